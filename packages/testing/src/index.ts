@@ -1,0 +1,6 @@
+export * from './golden';
+export * from './close';
+export * from './backends';
+export * from './layer-golden';
+export * from './gradcheck';
+export * from './leaks';
