@@ -4,3 +4,4 @@ export * from './backends';
 export * from './layer-golden';
 export * from './gradcheck';
 export * from './leaks';
+export * from './model-checks';

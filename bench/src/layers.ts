@@ -1,0 +1,92 @@
+/**
+ * `pnpm bench` — layer benchmark: forward and forward+backward time of every Phalanx layer at the
+ * papers' sizes, on cpu and wasm. Writes bench/results/layers.json and layers.md.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { machineInfo, markdownTable, time, useBackend, writeResults } from './harness';
+import type { LayerBenchCase } from './types';
+
+const BACKENDS = (process.env.BENCH_BACKENDS ?? 'cpu,wasm').split(',');
+
+async function loadCases(): Promise<LayerBenchCase[]> {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'cases');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts')).sort();
+  const all: LayerBenchCase[] = [];
+  for (const file of files) {
+    const mod = (await import(pathToFileURL(join(dir, file)).href)) as { cases: LayerBenchCase[] };
+    all.push(...mod.cases);
+  }
+  return all;
+}
+
+function asList(x: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
+  return Array.isArray(x) ? x : [x];
+}
+
+interface Row {
+  layer: string;
+  size: string;
+  backend: string;
+  forwardMs: number;
+  forwardBackwardMs: number;
+}
+
+export async function benchLayers(): Promise<Row[]> {
+  const cases = await loadCases();
+  const rows: Row[] = [];
+  for (const backend of BACKENDS) {
+    await useBackend(backend);
+    for (const c of cases) {
+      const { layer, inputs, kwargs = {} } = c.create();
+      const feed = inputs.length === 1 ? inputs[0] : inputs;
+      const forward = await time(async () => {
+        const out = tf.tidy(() => asList(layer.apply(feed, kwargs) as tf.Tensor | tf.Tensor[]));
+        await Promise.all(out.map((o) => o.data()));
+        tf.dispose(out);
+      });
+      const inputVars = inputs.map((x) => tf.variable(x));
+      const vars = [...inputVars, ...layer.trainableWeights.map((w) => w.read() as tf.Variable)];
+      const feedVars = inputVars.length === 1 ? inputVars[0] : inputVars;
+      const backward = await time(async () => {
+        const { value, grads } = tf.variableGrads(() => {
+          const outs = asList(layer.apply(feedVars, kwargs) as tf.Tensor | tf.Tensor[]);
+          return tf.addN(outs.map((o) => tf.sum(o))) as tf.Scalar;
+        }, vars);
+        await Promise.all(Object.values(grads).map((g) => g.data()));
+        tf.dispose([value, ...Object.values(grads)]);
+      });
+      tf.dispose([...inputs, ...inputVars]);
+      layer.dispose();
+      const row = {
+        layer: c.name,
+        size: c.size,
+        backend,
+        forwardMs: +forward.medianMs.toFixed(3),
+        forwardBackwardMs: +backward.medianMs.toFixed(3),
+      };
+      console.log(`${backend}\t${c.name}\t${c.size}\tfwd ${row.forwardMs} ms\tfwd+bwd ${row.forwardBackwardMs} ms`);
+      rows.push(row);
+    }
+  }
+  const table = markdownTable(
+    ['layer', 'size', ...BACKENDS.flatMap((b) => [`${b} fwd (ms)`, `${b} fwd+bwd (ms)`])],
+    [...new Set(rows.map((r) => `${r.layer}\u0000${r.size}`))].map((key) => {
+      const [layer, size] = key.split('\u0000');
+      const cells = BACKENDS.flatMap((b) => {
+        const r = rows.find((x) => x.layer === layer && x.size === size && x.backend === b);
+        return r ? [r.forwardMs, r.forwardBackwardMs] : ['–', '–'];
+      });
+      return [layer, size, ...cells];
+    }),
+  );
+  writeResults('layers', { machine: machineInfo(), rows }, `# Layer benchmark\n\n${table}`);
+  console.log(`\n${table}`);
+  return rows;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await benchLayers();
+}
