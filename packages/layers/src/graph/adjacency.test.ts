@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { PhalanxConfigError } from '../errors';
+import {
+  adjacencyFromEdges,
+  HAND_NUM_JOINTS,
+  HAND_SKELETON_EDGES,
+  handAdjacency,
+  hopNeighborhood,
+  validateAdjacency,
+} from './adjacency';
+
+/** Breadth-first shortest-path lengths from `start` (independent of the matrix-power implementation). */
+function bfs(adjacency: number[][], start: number): number[] {
+  const dist = adjacency.map(() => Infinity);
+  dist[start] = 0;
+  const queue = [start];
+  while (queue.length > 0) {
+    const i = queue.shift()!;
+    adjacency[i].forEach((v, j) => {
+      if (v === 1 && dist[j] === Infinity) {
+        dist[j] = dist[i] + 1;
+        queue.push(j);
+      }
+    });
+  }
+  return dist;
+}
+
+describe('hand skeleton', () => {
+  it('has 20 undirected edges: wrist to each finger base and three bones per finger', () => {
+    expect(HAND_SKELETON_EDGES).toHaveLength(20);
+    const key = (e: readonly [number, number]) => `${Math.min(...e)}-${Math.max(...e)}`;
+    const keys = new Set(HAND_SKELETON_EDGES.map(key));
+    expect(keys.size).toBe(20);
+    for (const base of [1, 5, 9, 13, 17]) {
+      expect(keys.has(`0-${base}`)).toBe(true);
+      expect(keys.has(`${base}-${base + 1}`)).toBe(true);
+      expect(keys.has(`${base + 1}-${base + 2}`)).toBe(true);
+      expect(keys.has(`${base + 2}-${base + 3}`)).toBe(true);
+    }
+    // No edge between fingers (e.g. thumb tip 4 – index MCP 5).
+    expect(keys.has('4-5')).toBe(false);
+  });
+
+  it('handAdjacency is a symmetric 21×21 0/1 matrix with zero diagonal, a tree', () => {
+    const a = handAdjacency();
+    expect(a).toHaveLength(HAND_NUM_JOINTS);
+    expect(validateAdjacency(a, 'test')).toEqual(a);
+    expect(a.flat().reduce((s, v) => s + v, 0)).toBe(40);
+    a.forEach((row, i) => expect(row[i]).toBe(0));
+    // Degrees: wrist 5, finger bases and middle joints 2, tips 1.
+    const degree = a.map((row) => row.reduce((s, v) => s + v, 0));
+    expect(degree[0]).toBe(5);
+    for (const tip of [4, 8, 12, 16, 20]) expect(degree[tip]).toBe(1);
+    // Connected: every joint reachable from the wrist; tips are 4 bones away.
+    const dist = bfs(a, 0);
+    expect(dist.every(Number.isFinite)).toBe(true);
+    for (const tip of [4, 8, 12, 16, 20]) expect(dist[tip]).toBe(4);
+  });
+
+  it('returns a fresh array each time', () => {
+    const a = handAdjacency();
+    a[0][1] = 7;
+    expect(handAdjacency()[0][1]).toBe(1);
+  });
+});
+
+describe('hopNeighborhood', () => {
+  it('matches breadth-first distances ≤ hops on the hand skeleton, self included', () => {
+    const a = handAdjacency();
+    for (const hops of [0, 1, 2, 3]) {
+      const n = hopNeighborhood(a, hops);
+      for (let i = 0; i < a.length; i++) {
+        const dist = bfs(a, i);
+        expect(n[i], `hops ${hops}, row ${i}`).toEqual(dist.map((d) => (d <= hops ? 1 : 0)));
+      }
+    }
+    // 1 hop: identity + 40 edge entries.
+    expect(hopNeighborhood(a, 1).flat().reduce((s, v) => s + v, 0)).toBe(61);
+  });
+
+  it('works on a path graph', () => {
+    const path = adjacencyFromEdges(4, [
+      [0, 1],
+      [1, 2],
+      [2, 3],
+    ]);
+    expect(hopNeighborhood(path, 1)).toEqual([
+      [1, 1, 0, 0],
+      [1, 1, 1, 0],
+      [0, 1, 1, 1],
+      [0, 0, 1, 1],
+    ]);
+    expect(hopNeighborhood(path, 2)[0]).toEqual([1, 1, 1, 0]);
+  });
+
+  it('rejects bad hops and bad adjacency', () => {
+    expect(() => hopNeighborhood(handAdjacency(), 1.5)).toThrow(
+      'hopNeighborhood: hops must be an integer ≥ 0, but received 1.5.',
+    );
+    expect(() => hopNeighborhood([[0, 1]], 1)).toThrow(PhalanxConfigError);
+  });
+});
+
+describe('validateAdjacency', () => {
+  it('rejects non-square matrices', () => {
+    expect(() => validateAdjacency([[0, 1], [1]], 'L')).toThrow(
+      "L: adjacency must be square (2 rows of length 2), but received 'row 1 of length 1'.",
+    );
+    expect(() => validateAdjacency([], 'L')).toThrow(/L: adjacency must be a non-empty square/);
+    expect(() => validateAdjacency('eye', 'L')).toThrow(PhalanxConfigError);
+  });
+
+  it('rejects asymmetric matrices', () => {
+    expect(() =>
+      validateAdjacency(
+        [
+          [0, 1],
+          [0, 0],
+        ],
+        'L',
+      ),
+    ).toThrow("L: adjacency must be symmetric, but received '[0, 1] = 1 but [1, 0] = 0'.");
+  });
+
+  it('rejects entries other than 0 and 1', () => {
+    expect(() =>
+      validateAdjacency(
+        [
+          [0, 0.5],
+          [0.5, 0],
+        ],
+        'L',
+      ),
+    ).toThrow("L: adjacency must be a matrix of 0s and 1s, but received '0.5 at [0, 1]'.");
+  });
+
+  it('rejects out-of-range edges', () => {
+    expect(() => adjacencyFromEdges(3, [[0, 3]])).toThrow(PhalanxConfigError);
+  });
+});
