@@ -13,7 +13,9 @@ const BACKENDS = (process.env.BENCH_BACKENDS ?? 'cpu,wasm').split(',');
 
 async function loadCases(): Promise<LayerBenchCase[]> {
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'cases');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.ts')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.ts'))
+    .sort();
   const all: LayerBenchCase[] = [];
   for (const file of files) {
     const mod = (await import(pathToFileURL(join(dir, file)).href)) as { cases: LayerBenchCase[] };

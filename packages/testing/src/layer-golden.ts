@@ -35,7 +35,9 @@ export function runLayerCase(
   const trainable = layer.weights.map((w) => (w.trainable ? (w.read() as tf.Variable) : null));
   const varList = [...inputVars, ...(trainable.filter((v) => v !== null) as tf.Variable[])];
   const { grads } = tf.variableGrads(() => {
-    const outs = asList(layer.apply(inputVars.length === 1 ? inputVars[0] : inputVars, kwargs) as tf.Tensor | tf.Tensor[]);
+    const outs = asList(
+      layer.apply(inputVars.length === 1 ? inputVars[0] : inputVars, kwargs) as tf.Tensor | tf.Tensor[],
+    );
     let total = tf.scalar(0);
     outs.forEach((o, k) => {
       total = tf.add(total, tf.sum(tf.mul(o, upstream[k])));

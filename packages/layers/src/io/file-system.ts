@@ -6,8 +6,11 @@ export const FILE_SCHEME = 'file://';
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
 
-type NodeFs = typeof import('node:fs/promises');
-type NodePath = typeof import('node:path');
+import type * as NodeFsPromises from 'node:fs/promises';
+import type * as NodePathModule from 'node:path';
+
+type NodeFs = typeof NodeFsPromises;
+type NodePath = typeof NodePathModule;
 
 async function nodeModules(): Promise<{ fs: NodeFs; path: NodePath }> {
   // Loaded lazily so that browser bundles of @phalanx/layers never touch Node built-ins.

@@ -1,0 +1,106 @@
+/**
+ * Every publishable package is packed with `pnpm pack` (which builds it), installed from the tarballs into
+ * a fresh npm project outside the workspace together with tfjs from the registry, and used from plain
+ * Node 20 through both `import` (ESM) and `require` (CJS).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(__dirname, '../..');
+const PACKAGES = ['layers', 'losses', 'pose', 'data', 'wasm-training'];
+const TFJS = ['core', 'layers', 'backend-cpu', 'backend-wasm', 'data'].map((p) => `@tensorflow/tfjs-${p}@4.22.0`);
+
+let work = '';
+
+/** The script both module systems run; `load` is `import` or `require`. */
+function checkScript(load: (name: string) => string): string {
+  return `
+const tf = ${load('@tensorflow/tfjs-core')};
+${load('@tensorflow/tfjs-backend-cpu')};
+const tfl = ${load('@tensorflow/tfjs-layers')};
+const layers = ${load('@phalanx/layers')};
+const losses = ${load('@phalanx/losses')};
+const pose = ${load('@phalanx/pose')};
+const data = ${load('@phalanx/data')};
+const wasmTraining = ${load('@phalanx/wasm-training')};
+async function main() {
+  await tf.setBackend('cpu');
+  const report = {};
+  // A small model from Phalanx layers: 2.5D soft-argmax on a conv head, saved and loaded from disk.
+  const input = tfl.input({ shape: [8, 8, 3] });
+  const heat = tfl.layers.conv2d({ filters: 2 * 4, kernelSize: 1 }).apply(input);
+  const coords = layers.softArgmax25D({ mode: 'volumetric', numJoints: 2, depthBins: 4 }).apply(heat);
+  const model = tfl.model({ inputs: input, outputs: coords });
+  const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 1);
+  const y = model.predict(x);
+  report.shape = y.shape;
+  const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'phalanx-pack-'));
+  await model.save(layers.fileSystem(dir));
+  const loaded = await tfl.loadLayersModel(layers.fileSystem(dir));
+  report.reloadedEqual = tf.max(tf.abs(tf.sub(loaded.predict(x), y))).dataSync()[0] === 0;
+  // A loss and its gradient (gradients must be registered).
+  const target = tf.zeros([2, 2, 3]);
+  const g = tf.grad((p) => losses.xyzL1Loss(target, p))(tf.ones([2, 2, 3]));
+  report.gradSum = tf.sum(g).dataSync()[0];
+  report.metricKeys = Object.keys(pose).length > 5;
+  report.dataKeys = Object.keys(data).length > 3;
+  report.wasmTraining = typeof wasmTraining.registerWasmTrainingKernels;
+  console.log(JSON.stringify(report));
+}
+main().catch((e) => { console.error(e); process.exit(1); });
+`;
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'phalanx-packaging-'));
+  const tarballs = join(work, 'tarballs');
+  for (const name of PACKAGES) {
+    execFileSync('pnpm', ['pack', '--pack-destination', tarballs], {
+      cwd: join(ROOT, 'packages', name),
+      stdio: 'pipe',
+    });
+  }
+  const project = join(work, 'project');
+  execFileSync('mkdir', ['-p', project]);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }));
+  const files = readdirSync(tarballs).map((f) => join(tarballs, f));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...files, ...TFJS], {
+    cwd: project,
+    stdio: 'pipe',
+  });
+  // In ESM, require is not defined: give the script one.
+  writeFileSync(
+    join(project, 'check.mjs'),
+    `import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n` +
+      checkScript((n) => `await import('${n}')`).replace('async function main', 'async function main'),
+  );
+  writeFileSync(
+    join(project, 'check.cjs'),
+    checkScript((n) => `require('${n}')`),
+  );
+});
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('packed tarballs in a fresh npm project', () => {
+  for (const file of ['check.mjs', 'check.cjs']) {
+    it(`work from ${file.endsWith('mjs') ? 'ESM import' : 'CJS require'}`, () => {
+      const out = execFileSync('node', [file], { cwd: join(work, 'project'), encoding: 'utf8' });
+      const report = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+      expect(report).toEqual({
+        shape: [2, 2, 3],
+        reloadedEqual: true,
+        // d/dp mean_{b,j}(|Δx|+|Δy|+|Δz|) = 1/(B·J) per element: 12 elements / 4 = 3.
+        gradSum: 3,
+        metricKeys: true,
+        dataKeys: true,
+        wasmTraining: 'function',
+      });
+    });
+  }
+});
