@@ -1,0 +1,31 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { PhalanxConfigError, PhalanxShapeError } from './errors';
+
+/** Throws unless `x` is a tfjs tensor (a plain array or `undefined` gives a named error, not a crash). */
+export function checkTensor(component: string, argument: string, x: unknown): tf.Tensor {
+  if (typeof x !== 'object' || x === null || !Array.isArray((x as tf.Tensor).shape) || !('dtype' in x)) {
+    throw new PhalanxConfigError(component, argument, 'a tf.Tensor', x === null ? 'null' : typeof x);
+  }
+  return x as tf.Tensor;
+}
+
+/** Throws unless `target` and `prediction` are tensors of the same shape. */
+export function checkSameShape(component: string, target: unknown, prediction: unknown): void {
+  const t = checkTensor(component, 'target', target);
+  const p = checkTensor(component, 'prediction', prediction);
+  if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+    throw new PhalanxShapeError(component, 'prediction', `the shape of target [${t.shape.join(', ')}]`, p.shape);
+  }
+}
+
+/**
+ * Throws unless `target` and `prediction` are point sets of the same shape `[..., 3]` with at least
+ * one leading axis (typically `[B, J, 3]`).
+ */
+export function checkPoints3(component: string, target: unknown, prediction: unknown): void {
+  checkSameShape(component, target, prediction);
+  const shape = (target as tf.Tensor).shape;
+  if (shape.length < 2 || shape[shape.length - 1] !== 3) {
+    throw new PhalanxShapeError(component, 'target', 'of shape [..., 3] (e.g. [B, J, 3])', shape);
+  }
+}

@@ -1,0 +1,71 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { PhalanxConfigError } from './errors';
+import { checkPoints3 } from './validate';
+
+/** Options of {@link xyzL1Loss}. */
+export interface XyzL1LossOptions {
+  /**
+   * Weight λ of the depth term `|Δz|`, balancing the gradient magnitudes of the XY and Z errors. A
+   * finite number ≥ 0. Default `1` (plain L1 summed over the coordinates).
+   */
+  zWeight?: number;
+}
+
+function checkZWeight(component: string, zWeight: unknown): number {
+  if (typeof zWeight !== 'number' || !Number.isFinite(zWeight) || zWeight < 0) {
+    throw new PhalanxConfigError(component, 'zWeight', 'a finite number ≥ 0', zWeight);
+  }
+  return zWeight;
+}
+
+function xyzL1(component: string, target: tf.Tensor, prediction: tf.Tensor, zWeight: number): tf.Scalar {
+  checkPoints3(component, target, prediction);
+  return tf.tidy(() => {
+    const weights = tf.tensor1d([1, 1, zWeight], 'float32');
+    const perJoint = tf.sum(tf.mul(tf.abs(tf.sub(prediction, target)), weights), -1);
+    return tf.mean(perJoint) as tf.Scalar;
+  });
+}
+
+/**
+ * Weighted L1 loss on 3D joints (Learnable Groups Eq. 10): the mean over `[B, J]` of
+ *
+ *     |x̂ − x| + |ŷ − y| + λ·|ẑ − z|,   λ = zWeight.
+ *
+ * With the default `zWeight = 1` it can be passed to `model.compile({loss: xyzL1Loss})` directly; for
+ * another λ use {@link xyzL1LossFn}, which returns a `(yTrue, yPred)` loss.
+ *
+ * **Shapes**: `target`, `prediction` — `[..., 3]` (typically `[B, J, 3]`, coordinates x, y, z),
+ * equal. Returns a scalar.
+ *
+ * @param target Ground-truth joints.
+ * @param prediction Predicted joints, same shape as `target`.
+ * @param options `zWeight` (λ, default 1).
+ * @throws PhalanxShapeError when the shapes differ or the last axis is not 3.
+ * @throws PhalanxConfigError when `zWeight` is negative or not finite.
+ *
+ * @example
+ * const t = tf.zeros([1, 1, 3]);
+ * const p = tf.tensor3d([[[1, -2, 4]]]);
+ * xyzL1Loss(t, p, { zWeight: 0.5 }).print(); // 5  (1 + 2 + 0.5·4)
+ */
+export function xyzL1Loss(target: tf.Tensor, prediction: tf.Tensor, options: XyzL1LossOptions = {}): tf.Scalar {
+  const zWeight = checkZWeight('xyzL1Loss', options.zWeight ?? 1);
+  return xyzL1('xyzL1Loss', target, prediction, zWeight);
+}
+
+/**
+ * Returns {@link xyzL1Loss} with its options bound, as a `(yTrue, yPred) => Scalar` function for
+ * `model.compile({loss})` or a custom training loop. The options are checked here, once.
+ *
+ * **Shapes**: as {@link xyzL1Loss}.
+ *
+ * @throws PhalanxConfigError when `zWeight` is negative or not finite.
+ *
+ * @example
+ * model.compile({ optimizer: 'adam', loss: xyzL1LossFn({ zWeight: 0.5 }) });
+ */
+export function xyzL1LossFn(options: XyzL1LossOptions = {}): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar {
+  const zWeight = checkZWeight('xyzL1LossFn', options.zWeight ?? 1);
+  return (yTrue: tf.Tensor, yPred: tf.Tensor) => xyzL1('xyzL1Loss', yTrue, yPred, zWeight);
+}
