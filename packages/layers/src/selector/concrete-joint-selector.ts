@@ -1,0 +1,389 @@
+/**
+ * ConcreteJointSelector — learnable binary joint grouping of Learnable Groups (Li et al., AAAI 2021,
+ * Eq. 4–8): every joint is assigned to one of G groups by a Concrete (Gumbel-softmax) relaxation of a
+ * categorical distribution whose logits are learned.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import {
+  checkBoolean,
+  checkInteger,
+  checkOneOf,
+  checkPositive,
+  PhalanxConfigError,
+  PhalanxShapeError,
+} from '../errors';
+
+const NAME = 'ConcreteJointSelector';
+
+/** Initial value of every selection logit: a constant, so no group is preferred (official code: 0.5). */
+export const INITIAL_SELECTION_LOGIT = 0.5;
+
+/** The largest float32 below 1: uniform samples are clipped to `[1e-10, 1 − 2⁻²⁴]` so `log` stays finite. */
+const UNIFORM_MAX = 1 - 2 ** -24;
+const UNIFORM_MIN = 1e-10;
+
+/** How the selector picks groups at inference. */
+export type InferenceMode = 'hard' | 'soft';
+const INFERENCE_MODES: readonly InferenceMode[] = ['hard', 'soft'];
+
+/**
+ * Samples standard Gumbel noise `n = −log(−log U)`, `U ~ Uniform(0, 1)`.
+ *
+ * **Shapes**: returns a tensor of `shape`.
+ *
+ * @param shape Shape of the sample, e.g. `[J, G]`.
+ * @param seed Optional seed (number or string) for a reproducible sample; the same seed gives the same
+ *   sample.
+ * @example
+ * const n = gumbelNoise([21, 3], 42); // [21, 3]
+ */
+export function gumbelNoise(shape: number[], seed?: number | string): tf.Tensor {
+  return tf.tidy(() => {
+    const u = tf.clipByValue(tf.randomUniform(shape, 0, 1, 'float32', seed), UNIFORM_MIN, UNIFORM_MAX);
+    return tf.neg(tf.log(tf.neg(tf.log(u))));
+  });
+}
+
+function rowArgMaxOneHot(x: tf.Tensor): tf.Tensor {
+  const depth = x.shape[x.rank - 1];
+  // int32 one-hot then cast: the wasm OneHot kernel ignores a float32 dtype (tfjs 4.22).
+  return tf.cast(tf.oneHot(tf.argMax(x, -1), depth), 'float32');
+}
+
+/** One-hot of the row argmax in the forward pass; the gradient passes through unchanged (dy). */
+const straightThroughOneHot = tf.customGrad((soft: tf.Tensor | tf.GradSaveFunc) => ({
+  value: rowArgMaxOneHot(soft as tf.Tensor),
+  gradFunc: (dy: tf.Tensor) => dy,
+}));
+
+/** One-hot of the row argmax, with an explicit zero gradient (argmax is piecewise constant). */
+const hardOneHot = tf.customGrad((logits: tf.Tensor | tf.GradSaveFunc) => ({
+  value: rowArgMaxOneHot(logits as tf.Tensor),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+}));
+
+function temperatureTensor(component: string, temperature: number | tf.Tensor): tf.Tensor {
+  if (typeof temperature === 'number') return tf.scalar(checkPositive(component, 'temperature', temperature));
+  if (temperature.rank !== 0) {
+    throw new PhalanxShapeError(component, 'temperature', 'a scalar tensor', temperature.shape);
+  }
+  return temperature;
+}
+
+function checkSelectionShapes(component: string, logits: tf.Tensor, noise: tf.Tensor | null): void {
+  if (logits.rank !== 2) throw new PhalanxShapeError(component, 'logits', 'a rank-2 tensor [J, G]', logits.shape);
+  if (noise !== null && !tf.util.arraysEqual(noise.shape, logits.shape)) {
+    throw new PhalanxShapeError(component, 'gumbelNoise', `of shape [${logits.shape.join(', ')}]`, noise.shape);
+  }
+}
+
+/**
+ * The Concrete (Gumbel-softmax) selection matrix of Learnable Groups (Eq. 6–7):
+ * `S[j, g] = softmax_g((logits[j, g] + n[j, g]) / τ)`. With `straightThrough`, the forward value is
+ * the one-hot of each row's argmax and the gradient is that of the soft `S` (Bengio et al.'s
+ * straight-through estimator, written with `tf.customGrad`). With `noise = null` no noise is added:
+ * `softmax(logits / τ)`, the selector's soft inference.
+ *
+ * **Shapes**: `logits [J, G]`, `noise [J, G] | null`, `temperature` a number or scalar tensor → `[J, G]`.
+ *
+ * @param logits Selection logits (unnormalised log-probabilities of each group, per joint).
+ * @param temperature τ > 0 (a number is validated; a scalar tensor is used as is).
+ * @param noise Gumbel noise (see {@link gumbelNoise}) or `null`.
+ * @param straightThrough Use the straight-through estimator.
+ * @example
+ * const s = concreteSelection(tf.zeros([21, 3]), 0.5, gumbelNoise([21, 3], 1), false); // rows sum to 1
+ */
+export function concreteSelection(
+  logits: tf.Tensor,
+  temperature: number | tf.Tensor,
+  noise: tf.Tensor | null = null,
+  straightThrough = false,
+): tf.Tensor2D {
+  checkSelectionShapes('concreteSelection', logits, noise);
+  return tf.tidy(() => {
+    const tau = temperatureTensor('concreteSelection', temperature);
+    const scores = tf.div(noise === null ? logits : tf.add(logits, noise), tau);
+    const soft = tf.softmax(scores, -1);
+    return (straightThrough ? straightThroughOneHot(soft) : soft) as tf.Tensor2D;
+  });
+}
+
+/**
+ * The hard selection matrix `S = one_hot(argmax_g logits)`: every joint in exactly one group. Its
+ * gradient is zero (argmax is piecewise constant).
+ *
+ * **Shapes**: `logits [J, G]` → `[J, G]`.
+ *
+ * @example
+ * hardSelection(tf.tensor2d([[0, 2, 1]])); // [[0, 1, 0]]
+ */
+export function hardSelection(logits: tf.Tensor): tf.Tensor2D {
+  checkSelectionShapes('hardSelection', logits, null);
+  return hardOneHot(logits) as tf.Tensor2D;
+}
+
+/**
+ * Combines per-group joint predictions with a selection matrix (Learnable Groups Eq. 8):
+ * `y[b, j, c] = Σ_g S[j, g] · x[b, g, j, c]`, one broadcast multiply and one sum over the group axis.
+ *
+ * **Shapes**: `x [B, G, J, C]`, `selection [J, G]` → `[B, J, C]`.
+ *
+ * @example
+ * const y = selectJoints(tf.randomNormal([4, 3, 21, 2]), hardSelection(logits)); // [4, 21, 2]
+ */
+export function selectJoints(x: tf.Tensor, selection: tf.Tensor): tf.Tensor3D {
+  if (x.rank !== 4) throw new PhalanxShapeError('selectJoints', 'x', 'a rank-4 tensor [B, G, J, C]', x.shape);
+  const [, groups, joints] = x.shape;
+  if (selection.rank !== 2 || selection.shape[0] !== joints || selection.shape[1] !== groups) {
+    throw new PhalanxShapeError('selectJoints', 'selection', `of shape [${joints}, ${groups}]`, selection.shape);
+  }
+  return tf.tidy(() => {
+    // [J, G] → [1, G, J, 1] so that it broadcasts against [B, G, J, C].
+    const weights = tf.reshape(tf.transpose(selection), [1, groups, joints, 1]);
+    return tf.sum(tf.mul(x, weights), 1) as tf.Tensor3D;
+  });
+}
+
+/** Constructor arguments of {@link ConcreteJointSelector}. */
+export interface ConcreteJointSelectorArgs extends LayerArgs {
+  /** Number of joints J (integer ≥ 1), e.g. 21. Required. */
+  numJoints: number;
+  /** Number of groups G (integer ≥ 2). Required. */
+  numGroups: number;
+  /**
+   * Initial Concrete temperature τ (finite, > 0). Default 5, the start of the paper's schedule. It is
+   * stored as the non-trainable weight `temperature` and changed with `setTemperature` or
+   * {@link TemperatureAnnealing}.
+   */
+  initialTemperature?: number;
+  /**
+   * Straight-through estimator in training: the forward value is the one-hot of each row's argmax, the
+   * gradient that of the soft selection. Default `false`.
+   */
+  straightThrough?: boolean;
+  /**
+   * Selection at inference (`training` false): `'hard'` — one-hot of the argmax of the logits, every
+   * joint in exactly one group; `'soft'` — `softmax(logits / τ)`. Default `'hard'`.
+   */
+  inferenceMode?: InferenceMode;
+  /**
+   * Seed of the Gumbel noise stream (integer). When given, the k-th training call draws its noise from
+   * seed `(seed, k)`: successive calls differ, and a new layer with the same seed repeats the sequence.
+   * Default: unseeded (`null`).
+   */
+  seed?: number | null;
+}
+
+/** Options of {@link ConcreteJointSelector.selection}. */
+export interface SelectionOptions {
+  /** Training selection (Concrete sample) when true, inference selection otherwise. Default false. */
+  training?: boolean;
+  /** Gumbel noise `[J, G]` to use instead of a fresh sample (training only). */
+  gumbelNoise?: tf.Tensor;
+}
+
+/**
+ * Learnable binary joint grouping (Learnable Groups, Eq. 4–8). Each of the G groups predicts every
+ * joint; the layer keeps, per joint, the prediction of the group it belongs to:
+ *
+ * `y[b, j, c] = Σ_g S[j, g] · x[b, g, j, c]`
+ *
+ * - training: `S = softmax((logits + n) / τ)` along G with fresh Gumbel noise
+ *   `n = −log(−log U)`, `U ~ Uniform(0, 1)` at every call (or `kwargs.gumbelNoise`); with
+ *   `straightThrough`, the forward value is the one-hot of each row's argmax and the gradient that of
+ *   the soft `S`.
+ * - inference, `'hard'`: `S = one_hot(argmax_g logits)`; `'soft'`: `S = softmax(logits / τ)`.
+ *
+ * Weights (in this order): `logits [J, G]` (trainable, all 0.5 initially: no prior over groups) and
+ * `temperature []` (non-trainable, saved with the model).
+ *
+ * **Shapes**: input `[B, G, J, C]` → output `[B, J, C]`.
+ *
+ * @example
+ * const selector = concreteJointSelector({ numJoints: 21, numGroups: 3 });
+ * const y = selector.apply(tf.randomNormal([8, 3, 21, 2]), { training: true }) as tf.Tensor; // [8, 21, 2]
+ * selector.setTemperature(1.0);
+ * selector.groups(); // e.g. [[0, 1, …], [5, …], […]]
+ */
+export class ConcreteJointSelector extends tfl.layers.Layer {
+  static className = NAME;
+
+  readonly numJoints: number;
+  readonly numGroups: number;
+  readonly initialTemperature: number;
+  readonly straightThrough: boolean;
+  readonly inferenceMode: InferenceMode;
+  readonly seed: number | null;
+
+  private logits: tfl.LayerVariable | null = null;
+  private temperature: tfl.LayerVariable | null = null;
+  /** Temperature set before the layer was built; applied in `build`. */
+  private pendingTemperature: number;
+  /** Number of noise samples drawn so far (the position in the seeded stream). */
+  private noiseCalls = 0;
+
+  constructor(args: ConcreteJointSelectorArgs) {
+    super(args);
+    if (args === null || typeof args !== 'object') throw new PhalanxConfigError(NAME, 'args', 'an object', args);
+    this.numJoints = checkInteger(NAME, 'numJoints', args.numJoints, 1);
+    this.numGroups = checkInteger(NAME, 'numGroups', args.numGroups, 2);
+    this.initialTemperature = checkPositive(NAME, 'initialTemperature', args.initialTemperature ?? 5);
+    this.straightThrough = checkBoolean(NAME, 'straightThrough', args.straightThrough ?? false);
+    this.inferenceMode = checkOneOf(NAME, 'inferenceMode', args.inferenceMode ?? 'hard', INFERENCE_MODES);
+    if (args.seed != null && !Number.isSafeInteger(args.seed)) {
+      throw new PhalanxConfigError(NAME, 'seed', 'an integer or null', args.seed);
+    }
+    this.seed = args.seed ?? null;
+    this.pendingTemperature = this.initialTemperature;
+  }
+
+  private checkInputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const shapes = Array.isArray(inputShape[0]) ? (inputShape as tfl.Shape[]) : [inputShape as tfl.Shape];
+    if (shapes.length !== 1) {
+      throw new PhalanxShapeError(NAME, 'inputs', 'a single tensor [B, G, J, C]', `${shapes.length} tensors`);
+    }
+    const shape = shapes[0];
+    const expected = `of shape [B, ${this.numGroups}, ${this.numJoints}, C] (numGroups, numJoints)`;
+    if (shape.length !== 4 || shape[1] !== this.numGroups || shape[2] !== this.numJoints) {
+      throw new PhalanxShapeError(NAME, 'input', expected, shape.map((d) => (d === null ? 'null' : d)));
+    }
+    return shape;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    this.checkInputShape(inputShape);
+    this.logits = this.addWeight(
+      'logits',
+      [this.numJoints, this.numGroups],
+      'float32',
+      tfl.initializers.constant({ value: INITIAL_SELECTION_LOGIT }),
+      undefined,
+      true,
+    );
+    this.temperature = this.addWeight(
+      'temperature',
+      [],
+      'float32',
+      tfl.initializers.constant({ value: this.pendingTemperature }),
+      undefined,
+      false,
+    );
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const shape = this.checkInputShape(inputShape);
+    return [shape[0], shape[2], shape[3]];
+  }
+
+  /** Draws the next Gumbel noise sample `[J, G]` (from the seeded stream when `seed` is set). */
+  private sampleNoise(): tf.Tensor {
+    const call = this.noiseCalls++;
+    return gumbelNoise([this.numJoints, this.numGroups], this.seed === null ? undefined : `${this.seed}:${call}`);
+  }
+
+  private selectionTensor(training: boolean, noise: tf.Tensor | undefined): tf.Tensor2D {
+    if (this.logits === null || this.temperature === null) {
+      throw new PhalanxConfigError(NAME, 'layer', 'built (call it on an input first)', 'an unbuilt layer');
+    }
+    const logits = this.logits.read();
+    const tau = this.temperature.read();
+    if (training) {
+      return concreteSelection(logits, tau, noise ?? this.sampleNoise(), this.straightThrough);
+    }
+    return this.inferenceMode === 'hard' ? hardSelection(logits) : concreteSelection(logits, tau, null, false);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const list = Array.isArray(inputs) ? inputs : [inputs];
+      this.checkInputShape(list.map((t) => t.shape));
+      const x = list[0];
+      const noise = kwargs?.gumbelNoise as tf.Tensor | undefined;
+      if (noise !== undefined && !(noise instanceof tf.Tensor)) {
+        throw new PhalanxConfigError(NAME, 'kwargs.gumbelNoise', 'a tensor [J, G]', noise);
+      }
+      const selection = this.selectionTensor(kwargs?.training === true, noise);
+      return selectJoints(x, selection);
+    });
+  }
+
+  /**
+   * The selection matrix `S [J, G]` the layer would use: a fresh Concrete sample (or the given noise)
+   * when `training`, the inference selection otherwise. The caller owns (disposes) the result.
+   */
+  selection(options: SelectionOptions = {}): tf.Tensor2D {
+    return tf.tidy(() => this.selectionTensor(options.training === true, options.gumbelNoise));
+  }
+
+  /**
+   * The joint indices of each group under the hard assignment `argmax_g logits` (the inference
+   * grouping of `'hard'` mode): `groups()[g]` lists the joints in group g, in increasing order.
+   */
+  groups(): number[][] {
+    const result: number[][] = Array.from({ length: this.numGroups }, () => []);
+    if (this.logits === null) {
+      // Unbuilt: all logits equal, argmax picks group 0 for every joint.
+      for (let j = 0; j < this.numJoints; j++) result[0].push(j);
+      return result;
+    }
+    const assignment = tf.tidy(() => tf.argMax(this.logits!.read(), -1));
+    const indices = assignment.dataSync();
+    assignment.dispose();
+    indices.forEach((g, j) => result[g].push(j));
+    return result;
+  }
+
+  /** The current temperature τ (reads the `temperature` weight). */
+  getTemperature(): number {
+    if (this.temperature === null) return this.pendingTemperature;
+    return this.temperature.read().dataSync()[0];
+  }
+
+  /** Sets the temperature τ (finite, > 0); before `build` it becomes the weight's initial value. */
+  setTemperature(temperature: number): void {
+    checkPositive(NAME, 'temperature', temperature);
+    if (this.temperature === null) {
+      this.pendingTemperature = temperature;
+      return;
+    }
+    const variable = this.temperature;
+    tf.tidy(() => {
+      variable.write(tf.scalar(temperature));
+    });
+  }
+
+  /** As `Layer.setWeights`, and rejects a temperature ≤ 0. */
+  override setWeights(weights: tf.Tensor[]): void {
+    if (weights.length === 2 && weights[1].size === 1) {
+      checkPositive(NAME, 'temperature', weights[1].dataSync()[0]);
+    }
+    super.setWeights(weights);
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      numJoints: this.numJoints,
+      numGroups: this.numGroups,
+      initialTemperature: this.initialTemperature,
+      straightThrough: this.straightThrough,
+      inferenceMode: this.inferenceMode,
+      seed: this.seed,
+    };
+  }
+}
+tf.serialization.registerClass(ConcreteJointSelector);
+
+/**
+ * Creates a {@link ConcreteJointSelector}, like `tf.layers.dense`.
+ *
+ * @example
+ * const selector = concreteJointSelector({ numJoints: 21, numGroups: 3, straightThrough: true });
+ */
+export function concreteJointSelector(args: ConcreteJointSelectorArgs): ConcreteJointSelector {
+  return new ConcreteJointSelector(args);
+}
