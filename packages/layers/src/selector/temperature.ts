@@ -1,0 +1,184 @@
+/**
+ * Temperature annealing for {@link ConcreteJointSelector}: pure `step → τ` schedules, a `model.fit`
+ * callback and a hook for custom training loops.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { checkFinite, checkInteger, checkPositive, PhalanxConfigError } from '../errors';
+import { ConcreteJointSelector } from './concrete-joint-selector';
+
+/** A temperature schedule: global training step (integer ≥ 0) → temperature τ > 0. */
+export type TemperatureSchedule = (step: number) => number;
+
+/** Arguments of {@link stepTemperature}. */
+export interface StepTemperatureArgs {
+  /** Temperature at step 0 (finite, > 0). Default 5 (Learnable Groups). */
+  initial?: number;
+  /** Amount subtracted every `every` steps (finite, ≥ 0). Default 0.1. */
+  decrement?: number;
+  /** Steps between two decrements (integer ≥ 1). Default 1000. */
+  every?: number;
+  /** Lower bound of τ (finite, > 0, ≤ `initial`). Default 0.1. */
+  minimum?: number;
+}
+
+/** Arguments of {@link exponentialTemperature}. */
+export interface ExponentialTemperatureArgs {
+  /** Temperature at step 0 (finite, > 0). Default 5. */
+  initial?: number;
+  /** Decay rate per step (finite, ≥ 0). Required. */
+  rate: number;
+  /** Lower bound of τ (finite, > 0, ≤ `initial`). Default 0.1. */
+  minimum?: number;
+}
+
+function checkNonNegative(component: string, argument: string, value: unknown): number {
+  checkFinite(component, argument, value);
+  if ((value as number) < 0) throw new PhalanxConfigError(component, argument, 'a finite number ≥ 0', value);
+  return value as number;
+}
+
+function checkMinimum(component: string, minimum: unknown, initial: number): number {
+  checkPositive(component, 'minimum', minimum);
+  if ((minimum as number) > initial) {
+    throw new PhalanxConfigError(component, 'minimum', `a number ≤ initial (${initial})`, minimum);
+  }
+  return minimum as number;
+}
+
+/** Rounds away binary noise such as 4.8999999999999995 (12 significant digits). */
+function clean(value: number): number {
+  return Number(value.toPrecision(12));
+}
+
+/**
+ * The step schedule of Learnable Groups: τ starts at `initial` and drops by `decrement` every `every`
+ * steps, never below `minimum`:
+ *
+ * `τ(step) = max(minimum, initial − decrement · ⌊step / every⌋)`
+ *
+ * (the paper: 5, −0.1 every 1000 steps). Values are rounded to 12 significant digits so that
+ * `τ(1000) === 4.9`.
+ *
+ * @returns A pure function `step → τ` (step an integer ≥ 0).
+ * @example
+ * const tau = stepTemperature(); // paper defaults
+ * tau(0); // 5
+ * tau(1999); // 4.9
+ * tau(1_000_000); // 0.1
+ */
+export function stepTemperature(args: StepTemperatureArgs = {}): TemperatureSchedule {
+  const name = 'stepTemperature';
+  const initial = checkPositive(name, 'initial', args.initial ?? 5);
+  const decrement = checkNonNegative(name, 'decrement', args.decrement ?? 0.1);
+  const every = checkInteger(name, 'every', args.every ?? 1000, 1);
+  const minimum = checkMinimum(name, args.minimum ?? 0.1, initial);
+  return (step: number): number => {
+    checkInteger(name, 'step', step, 0);
+    return Math.max(minimum, clean(initial - decrement * Math.floor(step / every)));
+  };
+}
+
+/**
+ * Exponential annealing of Jang et al. (Gumbel-softmax, 2017):
+ *
+ * `τ(step) = max(minimum, initial · exp(−rate · step))`
+ *
+ * @returns A pure function `step → τ` (step an integer ≥ 0).
+ * @example
+ * const tau = exponentialTemperature({ initial: 1, rate: 1e-4, minimum: 0.5 });
+ * tau(0); // 1
+ * tau(10_000); // 0.5 (clamped; e^-1 ≈ 0.368)
+ */
+export function exponentialTemperature(args: ExponentialTemperatureArgs): TemperatureSchedule {
+  const name = 'exponentialTemperature';
+  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  const initial = checkPositive(name, 'initial', args.initial ?? 5);
+  const rate = checkNonNegative(name, 'rate', args.rate);
+  const minimum = checkMinimum(name, args.minimum ?? 0.1, initial);
+  return (step: number): number => {
+    checkInteger(name, 'step', step, 0);
+    return Math.max(minimum, initial * Math.exp(-rate * step));
+  };
+}
+
+/**
+ * Every {@link ConcreteJointSelector} in `model`, including those inside nested models (each layer
+ * once, in layer order).
+ */
+export function findConcreteJointSelectors(model: tfl.layers.Layer): ConcreteJointSelector[] {
+  const found = new Set<ConcreteJointSelector>();
+  const visit = (layer: tfl.layers.Layer): void => {
+    if (layer instanceof ConcreteJointSelector) found.add(layer);
+    const children = (layer as { layers?: unknown }).layers;
+    if (Array.isArray(children)) children.forEach((child) => visit(child as tfl.layers.Layer));
+  };
+  visit(model);
+  return [...found];
+}
+
+/**
+ * Sets τ = `schedule(step)` on every {@link ConcreteJointSelector} of `model` (nested models
+ * included) and returns τ. The hook for custom training loops; {@link TemperatureAnnealing} calls it
+ * for `model.fit`.
+ *
+ * @example
+ * const schedule = stepTemperature();
+ * for (let step = 0; step < steps; step++) {
+ *   annealTemperature(model, schedule, step);
+ *   optimizer.minimize(() => loss(model.apply(x, { training: true }) as tf.Tensor));
+ * }
+ */
+export function annealTemperature(model: tfl.layers.Layer, schedule: TemperatureSchedule, step: number): number {
+  const temperature = schedule(step);
+  checkPositive('annealTemperature', 'schedule(step)', temperature);
+  for (const selector of findConcreteJointSelectors(model)) selector.setTemperature(temperature);
+  return temperature;
+}
+
+/** Options of {@link TemperatureAnnealing}. */
+export interface TemperatureAnnealingOptions {
+  /** Global step of the first batch (integer ≥ 0), e.g. to resume training. Default 0. */
+  initialStep?: number;
+}
+
+/**
+ * A `model.fit` callback that anneals the temperature of every {@link ConcreteJointSelector} of the
+ * model (nested models included): at the start of each batch it sets τ = `schedule(step)` with a
+ * global step counter that runs on across epochs (and across `fit` calls with the same callback).
+ *
+ * @example
+ * await model.fit(xs, ys, { epochs: 10, callbacks: [new TemperatureAnnealing(stepTemperature())] });
+ */
+export class TemperatureAnnealing extends tfl.Callback {
+  /** Global step of the next batch. */
+  private nextStep: number;
+  /** τ set at the last batch (NaN before the first). */
+  private lastTemperature = Number.NaN;
+
+  constructor(
+    /** The schedule `step → τ`. */
+    readonly schedule: TemperatureSchedule,
+    options: TemperatureAnnealingOptions = {},
+  ) {
+    super();
+    if (typeof schedule !== 'function') {
+      throw new PhalanxConfigError('TemperatureAnnealing', 'schedule', 'a function step → τ', schedule);
+    }
+    this.nextStep = checkInteger('TemperatureAnnealing', 'initialStep', options.initialStep ?? 0, 0);
+  }
+
+  /** Global step of the next batch (number of batches seen, plus `initialStep`). */
+  get step(): number {
+    return this.nextStep;
+  }
+
+  /** τ set at the last batch (NaN before the first batch). */
+  get temperature(): number {
+    return this.lastTemperature;
+  }
+
+  override async onBatchBegin(): Promise<void> {
+    this.lastTemperature = annealTemperature(this.model, this.schedule, this.nextStep);
+    this.nextStep += 1;
+  }
+}
