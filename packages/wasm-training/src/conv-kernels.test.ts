@@ -1,0 +1,214 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@phalanx/testing';
+import { expectClose } from '@phalanx/testing';
+import { beforeAll, describe, it } from 'vitest';
+import { convGeometry, type ConvPad } from './conv-geometry';
+import { setConv2DBackpropFilterStrategy, type FilterGradStrategy } from './conv2d-backprop';
+import { registerWasmTrainingKernels } from './register';
+import { host, runKernelOn, type HostTensor } from './test-utils';
+
+const TOL = { rtol: 1e-4, atol: 1e-4 };
+
+interface ConvCase {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  strides: number | [number, number];
+  pad: ConvPad;
+  dilations?: number | [number, number];
+}
+
+const PADS: ConvPad[] = [
+  'same',
+  'valid',
+  1,
+  [
+    [0, 0],
+    [2, 0],
+    [1, 3],
+    [0, 0],
+  ],
+];
+
+function label(c: ConvCase, extra = ''): string {
+  return `x ${c.x} f ${c.filter} s ${c.strides} d ${c.dilations ?? 1} pad ${JSON.stringify(c.pad)}${extra}`;
+}
+
+function dyShape(c: ConvCase, depthwise: boolean): number[] {
+  const g = convGeometry(c.x, c.filter, c.strides, c.dilations ?? 1, c.pad, undefined, depthwise);
+  const outC = depthwise ? c.filter[2] * c.filter[3] : c.filter[3];
+  return [g.batch, g.outHeight, g.outWidth, outC];
+}
+
+async function compare(name: string, inputs: Record<string, HostTensor>, attrs: Record<string, unknown>, what: string) {
+  const expected = await runKernelOn('cpu', name, inputs, attrs);
+  const actual = await runKernelOn('wasm', name, inputs, attrs);
+  expectClose(actual.data, expected.data, TOL, `${name} ${what}`);
+  if (actual.shape.join() !== expected.shape.join()) throw new Error(`${name} ${what}: shape ${actual.shape} vs ${expected.shape}`);
+}
+
+const CONV_CASES: ConvCase[] = [];
+for (const [x, filter] of [
+  [
+    [2, 7, 6, 3],
+    [3, 3, 3, 4],
+  ],
+  [
+    [1, 8, 9, 2],
+    [1, 1, 2, 3],
+  ],
+  [
+    [3, 9, 7, 4],
+    [2, 3, 4, 5],
+  ],
+  [
+    [1, 5, 5, 2],
+    [5, 4, 2, 2],
+  ],
+] as Array<[ConvCase['x'], ConvCase['filter']]>) {
+  for (const strides of [1, 2, 3, [1, 2]] as Array<ConvCase['strides']>) {
+    for (const pad of PADS) CONV_CASES.push({ x, filter, strides, pad });
+  }
+}
+
+beforeAll(async () => {
+  tf.env().set('IS_TEST', true); // the engine then checks every kernel for leaked backend buffers
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+});
+
+describe('Conv2DBackpropFilter on wasm equals cpu', () => {
+  for (const strategy of ['im2col', 'swapped-conv'] as FilterGradStrategy[]) {
+    it(`over the shape × stride × padding grid (${strategy})`, async () => {
+      setConv2DBackpropFilterStrategy(strategy);
+      try {
+        for (const [i, c] of CONV_CASES.entries()) {
+          const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter };
+          await compare(tf.Conv2DBackpropFilter, { x: host(c.x, i), dy: host(dyShape(c, false), i + 100) }, attrs, label(c));
+        }
+      } finally {
+        setConv2DBackpropFilterStrategy('im2col');
+      }
+    });
+  }
+
+  it('accepts NCHW by transposing', async () => {
+    const c: ConvCase = { x: [2, 6, 5, 3], filter: [3, 2, 3, 4], strides: [2, 1], pad: 'same' };
+    const dy = dyShape(c, false);
+    const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NCHW', filterShape: c.filter };
+    const xNchw = [c.x[0], c.x[3], c.x[1], c.x[2]];
+    const dyNchw = [dy[0], dy[3], dy[1], dy[2]];
+    await compare(tf.Conv2DBackpropFilter, { x: host(xNchw, 1), dy: host(dyNchw, 2) }, attrs, 'NCHW');
+  });
+
+  it('rounds numeric padding with dimRoundingMode', async () => {
+    const c: ConvCase = { x: [1, 8, 8, 2], filter: [3, 3, 2, 2], strides: 2, pad: 0 };
+    for (const dimRoundingMode of ['floor', 'ceil', 'round'] as const) {
+      const g = convGeometry(c.x, c.filter, c.strides, 1, c.pad, dimRoundingMode, false);
+      const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode, filterShape: c.filter };
+      await compare(
+        tf.Conv2DBackpropFilter,
+        { x: host(c.x, 3), dy: host([1, g.outHeight, g.outWidth, 2], 4) },
+        attrs,
+        dimRoundingMode,
+      );
+    }
+  });
+});
+
+describe('Conv2DBackpropInput on wasm (convolution) equals cpu', () => {
+  it('over the shape × stride × padding grid', async () => {
+    for (const [i, c] of CONV_CASES.entries()) {
+      const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
+      await compare(tf.Conv2DBackpropInput, { dy: host(dyShape(c, false), i), filter: host(c.filter, i + 7) }, attrs, label(c));
+    }
+  });
+});
+
+const DW_CASES: ConvCase[] = [];
+for (const [x, filter] of [
+  [
+    [2, 7, 6, 3],
+    [3, 3, 3, 1],
+  ],
+  [
+    [1, 8, 9, 2],
+    [3, 2, 2, 3],
+  ],
+  [
+    [2, 6, 7, 4],
+    [2, 2, 4, 2],
+  ],
+] as Array<[ConvCase['x'], ConvCase['filter']]>) {
+  for (const [strides, dilations] of [
+    [1, 1],
+    [2, 1],
+    [[1, 3], 1],
+    [1, 2],
+    [1, [2, 1]],
+  ] as Array<[ConvCase['strides'], ConvCase['dilations']]>) {
+    for (const pad of PADS) DW_CASES.push({ x, filter, strides, dilations, pad });
+  }
+}
+
+function isOne(v: number | [number, number] | undefined): boolean {
+  return v == null || (typeof v === 'number' ? v === 1 : v[0] === 1 && v[1] === 1);
+}
+
+/**
+ * Adjoint check for the dilated cases, where the cpu backend's depthwise backprop kernels ignore
+ * the dilation (tfjs never calls them with one): for random U, V,
+ * ⟨dx, U⟩ = Σ dy ⊙ dwconv(U, W) and ⟨dW, V⟩ = Σ dy ⊙ dwconv(x, V), with the forward on cpu.
+ */
+async function adjointCheck(c: ConvCase, seed: number): Promise<void> {
+  const dyH = host(dyShape(c, true), seed);
+  const xH = host(c.x, seed + 1);
+  const wH = host(c.filter, seed + 2);
+  const fwdAttrs = { strides: c.strides, dilations: c.dilations, pad: c.pad };
+  const dW = await runKernelOn('wasm', tf.DepthwiseConv2dNativeBackpropFilter, { x: xH, dy: dyH }, { ...fwdAttrs, filterShape: c.filter });
+  const dx = await runKernelOn('wasm', tf.DepthwiseConv2dNativeBackpropInput, { dy: dyH, filter: wH }, { ...fwdAttrs, inputShape: c.x });
+  for (let k = 0; k < 2; k++) {
+    const u = host(c.x, seed + 10 + k);
+    const v = host(c.filter, seed + 20 + k);
+    const yU = await runKernelOn('cpu', tf.DepthwiseConv2dNative, { x: u, filter: wH }, fwdAttrs);
+    const yV = await runKernelOn('cpu', tf.DepthwiseConv2dNative, { x: xH, filter: v }, fwdAttrs);
+    const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+      let s = 0;
+      for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+      return s;
+    };
+    expectClose(dot(dx.data, u.data), dot(dyH.data, yU.data), TOL, `⟨dx, U⟩ ${label(c)}`);
+    expectClose(dot(dW.data, v.data), dot(dyH.data, yV.data), TOL, `⟨dW, V⟩ ${label(c)}`);
+  }
+}
+
+describe('depthwise gradients on wasm equal cpu (channel multiplier 1–3, strides, dilations)', () => {
+  it('DepthwiseConv2dNativeBackpropFilter', async () => {
+    for (const [i, c] of DW_CASES.entries()) {
+      if (!isOne(c.dilations)) continue;
+      const attrs = { strides: c.strides, dilations: c.dilations, pad: c.pad, filterShape: c.filter };
+      await compare(
+        tf.DepthwiseConv2dNativeBackpropFilter,
+        { x: host(c.x, i), dy: host(dyShape(c, true), i + 50) },
+        attrs,
+        label(c),
+      );
+    }
+  });
+
+  it('DepthwiseConv2dNativeBackpropInput', async () => {
+    for (const [i, c] of DW_CASES.entries()) {
+      if (!isOne(c.dilations)) continue;
+      const attrs = { strides: c.strides, dilations: c.dilations, pad: c.pad, inputShape: c.x };
+      await compare(
+        tf.DepthwiseConv2dNativeBackpropInput,
+        { dy: host(dyShape(c, true), i), filter: host(c.filter, i + 9) },
+        attrs,
+        label(c),
+      );
+    }
+  });
+
+  it('both, with dilations, satisfy the adjoint identity of the cpu forward', async () => {
+    for (const [i, c] of DW_CASES.entries()) if (!isOne(c.dilations)) await adjointCheck(c, i);
+  });
+});

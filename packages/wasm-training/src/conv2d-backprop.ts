@@ -1,0 +1,199 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { convGeometry, insertZeros, nchwToNhwcShape, padOrCrop, type ConvGeometry, type ConvPad } from './conv-geometry';
+import { input, KernelScope, withScope } from './kernel-scope';
+
+/** How the filter gradient is computed; see {@link setConv2DBackpropFilterStrategy}. */
+export type FilterGradStrategy = 'im2col' | 'swapped-conv';
+
+let filterStrategy: FilterGradStrategy = 'im2col';
+
+/**
+ * Chooses how `Conv2DBackpropFilter` runs on wasm (both give the same numbers):
+ * - `'im2col'` (default, fastest measured): the `kh·kw` strided views of the padded input are
+ *   stacked into one `[kh·kw·Ci, N·Ho·Wo]` matrix, multiplied once by `dy` as `[N·Ho·Wo, Co]`
+ *   through the wasm backend's XNNPACK matmul.
+ * - `'swapped-conv'`: one XNNPACK convolution of `xᵀ` (`Ci` as batch, `N` as channels) with `dyᵀ`
+ *   as the filter (`[Ho, Wo, N, Co]`), dilation = forward stride, cropped to the filter size.
+ */
+export function setConv2DBackpropFilterStrategy(strategy: FilterGradStrategy): void {
+  filterStrategy = strategy;
+}
+
+/** The strategy in use for `Conv2DBackpropFilter`. */
+export function getConv2DBackpropFilterStrategy(): FilterGradStrategy {
+  return filterStrategy;
+}
+
+/** Rows of the padded input the taps of the filter reach: bottom padding needed (≥ 0). */
+function extraBottom(inSize: number, outSize: number, k: number, stride: number, dilation: number, before: number) {
+  return Math.max(0, (k - 1) * dilation + (outSize - 1) * stride + 1 - inSize - before);
+}
+
+/**
+ * `[Ci, kh·kw, M]`-free im2col: the strided view of tap `(i, j)` of the zero-padded, channel-major
+ * input `xT: [C, N, H, W]` as `[C, N·Ho·Wo]`.
+ */
+export function tapViews(scope: KernelScope, xT: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo[] {
+  const [c, n] = xT.shape;
+  const padded = scope.pad(xT, [
+    [0, 0],
+    [0, 0],
+    [g.padTop, extraBottom(g.inHeight, g.outHeight, g.filterHeight, g.strideHeight, g.dilationHeight, g.padTop)],
+    [g.padLeft, extraBottom(g.inWidth, g.outWidth, g.filterWidth, g.strideWidth, g.dilationWidth, g.padLeft)],
+  ]);
+  const m = n * g.outHeight * g.outWidth;
+  const views: tf.TensorInfo[] = [];
+  for (let i = 0; i < g.filterHeight; i++) {
+    for (let j = 0; j < g.filterWidth; j++) {
+      const top = i * g.dilationHeight;
+      const left = j * g.dilationWidth;
+      const view = scope.stridedSlice(
+        padded,
+        [0, 0, top, left],
+        [c, n, top + (g.outHeight - 1) * g.strideHeight + 1, left + (g.outWidth - 1) * g.strideWidth + 1],
+        [1, 1, g.strideHeight, g.strideWidth],
+      );
+      views.push(scope.reshape(view, [c, m]));
+    }
+  }
+  return views;
+}
+
+function filterGradIm2col(scope: KernelScope, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry, ci: number, co: number) {
+  const xT = scope.transpose(x, [3, 0, 1, 2]); // [Ci, N, H, W]
+  const views = tapViews(scope, xT, g);
+  const m = g.batch * g.outHeight * g.outWidth;
+  const cols = views.length === 1 ? views[0] : scope.run(tf.Concat, views as unknown as tf.NamedTensorInfoMap, { axis: 0 });
+  const a = scope.reshape(cols, [1, g.filterHeight * g.filterWidth * ci, m]);
+  const b = scope.reshape(dy, [1, m, co]);
+  const prod = scope.run(tf.BatchMatMul, { a, b }, { transposeA: false, transposeB: false });
+  return scope.reshape(prod, [g.filterHeight, g.filterWidth, ci, co]);
+}
+
+function filterGradSwappedConv(scope: KernelScope, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry, ci: number, co: number) {
+  const xT = scope.transpose(x, [3, 1, 2, 0]); // [Ci, H, W, N]: Ci as batch, N as channels
+  const dyT = scope.transpose(dy, [1, 2, 0, 3]); // [Ho, Wo, N, Co]: a filter
+  // Explicit padding so that the swapped convolution yields exactly kh × kw outputs.
+  const bottom = (g.filterHeight - 1) * g.dilationHeight + (g.outHeight - 1) * g.strideHeight + 1 - g.inHeight - g.padTop;
+  const right = (g.filterWidth - 1) * g.dilationWidth + (g.outWidth - 1) * g.strideWidth + 1 - g.inWidth - g.padLeft;
+  const input = padOrCrop(scope, xT, 0, Math.min(0, bottom), 0, Math.min(0, right));
+  const conv = scope.run(
+    tf.Conv2D,
+    { x: input, filter: dyT },
+    {
+      strides: [g.dilationHeight, g.dilationWidth],
+      dilations: [g.strideHeight, g.strideWidth],
+      pad: [
+        [0, 0],
+        [g.padTop, Math.max(0, bottom)],
+        [g.padLeft, Math.max(0, right)],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+    },
+  ); // [Ci, kh, kw, Co]
+  return scope.transpose(conv, [1, 2, 0, 3]);
+}
+
+/** Pads attribute in NHWC order when the kernel was called with NCHW. */
+function nhwcPad(pad: ConvPad, dataFormat: 'NHWC' | 'NCHW'): ConvPad {
+  if (dataFormat === 'NCHW' && Array.isArray(pad)) return [pad[0], pad[2], pad[3], pad[1]] as ConvPad;
+  return pad;
+}
+
+/** `Conv2DBackpropFilter` for wasm: ∂L/∂W of `conv2d(x, W)` given `dy`. */
+export function conv2DBackpropFilter(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs: tf.NamedAttrMap;
+}): tf.TensorInfo {
+  const x = input(args.inputs, 'x');
+  const dy = input(args.inputs, 'dy');
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  const dataFormat = attrs.dataFormat ?? 'NHWC';
+  return withScope(args.backend, (scope) => {
+    const xs = dataFormat === 'NCHW' ? scope.transpose(x, [0, 2, 3, 1]) : x;
+    const dys = dataFormat === 'NCHW' ? scope.transpose(dy, [0, 2, 3, 1]) : dy;
+    const filterShape = attrs.filterShape;
+    const g = convGeometry(
+      xs.shape as [number, number, number, number],
+      filterShape,
+      attrs.strides,
+      1,
+      nhwcPad(attrs.pad, dataFormat),
+      attrs.dimRoundingMode,
+      false,
+    );
+    checkShape('Conv2DBackpropFilter', 'dy', dys.shape, [g.batch, g.outHeight, g.outWidth, filterShape[3]]);
+    const [, , ci, co] = filterShape;
+    return filterStrategy === 'im2col'
+      ? filterGradIm2col(scope, xs, dys, g, ci, co)
+      : filterGradSwappedConv(scope, xs, dys, g, ci, co);
+  });
+}
+
+/**
+ * `Conv2DBackpropInput` for wasm: ∂L/∂x of `conv2d(x, W)` given `dy`, as one XNNPACK convolution
+ * of `dy` (zeros inserted between rows/columns when the stride is > 1) with the filter rotated by
+ * 180° and its channel axes swapped. Replaces the wasm backend's scalar loop.
+ */
+export function conv2DBackpropInput(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs: tf.NamedAttrMap;
+}): tf.TensorInfo {
+  const dy = input(args.inputs, 'dy');
+  const filter = input(args.inputs, 'filter');
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  const dataFormat = attrs.dataFormat ?? 'NHWC';
+  return withScope(args.backend, (scope) => {
+    const inShape = dataFormat === 'NCHW' ? nchwToNhwcShape(attrs.inputShape) : attrs.inputShape;
+    const dys = dataFormat === 'NCHW' ? scope.transpose(dy, [0, 2, 3, 1]) : dy;
+    const fShape = filter.shape as [number, number, number, number];
+    const g = convGeometry(inShape, fShape, attrs.strides, 1, nhwcPad(attrs.pad, dataFormat), attrs.dimRoundingMode, false);
+    checkShape('Conv2DBackpropInput', 'dy', dys.shape, [g.batch, g.outHeight, g.outWidth, fShape[3]]);
+    const flipped = scope.transpose(scope.run(tf.Reverse, { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
+    const dx = transposedConv(scope, dys, flipped, g, (input, f, pads) =>
+      scope.run(tf.Conv2D, { x: input, filter: f }, { strides: 1, dilations: 1, pad: pads, dataFormat: 'NHWC' }),
+    );
+    return dataFormat === 'NCHW' ? scope.transpose(dx, [0, 3, 1, 2]) : dx;
+  });
+}
+
+/**
+ * The input gradient of a convolution with geometry `g` as a stride-1 convolution (`conv`) of the
+ * zero-spread `dy` with an already flipped filter: pads `(k−1)·d − pad` before and whatever makes
+ * the output exactly `H × W` after (negative pads crop).
+ */
+export function transposedConv(
+  scope: KernelScope,
+  dy: tf.TensorInfo,
+  flipped: tf.TensorInfo,
+  g: ConvGeometry,
+  conv: (input: tf.TensorInfo, filter: tf.TensorInfo, pads: tf.backend_util.ExplicitPadding) => tf.TensorInfo,
+): tf.TensorInfo {
+  const spread = insertZeros(scope, dy, g.strideHeight, g.strideWidth); // [N, Ho·sh, Wo·sw, C]
+  const kh = (g.filterHeight - 1) * g.dilationHeight + 1;
+  const kw = (g.filterWidth - 1) * g.dilationWidth + 1;
+  const top = kh - 1 - g.padTop;
+  const left = kw - 1 - g.padLeft;
+  const bottom = g.inHeight + kh - 1 - spread.shape[1] - top;
+  const right = g.inWidth + kw - 1 - spread.shape[2] - left;
+  // Crop where a pad is negative; pass the positive parts to the convolution itself.
+  const input = padOrCrop(scope, spread, Math.min(0, top), Math.min(0, bottom), Math.min(0, left), Math.min(0, right));
+  return conv(input, flipped, [
+    [0, 0],
+    [Math.max(0, top), Math.max(0, bottom)],
+    [Math.max(0, left), Math.max(0, right)],
+    [0, 0],
+  ]);
+}
+
+/** Throws a clear error when `actual` differs from the shape the forward geometry implies. */
+export function checkShape(kernel: string, name: string, actual: readonly number[], expected: readonly number[]): void {
+  if (actual.length !== expected.length || actual.some((v, i) => v !== expected[i])) {
+    throw new Error(
+      `@phalanx/wasm-training ${kernel}: ${name} must have shape [${expected.join(', ')}], but received [${actual.join(', ')}].`,
+    );
+  }
+}
