@@ -1,0 +1,43 @@
+/** Types shared by the synthetic renderer, the dataset readers and the augmentations. */
+import { checkInt } from './errors';
+
+/** Pixel storage: `'uint8'` (0–255) or `'float32'` (0–1). */
+export type ImageFormat = 'uint8' | 'float32';
+
+/** An RGB image, HWC, row-major. */
+export interface RgbImage {
+  /** `[height * width * 3]`: 0–255 for `Uint8Array`, 0–1 for `Float32Array`. */
+  data: Uint8Array | Float32Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * One annotated hand image, the common currency of this package (synthetic samples, FreiHAND, RHD, augmented).
+ *
+ * Conventions (DESIGN §2): joints in FreiHAND order; pixel centres at integer indices (`x` right in `[0, W−1]`,
+ * `y` down in `[0, H−1]`); camera frame `x` right, `y` down, `z` forward; `uv = project(xyz, K)` with
+ * `u = (K₀·p)/(K₂·p)`, `v = (K₁·p)/(K₂·p)`.
+ */
+export interface HandSample {
+  /** `[H * W * 3]` RGB, HWC. */
+  image: Uint8Array | Float32Array;
+  width: number;
+  height: number;
+  /** `[21 * 2]` joint pixel coordinates. */
+  uv: Float64Array;
+  /** `[21 * 3]` camera-frame joint positions (mm for synthetic samples; readers state their unit). */
+  xyz: Float64Array;
+  /** `[9]` row-major 3×3 camera matrix, last row `0 0 1`. */
+  K: Float64Array;
+  /** Hand scale: the middle-finger MCP–PIP bone length (joints 9–10), same unit as `xyz`. */
+  scale: number;
+  /** `[21]` 1 where the joint is visible (in frame and not occluded), else 0. */
+  visible: Uint8Array;
+}
+
+/** Throws unless width and height are integers ≥ 16. */
+export function checkImageSize(component: string, width: unknown, height: unknown): void {
+  checkInt(component, 'width', width, 16);
+  checkInt(component, 'height', height, 16);
+}
