@@ -1,0 +1,176 @@
+/**
+ * DualBranchFusion — learnable per-joint fusion of EHPE's two PG-stage branches (Eq. 11): the
+ * structural (graph) branch mixed across joints, the visual (feature-enhancement) branch scaled per
+ * joint.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { checkInteger, checkOneOf, PhalanxConfigError, PhalanxShapeError } from '../errors';
+
+const COMPONENT = 'DualBranchFusion';
+
+/** Form of the visual branch's weight: one scale per joint, or a full joint-mixing matrix. */
+export type VisualWeightForm = 'vector' | 'matrix';
+
+/** `w [J, K]` repeated over a batch as `[B, J, K]` (a broadcasting multiply, whose gradient sums over B). */
+function repeatOverBatch(w: tf.Tensor, batch: number): tf.Tensor3D {
+  return tf.mul(tf.ones([batch, 1, 1]), w) as tf.Tensor3D;
+}
+
+/**
+ * EHPE Eq. 11: `out[b] = W_s · structural[b] + W_v ⊙ visual[b]`, where `W_s [J, J]` mixes the
+ * structural features across joints and `W_v [J, 1]` scales every joint's visual features (broadcast
+ * over channels). When `visualWeight` is `[J, J]`, the visual term is the matrix product
+ * `W_v · visual[b]` instead. The official release initialises `W_s = I`, `W_v = 1`.
+ *
+ * **Shapes**: `structural [B, J, C]`, `visual [B, J, C]`, `structuralWeight [J, J]`, `visualWeight
+ * [J, 1]` or `[J, J]` → `[B, J, C]`.
+ *
+ * @example
+ * const out = dualBranchFusionCore(gatOut, femOut, tf.eye(21), tf.ones([21, 1])); // gatOut + femOut
+ */
+export function dualBranchFusionCore(
+  structural: tf.Tensor,
+  visual: tf.Tensor,
+  structuralWeight: tf.Tensor,
+  visualWeight: tf.Tensor,
+): tf.Tensor3D {
+  const fn = 'dualBranchFusionCore';
+  if (structural.rank !== 3) throw new PhalanxShapeError(fn, 'structural', 'a [B, J, C] tensor', structural.shape);
+  if (!tf.util.arraysEqual(structural.shape, visual.shape)) {
+    throw new PhalanxShapeError(fn, 'visual', `the structural shape [${structural.shape.join(', ')}]`, visual.shape);
+  }
+  const [batch, joints] = structural.shape as number[];
+  if (!tf.util.arraysEqual(structuralWeight.shape, [joints, joints])) {
+    throw new PhalanxShapeError(fn, 'structuralWeight', `[J, J] = [${joints}, ${joints}]`, structuralWeight.shape);
+  }
+  const vShape = visualWeight.shape;
+  if (vShape.length !== 2 || vShape[0] !== joints || (vShape[1] !== 1 && vShape[1] !== joints)) {
+    throw new PhalanxShapeError(fn, 'visualWeight', `[${joints}, 1] or [${joints}, ${joints}]`, vShape);
+  }
+  return tf.tidy(() => {
+    const fusedStructural = tf.matMul(repeatOverBatch(structuralWeight, batch), structural);
+    const fusedVisual =
+      vShape[1] === 1 // [J, 1] scales rows; for J = 1 this equals the 1×1 matrix product
+        ? tf.mul(visual, visualWeight)
+        : tf.matMul(repeatOverBatch(visualWeight, batch), visual);
+    return tf.add(fusedStructural, fusedVisual) as tf.Tensor3D;
+  });
+}
+
+/** Configuration of {@link DualBranchFusion}. */
+export interface DualBranchFusionArgs extends LayerArgs {
+  /** Number of joints J (an integer ≥ 1). Required. */
+  numJoints: number;
+  /**
+   * `'vector'` (default, the paper and the release): the visual weight is `[J, 1]`, initialised to
+   * ones, scaling each joint's visual features. `'matrix'`: `[J, J]`, initialised to the identity,
+   * mixing visual features across joints like the structural weight.
+   */
+  visualWeight?: VisualWeightForm;
+}
+
+/**
+ * Weighted fusion of the structural and visual branch outputs (EHPE Eq. 11):
+ * `out[b] = structuralWeight · structural[b] + visualWeight ⊙ visual[b]` (`'matrix'`:
+ * `visualWeight · visual[b]`). With its initial weights (identity, ones) the layer returns
+ * `structural + visual`.
+ *
+ * Weights: `structuralWeight [J, J]` (identity), `visualWeight [J, 1]` (ones) or `[J, J]` (identity).
+ *
+ * **Shapes**: inputs `[structural [B, J, C], visual [B, J, C]]` → output `[B, J, C]`.
+ *
+ * @example
+ * const fusion = dualBranchFusion({ numJoints: 21 });
+ * const fused = fusion.apply([gatOut, femOut]) as tf.Tensor; // [B, 21, C]
+ */
+export class DualBranchFusion extends tfl.layers.Layer {
+  static className = 'DualBranchFusion';
+  readonly numJoints: number;
+  readonly visualWeightForm: VisualWeightForm;
+  private structuralWeight: tfl.LayerVariable | null = null;
+  private visualWeight: tfl.LayerVariable | null = null;
+
+  constructor(args: DualBranchFusionArgs) {
+    super(args);
+    if (args === undefined || args === null) {
+      throw new PhalanxConfigError(COMPONENT, 'args', 'an object with at least numJoints', args);
+    }
+    this.numJoints = checkInteger(COMPONENT, 'numJoints', args.numJoints, 1);
+    this.visualWeightForm = checkOneOf(COMPONENT, 'visualWeight', args.visualWeight ?? 'vector', [
+      'vector',
+      'matrix',
+    ] as const);
+  }
+
+  private checkShapes(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    if (!Array.isArray(inputShape[0]) || inputShape.length !== 2) {
+      throw new PhalanxShapeError(COMPONENT, 'inputs', 'a list [structural, visual] of two tensors', inputShape);
+    }
+    const [structural, visual] = inputShape as tfl.Shape[];
+    for (const [name, shape] of [
+      ['structural', structural],
+      ['visual', visual],
+    ] as const) {
+      if (shape.length !== 3 || shape[1] !== this.numJoints) {
+        throw new PhalanxShapeError(COMPONENT, `${name} shape`, `[B, numJoints = ${this.numJoints}, C]`, shape);
+      }
+    }
+    if (structural[2] !== visual[2] || (structural[0] != null && visual[0] != null && structural[0] !== visual[0])) {
+      throw new PhalanxShapeError(COMPONENT, 'visual shape', `the structural shape ${JSON.stringify(structural)}`, visual);
+    }
+    return structural;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    this.checkShapes(inputShape);
+    const J = this.numJoints;
+    this.structuralWeight = this.addWeight(
+      'structuralWeight',
+      [J, J],
+      'float32',
+      tfl.initializers.identity({ gain: 1 }),
+      undefined,
+      true,
+    );
+    this.visualWeight =
+      this.visualWeightForm === 'vector'
+        ? this.addWeight('visualWeight', [J, 1], 'float32', tfl.initializers.ones(), undefined, true)
+        : this.addWeight('visualWeight', [J, J], 'float32', tfl.initializers.identity({ gain: 1 }), undefined, true);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return this.checkShapes(inputShape);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    void kwargs;
+    return tf.tidy(() => {
+      const list = Array.isArray(inputs) ? inputs : [inputs];
+      if (list.length !== 2) {
+        throw new PhalanxShapeError(COMPONENT, 'inputs', 'a list [structural, visual] of two tensors', `${list.length} tensor(s)`);
+      }
+      const ws = (this.structuralWeight as tfl.LayerVariable).read();
+      const wv = (this.visualWeight as tfl.LayerVariable).read();
+      return dualBranchFusionCore(list[0], list[1], ws, wv);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { numJoints: this.numJoints, visualWeight: this.visualWeightForm, ...super.getConfig() };
+  }
+}
+tf.serialization.registerClass(DualBranchFusion);
+
+/**
+ * Creates a {@link DualBranchFusion} layer.
+ *
+ * @example
+ * const fused = dualBranchFusion({ numJoints: 21 }).apply([gatOut, femOut]) as tf.Tensor;
+ */
+export function dualBranchFusion(args: DualBranchFusionArgs): DualBranchFusion {
+  return new DualBranchFusion(args);
+}
