@@ -1,0 +1,457 @@
+/**
+ * DynamicEdgeGAT — multi-head graph attention over hand joints with attention restricted to a
+ * neighbourhood N(i): the skeleton's `hops`-step neighbourhood or, per sample, the k nearest joints
+ * (EHPE Eq. 8–9; DESIGN §3.4).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import {
+  checkBoolean,
+  checkFinite,
+  checkInteger,
+  checkOneOf,
+  PhalanxConfigError,
+  PhalanxShapeError,
+} from '../errors';
+import { type ActivationIdentifier, applyActivation, checkActivation } from '../util/activations';
+import { handAdjacency, hopNeighborhood, validateAdjacency } from './adjacency';
+
+const COMPONENT = 'DynamicEdgeGAT';
+
+/** A large negative number added to the scores of non-neighbours before the softmax. */
+const MASK_PENALTY = 1e9;
+
+/** How attention scores `e_ij` are computed. */
+export type GatAttention = 'additive' | 'dotProduct';
+/** Where the neighbourhood N(i) comes from. */
+export type GatNeighborhood = 'skeleton' | 'knn';
+
+/**
+ * The 0/1 k-nearest-neighbour mask of every sample: `mask[b, i, j] = 1` when j = i or j is one of the
+ * `k` joints nearest to i (Euclidean distance between the first three features, e.g. x, y, z).
+ * Recomputed per sample; not symmetric in general. Ties are broken by `tf.topk` (lower index first).
+ *
+ * The mask is piecewise constant in `x`; its gradient is defined as zero (computed inside a
+ * `tf.customGrad`, so it can sit inside a differentiable graph without breaking the tape).
+ *
+ * **Shapes**: `x` `[B, J, F]` with F ≥ 3 → `[B, J, J]` float32 with `k + 1` ones per row.
+ *
+ * @example
+ * const x = tf.tensor3d([[[0, 0, 0], [1, 0, 0], [5, 0, 0]]]);
+ * knnNeighborhoodMask(x, 1).arraySync(); // [[[1,1,0],[1,1,0],[0,1,1]]]
+ */
+export function knnNeighborhoodMask(x: tf.Tensor, k: number): tf.Tensor {
+  if (x.rank !== 3 || (x.shape as number[])[2] < 3) {
+    throw new PhalanxShapeError('knnNeighborhoodMask', 'x', 'of shape [B, J, F] with F ≥ 3', x.shape);
+  }
+  const numJoints = (x.shape as number[])[1];
+  checkInteger('knnNeighborhoodMask', 'k', k, 1);
+  if (k > numJoints - 1) {
+    throw new PhalanxConfigError('knnNeighborhoodMask', 'k', `an integer in [1, J − 1] = [1, ${numJoints - 1}]`, k);
+  }
+  const masked = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor;
+    const value = tf.tidy(() => {
+      const [batch, joints] = input.shape as number[];
+      const coords = tf.slice(input, [0, 0, 0], [batch, joints, 3]);
+      const diff = tf.sub(tf.expandDims(coords, 2), tf.expandDims(coords, 1)); // [B, J, J, 3]
+      const d2 = tf.sum(tf.square(diff), -1); // [B, J, J]
+      // Self first: its distance 0 is made strictly smaller than any other (≥ 0).
+      const ranked = tf.neg(tf.sub(d2, tf.eye(joints)));
+      const { indices } = tf.topk(ranked, k + 1); // [B, J, k + 1]
+      return tf.sum(tf.cast(tf.oneHot(indices, joints), 'float32'), 2); // [B, J, J]
+    });
+    return { value, gradFunc: () => tf.zerosLike(input) };
+  });
+  return masked(x);
+}
+
+/** Weights of {@link dynamicEdgeGat} (DESIGN §3.4). K heads of U units, F input features. */
+export interface DynamicEdgeGatWeights {
+  /** `[F, K·U]`: `Wh = x · kernel`, reshaped to `[B, J, K, U]` (head k = columns k·U … (k+1)·U). */
+  kernel: tf.Tensor;
+  /** `[K, U]`, additive attention: the target node's vector (PyG `att_dst`). */
+  attentionSelf?: tf.Tensor;
+  /** `[K, U]`, additive attention: the neighbour's vector (PyG `att_src`). */
+  attentionNeighbor?: tf.Tensor;
+  /** `[F, K·U]`, dot-product attention: queries `q = x · queryKernel`. */
+  queryKernel?: tf.Tensor;
+  /** `[F, K·U]`, dot-product attention: keys `k = x · keyKernel`. */
+  keyKernel?: tf.Tensor;
+  /** `[K·U]` (heads concatenated) or `[U]` (heads averaged); omitted or `null`: no bias. */
+  bias?: tf.Tensor | null;
+}
+
+/** Options of {@link dynamicEdgeGat}. */
+export interface DynamicEdgeGatOptions {
+  /** Number of heads K (the kernel has K·U columns). */
+  heads: number;
+  /** `'additive'` (GAT) or `'dotProduct'` (scaled dot product). Default `'additive'`. */
+  attention?: GatAttention;
+  /**
+   * The neighbourhood N as a 0/1 mask, `[J, J]` (shared) or `[B, J, J]` (per sample), self included;
+   * e.g. `hopNeighborhood(handAdjacency(), 1)` or {@link knnNeighborhoodMask}. Required unless `knn`
+   * is given.
+   */
+  neighborhood?: tf.Tensor | number[][];
+  /** When given, N(i) is i and its `knn` nearest joints by the first three input features. */
+  knn?: number;
+  /** `true` (default): concatenate heads to `[B, J, K·U]`; `false`: average them to `[B, J, U]`. */
+  concatHeads?: boolean;
+  /** LeakyReLU slope of the additive scores. Default 0.2. */
+  negativeSlope?: number;
+  /** Dropout rate on α when `training` is true. Default 0. */
+  attentionDropout?: number;
+  /** Training mode (attention dropout). Default false. */
+  training?: boolean;
+  /** tfjs activation identifier applied last. Default `'linear'`. */
+  activation?: ActivationIdentifier;
+}
+
+/**
+ * Functional core of {@link DynamicEdgeGAT}: multi-head graph attention restricted to a neighbourhood
+ * mask, computed densely (batched matmuls and a mask, no gathers).
+ *
+ * With `Wh = x · kernel` split into K heads of U units:
+ * - additive: `e[b,k,i,j] = LeakyReLU(⟨Wh[b,i,k], attentionSelf[k]⟩ + ⟨Wh[b,j,k], attentionNeighbor[k]⟩)`
+ * - dotProduct: `e[b,k,i,j] = ⟨q[b,i,k], k[b,j,k]⟩ / √U`
+ *
+ * `α[b,k,i,·] = softmax_j(e[b,k,i,·])` over j ∈ N(i) only (exactly 0 elsewhere), and
+ * `out[b,i,k] = Σ_j α[b,k,i,j] · Wh[b,j,k]` (EHPE Eq. 8–9); heads concatenated or averaged, plus bias,
+ * then the activation.
+ *
+ * **Shapes**: `x` `[B, J, F]` → `output` `[B, J, K·U]` (concat) or `[B, J, U]` (mean), `attention` α
+ * `[B, K, J, J]` (before dropout).
+ *
+ * @example
+ * const x = tf.randomNormal([2, 21, 16]);
+ * const { output, attention } = dynamicEdgeGat(x, {
+ *   kernel: tf.randomNormal([16, 8]), attentionSelf: tf.randomNormal([2, 4]),
+ *   attentionNeighbor: tf.randomNormal([2, 4]),
+ * }, { heads: 2, neighborhood: hopNeighborhood(handAdjacency(), 1) });
+ * // output [2, 21, 8], attention [2, 2, 21, 21]
+ */
+export function dynamicEdgeGat(
+  x: tf.Tensor,
+  weights: DynamicEdgeGatWeights,
+  options: DynamicEdgeGatOptions,
+): { output: tf.Tensor; attention: tf.Tensor } {
+  const {
+    heads,
+    attention = 'additive',
+    concatHeads = true,
+    negativeSlope = 0.2,
+    attentionDropout = 0,
+    training = false,
+    activation = 'linear',
+  } = options;
+  if (x.rank !== 3) throw new PhalanxShapeError('dynamicEdgeGat', 'x', 'of rank 3 [B, J, F]', x.shape);
+  const [batch, joints, features] = x.shape as number[];
+  const width = (weights.kernel.shape as number[])[1];
+  if (weights.kernel.rank !== 2 || weights.kernel.shape[0] !== features || width % heads !== 0) {
+    throw new PhalanxShapeError('dynamicEdgeGat', 'kernel', `of shape [${features}, K·U] with K = ${heads}`, weights.kernel.shape);
+  }
+  const units = width / heads;
+
+  return tf.tidy(() => {
+    // [B, J, F] → [B, K, J, U] for one projection.
+    const project = (kernel: tf.Tensor): tf.Tensor =>
+      tf.transpose(tf.reshape(tf.matMul(tf.reshape(x, [batch * joints, features]), kernel), [batch, joints, heads, units]), [
+        0, 2, 1, 3,
+      ]);
+    const flat = tf.matMul(tf.reshape(x, [batch * joints, features]), weights.kernel); // [B·J, K·U]
+    const wh = tf.transpose(tf.reshape(flat, [batch, joints, heads, units]), [0, 2, 1, 3]); // [B, K, J, U]
+
+    let scores: tf.Tensor; // [B, K, J, J]
+    if (attention === 'additive') {
+      const { attentionSelf, attentionNeighbor } = weights;
+      if (attentionSelf === undefined || attentionNeighbor === undefined) {
+        throw new PhalanxConfigError('dynamicEdgeGat', 'weights', 'to hold attentionSelf and attentionNeighbor', Object.keys(weights));
+      }
+      // Block-diagonal [K·U, K] matrices turn the per-head dot products into one matmul each.
+      const blocks = (a: tf.Tensor): tf.Tensor =>
+        tf.reshape(tf.mul(tf.reshape(a, [heads, units, 1]), tf.reshape(tf.eye(heads), [heads, 1, heads])), [width, heads]);
+      const both = tf.concat([blocks(attentionSelf), blocks(attentionNeighbor)], 1); // [K·U, 2K]
+      const s = tf.reshape(tf.matMul(flat, both), [batch, joints, 2 * heads]);
+      const sSelf = tf.transpose(tf.slice(s, [0, 0, 0], [batch, joints, heads]), [0, 2, 1]); // [B, K, J]
+      const sNeighbor = tf.transpose(tf.slice(s, [0, 0, heads], [batch, joints, heads]), [0, 2, 1]);
+      scores = tf.leakyRelu(tf.add(tf.expandDims(sSelf, 3), tf.expandDims(sNeighbor, 2)), negativeSlope);
+    } else {
+      const { queryKernel, keyKernel } = weights;
+      if (queryKernel === undefined || keyKernel === undefined) {
+        throw new PhalanxConfigError('dynamicEdgeGat', 'weights', 'to hold queryKernel and keyKernel', Object.keys(weights));
+      }
+      scores = tf.mul(tf.matMul(project(queryKernel), project(keyKernel), false, true), 1 / Math.sqrt(units));
+    }
+
+    // Neighbourhood mask, broadcastable to [B, K, J, J].
+    let mask: tf.Tensor;
+    if (options.knn !== undefined) {
+      mask = tf.expandDims(knnNeighborhoodMask(x, options.knn), 1);
+    } else if (options.neighborhood !== undefined) {
+      const n = options.neighborhood instanceof tf.Tensor ? tf.cast(options.neighborhood, 'float32') : tf.tensor2d(options.neighborhood, undefined, 'float32');
+      const nShape = n.shape as number[];
+      if (nShape[n.rank - 1] !== joints || nShape[n.rank - 2] !== joints || n.rank > 3) {
+        throw new PhalanxShapeError('dynamicEdgeGat', 'neighborhood', `of shape [${joints}, ${joints}] or [B, ${joints}, ${joints}]`, n.shape);
+      }
+      mask = n.rank === 3 ? tf.expandDims(n, 1) : n;
+    } else {
+      throw new PhalanxConfigError('dynamicEdgeGat', 'options', 'to give neighborhood or knn', 'neither');
+    }
+    const penalised = tf.add(scores, tf.mul(tf.sub(mask, 1), MASK_PENALTY));
+    const alpha = tf.mul(tf.softmax(penalised, -1), mask); // exactly 0 outside N(i)
+    const used = training && attentionDropout > 0 ? tf.dropout(alpha, attentionDropout) : alpha;
+
+    const perHead = tf.matMul(used, wh); // [B, K, J, U]
+    let output = concatHeads
+      ? tf.reshape(tf.transpose(perHead, [0, 2, 1, 3]), [batch, joints, width])
+      : tf.mean(perHead, 1);
+    if (weights.bias != null) output = tf.add(output, weights.bias);
+    output = applyActivation(output, activation);
+    return { output, attention: alpha };
+  });
+}
+
+/** Configuration of {@link DynamicEdgeGAT} (DESIGN §3.4). */
+export interface DynamicEdgeGATArgs extends LayerArgs {
+  /** Units U per head (integer ≥ 1). Required. */
+  units: number;
+  /** Number of attention heads K (integer ≥ 1). Default 8. */
+  heads?: number;
+  /**
+   * J × J adjacency of the joint graph: 0/1 entries, symmetric (self loops allowed, they change
+   * nothing: i ∈ N(i) always). Default: the 21-joint hand skeleton, {@link handAdjacency}. Used when
+   * `neighborhood` is `'skeleton'`.
+   */
+  adjacency?: number[][];
+  /** 1: N(i) = i and its immediate neighbours; 2: also the neighbours' neighbours. Default 1. */
+  hops?: 1 | 2;
+  /**
+   * `'additive'` (GAT: `LeakyReLU(a_selfᵀ Wh_i + a_neighborᵀ Wh_j)`) or `'dotProduct'`
+   * (`⟨q_i, k_j⟩ / √U` with separate query and key kernels). Default `'additive'`.
+   */
+  attention?: GatAttention;
+  /** `true`: concatenate the heads (`[B, J, K·U]`); `false`: average them (`[B, J, U]`). Default true. */
+  concatHeads?: boolean;
+  /** Slope of the LeakyReLU on additive scores for negative inputs (finite). Default 0.2. */
+  negativeSlope?: number;
+  /** Dropout rate in [0, 1) applied to α during training only. Default 0. */
+  attentionDropout?: number;
+  /** Whether to add a bias (`[K·U]` or `[U]`) to the output. Default true. */
+  useBias?: boolean;
+  /** tfjs activation identifier applied to the output, e.g. `'relu'`. Default `'linear'`. */
+  activation?: ActivationIdentifier;
+  /** When true the layer has a second output, the attention α `[B, K, J, J]`. Default false. */
+  returnAttention?: boolean;
+  /**
+   * `'skeleton'`: N(i) from `adjacency` and `hops`. `'knn'`: N(i) = i and its `k` nearest joints by
+   * the first three input features, per sample (the EHPE release's dynamic topology). Default
+   * `'skeleton'`.
+   */
+  neighborhood?: GatNeighborhood;
+  /** Neighbours per joint in `'knn'` mode: integer in [1, J − 1]. Default 8 (the EHPE release). */
+  k?: number;
+}
+
+/**
+ * Graph attention layer with dynamic edge weights (EHPE Eq. 8–9): each joint attends to the joints of
+ * its neighbourhood N(i) — the skeleton's `hops`-step neighbourhood, or per sample its `k` nearest
+ * joints — with learned, input-dependent weights α; computed densely for all joints at once.
+ *
+ * `out_i = σ(‖_k Σ_{j∈N(i)} α^k_ij · W^k h_j + b)` with
+ * `α^k_ij = softmax_{j∈N(i)} LeakyReLU(a^kᵀ_self W^k h_i + a^kᵀ_neighbor W^k h_j)` (additive) or
+ * `softmax_{j∈N(i)} ⟨Q^k h_i, K^k h_j⟩/√U` (dotProduct); `‖` is concatenation or the mean over heads.
+ *
+ * Weights, in order: `kernel [F, K·U]`; additive: `attentionSelf [K, U]`, `attentionNeighbor [K, U]`;
+ * dotProduct: `queryKernel [F, K·U]`, `keyKernel [F, K·U]`; then `bias` (`[K·U]` concat, `[U]` mean).
+ *
+ * **Shapes**: input `[B, J, F]` → output `[B, J, K·U]` (concat) or `[B, J, U]` (mean); with
+ * `returnAttention`, a second output α `[B, K, J, J]` (rows sum to 1, 0 outside N(i)).
+ *
+ * @example
+ * const gat = dynamicEdgeGAT({ units: 16, heads: 4, hops: 2, returnAttention: true });
+ * const [out, alpha] = gat.apply(tf.randomNormal([2, 21, 32])) as tf.Tensor[];
+ * // out [2, 21, 64], alpha [2, 4, 21, 21]
+ */
+export class DynamicEdgeGAT extends tfl.layers.Layer {
+  static className = 'DynamicEdgeGAT';
+
+  readonly units: number;
+  readonly heads: number;
+  readonly adjacency: number[][];
+  readonly hops: 1 | 2;
+  readonly attention: GatAttention;
+  readonly concatHeads: boolean;
+  readonly negativeSlope: number;
+  readonly attentionDropout: number;
+  readonly useBias: boolean;
+  readonly activation: ActivationIdentifier;
+  readonly returnAttention: boolean;
+  readonly neighborhood: GatNeighborhood;
+  readonly k: number;
+  /** N as a 0/1 matrix (`hopNeighborhood(adjacency, hops)`), used in `'skeleton'` mode. */
+  private readonly neighborhoodMatrix: number[][];
+
+  private kernel: tfl.LayerVariable | null = null;
+  private attentionSelf: tfl.LayerVariable | null = null;
+  private attentionNeighbor: tfl.LayerVariable | null = null;
+  private queryKernel: tfl.LayerVariable | null = null;
+  private keyKernel: tfl.LayerVariable | null = null;
+  private bias: tfl.LayerVariable | null = null;
+
+  constructor(args: DynamicEdgeGATArgs) {
+    super(args);
+    if (args === undefined || args === null) throw new PhalanxConfigError(COMPONENT, 'args', 'an object with units', args);
+    this.units = checkInteger(COMPONENT, 'units', args.units, 1);
+    this.heads = checkInteger(COMPONENT, 'heads', args.heads ?? 8, 1);
+    this.adjacency = args.adjacency == null ? handAdjacency() : validateAdjacency(args.adjacency, COMPONENT);
+    const hops = args.hops ?? 1;
+    if (hops !== 1 && hops !== 2) throw new PhalanxConfigError(COMPONENT, 'hops', '1 or 2', hops);
+    this.hops = hops;
+    this.attention = checkOneOf(COMPONENT, 'attention', args.attention ?? 'additive', ['additive', 'dotProduct'] as const);
+    this.concatHeads = checkBoolean(COMPONENT, 'concatHeads', args.concatHeads ?? true);
+    this.negativeSlope = checkFinite(COMPONENT, 'negativeSlope', args.negativeSlope ?? 0.2);
+    const dropout = args.attentionDropout ?? 0;
+    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
+      throw new PhalanxConfigError(COMPONENT, 'attentionDropout', 'a number in [0, 1)', dropout);
+    }
+    this.attentionDropout = dropout;
+    this.useBias = checkBoolean(COMPONENT, 'useBias', args.useBias ?? true);
+    this.activation = checkActivation(COMPONENT, args.activation ?? 'linear');
+    this.returnAttention = checkBoolean(COMPONENT, 'returnAttention', args.returnAttention ?? false);
+    this.neighborhood = checkOneOf(COMPONENT, 'neighborhood', args.neighborhood ?? 'skeleton', ['skeleton', 'knn'] as const);
+    this.k = checkInteger(COMPONENT, 'k', args.k ?? 8, 1);
+    if (this.neighborhood === 'skeleton') {
+      // Validate k against J only where it is used; here J is known from the adjacency.
+      this.neighborhoodMatrix = hopNeighborhood(this.adjacency, this.hops);
+    } else {
+      this.neighborhoodMatrix = [];
+    }
+  }
+
+  /** Width of the first output: K·U (concat) or U (mean). */
+  private get outputWidth(): number {
+    return this.concatHeads ? this.heads * this.units : this.units;
+  }
+
+  private checkJoints(joints: number | null): void {
+    if (joints === null) return;
+    if (this.neighborhood === 'skeleton' && joints !== this.adjacency.length) {
+      throw new PhalanxShapeError(
+        COMPONENT,
+        'input',
+        `[B, J, F] with J = ${this.adjacency.length} joints (the adjacency's size)`,
+        `J = ${joints}`,
+      );
+    }
+    if (this.neighborhood === 'knn' && this.k > joints - 1) {
+      throw new PhalanxConfigError(COMPONENT, 'k', `an integer in [1, J − 1] = [1, ${joints - 1}] for J = ${joints}`, this.k);
+    }
+  }
+
+  private static singleShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    if (inputShape.length > 0 && Array.isArray(inputShape[0])) {
+      const list = inputShape as tfl.Shape[];
+      if (list.length !== 1) throw new PhalanxShapeError(COMPONENT, 'inputs', 'a single tensor [B, J, F]', `${list.length} tensors`);
+      return list[0];
+    }
+    return inputShape as tfl.Shape;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = DynamicEdgeGAT.singleShape(inputShape);
+    if (shape.length !== 3) throw new PhalanxShapeError(COMPONENT, 'input', 'of rank 3 [B, J, F]', shape);
+    const features = shape[2];
+    if (features === null) throw new PhalanxShapeError(COMPONENT, 'input', 'a known feature size F in [B, J, F]', shape);
+    if (this.neighborhood === 'knn' && features < 3) {
+      throw new PhalanxShapeError(COMPONENT, 'input', "[B, J, F] with F ≥ 3 in 'knn' mode (x, y, z come first)", shape);
+    }
+    this.checkJoints(shape[1]);
+    const width = this.heads * this.units;
+    const glorot = tfl.initializers.glorotUniform({});
+    this.kernel = this.addWeight('kernel', [features, width], 'float32', glorot, undefined, true);
+    if (this.attention === 'additive') {
+      this.attentionSelf = this.addWeight('attentionSelf', [this.heads, this.units], 'float32', glorot, undefined, true);
+      this.attentionNeighbor = this.addWeight('attentionNeighbor', [this.heads, this.units], 'float32', glorot, undefined, true);
+    } else {
+      this.queryKernel = this.addWeight('queryKernel', [features, width], 'float32', glorot, undefined, true);
+      this.keyKernel = this.addWeight('keyKernel', [features, width], 'float32', glorot, undefined, true);
+    }
+    if (this.useBias) {
+      this.bias = this.addWeight('bias', [this.outputWidth], 'float32', tfl.initializers.zeros(), undefined, true);
+    }
+    this.inputSpec = [{ ndim: 3, axes: { 2: features } }];
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
+    const shape = DynamicEdgeGAT.singleShape(inputShape);
+    const [batch, joints] = shape;
+    const out: tfl.Shape = [batch, joints, this.outputWidth];
+    return this.returnAttention ? [out, [batch, this.heads, joints, joints]] : out;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    return tf.tidy(() => {
+      if (Array.isArray(inputs) && inputs.length !== 1) {
+        throw new PhalanxShapeError(COMPONENT, 'inputs', 'a single tensor [B, J, F]', `${inputs.length} tensors`);
+      }
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      this.checkJoints((x.shape as number[])[1]);
+      const { output, attention } = dynamicEdgeGat(
+        x,
+        {
+          kernel: this.kernel!.read(),
+          attentionSelf: this.attentionSelf?.read(),
+          attentionNeighbor: this.attentionNeighbor?.read(),
+          queryKernel: this.queryKernel?.read(),
+          keyKernel: this.keyKernel?.read(),
+          bias: this.bias?.read() ?? null,
+        },
+        {
+          heads: this.heads,
+          attention: this.attention,
+          ...(this.neighborhood === 'knn' ? { knn: this.k } : { neighborhood: this.neighborhoodMatrix }),
+          concatHeads: this.concatHeads,
+          negativeSlope: this.negativeSlope,
+          attentionDropout: this.attentionDropout,
+          training: kwargs?.training === true,
+          activation: this.activation,
+        },
+      );
+      return this.returnAttention ? [output, attention] : output;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      units: this.units,
+      heads: this.heads,
+      adjacency: this.adjacency.map((row) => row.slice()),
+      hops: this.hops,
+      attention: this.attention,
+      concatHeads: this.concatHeads,
+      negativeSlope: this.negativeSlope,
+      attentionDropout: this.attentionDropout,
+      useBias: this.useBias,
+      activation: this.activation,
+      returnAttention: this.returnAttention,
+      neighborhood: this.neighborhood,
+      k: this.k,
+      ...super.getConfig(),
+    };
+  }
+}
+tf.serialization.registerClass(DynamicEdgeGAT);
+
+/**
+ * Creates a {@link DynamicEdgeGAT} layer (like `tf.layers.dense`).
+ *
+ * @example
+ * const gat = dynamicEdgeGAT({ units: 32, heads: 8 }); // hand skeleton, 1 hop, additive
+ */
+export function dynamicEdgeGAT(args: DynamicEdgeGATArgs): DynamicEdgeGAT {
+  return new DynamicEdgeGAT(args);
+}
