@@ -1,0 +1,275 @@
+/**
+ * GroupFusion — NDDR feature fusion across the G group branches of Learnable Groups (Eq. 9; Gao et
+ * al.'s Neural Discriminative Dimensionality Reduction): every group's output is a learned linear
+ * mix (a 1×1 convolution) of the features of all groups.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { checkBoolean, checkFinite, checkInteger, PhalanxConfigError, PhalanxShapeError } from '../errors';
+import {
+  resolveInitializer,
+  serializeInitializer,
+  type Initializer,
+  type InitializerSpec,
+  type SerializedInitializer,
+} from '../util/initializers';
+
+const NAME = 'GroupFusion';
+
+/** Arguments of {@link nddrKernel}. */
+export interface NddrKernelArgs {
+  /** Number of groups G (integer ≥ 2). Required. */
+  numGroups: number;
+  /** α, the weight of a group's own features (finite). Default 0.9. */
+  selfWeight?: number;
+  /** β, the total weight of the other groups' features, split evenly among them (finite). Default 0.1. */
+  otherWeight?: number;
+}
+
+/**
+ * The NDDR kernel initializer of the official `nddr_layer`: for a kernel `[G·C, G·C]` (rows: input
+ * channels of the concatenated groups, columns: output channels), the block of input group j and
+ * output group i is `α·I` when i = j and `β/(G−1)·I` otherwise, so that initially
+ * `y_i = α·x_i + β/(G−1)·Σ_{j≠i} x_j`. It needs as many output as input channels per group.
+ */
+export class NddrKernel extends tf.serialization.Serializable {
+  static className = 'NddrKernel';
+  readonly numGroups: number;
+  readonly selfWeight: number;
+  readonly otherWeight: number;
+
+  constructor(args: NddrKernelArgs) {
+    super();
+    this.numGroups = checkInteger('NddrKernel', 'numGroups', args?.numGroups, 2);
+    this.selfWeight = checkFinite('NddrKernel', 'selfWeight', args.selfWeight ?? 0.9);
+    this.otherWeight = checkFinite('NddrKernel', 'otherWeight', args.otherWeight ?? 0.1);
+  }
+
+  /** Initializers built in code never need custom objects to be deserialised. */
+  fromConfigUsesCustomObjects(): boolean {
+    return false;
+  }
+
+  apply(shape: number[], dtype: tf.DataType = 'float32'): tf.Tensor {
+    const g = this.numGroups;
+    if (shape.length !== 2 || shape[0] !== shape[1] || shape[0] % g !== 0) {
+      throw new PhalanxConfigError(
+        'NddrKernel',
+        'shape',
+        `a square kernel [G·C, G·C] with G = ${g} (units equal to the input channels)`,
+        shape,
+      );
+    }
+    const c = shape[0] / g;
+    const other = this.otherWeight / (g - 1);
+    const data = new Float32Array(shape[0] * shape[1]);
+    for (let row = 0; row < shape[0]; row++) {
+      for (let group = 0; group < g; group++) {
+        const col = group * c + (row % c);
+        data[row * shape[1] + col] = Math.floor(row / c) === group ? this.selfWeight : other;
+      }
+    }
+    return tf.tensor2d(data, [shape[0], shape[1]], dtype);
+  }
+
+  getConfig(): tf.serialization.ConfigDict {
+    return { numGroups: this.numGroups, selfWeight: this.selfWeight, otherWeight: this.otherWeight };
+  }
+}
+tf.serialization.registerClass(NddrKernel);
+
+/**
+ * Creates the {@link NddrKernel} initializer, usable as `kernelInitializer` of any layer.
+ *
+ * @example
+ * groupFusion({ numGroups: 3, kernelInitializer: nddrKernel({ numGroups: 3, selfWeight: 0.8, otherWeight: 0.2 }) });
+ */
+export function nddrKernel(args: NddrKernelArgs): Initializer {
+  return new NddrKernel(args) as unknown as Initializer;
+}
+
+function describeShapes(xs: readonly (readonly (number | null)[])[]): (number | string)[][] {
+  return xs.map((s) => s.map((d) => (d === null ? 'null' : d)));
+}
+
+/** Checks a list of G feature maps [B, H, W, C] of equal shape; returns the common shape. */
+function checkGroupShapes(
+  component: string,
+  shapes: readonly (readonly (number | null)[])[],
+  numGroups: number | null,
+): (number | null)[] {
+  if (shapes.length === 0 || (numGroups !== null && shapes.length !== numGroups)) {
+    const count = numGroups === null ? 'a non-empty list of' : `a list of ${numGroups}`;
+    throw new PhalanxShapeError(component, 'inputs', `${count} tensors [B, H, W, C]`, describeShapes(shapes));
+  }
+  const first = shapes[0];
+  if (first.length !== 4 || shapes.some((s) => s.length !== 4)) {
+    throw new PhalanxShapeError(component, 'inputs', 'rank-4 tensors [B, H, W, C]', describeShapes(shapes));
+  }
+  if (shapes.some((s) => s.some((d, k) => d !== first[k]))) {
+    throw new PhalanxShapeError(component, 'inputs', 'tensors of equal shape', describeShapes(shapes));
+  }
+  if (first[3] === null) {
+    throw new PhalanxShapeError(component, 'inputs', 'tensors with a known channel count', describeShapes(shapes));
+  }
+  return [...first];
+}
+
+/**
+ * NDDR fusion of G feature maps (Learnable Groups Eq. 9): with `X = concat(x_1, …, x_G)` on the
+ * channel axis, `Y = X · kernel + bias` — one matmul for all groups, a 1×1 convolution — and
+ * `y_i = Y[…, i·U : (i+1)·U]`.
+ *
+ * **Shapes**: `xs` G tensors `[B, H, W, C]`, `kernel [G·C, G·U]`, `bias [G·U]` or `null` → G tensors
+ * `[B, H, W, U]`.
+ *
+ * @example
+ * const ys = fuseGroups([a, b, c], kernel, bias); // a, b, c: [8, 64, 64, 32]; kernel [96, 96]
+ */
+export function fuseGroups(xs: tf.Tensor[], kernel: tf.Tensor, bias: tf.Tensor | null = null): tf.Tensor4D[] {
+  const component = 'fuseGroups';
+  const groups = xs.length;
+  const [b, h, w, c] = checkGroupShapes(component, xs.map((x) => x.shape), null) as number[];
+  const [rows, outChannels] = kernel.shape as number[];
+  if (kernel.rank !== 2 || rows !== groups * c || outChannels % groups !== 0) {
+    throw new PhalanxShapeError(component, 'kernel', `of shape [${groups * c}, G·U] (G = ${groups})`, kernel.shape);
+  }
+  if (bias !== null && (bias.rank !== 1 || bias.shape[0] !== outChannels)) {
+    throw new PhalanxShapeError(component, 'bias', `of shape [${outChannels}]`, bias.shape);
+  }
+  return tf.tidy(() => {
+    const stacked = tf.reshape(groups === 1 ? xs[0] : tf.concat(xs, 3), [b * h * w, groups * c]);
+    let y = tf.matMul(stacked, kernel);
+    if (bias !== null) y = tf.add(y, bias);
+    return tf.split(tf.reshape(y, [b, h, w, outChannels]), groups, 3) as tf.Tensor4D[];
+  });
+}
+
+/** Constructor arguments of {@link GroupFusion}. */
+export interface GroupFusionArgs extends LayerArgs {
+  /** Number of groups G (integer ≥ 2): the layer takes and returns G tensors. Required. */
+  numGroups: number;
+  /** Output channels U per group (integer ≥ 1). Default (`null` or omitted): the input channels C. */
+  units?: number | null;
+  /** α, the initial weight of a group's own features (finite). Default 0.9 (official `nddr_layer`). */
+  selfWeight?: number;
+  /** β, the initial total weight of the other groups' features (finite). Default 0.1. */
+  otherWeight?: number;
+  /** Add a bias `[G·U]` (initially 0). Default `true`. */
+  useBias?: boolean;
+  /**
+   * Kernel initializer: an identifier (`'glorotUniform'`), an initializer object or a serialised
+   * `{className, config}`. Default (`null` or omitted): the NDDR initialisation (`α·I` diagonal blocks,
+   * `β/(G−1)·I` off-diagonal, see {@link NddrKernel}) when U = C, Glorot uniform otherwise.
+   */
+  kernelInitializer?: InitializerSpec | null;
+}
+
+/**
+ * NDDR feature fusion across groups (Learnable Groups Eq. 9). With `X = concat(x_1, …, x_G)` on the
+ * channel axis:
+ *
+ * `Y = X · kernel + bias`,  `y_i = Y[…, i·U : (i+1)·U]`
+ *
+ * — a 1×1 convolution per group computed as one matmul. The initial kernel (U = C) is the official
+ * `nddr_layer` one: the block of input group j and output group i is `α·I` if i = j else
+ * `β/(G−1)·I`, so at the start `y_i = α·x_i + β/(G−1)·Σ_{j≠i} x_j`. The NDDR block of
+ * `@phalanx/blocks` follows it with batch norm and ReLU per group.
+ *
+ * Weights (in this order): `kernel [G·C, G·U]`, `bias [G·U]` (when `useBias`).
+ *
+ * **Shapes**: input G tensors `[B, H, W, C]` (equal shapes) → output G tensors `[B, H, W, U]`.
+ *
+ * @example
+ * const fusion = groupFusion({ numGroups: 3 });
+ * const ys = fusion.apply([a, b, c]) as tf.Tensor[]; // three [B, H, W, C] tensors
+ */
+export class GroupFusion extends tfl.layers.Layer {
+  static className = NAME;
+
+  readonly numGroups: number;
+  readonly units: number | null;
+  readonly selfWeight: number;
+  readonly otherWeight: number;
+  readonly useBias: boolean;
+  readonly kernelInitializer: Initializer | null;
+
+  private kernel: tfl.LayerVariable | null = null;
+  private bias: tfl.LayerVariable | null = null;
+
+  constructor(args: GroupFusionArgs) {
+    super(args);
+    if (args === null || typeof args !== 'object') throw new PhalanxConfigError(NAME, 'args', 'an object', args);
+    this.numGroups = checkInteger(NAME, 'numGroups', args.numGroups, 2);
+    this.units = args.units == null ? null : checkInteger(NAME, 'units', args.units, 1);
+    this.selfWeight = checkFinite(NAME, 'selfWeight', args.selfWeight ?? 0.9);
+    this.otherWeight = checkFinite(NAME, 'otherWeight', args.otherWeight ?? 0.1);
+    this.useBias = checkBoolean(NAME, 'useBias', args.useBias ?? true);
+    this.kernelInitializer =
+      args.kernelInitializer == null ? null : resolveInitializer(NAME, 'kernelInitializer', args.kernelInitializer);
+  }
+
+  private checkShapes(inputShape: tfl.Shape | tfl.Shape[]): (number | null)[] {
+    const shapes = Array.isArray(inputShape[0]) ? (inputShape as tfl.Shape[]) : [inputShape as tfl.Shape];
+    return checkGroupShapes(NAME, shapes, this.numGroups);
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const channels = this.checkShapes(inputShape)[3] as number;
+    const units = this.units ?? channels;
+    const g = this.numGroups;
+    let initializer = this.kernelInitializer;
+    if (initializer === null) {
+      initializer =
+        units === channels
+          ? nddrKernel({ numGroups: g, selfWeight: this.selfWeight, otherWeight: this.otherWeight })
+          : tfl.initializers.glorotUniform({});
+    }
+    this.kernel = this.addWeight('kernel', [g * channels, g * units], 'float32', initializer, undefined, true);
+    if (this.useBias) {
+      this.bias = this.addWeight('bias', [g * units], 'float32', tfl.initializers.zeros(), undefined, true);
+    }
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape[] {
+    const [b, h, w, c] = this.checkShapes(inputShape);
+    const units = this.units ?? c;
+    return Array.from({ length: this.numGroups }, () => [b, h, w, units]);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor[] {
+    return tf.tidy(() => {
+      const xs = Array.isArray(inputs) ? inputs : [inputs];
+      this.checkShapes(xs.map((x) => x.shape));
+      return fuseGroups(xs, this.kernel!.read(), this.bias === null ? null : this.bias.read());
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const kernelInitializer: SerializedInitializer | null =
+      this.kernelInitializer === null ? null : serializeInitializer(this.kernelInitializer);
+    return {
+      ...super.getConfig(),
+      numGroups: this.numGroups,
+      units: this.units,
+      selfWeight: this.selfWeight,
+      otherWeight: this.otherWeight,
+      useBias: this.useBias,
+      kernelInitializer: kernelInitializer as unknown as tf.serialization.ConfigDictValue,
+    };
+  }
+}
+tf.serialization.registerClass(GroupFusion);
+
+/**
+ * Creates a {@link GroupFusion} layer, like `tf.layers.dense`.
+ *
+ * @example
+ * const fusion = groupFusion({ numGroups: 3, units: 64 });
+ */
+export function groupFusion(args: GroupFusionArgs): GroupFusion {
+  return new GroupFusion(args);
+}

@@ -1,0 +1,75 @@
+/**
+ * Serialisable weight initializers for Phalanx layers, accepted in the same forms as
+ * `tf.layers.dense`'s `kernelInitializer`: an identifier string (`'glorotUniform'`), an initializer
+ * object (`tf.initializers.heNormal({})`), or a serialised `{className, config}` (what a saved model
+ * stores). tfjs-layers keeps its own `getInitializer` / `serializeInitializer` private, so the lookup
+ * goes through the public serialisation registry.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { PhalanxConfigError } from '../errors';
+
+/** A tfjs-layers initializer object (the type `tf.initializers.*` return). */
+export type Initializer = ReturnType<typeof tfl.initializers.constant>;
+
+/** The initializer identifiers tfjs-layers accepts, e.g. `'glorotUniform'`, `'zeros'`. */
+export type InitializerIdentifier = Exclude<
+  NonNullable<Parameters<typeof tfl.layers.dense>[0]['kernelInitializer']>,
+  Initializer
+>;
+
+/** An initializer as it is stored in a layer config: `{className: 'GlorotUniform', config: {...}}`. */
+export interface SerializedInitializer {
+  className: string;
+  config: tf.serialization.ConfigDict;
+}
+
+/** Every form an initializer argument may take. */
+export type InitializerSpec = InitializerIdentifier | Initializer | SerializedInitializer;
+
+function isSerialized(value: unknown): value is SerializedInitializer {
+  return typeof value === 'object' && value !== null && typeof (value as SerializedInitializer).className === 'string';
+}
+
+function isInitializer(value: unknown): value is Initializer {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Initializer).apply === 'function' &&
+    typeof (value as Initializer).getConfig === 'function'
+  );
+}
+
+/**
+ * Turns an initializer argument into an initializer object; throws a `PhalanxConfigError` naming
+ * `component` and `argument` for anything else. Identifier strings map to the registered class of the
+ * same name with a capital first letter (`'heNormal'` → `HeNormal`), as in tfjs-layers; a saved
+ * model's snake-case form (`'he_normal'`) is accepted too.
+ */
+export function resolveInitializer(component: string, argument: string, spec: unknown): Initializer {
+  if (isInitializer(spec)) return spec;
+  let className: string;
+  let config: tf.serialization.ConfigDict = {};
+  if (typeof spec === 'string') {
+    const camel = spec.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    className = camel.charAt(0).toUpperCase() + camel.slice(1);
+  } else if (isSerialized(spec)) {
+    className = spec.className;
+    config = spec.config ?? {};
+  } else {
+    throw new PhalanxConfigError(component, argument, 'an initializer, an identifier or {className, config}', spec);
+  }
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap[className];
+  if (entry === undefined) {
+    throw new PhalanxConfigError(component, argument, 'a registered initializer', spec);
+  }
+  const [cls, fromConfig] = entry;
+  const made = fromConfig(cls, config);
+  if (!isInitializer(made)) throw new PhalanxConfigError(component, argument, 'an initializer', spec);
+  return made;
+}
+
+/** The `{className, config}` form of an initializer, as layers store it in `getConfig()`. */
+export function serializeInitializer(initializer: Initializer): SerializedInitializer {
+  return { className: initializer.getClassName(), config: initializer.getConfig() };
+}
