@@ -116,7 +116,7 @@ forEachBackend(() => {
       shifted.set(file, 3);
       // A Node Buffer (what readFileSync returns) whose slice() is a view, not a copy.
       const pooled = Buffer.concat([Buffer.from([9, 9, 9]), Buffer.from(file), Buffer.from([9])]).subarray(3, 3 + file.length);
-      for (const input of [file.buffer, shifted.subarray(3), pooled]) {
+      for (const input of [file.buffer as ArrayBuffer, shifted.subarray(3), pooled]) {
         const t = readSafetensors(input);
         expect(Array.from(t.w.dataSync())).toEqual([1, 2, 3]);
         t.w.dispose();
