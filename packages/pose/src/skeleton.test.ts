@@ -1,0 +1,156 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend } from '@phalanx/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  FINGER_CHAINS,
+  FREIHAND_TO_RHD,
+  JOINT_CLASSES,
+  JOINT_NAMES,
+  JOINT_PARENTS,
+  RHD_JOINT_NAMES,
+  RHD_TO_FREIHAND,
+  SKELETON_EDGES,
+  TIP_AND_WRIST_JOINTS,
+  adjacency,
+  freihandToRhd,
+  hopDistances,
+  invertPermutation,
+  jointsOfClass,
+  permuteJoints,
+  rhdHandToFreihand,
+  rhdToFreihand,
+} from './skeleton';
+
+beforeAll(async () => {
+  await useBackend('cpu');
+});
+
+describe('skeleton constants', () => {
+  it('has 21 FreiHAND joints, finger chains base → tip and 20 bones', () => {
+    expect(JOINT_NAMES).toHaveLength(21);
+    expect(JOINT_NAMES[0]).toBe('wrist');
+    expect(JOINT_NAMES[9]).toBe('middle_mcp');
+    expect(JOINT_NAMES[10]).toBe('middle_pip');
+    expect(JOINT_NAMES[20]).toBe('pinky_tip');
+    expect(FINGER_CHAINS[2]).toEqual([9, 10, 11, 12]);
+    expect(SKELETON_EDGES).toHaveLength(20);
+    expect(SKELETON_EDGES.slice(0, 4)).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+      [3, 4],
+    ]);
+    expect(SKELETON_EDGES).toContainEqual([0, 17]);
+    expect(JOINT_PARENTS.slice(0, 6)).toEqual([-1, 0, 1, 2, 3, 0]);
+    // A tree: every joint but the wrist has exactly one parent edge.
+    const children = SKELETON_EDGES.map(([, c]) => c).sort((a, b) => a - b);
+    expect(children).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('classes joints by slot, with the thumb in the MCP/PIP/DIP/TIP slots', () => {
+    expect(jointsOfClass('TIP')).toEqual([4, 8, 12, 16, 20]);
+    expect(jointsOfClass('MCP')).toEqual([1, 5, 9, 13, 17]);
+    expect(jointsOfClass('PIP')).toEqual([2, 6, 10, 14, 18]);
+    expect(jointsOfClass('DIP')).toEqual([3, 7, 11, 15, 19]);
+    expect(jointsOfClass('WRIST')).toEqual([0]);
+    expect(JOINT_CLASSES[1]).toBe('MCP'); // thumb CMC
+    expect(TIP_AND_WRIST_JOINTS).toEqual([0, 4, 8, 12, 16, 20]);
+    expect(() => jointsOfClass('KNUCKLE' as never)).toThrow(
+      "jointsOfClass: jointClass must be one of WRIST, MCP, PIP, DIP, TIP, but received 'KNUCKLE'.",
+    );
+  });
+});
+
+describe('adjacency', () => {
+  it('1 hop is the symmetric skeleton with 40 ones and no self loops by default', () => {
+    const a = adjacency();
+    expect(a).toHaveLength(21);
+    let ones = 0;
+    for (let i = 0; i < 21; i++) {
+      expect(a[i][i]).toBe(0);
+      for (let j = 0; j < 21; j++) {
+        expect(a[i][j]).toBe(a[j][i]);
+        ones += a[i][j];
+      }
+    }
+    expect(ones).toBe(40);
+    for (const [p, c] of SKELETON_EDGES) expect(a[p][c]).toBe(1);
+  });
+
+  it('2 hops adds grand-parents and siblings through the wrist; self loops on request', () => {
+    const a2 = adjacency({ hops: 2, selfLoops: true });
+    const d = hopDistances();
+    for (let i = 0; i < 21; i++) {
+      for (let j = 0; j < 21; j++) expect(a2[i][j]).toBe(d[i][j] <= 2 ? 1 : 0);
+    }
+    expect(a2[0][2]).toBe(1); // wrist – thumb MCP
+    expect(a2[1][5]).toBe(1); // thumb CMC – index MCP through the wrist
+    expect(a2[0][3]).toBe(0);
+    expect(a2[4][4]).toBe(1);
+    expect(d[4][20]).toBe(8);
+    // Wrist's 2-hop neighbourhood: 5 bases + 5 second joints.
+    expect(adjacency({ hops: 2 })[0].reduce((s, v) => s + v, 0)).toBe(10);
+    // Enough hops connect everything.
+    expect(adjacency({ hops: 8 }).flat().reduce((s, v) => s + v, 0)).toBe(21 * 21 - 21);
+  });
+
+  it('accepts custom edges and rejects bad options', () => {
+    expect(adjacency({ edges: [[0, 1], [1, 2]] })).toEqual([
+      [0, 1, 0],
+      [1, 0, 1],
+      [0, 1, 0],
+    ]);
+    expect(() => adjacency({ hops: 0 })).toThrow('adjacency: hops must be an integer ≥ 1, but received 0.');
+    expect(() => adjacency({ hops: 1.5 })).toThrow('adjacency: hops must be an integer ≥ 1, but received 1.5.');
+    expect(() => adjacency({ edges: [[0, 5]], numJoints: 3 })).toThrow(
+      'hopDistances: edges must be pairs of joint indices in [0, 2], but received [0, 5].',
+    );
+  });
+});
+
+describe('RHD permutations', () => {
+  it('follows RHD: wrist, then each finger tip → base', () => {
+    expect(RHD_TO_FREIHAND).toEqual([0, 4, 3, 2, 1, 8, 7, 6, 5, 12, 11, 10, 9, 16, 15, 14, 13, 20, 19, 18, 17]);
+    expect(RHD_JOINT_NAMES.slice(0, 5)).toEqual(['wrist', 'thumb_tip', 'thumb_ip', 'thumb_mcp', 'thumb_cmc']);
+    // The Learnable Groups protocol's RHD root 12 and bone 12–11 are FreiHAND's 9 and 10.
+    expect(RHD_TO_FREIHAND[9]).toBe(12);
+    expect(RHD_TO_FREIHAND[10]).toBe(11);
+    expect(RHD_JOINT_NAMES[12]).toBe('middle_mcp');
+  });
+
+  it('the two permutations are inverse to each other', () => {
+    const ids = Array.from({ length: 21 }, (_, i) => i);
+    expect(ids.map((i) => FREIHAND_TO_RHD[RHD_TO_FREIHAND[i]])).toEqual(ids);
+    expect(ids.map((i) => RHD_TO_FREIHAND[FREIHAND_TO_RHD[i]])).toEqual(ids);
+    expect(invertPermutation([2, 0, 1])).toEqual([1, 2, 0]);
+    expect(() => invertPermutation([0, 0, 1])).toThrow('invertPermutation: perm must be a permutation of 0…2');
+    const pts = ids.map((i) => [i, 10 * i, 100 * i]);
+    expect(freihandToRhd(rhdToFreihand(pts))).toEqual(pts);
+    expect(rhdToFreihand([pts, pts])[1][1]).toEqual([4, 40, 400]);
+    expect(rhdToFreihand(ids.map((i) => i * 2), -1)).toEqual(RHD_TO_FREIHAND.map((i) => i * 2));
+  });
+
+  it('works on tensors and picks a hand out of RHD\'s 42 keypoints', () => {
+    const rhd42 = Array.from({ length: 42 }, (_, i) => [i, -i]);
+    const left = rhdHandToFreihand(rhd42, 'left');
+    const right = rhdHandToFreihand(rhd42, 'right');
+    expect(left[0]).toEqual([0, -0]);
+    expect(left[1]).toEqual([4, -4]);
+    expect(right[0]).toEqual([21, -21]);
+    expect(right[9]).toEqual([33, -33]);
+    const t = tf.tensor3d([rhd42]);
+    const rt = rhdHandToFreihand(t, 'right');
+    expect(rt.shape).toEqual([1, 21, 2]);
+    expect(rt.arraySync()).toEqual([right]);
+    const p = permuteJoints(tf.tensor2d(left), FREIHAND_TO_RHD);
+    expect(p.arraySync()).toEqual(rhd42.slice(0, 21));
+    tf.dispose([t, rt, p]);
+    expect(() => rhdHandToFreihand(left, 'right')).toThrow(
+      'rhdHandToFreihand: x must be an array or tensor with 42 keypoints on axis -2, but received [21, 2].',
+    );
+    expect(() => rhdHandToFreihand(rhd42, 'both' as never)).toThrow("hand must be 'left' or 'right'");
+    expect(() => rhdToFreihand([[1, 2, 3]])).toThrow(
+      'permuteJoints: x must be an array or tensor with 21 joints on axis -2, but received [1, 3].',
+    );
+  });
+});

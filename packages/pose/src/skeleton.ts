@@ -1,0 +1,253 @@
+/**
+ * The 21-joint hand skeleton in FreiHAND / MANO order (DESIGN §2), its joint classes, adjacency
+ * with hops, and the permutations to and from the order of the Rendered Hand Pose dataset (RHD).
+ *
+ * FreiHAND order: 0 wrist; then thumb 1–4, index 5–8, middle 9–12, ring 13–16, pinky 17–20, each
+ * finger from its base to its tip (MCP, PIP, DIP, TIP; the thumb's CMC, MCP, IP, TIP take the same
+ * four slots).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { PhalanxConfigError, PhalanxShapeError, checkInteger } from './errors';
+
+/** Number of hand joints in the FreiHAND / MANO skeleton. */
+export const NUM_JOINTS = 21;
+
+/** Joint names in FreiHAND / MANO order (the thumb named anatomically: CMC, MCP, IP, TIP). */
+export const JOINT_NAMES: readonly string[] = Object.freeze([
+  'wrist',
+  'thumb_cmc', 'thumb_mcp', 'thumb_ip', 'thumb_tip',
+  'index_mcp', 'index_pip', 'index_dip', 'index_tip',
+  'middle_mcp', 'middle_pip', 'middle_dip', 'middle_tip',
+  'ring_mcp', 'ring_pip', 'ring_dip', 'ring_tip',
+  'pinky_mcp', 'pinky_pip', 'pinky_dip', 'pinky_tip',
+]);
+
+/** The five fingers, in joint order. */
+export const FINGER_NAMES: readonly string[] = Object.freeze(['thumb', 'index', 'middle', 'ring', 'pinky']);
+
+/** Joints of each finger from base to tip: `FINGER_CHAINS[f] = [1+4f, 2+4f, 3+4f, 4+4f]` (wrist excluded). */
+export const FINGER_CHAINS: readonly (readonly number[])[] = Object.freeze(
+  [0, 1, 2, 3, 4].map((f) => Object.freeze([1 + 4 * f, 2 + 4 * f, 3 + 4 * f, 4 + 4 * f])),
+);
+
+/** Parent of each joint in the kinematic tree (−1 for the wrist): finger bases hang from the wrist. */
+export const JOINT_PARENTS: readonly number[] = Object.freeze(
+  Array.from({ length: NUM_JOINTS }, (_, j) => (j === 0 ? -1 : (j - 1) % 4 === 0 ? 0 : j - 1)),
+);
+
+/**
+ * The 20 undirected bones as `[parent, child]` pairs: wrist → each finger base, then the three bones
+ * of each finger, finger by finger.
+ */
+export const SKELETON_EDGES: readonly (readonly [number, number])[] = Object.freeze(
+  JOINT_PARENTS.flatMap((p, j) => (p < 0 ? [] : [Object.freeze([p, j] as const)])),
+);
+
+/** Fingertips: `[4, 8, 12, 16, 20]`. */
+export const TIP_JOINTS: readonly number[] = Object.freeze([4, 8, 12, 16, 20]);
+
+/** EHPE's "TIP and wrist" set predicted by its TW-stage: `[0, 4, 8, 12, 16, 20]`. */
+export const TIP_AND_WRIST_JOINTS: readonly number[] = Object.freeze([0, 4, 8, 12, 16, 20]);
+
+/** Joint classes for per-class error analysis (EHPE Fig. 1), from the wrist outwards. */
+export const JOINT_CLASS_NAMES = Object.freeze(['WRIST', 'MCP', 'PIP', 'DIP', 'TIP'] as const);
+
+/** One of {@link JOINT_CLASS_NAMES}. */
+export type JointClass = (typeof JOINT_CLASS_NAMES)[number];
+
+/**
+ * Class of each joint. The thumb's CMC, MCP and IP joints sit in the MCP, PIP and DIP slots and are
+ * classed by slot (thumb CMC → `'MCP'`, thumb MCP → `'PIP'`, thumb IP → `'DIP'`), as DESIGN §2 orders them.
+ */
+export const JOINT_CLASSES: readonly JointClass[] = Object.freeze(
+  Array.from({ length: NUM_JOINTS }, (_, j): JointClass =>
+    j === 0 ? 'WRIST' : (['MCP', 'PIP', 'DIP', 'TIP'] as const)[(j - 1) % 4],
+  ),
+);
+
+/** Joint indices of one class, e.g. `jointsOfClass('TIP')` → `[4, 8, 12, 16, 20]`. */
+export function jointsOfClass(jointClass: JointClass): number[] {
+  if (!JOINT_CLASS_NAMES.includes(jointClass)) {
+    throw new PhalanxConfigError('jointsOfClass', 'jointClass', `one of ${JOINT_CLASS_NAMES.join(', ')}`, jointClass);
+  }
+  return JOINT_CLASSES.flatMap((c, j) => (c === jointClass ? [j] : []));
+}
+
+/** Options of {@link adjacency} and {@link hopDistances}. */
+export interface AdjacencyOptions {
+  /** Joints within this many bones of each other are connected. Integer ≥ 1; default 1 (the skeleton's bones). */
+  hops?: number;
+  /** Put ones on the diagonal (each joint its own neighbour). Default `false`. */
+  selfLoops?: boolean;
+  /** Undirected edges `[a, b]`; default {@link SKELETON_EDGES}. */
+  edges?: readonly (readonly [number, number])[];
+  /** Number of nodes; default 21, or one more than the largest index in `edges` when edges are given. */
+  numJoints?: number;
+}
+
+/**
+ * Shortest-path lengths (in bones) between all joints of an undirected graph; `Infinity` between
+ * disconnected joints. Breadth-first search from every joint.
+ *
+ * **Shapes**: returns `[J][J]`.
+ * @example
+ * hopDistances()[0][4]; // 4: wrist → thumb tip
+ */
+export function hopDistances(options: Pick<AdjacencyOptions, 'edges' | 'numJoints'> = {}): number[][] {
+  const edges = options.edges ?? SKELETON_EDGES;
+  const maxIndex = edges.reduce((m, [a, b]) => Math.max(m, a, b), -1);
+  const n = options.numJoints ?? (options.edges ? maxIndex + 1 : NUM_JOINTS);
+  checkInteger('hopDistances', 'numJoints', n, 1);
+  const neighbours: number[][] = Array.from({ length: n }, () => []);
+  for (const [a, b] of edges) {
+    if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0 || a >= n || b >= n) {
+      throw new PhalanxConfigError('hopDistances', 'edges', `pairs of joint indices in [0, ${n - 1}]`, [a, b]);
+    }
+    neighbours[a].push(b);
+    neighbours[b].push(a);
+  }
+  return neighbours.map((_, source) => {
+    const dist = new Array<number>(n).fill(Infinity);
+    dist[source] = 0;
+    const queue = [source];
+    for (let head = 0; head < queue.length; head++) {
+      const u = queue[head];
+      for (const v of neighbours[u]) {
+        if (dist[v] === Infinity) {
+          dist[v] = dist[u] + 1;
+          queue.push(v);
+        }
+      }
+    }
+    return dist;
+  });
+}
+
+/**
+ * Symmetric 0/1 adjacency matrix: `A[i][j] = 1` when joints i and j are 1 … `hops` bones apart
+ * (and on the diagonal with `selfLoops`). `hops: 2` gives the two-hop neighbourhood of EHPE's second
+ * graph-attention layer.
+ *
+ * **Shapes**: returns `[J][J]` (plain numbers; `tf.tensor2d(adjacency())` for a tensor).
+ * @example
+ * const a = adjacency({ hops: 2 });
+ * a[0][2]; // 1: wrist – thumb CMC – thumb MCP
+ */
+export function adjacency(options: AdjacencyOptions = {}): number[][] {
+  const hops = checkInteger('adjacency', 'hops', options.hops ?? 1, 1);
+  const selfLoops = options.selfLoops ?? false;
+  if (typeof selfLoops !== 'boolean') throw new PhalanxConfigError('adjacency', 'selfLoops', 'a boolean', selfLoops);
+  return hopDistances(options).map((row) =>
+    row.map((d) => (d === 0 ? (selfLoops ? 1 : 0) : d <= hops ? 1 : 0)),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// RHD order
+// ---------------------------------------------------------------------------------------------
+
+/** Keypoints per RHD sample: left hand 0–20, right hand 21–41. */
+export const RHD_NUM_KEYPOINTS = 42;
+
+/**
+ * Gather indices from RHD's per-hand order to FreiHAND order: `freihand[i] = rhd[RHD_TO_FREIHAND[i]]`.
+ * RHD stores 0 wrist, then each finger from tip to base (thumb 1 tip, 2 IP, 3 MCP, 4 CMC; index 5
+ * tip … 8 MCP; middle 9–12; ring 13–16; pinky 17–20), so each finger's four slots are reversed.
+ */
+export const RHD_TO_FREIHAND: readonly number[] = Object.freeze(
+  Array.from({ length: NUM_JOINTS }, (_, i) => (i === 0 ? 0 : 4 * Math.floor((i - 1) / 4) + 4 - ((i - 1) % 4))),
+);
+
+/** Gather indices from FreiHAND order to RHD order: `rhd[i] = freihand[FREIHAND_TO_RHD[i]]` (the inverse permutation). */
+export const FREIHAND_TO_RHD: readonly number[] = Object.freeze(invertPermutation(RHD_TO_FREIHAND));
+
+/** Joint names in RHD's per-hand order (0 wrist, then each finger tip first). */
+export const RHD_JOINT_NAMES: readonly string[] = Object.freeze(FREIHAND_TO_RHD.map((i) => JOINT_NAMES[i]));
+
+/** Inverse of a permutation given as gather indices: `inverse[perm[i]] = i`. */
+export function invertPermutation(perm: readonly number[]): number[] {
+  const inverse = new Array<number>(perm.length).fill(-1);
+  perm.forEach((p, i) => {
+    if (!Number.isInteger(p) || p < 0 || p >= perm.length || inverse[p] !== -1) {
+      throw new PhalanxConfigError('invertPermutation', 'perm', `a permutation of 0…${perm.length - 1}`, perm);
+    }
+    inverse[p] = i;
+  });
+  return inverse;
+}
+
+/** Nested number arrays of any depth (`[J][D]`, `[N][J][D]`, `[N][J]`, …). */
+export type NestedArray = number | boolean | NestedArray[];
+
+function shapeOf(x: NestedArray): number[] {
+  const shape: number[] = [];
+  let v: NestedArray = x;
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    v = v[0];
+  }
+  return shape;
+}
+
+/**
+ * Reorders the joint axis of an array or tensor: `out[…, i, …] = x[…, perm[i], …]`.
+ *
+ * **Shapes**: any rank ≥ 1; `axis` (default −2, i.e. `[…, J, D]`; use −1 for `[…, J]` visibility)
+ * must have `perm.length` entries. Tensors in, tensors out (`tf.gather`); arrays in, arrays out.
+ * @example
+ * permuteJoints(rhdXyz, RHD_TO_FREIHAND); // [21][3] in FreiHAND order
+ */
+export function permuteJoints<T extends tf.Tensor | NestedArray[]>(x: T, perm: readonly number[], axis = -2): T {
+  const shape = x instanceof tf.Tensor ? x.shape : shapeOf(x as NestedArray[]);
+  const ax = axis < 0 ? shape.length + axis : axis;
+  if (ax < 0 || ax >= shape.length || shape[ax] !== perm.length) {
+    throw new PhalanxShapeError(
+      'permuteJoints',
+      'x',
+      `an array or tensor with ${perm.length} joints on axis ${axis}`,
+      shape,
+    );
+  }
+  if (x instanceof tf.Tensor) return tf.gather(x, Array.from(perm), ax) as T;
+  const go = (v: NestedArray[], depth: number): NestedArray[] =>
+    depth === ax ? perm.map((p) => v[p]) : v.map((child) => go(child as NestedArray[], depth + 1));
+  return go(x as NestedArray[], 0) as T;
+}
+
+/** RHD per-hand order → FreiHAND order (see {@link permuteJoints} for shapes). */
+export function rhdToFreihand<T extends tf.Tensor | NestedArray[]>(x: T, axis = -2): T {
+  return permuteJoints(x, RHD_TO_FREIHAND, axis);
+}
+
+/** FreiHAND order → RHD per-hand order (see {@link permuteJoints} for shapes). */
+export function freihandToRhd<T extends tf.Tensor | NestedArray[]>(x: T, axis = -2): T {
+  return permuteJoints(x, FREIHAND_TO_RHD, axis);
+}
+
+/**
+ * Picks one hand out of RHD's 42 keypoints (left 0–20, right 21–41) and returns it in FreiHAND order.
+ *
+ * **Shapes**: `[…, 42, D]` (axis −2, default) or `[…, 42]` (axis −1) → the same with 21.
+ * @example
+ * rhdHandToFreihand(anno.xyz, 'right'); // [21][3]
+ */
+export function rhdHandToFreihand<T extends tf.Tensor | NestedArray[]>(
+  x: T,
+  hand: 'left' | 'right',
+  axis = -2,
+): T {
+  if (hand !== 'left' && hand !== 'right') {
+    throw new PhalanxConfigError('rhdHandToFreihand', 'hand', "'left' or 'right'", hand);
+  }
+  const offset = hand === 'left' ? 0 : NUM_JOINTS;
+  const shape = x instanceof tf.Tensor ? x.shape : shapeOf(x as NestedArray[]);
+  const ax = axis < 0 ? shape.length + axis : axis;
+  if (ax < 0 || ax >= shape.length || shape[ax] !== RHD_NUM_KEYPOINTS) {
+    throw new PhalanxShapeError('rhdHandToFreihand', 'x', `an array or tensor with 42 keypoints on axis ${axis}`, shape);
+  }
+  const gathered = RHD_TO_FREIHAND.map((p) => p + offset);
+  if (x instanceof tf.Tensor) return tf.gather(x, gathered, ax) as T;
+  const go = (v: NestedArray[], depth: number): NestedArray[] =>
+    depth === ax ? gathered.map((p) => v[p]) : v.map((child) => go(child as NestedArray[], depth + 1));
+  return go(x as NestedArray[], 0) as T;
+}
