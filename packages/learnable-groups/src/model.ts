@@ -1,0 +1,206 @@
+/**
+ * The Learnable Joint Groups network (Li, Gao, Sang — AAAI 2021), layer for layer as the official
+ * `Learnable_Groups([G, nddr], inputSize, J, planes)` of `moranli-aca/LearnableGroups-Hand`
+ * (`nets/Net.py`), so that the released PyTorch checkpoint imports by name.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import {
+  checkBoolean,
+  checkInteger,
+  concreteJointSelector,
+  PhalanxConfigError,
+  softArgmax25D,
+} from '@phalanx/layers';
+import {
+  basic2dBlock,
+  concatChannels,
+  downsampleConv2dR,
+  hourglassBackbone,
+  nddrBlock,
+  relu,
+  res2dBlock,
+  torchConv2d,
+  torchName,
+  upsample2dBlockR,
+} from '@phalanx/blocks';
+
+type SymbolicTensor = tfl.SymbolicTensor;
+
+const COMPONENT = 'createLearnableGroups';
+
+/** Configuration of {@link createLearnableGroups}. */
+export interface LearnableGroupsConfig {
+  /** Number of joint groups G (branches), an integer ≥ 2. Default 3 (the paper's). */
+  numGroups?: number;
+  /** Share features between the branches with the NDDR block (Eq. 9). Default true. */
+  fusion?: boolean;
+  /** Input size S (square images `[B, S, S, 3]`), divisible by 64. Default 256. */
+  inputSize?: number;
+  /** Number of joints J. Default 21. */
+  numJoints?: number;
+  /** Branch channels `[P0, P1]` (`planes`). Default `[32, 32]`. */
+  planes?: [number, number];
+  /** Hourglass features of the backbone (`num_feats`; the release: 256). Default 256. */
+  hourglassFeatures?: number;
+  /** Channels of the backbone's stem `[conv1_, r1]` (the release: `[64, 128]`). Default `[64, 128]`. */
+  stemChannels?: [number, number];
+  /** Output channels of the first `backbone_conv` block (the release: 128). Default 128. */
+  neckChannels?: number;
+  /** Initial Concrete temperature of the selector. Default 5. */
+  initialTemperature?: number;
+  /** Selector at inference: `'hard'` (one group per joint, default) or `'soft'`. */
+  inferenceMode?: 'hard' | 'soft';
+  /** Seed of the selector's Gumbel noise stream. Default: unseeded. */
+  seed?: number;
+  /** Model name. Default `'learnable_groups'`. */
+  name?: string;
+}
+
+/** The configuration with every default filled in. */
+export type ResolvedLearnableGroupsConfig = Required<Omit<LearnableGroupsConfig, 'seed'>> & { seed?: number };
+
+/** Fills in the defaults of a {@link LearnableGroupsConfig} and validates it. */
+export function resolveLearnableGroupsConfig(config: LearnableGroupsConfig = {}): ResolvedLearnableGroupsConfig {
+  const resolved: ResolvedLearnableGroupsConfig = {
+    numGroups: config.numGroups ?? 3,
+    fusion: config.fusion ?? true,
+    inputSize: config.inputSize ?? 256,
+    numJoints: config.numJoints ?? 21,
+    planes: config.planes ?? [32, 32],
+    hourglassFeatures: config.hourglassFeatures ?? 256,
+    stemChannels: config.stemChannels ?? [64, 128],
+    neckChannels: config.neckChannels ?? 128,
+    initialTemperature: config.initialTemperature ?? 5,
+    inferenceMode: config.inferenceMode ?? 'hard',
+    name: config.name ?? 'learnable_groups',
+    seed: config.seed,
+  };
+  checkInteger(COMPONENT, 'numGroups', resolved.numGroups, 2);
+  checkBoolean(COMPONENT, 'fusion', resolved.fusion);
+  checkInteger(COMPONENT, 'inputSize', resolved.inputSize, 64);
+  if (resolved.inputSize % 64 !== 0) {
+    // Stem /4, backbone hourglass /16 more; the branches' two stride-2 blocks need /16 too.
+    throw new PhalanxConfigError(COMPONENT, 'inputSize', 'a multiple of 64', resolved.inputSize);
+  }
+  checkInteger(COMPONENT, 'numJoints', resolved.numJoints, 1);
+  const pair = (arg: string, v: unknown) => {
+    if (!Array.isArray(v) || v.length !== 2) throw new PhalanxConfigError(COMPONENT, arg, 'a pair of integers', v);
+    v.forEach((c) => checkInteger(COMPONENT, arg, c, 1));
+  };
+  pair('planes', resolved.planes);
+  pair('stemChannels', resolved.stemChannels);
+  checkInteger(COMPONENT, 'hourglassFeatures', resolved.hourglassFeatures, 2);
+  checkInteger(COMPONENT, 'neckChannels', resolved.neckChannels, 1);
+  return resolved;
+}
+
+/**
+ * One group branch before fusion (the release's `b_conv0 … b_up0` of branch j): a small two-level
+ * encoder–decoder over the shared features `f` (`[B, S/4, S/4, P0]`):
+ *
+ * `b0 = Basic(f)`, `b1 = Res(b0)`, `b2 = Down(b1)`, `b3 = Down(b2)`, `u2 = Up(b3)`,
+ * `u1 = Up(Basic([u2, b2]))`, `out = Res(Basic([u1, b1, b0]))`.
+ *
+ * **Shapes**: `[B, H, W, P0]` → `[B, H, W, P1]` (H, W divisible by 4).
+ */
+export function groupBranch(features: SymbolicTensor, j: number, planes: [number, number]): SymbolicTensor {
+  const [p0, p1] = planes;
+  const bf0 = basic2dBlock(features, { outChannels: p0, kernelSize: 1, name: torchName('b_conv0', j) });
+  const bf1 = res2dBlock(bf0, { outChannels: p1, name: torchName('b_conv1', j) });
+  const bf2 = downsampleConv2dR(bf1, { outChannels: p1, name: torchName('b_down1', j) });
+  const bf3 = downsampleConv2dR(bf2, { outChannels: p1, name: torchName('b_down2', j) });
+  const bf31 = upsample2dBlockR(bf3, { outChannels: p1, name: torchName('b_up2', j, 0) });
+  let bf21 = concatChannels([bf31, bf2], torchName('b_up1', j, 'cat'));
+  bf21 = basic2dBlock(bf21, { outChannels: p1, kernelSize: 1, name: torchName('b_up1', j, 0) });
+  bf21 = upsample2dBlockR(bf21, { outChannels: p1, name: torchName('b_up1', j, 1) });
+  let out = concatChannels([bf21, bf1, bf0], torchName('b_up0', j, 'cat'));
+  out = basic2dBlock(out, { outChannels: 2 * p1, kernelSize: 1, name: torchName('b_up0', j, 0) });
+  return res2dBlock(out, { outChannels: p1, name: torchName('b_up0', j, 1) });
+}
+
+/** A head `conv3×3 → ReLU → conv3×3` (the release's `b_htmaps_conv.j` / `b_depth_conv.j`). */
+function head(x: SymbolicTensor, prefix: string, j: number, planes: [number, number], numJoints: number) {
+  let y = torchConv2d(x, { filters: planes[0], kernelSize: 3, padding: 1, name: torchName(prefix, j, 0) });
+  y = relu(y, torchName(prefix, j, 1));
+  return torchConv2d(y, { filters: numJoints, kernelSize: 3, padding: 1, name: torchName(prefix, j, 2) });
+}
+
+/**
+ * Builds the Learnable Joint Groups network (AAAI 2021, Fig. 2) as a functional `tf.LayersModel`:
+ *
+ * 1. backbone: single-stack hourglass (`Net_HG`, pre-activation residual modules) → heatmaps `h₀`
+ *    `[B, S/4, S/4, J]` and features `T₀`;
+ * 2. shared convolutions `backbone_conv` (two `Res2DBlock`s) on `[h₀, T₀]`;
+ * 3. G branches (a small encoder–decoder each), optionally fused by the NDDR block (Eq. 9);
+ * 4. per branch a heatmap head and a depth head, and a latent `SoftArgmax25D` (`b_get_uv.j`, per-joint
+ *    trainable β — the release's `SoftHeatmap`): `(u, v, d)_{g,j}` with u, v in heatmap pixels (pixel
+ *    centres at integer indices, exactly the release's `arange` grid);
+ * 5. the `ConcreteJointSelector` `meta_S` over the stack `[B, G, J, 3]`: `y_j = Σ_g S[j,g]·(u,v,d)_{g,j}`
+ *    (Eq. 4–8; training: a Concrete sample, inference: the hard one-hot of the logits' argmax);
+ * 6. outputs `uv = 4·(u, v)` in input pixels and `depth = d` (relative, scale-normalised depth).
+ *
+ * Layer names are the PyTorch module paths, so {@link importTorchStateDict} maps the official
+ * `state_dict` onto the model by name.
+ *
+ * **Shapes**: input `[B, S, S, 3]` — exactly what the official `forward` receives (RGB in [0, 1], see
+ * {@link preprocessCrop}), NHWC; outputs `[uv [B, J, 2], depth [B, J]]`.
+ *
+ * @example
+ * const model = createLearnableGroups({ numGroups: 3, fusion: true, inputSize: 256 });
+ * const [uv, depth] = model.predict(tf.zeros([1, 256, 256, 3])) as tf.Tensor[]; // [1, 21, 2], [1, 21]
+ */
+export function createLearnableGroups(config: LearnableGroupsConfig = {}): tfl.LayersModel {
+  const c = resolveLearnableGroupsConfig(config);
+  const { numGroups: G, numJoints: J, inputSize: S, planes } = c;
+
+  const image = tfl.input({ shape: [S, S, 3], name: 'image' });
+  const { heatmaps, encodings } = hourglassBackbone(image, {
+    numJoints: J,
+    numStacks: 1,
+    numModules: 2,
+    features: c.hourglassFeatures,
+    stemChannels: c.stemChannels,
+    name: 'backbone',
+  });
+  let shared = concatChannels([heatmaps[0], encodings[0]], 'backbone_conv.cat');
+  shared = res2dBlock(shared, { outChannels: c.neckChannels, name: 'backbone_conv.0' });
+  shared = res2dBlock(shared, { outChannels: planes[0], name: 'backbone_conv.1' });
+
+  const branches: SymbolicTensor[] = [];
+  for (let j = 0; j < G; j++) branches.push(groupBranch(shared, j, planes));
+  const fused = c.fusion ? nddrBlock(branches, { name: 'nddr_layer0' }) : branches;
+
+  const perGroup: SymbolicTensor[] = [];
+  for (let j = 0; j < G; j++) {
+    const htmaps = head(fused[j], 'b_htmaps_conv', j, planes, J);
+    const depthMaps = head(fused[j], 'b_depth_conv', j, planes, J);
+    const uvd = softArgmax25D({
+      mode: 'latent',
+      numJoints: J,
+      trainableBeta: true,
+      beta: 1,
+      coordinates: 'pixel',
+      name: torchName('b_get_uv', j),
+    }).apply([htmaps, depthMaps]) as SymbolicTensor; // [B, J, 3]
+    perGroup.push(tfl.layers.reshape({ targetShape: [1, J, 3], name: torchName('b_get_uv', j, 'expand') }).apply(uvd) as SymbolicTensor);
+  }
+  const stacked = tfl.layers.concatenate({ axis: 1, name: 'groups.stack' }).apply(perGroup) as SymbolicTensor; // [B, G, J, 3]
+  const selected = concreteJointSelector({
+    numJoints: J,
+    numGroups: G,
+    initialTemperature: c.initialTemperature,
+    inferenceMode: c.inferenceMode,
+    seed: c.seed ?? null,
+    name: 'meta_S',
+  }).apply(stacked) as SymbolicTensor; // [B, J, 3]
+
+  // Split (u, v | d) with built-in layers only, so the model loads without extra registrations.
+  const asImage = tfl.layers.reshape({ targetShape: [J, 3, 1], name: 'output.split' }).apply(selected) as SymbolicTensor;
+  const uvHeat = tfl.layers.cropping2D({ cropping: [[0, 0], [0, 1]], name: 'output.uv_crop' }).apply(asImage) as SymbolicTensor;
+  const uvFlat = tfl.layers.reshape({ targetShape: [J, 2], name: 'output.uv_heatmap' }).apply(uvHeat) as SymbolicTensor;
+  const uv = tfl.layers.rescaling({ scale: 4, offset: 0, name: 'uv' }).apply(uvFlat) as SymbolicTensor;
+  const dCrop = tfl.layers.cropping2D({ cropping: [[0, 0], [2, 0]], name: 'output.depth_crop' }).apply(asImage) as SymbolicTensor;
+  const depth = tfl.layers.reshape({ targetShape: [J], name: 'depth' }).apply(dCrop) as SymbolicTensor;
+
+  return tfl.model({ inputs: image, outputs: [uv, depth], name: c.name });
+}

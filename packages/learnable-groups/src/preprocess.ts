@@ -1,0 +1,160 @@
+/**
+ * Preprocessing of the Learnable-Groups release (`datasets/RHD.py`, evaluation path without
+ * augmentation): a square crop around the hand, resized to the network's input, RGB scaled to [0, 1]
+ * (`transforms.ToTensor()`, no mean/std normalisation). Kept apart from the model, whose input is
+ * exactly what the official `forward` receives.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { uvdToXyz, type Intrinsics } from '@phalanx/pose';
+
+const COMPONENT = 'computeHandCrop';
+
+/** Options of {@link computeHandCrop}. */
+export interface HandCropOptions {
+  /** Width of the full image in pixels (the release assumes square RHD images and uses it for both axes). Required. */
+  imageSize: number;
+  /** Index of the joint the crop is sized around (the release: 12 in RHD order, the middle MCP). Default 12. */
+  centerJoint?: number;
+  /** Side of the network input S. Default 256. */
+  inputSize?: number;
+}
+
+/** A square crop of the full image and its mapping to the network input. */
+export interface HandCrop {
+  /** Left column of the crop in the full image. */
+  x1: number;
+  /** Top row of the crop in the full image. */
+  y1: number;
+  /** Side of the crop in full-image pixels (an integer). */
+  size: number;
+  /**
+   * Input pixels per full-image pixel, `inputSize / cropSizeBest` as the release computes it (with the
+   * un-truncated crop size, so it can differ from `inputSize / size` by < 1 %).
+   */
+  scale: number;
+  /** Side of the network input S. */
+  inputSize: number;
+}
+
+/**
+ * The release's deterministic hand crop: the tightest box of the visible keypoints, a square of side
+ * `1.2 · clip(2 · max distance of the box from the centre joint, 30, 500)` centred on the box, clipped to
+ * `[10, imageSize − 10]`, its side clipped to `[30, 280]` and shifted inside the image.
+ *
+ * **Shapes**: `uv [J, 2]` (x, y in full-image pixels), `visible [J]` (0/1) → a {@link HandCrop}.
+ *
+ * @example
+ * const crop = computeHandCrop(uv, visible, { imageSize: 320 });
+ * const input = cropAndResize(image, crop); // [256, 256, 3] in [0, 1]
+ */
+export function computeHandCrop(uv: number[][], visible: ArrayLike<number> | null, options: HandCropOptions): HandCrop {
+  const imageSize = checkInteger(COMPONENT, 'imageSize', options.imageSize, 1);
+  const centerJoint = checkInteger(COMPONENT, 'centerJoint', options.centerJoint ?? 12, 0);
+  const inputSize = checkInteger(COMPONENT, 'inputSize', options.inputSize ?? 256, 1);
+  if (!Array.isArray(uv) || uv.length <= centerJoint || uv.some((p) => !Array.isArray(p) || p.length !== 2)) {
+    throw new PhalanxShapeError(COMPONENT, 'uv', `a [J, 2] array with J > centerJoint (${centerJoint})`, Array.isArray(uv) ? [uv.length] : uv);
+  }
+  if (visible !== null && visible.length !== uv.length) {
+    throw new PhalanxShapeError(COMPONENT, 'visible', `an array of length ${uv.length}`, [visible.length]);
+  }
+  // (y, x) pairs, as the release computes them.
+  let points = uv.filter((_, j) => visible === null || visible[j] === 1).map(([x, y]) => [y, x]);
+  if (points.length === 0) points = uv.map(([x, y]) => [y, x]);
+  const lo = [0, 1].map((a) => Math.max(Math.min(...points.map((p) => p[a])), 0));
+  const hi = [0, 1].map((a) => Math.min(Math.max(...points.map((p) => p[a])), imageSize));
+  const center = [uv[centerJoint][1], uv[centerJoint][0]];
+  const clip = (v: number, a: number, b: number) => Math.min(Math.max(v, a), b);
+  let side = Math.max(...[0, 1].map((a) => 2 * Math.max(hi[a] - center[a], center[a] - lo[a])));
+  side = 1.2 * clip(side, 30, 500);
+  const mid = [0, 1].map((a) => 0.5 * (lo[a] + hi[a]));
+  const minC = mid.map((m) => clip(m - side / 2, 10, imageSize - 10));
+  const maxC = mid.map((m) => clip(m + side / 2, 10, imageSize - 10));
+  const best = clip(Math.max(maxC[0] - minC[0], maxC[1] - minC[1]), 30, 280);
+  const size = Math.trunc(best);
+  const bx = Math.max(Math.trunc(minC[1]) + size - imageSize + 10, 0);
+  const by = Math.max(Math.trunc(minC[0]) + size - imageSize + 10, 0);
+  const y1 = Math.trunc(minC[0]) - by;
+  const x1 = Math.trunc(minC[1]) - bx;
+  return { x1, y1, size, scale: inputSize / best, inputSize };
+}
+
+/**
+ * Crops `image` to `crop` and resizes it to `inputSize × inputSize` with bilinear interpolation
+ * (half-pixel centres, like PIL's bilinear `Resize` when enlarging; PIL additionally low-pass filters
+ * when shrinking, which this does not), then divides by 255 unless `alreadyUnit` is set.
+ *
+ * **Shapes**: `image [H, W, 3]` (0–255, any numeric dtype) → `[S, S, 3]` float32 in [0, 1].
+ *
+ * @example
+ * const input = tf.expandDims(cropAndResize(image, crop)); // [1, 256, 256, 3] for model.predict
+ */
+export function cropAndResize(image: tf.Tensor3D, crop: HandCrop, alreadyUnit = false): tf.Tensor3D {
+  if (image.rank !== 3 || image.shape[2] !== 3) {
+    throw new PhalanxShapeError('cropAndResize', 'image', 'a [H, W, 3] tensor', image.shape);
+  }
+  const [h, w] = image.shape;
+  return tf.tidy(() => {
+    // numpy slicing semantics: clamp the window to the image.
+    const y1 = Math.max(crop.y1, 0);
+    const x1 = Math.max(crop.x1, 0);
+    const y2 = Math.min(crop.y1 + crop.size, h);
+    const x2 = Math.min(crop.x1 + crop.size, w);
+    if (y2 <= y1 || x2 <= x1) throw new PhalanxConfigError('cropAndResize', 'crop', 'a window overlapping the image', crop);
+    const window = tf.slice(tf.cast(image, 'float32'), [y1, x1, 0], [y2 - y1, x2 - x1, 3]);
+    const resized = tf.image.resizeBilinear(window as tf.Tensor3D, [crop.inputSize, crop.inputSize], false, true);
+    return (alreadyUnit ? resized : tf.div(resized, 255)) as tf.Tensor3D;
+  });
+}
+
+/**
+ * Maps keypoints from the full image into the network input: `scale · (uv − [x1, y1])` (the release's
+ * `uv_crop`).
+ */
+export function uvToCrop(uv: number[][], crop: HandCrop): number[][] {
+  return uv.map(([x, y]) => [crop.scale * (x - crop.x1), crop.scale * (y - crop.y1)]);
+}
+
+/** Maps predicted keypoints from the network input back to the full image: `uv / scale + [x1, y1]`. */
+export function uvFromCrop(uv: number[][], crop: HandCrop): number[][] {
+  return uv.map(([x, y]) => [x / crop.scale + crop.x1, y / crop.scale + crop.y1]);
+}
+
+/**
+ * Intrinsics of the crop (the release's `cam_mat_crop` without its root-depth entry):
+ * `scale · [[fx, 0, cx − x1], [0, fy, cy − y1], [0, 0, 1/scale]]`.
+ */
+export function intrinsicsForCrop(K: number[][], crop: HandCrop): number[][] {
+  const s = crop.scale;
+  return [
+    [s * K[0][0], 0, s * (K[0][2] - crop.x1)],
+    [0, s * K[1][1], s * (K[1][2] - crop.y1)],
+    [0, 0, 1],
+  ];
+}
+
+/** Options of {@link lift3D}. */
+export interface Lift3DOptions {
+  /** Absolute depth of the root joint (per sample or shared), in the unit of the result. */
+  rootDepth: number | number[];
+  /** Hand scale: the length of the normalising bone (the release: middle MCP–PIP). Default 1. */
+  scale?: number | number[];
+}
+
+/**
+ * 2.5D → 3D for the model's outputs (the release's `P2W`): `z = depth·s + z_root`,
+ * `x = z(u − cx)/fx`, `y = z(v − cy)/fy`, with `K` the intrinsics of the network input
+ * ({@link intrinsicsForCrop}). Delegates to `uvdToXyz` of `@phalanx/pose`.
+ *
+ * **Shapes**: `uv [B, J, 2]`, `depth [B, J]`, `K [3, 3]` or `[B, 3, 3]` → `xyz [B, J, 3]`.
+ *
+ * @example
+ * const [uv, depth] = model.predict(input) as tf.Tensor[];
+ * const xyz = lift3D(uv, depth, intrinsicsForCrop(K, crop), { rootDepth: 0.6, scale: 0.03 });
+ */
+export function lift3D(uv: tf.Tensor, depth: tf.Tensor, K: Intrinsics, options: Lift3DOptions): tf.Tensor {
+  if (uv.rank !== 3 || uv.shape[2] !== 2 || depth.rank !== 2 || depth.shape[0] !== uv.shape[0] || depth.shape[1] !== uv.shape[1]) {
+    throw new PhalanxShapeError('lift3D', 'uv, depth', '[B, J, 2] and [B, J]', [uv.shape, depth.shape]);
+  }
+  return tf.tidy(() => uvdToXyz(tf.concat([uv, tf.expandDims(depth, 2)], 2), K, options));
+}
