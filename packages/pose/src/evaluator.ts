@@ -1,0 +1,287 @@
+/**
+ * Streaming keypoint evaluation with the semantics of the official `EvalUtil` (Learnable Groups
+ * release, from Zimmermann & Brox's hand3d), in float64.
+ */
+import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from './errors';
+import {
+  auc as areaUnderCurve,
+  countAtMost,
+  distance,
+  linspace,
+  medianOfSorted,
+  readKeypointPair,
+  readVisibility,
+  trapezoid,
+  type Keypoints,
+  type Visibility,
+} from './metrics';
+import { JOINT_CLASSES, JOINT_NAMES, NUM_JOINTS } from './skeleton';
+
+/** Options of {@link KeypointEvaluator}. */
+export interface KeypointEvaluatorOptions {
+  /** Number of joints J every fed sample has. Integer ≥ 1; default 21. */
+  numJoints?: number;
+  /**
+   * Class label of each joint, for `perClass` measures. Default: the skeleton's classes (WRIST, MCP,
+   * PIP, DIP, TIP) when `numJoints` is 21, none otherwise. `null` turns per-class measures off.
+   */
+  jointClasses?: readonly string[] | null;
+  /** Name of each joint, reported in `perJoint`. Default: the skeleton's names when `numJoints` is 21. */
+  jointNames?: readonly string[];
+}
+
+/** Options of {@link KeypointEvaluator.measures}. */
+export interface MeasuresOptions {
+  /** Smallest PCK threshold (the official `val_min`), e.g. 0 (metres or pixels). */
+  min: number;
+  /** Largest PCK threshold (`val_max`), e.g. 0.05 for the 3D protocol in metres, 30 for 2D pixels. */
+  max: number;
+  /** Number of thresholds, `linspace(min, max, steps)`. Integer ≥ 2; default 20. */
+  steps?: number;
+  /**
+   * Unit of the fed keypoints, `'m'` or `'mm'`. When given, `auc20to50` is reported: the AUC of the
+   * averaged PCK curve's points with thresholds in [20 mm, 50 mm] (the official `pck_curve_all[8:]` for
+   * `linspace(0, 0.05, 20)`). Omit it for 2D (pixel) evaluation.
+   */
+  units?: 'm' | 'mm';
+}
+
+/** Measures of one joint (or one joint class). `null` where no visible sample was fed. */
+export interface JointMeasures {
+  /** Mean end-point error. */
+  epeMean: number | null;
+  /** Median end-point error. */
+  epeMedian: number | null;
+  /** Normalised area under this PCK curve. */
+  auc: number | null;
+  /** PCK at each threshold. */
+  pckCurve: number[] | null;
+}
+
+/** Per-joint entry of {@link KeypointMeasures.perJoint}. */
+export interface PerJointMeasures extends JointMeasures {
+  /** Joint index. */
+  joint: number;
+  /** Joint name, when known. */
+  name?: string;
+  /** Number of visible samples of this joint. */
+  count: number;
+}
+
+/** Per-class entry of {@link KeypointMeasures.perClass}: means over the class's joints that have data. */
+export interface ClassMeasures extends JointMeasures {
+  /** The class's joint indices. */
+  joints: number[];
+  /** Number of visible samples over the class's joints. */
+  count: number;
+}
+
+/** Result of {@link KeypointEvaluator.measures}. */
+export interface KeypointMeasures {
+  /** Mean over joints (with data) of each joint's mean end-point error. */
+  epeMean: number;
+  /** Mean over joints (with data) of each joint's median end-point error. */
+  epeMedian: number;
+  /** Mean over joints (with data) of each joint's normalised PCK area. */
+  auc: number;
+  /** PCK at each threshold, averaged over joints with data. */
+  pckCurve: number[];
+  /** `linspace(min, max, steps)`. */
+  thresholds: number[];
+  /** AUC of `pckCurve` over [20, 50] mm; only with `units`; `null` if fewer than two thresholds fall there. */
+  auc20to50?: number | null;
+  /** One entry per joint. */
+  perJoint: PerJointMeasures[];
+  /** One entry per joint class (absent without classes). */
+  perClass?: Record<string, ClassMeasures>;
+  /** Visible samples per joint. */
+  counts: number[];
+  /** Samples fed (visible or not). */
+  numSamples: number;
+  /** Joints that took part in the averages (those with at least one visible sample). */
+  jointsEvaluated: number[];
+}
+
+const NAME = 'KeypointEvaluator';
+
+/**
+ * Accumulates end-point errors over any number of `feed` calls and reports the official hand-pose
+ * measures (DESIGN §5), identical to the official `EvalUtil.get_measures`:
+ * - each joint's errors `e = ‖gt − pred‖₂` over its visible samples;
+ * - `epeMean` = mean over joints of each joint's mean; `epeMedian` = mean over joints of each joint's median;
+ * - PCK at `thresholds = linspace(min, max, steps)`: the fraction of a joint's errors `≤ t`;
+ *   `pckCurve` = mean over joints;
+ * - `auc` = mean over joints of `trapz(pck_j, thresholds) / trapz(1, thresholds)`;
+ * - `auc20to50` (with `units`) = `auc` of `pckCurve` restricted to thresholds in [20, 50] mm.
+ *
+ * **Visibility**: a keypoint with `visible` ≠ 1 is not recorded (the official `EvalUtil_SingleFrame`).
+ * A joint with no recorded sample is left out of every average — as the official code `continue`s
+ * past it — and reported with `count: 0` and `null` measures; `jointsEvaluated` lists the others.
+ *
+ * **Shapes**: `feed(gt, pred, visible?)` with `gt`, `pred` `[N, J, D]` (or one sample `[J, D]`), D = 2
+ * or 3 and the same D in every call; `visible` `[N, J]` (or `[J]`). Arrays or tensors.
+ * @example
+ * const ev = new KeypointEvaluator({ numJoints: 21 });
+ * ev.feed(gtXyz, predXyz);                          // any number of times
+ * const m = ev.measures({ min: 0, max: 0.05, steps: 20, units: 'm' });
+ * console.log(m.epeMean * 1000, m.auc, m.auc20to50);
+ */
+export class KeypointEvaluator {
+  /** Number of joints per sample. */
+  readonly numJoints: number;
+  private readonly classes: readonly string[] | null;
+  private readonly names: readonly string[] | null;
+  private readonly data: number[][];
+  private dims: number | null = null;
+  private samples = 0;
+
+  constructor(options: KeypointEvaluatorOptions = {}) {
+    this.numJoints = checkInteger(NAME, 'numJoints', options.numJoints ?? NUM_JOINTS, 1);
+    const classes = options.jointClasses === undefined ? (this.numJoints === NUM_JOINTS ? JOINT_CLASSES : null) : options.jointClasses;
+    if (classes !== null && (!Array.isArray(classes) || classes.length !== this.numJoints)) {
+      throw new PhalanxConfigError(NAME, 'jointClasses', `an array of ${this.numJoints} labels or null`, classes);
+    }
+    const names = options.jointNames ?? (this.numJoints === NUM_JOINTS ? JOINT_NAMES : null);
+    if (names !== null && (!Array.isArray(names) || names.length !== this.numJoints)) {
+      throw new PhalanxConfigError(NAME, 'jointNames', `an array of ${this.numJoints} names`, names);
+    }
+    this.classes = classes;
+    this.names = names;
+    this.data = Array.from({ length: this.numJoints }, () => []);
+  }
+
+  /**
+   * Records the end-point errors of a batch. Returns `this` for chaining.
+   * Throws `PhalanxShapeError` when gt and pred differ in shape, the joint count is not `numJoints`,
+   * D is not 2 or 3 or differs from earlier calls, or `visible` does not match.
+   */
+  feed(gt: Keypoints, pred: Keypoints, visible?: Visibility): this {
+    const { gt: g, pred: p, batched } = readKeypointPair(`${NAME}.feed`, gt, pred);
+    const j = g[0].length;
+    if (j !== this.numJoints) {
+      throw new PhalanxShapeError(`${NAME}.feed`, 'gt', `keypoints with ${this.numJoints} joints (numJoints)`, j);
+    }
+    const d = g[0][0].length;
+    if (this.dims !== null && d !== this.dims) {
+      throw new PhalanxShapeError(`${NAME}.feed`, 'gt', `keypoints with D = ${this.dims} as in earlier feeds`, d);
+    }
+    const vis = visible === undefined ? undefined : readVisibility(`${NAME}.feed`, visible, g.length, j, batched);
+    this.dims = d;
+    g.forEach((hand, i) => {
+      for (let k = 0; k < j; k++) {
+        if (vis && !vis[i][k]) continue;
+        this.data[k].push(distance(hand[k], p[i][k]));
+      }
+    });
+    this.samples += g.length;
+    return this;
+  }
+
+  /** Forgets everything fed so far. */
+  reset(): void {
+    this.data.forEach((d) => (d.length = 0));
+    this.dims = null;
+    this.samples = 0;
+  }
+
+  /** Number of samples fed so far. */
+  get numSamples(): number {
+    return this.samples;
+  }
+
+  /** The recorded errors of one joint, in feed order (a copy). */
+  errors(joint: number): number[] {
+    checkInteger(`${NAME}.errors`, 'joint', joint, 0);
+    if (joint >= this.numJoints) throw new PhalanxConfigError(`${NAME}.errors`, 'joint', `< ${this.numJoints}`, joint);
+    return [...this.data[joint]];
+  }
+
+  /** The official measures over everything fed so far; see the class description. */
+  measures(options: MeasuresOptions): KeypointMeasures {
+    const name = `${NAME}.measures`;
+    if (options === undefined) throw new PhalanxConfigError(name, 'options', '{min, max, steps?, units?}', undefined);
+    const min = checkFinite(name, 'min', options.min);
+    const max = checkFinite(name, 'max', options.max);
+    if (!(max > min)) throw new PhalanxConfigError(name, 'max', `greater than min (${min})`, max);
+    const steps = checkInteger(name, 'steps', options.steps ?? 20, 2);
+    if (options.units !== undefined && options.units !== 'm' && options.units !== 'mm') {
+      throw new PhalanxConfigError(name, 'units', "'m' or 'mm'", options.units);
+    }
+    const thresholds = linspace(min, max, steps);
+    const ones = thresholds.map(() => 1);
+    const norm = trapezoid(ones, thresholds);
+
+    const perJoint: PerJointMeasures[] = this.data.map((errors, joint) => {
+      const base = { joint, ...(this.names ? { name: this.names[joint] } : {}), count: errors.length };
+      if (errors.length === 0) return { ...base, epeMean: null, epeMedian: null, auc: null, pckCurve: null };
+      const sorted = Float64Array.from(errors).sort();
+      let sum = 0;
+      for (const e of errors) sum += e;
+      const pckCurve = thresholds.map((t) => countAtMost(sorted as unknown as number[], t) / errors.length);
+      return {
+        ...base,
+        epeMean: sum / errors.length,
+        epeMedian: medianOfSorted(sorted as unknown as number[]),
+        auc: trapezoid(pckCurve, thresholds) / norm,
+        pckCurve,
+      };
+    });
+    const jointsEvaluated = perJoint.filter((m) => m.count > 0).map((m) => m.joint);
+    if (jointsEvaluated.length === 0) {
+      throw new PhalanxShapeError(name, 'the number of visible keypoints fed', 'at least 1', 0);
+    }
+    const overall = aggregate(jointsEvaluated.map((j) => perJoint[j]), steps);
+
+    const result: KeypointMeasures = {
+      epeMean: overall.epeMean as number,
+      epeMedian: overall.epeMedian as number,
+      auc: overall.auc as number,
+      pckCurve: overall.pckCurve as number[],
+      thresholds,
+      perJoint,
+      counts: perJoint.map((m) => m.count),
+      numSamples: this.samples,
+      jointsEvaluated,
+    };
+    if (options.units !== undefined) {
+      const mm = options.units === 'm' ? 1e-3 : 1;
+      const lo = 20 * mm * (1 - 1e-9);
+      const hi = 50 * mm * (1 + 1e-9);
+      const idx = thresholds.flatMap((t, i) => (t >= lo && t <= hi ? [i] : []));
+      result.auc20to50 =
+        idx.length >= 2
+          ? areaUnderCurve(
+              idx.map((i) => thresholds[i]),
+              idx.map((i) => result.pckCurve[i]),
+            )
+          : null;
+    }
+    if (this.classes) {
+      const perClass: Record<string, ClassMeasures> = {};
+      const labels = [...new Set(this.classes)];
+      for (const label of labels) {
+        const joints = this.classes.flatMap((c, j) => (c === label ? [j] : []));
+        const withData = joints.filter((j) => perJoint[j].count > 0).map((j) => perJoint[j]);
+        perClass[label] = {
+          joints,
+          count: withData.reduce((s, m) => s + m.count, 0),
+          ...aggregate(withData, steps),
+        };
+      }
+      result.perClass = perClass;
+    }
+    return result;
+  }
+}
+
+/** Official averaging: plain means over the given joints' measures (all `null` when there are none). */
+function aggregate(joints: readonly JointMeasures[], steps: number): JointMeasures {
+  if (joints.length === 0) return { epeMean: null, epeMedian: null, auc: null, pckCurve: null };
+  const mean = (f: (m: JointMeasures) => number): number => joints.reduce((s, m) => s + f(m), 0) / joints.length;
+  return {
+    epeMean: mean((m) => m.epeMean as number),
+    epeMedian: mean((m) => m.epeMedian as number),
+    auc: mean((m) => m.auc as number),
+    pckCurve: Array.from({ length: steps }, (_, i) => mean((m) => (m.pckCurve as number[])[i])),
+  };
+}

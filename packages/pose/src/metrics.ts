@@ -1,0 +1,230 @@
+/**
+ * Keypoint error metrics in float64, numerically identical to the official evaluation code: the
+ * `EvalUtil` / `calc_auc` of the Learnable Groups release (itself from Zimmermann & Brox's hand3d) and
+ * FreiHAND's `align_w_scale` for PA-MPJPE. Inputs are nested arrays or tensors (read once with
+ * `arraySync`); results are plain numbers.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { readPoints } from './arrays';
+import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from './errors';
+import { svd3, type Matrix3 } from './linalg';
+
+/** Keypoints `[N][J][D]` or `[J][D]` (D = 2 or 3) as nested arrays or a tensor. */
+export type Keypoints = tf.Tensor | number[][] | number[][][];
+/** Visibility `[N][J]` or `[J]`: 1 / `true` visible, anything else not (the official `vis == 1`). */
+export type Visibility = tf.Tensor | number[] | number[][] | boolean[] | boolean[][];
+
+/**
+ * `numpy.linspace(start, stop, num)`, computed the way numpy does (`i·step + start`, the last point
+ * set to `stop`) so that thresholds agree bit for bit.
+ *
+ * @example
+ * linspace(0, 0.05, 3); // [0, 0.025, 0.05]
+ */
+export function linspace(start: number, stop: number, num: number): number[] {
+  checkFinite('linspace', 'start', start);
+  checkFinite('linspace', 'stop', stop);
+  checkInteger('linspace', 'num', num, 1);
+  if (num === 1) return [start];
+  const step = (stop - start) / (num - 1);
+  const out = Array.from({ length: num }, (_, i) => i * step + start);
+  out[num - 1] = stop;
+  return out;
+}
+
+/** `numpy.trapz(y, x)`: Σ (x[i+1] − x[i]) · (y[i] + y[i+1]) / 2. */
+export function trapezoid(y: readonly number[], x: readonly number[]): number {
+  if (y.length !== x.length) {
+    throw new PhalanxShapeError('trapezoid', 'y', `as long as x (${x.length})`, y.length);
+  }
+  let total = 0;
+  for (let i = 0; i + 1 < x.length; i++) total += ((x[i + 1] - x[i]) * (y[i] + y[i + 1])) / 2;
+  return total;
+}
+
+/**
+ * Normalised area under a PCK curve (the official `calc_auc`): `trapz(curve, thresholds) /
+ * trapz(1, thresholds)`, i.e. the trapezoid area divided by the threshold range. For the 20–50 mm AUC
+ * of the RHD/STB protocol, pass the curve's points at thresholds ≥ 20 mm.
+ *
+ * **Shapes**: `thresholds [T]`, `curve [T]`, T ≥ 2, increasing thresholds → a number in [0, 1].
+ * @example
+ * auc([0, 1, 2], [0, 0.5, 1]); // 0.5
+ */
+export function auc(thresholds: readonly number[], curve: readonly number[]): number {
+  if (!Array.isArray(thresholds) || thresholds.length < 2) {
+    throw new PhalanxShapeError('auc', 'thresholds', 'an array of ≥ 2 numbers', thresholds?.length);
+  }
+  if (!Array.isArray(curve) || curve.length !== thresholds.length) {
+    throw new PhalanxShapeError('auc', 'curve', `an array as long as thresholds (${thresholds.length})`, curve?.length);
+  }
+  const norm = trapezoid(
+    thresholds.map(() => 1),
+    thresholds,
+  );
+  if (!(norm > 0)) throw new PhalanxConfigError('auc', 'thresholds', 'increasing (a range > 0)', thresholds);
+  return trapezoid(curve, thresholds) / norm;
+}
+
+/** Median as numpy computes it (mean of the two middle values for an even count). `sorted` ascending. */
+export function medianOfSorted(sorted: readonly number[]): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  const mid = n >> 1;
+  return n % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Number of entries ≤ t in an ascending array (upper bound by bisection). */
+export function countAtMost(sorted: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Checked keypoint pair as batches `[N][J][D]`. */
+export function readKeypointPair(
+  component: string,
+  gt: unknown,
+  pred: unknown,
+  dims: readonly number[] = [2, 3],
+): { gt: number[][][]; pred: number[][][]; batched: boolean } {
+  const expected = `keypoints [N, J, D] or [J, D] with D in {${dims.join(', ')}}`;
+  const g = readPoints(component, 'gt', gt, [2, 3], expected, dims);
+  const p = readPoints(component, 'pred', pred, [2, 3], expected, dims);
+  if (g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
+    throw new PhalanxShapeError(component, 'pred', `of the shape of gt [${g.shape.join(', ')}]`, p.shape);
+  }
+  const batched = g.shape.length === 3;
+  return {
+    gt: (batched ? g.value : [g.value]) as number[][][],
+    pred: (batched ? p.value : [p.value]) as number[][][],
+    batched,
+  };
+}
+
+/** Checked visibility as `[N][J]` booleans (true iff the entry is 1 or `true`). */
+export function readVisibility(component: string, visible: unknown, n: number, j: number, batched: boolean): boolean[][] {
+  const expected = batched ? `[${n}, ${j}] (one flag per sample and joint)` : `[${j}]`;
+  const v = readPoints(component, 'visible', visible, [batched ? 2 : 1], expected);
+  const rows = (batched ? v.value : [v.value]) as unknown[][];
+  if (rows.length !== n || rows.some((r) => r.length !== j)) {
+    throw new PhalanxShapeError(component, 'visible', expected, v.shape);
+  }
+  return rows.map((r) => r.map((x) => x === 1 || x === true));
+}
+
+/**
+ * Euclidean end-point error of every keypoint: `‖gt − pred‖₂` over the last axis.
+ *
+ * **Shapes**: `gt`, `pred` `[N, J, D]` → `[N][J]`; `[J, D]` → `[J]`.
+ * @example
+ * endPointErrors([[0, 0, 0]], [[3, 4, 0]]); // [5]
+ */
+export function endPointErrors(gt: Keypoints, pred: Keypoints): number[][] | number[] {
+  const { gt: g, pred: p, batched } = readKeypointPair('endPointErrors', gt, pred);
+  const out = g.map((hand, i) => hand.map((q, k) => distance(q, p[i][k])));
+  return batched ? out : out[0];
+}
+
+/** `sqrt(Σ (a − b)²)` summed in axis order, as numpy does. */
+export function distance(a: readonly number[], b: readonly number[]): number {
+  let s = 0;
+  for (let c = 0; c < a.length; c++) {
+    const d = a[c] - b[c];
+    s += d * d;
+  }
+  return Math.sqrt(s);
+}
+
+/**
+ * Mean per-joint position error: the mean of `‖gt − pred‖₂` over all (visible) keypoints of all samples.
+ *
+ * **Shapes**: `gt`, `pred` `[N, J, D]` or `[J, D]`; `visible` `[N, J]` / `[J]` → a number.
+ * @example
+ * mpjpe([[[0, 0, 0], [1, 1, 1]]], [[[0, 0, 1], [1, 1, 1]]]); // 0.5
+ */
+export function mpjpe(gt: Keypoints, pred: Keypoints, visible?: Visibility): number {
+  const name = 'mpjpe';
+  const { gt: g, pred: p, batched } = readKeypointPair(name, gt, pred);
+  const vis = visible === undefined ? undefined : readVisibility(name, visible, g.length, g[0].length, batched);
+  let total = 0;
+  let count = 0;
+  g.forEach((hand, i) =>
+    hand.forEach((q, k) => {
+      if (vis && !vis[i][k]) return;
+      total += distance(q, p[i][k]);
+      count++;
+    }),
+  );
+  if (count === 0) throw new PhalanxShapeError(name, 'visible', 'at least one visible keypoint', 0);
+  return total / count;
+}
+
+/**
+ * FreiHAND's similarity alignment (`align_w_scale` of the FreiHAND evaluation): centre both sets,
+ * divide each by its Frobenius norm (+1e-8), rotate `pred` by SciPy's `orthogonal_procrustes` (an
+ * orthogonal matrix: reflections allowed), scale by the sum of singular values, then undo gt's
+ * normalisation. Prefer `procrustesAlign` for a proper-rotation alignment.
+ *
+ * **Shapes**: `pred [J, 3]`, `gt [J, 3]` → aligned `pred [J][3]`.
+ * @example
+ * paMpjpe(gt, pred) === mpjpe(gt, freihandAlign(pred, gt)); // per sample
+ */
+export function freihandAlign(pred: tf.Tensor | number[][], gt: tf.Tensor | number[][]): number[][] {
+  const { gt: g, pred: p } = readKeypointPair('freihandAlign', gt, pred, [3]);
+  return alignOne(p[0], g[0]);
+}
+
+function alignOne(p: number[][], g: number[][]): number[][] {
+  const n = g.length;
+  const t1 = [0, 1, 2].map((c) => g.reduce((s, q) => s + q[c], 0) / n);
+  const t2 = [0, 1, 2].map((c) => p.reduce((s, q) => s + q[c], 0) / n);
+  const a = g.map((q) => q.map((x, c) => x - t1[c]));
+  const b = p.map((q) => q.map((x, c) => x - t2[c]));
+  const frob = (m: number[][]): number => Math.sqrt(m.reduce((s, q) => s + q[0] * q[0] + q[1] * q[1] + q[2] * q[2], 0));
+  const s1 = frob(a) + 1e-8;
+  const s2 = frob(b) + 1e-8;
+  const an = a.map((q) => q.map((x) => x / s1));
+  const bn = b.map((q) => q.map((x) => x / s2));
+  // scipy: u, w, vt = svd(aᵀ·b); R = u·vt minimises ‖a·R − b‖; aligned = b·Rᵀ·Σw.
+  const m: Matrix3 = [0, 1, 2].map((i) => [0, 1, 2].map((j) => an.reduce((s, q, k) => s + q[i] * bn[k][j], 0)));
+  const { U, S, V } = svd3(m);
+  const r = [0, 1, 2].map((i) => [0, 1, 2].map((j) => U[i][0] * V[j][0] + U[i][1] * V[j][1] + U[i][2] * V[j][2]));
+  const scale = S[0] + S[1] + S[2];
+  return bn.map((q) =>
+    [0, 1, 2].map((i) => (q[0] * r[i][0] + q[1] * r[i][1] + q[2] * r[i][2]) * scale * s1 + t1[i]),
+  );
+}
+
+/**
+ * PA-MPJPE with FreiHAND's protocol: each sample's prediction is aligned to its ground truth by
+ * {@link freihandAlign} (translation, scale, orthogonal Procrustes — a mirrored prediction aligns
+ * perfectly, as in FreiHAND), then the mean end-point error is taken over all keypoints.
+ *
+ * **Shapes**: `gt`, `pred` `[N, J, 3]` or `[J, 3]`; `visible` `[N, J]` / `[J]` (averaging only; the
+ * alignment uses all joints, as FreiHAND does) → a number.
+ * @example
+ * paMpjpe(gtXyz, predXyz); // metres if the inputs are metres
+ */
+export function paMpjpe(gt: Keypoints, pred: Keypoints, visible?: Visibility): number {
+  const name = 'paMpjpe';
+  const { gt: g, pred: p, batched } = readKeypointPair(name, gt, pred, [3]);
+  const vis = visible === undefined ? undefined : readVisibility(name, visible, g.length, g[0].length, batched);
+  let total = 0;
+  let count = 0;
+  g.forEach((hand, i) => {
+    const aligned = alignOne(p[i], hand);
+    hand.forEach((q, k) => {
+      if (vis && !vis[i][k]) return;
+      total += distance(q, aligned[k]);
+      count++;
+    });
+  });
+  if (count === 0) throw new PhalanxShapeError(name, 'visible', 'at least one visible keypoint', 0);
+  return total / count;
+}
