@@ -18,7 +18,7 @@ import { PhalanxConfigError, PhalanxShapeError } from '../errors';
 import { adjacencyFromEdges, handAdjacency, hopNeighborhood } from './adjacency';
 import {
   DynamicEdgeGAT,
-  dynamicEdgeGat,
+  dynamicEdgeGatCore,
   dynamicEdgeGAT,
   type DynamicEdgeGATArgs,
   knnNeighborhoodMask,
@@ -248,7 +248,7 @@ forEachBackend(() => {
         [4, 5],
       ]);
       const mask = hopNeighborhood(adjacency, 1);
-      const { output } = dynamicEdgeGat(x, { kernel, queryKernel, keyKernel }, { heads: 2, attention: 'dotProduct', neighborhood: mask });
+      const { output } = dynamicEdgeGatCore(x, { kernel, queryKernel, keyKernel }, { heads: 2, attention: 'dotProduct', neighborhood: mask });
       const expected = naiveDotProduct(
         x.arraySync() as number[][][],
         kernel.arraySync() as number[][],
@@ -283,7 +283,7 @@ forEachBackend(() => {
     const up = rand([1, 21, 4], 21);
     const upAlpha = rand([1, 2, 21, 21], 22);
     const f = (x: tf.Tensor, kernel: tf.Tensor, aSelf: tf.Tensor, aNeighbor: tf.Tensor, bias: tf.Tensor) => {
-      const { output, attention } = dynamicEdgeGat(
+      const { output, attention } = dynamicEdgeGatCore(
         x,
         { kernel, attentionSelf: aSelf, attentionNeighbor: aNeighbor, bias },
         { heads: 2, neighborhood: mask, negativeSlope: 0.2, activation: 'tanh' },
@@ -300,7 +300,7 @@ forEachBackend(() => {
     const up = rand([2, 21, 3], 31);
     const upAlpha = rand([2, 2, 21, 21], 32);
     const f = (x: tf.Tensor, kernel: tf.Tensor, qk: tf.Tensor, kk: tf.Tensor, bias: tf.Tensor) => {
-      const { output, attention } = dynamicEdgeGat(
+      const { output, attention } = dynamicEdgeGatCore(
         x,
         { kernel, queryKernel: qk, keyKernel: kk, bias },
         { heads: 2, attention: 'dotProduct', neighborhood: mask, concatHeads: false },

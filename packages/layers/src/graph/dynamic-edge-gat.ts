@@ -68,7 +68,7 @@ export function knnNeighborhoodMask(x: tf.Tensor, k: number): tf.Tensor {
   return masked(x);
 }
 
-/** Weights of {@link dynamicEdgeGat} (DESIGN §3.4). K heads of U units, F input features. */
+/** Weights of {@link dynamicEdgeGatCore} (DESIGN §3.4). K heads of U units, F input features. */
 export interface DynamicEdgeGatWeights {
   /** `[F, K·U]`: `Wh = x · kernel`, reshaped to `[B, J, K, U]` (head k = columns k·U … (k+1)·U). */
   kernel: tf.Tensor;
@@ -84,7 +84,7 @@ export interface DynamicEdgeGatWeights {
   bias?: tf.Tensor | null;
 }
 
-/** Options of {@link dynamicEdgeGat}. */
+/** Options of {@link dynamicEdgeGatCore}. */
 export interface DynamicEdgeGatOptions {
   /** Number of heads K (the kernel has K·U columns). */
   heads: number;
@@ -127,13 +127,13 @@ export interface DynamicEdgeGatOptions {
  *
  * @example
  * const x = tf.randomNormal([2, 21, 16]);
- * const { output, attention } = dynamicEdgeGat(x, {
+ * const { output, attention } = dynamicEdgeGatCore(x, {
  *   kernel: tf.randomNormal([16, 8]), attentionSelf: tf.randomNormal([2, 4]),
  *   attentionNeighbor: tf.randomNormal([2, 4]),
  * }, { heads: 2, neighborhood: hopNeighborhood(handAdjacency(), 1) });
  * // output [2, 21, 8], attention [2, 2, 21, 21]
  */
-export function dynamicEdgeGat(
+export function dynamicEdgeGatCore(
   x: tf.Tensor,
   weights: DynamicEdgeGatWeights,
   options: DynamicEdgeGatOptions,
@@ -147,11 +147,11 @@ export function dynamicEdgeGat(
     training = false,
     activation = 'linear',
   } = options;
-  if (x.rank !== 3) throw new PhalanxShapeError('dynamicEdgeGat', 'x', 'of rank 3 [B, J, F]', x.shape);
+  if (x.rank !== 3) throw new PhalanxShapeError('dynamicEdgeGatCore', 'x', 'of rank 3 [B, J, F]', x.shape);
   const [batch, joints, features] = x.shape as number[];
   const width = (weights.kernel.shape as number[])[1];
   if (weights.kernel.rank !== 2 || weights.kernel.shape[0] !== features || width % heads !== 0) {
-    throw new PhalanxShapeError('dynamicEdgeGat', 'kernel', `of shape [${features}, K·U] with K = ${heads}`, weights.kernel.shape);
+    throw new PhalanxShapeError('dynamicEdgeGatCore', 'kernel', `of shape [${features}, K·U] with K = ${heads}`, weights.kernel.shape);
   }
   const units = width / heads;
 
@@ -168,7 +168,7 @@ export function dynamicEdgeGat(
     if (attention === 'additive') {
       const { attentionSelf, attentionNeighbor } = weights;
       if (attentionSelf === undefined || attentionNeighbor === undefined) {
-        throw new PhalanxConfigError('dynamicEdgeGat', 'weights', 'to hold attentionSelf and attentionNeighbor', Object.keys(weights));
+        throw new PhalanxConfigError('dynamicEdgeGatCore', 'weights', 'to hold attentionSelf and attentionNeighbor', Object.keys(weights));
       }
       // Block-diagonal [K·U, K] matrices turn the per-head dot products into one matmul each.
       const blocks = (a: tf.Tensor): tf.Tensor =>
@@ -181,7 +181,7 @@ export function dynamicEdgeGat(
     } else {
       const { queryKernel, keyKernel } = weights;
       if (queryKernel === undefined || keyKernel === undefined) {
-        throw new PhalanxConfigError('dynamicEdgeGat', 'weights', 'to hold queryKernel and keyKernel', Object.keys(weights));
+        throw new PhalanxConfigError('dynamicEdgeGatCore', 'weights', 'to hold queryKernel and keyKernel', Object.keys(weights));
       }
       scores = tf.mul(tf.matMul(project(queryKernel), project(keyKernel), false, true), 1 / Math.sqrt(units));
     }
@@ -194,11 +194,11 @@ export function dynamicEdgeGat(
       const n = options.neighborhood instanceof tf.Tensor ? tf.cast(options.neighborhood, 'float32') : tf.tensor2d(options.neighborhood, undefined, 'float32');
       const nShape = n.shape as number[];
       if (nShape[n.rank - 1] !== joints || nShape[n.rank - 2] !== joints || n.rank > 3) {
-        throw new PhalanxShapeError('dynamicEdgeGat', 'neighborhood', `of shape [${joints}, ${joints}] or [B, ${joints}, ${joints}]`, n.shape);
+        throw new PhalanxShapeError('dynamicEdgeGatCore', 'neighborhood', `of shape [${joints}, ${joints}] or [B, ${joints}, ${joints}]`, n.shape);
       }
       mask = n.rank === 3 ? tf.expandDims(n, 1) : n;
     } else {
-      throw new PhalanxConfigError('dynamicEdgeGat', 'options', 'to give neighborhood or knn', 'neither');
+      throw new PhalanxConfigError('dynamicEdgeGatCore', 'options', 'to give neighborhood or knn', 'neither');
     }
     const penalised = tf.add(scores, tf.mul(tf.sub(mask, 1), MASK_PENALTY));
     const alpha = tf.mul(tf.softmax(penalised, -1), mask); // exactly 0 outside N(i)
@@ -400,7 +400,7 @@ export class DynamicEdgeGAT extends tfl.layers.Layer {
       }
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       this.checkJoints((x.shape as number[])[1]);
-      const { output, attention } = dynamicEdgeGat(
+      const { output, attention } = dynamicEdgeGatCore(
         x,
         {
           kernel: this.kernel!.read(),
