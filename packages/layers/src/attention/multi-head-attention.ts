@@ -1,0 +1,278 @@
+/**
+ * MultiHeadAttention — scaled dot-product attention with H heads (Vaswani et al.), numerically the
+ * same as `torch.nn.MultiheadAttention(batch_first=True)` (DESIGN §3.6).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '../errors';
+
+const COMPONENT = 'MultiHeadAttention';
+
+/**
+ * Weights of {@link multiHeadAttentionCore}, TensorFlow.js layout (`y = x · kernel + bias`). With PyTorch's
+ * `in_proj_weight = [W_q; W_k; W_v]` (`[3D, D]`): `queryKernel = W_qᵀ`, `keyKernel = W_kᵀ`,
+ * `valueKernel = W_vᵀ`; `outputKernel = out_proj.weightᵀ`.
+ */
+export interface MultiHeadAttentionWeights {
+  /** `[Dq, D]`. */
+  queryKernel: tf.Tensor;
+  /** `[D]`; omitted or `null`: none. */
+  queryBias?: tf.Tensor | null;
+  /** `[Dk, D]`. */
+  keyKernel: tf.Tensor;
+  /** `[D]`; omitted or `null`: none. */
+  keyBias?: tf.Tensor | null;
+  /** `[Dv, D]`. */
+  valueKernel: tf.Tensor;
+  /** `[D]`; omitted or `null`: none. */
+  valueBias?: tf.Tensor | null;
+  /** `[D, D]`. */
+  outputKernel: tf.Tensor;
+  /** `[D]`; omitted or `null`: none. */
+  outputBias?: tf.Tensor | null;
+}
+
+/** Options of {@link multiHeadAttentionCore}. */
+export interface MultiHeadAttentionOptions {
+  /** Number of heads H; D must be divisible by H. */
+  numHeads: number;
+  /** Dropout rate on the attention weights when `training` is true. Default 0. */
+  attentionDropout?: number;
+  /** Training mode (attention dropout). Default false. */
+  training?: boolean;
+}
+
+/**
+ * Functional core of {@link MultiHeadAttention}. With `d = D / H` and head h using columns
+ * `h·d … (h+1)·d` of each projection:
+ *
+ * `Q = query·W_q + b_q`, `K = key·W_k + b_k`, `V = value·W_v + b_v`,
+ * `head_h = softmax(Q_h K_hᵀ / √d) V_h`, `output = [head_1 … head_H] · W_o + b_o`.
+ *
+ * Computed for all heads at once with batched matmuls on `[B, H, T, d]`.
+ *
+ * **Shapes**: `query` `[B, Tq, Dq]`, `key` `[B, Tk, Dk]`, `value` `[B, Tk, Dv]` → `output`
+ * `[B, Tq, D]`, `attention` `[B, H, Tq, Tk]` (per head, before dropout; rows sum to 1).
+ *
+ * @example
+ * const q = tf.randomNormal([2, 21, 16]);
+ * const kv = tf.randomNormal([2, 64, 32]);
+ * const w = (r: number, c: number) => tf.randomNormal([r, c]);
+ * const { output } = multiHeadAttentionCore(q, kv, kv, {
+ *   queryKernel: w(16, 8), keyKernel: w(32, 8), valueKernel: w(32, 8), outputKernel: w(8, 8),
+ * }, { numHeads: 2 }); // output [2, 21, 8]
+ */
+export function multiHeadAttentionCore(
+  query: tf.Tensor,
+  key: tf.Tensor,
+  value: tf.Tensor,
+  weights: MultiHeadAttentionWeights,
+  options: MultiHeadAttentionOptions,
+): { output: tf.Tensor; attention: tf.Tensor } {
+  const { numHeads, attentionDropout = 0, training = false } = options;
+  for (const [name, t] of [
+    ['query', query],
+    ['key', key],
+    ['value', value],
+  ] as const) {
+    if (t.rank !== 3) throw new PhalanxShapeError('multiHeadAttentionCore', name, 'of rank 3 [B, T, C]', t.shape);
+  }
+  const units = (weights.outputKernel.shape as number[])[1];
+  if (units % numHeads !== 0) {
+    throw new PhalanxConfigError('multiHeadAttentionCore', 'numHeads', `a divisor of units D = ${units}`, numHeads);
+  }
+  const [batch, queryLength] = query.shape as number[];
+  const keyLength = (key.shape as number[])[1];
+  if ((value.shape as number[])[1] !== keyLength) {
+    throw new PhalanxShapeError('multiHeadAttentionCore', 'value', `[B, Tk, Dv] with Tk = ${keyLength} (as key)`, value.shape);
+  }
+  const depth = units / numHeads;
+
+  return tf.tidy(() => {
+    // [B, T, C] → [B, H, T, d]
+    const project = (x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null | undefined): tf.Tensor => {
+      const [b, t, c] = x.shape as number[];
+      let y = tf.matMul(tf.reshape(x, [b * t, c]), kernel);
+      if (bias != null) y = tf.add(y, bias);
+      return tf.transpose(tf.reshape(y, [b, t, numHeads, depth]), [0, 2, 1, 3]);
+    };
+    const q = project(query, weights.queryKernel, weights.queryBias);
+    const k = project(key, weights.keyKernel, weights.keyBias);
+    const v = project(value, weights.valueKernel, weights.valueBias);
+    const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(depth)); // [B, H, Tq, Tk]
+    const attention = tf.softmax(scores, -1);
+    const used = training && attentionDropout > 0 ? tf.dropout(attention, attentionDropout) : attention;
+    const heads = tf.matMul(used, v); // [B, H, Tq, d]
+    const merged = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [batch * queryLength, units]);
+    let output = tf.matMul(merged, weights.outputKernel);
+    if (weights.outputBias != null) output = tf.add(output, weights.outputBias);
+    return { output: tf.reshape(output, [batch, queryLength, units]), attention };
+  });
+}
+
+/** Configuration of {@link MultiHeadAttention}. */
+export interface MultiHeadAttentionArgs extends LayerArgs {
+  /** Number of heads H (integer ≥ 1). Required. */
+  numHeads: number;
+  /** Model width D: size of every projection and of the output; must be divisible by `numHeads`. Required. */
+  units: number;
+  /** Dropout rate in [0, 1) on the attention weights, training only (PyTorch's `dropout`). Default 0. */
+  attentionDropout?: number;
+  /**
+   * When true the layer has a second output, the attention weights `[B, H, Tq, Tk]` of every head
+   * (PyTorch's `average_attn_weights=False`). Default false.
+   */
+  returnAttention?: boolean;
+}
+
+/**
+ * Multi-head scaled dot-product attention: self-attention (`[query]`), cross-attention with shared
+ * keys and values (`[query, keyValue]`) or with separate ones (`[query, key, value]`).
+ *
+ * `MultiHead(Q, K, V) = Concat(head_1, …, head_H) W_o + b_o`, `head_h = softmax(Q W_q^h (K W_k^h)ᵀ / √(D/H)) V W_v^h`
+ * (with biases on every projection); head h uses columns `h·D/H … (h+1)·D/H`. Identical to
+ * `torch.nn.MultiheadAttention(D, H, batch_first=True)` with `in_proj_weight = [W_qᵀ; W_kᵀ; W_vᵀ]`,
+ * `in_proj_bias = [b_q; b_k; b_v]`, `out_proj.weight = W_oᵀ`, `out_proj.bias = b_o`.
+ *
+ * Weights, in order: `queryKernel [Dq, D]`, `queryBias [D]`, `keyKernel [Dk, D]`, `keyBias [D]`,
+ * `valueKernel [Dv, D]`, `valueBias [D]`, `outputKernel [D, D]`, `outputBias [D]`.
+ *
+ * **Shapes**: inputs `query [B, Tq, Dq]`, optional `keyValue [B, Tk, Dk]` or `key [B, Tk, Dk]` and
+ * `value [B, Tk, Dv]` → output `[B, Tq, D]`; with `returnAttention`, also `[B, H, Tq, Tk]`.
+ *
+ * @example
+ * const mha = multiHeadAttention({ numHeads: 8, units: 256 });
+ * const joints = tf.randomNormal([2, 21, 256]);
+ * const pixels = tf.randomNormal([2, 64, 256]);
+ * const out = mha.apply([joints, pixels]) as tf.Tensor; // [2, 21, 256]
+ */
+export class MultiHeadAttention extends tfl.layers.Layer {
+  static className = 'MultiHeadAttention';
+
+  readonly numHeads: number;
+  readonly units: number;
+  readonly attentionDropout: number;
+  readonly returnAttention: boolean;
+
+  private queryKernel: tfl.LayerVariable | null = null;
+  private queryBias: tfl.LayerVariable | null = null;
+  private keyKernel: tfl.LayerVariable | null = null;
+  private keyBias: tfl.LayerVariable | null = null;
+  private valueKernel: tfl.LayerVariable | null = null;
+  private valueBias: tfl.LayerVariable | null = null;
+  private outputKernel: tfl.LayerVariable | null = null;
+  private outputBias: tfl.LayerVariable | null = null;
+
+  constructor(args: MultiHeadAttentionArgs) {
+    super(args);
+    if (args === undefined || args === null) {
+      throw new PhalanxConfigError(COMPONENT, 'args', 'an object with numHeads and units', args);
+    }
+    this.numHeads = checkInteger(COMPONENT, 'numHeads', args.numHeads, 1);
+    this.units = checkInteger(COMPONENT, 'units', args.units, 1);
+    if (this.units % this.numHeads !== 0) {
+      throw new PhalanxConfigError(COMPONENT, 'units', `divisible by numHeads = ${this.numHeads}`, this.units);
+    }
+    const dropout = args.attentionDropout ?? 0;
+    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
+      throw new PhalanxConfigError(COMPONENT, 'attentionDropout', 'a number in [0, 1)', dropout);
+    }
+    this.attentionDropout = dropout;
+    this.returnAttention = checkBoolean(COMPONENT, 'returnAttention', args.returnAttention ?? false);
+  }
+
+  /** The input shapes as `[query, key, value]` (key = value = query, or key = value = keyValue). */
+  private static expand(inputShape: tfl.Shape | tfl.Shape[]): [tfl.Shape, tfl.Shape, tfl.Shape] {
+    const list = inputShape.length > 0 && Array.isArray(inputShape[0]) ? (inputShape as tfl.Shape[]) : [inputShape as tfl.Shape];
+    if (list.length < 1 || list.length > 3) {
+      throw new PhalanxShapeError(COMPONENT, 'inputs', '[query], [query, keyValue] or [query, key, value]', `${list.length} tensors`);
+    }
+    const [query, key = query, value = list.length === 3 ? list[2] : key] = list;
+    return [query, key, value];
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const [query, key, value] = MultiHeadAttention.expand(inputShape);
+    const names = ['query', 'key', 'value'] as const;
+    [query, key, value].forEach((shape, i) => {
+      if (shape.length !== 3 || shape[2] === null) {
+        throw new PhalanxShapeError(COMPONENT, names[i], 'of shape [B, T, C] with known C', shape);
+      }
+    });
+    if (key[1] !== null && value[1] !== null && key[1] !== value[1]) {
+      throw new PhalanxShapeError(COMPONENT, 'value', `[B, Tk, Dv] with Tk = ${key[1]} (as key)`, value);
+    }
+    const batches = [query[0], key[0], value[0]].filter((b) => b !== null);
+    if (new Set(batches).size > 1) {
+      throw new PhalanxShapeError(COMPONENT, 'inputs', 'the same batch size B', [query, key, value]);
+    }
+    const d = this.units;
+    const glorot = tfl.initializers.glorotUniform({});
+    const zeros = tfl.initializers.zeros();
+    this.queryKernel = this.addWeight('queryKernel', [query[2] as number, d], 'float32', glorot, undefined, true);
+    this.queryBias = this.addWeight('queryBias', [d], 'float32', zeros, undefined, true);
+    this.keyKernel = this.addWeight('keyKernel', [key[2] as number, d], 'float32', glorot, undefined, true);
+    this.keyBias = this.addWeight('keyBias', [d], 'float32', zeros, undefined, true);
+    this.valueKernel = this.addWeight('valueKernel', [value[2] as number, d], 'float32', glorot, undefined, true);
+    this.valueBias = this.addWeight('valueBias', [d], 'float32', zeros, undefined, true);
+    this.outputKernel = this.addWeight('outputKernel', [d, d], 'float32', glorot, undefined, true);
+    this.outputBias = this.addWeight('outputBias', [d], 'float32', zeros, undefined, true);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
+    const [query, key] = MultiHeadAttention.expand(inputShape);
+    const out: tfl.Shape = [query[0], query[1], this.units];
+    return this.returnAttention ? [out, [query[0], this.numHeads, query[1], key[1]]] : out;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    return tf.tidy(() => {
+      const list = Array.isArray(inputs) ? inputs : [inputs];
+      if (list.length < 1 || list.length > 3) {
+        throw new PhalanxShapeError(COMPONENT, 'inputs', '[query], [query, keyValue] or [query, key, value]', `${list.length} tensors`);
+      }
+      const [query, key = query, value = list.length === 3 ? list[2] : key] = list;
+      const { output, attention } = multiHeadAttentionCore(
+        query,
+        key,
+        value,
+        {
+          queryKernel: this.queryKernel!.read(),
+          queryBias: this.queryBias!.read(),
+          keyKernel: this.keyKernel!.read(),
+          keyBias: this.keyBias!.read(),
+          valueKernel: this.valueKernel!.read(),
+          valueBias: this.valueBias!.read(),
+          outputKernel: this.outputKernel!.read(),
+          outputBias: this.outputBias!.read(),
+        },
+        { numHeads: this.numHeads, attentionDropout: this.attentionDropout, training: kwargs?.training === true },
+      );
+      return this.returnAttention ? [output, attention] : output;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      numHeads: this.numHeads,
+      units: this.units,
+      attentionDropout: this.attentionDropout,
+      returnAttention: this.returnAttention,
+      ...super.getConfig(),
+    };
+  }
+}
+tf.serialization.registerClass(MultiHeadAttention);
+
+/**
+ * Creates a {@link MultiHeadAttention} layer (like `tf.layers.dense`).
+ *
+ * @example
+ * const cross = multiHeadAttention({ numHeads: 8, units: 256 });
+ */
+export function multiHeadAttention(args: MultiHeadAttentionArgs): MultiHeadAttention {
+  return new MultiHeadAttention(args);
+}
