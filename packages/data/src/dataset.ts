@@ -1,0 +1,200 @@
+/**
+ * The dataset API: an iterator of synthetic samples, batching of any `HandSample` stream into tensors for
+ * custom training loops, and a `tf.data.Dataset` for `model.fit` / `model.fitDataset`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfd from '@tensorflow/tfjs-data';
+import { checkInt, PhalanxDataConfigError } from './errors';
+import { Rng } from './random';
+import { NUM_JOINTS } from './synthetic/hand-model';
+import { renderSyntheticHand, type SyntheticHandOptions, type SyntheticHandSample } from './synthetic/render';
+import type { HandSample } from './types';
+
+/** Options of `syntheticHands`. */
+export interface SyntheticHandsOptions extends SyntheticHandOptions {
+  /** Dataset seed (any number). Sample `i` depends only on `seed` and `i`, not on what was drawn before. */
+  seed: number;
+  /** Number of samples; unbounded when omitted. */
+  count?: number;
+  /** Index of the first sample (to split one seed into disjoint ranges, or to resume). Default 0. */
+  start?: number;
+}
+
+/** The per-sample seed of sample `index` of the dataset with seed `seed`. */
+export function sampleSeed(seed: number, index: number): number {
+  return new Rng(seed, index).nextUint32();
+}
+
+/**
+ * Iterates synthetic hand samples (`renderSyntheticHand`) of the dataset `seed`: `count` of them, or without end.
+ *
+ * @example
+ * for (const s of syntheticHands({ seed: 1, size: 128, count: 4 })) console.log(s.meta.poseKind, s.scale);
+ */
+export function* syntheticHands(options: SyntheticHandsOptions): Generator<SyntheticHandSample, void, undefined> {
+  const { seed, count, start = 0, ...render } = options;
+  if (typeof seed !== 'number' || !Number.isFinite(seed)) {
+    throw new PhalanxDataConfigError('syntheticHands', 'seed', 'a finite number', seed);
+  }
+  if (count !== undefined) checkInt('syntheticHands', 'count', count, 0);
+  checkInt('syntheticHands', 'start', start, 0);
+  const end = count === undefined ? Infinity : start + count;
+  for (let i = start; i < end; i++) yield renderSyntheticHand(sampleSeed(seed, i), render);
+}
+
+/**
+ * A batch of samples as tensors (all float32):
+ * `images [B, H, W, 3]` in 0–1, `uv [B, 21, 2]` pixels, `xyz [B, 21, 3]`, `K [B, 3, 3]`, `scale [B]`,
+ * `visible [B, 21]` (1 or 0). The caller owns the tensors (dispose them, or call `disposeBatch`).
+ */
+export interface HandBatch {
+  images: tf.Tensor4D;
+  uv: tf.Tensor3D;
+  xyz: tf.Tensor3D;
+  K: tf.Tensor3D;
+  scale: tf.Tensor1D;
+  visible: tf.Tensor2D;
+}
+
+/** Disposes every tensor of a batch. */
+export function disposeBatch(batch: HandBatch): void {
+  tf.dispose([batch.images, batch.uv, batch.xyz, batch.K, batch.scale, batch.visible]);
+}
+
+/**
+ * Stacks samples of equal image size into a `HandBatch` (uint8 images are divided by 255).
+ *
+ * **Shapes**: see `HandBatch`.
+ */
+export function toBatch(samples: readonly HandSample[]): HandBatch {
+  const B = samples.length;
+  if (B === 0) throw new PhalanxDataConfigError('toBatch', 'samples', 'a non-empty list', samples);
+  const { width: W, height: H } = samples[0];
+  const images = new Float32Array(B * H * W * 3);
+  const uv = new Float32Array(B * NUM_JOINTS * 2);
+  const xyz = new Float32Array(B * NUM_JOINTS * 3);
+  const K = new Float32Array(B * 9);
+  const scale = new Float32Array(B);
+  const visible = new Float32Array(B * NUM_JOINTS);
+  samples.forEach((s, b) => {
+    if (s.width !== W || s.height !== H) {
+      throw new PhalanxDataConfigError('toBatch', `samples[${b}] image size`, `${W}×${H} like samples[0]`, `${s.width}×${s.height}`);
+    }
+    const n = H * W * 3;
+    const o = b * n;
+    if (s.image instanceof Float32Array) images.set(s.image, o);
+    else for (let i = 0; i < n; i++) images[o + i] = s.image[i] / 255;
+    uv.set(s.uv, b * NUM_JOINTS * 2);
+    xyz.set(s.xyz, b * NUM_JOINTS * 3);
+    K.set(s.K, b * 9);
+    scale[b] = s.scale;
+    for (let j = 0; j < NUM_JOINTS; j++) visible[b * NUM_JOINTS + j] = s.visible[j];
+  });
+  return {
+    images: tf.tensor4d(images, [B, H, W, 3], 'float32'),
+    uv: tf.tensor3d(uv, [B, NUM_JOINTS, 2], 'float32'),
+    xyz: tf.tensor3d(xyz, [B, NUM_JOINTS, 3], 'float32'),
+    K: tf.tensor3d(K, [B, 3, 3], 'float32'),
+    scale: tf.tensor1d(scale, 'float32'),
+    visible: tf.tensor2d(visible, [B, NUM_JOINTS], 'float32'),
+  };
+}
+
+/** Options of `batches`. */
+export interface BatchOptions extends Partial<SyntheticHandsOptions> {
+  /** Samples per batch, integer ≥ 1. */
+  batchSize: number;
+  /** Where samples come from; by default `syntheticHands(options)` (then `seed` is required). */
+  source?: Iterable<HandSample> | AsyncIterable<HandSample>;
+  /** Applied to each sample before batching (e.g. `(s, i) => augment(s, { seed: i, outputSize: 128 })`). */
+  transform?: (sample: HandSample, index: number) => HandSample;
+  /** Drop a last batch smaller than `batchSize`. Default `false`. */
+  dropRemainder?: boolean;
+}
+
+/**
+ * Yields `HandBatch`es for custom training loops. Each batch belongs to the caller, who disposes it.
+ *
+ * @example
+ * for await (const b of batches({ seed: 0, size: 128, count: 64, batchSize: 16 })) {
+ *   // ... train on b.images, b.uv ...
+ *   disposeBatch(b);
+ * }
+ */
+export async function* batches(options: BatchOptions): AsyncGenerator<HandBatch, void, undefined> {
+  const { batchSize, source, transform, dropRemainder = false, ...synth } = options;
+  checkInt('batches', 'batchSize', batchSize, 1);
+  let it: Iterable<HandSample> | AsyncIterable<HandSample>;
+  if (source) it = source;
+  else {
+    if (synth.seed === undefined) {
+      throw new PhalanxDataConfigError('batches', 'seed', 'a number when no source is given', synth.seed);
+    }
+    it = syntheticHands(synth as SyntheticHandsOptions);
+  }
+  let buf: HandSample[] = [];
+  let index = 0;
+  for await (const s of it) {
+    buf.push(transform ? transform(s, index) : s);
+    index++;
+    if (buf.length === batchSize) {
+      yield toBatch(buf);
+      buf = [];
+    }
+  }
+  if (buf.length > 0 && !dropRemainder) yield toBatch(buf);
+}
+
+/** One sample as tensors, the element type of `toTfDataset`: `image [H, W, 3]` 0–1, `uv [21, 2]`, … */
+export interface HandTensors extends tf.TensorContainerObject {
+  image: tf.Tensor3D;
+  uv: tf.Tensor2D;
+  xyz: tf.Tensor2D;
+  K: tf.Tensor2D;
+  scale: tf.Scalar;
+  visible: tf.Tensor1D;
+}
+
+/** Options of `toTfDataset`. */
+export interface TfDatasetOptions extends Partial<SyntheticHandsOptions> {
+  /** Where samples come from; by default `syntheticHands(options)`. A function is called anew on each pass (epoch). */
+  source?: () => Iterable<HandSample>;
+  /** Applied to each sample (e.g. an augmentation). */
+  transform?: (sample: HandSample, index: number) => HandSample;
+}
+
+/**
+ * A `tf.data.Dataset` of single samples as tensors (`HandTensors`); chain `.map` and `.batch` for `model.fit`
+ * (`@tensorflow/tfjs-data` is a peer dependency). Each pass over the dataset re-creates the same samples.
+ *
+ * @example
+ * const ds = toTfDataset({ seed: 0, size: 128, count: 256 })
+ *   .map((s) => ({ xs: (s as HandTensors).image, ys: (s as HandTensors).uv }))
+ *   .batch(32);
+ * await model.fitDataset(ds, { epochs: 1 });
+ */
+export function toTfDataset(options: TfDatasetOptions): tfd.Dataset<HandTensors> {
+  const { source, transform, ...synth } = options;
+  if (!source && synth.seed === undefined) {
+    throw new PhalanxDataConfigError('toTfDataset', 'seed', 'a number when no source is given', synth.seed);
+  }
+  const make = source ?? (() => syntheticHands(synth as SyntheticHandsOptions));
+  return tfd.generator(function* () {
+    let index = 0;
+    for (const raw of make()) {
+      const s = transform ? transform(raw, index) : raw;
+      index++;
+      const b = toBatch([s]);
+      const t: HandTensors = {
+        image: tf.squeeze(b.images, [0]) as tf.Tensor3D,
+        uv: tf.squeeze(b.uv, [0]) as tf.Tensor2D,
+        xyz: tf.squeeze(b.xyz, [0]) as tf.Tensor2D,
+        K: tf.squeeze(b.K, [0]) as tf.Tensor2D,
+        scale: tf.squeeze(b.scale) as tf.Scalar,
+        visible: tf.squeeze(b.visible, [0]) as tf.Tensor1D,
+      };
+      disposeBatch(b);
+      yield t;
+    }
+  });
+}

@@ -1,0 +1,49 @@
+/** What the dataset readers share: the sample and dataset types and small helpers. */
+import { PhalanxDataConfigError } from '../errors';
+import type { HandSample } from '../types';
+
+/** A sample read from a dataset on disk. */
+export interface DatasetSample extends HandSample {
+  /** Index of the annotation in the file (FreiHAND) or the frame id (RHD). */
+  id: number;
+  /** The image file read. */
+  imagePath: string;
+}
+
+/** A random-access dataset of annotated hand images (annotations in memory, images read on demand). */
+export interface HandDataset<S extends DatasetSample = DatasetSample> extends AsyncIterable<S> {
+  /** Number of samples. */
+  readonly length: number;
+  /** Reads sample `index` (0 ≤ index < length), decoding its image. */
+  get(index: number): Promise<S>;
+}
+
+/** Builds the async iterator of a `HandDataset` from its `get`. */
+export function iterateDataset<S extends DatasetSample>(ds: { length: number; get(i: number): Promise<S> }): AsyncIterator<S> {
+  let i = 0;
+  return {
+    async next(): Promise<IteratorResult<S>> {
+      if (i >= ds.length) return { done: true, value: undefined };
+      return { done: false, value: await ds.get(i++) };
+    },
+  };
+}
+
+/** Throws unless `index` is an integer in `[0, length)`. */
+export function checkIndex(component: string, index: number, length: number): void {
+  if (!Number.isInteger(index) || index < 0 || index >= length) {
+    throw new PhalanxDataConfigError(component, 'index', `an integer in [0, ${length - 1}]`, index);
+  }
+}
+
+/** 1 where `uv` lies inside a `width × height` image (pixel centres at integers), else 0. */
+export function inFrame(uv: ArrayLike<number>, width: number, height: number): Uint8Array {
+  const n = uv.length / 2;
+  const out = new Uint8Array(n);
+  for (let j = 0; j < n; j++) {
+    const u = uv[2 * j];
+    const v = uv[2 * j + 1];
+    out[j] = u >= -0.5 && u <= width - 0.5 && v >= -0.5 && v <= height - 0.5 ? 1 : 0;
+  }
+  return out;
+}

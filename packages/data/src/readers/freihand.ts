@@ -1,0 +1,124 @@
+/**
+ * Reader for FreiHAND (Zimmermann et al., ICCV 2019): `<split>_xyz.json` (N × 21 × 3, **metres**, camera frame),
+ * `<split>_K.json` (N × 3 × 3), `<split>_scale.json` (N, metres: the middle-finger MCP–PIP bone length) and
+ * `<split>/rgb/%08d.jpg` (224×224). The training split holds 4 image versions per annotation (green screen and
+ * three composited backgrounds): image `i + version · N` shows annotation `i`.
+ */
+import { checkChoice, checkInt, PhalanxDataFileError } from '../errors';
+import { decodeImage } from '../image-io';
+import { projectPoints } from '../synthetic/render';
+import { checkIndex, inFrame, iterateDataset, type DatasetSample, type HandDataset } from './common';
+import { exists, joinPath, readBytes } from './fs';
+
+/** Options of `openFreiHand`. */
+export interface FreiHandOptions {
+  /** Directory holding `training_xyz.json`, … and the `training/` image folder. */
+  root: string;
+  /** `'training'` (default) or `'evaluation'`. */
+  split?: 'training' | 'evaluation';
+  /**
+   * Unit of `xyz` and `scale` in the samples: `'mm'` (default; the file's metres × 1000, like the synthetic
+   * samples) or `'m'` (as stored in the files).
+   */
+  units?: 'mm' | 'm';
+  /** Which image version to read (training: 0 green screen, 1–3 composited backgrounds). Default 0. */
+  version?: number;
+}
+
+/** A FreiHAND dataset; `visible` is 1 for joints inside the image (FreiHAND has no occlusion labels). */
+export type FreiHandDataset = HandDataset<DatasetSample>;
+
+async function readJson(path: string, what: string): Promise<unknown> {
+  const bytes = await readBytes(path, what);
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new PhalanxDataFileError(path, what, `is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function matrixEntries(data: unknown, path: string, rows: number, cols: number, name: string): Float64Array[] {
+  if (!Array.isArray(data)) throw new PhalanxDataFileError(path, name, `must be a list of ${rows}×${cols} arrays, but is ${typeof data}`);
+  return data.map((entry, i) => {
+    const out = new Float64Array(rows * cols);
+    const ok =
+      Array.isArray(entry) &&
+      entry.length === rows &&
+      entry.every((row, r) => {
+        if (!Array.isArray(row) || row.length !== cols) return false;
+        for (let c = 0; c < cols; c++) {
+          const v = row[c];
+          if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+          out[r * cols + c] = v;
+        }
+        return true;
+      });
+    if (!ok) throw new PhalanxDataFileError(path, `${name} entry ${i}`, `must be ${rows}×${cols} finite numbers, but is ${JSON.stringify(entry)?.slice(0, 60)}`);
+    return out;
+  });
+}
+
+/**
+ * Loads FreiHAND annotations and returns a dataset whose `get(i)` decodes the image. Fails with a message
+ * naming the file and the field for a missing file, a malformed entry or mismatched counts.
+ *
+ * @example
+ * const ds = await openFreiHand({ root: '/data/FreiHAND_pub_v2' });
+ * const s = await ds.get(0); // s.xyz in mm, s.uv = project(s.xyz, s.K)
+ */
+export async function openFreiHand(options: FreiHandOptions): Promise<FreiHandDataset> {
+  const { root } = options;
+  const split = checkChoice('openFreiHand', 'split', options.split ?? 'training', ['training', 'evaluation'] as const);
+  const units = checkChoice('openFreiHand', 'units', options.units ?? 'mm', ['mm', 'm'] as const);
+  const version = checkInt('openFreiHand', 'version', options.version ?? 0, 0);
+  const f = units === 'mm' ? 1000 : 1;
+  const xyzPath = joinPath(root, `${split}_xyz.json`);
+  const kPath = joinPath(root, `${split}_K.json`);
+  const scalePath = joinPath(root, `${split}_scale.json`);
+  const xyz = matrixEntries(await readJson(xyzPath, 'xyz annotations'), xyzPath, 21, 3, 'xyz');
+  const Ks = matrixEntries(await readJson(kPath, 'camera matrices'), kPath, 3, 3, 'K');
+  const scaleData = await readJson(scalePath, 'hand scales');
+  if (!Array.isArray(scaleData)) throw new PhalanxDataFileError(scalePath, 'scale', `must be a list of numbers, but is ${typeof scaleData}`);
+  const scales = scaleData.map((v, i) => {
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
+      throw new PhalanxDataFileError(scalePath, `scale entry ${i}`, `must be a finite number > 0, but is ${JSON.stringify(v)}`);
+    }
+    return v;
+  });
+  if (Ks.length !== xyz.length) {
+    throw new PhalanxDataFileError(kPath, 'K', `has ${Ks.length} entries but ${xyzPath} has ${xyz.length} (counts must match)`);
+  }
+  if (scales.length !== xyz.length) {
+    throw new PhalanxDataFileError(scalePath, 'scale', `has ${scales.length} entries but ${xyzPath} has ${xyz.length} (counts must match)`);
+  }
+  Ks.forEach((K, i) => {
+    if (K[6] !== 0 || K[7] !== 0 || K[8] !== 1) throw new PhalanxDataFileError(kPath, `K entry ${i}`, 'must have the last row 0 0 1');
+  });
+  const nested = joinPath(root, split, 'rgb');
+  const imageDir = (await exists(nested)) ? nested : joinPath(root, 'rgb');
+  const N = xyz.length;
+  const ds = {
+    length: N,
+    async get(index: number): Promise<DatasetSample> {
+      checkIndex('FreiHAND.get', index, N);
+      const imagePath = joinPath(imageDir, `${String(index + version * N).padStart(8, '0')}.jpg`);
+      const img = await decodeImage(await readBytes(imagePath, `image of annotation ${index}`), imagePath);
+      const p = xyz[index].map((v) => v * f);
+      const uv = projectPoints(p, Ks[index]);
+      return {
+        id: index,
+        imagePath,
+        image: img.data,
+        width: img.width,
+        height: img.height,
+        uv,
+        xyz: p,
+        K: Ks[index].slice(),
+        scale: scales[index] * f,
+        visible: inFrame(uv, img.width, img.height),
+      };
+    },
+    [Symbol.asyncIterator]: () => iterateDataset(ds),
+  };
+  return ds;
+}
