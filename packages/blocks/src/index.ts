@@ -10,3 +10,4 @@ export * from './torch-ops';
 export * from './hourglass';
 export * from './res2d';
 export * from './nddr';
+export * from './torch-state-dict';

@@ -1,236 +1,42 @@
 /**
- * Loading an official Learnable-Groups PyTorch `state_dict` (read from safetensors) into the model of
- * {@link createLearnableGroups}, by the PyTorch names that the model's layers carry.
+ * Loading the official Learnable-Groups PyTorch `state_dict` (read from safetensors) into the model of
+ * {@link createLearnableGroups}.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { ConcreteJointSelector, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import type * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import {
+  loadTorchStateDict,
+  type ImportTorchStateDictOptions,
+  type ImportTorchStateDictReport,
+} from '@phalanx/blocks';
 
-const COMPONENT = 'importTorchStateDict';
-
-/** Options of {@link importTorchStateDict}. */
-export interface ImportTorchStateDictOptions {
-  /**
-   * Throw when a model weight has no tensor (missing) or a tensor matches no model weight
-   * (unexpected), listing them all. `num_batches_tracked` buffers are always ignored. Default true.
-   */
-  strict?: boolean;
-  /**
-   * A prefix removed from every key first (e.g. `'module.'` for checkpoints saved from
-   * `nn.DataParallel`). Default: `'module.'` when every key starts with it, else none.
-   */
-  stripPrefix?: string;
-  /**
-   * Concrete temperature to store in the selector (the release's checkpoint keeps it apart, as
-   * `ckpt['Temperature']`). Default: leave the model's temperature unchanged.
-   */
-  temperature?: number;
-}
-
-/** What {@link importTorchStateDict} did. */
-export interface ImportTorchStateDictReport {
-  /** State-dict keys that were loaded. */
-  loaded: string[];
-  /** Model weights (`layer/weight`) for which no tensor was given (only when `strict` is false). */
-  missing: string[];
-  /** Keys that matched no model weight (only when `strict` is false). */
-  unexpected: string[];
-}
-
-type Converter = (layer: tfl.layers.Layer, take: (key: string, shape: number[]) => tf.Tensor | null) => (tf.Tensor | null)[];
-
-const shapeOf = (layer: tfl.layers.Layer, k: number) => layer.weights[k].shape as number[];
-
-/** PyTorch conv `[O, I, kh, kw]` → tfjs `[kh, kw, I, O]`. */
-const convKernel = (w: tf.Tensor) => tf.transpose(w, [2, 3, 1, 0]);
-/** PyTorch transposed conv `[I, O, kh, kw]` → tfjs `[kh, kw, O, I]`. */
-const convTransposeKernel = (w: tf.Tensor) => tf.transpose(w, [2, 3, 1, 0]);
-
-/** The expected PyTorch shape of a tfjs conv kernel `[kh, kw, a, b]`: `[b, a, kh, kw]`. */
-const torchConvShape = ([kh, kw, a, b]: number[]) => [b, a, kh, kw];
-
-const CONVERTERS: Record<string, Converter> = {
-  Conv2D: (layer, take) => {
-    const name = layer.name;
-    const kernel = take(`${name}.weight`, torchConvShape(shapeOf(layer, 0)));
-    const out: (tf.Tensor | null)[] = [kernel && convKernel(kernel)];
-    if (layer.weights.length > 1) out.push(take(`${name}.bias`, shapeOf(layer, 1)));
-    return out;
-  },
-  Conv2DTranspose: (layer, take) => {
-    const name = layer.name;
-    // tfjs [kh, kw, O, I] ← PyTorch [I, O, kh, kw].
-    const kernel = take(`${name}.weight`, torchConvShape(shapeOf(layer, 0)));
-    const out: (tf.Tensor | null)[] = [kernel && convTransposeKernel(kernel)];
-    if (layer.weights.length > 1) out.push(take(`${name}.bias`, shapeOf(layer, 1)));
-    return out;
-  },
-  BatchNormalization: (layer, take) => {
-    const params = ['weight', 'bias', 'running_mean', 'running_var'];
-    return layer.weights.map((w, k) => take(`${layer.name}.${params[k]}`, w.shape as number[]));
-  },
-  Dense: (layer, take) => {
-    const [i, o] = shapeOf(layer, 0);
-    const kernel = take(`${layer.name}.weight`, [o, i]);
-    const out: (tf.Tensor | null)[] = [kernel && tf.transpose(kernel)];
-    if (layer.weights.length > 1) out.push(take(`${layer.name}.bias`, shapeOf(layer, 1)));
-    return out;
-  },
-  GroupFusion: (layer, take) => {
-    // nddr_layer: task i is Conv2d(G·C, U, 1) named `<name>.Conv_Task_List.i.0`; its weight
-    // [U, G·C, 1, 1] is the transpose of kernel columns i·U … (i+1)·U.
-    const [gc, gu] = shapeOf(layer, 0);
-    const groups = (layer as unknown as { numGroups: number }).numGroups;
-    const u = gu / groups;
-    const kernels: tf.Tensor[] = [];
-    const biases: tf.Tensor[] = [];
-    let complete = true;
-    for (let i = 0; i < groups; i++) {
-      const w = take(`${layer.name}.Conv_Task_List.${i}.0.weight`, [u, gc, 1, 1]);
-      if (w) kernels.push(tf.transpose(tf.reshape(w, [u, gc])));
-      else complete = false;
-      if (layer.weights.length > 1) {
-        const b = take(`${layer.name}.Conv_Task_List.${i}.0.bias`, [u]);
-        if (b) biases.push(b);
-        else complete = false;
-      }
-    }
-    const out: (tf.Tensor | null)[] = [complete ? tf.concat(kernels, 1) : null];
-    if (layer.weights.length > 1) out.push(complete ? tf.concat(biases, 0) : null);
-    return out;
-  },
-  ConcreteJointSelector: (layer, take) => {
-    // meta_S = nn.Linear(G, J, bias=False): weight [J, G] is the logits as they are.
-    const logits = take(`${layer.name}.weight`, shapeOf(layer, 0));
-    return [logits, null]; // the temperature is not part of the state_dict
-  },
-  SoftArgmax25D: (layer, take) => {
-    // SoftHeatmap: beta = grouped 1×1 conv [J, 1, 1, 1]; wx / wy are the fixed arange grids.
-    if (layer.weights.length === 0) return [];
-    const [j] = shapeOf(layer, 0);
-    const beta = take(`${layer.name}.beta.weight`, [j, 1, 1, 1]);
-    return [beta && tf.reshape(beta, [j])];
-  },
-};
-
-/** Layer classes whose weights never come from a state_dict. */
-const WEIGHTLESS_OK = new Set(['ConcreteJointSelector']);
+export type { ImportTorchStateDictOptions, ImportTorchStateDictReport };
 
 /**
- * Loads a PyTorch `state_dict` of the official `Learnable_Groups` into a model built by
- * {@link createLearnableGroups} (same configuration), matching every tensor by its PyTorch name.
- * Conversions: conv `[O, I, kh, kw]` → `[kh, kw, I, O]`; transposed conv `[I, O, kh, kw]` →
- * `[kh, kw, O, I]`; batch norm `weight, bias, running_mean, running_var` → `gamma, beta,
- * moving_mean, moving_variance`; `nddr_layer0.Conv_Task_List.i.0` → columns of the `GroupFusion`
- * kernel; `meta_S.weight [J, G]` → selector logits; `b_get_uv.j.beta.weight [J, 1, 1, 1]` →
- * `SoftArgmax25D` β `[J]` (the `wx`, `wy` grids are checked to be the pixel grid `0 … W−1` and
- * consumed). `num_batches_tracked` is ignored.
+ * Loads a `state_dict` of the official `Learnable_Groups` (e.g. `RHD_final.pth`'s
+ * `model_state_dict`, converted to safetensors — see the README) into a model built by
+ * {@link createLearnableGroups} with the checkpoint's configuration, matching every tensor by its
+ * PyTorch name: the backbone's convolutions and batch norms, `backbone_conv`, the branch blocks
+ * (`b_conv0 … b_up0`), the transposed convolutions (`[I, O, kh, kw]` → `[kh, kw, O, I]`), the heads,
+ * `nddr_layer0.Conv_Task_List.i.0` → the `GroupFusion` kernel columns, `meta_S.weight [J, G]` → the
+ * selector's logits, `b_get_uv.j.beta.weight [J, 1, 1, 1]` → `SoftArgmax25D` β `[J]` (the `wx` / `wy`
+ * grids are checked to be the pixel grid). A `module.` prefix (DataParallel) is removed;
+ * `num_batches_tracked` is ignored. Strict by default: every missing and unexpected key is listed in
+ * one `PhalanxConfigError`.
  *
- * **Shapes**: every tensor must have exactly the PyTorch shape implied by the model; a mismatch throws
- * a `PhalanxShapeError` naming the key.
- *
- * @param model The model from `createLearnableGroups` with the checkpoint's configuration.
- * @param tensors State-dict tensors keyed by PyTorch name (`readSafetensors(bytes)`); not disposed.
- * @throws PhalanxConfigError in strict mode, listing every missing and unexpected key.
+ * **Shapes**: each tensor must have the PyTorch shape implied by the model (else `PhalanxShapeError`
+ * naming the key).
  *
  * @example
  * const model = createLearnableGroups({ numGroups: 3, fusion: true, inputSize: 256 });
  * const tensors = readSafetensors(readFileSync('RHD_final.safetensors'));
  * importTorchStateDict(model, tensors, { temperature: 0.1 });
+ * tf.dispose(Object.values(tensors));
  */
 export function importTorchStateDict(
   model: tfl.LayersModel,
   tensors: Record<string, tf.Tensor>,
   options: ImportTorchStateDictOptions = {},
 ): ImportTorchStateDictReport {
-  const { strict = true, temperature } = options;
-  const keys = Object.keys(tensors);
-  const prefix =
-    options.stripPrefix ?? (keys.length > 0 && keys.every((k) => k.startsWith('module.')) ? 'module.' : '');
-  const byName = new Map<string, tf.Tensor>();
-  for (const k of keys) {
-    if (prefix && !k.startsWith(prefix)) {
-      throw new PhalanxConfigError(COMPONENT, 'stripPrefix', `a prefix of every key (${k})`, prefix);
-    }
-    byName.set(k.slice(prefix.length), tensors[k]);
-  }
-  const used = new Set<string>();
-  const missing: string[] = [];
-  const take = (key: string, shape: number[]): tf.Tensor | null => {
-    const t = byName.get(key);
-    if (t === undefined) {
-      missing.push(key);
-      return null;
-    }
-    if (!tf.util.arraysEqual(t.shape, shape)) {
-      throw new PhalanxShapeError(COMPONENT, `tensor '${key}'`, `of shape [${shape.join(', ')}]`, t.shape);
-    }
-    used.add(key);
-    return t;
-  };
-
-  const assignments: { layer: tfl.layers.Layer; values: (tf.Tensor | null)[] }[] = [];
-  tf.tidy(() => {
-    for (const layer of model.layers) {
-      const cls = layer.getClassName();
-      const convert = CONVERTERS[cls];
-      if (!convert) {
-        if (layer.weights.length > 0) {
-          missing.push(...layer.weights.map((w) => `${layer.name}.${w.originalName.split('/').pop()} (${cls})`));
-        }
-        continue;
-      }
-      if (cls === 'SoftArgmax25D') checkGrids(layer, byName, used);
-      const values = convert(layer, take);
-      if (values.length === 0 && !WEIGHTLESS_OK.has(cls)) continue;
-      assignments.push({ layer, values: values.map((v) => (v ? tf.keep(tf.clone(v)) : null)) });
-    }
-  });
-
-  for (const k of byName.keys()) if (k.endsWith('.num_batches_tracked')) used.add(k);
-  const unexpected = [...byName.keys()].filter((k) => !used.has(k));
-  try {
-    if (strict && (missing.length > 0 || unexpected.length > 0)) {
-      const parts: string[] = [];
-      if (missing.length > 0) parts.push(`missing keys: ${missing.join(', ')}`);
-      if (unexpected.length > 0) parts.push(`unexpected keys: ${unexpected.join(', ')}`);
-      throw new PhalanxConfigError(COMPONENT, 'tensors', 'a state_dict matching the model exactly', parts.join('; '));
-    }
-    for (const { layer, values } of assignments) {
-      const current = layer.getWeights();
-      const next = values.map((v, k) => v ?? current[k]);
-      layer.setWeights(next);
-    }
-    if (temperature !== undefined) {
-      for (const layer of model.layers) {
-        if (layer instanceof ConcreteJointSelector) layer.setTemperature(temperature);
-      }
-    }
-  } finally {
-    for (const { values } of assignments) tf.dispose(values.filter((v): v is tf.Tensor => v !== null));
-  }
-  return { loaded: [...used].filter((k) => !k.endsWith('.num_batches_tracked')), missing, unexpected };
-}
-
-/**
- * Consumes `<name>.wx` / `<name>.wy` of a `SoftHeatmap` after checking that they are the pixel grid
- * the layer uses (`wx[i][k] = k`, `wy[i][k] = i`).
- */
-function checkGrids(layer: tfl.layers.Layer, byName: Map<string, tf.Tensor>, used: Set<string>): void {
-  for (const axis of ['wx', 'wy'] as const) {
-    const key = `${layer.name}.${axis}`;
-    const grid = byName.get(key);
-    if (grid === undefined) continue; // an optional buffer here: the layer computes its grid
-    const [h, w] = grid.shape;
-    const values = grid.dataSync();
-    for (let i = 0; i < h; i++) {
-      for (let k = 0; k < w; k++) {
-        const expected = axis === 'wx' ? k : i;
-        if (values[i * w + k] !== expected) {
-          throw new PhalanxConfigError(COMPONENT, `tensor '${key}'`, 'the pixel grid arange(0, size)', `${values[i * w + k]} at [${i}, ${k}]`);
-        }
-      }
-    }
-    used.add(key);
-  }
+  return loadTorchStateDict(model, tensors, options);
 }

@@ -1,0 +1,280 @@
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  expectClose,
+  expectNoLeakInPredictAndTrain,
+  expectSaveLoadIdentical,
+  forEachBackend,
+  readJson,
+  toTensor,
+  useBackend,
+} from '@phalanx/testing';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { readSafetensors } from '../../layers/src/io/safetensors';
+import {
+  basic2dBlock,
+  downsampleConv2dR,
+  hourglass,
+  hourglassBackbone,
+  loadTorchStateDict,
+  nddrBlock,
+  preActResidual,
+  res2dBlock,
+  splitTorchKey,
+  torchConv2d,
+  torchConvTranspose2d,
+  torchName,
+  upsample2dBlockR,
+} from './index';
+
+// Reference outputs of the official PyTorch blocks (float64, eval mode), made by scripts/make-fixtures.py.
+interface JsonTensor {
+  shape: number[];
+  data: number[];
+}
+interface BlockCase {
+  block: string;
+  outChannels?: number;
+  kernelSize?: number;
+  depth?: number;
+  numModules?: number;
+  input?: JsonTensor;
+  output?: JsonTensor;
+  inputs?: JsonTensor[];
+  outputs?: JsonTensor[];
+}
+const FIXTURES = new URL('../test/fixtures/', import.meta.url);
+const fixture = readJson<{ cases: Record<string, BlockCase> }>(new URL('blocks.json', FIXTURES).pathname);
+const stateBytes = readFileSync(new URL('blocks.safetensors', FIXTURES));
+
+/** The fixture's tensors of one case, with the `<case>.` prefix removed (a state_dict of that block). */
+function stateDictOf(caseName: string): Record<string, tf.Tensor> {
+  const all = readSafetensors(stateBytes);
+  const out: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(all)) {
+    if (k.startsWith(`${caseName}.`)) out[k.slice(caseName.length + 1)] = v;
+    else v.dispose();
+  }
+  return out;
+}
+
+type Sym = tfl.SymbolicTensor;
+const BUILDERS: Record<string, (x: Sym, c: BlockCase) => Sym> = {
+  preActResidual: (x, c) => preActResidual(x, { outChannels: c.outChannels!, name: PREFIX }),
+  hourglass: (x, c) => hourglass(x, { depth: c.depth!, numModules: c.numModules!, name: PREFIX }),
+  basic2dBlock: (x, c) => basic2dBlock(x, { outChannels: c.outChannels!, kernelSize: c.kernelSize!, name: PREFIX }),
+  res2dBlock: (x, c) => res2dBlock(x, { outChannels: c.outChannels!, name: PREFIX }),
+  downsampleConv2dR: (x, c) => downsampleConv2dR(x, { outChannels: c.outChannels!, name: PREFIX }),
+  upsample2dBlockR: (x, c) => upsample2dBlockR(x, { outChannels: c.outChannels!, name: PREFIX }),
+};
+// PyTorch state_dicts of a lone module have no prefix; our layers need one, so the keys get 'm.'.
+const PREFIX = 'm';
+const prefixed = (sd: Record<string, tf.Tensor>) =>
+  Object.fromEntries(Object.entries(sd).map(([k, v]) => [`${PREFIX}.${k}`, v]));
+
+function modelFor(caseName: string): tfl.LayersModel {
+  const c = fixture.cases[caseName];
+  const x = tfl.input({ shape: c.input!.shape.slice(1) });
+  const model = tfl.model({ inputs: x, outputs: BUILDERS[c.block](x, c) });
+  const sd = prefixed(stateDictOf(caseName));
+  loadTorchStateDict(model, sd);
+  tf.dispose(Object.values(sd));
+  return model;
+}
+
+const TOL = { rtol: 1e-4, atol: 1e-4 };
+
+// The describes outside forEachBackend build layers too: give them a ready backend.
+beforeAll(() => useBackend('cpu'));
+
+describe('naming', () => {
+  it('joins PyTorch paths and splits state_dict keys', () => {
+    expect(torchName('backbone', 'hourglass', 0, '', 'up1_', 1)).toBe('backbone.hourglass.0.up1_.1');
+    expect(splitTorchKey('b_up1.0.1.block.0.weight')).toEqual({ module: 'b_up1.0.1.block.0', param: 'weight' });
+    expect(() => torchName('bad name')).toThrow(/torchName: name must be a valid layer name/);
+    expect(() => splitTorchKey('weight')).toThrow(PhalanxConfigError);
+  });
+
+  it('names the layers after the PyTorch modules', () => {
+    const x = tfl.input({ shape: [8, 8, 4] });
+    const model = tfl.model({ inputs: x, outputs: res2dBlock(x, { outChannels: 6, name: 'b_conv1.2' }) });
+    const names = model.layers.filter((l) => l.weights.length > 0).map((l) => l.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'b_conv1.2.res_branch.0',
+        'b_conv1.2.res_branch.1',
+        'b_conv1.2.res_branch.3',
+        'b_conv1.2.res_branch.4',
+        'b_conv1.2.skip_con.0',
+        'b_conv1.2.skip_con.1',
+      ]),
+    );
+  });
+});
+
+forEachBackend((backend) => {
+  describe('blocks match the official PyTorch modules', () => {
+    for (const caseName of Object.keys(fixture.cases).filter((k) => k !== 'nddr')) {
+      it(`${caseName} (${fixture.cases[caseName].block})`, () => {
+        const c = fixture.cases[caseName];
+        const model = modelFor(caseName);
+        const x = toTensor(c.input!);
+        const y = model.predict(x) as tf.Tensor;
+        expect(y.shape).toEqual(c.output!.shape);
+        expectClose(y, toTensor(c.output!), TOL, `${caseName} on ${backend}`);
+        tf.dispose([x, y]);
+      });
+    }
+
+    it('nddr block (GroupFusion + BN + ReLU per group)', () => {
+      const c = fixture.cases.nddr;
+      const inputs = c.inputs!.map((t) => tfl.input({ shape: t.shape.slice(1) }));
+      const model = tfl.model({ inputs, outputs: nddrBlock(inputs, { name: 'nddr_layer0' }) });
+      const sd = stateDictOf('nddr');
+      const renamed = Object.fromEntries(Object.entries(sd).map(([k, v]) => [`nddr_layer0.${k}`, v]));
+      const report = loadTorchStateDict(model, renamed);
+      expect(report.loaded.length).toBe(Object.keys(sd).length);
+      tf.dispose(Object.values(sd));
+      const xs = c.inputs!.map((t) => toTensor(t));
+      const ys = model.predict(xs) as tf.Tensor[];
+      ys.forEach((y, i) => expectClose(y, toTensor(c.outputs![i]), TOL, `nddr group ${i}`));
+      tf.dispose([...xs, ...ys]);
+    });
+  });
+
+  describe('geometry', () => {
+    it('a stride-2 convolution with PyTorch padding 1 samples the grid PyTorch samples', () => {
+      // 1×1 identity-like 3×3 kernel picking the centre: output (i, j) = input (2i, 2j).
+      const x = tfl.input({ shape: [6, 6, 1] });
+      const y = torchConv2d(x, { filters: 1, kernelSize: 3, stride: 2, padding: 1, useBias: false, name: 'c' });
+      const model = tfl.model({ inputs: x, outputs: y });
+      const k = tf.buffer([3, 3, 1, 1]);
+      k.set(1, 1, 1, 0, 0);
+      model.getLayer('c').setWeights([k.toTensor()]);
+      const input = tf.reshape(tf.range(0, 36), [1, 6, 6, 1]);
+      const out = model.predict(input) as tf.Tensor;
+      expect(Array.from(out.dataSync())).toEqual([0, 2, 4, 12, 14, 16, 24, 26, 28]);
+      expect(model.layers.map((l) => l.name)).toContain('c.pad');
+    });
+
+    it("transposed conv k4 s2 p1: 'same' equals 'valid' + crop 1, and equals the direct definition", () => {
+      const [h, w, cin, cout] = [3, 4, 2, 3];
+      const kernel = tf.randomNormal([4, 4, cout, cin], 0, 1, 'float32', 7);
+      const bias = tf.randomNormal([cout], 0, 1, 'float32', 8);
+      const xv = tf.randomNormal([2, h, w, cin], 0, 1, 'float32', 9);
+      const build = (padding: number) => {
+        const x = tfl.input({ shape: [h, w, cin] });
+        return tfl.model({ inputs: x, outputs: torchConvTranspose2d(x, { filters: cout, kernelSize: 4, stride: 2, padding, name: 't' }) });
+      };
+      const same = build(1); // 'same' path
+      same.getLayer('t').setWeights([kernel, bias]);
+      const full = build(0); // 'valid', no crop
+      full.getLayer('t').setWeights([kernel, bias]);
+      const a = same.predict(xv) as tf.Tensor;
+      const fullOut = full.predict(xv) as tf.Tensor;
+      expect(a.shape).toEqual([2, 2 * h, 2 * w, cout]);
+      expect(fullOut.shape).toEqual([2, 2 * h + 2, 2 * w + 2, cout]);
+      expectClose(a, tf.slice(fullOut, [0, 1, 1, 0], [2, 2 * h, 2 * w, cout]), { rtol: 1e-5, atol: 1e-5 }, 'same vs crop');
+      // Direct definition (PyTorch): out[2i + a − p][2j + b − p][o] += x[i][j][c] · W[c][o][a][b].
+      const X = xv.arraySync() as number[][][][];
+      const K = kernel.arraySync() as number[][][][];
+      const Bv = bias.arraySync() as number[];
+      const ref = tf.buffer([2, 2 * h, 2 * w, cout]);
+      for (let n = 0; n < 2; n++)
+        for (let oy = 0; oy < 2 * h; oy++) for (let ox = 0; ox < 2 * w; ox++) for (let o = 0; o < cout; o++) ref.set(Bv[o], n, oy, ox, o);
+      for (let n = 0; n < 2; n++)
+        for (let i = 0; i < h; i++)
+          for (let j = 0; j < w; j++)
+            for (let a2 = 0; a2 < 4; a2++)
+              for (let b2 = 0; b2 < 4; b2++) {
+                const oy = 2 * i + a2 - 1;
+                const ox = 2 * j + b2 - 1;
+                if (oy < 0 || ox < 0 || oy >= 2 * h || ox >= 2 * w) continue;
+                for (let o = 0; o < cout; o++)
+                  for (let c = 0; c < cin; c++) ref.set(ref.get(n, oy, ox, o) + X[n][i][j][c] * K[a2][b2][o][c], n, oy, ox, o);
+              }
+      expectClose(a, ref.toTensor(), { rtol: 1e-4, atol: 1e-4 }, 'same vs direct');
+    });
+
+    it('other transposed-conv paddings crop a valid transposed convolution', () => {
+      const x = tfl.input({ shape: [5, 5, 2] });
+      const y = torchConvTranspose2d(x, { filters: 3, kernelSize: 3, stride: 2, padding: 1, name: 'u' });
+      expect(y.shape).toEqual([null, 9, 9, 3]); // (5−1)·2 − 2 + 3
+    });
+  });
+
+  describe('model checks', () => {
+    it('hourglass backbone: shapes, save → load identical, no leaks', async () => {
+      const image = tfl.input({ shape: [32, 32, 3] });
+      const { heatmaps, encodings } = hourglassBackbone(image, {
+        numJoints: 3,
+        numStacks: 2,
+        numModules: 1,
+        features: 4,
+        depth: 2,
+        stemChannels: [4, 4],
+      });
+      expect(heatmaps.map((t) => t.shape)).toEqual([
+        [null, 8, 8, 3],
+        [null, 8, 8, 3],
+      ]);
+      expect(encodings.map((t) => t.shape)).toEqual([
+        [null, 8, 8, 4],
+        [null, 8, 8, 4],
+      ]);
+      const model = tfl.model({ inputs: image, outputs: [...heatmaps, encodings[1]] });
+      const input = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 3);
+      await expectSaveLoadIdentical(model, [input]);
+      if (backend === 'cpu') await expectNoLeakInPredictAndTrain(model, [input]);
+      input.dispose();
+    });
+  });
+});
+
+describe('errors', () => {
+  it('rejects bad block configurations and shapes with named errors', () => {
+    const x = tfl.input({ shape: [8, 8, 4] });
+    expect(() => preActResidual(x, { outChannels: 5, name: 'r' })).toThrow(
+      'preActResidual: outChannels must be an even integer, but received 5.',
+    );
+    expect(() => hourglass(tfl.input({ shape: [6, 6, 4] }), { depth: 2, name: 'h' })).toThrow(
+      'hourglass: input must be a height and width divisible by 2^depth = 4, but received [null, 6, 6, 4].',
+    );
+    expect(() => basic2dBlock(x, { outChannels: 4, kernelSize: 2, name: 'b' })).toThrow(
+      'basic2dBlock: kernelSize must be an odd integer, but received 2.',
+    );
+    expect(() => torchConv2d(x, { filters: 0, kernelSize: 3, name: 'c' })).toThrow(
+      'torchConv2d: filters must be an integer ≥ 1, but received 0.',
+    );
+    expect(() => nddrBlock([x], { name: 'n' })).toThrow(PhalanxShapeError);
+    expect(() => res2dBlock(tfl.input({ shape: [4, 4] }), { outChannels: 2, name: 'r' })).toThrow(PhalanxShapeError);
+  });
+
+  it('strict import lists missing and unexpected keys; shapes are checked', () => {
+    const x = tfl.input({ shape: [4, 4, 2] });
+    const model = tfl.model({ inputs: x, outputs: basic2dBlock(x, { outChannels: 3, kernelSize: 1, name: 'b' }) });
+    const good = {
+      'b.block.0.weight': tf.ones([3, 2, 1, 1]),
+      'b.block.0.bias': tf.zeros([3]),
+      'b.block.1.weight': tf.ones([3]),
+      'b.block.1.bias': tf.zeros([3]),
+      'b.block.1.running_mean': tf.zeros([3]),
+      'b.block.1.running_var': tf.ones([3]),
+      'b.block.1.num_batches_tracked': tf.scalar(3, 'int32'),
+    };
+    expect(loadTorchStateDict(model, good).loaded).toHaveLength(6);
+    const { ['b.block.1.running_var']: _dropped, ...partial } = good;
+    expect(() => loadTorchStateDict(model, { ...partial, 'b.extra.weight': tf.ones([1]) })).toThrow(
+      /loadTorchStateDict: tensors must be a state_dict matching the model exactly, but received 'missing keys: b\.block\.1\.running_var; unexpected keys: b\.extra\.weight'/,
+    );
+    const report = loadTorchStateDict(model, partial, { strict: false });
+    expect(report.missing).toEqual(['b.block.1.running_var']);
+    expect(() => loadTorchStateDict(model, { ...good, 'b.block.0.weight': tf.ones([2, 3, 1, 1]) })).toThrow(
+      "loadTorchStateDict: tensor 'b.block.0.weight' must be of shape [3, 2, 1, 1], but received [2, 3, 1, 1].",
+    );
+    const withModule = Object.fromEntries(Object.entries(good).map(([k, v]) => [`module.${k}`, v]));
+    expect(loadTorchStateDict(model, withModule).loaded).toHaveLength(6);
+  });
+});
