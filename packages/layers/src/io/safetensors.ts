@@ -93,7 +93,14 @@ function toBytes(component: string, bytes: Uint8Array | ArrayBuffer): Uint8Array
   throw new PhalanxConfigError(component, 'bytes', 'a Uint8Array or ArrayBuffer', typeof bytes);
 }
 
-/** IEEE half precision bits → number. */
+/**
+ * Decodes the 16 bits of an IEEE 754 half-precision float (safetensors `F16`) to a number,
+ * including subnormals, ±Infinity and NaN.
+ *
+ * @example
+ * float16BitsToNumber(0x3c00); // 1
+ * float16BitsToNumber(0xc000); // -2
+ */
 export function float16BitsToNumber(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exponent = (h >> 10) & 0x1f;
