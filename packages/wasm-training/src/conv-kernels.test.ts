@@ -86,7 +86,7 @@ describe('Conv2DBackpropFilter on wasm equals cpu', () => {
           await compare(tf.Conv2DBackpropFilter, { x: host(c.x, i), dy: host(dyShape(c, false), i + 100) }, attrs, label(c));
         }
       } finally {
-        setConv2DBackpropFilterStrategy('im2col');
+        setConv2DBackpropFilterStrategy('swapped-conv');
       }
     });
   }

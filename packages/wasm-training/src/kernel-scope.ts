@@ -33,6 +33,12 @@ export class KernelScope {
     return out;
   }
 
+  /** Takes ownership of an info produced outside {@link run} (e.g. one of several kernel outputs). */
+  adopt(info: tf.TensorInfo): tf.TensorInfo {
+    this.owned.push(info);
+    return info;
+  }
+
   /** Copies host values into a new backend buffer owned by the scope. */
   write(values: Float32Array | Int32Array, shape: number[], dtype: 'float32' | 'int32'): tf.TensorInfo {
     const dataId = this.backend.write(values, shape, dtype);

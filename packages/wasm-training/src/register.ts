@@ -2,12 +2,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './conv2d-backprop';
 import { depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput } from './depthwise-backprop';
 import { WASM } from './kernel-scope';
+import { maxPoolGrad } from './max-pool-grad';
+import { resizeBilinearGrad, resizeNearestNeighborGrad } from './resize-bilinear-grad';
 import { unsortedSegmentSum } from './unsorted-segment-sum';
 
 /**
  * The kernels this package registers for the `wasm` backend. The first four are missing from
  * `@tensorflow/tfjs-backend-wasm` 4.22; `Conv2DBackpropInput` replaces the backend's scalar loop
- * (≈ 30× slower than its XNNPACK convolution) by a convolution.
+ * (≈ 30× slower than its XNNPACK convolution) by a convolution, and `ResizeBilinearGrad` the
+ * backend's kernel, which ignores `halfPixelCenters` (wrong gradients for that mode);
+ * `ResizeNearestNeighborGrad` and `MaxPoolGrad` replace kernels that give wrong gradients for some
+ * batch/channel layouts (see the tests).
  */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   { kernelName: tf.Conv2DBackpropFilter, backendName: WASM, kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc },
@@ -23,9 +28,17 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
     kernelFunc: depthwiseConv2dNativeBackpropInput as unknown as tf.KernelFunc,
   },
   { kernelName: tf.UnsortedSegmentSum, backendName: WASM, kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc },
+  { kernelName: tf.ResizeBilinearGrad, backendName: WASM, kernelFunc: resizeBilinearGrad as unknown as tf.KernelFunc },
+  {
+    kernelName: tf.ResizeNearestNeighborGrad,
+    backendName: WASM,
+    kernelFunc: resizeNearestNeighborGrad as unknown as tf.KernelFunc,
+  },
+  { kernelName: tf.MaxPoolGrad, backendName: WASM, kernelFunc: maxPoolGrad as unknown as tf.KernelFunc },
 ];
 
-const registered = new Set<tf.KernelConfig>();
+/** Kernels of the wasm backend we replaced (its scalar Conv2DBackpropInput), to restore them. */
+const replaced = new Map<string, tf.KernelConfig>();
 
 /**
  * Registers the training kernels of {@link WASM_TRAINING_KERNELS} for the `wasm` backend. Safe to
@@ -44,9 +57,28 @@ export function registerWasmTrainingKernels(): void {
   for (const config of WASM_TRAINING_KERNELS) {
     const current = tf.getKernel(config.kernelName, WASM);
     if (current === config) continue;
-    if (current != null) tf.unregisterKernel(config.kernelName, WASM);
+    if (current != null) {
+      if (!replaced.has(config.kernelName)) replaced.set(config.kernelName, current);
+      tf.unregisterKernel(config.kernelName, WASM);
+    }
     tf.registerKernel(config);
-    registered.add(config);
+  }
+}
+
+/**
+ * Removes this package's kernels from `wasm` and puts back the backend's own ones it replaced
+ * (used by the benchmark to time the stock backend; training convolutions on wasm fails again).
+ */
+export function unregisterWasmTrainingKernels(): void {
+  for (const config of WASM_TRAINING_KERNELS) {
+    if (tf.getKernel(config.kernelName, WASM) !== config) continue;
+    tf.unregisterKernel(config.kernelName, WASM);
+    const original = replaced.get(config.kernelName);
+    if (original == null) continue;
+    tf.registerKernel(original);
+    // Its setup (binding the wasm function) is skipped when it was replaced before the backend started.
+    const backend = tf.findBackend(WASM);
+    if (backend != null && original.setupFunc != null) original.setupFunc(backend);
   }
 }
 

@@ -1,0 +1,177 @@
+/**
+ * Conv training-step throughput on cpu and wasm, with and without @phalanx/wasm-training.
+ *
+ * Step: y = conv2d(x, W), 3×3, 'same', stride 1, x: [B, 64, 64, 64], W: [3, 3, 64, 64]; backward
+ * = ∂x (Conv2DBackpropInput) + ∂W (Conv2DBackpropFilter) for a given dy. FLOPs: forward 2·B·H·W·Ci·Co·9,
+ * backward twice that. Run: `pnpm --filter @phalanx/bench exec tsx src/wasm-training.ts`
+ * (or `npx tsx bench/src/wasm-training.ts` from the repo root).
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import '@tensorflow/tfjs-layers'; // registers the gradients
+import {
+  registerWasmTrainingKernels,
+  setConv2DBackpropFilterStrategy,
+  unregisterWasmTrainingKernels,
+} from '../../packages/wasm-training/src/index';
+
+const B = 8;
+const H = 64;
+const C = 64;
+const K = 3;
+const PYTORCH_ONE_CORE_MS = 112; // issue 4: PyTorch, one core of this machine, same step (≈ 64 GFLOP/s)
+
+const fwdFlops = (b: number, h: number) => 2 * b * h * h * C * C * K * K;
+
+/** Best of the runs: the machine is shared, the minimum is the least disturbed figure. */
+function best(xs: number[]): number {
+  return Math.min(...xs);
+}
+
+function time(fn: () => void, reps: number, warmup = 1): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const ms: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    ms.push(performance.now() - t0);
+  }
+  return best(ms);
+}
+
+interface Parts {
+  forward: number;
+  backwardInput: number;
+  backwardFilter: number;
+  /** forward + backward (tf.grads re-runs the forward). */
+  step: number;
+}
+
+/** Times forward, the two backward kernels and the whole step (forward + tf.grads) at [b, h, h, C]. */
+function measure(b: number, h: number, reps: number, warmup: number): Parts {
+  const x = tf.randomNormal([b, h, h, C]) as tf.Tensor4D;
+  const w = tf.mul(tf.randomNormal([K, K, C, C]), 0.05) as tf.Tensor4D;
+  const dy = tf.randomNormal([b, h, h, C]) as tf.Tensor4D;
+  const sync = (t: tf.Tensor | tf.Tensor[]) => (Array.isArray(t) ? t : [t]).forEach((u) => (u.dataSync(), u.dispose()));
+  const forward = time(() => sync(tf.conv2d(x, w, 1, 'same')), reps, warmup);
+  const backwardInput = time(
+    () => sync(tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape }) as tf.Tensor),
+    reps,
+    warmup,
+  );
+  const backwardFilter = time(
+    () => sync(tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape }) as tf.Tensor),
+    reps,
+    warmup,
+  );
+  const grads = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'));
+  const step = time(() => sync(grads([x, w], dy)), reps, warmup);
+  tf.dispose([x, w, dy]);
+  return { forward, backwardInput, backwardFilter, step };
+}
+
+async function main(): Promise<void> {
+  const rows: Array<Record<string, string | number>> = [];
+  const fullFwd = fwdFlops(B, H);
+  const gflops = (flops: number, ms: number) => flops / ms / 1e6;
+
+  await tf.setBackend('wasm');
+  await tf.ready();
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+
+  // 1. wasm as shipped (our kernels removed): forward kernel, and the backend's scalar Conv2DBackpropInput.
+  unregisterWasmTrainingKernels();
+  const stock = tf.getKernelsForBackend('wasm').some((k) => k.kernelName === tf.Conv2DBackpropInput);
+  if (!stock) throw new Error('expected the stock wasm Conv2DBackpropInput');
+  const x0 = tf.randomNormal([B, H, H, C]);
+  const w0 = tf.randomNormal([K, K, C, C]);
+  const fwdOnly = time(() => tf.conv2d(x0 as tf.Tensor4D, w0 as tf.Tensor4D, 1, 'same').dataSync(), 7, 2);
+  const stockInput = time(
+    () => (tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: x0, filter: w0 }, { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: x0.shape }) as tf.Tensor).dispose(),
+    1,
+    0,
+  );
+  tf.dispose([x0, w0]);
+  registerWasmTrainingKernels();
+
+  // 2. wasm with @phalanx/wasm-training, both filter-gradient strategies.
+  const strategies: Record<string, Parts> = {};
+  for (const s of ['swapped-conv', 'im2col'] as const) {
+    setConv2DBackpropFilterStrategy(s);
+    strategies[s] = measure(B, H, 7, 2);
+  }
+  setConv2DBackpropFilterStrategy('swapped-conv');
+  const wasm = strategies['swapped-conv'];
+
+  // 3. cpu at a reduced size (its gradient kernels are naive loops), scaled by FLOPs.
+  await tf.setBackend('cpu');
+  const cpuB = 1;
+  const cpuH = 32;
+  const cpu = measure(cpuB, cpuH, 1, 0);
+  const cpuScale = fullFwd / fwdFlops(cpuB, cpuH);
+
+  const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toPrecision(3));
+  const add = (name: string, fwdMs: number, stepMs: number, note: string) =>
+    rows.push({
+      backend: name,
+      'forward ms': fmt(fwdMs),
+      'forward GFLOP/s': fmt(gflops(fullFwd, fwdMs)),
+      'fwd+bwd ms': fmt(stepMs),
+      'fwd+bwd GFLOP/s': fmt(gflops(3 * fullFwd, stepMs)),
+      note,
+    });
+  add('cpu', cpu.forward * cpuScale, cpu.step * cpuScale, `measured at B=${cpuB} ${cpuH}×${cpuH}, time × ${cpuScale}`);
+  rows.push({
+    backend: 'wasm forward kernel alone',
+    'forward ms': fmt(fwdOnly),
+    'forward GFLOP/s': fmt(gflops(fullFwd, fwdOnly)),
+    'fwd+bwd ms': '–',
+    'fwd+bwd GFLOP/s': '–',
+    note: 'stock tfjs-backend-wasm Conv2D (XNNPACK)',
+  });
+  add('wasm stock (no filter grad)', fwdOnly, fwdOnly + stockInput, `cannot train; stock Conv2DBackpropInput alone ${fmt(stockInput)} ms`);
+  for (const [s, p] of Object.entries(strategies)) {
+    add(`wasm + wasm-training (${s})`, p.forward, p.step, `∂x ${fmt(p.backwardInput)} ms, ∂W ${fmt(p.backwardFilter)} ms`);
+  }
+  add('PyTorch, 1 core (issue 4)', PYTORCH_ONE_CORE_MS / 3, PYTORCH_ONE_CORE_MS, 'cited, not measured (torch not installed); forward ≈ step/3');
+
+  const wasmStep = wasm.step;
+  const cpuStep = cpu.step * cpuScale;
+  const bwdPerFlop = (wasm.step - wasm.forward) / (2 * wasm.forward);
+  const load = (await import('node:os')).loadavg();
+  const summary = {
+    loadAverage1min: load[0],
+    timing: 'best of 7 runs after 2 warm-ups (wasm); cpu one run',
+    config: { B, H, W: H, Cin: C, Cout: C, kernel: K, padding: 'same', stride: 1, forwardGflop: fullFwd / 1e9 },
+    node: process.version,
+    wasmSimd: simd,
+    wasmMultithread: threads,
+    cpuMeasuredAt: { B: cpuB, H: cpuH, W: cpuH, scale: cpuScale },
+    rows,
+    targets: {
+      wasmStepSpeedupOverCpu: cpuStep / wasmStep,
+      backwardCostPerFlopOverForward: bwdPerFlop,
+      stepOverPytorchOneCore: wasmStep / PYTORCH_ONE_CORE_MS,
+    },
+  };
+  const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'wasm-training.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(summary, null, 2) + '\n');
+
+  const cols = Object.keys(rows[0]);
+  console.log(`\nConv training step B=${B} ${H}×${H} ${C}→${C} 3×3 'same' (forward ${(fullFwd / 1e9).toFixed(2)} GFLOP; fwd+bwd = 3×) — Node ${process.version}, wasm SIMD ${simd}, wasm threads ${threads}, load average ${load[0].toFixed(1)} on ${(await import('node:os')).cpus().length} cores; best of 7 runs\n`);
+  console.log(`| ${cols.join(' | ')} |`);
+  console.log(`|${cols.map(() => '---').join('|')}|`);
+  for (const r of rows) console.log(`| ${cols.map((c) => String(r[c])).join(' | ')} |`);
+  console.log(
+    `\nwasm step vs cpu: ${fmt(cpuStep / wasmStep)}× faster (target ≥ 100×); backward cost per FLOP / forward: ${bwdPerFlop.toFixed(2)} (target ≤ 2); ` +
+      `step / PyTorch one core: ${(wasmStep / PYTORCH_ONE_CORE_MS).toFixed(2)} (target ≤ 3)\n`,
+  );
+}
+
+void main();
