@@ -27,7 +27,12 @@ function edgeMask(adjacency: Adjacency, size: number): { mask: tf.Tensor2D; pair
     const rows = adjacency as ReadonlyArray<ReadonlyArray<number | boolean>>;
     const shape = [rows.length, ...(Array.isArray(rows[0]) ? [rows[0].length] : [])];
     if (rows.length !== size || rows.some((r) => !Array.isArray(r) || r.length !== size)) {
-      throw new PhalanxShapeError(NAME, 'adjacency', `a ${size} × ${size} matrix (the last two axes of attention)`, shape);
+      throw new PhalanxShapeError(
+        NAME,
+        'adjacency',
+        `a ${size} × ${size} matrix (the last two axes of attention)`,
+        shape,
+      );
     }
     const values = new Float32Array(size * size);
     let pairs = 0;
@@ -42,12 +47,18 @@ function edgeMask(adjacency: Adjacency, size: number): { mask: tf.Tensor2D; pair
         }
       }),
     );
-    if (pairs === 0) throw new PhalanxConfigError(NAME, 'adjacency', 'a matrix with at least one edge i ≠ j', 'no edges');
+    if (pairs === 0)
+      throw new PhalanxConfigError(NAME, 'adjacency', 'a matrix with at least one edge i ≠ j', 'no edges');
     return { mask: tf.tensor2d(values, [size, size]), pairs };
   }
   const adj = checkTensor(NAME, 'adjacency', adjacency);
   if (adj.rank !== 2 || adj.shape[0] !== size || adj.shape[1] !== size) {
-    throw new PhalanxShapeError(NAME, 'adjacency', `of shape [${size}, ${size}] (the last two axes of attention)`, adj.shape);
+    throw new PhalanxShapeError(
+      NAME,
+      'adjacency',
+      `of shape [${size}, ${size}] (the last two axes of attention)`,
+      adj.shape,
+    );
   }
   const offDiagonal = tf.sub(tf.ones([size, size]), tf.eye(size));
   return { mask: tf.mul(tf.cast(tf.notEqual(adj, 0), 'float32'), offDiagonal) as tf.Tensor2D, pairs: null };

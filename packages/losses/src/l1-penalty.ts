@@ -27,7 +27,12 @@ export function l1Penalty(weights: WeightLike | readonly WeightLike[]): tf.Scala
   const list: readonly WeightLike[] = Array.isArray(weights) ? weights : [weights as WeightLike];
   return tf.tidy(() => {
     const terms = list.map((w, i) => {
-      const tensor = w instanceof tf.Tensor ? w : typeof (w as { read?: unknown })?.read === 'function' ? (w as { read(): tf.Tensor }).read() : null;
+      const tensor =
+        w instanceof tf.Tensor
+          ? w
+          : typeof (w as { read?: unknown })?.read === 'function'
+            ? (w as { read(): tf.Tensor }).read()
+            : null;
       if (tensor === null) {
         throw new PhalanxConfigError('l1Penalty', `weights[${i}]`, 'a tf.Tensor or an object with read()', typeof w);
       }

@@ -66,7 +66,11 @@ forEachBackend(() => {
     const t3 = () => toTensor(golden.target3);
     const p3 = () => toTensor(golden.pred3);
     it('heatmapMSE', () => {
-      expectClose(value(heatmapMSE(toTensor(golden.targetHeat), toTensor(golden.predHeat))), golden.expected.heatmapMSE, TOL);
+      expectClose(
+        value(heatmapMSE(toTensor(golden.targetHeat), toTensor(golden.predHeat))),
+        golden.expected.heatmapMSE,
+        TOL,
+      );
     });
     it('mpjpeLoss', () => {
       expectClose(value(mpjpeLoss(t3(), p3())), golden.expected.mpjpeLoss, TOL);
@@ -81,10 +85,22 @@ forEachBackend(() => {
     it('edgeStabilityLoss, mean and sum, array and tensor adjacency', () => {
       const att = toTensor(golden.attention);
       expectClose(value(edgeStabilityLoss(att, adjacency)), golden.expected.edgeStabilityLoss, TOL);
-      expectClose(value(edgeStabilityLoss(att, adjacency, { reduction: 'sum' })), golden.expected.edgeStabilityLossSum, TOL);
+      expectClose(
+        value(edgeStabilityLoss(att, adjacency, { reduction: 'sum' })),
+        golden.expected.edgeStabilityLossSum,
+        TOL,
+      );
       const adjTensor = tf.tensor2d(adjacency);
-      expectClose(value(edgeStabilityLoss(att, adjTensor, { reduction: 'mean' })), golden.expected.edgeStabilityLoss, TOL);
-      expectClose(value(edgeStabilityLoss(att, adjTensor, { reduction: 'sum' })), golden.expected.edgeStabilityLossSum, TOL);
+      expectClose(
+        value(edgeStabilityLoss(att, adjTensor, { reduction: 'mean' })),
+        golden.expected.edgeStabilityLoss,
+        TOL,
+      );
+      expectClose(
+        value(edgeStabilityLoss(att, adjTensor, { reduction: 'sum' })),
+        golden.expected.edgeStabilityLossSum,
+        TOL,
+      );
       // A self-loop in the adjacency is ignored (pairs are i ≠ j only).
       const withLoop = adjacency.map((row, i) => row.map((v, j) => (i === j && i === 0 ? 1 : v)));
       expectClose(value(edgeStabilityLoss(att, withLoop)), golden.expected.edgeStabilityLoss, TOL);
@@ -94,7 +110,11 @@ forEachBackend(() => {
       const ws = golden.weights.map(toTensor);
       expectClose(value(l1Penalty(ws)), golden.expected.l1Penalty, TOL);
       const single = value(l1Penalty(ws[0]));
-      expectClose(single, golden.weights[0].data.reduce((s, v) => s + Math.abs(v), 0), TOL);
+      expectClose(
+        single,
+        golden.weights[0].data.reduce((s, v) => s + Math.abs(v), 0),
+        TOL,
+      );
       expect(value(l1Penalty([]))).toBe(0);
       const dense = tfl.layers.dense({ units: 2, kernelInitializer: 'ones', biasInitializer: 'ones' });
       dense.apply(tf.zeros([1, 3]));
@@ -105,12 +125,26 @@ forEachBackend(() => {
   describe('documented examples', () => {
     it('give the numbers their TSDoc states', () => {
       expectClose(value(heatmapMSE(tf.zeros([1, 2, 2, 1]), tf.tensor4d([1, 0, 0, 1], [1, 2, 2, 1]))), 0.5, TOL);
-      const t = tf.tensor3d([[[0, 0, 0], [1, 1, 1]]]);
-      const p = tf.tensor3d([[[3, 4, 0], [1, 1, 1]]]);
+      const t = tf.tensor3d([
+        [
+          [0, 0, 0],
+          [1, 1, 1],
+        ],
+      ]);
+      const p = tf.tensor3d([
+        [
+          [3, 4, 0],
+          [1, 1, 1],
+        ],
+      ]);
       expectClose(value(mpjpeLoss(t, p)), 2.5, TOL);
       expectClose(value(squaredDistanceLoss(t, p)), 12.5, TOL);
       expectClose(value(xyzL1Loss(tf.zeros([1, 1, 3]), tf.tensor3d([[[1, -2, 4]]]), { zWeight: 0.5 })), 5, TOL);
-      const adj = [[0, 1, 0], [1, 0, 1], [0, 1, 0]];
+      const adj = [
+        [0, 1, 0],
+        [1, 0, 1],
+        [0, 1, 0],
+      ];
       expectClose(value(edgeStabilityLoss(tf.ones([1, 1, 3, 3]), adj)), 0, TOL);
       expectClose(value(edgeStabilityLoss(tf.zeros([1, 1, 3, 3]), adj, { reduction: 'sum' })), 4, TOL);
       expectClose(value(l1Penalty([tf.tensor1d([1, -2]), tf.tensor2d([[-3]])])), 6, TOL);
@@ -134,15 +168,32 @@ forEachBackend(() => {
       const h2 = tf.randomNormal([1, 3, 3, 2], 0, 1, 'float32', 6);
       expectNumericGradient((a, b) => heatmapMSE(a, b), [h1, h2], opts);
       const att = tf.randomUniform([2, 2, 4, 4], 0, 2, 'float32', 7);
-      const adj = [[0, 1, 0, 0], [1, 0, 1, 1], [0, 1, 0, 0], [0, 1, 0, 0]];
+      const adj = [
+        [0, 1, 0, 0],
+        [1, 0, 1, 1],
+        [0, 1, 0, 0],
+        [0, 1, 0, 0],
+      ];
       expectNumericGradient((a) => edgeStabilityLoss(a, adj), [att], opts);
       expectNumericGradient((a) => edgeStabilityLoss(a, tf.tensor2d(adj), { reduction: 'sum' }), [att], opts);
       expectNumericGradient((a, b) => l1Penalty([a, b]), [p, h2], opts);
     });
 
     it('mpjpeLoss: exact zero gradient, not NaN, where prediction equals target', () => {
-      const t = tf.tensor3d([[[1, 2, 3], [0, 0, 0], [4, 0, -1]]]);
-      const p = tf.tensor3d([[[1, 2, 3], [3, 4, 0], [4, 0, -1]]]);
+      const t = tf.tensor3d([
+        [
+          [1, 2, 3],
+          [0, 0, 0],
+          [4, 0, -1],
+        ],
+      ]);
+      const p = tf.tensor3d([
+        [
+          [1, 2, 3],
+          [3, 4, 0],
+          [4, 0, -1],
+        ],
+      ]);
       const [gt, gp] = tf.grads((a: tf.Tensor, b: tf.Tensor) => mpjpeLoss(a, b))([t, p]);
       // Joint 1 is at distance 5: ∂L/∂p = (p − t)/(5·J) with J = 3; joints 0 and 2 coincide: 0.
       expectClose(gp, [0, 0, 0, 3 / 15, 4 / 15, 0, 0, 0, 0], { rtol: 1e-6, atol: 1e-7 }, 'dL/dprediction');
@@ -154,7 +205,11 @@ forEachBackend(() => {
 
     it('edgeStabilityLoss: gradient 2(α − 1)/|E| on edges and 0 elsewhere', () => {
       const att = tf.fill([1, 1, 3, 3], 3);
-      const adj = [[0, 1, 0], [1, 0, 0], [0, 0, 0]];
+      const adj = [
+        [0, 1, 0],
+        [1, 0, 0],
+        [0, 0, 0],
+      ];
       const [g] = tf.grads((a: tf.Tensor) => edgeStabilityLoss(a, adj))([att]);
       expectClose(g, [0, 2, 0, 2, 0, 0, 0, 0, 0], { rtol: 1e-6, atol: 1e-7 }, 'dL/dα');
     });
@@ -165,7 +220,17 @@ forEachBackend(() => {
       const [t, p] = pointsPair([2, 5, 3], 3);
       const h = tf.randomNormal([1, 4, 4, 5], 0, 1, 'float32', 4);
       const att = tf.randomUniform([2, 2, 5, 5], 0, 2, 'float32', 8);
-      const adjT = tf.tensor2d(adjacencyFromEdges([[0, 1], [1, 2], [2, 3], [3, 4]], 5));
+      const adjT = tf.tensor2d(
+        adjacencyFromEdges(
+          [
+            [0, 1],
+            [1, 2],
+            [2, 3],
+            [3, 4],
+          ],
+          5,
+        ),
+      );
       await expectNoTensorLeak(() => {
         const all = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
           tf.addN([
@@ -209,27 +274,46 @@ forEachBackend(() => {
       expect(() => xyzL1Loss(tf.zeros([1, 3]), tf.zeros([1, 3]), { zWeight: -1 })).toThrow(
         'xyzL1Loss: zWeight must be a finite number ≥ 0, but received -1.',
       );
-      expect(() => xyzL1LossFn({ zWeight: Number.NaN })).toThrow('xyzL1LossFn: zWeight must be a finite number ≥ 0, but received NaN.');
+      expect(() => xyzL1LossFn({ zWeight: Number.NaN })).toThrow(
+        'xyzL1LossFn: zWeight must be a finite number ≥ 0, but received NaN.',
+      );
       const att = tf.zeros([1, 2, 3, 3]);
-      const adj = [[0, 1, 0], [1, 0, 0], [0, 0, 0]];
+      const adj = [
+        [0, 1, 0],
+        [1, 0, 0],
+        [0, 0, 0],
+      ];
       expect(() => edgeStabilityLoss(att, adj, { reduction: 'max' as 'sum' })).toThrow(
         "edgeStabilityLoss: reduction must be one of 'mean', 'sum', but received 'max'.",
       );
       expect(() => edgeStabilityLoss(tf.zeros([1, 2, 3, 4]), adj)).toThrow(
         'edgeStabilityLoss: attention must be of shape [B, K, J, J] (square in the last two axes), but received [1, 2, 3, 4].',
       );
-      expect(() => edgeStabilityLoss(att, [[0, 1], [1, 0]])).toThrow(
+      expect(() =>
+        edgeStabilityLoss(att, [
+          [0, 1],
+          [1, 0],
+        ]),
+      ).toThrow(
         'edgeStabilityLoss: adjacency must be a 3 × 3 matrix (the last two axes of attention), but received [2, 2].',
       );
       expect(() => edgeStabilityLoss(att, tf.zeros([3, 2]))).toThrow(
         'edgeStabilityLoss: adjacency must be of shape [3, 3] (the last two axes of attention), but received [3, 2].',
       );
-      expect(() => edgeStabilityLoss(att, [[0, 2, 0], [1, 0, 0], [0, 0, 0]])).toThrow(
-        'edgeStabilityLoss: adjacency[0][1] must be 0, 1, true or false, but received 2.',
-      );
-      expect(() => edgeStabilityLoss(att, [[1, 0, 0], [0, 0, 0], [0, 0, 0]])).toThrow(
-        "edgeStabilityLoss: adjacency must be a matrix with at least one edge i ≠ j, but received 'no edges'.",
-      );
+      expect(() =>
+        edgeStabilityLoss(att, [
+          [0, 2, 0],
+          [1, 0, 0],
+          [0, 0, 0],
+        ]),
+      ).toThrow('edgeStabilityLoss: adjacency[0][1] must be 0, 1, true or false, but received 2.');
+      expect(() =>
+        edgeStabilityLoss(att, [
+          [1, 0, 0],
+          [0, 0, 0],
+          [0, 0, 0],
+        ]),
+      ).toThrow("edgeStabilityLoss: adjacency must be a matrix with at least one edge i ≠ j, but received 'no edges'.");
       // A tensor adjacency without edges gives 0, not NaN.
       expect(value(edgeStabilityLoss(att, tf.eye(3)))).toBe(0);
       expect(() => l1Penalty([tf.zeros([2]), 3 as unknown as tf.Tensor])).toThrow(
@@ -247,7 +331,10 @@ forEachBackend(() => {
     }
     function heatModel(): tfl.LayersModel {
       const input = tfl.input({ shape: [4] });
-      const dense = tfl.layers.dense({ units: 3 * 3 * 2, kernelInitializer: tfl.initializers.glorotNormal({ seed: 2 }) });
+      const dense = tfl.layers.dense({
+        units: 3 * 3 * 2,
+        kernelInitializer: tfl.initializers.glorotNormal({ seed: 2 }),
+      });
       const out = tfl.layers.reshape({ targetShape: [3, 3, 2] }).apply(dense.apply(input)) as tfl.SymbolicTensor;
       return tfl.model({ inputs: input, outputs: out });
     }

@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expectClose, forEachBackend } from '@phalanx/testing';
 import { describe, expect, it } from 'vitest';
-import { float16BitsToNumber, parseSafetensors, readSafetensors, writeSafetensors } from './safetensors';
+import {
+  float16BitsToNumber,
+  parseSafetensors,
+  readSafetensors,
+  writeSafetensors,
+  writeSafetensorsAsync,
+} from './safetensors';
 
 /**
  * Builds a safetensors file by hand, per the format description, independently of the writer:
@@ -61,7 +67,12 @@ forEachBackend(() => {
           ['f16', 'F16', [8], le(16, (v) => halfBits.forEach((h, i) => v.setUint16(2 * i, h, true)))],
           ['bf16', 'BF16', [3], le(6, (v) => [0x3f80, 0xc040, 0x4049].forEach((h, i) => v.setUint16(2 * i, h, true)))],
           ['f64', 'F64', [2], le(16, (v) => [0.1, -1e10].forEach((x, i) => v.setFloat64(8 * i, x, true)))],
-          ['i64', 'I64', [3], le(24, (v) => [-5n, 2147483647n, -2147483648n].forEach((x, i) => v.setBigInt64(8 * i, x, true)))],
+          [
+            'i64',
+            'I64',
+            [3],
+            le(24, (v) => [-5n, 2147483647n, -2147483648n].forEach((x, i) => v.setBigInt64(8 * i, x, true))),
+          ],
           ['u64', 'U64', [1], le(8, (v) => v.setBigUint64(0, 7n, true))],
           ['i32', 'I32', [2], le(8, (v) => [-7, 123456].forEach((x, i) => v.setInt32(4 * i, x, true)))],
           ['u32', 'U32', [1], le(4, (v) => v.setUint32(0, 4000, true))],
@@ -89,7 +100,16 @@ forEachBackend(() => {
         expect(Array.from(t[name].dataSync()), name).toEqual(values);
       };
       check('f32', [2, 2], 'float32', [1.5, -2, 3.25, Math.fround(1e-30)]);
-      check('f16', [8], 'float32', [1, -2, 0.5, Infinity, 2 ** -24, 65504, -0, Math.fround(float16BitsToNumber(0x3555))]);
+      check('f16', [8], 'float32', [
+        1,
+        -2,
+        0.5,
+        Infinity,
+        2 ** -24,
+        65504,
+        -0,
+        Math.fround(float16BitsToNumber(0x3555)),
+      ]);
       expectClose(float16BitsToNumber(0x3555), 1 / 3, { rtol: 1e-3, atol: 0 }, 'half 0x3555 ≈ 1/3');
       check('bf16', [3], 'float32', [1, -3, 3.140625]);
       check('f64', [2], 'float32', [Math.fround(0.1), Math.fround(-1e10)]);
@@ -111,11 +131,16 @@ forEachBackend(() => {
     });
 
     it('reads from an ArrayBuffer and from an unaligned view into a larger buffer', () => {
-      const file = fileOf([['w', 'F32', [3], le(12, (v) => [1, 2, 3].forEach((x, i) => v.setFloat32(4 * i, x, true)))]]);
+      const file = fileOf([
+        ['w', 'F32', [3], le(12, (v) => [1, 2, 3].forEach((x, i) => v.setFloat32(4 * i, x, true)))],
+      ]);
       const shifted = new Uint8Array(file.length + 3);
       shifted.set(file, 3);
       // A Node Buffer (what readFileSync returns) whose slice() is a view, not a copy.
-      const pooled = Buffer.concat([Buffer.from([9, 9, 9]), Buffer.from(file), Buffer.from([9])]).subarray(3, 3 + file.length);
+      const pooled = Buffer.concat([Buffer.from([9, 9, 9]), Buffer.from(file), Buffer.from([9])]).subarray(
+        3,
+        3 + file.length,
+      );
       for (const input of [file.buffer as ArrayBuffer, shifted.subarray(3), pooled]) {
         const t = readSafetensors(input);
         expect(Array.from(t.w.dataSync())).toEqual([1, 2, 3]);
@@ -126,7 +151,10 @@ forEachBackend(() => {
     it('accepts an unpadded header and entries listed out of offset order', () => {
       const a = le(4, (v) => v.setFloat32(0, 1, true));
       const b = le(8, (v) => v.setInt32(4, 9, true));
-      const header = { b: { dtype: 'I32', shape: [2], data_offsets: [4, 12] }, a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } };
+      const header = {
+        b: { dtype: 'I32', shape: [2], data_offsets: [4, 12] },
+        a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+      };
       const parsed = parseSafetensors(buildFile(header, concat(a, b), false));
       expect(parsed.entries.map((e) => e.name)).toEqual(['a', 'b']);
       expect(Array.from(parsed.get('b')!.values())).toEqual([0, 9]);
@@ -136,7 +164,14 @@ forEachBackend(() => {
   describe('writeSafetensors', () => {
     it('follows the format: u64 LE size, space-padded 8-aligned JSON, contiguous offsets in insertion order', () => {
       const bytes = writeSafetensors(
-        { 'z.weight': tf.tensor2d([[1, 2, 3], [4, 5, 6]]), 'a.count': tf.tensor1d([7], 'int32'), mask: tf.tensor1d([true, false], 'bool') },
+        {
+          'z.weight': tf.tensor2d([
+            [1, 2, 3],
+            [4, 5, 6],
+          ]),
+          'a.count': tf.tensor1d([7], 'int32'),
+          mask: tf.tensor1d([true, false], 'bool'),
+        },
         { format: 'pt' },
       );
       const view = new DataView(bytes.buffer, bytes.byteOffset);
@@ -157,11 +192,18 @@ forEachBackend(() => {
       expect(Array.from(bytes.subarray(8 + n + 28))).toEqual([1, 0]);
     });
 
-    it('round-trips values, shapes, dtypes and metadata', () => {
+    it('round-trips values, shapes, dtypes and metadata (sync and async writers agree)', async () => {
       const original = {
         'conv.weight': tf.randomNormal([4, 3, 3, 3], 0, 1, 'float32', 1),
         'bn.num_batches_tracked': tf.scalar(12, 'int32'),
-        flags: tf.tensor2d([[true, false], [false, true]], [2, 2], 'bool'),
+        flags: tf.tensor2d(
+          [
+            [true, false],
+            [false, true],
+          ],
+          [2, 2],
+          'bool',
+        ),
         'ünïcode.name': tf.tensor1d([0.5]),
       };
       const back = readSafetensors(writeSafetensors(original, { source: 'test' }));
@@ -173,6 +215,8 @@ forEachBackend(() => {
       }
       expect(parseSafetensors(writeSafetensors(original, { source: 'test' })).metadata).toEqual({ source: 'test' });
       expect(parseSafetensors(writeSafetensors({})).entries).toEqual([]);
+      const asyncBytes = await writeSafetensorsAsync(original, { source: 'test' });
+      expect(Array.from(asyncBytes)).toEqual(Array.from(writeSafetensors(original, { source: 'test' })));
       tf.dispose([...Object.values(original), ...Object.values(back)]);
     });
 
@@ -206,10 +250,14 @@ forEachBackend(() => {
       expect(() => readSafetensors(buildFile([] as unknown as Record<string, unknown>, new Uint8Array(0)))).toThrow(
         "readSafetensors: the header must be a JSON object, but received 'an array'.",
       );
-      expect(() => readSafetensors(buildFile({ 'fc.weight': { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, w))).toThrow(
+      expect(() =>
+        readSafetensors(buildFile({ 'fc.weight': { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, w)),
+      ).toThrow(
         "readSafetensors: data_offsets of tensor 'fc.weight' must be a range of 12 bytes (F32 [3]), but received [0, 8].",
       );
-      expect(() => readSafetensors(buildFile({ 'fc.bias': { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, w))).toThrow(
+      expect(() =>
+        readSafetensors(buildFile({ 'fc.bias': { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, w)),
+      ).toThrow(
         "readSafetensors: data_offsets of tensor 'fc.bias' must be within the 8-byte data section, but received [0, 16].",
       );
       expect(() => readSafetensors(buildFile({ x: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, w))).toThrow(
@@ -221,18 +269,26 @@ forEachBackend(() => {
       expect(() =>
         readSafetensors(
           buildFile(
-            { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [2, 6] } },
+            {
+              a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+              b: { dtype: 'F32', shape: [1], data_offsets: [2, 6] },
+            },
             w,
           ),
         ),
-      ).toThrow("readSafetensors: data_offsets of tensor 'b' must be to begin at the end of 'a' (4): no gaps or overlaps, but received [2, 6].");
+      ).toThrow(
+        "readSafetensors: data_offsets of tensor 'b' must be to begin at the end of 'a' (4): no gaps or overlaps, but received [2, 6].",
+      );
       expect(() => readSafetensors(buildFile({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, w))).toThrow(
         "readSafetensors: the data section must be covered exactly by the tensors (4 bytes), but received '8 bytes'.",
       );
       expect(() => readSafetensors(buildFile({ __metadata__: { n: 3 } }, new Uint8Array(0)))).toThrow(
         'readSafetensors: __metadata__.n must be a string, but received 3.',
       );
-      const big = buildFile({ step: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, le(8, (v) => v.setBigInt64(0, 2n ** 40n, true)));
+      const big = buildFile(
+        { step: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } },
+        le(8, (v) => v.setBigInt64(0, 2n ** 40n, true)),
+      );
       expect(() => parseSafetensors(big)).not.toThrow();
       expect(() => readSafetensors(big)).toThrow(
         "readSafetensors: element 0 of tensor 'step' must be within the int32 range of tfjs (tensor dtype I64), but received '1099511627776'.",

@@ -222,7 +222,12 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): SafetensorsFi
     throw new PhalanxConfigError(READ, 'the header', 'UTF-8 JSON', (e as Error).message);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    throw new PhalanxConfigError(READ, 'the header', 'a JSON object', Array.isArray(header) ? 'an array' : String(header));
+    throw new PhalanxConfigError(
+      READ,
+      'the header',
+      'a JSON object',
+      Array.isArray(header) ? 'an array' : String(header),
+    );
   }
   const dataStart = 8 + n;
   const dataLength = buf.byteLength - dataStart;
@@ -248,13 +253,23 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): SafetensorsFi
     if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
       throw tensorError(name, 'shape', 'a list of non-negative integers', shape);
     }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger) || offsets[0] > offsets[1]) {
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every(isNonNegativeInteger) ||
+      offsets[0] > offsets[1]
+    ) {
       throw tensorError(name, 'data_offsets', '[begin, end] with 0 ≤ begin ≤ end', offsets);
     }
     const sd = dtype as SafetensorsDtype;
     const expectedBytes = (shape as number[]).reduce((a, b) => a * b, 1) * DTYPES[sd].size;
     if (offsets[1] - offsets[0] !== expectedBytes) {
-      throw tensorError(name, 'data_offsets', `a range of ${expectedBytes} bytes (${dtype} [${shape.join(', ')}])`, offsets);
+      throw tensorError(
+        name,
+        'data_offsets',
+        `a range of ${expectedBytes} bytes (${dtype} [${shape.join(', ')}])`,
+        offsets,
+      );
     }
     if (offsets[1] > dataLength) {
       throw tensorError(name, 'data_offsets', `within the ${dataLength}-byte data section`, offsets);
@@ -285,7 +300,12 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): SafetensorsFi
     previous = e.name;
   }
   if (cursor !== dataLength) {
-    throw new PhalanxConfigError(READ, 'the data section', `covered exactly by the tensors (${cursor} bytes)`, `${dataLength} bytes`);
+    throw new PhalanxConfigError(
+      READ,
+      'the data section',
+      `covered exactly by the tensors (${cursor} bytes)`,
+      `${dataLength} bytes`,
+    );
   }
   const byName = new Map(entries.map((e) => [e.name, e]));
   return {
@@ -343,26 +363,75 @@ const WRITE_DTYPES: Partial<Record<tf.DataType, { name: SafetensorsDtype; size: 
  * writeFileSync('fc.safetensors', bytes);
  */
 export function writeSafetensors(tensors: Record<string, tf.Tensor>, metadata?: Record<string, string>): Uint8Array {
-  const header: Record<string, unknown> = {};
+  return encode(
+    checkWritable(tensors, metadata),
+    metadata,
+    // Serialisation, not a forward pass: reading the values synchronously is the point here.
+    // eslint-disable-next-line no-restricted-syntax
+    (t) => t.dataSync() as Float32Array | Int32Array | Uint8Array,
+  );
+}
+
+/**
+ * {@link writeSafetensors} reading the tensors with `await tensor.data()`, so the backend (e.g.
+ * webgl) is not blocked.
+ *
+ * **Shapes**: any; stored row-major as given.
+ *
+ * @throws PhalanxConfigError as {@link writeSafetensors}.
+ *
+ * @example
+ * const bytes = await writeSafetensorsAsync(Object.fromEntries(model.weights.map((w) => [w.name, w.read()])));
+ */
+export async function writeSafetensorsAsync(
+  tensors: Record<string, tf.Tensor>,
+  metadata?: Record<string, string>,
+): Promise<Uint8Array> {
+  const entries = checkWritable(tensors, metadata);
+  const values = await Promise.all(entries.map(([, t]) => t.data()));
+  const byTensor = new Map(entries.map(([, t], i) => [t, values[i] as Float32Array | Int32Array | Uint8Array]));
+  return encode(entries, metadata, (t) => byTensor.get(t)!);
+}
+
+/** Validates names, dtypes and metadata; returns the entries in insertion order. */
+function checkWritable(
+  tensors: Record<string, tf.Tensor>,
+  metadata?: Record<string, string>,
+): Array<[string, tf.Tensor]> {
   if (metadata !== undefined) {
-    if (typeof metadata !== 'object' || metadata === null) throw new PhalanxConfigError(WRITE, 'metadata', 'an object of strings', metadata);
+    if (typeof metadata !== 'object' || metadata === null) {
+      throw new PhalanxConfigError(WRITE, 'metadata', 'an object of strings', metadata);
+    }
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new PhalanxConfigError(WRITE, `metadata.${k}`, 'a string', v);
     }
-    if (Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
   }
-  const parts: Uint8Array[] = [];
-  let offset = 0;
-  for (const [name, t] of Object.entries(tensors)) {
+  const entries = Object.entries(tensors);
+  for (const [name, t] of entries) {
     if (name === '' || name === '__metadata__') {
       throw new PhalanxConfigError(WRITE, 'tensor names', "non-empty and other than '__metadata__'", name);
     }
     if (!(t instanceof tf.Tensor)) throw new PhalanxConfigError(WRITE, `tensors['${name}']`, 'a tf.Tensor', typeof t);
-    const spec = WRITE_DTYPES[t.dtype];
-    if (spec === undefined) {
+    if (WRITE_DTYPES[t.dtype] === undefined) {
       throw new PhalanxConfigError(WRITE, `dtype of tensor '${name}'`, "'float32', 'int32' or 'bool'", t.dtype);
     }
-    const values = t.dataSync() as Float32Array | Int32Array | Uint8Array;
+  }
+  return entries;
+}
+
+/** Lays out the file: u64 header size, space-padded JSON header, contiguous little-endian data. */
+function encode(
+  entries: Array<[string, tf.Tensor]>,
+  metadata: Record<string, string> | undefined,
+  read: (t: tf.Tensor) => Float32Array | Int32Array | Uint8Array,
+): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (metadata !== undefined && Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, t] of entries) {
+    const spec = WRITE_DTYPES[t.dtype]!;
+    const values = read(t);
     const bytes = new Uint8Array(values.length * spec.size);
     if (LITTLE_ENDIAN_HOST || spec.size === 1) {
       bytes.set(new Uint8Array(values.buffer, values.byteOffset, values.length * spec.size));

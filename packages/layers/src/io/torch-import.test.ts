@@ -23,11 +23,20 @@ function randomValues(count: number, seed: number): number[] {
 /** A row-major array with a shape, indexed like PyTorch/NumPy. */
 class Arr {
   readonly strides: number[];
-  constructor(readonly shape: number[], readonly data: number[]) {
+  constructor(
+    readonly shape: number[],
+    readonly data: number[],
+  ) {
     this.strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
   }
   static random(shape: number[], seed: number): Arr {
-    return new Arr(shape, randomValues(shape.reduce((a, b) => a * b, 1), seed));
+    return new Arr(
+      shape,
+      randomValues(
+        shape.reduce((a, b) => a * b, 1),
+        seed,
+      ),
+    );
   }
   static zeros(shape: number[]): Arr {
     return new Arr(shape, new Array(shape.reduce((a, b) => a * b, 1)).fill(0));
@@ -58,7 +67,8 @@ function refConv2d(x: Arr, w: Arr, b: Arr, stride: number): Arr {
         for (let oc = 0; oc < o; oc++) {
           let s = b.at(oc);
           for (let ci = 0; ci < c; ci++)
-            for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) s += x.at(bi, y * stride + i, xx * stride + j, ci) * w.at(oc, ci, i, j);
+            for (let i = 0; i < kh; i++)
+              for (let j = 0; j < kw; j++) s += x.at(bi, y * stride + i, xx * stride + j, ci) * w.at(oc, ci, i, j);
           out.add(s, bi, y, xx, oc);
         }
   return out;
@@ -70,13 +80,16 @@ function refConvTranspose(x: Arr, w: Arr, b: Arr, stride: number): Arr {
   const [, o, kh, kw] = w.shape;
   const out = Arr.zeros([n, (h - 1) * stride + kh, (wd - 1) * stride + kw, o]);
   for (let bi = 0; bi < n; bi++)
-    for (let y = 0; y < out.shape[1]; y++) for (let xx = 0; xx < out.shape[2]; xx++) for (let oc = 0; oc < o; oc++) out.add(b.at(oc), bi, y, xx, oc);
+    for (let y = 0; y < out.shape[1]; y++)
+      for (let xx = 0; xx < out.shape[2]; xx++) for (let oc = 0; oc < o; oc++) out.add(b.at(oc), bi, y, xx, oc);
   for (let bi = 0; bi < n; bi++)
     for (let y = 0; y < h; y++)
       for (let xx = 0; xx < wd; xx++)
         for (let ci = 0; ci < c; ci++)
           for (let oc = 0; oc < o; oc++)
-            for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) out.add(x.at(bi, y, xx, ci) * w.at(ci, oc, i, j), bi, y * stride + i, xx * stride + j, oc);
+            for (let i = 0; i < kh; i++)
+              for (let j = 0; j < kw; j++)
+                out.add(x.at(bi, y, xx, ci) * w.at(ci, oc, i, j), bi, y * stride + i, xx * stride + j, oc);
   return out;
 }
 
@@ -93,7 +106,8 @@ function refDepthwise(x: Arr, w: Arr, b: Arr): Arr {
           for (let j = 0; j < m; j++) {
             const oc = ci * m + j;
             let s = b.at(oc);
-            for (let i = 0; i < kh; i++) for (let k = 0; k < kw; k++) s += x.at(bi, y + i, xx + k, ci) * w.at(oc, 0, i, k);
+            for (let i = 0; i < kh; i++)
+              for (let k = 0; k < kw; k++) s += x.at(bi, y + i, xx + k, ci) * w.at(oc, 0, i, k);
             out.add(s, bi, y, xx, oc);
           }
   return out;
@@ -198,7 +212,11 @@ forEachBackend(() => {
       const t = torchConv2dTransposeKernel(Arr.random([4, 3, 2, 2], 2).tensor());
       expect(t.shape).toEqual([2, 2, 3, 4]);
       const d = torchDenseKernel(new Arr([2, 3], [1, 2, 3, 4, 5, 6]).tensor());
-      expect(d.arraySync()).toEqual([[1, 4], [2, 5], [3, 6]]);
+      expect(d.arraySync()).toEqual([
+        [1, 4],
+        [2, 5],
+        [3, 6],
+      ]);
       const dw = Arr.random([6, 1, 2, 2], 3);
       const dk = torchDepthwiseKernel(dw.tensor(), 3);
       expect(dk.shape).toEqual([2, 2, 3, 2]);
@@ -219,27 +237,63 @@ forEachBackend(() => {
       expect(report.unexpected).toEqual([]);
       expect(report.loaded).toHaveLength(14);
       const run = (i: number, x: Arr) => layers[i].apply(x.tensor(), { training: false }) as tf.Tensor;
-      expectClose(run(0, inputs.conv), refConv2d(inputs.conv, torch['features.0.weight'], torch['features.0.bias'], 2).data, TOL, 'conv2d');
-      expectClose(run(1, inputs.deconv), refConvTranspose(inputs.deconv, torch['up.weight'], torch['up.bias'], 2).data, TOL, 'conv2dTranspose');
+      expectClose(
+        run(0, inputs.conv),
+        refConv2d(inputs.conv, torch['features.0.weight'], torch['features.0.bias'], 2).data,
+        TOL,
+        'conv2d',
+      );
+      expectClose(
+        run(1, inputs.deconv),
+        refConvTranspose(inputs.deconv, torch['up.weight'], torch['up.bias'], 2).data,
+        TOL,
+        'conv2dTranspose',
+      );
       expect(run(1, inputs.deconv).shape).toEqual([1, 5, 7, 3]);
-      expectClose(run(2, inputs.fc), refDense(inputs.fc, torch['head.fc.weight'], torch['head.fc.bias']).data, TOL, 'dense');
+      expectClose(
+        run(2, inputs.fc),
+        refDense(inputs.fc, torch['head.fc.weight'], torch['head.fc.bias']).data,
+        TOL,
+        'dense',
+      );
       const bnStats = { mean: torch['bn1.running_mean'], variance: torch['bn1.running_var'] };
-      expectClose(run(3, inputs.bn), refNorm(inputs.bn, torch['bn1.weight'], torch['bn1.bias'], 1e-5, bnStats).data, TOL, 'batchNorm');
-      expectClose(run(4, inputs.ln), refNorm(inputs.ln, torch['norm.weight'], torch['norm.bias'], 1e-5).data, TOL, 'layerNorm');
-      expectClose(run(5, inputs.dw), refDepthwise(inputs.dw, torch['dw.weight'], torch['dw.bias']).data, TOL, 'depthwiseConv2d');
+      expectClose(
+        run(3, inputs.bn),
+        refNorm(inputs.bn, torch['bn1.weight'], torch['bn1.bias'], 1e-5, bnStats).data,
+        TOL,
+        'batchNorm',
+      );
+      expectClose(
+        run(4, inputs.ln),
+        refNorm(inputs.ln, torch['norm.weight'], torch['norm.bias'], 1e-5).data,
+        TOL,
+        'layerNorm',
+      );
+      expectClose(
+        run(5, inputs.dw),
+        refDepthwise(inputs.dw, torch['dw.weight'], torch['dw.bias']).data,
+        TOL,
+        'depthwiseConv2d',
+      );
     });
 
     it('finds layers inside nested models, goes through safetensors bytes, and supports raw mappings', () => {
       const input = tfl.input({ shape: [4] });
       const innerIn = tfl.input({ shape: [4] });
-      const inner = tfl.model({ inputs: innerIn, outputs: tfl.layers.dense({ name: 'inner_fc', units: 2 }).apply(innerIn) as tfl.SymbolicTensor, name: 'block' });
+      const inner = tfl.model({
+        inputs: innerIn,
+        outputs: tfl.layers.dense({ name: 'inner_fc', units: 2 }).apply(innerIn) as tfl.SymbolicTensor,
+        name: 'block',
+      });
       const raw = tfl.layers.dense({ name: 'raw_fc', units: 3 });
       const model = tfl.model({ inputs: input, outputs: raw.apply(inner.apply(input)) as tfl.SymbolicTensor });
       const w1 = Arr.random([2, 4], 1);
       const b1 = Arr.random([2], 2);
       const wRaw = Arr.random([2, 3], 3); // already in tfjs layout
       const bRaw = Arr.random([3], 4);
-      const bytes = writeSafetensors(torchTensors({ 'block.fc.weight': w1, 'block.fc.bias': b1, 'out.w': wRaw, 'out.b': bRaw }));
+      const bytes = writeSafetensors(
+        torchTensors({ 'block.fc.weight': w1, 'block.fc.bias': b1, 'out.w': wRaw, 'out.b': bRaw }),
+      );
       const tensors = readSafetensors(bytes);
       importTorchWeights(model, tensors, [
         { torch: 'block.fc', layer: 'inner_fc', kind: 'dense' },
@@ -247,7 +301,11 @@ forEachBackend(() => {
       ]);
       const x = Arr.random([3, 4], 9);
       const hidden = refDense(x, w1, b1);
-      const expected = refDense(hidden, new Arr([3, 2], (tf.transpose(wRaw.tensor()).arraySync() as number[][]).flat()), bRaw);
+      const expected = refDense(
+        hidden,
+        new Arr([3, 2], (tf.transpose(wRaw.tensor()).arraySync() as number[][]).flat()),
+        bRaw,
+      );
       expectClose(model.predict(x.tensor()) as tf.Tensor, expected.data, TOL, 'nested + raw');
     });
 
@@ -278,7 +336,9 @@ forEachBackend(() => {
       const report = importTorchWeights(layers, tensors, mapping, { strict: false });
       expect(report.missing).toEqual(['features.0.bias']);
       expect(report.unexpected).toEqual(['extra.weight']);
-      expect(report.mismatched.map((m) => [m.torch, m.expected, m.received])).toEqual([['head.fc.weight', [4, 3], [3, 4]]]);
+      expect(report.mismatched.map((m) => [m.torch, m.expected, m.received])).toEqual([
+        ['head.fc.weight', [4, 3], [3, 4]],
+      ]);
       expect(report.problems).toEqual(["no tfjs layer named 'nope' (for 'ghost')"]);
       expect(report.loaded.map((l) => l.torch)).toContain('norm.weight');
       expectClose(layers[4].getWeights()[0], torch['norm.weight'].data, TOL, 'layer norm loaded in non-strict mode');
@@ -300,9 +360,13 @@ forEachBackend(() => {
         { strict: false },
       );
       expect(report.problems[0]).toBe("layer 'later' has no weights (not built yet, or weightless)");
-      expect(report.problems[1]).toMatch(/^tfjs weight 'bn_only.*\/gamma' has no PyTorch counterpart for kind 'dense'$/);
+      expect(report.problems[1]).toMatch(
+        /^tfjs weight 'bn_only.*\/gamma' has no PyTorch counterpart for kind 'dense'$/,
+      );
       expect(report.problems).toContain("layer 'bn_only' is mapped more than once");
-      expect(report.problems.at(-1)).toBe('raw mapping of \'bn_only\' lists 1 params for 4 weights (gamma, beta, moving_mean, moving_variance)');
+      expect(report.problems.at(-1)).toBe(
+        "raw mapping of 'bn_only' lists 1 params for 4 weights (gamma, beta, moving_mean, moving_variance)",
+      );
       expect(() => importTorchWeights([], {}, [], { strict: 'yes' as unknown as boolean })).toThrow(
         "importTorchWeights: strict must be a boolean, but received 'yes'.",
       );

@@ -11,7 +11,8 @@ import { PhalanxConfigError } from '../errors';
 type AnyLayer = tfl.layers.Layer;
 
 /** How a PyTorch module's parameters map onto one tfjs layer. */
-export type TorchLayerKind = 'conv2d' | 'conv2dTranspose' | 'dense' | 'batchNorm' | 'layerNorm' | 'depthwiseConv2d' | 'raw';
+export type TorchLayerKind =
+  'conv2d' | 'conv2dTranspose' | 'dense' | 'batchNorm' | 'layerNorm' | 'depthwiseConv2d' | 'raw';
 
 /**
  * PyTorch `nn.Conv2d` weight `[out, in, kh, kw]` → tfjs `conv2d` kernel `[kh, kw, in, out]`.
@@ -166,7 +167,8 @@ function baseName(v: tfl.LayerVariable): string {
   return parts[parts.length - 1];
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
  * Loads PyTorch `state_dict` tensors into tfjs layers, converting names and layouts per
@@ -244,7 +246,9 @@ export function importTorchWeights(
       for (const variable of weights) {
         const rule = rules[baseName(variable)];
         if (rule === undefined) {
-          report.problems.push(`tfjs weight '${variable.originalName}' has no PyTorch counterpart for kind '${entry.kind}'`);
+          report.problems.push(
+            `tfjs weight '${variable.originalName}' has no PyTorch counterpart for kind '${entry.kind}'`,
+          );
           continue;
         }
         pairs.push({ variable, torchKey: key(entry.torch, rule.torch), convert: rule.convert });
@@ -262,7 +266,12 @@ export function importTorchWeights(
       const converted = convert ? convert(source, shape) : source;
       const owned = converted !== source;
       if (!sameShape(converted.shape, shape)) {
-        report.mismatched.push({ torch: torchKey, tfjs: variable.originalName, expected: [...shape], received: [...converted.shape] });
+        report.mismatched.push({
+          torch: torchKey,
+          tfjs: variable.originalName,
+          expected: [...shape],
+          received: [...converted.shape],
+        });
         if (owned) converted.dispose();
         continue;
       }
@@ -272,17 +281,25 @@ export function importTorchWeights(
   }
   report.unexpected = Object.keys(tensors).filter((k) => !used.has(k) && !k.endsWith('num_batches_tracked'));
 
-  const failed = report.missing.length + report.unexpected.length + report.mismatched.length + report.problems.length > 0;
+  const failed =
+    report.missing.length + report.unexpected.length + report.mismatched.length + report.problems.length > 0;
   try {
     if (strict && failed) {
       const found: Record<string, unknown> = {};
       if (report.missing.length) found.missing = report.missing;
       if (report.unexpected.length) found.unexpected = report.unexpected;
       if (report.mismatched.length) {
-        found.mismatched = report.mismatched.map((m) => `${m.torch} → ${m.tfjs}: expected [${m.expected}], got [${m.received}]`);
+        found.mismatched = report.mismatched.map(
+          (m) => `${m.torch} → ${m.tfjs}: expected [${m.expected}], got [${m.received}]`,
+        );
       }
       if (report.problems.length) found.problems = report.problems;
-      throw new PhalanxConfigError('importTorchWeights', 'tensors', 'a state_dict that matches the mapping exactly (strict)', found);
+      throw new PhalanxConfigError(
+        'importTorchWeights',
+        'tensors',
+        'a state_dict that matches the mapping exactly (strict)',
+        found,
+      );
     }
     for (const { variable, value } of writes) {
       if (value.dtype === variable.dtype) {
