@@ -243,7 +243,8 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
   private checkInputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const shapes = Array.isArray(inputShape[0]) ? (inputShape as tfl.Shape[]) : [inputShape as tfl.Shape];
     if (shapes.length !== 1) {
-      throw new PhalanxShapeError(NAME, 'inputs', 'a single tensor [B, G, J, C]', `${shapes.length} tensors`);
+      const received = shapes.map((sh) => sh.map((d) => (d === null ? 'null' : d)));
+      throw new PhalanxShapeError(NAME, 'inputs', 'a single tensor [B, G, J, C]', received);
     }
     const shape = shapes[0];
     const expected = `of shape [B, ${this.numGroups}, ${this.numJoints}, C] (numGroups, numJoints)`;
