@@ -1,0 +1,209 @@
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  expectClose,
+  expectNoLeakInPredictAndTrain,
+  expectNoTensorLeak,
+  expectSaveLoadIdentical,
+  forEachBackend,
+  readJson,
+  toTensor,
+  useBackend,
+} from '@phalanx/testing';
+import { ConcreteJointSelector, GroupFusion, SoftArgmax25D } from '@phalanx/layers';
+import { readSafetensors } from '../../layers/src/io/safetensors';
+import { createLearnableGroups, importTorchStateDict, type LearnableGroupsConfig } from './index';
+
+// Reduced official network (scripts/make-fixture.py): PyTorch float64 outputs with the hard selector.
+interface JsonTensor {
+  shape: number[];
+  data: number[];
+}
+const FIXTURE = new URL('../test/fixtures/lg-reduced/', import.meta.url);
+const reduced = readJson<{ config: LearnableGroupsConfig; inputNHWC: JsonTensor; uv: JsonTensor; depth: JsonTensor; groups: number[] }>(
+  new URL('case.json', FIXTURE),
+);
+const weightBytes = readFileSync(new URL('weights.safetensors', FIXTURE));
+
+/** The smallest configuration: for shape, save/load, leak and selector tests. */
+const TINY: LearnableGroupsConfig = {
+  numGroups: 2,
+  fusion: true,
+  inputSize: 64,
+  numJoints: 5,
+  planes: [4, 4],
+  hourglassFeatures: 4,
+  stemChannels: [4, 4],
+  neckChannels: 4,
+  seed: 1,
+};
+
+function importedReduced(): tfl.LayersModel {
+  const model = createLearnableGroups(reduced.config);
+  const tensors = readSafetensors(weightBytes);
+  importTorchStateDict(model, tensors);
+  tf.dispose(Object.values(tensors));
+  return model;
+}
+
+beforeAll(() => useBackend('cpu'));
+
+describe('structure', () => {
+  it('has the official layers under their PyTorch names and the documented outputs', () => {
+    const model = createLearnableGroups(TINY);
+    expect(model.inputs[0].shape).toEqual([null, 64, 64, 3]);
+    expect(model.outputs.map((o) => o.shape)).toEqual([
+      [null, 5, 2],
+      [null, 5],
+    ]);
+    expect(model.outputNames).toEqual(['uv', 'depth']);
+    const names = new Set(model.layers.map((l) => l.name));
+    for (const n of [
+      'backbone.conv1_',
+      'backbone.hourglass.0.low2.low2.low2.low2_.1.conv3',
+      'backbone.lin_.0.1',
+      'backbone.tmpOut.0',
+      'backbone_conv.0.skip_con.0',
+      'b_up2.1.0.block.0',
+      'b_up0.0.1.res_branch.4',
+      'b_htmaps_conv.1.2',
+      'b_depth_conv.0.0',
+    ]) {
+      expect(names.has(n), n).toBe(true);
+    }
+    expect(model.getLayer('nddr_layer0')).toBeInstanceOf(GroupFusion);
+    expect(model.getLayer('meta_S')).toBeInstanceOf(ConcreteJointSelector);
+    expect(model.getLayer('b_get_uv.1')).toBeInstanceOf(SoftArgmax25D);
+    const noFusion = createLearnableGroups({ ...TINY, fusion: false });
+    expect(noFusion.layers.some((l) => l instanceof GroupFusion)).toBe(false);
+  });
+
+  it('rejects bad configurations with named errors', () => {
+    expect(() => createLearnableGroups({ ...TINY, numGroups: 1 })).toThrow(
+      'createLearnableGroups: numGroups must be an integer ≥ 2, but received 1.',
+    );
+    expect(() => createLearnableGroups({ ...TINY, inputSize: 96 })).toThrow(
+      'createLearnableGroups: inputSize must be a multiple of 64, but received 96.',
+    );
+    expect(() => createLearnableGroups({ ...TINY, planes: [4] as unknown as [number, number] })).toThrow(
+      'createLearnableGroups: planes must be a pair of integers, but received [4].',
+    );
+  });
+});
+
+forEachBackend((backend) => {
+  describe('parity with the official PyTorch network (reduced fixture)', () => {
+    it('uv and depth match with the hard selector', () => {
+      const model = importedReduced();
+      const x = toTensor(reduced.inputNHWC);
+      const [uv, depth] = model.predict(x) as tf.Tensor[];
+      expectClose(uv, toTensor(reduced.uv), { rtol: 0, atol: 2e-3 }, `uv on ${backend}`);
+      expectClose(depth, toTensor(reduced.depth), { rtol: 0, atol: 1e-5 }, `depth on ${backend}`);
+      const selector = model.getLayer('meta_S') as ConcreteJointSelector;
+      expect(selector.groups().flatMap((js, g) => js.map((j) => [j, g])).sort((a, b) => a[0] - b[0]).map((p) => p[1])).toEqual(
+        reduced.groups,
+      );
+      tf.dispose([x, uv, depth]);
+    });
+  });
+
+  describe('model checks', () => {
+    it('inference combines the branches with the hard selector; training samples', () => {
+      const model = createLearnableGroups(TINY);
+      const selector = model.getLayer('meta_S') as ConcreteJointSelector;
+      const logits = tf.tensor2d([
+        [2, 0],
+        [0, 1],
+        [0.5, 0.4],
+        [-1, 1],
+        [3, 3.5],
+      ]);
+      selector.setWeights([logits, selector.getWeights()[1]]);
+      const x = tf.randomUniform([2, 64, 64, 3], 0, 1, 'float32', 5);
+      const stackModel = tfl.model({ inputs: model.inputs, outputs: model.getLayer('groups.stack').output as tfl.SymbolicTensor });
+      const stack = stackModel.predict(x) as tf.Tensor; // [B, G, J, 3]
+      const [uv, depth] = model.predict(x) as tf.Tensor[];
+      const s = stack.arraySync() as number[][][][];
+      const groupOf = [0, 1, 0, 1, 1];
+      const expectedUv = s.map((b) => groupOf.map((g, j) => [4 * b[g][j][0], 4 * b[g][j][1]]));
+      const expectedDepth = s.map((b) => groupOf.map((g, j) => b[g][j][2]));
+      expectClose(uv, tf.tensor(expectedUv), { rtol: 1e-6, atol: 1e-5 }, 'hard uv');
+      expectClose(depth, tf.tensor(expectedDepth), { rtol: 1e-6, atol: 1e-6 }, 'hard depth');
+      // Training mode draws a Concrete sample: a soft mixture, different from the hard pick.
+      const [uvTrain] = model.apply(x, { training: true }) as tf.Tensor[];
+      expect(tf.max(tf.abs(tf.sub(uvTrain, uv))).dataSync()[0]).toBeGreaterThan(1e-4);
+      tf.dispose([logits, x, stack, uv, depth, uvTrain]);
+    });
+
+    it('save → load through disk gives identical outputs', async () => {
+      const model = importedReduced();
+      const x = toTensor(reduced.inputNHWC);
+      const loaded = await expectSaveLoadIdentical(model, [x]);
+      expect((loaded.getLayer('meta_S') as ConcreteJointSelector).groups()).toEqual(
+        (model.getLayer('meta_S') as ConcreteJointSelector).groups(),
+      );
+      x.dispose();
+    });
+
+    it('no tensor leaks in predict' + (backend === 'cpu' ? ' and training steps' : ''), async () => {
+      const model = createLearnableGroups(TINY);
+      const x = tf.randomUniform([1, 64, 64, 3], 0, 1, 'float32', 2);
+      // wasm lacks Conv2DBackpropFilter without @phalanx/wasm-training: train on cpu only.
+      if (backend === 'cpu') await expectNoLeakInPredictAndTrain(model, [x]);
+      else await expectNoTensorLeak(() => tf.dispose(model.predict(x) as tf.Tensor[]), 'predict');
+      x.dispose();
+    });
+  });
+});
+
+describe('importTorchStateDict', () => {
+  const shortened = (drop: string[], extra: Record<string, tf.Tensor> = {}) => {
+    const tensors = readSafetensors(weightBytes);
+    for (const k of drop) {
+      tensors[k].dispose();
+      delete tensors[k];
+    }
+    return { ...tensors, ...extra };
+  };
+
+  it('strict mode lists every missing and unexpected key', () => {
+    const model = createLearnableGroups(reduced.config);
+    const tensors = shortened(['meta_S.weight', 'b_up2.1.0.block.1.running_var'], { 'b_extra.weight': tf.ones([2]) });
+    let message = '';
+    try {
+      importTorchStateDict(model, tensors);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toBe(
+      "loadTorchStateDict: tensors must be a state_dict matching the model exactly, but received 'missing keys: " +
+        "b_up2.1.0.block.1.running_var, meta_S.weight; unexpected keys: b_extra.weight'.",
+    );
+    const report = importTorchStateDict(model, tensors, { strict: false });
+    expect(report.missing.sort()).toEqual(['b_up2.1.0.block.1.running_var', 'meta_S.weight']);
+    expect(report.unexpected).toEqual(['b_extra.weight']);
+    tf.dispose(Object.values(tensors));
+  });
+
+  it('rejects wrong shapes, a non-pixel SoftHeatmap grid, and sets the temperature', () => {
+    const model = createLearnableGroups(reduced.config);
+    const bad = shortened(['meta_S.weight'], { 'meta_S.weight': tf.zeros([3, 21]) });
+    expect(() => importTorchStateDict(model, bad)).toThrow(
+      "loadTorchStateDict: tensor 'meta_S.weight' must be of shape [21, 3], but received [3, 21].",
+    );
+    tf.dispose(Object.values(bad));
+    const shifted = shortened(['b_get_uv.0.wx'], { 'b_get_uv.0.wx': tf.add(tf.tile(tf.reshape(tf.range(0, 16), [1, 16]), [16, 1]), 0.5) });
+    expect(() => importTorchStateDict(model, shifted)).toThrow(
+      "loadTorchStateDict: tensor 'b_get_uv.0.wx' must be the pixel grid arange(0, size), but received '0.5 at [0, 0]'.",
+    );
+    tf.dispose(Object.values(shifted));
+    const good = shortened([]);
+    const withModule = Object.fromEntries(Object.entries(good).map(([k, v]) => [`module.${k}`, v]));
+    const report = importTorchStateDict(model, withModule, { temperature: 0.25 });
+    expect(report.loaded).toHaveLength(Object.keys(good).length);
+    expect((model.getLayer('meta_S') as ConcreteJointSelector).getTemperature()).toBeCloseTo(0.25, 6);
+    tf.dispose(Object.values(good));
+  });
+});
