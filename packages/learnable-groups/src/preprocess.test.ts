@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectClose, useBackend } from '@phalanx/testing';
+import { computeHandCrop, cropAndResize, intrinsicsForCrop, lift3D, uvFromCrop, uvToCrop } from './index';
+
+beforeAll(() => useBackend('cpu'));
+
+/** 21 keypoints spread over a box, joint 12 at `center`. */
+function hand(xs: [number, number], ys: [number, number], center: [number, number]): number[][] {
+  const uv = Array.from({ length: 21 }, (_, j) => [xs[0] + ((xs[1] - xs[0]) * (j % 5)) / 4, ys[0] + ((ys[1] - ys[0]) * (j % 3)) / 2]);
+  uv[12] = center;
+  return uv;
+}
+
+describe('computeHandCrop (the release RHD.py, no augmentation)', () => {
+  it('centres a 1.2× square on the keypoint box', () => {
+    // box x 100…140, y 150…170, centre (120, 160): side 1.2·max(2·20, 2·10) = 48 around the box centre.
+    const crop = computeHandCrop(hand([100, 140], [150, 170], [120, 160]), null, { imageSize: 320 });
+    expect(crop).toEqual({ x1: 96, y1: 136, size: 48, scale: 256 / 48, inputSize: 256 });
+  });
+
+  it('clips to the image margin and shifts the square inside', () => {
+    // box x 280…315, y 20…60, centre (300, 40): side 48; x range clipped to 273.5…310, shifted by 11.
+    const crop = computeHandCrop(hand([280, 315], [20, 60], [300, 40]), null, { imageSize: 320 });
+    expect(crop).toEqual({ x1: 262, y1: 16, size: 48, scale: 256 / 48, inputSize: 256 });
+  });
+
+  it('uses only visible joints for the box (all when none is visible)', () => {
+    const uv = hand([100, 140], [150, 170], [120, 160]);
+    uv[0] = [10, 10]; // an invisible outlier
+    const visible = uv.map((_, j) => (j === 0 ? 0 : 1));
+    expect(computeHandCrop(uv, visible, { imageSize: 320 }).x1).toBe(96);
+    expect(computeHandCrop(uv, uv.map(() => 0), { imageSize: 320 }).x1).not.toBe(96);
+    expect(() => computeHandCrop(uv, [1, 0], { imageSize: 320 })).toThrow(
+      'computeHandCrop: visible must be an array of length 21, but received [2].',
+    );
+  });
+
+  it('maps keypoints into the crop and back', () => {
+    const uv = hand([100, 140], [150, 170], [120, 160]);
+    const crop = computeHandCrop(uv, null, { imageSize: 320, inputSize: 128 });
+    const inCrop = uvToCrop(uv, crop);
+    expect(inCrop[12]).toEqual([(128 / 48) * 24, (128 / 48) * 24]);
+    uvFromCrop(inCrop, crop).forEach((p, j) => {
+      expect(p[0]).toBeCloseTo(uv[j][0], 9);
+      expect(p[1]).toBeCloseTo(uv[j][1], 9);
+    });
+  });
+});
+
+describe('cropAndResize', () => {
+  it('crops, resizes with half-pixel centres and scales to [0, 1]', () => {
+    // value = 10·x; the 2-pixel crop [0, 10] enlarged to 4 samples at x = −0.25, 0.25, 0.75, 1.25 (clamped).
+    const image = tf.tile(tf.reshape(tf.mul(tf.range(0, 4), 10), [1, 4, 1]), [4, 1, 3]) as tf.Tensor3D;
+    const out = cropAndResize(image, { x1: 0, y1: 1, size: 2, scale: 2, inputSize: 4 });
+    expect(out.shape).toEqual([4, 4, 3]);
+    const row = [0, 2.5, 7.5, 10].map((v) => v / 255);
+    const expected = tf.tile(tf.reshape(tf.tensor(row), [1, 4, 1]), [4, 1, 3]);
+    expectClose(out, expected, { rtol: 1e-6, atol: 1e-6 }, 'resized');
+    tf.dispose([image, out, expected]);
+  });
+});
+
+describe('2.5D → 3D', () => {
+  it('is the release P2W with the crop intrinsics', () => {
+    const crop = { x1: 10, y1: 20, size: 100, scale: 2, inputSize: 200 };
+    const K = intrinsicsForCrop(
+      [
+        [300, 0, 160],
+        [0, 310, 150],
+        [0, 0, 1],
+      ],
+      crop,
+    );
+    expect(K).toEqual([
+      [600, 0, 300],
+      [0, 620, 260],
+      [0, 0, 1],
+    ]);
+    const uv = tf.tensor3d([[[400, 160], [300, 260]]]);
+    const depth = tf.tensor2d([[0.5, -1]]);
+    const xyz = lift3D(uv, depth, K, { rootDepth: 0.6, scale: 0.02 });
+    const z0 = 0.5 * 0.02 + 0.6;
+    const z1 = -0.02 + 0.6;
+    expectClose(xyz, tf.tensor3d([[[(z0 * 100) / 600, (z0 * -100) / 620, z0], [0, 0, z1]]]), { rtol: 1e-6, atol: 1e-7 }, 'xyz');
+    tf.dispose([uv, depth, xyz]);
+  });
+});
