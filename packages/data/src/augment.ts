@@ -161,10 +161,24 @@ export function warpSample<S extends HandSample>(sample: S, p: WarpParams): S {
   return { ...sample, image: out, width: W, height: H, uv, xyz, K, visible };
 }
 
+/** Inverse of a general 3×3 (row-major) by cofactors. */
+function invert3(m: readonly number[]): Float64Array {
+  const [a, b, c, d, e, f, g, h, i] = m;
+  const A = e * i - f * h;
+  const B = -(d * i - f * g);
+  const C = d * h - e * g;
+  const det = a * A + b * B + c * C;
+  return Float64Array.from([
+    A / det, -(b * i - c * h) / det, (b * f - c * e) / det,
+    B / det, (a * i - c * g) / det, -(a * f - c * d) / det,
+    C / det, -(a * h - b * g) / det, (a * e - b * d) / det,
+  ]);
+}
+
 /** The colour matrix of a hue rotation by `turns` (YIQ chroma rotation) and a saturation factor. */
 export function colorMatrix(hueTurns: number, saturation: number): Float64Array {
   const toYiq = [0.299, 0.587, 0.114, 0.596, -0.274, -0.322, 0.211, -0.523, 0.312];
-  const fromYiq = [1, 0.956, 0.621, 1, -0.272, -0.647, 1, -1.106, 1.703];
+  const fromYiq = invert3(toYiq);
   const c = Math.cos(2 * Math.PI * hueTurns) * saturation;
   const s = Math.sin(2 * Math.PI * hueTurns) * saturation;
   const rot = [1, 0, 0, 0, c, -s, 0, s, c];

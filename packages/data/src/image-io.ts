@@ -35,6 +35,12 @@ async function loadJpeg(): Promise<JpegModule> {
   return jpegModule;
 }
 
+/** pngjs reads with Node's Buffer methods: view the same memory as a Buffer when one is available. */
+function asBuffer(bytes: Uint8Array): Uint8Array {
+  const B = (globalThis as { Buffer?: { from(b: ArrayBufferLike, o: number, n: number): Uint8Array } }).Buffer;
+  return B ? B.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+}
+
 function rgbaToRgb(rgba: Uint8Array, width: number, height: number): Uint8Array {
   const out = new Uint8Array(width * height * 3);
   for (let i = 0, o = 0; i < width * height; i++, o += 3) {
@@ -54,12 +60,12 @@ export async function decodeImage(bytes: Uint8Array, name = 'image'): Promise<Rg
   try {
     if (isPng) {
       const { PNG } = await loadPng();
-      const png = PNG.sync.read(bytes);
+      const png = PNG.sync.read(asBuffer(bytes));
       return { data: rgbaToRgb(png.data, png.width, png.height), width: png.width, height: png.height };
     }
     if (isJpeg) {
       const jpeg = await loadJpeg();
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
+      const img = jpeg.decode(asBuffer(bytes), { useTArray: true, formatAsRGBA: false });
       return { data: new Uint8Array(img.data), width: img.width, height: img.height };
     }
   } catch (e) {
@@ -81,5 +87,5 @@ export async function encodePng(image: RgbImage): Promise<Uint8Array> {
     }
     rgba[4 * i + 3] = 255;
   }
-  return PNG.sync.write({ width, height, data: rgba });
+  return new Uint8Array(PNG.sync.write({ width, height, data: asBuffer(rgba) }));
 }

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { augment, colorMatrix, similarityMatrix, warpSample } from './augment';
+import { projectPoints, renderSyntheticHand } from './synthetic/render';
+import type { HandSample } from './types';
+
+const maxReprojection = (s: HandSample) => {
+  const uv = projectPoints(s.xyz, s.K);
+  let m = 0;
+  for (let i = 0; i < uv.length; i++) m = Math.max(m, Math.abs(uv[i] - s.uv[i]));
+  return m;
+};
+
+describe('augment', () => {
+  it('moves uv, xyz and K consistently: xyz re-projects onto the new uv (camera roll)', () => {
+    for (let seed = 0; seed < 20; seed++) {
+      const s = renderSyntheticHand(seed, { size: 96 });
+      const a = augment(s, { seed, outputSize: 64, rotation: 180 });
+      expect(maxReprojection(a)).toBeLessThan(1e-9);
+      // the camera roll keeps K a zero-skew pinhole matrix (fx = fy here) and keeps depth
+      expect(Math.abs(a.K[1])).toBeLessThan(1e-9);
+      expect(Math.abs(a.K[3])).toBeLessThan(1e-9);
+      expect(a.K[0]).toBeCloseTo(a.K[4], 9);
+      for (let j = 0; j < 21; j++) expect(a.xyz[3 * j + 2]).toBe(s.xyz[3 * j + 2]);
+      // bone lengths (3D) are unchanged by a rotation of the camera
+      const d = (p: Float64Array) => Math.hypot(p[27] - p[30], p[28] - p[31], p[29] - p[32]);
+      expect(d(a.xyz)).toBeCloseTo(d(s.xyz), 9);
+      expect(a.scale).toBe(s.scale);
+    }
+  });
+
+  it('keeps xyz and folds the warp into K when rotateCamera is false', () => {
+    const s = renderSyntheticHand(3, { size: 96 });
+    const a = augment(s, { seed: 1, outputSize: 80, rotateCamera: false, rotation: 45 });
+    expect(Array.from(a.xyz)).toEqual(Array.from(s.xyz));
+    expect(maxReprojection(a)).toBeLessThan(1e-9);
+  });
+
+  it('crops to the hand: all keypoints inside the output with the margin', () => {
+    for (let seed = 0; seed < 10; seed++) {
+      const s = renderSyntheticHand(seed, { size: 128, handExtent: [0.3, 0.5] });
+      const a = augment(s, { seed, outputSize: 64, rotation: 0, scale: [1, 1], translation: 0, margin: 0.2 });
+      const us = Array.from({ length: 21 }, (_, j) => a.uv[2 * j]);
+      const vs = Array.from({ length: 21 }, (_, j) => a.uv[2 * j + 1]);
+      const span = Math.max(Math.max(...us) - Math.min(...us), Math.max(...vs) - Math.min(...vs));
+      expect(span).toBeCloseTo(64 / 1.4, 6);
+      expect(Math.min(...us, ...vs)).toBeGreaterThan(5);
+      expect(Math.max(...us, ...vs)).toBeLessThan(58);
+    }
+  });
+
+  it('moves image content with the keypoints', () => {
+    // A single white pixel at a joint location lands where the warp sends that joint.
+    const W = 40;
+    const image = new Uint8Array(W * W * 3);
+    const uv = new Float64Array(42).fill(0);
+    uv.set([12, 25], 0);
+    image.fill(255, 3 * (25 * W + 12), 3 * (25 * W + 12) + 3);
+    const s: HandSample = {
+      image, width: W, height: W, uv, xyz: new Float64Array(63).fill(1), K: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+      scale: 1, visible: new Uint8Array(21).fill(1),
+    };
+    const A = similarityMatrix(12, 25, 2, Math.PI / 2, 30, 20);
+    const out = warpSample(s, { A, theta: Math.PI / 2, outputWidth: 60, outputHeight: 50, rotateCamera: true });
+    expect([out.uv[0], out.uv[1]]).toEqual([30, 20]);
+    expect(out.image[3 * (20 * 60 + 30)]).toBe(255);
+    expect(out.image[3 * (20 * 60 + 33)]).toBe(0);
+    expect(out.visible[0]).toBe(1);
+  });
+
+  it('marks joints leaving the image invisible', () => {
+    const s = renderSyntheticHand(4, { size: 64 });
+    const a = augment(s, { seed: 2, outputSize: 32, scale: [3, 3], rotation: 0, translation: 0 });
+    for (let j = 0; j < 21; j++) {
+      const inside = a.uv[2 * j] >= -0.5 && a.uv[2 * j] <= 31.5 && a.uv[2 * j + 1] >= -0.5 && a.uv[2 * j + 1] <= 31.5;
+      if (!inside) expect(a.visible[j]).toBe(0);
+      else expect(a.visible[j]).toBe(s.visible[j]);
+    }
+    expect(a.visible.reduce((x, y) => x + y, 0)).toBeLessThan(s.visible.reduce((x, y) => x + y, 0));
+  });
+
+  it('is deterministic for a seed; colour jitter of zero strength with an identity warp is the identity', () => {
+    const s = renderSyntheticHand(8, { size: 48, format: 'float32' });
+    expect(augment(s, { seed: 5, outputSize: 32 }).image).toEqual(augment(s, { seed: 5, outputSize: 32 }).image);
+    expect(augment(s, { seed: 5, outputSize: 32 }).image).not.toEqual(augment(s, { seed: 6, outputSize: 32 }).image);
+    const same = warpSample(s, {
+      A: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]), theta: 0, outputWidth: 48, outputHeight: 48, rotateCamera: true,
+      colorMatrix: colorMatrix(0, 1), contrast: 1, brightness: 1,
+    });
+    for (let i = 0; i < s.image.length; i++) expect(same.image[i]).toBeCloseTo(s.image[i], 5);
+    // a hue rotation keeps grey grey and changes colours
+    const M = colorMatrix(0.25, 1);
+    const grey = [0, 1, 2].map((r) => M[3 * r] * 0.5 + M[3 * r + 1] * 0.5 + M[3 * r + 2] * 0.5);
+    for (const g of grey) expect(g).toBeCloseTo(0.5, 2);
+    expect(M[0]).not.toBeCloseTo(1, 1);
+  });
+
+  it('rejects bad options with named errors', () => {
+    const s = renderSyntheticHand(1, { size: 32 });
+    expect(() => augment(s, { seed: 0, outputSize: 4 })).toThrow('augment: outputSize must be an integer ≥ 16, but received 4.');
+    expect(() => augment(s, { seed: 0, scale: [0, 1] })).toThrow('augment: scale must be a range [min, max] with 0 < min ≤ max, but received [0,1].');
+  });
+});

@@ -1,0 +1,109 @@
+import { expectNoTensorLeak, useBackend } from '@phalanx/testing';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { augment } from './augment';
+import { batches, disposeBatch, syntheticHands, toBatch, toTfDataset, type HandTensors } from './dataset';
+
+beforeAll(async () => {
+  await useBackend('cpu');
+});
+
+describe('syntheticHands', () => {
+  it('yields count samples; sample i depends only on (seed, i)', () => {
+    const all = [...syntheticHands({ seed: 3, size: 32, count: 5 })];
+    expect(all.length).toBe(5);
+    const tail = [...syntheticHands({ seed: 3, size: 32, count: 2, start: 3 })];
+    expect(tail[0].image).toEqual(all[3].image);
+    expect(tail[1].uv).toEqual(all[4].uv);
+    const other = [...syntheticHands({ seed: 4, size: 32, count: 1 })];
+    expect(other[0].image).not.toEqual(all[0].image);
+    expect(() => [...syntheticHands({ seed: 3, count: -1 })]).toThrow('syntheticHands: count must be an integer ≥ 0, but received -1.');
+  });
+});
+
+describe('batches', () => {
+  it('stacks samples into float32 tensors of the documented shapes', async () => {
+    const got: number[] = [];
+    for await (const b of batches({ seed: 1, size: 32, count: 5, batchSize: 2 })) {
+      got.push(b.images.shape[0]);
+      expect(b.images.shape.slice(1)).toEqual([32, 32, 3]);
+      expect(b.uv.shape.slice(1)).toEqual([21, 2]);
+      expect(b.xyz.shape.slice(1)).toEqual([21, 3]);
+      expect(b.K.shape.slice(1)).toEqual([3, 3]);
+      expect(b.scale.shape.length).toBe(1);
+      expect(b.visible.shape.slice(1)).toEqual([21]);
+      for (const t of [b.images, b.uv, b.xyz, b.K, b.scale, b.visible]) expect(t.dtype).toBe('float32');
+      const px = await b.images.data();
+      expect(Math.min(...px)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...px)).toBeLessThanOrEqual(1);
+      disposeBatch(b);
+    }
+    expect(got).toEqual([2, 2, 1]);
+    const dropped: number[] = [];
+    for await (const b of batches({ seed: 1, size: 32, count: 5, batchSize: 2, dropRemainder: true })) {
+      dropped.push(b.images.shape[0]);
+      disposeBatch(b);
+    }
+    expect(dropped).toEqual([2, 2]);
+  });
+
+  it('matches the samples it was built from, and applies a transform', async () => {
+    const samples = [...syntheticHands({ seed: 2, size: 32, count: 2 })];
+    const b = toBatch(samples);
+    const uv = await b.uv.data();
+    expect(uv[2 * 21 + 5]).toBeCloseTo(samples[1].uv[5], 3);
+    const img = await b.images.data();
+    expect(img[7]).toBeCloseTo(samples[0].image[7] / 255, 6);
+    disposeBatch(b);
+    const it = batches({
+      source: samples,
+      batchSize: 2,
+      transform: (s, i) => augment(s, { seed: i, outputSize: 16 }),
+    });
+    const first = (await it.next()).value!;
+    expect(first.images.shape).toEqual([2, 16, 16, 3]);
+    disposeBatch(first);
+  });
+
+  it('leaks no tensors', async () => {
+    await expectNoTensorLeak(async () => {
+      for await (const b of batches({ seed: 0, size: 32, count: 3, batchSize: 2 })) disposeBatch(b);
+    });
+  });
+
+  it('rejects bad options with named errors', async () => {
+    await expect(batches({ seed: 0, batchSize: 0 }).next()).rejects.toThrow('batches: batchSize must be an integer ≥ 1, but received 0.');
+    await expect(batches({ batchSize: 2 }).next()).rejects.toThrow(
+      'batches: seed must be a number when no source is given, but received undefined.',
+    );
+    expect(() => toBatch([...syntheticHands({ seed: 0, size: 32, count: 1 }), ...syntheticHands({ seed: 0, size: 40, count: 1 })])).toThrow(
+      'toBatch: samples[1] image size must be 32×32 like samples[0], but received \'40×40\'.',
+    );
+  });
+});
+
+describe('toTfDataset', () => {
+  it('feeds tf.data pipelines with repeatable epochs and no leaks', async () => {
+    const ds = toTfDataset({ seed: 7, size: 32, count: 4 })
+      .map((s) => ({ xs: (s as HandTensors).image, ys: (s as HandTensors).uv }))
+      .batch(2);
+    const shapes: number[][] = [];
+    const firstPixels: number[] = [];
+    const run = async () => {
+      await ds.forEachAsync((e) => {
+        const { xs, ys } = e as { xs: tf.Tensor; ys: tf.Tensor };
+        shapes.push([...xs.shape, ...ys.shape]);
+        firstPixels.push(xs.dataSync()[0]);
+        tf.dispose([xs, ys]);
+      });
+    };
+    await run();
+    expect(shapes).toEqual([
+      [2, 32, 32, 3, 2, 21, 2],
+      [2, 32, 32, 3, 2, 21, 2],
+    ]);
+    await run();
+    expect(firstPixels[2]).toBe(firstPixels[0]);
+    await expectNoTensorLeak(run, 'tf.data epoch');
+  });
+});

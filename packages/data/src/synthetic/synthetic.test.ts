@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../random';
+import {
+  forwardKinematics,
+  HAND_BONES,
+  JOINT_LIMITS,
+  meanHandShape,
+  sampleHandShape,
+  TIP_JOINTS,
+} from './hand-model';
+import { POSE_KINDS, samplePose } from './poses';
+import { createCanvas } from './raster';
+import { jointVisibility, projectPoints, renderSyntheticHand } from './render';
+
+const dist = (p: Float64Array, a: number, b: number) =>
+  Math.hypot(p[3 * a] - p[3 * b], p[3 * a + 1] - p[3 * b + 1], p[3 * a + 2] - p[3 * b + 2]);
+
+describe('Rng', () => {
+  it('is deterministic per seed and stream and stays in [0, 1)', () => {
+    const a = new Rng(42);
+    const b = new Rng(42);
+    const c = new Rng(42, 1);
+    const xs = Array.from({ length: 1000 }, () => a.next());
+    expect(xs).toEqual(Array.from({ length: 1000 }, () => b.next()));
+    expect(xs.slice(0, 10)).not.toEqual(Array.from({ length: 10 }, () => c.next()));
+    expect(Math.min(...xs)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...xs)).toBeLessThan(1);
+    const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+    expect(mean).toBeGreaterThan(0.45);
+    expect(mean).toBeLessThan(0.55);
+  });
+});
+
+describe('hand model and pose sampling', () => {
+  it('keeps every bone length under any pose', () => {
+    const rng = new Rng(1);
+    for (let n = 0; n < 50; n++) {
+      const shape = sampleHandShape(rng, n % 2 === 1);
+      const rest = forwardKinematics(shape, new Float64Array(20));
+      const posed = forwardKinematics(shape, samplePose(rng).angles);
+      for (const [p, c] of HAND_BONES) {
+        expect(dist(posed, p, c)).toBeCloseTo(shape.boneLengths[c], 9);
+        expect(dist(posed, p, c)).toBeCloseTo(dist(rest, p, c), 9);
+      }
+    }
+  });
+
+  it('samples angles within the joint limits for every pose kind', () => {
+    const rng = new Rng(2);
+    for (const kind of POSE_KINDS) {
+      for (let n = 0; n < 100; n++) {
+        const { angles } = samplePose(rng, kind);
+        angles.forEach((a, i) => {
+          expect(a).toBeGreaterThanOrEqual(JOINT_LIMITS[i][0]);
+          expect(a).toBeLessThanOrEqual(JOINT_LIMITS[i][1]);
+        });
+      }
+    }
+  });
+
+  it('bends fingers by the joint angles (geometry agrees with the angles)', () => {
+    const shape = meanHandShape();
+    const rng = new Rng(3);
+    for (let n = 0; n < 30; n++) {
+      const { angles } = samplePose(rng);
+      const p = forwardKinematics(shape, angles);
+      for (let f = 1; f < 5; f++) {
+        const b = 1 + 4 * f;
+        for (const k of [2, 3]) {
+          // angle between consecutive bones = |flexion| of the joint between them
+          const u = [0, 1, 2].map((c) => p[3 * (b + k - 1) + c] - p[3 * (b + k - 2) + c]);
+          const v = [0, 1, 2].map((c) => p[3 * (b + k) + c] - p[3 * (b + k - 1) + c]);
+          const cos = (u[0] * v[0] + u[1] * v[1] + u[2] * v[2]) / (Math.hypot(...u) * Math.hypot(...v));
+          expect(Math.acos(Math.min(1, cos))).toBeCloseTo(Math.abs(angles[4 * f + k]), 6);
+        }
+      }
+    }
+  });
+
+  it('curls fingertips towards the palm (+z) when flexed', () => {
+    const shape = meanHandShape();
+    const flat = forwardKinematics(shape, new Float64Array(20));
+    const bent = new Float64Array(20);
+    for (let f = 1; f < 5; f++) bent.set([0, 1.2, 1.5, 1.0], 4 * f);
+    const fist = forwardKinematics(shape, bent);
+    for (const t of TIP_JOINTS.slice(1)) {
+      expect(fist[3 * t + 2]).toBeGreaterThan(flat[3 * t + 2] + 20);
+      expect(fist[3 * t + 1]).toBeLessThan(flat[3 * t + 1] - 40);
+    }
+  });
+});
+
+describe('renderSyntheticHand', () => {
+  it('is deterministic for a seed and differs between seeds', () => {
+    const a = renderSyntheticHand(5, { size: 64 });
+    const b = renderSyntheticHand(5, { size: 64 });
+    const c = renderSyntheticHand(6, { size: 64 });
+    expect(a.image).toEqual(b.image);
+    expect(a.uv).toEqual(b.uv);
+    expect(a.visible).toEqual(b.visible);
+    expect(a.image).not.toEqual(c.image);
+  });
+
+  it('returns labels of the right sizes and ranges, with uv = project(xyz, K) exactly', () => {
+    for (let seed = 0; seed < 40; seed++) {
+      const s = renderSyntheticHand(seed, { size: 96 });
+      expect(s.image).toBeInstanceOf(Uint8Array);
+      expect(s.image.length).toBe(96 * 96 * 3);
+      expect([s.uv.length, s.xyz.length, s.K.length, s.visible.length]).toEqual([42, 63, 9, 21]);
+      const uv = projectPoints(s.xyz, s.K);
+      for (let i = 0; i < 42; i++) expect(Math.abs(uv[i] - s.uv[i])).toBeLessThan(1e-9);
+      expect([s.K[1], s.K[3], s.K[6], s.K[7], s.K[8]]).toEqual([0, 0, 0, 0, 1]);
+      for (let j = 0; j < 21; j++) expect(s.xyz[3 * j + 2]).toBeGreaterThan(50);
+      // scale is the middle MCP–PIP bone (mm), a plausible adult value
+      expect(s.scale).toBeCloseTo(dist(s.xyz, 9, 10), 9);
+      expect(s.scale).toBeGreaterThan(35);
+      expect(s.scale).toBeLessThan(56);
+      expect(s.visible.every((v) => v === 0 || v === 1)).toBe(true);
+      // a joint outside the image is never visible
+      for (let j = 0; j < 21; j++) {
+        const out = s.uv[2 * j] < -0.5 || s.uv[2 * j] > 95.5 || s.uv[2 * j + 1] < -0.5 || s.uv[2 * j + 1] > 95.5;
+        if (out) expect(s.visible[j]).toBe(0);
+      }
+    }
+  });
+
+  it('produces float32 images in [0, 1] and any size', () => {
+    const s = renderSyntheticHand(9, { width: 80, height: 48, format: 'float32' });
+    expect(s.image).toBeInstanceOf(Float32Array);
+    expect(s.image.length).toBe(80 * 48 * 3);
+    expect(Math.min(...s.image)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...s.image)).toBeLessThanOrEqual(1);
+    expect(Math.max(...s.image)).toBeGreaterThan(0.2);
+  });
+
+  it('keeps the hand in view: most joints inside the image', () => {
+    let inside = 0;
+    for (let seed = 0; seed < 40; seed++) {
+      const s = renderSyntheticHand(seed, { size: 64 });
+      for (let j = 0; j < 21; j++) if (s.uv[2 * j] >= 0 && s.uv[2 * j] <= 63 && s.uv[2 * j + 1] >= 0 && s.uv[2 * j + 1] <= 63) inside++;
+    }
+    expect(inside / (40 * 21)).toBeGreaterThan(0.97);
+  });
+
+  it('flags occlusion sanely: fists hide some fingertips in some views, open hands hide fewer joints', () => {
+    let fistTipsHidden = 0;
+    let fistTipsShown = 0;
+    let fistVisible = 0;
+    let openVisible = 0;
+    const n = 40;
+    for (let seed = 0; seed < n; seed++) {
+      const f = renderSyntheticHand(seed, { size: 96, poseKind: 'fist' });
+      const o = renderSyntheticHand(seed, { size: 96, poseKind: 'open' });
+      for (const t of TIP_JOINTS) {
+        if (f.visible[t]) fistTipsShown++;
+        else fistTipsHidden++;
+      }
+      fistVisible += f.visible.reduce((a, b) => a + b, 0);
+      openVisible += o.visible.reduce((a, b) => a + b, 0);
+    }
+    expect(fistTipsHidden).toBeGreaterThan(n * 0.5);
+    expect(fistTipsShown).toBeGreaterThan(n * 0.5);
+    expect(openVisible).toBeGreaterThan(fistVisible);
+  });
+
+  it('jointVisibility compares the z-buffer with the joint surface and the frame', () => {
+    const canvas = createCanvas(20, 20);
+    canvas.depth.fill(500); // a surface at 500 mm everywhere
+    const uv = new Float64Array(42);
+    const xyz = new Float64Array(63);
+    const radii = new Float64Array(21).fill(8);
+    for (let j = 0; j < 21; j++) {
+      uv.set([10, 10], 2 * j);
+      xyz[3 * j + 2] = 500 + j * 2; // joint j lies 2j mm behind the surface
+    }
+    uv.set([25, 10], 2 * 20); // out of frame
+    const vis = jointVisibility(canvas, uv, xyz, radii);
+    // visible while 2j ≤ 1.5·8 + 3 = 15
+    for (let j = 0; j < 20; j++) expect(vis[j]).toBe(2 * j <= 15 ? 1 : 0);
+    expect(vis[20]).toBe(0);
+  });
+
+  it('rejects bad sizes with a named error', () => {
+    expect(() => renderSyntheticHand(0, { size: 8 })).toThrow('renderSyntheticHand: width must be an integer ≥ 16, but received 8.');
+    expect(() => renderSyntheticHand(0, { width: 32.5, height: 32 })).toThrow(
+      'renderSyntheticHand: width must be an integer ≥ 16, but received 32.5.',
+    );
+  });
+});
