@@ -1,7 +1,7 @@
 /**
  * JointFeatureSampler — bilinear read-out of a feature map at (sub-pixel) joint positions, the
- * `grid_sample(..., align_corners=True)` step of EHPE's PG stage, computed densely so that it trains on
- * every backend (wasm has no gather gradient).
+ * `grid_sample(..., align_corners=True)` step of EHPE's PG stage, with its own gradient so that it
+ * trains on every backend (wasm has no gather gradient).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -12,23 +12,77 @@ import { PhalanxShapeError } from '../errors';
 const COMPONENT = 'JointFeatureSampler';
 
 /**
- * One-dimensional bilinear ("tent") weights of every grid index `0 … size−1` for the positions `t`
- * `[B, J, 1]`: `(1 − f)` at `floor(t)`, `f` at `floor(t) + 1`, zero elsewhere (also for indices
- * outside the map — zero padding), with `f = t − floor(t)`. Returns `[B, J, size]`.
+ * Bilinear sampling as one custom-gradient op (PyTorch's `grid_sampler_2d` algorithm, in pixels).
  *
- * The indicator of index k being `floor(t)` is built as `relu(1 − |k − floor(t)|)` (exactly 0 or 1,
- * and `floor` passes no gradient), so the only gradient path is through `f`: `∂w/∂t` is `−1` at
- * `floor(t)` and `+1` at `floor(t) + 1`. At an integer `t` this is the right-sided derivative, the
- * same convention as PyTorch's `grid_sample` backward (which also uses `floor`).
+ * Forward: the four corners `(x0 + i, y0 + k)`, `x0 = ⌊x⌋`, `y0 = ⌊y⌋`, `i, k ∈ {0, 1}`, with weights
+ * `(1 − f_x or f_x)·(1 − f_y or f_y)`, `f = t − ⌊t⌋`; corners outside the map get weight 0 (zero
+ * padding). Their feature rows are gathered from `features` viewed as `[B·H·W, C]`.
+ * Backward: `∂/∂features` scatters `w·dy` back to the corner rows (`scatterND`, which sums
+ * duplicates); `∂/∂x = Σ_c dy·((ne − nw)(1 − f_y) + (se − sw) f_y)` and likewise for y — the
+ * derivative of the floor-based weights, so at an integer coordinate it is the right-sided one,
+ * exactly as PyTorch computes it.
+ *
+ * Indices are derived inside the op from `⌊points⌋` and never enter the tape; `GatherV2` and
+ * `ScatterNd` exist on cpu, wasm and webgl, so the op trains on wasm (whose gather gradient,
+ * `UnsortedSegmentSum`, is missing) without touching any memory proportional to `J·H·W`.
  */
-function tentWeights(t: tf.Tensor, size: number): tf.Tensor {
-  const grid = tf.range(0, size, 1, 'float32');
-  const t0 = tf.floor(t);
-  const frac = tf.sub(t, t0);
-  const at0 = tf.relu(tf.sub(1, tf.abs(tf.sub(grid, t0))));
-  const at1 = tf.relu(tf.sub(1, tf.abs(tf.sub(tf.sub(grid, 1), t0))));
-  return tf.add(tf.mul(tf.sub(1, frac), at0), tf.mul(frac, at1));
-}
+const bilinearSample = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const features = args[0] as tf.Tensor4D;
+  const points = args[1] as tf.Tensor3D;
+  const save = args[2] as tf.GradSaveFunc;
+  const [batch, height, width, channels] = features.shape;
+  const joints = points.shape[1];
+  const corners = batch * joints * 4;
+  const [out, gathered, weights, fx, fy, index] = tf.tidy(() => {
+    const [x, y] = tf.unstack(points, 2); // each [B, J]
+    const x0 = tf.floor(x);
+    const y0 = tf.floor(y);
+    const fracX = tf.sub(x, x0);
+    const fracY = tf.sub(y, y0);
+    // Corner order: nw (x0, y0), ne (x0+1, y0), sw (x0, y0+1), se (x0+1, y0+1); each [B, J, 4].
+    const x1 = tf.add(x0, 1);
+    const y1 = tf.add(y0, 1);
+    const cx = tf.stack([x0, x1, x0, x1], 2);
+    const cy = tf.stack([y0, y0, y1, y1], 2);
+    const oneMinusX = tf.sub(1, fracX);
+    const oneMinusY = tf.sub(1, fracY);
+    const inside = tf.logicalAnd(
+      tf.logicalAnd(tf.greaterEqual(cx, 0), tf.lessEqual(cx, width - 1)),
+      tf.logicalAnd(tf.greaterEqual(cy, 0), tf.lessEqual(cy, height - 1)),
+    );
+    const w = tf.where(
+      inside,
+      tf.mul(tf.stack([oneMinusX, fracX, oneMinusX, fracX], 2), tf.stack([oneMinusY, oneMinusY, fracY, fracY], 2)),
+      tf.zerosLike(cx),
+    );
+    // Row of every corner in the [B·H·W, C] view (clamped; weight 0 when outside), in int32.
+    const ix = tf.cast(tf.clipByValue(cx, 0, width - 1), 'int32');
+    const iy = tf.cast(tf.clipByValue(cy, 0, height - 1), 'int32');
+    const base = tf.reshape(tf.mul(tf.range(0, batch, 1, 'int32'), tf.scalar(height * width, 'int32')), [batch, 1, 1]);
+    const row = tf.reshape(tf.add(base, tf.add(tf.mul(iy, tf.scalar(width, 'int32')), ix)), [corners]);
+    const g = tf.reshape(tf.gather(tf.reshape(features, [batch * height * width, channels]), row), [batch, joints, 4, channels]);
+    const gInside = tf.mul(g, tf.expandDims(tf.cast(inside, 'float32'), 3));
+    const value = tf.sum(tf.mul(g, tf.expandDims(w, 3)), 2);
+    return [value, gInside, w, fracX, fracY, row];
+  });
+  save([gathered, weights, fx, fy, index]);
+  return {
+    value: out,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [g, w, sx, sy, rows] = saved;
+      const dyCorners = tf.expandDims(dy, 2); // [B, J, 1, C]
+      const updates = tf.reshape(tf.mul(tf.expandDims(w, 3), dyCorners), [corners, channels]);
+      const dFeatures = tf.reshape(
+        tf.scatterND(tf.reshape(rows, [corners, 1]), updates, [batch * height * width, channels]),
+        [batch, height, width, channels],
+      );
+      const [nw, ne, sw, se] = tf.unstack(tf.sum(tf.mul(g, dyCorners), 3), 2); // each [B, J]
+      const dX = tf.add(tf.mul(tf.sub(ne, nw), tf.sub(1, sy)), tf.mul(tf.sub(se, sw), sy));
+      const dY = tf.add(tf.mul(tf.sub(sw, nw), tf.sub(1, sx)), tf.mul(tf.sub(se, ne), sx));
+      return [dFeatures, tf.stack([dX, dY], 2)];
+    },
+  };
+});
 
 /**
  * Samples `features` at the points `(x, y)` by bilinear interpolation with align-corners pixel centres
@@ -37,10 +91,11 @@ function tentWeights(t: tf.Tensor, size: number): tf.Tensor {
  * `out[b, j, c] = Σ_{h,w} max(0, 1 − |x_bj − w|) · max(0, 1 − |y_bj − h|) · features[b, h, w, c]`
  *
  * identical to PyTorch `F.grid_sample(features, grid, mode='bilinear', padding_mode='zeros',
- * align_corners=True)` with `grid = 2·(x, y)/(W−1, H−1) − 1`. Differentiable in both inputs; the
- * gradient with respect to a point lying exactly on an integer coordinate is the right-sided
- * derivative, as in PyTorch. Computed densely — the interpolation weights `[B, J, H·W]` times the
- * features `[B, H·W, C]` as one batched matmul — so no gather is involved and it trains on wasm.
+ * align_corners=True)` with `grid = 2·(x, y)/(W−1, H−1) − 1`, gradients included. Differentiable in
+ * both inputs; for a point exactly on an integer coordinate the gradient is the right-sided
+ * derivative (PyTorch's convention: its weights are built from `floor`). Only the four neighbouring
+ * pixels of each point are read (gather) and written in the backward pass (`scatterND`), inside one
+ * `tf.customGrad`, so it is fast and trains on wasm (which has no gather gradient).
  *
  * **Shapes**: `features [B, H, W, C]`, `points [B, J, 2]` (x, y in the feature map's pixels) →
  * `[B, J, C]`.
@@ -62,15 +117,7 @@ export function sampleJointFeatures(features: tf.Tensor, points: tf.Tensor): tf.
       points.shape,
     );
   }
-  return tf.tidy(() => {
-    const [batch, height, width, channels] = features.shape as number[];
-    const joints = points.shape[1] as number;
-    const [x, y] = tf.split(points, 2, 2); // each [B, J, 1]
-    const wx = tentWeights(x, width); // [B, J, W]
-    const wy = tentWeights(y, height); // [B, J, H]
-    const weights = tf.reshape(tf.mul(tf.expandDims(wy, 3), tf.expandDims(wx, 2)), [batch, joints, height * width]);
-    return tf.matMul(weights, tf.reshape(features, [batch, height * width, channels])) as tf.Tensor3D;
-  });
+  return bilinearSample(tf.cast(features, 'float32'), tf.cast(points, 'float32')) as tf.Tensor3D;
 }
 
 /** Configuration of {@link JointFeatureSampler} (no options beyond the base layer's). */
