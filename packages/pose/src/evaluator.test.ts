@@ -152,19 +152,43 @@ describe('KeypointEvaluator streaming, masks and inputs', () => {
     closeTo(m.auc, sumAuc / 20, 1e-15, 'masked auc');
     // Booleans work like 0/1, tensors too.
     const boolM = new KeypointEvaluator()
-      .feed(gt, pred, vis.map((r) => r.map((v) => v === 1)))
+      .feed(
+        gt,
+        pred,
+        vis.map((r) => r.map((v) => v === 1)),
+      )
       .measures({ min, max, steps });
     expect(boolM.epeMean).toBe(m.epeMean);
     expect(m.perClass!.DIP.joints).toEqual([3, 7, 11, 15, 19]);
     expect(m.perClass!.DIP.count).toBe(m.counts[7] + m.counts[11] + m.counts[15] + m.counts[19]);
     // mpjpe with the mask averages the visible keypoints only.
-    const flat = gt.flatMap((h, i) => h.flatMap((p, j) => (vis[i][j] ? [Math.hypot(...p.map((v, c) => v - pred[i][j][c]))] : [])));
+    const flat = gt.flatMap((h, i) =>
+      h.flatMap((p, j) => (vis[i][j] ? [Math.hypot(...p.map((v, c) => v - pred[i][j][c]))] : [])),
+    );
     closeTo(mpjpe(gt, pred, vis), flat.reduce((s, v) => s + v, 0) / flat.length, 1e-15, 'masked mpjpe');
   });
 
   it('works with 2D keypoints and other joint counts', () => {
-    const g2 = [[[0, 0], [10, 10]], [[5, 5], [1, 1]]];
-    const p2 = [[[3, 4], [10, 10]], [[5, 5], [1, 2]]];
+    const g2 = [
+      [
+        [0, 0],
+        [10, 10],
+      ],
+      [
+        [5, 5],
+        [1, 1],
+      ],
+    ];
+    const p2 = [
+      [
+        [3, 4],
+        [10, 10],
+      ],
+      [
+        [5, 5],
+        [1, 2],
+      ],
+    ];
     const m = new KeypointEvaluator({ numJoints: 2 }).feed(g2, p2).measures({ min: 0, max: 10, steps: 11 });
     // joint 0 errors [5, 0] → mean 2.5, median 2.5; joint 1 errors [0, 1] → mean 0.5, median 0.5.
     expect(m.epeMean).toBe(1.5);
@@ -189,9 +213,12 @@ describe('KeypointEvaluator streaming, masks and inputs', () => {
     expect(() => ev.feed([[[1, 2, 3, 4]]], [[[1, 2, 3, 4]]])).toThrow(
       'KeypointEvaluator.feed: gt must be keypoints [N, J, D] or [J, D] with D in {2, 3}, but received [1, 1, 4].',
     );
-    expect(() => ev.feed(gt.map((h) => h.slice(0, 20)), pred.map((h) => h.slice(0, 20)))).toThrow(
-      'KeypointEvaluator.feed: gt must be keypoints with 21 joints (numJoints), but received 20.',
-    );
+    expect(() =>
+      ev.feed(
+        gt.map((h) => h.slice(0, 20)),
+        pred.map((h) => h.slice(0, 20)),
+      ),
+    ).toThrow('KeypointEvaluator.feed: gt must be keypoints with 21 joints (numJoints), but received 20.');
     ev.feed(gt, pred);
     const g2 = gt.map((h) => h.map((p) => p.slice(0, 2)));
     expect(() => ev.feed(g2, g2)).toThrow(
@@ -201,7 +228,7 @@ describe('KeypointEvaluator streaming, masks and inputs', () => {
       'KeypointEvaluator.feed: visible must be [40, 21] (one flag per sample and joint), but received [1, 2].',
     );
     expect(() => ev.feed([[[1, 2, 3]], [[1, 2]]] as never, [[[1, 2, 3]], [[1, 2, 3]]])).toThrow(
-      'KeypointEvaluator.feed: gt must be keypoints [N, J, D] or [J, D] with D in {2, 3} (a rectangular array), but received \'a ragged array\'.',
+      "KeypointEvaluator.feed: gt must be keypoints [N, J, D] or [J, D] with D in {2, 3} (a rectangular array), but received 'a ragged array'.",
     );
     const t = tf.zeros([2, 21, 3]);
     expect(() => ev.feed(t, tf.zeros([2, 21, 2]))).toThrow(

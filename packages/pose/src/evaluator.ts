@@ -137,7 +137,12 @@ export class KeypointEvaluator {
 
   constructor(options: KeypointEvaluatorOptions = {}) {
     this.numJoints = checkInteger(NAME, 'numJoints', options.numJoints ?? NUM_JOINTS, 1);
-    const classes = options.jointClasses === undefined ? (this.numJoints === NUM_JOINTS ? JOINT_CLASSES : null) : options.jointClasses;
+    const classes =
+      options.jointClasses === undefined
+        ? this.numJoints === NUM_JOINTS
+          ? JOINT_CLASSES
+          : null
+        : options.jointClasses;
     if (classes !== null && (!Array.isArray(classes) || classes.length !== this.numJoints)) {
       throw new PhalanxConfigError(NAME, 'jointClasses', `an array of ${this.numJoints} labels or null`, classes);
     }
@@ -230,7 +235,10 @@ export class KeypointEvaluator {
     if (jointsEvaluated.length === 0) {
       throw new PhalanxShapeError(name, 'the number of visible keypoints fed', 'at least 1', 0);
     }
-    const overall = aggregate(jointsEvaluated.map((j) => perJoint[j]), steps);
+    const overall = aggregate(
+      jointsEvaluated.map((j) => perJoint[j]),
+      steps,
+    );
 
     const result: KeypointMeasures = {
       epeMean: overall.epeMean as number,

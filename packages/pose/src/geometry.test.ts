@@ -88,7 +88,12 @@ describe('projection and 2.5D ↔ 3D (float64 arrays)', () => {
       checked++;
       worst = Math.max(worst, Math.abs(zNorm * scale - rootDepth) / rootDepth);
       // The whole hand, in scale units, then in metres.
-      expect(maxDiff(hand.map((p) => p.map((v) => v * scale)), xyz)).toBeLessThan(1e-9);
+      expect(
+        maxDiff(
+          hand.map((p) => p.map((v) => v * scale)),
+          xyz,
+        ),
+      ).toBeLessThan(1e-9);
     }
     expect(checked).toBeGreaterThan(250);
     expect(worst).toBeLessThan(1e-10);
@@ -156,7 +161,9 @@ describe('Procrustes alignment', () => {
       [0, 1, 0],
       [0, 0, 1],
     ];
-    const r = randomRotation(rand).map((row) => [0, 1, 2].map((j) => row[0] * mirror[0][j] + row[1] * mirror[1][j] + row[2] * mirror[2][j]));
+    const r = randomRotation(rand).map((row) =>
+      [0, 1, 2].map((j) => row[0] * mirror[0][j] + row[1] * mirror[1][j] + row[2] * mirror[2][j]),
+    );
     const gt = applySimilarity(pred, { rotation: r, scale: 1.3, translation: [0.1, 0.2, 0.3] });
     const proper = similarityTransform(pred, gt);
     expect(det3(proper.rotation)).toBeCloseTo(1, 12);
@@ -168,7 +175,7 @@ describe('Procrustes alignment', () => {
     expect(paMpjpe(gt, pred)).toBeLessThan(1e-8);
   });
 
-  it('is optimal on noisy points and agrees with FreiHAND\'s alignment', () => {
+  it("is optimal on noisy points and agrees with FreiHAND's alignment", () => {
     const rand = rng(9);
     const gt = randomHand(rand);
     const pred = gt.map((p) => p.map((v) => v + 0.01 * (rand() - 0.5)));
@@ -180,8 +187,12 @@ describe('Procrustes alignment', () => {
     const base = err2(aligned);
     const t = similarityTransform(pred, gt);
     for (let k = 0; k < 20; k++) {
-      const small = randomRotation(rand).map((row, i) => row.map((v, j) => (i === j ? 1 : 0) + 1e-3 * (v - (i === j ? 1 : 0))));
-      const rot = t.rotation.map((row) => [0, 1, 2].map((j) => row[0] * small[0][j] + row[1] * small[1][j] + row[2] * small[2][j]));
+      const small = randomRotation(rand).map((row, i) =>
+        row.map((v, j) => (i === j ? 1 : 0) + 1e-3 * (v - (i === j ? 1 : 0))),
+      );
+      const rot = t.rotation.map((row) =>
+        [0, 1, 2].map((j) => row[0] * small[0][j] + row[1] * small[1][j] + row[2] * small[2][j]),
+      );
       const moved = applySimilarity(pred, { ...t, rotation: rot, scale: t.scale * (1 + 1e-3 * (rand() - 0.5)) });
       expect(err2(moved)).toBeGreaterThanOrEqual(base - 1e-15);
     }
@@ -236,7 +247,13 @@ describe('Gaussian heatmaps (arrays)', () => {
     for (let y = 0; y < 40; y++) for (let x = 0; x < 48; x++) sum += at(y, x, 0);
     expect(sum).toBeCloseTo(1, 5);
     expect(at(8, 31, 1)).toBeCloseTo(Math.exp(-(0.25 + 0.0625) / 8) / (8 * Math.PI), 7);
-    const peak = gaussianHeatmapsArray([uv], { height: 40, width: 48, sigma: [2, 3], normalize: 'peak', visible: [[1, 0]] });
+    const peak = gaussianHeatmapsArray([uv], {
+      height: 40,
+      width: 48,
+      sigma: [2, 3],
+      normalize: 'peak',
+      visible: [[1, 0]],
+    });
     expect(peak[(20 * 48 + 10) * 2]).toBe(1);
     expect(peak.filter((v, i) => i % 2 === 1 && v !== 0).length).toBe(0);
     expect(() => gaussianHeatmapsArray(uv, { height: 4, width: 4, sigma: 0 })).toThrow(
@@ -304,7 +321,12 @@ forEachBackend((backend) => {
       ];
       const maps = gaussianHeatmaps(uv, { height: 12, width: 16, sigma: 1.5, visible: vis });
       expect(maps.shape).toEqual([2, 12, 16, 2]);
-      expectClose(maps, gaussianHeatmapsArray(uvArr, { height: 12, width: 16, sigma: 1.5, visible: vis }), { rtol: 1e-4, atol: 1e-7 }, 'heatmaps');
+      expectClose(
+        maps,
+        gaussianHeatmapsArray(uvArr, { height: 12, width: 16, sigma: 1.5, visible: vis }),
+        { rtol: 1e-4, atol: 1e-7 },
+        'heatmaps',
+      );
       const single = gaussianHeatmaps(uvArr[0], { height: 12, width: 16, normalize: 'peak' });
       expect(single.shape).toEqual([12, 16, 2]);
       // d/du of the peak map's sum at x = 3.3 points toward the mass: finite and non-zero.

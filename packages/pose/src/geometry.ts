@@ -57,7 +57,12 @@ function checkBone(component: string, options: BoneOptions, numJoints: number): 
 }
 
 /** Array inputs as a batch `[B][J][C]`, remembering whether a batch dimension was added. */
-function batchArray(component: string, argument: string, x: unknown, channels: number): {
+function batchArray(
+  component: string,
+  argument: string,
+  x: unknown,
+  channels: number,
+): {
   batch: number[][][];
   batched: boolean;
 } {
@@ -112,7 +117,8 @@ function tensorSetup(
     throw new PhalanxShapeError(component, 'K', batched ? `[3, 3] or [${b}, 3, 3]` : '[3, 3]', k.shape);
   }
   const k3 = tf.reshape(k, [-1, 9]);
-  const col = (i: number): tf.Tensor => tf.cast(tf.slice(k3, [0, i], [-1, 1]), x.dtype === 'int32' ? 'float32' : x.dtype);
+  const col = (i: number): tf.Tensor =>
+    tf.cast(tf.slice(k3, [0, i], [-1, 1]), x.dtype === 'int32' ? 'float32' : x.dtype);
   return { x3, batched, fx: col(0), fy: col(4), cx: col(2), cy: col(5) };
 }
 
@@ -449,7 +455,8 @@ function checkPair(component: string, pred: unknown, gt: unknown): { p: number[]
   const expected = 'points [J, 3] (J ≥ 1)';
   const { value: p, shape: ps } = readPoints(component, 'pred', pred, [2], expected, [3]);
   const { value: g, shape: gs } = readPoints(component, 'gt', gt, [2], expected, [3]);
-  if (ps[0] !== gs[0] || ps[0] < 1) throw new PhalanxShapeError(component, 'pred', `of the shape of gt [${gs.join(', ')}]`, ps);
+  if (ps[0] !== gs[0] || ps[0] < 1)
+    throw new PhalanxShapeError(component, 'pred', `of the shape of gt [${gs.join(', ')}]`, ps);
   return { p: p as number[][], g: g as number[][] };
 }
 
@@ -511,8 +518,16 @@ export function applySimilarity(points: number[][], transform: SimilarityTransfo
  * @example
  * const aligned = procrustesAlign(pred, gt); // then mpjpe(gt, aligned)
  */
-export function procrustesAlign(pred: tf.Tensor | number[][], gt: tf.Tensor | number[][], options?: ProcrustesOptions): number[][];
-export function procrustesAlign(pred: tf.Tensor | number[][][], gt: tf.Tensor | number[][][], options?: ProcrustesOptions): number[][][];
+export function procrustesAlign(
+  pred: tf.Tensor | number[][],
+  gt: tf.Tensor | number[][],
+  options?: ProcrustesOptions,
+): number[][];
+export function procrustesAlign(
+  pred: tf.Tensor | number[][][],
+  gt: tf.Tensor | number[][][],
+  options?: ProcrustesOptions,
+): number[][][];
 export function procrustesAlign(
   pred: tf.Tensor | number[][] | number[][][],
   gt: tf.Tensor | number[][] | number[][][],
@@ -636,7 +651,12 @@ export function gaussianHeatmapsArray(uv: number[][] | number[][][], options: He
     const v = options.visible instanceof tf.Tensor ? options.visible.dataSync() : (options.visible as unknown[]).flat();
     vis = Array.from(v as ArrayLike<number | boolean>, Number);
     if (vis.length !== batch.length * j) {
-      throw new PhalanxShapeError(name, 'visible', `${batch.length * j} entries ([B][J])`, shapeOfInput(options.visible));
+      throw new PhalanxShapeError(
+        name,
+        'visible',
+        `${batch.length * j} entries ([B][J])`,
+        shapeOfInput(options.visible),
+      );
     }
   }
   const out = new Float32Array(batch.length * height * width * j);

@@ -4,7 +4,7 @@
  * FreiHAND's `align_w_scale` for PA-MPJPE. Inputs are nested arrays or tensors (read once with
  * `arraySync`); results are plain numbers.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { readPoints } from './arrays';
 import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from './errors';
 import { svd3, type Matrix3 } from './linalg';
@@ -108,7 +108,13 @@ export function readKeypointPair(
 }
 
 /** Checked visibility as `[N][J]` booleans (true iff the entry is 1 or `true`). */
-export function readVisibility(component: string, visible: unknown, n: number, j: number, batched: boolean): boolean[][] {
+export function readVisibility(
+  component: string,
+  visible: unknown,
+  n: number,
+  j: number,
+  batched: boolean,
+): boolean[][] {
   const expected = batched ? `[${n}, ${j}] (one flag per sample and joint)` : `[${j}]`;
   const v = readPoints(component, 'visible', visible, [batched ? 2 : 1], expected);
   const rows = (batched ? v.value : [v.value]) as unknown[][];
@@ -196,9 +202,7 @@ function alignOne(p: number[][], g: number[][]): number[][] {
   const { U, S, V } = svd3(m);
   const r = [0, 1, 2].map((i) => [0, 1, 2].map((j) => U[i][0] * V[j][0] + U[i][1] * V[j][1] + U[i][2] * V[j][2]));
   const scale = S[0] + S[1] + S[2];
-  return bn.map((q) =>
-    [0, 1, 2].map((i) => (q[0] * r[i][0] + q[1] * r[i][1] + q[2] * r[i][2]) * scale * s1 + t1[i]),
-  );
+  return bn.map((q) => [0, 1, 2].map((i) => (q[0] * r[i][0] + q[1] * r[i][1] + q[2] * r[i][2]) * scale * s1 + t1[i]));
 }
 
 /**

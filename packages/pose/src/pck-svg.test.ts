@@ -11,7 +11,10 @@ function expectWellFormedXml(xml: string): void {
   const tokens = body.split(/(<[^>]*>)/).filter((t) => t.length > 0);
   for (const token of tokens) {
     if (token.startsWith('<')) {
-      const m = /^<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+="[^"<&]*(?:&(?:amp|lt|gt|quot|apos);[^"<&]*)*")*)\s*(\/?)>$/.exec(token);
+      const m =
+        /^<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+="[^"<&]*(?:&(?:amp|lt|gt|quot|apos);[^"<&]*)*")*)\s*(\/?)>$/.exec(
+          token,
+        );
       expect(m, `malformed tag ${token}`).not.toBeNull();
       const [, closing, name, , selfClosing] = m!;
       if (closing) {
@@ -63,7 +66,12 @@ describe('pckCurveToSvg', () => {
         thresholds: [20, 30, 40, 50],
         curves: [
           { label: 'A', pck: [0.5, 0.7, 0.9, 1] },
-          { label: 'B "quoted"', pck: [0.3, 0.5, 0.6, 0.7, 0.8, 0.9], thresholds: [20, 25, 30, 35, 40, 50], auc: 0.61234 },
+          {
+            label: 'B "quoted"',
+            pck: [0.3, 0.5, 0.6, 0.7, 0.8, 0.9],
+            thresholds: [20, 25, 30, 35, 40, 50],
+            auc: 0.61234,
+          },
         ],
       },
       { markers: false, xLabel: 'mm', yLabel: '3D PCK', yMin: 0.2 },

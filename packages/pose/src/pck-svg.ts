@@ -123,7 +123,12 @@ export function pckCurveToSvg(
   const series = curves.curves.map((c, i) => {
     const t = c.thresholds ?? curves.thresholds;
     if (!Array.isArray(t) || t.length < 2 || !Array.isArray(c.pck) || c.pck.length !== t.length) {
-      throw new PhalanxShapeError(name, `curves[${i}].pck`, `as many values as thresholds (${t?.length}, ≥ 2)`, c.pck?.length);
+      throw new PhalanxShapeError(
+        name,
+        `curves[${i}].pck`,
+        `as many values as thresholds (${t?.length}, ≥ 2)`,
+        c.pck?.length,
+      );
     }
     const a = c.auc ?? areaUnderCurve(t, c.pck);
     return { label: c.label, t: t.map((x) => x * scaleX), pck: c.pck, auc: a, color: colors[i % colors.length] };
@@ -145,19 +150,25 @@ export function pckCurveToSvg(
   );
   out.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
   if (options.title) {
-    out.push(`<text x="${fmt(width / 2)}" y="24" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`);
+    out.push(
+      `<text x="${fmt(width / 2)}" y="24" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
+    );
   }
   // grid and ticks
   out.push(`<g class="grid" stroke="#e3e3e3" stroke-width="1">`);
   const xTicks = niceTicks(xLo, xHi).filter((v) => v >= xLo - 1e-12 && v <= xHi + 1e-12);
   const yTicks = niceTicks(yMin, yMax, 5).filter((v) => v >= yMin - 1e-12 && v <= yMax + 1e-12);
-  for (const v of xTicks) out.push(`<line x1="${fmt(X(v))}" y1="${fmt(Y(yMin))}" x2="${fmt(X(v))}" y2="${fmt(Y(yMax))}"/>`);
-  for (const v of yTicks) out.push(`<line x1="${fmt(X(xLo))}" y1="${fmt(Y(v))}" x2="${fmt(X(xHi))}" y2="${fmt(Y(v))}"/>`);
+  for (const v of xTicks)
+    out.push(`<line x1="${fmt(X(v))}" y1="${fmt(Y(yMin))}" x2="${fmt(X(v))}" y2="${fmt(Y(yMax))}"/>`);
+  for (const v of yTicks)
+    out.push(`<line x1="${fmt(X(xLo))}" y1="${fmt(Y(v))}" x2="${fmt(X(xHi))}" y2="${fmt(Y(v))}"/>`);
   out.push(`</g>`);
   out.push(`<g class="axes" stroke="#333333" stroke-width="1" fill="none">`);
   out.push(`<rect x="${fmt(margin.left)}" y="${fmt(margin.top)}" width="${fmt(pw)}" height="${fmt(ph)}"/>`);
-  for (const v of xTicks) out.push(`<line x1="${fmt(X(v))}" y1="${fmt(Y(yMin))}" x2="${fmt(X(v))}" y2="${fmt(Y(yMin) + 5)}"/>`);
-  for (const v of yTicks) out.push(`<line x1="${fmt(X(xLo) - 5)}" y1="${fmt(Y(v))}" x2="${fmt(X(xLo))}" y2="${fmt(Y(v))}"/>`);
+  for (const v of xTicks)
+    out.push(`<line x1="${fmt(X(v))}" y1="${fmt(Y(yMin))}" x2="${fmt(X(v))}" y2="${fmt(Y(yMin) + 5)}"/>`);
+  for (const v of yTicks)
+    out.push(`<line x1="${fmt(X(xLo) - 5)}" y1="${fmt(Y(v))}" x2="${fmt(X(xLo))}" y2="${fmt(Y(v))}"/>`);
   out.push(`</g>`);
   out.push(`<g class="tick-labels" fill="#333333">`);
   for (const v of xTicks) {
@@ -169,7 +180,9 @@ export function pckCurveToSvg(
   out.push(`</g>`);
   const xLabel = options.xLabel ?? (scaleX === 1000 ? 'Error threshold (mm)' : 'Error threshold');
   const yLabel = options.yLabel ?? 'PCK';
-  out.push(`<text x="${fmt(margin.left + pw / 2)}" y="${fmt(height - 12)}" text-anchor="middle">${escapeXml(xLabel)}</text>`);
+  out.push(
+    `<text x="${fmt(margin.left + pw / 2)}" y="${fmt(height - 12)}" text-anchor="middle">${escapeXml(xLabel)}</text>`,
+  );
   out.push(
     `<text x="16" y="${fmt(margin.top + ph / 2)}" text-anchor="middle" transform="rotate(-90 16 ${fmt(margin.top + ph / 2)})">${escapeXml(yLabel)}</text>`,
   );
@@ -197,8 +210,12 @@ export function pckCurveToSvg(
   );
   series.forEach((s, i) => {
     const y = ly + 4 + lineH * i + lineH / 2;
-    out.push(`<line x1="${fmt(lx + 6)}" y1="${fmt(y)}" x2="${fmt(lx + 22)}" y2="${fmt(y)}" stroke="${escapeXml(s.color)}" stroke-width="2"/>`);
-    out.push(`<text x="${fmt(lx + 28)}" y="${fmt(y + 4)}">${escapeXml(`${s.label} (AUC=${s.auc.toFixed(decimals)})`)}</text>`);
+    out.push(
+      `<line x1="${fmt(lx + 6)}" y1="${fmt(y)}" x2="${fmt(lx + 22)}" y2="${fmt(y)}" stroke="${escapeXml(s.color)}" stroke-width="2"/>`,
+    );
+    out.push(
+      `<text x="${fmt(lx + 28)}" y="${fmt(y + 4)}">${escapeXml(`${s.label} (AUC=${s.auc.toFixed(decimals)})`)}</text>`,
+    );
   });
   out.push(`</g>`);
   out.push(`</svg>`);

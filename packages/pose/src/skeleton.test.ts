@@ -91,11 +91,22 @@ describe('adjacency', () => {
     // Wrist's 2-hop neighbourhood: 5 bases + 5 second joints.
     expect(adjacency({ hops: 2 })[0].reduce((s, v) => s + v, 0)).toBe(10);
     // Enough hops connect everything.
-    expect(adjacency({ hops: 8 }).flat().reduce((s, v) => s + v, 0)).toBe(21 * 21 - 21);
+    expect(
+      adjacency({ hops: 8 })
+        .flat()
+        .reduce((s, v) => s + v, 0),
+    ).toBe(21 * 21 - 21);
   });
 
   it('accepts custom edges and rejects bad options', () => {
-    expect(adjacency({ edges: [[0, 1], [1, 2]] })).toEqual([
+    expect(
+      adjacency({
+        edges: [
+          [0, 1],
+          [1, 2],
+        ],
+      }),
+    ).toEqual([
       [0, 1, 0],
       [1, 0, 1],
       [0, 1, 0],
@@ -127,10 +138,15 @@ describe('RHD permutations', () => {
     const pts = ids.map((i) => [i, 10 * i, 100 * i]);
     expect(freihandToRhd(rhdToFreihand(pts))).toEqual(pts);
     expect(rhdToFreihand([pts, pts])[1][1]).toEqual([4, 40, 400]);
-    expect(rhdToFreihand(ids.map((i) => i * 2), -1)).toEqual(RHD_TO_FREIHAND.map((i) => i * 2));
+    expect(
+      rhdToFreihand(
+        ids.map((i) => i * 2),
+        -1,
+      ),
+    ).toEqual(RHD_TO_FREIHAND.map((i) => i * 2));
   });
 
-  it('works on tensors and picks a hand out of RHD\'s 42 keypoints', () => {
+  it("works on tensors and picks a hand out of RHD's 42 keypoints", () => {
     const rhd42 = Array.from({ length: 42 }, (_, i) => [i, -i]);
     const left = rhdHandToFreihand(rhd42, 'left');
     const right = rhdHandToFreihand(rhd42, 'right');

@@ -13,6 +13,7 @@ import { PhalanxConfigError, PhalanxShapeError, checkInteger } from './errors';
 export const NUM_JOINTS = 21;
 
 /** Joint names in FreiHAND / MANO order (the thumb named anatomically: CMC, MCP, IP, TIP). */
+// prettier-ignore
 export const JOINT_NAMES: readonly string[] = Object.freeze([
   'wrist',
   'thumb_cmc', 'thumb_mcp', 'thumb_ip', 'thumb_tip',
@@ -137,9 +138,7 @@ export function adjacency(options: AdjacencyOptions = {}): number[][] {
   const hops = checkInteger('adjacency', 'hops', options.hops ?? 1, 1);
   const selfLoops = options.selfLoops ?? false;
   if (typeof selfLoops !== 'boolean') throw new PhalanxConfigError('adjacency', 'selfLoops', 'a boolean', selfLoops);
-  return hopDistances(options).map((row) =>
-    row.map((d) => (d === 0 ? (selfLoops ? 1 : 0) : d <= hops ? 1 : 0)),
-  );
+  return hopDistances(options).map((row) => row.map((d) => (d === 0 ? (selfLoops ? 1 : 0) : d <= hops ? 1 : 0)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,11 +230,7 @@ export function freihandToRhd<T extends tf.Tensor | NestedArray[]>(x: T, axis = 
  * @example
  * rhdHandToFreihand(anno.xyz, 'right'); // [21][3]
  */
-export function rhdHandToFreihand<T extends tf.Tensor | NestedArray[]>(
-  x: T,
-  hand: 'left' | 'right',
-  axis = -2,
-): T {
+export function rhdHandToFreihand<T extends tf.Tensor | NestedArray[]>(x: T, hand: 'left' | 'right', axis = -2): T {
   if (hand !== 'left' && hand !== 'right') {
     throw new PhalanxConfigError('rhdHandToFreihand', 'hand', "'left' or 'right'", hand);
   }
@@ -243,7 +238,12 @@ export function rhdHandToFreihand<T extends tf.Tensor | NestedArray[]>(
   const shape = x instanceof tf.Tensor ? x.shape : shapeOf(x as NestedArray[]);
   const ax = axis < 0 ? shape.length + axis : axis;
   if (ax < 0 || ax >= shape.length || shape[ax] !== RHD_NUM_KEYPOINTS) {
-    throw new PhalanxShapeError('rhdHandToFreihand', 'x', `an array or tensor with 42 keypoints on axis ${axis}`, shape);
+    throw new PhalanxShapeError(
+      'rhdHandToFreihand',
+      'x',
+      `an array or tensor with 42 keypoints on axis ${axis}`,
+      shape,
+    );
   }
   const gathered = RHD_TO_FREIHAND.map((p) => p + offset);
   if (x instanceof tf.Tensor) return tf.gather(x, gathered, ax) as T;
