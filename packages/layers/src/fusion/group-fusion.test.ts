@@ -130,8 +130,7 @@ forEachBackend(() => {
       const bias = tf.randomNormal([9], 0, 0.5, 'float32', 41);
       const up = randomInputs(3, [1, 2, 2, 3], 50);
       expectNumericGradient(
-        (a, b, c, k, bb) =>
-          tf.addN(fuseGroups([a, b, c], k, bb).map((y, i) => tf.sum(tf.mul(y, up[i])))) as tf.Scalar,
+        (a, b, c, k, bb) => tf.addN(fuseGroups([a, b, c], k, bb).map((y, i) => tf.sum(tf.mul(y, up[i])))) as tf.Scalar,
         [...xs, kernel, bias],
         { samples: 8 },
       );
@@ -142,7 +141,9 @@ forEachBackend(() => {
       expectConfigRoundTrip(groupFusion({ numGroups: 3 }));
       expectConfigRoundTrip(groupFusion({ numGroups: 4, units: 7, selfWeight: 0.8, otherWeight: 0.3, useBias: false }));
       expectConfigRoundTrip(groupFusion({ numGroups: 2, kernelInitializer: 'heNormal' }));
-      expectConfigRoundTrip(groupFusion({ numGroups: 2, kernelInitializer: nddrKernel({ numGroups: 2, selfWeight: 0.5 }) }));
+      expectConfigRoundTrip(
+        groupFusion({ numGroups: 2, kernelInitializer: nddrKernel({ numGroups: 2, selfWeight: 0.5 }) }),
+      );
     });
 
     it('saves and loads a model with identical outputs', async () => {
@@ -164,7 +165,8 @@ forEachBackend(() => {
         const { name: _b, kernelInitializer: k2, ...expected } = layer.getConfig();
         expect(rest).toEqual(expected);
         // tfjs itself turns an unset initializer seed into null on load.
-        const dropNullSeed = (k: unknown) => JSON.stringify(k, (key, v: unknown) => (key === 'seed' && v == null ? undefined : v));
+        const dropNullSeed = (k: unknown) =>
+          JSON.stringify(k, (key, v: unknown) => (key === 'seed' && v == null ? undefined : v));
         expect(dropNullSeed(k1)).toBe(dropNullSeed(k2));
         tf.dispose(xs);
       }
@@ -218,14 +220,18 @@ forEachBackend(() => {
           [null, 2, 2, 4],
           [null, 2, 2, 4],
         ]),
-      ).toThrow('NddrKernel: shape must be a square kernel [G·C, G·C] with G = 2 (units equal to the input channels), but received [8, 6].');
-      expect(() => nddrKernel({ numGroups: 1 })).toThrow('NddrKernel: numGroups must be an integer ≥ 2, but received 1.');
+      ).toThrow(
+        'NddrKernel: shape must be a square kernel [G·C, G·C] with G = 2 (units equal to the input channels), but received [8, 6].',
+      );
+      expect(() => nddrKernel({ numGroups: 1 })).toThrow(
+        'NddrKernel: numGroups must be an integer ≥ 2, but received 1.',
+      );
       expect(() => fuseGroups([tf.zeros([1, 1, 1, 2]), tf.zeros([1, 1, 1, 2])], tf.zeros([3, 4]))).toThrow(
         'fuseGroups: kernel must be of shape [4, G·U] (G = 2), but received [3, 4].',
       );
-      expect(() => fuseGroups([tf.zeros([1, 1, 1, 2]), tf.zeros([1, 1, 1, 2])], tf.zeros([4, 4]), tf.zeros([3]))).toThrow(
-        'fuseGroups: bias must be of shape [4], but received [3].',
-      );
+      expect(() =>
+        fuseGroups([tf.zeros([1, 1, 1, 2]), tf.zeros([1, 1, 1, 2])], tf.zeros([4, 4]), tf.zeros([3])),
+      ).toThrow('fuseGroups: bias must be of shape [4], but received [3].');
     });
   });
 });

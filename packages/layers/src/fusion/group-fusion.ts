@@ -131,7 +131,11 @@ function checkGroupShapes(
 export function fuseGroups(xs: tf.Tensor[], kernel: tf.Tensor, bias: tf.Tensor | null = null): tf.Tensor4D[] {
   const component = 'fuseGroups';
   const groups = xs.length;
-  const [b, h, w, c] = checkGroupShapes(component, xs.map((x) => x.shape), null) as number[];
+  const [b, h, w, c] = checkGroupShapes(
+    component,
+    xs.map((x) => x.shape),
+    null,
+  ) as number[];
   const [rows, outChannels] = kernel.shape as number[];
   if (kernel.rank !== 2 || rows !== groups * c || outChannels % groups !== 0) {
     throw new PhalanxShapeError(component, 'kernel', `of shape [${groups * c}, G·U] (G = ${groups})`, kernel.shape);

@@ -114,7 +114,10 @@ forEachBackend(() => {
         const hard = builtSelector({ numJoints: 4, numGroups: 3 }, logits);
         expectClose(hard.selection(), tf.oneHot([1, 0, 2, 2], 3), { rtol: 0, atol: 0 });
         expect(hard.groups()).toEqual([[1], [0], [2, 3]]);
-        const soft = builtSelector({ numJoints: 4, numGroups: 3, inferenceMode: 'soft', initialTemperature: 2 }, logits);
+        const soft = builtSelector(
+          { numJoints: 4, numGroups: 3, inferenceMode: 'soft', initialTemperature: 2 },
+          logits,
+        );
         expectClose(soft.selection(), tf.softmax(tf.div(logits, 2)), { rtol: 1e-6, atol: 1e-7 });
         soft.setTemperature(0.25);
         expect(soft.getTemperature()).toBe(0.25);
@@ -221,7 +224,10 @@ forEachBackend(() => {
         { ...base, inferenceMode: 'argmax' },
         "ConcreteJointSelector: inferenceMode must be one of 'hard', 'soft', but received 'argmax'.",
       ],
-      [{ ...base, straightThrough: 'yes' }, "ConcreteJointSelector: straightThrough must be a boolean, but received 'yes'."],
+      [
+        { ...base, straightThrough: 'yes' },
+        "ConcreteJointSelector: straightThrough must be a boolean, but received 'yes'.",
+      ],
       [{ ...base, seed: 1.5 }, 'ConcreteJointSelector: seed must be an integer or null, but received 1.5.'],
     ])('rejects config %o', (args, message) => {
       expect(() => concreteJointSelector(args as unknown as ConcreteJointSelectorArgs)).toThrow(message);
@@ -247,7 +253,9 @@ forEachBackend(() => {
       expect(() => layer.apply(tf.zeros([2, 3, 4]))).toThrow(
         'ConcreteJointSelector: input must be of shape [B, 3, 4, C] (numGroups, numJoints), but received [2, 3, 4].',
       );
-      expect(() => layer.apply(tf.zeros([2, 2, 4, 2]))).toThrow(/input must be of shape \[B, 3, 4, C\].*\[2, 2, 4, 2\]/);
+      expect(() => layer.apply(tf.zeros([2, 2, 4, 2]))).toThrow(
+        /input must be of shape \[B, 3, 4, C\].*\[2, 2, 4, 2\]/,
+      );
       expect(() => layer.apply(tf.zeros([2, 3, 5, 2]))).toThrow(/received \[2, 3, 5, 2\]/);
       expect(() => layer.apply(tf.zeros([2, 3, 4, 2]), { training: true, gumbelNoise: tf.zeros([3, 4]) })).toThrow(
         'concreteSelection: gumbelNoise must be of shape [4, 3], but received [3, 4].',

@@ -249,7 +249,12 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
     const shape = shapes[0];
     const expected = `of shape [B, ${this.numGroups}, ${this.numJoints}, C] (numGroups, numJoints)`;
     if (shape.length !== 4 || shape[1] !== this.numGroups || shape[2] !== this.numJoints) {
-      throw new PhalanxShapeError(NAME, 'input', expected, shape.map((d) => (d === null ? 'null' : d)));
+      throw new PhalanxShapeError(
+        NAME,
+        'input',
+        expected,
+        shape.map((d) => (d === null ? 'null' : d)),
+      );
     }
     return shape;
   }
@@ -332,6 +337,7 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
       return result;
     }
     const assignment = tf.tidy(() => tf.argMax(this.logits!.read(), -1));
+    // eslint-disable-next-line no-restricted-syntax -- an inspection method returning host data, not a forward pass
     const indices = assignment.dataSync();
     assignment.dispose();
     indices.forEach((g, j) => result[g].push(j));
@@ -341,6 +347,7 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
   /** The current temperature τ (reads the `temperature` weight). */
   getTemperature(): number {
     if (this.temperature === null) return this.pendingTemperature;
+    // eslint-disable-next-line no-restricted-syntax -- returns a host number by design; not on the forward path
     return this.temperature.read().dataSync()[0];
   }
 
@@ -360,6 +367,7 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
   /** As `Layer.setWeights`, and rejects a temperature ≤ 0. */
   override setWeights(weights: tf.Tensor[]): void {
     if (weights.length === 2 && weights[1].size === 1) {
+      // eslint-disable-next-line no-restricted-syntax -- validates user-given host values before they become weights
       checkPositive(NAME, 'temperature', weights[1].dataSync()[0]);
     }
     super.setWeights(weights);

@@ -67,7 +67,10 @@ describe('exponentialTemperature', () => {
     [{ rate: Number.NaN }, 'exponentialTemperature: rate must be a finite number, but received NaN.'],
     [{}, 'exponentialTemperature: rate must be a finite number, but received undefined.'],
     [{ rate: 1, initial: -2 }, 'exponentialTemperature: initial must be a finite number > 0, but received -2.'],
-    [{ rate: 1, initial: 1, minimum: 2 }, 'exponentialTemperature: minimum must be a number ≤ initial (1), but received 2.'],
+    [
+      { rate: 1, initial: 1, minimum: 2 },
+      'exponentialTemperature: minimum must be a number ≤ initial (1), but received 2.',
+    ],
   ])('rejects %o', (args, message) => {
     expect(() => exponentialTemperature(args as { rate: number })).toThrow(message);
   });
@@ -115,7 +118,13 @@ forEachBackend(() => {
       const xs = tf.randomNormal([12, 3, 4, 2], 0, 1, 'float32', 5);
       const ys = tf.zeros([12, 4, 2]);
       // 3 batches per epoch × 2 epochs = 6 steps.
-      await model.fit(xs, ys, { epochs: 2, batchSize: 4, shuffle: false, verbose: 0, callbacks: [annealing, recorder] });
+      await model.fit(xs, ys, {
+        epochs: 2,
+        batchSize: 4,
+        shuffle: false,
+        verbose: 0,
+        callbacks: [annealing, recorder],
+      });
       const expected = [5, 5, 4.5, 4.5, 4, 4];
       expect(seen.length).toBe(6);
       seen.forEach((temps, step) => temps.forEach((t) => expect(t).toBeCloseTo(expected[step], 6)));

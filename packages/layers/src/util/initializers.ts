@@ -6,7 +6,7 @@
  * goes through the public serialisation registry.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxConfigError } from '../errors';
 
 /** A tfjs-layers initializer object (the type `tf.initializers.*` return). */
