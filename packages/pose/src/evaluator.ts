@@ -3,18 +3,8 @@
  * release, from Zimmermann & Brox's hand3d), in float64.
  */
 import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from './errors';
-import {
-  auc as areaUnderCurve,
-  countAtMost,
-  distance,
-  linspace,
-  medianOfSorted,
-  readKeypointPair,
-  readVisibility,
-  trapezoid,
-  type Keypoints,
-  type Visibility,
-} from './metrics';
+import { countAtMost, distance, medianOfSorted, readKeypointPair, readVisibility } from './arrays';
+import { auc as areaUnderCurve, linspace, trapezoid, type Keypoints, type Visibility } from './metrics';
 import { JOINT_CLASSES, JOINT_NAMES, NUM_JOINTS } from './skeleton';
 
 /** Options of {@link KeypointEvaluator}. */

@@ -5,7 +5,7 @@
  * `arraySync`); results are plain numbers.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { readPoints } from './arrays';
+import { distance, readKeypointPair, readVisibility } from './arrays';
 import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from './errors';
 import { svd3, type Matrix3 } from './linalg';
 
@@ -66,64 +66,6 @@ export function auc(thresholds: readonly number[], curve: readonly number[]): nu
   return trapezoid(curve, thresholds) / norm;
 }
 
-/** Median as numpy computes it (mean of the two middle values for an even count). `sorted` ascending. */
-export function medianOfSorted(sorted: readonly number[]): number {
-  const n = sorted.length;
-  if (n === 0) return NaN;
-  const mid = n >> 1;
-  return n % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-/** Number of entries ≤ t in an ascending array (upper bound by bisection). */
-export function countAtMost(sorted: readonly number[], t: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Checked keypoint pair as batches `[N][J][D]`. */
-export function readKeypointPair(
-  component: string,
-  gt: unknown,
-  pred: unknown,
-  dims: readonly number[] = [2, 3],
-): { gt: number[][][]; pred: number[][][]; batched: boolean } {
-  const expected = `keypoints [N, J, D] or [J, D] with D in {${dims.join(', ')}}`;
-  const g = readPoints(component, 'gt', gt, [2, 3], expected, dims);
-  const p = readPoints(component, 'pred', pred, [2, 3], expected, dims);
-  if (g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
-    throw new PhalanxShapeError(component, 'pred', `of the shape of gt [${g.shape.join(', ')}]`, p.shape);
-  }
-  const batched = g.shape.length === 3;
-  return {
-    gt: (batched ? g.value : [g.value]) as number[][][],
-    pred: (batched ? p.value : [p.value]) as number[][][],
-    batched,
-  };
-}
-
-/** Checked visibility as `[N][J]` booleans (true iff the entry is 1 or `true`). */
-export function readVisibility(
-  component: string,
-  visible: unknown,
-  n: number,
-  j: number,
-  batched: boolean,
-): boolean[][] {
-  const expected = batched ? `[${n}, ${j}] (one flag per sample and joint)` : `[${j}]`;
-  const v = readPoints(component, 'visible', visible, [batched ? 2 : 1], expected);
-  const rows = (batched ? v.value : [v.value]) as unknown[][];
-  if (rows.length !== n || rows.some((r) => r.length !== j)) {
-    throw new PhalanxShapeError(component, 'visible', expected, v.shape);
-  }
-  return rows.map((r) => r.map((x) => x === 1 || x === true));
-}
-
 /**
  * Euclidean end-point error of every keypoint: `‖gt − pred‖₂` over the last axis.
  *
@@ -135,16 +77,6 @@ export function endPointErrors(gt: Keypoints, pred: Keypoints): number[][] | num
   const { gt: g, pred: p, batched } = readKeypointPair('endPointErrors', gt, pred);
   const out = g.map((hand, i) => hand.map((q, k) => distance(q, p[i][k])));
   return batched ? out : out[0];
-}
-
-/** `sqrt(Σ (a − b)²)` summed in axis order, as numpy does. */
-export function distance(a: readonly number[], b: readonly number[]): number {
-  let s = 0;
-  for (let c = 0; c < a.length; c++) {
-    const d = a[c] - b[c];
-    s += d * d;
-  }
-  return Math.sqrt(s);
 }
 
 /**
