@@ -11,8 +11,7 @@ import {
   toTensor,
   useBackend,
 } from '@phalanx/testing';
-import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
-import { readSafetensors } from '../../layers/src/io/safetensors';
+import { PhalanxConfigError, PhalanxShapeError, readSafetensors } from '@phalanx/layers';
 import {
   basic2dBlock,
   downsampleConv2dR,

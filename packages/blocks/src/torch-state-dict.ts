@@ -4,7 +4,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ConcreteJointSelector, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import {
+  ConcreteJointSelector,
+  PhalanxConfigError,
+  PhalanxShapeError,
+  torchConv2dKernel,
+  torchConv2dTransposeKernel,
+  torchDenseKernel,
+} from '@phalanx/layers';
 
 const COMPONENT = 'loadTorchStateDict';
 
@@ -41,10 +48,6 @@ type Converter = (layer: tfl.layers.Layer, take: (key: string, shape: number[]) 
 
 const shapeOf = (layer: tfl.layers.Layer, k: number) => layer.weights[k].shape as number[];
 
-/** PyTorch conv `[O, I, kh, kw]` → tfjs `[kh, kw, I, O]`. */
-const convKernel = (w: tf.Tensor) => tf.transpose(w, [2, 3, 1, 0]);
-/** PyTorch transposed conv `[I, O, kh, kw]` → tfjs `[kh, kw, O, I]`. */
-const convTransposeKernel = (w: tf.Tensor) => tf.transpose(w, [2, 3, 1, 0]);
 
 /** The expected PyTorch shape of a tfjs conv kernel `[kh, kw, a, b]`: `[b, a, kh, kw]`. */
 const torchConvShape = ([kh, kw, a, b]: number[]) => [b, a, kh, kw];
@@ -53,7 +56,7 @@ const CONVERTERS: Record<string, Converter> = {
   Conv2D: (layer, take) => {
     const name = layer.name;
     const kernel = take(`${name}.weight`, torchConvShape(shapeOf(layer, 0)));
-    const out: (tf.Tensor | null)[] = [kernel && convKernel(kernel)];
+    const out: (tf.Tensor | null)[] = [kernel && torchConv2dKernel(kernel)];
     if (layer.weights.length > 1) out.push(take(`${name}.bias`, shapeOf(layer, 1)));
     return out;
   },
@@ -61,7 +64,7 @@ const CONVERTERS: Record<string, Converter> = {
     const name = layer.name;
     // tfjs [kh, kw, O, I] ← PyTorch [I, O, kh, kw].
     const kernel = take(`${name}.weight`, torchConvShape(shapeOf(layer, 0)));
-    const out: (tf.Tensor | null)[] = [kernel && convTransposeKernel(kernel)];
+    const out: (tf.Tensor | null)[] = [kernel && torchConv2dTransposeKernel(kernel)];
     if (layer.weights.length > 1) out.push(take(`${name}.bias`, shapeOf(layer, 1)));
     return out;
   },
@@ -72,7 +75,7 @@ const CONVERTERS: Record<string, Converter> = {
   Dense: (layer, take) => {
     const [i, o] = shapeOf(layer, 0);
     const kernel = take(`${layer.name}.weight`, [o, i]);
-    const out: (tf.Tensor | null)[] = [kernel && tf.transpose(kernel)];
+    const out: (tf.Tensor | null)[] = [kernel && torchDenseKernel(kernel)];
     if (layer.weights.length > 1) out.push(take(`${layer.name}.bias`, shapeOf(layer, 1)));
     return out;
   },

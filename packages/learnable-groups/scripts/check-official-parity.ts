@@ -16,8 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
-import { ConcreteJointSelector } from '@phalanx/layers';
-import { readSafetensors } from '../../layers/src/io/safetensors';
+import { ConcreteJointSelector, readSafetensors } from '@phalanx/layers';
 import { createLearnableGroups, importTorchStateDict, type LearnableGroupsConfig } from '../src/index';
 
 interface JsonTensor {

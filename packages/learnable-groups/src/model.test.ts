@@ -12,8 +12,7 @@ import {
   toTensor,
   useBackend,
 } from '@phalanx/testing';
-import { ConcreteJointSelector, GroupFusion, SoftArgmax25D } from '@phalanx/layers';
-import { readSafetensors } from '../../layers/src/io/safetensors';
+import { ConcreteJointSelector, GroupFusion, readSafetensors, SoftArgmax25D } from '@phalanx/layers';
 import { createLearnableGroups, importTorchStateDict, type LearnableGroupsConfig } from './index';
 
 // Reduced official network (scripts/make-fixture.py): PyTorch float64 outputs with the hard selector.
