@@ -18,7 +18,7 @@ export class PhalanxConfigError extends Error {
     /** What was given. */
     readonly received: unknown,
   ) {
-    super(`${component}: ${argument} must be ${expected}, but received ${describe(received)}.`);
+    super(`${component}: ${argument} must be ${expected}, but received ${describeValue(received)}.`);
   }
 }
 
@@ -35,14 +35,14 @@ export class PhalanxShapeError extends Error {
     /** The shape (or value) that was given. */
     readonly received: unknown,
   ) {
-    super(`${component}: ${argument} must be ${expected}, but received ${describe(received)}.`);
+    super(`${component}: ${argument} must be ${expected}, but received ${describeValue(received)}.`);
   }
 }
 
 /** Renders a received value for an error message: shapes as `[2, 3]`, strings quoted. */
-export function describe(value: unknown): string {
+function describeValue(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
-  if (Array.isArray(value)) return `[${value.map((v) => (Array.isArray(v) ? describe(v) : String(v))).join(', ')}]`;
+  if (Array.isArray(value)) return `[${value.map((v) => (Array.isArray(v) ? describeValue(v) : String(v))).join(', ')}]`;
   if (value === undefined) return 'undefined';
   if (typeof value === 'object' && value !== null) {
     try {
