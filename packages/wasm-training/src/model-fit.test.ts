@@ -26,10 +26,11 @@ function buildModel(): tfl.LayersModel {
 /** Deterministic weights (the same on every backend); positive variance for batch norm. */
 function setWeights(model: tfl.LayersModel): void {
   const values = model.weights.map((w, i) => {
-    const v = seeded(w.shape.reduce((a, b) => a * b, 1), 40 + i);
+    const shape = w.shape as number[];
+    const v = seeded(shape.reduce((a, b) => a * b, 1), 40 + i);
     const positive = /gamma|moving_variance/.test(w.name);
     const scale = /bias|beta|moving_mean/.test(w.name) ? 0.1 : 0.4;
-    return tf.tensor(v.map((x) => (positive ? 1 + 0.2 * x : scale * x)), w.shape);
+    return tf.tensor(v.map((x) => (positive ? 1 + 0.2 * x : scale * x)), shape);
   });
   model.setWeights(values);
   tf.dispose(values);
