@@ -12,8 +12,8 @@
  * **Angles** (radians), four per finger, finger-major (`angles[4 f + k]`, `f` = 0 thumb … 4 pinky):
  * `k = 0` abduction at the finger base (positive towards the thumb side), `k = 1..3` flexion of the three
  * joints (positive towards the palm). For the thumb the base joint is the CMC with two axes of its own frame
- * (`k = 0` rotates the metacarpal towards the radial/dorsal side of its frame, `k = 1` across the palm), then
- * MCP and IP flexion.
+ * (`k = 0` palmar abduction, turning the metacarpal out of the palm plane; `k = 1` flexion across the palm
+ * towards the little finger), then MCP and IP flexion, which curl the thumb towards its pad.
  */
 import type { Rng } from '../random';
 
@@ -68,11 +68,11 @@ const BASE_ROOTS: readonly (readonly [number, number, number])[] = [
 
 /** Capsule radii (mm) of [wrist→base, proximal, middle, distal] segments per finger, mean hand. */
 const BASE_RADII: readonly (readonly number[])[] = [
-  [13, 11, 9.5, 8.5],
-  [11, 9.2, 8.2, 7.4],
-  [11, 9.6, 8.6, 7.6],
-  [11, 9.0, 8.0, 7.2],
-  [10, 7.8, 7.0, 6.4],
+  [13, 11.5, 10.2, 9.2],
+  [11, 10.0, 9.0, 8.0],
+  [11, 10.4, 9.4, 8.3],
+  [11, 9.8, 8.8, 7.8],
+  [10, 8.6, 7.7, 7.0],
 ];
 
 /** Individual proportions of one synthetic hand. */
@@ -128,14 +128,14 @@ function makeShape(size: number, jitter: () => number, left: boolean): HandShape
 const REST_FRAMES: readonly Float64Array[] = (() => {
   const frames: Float64Array[] = [];
   const dirs: [number, number, number][] = [
-    [0.62, 0.62, 0.48], // thumb metacarpal: distal, radial and palmar
+    [0.5, 0.75, 0.42], // thumb metacarpal: distal, radial and palmar
     [0.1, 1, 0],
     [0, 1, 0],
     [-0.08, 1, 0],
     [-0.2, 1, 0.04],
   ];
   const flexHints: [number, number, number][] = [
-    [-0.75, 0.1, 0.65], // thumb flexes across the palm
+    [-0.8, 0.1, 0.5], // thumb flexes across the palm (its pad faces ulnar and palmar)
     [0, 0, 1],
     [0, 0, 1],
     [0, 0, 1],

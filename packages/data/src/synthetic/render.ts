@@ -6,7 +6,8 @@ import { Rng } from '../random';
 import { checkImageSize, type HandSample, type ImageFormat } from '../types';
 import { fillBackground, hsvToRgb, randomColor, type BackgroundKind } from './background';
 import { forwardKinematics, sampleHandShape, NUM_JOINTS, SCALE_BONE, type HandShape } from './hand-model';
-import { samplePose, type PoseKind } from './poses';
+import { clampToLimits, samplePose, type PoseKind } from './poses';
+import { PhalanxDataConfigError } from '../errors';
 import { createCanvas, drawCapsule, fillConvexPolygon, type Canvas, type Light, type ScreenPoint } from './raster';
 
 /** Options of `renderSyntheticHand` and `syntheticHands`. */
@@ -25,6 +26,13 @@ export interface SyntheticHandOptions {
   background?: BackgroundKind;
   /** `'right'` (default, as FreiHAND), `'left'`, or `'random'` (each with probability ½). */
   handedness?: 'right' | 'left' | 'random';
+  /** Fixed joint angles (20 radians, layout of `forwardKinematics`) instead of a sampled pose; clamped to the limits. */
+  angles?: ArrayLike<number>;
+  /**
+   * Fixed rotation from the hand frame to the camera frame (row-major 3×3) instead of a uniformly random one.
+   * E.g. `[1, 0, 0, 0, -1, 0, 0, 0, -1]` shows a right palm upright, facing the camera.
+   */
+  rotation?: ArrayLike<number>;
   /** Fraction of `min(W, H)` that the hand's projected diameter spans, `[min, max]`. Default `[0.45, 0.9]`. */
   handExtent?: [number, number];
 }
@@ -144,13 +152,23 @@ export function renderSyntheticHand(seed: number, options: SyntheticHandOptions 
   const left = handed === 'left' || (handed === 'random' && rng.chance(0.5));
   const shape = sampleHandShape(rng, left);
   const pose = samplePose(rng, options.poseKind);
+  if (options.angles) {
+    if (options.angles.length !== 20) {
+      throw new PhalanxDataConfigError('renderSyntheticHand', 'angles', 'an array of 20 joint angles', options.angles.length);
+    }
+    pose.angles = clampToLimits(Float64Array.from(options.angles));
+  }
   const local = forwardKinematics(shape, pose.angles);
   const palm = palmPoints(shape, local);
   const forearm = rng.chance(0.75);
   const forearmLen = rng.uniform(60, 160) * shape.size;
 
   // --- viewpoint and camera ---
-  const R = randomRotation(rng);
+  const Rr = randomRotation(rng);
+  if (options.rotation && options.rotation.length !== 9) {
+    throw new PhalanxDataConfigError('renderSyntheticHand', 'rotation', 'a 3×3 row-major matrix (9 numbers)', options.rotation.length);
+  }
+  const R = options.rotation ? Float64Array.from(options.rotation) : Rr;
   let cx0 = 0;
   let cy0 = 0;
   let cz0 = 0;
