@@ -1,0 +1,12 @@
+/**
+ * `@phalanx/wasm-training` — the gradient kernels `@tensorflow/tfjs-backend-wasm` lacks. Importing the
+ * package registers them for the `wasm` backend.
+ *
+ * @packageDocumentation
+ */
+export * from './register';
+export {
+  setConv2DBackpropFilterStrategy,
+  getConv2DBackpropFilterStrategy,
+  type FilterGradStrategy,
+} from './conv2d-backprop';
