@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import {
   expectClose,
   expectConfigRoundTrip,
@@ -33,7 +33,14 @@ function values(count: number, seed: number): number[] {
     return (s / 2 ** 32) * 2 - 1;
   });
 }
-const rand = (shape: number[], seed: number): tf.Tensor => tf.tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape);
+const rand = (shape: number[], seed: number): tf.Tensor =>
+  tf.tensor(
+    values(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
 
 function seedWeights(layer: tfl.layers.Layer, seed: number): void {
   const ws = layer.weights.map((w, i) => rand(w.shape as number[], seed + i));
@@ -42,8 +49,23 @@ function seedWeights(layer: tfl.layers.Layer, seed: number): void {
 }
 
 /** Host loop reference: per sample, per head, per query row. Weights in layer order. */
-function naiveAttention(q: number[][][], k: number[][][], v: number[][][], w: number[][][] | number[][], heads: number): number[] {
-  const [wq, bq, wk, bk, wv, bv, wo, bo] = w as unknown as [number[][], number[], number[][], number[], number[][], number[], number[][], number[]];
+function naiveAttention(
+  q: number[][][],
+  k: number[][][],
+  v: number[][][],
+  w: number[][][] | number[][],
+  heads: number,
+): number[] {
+  const [wq, bq, wk, bk, wv, bv, wo, bo] = w as unknown as [
+    number[][],
+    number[],
+    number[][],
+    number[],
+    number[][],
+    number[],
+    number[][],
+    number[],
+  ];
   const lin = (rows: number[][], kernel: number[][], bias: number[]) =>
     rows.map((row) => bias.map((b, c) => row.reduce((s, x, f) => s + x * kernel[f][c], b)));
   const D = bq.length;
@@ -92,9 +114,20 @@ describe('MultiHeadAttention (backend independent)', () => {
       ['outputKernel', [6, 6]],
       ['outputBias', [6]],
     ]);
-    expect(layer.computeOutputShape([[null, 3, 5], [null, 4, 7], [null, 4, 9]])).toEqual([null, 3, 6]);
+    expect(
+      layer.computeOutputShape([
+        [null, 3, 5],
+        [null, 4, 7],
+        [null, 4, 9],
+      ]),
+    ).toEqual([null, 3, 6]);
     const withAttention = multiHeadAttention({ numHeads: 2, units: 6, returnAttention: true });
-    expect(withAttention.computeOutputShape([[2, 3, 5], [2, 4, 7]])).toEqual([
+    expect(
+      withAttention.computeOutputShape([
+        [2, 3, 5],
+        [2, 4, 7],
+      ]),
+    ).toEqual([
       [2, 3, 6],
       [2, 2, 3, 4],
     ]);
@@ -110,24 +143,57 @@ describe('MultiHeadAttention (backend independent)', () => {
     bad({ numHeads: 0 }, 'MultiHeadAttention: numHeads must be an integer ≥ 1, but received 0.');
     bad({ units: 2.5 }, 'MultiHeadAttention: units must be an integer ≥ 1, but received 2.5.');
     bad({ numHeads: 3 }, 'MultiHeadAttention: units must be divisible by numHeads = 3, but received 8.');
-    bad({ attentionDropout: -0.1 }, 'MultiHeadAttention: attentionDropout must be a number in [0, 1), but received -0.1.');
-    bad({ returnAttention: 1 as unknown as boolean }, 'MultiHeadAttention: returnAttention must be a boolean, but received 1.');
+    bad(
+      { attentionDropout: -0.1 },
+      'MultiHeadAttention: attentionDropout must be a number in [0, 1), but received -0.1.',
+    );
+    bad(
+      { returnAttention: 1 as unknown as boolean },
+      'MultiHeadAttention: returnAttention must be a boolean, but received 1.',
+    );
   });
 
   it('rejects bad input shapes with named errors', () => {
     const build = (shape: tfl.Shape | tfl.Shape[]) => () => multiHeadAttention({ numHeads: 2, units: 8 }).build(shape);
-    expect(build([null, 8])).toThrow('MultiHeadAttention: query must be of shape [B, T, C] with known C, but received [null, 8].');
-    expect(build([[null, 3, 8], [null, 4, null]])).toThrow(
-      'MultiHeadAttention: key must be of shape [B, T, C] with known C, but received [null, 4, null].',
+    expect(build([null, 8])).toThrow(
+      'MultiHeadAttention: query must be of shape [B, T, C] with known C, but received [null, 8].',
     );
-    expect(build([[null, 3, 8], [null, 4, 8], [null, 5, 8]])).toThrow(
-      'MultiHeadAttention: value must be [B, Tk, Dv] with Tk = 4 (as key), but received [null, 5, 8].',
-    );
-    expect(build([[2, 3, 8], [3, 4, 8]])).toThrow(/MultiHeadAttention: inputs must be the same batch size B/);
-    expect(build([[null, 3, 8], [null, 4, 8], [null, 4, 8], [null, 4, 8]])).toThrow(
+    expect(
+      build([
+        [null, 3, 8],
+        [null, 4, null],
+      ]),
+    ).toThrow('MultiHeadAttention: key must be of shape [B, T, C] with known C, but received [null, 4, null].');
+    expect(
+      build([
+        [null, 3, 8],
+        [null, 4, 8],
+        [null, 5, 8],
+      ]),
+    ).toThrow('MultiHeadAttention: value must be [B, Tk, Dv] with Tk = 4 (as key), but received [null, 5, 8].');
+    expect(
+      build([
+        [2, 3, 8],
+        [3, 4, 8],
+      ]),
+    ).toThrow(/MultiHeadAttention: inputs must be the same batch size B/);
+    expect(
+      build([
+        [null, 3, 8],
+        [null, 4, 8],
+        [null, 4, 8],
+        [null, 4, 8],
+      ]),
+    ).toThrow(
       "MultiHeadAttention: inputs must be [query], [query, keyValue] or [query, key, value], but received '4 tensors'.",
     );
-    expect(build([[null, 3, 8], [null, 4, 8], [null, 5, 8]])).toThrow(PhalanxShapeError);
+    expect(
+      build([
+        [null, 3, 8],
+        [null, 4, 8],
+        [null, 5, 8],
+      ]),
+    ).toThrow(PhalanxShapeError);
   });
 });
 
@@ -167,14 +233,34 @@ forEachBackend(() => {
       layer.apply([q, kv]);
       seedWeights(layer, 20);
       expectClose(layer.apply(q) as tf.Tensor, layer.apply([q, q, q]) as tf.Tensor, { rtol: 0, atol: 0 }, 'self');
-      expectClose(layer.apply([q]) as tf.Tensor, layer.apply([q, q, q]) as tf.Tensor, { rtol: 0, atol: 0 }, 'list of one');
-      expectClose(layer.apply([q, kv]) as tf.Tensor, layer.apply([q, kv, kv]) as tf.Tensor, { rtol: 0, atol: 0 }, 'cross');
+      expectClose(
+        layer.apply([q]) as tf.Tensor,
+        layer.apply([q, q, q]) as tf.Tensor,
+        { rtol: 0, atol: 0 },
+        'list of one',
+      );
+      expectClose(
+        layer.apply([q, kv]) as tf.Tensor,
+        layer.apply([q, kv, kv]) as tf.Tensor,
+        { rtol: 0, atol: 0 },
+        'cross',
+      );
     });
   });
 
   it('passes a numeric gradient check (inputs and all weights)', () => {
     const up = rand([2, 3, 4], 40);
-    const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, wq: tf.Tensor, bq: tf.Tensor, wk: tf.Tensor, wv: tf.Tensor, wo: tf.Tensor, bo: tf.Tensor) => {
+    const f = (
+      q: tf.Tensor,
+      k: tf.Tensor,
+      v: tf.Tensor,
+      wq: tf.Tensor,
+      bq: tf.Tensor,
+      wk: tf.Tensor,
+      wv: tf.Tensor,
+      wo: tf.Tensor,
+      bo: tf.Tensor,
+    ) => {
       const { output, attention } = multiHeadAttentionCore(
         q,
         k,
@@ -217,7 +303,9 @@ forEachBackend(() => {
 
   it('survives a getConfig round trip', () => {
     expectConfigRoundTrip(multiHeadAttention({ numHeads: 2, units: 8 }));
-    expectConfigRoundTrip(multiHeadAttention({ numHeads: 4, units: 16, attentionDropout: 0.1, returnAttention: true, name: 'mha_x' }));
+    expectConfigRoundTrip(
+      multiHeadAttention({ numHeads: 4, units: 16, attentionDropout: 0.1, returnAttention: true, name: 'mha_x' }),
+    );
   });
 
   it('saves to disk and reloads with identical outputs', async () => {

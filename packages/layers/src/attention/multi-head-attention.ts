@@ -86,7 +86,12 @@ export function multiHeadAttentionCore(
   const [batch, queryLength] = query.shape as number[];
   const keyLength = (key.shape as number[])[1];
   if ((value.shape as number[])[1] !== keyLength) {
-    throw new PhalanxShapeError('multiHeadAttentionCore', 'value', `[B, Tk, Dv] with Tk = ${keyLength} (as key)`, value.shape);
+    throw new PhalanxShapeError(
+      'multiHeadAttentionCore',
+      'value',
+      `[B, Tk, Dv] with Tk = ${keyLength} (as key)`,
+      value.shape,
+    );
   }
   const depth = units / numHeads;
 
@@ -185,9 +190,15 @@ export class MultiHeadAttention extends tfl.layers.Layer {
 
   /** The input shapes as `[query, key, value]` (key = value = query, or key = value = keyValue). */
   private static expand(inputShape: tfl.Shape | tfl.Shape[]): [tfl.Shape, tfl.Shape, tfl.Shape] {
-    const list = inputShape.length > 0 && Array.isArray(inputShape[0]) ? (inputShape as tfl.Shape[]) : [inputShape as tfl.Shape];
+    const list =
+      inputShape.length > 0 && Array.isArray(inputShape[0]) ? (inputShape as tfl.Shape[]) : [inputShape as tfl.Shape];
     if (list.length < 1 || list.length > 3) {
-      throw new PhalanxShapeError(COMPONENT, 'inputs', '[query], [query, keyValue] or [query, key, value]', `${list.length} tensors`);
+      throw new PhalanxShapeError(
+        COMPONENT,
+        'inputs',
+        '[query], [query, keyValue] or [query, key, value]',
+        `${list.length} tensors`,
+      );
     }
     const [query, key = query, value = list.length === 3 ? list[2] : key] = list;
     return [query, key, value];
@@ -232,7 +243,12 @@ export class MultiHeadAttention extends tfl.layers.Layer {
     return tf.tidy(() => {
       const list = Array.isArray(inputs) ? inputs : [inputs];
       if (list.length < 1 || list.length > 3) {
-        throw new PhalanxShapeError(COMPONENT, 'inputs', '[query], [query, keyValue] or [query, key, value]', `${list.length} tensors`);
+        throw new PhalanxShapeError(
+          COMPONENT,
+          'inputs',
+          '[query], [query, keyValue] or [query, key, value]',
+          `${list.length} tensors`,
+        );
       }
       const [query, key = query, value = list.length === 3 ? list[2] : key] = list;
       const { output, attention } = multiHeadAttentionCore(

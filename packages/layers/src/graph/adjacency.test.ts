@@ -76,7 +76,11 @@ describe('hopNeighborhood', () => {
       }
     }
     // 1 hop: identity + 40 edge entries.
-    expect(hopNeighborhood(a, 1).flat().reduce((s, v) => s + v, 0)).toBe(61);
+    expect(
+      hopNeighborhood(a, 1)
+        .flat()
+        .reduce((s, v) => s + v, 0),
+    ).toBe(61);
   });
 
   it('works on a path graph', () => {

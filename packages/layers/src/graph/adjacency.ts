@@ -40,10 +40,7 @@ export const HAND_SKELETON_EDGES: ReadonlyArray<readonly [number, number]> = Obj
  * @example
  * adjacencyFromEdges(3, [[0, 1], [1, 2]]); // [[0,1,0],[1,0,1],[0,1,0]]
  */
-export function adjacencyFromEdges(
-  numNodes: number,
-  edges: ReadonlyArray<readonly [number, number]>,
-): number[][] {
+export function adjacencyFromEdges(numNodes: number, edges: ReadonlyArray<readonly [number, number]>): number[][] {
   if (!Number.isInteger(numNodes) || numNodes < 1) {
     throw new PhalanxConfigError('adjacencyFromEdges', 'numNodes', 'an integer ≥ 1', numNodes);
   }
@@ -99,7 +96,12 @@ export function validateAdjacency(adjacency: unknown, component: string, argumen
     }
     row.forEach((v: unknown, j) => {
       if (v !== 0 && v !== 1) {
-        throw new PhalanxConfigError(component, argument, 'a matrix of 0s and 1s', `${describeValue(v)} at [${i}, ${j}]`);
+        throw new PhalanxConfigError(
+          component,
+          argument,
+          'a matrix of 0s and 1s',
+          `${describeValue(v)} at [${i}, ${j}]`,
+        );
       }
     });
   });

@@ -35,7 +35,14 @@ function values(count: number, seed: number): number[] {
     return (s / 2 ** 32) * 2 - 1;
   });
 }
-const rand = (shape: number[], seed: number): tf.Tensor => tf.tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape);
+const rand = (shape: number[], seed: number): tf.Tensor =>
+  tf.tensor(
+    values(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
 
 /** Replaces a built layer's weights with deterministic pseudo-random values (tests must not depend on init). */
 function seedWeights(layer: tfl.layers.Layer, seed: number): void {
@@ -52,7 +59,9 @@ function seedWeights(layer: tfl.layers.Layer, seed: number): void {
 function knnInput(perms: number[][], features: number, seed: number): tf.Tensor {
   const extra = values(perms.length * perms[0].length * (features - 3), seed);
   let e = 0;
-  const data = perms.map((perm) => perm.map((p) => [p, 0.3 * p * p, 0.1 * p, ...Array.from({ length: features - 3 }, () => extra[e++])]));
+  const data = perms.map((perm) =>
+    perm.map((p) => [p, 0.3 * p * p, 0.1 * p, ...Array.from({ length: features - 3 }, () => extra[e++])]),
+  );
   return tf.tensor3d(data);
 }
 
@@ -70,9 +79,17 @@ function hostKnn(points: number[][], k: number): number[][] {
 }
 
 /** Naive loop implementation of the dot-product variant (heads concatenated, no bias), on the host. */
-function naiveDotProduct(x: number[][][], kernel: number[][], qk: number[][], kk: number[][], heads: number, mask: number[][]) {
+function naiveDotProduct(
+  x: number[][][],
+  kernel: number[][],
+  qk: number[][],
+  kk: number[][],
+  heads: number,
+  mask: number[][],
+) {
   const units = kernel[0].length / heads;
-  const proj = (w: number[][]) => x.map((sample) => sample.map((row) => w[0].map((_, c) => row.reduce((s, v, f) => s + v * w[f][c], 0))));
+  const proj = (w: number[][]) =>
+    x.map((sample) => sample.map((row) => w[0].map((_, c) => row.reduce((s, v, f) => s + v * w[f][c], 0))));
   const wh = proj(kernel);
   const q = proj(qk);
   const kt = proj(kk);
@@ -82,7 +99,10 @@ function naiveDotProduct(x: number[][][], kernel: number[][], qk: number[][], kk
       const out: number[] = [];
       for (let h = 0; h < heads; h++) {
         const cols = Array.from({ length: units }, (_, u) => h * units + u);
-        const e = Array.from({ length: J }, (_, j) => cols.reduce((s, c) => s + q[b][i][c] * kt[b][j][c], 0) / Math.sqrt(units));
+        const e = Array.from(
+          { length: J },
+          (_, j) => cols.reduce((s, c) => s + q[b][i][c] * kt[b][j][c], 0) / Math.sqrt(units),
+        );
         const max = Math.max(...e.filter((_, j) => mask[i][j] === 1));
         const w = e.map((v, j) => (mask[i][j] === 1 ? Math.exp(v - max) : 0));
         const z = w.reduce((s, v) => s + v, 0);
@@ -133,7 +153,11 @@ describe('DynamicEdgeGAT (backend independent)', () => {
     ]);
     const noBias = dynamicEdgeGAT({ units: 2, heads: 2, useBias: false });
     noBias.build([null, 21, 5]);
-    expect(noBias.weights.map((w) => w.originalName.split('/').pop())).toEqual(['kernel', 'attentionSelf', 'attentionNeighbor']);
+    expect(noBias.weights.map((w) => w.originalName.split('/').pop())).toEqual([
+      'kernel',
+      'attentionSelf',
+      'attentionNeighbor',
+    ]);
   });
 
   it('has the documented defaults and output shapes', () => {
@@ -167,16 +191,49 @@ describe('DynamicEdgeGAT (backend independent)', () => {
     bad({ units: 0 }, 'DynamicEdgeGAT: units must be an integer ≥ 1, but received 0.');
     bad({ heads: 1.5 }, 'DynamicEdgeGAT: heads must be an integer ≥ 1, but received 1.5.');
     bad({ hops: 3 as 1 }, 'DynamicEdgeGAT: hops must be 1 or 2, but received 3.');
-    bad({ attention: 'mul' as 'additive' }, "DynamicEdgeGAT: attention must be one of 'additive', 'dotProduct', but received 'mul'.");
-    bad({ concatHeads: 'yes' as unknown as boolean }, "DynamicEdgeGAT: concatHeads must be a boolean, but received 'yes'.");
+    bad(
+      { attention: 'mul' as 'additive' },
+      "DynamicEdgeGAT: attention must be one of 'additive', 'dotProduct', but received 'mul'.",
+    );
+    bad(
+      { concatHeads: 'yes' as unknown as boolean },
+      "DynamicEdgeGAT: concatHeads must be a boolean, but received 'yes'.",
+    );
     bad({ negativeSlope: Number.NaN }, 'DynamicEdgeGAT: negativeSlope must be a finite number, but received NaN.');
     bad({ attentionDropout: 1 }, 'DynamicEdgeGAT: attentionDropout must be a number in [0, 1), but received 1.');
     bad({ activation: 'swishy' as 'relu' }, "DynamicEdgeGAT: activation must be one of 'elu'");
-    bad({ neighborhood: 'radius' as 'knn' }, "DynamicEdgeGAT: neighborhood must be one of 'skeleton', 'knn', but received 'radius'.");
+    bad(
+      { neighborhood: 'radius' as 'knn' },
+      "DynamicEdgeGAT: neighborhood must be one of 'skeleton', 'knn', but received 'radius'.",
+    );
     bad({ k: 0 }, 'DynamicEdgeGAT: k must be an integer ≥ 1, but received 0.');
-    bad({ adjacency: [[0, 1], [0, 0]] }, "DynamicEdgeGAT: adjacency must be symmetric, but received '[0, 1] = 1 but [1, 0] = 0'.");
-    bad({ adjacency: [[0, 1, 0], [1, 0]] }, 'DynamicEdgeGAT: adjacency must be square');
-    bad({ adjacency: [[0, 2], [2, 0]] }, "DynamicEdgeGAT: adjacency must be a matrix of 0s and 1s, but received '2 at [0, 1]'.");
+    bad(
+      {
+        adjacency: [
+          [0, 1],
+          [0, 0],
+        ],
+      },
+      "DynamicEdgeGAT: adjacency must be symmetric, but received '[0, 1] = 1 but [1, 0] = 0'.",
+    );
+    bad(
+      {
+        adjacency: [
+          [0, 1, 0],
+          [1, 0],
+        ],
+      },
+      'DynamicEdgeGAT: adjacency must be square',
+    );
+    bad(
+      {
+        adjacency: [
+          [0, 2],
+          [2, 0],
+        ],
+      },
+      "DynamicEdgeGAT: adjacency must be a matrix of 0s and 1s, but received '2 at [0, 1]'.",
+    );
     expect(() => dynamicEdgeGAT({ units: 4, hops: 0 as 1 })).toThrow(PhalanxConfigError);
   });
 
@@ -190,7 +247,9 @@ describe('DynamicEdgeGAT (backend independent)', () => {
     expect(() => dynamicEdgeGAT({ units: 2, heads: 2, neighborhood: 'knn', k: 6 }).build([null, 6, 4])).toThrow(
       'DynamicEdgeGAT: k must be an integer in [1, J − 1] = [1, 5] for J = 6, but received 6.',
     );
-    expect(() => dynamicEdgeGAT({ units: 2, heads: 2, neighborhood: 'knn', k: 2 }).build([null, 6, 2])).toThrow(PhalanxShapeError);
+    expect(() => dynamicEdgeGAT({ units: 2, heads: 2, neighborhood: 'knn', k: 2 }).build([null, 6, 2])).toThrow(
+      PhalanxShapeError,
+    );
     // knn mode ignores the adjacency's size.
     expect(() => dynamicEdgeGAT({ units: 2, heads: 2, neighborhood: 'knn', k: 2 }).build([null, 6, 4])).not.toThrow();
   });
@@ -248,7 +307,11 @@ forEachBackend(() => {
         [4, 5],
       ]);
       const mask = hopNeighborhood(adjacency, 1);
-      const { output } = dynamicEdgeGatCore(x, { kernel, queryKernel, keyKernel }, { heads: 2, attention: 'dotProduct', neighborhood: mask });
+      const { output } = dynamicEdgeGatCore(
+        x,
+        { kernel, queryKernel, keyKernel },
+        { heads: 2, attention: 'dotProduct', neighborhood: mask },
+      );
       const expected = naiveDotProduct(
         x.arraySync() as number[][][],
         kernel.arraySync() as number[][],
@@ -404,12 +467,18 @@ forEachBackend(() => {
   });
 
   it('saves to disk and reloads with identical outputs', async () => {
-    const skeleton = modelAround(dynamicEdgeGAT({ units: 3, heads: 2, hops: 2, activation: 'elu', returnAttention: true }), [[21, 4]]);
+    const skeleton = modelAround(
+      dynamicEdgeGAT({ units: 3, heads: 2, hops: 2, activation: 'elu', returnAttention: true }),
+      [[21, 4]],
+    );
     const x = rand([2, 21, 4], 71);
     const loaded = await expectSaveLoadIdentical(skeleton, [x]);
     expect(loaded.layers[1]).toBeInstanceOf(DynamicEdgeGAT);
     expect(loaded.layers[1].getConfig()).toEqual(skeleton.layers[1].getConfig());
-    const knn = modelAround(dynamicEdgeGAT({ units: 2, heads: 2, attention: 'dotProduct', neighborhood: 'knn', k: 3 }), [[6, 5]]);
+    const knn = modelAround(
+      dynamicEdgeGAT({ units: 2, heads: 2, attention: 'dotProduct', neighborhood: 'knn', k: 3 }),
+      [[6, 5]],
+    );
     const xk = knnInput([[0, 1, 2, 3, 4, 5]], 5, 72);
     await expectSaveLoadIdentical(knn, [xk]);
     tf.dispose([x, xk]);

@@ -7,14 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import {
-  checkBoolean,
-  checkFinite,
-  checkInteger,
-  checkOneOf,
-  PhalanxConfigError,
-  PhalanxShapeError,
-} from '../errors';
+import { checkBoolean, checkFinite, checkInteger, checkOneOf, PhalanxConfigError, PhalanxShapeError } from '../errors';
 import { type ActivationIdentifier, applyActivation, checkActivation } from '../util/activations';
 import { handAdjacency, hopNeighborhood, validateAdjacency } from './adjacency';
 
@@ -151,16 +144,22 @@ export function dynamicEdgeGatCore(
   const [batch, joints, features] = x.shape as number[];
   const width = (weights.kernel.shape as number[])[1];
   if (weights.kernel.rank !== 2 || weights.kernel.shape[0] !== features || width % heads !== 0) {
-    throw new PhalanxShapeError('dynamicEdgeGatCore', 'kernel', `of shape [${features}, K·U] with K = ${heads}`, weights.kernel.shape);
+    throw new PhalanxShapeError(
+      'dynamicEdgeGatCore',
+      'kernel',
+      `of shape [${features}, K·U] with K = ${heads}`,
+      weights.kernel.shape,
+    );
   }
   const units = width / heads;
 
   return tf.tidy(() => {
     // [B, J, F] → [B, K, J, U] for one projection.
     const project = (kernel: tf.Tensor): tf.Tensor =>
-      tf.transpose(tf.reshape(tf.matMul(tf.reshape(x, [batch * joints, features]), kernel), [batch, joints, heads, units]), [
-        0, 2, 1, 3,
-      ]);
+      tf.transpose(
+        tf.reshape(tf.matMul(tf.reshape(x, [batch * joints, features]), kernel), [batch, joints, heads, units]),
+        [0, 2, 1, 3],
+      );
     const flat = tf.matMul(tf.reshape(x, [batch * joints, features]), weights.kernel); // [B·J, K·U]
     const wh = tf.transpose(tf.reshape(flat, [batch, joints, heads, units]), [0, 2, 1, 3]); // [B, K, J, U]
 
@@ -168,11 +167,19 @@ export function dynamicEdgeGatCore(
     if (attention === 'additive') {
       const { attentionSelf, attentionNeighbor } = weights;
       if (attentionSelf === undefined || attentionNeighbor === undefined) {
-        throw new PhalanxConfigError('dynamicEdgeGatCore', 'weights', 'to hold attentionSelf and attentionNeighbor', Object.keys(weights));
+        throw new PhalanxConfigError(
+          'dynamicEdgeGatCore',
+          'weights',
+          'to hold attentionSelf and attentionNeighbor',
+          Object.keys(weights),
+        );
       }
       // Block-diagonal [K·U, K] matrices turn the per-head dot products into one matmul each.
       const blocks = (a: tf.Tensor): tf.Tensor =>
-        tf.reshape(tf.mul(tf.reshape(a, [heads, units, 1]), tf.reshape(tf.eye(heads), [heads, 1, heads])), [width, heads]);
+        tf.reshape(tf.mul(tf.reshape(a, [heads, units, 1]), tf.reshape(tf.eye(heads), [heads, 1, heads])), [
+          width,
+          heads,
+        ]);
       const both = tf.concat([blocks(attentionSelf), blocks(attentionNeighbor)], 1); // [K·U, 2K]
       const s = tf.reshape(tf.matMul(flat, both), [batch, joints, 2 * heads]);
       const sSelf = tf.transpose(tf.slice(s, [0, 0, 0], [batch, joints, heads]), [0, 2, 1]); // [B, K, J]
@@ -181,7 +188,12 @@ export function dynamicEdgeGatCore(
     } else {
       const { queryKernel, keyKernel } = weights;
       if (queryKernel === undefined || keyKernel === undefined) {
-        throw new PhalanxConfigError('dynamicEdgeGatCore', 'weights', 'to hold queryKernel and keyKernel', Object.keys(weights));
+        throw new PhalanxConfigError(
+          'dynamicEdgeGatCore',
+          'weights',
+          'to hold queryKernel and keyKernel',
+          Object.keys(weights),
+        );
       }
       scores = tf.mul(tf.matMul(project(queryKernel), project(keyKernel), false, true), 1 / Math.sqrt(units));
     }
@@ -191,10 +203,18 @@ export function dynamicEdgeGatCore(
     if (options.knn !== undefined) {
       mask = tf.expandDims(knnNeighborhoodMask(x, options.knn), 1);
     } else if (options.neighborhood !== undefined) {
-      const n = options.neighborhood instanceof tf.Tensor ? tf.cast(options.neighborhood, 'float32') : tf.tensor2d(options.neighborhood, undefined, 'float32');
+      const n =
+        options.neighborhood instanceof tf.Tensor
+          ? tf.cast(options.neighborhood, 'float32')
+          : tf.tensor2d(options.neighborhood, undefined, 'float32');
       const nShape = n.shape as number[];
       if (nShape[n.rank - 1] !== joints || nShape[n.rank - 2] !== joints || n.rank > 3) {
-        throw new PhalanxShapeError('dynamicEdgeGatCore', 'neighborhood', `of shape [${joints}, ${joints}] or [B, ${joints}, ${joints}]`, n.shape);
+        throw new PhalanxShapeError(
+          'dynamicEdgeGatCore',
+          'neighborhood',
+          `of shape [${joints}, ${joints}] or [B, ${joints}, ${joints}]`,
+          n.shape,
+        );
       }
       mask = n.rank === 3 ? tf.expandDims(n, 1) : n;
     } else {
@@ -303,14 +323,18 @@ export class DynamicEdgeGAT extends tfl.layers.Layer {
 
   constructor(args: DynamicEdgeGATArgs) {
     super(args);
-    if (args === undefined || args === null) throw new PhalanxConfigError(COMPONENT, 'args', 'an object with units', args);
+    if (args === undefined || args === null)
+      throw new PhalanxConfigError(COMPONENT, 'args', 'an object with units', args);
     this.units = checkInteger(COMPONENT, 'units', args.units, 1);
     this.heads = checkInteger(COMPONENT, 'heads', args.heads ?? 8, 1);
     this.adjacency = args.adjacency == null ? handAdjacency() : validateAdjacency(args.adjacency, COMPONENT);
     const hops = args.hops ?? 1;
     if (hops !== 1 && hops !== 2) throw new PhalanxConfigError(COMPONENT, 'hops', '1 or 2', hops);
     this.hops = hops;
-    this.attention = checkOneOf(COMPONENT, 'attention', args.attention ?? 'additive', ['additive', 'dotProduct'] as const);
+    this.attention = checkOneOf(COMPONENT, 'attention', args.attention ?? 'additive', [
+      'additive',
+      'dotProduct',
+    ] as const);
     this.concatHeads = checkBoolean(COMPONENT, 'concatHeads', args.concatHeads ?? true);
     this.negativeSlope = checkFinite(COMPONENT, 'negativeSlope', args.negativeSlope ?? 0.2);
     const dropout = args.attentionDropout ?? 0;
@@ -321,7 +345,10 @@ export class DynamicEdgeGAT extends tfl.layers.Layer {
     this.useBias = checkBoolean(COMPONENT, 'useBias', args.useBias ?? true);
     this.activation = checkActivation(COMPONENT, args.activation ?? 'linear');
     this.returnAttention = checkBoolean(COMPONENT, 'returnAttention', args.returnAttention ?? false);
-    this.neighborhood = checkOneOf(COMPONENT, 'neighborhood', args.neighborhood ?? 'skeleton', ['skeleton', 'knn'] as const);
+    this.neighborhood = checkOneOf(COMPONENT, 'neighborhood', args.neighborhood ?? 'skeleton', [
+      'skeleton',
+      'knn',
+    ] as const);
     this.k = checkInteger(COMPONENT, 'k', args.k ?? 8, 1);
     if (this.neighborhood === 'skeleton') {
       // Validate k against J only where it is used; here J is known from the adjacency.
@@ -347,14 +374,20 @@ export class DynamicEdgeGAT extends tfl.layers.Layer {
       );
     }
     if (this.neighborhood === 'knn' && this.k > joints - 1) {
-      throw new PhalanxConfigError(COMPONENT, 'k', `an integer in [1, J − 1] = [1, ${joints - 1}] for J = ${joints}`, this.k);
+      throw new PhalanxConfigError(
+        COMPONENT,
+        'k',
+        `an integer in [1, J − 1] = [1, ${joints - 1}] for J = ${joints}`,
+        this.k,
+      );
     }
   }
 
   private static singleShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     if (inputShape.length > 0 && Array.isArray(inputShape[0])) {
       const list = inputShape as tfl.Shape[];
-      if (list.length !== 1) throw new PhalanxShapeError(COMPONENT, 'inputs', 'a single tensor [B, J, F]', `${list.length} tensors`);
+      if (list.length !== 1)
+        throw new PhalanxShapeError(COMPONENT, 'inputs', 'a single tensor [B, J, F]', `${list.length} tensors`);
       return list[0];
     }
     return inputShape as tfl.Shape;
@@ -364,7 +397,8 @@ export class DynamicEdgeGAT extends tfl.layers.Layer {
     const shape = DynamicEdgeGAT.singleShape(inputShape);
     if (shape.length !== 3) throw new PhalanxShapeError(COMPONENT, 'input', 'of rank 3 [B, J, F]', shape);
     const features = shape[2];
-    if (features === null) throw new PhalanxShapeError(COMPONENT, 'input', 'a known feature size F in [B, J, F]', shape);
+    if (features === null)
+      throw new PhalanxShapeError(COMPONENT, 'input', 'a known feature size F in [B, J, F]', shape);
     if (this.neighborhood === 'knn' && features < 3) {
       throw new PhalanxShapeError(COMPONENT, 'input', "[B, J, F] with F ≥ 3 in 'knn' mode (x, y, z come first)", shape);
     }
@@ -373,8 +407,22 @@ export class DynamicEdgeGAT extends tfl.layers.Layer {
     const glorot = tfl.initializers.glorotUniform({});
     this.kernel = this.addWeight('kernel', [features, width], 'float32', glorot, undefined, true);
     if (this.attention === 'additive') {
-      this.attentionSelf = this.addWeight('attentionSelf', [this.heads, this.units], 'float32', glorot, undefined, true);
-      this.attentionNeighbor = this.addWeight('attentionNeighbor', [this.heads, this.units], 'float32', glorot, undefined, true);
+      this.attentionSelf = this.addWeight(
+        'attentionSelf',
+        [this.heads, this.units],
+        'float32',
+        glorot,
+        undefined,
+        true,
+      );
+      this.attentionNeighbor = this.addWeight(
+        'attentionNeighbor',
+        [this.heads, this.units],
+        'float32',
+        glorot,
+        undefined,
+        true,
+      );
     } else {
       this.queryKernel = this.addWeight('queryKernel', [features, width], 'float32', glorot, undefined, true);
       this.keyKernel = this.addWeight('keyKernel', [features, width], 'float32', glorot, undefined, true);
