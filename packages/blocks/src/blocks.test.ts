@@ -165,7 +165,10 @@ forEachBackend((backend) => {
       const xv = tf.randomNormal([2, h, w, cin], 0, 1, 'float32', 9);
       const build = (padding: number) => {
         const x = tfl.input({ shape: [h, w, cin] });
-        return tfl.model({ inputs: x, outputs: torchConvTranspose2d(x, { filters: cout, kernelSize: 4, stride: 2, padding, name: 't' }) });
+        return tfl.model({
+          inputs: x,
+          outputs: torchConvTranspose2d(x, { filters: cout, kernelSize: 4, stride: 2, padding, name: 't' }),
+        });
       };
       const same = build(1); // 'same' path
       same.getLayer('t').setWeights([kernel, bias]);
@@ -175,14 +178,20 @@ forEachBackend((backend) => {
       const fullOut = full.predict(xv) as tf.Tensor;
       expect(a.shape).toEqual([2, 2 * h, 2 * w, cout]);
       expect(fullOut.shape).toEqual([2, 2 * h + 2, 2 * w + 2, cout]);
-      expectClose(a, tf.slice(fullOut, [0, 1, 1, 0], [2, 2 * h, 2 * w, cout]), { rtol: 1e-5, atol: 1e-5 }, 'same vs crop');
+      expectClose(
+        a,
+        tf.slice(fullOut, [0, 1, 1, 0], [2, 2 * h, 2 * w, cout]),
+        { rtol: 1e-5, atol: 1e-5 },
+        'same vs crop',
+      );
       // Direct definition (PyTorch): out[2i + a − p][2j + b − p][o] += x[i][j][c] · W[c][o][a][b].
       const X = xv.arraySync() as number[][][][];
       const K = kernel.arraySync() as number[][][][];
       const Bv = bias.arraySync() as number[];
       const ref = tf.buffer([2, 2 * h, 2 * w, cout]);
       for (let n = 0; n < 2; n++)
-        for (let oy = 0; oy < 2 * h; oy++) for (let ox = 0; ox < 2 * w; ox++) for (let o = 0; o < cout; o++) ref.set(Bv[o], n, oy, ox, o);
+        for (let oy = 0; oy < 2 * h; oy++)
+          for (let ox = 0; ox < 2 * w; ox++) for (let o = 0; o < cout; o++) ref.set(Bv[o], n, oy, ox, o);
       for (let n = 0; n < 2; n++)
         for (let i = 0; i < h; i++)
           for (let j = 0; j < w; j++)
@@ -192,7 +201,8 @@ forEachBackend((backend) => {
                 const ox = 2 * j + b2 - 1;
                 if (oy < 0 || ox < 0 || oy >= 2 * h || ox >= 2 * w) continue;
                 for (let o = 0; o < cout; o++)
-                  for (let c = 0; c < cin; c++) ref.set(ref.get(n, oy, ox, o) + X[n][i][j][c] * K[a2][b2][o][c], n, oy, ox, o);
+                  for (let c = 0; c < cin; c++)
+                    ref.set(ref.get(n, oy, ox, o) + X[n][i][j][c] * K[a2][b2][o][c], n, oy, ox, o);
               }
       expectClose(a, ref.toTensor(), { rtol: 1e-4, atol: 1e-4 }, 'same vs direct');
     });

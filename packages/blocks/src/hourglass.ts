@@ -3,18 +3,10 @@
  * that the Learnable-Groups release uses as its backbone: pre-activation residual modules, a recursive
  * hourglass with nearest-neighbour upsampling, and the single- or multi-stack network `Net_HG`.
  */
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
 import { torchName } from './naming';
-import {
-  addAll,
-  channelsOf,
-  nearestUpsample,
-  relu,
-  torchBatchNorm,
-  torchConv2d,
-  torchMaxPool,
-} from './torch-ops';
+import { addAll, channelsOf, nearestUpsample, relu, torchBatchNorm, torchConv2d, torchMaxPool } from './torch-ops';
 
 type SymbolicTensor = tfl.SymbolicTensor;
 
@@ -56,7 +48,9 @@ export function preActResidual(x: SymbolicTensor, options: PreActResidualOptions
   out = relu(torchBatchNorm(out, torchName(name, 'bn2')), torchName(name, 'relu2'));
   out = torchConv2d(out, { filters: outChannels, kernelSize: 1, name: torchName(name, 'conv3') });
   const skip =
-    inChannels === outChannels ? x : torchConv2d(x, { filters: outChannels, kernelSize: 1, name: torchName(name, 'conv4') });
+    inChannels === outChannels
+      ? x
+      : torchConv2d(x, { filters: outChannels, kernelSize: 1, name: torchName(name, 'conv4') });
   return addAll([out, skip], torchName(name, 'add'));
 }
 
@@ -99,13 +93,16 @@ export function hourglass(x: SymbolicTensor, options: HourglassOptions): Symboli
   }
   const modules = (input: SymbolicTensor, list: string) => {
     let y = input;
-    for (let j = 0; j < numModules; j++) y = preActResidual(y, { outChannels: features, name: torchName(name, list, j) });
+    for (let j = 0; j < numModules; j++)
+      y = preActResidual(y, { outChannels: features, name: torchName(name, list, j) });
     return y;
   };
   const up1 = modules(x, 'up1_');
   const low1 = modules(torchMaxPool(x, 2, torchName(name, 'low1')), 'low1_');
   const low2 =
-    depth > 1 ? hourglass(low1, { depth: depth - 1, numModules, name: torchName(name, 'low2') }) : modules(low1, 'low2_');
+    depth > 1
+      ? hourglass(low1, { depth: depth - 1, numModules, name: torchName(name, 'low2') })
+      : modules(low1, 'low2_');
   const low3 = modules(low2, 'low3_');
   const up2 = nearestUpsample(low3, 2, torchName(name, 'up2'));
   return addAll([up1, up2], torchName(name, 'add'));

@@ -2,7 +2,7 @@
  * The NDDR block (Gao et al., CVPR 2019) as Learnable Groups uses it to share features between its
  * group branches (Eq. 9): a `GroupFusion` layer followed by batch norm and ReLU per group.
  */
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, groupFusion, PhalanxShapeError } from '@phalanx/layers';
 import { torchName } from './naming';
 import { channelsOf, relu, torchBatchNorm } from './torch-ops';
@@ -41,7 +41,12 @@ export function nddrBlock(xs: SymbolicTensor[], options: NddrBlockOptions): Symb
   const component = 'nddrBlock';
   const { units, selfWeight = 0.9, otherWeight = 0.1, name } = options;
   if (!Array.isArray(xs) || xs.length < 2) {
-    throw new PhalanxShapeError(component, 'inputs', 'a list of at least 2 tensors', Array.isArray(xs) ? xs.length : xs);
+    throw new PhalanxShapeError(
+      component,
+      'inputs',
+      'a list of at least 2 tensors',
+      Array.isArray(xs) ? xs.length : xs,
+    );
   }
   const channels = channelsOf(xs[0], component);
   const outUnits = units ?? channels;

@@ -3,7 +3,7 @@
  * `Basic2DBlock`, `Res2DBlock`, `DownsampleConv2D_R`, `Upsample2DBlock_R`. Post-activation (conv → BN →
  * ReLU) with biased convolutions; layer names follow the PyTorch `nn.Sequential` indices.
  */
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, PhalanxConfigError } from '@phalanx/layers';
 import { torchName } from './naming';
 import { addAll, channelsOf, relu, torchBatchNorm, torchConv2d, torchConvTranspose2d } from './torch-ops';

@@ -79,7 +79,13 @@ export function torchConv2d(x: SymbolicTensor, options: TorchConv2dOptions): Sym
   let input = x;
   if (padding > 0 && !same) {
     input = tfl.layers
-      .zeroPadding2d({ padding: [[padding, padding], [padding, padding]], name: `${name}.pad` })
+      .zeroPadding2d({
+        padding: [
+          [padding, padding],
+          [padding, padding],
+        ],
+        name: `${name}.pad`,
+      })
       .apply(x) as SymbolicTensor;
   }
   return tfl.layers
@@ -152,7 +158,13 @@ export function torchConvTranspose2d(x: SymbolicTensor, options: TorchConvTransp
     .apply(x) as SymbolicTensor;
   if (same || padding === 0) return y;
   return tfl.layers
-    .cropping2D({ cropping: [[padding, padding], [padding, padding]], name: `${name}.crop` })
+    .cropping2D({
+      cropping: [
+        [padding, padding],
+        [padding, padding],
+      ],
+      name: `${name}.crop`,
+    })
     .apply(y) as SymbolicTensor;
 }
 

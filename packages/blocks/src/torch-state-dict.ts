@@ -3,7 +3,7 @@
  * PyTorch module paths that its layers carry as names (see `naming.ts`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import {
   ConcreteJointSelector,
   PhalanxConfigError,
@@ -44,10 +44,12 @@ export interface ImportTorchStateDictReport {
   unexpected: string[];
 }
 
-type Converter = (layer: tfl.layers.Layer, take: (key: string, shape: number[]) => tf.Tensor | null) => (tf.Tensor | null)[];
+type Converter = (
+  layer: tfl.layers.Layer,
+  take: (key: string, shape: number[]) => tf.Tensor | null,
+) => (tf.Tensor | null)[];
 
 const shapeOf = (layer: tfl.layers.Layer, k: number) => layer.weights[k].shape as number[];
-
 
 /** The expected PyTorch shape of a tfjs conv kernel `[kh, kw, a, b]`: `[b, a, kh, kw]`. */
 const torchConvShape = ([kh, kw, a, b]: number[]) => [b, a, kh, kw];
@@ -230,12 +232,18 @@ function checkGrids(layer: tfl.layers.Layer, byName: Map<string, tf.Tensor>, use
     const grid = byName.get(key);
     if (grid === undefined) continue; // an optional buffer here: the layer computes its grid
     const [h, w] = grid.shape;
+    // eslint-disable-next-line no-restricted-syntax -- a one-off check of imported buffers, not a forward pass
     const values = grid.dataSync();
     for (let i = 0; i < h; i++) {
       for (let k = 0; k < w; k++) {
         const expected = axis === 'wx' ? k : i;
         if (values[i * w + k] !== expected) {
-          throw new PhalanxConfigError(COMPONENT, `tensor '${key}'`, 'the pixel grid arange(0, size)', `${values[i * w + k]} at [${i}, ${k}]`);
+          throw new PhalanxConfigError(
+            COMPONENT,
+            `tensor '${key}'`,
+            'the pixel grid arange(0, size)',
+            `${values[i * w + k]} at [${i}, ${k}]`,
+          );
         }
       }
     }

@@ -32,7 +32,9 @@ function arg(name: string, fallback: string): string {
 async function main(): Promise<void> {
   const dir = process.argv[2];
   if (!dir || dir.startsWith('--')) {
-    console.error('usage: check-official-parity.ts <fixtureDir> [--backend wasm|cpu] [--tol-uv 0.02] [--tol-depth 2e-3]');
+    console.error(
+      'usage: check-official-parity.ts <fixtureDir> [--backend wasm|cpu] [--tol-uv 0.02] [--tol-depth 2e-3]',
+    );
     process.exit(2);
   }
   const backend = arg('backend', 'wasm');

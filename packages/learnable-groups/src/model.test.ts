@@ -21,9 +21,13 @@ interface JsonTensor {
   data: number[];
 }
 const FIXTURE = new URL('../test/fixtures/lg-reduced/', import.meta.url);
-const reduced = readJson<{ config: LearnableGroupsConfig; inputNHWC: JsonTensor; uv: JsonTensor; depth: JsonTensor; groups: number[] }>(
-  new URL('case.json', FIXTURE),
-);
+const reduced = readJson<{
+  config: LearnableGroupsConfig;
+  inputNHWC: JsonTensor;
+  uv: JsonTensor;
+  depth: JsonTensor;
+  groups: number[];
+}>(new URL('case.json', FIXTURE));
 const weightBytes = readFileSync(new URL('weights.safetensors', FIXTURE));
 
 /** The smallest configuration: for shape, save/load, leak and selector tests. */
@@ -101,9 +105,13 @@ forEachBackend((backend) => {
       expectClose(uv, toTensor(reduced.uv), { rtol: 0, atol: 2e-3 }, `uv on ${backend}`);
       expectClose(depth, toTensor(reduced.depth), { rtol: 0, atol: 1e-5 }, `depth on ${backend}`);
       const selector = model.getLayer('meta_S') as ConcreteJointSelector;
-      expect(selector.groups().flatMap((js, g) => js.map((j) => [j, g])).sort((a, b) => a[0] - b[0]).map((p) => p[1])).toEqual(
-        reduced.groups,
-      );
+      expect(
+        selector
+          .groups()
+          .flatMap((js, g) => js.map((j) => [j, g]))
+          .sort((a, b) => a[0] - b[0])
+          .map((p) => p[1]),
+      ).toEqual(reduced.groups);
       tf.dispose([x, uv, depth]);
     });
   });
@@ -121,7 +129,10 @@ forEachBackend((backend) => {
       ]);
       selector.setWeights([logits, selector.getWeights()[1]]);
       const x = tf.randomUniform([2, 64, 64, 3], 0, 1, 'float32', 5);
-      const stackModel = tfl.model({ inputs: model.inputs, outputs: model.getLayer('groups.stack').output as tfl.SymbolicTensor });
+      const stackModel = tfl.model({
+        inputs: model.inputs,
+        outputs: model.getLayer('groups.stack').output as tfl.SymbolicTensor,
+      });
       const stack = stackModel.predict(x) as tf.Tensor; // [B, G, J, 3]
       const [uv, depth] = model.predict(x) as tf.Tensor[];
       const s = stack.arraySync() as number[][][][];
@@ -193,7 +204,9 @@ describe('importTorchStateDict', () => {
       "loadTorchStateDict: tensor 'meta_S.weight' must be of shape [21, 3], but received [3, 21].",
     );
     tf.dispose(Object.values(bad));
-    const shifted = shortened(['b_get_uv.0.wx'], { 'b_get_uv.0.wx': tf.add(tf.tile(tf.reshape(tf.range(0, 16), [1, 16]), [16, 1]), 0.5) });
+    const shifted = shortened(['b_get_uv.0.wx'], {
+      'b_get_uv.0.wx': tf.add(tf.tile(tf.reshape(tf.range(0, 16), [1, 16]), [16, 1]), 0.5),
+    });
     expect(() => importTorchStateDict(model, shifted)).toThrow(
       "loadTorchStateDict: tensor 'b_get_uv.0.wx' must be the pixel grid arange(0, size), but received '0.5 at [0, 0]'.",
     );

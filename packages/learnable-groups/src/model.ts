@@ -4,13 +4,7 @@
  * (`nets/Net.py`), so that the released PyTorch checkpoint imports by name.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import {
-  checkBoolean,
-  checkInteger,
-  concreteJointSelector,
-  PhalanxConfigError,
-  softArgmax25D,
-} from '@phalanx/layers';
+import { checkBoolean, checkInteger, concreteJointSelector, PhalanxConfigError, softArgmax25D } from '@phalanx/layers';
 import {
   basic2dBlock,
   concatChannels,
@@ -182,7 +176,11 @@ export function createLearnableGroups(config: LearnableGroupsConfig = {}): tfl.L
       coordinates: 'pixel',
       name: torchName('b_get_uv', j),
     }).apply([htmaps, depthMaps]) as SymbolicTensor; // [B, J, 3]
-    perGroup.push(tfl.layers.reshape({ targetShape: [1, J, 3], name: torchName('b_get_uv', j, 'expand') }).apply(uvd) as SymbolicTensor);
+    perGroup.push(
+      tfl.layers
+        .reshape({ targetShape: [1, J, 3], name: torchName('b_get_uv', j, 'expand') })
+        .apply(uvd) as SymbolicTensor,
+    );
   }
   const stacked = tfl.layers.concatenate({ axis: 1, name: 'groups.stack' }).apply(perGroup) as SymbolicTensor; // [B, G, J, 3]
   const selected = concreteJointSelector({
@@ -195,11 +193,29 @@ export function createLearnableGroups(config: LearnableGroupsConfig = {}): tfl.L
   }).apply(stacked) as SymbolicTensor; // [B, J, 3]
 
   // Split (u, v | d) with built-in layers only, so the model loads without extra registrations.
-  const asImage = tfl.layers.reshape({ targetShape: [J, 3, 1], name: 'output.split' }).apply(selected) as SymbolicTensor;
-  const uvHeat = tfl.layers.cropping2D({ cropping: [[0, 0], [0, 1]], name: 'output.uv_crop' }).apply(asImage) as SymbolicTensor;
+  const asImage = tfl.layers
+    .reshape({ targetShape: [J, 3, 1], name: 'output.split' })
+    .apply(selected) as SymbolicTensor;
+  const uvHeat = tfl.layers
+    .cropping2D({
+      cropping: [
+        [0, 0],
+        [0, 1],
+      ],
+      name: 'output.uv_crop',
+    })
+    .apply(asImage) as SymbolicTensor;
   const uvFlat = tfl.layers.reshape({ targetShape: [J, 2], name: 'output.uv_heatmap' }).apply(uvHeat) as SymbolicTensor;
   const uv = tfl.layers.rescaling({ scale: 4, offset: 0, name: 'uv' }).apply(uvFlat) as SymbolicTensor;
-  const dCrop = tfl.layers.cropping2D({ cropping: [[0, 0], [2, 0]], name: 'output.depth_crop' }).apply(asImage) as SymbolicTensor;
+  const dCrop = tfl.layers
+    .cropping2D({
+      cropping: [
+        [0, 0],
+        [2, 0],
+      ],
+      name: 'output.depth_crop',
+    })
+    .apply(asImage) as SymbolicTensor;
   const depth = tfl.layers.reshape({ targetShape: [J], name: 'depth' }).apply(dCrop) as SymbolicTensor;
 
   return tfl.model({ inputs: image, outputs: [uv, depth], name: c.name });

@@ -7,7 +7,10 @@ beforeAll(() => useBackend('cpu'));
 
 /** 21 keypoints spread over a box, joint 12 at `center`. */
 function hand(xs: [number, number], ys: [number, number], center: [number, number]): number[][] {
-  const uv = Array.from({ length: 21 }, (_, j) => [xs[0] + ((xs[1] - xs[0]) * (j % 5)) / 4, ys[0] + ((ys[1] - ys[0]) * (j % 3)) / 2]);
+  const uv = Array.from({ length: 21 }, (_, j) => [
+    xs[0] + ((xs[1] - xs[0]) * (j % 5)) / 4,
+    ys[0] + ((ys[1] - ys[0]) * (j % 3)) / 2,
+  ]);
   uv[12] = center;
   return uv;
 }
@@ -30,7 +33,13 @@ describe('computeHandCrop (the release RHD.py, no augmentation)', () => {
     uv[0] = [10, 10]; // an invisible outlier
     const visible = uv.map((_, j) => (j === 0 ? 0 : 1));
     expect(computeHandCrop(uv, visible, { imageSize: 320 }).x1).toBe(96);
-    expect(computeHandCrop(uv, uv.map(() => 0), { imageSize: 320 }).x1).not.toBe(96);
+    expect(
+      computeHandCrop(
+        uv,
+        uv.map(() => 0),
+        { imageSize: 320 },
+      ).x1,
+    ).not.toBe(96);
     expect(() => computeHandCrop(uv, [1, 0], { imageSize: 320 })).toThrow(
       'computeHandCrop: visible must be an array of length 21, but received [2].',
     );
@@ -77,12 +86,27 @@ describe('2.5D → 3D', () => {
       [0, 620, 260],
       [0, 0, 1],
     ]);
-    const uv = tf.tensor3d([[[400, 160], [300, 260]]]);
+    const uv = tf.tensor3d([
+      [
+        [400, 160],
+        [300, 260],
+      ],
+    ]);
     const depth = tf.tensor2d([[0.5, -1]]);
     const xyz = lift3D(uv, depth, K, { rootDepth: 0.6, scale: 0.02 });
     const z0 = 0.5 * 0.02 + 0.6;
     const z1 = -0.02 + 0.6;
-    expectClose(xyz, tf.tensor3d([[[(z0 * 100) / 600, (z0 * -100) / 620, z0], [0, 0, z1]]]), { rtol: 1e-6, atol: 1e-7 }, 'xyz');
+    expectClose(
+      xyz,
+      tf.tensor3d([
+        [
+          [(z0 * 100) / 600, (z0 * -100) / 620, z0],
+          [0, 0, z1],
+        ],
+      ]),
+      { rtol: 1e-6, atol: 1e-7 },
+      'xyz',
+    );
     tf.dispose([uv, depth, xyz]);
   });
 });

@@ -53,7 +53,12 @@ export function computeHandCrop(uv: number[][], visible: ArrayLike<number> | nul
   const centerJoint = checkInteger(COMPONENT, 'centerJoint', options.centerJoint ?? 12, 0);
   const inputSize = checkInteger(COMPONENT, 'inputSize', options.inputSize ?? 256, 1);
   if (!Array.isArray(uv) || uv.length <= centerJoint || uv.some((p) => !Array.isArray(p) || p.length !== 2)) {
-    throw new PhalanxShapeError(COMPONENT, 'uv', `a [J, 2] array with J > centerJoint (${centerJoint})`, Array.isArray(uv) ? [uv.length] : uv);
+    throw new PhalanxShapeError(
+      COMPONENT,
+      'uv',
+      `a [J, 2] array with J > centerJoint (${centerJoint})`,
+      Array.isArray(uv) ? [uv.length] : uv,
+    );
   }
   if (visible !== null && visible.length !== uv.length) {
     throw new PhalanxShapeError(COMPONENT, 'visible', `an array of length ${uv.length}`, [visible.length]);
@@ -100,7 +105,8 @@ export function cropAndResize(image: tf.Tensor3D, crop: HandCrop, alreadyUnit = 
     const x1 = Math.max(crop.x1, 0);
     const y2 = Math.min(crop.y1 + crop.size, h);
     const x2 = Math.min(crop.x1 + crop.size, w);
-    if (y2 <= y1 || x2 <= x1) throw new PhalanxConfigError('cropAndResize', 'crop', 'a window overlapping the image', crop);
+    if (y2 <= y1 || x2 <= x1)
+      throw new PhalanxConfigError('cropAndResize', 'crop', 'a window overlapping the image', crop);
     const window = tf.slice(tf.cast(image, 'float32'), [y1, x1, 0], [y2 - y1, x2 - x1, 3]);
     const resized = tf.image.resizeBilinear(window as tf.Tensor3D, [crop.inputSize, crop.inputSize], false, true);
     return (alreadyUnit ? resized : tf.div(resized, 255)) as tf.Tensor3D;
@@ -153,7 +159,13 @@ export interface Lift3DOptions {
  * const xyz = lift3D(uv, depth, intrinsicsForCrop(K, crop), { rootDepth: 0.6, scale: 0.03 });
  */
 export function lift3D(uv: tf.Tensor, depth: tf.Tensor, K: Intrinsics, options: Lift3DOptions): tf.Tensor {
-  if (uv.rank !== 3 || uv.shape[2] !== 2 || depth.rank !== 2 || depth.shape[0] !== uv.shape[0] || depth.shape[1] !== uv.shape[1]) {
+  if (
+    uv.rank !== 3 ||
+    uv.shape[2] !== 2 ||
+    depth.rank !== 2 ||
+    depth.shape[0] !== uv.shape[0] ||
+    depth.shape[1] !== uv.shape[1]
+  ) {
     throw new PhalanxShapeError('lift3D', 'uv, depth', '[B, J, 2] and [B, J]', [uv.shape, depth.shape]);
   }
   return tf.tidy(() => uvdToXyz(tf.concat([uv, tf.expandDims(depth, 2)], 2), K, options));

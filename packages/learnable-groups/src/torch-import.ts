@@ -4,11 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import {
-  loadTorchStateDict,
-  type ImportTorchStateDictOptions,
-  type ImportTorchStateDictReport,
-} from '@phalanx/blocks';
+import { loadTorchStateDict, type ImportTorchStateDictOptions, type ImportTorchStateDictReport } from '@phalanx/blocks';
 
 export type { ImportTorchStateDictOptions, ImportTorchStateDictReport };
 
