@@ -22,14 +22,23 @@ function rate(n: number, fn: (i: number) => void, runs = 5): number {
 
 await tf.setBackend('cpu');
 const rows: { case: string; samplesPerSecond: number }[] = [];
-rows.push({ case: 'renderSyntheticHand 256×256 uint8', samplesPerSecond: rate(200, (i) => renderSyntheticHand(i, { size: 256 })) });
+rows.push({
+  case: 'renderSyntheticHand 256×256 uint8',
+  samplesPerSecond: rate(200, (i) => renderSyntheticHand(i, { size: 256 })),
+});
 rows.push({
   case: 'renderSyntheticHand 256×256 float32',
   samplesPerSecond: rate(200, (i) => renderSyntheticHand(i, { size: 256, format: 'float32' })),
 });
-rows.push({ case: 'renderSyntheticHand 128×128 uint8', samplesPerSecond: rate(400, (i) => renderSyntheticHand(i, { size: 128 })) });
+rows.push({
+  case: 'renderSyntheticHand 128×128 uint8',
+  samplesPerSecond: rate(400, (i) => renderSyntheticHand(i, { size: 128 })),
+});
 const src = [...syntheticHands({ seed: 0, size: 320, count: 8 })];
-rows.push({ case: 'augment 320×320 → 256×256', samplesPerSecond: rate(100, (i) => augment(src[i % 8], { seed: i, outputSize: 256 })) });
+rows.push({
+  case: 'augment 320×320 → 256×256',
+  samplesPerSecond: rate(100, (i) => augment(src[i % 8], { seed: i, outputSize: 256 })),
+});
 const batch32 = [...syntheticHands({ seed: 1, size: 256, count: 32 })];
 rows.push({
   case: 'toBatch 32 × 256×256 (per sample)',

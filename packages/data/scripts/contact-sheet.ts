@@ -13,7 +13,9 @@ const tiles = [];
 for (let i = 0; i < 16; i++) {
   const s = renderSyntheticHand(first + i, { size: 256 });
   tiles.push(drawSkeleton({ data: s.image, width: s.width, height: s.height }, s.uv, s.visible));
-  console.log(`seed ${first + i}: ${s.meta.poseKind}, ${s.meta.background}, visible ${s.visible.reduce((a, b) => a + b, 0)}/21`);
+  console.log(
+    `seed ${first + i}: ${s.meta.poseKind}, ${s.meta.background}, visible ${s.visible.reduce((a, b) => a + b, 0)}/21`,
+  );
 }
 const outDir = fileURLToPath(new URL('../docs/', import.meta.url));
 mkdirSync(outDir, { recursive: true });

@@ -56,8 +56,14 @@ describe('augment', () => {
     uv.set([12, 25], 0);
     image.fill(255, 3 * (25 * W + 12), 3 * (25 * W + 12) + 3);
     const s: HandSample = {
-      image, width: W, height: W, uv, xyz: new Float64Array(63).fill(1), K: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]),
-      scale: 1, visible: new Uint8Array(21).fill(1),
+      image,
+      width: W,
+      height: W,
+      uv,
+      xyz: new Float64Array(63).fill(1),
+      K: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+      scale: 1,
+      visible: new Uint8Array(21).fill(1),
     };
     const A = similarityMatrix(12, 25, 2, Math.PI / 2, 30, 20);
     const out = warpSample(s, { A, theta: Math.PI / 2, outputWidth: 60, outputHeight: 50, rotateCamera: true });
@@ -83,8 +89,14 @@ describe('augment', () => {
     expect(augment(s, { seed: 5, outputSize: 32 }).image).toEqual(augment(s, { seed: 5, outputSize: 32 }).image);
     expect(augment(s, { seed: 5, outputSize: 32 }).image).not.toEqual(augment(s, { seed: 6, outputSize: 32 }).image);
     const same = warpSample(s, {
-      A: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]), theta: 0, outputWidth: 48, outputHeight: 48, rotateCamera: true,
-      colorMatrix: colorMatrix(0, 1), contrast: 1, brightness: 1,
+      A: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+      theta: 0,
+      outputWidth: 48,
+      outputHeight: 48,
+      rotateCamera: true,
+      colorMatrix: colorMatrix(0, 1),
+      contrast: 1,
+      brightness: 1,
     });
     for (let i = 0; i < s.image.length; i++) expect(same.image[i]).toBeCloseTo(s.image[i], 5);
     // a hue rotation keeps grey grey and changes colours
@@ -96,7 +108,11 @@ describe('augment', () => {
 
   it('rejects bad options with named errors', () => {
     const s = renderSyntheticHand(1, { size: 32 });
-    expect(() => augment(s, { seed: 0, outputSize: 4 })).toThrow('augment: outputSize must be an integer ≥ 16, but received 4.');
-    expect(() => augment(s, { seed: 0, scale: [0, 1] })).toThrow('augment: scale must be a range [min, max] with 0 < min ≤ max, but received [0,1].');
+    expect(() => augment(s, { seed: 0, outputSize: 4 })).toThrow(
+      'augment: outputSize must be an integer ≥ 16, but received 4.',
+    );
+    expect(() => augment(s, { seed: 0, scale: [0, 1] })).toThrow(
+      'augment: scale must be a range [min, max] with 0 < min ≤ max, but received [0,1].',
+    );
   });
 });

@@ -52,7 +52,8 @@ export interface WarpParams {
 
 function mul3(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
   const o = new Float64Array(9);
-  for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) o[3 * r + c] = a[3 * r] * b[c] + a[3 * r + 1] * b[3 + c] + a[3 * r + 2] * b[6 + c];
+  for (let r = 0; r < 3; r++)
+    for (let c = 0; c < 3; c++) o[3 * r + c] = a[3 * r] * b[c] + a[3 * r + 1] * b[3 + c] + a[3 * r + 2] * b[6 + c];
   return o;
 }
 
@@ -67,7 +68,14 @@ function invertAffine(A: ArrayLike<number>): Float64Array {
 }
 
 /** The affine map `q = s R(θ) (p − c) + o`: about centre `c`, scaled by `s`, rotated by `θ`, moved to `o`. */
-export function similarityMatrix(cx: number, cy: number, s: number, theta: number, ox: number, oy: number): Float64Array {
+export function similarityMatrix(
+  cx: number,
+  cy: number,
+  s: number,
+  theta: number,
+  ox: number,
+  oy: number,
+): Float64Array {
   const co = Math.cos(theta) * s;
   const si = Math.sin(theta) * s;
   return Float64Array.from([co, -si, ox - co * cx + si * cy, si, co, oy - si * cx - co * cy, 0, 0, 1]);
@@ -99,10 +107,22 @@ export function warpSample<S extends HandSample>(sample: S, p: WarpParams): S {
       let y0 = Math.floor(v);
       let fx = u - x0;
       let fy = v - y0;
-      if (x0 < 0) { x0 = 0; fx = 0; }
-      if (y0 < 0) { y0 = 0; fy = 0; }
-      if (x0 >= sw - 1) { x0 = sw - 1; fx = 0; }
-      if (y0 >= sh - 1) { y0 = sh - 1; fy = 0; }
+      if (x0 < 0) {
+        x0 = 0;
+        fx = 0;
+      }
+      if (y0 < 0) {
+        y0 = 0;
+        fy = 0;
+      }
+      if (x0 >= sw - 1) {
+        x0 = sw - 1;
+        fx = 0;
+      }
+      if (y0 >= sh - 1) {
+        y0 = sh - 1;
+        fy = 0;
+      }
       const x1 = Math.min(x0 + 1, sw - 1);
       const y1 = Math.min(y0 + 1, sh - 1);
       const i00 = 3 * (y0 * sw + x0);
@@ -169,9 +189,15 @@ function invert3(m: readonly number[]): Float64Array {
   const C = d * h - e * g;
   const det = a * A + b * B + c * C;
   return Float64Array.from([
-    A / det, -(b * i - c * h) / det, (b * f - c * e) / det,
-    B / det, (a * i - c * g) / det, -(a * f - c * d) / det,
-    C / det, -(a * h - b * g) / det, (a * e - b * d) / det,
+    A / det,
+    -(b * i - c * h) / det,
+    (b * f - c * e) / det,
+    B / det,
+    (a * i - c * g) / det,
+    -(a * f - c * d) / det,
+    C / det,
+    -(a * h - b * g) / det,
+    (a * e - b * d) / det,
   ]);
 }
 
@@ -197,7 +223,8 @@ export function augment<S extends HandSample>(sample: S, options: AugmentOptions
   const margin = options.margin ?? 0.2;
   if (!(margin >= 0)) throw new PhalanxDataConfigError('augment', 'margin', 'a number ≥ 0', margin);
   const [zMin, zMax] = options.scale ?? [0.85, 1.15];
-  if (!(zMin > 0 && zMax >= zMin)) throw new PhalanxDataConfigError('augment', 'scale', 'a range [min, max] with 0 < min ≤ max', options.scale);
+  if (!(zMin > 0 && zMax >= zMin))
+    throw new PhalanxDataConfigError('augment', 'scale', 'a range [min, max] with 0 < min ≤ max', options.scale);
   const rotDeg = options.rotation ?? 30;
   const shift = options.translation ?? 0.05;
   const col = options.color ?? {};

@@ -17,7 +17,9 @@ describe('syntheticHands', () => {
     expect(tail[1].uv).toEqual(all[4].uv);
     const other = [...syntheticHands({ seed: 4, size: 32, count: 1 })];
     expect(other[0].image).not.toEqual(all[0].image);
-    expect(() => [...syntheticHands({ seed: 3, count: -1 })]).toThrow('syntheticHands: count must be an integer ≥ 0, but received -1.');
+    expect(() => [...syntheticHands({ seed: 3, count: -1 })]).toThrow(
+      'syntheticHands: count must be an integer ≥ 0, but received -1.',
+    );
   });
 });
 
@@ -72,13 +74,15 @@ describe('batches', () => {
   });
 
   it('rejects bad options with named errors', async () => {
-    await expect(batches({ seed: 0, batchSize: 0 }).next()).rejects.toThrow('batches: batchSize must be an integer ≥ 1, but received 0.');
+    await expect(batches({ seed: 0, batchSize: 0 }).next()).rejects.toThrow(
+      'batches: batchSize must be an integer ≥ 1, but received 0.',
+    );
     await expect(batches({ batchSize: 2 }).next()).rejects.toThrow(
       'batches: seed must be a number when no source is given, but received undefined.',
     );
-    expect(() => toBatch([...syntheticHands({ seed: 0, size: 32, count: 1 }), ...syntheticHands({ seed: 0, size: 40, count: 1 })])).toThrow(
-      'toBatch: samples[1] image size must be 32×32 like samples[0], but received \'40×40\'.',
-    );
+    expect(() =>
+      toBatch([...syntheticHands({ seed: 0, size: 32, count: 1 }), ...syntheticHands({ seed: 0, size: 40, count: 1 })]),
+    ).toThrow("toBatch: samples[1] image size must be 32×32 like samples[0], but received '40×40'.");
   });
 });
 

@@ -78,7 +78,12 @@ export function toBatch(samples: readonly HandSample[]): HandBatch {
   const visible = new Float32Array(B * NUM_JOINTS);
   samples.forEach((s, b) => {
     if (s.width !== W || s.height !== H) {
-      throw new PhalanxDataConfigError('toBatch', `samples[${b}] image size`, `${W}×${H} like samples[0]`, `${s.width}×${s.height}`);
+      throw new PhalanxDataConfigError(
+        'toBatch',
+        `samples[${b}] image size`,
+        `${W}×${H} like samples[0]`,
+        `${s.width}×${s.height}`,
+      );
     }
     const n = H * W * 3;
     const o = b * n;

@@ -21,7 +21,16 @@ function put(img: Uint8Array, W: number, H: number, x: number, y: number, c: rea
   img[o + 2] = c[2];
 }
 
-function disc(img: Uint8Array, W: number, H: number, cx: number, cy: number, r: number, c: readonly number[], ring = false): void {
+function disc(
+  img: Uint8Array,
+  W: number,
+  H: number,
+  cx: number,
+  cy: number,
+  r: number,
+  c: readonly number[],
+  ring = false,
+): void {
   for (let y = Math.floor(cy - r); y <= Math.ceil(cy + r); y++) {
     for (let x = Math.floor(cx - r); x <= Math.ceil(cx + r); x++) {
       const d = Math.hypot(x - cx, y - cy);
@@ -30,7 +39,17 @@ function disc(img: Uint8Array, W: number, H: number, cx: number, cy: number, r: 
   }
 }
 
-function line(img: Uint8Array, W: number, H: number, x0: number, y0: number, x1: number, y1: number, c: readonly number[], width: number): void {
+function line(
+  img: Uint8Array,
+  W: number,
+  H: number,
+  x0: number,
+  y0: number,
+  x1: number,
+  y1: number,
+  c: readonly number[],
+  width: number,
+): void {
   const n = Math.ceil(Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0)) * 2) + 1;
   for (let i = 0; i <= n; i++) {
     const t = i / n;

@@ -14,7 +14,10 @@ interface PngModule {
   };
 }
 interface JpegModule {
-  decode(data: Uint8Array, opts: { useTArray: true; formatAsRGBA: boolean }): { width: number; height: number; data: Uint8Array };
+  decode(
+    data: Uint8Array,
+    opts: { useTArray: true; formatAsRGBA: boolean },
+  ): { width: number; height: number; data: Uint8Array };
 }
 
 let pngModule: PngModule | undefined;

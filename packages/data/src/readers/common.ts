@@ -19,7 +19,10 @@ export interface HandDataset<S extends DatasetSample = DatasetSample> extends As
 }
 
 /** Builds the async iterator of a `HandDataset` from its `get`. */
-export function iterateDataset<S extends DatasetSample>(ds: { length: number; get(i: number): Promise<S> }): AsyncIterator<S> {
+export function iterateDataset<S extends DatasetSample>(ds: {
+  length: number;
+  get(i: number): Promise<S>;
+}): AsyncIterator<S> {
   let i = 0;
   return {
     async next(): Promise<IteratorResult<S>> {

@@ -38,7 +38,8 @@ async function readJson(path: string, what: string): Promise<unknown> {
 }
 
 function matrixEntries(data: unknown, path: string, rows: number, cols: number, name: string): Float64Array[] {
-  if (!Array.isArray(data)) throw new PhalanxDataFileError(path, name, `must be a list of ${rows}×${cols} arrays, but is ${typeof data}`);
+  if (!Array.isArray(data))
+    throw new PhalanxDataFileError(path, name, `must be a list of ${rows}×${cols} arrays, but is ${typeof data}`);
   return data.map((entry, i) => {
     const out = new Float64Array(rows * cols);
     const ok =
@@ -53,7 +54,12 @@ function matrixEntries(data: unknown, path: string, rows: number, cols: number, 
         }
         return true;
       });
-    if (!ok) throw new PhalanxDataFileError(path, `${name} entry ${i}`, `must be ${rows}×${cols} finite numbers, but is ${JSON.stringify(entry)?.slice(0, 60)}`);
+    if (!ok)
+      throw new PhalanxDataFileError(
+        path,
+        `${name} entry ${i}`,
+        `must be ${rows}×${cols} finite numbers, but is ${JSON.stringify(entry)?.slice(0, 60)}`,
+      );
     return out;
   });
 }
@@ -78,21 +84,35 @@ export async function openFreiHand(options: FreiHandOptions): Promise<FreiHandDa
   const xyz = matrixEntries(await readJson(xyzPath, 'xyz annotations'), xyzPath, 21, 3, 'xyz');
   const Ks = matrixEntries(await readJson(kPath, 'camera matrices'), kPath, 3, 3, 'K');
   const scaleData = await readJson(scalePath, 'hand scales');
-  if (!Array.isArray(scaleData)) throw new PhalanxDataFileError(scalePath, 'scale', `must be a list of numbers, but is ${typeof scaleData}`);
+  if (!Array.isArray(scaleData))
+    throw new PhalanxDataFileError(scalePath, 'scale', `must be a list of numbers, but is ${typeof scaleData}`);
   const scales = scaleData.map((v, i) => {
     if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
-      throw new PhalanxDataFileError(scalePath, `scale entry ${i}`, `must be a finite number > 0, but is ${JSON.stringify(v)}`);
+      throw new PhalanxDataFileError(
+        scalePath,
+        `scale entry ${i}`,
+        `must be a finite number > 0, but is ${JSON.stringify(v)}`,
+      );
     }
     return v;
   });
   if (Ks.length !== xyz.length) {
-    throw new PhalanxDataFileError(kPath, 'K', `has ${Ks.length} entries but ${xyzPath} has ${xyz.length} (counts must match)`);
+    throw new PhalanxDataFileError(
+      kPath,
+      'K',
+      `has ${Ks.length} entries but ${xyzPath} has ${xyz.length} (counts must match)`,
+    );
   }
   if (scales.length !== xyz.length) {
-    throw new PhalanxDataFileError(scalePath, 'scale', `has ${scales.length} entries but ${xyzPath} has ${xyz.length} (counts must match)`);
+    throw new PhalanxDataFileError(
+      scalePath,
+      'scale',
+      `has ${scales.length} entries but ${xyzPath} has ${xyz.length} (counts must match)`,
+    );
   }
   Ks.forEach((K, i) => {
-    if (K[6] !== 0 || K[7] !== 0 || K[8] !== 1) throw new PhalanxDataFileError(kPath, `K entry ${i}`, 'must have the last row 0 0 1');
+    if (K[6] !== 0 || K[7] !== 0 || K[8] !== 1)
+      throw new PhalanxDataFileError(kPath, `K entry ${i}`, 'must have the last row 0 0 1');
   });
   const nested = joinPath(root, split, 'rgb');
   const imageDir = (await exists(nested)) ? nested : joinPath(root, 'rgb');

@@ -1,7 +1,8 @@
 /** File access for the readers, loaded lazily so that the package stays importable in browsers. */
+import type * as FsPromises from 'node:fs/promises';
 import { PhalanxDataFileError } from '../errors';
 
-type Fs = typeof import('node:fs/promises');
+type Fs = typeof FsPromises;
 let fsModule: Fs | undefined;
 
 async function fs(): Promise<Fs> {
@@ -15,7 +16,11 @@ export async function readBytes(path: string, what: string): Promise<Uint8Array>
     return new Uint8Array(await (await fs()).readFile(path));
   } catch (e) {
     const code = (e as { code?: string }).code;
-    throw new PhalanxDataFileError(path, what, code === 'ENOENT' ? 'is missing (file not found)' : `cannot be read: ${(e as Error).message}`);
+    throw new PhalanxDataFileError(
+      path,
+      what,
+      code === 'ENOENT' ? 'is missing (file not found)' : `cannot be read: ${(e as Error).message}`,
+    );
   }
 }
 

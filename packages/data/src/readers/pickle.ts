@@ -24,15 +24,7 @@ export interface NdArray {
 }
 
 /** A decoded Python value. */
-export type PyValue =
-  | null
-  | boolean
-  | number
-  | string
-  | Uint8Array
-  | PyValue[]
-  | Map<PyValue, PyValue>
-  | NdArray;
+export type PyValue = null | boolean | number | string | Uint8Array | PyValue[] | Map<PyValue, PyValue> | NdArray;
 
 /** Returns `true` when `v` is a decoded NumPy array. */
 export function isNdArray(v: unknown): v is NdArray {
@@ -135,72 +127,235 @@ export function unpickle(bytes: Uint8Array, file = 'pickle'): PyValue {
     opPos = pos;
     op = u8();
     switch (op) {
-      case 0x80: u8(); break; // PROTO
-      case 0x95: u64(); break; // FRAME
-      case 0x2e: { // STOP
+      case 0x80:
+        u8();
+        break; // PROTO
+      case 0x95:
+        u64();
+        break; // FRAME
+      case 0x2e: {
+        // STOP
         const v = pop();
         return value(v);
       }
-      case 0x28: stack.push(MARK); break; // MARK
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break;
-      case 0x89: stack.push(false); break;
-      case 0x49: { // INT (text)
+      case 0x28:
+        stack.push(MARK);
+        break; // MARK
+      case 0x30:
+        pop();
+        break; // POP
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x32:
+        stack.push(top());
+        break; // DUP
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break;
+      case 0x89:
+        stack.push(false);
+        break;
+      case 0x49: {
+        // INT (text)
         const s = line();
         stack.push(s === '01' ? true : s === '00' ? false : parseInt(s, 10));
         break;
       }
-      case 0x4a: need(4); stack.push(view.getInt32(pos, true)); pos += 4; break; // BININT
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x4c: stack.push(Number(line().replace(/L$/, ''))); break; // LONG (text)
-      case 0x8a: stack.push(longLE(take(u8()))); break; // LONG1
-      case 0x8b: stack.push(longLE(take(u32()))); break; // LONG4
-      case 0x46: stack.push(parseFloat(line())); break; // FLOAT (text)
-      case 0x47: need(8); stack.push(view.getFloat64(pos, false)); pos += 8; break; // BINFLOAT
-      case 0x53: stack.push(parseStringRepr(line(), fail)); break; // STRING (text repr)
-      case 0x54: stack.push(latin1(take(u32()))); break; // BINSTRING (Python 2 str)
-      case 0x55: stack.push(latin1(take(u8()))); break; // SHORT_BINSTRING
-      case 0x56: stack.push(rawUnicodeEscape(line())); break; // UNICODE (text)
-      case 0x58: stack.push(utf8(take(u32()))); break; // BINUNICODE
-      case 0x8c: stack.push(utf8(take(u8()))); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(utf8(take(u64()))); break; // BINUNICODE8
-      case 0x42: stack.push(new Uint8Array(take(u32()))); break; // BINBYTES
-      case 0x43: stack.push(new Uint8Array(take(u8()))); break; // SHORT_BINBYTES
-      case 0x8e: stack.push(new Uint8Array(take(u64()))); break; // BINBYTES8
-      case 0x96: stack.push(new Uint8Array(take(u64()))); break; // BYTEARRAY8
-      case 0x97: case 0x98: fail('uses out-of-band buffers, which a file cannot carry'); break;
-      case 0x29: stack.push([]); break; // EMPTY_TUPLE
-      case 0x74: stack.push(popMark().map(value)); break; // TUPLE
-      case 0x85: stack.push([value(pop())]); break;
-      case 0x86: { const b = value(pop()); const a = value(pop()); stack.push([a, b]); break; }
-      case 0x87: { const c = value(pop()); const b = value(pop()); const a = value(pop()); stack.push([a, b, c]); break; }
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x6c: stack.push(popMark().map(value)); break; // LIST
-      case 0x61: { const v = value(pop()); const l = top(); if (!Array.isArray(l)) fail('appends to a non-list'); (l as PyValue[]).push(v); break; }
-      case 0x65: { const vs = popMark().map(value); const l = top(); if (!Array.isArray(l)) fail('appends to a non-list'); (l as PyValue[]).push(...vs); break; }
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x64: { const kv = popMark(); const d = new Map<PyValue, PyValue>(); setItems(d, kv); stack.push(d); break; } // DICT
-      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
-      case 0x75: { const kv = popMark(); setItems(top(), kv); break; } // SETITEMS
-      case 0x8f: stack.push([]); break; // EMPTY_SET
-      case 0x90: { const vs = popMark().map(value); const s = top(); if (!Array.isArray(s)) fail('adds to a non-set'); (s as PyValue[]).push(...vs); break; }
-      case 0x91: stack.push(popMark().map(value)); break; // FROZENSET
-      case 0x63: { const mod = line(); const name = line(); stack.push(global(`${mod}.${name}`)); break; } // GLOBAL
-      case 0x93: { const name = pop(); const mod = pop(); stack.push(global(`${String(mod)}.${String(name)}`)); break; } // STACK_GLOBAL
-      case 0x52: { const args = pop(); const fn = pop(); stack.push(reduce(fn, args)); break; } // REDUCE
-      case 0x81: { const args = pop(); const cls = pop(); stack.push(reduce(cls, args)); break; } // NEWOBJ
-      case 0x62: { const state = pop(); build(top(), state); break; } // BUILD
-      case 0x70: memo.set(parseInt(line(), 10), top()); break; // PUT
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x67: stack.push(memoGet(parseInt(line(), 10))); break; // GET
-      case 0x68: stack.push(memoGet(u8())); break; // BINGET
-      case 0x6a: stack.push(memoGet(u32())); break; // LONG_BINGET
+      case 0x4a:
+        need(4);
+        stack.push(view.getInt32(pos, true));
+        pos += 4;
+        break; // BININT
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(u16());
+        break; // BININT2
+      case 0x4c:
+        stack.push(Number(line().replace(/L$/, '')));
+        break; // LONG (text)
+      case 0x8a:
+        stack.push(longLE(take(u8())));
+        break; // LONG1
+      case 0x8b:
+        stack.push(longLE(take(u32())));
+        break; // LONG4
+      case 0x46:
+        stack.push(parseFloat(line()));
+        break; // FLOAT (text)
+      case 0x47:
+        need(8);
+        stack.push(view.getFloat64(pos, false));
+        pos += 8;
+        break; // BINFLOAT
+      case 0x53:
+        stack.push(parseStringRepr(line(), fail));
+        break; // STRING (text repr)
+      case 0x54:
+        stack.push(latin1(take(u32())));
+        break; // BINSTRING (Python 2 str)
+      case 0x55:
+        stack.push(latin1(take(u8())));
+        break; // SHORT_BINSTRING
+      case 0x56:
+        stack.push(rawUnicodeEscape(line()));
+        break; // UNICODE (text)
+      case 0x58:
+        stack.push(utf8(take(u32())));
+        break; // BINUNICODE
+      case 0x8c:
+        stack.push(utf8(take(u8())));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        stack.push(utf8(take(u64())));
+        break; // BINUNICODE8
+      case 0x42:
+        stack.push(new Uint8Array(take(u32())));
+        break; // BINBYTES
+      case 0x43:
+        stack.push(new Uint8Array(take(u8())));
+        break; // SHORT_BINBYTES
+      case 0x8e:
+        stack.push(new Uint8Array(take(u64())));
+        break; // BINBYTES8
+      case 0x96:
+        stack.push(new Uint8Array(take(u64())));
+        break; // BYTEARRAY8
+      case 0x97:
+      case 0x98:
+        fail('uses out-of-band buffers, which a file cannot carry');
+        break;
+      case 0x29:
+        stack.push([]);
+        break; // EMPTY_TUPLE
+      case 0x74:
+        stack.push(popMark().map(value));
+        break; // TUPLE
+      case 0x85:
+        stack.push([value(pop())]);
+        break;
+      case 0x86: {
+        const b = value(pop());
+        const a = value(pop());
+        stack.push([a, b]);
+        break;
+      }
+      case 0x87: {
+        const c = value(pop());
+        const b = value(pop());
+        const a = value(pop());
+        stack.push([a, b, c]);
+        break;
+      }
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x6c:
+        stack.push(popMark().map(value));
+        break; // LIST
+      case 0x61: {
+        const v = value(pop());
+        const l = top();
+        if (!Array.isArray(l)) fail('appends to a non-list');
+        (l as PyValue[]).push(v);
+        break;
+      }
+      case 0x65: {
+        const vs = popMark().map(value);
+        const l = top();
+        if (!Array.isArray(l)) fail('appends to a non-list');
+        (l as PyValue[]).push(...vs);
+        break;
+      }
+      case 0x7d:
+        stack.push(new Map());
+        break; // EMPTY_DICT
+      case 0x64: {
+        const kv = popMark();
+        const d = new Map<PyValue, PyValue>();
+        setItems(d, kv);
+        stack.push(d);
+        break;
+      } // DICT
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        setItems(top(), [k, v]);
+        break;
+      } // SETITEM
+      case 0x75: {
+        const kv = popMark();
+        setItems(top(), kv);
+        break;
+      } // SETITEMS
+      case 0x8f:
+        stack.push([]);
+        break; // EMPTY_SET
+      case 0x90: {
+        const vs = popMark().map(value);
+        const s = top();
+        if (!Array.isArray(s)) fail('adds to a non-set');
+        (s as PyValue[]).push(...vs);
+        break;
+      }
+      case 0x91:
+        stack.push(popMark().map(value));
+        break; // FROZENSET
+      case 0x63: {
+        const mod = line();
+        const name = line();
+        stack.push(global(`${mod}.${name}`));
+        break;
+      } // GLOBAL
+      case 0x93: {
+        const name = pop();
+        const mod = pop();
+        stack.push(global(`${String(mod)}.${String(name)}`));
+        break;
+      } // STACK_GLOBAL
+      case 0x52: {
+        const args = pop();
+        const fn = pop();
+        stack.push(reduce(fn, args));
+        break;
+      } // REDUCE
+      case 0x81: {
+        const args = pop();
+        const cls = pop();
+        stack.push(reduce(cls, args));
+        break;
+      } // NEWOBJ
+      case 0x62: {
+        const state = pop();
+        build(top(), state);
+        break;
+      } // BUILD
+      case 0x70:
+        memo.set(parseInt(line(), 10), top());
+        break; // PUT
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x67:
+        stack.push(memoGet(parseInt(line(), 10)));
+        break; // GET
+      case 0x68:
+        stack.push(memoGet(u8()));
+        break; // BINGET
+      case 0x6a:
+        stack.push(memoGet(u32()));
+        break; // LONG_BINGET
       default:
         fail('is not supported by this reader (only dicts, lists, tuples, numbers, strings and NumPy arrays are)');
     }
@@ -216,7 +371,8 @@ export function unpickle(bytes: Uint8Array, file = 'pickle'): PyValue {
   }
   function reduce(fnItem: Item, argsItem: Item): Item {
     const fn = fnItem as Global;
-    if (typeof fn !== 'object' || fn === null || (fn as { kind?: string }).kind !== 'global') fail('calls something that is not a global');
+    if (typeof fn !== 'object' || fn === null || (fn as { kind?: string }).kind !== 'global')
+      fail('calls something that is not a global');
     const args = argsItem as Item[];
     if (!Array.isArray(args)) fail('calls a global without an argument tuple');
     const name = fn.name.replace('numpy._core', 'numpy.core');
@@ -236,7 +392,11 @@ export function unpickle(bytes: Uint8Array, file = 'pickle'): PyValue {
       }
       case 'builtins.bytearray':
       case '__builtin__.bytearray':
-        return args.length === 0 ? new Uint8Array(0) : typeof args[0] === 'string' ? latin1Bytes(args[0] as string) : (args[0] as Uint8Array);
+        return args.length === 0
+          ? new Uint8Array(0)
+          : typeof args[0] === 'string'
+            ? latin1Bytes(args[0] as string)
+            : (args[0] as Uint8Array);
       case 'collections.OrderedDict':
         return new Map();
       case 'numpy.core.numeric._frombuffer': {
@@ -260,8 +420,15 @@ export function unpickle(bytes: Uint8Array, file = 'pickle'): PyValue {
       }
       if (target.kind === 'pending-array') {
         // (version, shape, dtype, is_fortran, raw data)
-        if (!Array.isArray(state) || state.length < 5) fail('sets a NumPy array state that is not (version, shape, dtype, fortran, data)');
-        const [, shape, dt, fortran, raw] = state as [number, number[], DType, boolean, Uint8Array | string | PyValue[]];
+        if (!Array.isArray(state) || state.length < 5)
+          fail('sets a NumPy array state that is not (version, shape, dtype, fortran, data)');
+        const [, shape, dt, fortran, raw] = state as [
+          number,
+          number[],
+          DType,
+          boolean,
+          Uint8Array | string | PyValue[],
+        ];
         if (Array.isArray(raw)) fail('holds a NumPy object array, which this reader does not support');
         target.array = makeArray(raw as Uint8Array | string, dt, shape, fortran);
         return;
@@ -271,7 +438,8 @@ export function unpickle(bytes: Uint8Array, file = 'pickle'): PyValue {
   }
   function makeArray(raw: Uint8Array | string, dt: DType, shape: number[], fortran: boolean): NdArray {
     if (!dt || dt.kind !== 'dtype') fail('builds a NumPy array without a dtype');
-    if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number')) fail('builds a NumPy array without an integer shape');
+    if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number'))
+      fail('builds a NumPy array without an integer shape');
     const buf = typeof raw === 'string' ? latin1Bytes(raw) : raw;
     const code = dt.code;
     const size = shape.reduce((a, b) => a * b, 1);
@@ -279,7 +447,10 @@ export function unpickle(bytes: Uint8Array, file = 'pickle'): PyValue {
     if (!m) fail(`builds a NumPy array of dtype '${code}', which this reader does not support`);
     const kind = m![1];
     const width = Number(m![2]);
-    if (buf.length !== size * width) fail(`builds a NumPy array of shape (${shape.join(', ')}) ${code} from ${buf.length} bytes (expected ${size * width})`);
+    if (buf.length !== size * width)
+      fail(
+        `builds a NumPy array of shape (${shape.join(', ')}) ${code} from ${buf.length} bytes (expected ${size * width})`,
+      );
     const le = dt.order !== '>';
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const data = new Float64Array(size);

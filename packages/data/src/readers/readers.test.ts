@@ -29,7 +29,18 @@ describe('unpickle', () => {
           expect(Array.from(arr.data)).toEqual(e.data);
         }
       }
-      expect(inner.get('misc')).toEqual([1, 2.5, null, true, false, 'text', new Uint8Array([121, 122]), [3, 4], -70000, 2 ** 40]);
+      expect(inner.get('misc')).toEqual([
+        1,
+        2.5,
+        null,
+        true,
+        false,
+        'text',
+        new Uint8Array([121, 122]),
+        [3, 4],
+        -70000,
+        2 ** 40,
+      ]);
     });
   }
 
@@ -39,7 +50,9 @@ describe('unpickle', () => {
       "evil.pickle: pickle opcode 0x63 at byte 2 refers to the Python global 'os.system', which this reader does not rebuild",
     );
     const good = readFileSync(join(fixtures, 'pickle/proto4.pickle'));
-    expect(() => unpickle(good.subarray(0, 100), 'cut.pickle')).toThrow(/cut\.pickle: pickle opcode .* \(truncated pickle\)/);
+    expect(() => unpickle(good.subarray(0, 100), 'cut.pickle')).toThrow(
+      /cut\.pickle: pickle opcode .* \(truncated pickle\)/,
+    );
   });
 });
 
@@ -95,7 +108,9 @@ describe('RHD', () => {
     await expect(openRhd({ root: join(fixtures, 'rhd-bad/missing') })).rejects.toThrow(
       /rhd-bad\/missing\/anno_training\.pickle: frame 2 'K' is missing/,
     );
-    await expect(openRhd({ root: join(tmp, 'nowhere') })).rejects.toThrow(/nowhere\/anno_training\.pickle: RHD annotations is missing/);
+    await expect(openRhd({ root: join(tmp, 'nowhere') })).rejects.toThrow(
+      /nowhere\/anno_training\.pickle: RHD annotations is missing/,
+    );
     await expect(openRhd({ root: join(fixtures, 'rhd'), hand: 'both' as 'left' })).rejects.toThrow(
       "openRhd: hand must be one of 'auto', 'left', 'right', but received 'both'.",
     );
@@ -147,14 +162,22 @@ describe('FreiHAND', () => {
       x[1] = x[1].slice(0, 20);
       writeFileSync(join(d, 'training_xyz.json'), JSON.stringify(x));
     });
-    await expect(openFreiHand({ root: bad })).rejects.toThrow(/fh-bad\/training_xyz\.json: xyz entry 1 must be 21×3 finite numbers/);
-    const count = brokenCopy('fh-count', (d) => writeFileSync(join(d, 'training_scale.json'), JSON.stringify(scaleJson.slice(0, 2))));
+    await expect(openFreiHand({ root: bad })).rejects.toThrow(
+      /fh-bad\/training_xyz\.json: xyz entry 1 must be 21×3 finite numbers/,
+    );
+    const count = brokenCopy('fh-count', (d) =>
+      writeFileSync(join(d, 'training_scale.json'), JSON.stringify(scaleJson.slice(0, 2))),
+    );
     await expect(openFreiHand({ root: count })).rejects.toThrow(
       /fh-count\/training_scale\.json: scale has 2 entries but .*training_xyz\.json has 3 \(counts must match\)/,
     );
     const json = brokenCopy('fh-json', (d) => writeFileSync(join(d, 'training_K.json'), '[[1, 2'));
-    await expect(openFreiHand({ root: json })).rejects.toThrow(/fh-json\/training_K\.json: camera matrices is not valid JSON/);
-    const img = brokenCopy('fh-img', (d) => copyFileSync(join(d, 'training_K.json'), join(d, 'training/rgb/00000001.jpg')));
+    await expect(openFreiHand({ root: json })).rejects.toThrow(
+      /fh-json\/training_K\.json: camera matrices is not valid JSON/,
+    );
+    const img = brokenCopy('fh-img', (d) =>
+      copyFileSync(join(d, 'training_K.json'), join(d, 'training/rgb/00000001.jpg')),
+    );
     await expect((await openFreiHand({ root: img })).get(1)).rejects.toThrow(
       /fh-img\/training\/rgb\/00000001\.jpg: image data is neither PNG nor JPEG/,
     );

@@ -49,7 +49,8 @@ export interface RhdSample extends DatasetSample {
 /** Decodes and validates an RHD annotation pickle. `file` names the source in errors. */
 export function parseRhdAnnotations(bytes: Uint8Array, file: string): Map<number, RhdFrame> {
   const root = unpickle(bytes, file);
-  if (!(root instanceof Map)) throw new PhalanxDataFileError(file, 'top level', 'must be a dict {frame_id: annotation}');
+  if (!(root instanceof Map))
+    throw new PhalanxDataFileError(file, 'top level', 'must be a dict {frame_id: annotation}');
   const out = new Map<number, RhdFrame>();
   const want: [string, number[]][] = [
     ['xyz', [42, 3]],
@@ -60,7 +61,8 @@ export function parseRhdAnnotations(bytes: Uint8Array, file: string): Map<number
     if (typeof key !== 'number' || !Number.isInteger(key) || key < 0) {
       throw new PhalanxDataFileError(file, `key ${JSON.stringify(key)}`, 'must be a non-negative integer frame id');
     }
-    if (!(anno instanceof Map)) throw new PhalanxDataFileError(file, `frame ${key}`, 'must be a dict with xyz, uv_vis and K');
+    if (!(anno instanceof Map))
+      throw new PhalanxDataFileError(file, `frame ${key}`, 'must be a dict with xyz, uv_vis and K');
     const fields: Record<string, Float64Array> = {};
     for (const [name, shape] of want) {
       const v: PyValue | undefined = anno.get(name);
@@ -68,9 +70,14 @@ export function parseRhdAnnotations(bytes: Uint8Array, file: string): Map<number
       if (!isNdArray(v)) throw new PhalanxDataFileError(file, `frame ${key} '${name}'`, 'must be a NumPy array');
       const ok = v.shape.length === shape.length && v.shape.every((d, i) => d === shape[i]);
       if (!ok) {
-        throw new PhalanxDataFileError(file, `frame ${key} '${name}'`, `must have shape (${shape.join(', ')}), but has (${v.shape.join(', ')})`);
+        throw new PhalanxDataFileError(
+          file,
+          `frame ${key} '${name}'`,
+          `must have shape (${shape.join(', ')}), but has (${v.shape.join(', ')})`,
+        );
       }
-      if (!v.data.every(Number.isFinite)) throw new PhalanxDataFileError(file, `frame ${key} '${name}'`, 'holds non-finite values');
+      if (!v.data.every(Number.isFinite))
+        throw new PhalanxDataFileError(file, `frame ${key} '${name}'`, 'holds non-finite values');
       fields[name] = v.data;
     }
     out.set(key, { xyz: fields.xyz, uvVis: fields.uv_vis, K: fields.K });
@@ -127,7 +134,19 @@ export async function openRhd(options: RhdOptions): Promise<HandDataset<RhdSampl
       const frame = inFrame(uv, img.width, img.height);
       for (let j = 0; j < 21; j++) flag[j] &= frame[j];
       const scale = Math.hypot(xyz[30] - xyz[27], xyz[31] - xyz[28], xyz[32] - xyz[29]);
-      return { id, imagePath, side, image: img.data, width: img.width, height: img.height, uv, xyz, K: fr.K.slice(), scale, visible: flag };
+      return {
+        id,
+        imagePath,
+        side,
+        image: img.data,
+        width: img.width,
+        height: img.height,
+        uv,
+        xyz,
+        K: fr.K.slice(),
+        scale,
+        visible: flag,
+      };
     },
     [Symbol.asyncIterator]: () => iterateDataset(ds),
   };

@@ -11,7 +11,11 @@ export const BACKGROUND_KINDS = ['gradient', 'noise', 'stripes', 'blobs'] as con
 export type BackgroundKind = (typeof BACKGROUND_KINDS)[number];
 
 /** A random colour from hue, saturation and value drawn uniformly within the given ranges. */
-export function randomColor(rng: Rng, sat: [number, number] = [0, 1], val: [number, number] = [0.1, 1]): [number, number, number] {
+export function randomColor(
+  rng: Rng,
+  sat: [number, number] = [0, 1],
+  val: [number, number] = [0.1, 1],
+): [number, number, number] {
   return hsvToRgb(rng.next(), rng.uniform(sat[0], sat[1]), rng.uniform(val[0], val[1]));
 }
 
@@ -23,12 +27,18 @@ export function hsvToRgb(h: number, s: number, v: number): [number, number, numb
   const q = v * (1 - f * s);
   const t = v * (1 - (1 - f) * s);
   switch (i) {
-    case 0: return [v, t, p];
-    case 1: return [q, v, p];
-    case 2: return [p, v, t];
-    case 3: return [p, q, v];
-    case 4: return [t, p, v];
-    default: return [v, p, q];
+    case 0:
+      return [v, t, p];
+    case 1:
+      return [q, v, p];
+    case 2:
+      return [p, v, t];
+    case 3:
+      return [p, q, v];
+    case 4:
+      return [t, p, v];
+    default:
+      return [v, p, q];
   }
 }
 

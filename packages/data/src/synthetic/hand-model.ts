@@ -22,7 +22,9 @@ export const NUM_JOINTS = 21;
 /** Finger names, thumb first, in joint order. */
 export const FINGERS = ['thumb', 'index', 'middle', 'ring', 'pinky'] as const;
 /** Parent of each joint (`-1` for the wrist). */
-export const JOINT_PARENTS: readonly number[] = [-1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19];
+export const JOINT_PARENTS: readonly number[] = [
+  -1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19,
+];
 /** The 20 bones as `[parent, child]` pairs (the skeleton edges of DESIGN §2). */
 export const HAND_BONES: readonly (readonly [number, number])[] = JOINT_PARENTS.slice(1).map(
   (p, i) => [p, i + 1] as const,
@@ -37,24 +39,55 @@ const DEG = Math.PI / 180;
 /** Lower and upper limit (radians) of each of the 20 angles, in the `angles` layout of this module. */
 export const JOINT_LIMITS: readonly (readonly [number, number])[] = [
   // thumb: CMC abduction, CMC flexion, MCP flexion, IP flexion
-  [-15 * DEG, 45 * DEG], [-20 * DEG, 50 * DEG], [-10 * DEG, 60 * DEG], [-15 * DEG, 80 * DEG],
+  [-15 * DEG, 45 * DEG],
+  [-20 * DEG, 50 * DEG],
+  [-10 * DEG, 60 * DEG],
+  [-15 * DEG, 80 * DEG],
   // index: MCP abduction, MCP flexion, PIP flexion, DIP flexion
-  [-10 * DEG, 20 * DEG], [-20 * DEG, 90 * DEG], [0, 105 * DEG], [-5 * DEG, 80 * DEG],
+  [-10 * DEG, 20 * DEG],
+  [-20 * DEG, 90 * DEG],
+  [0, 105 * DEG],
+  [-5 * DEG, 80 * DEG],
   // middle
-  [-12 * DEG, 12 * DEG], [-20 * DEG, 90 * DEG], [0, 105 * DEG], [-5 * DEG, 80 * DEG],
+  [-12 * DEG, 12 * DEG],
+  [-20 * DEG, 90 * DEG],
+  [0, 105 * DEG],
+  [-5 * DEG, 80 * DEG],
   // ring
-  [-18 * DEG, 10 * DEG], [-20 * DEG, 90 * DEG], [0, 105 * DEG], [-5 * DEG, 80 * DEG],
+  [-18 * DEG, 10 * DEG],
+  [-20 * DEG, 90 * DEG],
+  [0, 105 * DEG],
+  [-5 * DEG, 80 * DEG],
   // pinky
-  [-28 * DEG, 10 * DEG], [-25 * DEG, 90 * DEG], [0, 105 * DEG], [-5 * DEG, 80 * DEG],
+  [-28 * DEG, 10 * DEG],
+  [-25 * DEG, 90 * DEG],
+  [0, 105 * DEG],
+  [-5 * DEG, 80 * DEG],
 ];
 
 /** Mean adult bone lengths (mm), indexed by the child joint of each finger bone (1..20; wrist bones come from the bases). */
 const BASE_BONE_LENGTH: readonly number[] = [
-  0, 0, 42, 32, 28, // thumb: (CMC base), metacarpal CMC→MCP, proximal MCP→IP, distal IP→TIP
-  0, 40, 24, 21, // index: MCP base, proximal, middle, distal
-  0, 45, 28, 23, // middle
-  0, 42, 27, 22, // ring
-  0, 33, 20, 19, // pinky
+  0,
+  0,
+  42,
+  32,
+  28, // thumb: (CMC base), metacarpal CMC→MCP, proximal MCP→IP, distal IP→TIP
+  0,
+  40,
+  24,
+  21, // index: MCP base, proximal, middle, distal
+  0,
+  45,
+  28,
+  23, // middle
+  0,
+  42,
+  27,
+  22, // ring
+  0,
+  33,
+  20,
+  19, // pinky
 ];
 
 /** Finger base positions (thumb CMC, MCPs) in the hand frame, mm, for a mean right hand. */

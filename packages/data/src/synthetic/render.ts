@@ -86,9 +86,15 @@ export function randomRotation(rng: Rng): Float64Array {
   const y = b * Math.sin(u3);
   const z = b * Math.cos(u3);
   return Float64Array.from([
-    1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-    2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-    2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
+    1 - 2 * (y * y + z * z),
+    2 * (x * y - z * w),
+    2 * (x * z + y * w),
+    2 * (x * y + z * w),
+    1 - 2 * (x * x + z * z),
+    2 * (y * z - x * w),
+    2 * (x * z - y * w),
+    2 * (y * z + x * w),
+    1 - 2 * (x * x + y * y),
   ]);
 }
 
@@ -154,7 +160,12 @@ export function renderSyntheticHand(seed: number, options: SyntheticHandOptions 
   const pose = samplePose(rng, options.poseKind);
   if (options.angles) {
     if (options.angles.length !== 20) {
-      throw new PhalanxDataConfigError('renderSyntheticHand', 'angles', 'an array of 20 joint angles', options.angles.length);
+      throw new PhalanxDataConfigError(
+        'renderSyntheticHand',
+        'angles',
+        'an array of 20 joint angles',
+        options.angles.length,
+      );
     }
     pose.angles = clampToLimits(Float64Array.from(options.angles));
   }
@@ -166,7 +177,12 @@ export function renderSyntheticHand(seed: number, options: SyntheticHandOptions 
   // --- viewpoint and camera ---
   const Rr = randomRotation(rng);
   if (options.rotation && options.rotation.length !== 9) {
-    throw new PhalanxDataConfigError('renderSyntheticHand', 'rotation', 'a 3×3 row-major matrix (9 numbers)', options.rotation.length);
+    throw new PhalanxDataConfigError(
+      'renderSyntheticHand',
+      'rotation',
+      'a 3×3 row-major matrix (9 numbers)',
+      options.rotation.length,
+    );
   }
   const R = options.rotation ? Float64Array.from(options.rotation) : Rr;
   let cx0 = 0;
@@ -348,12 +364,7 @@ function jointRadii(shape: HandShape, forearm: boolean): Float64Array {
  * A joint is visible when it projects inside the image and the z-buffer at its pixel is not nearer than the
  * joint's own surface (`z − 1.5·r − 3 mm`, `r` the surface radius around the joint).
  */
-export function jointVisibility(
-  canvas: Canvas,
-  uv: Float64Array,
-  xyz: Float64Array,
-  radii: Float64Array,
-): Uint8Array {
+export function jointVisibility(canvas: Canvas, uv: Float64Array, xyz: Float64Array, radii: Float64Array): Uint8Array {
   const vis = new Uint8Array(NUM_JOINTS);
   for (let i = 0; i < NUM_JOINTS; i++) {
     const u = Math.round(uv[2 * i]);

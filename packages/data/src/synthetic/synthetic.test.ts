@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../random';
-import {
-  forwardKinematics,
-  HAND_BONES,
-  JOINT_LIMITS,
-  meanHandShape,
-  sampleHandShape,
-  TIP_JOINTS,
-} from './hand-model';
+import { forwardKinematics, HAND_BONES, JOINT_LIMITS, meanHandShape, sampleHandShape, TIP_JOINTS } from './hand-model';
 import { POSE_KINDS, samplePose } from './poses';
 import { createCanvas } from './raster';
 import { jointVisibility, projectPoints, renderSyntheticHand } from './render';
@@ -137,7 +130,8 @@ describe('renderSyntheticHand', () => {
     let inside = 0;
     for (let seed = 0; seed < 40; seed++) {
       const s = renderSyntheticHand(seed, { size: 64 });
-      for (let j = 0; j < 21; j++) if (s.uv[2 * j] >= 0 && s.uv[2 * j] <= 63 && s.uv[2 * j + 1] >= 0 && s.uv[2 * j + 1] <= 63) inside++;
+      for (let j = 0; j < 21; j++)
+        if (s.uv[2 * j] >= 0 && s.uv[2 * j] <= 63 && s.uv[2 * j + 1] >= 0 && s.uv[2 * j + 1] <= 63) inside++;
     }
     expect(inside / (40 * 21)).toBeGreaterThan(0.97);
   });
@@ -163,6 +157,32 @@ describe('renderSyntheticHand', () => {
     expect(openVisible).toBeGreaterThan(fistVisible);
   });
 
+  it('hides the fingertips of a fist seen from the back and shows those of an open palm', () => {
+    const D = Math.PI / 180;
+    const fist = [
+      0,
+      40,
+      45,
+      60,
+      ...[0, 85, 100, 60],
+      ...[0, 85, 100, 60],
+      ...[0, 85, 100, 60],
+      ...[0, 85, 100, 60],
+    ].map((a) => a * D);
+    const palmToCamera = [1, 0, 0, 0, -1, 0, 0, 0, -1];
+    const backToCamera = [-1, 0, 0, 0, -1, 0, 0, 0, 1];
+    for (let seed = 0; seed < 5; seed++) {
+      const back = renderSyntheticHand(seed, { size: 128, angles: fist, rotation: backToCamera });
+      for (const t of [8, 12, 16, 20]) expect(back.visible[t], `fist tip ${t}`).toBe(0);
+      expect(back.visible[0]).toBe(1);
+      const open = renderSyntheticHand(seed, { size: 128, angles: new Array(20).fill(0), rotation: palmToCamera });
+      for (const t of TIP_JOINTS) expect(open.visible[t], `open tip ${t}`).toBe(1);
+    }
+    expect(() => renderSyntheticHand(0, { angles: [0, 1] })).toThrow(
+      'renderSyntheticHand: angles must be an array of 20 joint angles, but received 2.',
+    );
+  });
+
   it('jointVisibility compares the z-buffer with the joint surface and the frame', () => {
     const canvas = createCanvas(20, 20);
     canvas.depth.fill(500); // a surface at 500 mm everywhere
@@ -181,7 +201,9 @@ describe('renderSyntheticHand', () => {
   });
 
   it('rejects bad sizes with a named error', () => {
-    expect(() => renderSyntheticHand(0, { size: 8 })).toThrow('renderSyntheticHand: width must be an integer ≥ 16, but received 8.');
+    expect(() => renderSyntheticHand(0, { size: 8 })).toThrow(
+      'renderSyntheticHand: width must be an integer ≥ 16, but received 8.',
+    );
     expect(() => renderSyntheticHand(0, { width: 32.5, height: 32 })).toThrow(
       'renderSyntheticHand: width must be an integer ≥ 16, but received 32.5.',
     );
