@@ -100,10 +100,15 @@ forEachBackend(() => {
       const volume = tf.randomNormal([1, 3, 4, 2 * 3], 0, 1, 'float32', 11);
       const beta = tf.tensor1d([0.7, 1.6]);
       const up = tf.randomNormal([1, 2, 3], 0, 1, 'float32', 12);
-      const f = (v: tf.Tensor, b: tf.Tensor): tf.Scalar =>
-        tf.sum(tf.mul(volumetricSoftArgmax25D(v, 2, 3, { beta: b, coordinates: 'normalized' }).keypoints, up));
+      const upMaps = tf.randomNormal([1, 3, 4, 2], 0, 1, 'float32', 13);
+      const f = (v: tf.Tensor, b: tf.Tensor): tf.Scalar => {
+        const r = volumetricSoftArgmax25D(v, 2, 3, { beta: b, coordinates: 'normalized', returnProbabilities: true });
+        return tf.add(tf.sum(tf.mul(r.keypoints, up)), tf.sum(tf.mul(r.probabilities as tf.Tensor, upMaps)));
+      };
       expectNumericGradient(f, [volume, beta], { samples: 10 });
-      tf.dispose([volume, beta, up]);
+      const g = (v: tf.Tensor): tf.Scalar => tf.sum(tf.mul(volumetricSoftArgmax25D(v, 2, 3).keypoints, up));
+      expectNumericGradient(g, [volume], { samples: 10 });
+      tf.dispose([volume, beta, up, upMaps]);
     });
   });
 
