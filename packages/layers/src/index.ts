@@ -5,3 +5,16 @@
  */
 export * from './errors';
 export * from './io/file-system';
+export * from './keypoints/soft-argmax-25d';
+export * from './keypoints/joint-feature-sampler';
+export * from './fusion/dual-branch-fusion';
+export * from './selector/concrete-joint-selector';
+export * from './selector/temperature';
+export * from './fusion/group-fusion';
+export * from './util/initializers';
+export * from './graph/adjacency';
+export * from './graph/dynamic-edge-gat';
+export * from './attention/multi-head-attention';
+export * from './util/activations';
+export * from './io/safetensors';
+export * from './io/torch-import';
