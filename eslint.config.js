@@ -25,7 +25,16 @@ export default tseslint.config(
   },
   {
     // Tests, benchmarks, scripts and examples may read tensors back to the host.
-    files: ['**/*.test.ts', 'packages/testing/**', 'bench/**', 'examples/**', '**/scripts/**', 'packages/pose/**', 'packages/data/**'],
+    files: [
+      '**/*.test.ts',
+      '**/test-utils.ts',
+      'packages/testing/**',
+      'bench/**',
+      'examples/**',
+      '**/scripts/**',
+      'packages/pose/**',
+      'packages/data/**',
+    ],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

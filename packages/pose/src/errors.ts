@@ -42,7 +42,8 @@ export class PhalanxShapeError extends Error {
 /** Renders a received value for an error message: shapes as `[2, 3]`, strings quoted. */
 function describeValue(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
-  if (Array.isArray(value)) return `[${value.map((v) => (Array.isArray(v) ? describeValue(v) : String(v))).join(', ')}]`;
+  if (Array.isArray(value))
+    return `[${value.map((v) => (Array.isArray(v) ? describeValue(v) : String(v))).join(', ')}]`;
   if (value === undefined) return 'undefined';
   if (typeof value === 'object' && value !== null) {
     try {

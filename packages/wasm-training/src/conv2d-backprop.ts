@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry, insertZeros, nchwToNhwcShape, padOrCrop, type ConvGeometry, type ConvPad } from './conv-geometry';
-import { input, KernelScope, withScope } from './kernel-scope';
+import { input, type KernelScope, withScope } from './kernel-scope';
 
 /** How the filter gradient is computed; see {@link setConv2DBackpropFilterStrategy}. */
 export type FilterGradStrategy = 'im2col' | 'swapped-conv';
@@ -71,7 +71,7 @@ function filterGradIm2col(scope: KernelScope, x: tf.TensorInfo, dy: tf.TensorInf
   return scope.reshape(prod, [g.filterHeight, g.filterWidth, ci, co]);
 }
 
-function filterGradSwappedConv(scope: KernelScope, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry, ci: number, co: number) {
+function filterGradSwappedConv(scope: KernelScope, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry, _ci: number, _co: number) {
   const xT = scope.transpose(x, [3, 1, 2, 0]); // [Ci, H, W, N]: Ci as batch, N as channels
   const dyT = scope.transpose(dy, [1, 2, 0, 3]); // [Ho, Wo, N, Co]: a filter
   // Explicit padding so that the swapped convolution yields exactly kh × kw outputs.

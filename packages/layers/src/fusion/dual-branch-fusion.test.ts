@@ -13,7 +13,12 @@ import {
 } from '@phalanx/testing';
 import { describe, expect, it } from 'vitest';
 import { PhalanxConfigError, PhalanxShapeError } from '../errors';
-import { DualBranchFusion, dualBranchFusion, dualBranchFusionCore, type DualBranchFusionArgs } from './dual-branch-fusion';
+import {
+  DualBranchFusion,
+  dualBranchFusion,
+  dualBranchFusionCore,
+  type DualBranchFusionArgs,
+} from './dual-branch-fusion';
 
 const golden = readJson<GoldenLayerCase>(new URL('../../test/fixtures/dual_branch_fusion.json', import.meta.url));
 
@@ -48,10 +53,7 @@ forEachBackend(() => {
         const s = tf.randomNormal([2, 4, 3], 0, 1, 'float32', 1);
         const v = tf.randomNormal([2, 4, 3], 0, 1, 'float32', 2);
         const out = layer.apply([s, v]) as tf.Tensor;
-        expect(layer.weights.map((w) => w.shape)).toEqual([
-          [4, 4],
-          visualWeight === 'vector' ? [4, 1] : [4, 4],
-        ]);
+        expect(layer.weights.map((w) => w.shape)).toEqual([[4, 4], visualWeight === 'vector' ? [4, 1] : [4, 4]]);
         expectClose(out, tf.add(s, v), { rtol: 1e-6, atol: 1e-6 }, visualWeight);
         tf.dispose([s, v, out]);
       }
@@ -102,7 +104,10 @@ forEachBackend(() => {
           [5, 3],
           [5, 3],
         ]);
-        layer.setWeights([tf.randomNormal([5, 5], 0, 1, 'float32', 13), tf.randomNormal(layer.weights[1].shape as number[], 0, 1, 'float32', 14)]);
+        layer.setWeights([
+          tf.randomNormal([5, 5], 0, 1, 'float32', 13),
+          tf.randomNormal(layer.weights[1].shape as number[], 0, 1, 'float32', 14),
+        ]);
         const s = tf.randomNormal([2, 5, 3], 0, 1, 'float32', 15);
         const v = tf.randomNormal([2, 5, 3], 0, 1, 'float32', 16);
         const loaded = await expectSaveLoadIdentical(model, [s, v]);
@@ -129,14 +134,18 @@ describe('DualBranchFusion validation', () => {
 
   it('rejects inputs with the wrong joint count, mismatched channels or a single input', () => {
     const layer = dualBranchFusion({ numJoints: 21 });
-    expect(() => layer.build([
-      [null, 20, 8],
-      [null, 20, 8],
-    ])).toThrow('DualBranchFusion: structural shape must be [B, numJoints = 21, C], but received [null, 20, 8].');
-    expect(() => layer.build([
-      [null, 21, 8],
-      [null, 21, 4],
-    ])).toThrow('DualBranchFusion: visual shape must be the structural shape [null,21,8], but received [null, 21, 4].');
+    expect(() =>
+      layer.build([
+        [null, 20, 8],
+        [null, 20, 8],
+      ]),
+    ).toThrow('DualBranchFusion: structural shape must be [B, numJoints = 21, C], but received [null, 20, 8].');
+    expect(() =>
+      layer.build([
+        [null, 21, 8],
+        [null, 21, 4],
+      ]),
+    ).toThrow('DualBranchFusion: visual shape must be the structural shape [null,21,8], but received [null, 21, 4].');
     expect(() => layer.build([null, 21, 8])).toThrow(PhalanxShapeError);
     expect(() => layer.build([null, 21, 8])).toThrow(
       'DualBranchFusion: inputs must be a list [structural, visual] of two tensors, but received [null, 21, 8].',

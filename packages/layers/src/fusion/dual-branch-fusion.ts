@@ -119,7 +119,12 @@ export class DualBranchFusion extends tfl.layers.Layer {
       }
     }
     if (structural[2] !== visual[2] || (structural[0] != null && visual[0] != null && structural[0] !== visual[0])) {
-      throw new PhalanxShapeError(COMPONENT, 'visual shape', `the structural shape ${JSON.stringify(structural)}`, visual);
+      throw new PhalanxShapeError(
+        COMPONENT,
+        'visual shape',
+        `the structural shape ${JSON.stringify(structural)}`,
+        visual,
+      );
     }
     return structural;
   }
@@ -151,7 +156,12 @@ export class DualBranchFusion extends tfl.layers.Layer {
     return tf.tidy(() => {
       const list = Array.isArray(inputs) ? inputs : [inputs];
       if (list.length !== 2) {
-        throw new PhalanxShapeError(COMPONENT, 'inputs', 'a list [structural, visual] of two tensors', `${list.length} tensor(s)`);
+        throw new PhalanxShapeError(
+          COMPONENT,
+          'inputs',
+          'a list [structural, visual] of two tensors',
+          `${list.length} tensor(s)`,
+        );
       }
       const ws = (this.structuralWeight as tfl.LayerVariable).read();
       const wv = (this.visualWeight as tfl.LayerVariable).read();

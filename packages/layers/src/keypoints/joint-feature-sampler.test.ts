@@ -80,8 +80,18 @@ forEachBackend(() => {
       const fArr = (features.arraySync() as number[][][][])[0];
       const upArr = (up.arraySync() as number[][][])[0];
       const refs = pts.map(([x, y], j) => reference(fArr, x, y, upArr[j]));
-      expectClose(out, { shape: [1, pts.length, C], data: refs.flatMap((r) => r.value) }, { rtol: 1e-5, atol: 1e-6 }, 'values');
-      expectClose(grads[1], { shape: [1, pts.length, 2], data: refs.flatMap((r) => [r.gx, r.gy]) }, { rtol: 1e-5, atol: 1e-6 }, 'point gradient');
+      expectClose(
+        out,
+        { shape: [1, pts.length, C], data: refs.flatMap((r) => r.value) },
+        { rtol: 1e-5, atol: 1e-6 },
+        'values',
+      );
+      expectClose(
+        grads[1],
+        { shape: [1, pts.length, 2], data: refs.flatMap((r) => [r.gx, r.gy]) },
+        { rtol: 1e-5, atol: 1e-6 },
+        'point gradient',
+      );
       // On a pixel centre the value is that pixel exactly.
       expectClose(tf.slice(out, [0, 0, 0], [1, 1, C]), fArr[1][2], { rtol: 0, atol: 1e-6 }, 'pixel (1, 2)');
       tf.dispose([features, points, up, out, ...grads]);
@@ -138,21 +148,27 @@ describe('JointFeatureSampler validation', () => {
   });
 
   it('rejects features that are not rank 4', () => {
-    expect(() => jointFeatureSampler().build([
-      [null, 4, 2],
-      [null, 3, 2],
-    ])).toThrow('JointFeatureSampler: features shape must be rank 4 [B, H, W, C], but received [null, 4, 2].');
+    expect(() =>
+      jointFeatureSampler().build([
+        [null, 4, 2],
+        [null, 3, 2],
+      ]),
+    ).toThrow('JointFeatureSampler: features shape must be rank 4 [B, H, W, C], but received [null, 4, 2].');
   });
 
   it('rejects points that are not [B, J, 2]', () => {
-    expect(() => jointFeatureSampler().build([
-      [null, 4, 4, 2],
-      [null, 3, 3],
-    ])).toThrow('JointFeatureSampler: points shape must be [B, J, 2] (x, y per joint), but received [null, 3, 3].');
-    expect(() => jointFeatureSampler().build([
-      [2, 4, 4, 2],
-      [3, 3, 2],
-    ])).toThrow("JointFeatureSampler: points shape must be the features' batch size 2, but received [3, 3, 2].");
+    expect(() =>
+      jointFeatureSampler().build([
+        [null, 4, 4, 2],
+        [null, 3, 3],
+      ]),
+    ).toThrow('JointFeatureSampler: points shape must be [B, J, 2] (x, y per joint), but received [null, 3, 3].');
+    expect(() =>
+      jointFeatureSampler().build([
+        [2, 4, 4, 2],
+        [3, 3, 2],
+      ]),
+    ).toThrow("JointFeatureSampler: points shape must be the features' batch size 2, but received [3, 3, 2].");
   });
 
   it('the functional core rejects mismatched tensors', () => {

@@ -60,7 +60,12 @@ const bilinearSample = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
     const iy = tf.cast(tf.clipByValue(cy, 0, height - 1), 'int32');
     const base = tf.reshape(tf.mul(tf.range(0, batch, 1, 'int32'), tf.scalar(height * width, 'int32')), [batch, 1, 1]);
     const row = tf.reshape(tf.add(base, tf.add(tf.mul(iy, tf.scalar(width, 'int32')), ix)), [corners]);
-    const g = tf.reshape(tf.gather(tf.reshape(features, [batch * height * width, channels]), row), [batch, joints, 4, channels]);
+    const g = tf.reshape(tf.gather(tf.reshape(features, [batch * height * width, channels]), row), [
+      batch,
+      joints,
+      4,
+      channels,
+    ]);
     const gInside = tf.mul(g, tf.expandDims(tf.cast(inside, 'float32'), 3));
     const value = tf.sum(tf.mul(g, tf.expandDims(w, 3)), 2);
     return [value, gInside, w, fracX, fracY, row];
@@ -174,7 +179,12 @@ export class JointFeatureSampler extends tfl.layers.Layer {
     return tf.tidy(() => {
       const list = Array.isArray(inputs) ? inputs : [inputs];
       if (list.length !== 2) {
-        throw new PhalanxShapeError(COMPONENT, 'inputs', 'a list [features, points] of two tensors', `${list.length} tensor(s)`);
+        throw new PhalanxShapeError(
+          COMPONENT,
+          'inputs',
+          'a list [features, points] of two tensors',
+          `${list.length} tensor(s)`,
+        );
       }
       return sampleJointFeatures(list[0], list[1]);
     });

@@ -135,11 +135,19 @@ forEachBackend(() => {
   describe('SoftArgmax25D layer', () => {
     it('round-trips its config in both modes', () => {
       expectConfigRoundTrip(softArgmax25D({ numJoints: 4, depthBins: 3, coordinates: 'normalized', beta: 2 }));
-      expectConfigRoundTrip(softArgmax25D({ mode: 'latent', numJoints: 4, trainableBeta: true, returnProbabilities: true }));
+      expectConfigRoundTrip(
+        softArgmax25D({ mode: 'latent', numJoints: 4, trainableBeta: true, returnProbabilities: true }),
+      );
     });
 
     it('volumetric with probabilities: saved and reloaded model gives identical outputs, no leaks', async () => {
-      const layer = softArgmax25D({ numJoints: 2, depthBins: 3, returnProbabilities: true, trainableBeta: true, beta: 0.5 });
+      const layer = softArgmax25D({
+        numJoints: 2,
+        depthBins: 3,
+        returnProbabilities: true,
+        trainableBeta: true,
+        beta: 0.5,
+      });
       const model = modelAround(layer, [[5, 4, 6]]);
       expect(model.outputs.map((o) => o.shape)).toEqual([
         [null, 2, 3],
@@ -177,7 +185,10 @@ describe('SoftArgmax25D validation', () => {
     [{ numJoints: 0 }, 'SoftArgmax25D: numJoints must be an integer ≥ 1, but received 0.'],
     [{ mode: 'cube' as never }, "SoftArgmax25D: mode must be one of 'volumetric', 'latent', but received 'cube'."],
     [{ beta: Number.NaN }, 'SoftArgmax25D: beta must be a finite number, but received NaN.'],
-    [{ coordinates: 'uv' as never }, "SoftArgmax25D: coordinates must be one of 'pixel', 'normalized', but received 'uv'."],
+    [
+      { coordinates: 'uv' as never },
+      "SoftArgmax25D: coordinates must be one of 'pixel', 'normalized', but received 'uv'.",
+    ],
     [{ trainableBeta: 1 as never }, 'SoftArgmax25D: trainableBeta must be a boolean, but received 1.'],
   ])('rejects config %j', (over, message) => {
     expect(() => softArgmax25D(config(over))).toThrow(PhalanxConfigError);
@@ -193,10 +204,12 @@ describe('SoftArgmax25D validation', () => {
   });
 
   it('rejects a second input in volumetric mode and a single input in latent mode', () => {
-    expect(() => softArgmax25D(config({})).build([
-      [null, 8, 8, 12],
-      [null, 8, 8, 12],
-    ])).toThrow("SoftArgmax25D: inputs must be one tensor [B, H, W, J·D] in volumetric mode, but received '2 input(s)'.");
+    expect(() =>
+      softArgmax25D(config({})).build([
+        [null, 8, 8, 12],
+        [null, 8, 8, 12],
+      ]),
+    ).toThrow("SoftArgmax25D: inputs must be one tensor [B, H, W, J·D] in volumetric mode, but received '2 input(s)'.");
     expect(() => softArgmax25D({ mode: 'latent', numJoints: 3 }).build([null, 8, 8, 3])).toThrow(
       "SoftArgmax25D: inputs must be a list [heatmaps, depthMaps] of two tensors in latent mode, but received '1 input(s)'.",
     );
@@ -204,14 +217,18 @@ describe('SoftArgmax25D validation', () => {
 
   it('rejects latent maps with the wrong joint count or mismatched shapes', () => {
     const layer = softArgmax25D({ mode: 'latent', numJoints: 3 });
-    expect(() => layer.build([
-      [null, 8, 8, 4],
-      [null, 8, 8, 4],
-    ])).toThrow('SoftArgmax25D: heatmaps shape must be [B, H, W, numJoints = 3], but received [null, 8, 8, 4].');
-    expect(() => layer.build([
-      [null, 8, 8, 3],
-      [null, 8, 6, 3],
-    ])).toThrow('SoftArgmax25D: depthMaps shape must be');
+    expect(() =>
+      layer.build([
+        [null, 8, 8, 4],
+        [null, 8, 8, 4],
+      ]),
+    ).toThrow('SoftArgmax25D: heatmaps shape must be [B, H, W, numJoints = 3], but received [null, 8, 8, 4].');
+    expect(() =>
+      layer.build([
+        [null, 8, 8, 3],
+        [null, 8, 6, 3],
+      ]),
+    ).toThrow('SoftArgmax25D: depthMaps shape must be');
   });
 
   it('rejects a one-pixel-wide map with normalized coordinates', () => {

@@ -6,14 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import {
-  checkBoolean,
-  checkFinite,
-  checkInteger,
-  checkOneOf,
-  PhalanxConfigError,
-  PhalanxShapeError,
-} from '../errors';
+import { checkBoolean, checkFinite, checkInteger, checkOneOf, PhalanxConfigError, PhalanxShapeError } from '../errors';
 
 const COMPONENT = 'SoftArgmax25D';
 
@@ -63,7 +56,10 @@ function coordinateGrid(
   const shape = [height, width, depth];
   const axis = (n: number, dims: number[]): tf.Tensor =>
     tf.broadcastTo(tf.reshape(tf.range(0, n, 1, 'float32'), dims), shape);
-  const parts = [axis(width, [1, width, 1]), axis(height, [height, 1, 1]), axis(depth, [1, 1, depth])].slice(0, columns);
+  const parts = [axis(width, [1, width, 1]), axis(height, [height, 1, 1]), axis(depth, [1, 1, depth])].slice(
+    0,
+    columns,
+  );
   let grid = tf.reshape(tf.stack(parts, 3), [height * width * depth, columns]);
   if (coordinates === 'normalized') {
     const scale = [width, height, depth].slice(0, columns).map((n) => 1 / Math.max(n - 1, 1));
@@ -291,11 +287,15 @@ export class SoftArgmax25D extends tfl.layers.Layer {
     if (this.mode === 'volumetric') {
       this.depthBins = checkInteger(COMPONENT, 'depthBins', args.depthBins, 2);
     } else {
-      this.depthBins = args.depthBins === undefined ? undefined : checkInteger(COMPONENT, 'depthBins', args.depthBins, 2);
+      this.depthBins =
+        args.depthBins === undefined ? undefined : checkInteger(COMPONENT, 'depthBins', args.depthBins, 2);
     }
     this.beta = checkFinite(COMPONENT, 'beta', args.beta ?? 1);
     this.trainableBeta = checkBoolean(COMPONENT, 'trainableBeta', args.trainableBeta ?? false);
-    this.coordinates = checkOneOf(COMPONENT, 'coordinates', args.coordinates ?? 'pixel', ['pixel', 'normalized'] as const);
+    this.coordinates = checkOneOf(COMPONENT, 'coordinates', args.coordinates ?? 'pixel', [
+      'pixel',
+      'normalized',
+    ] as const);
     this.returnProbabilities = checkBoolean(COMPONENT, 'returnProbabilities', args.returnProbabilities ?? false);
   }
 
@@ -331,14 +331,31 @@ export class SoftArgmax25D extends tfl.layers.Layer {
       }
       const [, height, width] = shape;
       if (this.coordinates === 'normalized' && ((height != null && height < 2) || (width != null && width < 2))) {
-        throw new PhalanxShapeError(COMPONENT, `${name} shape`, 'at least 2×2 pixels for normalized coordinates', shape);
+        throw new PhalanxShapeError(
+          COMPONENT,
+          `${name} shape`,
+          'at least 2×2 pixels for normalized coordinates',
+          shape,
+        );
       }
     }
     if (this.mode === 'latent' && !tf.util.arraysEqual(shapes[0] as number[], shapes[1] as number[])) {
-      throw new PhalanxShapeError(COMPONENT, 'depthMaps shape', `the heatmaps' shape ${JSON.stringify(shapes[0])}`, shapes[1]);
+      throw new PhalanxShapeError(
+        COMPONENT,
+        'depthMaps shape',
+        `the heatmaps' shape ${JSON.stringify(shapes[0])}`,
+        shapes[1],
+      );
     }
     if (this.trainableBeta) {
-      this.betaWeight = this.addWeight('beta', [J], 'float32', tfl.initializers.constant({ value: this.beta }), undefined, true);
+      this.betaWeight = this.addWeight(
+        'beta',
+        [J],
+        'float32',
+        tfl.initializers.constant({ value: this.beta }),
+        undefined,
+        true,
+      );
     }
     this.built = true;
   }
