@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(__dirname, '../..');
-const PACKAGES = ['layers', 'losses', 'pose', 'data', 'wasm-training'];
+const PACKAGES = ['layers', 'losses', 'pose', 'data', 'wasm-training', 'blocks', 'learnable-groups'];
 const TFJS = ['core', 'layers', 'backend-cpu', 'backend-wasm', 'data'].map((p) => `@tensorflow/tfjs-${p}@4.22.0`);
 
 let work = '';
@@ -26,6 +26,8 @@ const losses = ${load('@phalanx/losses')};
 const pose = ${load('@phalanx/pose')};
 const data = ${load('@phalanx/data')};
 const wasmTraining = ${load('@phalanx/wasm-training')};
+const blocks = ${load('@phalanx/blocks')};
+const learnableGroups = ${load('@phalanx/learnable-groups')};
 async function main() {
   await tf.setBackend('cpu');
   const report = {};
@@ -48,6 +50,13 @@ async function main() {
   report.metricKeys = Object.keys(pose).length > 5;
   report.dataKeys = Object.keys(data).length > 3;
   report.wasmTraining = typeof wasmTraining.registerWasmTrainingKernels;
+  report.blocks = typeof blocks.hourglass;
+  // The reference model at a tiny width, through the built packages.
+  const lg = learnableGroups.createLearnableGroups({
+    inputSize: 64, planes: [4, 4], hourglassFeatures: 8, stemChannels: [4, 8], neckChannels: 8,
+  });
+  const [uv, depth] = lg.predict(tf.zeros([1, 64, 64, 3]));
+  report.lgShapes = [uv.shape, depth.shape];
   console.log(JSON.stringify(report));
 }
 main().catch((e) => { console.error(e); process.exit(1); });
@@ -100,6 +109,11 @@ describe('packed tarballs in a fresh npm project', () => {
         metricKeys: true,
         dataKeys: true,
         wasmTraining: 'function',
+        blocks: 'function',
+        lgShapes: [
+          [1, 21, 2],
+          [1, 21],
+        ],
       });
     });
   }
