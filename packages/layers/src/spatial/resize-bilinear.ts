@@ -1,0 +1,157 @@
+/**
+ * ResizeBilinear — bilinear resizing of NHWC feature maps to a fixed size with PyTorch's
+ * `F.interpolate(x, size, mode='bilinear', align_corners=…)` arithmetic, in both directions (up- and
+ * downsampling, no antialiasing) and with exact gradients on every backend.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '../errors';
+
+const COMPONENT = 'ResizeBilinear';
+
+/**
+ * The `[outSize, inSize]` matrix of 1-D linear interpolation as PyTorch defines it. Output index o reads
+ * the source coordinate `s = (o + ½)·in/out − ½` clamped below at 0 (`alignCorners` false: half-pixel
+ * centres), or `s = o·(in − 1)/(out − 1)` (`alignCorners` true); row o holds `1 − λ` at `⌊s⌋` and `λ`
+ * at `min(⌊s⌋ + 1, in − 1)` with `λ = s − ⌊s⌋`.
+ *
+ * @example
+ * interpolationMatrix(2, 4, false); // rows [1, 0], [0.75, 0.25], [0.25, 0.75], [0, 1]
+ */
+export function interpolationMatrix(inSize: number, outSize: number, alignCorners: boolean): Float32Array {
+  const m = new Float32Array(outSize * inSize);
+  for (let o = 0; o < outSize; o++) {
+    let s: number;
+    if (alignCorners) s = outSize > 1 ? (o * (inSize - 1)) / (outSize - 1) : 0;
+    else s = Math.max(((o + 0.5) * inSize) / outSize - 0.5, 0);
+    const lo = Math.min(Math.floor(s), inSize - 1);
+    const hi = Math.min(lo + 1, inSize - 1);
+    const lambda = s - lo;
+    m[o * inSize + lo] += 1 - lambda;
+    m[o * inSize + hi] += lambda;
+  }
+  return m;
+}
+
+/**
+ * Bilinear resizing with PyTorch's arithmetic: `y = A_h · x · A_wᵀ` per image and channel, where `A_h`
+ * and `A_w` are the {@link interpolationMatrix} of each axis — `F.interpolate(x, size=(height, width),
+ * mode='bilinear', align_corners=alignCorners)` (antialias off), for up- and downsampling alike.
+ * Computed as two dense matmuls, so the gradient is exact on every backend (tfjs' own
+ * `ResizeBilinearGrad` on `cpu` ignores `halfPixelCenters`).
+ *
+ * **Shapes**: `[B, H, W, C]` → `[B, height, width, C]`.
+ *
+ * @example
+ * const x = tf.randomNormal([2, 8, 8, 16]);
+ * const y = resizeBilinearTorch(x, [64, 64]); // [2, 64, 64, 16], as F.interpolate(align_corners=False)
+ */
+export function resizeBilinearTorch(x: tf.Tensor, size: [number, number], alignCorners = false): tf.Tensor4D {
+  if (x.rank !== 4) throw new PhalanxShapeError('resizeBilinearTorch', 'x', 'a [B, H, W, C] tensor', x.shape);
+  const [height, width] = size;
+  checkInteger('resizeBilinearTorch', 'height', height, 1);
+  checkInteger('resizeBilinearTorch', 'width', width, 1);
+  const [b, h, w, c] = x.shape as number[];
+  return tf.tidy(() => {
+    let y = tf.cast(x, 'float32');
+    if (h !== height) {
+      // Rows: [H, B·W·C] ← A_h [height, H]
+      const ah = tf.tensor2d(interpolationMatrix(h, height, alignCorners), [height, h]);
+      const rows = tf.reshape(tf.transpose(y, [1, 0, 2, 3]), [h, b * w * c]);
+      y = tf.transpose(tf.reshape(tf.matMul(ah, rows), [height, b, w, c]), [1, 0, 2, 3]);
+    }
+    if (w !== width) {
+      // Columns: [W, B·height·C] ← A_w [width, W]
+      const aw = tf.tensor2d(interpolationMatrix(w, width, alignCorners), [width, w]);
+      const cols = tf.reshape(tf.transpose(y, [2, 0, 1, 3]), [w, b * height * c]);
+      y = tf.transpose(tf.reshape(tf.matMul(aw, cols), [width, b, height, c]), [1, 2, 0, 3]);
+    }
+    return y as tf.Tensor4D;
+  });
+}
+
+/** Configuration of {@link ResizeBilinear}. */
+export interface ResizeBilinearArgs extends LayerArgs {
+  /** Output height (integer ≥ 1). Required. */
+  height: number;
+  /** Output width (integer ≥ 1). Required. */
+  width: number;
+  /**
+   * PyTorch's `align_corners`. `false` (default): half-pixel centres, `F.interpolate(...,
+   * align_corners=False)` (TensorFlow's `half_pixel_centers=True`). `true`: corner pixels aligned.
+   */
+  alignCorners?: boolean;
+}
+
+/**
+ * Resizes feature maps to `[height, width]` by bilinear interpolation with PyTorch's arithmetic
+ * ({@link resizeBilinearTorch}): `F.interpolate(x, size=(height, width), mode='bilinear',
+ * align_corners=alignCorners)`. tfjs-layers' `upSampling2d` and `resizing` layers use other pixel
+ * conventions (no half-pixel centres), so a PyTorch model that resizes with `align_corners=False`
+ * needs this layer. No weights.
+ *
+ * **Shapes**: `[B, H, W, C]` → `[B, height, width, C]`.
+ *
+ * @example
+ * const resize = resizeBilinear({ height: 64, width: 64 });
+ * const y = resize.apply(tf.randomNormal([1, 8, 8, 32])) as tf.Tensor; // [1, 64, 64, 32]
+ */
+export class ResizeBilinear extends tfl.layers.Layer {
+  static className = 'ResizeBilinear';
+  readonly height: number;
+  readonly width: number;
+  readonly alignCorners: boolean;
+
+  constructor(args: ResizeBilinearArgs) {
+    super(args);
+    if (args === undefined || args === null) {
+      throw new PhalanxConfigError(COMPONENT, 'args', 'an object with height and width', args);
+    }
+    this.height = checkInteger(COMPONENT, 'height', args.height, 1);
+    this.width = checkInteger(COMPONENT, 'width', args.width, 1);
+    this.alignCorners = checkBoolean(COMPONENT, 'alignCorners', args.alignCorners ?? false);
+  }
+
+  private checkShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    if (shape.length !== 4 || shape[1] == null || shape[2] == null) {
+      throw new PhalanxShapeError(COMPONENT, 'input shape', '[B, H, W, C] with known H and W', shape);
+    }
+    return shape;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    this.checkShape(inputShape);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const s = this.checkShape(inputShape);
+    return [s[0], this.height, this.width, s[3]];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    void kwargs;
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      return resizeBilinearTorch(x, [this.height, this.width], this.alignCorners);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { height: this.height, width: this.width, alignCorners: this.alignCorners, ...super.getConfig() };
+  }
+}
+tf.serialization.registerClass(ResizeBilinear);
+
+/**
+ * Creates a {@link ResizeBilinear} layer.
+ *
+ * @example
+ * const y = resizeBilinear({ height: 64, width: 64 }).apply(features); // F.interpolate(..., align_corners=False)
+ */
+export function resizeBilinear(args: ResizeBilinearArgs): ResizeBilinear {
+  return new ResizeBilinear(args);
+}
