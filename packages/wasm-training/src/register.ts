@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { batchMatMulConfig, fusedMatMulConfig } from './batch-matmul';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './conv2d-backprop';
 import { depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput } from './depthwise-backprop';
 import { WASM } from './kernel-scope';
 import { maxPoolGrad } from './max-pool-grad';
 import { resizeBilinearGrad, resizeNearestNeighborGrad } from './resize-bilinear-grad';
+import { rememberStockKernel, stockKernel } from './stock-kernels';
 import { unsortedSegmentSum } from './unsorted-segment-sum';
 
 /**
@@ -12,11 +14,21 @@ import { unsortedSegmentSum } from './unsorted-segment-sum';
  * (≈ 30× slower than its XNNPACK convolution) by a convolution, and `ResizeBilinearGrad` the
  * backend's kernel, which ignores `halfPixelCenters` (wrong gradients for that mode);
  * `ResizeNearestNeighborGrad` and `MaxPoolGrad` replace kernels that give wrong gradients for some
- * batch/channel layouts (see the tests).
+ * batch/channel layouts (see the tests). `BatchMatMul` and `_FusedMatMul` wrap the backend's own
+ * kernels so transposed and batch-against-matrix products reach XNNPACK (10–30× faster gradients of
+ * dense layers and matMuls); they are registered only when the backend's kernels exist to wrap.
  */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
-  { kernelName: tf.Conv2DBackpropFilter, backendName: WASM, kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc },
-  { kernelName: tf.Conv2DBackpropInput, backendName: WASM, kernelFunc: conv2DBackpropInput as unknown as tf.KernelFunc },
+  {
+    kernelName: tf.Conv2DBackpropFilter,
+    backendName: WASM,
+    kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc,
+  },
+  {
+    kernelName: tf.Conv2DBackpropInput,
+    backendName: WASM,
+    kernelFunc: conv2DBackpropInput as unknown as tf.KernelFunc,
+  },
   {
     kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
     backendName: WASM,
@@ -35,10 +47,12 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
     kernelFunc: resizeNearestNeighborGrad as unknown as tf.KernelFunc,
   },
   { kernelName: tf.MaxPoolGrad, backendName: WASM, kernelFunc: maxPoolGrad as unknown as tf.KernelFunc },
+  batchMatMulConfig,
+  fusedMatMulConfig,
 ];
 
-/** Kernels of the wasm backend we replaced (its scalar Conv2DBackpropInput), to restore them. */
-const replaced = new Map<string, tf.KernelConfig>();
+/** Kernels that call the backend's own kernel they replace: registered only once it exists. */
+const WRAPPERS = new Set<string>([tf.BatchMatMul, tf._FusedMatMul]);
 
 /**
  * Registers the training kernels of {@link WASM_TRAINING_KERNELS} for the `wasm` backend. Safe to
@@ -57,8 +71,9 @@ export function registerWasmTrainingKernels(): void {
   for (const config of WASM_TRAINING_KERNELS) {
     const current = tf.getKernel(config.kernelName, WASM);
     if (current === config) continue;
+    if (current == null && WRAPPERS.has(config.kernelName)) continue;
     if (current != null) {
-      if (!replaced.has(config.kernelName)) replaced.set(config.kernelName, current);
+      rememberStockKernel(current);
       tf.unregisterKernel(config.kernelName, WASM);
     }
     tf.registerKernel(config);
@@ -73,7 +88,7 @@ export function unregisterWasmTrainingKernels(): void {
   for (const config of WASM_TRAINING_KERNELS) {
     if (tf.getKernel(config.kernelName, WASM) !== config) continue;
     tf.unregisterKernel(config.kernelName, WASM);
-    const original = replaced.get(config.kernelName);
+    const original = stockKernel(config.kernelName);
     if (original == null) continue;
     tf.registerKernel(original);
     // Its setup (binding the wasm function) is skipped when it was replaced before the backend started.
