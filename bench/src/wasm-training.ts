@@ -5,14 +5,19 @@
  * = ∂x (Conv2DBackpropInput) + ∂W (Conv2DBackpropFilter) for a given dy. FLOPs: forward 2·B·H·W·Ci·Co·9,
  * backward twice that. Run: `pnpm --filter @phalanx/bench exec tsx src/wasm-training.ts`
  * (or `npx tsx bench/src/wasm-training.ts` from the repo root).
+ *
+ * A second section times matMul on wasm with the backend's own BatchMatMul/_FusedMatMul and with
+ * the package's replacements (transposed products, a batch against a matrix, a dense-layer training
+ * step). `--matmul-only` runs just that section and updates the `matMul` entry of the results file.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers'; // registers the gradients
+import { matMulRoute } from '../../packages/wasm-training/src/batch-matmul';
 import {
   registerWasmTrainingKernels,
   setConv2DBackpropFilterStrategy,
@@ -59,12 +64,30 @@ function measure(b: number, h: number, reps: number, warmup: number): Parts {
   const sync = (t: tf.Tensor | tf.Tensor[]) => (Array.isArray(t) ? t : [t]).forEach((u) => (u.dataSync(), u.dispose()));
   const forward = time(() => sync(tf.conv2d(x, w, 1, 'same')), reps, warmup);
   const backwardInput = time(
-    () => sync(tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape }) as tf.Tensor),
+    () =>
+      sync(
+        tf
+          .engine()
+          .runKernel(
+            tf.Conv2DBackpropInput,
+            { dy, filter: w },
+            { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape },
+          ) as tf.Tensor,
+      ),
     reps,
     warmup,
   );
   const backwardFilter = time(
-    () => sync(tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape }) as tf.Tensor),
+    () =>
+      sync(
+        tf
+          .engine()
+          .runKernel(
+            tf.Conv2DBackpropFilter,
+            { x, dy },
+            { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape },
+          ) as tf.Tensor,
+      ),
     reps,
     warmup,
   );
@@ -72,6 +95,100 @@ function measure(b: number, h: number, reps: number, warmup: number): Parts {
   const step = time(() => sync(grads([x, w], dy)), reps, warmup);
   tf.dispose([x, w, dy]);
   return { forward, backwardInput, backwardFilter, step };
+}
+
+interface MatMulRow {
+  case: string;
+  route: string;
+  'stock ms': number;
+  'replaced ms': number;
+  speedup: number;
+}
+
+/** matMul cases with the stock wasm kernels and with the package's (best of `reps` after a warm-up). */
+function matMulSection(reps: number): MatMulRow[] {
+  const sync = (t: tf.Tensor | tf.Tensor[]) => (Array.isArray(t) ? t : [t]).forEach((u) => (u.dataSync(), u.dispose()));
+  const products: Array<[string, number[], number[], boolean, boolean]> = [
+    ['[672,512]ᵀ·[672,512] (∂W of a dense layer)', [672, 512], [672, 512], true, false],
+    ['[672,512]·[512,512]ᵀ (∂x of a dense layer)', [672, 512], [512, 512], false, true],
+    ['[672,512]ᵀ·[512,672]ᵀ', [672, 512], [512, 672], true, true],
+    ['[32,21,512]·[512,512] (batch against a matrix)', [32, 21, 512], [512, 512], false, false],
+    ['[32,21,512]·[512,512]ᵀ', [32, 21, 512], [512, 512], false, true],
+    ['[512,64]ᵀ·[8,512,64] (matrix against a batch)', [512, 64], [8, 512, 64], true, false],
+    ['[64,64]ᵀ·[64,64] (small)', [64, 64], [64, 64], true, false],
+    ['[1,512]·[512,512]ᵀ (matrix–vector, kept stock)', [1, 512], [512, 512], false, true],
+    ['[256,21,64]·[256,21,64]ᵀ (both batched, kept stock)', [256, 21, 64], [256, 21, 64], false, true],
+  ];
+  const rows: MatMulRow[] = [];
+  const both = (f: () => number): [number, number] => {
+    unregisterWasmTrainingKernels();
+    const stock = f();
+    registerWasmTrainingKernels();
+    return [stock, f()];
+  };
+  const add = (name: string, route: string, [stock, replaced]: [number, number]) =>
+    rows.push({
+      case: name,
+      route,
+      'stock ms': +stock.toFixed(3),
+      'replaced ms': +replaced.toFixed(3),
+      speedup: +(stock / replaced).toFixed(1),
+    });
+  for (const [name, sa, sb, ta, tb] of products) {
+    const a = tf.randomNormal(sa);
+    const b = tf.randomNormal(sb);
+    add(
+      name,
+      matMulRoute(sa, sb, ta, tb),
+      both(() => time(() => sync(tf.matMul(a, b, ta, tb)), reps, 1)),
+    );
+    tf.dispose([a, b]);
+  }
+  // Dense layer 512→512 on B=32×21 rows with bias and relu: forward + ∂x, ∂W, ∂b via tf.grads (as tfjs-layers does).
+  const x = tf.randomNormal([672, 512]);
+  const w = tf.mul(tf.randomNormal([512, 512]), 0.05);
+  const bias = tf.zeros([512]);
+  const dy = tf.randomNormal([672, 512]);
+  const dense = (xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor) =>
+    tf.fused.matMul({ a: xs, b: ws, bias: bs, activation: 'relu' });
+  const grads = tf.grads(dense);
+  add(
+    'dense 512→512 forward, B=32×21',
+    'fused, XNNPACK',
+    both(() => time(() => sync(dense(x, w, bias)), reps, 1)),
+  );
+  add(
+    'dense 512→512 training step (fwd + bwd), B=32×21',
+    'fold (∂x, ∂W)',
+    both(() => time(() => sync(grads([x, w, bias], dy)), reps, 1)),
+  );
+  tf.dispose([x, w, bias, dy]);
+  return rows;
+}
+
+function printMatMul(rows: MatMulRow[]): void {
+  const cols = Object.keys(rows[0]) as Array<keyof MatMulRow>;
+  console.log(`
+matMul on wasm: stock BatchMatMul/_FusedMatMul vs @phalanx/wasm-training (best of runs, ms)\n`);
+  console.log(`| ${cols.join(' | ')} |`);
+  console.log(`|${cols.map(() => '---').join('|')}|`);
+  for (const r of rows) console.log(`| ${cols.map((c) => String(r[c])).join(' | ')} |`);
+}
+
+const RESULTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'wasm-training.json');
+
+async function matMulOnly(): Promise<void> {
+  await tf.setBackend('wasm');
+  await tf.ready();
+  const matMul = matMulSection(5);
+  printMatMul(matMul);
+  const previous = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown>) : {};
+  const load = (await import('node:os')).loadavg();
+  mkdirSync(dirname(RESULTS), { recursive: true });
+  writeFileSync(
+    RESULTS,
+    JSON.stringify({ ...previous, matMul: { loadAverage1min: load[0], rows: matMul } }, null, 2) + '\n',
+  );
 }
 
 async function main(): Promise<void> {
@@ -92,7 +209,16 @@ async function main(): Promise<void> {
   const w0 = tf.randomNormal([K, K, C, C]);
   const fwdOnly = time(() => tf.conv2d(x0 as tf.Tensor4D, w0 as tf.Tensor4D, 1, 'same').dataSync(), 7, 2);
   const stockInput = time(
-    () => (tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: x0, filter: w0 }, { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: x0.shape }) as tf.Tensor).dispose(),
+    () =>
+      (
+        tf
+          .engine()
+          .runKernel(
+            tf.Conv2DBackpropInput,
+            { dy: x0, filter: w0 },
+            { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: x0.shape },
+          ) as tf.Tensor
+      ).dispose(),
     1,
     0,
   );
@@ -134,11 +260,28 @@ async function main(): Promise<void> {
     'fwd+bwd GFLOP/s': '–',
     note: 'stock tfjs-backend-wasm Conv2D (XNNPACK)',
   });
-  add('wasm stock (no filter grad)', fwdOnly, fwdOnly + stockInput, `cannot train; stock Conv2DBackpropInput alone ${fmt(stockInput)} ms`);
+  add(
+    'wasm stock (no filter grad)',
+    fwdOnly,
+    fwdOnly + stockInput,
+    `cannot train; stock Conv2DBackpropInput alone ${fmt(stockInput)} ms`,
+  );
   for (const [s, p] of Object.entries(strategies)) {
-    add(`wasm + wasm-training (${s})`, p.forward, p.step, `∂x ${fmt(p.backwardInput)} ms, ∂W ${fmt(p.backwardFilter)} ms`);
+    add(
+      `wasm + wasm-training (${s})`,
+      p.forward,
+      p.step,
+      `∂x ${fmt(p.backwardInput)} ms, ∂W ${fmt(p.backwardFilter)} ms`,
+    );
   }
-  add('PyTorch, 1 core (issue 4)', PYTORCH_ONE_CORE_MS / 3, PYTORCH_ONE_CORE_MS, 'cited, not measured (torch not installed); forward ≈ step/3');
+  add(
+    'PyTorch, 1 core (issue 4)',
+    PYTORCH_ONE_CORE_MS / 3,
+    PYTORCH_ONE_CORE_MS,
+    'cited, not measured (torch not installed); forward ≈ step/3',
+  );
+
+  const matMul = matMulSection(5);
 
   const wasmStep = wasm.step;
   const cpuStep = cpu.step * cpuScale;
@@ -158,13 +301,15 @@ async function main(): Promise<void> {
       backwardCostPerFlopOverForward: bwdPerFlop,
       stepOverPytorchOneCore: wasmStep / PYTORCH_ONE_CORE_MS,
     },
+    matMul: { loadAverage1min: load[0], rows: matMul },
   };
-  const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'wasm-training.json');
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(summary, null, 2) + '\n');
+  mkdirSync(dirname(RESULTS), { recursive: true });
+  writeFileSync(RESULTS, JSON.stringify(summary, null, 2) + '\n');
 
   const cols = Object.keys(rows[0]);
-  console.log(`\nConv training step B=${B} ${H}×${H} ${C}→${C} 3×3 'same' (forward ${(fullFwd / 1e9).toFixed(2)} GFLOP; fwd+bwd = 3×) — Node ${process.version}, wasm SIMD ${simd}, wasm threads ${threads}, load average ${load[0].toFixed(1)} on ${(await import('node:os')).cpus().length} cores; best of 7 runs\n`);
+  console.log(
+    `\nConv training step B=${B} ${H}×${H} ${C}→${C} 3×3 'same' (forward ${(fullFwd / 1e9).toFixed(2)} GFLOP; fwd+bwd = 3×) — Node ${process.version}, wasm SIMD ${simd}, wasm threads ${threads}, load average ${load[0].toFixed(1)} on ${(await import('node:os')).cpus().length} cores; best of 7 runs\n`,
+  );
   console.log(`| ${cols.join(' | ')} |`);
   console.log(`|${cols.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${cols.map((c) => String(r[c])).join(' | ')} |`);
@@ -172,6 +317,7 @@ async function main(): Promise<void> {
     `\nwasm step vs cpu: ${fmt(cpuStep / wasmStep)}× faster (target ≥ 100×); backward cost per FLOP / forward: ${bwdPerFlop.toFixed(2)} (target ≤ 2); ` +
       `step / PyTorch one core: ${(wasmStep / PYTORCH_ONE_CORE_MS).toFixed(2)} (target ≤ 3)\n`,
   );
+  printMatMul(matMul);
 }
 
-void main();
+void (process.argv.includes('--matmul-only') ? matMulOnly() : main());
