@@ -21,6 +21,5 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    setupFiles: [`${packagesDir}testing/src/setup-node.ts`],
   },
 });
