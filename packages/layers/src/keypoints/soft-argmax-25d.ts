@@ -75,6 +75,27 @@ function scaleByBeta(x: tf.Tensor, beta: number | tf.Tensor): tf.Tensor {
 }
 
 /**
+ * `E = Σ p·(s_x·w, s_y·h, s_z·d) / Σ p` for probabilities `p [N, H·W·D]`, summed in two stages (over
+ * W·D within each row h, then over H) and divided by the total mass computed the same way. A single
+ * float32 reduction over H·W·D ≈ 3·10⁴ terms, as the wasm backend accumulates it, loses ~1e-4 of
+ * relative precision (2e-3 px at 64×64×8 against PyTorch); the blocked sums and the renormalisation
+ * keep it at the float32 level of the cpu backend.
+ */
+function blockedExpectation(p: tf.Tensor, height: number, width: number, depth: number, scale: number[]): tf.Tensor {
+  const rows = p.shape[0];
+  // Row grid over (w, d): columns (w, 1, d).
+  const w = tf.broadcastTo(tf.reshape(tf.range(0, width, 1, 'float32'), [width, 1]), [width, depth]);
+  const d = tf.broadcastTo(tf.reshape(tf.range(0, depth, 1, 'float32'), [1, depth]), [width, depth]);
+  const rowGrid = tf.stack([tf.reshape(w, [-1]), tf.ones([width * depth]), tf.reshape(d, [-1])], 1); // [W·D, 3]
+  const perRow = tf.reshape(tf.matMul(tf.reshape(p, [rows * height, width * depth]), rowGrid), [rows, height, 3]);
+  const h = tf.reshape(tf.range(0, height, 1, 'float32'), [1, height, 1]);
+  const rowWeights = tf.concat([tf.ones([1, height, 1]), h, tf.ones([1, height, 1])], 2); // (1, h, 1)
+  const totals = tf.sum(tf.mul(perRow, rowWeights), 1); // [N, 3]: Σ w·p, Σ h·p, Σ d·p
+  const mass = tf.sum(tf.slice(perRow, [0, 0, 1], [rows, height, 1]), 1); // [N, 1]
+  return tf.mul(tf.div(totals, mass), tf.tensor1d(scale));
+}
+
+/**
  * `E = softmax(logits) · G` for logits `[N, H·W·D]` and the coordinate grid `G` of {@link coordinateGrid},
  * as one op with a fused analytic gradient. Because `G[(h,w,d)] = (s_x·w, s_y·h, s_z·d)`,
  *
@@ -97,7 +118,7 @@ function volumeExpectation(
     const rows = logits.shape[0];
     const [p, expectation] = tf.tidy(() => {
       const prob = tf.softmax(logits); // stable: the kernels subtract the max
-      return [prob, tf.matMul(prob, coordinateGrid(height, width, depth, coordinates, 3))];
+      return [prob, blockedExpectation(prob, height, width, depth, [sx, sy, sz])];
     });
     save([p, expectation]);
     return {
