@@ -109,6 +109,58 @@ const CONVERTERS: Record<string, Converter> = {
     const logits = take(`${layer.name}.weight`, shapeOf(layer, 0));
     return [logits, null]; // the temperature is not part of the state_dict
   },
+  LayerNormalization: (layer, take) => {
+    // nn.LayerNorm: weight, bias → gamma, beta.
+    const params = ['weight', 'bias'];
+    return layer.weights.map((w, k) => take(`${layer.name}.${params[k]}`, w.shape as number[]));
+  },
+  MultiHeadAttention: (layer, take) => {
+    // nn.MultiheadAttention (equal q/k/v widths): in_proj_weight [3D, D] = [W_q; W_k; W_v] (rows),
+    // in_proj_bias [3D], out_proj.weight [D, D], out_proj.bias [D]; tfjs kernels are the transposes.
+    const [dq, d] = shapeOf(layer, 0);
+    const w = take(`${layer.name}.in_proj_weight`, [3 * d, dq]);
+    const b = take(`${layer.name}.in_proj_bias`, [3 * d]);
+    const ow = take(`${layer.name}.out_proj.weight`, [d, d]);
+    const ob = take(`${layer.name}.out_proj.bias`, [d]);
+    const rows = (t: tf.Tensor | null, k: number) => (t ? tf.transpose(tf.slice(t, [k * d, 0], [d, dq])) : null);
+    const part = (t: tf.Tensor | null, k: number) => (t ? tf.slice(t, [k * d], [d]) : null);
+    return [rows(w, 0), part(b, 0), rows(w, 1), part(b, 1), rows(w, 2), part(b, 2), ow && tf.transpose(ow), ob];
+  },
+  DualBranchFusion: (layer, take) => {
+    // EHPE PGStage: omega_g [J, J] (structural), omega_e [J, 1] (visual) — parameters of the module
+    // the layer is named after (`pg.omega_g`).
+    return [take(`${layer.name}.omega_g`, shapeOf(layer, 0)), take(`${layer.name}.omega_e`, shapeOf(layer, 1))];
+  },
+  DynamicEdgeGAT: (layer, take) => {
+    // PyTorch Geometric GATConv names: lin.weight [K·U, F], att_dst [1, K, U] (the node itself),
+    // att_src [1, K, U] (the neighbour), bias; dot-product attention: lin_q.weight, lin_k.weight.
+    return layer.weights.map((w) => {
+      const shape = w.shape as number[];
+      const param = w.originalName.split('/').pop() as string;
+      const linear = (key: string) => {
+        const t = take(`${layer.name}.${key}.weight`, [shape[1], shape[0]]);
+        return t && tf.transpose(t);
+      };
+      const att = (key: string) => {
+        const t = take(`${layer.name}.${key}`, [1, ...shape]);
+        return t && tf.reshape(t, shape);
+      };
+      switch (param) {
+        case 'kernel':
+          return linear('lin');
+        case 'queryKernel':
+          return linear('lin_q');
+        case 'keyKernel':
+          return linear('lin_k');
+        case 'attentionSelf':
+          return att('att_dst');
+        case 'attentionNeighbor':
+          return att('att_src');
+        default:
+          return take(`${layer.name}.${param}`, shape);
+      }
+    });
+  },
   SoftArgmax25D: (layer, take) => {
     // SoftHeatmap: beta = grouped 1×1 conv [J, 1, 1, 1]; wx / wy are the fixed arange grids.
     if (layer.weights.length === 0) return [];
@@ -133,6 +185,14 @@ const WEIGHTLESS_OK = new Set(['ConcreteJointSelector']);
  *   columns `i·U … (i+1)·U`, the biases concatenated;
  * - `ConcreteJointSelector` named P: `P.weight [J, G]` (an `nn.Linear(G, J)`) → logits; the temperature
  *   is not part of a state_dict and is left as it is;
+ * - `LayerNormalization`: `weight, bias` → `gamma, beta`;
+ * - `MultiHeadAttention` named P (`nn.MultiheadAttention`): `P.in_proj_weight [3D, D]` rows
+ *   `[W_q; W_k; W_v]` → the transposed query / key / value kernels, `P.in_proj_bias [3D]` → their
+ *   biases, `P.out_proj.weight`, `P.out_proj.bias` → the output kernel (transposed) and bias;
+ * - `DualBranchFusion` named P (EHPE's `PGStage`): `P.omega_g [J, J]`, `P.omega_e [J, 1]`;
+ * - `DynamicEdgeGAT` named P (PyTorch Geometric's `GATConv` names): `P.lin.weight [K·U, F]` → kernel
+ *   (transposed), `P.att_dst [1, K, U]` → attentionSelf, `P.att_src [1, K, U]` → attentionNeighbor,
+ *   `P.lin_q.weight`, `P.lin_k.weight` (dot product), `P.bias`;
  * - `SoftArgmax25D` named P with a trainable β (a `SoftHeatmap`): `P.beta.weight [J, 1, 1, 1]` → β
  *   `[J]`; its buffers `P.wx`, `P.wy` must be the pixel grid `arange(0, size)` and are consumed.
  *

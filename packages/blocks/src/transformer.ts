@@ -1,0 +1,133 @@
+/**
+ * Pre-norm transformer blocks over token sequences `[B, T, D]` (Vaswani et al.), as the EHPE release's
+ * `fem_transformer.TransformerBlock` (self-attention) and `CrossAttentionBlock` (queries attend to a
+ * second sequence), with PyTorch's names and arithmetic: `nn.LayerNorm` (ε = 1e-5),
+ * `nn.MultiheadAttention(batch_first=True)` ({@link MultiHeadAttention}), an MLP with the exact (erf)
+ * GELU of `nn.GELU()` (tfjs' `'gelu'`; `'gelu_new'` is the tanh approximation).
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { checkInteger, multiHeadAttention, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { torchName } from './naming';
+import { addAll, torchBiasInitializer, torchKernelInitializer } from './torch-ops';
+
+type SymbolicTensor = tfl.SymbolicTensor;
+
+/** Epsilon of PyTorch's `nn.LayerNorm`. */
+export const TORCH_LN_EPSILON = 1e-5;
+
+/** Options of {@link transformerBlock} and {@link crossAttentionBlock}. */
+export interface TransformerBlockOptions {
+  /** Number of attention heads; must divide the token width D. Required. */
+  heads: number;
+  /** MLP hidden width = `mlpRatio · D`, an integer ≥ 1. Default 4. */
+  mlpRatio?: number;
+  /** Dropout rate in [0, 1) on the attention weights and after each MLP layer, training only. Default 0.1 (the release). */
+  dropout?: number;
+  /** Module path (`fem.sa_blocks.0`). Required. */
+  name: string;
+}
+
+function tokenWidth(x: SymbolicTensor, component: string): number {
+  const d = x.shape[2];
+  if (x.shape.length !== 3 || d == null) {
+    throw new PhalanxShapeError(component, 'input', 'a [B, T, D] tensor with a known D', x.shape);
+  }
+  return d;
+}
+
+function checkOptions(component: string, d: number, o: TransformerBlockOptions): Required<TransformerBlockOptions> {
+  const heads = checkInteger(component, 'heads', o.heads, 1);
+  if (d % heads !== 0) throw new PhalanxConfigError(component, 'heads', `a divisor of the token width ${d}`, heads);
+  const mlpRatio = checkInteger(component, 'mlpRatio', o.mlpRatio ?? 4, 1);
+  const dropout = o.dropout ?? 0.1;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
+    throw new PhalanxConfigError(component, 'dropout', 'a number in [0, 1)', dropout);
+  }
+  return { heads, mlpRatio, dropout, name: o.name };
+}
+
+/** `nn.LayerNorm(D)` over the last axis, ε = 1e-5; weights `gamma` (PyTorch `weight`), `beta` (`bias`). */
+export function torchLayerNorm(x: SymbolicTensor, name: string): SymbolicTensor {
+  return tfl.layers.layerNormalization({ axis: -1, epsilon: TORCH_LN_EPSILON, name }).apply(x) as SymbolicTensor;
+}
+
+/** `nn.Linear(C, units)` on the last axis with PyTorch's default initialisation. */
+export function torchLinear(
+  x: SymbolicTensor,
+  options: { units: number; useBias?: boolean; activation?: 'linear' | 'relu' | 'gelu'; name: string },
+): SymbolicTensor {
+  const fanIn = x.shape[x.shape.length - 1] as number;
+  const useBias = options.useBias ?? true;
+  return tfl.layers
+    .dense({
+      units: options.units,
+      useBias,
+      activation: options.activation ?? 'linear',
+      kernelInitializer: torchKernelInitializer(),
+      biasInitializer: useBias ? torchBiasInitializer(fanIn) : undefined,
+      name: options.name,
+    })
+    .apply(x) as SymbolicTensor;
+}
+
+/** `mlp = Linear(D, rD) → GELU → Dropout → Linear(rD, D) → Dropout` (`<name>.mlp.0`, `.mlp.3`). */
+function mlp(x: SymbolicTensor, d: number, o: Required<TransformerBlockOptions>): SymbolicTensor {
+  let y = torchLinear(x, { units: d * o.mlpRatio, activation: 'gelu', name: torchName(o.name, 'mlp', 0) });
+  y = tfl.layers.dropout({ rate: o.dropout, name: torchName(o.name, 'mlp', 2) }).apply(y) as SymbolicTensor;
+  y = torchLinear(y, { units: d, name: torchName(o.name, 'mlp', 3) });
+  return tfl.layers.dropout({ rate: o.dropout, name: torchName(o.name, 'mlp', 4) }).apply(y) as SymbolicTensor;
+}
+
+/**
+ * Pre-norm self-attention block (the release's `TransformerBlock`):
+ * `x = x + MHA(LN₁(x))`, `x = x + MLP(LN₂(x))`, MLP = Linear(D, rD) → GELU → Linear(rD, D).
+ * Layers: `<name>.ln1`, `.attn` ({@link MultiHeadAttention}), `.ln2`, `.mlp.0`, `.mlp.3`; weightless
+ * `.mlp.2`, `.mlp.4` (dropout), `.add1`, `.add2`.
+ *
+ * **Shapes**: `[B, T, D]` → `[B, T, D]`.
+ *
+ * @example
+ * const y = transformerBlock(tokens, { heads: 8, name: 'fem.sa_blocks.0' });
+ */
+export function transformerBlock(x: SymbolicTensor, options: TransformerBlockOptions): SymbolicTensor {
+  const component = 'transformerBlock';
+  const d = tokenWidth(x, component);
+  const o = checkOptions(component, d, options);
+  const h = torchLayerNorm(x, torchName(o.name, 'ln1'));
+  const attn = multiHeadAttention({
+    numHeads: o.heads,
+    units: d,
+    attentionDropout: o.dropout,
+    name: torchName(o.name, 'attn'),
+  }).apply(h) as SymbolicTensor;
+  const y = addAll([x, attn], torchName(o.name, 'add1'));
+  return addAll([y, mlp(torchLayerNorm(y, torchName(o.name, 'ln2')), d, o)], torchName(o.name, 'add2'));
+}
+
+/**
+ * Pre-norm cross-attention block (the release's `CrossAttentionBlock`): queries `q` attend to
+ * `kv` — `q = q + MHA(LN_q(q), LN_k(kv), LN_k(kv))`, `q = q + MLP(LN₂(q))`. Layers: `<name>.lnq`,
+ * `.lnk`, `.attn`, `.ln2`, `.mlp.0`, `.mlp.3`.
+ *
+ * **Shapes**: `q [B, Tq, D]`, `kv [B, Tk, D]` → `[B, Tq, D]`.
+ *
+ * @example
+ * const joints = crossAttentionBlock(jointTokens, imageTokens, { heads: 8, name: 'fem.ca_blocks.0' });
+ */
+export function crossAttentionBlock(q: SymbolicTensor, kv: SymbolicTensor, options: TransformerBlockOptions): SymbolicTensor {
+  const component = 'crossAttentionBlock';
+  const d = tokenWidth(q, component);
+  const dk = tokenWidth(kv, component);
+  if (dk !== d) throw new PhalanxShapeError(component, 'kv', `[B, Tk, D = ${d}]`, kv.shape);
+  const o = checkOptions(component, d, options);
+  const qn = torchLayerNorm(q, torchName(o.name, 'lnq'));
+  const kvn = torchLayerNorm(kv, torchName(o.name, 'lnk'));
+  const attn = multiHeadAttention({
+    numHeads: o.heads,
+    units: d,
+    attentionDropout: o.dropout,
+    name: torchName(o.name, 'attn'),
+  }).apply([qn, kvn]) as SymbolicTensor;
+  const y = addAll([q, attn], torchName(o.name, 'add1'));
+  return addAll([y, mlp(torchLayerNorm(y, torchName(o.name, 'ln2')), d, o)], torchName(o.name, 'add2'));
+}
