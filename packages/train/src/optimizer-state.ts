@@ -1,0 +1,88 @@
+/**
+ * Helpers around tfjs optimizers: setting the learning rate of a live optimizer, and reading / restoring
+ * its complete state so that a resumed run continues bit for bit.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Sets the learning rate of a tfjs optimizer in place. SGD and momentum have `setLearningRate` (they
+ * cache `−lr` as a tensor); Adam, Adamax, RMSProp, Adagrad and Adadelta read their `learningRate`
+ * field at every `applyGradients` (tfjs-core 4.x `src/optimizers/*_optimizer.ts`), so assigning the
+ * field is enough.
+ *
+ * @example
+ * const adam = tf.train.adam(1e-3);
+ * setLearningRate(adam, 1e-4); // the next applyGradients uses 1e-4
+ */
+export function setLearningRate(optimizer: tf.Optimizer, learningRate: number): void {
+  const o = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate?: number };
+  if (o.learningRate === learningRate) return;
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(learningRate);
+  else o.learningRate = learningRate;
+}
+
+/** The learning rate a tfjs optimizer currently uses (`NaN` if it has none). */
+export function getLearningRate(optimizer: tf.Optimizer): number {
+  const lr = (optimizer as unknown as { learningRate?: number }).learningRate;
+  return typeof lr === 'number' ? lr : Number.NaN;
+}
+
+/** A named tensor, as `optimizer.getWeights()` returns them. */
+export interface NamedTensor {
+  /** Name (e.g. `dense/kernel/m`). */
+  name: string;
+  /** Value. */
+  tensor: tf.Tensor;
+}
+
+/** A snapshot of an optimizer's state. */
+export interface OptimizerSnapshot {
+  /** `optimizer.getConfig()` (class and hyper-parameters, for a sanity check on restore). */
+  className: string;
+  /** The tensors of `optimizer.getWeights()` (iterations first, then the slots), in order. */
+  weights: NamedTensor[];
+  /**
+   * Scalar variables the optimizer keeps outside `getWeights` (Adam's `accBeta1`, `accBeta2`; Adamax's
+   * `iteration`), by property name. `setWeights` recomputes them as `β^(t+1)` with `pow`, which can
+   * differ from the running product in the last bit; restoring the saved values makes resume exact.
+   */
+  scalars: Record<string, number>;
+}
+
+function scalarVariables(optimizer: tf.Optimizer): [string, tf.Variable][] {
+  return Object.entries(optimizer as unknown as Record<string, unknown>).filter(
+    (entry): entry is [string, tf.Variable] => entry[1] instanceof tf.Variable && entry[1].size === 1,
+  );
+}
+
+/**
+ * Reads an optimizer's complete state: `getWeights()` plus the scalar variables it keeps privately.
+ * The caller owns (disposes) `weights[i].tensor` — they are copies.
+ */
+export async function snapshotOptimizer(optimizer: tf.Optimizer): Promise<OptimizerSnapshot> {
+  const live = await optimizer.getWeights();
+  const weights = live.map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
+  // saveIterations creates a fresh scalar that nothing else owns.
+  if (live.length > 0 && !(live[0].tensor instanceof tf.Variable)) live[0].tensor.dispose();
+  const scalars: Record<string, number> = {};
+  for (const [key, v] of scalarVariables(optimizer)) scalars[key] = (await v.data())[0];
+  return { className: optimizer.getClassName(), weights, scalars };
+}
+
+/**
+ * Restores a snapshot taken by {@link snapshotOptimizer} into an optimizer of the same class (whose
+ * variables are listed to `applyGradients` in the same order as when the snapshot was taken).
+ */
+export async function restoreOptimizer(optimizer: tf.Optimizer, snapshot: OptimizerSnapshot): Promise<void> {
+  if (snapshot.className !== optimizer.getClassName()) {
+    throw new Error(
+      `restoreOptimizer: the checkpoint holds the state of a ${snapshot.className} optimizer, but the trainer uses ${optimizer.getClassName()}.`,
+    );
+  }
+  if (snapshot.weights.length > 0)
+    await optimizer.setWeights(snapshot.weights as Parameters<tf.Optimizer['setWeights']>[0]);
+  for (const [key, v] of scalarVariables(optimizer)) {
+    const value = snapshot.scalars[key];
+    if (value !== undefined) tf.tidy(() => v.assign(tf.scalar(value, v.dtype)));
+  }
+}

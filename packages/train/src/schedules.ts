@@ -1,0 +1,146 @@
+/**
+ * Learning-rate schedules: pure functions `step → learning rate` (step = number of optimizer steps
+ * already taken, an integer ≥ 0). They hold no state, so a resumed run gets exactly the rates of an
+ * uninterrupted one.
+ */
+import { checkFinite, checkInteger, checkPositive, PhalanxConfigError } from '@phalanx/layers';
+
+/** A learning-rate schedule: global step (integer ≥ 0) → learning rate (finite, ≥ 0). */
+export type LrSchedule = (step: number) => number;
+
+function checkNonNegative(component: string, argument: string, value: unknown): number {
+  checkFinite(component, argument, value);
+  if ((value as number) < 0) throw new PhalanxConfigError(component, argument, 'a finite number ≥ 0', value);
+  return value as number;
+}
+
+/**
+ * A constant learning rate: `lr(step) = value`.
+ *
+ * @example
+ * constantLr(1e-3)(1000); // 0.001
+ */
+export function constantLr(value: number): LrSchedule {
+  checkNonNegative('constantLr', 'value', value);
+  return () => value;
+}
+
+/** Arguments of {@link stepLr}. */
+export interface StepLrArgs {
+  /** Learning rate at step 0 (finite, ≥ 0). Required. */
+  initial: number;
+  /** Multiplicative factor applied at each drop (finite, > 0; e.g. 0.1). Default 0.1. */
+  gamma?: number;
+  /**
+   * When to drop: every `every` steps (an integer ≥ 1), or at each of the listed steps
+   * (`milestones`, increasing integers ≥ 1; PyTorch's `MultiStepLR`). Give exactly one.
+   */
+  every?: number;
+  /** Steps at which the rate is multiplied by `gamma` (increasing integers ≥ 1). */
+  milestones?: number[];
+}
+
+/**
+ * Step decay (PyTorch's `StepLR` / `MultiStepLR`): `lr(step) = initial · gamma^k` where k is the number
+ * of drops so far — `⌊step / every⌋`, or the number of `milestones` ≤ step.
+ *
+ * @example
+ * const lr = stepLr({ initial: 1e-2, gamma: 0.1, milestones: [100, 200] });
+ * lr(99); // 0.01
+ * lr(100); // 0.001
+ */
+export function stepLr(args: StepLrArgs): LrSchedule {
+  const name = 'stepLr';
+  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  const initial = checkNonNegative(name, 'initial', args.initial);
+  const gamma = checkPositive(name, 'gamma', args.gamma ?? 0.1);
+  if ((args.every === undefined) === (args.milestones === undefined)) {
+    throw new PhalanxConfigError(name, 'every / milestones', 'exactly one of the two', {
+      every: args.every,
+      milestones: args.milestones,
+    });
+  }
+  if (args.every !== undefined) {
+    const every = checkInteger(name, 'every', args.every, 1);
+    return (step) => initial * gamma ** Math.floor(step / every);
+  }
+  const milestones = args.milestones!;
+  if (
+    !Array.isArray(milestones) ||
+    milestones.some((m, i) => !Number.isInteger(m) || m < 1 || (i > 0 && m <= milestones[i - 1]))
+  ) {
+    throw new PhalanxConfigError(name, 'milestones', 'increasing integers ≥ 1', milestones);
+  }
+  return (step) => initial * gamma ** milestones.filter((m) => m <= step).length;
+}
+
+/** Arguments of {@link cosineLr}. */
+export interface CosineLrArgs {
+  /** Learning rate at step 0 (finite, ≥ 0). Required. */
+  initial: number;
+  /** Number of steps of the decay (integer ≥ 1); after it the rate stays at `minimum`. Required. */
+  steps: number;
+  /** Final learning rate (finite, ≥ 0, ≤ `initial`). Default 0. */
+  minimum?: number;
+}
+
+/**
+ * Cosine decay (Loshchilov & Hutter, without restarts):
+ * `lr(step) = minimum + ½(initial − minimum)(1 + cos(π · min(step, steps) / steps))`.
+ *
+ * @example
+ * const lr = cosineLr({ initial: 1e-3, steps: 1000 });
+ * lr(0); // 0.001
+ * lr(500); // 0.0005
+ * lr(1000); // 0
+ */
+export function cosineLr(args: CosineLrArgs): LrSchedule {
+  const name = 'cosineLr';
+  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  const initial = checkNonNegative(name, 'initial', args.initial);
+  const steps = checkInteger(name, 'steps', args.steps, 1);
+  const minimum = checkNonNegative(name, 'minimum', args.minimum ?? 0);
+  if (minimum > initial) throw new PhalanxConfigError(name, 'minimum', `a number ≤ initial (${initial})`, minimum);
+  return (step) => minimum + 0.5 * (initial - minimum) * (1 + Math.cos((Math.PI * Math.min(step, steps)) / steps));
+}
+
+/** Arguments of {@link warmupLr}. */
+export interface WarmupLrArgs {
+  /** Number of warm-up steps (integer ≥ 1). Required. */
+  steps: number;
+  /** The schedule after warm-up (a number means constant). Required. */
+  after: LrSchedule | number;
+  /** Fraction of the target rate at step 0 (finite, in [0, 1]). Default 0. */
+  startFactor?: number;
+}
+
+/**
+ * Linear warm-up, then another schedule: for `step < steps`,
+ * `lr(step) = after(steps) · (startFactor + (1 − startFactor) · step / steps)`; afterwards
+ * `lr(step) = after(step)` (the wrapped schedule sees the global step).
+ *
+ * @example
+ * const lr = warmupLr({ steps: 100, after: cosineLr({ initial: 1e-3, steps: 10_000 }) });
+ * lr(0); // 0
+ * lr(50); // ≈ 0.0005
+ */
+export function warmupLr(args: WarmupLrArgs): LrSchedule {
+  const name = 'warmupLr';
+  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  const steps = checkInteger(name, 'steps', args.steps, 1);
+  const after = toSchedule(name, 'after', args.after);
+  const startFactor = checkNonNegative(name, 'startFactor', args.startFactor ?? 0);
+  if (startFactor > 1) throw new PhalanxConfigError(name, 'startFactor', 'a number in [0, 1]', startFactor);
+  return (step) => (step < steps ? after(steps) * (startFactor + ((1 - startFactor) * step) / steps) : after(step));
+}
+
+/** A number becomes {@link constantLr}; a function is returned as is. */
+export function toSchedule(component: string, argument: string, lr: LrSchedule | number): LrSchedule {
+  if (typeof lr === 'number') {
+    checkNonNegative(component, argument, lr);
+    return constantLr(lr);
+  }
+  if (typeof lr !== 'function')
+    throw new PhalanxConfigError(component, argument, 'a number or a function step → lr', lr);
+  return lr;
+}

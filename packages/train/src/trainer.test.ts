@@ -1,0 +1,458 @@
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { concreteJointSelector, fileSystem, stepTemperature } from '@phalanx/layers';
+import { useBackend } from '@phalanx/testing';
+import { Trainer, type ParameterGroupConfig, type TrainerConfig } from './trainer';
+import { constantLr, stepLr } from './schedules';
+import { ProgressDisplay, type ProgressStream } from './progress';
+
+interface Batch {
+  xs: tf.Tensor;
+  ys: tf.Tensor;
+}
+
+/** A small model with explicitly named layers (so a second instance has the same weight names). */
+function smallModel(seed = 1): tfl.LayersModel {
+  const x = tfl.input({ shape: [4], name: 'x' });
+  let h = tfl.layers
+    .dense({ units: 8, name: 'first', kernelInitializer: tfl.initializers.glorotUniform({ seed }) })
+    .apply(x) as tfl.SymbolicTensor;
+  h = tfl.layers.batchNormalization({ name: 'bn' }).apply(h) as tfl.SymbolicTensor;
+  h = tfl.layers.activation({ activation: 'tanh', name: 'act' }).apply(h) as tfl.SymbolicTensor;
+  const y = tfl.layers
+    .dense({ units: 2, name: 'second', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) })
+    .apply(h) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: x, outputs: y, name: 'small' });
+}
+
+/** A model with a seeded ConcreteJointSelector: per-group predictions of J=5 joints in 2D. */
+function selectorModel(): tfl.LayersModel {
+  const x = tfl.input({ shape: [4], name: 'x' });
+  const h = tfl.layers
+    .dense({ units: 3 * 5 * 2, name: 'head', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) })
+    .apply(x) as tfl.SymbolicTensor;
+  const g = tfl.layers.reshape({ targetShape: [3, 5, 2], name: 'split' }).apply(h) as tfl.SymbolicTensor;
+  const y = concreteJointSelector({ numJoints: 5, numGroups: 3, seed: 7, name: 'meta_S' }).apply(
+    g,
+  ) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: x, outputs: y, name: 'sel' });
+}
+
+/** Deterministic batches: batch i depends only on i. */
+function makeBatch(i: number, outShape: number[]): Batch {
+  return tf.tidy(() => ({
+    xs: tf.randomNormal([8, 4], 0, 1, 'float32', 1000 + i),
+    ys: tf.randomNormal([8, ...outShape], 0, 1, 'float32', 2000 + i),
+  }));
+}
+
+function* batchesFrom(start: number, outShape: number[]): Generator<Batch> {
+  for (let i = start; ; i++) yield makeBatch(i, outShape);
+}
+
+const mse = (outputs: tf.Tensor[], batch: Batch) => tf.mean(tf.square(tf.sub(outputs[0], batch.ys))) as tf.Scalar;
+
+function weightsOf(model: tfl.LayersModel): Record<string, Float32Array> {
+  return Object.fromEntries(model.weights.map((w) => [w.originalName, w.read().dataSync().slice() as Float32Array]));
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function trainer(model: tfl.LayersModel, extra: Partial<TrainerConfig<Batch>> = {}): Trainer<Batch> {
+  return new Trainer<Batch>({ model, loss: mse, progress: false, ...extra });
+}
+
+class MemoryStream implements ProgressStream {
+  text = '';
+  constructor(
+    readonly isTTY: boolean,
+    readonly columns?: number,
+  ) {}
+  write(chunk: string): boolean {
+    this.text += chunk;
+    return true;
+  }
+}
+
+let dir: string;
+beforeAll(async () => {
+  await useBackend('cpu');
+  dir = mkdtempSync(join(tmpdir(), 'phalanx-train-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('Trainer: parameter groups', () => {
+  it('gives each group its own learning rate (SGD update size ∝ lr)', async () => {
+    const model = smallModel();
+    const groups: ParameterGroupConfig[] = [
+      { name: 'first', match: /^first\//, lr: 1e-1, optimizerFactory: (lr) => tf.train.sgd(lr) },
+      { name: 'rest', lr: 1e-3, optimizerFactory: (lr) => tf.train.sgd(lr) },
+    ];
+    const t = trainer(model, { parameterGroups: groups });
+    expect(t.describeGroups().map((g) => g.variables)).toEqual([
+      ['first/kernel', 'first/bias'],
+      ['bn/gamma', 'bn/beta', 'second/kernel', 'second/bias'],
+    ]);
+    const batch = makeBatch(0, [2]);
+    // Gradients at the starting point, for the expected update.
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { grads } = tf.variableGrads(
+      () => mse([model.apply(batch.xs, { training: true }) as tf.Tensor], batch),
+      vars,
+    );
+    // Reset BN moving stats changed by the probe forward: irrelevant to the trainable weights' update.
+    const before = weightsOf(model);
+    const result = await t.trainStep(batch);
+    const after = weightsOf(model);
+    expect(result.learningRates).toEqual({ first: 1e-1, rest: 1e-3 });
+    for (const v of model.trainableWeights) {
+      const g = grads[(v.read() as tf.Variable).name].dataSync();
+      const lr = v.originalName.startsWith('first/') ? 1e-1 : 1e-3;
+      const delta = after[v.originalName].map((a, i) => a - before[v.originalName][i]);
+      const expected = Float32Array.from(g, (x) => -lr * x);
+      expect(maxDiff(delta, expected), v.originalName).toBeLessThan(1e-6 + 1e-4 * Math.max(...expected.map(Math.abs)));
+    }
+    tf.dispose([batch.xs, batch.ys, ...Object.values(grads)]);
+  });
+
+  it('changes Adam learning rates with the schedule (update size follows lr)', async () => {
+    const model = smallModel();
+    // Adam's first step moves every weight by ≈ lr (m̂/√v̂ = ±1): the update size shows the rate.
+    const t = trainer(model, {
+      parameterGroups: [{ name: 'all', lr: stepLr({ initial: 1e-2, gamma: 0.1, every: 1 }) }],
+    });
+    const b0 = makeBatch(0, [2]);
+    const w0 = weightsOf(model)['second/bias'];
+    const r0 = await t.trainStep(b0);
+    const w1 = weightsOf(model)['second/bias'];
+    expect(r0.learningRates.all).toBeCloseTo(1e-2, 12);
+    expect(maxDiff(w0, w1)).toBeCloseTo(1e-2, 4);
+    const r1 = await t.trainStep(b0);
+    expect(r1.learningRates.all).toBeCloseTo(1e-3, 12);
+    expect(maxDiff(w1, weightsOf(model)['second/bias'])).toBeLessThan(2e-3);
+    tf.dispose([b0.xs, b0.ys]);
+  });
+
+  it('rejects groups that leave variables out, duplicate names, bad lr', () => {
+    const model = smallModel();
+    expect(() => trainer(model, { parameterGroups: [{ name: 'a', match: /^first\// }] })).toThrow(
+      /Trainer: parameterGroups must be groups that cover every trainable variable .*4 unmatched, e\.g\. bn\/gamma/,
+    );
+    expect(() => trainer(model, { parameterGroups: [{ name: 'a', match: /x/ }, { name: 'a' }] })).toThrow(
+      "Trainer: parameterGroups[1].name must be a unique non-empty string, but received 'a'.",
+    );
+    expect(() => trainer(model, { parameterGroups: [{ name: 'a', lr: -1 }] })).toThrow(
+      'Trainer: parameterGroups[0].lr must be a finite number ≥ 0, but received -1.',
+    );
+    expect(() => trainer(model, { clipNorm: 0 })).toThrow(
+      'Trainer: clipNorm must be a finite number > 0, but received 0.',
+    );
+  });
+});
+
+describe('Trainer: freezing and clipping', () => {
+  it('frozen layers keep their weights and batch-norm statistics; unfreezing resumes training', async () => {
+    const model = smallModel();
+    const t = trainer(model, { freeze: [/^(first|bn)$/], parameterGroups: [{ name: 'all', lr: 1e-2 }] });
+    expect(model.getLayer('first').trainable).toBe(false);
+    const before = weightsOf(model);
+    const b = makeBatch(0, [2]);
+    for (let i = 0; i < 3; i++) await t.trainStep(b);
+    const after = weightsOf(model);
+    for (const name of ['first/kernel', 'first/bias', 'bn/gamma', 'bn/beta', 'bn/moving_mean', 'bn/moving_variance']) {
+      expect(maxDiff(before[name], after[name]), name).toBe(0);
+    }
+    expect(maxDiff(before['second/kernel'], after['second/kernel'])).toBeGreaterThan(1e-3);
+    expect(t.describeGroups()[0].frozen).toEqual(['first/kernel', 'first/bias', 'bn/gamma', 'bn/beta']);
+
+    t.unfreeze(/^(first|bn)$/);
+    await t.trainStep(b);
+    const again = weightsOf(model);
+    for (const name of ['first/kernel', 'bn/gamma', 'bn/moving_mean']) {
+      expect(maxDiff(after[name], again[name]), name).toBeGreaterThan(1e-5);
+    }
+    tf.dispose([b.xs, b.ys]);
+  });
+
+  it('clips the global gradient norm (SGD: the update norm is lr · maxNorm)', async () => {
+    const model = smallModel();
+    const lr = 0.5;
+    const maxNorm = 1e-3;
+    const t = trainer(model, {
+      clipNorm: maxNorm,
+      parameterGroups: [{ name: 'all', lr, optimizerFactory: (r) => tf.train.sgd(r) }],
+    });
+    const b = makeBatch(0, [2]);
+    const before = weightsOf(model);
+    const r = await t.trainStep(b);
+    expect(r.gradNorm).toBeGreaterThan(maxNorm * 10);
+    const after = weightsOf(model);
+    let sq = 0;
+    for (const v of model.trainableWeights) {
+      const d = after[v.originalName].map((a, i) => a - before[v.originalName][i]);
+      d.forEach((x) => (sq += x * x));
+    }
+    expect(Math.sqrt(sq)).toBeCloseTo(lr * maxNorm, 6);
+    tf.dispose([b.xs, b.ys]);
+  });
+
+  it('clips per group', async () => {
+    const model = smallModel();
+    const t = trainer(model, {
+      parameterGroups: [
+        { name: 'second', match: /^second\//, lr: 1, clipNorm: 1e-4, optimizerFactory: (r) => tf.train.sgd(r) },
+        { name: 'rest', lr: 0, optimizerFactory: (r) => tf.train.sgd(r) },
+      ],
+    });
+    const b = makeBatch(0, [2]);
+    const before = weightsOf(model);
+    await t.trainStep(b);
+    const after = weightsOf(model);
+    let sq = 0;
+    for (const name of ['second/kernel', 'second/bias'])
+      after[name].forEach((a, i) => (sq += (a - before[name][i]) ** 2));
+    expect(Math.sqrt(sq)).toBeCloseTo(1e-4, 7);
+    expect(maxDiff(after['first/kernel'], before['first/kernel'])).toBe(0);
+    tf.dispose([b.xs, b.ys]);
+  });
+});
+
+describe('Trainer: memory', () => {
+  it('keeps the tensor count constant from step to step (groups, clipping, BN, selector, parts)', async () => {
+    const model = selectorModel();
+    const t = new Trainer<Batch>({
+      model,
+      progress: false,
+      loss: (outputs, batch) => {
+        const l1 = tf.mean(tf.abs(tf.sub(outputs[0], batch.ys))) as tf.Scalar;
+        const l2 = tf.mean(tf.square(tf.sub(outputs[0], batch.ys))) as tf.Scalar;
+        return { total: tf.add(l1, l2) as tf.Scalar, parts: { l1, l2 } };
+      },
+      parameterGroups: [
+        { name: 'selector', match: /^meta_S\//, lr: 1e-1, clipNorm: 1 },
+        { name: 'rest', lr: 1e-3 },
+      ],
+      clipNorm: 5,
+      temperature: stepTemperature({ every: 2 }),
+    });
+    const b = makeBatch(0, [5, 2]);
+    await t.trainStep(b);
+    await t.trainStep(b);
+    const counts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await t.trainStep(b);
+      expect(Object.keys(r.parts!)).toEqual(['l1', 'l2']);
+      counts.push(tf.memory().numTensors);
+    }
+    expect(counts[1]).toBe(counts[0]);
+    expect(counts[2]).toBe(counts[0]);
+    tf.dispose([b.xs, b.ys]);
+  });
+});
+
+describe('Trainer.fit: checkpoints, logs, resume', () => {
+  async function run(
+    steps: number,
+    checkpointDir: string,
+    options: { stopAt?: number; resume?: boolean } = {},
+  ): Promise<{ model: tfl.LayersModel; losses: number[]; trainer: Trainer<Batch> }> {
+    const model = selectorModel();
+    const t: Trainer<Batch> = new Trainer<Batch>({
+      model,
+      progress: false,
+      loss: (outputs, batch) => tf.mean(tf.abs(tf.sub(outputs[0], batch.ys))) as tf.Scalar,
+      parameterGroups: [
+        { name: 'selector', match: /^meta_S\//, lr: 1e-1 },
+        { name: 'rest', lr: stepLr({ initial: 1e-2, gamma: 0.5, every: 3 }) },
+      ],
+      temperature: stepTemperature({ initial: 5, decrement: 0.5, every: 2, minimum: 0.5 }),
+      callbacks: [{ onStepEnd: (r): void => (r.step === options.stopAt ? t.stop() : undefined) }],
+    });
+    const result = await t.fit({
+      data: ({ batchesSeen }) => batchesFrom(batchesSeen, [5, 2]),
+      steps,
+      checkpointDir,
+      checkpointEvery: 4,
+      resume: options.resume ?? false,
+      evaluate: async ({ step }) => ({ step }),
+      evaluateEvery: 3,
+    });
+    return { model, losses: result.losses, trainer: t };
+  }
+
+  it('interrupt + resume reproduces the uninterrupted run on wasm too', async () => {
+    await useBackend('wasm');
+    try {
+      const straight = await run(6, join(dir, 'wasm-straight'));
+      await run(6, join(dir, 'wasm-resumed'), { stopAt: 3 });
+      const second = await run(6, join(dir, 'wasm-resumed'), { resume: true });
+      expect(second.losses).toEqual(straight.losses.slice(3));
+      const a = weightsOf(straight.model);
+      const b = weightsOf(second.model);
+      for (const name of Object.keys(a)) expect(maxDiff(a[name], b[name]), name).toBe(0);
+    } finally {
+      await useBackend('cpu');
+    }
+  });
+
+  it('interrupt + resume reproduces the uninterrupted run (weights, losses, Adam state, selector noise)', async () => {
+    const straight = await run(10, join(dir, 'straight'));
+    const first = await run(10, join(dir, 'resumed'), { stopAt: 5 });
+    expect(first.losses).toHaveLength(5);
+    expect(existsSync(join(dir, 'resumed', 'step-00000005', 'trainer-state.json'))).toBe(true);
+    const second = await run(10, join(dir, 'resumed'), { resume: true });
+    expect(second.losses).toHaveLength(5);
+    const losses = [...first.losses, ...second.losses];
+    losses.forEach((l, i) =>
+      expect(Math.abs(l - straight.losses[i]), `loss ${i}`).toBeLessThanOrEqual(1e-6 * Math.abs(l)),
+    );
+    const a = weightsOf(straight.model);
+    const b = weightsOf(second.model);
+    for (const name of Object.keys(a)) expect(maxDiff(a[name], b[name]), name).toBeLessThanOrEqual(1e-6);
+    // In fact bitwise on cpu:
+    expect(losses).toEqual(straight.losses);
+  });
+
+  it('writes standard tfjs checkpoints, trainer state, keeps the newest, and a JSONL log', async () => {
+    const root = join(dir, 'straight');
+    const state = JSON.parse(readFileSync(join(root, 'step-00000010', 'trainer-state.json'), 'utf8'));
+    expect(state).toMatchObject({ version: 1, step: 10, batchesSeen: 10, samplesSeen: 80, temperature: 3 });
+    expect(state.selectorNoiseCalls).toEqual({ meta_S: 10 });
+    expect(state.learningRates.rest).toBeCloseTo(1e-2 * 0.5 ** 3, 12);
+    expect(existsSync(join(root, 'step-00000004'))).toBe(false); // keepCheckpoints 2: 8 and 10 remain
+    expect(existsSync(join(root, 'step-00000008', 'model.json'))).toBe(true);
+    const loaded = await tfl.loadLayersModel(fileSystem(join(root, 'step-00000010')));
+    const x = tf.randomNormal([2, 4], 0, 1, 'float32', 5);
+    const fresh = await run(10, join(dir, 'straight-copy'));
+    const y1 = loaded.predict(x) as tf.Tensor;
+    const y2 = fresh.model.predict(x) as tf.Tensor;
+    expect(maxDiff(y1.dataSync() as Float32Array, y2.dataSync() as Float32Array)).toBe(0);
+    tf.dispose([x, y1, y2]);
+    loaded.dispose();
+
+    const events = readFileSync(join(root, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events[0]).toMatchObject({ event: 'start', step: 0, totalSteps: 10, resumedFrom: null });
+    const steps = events.filter((e) => e.event === 'step');
+    expect(steps.map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(steps[0]).toMatchObject({ batchSize: 8, learningRates: { selector: 0.1, rest: 0.01 }, temperature: 5 });
+    for (const e of steps) {
+      expect(Number.isFinite(e.loss) && e.gradNorm > 0 && e.stepMs > 0 && e.samplesPerSecond > 0).toBe(true);
+      expect(typeof e.time).toBe('string');
+    }
+    expect(events.filter((e) => e.event === 'eval').map((e) => e.step)).toEqual([3, 6, 9, 10]);
+    expect(events.filter((e) => e.event === 'eval')[0].metrics).toEqual({ step: 3 });
+    expect(events.filter((e) => e.event === 'checkpoint').map((e) => [e.step, e.reason])).toEqual([
+      [4, 'periodic'],
+      [8, 'periodic'],
+      [10, 'end'],
+    ]);
+    expect(events[events.length - 1]).toMatchObject({ event: 'end', step: 10, interrupted: false });
+    const resumedLog = readFileSync(join(dir, 'resumed', 'log.jsonl'), 'utf8');
+    expect(resumedLog).toContain('"reason":"interrupt"');
+    expect(resumedLog).toMatch(/"event":"start","step":5,.*"resumedFrom":".*step-00000005"/);
+  });
+
+  it('skips consumed batches of a plain iterable on resume and tracks the best metric', async () => {
+    const root = join(dir, 'plain');
+    const make = () => {
+      const model = smallModel();
+      return {
+        model,
+        t: trainer(model, { parameterGroups: [{ name: 'all', lr: constantLr(1e-2) }] }),
+      };
+    };
+    const seen: number[] = [];
+    const data = function* () {
+      for (let i = 0; i < 100; i++) {
+        seen.push(i);
+        yield makeBatch(i, [2]);
+      }
+    };
+    const a = make();
+    let k = 0;
+    const evaluate = async () => ({ score: [3, 1, 2][k++ % 3] });
+    await a.t.fit({
+      data: data(),
+      steps: 3,
+      checkpointDir: root,
+      evaluate,
+      evaluateEvery: 1,
+      bestMetric: { name: 'score', mode: 'min' },
+    });
+    expect(a.t.describeGroups()).toHaveLength(1);
+    const state = JSON.parse(readFileSync(join(root, 'best', 'trainer-state.json'), 'utf8'));
+    expect(state.best).toEqual({ name: 'score', mode: 'min', value: 1, step: 2 });
+    seen.length = 0;
+    const b = make();
+    const r = await b.t.fit({ data: data(), steps: 5, checkpointDir: root, resume: true });
+    expect(r.losses).toHaveLength(2);
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    expect(r.best?.value).toBe(1);
+  });
+});
+
+describe('ProgressDisplay', () => {
+  it('TTY: rewrites one line with bar, loss, speed, ETA', () => {
+    const stream = new MemoryStream(true, 200);
+    let now = 0;
+    const p = new ProgressDisplay(10, { stream, now: () => now, redrawMs: 0 });
+    expect(p.isTTY).toBe(true);
+    p.start(0);
+    for (let s = 1; s <= 4; s++) {
+      now += 500;
+      p.update({ step: s, loss: 1 / s, batchSize: 16 });
+    }
+    p.message('eval @ 4: epe 3.2');
+    p.done();
+    const frames = stream.text.split('\r\x1b[K');
+    expect(frames.length).toBeGreaterThan(4);
+    expect(stream.text).not.toMatch(/\n.*\n.*\n.*\n/); // not one line per step
+    expect(frames[frames.length - 1]).toMatch(
+      /^eval @ 4: epe 3\.2\n 4\/10 \[████████·+\] {2}40% loss 0\.2500 · 2\.00 step\/s 32\.0 samples\/s · ETA 3s\n$/,
+    );
+  });
+
+  it('non-TTY: plain periodic lines', () => {
+    const stream = new MemoryStream(false);
+    let now = 0;
+    const p = new ProgressDisplay(100, { stream, now: () => now });
+    expect(p.isTTY).toBe(false);
+    p.start(0);
+    for (let s = 1; s <= 100; s++) {
+      now += 100;
+      p.update({ step: s, loss: 0.5, batchSize: 4, extra: { τ: 4.9 } });
+    }
+    p.done();
+    const lines = stream.text.trim().split('\n');
+    expect(stream.text).not.toContain('\r');
+    expect(lines).toHaveLength(21); // first step, then every 5 steps
+    expect(lines[2]).toBe('step  10/100 (10%) loss 0.5000 τ 4.900 · 10.00 step/s 40.0 samples/s · elapsed 1s · ETA 9s');
+    expect(lines[20]).toMatch(/^step 100\/100 \(100%\) .* ETA 0s$/);
+  });
+
+  it('fit prints lines through the injected stream', async () => {
+    const stream = new MemoryStream(false);
+    const model = smallModel();
+    const t = trainer(model, { progress: { stream, every: 2 } });
+    await t.fit({ data: () => batchesFrom(0, [2]), steps: 4, evaluate: async () => ({ epe: 1.5 }) });
+    expect(stream.text).toMatch(/^step 1\/4 \(25%\) loss/);
+    expect(
+      stream.text
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('step')),
+    ).toHaveLength(3);
+    expect(stream.text).toContain('eval @ 4: epe 1.5000');
+  });
+});
