@@ -119,14 +119,34 @@ export function resnetBlock(x: SymbolicTensor, options: ResNetBlockOptions): Sym
   const outChannels = block === 'bottleneck' ? 4 * planes : planes;
   let out: SymbolicTensor;
   if (block === 'basic') {
-    out = torchConv2d(x, { filters: planes, kernelSize: 3, stride, padding: 1, useBias: false, name: torchName(name, 'conv1') });
+    out = torchConv2d(x, {
+      filters: planes,
+      kernelSize: 3,
+      stride,
+      padding: 1,
+      useBias: false,
+      name: torchName(name, 'conv1'),
+    });
     out = relu(torchBatchNorm(out, torchName(name, 'bn1')), torchName(name, 'relu1'));
-    out = torchConv2d(out, { filters: planes, kernelSize: 3, padding: 1, useBias: false, name: torchName(name, 'conv2') });
+    out = torchConv2d(out, {
+      filters: planes,
+      kernelSize: 3,
+      padding: 1,
+      useBias: false,
+      name: torchName(name, 'conv2'),
+    });
     out = torchBatchNorm(out, torchName(name, 'bn2'));
   } else {
     out = torchConv2d(x, { filters: planes, kernelSize: 1, useBias: false, name: torchName(name, 'conv1') });
     out = relu(torchBatchNorm(out, torchName(name, 'bn1')), torchName(name, 'relu1'));
-    out = torchConv2d(out, { filters: planes, kernelSize: 3, stride, padding: 1, useBias: false, name: torchName(name, 'conv2') });
+    out = torchConv2d(out, {
+      filters: planes,
+      kernelSize: 3,
+      stride,
+      padding: 1,
+      useBias: false,
+      name: torchName(name, 'conv2'),
+    });
     out = relu(torchBatchNorm(out, torchName(name, 'bn2')), torchName(name, 'relu2'));
     out = torchConv2d(out, { filters: outChannels, kernelSize: 1, useBias: false, name: torchName(name, 'conv3') });
     out = torchBatchNorm(out, torchName(name, 'bn3'));

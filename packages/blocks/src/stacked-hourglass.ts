@@ -5,7 +5,7 @@
  * recursive hourglass, the multi-stack network with intermediate heatmaps, and a residual refinement
  * module that pools as it goes.
  */
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
 import { torchName } from './naming';
 import { addAll, channelsOf, nearestUpsample, relu, torchBatchNorm, torchConv2d, torchMaxPool } from './torch-ops';
@@ -145,8 +145,18 @@ export function stackedHourglass(
     const pred = torchConv2d(y, { filters: outChannels, kernelSize: 1, name: torchName(name, 'outs', i) });
     heatmaps.push(pred);
     if (i < stacks - 1) {
-      const mf = torchConv2d(y, { filters: channels, kernelSize: 1, useBias: false, name: torchName(name, 'merge_features', i) });
-      const mp = torchConv2d(pred, { filters: channels, kernelSize: 1, useBias: false, name: torchName(name, 'merge_preds', i) });
+      const mf = torchConv2d(y, {
+        filters: channels,
+        kernelSize: 1,
+        useBias: false,
+        name: torchName(name, 'merge_features', i),
+      });
+      const mp = torchConv2d(pred, {
+        filters: channels,
+        kernelSize: 1,
+        useBias: false,
+        name: torchName(name, 'merge_preds', i),
+      });
       x = addAll([x, mf, mp], torchName(name, 'merge', i));
     }
   }
@@ -191,15 +201,32 @@ export function refinementModule(input: SymbolicTensor, options: RefinementModul
     throw new PhalanxConfigError(component, 'numPools', `at most numResidual (${numResidual})`, numPools);
   }
   const bn = (t: SymbolicTensor, n: string) => (useBatchNorm ? torchBatchNorm(t, n) : t);
-  let x = torchConv2d(input, { filters: channels, kernelSize: 1, useBias: !useBatchNorm, name: torchName(name, 'proj', 0) });
+  let x = torchConv2d(input, {
+    filters: channels,
+    kernelSize: 1,
+    useBias: !useBatchNorm,
+    name: torchName(name, 'proj', 0),
+  });
   x = relu(bn(x, torchName(name, 'proj', 1)), torchName(name, 'proj', 2));
   const every = Math.max(1, Math.floor(numResidual / numPools));
   let pools = 0;
   for (let i = 0; i < numResidual; i++) {
     const b = torchName(name, 'blocks', i);
-    let y = torchConv2d(x, { filters: channels, kernelSize: 3, padding: 1, useBias: !useBatchNorm, name: torchName(b, 'conv1') });
+    let y = torchConv2d(x, {
+      filters: channels,
+      kernelSize: 3,
+      padding: 1,
+      useBias: !useBatchNorm,
+      name: torchName(b, 'conv1'),
+    });
     y = relu(bn(y, torchName(b, 'bn1')), torchName(b, 'relu1'));
-    y = torchConv2d(y, { filters: channels, kernelSize: 3, padding: 1, useBias: !useBatchNorm, name: torchName(b, 'conv2') });
+    y = torchConv2d(y, {
+      filters: channels,
+      kernelSize: 3,
+      padding: 1,
+      useBias: !useBatchNorm,
+      name: torchName(b, 'conv2'),
+    });
     y = bn(y, torchName(b, 'bn2'));
     x = relu(addAll([y, x], torchName(b, 'add')), torchName(b, 'relu'));
     if ((i + 1) % every === 0 && pools < numPools) {

@@ -114,7 +114,11 @@ export function transformerBlock(x: SymbolicTensor, options: TransformerBlockOpt
  * @example
  * const joints = crossAttentionBlock(jointTokens, imageTokens, { heads: 8, name: 'fem.ca_blocks.0' });
  */
-export function crossAttentionBlock(q: SymbolicTensor, kv: SymbolicTensor, options: TransformerBlockOptions): SymbolicTensor {
+export function crossAttentionBlock(
+  q: SymbolicTensor,
+  kv: SymbolicTensor,
+  options: TransformerBlockOptions,
+): SymbolicTensor {
   const component = 'crossAttentionBlock';
   const d = tokenWidth(q, component);
   const dk = tokenWidth(kv, component);
