@@ -1,0 +1,102 @@
+/**
+ * The Feature Enhancement Module (EHPE §3.3.1): self-attention over the joint tokens, then
+ * cross-attention from the joint tokens to the image tokens — the release's `FEM`
+ * (`models/fem_transformer.py`).
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { checkInteger, PhalanxConfigError } from '@phalanx/layers';
+import { crossAttentionBlock, torchName, transformerBlock } from '@phalanx/blocks';
+
+type SymbolicTensor = tfl.SymbolicTensor;
+
+const COMPONENT = 'createFem';
+
+/** Configuration of {@link createFem} (the release's `FEM` arguments). */
+export interface FemConfig {
+  /** Token width D. Default 512. */
+  dim?: number;
+  /** Number of self-attention blocks, and of cross-attention blocks. Default 2. */
+  layers?: number;
+  /** Attention heads; must divide `dim`. Default 8. */
+  heads?: number;
+  /** MLP width ratio. Default 4. */
+  mlpRatio?: number;
+  /** Dropout rate in [0, 1) (attention weights and MLP), training only. Default 0.1 (the release). */
+  dropout?: number;
+  /** Joint tokens J (model input). Default 21. */
+  numJoints?: number;
+  /** Image tokens T (model input; h·w of the backbone features). Default 64. */
+  numImageTokens?: number;
+  /** Model name. Default `'fem'`. */
+  name?: string;
+}
+
+/** The configuration with every default filled in. */
+export type ResolvedFemConfig = Required<FemConfig>;
+
+/** Fills in the defaults of a {@link FemConfig} and validates it. */
+export function resolveFemConfig(config: FemConfig = {}, component = COMPONENT): ResolvedFemConfig {
+  const c: ResolvedFemConfig = {
+    dim: checkInteger(component, 'dim', config.dim ?? 512, 1),
+    layers: checkInteger(component, 'layers', config.layers ?? 2, 1),
+    heads: checkInteger(component, 'heads', config.heads ?? 8, 1),
+    mlpRatio: checkInteger(component, 'mlpRatio', config.mlpRatio ?? 4, 1),
+    dropout: config.dropout ?? 0.1,
+    numJoints: checkInteger(component, 'numJoints', config.numJoints ?? 21, 1),
+    numImageTokens: checkInteger(component, 'numImageTokens', config.numImageTokens ?? 64, 1),
+    name: config.name ?? 'fem',
+  };
+  if (c.dim % c.heads !== 0) throw new PhalanxConfigError(component, 'heads', `a divisor of dim = ${c.dim}`, c.heads);
+  if (typeof c.dropout !== 'number' || !(c.dropout >= 0 && c.dropout < 1)) {
+    throw new PhalanxConfigError(component, 'dropout', 'a number in [0, 1)', c.dropout);
+  }
+  return c;
+}
+
+/**
+ * Builds the FEM with the functional API: `layers` pre-norm self-attention blocks on the joint tokens
+ * (`sa_blocks.i`: `x += MHA(LN(x))`, `x += MLP(LN(x))`), then `layers` cross-attention blocks
+ * (`ca_blocks.i`: `x += MHA(LN_q(x), LN_k(img), LN_k(img))`, `x += MLP(LN(x))`), MLP = Linear → exact
+ * (erf) GELU → Linear, as `nn.GELU()` (EHPE Eq. 7 per head).
+ *
+ * **Shapes**: `jointTokens [B, J, D]`, `imageTokens [B, T, D]` → `[B, J, D]`.
+ *
+ * @example
+ * const out = fem(jointTokens, imageTokens, resolveFemConfig({ dim: 512 }), 'pg.fem');
+ */
+export function fem(
+  jointTokens: SymbolicTensor,
+  imageTokens: SymbolicTensor,
+  c: ResolvedFemConfig,
+  name = '',
+): SymbolicTensor {
+  let x = jointTokens;
+  const options = (kind: string, i: number) => ({
+    heads: c.heads,
+    mlpRatio: c.mlpRatio,
+    dropout: c.dropout,
+    name: torchName(name, kind, i),
+  });
+  for (let i = 0; i < c.layers; i++) x = transformerBlock(x, options('sa_blocks', i));
+  for (let i = 0; i < c.layers; i++) x = crossAttentionBlock(x, imageTokens, options('ca_blocks', i));
+  return x;
+}
+
+/**
+ * The release's `FEM(dim, layers, heads, mlp_ratio)` as a model (DESIGN §6.2), from
+ * `[jointTokens [B, J, dim], imageTokens [B, T, dim]]` to `[B, J, dim]` (see {@link fem}). Layer names
+ * are the `FEM` state_dict's module paths (`sa_blocks.0.attn`, `ca_blocks.1.lnk`, `ca_blocks.1.mlp.3`),
+ * so {@link importTorchStateDict} loads its weights.
+ *
+ * **Shapes**: inputs `[B, numJoints, dim]`, `[B, numImageTokens, dim]` → `[B, numJoints, dim]`.
+ *
+ * @example
+ * const model = createFem({ dim: 512, layers: 2, heads: 8, mlpRatio: 4 });
+ * const out = model.predict([tf.zeros([1, 21, 512]), tf.zeros([1, 64, 512])]) as tf.Tensor; // [1, 21, 512]
+ */
+export function createFem(config: FemConfig = {}): tfl.LayersModel {
+  const c = resolveFemConfig(config);
+  const joints = tfl.input({ shape: [c.numJoints, c.dim], name: 'joint_tokens' });
+  const image = tfl.input({ shape: [c.numImageTokens, c.dim], name: 'image_tokens' });
+  return tfl.model({ inputs: [joints, image], outputs: fem(joints, image, c), name: c.name });
+}

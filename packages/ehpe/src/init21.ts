@@ -1,0 +1,262 @@
+/**
+ * The initial 21-joint layout that the PG-stage starts from: the joints the TW-stage predicted, and the
+ * others placed along each finger's wrist→tip line (the EHPE release's `init_21_from_tw`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+
+const COMPONENT = 'Init21Layout';
+
+/** EHPE's "TIP and wrist" joints: wrist, thumb, index, middle, ring and pinky tips (FreiHAND order). */
+export const TIP_WRIST_JOINTS: readonly number[] = Object.freeze([0, 4, 8, 12, 16, 20]);
+
+/** The release's `Init21Config` defaults. */
+export const INIT21_DEFAULTS = Object.freeze({
+  /** Positions of MCP, PIP, DIP on the wrist→tip line of the index … pinky fingers. */
+  fingerRatios: [0.28, 0.62, 0.85] as [number, number, number],
+  /** The same for the thumb (CMC/MCP/IP slots). */
+  thumbRatios: [0.35, 0.68, 0.88] as [number, number, number],
+  /** x offset (input pixels) added to every joint of the thumb … pinky, tips included. */
+  lateralOffsets: [10, 6, 0, -6, -10] as [number, number, number, number, number],
+});
+
+/** Options of {@link initialLayoutMatrix}. */
+export interface InitialLayoutOptions {
+  /** See {@link INIT21_DEFAULTS}. */
+  fingerRatios?: [number, number, number];
+  /** See {@link INIT21_DEFAULTS}. */
+  thumbRatios?: [number, number, number];
+  /** See {@link INIT21_DEFAULTS}. */
+  lateralOffsets?: [number, number, number, number, number];
+}
+
+/** Checks a list of predicted joints: distinct integers in [0, 20], in increasing order. */
+export function checkJointList(component: string, argument: string, joints: unknown): number[] {
+  const ok =
+    Array.isArray(joints) &&
+    joints.length >= 1 &&
+    joints.every((j, k) => Number.isInteger(j) && j >= 0 && j <= 20 && (k === 0 || j > joints[k - 1]));
+  if (!ok) {
+    throw new PhalanxConfigError(
+      component,
+      argument,
+      'a non-empty increasing list of joint indices in [0, 20]',
+      joints,
+    );
+  }
+  return [...(joints as number[])];
+}
+
+function checkTriple(name: string, v: unknown, n: number): number[] {
+  if (!Array.isArray(v) || v.length !== n) throw new PhalanxConfigError(COMPONENT, name, `a list of ${n} numbers`, v);
+  return v.map((x) => checkFinite(COMPONENT, name, x));
+}
+
+/**
+ * The layout as a linear map: `init[j] = Σ_k A[j][k] · tw[k] + offset[j]`, where `tw [n, 3]` are the
+ * predicted joints `joints` (increasing indices) and the result has 21 joints.
+ *
+ * Each finger is the chain wrist (t = 0), MCP, PIP, DIP (t = the ratios), TIP (t = 1). A predicted joint
+ * keeps its position. A joint that was not predicted is interpolated linearly in t between the nearest
+ * known chain joints below and above it — the wrist counts as known at t = 0 — or, with nothing known
+ * above it, extrapolated from the two nearest known joints below (placed at the wrist when only the
+ * wrist is known). When the wrist itself is not predicted, it is the mean of the predicted joints.
+ * Every finger joint (predicted or not) gets its finger's lateral offset added to x. For the default
+ * set `[0, 4, 8, 12, 16, 20]` this is exactly the release's `init_21_from_tw`: MCP/PIP/DIP at
+ * `wrist + r·(tip − wrist)`, tips kept, x shifted per finger.
+ *
+ * **Shapes**: returns `matrix [21][n]` and `offset [21][3]`.
+ *
+ * @example
+ * const { matrix, offset } = initialLayoutMatrix([0, 4, 8, 12, 16, 20]); // matrix[2] = [0.32, 0.68, 0, 0, 0, 0]
+ */
+export function initialLayoutMatrix(
+  joints: readonly number[],
+  options: InitialLayoutOptions = {},
+): { matrix: number[][]; offset: number[][] } {
+  const list = checkJointList(COMPONENT, 'tipWristJoints', joints);
+  const finger = checkTriple('fingerRatios', options.fingerRatios ?? INIT21_DEFAULTS.fingerRatios, 3);
+  const thumb = checkTriple('thumbRatios', options.thumbRatios ?? INIT21_DEFAULTS.thumbRatios, 3);
+  const lateral = checkTriple('lateralOffsets', options.lateralOffsets ?? INIT21_DEFAULTS.lateralOffsets, 5);
+  const n = list.length;
+  const unit = (k: number) => Array.from({ length: n }, (_, i) => (i === k ? 1 : 0));
+  const combine = (a: number[], wa: number, b: number[], wb: number) => a.map((v, i) => wa * v + wb * b[i]);
+  const rows: number[][] = new Array(21);
+  const position = new Map(list.map((j, k) => [j, k]));
+  rows[0] = position.has(0) ? unit(position.get(0) as number) : new Array(n).fill(1 / n);
+  const offset = Array.from({ length: 21 }, () => [0, 0, 0]);
+  for (let f = 0; f < 5; f++) {
+    const r = f === 0 ? thumb : finger;
+    const chain = [0, 1 + 4 * f, 2 + 4 * f, 3 + 4 * f, 4 + 4 * f];
+    const t = [0, r[0], r[1], r[2], 1];
+    const known = chain.map((j, c) => c === 0 || position.has(j));
+    for (let c = 1; c < 5; c++) {
+      const j = chain[c];
+      offset[j][0] = lateral[f];
+      if (position.has(j)) {
+        rows[j] = unit(position.get(j) as number);
+        continue;
+      }
+      const below = [0, 1, 2, 3].filter((a) => a < c && known[a]);
+      const above = [1, 2, 3, 4].filter((a) => a > c && known[a]);
+      const rowOf = (a: number) => (a === 0 ? rows[0] : unit(position.get(chain[a]) as number));
+      const lo = below[below.length - 1];
+      if (above.length > 0) {
+        const hi = above[0];
+        const lambda = (t[c] - t[lo]) / (t[hi] - t[lo]);
+        rows[j] = combine(rowOf(lo), 1 - lambda, rowOf(hi), lambda);
+      } else if (below.length >= 2) {
+        const lo2 = below[below.length - 2];
+        const lambda = (t[c] - t[lo2]) / (t[lo] - t[lo2]);
+        rows[j] = combine(rowOf(lo2), 1 - lambda, rowOf(lo), lambda);
+      } else {
+        rows[j] = rowOf(0);
+      }
+    }
+  }
+  return { matrix: rows, offset };
+}
+
+/**
+ * Functional core of {@link Init21Layout}: `init = A · (tw ⊙ (s, s, 1)) + offset` with `A`, `offset` of
+ * {@link initialLayoutMatrix} and s = `xyScale` (heatmap → input pixels).
+ *
+ * **Shapes**: `tw [B, n, 3]` → `[B, 21, 3]`.
+ */
+export function initialLayout(
+  tw: tf.Tensor,
+  joints: readonly number[],
+  options: InitialLayoutOptions & { xyScale?: number } = {},
+): tf.Tensor3D {
+  const { matrix, offset } = initialLayoutMatrix(joints, options);
+  const n = matrix[0].length;
+  if (tw.rank !== 3 || tw.shape[1] !== n || tw.shape[2] !== 3) {
+    throw new PhalanxShapeError('initialLayout', 'tw', `a [B, ${n}, 3] tensor`, tw.shape);
+  }
+  const s = options.xyScale ?? 1;
+  return tf.tidy(() => {
+    const [b] = tw.shape;
+    const scaled = s === 1 ? tw : tf.mul(tw, tf.tensor1d([s, s, 1]));
+    // [B, n, 3] → [n, B·3], one matmul with A [21, n], back to [B, 21, 3].
+    const flat = tf.reshape(tf.transpose(scaled, [1, 0, 2]), [n, b * 3]);
+    const mixed = tf.transpose(tf.reshape(tf.matMul(tf.tensor2d(matrix), flat), [21, b, 3]), [1, 0, 2]);
+    return tf.add(mixed, tf.tensor2d(offset)) as tf.Tensor3D;
+  });
+}
+
+/**
+ * The release's `init_21_from_tw(wrist, tips, Init21Config())`: the 21-joint layout from the wrist and
+ * the five tips (x, y in input pixels, z in depth bins). MCP, PIP, DIP of each finger sit at
+ * `wrist + r·(tip − wrist)` (ratios 0.28/0.62/0.85, thumb 0.35/0.68/0.88), and every joint of finger f
+ * — its tip included — is shifted in x by `(10, 6, 0, −6, −10)[f]` pixels.
+ *
+ * **Shapes**: `wrist [B, 3]`, `tips [B, 5, 3]` (thumb … pinky) → `[B, 21, 3]` (FreiHAND order).
+ *
+ * @example
+ * const init = init21FromTipsAndWrist(tf.tensor2d([[128, 200, 3.5]]), tips); // [1, 21, 3]
+ */
+export function init21FromTipsAndWrist(
+  wrist: tf.Tensor,
+  tips: tf.Tensor,
+  options: InitialLayoutOptions = {},
+): tf.Tensor3D {
+  if (wrist.rank !== 2 || wrist.shape[1] !== 3) {
+    throw new PhalanxShapeError('init21FromTipsAndWrist', 'wrist', 'a [B, 3] tensor', wrist.shape);
+  }
+  if (tips.rank !== 3 || tips.shape[0] !== wrist.shape[0] || tips.shape[1] !== 5 || tips.shape[2] !== 3) {
+    throw new PhalanxShapeError('init21FromTipsAndWrist', 'tips', `a [B = ${wrist.shape[0]}, 5, 3] tensor`, tips.shape);
+  }
+  return tf.tidy(() => initialLayout(tf.concat([tf.expandDims(wrist, 1), tips], 1), TIP_WRIST_JOINTS, options));
+}
+
+/** Configuration of {@link Init21Layout}. */
+export interface Init21LayoutArgs extends LayerArgs, InitialLayoutOptions {
+  /** The joints the TW-stage predicts, increasing indices in [0, 20]. Default `[0, 4, 8, 12, 16, 20]`. */
+  tipWristJoints?: number[];
+  /** Factor applied to x and y first (heatmap pixels → input pixels: `(S_in − 1)/(S_hm − 1)`). Default 1. */
+  xyScale?: number;
+}
+
+/**
+ * The initial 21-joint layout as a layer ({@link initialLayout}; for the default joints the release's
+ * `init_21_from_tw` after its heatmap → input pixel scaling). Linear, so gradients flow to the
+ * TW-stage coordinates. No weights.
+ *
+ * **Shapes**: `[B, n, 3]` (n = number of `tipWristJoints`; x, y, z) → `[B, 21, 3]`.
+ *
+ * @example
+ * const layout = init21Layout({ xyScale: 255 / 63 });
+ * const init = layout.apply(twCoords) as tf.Tensor; // [B, 21, 3] in input pixels and depth bins
+ */
+export class Init21Layout extends tfl.layers.Layer {
+  static className = 'Init21Layout';
+  readonly tipWristJoints: number[];
+  readonly xyScale: number;
+  readonly fingerRatios: [number, number, number];
+  readonly thumbRatios: [number, number, number];
+  readonly lateralOffsets: [number, number, number, number, number];
+
+  constructor(args: Init21LayoutArgs = {}) {
+    super(args);
+    this.tipWristJoints = checkJointList(COMPONENT, 'tipWristJoints', args.tipWristJoints ?? [...TIP_WRIST_JOINTS]);
+    this.xyScale = checkFinite(COMPONENT, 'xyScale', args.xyScale ?? 1);
+    this.fingerRatios = [...(args.fingerRatios ?? INIT21_DEFAULTS.fingerRatios)] as [number, number, number];
+    this.thumbRatios = [...(args.thumbRatios ?? INIT21_DEFAULTS.thumbRatios)] as [number, number, number];
+    this.lateralOffsets = [...(args.lateralOffsets ?? INIT21_DEFAULTS.lateralOffsets)] as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    initialLayoutMatrix(this.tipWristJoints, this); // validates the ratios and offsets
+  }
+
+  private checkShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const n = this.tipWristJoints.length;
+    if (shape.length !== 3 || shape[1] !== n || shape[2] !== 3) {
+      throw new PhalanxShapeError(COMPONENT, 'input shape', `[B, ${n}, 3] (one row per tipWristJoints entry)`, shape);
+    }
+    return shape;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    this.checkShape(inputShape);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return [this.checkShape(inputShape)[0], 21, 3];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    void kwargs;
+    return tf.tidy(() => initialLayout(Array.isArray(inputs) ? inputs[0] : inputs, this.tipWristJoints, this));
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      tipWristJoints: this.tipWristJoints,
+      xyScale: this.xyScale,
+      fingerRatios: this.fingerRatios,
+      thumbRatios: this.thumbRatios,
+      lateralOffsets: this.lateralOffsets,
+      ...super.getConfig(),
+    };
+  }
+}
+tf.serialization.registerClass(Init21Layout);
+
+/**
+ * Creates an {@link Init21Layout} layer.
+ *
+ * @example
+ * const init = init21Layout({ tipWristJoints: [0, 4, 8, 12, 16, 20], xyScale: 255 / 63 }).apply(twCoords);
+ */
+export function init21Layout(args: Init21LayoutArgs = {}): Init21Layout {
+  return new Init21Layout(args);
+}
