@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
+import { IN_BROWSER, nodeBuiltins } from './environment';
 
 /** A tensor as the golden files store it: row-major data with its shape. */
 export interface TensorJson {
@@ -24,9 +24,21 @@ export interface GoldenLayerCase {
   weightGrads: TensorJson[];
 }
 
-/** Reads and parses a JSON fixture. */
+/**
+ * Reads and parses a JSON fixture, usually given as `new URL('../../test/fixtures/x.json',
+ * import.meta.url)`. In Node it reads the file; in the browser suite the same URL points at the test
+ * server (vite serves the package's files), and the fixture is fetched with a synchronous request so
+ * that test files can load fixtures at module level in both environments.
+ */
 export function readJson<T>(path: string | URL): T {
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
+  if (!IN_BROWSER) return JSON.parse(nodeBuiltins().fs.readFileSync(path, 'utf8')) as T;
+  const request = new XMLHttpRequest();
+  request.open('GET', String(path), false);
+  request.send();
+  if (request.status !== 200) {
+    throw new Error(`readJson: GET ${String(path)} answered ${request.status} ${request.statusText}`);
+  }
+  return JSON.parse(request.responseText) as T;
 }
 
 /** True for a `{shape, data}` object. */

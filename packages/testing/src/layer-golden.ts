@@ -71,6 +71,30 @@ export function expectLayerMatchesGolden(
 }
 
 /**
+ * {@link expectLayerMatchesGolden} with asynchronous reads (`await tensor.data()`), for backends whose
+ * synchronous readback is slow or broken (webgpu in headless Chromium): same computation, same checks.
+ */
+export async function expectLayerMatchesGoldenAsync(
+  layer: AnyLayer,
+  golden: GoldenLayerCase,
+  tolerance: Tolerance = GOLDEN_TOLERANCE,
+): Promise<void> {
+  const { outputs, inputGrads, weightGrads } = runLayerCase(layer, golden);
+  const read = async (t: tf.Tensor) => ({ shape: t.shape, data: Array.from(await t.data()) });
+  expect(outputs.length, 'number of outputs').toBe(golden.outputs.length);
+  for (const [k, o] of outputs.entries()) expectClose(await read(o), golden.outputs[k], tolerance, `output ${k}`);
+  for (const [k, g] of inputGrads.entries()) {
+    expectClose(await read(g), golden.inputGrads[k], tolerance, `input gradient ${k}`);
+  }
+  for (const [k, g] of weightGrads.entries()) {
+    if (g !== null) {
+      expectClose(await read(g), golden.weightGrads[k], tolerance, `gradient of weight ${layer.weights[k].name}`);
+    }
+  }
+  tf.dispose([...outputs, ...inputGrads, ...(weightGrads.filter((g) => g !== null) as tf.Tensor[])]);
+}
+
+/**
  * Asserts that `layer.getConfig()` survives a JSON round trip and `fromConfig`: the rebuilt layer has
  * the same config.
  */

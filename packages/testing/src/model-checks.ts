@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { fileSystem } from '@phalanx/layers';
 import { expectClose } from './close';
+import { IN_BROWSER, nodeBuiltins } from './environment';
 import { expectNoTensorLeak } from './leaks';
 
 type AnyLayer = tfl.layers.Layer;
@@ -23,9 +21,38 @@ function asList(x: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
   return Array.isArray(x) ? x : [x];
 }
 
+let saveCounter = 0;
+
 /**
- * Saves `model` into a fresh temporary directory on disk (model.json + weights.bin), loads it with
- * `tf.loadLayersModel`, and asserts that `predict(inputs)` gives the same numbers (to the last bit
+ * A fresh place to save a model: a temporary directory on disk through `fileSystem` in Node, an
+ * `indexeddb://` key in the browser. `cleanup` removes it.
+ */
+async function temporaryModelStore(): Promise<{
+  handler: () => tf.io.IOHandler | string;
+  cleanup: () => Promise<void>;
+}> {
+  const tag = `phalanx-save-${Date.now()}-${saveCounter++}-${Math.random().toString(36).slice(2, 8)}`;
+  if (IN_BROWSER) {
+    const url = `indexeddb://${tag}`;
+    return {
+      handler: () => url,
+      cleanup: async () => {
+        await tf.io.removeModel(url);
+      },
+    };
+  }
+  const { fs, os, path } = nodeBuiltins();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-`));
+  return {
+    handler: () => fileSystem(dir),
+    cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * Saves `model` and loads it back with `tf.loadLayersModel` — in Node into a fresh temporary directory
+ * on disk (model.json + weights.bin, through `fileSystem`), in the browser into IndexedDB
+ * (`indexeddb://…`) — and asserts that `predict(inputs)` gives the same numbers (to the last bit
  * unless `atol` says otherwise). Returns the loaded model.
  */
 export async function expectSaveLoadIdentical(
@@ -33,10 +60,10 @@ export async function expectSaveLoadIdentical(
   inputs: tf.Tensor[],
   atol = 0,
 ): Promise<tfl.LayersModel> {
-  const dir = mkdtempSync(join(tmpdir(), 'phalanx-save-'));
+  const store = await temporaryModelStore();
   try {
-    await model.save(fileSystem(dir));
-    const loaded = await tfl.loadLayersModel(fileSystem(dir));
+    await model.save(store.handler());
+    const loaded = await tfl.loadLayersModel(store.handler());
     const feed = inputs.length === 1 ? inputs[0] : inputs;
     const before = asList(model.predict(feed) as tf.Tensor | tf.Tensor[]);
     const after = asList(loaded.predict(feed) as tf.Tensor | tf.Tensor[]);
@@ -44,7 +71,7 @@ export async function expectSaveLoadIdentical(
     tf.dispose([...before, ...after]);
     return loaded;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await store.cleanup();
   }
 }
 
