@@ -17,11 +17,11 @@ import {
 import { describe, expect, it } from 'vitest';
 import { fuseGroups, GroupFusion, groupFusion, nddrKernel, type GroupFusionArgs } from './group-fusion';
 
-const fixtures = new URL('../../test/fixtures/', import.meta.url);
-const GOLDEN = readJson<GoldenLayerCase>(new URL('group_fusion.json', fixtures));
+// Whole relative URLs: vite (browser suite) rewrites `new URL('dir/', import.meta.url)` without its slash.
+const GOLDEN = readJson<GoldenLayerCase>(new URL('../../test/fixtures/group_fusion.json', import.meta.url));
 /** Its own format: the initial weights of a layer built on `inputShape`. */
 const INIT = readJson<{ config: GroupFusionArgs; inputShape: number[][]; initialWeights: TensorJson[] }>(
-  new URL('group_fusion.init.json', fixtures),
+  new URL('../../test/fixtures/group_fusion.init.json', import.meta.url),
 );
 
 /** Independent formulation: y_i = Σ_j x_j · K[block j rows, block i cols] + b_i, group by group. */
