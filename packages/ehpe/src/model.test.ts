@@ -24,6 +24,7 @@ import {
 import {
   createEhpe,
   createFem,
+  createPgStage,
   createTwStage,
   importTorchStateDict,
   importTorchvisionBackbone,
@@ -223,6 +224,24 @@ describe('createEhpe structure', () => {
     expect(model.outputs[1].shape).toEqual([null, 11, 3]);
     expect(model.outputs[2].shape).toEqual([null, 21, 3]);
     expect((model.getLayer('init21') as Init21Layout).tipWristJoints).toEqual(wtd);
+  });
+
+  it('createPgStage is the PG-stage of createEhpe (weights transfer by layer name)', () => {
+    const model = createEhpe(TINY);
+    const pg = createPgStage(TINY, 4);
+    for (const layer of pg.layers)
+      if (layer.weights.length > 0) layer.setWeights(model.getLayer(layer.name).getWeights());
+    const inner = tfl.model({
+      inputs: model.inputs,
+      outputs: [model.getLayer('node_feat').output, model.getLayer('img_tokens').output] as tfl.SymbolicTensor[],
+    });
+    const x = tf.randomUniform([2, 64, 64, 3], 0, 1, 'float32', 13);
+    const [nodes, tokens] = inner.predict(x) as tf.Tensor[];
+    const full = model.predict(x) as tf.Tensor[];
+    const alone = pg.predict([nodes, tokens]) as tf.Tensor[];
+    expectClose(alone[0], full[2], { rtol: 0, atol: 1e-5 }, 'joints');
+    expectClose(alone[2], full[4], { rtol: 0, atol: 1e-6 }, '2-hop attention');
+    tf.dispose([x, nodes, tokens, ...full, ...alone]);
   });
 
   it('rejects bad configurations with named errors', () => {

@@ -279,13 +279,39 @@ export function createEhpe(config: EhpeConfig = {}): tfl.LayersModel {
   const sampled = jointFeatureSampler({ name: 'sample' }).apply([map, points]) as SymbolicTensor; // [B, 21, D]
 
   const nodes = tfl.layers.concatenate({ axis: -1, name: 'node_feat' }).apply([init, sampled]) as SymbolicTensor;
-  const x = torchLinear(nodes, { units: c.nodeDim, name: 'pg.node_proj' });
+  const pg = pgStage(nodes, tokens, c, 'pg');
+  return tfl.model({
+    inputs: image,
+    outputs: [out.heatmaps2d, out.coords25d, pg.joints, ...pg.attention],
+    name: c.name,
+  });
+}
+
+/**
+ * The PG-stage (EHPE §3.3) on node features and image tokens, with the release's names under `name`
+ * (`pg`): `node_proj` (linear D+3 → D), SPI ({@link spiBlock}, `spi`) and FEM ({@link fem}, `fem`) on
+ * the projected nodes, {@link DualBranchFusion} (named `name`: `omega_g`, `omega_e`, Eq. 11) and
+ * `out_head` (linear D → 3).
+ *
+ * **Shapes**: `nodes [B, 21, 3 + D]` (x, y, z of the layout and the sampled features), `imageTokens
+ * [B, T, D]` → `joints [B, 21, 3]`, `attention` two `[B, K, 21, 21]`.
+ *
+ * @example
+ * const { joints, attention } = pgStage(nodes, tokens, resolveEhpeConfig(), 'pg');
+ */
+export function pgStage(
+  nodes: SymbolicTensor,
+  imageTokens: SymbolicTensor,
+  c: ResolvedEhpeConfig,
+  name = 'pg',
+): { joints: SymbolicTensor; attention: SymbolicTensor[] } {
+  const x = torchLinear(nodes, { units: c.nodeDim, name: torchName(name, 'node_proj') });
   const spi = spiBlock(x, {
     dim: c.nodeDim,
     heads: c.gatHeads,
     attention: c.gatAttention,
     attentionDropout: c.dropout,
-    name: 'pg.spi',
+    name: torchName(name, 'spi'),
   });
   const femCfg = resolveFemConfig({
     dim: c.nodeDim,
@@ -293,17 +319,30 @@ export function createEhpe(config: EhpeConfig = {}): tfl.LayersModel {
     heads: c.femHeads,
     mlpRatio: c.femMlpRatio,
     dropout: c.dropout,
-    numImageTokens: h * h,
+    numImageTokens: imageTokens.shape[1] as number,
   });
-  const femOut = fem(x, tokens, femCfg, 'pg.fem');
-  const fused = dualBranchFusion({ numJoints: 21, visualWeight: c.fusionVisualWeight, name: 'pg' }).apply([
+  const femOut = fem(x, imageTokens, femCfg, torchName(name, 'fem'));
+  const fused = dualBranchFusion({ numJoints: 21, visualWeight: c.fusionVisualWeight, name }).apply([
     spi.output,
     femOut,
   ]) as SymbolicTensor;
-  const joints = torchLinear(fused, { units: 3, name: 'pg.out_head' });
-  return tfl.model({
-    inputs: image,
-    outputs: [out.heatmaps2d, out.coords25d, joints, ...spi.attention],
-    name: c.name,
-  });
+  return { joints: torchLinear(fused, { units: 3, name: torchName(name, 'out_head') }), attention: spi.attention };
+}
+
+/**
+ * The PG-stage alone as a model (for benchmarks, or to train it on cached TW-stage outputs), from
+ * `[nodes [B, 21, 3 + nodeDim], imageTokens [B, numImageTokens, nodeDim]]` to `[joints [B, 21, 3],
+ * attention1, attention2]`; layer names as in {@link createEhpe} (`pg.*`), so weights transfer by name.
+ *
+ * @example
+ * const pg = createPgStage({ nodeDim: 512 }, 64);
+ * const [joints] = pg.predict([tf.zeros([1, 21, 515]), tf.zeros([1, 64, 512])]) as tf.Tensor[];
+ */
+export function createPgStage(config: EhpeConfig = {}, numImageTokens = 64): tfl.LayersModel {
+  const c = resolveEhpeConfig(config);
+  checkInteger('createPgStage', 'numImageTokens', numImageTokens, 1);
+  const nodes = tfl.input({ shape: [21, 3 + c.nodeDim], name: 'nodes' });
+  const tokens = tfl.input({ shape: [numImageTokens, c.nodeDim], name: 'image_tokens' });
+  const pg = pgStage(nodes, tokens, c, 'pg');
+  return tfl.model({ inputs: [nodes, tokens], outputs: [pg.joints, ...pg.attention], name: `${c.name}_pg_stage` });
 }
