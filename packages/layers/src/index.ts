@@ -18,3 +18,4 @@ export * from './attention/multi-head-attention';
 export * from './util/activations';
 export * from './io/safetensors';
 export * from './io/torch-import';
+export * from './spatial/resize-bilinear';
