@@ -1,0 +1,159 @@
+import { describe as suite, expect, it } from 'vitest';
+import {
+  checkBoolean,
+  checkFinite,
+  checkInteger,
+  checkOneOf,
+  checkPositive,
+  describe,
+  describeCompact,
+  PhalanxConfigError,
+  PhalanxFileError,
+  PhalanxShapeError,
+} from './index';
+
+/** Runs `f`, which must throw, and returns what it threw. */
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a throw');
+}
+
+suite('describe', () => {
+  it('renders strings quoted, shapes with spaces, objects as JSON', () => {
+    expect(describe('max')).toBe("'max'");
+    expect(describe([null, 21, 3])).toBe('[null, 21, 3]');
+    expect(describe([[1, 2], [3]])).toBe('[[1, 2], [3]]');
+    expect(describe([])).toBe('[]');
+    expect(describe(undefined)).toBe('undefined');
+    expect(describe(null)).toBe('null');
+    expect(describe(1.5)).toBe('1.5');
+    expect(describe(NaN)).toBe('NaN');
+    expect(describe({ a: 1 })).toBe('{"a":1}');
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(describe(cyclic)).toBe('[object Object]');
+  });
+
+  it('describeCompact renders short arrays as JSON, long ones by length, long objects cut', () => {
+    expect(describeCompact([0, 1])).toBe('[0,1]');
+    expect(describeCompact(new Array(9).fill(0))).toBe('an array of length 9');
+    expect(describeCompact('x')).toBe("'x'");
+    expect(describeCompact(undefined)).toBe('undefined');
+    const long = describeCompact({ key: 'v'.repeat(200) });
+    expect(long).toHaveLength(80);
+    expect(long.endsWith('...')).toBe(true);
+    expect(describeCompact(3)).toBe('3');
+  });
+});
+
+suite('PhalanxConfigError', () => {
+  it('names component, argument, expected and received', () => {
+    const e = new PhalanxConfigError('ConcreteJointSelector', 'numGroups', 'an integer ≥ 2', 1);
+    expect(e).toBeInstanceOf(Error);
+    expect(e).toBeInstanceOf(PhalanxConfigError);
+    expect(e).not.toBeInstanceOf(PhalanxShapeError);
+    expect(e.name).toBe('PhalanxConfigError');
+    expect(e.message).toBe('ConcreteJointSelector: numGroups must be an integer ≥ 2, but received 1.');
+    expect([e.component, e.argument, e.expected, e.received]).toEqual([
+      'ConcreteJointSelector',
+      'numGroups',
+      'an integer ≥ 2',
+      1,
+    ]);
+    expect(String(e)).toBe(
+      'PhalanxConfigError: ConcreteJointSelector: numGroups must be an integer ≥ 2, but received 1.',
+    );
+  });
+
+  it('lets a subclass render the received value its own way', () => {
+    class CompactError extends PhalanxConfigError {
+      static override readonly renderReceived = describeCompact;
+      override readonly name = 'CompactError';
+    }
+    const e = new CompactError('augment', 'scale', 'a range', [0, 1]);
+    expect(e).toBeInstanceOf(PhalanxConfigError);
+    expect(e.name).toBe('CompactError');
+    expect(e.message).toBe('augment: scale must be a range, but received [0,1].');
+    expect(e.received).toEqual([0, 1]);
+    expect(new PhalanxConfigError('augment', 'scale', 'a range', [0, 1]).message).toBe(
+      'augment: scale must be a range, but received [0, 1].',
+    );
+  });
+});
+
+suite('PhalanxShapeError', () => {
+  it('names component, input, expected and received shape', () => {
+    const e = new PhalanxShapeError('DynamicEdgeGAT', 'input', 'of rank 3 [B, J, F]', [null, 21]);
+    expect(e).toBeInstanceOf(Error);
+    expect(e).not.toBeInstanceOf(PhalanxConfigError);
+    expect(e.name).toBe('PhalanxShapeError');
+    expect(e.message).toBe('DynamicEdgeGAT: input must be of rank 3 [B, J, F], but received [null, 21].');
+    expect([e.component, e.argument, e.expected, e.received]).toEqual([
+      'DynamicEdgeGAT',
+      'input',
+      'of rank 3 [B, J, F]',
+      [null, 21],
+    ]);
+  });
+});
+
+suite('PhalanxFileError', () => {
+  it('names the file, the field and the problem', () => {
+    const e = new PhalanxFileError('rhd/anno_training.pickle', "frame 2 'K'", 'is missing');
+    expect(e).toBeInstanceOf(Error);
+    expect(e.name).toBe('PhalanxFileError');
+    expect(e.message).toBe("rhd/anno_training.pickle: frame 2 'K' is missing");
+    expect([e.file, e.field, e.problem]).toEqual(['rhd/anno_training.pickle', "frame 2 'K'", 'is missing']);
+  });
+});
+
+suite('check helpers', () => {
+  it('return accepted values unchanged', () => {
+    expect(checkInteger('C', 'n', 2, 2)).toBe(2);
+    expect(checkPositive('C', 'x', 0.5)).toBe(0.5);
+    expect(checkFinite('C', 'x', -3)).toBe(-3);
+    expect(checkOneOf('C', 'mode', 'b', ['a', 'b'] as const)).toBe('b');
+    expect(checkBoolean('C', 'flag', false)).toBe(false);
+  });
+
+  it('throw PhalanxConfigError with the expected text', () => {
+    const cases: [() => unknown, string][] = [
+      [() => checkInteger('C', 'n', 1, 2), 'C: n must be an integer ≥ 2, but received 1.'],
+      [() => checkInteger('C', 'n', 2.5, 0), 'C: n must be an integer ≥ 0, but received 2.5.'],
+      [() => checkInteger('C', 'n', '3', 0), "C: n must be an integer ≥ 0, but received '3'."],
+      [() => checkPositive('C', 'x', 0), 'C: x must be a finite number > 0, but received 0.'],
+      [() => checkPositive('C', 'x', Infinity), 'C: x must be a finite number > 0, but received Infinity.'],
+      [() => checkFinite('C', 'x', NaN), 'C: x must be a finite number, but received NaN.'],
+      [() => checkFinite('C', 'x', undefined), 'C: x must be a finite number, but received undefined.'],
+      [() => checkOneOf('C', 'mode', 'c', ['a', 'b']), "C: mode must be one of 'a', 'b', but received 'c'."],
+      [() => checkOneOf('C', 'mode', 1, ['a']), "C: mode must be one of 'a', but received 1."],
+      [() => checkBoolean('C', 'flag', 'yes'), "C: flag must be a boolean, but received 'yes'."],
+    ];
+    for (const [f, message] of cases) {
+      const e = thrown(f);
+      expect(e, message).toBeInstanceOf(PhalanxConfigError);
+      expect((e as Error).message).toBe(message);
+    }
+  });
+
+  it('throw the given error class instead', () => {
+    class DataError extends PhalanxConfigError {
+      override readonly name = 'DataError';
+    }
+    const errors = [
+      thrown(() => checkInteger('C', 'n', -1, 0, DataError)),
+      thrown(() => checkPositive('C', 'x', -1, DataError)),
+      thrown(() => checkFinite('C', 'x', 'a', DataError)),
+      thrown(() => checkOneOf('C', 'm', 'z', ['a'], DataError)),
+      thrown(() => checkBoolean('C', 'b', 0, DataError)),
+    ];
+    for (const e of errors) {
+      expect(e).toBeInstanceOf(DataError);
+      expect((e as Error).name).toBe('DataError');
+    }
+  });
+});

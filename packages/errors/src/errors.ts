@@ -1,0 +1,260 @@
+/**
+ * The named errors every Phalanx package throws, and the argument checks that throw them. One copy for
+ * the whole library, so that `error instanceof PhalanxConfigError` holds whichever package threw.
+ *
+ * Argument errors read `Component: argument must be <expected>, but received <value>.`, e.g.
+ * `ConcreteJointSelector: numGroups must be an integer ≥ 2, but received 1.`; file errors read
+ * `<file>: <field> <problem>`, e.g. `anno_training.pickle: frame 2 'K' is missing`.
+ */
+
+/**
+ * Renders a received value for an error message: strings quoted (`'mean'`), arrays and shapes as
+ * `[2, 3]` (nested arrays alike, `null` for an unknown dimension), other objects as JSON, the rest with
+ * `String`.
+ *
+ * @example
+ * ```ts
+ * describe([null, 21, 3]); // '[null, 21, 3]'
+ * describe('max'); // "'max'"
+ * ```
+ */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (Array.isArray(value)) return `[${value.map((v) => (Array.isArray(v) ? describe(v) : String(v))).join(', ')}]`;
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'object' && value !== null) return json(value, Infinity);
+  return String(value);
+}
+
+/**
+ * Renders a received value compactly, for values that may be large (lists of samples, options
+ * objects): strings quoted, arrays of up to 8 items as JSON (`[0,1]`), longer ones as
+ * `an array of length N`, other objects as JSON cut to 80 characters, the rest with `String`.
+ *
+ * @example
+ * ```ts
+ * describeCompact([0, 1]); // '[0,1]'
+ * describeCompact(new Array(100).fill(0)); // 'an array of length 100'
+ * ```
+ */
+export function describeCompact(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return value.length > 8 ? `an array of length ${value.length}` : JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) return json(value, 80);
+  return String(value);
+}
+
+/** `JSON.stringify(value)` cut to `max` characters (`...` included), or `String(value)` if it cannot be. */
+function json(value: object, max: number): string {
+  try {
+    const s = JSON.stringify(value);
+    return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+  } catch {
+    return String(value);
+  }
+}
+
+/** `Component: argument must be <expected>, but received <value>.` */
+function argumentMessage(component: string, argument: string, expected: string, received: string): string {
+  return `${component}: ${argument} must be ${expected}, but received ${received}.`;
+}
+
+/**
+ * A configuration argument (constructor option, function option) has a value the component cannot
+ * use. The message names the component, the argument, what was expected and what was received.
+ *
+ * @example
+ * ```ts
+ * throw new PhalanxConfigError('ConcreteJointSelector', 'numGroups', 'an integer ≥ 2', 1);
+ * // ConcreteJointSelector: numGroups must be an integer ≥ 2, but received 1.
+ * ```
+ */
+export class PhalanxConfigError extends Error {
+  /**
+   * How `received` is rendered in the message: {@link describe}. A subclass may replace it (e.g. with
+   * {@link describeCompact}); the fields keep the raw value either way.
+   */
+  static readonly renderReceived: (value: unknown) => string = describe;
+
+  override readonly name: string = 'PhalanxConfigError';
+
+  constructor(
+    /** The component (layer class, function, loss) that rejected the value. */
+    readonly component: string,
+    /** The offending argument. */
+    readonly argument: string,
+    /** What would have been accepted, e.g. `an integer ≥ 2`. */
+    readonly expected: string,
+    /** What was given (the raw value). */
+    readonly received: unknown,
+  ) {
+    super(argumentMessage(component, argument, expected, new.target.renderReceived(received)));
+  }
+}
+
+/**
+ * An input tensor (or list of tensors, or array) has a shape or count the component cannot use. The
+ * message names the component, the input, the expected shape and the received one.
+ *
+ * @example
+ * ```ts
+ * throw new PhalanxShapeError('DynamicEdgeGAT', 'input', 'of rank 3 [B, J, F]', [null, 21]);
+ * // DynamicEdgeGAT: input must be of rank 3 [B, J, F], but received [null, 21].
+ * ```
+ */
+export class PhalanxShapeError extends Error {
+  /** How `received` is rendered in the message: {@link describe}. A subclass may replace it. */
+  static readonly renderReceived: (value: unknown) => string = describe;
+
+  override readonly name: string = 'PhalanxShapeError';
+
+  constructor(
+    /** The component (layer class, function, loss) that rejected the input. */
+    readonly component: string,
+    /** The offending input. */
+    readonly argument: string,
+    /** The shape that would have been accepted, e.g. `of rank 3 [B, J, F]`. */
+    readonly expected: string,
+    /** The shape (or value) that was given. */
+    readonly received: unknown,
+  ) {
+    super(argumentMessage(component, argument, expected, new.target.renderReceived(received)));
+  }
+}
+
+/**
+ * A file is missing or its content is malformed. The message names the file, then the field (or
+ * entry) and what is wrong with it: `<file>: <field> <problem>`.
+ *
+ * @example
+ * ```ts
+ * throw new PhalanxFileError('rhd/anno_training.pickle', "frame 2 'K'", 'is missing');
+ * // rhd/anno_training.pickle: frame 2 'K' is missing
+ * ```
+ */
+export class PhalanxFileError extends Error {
+  override readonly name: string = 'PhalanxFileError';
+
+  constructor(
+    /** Path (or name) of the offending file. */
+    readonly file: string,
+    /** The field or entry that is wrong, e.g. `entry 3` or `frame 7 'uv_vis'`. */
+    readonly field: string,
+    /** What is wrong with it, as a predicate: `is missing`, `must be a list of numbers, but is string`. */
+    readonly problem: string,
+  ) {
+    super(`${file}: ${field} ${problem}`);
+  }
+}
+
+/**
+ * A constructor of a configuration error with the argument list of {@link PhalanxConfigError}: what the
+ * `check*` helpers throw. Pass a subclass to have them throw it instead.
+ */
+export type ConfigErrorClass = new (component: string, argument: string, expected: string, received: unknown) => Error;
+
+/**
+ * Returns `value` if it is an integer ≥ `min`; throws `an integer ≥ <min>` otherwise.
+ *
+ * @param errorClass - what to throw; default {@link PhalanxConfigError}.
+ * @example
+ * ```ts
+ * const numGroups = checkInteger('ConcreteJointSelector', 'numGroups', args.numGroups, 2);
+ * ```
+ */
+export function checkInteger(
+  component: string,
+  argument: string,
+  value: unknown,
+  min: number,
+  errorClass: ConfigErrorClass = PhalanxConfigError,
+): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new errorClass(component, argument, `an integer ≥ ${min}`, value);
+  }
+  return value;
+}
+
+/**
+ * Returns `value` if it is a finite number > 0; throws `a finite number > 0` otherwise.
+ *
+ * @param errorClass - what to throw; default {@link PhalanxConfigError}.
+ * @example
+ * ```ts
+ * const scale = checkPositive('MyLayer', 'scale', args.scale ?? 1);
+ * ```
+ */
+export function checkPositive(
+  component: string,
+  argument: string,
+  value: unknown,
+  errorClass: ConfigErrorClass = PhalanxConfigError,
+): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new errorClass(component, argument, 'a finite number > 0', value);
+  }
+  return value;
+}
+
+/**
+ * Returns `value` if it is a finite number; throws `a finite number` otherwise.
+ *
+ * @param errorClass - what to throw; default {@link PhalanxConfigError}.
+ * @example
+ * ```ts
+ * const selfWeight = checkFinite('GroupFusion', 'selfWeight', args.selfWeight ?? 0.9);
+ * ```
+ */
+export function checkFinite(
+  component: string,
+  argument: string,
+  value: unknown,
+  errorClass: ConfigErrorClass = PhalanxConfigError,
+): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new errorClass(component, argument, 'a finite number', value);
+  }
+  return value;
+}
+
+/**
+ * Returns `value` if it is one of the strings `options`; throws `one of 'a', 'b'` otherwise.
+ *
+ * @param errorClass - what to throw; default {@link PhalanxConfigError}.
+ * @example
+ * ```ts
+ * const mode = checkOneOf('SoftArgmax25D', 'mode', args.mode, ['volumetric', 'latent'] as const);
+ * ```
+ */
+export function checkOneOf<T extends string>(
+  component: string,
+  argument: string,
+  value: unknown,
+  options: readonly T[],
+  errorClass: ConfigErrorClass = PhalanxConfigError,
+): T {
+  if (typeof value !== 'string' || !(options as readonly string[]).includes(value)) {
+    throw new errorClass(component, argument, `one of ${options.map((o) => `'${o}'`).join(', ')}`, value);
+  }
+  return value as T;
+}
+
+/**
+ * Returns `value` if it is a boolean; throws `a boolean` otherwise.
+ *
+ * @param errorClass - what to throw; default {@link PhalanxConfigError}.
+ * @example
+ * ```ts
+ * const useBias = checkBoolean('GroupFusion', 'useBias', args.useBias ?? true);
+ * ```
+ */
+export function checkBoolean(
+  component: string,
+  argument: string,
+  value: unknown,
+  errorClass: ConfigErrorClass = PhalanxConfigError,
+): boolean {
+  if (typeof value !== 'boolean') throw new errorClass(component, argument, 'a boolean', value);
+  return value;
+}
