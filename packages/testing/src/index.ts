@@ -5,3 +5,4 @@ export * from './layer-golden';
 export * from './gradcheck';
 export * from './leaks';
 export * from './model-checks';
+export * from './environment';
