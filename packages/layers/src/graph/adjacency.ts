@@ -6,7 +6,7 @@
  * Joint order (DESIGN §2): 0 wrist; thumb 1–4, index 5–8, middle 9–12, ring 13–16, pinky 17–20, each
  * finger ordered MCP, PIP, DIP, TIP (thumb: CMC, MCP, IP, TIP).
  */
-import { PhalanxConfigError } from '../errors';
+import { PhalanxConfigError } from '@phalanx/errors';
 
 /** Number of joints of the FreiHAND/MANO hand skeleton. */
 export const HAND_NUM_JOINTS = 21;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError } from '../errors';
+import { PhalanxConfigError } from '@phalanx/errors';
 
 /**
  * Reading and writing the safetensors format (https://github.com/huggingface/safetensors):

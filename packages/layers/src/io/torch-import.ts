@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '../errors';
+import { PhalanxConfigError } from '@phalanx/errors';
 
 /**
  * Loading PyTorch `state_dict` tensors (e.g. from {@link readSafetensors}) into tfjs layers: name

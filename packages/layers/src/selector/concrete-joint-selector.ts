@@ -14,7 +14,7 @@ import {
   checkPositive,
   PhalanxConfigError,
   PhalanxShapeError,
-} from '../errors';
+} from '@phalanx/errors';
 
 const NAME = 'ConcreteJointSelector';
 

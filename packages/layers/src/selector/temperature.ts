@@ -3,7 +3,7 @@
  * callback and a hook for custom training loops.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkFinite, checkInteger, checkPositive, PhalanxConfigError } from '../errors';
+import { checkFinite, checkInteger, checkPositive, PhalanxConfigError } from '@phalanx/errors';
 import { ConcreteJointSelector } from './concrete-joint-selector';
 
 /** A temperature schedule: global training step (integer ≥ 0) → temperature τ > 0. */

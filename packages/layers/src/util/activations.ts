@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-layers registers its activation classes ('relu', 'linear', …) on import.
 import '@tensorflow/tfjs-layers';
-import { checkOneOf } from '../errors';
+import { checkOneOf } from '@phalanx/errors';
 
 /** The activation identifiers that tfjs-layers accepts (`ActivationIdentifier`). */
 export const ACTIVATION_IDENTIFIERS = [

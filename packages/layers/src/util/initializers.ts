@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '../errors';
+import { PhalanxConfigError } from '@phalanx/errors';
 
 /** A tfjs-layers initializer object (the type `tf.initializers.*` return). */
 export type Initializer = ReturnType<typeof tfl.initializers.constant>;
