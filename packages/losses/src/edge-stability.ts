@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError, PhalanxShapeError } from './errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { checkTensor } from './validate';
 
 /** Options of {@link edgeStabilityLoss}. */

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export * from './errors';
+export { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 export * from './heatmap-mse';
 export * from './mpjpe';
 export * from './squared-distance';

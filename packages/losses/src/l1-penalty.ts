@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError } from './errors';
+import { PhalanxConfigError } from '@phalanx/errors';
 
 /**
  * Something that holds a weight tensor: a `tf.Tensor` / `tf.Variable`, or a tfjs-layers

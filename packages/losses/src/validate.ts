@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError, PhalanxShapeError } from './errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 
 /** Throws unless `x` is a tfjs tensor (a plain array or `undefined` gives a named error, not a crash). */
 export function checkTensor(component: string, argument: string, x: unknown): tf.Tensor {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError } from './errors';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { checkPoints3 } from './validate';
 
 /** Options of {@link xyzL1Loss}. */
