@@ -3,7 +3,7 @@
  * errors that say which argument had which shape.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxShapeError } from './errors';
+import { PhalanxShapeError } from '@phalanx/errors';
 
 /** The shape of a nested array, read along its first elements. */
 export function nestedShape(x: unknown): number[] {

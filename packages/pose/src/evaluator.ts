@@ -2,7 +2,7 @@
  * Streaming keypoint evaluation with the semantics of the official `EvalUtil` (Learnable Groups
  * release, from Zimmermann & Brox's hand3d), in float64.
  */
-import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from './errors';
+import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from '@phalanx/errors';
 import { countAtMost, distance, medianOfSorted, readKeypointPair, readVisibility } from './arrays';
 import { auc as areaUnderCurve, linspace, trapezoid, type Keypoints, type Visibility } from './metrics';
 import { JOINT_CLASSES, JOINT_NAMES, NUM_JOINTS } from './skeleton';

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkArray, nestedShape, readPoints, shapeOfInput } from './arrays';
-import { PhalanxConfigError, PhalanxShapeError, checkInteger, checkPositive } from './errors';
+import { PhalanxConfigError, PhalanxShapeError, checkInteger, checkPositive } from '@phalanx/errors';
 import { det3, svd3, type Matrix3 } from './linalg';
 
 /** Joints as a tensor `[B, J, C]` / `[J, C]` or nested arrays. */

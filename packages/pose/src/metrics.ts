@@ -6,7 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { distance, readKeypointPair, readVisibility } from './arrays';
-import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from './errors';
+import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from '@phalanx/errors';
 import { svd3, type Matrix3 } from './linalg';
 
 /** Keypoints `[N][J][D]` or `[J][D]` (D = 2 or 3) as nested arrays or a tensor. */

@@ -2,7 +2,7 @@
  * PCK curves as standalone SVG documents: axes with ticks, grid, labels and a legend with each
  * curve's AUC — the plot of the hand-pose papers, without a plotting library.
  */
-import { PhalanxConfigError, PhalanxShapeError, checkInteger, checkPositive } from './errors';
+import { PhalanxConfigError, PhalanxShapeError, checkInteger, checkPositive } from '@phalanx/errors';
 import { auc as areaUnderCurve } from './metrics';
 
 /** One curve of a PCK plot. */

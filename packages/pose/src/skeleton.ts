@@ -7,7 +7,7 @@
  * four slots).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError, PhalanxShapeError, checkInteger } from './errors';
+import { PhalanxConfigError, PhalanxShapeError, checkInteger } from '@phalanx/errors';
 
 /** Number of hand joints in the FreiHAND / MANO skeleton. */
 export const NUM_JOINTS = 21;
