@@ -1,70 +1,48 @@
 /**
- * Errors of `@phalanx/data`, in the message form of the rest of Phalanx
- * (`Component: argument must be expected, but received value.`). Kept local so that the data package
- * depends on nothing but tfjs.
+ * Errors of `@phalanx/data`: subclasses of the shared `@phalanx/errors` classes, so
+ * `error instanceof PhalanxConfigError` (or `PhalanxFileError`) holds for them as for every other
+ * Phalanx package, while their own names and message form stay: received values are rendered compactly
+ * (`[0,1]`, `an array of length 500`), since data options may hold whole sample lists.
  */
+import { checkInteger, checkOneOf, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 
-/** An option has a value the component cannot use. */
-export class PhalanxDataConfigError extends Error {
-  override readonly name = 'PhalanxDataConfigError';
-  constructor(
-    readonly component: string,
-    readonly argument: string,
-    readonly expected: string,
-    readonly received: unknown,
-  ) {
-    super(`${component}: ${argument} must be ${expected}, but received ${describeValue(received)}.`);
-  }
+/**
+ * An option has a value the component cannot use:
+ * `augment: outputSize must be an integer ≥ 16, but received 4.`
+ * A {@link PhalanxConfigError} whose message renders the received value with `describeCompact`.
+ */
+export class PhalanxDataConfigError extends PhalanxConfigError {
+  /** Received values are rendered compactly (`[0,1]`, `an array of length 500`). */
+  static override readonly renderReceived: (value: unknown) => string = describeCompact;
+
+  override readonly name: string = 'PhalanxDataConfigError';
 }
 
-/** A data file is missing or its content is malformed; the message names the file and the field. */
-export class PhalanxDataFileError extends Error {
-  override readonly name = 'PhalanxDataFileError';
-  constructor(
-    /** Path of the offending file. */
-    readonly file: string,
-    /** The field (or entry) that is wrong, e.g. `entry 3` or `frame 7 'uv_vis'`. */
-    readonly field: string,
-    /** What is wrong with it. */
-    readonly problem: string,
-  ) {
-    super(`${file}: ${field} ${problem}`);
-  }
+/**
+ * A data file is missing or its content is malformed; the message names the file and the field:
+ * `anno_training.pickle: frame 2 'K' is missing`. A {@link PhalanxFileError}.
+ */
+export class PhalanxDataFileError extends PhalanxFileError {
+  override readonly name: string = 'PhalanxDataFileError';
 }
 
-/** Renders a received value for an error message. */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return value.length > 8 ? `an array of length ${value.length}` : JSON.stringify(value);
-  if (typeof value === 'object' && value !== null) {
-    try {
-      const s = JSON.stringify(value);
-      return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-    } catch {
-      return String(value);
-    }
-  }
-  return String(value);
-}
+/**
+ * Renders a received value for an error message: `describeCompact` of `@phalanx/errors`, kept under
+ * this name for existing callers.
+ */
+export const describeValue: (value: unknown) => string = describeCompact;
 
-/** Throws unless `value` is an integer ≥ `min`. */
+/** Returns `value` if it is an integer ≥ `min`; throws a {@link PhalanxDataConfigError} otherwise. */
 export function checkInt(component: string, argument: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new PhalanxDataConfigError(component, argument, `an integer ≥ ${min}`, value);
-  }
-  return value;
+  return checkInteger(component, argument, value, min, PhalanxDataConfigError);
 }
 
-/** Throws unless `value` is one of `options`. */
+/** Returns `value` if it is one of the strings `options`; throws a {@link PhalanxDataConfigError} otherwise. */
 export function checkChoice<T extends string>(
   component: string,
   argument: string,
   value: unknown,
   options: readonly T[],
 ): T {
-  if (typeof value !== 'string' || !(options as readonly string[]).includes(value)) {
-    throw new PhalanxDataConfigError(component, argument, `one of ${options.map((o) => `'${o}'`).join(', ')}`, value);
-  }
-  return value as T;
+  return checkOneOf(component, argument, value, options, PhalanxDataConfigError);
 }

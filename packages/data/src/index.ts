@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 export * from './random';
+export { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 export * from './errors';
 export * from './types';
 export * from './image-io';
