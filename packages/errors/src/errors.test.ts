@@ -7,6 +7,7 @@ import {
   checkPositive,
   describe,
   describeCompact,
+  PhalanxArgumentError,
   PhalanxConfigError,
   PhalanxFileError,
   PhalanxShapeError,
@@ -50,24 +51,34 @@ suite('describe', () => {
   });
 });
 
-suite('PhalanxConfigError', () => {
-  it('names component, argument, expected and received', () => {
-    const e = new PhalanxConfigError('ConcreteJointSelector', 'numGroups', 'an integer ≥ 2', 1);
-    expect(e).toBeInstanceOf(Error);
-    expect(e).toBeInstanceOf(PhalanxConfigError);
-    expect(e).not.toBeInstanceOf(PhalanxShapeError);
-    expect(e.name).toBe('PhalanxConfigError');
-    expect(e.message).toBe('ConcreteJointSelector: numGroups must be an integer ≥ 2, but received 1.');
-    expect([e.component, e.argument, e.expected, e.received]).toEqual([
-      'ConcreteJointSelector',
-      'numGroups',
-      'an integer ≥ 2',
-      1,
-    ]);
-    expect(String(e)).toBe(
-      'PhalanxConfigError: ConcreteJointSelector: numGroups must be an integer ≥ 2, but received 1.',
-    );
-  });
+suite('PhalanxConfigError and PhalanxShapeError', () => {
+  const cases = [
+    {
+      error: new PhalanxConfigError('ConcreteJointSelector', 'numGroups', 'an integer ≥ 2', 1),
+      name: 'PhalanxConfigError',
+      other: PhalanxShapeError,
+      fields: ['ConcreteJointSelector', 'numGroups', 'an integer ≥ 2', 1],
+      message: 'ConcreteJointSelector: numGroups must be an integer ≥ 2, but received 1.',
+    },
+    {
+      error: new PhalanxShapeError('DynamicEdgeGAT', 'input', 'of rank 3 [B, J, F]', [null, 21]),
+      name: 'PhalanxShapeError',
+      other: PhalanxConfigError,
+      fields: ['DynamicEdgeGAT', 'input', 'of rank 3 [B, J, F]', [null, 21]],
+      message: 'DynamicEdgeGAT: input must be of rank 3 [B, J, F], but received [null, 21].',
+    },
+  ];
+  for (const { error: e, name, other, fields, message } of cases) {
+    it(`${name} names component, argument, expected and received`, () => {
+      expect(e).toBeInstanceOf(Error);
+      expect(e).toBeInstanceOf(PhalanxArgumentError);
+      expect(e).not.toBeInstanceOf(other);
+      expect(e.name).toBe(name);
+      expect(e.message).toBe(message);
+      expect(String(e)).toBe(`${name}: ${message}`);
+      expect([e.component, e.argument, e.expected, e.received]).toEqual(fields);
+    });
+  }
 
   it('lets a subclass render the received value its own way', () => {
     class CompactError extends PhalanxConfigError {
@@ -82,22 +93,6 @@ suite('PhalanxConfigError', () => {
     expect(new PhalanxConfigError('augment', 'scale', 'a range', [0, 1]).message).toBe(
       'augment: scale must be a range, but received [0, 1].',
     );
-  });
-});
-
-suite('PhalanxShapeError', () => {
-  it('names component, input, expected and received shape', () => {
-    const e = new PhalanxShapeError('DynamicEdgeGAT', 'input', 'of rank 3 [B, J, F]', [null, 21]);
-    expect(e).toBeInstanceOf(Error);
-    expect(e).not.toBeInstanceOf(PhalanxConfigError);
-    expect(e.name).toBe('PhalanxShapeError');
-    expect(e.message).toBe('DynamicEdgeGAT: input must be of rank 3 [B, J, F], but received [null, 21].');
-    expect([e.component, e.argument, e.expected, e.received]).toEqual([
-      'DynamicEdgeGAT',
-      'input',
-      'of rank 3 [B, J, F]',
-      [null, 21],
-    ]);
   });
 });
 

@@ -55,9 +55,31 @@ function json(value: object, max: number): string {
   }
 }
 
-/** `Component: argument must be <expected>, but received <value>.` */
-function argumentMessage(component: string, argument: string, expected: string, received: string): string {
-  return `${component}: ${argument} must be ${expected}, but received ${received}.`;
+/**
+ * What {@link PhalanxConfigError} and {@link PhalanxShapeError} share: a component rejected the value
+ * of one argument. The message names the component, the argument, what was expected and what was
+ * received: `Component: argument must be <expected>, but received <value>.` Catch this class to catch
+ * both.
+ */
+export abstract class PhalanxArgumentError extends Error {
+  /**
+   * How `received` is rendered in the message: {@link describe}. A subclass may replace it (e.g. with
+   * {@link describeCompact}); the `received` field keeps the raw value either way.
+   */
+  static readonly renderReceived: (value: unknown) => string = describe;
+
+  constructor(
+    /** The component (layer class, function, loss) that rejected the value. */
+    readonly component: string,
+    /** The offending argument or input. */
+    readonly argument: string,
+    /** What would have been accepted, e.g. `an integer ≥ 2` or `of rank 3 [B, J, F]`. */
+    readonly expected: string,
+    /** What was given (the raw value, or the shape of the input). */
+    readonly received: unknown,
+  ) {
+    super(`${component}: ${argument} must be ${expected}, but received ${new.target.renderReceived(received)}.`);
+  }
 }
 
 /**
@@ -70,27 +92,8 @@ function argumentMessage(component: string, argument: string, expected: string, 
  * // ConcreteJointSelector: numGroups must be an integer ≥ 2, but received 1.
  * ```
  */
-export class PhalanxConfigError extends Error {
-  /**
-   * How `received` is rendered in the message: {@link describe}. A subclass may replace it (e.g. with
-   * {@link describeCompact}); the fields keep the raw value either way.
-   */
-  static readonly renderReceived: (value: unknown) => string = describe;
-
+export class PhalanxConfigError extends PhalanxArgumentError {
   override readonly name: string = 'PhalanxConfigError';
-
-  constructor(
-    /** The component (layer class, function, loss) that rejected the value. */
-    readonly component: string,
-    /** The offending argument. */
-    readonly argument: string,
-    /** What would have been accepted, e.g. `an integer ≥ 2`. */
-    readonly expected: string,
-    /** What was given (the raw value). */
-    readonly received: unknown,
-  ) {
-    super(argumentMessage(component, argument, expected, new.target.renderReceived(received)));
-  }
 }
 
 /**
@@ -103,24 +106,8 @@ export class PhalanxConfigError extends Error {
  * // DynamicEdgeGAT: input must be of rank 3 [B, J, F], but received [null, 21].
  * ```
  */
-export class PhalanxShapeError extends Error {
-  /** How `received` is rendered in the message: {@link describe}. A subclass may replace it. */
-  static readonly renderReceived: (value: unknown) => string = describe;
-
+export class PhalanxShapeError extends PhalanxArgumentError {
   override readonly name: string = 'PhalanxShapeError';
-
-  constructor(
-    /** The component (layer class, function, loss) that rejected the input. */
-    readonly component: string,
-    /** The offending input. */
-    readonly argument: string,
-    /** The shape that would have been accepted, e.g. `of rank 3 [B, J, F]`. */
-    readonly expected: string,
-    /** The shape (or value) that was given. */
-    readonly received: unknown,
-  ) {
-    super(argumentMessage(component, argument, expected, new.target.renderReceived(received)));
-  }
 }
 
 /**
