@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(__dirname, '../..');
-const PACKAGES = ['layers', 'losses', 'pose', 'data', 'wasm-training', 'blocks', 'learnable-groups'];
+const PACKAGES = ['errors', 'layers', 'losses', 'pose', 'data', 'wasm-training', 'blocks', 'learnable-groups'];
 const TFJS = ['core', 'layers', 'backend-cpu', 'backend-wasm', 'data'].map((p) => `@tensorflow/tfjs-${p}@4.22.0`);
 
 let work = '';
@@ -28,6 +28,7 @@ const data = ${load('@phalanx/data')};
 const wasmTraining = ${load('@phalanx/wasm-training')};
 const blocks = ${load('@phalanx/blocks')};
 const learnableGroups = ${load('@phalanx/learnable-groups')};
+const errors = ${load('@phalanx/errors')};
 async function main() {
   await tf.setBackend('cpu');
   const report = {};
@@ -51,6 +52,11 @@ async function main() {
   report.dataKeys = Object.keys(data).length > 3;
   report.wasmTraining = typeof wasmTraining.registerWasmTrainingKernels;
   report.blocks = typeof blocks.hourglass;
+  // One copy of the error classes: every package re-exports the very classes of @phalanx/errors.
+  report.sharedErrors =
+    [layers, losses, pose, data].every((m) => m.PhalanxConfigError === errors.PhalanxConfigError) &&
+    data.PhalanxFileError === errors.PhalanxFileError &&
+    new data.PhalanxDataConfigError('c', 'a', 'e', 1) instanceof layers.PhalanxConfigError;
   // The reference model at a tiny width, through the built packages.
   const lg = learnableGroups.createLearnableGroups({
     inputSize: 64, planes: [4, 4], hourglassFeatures: 8, stemChannels: [4, 8], neckChannels: 8,
@@ -110,6 +116,7 @@ describe('packed tarballs in a fresh npm project', () => {
         dataKeys: true,
         wasmTraining: 'function',
         blocks: 'function',
+        sharedErrors: true,
         lgShapes: [
           [1, 21, 2],
           [1, 21],
