@@ -15,6 +15,7 @@ export class PhalanxDataConfigError extends PhalanxConfigError {
   /** Received values are rendered compactly (`[0,1]`, `an array of length 500`). */
   static override readonly renderReceived: (value: unknown) => string = describeCompact;
 
+  /** Always `'PhalanxDataConfigError'`, for tests on `error.name`. */
   override readonly name: string = 'PhalanxDataConfigError';
 }
 
@@ -23,6 +24,7 @@ export class PhalanxDataConfigError extends PhalanxConfigError {
  * `anno_training.pickle: frame 2 'K' is missing`. A {@link PhalanxFileError}.
  */
 export class PhalanxDataFileError extends PhalanxFileError {
+  /** Always `'PhalanxDataFileError'`, for tests on `error.name`. */
   override readonly name: string = 'PhalanxDataFileError';
 }
 

@@ -93,6 +93,7 @@ export abstract class PhalanxArgumentError extends Error {
  * ```
  */
 export class PhalanxConfigError extends PhalanxArgumentError {
+  /** Always `'PhalanxConfigError'`, for tests on `error.name`. */
   override readonly name: string = 'PhalanxConfigError';
 }
 
@@ -107,6 +108,7 @@ export class PhalanxConfigError extends PhalanxArgumentError {
  * ```
  */
 export class PhalanxShapeError extends PhalanxArgumentError {
+  /** Always `'PhalanxShapeError'`, for tests on `error.name`. */
   override readonly name: string = 'PhalanxShapeError';
 }
 
@@ -121,6 +123,7 @@ export class PhalanxShapeError extends PhalanxArgumentError {
  * ```
  */
 export class PhalanxFileError extends Error {
+  /** Always `'PhalanxFileError'`, for tests on `error.name`. */
   override readonly name: string = 'PhalanxFileError';
 
   constructor(
