@@ -3,8 +3,9 @@
  * a fresh npm project outside the workspace together with tfjs from the registry, and used from plain
  * Node 20 through both `import` (ESM) and `require` (CJS).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,8 @@ const PACKAGES = ['errors', 'layers', 'losses', 'pose', 'data', 'wasm-training',
 const TFJS = ['core', 'layers', 'backend-cpu', 'backend-wasm', 'data'].map((p) => `@tensorflow/tfjs-${p}@4.22.0`);
 
 let work = '';
+// Asynchronous, so that vitest's worker stays responsive while packing and installing take their time.
+const run = promisify(execFile);
 
 /** The script both module systems run; `load` is `import` or `require`. */
 function checkScript(load: (name: string) => string): string {
@@ -69,28 +72,22 @@ main().catch((e) => { console.error(e); process.exit(1); });
 `;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'phalanx-packaging-'));
   const tarballs = join(work, 'tarballs');
   for (const name of PACKAGES) {
-    execFileSync('pnpm', ['pack', '--pack-destination', tarballs], {
-      cwd: join(ROOT, 'packages', name),
-      stdio: 'pipe',
-    });
+    await run('pnpm', ['pack', '--pack-destination', tarballs], { cwd: join(ROOT, 'packages', name) });
   }
   const project = join(work, 'project');
-  execFileSync('mkdir', ['-p', project]);
+  mkdirSync(project, { recursive: true });
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }));
   const files = readdirSync(tarballs).map((f) => join(tarballs, f));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...files, ...TFJS], {
-    cwd: project,
-    stdio: 'pipe',
-  });
+  await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...files, ...TFJS], { cwd: project });
   // In ESM, require is not defined: give the script one.
   writeFileSync(
     join(project, 'check.mjs'),
     `import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n` +
-      checkScript((n) => `await import('${n}')`).replace('async function main', 'async function main'),
+      checkScript((n) => `await import('${n}')`),
   );
   writeFileSync(
     join(project, 'check.cjs'),
@@ -104,8 +101,8 @@ afterAll(() => {
 
 describe('packed tarballs in a fresh npm project', () => {
   for (const file of ['check.mjs', 'check.cjs']) {
-    it(`work from ${file.endsWith('mjs') ? 'ESM import' : 'CJS require'}`, () => {
-      const out = execFileSync('node', [file], { cwd: join(work, 'project'), encoding: 'utf8' });
+    it(`work from ${file.endsWith('mjs') ? 'ESM import' : 'CJS require'}`, async () => {
+      const { stdout: out } = await run('node', [file], { cwd: join(work, 'project'), encoding: 'utf8' });
       const report = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
       expect(report).toEqual({
         shape: [2, 2, 3],

@@ -14,7 +14,7 @@ import {
   useBackend,
 } from '@phalanx/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PhalanxShapeError } from '../errors';
+import { PhalanxShapeError } from '@phalanx/errors';
 import {
   MultiHeadAttention,
   multiHeadAttention,

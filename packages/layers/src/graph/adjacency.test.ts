@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PhalanxConfigError } from '../errors';
+import { PhalanxConfigError } from '@phalanx/errors';
 import {
   adjacencyFromEdges,
   HAND_NUM_JOINTS,

@@ -14,7 +14,7 @@ import {
   useBackend,
 } from '@phalanx/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PhalanxConfigError, PhalanxShapeError } from '../errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { adjacencyFromEdges, handAdjacency, hopNeighborhood } from './adjacency';
 import {
   DynamicEdgeGAT,

@@ -12,7 +12,7 @@ import {
   type GoldenLayerCase,
 } from '@phalanx/testing';
 import { describe, expect, it } from 'vitest';
-import { PhalanxShapeError } from '../errors';
+import { PhalanxShapeError } from '@phalanx/errors';
 import { JointFeatureSampler, jointFeatureSampler, sampleJointFeatures } from './joint-feature-sampler';
 
 const golden = readJson<GoldenLayerCase>(new URL('../../test/fixtures/joint_feature_sampler.json', import.meta.url));

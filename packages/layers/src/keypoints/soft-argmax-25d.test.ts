@@ -12,7 +12,7 @@ import {
   type GoldenLayerCase,
 } from '@phalanx/testing';
 import { describe, expect, it } from 'vitest';
-import { PhalanxConfigError, PhalanxShapeError } from '../errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import {
   latentSoftArgmax25D,
   SoftArgmax25D,
