@@ -399,7 +399,7 @@ export class Trainer<B = unknown> {
       learningRates[g.name] = g.lastLr;
     }
     let temperature: number | undefined;
-    if (this.temperature) {
+    if (this.temperature && findConcreteJointSelectors(this.model).length > 0) {
       temperature = annealTemperature(this.model, this.temperature, step);
       this.lastTemperature = temperature;
     }
