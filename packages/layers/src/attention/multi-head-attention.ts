@@ -70,7 +70,12 @@ export function multiHeadAttentionCore(
   value: tf.Tensor,
   weights: MultiHeadAttentionWeights,
   options: MultiHeadAttentionOptions,
-): { output: tf.Tensor; attention: tf.Tensor } {
+): {
+  /** `[B, Tq, D]`: the attended values after the output projection. */
+  output: tf.Tensor;
+  /** `[B, H, Tq, Tk]`: the attention weights of every head, before dropout (rows sum to 1). */
+  attention: tf.Tensor;
+} {
   const { numHeads, attentionDropout = 0, training = false } = options;
   for (const [name, t] of [
     ['query', query],
@@ -154,11 +159,16 @@ export interface MultiHeadAttentionArgs extends LayerArgs {
  * const out = mha.apply([joints, pixels]) as tf.Tensor; // [2, 21, 256]
  */
 export class MultiHeadAttention extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation. */
   static className = 'MultiHeadAttention';
 
+  /** Number of heads H; divides `units`. */
   readonly numHeads: number;
+  /** Model width D: width of every projection and of the output `[B, Tq, D]`. */
   readonly units: number;
+  /** Dropout rate on the attention weights in training, in [0, 1). Default 0. */
   readonly attentionDropout: number;
+  /** Whether the layer has a second output, the attention weights `[B, H, Tq, Tk]`. Default false. */
   readonly returnAttention: boolean;
 
   private queryKernel: tfl.LayerVariable | null = null;

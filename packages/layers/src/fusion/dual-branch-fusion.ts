@@ -84,11 +84,19 @@ export interface DualBranchFusionArgs extends LayerArgs {
  *
  * @example
  * const fusion = dualBranchFusion({ numJoints: 21 });
- * const fused = fusion.apply([gatOut, femOut]) as tf.Tensor; // [B, 21, C]
+ * const gatOut = tf.randomNormal([2, 21, 128]); // structural branch
+ * const femOut = tf.randomNormal([2, 21, 128]); // visual branch
+ * const fused = fusion.apply([gatOut, femOut]) as tf.Tensor; // [2, 21, 128], gatOut + femOut initially
  */
 export class DualBranchFusion extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation. */
   static className = 'DualBranchFusion';
+  /** Number of joints J (size of `structuralWeight [J, J]`). */
   readonly numJoints: number;
+  /**
+   * Form of `visualWeight`: `'vector'` `[J, 1]` (default, scales each joint) or `'matrix'` `[J, J]` (mixes joints); the
+   * constructor argument `visualWeight`.
+   */
   readonly visualWeightForm: VisualWeightForm;
   private structuralWeight: tfl.LayerVariable | null = null;
   private visualWeight: tfl.LayerVariable | null = null;

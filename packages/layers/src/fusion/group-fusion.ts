@@ -35,9 +35,13 @@ export interface NddrKernelArgs {
  * `y_i = α·x_i + β/(G−1)·Σ_{j≠i} x_j`. It needs as many output as input channels per group.
  */
 export class NddrKernel extends tf.serialization.Serializable {
+  /** Name under which the class is registered for serialisation. */
   static className = 'NddrKernel';
+  /** Number of groups G (≥ 2); the kernel is a G × G grid of C × C blocks. */
   readonly numGroups: number;
+  /** α: the diagonal of a group's own block. Default 0.9. */
   readonly selfWeight: number;
+  /** β: spread as β/(G−1) over the diagonals of the other groups' blocks. Default 0.1. */
   readonly otherWeight: number;
 
   constructor(args: NddrKernelArgs) {
@@ -52,6 +56,10 @@ export class NddrKernel extends tf.serialization.Serializable {
     return false;
   }
 
+  /**
+   * Builds the initial kernel `[G·C, G·C]` for `shape = [G·C, G·C]` (square, divisible by G); throws a
+   * `PhalanxConfigError` for any other shape.
+   */
   apply(shape: number[], dtype: tf.DataType = 'float32'): tf.Tensor {
     const g = this.numGroups;
     if (shape.length !== 2 || shape[0] !== shape[1] || shape[0] % g !== 0) {
@@ -194,16 +202,24 @@ export interface GroupFusionArgs extends LayerArgs {
  *
  * @example
  * const fusion = groupFusion({ numGroups: 3 });
- * const ys = fusion.apply([a, b, c]) as tf.Tensor[]; // three [B, H, W, C] tensors
+ * const [a, b, c] = [0, 1, 2].map(() => tf.randomNormal([2, 16, 16, 32]));
+ * const ys = fusion.apply([a, b, c]) as tf.Tensor[]; // three [2, 16, 16, 32] tensors
  */
 export class GroupFusion extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation. */
   static className = NAME;
 
+  /** Number of groups G (≥ 2): the layer takes and returns G tensors. */
   readonly numGroups: number;
+  /** Output channels U per group; `null` (default) means U = C, the input channel count. */
   readonly units: number | null;
+  /** α of the NDDR initialisation (own group). Default 0.9; unused when U ≠ C or a `kernelInitializer` is given. */
   readonly selfWeight: number;
+  /** β of the NDDR initialisation (shared over the other G−1 groups). Default 0.1. */
   readonly otherWeight: number;
+  /** Whether the layer has the weight `bias [G·U]`. Default true. */
   readonly useBias: boolean;
+  /** Initializer of `kernel`; `null` (default): {@link NddrKernel} when U = C, else Glorot uniform. */
   readonly kernelInitializer: Initializer | null;
 
   private kernel: tfl.LayerVariable | null = null;

@@ -137,7 +137,12 @@ export function dynamicEdgeGatCore(
   x: tf.Tensor,
   weights: DynamicEdgeGatWeights,
   options: DynamicEdgeGatOptions,
-): { output: tf.Tensor; attention: tf.Tensor } {
+): {
+  /** `[B, J, K·U]` (heads concatenated) or `[B, J, U]` (averaged), after bias and activation. */
+  output: tf.Tensor;
+  /** `[B, K, J, J]`: α of every head before dropout, rows summing to 1 over N(i), 0 elsewhere. */
+  attention: tf.Tensor;
+} {
   const {
     heads,
     attention = 'additive',
@@ -303,20 +308,34 @@ export interface DynamicEdgeGATArgs extends LayerArgs {
  * // out [2, 21, 64], alpha [2, 4, 21, 21]
  */
 export class DynamicEdgeGAT extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation. */
   static className = 'DynamicEdgeGAT';
 
+  /** Units U per head. */
   readonly units: number;
+  /** Number of attention heads K. Default 8. */
   readonly heads: number;
+  /** J × J symmetric 0/1 adjacency of the joint graph. Default: the 21-joint hand skeleton. */
   readonly adjacency: number[][];
+  /** Neighbourhood radius on `adjacency`: 1 (immediate neighbours, default) or 2 (also their neighbours). */
   readonly hops: 1 | 2;
+  /** Attention score: `'additive'` (GAT, default) or `'dotProduct'` (⟨q_i, k_j⟩ / √U). */
   readonly attention: GatAttention;
+  /** true (default): heads concatenated to `[B, J, K·U]`; false: averaged to `[B, J, U]`. */
   readonly concatHeads: boolean;
+  /** Negative slope of the LeakyReLU on additive scores. Default 0.2. */
   readonly negativeSlope: number;
+  /** Dropout rate on α in training, in [0, 1). Default 0. */
   readonly attentionDropout: number;
+  /** Whether the layer has the weight `bias`. Default true. */
   readonly useBias: boolean;
+  /** Activation applied to the output. Default `'linear'`. */
   readonly activation: ActivationIdentifier;
+  /** Whether the layer has a second output, α `[B, K, J, J]`. Default false. */
   readonly returnAttention: boolean;
+  /** `'skeleton'` (N(i) from `adjacency` and `hops`, default) or `'knn'` (i and its `k` nearest joints per sample). */
   readonly neighborhood: GatNeighborhood;
+  /** Neighbours per joint in `'knn'` mode. Default 8. */
   readonly k: number;
   /** N as a 0/1 matrix (`hopNeighborhood(adjacency, hops)`), used in `'skeleton'` mode. */
   private readonly neighborhoodMatrix: number[][];

@@ -140,13 +140,27 @@ export interface TorchImportOptions {
 /** What {@link importTorchWeights} did. */
 export interface TorchImportReport {
   /** The weights that were (or, when strict checks failed, would have been) written. */
-  loaded: Array<{ torch: string; tfjs: string }>;
+  loaded: Array<{
+    /** PyTorch key, e.g. `conv1.weight`. */
+    torch: string;
+    /** tfjs weight it was written to, e.g. `conv1/kernel`. */
+    tfjs: string;
+  }>;
   /** PyTorch keys the mapping needs but `tensors` lacks. */
   missing: string[];
   /** Keys of `tensors` that no mapping uses (`num_batches_tracked` keys are ignored, not unexpected). */
   unexpected: string[];
   /** Keys whose converted shape differs from the tfjs weight: `expected` is the tfjs shape. */
-  mismatched: Array<{ torch: string; tfjs: string; expected: number[]; received: number[] }>;
+  mismatched: Array<{
+    /** PyTorch key. */
+    torch: string;
+    /** tfjs weight the key maps to. */
+    tfjs: string;
+    /** Shape of the tfjs weight. */
+    expected: number[];
+    /** Shape of the PyTorch tensor after conversion to the tfjs layout. */
+    received: number[];
+  }>;
   /** Mapping errors: unknown or unbuilt layer, a tfjs weight the kind cannot fill, a raw mapping of the wrong length. */
   problems: string[];
 }

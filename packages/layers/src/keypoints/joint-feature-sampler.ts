@@ -131,16 +131,23 @@ export type JointFeatureSamplerArgs = LayerArgs;
 /**
  * Reads a feature vector for every joint from a feature map by bilinear interpolation at the joint's
  * (sub-pixel) position — {@link sampleJointFeatures} as a layer (PyTorch
- * `grid_sample(..., align_corners=True)`, zeros outside the map). No weights.
+ * `grid_sample(..., align_corners=True)`, zeros outside the map):
+ *
+ * `out[b, j, c] = Σ_{h,w} max(0, 1 − |x_bj − w|) · max(0, 1 − |y_bj − h|) · features[b, h, w, c]`
+ *
+ * No weights.
  *
  * **Shapes**: inputs `[features [B, H, W, C], points [B, J, 2]]` (x, y in the feature map's pixel
  * coordinates, pixel centres at integers) → output `[B, J, C]`.
  *
  * @example
  * const sampler = jointFeatureSampler();
- * const perJoint = sampler.apply([featureMap, keypointsXY]) as tf.Tensor; // [B, J, C]
+ * const featureMap = tf.randomNormal([2, 64, 64, 256]);
+ * const keypointsXY = tf.randomUniform([2, 21, 2], 0, 63);
+ * const perJoint = sampler.apply([featureMap, keypointsXY]) as tf.Tensor; // [2, 21, 256]
  */
 export class JointFeatureSampler extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation. */
   static className = 'JointFeatureSampler';
 
   constructor(args: JointFeatureSamplerArgs = {}) {

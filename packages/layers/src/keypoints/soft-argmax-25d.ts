@@ -295,13 +295,28 @@ export interface SoftArgmax25DArgs extends LayerArgs {
  * const keypoints = layer.apply(tf.randomNormal([2, 64, 64, 21 * 8])) as tf.Tensor; // [2, 21, 3]
  */
 export class SoftArgmax25D extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation. */
   static className = 'SoftArgmax25D';
+  /**
+   * `'volumetric'` (one input `[B, H, W, J·D]`) or `'latent'` (inputs `[heatmaps, depthMaps]`). Default `'volumetric'`.
+   */
   readonly mode: SoftArgmax25DMode;
+  /** Number of joints J. */
   readonly numJoints: number;
+  /** Number of depth bins D (≥ 2); `undefined` in latent mode when not given. */
   readonly depthBins: number | undefined;
+  /**
+   * Inverse temperature β of the softmax (with `trainableBeta`, the initial value of the weight `beta [J]`). Default 1.
+   */
   readonly beta: number;
+  /** Whether β is a trainable per-joint weight `beta [J]`. Default false. */
   readonly trainableBeta: boolean;
+  /**
+   * `'pixel'` (x ∈ [0, W−1], y ∈ [0, H−1], z ∈ [0, D−1]) or `'normalized'` (divided by W−1, H−1, D−1). Default
+   * `'pixel'`.
+   */
   readonly coordinates: KeypointCoordinates;
+  /** Whether the layer has a second output, the 2D probability maps `[B, H, W, J]`. Default false. */
   readonly returnProbabilities: boolean;
   private betaWeight: tfl.LayerVariable | null = null;
 

@@ -209,13 +209,20 @@ export interface SelectionOptions {
  * selector.groups(); // e.g. [[0, 1, …], [5, …], […]]
  */
 export class ConcreteJointSelector extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation. */
   static className = NAME;
 
+  /** Number of joints J (rows of `logits [J, G]`). */
   readonly numJoints: number;
+  /** Number of groups G (≥ 2). */
   readonly numGroups: number;
+  /** Initial value of the `temperature` weight τ (> 0). Default 5. The current τ is `getTemperature()`. */
   readonly initialTemperature: number;
+  /** Whether training uses the straight-through estimator (hard forward, soft gradient). Default false. */
   readonly straightThrough: boolean;
+  /** Selection at inference: `'hard'` (one-hot argmax of the logits, default) or `'soft'` (`softmax(logits / τ)`). */
   readonly inferenceMode: InferenceMode;
+  /** Seed of the Gumbel noise stream, or `null` (default) for unseeded noise. */
   readonly seed: number | null;
 
   private logits: tfl.LayerVariable | null = null;

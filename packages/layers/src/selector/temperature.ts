@@ -177,6 +177,10 @@ export class TemperatureAnnealing extends tfl.Callback {
     return this.lastTemperature;
   }
 
+  /**
+   * Sets τ = `schedule(step)` on every selector of the model, then advances the step; `model.fit` calls it before each
+   * batch.
+   */
   override async onBatchBegin(): Promise<void> {
     this.lastTemperature = annealTemperature(this.model, this.schedule, this.nextStep);
     this.nextStep += 1;

@@ -87,8 +87,9 @@ export interface ResizeBilinearArgs extends LayerArgs {
 
 /**
  * Resizes feature maps to `[height, width]` by bilinear interpolation with PyTorch's arithmetic
- * ({@link resizeBilinearTorch}): `F.interpolate(x, size=(height, width), mode='bilinear',
- * align_corners=alignCorners)`. tfjs-layers' `upSampling2d` and `resizing` layers use other pixel
+ * ({@link resizeBilinearTorch}): `y = A_h · x · A_wᵀ` per image and channel, with `A_h [height, H]`,
+ * `A_w [width, W]` the {@link interpolationMatrix} of each axis — `F.interpolate(x, size=(height,
+ * width), mode='bilinear', align_corners=alignCorners)`. tfjs-layers' `upSampling2d` and `resizing` layers use other pixel
  * conventions (no half-pixel centres), so a PyTorch model that resizes with `align_corners=False`
  * needs this layer. No weights.
  *
@@ -99,9 +100,13 @@ export interface ResizeBilinearArgs extends LayerArgs {
  * const y = resize.apply(tf.randomNormal([1, 8, 8, 32])) as tf.Tensor; // [1, 64, 64, 32]
  */
 export class ResizeBilinear extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation. */
   static className = 'ResizeBilinear';
+  /** Output height in pixels. */
   readonly height: number;
+  /** Output width in pixels. */
   readonly width: number;
+  /** PyTorch's `align_corners`: false (default) for half-pixel centres, true to align the corner pixels. */
   readonly alignCorners: boolean;
 
   constructor(args: ResizeBilinearArgs) {

@@ -20,7 +20,9 @@ export type InitializerIdentifier = Exclude<
 
 /** An initializer as it is stored in a layer config: `{className: 'GlorotUniform', config: {...}}`. */
 export interface SerializedInitializer {
+  /** Registered class name of the initializer, e.g. `'GlorotUniform'` or `'NddrKernel'`. */
   className: string;
+  /** The initializer's `getConfig()`. */
   config: tf.serialization.ConfigDict;
 }
 
