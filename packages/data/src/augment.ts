@@ -29,7 +29,16 @@ export interface AugmentOptions {
   /** Maximum shift of the hand centre as a fraction of the output size. Default 0.05. */
   translation?: number;
   /** Colour jitter strengths: factors drawn from `[1 − x, 1 + x]`, hue shift from `[−hue, hue]` turns. */
-  color?: { brightness?: number; contrast?: number; saturation?: number; hue?: number };
+  color?: {
+    /** Brightness factor drawn from `[1 − brightness, 1 + brightness]`. Default 0.3. */
+    brightness?: number;
+    /** Contrast factor (about mid-grey) drawn from `[1 − contrast, 1 + contrast]`. Default 0.3. */
+    contrast?: number;
+    /** Saturation factor drawn from `[1 − saturation, 1 + saturation]`. Default 0.3. */
+    saturation?: number;
+    /** Hue rotation drawn from `[−hue, hue]` turns (1 turn = 360°). Default 0.03. */
+    hue?: number;
+  };
   /** Treat the rotation as a camera roll (`xyz` rotated, default) or keep `xyz` and fold it into `K`. */
   rotateCamera?: boolean;
 }
@@ -40,13 +49,20 @@ export interface WarpParams {
   A: Float64Array;
   /** In-plane rotation angle (radians) contained in `A`, used to roll the camera. */
   theta: number;
+  /** Width of the output image in pixels. */
   outputWidth: number;
+  /** Height of the output image in pixels. */
   outputHeight: number;
+  /**
+   * true: the in-plane rotation θ rolls the camera, so `xyz` is rotated and `K` kept; false: `xyz` is kept and the
+   * rotation is folded into `K`.
+   */
   rotateCamera: boolean;
   /** 3×3 row-major colour matrix applied to RGB in [0, 1] (identity for none). */
   colorMatrix?: Float64Array;
-  /** Contrast factor about mid-grey, then brightness factor. */
+  /** Contrast factor about mid-grey 0.5, applied before the brightness (1: unchanged). Default 1. */
   contrast?: number;
+  /** Brightness factor applied after the contrast (1: unchanged). Default 1. */
   brightness?: number;
 }
 

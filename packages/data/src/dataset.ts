@@ -48,11 +48,17 @@ export function* syntheticHands(options: SyntheticHandsOptions): Generator<Synth
  * `visible [B, 21]` (1 or 0). The caller owns the tensors (dispose them, or call `disposeBatch`).
  */
 export interface HandBatch {
+  /** `[B, H, W, 3]` RGB in [0, 1]. */
   images: tf.Tensor4D;
+  /** `[B, 21, 2]` joint pixel coordinates (x, y). */
   uv: tf.Tensor3D;
+  /** `[B, 21, 3]` camera-frame joint positions (unit of the source, mm for synthetic hands). */
   xyz: tf.Tensor3D;
+  /** `[B, 3, 3]` camera matrices. */
   K: tf.Tensor3D;
+  /** `[B]` hand scale: the middle-finger MCP–PIP bone length, unit of `xyz`. */
   scale: tf.Tensor1D;
+  /** `[B, 21]` 1 where the joint is visible, else 0. */
   visible: tf.Tensor2D;
 }
 
@@ -152,11 +158,17 @@ export async function* batches(options: BatchOptions): AsyncGenerator<HandBatch,
 
 /** One sample as tensors, the element type of `toTfDataset`: `image [H, W, 3]` 0–1, `uv [21, 2]`, … */
 export interface HandTensors extends tf.TensorContainerObject {
+  /** `[H, W, 3]` RGB in [0, 1]. */
   image: tf.Tensor3D;
+  /** `[21, 2]` joint pixel coordinates (x, y). */
   uv: tf.Tensor2D;
+  /** `[21, 3]` camera-frame joint positions (unit of the source, mm for synthetic hands). */
   xyz: tf.Tensor2D;
+  /** `[3, 3]` camera matrix. */
   K: tf.Tensor2D;
+  /** Hand scale (scalar): the middle-finger MCP–PIP bone length, unit of `xyz`. */
   scale: tf.Scalar;
+  /** `[21]` 1 where the joint is visible, else 0. */
   visible: tf.Tensor1D;
 }
 

@@ -8,7 +8,9 @@ export type ImageFormat = 'uint8' | 'float32';
 export interface RgbImage {
   /** `[height * width * 3]`: 0–255 for `Uint8Array`, 0–1 for `Float32Array`. */
   data: Uint8Array | Float32Array;
+  /** Image width W in pixels. */
   width: number;
+  /** Image height H in pixels. */
   height: number;
 }
 
@@ -22,7 +24,9 @@ export interface RgbImage {
 export interface HandSample {
   /** `[H * W * 3]` RGB, HWC. */
   image: Uint8Array | Float32Array;
+  /** Image width W in pixels. */
   width: number;
+  /** Image height H in pixels. */
   height: number;
   /** `[21 * 2]` joint pixel coordinates. */
   uv: Float64Array;

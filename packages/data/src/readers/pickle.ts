@@ -15,7 +15,9 @@ import { PhalanxDataFileError } from '../errors';
 
 /** A NumPy array: C-order data as `Float64Array` (float and integer dtypes) with its shape and dtype string. */
 export interface NdArray {
+  /** Tag that tells an `NdArray` from other decoded values (see {@link isNdArray}). */
   readonly kind: 'ndarray';
+  /** Array shape, e.g. `[21, 3]`. */
   shape: number[];
   /** NumPy dtype code, e.g. `'f4'`, `'f8'`, `'i8'`, `'u1'`, `'b1'`. */
   dtype: string;

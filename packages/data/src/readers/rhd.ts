@@ -43,6 +43,7 @@ export interface RhdOptions {
 
 /** An RHD sample: the chosen hand in FreiHAND order. */
 export interface RhdSample extends DatasetSample {
+  /** Which of the frame's two annotated hands this sample holds. */
   side: 'left' | 'right';
 }
 

@@ -76,7 +76,15 @@ function fingerAngles(rng: Rng, f: number, state: FingerState, out: Float64Array
  * (a uniformly chosen one when `kind` is omitted). Each family adds its own random variation; the result is
  * clamped to `JOINT_LIMITS`.
  */
-export function samplePose(rng: Rng, kind?: PoseKind): { kind: PoseKind; angles: Float64Array } {
+export function samplePose(
+  rng: Rng,
+  kind?: PoseKind,
+): {
+  /** The pose family used (the one given, or the one drawn). */
+  kind: PoseKind;
+  /** `[20]` joint angles in radians, in the layout of `forwardKinematics`. */
+  angles: Float64Array;
+} {
   const k: PoseKind = kind ?? rng.pick(POSE_KINDS);
   const a = new Float64Array(20);
   const states: FingerState[] = [];

@@ -6,7 +6,9 @@
 
 /** Colour and depth buffers of one image. */
 export interface Canvas {
+  /** Image width W in pixels. */
   width: number;
+  /** Image height H in pixels. */
   height: number;
   /** `[H * W * 3]` RGB in [0, 1]. */
   color: Float32Array;
@@ -18,8 +20,11 @@ export interface Canvas {
 export interface Light {
   /** Unit vector from the surface towards the light, camera frame (`z` forward, so a frontal light has `z < 0`). */
   dir: [number, number, number];
+  /** Ambient intensity, added to every lit pixel (the renderer draws it from [0.2, 0.45]). */
   ambient: number;
+  /** Lambert (diffuse) intensity, multiplied by max(0, n · dir) (drawn from [0.55, 0.9]). */
   diffuse: number;
+  /** Strength of the specular highlight (drawn from [0, 0.12]). */
   specular: number;
   /** Light colour multiplier. */
   tint: [number, number, number];
@@ -27,10 +32,15 @@ export interface Light {
 
 /** A capsule end point after projection: pixel position, depth (mm), radius in pixels and in mm. */
 export interface ScreenPoint {
+  /** Pixel x of the projected point. */
   u: number;
+  /** Pixel y of the projected point. */
   v: number;
+  /** Camera-frame depth in mm. */
   z: number;
+  /** Capsule radius at this end in pixels. */
   rPx: number;
+  /** Capsule radius at this end in mm. */
   rMm: number;
 }
 

@@ -39,9 +39,13 @@ export interface SyntheticHandOptions {
 
 /** Extra information about how a synthetic sample was drawn (not needed for training). */
 export interface SyntheticMeta {
+  /** Seed the sample was rendered from; the same seed and options give the same sample. */
   seed: number;
+  /** Pose family the joint angles were drawn from. */
   poseKind: PoseKind;
+  /** Background family drawn behind the hand. */
   background: BackgroundKind;
+  /** Whether a left hand was drawn (mirrored geometry; joints keep the FreiHAND order). */
   left: boolean;
   /** The 20 joint angles (radians) of `forwardKinematics`. */
   angles: Float64Array;
@@ -51,6 +55,7 @@ export interface SyntheticMeta {
 
 /** A synthetic sample: the common `HandSample` fields plus how it was drawn. */
 export interface SyntheticHandSample extends HandSample {
+  /** How the sample was drawn. */
   meta: SyntheticMeta;
 }
 
