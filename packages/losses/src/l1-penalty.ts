@@ -5,7 +5,12 @@ import { PhalanxConfigError } from '@phalanx/errors';
  * Something that holds a weight tensor: a `tf.Tensor` / `tf.Variable`, or a tfjs-layers
  * `LayerVariable` (anything with `read(): tf.Tensor`), so `layer.trainableWeights` can be passed as is.
  */
-export type WeightLike = tf.Tensor | { read(): tf.Tensor };
+export type WeightLike =
+  | tf.Tensor
+  | {
+      /** Returns the current value of the weight. */
+      read(): tf.Tensor;
+    };
 
 /**
  * L1 weight penalty (EHPE Eq. 5): the sum of the absolute values of all entries of all given weights,

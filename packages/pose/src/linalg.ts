@@ -8,8 +8,11 @@ export type Matrix3 = number[][];
 
 /** Result of {@link svd3}: `A = U · diag(S) · Vᵀ`, `S` descending and ≥ 0, `U` and `V` orthogonal. */
 export interface Svd3 {
+  /** Left singular vectors as the columns of an orthogonal 3×3 matrix. */
   U: Matrix3;
+  /** Singular values, descending and ≥ 0. */
   S: [number, number, number];
+  /** Right singular vectors as the columns of an orthogonal 3×3 matrix. */
   V: Matrix3;
 }
 
