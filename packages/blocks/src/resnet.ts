@@ -17,7 +17,17 @@ export type ResNetBlockType = 'basic' | 'bottleneck';
 export type ResNetDepth = 18 | 34 | 50 | 101 | 152;
 
 /** Block type and blocks per stage of torchvision's `resnet18 … resnet152`. */
-export const RESNET_PRESETS: Readonly<Record<ResNetDepth, { block: ResNetBlockType; layers: number[] }>> = {
+export const RESNET_PRESETS: Readonly<
+  Record<
+    ResNetDepth,
+    {
+      /** Residual block type of every stage. */
+      block: ResNetBlockType;
+      /** Number of blocks in each of the four stages (`layer1 … layer4`). */
+      layers: number[];
+    }
+  >
+> = {
   18: { block: 'basic', layers: [2, 2, 2, 2] },
   34: { block: 'basic', layers: [3, 4, 6, 3] },
   50: { block: 'bottleneck', layers: [3, 4, 6, 3] },
@@ -43,10 +53,15 @@ export interface ResNetOptions {
 
 /** A resolved ResNet configuration (see {@link resolveResNet}). */
 export interface ResolvedResNet {
+  /** Residual block type of every stage. */
   block: ResNetBlockType;
+  /** Blocks per stage, 1 to 4 stages. */
   layers: number[];
+  /** Base width of each stage (a bottleneck stage outputs 4× its width). */
   widths: number[];
+  /** Output channels of the stem convolution `conv1`. */
   stemChannels: number;
+  /** Module path prefix of every layer name (`''`: torchvision's own names). */
   name: string;
   /** Output channels: last width × 4 (bottleneck) or × 1 (basic). */
   outChannels: number;

@@ -128,7 +128,12 @@ export interface StackedHourglassOptions {
 export function stackedHourglass(
   input: SymbolicTensor,
   options: StackedHourglassOptions,
-): { heatmaps: SymbolicTensor[]; features: SymbolicTensor } {
+): {
+  /** One `[B, H, W, outChannels]` prediction per stack; the last is the network's output. */
+  heatmaps: SymbolicTensor[];
+  /** The last stack's features `y`, `[B, H, W, channels]`. */
+  features: SymbolicTensor;
+} {
   const component = 'stackedHourglass';
   const { channels, depth, stacks, outChannels, name } = options;
   checkInteger(component, 'channels', channels, 2);

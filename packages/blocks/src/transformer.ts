@@ -2,8 +2,8 @@
  * Pre-norm transformer blocks over token sequences `[B, T, D]` (Vaswani et al.), as the EHPE release's
  * `fem_transformer.TransformerBlock` (self-attention) and `CrossAttentionBlock` (queries attend to a
  * second sequence), with PyTorch's names and arithmetic: `nn.LayerNorm` (ε = 1e-5),
- * `nn.MultiheadAttention(batch_first=True)` ({@link MultiHeadAttention}), an MLP with the exact (erf)
- * GELU of `nn.GELU()` (tfjs' `'gelu'`; `'gelu_new'` is the tanh approximation).
+ * `nn.MultiheadAttention(batch_first=True)` ({@link @phalanx/layers!MultiHeadAttention}), an MLP with the
+ * exact (erf) GELU of `nn.GELU()` (tfjs' `'gelu'`; `'gelu_new'` is the tanh approximation).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, multiHeadAttention, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
@@ -81,8 +81,8 @@ function mlp(x: SymbolicTensor, d: number, o: Required<TransformerBlockOptions>)
 /**
  * Pre-norm self-attention block (the release's `TransformerBlock`):
  * `x = x + MHA(LN₁(x))`, `x = x + MLP(LN₂(x))`, MLP = Linear(D, rD) → GELU → Linear(rD, D).
- * Layers: `<name>.ln1`, `.attn` ({@link MultiHeadAttention}), `.ln2`, `.mlp.0`, `.mlp.3`; weightless
- * `.mlp.2`, `.mlp.4` (dropout), `.add1`, `.add2`.
+ * Layers: `<name>.ln1`, `.attn` ({@link @phalanx/layers!MultiHeadAttention}), `.ln2`, `.mlp.0`, `.mlp.3`;
+ * weightless `.mlp.2`, `.mlp.4` (dropout), `.add1`, `.add2`.
  *
  * **Shapes**: `[B, T, D]` → `[B, T, D]`.
  *
