@@ -51,7 +51,10 @@ export interface LearnableGroupsConfig {
 }
 
 /** The configuration with every default filled in. */
-export type ResolvedLearnableGroupsConfig = Required<Omit<LearnableGroupsConfig, 'seed'>> & { seed?: number };
+export type ResolvedLearnableGroupsConfig = Required<Omit<LearnableGroupsConfig, 'seed'>> & {
+  /** Seed of the selector's Gumbel noise stream; `undefined` for unseeded noise. */
+  seed?: number;
+};
 
 /** Fills in the defaults of a {@link LearnableGroupsConfig} and validates it. */
 export function resolveLearnableGroupsConfig(config: LearnableGroupsConfig = {}): ResolvedLearnableGroupsConfig {
@@ -137,7 +140,7 @@ function head(x: SymbolicTensor, prefix: string, j: number, planes: [number, num
  * `state_dict` onto the model by name.
  *
  * **Shapes**: input `[B, S, S, 3]` — exactly what the official `forward` receives (RGB in [0, 1], see
- * {@link preprocessCrop}), NHWC; outputs `[uv [B, J, 2], depth [B, J]]`.
+ * {@link cropAndResize}), NHWC; outputs `[uv [B, J, 2], depth [B, J]]`.
  *
  * @example
  * const model = createLearnableGroups({ numGroups: 3, fusion: true, inputSize: 256 });
