@@ -76,7 +76,12 @@ function checkTriple(name: string, v: unknown, n: number): number[] {
 export function initialLayoutMatrix(
   joints: readonly number[],
   options: InitialLayoutOptions = {},
-): { matrix: number[][]; offset: number[][] } {
+): {
+  /** `[21][n]`: weight of each predicted joint in each of the 21 output joints. */
+  matrix: number[][];
+  /** `[21][3]`: constant added to each output joint (the lateral x offsets). */
+  offset: number[][];
+} {
   const list = checkJointList(COMPONENT, 'tipWristJoints', joints);
   const finger = checkTriple('fingerRatios', options.fingerRatios ?? INIT21_DEFAULTS.fingerRatios, 3);
   const thumb = checkTriple('thumbRatios', options.thumbRatios ?? INIT21_DEFAULTS.thumbRatios, 3);
@@ -182,21 +187,32 @@ export interface Init21LayoutArgs extends LayerArgs, InitialLayoutOptions {
 
 /**
  * The initial 21-joint layout as a layer ({@link initialLayout}; for the default joints the release's
- * `init_21_from_tw` after its heatmap → input pixel scaling). Linear, so gradients flow to the
- * TW-stage coordinates. No weights.
+ * `init_21_from_tw` after its heatmap → input pixel scaling):
+ *
+ * `init[b] = A · (tw[b] ⊙ (s, s, 1)) + offset`
+ *
+ * with `A [21, n]`, `offset [21, 3]` of {@link initialLayoutMatrix} and s = `xyScale`. Linear, so
+ * gradients flow to the TW-stage coordinates. No weights.
  *
  * **Shapes**: `[B, n, 3]` (n = number of `tipWristJoints`; x, y, z) → `[B, 21, 3]`.
  *
  * @example
  * const layout = init21Layout({ xyScale: 255 / 63 });
- * const init = layout.apply(twCoords) as tf.Tensor; // [B, 21, 3] in input pixels and depth bins
+ * const twCoords = tf.randomUniform([2, 6, 3], 0, 63); // wrist + 5 tips in heatmap pixels, depth bins
+ * const init = layout.apply(twCoords) as tf.Tensor; // [2, 21, 3] in input pixels and depth bins
  */
 export class Init21Layout extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation. */
   static className = 'Init21Layout';
+  /** The n joints the input rows hold (increasing FreiHAND indices). Default `[0, 4, 8, 12, 16, 20]`. */
   readonly tipWristJoints: number[];
+  /** Factor s applied to the input x and y (heatmap → input pixels); z is left as is. Default 1. */
   readonly xyScale: number;
+  /** Positions t of MCP, PIP, DIP on the wrist→tip line of the index … pinky fingers. Default `[0.28, 0.62, 0.85]`. */
   readonly fingerRatios: [number, number, number];
+  /** The same for the thumb (CMC, MCP, IP slots). Default `[0.35, 0.68, 0.88]`. */
   readonly thumbRatios: [number, number, number];
+  /** x offset in input pixels added to every joint of the thumb … pinky. Default `[10, 6, 0, −6, −10]`. */
   readonly lateralOffsets: [number, number, number, number, number];
 
   constructor(args: Init21LayoutArgs = {}) {

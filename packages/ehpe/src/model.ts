@@ -63,7 +63,10 @@ export interface EhpeConfig
   femMlpRatio?: number;
   /** Dropout of FEM and of the graph attention weights, training only. Default 0.1. */
   dropout?: number;
-  /** Structural-branch fusion weight: see {@link DualBranchFusion}. Default `'vector'` (the paper's ω_E [J, 1]). */
+  /**
+   * Form of the visual-branch weight ω_E of the fusion (Eq. 11, {@link @phalanx/layers!DualBranchFusion}):
+   * `'vector'` `[J, 1]` (the paper's, default) or `'matrix'` `[J, J]`.
+   */
   fusionVisualWeight?: 'vector' | 'matrix';
   /**
    * Size of the map the joint features are sampled from: the projected backbone features are resized
@@ -78,21 +81,37 @@ export interface EhpeConfig
 
 /** The configuration with every default filled in. */
 export interface ResolvedEhpeConfig {
+  /** Input side S in pixels. */
   imageSize: number;
+  /** Backbone options as given (default `{depth: 50}`). */
   backbone: Omit<ResNetOptions, 'name'>;
+  /** The joints the TW-stage predicts. */
   tipWristJoints: number[];
+  /** Side of the TW-stage heatmaps in pixels. */
   heatmapSize: number;
+  /** PG-stage node width D. */
   nodeDim: number;
+  /** Heads K of each graph-attention layer (divides `nodeDim`). */
   gatHeads: number;
+  /** Score of the graph attention. */
   gatAttention: GatAttention;
+  /** Number of FEM blocks. */
   femLayers: number;
+  /** Heads of the FEM attention (divides `nodeDim`). */
   femHeads: number;
+  /** Hidden width of the FEM MLP as a multiple of `nodeDim`. */
   femMlpRatio: number;
+  /** Dropout rate of FEM and of the graph attention weights (training only). */
   dropout: number;
+  /** Form of the fusion's visual-branch weight ω_E. */
   fusionVisualWeight: 'vector' | 'matrix';
+  /** Side of the feature map the joint features are sampled from. */
   featureSampleSize: number;
+  /** Options of the initial 21-joint layout (`undefined` fields take the release's defaults). */
   layout: InitialLayoutOptions;
+  /** The TW-stage configuration derived from this one (backbone channels, feature size, name `tw`). */
   tw: TwStageConfig;
+  /** Model name. */
   name: string;
 }
 
@@ -182,8 +201,8 @@ export interface SpiBlockOptions {
 }
 
 /**
- * Structural Prior based Inference (EHPE §3.3.2): two {@link DynamicEdgeGAT} layers on the hand
- * skeleton, the first over 1-hop, the second over 2-hop neighbourhoods (Eq. 8–9, heads concatenated),
+ * Structural Prior based Inference (EHPE §3.3.2): two {@link @phalanx/layers!DynamicEdgeGAT} layers on
+ * the hand skeleton, the first over 1-hop, the second over 2-hop neighbourhoods (Eq. 8–9, heads concatenated),
  * each with the cross-layer skip of Eq. 10: `h⁽ˡ⁺¹⁾ = ReLU(GAT_l(h⁽ˡ⁾) + W_skip⁽ˡ⁾ h⁽⁰⁾)`.
  * Layers `<name>.gat.0`, `.gat.1`, `<name>.skip.0`, `.skip.1` (linear, no bias).
  *
@@ -195,7 +214,12 @@ export interface SpiBlockOptions {
 export function spiBlock(
   h0: SymbolicTensor,
   options: SpiBlockOptions,
-): { output: SymbolicTensor; attention: SymbolicTensor[] } {
+): {
+  /** `[B, 21, D]`: the node features after both layers. */
+  output: SymbolicTensor;
+  /** The two layers' attention α, each `[B, K, 21, 21]` (for the edge loss). */
+  attention: SymbolicTensor[];
+} {
   const { dim, heads = 8, attention = 'additive', attentionDropout = 0, name } = options;
   let h = h0;
   const alphas: SymbolicTensor[] = [];
@@ -226,10 +250,11 @@ export function spiBlock(
  * 3. `init21`: x, y scaled to input pixels (`(S_in − 1)/(S_hm − 1)`), then the 21-joint layout
  *    ({@link Init21Layout}; the release's `init_21_from_tw` for wrist + tips);
  * 4. `img_token_proj`: 1×1 conv (no bias) → BN → ReLU on F → image tokens `[B, h·w, nodeDim]`; the same
- *    map, resized to `featureSampleSize`, is sampled at the layout's x, y ({@link JointFeatureSampler});
+ *    map, resized to `featureSampleSize`, is sampled at the layout's x, y
+ *    ({@link @phalanx/layers!JointFeatureSampler});
  * 5. PG-stage: `pg.node_proj` (linear on `[x, y, z, features]`), SPI ({@link spiBlock}) and FEM
- *    ({@link fem}) on the projected nodes, {@link DualBranchFusion} (`pg`, Eq. 11), `pg.out_head`
- *    (linear to 3).
+ *    ({@link fem}) on the projected nodes, {@link @phalanx/layers!DualBranchFusion} (`pg`, Eq. 11),
+ *    `pg.out_head` (linear to 3).
  *
  * **Shapes**: input `[B, S, S, 3]` (normalised RGB as the backbone expects). Outputs, in order:
  * `twHeatmaps [B, S_hm, S_hm, n]`, `twCoords [B, n, 3]` (heatmap pixels, bins), `joints [B, 21, 3]`
@@ -290,8 +315,8 @@ export function createEhpe(config: EhpeConfig = {}): tfl.LayersModel {
 /**
  * The PG-stage (EHPE §3.3) on node features and image tokens, with the release's names under `name`
  * (`pg`): `node_proj` (linear D+3 → D), SPI ({@link spiBlock}, `spi`) and FEM ({@link fem}, `fem`) on
- * the projected nodes, {@link DualBranchFusion} (named `name`: `omega_g`, `omega_e`, Eq. 11) and
- * `out_head` (linear D → 3).
+ * the projected nodes, {@link @phalanx/layers!DualBranchFusion} (named `name`: `omega_g`, `omega_e`,
+ * Eq. 11) and `out_head` (linear D → 3).
  *
  * **Shapes**: `nodes [B, 21, 3 + D]` (x, y, z of the layout and the sampled features), `imageTokens
  * [B, T, D]` → `joints [B, 21, 3]`, `attention` two `[B, K, 21, 21]`.
@@ -304,7 +329,12 @@ export function pgStage(
   imageTokens: SymbolicTensor,
   c: ResolvedEhpeConfig,
   name = 'pg',
-): { joints: SymbolicTensor; attention: SymbolicTensor[] } {
+): {
+  /** `[B, 21, 3]`: the PG-stage's joints, in the units of its training target. */
+  joints: SymbolicTensor;
+  /** The SPI layers' attention α, two `[B, K, 21, 21]`. */
+  attention: SymbolicTensor[];
+} {
   const x = torchLinear(nodes, { units: c.nodeDim, name: torchName(name, 'node_proj') });
   const spi = spiBlock(x, {
     dim: c.nodeDim,

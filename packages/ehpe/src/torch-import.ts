@@ -27,8 +27,8 @@ const IGNORED = new Set(['adj']);
  * `adj` buffer is ignored; the graph layers take PyTorch Geometric `GATConv` names — the release's own
  * graph module `SPI_GAT` is missing from it, see the README). Conversions: convolutions `[O, I, kh, kw]`
  * → `[kh, kw, I, O]`, linear `[O, I]` → `[I, O]`, batch / layer norm, `nn.MultiheadAttention`'s packed
- * `in_proj_weight`, `pg.omega_g` / `pg.omega_e` → {@link DualBranchFusion}. A `module.` prefix is
- * removed and `num_batches_tracked` ignored.
+ * `in_proj_weight`, `pg.omega_g` / `pg.omega_e` → {@link @phalanx/layers!DualBranchFusion}. A `module.`
+ * prefix is removed and `num_batches_tracked` ignored.
  *
  * Strict by default: every missing and unexpected key is listed in one `PhalanxConfigError`; a tensor of
  * the wrong shape throws a `PhalanxShapeError` naming it.

@@ -65,6 +65,7 @@ export interface TwStageConfig {
 
 /** The configuration with every default filled in (`joints`: the predicted joint count). */
 export interface ResolvedTwStageConfig extends Required<Omit<TwStageConfig, 'tipWristJoints'>> {
+  /** Number n of joints the stage predicts (the length of `tipWristJoints`). */
   joints: number;
 }
 
@@ -131,13 +132,14 @@ export interface TwStageOutputs {
  * Builds the TW-stage on backbone features with the functional API (module paths under `name`):
  *
  * 1. `upsample_to_hm`: 1×1 convolution (no bias) → BN → ReLU, then bilinear resizing to S×S with
- *    half-pixel centres (`F.interpolate(align_corners=False)`, the {@link ResizeBilinear} layer);
+ *    half-pixel centres (`F.interpolate(align_corners=False)`, the
+ *    {@link @phalanx/layers!ResizeBilinear} layer);
  * 2. `hg`: stacked hourglass; its last stack's output is `heatmaps2d` — the hourglass logits, not a
  *    marginal of the volume (as the release returns them);
  * 3. `refine`: the refinement module on `[x, heatmaps2d]` (channels concatenated), resized back to S×S;
  * 4. `to_25d`: 1×1 convolution to n·D channels (`volume`);
- * 5. volumetric {@link SoftArgmax25D}: `p = softmax(β·V_j)` over each joint's S×S×D volume,
- *    `coords25d = Σ p·(x, y, d)` (EHPE Eq. 2). For β = 1 this is exactly the release's logsumexp
+ * 5. volumetric {@link @phalanx/layers!SoftArgmax25D}: `p = softmax(β·V_j)` over each joint's S×S×D
+ *    volume, `coords25d = Σ p·(x, y, d)` (EHPE Eq. 2). For β = 1 this is exactly the release's logsumexp
  *    marginals followed by 2D and 1D soft-argmaxes; for β ≠ 1 the release applies β to the marginal
  *    logits instead, which is not a softmax of one volume (see the README).
  *
