@@ -691,6 +691,9 @@ export class Trainer<B = unknown> {
     let freshIterator = true;
     try {
       while (this.stepCount < total) {
+        // Yield to the event loop once per step: signal handlers (SIGINT) and timers run only on a
+        // macrotask turn, and a wasm/cpu step with in-memory data never gives one otherwise.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.stopRequested) {
           interrupted = true;
           break;
