@@ -56,7 +56,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(`Train Learnable Groups on synthetic hands (wasm).
   --steps N             optimizer steps (default 150)
-  --batch B             batch size (default 16; the paper: 32)
+  --batch B             batch size (default 16, --full: 1 — 2 exceeds wasm's 4 GB heap; the paper: 32)
   --input-size S        input size, a multiple of 64 (default 64; --full: 256)
   --out DIR             output folder (default runs/learnable-groups/latest)
   --full                the paper's model size: 256 px, planes [32, 32], 256 hourglass features
@@ -91,7 +91,8 @@ const restLr = numFlag('lr-rest', flags['lr-rest'], flags.paper ? PAPER_LEARNING
 const config: JobConfig = {
   model: { ...size, inputSize },
   steps,
-  batchSize: intFlag('batch', flags.batch, 16),
+  // At the paper's size a batch of 2 already exceeds the 4 GB wasm heap (bench/results/models.md).
+  batchSize: intFlag('batch', flags.batch, flags.full ? 1 : 16),
   lr: { ...PAPER_LEARNING_RATES, rest: restLr },
   temperatureEvery: intFlag(
     'temperature-every',
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
     `steps ${steps}, batch ${config.batchSize}, held-out ${testSize} synthetic hands (other seed); output ${out}`,
   );
 
-  const test = await heldOutSet(inputSize, testSize, Math.min(16, testSize));
+  const test = await heldOutSet(inputSize, testSize, Math.min(inputSize > 128 ? 4 : 16, testSize));
   const t1 = performance.now();
   const before = await evaluate(model, test);
   console.log(`before training: ${summary(before)}  [${((performance.now() - t1) / 1000).toFixed(1)} s]`);
