@@ -11,7 +11,18 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(__dirname, '../..');
-const PACKAGES = ['errors', 'layers', 'losses', 'pose', 'data', 'wasm-training', 'blocks', 'learnable-groups'];
+const PACKAGES = [
+  'errors',
+  'layers',
+  'losses',
+  'pose',
+  'data',
+  'wasm-training',
+  'blocks',
+  'learnable-groups',
+  'ehpe',
+  'train',
+];
 const TFJS = ['core', 'layers', 'backend-cpu', 'backend-wasm', 'data'].map((p) => `@tensorflow/tfjs-${p}@4.22.0`);
 
 let work = '';
@@ -31,6 +42,8 @@ const data = ${load('@phalanx/data')};
 const wasmTraining = ${load('@phalanx/wasm-training')};
 const blocks = ${load('@phalanx/blocks')};
 const learnableGroups = ${load('@phalanx/learnable-groups')};
+const ehpe = ${load('@phalanx/ehpe')};
+const train = ${load('@phalanx/train')};
 const errors = ${load('@phalanx/errors')};
 async function main() {
   await tf.setBackend('cpu');
@@ -66,6 +79,8 @@ async function main() {
   });
   const [uv, depth] = lg.predict(tf.zeros([1, 64, 64, 3]));
   report.lgShapes = [uv.shape, depth.shape];
+  report.ehpe = typeof ehpe.createEhpe;
+  report.trainer = typeof train.Trainer;
   console.log(JSON.stringify(report));
 }
 main().catch((e) => { console.error(e); process.exit(1); });
@@ -114,6 +129,8 @@ describe('packed tarballs in a fresh npm project', () => {
         wasmTraining: 'function',
         blocks: 'function',
         sharedErrors: true,
+        ehpe: 'function',
+        trainer: 'function',
         lgShapes: [
           [1, 21, 2],
           [1, 21],
