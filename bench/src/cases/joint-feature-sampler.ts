@@ -9,7 +9,10 @@ export const cases: LayerBenchCase[] = [
     size: 'B=32 64×64×256 J=21',
     create: () => ({
       layer: jointFeatureSampler(),
-      inputs: [tf.randomNormal([32, 64, 64, 256], 0, 1, 'float32', 1), tf.randomUniform([32, 21, 2], 0, 63, 'float32', 2)],
+      inputs: [
+        tf.randomNormal([32, 64, 64, 256], 0, 1, 'float32', 1),
+        tf.randomUniform([32, 21, 2], 0, 63, 'float32', 2),
+      ],
     }),
   },
 ];

@@ -17,7 +17,10 @@ export const cases: LayerBenchCase[] = [
     size: 'B=32 64×64 J=21',
     create: () => ({
       layer: softArgmax25D({ mode: 'latent', numJoints: 21, trainableBeta: true }),
-      inputs: [tf.randomNormal([32, 64, 64, 21], 0, 1, 'float32', 2), tf.randomNormal([32, 64, 64, 21], 0, 1, 'float32', 3)],
+      inputs: [
+        tf.randomNormal([32, 64, 64, 21], 0, 1, 'float32', 2),
+        tf.randomNormal([32, 64, 64, 21], 0, 1, 'float32', 3),
+      ],
     }),
   },
 ];

@@ -43,7 +43,8 @@ async function compare(name: string, inputs: Record<string, HostTensor>, attrs: 
   const expected = await runKernelOn('cpu', name, inputs, attrs);
   const actual = await runKernelOn('wasm', name, inputs, attrs);
   expectClose(actual.data, expected.data, TOL, `${name} ${what}`);
-  if (actual.shape.join() !== expected.shape.join()) throw new Error(`${name} ${what}: shape ${actual.shape} vs ${expected.shape}`);
+  if (actual.shape.join() !== expected.shape.join())
+    throw new Error(`${name} ${what}: shape ${actual.shape} vs ${expected.shape}`);
 }
 
 const CONV_CASES: ConvCase[] = [];
@@ -83,7 +84,12 @@ describe('Conv2DBackpropFilter on wasm equals cpu', () => {
       try {
         for (const [i, c] of CONV_CASES.entries()) {
           const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter };
-          await compare(tf.Conv2DBackpropFilter, { x: host(c.x, i), dy: host(dyShape(c, false), i + 100) }, attrs, label(c));
+          await compare(
+            tf.Conv2DBackpropFilter,
+            { x: host(c.x, i), dy: host(dyShape(c, false), i + 100) },
+            attrs,
+            label(c),
+          );
         }
       } finally {
         setConv2DBackpropFilterStrategy('swapped-conv');
@@ -119,7 +125,12 @@ describe('Conv2DBackpropInput on wasm (convolution) equals cpu', () => {
   it('over the shape × stride × padding grid', async () => {
     for (const [i, c] of CONV_CASES.entries()) {
       const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
-      await compare(tf.Conv2DBackpropInput, { dy: host(dyShape(c, false), i), filter: host(c.filter, i + 7) }, attrs, label(c));
+      await compare(
+        tf.Conv2DBackpropInput,
+        { dy: host(dyShape(c, false), i), filter: host(c.filter, i + 7) },
+        attrs,
+        label(c),
+      );
     }
   });
 });
@@ -164,8 +175,18 @@ async function adjointCheck(c: ConvCase, seed: number): Promise<void> {
   const xH = host(c.x, seed + 1);
   const wH = host(c.filter, seed + 2);
   const fwdAttrs = { strides: c.strides, dilations: c.dilations, pad: c.pad };
-  const dW = await runKernelOn('wasm', tf.DepthwiseConv2dNativeBackpropFilter, { x: xH, dy: dyH }, { ...fwdAttrs, filterShape: c.filter });
-  const dx = await runKernelOn('wasm', tf.DepthwiseConv2dNativeBackpropInput, { dy: dyH, filter: wH }, { ...fwdAttrs, inputShape: c.x });
+  const dW = await runKernelOn(
+    'wasm',
+    tf.DepthwiseConv2dNativeBackpropFilter,
+    { x: xH, dy: dyH },
+    { ...fwdAttrs, filterShape: c.filter },
+  );
+  const dx = await runKernelOn(
+    'wasm',
+    tf.DepthwiseConv2dNativeBackpropInput,
+    { dy: dyH, filter: wH },
+    { ...fwdAttrs, inputShape: c.x },
+  );
   for (let k = 0; k < 2; k++) {
     const u = host(c.x, seed + 10 + k);
     const v = host(c.filter, seed + 20 + k);

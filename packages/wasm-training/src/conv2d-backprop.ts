@@ -1,5 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry, insertZeros, nchwToNhwcShape, padOrCrop, type ConvGeometry, type ConvPad } from './conv-geometry';
+import {
+  convGeometry,
+  insertZeros,
+  nchwToNhwcShape,
+  padOrCrop,
+  type ConvGeometry,
+  type ConvPad,
+} from './conv-geometry';
 import { input, type KernelScope, withScope } from './kernel-scope';
 
 /** How the filter gradient is computed; see {@link setConv2DBackpropFilterStrategy}. */
@@ -60,22 +67,38 @@ export function tapViews(scope: KernelScope, xT: tf.TensorInfo, g: ConvGeometry)
   return views;
 }
 
-function filterGradIm2col(scope: KernelScope, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry, ci: number, co: number) {
+function filterGradIm2col(
+  scope: KernelScope,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  g: ConvGeometry,
+  ci: number,
+  co: number,
+) {
   const xT = scope.transpose(x, [3, 0, 1, 2]); // [Ci, N, H, W]
   const views = tapViews(scope, xT, g);
   const m = g.batch * g.outHeight * g.outWidth;
-  const cols = views.length === 1 ? views[0] : scope.run(tf.Concat, views as unknown as tf.NamedTensorInfoMap, { axis: 0 });
+  const cols =
+    views.length === 1 ? views[0] : scope.run(tf.Concat, views as unknown as tf.NamedTensorInfoMap, { axis: 0 });
   const a = scope.reshape(cols, [1, g.filterHeight * g.filterWidth * ci, m]);
   const b = scope.reshape(dy, [1, m, co]);
   const prod = scope.run(tf.BatchMatMul, { a, b }, { transposeA: false, transposeB: false });
   return scope.reshape(prod, [g.filterHeight, g.filterWidth, ci, co]);
 }
 
-function filterGradSwappedConv(scope: KernelScope, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry, _ci: number, _co: number) {
+function filterGradSwappedConv(
+  scope: KernelScope,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  g: ConvGeometry,
+  _ci: number,
+  _co: number,
+) {
   const xT = scope.transpose(x, [3, 1, 2, 0]); // [Ci, H, W, N]: Ci as batch, N as channels
   const dyT = scope.transpose(dy, [1, 2, 0, 3]); // [Ho, Wo, N, Co]: a filter
   // Explicit padding so that the swapped convolution yields exactly kh × kw outputs.
-  const bottom = (g.filterHeight - 1) * g.dilationHeight + (g.outHeight - 1) * g.strideHeight + 1 - g.inHeight - g.padTop;
+  const bottom =
+    (g.filterHeight - 1) * g.dilationHeight + (g.outHeight - 1) * g.strideHeight + 1 - g.inHeight - g.padTop;
   const right = (g.filterWidth - 1) * g.dilationWidth + (g.outWidth - 1) * g.strideWidth + 1 - g.inWidth - g.padLeft;
   const input = padOrCrop(scope, xT, 0, Math.min(0, bottom), 0, Math.min(0, right));
   const conv = scope.run(
@@ -151,7 +174,15 @@ export function conv2DBackpropInput(args: {
     const inShape = dataFormat === 'NCHW' ? nchwToNhwcShape(attrs.inputShape) : attrs.inputShape;
     const dys = dataFormat === 'NCHW' ? scope.transpose(dy, [0, 2, 3, 1]) : dy;
     const fShape = filter.shape as [number, number, number, number];
-    const g = convGeometry(inShape, fShape, attrs.strides, 1, nhwcPad(attrs.pad, dataFormat), attrs.dimRoundingMode, false);
+    const g = convGeometry(
+      inShape,
+      fShape,
+      attrs.strides,
+      1,
+      nhwcPad(attrs.pad, dataFormat),
+      attrs.dimRoundingMode,
+      false,
+    );
     checkShape('Conv2DBackpropInput', 'dy', dys.shape, [g.batch, g.outHeight, g.outWidth, fShape[3]]);
     const flipped = scope.transpose(scope.run(tf.Reverse, { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
     const dx = transposedConv(scope, dys, flipped, g, (input, f, pads) =>

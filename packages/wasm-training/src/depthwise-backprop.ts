@@ -34,7 +34,8 @@ export function depthwiseConv2dNativeBackpropFilter(args: {
     const p = g.batch * g.outHeight * g.outWidth;
     const xT = scope.transpose(x, [3, 0, 1, 2]); // [C, N, H, W]
     const views = tapViews(scope, xT, g).map((v) => scope.reshape(v, [c, 1, p]));
-    const cols = views.length === 1 ? views[0] : scope.run(tf.Concat, views as unknown as tf.NamedTensorInfoMap, { axis: 1 }); // [C, kh·kw, P]
+    const cols =
+      views.length === 1 ? views[0] : scope.run(tf.Concat, views as unknown as tf.NamedTensorInfoMap, { axis: 1 }); // [C, kh·kw, P]
     const dyT = scope.transpose(scope.reshape(dy, [p, c, m]), [1, 0, 2]); // [C, P, M]
     const prod = scope.run(tf.BatchMatMul, { a: cols, b: dyT }, { transposeA: false, transposeB: false }); // [C, kh·kw, M]
     const perm = scope.transpose(prod, [1, 0, 2]); // [kh·kw, C, M]

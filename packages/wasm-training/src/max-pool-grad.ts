@@ -22,7 +22,9 @@ export function maxPoolGrad(args: {
   const x = input(args.inputs, 'input');
   const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolGradAttrs;
   if (dimRoundingMode != null) {
-    throw new Error('@phalanx/wasm-training MaxPoolGrad: dimRoundingMode is not supported on wasm; use an integer-exact padding.');
+    throw new Error(
+      '@phalanx/wasm-training MaxPoolGrad: dimRoundingMode is not supported on wasm; use an integer-exact padding.',
+    );
   }
   return withScope(args.backend, (scope) => {
     const config = tf.getKernel(tf.MaxPoolWithArgmax, 'wasm');
@@ -42,7 +44,10 @@ export function maxPoolGrad(args: {
     scope.adopt(outs[0]);
     const argmax = scope.adopt(outs[1]);
     const m = n * c * oh * ow;
-    const indices = scope.reshape(argmax.dtype === 'int32' ? argmax : scope.run(tf.Cast, { x: argmax }, { dtype: 'int32' }), [m, 1]);
+    const indices = scope.reshape(
+      argmax.dtype === 'int32' ? argmax : scope.run(tf.Cast, { x: argmax }, { dtype: 'int32' }),
+      [m, 1],
+    );
     const flat = scope.run(tf.ScatterNd, { indices, updates: scope.reshape(dyb, [m]) }, { shape: [n * c * h * w] });
     return scope.transpose(scope.reshape(flat, [n, c, h, w]), [0, 2, 3, 1]);
   });

@@ -27,10 +27,16 @@ function buildModel(): tfl.LayersModel {
 function setWeights(model: tfl.LayersModel): void {
   const values = model.weights.map((w, i) => {
     const shape = w.shape as number[];
-    const v = seeded(shape.reduce((a, b) => a * b, 1), 40 + i);
+    const v = seeded(
+      shape.reduce((a, b) => a * b, 1),
+      40 + i,
+    );
     const positive = /gamma|moving_variance/.test(w.name);
     const scale = /bias|beta|moving_mean/.test(w.name) ? 0.1 : 0.4;
-    return tf.tensor(v.map((x) => (positive ? 1 + 0.2 * x : scale * x)), shape);
+    return tf.tensor(
+      v.map((x) => (positive ? 1 + 0.2 * x : scale * x)),
+      shape,
+    );
   });
   model.setWeights(values);
   tf.dispose(values);

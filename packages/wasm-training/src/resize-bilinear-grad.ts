@@ -6,7 +6,12 @@ import { input, withScope } from './kernel-scope';
  * (`align_corners`, `half_pixel_centers`, else legacy): row o holds weights 1 − λ at ⌊s⌋ and λ at
  * ⌈s⌉ (both clamped to the input) for the source coordinate s of output o.
  */
-export function bilinearMatrix(inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean): Float32Array {
+export function bilinearMatrix(
+  inSize: number,
+  outSize: number,
+  alignCorners: boolean,
+  halfPixelCenters: boolean,
+): Float32Array {
   const m = new Float32Array(outSize * inSize);
   const scale = alignCorners && outSize > 1 ? (inSize - 1) / (outSize - 1) : inSize / outSize;
   for (let o = 0; o < outSize; o++) {
@@ -25,7 +30,12 @@ export function bilinearMatrix(inSize: number, outSize: number, alignCorners: bo
  * The `[outSize, inSize]` 0/1 matrix of nearest-neighbour resizing as tfjs computes it: source
  * `s = scale·(o + ½ if halfPixelCenters)`, rounded when `alignCorners`, else floored, clamped.
  */
-export function nearestMatrix(inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean): Float32Array {
+export function nearestMatrix(
+  inSize: number,
+  outSize: number,
+  alignCorners: boolean,
+  halfPixelCenters: boolean,
+): Float32Array {
   const m = new Float32Array(outSize * inSize);
   const scale = alignCorners && outSize > 1 ? (inSize - 1) / (outSize - 1) : inSize / outSize;
   for (let o = 0; o < outSize; o++) {
@@ -46,7 +56,10 @@ function separableResizeGrad(
 ): tf.TensorInfo {
   const images = input(args.inputs, 'images');
   const dy = input(args.inputs, 'dy');
-  const { alignCorners, halfPixelCenters } = args.attrs as unknown as { alignCorners: boolean; halfPixelCenters?: boolean };
+  const { alignCorners, halfPixelCenters } = args.attrs as unknown as {
+    alignCorners: boolean;
+    halfPixelCenters?: boolean;
+  };
   const [n, h, w, c] = images.shape;
   const [, oh, ow] = dy.shape;
   return withScope(args.backend, (scope) => {
@@ -55,9 +68,17 @@ function separableResizeGrad(
     const ahT = scope.transpose(scope.write(ah, [oh, h], 'float32'), [1, 0]); // [H, H']
     const awT = scope.transpose(scope.write(aw, [ow, w], 'float32'), [1, 0]); // [W, W']
     const rows = scope.reshape(scope.transpose(dy, [1, 0, 2, 3]), [1, oh, n * ow * c]);
-    const byH = scope.run(tf.BatchMatMul, { a: scope.reshape(ahT, [1, h, oh]), b: rows }, { transposeA: false, transposeB: false });
+    const byH = scope.run(
+      tf.BatchMatMul,
+      { a: scope.reshape(ahT, [1, h, oh]), b: rows },
+      { transposeA: false, transposeB: false },
+    );
     const cols = scope.reshape(scope.transpose(scope.reshape(byH, [h, n, ow, c]), [2, 1, 0, 3]), [1, ow, n * h * c]);
-    const byW = scope.run(tf.BatchMatMul, { a: scope.reshape(awT, [1, w, ow]), b: cols }, { transposeA: false, transposeB: false });
+    const byW = scope.run(
+      tf.BatchMatMul,
+      { a: scope.reshape(awT, [1, w, ow]), b: cols },
+      { transposeA: false, transposeB: false },
+    );
     return scope.transpose(scope.reshape(byW, [w, n, h, c]), [1, 2, 0, 3]);
   });
 }

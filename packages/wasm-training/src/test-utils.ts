@@ -47,5 +47,12 @@ export async function runKernelOn(
 }
 
 export function host(shape: number[], seed: number): HostTensor {
-  return { shape, data: seeded(shape.reduce((a, b) => a * b, 1), seed), dtype: 'float32' };
+  return {
+    shape,
+    data: seeded(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    dtype: 'float32',
+  };
 }

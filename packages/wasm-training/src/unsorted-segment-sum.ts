@@ -19,7 +19,9 @@ export function unsortedSegmentSum(args: {
   const { numSegments } = args.attrs as unknown as tf.UnsortedSegmentSumAttrs;
   const backend = args.backend;
   if (!Number.isInteger(numSegments) || numSegments < 0) {
-    throw new Error(`@phalanx/wasm-training UnsortedSegmentSum: numSegments must be an integer ≥ 0, but received ${numSegments}.`);
+    throw new Error(
+      `@phalanx/wasm-training UnsortedSegmentSum: numSegments must be an integer ≥ 0, but received ${numSegments}.`,
+    );
   }
   const idsRank = segmentIds.shape.length;
   if (segmentIds.shape.some((d, i) => d !== x.shape[i])) {
