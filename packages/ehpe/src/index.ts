@@ -10,3 +10,7 @@ export * from './tw-stage';
 export * from './fem';
 export * from './model';
 export * from './torch-import';
+export * from './training-targets';
+export * from './training-losses';
+export * from './training';
+export * from './pg-only';

@@ -1,0 +1,198 @@
+/**
+ * The objectives of EHPE's two training stages (paper §3.2–3.3, Eq. 3–6 and 12–14), built from the
+ * losses of `@phalanx/losses`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import {
+  edgeStabilityLoss,
+  heatmapMSE,
+  l1Penalty,
+  mpjpeLoss,
+  squaredDistanceLoss,
+  type Adjacency,
+  type WeightLike,
+} from '@phalanx/losses';
+import { adjacency } from '@phalanx/pose';
+import type { TwStageTargets } from './training-targets';
+
+/**
+ * The loss weights of the paper (and of the release's `configs/default.yaml`): TW-stage λ_H = 3,
+ * λ_ED = 1e-2, λ_R = 1e-2; PG-stage λ_P = 2e-2, λ_E = 2e-1. The release multiplies the L1 sum by a
+ * further 1e-8 before λ_R (`train/train_tw.py`), so its effective weight is {@link RELEASE_L1_WEIGHT}.
+ */
+export const EHPE_LOSS_WEIGHTS = Object.freeze({
+  heatmap: 3,
+  distance: 1e-2,
+  l1: 1e-2,
+  position: 2e-2,
+  edge: 2e-1,
+});
+
+/**
+ * The release's effective L1 weight, `λ_R · 1e-8 = 1e-10` — the default of {@link twStageLoss}. The
+ * paper's bare λ_R = 1e-2 on Σ|W| of a 30 M-parameter network (Σ|W| ≈ 10⁵) would outweigh the other
+ * terms by orders of magnitude.
+ */
+export const RELEASE_L1_WEIGHT = 1e-2 * 1e-8;
+
+/** A loss with named parts for the logs (the shape `Trainer` of `@phalanx/train` accepts). */
+export interface LossWithParts {
+  /** The scalar to minimise. */
+  total: tf.Scalar;
+  /** Each weighted term's unweighted value. */
+  parts: Record<string, tf.Scalar>;
+}
+
+/** Options of {@link twStageLoss}. */
+export interface TwStageLossOptions {
+  /** λ_H, weight of the heatmap MSE. Default 3. */
+  heatmapWeight?: number;
+  /** λ_ED, weight of the coordinate distance. Default 1e-2. */
+  distanceWeight?: number;
+  /** Weight of the L1 penalty Σ|W| (λ_R, times the release's 1e-8). Default {@link RELEASE_L1_WEIGHT} = 1e-10. */
+  l1Weight?: number;
+  /**
+   * The coordinate term: `'squared'` (default) — the mean squared distance of Eq. 4 (`squaredDistanceLoss`);
+   * `'euclidean'` — the mean Euclidean distance the release uses (`Euclidean3DLoss`, `mpjpeLoss`).
+   */
+  distance?: 'squared' | 'euclidean';
+  /** The weights W_k of the L1 penalty (Eq. 5), e.g. the trainable weights of backbone and TW-stage. Default: none. */
+  weights?: readonly WeightLike[];
+}
+
+function weight(component: string, name: string, value: number | undefined, fallback: number): number {
+  const w = checkFinite(component, name, value ?? fallback);
+  if (w < 0) throw new PhalanxConfigError(component, name, 'a number ≥ 0', w);
+  return w;
+}
+
+function distanceLoss(
+  component: string,
+  argument: string,
+  kind: unknown,
+  target: tf.Tensor,
+  prediction: tf.Tensor,
+): tf.Scalar {
+  if (kind === 'squared') return squaredDistanceLoss(target, prediction);
+  if (kind === 'euclidean') return mpjpeLoss(target, prediction);
+  throw new PhalanxConfigError(component, argument, "'squared' or 'euclidean'", kind);
+}
+
+/**
+ * The TW-stage objective (EHPE Eq. 6):
+ *
+ *     L_total1 = λ_H · L_H + λ_ED · L_ED + λ_R · L_R
+ *
+ * with `L_H` = `heatmapMSE` of the heatmaps (Eq. 3 up to the constant S²), `L_ED` the mean squared
+ * distance of the 2.5D coordinates (Eq. 4; x, y in heatmap pixels, z in bins) and `L_R = Σ_k |W_k|₁`
+ * (Eq. 5) over `weights`. Weights default to the paper's λ_H = 3, λ_ED = 1e-2 and the release's
+ * effective λ_R = 1e-10.
+ *
+ * **Shapes**: `target` / `prediction` heatmaps `[B, S, S, n]`, coords `[B, n, 3]` → a scalar and its
+ * parts `heatmap`, `distance`, `l1` (unweighted).
+ *
+ * @example
+ * const { total, parts } = twStageLoss(twStageTargets(batch, opts), { heatmaps, coords25d }, {
+ *   weights: model.trainableWeights,
+ * });
+ */
+export function twStageLoss(
+  target: TwStageTargets,
+  prediction: { heatmaps: tf.Tensor; coords25d: tf.Tensor },
+  options: TwStageLossOptions = {},
+): LossWithParts {
+  const name = 'twStageLoss';
+  const wH = weight(name, 'heatmapWeight', options.heatmapWeight, EHPE_LOSS_WEIGHTS.heatmap);
+  const wD = weight(name, 'distanceWeight', options.distanceWeight, EHPE_LOSS_WEIGHTS.distance);
+  const wR = weight(name, 'l1Weight', options.l1Weight, RELEASE_L1_WEIGHT);
+  const kind = options.distance ?? 'squared';
+  if (kind !== 'squared' && kind !== 'euclidean') {
+    throw new PhalanxConfigError(name, 'distance', "'squared' or 'euclidean'", kind);
+  }
+  const heatmap = heatmapMSE(target.heatmaps, prediction.heatmaps);
+  const distance = distanceLoss(name, 'distance', kind, target.coords25d, prediction.coords25d);
+  const l1 = options.weights && options.weights.length > 0 ? l1Penalty([...options.weights]) : tf.scalar(0);
+  const total = tf.addN([tf.mul(heatmap, wH), tf.mul(distance, wD), tf.mul(l1, wR)]) as tf.Scalar;
+  return { total, parts: { heatmap, distance, l1 } };
+}
+
+/** Options of {@link pgStageLoss}. */
+export interface PgStageLossOptions {
+  /** λ_P, weight of the position loss. Default 2e-2. */
+  positionWeight?: number;
+  /** λ_E, weight of the edge-stability loss. Default 2e-1. */
+  edgeWeight?: number;
+  /**
+   * The position term: `'squared'` (default) — Eq. 12, the mean squared distance; `'euclidean'` — the
+   * release's `MPJPELoss` (mean Euclidean distance).
+   */
+  position?: 'squared' | 'euclidean';
+  /**
+   * Reduction of Eq. 13 over the edges of each attention map: `'mean'` (default; divided by the number
+   * of edges) or `'sum'` (the paper's literal Σ over E). The attention of each node is a softmax over
+   * its neighbours, so `Σ_E (α − 1)²` cannot fall below `Σ_i (n_i − 1)²/n_i` (≈ 40 for the 1-hop and
+   * 2-hop skeleton): with `'sum'` and λ_E = 0.2 a constant ≈ 8 dominates the total, 40× the gradient of
+   * `'mean'`, whose floor (≈ 0.2 after λ_E) is of the order of the release's mean over all J² entries.
+   * See `edgeStabilityLoss` of `@phalanx/losses`.
+   */
+  edgeReduction?: 'sum' | 'mean';
+  /**
+   * The edge set E of each attention map, in order. Default: the support of each SPI layer — the
+   * hand skeleton's 1-hop adjacency for the first, the 2-hop adjacency for the second (no self-loops).
+   */
+  adjacency?: readonly Adjacency[];
+}
+
+/** The default edge sets of {@link pgStageLoss}: the 1-hop and 2-hop skeleton adjacency (21 × 21). */
+export function spiEdgeSets(): number[][][] {
+  return [adjacency({ hops: 1 }), adjacency({ hops: 2 })];
+}
+
+/**
+ * The PG-stage objective (EHPE Eq. 14):
+ *
+ *     L_total2 = λ_P · L_P + λ_E · L_E
+ *
+ * with `L_P` the mean squared distance of the 21 joints (Eq. 12) and `L_E` the edge-stability loss
+ * `(α_ij − 1)²` (Eq. 13) of each SPI layer's attention over its own edge set — by default the mean over
+ * the edges (`edgeReduction: 'sum'` for Eq. 13's sum) — averaged over batch, heads and the layers (the
+ * release averages over layers too). Weights default to the paper's λ_P = 2e-2, λ_E = 2e-1.
+ *
+ * **Shapes**: `target`, `joints` `[B, 21, 3]`; `attention` a list of `[B, K, 21, 21]` → a scalar and
+ * its parts `position`, `edge` (unweighted).
+ *
+ * @example
+ * const [, , joints, a1, a2] = outputs;
+ * const { total } = pgStageLoss(pgStageTargets(batch, { depthBins: 8 }), joints, [a1, a2]);
+ */
+export function pgStageLoss(
+  target: tf.Tensor,
+  joints: tf.Tensor,
+  attention: readonly tf.Tensor[],
+  options: PgStageLossOptions = {},
+): LossWithParts {
+  const name = 'pgStageLoss';
+  const wP = weight(name, 'positionWeight', options.positionWeight, EHPE_LOSS_WEIGHTS.position);
+  const wE = weight(name, 'edgeWeight', options.edgeWeight, EHPE_LOSS_WEIGHTS.edge);
+  const reduction = options.edgeReduction ?? 'mean';
+  if (reduction !== 'sum' && reduction !== 'mean') {
+    throw new PhalanxConfigError(name, 'edgeReduction', "'sum' or 'mean'", reduction);
+  }
+  if (!Array.isArray(attention) || attention.length === 0) {
+    throw new PhalanxShapeError(name, 'attention', 'a non-empty list of [B, K, J, J] tensors', attention);
+  }
+  const kind = options.position ?? 'squared';
+  if (kind !== 'squared' && kind !== 'euclidean') {
+    throw new PhalanxConfigError(name, 'position', "'squared' or 'euclidean'", kind);
+  }
+  const sets = options.adjacency ?? spiEdgeSets();
+  if (sets.length !== attention.length) {
+    throw new PhalanxConfigError(name, 'adjacency', `${attention.length} edge sets (one per attention map)`, sets.length);
+  }
+  const position = distanceLoss(name, 'position', kind, target, joints);
+  const terms = attention.map((a, l) => edgeStabilityLoss(a, sets[l], { reduction }));
+  const edge = tf.div(tf.addN(terms), terms.length) as tf.Scalar;
+  const total = tf.add(tf.mul(position, wP), tf.mul(edge, wE)) as tf.Scalar;
+  return { total, parts: { position, edge } };
+}

@@ -1,0 +1,184 @@
+/**
+ * Training targets of the two EHPE stages, in the units of the model's outputs: the TW-stage's
+ * Gaussian heatmaps and 2.5D coordinates (x, y in heatmap pixels, z in depth bins), the PG-stage's 21
+ * joints (x, y in input pixels, z in depth bins, the units of the initial layout it refines), and the
+ * way back from 2.5D to millimetres for evaluation.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { checkFinite, checkInteger, checkPositive, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { gaussianHeatmaps, uvdToXyz } from '@phalanx/pose';
+import { checkJointList, TIP_WRIST_JOINTS } from './init21';
+
+/** The keypoint fields of a batch that the targets need (a `HandBatch` of `@phalanx/data` has them). */
+export interface EhpeKeypoints {
+  /** `[B, 21, 2]` joint pixel coordinates (x, y) in the input image, pixel centres at integers. */
+  uv: tf.Tensor;
+  /** `[B, 21, 3]` camera-frame joint positions (mm for the synthetic hands). */
+  xyz: tf.Tensor;
+}
+
+/**
+ * How relative depth becomes depth bins (the release's `z_mm_to_zbin`, `utils/geometry.py`): the depth
+ * relative to the root joint, clamped to `±depthRange/2`, mapped linearly onto `[0, depthBins − 1]`:
+ * `z_bin = (clamp(z − z_root, −R/2, R/2) / R + 1/2) · (D − 1)`.
+ */
+export interface DepthBinning {
+  /** Depth bins D of the TW-stage volume (the model's `depthBins`). Integer ≥ 2; default 8. */
+  depthBins?: number;
+  /** Relative depth range R covered by the bins, in the unit of `xyz` (mm). Default 200 (the release's `rel_depth_range_mm`). */
+  depthRange?: number;
+  /** Root joint whose depth is bin (D − 1)/2. Default 0 (the wrist, the release's `use_wrist_as_root`). */
+  rootJoint?: number;
+}
+
+function resolveBinning(component: string, o: DepthBinning = {}) {
+  return {
+    depthBins: checkInteger(component, 'depthBins', o.depthBins ?? 8, 2),
+    depthRange: checkPositive(component, 'depthRange', o.depthRange ?? 200),
+    rootJoint: checkInteger(component, 'rootJoint', o.rootJoint ?? 0, 0),
+  };
+}
+
+function checkKeypoints(component: string, k: EhpeKeypoints): void {
+  if (!(k?.uv instanceof tf.Tensor) || k.uv.rank !== 3 || k.uv.shape[2] !== 2) {
+    throw new PhalanxShapeError(component, 'uv', 'a tensor [B, J, 2]', k?.uv instanceof tf.Tensor ? k.uv.shape : k?.uv);
+  }
+  if (!(k.xyz instanceof tf.Tensor) || k.xyz.rank !== 3 || k.xyz.shape[2] !== 3 || k.xyz.shape[1] !== k.uv.shape[1]) {
+    throw new PhalanxShapeError(
+      component,
+      'xyz',
+      `a tensor [B, ${k.uv.shape[1]}, 3]`,
+      k.xyz instanceof tf.Tensor ? k.xyz.shape : k.xyz,
+    );
+  }
+}
+
+/**
+ * Relative depth → depth bins ({@link DepthBinning}).
+ *
+ * **Shapes**: `xyz [B, J, 3]` → `[B, J]` (bins, in `[0, D − 1]`).
+ *
+ * @example
+ * depthToBins(batch.xyz, { depthBins: 8, depthRange: 200 }); // the wrist at 3.5
+ */
+export function depthToBins(xyz: tf.Tensor, options: DepthBinning = {}): tf.Tensor2D {
+  const { depthBins, depthRange, rootJoint } = resolveBinning('depthToBins', options);
+  return tf.tidy(() => {
+    const z = tf.squeeze(tf.slice(xyz, [0, 0, 2], [-1, -1, 1]), [2]);
+    const root = tf.slice(z, [0, rootJoint], [-1, 1]);
+    const rel = tf.clipByValue(tf.sub(z, root), -depthRange / 2, depthRange / 2);
+    return tf.mul(tf.add(tf.div(rel, depthRange), 0.5), depthBins - 1) as tf.Tensor2D;
+  });
+}
+
+/** Options of {@link twStageTargets}. */
+export interface TwStageTargetOptions extends DepthBinning {
+  /** The joints the TW-stage predicts (the model's `tipWristJoints`). Default `[0, 4, 8, 12, 16, 20]`. */
+  tipWristJoints?: number[];
+  /** Input image side S_in in pixels. Required. */
+  inputSize: number;
+  /** Heatmap side S_hm in pixels (the model's `heatmapSize`). Required. */
+  heatmapSize: number;
+  /** σ of the Gaussian heatmaps in heatmap pixels. Default 2 (the release's `heatmap_sigma`). */
+  sigma?: number;
+}
+
+/** The TW-stage targets: what {@link twStageLoss} compares the stage's outputs with. */
+export interface TwStageTargets {
+  /** `[B, S_hm, S_hm, n]` Gaussian heatmaps (EHPE Eq. 1, normalised density), one per predicted joint. */
+  heatmaps: tf.Tensor4D;
+  /** `[B, n, 3]`: x, y in heatmap pixels, z in depth bins — the model's `coords25d` convention. */
+  coords25d: tf.Tensor3D;
+}
+
+/**
+ * Targets of the TW-stage for the joints `tipWristJoints`: x, y scaled from input to heatmap pixels
+ * with the align-corners map `x_hm = x_in · (S_hm − 1)/(S_in − 1)` (the inverse of `createEhpe`'s
+ * `xyScale`), z in depth bins ({@link depthToBins}), and Gaussian heatmaps centred on x, y (EHPE Eq. 1,
+ * `gaussianHeatmaps` of `@phalanx/pose`, σ = 2 by default).
+ *
+ * **Shapes**: `uv [B, 21, 2]`, `xyz [B, 21, 3]` → `heatmaps [B, S_hm, S_hm, n]`, `coords25d [B, n, 3]`.
+ *
+ * @example
+ * const t = twStageTargets(batch, { inputSize: 256, heatmapSize: 64, depthBins: 8 });
+ * // t.heatmaps [B, 64, 64, 6], t.coords25d [B, 6, 3]
+ */
+export function twStageTargets(batch: EhpeKeypoints, options: TwStageTargetOptions): TwStageTargets {
+  const name = 'twStageTargets';
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError(name, 'options', '{inputSize, heatmapSize, …}', options);
+  }
+  checkKeypoints(name, batch);
+  const joints = checkJointList(name, 'tipWristJoints', options.tipWristJoints ?? [...TIP_WRIST_JOINTS]);
+  const inputSize = checkInteger(name, 'inputSize', options.inputSize, 2);
+  const heatmapSize = checkInteger(name, 'heatmapSize', options.heatmapSize, 2);
+  const sigma = checkPositive(name, 'sigma', options.sigma ?? 2);
+  const binning = resolveBinning(name, options);
+  return tf.tidy(() => {
+    const index = tf.tensor1d(joints, 'int32');
+    const xy = tf.mul(tf.gather(batch.uv, index, 1), (heatmapSize - 1) / (inputSize - 1));
+    const z = tf.gather(depthToBins(batch.xyz, binning), index, 1);
+    const coords25d = tf.concat([xy, tf.expandDims(z, 2)], 2) as tf.Tensor3D;
+    const heatmaps = gaussianHeatmaps(xy, { height: heatmapSize, width: heatmapSize, sigma }) as tf.Tensor4D;
+    return { heatmaps, coords25d };
+  });
+}
+
+/**
+ * Targets of the PG-stage: all 21 joints as (x, y) in input pixels and z in depth bins — the units of
+ * the initial layout (`init21`) the PG-stage starts from, so its output refines the layout in place.
+ *
+ * **Shapes**: `uv [B, 21, 2]`, `xyz [B, 21, 3]` → `[B, 21, 3]`.
+ *
+ * @example
+ * const target = pgStageTargets(batch, { depthBins: 8 }); // [B, 21, 3]
+ */
+export function pgStageTargets(batch: EhpeKeypoints, options: DepthBinning = {}): tf.Tensor3D {
+  const name = 'pgStageTargets';
+  checkKeypoints(name, batch);
+  const binning = resolveBinning(name, options);
+  return tf.tidy(
+    () => tf.concat([tf.cast(batch.uv, 'float32'), tf.expandDims(depthToBins(batch.xyz, binning), 2)], 2) as tf.Tensor3D,
+  );
+}
+
+/** Options of {@link joints25dToXyz}. */
+export interface Joints25dToXyzOptions extends DepthBinning {
+  /**
+   * Factor from the joints' x, y unit to input pixels: 1 for PG-stage joints and layouts (input pixels,
+   * the default), `(S_in − 1)/(S_hm − 1)` for the TW-stage's `coords25d` (heatmap pixels).
+   */
+  xyScale?: number;
+}
+
+/**
+ * 2.5D joints → camera-frame 3D, with the ground-truth root depth (the usual 2.5D protocol, as the
+ * Learnable Groups example): `u = s·x`, `v = s·y`, relative depth `(z/(D − 1) − 1/2)·R`, then
+ * `uvdToXyz` of `@phalanx/pose` (the release's `P2W`) with `z_root` the root joint's ground-truth depth.
+ * Relative depths beyond ±R/2 were clamped in the targets, so they cannot be recovered.
+ *
+ * **Shapes**: `joints [B, J, 3]`, `xyz [B, 21, 3]` (ground truth, for the root depth), `K [B, 3, 3]` →
+ * `[B, J, 3]` in the unit of `xyz`.
+ *
+ * @example
+ * const predXyz = joints25dToXyz(pgJoints, batch.xyz, batch.K, { depthBins: 8 }); // mm
+ */
+export function joints25dToXyz(
+  joints: tf.Tensor,
+  xyz: tf.Tensor,
+  K: tf.Tensor,
+  options: Joints25dToXyzOptions = {},
+): tf.Tensor3D {
+  const name = 'joints25dToXyz';
+  const { depthBins, depthRange, rootJoint } = resolveBinning(name, options);
+  const xyScale = checkFinite(name, 'xyScale', options.xyScale ?? 1);
+  if (joints.rank !== 3 || joints.shape[2] !== 3) {
+    throw new PhalanxShapeError(name, 'joints', 'a tensor [B, J, 3]', joints.shape);
+  }
+  return tf.tidy(() => {
+    const xy = tf.mul(tf.slice(joints, [0, 0, 0], [-1, -1, 2]), xyScale);
+    const d = tf.sub(tf.slice(joints, [0, 0, 2], [-1, -1, 1]), (depthBins - 1) / 2);
+    const rootDepth = tf.reshape(tf.slice(xyz, [0, rootJoint, 2], [-1, 1, 1]), [-1]);
+    return uvdToXyz(tf.concat([xy, d], 2), K, { rootDepth, scale: depthRange / (depthBins - 1) }) as tf.Tensor3D;
+  });
+}

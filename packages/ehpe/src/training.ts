@@ -1,0 +1,265 @@
+/**
+ * EHPE's two-stage training as recipes for `Trainer` of `@phalanx/train`: the TW-stage (backbone and
+ * TW-stage on heatmaps, 2.5D coordinates and an L1 weight penalty), then the PG-stage with the TW-stage
+ * frozen (positions and edge stability). A recipe is a plain object — the model to train, the loss,
+ * the inputs, the parameter groups and the layers to freeze — spread into `new Trainer({...recipe})`,
+ * so this package stays free of Node-only code.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { PhalanxConfigError } from '@phalanx/layers';
+import { JOINT_CLASSES, type JointClass } from '@phalanx/pose';
+import { checkJointList } from './init21';
+import { pgStageLoss, twStageLoss, type LossWithParts, type PgStageLossOptions, type TwStageLossOptions } from './training-losses';
+import { pgStageTargets, twStageTargets, type DepthBinning, type EhpeKeypoints } from './training-targets';
+
+/** A batch the recipes train on (a `HandBatch` of `@phalanx/data` is one). */
+export interface EhpeBatch extends EhpeKeypoints {
+  /** `[B, S, S, 3]` input images. */
+  images: tf.Tensor;
+}
+
+/** A learning rate: a number or a schedule `step → lr` (e.g. `stepLr` of `@phalanx/train`). */
+export type LearningRate = number | ((step: number) => number);
+
+/**
+ * What `new Trainer({...recipe})` of `@phalanx/train` needs: structurally a `TrainerConfig`, without
+ * importing the (Node-only) trainer here.
+ */
+export interface StageRecipe<B extends EhpeBatch = EhpeBatch> {
+  /** The model the trainer steps: for the TW-stage a view of backbone + TW-stage that shares the full model's layers. */
+  model: tfl.LayersModel;
+  /** The stage's objective, with named parts for the logs. */
+  loss: (outputs: tf.Tensor[], batch: B, context: { step: number }) => LossWithParts;
+  /** The model inputs of a batch. */
+  inputs: (batch: B) => tf.Tensor | tf.Tensor[];
+  /** Samples in a batch. */
+  batchSize: (batch: B) => number;
+  /** One Adam group `'tw'` or `'pg'` with the stage's learning rate. */
+  parameterGroups: { name: string; lr: LearningRate; clipNorm?: number }[];
+  /** Layers frozen for the stage (none for the TW-stage; backbone and TW-stage for the PG-stage). */
+  freeze: RegExp[];
+}
+
+/** Layers of the backbone and the TW-stage in {@link createEhpe} (`backbone.*`, `tw.*`): frozen in stage 2. */
+export const TW_STAGE_LAYERS = /^(backbone|tw)(\.|$)/;
+
+/** Layers of the backbone (`backbone.*`). */
+export const BACKBONE_LAYERS = /^backbone(\.|$)/;
+
+const CLASS_LETTERS: Record<string, JointClass> = { W: 'WRIST', M: 'MCP', P: 'PIP', D: 'DIP', T: 'TIP' };
+
+/**
+ * The joints of a segmented variant of the paper's Table 4, written as the paper writes the TW-stage's
+ * share: letters `W` (wrist), `M` (MCP), `P` (PIP), `D` (DIP), `T` (TIP) joined by `+`, e.g. `'W+T'`
+ * (EHPE, the default) → `[0, 4, 8, 12, 16, 20]`, `'W+T+D'` → `[0, 3, 4, 7, 8, …]`, `'T'` → the tips.
+ * The thumb's CMC/MCP/IP count as its MCP/PIP/DIP (as `JOINT_CLASSES` of `@phalanx/pose`).
+ *
+ * @example
+ * variantJoints('W+T+D'); // [0, 3, 4, 7, 8, 11, 12, 15, 16, 19, 20]
+ */
+export function variantJoints(variant: string): number[] {
+  const letters = typeof variant === 'string' ? variant.toUpperCase().split('+') : [];
+  const classes = letters.map((l) => CLASS_LETTERS[l.trim()]);
+  if (classes.length === 0 || classes.some((c) => c === undefined) || new Set(classes).size !== classes.length) {
+    throw new PhalanxConfigError(
+      'variantJoints',
+      'variant',
+      "distinct letters W, M, P, D, T joined by '+' (e.g. 'W+T')",
+      variant,
+    );
+  }
+  return JOINT_CLASSES.flatMap((c, j) => (classes.includes(c) ? [j] : []));
+}
+
+/** The TW-stage shares of the paper's Table 4, best (EHPE's `W+T`) last, with their PA-MPJPE on FreiHAND (mm). */
+export const TABLE4_VARIANTS: readonly { tw: string; pg: string; paMpjpe: number }[] = Object.freeze([
+  { tw: 'W+T+D', pg: 'P+M', paMpjpe: 5.8 },
+  { tw: 'W+T+D+P', pg: 'M', paMpjpe: 6.2 },
+  { tw: 'T+D', pg: 'W+P+M', paMpjpe: 6.2 },
+  { tw: 'T+D+P', pg: 'W+M', paMpjpe: 6.5 },
+  { tw: 'T', pg: 'W+D+P+M', paMpjpe: 5.9 },
+  { tw: 'W', pg: 'T+D+P+M', paMpjpe: 7.2 },
+  { tw: 'W+D+P+M', pg: 'T', paMpjpe: 6.4 },
+  { tw: 'W+T', pg: 'D+P+M', paMpjpe: 5.6 },
+]);
+
+/** What the recipes read from a `createEhpe` model. */
+export interface EhpeModelInfo {
+  /** Input side S_in. */
+  imageSize: number;
+  /** Heatmap side S_hm. */
+  heatmapSize: number;
+  /** Depth bins D. */
+  depthBins: number;
+  /** The joints the TW-stage predicts. */
+  tipWristJoints: number[];
+}
+
+function layerConfig(model: tfl.LayersModel, name: string): Record<string, unknown> | null {
+  try {
+    return model.getLayer(name).getConfig() as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Reads input size, heatmap size, depth bins and TW joints from a {@link createEhpe} model (its
+ * `tw.soft_argmax` and `init21` layers). Throws a named error for other models.
+ *
+ * @example
+ * ehpeModelInfo(createEhpe({ imageSize: 128, heatmapSize: 32 })); // {imageSize: 128, heatmapSize: 32, depthBins: 8, tipWristJoints: [0, 4, …]}
+ */
+export function ehpeModelInfo(model: tfl.LayersModel): EhpeModelInfo {
+  const soft = layerConfig(model, 'tw.soft_argmax');
+  const init = layerConfig(model, 'init21');
+  if (!soft || !init || model.outputs.length !== 5) {
+    throw new PhalanxConfigError(
+      'ehpeModelInfo',
+      'model',
+      'a model built by createEhpe (layers tw.soft_argmax and init21, 5 outputs)',
+      model?.name,
+    );
+  }
+  return {
+    imageSize: model.inputs[0].shape[1] as number,
+    heatmapSize: model.outputs[0].shape[1] as number,
+    depthBins: soft.depthBins as number,
+    tipWristJoints: checkJointList('ehpeModelInfo', 'tipWristJoints', init.tipWristJoints),
+  };
+}
+
+/**
+ * The part of a {@link createEhpe} model that stage 1 trains: image → `[twHeatmaps, twCoords]`
+ * (backbone and TW-stage), sharing the full model's layers — training it trains them, and the PG-stage
+ * is neither run nor penalised.
+ *
+ * @example
+ * const tw = twStageModel(model); // tw.trainableWeights: backbone.* and tw.* only
+ */
+export function twStageModel(model: tfl.LayersModel): tfl.LayersModel {
+  ehpeModelInfo(model);
+  return tfl.model({ inputs: model.inputs, outputs: [model.outputs[0], model.outputs[1]], name: `${model.name}_tw` });
+}
+
+/** Options of {@link twStageRecipe}. */
+export interface TwStageRecipeOptions extends Omit<TwStageLossOptions, 'weights'>, Omit<DepthBinning, 'depthBins'> {
+  /** Adam learning rate (number or schedule). Default 1e-3 (the release's InterHand2.6M value; FreiHAND: 5e-3). */
+  lr?: LearningRate;
+  /** σ of the heatmap targets (heatmap pixels). Default 2. */
+  sigma?: number;
+  /** Weights of the L1 penalty: `'all'` trainable weights of backbone + TW-stage (the release's, default) or `'kernels'` (weight matrices only, Eq. 5's W_k). */
+  l1Weights?: 'all' | 'kernels';
+  /** Clip the gradients to this global norm. Default: none. */
+  clipNorm?: number;
+}
+
+/**
+ * Stage 1 of EHPE's training (paper §3.2, release `train/train_tw.py`): the backbone and the TW-stage
+ * learn the TW joints' heatmaps and 2.5D coordinates with {@link twStageLoss}
+ * (`3·heatmapMSE + 1e-2·squaredDistance + 1e-10·Σ|W|`) on {@link twStageTargets}; the PG-stage is not
+ * run. Adam, one group `'tw'`.
+ *
+ * @example
+ * const model = createEhpe({ imageSize: 128, backbone: { depth: 18 }, heatmapSize: 32 });
+ * const trainer = new Trainer({ ...twStageRecipe(model), progress: false });
+ * await trainer.fit({ data: () => batches({ seed: 1, size: 128, batchSize: 8 }), steps: 500 });
+ */
+export function twStageRecipe<B extends EhpeBatch = EhpeBatch>(
+  model: tfl.LayersModel,
+  options: TwStageRecipeOptions = {},
+): StageRecipe<B> {
+  const info = ehpeModelInfo(model);
+  const sub = twStageModel(model);
+  const which = options.l1Weights ?? 'all';
+  if (which !== 'all' && which !== 'kernels') {
+    throw new PhalanxConfigError('twStageRecipe', 'l1Weights', "'all' or 'kernels'", which);
+  }
+  const weights = sub.trainableWeights.filter((w) => which === 'all' || /\/kernel$/.test(w.originalName));
+  const targetOptions = {
+    tipWristJoints: info.tipWristJoints,
+    inputSize: info.imageSize,
+    heatmapSize: info.heatmapSize,
+    depthBins: info.depthBins,
+    depthRange: options.depthRange,
+    rootJoint: options.rootJoint,
+    sigma: options.sigma,
+  };
+  tf.tidy(() => {
+    twStageTargets({ uv: tf.zeros([1, 21, 2]), xyz: tf.zeros([1, 21, 3]) }, targetOptions); // validates the options
+  });
+  return {
+    model: sub,
+    inputs: (b) => b.images,
+    batchSize: (b) => b.images.shape[0],
+    loss: ([heatmaps, coords25d], batch) =>
+      twStageLoss(twStageTargets(batch, targetOptions), { heatmaps, coords25d }, { ...options, weights }),
+    parameterGroups: [{ name: 'tw', lr: options.lr ?? 1e-3, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) }],
+    freeze: [],
+  };
+}
+
+/** Options of {@link pgStageRecipe}. */
+export interface PgStageRecipeOptions extends PgStageLossOptions, DepthBinning {
+  /** Adam learning rate (number or schedule). Default 1e-4 (the release's; it divides it by 10 at epochs 15 and 20). */
+  lr?: LearningRate;
+  /**
+   * For a {@link createPgOnly} model: the constant initial layout `[21, 3]` (x, y input pixels, z bins)
+   * fed with every batch. Required for such models, ignored for `createEhpe` models.
+   */
+  layout?: tf.Tensor;
+  /** Layers to freeze. Default {@link TW_STAGE_LAYERS} (backbone and TW-stage; for a PG-only model, the backbone). */
+  freeze?: RegExp[];
+  /** Clip the gradients to this global norm. Default: none. */
+  clipNorm?: number;
+}
+
+/**
+ * Stage 2 of EHPE's training (paper §3.3, release `train/train_pg.py`): with backbone and TW-stage
+ * frozen (weights and batch-norm statistics), the rest — `img_token_proj` and the PG-stage — learns all
+ * 21 joints ({@link pgStageTargets}: input pixels and depth bins) with {@link pgStageLoss}
+ * (`2e-2·squaredDistance + 2e-1·edgeStability`). Adam, one group `'pg'`. Also trains a
+ * {@link createPgOnly} model (the "PG-stage only" ablation) when `layout` is given.
+ *
+ * @example
+ * const trainer = new Trainer({ ...pgStageRecipe(model, { lr: 1e-4 }), progress: false });
+ * await trainer.fit({ data, steps: 1000 }); // backbone.* and tw.* stay bitwise unchanged
+ */
+export function pgStageRecipe<B extends EhpeBatch = EhpeBatch>(
+  model: tfl.LayersModel,
+  options: PgStageRecipeOptions = {},
+): StageRecipe<B> {
+  const name = 'pgStageRecipe';
+  const pgOnly = model.inputs.length === 2 && model.outputs.length === 3;
+  let depthBins: number;
+  let inputs: (b: B) => tf.Tensor | tf.Tensor[];
+  let offset: number;
+  if (pgOnly) {
+    const layout = options.layout;
+    if (!(layout instanceof tf.Tensor) || layout.rank !== 2 || layout.shape[0] !== 21 || layout.shape[1] !== 3) {
+      throw new PhalanxConfigError(name, 'layout', 'a tensor [21, 3] for a PG-only model', layout?.shape ?? layout);
+    }
+    if (!layerConfig(model, 'pg.out_head')) {
+      throw new PhalanxConfigError(name, 'model', 'a createEhpe or createPgOnly model', model.name);
+    }
+    depthBins = options.depthBins ?? 8;
+    inputs = (b) => [b.images, tf.tile(tf.expandDims(layout, 0), [b.images.shape[0], 1, 1])];
+    offset = 0;
+  } else {
+    const info = ehpeModelInfo(model);
+    depthBins = info.depthBins;
+    inputs = (b) => b.images;
+    offset = 2;
+  }
+  const binning = { depthBins, depthRange: options.depthRange, rootJoint: options.rootJoint };
+  return {
+    model,
+    inputs,
+    batchSize: (b) => b.images.shape[0],
+    loss: (outputs, batch) =>
+      pgStageLoss(pgStageTargets(batch, binning), outputs[offset], outputs.slice(offset + 1), options),
+    parameterGroups: [{ name: 'pg', lr: options.lr ?? 1e-4, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) }],
+    freeze: options.freeze ?? [TW_STAGE_LAYERS],
+  };
+}
