@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { batchMatMulConfig, fusedMatMulConfig } from './batch-matmul';
+import { fusedBatchNormGradConfig } from './batch-norm-grad';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './conv2d-backprop';
 import { depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput } from './depthwise-backprop';
+import { castConfig, identityConfig } from './identity';
 import { WASM } from './kernel-scope';
 import { maxPoolGrad } from './max-pool-grad';
 import { resizeBilinearGrad, resizeNearestNeighborGrad } from './resize-bilinear-grad';
@@ -17,6 +19,8 @@ import { unsortedSegmentSum } from './unsorted-segment-sum';
  * batch/channel layouts (see the tests). `BatchMatMul` and `_FusedMatMul` wrap the backend's own
  * kernels so transposed and batch-against-matrix products reach XNNPACK (10–30× faster gradients of
  * dense layers and matMuls); they are registered only when the backend's kernels exist to wrap.
+ * `Identity` and same-dtype `Cast` share their input's buffer instead of copying it (the engine clones
+ * every tensor it saves for a gradient, so on stock wasm each of them was held twice in training).
  */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   {
@@ -49,10 +53,12 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   { kernelName: tf.MaxPoolGrad, backendName: WASM, kernelFunc: maxPoolGrad as unknown as tf.KernelFunc },
   batchMatMulConfig,
   fusedMatMulConfig,
+  identityConfig,
+  castConfig,
 ];
 
 /** Kernels that call the backend's own kernel they replace: registered only once it exists. */
-const WRAPPERS = new Set<string>([tf.BatchMatMul, tf._FusedMatMul]);
+const WRAPPERS = new Set<string>([tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Cast]);
 
 /**
  * Registers the training kernels of {@link WASM_TRAINING_KERNELS} for the `wasm` backend. Safe to
@@ -65,6 +71,8 @@ const WRAPPERS = new Set<string>([tf.BatchMatMul, tf._FusedMatMul]);
  * import '@tensorflow/tfjs-backend-wasm';
  * import { registerWasmTrainingKernels } from '@phalanx/wasm-training';
  * registerWasmTrainingKernels();
+registerWasmTrainingGradients();
+queueMicrotask(registerWasmTrainingGradients);
  * await tf.setBackend('wasm'); // conv models now train with model.fit
  */
 export function registerWasmTrainingKernels(): void {
@@ -97,9 +105,46 @@ export function unregisterWasmTrainingKernels(): void {
   }
 }
 
+/**
+ * Gradients this package registers in tfjs's **global** gradient registry (they apply to every
+ * backend — cpu, wasm, webgl — once the package is imported): `FusedBatchNorm` (see
+ * {@link fusedBatchNormGradConfig}: the same values as tfjs-core's gradient within float32 rounding,
+ * without its input-sized `Tile`s and without two input-sized tensors per batch-norm layer kept alive
+ * for the whole backward pass).
+ */
+export const WASM_TRAINING_GRADIENTS: readonly tf.GradConfig[] = [fusedBatchNormGradConfig];
+
+const stockGradients = new Map<string, tf.GradConfig>();
+
+/**
+ * Registers {@link WASM_TRAINING_GRADIENTS} (global, all backends). Idempotent. Importing
+ * `@tensorflow/tfjs-layers` registers tfjs's own gradients again, replacing these: importing this
+ * package calls this function at once and again in a microtask, so any import order within one module
+ * graph ends with these gradients; after importing tfjs-layers later (dynamically), call it again.
+ */
+export function registerWasmTrainingGradients(): void {
+  for (const config of WASM_TRAINING_GRADIENTS) {
+    const current = tf.getGradient(config.kernelName);
+    if (current === config) continue;
+    if (current != null) stockGradients.set(config.kernelName, current);
+    tf.registerGradient(config);
+  }
+}
+
+/** Puts back the gradients {@link registerWasmTrainingGradients} replaced (tfjs's own). */
+export function unregisterWasmTrainingGradients(): void {
+  for (const config of WASM_TRAINING_GRADIENTS) {
+    if (tf.getGradient(config.kernelName) !== config) continue;
+    const original = stockGradients.get(config.kernelName);
+    if (original != null) tf.registerGradient(original);
+  }
+}
+
 /** Names of the kernels currently provided by this package on `wasm`. */
 export function wasmTrainingKernelNames(): string[] {
   return WASM_TRAINING_KERNELS.filter((k) => tf.getKernel(k.kernelName, WASM) === k).map((k) => k.kernelName);
 }
 
 registerWasmTrainingKernels();
+registerWasmTrainingGradients();
+queueMicrotask(registerWasmTrainingGradients);
