@@ -89,6 +89,49 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('Trainer: trainingModel', () => {
+  it('applies the training model (auxiliary output reaches the loss) and checkpoints the model', async () => {
+    const model = smallModel();
+    const aux = model.getLayer('first').output as tfl.SymbolicTensor;
+    const trainingModel = tfl.model({ inputs: model.inputs, outputs: [...model.outputs, aux] });
+    const seen: number[] = [];
+    const t = new Trainer<Batch>({
+      model,
+      trainingModel,
+      // Only the auxiliary output is supervised: 'first' must move, 'second' gets no gradient.
+      loss: (outputs) => {
+        seen.push(outputs.length);
+        return tf.mean(tf.square(tf.sub(outputs[1], 1))) as tf.Scalar;
+      },
+      parameterGroups: [{ name: 'all', optimizer: tf.train.sgd(0.1) }],
+      progress: false,
+    });
+    const first = model.getLayer('first').getWeights()[0].dataSync().slice() as Float32Array;
+    const second = model.getLayer('second').getWeights()[0].dataSync().slice() as Float32Array;
+    const batch = { xs: tf.randomNormal([8, 4], 0, 1, 'float32', 3), ys: tf.zeros([8, 2]) };
+    const l0 = (await t.trainStep(batch)).loss;
+    let l = l0;
+    for (let i = 0; i < 5; i++) l = (await t.trainStep(batch)).loss;
+    expect(seen.every((n) => n === 2)).toBe(true);
+    expect(l).toBeLessThan(l0);
+    expect(maxDiff(model.getLayer('first').getWeights()[0].dataSync() as Float32Array, first)).toBeGreaterThan(0);
+    expect(maxDiff(model.getLayer('second').getWeights()[0].dataSync() as Float32Array, second)).toBe(0);
+    const root = join(dir, 'training-model');
+    await t.saveCheckpoint(root);
+    const loaded = await tfl.loadLayersModel(fileSystem(root));
+    expect(loaded.outputs.length).toBe(1); // the saved network is `model`, not the training model
+    loaded.dispose();
+    tf.dispose([batch.xs, batch.ys]);
+  });
+
+  it('rejects a training model with weights of its own', () => {
+    const model = smallModel();
+    expect(
+      () => new Trainer<Batch>({ model, trainingModel: smallModel(), loss: () => tf.scalar(0), progress: false }),
+    ).toThrow("Trainer: trainingModel must be a tf.LayersModel built from the model's own layers, but received");
+  });
+});
+
 describe('Trainer: parameter groups', () => {
   it('gives each group its own learning rate (SGD update size ∝ lr)', async () => {
     const model = smallModel();

@@ -84,8 +84,17 @@ export interface TrainerCallbacks {
 
 /** Configuration of a {@link Trainer}. */
 export interface TrainerConfig<B> {
-  /** The model to train. Required. */
+  /** The model to train. Required. Checkpoints save this model; `evaluate` sees it. */
   model: tfl.LayersModel;
+  /**
+   * The model applied in a training step, when it should differ from `model`: a model built from the
+   * same layers with extra outputs, e.g. auxiliary heatmaps for an intermediate loss
+   * (`tfl.model({inputs: model.inputs, outputs: [...model.outputs, model.getLayer('h').output]})`).
+   * The loss receives its outputs. Every trainable weight must be one of `model`'s (checked), so the
+   * parameter groups, freezing, checkpoints and resume are those of `model`, which stays the saved
+   * (inference) network. Default: `model`.
+   */
+  trainingModel?: tfl.LayersModel;
   /** The objective. Required. */
   loss: LossFn<B>;
   /**
@@ -243,6 +252,8 @@ function isTensorMap(v: unknown): v is Record<string, tf.Scalar> {
 export class Trainer<B = unknown> {
   /** The model being trained. */
   readonly model: tfl.LayersModel;
+  /** The model applied in a training step (`config.trainingModel`, else {@link Trainer.model}). */
+  readonly trainingModel: tfl.LayersModel;
   private readonly loss: LossFn<B>;
   private readonly inputs: (batch: B) => tf.Tensor | tf.Tensor[];
   private readonly batchSizeOf: (batch: B) => number;
@@ -269,6 +280,20 @@ export class Trainer<B = unknown> {
     }
     if (typeof config.loss !== 'function') throw new PhalanxConfigError(NAME, 'loss', 'a function', config.loss);
     this.model = config.model;
+    this.trainingModel = config.trainingModel ?? config.model;
+    if (this.trainingModel !== this.model) {
+      const mine = new Set(this.model.weights);
+      const weights = (this.trainingModel as { weights?: unknown }).weights;
+      const foreign = Array.isArray(weights) ? (weights as tfl.LayerVariable[]).filter((w) => !mine.has(w)) : [];
+      if (!Array.isArray(weights) || foreign.length > 0) {
+        throw new PhalanxConfigError(
+          NAME,
+          'trainingModel',
+          "a tf.LayersModel built from the model's own layers",
+          foreign.length > 0 ? `a model with other weights (${foreign[0].originalName})` : config.trainingModel,
+        );
+      }
+    }
     this.loss = config.loss;
     this.inputs = config.inputs ?? (defaultInputs as (b: B) => tf.Tensor | tf.Tensor[]);
     this.batchSizeOf =
@@ -410,7 +435,7 @@ export class Trainer<B = unknown> {
 
     const { lossValue, norm } = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => {
-        const outputs = this.model.apply(this.inputs(batch), { training: true }) as tf.Tensor | tf.Tensor[];
+        const outputs = this.trainingModel.apply(this.inputs(batch), { training: true }) as tf.Tensor | tf.Tensor[];
         const result = this.loss(Array.isArray(outputs) ? outputs : [outputs], batch, { step });
         if (result instanceof tf.Tensor) return result;
         if (!result || !(result.total instanceof tf.Tensor)) {
