@@ -1,0 +1,295 @@
+/**
+ * The pieces of the EHPE training job, separate from the command line so that the test can use them:
+ * model sizes, the two stages and the PG-only ablation as `Trainer`s (recipes of `@phalanx/ehpe`), and
+ * the held-out evaluation — PA-MPJPE, MPJPE and the per-joint-class errors of the paper's Fig. 1 for the
+ * TW-only, PG-only and full models.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
+import {
+  BACKBONE_LAYERS,
+  createEhpe,
+  createPgOnly,
+  ehpeModelInfo,
+  joints25dToXyz,
+  pgStageRecipe,
+  pgStageTargets,
+  twStageRecipe,
+  variantJoints,
+  type EhpeConfig,
+} from '@phalanx/ehpe';
+import { JOINT_CLASS_NAMES, KeypointEvaluator, mpjpe, paMpjpe, type JointClass } from '@phalanx/pose';
+import { Trainer, type ProgressDisplayOptions, type TrainerCallbacks } from '@phalanx/train';
+
+/** Model sizes: the paper's (`createEhpe()` defaults: ResNet-50, 256 px), the demo's, and a tiny one for tests. */
+export const MODEL_SIZES = {
+  full: { imageSize: 256 },
+  small: {
+    imageSize: 128,
+    backbone: { block: 'basic', layers: [1, 1, 1, 1], widths: [16, 32, 64, 96], stemChannels: 16 },
+    heatmapSize: 32,
+    hourglassChannels: 32,
+    hourglassDepth: 3,
+    hourglassStacks: 1,
+    refineChannels: 32,
+    refineBlocks: 2,
+    refinePools: 2,
+    depthBins: 8,
+    nodeDim: 64,
+    gatHeads: 4,
+    femLayers: 1,
+    femHeads: 4,
+    femMlpRatio: 2,
+  },
+  tiny: {
+    imageSize: 64,
+    backbone: { block: 'basic', layers: [1, 1, 1, 1], widths: [4, 4, 8, 8], stemChannels: 4 },
+    heatmapSize: 16,
+    hourglassChannels: 8,
+    hourglassDepth: 2,
+    hourglassStacks: 1,
+    refineChannels: 8,
+    refineBlocks: 2,
+    refinePools: 1,
+    depthBins: 4,
+    nodeDim: 16,
+    gatHeads: 2,
+    femLayers: 1,
+    femHeads: 2,
+    femMlpRatio: 2,
+    dropout: 0,
+  },
+} satisfies Record<string, EhpeConfig>;
+
+/** The paper's Fig. 1: error of each joint class relative to TIP (%), "approximately", over several methods. */
+export const PAPER_FIG1_RATIOS: Record<JointClass, number> = { TIP: 100, DIP: 80, PIP: 72, MCP: 59, WRIST: 40 };
+
+/** Joint classes in the order of the paper's Fig. 1. */
+export const FIG1_CLASSES: readonly JointClass[] = ['TIP', 'DIP', 'PIP', 'MCP', 'WRIST'];
+
+/** Everything the job needs to know. */
+export interface JobConfig {
+  /** Model configuration (`createEhpe`), without `tipWristJoints` (from `variant`). */
+  model: EhpeConfig;
+  /** The TW-stage's share of the joints (Table 4), e.g. `'W+T'`. */
+  variant: string;
+  /** Optimizer steps of stage 1 (TW-stage) and stage 2 (PG-stage; also the PG-only ablation). */
+  stepsTw: number;
+  stepsPg: number;
+  /** Batch size of both stages. */
+  batchSize: number;
+  /** Adam learning rates of the two stages. */
+  lrTw: number;
+  lrPg: number;
+  /** Relative depth range of the depth bins (mm). */
+  depthRange: number;
+  /** Seed of the training data stream (the held-out set uses another seed). */
+  dataSeed: number;
+}
+
+/** Builds the full model of a job (TW joints from the variant). */
+export function buildModel(config: JobConfig): tfl.LayersModel {
+  return createEhpe({ ...config.model, tipWristJoints: variantJoints(config.variant) });
+}
+
+/** Training batches of the synthetic hands at the model's input size, starting at `batchesSeen`. */
+export function trainingData(config: JobConfig) {
+  const size = config.model.imageSize ?? 256;
+  return ({ batchesSeen }: { batchesSeen: number }) =>
+    batches({ seed: config.dataSeed, size, start: batchesSeen * config.batchSize, batchSize: config.batchSize });
+}
+
+type TrainerOptions = { progress?: ProgressDisplayOptions | false; callbacks?: TrainerCallbacks[] };
+
+/** Stage 1: backbone + TW-stage on `3·heatmapMSE + 1e-2·squaredDistance + 1e-10·Σ|W|` (Adam, `lrTw`). */
+export function stage1Trainer(model: tfl.LayersModel, config: JobConfig, options: TrainerOptions = {}) {
+  return new Trainer<HandBatch>({
+    ...twStageRecipe<HandBatch>(model, { lr: config.lrTw, depthRange: config.depthRange }),
+    disposeBatch,
+    ...options,
+  });
+}
+
+/** Stage 2: backbone and TW-stage frozen, the PG-stage on `2e-2·squaredDistance + 2e-1·edgeStability` (Adam, `lrPg`). */
+export function stage2Trainer(model: tfl.LayersModel, config: JobConfig, options: TrainerOptions = {}) {
+  return new Trainer<HandBatch>({
+    ...pgStageRecipe<HandBatch>(model, { lr: config.lrPg, depthRange: config.depthRange }),
+    disposeBatch,
+    ...options,
+  });
+}
+
+/**
+ * The mean of the PG targets (x, y input pixels, z bins) over `count` training samples: the neutral
+ * layout the PG-only model starts from.
+ */
+export async function meanLayout(config: JobConfig, count = 256): Promise<tf.Tensor2D> {
+  const depthBins = config.model.depthBins ?? 8;
+  let sum: tf.Tensor = tf.zeros([21, 3]);
+  let n = 0;
+  for await (const b of batches({ seed: config.dataSeed + 7, size: config.model.imageSize ?? 256, count, batchSize: 32 })) {
+    const next = tf.tidy(() => tf.add(sum, tf.sum(pgStageTargets(b, { depthBins, depthRange: config.depthRange }), 0)));
+    sum.dispose();
+    sum = next;
+    n += b.images.shape[0];
+    disposeBatch(b);
+  }
+  const mean = tf.div(sum, n) as tf.Tensor2D;
+  sum.dispose();
+  return mean;
+}
+
+/**
+ * The "PG-stage only" ablation (paper Table 3): `createPgOnly` with the backbone (and `img_token_proj`
+ * initialisation) taken by name from the stage-1 model and frozen, the PG-stage trained from scratch
+ * on a constant mean layout — the same stage 2 as the full model, without the TW-stage's guidance.
+ */
+export function buildPgOnly(config: JobConfig, trained: tfl.LayersModel): tfl.LayersModel {
+  const pgOnly = createPgOnly({ ...config.model, tipWristJoints: variantJoints(config.variant) });
+  const byName = new Map(trained.weights.map((w) => [w.originalName, w]));
+  for (const w of pgOnly.weights) {
+    if (BACKBONE_LAYERS.test(w.originalName)) w.write(byName.get(w.originalName)!.read());
+  }
+  return pgOnly;
+}
+
+/** Trainer of the PG-only ablation: backbone frozen, the rest on the PG-stage loss with `layout` as the start. */
+export function pgOnlyTrainer(
+  pgOnly: tfl.LayersModel,
+  layout: tf.Tensor2D,
+  config: JobConfig,
+  options: TrainerOptions = {},
+) {
+  const depthBins = config.model.depthBins ?? 8;
+  return new Trainer<HandBatch>({
+    ...pgStageRecipe<HandBatch>(pgOnly, {
+      lr: config.lrPg,
+      layout,
+      depthBins,
+      depthRange: config.depthRange,
+      freeze: [BACKBONE_LAYERS],
+    }),
+    disposeBatch,
+    ...options,
+  });
+}
+
+/** A held-out set: `count` synthetic hands of another seed, as batches kept in memory. */
+export async function heldOutSet(size: number, count: number, batchSize: number, seed = 90210): Promise<HandBatch[]> {
+  const out: HandBatch[] = [];
+  for await (const b of batches({ seed, size, count, batchSize })) out.push(b);
+  return out;
+}
+
+/** Held-out measures of one model. */
+export interface ModelReport {
+  /** PA-MPJPE (mm), FreiHAND's alignment, all 21 joints. */
+  paMpjpe: number;
+  /** MPJPE (mm) of the 3D joints lifted with the ground-truth wrist depth. */
+  mpjpe: number;
+  /** Mean 3D error (mm) of each joint class (TIP, DIP, PIP, MCP, WRIST). */
+  classMm: Record<JointClass, number>;
+  /** Each class's error relative to TIP (%), as the paper's Fig. 1. */
+  classRatio: Record<JointClass, number>;
+  /** Mean 3D error (mm) of each of the 21 joints. */
+  perJointMm: number[];
+}
+
+/** The evaluation of a run: the three models of the Fig. 1 analysis. */
+export interface Evaluation {
+  /** The TW-stage alone: the initial 21-joint layout built from its joints (`init21`). */
+  twOnly: ModelReport;
+  /** The PG-stage without TW guidance (constant mean layout), if trained. */
+  pgOnly: ModelReport | null;
+  /** The full EHPE model (PG-stage on the TW-stage's layout). */
+  full: ModelReport;
+  /** Held-out samples. */
+  samples: number;
+}
+
+function report(gt: number[][][], pred: number[][][]): ModelReport {
+  const ev = new KeypointEvaluator({ numJoints: 21 });
+  ev.feed(gt, pred);
+  const m = ev.measures({ min: 0, max: 50, steps: 20, units: 'mm' });
+  const classMm = Object.fromEntries(
+    JOINT_CLASS_NAMES.map((c) => [c, m.perClass![c].epeMean ?? Number.NaN]),
+  ) as Record<JointClass, number>;
+  const classRatio = Object.fromEntries(
+    JOINT_CLASS_NAMES.map((c) => [c, (100 * classMm[c]) / classMm.TIP]),
+  ) as Record<JointClass, number>;
+  return {
+    paMpjpe: paMpjpe(gt, pred),
+    mpjpe: mpjpe(gt, pred),
+    classMm,
+    classRatio,
+    perJointMm: m.perJoint.map((j) => j.epeMean ?? Number.NaN),
+  };
+}
+
+/**
+ * Evaluates on held-out batches (inference mode): the full model's 21 joints, its `init21` layout
+ * (TW-only), and the PG-only model's joints on the mean layout — each lifted to 3D mm with the
+ * ground-truth wrist depth (`joints25dToXyz`), then PA-MPJPE, MPJPE and per-class errors over all joints.
+ */
+export async function evaluate(
+  model: tfl.LayersModel,
+  set: HandBatch[],
+  config: JobConfig,
+  pgOnly?: { model: tfl.LayersModel; layout: tf.Tensor2D },
+): Promise<Evaluation> {
+  const { depthBins } = ehpeModelInfo(model);
+  const view = tfl.model({
+    inputs: model.inputs,
+    outputs: [model.getLayer('init21').output as tfl.SymbolicTensor, model.outputs[2]],
+  });
+  const binning = { depthBins, depthRange: config.depthRange };
+  const gt: number[][][] = [];
+  const tw: number[][][] = [];
+  const full: number[][][] = [];
+  const pg: number[][][] = [];
+  for (const b of set) {
+    const [layoutXyz, fullXyz, pgXyz] = tf.tidy(() => {
+      const [layout, joints] = view.predict(b.images) as tf.Tensor[];
+      const out = [joints25dToXyz(layout, b.xyz, b.K, binning), joints25dToXyz(joints, b.xyz, b.K, binning)];
+      if (pgOnly) {
+        const n = b.images.shape[0];
+        const [j] = pgOnly.model.predict([b.images, tf.tile(tf.expandDims(pgOnly.layout, 0), [n, 1, 1])]) as tf.Tensor[];
+        out.push(joints25dToXyz(j, b.xyz, b.K, binning));
+      }
+      return out;
+    });
+    gt.push(...((await b.xyz.array()) as number[][][]));
+    tw.push(...((await layoutXyz.array()) as number[][][]));
+    full.push(...((await fullXyz.array()) as number[][][]));
+    if (pgXyz) pg.push(...((await pgXyz.array()) as number[][][]));
+    tf.dispose([layoutXyz, fullXyz, pgXyz]);
+  }
+  return {
+    twOnly: report(gt, tw),
+    pgOnly: pgOnly ? report(gt, pg) : null,
+    full: report(gt, full),
+    samples: gt.length,
+  };
+}
+
+/** The per-class table as Markdown: mm and % of TIP per model, and the paper's Fig. 1 ratios. */
+export function classTable(e: Evaluation): string {
+  const rows: [string, ModelReport | null][] = [
+    ['TW-only (init21 from TW joints)', e.twOnly],
+    ['PG-only (mean layout)', e.pgOnly],
+    ['EHPE (TW → PG)', e.full],
+  ];
+  const head = `| model | PA-MPJPE | MPJPE | ${FIG1_CLASSES.join(' | ')} |`;
+  const sep = `| --- | ---: | ---: | ${FIG1_CLASSES.map(() => '---:').join(' | ')} |`;
+  const lines = rows
+    .filter((r): r is [string, ModelReport] => r[1] !== null)
+    .map(
+      ([name, r]) =>
+        `| ${name} | ${r.paMpjpe.toFixed(1)} | ${r.mpjpe.toFixed(1)} | ` +
+        FIG1_CLASSES.map((c) => `${r.classMm[c].toFixed(1)} (${r.classRatio[c].toFixed(0)}%)`).join(' | ') +
+        ' |',
+    );
+  const paper = `| paper Fig. 1 (other methods) | | | ${FIG1_CLASSES.map((c) => `(${PAPER_FIG1_RATIOS[c]}%)`).join(' | ')} |`;
+  return [head, sep, ...lines, paper].join('\n');
+}

@@ -1,0 +1,88 @@
+import '@phalanx/wasm-training';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { disposeBatch, renderSyntheticHand, toBatch } from '@phalanx/data';
+import { useBackend } from '@phalanx/testing';
+import { classRatioSvg, fig1Series } from './figures';
+import {
+  buildModel,
+  buildPgOnly,
+  classTable,
+  evaluate,
+  FIG1_CLASSES,
+  MODEL_SIZES,
+  pgOnlyTrainer,
+  stage1Trainer,
+  stage2Trainer,
+  type JobConfig,
+} from './pipeline';
+
+const config: JobConfig = {
+  model: { ...MODEL_SIZES.tiny, lateralOffsets: [0, 0, 0, 0, 0] },
+  variant: 'W+T',
+  stepsTw: 0,
+  stepsPg: 0,
+  batchSize: 2,
+  lrTw: 3e-3,
+  lrPg: 3e-3,
+  depthRange: 200,
+  dataSeed: 1,
+};
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+const falling = (losses: number[]) => Math.min(...losses.slice(-3)) < 0.7 * losses[0];
+
+describe('train-ehpe', () => {
+  it('a tiny EHPE trains both stages on a fixed batch on wasm; stage 1 stays fixed in stage 2; the report has the five classes', async () => {
+    const model = buildModel(config);
+    const batch = toBatch([0, 1].map((i) => renderSyntheticHand(200 + i, { size: 64 })));
+    const s1 = stage1Trainer(model, config, { progress: false });
+    const l1: number[] = [];
+    for (let i = 0; i < 12; i++) l1.push((await s1.trainStep(batch)).loss);
+    console.log(`stage 1: ${l1.map((l) => l.toFixed(2)).join(' ')}`);
+    expect(l1.every(Number.isFinite)).toBe(true);
+    expect(falling(l1)).toBe(true);
+
+    const stage1Names = model.weights.filter((w) => /^(backbone|tw)\./.test(w.originalName));
+    const snapshot = stage1Names.map((w) => w.read().dataSync().slice());
+    const pgOnly = buildPgOnly(config, model);
+    const s2 = stage2Trainer(model, config, { progress: false });
+    const l2: number[] = [];
+    for (let i = 0; i < 12; i++) l2.push((await s2.trainStep(batch)).loss);
+    console.log(`stage 2: ${l2.map((l) => l.toFixed(2)).join(' ')}`);
+    expect(l2.every(Number.isFinite)).toBe(true);
+    expect(falling(l2)).toBe(true);
+    stage1Names.forEach((w, k) => {
+      const now = w.read().dataSync();
+      expect(
+        now.every((v, i) => Object.is(v, snapshot[k][i])),
+        `${w.originalName} changed in stage 2`,
+      ).toBe(true);
+    });
+
+    const layout = tf.tidy(() => tf.mean(tf.concat([batch.uv, tf.fill([2, 21, 1], 1.5)], 2), 0)) as tf.Tensor2D;
+    const s3 = pgOnlyTrainer(pgOnly, layout, config, { progress: false });
+    const l3: number[] = [];
+    for (let i = 0; i < 4; i++) l3.push((await s3.trainStep(batch)).loss);
+    expect(l3.every(Number.isFinite)).toBe(true);
+
+    const e = await evaluate(model, [batch], config, { model: pgOnly, layout });
+    for (const r of [e.twOnly, e.pgOnly!, e.full]) {
+      expect(Object.keys(r.classMm).sort()).toEqual([...FIG1_CLASSES].sort());
+      expect(r.classRatio.TIP).toBeCloseTo(100, 6);
+      expect(FIG1_CLASSES.every((c) => Number.isFinite(r.classMm[c]) && r.classMm[c] > 0)).toBe(true);
+      expect(Number.isFinite(r.paMpjpe) && Number.isFinite(r.mpjpe)).toBe(true);
+    }
+    const table = classTable(e);
+    for (const c of FIG1_CLASSES) expect(table).toContain(c);
+    const svg = classRatioSvg(fig1Series([['full', e.full]]), 'test');
+    expect(svg.match(/<rect /g)!.length).toBeGreaterThanOrEqual(1 + 2 * 5);
+    tf.dispose(layout);
+    disposeBatch(batch);
+    model.dispose();
+    pgOnly.dispose();
+  });
+});
