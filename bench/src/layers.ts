@@ -6,10 +6,15 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '@phalanx/wasm-training';
 import { machineInfo, markdownTable, time, useBackend, writeResults } from './harness';
 import type { LayerBenchCase } from './types';
 
-const BACKENDS = (process.env.BENCH_BACKENDS ?? 'cpu,wasm').split(',');
+/**
+ * Columns: `cpu`, stock `wasm`, and `wasm+kernels` — wasm with `@phalanx/wasm-training` registered (its
+ * transposed-matmul and gradient kernels), which is how Phalanx recommends training on wasm in Node.
+ */
+const BACKENDS = (process.env.BENCH_BACKENDS ?? 'cpu,wasm,wasm+kernels').split(',');
 
 async function loadCases(): Promise<LayerBenchCase[]> {
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'cases');
@@ -40,7 +45,9 @@ export async function benchLayers(): Promise<Row[]> {
   const cases = await loadCases();
   const rows: Row[] = [];
   for (const backend of BACKENDS) {
-    await useBackend(backend);
+    await useBackend(backend === 'wasm+kernels' ? 'wasm' : backend);
+    if (backend === 'wasm+kernels') registerWasmTrainingKernels();
+    else unregisterWasmTrainingKernels();
     for (const c of cases) {
       const { layer, inputs, kwargs = {} } = c.create();
       const feed = inputs.length === 1 ? inputs[0] : inputs;
@@ -77,7 +84,7 @@ export async function benchLayers(): Promise<Row[]> {
     ['layer', 'size', ...BACKENDS.flatMap((b) => [`${b} fwd (ms)`, `${b} fwd+bwd (ms)`])],
     [...new Set(rows.map((r) => `${r.layer}\u0000${r.size}`))].map((key) => {
       const [layer, size] = key.split('\u0000');
-      const cells = BACKENDS.flatMap((b) => {
+      const cells = BACKENDS.flatMap((b): (string | number)[] => {
         const r = rows.find((x) => x.layer === layer && x.size === size && x.backend === b);
         return r ? [r.forwardMs, r.forwardBackwardMs] : ['–', '–'];
       });
