@@ -19,7 +19,14 @@ import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
 import '@phalanx/wasm-training';
 import { disposeBatch } from '@phalanx/data';
-import { EHPE_LOSS_WEIGHTS, INIT21_DEFAULTS, RELEASE_L1_WEIGHT, TABLE4_VARIANTS, variantJoints, type EhpeConfig } from '@phalanx/ehpe';
+import {
+  EHPE_LOSS_WEIGHTS,
+  INIT21_DEFAULTS,
+  RELEASE_L1_WEIGHT,
+  TABLE4_VARIANTS,
+  variantJoints,
+  type EhpeConfig,
+} from '@phalanx/ehpe';
 import { fileSystem } from '@phalanx/layers';
 import { classRatioSvg, fig1Series } from './figures';
 import {
@@ -61,15 +68,15 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   console.log(`Train EHPE (TW-stage, then PG-stage with the TW-stage frozen) on synthetic hands (wasm).
-  --steps-tw N        stage-1 steps (default 180)
-  --steps-pg N        stage-2 steps, also used for the PG-only ablation (default 150)
+  --steps-tw N        stage-1 steps (default 220)
+  --steps-pg N        stage-2 steps, also used for the PG-only ablation (default 200)
   --batch B           batch size (default 16; --full: 1 — the paper: 32)
   --input-size S      input size, a multiple of 32 (default 128; --full: 256); heatmaps S/4
   --variant V         the TW-stage's joints, Table 4 letters W, T, D, P, M joined by '+' (default W+T):
                       ${TABLE4_VARIANTS.map((v) => v.tw).join(', ')}
   --full              the paper's sizes: ResNet-50, 256 px, 64×64×8 volume, 2 hourglass stacks, width 512
-  --lr-tw LR          stage-1 Adam learning rate (default 2e-3; release 1e-3 on InterHand, paper 5e-3 on FreiHAND)
-  --lr-pg LR          stage-2 Adam learning rate (default 1e-3; release 1e-4, paper 5e-4 on FreiHAND)
+  --lr-tw LR          stage-1 Adam learning rate (default 5e-3, the paper's FreiHAND value; release 1e-3)
+  --lr-pg LR          stage-2 Adam learning rate (default 2e-3; paper 5e-4 on FreiHAND, release 1e-4)
   --test-size N       held-out samples (default 128)
   --no-pg-only        skip the PG-only ablation
   --release-offsets   keep init21's lateral x offsets (10, 6, 0, −6, −10 px at 256 px; default: none)
@@ -102,11 +109,11 @@ const offsets = flags['release-offsets']
 const config: JobConfig = {
   model: { ...base, imageSize: inputSize, heatmapSize: inputSize / 4, lateralOffsets: offsets },
   variant,
-  stepsTw: intFlag('steps-tw', flags['steps-tw'], 180),
-  stepsPg: intFlag('steps-pg', flags['steps-pg'], 150),
+  stepsTw: intFlag('steps-tw', flags['steps-tw'], 220),
+  stepsPg: intFlag('steps-pg', flags['steps-pg'], 200),
   batchSize: intFlag('batch', flags.batch, flags.full ? 1 : 16),
-  lrTw: numFlag('lr-tw', flags['lr-tw'], 2e-3),
-  lrPg: numFlag('lr-pg', flags['lr-pg'], 1e-3),
+  lrTw: numFlag('lr-tw', flags['lr-tw'], 5e-3),
+  lrPg: numFlag('lr-pg', flags['lr-pg'], 2e-3),
   depthRange: 200,
   dataSeed: 1,
 };
@@ -147,7 +154,9 @@ async function main(): Promise<void> {
   });
   const stage1Seconds = seconds(t);
   if (r1.interrupted) process.exit(130);
-  console.log(`stage 1 done in ${stage1Seconds.toFixed(0)} s: loss ${r1.losses[0].toFixed(3)} → ${r1.losses.at(-1)!.toFixed(3)}`);
+  console.log(
+    `stage 1 done in ${stage1Seconds.toFixed(0)} s: loss ${r1.losses[0].toFixed(3)} → ${r1.losses.at(-1)!.toFixed(3)}`,
+  );
 
   // Stage 2: PG-stage, TW-stage frozen. (The PG-only ablation copies the stage-1 backbone first.)
   const pgOnly = flags['no-pg-only'] ? null : buildPgOnly(config, model);
@@ -159,7 +168,9 @@ async function main(): Promise<void> {
   });
   const stage2Seconds = seconds(t);
   if (r2.interrupted) process.exit(130);
-  console.log(`stage 2 done in ${stage2Seconds.toFixed(0)} s: loss ${r2.losses[0].toFixed(3)} → ${r2.losses.at(-1)!.toFixed(3)}`);
+  console.log(
+    `stage 2 done in ${stage2Seconds.toFixed(0)} s: loss ${r2.losses[0].toFixed(3)} → ${r2.losses.at(-1)!.toFixed(3)}`,
+  );
 
   let layout: tf.Tensor2D | null = null;
   let pgOnlySeconds = 0;

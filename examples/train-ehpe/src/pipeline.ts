@@ -128,7 +128,12 @@ export async function meanLayout(config: JobConfig, count = 256): Promise<tf.Ten
   const depthBins = config.model.depthBins ?? 8;
   let sum: tf.Tensor = tf.zeros([21, 3]);
   let n = 0;
-  for await (const b of batches({ seed: config.dataSeed + 7, size: config.model.imageSize ?? 256, count, batchSize: 32 })) {
+  for await (const b of batches({
+    seed: config.dataSeed + 7,
+    size: config.model.imageSize ?? 256,
+    count,
+    batchSize: 32,
+  })) {
     const next = tf.tidy(() => tf.add(sum, tf.sum(pgStageTargets(b, { depthBins, depthRange: config.depthRange }), 0)));
     sum.dispose();
     sum = next;
@@ -212,12 +217,14 @@ function report(gt: number[][][], pred: number[][][]): ModelReport {
   const ev = new KeypointEvaluator({ numJoints: 21 });
   ev.feed(gt, pred);
   const m = ev.measures({ min: 0, max: 50, steps: 20, units: 'mm' });
-  const classMm = Object.fromEntries(
-    JOINT_CLASS_NAMES.map((c) => [c, m.perClass![c].epeMean ?? Number.NaN]),
-  ) as Record<JointClass, number>;
-  const classRatio = Object.fromEntries(
-    JOINT_CLASS_NAMES.map((c) => [c, (100 * classMm[c]) / classMm.TIP]),
-  ) as Record<JointClass, number>;
+  const classMm = Object.fromEntries(JOINT_CLASS_NAMES.map((c) => [c, m.perClass![c].epeMean ?? Number.NaN])) as Record<
+    JointClass,
+    number
+  >;
+  const classRatio = Object.fromEntries(JOINT_CLASS_NAMES.map((c) => [c, (100 * classMm[c]) / classMm.TIP])) as Record<
+    JointClass,
+    number
+  >;
   return {
     paMpjpe: paMpjpe(gt, pred),
     mpjpe: mpjpe(gt, pred),
@@ -254,7 +261,10 @@ export async function evaluate(
       const out = [joints25dToXyz(layout, b.xyz, b.K, binning), joints25dToXyz(joints, b.xyz, b.K, binning)];
       if (pgOnly) {
         const n = b.images.shape[0];
-        const [j] = pgOnly.model.predict([b.images, tf.tile(tf.expandDims(pgOnly.layout, 0), [n, 1, 1])]) as tf.Tensor[];
+        const [j] = pgOnly.model.predict([
+          b.images,
+          tf.tile(tf.expandDims(pgOnly.layout, 0), [n, 1, 1]),
+        ]) as tf.Tensor[];
         out.push(joints25dToXyz(j, b.xyz, b.K, binning));
       }
       return out;

@@ -188,7 +188,12 @@ export function pgStageLoss(
   }
   const sets = options.adjacency ?? spiEdgeSets();
   if (sets.length !== attention.length) {
-    throw new PhalanxConfigError(name, 'adjacency', `${attention.length} edge sets (one per attention map)`, sets.length);
+    throw new PhalanxConfigError(
+      name,
+      'adjacency',
+      `${attention.length} edge sets (one per attention map)`,
+      sets.length,
+    );
   }
   const position = distanceLoss(name, 'position', kind, target, joints);
   const terms = attention.map((a, l) => edgeStabilityLoss(a, sets[l], { reduction }));

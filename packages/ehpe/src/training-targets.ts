@@ -138,7 +138,8 @@ export function pgStageTargets(batch: EhpeKeypoints, options: DepthBinning = {})
   checkKeypoints(name, batch);
   const binning = resolveBinning(name, options);
   return tf.tidy(
-    () => tf.concat([tf.cast(batch.uv, 'float32'), tf.expandDims(depthToBins(batch.xyz, binning), 2)], 2) as tf.Tensor3D,
+    () =>
+      tf.concat([tf.cast(batch.uv, 'float32'), tf.expandDims(depthToBins(batch.xyz, binning), 2)], 2) as tf.Tensor3D,
   );
 }
 

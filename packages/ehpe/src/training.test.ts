@@ -83,11 +83,7 @@ forEachBackend(() => {
       const t = twStageTargets(batch, { inputSize: 64, heatmapSize: 16, depthBins: 8, sigma: 1.5 });
       expect(t.heatmaps.shape).toEqual([2, 16, 16, 6]);
       const expectedCoords = uv.map((hand, b) =>
-        joints.map((j) => [
-          (hand[j][0] * 15) / 63,
-          (hand[j][1] * 15) / 63,
-          bins(xyz[b][j][2], xyz[b][0][2], 8, 200),
-        ]),
+        joints.map((j) => [(hand[j][0] * 15) / 63, (hand[j][1] * 15) / 63, bins(xyz[b][j][2], xyz[b][0][2], 8, 200)]),
       );
       expectClose(t.coords25d, tf.tensor3d(expectedCoords), { rtol: 1e-5, atol: 1e-5 }, 'coords25d');
       // Heatmap of hand 1, joint 8 (channel 2), at a few pixels: 1/(2πσ²)·exp(−d²/2σ²).
@@ -119,7 +115,11 @@ forEachBackend(() => {
         variant.coords25d,
         tf.tensor3d(
           uv.map((hand, b) =>
-            [3, 7].map((j) => [(hand[j][0] * 15) / 63, (hand[j][1] * 15) / 63, bins(xyz[b][j][2], xyz[b][9][2], 8, 200)]),
+            [3, 7].map((j) => [
+              (hand[j][0] * 15) / 63,
+              (hand[j][1] * 15) / 63,
+              bins(xyz[b][j][2], xyz[b][9][2], 8, 200),
+            ]),
           ),
         ),
         { rtol: 1e-5, atol: 1e-5 },
@@ -146,10 +146,42 @@ forEachBackend(() => {
 
   describe('losses', () => {
     it('twStageLoss = 3·MSE + 1e-2·distance + λ_R·Σ|W| (squared and Euclidean distance)', async () => {
-      const hT = [[[[0.1, 0.2], [0.3, 0.0]], [[0.5, 0.1], [0.0, 0.2]]]];
-      const hP = [[[[0.0, 0.4], [0.3, 0.1]], [[0.2, 0.1], [0.1, 0.0]]]];
-      const cT = [[[1, 2, 3], [4, 5, 6]]];
-      const cP = [[[1.5, 2, 2], [4, 3, 6]]];
+      const hT = [
+        [
+          [
+            [0.1, 0.2],
+            [0.3, 0.0],
+          ],
+          [
+            [0.5, 0.1],
+            [0.0, 0.2],
+          ],
+        ],
+      ];
+      const hP = [
+        [
+          [
+            [0.0, 0.4],
+            [0.3, 0.1],
+          ],
+          [
+            [0.2, 0.1],
+            [0.1, 0.0],
+          ],
+        ],
+      ];
+      const cT = [
+        [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+      ];
+      const cP = [
+        [
+          [1.5, 2, 2],
+          [4, 3, 6],
+        ],
+      ];
       const w = [tf.tensor1d([1, -2]), tf.tensor2d([[-3, 0.5]])];
       const diffs = hT.flat(3).map((v, i) => v - hP.flat(3)[i]);
       const mse = diffs.reduce((s, d) => s + d * d, 0) / diffs.length;
@@ -180,12 +212,15 @@ forEachBackend(() => {
       const alpha = (l: number) =>
         Array.from({ length: 2 }, (_, b) =>
           Array.from({ length: 2 }, (_, k) =>
-            Array.from({ length: 21 }, (_, i) => Array.from({ length: 21 }, (_, j) => ((i * 7 + j * 3 + b + k + l) % 10) / 10)),
+            Array.from({ length: 21 }, (_, i) =>
+              Array.from({ length: 21 }, (_, j) => ((i * 7 + j * 3 + b + k + l) % 10) / 10),
+            ),
           ),
         );
       const edgeTerm = (a: number[][][][], adj: number[][]) => {
         let s = 0;
-        for (const hb of a) for (const hk of hb) hk.forEach((r, i) => r.forEach((v, j) => (s += adj[i][j] ? (v - 1) ** 2 : 0)));
+        for (const hb of a)
+          for (const hk of hb) hk.forEach((r, i) => r.forEach((v, j) => (s += adj[i][j] ? (v - 1) ** 2 : 0)));
         return s / 4; // mean over B = 2 and K = 2
       };
       const tgt = Array.from({ length: 2 }, (_, b) => Array.from({ length: 21 }, (_, j) => [j, b, 1]));
@@ -214,7 +249,12 @@ forEachBackend(() => {
   describe('recipes', () => {
     it('stage 2 leaves backbone and TW-stage (weights and BN statistics) bitwise unchanged', async () => {
       const model = createEhpe(TINY);
-      expect(ehpeModelInfo(model)).toEqual({ imageSize: 64, heatmapSize: 16, depthBins: 4, tipWristJoints: [0, 4, 8, 12, 16, 20] });
+      expect(ehpeModelInfo(model)).toEqual({
+        imageSize: 64,
+        heatmapSize: 16,
+        depthBins: 4,
+        tipWristJoints: [0, 4, 8, 12, 16, 20],
+      });
       const tw = twStageModel(model);
       expect(tw.trainableWeights.every((w) => /^(backbone|tw)\./.test(w.originalName))).toBe(true);
       const batch = toBatch([renderSyntheticHand(1, { size: 64 }), renderSyntheticHand(2, { size: 64 })]);
@@ -233,7 +273,8 @@ forEachBackend(() => {
       expect(group.frozen).toEqual(twSide); // frozen: no gradient, no update
       for (let i = 0; i < 3; i++) expect(Number.isFinite((await stage2.trainStep(batch)).loss)).toBe(true);
       const after = await weightValues(frozen);
-      for (const [name, v] of before) expect(Buffer.from(after.get(name)!.buffer).equals(Buffer.from(v.buffer)), name).toBe(true);
+      for (const [name, v] of before)
+        expect(Buffer.from(after.get(name)!.buffer).equals(Buffer.from(v.buffer)), name).toBe(true);
       const restAfter = await weightValues(rest);
       const changed = [...restBefore].filter(([n, v]) => restAfter.get(n)!.some((x, i) => x !== v[i])).map(([n]) => n);
       expect(changed).toContain('pg.out_head/kernel');

@@ -10,7 +10,13 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxConfigError } from '@phalanx/layers';
 import { JOINT_CLASSES, type JointClass } from '@phalanx/pose';
 import { checkJointList } from './init21';
-import { pgStageLoss, twStageLoss, type LossWithParts, type PgStageLossOptions, type TwStageLossOptions } from './training-losses';
+import {
+  pgStageLoss,
+  twStageLoss,
+  type LossWithParts,
+  type PgStageLossOptions,
+  type TwStageLossOptions,
+} from './training-losses';
 import { pgStageTargets, twStageTargets, type DepthBinning, type EhpeKeypoints } from './training-targets';
 
 /** A batch the recipes train on (a `HandBatch` of `@phalanx/data` is one). */
@@ -195,7 +201,9 @@ export function twStageRecipe<B extends EhpeBatch = EhpeBatch>(
     batchSize: (b) => b.images.shape[0],
     loss: ([heatmaps, coords25d], batch) =>
       twStageLoss(twStageTargets(batch, targetOptions), { heatmaps, coords25d }, { ...options, weights }),
-    parameterGroups: [{ name: 'tw', lr: options.lr ?? 1e-3, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) }],
+    parameterGroups: [
+      { name: 'tw', lr: options.lr ?? 1e-3, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) },
+    ],
     freeze: [],
   };
 }
@@ -259,7 +267,9 @@ export function pgStageRecipe<B extends EhpeBatch = EhpeBatch>(
     batchSize: (b) => b.images.shape[0],
     loss: (outputs, batch) =>
       pgStageLoss(pgStageTargets(batch, binning), outputs[offset], outputs.slice(offset + 1), options),
-    parameterGroups: [{ name: 'pg', lr: options.lr ?? 1e-4, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) }],
+    parameterGroups: [
+      { name: 'pg', lr: options.lr ?? 1e-4, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) },
+    ],
     freeze: options.freeze ?? [TW_STAGE_LAYERS],
   };
 }
