@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { batchMatMulConfig, fusedMatMulConfig } from './batch-matmul';
 import { fusedBatchNormGradConfig } from './batch-norm-grad';
+import { reluGradConfig } from './relu-grad';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './conv2d-backprop';
 import { depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput } from './depthwise-backprop';
 import { castConfig, identityConfig } from './identity';
@@ -110,9 +111,10 @@ export function unregisterWasmTrainingKernels(): void {
  * backend — cpu, wasm, webgl — once the package is imported): `FusedBatchNorm` (see
  * {@link fusedBatchNormGradConfig}: the same values as tfjs-core's gradient within float32 rounding,
  * without its input-sized `Tile`s and without two input-sized tensors per batch-norm layer kept alive
- * for the whole backward pass).
+ * for the whole backward pass) and `Relu` (see {@link reluGradConfig}: bitwise the stock values, from
+ * the saved output instead of the input).
  */
-export const WASM_TRAINING_GRADIENTS: readonly tf.GradConfig[] = [fusedBatchNormGradConfig];
+export const WASM_TRAINING_GRADIENTS: readonly tf.GradConfig[] = [fusedBatchNormGradConfig, reluGradConfig];
 
 const stockGradients = new Map<string, tf.GradConfig>();
 

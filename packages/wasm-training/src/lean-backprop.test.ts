@@ -1,0 +1,107 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { expectClose, expectNoTensorLeak, forEachBackend } from '@phalanx/testing';
+import { afterEach, expect, it } from 'vitest';
+import { disableLeanBackprop, enableLeanBackprop, isLeanBackpropEnabled } from './lean-backprop';
+import './register';
+
+afterEach(() => disableLeanBackprop());
+
+/** A small pre-activation conv net with batch norm in training mode, residual add, pooling and dense head. */
+function smallModel(): tfl.LayersModel {
+  const input = tfl.input({ shape: [8, 8, 3] });
+  const c1 = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', seed: 1 } as never).apply(input);
+  const b1 = tfl.layers.batchNormalization({ axis: -1 }).apply(c1);
+  const r1 = tfl.layers.reLU().apply(b1);
+  const c2 = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(r1);
+  const sum = tfl.layers.add().apply([c2 as tfl.SymbolicTensor, c1 as tfl.SymbolicTensor]);
+  const pooled = tfl.layers.maxPooling2d({ poolSize: 2 }).apply(sum);
+  const flat = tfl.layers.flatten().apply(pooled);
+  const out = tfl.layers.dense({ units: 3, activation: 'tanh' }).apply(flat) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out });
+}
+
+async function grads(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor) {
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { value, grads: g } = tf.variableGrads(
+    () => tf.mean(tf.square(tf.sub(model.apply(x, { training: true }) as tf.Tensor, y))) as tf.Scalar,
+    vars,
+  );
+  const out = await Promise.all(vars.map((v) => g[v.name].data()));
+  const loss = (await value.data())[0];
+  tf.dispose([value, ...Object.values(g)]);
+  return { loss, out };
+}
+
+forEachBackend((backend) => {
+  it(`gives the same gradients as the stock backward pass (training-mode model) (${backend})`, async () => {
+    const model = smallModel();
+    const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 3);
+    const y = tf.randomNormal([2, 3], 0, 1, 'float32', 4);
+    const stock = await grads(model, x, y);
+    enableLeanBackprop();
+    expect(isLeanBackpropEnabled()).toBe(true);
+    const lean = await grads(model, x, y);
+    expect(lean.loss).toBe(stock.loss);
+    lean.out.forEach((g, i) => expectClose(g, stock.out[i], { rtol: 0, atol: 0 }, `grad ${i}`));
+    await expectNoTensorLeak(() => grads(model, x, y));
+    tf.dispose([x, y]);
+  });
+
+  it(`frees the tape as it goes: far fewer live buffers at the end of the backward pass (${backend})`, async () => {
+    const x = tf.randomNormal([64, 64]);
+    let buffersAtEnd = 0;
+    // Identity whose gradient (the last one the engine runs) counts the backend's live buffers.
+    const probe = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+      value: tf.clone(args[0] as tf.Tensor),
+      gradFunc: (d: tf.Tensor | tf.Tensor[]) => {
+        buffersAtEnd = tf.backend().numDataIds();
+        return [tf.clone(d as tf.Tensor)];
+      },
+    }));
+    const chain = (a: tf.Tensor) => {
+      let h = probe(a) as tf.Tensor;
+      for (let i = 0; i < 30; i++) h = tf.tanh(tf.mul(h, 1.01));
+      return tf.sum(h);
+    };
+    const base = tf.backend().numDataIds();
+    tf.dispose(tf.grad(chain)(x));
+    const stock = buffersAtEnd - base;
+    enableLeanBackprop();
+    tf.dispose(tf.grad(chain)(x));
+    const lean = buffersAtEnd - base;
+    expect(stock).toBeGreaterThan(60);
+    expect(lean).toBeLessThan(10);
+    expect(tf.backend().numDataIds()).toBe(base);
+    x.dispose();
+  });
+
+  it(`leaves a caller's dy alone, handles an input used twice, custom gradients returning dy and higher-order gradients (${backend})`, async () => {
+    enableLeanBackprop();
+    const x = tf.tensor([0.5, -1.5, 2]);
+    const dy = tf.tensor([1, 2, 3]);
+    const g1 = tf.grad((a: tf.Tensor) => tf.mul(tf.add(a, a), tf.exp(a)))(x, dy);
+    expect(dy.isDisposed).toBe(false);
+    const ref = tf.mul(dy, tf.mul(tf.exp(x), tf.add(tf.mul(x, 2), 2)));
+    expectClose(await g1.data(), await ref.data(), { rtol: 1e-6, atol: 1e-6 }, 'd/dx 2x·eˣ');
+    const passThrough = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+      value: tf.mul(args[0] as tf.Tensor, 3),
+      gradFunc: (d: tf.Tensor | tf.Tensor[]) => [d as tf.Tensor],
+    }));
+    const g2 = tf.grad((a: tf.Tensor) => tf.sum(tf.square(passThrough(a) as tf.Tensor)))(x);
+    expectClose(await g2.data(), [3, -9, 12], { rtol: 1e-6, atol: 1e-6 }, 'custom gradient passing dy');
+    const g3 = tf.grad((a: tf.Tensor) => tf.grad((b: tf.Tensor) => tf.sum(tf.pow(b, 3)))(a))(x);
+    expectClose(await g3.data(), [3, -9, 12], { rtol: 1e-6, atol: 1e-6 }, 'second derivative of x³');
+    tf.dispose([x, dy, g1, ref, g2, g3]);
+  });
+});
+
+it('disableLeanBackprop restores the engine', () => {
+  const before = (tf.engine() as unknown as { gradients: unknown }).gradients;
+  enableLeanBackprop();
+  enableLeanBackprop();
+  expect((tf.engine() as unknown as { gradients: unknown }).gradients).not.toBe(before);
+  disableLeanBackprop();
+  expect((tf.engine() as unknown as { gradients: unknown }).gradients).toBe(before);
+  expect(isLeanBackpropEnabled()).toBe(false);
+});

@@ -1,0 +1,141 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Lean backpropagation: frees what each tape node's gradient consumed as soon as the node is done.
+ *
+ * tfjs-core's backward pass (`engine.gradients` → `backpropagateGradients`) keeps until it ends
+ * (1) the gradient of every intermediate tensor, although only the node that produced the tensor
+ * reads it, and (2) every tensor saved for a gradient (`inputsToSave`/`outputsToSave`, `customGrad`'s
+ * `save`), although only that node's gradient reads them. Training memory therefore grows through the
+ * backward pass to about the forward activations plus the gradients of all of them.
+ *
+ * {@link enableLeanBackprop} wraps the engine's `gradients` method (used by `tf.grad(s)`,
+ * `tf.valueAndGrad(s)`, `tf.variableGrads`, `optimizer.minimize`, `model.fit`): once the forward
+ * function has recorded the tape, each node's gradient is wrapped so that, when the engine moves on to
+ * the next node, the previous node's `dy`s and saved tensors are disposed. The engine walks the tape in
+ * reverse and calls a node's input thunks right after its gradient, and a tensor's gradient is read
+ * only by the node that produced the tensor, so nothing disposed is read again; the values computed
+ * are exactly the same. Safeguards:
+ *
+ * - only a `dy` created inside the running backward scope is disposed (a `dy` passed by the caller of
+ *   `tf.grad(f)(x, dy)` is not), and nothing when gradients are nested (higher-order gradients);
+ * - an input thunk that returns one of its node's `dy`s, or the same tensor for two inputs, returns a
+ *   clone instead (sharing the buffer), so no disposed `dy` is another tensor's gradient.
+ *
+ * It applies to every backend.
+ */
+
+interface TapeNode {
+  outputs: tf.Tensor[];
+  saved?: tf.Tensor[];
+  gradient?: (dys: tf.Tensor[]) => Record<string, () => tf.Tensor>;
+}
+
+interface EngineState {
+  gradientDepth: number;
+  activeScope: { id: number } | null;
+  activeTape: TapeNode[] | null;
+}
+
+type Gradients = (
+  f: () => tf.Tensor,
+  xs: tf.Tensor[],
+  dy?: tf.Tensor,
+  allowNoGradients?: boolean,
+) => { value: tf.Tensor; grads: tf.Tensor[] };
+
+interface LeanEngine {
+  state: EngineState;
+  gradients: Gradients;
+}
+
+let original: Gradients | null = null;
+let engineRef: LeanEngine | null = null;
+
+/** Tensors of the node processed last, disposed when the engine reaches the next node. */
+let pending: tf.Tensor[] = [];
+
+function release(): void {
+  const list = pending;
+  pending = [];
+  for (const t of list) if (!t.isDisposed) t.dispose();
+}
+
+/** Wraps the gradient of every node of `tape` (recorded by one outermost `gradients` call). */
+function instrument(tape: TapeNode[], state: EngineState): void {
+  for (const node of tape) {
+    const gradient = node.gradient;
+    if (gradient == null) continue;
+    node.gradient = (dys: tf.Tensor[]) => {
+      release();
+      const thunks = gradient(dys);
+      const scope = state.activeScope?.id;
+      const given = dys.filter((d): d is tf.Tensor => d != null);
+      const returned = new Set<tf.Tensor>(given);
+      const guarded: Record<string, () => tf.Tensor> = {};
+      for (const [name, thunk] of Object.entries(thunks)) {
+        guarded[name] = () => {
+          let r = thunk();
+          if (returned.has(r)) r = tf.clone(r);
+          returned.add(r);
+          return r;
+        };
+      }
+      if (state.gradientDepth === 0 && scope != null) {
+        pending = [...given.filter((d) => d.scopeId === scope && !d.kept), ...(node.saved ?? [])];
+      }
+      return guarded;
+    };
+  }
+}
+
+function leanGradients(
+  this: LeanEngine,
+  f: () => tf.Tensor,
+  xs: tf.Tensor[],
+  dy?: tf.Tensor,
+  allowNoGradients?: boolean,
+): { value: tf.Tensor; grads: tf.Tensor[] } {
+  const state = this.state;
+  const recorded = () => {
+    const y = f();
+    // Depth 1: the outermost gradients call; its tape is complete once f returns.
+    if (state.gradientDepth === 1 && state.activeTape != null) instrument(state.activeTape, state);
+    return y;
+  };
+  try {
+    return (original as Gradients).call(this, recorded, xs, dy, allowNoGradients);
+  } finally {
+    pending = []; // the backward scope has disposed them (or they were handed back)
+  }
+}
+
+/**
+ * Turns lean backpropagation on (see the module notes). Idempotent. Gradients are unchanged; peak
+ * training memory drops (the package README gives figures for the Learnable Groups network).
+ *
+ * @example
+ * import { enableLeanBackprop } from '@phalanx/wasm-training';
+ * enableLeanBackprop();
+ * await model.fit(xs, ys); // same updates, less memory
+ */
+export function enableLeanBackprop(): void {
+  if (original != null) return;
+  const engine = tf.engine() as unknown as LeanEngine;
+  engineRef = engine;
+  original = engine.gradients;
+  engine.gradients = leanGradients;
+}
+
+/** Restores the engine's own `gradients` (everything saved is again freed when the backward pass ends). */
+export function disableLeanBackprop(): void {
+  if (original == null || engineRef == null) return;
+  engineRef.gradients = original;
+  original = null;
+  engineRef = null;
+}
+
+/** Whether {@link enableLeanBackprop} is in effect. */
+export function isLeanBackpropEnabled(): boolean {
+  return original != null;
+}
