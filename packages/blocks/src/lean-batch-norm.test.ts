@@ -1,0 +1,82 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { expect, it } from 'vitest';
+import { expectClose, expectNoTensorLeak, expectSaveLoadIdentical, forEachBackend } from '@phalanx/testing';
+import { batchNormTraining } from './lean-batch-norm';
+import { torchBatchNorm } from './torch-ops';
+
+/** One model with `torchBatchNorm` (lean) and one with tfjs-layers' layer, same weights and moving statistics. */
+function pair(c: number) {
+  const input = tfl.input({ shape: [6, 5, c] });
+  const ours = tfl.model({ inputs: input, outputs: torchBatchNorm(input, 'bn') });
+  const stockLayer = tfl.layers.batchNormalization({ axis: -1, epsilon: 1e-5, momentum: 0.9, name: 'stock_bn' });
+  const stock = tfl.model({ inputs: input, outputs: stockLayer.apply(input) as tfl.SymbolicTensor });
+  const weights = [
+    tf.randomUniform([c], 0.5, 1.5, 'float32', 1),
+    tf.randomUniform([c], -1, 1, 'float32', 2),
+    tf.randomUniform([c], -1, 1, 'float32', 3),
+    tf.randomUniform([c], 0.5, 2, 'float32', 4),
+  ];
+  ours.layers[1].setWeights(weights);
+  stockLayer.setWeights(weights);
+  tf.dispose(weights);
+  return { ours, stock };
+}
+
+const bits = async (t: tf.Tensor) => Array.from(new Uint32Array((await t.data()).slice().buffer));
+
+forEachBackend((backend) => {
+  it(`training-mode output and moving statistics are bitwise tfjs-layers'; gradients agree to rounding (${backend})`, async () => {
+    const { ours, stock } = pair(4);
+    expect(ours.layers[1].getClassName()).toBe('BatchNormalization');
+    const x = tf.mul(tf.randomNormal([3, 6, 5, 4], 0, 1, 'float32', 5), 3);
+    const dy = tf.randomNormal([3, 6, 5, 4], 0, 1, 'float32', 6);
+    const run = (m: tfl.LayersModel) => {
+      const vars = m.trainableWeights.map((w) => w.read() as tf.Variable);
+      const gx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(m.apply(a, { training: true }) as tf.Tensor, dy)))(x);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(m.apply(x, { training: true }) as tf.Tensor, dy)) as tf.Scalar,
+        vars,
+      );
+      const y = m.apply(x, { training: true }) as tf.Tensor;
+      const moving = m.layers[1].getWeights().slice(2);
+      return { y, gx, grads: vars.map((v) => grads[v.name]), value, moving };
+    };
+    const a = run(ours);
+    const b = run(stock);
+    expect(await bits(a.y)).toEqual(await bits(b.y));
+    for (let i = 0; i < 2; i++) expect(await bits(a.moving[i])).toEqual(await bits(b.moving[i]));
+    const scale = (t: Float32Array) => Math.max(...Array.from(t, Math.abs));
+    const gxB = (await b.gx.data()) as Float32Array;
+    expectClose(await a.gx.data(), gxB, { rtol: 1e-5, atol: 1e-5 * scale(gxB) }, '∂x');
+    for (let i = 0; i < 2; i++) {
+      const gB = (await b.grads[i].data()) as Float32Array;
+      expectClose(await a.grads[i].data(), gB, { rtol: 1e-5, atol: 1e-5 * scale(gB) }, i ? '∂beta' : '∂gamma');
+    }
+    tf.dispose([a.y, a.gx, a.value, ...a.grads, ...a.moving, b.y, b.gx, b.value, ...b.grads, ...b.moving, x, dy]);
+  });
+
+  it(`inference is the stock layer's, saved models reload identically, nothing leaks (${backend})`, async () => {
+    const { ours, stock } = pair(3);
+    const x = tf.randomNormal([2, 6, 5, 3], 0, 1, 'float32', 7);
+    const ya = ours.predict(x) as tf.Tensor;
+    const yb = stock.predict(x) as tf.Tensor;
+    expect(await bits(ya)).toEqual(await bits(yb));
+    await expectSaveLoadIdentical(ours, [x]);
+    await expectNoTensorLeak(() => {
+      const g = tf.grad((a: tf.Tensor) => tf.sum(ours.apply(a, { training: true }) as tf.Tensor))(x);
+      g.dispose();
+    });
+    tf.dispose([x, ya, yb]);
+  });
+
+  it(`batchNormTraining returns the batch statistics of tf.moments (${backend})`, async () => {
+    const x = tf.randomNormal([2, 3, 3, 2], 0, 1, 'float32', 8);
+    const [g, b] = [tf.ones([2]), tf.zeros([2])];
+    const [y, mean, variance] = batchNormTraining(x, g, b, 1e-5);
+    const m = tf.moments(x, [0, 1, 2]);
+    expect(await bits(mean)).toEqual(await bits(m.mean));
+    expect(await bits(variance)).toEqual(await bits(m.variance));
+    tf.dispose([x, g, b, y, mean, variance, m.mean, m.variance]);
+  });
+});

@@ -1,0 +1,117 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+/** The fields of tfjs-layers' `BatchNormalization` that {@link LeanBatchNormalization} reads. */
+interface BatchNormState {
+  axis: number;
+  epsilon: number;
+  momentum: number;
+  scale: boolean;
+  center: boolean;
+  gamma?: tfl.LayerVariable;
+  beta?: tfl.LayerVariable;
+  movingMean: tfl.LayerVariable;
+  movingVariance: tfl.LayerVariable;
+}
+
+type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+
+/** tfjs-layers' `BatchNormalization` class (not exported by name; taken from an instance). */
+const StockBatchNormalization = Object.getPrototypeOf(
+  tfl.layers.batchNormalization({ name: 'phalanx_batch_norm_class_probe' }),
+).constructor as new (args: Parameters<typeof tfl.layers.batchNormalization>[0]) => tfl.layers.Layer;
+
+/**
+ * Batch normalisation over every axis but the last in training mode, as one differentiable node:
+ * `y = (x − μ_B)·(σ²_B + ε)^−½·γ + β` with the batch statistics computed by `tf.moments` and the
+ * output by `tf.batchNorm` — the very ops tfjs-layers runs, so `y`, `μ_B` and `σ²_B` are bitwise the
+ * same — but with the closed-form gradient (x̂ = (x − μ)·r, r = (σ² + ε)^−½, N = elements per channel)
+ *
+ * - ∂β = Σ dy,  ∂γ = Σ dy·x̂,  ∂x = γ·r·(dy − ∂β/N − x̂·∂γ/N),
+ *
+ * equal to what tfjs's tape derives through `moments` and `batchNorm` within float32 rounding. The
+ * tape then keeps only `x` (and per-channel statistics) for the backward pass, where tfjs-layers'
+ * op-by-op version keeps `x − μ`, `(x − μ)²` and the normalised output as well, and creates four more
+ * input-sized gradients (of `(x − μ)²`, `x − μ`, the cast input and the statistics' broadcasts) that
+ * tfjs holds until the backward pass ends. Returns `[y, μ_B, σ²_B]` (μ_B and σ²_B carry no gradient).
+ *
+ * **Shapes**: x `[…, C]`, gamma and beta `[C]` → y like x, μ_B and σ²_B `[C]`.
+ */
+export function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+  const count = x.size / x.shape[x.rank - 1];
+  let stats: [tf.Tensor, tf.Tensor] | null = null;
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, g, b] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const { mean, variance } = tf.moments(xi, axes);
+    const y = tf.batchNorm(xi, mean, variance, b, g, epsilon);
+    save([xi, mean, variance, g]);
+    stats = [tf.keep(mean), tf.keep(variance)];
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const d = dy as tf.Tensor;
+          const [xs, m, v, gs] = saved;
+          const r = tf.rsqrt(tf.add(v, tf.scalar(epsilon)));
+          const xc = tf.sub(xs, m);
+          const dBeta = tf.sum(d, axes);
+          const sumDyXc = tf.sum(tf.mul(d, xc), axes);
+          const dGamma = tf.mul(sumDyXc, r);
+          // ∂x = γr·(dy − Σdy/N − (x − μ)·r²·Σ(dy·(x − μ))/N)
+          const a = tf.div(dBeta, tf.scalar(count));
+          const c = tf.div(tf.mul(tf.mul(r, r), sumDyXc), tf.scalar(count));
+          const dx = tf.mul(tf.sub(tf.sub(d, a), tf.mul(xc, c)), tf.mul(gs, r));
+          return [dx, dGamma, dBeta];
+        }),
+    };
+  });
+  const y = f(x, gamma, beta);
+  const [mean, variance] = stats as unknown as [tf.Tensor, tf.Tensor];
+  return [y, mean, variance];
+}
+
+/**
+ * tfjs-layers' `BatchNormalization` whose training-mode call over all axes but the last runs
+ * {@link batchNormTraining} (same output and moving-statistics update, bitwise; a leaner backward
+ * pass). Inference and other axes run the stock code. The class name stays `BatchNormalization` and it
+ * is registered under it: once `@phalanx/blocks` is imported, `tf.loadLayersModel` builds every
+ * `BatchNormalization` as this class (same config and weights).
+ */
+export class LeanBatchNormalization extends StockBatchNormalization {
+  static className = 'BatchNormalization';
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const s = this as unknown as BatchNormState;
+    const lastAxis = s.axis === -1 || s.axis === x.rank - 1;
+    if (kwargs.training !== true || !lastAxis || !s.scale || !s.center || s.gamma == null || s.beta == null) {
+      return (StockBatchNormalization.prototype as unknown as { call: LayerCall }).call.call(this, inputs, kwargs);
+    }
+    return tf.tidy(() => {
+      const [y, mean, variance] = batchNormTraining(x, s.gamma!.read(), s.beta!.read(), s.epsilon);
+      // The moving averages, exactly as tfjs-layers updates them.
+      const decay = 1 - s.momentum;
+      for (const [variable, value] of [
+        [s.movingMean, mean],
+        [s.movingVariance, variance],
+      ] as const) {
+        tf.tidy(() => {
+          const orig = variable.read();
+          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
+        });
+      }
+      tf.dispose([mean, variance]);
+      return y;
+    });
+  }
+}
+tf.serialization.registerClass(
+  LeanBatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
+);
