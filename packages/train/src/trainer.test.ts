@@ -301,6 +301,26 @@ describe('Trainer: memory', () => {
   });
 });
 
+describe('Trainer.fit: memory', () => {
+  it('keeps the tensor count constant when `inputs` builds tensors from the batch', async () => {
+    const model = selectorModel();
+    const counts: number[] = [];
+    const t = new Trainer<Batch>({
+      model,
+      progress: false,
+      inputs: (b) => tf.mul(b.xs, 1),
+      loss: (outputs, batch) => tf.mean(tf.abs(tf.sub(outputs[0], batch.ys))) as tf.Scalar,
+      callbacks: [{ onStepEnd: () => void counts.push(tf.memory().numTensors) }],
+    });
+    // Batches are made as they are consumed (and the trainer disposes each one), as a data stream would.
+    async function* stream(): AsyncGenerator<Batch> {
+      for (let i = 0; i < 6; i++) yield makeBatch(i, [5, 2]);
+    }
+    await t.fit({ data: stream(), steps: 6 });
+    expect(counts.slice(3)).toEqual([counts[2], counts[2], counts[2]]);
+  });
+});
+
 describe('Trainer.fit: checkpoints, logs, resume', () => {
   async function run(
     steps: number,

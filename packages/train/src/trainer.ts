@@ -298,10 +298,12 @@ export class Trainer<B = unknown> {
     this.inputs = config.inputs ?? (defaultInputs as (b: B) => tf.Tensor | tf.Tensor[]);
     this.batchSizeOf =
       config.batchSize ??
-      ((b: B) => {
-        const x = this.inputs(b);
-        return (Array.isArray(x) ? x[0] : x).shape[0] ?? 0;
-      });
+      ((b: B) =>
+        // `inputs` may build tensors (e.g. a normalisation): only their shape is wanted here.
+        tf.tidy(() => {
+          const x = this.inputs(b);
+          return (Array.isArray(x) ? x[0] : x).shape[0] ?? 0;
+        }));
     this.disposeBatch = config.disposeBatch ?? ((b: B) => tf.dispose(b as unknown as tf.TensorContainer));
     this.temperature = config.temperature ?? null;
     if (this.temperature !== null && typeof this.temperature !== 'function') {
