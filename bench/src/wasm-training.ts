@@ -10,6 +10,7 @@
  * the package's replacements (transposed products, a batch against a matrix, a dense-layer training
  * step). `--matmul-only` runs just that section and updates the `matMul` entry of the results file.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,19 @@ const H = 64;
 const C = 64;
 const K = 3;
 const PYTORCH_ONE_CORE_MS = 112; // issue 4: PyTorch, one core of this machine, same step (≈ 64 GFLOP/s)
+
+/**
+ * Runs bench/scripts/torch-conv-step.py with a Python that has torch (Debian's python3-torch lives in
+ * /usr/bin/python3), on one core; null when no such Python is here. The bench itself never needs it.
+ */
+function measurePytorchOneCore(): { forward_ms: number; step_ms: number; torch: string } | null {
+  const script = new URL('../scripts/torch-conv-step.py', import.meta.url).pathname;
+  for (const python of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(python, [script], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    if (r.status === 0) return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
+  }
+  return null;
+}
 
 const fwdFlops = (b: number, h: number) => 2 * b * h * h * C * C * K * K;
 
@@ -278,8 +292,16 @@ async function main(): Promise<void> {
     'PyTorch, 1 core (issue 4)',
     PYTORCH_ONE_CORE_MS / 3,
     PYTORCH_ONE_CORE_MS,
-    'cited, not measured (torch not installed); forward ≈ step/3',
+    'the figure the issue cites; forward ≈ step/3',
   );
+  const torch = measurePytorchOneCore();
+  if (torch)
+    add(
+      `PyTorch ${torch.torch}, 1 core (measured)`,
+      torch.forward_ms,
+      torch.step_ms,
+      'bench/scripts/torch-conv-step.py',
+    );
 
   const matMul = matMulSection(5);
 
@@ -300,6 +322,7 @@ async function main(): Promise<void> {
       wasmStepSpeedupOverCpu: cpuStep / wasmStep,
       backwardCostPerFlopOverForward: bwdPerFlop,
       stepOverPytorchOneCore: wasmStep / PYTORCH_ONE_CORE_MS,
+      stepOverPytorchOneCoreMeasured: torch ? wasmStep / torch.step_ms : null,
     },
     matMul: { loadAverage1min: load[0], rows: matMul },
   };
@@ -315,7 +338,9 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`| ${cols.map((c) => String(r[c])).join(' | ')} |`);
   console.log(
     `\nwasm step vs cpu: ${fmt(cpuStep / wasmStep)}× faster (target ≥ 100×); backward cost per FLOP / forward: ${bwdPerFlop.toFixed(2)} (target ≤ 2); ` +
-      `step / PyTorch one core: ${(wasmStep / PYTORCH_ONE_CORE_MS).toFixed(2)} (target ≤ 3)\n`,
+      `step / PyTorch one core: ${(wasmStep / PYTORCH_ONE_CORE_MS).toFixed(2)} (target ≤ 3)` +
+      (torch ? `; against PyTorch measured here: ${(wasmStep / torch.step_ms).toFixed(2)}` : '') +
+      '\n',
   );
   printMatMul(matMul);
 }
