@@ -65,6 +65,11 @@ for (const [x, filter] of [
     [1, 5, 5, 2],
     [5, 4, 2, 2],
   ],
+  // Pointwise with a batch (the 1×1 matmul path at stride 1, no padding).
+  [
+    [3, 5, 4, 6],
+    [1, 1, 6, 5],
+  ],
 ] as Array<[ConvCase['x'], ConvCase['filter']]>) {
   for (const strides of [1, 2, 3, [1, 2]] as Array<ConvCase['strides']>) {
     for (const pad of PADS) CONV_CASES.push({ x, filter, strides, pad });

@@ -22,6 +22,9 @@ let filterStrategy: FilterGradStrategy = 'swapped-conv';
  * - `'im2col'`: the `kh·kw` strided views of the padded input are
  *   stacked into one `[kh·kw·Ci, N·Ho·Wo]` matrix, multiplied once by `dy` as `[N·Ho·Wo, Co]`
  *   through the wasm backend's XNNPACK matmul (the strided copies cost more than they save).
+ *
+ * Pointwise convolutions (1×1, stride 1, no padding) take neither: their filter gradient is one
+ * matrix product `xᵀ·dy` (≈ 2× the forward's time instead of 6–9×).
  */
 export function setConv2DBackpropFilterStrategy(strategy: FilterGradStrategy): void {
   filterStrategy = strategy;
@@ -119,6 +122,38 @@ function filterGradSwappedConv(
   return scope.transpose(conv, [1, 2, 0, 3]);
 }
 
+/** A 1×1 convolution with stride 1 and no padding: every output pixel is one input pixel. */
+function isPointwise(g: ConvGeometry): boolean {
+  return (
+    g.filterHeight === 1 &&
+    g.filterWidth === 1 &&
+    g.strideHeight === 1 &&
+    g.strideWidth === 1 &&
+    g.outHeight === g.inHeight &&
+    g.outWidth === g.inWidth
+  );
+}
+
+/**
+ * Filter gradient of a pointwise (1×1, stride 1, unpadded) convolution: `xᵀ·dy` over the `N·H·W`
+ * pixels, one matrix product (the `BatchMatMul` of this package: explicit transpose, then XNNPACK).
+ * The swapped convolution would run an `H×W` filter for it, ≈ 6–9× the forward's time.
+ */
+function filterGradPointwise(
+  scope: KernelScope,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  g: ConvGeometry,
+  ci: number,
+  co: number,
+) {
+  const m = g.batch * g.outHeight * g.outWidth;
+  const a = scope.reshape(x, [1, m, ci]);
+  const b = scope.reshape(dy, [1, m, co]);
+  const prod = scope.run(tf.BatchMatMul, { a, b }, { transposeA: true, transposeB: false });
+  return scope.reshape(prod, [1, 1, ci, co]);
+}
+
 /** Pads attribute in NHWC order when the kernel was called with NCHW. */
 function nhwcPad(pad: ConvPad, dataFormat: 'NHWC' | 'NCHW'): ConvPad {
   if (dataFormat === 'NCHW' && Array.isArray(pad)) return [pad[0], pad[2], pad[3], pad[1]] as ConvPad;
@@ -150,6 +185,7 @@ export function conv2DBackpropFilter(args: {
     );
     checkShape('Conv2DBackpropFilter', 'dy', dys.shape, [g.batch, g.outHeight, g.outWidth, filterShape[3]]);
     const [, , ci, co] = filterShape;
+    if (isPointwise(g)) return filterGradPointwise(scope, xs, dys, g, ci, co);
     return filterStrategy === 'im2col'
       ? filterGradIm2col(scope, xs, dys, g, ci, co)
       : filterGradSwappedConv(scope, xs, dys, g, ci, co);
