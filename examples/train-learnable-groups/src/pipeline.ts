@@ -5,12 +5,12 @@
  * and hand scale, the paper's RHD protocol).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
 import { stepTemperature } from '@phalanx/layers';
 import { createLearnableGroups, type LearnableGroupsConfig } from '@phalanx/learnable-groups';
-import { xyzL1Loss } from '@phalanx/losses';
-import { KeypointEvaluator, uvdToXyz, xyzToUvd, type KeypointMeasures } from '@phalanx/pose';
+import { heatmapMSE, xyzL1Loss } from '@phalanx/losses';
+import { gaussianHeatmaps, KeypointEvaluator, uvdToXyz, xyzToUvd, type KeypointMeasures } from '@phalanx/pose';
 import { Trainer, type ProgressDisplayOptions, type TrainerCallbacks } from '@phalanx/train';
 
 /** uv targets and predictions are divided by this (the heatmap stride: uv in heatmap pixels). */
@@ -42,7 +42,26 @@ export interface JobConfig {
   zWeight: number;
   /** Seed of the training data stream (the held-out set uses another seed). */
   dataSeed: number;
+  /**
+   * Weight of the auxiliary 2D heatmap loss on the backbone's heatmaps `h₀` (`backbone.tmpOut.0`):
+   * `heatmapMSE` against Gaussian targets (peak 1, σ = `heatmapSigma` heatmap pixels) at the ground-truth
+   * joints. 0: off (only `xyzL1Loss`). Optional, default 0.
+   */
+  heatmapWeight?: number;
+  /** σ of the Gaussian heatmap targets in heatmap pixels. Optional, default 1. */
+  heatmapSigma?: number;
+  /**
+   * Weight of the auxiliary loss on the branches' soft-argmax distributions `p_j = softmax(β_j·h_j)`
+   * (`b_htmaps_conv.g` → `b_get_uv.g`): cross-entropy against the normalised Gaussian at the
+   * ground-truth joint (σ = `heatmapSigma`), visible joints only. 0: off. Optional, default 0.
+   */
+  scoremapWeight?: number;
+  /** Initial per-joint β of the soft-argmax layers `b_get_uv.j` (the model's default: 1). Optional. */
+  initialBeta?: number;
 }
+
+/** Name of the backbone's heatmap layer (`Net_HG`'s `tmpOut.0`, the `htmap0` that feeds `backbone_conv`). */
+export const BACKBONE_HEATMAP_LAYER = 'backbone.tmpOut.0';
 
 /**
  * Training targets of a batch: `(u/4, v/4, d)` — uv in heatmap pixels (input pixels / 4) and
@@ -67,7 +86,65 @@ export function predictionOf(outputs: tf.Tensor[]): tf.Tensor3D {
 
 /** Builds the model of a job (with a seeded selector so that runs are reproducible). */
 export function buildModel(config: JobConfig): tfl.LayersModel {
-  return createLearnableGroups({ numGroups: 3, fusion: true, numJoints: 21, seed: 17, ...config.model });
+  const model = createLearnableGroups({ numGroups: 3, fusion: true, numJoints: 21, seed: 17, ...config.model });
+  if (config.initialBeta !== undefined) {
+    for (const layer of model.layers.filter((l) => /^b_get_uv\.\d+$/.test(l.name))) {
+      layer.setWeights(layer.getWeights().map((w) => tf.fill(w.shape, config.initialBeta as number)));
+    }
+  }
+  return model;
+}
+
+/**
+ * The model applied in training when the auxiliary heatmap loss is on: the same layers, with the
+ * backbone's heatmaps `h₀` as a third output (`[uv, depth, h₀ [B, S/4, S/4, 21]]`). The inference
+ * model and its checkpoint stay the official network.
+ */
+export function trainingModelOf(model: tfl.LayersModel, branches = 0): tfl.LayersModel {
+  const extra = [BACKBONE_HEATMAP_LAYER];
+  for (let g = 0; g < branches; g++) extra.push(`b_htmaps_conv.${g}.2`);
+  return tfl.model({
+    inputs: model.inputs,
+    outputs: [...model.outputs, ...extra.map((n) => model.getLayer(n).output as tfl.SymbolicTensor)],
+    name: `${model.name}_training`,
+  });
+}
+
+/**
+ * Cross-entropy between the soft-argmax distribution `softmax(β_j·h_j)` over the H×W map and the
+ * target distribution `q_j` (Gaussian normalised to sum 1), mean over the visible joints.
+ *
+ * **Shapes**: `logits [B, H, W, J]`, `beta [J]`, `target [B, H, W, J]` (peak maps; zero for invisible joints).
+ */
+export function scoremapCrossEntropy(logits: tf.Tensor, beta: tf.Tensor, target: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const [b, h, w, j] = logits.shape;
+    const flat = (x: tf.Tensor) => tf.transpose(tf.reshape(x, [b, h * w, j]), [0, 2, 1]); // [B, J, HW]
+    const logp = tf.logSoftmax(tf.mul(flat(logits), tf.reshape(beta, [1, j, 1])));
+    const t = flat(target);
+    const mass = tf.sum(t, 2, true);
+    const q = tf.div(t, tf.maximum(mass, 1e-6));
+    const visible = tf.cast(tf.greater(tf.squeeze(mass, [2]), 1e-6), 'float32'); // [B, J]
+    const ce = tf.neg(tf.sum(tf.mul(q, logp), 2)); // [B, J]
+    return tf.div(tf.sum(tf.mul(ce, visible)), tf.maximum(tf.sum(visible), 1)) as tf.Scalar;
+  });
+}
+
+/**
+ * Gaussian heatmap targets of a batch on the heatmap grid (`[B, S/4, S/4, 21]`, peak 1, invisible
+ * joints all zero): joint (u, v) in input pixels sits at (u/4, v/4) — the grid the soft-argmax uses.
+ */
+export function heatmapTargetsOf(batch: HandBatch, sigma: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const h = batch.images.shape[1] / UV_UNIT;
+    return gaussianHeatmaps(tf.div(batch.uv, UV_UNIT), {
+      height: h,
+      width: h,
+      sigma,
+      normalize: 'peak',
+      visible: batch.visible,
+    }) as tf.Tensor4D;
+  });
 }
 
 /**
@@ -80,13 +157,31 @@ export function buildTrainer(
   config: JobConfig,
   options: { progress?: ProgressDisplayOptions | false; callbacks?: TrainerCallbacks[] } = {},
 ): Trainer<HandBatch> {
+  const heatmapWeight = config.heatmapWeight ?? 0;
+  const scoremapWeight = config.scoremapWeight ?? 0;
+  const sigma = config.heatmapSigma ?? 1;
+  const aux = heatmapWeight > 0 || scoremapWeight > 0;
+  const branches = scoremapWeight > 0 ? 3 : 0;
+  const betas = Array.from({ length: branches }, (_, g) => model.getLayer(`b_get_uv.${g}`).weights[0]);
   return new Trainer<HandBatch>({
     model,
+    trainingModel: aux ? trainingModelOf(model, branches) : undefined,
     inputs: (b) => b.images,
     disposeBatch,
     loss: (outputs, batch) => {
       const target = targetsOf(batch);
-      return xyzL1Loss(target, predictionOf(outputs), { zWeight: config.zWeight });
+      const xyz = xyzL1Loss(target, predictionOf(outputs), { zWeight: config.zWeight });
+      if (!aux) return xyz;
+      const maps = heatmapTargetsOf(batch, sigma);
+      const heatmap = heatmapMSE(maps, outputs[2]);
+      const parts: Record<string, tf.Scalar> = { xyz, heatmap };
+      let total = tf.add(xyz, tf.mul(heatmap, heatmapWeight)) as tf.Scalar;
+      if (scoremapWeight > 0) {
+        const ce = tf.addN(betas.map((b, g) => scoremapCrossEntropy(outputs[3 + g], b.read(), maps))) as tf.Scalar;
+        parts.scoremap = tf.div(ce, branches) as tf.Scalar;
+        total = tf.add(total, tf.mul(parts.scoremap, scoremapWeight)) as tf.Scalar;
+      }
+      return { total, parts };
     },
     parameterGroups: [
       { name: 'selector', match: /^meta_S\//, lr: config.lr.selector },
