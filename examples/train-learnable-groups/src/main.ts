@@ -34,6 +34,9 @@ import {
   type JobConfig,
 } from './pipeline';
 
+/** Auxiliary 2D supervision of the short default run (see the README: the paper pre-trains the hourglass in 2D). */
+const DEFAULT_AUX = { heatmapWeight: 0, scoremapWeight: 1, heatmapSigma: 1.5 };
+
 const { values: flags } = parseArgs({
   options: {
     steps: { type: 'string' },
@@ -45,6 +48,10 @@ const { values: flags } = parseArgs({
     'lr-rest': { type: 'string' },
     'temperature-every': { type: 'string' },
     'z-weight': { type: 'string' },
+    'heatmap-weight': { type: 'string' },
+    'scoremap-weight': { type: 'string' },
+    'heatmap-sigma': { type: 'string' },
+    beta: { type: 'string' },
     'test-size': { type: 'string' },
     'checkpoint-every': { type: 'string' },
     resume: { type: 'boolean', default: false },
@@ -64,6 +71,12 @@ if (flags.help) {
   --lr-rest LR          learning rate of the non-selector, non-fusion weights (default 1e-3; paper 1e-4)
   --temperature-every N τ drops by 0.1 every N steps (default ⌊steps/45⌋: τ ≤ 0.5 at the end; paper 1000)
   --z-weight λ          weight of the depth term of the L1 loss (default 1)
+  --heatmap-weight W    auxiliary 2D loss: heatmapMSE on the backbone heatmaps h₀ (Net_HG tmpOut) against
+                        Gaussian targets (default ${DEFAULT_AUX.heatmapWeight}; --paper: 0)
+  --scoremap-weight W   auxiliary 2D loss: cross-entropy of each branch's softmax(β·h) against the
+                        normalised Gaussian (default ${DEFAULT_AUX.scoremapWeight}; --paper: 0)
+  --heatmap-sigma σ     σ of the Gaussian targets in heatmap pixels (default ${DEFAULT_AUX.heatmapSigma})
+  --beta β              initial per-joint β of the soft-argmax layers (default: the model's 1)
   --test-size N         held-out samples (default 64)
   --checkpoint-every N  checkpoint period (default steps/3)
   --resume              continue from the newest checkpoint in <out>/checkpoints`);
@@ -101,6 +114,10 @@ const config: JobConfig = {
   ),
   zWeight: numFlag('z-weight', flags['z-weight'], 1),
   dataSeed: 1,
+  heatmapWeight: numFlag('heatmap-weight', flags['heatmap-weight'], flags.paper ? 0 : DEFAULT_AUX.heatmapWeight),
+  scoremapWeight: numFlag('scoremap-weight', flags['scoremap-weight'], flags.paper ? 0 : DEFAULT_AUX.scoremapWeight),
+  heatmapSigma: numFlag('heatmap-sigma', flags['heatmap-sigma'], DEFAULT_AUX.heatmapSigma),
+  initialBeta: flags.beta === undefined ? undefined : numFlag('beta', flags.beta, 1),
 };
 const testSize = intFlag('test-size', flags['test-size'], 64);
 const out = resolve(process.env.INIT_CWD ?? process.cwd(), flags.out ?? 'runs/learnable-groups/latest');
@@ -127,6 +144,19 @@ async function main(): Promise<void> {
     `τ: 5, −0.1 every ${config.temperatureEvery} steps` +
       (config.temperatureEvery !== 1000 ? ' (paper: every 1000 steps; compressed to the run length)' : '') +
       `; loss: xyzL1Loss on (u/4, v/4, d), uv in heatmap pixels, d = (z − z_root)/s (root middle MCP, s middle MCP–PIP), λ = ${config.zWeight}`,
+  );
+  console.log(
+    `2D supervision: ` +
+      (config.heatmapWeight || config.scoremapWeight
+        ? [
+            config.heatmapWeight ? `backbone heatmaps h₀: heatmapMSE × ${config.heatmapWeight}` : '',
+            config.scoremapWeight ? `branch soft-argmax maps: cross-entropy × ${config.scoremapWeight}` : '',
+          ]
+            .filter((x) => x)
+            .join(', ') +
+          ` (Gaussian targets σ = ${config.heatmapSigma} heatmap px; auxiliary, training only — the saved model is the official network)`
+        : 'none (the paper pre-trains the hourglass in 2D first; not done here)') +
+      (config.initialBeta !== undefined ? `; initial soft-argmax β ${config.initialBeta}` : ''),
   );
   console.log(
     `steps ${steps}, batch ${config.batchSize}, held-out ${testSize} synthetic hands (other seed); output ${out}`,
