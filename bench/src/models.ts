@@ -10,9 +10,14 @@
  *   3× the forward (forward + input and filter gradients);
  * - peak memory of the step: `tf.profile` peak bytes, `tf.memory().numBytes` and process RSS;
  * - the largest batch that trains within wasm's 4 GB heap: batches doubled from 1, each probed in its
- *   own process (a failed wasm allocation can leave the module unusable), until one fails.
+ *   own process (a failed wasm allocation can leave the module unusable), until one fails — with
+ *   `enableLeanBackprop()` (@phalanx/wasm-training) and with tfjs's own backward pass;
+ * - the wasm heap's size after the steps (its linear memory only grows: the high-water mark), the
+ *   figure that must stay below 4 GB (`tf.profile`'s peak counts a buffer once per tensor sharing it).
  *
- * Run: `pnpm bench -- models` or `npx tsx bench/src/models.ts` (add `--max-batch N` to cap the probe).
+ * Run: `pnpm bench -- models` or `npx tsx bench/src/models.ts` (add `--max-batch N` to cap the probe,
+ * `--backprop lean|stock|both` (default both) to choose the backward passes probed).
+ * It runs the packages' built `dist` (build wasm-training, blocks and learnable-groups first).
  * Writes bench/results/models.json and models.md.
  */
 import { spawnSync } from 'node:child_process';
@@ -21,7 +26,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers'; // registers the gradients
 import type * as tfl from '@tensorflow/tfjs-layers';
-import '@phalanx/wasm-training';
+import { enableLeanBackprop } from '@phalanx/wasm-training';
 import { stepTemperature } from '@phalanx/layers';
 import { createLearnableGroups } from '@phalanx/learnable-groups';
 import { Trainer } from '@phalanx/train';
@@ -120,12 +125,17 @@ interface ProbeResult {
   liveBytes?: number;
   /** Process RSS after the steps. */
   rss?: number;
+  /** Size of the wasm heap after the steps (its high-water mark). */
+  wasmHeap?: number;
+  /** Backward pass: `lean` (enableLeanBackprop) or `stock`. */
+  backprop?: string;
   loss?: number;
   error?: string;
 }
 
 /** Child-process mode: two training steps at batch `b`, input `size`; prints a `PROBE {json}` line. */
-async function probe(b: number, size: number): Promise<void> {
+async function probe(b: number, size: number, lean: boolean): Promise<void> {
+  if (lean) enableLeanBackprop();
   await useBackend('wasm');
   const model = createLearnableGroups({ ...PAPER, inputSize: size, seed: 1 });
   const flops = countForwardFlops(model).total;
@@ -150,6 +160,8 @@ async function probe(b: number, size: number): Promise<void> {
     peakBytes: info.peakBytes,
     liveBytes: tf.memory().numBytes,
     rss: process.memoryUsage().rss,
+    wasmHeap: wasmHeapBytes(),
+    backprop: lean ? 'lean' : 'stock',
     loss,
   };
   console.log(`PROBE ${JSON.stringify(result)}`);
@@ -158,9 +170,16 @@ async function probe(b: number, size: number): Promise<void> {
 /** Messages of a failed wasm allocation: XNNPACK returns status 6 (out of memory) and goes on. */
 const OOM = /XNN status|Aborted|out of memory|Cannot allocate|RangeError|memory access out of bounds/i;
 
-function runProbe(b: number, size: number): ProbeResult {
+/** Size of the wasm module's linear memory: it only grows, so it is the heap's high-water mark. */
+function wasmHeapBytes(): number {
+  const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return backend.wasm?.HEAPU8?.buffer.byteLength ?? Number.NaN;
+}
+
+function runProbe(b: number, size: number, lean: boolean): ProbeResult {
   const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--probe', String(b), '--size', String(size)], {
+  const flags = ['--probe', String(b), '--size', String(size), ...(lean ? ['--lean'] : [])];
+  const r = spawnSync(process.execPath, ['--import', 'tsx', self, ...flags], {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
     timeout: 15 * 60 * 1000,
@@ -174,7 +193,13 @@ function runProbe(b: number, size: number): ProbeResult {
     return { ...result, ok: false, error: `non-finite loss ${result.loss}` };
   }
   const reason = oom ?? text.trim().split('\n').slice(-1)[0] ?? '';
-  return { batch: b, size, ok: false, error: `${reason.trim().slice(0, 160)} (exit ${r.status ?? r.signal})` };
+  return {
+    batch: b,
+    size,
+    ok: false,
+    backprop: lean ? 'lean' : 'stock',
+    error: `${reason.trim().slice(0, 160)} (exit ${r.status ?? r.signal})`,
+  };
 }
 
 const mib = (x: number) => `${(x / 2 ** 20).toFixed(0)} MiB`;
@@ -182,7 +207,7 @@ const mib = (x: number) => `${(x / 2 ** 20).toFixed(0)} MiB`;
 function describeProbe(p: ProbeResult): string {
   return p.ok
     ? `${(p.stepMs! / 1000).toFixed(1)} s/step = ${(p.stepMs! / p.batch).toFixed(0)} ms/image (${p.gflops!.toFixed(1)} GFLOP/s); ` +
-        `first step ${(p.firstStepMs! / 1000).toFixed(1)} s; peak tensors ${mib(p.peakBytes!)}, live ${mib(p.liveBytes!)}, RSS ${mib(p.rss!)}`
+        `first step ${(p.firstStepMs! / 1000).toFixed(1)} s; wasm heap ${mib(p.wasmHeap!)}, peak tensors ${mib(p.peakBytes!)}, live ${mib(p.liveBytes!)}, RSS ${mib(p.rss!)}`
     : `fails: ${p.error}`;
 }
 
@@ -193,7 +218,7 @@ async function main(): Promise<void> {
     return i >= 0 ? Number(args[i + 1]) : fallback;
   };
   if (args.includes('--probe')) {
-    await probe(arg('--probe', 1), arg('--size', S));
+    await probe(arg('--probe', 1), arg('--size', S), args.includes('--lean'));
     return;
   }
   const maxBatch = arg('--max-batch', 64);
@@ -234,34 +259,42 @@ async function main(): Promise<void> {
   x1.dispose();
   model.dispose();
 
-  // Training: batches doubled from 1 at 256 px, each in its own process, until one fails.
-  const probes: ProbeResult[] = [];
-  let largest = 0;
-  for (let b = 1; b <= maxBatch; b *= 2) {
-    const r = runProbe(b, S);
-    probes.push(r);
-    console.log(`  train B=${b} at ${S} px: ${describeProbe(r)}`);
-    if (!r.ok) break;
-    largest = b;
+  // Training: batches doubled from 1 at 256 px, each in its own process, until one fails; per backward pass.
+  const modeArg = args.includes('--backprop') ? args[args.indexOf('--backprop') + 1] : 'both';
+  const modes = modeArg === 'both' ? ['lean', 'stock'] : [modeArg];
+  const series: Record<string, { probes: ProbeResult[]; largest: number; b8: ProbeResult | null }> = {};
+  for (const mode of modes) {
+    const probes: ProbeResult[] = [];
+    let largest = 0;
+    for (let b = 1; b <= maxBatch; b *= 2) {
+      const r = runProbe(b, S, mode === 'lean');
+      probes.push(r);
+      console.log(`  [${mode} backprop] train B=${b} at ${S} px: ${describeProbe(r)}`);
+      if (!r.ok) break;
+      largest = b;
+    }
+    series[mode] = { probes, largest, b8: probes.find((p) => p.batch === 8) ?? null };
   }
+  const primary = series[modes[0]];
+  const largest = primary.largest;
+  const b8 = primary.b8;
   // For scale when 256 px does not fit at B = 8: the largest of B = 8, 4, 2 that trains at 128 px.
   const reduced: ProbeResult[] = [];
   if (largest < 8) {
     for (const b of [8, 4, 2]) {
-      const r = runProbe(b, 128);
+      const r = runProbe(b, 128, modes[0] === 'lean');
       reduced.push(r);
       console.log(`  train B=${b} at 128 px: ${describeProbe(r)}`);
       if (r.ok) break;
     }
   }
-  const b8 = probes.find((p) => p.batch === 8) ?? null;
 
   const json = {
     machine: machineInfo(),
     backend: 'wasm (+ @phalanx/wasm-training), one thread + SIMD',
     model: { ...PAPER, parameters: params, forwardGflopPerImage: flops.total / 1e9, flopsByLayerClass: flops.byClass },
     inference,
-    training: { batch8At256: b8, largestBatchAt256: largest, probes, at128: reduced },
+    training: { backprop: modes[0], batch8At256: b8, largestBatchAt256: largest, series, at128: reduced },
     heapLimitBytes: 4294901760,
   };
   const md = [
@@ -271,7 +304,10 @@ async function main(): Promise<void> {
       `${(flops.total / 1e9).toFixed(2)} GFLOP per image forward (convolutions, transposed convolutions, GroupFusion); ` +
       `a training step (the \`Trainer\` step: forward, gradients, three Adam groups) counted as 3× forward. ` +
       `Node ${process.version}, tfjs ${tf.version_core}, wasm on one thread with SIMD, 4 GB wasm heap. ` +
-      `Each training probe runs in its own process; a probe fails when XNNPACK or the heap reports an allocation failure.`,
+      `Each training probe runs in its own process; a probe fails when XNNPACK or the heap reports an allocation failure. ` +
+      `"lean backprop": \`enableLeanBackprop()\` of @phalanx/wasm-training; "stock": tfjs's own backward pass. ` +
+      `"wasm heap" is the module's memory after the steps (its high-water mark, limit 4096 MiB); "peak tensors" ` +
+      `(\`tf.profile\`) counts a buffer once per tensor that shares it.`,
     '',
     markdownTable(
       ['measure', 'value'],
@@ -280,9 +316,14 @@ async function main(): Promise<void> {
           'inference B=1 (median of 5)',
           `${inference.medianMs.toFixed(0)} ms/image (${inference.gflops.toFixed(1)} GFLOP/s), peak tensors ${mib(inferPeak)}`,
         ],
-        ['training step B=8 at 256 px', b8 ? describeProbe(b8) : `not run (a smaller batch already fails)`],
-        ['largest batch that trains at 256 px', String(largest)],
-        ...probes.map((p) => [`train B=${p.batch} at 256 px`, describeProbe(p)]),
+        [
+          `training step B=8 at 256 px (${modes[0]} backprop)`,
+          b8 ? describeProbe(b8) : `not run (a smaller batch already fails)`,
+        ],
+        ...modes.map((m) => [`largest batch that trains at 256 px (${m} backprop)`, String(series[m].largest)]),
+        ...modes.flatMap((m) =>
+          series[m].probes.map((p) => [`train B=${p.batch} at 256 px (${m} backprop)`, describeProbe(p)]),
+        ),
         ...reduced.map((p) => [`train B=${p.batch} at 128 px (for scale)`, describeProbe(p)]),
       ],
     ),
