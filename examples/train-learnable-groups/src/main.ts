@@ -37,7 +37,11 @@ import {
 /** Auxiliary 2D supervision of the short default run (see the README: the paper pre-trains the hourglass in 2D). */
 const DEFAULT_AUX = { heatmapWeight: 0, scoremapWeight: 1, heatmapSigma: 1.5 };
 
+// `pnpm start -- --steps 300` hands the script a literal `--` first; without stripping it, parseArgs would
+// read every flag after it as a positional argument and silently ignore them.
+const argv = process.argv.slice(2);
 const { values: flags } = parseArgs({
+  args: argv[0] === '--' ? argv.slice(1) : argv,
   options: {
     steps: { type: 'string' },
     batch: { type: 'string' },
@@ -57,7 +61,7 @@ const { values: flags } = parseArgs({
     resume: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
-  allowPositionals: true,
+  allowPositionals: false,
 });
 
 if (flags.help) {
