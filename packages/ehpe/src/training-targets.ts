@@ -81,6 +81,11 @@ export interface TwStageTargetOptions extends DepthBinning {
   heatmapSize: number;
   /** σ of the Gaussian heatmaps in heatmap pixels. Default 2 (the release's `heatmap_sigma`). */
   sigma?: number;
+  /**
+   * Scale of the Gaussian heatmaps: `'gaussian'` (default) — the normalised density of EHPE Eq. 1, peak
+   * 1/(2πσ²) ≈ 0.04 for σ = 2; `'peak'` — peak 1 (the usual pose-estimation target; 2πσ² ≈ 25× larger).
+   */
+  heatmapNormalize?: 'gaussian' | 'peak';
 }
 
 /** The TW-stage targets: what {@link twStageLoss} compares the stage's outputs with. */
@@ -119,7 +124,12 @@ export function twStageTargets(batch: EhpeKeypoints, options: TwStageTargetOptio
     const xy = tf.mul(tf.gather(batch.uv, index, 1), (heatmapSize - 1) / (inputSize - 1));
     const z = tf.gather(depthToBins(batch.xyz, binning), index, 1);
     const coords25d = tf.concat([xy, tf.expandDims(z, 2)], 2) as tf.Tensor3D;
-    const heatmaps = gaussianHeatmaps(xy, { height: heatmapSize, width: heatmapSize, sigma }) as tf.Tensor4D;
+    const heatmaps = gaussianHeatmaps(xy, {
+      height: heatmapSize,
+      width: heatmapSize,
+      sigma,
+      normalize: options.heatmapNormalize ?? 'gaussian',
+    }) as tf.Tensor4D;
     return { heatmaps, coords25d };
   });
 }

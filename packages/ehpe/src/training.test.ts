@@ -128,6 +128,17 @@ forEachBackend(() => {
       tf.dispose([batch.uv, batch.xyz, t.heatmaps, t.coords25d, pg, variant.heatmaps, variant.coords25d]);
     });
 
+    it("heatmapNormalize 'peak' gives the same Gaussians with peak 1 (2πσ² times the density)", () => {
+      const { batch } = handMade();
+      const o = { inputSize: 64, heatmapSize: 16, depthBins: 8, sigma: 1.5 };
+      const density = twStageTargets(batch, o);
+      const peak = twStageTargets(batch, { ...o, heatmapNormalize: 'peak' });
+      expectClose(peak.heatmaps, tf.mul(density.heatmaps, 2 * Math.PI * 1.5 * 1.5), { rtol: 1e-5, atol: 1e-6 }, 'peak');
+      expectClose(peak.coords25d, density.coords25d, { rtol: 0, atol: 0 }, 'coords unchanged');
+      expect(() => twStageTargets(batch, { ...o, heatmapNormalize: 'max' as 'peak' })).toThrow(/normalize/);
+      tf.dispose([batch.uv, batch.xyz, density.heatmaps, density.coords25d, peak.heatmaps, peak.coords25d]);
+    });
+
     it('joints25dToXyz inverts pgStageTargets within the depth range (ground-truth root depth)', () => {
       const b = toBatch([renderSyntheticHand(7, { size: 64 }), renderSyntheticHand(8, { size: 64 })]);
       const target = pgStageTargets(b, { depthBins: 8, depthRange: 400 });

@@ -155,6 +155,8 @@ export interface TwStageRecipeOptions extends Omit<TwStageLossOptions, 'weights'
   lr?: LearningRate;
   /** σ of the heatmap targets (heatmap pixels). Default 2. */
   sigma?: number;
+  /** Heatmap target scale: `'gaussian'` (Eq. 1's density, default) or `'peak'` (peak 1). See {@link twStageTargets}. */
+  heatmapNormalize?: 'gaussian' | 'peak';
   /** Weights of the L1 penalty: `'all'` trainable weights of backbone + TW-stage (the release's, default) or `'kernels'` (weight matrices only, Eq. 5's W_k). */
   l1Weights?: 'all' | 'kernels';
   /** Clip the gradients to this global norm. Default: none. */
@@ -191,6 +193,7 @@ export function twStageRecipe<B extends EhpeBatch = EhpeBatch>(
     depthRange: options.depthRange,
     rootJoint: options.rootJoint,
     sigma: options.sigma,
+    heatmapNormalize: options.heatmapNormalize,
   };
   tf.tidy(() => {
     twStageTargets({ uv: tf.zeros([1, 21, 2]), xyz: tf.zeros([1, 21, 3]) }, targetOptions); // validates the options
