@@ -60,25 +60,33 @@ const { values: flags } = parseArgs({
     'test-size': { type: 'string' },
     'no-pg-only': { type: 'boolean', default: false },
     'release-offsets': { type: 'boolean', default: false },
+    'heatmap-scale': { type: 'string' },
+    'hand-crop': { type: 'boolean', default: false },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
 
+/** Heatmap target scale of the default run (see the README, "Deviations"). */
+const HEATMAP_DEFAULT: 'gaussian' | 'peak' = 'gaussian';
+
 if (flags.help) {
   console.log(`Train EHPE (TW-stage, then PG-stage with the TW-stage frozen) on synthetic hands (wasm).
-  --steps-tw N        stage-1 steps (default 220)
-  --steps-pg N        stage-2 steps, also used for the PG-only ablation (default 200)
-  --batch B           batch size (default 16; --full: 1 — the paper: 32)
-  --input-size S      input size, a multiple of 32 (default 128; --full: 256); heatmaps S/4
+  --steps-tw N        stage-1 steps (default 800)
+  --steps-pg N        stage-2 steps, also used for the PG-only ablation (default 500)
+  --batch B           batch size (default 8; --full: 1 — the paper: 32)
+  --input-size S      input size, a multiple of 32 (default 96; --full: 256); heatmaps S/4
   --variant V         the TW-stage's joints, Table 4 letters W, T, D, P, M joined by '+' (default W+T):
                       ${TABLE4_VARIANTS.map((v) => v.tw).join(', ')}
   --full              the paper's sizes: ResNet-50, 256 px, 64×64×8 volume, 2 hourglass stacks, width 512
-  --lr-tw LR          stage-1 Adam learning rate (default 5e-3, the paper's FreiHAND value; release 1e-3)
+  --lr-tw LR          stage-1 Adam learning rate (default 2e-3; paper 5e-3 on FreiHAND, release 1e-3)
   --lr-pg LR          stage-2 Adam learning rate (default 2e-3; paper 5e-4 on FreiHAND, release 1e-4)
   --test-size N       held-out samples (default 128)
   --no-pg-only        skip the PG-only ablation
+  --heatmap-scale S   heatmap targets: 'gaussian' (Eq. 1's density, peak 1/(2πσ²) ≈ 0.04) or 'peak' (peak 1)
+                      (default ${HEATMAP_DEFAULT})
+  --hand-crop         crop each image to the hand's keypoint box ×1.25 with augmentation (the release's input)
   --release-offsets   keep init21's lateral x offsets (10, 6, 0, −6, −10 px at 256 px; default: none)
   --out DIR           output folder (default runs/ehpe/<variant>)`);
   process.exit(0);
@@ -106,16 +114,22 @@ if (inputSize % 32 !== 0) throw new Error(`--input-size must be a multiple of 32
 const offsets = flags['release-offsets']
   ? (INIT21_DEFAULTS.lateralOffsets.map((o) => (o * inputSize) / 256) as [number, number, number, number, number])
   : ([0, 0, 0, 0, 0] as [number, number, number, number, number]);
+const heatmapScale = (flags['heatmap-scale'] ?? HEATMAP_DEFAULT) as 'gaussian' | 'peak';
+if (heatmapScale !== 'gaussian' && heatmapScale !== 'peak') {
+  throw new Error(`--heatmap-scale must be 'gaussian' or 'peak', but received '${heatmapScale}'.`);
+}
 const config: JobConfig = {
   model: { ...base, imageSize: inputSize, heatmapSize: inputSize / 4, lateralOffsets: offsets },
   variant,
-  stepsTw: intFlag('steps-tw', flags['steps-tw'], 220),
-  stepsPg: intFlag('steps-pg', flags['steps-pg'], 200),
-  batchSize: intFlag('batch', flags.batch, flags.full ? 1 : 16),
-  lrTw: numFlag('lr-tw', flags['lr-tw'], 5e-3),
+  stepsTw: intFlag('steps-tw', flags['steps-tw'], 800),
+  stepsPg: intFlag('steps-pg', flags['steps-pg'], 500),
+  batchSize: intFlag('batch', flags.batch, flags.full ? 1 : 8),
+  lrTw: numFlag('lr-tw', flags['lr-tw'], 2e-3),
   lrPg: numFlag('lr-pg', flags['lr-pg'], 2e-3),
   depthRange: 200,
   dataSeed: 1,
+  handCrop: flags['hand-crop'],
+  tw: { heatmapNormalize: heatmapScale },
 };
 const testSize = intFlag('test-size', flags['test-size'], 128);
 const out = resolve(process.env.INIT_CWD ?? process.cwd(), flags.out ?? join('runs', 'ehpe', variant));
@@ -143,7 +157,8 @@ async function main(): Promise<void> {
   );
   console.log(`held-out ${testSize} synthetic hands (other seed); output ${out}`);
 
-  const test = await heldOutSet(inputSize, testSize, Math.min(16, testSize));
+  const test = await heldOutSet(inputSize, testSize, Math.min(16, testSize), undefined, config.handCrop ?? false);
+  const layout = await meanLayout(config);
 
   // Stage 1: TW-stage.
   let t = performance.now();
@@ -172,10 +187,8 @@ async function main(): Promise<void> {
     `stage 2 done in ${stage2Seconds.toFixed(0)} s: loss ${r2.losses[0].toFixed(3)} → ${r2.losses.at(-1)!.toFixed(3)}`,
   );
 
-  let layout: tf.Tensor2D | null = null;
   let pgOnlySeconds = 0;
   if (pgOnly) {
-    layout = await meanLayout(config);
     t = performance.now();
     const r3 = await pgOnlyTrainer(pgOnly, layout, config).fit({
       data: trainingData(config),
@@ -190,7 +203,12 @@ async function main(): Promise<void> {
   }
 
   t = performance.now();
-  const e = await evaluate(model, test, config, pgOnly && layout ? { model: pgOnly, layout } : undefined);
+  const e = await evaluate(model, test, config, pgOnly ? { model: pgOnly, layout } : undefined, layout);
+  const tj = e.twJoints;
+  console.log(
+    `\nTW-stage joints, held-out: 2D error ${tj.px.toFixed(2)} px (mean hand ${tj.meanHandPx!.toFixed(2)} px), ` +
+      `squared 2.5D distance ${tj.distance.toFixed(1)} (mean hand ${tj.meanHandDistance!.toFixed(1)}; heatmap px² + bins²)`,
+  );
   console.log(`\nheld-out (${e.samples} hands; 3D with the ground-truth wrist depth; mm, and % of TIP):\n`);
   console.log(classTable(e));
   console.log(`\n[evaluation ${seconds(t).toFixed(1)} s]`);
@@ -224,7 +242,7 @@ async function main(): Promise<void> {
     )}\n`,
   );
   test.forEach(disposeBatch);
-  layout?.dispose();
+  layout.dispose();
   console.log(
     `wrote ${out}/{metrics.json, class-errors.svg, log-tw.jsonl, log-pg.jsonl${pgOnly ? ', log-pg-only.jsonl' : ''}, model/}; ` +
       `total ${seconds(t0).toFixed(0)} s`,

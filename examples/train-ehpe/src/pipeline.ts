@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
+import { augment, batches, disposeBatch, type BatchOptions, type HandBatch } from '@phalanx/data';
 import {
   BACKBONE_LAYERS,
   createEhpe,
@@ -16,8 +16,10 @@ import {
   pgStageRecipe,
   pgStageTargets,
   twStageRecipe,
+  twStageTargets,
   variantJoints,
   type EhpeConfig,
+  type TwStageRecipeOptions,
 } from '@phalanx/ehpe';
 import { JOINT_CLASS_NAMES, KeypointEvaluator, mpjpe, paMpjpe, type JointClass } from '@phalanx/pose';
 import { Trainer, type ProgressDisplayOptions, type TrainerCallbacks } from '@phalanx/train';
@@ -26,9 +28,9 @@ import { Trainer, type ProgressDisplayOptions, type TrainerCallbacks } from '@ph
 export const MODEL_SIZES = {
   full: { imageSize: 256 },
   small: {
-    imageSize: 128,
+    imageSize: 96,
     backbone: { block: 'basic', layers: [1, 1, 1, 1], widths: [16, 32, 64, 96], stemChannels: 16 },
-    heatmapSize: 32,
+    heatmapSize: 24,
     hourglassChannels: 32,
     hourglassDepth: 3,
     hourglassStacks: 1,
@@ -86,6 +88,15 @@ export interface JobConfig {
   depthRange: number;
   /** Seed of the training data stream (the held-out set uses another seed). */
   dataSeed: number;
+  /**
+   * Hand crops as the release's input (`datasets/interhand2p6m.py`: the ground-truth joints' box, ×1.25):
+   * each rendered image is cropped to the hand's keypoint box with a 12.5 % margin per side and the
+   * default `augment` jitter (zoom, ±30° roll, shift, colour). `false`: the whole rendered image.
+   * Default `true`.
+   */
+  handCrop?: boolean;
+  /** Further stage-1 options (loss weights, heatmap scale, …) over the recipe's defaults. */
+  tw?: Omit<TwStageRecipeOptions, 'lr' | 'depthRange'>;
 }
 
 /** Builds the full model of a job (TW joints from the variant). */
@@ -93,11 +104,43 @@ export function buildModel(config: JobConfig): tfl.LayersModel {
   return createEhpe({ ...config.model, tipWristJoints: variantJoints(config.variant) });
 }
 
+/** Margin of the hand crop per side: the release's box × 1.25. */
+export const CROP_MARGIN = 0.125;
+
+/**
+ * Batches of synthetic hands (`seed`, samples `start…start+count−1`) at `size` px: hand crops
+ * (the default, see {@link JobConfig.handCrop}) or whole rendered images. Each sample's crop and jitter
+ * are a pure function of (seed, index).
+ */
+export function handBatches(o: {
+  seed: number;
+  size: number;
+  batchSize: number;
+  start?: number;
+  count?: number;
+  handCrop?: boolean;
+}) {
+  const start = o.start ?? 0;
+  const options: BatchOptions = { seed: o.seed, size: o.size, start, batchSize: o.batchSize };
+  if (o.count !== undefined) options.count = o.count;
+  if (o.handCrop ?? true) {
+    options.transform = (s, i) =>
+      augment(s, { seed: o.seed * 1_000_003 + start + i, outputSize: o.size, margin: CROP_MARGIN });
+  }
+  return batches(options);
+}
+
 /** Training batches of the synthetic hands at the model's input size, starting at `batchesSeen`. */
 export function trainingData(config: JobConfig) {
   const size = config.model.imageSize ?? 256;
   return ({ batchesSeen }: { batchesSeen: number }) =>
-    batches({ seed: config.dataSeed, size, start: batchesSeen * config.batchSize, batchSize: config.batchSize });
+    handBatches({
+      seed: config.dataSeed,
+      size,
+      start: batchesSeen * config.batchSize,
+      batchSize: config.batchSize,
+      handCrop: config.handCrop,
+    });
 }
 
 type TrainerOptions = { progress?: ProgressDisplayOptions | false; callbacks?: TrainerCallbacks[] };
@@ -105,7 +148,7 @@ type TrainerOptions = { progress?: ProgressDisplayOptions | false; callbacks?: T
 /** Stage 1: backbone + TW-stage on `3·heatmapMSE + 1e-2·squaredDistance + 1e-10·Σ|W|` (Adam, `lrTw`). */
 export function stage1Trainer(model: tfl.LayersModel, config: JobConfig, options: TrainerOptions = {}) {
   return new Trainer<HandBatch>({
-    ...twStageRecipe<HandBatch>(model, { lr: config.lrTw, depthRange: config.depthRange }),
+    ...twStageRecipe<HandBatch>(model, { ...config.tw, lr: config.lrTw, depthRange: config.depthRange }),
     disposeBatch,
     ...options,
   });
@@ -128,11 +171,12 @@ export async function meanLayout(config: JobConfig, count = 256): Promise<tf.Ten
   const depthBins = config.model.depthBins ?? 8;
   let sum: tf.Tensor = tf.zeros([21, 3]);
   let n = 0;
-  for await (const b of batches({
+  for await (const b of handBatches({
     seed: config.dataSeed + 7,
     size: config.model.imageSize ?? 256,
     count,
     batchSize: 32,
+    handCrop: config.handCrop,
   })) {
     const next = tf.tidy(() => tf.add(sum, tf.sum(pgStageTargets(b, { depthBins, depthRange: config.depthRange }), 0)));
     sum.dispose();
@@ -181,9 +225,15 @@ export function pgOnlyTrainer(
 }
 
 /** A held-out set: `count` synthetic hands of another seed, as batches kept in memory. */
-export async function heldOutSet(size: number, count: number, batchSize: number, seed = 90210): Promise<HandBatch[]> {
+export async function heldOutSet(
+  size: number,
+  count: number,
+  batchSize: number,
+  seed = 90210,
+  handCrop = true,
+): Promise<HandBatch[]> {
   const out: HandBatch[] = [];
-  for await (const b of batches({ seed, size, count, batchSize })) out.push(b);
+  for await (const b of handBatches({ seed, size, count, batchSize, handCrop })) out.push(b);
   return out;
 }
 
@@ -209,6 +259,14 @@ export interface Evaluation {
   pgOnly: ModelReport | null;
   /** The full EHPE model (PG-stage on the TW-stage's layout). */
   full: ModelReport;
+  /** The baseline: the same mean layout (of training samples) predicted for every image, if given. */
+  meanHand: ModelReport | null;
+  /**
+   * The TW-stage's own joints: mean 2D error (input pixels) and mean squared distance in the stage-1
+   * loss's units (heatmap px² + bins², the `distance` part of `log-tw.jsonl`), and the same two for the
+   * mean layout's TW joints (if a layout is given).
+   */
+  twJoints: { px: number; distance: number; meanHandPx: number | null; meanHandDistance: number | null };
   /** Held-out samples. */
   samples: number;
 }
@@ -244,41 +302,93 @@ export async function evaluate(
   set: HandBatch[],
   config: JobConfig,
   pgOnly?: { model: tfl.LayersModel; layout: tf.Tensor2D },
+  meanLayout?: tf.Tensor2D,
 ): Promise<Evaluation> {
-  const { depthBins } = ehpeModelInfo(model);
+  const { depthBins, imageSize, heatmapSize, tipWristJoints } = ehpeModelInfo(model);
   const view = tfl.model({
     inputs: model.inputs,
-    outputs: [model.getLayer('init21').output as tfl.SymbolicTensor, model.outputs[2]],
+    outputs: [model.getLayer('init21').output as tfl.SymbolicTensor, model.outputs[2], model.outputs[1]],
   });
+  const toHm = (heatmapSize - 1) / (imageSize - 1);
+  const twIndex = tf.tensor1d(tipWristJoints, 'int32');
+  // Σ over samples of the mean (over TW joints) 2D error in input px and squared 2.5D distance in TW units.
+  const twErrors = (coords: tf.Tensor, target: tf.Tensor): [number, number] =>
+    tf.tidy(() => {
+      const d = tf.sub(coords, target); // x, y heatmap px, z bins
+      const px = tf.div(tf.sqrt(tf.sum(tf.square(tf.slice(d, [0, 0, 0], [-1, -1, 2])), 2)), toHm);
+      const sq = tf.sum(tf.square(d), 2);
+      return [tf.sum(tf.mean(px, 1)).dataSync()[0], tf.sum(tf.mean(sq, 1)).dataSync()[0]];
+    });
+  const tw25 = { px: 0, distance: 0, meanPx: 0, meanDistance: 0 };
+  const mh: number[][][] = [];
   const binning = { depthBins, depthRange: config.depthRange };
   const gt: number[][][] = [];
   const tw: number[][][] = [];
   const full: number[][][] = [];
   const pg: number[][][] = [];
   for (const b of set) {
-    const [layoutXyz, fullXyz, pgXyz] = tf.tidy(() => {
-      const [layout, joints] = view.predict(b.images) as tf.Tensor[];
-      const out = [joints25dToXyz(layout, b.xyz, b.K, binning), joints25dToXyz(joints, b.xyz, b.K, binning)];
+    const n = b.images.shape[0];
+    const r = tf.tidy(() => {
+      const [layout, joints, coords] = view.predict(b.images) as tf.Tensor[];
+      const target = twStageTargets(b, {
+        tipWristJoints,
+        inputSize: imageSize,
+        heatmapSize,
+        depthBins,
+        depthRange: config.depthRange,
+      }).coords25d;
+      const out: Record<string, tf.Tensor> = {
+        layout: joints25dToXyz(layout, b.xyz, b.K, binning),
+        full: joints25dToXyz(joints, b.xyz, b.K, binning),
+        coords,
+        target,
+      };
       if (pgOnly) {
-        const n = b.images.shape[0];
         const [j] = pgOnly.model.predict([
           b.images,
           tf.tile(tf.expandDims(pgOnly.layout, 0), [n, 1, 1]),
         ]) as tf.Tensor[];
-        out.push(joints25dToXyz(j, b.xyz, b.K, binning));
+        out.pg = joints25dToXyz(j, b.xyz, b.K, binning);
+      }
+      if (meanLayout) {
+        const tiled = tf.tile(tf.expandDims(meanLayout, 0), [n, 1, 1]);
+        out.mean = joints25dToXyz(tiled, b.xyz, b.K, binning);
+        const m = tf.gather(tiled, twIndex, 1); // input px, bins → heatmap px, bins
+        out.meanTw = tf.concat(
+          [tf.mul(tf.slice(m, [0, 0, 0], [-1, -1, 2]), toHm), tf.slice(m, [0, 0, 2], [-1, -1, 1])],
+          2,
+        );
       }
       return out;
     });
     gt.push(...((await b.xyz.array()) as number[][][]));
-    tw.push(...((await layoutXyz.array()) as number[][][]));
-    full.push(...((await fullXyz.array()) as number[][][]));
-    if (pgXyz) pg.push(...((await pgXyz.array()) as number[][][]));
-    tf.dispose([layoutXyz, fullXyz, pgXyz]);
+    tw.push(...((await r.layout.array()) as number[][][]));
+    full.push(...((await r.full.array()) as number[][][]));
+    if (r.pg) pg.push(...((await r.pg.array()) as number[][][]));
+    if (r.mean) mh.push(...((await r.mean.array()) as number[][][]));
+    const [px, sq] = twErrors(r.coords, r.target);
+    tw25.px += px;
+    tw25.distance += sq;
+    if (r.meanTw) {
+      const [mpx, msq] = twErrors(r.meanTw, r.target);
+      tw25.meanPx += mpx;
+      tw25.meanDistance += msq;
+    }
+    tf.dispose(Object.values(r));
   }
+  twIndex.dispose();
+  const count = gt.length;
   return {
     twOnly: report(gt, tw),
     pgOnly: pgOnly ? report(gt, pg) : null,
     full: report(gt, full),
+    meanHand: meanLayout ? report(gt, mh) : null,
+    twJoints: {
+      px: tw25.px / count,
+      distance: tw25.distance / count,
+      meanHandPx: meanLayout ? tw25.meanPx / count : null,
+      meanHandDistance: meanLayout ? tw25.meanDistance / count : null,
+    },
     samples: gt.length,
   };
 }
@@ -286,6 +396,7 @@ export async function evaluate(
 /** The per-class table as Markdown: mm and % of TIP per model, and the paper's Fig. 1 ratios. */
 export function classTable(e: Evaluation): string {
   const rows: [string, ModelReport | null][] = [
+    ['mean hand (baseline)', e.meanHand],
     ['TW-only (init21 from TW joints)', e.twOnly],
     ['PG-only (mean layout)', e.pgOnly],
     ['EHPE (TW → PG)', e.full],

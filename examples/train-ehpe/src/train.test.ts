@@ -2,6 +2,7 @@ import '@phalanx/wasm-training';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { disposeBatch, renderSyntheticHand, toBatch } from '@phalanx/data';
+import { twStageTargets } from '@phalanx/ehpe';
 import { useBackend } from '@phalanx/testing';
 import { classRatioSvg, fig1Series } from './figures';
 import {
@@ -69,8 +70,27 @@ describe('train-ehpe', () => {
     for (let i = 0; i < 4; i++) l3.push((await s3.trainStep(batch)).loss);
     expect(l3.every(Number.isFinite)).toBe(true);
 
-    const e = await evaluate(model, [batch], config, { model: pgOnly, layout });
-    for (const r of [e.twOnly, e.pgOnly!, e.full]) {
+    const e = await evaluate(model, [batch], config, { model: pgOnly, layout }, layout);
+    // The mean-hand TW error, computed independently: layout's TW joints (input px → heatmap px, bins) vs the targets.
+    const tw = [0, 4, 8, 12, 16, 20];
+    const target = twStageTargets(batch, { inputSize: 64, heatmapSize: 16, depthBins: 4 });
+    const t = (await target.coords25d.array()) as number[][][];
+    const l = (await layout.array()) as number[][];
+    const k = 15 / 63;
+    let sq = 0;
+    let px = 0;
+    t.forEach((hand) =>
+      tw.forEach((j, i) => {
+        const d = [l[j][0] * k - hand[i][0], l[j][1] * k - hand[i][1], l[j][2] - hand[i][2]];
+        sq += (d[0] ** 2 + d[1] ** 2 + d[2] ** 2) / (2 * tw.length);
+        px += Math.hypot(d[0], d[1]) / k / (2 * tw.length);
+      }),
+    );
+    expect(e.twJoints.meanHandDistance!).toBeCloseTo(sq, 3);
+    expect(e.twJoints.meanHandPx!).toBeCloseTo(px, 3);
+    expect(Number.isFinite(e.twJoints.px) && Number.isFinite(e.twJoints.distance)).toBe(true);
+    tf.dispose([target.heatmaps, target.coords25d]);
+    for (const r of [e.twOnly, e.pgOnly!, e.full, e.meanHand!]) {
       expect(Object.keys(r.classMm).sort()).toEqual([...FIG1_CLASSES].sort());
       expect(r.classRatio.TIP).toBeCloseTo(100, 6);
       expect(FIG1_CLASSES.every((c) => Number.isFinite(r.classMm[c]) && r.classMm[c] > 0)).toBe(true);
@@ -78,6 +98,7 @@ describe('train-ehpe', () => {
     }
     const table = classTable(e);
     for (const c of FIG1_CLASSES) expect(table).toContain(c);
+    expect(table).toContain('mean hand');
     const svg = classRatioSvg(fig1Series([['full', e.full]]), 'test');
     expect(svg.match(/<rect /g)!.length).toBeGreaterThanOrEqual(1 + 2 * 5);
     tf.dispose(layout);
