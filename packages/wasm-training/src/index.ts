@@ -10,3 +10,6 @@ export {
   getConv2DBackpropFilterStrategy,
   type FilterGradStrategy,
 } from './conv2d-backprop';
+export { fusedBatchNormGradConfig } from './batch-norm-grad';
+export { reluGradConfig } from './relu-grad';
+export { enableLeanBackprop, disableLeanBackprop, isLeanBackpropEnabled } from './lean-backprop';
