@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import '@phalanx/wasm-training';
 import { describe, expect, it } from 'vitest';
 import { expectClose, forEachBackend } from '@phalanx/testing';
