@@ -277,39 +277,60 @@ export function createEhpe(config: EhpeConfig = {}): tfl.LayersModel {
     out.coords25d,
   ) as SymbolicTensor; // [B, 21, 3]: input pixels, bins
 
+  const pg = pgStageOnLayout(features, init, c, tw.featureSize, 'init21');
+  return tfl.model({
+    inputs: image,
+    outputs: [out.heatmaps2d, out.coords25d, pg.joints, ...pg.attention],
+    name: c.name,
+  });
+}
+
+/**
+ * The PG-stage's inputs and the PG-stage itself, from backbone features and a 21-joint layout: image
+ * tokens (`img_token_proj`, 1×1 conv + BN + ReLU, flattened), joint features sampled at the layout's x, y
+ * (rescaled to the `featureSampleSize` map, `img_feat_up` + `sample`), node features `[layout, sampled]`
+ * (`node_feat`), then {@link pgStage} under `pg`. Shared by {@link createEhpe} (layout = `init21`) and
+ * `createPgOnly` (layout = an input); `layoutName` prefixes the weightless layers that split the layout.
+ *
+ * **Shapes**: `features [B, h, h, C]` (h = `featureSize`), `layout [B, 21, 3]` (input pixels, bins) →
+ * `joints [B, 21, 3]`, `attention` two `[B, K, 21, 21]`.
+ */
+export function pgStageOnLayout(
+  features: SymbolicTensor,
+  layout: SymbolicTensor,
+  c: ResolvedEhpeConfig,
+  featureSize: number,
+  layoutName: string,
+): { joints: SymbolicTensor; attention: SymbolicTensor[] } {
   let img = torchConv2d(features, { filters: c.nodeDim, kernelSize: 1, useBias: false, name: 'img_token_proj.0' });
   img = relu(torchBatchNorm(img, 'img_token_proj.1'), 'img_token_proj.2');
-  const h = tw.featureSize;
   const tokens = tfl.layers
-    .reshape({ targetShape: [h * h, c.nodeDim], name: 'img_tokens' })
+    .reshape({ targetShape: [featureSize * featureSize, c.nodeDim], name: 'img_tokens' })
     .apply(img) as SymbolicTensor;
 
   // Sampling positions: x, y of the layout in the pixels of the resized feature map.
   const s = c.featureSampleSize;
-  const asImage = tfl.layers.reshape({ targetShape: [21, 3, 1], name: 'init21.split' }).apply(init) as SymbolicTensor;
+  const asImage = tfl.layers
+    .reshape({ targetShape: [21, 3, 1], name: `${layoutName}.split` })
+    .apply(layout) as SymbolicTensor;
   const xyCrop = tfl.layers
     .cropping2D({
       cropping: [
         [0, 0],
         [0, 1],
       ],
-      name: 'init21.xy_crop',
+      name: `${layoutName}.xy_crop`,
     })
     .apply(asImage) as SymbolicTensor;
-  const xy = tfl.layers.reshape({ targetShape: [21, 2], name: 'init21.xy' }).apply(xyCrop) as SymbolicTensor;
+  const xy = tfl.layers.reshape({ targetShape: [21, 2], name: `${layoutName}.xy` }).apply(xyCrop) as SymbolicTensor;
   const points = tfl.layers
     .rescaling({ scale: (s - 1) / (c.imageSize - 1), offset: 0, name: 'sample_points' })
     .apply(xy) as SymbolicTensor;
   const map = resizeBilinear({ height: s, width: s, name: 'img_feat_up' }).apply(img) as SymbolicTensor;
   const sampled = jointFeatureSampler({ name: 'sample' }).apply([map, points]) as SymbolicTensor; // [B, 21, D]
 
-  const nodes = tfl.layers.concatenate({ axis: -1, name: 'node_feat' }).apply([init, sampled]) as SymbolicTensor;
-  const pg = pgStage(nodes, tokens, c, 'pg');
-  return tfl.model({
-    inputs: image,
-    outputs: [out.heatmaps2d, out.coords25d, pg.joints, ...pg.attention],
-    name: c.name,
-  });
+  const nodes = tfl.layers.concatenate({ axis: -1, name: 'node_feat' }).apply([layout, sampled]) as SymbolicTensor;
+  return pgStage(nodes, tokens, c, 'pg');
 }
 
 /**

@@ -4,11 +4,8 @@
  * set) instead of the layout built from the TW-stage's predictions.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { jointFeatureSampler, resizeBilinear } from '@phalanx/layers';
-import { relu, resnetBackbone, resolveResNet, torchBatchNorm, torchConv2d } from '@phalanx/blocks';
-import { pgStage, resolveEhpeConfig, type EhpeConfig } from './model';
-
-type SymbolicTensor = tfl.SymbolicTensor;
+import { resnetBackbone, resolveResNet } from '@phalanx/blocks';
+import { pgStageOnLayout, resolveEhpeConfig, type EhpeConfig } from './model';
 
 /**
  * Builds EHPE without the TW-stage: backbone → `img_token_proj` → image tokens and joint features
@@ -30,30 +27,6 @@ export function createPgOnly(config: EhpeConfig = {}): tfl.LayersModel {
   const image = tfl.input({ shape: [c.imageSize, c.imageSize, 3], name: 'image' });
   const layout = tfl.input({ shape: [21, 3], name: 'layout' });
   const features = resnetBackbone(image, { ...c.backbone, name: 'backbone' });
-  let img = torchConv2d(features, { filters: c.nodeDim, kernelSize: 1, useBias: false, name: 'img_token_proj.0' });
-  img = relu(torchBatchNorm(img, 'img_token_proj.1'), 'img_token_proj.2');
-  const h = c.imageSize / backbone.outputStride;
-  const tokens = tfl.layers
-    .reshape({ targetShape: [h * h, c.nodeDim], name: 'img_tokens' })
-    .apply(img) as SymbolicTensor;
-  const s = c.featureSampleSize;
-  const asImage = tfl.layers.reshape({ targetShape: [21, 3, 1], name: 'layout.split' }).apply(layout) as SymbolicTensor;
-  const xyCrop = tfl.layers
-    .cropping2D({
-      cropping: [
-        [0, 0],
-        [0, 1],
-      ],
-      name: 'layout.xy_crop',
-    })
-    .apply(asImage) as SymbolicTensor;
-  const xy = tfl.layers.reshape({ targetShape: [21, 2], name: 'layout.xy' }).apply(xyCrop) as SymbolicTensor;
-  const points = tfl.layers
-    .rescaling({ scale: (s - 1) / (c.imageSize - 1), offset: 0, name: 'sample_points' })
-    .apply(xy) as SymbolicTensor;
-  const map = resizeBilinear({ height: s, width: s, name: 'img_feat_up' }).apply(img) as SymbolicTensor;
-  const sampled = jointFeatureSampler({ name: 'sample' }).apply([map, points]) as SymbolicTensor;
-  const nodes = tfl.layers.concatenate({ axis: -1, name: 'node_feat' }).apply([layout, sampled]) as SymbolicTensor;
-  const pg = pgStage(nodes, tokens, c, 'pg');
+  const pg = pgStageOnLayout(features, layout, c, c.imageSize / backbone.outputStride, 'layout');
   return tfl.model({ inputs: [image, layout], outputs: [pg.joints, ...pg.attention], name: `${c.name}_pg_only` });
 }
