@@ -301,7 +301,7 @@ export function pgStageOnLayout(
   c: ResolvedEhpeConfig,
   featureSize: number,
   layoutName: string,
-): { joints: SymbolicTensor; attention: SymbolicTensor[] } {
+): ReturnType<typeof pgStage> {
   let img = torchConv2d(features, { filters: c.nodeDim, kernelSize: 1, useBias: false, name: 'img_token_proj.0' });
   img = relu(torchBatchNorm(img, 'img_token_proj.1'), 'img_token_proj.2');
   const tokens = tfl.layers
