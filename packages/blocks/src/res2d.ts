@@ -31,6 +31,7 @@ export interface Basic2DBlockOptions extends Block2DOptions {
  * **Shapes**: `[B, H, W, C]` → `[B, H, W, N]`.
  *
  * @example
+ * const x = tfl.input({ shape: [64, 64, 16] });
  * const y = basic2dBlock(x, { outChannels: 32, kernelSize: 1, name: 'b_conv0.0' });
  */
 export function basic2dBlock(x: SymbolicTensor, options: Basic2DBlockOptions): SymbolicTensor {
@@ -54,6 +55,7 @@ export function basic2dBlock(x: SymbolicTensor, options: Basic2DBlockOptions): S
  * **Shapes**: `[B, H, W, C]` → `[B, H, W, N]`.
  *
  * @example
+ * const x = tfl.input({ shape: [64, 64, 64] });
  * const y = res2dBlock(x, { outChannels: 128, name: 'backbone_conv.0' });
  */
 export function res2dBlock(x: SymbolicTensor, options: Block2DOptions): SymbolicTensor {
@@ -82,7 +84,8 @@ export function res2dBlock(x: SymbolicTensor, options: Block2DOptions): Symbolic
  * **Shapes**: `[B, H, W, C]` → `[B, ⌈H/2⌉, ⌈W/2⌉, N]`.
  *
  * @example
- * const y = downsampleConv2dR(x, { outChannels: 32, name: 'b_down1.0' }); // [B, H/2, W/2, 32]
+ * const x = tfl.input({ shape: [64, 64, 16] });
+ * const y = downsampleConv2dR(x, { outChannels: 32, name: 'b_down1.0' }); // [B, 32, 32, 32]
  */
 export function downsampleConv2dR(x: SymbolicTensor, options: Block2DOptions): SymbolicTensor {
   const { outChannels, name } = options;
@@ -104,7 +107,8 @@ export function downsampleConv2dR(x: SymbolicTensor, options: Block2DOptions): S
  * **Shapes**: `[B, H, W, C]` → `[B, 2H, 2W, N]`.
  *
  * @example
- * const y = upsample2dBlockR(x, { outChannels: 32, name: 'b_up2.0.0' }); // [B, 2H, 2W, 32]
+ * const x = tfl.input({ shape: [16, 16, 64] });
+ * const y = upsample2dBlockR(x, { outChannels: 32, name: 'b_up2.0.0' }); // [B, 32, 32, 32]
  */
 export function upsample2dBlockR(x: SymbolicTensor, options: Block2DOptions): SymbolicTensor {
   const { outChannels, name } = options;

@@ -123,6 +123,7 @@ export interface ResNetBlockOptions {
  * **Shapes**: `[B, H, W, C]` → `[B, ⌈H/s⌉, ⌈W/s⌉, planes·expansion]`.
  *
  * @example
+ * const x = tfl.input({ shape: [64, 64, 64] });
  * const y = resnetBlock(x, { block: 'bottleneck', planes: 64, name: 'layer1.0' }); // 256 channels
  */
 export function resnetBlock(x: SymbolicTensor, options: ResNetBlockOptions): SymbolicTensor {

@@ -31,6 +31,7 @@ export interface BottleneckResidualOptions {
  * **Shapes**: `[B, H, W, C]` → `[B, H, W, N]`.
  *
  * @example
+ * const x = tfl.input({ shape: [64, 64, 128] });
  * const y = bottleneckResidual(x, { outChannels: 256, name: 'hg.features.0' });
  */
 export function bottleneckResidual(x: SymbolicTensor, options: BottleneckResidualOptions): SymbolicTensor {
@@ -75,7 +76,8 @@ export interface ResidualHourglassOptions {
  * **Shapes**: `[B, H, W, C]` → `[B, H, W, C]`; H and W divisible by 2ⁿ, C even.
  *
  * @example
- * const y = residualHourglass(x, { depth: 4, name: 'hg.hgs.0' }); // x: [B, 64, 64, 256]
+ * const x = tfl.input({ shape: [64, 64, 256] });
+ * const y = residualHourglass(x, { depth: 4, name: 'hg.hgs.0' }); // [B, 64, 64, 256]
  */
 export function residualHourglass(x: SymbolicTensor, options: ResidualHourglassOptions): SymbolicTensor {
   const component = 'residualHourglass';
@@ -123,6 +125,7 @@ export interface StackedHourglassOptions {
  * network's prediction); `features`: the last stack's `y` `[B, H, W, channels]`.
  *
  * @example
+ * const x = tfl.input({ shape: [64, 64, 256] });
  * const { heatmaps } = stackedHourglass(x, { channels: 256, depth: 4, stacks: 2, outChannels: 6, name: 'tw.hg' });
  */
 export function stackedHourglass(
@@ -193,6 +196,7 @@ export interface RefinementModuleOptions {
  * pooling).
  *
  * @example
+ * const x = tfl.input({ shape: [64, 64, 256] });
  * const latent = refinementModule(x, { channels: 256, numResidual: 8, numPools: 4, name: 'tw.refine' }); // 64 → 4
  */
 export function refinementModule(input: SymbolicTensor, options: RefinementModuleOptions): SymbolicTensor {

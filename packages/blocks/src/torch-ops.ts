@@ -178,6 +178,7 @@ export function torchConvTranspose2d(x: SymbolicTensor, options: TorchConvTransp
  * **Shapes**: `[B, H, W, C]` → same.
  *
  * @example
+ * const x = tfl.input({ shape: [64, 64, 32] });
  * const y = torchBatchNorm(x, 'backbone.bn1');
  */
 export function torchBatchNorm(x: SymbolicTensor, name: string): SymbolicTensor {

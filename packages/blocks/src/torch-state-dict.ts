@@ -204,6 +204,10 @@ const WEIGHTLESS_OK = new Set(['ConcreteJointSelector']);
  * @throws PhalanxConfigError in strict mode, listing every missing and unexpected key.
  *
  * @example
+ * import { readFileSync } from 'node:fs';
+ * import * as tfl from '@tensorflow/tfjs-layers';
+ * import { readSafetensors } from '@phalanx/layers';
+ * import { loadTorchStateDict, res2dBlock } from '@phalanx/blocks';
  * const x = tfl.input({ shape: [8, 8, 4] });
  * const model = tfl.model({ inputs: x, outputs: res2dBlock(x, { outChannels: 6, name: 'block' }) });
  * loadTorchStateDict(model, readSafetensors(readFileSync('block.safetensors')));

@@ -138,6 +138,7 @@ function mlp(x: SymbolicTensor, d: number, o: Required<TransformerBlockOptions>)
  * **Shapes**: `[B, T, D]` → `[B, T, D]`.
  *
  * @example
+ * const tokens = tfl.input({ shape: [64, 512] }); // [B, N, D]
  * const y = transformerBlock(tokens, { heads: 8, name: 'fem.sa_blocks.0' });
  */
 export function transformerBlock(x: SymbolicTensor, options: TransformerBlockOptions): SymbolicTensor {
@@ -163,6 +164,8 @@ export function transformerBlock(x: SymbolicTensor, options: TransformerBlockOpt
  * **Shapes**: `q [B, Tq, D]`, `kv [B, Tk, D]` → `[B, Tq, D]`.
  *
  * @example
+ * const jointTokens = tfl.input({ shape: [21, 512] });
+ * const imageTokens = tfl.input({ shape: [64, 512] });
  * const joints = crossAttentionBlock(jointTokens, imageTokens, { heads: 8, name: 'fem.ca_blocks.0' });
  */
 export function crossAttentionBlock(

@@ -231,6 +231,7 @@ export function colorMatrix(hueTurns: number, saturation: number): Float64Array 
  * Draws augmentation parameters from `options.seed` and applies them (`warpSample`). Deterministic for a seed.
  *
  * @example
+ * const sample = renderSyntheticHand(7, { size: 256 });
  * const a = augment(sample, { seed: 3, outputSize: 128 });
  * // project(a.xyz, a.K) equals a.uv (up to float rounding)
  */

@@ -188,6 +188,15 @@ export interface TfDatasetOptions extends Partial<SyntheticHandsOptions> {
  * const ds = toTfDataset({ seed: 0, size: 128, count: 256 })
  *   .map((s) => ({ xs: (s as HandTensors).image, ys: (s as HandTensors).uv }))
  *   .batch(32);
+ * const model = tfl.sequential({
+ *   layers: [
+ *     tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 4, activation: 'relu', inputShape: [128, 128, 3] }),
+ *     tfl.layers.flatten(),
+ *     tfl.layers.dense({ units: 42 }),
+ *     tfl.layers.reshape({ targetShape: [21, 2] }),
+ *   ],
+ * });
+ * model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
  * await model.fitDataset(ds, { epochs: 1 });
  */
 export function toTfDataset(options: TfDatasetOptions): tfd.Dataset<HandTensors> {

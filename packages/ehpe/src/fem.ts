@@ -62,6 +62,8 @@ export function resolveFemConfig(config: FemConfig = {}, component = COMPONENT):
  * **Shapes**: `jointTokens [B, J, D]`, `imageTokens [B, T, D]` → `[B, J, D]`.
  *
  * @example
+ * const jointTokens = tfl.input({ shape: [21, 512] });
+ * const imageTokens = tfl.input({ shape: [64, 512] });
  * const out = fem(jointTokens, imageTokens, resolveFemConfig({ dim: 512 }), 'pg.fem');
  */
 export function fem(

@@ -161,6 +161,7 @@ export function initialLayout(
  * **Shapes**: `wrist [B, 3]`, `tips [B, 5, 3]` (thumb … pinky) → `[B, 21, 3]` (FreiHAND order).
  *
  * @example
+ * const tips = tf.tensor3d([[[90, 60, 3], [110, 40, 3], [128, 35, 3], [146, 42, 3], [165, 60, 3]]]); // [1, 5, 3]
  * const init = init21FromTipsAndWrist(tf.tensor2d([[128, 200, 3.5]]), tips); // [1, 21, 3]
  */
 export function init21FromTipsAndWrist(
@@ -271,6 +272,7 @@ tf.serialization.registerClass(Init21Layout);
  * Creates an {@link Init21Layout} layer.
  *
  * @example
+ * const twCoords = tfl.input({ shape: [6, 3] }); // the TW-stage's [B, 6, 3]
  * const init = init21Layout({ tipWristJoints: [0, 4, 8, 12, 16, 20], xyScale: 255 / 63 }).apply(twCoords);
  */
 export function init21Layout(args: Init21LayoutArgs = {}): Init21Layout {

@@ -209,6 +209,7 @@ export interface SpiBlockOptions {
  * **Shapes**: `[B, 21, D]` → `output [B, 21, D]`, `attention` two `[B, K, 21, 21]` (for the edge loss).
  *
  * @example
+ * const nodes = tfl.input({ shape: [21, 512] });
  * const { output, attention } = spiBlock(nodes, { dim: 512, heads: 8, name: 'pg.spi' });
  */
 export function spiBlock(
@@ -343,6 +344,8 @@ export function pgStageOnLayout(
  * [B, T, D]` → `joints [B, 21, 3]`, `attention` two `[B, K, 21, 21]`.
  *
  * @example
+ * const nodes = tfl.input({ shape: [21, 512] });
+ * const tokens = tfl.input({ shape: [64, 512] });
  * const { joints, attention } = pgStage(nodes, tokens, resolveEhpeConfig(), 'pg');
  */
 export function pgStage(

@@ -19,6 +19,9 @@ import { pgStageOnLayout, resolveEhpeConfig, type EhpeConfig } from './model';
  *
  * @example
  * const pgOnly = createPgOnly({ imageSize: 128, backbone: { depth: 18 }, heatmapSize: 32, nodeDim: 64 });
+ * const B = 2;
+ * const images = tf.zeros([B, 128, 128, 3]);
+ * const meanLayout = tf.zeros([1, 21, 3]); // e.g. the training set's mean 2.5D pose
  * const [joints] = pgOnly.predict([images, tf.tile(meanLayout, [B, 1, 1])]) as tf.Tensor[];
  */
 export function createPgOnly(config: EhpeConfig = {}): tfl.LayersModel {

@@ -34,6 +34,10 @@ const IGNORED = new Set(['adj']);
  * the wrong shape throws a `PhalanxShapeError` naming it.
  *
  * @example
+ * import { readFileSync } from 'node:fs';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { readSafetensors } from '@phalanx/layers';
+ * import { createTwStage, importTorchStateDict } from '@phalanx/ehpe';
  * const tw = createTwStage({ backboneChannels: 64, hourglassChannels: 32 });
  * const tensors = readSafetensors(readFileSync('tw_stage.safetensors'));
  * importTorchStateDict(tw, tensors);
@@ -63,6 +67,9 @@ export function importTorchStateDict(
  * backbone layer.
  *
  * @example
+ * import { readFileSync } from 'node:fs';
+ * import { readSafetensors } from '@phalanx/layers';
+ * import { createEhpe, importTorchvisionBackbone } from '@phalanx/ehpe';
  * const model = createEhpe({ backbone: { depth: 50 } });
  * importTorchvisionBackbone(model, readSafetensors(readFileSync('resnet50-imagenet.safetensors')));
  */

@@ -93,8 +93,12 @@ function distanceLoss(
  * parts `heatmap`, `distance`, `l1` (unweighted).
  *
  * @example
+ * const model = createTwStage({ backboneChannels: 64, hourglassChannels: 32 });
+ * const batch = { uv: tf.randomUniform([2, 21, 2], 0, 255), xyz: tf.randomUniform([2, 21, 3], 400, 600) };
+ * const [heatmaps, , coords25d] = model.predict(tf.zeros([2, 8, 8, 64])) as tf.Tensor[];
+ * const opts = { inputSize: 256, heatmapSize: heatmaps.shape[1] as number, depthBins: 8 };
  * const { total, parts } = twStageLoss(twStageTargets(batch, opts), { heatmaps, coords25d }, {
- *   weights: model.trainableWeights,
+ *   weights: model.trainableWeights.map((w) => w.read()),
  * });
  */
 export function twStageLoss(
@@ -163,7 +167,9 @@ export function spiEdgeSets(): number[][][] {
  * its parts `position`, `edge` (unweighted).
  *
  * @example
- * const [, , joints, a1, a2] = outputs;
+ * const batch = { uv: tf.randomUniform([2, 21, 2], 0, 127), xyz: tf.randomUniform([2, 21, 3], 400, 600) };
+ * const joints = tf.randomUniform([2, 21, 3], 0, 7); // the PG-stage's [B, 21, 3]
+ * const [a1, a2] = [0, 1].map(() => tf.softmax(tf.randomNormal([2, 8, 21, 21]))); // both SPI layers' α
  * const { total } = pgStageLoss(pgStageTargets(batch, { depthBins: 8 }), joints, [a1, a2]);
  */
 export function pgStageLoss(

@@ -59,7 +59,8 @@ function checkKeypoints(component: string, k: EhpeKeypoints): void {
  * **Shapes**: `xyz [B, J, 3]` → `[B, J]` (bins, in `[0, D − 1]`).
  *
  * @example
- * depthToBins(batch.xyz, { depthBins: 8, depthRange: 200 }); // the wrist at 3.5
+ * const batch = { xyz: tf.tensor3d([Array.from({ length: 21 }, (_, j) => [0, 0, 500 + (j === 0 ? 0 : 10)])]) };
+ * depthToBins(batch.xyz, { depthBins: 8, depthRange: 200 }); // the root at 3.5
  */
 export function depthToBins(xyz: tf.Tensor, options: DepthBinning = {}): tf.Tensor2D {
   const { depthBins, depthRange, rootJoint } = resolveBinning('depthToBins', options);
@@ -105,6 +106,7 @@ export interface TwStageTargets {
  * **Shapes**: `uv [B, 21, 2]`, `xyz [B, 21, 3]` → `heatmaps [B, S_hm, S_hm, n]`, `coords25d [B, n, 3]`.
  *
  * @example
+ * const batch = { uv: tf.randomUniform([2, 21, 2], 0, 255), xyz: tf.randomUniform([2, 21, 3], 400, 600) };
  * const t = twStageTargets(batch, { inputSize: 256, heatmapSize: 64, depthBins: 8 });
  * // t.heatmaps [B, 64, 64, 6], t.coords25d [B, 6, 3]
  */
@@ -141,7 +143,8 @@ export function twStageTargets(batch: EhpeKeypoints, options: TwStageTargetOptio
  * **Shapes**: `uv [B, 21, 2]`, `xyz [B, 21, 3]` → `[B, 21, 3]`.
  *
  * @example
- * const target = pgStageTargets(batch, { depthBins: 8 }); // [B, 21, 3]
+ * const batch = { uv: tf.randomUniform([2, 21, 2], 0, 255), xyz: tf.randomUniform([2, 21, 3], 400, 600) };
+ * const target = pgStageTargets(batch, { depthBins: 8 }); // [2, 21, 3]
  */
 export function pgStageTargets(batch: EhpeKeypoints, options: DepthBinning = {}): tf.Tensor3D {
   const name = 'pgStageTargets';
@@ -172,6 +175,9 @@ export interface Joints25dToXyzOptions extends DepthBinning {
  * `[B, J, 3]` in the unit of `xyz`.
  *
  * @example
+ * const K = tf.tile(tf.tensor3d([[[300, 0, 128], [0, 300, 128], [0, 0, 1]]]), [2, 1, 1]);
+ * const batch = { xyz: tf.randomUniform([2, 21, 3], 400, 600), K };
+ * const pgJoints = tf.randomUniform([2, 21, 3], 0, 7); // the PG-stage's (u, v, depth bin)
  * const predXyz = joints25dToXyz(pgJoints, batch.xyz, batch.K, { depthBins: 8 }); // mm
  */
 export function joints25dToXyz(

@@ -142,6 +142,7 @@ export function ehpeModelInfo(model: tfl.LayersModel): EhpeModelInfo {
  * is neither run nor penalised.
  *
  * @example
+ * const model = createEhpe({ imageSize: 128, backbone: { depth: 18 }, heatmapSize: 32 });
  * const tw = twStageModel(model); // tw.trainableWeights: backbone.* and tw.* only
  */
 export function twStageModel(model: tfl.LayersModel): tfl.LayersModel {
@@ -170,6 +171,9 @@ export interface TwStageRecipeOptions extends Omit<TwStageLossOptions, 'weights'
  * run. Adam, one group `'tw'`.
  *
  * @example
+ * import { batches } from '@phalanx/data';
+ * import { createEhpe, twStageRecipe } from '@phalanx/ehpe';
+ * import { Trainer } from '@phalanx/train';
  * const model = createEhpe({ imageSize: 128, backbone: { depth: 18 }, heatmapSize: 32 });
  * const trainer = new Trainer({ ...twStageRecipe(model), progress: false });
  * await trainer.fit({ data: () => batches({ seed: 1, size: 128, batchSize: 8 }), steps: 500 });
@@ -234,6 +238,11 @@ export interface PgStageRecipeOptions extends PgStageLossOptions, DepthBinning {
  * {@link createPgOnly} model (the "PG-stage only" ablation) when `layout` is given.
  *
  * @example
+ * import { batches } from '@phalanx/data';
+ * import { createEhpe, pgStageRecipe } from '@phalanx/ehpe';
+ * import { Trainer } from '@phalanx/train';
+ * const model = createEhpe({ imageSize: 128, backbone: { depth: 18 }, heatmapSize: 32 }); // TW-stage trained
+ * const data = () => batches({ seed: 1, size: 128, batchSize: 8 });
  * const trainer = new Trainer({ ...pgStageRecipe(model, { lr: 1e-4 }), progress: false });
  * await trainer.fit({ data, steps: 1000 }); // backbone.* and tw.* stay bitwise unchanged
  */

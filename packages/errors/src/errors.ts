@@ -150,6 +150,7 @@ export type ConfigErrorClass = new (component: string, argument: string, expecte
  * @param errorClass - what to throw; default {@link PhalanxConfigError}.
  * @example
  * ```ts
+ * const args: { numGroups?: number } = { numGroups: 3 };
  * const numGroups = checkInteger('ConcreteJointSelector', 'numGroups', args.numGroups, 2);
  * ```
  */
@@ -172,6 +173,7 @@ export function checkInteger(
  * @param errorClass - what to throw; default {@link PhalanxConfigError}.
  * @example
  * ```ts
+ * const args: { scale?: number } = {};
  * const scale = checkPositive('MyLayer', 'scale', args.scale ?? 1);
  * ```
  */
@@ -193,6 +195,7 @@ export function checkPositive(
  * @param errorClass - what to throw; default {@link PhalanxConfigError}.
  * @example
  * ```ts
+ * const args: { selfWeight?: number } = { selfWeight: 0.8 };
  * const selfWeight = checkFinite('GroupFusion', 'selfWeight', args.selfWeight ?? 0.9);
  * ```
  */
@@ -214,6 +217,7 @@ export function checkFinite(
  * @param errorClass - what to throw; default {@link PhalanxConfigError}.
  * @example
  * ```ts
+ * const args: { mode?: string } = { mode: 'latent' };
  * const mode = checkOneOf('SoftArgmax25D', 'mode', args.mode, ['volumetric', 'latent'] as const);
  * ```
  */
@@ -236,6 +240,7 @@ export function checkOneOf<T extends string>(
  * @param errorClass - what to throw; default {@link PhalanxConfigError}.
  * @example
  * ```ts
+ * const args: { useBias?: boolean } = {};
  * const useBias = checkBoolean('GroupFusion', 'useBias', args.useBias ?? true);
  * ```
  */

@@ -45,6 +45,9 @@ export interface HandCrop {
  * **Shapes**: `uv [J, 2]` (x, y in full-image pixels), `visible [J]` (0/1) → a {@link HandCrop}.
  *
  * @example
+ * const uv = Array.from({ length: 21 }, (_, j) => [140 + 3 * j, 150 + 2 * j]); // one hand, RHD order
+ * const visible = new Array<number>(21).fill(1);
+ * const image = tf.randomUniform([320, 320, 3], 0, 255) as tf.Tensor3D;
  * const crop = computeHandCrop(uv, visible, { imageSize: 320 });
  * const input = cropAndResize(image, crop); // [256, 256, 3] in [0, 1]
  */
@@ -92,6 +95,9 @@ export function computeHandCrop(uv: number[][], visible: ArrayLike<number> | nul
  * **Shapes**: `image [H, W, 3]` (0–255, any numeric dtype) → `[S, S, 3]` float32 in [0, 1].
  *
  * @example
+ * const image = tf.randomUniform([320, 320, 3], 0, 255) as tf.Tensor3D;
+ * const uv = Array.from({ length: 21 }, (_, j) => [140 + 3 * j, 150 + 2 * j]);
+ * const crop = computeHandCrop(uv, null, { imageSize: 320 });
  * const input = tf.expandDims(cropAndResize(image, crop)); // [1, 256, 256, 3] for model.predict
  */
 export function cropAndResize(image: tf.Tensor3D, crop: HandCrop, alreadyUnit = false): tf.Tensor3D {
@@ -155,6 +161,14 @@ export interface Lift3DOptions {
  * **Shapes**: `uv [B, J, 2]`, `depth [B, J]`, `K [3, 3]` or `[B, 3, 3]` → `xyz [B, J, 3]`.
  *
  * @example
+ * const model = createLearnableGroups({ inputSize: 64, planes: [8, 8], hourglassFeatures: 16, stemChannels: [8, 16], neckChannels: 16 });
+ * const input = tf.zeros([1, 64, 64, 3]);
+ * const crop = computeHandCrop(Array.from({ length: 21 }, () => [160, 160]), null, { imageSize: 320, inputSize: 64 });
+ * const K = [
+ *   [600, 0, 160],
+ *   [0, 600, 160],
+ *   [0, 0, 1],
+ * ];
  * const [uv, depth] = model.predict(input) as tf.Tensor[];
  * const xyz = lift3D(uv, depth, intrinsicsForCrop(K, crop), { rootDepth: 0.6, scale: 0.03 });
  */

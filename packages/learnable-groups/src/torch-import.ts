@@ -24,6 +24,10 @@ export type { ImportTorchStateDictOptions, ImportTorchStateDictReport };
  * naming the key).
  *
  * @example
+ * import { readFileSync } from 'node:fs';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { readSafetensors } from '@phalanx/layers';
+ * import { createLearnableGroups, importTorchStateDict } from '@phalanx/learnable-groups';
  * const model = createLearnableGroups({ numGroups: 3, fusion: true, inputSize: 256 });
  * const tensors = readSafetensors(readFileSync('RHD_final.safetensors'));
  * importTorchStateDict(model, tensors, { temperature: 0.1 });

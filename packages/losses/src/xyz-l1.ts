@@ -63,6 +63,9 @@ export function xyzL1Loss(target: tf.Tensor, prediction: tf.Tensor, options: Xyz
  * @throws PhalanxConfigError when `zWeight` is negative or not finite.
  *
  * @example
+ * const model = tfl.sequential({
+ *   layers: [tfl.layers.flatten({ inputShape: [21, 3] }), tfl.layers.dense({ units: 63 }), tfl.layers.reshape({ targetShape: [21, 3] })],
+ * });
  * model.compile({ optimizer: 'adam', loss: xyzL1LossFn({ zWeight: 0.5 }) });
  */
 export function xyzL1LossFn(options: XyzL1LossOptions = {}): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar {

@@ -111,6 +111,8 @@ const NAME = 'KeypointEvaluator';
  * **Shapes**: `feed(gt, pred, visible?)` with `gt`, `pred` `[N, J, D]` (or one sample `[J, D]`), D = 2
  * or 3 and the same D in every call; `visible` `[N, J]` (or `[J]`). Arrays or tensors.
  * @example
+ * const gtXyz = tf.randomNormal([8, 21, 3]); // metres
+ * const predXyz = tf.add(gtXyz, tf.randomNormal([8, 21, 3], 0, 0.01));
  * const ev = new KeypointEvaluator({ numJoints: 21 });
  * ev.feed(gtXyz, predXyz);                          // any number of times
  * const m = ev.measures({ min: 0, max: 0.05, steps: 20, units: 'm' });

@@ -187,6 +187,11 @@ export interface UvdToXyzOptions {
  * **Shapes**: `uvd [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]`, `rootDepth`/`scale` per sample →
  * `xyz` of the same shape as `uvd`.
  * @example
+ * const K = [
+ *   [640, 0, 100],
+ *   [0, 640, 142],
+ *   [0, 0, 1],
+ * ];
  * uvdToXyz([[228, 78, 0]], K, { rootDepth: 0.5, scale: 0.03 }); // [[0.1, -0.05, 0.5]]
  */
 export function uvdToXyz(uvd: tf.Tensor, K: Intrinsics, options: UvdToXyzOptions): tf.Tensor;
@@ -241,6 +246,7 @@ export interface NormalizedHand<P, S> {
  * **Shapes**: `xyz [B, J, 3]` or `[J, 3]` → `normalized` of the same shape, `rootPosition [B, 3]` /
  * `[3]`, `scale [B]` / number.
  * @example
+ * const xyz = Array.from({ length: 21 }, (_, j) => [0.01 * j, 0.02 * Math.sin(j), 0.5 + 0.001 * j]); // [21][3]
  * const { normalized, scale } = normalizeHand(xyz); // normalized[9] = [0, 0, 0]
  */
 export function normalizeHand(xyz: tf.Tensor, options?: BoneOptions): NormalizedHand<tf.Tensor, tf.Tensor>;
@@ -294,6 +300,8 @@ export interface UvdResult<P, S> {
  * **Shapes**: `xyz [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]` → `uvd` of the same shape,
  * `rootDepth`, `scale` `[B]` (tensor or numbers) or a number.
  * @example
+ * const xyz = tf.add(tf.randomUniform([2, 21, 3], -0.05, 0.05), [0, 0, 0.5]); // [B, 21, 3], metres
+ * const K = tf.tile(tf.tensor3d([[[500, 0, 128], [0, 500, 128], [0, 0, 1]]]), [2, 1, 1]); // [B, 3, 3]
  * const { uvd, rootDepth, scale } = xyzToUvd(xyz, K);
  * uvdToXyz(uvd, K, { rootDepth, scale }); // ≈ xyz
  */
@@ -362,7 +370,13 @@ export interface RootDepthOptions extends BoneOptions {
  *
  * **Shapes**: `uvd [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]` → `[B]` (tensor / numbers) or a number.
  * @example
- * const { uvd, rootDepth, scale } = xyzToUvd(xyz, K);
+ * const xyz = Array.from({ length: 21 }, (_, j) => [0.01 * (j % 5), 0.012 * Math.floor(j / 5), 0.5 + 0.002 * j]);
+ * const K = [
+ *   [500, 0, 128],
+ *   [0, 500, 128],
+ *   [0, 0, 1],
+ * ];
+ * const { uvd, rootDepth, scale } = xyzToUvd(xyz, K); // one hand: number arrays and numbers
  * recoverRootDepth(uvd, K) * scale; // ≈ rootDepth
  */
 export function recoverRootDepth(uvd: tf.Tensor, K: Intrinsics, options?: RootDepthOptions): tf.Tensor;
@@ -468,7 +482,9 @@ function checkPair(component: string, pred: unknown, gt: unknown): { p: number[]
  *
  * **Shapes**: `pred [J, 3]`, `gt [J, 3]` (arrays or tensors).
  * @example
- * const { rotation, scale, translation } = similarityTransform(pred, gt);
+ * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
+ * const pred = gt.map(([x, y, z]) => [2 * y + 1, -2 * x, 2 * z]); // rotated, scaled, shifted
+ * const { rotation, scale, translation } = similarityTransform(pred, gt); // scale ≈ 0.5
  */
 export function similarityTransform(
   pred: tf.Tensor | number[][],
@@ -516,7 +532,9 @@ export function applySimilarity(points: number[][], transform: SimilarityTransfo
  *
  * **Shapes**: `pred`, `gt` `[J, 3]` or `[N, J, 3]` (arrays or tensors) → aligned `pred` as arrays of the same shape.
  * @example
- * const aligned = procrustesAlign(pred, gt); // then mpjpe(gt, aligned)
+ * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
+ * const pred = gt.map(([x, y, z]) => [2 * y + 1, -2 * x, 2 * z]);
+ * const aligned = procrustesAlign(pred, gt); // ≈ gt; then mpjpe(gt, aligned)
  */
 export function procrustesAlign(
   pred: tf.Tensor | number[][],
@@ -594,7 +612,8 @@ function heatmapParams(component: string, options: HeatmapOptions) {
  *
  * **Shapes**: `uv [B, J, 2]` → `[B, H, W, J]`; `uv [J, 2]` → `[H, W, J]` (float32 tensor).
  * @example
- * const targets = gaussianHeatmaps(uvHeatmap, { height: 64, width: 64, sigma: 2 }); // [B, 64, 64, 21]
+ * const uvHeatmap = tf.randomUniform([4, 21, 2], 0, 63); // joints in heatmap pixels
+ * const targets = gaussianHeatmaps(uvHeatmap, { height: 64, width: 64, sigma: 2 }); // [4, 64, 64, 21]
  */
 export function gaussianHeatmaps(uv: tf.Tensor | number[][] | number[][][], options: HeatmapOptions): tf.Tensor {
   const name = 'gaussianHeatmaps';

@@ -111,6 +111,8 @@ export function mpjpe(gt: Keypoints, pred: Keypoints, visible?: Visibility): num
  *
  * **Shapes**: `pred [J, 3]`, `gt [J, 3]` → aligned `pred [J][3]`.
  * @example
+ * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
+ * const pred = gt.map(([x, y, z]) => [y + 0.01, -x, z]);
  * paMpjpe(gt, pred) === mpjpe(gt, freihandAlign(pred, gt)); // per sample
  */
 export function freihandAlign(pred: tf.Tensor | number[][], gt: tf.Tensor | number[][]): number[][] {
@@ -145,6 +147,8 @@ function alignOne(p: number[][], g: number[][]): number[][] {
  * **Shapes**: `gt`, `pred` `[N, J, 3]` or `[J, 3]`; `visible` `[N, J]` / `[J]` (averaging only; the
  * alignment uses all joints, as FreiHAND does) → a number.
  * @example
+ * const gtXyz = tf.randomNormal([8, 21, 3], 0, 0.05);
+ * const predXyz = tf.add(gtXyz, tf.randomNormal([8, 21, 3], 0, 0.005));
  * paMpjpe(gtXyz, predXyz); // metres if the inputs are metres
  */
 export function paMpjpe(gt: Keypoints, pred: Keypoints, visible?: Visibility): number {

@@ -93,6 +93,12 @@ function isMeasures(x: unknown): x is { thresholds: number[]; pckCurve: number[]
  *
  * **Shapes**: each curve has as many PCK values as thresholds (≥ 2).
  * @example
+ * import { writeFileSync } from 'node:fs';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { KeypointEvaluator, pckCurveToSvg } from '@phalanx/pose';
+ * const evaluator = new KeypointEvaluator({ numJoints: 21 });
+ * const gt = tf.randomNormal([8, 21, 3], 0, 0.05);
+ * evaluator.feed(gt, tf.add(gt, tf.randomNormal([8, 21, 3], 0, 0.01)));
  * const svg = pckCurveToSvg(evaluator.measures({ min: 0, max: 0.05, steps: 20 }), { thresholdScale: 1000 });
  * writeFileSync('pck.svg', svg);
  */

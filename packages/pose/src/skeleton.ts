@@ -194,6 +194,7 @@ function shapeOf(x: NestedArray): number[] {
  * **Shapes**: any rank ≥ 1; `axis` (default −2, i.e. `[…, J, D]`; use −1 for `[…, J]` visibility)
  * must have `perm.length` entries. Tensors in, tensors out (`tf.gather`); arrays in, arrays out.
  * @example
+ * const rhdXyz = Array.from({ length: 21 }, (_, j) => [j, 0, 0]); // one RHD hand, RHD joint order
  * permuteJoints(rhdXyz, RHD_TO_FREIHAND); // [21][3] in FreiHAND order
  */
 export function permuteJoints<T extends tf.Tensor | NestedArray[]>(x: T, perm: readonly number[], axis = -2): T {
@@ -228,6 +229,7 @@ export function freihandToRhd<T extends tf.Tensor | NestedArray[]>(x: T, axis = 
  *
  * **Shapes**: `[…, 42, D]` (axis −2, default) or `[…, 42]` (axis −1) → the same with 21.
  * @example
+ * const anno = { xyz: Array.from({ length: 42 }, (_, j) => [j, 0, 0]) }; // RHD: left hand 0–20, right 21–41
  * rhdHandToFreihand(anno.xyz, 'right'); // [21][3]
  */
 export function rhdHandToFreihand<T extends tf.Tensor | NestedArray[]>(x: T, hand: 'left' | 'right', axis = -2): T {

@@ -50,11 +50,25 @@ export interface PoseEvaluationOptions<B> {
  * over all held-out batches. Each `pair` runs the model in inference mode (e.g. `model.predict`).
  *
  * @example
- * const evaluate = poseEvaluation({
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
+ * import { createLearnableGroups } from '@phalanx/learnable-groups';
+ * import { xyzL1Loss } from '@phalanx/losses';
+ * import { poseEvaluation, Trainer } from '@phalanx/train';
+ * const model = createLearnableGroups({ inputSize: 128 });
+ * const predictUv = (b: HandBatch) => (model.predict(b.images) as tf.Tensor[])[0];
+ * const evaluate = poseEvaluation<HandBatch>({
  *   data: () => batches({ seed: 99, size: 128, count: 64, batchSize: 16 }),
  *   disposeBatch,
  *   metrics: [{ name: '2d', min: 0, max: 30, pair: (b) => ({ gt: b.uv, pred: predictUv(b) }) }],
  * });
+ * const trainer = new Trainer<HandBatch>({
+ *   model,
+ *   inputs: (b) => b.images,
+ *   disposeBatch,
+ *   loss: ([uv], batch) => xyzL1Loss(tf.pad(batch.uv, [[0, 0], [0, 0], [0, 1]]), tf.pad(uv, [[0, 0], [0, 0], [0, 1]])),
+ * });
+ * const data = () => batches({ seed: 1, size: 128, batchSize: 16 });
  * await trainer.fit({ data, steps: 1000, evaluate, evaluateEvery: 200 });
  */
 export function poseEvaluation<B>(options: PoseEvaluationOptions<B>): () => Promise<Record<string, number>> {

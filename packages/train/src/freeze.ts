@@ -49,6 +49,13 @@ function isBatchNorm(layer: tfl.layers.Layer): boolean {
  * Returns the names of the layers changed.
  *
  * @example
+ * const model = tfl.sequential({
+ *   layers: [
+ *     tfl.layers.dense({ units: 8, inputShape: [4], name: 'backbone.fc' }),
+ *     tfl.layers.batchNormalization({ name: 'backbone.bn' }),
+ *     tfl.layers.dense({ units: 2, name: 'head' }),
+ *   ],
+ * });
  * setFrozen(model, /^backbone\./, true); // the backbone stops learning, its BN statistics stay fixed
  */
 export function setFrozen(model: tfl.layers.Layer, pattern: LayerPattern, frozen: boolean): string[] {

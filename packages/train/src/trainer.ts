@@ -236,8 +236,19 @@ function isTensorMap(v: unknown): v is Record<string, tf.Scalar> {
  * state and `ConcreteJointSelector` noise stream; the data must be deterministic too).
  *
  * @example
- * const trainer = new Trainer({
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
+ * import { stepTemperature } from '@phalanx/layers';
+ * import { createLearnableGroups } from '@phalanx/learnable-groups';
+ * import { xyzL1Loss } from '@phalanx/losses';
+ * import { xyzToUvd } from '@phalanx/pose';
+ * import { Trainer } from '@phalanx/train';
+ * const model = createLearnableGroups({ inputSize: 128 });
+ * const targetOf = (b: HandBatch) => tf.concat([b.uv, tf.slice(xyzToUvd(b.xyz, b.K).uvd, [0, 0, 2], [-1, -1, 1])], 2);
+ * const trainer = new Trainer<HandBatch>({
  *   model,
+ *   inputs: (b) => b.images,
+ *   disposeBatch,
  *   loss: ([uv, depth], batch) => xyzL1Loss(targetOf(batch), tf.concat([uv, tf.expandDims(depth, 2)], 2)),
  *   parameterGroups: [
  *     { name: 'selector', match: /^meta_S\//, lr: 1e-1 },

@@ -115,7 +115,12 @@ function leanGradients(
  * training memory drops (the package README gives figures for the Learnable Groups network).
  *
  * @example
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import * as tfl from '@tensorflow/tfjs-layers';
  * import { enableLeanBackprop } from '@phalanx/wasm-training';
+ * const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 1, inputShape: [4] })] });
+ * model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+ * const [xs, ys] = [tf.randomNormal([64, 4]), tf.randomNormal([64, 1])];
  * enableLeanBackprop();
  * await model.fit(xs, ys); // same updates, less memory
  */

@@ -72,8 +72,6 @@ const WRAPPERS = new Set<string>([tf.BatchMatMul, tf._FusedMatMul, tf.Identity, 
  * import '@tensorflow/tfjs-backend-wasm';
  * import { registerWasmTrainingKernels } from '@phalanx/wasm-training';
  * registerWasmTrainingKernels();
-registerWasmTrainingGradients();
-queueMicrotask(registerWasmTrainingGradients);
  * await tf.setBackend('wasm'); // conv models now train with model.fit
  */
 export function registerWasmTrainingKernels(): void {

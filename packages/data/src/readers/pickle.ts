@@ -68,6 +68,8 @@ const ALLOWED_GLOBALS = new Set([
  * Decodes pickle bytes. `file` names the source in error messages.
  *
  * @example
+ * import { readFileSync } from 'node:fs';
+ * import { unpickle, type PyValue } from '@phalanx/data';
  * const anno = unpickle(readFileSync('anno_training.pickle'), 'anno_training.pickle') as Map<number, Map<string, PyValue>>;
  */
 export function unpickle(bytes: Uint8Array, file = 'pickle'): PyValue {

@@ -29,6 +29,8 @@ function repeatOverBatch(w: tf.Tensor, batch: number): tf.Tensor3D {
  * [J, 1]` or `[J, J]` → `[B, J, C]`.
  *
  * @example
+ * const gatOut = tf.randomNormal([2, 21, 64]);
+ * const femOut = tf.randomNormal([2, 21, 64]);
  * const out = dualBranchFusionCore(gatOut, femOut, tf.eye(21), tf.ones([21, 1])); // gatOut + femOut
  */
 export function dualBranchFusionCore(
@@ -187,7 +189,9 @@ tf.serialization.registerClass(DualBranchFusion);
  * Creates a {@link DualBranchFusion} layer.
  *
  * @example
- * const fused = dualBranchFusion({ numJoints: 21 }).apply([gatOut, femOut]) as tf.Tensor;
+ * const gatOut = tf.randomNormal([2, 21, 64]);
+ * const femOut = tf.randomNormal([2, 21, 64]);
+ * const fused = dualBranchFusion({ numJoints: 21 }).apply([gatOut, femOut]) as tf.Tensor; // [2, 21, 64]
  */
 export function dualBranchFusion(args: DualBranchFusionArgs): DualBranchFusion {
   return new DualBranchFusion(args);

@@ -134,7 +134,10 @@ function checkGroupShapes(
  * `[B, H, W, U]`.
  *
  * @example
- * const ys = fuseGroups([a, b, c], kernel, bias); // a, b, c: [8, 64, 64, 32]; kernel [96, 96]
+ * const [a, b, c] = [0, 1, 2].map(() => tf.randomNormal([8, 64, 64, 32]));
+ * const kernel = tf.eye(96);
+ * const bias = tf.zeros([96]);
+ * const ys = fuseGroups([a, b, c], kernel, bias); // three [8, 64, 64, 32]: here a, b, c again
  */
 export function fuseGroups(xs: tf.Tensor[], kernel: tf.Tensor, bias: tf.Tensor | null = null): tf.Tensor4D[] {
   const component = 'fuseGroups';

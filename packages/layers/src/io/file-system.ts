@@ -34,8 +34,9 @@ function toDirectory(pathOrUrl: string): string {
  * @param directory - a directory path, or a `file://` URL; created if missing.
  * @example
  * ```ts
+ * const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3] })] });
  * await model.save(fileSystem('./checkpoints/step-1000'));
- * const again = await tf.loadLayersModel(fileSystem('./checkpoints/step-1000'));
+ * const again = await tfl.loadLayersModel(fileSystem('./checkpoints/step-1000'));
  * ```
  */
 export function fileSystem(directory: string): tf.io.IOHandler {

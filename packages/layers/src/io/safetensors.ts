@@ -196,6 +196,8 @@ function convert(name: string, dtype: SafetensorsDtype, raw: Uint8Array): Float3
  *   header for a bad length or bad JSON.
  *
  * @example
+ * import { readFileSync } from 'node:fs';
+ * import { parseSafetensors } from '@phalanx/layers';
  * const file = parseSafetensors(readFileSync('model.safetensors'));
  * for (const e of file.entries) console.log(e.name, e.dtype, e.shape);
  * const w = file.get('fc.weight')?.toTensor();
@@ -332,6 +334,8 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): SafetensorsFi
  * @throws PhalanxConfigError for a malformed file, naming the tensor at fault.
  *
  * @example
+ * import { readFileSync } from 'node:fs';
+ * import { readSafetensors } from '@phalanx/layers';
  * const tensors = readSafetensors(readFileSync('fem.safetensors'));
  * tensors['sa_blocks.0.ln1.weight'].shape; // [32]
  */
@@ -359,6 +363,9 @@ const WRITE_DTYPES: Partial<Record<tf.DataType, { name: SafetensorsDtype; size: 
  *   metadata.
  *
  * @example
+ * import { writeFileSync } from 'node:fs';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { writeSafetensors } from '@phalanx/layers';
  * const bytes = writeSafetensors({ 'fc.weight': tf.ones([2, 3]) }, { format: 'pt' });
  * writeFileSync('fc.safetensors', bytes);
  */
@@ -381,6 +388,7 @@ export function writeSafetensors(tensors: Record<string, tf.Tensor>, metadata?: 
  * @throws PhalanxConfigError as {@link writeSafetensors}.
  *
  * @example
+ * const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3] })] });
  * const bytes = await writeSafetensorsAsync(Object.fromEntries(model.weights.map((w) => [w.name, w.read()])));
  */
 export async function writeSafetensorsAsync(

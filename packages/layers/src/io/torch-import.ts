@@ -206,6 +206,17 @@ const sameShape = (a: readonly number[], b: readonly number[]) =>
  *   mapping problems by name.
  *
  * @example
+ * import { readFileSync } from 'node:fs';
+ * import * as tfl from '@tensorflow/tfjs-layers';
+ * import { importTorchWeights, readSafetensors } from '@phalanx/layers';
+ * const model = tfl.sequential({
+ *   layers: [
+ *     tfl.layers.conv2d({ filters: 8, kernelSize: 3, inputShape: [32, 32, 3], name: 'conv1' }),
+ *     tfl.layers.batchNormalization({ name: 'bn1' }),
+ *     tfl.layers.flatten(),
+ *     tfl.layers.dense({ units: 10, name: 'fc' }),
+ *   ],
+ * });
  * const tensors = readSafetensors(readFileSync('head.safetensors'));
  * importTorchWeights(model, tensors, [
  *   { torch: 'conv1', layer: 'conv1', kind: 'conv2d' },

@@ -207,7 +207,9 @@ tf.serialization.registerClass(JointFeatureSampler);
  * Creates a {@link JointFeatureSampler} layer.
  *
  * @example
- * const perJoint = jointFeatureSampler().apply([featureMap, keypointsXY]) as tf.Tensor; // [B, J, C]
+ * const featureMap = tf.randomNormal([2, 32, 32, 64]); // [B, H, W, C]
+ * const keypointsXY = tf.randomUniform([2, 21, 2], 0, 31); // [B, J, 2] in pixels
+ * const perJoint = jointFeatureSampler().apply([featureMap, keypointsXY]) as tf.Tensor; // [2, 21, 64]
  */
 export function jointFeatureSampler(args: JointFeatureSamplerArgs = {}): JointFeatureSampler {
   return new JointFeatureSampler(args);

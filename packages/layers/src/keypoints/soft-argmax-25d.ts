@@ -446,8 +446,10 @@ tf.serialization.registerClass(SoftArgmax25D);
  * Creates a {@link SoftArgmax25D} layer.
  *
  * @example
+ * const heatmaps = tf.randomNormal([2, 64, 64, 21]);
+ * const depthMaps = tf.randomNormal([2, 64, 64, 21]);
  * const head = softArgmax25D({ mode: 'latent', numJoints: 21, trainableBeta: true });
- * const keypoints = head.apply([heatmaps, depthMaps]) as tf.Tensor; // [B, 21, 3]
+ * const keypoints = head.apply([heatmaps, depthMaps]) as tf.Tensor; // [2, 21, 3]
  */
 export function softArgmax25D(args: SoftArgmax25DArgs): SoftArgmax25D {
   return new SoftArgmax25D(args);

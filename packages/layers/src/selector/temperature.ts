@@ -122,10 +122,15 @@ export function findConcreteJointSelectors(model: tfl.layers.Layer): ConcreteJoi
  * for `model.fit`.
  *
  * @example
+ * const x = tfl.input({ shape: [3, 21, 2] });
+ * const y = concreteJointSelector({ numGroups: 3, numJoints: 21 }).apply(x) as tfl.SymbolicTensor;
+ * const model = tfl.model({ inputs: x, outputs: y });
+ * const optimizer = tf.train.adam(1e-3);
+ * const batch = tf.randomNormal([8, 3, 21, 2]);
  * const schedule = stepTemperature();
- * for (let step = 0; step < steps; step++) {
+ * for (let step = 0; step < 100; step++) {
  *   annealTemperature(model, schedule, step);
- *   optimizer.minimize(() => loss(model.apply(x, { training: true }) as tf.Tensor));
+ *   optimizer.minimize(() => tf.mean(tf.square(model.apply(batch, { training: true }) as tf.Tensor)) as tf.Scalar);
  * }
  */
 export function annealTemperature(model: tfl.layers.Layer, schedule: TemperatureSchedule, step: number): number {
@@ -147,6 +152,11 @@ export interface TemperatureAnnealingOptions {
  * global step counter that runs on across epochs (and across `fit` calls with the same callback).
  *
  * @example
+ * const x = tfl.input({ shape: [3, 21, 2] });
+ * const model = tfl.model({ inputs: x, outputs: concreteJointSelector({ numGroups: 3, numJoints: 21 }).apply(x) as tfl.SymbolicTensor });
+ * model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+ * const xs = tf.randomNormal([32, 3, 21, 2]);
+ * const ys = tf.randomNormal([32, 21, 2]);
  * await model.fit(xs, ys, { epochs: 10, callbacks: [new TemperatureAnnealing(stepTemperature())] });
  */
 export class TemperatureAnnealing extends tfl.Callback {

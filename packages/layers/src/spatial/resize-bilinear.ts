@@ -155,6 +155,7 @@ tf.serialization.registerClass(ResizeBilinear);
  * Creates a {@link ResizeBilinear} layer.
  *
  * @example
+ * const features = tf.randomNormal([2, 16, 16, 32]);
  * const y = resizeBilinear({ height: 64, width: 64 }).apply(features); // F.interpolate(..., align_corners=False)
  */
 export function resizeBilinear(args: ResizeBilinearArgs): ResizeBilinear {
