@@ -1,4 +1,4 @@
-// The README's example, split into functions so that the test can reuse them.
+// The README example's model and targets as functions, for the fixed-batch test (src/main.ts is the README's program).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@phalanx/wasm-training'; // conv gradients for wasm
