@@ -17,7 +17,7 @@ export interface RgbImage {
 /**
  * One annotated hand image, the common currency of this package (synthetic samples, FreiHAND, RHD, augmented).
  *
- * Conventions (DESIGN §2): joints in FreiHAND order; pixel centres at integer indices (`x` right in `[0, W−1]`,
+ * Conventions (docs/conventions.md): joints in FreiHAND order; pixel centres at integer indices (`x` right in `[0, W−1]`,
  * `y` down in `[0, H−1]`); camera frame `x` right, `y` down, `z` forward; `uv = project(xyz, K)` with
  * `u = (K₀·p)/(K₂·p)`, `v = (K₁·p)/(K₂·p)`.
  */

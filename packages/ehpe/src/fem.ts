@@ -85,7 +85,7 @@ export function fem(
 }
 
 /**
- * The release's `FEM(dim, layers, heads, mlp_ratio)` as a model (DESIGN §6.2), from
+ * The release's `FEM(dim, layers, heads, mlp_ratio)` as a model, from
  * `[jointTokens [B, J, dim], imageTokens [B, T, dim]]` to `[B, J, dim]` (see {@link fem}). Layer names
  * are the `FEM` state_dict's module paths (`sa_blocks.0.attn`, `ca_blocks.1.lnk`, `ca_blocks.1.mlp.3`),
  * so {@link importTorchStateDict} loads its weights.

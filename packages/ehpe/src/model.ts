@@ -243,7 +243,7 @@ export function spiBlock(
 }
 
 /**
- * Builds the EHPE network (DESIGN §6.2) as a functional `tf.LayersModel`:
+ * Builds the EHPE network as a functional `tf.LayersModel`:
  *
  * 1. `backbone`: ResNet (torchvision names, stride 32) → `F [B, h, w, C]`;
  * 2. `tw`: the TW-stage ({@link twStage}) → heatmaps, volume, `(x, y, z)` of the `tipWristJoints` in

@@ -195,7 +195,7 @@ export function twStage(features: SymbolicTensor, c: ResolvedTwStageConfig, name
 }
 
 /**
- * The release's `TWStage` as a model (DESIGN §6.2), from backbone features to
+ * The release's `TWStage` as a model, from backbone features to
  * `[heatmaps2d [B,S,S,n], volume [B,S,S,n·D], coords25d [B,n,3]]` (x, y in heatmap pixels, z in bins);
  * see {@link twStage}. Layer names are the `TWStage` state_dict's module paths (`upsample_to_hm.0`,
  * `hg.hgs.0.low2.up1.conv1`, `refine.blocks.3.bn2`, `to_25d`), so {@link importTorchStateDict} loads

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Golden cases of ResizeBilinear (DESIGN §9 format) from PyTorch's F.interpolate(mode='bilinear').
+"""Golden cases of ResizeBilinear (the golden format of docs/testing.md) from PyTorch's F.interpolate(mode='bilinear').
 
 Writes packages/layers/test/fixtures/resize_bilinear.{up,down,corners}.json: float64 forward values and
 the input gradient of Σ output ⊙ upstream. Run with Debian's python3-torch:

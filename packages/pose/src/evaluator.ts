@@ -96,7 +96,7 @@ const NAME = 'KeypointEvaluator';
 
 /**
  * Accumulates end-point errors over any number of `feed` calls and reports the official hand-pose
- * measures (DESIGN §5), identical to the official `EvalUtil.get_measures`:
+ * measures, identical to the official `EvalUtil.get_measures`:
  * - each joint's errors `e = ‖gt − pred‖₂` over its visible samples;
  * - `epeMean` = mean over joints of each joint's mean; `epeMedian` = mean over joints of each joint's median;
  * - PCK at `thresholds = linspace(min, max, steps)`: the fraction of a joint's errors `≤ t`;

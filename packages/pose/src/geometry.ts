@@ -3,7 +3,7 @@
  * recovery from scale-normalised 2.5D (Iqbal et al., ECCV 2018), the Learnable Groups scale/root
  * normalisation, Procrustes similarity alignment and Gaussian heatmap targets (EHPE Eq. 1).
  *
- * Conventions (DESIGN §2): pixel centres at integer coordinates, x right, y down; camera frame with
+ * Conventions (docs/conventions.md): pixel centres at integer coordinates, x right, y down; camera frame with
  * z forward; intrinsics `K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]` (zero skew; only `fx, fy, cx, cy`
  * are read, so the Learnable Groups release's habit of storing the root depth in `K[2][2]` is harmless).
  *

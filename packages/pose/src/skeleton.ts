@@ -1,5 +1,5 @@
 /**
- * The 21-joint hand skeleton in FreiHAND / MANO order (DESIGN §2), its joint classes, adjacency
+ * The 21-joint hand skeleton in FreiHAND / MANO order (docs/conventions.md), its joint classes, adjacency
  * with hops, and the permutations to and from the order of the Rendered Hand Pose dataset (RHD).
  *
  * FreiHAND order: 0 wrist; then thumb 1–4, index 5–8, middle 9–12, ring 13–16, pinky 17–20, each
@@ -58,7 +58,7 @@ export type JointClass = (typeof JOINT_CLASS_NAMES)[number];
 
 /**
  * Class of each joint. The thumb's CMC, MCP and IP joints sit in the MCP, PIP and DIP slots and are
- * classed by slot (thumb CMC → `'MCP'`, thumb MCP → `'PIP'`, thumb IP → `'DIP'`), as DESIGN §2 orders them.
+ * classed by slot (thumb CMC → `'MCP'`, thumb MCP → `'PIP'`, thumb IP → `'DIP'`), as docs/conventions.md orders them.
  */
 export const JOINT_CLASSES: readonly JointClass[] = Object.freeze(
   Array.from({ length: NUM_JOINTS }, (_, j): JointClass =>

@@ -8,7 +8,7 @@ export interface TensorJson {
 }
 
 /**
- * One golden case of a layer (DESIGN §9): configuration, weights in `layer.weights` order, inputs,
+ * One golden case of a layer (format: docs/testing.md): configuration, weights in `layer.weights` order, inputs,
  * keyword arguments (tensor-valued ones stored as {@link TensorJson}), outputs, the upstream gradient
  * (loss = Σ_k Σ outputs_k ⊙ upstream_k) and the resulting input and weight gradients.
  */

@@ -3,7 +3,7 @@
  * Python pickle of `{frame_id: {'xyz': (42, 3), 'uv_vis': (42, 3), 'K': (3, 3)}}` NumPy arrays, and
  * `<split>/color/%05d.png` (320×320). Joints 0–20 are the left hand, 21–41 the right hand, each in RHD order
  * (wrist, then per finger TIP, DIP, PIP, MCP); `xyz` is in **metres** in the camera frame; `uv_vis[:, 2]` is 1 for
- * visible joints. Samples are returned in FreiHAND order (DESIGN §2) for one hand.
+ * visible joints. Samples are returned in FreiHAND order (docs/conventions.md) for one hand.
  */
 import { checkChoice, PhalanxDataFileError } from '../errors';
 import { decodeImage } from '../image-io';

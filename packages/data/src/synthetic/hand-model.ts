@@ -1,7 +1,7 @@
 /**
  * A minimal kinematic model of the human hand: 21 joints in FreiHAND/MANO order, anatomical bone lengths
  * (mm), and joint-angle limits. `@phalanx/data` keeps its own constants so that it does not depend on
- * `@phalanx/pose`; the joint order is the same (DESIGN §2):
+ * `@phalanx/pose`; the joint order is the same (docs/conventions.md):
  *
  * 0 wrist; thumb 1–4 (CMC, MCP, IP, TIP), index 5–8, middle 9–12, ring 13–16, pinky 17–20 (MCP, PIP, DIP, TIP).
  *
@@ -25,7 +25,7 @@ export const FINGERS = ['thumb', 'index', 'middle', 'ring', 'pinky'] as const;
 export const JOINT_PARENTS: readonly number[] = [
   -1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19,
 ];
-/** The 20 bones as `[parent, child]` pairs (the skeleton edges of DESIGN §2). */
+/** The 20 bones as `[parent, child]` pairs (the skeleton edges of docs/conventions.md). */
 export const HAND_BONES: readonly (readonly [number, number])[] = JOINT_PARENTS.slice(1).map(
   (p, i) => [p, i + 1] as const,
 );

@@ -97,7 +97,7 @@ describe('MultiHeadAttention (backend independent)', () => {
     await useBackend('cpu');
   });
 
-  it('creates weights in DESIGN §3.6 order with the documented shapes', () => {
+  it('creates weights in the documented order with the documented shapes', () => {
     const layer = multiHeadAttention({ numHeads: 2, units: 6 });
     layer.build([
       [null, 3, 5],

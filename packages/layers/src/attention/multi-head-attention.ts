@@ -1,6 +1,6 @@
 /**
  * MultiHeadAttention — scaled dot-product attention with H heads (Vaswani et al.), numerically the
- * same as `torch.nn.MultiheadAttention(batch_first=True)` (DESIGN §3.6).
+ * same as `torch.nn.MultiheadAttention(batch_first=True)`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';

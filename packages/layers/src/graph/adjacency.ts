@@ -3,7 +3,7 @@
  * neighbourhoods and adjacency validation. Small and dependency-free (plain arrays, no tensors) so
  * that `@phalanx/pose` and the graph layers can share them.
  *
- * Joint order (DESIGN §2): 0 wrist; thumb 1–4, index 5–8, middle 9–12, ring 13–16, pinky 17–20, each
+ * Joint order (docs/conventions.md): 0 wrist; thumb 1–4, index 5–8, middle 9–12, ring 13–16, pinky 17–20, each
  * finger ordered MCP, PIP, DIP, TIP (thumb: CMC, MCP, IP, TIP).
  */
 import { PhalanxConfigError } from '@phalanx/errors';

@@ -134,7 +134,7 @@ describe('DynamicEdgeGAT (backend independent)', () => {
     await useBackend('cpu');
   });
 
-  it('creates weights in DESIGN §3.4 order with the documented shapes', () => {
+  it('creates weights in the documented order with the documented shapes', () => {
     const additive = dynamicEdgeGAT({ units: 4, heads: 3 });
     additive.build([null, 21, 5]);
     expect(additive.weights.map((w) => [w.originalName.split('/').pop(), w.shape, w.trainable])).toEqual([

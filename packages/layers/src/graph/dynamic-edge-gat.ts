@@ -1,7 +1,7 @@
 /**
  * DynamicEdgeGAT — multi-head graph attention over hand joints with attention restricted to a
  * neighbourhood N(i): the skeleton's `hops`-step neighbourhood or, per sample, the k nearest joints
- * (EHPE Eq. 8–9; DESIGN §3.4).
+ * (EHPE Eq. 8–9).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -68,7 +68,7 @@ export function knnNeighborhoodMask(x: tf.Tensor, k: number): tf.Tensor {
   return masked(x);
 }
 
-/** Weights of {@link dynamicEdgeGatCore} (DESIGN §3.4). K heads of U units, F input features. */
+/** Weights of {@link dynamicEdgeGatCore}. K heads of U units, F input features. */
 export interface DynamicEdgeGatWeights {
   /** `[F, K·U]`: `Wh = x · kernel`, reshaped to `[B, J, K, U]` (head k = columns k·U … (k+1)·U). */
   kernel: tf.Tensor;
@@ -246,7 +246,7 @@ export function dynamicEdgeGatCore(
   });
 }
 
-/** Configuration of {@link DynamicEdgeGAT} (DESIGN §3.4). */
+/** Configuration of {@link DynamicEdgeGAT}. */
 export interface DynamicEdgeGATArgs extends LayerArgs {
   /** Units U per head (integer ≥ 1). Required. */
   units: number;

@@ -192,7 +192,7 @@ const sameShape = (a: readonly number[], b: readonly number[]) =>
  *
  * PyTorch parity beyond the weights is the model's job: batch norm epsilon 1e-5 and momentum 0.9
  * (PyTorch's 0.1), layer norm epsilon 1e-5 (tfjs defaults to 1e-3), explicit zero padding for
- * strided convolutions (DESIGN §2).
+ * strided convolutions (docs/pytorch-import.md).
  *
  * **Shapes**: see {@link torchConv2dKernel}, {@link torchConv2dTransposeKernel},
  * {@link torchDenseKernel}, {@link torchDepthwiseKernel}; vectors (bias, norms) are unchanged.
