@@ -16,12 +16,26 @@ import {
 import { adjacency } from '@phalanx/pose';
 import type { TwStageTargets } from './training-targets';
 
+/** The weight of each term of EHPE's two training losses (see {@link EHPE_LOSS_WEIGHTS}). */
+export interface EhpeLossWeights {
+  /** λ_H of the TW-stage heatmap term (Eq. 3). */
+  heatmap: number;
+  /** λ_ED of the TW-stage 2.5D distance term (Eq. 4). */
+  distance: number;
+  /** λ_R of the TW-stage L1 weight penalty (Eq. 5), as the paper states it. */
+  l1: number;
+  /** Weight of the PG-stage position term (Eq. 12). */
+  position: number;
+  /** Weight of the PG-stage edge-stability term (Eq. 13). */
+  edge: number;
+}
+
 /**
  * The loss weights of the paper (and of the release's `configs/default.yaml`): TW-stage λ_H = 3,
  * λ_ED = 1e-2, λ_R = 1e-2; PG-stage λ_P = 2e-2, λ_E = 2e-1. The release multiplies the L1 sum by a
  * further 1e-8 before λ_R (`train/train_tw.py`), so its effective weight is {@link RELEASE_L1_WEIGHT}.
  */
-export const EHPE_LOSS_WEIGHTS = Object.freeze({
+export const EHPE_LOSS_WEIGHTS: Readonly<EhpeLossWeights> = Object.freeze({
   heatmap: 3,
   distance: 1e-2,
   l1: 1e-2,

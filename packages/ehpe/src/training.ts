@@ -28,6 +28,16 @@ export interface EhpeBatch extends EhpeKeypoints {
 /** A learning rate: a number or a schedule `step → lr` (e.g. `stepLr` of `@phalanx/train`). */
 export type LearningRate = number | ((step: number) => number);
 
+/** The parameter group of a {@link StageRecipe}: structurally a `ParameterGroupConfig` of `@phalanx/train`. */
+export interface StageParameterGroup {
+  /** Group name: `'tw'` or `'pg'`. */
+  name: string;
+  /** The stage's learning rate or schedule. */
+  lr: LearningRate;
+  /** Clip the group's gradients to this global norm. Optional. */
+  clipNorm?: number;
+}
+
 /**
  * What `new Trainer({...recipe})` of `@phalanx/train` needs: structurally a `TrainerConfig`, without
  * importing the (Node-only) trainer here.
@@ -42,7 +52,7 @@ export interface StageRecipe<B extends EhpeBatch = EhpeBatch> {
   /** Samples in a batch. */
   batchSize: (batch: B) => number;
   /** One Adam group `'tw'` or `'pg'` with the stage's learning rate. */
-  parameterGroups: { name: string; lr: LearningRate; clipNorm?: number }[];
+  parameterGroups: StageParameterGroup[];
   /** Layers frozen for the stage (none for the TW-stage; backbone and TW-stage for the PG-stage). */
   freeze: RegExp[];
 }
@@ -78,8 +88,18 @@ export function variantJoints(variant: string): number[] {
   return JOINT_CLASSES.flatMap((c, j) => (classes.includes(c) ? [j] : []));
 }
 
+/** One row of EHPE's Table 4: which joint classes each stage predicts, and the paper's PA-MPJPE. */
+export interface Table4Variant {
+  /** Joint classes of the TW-stage: W wrist, T tips, D DIP, P PIP, M MCP, joined by `+`. */
+  tw: string;
+  /** Joint classes left to the PG-stage. */
+  pg: string;
+  /** The paper's PA-MPJPE (mm) for the variant on FreiHAND. */
+  paMpjpe: number;
+}
+
 /** The TW-stage shares of the paper's Table 4, best (EHPE's `W+T`) last, with their PA-MPJPE on FreiHAND (mm). */
-export const TABLE4_VARIANTS: readonly { tw: string; pg: string; paMpjpe: number }[] = Object.freeze([
+export const TABLE4_VARIANTS: readonly Table4Variant[] = Object.freeze([
   { tw: 'W+T+D', pg: 'P+M', paMpjpe: 5.8 },
   { tw: 'W+T+D+P', pg: 'M', paMpjpe: 6.2 },
   { tw: 'T+D', pg: 'W+P+M', paMpjpe: 6.2 },
