@@ -2,10 +2,14 @@ import { describe as suite, expect, it } from 'vitest';
 import {
   checkBoolean,
   checkFinite,
+  checkFloat32,
   checkInteger,
   checkOneOf,
   checkPositive,
+  checkPositiveFloat32,
   describe,
+  FLOAT32_MAX,
+  FLOAT32_MIN_NORMAL,
   describeCompact,
   PhalanxArgumentError,
   PhalanxConfigError,
@@ -145,10 +149,65 @@ suite('check helpers', () => {
       thrown(() => checkFinite('C', 'x', 'a', DataError)),
       thrown(() => checkOneOf('C', 'm', 'z', ['a'], DataError)),
       thrown(() => checkBoolean('C', 'b', 0, DataError)),
+      thrown(() => checkFloat32('C', 'x', 1e39, DataError)),
+      thrown(() => checkPositiveFloat32('C', 'x', 1e-50, DataError)),
     ];
     for (const e of errors) {
       expect(e).toBeInstanceOf(DataError);
       expect((e as Error).name).toBe('DataError');
+    }
+  });
+});
+
+suite('float32 checks', () => {
+  it('the bounds are float32 values: the largest finite and the smallest normal', () => {
+    expect(Math.fround(FLOAT32_MAX)).toBe(FLOAT32_MAX);
+    expect(new Float32Array([FLOAT32_MAX * (1 + 2 ** -24)])[0]).toBe(Infinity);
+    expect(FLOAT32_MIN_NORMAL).toBe(2 ** -126);
+    expect(Math.fround(FLOAT32_MIN_NORMAL)).toBe(FLOAT32_MIN_NORMAL);
+  });
+
+  it('accept what a float32 tensor stores finitely (and > 0 and normal, for the positive check)', () => {
+    for (const v of [0, -0, 1, -2.5, 1e-50, FLOAT32_MAX, -FLOAT32_MAX, 3.4028235e38]) {
+      expect(checkFloat32('C', 'x', v)).toBe(v);
+    }
+    for (const v of [FLOAT32_MIN_NORMAL, 1e-30, 0.1, 5, 1e38, FLOAT32_MAX]) {
+      expect(checkPositiveFloat32('C', 'x', v)).toBe(v);
+    }
+  });
+
+  it('reject overflow and underflow with named errors; non-numbers keep the plain messages', () => {
+    const cases: [() => unknown, string][] = [
+      [
+        () => checkFloat32('C', 'x', 1e39),
+        'C: x must be a number representable in float32 (|x| ≤ 3.4028235e38), but received 1e+39.',
+      ],
+      [
+        () => checkFloat32('C', 'x', -3.5e38),
+        'C: x must be a number representable in float32 (|x| ≤ 3.4028235e38), but received -3.5e+38.',
+      ],
+      [() => checkFloat32('C', 'x', NaN), 'C: x must be a finite number, but received NaN.'],
+      [() => checkFloat32('C', 'x', '1'), "C: x must be a finite number, but received '1'."],
+      [() => checkPositiveFloat32('C', 'x', 0), 'C: x must be a finite number > 0, but received 0.'],
+      [() => checkPositiveFloat32('C', 'x', -1), 'C: x must be a finite number > 0, but received -1.'],
+      [() => checkPositiveFloat32('C', 'x', Infinity), 'C: x must be a finite number > 0, but received Infinity.'],
+      [
+        () => checkPositiveFloat32('C', 'x', 1e-50),
+        'C: x must be a positive normal float32 (1.1754944e-38 ≤ x ≤ 3.4028235e38), but received 1e-50.',
+      ],
+      [
+        () => checkPositiveFloat32('C', 'x', 1e-39),
+        'C: x must be a positive normal float32 (1.1754944e-38 ≤ x ≤ 3.4028235e38), but received 1e-39.',
+      ],
+      [
+        () => checkPositiveFloat32('C', 'x', 1e39),
+        'C: x must be a positive normal float32 (1.1754944e-38 ≤ x ≤ 3.4028235e38), but received 1e+39.',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      const e = thrown(f);
+      expect(e, message).toBeInstanceOf(PhalanxConfigError);
+      expect((e as Error).message).toBe(message);
     }
   });
 });

@@ -253,3 +253,62 @@ export function checkBoolean(
   if (typeof value !== 'boolean') throw new errorClass(component, argument, 'a boolean', value);
   return value;
 }
+
+/** The largest finite float32, `(2 − 2⁻²³)·2¹²⁷ ≈ 3.4028235e38`: a larger number becomes `Infinity` in a float32 tensor. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * The smallest positive normal float32, `2⁻¹²⁶ ≈ 1.1754944e-38`. Smaller positive numbers are subnormal in
+ * float32 (or 0 below `2⁻¹⁴⁹`), and GPU backends may flush subnormals to 0.
+ */
+export const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+
+/**
+ * Returns `value` if it is a finite number that stays finite in a float32 tensor (`|value|` up to
+ * {@link FLOAT32_MAX}); throws `a finite number` for NaN, ±Infinity and non-numbers, and
+ * `a number representable in float32 …` for a finite number that would overflow.
+ *
+ * @param errorClass - what to throw; default {@link PhalanxConfigError}.
+ * @example
+ * ```ts
+ * const zWeight = checkFloat32('xyzL1Loss', 'zWeight', options.zWeight ?? 1); // 1e39 throws
+ * ```
+ */
+export function checkFloat32(
+  component: string,
+  argument: string,
+  value: unknown,
+  errorClass: ConfigErrorClass = PhalanxConfigError,
+): number {
+  checkFinite(component, argument, value, errorClass);
+  if (!Number.isFinite(Math.fround(value as number))) {
+    throw new errorClass(component, argument, 'a number representable in float32 (|x| ≤ 3.4028235e38)', value);
+  }
+  return value as number;
+}
+
+/**
+ * Returns `value` if it is a number > 0 that is a normal float32 (from {@link FLOAT32_MIN_NORMAL} to
+ * {@link FLOAT32_MAX}): it neither underflows to 0 (or a subnormal a GPU may flush to 0) nor overflows to
+ * `Infinity` in a float32 tensor. Throws `a finite number > 0` for NaN, ±Infinity, non-numbers and
+ * numbers ≤ 0, and `a positive normal float32 …` otherwise.
+ *
+ * @param errorClass - what to throw; default {@link PhalanxConfigError}.
+ * @example
+ * ```ts
+ * const tau = checkPositiveFloat32('ConcreteJointSelector', 'temperature', 1e-50); // throws: 0 in float32
+ * ```
+ */
+export function checkPositiveFloat32(
+  component: string,
+  argument: string,
+  value: unknown,
+  errorClass: ConfigErrorClass = PhalanxConfigError,
+): number {
+  checkPositive(component, argument, value, errorClass);
+  const stored = Math.fround(value as number);
+  if (!(stored >= FLOAT32_MIN_NORMAL && stored <= FLOAT32_MAX)) {
+    throw new errorClass(component, argument, 'a positive normal float32 (1.1754944e-38 ≤ x ≤ 3.4028235e38)', value);
+  }
+  return value as number;
+}
