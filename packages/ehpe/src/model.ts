@@ -12,7 +12,7 @@ import {
   jointFeatureSampler,
   PhalanxConfigError,
   resizeBilinear,
-  type GatAttention,
+  type GATAttention,
 } from '@phalanx/layers';
 import {
   addAll,
@@ -54,7 +54,7 @@ export interface EhpeConfig
   /** Heads K of each graph-attention layer; must divide `nodeDim` (units per head = nodeDim / K). Default 8. */
   gatHeads?: number;
   /** Score of the graph attention: `'additive'` (EHPE Eq. 9, default) or `'dotProduct'` (the release's). */
-  gatAttention?: GatAttention;
+  gatAttention?: GATAttention;
   /** FEM blocks (self- and cross-attention each). Default 2. */
   femLayers?: number;
   /** FEM heads; must divide `nodeDim`. Default 8. */
@@ -94,7 +94,7 @@ export interface ResolvedEhpeConfig {
   /** Heads K of each graph-attention layer (divides `nodeDim`). */
   gatHeads: number;
   /** Score of the graph attention. */
-  gatAttention: GatAttention;
+  gatAttention: GATAttention;
   /** Number of FEM blocks. */
   femLayers: number;
   /** Heads of the FEM attention (divides `nodeDim`). */
@@ -193,7 +193,7 @@ export interface SpiBlockOptions {
   /** Heads K per graph-attention layer (units per head D/K). Default 8. */
   heads?: number;
   /** Attention score. Default `'additive'`. */
-  attention?: GatAttention;
+  attention?: GATAttention;
   /** Dropout on the attention weights, training only. Default 0. */
   attentionDropout?: number;
   /** Module path (`pg.spi`). Required. */

@@ -18,7 +18,7 @@ import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { adjacencyFromEdges, handAdjacency, hopNeighborhood } from './adjacency';
 import {
   DynamicEdgeGAT,
-  dynamicEdgeGatCore,
+  dynamicEdgeGATCore,
   dynamicEdgeGAT,
   type DynamicEdgeGATArgs,
   knnNeighborhoodMask,
@@ -307,7 +307,7 @@ forEachBackend(() => {
         [4, 5],
       ]);
       const mask = hopNeighborhood(adjacency, 1);
-      const { output } = dynamicEdgeGatCore(
+      const { output } = dynamicEdgeGATCore(
         x,
         { kernel, queryKernel, keyKernel },
         { heads: 2, attention: 'dotProduct', neighborhood: mask },
@@ -346,7 +346,7 @@ forEachBackend(() => {
     const up = rand([1, 21, 4], 21);
     const upAlpha = rand([1, 2, 21, 21], 22);
     const f = (x: tf.Tensor, kernel: tf.Tensor, aSelf: tf.Tensor, aNeighbor: tf.Tensor, bias: tf.Tensor) => {
-      const { output, attention } = dynamicEdgeGatCore(
+      const { output, attention } = dynamicEdgeGATCore(
         x,
         { kernel, attentionSelf: aSelf, attentionNeighbor: aNeighbor, bias },
         { heads: 2, neighborhood: mask, negativeSlope: 0.2, activation: 'tanh' },
@@ -363,7 +363,7 @@ forEachBackend(() => {
     const up = rand([2, 21, 3], 31);
     const upAlpha = rand([2, 2, 21, 21], 32);
     const f = (x: tf.Tensor, kernel: tf.Tensor, qk: tf.Tensor, kk: tf.Tensor, bias: tf.Tensor) => {
-      const { output, attention } = dynamicEdgeGatCore(
+      const { output, attention } = dynamicEdgeGATCore(
         x,
         { kernel, queryKernel: qk, keyKernel: kk, bias },
         { heads: 2, attention: 'dotProduct', neighborhood: mask, concatHeads: false },

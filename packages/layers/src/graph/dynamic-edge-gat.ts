@@ -9,24 +9,45 @@ import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import {
   checkBoolean,
-  checkFinite,
+  checkFloat32,
   checkInteger,
   checkOneOf,
   PhalanxConfigError,
   PhalanxShapeError,
 } from '@phalanx/errors';
 import { type ActivationIdentifier, applyActivation, checkActivation } from '../util/activations';
+import { checkArgs, checkElements, checkRate, checkSize } from '../util/checks';
+import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 import { handAdjacency, hopNeighborhood, validateAdjacency } from './adjacency';
+import { maskedSoftmax } from './masked-softmax';
 
 const COMPONENT = 'DynamicEdgeGAT';
 
-/** A large negative number added to the scores of non-neighbours before the softmax. */
-const MASK_PENALTY = 1e9;
-
 /** How attention scores `e_ij` are computed. */
-export type GatAttention = 'additive' | 'dotProduct';
+export type GATAttention = 'additive' | 'dotProduct';
 /** Where the neighbourhood N(i) comes from. */
-export type GatNeighborhood = 'skeleton' | 'knn';
+export type GATNeighborhood = 'skeleton' | 'knn';
+
+/**
+ * The default of every optional argument of {@link DynamicEdgeGATArgs} (the adjacency's default is the
+ * hand skeleton, {@link handAdjacency}); {@link dynamicEdgeGATCore} uses the same ones. The single place
+ * these values are written.
+ */
+export const DYNAMIC_EDGE_GAT_DEFAULTS = Object.freeze({
+  heads: 8,
+  hops: 1,
+  attention: 'additive',
+  concatHeads: true,
+  negativeSlope: 0.2,
+  attentionDropout: 0,
+  useBias: true,
+  activation: 'linear',
+  returnAttention: false,
+  neighborhood: 'skeleton',
+  /** The EHPE release's k. */
+  k: 8,
+} as const);
+const DEFAULTS = DYNAMIC_EDGE_GAT_DEFAULTS;
 
 /**
  * The 0/1 k-nearest-neighbour mask of every sample: `mask[b, i, j] = 1` when j = i or j is one of the
@@ -68,8 +89,8 @@ export function knnNeighborhoodMask(x: tf.Tensor, k: number): tf.Tensor {
   return masked(x);
 }
 
-/** Weights of {@link dynamicEdgeGatCore}. K heads of U units, F input features. */
-export interface DynamicEdgeGatWeights {
+/** Weights of {@link dynamicEdgeGATCore}. K heads of U units, F input features. */
+export interface DynamicEdgeGATWeights {
   /** `[F, K·U]`: `Wh = x · kernel`, reshaped to `[B, J, K, U]` (head k = columns k·U … (k+1)·U). */
   kernel: tf.Tensor;
   /** `[K, U]`, additive attention: the target node's vector (PyG `att_dst`). */
@@ -84,12 +105,15 @@ export interface DynamicEdgeGatWeights {
   bias?: tf.Tensor | null;
 }
 
-/** Options of {@link dynamicEdgeGatCore}. */
-export interface DynamicEdgeGatOptions {
+/**
+ * Options of {@link dynamicEdgeGATCore}; each means what the {@link DynamicEdgeGATArgs} field of the same
+ * name means, with the default in {@link DYNAMIC_EDGE_GAT_DEFAULTS}.
+ */
+export interface DynamicEdgeGATOptions {
   /** Number of heads K (the kernel has K·U columns). */
   heads: number;
-  /** `'additive'` (GAT) or `'dotProduct'` (scaled dot product). Default `'additive'`. */
-  attention?: GatAttention;
+  /** `'additive'` (GAT) or `'dotProduct'` (scaled dot product). */
+  attention?: GATAttention;
   /**
    * The neighbourhood N as a 0/1 mask, `[J, J]` (shared) or `[B, J, J]` (per sample), self included;
    * e.g. `hopNeighborhood(handAdjacency(), 1)` or {@link knnNeighborhoodMask}. Required unless `knn`
@@ -98,15 +122,15 @@ export interface DynamicEdgeGatOptions {
   neighborhood?: tf.Tensor | number[][];
   /** When given, N(i) is i and its `knn` nearest joints by the first three input features. */
   knn?: number;
-  /** `true` (default): concatenate heads to `[B, J, K·U]`; `false`: average them to `[B, J, U]`. */
+  /** `true`: concatenate heads to `[B, J, K·U]`; `false`: average them to `[B, J, U]`. */
   concatHeads?: boolean;
-  /** LeakyReLU slope of the additive scores. Default 0.2. */
+  /** LeakyReLU slope of the additive scores. */
   negativeSlope?: number;
-  /** Dropout rate on α when `training` is true. Default 0. */
+  /** Dropout rate on α when `training` is true. */
   attentionDropout?: number;
   /** Training mode (attention dropout). Default false. */
   training?: boolean;
-  /** tfjs activation identifier applied last. Default `'linear'`. */
+  /** tfjs activation identifier applied last. */
   activation?: ActivationIdentifier;
 }
 
@@ -118,7 +142,8 @@ export interface DynamicEdgeGatOptions {
  * - additive: `e[b,k,i,j] = LeakyReLU(⟨Wh[b,i,k], attentionSelf[k]⟩ + ⟨Wh[b,j,k], attentionNeighbor[k]⟩)`
  * - dotProduct: `e[b,k,i,j] = ⟨q[b,i,k], k[b,j,k]⟩ / √U`
  *
- * `α[b,k,i,·] = softmax_j(e[b,k,i,·])` over j ∈ N(i) only (exactly 0 elsewhere), and
+ * `α[b,k,i,·] = softmax_j(e[b,k,i,·])` over j ∈ N(i) only (exactly 0 elsewhere; {@link maskedSoftmax}, so
+ * rows sum to 1 for scores of any finite magnitude), and
  * `out[b,i,k] = Σ_j α[b,k,i,j] · Wh[b,j,k]` (EHPE Eq. 8–9); heads concatenated or averaged, plus bias,
  * then the activation.
  *
@@ -127,37 +152,39 @@ export interface DynamicEdgeGatOptions {
  *
  * @example
  * const x = tf.randomNormal([2, 21, 16]);
- * const { output, attention } = dynamicEdgeGatCore(x, {
+ * const { output, attention } = dynamicEdgeGATCore(x, {
  *   kernel: tf.randomNormal([16, 8]), attentionSelf: tf.randomNormal([2, 4]),
  *   attentionNeighbor: tf.randomNormal([2, 4]),
  * }, { heads: 2, neighborhood: hopNeighborhood(handAdjacency(), 1) });
  * // output [2, 21, 8], attention [2, 2, 21, 21]
  */
-export function dynamicEdgeGatCore(
+export function dynamicEdgeGATCore(
   x: tf.Tensor,
-  weights: DynamicEdgeGatWeights,
-  options: DynamicEdgeGatOptions,
+  weights: DynamicEdgeGATWeights,
+  options: DynamicEdgeGATOptions,
 ): {
   /** `[B, J, K·U]` (heads concatenated) or `[B, J, U]` (averaged), after bias and activation. */
   output: tf.Tensor;
   /** `[B, K, J, J]`: α of every head before dropout, rows summing to 1 over N(i), 0 elsewhere. */
   attention: tf.Tensor;
 } {
+  checkArgs('dynamicEdgeGATCore', 'weights', weights);
   const {
     heads,
-    attention = 'additive',
-    concatHeads = true,
-    negativeSlope = 0.2,
-    attentionDropout = 0,
+    attention = DEFAULTS.attention,
+    concatHeads = DEFAULTS.concatHeads,
+    negativeSlope = DEFAULTS.negativeSlope,
+    attentionDropout = DEFAULTS.attentionDropout,
     training = false,
-    activation = 'linear',
-  } = options;
-  if (x.rank !== 3) throw new PhalanxShapeError('dynamicEdgeGatCore', 'x', 'of rank 3 [B, J, F]', x.shape);
+    activation = DEFAULTS.activation,
+  } = checkArgs('dynamicEdgeGATCore', 'options', options);
+  checkInteger('dynamicEdgeGATCore', 'heads', heads, 1);
+  if (x.rank !== 3) throw new PhalanxShapeError('dynamicEdgeGATCore', 'x', 'of rank 3 [B, J, F]', x.shape);
   const [batch, joints, features] = x.shape as number[];
   const width = (weights.kernel.shape as number[])[1];
   if (weights.kernel.rank !== 2 || weights.kernel.shape[0] !== features || width % heads !== 0) {
     throw new PhalanxShapeError(
-      'dynamicEdgeGatCore',
+      'dynamicEdgeGATCore',
       'kernel',
       `of shape [${features}, K·U] with K = ${heads}`,
       weights.kernel.shape,
@@ -180,7 +207,7 @@ export function dynamicEdgeGatCore(
       const { attentionSelf, attentionNeighbor } = weights;
       if (attentionSelf === undefined || attentionNeighbor === undefined) {
         throw new PhalanxConfigError(
-          'dynamicEdgeGatCore',
+          'dynamicEdgeGATCore',
           'weights',
           'to hold attentionSelf and attentionNeighbor',
           Object.keys(weights),
@@ -201,7 +228,7 @@ export function dynamicEdgeGatCore(
       const { queryKernel, keyKernel } = weights;
       if (queryKernel === undefined || keyKernel === undefined) {
         throw new PhalanxConfigError(
-          'dynamicEdgeGatCore',
+          'dynamicEdgeGATCore',
           'weights',
           'to hold queryKernel and keyKernel',
           Object.keys(weights),
@@ -222,7 +249,7 @@ export function dynamicEdgeGatCore(
       const nShape = n.shape as number[];
       if (nShape[n.rank - 1] !== joints || nShape[n.rank - 2] !== joints || n.rank > 3) {
         throw new PhalanxShapeError(
-          'dynamicEdgeGatCore',
+          'dynamicEdgeGATCore',
           'neighborhood',
           `of shape [${joints}, ${joints}] or [B, ${joints}, ${joints}]`,
           n.shape,
@@ -230,10 +257,9 @@ export function dynamicEdgeGatCore(
       }
       mask = n.rank === 3 ? tf.expandDims(n, 1) : n;
     } else {
-      throw new PhalanxConfigError('dynamicEdgeGatCore', 'options', 'to give neighborhood or knn', 'neither');
+      throw new PhalanxConfigError('dynamicEdgeGATCore', 'options', 'to give neighborhood or knn', 'neither');
     }
-    const penalised = tf.add(scores, tf.mul(tf.sub(mask, 1), MASK_PENALTY));
-    const alpha = tf.mul(tf.softmax(penalised, -1), mask); // exactly 0 outside N(i)
+    const alpha = maskedSoftmax(scores, mask); // rows sum to 1 over N(i), exactly 0 outside
     const used = training && attentionDropout > 0 ? tf.dropout(alpha, attentionDropout) : alpha;
 
     const perHead = tf.matMul(used, wh); // [B, K, J, U]
@@ -246,11 +272,14 @@ export function dynamicEdgeGatCore(
   });
 }
 
-/** Configuration of {@link DynamicEdgeGAT}. */
+/**
+ * Configuration of {@link DynamicEdgeGAT}. Optional fields default to {@link DYNAMIC_EDGE_GAT_DEFAULTS};
+ * sizes are at most {@link MAX_SIZE}.
+ */
 export interface DynamicEdgeGATArgs extends LayerArgs {
-  /** Units U per head (integer ≥ 1). Required. */
+  /** Units U per head (an integer ≥ 1). Required. */
   units: number;
-  /** Number of attention heads K (integer ≥ 1). Default 8. */
+  /** Number of attention heads K (an integer ≥ 1). */
   heads?: number;
   /**
    * J × J adjacency of the joint graph: 0/1 entries, symmetric (self loops allowed, they change
@@ -258,32 +287,31 @@ export interface DynamicEdgeGATArgs extends LayerArgs {
    * `neighborhood` is `'skeleton'`.
    */
   adjacency?: number[][];
-  /** 1: N(i) = i and its immediate neighbours; 2: also the neighbours' neighbours. Default 1. */
+  /** 1: N(i) = i and its immediate neighbours; 2: also the neighbours' neighbours. */
   hops?: 1 | 2;
   /**
    * `'additive'` (GAT: `LeakyReLU(a_selfᵀ Wh_i + a_neighborᵀ Wh_j)`) or `'dotProduct'`
-   * (`⟨q_i, k_j⟩ / √U` with separate query and key kernels). Default `'additive'`.
+   * (`⟨q_i, k_j⟩ / √U` with separate query and key kernels).
    */
-  attention?: GatAttention;
-  /** `true`: concatenate the heads (`[B, J, K·U]`); `false`: average them (`[B, J, U]`). Default true. */
+  attention?: GATAttention;
+  /** `true`: concatenate the heads (`[B, J, K·U]`); `false`: average them (`[B, J, U]`). */
   concatHeads?: boolean;
-  /** Slope of the LeakyReLU on additive scores for negative inputs (finite). Default 0.2. */
+  /** Slope of the LeakyReLU on additive scores for negative inputs (finite in float32). */
   negativeSlope?: number;
-  /** Dropout rate in [0, 1) applied to α during training only. Default 0. */
+  /** Dropout rate in [0, 1) applied to α during training only. */
   attentionDropout?: number;
-  /** Whether to add a bias (`[K·U]` or `[U]`) to the output. Default true. */
+  /** Whether to add a bias (`[K·U]` or `[U]`) to the output. */
   useBias?: boolean;
-  /** tfjs activation identifier applied to the output, e.g. `'relu'`. Default `'linear'`. */
+  /** tfjs activation identifier applied to the output, e.g. `'relu'`. */
   activation?: ActivationIdentifier;
-  /** When true the layer has a second output, the attention α `[B, K, J, J]`. Default false. */
+  /** When true the layer has a second output, the attention α `[B, K, J, J]`. */
   returnAttention?: boolean;
   /**
    * `'skeleton'`: N(i) from `adjacency` and `hops`. `'knn'`: N(i) = i and its `k` nearest joints by
-   * the first three input features, per sample (the EHPE release's dynamic topology). Default
-   * `'skeleton'`.
+   * the first three input features, per sample (the EHPE release's dynamic topology).
    */
-  neighborhood?: GatNeighborhood;
-  /** Neighbours per joint in `'knn'` mode: integer in [1, J − 1]. Default 8 (the EHPE release). */
+  neighborhood?: GATNeighborhood;
+  /** Neighbours per joint in `'knn'` mode: an integer in [1, J − 1]. */
   k?: number;
 }
 
@@ -307,38 +335,40 @@ export interface DynamicEdgeGATArgs extends LayerArgs {
  * const [out, alpha] = gat.apply(tf.randomNormal([2, 21, 32])) as tf.Tensor[];
  * // out [2, 21, 64], alpha [2, 4, 21, 21]
  */
-export class DynamicEdgeGAT extends tfl.layers.Layer {
+export class DynamicEdgeGAT extends PhalanxLayer {
   /** Name under which the class is registered for serialisation. */
   static className = 'DynamicEdgeGAT';
 
   /** Units U per head. */
   readonly units: number;
-  /** Number of attention heads K. Default 8. */
+  /** Number of attention heads K. */
   readonly heads: number;
-  /** J × J symmetric 0/1 adjacency of the joint graph. Default: the 21-joint hand skeleton. */
+  /** J × J symmetric 0/1 adjacency of the joint graph. */
   readonly adjacency: number[][];
-  /** Neighbourhood radius on `adjacency`: 1 (immediate neighbours, default) or 2 (also their neighbours). */
+  /** Neighbourhood radius on `adjacency`: 1 (immediate neighbours) or 2 (also their neighbours). */
   readonly hops: 1 | 2;
-  /** Attention score: `'additive'` (GAT, default) or `'dotProduct'` (⟨q_i, k_j⟩ / √U). */
-  readonly attention: GatAttention;
-  /** true (default): heads concatenated to `[B, J, K·U]`; false: averaged to `[B, J, U]`. */
+  /** Attention score: `'additive'` (GAT) or `'dotProduct'` (⟨q_i, k_j⟩ / √U). */
+  readonly attention: GATAttention;
+  /** true: heads concatenated to `[B, J, K·U]`; false: averaged to `[B, J, U]`. */
   readonly concatHeads: boolean;
-  /** Negative slope of the LeakyReLU on additive scores. Default 0.2. */
+  /** Negative slope of the LeakyReLU on additive scores. */
   readonly negativeSlope: number;
-  /** Dropout rate on α in training, in [0, 1). Default 0. */
+  /** Dropout rate on α in training, in [0, 1). */
   readonly attentionDropout: number;
-  /** Whether the layer has the weight `bias`. Default true. */
+  /** Whether the layer has the weight `bias`. */
   readonly useBias: boolean;
-  /** Activation applied to the output. Default `'linear'`. */
+  /** Activation applied to the output. */
   readonly activation: ActivationIdentifier;
-  /** Whether the layer has a second output, α `[B, K, J, J]`. Default false. */
+  /** Whether the layer has a second output, α `[B, K, J, J]`. */
   readonly returnAttention: boolean;
-  /** `'skeleton'` (N(i) from `adjacency` and `hops`, default) or `'knn'` (i and its `k` nearest joints per sample). */
-  readonly neighborhood: GatNeighborhood;
-  /** Neighbours per joint in `'knn'` mode. Default 8. */
+  /** `'skeleton'` (N(i) from `adjacency` and `hops`) or `'knn'` (i and its `k` nearest joints per sample). */
+  readonly neighborhood: GATNeighborhood;
+  /** Neighbours per joint in `'knn'` mode. */
   readonly k: number;
   /** N as a 0/1 matrix (`hopNeighborhood(adjacency, hops)`), used in `'skeleton'` mode. */
   private readonly neighborhoodMatrix: number[][];
+  /** The feature size F the layer was built for (`null` before `build`). */
+  private features: number | null = null;
 
   private kernel: tfl.LayerVariable | null = null;
   private attentionSelf: tfl.LayerVariable | null = null;
@@ -349,39 +379,34 @@ export class DynamicEdgeGAT extends tfl.layers.Layer {
 
   constructor(args: DynamicEdgeGATArgs) {
     super(args);
-    if (args === undefined || args === null)
-      throw new PhalanxConfigError(COMPONENT, 'args', 'an object with units', args);
-    this.units = checkInteger(COMPONENT, 'units', args.units, 1);
-    this.heads = checkInteger(COMPONENT, 'heads', args.heads ?? 8, 1);
+    this.units = checkSize(COMPONENT, 'units', args.units, 1);
+    this.heads = checkSize(COMPONENT, 'heads', args.heads ?? DEFAULTS.heads, 1);
+    checkElements(COMPONENT, 'bias [K·U] (heads·units)', [this.heads, this.units]);
     this.adjacency = args.adjacency == null ? handAdjacency() : validateAdjacency(args.adjacency, COMPONENT);
-    const hops = args.hops ?? 1;
+    const hops = args.hops ?? DEFAULTS.hops;
     if (hops !== 1 && hops !== 2) throw new PhalanxConfigError(COMPONENT, 'hops', '1 or 2', hops);
     this.hops = hops;
-    this.attention = checkOneOf(COMPONENT, 'attention', args.attention ?? 'additive', [
+    this.attention = checkOneOf(COMPONENT, 'attention', args.attention ?? DEFAULTS.attention, [
       'additive',
       'dotProduct',
     ] as const);
-    this.concatHeads = checkBoolean(COMPONENT, 'concatHeads', args.concatHeads ?? true);
-    this.negativeSlope = checkFinite(COMPONENT, 'negativeSlope', args.negativeSlope ?? 0.2);
-    const dropout = args.attentionDropout ?? 0;
-    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
-      throw new PhalanxConfigError(COMPONENT, 'attentionDropout', 'a number in [0, 1)', dropout);
-    }
-    this.attentionDropout = dropout;
-    this.useBias = checkBoolean(COMPONENT, 'useBias', args.useBias ?? true);
-    this.activation = checkActivation(COMPONENT, args.activation ?? 'linear');
-    this.returnAttention = checkBoolean(COMPONENT, 'returnAttention', args.returnAttention ?? false);
-    this.neighborhood = checkOneOf(COMPONENT, 'neighborhood', args.neighborhood ?? 'skeleton', [
+    this.concatHeads = checkBoolean(COMPONENT, 'concatHeads', args.concatHeads ?? DEFAULTS.concatHeads);
+    this.negativeSlope = checkFloat32(COMPONENT, 'negativeSlope', args.negativeSlope ?? DEFAULTS.negativeSlope);
+    this.attentionDropout = checkRate(
+      COMPONENT,
+      'attentionDropout',
+      args.attentionDropout ?? DEFAULTS.attentionDropout,
+    );
+    this.useBias = checkBoolean(COMPONENT, 'useBias', args.useBias ?? DEFAULTS.useBias);
+    this.activation = checkActivation(COMPONENT, args.activation ?? DEFAULTS.activation);
+    this.returnAttention = checkBoolean(COMPONENT, 'returnAttention', args.returnAttention ?? DEFAULTS.returnAttention);
+    this.neighborhood = checkOneOf(COMPONENT, 'neighborhood', args.neighborhood ?? DEFAULTS.neighborhood, [
       'skeleton',
       'knn',
     ] as const);
-    this.k = checkInteger(COMPONENT, 'k', args.k ?? 8, 1);
-    if (this.neighborhood === 'skeleton') {
-      // Validate k against J only where it is used; here J is known from the adjacency.
-      this.neighborhoodMatrix = hopNeighborhood(this.adjacency, this.hops);
-    } else {
-      this.neighborhoodMatrix = [];
-    }
+    // k is checked against J where J is known: at build for 'knn'.
+    this.k = checkSize(COMPONENT, 'k', args.k ?? DEFAULTS.k, 1);
+    this.neighborhoodMatrix = this.neighborhood === 'skeleton' ? hopNeighborhood(this.adjacency, this.hops) : [];
   }
 
   /** Width of the first output: K·U (concat) or U (mean). */
@@ -409,46 +434,35 @@ export class DynamicEdgeGAT extends tfl.layers.Layer {
     }
   }
 
-  private static singleShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    if (inputShape.length > 0 && Array.isArray(inputShape[0])) {
-      const list = inputShape as tfl.Shape[];
-      if (list.length !== 1)
-        throw new PhalanxShapeError(COMPONENT, 'inputs', 'a single tensor [B, J, F]', `${list.length} tensors`);
-      return list[0];
-    }
-    return inputShape as tfl.Shape;
-  }
-
-  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    const shape = DynamicEdgeGAT.singleShape(inputShape);
+  /** Checks the input shapes (one `[B, J, F]`) for `build`, `computeOutputShape` and `call`; returns it. */
+  private checkShapes(shapes: tfl.Shape[]): tfl.Shape {
+    checkInputCount(COMPONENT, shapes, [1], 'a single tensor [B, J, F]');
+    const [shape] = shapes;
     if (shape.length !== 3) throw new PhalanxShapeError(COMPONENT, 'input', 'of rank 3 [B, J, F]', shape);
     const features = shape[2];
-    if (features === null)
+    if (features === null) {
       throw new PhalanxShapeError(COMPONENT, 'input', 'a known feature size F in [B, J, F]', shape);
+    }
+    if (this.features !== null && features !== this.features) {
+      throw new PhalanxShapeError(COMPONENT, 'input', `[B, J, F] with F = ${this.features} (as built)`, shape);
+    }
     if (this.neighborhood === 'knn' && features < 3) {
       throw new PhalanxShapeError(COMPONENT, 'input', "[B, J, F] with F ≥ 3 in 'knn' mode (x, y, z come first)", shape);
     }
     this.checkJoints(shape[1]);
+    return shape;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const features = this.checkShapes(shapeList(inputShape))[2] as number;
     const width = this.heads * this.units;
+    checkElements(COMPONENT, 'kernel [F, K·U] (features·heads·units)', [features, width]);
     const glorot = tfl.initializers.glorotUniform({});
     this.kernel = this.addWeight('kernel', [features, width], 'float32', glorot, undefined, true);
     if (this.attention === 'additive') {
-      this.attentionSelf = this.addWeight(
-        'attentionSelf',
-        [this.heads, this.units],
-        'float32',
-        glorot,
-        undefined,
-        true,
-      );
-      this.attentionNeighbor = this.addWeight(
-        'attentionNeighbor',
-        [this.heads, this.units],
-        'float32',
-        glorot,
-        undefined,
-        true,
-      );
+      const shape = [this.heads, this.units];
+      this.attentionSelf = this.addWeight('attentionSelf', shape, 'float32', glorot, undefined, true);
+      this.attentionNeighbor = this.addWeight('attentionNeighbor', shape, 'float32', glorot, undefined, true);
     } else {
       this.queryKernel = this.addWeight('queryKernel', [features, width], 'float32', glorot, undefined, true);
       this.keyKernel = this.addWeight('keyKernel', [features, width], 'float32', glorot, undefined, true);
@@ -456,25 +470,21 @@ export class DynamicEdgeGAT extends tfl.layers.Layer {
     if (this.useBias) {
       this.bias = this.addWeight('bias', [this.outputWidth], 'float32', tfl.initializers.zeros(), undefined, true);
     }
-    this.inputSpec = [{ ndim: 3, axes: { 2: features } }];
+    this.features = features;
     this.built = true;
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
-    const shape = DynamicEdgeGAT.singleShape(inputShape);
-    const [batch, joints] = shape;
+    const [batch, joints] = this.checkShapes(shapeList(inputShape));
     const out: tfl.Shape = [batch, joints, this.outputWidth];
     return this.returnAttention ? [out, [batch, this.heads, joints, joints]] : out;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     return tf.tidy(() => {
-      if (Array.isArray(inputs) && inputs.length !== 1) {
-        throw new PhalanxShapeError(COMPONENT, 'inputs', 'a single tensor [B, J, F]', `${inputs.length} tensors`);
-      }
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      this.checkJoints((x.shape as number[])[1]);
-      const { output, attention } = dynamicEdgeGatCore(
+      this.checkShapes(tensorShapes(inputs));
+      const [x] = tensorList(inputs);
+      const { output, attention } = dynamicEdgeGATCore(
         x,
         {
           kernel: this.kernel!.read(),
