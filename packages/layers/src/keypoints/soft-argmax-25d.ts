@@ -9,13 +9,32 @@ import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import {
   checkBoolean,
   checkFinite,
-  checkInteger,
   checkOneOf,
-  PhalanxConfigError,
+  checkPositiveFloat32,
   PhalanxShapeError,
 } from '@phalanx/errors';
+import { checkArgs, checkSize } from '../util/checks';
+import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'SoftArgmax25D';
+
+/**
+ * The default of every optional argument of {@link SoftArgmax25DArgs}; the functional cores use the same
+ * `beta`, `coordinates` and `returnProbabilities`. The single place these values are written.
+ */
+export const SOFT_ARGMAX_25D_DEFAULTS = Object.freeze({
+  mode: 'volumetric',
+  beta: 1,
+  trainableBeta: false,
+  coordinates: 'pixel',
+  returnProbabilities: false,
+} as const);
+const DEFAULTS = SOFT_ARGMAX_25D_DEFAULTS;
+
+/** β checked as it is used: a finite number, then > 0 and a normal float32 (β = 0 is a uniform softmax). */
+function checkBeta(component: string, beta: unknown): number {
+  return checkPositiveFloat32(component, 'beta', checkFinite(component, 'beta', beta));
+}
 
 /** How the 2.5D keypoint is read out of the network's maps. */
 export type SoftArgmax25DMode = 'volumetric' | 'latent';
@@ -23,21 +42,35 @@ export type SoftArgmax25DMode = 'volumetric' | 'latent';
 /** Units of the returned x, y (and z in volumetric mode). */
 export type KeypointCoordinates = 'pixel' | 'normalized';
 
-/** Options shared by the functional soft-argmax cores. */
+/** Options shared by the functional soft-argmax cores; defaults in {@link SOFT_ARGMAX_25D_DEFAULTS}. */
 export interface SoftArgmax25DOptions {
   /**
-   * Inverse temperature β that multiplies the logits before the softmax: a number, or a tensor `[J]`
-   * with one β per joint. Default 1.
+   * Inverse temperature β that multiplies the logits before the softmax: a number > 0 (a normal float32),
+   * or a tensor `[J]` with one β per joint (used as given).
    */
   beta?: number | tf.Tensor;
   /**
-   * `'pixel'` (default): x ∈ [0, W−1], y ∈ [0, H−1] with pixel centres at integer indices (align
-   * corners), volumetric z ∈ [0, D−1] in depth-bin units. `'normalized'`: the same divided by W−1, H−1,
-   * D−1, so each lies in [0, 1].
+   * `'pixel'`: x ∈ [0, W−1], y ∈ [0, H−1] with pixel centres at integer indices (align corners),
+   * volumetric z ∈ [0, D−1] in depth-bin units. `'normalized'`: the same divided by W−1, H−1, D−1, so
+   * each lies in [0, 1].
    */
   coordinates?: KeypointCoordinates;
-  /** Also compute the 2D probability maps `[B, H, W, J]`. Default false. */
+  /** Also compute the 2D probability maps `[B, H, W, J]`. */
   returnProbabilities?: boolean;
+}
+
+/** The options of a functional core with their defaults, checked. */
+function resolveOptions(component: string, options: SoftArgmax25DOptions): Required<SoftArgmax25DOptions> {
+  const {
+    beta = DEFAULTS.beta,
+    coordinates = DEFAULTS.coordinates,
+    returnProbabilities = DEFAULTS.returnProbabilities,
+  } = checkArgs(component, 'options', options);
+  return {
+    beta: beta instanceof tf.Tensor ? beta : checkBeta(component, beta),
+    coordinates: checkOneOf(component, 'coordinates', coordinates, ['pixel', 'normalized'] as const),
+    returnProbabilities: checkBoolean(component, 'returnProbabilities', returnProbabilities),
+  };
 }
 
 /** What the functional soft-argmax cores return. */
@@ -171,7 +204,9 @@ export function volumetricSoftArgmax25D(
   depthBins: number,
   options: SoftArgmax25DOptions = {},
 ): SoftArgmax25DResult {
-  const { beta = 1, coordinates = 'pixel', returnProbabilities = false } = options;
+  const { beta, coordinates, returnProbabilities } = resolveOptions('volumetricSoftArgmax25D', options);
+  checkSize('volumetricSoftArgmax25D', 'numJoints', numJoints, 1);
+  checkSize('volumetricSoftArgmax25D', 'depthBins', depthBins, 2);
   if (volume.rank !== 4 || volume.shape[3] !== numJoints * depthBins) {
     throw new PhalanxShapeError(
       'volumetricSoftArgmax25D',
@@ -220,7 +255,7 @@ export function latentSoftArgmax25D(
   depthMaps: tf.Tensor,
   options: SoftArgmax25DOptions = {},
 ): SoftArgmax25DResult {
-  const { beta = 1, coordinates = 'pixel', returnProbabilities = false } = options;
+  const { beta, coordinates, returnProbabilities } = resolveOptions('latentSoftArgmax25D', options);
   if (heatmaps.rank !== 4) {
     throw new PhalanxShapeError('latentSoftArgmax25D', 'heatmaps', 'a [B, H, W, J] tensor', heatmaps.shape);
   }
@@ -249,30 +284,36 @@ export function latentSoftArgmax25D(
   });
 }
 
-/** Configuration of {@link SoftArgmax25D}. */
+/**
+ * Configuration of {@link SoftArgmax25D}. Optional fields default to {@link SOFT_ARGMAX_25D_DEFAULTS};
+ * sizes are at most {@link MAX_SIZE}.
+ */
 export interface SoftArgmax25DArgs extends LayerArgs {
   /**
-   * `'volumetric'` (default): one input `[B, H, W, J·D]`, a softmax over each joint's H×W×D volume
-   * (EHPE). `'latent'`: two inputs `[heatmaps, depthMaps]`, each `[B, H, W, J]` (Iqbal et al.).
+   * `'volumetric'`: one input `[B, H, W, J·D]`, a softmax over each joint's H×W×D volume (EHPE).
+   * `'latent'`: two inputs `[heatmaps, depthMaps]`, each `[B, H, W, J]` (Iqbal et al.).
    */
   mode?: SoftArgmax25DMode;
   /** Number of joints J (an integer ≥ 1). Required. */
   numJoints: number;
   /** Number of depth bins D (volumetric mode: an integer ≥ 2, required; ignored in latent mode). */
   depthBins?: number;
-  /** Inverse temperature β multiplying the logits (a finite number; the initial value when trainable). Default 1. */
+  /**
+   * Inverse temperature β multiplying the logits (the initial value when trainable): a number > 0 that is a
+   * normal float32 (β = 0 would make every softmax uniform and return the grid's centre).
+   */
   beta?: number;
   /**
    * When true, β is a trainable weight `beta [J]` — one scale per joint, initialised to `beta` (the
-   * official Learnable-Groups `SoftHeatmap`'s grouped 1×1 convolution without bias). Default false.
+   * official Learnable-Groups `SoftHeatmap`'s grouped 1×1 convolution without bias).
    */
   trainableBeta?: boolean;
   /**
-   * `'pixel'` (default): x ∈ [0, W−1], y ∈ [0, H−1] with pixel centres at integer indices, volumetric z
-   * ∈ [0, D−1]. `'normalized'`: divided by W−1, H−1, D−1.
+   * `'pixel'`: x ∈ [0, W−1], y ∈ [0, H−1] with pixel centres at integer indices, volumetric z ∈ [0, D−1].
+   * `'normalized'`: divided by W−1, H−1, D−1.
    */
   coordinates?: KeypointCoordinates;
-  /** Also output the 2D probability maps `[B, H, W, J]` (volumetric: summed over D). Default false. */
+  /** Also output the 2D probability maps `[B, H, W, J]` (volumetric: summed over D). */
   returnProbabilities?: boolean;
 }
 
@@ -294,81 +335,67 @@ export interface SoftArgmax25DArgs extends LayerArgs {
  * const layer = softArgmax25D({ mode: 'volumetric', numJoints: 21, depthBins: 8 });
  * const keypoints = layer.apply(tf.randomNormal([2, 64, 64, 21 * 8])) as tf.Tensor; // [2, 21, 3]
  */
-export class SoftArgmax25D extends tfl.layers.Layer {
+export class SoftArgmax25D extends PhalanxLayer {
   /** Name under which the class is registered for serialisation. */
   static className = 'SoftArgmax25D';
-  /**
-   * `'volumetric'` (one input `[B, H, W, J·D]`) or `'latent'` (inputs `[heatmaps, depthMaps]`). Default `'volumetric'`.
-   */
+  /** `'volumetric'` (one input `[B, H, W, J·D]`) or `'latent'` (inputs `[heatmaps, depthMaps]`). */
   readonly mode: SoftArgmax25DMode;
   /** Number of joints J. */
   readonly numJoints: number;
   /** Number of depth bins D (≥ 2); `undefined` in latent mode when not given. */
   readonly depthBins: number | undefined;
-  /**
-   * Inverse temperature β of the softmax (with `trainableBeta`, the initial value of the weight `beta [J]`). Default 1.
-   */
+  /** Inverse temperature β of the softmax (with `trainableBeta`, the initial value of the weight `beta [J]`). */
   readonly beta: number;
-  /** Whether β is a trainable per-joint weight `beta [J]`. Default false. */
+  /** Whether β is a trainable per-joint weight `beta [J]`. */
   readonly trainableBeta: boolean;
-  /**
-   * `'pixel'` (x ∈ [0, W−1], y ∈ [0, H−1], z ∈ [0, D−1]) or `'normalized'` (divided by W−1, H−1, D−1). Default
-   * `'pixel'`.
-   */
+  /** `'pixel'` (x ∈ [0, W−1], y ∈ [0, H−1], z ∈ [0, D−1]) or `'normalized'` (divided by W−1, H−1, D−1). */
   readonly coordinates: KeypointCoordinates;
-  /** Whether the layer has a second output, the 2D probability maps `[B, H, W, J]`. Default false. */
+  /** Whether the layer has a second output, the 2D probability maps `[B, H, W, J]`. */
   readonly returnProbabilities: boolean;
   private betaWeight: tfl.LayerVariable | null = null;
 
   constructor(args: SoftArgmax25DArgs) {
     super(args);
-    if (args === undefined || args === null) {
-      throw new PhalanxConfigError(COMPONENT, 'args', 'an object with at least numJoints', args);
-    }
-    this.mode = checkOneOf(COMPONENT, 'mode', args.mode ?? 'volumetric', ['volumetric', 'latent'] as const);
-    this.numJoints = checkInteger(COMPONENT, 'numJoints', args.numJoints, 1);
+    this.mode = checkOneOf(COMPONENT, 'mode', args.mode ?? DEFAULTS.mode, ['volumetric', 'latent'] as const);
+    this.numJoints = checkSize(COMPONENT, 'numJoints', args.numJoints, 1);
     if (this.mode === 'volumetric') {
-      this.depthBins = checkInteger(COMPONENT, 'depthBins', args.depthBins, 2);
+      this.depthBins = checkSize(COMPONENT, 'depthBins', args.depthBins, 2);
     } else {
-      this.depthBins =
-        args.depthBins === undefined ? undefined : checkInteger(COMPONENT, 'depthBins', args.depthBins, 2);
+      this.depthBins = args.depthBins === undefined ? undefined : checkSize(COMPONENT, 'depthBins', args.depthBins, 2);
     }
-    this.beta = checkFinite(COMPONENT, 'beta', args.beta ?? 1);
-    this.trainableBeta = checkBoolean(COMPONENT, 'trainableBeta', args.trainableBeta ?? false);
-    this.coordinates = checkOneOf(COMPONENT, 'coordinates', args.coordinates ?? 'pixel', [
+    this.beta = checkBeta(COMPONENT, args.beta ?? DEFAULTS.beta);
+    this.trainableBeta = checkBoolean(COMPONENT, 'trainableBeta', args.trainableBeta ?? DEFAULTS.trainableBeta);
+    this.coordinates = checkOneOf(COMPONENT, 'coordinates', args.coordinates ?? DEFAULTS.coordinates, [
       'pixel',
       'normalized',
     ] as const);
-    this.returnProbabilities = checkBoolean(COMPONENT, 'returnProbabilities', args.returnProbabilities ?? false);
+    this.returnProbabilities = checkBoolean(
+      COMPONENT,
+      'returnProbabilities',
+      args.returnProbabilities ?? DEFAULTS.returnProbabilities,
+    );
   }
 
-  private inputShapes(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape[] {
-    const isList = Array.isArray(inputShape[0]) || inputShape.length === 0;
-    const shapes = isList ? (inputShape as tfl.Shape[]) : [inputShape as tfl.Shape];
-    const expectedCount = this.mode === 'volumetric' ? 1 : 2;
-    if (shapes.length !== expectedCount) {
-      throw new PhalanxShapeError(
-        COMPONENT,
-        'inputs',
-        this.mode === 'volumetric'
-          ? 'one tensor [B, H, W, J·D] in volumetric mode'
-          : 'a list [heatmaps, depthMaps] of two tensors in latent mode',
-        `${shapes.length} input(s)`,
-      );
-    }
-    return shapes;
-  }
-
-  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    const shapes = this.inputShapes(inputShape);
+  /**
+   * Checks the input shapes for `build`, `computeOutputShape` and `call`: one `[B, H, W, J·D]`
+   * (volumetric) or two equal `[B, H, W, J]` (latent); returns them.
+   */
+  private checkShapes(shapes: tfl.Shape[]): tfl.Shape[] {
+    const volumetric = this.mode === 'volumetric';
+    checkInputCount(
+      COMPONENT,
+      shapes,
+      [volumetric ? 1 : 2],
+      volumetric
+        ? 'one tensor [B, H, W, J·D] in volumetric mode'
+        : 'a list [heatmaps, depthMaps] of two tensors in latent mode',
+      `${shapes.length} input(s)`,
+    );
     const J = this.numJoints;
     for (const [k, shape] of shapes.entries()) {
-      const name = this.mode === 'volumetric' ? 'input' : k === 0 ? 'heatmaps' : 'depthMaps';
-      const channels = this.mode === 'volumetric' ? J * (this.depthBins as number) : J;
-      const what =
-        this.mode === 'volumetric'
-          ? `[B, H, W, numJoints·depthBins = ${channels}]`
-          : `[B, H, W, numJoints = ${channels}]`;
+      const name = volumetric ? 'input' : k === 0 ? 'heatmaps' : 'depthMaps';
+      const channels = volumetric ? J * (this.depthBins as number) : J;
+      const what = volumetric ? `[B, H, W, numJoints·depthBins = ${channels}]` : `[B, H, W, numJoints = ${channels}]`;
       if (shape.length !== 4 || shape[3] !== channels) {
         throw new PhalanxShapeError(COMPONENT, `${name} shape`, what, shape);
       }
@@ -382,7 +409,7 @@ export class SoftArgmax25D extends tfl.layers.Layer {
         );
       }
     }
-    if (this.mode === 'latent' && !tf.util.arraysEqual(shapes[0] as number[], shapes[1] as number[])) {
+    if (!volumetric && !tf.util.arraysEqual(shapes[0] as number[], shapes[1] as number[])) {
       throw new PhalanxShapeError(
         COMPONENT,
         'depthMaps shape',
@@ -390,21 +417,20 @@ export class SoftArgmax25D extends tfl.layers.Layer {
         shapes[1],
       );
     }
+    return shapes;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    this.checkShapes(shapeList(inputShape));
     if (this.trainableBeta) {
-      this.betaWeight = this.addWeight(
-        'beta',
-        [J],
-        'float32',
-        tfl.initializers.constant({ value: this.beta }),
-        undefined,
-        true,
-      );
+      const initializer = tfl.initializers.constant({ value: this.beta });
+      this.betaWeight = this.addWeight('beta', [this.numJoints], 'float32', initializer, undefined, true);
     }
     this.built = true;
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
-    const [first] = this.inputShapes(inputShape);
+    const [first] = this.checkShapes(shapeList(inputShape));
     const keypoints: tfl.Shape = [first[0], this.numJoints, 3];
     if (!this.returnProbabilities) return keypoints;
     return [keypoints, [first[0], first[1], first[2], this.numJoints]];
@@ -413,7 +439,8 @@ export class SoftArgmax25D extends tfl.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     void kwargs;
     return tf.tidy(() => {
-      const list = Array.isArray(inputs) ? inputs : [inputs];
+      this.checkShapes(tensorShapes(inputs));
+      const list = tensorList(inputs);
       const options: SoftArgmax25DOptions = {
         beta: this.betaWeight !== null ? this.betaWeight.read() : this.beta,
         coordinates: this.coordinates,
