@@ -7,16 +7,32 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { checkBoolean, checkOneOf, checkPositiveFloat32, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkElements, checkSize } from '../util/checks';
 import {
-  checkBoolean,
-  checkInteger,
-  checkOneOf,
-  checkPositive,
-  PhalanxConfigError,
-  PhalanxShapeError,
-} from '@phalanx/errors';
+  checkInputCount,
+  PhalanxLayer,
+  shapeList,
+  tensorList,
+  tensorShapes,
+  withComponent,
+} from '../util/phalanx-layer';
+import { STEP_TEMPERATURE_DEFAULTS } from './temperature-defaults';
 
 const NAME = 'ConcreteJointSelector';
+
+/**
+ * The default of every optional argument of {@link ConcreteJointSelectorArgs}. The initial temperature is
+ * the start of the paper's schedule, {@link STEP_TEMPERATURE_DEFAULTS}. The single place these values are
+ * written.
+ */
+export const CONCRETE_JOINT_SELECTOR_DEFAULTS = Object.freeze({
+  initialTemperature: STEP_TEMPERATURE_DEFAULTS.initial,
+  straightThrough: false,
+  inferenceMode: 'hard',
+  seed: null,
+} as const);
+const DEFAULTS = CONCRETE_JOINT_SELECTOR_DEFAULTS;
 
 /** Initial value of every selection logit: a constant, so no group is preferred (official code: 0.5). */
 export const INITIAL_SELECTION_LOGIT = 0.5;
@@ -66,7 +82,9 @@ const hardOneHot = tf.customGrad((logits: tf.Tensor | tf.GradSaveFunc) => ({
 }));
 
 function temperatureTensor(component: string, temperature: number | tf.Tensor): tf.Tensor {
-  if (typeof temperature === 'number') return tf.scalar(checkPositive(component, 'temperature', temperature));
+  if (typeof temperature === 'number') {
+    return tf.scalar(checkPositiveFloat32(component, 'temperature', temperature));
+  }
   if (temperature.rank !== 0) {
     throw new PhalanxShapeError(component, 'temperature', 'a scalar tensor', temperature.shape);
   }
@@ -90,7 +108,8 @@ function checkSelectionShapes(component: string, logits: tf.Tensor, noise: tf.Te
  * **Shapes**: `logits [J, G]`, `noise [J, G] | null`, `temperature` a number or scalar tensor → `[J, G]`.
  *
  * @param logits Selection logits (unnormalised log-probabilities of each group, per joint).
- * @param temperature τ > 0 (a number is validated; a scalar tensor is used as is).
+ * @param temperature τ > 0 (a number is validated — it must be a normal float32, or τ would be 0 in the
+ *   tensor; a scalar tensor is used as is).
  * @param noise Gumbel noise (see {@link gumbelNoise}) or `null`.
  * @param straightThrough Use the straight-through estimator.
  * @example
@@ -148,32 +167,35 @@ export function selectJoints(x: tf.Tensor, selection: tf.Tensor): tf.Tensor3D {
   });
 }
 
-/** Constructor arguments of {@link ConcreteJointSelector}. */
+/**
+ * Constructor arguments of {@link ConcreteJointSelector}. Optional fields default to
+ * {@link CONCRETE_JOINT_SELECTOR_DEFAULTS}; sizes are at most {@link MAX_SIZE}.
+ */
 export interface ConcreteJointSelectorArgs extends LayerArgs {
   /** Number of joints J (integer ≥ 1), e.g. 21. Required. */
   numJoints: number;
   /** Number of groups G (integer ≥ 2). Required. */
   numGroups: number;
   /**
-   * Initial Concrete temperature τ (finite, > 0). Default 5, the start of the paper's schedule. It is
-   * stored as the non-trainable weight `temperature` and changed with `setTemperature` or
-   * {@link TemperatureAnnealing}.
+   * Initial Concrete temperature τ (> 0, a normal float32: it is stored in a float32 weight), the start of
+   * the paper's schedule by default. It is stored as the non-trainable weight `temperature` and changed
+   * with `setTemperature` or {@link TemperatureAnnealing}.
    */
   initialTemperature?: number;
   /**
    * Straight-through estimator in training: the forward value is the one-hot of each row's argmax, the
-   * gradient that of the soft selection. Default `false`.
+   * gradient that of the soft selection.
    */
   straightThrough?: boolean;
   /**
    * Selection at inference (`training` false): `'hard'` — one-hot of the argmax of the logits, every
-   * joint in exactly one group; `'soft'` — `softmax(logits / τ)`. Default `'hard'`.
+   * joint in exactly one group; `'soft'` — `softmax(logits / τ)`.
    */
   inferenceMode?: InferenceMode;
   /**
    * Seed of the Gumbel noise stream (integer). When given, the k-th training call draws its noise from
    * seed `(seed, k)`: successive calls differ, and a new layer with the same seed repeats the sequence.
-   * Default: unseeded (`null`).
+   * `null`: unseeded.
    */
   seed?: number | null;
 }
@@ -209,7 +231,7 @@ export interface SelectionOptions {
  * selector.setTemperature(1.0);
  * selector.groups(); // e.g. [[0, 1, …], [5, …], […]]
  */
-export class ConcreteJointSelector extends tfl.layers.Layer {
+export class ConcreteJointSelector extends PhalanxLayer {
   /** Name under which the class is registered for serialisation. */
   static className = NAME;
 
@@ -217,13 +239,13 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
   readonly numJoints: number;
   /** Number of groups G (≥ 2). */
   readonly numGroups: number;
-  /** Initial value of the `temperature` weight τ (> 0). Default 5. The current τ is `getTemperature()`. */
+  /** Initial value of the `temperature` weight τ (> 0). The current τ is `getTemperature()`. */
   readonly initialTemperature: number;
-  /** Whether training uses the straight-through estimator (hard forward, soft gradient). Default false. */
+  /** Whether training uses the straight-through estimator (hard forward, soft gradient). */
   readonly straightThrough: boolean;
-  /** Selection at inference: `'hard'` (one-hot argmax of the logits, default) or `'soft'` (`softmax(logits / τ)`). */
+  /** Selection at inference: `'hard'` (one-hot argmax of the logits) or `'soft'` (`softmax(logits / τ)`). */
   readonly inferenceMode: InferenceMode;
-  /** Seed of the Gumbel noise stream, or `null` (default) for unseeded noise. */
+  /** Seed of the Gumbel noise stream, or `null` for unseeded noise. */
   readonly seed: number | null;
 
   private logits: tfl.LayerVariable | null = null;
@@ -235,25 +257,31 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
 
   constructor(args: ConcreteJointSelectorArgs) {
     super(args);
-    if (args === null || typeof args !== 'object') throw new PhalanxConfigError(NAME, 'args', 'an object', args);
-    this.numJoints = checkInteger(NAME, 'numJoints', args.numJoints, 1);
-    this.numGroups = checkInteger(NAME, 'numGroups', args.numGroups, 2);
-    this.initialTemperature = checkPositive(NAME, 'initialTemperature', args.initialTemperature ?? 5);
-    this.straightThrough = checkBoolean(NAME, 'straightThrough', args.straightThrough ?? false);
-    this.inferenceMode = checkOneOf(NAME, 'inferenceMode', args.inferenceMode ?? 'hard', INFERENCE_MODES);
+    this.numJoints = checkSize(NAME, 'numJoints', args.numJoints, 1);
+    this.numGroups = checkSize(NAME, 'numGroups', args.numGroups, 2);
+    checkElements(NAME, 'logits [J, G] (numJoints·numGroups)', [this.numJoints, this.numGroups]);
+    this.initialTemperature = checkPositiveFloat32(
+      NAME,
+      'initialTemperature',
+      args.initialTemperature ?? DEFAULTS.initialTemperature,
+    );
+    this.straightThrough = checkBoolean(NAME, 'straightThrough', args.straightThrough ?? DEFAULTS.straightThrough);
+    this.inferenceMode = checkOneOf(
+      NAME,
+      'inferenceMode',
+      args.inferenceMode ?? DEFAULTS.inferenceMode,
+      INFERENCE_MODES,
+    );
     if (args.seed != null && !Number.isSafeInteger(args.seed)) {
       throw new PhalanxConfigError(NAME, 'seed', 'an integer or null', args.seed);
     }
-    this.seed = args.seed ?? null;
+    this.seed = args.seed ?? DEFAULTS.seed;
     this.pendingTemperature = this.initialTemperature;
   }
 
-  private checkInputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const shapes = Array.isArray(inputShape[0]) ? (inputShape as tfl.Shape[]) : [inputShape as tfl.Shape];
-    if (shapes.length !== 1) {
-      const received = shapes.map((sh) => sh.map((d) => (d === null ? 'null' : d)));
-      throw new PhalanxShapeError(NAME, 'inputs', 'a single tensor [B, G, J, C]', received);
-    }
+  /** Checks the input shapes (one `[B, G, J, C]`) for `build`, `computeOutputShape` and `call`; returns it. */
+  private checkShapes(shapes: tfl.Shape[]): tfl.Shape {
+    checkInputCount(NAME, shapes, [1], 'a single tensor [B, G, J, C]', shapes);
     const shape = shapes[0];
     const expected = `of shape [B, ${this.numGroups}, ${this.numJoints}, C] (numGroups, numJoints)`;
     if (shape.length !== 4 || shape[1] !== this.numGroups || shape[2] !== this.numJoints) {
@@ -268,7 +296,7 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    this.checkInputShape(inputShape);
+    this.checkShapes(shapeList(inputShape));
     this.logits = this.addWeight(
       'logits',
       [this.numJoints, this.numGroups],
@@ -289,7 +317,7 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const shape = this.checkInputShape(inputShape);
+    const shape = this.checkShapes(shapeList(inputShape));
     return [shape[0], shape[2], shape[3]];
   }
 
@@ -313,9 +341,8 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
-      const list = Array.isArray(inputs) ? inputs : [inputs];
-      this.checkInputShape(list.map((t) => t.shape));
-      const x = list[0];
+      this.checkShapes(tensorShapes(inputs));
+      const [x] = tensorList(inputs);
       const noise = kwargs?.gumbelNoise as tf.Tensor | undefined;
       if (noise !== undefined && !(noise instanceof tf.Tensor)) {
         throw new PhalanxConfigError(NAME, 'kwargs.gumbelNoise', 'a tensor [J, G]', noise);
@@ -330,7 +357,9 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
    * when `training`, the inference selection otherwise. The caller owns (disposes) the result.
    */
   selection(options: SelectionOptions = {}): tf.Tensor2D {
-    return tf.tidy(() => this.selectionTensor(options.training === true, options.gumbelNoise));
+    return withComponent(NAME, () =>
+      tf.tidy(() => this.selectionTensor(options?.training === true, options?.gumbelNoise)),
+    );
   }
 
   /**
@@ -359,9 +388,9 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
     return this.temperature.read().dataSync()[0];
   }
 
-  /** Sets the temperature τ (finite, > 0); before `build` it becomes the weight's initial value. */
+  /** Sets the temperature τ (> 0, a normal float32); before `build` it becomes the weight's initial value. */
   setTemperature(temperature: number): void {
-    checkPositive(NAME, 'temperature', temperature);
+    checkPositiveFloat32(NAME, 'temperature', temperature);
     if (this.temperature === null) {
       this.pendingTemperature = temperature;
       return;
@@ -372,24 +401,26 @@ export class ConcreteJointSelector extends tfl.layers.Layer {
     });
   }
 
-  /** As `Layer.setWeights`, and rejects a temperature ≤ 0. */
+  /** As `Layer.setWeights`, and rejects a temperature that is not a positive normal float32. */
   override setWeights(weights: tf.Tensor[]): void {
-    if (weights.length === 2 && weights[1].size === 1) {
-      // eslint-disable-next-line no-restricted-syntax -- validates user-given host values before they become weights
-      checkPositive(NAME, 'temperature', weights[1].dataSync()[0]);
-    }
-    super.setWeights(weights);
+    withComponent(NAME, () => {
+      if (weights.length === 2 && weights[1].size === 1) {
+        // eslint-disable-next-line no-restricted-syntax -- validates user-given host values before they become weights
+        checkPositiveFloat32(NAME, 'temperature', weights[1].dataSync()[0]);
+      }
+      super.setWeights(weights);
+    });
   }
 
   override getConfig(): tf.serialization.ConfigDict {
     return {
-      ...super.getConfig(),
       numJoints: this.numJoints,
       numGroups: this.numGroups,
       initialTemperature: this.initialTemperature,
       straightThrough: this.straightThrough,
       inferenceMode: this.inferenceMode,
       seed: this.seed,
+      ...super.getConfig(),
     };
   }
 }

@@ -3,31 +3,39 @@
  * callback and a hook for custom training loops.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkFinite, checkInteger, checkPositive, PhalanxConfigError } from '@phalanx/errors';
+import { checkFinite, checkInteger, checkPositiveFloat32, PhalanxConfigError } from '@phalanx/errors';
+import { checkArgs } from '../util/checks';
 import { ConcreteJointSelector } from './concrete-joint-selector';
+import { EXPONENTIAL_TEMPERATURE_DEFAULTS, STEP_TEMPERATURE_DEFAULTS } from './temperature-defaults';
+
+export { EXPONENTIAL_TEMPERATURE_DEFAULTS, STEP_TEMPERATURE_DEFAULTS } from './temperature-defaults';
 
 /** A temperature schedule: global training step (integer ≥ 0) → temperature τ > 0. */
 export type TemperatureSchedule = (step: number) => number;
 
-/** Arguments of {@link stepTemperature}. */
+/**
+ * Arguments of {@link stepTemperature}; defaults in {@link STEP_TEMPERATURE_DEFAULTS} (the paper's schedule).
+ * Temperatures are positive normal float32 numbers (see `checkPositiveFloat32`): the selector stores τ in a
+ * float32 weight, where a smaller one would be 0.
+ */
 export interface StepTemperatureArgs {
-  /** Temperature at step 0 (finite, > 0). Default 5 (Learnable Groups). */
+  /** Temperature at step 0 (> 0, a normal float32). */
   initial?: number;
-  /** Amount subtracted every `every` steps (finite, ≥ 0). Default 0.1. */
+  /** Amount subtracted every `every` steps (finite, ≥ 0). */
   decrement?: number;
-  /** Steps between two decrements (integer ≥ 1). Default 1000. */
+  /** Steps between two decrements (integer ≥ 1). */
   every?: number;
-  /** Lower bound of τ (finite, > 0, ≤ `initial`). Default 0.1. */
+  /** Lower bound of τ (> 0, a normal float32, ≤ `initial`). */
   minimum?: number;
 }
 
-/** Arguments of {@link exponentialTemperature}. */
+/** Arguments of {@link exponentialTemperature}; defaults in {@link EXPONENTIAL_TEMPERATURE_DEFAULTS}. */
 export interface ExponentialTemperatureArgs {
-  /** Temperature at step 0 (finite, > 0). Default 5. */
+  /** Temperature at step 0 (> 0, a normal float32). */
   initial?: number;
   /** Decay rate per step (finite, ≥ 0). Required. */
   rate: number;
-  /** Lower bound of τ (finite, > 0, ≤ `initial`). Default 0.1. */
+  /** Lower bound of τ (> 0, a normal float32, ≤ `initial`). */
   minimum?: number;
 }
 
@@ -38,7 +46,7 @@ function checkNonNegative(component: string, argument: string, value: unknown): 
 }
 
 function checkMinimum(component: string, minimum: unknown, initial: number): number {
-  checkPositive(component, 'minimum', minimum);
+  checkPositiveFloat32(component, 'minimum', minimum);
   if ((minimum as number) > initial) {
     throw new PhalanxConfigError(component, 'minimum', `a number ≤ initial (${initial})`, minimum);
   }
@@ -68,10 +76,12 @@ function clean(value: number): number {
  */
 export function stepTemperature(args: StepTemperatureArgs = {}): TemperatureSchedule {
   const name = 'stepTemperature';
-  const initial = checkPositive(name, 'initial', args.initial ?? 5);
-  const decrement = checkNonNegative(name, 'decrement', args.decrement ?? 0.1);
-  const every = checkInteger(name, 'every', args.every ?? 1000, 1);
-  const minimum = checkMinimum(name, args.minimum ?? 0.1, initial);
+  const defaults = STEP_TEMPERATURE_DEFAULTS;
+  checkArgs(name, 'args', args);
+  const initial = checkPositiveFloat32(name, 'initial', args.initial ?? defaults.initial);
+  const decrement = checkNonNegative(name, 'decrement', args.decrement ?? defaults.decrement);
+  const every = checkInteger(name, 'every', args.every ?? defaults.every, 1);
+  const minimum = checkMinimum(name, args.minimum ?? defaults.minimum, initial);
   return (step: number): number => {
     checkInteger(name, 'step', step, 0);
     return Math.max(minimum, clean(initial - decrement * Math.floor(step / every)));
@@ -91,10 +101,10 @@ export function stepTemperature(args: StepTemperatureArgs = {}): TemperatureSche
  */
 export function exponentialTemperature(args: ExponentialTemperatureArgs): TemperatureSchedule {
   const name = 'exponentialTemperature';
-  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
-  const initial = checkPositive(name, 'initial', args.initial ?? 5);
+  checkArgs(name, 'args', args);
+  const initial = checkPositiveFloat32(name, 'initial', args.initial ?? EXPONENTIAL_TEMPERATURE_DEFAULTS.initial);
   const rate = checkNonNegative(name, 'rate', args.rate);
-  const minimum = checkMinimum(name, args.minimum ?? 0.1, initial);
+  const minimum = checkMinimum(name, args.minimum ?? EXPONENTIAL_TEMPERATURE_DEFAULTS.minimum, initial);
   return (step: number): number => {
     checkInteger(name, 'step', step, 0);
     return Math.max(minimum, initial * Math.exp(-rate * step));
@@ -135,7 +145,7 @@ export function findConcreteJointSelectors(model: tfl.layers.Layer): ConcreteJoi
  */
 export function annealTemperature(model: tfl.layers.Layer, schedule: TemperatureSchedule, step: number): number {
   const temperature = schedule(step);
-  checkPositive('annealTemperature', 'schedule(step)', temperature);
+  checkPositiveFloat32('annealTemperature', 'schedule(step)', temperature);
   for (const selector of findConcreteJointSelectors(model)) selector.setTemperature(temperature);
   return temperature;
 }
@@ -174,7 +184,8 @@ export class TemperatureAnnealing extends tfl.Callback {
     if (typeof schedule !== 'function') {
       throw new PhalanxConfigError('TemperatureAnnealing', 'schedule', 'a function step → τ', schedule);
     }
-    this.nextStep = checkInteger('TemperatureAnnealing', 'initialStep', options.initialStep ?? 0, 0);
+    const { initialStep = 0 } = checkArgs('TemperatureAnnealing', 'options', options);
+    this.nextStep = checkInteger('TemperatureAnnealing', 'initialStep', initialStep, 0);
   }
 
   /** Global step of the next batch (number of batches seen, plus `initialStep`). */
