@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkBoolean, checkFinite, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkBoolean, checkFloat32, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkArgs, checkElements, checkSize } from '../util/checks';
+import { PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 import {
   resolveInitializer,
   serializeInitializer,
@@ -18,13 +20,31 @@ import {
 
 const NAME = 'GroupFusion';
 
-/** Arguments of {@link nddrKernel}. */
+/**
+ * Defaults of {@link NddrKernelArgs}: the official `nddr_layer`'s α = 0.9 (own group) and β = 0.1 (the other
+ * groups together). The single place these values are written; {@link GroupFusion} uses them too.
+ */
+export const NDDR_KERNEL_DEFAULTS = Object.freeze({ selfWeight: 0.9, otherWeight: 0.1 } as const);
+
+/**
+ * The default of every optional argument of {@link GroupFusionArgs}: α and β from
+ * {@link NDDR_KERNEL_DEFAULTS}; `units` and `kernelInitializer` `null` (U = C, the NDDR initialisation).
+ */
+export const GROUP_FUSION_DEFAULTS = Object.freeze({
+  units: null,
+  selfWeight: NDDR_KERNEL_DEFAULTS.selfWeight,
+  otherWeight: NDDR_KERNEL_DEFAULTS.otherWeight,
+  useBias: true,
+  kernelInitializer: null,
+} as const);
+
+/** Arguments of {@link nddrKernel}; defaults in {@link NDDR_KERNEL_DEFAULTS}. */
 export interface NddrKernelArgs {
   /** Number of groups G (integer ≥ 2). Required. */
   numGroups: number;
-  /** α, the weight of a group's own features (finite). Default 0.9. */
+  /** α, the weight of a group's own features (finite in float32). */
   selfWeight?: number;
-  /** β, the total weight of the other groups' features, split evenly among them (finite). Default 0.1. */
+  /** β, the total weight of the other groups' features, split evenly among them (finite in float32). */
   otherWeight?: number;
 }
 
@@ -39,16 +59,17 @@ export class NddrKernel extends tf.serialization.Serializable {
   static className = 'NddrKernel';
   /** Number of groups G (≥ 2); the kernel is a G × G grid of C × C blocks. */
   readonly numGroups: number;
-  /** α: the diagonal of a group's own block. Default 0.9. */
+  /** α: the diagonal of a group's own block. */
   readonly selfWeight: number;
-  /** β: spread as β/(G−1) over the diagonals of the other groups' blocks. Default 0.1. */
+  /** β: spread as β/(G−1) over the diagonals of the other groups' blocks. */
   readonly otherWeight: number;
 
   constructor(args: NddrKernelArgs) {
     super();
-    this.numGroups = checkInteger('NddrKernel', 'numGroups', args?.numGroups, 2);
-    this.selfWeight = checkFinite('NddrKernel', 'selfWeight', args.selfWeight ?? 0.9);
-    this.otherWeight = checkFinite('NddrKernel', 'otherWeight', args.otherWeight ?? 0.1);
+    checkArgs('NddrKernel', 'args', args);
+    this.numGroups = checkSize('NddrKernel', 'numGroups', args.numGroups, 2);
+    this.selfWeight = checkFloat32('NddrKernel', 'selfWeight', args.selfWeight ?? NDDR_KERNEL_DEFAULTS.selfWeight);
+    this.otherWeight = checkFloat32('NddrKernel', 'otherWeight', args.otherWeight ?? NDDR_KERNEL_DEFAULTS.otherWeight);
   }
 
   /** Initializers built in code never need custom objects to be deserialised. */
@@ -168,22 +189,25 @@ export function fuseGroups(xs: tf.Tensor[], kernel: tf.Tensor, bias: tf.Tensor |
   });
 }
 
-/** Constructor arguments of {@link GroupFusion}. */
+/**
+ * Constructor arguments of {@link GroupFusion}. Optional fields default to {@link GROUP_FUSION_DEFAULTS};
+ * sizes are at most {@link MAX_SIZE}.
+ */
 export interface GroupFusionArgs extends LayerArgs {
   /** Number of groups G (integer ≥ 2): the layer takes and returns G tensors. Required. */
   numGroups: number;
-  /** Output channels U per group (integer ≥ 1). Default (`null` or omitted): the input channels C. */
+  /** Output channels U per group (integer ≥ 1); `null`: the input channels C. */
   units?: number | null;
-  /** α, the initial weight of a group's own features (finite). Default 0.9 (official `nddr_layer`). */
+  /** α, the initial weight of a group's own features (finite in float32). */
   selfWeight?: number;
-  /** β, the initial total weight of the other groups' features (finite). Default 0.1. */
+  /** β, the initial total weight of the other groups' features (finite in float32). */
   otherWeight?: number;
-  /** Add a bias `[G·U]` (initially 0). Default `true`. */
+  /** Add a bias `[G·U]` (initially 0). */
   useBias?: boolean;
   /**
    * Kernel initializer: an identifier (`'glorotUniform'`), an initializer object or a serialised
-   * `{className, config}`. Default (`null` or omitted): the NDDR initialisation (`α·I` diagonal blocks,
-   * `β/(G−1)·I` off-diagonal, see {@link NddrKernel}) when U = C, Glorot uniform otherwise.
+   * `{className, config}`; `null`: the NDDR initialisation (`α·I` diagonal blocks, `β/(G−1)·I`
+   * off-diagonal, see {@link NddrKernel}) when U = C, Glorot uniform otherwise.
    */
   kernelInitializer?: InitializerSpec | null;
 }
@@ -208,21 +232,21 @@ export interface GroupFusionArgs extends LayerArgs {
  * const [a, b, c] = [0, 1, 2].map(() => tf.randomNormal([2, 16, 16, 32]));
  * const ys = fusion.apply([a, b, c]) as tf.Tensor[]; // three [2, 16, 16, 32] tensors
  */
-export class GroupFusion extends tfl.layers.Layer {
+export class GroupFusion extends PhalanxLayer {
   /** Name under which the class is registered for serialisation. */
   static className = NAME;
 
   /** Number of groups G (≥ 2): the layer takes and returns G tensors. */
   readonly numGroups: number;
-  /** Output channels U per group; `null` (default) means U = C, the input channel count. */
+  /** Output channels U per group; `null` means U = C, the input channel count. */
   readonly units: number | null;
-  /** α of the NDDR initialisation (own group). Default 0.9; unused when U ≠ C or a `kernelInitializer` is given. */
+  /** α of the NDDR initialisation (own group); unused when U ≠ C or a `kernelInitializer` is given. */
   readonly selfWeight: number;
-  /** β of the NDDR initialisation (shared over the other G−1 groups). Default 0.1. */
+  /** β of the NDDR initialisation (shared over the other G−1 groups). */
   readonly otherWeight: number;
-  /** Whether the layer has the weight `bias [G·U]`. Default true. */
+  /** Whether the layer has the weight `bias [G·U]`. */
   readonly useBias: boolean;
-  /** Initializer of `kernel`; `null` (default): {@link NddrKernel} when U = C, else Glorot uniform. */
+  /** Initializer of `kernel`; `null`: {@link NddrKernel} when U = C, else Glorot uniform. */
   readonly kernelInitializer: Initializer | null;
 
   private kernel: tfl.LayerVariable | null = null;
@@ -230,25 +254,29 @@ export class GroupFusion extends tfl.layers.Layer {
 
   constructor(args: GroupFusionArgs) {
     super(args);
-    if (args === null || typeof args !== 'object') throw new PhalanxConfigError(NAME, 'args', 'an object', args);
-    this.numGroups = checkInteger(NAME, 'numGroups', args.numGroups, 2);
-    this.units = args.units == null ? null : checkInteger(NAME, 'units', args.units, 1);
-    this.selfWeight = checkFinite(NAME, 'selfWeight', args.selfWeight ?? 0.9);
-    this.otherWeight = checkFinite(NAME, 'otherWeight', args.otherWeight ?? 0.1);
-    this.useBias = checkBoolean(NAME, 'useBias', args.useBias ?? true);
+    const defaults = GROUP_FUSION_DEFAULTS;
+    this.numGroups = checkSize(NAME, 'numGroups', args.numGroups, 2);
+    this.units = args.units == null ? defaults.units : checkSize(NAME, 'units', args.units, 1);
+    this.selfWeight = checkFloat32(NAME, 'selfWeight', args.selfWeight ?? defaults.selfWeight);
+    this.otherWeight = checkFloat32(NAME, 'otherWeight', args.otherWeight ?? defaults.otherWeight);
+    this.useBias = checkBoolean(NAME, 'useBias', args.useBias ?? defaults.useBias);
     this.kernelInitializer =
-      args.kernelInitializer == null ? null : resolveInitializer(NAME, 'kernelInitializer', args.kernelInitializer);
+      args.kernelInitializer == null
+        ? defaults.kernelInitializer
+        : resolveInitializer(NAME, 'kernelInitializer', args.kernelInitializer);
+    if (this.units !== null) checkElements(NAME, 'bias [G·U] (numGroups·units)', [this.numGroups, this.units]);
   }
 
-  private checkShapes(inputShape: tfl.Shape | tfl.Shape[]): (number | null)[] {
-    const shapes = Array.isArray(inputShape[0]) ? (inputShape as tfl.Shape[]) : [inputShape as tfl.Shape];
+  /** Checks the input shapes (G equal `[B, H, W, C]`) for `build`, `computeOutputShape` and `call`. */
+  private checkShapes(shapes: tfl.Shape[]): (number | null)[] {
     return checkGroupShapes(NAME, shapes, this.numGroups);
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    const channels = this.checkShapes(inputShape)[3] as number;
+    const channels = this.checkShapes(shapeList(inputShape))[3] as number;
     const units = this.units ?? channels;
     const g = this.numGroups;
+    checkElements(NAME, 'kernel [G·C, G·U]', [g * channels, g * units]);
     let initializer = this.kernelInitializer;
     if (initializer === null) {
       initializer =
@@ -264,16 +292,15 @@ export class GroupFusion extends tfl.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape[] {
-    const [b, h, w, c] = this.checkShapes(inputShape);
+    const [b, h, w, c] = this.checkShapes(shapeList(inputShape));
     const units = this.units ?? c;
     return Array.from({ length: this.numGroups }, () => [b, h, w, units]);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor[] {
     return tf.tidy(() => {
-      const xs = Array.isArray(inputs) ? inputs : [inputs];
-      this.checkShapes(xs.map((x) => x.shape));
-      return fuseGroups(xs, this.kernel!.read(), this.bias === null ? null : this.bias.read());
+      this.checkShapes(tensorShapes(inputs));
+      return fuseGroups(tensorList(inputs), this.kernel!.read(), this.bias === null ? null : this.bias.read());
     });
   }
 
@@ -281,13 +308,13 @@ export class GroupFusion extends tfl.layers.Layer {
     const kernelInitializer: SerializedInitializer | null =
       this.kernelInitializer === null ? null : serializeInitializer(this.kernelInitializer);
     return {
-      ...super.getConfig(),
       numGroups: this.numGroups,
       units: this.units,
       selfWeight: this.selfWeight,
       otherWeight: this.otherWeight,
       useBias: this.useBias,
       kernelInitializer: kernelInitializer as unknown as tf.serialization.ConfigDictValue,
+      ...super.getConfig(),
     };
   }
 }
