@@ -7,9 +7,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkInteger, checkOneOf, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkOneOf, PhalanxShapeError } from '@phalanx/errors';
+import { checkElements, checkSize } from '../util/checks';
+import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'DualBranchFusion';
+
+/** The default of every optional argument of {@link DualBranchFusionArgs}; the single place it is written. */
+export const DUAL_BRANCH_FUSION_DEFAULTS = Object.freeze({ visualWeight: 'vector' } as const);
 
 /** Form of the visual branch's weight: one scale per joint, or a full joint-mixing matrix. */
 export type VisualWeightForm = 'vector' | 'matrix';
@@ -62,14 +67,16 @@ export function dualBranchFusionCore(
   });
 }
 
-/** Configuration of {@link DualBranchFusion}. */
+/**
+ * Configuration of {@link DualBranchFusion}. Optional fields default to {@link DUAL_BRANCH_FUSION_DEFAULTS}.
+ */
 export interface DualBranchFusionArgs extends LayerArgs {
-  /** Number of joints J (an integer ≥ 1). Required. */
+  /** Number of joints J (an integer ≥ 1; the weight `[J, J]` has at most {@link MAX_ELEMENTS} entries). Required. */
   numJoints: number;
   /**
-   * `'vector'` (default, the paper and the release): the visual weight is `[J, 1]`, initialised to
-   * ones, scaling each joint's visual features. `'matrix'`: `[J, J]`, initialised to the identity,
-   * mixing visual features across joints like the structural weight.
+   * `'vector'` (the paper and the release): the visual weight is `[J, 1]`, initialised to ones, scaling
+   * each joint's visual features. `'matrix'`: `[J, J]`, initialised to the identity, mixing visual features
+   * across joints like the structural weight.
    */
   visualWeight?: VisualWeightForm;
 }
@@ -90,13 +97,13 @@ export interface DualBranchFusionArgs extends LayerArgs {
  * const femOut = tf.randomNormal([2, 21, 128]); // visual branch
  * const fused = fusion.apply([gatOut, femOut]) as tf.Tensor; // [2, 21, 128], gatOut + femOut initially
  */
-export class DualBranchFusion extends tfl.layers.Layer {
+export class DualBranchFusion extends PhalanxLayer {
   /** Name under which the class is registered for serialisation. */
   static className = 'DualBranchFusion';
   /** Number of joints J (size of `structuralWeight [J, J]`). */
   readonly numJoints: number;
   /**
-   * Form of `visualWeight`: `'vector'` `[J, 1]` (default, scales each joint) or `'matrix'` `[J, J]` (mixes joints); the
+   * Form of `visualWeight`: `'vector'` `[J, 1]` (scales each joint) or `'matrix'` `[J, J]` (mixes joints); the
    * constructor argument `visualWeight`.
    */
   readonly visualWeightForm: VisualWeightForm;
@@ -105,21 +112,27 @@ export class DualBranchFusion extends tfl.layers.Layer {
 
   constructor(args: DualBranchFusionArgs) {
     super(args);
-    if (args === undefined || args === null) {
-      throw new PhalanxConfigError(COMPONENT, 'args', 'an object with at least numJoints', args);
-    }
-    this.numJoints = checkInteger(COMPONENT, 'numJoints', args.numJoints, 1);
-    this.visualWeightForm = checkOneOf(COMPONENT, 'visualWeight', args.visualWeight ?? 'vector', [
-      'vector',
-      'matrix',
-    ] as const);
+    this.numJoints = checkSize(COMPONENT, 'numJoints', args.numJoints, 1);
+    checkElements(COMPONENT, 'structuralWeight [J, J] (numJoints²)', [this.numJoints, this.numJoints]);
+    this.visualWeightForm = checkOneOf(
+      COMPONENT,
+      'visualWeight',
+      args.visualWeight ?? DUAL_BRANCH_FUSION_DEFAULTS.visualWeight,
+      ['vector', 'matrix'] as const,
+    );
   }
 
-  private checkShapes(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    if (!Array.isArray(inputShape[0]) || inputShape.length !== 2) {
-      throw new PhalanxShapeError(COMPONENT, 'inputs', 'a list [structural, visual] of two tensors', inputShape);
-    }
-    const [structural, visual] = inputShape as tfl.Shape[];
+  /** Checks the input shapes (`[structural, visual]`) for `build`, `computeOutputShape` and `call`. */
+  private checkShapes(shapes: tfl.Shape[]): tfl.Shape {
+    // One shape is shown as itself, a list of another length as the list.
+    checkInputCount(
+      COMPONENT,
+      shapes,
+      [2],
+      'a list [structural, visual] of two tensors',
+      shapes.length === 1 ? shapes[0] : shapes,
+    );
+    const [structural, visual] = shapes;
     for (const [name, shape] of [
       ['structural', structural],
       ['visual', visual],
@@ -140,7 +153,7 @@ export class DualBranchFusion extends tfl.layers.Layer {
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    this.checkShapes(inputShape);
+    this.checkShapes(shapeList(inputShape));
     const J = this.numJoints;
     this.structuralWeight = this.addWeight(
       'structuralWeight',
@@ -158,21 +171,14 @@ export class DualBranchFusion extends tfl.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return this.checkShapes(inputShape);
+    return this.checkShapes(shapeList(inputShape));
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     void kwargs;
     return tf.tidy(() => {
-      const list = Array.isArray(inputs) ? inputs : [inputs];
-      if (list.length !== 2) {
-        throw new PhalanxShapeError(
-          COMPONENT,
-          'inputs',
-          'a list [structural, visual] of two tensors',
-          `${list.length} tensor(s)`,
-        );
-      }
+      this.checkShapes(tensorShapes(inputs));
+      const list = tensorList(inputs);
       const ws = (this.structuralWeight as tfl.LayerVariable).read();
       const wv = (this.visualWeight as tfl.LayerVariable).read();
       return dualBranchFusionCore(list[0], list[1], ws, wv);

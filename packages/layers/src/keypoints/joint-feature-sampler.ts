@@ -4,10 +4,11 @@
  * trains on every backend (wasm has no gather gradient).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { PhalanxShapeError } from '@phalanx/errors';
+import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'JointFeatureSampler';
 
@@ -146,7 +147,7 @@ export type JointFeatureSamplerArgs = LayerArgs;
  * const keypointsXY = tf.randomUniform([2, 21, 2], 0, 63);
  * const perJoint = sampler.apply([featureMap, keypointsXY]) as tf.Tensor; // [2, 21, 256]
  */
-export class JointFeatureSampler extends tfl.layers.Layer {
+export class JointFeatureSampler extends PhalanxLayer {
   /** Name under which the class is registered for serialisation. */
   static className = 'JointFeatureSampler';
 
@@ -154,11 +155,17 @@ export class JointFeatureSampler extends tfl.layers.Layer {
     super(args);
   }
 
-  private checkShapes(inputShape: tfl.Shape | tfl.Shape[]): [tfl.Shape, tfl.Shape] {
-    if (!Array.isArray(inputShape[0]) || inputShape.length !== 2) {
-      throw new PhalanxShapeError(COMPONENT, 'inputs', 'a list [features, points] of two tensors', inputShape);
-    }
-    const [features, points] = inputShape as tfl.Shape[];
+  /** Checks the input shapes (`[features, points]`) for `build`, `computeOutputShape` and `call`. */
+  private checkShapes(shapes: tfl.Shape[]): [tfl.Shape, tfl.Shape] {
+    // One shape is shown as itself, a list of another length as the list.
+    checkInputCount(
+      COMPONENT,
+      shapes,
+      [2],
+      'a list [features, points] of two tensors',
+      shapes.length === 1 ? shapes[0] : shapes,
+    );
+    const [features, points] = shapes;
     if (features.length !== 4) {
       throw new PhalanxShapeError(COMPONENT, 'features shape', 'rank 4 [B, H, W, C]', features);
     }
@@ -172,33 +179,26 @@ export class JointFeatureSampler extends tfl.layers.Layer {
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    this.checkShapes(inputShape);
+    this.checkShapes(shapeList(inputShape));
     this.built = true;
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const [features, points] = this.checkShapes(inputShape);
+    const [features, points] = this.checkShapes(shapeList(inputShape));
     return [features[0] ?? points[0], points[1], features[3]];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     void kwargs;
     return tf.tidy(() => {
-      const list = Array.isArray(inputs) ? inputs : [inputs];
-      if (list.length !== 2) {
-        throw new PhalanxShapeError(
-          COMPONENT,
-          'inputs',
-          'a list [features, points] of two tensors',
-          `${list.length} tensor(s)`,
-        );
-      }
-      return sampleJointFeatures(list[0], list[1]);
+      this.checkShapes(tensorShapes(inputs));
+      const [features, points] = tensorList(inputs);
+      return sampleJointFeatures(features, points);
     });
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig() };
+    return super.getConfig();
   }
 }
 tf.serialization.registerClass(JointFeatureSampler);
