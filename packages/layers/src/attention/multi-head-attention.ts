@@ -7,8 +7,16 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkArgs, checkElements, checkRate, checkSize } from '../util/checks';
+import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'MultiHeadAttention';
+
+/**
+ * The default of every optional argument of {@link MultiHeadAttentionArgs}; {@link multiHeadAttentionCore}
+ * uses the same `attentionDropout`. The single place these values are written.
+ */
+export const MULTI_HEAD_ATTENTION_DEFAULTS = Object.freeze({ attentionDropout: 0, returnAttention: false } as const);
 
 /**
  * Weights of {@link multiHeadAttentionCore}, TensorFlow.js layout (`y = x · kernel + bias`). With PyTorch's
@@ -34,11 +42,11 @@ export interface MultiHeadAttentionWeights {
   outputBias?: tf.Tensor | null;
 }
 
-/** Options of {@link multiHeadAttentionCore}. */
+/** Options of {@link multiHeadAttentionCore}; defaults in {@link MULTI_HEAD_ATTENTION_DEFAULTS}. */
 export interface MultiHeadAttentionOptions {
   /** Number of heads H; D must be divisible by H. */
   numHeads: number;
-  /** Dropout rate on the attention weights when `training` is true. Default 0. */
+  /** Dropout rate on the attention weights when `training` is true. */
   attentionDropout?: number;
   /** Training mode (attention dropout). Default false. */
   training?: boolean;
@@ -76,7 +84,13 @@ export function multiHeadAttentionCore(
   /** `[B, H, Tq, Tk]`: the attention weights of every head, before dropout (rows sum to 1). */
   attention: tf.Tensor;
 } {
-  const { numHeads, attentionDropout = 0, training = false } = options;
+  checkArgs('multiHeadAttentionCore', 'weights', weights);
+  const {
+    numHeads,
+    attentionDropout = MULTI_HEAD_ATTENTION_DEFAULTS.attentionDropout,
+    training = false,
+  } = checkArgs('multiHeadAttentionCore', 'options', options);
+  checkInteger('multiHeadAttentionCore', 'numHeads', numHeads, 1);
   for (const [name, t] of [
     ['query', query],
     ['key', key],
@@ -122,17 +136,23 @@ export function multiHeadAttentionCore(
   });
 }
 
-/** Configuration of {@link MultiHeadAttention}. */
+/**
+ * Configuration of {@link MultiHeadAttention}. Optional fields default to {@link MULTI_HEAD_ATTENTION_DEFAULTS};
+ * sizes are at most {@link MAX_SIZE}.
+ */
 export interface MultiHeadAttentionArgs extends LayerArgs {
   /** Number of heads H (integer ≥ 1). Required. */
   numHeads: number;
-  /** Model width D: size of every projection and of the output; must be divisible by `numHeads`. Required. */
+  /**
+   * Model width D: size of every projection and of the output; must be divisible by `numHeads`, and the
+   * weight `[D, D]` has at most {@link MAX_ELEMENTS} entries. Required.
+   */
   units: number;
-  /** Dropout rate in [0, 1) on the attention weights, training only (PyTorch's `dropout`). Default 0. */
+  /** Dropout rate in [0, 1) on the attention weights, training only (PyTorch's `dropout`). */
   attentionDropout?: number;
   /**
    * When true the layer has a second output, the attention weights `[B, H, Tq, Tk]` of every head
-   * (PyTorch's `average_attn_weights=False`). Default false.
+   * (PyTorch's `average_attn_weights=False`).
    */
   returnAttention?: boolean;
 }
@@ -158,7 +178,7 @@ export interface MultiHeadAttentionArgs extends LayerArgs {
  * const pixels = tf.randomNormal([2, 64, 256]);
  * const out = mha.apply([joints, pixels]) as tf.Tensor; // [2, 21, 256]
  */
-export class MultiHeadAttention extends tfl.layers.Layer {
+export class MultiHeadAttention extends PhalanxLayer {
   /** Name under which the class is registered for serialisation. */
   static className = 'MultiHeadAttention';
 
@@ -166,9 +186,9 @@ export class MultiHeadAttention extends tfl.layers.Layer {
   readonly numHeads: number;
   /** Model width D: width of every projection and of the output `[B, Tq, D]`. */
   readonly units: number;
-  /** Dropout rate on the attention weights in training, in [0, 1). Default 0. */
+  /** Dropout rate on the attention weights in training, in [0, 1). */
   readonly attentionDropout: number;
-  /** Whether the layer has a second output, the attention weights `[B, H, Tq, Tk]`. Default false. */
+  /** Whether the layer has a second output, the attention weights `[B, H, Tq, Tk]`. */
   readonly returnAttention: boolean;
 
   private queryKernel: tfl.LayerVariable | null = null;
@@ -182,40 +202,28 @@ export class MultiHeadAttention extends tfl.layers.Layer {
 
   constructor(args: MultiHeadAttentionArgs) {
     super(args);
-    if (args === undefined || args === null) {
-      throw new PhalanxConfigError(COMPONENT, 'args', 'an object with numHeads and units', args);
-    }
-    this.numHeads = checkInteger(COMPONENT, 'numHeads', args.numHeads, 1);
-    this.units = checkInteger(COMPONENT, 'units', args.units, 1);
+    const defaults = MULTI_HEAD_ATTENTION_DEFAULTS;
+    this.numHeads = checkSize(COMPONENT, 'numHeads', args.numHeads, 1);
+    this.units = checkSize(COMPONENT, 'units', args.units, 1);
     if (this.units % this.numHeads !== 0) {
       throw new PhalanxConfigError(COMPONENT, 'units', `divisible by numHeads = ${this.numHeads}`, this.units);
     }
-    const dropout = args.attentionDropout ?? 0;
-    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
-      throw new PhalanxConfigError(COMPONENT, 'attentionDropout', 'a number in [0, 1)', dropout);
-    }
-    this.attentionDropout = dropout;
-    this.returnAttention = checkBoolean(COMPONENT, 'returnAttention', args.returnAttention ?? false);
+    checkElements(COMPONENT, 'outputKernel [D, D] (units²)', [this.units, this.units]);
+    this.attentionDropout = checkRate(
+      COMPONENT,
+      'attentionDropout',
+      args.attentionDropout ?? defaults.attentionDropout,
+    );
+    this.returnAttention = checkBoolean(COMPONENT, 'returnAttention', args.returnAttention ?? defaults.returnAttention);
   }
 
-  /** The input shapes as `[query, key, value]` (key = value = query, or key = value = keyValue). */
-  private static expand(inputShape: tfl.Shape | tfl.Shape[]): [tfl.Shape, tfl.Shape, tfl.Shape] {
-    const list =
-      inputShape.length > 0 && Array.isArray(inputShape[0]) ? (inputShape as tfl.Shape[]) : [inputShape as tfl.Shape];
-    if (list.length < 1 || list.length > 3) {
-      throw new PhalanxShapeError(
-        COMPONENT,
-        'inputs',
-        '[query], [query, keyValue] or [query, key, value]',
-        `${list.length} tensors`,
-      );
-    }
-    const [query, key = query, value = list.length === 3 ? list[2] : key] = list;
-    return [query, key, value];
-  }
-
-  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    const [query, key, value] = MultiHeadAttention.expand(inputShape);
+  /**
+   * Checks the input shapes for `build`, `computeOutputShape` and `call`; returns them as `[query, key,
+   * value]` (key = value = query, or key = value = keyValue).
+   */
+  private checkShapes(shapes: tfl.Shape[]): [tfl.Shape, tfl.Shape, tfl.Shape] {
+    checkInputCount(COMPONENT, shapes, [1, 2, 3], '[query], [query, keyValue] or [query, key, value]');
+    const [query, key = query, value = shapes.length === 3 ? shapes[2] : key] = shapes;
     const names = ['query', 'key', 'value'] as const;
     [query, key, value].forEach((shape, i) => {
       if (shape.length !== 3 || shape[2] === null) {
@@ -229,7 +237,23 @@ export class MultiHeadAttention extends tfl.layers.Layer {
     if (new Set(batches).size > 1) {
       throw new PhalanxShapeError(COMPONENT, 'inputs', 'the same batch size B', [query, key, value]);
     }
+    if (this.built) {
+      const built = [this.queryKernel!, this.keyKernel!, this.valueKernel!].map((w) => w.shape[0]);
+      [query, key, value].forEach((shape, i) => {
+        if (shape[2] !== built[i]) {
+          throw new PhalanxShapeError(COMPONENT, names[i], `[B, T, ${built[i]}] (as built)`, shape);
+        }
+      });
+    }
+    return [query, key, value];
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const [query, key, value] = this.checkShapes(shapeList(inputShape));
     const d = this.units;
+    [query, key, value].forEach((shape, i) =>
+      checkElements(COMPONENT, `${['query', 'key', 'value'][i]}Kernel [C, D]`, [shape[2] as number, d]),
+    );
     const glorot = tfl.initializers.glorotUniform({});
     const zeros = tfl.initializers.zeros();
     this.queryKernel = this.addWeight('queryKernel', [query[2] as number, d], 'float32', glorot, undefined, true);
@@ -244,22 +268,15 @@ export class MultiHeadAttention extends tfl.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
-    const [query, key] = MultiHeadAttention.expand(inputShape);
+    const [query, key] = this.checkShapes(shapeList(inputShape));
     const out: tfl.Shape = [query[0], query[1], this.units];
     return this.returnAttention ? [out, [query[0], this.numHeads, query[1], key[1]]] : out;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     return tf.tidy(() => {
-      const list = Array.isArray(inputs) ? inputs : [inputs];
-      if (list.length < 1 || list.length > 3) {
-        throw new PhalanxShapeError(
-          COMPONENT,
-          'inputs',
-          '[query], [query, keyValue] or [query, key, value]',
-          `${list.length} tensors`,
-        );
-      }
+      this.checkShapes(tensorShapes(inputs));
+      const list = tensorList(inputs);
       const [query, key = query, value = list.length === 3 ? list[2] : key] = list;
       const { output, attention } = multiHeadAttentionCore(
         query,

@@ -4,12 +4,20 @@
  * downsampling, no antialiasing) and with exact gradients on every backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkBoolean, checkInteger, PhalanxShapeError } from '@phalanx/errors';
+import { checkElements, checkSize } from '../util/checks';
+import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'ResizeBilinear';
+
+/**
+ * The default of every optional argument of {@link ResizeBilinearArgs}; {@link resizeBilinearTorch} uses
+ * the same `alignCorners`. The single place it is written.
+ */
+export const RESIZE_BILINEAR_DEFAULTS = Object.freeze({ alignCorners: false } as const);
 
 /**
  * The `[outSize, inSize]` matrix of 1-D linear interpolation as PyTorch defines it. Output index o reads
@@ -48,11 +56,17 @@ export function interpolationMatrix(inSize: number, outSize: number, alignCorner
  * const x = tf.randomNormal([2, 8, 8, 16]);
  * const y = resizeBilinearTorch(x, [64, 64]); // [2, 64, 64, 16], as F.interpolate(align_corners=False)
  */
-export function resizeBilinearTorch(x: tf.Tensor, size: [number, number], alignCorners = false): tf.Tensor4D {
+export function resizeBilinearTorch(
+  x: tf.Tensor,
+  size: [number, number],
+  alignCorners: boolean = RESIZE_BILINEAR_DEFAULTS.alignCorners,
+): tf.Tensor4D {
   if (x.rank !== 4) throw new PhalanxShapeError('resizeBilinearTorch', 'x', 'a [B, H, W, C] tensor', x.shape);
+  if (!Array.isArray(size)) throw new PhalanxShapeError('resizeBilinearTorch', 'size', '[height, width]', size);
   const [height, width] = size;
   checkInteger('resizeBilinearTorch', 'height', height, 1);
   checkInteger('resizeBilinearTorch', 'width', width, 1);
+  checkBoolean('resizeBilinearTorch', 'alignCorners', alignCorners);
   const [b, h, w, c] = x.shape as number[];
   return tf.tidy(() => {
     let y = tf.cast(x, 'float32');
@@ -72,15 +86,18 @@ export function resizeBilinearTorch(x: tf.Tensor, size: [number, number], alignC
   });
 }
 
-/** Configuration of {@link ResizeBilinear}. */
+/**
+ * Configuration of {@link ResizeBilinear}. Optional fields default to {@link RESIZE_BILINEAR_DEFAULTS};
+ * `height`·`width` is at most {@link MAX_ELEMENTS}.
+ */
 export interface ResizeBilinearArgs extends LayerArgs {
   /** Output height (integer ≥ 1). Required. */
   height: number;
   /** Output width (integer ≥ 1). Required. */
   width: number;
   /**
-   * PyTorch's `align_corners`. `false` (default): half-pixel centres, `F.interpolate(...,
-   * align_corners=False)` (TensorFlow's `half_pixel_centers=True`). `true`: corner pixels aligned.
+   * PyTorch's `align_corners`. `false`: half-pixel centres, `F.interpolate(..., align_corners=False)`
+   * (TensorFlow's `half_pixel_centers=True`). `true`: corner pixels aligned.
    */
   alignCorners?: boolean;
 }
@@ -99,28 +116,32 @@ export interface ResizeBilinearArgs extends LayerArgs {
  * const resize = resizeBilinear({ height: 64, width: 64 });
  * const y = resize.apply(tf.randomNormal([1, 8, 8, 32])) as tf.Tensor; // [1, 64, 64, 32]
  */
-export class ResizeBilinear extends tfl.layers.Layer {
+export class ResizeBilinear extends PhalanxLayer {
   /** Name under which the class is registered for serialisation. */
   static className = 'ResizeBilinear';
   /** Output height in pixels. */
   readonly height: number;
   /** Output width in pixels. */
   readonly width: number;
-  /** PyTorch's `align_corners`: false (default) for half-pixel centres, true to align the corner pixels. */
+  /** PyTorch's `align_corners`: false for half-pixel centres, true to align the corner pixels. */
   readonly alignCorners: boolean;
 
   constructor(args: ResizeBilinearArgs) {
     super(args);
-    if (args === undefined || args === null) {
-      throw new PhalanxConfigError(COMPONENT, 'args', 'an object with height and width', args);
-    }
-    this.height = checkInteger(COMPONENT, 'height', args.height, 1);
-    this.width = checkInteger(COMPONENT, 'width', args.width, 1);
-    this.alignCorners = checkBoolean(COMPONENT, 'alignCorners', args.alignCorners ?? false);
+    this.height = checkSize(COMPONENT, 'height', args.height, 1);
+    this.width = checkSize(COMPONENT, 'width', args.width, 1);
+    checkElements(COMPONENT, 'output map [height, width]', [this.height, this.width]);
+    this.alignCorners = checkBoolean(
+      COMPONENT,
+      'alignCorners',
+      args.alignCorners ?? RESIZE_BILINEAR_DEFAULTS.alignCorners,
+    );
   }
 
-  private checkShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+  /** Checks the input shapes (one `[B, H, W, C]`) for `build`, `computeOutputShape` and `call`. */
+  private checkShape(shapes: tfl.Shape[]): tfl.Shape {
+    checkInputCount(COMPONENT, shapes, [1], 'a single tensor [B, H, W, C]');
+    const [shape] = shapes;
     if (shape.length !== 4 || shape[1] == null || shape[2] == null) {
       throw new PhalanxShapeError(COMPONENT, 'input shape', '[B, H, W, C] with known H and W', shape);
     }
@@ -128,19 +149,20 @@ export class ResizeBilinear extends tfl.layers.Layer {
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    this.checkShape(inputShape);
+    this.checkShape(shapeList(inputShape));
     this.built = true;
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const s = this.checkShape(inputShape);
+    const s = this.checkShape(shapeList(inputShape));
     return [s[0], this.height, this.width, s[3]];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     void kwargs;
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      this.checkShape(tensorShapes(inputs));
+      const [x] = tensorList(inputs);
       return resizeBilinearTorch(x, [this.height, this.width], this.alignCorners);
     });
   }
