@@ -61,7 +61,7 @@ export function checkElements(component: string, argument: string, shape: readon
     throw new PhalanxConfigError(
       component,
       argument,
-      `at most ${MAX_ELEMENTS} (2^28) elements`,
+      `of at most ${MAX_ELEMENTS} (2^28) elements`,
       `${describe([...shape])}: ${count} elements`,
     );
   }
