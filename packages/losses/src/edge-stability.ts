@@ -1,13 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { checkTensor } from './validate';
+import { checkOptions, checkTensor } from './validate';
 
-/** Options of {@link edgeStabilityLoss}. */
+/** The defaults of {@link EdgeStabilityLossOptions}. */
+export const EDGE_STABILITY_LOSS_DEFAULTS = Object.freeze({ reduction: 'mean' } as const);
+
+/** Options of {@link edgeStabilityLoss}; defaults in {@link EDGE_STABILITY_LOSS_DEFAULTS}. */
 export interface EdgeStabilityLossOptions {
   /**
    * How the per-pair terms are reduced: `'sum'` sums `(α_ij − 1)²` over the edge pairs (EHPE Eq. 13);
    * `'mean'` also divides by the number of pairs, so the loss does not grow with the skeleton.
-   * Both average over the leading (batch, head) axes. Default `'mean'`.
+   * Both average over the leading (batch, head) axes.
    */
   reduction?: 'mean' | 'sum';
 }
@@ -69,7 +72,7 @@ function edgeMask(adjacency: Adjacency, size: number): { mask: tf.Tensor2D; pair
  * `α_ij` of the skeleton edges near 1,
  *
  *     L_E = mean_{b, k} Σ_{(i, j) ∈ E} (α_bkij − 1)²          (reduction 'sum')
- *     L_E = mean_{b, k} 1/|E| Σ_{(i, j) ∈ E} (α_bkij − 1)²    (reduction 'mean', default)
+ *     L_E = mean_{b, k} 1/|E| Σ_{(i, j) ∈ E} (α_bkij − 1)²    (reduction 'mean')
  *
  * where `E` is the set of ordered pairs `i ≠ j` with `adjacency[i][j] ≠ 0`. The loss is a function of
  * the attention alone (no target), so it is meant for custom training loops, added to the other
@@ -80,9 +83,9 @@ function edgeMask(adjacency: Adjacency, size: number): { mask: tf.Tensor2D; pair
  *
  * @param attention Edge weights α, e.g. the attention of a DynamicEdgeGAT layer.
  * @param adjacency Skeleton adjacency, see {@link Adjacency}.
- * @param options `reduction` (`'mean'` | `'sum'`, default `'mean'`).
+ * @param options `reduction` (`'mean'` | `'sum'`; defaults in {@link EDGE_STABILITY_LOSS_DEFAULTS}).
  * @throws PhalanxShapeError when `attention` is not `[..., J, J]` or `adjacency` is not `J × J`.
- * @throws PhalanxConfigError on a bad `reduction`, an array adjacency with entries other than 0/1 or
+ * @throws PhalanxConfigError on options that are not an object, a bad `reduction`, an array adjacency with entries other than 0/1 or
  *   with no edge.
  *
  * @example
@@ -96,7 +99,7 @@ export function edgeStabilityLoss(
   adjacency: Adjacency,
   options: EdgeStabilityLossOptions = {},
 ): tf.Scalar {
-  const reduction = options.reduction ?? 'mean';
+  const reduction = checkOptions(NAME, options).reduction ?? EDGE_STABILITY_LOSS_DEFAULTS.reduction;
   if (reduction !== 'mean' && reduction !== 'sum') {
     throw new PhalanxConfigError(NAME, 'reduction', "one of 'mean', 'sum'", reduction);
   }

@@ -29,3 +29,15 @@ export function checkPoints3(component: string, target: unknown, prediction: unk
     throw new PhalanxShapeError(component, 'target', 'of shape [..., 3] (e.g. [B, J, 3])', shape);
   }
 }
+
+/**
+ * Returns `options` if it is an options object (`undefined` counts as `{}`); throws a `PhalanxConfigError`
+ * naming `component` for `null`, arrays and primitives, where reading a field would throw a `TypeError`.
+ */
+export function checkOptions<T extends object>(component: string, options: T | undefined): Partial<T> {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new PhalanxConfigError(component, 'options', 'an object', options);
+  }
+  return options;
+}

@@ -1,21 +1,26 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError } from '@phalanx/errors';
-import { checkPoints3 } from './validate';
+import { checkFloat32, PhalanxConfigError } from '@phalanx/errors';
+import { checkOptions, checkPoints3 } from './validate';
 
-/** Options of {@link xyzL1Loss}. */
+/** The defaults of {@link XyzL1LossOptions}: λ = 1, plain L1 summed over the coordinates. */
+export const XYZ_L1_LOSS_DEFAULTS = Object.freeze({ zWeight: 1 } as const);
+
+/** Options of {@link xyzL1Loss}; defaults in {@link XYZ_L1_LOSS_DEFAULTS}. */
 export interface XyzL1LossOptions {
   /**
    * Weight λ of the depth term `|Δz|`, balancing the gradient magnitudes of the XY and Z errors. A
-   * finite number ≥ 0. Default `1` (plain L1 summed over the coordinates).
+   * finite number ≥ 0 that stays finite in float32 (it multiplies a float32 tensor).
    */
   zWeight?: number;
 }
 
-function checkZWeight(component: string, zWeight: unknown): number {
+/** The checked λ of `options`: a named error for a non-object, a negative, non-finite or float32-overflowing λ. */
+function zWeightOf(component: string, options: XyzL1LossOptions): number {
+  const zWeight = checkOptions(component, options).zWeight ?? XYZ_L1_LOSS_DEFAULTS.zWeight;
   if (typeof zWeight !== 'number' || !Number.isFinite(zWeight) || zWeight < 0) {
     throw new PhalanxConfigError(component, 'zWeight', 'a finite number ≥ 0', zWeight);
   }
-  return zWeight;
+  return checkFloat32(component, 'zWeight', zWeight);
 }
 
 function xyzL1(component: string, target: tf.Tensor, prediction: tf.Tensor, zWeight: number): tf.Scalar {
@@ -32,7 +37,7 @@ function xyzL1(component: string, target: tf.Tensor, prediction: tf.Tensor, zWei
  *
  *     |x̂ − x| + |ŷ − y| + λ·|ẑ − z|,   λ = zWeight.
  *
- * With the default `zWeight = 1` it can be passed to `model.compile({loss: xyzL1Loss})` directly; for
+ * With the default λ ({@link XYZ_L1_LOSS_DEFAULTS}) it can be passed to `model.compile({loss: xyzL1Loss})` directly; for
  * another λ use {@link xyzL1LossFn}, which returns a `(yTrue, yPred)` loss.
  *
  * **Shapes**: `target`, `prediction` — `[..., 3]` (typically `[B, J, 3]`, coordinates x, y, z),
@@ -40,9 +45,10 @@ function xyzL1(component: string, target: tf.Tensor, prediction: tf.Tensor, zWei
  *
  * @param target Ground-truth joints.
  * @param prediction Predicted joints, same shape as `target`.
- * @param options `zWeight` (λ, default 1).
+ * @param options `zWeight` (λ; defaults in {@link XYZ_L1_LOSS_DEFAULTS}).
  * @throws PhalanxShapeError when the shapes differ or the last axis is not 3.
- * @throws PhalanxConfigError when `zWeight` is negative or not finite.
+ * @throws PhalanxConfigError when `options` is not an object or `zWeight` is negative, not finite or
+ *   beyond float32.
  *
  * @example
  * const t = tf.zeros([1, 1, 3]);
@@ -50,8 +56,7 @@ function xyzL1(component: string, target: tf.Tensor, prediction: tf.Tensor, zWei
  * xyzL1Loss(t, p, { zWeight: 0.5 }).print(); // 5  (1 + 2 + 0.5·4)
  */
 export function xyzL1Loss(target: tf.Tensor, prediction: tf.Tensor, options: XyzL1LossOptions = {}): tf.Scalar {
-  const zWeight = checkZWeight('xyzL1Loss', options.zWeight ?? 1);
-  return xyzL1('xyzL1Loss', target, prediction, zWeight);
+  return xyzL1('xyzL1Loss', target, prediction, zWeightOf('xyzL1Loss', options));
 }
 
 /**
@@ -60,7 +65,8 @@ export function xyzL1Loss(target: tf.Tensor, prediction: tf.Tensor, options: Xyz
  *
  * **Shapes**: as {@link xyzL1Loss}.
  *
- * @throws PhalanxConfigError when `zWeight` is negative or not finite.
+ * @throws PhalanxConfigError when `options` is not an object or `zWeight` is negative, not finite or
+ *   beyond float32.
  *
  * @example
  * const model = tfl.sequential({
@@ -69,6 +75,6 @@ export function xyzL1Loss(target: tf.Tensor, prediction: tf.Tensor, options: Xyz
  * model.compile({ optimizer: 'adam', loss: xyzL1LossFn({ zWeight: 0.5 }) });
  */
 export function xyzL1LossFn(options: XyzL1LossOptions = {}): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar {
-  const zWeight = checkZWeight('xyzL1LossFn', options.zWeight ?? 1);
+  const zWeight = zWeightOf('xyzL1LossFn', options);
   return (yTrue: tf.Tensor, yPred: tf.Tensor) => xyzL1('xyzL1Loss', yTrue, yPred, zWeight);
 }
