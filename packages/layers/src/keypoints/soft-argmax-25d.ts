@@ -6,13 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import {
-  checkBoolean,
-  checkFinite,
-  checkOneOf,
-  checkPositiveFloat32,
-  PhalanxShapeError,
-} from '@phalanx/errors';
+import { checkBoolean, checkFinite, checkOneOf, checkPositiveFloat32, PhalanxShapeError } from '@phalanx/errors';
 import { checkArgs, checkSize } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
