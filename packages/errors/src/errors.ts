@@ -271,7 +271,8 @@ export const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
  * @param errorClass - what to throw; default {@link PhalanxConfigError}.
  * @example
  * ```ts
- * const zWeight = checkFloat32('xyzL1Loss', 'zWeight', options.zWeight ?? 1); // 1e39 throws
+ * checkFloat32('xyzL1Loss', 'zWeight', 0.5); // 0.5
+ * checkFloat32('xyzL1Loss', 'zWeight', 1e39); // throws: Infinity in float32
  * ```
  */
 export function checkFloat32(

@@ -24,7 +24,8 @@ export const MAX_ELEMENTS = 2 ** 28;
  * field would otherwise throw a `TypeError`.
  *
  * @example
- * const { heads = 8 } = checkArgs('dynamicEdgeGATCore', 'options', options);
+ * const options: { heads?: number } | null = null;
+ * checkArgs('dynamicEdgeGATCore', 'options', options); // throws: options must be an object, but received null
  */
 export function checkArgs<T>(component: string, argument: string, args: T): T & object {
   if (typeof args !== 'object' || args === null || Array.isArray(args)) {
@@ -38,7 +39,8 @@ export function checkArgs<T>(component: string, argument: string, args: T): T & 
  * usual `an integer ≥ min` message; values above {@link MAX_SIZE} get `an integer in [min, 16777216]`.
  *
  * @example
- * const units = checkSize('DynamicEdgeGAT', 'units', args.units, 1);
+ * checkSize('DynamicEdgeGAT', 'units', 64, 1); // 64
+ * checkSize('DynamicEdgeGAT', 'units', 2 ** 25, 1); // throws: an integer in [1, 16777216]
  */
 export function checkSize(component: string, argument: string, value: unknown, min: number): number {
   checkInteger(component, argument, value, min);
@@ -53,7 +55,8 @@ export function checkSize(component: string, argument: string, value: unknown, m
  * weight or map, e.g. `'kernel [F, K·U]'`.
  *
  * @example
- * checkElements('DualBranchFusion', 'structuralWeight [J, J]', [numJoints, numJoints]);
+ * checkElements('DualBranchFusion', 'structuralWeight [J, J]', [21, 21]); // fine
+ * checkElements('DualBranchFusion', 'structuralWeight [J, J]', [20000, 20000]); // throws
  */
 export function checkElements(component: string, argument: string, shape: readonly number[]): void {
   const count = shape.reduce((product, size) => product * size, 1);
@@ -71,7 +74,8 @@ export function checkElements(component: string, argument: string, shape: readon
  * Returns `value` if it is a dropout rate: a number in `[0, 1)`.
  *
  * @example
- * const attentionDropout = checkRate('MultiHeadAttention', 'attentionDropout', args.attentionDropout ?? 0);
+ * checkRate('MultiHeadAttention', 'attentionDropout', 0.1); // 0.1
+ * checkRate('MultiHeadAttention', 'attentionDropout', 1); // throws: a number in [0, 1)
  */
 export function checkRate(component: string, argument: string, value: unknown): number {
   if (typeof value !== 'number' || !(value >= 0 && value < 1)) {

@@ -43,7 +43,9 @@ export function nameComponent(component: string, error: unknown): unknown {
  * `component`.
  *
  * @example
- * return withComponent('ConcreteJointSelector', () => concreteSelection(logits, tau, noise));
+ * const noise = tf.zeros([3, 4]); // should be [4, 3]
+ * withComponent('ConcreteJointSelector', () => concreteSelection(tf.zeros([4, 3]), 1, noise));
+ * // throws: ConcreteJointSelector: concreteSelection: gumbelNoise must be of shape [4, 3], but received [3, 4].
  */
 export function withComponent<T>(component: string, body: () => T): T {
   try {
@@ -87,7 +89,8 @@ export function tensorList(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
  * of inputs. `received` is what the message shows; default `'<n> tensors'`.
  *
  * @example
- * checkInputCount('DualBranchFusion', shapes, [2], 'a list [structural, visual] of two tensors');
+ * checkInputCount('DualBranchFusion', [[null, 21, 8]], [2], 'a list [structural, visual] of two tensors');
+ * // throws: DualBranchFusion: inputs must be a list [structural, visual] of two tensors, but received '1 tensors'.
  */
 export function checkInputCount(
   component: string,
