@@ -3,7 +3,10 @@ import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { checkOptions, checkTensor } from './validate';
 
 /** The defaults of {@link EdgeStabilityLossOptions}. */
-export const EDGE_STABILITY_LOSS_DEFAULTS = Object.freeze({ reduction: 'mean' } as const);
+export const EDGE_STABILITY_LOSS_DEFAULTS = Object.freeze({
+  /** {@link EdgeStabilityLossOptions.reduction} */
+  reduction: 'mean',
+} as const);
 
 /** Options of {@link edgeStabilityLoss}; defaults in {@link EDGE_STABILITY_LOSS_DEFAULTS}. */
 export interface EdgeStabilityLossOptions {

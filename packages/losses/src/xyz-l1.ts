@@ -3,7 +3,10 @@ import { checkFloat32, PhalanxConfigError } from '@phalanx/errors';
 import { checkOptions, checkPoints3 } from './validate';
 
 /** The defaults of {@link XyzL1LossOptions}: λ = 1, plain L1 summed over the coordinates. */
-export const XYZ_L1_LOSS_DEFAULTS = Object.freeze({ zWeight: 1 } as const);
+export const XYZ_L1_LOSS_DEFAULTS = Object.freeze({
+  /** {@link XyzL1LossOptions.zWeight} */
+  zWeight: 1,
+} as const);
 
 /** Options of {@link xyzL1Loss}; defaults in {@link XYZ_L1_LOSS_DEFAULTS}. */
 export interface XyzL1LossOptions {

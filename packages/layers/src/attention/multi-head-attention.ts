@@ -16,7 +16,12 @@ const COMPONENT = 'MultiHeadAttention';
  * The default of every optional argument of {@link MultiHeadAttentionArgs}; {@link multiHeadAttentionCore}
  * uses the same `attentionDropout`. The single place these values are written.
  */
-export const MULTI_HEAD_ATTENTION_DEFAULTS = Object.freeze({ attentionDropout: 0, returnAttention: false } as const);
+export const MULTI_HEAD_ATTENTION_DEFAULTS = Object.freeze({
+  /** {@link MultiHeadAttentionArgs.attentionDropout} */
+  attentionDropout: 0,
+  /** {@link MultiHeadAttentionArgs.returnAttention} */
+  returnAttention: false,
+} as const);
 
 /**
  * Weights of {@link multiHeadAttentionCore}, TensorFlow.js layout (`y = x · kernel + bias`). With PyTorch's

@@ -14,7 +14,10 @@ import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } fr
 const COMPONENT = 'DualBranchFusion';
 
 /** The default of every optional argument of {@link DualBranchFusionArgs}; the single place it is written. */
-export const DUAL_BRANCH_FUSION_DEFAULTS = Object.freeze({ visualWeight: 'vector' } as const);
+export const DUAL_BRANCH_FUSION_DEFAULTS = Object.freeze({
+  /** {@link DualBranchFusionArgs.visualWeight} */
+  visualWeight: 'vector',
+} as const);
 
 /** Form of the visual branch's weight: one scale per joint, or a full joint-mixing matrix. */
 export type VisualWeightForm = 'vector' | 'matrix';

@@ -24,17 +24,27 @@ const NAME = 'GroupFusion';
  * Defaults of {@link NddrKernelArgs}: the official `nddr_layer`'s α = 0.9 (own group) and β = 0.1 (the other
  * groups together). The single place these values are written; {@link GroupFusion} uses them too.
  */
-export const NDDR_KERNEL_DEFAULTS = Object.freeze({ selfWeight: 0.9, otherWeight: 0.1 } as const);
+export const NDDR_KERNEL_DEFAULTS = Object.freeze({
+  /** {@link NddrKernelArgs.selfWeight} */
+  selfWeight: 0.9,
+  /** {@link NddrKernelArgs.otherWeight} */
+  otherWeight: 0.1,
+} as const);
 
 /**
  * The default of every optional argument of {@link GroupFusionArgs}: α and β from
  * {@link NDDR_KERNEL_DEFAULTS}; `units` and `kernelInitializer` `null` (U = C, the NDDR initialisation).
  */
 export const GROUP_FUSION_DEFAULTS = Object.freeze({
+  /** {@link GroupFusionArgs.units} */
   units: null,
+  /** {@link GroupFusionArgs.selfWeight} */
   selfWeight: NDDR_KERNEL_DEFAULTS.selfWeight,
+  /** {@link GroupFusionArgs.otherWeight} */
   otherWeight: NDDR_KERNEL_DEFAULTS.otherWeight,
+  /** {@link GroupFusionArgs.useBias} */
   useBias: true,
+  /** {@link GroupFusionArgs.kernelInitializer} */
   kernelInitializer: null,
 } as const);
 

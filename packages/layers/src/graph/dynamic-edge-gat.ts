@@ -34,17 +34,27 @@ export type GATNeighborhood = 'skeleton' | 'knn';
  * these values are written.
  */
 export const DYNAMIC_EDGE_GAT_DEFAULTS = Object.freeze({
+  /** {@link DynamicEdgeGATArgs.heads} */
   heads: 8,
+  /** {@link DynamicEdgeGATArgs.hops} */
   hops: 1,
+  /** {@link DynamicEdgeGATArgs.attention} */
   attention: 'additive',
+  /** {@link DynamicEdgeGATArgs.concatHeads} */
   concatHeads: true,
+  /** {@link DynamicEdgeGATArgs.negativeSlope} */
   negativeSlope: 0.2,
+  /** {@link DynamicEdgeGATArgs.attentionDropout} */
   attentionDropout: 0,
+  /** {@link DynamicEdgeGATArgs.useBias} */
   useBias: true,
+  /** {@link DynamicEdgeGATArgs.activation} */
   activation: 'linear',
+  /** {@link DynamicEdgeGATArgs.returnAttention} */
   returnAttention: false,
+  /** {@link DynamicEdgeGATArgs.neighborhood} */
   neighborhood: 'skeleton',
-  /** The EHPE release's k. */
+  /** {@link DynamicEdgeGATArgs.k}: the EHPE release's k. */
   k: 8,
 } as const);
 const DEFAULTS = DYNAMIC_EDGE_GAT_DEFAULTS;

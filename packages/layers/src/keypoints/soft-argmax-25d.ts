@@ -17,10 +17,15 @@ const COMPONENT = 'SoftArgmax25D';
  * `beta`, `coordinates` and `returnProbabilities`. The single place these values are written.
  */
 export const SOFT_ARGMAX_25D_DEFAULTS = Object.freeze({
+  /** {@link SoftArgmax25DArgs.mode} */
   mode: 'volumetric',
+  /** {@link SoftArgmax25DArgs.beta} */
   beta: 1,
+  /** {@link SoftArgmax25DArgs.trainableBeta} */
   trainableBeta: false,
+  /** {@link SoftArgmax25DArgs.coordinates} */
   coordinates: 'pixel',
+  /** {@link SoftArgmax25DArgs.returnProbabilities} */
   returnProbabilities: false,
 } as const);
 const DEFAULTS = SOFT_ARGMAX_25D_DEFAULTS;

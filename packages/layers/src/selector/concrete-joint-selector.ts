@@ -27,9 +27,13 @@ const NAME = 'ConcreteJointSelector';
  * written.
  */
 export const CONCRETE_JOINT_SELECTOR_DEFAULTS = Object.freeze({
+  /** {@link ConcreteJointSelectorArgs.initialTemperature} */
   initialTemperature: STEP_TEMPERATURE_DEFAULTS.initial,
+  /** {@link ConcreteJointSelectorArgs.straightThrough} */
   straightThrough: false,
+  /** {@link ConcreteJointSelectorArgs.inferenceMode} */
   inferenceMode: 'hard',
+  /** {@link ConcreteJointSelectorArgs.seed} */
   seed: null,
 } as const);
 const DEFAULTS = CONCRETE_JOINT_SELECTOR_DEFAULTS;

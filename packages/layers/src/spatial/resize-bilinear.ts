@@ -17,7 +17,10 @@ const COMPONENT = 'ResizeBilinear';
  * The default of every optional argument of {@link ResizeBilinearArgs}; {@link resizeBilinearTorch} uses
  * the same `alignCorners`. The single place it is written.
  */
-export const RESIZE_BILINEAR_DEFAULTS = Object.freeze({ alignCorners: false } as const);
+export const RESIZE_BILINEAR_DEFAULTS = Object.freeze({
+  /** {@link ResizeBilinearArgs.alignCorners} */
+  alignCorners: false,
+} as const);
 
 /**
  * The `[outSize, inSize]` matrix of 1-D linear interpolation as PyTorch defines it. Output index o reads

@@ -330,7 +330,11 @@ forEachBackend(() => {
     it('sizes beyond the stated bounds are refused at construction, not by an allocation', () => {
       const cases: [LayerClass, Record<string, unknown>, string][] = [
         [DynamicEdgeGAT, { units: MAX_SIZE + 1 }, 'DynamicEdgeGAT: units must be an integer in [1, 16777216]'],
-        [DynamicEdgeGAT, { units: 2 ** 14, heads: 2 ** 15 }, 'DynamicEdgeGAT: bias [K·U] (heads·units) must be of at most 268435456 (2^28) elements'],
+        [
+          DynamicEdgeGAT,
+          { units: 2 ** 14, heads: 2 ** 15 },
+          'DynamicEdgeGAT: bias [K·U] (heads·units) must be of at most 268435456 (2^28) elements',
+        ],
         [DualBranchFusion, { numJoints: 2 ** 14 + 1 }, 'DualBranchFusion: structuralWeight [J, J]'],
         [MultiHeadAttention, { numHeads: 1, units: 2 ** 14 + 1 }, 'MultiHeadAttention: outputKernel [D, D]'],
         [ResizeBilinear, { height: 2 ** 15, width: 2 ** 14 }, 'ResizeBilinear: output map [height, width]'],
