@@ -1,0 +1,25 @@
+/** The error an estimator throws when it is used after `dispose()`. */
+import { PhalanxConfigError, PhalanxFileError, PhalanxShapeError } from '@phalanx/errors';
+
+export { PhalanxConfigError, PhalanxFileError, PhalanxShapeError };
+
+/**
+ * A {@link HandPoseEstimator} was used after its `dispose()`: its weights are gone. Load a new one.
+ *
+ * @example
+ * ```ts
+ * estimator.dispose();
+ * await estimator.estimateHands(image); // throws PhalanxDisposedError
+ * ```
+ */
+export class PhalanxDisposedError extends Error {
+  /** Always `'PhalanxDisposedError'`, for tests on `error.name`. */
+  override readonly name: string = 'PhalanxDisposedError';
+
+  constructor(
+    /** The component that was used after disposal, e.g. `HandPoseEstimator.estimateHands`. */
+    readonly component: string,
+  ) {
+    super(`${component}: the estimator was disposed; load a new one with loadHandPoseEstimator().`);
+  }
+}
