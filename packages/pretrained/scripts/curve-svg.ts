@@ -34,6 +34,14 @@ export interface CurvePlot {
   references?: readonly ReferenceLine[];
 }
 
+/** Ticks extended by their own step until the last one reaches `hi` (niceTicks stops at or below it). */
+function covering(ticks: number[], hi: number): number[] {
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : Math.abs(hi) || 1;
+  const out = [...ticks];
+  while (out[out.length - 1] < hi) out.push(Number((out[out.length - 1] + step).toPrecision(12)));
+  return out;
+}
+
 const COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9'];
 
 /**
@@ -51,8 +59,8 @@ export function curveToSvg(plot: CurvePlot): string {
   const refs = plot.references ?? [];
   const xs = plot.series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = [...plot.series.flatMap((s) => s.points.map((p) => p[1])), ...refs.map((r) => r.value)];
-  const xTicks = niceTicks(Math.min(0, ...xs), Math.max(...xs, 1));
-  const yTicks = niceTicks(0, Math.max(...ys, 1e-9) * 1.05);
+  const xTicks = covering(niceTicks(Math.min(0, ...xs), Math.max(...xs, 1)), Math.max(...xs, 1));
+  const yTicks = covering(niceTicks(0, Math.max(...ys, 1e-9) * 1.05), Math.max(...ys, 1e-9) * 1.05);
   const [x0, x1] = [xTicks[0], xTicks[xTicks.length - 1]];
   const [y0, y1] = [yTicks[0], yTicks[yTicks.length - 1]];
   const px = (x: number) => m.left + ((x - x0) / (x1 - x0 || 1)) * (width - m.left - m.right);
@@ -93,12 +101,15 @@ export function curveToSvg(plot: CurvePlot): string {
     );
     legend.push([`${r.label} (${r.value.toFixed(2)})`, color, true]);
   });
+  // Legend in the lower left corner, where a falling curve leaves room.
   legend.forEach(([label, color, dashed], i) => {
-    const y = m.top + 14 + 16 * i;
+    const y = height - m.bottom - 10 - 16 * (legend.length - 1 - i);
+    const dash = dashed ? ' stroke-dasharray="6 4"' : '';
+    out.push(`<rect x="${m.left + 6}" y="${y - 12}" width="210" height="16" fill="white" fill-opacity="0.85"/>`);
     out.push(
-      `<line x1="${width - m.right - 210}" y1="${y - 4}" x2="${width - m.right - 190}" y2="${y - 4}" stroke="${color}" stroke-width="2"${dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      `<line x1="${m.left + 10}" y1="${y - 4}" x2="${m.left + 30}" y2="${y - 4}" stroke="${color}" stroke-width="2"${dash}/>`,
     );
-    out.push(`<text x="${width - m.right - 184}" y="${y}">${escapeXml(label)}</text>`);
+    out.push(`<text x="${m.left + 36}" y="${y}">${escapeXml(label)}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;

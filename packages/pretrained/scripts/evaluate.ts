@@ -1,7 +1,10 @@
 /**
  * Held-out accuracy of an estimator on synthetic hands, measured through `estimateHands` (so the
- * letterbox and the mapping back to image pixels are part of what is measured), next to two baselines
- * that know the answer's position: every joint at the true centre of the hand, and one fixed mean pose.
+ * letterbox and the mapping back to image pixels are part of what is measured), next to the two
+ * baselines the training examples report, with the same rule (mean over the visible joints):
+ * - hand centre: every joint at the centroid of the sample's visible true joints (all 21 if none is);
+ * - mean pose: one fixed pose for every image, the per-joint mean uv of 2048 samples of the training
+ *   stream (seed 1) at the same size.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { syntheticHands } from '@phalanx/data';
@@ -19,11 +22,16 @@ export interface SyntheticEvaluationOptions {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
 
-/**
- * Mean 2D end-point error (visible joints, image pixels) of the estimator, of the hand-centre baseline
- * (each joint at the mean of the sample's 21 true joints) and of the mean-pose baseline (each joint at
- * its mean position over the set).
- */
+/** Per-joint mean uv `[21][2]` of `count` training samples (seed 1) of side `size`. */
+function meanTrainingPose(size: number, count = 2048): number[][] {
+  const sum = Array.from({ length: 21 }, () => [0, 0]);
+  for (const s of syntheticHands({ seed: 1, size, count })) {
+    for (let j = 0; j < 21; j++) for (let c = 0; c < 2; c++) sum[j][c] += s.uv[2 * j + c] / count;
+  }
+  return sum;
+}
+
+/** Mean 2D end-point error (visible joints, image pixels) of the estimator and of the two baselines. */
 export async function evaluateOnSyntheticHands(
   estimator: HandPoseEstimator,
   options: SyntheticEvaluationOptions,
@@ -39,7 +47,7 @@ export async function evaluateOnSyntheticHands(
     gts.push(Array.from({ length: 21 }, (_, j) => [s.uv[2 * j], s.uv[2 * j + 1]]));
     visible.push(s.visible);
   }
-  const meanPose = Array.from({ length: 21 }, (_, j) => [0, 1].map((c) => mean(gts.map((g) => g[j][c]))));
+  const meanPose = meanTrainingPose(options.imageSize);
   const errors = (guess: (i: number) => number[][]) =>
     mean(
       gts.flatMap((gt, i) =>
@@ -47,7 +55,9 @@ export async function evaluateOnSyntheticHands(
       ),
     );
   const centre = (i: number) => {
-    const c = [0, 1].map((k) => mean(gts[i].map((p) => p[k])));
+    const shown = gts[i].filter((_, j) => visible[i][j]);
+    const points = shown.length > 0 ? shown : gts[i];
+    const c = [0, 1].map((k) => mean(points.map((p) => p[k])));
     return gts[i].map(() => c);
   };
   const epe2dPx = errors((i) => predictions[i]);

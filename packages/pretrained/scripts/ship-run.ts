@@ -14,6 +14,7 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  renameSync,
   readFileSync,
   rmSync,
   statSync,
@@ -23,7 +24,7 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { fileSystem } from '@phalanx/layers';
 import {
@@ -123,7 +124,10 @@ async function main(): Promise<void> {
   }
   const bytes = statSync(join(source, 'weights.bin')).size;
   if (bytes > MAX_WEIGHT_BYTES) throw new Error(`weights.bin is ${(bytes / 2 ** 20).toFixed(1)} MB, more than 15 MB`);
-  const target = fileURLToPath(new URL(`../models/${name}/`, import.meta.url));
+  await tf.setBackend('wasm');
+  // Everything is written to a staging folder that replaces models/<name>/ only when it is complete.
+  const final = fileURLToPath(new URL(`../models/${name}`, import.meta.url));
+  const target = `${final}.staging`;
   rmSync(target, { recursive: true, force: true });
   mkdirSync(target, { recursive: true });
   const metrics = existsSync(join(run, 'metrics.json')) ? readJson(join(run, 'metrics.json')) : {};
@@ -144,7 +148,6 @@ async function main(): Promise<void> {
     );
   write(card);
 
-  await tf.setBackend('cpu');
   const estimator = await loadHandPoseEstimator(name, { url: pathToFileURL(target).href });
   const evaluation = await evaluateOnSyntheticHands(estimator, {
     seed: Number(flags['eval-seed']),
@@ -172,6 +175,8 @@ async function main(): Promise<void> {
           : [],
     }),
   );
+  rmSync(final, { recursive: true, force: true });
+  renameSync(target, final);
   console.log(
     `shipped ${run} as models/${name}/ (${(bytes / 2 ** 20).toFixed(2)} MB of weights); held-out ${evaluation.count} ` +
       `synthetic hands at ${evaluation.imageSize} px (seed ${evaluation.seed}): 2D EPE ${evaluation.epe2dPx.toFixed(2)} px, ` +

@@ -34,9 +34,9 @@ export interface HeldOutEvaluation {
   imageSize: number;
   /** Mean 2D end-point error over the visible joints, image pixels. */
   epe2dPx: number;
-  /** The same error with every joint at the true centre of the hand (mean of its 21 joints). */
+  /** The same error with every joint at the true centre of the hand (the centroid of its visible joints). */
   handCentrePx: number;
-  /** The same error with one fixed mean pose for every image. */
+  /** The same error with one fixed pose for every image (the training stream's per-joint mean). */
   meanPosePx: number;
   /** `epe2dPx / handCentrePx`. */
   ratioToHandCentre: number;

@@ -142,7 +142,7 @@ describe('estimateHands', () => {
         [15, 15],
         [0, 0],
       ]);
-      const input = tf.div(tf.image.resizeBilinear(tf.expandDims(padded), [64, 64], true), 255);
+      const input = tf.div(tf.image.resizeBilinear(tf.expandDims(padded) as tf.Tensor4D, [64, 64], true), 255);
       return lg.model.predict(input) as tf.Tensor[];
     });
     const uvModel = ((await uv.array()) as number[][][])[0];

@@ -17,7 +17,8 @@ import { shippedModelUrl } from './package-files';
 /** Options of {@link loadHandPoseEstimator}. */
 export interface LoadHandPoseEstimatorOptions {
   /**
-   * Where the model is: the URL of its `model.json`, or of the folder holding it (ending in `/`), e.g.
+   * Where the model is: the URL of its `model.json`, or of the folder holding it (ending in `/`; a `file:`
+   * URL not ending in `.json` is taken as the folder), e.g.
    * where a web app serves a copy of `node_modules/@phalanx/pretrained/models/<name>/`. Relative URLs
    * resolve against the page. Default: the package's own files (`shippedModelUrl(name)`) — read from
    * disk in Node, fetched in a browser (works when the package is served as-is, e.g. from a CDN).
@@ -40,7 +41,8 @@ async function sourceOf(name: HandPoseModelName, options: LoadHandPoseEstimatorO
   const url = options.url ?? shippedModelUrl(name).href;
   if (url.startsWith('file:')) {
     const { fileURLToPath } = await import('node:url');
-    return fileSystem(fileURLToPath(url.endsWith('/') ? url : url.replace(/[^/]*$/, '')));
+    // A file URL names the model's folder, or its model.json.
+    return fileSystem(fileURLToPath(/\.json$/i.test(url) ? url.replace(/[^/]*$/, '') : url));
   }
   return tf.io.http(url.endsWith('/') ? `${url}model.json` : url, options.loadOptions);
 }
