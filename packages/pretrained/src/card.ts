@@ -20,7 +20,25 @@ export const HAND_POSE_MODELS: readonly HandPoseModelName[] = Object.freeze(['le
  *   middle-finger MCP–PIP bone (the root: the middle MCP, joint 9);
  * - `'bins'` (EHPE): `z = (b / (bins − 1) − ½) · rangeMetres`, `b` the depth bin (the root: the wrist).
  */
-export type DepthEncoding = { unit: 'bone'; boneMetres: number } | { unit: 'bins'; bins: number; rangeMetres: number };
+export type DepthEncoding = BoneDepth | BinnedDepth;
+
+/** Learnable Groups' depth: root-relative, in units of the middle-finger MCP–PIP bone. */
+export interface BoneDepth {
+  /** `'bone'`. */
+  unit: 'bone';
+  /** The bone's assumed length in metres: `z = d · boneMetres`. */
+  boneMetres: number;
+}
+
+/** EHPE's depth: bins over a range centred on the wrist's depth. */
+export interface BinnedDepth {
+  /** `'bins'`. */
+  unit: 'bins';
+  /** Number of bins D. */
+  bins: number;
+  /** The range the bins cover in metres: `z = (b / (D − 1) − ½) · rangeMetres`. */
+  rangeMetres: number;
+}
 
 /** A held-out measurement of a model through the estimator (the shipped models carry one). */
 export interface HeldOutEvaluation {

@@ -11,6 +11,14 @@ import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
  */
 export type HandPoseInput = tf.Tensor3D | Parameters<typeof tf.browser.fromPixels>[0];
 
+/** What {@link imageToTensor} returns. */
+export interface ImageTensor {
+  /** The image as `[H, W, 3]`, int32 or float32, 0–255. */
+  tensor: tf.Tensor3D;
+  /** Whether the tensor was created from pixels (the caller disposes it) rather than given. */
+  owned: boolean;
+}
+
 const COMPONENT = 'estimateHands';
 const EXPECTED = 'a tf.Tensor3D [H, W, 3] (RGB 0–255) or an image, video, canvas or ImageData';
 
@@ -39,7 +47,7 @@ function pixelSize(image: object): [number, number] {
  * if (owned) tensor.dispose();
  * ```
  */
-export function imageToTensor(image: HandPoseInput): { tensor: tf.Tensor3D; owned: boolean } {
+export function imageToTensor(image: HandPoseInput): ImageTensor {
   if (image instanceof tf.Tensor) {
     if (image.isDisposed)
       throw new PhalanxConfigError(COMPONENT, 'image', 'a tensor that is not disposed', 'a disposed tensor');
