@@ -96,8 +96,12 @@ export class HandPoseEstimator {
     const { tensor, owned } = imageToTensor(image);
     const [height, width] = tensor.shape;
     const box = letterboxGeometry(height, width, this.head.inputSize);
-    const packed = tf.tidy(() => this.head.run(letterboxImage(tensor, box)));
-    if (owned) tensor.dispose();
+    let packed: tf.Tensor1D;
+    try {
+      packed = tf.tidy(() => this.head.run(letterboxImage(tensor, box)));
+    } finally {
+      if (owned) tensor.dispose();
+    }
     const values = await packed.data();
     packed.dispose();
     this.checkAlive('HandPoseEstimator.estimateHands');
