@@ -89,7 +89,8 @@ function defaultDepth(name: HandPoseModelName, model: tfl.LayersModel): DepthEnc
  *
  * @example
  * ```ts
- * readModelCard('ehpe', model).depth; // {unit: 'bins', bins: 8, rangeMetres: 0.2}
+ * const estimator = await loadHandPoseEstimator('ehpe');
+ * readModelCard('ehpe', estimator.model).depth; // {unit: 'bins', bins: 8, rangeMetres: 0.2}
  * ```
  */
 export function readModelCard(name: HandPoseModelName, model: tfl.LayersModel): ModelCard {

@@ -8,8 +8,9 @@ export { PhalanxConfigError, PhalanxFileError, PhalanxShapeError };
  *
  * @example
  * ```ts
+ * const estimator = await loadHandPoseEstimator('learnable-groups');
  * estimator.dispose();
- * await estimator.estimateHands(image); // throws PhalanxDisposedError
+ * await estimator.estimateHands(tf.zeros([64, 64, 3], 'int32')); // throws PhalanxDisposedError
  * ```
  */
 export class PhalanxDisposedError extends Error {

@@ -305,3 +305,31 @@ describe('estimateHands', () => {
     expect(maxDiff(xy(a), xy(b))).toBe(0);
   });
 });
+
+describe('the README example', () => {
+  it('runs as written, with a synthetic hand as `image`', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Estimate a hand pose'));
+    const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    expect(code).toMatch(/^import \{ loadHandPoseEstimator \} from '@phalanx\/pretrained';\n/);
+    // The import line is what the body is given; the rest is plain JavaScript, run as it stands.
+    const body = code.replace(/^import .*\n/, '');
+    expect(body.trim().split('\n')).toHaveLength(4);
+    const logged: unknown[][] = [];
+    const run = new Function('loadHandPoseEstimator', 'image', 'console', `return (async () => {\n${body}\n})();`) as (
+      load: typeof loadHandPoseEstimator,
+      image: tf.Tensor3D,
+      console: { log: (...args: unknown[]) => void },
+    ) => Promise<void>;
+    const image = handImage(2, 96);
+    const before = tf.memory().numTensors;
+    await run(loadHandPoseEstimator, image, { log: (...args) => logged.push(args) });
+    expect(tf.memory().numTensors).toBe(before);
+    image.dispose();
+    const [keypoint, keypoint3D, score] = logged[0] as [{ name: string }, { name: string; z: number }, number];
+    expect(keypoint.name).toBe('index_tip');
+    expect(keypoint3D.name).toBe('index_tip');
+    expect(score).toBeGreaterThan(0);
+  });
+});

@@ -87,6 +87,7 @@ export class HandPoseEstimator {
    *
    * @example
    * ```ts
+   * const estimator = await loadHandPoseEstimator('learnable-groups');
    * const [hand] = await estimator.estimateHands(tf.zeros([480, 640, 3], 'int32'));
    * hand.keypoints[8]; // {x, y, name: 'index_tip'} in the image's pixels
    * ```

@@ -74,6 +74,7 @@ export function letterboxGeometry(height: number, width: number, inputSize: numb
  *
  * @example
  * ```ts
+ * const image = tf.zeros([480, 640, 3], 'int32') as tf.Tensor3D;
  * const box = letterboxGeometry(image.shape[0], image.shape[1], 64);
  * const input = letterboxImage(image, box); // [1, 64, 64, 3]
  * ```

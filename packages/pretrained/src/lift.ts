@@ -29,7 +29,10 @@ export interface LiftOptions {
  *
  * @example
  * ```ts
- * const xyz = liftToMetres(uvPixels, depthMetres); // xyz[0] = [0, 0, 0]: the wrist
+ * // A flat hand facing the camera, 1000 px per metre: bone e drawn |Δuv_e| = 1000·L_e pixels long.
+ * const uv = [[0, 0]];
+ * MEAN_HAND_BONES.forEach(([parent, child, length]) => uv.push([uv[parent][0] + 1000 * length, uv[parent][1]]));
+ * const xyz = liftToMetres(uv, new Array(21).fill(0.5)); // xyz[0] = [0, 0, 0]: the wrist; xyz[1] = [0.0325, 0, 0]
  * ```
  */
 export function liftToMetres(

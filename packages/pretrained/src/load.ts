@@ -104,6 +104,9 @@ export async function loadHandPoseEstimator(
  *
  * @example
  * ```ts
+ * import { createLearnableGroups } from '@phalanx/learnable-groups';
+ * import { estimatorFromModel } from '@phalanx/pretrained';
+ *
  * const estimator = estimatorFromModel('learnable-groups', createLearnableGroups({ inputSize: 64 }));
  * ```
  */
