@@ -10,4 +10,5 @@ export const DOCUMENTED_PACKAGES: readonly string[] = [
   'learnable-groups',
   'ehpe',
   'train',
+  'pretrained',
 ];

@@ -22,6 +22,7 @@ const PACKAGES = [
   'learnable-groups',
   'ehpe',
   'train',
+  'pretrained',
 ];
 const TFJS = ['core', 'layers', 'backend-cpu', 'backend-wasm', 'data'].map((p) => `@tensorflow/tfjs-${p}@4.22.0`);
 
@@ -45,6 +46,7 @@ const learnableGroups = ${load('@phalanx/learnable-groups')};
 const ehpe = ${load('@phalanx/ehpe')};
 const train = ${load('@phalanx/train')};
 const errors = ${load('@phalanx/errors')};
+const pretrained = ${load('@phalanx/pretrained')};
 async function main() {
   await tf.setBackend('cpu');
   const report = {};
@@ -81,6 +83,11 @@ async function main() {
   report.lgShapes = [uv.shape, depth.shape];
   report.ehpe = typeof ehpe.createEhpe;
   report.trainer = typeof train.Trainer;
+  // The shipped weights, found beside the installed package's dist/ (import.meta.url, shimmed in CJS).
+  const estimator = await pretrained.loadHandPoseEstimator('learnable-groups');
+  const [hand] = await estimator.estimateHands(tf.zeros([40, 30, 3], 'int32'));
+  report.estimator = [hand.keypoints.length, hand.keypoints[8].name, hand.keypoints3D[0].z];
+  estimator.dispose();
   console.log(JSON.stringify(report));
 }
 main().catch((e) => { console.error(e); process.exit(1); });
@@ -131,6 +138,7 @@ describe('packed tarballs in a fresh npm project', () => {
         sharedErrors: true,
         ehpe: 'function',
         trainer: 'function',
+        estimator: [21, 'index_tip', 0],
         lgShapes: [
           [1, 21, 2],
           [1, 21],

@@ -2,7 +2,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { renderSyntheticHand } from '@phalanx/data';
 import { chooseBackend, type BackendChoice } from './backend';
 import { draw3D, drawSkeleton, groupColor } from './draw';
-import { loadPoseModel, modelInput, predict, type PoseModel, type Prediction } from './pose-model';
+import type { HandPoseModelName } from '@phalanx/pretrained';
+import {
+  loadModelFrom,
+  loadShippedModel,
+  modelInputOf,
+  predict,
+  SHIPPED_MODELS,
+  type PoseModel,
+  type Prediction,
+} from './pose-model';
 
 /** What the page exposes for tests and for the curious (`window.__phalanxDemo` in the console). */
 export interface DemoState {
@@ -11,15 +20,27 @@ export interface DemoState {
   backend: string;
   backendsFailed: string[];
   model: string;
+  /** Which network runs: `'learnable-groups'` or `'ehpe'`. */
+  kind: HandPoseModelName;
   inputSize: number;
-  /** The model input `[S·S·3]` of the last run (RGB in [0, 1], row-major HWC). */
+  /** The model input `[S·S·3]` of the last run (the letterboxed picture, RGB in [0, 1], row-major HWC). */
   input: number[];
-  /** `[J][2]` model output in model-input pixels. */
+  /** Side of the square picture the estimator ran on, in pixels. */
+  pictureSize: number;
+  /** `[J][2]` the estimated keypoints in the picture's pixels. */
   keypoints: number[][];
-  /** `[J][2]` the same keypoints on the overlay canvas (where the dots are drawn). */
+  /** `[J][3]` the estimated keypoints in metres, wrist at the origin. */
+  keypoints3D: number[][];
+  /** The estimator's score. */
+  score: number;
+  /** `[J][2]` ground truth of a synthetic picture in its pixels, else null. */
+  truth: number[][] | null;
+  /** `[J]` 1 where the synthetic hand's joint is visible, else 0 (null for other pictures). */
+  truthVisible: number[] | null;
+  /** `[J][2]` the keypoints on the overlay canvas (where the dots are drawn). */
   display: number[][];
-  depth: number[];
   groups: number[][];
+  groupNames: string[];
   jointGroup: number[];
   colors: string[];
   inferenceMs: number;
@@ -44,7 +65,7 @@ const DISPLAY = imageCanvas.width;
 
 const params = new URLSearchParams(location.search);
 let pose: PoseModel | null = null;
-let modelName = 'bundled demo model (untrained)';
+let modelName = '';
 let backend = '';
 let backendsFailed: string[] = [];
 /** The current picture, square, at its own resolution. */
@@ -52,6 +73,7 @@ let square: HTMLCanvasElement | null = null;
 let sourceName = '';
 /** Ground truth of a synthetic picture, in the square's pixels. */
 let truth: number[][] | null = null;
+let truthVisible: number[] | null = null;
 let last: Prediction | null = null;
 let lastInput: number[] = [];
 let runs = 0;
@@ -92,16 +114,13 @@ function renderGroups(): void {
     const li = document.createElement('li');
     li.innerHTML =
       `<span class="swatch" style="background:${groupColor(g)}"></span>` +
-      `<span><b>group ${g + 1}</b> <span class="joints">${joints.length ? joints.join(', ') : '—'}</span></span>`;
+      `<span><b>${pose!.groupNames[g]}</b> <span class="joints">${joints.length ? joints.join(', ') : '—'}</span></span>`;
     list.appendChild(li);
   });
 }
 
-function lift3D(p: Prediction): number[][] {
-  // depth is root-relative and divided by the hand scale (bone 9–10); in pixels that bone is |uv10 − uv9|.
-  const bone = Math.hypot(p.uv[10][0] - p.uv[9][0], p.uv[10][1] - p.uv[9][1]) || 1;
-  return p.uv.map(([u, v], j) => [u, v, p.depth[j] * bone]);
-}
+const keypointsOf = (p: Prediction): number[][] => p.hand.keypoints.map((k) => [k.x, k.y]);
+const keypoints3DOf = (p: Prediction): number[][] => p.hand.keypoints3D.map((k) => [k.x, k.y, k.z]);
 
 function redraw(): void {
   if (square === null) return;
@@ -109,27 +128,32 @@ function redraw(): void {
   ictx.imageSmoothingQuality = 'high';
   ictx.drawImage(square, 0, 0, DISPLAY, DISPLAY);
   if (pose === null || last === null) return;
-  const scale = (square.width - 1) / (pose.inputSize - 1);
-  const display = last.uv.map(([x, y]) => toDisplay([x * scale, y * scale], square!.width));
+  const display = keypointsOf(last).map((p) => toDisplay(p, square!.width));
   const showTruth = ($<HTMLInputElement>('show-truth').checked && truth) || null;
   drawSkeleton(overlay.getContext('2d')!, display, pose.jointGroup, {
     truth: showTruth ? showTruth.map((p) => toDisplay(p, square!.width)) : undefined,
   });
-  draw3D(view.getContext('2d')!, lift3D(last), pose.jointGroup, yaw, pitch);
+  draw3D(view.getContext('2d')!, keypoints3DOf(last), pose.jointGroup, yaw, pitch);
   timingEl.innerHTML =
-    `inference <b>${last.ms.toFixed(1)} ms</b> on ${backend} · ${sourceName}` +
+    `inference <b>${last.ms.toFixed(1)} ms</b> on ${backend} · score ${last.hand.score.toFixed(2)} · ${sourceName}` +
     (showTruth ? ' · <span class="muted">dashed: ground truth</span>' : '');
   window.__phalanxDemo = {
     ready: true,
     backend,
     backendsFailed,
     model: modelName,
+    kind: pose.kind,
     inputSize: pose.inputSize,
     input: lastInput,
-    keypoints: last.uv,
+    pictureSize: square.width,
+    keypoints: keypointsOf(last),
+    keypoints3D: keypoints3DOf(last),
+    score: last.hand.score,
+    truth,
+    truthVisible,
     display,
-    depth: last.depth,
     groups: pose.groups,
+    groupNames: pose.groupNames,
     jointGroup: pose.jointGroup,
     colors: pose.groups.map((_, g) => groupColor(g)),
     inferenceMs: last.ms,
@@ -142,12 +166,10 @@ async function run(): Promise<void> {
   if (pose === null || square === null || busy) return;
   busy = true;
   try {
-    const input = modelInput(square, pose.inputSize);
     // A first run compiles the backend's kernels; time a second one so the figure is the steady state.
-    if (runs === 0) tf.dispose((pose.model.predict(input) as tf.Tensor[]).map((t) => (t.dataSync(), t)));
-    last = await predict(pose, input);
-    lastInput = Array.from(await input.data());
-    input.dispose();
+    if (runs === 0) await predict(pose, square);
+    last = await predict(pose, square);
+    lastInput = Array.from(await modelInputOf(square, pose.inputSize));
     runs++;
     redraw();
   } catch (error) {
@@ -180,6 +202,7 @@ function useSynthetic(seed: number): void {
   canvas.getContext('2d')!.putImageData(rgba, 0, 0);
   square = canvas;
   truth = Array.from({ length: 21 }, (_, j) => [sample.uv[2 * j], sample.uv[2 * j + 1]]);
+  truthVisible = Array.from(sample.visible);
   sourceName = `synthetic hand, seed ${seed}`;
 }
 
@@ -187,15 +210,16 @@ async function useImageFile(file: File): Promise<void> {
   stopWebcam();
   const bitmap = await createImageBitmap(file);
   square = squareFrom(bitmap, bitmap.width, bitmap.height);
-  truth = null;
+  truth = truthVisible = null;
   sourceName = file.name;
   await run();
 }
 
-async function loadModel(source: string | tf.io.IOHandler, name: string): Promise<void> {
+/** Loads a shipped model (by name) or another model of either network (a URL or files). */
+async function loadModel(source: HandPoseModelName | { from: string | tf.io.IOHandler }, name: string): Promise<void> {
   setStatus(`loading model <b>${name}</b>…`);
-  const loaded = await loadPoseModel(source);
-  pose?.model.dispose();
+  const loaded = typeof source === 'string' ? await loadShippedModel(source) : await loadModelFrom(source.from);
+  pose?.estimator.dispose();
   pose = loaded;
   modelName = name;
   runs = 0;
@@ -227,7 +251,7 @@ async function toggleWebcam(): Promise<void> {
   video.srcObject = webcamStream;
   await video.play();
   $('webcam').textContent = 'Stop webcam';
-  truth = null;
+  truth = truthVisible = null;
   sourceName = 'webcam';
   const loop = async (): Promise<void> => {
     if (webcamStream === null) return;
@@ -255,19 +279,23 @@ function wireUi(): void {
     const json = files.find((f) => f.name.endsWith('.json'));
     if (!json) return fail(new Error('choose a model.json together with its weight files'));
     const weights = files.filter((f) => f !== json);
-    void loadModel(tf.io.browserFiles([json, ...weights]), json.name)
+    void loadModel({ from: tf.io.browserFiles([json, ...weights]) }, json.name)
       .then(run)
       .catch(fail);
   });
   $<HTMLFormElement>('model-url-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const url = $<HTMLInputElement>('model-url').value.trim();
-    if (url) void loadModel(url, url).then(run).catch(fail);
+    if (url) void loadModel({ from: url }, url).then(run).catch(fail);
   });
   $<HTMLSelectElement>('backend').addEventListener('change', (e) => {
     void setBackend((e.target as HTMLSelectElement).value as BackendChoice)
       .then(run)
       .catch(fail);
+  });
+  $<HTMLSelectElement>('model-choice').addEventListener('change', (e) => {
+    const kind = (e.target as HTMLSelectElement).value as HandPoseModelName;
+    void loadModel(kind, SHIPPED_MODELS[kind].label).then(run).catch(fail);
   });
   $('webcam').addEventListener('click', () => void toggleWebcam());
   $('show-truth').addEventListener('change', redraw);
@@ -293,7 +321,7 @@ function wireUi(): void {
     yaw += (e.clientX - dragging.x) * 0.01;
     pitch = Math.max(-1.5, Math.min(1.5, pitch + (e.clientY - dragging.y) * 0.01));
     dragging = { x: e.clientX, y: e.clientY };
-    draw3D(view.getContext('2d')!, lift3D(last), pose.jointGroup, yaw, pitch);
+    draw3D(view.getContext('2d')!, keypoints3DOf(last), pose.jointGroup, yaw, pitch);
   });
   view.addEventListener('pointerup', () => (dragging = null));
 }
@@ -303,8 +331,11 @@ async function start(): Promise<void> {
   const choice = (params.get('backend') ?? 'auto') as BackendChoice;
   $<HTMLSelectElement>('backend').value = choice;
   await setBackend(choice);
+  // ?model=<url of model.json> loads another model; ?shipped=ehpe picks the shipped EHPE (default Learnable Groups).
   const url = params.get('model');
-  await loadModel(url ?? './model/model.json', url ?? 'bundled demo model (untrained)');
+  const kind: HandPoseModelName = params.get('shipped') === 'ehpe' ? 'ehpe' : 'learnable-groups';
+  $<HTMLSelectElement>('model-choice').value = kind;
+  await (url !== null ? loadModel({ from: url }, url) : loadModel(kind, SHIPPED_MODELS[kind].label));
   const seed = Number(params.get('seed') ?? 7);
   $<HTMLInputElement>('seed').value = String(seed);
   useSynthetic(seed);

@@ -1,69 +1,110 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-// Registers every Phalanx layer class (a side effect of @phalanx/layers), so that tf.loadLayersModel can
-// rebuild the network. @phalanx/learnable-groups is not needed to load a saved model.
-import '@phalanx/layers';
 import type { ConcreteJointSelector } from '@phalanx/layers';
+import { ehpeModelInfo } from '@phalanx/ehpe';
+import {
+  CARD_METADATA_KEY,
+  estimatorFromModel,
+  letterboxGeometry,
+  letterboxImage,
+  loadHandPoseEstimator,
+  type Hand,
+  type HandPoseEstimator,
+  type HandPoseModelName,
+} from '@phalanx/pretrained';
+// The shipped weights of @phalanx/pretrained, bundled by vite as assets (hashed file names; the weights
+// file is passed to the loader explicitly because model.json names it plainly).
+import lgModelUrl from '@phalanx/pretrained/models/learnable-groups/model.json?url';
+import lgWeightsUrl from '@phalanx/pretrained/models/learnable-groups/weights.bin?url';
+import ehpeModelUrl from '@phalanx/pretrained/models/ehpe/model.json?url';
+import ehpeWeightsUrl from '@phalanx/pretrained/models/ehpe/weights.bin?url';
 
-/** A loaded Learnable Groups model and what the page needs to know about it. */
+/** The shipped models the page offers, and the files vite bundled for them. */
+export const SHIPPED_MODELS: Record<HandPoseModelName, { label: string; modelUrl: string; weightsUrl: string }> = {
+  'learnable-groups': { label: 'Learnable Groups (shipped)', modelUrl: lgModelUrl, weightsUrl: lgWeightsUrl },
+  ehpe: { label: 'EHPE (shipped)', modelUrl: ehpeModelUrl, weightsUrl: ehpeWeightsUrl },
+};
+
+/** An estimator and how the page colours its joints. */
 export interface PoseModel {
-  model: tfl.LayersModel;
-  /** Square input size S of `[B, S, S, 3]`. */
+  estimator: HandPoseEstimator;
+  kind: HandPoseModelName;
+  /** Side S of the model input. */
   inputSize: number;
-  numJoints: number;
-  /** `groups[g]`: the joints the selector takes from group g (hard assignment). */
+  /** Learnable Groups: the joints the selector takes from each group; EHPE: TW-stage joints, the others. */
   groups: number[][];
-  /** `jointGroup[j]`: the group joint j is taken from. */
+  /** Legend of each group. */
+  groupNames: string[];
+  /** `jointGroup[j]`: the group joint j is coloured by. */
   jointGroup: number[];
 }
 
 export interface Prediction {
-  /** `[J][2]` keypoints in model-input pixels (align-corners, x right, y down). */
-  uv: number[][];
-  /** `[J]` root-relative depth divided by the hand scale (the model's second output). */
-  depth: number[];
-  /** Time of `predict` + reading the results back, in ms. */
+  /** The estimated hand: keypoints in the picture's pixels, keypoints3D in metres, score. */
+  hand: Hand;
+  /** Time of `estimateHands` (letterbox, model, reading the results back), in ms. */
   ms: number;
 }
 
-/** Loads a model (a URL, or `tf.io.browserFiles([model.json, weights…])`) and reads its selector's groups. */
-export async function loadPoseModel(source: string | tf.io.IOHandler): Promise<PoseModel> {
-  const model = await tfl.loadLayersModel(source);
-  const shape = model.inputs[0].shape;
-  if (shape.length !== 4 || shape[1] !== shape[2] || shape[3] !== 3 || typeof shape[1] !== 'number') {
-    throw new Error(`expected a model with input [B, S, S, 3], got [${shape.join(', ')}]`);
+function describeGroups(kind: HandPoseModelName, model: tfl.LayersModel): Pick<PoseModel, 'groups' | 'groupNames'> {
+  if (kind === 'ehpe') {
+    const tw = ehpeModelInfo(model).tipWristJoints;
+    const rest = Array.from({ length: 21 }, (_, j) => j).filter((j) => !tw.includes(j));
+    return { groups: [tw, rest], groupNames: ['TW-stage joints', 'PG-stage joints'] };
   }
-  if (model.outputs.length !== 2) {
-    throw new Error(`expected two outputs (uv [B, J, 2], depth [B, J]), got ${model.outputs.length}`);
-  }
-  const numJoints = model.outputs[0].shape[1] as number;
-  const selector = model.layers.find((l) => l.getClassName() === 'ConcreteJointSelector') as
-    ConcreteJointSelector | undefined;
-  const groups = selector !== undefined ? selector.groups() : [Array.from({ length: numJoints }, (_, j) => j)];
-  const jointGroup = new Array<number>(numJoints).fill(0);
+  const selector = model.layers.find((l) => l.getClassName() === 'ConcreteJointSelector') as ConcreteJointSelector;
+  const groups = selector.groups();
+  return { groups, groupNames: groups.map((_, g) => `group ${g + 1}`) };
+}
+
+function wrap(kind: HandPoseModelName, estimator: HandPoseEstimator): PoseModel {
+  const { groups, groupNames } = describeGroups(kind, estimator.model);
+  const jointGroup = new Array<number>(21).fill(0);
   groups.forEach((members, g) => members.forEach((j) => (jointGroup[j] = g)));
-  return { model, inputSize: shape[1], numJoints, groups, jointGroup };
+  return { estimator, kind, inputSize: estimator.inputSize, groups, groupNames, jointGroup };
+}
+
+/** Loads one of the shipped models from the bundled files. */
+export async function loadShippedModel(kind: HandPoseModelName): Promise<PoseModel> {
+  const { modelUrl, weightsUrl } = SHIPPED_MODELS[kind];
+  const estimator = await loadHandPoseEstimator(kind, {
+    url: modelUrl,
+    loadOptions: { weightUrlConverter: async () => weightsUrl },
+  });
+  return wrap(kind, estimator);
 }
 
 /**
- * The model input for a square image: resized to S×S (bilinear, align corners, so that model pixel
- * x maps to image pixel x·(M−1)/(S−1)), RGB scaled to [0, 1] — what the official network receives.
+ * Loads another model of either network (a URL, or `tf.io.browserFiles([model.json, weights…])`): which
+ * network it is comes from its card, or else from its layers (a `ConcreteJointSelector`: Learnable Groups).
  */
-export function modelInput(square: HTMLCanvasElement, inputSize: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const pixels = tf.cast(tf.browser.fromPixels(square), 'float32');
-    const resized = tf.image.resizeBilinear(pixels as tf.Tensor3D, [inputSize, inputSize], true);
-    return tf.expandDims(tf.div(resized, 255), 0) as tf.Tensor4D;
-  });
+export async function loadModelFrom(source: string | tf.io.IOHandler): Promise<PoseModel> {
+  const model = await tfl.loadLayersModel(source);
+  const card = (model.getUserDefinedMetadata() as Record<string, { model?: HandPoseModelName }> | undefined)?.[
+    CARD_METADATA_KEY
+  ];
+  const hasSelector = model.layers.some((l) => l.getClassName() === 'ConcreteJointSelector');
+  const kind = card?.model ?? (hasSelector ? 'learnable-groups' : 'ehpe');
+  try {
+    return wrap(kind, estimatorFromModel(kind, model));
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
 }
 
-/** Runs the model on one input `[1, S, S, 3]`. */
-export async function predict(pose: PoseModel, input: tf.Tensor4D): Promise<Prediction> {
+/** The model input the estimator builds from a picture (letterboxed, RGB in [0, 1]), for the page's record. */
+export function modelInputOf(picture: HTMLCanvasElement, inputSize: number): Promise<Float32Array> {
+  const input = tf.tidy(() => {
+    const pixels = tf.browser.fromPixels(picture);
+    return letterboxImage(pixels, letterboxGeometry(picture.height, picture.width, inputSize));
+  });
+  return input.data().then((data) => (input.dispose(), data as Float32Array));
+}
+
+/** Runs the estimator on a picture. */
+export async function predict(pose: PoseModel, picture: HTMLCanvasElement): Promise<Prediction> {
   const start = performance.now();
-  const [uvT, depthT] = pose.model.predict(input) as tf.Tensor[];
-  const [uvFlat, depthFlat] = await Promise.all([uvT.data(), depthT.data()]);
-  const ms = performance.now() - start;
-  tf.dispose([uvT, depthT]);
-  const uv = Array.from({ length: pose.numJoints }, (_, j) => [uvFlat[2 * j], uvFlat[2 * j + 1]]);
-  return { uv, depth: Array.from(depthFlat), ms };
+  const [hand] = await pose.estimator.estimateHands(picture);
+  return { hand, ms: performance.now() - start };
 }

@@ -1,0 +1,95 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createEhpe } from '@phalanx/ehpe';
+import { createLearnableGroups } from '@phalanx/learnable-groups';
+import { PhalanxConfigError } from '@phalanx/errors';
+import { CARD_METADATA_KEY, readModelCard } from './card';
+import { peakMass } from './heads';
+import { estimatorFromModel } from './load';
+
+const TINY_LG = {
+  inputSize: 64,
+  planes: [4, 4] as [number, number],
+  hourglassFeatures: 8,
+  stemChannels: [4, 8] as [number, number],
+  neckChannels: 8,
+};
+const TINY_EHPE = {
+  imageSize: 64,
+  backbone: { block: 'basic' as const, layers: [1, 1, 1, 1], widths: [4, 4, 8, 8], stemChannels: 4 },
+  heatmapSize: 16,
+  hourglassChannels: 8,
+  hourglassDepth: 2,
+  hourglassStacks: 1,
+  refineChannels: 8,
+  refineBlocks: 2,
+  refinePools: 1,
+  depthBins: 4,
+  nodeDim: 16,
+  gatHeads: 2,
+  femLayers: 1,
+  femHeads: 2,
+  femMlpRatio: 2,
+  dropout: 0,
+};
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('readModelCard', () => {
+  it('gives a model saved without a card the defaults: 45 mm bone (LG), its bins over 200 mm (EHPE)', () => {
+    const lg = createLearnableGroups(TINY_LG);
+    const ehpe = createEhpe(TINY_EHPE);
+    expect(readModelCard('learnable-groups', lg)).toEqual({
+      model: 'learnable-groups',
+      depth: { unit: 'bone', boneMetres: 0.045 },
+    });
+    expect(readModelCard('ehpe', ehpe).depth).toEqual({ unit: 'bins', bins: 4, rangeMetres: 0.2 });
+    lg.dispose();
+    ehpe.dispose();
+  });
+
+  it('reads a stored card and refuses one that names the other model', () => {
+    const lg = createLearnableGroups(TINY_LG);
+    const card = { model: 'learnable-groups', depth: { unit: 'bone', boneMetres: 0.05 }, training: { steps: 3 } };
+    lg.setUserDefinedMetadata({ [CARD_METADATA_KEY]: card });
+    expect(readModelCard('learnable-groups', lg)).toMatchObject(card);
+    expect(() => readModelCard('ehpe', lg)).toThrow(PhalanxConfigError);
+    lg.dispose();
+  });
+});
+
+describe('estimatorFromModel', () => {
+  it('wraps freshly built models of both networks (no card) and refuses a model of the other network', async () => {
+    for (const [name, model] of [
+      ['learnable-groups', createLearnableGroups(TINY_LG)],
+      ['ehpe', createEhpe(TINY_EHPE)],
+    ] as const) {
+      const estimator = estimatorFromModel(name, model);
+      const image = tf.zeros([30, 50, 3], 'int32') as tf.Tensor3D;
+      const [hand] = await estimator.estimateHands(image);
+      image.dispose();
+      expect(hand.keypoints).toHaveLength(21);
+      estimator.dispose();
+    }
+    const ehpe = createEhpe(TINY_EHPE);
+    expect(() => estimatorFromModel('learnable-groups', ehpe)).toThrow(/Learnable Groups model/);
+    ehpe.dispose();
+  });
+});
+
+describe('peakMass', () => {
+  it('is 1 for one-hot maps, 9/(H·W) for flat ones, and the 3×3 mass around the peak in between', async () => {
+    const oneHot = tf.cast(tf.oneHot(tf.tensor1d([5, 60], 'int32'), 64), 'float32'); // two joints
+    const peaked = tf.reshape(tf.transpose(oneHot), [1, 8, 8, 2]) as tf.Tensor4D;
+    const flat = tf.fill([1, 8, 8, 2], 1 / 64) as tf.Tensor4D;
+    // Half the mass on one pixel, the other half spread evenly over the 8×8 map.
+    const mixed = tf.add(tf.mul(peaked, 0.5), tf.mul(flat, 0.5)) as tf.Tensor4D;
+    expect((await peakMass(peaked).data())[0]).toBeCloseTo(1, 6);
+    expect((await peakMass(flat).data())[0]).toBeCloseTo(9 / 64, 6);
+    expect((await peakMass(mixed).data())[0]).toBeCloseTo(0.5 + (0.5 * 9) / 64, 6);
+    tf.dispose([oneHot, peaked, flat, mixed]);
+  });
+});

@@ -1,0 +1,335 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderSyntheticHand } from '@phalanx/data';
+import {
+  PhalanxConfigError,
+  PhalanxShapeError,
+  latentSoftArgmax25D,
+  volumetricSoftArgmax25D,
+  type ConcreteJointSelector,
+} from '@phalanx/layers';
+import { JOINT_NAMES } from '@phalanx/pose';
+import { expectNoTensorLeak, useBackend } from '@phalanx/testing';
+import { PhalanxDisposedError } from './errors';
+import type { Hand, HandPoseEstimator } from './estimator';
+import { peakMass } from './heads';
+import { letterboxGeometry, modelToImage } from './letterbox';
+import { liftToMetres } from './lift';
+import { loadHandPoseEstimator } from './load';
+import { shippedModelUrl } from './package-files';
+
+let lg: HandPoseEstimator;
+let ehpe: HandPoseEstimator;
+
+/** A synthetic hand as the estimator's input: `[size, size, 3]` int32, 0–255. */
+function handImage(seed: number, size: number): tf.Tensor3D {
+  return tf.tensor3d(Int32Array.from(renderSyntheticHand(seed, { size }).image), [size, size, 3], 'int32');
+}
+
+const xy = (hand: Hand) => hand.keypoints.map((k) => [k.x, k.y]);
+const maxDiff = (a: number[][], b: number[][]) =>
+  Math.max(...a.flatMap((p, j) => p.map((v, c) => Math.abs(v - b[j][c]))));
+
+beforeAll(async () => {
+  await useBackend('wasm');
+  // No options: the weights shipped in this package, read from its own files.
+  lg = await loadHandPoseEstimator('learnable-groups');
+  ehpe = await loadHandPoseEstimator('ehpe');
+});
+
+afterAll(() => {
+  lg?.dispose();
+  ehpe?.dispose();
+});
+
+describe('loadHandPoseEstimator (Node, from the package files)', () => {
+  it("loads both shipped models with their cards and the package's files beside them", async () => {
+    expect(shippedModelUrl('ehpe').href).toMatch(/\/models\/ehpe\/$/);
+    expect(lg.card.model).toBe('learnable-groups');
+    expect(lg.card.depth).toEqual({ unit: 'bone', boneMetres: 0.045 });
+    expect(ehpe.card.model).toBe('ehpe');
+    expect(ehpe.card.depth.unit).toBe('bins');
+    for (const e of [lg, ehpe]) {
+      expect(e.card.evaluation?.count).toBeGreaterThan(0);
+      expect(e.card.evaluation?.ratioToHandCentre).toBeCloseTo(
+        e.card.evaluation!.epe2dPx / e.card.evaluation!.handCentrePx,
+        9,
+      );
+    }
+    const { readdir } = await import('node:fs/promises');
+    const { fileURLToPath } = await import('node:url');
+    for (const name of ['learnable-groups', 'ehpe'] as const) {
+      const files = await readdir(fileURLToPath(shippedModelUrl(name)));
+      expect(files).toEqual(
+        expect.arrayContaining(['model.json', 'weights.bin', 'metrics.json', 'card.json', 'training-curve.svg']),
+      );
+      expect(files.some((f) => /^log.*\.jsonl$/.test(f))).toBe(true);
+    }
+  });
+
+  it('rejects an unknown model name and the files of the other model (named errors)', async () => {
+    await expect(loadHandPoseEstimator('mediapipe' as 'ehpe')).rejects.toThrow(PhalanxConfigError);
+    await expect(loadHandPoseEstimator('learnable-groups', { url: shippedModelUrl('ehpe').href })).rejects.toThrow(
+      /model must be the files of a 'learnable-groups' model, but received 'ehpe'/,
+    );
+  });
+});
+
+describe('estimateHands', () => {
+  it('returns one hand: 21 named keypoints in the input pixels, 21 root-relative 3D keypoints in metres, a score', async () => {
+    const image = handImage(5, 64);
+    const hands = await lg.estimateHands(image);
+    image.dispose();
+    expect(hands).toHaveLength(1);
+    const [hand] = hands;
+    expect(hand.keypoints.map((k) => k.name)).toEqual(JOINT_NAMES);
+    expect(hand.keypoints3D.map((k) => k.name)).toEqual(JOINT_NAMES);
+    expect(hand.keypoints.every((k) => Number.isFinite(k.x) && Number.isFinite(k.y))).toBe(true);
+    expect(hand.keypoints3D[0]).toEqual({ x: 0, y: 0, z: 0, name: 'wrist' });
+    // A hand: every joint within 0.25 m of the wrist.
+    expect(hand.keypoints3D.every((k) => Math.hypot(k.x, k.y, k.z) < 0.25)).toBe(true);
+    expect(hand.score).toBeGreaterThan(0);
+    expect(hand.score).toBeLessThanOrEqual(1);
+  });
+
+  it('keypoints follow the input exactly: padding a crop back and a 2× larger image give the same model input', async () => {
+    for (const estimator of [lg, ehpe]) {
+      const S = estimator.inputSize;
+      // The S-px hand with its 12 leftmost and rightmost columns blackened, and the same image cropped to
+      // S − 24 columns: the estimator pads the crop back (12 columns each side), so keypoints shift by 12.
+      const full = tf.tidy(() => {
+        const mask = tf.concat([tf.zeros([S, 12, 3]), tf.ones([S, S - 24, 3]), tf.zeros([S, 12, 3])], 1);
+        return tf.cast(tf.mul(handImage(9, S), mask), 'int32') as tf.Tensor3D;
+      });
+      const crop = tf.slice(full, [0, 12, 0], [S, S - 24, 3]);
+      // Each pixel repeated 2 × 2: pooled by 2 it is the S-px image again; keypoints map to 2x + 0.5.
+      const double = tf.tidy(() => {
+        const rows = tf.reshape(tf.tile(tf.reshape(full, [S, 1, S, 3]), [1, 2, 1, 1]), [2 * S, S, 3]);
+        return tf.reshape(tf.tile(tf.reshape(rows, [2 * S, S, 1, 3]), [1, 1, 2, 1]), [2 * S, 2 * S, 3]) as tf.Tensor3D;
+      });
+      const [a] = await estimator.estimateHands(full);
+      const [b] = await estimator.estimateHands(crop);
+      const [c] = await estimator.estimateHands(double);
+      tf.dispose([full, crop, double]);
+      expect(
+        maxDiff(
+          xy(b),
+          xy(a).map(([x, y]) => [x - 12, y]),
+        ),
+      ).toBeLessThan(1e-4);
+      expect(
+        maxDiff(
+          xy(c),
+          xy(a).map(([x, y]) => [2 * x + 0.5, 2 * y + 0.5]),
+        ),
+      ).toBeLessThan(1e-4);
+      const xyz = (h: Hand) => h.keypoints3D.map((k) => [k.x, k.y, k.z]);
+      expect(maxDiff(xyz(b), xyz(a))).toBeLessThan(1e-6);
+      expect(maxDiff(xyz(c), xyz(a))).toBeLessThan(1e-6);
+      expect(c.score).toBeCloseTo(a.score, 6);
+    }
+  });
+
+  it('Learnable Groups: equals the model run by hand (letterbox, predict, map back, depth × 45 mm, lift)', async () => {
+    const image = tf.tidy(() => tf.image.resizeBilinear(handImage(12, 128), [100, 70]) as tf.Tensor3D); // float32, not square
+    const [hand] = await lg.estimateHands(image);
+    // By hand: pad 15 columns each side to 100 × 100, resize to 64 with aligned corners, predict.
+    const box = letterboxGeometry(100, 70, 64);
+    const [uv, depth] = tf.tidy(() => {
+      const padded = tf.pad(image, [
+        [0, 0],
+        [15, 15],
+        [0, 0],
+      ]);
+      const input = tf.div(tf.image.resizeBilinear(tf.expandDims(padded) as tf.Tensor4D, [64, 64], true), 255);
+      return lg.model.predict(input) as tf.Tensor[];
+    });
+    const uvModel = ((await uv.array()) as number[][][])[0];
+    const z = ((await depth.array()) as number[][])[0].map((d) => d * 0.045);
+    tf.dispose([image, uv, depth]);
+    const expected = uvModel.map(([x, y]) => [(x * 99) / 63 - 15, (y * 99) / 63]);
+    expect(maxDiff(xy(hand), expected)).toBeLessThan(1e-3);
+    expect(maxDiff(xy(hand), modelToImage(uvModel, box))).toBeLessThan(1e-3);
+    const lifted = liftToMetres(expected, z);
+    expect(
+      maxDiff(
+        hand.keypoints3D.map((k) => [k.x, k.y, k.z]),
+        lifted,
+      ),
+    ).toBeLessThan(1e-5);
+  });
+
+  it("Learnable Groups: the score is the peak mass of each joint's soft-argmax map in its selected group", async () => {
+    const image = handImage(3, 64);
+    const [hand] = await lg.estimateHands(image);
+    const model = lg.model;
+    const groups = (
+      model.layers.find((l) => l.getClassName() === 'ConcreteJointSelector') as ConcreteJointSelector
+    ).groups();
+    const names = groups.flatMap((_, g) => [`b_htmaps_conv.${g}.2`, `b_depth_conv.${g}.2`]);
+    const view = tfl.model({
+      inputs: model.inputs,
+      outputs: [model.outputs[0], ...names.map((n) => model.getLayer(n).output as tfl.SymbolicTensor)],
+    });
+    const [uvError, score] = tf.tidy(() => {
+      const [uv, ...maps] = view.predict(tf.div(tf.expandDims(image), 255)) as tf.Tensor[];
+      const perGroup = groups.map((_, g) =>
+        latentSoftArgmax25D(maps[2 * g], maps[2 * g + 1], {
+          beta: model.getLayer(`b_get_uv.${g}`).weights[0].read(),
+          returnProbabilities: true,
+        }),
+      );
+      const jointGroup = JOINT_NAMES.map((_, j) => groups.findIndex((members) => members.includes(j)));
+      // The selected group's soft-argmax, ×4 (heatmap → input pixels), is the model's own uv output.
+      const selectedUv = tf.stack(
+        jointGroup.map((g, j) => tf.reshape(tf.mul(tf.slice(perGroup[g].keypoints, [0, j, 0], [1, 1, 2]), 4), [2])),
+      );
+      const probabilities = tf.concat(
+        jointGroup.map((g, j) => tf.slice(perGroup[g].probabilities!, [0, 0, 0, j], [-1, -1, -1, 1])),
+        3,
+      );
+      return [tf.max(tf.abs(tf.sub(selectedUv, tf.squeeze(uv, [0])))), peakMass(probabilities as tf.Tensor4D)];
+    });
+    expect((await uvError.data())[0]).toBeLessThan(1e-4);
+    expect(hand.score).toBeCloseTo((await score.data())[0], 5);
+    tf.dispose([image, uvError, score]);
+  });
+
+  it('EHPE: equals the model run by hand (PG joints, bins → metres over its depth range) and scores the TW volume', async () => {
+    const size = ehpe.inputSize;
+    const image = handImage(21, size);
+    const [hand] = await ehpe.estimateHands(image);
+    const { bins, rangeMetres } = ehpe.card.depth as { bins: number; rangeMetres: number };
+    const view = tfl.model({
+      inputs: ehpe.model.inputs,
+      outputs: [...ehpe.model.outputs.slice(1, 3), ehpe.model.getLayer('tw.to_25d').output as tfl.SymbolicTensor],
+    });
+    const [tw, joints, volume] = view.predict(tf.div(tf.expandDims(image), 255)) as tf.Tensor[];
+    const j = ((await joints.array()) as number[][][])[0];
+    const { keypoints, probabilities } = volumetricSoftArgmax25D(volume, tw.shape[1] as number, bins, {
+      returnProbabilities: true,
+    });
+    // The TW-stage volume the score reads is the one behind the model's own TW coordinates.
+    expect((await tf.max(tf.abs(tf.sub(keypoints, tw))).data())[0]).toBeLessThan(1e-4);
+    const score = peakMass(probabilities as tf.Tensor4D);
+    expect(hand.score).toBeCloseTo((await score.data())[0], 5);
+    tf.dispose([image, tw, joints, volume, keypoints, probabilities!, score]);
+    expect(
+      maxDiff(
+        xy(hand),
+        j.map(([x, y]) => [x, y]),
+      ),
+    ).toBeLessThan(1e-3);
+    const z = j.map(([, , b]) => (b / (bins - 1) - 0.5) * rangeMetres);
+    expect(
+      maxDiff(
+        hand.keypoints3D.map((k) => [k.x, k.y, k.z]),
+        liftToMetres(xy(hand), z),
+      ),
+    ).toBeLessThan(1e-5);
+  });
+
+  it('flipHorizontal mirrors x in the image (W − 1 − x) and in 3D (−x)', async () => {
+    const image = handImage(4, 64);
+    const [a] = await lg.estimateHands(image);
+    const [b] = await lg.estimateHands(image, { flipHorizontal: true });
+    image.dispose();
+    expect(
+      maxDiff(
+        xy(b),
+        xy(a).map(([x, y]) => [63 - x, y]),
+      ),
+    ).toBeLessThan(1e-9);
+    expect(
+      maxDiff(
+        b.keypoints3D.map((k) => [k.x, k.y, k.z]),
+        a.keypoints3D.map((k) => [-k.x, k.y, k.z]),
+      ),
+    ).toBeLessThan(1e-9);
+  });
+
+  it('leaks no tensors (int32 and float32 inputs, both models), and dispose() frees every tensor it loaded', async () => {
+    const int = handImage(6, 80);
+    const float = tf.cast(int, 'float32') as tf.Tensor3D;
+    await expectNoTensorLeak(() => lg.estimateHands(int), 'learnable-groups');
+    await expectNoTensorLeak(() => ehpe.estimateHands(float), 'ehpe');
+    tf.dispose([int, float]);
+    const before = tf.memory().numTensors;
+    const estimator = await loadHandPoseEstimator('learnable-groups');
+    expect(tf.memory().numTensors).toBeGreaterThan(before);
+    estimator.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('rejects bad input with named errors', async () => {
+    const cases: [tf.Tensor, RegExp][] = [
+      [tf.zeros([64, 64]), /image must be a tensor of rank 3 \[H, W, 3\], but received \[64, 64\]/],
+      [tf.zeros([1, 64, 64, 3]), /rank 3/],
+      [tf.zeros([64, 64, 4]), /3 channels, RGB/],
+      [tf.zeros([0, 64, 3]), /non-empty image/],
+      [tf.zeros([64, 0, 3]), /non-empty image/],
+    ];
+    for (const [image, message] of cases) {
+      await expect(lg.estimateHands(image as tf.Tensor3D)).rejects.toThrow(PhalanxShapeError);
+      await expect(lg.estimateHands(image as tf.Tensor3D)).rejects.toThrow(message);
+      image.dispose();
+    }
+    const bool = tf.zeros([8, 8, 3], 'bool') as tf.Tensor3D;
+    await expect(lg.estimateHands(bool)).rejects.toThrow(/dtype int32 or float32, but received 'bool'/);
+    await expect(lg.estimateHands(bool)).rejects.toThrow(PhalanxConfigError);
+    await expect(lg.estimateHands(bool)).rejects.toThrow(PhalanxConfigError);
+    await expect(lg.estimateHands(null as unknown as tf.Tensor3D)).rejects.toThrow(PhalanxConfigError);
+    await expect(lg.estimateHands({ width: 0, height: 5, data: new Uint8Array(0) })).rejects.toThrow(PhalanxShapeError);
+    bool.dispose();
+    await expect(lg.estimateHands(bool)).rejects.toThrow(/not disposed/);
+    const estimator = await loadHandPoseEstimator('learnable-groups');
+    estimator.dispose();
+    const image = tf.zeros([8, 8, 3], 'int32') as tf.Tensor3D;
+    await expect(estimator.estimateHands(image)).rejects.toThrow(PhalanxDisposedError);
+    await expect(estimator.estimateHands(image)).rejects.toThrow(/disposed; load a new one/);
+    image.dispose();
+  });
+
+  it('reads pixel data ({data: RGBA, width, height}) like a browser image', async () => {
+    const sample = renderSyntheticHand(8, { size: 64 });
+    const rgba = new Uint8Array(64 * 64 * 4);
+    for (let i = 0; i < 64 * 64; i++) {
+      rgba.set(sample.image.subarray(3 * i, 3 * i + 3), 4 * i);
+      rgba[4 * i + 3] = 255;
+    }
+    const tensor = tf.tensor3d(Int32Array.from(sample.image), [64, 64, 3], 'int32');
+    const [a] = await lg.estimateHands({ data: rgba, width: 64, height: 64 });
+    const [b] = await lg.estimateHands(tensor);
+    tensor.dispose();
+    expect(maxDiff(xy(a), xy(b))).toBe(0);
+  });
+});
+
+describe('the README example', () => {
+  it('runs as written, with a synthetic hand as `image`', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Estimate a hand pose'));
+    const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    expect(code).toMatch(/^import \{ loadHandPoseEstimator \} from '@phalanx\/pretrained';\n/);
+    // The import line is what the body is given; the rest is plain JavaScript, run as it stands.
+    const body = code.replace(/^import .*\n/, '');
+    expect(body.trim().split('\n')).toHaveLength(4);
+    const logged: unknown[][] = [];
+    const run = new Function('loadHandPoseEstimator', 'image', 'console', `return (async () => {\n${body}\n})();`) as (
+      load: typeof loadHandPoseEstimator,
+      image: tf.Tensor3D,
+      console: { log: (...args: unknown[]) => void },
+    ) => Promise<void>;
+    const image = handImage(2, 96);
+    const before = tf.memory().numTensors;
+    await run(loadHandPoseEstimator, image, { log: (...args) => logged.push(args) });
+    expect(tf.memory().numTensors).toBe(before);
+    image.dispose();
+    const [keypoint, keypoint3D, score] = logged[0] as [{ name: string }, { name: string; z: number }, number];
+    expect(keypoint.name).toBe('index_tip');
+    expect(keypoint3D.name).toBe('index_tip');
+    expect(score).toBeGreaterThan(0);
+  });
+});

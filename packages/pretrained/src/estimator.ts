@@ -1,0 +1,137 @@
+/**
+ * The estimator: one image of one hand in, 21 keypoints in the image's pixels and in metres out — the
+ * interface of `@tensorflow-models/hand-pose-detection`'s `estimateHands`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/pose';
+import type { ModelCard } from './card';
+import { PhalanxDisposedError } from './errors';
+import type { PoseHead } from './heads';
+import { imageToTensor, type HandPoseInput } from './input';
+import { letterboxGeometry, letterboxImage, modelToImage } from './letterbox';
+import { liftToMetres } from './lift';
+
+/** A 2D keypoint in the input image's pixels (x right, y down; pixel centres at integers). */
+export interface Keypoint {
+  /** Column in pixels. */
+  x: number;
+  /** Row in pixels. */
+  y: number;
+  /** Joint name (`JOINT_NAMES` of `@phalanx/pose`: `'wrist'`, `'thumb_cmc'`, …, `'pinky_tip'`). */
+  name: string;
+}
+
+/** A 3D keypoint in metres, relative to the wrist (x right, y down, z away from the camera). */
+export interface Keypoint3D extends Keypoint {
+  /** Depth in metres relative to the wrist (positive: farther from the camera). */
+  z: number;
+}
+
+/** One estimated hand. */
+export interface Hand {
+  /** The 21 joints in FreiHAND order, in the input image's pixels. */
+  keypoints: Keypoint[];
+  /**
+   * The 21 joints in metres, wrist at the origin, for a hand of the mean adult size under a scaled
+   * orthographic camera (see `liftToMetres`).
+   */
+  keypoints3D: Keypoint3D[];
+  /**
+   * How concentrated the model's soft-argmax distributions are, in [0, 1] (`peakMass`): a relative
+   * confidence of the keypoints, not a probability that a hand is present — the models always assume one.
+   */
+  score: number;
+}
+
+/** Options of {@link HandPoseEstimator.estimateHands}. */
+export interface EstimationConfig {
+  /** Mirror the output horizontally (`x → W − 1 − x`, 3D `x → −x`), e.g. for a mirrored webcam view. Default false. */
+  flipHorizontal?: boolean;
+}
+
+/**
+ * A loaded hand-pose model behind the `estimateHands` interface. Create it with
+ * `loadHandPoseEstimator`; free its weights with {@link HandPoseEstimator.dispose}.
+ *
+ * Per call: the image is letterboxed to the model's square input (`letterboxImage`: padded to a square
+ * with black, box-averaged, bilinear-resized — the aspect ratio is kept), the network runs, and one
+ * read (`await data()`) brings back 21 × (x, y, z) and the score; the keypoints are mapped back to the
+ * image's pixels (`modelToImage`) and lifted to metres (`liftToMetres`).
+ */
+export class HandPoseEstimator {
+  private disposed = false;
+
+  constructor(
+    /** The network. Owned by the estimator: {@link HandPoseEstimator.dispose} frees it. */
+    readonly model: tfl.LayersModel,
+    /** What is known about the model (depth encoding, training, held-out accuracy). */
+    readonly card: ModelCard,
+    private readonly head: PoseHead,
+  ) {}
+
+  /** Side S of the model's square input: every image is letterboxed to S × S. */
+  get inputSize(): number {
+    return this.head.inputSize;
+  }
+
+  /**
+   * Estimates the pose of the one hand in `image`.
+   *
+   * **Input**: a `tf.Tensor3D [H, W, 3]`, RGB 0–255, int32 or float32, any size (not disposed by this
+   * call), or in a browser an image, video, canvas, `ImageBitmap` or `ImageData`.
+   * **Output**: `[{keypoints: 21 × {x, y, name}, keypoints3D: 21 × {x, y, z, name}, score}]` — one hand.
+   *
+   * Throws `PhalanxShapeError` (wrong rank, not 3 channels, empty image), `PhalanxConfigError` (not an
+   * image, wrong dtype, disposed tensor) and `PhalanxDisposedError` after {@link HandPoseEstimator.dispose}.
+   *
+   * @example
+   * ```ts
+   * const estimator = await loadHandPoseEstimator('learnable-groups');
+   * const [hand] = await estimator.estimateHands(tf.zeros([480, 640, 3], 'int32'));
+   * hand.keypoints[8]; // {x, y, name: 'index_tip'} in the image's pixels
+   * ```
+   */
+  async estimateHands(image: HandPoseInput, config: EstimationConfig = {}): Promise<Hand[]> {
+    this.checkAlive('HandPoseEstimator.estimateHands');
+    const { tensor, owned } = imageToTensor(image);
+    const [height, width] = tensor.shape;
+    const box = letterboxGeometry(height, width, this.head.inputSize);
+    let packed: tf.Tensor1D;
+    try {
+      packed = tf.tidy(() => this.head.run(letterboxImage(tensor, box)));
+    } finally {
+      if (owned) tensor.dispose();
+    }
+    const values = await packed.data();
+    packed.dispose();
+    this.checkAlive('HandPoseEstimator.estimateHands');
+    const modelXY = Array.from({ length: NUM_JOINTS }, (_, j) => [values[3 * j], values[3 * j + 1]]);
+    const z = Array.from({ length: NUM_JOINTS }, (_, j) => values[3 * j + 2]);
+    let xy = modelToImage(modelXY, box);
+    let xyz = liftToMetres(xy, z);
+    if (config.flipHorizontal === true) {
+      xy = xy.map(([x, y]) => [width - 1 - x, y]);
+      xyz = xyz.map(([x, y, d]) => [-x, y, d]);
+    }
+    return [
+      {
+        keypoints: xy.map(([x, y], j) => ({ x, y, name: JOINT_NAMES[j] })),
+        keypoints3D: xyz.map(([x, y, d], j) => ({ x, y, z: d, name: JOINT_NAMES[j] })),
+        score: values[3 * NUM_JOINTS],
+      },
+    ];
+  }
+
+  /** Frees the model's weights and the estimator's tensors. Later calls throw `PhalanxDisposedError`. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.head.dispose();
+    this.model.dispose();
+  }
+
+  private checkAlive(component: string): void {
+    if (this.disposed) throw new PhalanxDisposedError(component);
+  }
+}

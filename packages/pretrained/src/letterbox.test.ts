@@ -1,0 +1,119 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PhalanxConfigError } from '@phalanx/errors';
+import { imageToModel, letterboxGeometry, letterboxImage, modelToImage } from './letterbox';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** An image that is black except for one white pixel at (x, y). */
+function dot(height: number, width: number, x: number, y: number): tf.Tensor3D {
+  const data = new Int32Array(height * width * 3);
+  data.fill(255, 3 * (y * width + x), 3 * (y * width + x) + 3);
+  return tf.tensor3d(data, [height, width, 3], 'int32');
+}
+
+/** Position of the largest value of channel 0 of `[1, S, S, 3]`. */
+async function argmax2d(input: tf.Tensor4D): Promise<number[]> {
+  const size = input.shape[2];
+  const flat = await tf.tidy(() => tf.argMax(tf.reshape(tf.slice(input, [0, 0, 0, 0], [1, -1, -1, 1]), [-1]))).data();
+  return [flat[0] % size, Math.floor(flat[0] / size)];
+}
+
+describe('letterboxGeometry', () => {
+  it('centres a landscape image in a square, pools by ⌊max side / S⌋, and keeps the aspect ratio', () => {
+    expect(letterboxGeometry(480, 640, 64)).toEqual({
+      height: 480,
+      width: 640,
+      inputSize: 64,
+      padded: 640,
+      top: 80,
+      left: 0,
+      pool: 10,
+      pooled: 64,
+    });
+    // 100 × 70 at S = 64: pool 1, padded to 100, 15 columns left, 15 right.
+    expect(letterboxGeometry(100, 70, 64)).toMatchObject({ padded: 100, top: 0, left: 15, pool: 1, pooled: 100 });
+    // 130 × 131 at S = 64: pool 2, 66 pooled pixels, padded to 132 (top 1, left 0 — the odd one bottom/right).
+    expect(letterboxGeometry(130, 131, 64)).toMatchObject({ padded: 132, top: 1, left: 0, pool: 2, pooled: 66 });
+    // Smaller than the input: no pooling, upsampled.
+    expect(letterboxGeometry(20, 30, 64)).toMatchObject({ padded: 30, top: 5, left: 0, pool: 1, pooled: 30 });
+  });
+
+  it('rejects sizes that are not positive integers (named error)', () => {
+    expect(() => letterboxGeometry(0, 10, 64)).toThrow(PhalanxConfigError);
+    expect(() => letterboxGeometry(10, 2.5, 64)).toThrow(/width must be an integer ≥ 1/);
+  });
+});
+
+describe('modelToImage / imageToModel', () => {
+  it('are inverse maps for many sizes', () => {
+    for (const [h, w, s] of [
+      [480, 640, 64],
+      [100, 70, 64],
+      [130, 131, 64],
+      [20, 30, 64],
+      [1000, 999, 96],
+    ]) {
+      const box = letterboxGeometry(h, w, s);
+      const points = [
+        [0, 0],
+        [s - 1, s - 1],
+        [12.25, 40.5],
+      ];
+      const back = imageToModel(modelToImage(points, box), box);
+      back.forEach((p, i) => p.forEach((v, c) => expect(v).toBeCloseTo(points[i][c], 9)));
+    }
+  });
+
+  it('maps the model input corners to the centres of the corner blocks of the padded square', () => {
+    const box = letterboxGeometry(480, 640, 64); // pool 10, top 80
+    expect(modelToImage([[0, 0]], box)).toEqual([[4.5, 4.5 - 80]]);
+    expect(modelToImage([[63, 63]], box)).toEqual([[634.5, 634.5 - 80]]);
+  });
+});
+
+describe('letterboxImage', () => {
+  it('puts an image pixel where imageToModel says (padding, pooling by 4, no resize)', async () => {
+    // 256 × 200 → padded 256 (28 columns left), pool 4 → 64: pixel (x, y) lands in block ⌊(x + 28)/4⌋, ⌊y/4⌋.
+    const box = letterboxGeometry(256, 200, 64);
+    expect(box).toMatchObject({ pool: 4, pooled: 64, left: 28, top: 0 });
+    const image = dot(256, 200, 101, 37);
+    const input = letterboxImage(image, box);
+    expect(input.shape).toEqual([1, 64, 64, 3]);
+    expect(await argmax2d(input)).toEqual([Math.floor((101 + 28) / 4), Math.floor(37 / 4)]);
+    // The block average of one white pixel: 255/16, divided by 255.
+    expect((await tf.max(input).data())[0]).toBeCloseTo(1 / 16, 6);
+    const [x, y] = imageToModel([[101, 37]], box)[0];
+    expect(Math.abs(x - 32)).toBeLessThan(0.5); // (101 + 28 − 1.5)/4 = 31.875
+    expect(Math.abs(y - 9)).toBeLessThan(0.5);
+    tf.dispose([image, input]);
+  });
+
+  it('is the identity (divided by 255) for an S × S image', async () => {
+    const image = tf.randomUniform([64, 64, 3], 0, 255, 'int32', 3) as tf.Tensor3D;
+    const input = letterboxImage(image, letterboxGeometry(64, 64, 64));
+    const diff = await tf.max(tf.abs(tf.sub(tf.squeeze(input, [0]), tf.div(image, 255)))).data();
+    expect(diff[0]).toBeLessThan(1e-7);
+    tf.dispose([image, input]);
+  });
+
+  it('samples every second pixel of a (2S − 1)-pixel image (aligned corners)', async () => {
+    const image = tf.randomUniform([127, 127, 3], 0, 255, 'int32', 4) as tf.Tensor3D;
+    const input = letterboxImage(image, letterboxGeometry(127, 127, 64));
+    const expected = tf.div(tf.stridedSlice(image, [0, 0, 0], [127, 127, 3], [2, 2, 1]), 255);
+    const diff = await tf.max(tf.abs(tf.sub(tf.squeeze(input, [0]), expected))).data();
+    expect(diff[0]).toBeLessThan(1e-6);
+    tf.dispose([image, input, expected]);
+  });
+
+  it('leaks no tensors', () => {
+    const image = tf.zeros([50, 90, 3], 'int32') as tf.Tensor3D;
+    const before = tf.memory().numTensors;
+    letterboxImage(image, letterboxGeometry(50, 90, 64)).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    image.dispose();
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * How an image of any size becomes the square model input, and how the model's keypoints go back:
+ * pad to a square (keeping the aspect ratio), box-average by an integer factor, then bilinear resize.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { checkInteger } from '@phalanx/errors';
+
+/**
+ * The geometry of one image's way into the model (all sizes in pixels, pixel centres at integer
+ * indices):
+ *
+ * 1. the `height × width` image is padded with black (0) to a `padded × padded` square, `top` rows above
+ *    and `left` columns to the left (the image centred, the odd pixel going to the bottom / right);
+ * 2. the square is averaged over `pool × pool` blocks (`pool = ⌊max(H, W) / S⌋`, at least 1) to
+ *    `pooled × pooled` pixels — so that a large image is low-pass filtered before it is sampled;
+ * 3. the pooled square is resized to `S × S` with bilinear interpolation, corners aligned: model pixel
+ *    `x` samples pooled pixel `x·(pooled − 1)/(S − 1)`.
+ *
+ * A model keypoint `(x, y)` is therefore at image pixel
+ * `x_img = x·(pooled − 1)/(S − 1)·pool + (pool − 1)/2 − left` (and `y` with `top`): {@link modelToImage}.
+ */
+export interface Letterbox {
+  /** Height H of the image. */
+  height: number;
+  /** Width W of the image. */
+  width: number;
+  /** Side S of the model input. */
+  inputSize: number;
+  /** Side of the padded square, `pool · pooled ≥ max(H, W)`. */
+  padded: number;
+  /** Rows of padding above the image. */
+  top: number;
+  /** Columns of padding left of the image. */
+  left: number;
+  /** Side of the averaging blocks (1: no averaging). */
+  pool: number;
+  /** Side of the square after averaging, `⌈max(H, W) / pool⌉ ≥ min(S, max(H, W))`. */
+  pooled: number;
+}
+
+/**
+ * The {@link Letterbox} of an `height × width` image for a model input of side `inputSize`.
+ *
+ * @example
+ * ```ts
+ * letterboxGeometry(480, 640, 64); // {padded: 640, top: 80, left: 0, pool: 10, pooled: 64, …}
+ * ```
+ */
+export function letterboxGeometry(height: number, width: number, inputSize: number): Letterbox {
+  checkInteger('letterboxGeometry', 'height', height, 1);
+  checkInteger('letterboxGeometry', 'width', width, 1);
+  checkInteger('letterboxGeometry', 'inputSize', inputSize, 2);
+  const side = Math.max(height, width);
+  const pool = Math.max(1, Math.floor(side / inputSize));
+  const pooled = Math.ceil(side / pool);
+  const padded = pooled * pool;
+  return {
+    height,
+    width,
+    inputSize,
+    padded,
+    top: Math.floor((padded - height) / 2),
+    left: Math.floor((padded - width) / 2),
+    pool,
+    pooled,
+  };
+}
+
+/**
+ * The model input of an image: padded, averaged and resized as its {@link Letterbox} says, RGB divided
+ * by 255 (the models take RGB in [0, 1]).
+ *
+ * **Shapes**: `image [H, W, 3]` (0–255, int32 or float32) → `[1, S, S, 3]` float32 in [0, 1].
+ *
+ * @example
+ * ```ts
+ * const image = tf.zeros([480, 640, 3], 'int32') as tf.Tensor3D;
+ * const box = letterboxGeometry(image.shape[0], image.shape[1], 64);
+ * const input = letterboxImage(image, box); // [1, 64, 64, 3]
+ * ```
+ */
+export function letterboxImage(image: tf.Tensor3D, box: Letterbox): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { height, width, padded, top, left, pool, pooled, inputSize } = box;
+    let x = tf.cast(image, 'float32') as tf.Tensor3D;
+    if (padded !== height || padded !== width) {
+      x = tf.pad(x, [
+        [top, padded - height - top],
+        [left, padded - width - left],
+        [0, 0],
+      ]);
+    }
+    let batch = tf.expandDims(x, 0) as tf.Tensor4D;
+    if (pool > 1) batch = tf.avgPool(batch, pool, pool, 'valid');
+    if (pooled !== inputSize) batch = tf.image.resizeBilinear(batch, [inputSize, inputSize], true);
+    return tf.div(batch, 255) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Model-input pixels → image pixels (the inverse of the letterbox, see {@link Letterbox}):
+ * `x·(pooled − 1)/(S − 1)·pool + (pool − 1)/2 − left`, the same for `y` with `top`.
+ *
+ * @example
+ * ```ts
+ * modelToImage([[31.5, 31.5]], letterboxGeometry(480, 640, 64)); // [[319.5, 239.5]]: centre to centre
+ * ```
+ */
+export function modelToImage(points: readonly (readonly number[])[], box: Letterbox): number[][] {
+  const toPooled = box.inputSize > 1 ? (box.pooled - 1) / (box.inputSize - 1) : 0;
+  const offset = (box.pool - 1) / 2;
+  return points.map(([x, y]) => [
+    x * toPooled * box.pool + offset - box.left,
+    y * toPooled * box.pool + offset - box.top,
+  ]);
+}
+
+/**
+ * Image pixels → model-input pixels, the inverse of {@link modelToImage} (e.g. to draw ground truth
+ * on the model input, or to build training targets for the letterboxed input).
+ *
+ * @example
+ * ```ts
+ * const box = letterboxGeometry(480, 640, 64);
+ * imageToModel(modelToImage([[10, 20]], box), box); // [[10, 20]]
+ * ```
+ */
+export function imageToModel(points: readonly (readonly number[])[], box: Letterbox): number[][] {
+  const fromPooled = box.pooled > 1 ? (box.inputSize - 1) / (box.pooled - 1) : 0;
+  const offset = (box.pool - 1) / 2;
+  return points.map(([x, y]) => [
+    ((x + box.left - offset) / box.pool) * fromPooled,
+    ((y + box.top - offset) / box.pool) * fromPooled,
+  ]);
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { HAND_BONES, meanHandShape, syntheticHands } from '@phalanx/data';
+import { JOINT_PARENTS } from '@phalanx/pose';
+import { liftToMetres } from './lift';
+import { MEAN_HAND_BONE_METRES, MEAN_HAND_BONES } from './mean-hand';
+
+describe('MEAN_HAND_BONE_METRES', () => {
+  it("is the synthetic renderer's mean hand (meanHandShape of @phalanx/data), in metres", () => {
+    const mm = meanHandShape().boneLengths;
+    for (let j = 1; j < 21; j++) expect(MEAN_HAND_BONE_METRES[j]).toBeCloseTo(mm[j] / 1000, 12);
+    expect(MEAN_HAND_BONES.map(([p, c]) => [p, c])).toEqual(HAND_BONES.map(([p, c]) => [p, c]));
+    expect(MEAN_HAND_BONES.every(([p, c]) => JOINT_PARENTS[c] === p)).toBe(true);
+  });
+});
+
+describe('liftToMetres', () => {
+  it('recovers synthetic hands (true 2D, true relative depth) to within the hand-size spread', () => {
+    const error = { meanHand: 0, ownHand: 0 };
+    let count = 0;
+    for (const s of syntheticHands({ seed: 33, size: 128, count: 40 })) {
+      const uv = Array.from({ length: 21 }, (_, j) => [s.uv[2 * j], s.uv[2 * j + 1]]);
+      const xyz = Array.from({ length: 21 }, (_, j) => [0, 1, 2].map((c) => s.xyz[3 * j + c] / 1000));
+      const own = MEAN_HAND_BONES.map(
+        ([p, c]) => [p, c, Math.hypot(...[0, 1, 2].map((k) => xyz[c][k] - xyz[p][k]))] as const,
+      );
+      for (const [key, bones] of [
+        ['meanHand', undefined],
+        ['ownHand', own],
+      ] as const) {
+        const lifted = liftToMetres(
+          uv,
+          xyz.map((p) => p[2]),
+          { bones },
+        );
+        expect(lifted[0]).toEqual([0, 0, 0]);
+        lifted.forEach((p, j) => (error[key] += Math.hypot(...p.map((v, c) => v - (xyz[j][c] - xyz[0][c]))) / 21));
+      }
+      count++;
+    }
+    // With the hand's own bone lengths only perspective is left out (≈ 5.6 mm per joint); the mean hand's
+    // size adds the 0.85–1.15× spread of the renderer's hands (≈ 10.5 mm in all).
+    expect(error.ownHand / count).toBeLessThan(0.007);
+    expect(error.meanHand / count).toBeLessThan(0.013);
+  });
+
+  it('gives the mean hand its own size, whatever the pixel scale', () => {
+    // A flat mean hand in the image plane, drawn at 1000 px per metre and at 37 px per metre.
+    const shape = meanHandShape();
+    const flat: number[][] = [[0, 0]];
+    for (let j = 1; j < 21; j++) {
+      const p = flat[JOINT_PARENTS[j]];
+      flat.push([p[0] + shape.boneLengths[j] / 1000, p[1]]); // every bone along +x
+    }
+    for (const pxPerMetre of [1000, 37]) {
+      const lifted = liftToMetres(
+        flat.map(([x, y]) => [x * pxPerMetre + 5, y * pxPerMetre + 9]),
+        new Array(21).fill(0.4),
+      );
+      lifted.forEach((p, j) => {
+        expect(p[0]).toBeCloseTo(flat[j][0], 9);
+        expect(p[1]).toBeCloseTo(0, 9);
+        expect(p[2]).toBe(0);
+      });
+    }
+  });
+
+  it('puts a collapsed prediction (every joint on one pixel) at the origin instead of dividing by zero', () => {
+    const lifted = liftToMetres(
+      new Array(21).fill([3, 4]),
+      Array.from({ length: 21 }, (_, j) => j / 100),
+    );
+    expect(lifted.every((p) => Number.isFinite(p[0]) && p[0] === 0 && p[1] === 0)).toBe(true);
+    expect(lifted[20][2]).toBeCloseTo(0.2, 12);
+  });
+});

@@ -1,0 +1,117 @@
+/**
+ * `loadHandPoseEstimator`: a shipped model (or any saved Learnable Groups / EHPE model) behind the
+ * estimator interface, from the package's own files in Node, from a URL or from any `tf.io.IOHandler`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { PhalanxConfigError } from '@phalanx/errors';
+// Importing the model packages registers their layer classes, which tf.loadLayersModel needs.
+import '@phalanx/ehpe';
+import '@phalanx/learnable-groups';
+import { fileSystem } from '@phalanx/layers';
+import { HAND_POSE_MODELS, readModelCard, type HandPoseModelName } from './card';
+import { HandPoseEstimator } from './estimator';
+import { ehpeHead, learnableGroupsHead } from './heads';
+import { shippedModelUrl } from './package-files';
+
+/** Options of {@link loadHandPoseEstimator}. */
+export interface LoadHandPoseEstimatorOptions {
+  /**
+   * Where the model is: the URL of its `model.json`, or of the folder holding it (ending in `/`; a `file:`
+   * URL not ending in `.json` is taken as the folder), e.g.
+   * where a web app serves a copy of `node_modules/@phalanx/pretrained/models/<name>/`. Relative URLs
+   * resolve against the page. Default: the package's own files (`shippedModelUrl(name)`) — read from
+   * disk in Node, fetched in a browser (works when the package is served as-is, e.g. from a CDN).
+   */
+  url?: string;
+  /**
+   * Load the model through this handler instead (`tf.io.browserFiles([...])`, `tf.io.http(...)`,
+   * `fileSystem(dir)` of `@phalanx/layers`, …). Takes precedence over `url`.
+   */
+  handler?: tf.io.IOHandler;
+  /**
+   * Options of `tf.io.http` for `url` (and the browser default): `fetchFunc`, `requestInit`, or
+   * `weightUrlConverter` — e.g. to point at a `weights.bin` a bundler renamed.
+   */
+  loadOptions?: tf.io.LoadOptions;
+}
+
+async function sourceOf(name: HandPoseModelName, options: LoadHandPoseEstimatorOptions): Promise<tf.io.IOHandler> {
+  if (options.handler !== undefined) return options.handler;
+  const url = options.url ?? shippedModelUrl(name).href;
+  if (url.startsWith('file:')) {
+    const { fileURLToPath } = await import('node:url');
+    // A file URL names the model's folder, or its model.json.
+    return fileSystem(fileURLToPath(/\.json$/i.test(url) ? url.replace(/[^/]*$/, '') : url));
+  }
+  return tf.io.http(url.endsWith('/') ? `${url}model.json` : url, options.loadOptions);
+}
+
+/**
+ * Loads a hand-pose estimator. `name` picks the network: `'learnable-groups'` (Learnable Joint Groups,
+ * AAAI 2021) or `'ehpe'` (EHPE, 2025). Without options it loads the weights shipped in this package
+ * (`models/<name>/`, see the package README for what they were trained on and how accurate they are);
+ * `url` or `handler` load other files of the same network, e.g. a model saved by the training examples.
+ * Everything is offline: nothing is fetched from anywhere but the given location.
+ *
+ * Set the tfjs backend first (`await tf.setBackend('webgl' | 'wasm' | 'cpu')`); the estimator runs on
+ * the current one.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import '@tensorflow/tfjs-backend-cpu';
+ * import { loadHandPoseEstimator } from '@phalanx/pretrained';
+ *
+ * const estimator = await loadHandPoseEstimator('learnable-groups');
+ * const [hand] = await estimator.estimateHands(tf.zeros([256, 256, 3], 'int32'));
+ * console.log(hand.keypoints[8], hand.keypoints3D[8], hand.score);
+ * estimator.dispose();
+ * ```
+ */
+export async function loadHandPoseEstimator(
+  name: HandPoseModelName,
+  options: LoadHandPoseEstimatorOptions = {},
+): Promise<HandPoseEstimator> {
+  if (!HAND_POSE_MODELS.includes(name)) {
+    throw new PhalanxConfigError(
+      'loadHandPoseEstimator',
+      'name',
+      `one of ${HAND_POSE_MODELS.map((m) => `'${m}'`).join(', ')}`,
+      name,
+    );
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError(
+      'loadHandPoseEstimator',
+      'options',
+      'an object {url?, handler?, loadOptions?}',
+      options,
+    );
+  }
+  const model = await tfl.loadLayersModel(await sourceOf(name, options));
+  try {
+    return estimatorFromModel(name, model);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}
+
+/**
+ * An estimator around a model already in memory (built by `createLearnableGroups` / `createEhpe`, or
+ * loaded): its card is read from the model's metadata (`readModelCard`). The estimator owns the model.
+ *
+ * @example
+ * ```ts
+ * import { createLearnableGroups } from '@phalanx/learnable-groups';
+ * import { estimatorFromModel } from '@phalanx/pretrained';
+ *
+ * const estimator = estimatorFromModel('learnable-groups', createLearnableGroups({ inputSize: 64 }));
+ * ```
+ */
+export function estimatorFromModel(name: HandPoseModelName, model: tfl.LayersModel): HandPoseEstimator {
+  const card = readModelCard(name, model);
+  const head = name === 'learnable-groups' ? learnableGroupsHead(model, card) : ehpeHead(model, card);
+  return new HandPoseEstimator(model, card, head);
+}
