@@ -241,12 +241,12 @@ async function main(): Promise<void> {
 
   // 2. wasm with @phalanx/wasm-training, both filter-gradient strategies.
   const strategies: Record<string, Parts> = {};
-  for (const s of ['swapped-conv', 'im2col'] as const) {
+  for (const s of ['shifted-gemm', 'swapped-conv', 'im2col'] as const) {
     setConv2DBackpropFilterStrategy(s);
     strategies[s] = measure(B, H, 7, 2);
   }
-  setConv2DBackpropFilterStrategy('swapped-conv');
-  const wasm = strategies['swapped-conv'];
+  setConv2DBackpropFilterStrategy('shifted-gemm');
+  const wasm = strategies['shifted-gemm'];
 
   // 3. cpu at a reduced size (its gradient kernels are naive loops), scaled by FLOPs.
   await tf.setBackend('cpu');

@@ -83,7 +83,7 @@ beforeAll(async () => {
 });
 
 describe('Conv2DBackpropFilter on wasm equals cpu', () => {
-  for (const strategy of ['im2col', 'swapped-conv'] as FilterGradStrategy[]) {
+  for (const strategy of ['im2col', 'swapped-conv', 'shifted-gemm'] as FilterGradStrategy[]) {
     it(`over the shape × stride × padding grid (${strategy})`, async () => {
       setConv2DBackpropFilterStrategy(strategy);
       try {
@@ -97,7 +97,7 @@ describe('Conv2DBackpropFilter on wasm equals cpu', () => {
           );
         }
       } finally {
-        setConv2DBackpropFilterStrategy('swapped-conv');
+        setConv2DBackpropFilterStrategy('shifted-gemm');
       }
     });
   }
