@@ -50,7 +50,15 @@ describe('SIMD kernels on the wasm backend memory', () => {
       const bytes = Uint8Array.from(Buffer.from(base64, 'base64'));
       const module = new WebAssembly.Module(bytes);
       expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-      expect(WebAssembly.Module.exports(module).map((e) => e.name)).toEqual(['gemm', 'transpose', 'sumRows', 'memory']);
+      expect(WebAssembly.Module.exports(module).map((e) => e.name)).toEqual([
+        'gemm',
+        'transpose',
+        'sumRows',
+        'winogradInput',
+        'winogradOutput',
+        'winogradOutputGrad',
+        'memory',
+      ]);
       const sections: number[] = [];
       for (let at = 8; at < bytes.length;) {
         sections.push(bytes[at++]);
