@@ -51,6 +51,31 @@ function decode(base64: string): Uint8Array<ArrayBuffer> {
 
 let disabled = false;
 
+/** Compiled modules by memory kind; browsers refuse to compile > 4 KB synchronously on the main thread. */
+const compiled: { plain?: WebAssembly.Module; shared?: WebAssembly.Module } = {};
+const pending = new Set<'plain' | 'shared'>();
+
+/** The compiled module for a memory kind: synchronously where allowed, else compiled in the background. */
+function compiledModule(kind: 'plain' | 'shared'): WebAssembly.Module | null {
+  const ready = compiled[kind];
+  if (ready != null) return ready;
+  const bytes = decode(kind === 'shared' ? SIMD_SHARED : SIMD_PLAIN);
+  try {
+    return (compiled[kind] = new WebAssembly.Module(bytes));
+  } catch {
+    if (!pending.has(kind)) {
+      pending.add(kind);
+      void WebAssembly.compile(bytes).then(
+        (module) => {
+          compiled[kind] = module;
+        },
+        () => undefined, // no SIMD here: callers keep their previous routes
+      );
+    }
+    return null;
+  }
+}
+
 /**
  * Turns the package's SIMD kernels off (`false`) or back on (default on): with them off every kernel
  * takes the route it took before they existed (used by the benchmark and the tests to compare).
@@ -62,7 +87,9 @@ export function setSimdKernelsEnabled(enabled: boolean): void {
 /**
  * The SIMD kernels bound to `backend`'s memory, or `null` when they cannot run there (not the wasm
  * backend, no SIMD, the memory not reachable, or turned off with {@link setSimdKernelsEnabled}).
- * Instantiated once per backend; the module has no data segment and writes nothing when it starts.
+ * Instantiated once per backend; the module has no data segment and writes nothing when it starts. Where
+ * the runtime refuses a synchronous compile (a browser's main thread, > 4 KB), it is compiled in the
+ * background and used from the next kernel call on.
  */
 export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
   if (disabled) return null;
@@ -74,12 +101,19 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
     const memory = module?.asm?.memory ?? module?.wasmMemory;
     if (memory != null) {
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-      const compiled = new WebAssembly.Module(decode(shared ? SIMD_SHARED : SIMD_PLAIN));
-      kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as SimdKernels;
+      const kind = shared ? 'shared' : 'plain';
+      const compiledKernels = compiledModule(kind);
+      // Still compiling in the background (browser main thread): not cached, asked again next time.
+      if (compiledKernels == null) return pending.has(kind) && compiled[kind] == null ? null : cache(backend, null);
+      kernels = new WebAssembly.Instance(compiledKernels, { env: { memory } }).exports as unknown as SimdKernels;
     }
   } catch {
     kernels = null; // e.g. a runtime without wasm SIMD: every caller keeps its previous route
   }
+  return cache(backend, kernels);
+}
+
+function cache(backend: tf.KernelBackend, kernels: SimdKernels | null): SimdKernels | null {
   instances.set(backend, kernels);
   return kernels;
 }
