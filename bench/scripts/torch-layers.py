@@ -8,7 +8,9 @@ Usage (Debian: apt-get install python3-torch libopenblas0-pthread; /usr/bin/pyth
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/scripts/torch-layers.py [--threads 1,2] [--only NAME]
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE must be unset for this command only: with them Debian's OpenBLAS
 falls back to slow generic kernels. Prints one JSON object: {"torch": version, "rows": [{layer, size,
-threads, forward_ms, forward_backward_ms}]}, each figure the median of the runs after 2 warm-ups.
+threads, forward_ms, forward_backward_ms, forward_backward_cpu_ms}]}, each figure the median of the runs
+after 2 warm-ups (CPU: process time of all threads; at 1 thread, the time the work took even on a loaded
+machine).
 """
 import argparse
 import json
@@ -20,16 +22,20 @@ import torch.nn.functional as F
 
 
 def median_ms(fn, min_runs=5, max_runs=30, min_time_s=1.0, warmup=2):
+    """Median wall ms and median process CPU ms (all threads) of one run."""
     for _ in range(warmup):
         fn()
-    samples = []
+    samples, cpu = [], []
     start = time.perf_counter()
     while len(samples) < max_runs and (len(samples) < min_runs or time.perf_counter() - start < min_time_s):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
     samples.sort()
-    return samples[len(samples) // 2]
+    cpu.sort()
+    return samples[len(samples) // 2], cpu[len(cpu) // 2]
 
 
 def leaf(*shape, scale=1.0):
@@ -171,7 +177,7 @@ def measure(make):
         outs = run()
         sum(o.sum() for o in outs).backward()
 
-    return median_ms(forward), median_ms(forward_backward)
+    return median_ms(forward)[0], median_ms(forward_backward)
 
 
 def main():
@@ -186,7 +192,7 @@ def main():
         for name, size, make in CASES:
             if args.only and not name.startswith(args.only):
                 continue
-            fwd, fwd_bwd = measure(make)
+            fwd, (fwd_bwd, fwd_bwd_cpu) = measure(make)
             rows.append(
                 {
                     'layer': name,
@@ -194,6 +200,7 @@ def main():
                     'threads': threads,
                     'forward_ms': round(fwd, 3),
                     'forward_backward_ms': round(fwd_bwd, 3),
+                    'forward_backward_cpu_ms': round(fwd_bwd_cpu, 3),
                 }
             )
     print(json.dumps({'torch': torch.__version__, 'rows': rows}))

@@ -46,6 +46,8 @@ interface Row {
   backend: string;
   forwardMs: number;
   forwardBackwardMs: number;
+  /** Median CPU time of forward+backward (all threads of the process), ms. */
+  forwardBackwardCpuMs: number;
 }
 
 export async function benchLayers(): Promise<Row[]> {
@@ -82,6 +84,7 @@ export async function benchLayers(): Promise<Row[]> {
         backend,
         forwardMs: +forward.medianMs.toFixed(3),
         forwardBackwardMs: +backward.medianMs.toFixed(3),
+        forwardBackwardCpuMs: +backward.medianCpuMs.toFixed(3),
       };
       console.log(`${backend}\t${c.name}\t${c.size}\tfwd ${row.forwardMs} ms\tfwd+bwd ${row.forwardBackwardMs} ms`);
       rows.push(row);
@@ -114,14 +117,26 @@ export async function benchLayers(): Promise<Row[]> {
 const WASM_COLUMN = BACKENDS.includes('wasm+kernels') ? 'wasm+kernels' : 'wasm';
 
 function torchHeader(): string[] {
-  return ['PyTorch fwd+bwd (ms, faster of 1/2 threads)', `${WASM_COLUMN} ÷ PyTorch (fwd+bwd)`];
+  return [
+    'PyTorch fwd+bwd (ms, faster of 1/2 threads)',
+    `${WASM_COLUMN} ÷ PyTorch (fwd+bwd)`,
+    `CPU ms ${WASM_COLUMN} / PyTorch 1 thread`,
+    'CPU ratio',
+  ];
 }
 
 function torchCells(rows: Row[], layer: string, size: string, figure: TorchFigure | undefined): (string | number)[] {
   const wasm = rows.find((x) => x.layer === layer && x.size === size && x.backend === WASM_COLUMN);
-  if (figure == null) return ['–', '–'];
+  if (figure == null) return ['–', '–', '–', '–'];
   const ratio = wasm == null ? '–' : `${(wasm.forwardBackwardMs / figure.forwardBackwardMs).toFixed(2)}×`;
-  return [`${figure.forwardBackwardMs} (${figure.threads} t)`, ratio];
+  const cpu1 = figure.forwardBackwardCpuMs1;
+  const cpuRatio = wasm == null || cpu1 == null ? '–' : `${(wasm.forwardBackwardCpuMs / cpu1).toFixed(2)}×`;
+  return [
+    `${figure.forwardBackwardMs} (${figure.threads} t)`,
+    ratio,
+    `${wasm?.forwardBackwardCpuMs ?? '–'} / ${cpu1 ?? '–'}`,
+    cpuRatio,
+  ];
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
