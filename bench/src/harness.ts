@@ -20,6 +20,11 @@ export interface Timing {
   medianMs: number;
   /** Fastest run, ms. */
   minMs: number;
+  /**
+   * Median CPU time of one run (user + system, every thread of the process), ms: on a shared machine
+   * it moves far less with the load than the wall time, and for one thread it is the time the work took.
+   */
+  medianCpuMs: number;
   runs: number;
 }
 
@@ -33,14 +38,20 @@ export async function time(
 ): Promise<Timing> {
   for (let i = 0; i < warmup; i++) await run();
   const samples: number[] = [];
+  const cpu: number[] = [];
   const start = performance.now();
   while (samples.length < maxRuns && (samples.length < minRuns || performance.now() - start < minTimeMs)) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await run();
     samples.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
   samples.sort((a, b) => a - b);
-  return { medianMs: samples[Math.floor(samples.length / 2)], minMs: samples[0], runs: samples.length };
+  cpu.sort((a, b) => a - b);
+  const mid = Math.floor(samples.length / 2);
+  return { medianMs: samples[mid], minMs: samples[0], medianCpuMs: cpu[mid], runs: samples.length };
 }
 
 /** Renders rows as a GitHub Markdown table. */

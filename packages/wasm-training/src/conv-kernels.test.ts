@@ -3,7 +3,12 @@ import '@phalanx/testing';
 import { expectClose } from '@phalanx/testing';
 import { beforeAll, describe, it } from 'vitest';
 import { convGeometry, type ConvPad } from './conv-geometry';
-import { setConv2DBackpropFilterStrategy, type FilterGradStrategy } from './conv2d-backprop';
+import {
+  setConv2DBackpropFilterStrategy,
+  setConv2DBackpropInputStrategy,
+  type FilterGradStrategy,
+  type InputGradStrategy,
+} from './conv2d-backprop';
 import { registerWasmTrainingKernels } from './register';
 import { host, runKernelOn, type HostTensor } from './test-utils';
 
@@ -65,6 +70,15 @@ for (const [x, filter] of [
     [1, 5, 5, 2],
     [5, 4, 2, 2],
   ],
+  // 3×3 with channels in multiples of 4 and odd sizes (the Winograd tiles run past the edges).
+  [
+    [2, 7, 6, 4],
+    [3, 3, 4, 8],
+  ],
+  [
+    [1, 9, 10, 8],
+    [3, 3, 8, 4],
+  ],
   // Pointwise with a batch (the 1×1 matmul path at stride 1, no padding).
   [
     [3, 5, 4, 6],
@@ -83,7 +97,7 @@ beforeAll(async () => {
 });
 
 describe('Conv2DBackpropFilter on wasm equals cpu', () => {
-  for (const strategy of ['im2col', 'swapped-conv'] as FilterGradStrategy[]) {
+  for (const strategy of ['im2col', 'swapped-conv', 'shifted-gemm', 'winograd'] as FilterGradStrategy[]) {
     it(`over the shape × stride × padding grid (${strategy})`, async () => {
       setConv2DBackpropFilterStrategy(strategy);
       try {
@@ -97,7 +111,7 @@ describe('Conv2DBackpropFilter on wasm equals cpu', () => {
           );
         }
       } finally {
-        setConv2DBackpropFilterStrategy('swapped-conv');
+        setConv2DBackpropFilterStrategy('winograd');
       }
     });
   }
@@ -126,18 +140,25 @@ describe('Conv2DBackpropFilter on wasm equals cpu', () => {
   });
 });
 
-describe('Conv2DBackpropInput on wasm (convolution) equals cpu', () => {
-  it('over the shape × stride × padding grid', async () => {
-    for (const [i, c] of CONV_CASES.entries()) {
-      const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
-      await compare(
-        tf.Conv2DBackpropInput,
-        { dy: host(dyShape(c, false), i), filter: host(c.filter, i + 7) },
-        attrs,
-        label(c),
-      );
-    }
-  });
+describe('Conv2DBackpropInput on wasm equals cpu', () => {
+  for (const strategy of ['convolution', 'winograd'] as InputGradStrategy[]) {
+    it(`over the shape × stride × padding grid (${strategy})`, async () => {
+      setConv2DBackpropInputStrategy(strategy);
+      try {
+        for (const [i, c] of CONV_CASES.entries()) {
+          const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
+          await compare(
+            tf.Conv2DBackpropInput,
+            { dy: host(dyShape(c, false), i), filter: host(c.filter, i + 7) },
+            attrs,
+            label(c),
+          );
+        }
+      } finally {
+        setConv2DBackpropInputStrategy('winograd');
+      }
+    });
+  }
 });
 
 const DW_CASES: ConvCase[] = [];

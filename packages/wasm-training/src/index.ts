@@ -8,8 +8,12 @@ export * from './register';
 export {
   setConv2DBackpropFilterStrategy,
   getConv2DBackpropFilterStrategy,
+  setConv2DBackpropInputStrategy,
+  getConv2DBackpropInputStrategy,
   type FilterGradStrategy,
+  type InputGradStrategy,
 } from './conv2d-backprop';
 export { fusedBatchNormGradConfig } from './batch-norm-grad';
 export { reluGradConfig } from './relu-grad';
+export { setSimdKernelsEnabled } from './simd';
 export { enableLeanBackprop, disableLeanBackprop, isLeanBackpropEnabled } from './lean-backprop';

@@ -8,6 +8,8 @@ import { castConfig, identityConfig } from './identity';
 import { WASM } from './kernel-scope';
 import { maxPoolGrad } from './max-pool-grad';
 import { resizeBilinearGrad, resizeNearestNeighborGrad } from './resize-bilinear-grad';
+import { SLICE_KERNELS } from './slice';
+import { TRANSPOSE_SUM_KERNELS } from './transpose-sum';
 import { rememberStockKernel, stockKernel } from './stock-kernels';
 import { unsortedSegmentSum } from './unsorted-segment-sum';
 
@@ -22,6 +24,9 @@ import { unsortedSegmentSum } from './unsorted-segment-sum';
  * dense layers and matMuls); they are registered only when the backend's kernels exist to wrap.
  * `Identity` and same-dtype `Cast` share their input's buffer instead of copying it (the engine clones
  * every tensor it saves for a gradient, so on stock wasm each of them was held twice in training).
+ * `Slice`, `Unpack`, `SplitV` and `StridedSlice` copy only what they return (the stock kernels first copy
+ * the whole input out of the wasm heap, per output). `Transpose` and `Sum` run the package's SIMD kernels
+ * for matrix transposes and sums over leading axes (see `transpose-sum.ts`).
  */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   {
@@ -56,10 +61,19 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   fusedMatMulConfig,
   identityConfig,
   castConfig,
+  ...SLICE_KERNELS,
+  ...TRANSPOSE_SUM_KERNELS,
 ];
 
 /** Kernels that call the backend's own kernel they replace: registered only once it exists. */
-const WRAPPERS = new Set<string>([tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Cast]);
+const WRAPPERS = new Set<string>([
+  tf.BatchMatMul,
+  tf._FusedMatMul,
+  tf.Identity,
+  tf.Cast,
+  ...SLICE_KERNELS.map((k) => k.kernelName),
+  ...TRANSPOSE_SUM_KERNELS.map((k) => k.kernelName),
+]);
 
 /**
  * Registers the training kernels of {@link WASM_TRAINING_KERNELS} for the `wasm` backend. Safe to

@@ -1,0 +1,520 @@
+// SIMD kernels of @phalanx/wasm-training, in AssemblyScript. They run inside the wasm backend's own
+// memory (imported), on buffers the backend allocated: every pointer is a byte offset into that memory.
+// No allocation, no static data: the module writes nothing at instantiation.
+// Build: `pnpm --filter @phalanx/wasm-training build:simd` (writes src/generated/simd-binary.ts).
+
+/** K is swept in blocks of this many steps so that a block of B stays in cache across row tiles. */
+const KC: i32 = 256;
+
+// ---------------------------------------------------------------------------------------------------
+// GEMM: C[i, j] (+)= Σ_k A(i, k) · B[k, j]
+// A(i, k) lives at a + i·ars + k·acs (byte strides: row-major A has ars = 4K, acs = 4; a transposed
+// A has ars = 4, acs = 4M). B is row-major with unit column stride and rows `ldb` bytes apart; C rows
+// are `ldc` bytes apart. `init` starts the tile from zero instead of C.
+
+function start(c: usize, off: usize, init: bool): v128 {
+  return init ? f32x4.splat(0) : v128.load(c + off);
+}
+
+function tile4x8(
+  a: usize,
+  ars: usize,
+  acs: usize,
+  b: usize,
+  ldb: usize,
+  c: usize,
+  ldc: usize,
+  kc: i32,
+  init: bool,
+): void {
+  let c0a = start(c, 0, init);
+  let c0b = start(c, 16, init);
+  let c1a = start(c + ldc, 0, init);
+  let c1b = start(c + ldc, 16, init);
+  let c2a = start(c + 2 * ldc, 0, init);
+  let c2b = start(c + 2 * ldc, 16, init);
+  let c3a = start(c + 3 * ldc, 0, init);
+  let c3b = start(c + 3 * ldc, 16, init);
+  let pa = a;
+  let pb = b;
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    const a0 = f32x4.splat(load<f32>(pa));
+    const a1 = f32x4.splat(load<f32>(pa + ars));
+    const a2 = f32x4.splat(load<f32>(pa + 2 * ars));
+    const a3 = f32x4.splat(load<f32>(pa + 3 * ars));
+    c0a = f32x4.add(c0a, f32x4.mul(a0, b0));
+    c0b = f32x4.add(c0b, f32x4.mul(a0, b1));
+    c1a = f32x4.add(c1a, f32x4.mul(a1, b0));
+    c1b = f32x4.add(c1b, f32x4.mul(a1, b1));
+    c2a = f32x4.add(c2a, f32x4.mul(a2, b0));
+    c2b = f32x4.add(c2b, f32x4.mul(a2, b1));
+    c3a = f32x4.add(c3a, f32x4.mul(a3, b0));
+    c3b = f32x4.add(c3b, f32x4.mul(a3, b1));
+    pa += acs;
+    pb += ldb;
+  }
+  v128.store(c, c0a);
+  v128.store(c, c0b, 16);
+  v128.store(c + ldc, c1a);
+  v128.store(c + ldc, c1b, 16);
+  v128.store(c + 2 * ldc, c2a);
+  v128.store(c + 2 * ldc, c2b, 16);
+  v128.store(c + 3 * ldc, c3a);
+  v128.store(c + 3 * ldc, c3b, 16);
+}
+
+function tile4x4(
+  a: usize,
+  ars: usize,
+  acs: usize,
+  b: usize,
+  ldb: usize,
+  c: usize,
+  ldc: usize,
+  kc: i32,
+  init: bool,
+): void {
+  let c0 = start(c, 0, init);
+  let c1 = start(c + ldc, 0, init);
+  let c2 = start(c + 2 * ldc, 0, init);
+  let c3 = start(c + 3 * ldc, 0, init);
+  let pa = a;
+  let pb = b;
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb);
+    c0 = f32x4.add(c0, f32x4.mul(f32x4.splat(load<f32>(pa)), b0));
+    c1 = f32x4.add(c1, f32x4.mul(f32x4.splat(load<f32>(pa + ars)), b0));
+    c2 = f32x4.add(c2, f32x4.mul(f32x4.splat(load<f32>(pa + 2 * ars)), b0));
+    c3 = f32x4.add(c3, f32x4.mul(f32x4.splat(load<f32>(pa + 3 * ars)), b0));
+    pa += acs;
+    pb += ldb;
+  }
+  v128.store(c, c0);
+  v128.store(c + ldc, c1);
+  v128.store(c + 2 * ldc, c2);
+  v128.store(c + 3 * ldc, c3);
+}
+
+function tile1x8(a: usize, acs: usize, b: usize, ldb: usize, c: usize, kc: i32, init: bool): void {
+  let ca = start(c, 0, init);
+  let cb = start(c, 16, init);
+  let pa = a;
+  let pb = b;
+  for (let k = 0; k < kc; k++) {
+    const a0 = f32x4.splat(load<f32>(pa));
+    ca = f32x4.add(ca, f32x4.mul(a0, v128.load(pb)));
+    cb = f32x4.add(cb, f32x4.mul(a0, v128.load(pb, 16)));
+    pa += acs;
+    pb += ldb;
+  }
+  v128.store(c, ca);
+  v128.store(c, cb, 16);
+}
+
+function tile1x4(a: usize, acs: usize, b: usize, ldb: usize, c: usize, kc: i32, init: bool): void {
+  let c0 = start(c, 0, init);
+  let pa = a;
+  let pb = b;
+  for (let k = 0; k < kc; k++) {
+    c0 = f32x4.add(c0, f32x4.mul(f32x4.splat(load<f32>(pa)), v128.load(pb)));
+    pa += acs;
+    pb += ldb;
+  }
+  v128.store(c, c0);
+}
+
+function tile1x1(a: usize, acs: usize, b: usize, ldb: usize, c: usize, kc: i32, init: bool): void {
+  let s: f32 = init ? 0 : load<f32>(c);
+  let pa = a;
+  let pb = b;
+  for (let k = 0; k < kc; k++) {
+    s += load<f32>(pa) * load<f32>(pb);
+    pa += acs;
+    pb += ldb;
+  }
+  store<f32>(c, s);
+}
+
+/** One block of kc steps of K for all of C (m × n). */
+function gemmBlock(
+  a: usize,
+  ars: usize,
+  acs: usize,
+  b: usize,
+  ldb: usize,
+  c: usize,
+  ldc: usize,
+  m: i32,
+  n: i32,
+  kc: i32,
+  init: bool,
+): void {
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const ai = a + <usize>i * ars;
+    const ci = c + <usize>i * ldc;
+    let j = 0;
+    for (; j + 8 <= n; j += 8) tile4x8(ai, ars, acs, b + ((<usize>j) << 2), ldb, ci + ((<usize>j) << 2), ldc, kc, init);
+    for (; j + 4 <= n; j += 4) tile4x4(ai, ars, acs, b + ((<usize>j) << 2), ldb, ci + ((<usize>j) << 2), ldc, kc, init);
+    for (; j < n; j++) {
+      for (let r = 0; r < 4; r++) {
+        tile1x1(
+          ai + <usize>r * ars,
+          acs,
+          b + ((<usize>j) << 2),
+          ldb,
+          ci + <usize>r * ldc + ((<usize>j) << 2),
+          kc,
+          init,
+        );
+      }
+    }
+  }
+  for (; i < m; i++) {
+    const ai = a + <usize>i * ars;
+    const ci = c + <usize>i * ldc;
+    let j = 0;
+    for (; j + 8 <= n; j += 8) tile1x8(ai, acs, b + ((<usize>j) << 2), ldb, ci + ((<usize>j) << 2), kc, init);
+    for (; j + 4 <= n; j += 4) tile1x4(ai, acs, b + ((<usize>j) << 2), ldb, ci + ((<usize>j) << 2), kc, init);
+    for (; j < n; j++) tile1x1(ai, acs, b + ((<usize>j) << 2), ldb, ci + ((<usize>j) << 2), kc, init);
+  }
+}
+
+/**
+ * `batch` products C_t (+)= A_t · B_t, t = 0 … batch−1, each m × n with inner size k; the operands of
+ * product t start `t·aStride`, `t·bStride`, `t·cStride` bytes after a, b, c (a stride of 0 repeats an
+ * operand: broadcasting). A(i, k) at a + i·ars + k·acs; B rows `ldb` bytes apart (unit columns); C rows
+ * `ldc` bytes apart. `accumulate` ≠ 0 adds to C instead of overwriting it. All strides in bytes.
+ */
+export function gemm(
+  batch: i32,
+  a: usize,
+  aStride: usize,
+  ars: usize,
+  acs: usize,
+  b: usize,
+  bStride: usize,
+  ldb: usize,
+  c: usize,
+  cStride: usize,
+  ldc: usize,
+  m: i32,
+  n: i32,
+  k: i32,
+  accumulate: i32,
+): void {
+  for (let t = 0; t < batch; t++) {
+    const at = a + <usize>t * aStride;
+    const bt = b + <usize>t * bStride;
+    const ct = c + <usize>t * cStride;
+    if (k == 0) {
+      if (accumulate == 0) for (let i = 0; i < m; i++) memory.fill(ct + <usize>i * ldc, 0, (<usize>n) << 2);
+      continue;
+    }
+    for (let k0 = 0; k0 < k; k0 += KC) {
+      const kc = min(KC, k - k0);
+      gemmBlock(
+        at + <usize>k0 * acs,
+        ars,
+        acs,
+        bt + <usize>k0 * ldb,
+        ldb,
+        ct,
+        ldc,
+        m,
+        n,
+        kc,
+        accumulate == 0 && k0 == 0,
+      );
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Transpose: dst_t[c][r] = src_t[r][c] for `batch` row-major rows × cols matrices, in 32 × 32 tiles of
+// 4 × 4 SIMD blocks.
+
+function block4(src: usize, cols: usize, dst: usize, rows: usize): void {
+  const r0 = v128.load(src);
+  const r1 = v128.load(src + (cols << 2));
+  const r2 = v128.load(src + (cols << 3));
+  const r3 = v128.load(src + 3 * (cols << 2));
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + (rows << 2), v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + (rows << 3), v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * (rows << 2), v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
+function transposeOne(src: usize, rows: i32, cols: i32, dst: usize): void {
+  const R = <usize>rows;
+  const C = <usize>cols;
+  for (let r0 = 0; r0 < rows; r0 += 32) {
+    const r1 = min(r0 + 32, rows);
+    for (let c0 = 0; c0 < cols; c0 += 32) {
+      const c1 = min(c0 + 32, cols);
+      let r = r0;
+      for (; r + 4 <= r1; r += 4) {
+        let c = c0;
+        for (; c + 4 <= c1; c += 4)
+          block4(src + ((<usize>r * C + <usize>c) << 2), C, dst + ((<usize>c * R + <usize>r) << 2), R);
+        for (; c < c1; c++) {
+          for (let q = r; q < r + 4; q++)
+            store<f32>(dst + ((<usize>c * R + <usize>q) << 2), load<f32>(src + ((<usize>q * C + <usize>c) << 2)));
+        }
+      }
+      for (; r < r1; r++) {
+        for (let c = c0; c < c1; c++)
+          store<f32>(dst + ((<usize>c * R + <usize>r) << 2), load<f32>(src + ((<usize>r * C + <usize>c) << 2)));
+      }
+    }
+  }
+}
+
+/** `batch` transposes of row-major rows × cols 4-byte matrices, src_t and dst_t `rows·cols·4` bytes apart. */
+export function transpose(batch: i32, src: usize, rows: i32, cols: i32, dst: usize): void {
+  const size = (<usize>rows * <usize>cols) << 2;
+  for (let t = 0; t < batch; t++) transposeOne(src + <usize>t * size, rows, cols, dst + <usize>t * size);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Column sums: dst_t[c] = Σ_r src_t[r][c] for `batch` row-major rows × cols float32 matrices (a sum over a
+// leading axis, e.g. a bias gradient), 16 columns at a time, summed in row order.
+
+export function sumRows(batch: i32, src: usize, rows: i32, cols: i32, dst: usize): void {
+  const C = (<usize>cols) << 2;
+  for (let t = 0; t < batch; t++) {
+    const s = src + <usize>t * <usize>rows * C;
+    const d = dst + <usize>t * C;
+    let c = 0;
+    for (; c + 16 <= cols; c += 16) {
+      let s0 = f32x4.splat(0);
+      let s1 = f32x4.splat(0);
+      let s2 = f32x4.splat(0);
+      let s3 = f32x4.splat(0);
+      let p = s + ((<usize>c) << 2);
+      for (let r = 0; r < rows; r++) {
+        s0 = f32x4.add(s0, v128.load(p));
+        s1 = f32x4.add(s1, v128.load(p, 16));
+        s2 = f32x4.add(s2, v128.load(p, 32));
+        s3 = f32x4.add(s3, v128.load(p, 48));
+        p += C;
+      }
+      const q = d + ((<usize>c) << 2);
+      v128.store(q, s0);
+      v128.store(q, s1, 16);
+      v128.store(q, s2, 32);
+      v128.store(q, s3, 48);
+    }
+    for (; c + 4 <= cols; c += 4) {
+      let s0 = f32x4.splat(0);
+      let p = s + ((<usize>c) << 2);
+      for (let r = 0; r < rows; r++) {
+        s0 = f32x4.add(s0, v128.load(p));
+        p += C;
+      }
+      v128.store(d + ((<usize>c) << 2), s0);
+    }
+    for (; c < cols; c++) {
+      let acc: f32 = 0;
+      let p = s + ((<usize>c) << 2);
+      for (let r = 0; r < rows; r++) {
+        acc += load<f32>(p);
+        p += C;
+      }
+      store<f32>(d + ((<usize>c) << 2), acc);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Winograd F(2×2, 3×3) transforms (Lavin & Gray). Tile t = (b·th + i)·tw + j covers output rows 2i, 2i+1
+// and columns 2j, 2j+1, and input rows 2i … 2i+3, columns 2j … 2j+3 of the padded input. The 16
+// transformed values of a tile are stored as [16, T, channels] so that each of the 16 products is one
+// GEMM. Channels are processed 4 at a time (channel counts must be multiples of 4).
+
+/** V = Bᵀ d B of every 4 × 4 input tile: xp [n, hp, wp, c] (hp ≥ 2·th + 2, wp ≥ 2·tw + 2) → v [16, T, c]. */
+export function winogradInput(xp: usize, n: i32, hp: i32, wp: i32, c: i32, th: i32, tw: i32, v: usize): void {
+  const C = (<usize>c) << 2;
+  const row = <usize>wp * C;
+  const plane = <usize>n * <usize>th * <usize>tw * C; // bytes of one of the 16 slices
+  let t: usize = 0;
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < th; i++) {
+      for (let j = 0; j < tw; j++) {
+        const base = xp + (<usize>b * <usize>hp + 2 * <usize>i) * row + 2 * <usize>j * C;
+        const out = v + t * C;
+        for (let cc: usize = 0; cc < C; cc += 16) {
+          const p = base + cc;
+          // Bᵀ d: rows r0 − r2, r1 + r2, r2 − r1, r1 − r3 (per column q).
+          const d00 = v128.load(p),
+            d01 = v128.load(p + C),
+            d02 = v128.load(p + 2 * C),
+            d03 = v128.load(p + 3 * C);
+          const d10 = v128.load(p + row),
+            d11 = v128.load(p + row + C),
+            d12 = v128.load(p + row + 2 * C),
+            d13 = v128.load(p + row + 3 * C);
+          const d20 = v128.load(p + 2 * row),
+            d21 = v128.load(p + 2 * row + C),
+            d22 = v128.load(p + 2 * row + 2 * C),
+            d23 = v128.load(p + 2 * row + 3 * C);
+          const d30 = v128.load(p + 3 * row),
+            d31 = v128.load(p + 3 * row + C),
+            d32 = v128.load(p + 3 * row + 2 * C),
+            d33 = v128.load(p + 3 * row + 3 * C);
+          const t00 = f32x4.sub(d00, d20),
+            t01 = f32x4.sub(d01, d21),
+            t02 = f32x4.sub(d02, d22),
+            t03 = f32x4.sub(d03, d23);
+          const t10 = f32x4.add(d10, d20),
+            t11 = f32x4.add(d11, d21),
+            t12 = f32x4.add(d12, d22),
+            t13 = f32x4.add(d13, d23);
+          const t20 = f32x4.sub(d20, d10),
+            t21 = f32x4.sub(d21, d11),
+            t22 = f32x4.sub(d22, d12),
+            t23 = f32x4.sub(d23, d13);
+          const t30 = f32x4.sub(d10, d30),
+            t31 = f32x4.sub(d11, d31),
+            t32 = f32x4.sub(d12, d32),
+            t33 = f32x4.sub(d13, d33);
+          // (Bᵀ d) B: columns q0 − q2, q1 + q2, q2 − q1, q1 − q3 (per row r).
+          const o = out + cc;
+          v128.store(o, f32x4.sub(t00, t02));
+          v128.store(o + plane, f32x4.add(t01, t02));
+          v128.store(o + 2 * plane, f32x4.sub(t02, t01));
+          v128.store(o + 3 * plane, f32x4.sub(t01, t03));
+          v128.store(o + 4 * plane, f32x4.sub(t10, t12));
+          v128.store(o + 5 * plane, f32x4.add(t11, t12));
+          v128.store(o + 6 * plane, f32x4.sub(t12, t11));
+          v128.store(o + 7 * plane, f32x4.sub(t11, t13));
+          v128.store(o + 8 * plane, f32x4.sub(t20, t22));
+          v128.store(o + 9 * plane, f32x4.add(t21, t22));
+          v128.store(o + 10 * plane, f32x4.sub(t22, t21));
+          v128.store(o + 11 * plane, f32x4.sub(t21, t23));
+          v128.store(o + 12 * plane, f32x4.sub(t30, t32));
+          v128.store(o + 13 * plane, f32x4.add(t31, t32));
+          v128.store(o + 14 * plane, f32x4.sub(t32, t31));
+          v128.store(o + 15 * plane, f32x4.sub(t31, t33));
+        }
+        t++;
+      }
+    }
+  }
+}
+
+/** Y = Aᵀ m A of every tile: m [16, T, k] → y [n, ho, wo, k] (the 2 × 2 outputs inside ho × wo). */
+export function winogradOutput(m: usize, n: i32, th: i32, tw: i32, k: i32, ho: i32, wo: i32, y: usize): void {
+  const K = (<usize>k) << 2;
+  const plane = <usize>n * <usize>th * <usize>tw * K;
+  const row = <usize>wo * K;
+  let t: usize = 0;
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < th; i++) {
+      for (let j = 0; j < tw; j++) {
+        const src = m + t * K;
+        const base = y + (<usize>b * <usize>ho + 2 * <usize>i) * row + 2 * <usize>j * K;
+        const down = 2 * i + 1 < ho;
+        const right = 2 * j + 1 < wo;
+        for (let kk: usize = 0; kk < K; kk += 16) {
+          const p = src + kk;
+          const m00 = v128.load(p),
+            m01 = v128.load(p + plane),
+            m02 = v128.load(p + 2 * plane),
+            m03 = v128.load(p + 3 * plane);
+          const m10 = v128.load(p + 4 * plane),
+            m11 = v128.load(p + 5 * plane),
+            m12 = v128.load(p + 6 * plane),
+            m13 = v128.load(p + 7 * plane);
+          const m20 = v128.load(p + 8 * plane),
+            m21 = v128.load(p + 9 * plane),
+            m22 = v128.load(p + 10 * plane),
+            m23 = v128.load(p + 11 * plane);
+          const m30 = v128.load(p + 12 * plane),
+            m31 = v128.load(p + 13 * plane),
+            m32 = v128.load(p + 14 * plane),
+            m33 = v128.load(p + 15 * plane);
+          // Aᵀ m: rows r0 + r1 + r2 and r1 − r2 − r3.
+          const s00 = f32x4.add(f32x4.add(m00, m10), m20),
+            s01 = f32x4.add(f32x4.add(m01, m11), m21);
+          const s02 = f32x4.add(f32x4.add(m02, m12), m22),
+            s03 = f32x4.add(f32x4.add(m03, m13), m23);
+          const s10 = f32x4.sub(f32x4.sub(m10, m20), m30),
+            s11 = f32x4.sub(f32x4.sub(m11, m21), m31);
+          const s12 = f32x4.sub(f32x4.sub(m12, m22), m32),
+            s13 = f32x4.sub(f32x4.sub(m13, m23), m33);
+          const q = base + kk;
+          v128.store(q, f32x4.add(f32x4.add(s00, s01), s02));
+          if (right) v128.store(q + K, f32x4.sub(f32x4.sub(s01, s02), s03));
+          if (down) {
+            v128.store(q + row, f32x4.add(f32x4.add(s10, s11), s12));
+            if (right) v128.store(q + row + K, f32x4.sub(f32x4.sub(s11, s12), s13));
+          }
+        }
+        t++;
+      }
+    }
+  }
+}
+
+/**
+ * The transpose of {@link winogradOutput} (for the filter gradient): dm = A dy Aᵀ of every 2 × 2 tile of
+ * dy [n, ho, wo, k] (zero outside ho × wo) → dm [16, T, k].
+ */
+export function winogradOutputGrad(dy: usize, n: i32, th: i32, tw: i32, k: i32, ho: i32, wo: i32, dm: usize): void {
+  const K = (<usize>k) << 2;
+  const plane = <usize>n * <usize>th * <usize>tw * K;
+  const row = <usize>wo * K;
+  const zero = f32x4.splat(0);
+  let t: usize = 0;
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < th; i++) {
+      for (let j = 0; j < tw; j++) {
+        const base = dy + (<usize>b * <usize>ho + 2 * <usize>i) * row + 2 * <usize>j * K;
+        const down = 2 * i + 1 < ho;
+        const right = 2 * j + 1 < wo;
+        const out = dm + t * K;
+        for (let kk: usize = 0; kk < K; kk += 16) {
+          const q = base + kk;
+          const y00 = v128.load(q);
+          const y01 = right ? v128.load(q + K) : zero;
+          const y10 = down ? v128.load(q + row) : zero;
+          const y11 = down && right ? v128.load(q + row + K) : zero;
+          // A y: rows y0, y0 + y1, y0 − y1, −y1 (per column); then the same on columns.
+          const r00 = y00,
+            r01 = y01;
+          const r10 = f32x4.add(y00, y10),
+            r11 = f32x4.add(y01, y11);
+          const r20 = f32x4.sub(y00, y10),
+            r21 = f32x4.sub(y01, y11);
+          const r30 = f32x4.neg(y10),
+            r31 = f32x4.neg(y11);
+          const o = out + kk;
+          v128.store(o, r00);
+          v128.store(o + plane, f32x4.add(r00, r01));
+          v128.store(o + 2 * plane, f32x4.sub(r00, r01));
+          v128.store(o + 3 * plane, f32x4.neg(r01));
+          v128.store(o + 4 * plane, r10);
+          v128.store(o + 5 * plane, f32x4.add(r10, r11));
+          v128.store(o + 6 * plane, f32x4.sub(r10, r11));
+          v128.store(o + 7 * plane, f32x4.neg(r11));
+          v128.store(o + 8 * plane, r20);
+          v128.store(o + 9 * plane, f32x4.add(r20, r21));
+          v128.store(o + 10 * plane, f32x4.sub(r20, r21));
+          v128.store(o + 11 * plane, f32x4.neg(r21));
+          v128.store(o + 12 * plane, r30);
+          v128.store(o + 13 * plane, f32x4.add(r30, r31));
+          v128.store(o + 14 * plane, f32x4.sub(r30, r31));
+          v128.store(o + 15 * plane, f32x4.neg(r31));
+        }
+        t++;
+      }
+    }
+  }
+}

@@ -1,0 +1,126 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { SIMD_PLAIN, SIMD_SHARED } from './generated/simd-binary';
+
+/**
+ * The SIMD kernels of `assembly/kernels.ts` (AssemblyScript, wasm SIMD128), instantiated on the wasm
+ * backend's own memory so they read and write the backend's tensor buffers in place. Pointers and
+ * strides are in bytes.
+ */
+export interface SimdKernels {
+  /**
+   * `batch` products C_t (+)= A_t·B_t (m × n, inner k); A(i, k) at `a + t·aStride + i·ars + k·acs`,
+   * B row-major with rows `ldb` apart, C rows `ldc` apart; `accumulate` ≠ 0 adds to C.
+   */
+  gemm(
+    batch: number,
+    a: number,
+    aStride: number,
+    ars: number,
+    acs: number,
+    b: number,
+    bStride: number,
+    ldb: number,
+    c: number,
+    cStride: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    accumulate: number,
+  ): void;
+  /** `batch` transposes of row-major rows × cols matrices of 4-byte elements. */
+  transpose(batch: number, src: number, rows: number, cols: number, dst: number): void;
+  /** `batch` column sums of row-major rows × cols float32 matrices: dst_t[c] = Σ_r src_t[r][c]. */
+  sumRows(batch: number, src: number, rows: number, cols: number, dst: number): void;
+}
+
+/** What this file needs of tfjs-backend-wasm 4.22's `BackendWasm`. */
+interface WasmBackendLike {
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
+  dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } | undefined };
+}
+
+const instances = new WeakMap<object, SimdKernels | null>();
+
+function decode(base64: string): Uint8Array<ArrayBuffer> {
+  const text = atob(base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+let disabled = false;
+
+/** Compiled modules by memory kind; browsers refuse to compile > 4 KB synchronously on the main thread. */
+const compiled: { plain?: WebAssembly.Module; shared?: WebAssembly.Module } = {};
+const pending = new Set<'plain' | 'shared'>();
+
+/** The compiled module for a memory kind: synchronously where allowed, else compiled in the background. */
+function compiledModule(kind: 'plain' | 'shared'): WebAssembly.Module | null {
+  const ready = compiled[kind];
+  if (ready != null) return ready;
+  const bytes = decode(kind === 'shared' ? SIMD_SHARED : SIMD_PLAIN);
+  try {
+    return (compiled[kind] = new WebAssembly.Module(bytes));
+  } catch {
+    if (!pending.has(kind)) {
+      pending.add(kind);
+      void WebAssembly.compile(bytes).then(
+        (module) => {
+          compiled[kind] = module;
+        },
+        () => undefined, // no SIMD here: callers keep their previous routes
+      );
+    }
+    return null;
+  }
+}
+
+/**
+ * Turns the package's SIMD kernels off (`false`) or back on (default on): with them off every kernel
+ * takes the route it took before they existed (used by the benchmark and the tests to compare).
+ */
+export function setSimdKernelsEnabled(enabled: boolean): void {
+  disabled = !enabled;
+}
+
+/**
+ * The SIMD kernels bound to `backend`'s memory, or `null` when they cannot run there (not the wasm
+ * backend, no SIMD, the memory not reachable, or turned off with {@link setSimdKernelsEnabled}).
+ * Instantiated once per backend; the module has no data segment and writes nothing when it starts. Where
+ * the runtime refuses a synchronous compile (a browser's main thread, > 4 KB), it is compiled in the
+ * background and used from the next kernel call on.
+ */
+export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
+  if (disabled) return null;
+  const cached = instances.get(backend);
+  if (cached !== undefined) return cached;
+  let kernels: SimdKernels | null = null;
+  try {
+    const module = (backend as unknown as WasmBackendLike).wasm;
+    const memory = module?.asm?.memory ?? module?.wasmMemory;
+    if (memory != null) {
+      const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+      const kind = shared ? 'shared' : 'plain';
+      const compiledKernels = compiledModule(kind);
+      // Still compiling in the background (browser main thread): not cached, asked again next time.
+      if (compiledKernels == null) return pending.has(kind) && compiled[kind] == null ? null : cache(backend, null);
+      kernels = new WebAssembly.Instance(compiledKernels, { env: { memory } }).exports as unknown as SimdKernels;
+    }
+  } catch {
+    kernels = null; // e.g. a runtime without wasm SIMD: every caller keeps its previous route
+  }
+  return cache(backend, kernels);
+}
+
+function cache(backend: tf.KernelBackend, kernels: SimdKernels | null): SimdKernels | null {
+  instances.set(backend, kernels);
+  return kernels;
+}
+
+/** Byte offset of a tensor's buffer in the wasm memory. */
+export function pointer(backend: tf.KernelBackend, info: tf.TensorInfo): number {
+  const data = (backend as unknown as WasmBackendLike).dataIdMap.get(info.dataId);
+  if (data == null) throw new Error('@phalanx/wasm-training: a tensor without a wasm buffer reached a SIMD kernel.');
+  return data.memoryOffset;
+}

@@ -1,0 +1,175 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { padOrCrop, type ConvGeometry } from './conv-geometry';
+import type { KernelScope } from './kernel-scope';
+import { pointer, type SimdKernels } from './simd';
+
+/**
+ * Winograd F(2×2, 3×3) on the package's SIMD kernels (Lavin & Gray, "Fast Algorithms for Convolutional
+ * Neural Networks"): a 3×3 stride-1 convolution computes each 2×2 output tile from a 4×4 input tile as
+ * `Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A`, so the channel sums become 16 GEMMs with 16/36 of the direct
+ * method's multiply-adds; the transforms are additions only.
+ */
+
+/** The transform that extends the kernels this file needs (see `assembly/kernels.ts`). */
+export interface WinogradKernels extends SimdKernels {
+  winogradInput(xp: number, n: number, hp: number, wp: number, c: number, th: number, tw: number, v: number): void;
+  winogradOutput(m: number, n: number, th: number, tw: number, k: number, ho: number, wo: number, y: number): void;
+  winogradOutputGrad(
+    dy: number,
+    n: number,
+    th: number,
+    tw: number,
+    k: number,
+    ho: number,
+    wo: number,
+    dm: number,
+  ): void;
+}
+
+/** G of F(2×2, 3×3): the filter transform, U = G g Gᵀ. */
+const G = [
+  [1, 0, 0],
+  [0.5, 0.5, 0.5],
+  [0.5, -0.5, 0.5],
+  [0, 0, 1],
+];
+
+/** `KRON[(ξ·4 + ν)·9 + a·3 + b] = G[ξ][a]·G[ν][b]`: U (16 values) = KRON · g (9 taps), per channel pair. */
+const KRON = new Float32Array(144);
+for (let xi = 0; xi < 4; xi++)
+  for (let nu = 0; nu < 4; nu++)
+    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) KRON[(xi * 4 + nu) * 9 + a * 3 + b] = G[xi][a] * G[nu][b];
+
+/**
+ * Whether a convolution takes the Winograd route: 3×3, stride 1, dilation 1, channel counts multiples
+ * of 4 (the transforms work on 4 channels at a time).
+ */
+export function winogradApplies(g: ConvGeometry, inChannels: number, outChannels: number): boolean {
+  return (
+    g.filterHeight === 3 &&
+    g.filterWidth === 3 &&
+    g.strideHeight === 1 &&
+    g.strideWidth === 1 &&
+    g.dilationHeight === 1 &&
+    g.dilationWidth === 1 &&
+    inChannels % 4 === 0 &&
+    outChannels % 4 === 0
+  );
+}
+
+function output(scope: KernelScope, shape: number[]): tf.TensorInfo {
+  const backend = scope.backend as unknown as { makeOutput(s: number[], d: tf.DataType): tf.TensorInfo };
+  return scope.adopt(backend.makeOutput(shape, 'float32'));
+}
+
+/** The 16 transformed input tiles `V [16, T, C]` of `x` padded by `top`/`left` to `2·th + 2` × `2·tw + 2`. */
+function inputTiles(
+  scope: KernelScope,
+  simd: WinogradKernels,
+  x: tf.TensorInfo,
+  top: number,
+  left: number,
+  th: number,
+  tw: number,
+): tf.TensorInfo {
+  const [n, h, w, c] = x.shape;
+  const hp = 2 * th + 2;
+  const wp = 2 * tw + 2;
+  const xp = padOrCrop(scope, x, top, hp - h - top, left, wp - w - left);
+  const v = output(scope, [16, n * th * tw, c]);
+  simd.winogradInput(pointer(scope.backend, xp), n, hp, wp, c, th, tw, pointer(scope.backend, v));
+  return v;
+}
+
+/**
+ * `conv2d(x, filter)` with explicit paddings `pads` (NHWC, 3×3, stride 1) by Winograd F(2×2, 3×3):
+ * `U = G g Gᵀ` (one small GEMM), `V = Bᵀ d B` per tile, 16 GEMMs `V[ξ]·U[ξ]`, `Y = Aᵀ M A`.
+ *
+ * **Shapes**: `x [N, H, W, C]`, `filter [3, 3, C, K]` → `[N, H + top + bottom − 2, W + left + right − 2, K]`.
+ */
+export function winogradConv(
+  scope: KernelScope,
+  simd: WinogradKernels,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  pads: tf.backend_util.ExplicitPadding,
+): tf.TensorInfo {
+  const [n, h, w, c] = x.shape;
+  const k = filter.shape[3];
+  const ho = h + pads[1][0] + pads[1][1] - 2;
+  const wo = w + pads[2][0] + pads[2][1] - 2;
+  const [th, tw] = [Math.ceil(ho / 2), Math.ceil(wo / 2)];
+  const tiles = n * th * tw;
+  const kron = scope.write(KRON, [16, 9], 'float32');
+  const u = output(scope, [16, c, k]); // U = KRON · g, g viewed as [9, C·K]
+  const ptr = (t: tf.TensorInfo) => pointer(scope.backend, t);
+  simd.gemm(1, ptr(kron), 0, 36, 4, ptr(filter), 0, 4 * c * k, ptr(u), 0, 4 * c * k, 16, c * k, 9, 0);
+  const v = inputTiles(scope, simd, x, pads[1][0], pads[2][0], th, tw);
+  const m = output(scope, [16, tiles, k]); // M[ξ] = V[ξ] · U[ξ]
+  simd.gemm(
+    16,
+    ptr(v),
+    4 * tiles * c,
+    4 * c,
+    4,
+    ptr(u),
+    4 * c * k,
+    4 * k,
+    ptr(m),
+    4 * tiles * k,
+    4 * k,
+    tiles,
+    k,
+    c,
+    0,
+  );
+  const y = output(scope, [n, ho, wo, k]);
+  simd.winogradOutput(ptr(m), n, th, tw, k, ho, wo, ptr(y));
+  return y;
+}
+
+/**
+ * The filter gradient of a 3×3 stride-1 convolution by Winograd F(2×2, 3×3): with `V = Bᵀ d B` of the
+ * padded input's tiles and `∂M = A ∂Y Aᵀ` of dy's 2×2 tiles, `∂U[ξ] = V[ξ]ᵀ·∂M[ξ]` (16 GEMMs over the
+ * tiles) and `∂g = Gᵀ ∂U G` (one small GEMM).
+ *
+ * **Shapes**: `x [N, H, W, Ci]`, `dy [N, Ho, Wo, Co]` → `[3, 3, Ci, Co]`.
+ */
+export function winogradFilterGrad(
+  scope: KernelScope,
+  simd: WinogradKernels,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  g: ConvGeometry,
+  ci: number,
+  co: number,
+): tf.TensorInfo {
+  const [th, tw] = [Math.ceil(g.outHeight / 2), Math.ceil(g.outWidth / 2)];
+  const tiles = g.batch * th * tw;
+  const ptr = (t: tf.TensorInfo) => pointer(scope.backend, t);
+  const v = inputTiles(scope, simd, x, g.padTop, g.padLeft, th, tw);
+  const dm = output(scope, [16, tiles, co]);
+  simd.winogradOutputGrad(ptr(dy), g.batch, th, tw, co, g.outHeight, g.outWidth, ptr(dm));
+  const du = output(scope, [16, ci, co]); // ∂U[ξ] = V[ξ]ᵀ · ∂M[ξ]: A(c, t) at V + t·4Ci + c·4
+  simd.gemm(
+    16,
+    ptr(v),
+    4 * tiles * ci,
+    4,
+    4 * ci,
+    ptr(dm),
+    4 * tiles * co,
+    4 * co,
+    ptr(du),
+    4 * ci * co,
+    4 * co,
+    ci,
+    co,
+    tiles,
+    0,
+  );
+  const kron = scope.write(KRON, [16, 9], 'float32');
+  const dg = output(scope, [3, 3, ci, co]); // ∂g = KRONᵀ · ∂U: A(tap, ξν) = KRON[ξν][tap] at ξν·36 + tap·4
+  simd.gemm(1, ptr(kron), 0, 4, 36, ptr(du), 0, 4 * ci * co, ptr(dg), 0, 4 * ci * co, 9, ci * co, 16, 0);
+  return dg;
+}
