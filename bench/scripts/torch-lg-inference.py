@@ -6,7 +6,9 @@ The official code is NOT part of this repository; export it to a temporary direc
 packages/learnable-groups/scripts/make-fixture.py does):
 
   git -C /work/.mirror/moranli-aca+LearnableGroups-Hand/repo archive HEAD nets | tar -x -C /tmp/lg-official
-  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/scripts/torch-lg-inference.py /tmp/lg-official
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/scripts/torch-lg-inference.py /tmp/lg-official [1,2]
+
+(the optional second argument lists the thread counts, default 1,2).
 
 Prints one JSON object {"torch": version, "rows": [{"threads", "inference_ms", "inference_cpu_ms"}]}: medians
 after 2 warm-ups (CPU: process time of all threads).
@@ -60,7 +62,8 @@ def main():
             net(x, 1.0)
 
     rows = []
-    for threads in (1, 2):
+    threads_list = [int(t) for t in (sys.argv[2] if len(sys.argv) > 2 else '1,2').split(',')]
+    for threads in threads_list:
         torch.set_num_threads(threads)
         wall, cpu = median_ms(infer)
         rows.append({'threads': threads, 'inference_ms': round(wall, 1), 'inference_cpu_ms': round(cpu, 1)})
