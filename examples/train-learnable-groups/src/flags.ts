@@ -13,6 +13,7 @@ export const RECIPE_FLAGS = {
   full: { type: 'boolean', default: false },
   paper: { type: 'boolean', default: false },
   groups: { type: 'string' },
+  'hourglass-depth': { type: 'string' },
   'no-fusion': { type: 'boolean', default: false },
   'lr-rest': { type: 'string' },
   'lr-fusion': { type: 'string' },
@@ -25,11 +26,13 @@ export const RECIPE_FLAGS = {
   'temperature-every': { type: 'string' },
   'z-weight': { type: 'string' },
   'heatmap-weight': { type: 'string' },
+  'heatmap-loss': { type: 'string' },
   'scoremap-weight': { type: 'string' },
   'heatmap-sigma': { type: 'string' },
   'heatmap-sigma-final': { type: 'string' },
   beta: { type: 'string' },
   'data-seed': { type: 'string' },
+  'max-tilt': { type: 'string' },
 } as const;
 
 /** Help text of {@link RECIPE_FLAGS}. */
@@ -38,7 +41,8 @@ export const RECIPE_HELP = `  --steps N             optimizer steps (default 150
   --input-size S        input size, a multiple of 64 (default 64; --full: 256)
   --full                the paper's model size: 256 px, planes [32, 32], 256 hourglass features
   --paper               the paper's recipe exactly: lr 1e-1 / 1e-2 / 1e-4, τ −0.1 every 1000 steps, no 2D loss
-  --groups G            number of joint groups (default 3)
+  --groups G            number of joint groups (default 3; 1: the paper's no-groups baseline)
+  --hourglass-depth D   recursion depth of the backbone hourglass (default 4, the release's)
   --no-fusion           no NDDR fusion between the branches
   --lr-rest LR          peak learning rate of the non-selector, non-fusion weights (default 1e-3; paper 1e-4)
   --lr-fusion LR        peak learning rate of the NDDR fusion (default and paper 1e-2)
@@ -51,12 +55,14 @@ export const RECIPE_HELP = `  --steps N             optimizer steps (default 150
   --temperature-every N τ drops by 0.1 every N steps (default ⌊steps/45⌋: τ ≤ 0.5 at the end; paper 1000)
   --z-weight λ          weight of the depth term of the L1 loss (default 1)
   --heatmap-weight W    auxiliary 2D loss: heatmapMSE on the backbone heatmaps h₀ (Net_HG tmpOut)
+  --heatmap-loss KIND   'mse' (default: peak-1 Gaussian targets) or 'ce' (cross-entropy of softmax(h₀))
   --scoremap-weight W   auxiliary 2D loss: cross-entropy of each branch's softmax(β·h) against the
                         normalised Gaussian
   --heatmap-sigma σ     σ of the Gaussian targets in heatmap pixels (at step 0 with --heatmap-sigma-final)
   --heatmap-sigma-final σ  σ at the last step (cosine schedule from --heatmap-sigma)
   --beta β              initial per-joint β of the soft-argmax layers (default: the model's 1)
-  --data-seed N         seed of the training stream (default 1; the held-out set's is 90210)`;
+  --data-seed N         seed of the training stream (default 1; the held-out set's is 90210)
+  --max-tilt DEG        synthetic views: palm normal at most DEG degrees from the camera axis (default: any view)`;
 
 /** The recipe of the short default run (`pnpm demo`), before any flag. */
 export const DEMO_DEFAULTS = {
@@ -111,6 +117,11 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults = DEMO_DEFA
   if (decay !== 'constant' && decay !== 'cosine') {
     throw new Error(`--decay must be 'constant' or 'cosine', but received '${String(decay)}'.`);
   }
+  const heatmapLoss = flags['heatmap-loss'] ?? 'mse';
+  if (heatmapLoss !== 'mse' && heatmapLoss !== 'ce') {
+    throw new Error(`--heatmap-loss must be 'mse' or 'ce', but received '${String(heatmapLoss)}'.`);
+  }
+  const tilt = optionalNum('max-tilt', flags['max-tilt']);
   const warmup = intFlag('warmup', flags.warmup, 0, 0);
   const momentum = optionalNum('bn-momentum', flags['bn-momentum']);
   if (momentum !== undefined && momentum >= 1) throw new Error(`--bn-momentum must be < 1, but received ${momentum}.`);
@@ -119,6 +130,7 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults = DEMO_DEFA
       ...size,
       inputSize,
       numGroups: intFlag('groups', flags.groups, 3),
+      hourglassDepth: intFlag('hourglass-depth', flags['hourglass-depth'], 4),
       fusion: flags['no-fusion'] !== true,
     },
     steps,
@@ -140,10 +152,12 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults = DEMO_DEFA
     ),
     zWeight: numFlag('z-weight', flags['z-weight'], 1),
     dataSeed: intFlag('data-seed', flags['data-seed'], 1, 0),
+    heatmapLoss,
     heatmapWeight: numFlag('heatmap-weight', flags['heatmap-weight'], paper ? 0 : defaults.heatmapWeight),
     scoremapWeight: numFlag('scoremap-weight', flags['scoremap-weight'], paper ? 0 : defaults.scoremapWeight),
     heatmapSigma: numFlag('heatmap-sigma', flags['heatmap-sigma'], defaults.heatmapSigma),
     heatmapSigmaFinal: optionalNum('heatmap-sigma-final', flags['heatmap-sigma-final']),
     initialBeta: optionalNum('beta', flags.beta),
+    synthetic: tilt === undefined ? undefined : { maxTilt: (Math.min(tilt, 90) * Math.PI) / 180 },
   };
 }

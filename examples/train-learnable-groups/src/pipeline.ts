@@ -50,6 +50,12 @@ export interface JobConfig {
    * joints. 0: off (only `xyzL1Loss`). Optional, default 0.
    */
   heatmapWeight?: number;
+  /**
+   * The loss of the backbone heatmaps `h₀`: `'mse'` (`heatmapMSE` against peak-1 Gaussians, the paper's
+   * 2D initialisation) or `'ce'` (the cross-entropy of `softmax(h₀)` per joint against the normalised
+   * Gaussian, as the branches' scoremap loss). Default `'mse'`.
+   */
+  heatmapLoss?: 'mse' | 'ce';
   /** σ of the Gaussian heatmap targets in heatmap pixels. Optional, default 1. */
   heatmapSigma?: number;
   /**
@@ -69,7 +75,7 @@ export interface JobConfig {
   /** Keras-style momentum of every batch-norm layer (the release's: 0.9 = PyTorch's 0.1). Optional. */
   batchNormMomentum?: number;
   /** Options of the synthetic renderer for the training data (and, in the harness, the held-out set). */
-  synthetic?: Pick<SyntheticHandOptions, 'handExtent'>;
+  synthetic?: Pick<SyntheticHandOptions, 'handExtent' | 'maxTilt'>;
 }
 
 /** Name of the backbone's heatmap layer (`Net_HG`'s `tmpOut.0`, the `htmap0` that feeds `backbone_conv`). */
@@ -194,7 +200,10 @@ export function buildTrainer(
       const xyz = xyzL1Loss(target, predictionOf(outputs), { zWeight: config.zWeight });
       if (!aux) return xyz;
       const maps = heatmapTargetsOf(batch, sigmaAt(sigma0, config.heatmapSigmaFinal, step, config.steps));
-      const heatmap = heatmapMSE(maps, outputs[2]);
+      const heatmap =
+        config.heatmapLoss === 'ce'
+          ? scoremapCrossEntropy(outputs[2], tf.ones([maps.shape[3]]), maps)
+          : heatmapMSE(maps, outputs[2]);
       const parts: Record<string, tf.Scalar> = { xyz, heatmap };
       let total = tf.add(xyz, tf.mul(heatmap, heatmapWeight)) as tf.Scalar;
       if (scoremapWeight > 0) {
