@@ -6,12 +6,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
+import { batches, disposeBatch, type HandBatch, type SyntheticHandOptions } from '@phalanx/data';
 import { stepTemperature } from '@phalanx/layers';
 import { createLearnableGroups, type LearnableGroupsConfig } from '@phalanx/learnable-groups';
 import { heatmapMSE, xyzL1Loss } from '@phalanx/losses';
 import { gaussianHeatmaps, KeypointEvaluator, uvdToXyz, xyzToUvd, type KeypointMeasures } from '@phalanx/pose';
 import { Trainer, type ProgressDisplayOptions, type TrainerCallbacks } from '@phalanx/train';
+import { createSingleBranch } from './single-branch';
+import { AdamWOptimizer, groupLr, setBatchNormMomentum, sigmaAt, type LrScheduleConfig } from './recipe';
 
 /** uv targets and predictions are divided by this (the heatmap stride: uv in heatmap pixels). */
 export const UV_UNIT = 4;
@@ -35,7 +37,7 @@ export interface JobConfig {
   /** Batch size. */
   batchSize: number;
   /** Learning rates per parameter group. */
-  lr: { selector: number; fusion: number; rest: number };
+  lr: { selector: number; fusion: number; rest: number; beta?: number };
   /** Temperature schedule: τ drops by 0.1 every `temperatureEvery` steps from 5 (paper: 1000). */
   temperatureEvery: number;
   /** Weight λ of the depth term of the L1 loss. */
@@ -48,6 +50,12 @@ export interface JobConfig {
    * joints. 0: off (only `xyzL1Loss`). Optional, default 0.
    */
   heatmapWeight?: number;
+  /**
+   * The loss of the backbone heatmaps `h₀`: `'mse'` (`heatmapMSE` against peak-1 Gaussians, the paper's
+   * 2D initialisation) or `'ce'` (the cross-entropy of `softmax(h₀)` per joint against the normalised
+   * Gaussian, as the branches' scoremap loss). Default `'mse'`.
+   */
+  heatmapLoss?: 'mse' | 'ce';
   /** σ of the Gaussian heatmap targets in heatmap pixels. Optional, default 1. */
   heatmapSigma?: number;
   /**
@@ -58,6 +66,16 @@ export interface JobConfig {
   scoremapWeight?: number;
   /** Initial per-joint β of the soft-argmax layers `b_get_uv.j` (the model's default: 1). Optional. */
   initialBeta?: number;
+  /** Shape of the learning-rate schedule of every group (warm-up, cosine decay). Default: constant rates. */
+  lrSchedule?: LrScheduleConfig;
+  /** Decoupled weight decay λ of the convolution kernels (AdamW); 0 or absent: plain Adam. */
+  weightDecay?: number;
+  /** σ of the 2D targets at the last step: σ follows a cosine from `heatmapSigma` to this. Default: constant σ. */
+  heatmapSigmaFinal?: number;
+  /** Keras-style momentum of every batch-norm layer (the release's: 0.9 = PyTorch's 0.1). Optional. */
+  batchNormMomentum?: number;
+  /** Options of the synthetic renderer for the training data (and, in the harness, the held-out set). */
+  synthetic?: Pick<SyntheticHandOptions, 'handExtent' | 'maxTilt'>;
 }
 
 /** Name of the backbone's heatmap layer (`Net_HG`'s `tmpOut.0`, the `htmap0` that feeds `backbone_conv`). */
@@ -84,9 +102,16 @@ export function predictionOf(outputs: tf.Tensor[]): tf.Tensor3D {
   return tf.tidy(() => tf.concat([tf.div(outputs[0], UV_UNIT), tf.expandDims(outputs[1], 2)], 2) as tf.Tensor3D);
 }
 
-/** Builds the model of a job (with a seeded selector so that runs are reproducible). */
+/**
+ * Builds the model of a job (with a seeded selector so that runs are reproducible); `numGroups: 1` is
+ * the paper's no-groups baseline ({@link createSingleBranch}).
+ */
 export function buildModel(config: JobConfig): tfl.LayersModel {
-  const model = createLearnableGroups({ numGroups: 3, fusion: true, numJoints: 21, seed: 17, ...config.model });
+  const model =
+    config.model.numGroups === 1
+      ? createSingleBranch({ ...config.model, numJoints: 21 })
+      : createLearnableGroups({ numGroups: 3, fusion: true, numJoints: 21, seed: 17, ...config.model });
+  if (config.batchNormMomentum !== undefined) setBatchNormMomentum(model, config.batchNormMomentum);
   if (config.initialBeta !== undefined) {
     for (const layer of model.layers.filter((l) => /^b_get_uv\.\d+$/.test(l.name))) {
       layer.setWeights(layer.getWeights().map((w) => tf.fill(w.shape, config.initialBeta as number)));
@@ -159,21 +184,26 @@ export function buildTrainer(
 ): Trainer<HandBatch> {
   const heatmapWeight = config.heatmapWeight ?? 0;
   const scoremapWeight = config.scoremapWeight ?? 0;
-  const sigma = config.heatmapSigma ?? 1;
+  const sigma0 = config.heatmapSigma ?? 1;
   const aux = heatmapWeight > 0 || scoremapWeight > 0;
-  const branches = scoremapWeight > 0 ? 3 : 0;
+  const branches = scoremapWeight > 0 ? (config.model.numGroups ?? 3) : 0;
+  const decay = config.weightDecay ?? 0;
+  const optimizerFactory = decay > 0 ? (lr: number) => new AdamWOptimizer(lr, decay) : undefined;
   const betas = Array.from({ length: branches }, (_, g) => model.getLayer(`b_get_uv.${g}`).weights[0]);
   return new Trainer<HandBatch>({
     model,
     trainingModel: aux ? trainingModelOf(model, branches) : undefined,
     inputs: (b) => b.images,
     disposeBatch,
-    loss: (outputs, batch) => {
+    loss: (outputs, batch, { step }) => {
       const target = targetsOf(batch);
       const xyz = xyzL1Loss(target, predictionOf(outputs), { zWeight: config.zWeight });
       if (!aux) return xyz;
-      const maps = heatmapTargetsOf(batch, sigma);
-      const heatmap = heatmapMSE(maps, outputs[2]);
+      const maps = heatmapTargetsOf(batch, sigmaAt(sigma0, config.heatmapSigmaFinal, step, config.steps));
+      const heatmap =
+        config.heatmapLoss === 'ce'
+          ? scoremapCrossEntropy(outputs[2], tf.ones([maps.shape[3]]), maps)
+          : heatmapMSE(maps, outputs[2]);
       const parts: Record<string, tf.Scalar> = { xyz, heatmap };
       let total = tf.add(xyz, tf.mul(heatmap, heatmapWeight)) as tf.Scalar;
       if (scoremapWeight > 0) {
@@ -185,8 +215,11 @@ export function buildTrainer(
     },
     parameterGroups: [
       { name: 'selector', match: /^meta_S\//, lr: config.lr.selector },
-      { name: 'fusion', match: /^nddr_layer0\//, lr: config.lr.fusion },
-      { name: 'rest', lr: config.lr.rest },
+      { name: 'fusion', match: /^nddr_layer0\//, lr: groupLr(config.lr.fusion, config.lrSchedule, config.steps) },
+      ...(config.lr.beta === undefined
+        ? []
+        : [{ name: 'beta', match: /^b_get_uv\.\d+\//, lr: groupLr(config.lr.beta, config.lrSchedule, config.steps) }]),
+      { name: 'rest', lr: groupLr(config.lr.rest, config.lrSchedule, config.steps), optimizerFactory },
     ],
     temperature: stepTemperature({ initial: 5, decrement: 0.1, every: config.temperatureEvery, minimum: 0.1 }),
     progress: options.progress,
@@ -198,13 +231,25 @@ export function buildTrainer(
 export function trainingData(config: JobConfig) {
   const size = config.model.inputSize ?? 256;
   return ({ batchesSeen }: { batchesSeen: number }) =>
-    batches({ seed: config.dataSeed, size, start: batchesSeen * config.batchSize, batchSize: config.batchSize });
+    batches({
+      ...config.synthetic,
+      seed: config.dataSeed,
+      size,
+      start: batchesSeen * config.batchSize,
+      batchSize: config.batchSize,
+    });
 }
 
 /** A held-out set: `count` synthetic hands of another seed, as batches kept in memory. */
-export async function heldOutSet(size: number, count: number, batchSize: number, seed = 90210): Promise<HandBatch[]> {
+export async function heldOutSet(
+  size: number,
+  count: number,
+  batchSize: number,
+  seed = 90210,
+  synthetic: JobConfig['synthetic'] = {},
+): Promise<HandBatch[]> {
   const out: HandBatch[] = [];
-  for await (const b of batches({ seed, size, count, batchSize })) out.push(b);
+  for await (const b of batches({ ...synthetic, seed, size, count, batchSize })) out.push(b);
   return out;
 }
 

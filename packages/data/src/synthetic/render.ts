@@ -35,6 +35,14 @@ export interface SyntheticHandOptions {
   rotation?: ArrayLike<number>;
   /** Fraction of `min(W, H)` that the hand's projected diameter spans, `[min, max]`. Default `[0.45, 0.9]`. */
   handExtent?: [number, number];
+  /**
+   * Largest tilt of the hand away from the camera (radians, in [0, π/2]): the angle between the palm's normal
+   * and the viewing axis is drawn uniformly on the spherical cap `cos θ ∈ [cos maxTilt, 1]`, the palm or the
+   * back faces the camera with probability ½ each, the in-plane roll is uniform. Small values give easier
+   * views (few edge-on hands, fewer self-occlusions). Default: a uniformly random rotation (the same
+   * distribution as `maxTilt = π/2`, other draws).
+   */
+  maxTilt?: number;
 }
 
 /** Extra information about how a synthetic sample was drawn (not needed for training). */
@@ -101,6 +109,37 @@ export function randomRotation(rng: Rng): Float64Array {
     2 * (y * z + x * w),
     1 - 2 * (x * x + y * y),
   ]);
+}
+
+/**
+ * A random rotation (row-major 3×3) that tilts the palm's normal (hand +z) at most `maxTilt` radians away
+ * from the camera axis: `R = T(ψ, θ)·Rz(φ)·B`, with `B` the palm (or, with probability ½, the back) facing the
+ * camera fingers up, `Rz(φ)` a uniform in-plane roll, and `T` a rotation by θ (cos θ uniform in
+ * `[cos maxTilt, 1]`) about the in-plane axis `(cos ψ, sin ψ, 0)`, ψ uniform.
+ */
+export function tiltedRotation(rng: Rng, maxTilt: number): Float64Array {
+  const back = rng.chance(0.5);
+  const B = back ? [-1, 0, 0, 0, -1, 0, 0, 0, 1] : [1, 0, 0, 0, -1, 0, 0, 0, -1];
+  const phi = rng.uniform(0, 2 * Math.PI);
+  const Rz = [Math.cos(phi), -Math.sin(phi), 0, Math.sin(phi), Math.cos(phi), 0, 0, 0, 1];
+  const cosT = rng.uniform(Math.cos(maxTilt), 1);
+  const sinT = Math.sqrt(Math.max(0, 1 - cosT * cosT));
+  const psi = rng.uniform(0, 2 * Math.PI);
+  const a = [Math.cos(psi), Math.sin(psi), 0];
+  // Rodrigues: T = cos θ·I + sin θ·[a]× + (1 − cos θ)·a·aᵀ.
+  const cross = [0, -a[2], a[1], a[2], 0, -a[0], -a[1], a[0], 0];
+  const T = Array.from({ length: 9 }, (_, k) => {
+    const i = Math.floor(k / 3);
+    const j = k % 3;
+    return (i === j ? cosT : 0) + sinT * cross[k] + (1 - cosT) * a[i] * a[j];
+  });
+  const mul = (X: number[], Y: number[]) =>
+    Array.from({ length: 9 }, (_, k) => {
+      const i = Math.floor(k / 3);
+      const j = k % 3;
+      return X[3 * i] * Y[j] + X[3 * i + 1] * Y[3 + j] + X[3 * i + 2] * Y[6 + j];
+    });
+  return Float64Array.from(mul(T, mul(Rz, B)));
 }
 
 /**
@@ -180,7 +219,18 @@ export function renderSyntheticHand(seed: number, options: SyntheticHandOptions 
   const forearmLen = rng.uniform(60, 160) * shape.size;
 
   // --- viewpoint and camera ---
-  const Rr = randomRotation(rng);
+  if (
+    options.maxTilt !== undefined &&
+    !(typeof options.maxTilt === 'number' && options.maxTilt >= 0 && options.maxTilt <= Math.PI / 2)
+  ) {
+    throw new PhalanxDataConfigError(
+      'renderSyntheticHand',
+      'maxTilt',
+      'a number of radians in [0, π/2]',
+      options.maxTilt,
+    );
+  }
+  const Rr = options.maxTilt === undefined ? randomRotation(rng) : tiltedRotation(rng, options.maxTilt);
   if (options.rotation && options.rotation.length !== 9) {
     throw new PhalanxDataConfigError(
       'renderSyntheticHand',

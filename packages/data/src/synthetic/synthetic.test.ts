@@ -3,7 +3,7 @@ import { Rng } from '../random';
 import { forwardKinematics, HAND_BONES, JOINT_LIMITS, meanHandShape, sampleHandShape, TIP_JOINTS } from './hand-model';
 import { POSE_KINDS, samplePose } from './poses';
 import { createCanvas } from './raster';
-import { jointVisibility, projectPoints, renderSyntheticHand } from './render';
+import { jointVisibility, projectPoints, renderSyntheticHand, tiltedRotation } from './render';
 
 const dist = (p: Float64Array, a: number, b: number) =>
   Math.hypot(p[3 * a] - p[3 * b], p[3 * a + 1] - p[3 * b + 1], p[3 * a + 2] - p[3 * b + 2]);
@@ -181,6 +181,43 @@ describe('renderSyntheticHand', () => {
     expect(() => renderSyntheticHand(0, { angles: [0, 1] })).toThrow(
       'renderSyntheticHand: angles must be an array of 20 joint angles, but received 2.',
     );
+  });
+
+  it('maxTilt bounds the angle between the palm normal and the camera axis; both sides and all rolls occur', () => {
+    const rng = new Rng(3);
+    const maxTilt = (50 * Math.PI) / 180;
+    let backs = 0;
+    let rolls = 0;
+    let largest = 0;
+    for (let i = 0; i < 400; i++) {
+      const R = tiltedRotation(rng, maxTilt);
+      // A rotation: Rᵀ·R = I.
+      for (let a = 0; a < 3; a++)
+        for (let b = 0; b < 3; b++) {
+          const dot = R[a] * R[b] + R[3 + a] * R[3 + b] + R[6 + a] * R[6 + b];
+          expect(dot).toBeCloseTo(a === b ? 1 : 0, 10);
+        }
+      // Palm normal (hand +z) in the camera frame: the third column; |cos| of its angle to the camera axis.
+      const tilt = Math.acos(Math.min(1, Math.abs(R[8])));
+      largest = Math.max(largest, tilt);
+      expect(tilt).toBeLessThanOrEqual(maxTilt + 1e-9);
+      if (R[8] > 0) backs++;
+      // Fingers (hand +y) point into each image quadrant over the draws.
+      if (R[1] > 0 && R[4] > 0) rolls++;
+    }
+    expect(largest).toBeGreaterThan(0.9 * maxTilt);
+    expect(backs).toBeGreaterThan(150);
+    expect(backs).toBeLessThan(250);
+    expect(rolls).toBeGreaterThan(60);
+    // Renders: the option changes the view only when given, and is checked.
+    const plain = renderSyntheticHand(11, { size: 32 });
+    expect(renderSyntheticHand(11, { size: 32, maxTilt: undefined }).uv).toEqual(plain.uv);
+    // maxTilt 0: a flat open hand faces the camera (palm or back) and shows every fingertip.
+    for (let seed = 0; seed < 5; seed++) {
+      const flat = renderSyntheticHand(seed, { size: 128, maxTilt: 0, angles: new Array(20).fill(0) });
+      for (const t of TIP_JOINTS) expect(flat.visible[t], `tip ${t}`).toBe(1);
+    }
+    expect(() => renderSyntheticHand(0, { maxTilt: 2 })).toThrow('renderSyntheticHand: maxTilt must be');
   });
 
   it('jointVisibility compares the z-buffer with the joint surface and the frame', () => {

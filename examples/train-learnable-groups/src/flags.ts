@@ -1,0 +1,163 @@
+/**
+ * The recipe flags shared by the training job (`main.ts`) and the experiment harness
+ * (`experiment.ts`), and their translation into a {@link JobConfig}.
+ */
+import { parseArgs } from 'node:util';
+import { MODEL_SIZES, PAPER_LEARNING_RATES, type JobConfig } from './pipeline';
+
+/** `parseArgs` option table of the recipe flags. */
+export const RECIPE_FLAGS = {
+  steps: { type: 'string' },
+  batch: { type: 'string' },
+  'input-size': { type: 'string' },
+  full: { type: 'boolean', default: false },
+  paper: { type: 'boolean', default: false },
+  groups: { type: 'string' },
+  'hourglass-depth': { type: 'string' },
+  'no-fusion': { type: 'boolean', default: false },
+  'lr-rest': { type: 'string' },
+  'lr-fusion': { type: 'string' },
+  'lr-selector': { type: 'string' },
+  'lr-beta': { type: 'string' },
+  warmup: { type: 'string' },
+  decay: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  'bn-momentum': { type: 'string' },
+  'temperature-every': { type: 'string' },
+  'z-weight': { type: 'string' },
+  'heatmap-weight': { type: 'string' },
+  'heatmap-loss': { type: 'string' },
+  'scoremap-weight': { type: 'string' },
+  'heatmap-sigma': { type: 'string' },
+  'heatmap-sigma-final': { type: 'string' },
+  beta: { type: 'string' },
+  'data-seed': { type: 'string' },
+  'max-tilt': { type: 'string' },
+} as const;
+
+/** Help text of {@link RECIPE_FLAGS}. */
+export const RECIPE_HELP = `  --steps N             optimizer steps (default 150)
+  --batch B             batch size (default 16, --full: 1 — 2 exceeds wasm's 4 GB heap; the paper: 32)
+  --input-size S        input size, a multiple of 64 (default 64; --full: 256)
+  --full                the paper's model size: 256 px, planes [32, 32], 256 hourglass features
+  --paper               the paper's recipe exactly: lr 1e-1 / 1e-2 / 1e-4, τ −0.1 every 1000 steps, no 2D loss
+  --groups G            number of joint groups (default 3; 1: the paper's no-groups baseline)
+  --hourglass-depth D   recursion depth of the backbone hourglass (default 4, the release's)
+  --no-fusion           no NDDR fusion between the branches
+  --lr-rest LR          peak learning rate of the non-selector, non-fusion weights (default 1e-3; paper 1e-4)
+  --lr-fusion LR        peak learning rate of the NDDR fusion (default and paper 1e-2)
+  --lr-selector LR      learning rate of the selector logits (default and paper 1e-1)
+  --lr-beta LR          own (peak) learning rate of the soft-argmax β (default: in the rest group)
+  --warmup N            linear learning-rate warm-up over N steps (default 0)
+  --decay KIND          'constant' (default) or 'cosine' (to 0 at the last step)
+  --weight-decay λ      AdamW's decoupled weight decay of the convolution kernels (default 0: Adam)
+  --bn-momentum M       Keras-style batch-norm momentum (the release's 0.9 = PyTorch 0.1)
+  --temperature-every N τ drops by 0.1 every N steps (default ⌊steps/45⌋: τ ≤ 0.5 at the end; paper 1000)
+  --z-weight λ          weight of the depth term of the L1 loss (default 1)
+  --heatmap-weight W    auxiliary 2D loss: heatmapMSE on the backbone heatmaps h₀ (Net_HG tmpOut)
+  --heatmap-loss KIND   'mse' (default: peak-1 Gaussian targets) or 'ce' (cross-entropy of softmax(h₀))
+  --scoremap-weight W   auxiliary 2D loss: cross-entropy of each branch's softmax(β·h) against the
+                        normalised Gaussian
+  --heatmap-sigma σ     σ of the Gaussian targets in heatmap pixels (at step 0 with --heatmap-sigma-final)
+  --heatmap-sigma-final σ  σ at the last step (cosine schedule from --heatmap-sigma)
+  --beta β              initial per-joint β of the soft-argmax layers (default: the model's 1)
+  --data-seed N         seed of the training stream (default 1; the held-out set's is 90210)
+  --max-tilt DEG        synthetic views: palm normal at most DEG degrees from the camera axis (default: any view)`;
+
+/** The recipe of the short default run (`pnpm demo`), before any flag. */
+export const DEMO_DEFAULTS = {
+  steps: 150,
+  lrRest: 1e-3,
+  heatmapWeight: 0,
+  scoremapWeight: 1,
+  heatmapSigma: 1.5,
+};
+
+/** Values of {@link RECIPE_FLAGS} as `parseArgs` returns them. */
+export type RecipeFlagValues = { [K in keyof typeof RECIPE_FLAGS]?: string | boolean };
+
+/** An integer flag ≥ `min` (or the fallback when absent). */
+export function intFlag(name: string, value: unknown, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`--${name} must be an integer ≥ ${min}, but received '${value}'.`);
+  return n;
+}
+
+/** A number flag ≥ 0 (or the fallback when absent). */
+export function numFlag(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number ≥ 0, but received '${value}'.`);
+  return n;
+}
+
+function optionalNum(name: string, value: unknown): number | undefined {
+  return value === undefined ? undefined : numFlag(name, value, 0);
+}
+
+/** `parseArgs` option table (its `options`). */
+export type FlagTable = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
+
+/** Parses a command line with the recipe flags and `extra` ones; a leading `--` (from `pnpm start -- …`) is skipped. */
+export function parseFlags(argv: string[], extra: FlagTable): Record<string, string | boolean | undefined> {
+  const args = argv[0] === '--' ? argv.slice(1) : argv;
+  const { values } = parseArgs({ args, options: { ...RECIPE_FLAGS, ...extra }, allowPositionals: false });
+  return values as Record<string, string | boolean | undefined>;
+}
+
+/** The {@link JobConfig} of the recipe flags (defaults: {@link DEMO_DEFAULTS}; `--paper`: the paper's values). */
+export function jobConfigFromFlags(flags: RecipeFlagValues, defaults = DEMO_DEFAULTS): JobConfig {
+  const paper = flags.paper === true;
+  const size = flags.full ? MODEL_SIZES.full : MODEL_SIZES.small;
+  const inputSize = intFlag('input-size', flags['input-size'], size.inputSize);
+  const steps = intFlag('steps', flags.steps, defaults.steps);
+  const decay = flags.decay ?? 'constant';
+  if (decay !== 'constant' && decay !== 'cosine') {
+    throw new Error(`--decay must be 'constant' or 'cosine', but received '${String(decay)}'.`);
+  }
+  const heatmapLoss = flags['heatmap-loss'] ?? 'mse';
+  if (heatmapLoss !== 'mse' && heatmapLoss !== 'ce') {
+    throw new Error(`--heatmap-loss must be 'mse' or 'ce', but received '${String(heatmapLoss)}'.`);
+  }
+  const tilt = optionalNum('max-tilt', flags['max-tilt']);
+  const warmup = intFlag('warmup', flags.warmup, 0, 0);
+  const momentum = optionalNum('bn-momentum', flags['bn-momentum']);
+  if (momentum !== undefined && momentum >= 1) throw new Error(`--bn-momentum must be < 1, but received ${momentum}.`);
+  return {
+    model: {
+      ...size,
+      inputSize,
+      numGroups: intFlag('groups', flags.groups, 3),
+      hourglassDepth: intFlag('hourglass-depth', flags['hourglass-depth'], 4),
+      fusion: flags['no-fusion'] !== true,
+    },
+    steps,
+    // At the paper's size a batch of 2 already exceeds the 4 GB wasm heap (bench/results/models.md).
+    batchSize: intFlag('batch', flags.batch, flags.full ? 1 : 16),
+    lr: {
+      selector: numFlag('lr-selector', flags['lr-selector'], PAPER_LEARNING_RATES.selector),
+      fusion: numFlag('lr-fusion', flags['lr-fusion'], PAPER_LEARNING_RATES.fusion),
+      rest: numFlag('lr-rest', flags['lr-rest'], paper ? PAPER_LEARNING_RATES.rest : defaults.lrRest),
+      beta: optionalNum('lr-beta', flags['lr-beta']),
+    },
+    lrSchedule: warmup > 0 || decay !== 'constant' ? { warmupSteps: warmup, decay } : undefined,
+    weightDecay: optionalNum('weight-decay', flags['weight-decay']),
+    batchNormMomentum: momentum,
+    temperatureEvery: intFlag(
+      'temperature-every',
+      flags['temperature-every'],
+      paper ? 1000 : Math.max(1, Math.floor(steps / 45)),
+    ),
+    zWeight: numFlag('z-weight', flags['z-weight'], 1),
+    dataSeed: intFlag('data-seed', flags['data-seed'], 1, 0),
+    heatmapLoss,
+    heatmapWeight: numFlag('heatmap-weight', flags['heatmap-weight'], paper ? 0 : defaults.heatmapWeight),
+    scoremapWeight: numFlag('scoremap-weight', flags['scoremap-weight'], paper ? 0 : defaults.scoremapWeight),
+    heatmapSigma: numFlag('heatmap-sigma', flags['heatmap-sigma'], defaults.heatmapSigma),
+    heatmapSigmaFinal: optionalNum('heatmap-sigma-final', flags['heatmap-sigma-final']),
+    initialBeta: optionalNum('beta', flags.beta),
+    synthetic: tilt === undefined ? undefined : { maxTilt: (Math.min(tilt, 90) * Math.PI) / 180 },
+  };
+}
