@@ -1,0 +1,51 @@
+/**
+ * What a `fit` call did, collected from its events (Keras' `History`).
+ */
+import type { CheckpointInfo, MessageInfo, StepResult, TrainBeginInfo, TrainerCallbacks } from './callback';
+
+/**
+ * Records the losses of the steps of one `fit` call, the last `step-N` checkpoint written, the number of
+ * skipped steps and the warnings; `Trainer.fit` builds its result from it.
+ *
+ * @example
+ * const history = new RunHistory();
+ * await trainer.fit({ data, steps: 100 }); // with history in the callbacks
+ * history.losses.length; // 100
+ */
+export class RunHistory implements TrainerCallbacks {
+  /** Loss of each step of the run. */
+  losses: number[] = [];
+  /** The last `step-N` checkpoint folder written, or `null`. */
+  checkpoint: string | null = null;
+  /** Steps skipped because of a non-finite loss or gradient norm. */
+  skippedSteps = 0;
+  /** Warnings of the run. */
+  warnings: string[] = [];
+  /** The checkpoint the run resumed from, or `null`. */
+  resumedFrom: string | null = null;
+
+  /** Starts a new record. */
+  onTrainBegin(info: TrainBeginInfo): void {
+    this.losses = [];
+    this.checkpoint = null;
+    this.skippedSteps = 0;
+    this.warnings = [];
+    this.resumedFrom = info.resumedFrom;
+  }
+
+  /** Records the loss (and a skip). */
+  onStepEnd(r: StepResult): void {
+    this.losses.push(r.loss);
+    if (r.skipped) this.skippedSteps += 1;
+  }
+
+  /** Records `step-N` checkpoints (not `best/`). */
+  onCheckpoint(info: CheckpointInfo): void {
+    if (info.reason !== 'best') this.checkpoint = info.dir;
+  }
+
+  /** Records warnings. */
+  onMessage(info: MessageInfo): void {
+    if (info.level === 'warning') this.warnings.push(info.text);
+  }
+}
