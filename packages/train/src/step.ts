@@ -95,6 +95,33 @@ function activeVariables(model: StepModel<unknown>): tf.Variable[] {
   return active.map((v) => v.read() as tf.Variable);
 }
 
+/** Applies the model and the loss to `batch`; hands the loss parts (if any) to `keepParts`. */
+function lossOf<B>(
+  model: StepModel<B>,
+  batch: B,
+  context: LossContext,
+  keepParts: (parts: Record<string, tf.Scalar>) => void,
+): tf.Scalar {
+  const outputs = model.trainingModel.apply(model.inputs(batch), { training: true }) as tf.Tensor | tf.Tensor[];
+  const result = model.loss(Array.isArray(outputs) ? outputs : [outputs], batch, context);
+  if (result instanceof tf.Tensor) return checkScalar(model.component, result);
+  if (!result || !(result.total instanceof tf.Tensor)) {
+    throw new PhalanxConfigError(model.component, 'loss', 'a scalar tensor or {total, parts}', result);
+  }
+  if (result.parts !== undefined) {
+    if (!isTensorMap(result.parts)) {
+      throw new PhalanxConfigError(model.component, 'loss parts', 'scalar tensors', result.parts);
+    }
+    keepParts(result.parts);
+  }
+  return checkScalar(model.component, result.total);
+}
+
+function checkScalar(component: string, loss: tf.Tensor): tf.Scalar {
+  if (loss.rank !== 0) throw new PhalanxConfigError(component, 'loss', 'a scalar', loss.shape);
+  return loss as tf.Scalar;
+}
+
 /** Loss and gradients of one micro-batch, scaled by `weight` (none when `null`). Tensors are the caller's. */
 function microBatchGradients<B>(
   model: StepModel<B>,
@@ -106,23 +133,22 @@ function microBatchGradients<B>(
   // Loss parts are made inside the tape's own scope: kept there, owned (and freed) here.
   let kept: Record<string, tf.Scalar> = {};
   const release = () => tf.dispose(Object.values(kept));
+  // An error thrown inside the tape would leak the tensors tfjs saved for the backward pass (they are
+  // freed only when the gradient computation completes): catch it, finish with a zero loss, rethrow.
+  let failure: { error: unknown } | null = null;
   try {
     return tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => {
-        const outputs = model.trainingModel.apply(model.inputs(batch), { training: true }) as tf.Tensor | tf.Tensor[];
-        const result = model.loss(Array.isArray(outputs) ? outputs : [outputs], batch, context);
-        if (result instanceof tf.Tensor) return result;
-        if (!result || !(result.total instanceof tf.Tensor)) {
-          throw new PhalanxConfigError(model.component, 'loss', 'a scalar tensor or {total, parts}', result);
+        try {
+          return lossOf(model, batch, context, (parts) => {
+            kept = Object.fromEntries(Object.entries(parts).map(([k, t]) => [k, tf.keep(t)]));
+          });
+        } catch (error) {
+          failure = { error };
+          return tf.mul(tf.sum(varList[0]), 0) as tf.Scalar;
         }
-        if (result.parts !== undefined) {
-          if (!isTensorMap(result.parts)) {
-            throw new PhalanxConfigError(model.component, 'loss parts', 'scalar tensors', result.parts);
-          }
-          kept = Object.fromEntries(Object.entries(result.parts).map(([k, t]) => [k, tf.keep(t)]));
-        }
-        return result.total;
       }, varList);
+      if (failure !== null) throw (failure as { error: unknown }).error;
       const parts = kept;
       if (weight === null) {
         kept = {}; // handed over to the caller
