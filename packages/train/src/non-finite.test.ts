@@ -11,10 +11,7 @@ import type { TrainerCallbacks } from './callbacks/callback';
 import type { LossFn } from './step';
 import { Trainer, type NonFiniteAction } from './trainer';
 
-interface Batch {
-  xs: tf.Tensor;
-  ys: tf.Tensor;
-}
+type Batch = { xs: tf.Tensor; ys: tf.Tensor };
 
 function model(): tfl.LayersModel {
   const x = tfl.input({ shape: [4], name: 'x' });

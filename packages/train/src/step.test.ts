@@ -3,12 +3,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
+import type { LossFn } from './step';
 import { Trainer } from './trainer';
 
-interface Batch {
-  xs: tf.Tensor;
-  ys: tf.Tensor;
-}
+type Batch = { xs: tf.Tensor; ys: tf.Tensor };
 
 /** Two dense layers, no batch norm (whose statistics would differ between micro-batches and one batch). */
 function mlp(): tfl.LayersModel {
@@ -36,7 +34,7 @@ const withParts = (outputs: tf.Tensor[], b: Batch) => {
   return { total: tf.add(l2, l1) as tf.Scalar, parts: { l1, l2 } };
 };
 
-function sgdTrainer(model: tfl.LayersModel, loss = mse, accumulateBatches = 1): Trainer<Batch> {
+function sgdTrainer(model: tfl.LayersModel, loss: LossFn<Batch> = mse, accumulateBatches = 1): Trainer<Batch> {
   return new Trainer<Batch>({
     model,
     loss,
