@@ -117,6 +117,14 @@ async function writeOptimizers(dir: string, optimizers: GroupSnapshot[]): Promis
  * replaced), so a process killed at any moment leaves the old checkpoint or the new one, complete.
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const optimizer = tf.train.adam(1e-3);
+ * const snapshot = await snapshotOptimizer(optimizer);
+ * const state: TrainerState = {
+ *   version: 1, step: 100, batchesSeen: 100, samplesSeen: 800, learningRates: { all: 1e-3 }, temperature: null,
+ *   selectorNoiseCalls: {}, best: null, lastMetrics: null, savedAt: new Date().toISOString(),
+ * };
  * const summary = await writeCheckpoint('runs/a/step-00000100', model, [{ group: 'all', snapshot }], state);
  * summary.finite; // false if a weight or an optimizer slot holds NaN or ±Infinity
  */

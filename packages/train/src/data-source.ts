@@ -22,6 +22,7 @@ export type DataSource<B> =
  * empty, which ends the data. A plain iterable is read once.
  *
  * @example
+ * const source = ({ batchesSeen }: DataPosition) => [batchesSeen, batchesSeen + 1, batchesSeen + 2];
  * const stream = new BatchStream(source, () => ({ step: 0, batchesSeen: 0 }));
  * const batches = await stream.take(4); // up to 4 batches; fewer when the data ends
  * await stream.close();

@@ -42,9 +42,12 @@ export interface EmaOptions {
  * **Shapes**: one average per weight, of the weight's shape.
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
  * const ema = new ExponentialMovingAverage(model, { decay: 0.99 });
  * ema.update(); // after an optimizer step
- * const metrics = await ema.withAveragedWeights(() => evaluate());
+ * const x = tf.ones([1, 4]);
+ * const averaged = await ema.withAveragedWeights(() => model.predict(x) as tf.Tensor);
  */
 export class ExponentialMovingAverage implements TrainerCallbacks, RestoreParticipant {
   /** The decay d. */

@@ -84,6 +84,9 @@ export interface FitPlan<B> {
  * callbacks they describe.
  *
  * @example
+ * function* data() {
+ *   for (let i = 1; ; i++) yield { xs: tf.randomNormal([8, 4], 0, 1, 'float32', i), ys: tf.zeros([8, 2]) };
+ * }
  * const plan = resolveFitOptions({ data, steps: 1000, checkpointDir: 'runs/a', checkpointEvery: 100 });
  */
 export function resolveFitOptions<B>(options: FitOptions<B>): FitPlan<B> {
@@ -139,7 +142,8 @@ export interface FitCallbacks {
  * checkpointing and SIGINT handling (actors).
  *
  * @example
- * const { observers, actors } = fitCallbacks(plan, { every: 10 });
+ * const plan = resolveFitOptions({ data: [1, 2, 3], steps: 3, checkpointDir: 'runs/a' });
+ * const { observers, actors } = fitCallbacks(plan, { every: 10 }); // [JsonlLogging, ProgressReporting], [Checkpointing, StopOnSigint]
  */
 export function fitCallbacks(plan: FitPlan<unknown>, progress: ProgressDisplayOptions | false): FitCallbacks {
   const observers: TrainerCallbacks[] = [];

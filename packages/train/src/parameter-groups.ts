@@ -76,6 +76,8 @@ function variableMatcher(
  * default Adam).
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
  * const groups = buildParameterGroups('Trainer', model.trainableWeights, [
  *   { name: 'selector', match: /^meta_S\//, lr: 1e-1 },
  *   { name: 'rest', lr: 1e-4 },
@@ -129,7 +131,10 @@ export function buildParameterGroups(
  * optimizer's rate) and returns the rates by group name.
  *
  * @example
- * const rates = applyLearningRates('Trainer', groups, 120); // { selector: 0.1, rest: 0.0001 }
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const groups = buildParameterGroups('Trainer', model.trainableWeights, [{ name: 'all', lr: (step) => 1e-3 / (1 + step) }]);
+ * const rates = applyLearningRates('Trainer', groups, 9); // { all: 0.0001 }
  */
 export function applyLearningRates(component: string, groups: ParameterGroup[], step: number): Record<string, number> {
   const rates: Record<string, number> = {};
@@ -154,7 +159,10 @@ export function applyLearningRates(component: string, groups: ParameterGroup[], 
  * patterns.
  *
  * @example
- * describeParameterGroups(groups); // [{ name: 'selector', variables: ['meta_S/logits'], frozen: [] }, …]
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const groups = buildParameterGroups('Trainer', model.trainableWeights, [{ name: 'all' }]);
+ * describeParameterGroups(groups); // [{ name: 'all', variables: ['dense_Dense1/kernel', 'dense_Dense1/bias'], frozen: [] }]
  */
 export function describeParameterGroups(groups: ParameterGroup[]): ParameterGroupDescription[] {
   return groups.map((g) => ({
@@ -170,6 +178,11 @@ export function describeParameterGroups(groups: ParameterGroup[]): ParameterGrou
  * a gradient, is passed with `null` and keeps its slot. `grads` are keyed by `tf.Variable` name.
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const groups = buildParameterGroups('Trainer', model.trainableWeights, [{ name: 'all', optimizerFactory: (lr) => tf.train.sgd(lr) }]);
+ * const x = tf.ones([2, 4]);
+ * const { grads } = tf.variableGrads(() => tf.mean(model.apply(x) as tf.Tensor) as tf.Scalar);
  * tf.tidy(() => applyGroupGradients(groups, grads));
  */
 export function applyGroupGradients(groups: ParameterGroup[], grads: Record<string, tf.Tensor>): void {

@@ -69,7 +69,10 @@ function checkWeights(file: string, saved: tf.NamedTensorMap, weights: tfl.Layer
  * and checks them against `weights`: by name, shape and dtype. The caller owns (disposes) the tensors.
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
  * const saved = await readCheckedWeights(model.weights, 'runs/a/step-00000100/ema');
+ * tf.dispose(Object.values(saved));
  */
 export async function readCheckedWeights(weights: tfl.LayerVariable[], dir: string): Promise<tf.NamedTensorMap> {
   const file = join(dir, CHECKPOINT_FILES.model);
@@ -90,6 +93,8 @@ export async function readCheckedWeights(weights: tfl.LayerVariable[], dir: stri
  * writes them into `weights`.
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
  * const prepared = await prepareModelWeights(model.weights, 'runs/a/step-00000100');
  * try { await prepared.commit(); } finally { prepared.dispose(); }
  */
@@ -108,6 +113,8 @@ export async function prepareModelWeights(weights: tfl.LayerVariable[], dir: str
  * weight; otherwise a `PhalanxFileError` names the mismatch and no weight is written.
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
  * await loadModelWeights(model, 'runs/a/best');
  */
 export async function loadModelWeights(model: tfl.LayersModel, dir: string): Promise<void> {
@@ -165,7 +172,15 @@ function checkOptimizerSnapshot(dir: string, group: ParameterGroup, snapshot: Op
  * taken a step yet).
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const groups = buildParameterGroups('Trainer', model.trainableWeights, [{ name: 'all' }]);
  * const prepared = await prepareOptimizers(groups, 'runs/a/step-00000100');
+ * try {
+ *   await prepared.commit();
+ * } finally {
+ *   prepared.dispose();
+ * }
  */
 export async function prepareOptimizers(groups: ParameterGroup[], dir: string): Promise<PreparedRestore> {
   const snapshots = await readOptimizerSnapshots(dir);
@@ -216,6 +231,9 @@ export interface PreparedTrainerRestore {
  * written when any part fails; every tensor read is freed on every path.
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const groups = buildParameterGroups('Trainer', model.trainableWeights, [{ name: 'all' }]);
  * const { state, prepared } = await prepareTrainerRestore('runs/a/step-00000100', { model, groups, participants: [] });
  * try { await prepared.commit(); } finally { prepared.dispose(); }
  */

@@ -232,6 +232,16 @@ function finish(model: StepModel<unknown>, total: MicroBatchGradients): StepGrad
  * **Shapes**: `sizes` has one entry per batch; `measures` is `[2 + number of loss parts]`.
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * type Batch = { xs: tf.Tensor; ys: tf.Tensor };
+ * const groups = buildParameterGroups('Trainer', model.trainableWeights, [{ name: 'all' }]);
+ * const stepModel: StepModel<Batch> = {
+ *   component: 'Trainer', trainingModel: model, groups, clipNorm: null, inputs: (b) => b.xs,
+ *   loss: ([y], b) => tf.losses.meanSquaredError(b.ys, y) as tf.Scalar,
+ * };
+ * const batchA = { xs: tf.ones([16, 4]), ys: tf.zeros([16, 2]) };
+ * const batchB = { xs: tf.ones([16, 4]), ys: tf.ones([16, 2]) };
  * const g = computeStepGradients(stepModel, [batchA, batchB], [16, 16], 0);
  * const measures = await readStepMeasures(g); // { loss, gradNorm, parts }
  * tf.tidy(() => applyGroupGradients(stepModel.groups, g.grads));
@@ -263,7 +273,8 @@ export function computeStepGradients<B>(
  * Reads the measures of a step — one host round trip — as numbers.
  *
  * @example
- * const { loss, gradNorm } = await readStepMeasures(g);
+ * const g: StepGradients = { grads: {}, measures: tf.tensor1d([0.5, 2]), partNames: [] };
+ * const { loss, gradNorm } = await readStepMeasures(g); // 0.5, 2
  */
 export async function readStepMeasures(gradients: StepGradients): Promise<StepMeasures> {
   const values = await gradients.measures.data();
@@ -278,6 +289,7 @@ export async function readStepMeasures(gradients: StepGradients): Promise<StepMe
  * Frees the tensors of {@link computeStepGradients}.
  *
  * @example
+ * const g: StepGradients = { grads: { w: tf.ones([3]) }, measures: tf.tensor1d([0.5, 2]), partNames: [] };
  * disposeStepGradients(g);
  */
 export function disposeStepGradients(gradients: StepGradients): void {

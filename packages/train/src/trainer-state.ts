@@ -123,6 +123,8 @@ const SCHEMA: Record<keyof TrainerState, Check> = {
  * the first field that is missing or wrong.
  *
  * @example
+ * import { readFileSync } from 'node:fs';
+ * import { parseTrainerState } from '@phalanx/train';
  * const state = parseTrainerState(readFileSync('runs/a/step-00000100/trainer-state.json', 'utf8'), 'trainer-state.json');
  * state.step; // 100
  */

@@ -172,7 +172,7 @@ function snapshotNonTrainable(model: tfl.LayersModel): { restore(): void; dispos
  * import { createLearnableGroups } from '@phalanx/learnable-groups';
  * import { xyzL1Loss } from '@phalanx/losses';
  * import { xyzToUvd } from '@phalanx/pose';
- * import { Trainer } from '@phalanx/train';
+ * import { Trainer, cosineLr, warmupLr } from '@phalanx/train';
  * const model = createLearnableGroups({ inputSize: 128 });
  * const targetOf = (b: HandBatch) => tf.concat([b.uv, tf.slice(xyzToUvd(b.xyz, b.K).uvd, [0, 0, 2], [-1, -1, 1])], 2);
  * const trainer = new Trainer<HandBatch>({

@@ -282,6 +282,7 @@ let routerRegistered = false;
  * @example
  * ```ts
  * registerFileSystemRouter();
+ * const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3] })] });
  * await model.save('file://./checkpoints/step-1000');
  * ```
  */

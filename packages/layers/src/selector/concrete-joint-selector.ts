@@ -7,7 +7,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkBoolean, checkOneOf, checkPositiveFloat32, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import {
+  checkBoolean,
+  checkInteger,
+  checkOneOf,
+  checkPositiveFloat32,
+  PhalanxConfigError,
+  PhalanxShapeError,
+} from '@phalanx/errors';
 import { checkElements, checkSize } from '../util/checks';
 import {
   checkInputCount,
@@ -402,8 +409,11 @@ export class ConcreteJointSelector extends PhalanxLayer {
    * of samples drawn so far.
    *
    * @example
+   * const selector = concreteJointSelector({ numJoints: 21, numGroups: 3, seed: 7 });
+   * selector.setNoiseState({ calls: 1200 }); // as after 1200 training calls
    * const saved = selector.getNoiseState(); // { seed: 7, calls: 1200 }
    * // … later, in a fresh layer built with the same seed:
+   * const other = concreteJointSelector({ numJoints: 21, numGroups: 3, seed: 7 });
    * other.setNoiseState(saved); // its next training call draws sample 1200, as `selector`'s would
    */
   getNoiseState(): ConcreteNoiseState {

@@ -12,7 +12,12 @@ import type { StepBeginInfo, TrainerCallbacks, TrainerHandle } from './callback'
  * `temperature` option; `model.fit` users have `TemperatureAnnealing` of `@phalanx/layers`.
  *
  * @example
- * const trainer = new Trainer({ model, loss, callbacks: [new SelectorAnnealing(stepTemperature())] });
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const loss = ([y]: tf.Tensor[], b: { xs: tf.Tensor; ys: tf.Tensor }) => tf.losses.meanSquaredError(b.ys, y) as tf.Scalar;
+ * // The paper's schedule, τ = max(0.1, 5 − 0.1·⌊step / 1000⌋) (`stepTemperature()` of @phalanx/layers):
+ * const schedule = (step: number) => Math.max(0.1, 5 - 0.1 * Math.floor(step / 1000));
+ * const trainer = new Trainer({ model, loss, callbacks: [new SelectorAnnealing(schedule)] });
  */
 export class SelectorAnnealing implements TrainerCallbacks {
   private last: number | null = null;

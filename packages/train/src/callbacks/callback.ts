@@ -211,7 +211,14 @@ export type TrainerHookInfo<K extends TrainerHook> = Parameters<NonNullable<Trai
  * Calls `hook` on every callback of `callbacks` that has it, in order, awaiting each.
  *
  * @example
- * await dispatch([logging, progress], 'onStepEnd', result, trainer);
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const loss = ([y]: tf.Tensor[], b: { xs: tf.Tensor; ys: tf.Tensor }) => tf.losses.meanSquaredError(b.ys, y) as tf.Scalar;
+ * const trainer = new Trainer({ model, loss, progress: false });
+ * const seen: number[] = [];
+ * await dispatch([{ onStepEnd: (r) => void seen.push(r.loss) }], 'onStepEnd', {
+ *   step: 1, loss: 0.5, gradNorm: 1, learningRates: {}, batchSize: 8, microBatches: 1, skipped: false, ms: 3,
+ * }, trainer); // seen: [0.5]
  */
 export async function dispatch<K extends TrainerHook>(
   callbacks: readonly TrainerCallbacks[],

@@ -39,6 +39,7 @@ export interface PeriodicEvaluationOptions {
  * finite value) and dispatches `onEvaluate` with `improved`.
  *
  * @example
+ * const evaluate = async ({ step }: EvaluationContext) => ({ epe2d: 10 / (1 + step) });
  * const evaluation = new PeriodicEvaluation({ evaluate, every: 200, bestMetric: { name: 'epe2d', mode: 'min' } });
  */
 export class PeriodicEvaluation implements TrainerCallbacks {

@@ -8,8 +8,15 @@ import type { CheckpointInfo, MessageInfo, StepResult, TrainBeginInfo, TrainerCa
  * skipped steps and the warnings; `Trainer.fit` builds its result from it.
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const loss = ([y]: tf.Tensor[], b: { xs: tf.Tensor; ys: tf.Tensor }) => tf.losses.meanSquaredError(b.ys, y) as tf.Scalar;
+ * function* data() {
+ *   for (let i = 1; ; i++) yield { xs: tf.randomNormal([8, 4], 0, 1, 'float32', i), ys: tf.zeros([8, 2]) };
+ * }
  * const history = new RunHistory();
- * await trainer.fit({ data, steps: 100 }); // with history in the callbacks
+ * const trainer = new Trainer({ model, loss, progress: false, callbacks: [history] });
+ * await trainer.fit({ data, steps: 100 });
  * history.losses.length; // 100
  */
 export class RunHistory implements TrainerCallbacks {

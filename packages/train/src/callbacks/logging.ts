@@ -20,6 +20,9 @@ import type {
  * `checkpoint`, `warning`, `end` — and `error` when `fit` fails.
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const loss = ([y]: tf.Tensor[], b: { xs: tf.Tensor; ys: tf.Tensor }) => tf.losses.meanSquaredError(b.ys, y) as tf.Scalar;
  * const trainer = new Trainer({ model, loss, callbacks: [new JsonlLogging('runs/a/log.jsonl')] });
  */
 export class JsonlLogging implements TrainerCallbacks {

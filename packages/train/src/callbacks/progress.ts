@@ -17,6 +17,9 @@ import type {
  * final or interrupt checkpoint, and every message (warnings prefixed `warning:`).
  *
  * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const loss = ([y]: tf.Tensor[], b: { xs: tf.Tensor; ys: tf.Tensor }) => tf.losses.meanSquaredError(b.ys, y) as tf.Scalar;
  * const trainer = new Trainer({ model, loss, progress: false, callbacks: [new ProgressReporting({ every: 10 })] });
  */
 export class ProgressReporting implements TrainerCallbacks {

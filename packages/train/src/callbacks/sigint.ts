@@ -19,8 +19,15 @@ export interface SignalSource {
  * unless the application listens for SIGINT itself.
  *
  * @example
- * const result = await trainer.fit({ data, steps: 1000, handleSigint: true });
- * if (result.interrupted) process.exitCode = 130;
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const loss = ([y]: tf.Tensor[], b: { xs: tf.Tensor; ys: tf.Tensor }) => tf.losses.meanSquaredError(b.ys, y) as tf.Scalar;
+ * function* data() {
+ *   for (let i = 1; ; i++) yield { xs: tf.randomNormal([8, 4], 0, 1, 'float32', i), ys: tf.zeros([8, 2]) };
+ * }
+ * const trainer = new Trainer({ model, loss });
+ * const result = await trainer.fit({ data, steps: 1000, handleSigint: true }); // adds a StopOnSigint
+ * if (result.interrupted) process.exitCode = 130; // the application's choice
  */
 export class StopOnSigint implements TrainerCallbacks {
   private trainer: TrainerHandle | null = null;
