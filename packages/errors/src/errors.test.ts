@@ -14,6 +14,7 @@ import {
   PhalanxArgumentError,
   PhalanxConfigError,
   PhalanxFileError,
+  PhalanxNonFiniteError,
   PhalanxShapeError,
 } from './index';
 
@@ -107,6 +108,21 @@ suite('PhalanxFileError', () => {
     expect(e.name).toBe('PhalanxFileError');
     expect(e.message).toBe("rhd/anno_training.pickle: frame 2 'K' is missing");
     expect([e.file, e.field, e.problem]).toEqual(['rhd/anno_training.pickle', "frame 2 'K'", 'is missing']);
+  });
+});
+
+suite('PhalanxNonFiniteError', () => {
+  it('names the component, the step and the non-finite values first', () => {
+    const e = new PhalanxNonFiniteError('Trainer', 12, { gradNorm: 3.5, loss: Number.NaN });
+    expect(e).toBeInstanceOf(Error);
+    expect(e).not.toBeInstanceOf(PhalanxConfigError);
+    expect(e.name).toBe('PhalanxNonFiniteError');
+    expect(e.message).toBe('Trainer: step 12 has a non-finite loss (NaN); gradNorm 3.5. The step was not applied.');
+    expect([e.component, e.step, e.values]).toEqual(['Trainer', 12, { gradNorm: 3.5, loss: Number.NaN }]);
+    const both = new PhalanxNonFiniteError('Trainer', 3, { loss: Infinity, gradNorm: -Infinity });
+    expect(both.message).toBe(
+      'Trainer: step 3 has a non-finite loss (Infinity) and gradNorm (-Infinity). The step was not applied.',
+    );
   });
 });
 

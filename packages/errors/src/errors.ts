@@ -139,6 +139,39 @@ export class PhalanxFileError extends Error {
 }
 
 /**
+ * A training step produced a non-finite value (NaN or ±Infinity) — a loss or a gradient norm — and was
+ * not applied. The message names the component, the step (1-based: the step that would have completed)
+ * and every value of the step, the non-finite ones first:
+ * `Trainer: step 12 has a non-finite loss (NaN); gradNorm 3.5. The step was not applied.`
+ *
+ * @example
+ * ```ts
+ * throw new PhalanxNonFiniteError('Trainer', 12, { loss: Number.NaN, gradNorm: 3.5 });
+ * // Trainer: step 12 has a non-finite loss (NaN); gradNorm 3.5. The step was not applied.
+ * ```
+ */
+export class PhalanxNonFiniteError extends Error {
+  /** Always `'PhalanxNonFiniteError'`, for tests on `error.name`. */
+  override readonly name: string = 'PhalanxNonFiniteError';
+
+  constructor(
+    /** The component whose step failed, e.g. `Trainer`. */
+    readonly component: string,
+    /** The step (1-based) that produced the non-finite value. */
+    readonly step: number,
+    /** The values the step measured, e.g. `{ loss: NaN, gradNorm: 3.5 }`; at least one is not finite. */
+    readonly values: Readonly<Record<string, number>>,
+  ) {
+    const entries = Object.entries(values);
+    const bad = entries.filter(([, v]) => !Number.isFinite(v));
+    const good = entries.filter(([, v]) => Number.isFinite(v));
+    const what = bad.map(([k, v]) => `${k} (${v})`).join(' and ') || 'value';
+    const rest = good.length > 0 ? `; ${good.map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+    super(`${component}: step ${step} has a non-finite ${what}${rest}. The step was not applied.`);
+  }
+}
+
+/**
  * A constructor of a configuration error with the argument list of {@link PhalanxConfigError}: what the
  * `check*` helpers throw. Pass a subclass to have them throw it instead.
  */

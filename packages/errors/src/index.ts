@@ -1,6 +1,7 @@
 /**
- * `@phalanx/errors` — the named errors (`PhalanxConfigError`, `PhalanxShapeError`, `PhalanxFileError`)
- * and argument checks shared by every Phalanx package. No dependencies, no side effects.
+ * `@phalanx/errors` — the named errors (`PhalanxConfigError`, `PhalanxShapeError`, `PhalanxFileError`,
+ * `PhalanxNonFiniteError`) and argument checks shared by every Phalanx package. No dependencies, no
+ * side effects.
  *
  * @packageDocumentation
  */

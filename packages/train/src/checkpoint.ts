@@ -1,62 +1,39 @@
 /**
  * Checkpoints on disk: the model in the standard TensorFlow.js layout (`model.json` + `weights.bin`,
  * loadable with `tf.loadLayersModel`), the optimizers' state (`optimizer.json` + `optimizer.bin`, the
- * tfjs weight encoding) and `trainer-state.json` (step, data position, schedules, selector noise
- * streams, best metric). `trainer-state.json` is written last, through a rename: a folder without it
- * is an interrupted save and is ignored.
+ * tfjs weight encoding), optionally the moving average of the weights (`ema/`, a loadable model too)
+ * and `trainer-state.json` (step, data position, schedules, selector noise streams, best metric). A
+ * checkpoint is written into a temporary folder and renamed into place, so a folder that exists is
+ * complete.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { PhalanxFileError } from '@phalanx/errors';
 import { fileSystem } from '@phalanx/layers';
+import { replaceFolder, uniqueSuffix } from './checkpoint-folders';
+import type { CheckpointSummary } from './callbacks/callback';
 import type { NamedTensor, OptimizerSnapshot } from './optimizer-state';
+import { parseTrainerState, type TrainerState } from './trainer-state';
 
 /** File names inside a checkpoint folder. */
 export const CHECKPOINT_FILES = {
+  /** The model topology and weights manifest (standard tfjs). */
   model: 'model.json',
+  /** The model weights (standard tfjs). */
   weights: 'weights.bin',
+  /** Each group's optimizer class, private scalars and the manifest of its slots. */
   optimizerSpecs: 'optimizer.json',
+  /** The optimizer slots, in tfjs weight encoding. */
   optimizerData: 'optimizer.bin',
+  /** {@link TrainerState}; written last inside the temporary folder. */
   state: 'trainer-state.json',
+  /** Folder of the moving average of the weights: a complete tfjs model. */
+  ema: 'ema',
 } as const;
 
-/** Best value of the monitored evaluation metric so far. */
-export interface BestMetric {
-  /** Metric name (a key of what `evaluate` returns). */
-  name: string;
-  /** `'min'` (lower is better, e.g. EPE) or `'max'` (e.g. AUC). */
-  mode: 'min' | 'max';
-  /** Best value seen, `null` before the first evaluation. */
-  value: number | null;
-  /** Step of the best value, `null` before the first evaluation. */
-  step: number | null;
-}
-
-/** Contents of `trainer-state.json`. */
-export interface TrainerState {
-  /** Format version (1). */
-  version: 1;
-  /** Optimizer steps completed. */
-  step: number;
-  /** Batches taken from the data source so far (the data position to resume from). */
-  batchesSeen: number;
-  /** Samples seen so far. */
-  samplesSeen: number;
-  /** Learning rate of each parameter group at the last step, by group name. */
-  learningRates: Record<string, number>;
-  /** Concrete temperature at the last step (`null` without annealing). */
-  temperature: number | null;
-  /** Position in each seeded `ConcreteJointSelector` noise stream (calls so far), by layer name. */
-  selectorNoiseCalls: Record<string, number>;
-  /** The monitored metric, when `bestMetric` was given. */
-  best: BestMetric | null;
-  /** The last evaluation's metrics. */
-  lastMetrics: Record<string, number> | null;
-  /** Wall-clock time of the save (ISO 8601). */
-  savedAt: string;
-}
-
+/** One group's entry in `optimizer.json`. */
 interface OptimizerFileEntry {
   group: string;
   className: string;
@@ -70,30 +47,51 @@ interface OptimizerFile {
   specs: tf.io.WeightsManifestEntry[];
 }
 
-/** The folder name of the checkpoint at `step`: `step-00001200`. */
-export function checkpointName(step: number): string {
-  return `step-${String(step).padStart(8, '0')}`;
+/** A group's optimizer snapshot, as {@link writeCheckpoint} takes them. */
+export interface GroupSnapshot {
+  /** Group name. */
+  group: string;
+  /** The snapshot (see `snapshotOptimizer`). */
+  snapshot: OptimizerSnapshot;
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
+/** Options of {@link writeCheckpoint}. */
+export interface WriteCheckpointOptions {
+  /** Writes more files into the (temporary) checkpoint folder before the state, e.g. the moving average. */
+  extra?: (dir: string) => Promise<void>;
 }
 
-/**
- * Writes a complete checkpoint into `dir` (created if missing): model, optimizer snapshots (by group
- * name, in group order) and trainer state.
- */
-export async function writeCheckpoint(
-  dir: string,
-  model: tfl.LayersModel,
-  optimizers: { group: string; snapshot: OptimizerSnapshot }[],
-  state: TrainerState,
-): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await rm(join(dir, CHECKPOINT_FILES.state), { force: true });
-  await model.save(fileSystem(dir));
+/** Whether every float32 / complex64 value described by `specs` in `data` is finite. */
+function allFinite(specs: tf.io.WeightsManifestEntry[], data: ArrayBuffer): boolean {
+  let offset = 0;
+  for (const spec of specs) {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    const bytes = spec.dtype === 'complex64' ? 8 : spec.dtype === 'bool' ? 1 : 4;
+    if (spec.dtype === 'float32' || spec.dtype === 'complex64') {
+      const values = new Float32Array(data.slice(offset, offset + size * bytes));
+      for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+    }
+    offset += size * bytes;
+  }
+  return true;
+}
+
+/** Saves `model` into `dir` and returns whether its weights are finite. */
+async function writeModel(model: tfl.LayersModel, dir: string): Promise<boolean> {
+  let finite = true;
+  const target = fileSystem(dir);
+  await model.save({
+    save: async (artifacts) => {
+      const data = artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData) : new ArrayBuffer(0);
+      finite = allFinite(artifacts.weightSpecs ?? [], data);
+      return target.save!(artifacts);
+    },
+  });
+  return finite;
+}
+
+/** Writes `optimizer.json` + `optimizer.bin`; returns whether every slot is finite. */
+async function writeOptimizers(dir: string, optimizers: GroupSnapshot[]): Promise<boolean> {
   const named: NamedTensor[] = [];
   const groups: OptimizerFileEntry[] = optimizers.map(({ group, snapshot }, g) => {
     snapshot.weights.forEach((w, i) => named.push({ name: `${g}/${i}`, tensor: w.tensor }));
@@ -107,95 +105,164 @@ export async function writeCheckpoint(
   const { data, specs } = await tf.io.encodeWeights(named);
   await writeFile(join(dir, CHECKPOINT_FILES.optimizerData), new Uint8Array(data));
   const file: OptimizerFile = { groups, specs };
-  await writeAtomic(join(dir, CHECKPOINT_FILES.optimizerSpecs), JSON.stringify(file));
-  await writeAtomic(join(dir, CHECKPOINT_FILES.state), `${JSON.stringify(state, null, 2)}\n`);
-}
-
-/** Reads `trainer-state.json` of a checkpoint folder. */
-export async function readTrainerState(dir: string): Promise<TrainerState> {
-  return JSON.parse(await readFile(join(dir, CHECKPOINT_FILES.state), 'utf8')) as TrainerState;
+  await writeFile(join(dir, CHECKPOINT_FILES.optimizerSpecs), JSON.stringify(file));
+  const scalarsFinite = optimizers.every(({ snapshot }) => Object.values(snapshot.scalars).every(Number.isFinite));
+  return scalarsFinite && allFinite(specs, data);
 }
 
 /**
- * Reads the optimizer snapshots of a checkpoint, by group name. The caller owns the tensors.
+ * Writes a complete checkpoint into `dir`: model, optimizer snapshots (by group name, in group order),
+ * `options.extra` files and the trainer state (with `finite` set from the weights and slots written).
+ * Everything goes into `<dir>.tmp-<id>/` first, which is then renamed to `dir` (an existing `dir` is
+ * replaced), so a process killed at any moment leaves the old checkpoint or the new one, complete.
+ *
+ * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * const optimizer = tf.train.adam(1e-3);
+ * const snapshot = await snapshotOptimizer(optimizer);
+ * const state: TrainerState = {
+ *   version: 1, step: 100, batchesSeen: 100, samplesSeen: 800, learningRates: { all: 1e-3 }, temperature: null,
+ *   selectorNoiseCalls: {}, best: null, lastMetrics: null, savedAt: new Date().toISOString(),
+ * };
+ * const summary = await writeCheckpoint('runs/a/step-00000100', model, [{ group: 'all', snapshot }], state);
+ * summary.finite; // false if a weight or an optimizer slot holds NaN or ±Infinity
+ */
+export async function writeCheckpoint(
+  dir: string,
+  model: tfl.LayersModel,
+  optimizers: GroupSnapshot[],
+  state: TrainerState,
+  options: WriteCheckpointOptions = {},
+): Promise<CheckpointSummary> {
+  const staged = `${dir}.tmp-${uniqueSuffix()}`;
+  try {
+    await mkdir(staged, { recursive: true });
+    const modelFinite = await writeModel(model, staged);
+    const optimizersFinite = await writeOptimizers(staged, optimizers);
+    await options.extra?.(staged);
+    const finite = modelFinite && optimizersFinite;
+    await writeFile(join(staged, CHECKPOINT_FILES.state), `${JSON.stringify({ ...state, finite }, null, 2)}\n`);
+    await replaceFolder(staged, dir);
+    return { dir, finite };
+  } catch (error) {
+    await rm(staged, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
+ * Reads `trainer-state.json` of a checkpoint folder, validated against the {@link TrainerState} schema
+ * (`PhalanxFileError` naming the field otherwise).
+ *
+ * @example
+ * const { step, batchesSeen } = await readTrainerState('runs/a/step-00000100');
+ */
+export async function readTrainerState(dir: string): Promise<TrainerState> {
+  const file = join(dir, CHECKPOINT_FILES.state);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new PhalanxFileError(file, 'file', `cannot be read: ${(error as Error).message}`);
+  }
+  return parseTrainerState(text, file);
+}
+
+function checkOptimizerFile(json: unknown, file: string): OptimizerFile {
+  const fail = (field: string, problem: string) => new PhalanxFileError(file, field, problem);
+  const f = json as OptimizerFile;
+  if (!f || !Array.isArray(f.groups) || !Array.isArray(f.specs))
+    throw fail('content', 'must have lists `groups` and `specs`');
+  f.specs.forEach((s, i) => {
+    if (
+      !s ||
+      typeof s.name !== 'string' ||
+      !Array.isArray(s.shape) ||
+      !s.shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+    )
+      throw fail(`specs[${i}]`, 'must have a name and a shape of integers ≥ 0');
+    if (s.dtype !== 'float32' && s.dtype !== 'int32')
+      throw fail(`specs[${i}].dtype`, `must be float32 or int32, but is ${s.dtype}`);
+  });
+  const names = new Set(f.specs.map((s) => s.name));
+  f.groups.forEach((g, i) => {
+    if (!g || typeof g.group !== 'string' || typeof g.className !== 'string' || !Array.isArray(g.names))
+      throw fail(`groups[${i}]`, 'must have `group`, `className` and `names`');
+    if (
+      g.scalars === null ||
+      typeof g.scalars !== 'object' ||
+      !Object.values(g.scalars).every((v) => typeof v === 'number')
+    )
+      throw fail(`groups[${i}].scalars`, 'must map names to numbers');
+    g.names.forEach((_, k) => {
+      if (!names.has(`${i}/${k}`)) throw fail(`groups[${i}].names[${k}]`, `has no tensor '${i}/${k}' in specs`);
+    });
+  });
+  return f;
+}
+
+/**
+ * Reads the optimizer snapshots of a checkpoint, by group name, after checking the file's structure and
+ * that `optimizer.bin` holds exactly the bytes its specs describe. The caller owns the tensors.
+ *
+ * @example
+ * const snapshots = await readOptimizerSnapshots('runs/a/step-00000100');
+ * snapshots.get('all')?.className; // 'Adam'
  */
 export async function readOptimizerSnapshots(dir: string): Promise<Map<string, OptimizerSnapshot>> {
-  const file = JSON.parse(await readFile(join(dir, CHECKPOINT_FILES.optimizerSpecs), 'utf8')) as OptimizerFile;
-  const bytes = await readFile(join(dir, CHECKPOINT_FILES.optimizerData));
+  const file = join(dir, CHECKPOINT_FILES.optimizerSpecs);
+  const dataFile = join(dir, CHECKPOINT_FILES.optimizerData);
+  let text: string;
+  let bytes: Uint8Array;
+  try {
+    [text, bytes] = await Promise.all([readFile(file, 'utf8'), readFile(dataFile)]);
+  } catch (error) {
+    throw new PhalanxFileError(dir, 'optimizer state', `cannot be read: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new PhalanxFileError(file, 'content', `is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = checkOptimizerFile(json, file);
+  const needed = parsed.specs.reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
+  if (needed !== bytes.byteLength) {
+    throw new PhalanxFileError(
+      dataFile,
+      'byte length',
+      `must be ${needed} as optimizer.json describes, but is ${bytes.byteLength}`,
+    );
+  }
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const tensors = tf.io.decodeWeights(buffer, file.specs);
+  const tensors = tf.io.decodeWeights(buffer, parsed.specs);
   const result = new Map<string, OptimizerSnapshot>();
-  file.groups.forEach((entry, g) => {
+  parsed.groups.forEach((entry, g) => {
     result.set(entry.group, {
       className: entry.className,
       scalars: entry.scalars,
       weights: entry.names.map((name, i) => ({ name, tensor: tensors[`${g}/${i}`] })),
     });
   });
+  const used = new Set(parsed.groups.flatMap((e, g) => e.names.map((_, i) => `${g}/${i}`)));
+  tf.dispose(Object.entries(tensors).flatMap(([k, t]) => (used.has(k) ? [] : [t])));
   return result;
 }
 
 /**
- * Loads the weights of a checkpoint (`model.json` + `weights.bin`) into an existing model: by weight
- * name (`originalName`, as `model.save` writes them), or — when the names differ, e.g. auto-named
- * layers of a second model instance — by position, provided the count and every shape agree.
+ * Checks that a checkpoint folder is intact without touching any model: `trainer-state.json` follows the
+ * schema, `model.json` and `weights.bin` load (paths inside the folder, byte length as the manifest
+ * says), the optimizer files agree, and so does `ema/` when the state names one. Returns the state;
+ * throws `PhalanxFileError` naming what is damaged.
+ *
+ * @example
+ * const state = await checkCheckpoint('runs/a/step-00000100');
  */
-export async function loadModelWeights(model: tfl.LayersModel, dir: string): Promise<void> {
-  const artifacts = await fileSystem(dir).load!();
-  if (!artifacts.weightSpecs || !artifacts.weightData) {
-    throw new Error(`loadModelWeights: ${dir} holds no weights.`);
-  }
-  const data = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-  const saved = tf.io.decodeWeights(data, artifacts.weightSpecs);
-  const weights = model.weights;
-  const byName = weights.every((w) => saved[w.originalName] !== undefined);
-  const specs = artifacts.weightSpecs;
-  if (!byName && specs.length !== weights.length) {
-    tf.dispose(Object.values(saved));
-    throw new Error(
-      `loadModelWeights: ${dir} holds ${specs.length} weights with other names than the model's ${weights.length}.`,
-    );
-  }
-  weights.forEach((w, i) => {
-    const t = byName ? saved[w.originalName] : saved[specs[i].name];
-    if (!tf.util.arraysEqual(t.shape, w.shape as number[])) {
-      tf.dispose(Object.values(saved));
-      throw new Error(
-        `loadModelWeights: weight ${w.originalName} has shape [${w.shape}] but the checkpoint holds [${t.shape}].`,
-      );
-    }
-    w.write(t);
-  });
-  tf.dispose(Object.values(saved));
-}
-
-/**
- * The complete checkpoints under `root` (folders `step-N` holding `trainer-state.json`), newest last.
- */
-export async function listCheckpoints(root: string): Promise<{ step: number; dir: string }[]> {
-  let names: string[];
-  try {
-    names = await readdir(root);
-  } catch {
-    return [];
-  }
-  const found: { step: number; dir: string }[] = [];
-  for (const name of names) {
-    const m = /^step-(\d+)$/.exec(name);
-    if (!m) continue;
-    const dir = join(root, name);
-    try {
-      await readFile(join(dir, CHECKPOINT_FILES.state));
-      found.push({ step: Number(m[1]), dir });
-    } catch {
-      // incomplete save: ignored
-    }
-  }
-  return found.sort((a, b) => a.step - b.step);
-}
-
-/** The newest complete checkpoint folder under `root`, or `null`. */
-export async function latestCheckpoint(root: string): Promise<string | null> {
-  const all = await listCheckpoints(root);
-  return all.length ? all[all.length - 1].dir : null;
+export async function checkCheckpoint(dir: string): Promise<TrainerState> {
+  const state = await readTrainerState(dir);
+  await fileSystem(dir).load!();
+  tf.dispose([...(await readOptimizerSnapshots(dir)).values()].flatMap((s) => s.weights.map((w) => w.tensor)));
+  if (state.ema) await fileSystem(join(dir, CHECKPOINT_FILES.ema)).load!();
+  return state;
 }

@@ -20,6 +20,14 @@ export function globalNorm(gradients: readonly tf.Tensor[]): tf.Scalar {
   });
 }
 
+/** What {@link clipByGlobalNorm} returns. */
+export interface ClippedGradients {
+  /** The clipped gradients (new tensors), in the order given. */
+  clipped: tf.Tensor[];
+  /** The global norm before clipping. */
+  norm: tf.Scalar;
+}
+
 /**
  * Scales a set of gradients so that their global norm is at most `maxNorm`:
  * `g_k ← g_k · maxNorm / max(‖g‖, maxNorm)` (unchanged when `‖g‖ ≤ maxNorm`). Returns the clipped
@@ -30,10 +38,7 @@ export function globalNorm(gradients: readonly tf.Tensor[]): tf.Scalar {
  * @example
  * const { clipped, norm } = clipByGlobalNorm([tf.tensor1d([3, 4])], 1); // [0.6, 0.8], norm 5
  */
-export function clipByGlobalNorm(
-  gradients: readonly tf.Tensor[],
-  maxNorm: number,
-): { clipped: tf.Tensor[]; norm: tf.Scalar } {
+export function clipByGlobalNorm(gradients: readonly tf.Tensor[], maxNorm: number): ClippedGradients {
   checkPositive('clipByGlobalNorm', 'maxNorm', maxNorm);
   return tf.tidy(() => {
     const norm = globalNorm(gradients);

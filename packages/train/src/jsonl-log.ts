@@ -5,26 +5,104 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
+/** What every event of the log has. */
+export interface EventBase {
+  /** Steps completed when the event happened. */
+  step: number;
+  /** Wall-clock time (ISO 8601), added by {@link JsonlLog.write}. */
+  time: string;
+}
+
+/** `fit` started (after a resume). */
+export interface StartEvent extends EventBase {
+  /** Kind. */
+  event: 'start';
+  /** The step `fit` runs to. */
+  totalSteps: number;
+  /** The checkpoint resumed from, or `null`. */
+  resumedFrom: string | null;
+}
+
+/** A training step completed. */
+export interface StepEvent extends EventBase {
+  /** Kind. */
+  event: 'step';
+  /** The loss (`null` in the file when not finite). */
+  loss: number;
+  /** Named loss parts. */
+  parts?: Record<string, number>;
+  /** Learning rate of each parameter group. */
+  learningRates: Record<string, number>;
+  /** Concrete temperature, with annealing. */
+  temperature?: number;
+  /** Global gradient norm (after per-group clipping, before global clipping). */
+  gradNorm: number;
+  /** Samples in the step. */
+  batchSize: number;
+  /** Micro-batches of the step, when more than one (gradient accumulation). */
+  microBatches?: number;
+  /** Present (true) when the step was dropped for a non-finite loss or gradient norm. */
+  skipped?: boolean;
+  /** Wall time of the step, ms. */
+  stepMs: number;
+  /** Average steps per second since the start of `fit`. */
+  stepsPerSecond: number;
+  /** Average samples per second since the start of `fit`. */
+  samplesPerSecond: number;
+}
+
+/** An evaluation ran. */
+export interface EvalEvent extends EventBase {
+  /** Kind. */
+  event: 'eval';
+  /** The metrics. */
+  metrics: Record<string, number>;
+  /** Wall time of the evaluation, ms. */
+  ms: number;
+}
+
+/** A checkpoint was written. */
+export interface CheckpointEvent extends EventBase {
+  /** Kind. */
+  event: 'checkpoint';
+  /** Its folder. */
+  dir: string;
+  /** Why. */
+  reason: 'periodic' | 'end' | 'interrupt' | 'best';
+  /** Present (false) when a weight or optimizer slot in it is not finite. */
+  finite?: boolean;
+}
+
+/** Something the user should look at (e.g. a damaged checkpoint passed over on resume). */
+export interface WarningEvent extends EventBase {
+  /** Kind. */
+  event: 'warning';
+  /** The warning. */
+  message: string;
+}
+
+/** `fit` ended. */
+export interface EndEvent extends EventBase {
+  /** Kind. */
+  event: 'end';
+  /** True when stopped before `steps`. */
+  interrupted: boolean;
+  /** Wall time of the `fit` call, s. */
+  seconds: number;
+}
+
+/** `fit` failed with an error (e.g. `PhalanxNonFiniteError`). */
+export interface ErrorEvent extends EventBase {
+  /** Kind. */
+  event: 'error';
+  /** The error's name. */
+  name: string;
+  /** The error's message. */
+  message: string;
+}
+
 /** One event of a training run. Every event has `event`, `step` and `time` (ISO 8601). */
-export type TrainingEvent =
-  | { event: 'start'; step: number; time: string; totalSteps: number; resumedFrom: string | null }
-  | {
-      event: 'step';
-      step: number;
-      time: string;
-      loss: number;
-      parts?: Record<string, number>;
-      learningRates: Record<string, number>;
-      temperature?: number;
-      gradNorm: number;
-      batchSize: number;
-      stepMs: number;
-      stepsPerSecond: number;
-      samplesPerSecond: number;
-    }
-  | { event: 'eval'; step: number; time: string; metrics: Record<string, number>; ms: number }
-  | { event: 'checkpoint'; step: number; time: string; dir: string; reason: 'periodic' | 'end' | 'interrupt' | 'best' }
-  | { event: 'end'; step: number; time: string; interrupted: boolean; seconds: number };
+export type TrainingEvent = StartEvent | StepEvent | EvalEvent | CheckpointEvent | WarningEvent | EndEvent | ErrorEvent;
 
 /** Distributes `Omit` over the members of a union. */
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -38,7 +116,10 @@ export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omi
  * log.write({ event: 'eval', step: 100, metrics: { epe2d: 3.1 }, ms: 420 });
  */
 export class JsonlLog {
-  constructor(readonly path: string) {
+  constructor(
+    /** Path of the `.jsonl` file. */
+    readonly path: string,
+  ) {
     mkdirSync(dirname(path), { recursive: true });
   }
 

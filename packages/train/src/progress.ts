@@ -6,6 +6,7 @@ import { checkInteger, checkPositive, PhalanxConfigError } from '@phalanx/layers
 
 /** The part of a Node writable stream the display needs (e.g. `process.stdout`). */
 export interface ProgressStream {
+  /** Writes text. */
   write(chunk: string): unknown;
   /** True on a terminal: the display rewrites one line. */
   isTTY?: boolean;
@@ -47,6 +48,16 @@ export interface ProgressUpdate {
   extra?: Record<string, string | number>;
 }
 
+/** Speed of a run, as {@link ProgressDisplay.speed} measures it. */
+export interface ProgressSpeed {
+  /** Steps per second since the display started. */
+  stepsPerSecond: number;
+  /** Samples per second since the display started. */
+  samplesPerSecond: number;
+  /** Seconds since the display started. */
+  elapsedSeconds: number;
+}
+
 /** Formats seconds as `1h02m`, `3m07s` or `12s`. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
@@ -80,6 +91,7 @@ export function formatNumber(x: number): string {
  * progress.done();
  */
 export class ProgressDisplay {
+  /** The number of steps of the run. */
   readonly total: number;
   private readonly stream: ProgressStream;
   private readonly tty: boolean;
@@ -122,7 +134,7 @@ export class ProgressDisplay {
   }
 
   /** Speed since `start`: steps/s and samples/s (0 before the first completed step). */
-  speed(step: number): { stepsPerSecond: number; samplesPerSecond: number; elapsedSeconds: number } {
+  speed(step: number): ProgressSpeed {
     const elapsedSeconds = this.startTime === null ? 0 : (this.now() - this.startTime) / 1000;
     const steps = step - this.startStep;
     if (elapsedSeconds <= 0 || steps <= 0) return { stepsPerSecond: 0, samplesPerSecond: 0, elapsedSeconds };

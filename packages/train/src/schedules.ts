@@ -104,6 +104,69 @@ export function cosineLr(args: CosineLrArgs): LrSchedule {
   return (step) => minimum + 0.5 * (initial - minimum) * (1 + Math.cos((Math.PI * Math.min(step, steps)) / steps));
 }
 
+/** Arguments of {@link exponentialLr}. */
+export interface ExponentialLrArgs {
+  /** Learning rate at step 0 (finite, ≥ 0). Required. */
+  initial: number;
+  /** Factor per `every` steps (finite, > 0; < 1 decays). Required. */
+  gamma: number;
+  /** Steps per factor `gamma` (finite, > 0): `gamma^(step / every)`, continuous. Default 1. */
+  every?: number;
+  /** Lower bound of the rate (finite, ≥ 0). Default 0. */
+  minimum?: number;
+}
+
+/**
+ * Exponential decay (PyTorch's `ExponentialLR` for `every = 1`, TensorFlow's `ExponentialDecay`):
+ * `lr(step) = max(minimum, initial · gamma^(step / every))`.
+ *
+ * @example
+ * const lr = exponentialLr({ initial: 1e-3, gamma: 0.5, every: 1000 });
+ * lr(1000); // 0.0005
+ * lr(1500); // ≈ 0.000354
+ */
+export function exponentialLr(args: ExponentialLrArgs): LrSchedule {
+  const name = 'exponentialLr';
+  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  const initial = checkNonNegative(name, 'initial', args.initial);
+  const gamma = checkPositive(name, 'gamma', args.gamma);
+  const every = checkPositive(name, 'every', args.every ?? 1);
+  const minimum = checkNonNegative(name, 'minimum', args.minimum ?? 0);
+  return (step) => Math.max(minimum, initial * gamma ** (step / every));
+}
+
+/** Arguments of {@link polynomialLr}. */
+export interface PolynomialLrArgs {
+  /** Learning rate at step 0 (finite, ≥ 0). Required. */
+  initial: number;
+  /** Number of steps of the decay (integer ≥ 1); after it the rate stays at `minimum`. Required. */
+  steps: number;
+  /** Exponent of the decay (finite, > 0): 1 is linear. Default 1. */
+  power?: number;
+  /** Final learning rate (finite, ≥ 0, ≤ `initial`). Default 0. */
+  minimum?: number;
+}
+
+/**
+ * Polynomial decay (PyTorch's `PolynomialLR`, TensorFlow's `PolynomialDecay`; linear for `power = 1`):
+ * `lr(step) = minimum + (initial − minimum) · (1 − min(step, steps) / steps)^power`.
+ *
+ * @example
+ * const lr = polynomialLr({ initial: 1e-3, steps: 1000, power: 2 });
+ * lr(500); // 0.00025
+ * lr(1000); // 0
+ */
+export function polynomialLr(args: PolynomialLrArgs): LrSchedule {
+  const name = 'polynomialLr';
+  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  const initial = checkNonNegative(name, 'initial', args.initial);
+  const steps = checkInteger(name, 'steps', args.steps, 1);
+  const power = checkPositive(name, 'power', args.power ?? 1);
+  const minimum = checkNonNegative(name, 'minimum', args.minimum ?? 0);
+  if (minimum > initial) throw new PhalanxConfigError(name, 'minimum', `a number ≤ initial (${initial})`, minimum);
+  return (step) => minimum + (initial - minimum) * (1 - Math.min(step, steps) / steps) ** power;
+}
+
 /** Arguments of {@link warmupLr}. */
 export interface WarmupLrArgs {
   /** Number of warm-up steps (integer ≥ 1). Required. */
@@ -134,7 +197,13 @@ export function warmupLr(args: WarmupLrArgs): LrSchedule {
   return (step) => (step < steps ? after(steps) * (startFactor + ((1 - startFactor) * step) / steps) : after(step));
 }
 
-/** A number becomes {@link constantLr}; a function is returned as is. */
+/**
+ * A number becomes {@link constantLr}; a function is returned as is (anything else is a
+ * `PhalanxConfigError` naming `component` and `argument`).
+ *
+ * @example
+ * toSchedule('Trainer', 'lr', 1e-3)(500); // 0.001
+ */
 export function toSchedule(component: string, argument: string, lr: LrSchedule | number): LrSchedule {
   if (typeof lr === 'number') {
     checkNonNegative(component, argument, lr);

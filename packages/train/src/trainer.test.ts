@@ -6,7 +6,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concreteJointSelector, fileSystem, stepTemperature } from '@phalanx/layers';
 import { useBackend } from '@phalanx/testing';
-import { Trainer, type ParameterGroupConfig, type TrainerConfig } from './trainer';
+import { Trainer, type TrainerConfig } from './trainer';
+import type { ParameterGroupConfig } from './parameter-groups';
 import { constantLr, stepLr } from './schedules';
 import { ProgressDisplay, type ProgressStream } from './progress';
 

@@ -1,11 +1,59 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type * as NodeFsPromises from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { expectClose, forEachBackend } from '@phalanx/testing';
-import { afterAll, describe, expect, it } from 'vitest';
+import { PhalanxFileError } from '@phalanx/errors';
+import { expectClose, forEachBackend, useBackend } from '@phalanx/testing';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fileSystem, registerFileSystemRouter } from './file-system';
+
+/**
+ * Interrupted saves: the mocked `node:fs/promises` throws at a chosen mutating operation (before it, or
+ * half-way through a write), which leaves the disk as a kill there would. Inactive unless `crash.at` is set.
+ */
+class Crash extends Error {}
+
+/** Which mutating operation (1-based) fails, and how; 0 = none. Counts every mutating call. */
+const crash = { at: 0, halfWrite: false, count: 0 };
+
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const real = await importOriginal<typeof NodeFsPromises>();
+  const guard =
+    <A extends unknown[], R>(name: string, op: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      crash.count += 1;
+      if (crash.count === crash.at) {
+        if (name === 'writeFile' && crash.halfWrite) {
+          const data = args[1] as Uint8Array | string;
+          const half = typeof data === 'string' ? data.slice(0, data.length >> 1) : data.subarray(0, data.length >> 1);
+          await real.writeFile(args[0] as string, half);
+        }
+        throw new Crash(`crash at ${name}`);
+      }
+      return op(...args);
+    };
+  const mocked = {
+    ...real,
+    writeFile: guard('writeFile', real.writeFile),
+    rename: guard('rename', real.rename),
+    link: guard('link', real.link),
+    copyFile: guard('copyFile', real.copyFile),
+    rm: guard('rm', real.rm),
+    unlink: guard('unlink', real.unlink),
+  };
+  return { ...mocked, default: mocked };
+});
 
 const dirs: string[] = [];
 function freshDir(): string {
@@ -49,5 +97,163 @@ forEachBackend(() => {
       const dir = join(freshDir(), 'nothing-here');
       await expect(tfl.loadLayersModel(fileSystem(dir))).rejects.toThrow(/nothing-here.*model\.json/);
     });
+  });
+});
+
+/** Rewrites the manifest's weight paths of the model saved in `dir`. */
+function setManifestPaths(dir: string, paths: string[]): void {
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
+  json.weightsManifest[0].paths = paths;
+  writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+}
+
+/** Loading `dir` fails with a PhalanxFileError whose message matches `pattern`, and leaks no tensor. */
+async function expectLoadError(dir: string, pattern: RegExp): Promise<void> {
+  const before = tf.memory().numTensors;
+  const error = await tfl.loadLayersModel(fileSystem(dir)).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(PhalanxFileError);
+  expect((error as Error).message).toMatch(pattern);
+  expect(tf.memory().numTensors).toBe(before);
+}
+
+describe('fileSystem: manifest paths stay inside the model folder', () => {
+  let root: string;
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+  beforeEach(async () => {
+    // A model folder, and a valid weights file of the same model outside it (so an escape would load).
+    root = freshDir();
+    await smallModel().save(fileSystem(join(root, 'outside')));
+    copyFileSync(join(root, 'outside', 'weights.bin'), join(root, 'secret.bin'));
+  });
+
+  const escapes: [string, (dir: string) => string[], RegExp][] = [
+    [
+      '../ to a sibling file',
+      () => ['../secret.bin'],
+      /paths\[0\] \("\.\.\/secret\.bin"\) leaves the model folder: '\.\.' climbs/,
+    ],
+    ['.. through a subfolder', () => ['sub/../../secret.bin'], /leaves the model folder: '\.\.' climbs/],
+    ['an absolute path', (dir) => [join(dir, '..', 'secret.bin')], /leaves the model folder: it is absolute/],
+    ['a Windows drive path', () => ['C:\\weights.bin'], /leaves the model folder: it is absolute/],
+    ['a URL', () => ['file:///etc/passwd'], /leaves the model folder: it is absolute/],
+    ['the folder itself', () => ['.'], /leaves the model folder/],
+  ];
+  for (const [what, paths, message] of escapes) {
+    it(`rejects ${what}`, async () => {
+      const dir = join(root, 'model');
+      await smallModel().save(fileSystem(dir));
+      setManifestPaths(dir, paths(dir));
+      await expectLoadError(dir, message);
+    });
+  }
+
+  it('rejects a subfolder that is a symbolic link to outside, and a weights file that is one', async () => {
+    const dir = join(root, 'model');
+    await smallModel().save(fileSystem(dir));
+    symlinkSync(root, join(dir, 'shards'));
+    setManifestPaths(dir, ['shards/secret.bin']);
+    await expectLoadError(dir, /leaves the model folder: a symbolic link leads out of it/);
+    symlinkSync(join(root, 'secret.bin'), join(dir, 'linked.bin'));
+    setManifestPaths(dir, ['./linked.bin']);
+    await expectLoadError(dir, /leaves the model folder: a symbolic link leads out of it/);
+  });
+
+  it('accepts weights in a real subfolder and a symbolic link that stays inside', async () => {
+    const dir = join(root, 'model');
+    const model = smallModel();
+    await model.save(fileSystem(dir));
+    mkdirSync(join(dir, 'shards'));
+    copyFileSync(join(dir, 'weights.bin'), join(dir, 'shards', 'w.bin'));
+    symlinkSync(join(dir, 'shards', 'w.bin'), join(dir, 'inner-link.bin'));
+    const x = tf.ones([2, 4]);
+    for (const paths of [['shards/w.bin'], ['./shards/../inner-link.bin']]) {
+      setManifestPaths(dir, paths);
+      const loaded = await tfl.loadLayersModel(fileSystem(dir));
+      expectClose(loaded.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor, { rtol: 0, atol: 0 });
+    }
+  });
+
+  it('rejects weights whose byte length differs from the manifest total', async () => {
+    const dir = join(root, 'model');
+    await smallModel().save(fileSystem(dir));
+    const bytes = readFileSync(join(dir, 'weights.bin'));
+    expect(bytes.byteLength).toBe((4 * 3 + 3 + 3 * 2 + 2) * 4);
+    writeFileSync(join(dir, 'weights.bin'), bytes.subarray(0, bytes.byteLength - 4));
+    await expectLoadError(dir, /weightsManifest needs 92 bytes of weights, but the weights files hold 88$/);
+    writeFileSync(join(dir, 'weights.bin'), Buffer.concat([bytes, Buffer.alloc(4)]));
+    await expectLoadError(dir, /weightsManifest needs 92 bytes of weights, but the weights files hold 96$/);
+  });
+
+  it('names a model.json that is not JSON', async () => {
+    const dir = join(root, 'model');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'model.json'), '{"modelTopology": ');
+    await expectLoadError(dir, /model\.json: content is not valid JSON/);
+  });
+
+  it('removes what a killed save left behind, but not the staged weights model.json still uses', async () => {
+    const dir = join(root, 'model');
+    await smallModel().save(fileSystem(dir));
+    writeFileSync(join(dir, 'model.json.tmp-1-a-b'), '{}');
+    writeFileSync(join(dir, 'weights.bin.tmp-1-a-b'), 'x');
+    writeFileSync(join(dir, 'notes.txt'), 'kept');
+    await smallModel().save(fileSystem(dir));
+    expect(readdirSync(dir).sort()).toEqual(['model.json', 'notes.txt', 'weights.bin']);
+  });
+});
+
+function seededModel(hidden: number, seed: number): tfl.LayersModel {
+  const input = tfl.input({ shape: [4] });
+  const init = () => tfl.initializers.glorotUniform({ seed: seed++ });
+  const h = tfl.layers.dense({ units: hidden, kernelInitializer: init() }).apply(input) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 2, kernelInitializer: init() }).apply(h) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out });
+}
+
+describe('fileSystem save is atomic', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it('an interruption at any operation leaves the old or the new model, never a mix', async () => {
+    const x = tf.randomNormal([3, 4], 0, 1, 'float32', 1);
+    const oldModel = seededModel(3, 10);
+    const newModel = seededModel(5, 20); // another size: a mix cannot pass for either
+    const outputs = (m: tfl.LayersModel) => Array.from((m.predict(x) as tf.Tensor).dataSync());
+    const oldOut = outputs(oldModel);
+    const newOut = outputs(newModel);
+
+    crash.at = 0;
+    crash.count = 0;
+    await newModel.save(fileSystem(freshDir()));
+    const operations = crash.count;
+    expect(operations).toBeGreaterThanOrEqual(3);
+
+    const seen = { old: 0, new: 0 };
+    for (const halfWrite of [false, true]) {
+      for (let at = 1; at <= operations; at++) {
+        const dir = join(freshDir(), 'model');
+        crash.at = 0;
+        await oldModel.save(fileSystem(dir));
+        crash.count = 0;
+        crash.at = at;
+        crash.halfWrite = halfWrite;
+        await expect(newModel.save(fileSystem(dir)), `crash at ${at}`).rejects.toBeInstanceOf(Crash);
+        crash.at = 0;
+        const loaded = await tfl.loadLayersModel(fileSystem(dir));
+        const out = outputs(loaded);
+        const which = out.length === oldOut.length && out.every((v, i) => v === oldOut[i]) ? 'old' : 'new';
+        if (which === 'new') expect(out, `crash at ${at}`).toEqual(newOut);
+        seen[which] += 1;
+        loaded.dispose();
+        // The next save into the folder succeeds and cleans up.
+        await newModel.save(fileSystem(dir));
+        expect(outputs(await tfl.loadLayersModel(fileSystem(dir)))).toEqual(newOut);
+      }
+    }
+    expect(seen.old).toBeGreaterThan(0);
+    expect(seen.new).toBeGreaterThan(0);
   });
 });

@@ -144,6 +144,29 @@ forEachBackend(() => {
       });
     });
 
+    it('getNoiseState / setNoiseState move the seeded stream to any position', () => {
+      tf.tidy(() => {
+        const draw = (layer: ConcreteJointSelector) => Array.from(layer.selection({ training: true }).dataSync());
+        const a = builtSelector({ numJoints: 5, numGroups: 3, seed: 21, initialTemperature: 1 });
+        expect(a.getNoiseState()).toEqual({ seed: 21, calls: 0 });
+        const samples = [draw(a), draw(a), draw(a)];
+        expect(a.getNoiseState()).toEqual({ seed: 21, calls: 3 });
+        const b = builtSelector({ numJoints: 5, numGroups: 3, seed: 21, initialTemperature: 1 });
+        b.setNoiseState({ calls: 2 });
+        expect(draw(b)).toEqual(samples[2]);
+        b.setNoiseState(a.getNoiseState());
+        expect(b.getNoiseState()).toEqual({ seed: 21, calls: 3 });
+        b.setNoiseState({ calls: 1 });
+        expect(draw(b)).toEqual(samples[1]);
+        expect(() => b.setNoiseState({ calls: -1 })).toThrow(
+          'ConcreteJointSelector: noise state calls must be an integer ≥ 0, but received -1.',
+        );
+        expect(() => b.setNoiseState({ calls: 1, seed: 22 })).toThrow(
+          "ConcreteJointSelector: noise state seed must be this layer's seed (21), but received 22.",
+        );
+      });
+    });
+
     it('Gumbel noise has the standard Gumbel mean (Euler–Mascheroni 0.5772) and no infinities', () => {
       const n = gumbelNoise([200, 50], 9);
       const values = n.dataSync();

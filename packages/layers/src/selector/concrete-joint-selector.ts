@@ -7,7 +7,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkBoolean, checkOneOf, checkPositiveFloat32, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import {
+  checkBoolean,
+  checkInteger,
+  checkOneOf,
+  checkPositiveFloat32,
+  PhalanxConfigError,
+  PhalanxShapeError,
+} from '@phalanx/errors';
 import { checkElements, checkSize } from '../util/checks';
 import {
   checkInputCount,
@@ -204,6 +211,18 @@ export interface ConcreteJointSelectorArgs extends LayerArgs {
   seed?: number | null;
 }
 
+/**
+ * The position of a {@link ConcreteJointSelector}'s Gumbel noise stream: with a `seed`, the k-th
+ * training call draws its noise from seed `(seed, k)`, so `calls` (the number of samples drawn so far)
+ * fixes every later sample. Save it with a checkpoint and set it back to resume the exact stream.
+ */
+export interface ConcreteNoiseState {
+  /** The layer's seed (`null`: unseeded, the stream cannot be reproduced). */
+  seed: number | null;
+  /** Noise samples drawn so far (integer ≥ 0): the next training call uses sample number `calls`. */
+  calls: number;
+}
+
 /** Options of {@link ConcreteJointSelector.selection}. */
 export interface SelectionOptions {
   /** Training selection (Concrete sample) when true, inference selection otherwise. Default false. */
@@ -383,6 +402,38 @@ export class ConcreteJointSelector extends PhalanxLayer {
     assignment.dispose();
     indices.forEach((g, j) => result[g].push(j));
     return result;
+  }
+
+  /**
+   * The position of the Gumbel noise stream (see {@link ConcreteNoiseState}): the seed and the number
+   * of samples drawn so far.
+   *
+   * @example
+   * const selector = concreteJointSelector({ numJoints: 21, numGroups: 3, seed: 7 });
+   * selector.setNoiseState({ calls: 1200 }); // as after 1200 training calls
+   * const saved = selector.getNoiseState(); // { seed: 7, calls: 1200 }
+   * // … later, in a fresh layer built with the same seed:
+   * const other = concreteJointSelector({ numJoints: 21, numGroups: 3, seed: 7 });
+   * other.setNoiseState(saved); // its next training call draws sample 1200, as `selector`'s would
+   */
+  getNoiseState(): ConcreteNoiseState {
+    return { seed: this.seed, calls: this.noiseCalls };
+  }
+
+  /**
+   * Moves the Gumbel noise stream to `state.calls` (an integer ≥ 0), e.g. when resuming training from a
+   * checkpoint. `state.seed`, when given, must be this layer's seed: the position of another stream
+   * would not reproduce anything.
+   */
+  setNoiseState(state: Pick<ConcreteNoiseState, 'calls'> & Partial<Pick<ConcreteNoiseState, 'seed'>>): void {
+    if (state === null || typeof state !== 'object')
+      throw new PhalanxConfigError(NAME, 'noise state', 'an object', state);
+    const calls = checkInteger(NAME, 'noise state calls', state.calls, 0);
+    if (!Number.isSafeInteger(calls)) throw new PhalanxConfigError(NAME, 'noise state calls', 'a safe integer', calls);
+    if (state.seed !== undefined && state.seed !== this.seed) {
+      throw new PhalanxConfigError(NAME, 'noise state seed', `this layer's seed (${this.seed})`, state.seed);
+    }
+    this.noiseCalls = calls;
   }
 
   /** The current temperature τ (reads the `temperature` weight). */

@@ -1,0 +1,116 @@
+/**
+ * Periodic evaluation with best-metric tracking, as a trainer callback.
+ */
+import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
+import type { BestMetric } from '../trainer-state';
+import type { LoopEndInfo, StepResult, TrainBeginInfo, TrainerCallbacks, TrainerHandle } from './callback';
+
+/** What an evaluation function is told. */
+export interface EvaluationContext {
+  /** Steps completed. */
+  step: number;
+}
+
+/** Computes evaluation metrics (named numbers), e.g. with `poseEvaluation`. */
+export type EvaluateFn = (context: EvaluationContext) => Promise<Record<string, number>>;
+
+/** Which metric to monitor, and which direction is better. */
+export interface BestMetricSpec {
+  /** Metric name (a key of what `evaluate` returns). */
+  name: string;
+  /** `'min'` (lower is better, e.g. EPE) or `'max'` (e.g. AUC). */
+  mode: 'min' | 'max';
+}
+
+/** Options of {@link PeriodicEvaluation}. */
+export interface PeriodicEvaluationOptions {
+  /** The evaluation. Required. */
+  evaluate: EvaluateFn;
+  /** Evaluate every this many steps (integer ≥ 1), and at the end. Default: only at the end. */
+  every?: number;
+  /** Track the best value of this metric (`onEvaluate` reports `improved`; `Checkpointing` keeps `best/`). */
+  bestMetric?: BestMetricSpec;
+}
+
+/**
+ * Runs `evaluate({step})` every `every` steps and once more when the loop ends (unless it was
+ * interrupted), with the trainer's evaluation weights (the moving average when the trainer keeps one
+ * for evaluation). Stores the metrics in `trainer.metrics`, updates the monitored best value (only with a
+ * finite value) and dispatches `onEvaluate` with `improved`.
+ *
+ * @example
+ * const evaluate = async ({ step }: EvaluationContext) => ({ epe2d: 10 / (1 + step) });
+ * const evaluation = new PeriodicEvaluation({ evaluate, every: 200, bestMetric: { name: 'epe2d', mode: 'min' } });
+ */
+export class PeriodicEvaluation implements TrainerCallbacks {
+  /** Steps between evaluations, `null` for only at the end. */
+  readonly every: number | null;
+  /** The monitored metric, if any. */
+  readonly bestMetric: BestMetricSpec | null;
+  private readonly evaluate: EvaluateFn;
+  private totalSteps = Infinity;
+  private lastStep = -1;
+
+  constructor(options: PeriodicEvaluationOptions) {
+    const name = 'PeriodicEvaluation';
+    if (options === null || typeof options !== 'object') {
+      throw new PhalanxConfigError(name, 'options', 'an object', options);
+    }
+    if (typeof options.evaluate !== 'function') {
+      throw new PhalanxConfigError(name, 'evaluate', 'a function', options.evaluate);
+    }
+    this.evaluate = options.evaluate;
+    this.every = options.every === undefined ? null : checkInteger(name, 'every', options.every, 1);
+    const best = options.bestMetric;
+    if (best !== undefined && (best === null || typeof best.name !== 'string')) {
+      throw new PhalanxConfigError(name, 'bestMetric', 'an object {name, mode}', best);
+    }
+    if (best !== undefined && best.mode !== 'min' && best.mode !== 'max') {
+      throw new PhalanxConfigError(name, 'bestMetric.mode', "'min' or 'max'", best.mode);
+    }
+    this.bestMetric = best ?? null;
+  }
+
+  /** Remembers the run's length and starts tracking the monitored metric (kept if resumed with the same name). */
+  onTrainBegin(info: TrainBeginInfo, trainer: TrainerHandle): void {
+    this.totalSteps = info.totalSteps;
+    this.lastStep = -1;
+    const spec = this.bestMetric;
+    if (spec && trainer.metrics.best?.name !== spec.name) {
+      trainer.metrics.best = { name: spec.name, mode: spec.mode, value: null, step: null };
+    }
+  }
+
+  /** Evaluates every `every` steps (the last step waits for `onLoopEnd`). */
+  async onStepEnd(info: StepResult, trainer: TrainerHandle): Promise<void> {
+    if (this.every !== null && info.step % this.every === 0 && info.step < this.totalSteps) await this.run(trainer);
+  }
+
+  /** The final evaluation, unless the run was interrupted. */
+  async onLoopEnd(info: LoopEndInfo, trainer: TrainerHandle): Promise<void> {
+    if (!info.interrupted) await this.run(trainer);
+  }
+
+  private async run(trainer: TrainerHandle): Promise<void> {
+    const step = trainer.step;
+    if (this.lastStep === step) return;
+    this.lastStep = step;
+    const t0 = performance.now();
+    const metrics = await trainer.withEvaluationWeights(() => this.evaluate({ step }));
+    const ms = performance.now() - t0;
+    trainer.metrics.last = metrics;
+    const improved = updateBest(trainer.metrics, metrics, step);
+    await trainer.emit('onEvaluate', { step, metrics, ms, best: trainer.metrics.best, improved });
+  }
+}
+
+/** Updates `record.best` with `metrics` when its value is finite and better; returns whether it was. */
+function updateBest(record: { best: BestMetric | null }, metrics: Record<string, number>, step: number): boolean {
+  const best = record.best;
+  if (!best) return false;
+  const v = metrics[best.name];
+  if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+  const better = best.value === null || (best.mode === 'min' ? v < best.value : v > best.value);
+  if (better) record.best = { ...best, value: v, step };
+  return better;
+}

@@ -1,0 +1,31 @@
+import { EventEmitter } from 'node:events';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { describe, expect, it } from 'vitest';
+import { StopOnSigint, type SignalSource } from './sigint';
+import { FakeTrainer } from './test-utils';
+
+describe('StopOnSigint', () => {
+  it('asks the trainer to stop at the first SIGINT, then leaves later ones to the process', async () => {
+    const signals = new EventEmitter();
+    const trainer = new FakeTrainer({} as tfl.LayersModel, [new StopOnSigint(signals as SignalSource)]);
+    await trainer.emit('onTrainBegin', { step: 0, totalSteps: 5, resumedFrom: null });
+    expect(signals.listenerCount('SIGINT')).toBe(1);
+    signals.emit('SIGINT');
+    expect(trainer.stopRequested).toBe(true);
+    expect(signals.listenerCount('SIGINT')).toBe(0); // a second Ctrl-C gets Node's default: the process ends
+    const messages = trainer.events.filter(([h]) => h === 'onMessage').map(([, i]) => (i as { text: string }).text);
+    expect(messages).toEqual([
+      'interrupt: finishing the step, then writing a checkpoint (Ctrl-C again to quit at once)',
+    ]);
+  });
+
+  it('stops listening at teardown, also when no signal came', async () => {
+    const signals = new EventEmitter();
+    const trainer = new FakeTrainer({} as tfl.LayersModel, [new StopOnSigint(signals as SignalSource)]);
+    await trainer.emit('onTrainBegin', { step: 0, totalSteps: 5, resumedFrom: null });
+    await trainer.emit('onTeardown', { step: 0, error: new Error('boom') });
+    expect(signals.listenerCount('SIGINT')).toBe(0);
+    signals.emit('SIGINT');
+    expect(trainer.stopRequested).toBe(false);
+  });
+});

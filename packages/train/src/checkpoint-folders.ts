@@ -1,0 +1,158 @@
+/**
+ * Checkpoint folders on disk, safe against kills: a checkpoint is written into a temporary sibling
+ * folder and renamed into place, so `step-N/` and `best/` are always complete; rotation keeps the newest
+ * finite checkpoint; leftovers of killed writers are cleaned up.
+ */
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { parseTrainerState } from './trainer-state';
+
+/** The file whose presence marks a complete checkpoint folder. */
+const STATE_FILE = 'trainer-state.json';
+const TEMPORARY = /\.(tmp|old)-(\d+)-[a-z0-9-]+$/;
+
+/** A checkpoint folder under a checkpoint root. */
+export interface CheckpointEntry {
+  /** The step it was written at (from the folder name `step-N`). */
+  step: number;
+  /** Its path. */
+  dir: string;
+}
+
+/** A name no other writer uses at the same time: `<pid>-<time>-<random>`. */
+export function uniqueSuffix(): string {
+  return `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** The folder name of the checkpoint at `step`: `step-00001200`. */
+export function checkpointName(step: number): string {
+  return `step-${String(step).padStart(8, '0')}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Moves the complete folder `staged` to `target`. A new target appears in one rename. An existing one is
+ * first renamed aside to `<target>.old-<id>` and deleted after: a kill between the two renames leaves
+ * that folder, which {@link recoverCheckpointFolder} puts back.
+ */
+export async function replaceFolder(staged: string, target: string): Promise<void> {
+  if (!(await exists(target))) {
+    await rename(staged, target);
+    return;
+  }
+  const aside = `${target}.old-${uniqueSuffix()}`;
+  await rename(target, aside);
+  await rename(staged, target);
+  await rm(aside, { recursive: true, force: true });
+}
+
+/**
+ * When `target` (e.g. `best/`) is missing because a replacement was killed between its two renames,
+ * renames the complete folder that was set aside back to `target`. Returns `target` if it now holds a
+ * checkpoint, else `null`.
+ */
+export async function recoverCheckpointFolder(target: string): Promise<string | null> {
+  if (await exists(join(target, STATE_FILE))) return target;
+  const parent = dirname(target);
+  const prefix = `${basename(target)}.old-`;
+  const names = await readdir(parent).catch(() => [] as string[]);
+  for (const name of names
+    .filter((n) => n.startsWith(prefix))
+    .sort()
+    .reverse()) {
+    if (!(await exists(join(parent, name, STATE_FILE)))) continue;
+    await rm(target, { recursive: true, force: true });
+    await rename(join(parent, name), target);
+    return target;
+  }
+  return null;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/**
+ * Deletes the temporary folders (`*.tmp-<pid>-…`, `*.old-<pid>-…`) under `root` left by writers that
+ * are no longer running. A set-aside folder whose target is missing is recovered first.
+ */
+export async function removeStaleTemporaries(root: string): Promise<void> {
+  const names = await readdir(root).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = TEMPORARY.exec(name);
+    if (!m || processAlive(Number(m[2]))) continue;
+    if (m[1] === 'old') await recoverCheckpointFolder(join(root, name.slice(0, m.index)));
+    await rm(join(root, name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * The complete checkpoints under `root` (folders `step-N` holding `trainer-state.json`), oldest first.
+ *
+ * @example
+ * const all = await listCheckpoints('runs/lg/checkpoints'); // [{ step: 800, dir: '…/step-00000800' }, …]
+ */
+export async function listCheckpoints(root: string): Promise<CheckpointEntry[]> {
+  const names = await readdir(root).catch(() => [] as string[]);
+  const found: CheckpointEntry[] = [];
+  for (const name of names) {
+    const m = /^step-(\d+)$/.exec(name);
+    if (m && (await exists(join(root, name, STATE_FILE)))) found.push({ step: Number(m[1]), dir: join(root, name) });
+  }
+  return found.sort((a, b) => a.step - b.step);
+}
+
+/**
+ * The newest complete checkpoint folder under `root`, or `null`.
+ *
+ * @example
+ * const dir = await latestCheckpoint('runs/lg/checkpoints');
+ */
+export async function latestCheckpoint(root: string): Promise<string | null> {
+  const all = await listCheckpoints(root);
+  return all.length ? all[all.length - 1].dir : null;
+}
+
+/** Whether a checkpoint's state says it is finite (unreadable states count as not finite). */
+async function isFinite(dir: string): Promise<boolean> {
+  try {
+    const file = join(dir, STATE_FILE);
+    return parseTrainerState(await readFile(file, 'utf8'), file).finite !== false;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Deletes all but the newest `keep` `step-N` checkpoints under `root` — except the newest finite one,
+ * which is always kept, so non-finite checkpoints never push the last good one out. Returns the folders
+ * deleted.
+ *
+ * @example
+ * await rotateCheckpoints('runs/lg/checkpoints', 2);
+ */
+export async function rotateCheckpoints(root: string, keep: number): Promise<string[]> {
+  const all = await listCheckpoints(root);
+  const kept = new Set(all.slice(Math.max(0, all.length - keep)).map((c) => c.dir));
+  for (const c of [...all].reverse()) {
+    if (await isFinite(c.dir)) {
+      kept.add(c.dir);
+      break;
+    }
+  }
+  const deleted = all.filter((c) => !kept.has(c.dir)).map((c) => c.dir);
+  for (const dir of deleted) await rm(dir, { recursive: true, force: true });
+  return deleted;
+}

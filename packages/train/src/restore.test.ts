@@ -1,0 +1,219 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { useBackend } from '@phalanx/testing';
+import { loadModelWeights } from './restore';
+import { Trainer } from './trainer';
+
+interface Batch {
+  xs: tf.Tensor;
+  ys: tf.Tensor;
+}
+
+/** A small model; `prefix` renames every layer, `hidden` changes one shape. */
+function model(prefix = '', hidden = 6, seed = 1): tfl.LayersModel {
+  const x = tfl.input({ shape: [4] });
+  const h = tfl.layers
+    .dense({ units: hidden, name: `${prefix}a`, kernelInitializer: tfl.initializers.glorotUniform({ seed }) })
+    .apply(x) as tfl.SymbolicTensor;
+  const y = tfl.layers
+    .dense({ units: 2, name: `${prefix}b`, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) })
+    .apply(h) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: x, outputs: y });
+}
+
+function* data({ batchesSeen }: { batchesSeen: number }): Generator<Batch> {
+  for (let i = batchesSeen; ; i++) {
+    yield tf.tidy(() => ({
+      xs: tf.randomNormal([8, 4], 0, 1, 'float32', 1 + i), // seed 0 would mean unseeded
+      ys: tf.randomNormal([8, 2], 0, 1, 'float32', 1000 + i),
+    }));
+  }
+}
+
+const mse = (outputs: tf.Tensor[], b: Batch) => tf.mean(tf.square(tf.sub(outputs[0], b.ys))) as tf.Scalar;
+
+function trainer(m: tfl.LayersModel, optimizer: 'adam' | 'sgd' = 'adam'): Trainer<Batch> {
+  const optimizerFactory = optimizer === 'adam' ? (lr: number) => tf.train.adam(lr) : (lr: number) => tf.train.sgd(lr);
+  return new Trainer<Batch>({
+    model: m,
+    loss: mse,
+    progress: false,
+    parameterGroups: [{ name: 'all', lr: 1e-2, optimizerFactory }],
+  });
+}
+
+function weights(m: tfl.LayersModel): number[][] {
+  return m.weights.map((w) => Array.from(w.read().dataSync()));
+}
+
+let root: string;
+let checkpoint: string;
+beforeAll(async () => {
+  await useBackend('cpu');
+  root = mkdtempSync(join(tmpdir(), 'phalanx-restore-'));
+  checkpoint = join(root, 'run');
+  await trainer(model()).fit({ data, steps: 3, checkpointDir: checkpoint, handleSigint: false });
+  checkpoint = join(checkpoint, 'step-00000003');
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** `restore` must fail with `errorClass` matching `message`, change nothing and leak nothing. */
+async function expectRejected(
+  t: Trainer<Batch>,
+  dir: string,
+  errorClass: new (...args: never[]) => Error,
+  message: RegExp,
+): Promise<void> {
+  const before = weights(t.model);
+  const tensors = tf.memory().numTensors;
+  const error = await t.restore(dir).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(errorClass);
+  expect((error as Error).message).toMatch(message);
+  expect(weights(t.model)).toEqual(before);
+  expect(t.step).toBe(0);
+  expect(tf.memory().numTensors).toBe(tensors);
+}
+
+/** A copy of the checkpoint, changed by `edit`. */
+function damaged(name: string, edit: (dir: string) => void): string {
+  const dir = join(root, name);
+  cpSync(checkpoint, dir, { recursive: true });
+  edit(dir);
+  return dir;
+}
+
+describe('restore is all or nothing', () => {
+  it('restores an intact checkpoint', async () => {
+    const t = trainer(model('', 6, 9));
+    const state = await t.restore(checkpoint);
+    expect(state.step).toBe(3);
+    expect(t.step).toBe(3);
+    expect(weights(t.model)).not.toEqual(weights(model('', 6, 9)));
+  });
+
+  it('a model with other weight names but the same shapes is not loaded by position', async () => {
+    await expectRejected(
+      trainer(model('other_')),
+      checkpoint,
+      PhalanxFileError,
+      /model\.json: weights lacks 4 of the model's weights \(other_a\/kernel, other_a\/bias, other_b\/kernel, …\) and holds 4 the model does not have/,
+    );
+    const m = model('other_');
+    const before = weights(m);
+    await expect(loadModelWeights(m, checkpoint)).rejects.toThrow(PhalanxFileError);
+    expect(weights(m)).toEqual(before);
+  });
+
+  it('a shape mismatch in the last weight writes none of the others', async () => {
+    const dir = damaged('shape', (d) => {
+      const json = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8'));
+      const specs = json.weightsManifest[0].weights;
+      // Same bytes, another shape: [2] → [1, 2] for b/bias.
+      specs[specs.length - 1].shape = [1, 2];
+      writeFileSync(join(d, 'model.json'), JSON.stringify(json));
+    });
+    await expectRejected(
+      trainer(model()),
+      dir,
+      PhalanxFileError,
+      /weight 'b\/bias' has shape \[1, 2\], but the model's is \[2\]/,
+    );
+  });
+
+  it('a changed optimizer is a named error before anything changes', async () => {
+    await expectRejected(
+      trainer(model(), 'sgd'),
+      checkpoint,
+      PhalanxConfigError,
+      /^Trainer\.restore: the optimizer of group 'all' must be a Adam, as in checkpoint .*, but received 'SGD'\.$/,
+    );
+  });
+
+  it('other parameter groups, damaged optimizer slots and a damaged state are named errors', async () => {
+    const twoGroups = new Trainer<Batch>({
+      model: model(),
+      loss: mse,
+      progress: false,
+      parameterGroups: [{ name: 'first', match: /^a\// }, { name: 'rest' }],
+    });
+    await expectRejected(twoGroups, checkpoint, PhalanxFileError, /optimizer\.json: group 'first' is missing/);
+    const shortSlots = damaged('slots', (d) => {
+      const bytes = readFileSync(join(d, 'optimizer.bin'));
+      writeFileSync(join(d, 'optimizer.bin'), bytes.subarray(0, bytes.length - 8));
+    });
+    await expectRejected(
+      trainer(model()),
+      shortSlots,
+      PhalanxFileError,
+      /optimizer\.bin: byte length must be \d+ as optimizer\.json describes/,
+    );
+    const badState = damaged('state', (d) => {
+      const state = JSON.parse(readFileSync(join(d, 'trainer-state.json'), 'utf8'));
+      state.batchesSeen = -1;
+      writeFileSync(join(d, 'trainer-state.json'), JSON.stringify(state));
+    });
+    await expectRejected(
+      trainer(model()),
+      badState,
+      PhalanxFileError,
+      /trainer-state\.json: field 'batchesSeen' must be an integer ≥ 0/,
+    );
+    const truncatedWeights = damaged('weights', (d) => {
+      const bytes = readFileSync(join(d, 'weights.bin'));
+      writeFileSync(join(d, 'weights.bin'), bytes.subarray(0, 12));
+    });
+    await expectRejected(
+      trainer(model()),
+      truncatedWeights,
+      PhalanxFileError,
+      /weightsManifest needs \d+ bytes of weights, but the weights files hold 12/,
+    );
+  });
+});
+
+describe('resume', () => {
+  it('falls back to the newest intact checkpoint with a warning', async () => {
+    const dir = join(root, 'fallback');
+    await trainer(model()).fit({
+      data,
+      steps: 4,
+      checkpointDir: dir,
+      checkpointEvery: 1,
+      keepCheckpoints: 3,
+      handleSigint: false,
+    });
+    // Damage the newest checkpoint (step 4) behind the trainer's back.
+    writeFileSync(join(dir, 'step-00000004', 'weights.bin'), 'not weights');
+    const t = trainer(model());
+    const result = await t.fit({ data, steps: 6, checkpointDir: dir, resume: true, handleSigint: false });
+    expect(result.resumedFrom).toBe(join(dir, 'step-00000003'));
+    expect(result.losses).toHaveLength(3);
+    expect(result.warnings).toHaveLength(1);
+    expect(result.warnings[0]).toMatch(
+      /checkpoint .*step-00000004 is damaged \(.*needs \d+ bytes of weights, but the weights files hold 11\); trying an older one/,
+    );
+    const log = readFileSync(join(dir, 'log.jsonl'), 'utf8');
+    expect(log).toMatch(/"event":"warning","step":3,.*step-00000004 is damaged/);
+  });
+
+  it('steps below the checkpoint step is a named error, and nothing is overwritten', async () => {
+    const dir = join(root, 'below');
+    await trainer(model()).fit({ data, steps: 5, checkpointDir: dir, handleSigint: false });
+    const before = readFileSync(join(dir, 'step-00000005', 'weights.bin'));
+    const t = trainer(model());
+    await expect(t.fit({ data, steps: 3, checkpointDir: dir, resume: true, handleSigint: false })).rejects.toThrow(
+      /^Trainer\.fit: steps must be at least 5, the step of checkpoint .*step-00000005, but received 3\.$/,
+    );
+    expect(t.step).toBe(0);
+    expect(readFileSync(join(dir, 'step-00000005', 'weights.bin'))).toEqual(before);
+    // Equal steps: nothing to train, nothing rewritten.
+    const again = await trainer(model()).fit({ data, steps: 5, checkpointDir: dir, resume: true, handleSigint: false });
+    expect(again.losses).toEqual([]);
+    expect(again.checkpoint).toBeNull();
+  });
+});

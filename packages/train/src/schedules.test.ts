@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { PhalanxConfigError } from '@phalanx/errors';
+import { constantLr, cosineLr, exponentialLr, polynomialLr, stepLr, toSchedule, warmupLr } from './schedules';
+
+describe('learning-rate schedules', () => {
+  it('constant, step and milestone decay', () => {
+    expect(constantLr(1e-3)(12345)).toBe(1e-3);
+    const every = stepLr({ initial: 1, gamma: 0.5, every: 10 });
+    expect([0, 9, 10, 19, 20].map(every)).toEqual([1, 1, 0.5, 0.5, 0.25]);
+    const milestones = stepLr({ initial: 1e-2, milestones: [100, 200] });
+    expect(milestones(99)).toBe(1e-2);
+    expect(milestones(100)).toBeCloseTo(1e-3, 15);
+    expect(milestones(250)).toBeCloseTo(1e-4, 15);
+  });
+
+  it('cosine decay follows ½(1 + cos(π t / T)) between initial and minimum', () => {
+    const lr = cosineLr({ initial: 1, steps: 100, minimum: 0.1 });
+    for (const t of [0, 10, 25, 50, 77, 100]) {
+      expect(lr(t)).toBeCloseTo(0.1 + 0.45 * (1 + Math.cos((Math.PI * t) / 100)), 14);
+    }
+    expect(lr(500)).toBeCloseTo(0.1, 14);
+  });
+
+  it('exponential decay: initial · γ^(t / every), floored at minimum', () => {
+    const lr = exponentialLr({ initial: 1e-3, gamma: 0.5, every: 1000 });
+    expect(lr(0)).toBe(1e-3);
+    expect(lr(1000)).toBeCloseTo(5e-4, 18);
+    expect(lr(1500)).toBeCloseTo(1e-3 * Math.SQRT1_2 ** 3, 18);
+    expect(exponentialLr({ initial: 1, gamma: 0.1, minimum: 1e-3 })(10)).toBe(1e-3);
+  });
+
+  it('polynomial decay: linear for power 1, (1 − t/T)^p in general, constant after T', () => {
+    const linear = polynomialLr({ initial: 1, steps: 10 });
+    expect([0, 5, 10, 20].map(linear)).toEqual([1, 0.5, 0, 0]);
+    const quadratic = polynomialLr({ initial: 1e-3, steps: 1000, power: 2, minimum: 1e-5 });
+    expect(quadratic(500)).toBeCloseTo(1e-5 + (1e-3 - 1e-5) * 0.25, 18);
+    expect(quadratic(2000)).toBe(1e-5);
+  });
+
+  it('warm-up ramps linearly to the wrapped schedule, which then sees the global step', () => {
+    const after = polynomialLr({ initial: 1e-3, steps: 1100 });
+    const lr = warmupLr({ steps: 100, after, startFactor: 0.1 });
+    expect(lr(0)).toBeCloseTo(after(100) * 0.1, 18);
+    expect(lr(50)).toBeCloseTo(after(100) * (0.1 + 0.9 * 0.5), 18);
+    expect(lr(100)).toBe(after(100));
+    expect(lr(600)).toBe(after(600));
+    // Continuous at the end of the warm-up, increasing during it.
+    expect(Math.abs(lr(99) - lr(100))).toBeLessThan(0.01 * lr(100));
+    for (let t = 1; t < 100; t++) expect(lr(t)).toBeGreaterThan(lr(t - 1));
+  });
+
+  it('rejects bad arguments with named errors', () => {
+    const cases: [() => unknown, string][] = [
+      [() => constantLr(-1), 'constantLr: value must be a finite number ≥ 0, but received -1.'],
+      [() => stepLr({ initial: 1 }), 'stepLr: every / milestones must be exactly one of the two'],
+      [() => stepLr({ initial: 1, milestones: [2, 1] }), 'stepLr: milestones must be increasing integers ≥ 1'],
+      [() => cosineLr({ initial: 1, steps: 0 }), 'cosineLr: steps must be an integer ≥ 1, but received 0.'],
+      [
+        () => exponentialLr({ initial: 1, gamma: 0 }),
+        'exponentialLr: gamma must be a finite number > 0, but received 0.',
+      ],
+      [() => polynomialLr({ initial: 1, steps: 5, power: -1 }), 'polynomialLr: power must be a finite number > 0'],
+      [
+        () => polynomialLr({ initial: 1, steps: 5, minimum: 2 }),
+        'polynomialLr: minimum must be a number ≤ initial (1)',
+      ],
+      [() => warmupLr({ steps: 10, after: 1, startFactor: 2 }), 'warmupLr: startFactor must be a number in [0, 1]'],
+      [
+        () => toSchedule('Trainer', 'lr', 'fast' as never),
+        "Trainer: lr must be a number or a function step → lr, but received 'fast'.",
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+  });
+});

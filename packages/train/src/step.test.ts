@@ -1,0 +1,182 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PhalanxConfigError } from '@phalanx/errors';
+import { useBackend } from '@phalanx/testing';
+import type { LossFn } from './step';
+import { Trainer } from './trainer';
+
+type Batch = { xs: tf.Tensor; ys: tf.Tensor };
+
+/** Two dense layers, no batch norm (whose statistics would differ between micro-batches and one batch). */
+function mlp(): tfl.LayersModel {
+  const x = tfl.input({ shape: [4], name: 'x' });
+  const h = tfl.layers
+    .dense({ units: 6, activation: 'tanh', name: 'a', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) })
+    .apply(x) as tfl.SymbolicTensor;
+  const y = tfl.layers
+    .dense({ units: 2, name: 'b', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) })
+    .apply(h) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: x, outputs: y });
+}
+
+function batch(i: number, n: number): Batch {
+  return tf.tidy(() => ({
+    xs: tf.randomNormal([n, 4], 0, 1, 'float32', 100 + i),
+    ys: tf.randomNormal([n, 2], 0, 1, 'float32', 200 + i),
+  }));
+}
+
+const mse = (outputs: tf.Tensor[], b: Batch) => tf.mean(tf.square(tf.sub(outputs[0], b.ys))) as tf.Scalar;
+const withParts = (outputs: tf.Tensor[], b: Batch) => {
+  const l2 = mse(outputs, b);
+  const l1 = tf.mean(tf.abs(tf.sub(outputs[0], b.ys))) as tf.Scalar;
+  return { total: tf.add(l2, l1) as tf.Scalar, parts: { l1, l2 } };
+};
+
+function sgdTrainer(model: tfl.LayersModel, loss: LossFn<Batch> = mse, accumulateBatches = 1): Trainer<Batch> {
+  return new Trainer<Batch>({
+    model,
+    loss,
+    progress: false,
+    accumulateBatches,
+    parameterGroups: [{ name: 'all', lr: 0.1, optimizerFactory: (lr) => tf.train.sgd(lr) }],
+  });
+}
+
+function weights(model: tfl.LayersModel): Float32Array[] {
+  return model.weights.map((w) => w.read().dataSync() as Float32Array);
+}
+
+function relativeDifference(a: Float32Array[], b: Float32Array[]): number {
+  let worst = 0;
+  a.forEach((x, k) =>
+    x.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b[k][i]) / Math.max(1e-3, Math.abs(b[k][i]))))),
+  );
+  return worst;
+}
+
+beforeAll(async () => {
+  await useBackend('cpu');
+});
+
+describe('gradient accumulation', () => {
+  const sizeCases: [string, number[]][] = [
+    ['equal micro-batches', [8, 8, 8, 8]],
+    ['unequal micro-batches (weighted by size)', [8, 3, 1, 6]],
+  ];
+  for (const [what, sizes] of sizeCases) {
+    it(`equals one step on the concatenated batch for a mean loss: ${what}`, async () => {
+      const micro = sizes.map((n, i) => batch(i, n));
+      const whole: Batch = { xs: tf.concat(micro.map((b) => b.xs)), ys: tf.concat(micro.map((b) => b.ys)) };
+      const accumulated = mlp();
+      const single = mlp();
+      const a = await sgdTrainer(accumulated, withParts, sizes.length).trainStep(...micro);
+      const b = await sgdTrainer(single, withParts).trainStep(whole);
+      expect(a.microBatches).toBe(sizes.length);
+      expect(a.batchSize).toBe(b.batchSize);
+      expect(a.loss).toBeCloseTo(b.loss, 5);
+      expect(a.parts!.l1).toBeCloseTo(b.parts!.l1, 5);
+      expect(a.parts!.l2).toBeCloseTo(b.parts!.l2, 5);
+      expect(a.gradNorm).toBeCloseTo(b.gradNorm, 5);
+      // The weights moved (lr 0.1) and agree to float32 rounding.
+      expect(relativeDifference(weights(accumulated), weights(mlp()))).toBeGreaterThan(1e-3);
+      expect(relativeDifference(weights(accumulated), weights(single))).toBeLessThan(2e-6);
+      tf.dispose([micro, whole]);
+    });
+  }
+
+  it('fit takes accumulateBatches batches per optimizer step; schedules count optimizer steps', async () => {
+    const seen: number[] = [];
+    const trainer = new Trainer<Batch>({
+      model: mlp(),
+      loss: mse,
+      progress: false,
+      accumulateBatches: 3,
+      parameterGroups: [{ name: 'all', lr: (step) => 0.1 / (1 + step) }],
+      callbacks: [{ onStepEnd: (r) => void seen.push(r.learningRates.all) }],
+    });
+    const result = await trainer.fit({ data: ({ batchesSeen }) => gen(batchesSeen), steps: 4 });
+    expect(result.step).toBe(4);
+    expect(trainer.batchesSeen).toBe(12);
+    expect(trainer.samplesSeen).toBe(12 * 5);
+    expect(seen).toEqual([0.1, 0.05, 0.1 / 3, 0.025]);
+    function* gen(start: number): Generator<Batch> {
+      for (let i = start; ; i++) yield batch(i, 5);
+    }
+  });
+});
+
+describe('the step core', () => {
+  const data = { calls: 0 };
+  const original = { data: tf.Tensor.prototype.data, dataSync: tf.Tensor.prototype.dataSync };
+  afterEach(() => Object.assign(tf.Tensor.prototype, original));
+
+  it('reads the device once per step (loss, gradient norm and parts together), with or without accumulation', async () => {
+    const b = [batch(0, 4), batch(1, 4)];
+    for (const [loss, k] of [
+      [mse, 1],
+      [withParts, 1],
+      [withParts, 2],
+    ] as const) {
+      const trainer = sgdTrainer(mlp(), loss, k);
+      await trainer.trainStep(...b.slice(0, k));
+      Object.assign(tf.Tensor.prototype, {
+        data(this: tf.Tensor) {
+          data.calls += 1;
+          return original.data.call(this);
+        },
+        dataSync(this: tf.Tensor) {
+          data.calls += 1;
+          return original.dataSync.call(this);
+        },
+      });
+      data.calls = 0;
+      await trainer.trainStep(...b.slice(0, k));
+      Object.assign(tf.Tensor.prototype, original);
+      expect(data.calls, `${loss === mse ? 'plain' : 'parts'} loss, ${k} micro-batches`).toBe(1);
+    }
+    tf.dispose(b);
+  });
+
+  it('keeps the tensor count constant with accumulation, and on a loss that throws', async () => {
+    const trainer = sgdTrainer(mlp(), withParts, 3);
+    const b = [batch(0, 4), batch(1, 4), batch(2, 4)];
+    await trainer.trainStep(...b);
+    const before = tf.memory().numTensors;
+    await trainer.trainStep(...b);
+    expect(tf.memory().numTensors).toBe(before);
+    // A loss that fails on the third micro-batch, after parts of the first two were made.
+    let calls = 0;
+    const failing = new Trainer<Batch>({
+      model: mlp(),
+      progress: false,
+      loss: (outputs, batch) => {
+        calls += 1;
+        const parts = withParts(outputs, batch);
+        if (calls % 3 === 0) return { total: parts.total, parts: { l1: 'oops' as unknown as tf.Scalar } };
+        return parts;
+      },
+      accumulateBatches: 3,
+    });
+    const count = tf.memory().numTensors;
+    for (let i = 0; i < 2; i++) {
+      await expect(failing.trainStep(...b)).rejects.toThrow(
+        'Trainer: loss parts must be scalar tensors, but received {"l1":"oops"}.',
+      );
+    }
+    expect(tf.memory().numTensors).toBe(count);
+    expect(failing.step).toBe(0);
+    tf.dispose(b);
+  });
+
+  it('rejects a call without batches and a bad accumulateBatches', async () => {
+    await expect(sgdTrainer(mlp()).trainStep()).rejects.toThrow(
+      'Trainer.trainStep: batches must be at least one batch, but received 0.',
+    );
+    expect(() => sgdTrainer(mlp(), mse, 0)).toThrow(PhalanxConfigError);
+    expect(() => sgdTrainer(mlp(), mse, 1.5)).toThrow(
+      'Trainer: accumulateBatches must be an integer ≥ 1, but received 1.5.',
+    );
+  });
+});

@@ -1,0 +1,297 @@
+/**
+ * The training step core: gradients of the loss over one or more micro-batches, per-group and global
+ * clipping, the step's measures (loss, gradient norm, loss parts) packed into one tensor for a single
+ * host read, and the optimizers' update — kept apart so the update can be withheld when a measure is
+ * not finite.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { PhalanxConfigError } from '@phalanx/errors';
+import { clipByGlobalNorm, globalNorm } from './clipping';
+import type { ParameterGroup } from './parameter-groups';
+
+/** A loss with named parts for the logs: `total` is minimised, `parts` (scalars) are reported. */
+export interface LossWithParts {
+  /** The scalar to minimise. */
+  total: tf.Scalar;
+  /** Named scalar parts of the loss (e.g. `{ heatmap, xyz }`), read back and logged with the step. */
+  parts?: Record<string, tf.Scalar>;
+}
+
+/** What a loss function returns: the scalar to minimise, or it plus named parts for the logs. */
+export type LossResult = tf.Scalar | LossWithParts;
+
+/** What the loss function is told about the step it runs in. */
+export interface LossContext {
+  /** Steps completed before this one (0 at the first step). */
+  step: number;
+  /** Index of the micro-batch within the step (0 without gradient accumulation). */
+  microBatch: number;
+}
+
+/**
+ * The objective: model outputs (always a list, in the model's output order) and the batch → loss.
+ * Runs inside the gradient tape; create tensors freely, they are disposed.
+ */
+export type LossFn<B> = (outputs: tf.Tensor[], batch: B, context: LossContext) => LossResult;
+
+/** What a step needs to compute gradients. */
+export interface StepModel<B> {
+  /** Name used in error messages. */
+  component: string;
+  /** The model applied in training mode. */
+  trainingModel: tfl.LayersModel;
+  /** The objective. */
+  loss: LossFn<B>;
+  /** The model input(s) of a batch. */
+  inputs: (batch: B) => tf.Tensor | tf.Tensor[];
+  /** The parameter groups (their trainable variables get gradients). */
+  groups: ParameterGroup[];
+  /** Global clipping norm, `null` for none. */
+  clipNorm: number | null;
+}
+
+/**
+ * Gradients of one step, ready to apply, and its measures: `measures = [loss, gradNorm, ...parts]`
+ * (one tensor, so reading them costs one host round trip). The caller disposes both
+ * ({@link disposeStepGradients}).
+ */
+export interface StepGradients {
+  /** Clipped gradients by `tf.Variable` name. */
+  grads: Record<string, tf.Tensor>;
+  /** `[loss, gradNorm, ...parts]`, shape `[2 + parts]`. */
+  measures: tf.Tensor1D;
+  /** The names of the loss parts, in the order of `measures`. */
+  partNames: string[];
+}
+
+/** The measures of a step, read back to the host. */
+export interface StepMeasures {
+  /** The loss (the weighted mean over micro-batches). */
+  loss: number;
+  /** Global gradient norm after per-group clipping, before global clipping. */
+  gradNorm: number;
+  /** Named loss parts, if the loss function returned them. */
+  parts?: Record<string, number>;
+}
+
+interface MicroBatchGradients {
+  value: tf.Scalar;
+  grads: Record<string, tf.Tensor>;
+  /** Loss parts (empty without). */
+  parts: Record<string, tf.Scalar>;
+}
+
+function isTensorMap(v: unknown): v is Record<string, tf.Scalar> {
+  return v !== null && typeof v === 'object' && Object.values(v).every((t) => t instanceof tf.Tensor);
+}
+
+/** The variables that get gradients: every trainable (unfrozen) variable of every group. */
+function activeVariables(model: StepModel<unknown>): tf.Variable[] {
+  const active = model.groups.flatMap((g) => g.variables.filter((v) => v.trainable));
+  if (active.length === 0) {
+    throw new PhalanxConfigError(model.component, 'model', 'at least one unfrozen trainable variable', 0);
+  }
+  return active.map((v) => v.read() as tf.Variable);
+}
+
+/** Applies the model and the loss to `batch`; hands the loss parts (if any) to `keepParts`. */
+function lossOf<B>(
+  model: StepModel<B>,
+  batch: B,
+  context: LossContext,
+  keepParts: (parts: Record<string, tf.Scalar>) => void,
+): tf.Scalar {
+  const outputs = model.trainingModel.apply(model.inputs(batch), { training: true }) as tf.Tensor | tf.Tensor[];
+  const result = model.loss(Array.isArray(outputs) ? outputs : [outputs], batch, context);
+  if (result instanceof tf.Tensor) return checkScalar(model.component, result);
+  if (!result || !(result.total instanceof tf.Tensor)) {
+    throw new PhalanxConfigError(model.component, 'loss', 'a scalar tensor or {total, parts}', result);
+  }
+  if (result.parts !== undefined) {
+    if (!isTensorMap(result.parts)) {
+      throw new PhalanxConfigError(model.component, 'loss parts', 'scalar tensors', result.parts);
+    }
+    keepParts(result.parts);
+  }
+  return checkScalar(model.component, result.total);
+}
+
+function checkScalar(component: string, loss: tf.Tensor): tf.Scalar {
+  if (loss.rank !== 0) throw new PhalanxConfigError(component, 'loss', 'a scalar', loss.shape);
+  return loss as tf.Scalar;
+}
+
+/** Loss and gradients of one micro-batch, scaled by `weight` (none when `null`). Tensors are the caller's. */
+function microBatchGradients<B>(
+  model: StepModel<B>,
+  varList: tf.Variable[],
+  batch: B,
+  context: LossContext,
+  weight: number | null,
+): MicroBatchGradients {
+  // Loss parts are made inside the tape's own scope: kept there, owned (and freed) here.
+  let kept: Record<string, tf.Scalar> = {};
+  const release = () => tf.dispose(Object.values(kept));
+  // An error thrown inside the tape would leak the tensors tfjs saved for the backward pass (they are
+  // freed only when the gradient computation completes): catch it, finish with a zero loss, rethrow.
+  let failure: { error: unknown } | null = null;
+  try {
+    return tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        try {
+          return lossOf(model, batch, context, (parts) => {
+            kept = Object.fromEntries(Object.entries(parts).map(([k, t]) => [k, tf.keep(t)]));
+          });
+        } catch (error) {
+          failure = { error };
+          return tf.mul(tf.sum(varList[0]), 0) as tf.Scalar;
+        }
+      }, varList);
+      if (failure !== null) throw (failure as { error: unknown }).error;
+      const parts = kept;
+      if (weight === null) {
+        kept = {}; // handed over to the caller
+        return { value, grads, parts };
+      }
+      const scale = <T extends tf.Tensor>(t: T) => tf.mul(t, weight) as T;
+      return {
+        value: scale(value),
+        grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, scale(g)])),
+        parts: Object.fromEntries(Object.entries(parts).map(([k, t]) => [k, scale(t)])),
+      };
+    });
+  } finally {
+    release();
+  }
+}
+
+/** `a + b` for every entry (an entry of one side alone is kept); disposes both sides. */
+function addInto(a: MicroBatchGradients, b: MicroBatchGradients): MicroBatchGradients {
+  const sum = tf.tidy(() => {
+    const add = (x: tf.Tensor | undefined, y: tf.Tensor | undefined) =>
+      x && y ? tf.add(x, y) : tf.clone((x ?? y) as tf.Tensor);
+    const merge = <T extends tf.Tensor>(x: Record<string, T>, y: Record<string, T>) =>
+      Object.fromEntries([...new Set([...Object.keys(x), ...Object.keys(y)])].map((k) => [k, add(x[k], y[k]) as T]));
+    return {
+      value: add(a.value, b.value) as tf.Scalar,
+      grads: merge(a.grads, b.grads),
+      parts: merge(a.parts, b.parts),
+    };
+  });
+  disposeMicroBatch(a);
+  disposeMicroBatch(b);
+  return sum;
+}
+
+function disposeMicroBatch(m: MicroBatchGradients): void {
+  tf.dispose([m.value, ...Object.values(m.grads), ...Object.values(m.parts)]);
+}
+
+/** Per-group clipping, the norm, global clipping and the packed measures; disposes `total`. */
+function finish(model: StepModel<unknown>, total: MicroBatchGradients): StepGradients {
+  const out = tf.tidy(() => {
+    const grads = { ...total.grads };
+    for (const g of model.groups) {
+      if (g.clipNorm === null) continue;
+      const names = g.variables.map((v) => (v.read() as tf.Variable).name).filter((n) => grads[n] !== undefined);
+      const { clipped } = clipByGlobalNorm(
+        names.map((n) => grads[n]),
+        g.clipNorm,
+      );
+      names.forEach((n, i) => (grads[n] = clipped[i]));
+    }
+    const all = Object.values(grads);
+    const gradNorm = globalNorm(all);
+    if (model.clipNorm !== null) {
+      const names = Object.keys(grads);
+      const { clipped } = clipByGlobalNorm(all, model.clipNorm);
+      names.forEach((n, i) => (grads[n] = clipped[i]));
+    }
+    const partNames = Object.keys(total.parts);
+    const measures = tf.stack([total.value, gradNorm, ...partNames.map((k) => total.parts[k])]) as tf.Tensor1D;
+    return { grads, measures, partNames };
+  });
+  // Unclipped gradients are handed on as they are; free the rest.
+  const handedOn = new Set<tf.Tensor>(Object.values(out.grads));
+  tf.dispose(
+    [total.value, ...Object.values(total.grads), ...Object.values(total.parts)].filter((t) => !handedOn.has(t)),
+  );
+  return out;
+}
+
+/**
+ * Gradients of the loss over `batches` (one or more micro-batches) with respect to every unfrozen
+ * variable of the groups, clipped per group and globally, with the step's measures.
+ *
+ * With K micro-batches of n_k samples, the loss and every gradient are the weighted mean
+ * `Σ_k (n_k / Σ n) · ∇L_k` — for a loss that is a mean over samples this is the gradient of one batch
+ * of all Σ n samples (up to float rounding; batch normalisation still sees each micro-batch alone).
+ * With one batch nothing is scaled.
+ *
+ * **Shapes**: `sizes` has one entry per batch; `measures` is `[2 + number of loss parts]`.
+ *
+ * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * type Batch = { xs: tf.Tensor; ys: tf.Tensor };
+ * const groups = buildParameterGroups('Trainer', model.trainableWeights, [{ name: 'all' }]);
+ * const stepModel: StepModel<Batch> = {
+ *   component: 'Trainer', trainingModel: model, groups, clipNorm: null, inputs: (b) => b.xs,
+ *   loss: ([y], b) => tf.losses.meanSquaredError(b.ys, y) as tf.Scalar,
+ * };
+ * const batchA = { xs: tf.ones([16, 4]), ys: tf.zeros([16, 2]) };
+ * const batchB = { xs: tf.ones([16, 4]), ys: tf.ones([16, 2]) };
+ * const g = computeStepGradients(stepModel, [batchA, batchB], [16, 16], 0);
+ * const measures = await readStepMeasures(g); // { loss, gradNorm, parts }
+ * tf.tidy(() => applyGroupGradients(stepModel.groups, g.grads));
+ * disposeStepGradients(g);
+ */
+export function computeStepGradients<B>(
+  model: StepModel<B>,
+  batches: B[],
+  sizes: number[],
+  step: number,
+): StepGradients {
+  const varList = activeVariables(model as StepModel<unknown>);
+  const samples = sizes.reduce((a, b) => a + b, 0);
+  let total: MicroBatchGradients | null = null;
+  try {
+    batches.forEach((batch, k) => {
+      const weight = batches.length === 1 ? null : sizes[k] / samples;
+      const next = microBatchGradients(model, varList, batch, { step, microBatch: k }, weight);
+      total = total === null ? next : addInto(total, next);
+    });
+  } catch (error) {
+    if (total !== null) disposeMicroBatch(total);
+    throw error;
+  }
+  return finish(model as StepModel<unknown>, total!);
+}
+
+/**
+ * Reads the measures of a step — one host round trip — as numbers.
+ *
+ * @example
+ * const g: StepGradients = { grads: {}, measures: tf.tensor1d([0.5, 2]), partNames: [] };
+ * const { loss, gradNorm } = await readStepMeasures(g); // 0.5, 2
+ */
+export async function readStepMeasures(gradients: StepGradients): Promise<StepMeasures> {
+  const values = await gradients.measures.data();
+  const measures: StepMeasures = { loss: values[0], gradNorm: values[1] };
+  if (gradients.partNames.length > 0) {
+    measures.parts = Object.fromEntries(gradients.partNames.map((k, i) => [k, values[2 + i]]));
+  }
+  return measures;
+}
+
+/**
+ * Frees the tensors of {@link computeStepGradients}.
+ *
+ * @example
+ * const g: StepGradients = { grads: { w: tf.ones([3]) }, measures: tf.tensor1d([0.5, 2]), partNames: [] };
+ * disposeStepGradients(g);
+ */
+export function disposeStepGradients(gradients: StepGradients): void {
+  tf.dispose([gradients.measures, ...Object.values(gradients.grads)]);
+}
