@@ -9,7 +9,7 @@ import { checkChoice, PhalanxDataFileError } from '../errors';
 import { decodeImage } from '../image-io';
 import { checkIndex, inFrame, iterateDataset, type DatasetSample, type HandDataset } from './common';
 import { exists, joinPath, readBytes } from './fs';
-import { isNdArray, unpickle, type PyValue } from './pickle';
+import { isNdArray, unpickle, type PyValue } from '@phalanx/pickle';
 
 /** FreiHAND joint `j` is RHD joint `RHD_TO_FREIHAND[j]` (within one hand). */
 export const RHD_TO_FREIHAND: readonly number[] = Array.from({ length: 21 }, (_, j) =>
