@@ -7,7 +7,7 @@
 import { latin1, type OpTable, type PickleMachine } from '../machine';
 import { OP } from './codes';
 
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
   n: '\n',
   r: '\r',
