@@ -19,3 +19,5 @@ export * from './util/activations';
 export * from './io/safetensors';
 export * from './io/torch-import';
 export * from './spatial/resize-bilinear';
+export * from './io/pth/read';
+export { isTorchTensor, type TorchDtype, type TorchStorage, type TorchTensor } from './io/pth/torch-pickle';
