@@ -21,3 +21,4 @@ export * from './io/torch-import';
 export * from './spatial/resize-bilinear';
 export * from './io/pth/read';
 export { isTorchTensor, type TorchDtype, type TorchStorage, type TorchTensor } from './io/pth/torch-pickle';
+export * from './io/pth/write';
