@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const ROOT = resolve(__dirname, '../..');
 const PACKAGES = [
   'errors',
+  'pickle',
   'layers',
   'losses',
   'pose',

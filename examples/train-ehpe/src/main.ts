@@ -28,6 +28,7 @@ import {
   type EhpeConfig,
 } from '@phalanx/ehpe';
 import { fileSystem } from '@phalanx/layers';
+import { initFromCheckpoint } from './checkpoint';
 import { classRatioSvg, fig1Series } from './figures';
 import {
   buildModel,
@@ -63,6 +64,7 @@ const { values: flags } = parseArgs({
     'heatmap-scale': { type: 'string' },
     'hand-crop': { type: 'boolean', default: false },
     out: { type: 'string' },
+    init: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   allowPositionals: true,
@@ -88,7 +90,9 @@ if (flags.help) {
                       (default ${HEATMAP_DEFAULT})
   --hand-crop         crop each image to the hand's keypoint box ×1.25 with augmentation (the release's input)
   --release-offsets   keep init21's lateral x offsets (10, 6, 0, −6, −10 px at 256 px; default: none)
-  --out DIR           output folder (default runs/ehpe/<variant>)`);
+  --out DIR           output folder (default runs/ehpe/<variant>)
+  --init FILE         start from PyTorch weights: a .pth/.pt checkpoint (read directly, no Python) or a
+                      .safetensors file of the whole EHPE; the configuration must match (strict import)`);
   process.exit(0);
 }
 
@@ -143,6 +147,10 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
 
   const model = buildModel(config);
+  if (flags.init !== undefined) {
+    const loaded = initFromCheckpoint(model, resolve(process.env.INIT_CWD ?? process.cwd(), flags.init));
+    console.log(`initialised from ${flags.init}: ${loaded} tensors`);
+  }
   const tw = variantJoints(variant);
   console.log(
     `EHPE: input ${inputSize}, heatmaps ${inputSize / 4}, ${flags.full ? 'ResNet-50' : 'tiny basic-block ResNet'}, ` +

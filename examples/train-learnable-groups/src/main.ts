@@ -20,6 +20,7 @@ import '@phalanx/wasm-training';
 import { disposeBatch, encodePng, type RgbImage } from '@phalanx/data';
 import { type ConcreteJointSelector, fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
 import { pckCurveToSvg } from '@phalanx/pose';
+import { initFromCheckpoint } from './checkpoint';
 import { predictionSheet, groupsToSvg } from './figures';
 import {
   buildModel,
@@ -59,6 +60,7 @@ const { values: flags } = parseArgs({
     'test-size': { type: 'string' },
     'checkpoint-every': { type: 'string' },
     resume: { type: 'boolean', default: false },
+    init: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   allowPositionals: false,
@@ -83,7 +85,10 @@ if (flags.help) {
   --beta β              initial per-joint β of the soft-argmax layers (default: the model's 1)
   --test-size N         held-out samples (default 64)
   --checkpoint-every N  checkpoint period (default steps/3)
-  --resume              continue from the newest checkpoint in <out>/checkpoints`);
+  --resume              continue from the newest checkpoint in <out>/checkpoints
+  --init FILE           start from PyTorch weights: a .pth/.pt checkpoint (read directly, no Python;
+                        e.g. the release's RHD_final.pth with --full) or a .safetensors file. The
+                        model configuration must match the checkpoint's (strict import)`);
   process.exit(0);
 }
 
@@ -134,6 +139,13 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
 
   const model = buildModel(config);
+  if (flags.init !== undefined) {
+    const init = initFromCheckpoint(model, resolve(process.env.INIT_CWD ?? process.cwd(), flags.init));
+    console.log(
+      `initialised from ${flags.init}: ${init.loaded} tensors` +
+        (init.temperature !== undefined ? `, selector τ ${init.temperature}` : ''),
+    );
+  }
   console.log(
     `Learnable Groups: input ${inputSize}, planes [${config.model.planes}], hourglass ${config.model.hourglassFeatures} ` +
       `features, ${(model.countParams() / 1e6).toFixed(2)} M parameters; backend ${tf.getBackend()}`,

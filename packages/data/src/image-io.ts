@@ -2,7 +2,7 @@
  * PNG and JPEG decoding and PNG encoding in Node with maintained pure-JS libraries (`pngjs`, `jpeg-js`).
  * The libraries are loaded on first use, so importing `@phalanx/data` in a browser does not pull them in.
  */
-import { PhalanxDataFileError } from './errors';
+import { PhalanxDataConfigError, PhalanxDataFileError } from './errors';
 import type { RgbImage } from './types';
 
 interface PngModule {
@@ -16,7 +16,7 @@ interface PngModule {
 interface JpegModule {
   decode(
     data: Uint8Array,
-    opts: { useTArray: true; formatAsRGBA: boolean },
+    opts: { useTArray: true; formatAsRGBA: boolean; maxResolutionInMP?: number },
   ): { width: number; height: number; data: Uint8Array };
 }
 
@@ -54,27 +54,127 @@ function rgbaToRgb(rgba: Uint8Array, width: number, height: number): Uint8Array 
   return out;
 }
 
+/** The default pixel budget of {@link decodeImage}: 4096 × 4096 pixels (about 117 MB while decoding). */
+export const DEFAULT_MAX_PIXELS = 4096 * 4096;
+
+/** Options of {@link decodeImage}. */
+export interface DecodeImageOptions {
+  /**
+   * Largest `width × height` decoded; a larger image is refused from its header, before any pixel memory
+   * is allocated. Default {@link DEFAULT_MAX_PIXELS} (4096 × 4096).
+   */
+  maxPixels?: number;
+}
+
+/** Size and format of an image, read from its header. */
+export interface ImageHeader {
+  /** `'png'` or `'jpeg'`. */
+  format: 'png' | 'jpeg';
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+/** JPEG markers SOF0–SOF15 that start a frame header (C4 DHT, C8 JPG and CC DAC are not frames). */
+const isFrameMarker = (m: number) => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+
+function pngHeader(bytes: Uint8Array, view: DataView, name: string): ImageHeader {
+  // The IHDR chunk must come first: length (13), 'IHDR', width, height (big-endian).
+  if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') {
+    throw new PhalanxDataFileError(name, 'PNG header', 'has no IHDR chunk first (truncated or malformed PNG)');
+  }
+  return { format: 'png', width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+function jpegHeader(bytes: Uint8Array, view: DataView, name: string): ImageHeader {
+  let pos = 2;
+  while (pos + 4 <= bytes.length) {
+    if (bytes[pos] !== 0xff) break;
+    const marker = bytes[pos + 1];
+    if (marker === 0xff) {
+      pos += 1; // fill byte
+      continue;
+    }
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      pos += 2; // markers without a length
+      continue;
+    }
+    if (isFrameMarker(marker) && pos + 9 <= bytes.length) {
+      return { format: 'jpeg', height: view.getUint16(pos + 5), width: view.getUint16(pos + 7) };
+    }
+    if (marker === 0xda || marker === 0xd9) break; // scan data or end before any frame header
+    pos += 2 + view.getUint16(pos + 2);
+  }
+  throw new PhalanxDataFileError(name, 'JPEG header', 'has no frame header (SOF) before its data (malformed JPEG)');
+}
+
+/**
+ * Reads the format, width and height of PNG or JPEG bytes from their header, without decoding pixels.
+ *
+ * @throws PhalanxDataFileError naming `name` for other signatures or a header without dimensions.
+ * @example
+ * ```ts
+ * const { width, height } = readImageHeader(readFileSync('00000000.jpg')); // 224, 224 for FreiHAND
+ * ```
+ */
+export function readImageHeader(bytes: Uint8Array, name = 'image'): ImageHeader {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length > 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return pngHeader(bytes, view, name);
+  if (bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8) return jpegHeader(bytes, view, name);
+  throw new PhalanxDataFileError(name, 'image data', 'is neither PNG nor JPEG (unknown signature)');
+}
+
 /**
  * Decodes PNG or JPEG bytes (detected from the signature) to 8-bit RGB, HWC. `name` is used in error messages.
+ *
+ * The header's `width × height` is checked against `options.maxPixels` before anything is allocated, so a
+ * small file that declares a huge image (a 410 KB PNG of 12000 × 12000) is refused at once. Memory then
+ * stays within about 7 bytes per pixel (for an interlaced PNG, `pngjs` inflates without a cap: at most
+ * deflate's 1032 : 1 ratio times the file size).
+ *
+ * @throws PhalanxDataFileError for an unknown signature, an image over the budget, or undecodable data.
+ * @example
+ * ```ts
+ * const img = await decodeImage(readFileSync('00000000.jpg'), '00000000.jpg', { maxPixels: 1024 * 1024 });
+ * img.width * img.height * 3 === img.data.length; // true
+ * ```
  */
-export async function decodeImage(bytes: Uint8Array, name = 'image'): Promise<RgbImage> {
-  const isPng = bytes.length > 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
-  const isJpeg = bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8;
+export async function decodeImage(
+  bytes: Uint8Array,
+  name = 'image',
+  options: DecodeImageOptions = {},
+): Promise<RgbImage> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (typeof maxPixels !== 'number' || !(maxPixels >= 1)) {
+    throw new PhalanxDataConfigError('decodeImage', 'maxPixels', 'a number ≥ 1', maxPixels);
+  }
+  const header = readImageHeader(bytes, name);
+  const pixels = header.width * header.height;
+  if (pixels > maxPixels) {
+    throw new PhalanxDataFileError(
+      name,
+      'image size',
+      `is ${header.width}×${header.height} = ${pixels} pixels, over the budget of ${maxPixels} (decodeImage's maxPixels)`,
+    );
+  }
   try {
-    if (isPng) {
+    if (header.format === 'png') {
       const { PNG } = await loadPng();
       const png = PNG.sync.read(asBuffer(bytes));
       return { data: rgbaToRgb(png.data, png.width, png.height), width: png.width, height: png.height };
     }
-    if (isJpeg) {
-      const jpeg = await loadJpeg();
-      const img = jpeg.decode(asBuffer(bytes), { useTArray: true, formatAsRGBA: false });
-      return { data: new Uint8Array(img.data), width: img.width, height: img.height };
-    }
+    const jpeg = await loadJpeg();
+    const img = jpeg.decode(asBuffer(bytes), {
+      useTArray: true,
+      formatAsRGBA: false,
+      maxResolutionInMP: maxPixels / 1e6,
+    });
+    return { data: new Uint8Array(img.data), width: img.width, height: img.height };
   } catch (e) {
     throw new PhalanxDataFileError(name, 'image data', `cannot be decoded: ${(e as Error).message}`);
   }
-  throw new PhalanxDataFileError(name, 'image data', 'is neither PNG nor JPEG (unknown signature)');
 }
 
 /** Encodes an RGB image (uint8 0–255 or float32 0–1, HWC) as PNG bytes. */

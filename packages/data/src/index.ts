@@ -16,7 +16,6 @@ export * from './synthetic/raster';
 export * from './synthetic/render';
 export * from './draw';
 export * from './dataset';
-export * from './readers/pickle';
 export * from './readers/common';
 export * from './readers/freihand';
 export * from './readers/rhd';

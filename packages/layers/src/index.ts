@@ -22,3 +22,6 @@ export * from './graph/masked-softmax';
 export * from './io/safetensors';
 export * from './io/torch-import';
 export * from './spatial/resize-bilinear';
+export * from './io/pth/read';
+export { isTorchTensor, type TorchDtype, type TorchStorage, type TorchTensor } from './io/pth/torch-pickle';
+export * from './io/pth/write';

@@ -1,5 +1,5 @@
 /** What the dataset readers share: the sample and dataset types and small helpers. */
-import { PhalanxDataConfigError } from '../errors';
+import { PhalanxDataConfigError, PhalanxDataFileError } from '../errors';
 import type { HandSample } from '../types';
 
 /** A sample read from a dataset on disk. */
@@ -39,14 +39,35 @@ export function checkIndex(component: string, index: number, length: number): vo
   }
 }
 
-/** 1 where `uv` lies inside a `width × height` image (pixel centres at integers), else 0. */
-export function inFrame(uv: ArrayLike<number>, width: number, height: number): Uint8Array {
+/**
+ * 1 where `uv` lies inside a `width × height` image (pixel centres at integers), else 0. With `xyz`
+ * (camera frame), a joint at or behind the camera (`z ≤ 0`) is 0 too: its projection may land inside the
+ * image, mirrored, but the camera cannot see it.
+ */
+export function inFrame(uv: ArrayLike<number>, width: number, height: number, xyz?: ArrayLike<number>): Uint8Array {
   const n = uv.length / 2;
   const out = new Uint8Array(n);
   for (let j = 0; j < n; j++) {
     const u = uv[2 * j];
     const v = uv[2 * j + 1];
-    out[j] = u >= -0.5 && u <= width - 0.5 && v >= -0.5 && v <= height - 0.5 ? 1 : 0;
+    const inFront = xyz === undefined || xyz[3 * j + 2] > 0;
+    out[j] = inFront && u >= -0.5 && u <= width - 0.5 && v >= -0.5 && v <= height - 0.5 ? 1 : 0;
   }
   return out;
+}
+
+/**
+ * Fails unless the 3×3 camera matrix `K` (row-major) has focal lengths `fx = K[0]` and `fy = K[4]` > 0
+ * and the last row `0 0 1`. `field` names the entry in the message.
+ */
+export function checkIntrinsics(K: ArrayLike<number>, file: string, field: string): void {
+  if (K[6] !== 0 || K[7] !== 0 || K[8] !== 1)
+    throw new PhalanxDataFileError(file, field, 'must have the last row 0 0 1');
+  if (!(K[0] > 0) || !(K[4] > 0)) {
+    throw new PhalanxDataFileError(
+      file,
+      field,
+      `must have focal lengths fx = K[0][0] and fy = K[1][1] > 0, but has fx = ${K[0]}, fy = ${K[4]}`,
+    );
+  }
 }

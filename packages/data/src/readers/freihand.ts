@@ -7,7 +7,7 @@
 import { checkChoice, checkInt, PhalanxDataFileError } from '../errors';
 import { decodeImage } from '../image-io';
 import { projectPoints } from '../synthetic/render';
-import { checkIndex, inFrame, iterateDataset, type DatasetSample, type HandDataset } from './common';
+import { checkIndex, checkIntrinsics, inFrame, iterateDataset, type DatasetSample, type HandDataset } from './common';
 import { exists, joinPath, readBytes } from './fs';
 
 /** Options of `openFreiHand`. */
@@ -23,9 +23,14 @@ export interface FreiHandOptions {
   units?: 'mm' | 'm';
   /** Which image version to read (training: 0 green screen, 1–3 composited backgrounds). Default 0. */
   version?: number;
+  /** Largest `width × height` of an image decoded (see `decodeImage`); default 4096 × 4096. */
+  maxPixels?: number;
 }
 
-/** A FreiHAND dataset; `visible` is 1 for joints inside the image (FreiHAND has no occlusion labels). */
+/**
+ * A FreiHAND dataset; `visible` is 1 for joints in front of the camera (`z > 0`) and inside the image
+ * (FreiHAND has no occlusion labels).
+ */
 export type FreiHandDataset = HandDataset<DatasetSample>;
 
 async function readJson(path: string, what: string): Promise<unknown> {
@@ -110,10 +115,7 @@ export async function openFreiHand(options: FreiHandOptions): Promise<FreiHandDa
       `has ${scales.length} entries but ${xyzPath} has ${xyz.length} (counts must match)`,
     );
   }
-  Ks.forEach((K, i) => {
-    if (K[6] !== 0 || K[7] !== 0 || K[8] !== 1)
-      throw new PhalanxDataFileError(kPath, `K entry ${i}`, 'must have the last row 0 0 1');
-  });
+  Ks.forEach((K, i) => checkIntrinsics(K, kPath, `K entry ${i}`));
   const nested = joinPath(root, split, 'rgb');
   const imageDir = (await exists(nested)) ? nested : joinPath(root, 'rgb');
   const N = xyz.length;
@@ -122,7 +124,9 @@ export async function openFreiHand(options: FreiHandOptions): Promise<FreiHandDa
     async get(index: number): Promise<DatasetSample> {
       checkIndex('FreiHAND.get', index, N);
       const imagePath = joinPath(imageDir, `${String(index + version * N).padStart(8, '0')}.jpg`);
-      const img = await decodeImage(await readBytes(imagePath, `image of annotation ${index}`), imagePath);
+      const img = await decodeImage(await readBytes(imagePath, `image of annotation ${index}`), imagePath, {
+        maxPixels: options.maxPixels,
+      });
       const p = xyz[index].map((v) => v * f);
       const uv = projectPoints(p, Ks[index]);
       return {
@@ -135,7 +139,7 @@ export async function openFreiHand(options: FreiHandOptions): Promise<FreiHandDa
         xyz: p,
         K: Ks[index].slice(),
         scale: scales[index] * f,
-        visible: inFrame(uv, img.width, img.height),
+        visible: inFrame(uv, img.width, img.height, p),
       };
     },
     [Symbol.asyncIterator]: () => iterateDataset(ds),

@@ -5,56 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectPoints } from '../synthetic/render';
 import { openFreiHand } from './freihand';
-import { isNdArray, unpickle, type PyValue } from './pickle';
 import { openRhd, parseRhdAnnotations, RHD_TO_FREIHAND } from './rhd';
 
 const fixtures = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'phalanx-data-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-describe('unpickle', () => {
-  const expected = JSON.parse(readFileSync(join(fixtures, 'pickle/expected.json'), 'utf8')) as Record<
-    string,
-    { shape: number[]; data: number[] }
-  >;
-  for (const proto of [0, 3, 4, 5]) {
-    it(`reads dicts, lists, scalars and NumPy arrays in protocol ${proto}`, () => {
-      const v = unpickle(readFileSync(join(fixtures, `pickle/proto${proto}.pickle`)), 'p') as Map<PyValue, PyValue>;
-      const inner = v.get(7) as Map<string, PyValue>;
-      for (const [name, e] of Object.entries(expected)) {
-        const arr = inner.get(name);
-        expect(isNdArray(arr), name).toBe(true);
-        if (isNdArray(arr)) {
-          expect(arr.shape).toEqual(e.shape);
-          expect(Array.from(arr.data)).toEqual(e.data);
-        }
-      }
-      expect(inner.get('misc')).toEqual([
-        1,
-        2.5,
-        null,
-        true,
-        false,
-        'text',
-        new Uint8Array([121, 122]),
-        [3, 4],
-        -70000,
-        2 ** 40,
-      ]);
-    });
-  }
-
-  it('refuses code-executing globals and truncated input with named errors', () => {
-    const evil = new Uint8Array([0x80, 0x02, ...Buffer.from('cos\nsystem\n'), 0x2e]);
-    expect(() => unpickle(evil, 'evil.pickle')).toThrow(
-      "evil.pickle: pickle opcode 0x63 at byte 2 refers to the Python global 'os.system', which this reader does not rebuild",
-    );
-    const good = readFileSync(join(fixtures, 'pickle/proto4.pickle'));
-    expect(() => unpickle(good.subarray(0, 100), 'cut.pickle')).toThrow(
-      /cut\.pickle: pickle opcode .* \(truncated pickle\)/,
-    );
-  });
-});
 
 describe('RHD', () => {
   const source = JSON.parse(readFileSync(join(fixtures, 'rhd/training/source.json'), 'utf8')) as Record<
@@ -124,6 +79,26 @@ describe('RHD', () => {
     await expect(ds.get(1)).rejects.toThrow(/color\/00001\.png: image of frame 1 is missing/);
     await expect(ds.get(3)).rejects.toThrow('RHD.get: index must be an integer in [0, 2], but received 3.');
   });
+
+  it('marks joints behind the camera (z ≤ 0) as not visible, though they project inside the image', async () => {
+    const dir = join(tmp, 'rhd-behind');
+    cpSync(join(fixtures, 'rhd/training'), dir, { recursive: true });
+    copyFileSync(join(fixtures, 'rhd-behind/anno_training.pickle'), join(dir, 'anno_training.pickle'));
+    const [front, back] = await Promise.all([openRhd({ root: join(fixtures, 'rhd') }), openRhd({ root: dir })]);
+    const [a, b] = await Promise.all([front.get(0), back.get(0)]);
+    expect(b.side).toBe('left');
+    // Mirrored through the camera centre: the same pixels, every z negative.
+    for (let k = 0; k < 42; k++) expect(b.uv[k]).toBeCloseTo(a.uv[k], 9);
+    for (let j = 0; j < 21; j++) expect(b.xyz[3 * j + 2]).toBe(-a.xyz[3 * j + 2]);
+    expect(a.visible.some((v) => v === 1)).toBe(true);
+    expect(Array.from(b.visible)).toEqual(new Array(21).fill(0));
+  });
+
+  it('refuses a camera matrix with a focal length ≤ 0', async () => {
+    await expect(openRhd({ root: join(fixtures, 'rhd-bad/focal') })).rejects.toThrow(
+      /rhd-bad\/focal\/anno_training\.pickle: frame 1 'K' must have focal lengths fx = K\[0\]\[0\] and fy = K\[1\]\[1\] > 0, but has fx = 0/,
+    );
+  });
 });
 
 describe('FreiHAND', () => {
@@ -181,5 +156,38 @@ describe('FreiHAND', () => {
     await expect((await openFreiHand({ root: img })).get(1)).rejects.toThrow(
       /fh-img\/training\/rgb\/00000001\.jpg: image data is neither PNG nor JPEG/,
     );
+  });
+
+  it('marks joints behind the camera (z ≤ 0) as not visible, though they project inside the image', async () => {
+    const mirrored = brokenCopy('fh-behind', (d) => {
+      const x = JSON.parse(readFileSync(join(d, 'training_xyz.json'), 'utf8')) as number[][][];
+      x[0] = x[0].map((p, j) => (j % 2 === 0 ? p.map((v) => -v) : p));
+      writeFileSync(join(d, 'training_xyz.json'), JSON.stringify(x));
+    });
+    const [a, b] = await Promise.all([
+      (await openFreiHand({ root })).get(0),
+      (await openFreiHand({ root: mirrored })).get(0),
+    ]);
+    for (let k = 0; k < 42; k++) expect(b.uv[k]).toBeCloseTo(a.uv[k], 9);
+    expect(Array.from(a.visible)).toEqual(new Array(21).fill(1));
+    expect(Array.from(b.visible)).toEqual(Array.from({ length: 21 }, (_, j) => (j % 2 === 0 ? 0 : 1)));
+  });
+
+  it('refuses a camera matrix with a focal length ≤ 0', async () => {
+    for (const [row, col, value] of [
+      [0, 0, 0],
+      [1, 1, -120],
+    ]) {
+      const dir = brokenCopy(`fh-focal-${row}`, (d) => {
+        const k = JSON.parse(readFileSync(join(d, 'training_K.json'), 'utf8')) as number[][][];
+        k[2][row][col] = value;
+        writeFileSync(join(d, 'training_K.json'), JSON.stringify(k));
+      });
+      await expect(openFreiHand({ root: dir })).rejects.toThrow(
+        new RegExp(
+          `training_K\\.json: K entry 2 must have focal lengths fx = K\\[0\\]\\[0\\] and fy = K\\[1\\]\\[1\\] > 0, but has fx = ${row === 0 ? 0 : '\\d'}`,
+        ),
+      );
+    }
   });
 });

@@ -7,9 +7,9 @@
  */
 import { checkChoice, PhalanxDataFileError } from '../errors';
 import { decodeImage } from '../image-io';
-import { checkIndex, inFrame, iterateDataset, type DatasetSample, type HandDataset } from './common';
+import { checkIndex, checkIntrinsics, inFrame, iterateDataset, type DatasetSample, type HandDataset } from './common';
 import { exists, joinPath, readBytes } from './fs';
-import { isNdArray, unpickle, type PyValue } from './pickle';
+import { isNdArray, unpickle, type PyValue } from '@phalanx/pickle';
 
 /** FreiHAND joint `j` is RHD joint `RHD_TO_FREIHAND[j]` (within one hand). */
 export const RHD_TO_FREIHAND: readonly number[] = Array.from({ length: 21 }, (_, j) =>
@@ -39,6 +39,8 @@ export interface RhdOptions {
   hand?: 'auto' | 'left' | 'right';
   /** Unit of `xyz` and `scale`: `'mm'` (default, the file's metres × 1000) or `'m'` (as stored). */
   units?: 'mm' | 'm';
+  /** Largest `width × height` of an image decoded (see `decodeImage`); default 4096 × 4096. */
+  maxPixels?: number;
 }
 
 /** An RHD sample: the chosen hand in FreiHAND order. */
@@ -81,6 +83,7 @@ export function parseRhdAnnotations(bytes: Uint8Array, file: string): Map<number
         throw new PhalanxDataFileError(file, `frame ${key} '${name}'`, 'holds non-finite values');
       fields[name] = v.data;
     }
+    checkIntrinsics(fields.K, file, `frame ${key} 'K'`);
     out.set(key, { xyz: fields.xyz, uvVis: fields.uv_vis, K: fields.K });
   }
   return out;
@@ -110,7 +113,9 @@ export async function openRhd(options: RhdOptions): Promise<HandDataset<RhdSampl
       const id = ids[index];
       const fr = frames.get(id) as RhdFrame;
       const imagePath = joinPath(dir, 'color', `${String(id).padStart(5, '0')}.png`);
-      const img = await decodeImage(await readBytes(imagePath, `image of frame ${id}`), imagePath);
+      const img = await decodeImage(await readBytes(imagePath, `image of frame ${id}`), imagePath, {
+        maxPixels: options.maxPixels,
+      });
       let side: 'left' | 'right' = hand === 'right' ? 'right' : 'left';
       if (hand === 'auto') {
         let l = 0;
@@ -132,7 +137,7 @@ export async function openRhd(options: RhdOptions): Promise<HandDataset<RhdSampl
         uv[2 * j + 1] = fr.uvVis[3 * r + 1];
         flag[j] = fr.uvVis[3 * r + 2] > 0 ? 1 : 0;
       }
-      const frame = inFrame(uv, img.width, img.height);
+      const frame = inFrame(uv, img.width, img.height, xyz);
       for (let j = 0; j < 21; j++) flag[j] &= frame[j];
       const scale = Math.hypot(xyz[30] - xyz[27], xyz[31] - xyz[28], xyz[32] - xyz[29]);
       return {

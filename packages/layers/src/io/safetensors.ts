@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { PhalanxConfigError } from '@phalanx/errors';
+import { setOwn } from './records';
 
 /**
  * Reading and writing the safetensors format (https://github.com/huggingface/safetensors):
@@ -59,8 +60,9 @@ export interface SafetensorsEntry {
   /** `[begin, end)` byte range inside the data section. */
   readonly dataOffsets: readonly [number, number];
   /**
-   * The tfjs dtype the values are converted to: floats (F16, BF16, F8, F64) → `'float32'`; integers
-   * → `'int32'` (64-bit and U32 values must fit in int32); BOOL → `'bool'`.
+   * The tfjs dtype the values are converted to: floats (F16, BF16, F8, F64) → `'float32'` (finite F64
+   * values beyond ±3.4028235e38 are an error, not ±Infinity); integers → `'int32'` (64-bit and U32
+   * values must fit in int32); BOOL → `'bool'`.
    */
   readonly tfDtype: 'float32' | 'int32' | 'bool';
   /** The converted values, a fresh typed array (Float32Array, Int32Array, or Uint8Array of 0/1 for BOOL). */
@@ -142,6 +144,12 @@ function convert(name: string, dtype: SafetensorsDtype, raw: Uint8Array): Float3
     }
     return Number(v);
   };
+  const checkFloat32 = (v: number, i: number): number => {
+    if (Number.isFinite(v) && !Number.isFinite(Math.fround(v))) {
+      throw tensorError(name, `element ${i}`, `within the float32 range of tfjs (±3.4028235e38; tensor dtype F64)`, v);
+    }
+    return v;
+  };
   switch (dtype) {
     case 'F32':
       if (LITTLE_ENDIAN_HOST) return new Float32Array(copy.buffer);
@@ -150,7 +158,7 @@ function convert(name: string, dtype: SafetensorsDtype, raw: Uint8Array): Float3
       if (LITTLE_ENDIAN_HOST) return new Int32Array(copy.buffer);
       return Int32Array.from({ length: count }, (_, i) => view.getInt32(4 * i, true));
     case 'F64':
-      return Float32Array.from({ length: count }, (_, i) => view.getFloat64(8 * i, true));
+      return Float32Array.from({ length: count }, (_, i) => checkFloat32(view.getFloat64(8 * i, true), i));
     case 'F16':
       return Float32Array.from({ length: count }, (_, i) => float16BitsToNumber(view.getUint16(2 * i, true)));
     case 'BF16': {
@@ -249,7 +257,7 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): SafetensorsFi
     }
     if (typeof info !== 'object' || info === null) throw tensorError(name, 'the entry', 'an object', info);
     const { dtype, shape, data_offsets: offsets } = info as { dtype: unknown; shape: unknown; data_offsets: unknown };
-    if (typeof dtype !== 'string' || !(dtype in DTYPES)) {
+    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) {
       throw tensorError(name, 'dtype', `one of ${Object.keys(DTYPES).join(', ')}`, dtype);
     }
     if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
@@ -316,7 +324,12 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): SafetensorsFi
     get: (name) => byName.get(name),
     tensors(): Record<string, tf.Tensor> {
       const out: Record<string, tf.Tensor> = {};
-      for (const e of entries) out[e.name] = e.toTensor();
+      try {
+        for (const e of entries) setOwn(out, e.name, e.toTensor());
+      } catch (error) {
+        tf.dispose(Object.values(out));
+        throw error;
+      }
       return out;
     },
   };
@@ -324,7 +337,9 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer): SafetensorsFi
 
 /**
  * Reads a safetensors file into tfjs tensors keyed by name (in file order). Floats (F16, BF16, F8,
- * F64) become float32, integers int32 (64-bit values must fit), BOOL bool. Use
+ * F64) become float32 (a finite F64 beyond the float32 range is an error), integers int32 (64-bit
+ * values must fit), BOOL bool. Every name is kept as an own property, `__proto__` included; on an
+ * error, no tensor is left allocated. Use
  * {@link parseSafetensors} to inspect the header or convert only some tensors.
  *
  * **Shapes**: as stored (PyTorch layouts for PyTorch checkpoints).
@@ -420,7 +435,7 @@ function checkWritable(
       throw new PhalanxConfigError(WRITE, 'tensor names', "non-empty and other than '__metadata__'", name);
     }
     if (!(t instanceof tf.Tensor)) throw new PhalanxConfigError(WRITE, `tensors['${name}']`, 'a tf.Tensor', typeof t);
-    if (WRITE_DTYPES[t.dtype] === undefined) {
+    if (!Object.hasOwn(WRITE_DTYPES, t.dtype)) {
       throw new PhalanxConfigError(WRITE, `dtype of tensor '${name}'`, "'float32', 'int32' or 'bool'", t.dtype);
     }
   }
@@ -447,7 +462,7 @@ function encode(
       const view = new DataView(bytes.buffer);
       values.forEach((v, i) => (spec.name === 'F32' ? view.setFloat32(4 * i, v, true) : view.setInt32(4 * i, v, true)));
     }
-    header[name] = { dtype: spec.name, shape: [...t.shape], data_offsets: [offset, offset + bytes.length] };
+    setOwn(header, name, { dtype: spec.name, shape: [...t.shape], data_offsets: [offset, offset + bytes.length] });
     parts.push(bytes);
     offset += bytes.length;
   }

@@ -1,0 +1,92 @@
+import { deflateSync } from 'node:zlib';
+import jpeg from 'jpeg-js';
+import { describe, expect, it } from 'vitest';
+import { PhalanxDataFileError } from './errors';
+import { DEFAULT_MAX_PIXELS, decodeImage, encodePng, readImageHeader } from './image-io';
+
+/** A PNG chunk: length, type, data, CRC-32 of type + data (computed here, per the PNG specification). */
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const body = new Uint8Array([...Buffer.from(type, 'latin1'), ...data]);
+  let crc = 0xffffffff;
+  for (const b of body) {
+    crc ^= b;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  out.set(body, 4);
+  view.setUint32(8 + data.length, (crc ^ 0xffffffff) >>> 0);
+  return out;
+}
+
+/** A PNG whose header declares `width × height` RGB pixels, with `rows` rows of real (zero) data. */
+function declaredPng(width: number, height: number, rows: number): Uint8Array {
+  const ihdr = new Uint8Array(13);
+  const v = new DataView(ihdr.buffer);
+  v.setUint32(0, width);
+  v.setUint32(4, height);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const idat = deflateSync(new Uint8Array((3 * width + 1) * rows));
+  return new Uint8Array([
+    ...[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+    ...chunk('IHDR', ihdr),
+    ...chunk('IDAT', idat),
+    ...chunk('IEND', new Uint8Array(0)),
+  ]);
+}
+
+function smallJpeg(width: number, height: number): Uint8Array {
+  const rgba = Buffer.alloc(width * height * 4, 200);
+  return new Uint8Array(jpeg.encode({ data: rgba, width, height }, 90).data);
+}
+
+describe('decodeImage: pixel budget', () => {
+  it('reads PNG and JPEG dimensions from the header', async () => {
+    const png = await encodePng({ data: new Uint8Array(40 * 30 * 3), width: 40, height: 30 });
+    expect(readImageHeader(png)).toEqual({ format: 'png', width: 40, height: 30 });
+    expect(readImageHeader(smallJpeg(64, 48))).toEqual({ format: 'jpeg', width: 64, height: 48 });
+    expect(() => readImageHeader(new Uint8Array([0xff, 0xd8, 0xff, 0xd9, 0, 0]), 'x.jpg')).toThrow(
+      'x.jpg: JPEG header has no frame header (SOF) before its data (malformed JPEG)',
+    );
+  });
+
+  it('refuses a small PNG that declares 12000 × 12000 pixels before decoding it', async () => {
+    // 410 KB-class input: a real header and the first rows of data; decoding it whole took 1.9 GB.
+    const png = declaredPng(12000, 12000, 64);
+    expect(png.length).toBeLessThan(100_000);
+    const before = process.memoryUsage().arrayBuffers;
+    await expect(decodeImage(png, 'big.png')).rejects.toThrow(PhalanxDataFileError);
+    await expect(decodeImage(png, 'big.png')).rejects.toThrow(
+      `big.png: image size is 12000×12000 = 144000000 pixels, over the budget of ${DEFAULT_MAX_PIXELS} (decodeImage's maxPixels)`,
+    );
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(50e6);
+  });
+
+  it('refuses a JPEG over the budget by name, and decodes within it', async () => {
+    const bytes = smallJpeg(64, 48);
+    await expect(decodeImage(bytes, 'a.jpg', { maxPixels: 64 * 48 - 1 })).rejects.toThrow(
+      "a.jpg: image size is 64×48 = 3072 pixels, over the budget of 3071 (decodeImage's maxPixels)",
+    );
+    const img = await decodeImage(bytes, 'a.jpg', { maxPixels: 64 * 48 });
+    expect([img.width, img.height, img.data.length]).toEqual([64, 48, 64 * 48 * 3]);
+    // The same frame header declaring 12000 × 12000.
+    const big = bytes.slice();
+    const at = readSofOffset(big);
+    new DataView(big.buffer).setUint16(at + 5, 12000);
+    new DataView(big.buffer).setUint16(at + 7, 12000);
+    await expect(decodeImage(big, 'big.jpg')).rejects.toThrow(/big\.jpg: image size is 12000×12000 = 144000000 pixels/);
+  });
+
+  it('decodes a PNG within the budget', async () => {
+    const img = await decodeImage(declaredPng(20, 10, 10), 'ok.png', { maxPixels: 200 });
+    expect([img.width, img.height]).toEqual([20, 10]);
+    await expect(decodeImage(declaredPng(20, 10, 10), 'ok.png', { maxPixels: 199 })).rejects.toThrow(/over the budget/);
+  });
+});
+
+/** Byte offset of the JPEG's first SOF marker (found by scanning, as a test-side check). */
+function readSofOffset(b: Uint8Array): number {
+  for (let i = 2; i + 1 < b.length; i++) if (b[i] === 0xff && b[i + 1] >= 0xc0 && b[i + 1] <= 0xc2) return i;
+  throw new Error('no SOF');
+}

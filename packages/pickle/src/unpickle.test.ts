@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isNdArray, unpickle, type PyValue } from './index';
+
+const fixtures = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
+
+describe('unpickle', () => {
+  const expected = JSON.parse(readFileSync(join(fixtures, 'numpy/expected.json'), 'utf8')) as Record<
+    string,
+    { shape: number[]; data: number[] }
+  >;
+  for (const proto of [0, 3, 4, 5]) {
+    it(`reads dicts, lists, scalars and NumPy arrays in protocol ${proto}`, () => {
+      const v = unpickle(readFileSync(join(fixtures, `numpy/proto${proto}.pickle`)), 'p') as Map<PyValue, PyValue>;
+      const inner = v.get(7) as Map<string, PyValue>;
+      for (const [name, e] of Object.entries(expected)) {
+        const arr = inner.get(name);
+        expect(isNdArray(arr), name).toBe(true);
+        if (isNdArray(arr)) {
+          expect(arr.shape).toEqual(e.shape);
+          expect(Array.from(arr.data)).toEqual(e.data);
+        }
+      }
+      expect(inner.get('misc')).toEqual([
+        1,
+        2.5,
+        null,
+        true,
+        false,
+        'text',
+        new Uint8Array([121, 122]),
+        [3, 4],
+        -70000,
+        2 ** 40,
+      ]);
+    });
+  }
+
+  it('refuses code-executing globals and truncated input with named errors', () => {
+    const evil = new Uint8Array([0x80, 0x02, ...Buffer.from('cos\nsystem\n'), 0x2e]);
+    expect(() => unpickle(evil, 'evil.pickle')).toThrow(
+      "evil.pickle: pickle opcode 0x63 at byte 2 refers to the Python global 'os.system', which this reader does not rebuild",
+    );
+    const good = readFileSync(join(fixtures, 'numpy/proto4.pickle'));
+    expect(() => unpickle(good.subarray(0, 100), 'cut.pickle')).toThrow(
+      /cut\.pickle: pickle opcode .* \(truncated pickle\)/,
+    );
+  });
+});
