@@ -13,7 +13,6 @@ export const RECIPE_FLAGS = {
   full: { type: 'boolean', default: false },
   paper: { type: 'boolean', default: false },
   groups: { type: 'string' },
-  'hourglass-depth': { type: 'string' },
   'no-fusion': { type: 'boolean', default: false },
   'lr-rest': { type: 'string' },
   'lr-fusion': { type: 'string' },
@@ -42,7 +41,6 @@ export const RECIPE_HELP = `  --steps N             optimizer steps (default 150
   --full                the paper's model size: 256 px, planes [32, 32], 256 hourglass features
   --paper               the paper's recipe exactly: lr 1e-1 / 1e-2 / 1e-4, τ −0.1 every 1000 steps, no 2D loss
   --groups G            number of joint groups (default 3; 1: the paper's no-groups baseline)
-  --hourglass-depth D   recursion depth of the backbone hourglass (default 4, the release's)
   --no-fusion           no NDDR fusion between the branches
   --lr-rest LR          peak learning rate of the non-selector, non-fusion weights (default 1e-3; paper 1e-4)
   --lr-fusion LR        peak learning rate of the NDDR fusion (default and paper 1e-2)
@@ -130,7 +128,6 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults = DEMO_DEFA
       ...size,
       inputSize,
       numGroups: intFlag('groups', flags.groups, 3),
-      hourglassDepth: intFlag('hourglass-depth', flags['hourglass-depth'], 4),
       fusion: flags['no-fusion'] !== true,
     },
     steps,

@@ -36,7 +36,6 @@ export function createSingleBranch(config: LearnableGroupsConfig = {}): tfl.Laye
     numStacks: 1,
     numModules: 2,
     features: c.hourglassFeatures,
-    depth: c.hourglassDepth,
     stemChannels: c.stemChannels,
     name: 'backbone',
   });
