@@ -8,7 +8,8 @@
  *
  * A second section times matMul on wasm with the backend's own BatchMatMul/_FusedMatMul and with
  * the package's replacements (transposed products, a batch against a matrix, a dense-layer training
- * step). `--matmul-only` runs just that section and updates the `matMul` entry of the results file.
+ * step). `--matmul-only` runs just that section and updates the `matMul` entry of the results file;
+ * `--conv-only` prints the conv step per gradient strategy (wall and CPU time) and writes nothing.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -381,4 +382,35 @@ async function main(): Promise<void> {
   printMatMul(matMul);
 }
 
-void (process.argv.includes('--matmul-only') ? matMulOnly() : main());
+/**
+ * `--conv-only`: the conv step per gradient strategy on wasm (wall and CPU time, best of 7), without the
+ * cpu backend, the stock input gradient and the matMul section — minutes less on a loaded machine.
+ */
+async function convOnly(): Promise<void> {
+  await tf.setBackend('wasm');
+  await tf.ready();
+  const fmt = (n: number) => n.toFixed(1);
+  console.log(`\nConv step B=${B} ${H}×${H} ${C}→${C} 3×3 'same' on wasm — best of 7 (ms)\n`);
+  console.log(
+    '| ∂W / ∂x strategy | forward | ∂x | ∂W | step | step ÷ forward | CPU forward | CPU ∂x | CPU ∂W | CPU step | CPU step ÷ forward |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const s of ['winograd', 'shifted-gemm', 'swapped-conv'] as const) {
+    setConv2DBackpropFilterStrategy(s);
+    setConv2DBackpropInputStrategy(s === 'winograd' ? 'winograd' : 'convolution');
+    const p = measure(B, H, 7, 2);
+    const input = s === 'winograd' ? 'winograd' : 'convolution';
+    console.log(
+      `| ${s} / ${input} | ${fmt(p.forward)} | ${fmt(p.backwardInput)} | ${fmt(p.backwardFilter)} | ${fmt(p.step)} | ${(p.step / p.forward).toFixed(2)} | ` +
+        `${fmt(p.cpu.forward)} | ${fmt(p.cpu.backwardInput)} | ${fmt(p.cpu.backwardFilter)} | ${fmt(p.cpu.step)} | ${(p.cpu.step / p.cpu.forward).toFixed(2)} |`,
+    );
+  }
+  setConv2DBackpropFilterStrategy('winograd');
+  setConv2DBackpropInputStrategy('winograd');
+}
+
+void (process.argv.includes('--matmul-only')
+  ? matMulOnly()
+  : process.argv.includes('--conv-only')
+    ? convOnly()
+    : main());
