@@ -9,6 +9,7 @@ import { PhalanxFileError } from '@phalanx/errors';
 import { fileSystem } from '@phalanx/layers';
 import { useBackend } from '@phalanx/testing';
 import { checkCheckpoint, writeCheckpoint } from './checkpoint';
+import { Trainer } from './trainer';
 import { recoverCheckpointFolder, removeStaleTemporaries, replaceFolder } from './checkpoint-folders';
 import { parseTrainerState, type TrainerState } from './trainer-state';
 
@@ -127,6 +128,28 @@ describe('checkpoint folders', () => {
     for (const name of [dead, live, 'step-00000002']) mkdirSync(join(dir, name), { recursive: true });
     await removeStaleTemporaries(dir);
     expect(readdirSync(dir).sort()).toEqual([live, 'step-00000002'].sort());
+  });
+
+  it('a failed save leaks no tensor and leaves no temporary folder', async () => {
+    const m = model();
+    const trainer = new Trainer({ model: m, loss: ([y]) => tf.mean(y) as tf.Scalar, progress: false, ema: {} });
+    await trainer.trainStep(tf.ones([2, 3]));
+    const parent = join(root, 'blocked');
+    writeFileSync(parent, 'a file where a folder should be');
+    const count = tf.memory().numTensors;
+    await expect(trainer.saveCheckpoint(join(parent, 'step-00000001'))).rejects.toThrow(/ENOTDIR/);
+    expect(tf.memory().numTensors).toBe(count);
+    const dir = join(root, 'unblocked');
+    mkdirSync(dir);
+    // A model whose save fails half-way: the staged folder is removed.
+    const failing = new Trainer({ model: m, loss: ([y]) => tf.mean(y) as tf.Scalar, progress: false });
+    const before = tf.memory().numTensors; // (its Adam made two scalars)
+    const save = m.save.bind(m);
+    m.save = async () => Promise.reject(new Error('disk full'));
+    await expect(failing.saveCheckpoint(join(dir, 'step-00000001'))).rejects.toThrow('disk full');
+    m.save = save;
+    expect(readdirSync(dir)).toEqual([]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('checkCheckpoint names what is damaged', async () => {
