@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { renderSyntheticHand } from '@phalanx/data';
 import { chooseBackend, type BackendChoice } from './backend';
 import { draw3D, drawSkeleton, groupColor } from './draw';
+import { poseModelFromCheckpoint } from './checkpoint';
 import { loadPoseModel, modelInput, predict, type PoseModel, type Prediction } from './pose-model';
 
 /** What the page exposes for tests and for the curious (`window.__phalanxDemo` in the console). */
@@ -203,6 +204,21 @@ async function loadModel(source: string | tf.io.IOHandler, name: string): Promis
   showStatus();
 }
 
+/** PyTorch checkpoints the model picker takes directly. */
+const CHECKPOINT = /\.(pth|pt|safetensors)$/;
+
+async function loadCheckpointFile(file: File): Promise<void> {
+  setStatus(`reading checkpoint <b>${file.name}</b>…`);
+  const inputSize = Number(params.get('inputSize') ?? 256);
+  const loaded = await poseModelFromCheckpoint(new Uint8Array(await file.arrayBuffer()), file.name, inputSize);
+  pose?.model.dispose();
+  pose = loaded;
+  modelName = file.name;
+  runs = 0;
+  renderGroups();
+  showStatus();
+}
+
 async function setBackend(choice: BackendChoice): Promise<void> {
   const result = await chooseBackend(choice);
   backend = result.backend;
@@ -252,8 +268,10 @@ function wireUi(): void {
   });
   $<HTMLInputElement>('model-files').addEventListener('change', (e) => {
     const files = Array.from((e.target as HTMLInputElement).files ?? []);
+    const checkpoint = files.find((f) => CHECKPOINT.test(f.name));
+    if (checkpoint) return void loadCheckpointFile(checkpoint).then(run).catch(fail);
     const json = files.find((f) => f.name.endsWith('.json'));
-    if (!json) return fail(new Error('choose a model.json together with its weight files'));
+    if (!json) return fail(new Error('choose a .pth, or a model.json together with its weight files'));
     const weights = files.filter((f) => f !== json);
     void loadModel(tf.io.browserFiles([json, ...weights]), json.name)
       .then(run)

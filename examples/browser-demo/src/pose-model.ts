@@ -28,7 +28,11 @@ export interface Prediction {
 
 /** Loads a model (a URL, or `tf.io.browserFiles([model.json, weights…])`) and reads its selector's groups. */
 export async function loadPoseModel(source: string | tf.io.IOHandler): Promise<PoseModel> {
-  const model = await tfl.loadLayersModel(source);
+  return describePoseModel(await tfl.loadLayersModel(source));
+}
+
+/** Checks a Learnable Groups model's input and outputs and reads its selector's groups. */
+export function describePoseModel(model: tfl.LayersModel): PoseModel {
   const shape = model.inputs[0].shape;
   if (shape.length !== 4 || shape[1] !== shape[2] || shape[3] !== 3 || typeof shape[1] !== 'number') {
     throw new Error(`expected a model with input [B, S, S, 3], got [${shape.join(', ')}]`);

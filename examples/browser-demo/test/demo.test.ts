@@ -1,16 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { renderSyntheticHand } from '@phalanx/data';
-import { fileSystem } from '@phalanx/layers';
-import '@phalanx/learnable-groups';
+import { fileSystem, readSafetensors, writeTorchStateDict } from '@phalanx/layers';
+import { createLearnableGroups, importTorchStateDict } from '@phalanx/learnable-groups';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configFromStateDict } from '../src/checkpoint';
 import { JOINT_RADIUS } from '../src/draw';
 import type { DemoState } from '../src/main';
 
@@ -19,6 +20,7 @@ const CHROMIUM = process.env.PHALANX_CHROMIUM ?? '/usr/bin/chromium';
 const SEED = 11;
 
 let server: PreviewServer;
+let baseUrl = '';
 let browser: Browser;
 let page: Page;
 let state: DemoState;
@@ -49,7 +51,8 @@ beforeAll(async () => {
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
-  await page.goto(`http://127.0.0.1:${port}/?seed=${SEED}`);
+  baseUrl = `http://127.0.0.1:${port}/`;
+  await page.goto(`${baseUrl}?seed=${SEED}`);
   await page.waitForFunction(
     () => window.__phalanxDemo?.ready === true || window.__phalanxDemo?.error !== undefined,
     null,
@@ -149,6 +152,45 @@ describe('browser demo (built page in headless Chromium)', () => {
     // Every group colour that the keypoints should show is on the canvas.
     const shown = new Set(pixels.map(hex));
     expect(shown.size).toBeGreaterThanOrEqual(1);
+  });
+
+  it('takes a .pth in the model picker: builds the network from its shapes and runs the weights as Node does', async () => {
+    // The learnable-groups package's reduced official network, written as a .pth by writeTorchStateDict.
+    await tf.setBackend('cpu');
+    const fixture = new URL('../../../packages/learnable-groups/test/fixtures/lg-reduced/', import.meta.url);
+    const tensors = readSafetensors(readFileSync(new URL('weights.safetensors', fixture)));
+    mkdirSync(`${root}test-results`, { recursive: true });
+    const pth = `${root}test-results/reduced.pth`;
+    writeFileSync(pth, writeTorchStateDict(tensors));
+    const other = await browser.newPage({ viewport: { width: 1160, height: 580 } });
+    const errors: string[] = [];
+    other.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
+    await other.goto(`${baseUrl}?seed=${SEED}&inputSize=64`);
+    await other.waitForFunction(() => window.__phalanxDemo?.ready === true, null, { timeout: 120_000 });
+    await other.setInputFiles('#model-files', pth);
+    await other.waitForFunction(
+      () => window.__phalanxDemo?.model === 'reduced.pth' || window.__phalanxDemo?.error !== undefined,
+      null,
+      { timeout: 120_000 },
+    );
+    const loaded = (await other.evaluate(() => window.__phalanxDemo)) as DemoState;
+    await other.close();
+    expect(loaded.error).toBeUndefined();
+    expect(errors).toEqual([]);
+    expect(loaded.inputSize).toBe(64);
+    const model = createLearnableGroups(configFromStateDict(tensors, 64));
+    importTorchStateDict(model, tensors);
+    tf.dispose(Object.values(tensors));
+    const input = tf.tensor4d(loaded.input, [1, 64, 64, 3]);
+    const [uv] = model.predict(input) as tf.Tensor[];
+    const uvNode = (await uv.array()) as number[][][];
+    let worst = 0;
+    for (let j = 0; j < 21; j++) {
+      for (let c = 0; c < 2; c++) worst = Math.max(worst, Math.abs(uvNode[0][j][c] - loaded.keypoints[j][c]));
+    }
+    expect(worst).toBeLessThan(1e-2);
+    tf.dispose([input, uv]);
+    model.dispose();
   });
 
   // The screenshot goes to test-results/ on every run (git ignores it); `UPDATE_SCREENSHOT=1` refreshes the
