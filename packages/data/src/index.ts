@@ -19,4 +19,5 @@ export * from './dataset';
 export * from './readers/common';
 export * from './readers/freihand';
 export * from './readers/rhd';
+export * from './writers/freihand';
 export * from './augment';

@@ -43,6 +43,12 @@ export function checkIndex(component: string, index: number, length: number): vo
  * 1 where `uv` lies inside a `width × height` image (pixel centres at integers), else 0. With `xyz`
  * (camera frame), a joint at or behind the camera (`z ≤ 0`) is 0 too: its projection may land inside the
  * image, mirrored, but the camera cannot see it.
+ *
+ * @example
+ * ```ts
+ * inFrame([10, 10, 50, 10], 32, 32); // Uint8Array [1, 0]
+ * inFrame([10, 10], 32, 32, [0.1, 0.1, -0.5]); // Uint8Array [0]: behind the camera
+ * ```
  */
 export function inFrame(uv: ArrayLike<number>, width: number, height: number, xyz?: ArrayLike<number>): Uint8Array {
   const n = uv.length / 2;
@@ -59,6 +65,12 @@ export function inFrame(uv: ArrayLike<number>, width: number, height: number, xy
 /**
  * Fails unless the 3×3 camera matrix `K` (row-major) has focal lengths `fx = K[0]` and `fy = K[4]` > 0
  * and the last row `0 0 1`. `field` names the entry in the message.
+ *
+ * @example
+ * ```ts
+ * checkIntrinsics([0, 0, 112, 0, 500, 112, 0, 0, 1], 'training_K.json', 'K entry 3');
+ * // throws: training_K.json: K entry 3 must have focal lengths fx = K[0][0] and fy = K[1][1] > 0, but has fx = 0, fy = 500
+ * ```
  */
 export function checkIntrinsics(K: ArrayLike<number>, file: string, field: string): void {
   if (K[6] !== 0 || K[7] !== 0 || K[8] !== 1)

@@ -1,0 +1,103 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { syntheticHands } from '../dataset';
+import { PhalanxDataConfigError, PhalanxDataFileError } from '../errors';
+import { inFrame } from '../readers/common';
+import { openFreiHand } from '../readers/freihand';
+import { projectPoints, type SyntheticHandSample } from '../synthetic/render';
+import { metresFromMillimetres, writeFreihand } from './freihand';
+
+const tmp = mkdtempSync(join(tmpdir(), 'phalanx-write-freihand-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Distance between two doubles in units in the last place. */
+function ulps(a: number, b: number): number {
+  const buf = new Float64Array([a, b]);
+  const bits = new BigInt64Array(buf.buffer);
+  return Math.abs(Number(bits[0] - bits[1]));
+}
+
+describe('writeFreihand', () => {
+  const samples: SyntheticHandSample[] = [...syntheticHands({ seed: 5, count: 6, size: 64 })];
+
+  it("writes FreiHAND's layout, which openFreiHand reads back as the same hands", async () => {
+    const dir = join(tmp, 'mm');
+    const result = await writeFreihand(samples, dir);
+    expect(result.count).toBe(6);
+    expect(result.files.map((f) => f.slice(dir.length + 1))).toEqual([
+      'training_xyz.json',
+      'training_K.json',
+      'training_scale.json',
+    ]);
+    const ds = await openFreiHand({ root: dir });
+    expect(ds.length).toBe(6);
+    let exact = 0;
+    let values = 0;
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i];
+      const r = await ds.get(i);
+      expect(r.imagePath.endsWith(`training/rgb/${String(i).padStart(8, '0')}.jpg`)).toBe(true);
+      // K is stored as it is: bit for bit.
+      expect(Array.from(r.K)).toEqual(Array.from(s.K));
+      // mm → m → mm: exact where a float64 allows it, else one unit in the last place.
+      for (const [a, b] of [...Array.from(s.xyz, (v, k) => [v, r.xyz[k]]), [s.scale, r.scale]]) {
+        expect(ulps(a, b)).toBeLessThanOrEqual(1);
+        exact += a === b ? 1 : 0;
+        values++;
+      }
+      const uv = projectPoints(s.xyz, s.K);
+      for (let k = 0; k < 42; k++) expect(Math.abs(r.uv[k] - uv[k])).toBeLessThan(1e-9);
+      expect(Array.from(r.visible)).toEqual(Array.from(inFrame(uv, s.width, s.height, s.xyz)));
+      // JPEG at quality 100: a few levels at most.
+      expect([r.width, r.height]).toEqual([s.width, s.height]);
+      let worst = 0;
+      let sum = 0;
+      r.image.forEach((v, k) => {
+        const d = Math.abs(v - s.image[k]);
+        worst = Math.max(worst, d);
+        sum += d;
+      });
+      expect(worst).toBeLessThanOrEqual(8);
+      expect(sum / r.image.length).toBeLessThan(1);
+    }
+    expect(exact / values).toBeGreaterThan(0.9);
+  });
+
+  it("keeps metres bit for bit with units 'm', and writes the evaluation split", async () => {
+    const metres = samples.map((s) => ({ ...s, xyz: s.xyz.map((v) => v / 1000), scale: s.scale / 1000 }));
+    const dir = join(tmp, 'm');
+    await writeFreihand(metres, dir, { units: 'm', split: 'evaluation', quality: 90 });
+    const r = await (await openFreiHand({ root: dir, split: 'evaluation', units: 'm' })).get(3);
+    expect(Array.from(r.xyz)).toEqual(Array.from(metres[3].xyz));
+    expect(r.scale).toBe(metres[3].scale);
+    expect(JSON.parse(readFileSync(join(dir, 'evaluation_scale.json'), 'utf8'))).toEqual(metres.map((s) => s.scale));
+  });
+
+  it('chooses metres that give the millimetres back exactly for 98% of values, within 1 ulp always', () => {
+    let exact = 0;
+    const n = 20000;
+    for (let i = 0; i < n; i++) {
+      const mm = Math.sin(i * 12.9898) * 1000 * Math.cos(i);
+      const back = metresFromMillimetres(mm) * 1000;
+      expect(ulps(back, mm)).toBeLessThanOrEqual(1);
+      exact += back === mm ? 1 : 0;
+    }
+    expect(exact / n).toBeGreaterThan(0.97);
+  });
+
+  it('names malformed samples, options and unwritable folders', async () => {
+    const bad = { ...samples[0], xyz: samples[0].xyz.subarray(0, 60) };
+    await expect(writeFreihand([samples[0], bad], join(tmp, 'bad'))).rejects.toThrow(PhalanxDataConfigError);
+    await expect(writeFreihand([samples[0], bad], join(tmp, 'bad'))).rejects.toThrow(
+      /writeFreihand: samples\[1\]\.xyz must be 63 finite numbers \(21 joints\)/,
+    );
+    await expect(writeFreihand(samples, join(tmp, 'q'), { quality: 0 })).rejects.toThrow(
+      'writeFreihand: quality must be a number in [1, 100], but received 0.',
+    );
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, 'not a folder');
+    await expect(writeFreihand(samples, join(file, 'sub'))).rejects.toThrow(PhalanxDataFileError);
+  });
+});
