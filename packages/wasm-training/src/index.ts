@@ -13,3 +13,12 @@ export {
 export { fusedBatchNormGradConfig } from './batch-norm-grad';
 export { reluGradConfig } from './relu-grad';
 export { enableLeanBackprop, disableLeanBackprop, isLeanBackpropEnabled } from './lean-backprop';
+export {
+  enableWasmThreads,
+  disableWasmThreads,
+  wasmThreadsEnabled,
+  wasmThreadsSupported,
+  defaultWasmThreadsCount,
+  MAX_WASM_THREADS,
+  type WasmThreadsOptions,
+} from './wasm-threads';
