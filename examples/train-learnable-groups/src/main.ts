@@ -16,11 +16,12 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
-import '@phalanx/wasm-training';
+import { setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { disposeBatch, encodePng, type RgbImage } from '@phalanx/data';
 import { type ConcreteJointSelector, fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
 import { pckCurveToSvg } from '@phalanx/pose';
 import { predictionSheet, groupsToSvg } from './figures';
+import { dataWorkersFlag, threadsFlag, trainingSource } from './threads';
 import {
   buildModel,
   buildTrainer,
@@ -29,7 +30,6 @@ import {
   MODEL_SIZES,
   PAPER_LEARNING_RATES,
   summary,
-  trainingData,
   type Evaluation,
   type JobConfig,
 } from './pipeline';
@@ -59,6 +59,8 @@ const { values: flags } = parseArgs({
     'test-size': { type: 'string' },
     'checkpoint-every': { type: 'string' },
     resume: { type: 'boolean', default: false },
+    threads: { type: 'string' },
+    'data-workers': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   allowPositionals: false,
@@ -83,7 +85,9 @@ if (flags.help) {
   --beta β              initial per-joint β of the soft-argmax layers (default: the model's 1)
   --test-size N         held-out samples (default 64)
   --checkpoint-every N  checkpoint period (default steps/3)
-  --resume              continue from the newest checkpoint in <out>/checkpoints`);
+  --resume              continue from the newest checkpoint in <out>/checkpoints
+  --threads N           threads of the wasm backend (default: every core)
+  --data-workers N      worker threads rendering the training data ahead of the trainer (default 1; 0: none)`);
   process.exit(0);
 }
 
@@ -129,14 +133,15 @@ const checkpointDir = join(out, 'checkpoints');
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  await tf.setBackend('wasm');
-  await tf.ready();
+  const threads = await setThreadedWasmBackend(threadsFlag(flags.threads));
+  const dataWorkers = dataWorkersFlag(flags['data-workers']);
   mkdirSync(out, { recursive: true });
 
   const model = buildModel(config);
   console.log(
     `Learnable Groups: input ${inputSize}, planes [${config.model.planes}], hourglass ${config.model.hourglassFeatures} ` +
-      `features, ${(model.countParams() / 1e6).toFixed(2)} M parameters; backend ${tf.getBackend()}`,
+      `features, ${(model.countParams() / 1e6).toFixed(2)} M parameters; backend ${tf.getBackend()} ` +
+      `(${threads} threads), data rendered by ${dataWorkers || 'no'} worker thread(s)`,
   );
   console.log(
     `recipe: Adam, lr selector ${config.lr.selector}, fusion ${config.lr.fusion}, rest ${config.lr.rest}` +
@@ -173,7 +178,7 @@ async function main(): Promise<void> {
 
   const trainer = buildTrainer(model, config);
   const result = await trainer.fit({
-    data: trainingData(config),
+    data: trainingSource(config, dataWorkers),
     steps,
     checkpointDir,
     checkpointEvery: intFlag('checkpoint-every', flags['checkpoint-every'], Math.max(1, Math.ceil(steps / 3))),

@@ -15,6 +15,7 @@ export { reluGradConfig } from './relu-grad';
 export { enableLeanBackprop, disableLeanBackprop, isLeanBackpropEnabled } from './lean-backprop';
 export {
   enableWasmThreads,
+  setThreadedWasmBackend,
   disableWasmThreads,
   wasmThreadsEnabled,
   wasmThreadsSupported,

@@ -203,3 +203,26 @@ export function disableWasmThreads(): void {
 export function wasmThreadsEnabled(): boolean {
   return stockFactory !== null;
 }
+
+/**
+ * The usual start of a training script in one call: {@link enableWasmThreads}, `setThreadsCount(threads)`
+ * of tfjs-backend-wasm (when given; else every core, {@link defaultWasmThreadsCount}), then
+ * `tf.setBackend('wasm')`. Resolves to `getThreadsCount()`, the pool that runs.
+ *
+ * @example
+ * import '@tensorflow/tfjs-backend-wasm';
+ * import { setThreadedWasmBackend } from '@phalanx/wasm-training';
+ * const threads = await setThreadedWasmBackend(); // every core
+ * console.log(`wasm, ${threads} threads`);
+ */
+export async function setThreadedWasmBackend(threads?: number, options: WasmThreadsOptions = {}): Promise<number> {
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new PhalanxConfigError('setThreadedWasmBackend', 'threads', 'an integer ≥ 1', threads);
+  }
+  const { getThreadsCount, setThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
+  enableWasmThreads(options);
+  setThreadsCount(threads ?? -1);
+  if (!(await tf.setBackend(WASM))) throw new Error("@phalanx/wasm-training: the 'wasm' backend failed to start.");
+  await tf.ready();
+  return getThreadsCount();
+}
