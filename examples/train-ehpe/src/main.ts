@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
-import '@phalanx/wasm-training';
+import { setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { disposeBatch } from '@phalanx/data';
 import {
   EHPE_LOSS_WEIGHTS,
@@ -29,6 +29,7 @@ import {
 } from '@phalanx/ehpe';
 import { fileSystem } from '@phalanx/layers';
 import { classRatioSvg, fig1Series } from './figures';
+import { dataWorkersFlag, threadsFlag, trainingSource } from './threads';
 import {
   buildModel,
   buildPgOnly,
@@ -40,7 +41,6 @@ import {
   pgOnlyTrainer,
   stage1Trainer,
   stage2Trainer,
-  trainingData,
   type JobConfig,
 } from './pipeline';
 
@@ -63,6 +63,8 @@ const { values: flags } = parseArgs({
     'heatmap-scale': { type: 'string' },
     'hand-crop': { type: 'boolean', default: false },
     out: { type: 'string' },
+    threads: { type: 'string' },
+    'data-workers': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   allowPositionals: true,
@@ -88,7 +90,9 @@ if (flags.help) {
                       (default ${HEATMAP_DEFAULT})
   --hand-crop         crop each image to the hand's keypoint box ×1.25 with augmentation (the release's input)
   --release-offsets   keep init21's lateral x offsets (10, 6, 0, −6, −10 px at 256 px; default: none)
-  --out DIR           output folder (default runs/ehpe/<variant>)`);
+  --out DIR           output folder (default runs/ehpe/<variant>)
+  --threads N         threads of the wasm backend (default: every core)
+  --data-workers N    worker threads rendering the training data ahead of the trainer (default 1; 0: none)`);
   process.exit(0);
 }
 
@@ -138,15 +142,16 @@ const seconds = (t: number) => (performance.now() - t) / 1000;
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  await tf.setBackend('wasm');
-  await tf.ready();
+  const threads = await setThreadedWasmBackend(threadsFlag(flags.threads));
+  const dataWorkers = dataWorkersFlag(flags['data-workers']);
   mkdirSync(out, { recursive: true });
 
   const model = buildModel(config);
   const tw = variantJoints(variant);
   console.log(
     `EHPE: input ${inputSize}, heatmaps ${inputSize / 4}, ${flags.full ? 'ResNet-50' : 'tiny basic-block ResNet'}, ` +
-      `${(model.countParams() / 1e6).toFixed(2)} M parameters; backend ${tf.getBackend()}`,
+      `${(model.countParams() / 1e6).toFixed(2)} M parameters; backend ${tf.getBackend()} ` +
+      `(${threads} threads), data rendered by ${dataWorkers || 'no'} worker thread(s)`,
   );
   console.log(`variant ${variant}: the TW-stage predicts joints [${tw.join(', ')}], the PG-stage all 21`);
   console.log(
@@ -163,7 +168,7 @@ async function main(): Promise<void> {
   // Stage 1: TW-stage.
   let t = performance.now();
   const r1 = await stage1Trainer(model, config).fit({
-    data: trainingData(config),
+    data: trainingSource(config, dataWorkers),
     steps: config.stepsTw,
     logFile: join(out, 'log-tw.jsonl'),
   });
@@ -177,7 +182,7 @@ async function main(): Promise<void> {
   const pgOnly = flags['no-pg-only'] ? null : buildPgOnly(config, model);
   t = performance.now();
   const r2 = await stage2Trainer(model, config).fit({
-    data: trainingData(config),
+    data: trainingSource(config, dataWorkers),
     steps: config.stepsPg,
     logFile: join(out, 'log-pg.jsonl'),
   });
@@ -191,7 +196,7 @@ async function main(): Promise<void> {
   if (pgOnly) {
     t = performance.now();
     const r3 = await pgOnlyTrainer(pgOnly, layout, config).fit({
-      data: trainingData(config),
+      data: trainingSource(config, dataWorkers),
       steps: config.stepsPg,
       logFile: join(out, 'log-pg-only.jsonl'),
     });
