@@ -4,7 +4,7 @@
  * cross-origin-isolated pages, sized by tfjs-backend-wasm's own `setThreadsCount`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { BackendWasm, getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { WASM } from './kernel-scope';
 import {
@@ -32,7 +32,6 @@ export interface WasmThreadsOptions {
 const WASM_PRIORITY = 2;
 
 type BackendFactory = () => tf.KernelBackend | Promise<tf.KernelBackend>;
-type BackendWasmClass = typeof BackendWasm;
 
 /** tfjs-backend-wasm's own factory while threads are enabled (`null`: not enabled). */
 let stockFactory: BackendFactory | null = null;
@@ -77,7 +76,7 @@ export function wasmThreadsSupported(): boolean {
  * a `BackendWasm` built on a stand-in module that records that call reads it (the stand-in's pool
  * reports −1, so `getThreadsCount()` still says "not initialised" until the real backend exists).
  */
-function requestedThreadsCount(BackendWasm: BackendWasmClass): number {
+function requestedThreadsCount(): number {
   let requested = -1;
   const standIn = {
     tfjs: {
@@ -104,8 +103,7 @@ function poolSize(requested: number): number {
  * threaded SIMD binary with a pool of exactly `poolSize(setThreadsCount's value)` threads.
  */
 async function createWasmBackend(stock: BackendFactory, options: WasmThreadsOptions): Promise<tf.KernelBackend> {
-  const { BackendWasm } = await import('@tensorflow/tfjs-backend-wasm');
-  const threads = poolSize(requestedThreadsCount(BackendWasm));
+  const threads = poolSize(requestedThreadsCount());
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   if (threads < 2 || !simd || !wasmThreadsSupported()) return stock();
   const module = await loadThreadedWasmModule(threads, options.threadedWasmUrl);
@@ -131,8 +129,8 @@ function registerWasmFactory(factory: BackendFactory): void {
  * - `getThreadsCount()` reports the pool that runs.
  *
  * Every kernel this package registers runs on it. The pool's workers never keep a Node process alive;
- * the worker script lives in a temporary folder only while they start. Call it after importing
- * `@tensorflow/tfjs-backend-wasm` and before `tf.setBackend('wasm')`. It changes one thing, tfjs's
+ * the worker script lives in a temporary folder only while they start. Call it before
+ * `tf.setBackend('wasm')`. It changes one thing, tfjs's
  * factory for the `wasm` backend (undone by {@link disableWasmThreads}); calling it again is harmless,
  * except that an already initialised `wasm` backend is disposed (with its tensors) so that the next
  * `tf.setBackend('wasm')` builds it anew — the way to apply a new `setThreadsCount`.
@@ -165,7 +163,7 @@ export function enableWasmThreads(options: WasmThreadsOptions = {}): void {
     throw new PhalanxConfigError(
       name,
       "the 'wasm' backend",
-      "registered first (import '@tensorflow/tfjs-backend-wasm' before calling it)",
+      'registered (by @tensorflow/tfjs-backend-wasm; it was removed)',
       'no such backend',
     );
   }
@@ -219,7 +217,6 @@ export async function setThreadedWasmBackend(threads?: number, options: WasmThre
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
     throw new PhalanxConfigError('setThreadedWasmBackend', 'threads', 'an integer ≥ 1', threads);
   }
-  const { getThreadsCount, setThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
   enableWasmThreads(options);
   setThreadsCount(threads ?? -1);
   if (!(await tf.setBackend(WASM))) throw new Error("@phalanx/wasm-training: the 'wasm' backend failed to start.");
