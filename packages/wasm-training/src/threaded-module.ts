@@ -22,8 +22,6 @@ export type BackendWasmModule = ConstructorParameters<typeof BackendWasm>[0];
 /** The backend's own upper limit on its pool (its C++ side never makes more threads). */
 export const MAX_WASM_THREADS = 8;
 
-const GLUE = '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js';
-const WORKER = '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js';
 const LOGICAL_CORES_IMPORT = 'emscripten_num_logical_cores';
 
 /** A pthread worker of the module: a Node `Worker` (which has `unref`) or a browser `Worker`. */
@@ -39,6 +37,18 @@ export interface ThreadedWasmModule {
 }
 
 type ModuleFactory = (config: WasmFactoryConfig) => Promise<unknown>;
+
+/**
+ * The threaded build's Emscripten factory and its worker script, loaded on demand (≈ 60 kB that only
+ * threads need). The specifiers stay literal so that bundlers include both files.
+ */
+async function loadGlue(): Promise<{ factory: ModuleFactory; workerContents: string }> {
+  const [glue, worker] = await Promise.all([
+    import('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js'),
+    import('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js'),
+  ]);
+  return { factory: glue.default as ModuleFactory, workerContents: worker.wasmWorkerContents };
+}
 type Instantiate = (imports: WebAssembly.Imports) => Promise<WebAssembly.WebAssemblyInstantiatedSource>;
 
 /** Where the code runs: Node (worker_threads) or a page / web worker. */
@@ -123,13 +133,13 @@ function runFactory(
  */
 async function loadInNode(threads: number, node: NodeBuiltins): Promise<ThreadedWasmModule> {
   const { fs, os, path } = node;
-  const [{ default: factory }, { wasmWorkerContents }] = await Promise.all([import(GLUE), import(WORKER)]);
+  const { factory, workerContents } = await loadGlue();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phalanx-wasm-threads-'));
   const workerFile = path.join(dir, 'tfjs-backend-wasm-threaded-simd.worker.js');
   const globalWorker = Object.getOwnPropertyDescriptor(globalThis, 'Worker');
   let wasmFile = '';
   try {
-    fs.writeFileSync(workerFile, workerSource(wasmWorkerContents));
+    fs.writeFileSync(workerFile, workerSource(workerContents));
     const config: WasmFactoryConfig = {
       locateFile: (file, prefix) => {
         if (file.endsWith('.worker.js')) return workerFile;
@@ -137,7 +147,7 @@ async function loadInNode(threads: number, node: NodeBuiltins): Promise<Threaded
         return prefix + file;
       },
     };
-    return await runFactory(factory as ModuleFactory, config, threads, (imports) =>
+    return await runFactory(factory, config, threads, (imports) =>
       WebAssembly.instantiate(fs.readFileSync(wasmFile), imports),
     );
   } finally {
@@ -162,8 +172,8 @@ async function instantiateStreaming(url: string, imports: WebAssembly.Imports) {
  * (default: beside the glue script, as Emscripten would look for it).
  */
 async function loadInBrowser(threads: number, wasmUrl: string | undefined): Promise<ThreadedWasmModule> {
-  const [{ default: factory }, { wasmWorkerContents }] = await Promise.all([import(GLUE), import(WORKER)]);
-  const blob = new Blob([workerSource(wasmWorkerContents)], { type: 'application/javascript' });
+  const { factory, workerContents } = await loadGlue();
+  const blob = new Blob([workerSource(workerContents)], { type: 'application/javascript' });
   const workerUrl = URL.createObjectURL(blob);
   let located = '';
   try {
@@ -177,7 +187,7 @@ async function loadInBrowser(threads: number, wasmUrl: string | undefined): Prom
         type: 'text/javascript',
       }),
     };
-    return await runFactory(factory as ModuleFactory, config, threads, (imports) =>
+    return await runFactory(factory, config, threads, (imports) =>
       instantiateStreaming(wasmUrl ?? located, imports),
     );
   } finally {
