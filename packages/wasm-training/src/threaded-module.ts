@@ -1,3 +1,5 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- the untyped tfjs worker file, declared for every project that compiles this module
+/// <reference path="./wasm-out.d.ts" />
 /**
  * Loads the multi-threaded SIMD build that `@tensorflow/tfjs-backend-wasm` 4.22 ships
  * (`wasm-out/tfjs-backend-wasm-threaded-simd.{js,wasm}` and its pthread worker script) with a thread pool
@@ -187,9 +189,7 @@ async function loadInBrowser(threads: number, wasmUrl: string | undefined): Prom
         type: 'text/javascript',
       }),
     };
-    return await runFactory(factory, config, threads, (imports) =>
-      instantiateStreaming(wasmUrl ?? located, imports),
-    );
+    return await runFactory(factory, config, threads, (imports) => instantiateStreaming(wasmUrl ?? located, imports));
   } finally {
     URL.revokeObjectURL(workerUrl);
   }
