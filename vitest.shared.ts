@@ -13,6 +13,8 @@ export default defineConfig({
     alias: [
       { find: /^@phalanx\/testing$/, replacement: `${packagesDir}testing/src/index.ts` },
       { find: /^@phalanx\/([a-z-]+)$/, replacement: `${packagesDir}$1/src/index.ts` },
+      // Subpath entries (`@phalanx/data/prefetch`): the folder of that name in the package's sources.
+      { find: /^@phalanx\/([a-z-]+)\/([a-z-]+)$/, replacement: `${packagesDir}$1/src/$2/index.ts` },
     ],
   },
   test: {

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
-import '@phalanx/wasm-training';
+import { setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { disposeBatch } from '@phalanx/data';
 import {
   EHPE_LOSS_WEIGHTS,
@@ -30,6 +30,7 @@ import {
 import { fileSystem } from '@phalanx/layers';
 import { initFromCheckpoint } from './checkpoint';
 import { classRatioSvg, fig1Series } from './figures';
+import { dataWorkersFlag, threadsFlag, trainingSource } from './threads';
 import {
   buildModel,
   buildPgOnly,
@@ -41,7 +42,6 @@ import {
   pgOnlyTrainer,
   stage1Trainer,
   stage2Trainer,
-  trainingData,
   type JobConfig,
 } from './pipeline';
 
@@ -65,6 +65,8 @@ const { values: flags } = parseArgs({
     'hand-crop': { type: 'boolean', default: false },
     out: { type: 'string' },
     init: { type: 'string' },
+    threads: { type: 'string' },
+    'data-workers': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   allowPositionals: true,
@@ -92,7 +94,9 @@ if (flags.help) {
   --release-offsets   keep init21's lateral x offsets (10, 6, 0, −6, −10 px at 256 px; default: none)
   --out DIR           output folder (default runs/ehpe/<variant>)
   --init FILE         start from PyTorch weights: a .pth/.pt checkpoint (read directly, no Python) or a
-                      .safetensors file of the whole EHPE; the configuration must match (strict import)`);
+                      .safetensors file of the whole EHPE; the configuration must match (strict import)
+  --threads N         threads of the wasm backend (default: every core)
+  --data-workers N    worker threads rendering the training data ahead of the trainer (default 1; 0: none)`);
   process.exit(0);
 }
 
@@ -142,8 +146,8 @@ const seconds = (t: number) => (performance.now() - t) / 1000;
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  await tf.setBackend('wasm');
-  await tf.ready();
+  const threads = await setThreadedWasmBackend(threadsFlag(flags.threads));
+  const dataWorkers = dataWorkersFlag(flags['data-workers']);
   mkdirSync(out, { recursive: true });
 
   const model = buildModel(config);
@@ -154,7 +158,8 @@ async function main(): Promise<void> {
   const tw = variantJoints(variant);
   console.log(
     `EHPE: input ${inputSize}, heatmaps ${inputSize / 4}, ${flags.full ? 'ResNet-50' : 'tiny basic-block ResNet'}, ` +
-      `${(model.countParams() / 1e6).toFixed(2)} M parameters; backend ${tf.getBackend()}`,
+      `${(model.countParams() / 1e6).toFixed(2)} M parameters; backend ${tf.getBackend()} ` +
+      `(${threads} threads), data rendered by ${dataWorkers || 'no'} worker thread(s)`,
   );
   console.log(`variant ${variant}: the TW-stage predicts joints [${tw.join(', ')}], the PG-stage all 21`);
   console.log(
@@ -171,7 +176,7 @@ async function main(): Promise<void> {
   // Stage 1: TW-stage.
   let t = performance.now();
   const r1 = await stage1Trainer(model, config).fit({
-    data: trainingData(config),
+    data: trainingSource(config, dataWorkers),
     steps: config.stepsTw,
     logFile: join(out, 'log-tw.jsonl'),
   });
@@ -185,7 +190,7 @@ async function main(): Promise<void> {
   const pgOnly = flags['no-pg-only'] ? null : buildPgOnly(config, model);
   t = performance.now();
   const r2 = await stage2Trainer(model, config).fit({
-    data: trainingData(config),
+    data: trainingSource(config, dataWorkers),
     steps: config.stepsPg,
     logFile: join(out, 'log-pg.jsonl'),
   });
@@ -199,7 +204,7 @@ async function main(): Promise<void> {
   if (pgOnly) {
     t = performance.now();
     const r3 = await pgOnlyTrainer(pgOnly, layout, config).fit({
-      data: trainingData(config),
+      data: trainingSource(config, dataWorkers),
       steps: config.stepsPg,
       logFile: join(out, 'log-pg-only.jsonl'),
     });

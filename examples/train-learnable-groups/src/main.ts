@@ -16,12 +16,13 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
-import '@phalanx/wasm-training';
+import { setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { disposeBatch, encodePng, type RgbImage } from '@phalanx/data';
 import { type ConcreteJointSelector, fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
 import { pckCurveToSvg } from '@phalanx/pose';
 import { initFromCheckpoint } from './checkpoint';
 import { predictionSheet, groupsToSvg } from './figures';
+import { dataWorkersFlag, threadsFlag, trainingSource } from './threads';
 import {
   buildModel,
   buildTrainer,
@@ -30,7 +31,6 @@ import {
   MODEL_SIZES,
   PAPER_LEARNING_RATES,
   summary,
-  trainingData,
   type Evaluation,
   type JobConfig,
 } from './pipeline';
@@ -61,6 +61,8 @@ const { values: flags } = parseArgs({
     'checkpoint-every': { type: 'string' },
     resume: { type: 'boolean', default: false },
     init: { type: 'string' },
+    threads: { type: 'string' },
+    'data-workers': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   allowPositionals: false,
@@ -88,7 +90,9 @@ if (flags.help) {
   --resume              continue from the newest checkpoint in <out>/checkpoints
   --init FILE           start from PyTorch weights: a .pth/.pt checkpoint (read directly, no Python;
                         e.g. the release's RHD_final.pth with --full) or a .safetensors file. The
-                        model configuration must match the checkpoint's (strict import)`);
+                        model configuration must match the checkpoint's (strict import)
+  --threads N           threads of the wasm backend (default: every core)
+  --data-workers N      worker threads rendering the training data ahead of the trainer (default 1; 0: none)`);
   process.exit(0);
 }
 
@@ -134,8 +138,8 @@ const checkpointDir = join(out, 'checkpoints');
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  await tf.setBackend('wasm');
-  await tf.ready();
+  const threads = await setThreadedWasmBackend(threadsFlag(flags.threads));
+  const dataWorkers = dataWorkersFlag(flags['data-workers']);
   mkdirSync(out, { recursive: true });
 
   const model = buildModel(config);
@@ -148,7 +152,8 @@ async function main(): Promise<void> {
   }
   console.log(
     `Learnable Groups: input ${inputSize}, planes [${config.model.planes}], hourglass ${config.model.hourglassFeatures} ` +
-      `features, ${(model.countParams() / 1e6).toFixed(2)} M parameters; backend ${tf.getBackend()}`,
+      `features, ${(model.countParams() / 1e6).toFixed(2)} M parameters; backend ${tf.getBackend()} ` +
+      `(${threads} threads), data rendered by ${dataWorkers || 'no'} worker thread(s)`,
   );
   console.log(
     `recipe: Adam, lr selector ${config.lr.selector}, fusion ${config.lr.fusion}, rest ${config.lr.rest}` +
@@ -185,7 +190,7 @@ async function main(): Promise<void> {
 
   const trainer = buildTrainer(model, config);
   const result = await trainer.fit({
-    data: trainingData(config),
+    data: trainingSource(config, dataWorkers),
     steps,
     checkpointDir,
     checkpointEvery: intFlag('checkpoint-every', flags['checkpoint-every'], Math.max(1, Math.ceil(steps / 3))),

@@ -4,9 +4,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfd from '@tensorflow/tfjs-data';
+import { packSamples, type PackedBatch } from './batch-pack';
 import { checkInt, PhalanxDataConfigError } from './errors';
-import { Rng } from './random';
 import { NUM_JOINTS } from './synthetic/hand-model';
+import { sampleSeed } from './sample-seed';
 import { renderSyntheticHand, type SyntheticHandOptions, type SyntheticHandSample } from './synthetic/render';
 import type { HandSample } from './types';
 
@@ -20,10 +21,7 @@ export interface SyntheticHandsOptions extends SyntheticHandOptions {
   start?: number;
 }
 
-/** The per-sample seed of sample `index` of the dataset with seed `seed`. */
-export function sampleSeed(seed: number, index: number): number {
-  return new Rng(seed, index).nextUint32();
-}
+export { sampleSeed } from './sample-seed';
 
 /**
  * Iterates synthetic hand samples (`renderSyntheticHand`) of the dataset `seed`: `count` of them, or without end.
@@ -73,41 +71,28 @@ export function disposeBatch(batch: HandBatch): void {
  * **Shapes**: see `HandBatch`.
  */
 export function toBatch(samples: readonly HandSample[]): HandBatch {
-  const B = samples.length;
-  if (B === 0) throw new PhalanxDataConfigError('toBatch', 'samples', 'a non-empty list', samples);
-  const { width: W, height: H } = samples[0];
-  const images = new Float32Array(B * H * W * 3);
-  const uv = new Float32Array(B * NUM_JOINTS * 2);
-  const xyz = new Float32Array(B * NUM_JOINTS * 3);
-  const K = new Float32Array(B * 9);
-  const scale = new Float32Array(B);
-  const visible = new Float32Array(B * NUM_JOINTS);
-  samples.forEach((s, b) => {
-    if (s.width !== W || s.height !== H) {
-      throw new PhalanxDataConfigError(
-        'toBatch',
-        `samples[${b}] image size`,
-        `${W}×${H} like samples[0]`,
-        `${s.width}×${s.height}`,
-      );
-    }
-    const n = H * W * 3;
-    const o = b * n;
-    if (s.image instanceof Float32Array) images.set(s.image, o);
-    else for (let i = 0; i < n; i++) images[o + i] = s.image[i] / 255;
-    uv.set(s.uv, b * NUM_JOINTS * 2);
-    xyz.set(s.xyz, b * NUM_JOINTS * 3);
-    K.set(s.K, b * 9);
-    scale[b] = s.scale;
-    for (let j = 0; j < NUM_JOINTS; j++) visible[b * NUM_JOINTS + j] = s.visible[j];
-  });
+  return unpackBatch(packSamples(samples));
+}
+
+/**
+ * The tensors of a packed batch (the caller owns them; the arrays are not copied on the host).
+ *
+ * **Shapes**: `images [B, H, W, 3]`, `uv [B, 21, 2]`, `xyz [B, 21, 3]`, `K [B, 3, 3]`, `scale [B]`,
+ * `visible [B, 21]`.
+ *
+ * @example
+ * const batch = unpackBatch(packSamples([renderSyntheticHand(1, { size: 64 })]));
+ * console.log(batch.images.shape); // [1, 64, 64, 3]
+ */
+export function unpackBatch(packed: PackedBatch): HandBatch {
+  const { batchSize: B, height: H, width: W } = packed;
   return {
-    images: tf.tensor4d(images, [B, H, W, 3], 'float32'),
-    uv: tf.tensor3d(uv, [B, NUM_JOINTS, 2], 'float32'),
-    xyz: tf.tensor3d(xyz, [B, NUM_JOINTS, 3], 'float32'),
-    K: tf.tensor3d(K, [B, 3, 3], 'float32'),
-    scale: tf.tensor1d(scale, 'float32'),
-    visible: tf.tensor2d(visible, [B, NUM_JOINTS], 'float32'),
+    images: tf.tensor4d(packed.images, [B, H, W, 3], 'float32'),
+    uv: tf.tensor3d(packed.uv, [B, NUM_JOINTS, 2], 'float32'),
+    xyz: tf.tensor3d(packed.xyz, [B, NUM_JOINTS, 3], 'float32'),
+    K: tf.tensor3d(packed.K, [B, 3, 3], 'float32'),
+    scale: tf.tensor1d(packed.scale, 'float32'),
+    visible: tf.tensor2d(packed.visible, [B, NUM_JOINTS], 'float32'),
   };
 }
 

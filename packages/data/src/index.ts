@@ -16,6 +16,7 @@ export * from './synthetic/raster';
 export * from './synthetic/render';
 export * from './draw';
 export * from './dataset';
+export * from './batch-pack';
 export * from './readers/common';
 export * from './readers/freihand';
 export * from './readers/rhd';

@@ -1,6 +1,8 @@
 /**
- * `@phalanx/wasm-training` — the gradient kernels `@tensorflow/tfjs-backend-wasm` lacks. Importing the
- * package registers them for the `wasm` backend.
+ * `@phalanx/wasm-training` — the gradient kernels `@tensorflow/tfjs-backend-wasm` lacks, and its
+ * multi-threaded build in Node and cross-origin-isolated pages. Importing the package imports
+ * `@tensorflow/tfjs-backend-wasm` and registers the kernels for the `wasm` backend; threads are opt-in
+ * ({@link enableWasmThreads}).
  *
  * @packageDocumentation
  */
@@ -17,3 +19,13 @@ export { fusedBatchNormGradConfig } from './batch-norm-grad';
 export { reluGradConfig } from './relu-grad';
 export { setSimdKernelsEnabled } from './simd';
 export { enableLeanBackprop, disableLeanBackprop, isLeanBackpropEnabled } from './lean-backprop';
+export {
+  enableWasmThreads,
+  setThreadedWasmBackend,
+  disableWasmThreads,
+  wasmThreadsEnabled,
+  wasmThreadsSupported,
+  defaultWasmThreadsCount,
+  MAX_WASM_THREADS,
+  type WasmThreadsOptions,
+} from './wasm-threads';

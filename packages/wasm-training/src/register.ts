@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+// The backend's own kernels must be registered before this module replaces some of them (a later
+// registration of the same kernel would win), whatever order the application imports the two packages in.
+import '@tensorflow/tfjs-backend-wasm';
 import { batchMatMulConfig, fusedMatMulConfig } from './batch-matmul';
 import { fusedBatchNormGradConfig } from './batch-norm-grad';
 import { reluGradConfig } from './relu-grad';

@@ -1,0 +1,46 @@
+/**
+ * The example's use of every core: the wasm backend's thread pool (`--threads`) and synthetic data
+ * rendered (and hand-cropped) in worker threads ahead of the trainer (`--data-workers`).
+ */
+import { prefetchBatches } from '@phalanx/data/prefetch';
+import { defaultWasmThreadsCount } from '@phalanx/wasm-training';
+import { CROP_MARGIN, trainingData, type JobConfig } from './pipeline';
+
+/** `--threads N`: threads of the wasm backend's pool, integer ≥ 1 (default every core). */
+export function threadsFlag(value: string | undefined): number {
+  if (value === undefined) return defaultWasmThreadsCount();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--threads must be an integer ≥ 1, but received '${value}'.`);
+  return n;
+}
+
+/** `--data-workers N`: worker threads rendering training batches, integer ≥ 0 (0: on the training thread; default 1). */
+export function dataWorkersFlag(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--data-workers must be an integer ≥ 0, but received '${value}'.`);
+  return n;
+}
+
+/**
+ * The training batches of {@link trainingData} — the same samples and hand crops, starting at
+ * `batchesSeen` after a resume — rendered by `workers` worker threads ahead of the trainer
+ * (`prefetchBatches`; a crop's seed is `seed · 1 000 003 + sample index`, as in `handBatches`); with 0
+ * workers, `trainingData` itself.
+ */
+export function trainingSource(config: JobConfig, workers: number) {
+  if (workers === 0) return trainingData(config);
+  const size = config.model.imageSize ?? 256;
+  const seed = config.dataSeed;
+  return ({ batchesSeen }: { batchesSeen: number }) =>
+    prefetchBatches({
+      seed,
+      size,
+      start: batchesSeen * config.batchSize,
+      batchSize: config.batchSize,
+      workers,
+      ...((config.handCrop ?? true)
+        ? { augment: { seed: seed * 1_000_003, outputSize: size, margin: CROP_MARGIN } }
+        : {}),
+    });
+}

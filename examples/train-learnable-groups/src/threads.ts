@@ -1,0 +1,41 @@
+/**
+ * The example's use of every core: the wasm backend's thread pool (`--threads`) and synthetic data
+ * rendered in worker threads ahead of the trainer (`--data-workers`).
+ */
+import { prefetchBatches } from '@phalanx/data/prefetch';
+import { defaultWasmThreadsCount } from '@phalanx/wasm-training';
+import { trainingData, type JobConfig } from './pipeline';
+
+/** `--threads N`: threads of the wasm backend's pool, integer ≥ 1 (default every core). */
+export function threadsFlag(value: string | undefined): number {
+  if (value === undefined) return defaultWasmThreadsCount();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--threads must be an integer ≥ 1, but received '${value}'.`);
+  return n;
+}
+
+/** `--data-workers N`: worker threads rendering training batches, integer ≥ 0 (0: on the training thread; default 1). */
+export function dataWorkersFlag(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--data-workers must be an integer ≥ 0, but received '${value}'.`);
+  return n;
+}
+
+/**
+ * The training batches of {@link trainingData} — the same samples, starting at `batchesSeen` after a
+ * resume — rendered by `workers` worker threads ahead of the trainer (`prefetchBatches`); with 0 workers,
+ * `trainingData` itself (rendered on the training thread).
+ */
+export function trainingSource(config: JobConfig, workers: number) {
+  if (workers === 0) return trainingData(config);
+  const size = config.model.inputSize ?? 256;
+  return ({ batchesSeen }: { batchesSeen: number }) =>
+    prefetchBatches({
+      seed: config.dataSeed,
+      size,
+      start: batchesSeen * config.batchSize,
+      batchSize: config.batchSize,
+      workers,
+    });
+}

@@ -1,0 +1,10 @@
+// The worker entry when the package runs from its TypeScript sources (inside the Phalanx workspace, under
+// tsx or vitest): Node 20's worker threads do not inherit `--import tsx`, so this plain module registers
+// tsx in the worker thread, with the package's tsconfig for the `@phalanx/*` paths, and loads the
+// TypeScript worker. The built package loads `prefetch-worker.js` instead and never this file.
+import { register } from 'tsx/esm/api';
+
+register({ tsconfig: new globalThis.URL('../../tsconfig.json', import.meta.url).pathname });
+const entry = await import('./prefetch-worker.ts');
+
+export default entry.default;

@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { useBackend } from '@phalanx/testing';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { augment } from '../augment';
+import { batches, disposeBatch, type BatchOptions, type HandBatch } from '../dataset';
+import { PhalanxDataConfigError } from '../errors';
+import { prefetchBatches, type PrefetchOptions } from './index';
+
+beforeAll(async () => {
+  await useBackend('cpu');
+});
+
+type HostBatch = Record<keyof HandBatch, { shape: number[]; data: number[] }>;
+
+async function collect(stream: AsyncIterable<HandBatch>): Promise<HostBatch[]> {
+  const out: HostBatch[] = [];
+  for await (const b of stream) {
+    const host = {} as HostBatch;
+    for (const key of Object.keys(b) as (keyof HandBatch)[]) {
+      host[key] = { shape: b[key].shape, data: Array.from(await b[key].data()) };
+    }
+    out.push(host);
+    disposeBatch(b);
+  }
+  return out;
+}
+
+describe('prefetchBatches', () => {
+  it('yields, in order, exactly the batches of batches() for the same seed, start and count', async () => {
+    const options = { seed: 3, size: 32, start: 5, count: 11, batchSize: 3 };
+    const stream = prefetchBatches({ ...options, workers: 2, queueSize: 2 });
+    const [expected, actual] = await Promise.all([collect(batches(options)), collect(stream)]);
+    expect(actual.map((b) => b.images.shape[0])).toEqual([3, 3, 3, 2]);
+    expect(actual).toEqual(expected);
+    expect(stream.stats).toMatchObject({ requested: 4, batches: 4, samples: 11 });
+    expect(stream.stats.renderMs).toBeGreaterThan(0);
+  });
+
+  it('resumes exactly: a stream started at batch k continues the stream from 0', async () => {
+    const base = { seed: 8, size: 32, batchSize: 2 };
+    const whole = await collect(prefetchBatches({ ...base, count: 8 }));
+    const resumed = await collect(prefetchBatches({ ...base, start: 4, count: 4 }));
+    expect(resumed).toEqual(whole.slice(2));
+  });
+
+  it('augments in the workers as a transform seeded by the sample index would', async () => {
+    const opts = { outputSize: 32, margin: 0.125 };
+    const base = { seed: 2, size: 48, start: 4, count: 5, batchSize: 2 };
+    const prefetched = await collect(prefetchBatches({ ...base, augment: { ...opts, seed: 1000 } }));
+    const options: BatchOptions = {
+      ...base,
+      transform: (s, i) => augment(s, { ...opts, seed: 1000 + base.start + i }),
+    };
+    expect(prefetched).toEqual(await collect(batches(options)));
+    expect(prefetched[0].images.shape).toEqual([2, 32, 32, 3]);
+  });
+
+  it('drops a short last batch on request', async () => {
+    const got = await collect(prefetchBatches({ seed: 1, size: 16, count: 5, batchSize: 2, dropRemainder: true }));
+    expect(got.map((b) => b.images.shape[0])).toEqual([2, 2]);
+  });
+
+  it('renders at most queueSize batches ahead of the consumer', async () => {
+    const stream = prefetchBatches({ seed: 1, size: 16, batchSize: 1, queueSize: 3 });
+    const first = await stream.next();
+    disposeBatch(first.value as HandBatch);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(stream.stats.requested).toBe(1 + 3);
+    await stream.return();
+  });
+
+  it('passes a worker error on to the consumer', async () => {
+    await expect(collect(prefetchBatches({ seed: 1, size: 8, count: 2, batchSize: 1 }))).rejects.toThrow(
+      /width must be an integer ≥ 16/,
+    );
+  });
+
+  it('rejects options it cannot use, at the call', () => {
+    const bad: Partial<PrefetchOptions>[] = [
+      { seed: Number.NaN },
+      { batchSize: 0 },
+      { workers: 0 },
+      { queueSize: 0 },
+      { count: -1 },
+      { augment: { seed: Number.NaN } },
+    ];
+    for (const b of bad) {
+      expect(() => prefetchBatches({ seed: 1, batchSize: 2, ...b } as PrefetchOptions)).toThrow(PhalanxDataConfigError);
+    }
+    expect(tf.memory().numTensors).toBe(0);
+  });
+
+  it('a consumer that leaves early shuts the workers down: the process ends by itself', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/prefetch-child.ts'], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(stdout).toMatch(/^done 2$/m);
+    expect(code).toBe(0);
+  });
+});
