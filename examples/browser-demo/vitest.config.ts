@@ -6,6 +6,6 @@ import shared from '../../vitest.shared';
 export default mergeConfig(
   shared,
   defineProject({
-    test: { name: 'example-browser-demo', include: ['test/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 180_000 },
+    test: { name: 'example-browser-demo', include: ['test/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 600_000 },
   }),
 );
