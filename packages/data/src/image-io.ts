@@ -117,6 +117,8 @@ function jpegHeader(bytes: Uint8Array, view: DataView, name: string): ImageHeade
  * @throws PhalanxDataFileError naming `name` for other signatures or a header without dimensions.
  * @example
  * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { readImageHeader } from '@phalanx/data';
  * const { width, height } = readImageHeader(readFileSync('00000000.jpg')); // 224, 224 for FreiHAND
  * ```
  */
@@ -138,6 +140,8 @@ export function readImageHeader(bytes: Uint8Array, name = 'image'): ImageHeader 
  * @throws PhalanxDataFileError for an unknown signature, an image over the budget, or undecodable data.
  * @example
  * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { decodeImage } from '@phalanx/data';
  * const img = await decodeImage(readFileSync('00000000.jpg'), '00000000.jpg', { maxPixels: 1024 * 1024 });
  * img.width * img.height * 3 === img.data.length; // true
  * ```
@@ -198,7 +202,10 @@ function toRgba(image: RgbImage): Uint8Array {
  *
  * @example
  * ```ts
- * writeFileSync('hand.png', await encodePng(renderSyntheticHand(1)));
+ * import { writeFileSync } from 'node:fs';
+ * import { encodePng, renderSyntheticHand } from '@phalanx/data';
+ * const hand = renderSyntheticHand(1);
+ * writeFileSync('hand.png', await encodePng({ data: hand.image, width: hand.width, height: hand.height }));
  * ```
  */
 export async function encodePng(image: RgbImage): Promise<Uint8Array> {
@@ -214,7 +221,10 @@ export async function encodePng(image: RgbImage): Promise<Uint8Array> {
  *
  * @example
  * ```ts
- * writeFileSync('00000000.jpg', await encodeJpeg(renderSyntheticHand(1, { size: 224 }), 95));
+ * import { writeFileSync } from 'node:fs';
+ * import { encodeJpeg, renderSyntheticHand } from '@phalanx/data';
+ * const hand = renderSyntheticHand(1, { size: 224 });
+ * writeFileSync('00000000.jpg', await encodeJpeg({ data: hand.image, width: hand.width, height: hand.height }, 95));
  * ```
  */
 export async function encodeJpeg(image: RgbImage, quality = 95): Promise<Uint8Array> {

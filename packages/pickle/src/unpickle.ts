@@ -45,6 +45,8 @@ const BUILT_IN_GLOBALS: PickleGlobals = new Map([...builtinGlobals, ...numpyGlob
  *   refused input.
  * @example
  * ```ts
+ * // Two protocol-2 pickles back to back: the integers 1 and 2 (PROTO 2, BININT1 n, STOP).
+ * const bytes = Uint8Array.from([0x80, 2, 0x4b, 1, 0x2e, 0x80, 2, 0x4b, 2, 0x2e]);
  * const first = unpickleAt(bytes, 0);
  * const second = unpickleAt(bytes, first.end);
  * ```
@@ -76,6 +78,8 @@ export function unpickleAt(bytes: Uint8Array, offset: number, options: UnpickleO
  * @throws PhalanxFileError naming the file, the opcode and its byte offset.
  * @example
  * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { unpickle, type PyValue } from '@phalanx/pickle';
  * const anno = unpickle(readFileSync('anno_training.pickle'), 'anno_training.pickle') as Map<PyValue, PyValue>;
  * ```
  */

@@ -52,6 +52,7 @@ export type PyValue =
  *
  * @example
  * ```ts
+ * const bytes = Uint8Array.from([0x80, 2, 0x4b, 7, 0x2e]); // pickle.dumps(7, protocol=2)
  * const v = unpickle(bytes);
  * if (isNdArray(v)) console.log(v.shape, v.dtype);
  * ```

@@ -83,6 +83,9 @@ function checkOptions(options: ReadTorchStateDictOptions, size: number): { file:
  *   (nothing in the file is run), a malformed pickle or archive, the byte budget exceeded.
  * @example
  * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { parseTorchCheckpoint } from '@phalanx/layers';
+ * import type { PyValue } from '@phalanx/pickle';
  * const ckpt = parseTorchCheckpoint(readFileSync('RHD_final.pth'));
  * const temperature = (ckpt.root as Map<PyValue, PyValue>).get('Temperature'); // a number
  * const tensors = ckpt.stateDict(); // model_state_dict, 'module.' stripped
@@ -161,6 +164,9 @@ function convert(
  * @throws PhalanxFileError naming the file and the entry at fault; PhalanxConfigError for bad options.
  * @example
  * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { readTorchStateDict } from '@phalanx/layers';
  * const tensors = readTorchStateDict(readFileSync('RHD_final.pth'));
  * tensors['meta_S.weight'].shape; // [21, 3]
  * tf.dispose(Object.values(tensors));

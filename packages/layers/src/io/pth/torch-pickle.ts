@@ -84,6 +84,7 @@ export interface TorchTensor extends PyObject {
  *
  * @example
  * ```ts
+ * const bytes = writeTorchStateDict({ 'fc.weight': tf.ones([2, 3]) });
  * const ckpt = parseTorchCheckpoint(bytes);
  * const w = (ckpt.root as Map<unknown, unknown>).get('fc.weight');
  * if (isTorchTensor(w)) console.log(w.shape, w.storage.dtype);

@@ -158,6 +158,9 @@ function storageOf(name: string, t: tf.Tensor, integerDtype: 'int64' | 'int32'):
  *   well-formed Unicode.
  * @example
  * ```ts
+ * import { writeFileSync } from 'node:fs';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { writeTorchStateDict } from '@phalanx/layers';
  * const bytes = writeTorchStateDict({ 'fc.weight': tf.ones([2, 3]), 'fc.bias': tf.zeros([2]) });
  * writeFileSync('fc.pth', bytes); // python: torch.load('fc.pth')['fc.weight'].shape == (2, 3)
  * ```
