@@ -14,8 +14,9 @@ const config = mergeConfig(
   defineProject({
     test: {
       name: 'layers-webgl',
-      // The file-system IO handler test is about Node's disk; everything else runs in the browser too.
-      exclude: ['src/io/file-system.test.ts', '**/node_modules/**'],
+      // The file-system IO handler is about Node's disk, and the .pth tests read their fixtures from it;
+      // everything else runs in the browser too.
+      exclude: ['src/io/file-system*.test.ts', 'src/io/pth/**/*.test.ts', '**/node_modules/**'],
       include: ['src/**/*.test.ts', 'test/browser/**/*.spec.ts'],
       browser: {
         enabled: true,
