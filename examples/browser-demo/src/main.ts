@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { renderSyntheticHand } from '@phalanx/data';
-import { chooseBackend, type BackendChoice } from './backend';
+import { chooseBackend, wasmThreads, type BackendChoice } from './backend';
 import { draw3D, drawSkeleton, groupColor } from './draw';
 import { loadPoseModel, modelInput, predict, type PoseModel, type Prediction } from './pose-model';
 
@@ -10,6 +10,10 @@ export interface DemoState {
   error?: string;
   backend: string;
   backendsFailed: string[];
+  /** Threads of the wasm backend's pool when the backend is wasm, else `null`. */
+  wasmThreads: number | null;
+  /** Whether the page is cross-origin isolated (what wasm threads need). */
+  crossOriginIsolated: boolean;
   model: string;
   inputSize: number;
   /** The model input `[S·S·3]` of the last run (RGB in [0, 1], row-major HWC). */
@@ -47,6 +51,7 @@ let pose: PoseModel | null = null;
 let modelName = 'bundled demo model (untrained)';
 let backend = '';
 let backendsFailed: string[] = [];
+let threads: number | null = null;
 /** The current picture, square, at its own resolution. */
 let square: HTMLCanvasElement | null = null;
 let sourceName = '';
@@ -68,7 +73,7 @@ function showStatus(): void {
   const fallback =
     backendsFailed.length > 0 ? ` <span class="muted">(fell back: ${backendsFailed.join('; ')})</span>` : '';
   setStatus(
-    `backend <b>${backend}</b>${fallback} · model <b>${modelName}</b>${pose ? ` · input ${pose.inputSize}×${pose.inputSize}` : ''}`,
+    `backend <b>${backend}</b>${threads === null ? '' : ` (${threads} threads)`}${fallback} · model <b>${modelName}</b>${pose ? ` · input ${pose.inputSize}×${pose.inputSize}` : ''}`,
   );
 }
 
@@ -123,6 +128,8 @@ function redraw(): void {
     ready: true,
     backend,
     backendsFailed,
+    wasmThreads: threads,
+    crossOriginIsolated: window.crossOriginIsolated,
     model: modelName,
     inputSize: pose.inputSize,
     input: lastInput,
@@ -207,6 +214,7 @@ async function setBackend(choice: BackendChoice): Promise<void> {
   const result = await chooseBackend(choice);
   backend = result.backend;
   backendsFailed = result.failed;
+  threads = wasmThreads();
   runs = 0;
   showStatus();
 }
