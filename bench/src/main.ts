@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RESULTS_DIR } from './harness';
 
-const ALL = ['layers', 'wasm-training', 'data', 'models', 'ehpe'];
+const ALL = ['layers', 'wasm-training', 'data', 'models', 'ehpe', 'threads'];
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2).filter((a) => a !== '--');
 const topics = (wanted.length ? wanted : ALL).filter((t) => existsSync(join(here, `${t}.ts`)));

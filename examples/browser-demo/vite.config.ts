@@ -20,6 +20,15 @@ const keepLayerRegistrations: Plugin = {
   },
 };
 
+/**
+ * Cross-origin isolation: with these two headers the page gets `SharedArrayBuffer`, so the wasm backend can
+ * run its threaded build (a user's own server must send the same for threads; see docs/training-on-wasm.md).
+ */
+const crossOriginIsolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
 export default defineConfig({
   base: './',
   plugins: inWorkspace ? [keepLayerRegistrations] : [],
@@ -33,5 +42,6 @@ export default defineConfig({
     ],
   },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
-  preview: { host: '127.0.0.1', port: 4173 },
+  server: { headers: crossOriginIsolation },
+  preview: { host: '127.0.0.1', port: 4173, headers: crossOriginIsolation },
 });

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { enableWasmThreads } from '@phalanx/wasm-training';
 // The wasm binaries, copied into the build by vite and located by URL (no CDN).
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -12,6 +13,9 @@ setWasmPaths({
   'tfjs-backend-wasm-simd.wasm': wasmSimd,
   'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
 });
+// The page is served cross-origin isolated (COOP/COEP headers, see vite.config.ts), so wasm can run on
+// every core: the threaded build with one thread per logical core (tfjs's own loader would take half).
+enableWasmThreads({ threadedWasmUrl: wasmThreaded });
 
 export type BackendChoice = 'auto' | 'webgl' | 'wasm' | 'cpu';
 export const FALLBACK_ORDER = ['webgl', 'wasm', 'cpu'] as const;
@@ -35,4 +39,9 @@ export async function chooseBackend(choice: BackendChoice): Promise<{ backend: s
     }
   }
   throw new Error(`no backend could be initialised (${failed.join('; ')})`);
+}
+
+/** Threads of the wasm backend's pool when wasm is the backend in use, else `null`. */
+export function wasmThreads(): number | null {
+  return tf.getBackend() === 'wasm' ? getThreadsCount() : null;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { renderSyntheticHand } from '@phalanx/data';
-import { chooseBackend, type BackendChoice } from './backend';
+import { chooseBackend, wasmThreads, type BackendChoice } from './backend';
 import { draw3D, drawSkeleton, groupColor } from './draw';
 import type { HandPoseModelName } from '@phalanx/pretrained';
 import {
@@ -19,6 +19,10 @@ export interface DemoState {
   error?: string;
   backend: string;
   backendsFailed: string[];
+  /** Threads of the wasm backend's pool when the backend is wasm, else `null`. */
+  wasmThreads: number | null;
+  /** Whether the page is cross-origin isolated (what wasm threads need). */
+  crossOriginIsolated: boolean;
   model: string;
   /** Which network runs: `'learnable-groups'` or `'ehpe'`. */
   kind: HandPoseModelName;
@@ -68,6 +72,7 @@ let pose: PoseModel | null = null;
 let modelName = '';
 let backend = '';
 let backendsFailed: string[] = [];
+let threads: number | null = null;
 /** The current picture, square, at its own resolution. */
 let square: HTMLCanvasElement | null = null;
 let sourceName = '';
@@ -90,7 +95,7 @@ function showStatus(): void {
   const fallback =
     backendsFailed.length > 0 ? ` <span class="muted">(fell back: ${backendsFailed.join('; ')})</span>` : '';
   setStatus(
-    `backend <b>${backend}</b>${fallback} · model <b>${modelName}</b>${pose ? ` · input ${pose.inputSize}×${pose.inputSize}` : ''}`,
+    `backend <b>${backend}</b>${threads === null ? '' : ` (${threads} threads)`}${fallback} · model <b>${modelName}</b>${pose ? ` · input ${pose.inputSize}×${pose.inputSize}` : ''}`,
   );
 }
 
@@ -141,6 +146,8 @@ function redraw(): void {
     ready: true,
     backend,
     backendsFailed,
+    wasmThreads: threads,
+    crossOriginIsolated: window.crossOriginIsolated,
     model: modelName,
     kind: pose.kind,
     inputSize: pose.inputSize,
@@ -231,6 +238,7 @@ async function setBackend(choice: BackendChoice): Promise<void> {
   const result = await chooseBackend(choice);
   backend = result.backend;
   backendsFailed = result.failed;
+  threads = wasmThreads();
   runs = 0;
   showStatus();
 }

@@ -29,6 +29,7 @@ const CHROMIUM = process.env.PHALANX_CHROMIUM ?? '/usr/bin/chromium';
 const SEED = 11;
 
 let server: PreviewServer;
+let port = 0;
 let browser: Browser;
 let page: Page;
 let state: DemoState;
@@ -39,7 +40,7 @@ beforeAll(async () => {
   // The real build: vite build into dist/ (the shipped models of @phalanx/pretrained are bundled as assets).
   execFileSync('pnpm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
   server = await preview({ root, logLevel: 'silent', preview: { host: '127.0.0.1', port: 0, strictPort: false } });
-  const { port } = server.httpServer.address() as AddressInfo;
+  port = (server.httpServer.address() as AddressInfo).port;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -195,6 +196,35 @@ describe('browser demo (built page in headless Chromium)', () => {
     // Every group colour that the keypoints should show is on the canvas.
     const shown = new Set(pixels.map(hex));
     expect(shown.size).toBeGreaterThanOrEqual(1);
+  });
+
+  it('is served cross-origin isolated, so its wasm fallback runs threaded: getThreadsCount() > 1, same keypoints', async () => {
+    const wasmPage = await browser.newPage({ viewport: { width: 1160, height: 580 }, deviceScaleFactor: 1 });
+    const errors: string[] = [];
+    wasmPage.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    const response = await wasmPage.goto(`http://127.0.0.1:${port}/?seed=${SEED}&backend=wasm`);
+    expect(response?.headers()['cross-origin-opener-policy']).toBe('same-origin');
+    expect(response?.headers()['cross-origin-embedder-policy']).toBe('require-corp');
+    await wasmPage.waitForFunction(
+      () => window.__phalanxDemo?.ready === true || window.__phalanxDemo?.error !== undefined,
+      null,
+      { timeout: 120_000 },
+    );
+    const wasm = (await wasmPage.evaluate(() => window.__phalanxDemo)) as DemoState;
+    await wasmPage.close();
+    expect(wasm.error).toBeUndefined();
+    expect(errors).toEqual([]);
+    expect(wasm.crossOriginIsolated).toBe(true);
+    expect(wasm.backend).toBe('wasm');
+    // getThreadsCount() of tfjs-backend-wasm on the page: one thread per logical core (Chromium here has 2).
+    expect(wasm.wasmThreads).toBeGreaterThan(1);
+    expect(wasm.input).toEqual(state.input);
+    wasm.keypoints.forEach(([x, y], j) => {
+      expect(Math.abs(x - state.keypoints[j][0])).toBeLessThan(1e-2);
+      expect(Math.abs(y - state.keypoints[j][1])).toBeLessThan(1e-2);
+    });
   });
 
   // The screenshot goes to test-results/ on every run (git ignores it); `UPDATE_SCREENSHOT=1` refreshes the
