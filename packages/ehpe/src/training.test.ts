@@ -289,7 +289,9 @@ forEachBackend(() => {
       const restAfter = await weightValues(rest);
       const changed = [...restBefore].filter(([n, v]) => restAfter.get(n)!.some((x, i) => x !== v[i])).map(([n]) => n);
       expect(changed).toContain('pg.out_head/kernel');
-      expect(changed).toContain('img_token_proj.1/moving_mean'); // the PG side's own BN keeps learning
+      // The PG side's own BN keeps learning. Its mean can stay exactly 0 when the tiny, randomly initialised
+      // frozen backbone happens to output all zeros for these two images; its variance then still moves 1 → 0.9.
+      expect(changed.filter((n) => /^img_token_proj\.1\/moving_(mean|variance)$/.test(n))).not.toEqual([]);
       disposeBatch(batch);
       model.dispose();
     });
