@@ -11,7 +11,8 @@ import {
   toTensor,
   useBackend,
 } from '@phalanx/testing';
-import { PhalanxConfigError, PhalanxShapeError, readSafetensors } from '@phalanx/layers';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { readSafetensors } from '@phalanx/layers';
 import {
   basic2dBlock,
   downsampleConv2dR,

@@ -4,7 +4,7 @@
  * converted to safetensors, load by name with {@link loadTorchStateDict}.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkOneOf, PhalanxConfigError } from '@phalanx/layers';
+import { checkInteger, checkOneOf, PhalanxConfigError } from '@phalanx/errors';
 import { torchName } from './naming';
 import { addAll, channelsOf, relu, torchBatchNorm, torchConv2d } from './torch-ops';
 

@@ -5,7 +5,7 @@
  * module (see `naming.ts`).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { LeanBatchNormalization } from './lean-batch-norm';
 
 type SymbolicTensor = tfl.SymbolicTensor;

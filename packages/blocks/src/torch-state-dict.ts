@@ -4,10 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import {
   ConcreteJointSelector,
-  PhalanxConfigError,
-  PhalanxShapeError,
   torchConv2dKernel,
   torchConv2dTransposeKernel,
   torchDenseKernel,

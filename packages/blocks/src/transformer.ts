@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, multiHeadAttention, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { multiHeadAttention } from '@phalanx/layers';
 import { torchName } from './naming';
 import { addAll, torchBiasInitializer, torchKernelInitializer } from './torch-ops';
 

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 
 const COMPONENT = 'Init21Layout';
 

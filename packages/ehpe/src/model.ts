@@ -4,13 +4,11 @@
  * (SPI graph branch ∥ FEM transformer branch → fusion → output head).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
+import { checkInteger, checkOneOf, PhalanxConfigError } from '@phalanx/errors';
 import {
-  checkInteger,
-  checkOneOf,
   dualBranchFusion,
   dynamicEdgeGAT,
   jointFeatureSampler,
-  PhalanxConfigError,
   resizeBilinear,
   type GATAttention,
 } from '@phalanx/layers';

@@ -4,7 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '@phalanx/layers';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { loadTorchStateDict, type ImportTorchStateDictOptions, type ImportTorchStateDictReport } from '@phalanx/blocks';
 
 export type { ImportTorchStateDictOptions, ImportTorchStateDictReport };

@@ -3,7 +3,7 @@
  * losses of `@phalanx/losses`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import {
   edgeStabilityLoss,
   heatmapMSE,

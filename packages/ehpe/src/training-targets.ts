@@ -5,7 +5,7 @@
  * way back from 2.5D to millimetres for evaluation.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, checkInteger, checkPositive, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { checkFinite, checkInteger, checkPositive, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { gaussianHeatmaps, uvdToXyz } from '@phalanx/pose';
 import { checkJointList, TIP_WRIST_JOINTS } from './init21';
 

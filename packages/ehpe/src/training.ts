@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '@phalanx/layers';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { JOINT_CLASSES, type JointClass } from '@phalanx/pose';
 import { checkJointList } from './init21';
 import {

@@ -4,14 +4,8 @@
  * layer for layer and with its module names.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import {
-  checkBoolean,
-  checkFinite,
-  checkInteger,
-  PhalanxConfigError,
-  resizeBilinear,
-  softArgmax25D,
-} from '@phalanx/layers';
+import { checkBoolean, checkFinite, checkInteger, PhalanxConfigError } from '@phalanx/errors';
+import { resizeBilinear, softArgmax25D } from '@phalanx/layers';
 import {
   concatChannels,
   refinementModule,

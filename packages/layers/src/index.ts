@@ -3,7 +3,6 @@
  *
  * @packageDocumentation
  */
-export * from '@phalanx/errors';
 export * from './io/file-system';
 export * from './keypoints/soft-argmax-25d';
 export * from './keypoints/joint-feature-sampler';

@@ -4,7 +4,8 @@
  * (`nets/Net.py`), so that the released PyTorch checkpoint imports by name.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, checkInteger, concreteJointSelector, PhalanxConfigError, softArgmax25D } from '@phalanx/layers';
+import { checkBoolean, checkInteger, PhalanxConfigError } from '@phalanx/errors';
+import { concreteJointSelector, softArgmax25D } from '@phalanx/layers';
 import {
   basic2dBlock,
   concatChannels,

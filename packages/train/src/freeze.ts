@@ -5,7 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '@phalanx/layers';
+import { PhalanxConfigError } from '@phalanx/errors';
 
 /** Selects layers: a RegExp tested on the layer name, an exact name, or a predicate. */
 export type LayerPattern = RegExp | string | ((layer: tfl.layers.Layer) => boolean);
