@@ -14,6 +14,7 @@ const ROOT = resolve(__dirname, '../..');
 const PACKAGES = [
   'errors',
   'pickle',
+  'skeleton',
   'layers',
   'losses',
   'pose',

@@ -4,7 +4,7 @@
  * copying them.
  */
 import { describeCompact, PhalanxConfigError } from '@phalanx/errors';
-import { NUM_JOINTS } from './synthetic/hand-model';
+import { NUM_JOINTS } from '@phalanx/skeleton';
 import type { HandSample } from './types';
 
 /** A batch of B samples of H×W on the host, every array float32 (layouts of `HandBatch`). */

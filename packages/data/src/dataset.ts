@@ -4,9 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfd from '@tensorflow/tfjs-data';
+import { NUM_JOINTS } from '@phalanx/skeleton';
 import { packSamples, type PackedBatch } from './batch-pack';
 import { checkInteger, describeCompact, PhalanxConfigError } from '@phalanx/errors';
-import { NUM_JOINTS } from './synthetic/hand-model';
 import { sampleSeed } from './sample-seed';
 import { renderSyntheticHand, type SyntheticHandOptions, type SyntheticHandSample } from './synthetic/render';
 import type { HandSample } from './types';

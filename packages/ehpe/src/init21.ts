@@ -7,11 +7,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { FINGER_CHAINS, NUM_JOINTS, TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
 
 const COMPONENT = 'Init21Layout';
-
-/** EHPE's "TIP and wrist" joints: wrist, thumb, index, middle, ring and pinky tips (FreiHAND order). */
-export const TIP_WRIST_JOINTS: readonly number[] = Object.freeze([0, 4, 8, 12, 16, 20]);
 
 /** The release's `Init21Config` defaults. */
 export const INIT21_DEFAULTS = Object.freeze({
@@ -38,12 +36,12 @@ export function checkJointList(component: string, argument: string, joints: unkn
   const ok =
     Array.isArray(joints) &&
     joints.length >= 1 &&
-    joints.every((j, k) => Number.isInteger(j) && j >= 0 && j <= 20 && (k === 0 || j > joints[k - 1]));
+    joints.every((j, k) => Number.isInteger(j) && j >= 0 && j < NUM_JOINTS && (k === 0 || j > joints[k - 1]));
   if (!ok) {
     throw new PhalanxConfigError(
       component,
       argument,
-      'a non-empty increasing list of joint indices in [0, 20]',
+      `a non-empty increasing list of joint indices in [0, ${NUM_JOINTS - 1}]`,
       joints,
     );
   }
@@ -89,13 +87,13 @@ export function initialLayoutMatrix(
   const n = list.length;
   const unit = (k: number) => Array.from({ length: n }, (_, i) => (i === k ? 1 : 0));
   const combine = (a: number[], wa: number, b: number[], wb: number) => a.map((v, i) => wa * v + wb * b[i]);
-  const rows: number[][] = new Array(21);
+  const rows: number[][] = new Array(NUM_JOINTS);
   const position = new Map(list.map((j, k) => [j, k]));
   rows[0] = position.has(0) ? unit(position.get(0) as number) : new Array(n).fill(1 / n);
-  const offset = Array.from({ length: 21 }, () => [0, 0, 0]);
-  for (let f = 0; f < 5; f++) {
+  const offset = Array.from({ length: NUM_JOINTS }, () => [0, 0, 0]);
+  for (let f = 0; f < FINGER_CHAINS.length; f++) {
     const r = f === 0 ? thumb : finger;
-    const chain = [0, 1 + 4 * f, 2 + 4 * f, 3 + 4 * f, 4 + 4 * f];
+    const chain = [0, ...FINGER_CHAINS[f]];
     const t = [0, r[0], r[1], r[2], 1];
     const known = chain.map((j, c) => c === 0 || position.has(j));
     for (let c = 1; c < 5; c++) {
@@ -147,7 +145,7 @@ export function initialLayout(
     const scaled = s === 1 ? tw : tf.mul(tw, tf.tensor1d([s, s, 1]));
     // [B, n, 3] → [n, B·3], one matmul with A [21, n], back to [B, 21, 3].
     const flat = tf.reshape(tf.transpose(scaled, [1, 0, 2]), [n, b * 3]);
-    const mixed = tf.transpose(tf.reshape(tf.matMul(tf.tensor2d(matrix), flat), [21, b, 3]), [1, 0, 2]);
+    const mixed = tf.transpose(tf.reshape(tf.matMul(tf.tensor2d(matrix), flat), [NUM_JOINTS, b, 3]), [1, 0, 2]);
     return tf.add(mixed, tf.tensor2d(offset)) as tf.Tensor3D;
   });
 }
@@ -175,7 +173,7 @@ export function init21FromTipsAndWrist(
   if (tips.rank !== 3 || tips.shape[0] !== wrist.shape[0] || tips.shape[1] !== 5 || tips.shape[2] !== 3) {
     throw new PhalanxShapeError('init21FromTipsAndWrist', 'tips', `a [B = ${wrist.shape[0]}, 5, 3] tensor`, tips.shape);
   }
-  return tf.tidy(() => initialLayout(tf.concat([tf.expandDims(wrist, 1), tips], 1), TIP_WRIST_JOINTS, options));
+  return tf.tidy(() => initialLayout(tf.concat([tf.expandDims(wrist, 1), tips], 1), TIP_AND_WRIST_JOINTS, options));
 }
 
 /** Configuration of {@link Init21Layout}. */
@@ -218,7 +216,7 @@ export class Init21Layout extends tfl.layers.Layer {
 
   constructor(args: Init21LayoutArgs = {}) {
     super(args);
-    this.tipWristJoints = checkJointList(COMPONENT, 'tipWristJoints', args.tipWristJoints ?? [...TIP_WRIST_JOINTS]);
+    this.tipWristJoints = checkJointList(COMPONENT, 'tipWristJoints', args.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS]);
     this.xyScale = checkFinite(COMPONENT, 'xyScale', args.xyScale ?? 1);
     this.fingerRatios = [...(args.fingerRatios ?? INIT21_DEFAULTS.fingerRatios)] as [number, number, number];
     this.thumbRatios = [...(args.thumbRatios ?? INIT21_DEFAULTS.thumbRatios)] as [number, number, number];
@@ -247,7 +245,7 @@ export class Init21Layout extends tfl.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return [this.checkShape(inputShape)[0], 21, 3];
+    return [this.checkShape(inputShape)[0], NUM_JOINTS, 3];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {

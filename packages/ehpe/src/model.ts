@@ -24,7 +24,8 @@ import {
   type ResNetOptions,
 } from '@phalanx/blocks';
 import { fem, resolveFemConfig } from './fem';
-import { checkJointList, init21Layout, TIP_WRIST_JOINTS, type InitialLayoutOptions } from './init21';
+import { TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
+import { checkJointList, init21Layout, type InitialLayoutOptions } from './init21';
 import { resolveTwStageConfig, twStage, type TwStageConfig } from './tw-stage';
 
 type SymbolicTensor = tfl.SymbolicTensor;
@@ -125,7 +126,11 @@ export function resolveEhpeConfig(config: EhpeConfig = {}): ResolvedEhpeConfig {
       imageSize,
     );
   }
-  const tipWristJoints = checkJointList(COMPONENT, 'tipWristJoints', config.tipWristJoints ?? [...TIP_WRIST_JOINTS]);
+  const tipWristJoints = checkJointList(
+    COMPONENT,
+    'tipWristJoints',
+    config.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS],
+  );
   const heatmapSize = config.heatmapSize ?? 64;
   const nodeDim = checkInteger(COMPONENT, 'nodeDim', config.nodeDim ?? 512, 1);
   const gatHeads = checkInteger(COMPONENT, 'gatHeads', config.gatHeads ?? 8, 1);

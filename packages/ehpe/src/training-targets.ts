@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkFinite, checkInteger, checkPositive, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { gaussianHeatmaps, uvdToXyz } from '@phalanx/pose';
-import { checkJointList, TIP_WRIST_JOINTS } from './init21';
+import { TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
+import { checkJointList } from './init21';
 
 /** The keypoint fields of a batch that the targets need (a `HandBatch` of `@phalanx/data` has them). */
 export interface EhpeKeypoints {
@@ -116,7 +117,7 @@ export function twStageTargets(batch: EhpeKeypoints, options: TwStageTargetOptio
     throw new PhalanxConfigError(name, 'options', '{inputSize, heatmapSize, …}', options);
   }
   checkKeypoints(name, batch);
-  const joints = checkJointList(name, 'tipWristJoints', options.tipWristJoints ?? [...TIP_WRIST_JOINTS]);
+  const joints = checkJointList(name, 'tipWristJoints', options.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS]);
   const inputSize = checkInteger(name, 'inputSize', options.inputSize, 2);
   const heatmapSize = checkInteger(name, 'heatmapSize', options.heatmapSize, 2);
   const sigma = checkPositive(name, 'sigma', options.sigma ?? 2);

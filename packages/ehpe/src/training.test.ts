@@ -4,7 +4,9 @@ import '@phalanx/wasm-training';
 import { describe, expect, it } from 'vitest';
 import { expectClose, forEachBackend } from '@phalanx/testing';
 import { disposeBatch, renderSyntheticHand, toBatch } from '@phalanx/data';
-import { SKELETON_EDGES } from '@phalanx/pose';
+import { hopNeighborhood, type DynamicEdgeGAT } from '@phalanx/layers';
+import { adjacency } from '@phalanx/pose';
+import { SKELETON_EDGES } from '@phalanx/skeleton';
 import { Trainer } from '@phalanx/train';
 import {
   createEhpe,
@@ -16,6 +18,7 @@ import {
   pgStageRecipe,
   pgStageTargets,
   RELEASE_L1_WEIGHT,
+  spiEdgeSets,
   twStageLoss,
   twStageModel,
   twStageRecipe,
@@ -254,6 +257,18 @@ forEachBackend(() => {
         'pgStageLoss: adjacency must be 2 edge sets (one per attention map), but received 1.',
       );
       tf.dispose([...att, t, p, loss.total, mean.total, ...Object.values(loss.parts), ...Object.values(mean.parts)]);
+    });
+
+    it('the edge loss reads the edges the SPI graph layers attend over (one skeleton)', () => {
+      const model = createEhpe(TINY);
+      const sets = spiEdgeSets();
+      for (const l of [0, 1]) {
+        const gat = model.getLayer(`pg.spi.gat.${l}`) as DynamicEdgeGAT;
+        const support = hopNeighborhood(gat.adjacency, gat.hops).map((row, i) => row.map((v, j) => (i === j ? 0 : v)));
+        expect(sets[l]).toEqual(support);
+        expect(sets[l]).toEqual(adjacency({ hops: l + 1 })); // the breadth-first count of @phalanx/pose agrees
+      }
+      model.dispose();
     });
   });
 

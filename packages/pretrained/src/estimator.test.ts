@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderSyntheticHand } from '@phalanx/data';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { latentSoftArgmax25D, volumetricSoftArgmax25D, type ConcreteJointSelector } from '@phalanx/layers';
-import { JOINT_NAMES } from '@phalanx/pose';
+import { JOINT_NAMES } from '@phalanx/skeleton';
 import { expectNoTensorLeak, useBackend } from '@phalanx/testing';
 import { PhalanxDisposedError } from './errors';
 import type { Hand, HandPoseEstimator } from './estimator';

@@ -5,7 +5,8 @@
 import { Rng } from '../random';
 import { checkImageSize, type HandSample, type ImageFormat } from '../types';
 import { fillBackground, hsvToRgb, randomColor, type BackgroundKind } from './background';
-import { forwardKinematics, sampleHandShape, NUM_JOINTS, SCALE_BONE, type HandShape } from './hand-model';
+import { NUM_JOINTS, SCALE_BONE } from '@phalanx/skeleton';
+import { forwardKinematics, sampleHandShape, type HandShape } from './hand-model';
 import { clampToLimits, samplePose, type PoseKind } from './poses';
 import { describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { createCanvas, drawCapsule, fillConvexPolygon, type Canvas, type Light, type ScreenPoint } from './raster';
