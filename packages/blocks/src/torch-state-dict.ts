@@ -169,6 +169,9 @@ const CONVERTERS: Record<string, Converter> = {
   },
 };
 
+CONVERTERS.LeanBatchNormalization = CONVERTERS.BatchNormalization;
+CONVERTERS.LastAxisLayerNormalization = CONVERTERS.LayerNormalization;
+
 /** Layer classes whose weights never come from a state_dict. */
 const WEIGHTLESS_OK = new Set(['ConcreteJointSelector']);
 

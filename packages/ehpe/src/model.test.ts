@@ -331,14 +331,14 @@ describe('importTorchStateDict', () => {
       if (cls === 'Conv2D') {
         tensors[`${base}.weight`] = tf.transpose(ws[0], [3, 2, 0, 1]);
         if (ws[1]) tensors[`${base}.bias`] = ws[1];
-      } else if (cls === 'BatchNormalization') {
+      } else if (cls === 'LeanBatchNormalization') {
         ['weight', 'bias', 'running_mean', 'running_var'].forEach(
           (p, k) => (tensors[`${base}.${p}`] = tf.add(ws[k], 0.1)),
         );
       } else if (cls === 'Dense') {
         tensors[`${base}.weight`] = tf.transpose(ws[0]);
         if (ws[1]) tensors[`${base}.bias`] = ws[1];
-      } else if (cls === 'LayerNormalization') {
+      } else if (cls === 'LastAxisLayerNormalization') {
         tensors[`${base}.weight`] = tf.add(ws[0], 0.5);
         tensors[`${base}.bias`] = tf.add(ws[1], 0.5);
       } else if (cls === 'MultiHeadAttention') {

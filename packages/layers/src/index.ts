@@ -24,3 +24,7 @@ export * from './spatial/resize-bilinear';
 export * from './io/pth/read';
 export { isTorchTensor, type TorchDtype, type TorchStorage, type TorchTensor } from './io/pth/torch-pickle';
 export * from './io/pth/write';
+export { isBatchNormalization, isLayerNormalization } from './normalization/stock';
+export type { BatchNormalizationArgs, LayerNormalizationArgs } from './normalization/stock';
+export * from './normalization/lean-batch-norm';
+export * from './normalization/last-axis-layer-norm';
