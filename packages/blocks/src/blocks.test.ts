@@ -12,13 +12,12 @@ import {
   useBackend,
 } from '@phalanx/testing';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { readSafetensors } from '@phalanx/layers';
+import { loadTorchStateDict, readSafetensors } from '@phalanx/layers';
 import {
   basic2dBlock,
   downsampleConv2dR,
   hourglass,
   hourglassBackbone,
-  loadTorchStateDict,
   nddrBlock,
   preActResidual,
   res2dBlock,

@@ -1,7 +1,7 @@
 /**
  * ResNet backbones (He et al., CVPR 2016) with torchvision's module names (`conv1`, `bn1`,
  * `layer1.0.conv1`, `layer1.0.downsample.0`, …), so that torchvision's ImageNet `state_dict`s,
- * converted to safetensors, load by name with {@link loadTorchStateDict}.
+ * converted to safetensors, load by name with {@link @phalanx/layers!loadTorchStateDict}.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, checkOneOf, PhalanxConfigError } from '@phalanx/errors';

@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   expectClose,
+  expectFailsWithoutEffect,
   expectNoLeakInPredictAndTrain,
   expectNoTensorLeak,
   expectSaveLoadIdentical,
@@ -315,6 +316,26 @@ describe('importTorchStateDict', () => {
     );
     expect(report.loaded).toHaveLength(Object.keys(good).length);
     tf.dispose(Object.values(good));
+  });
+
+  it('a failed import writes nothing and leaves no tensor behind (shape, NaN, negative running_var)', async () => {
+    const model = importedTwStage();
+    const good = shortened([]);
+    const wide = tf.zeros([24, 8, 3, 3]);
+    const nan = tf.tidy(() => tf.mul(good['refine.blocks.0.bn1.weight'], NaN));
+    const negative = tf.tidy(() => tf.sub(good['hg.hgs.1.low2.low3.bn2.running_var'], 10));
+    for (const [bad, error] of [
+      [
+        { 'to_25d.weight': wide },
+        "loadTorchStateDict: tensor 'to_25d.weight' must be of shape [24, 8, 1, 1], but received [24, 8, 3, 3].",
+      ],
+      [{ 'refine.blocks.0.bn1.weight': nan }, /tensor 'refine\.blocks\.0\.bn1\.weight' must be finite/],
+      [{ 'hg.hgs.1.low2.low3.bn2.running_var': negative }, /running_var' must be a variance \(every value ≥ 0\)/],
+    ] as const) {
+      await expectFailsWithoutEffect(model, () => importTorchStateDict(model, { ...good, ...bad }), error);
+    }
+    tf.dispose([wide, nan, negative, ...Object.values(good)]);
+    model.dispose();
   });
 
   it('a whole EHPE state_dict: release names (backbone.stem.*, adj) round-trip through the model', () => {

@@ -4,10 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '@phalanx/errors';
-import { loadTorchStateDict, type ImportTorchStateDictOptions, type ImportTorchStateDictReport } from '@phalanx/blocks';
-
-export type { ImportTorchStateDictOptions, ImportTorchStateDictReport };
+import { loadTorchStateDict, type TorchImportReport, type TorchStateDictOptions } from '@phalanx/layers';
 
 /** Release names that differ from this package's: its backbone wraps torchvision's stem in a Sequential. */
 const RENAMES: [RegExp, string][] = [
@@ -45,9 +42,9 @@ const IGNORED = new Set(['adj']);
  */
 export function importTorchStateDict(
   model: tfl.LayersModel,
-  tensors: Record<string, tf.Tensor>,
-  options: ImportTorchStateDictOptions = {},
-): ImportTorchStateDictReport {
+  tensors: Readonly<Record<string, tf.Tensor>>,
+  options: TorchStateDictOptions = {},
+): TorchImportReport {
   const renamed: Record<string, tf.Tensor> = {};
   for (const [key, t] of Object.entries(tensors)) {
     const bare = key.startsWith('module.') ? key.slice('module.'.length) : key;
@@ -63,8 +60,8 @@ export function importTorchStateDict(
  * Loads a torchvision ResNet `state_dict` (e.g. `resnet50(weights=IMAGENET1K_V2).state_dict()` saved as
  * safetensors; keys `conv1.weight`, `layer1.0.downsample.0.weight`, …) into the `backbone.*` layers of a
  * model from {@link createEhpe}; the classifier `fc.*` is skipped and the rest of the model left as it
- * is. Throws a `PhalanxConfigError` listing backbone weights without a tensor and tensors that match no
- * backbone layer.
+ * is. Strict over the backbone: a `PhalanxConfigError` lists backbone weights without a tensor and
+ * tensors that match no backbone layer, and nothing is written then.
  *
  * @example
  * import { readFileSync } from 'node:fs';
@@ -75,25 +72,12 @@ export function importTorchStateDict(
  */
 export function importTorchvisionBackbone(
   model: tfl.LayersModel,
-  tensors: Record<string, tf.Tensor>,
-): ImportTorchStateDictReport {
+  tensors: Readonly<Record<string, tf.Tensor>>,
+): TorchImportReport {
   const prefixed: Record<string, tf.Tensor> = {};
   for (const [key, t] of Object.entries(tensors)) {
     if (key.startsWith('fc.')) continue;
     prefixed[`backbone.${key}`] = t;
   }
-  const report = loadTorchStateDict(model, prefixed, { strict: false, stripPrefix: '' });
-  const missing = report.missing.filter((k) => k.startsWith('backbone.'));
-  if (missing.length > 0 || report.unexpected.length > 0) {
-    const parts: string[] = [];
-    if (missing.length > 0) parts.push(`missing keys: ${missing.join(', ')}`);
-    if (report.unexpected.length > 0) parts.push(`unexpected keys: ${report.unexpected.join(', ')}`);
-    throw new PhalanxConfigError(
-      'importTorchvisionBackbone',
-      'tensors',
-      "a torchvision ResNet state_dict of the model's backbone",
-      parts.join('; '),
-    );
-  }
-  return { ...report, missing: [] };
+  return loadTorchStateDict(model, prefixed, { stripPrefix: '', only: /^backbone\./ });
 }

@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   expectClose,
+  expectFailsWithoutEffect,
   expectNoLeakInPredictAndTrain,
   expectNoTensorLeak,
   expectSaveLoadIdentical,
@@ -217,5 +218,32 @@ describe('importTorchStateDict', () => {
     expect(report.loaded).toHaveLength(Object.keys(good).length);
     expect((model.getLayer('meta_S') as ConcreteJointSelector).getTemperature()).toBeCloseTo(0.25, 6);
     tf.dispose(Object.values(good));
+  });
+});
+
+describe('importTorchStateDict: all or nothing', () => {
+  it('a failed import writes nothing and leaves no tensor behind (shape, NaN, negative running_var, temperature)', async () => {
+    const model = importedReduced();
+    const tensors = readSafetensors(weightBytes);
+    const wrong = tf.zeros([3, 21]);
+    const nan = tf.tidy(() => tf.mul(tensors['b_depth_conv.2.2.weight'], NaN));
+    const negative = tf.tidy(() => tf.neg(tensors['backbone_conv.1.res_branch.1.running_var']));
+    for (const [bad, error] of [
+      [
+        { 'meta_S.weight': wrong },
+        "loadTorchStateDict: tensor 'meta_S.weight' must be of shape [21, 3], but received [3, 21].",
+      ],
+      [{ 'b_depth_conv.2.2.weight': nan }, /tensor 'b_depth_conv\.2\.2\.weight' must be finite/],
+      [{ 'backbone_conv.1.res_branch.1.running_var': negative }, /running_var' must be a variance/],
+    ] as const) {
+      await expectFailsWithoutEffect(model, () => importTorchStateDict(model, { ...tensors, ...bad }), error);
+    }
+    await expectFailsWithoutEffect(
+      model,
+      () => importTorchStateDict(model, tensors, { temperature: 0 }),
+      'importTorchStateDict: temperature must be a finite number > 0, but received 0.',
+    );
+    tf.dispose([wrong, nan, negative, ...Object.values(tensors)]);
+    model.dispose();
   });
 });

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { LAYER_NORM_CONVERTER, registerTorchConverter } from '../io/torch-converters';
 import { StockLayerNormalization, type LayerNormalizationArgs } from './stock';
 
 /** The fields of tfjs-layers' `LayerNormalization` that {@link LastAxisLayerNormalization} reads. */
@@ -62,6 +63,7 @@ export class LastAxisLayerNormalization extends StockLayerNormalization {
 tf.serialization.registerClass(
   LastAxisLayerNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
 );
+registerTorchConverter(LastAxisLayerNormalization, LAYER_NORM_CONVERTER);
 
 /**
  * Creates a {@link LastAxisLayerNormalization} layer (arguments of `tf.layers.layerNormalization`).

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { BATCH_NORM_CONVERTER, registerTorchConverter } from '../io/torch-converters';
 import { StockBatchNormalization, type BatchNormalizationArgs } from './stock';
 
 /** The fields of tfjs-layers' `BatchNormalization` that {@link LeanBatchNormalization} reads. */
@@ -130,6 +131,7 @@ export class LeanBatchNormalization extends StockBatchNormalization {
 tf.serialization.registerClass(
   LeanBatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
 );
+registerTorchConverter(LeanBatchNormalization, BATCH_NORM_CONVERTER);
 
 /**
  * Creates a {@link LeanBatchNormalization} layer (arguments of `tf.layers.batchNormalization`).
