@@ -48,9 +48,43 @@ export function checkJointList(component: string, argument: string, joints: unkn
   return [...(joints as number[])];
 }
 
-function checkTriple(name: string, v: unknown, n: number): number[] {
-  if (!Array.isArray(v) || v.length !== n) throw new PhalanxConfigError(COMPONENT, name, `a list of ${n} numbers`, v);
-  return v.map((x) => checkFinite(COMPONENT, name, x));
+function checkNumbers(component: string, name: string, v: unknown, n: number): number[] {
+  if (!Array.isArray(v) || v.length !== n) throw new PhalanxConfigError(component, name, `a list of ${n} numbers`, v);
+  return v.map((x) => checkFinite(component, name, x));
+}
+
+/** {@link InitialLayoutOptions} with every default filled in. */
+export type ResolvedInitialLayoutOptions = Required<InitialLayoutOptions>;
+
+/**
+ * Fills in the release's defaults ({@link INIT21_DEFAULTS}) and checks the lists: `fingerRatios` and
+ * `thumbRatios` 3 finite numbers, `lateralOffsets` 5; a named `PhalanxConfigError` otherwise.
+ *
+ * @example
+ * resolveInitialLayoutOptions({ lateralOffsets: [8, 4, 0, -4, -8] }).fingerRatios; // [0.28, 0.62, 0.85]
+ */
+export function resolveInitialLayoutOptions(
+  options: InitialLayoutOptions = {},
+  component = COMPONENT,
+): ResolvedInitialLayoutOptions {
+  return {
+    fingerRatios: checkNumbers(component, 'fingerRatios', options.fingerRatios ?? INIT21_DEFAULTS.fingerRatios, 3) as [
+      number,
+      number,
+      number,
+    ],
+    thumbRatios: checkNumbers(component, 'thumbRatios', options.thumbRatios ?? INIT21_DEFAULTS.thumbRatios, 3) as [
+      number,
+      number,
+      number,
+    ],
+    lateralOffsets: checkNumbers(
+      component,
+      'lateralOffsets',
+      options.lateralOffsets ?? INIT21_DEFAULTS.lateralOffsets,
+      5,
+    ) as [number, number, number, number, number],
+  };
 }
 
 /**
@@ -81,9 +115,7 @@ export function initialLayoutMatrix(
   offset: number[][];
 } {
   const list = checkJointList(COMPONENT, 'tipWristJoints', joints);
-  const finger = checkTriple('fingerRatios', options.fingerRatios ?? INIT21_DEFAULTS.fingerRatios, 3);
-  const thumb = checkTriple('thumbRatios', options.thumbRatios ?? INIT21_DEFAULTS.thumbRatios, 3);
-  const lateral = checkTriple('lateralOffsets', options.lateralOffsets ?? INIT21_DEFAULTS.lateralOffsets, 5);
+  const { fingerRatios: finger, thumbRatios: thumb, lateralOffsets: lateral } = resolveInitialLayoutOptions(options);
   const n = list.length;
   const unit = (k: number) => Array.from({ length: n }, (_, i) => (i === k ? 1 : 0));
   const combine = (a: number[], wa: number, b: number[], wb: number) => a.map((v, i) => wa * v + wb * b[i]);
@@ -218,16 +250,10 @@ export class Init21Layout extends tfl.layers.Layer {
     super(args);
     this.tipWristJoints = checkJointList(COMPONENT, 'tipWristJoints', args.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS]);
     this.xyScale = checkFinite(COMPONENT, 'xyScale', args.xyScale ?? 1);
-    this.fingerRatios = [...(args.fingerRatios ?? INIT21_DEFAULTS.fingerRatios)] as [number, number, number];
-    this.thumbRatios = [...(args.thumbRatios ?? INIT21_DEFAULTS.thumbRatios)] as [number, number, number];
-    this.lateralOffsets = [...(args.lateralOffsets ?? INIT21_DEFAULTS.lateralOffsets)] as [
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    initialLayoutMatrix(this.tipWristJoints, this); // validates the ratios and offsets
+    const layout = resolveInitialLayoutOptions(args);
+    this.fingerRatios = layout.fingerRatios;
+    this.thumbRatios = layout.thumbRatios;
+    this.lateralOffsets = layout.lateralOffsets;
   }
 
   private checkShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {

@@ -25,6 +25,7 @@ import {
 import {
   createEhpe,
   createFem,
+  createPgOnly,
   createPgStage,
   createTwStage,
   importTorchStateDict,
@@ -266,6 +267,34 @@ describe('createEhpe structure', () => {
     );
     expect(() => createEhpe({ ...TINY, femHeads: 5 })).toThrow(
       'createEhpe: heads must be a divisor of dim = 16, but received 5.',
+    );
+    // The backbone and every list option, named (a string backbone used to build a ResNet-50 silently).
+    expect(() => createEhpe({ ...TINY, backbone: 'resnet18' as never })).toThrow(
+      "createEhpe: backbone must be an options object such as { depth: 18 } or { block: 'basic', layers: [2, 2, 2, 2] }, but received 'resnet18'.",
+    );
+    expect(() => createEhpe({ ...TINY, backbone: { depht: 18 } as never })).toThrow(
+      'createEhpe: backbone.depht must be a ResNet option (one of depth, block, layers, widths, stemChannels), but received 18.',
+    );
+    expect(() => createEhpe({ ...TINY, backbone: { ...TINY.backbone, widths: [4, 4, 8] } })).toThrow(
+      'createEhpe: widths must be a list of 4 widths (one per stage), but received [4, 4, 8].',
+    );
+    expect(() => createEhpe({ ...TINY, backbone: { ...TINY.backbone, layers: [1, 1, 0, 1] } })).toThrow(
+      'createEhpe: layers must be an integer ≥ 1, but received 0.',
+    );
+    expect(() => createEhpe({ ...TINY, fingerRatios: [0.3, 0.6] as never })).toThrow(
+      'createEhpe: fingerRatios must be a list of 3 numbers, but received [0.3, 0.6].',
+    );
+    expect(() => createEhpe({ ...TINY, thumbRatios: [0.3, NaN, 0.9] })).toThrow(
+      'createEhpe: thumbRatios must be a finite number, but received NaN.',
+    );
+    expect(() => createEhpe({ ...TINY, lateralOffsets: [1, 2, 3] as never })).toThrow(
+      'createEhpe: lateralOffsets must be a list of 5 numbers, but received [1, 2, 3].',
+    );
+    expect(() => createEhpe({ ...TINY, tipWristJoints: [0, 4, 21] })).toThrow(
+      'createEhpe: tipWristJoints must be a non-empty increasing list of joint indices in [0, 20], but received [0, 4, 21].',
+    );
+    expect(() => createPgOnly({ ...TINY, backbone: 'resnet18' as never })).toThrow(
+      /createEhpe: backbone must be an options object/,
     );
     expect(() => createTwStage({ beta: 0 })).toThrow('createTwStage: beta must be a number > 0, but received 0.');
     expect(() => createTwStage({ refineBlocks: 2, refinePools: 3 })).toThrow(

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import '@phalanx/wasm-training';
 import { describe, expect, it } from 'vitest';
 import { expectClose, forEachBackend } from '@phalanx/testing';
@@ -13,11 +13,14 @@ import {
   createPgOnly,
   depthToBins,
   ehpeModelInfo,
+  ehpeOutputIndex,
+  ehpeRecordOf,
   joints25dToXyz,
   pgStageLoss,
   pgStageRecipe,
   pgStageTargets,
   RELEASE_L1_WEIGHT,
+  resolveEhpeConfig,
   spiEdgeSets,
   twStageLoss,
   twStageModel,
@@ -273,6 +276,38 @@ forEachBackend(() => {
   });
 
   describe('recipes', () => {
+    it('a model keeps its resolved configuration and named outputs, through save and load; recipes read them', async () => {
+      const model = createEhpe(TINY);
+      const record = ehpeRecordOf(model)!;
+      expect(record.kind).toBe('ehpe');
+      expect(record.outputs).toEqual(['twHeatmaps', 'twCoords', 'joints', 'attention1', 'attention2']);
+      expect(record.config).toEqual(resolveEhpeConfig(TINY));
+      expect(ehpeOutputIndex(model, 'joints')).toBe(2);
+      let saved: tf.io.ModelArtifacts | undefined;
+      await model.save(
+        tf.io.withSaveHandler(async (a) => {
+          saved = a;
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        }),
+      );
+      const reloaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+      expect(ehpeRecordOf(reloaded)).toEqual(record);
+      expect(ehpeModelInfo(reloaded)).toEqual(ehpeModelInfo(model));
+      expect(ehpeRecordOf(createPgOnly(TINY))?.outputs).toEqual(['joints', 'attention1', 'attention2']);
+      // A model that is not one of createEhpe's carries no record, whatever its layers.
+      expect(() => ehpeModelInfo(twStageModel(model))).toThrow(
+        /ehpeModelInfo: model must be a model built by createEhpe/,
+      );
+      // Options are validated without running anything: no tensor is made for a rejected option.
+      const count = tf.memory().numTensors;
+      expect(() => twStageRecipe(model, { heatmapNormalize: 'max' as 'peak' })).toThrow(
+        "twStageTargets: heatmapNormalize must be 'gaussian' or 'peak' (how to normalize the Gaussians), but received 'max'.",
+      );
+      expect(tf.memory().numTensors).toBe(count);
+      model.dispose();
+      reloaded.dispose();
+    });
+
     it('stage 2 leaves backbone and TW-stage (weights and BN statistics) bitwise unchanged', async () => {
       const model = createEhpe(TINY);
       expect(ehpeModelInfo(model)).toEqual({

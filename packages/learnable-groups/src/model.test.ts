@@ -95,6 +95,31 @@ describe('structure', () => {
       'createLearnableGroups: planes must be a pair of integers, but received [4].',
     );
   });
+
+  it('validates every list option and the selector options with named errors, before building anything', () => {
+    const bad = (override: Record<string, unknown>) => () => createLearnableGroups({ ...TINY, ...override });
+    expect(bad({ planes: [4, 2.5] })).toThrow(
+      'createLearnableGroups: planes must be an integer ≥ 1, but received 2.5.',
+    );
+    expect(bad({ planes: '44' })).toThrow(
+      "createLearnableGroups: planes must be a pair of integers, but received '44'.",
+    );
+    expect(bad({ stemChannels: [4, 4, 4] })).toThrow(
+      'createLearnableGroups: stemChannels must be a pair of integers, but received [4, 4, 4].',
+    );
+    expect(bad({ stemChannels: [0, 4] })).toThrow(
+      'createLearnableGroups: stemChannels must be an integer ≥ 1, but received 0.',
+    );
+    expect(bad({ inferenceMode: 'argmax' })).toThrow(
+      "createLearnableGroups: inferenceMode must be one of 'hard', 'soft', but received 'argmax'.",
+    );
+    expect(bad({ initialTemperature: 0 })).toThrow(
+      'createLearnableGroups: initialTemperature must be a finite number > 0, but received 0.',
+    );
+    expect(() => createLearnableGroups('small' as never)).toThrow(
+      "createLearnableGroups: config must be an options object, but received 'small'.",
+    );
+  });
 });
 
 forEachBackend((backend) => {
