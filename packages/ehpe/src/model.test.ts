@@ -28,6 +28,7 @@ import {
   createPgOnly,
   createPgStage,
   createTwStage,
+  exportTorchStateDict,
   importTorchStateDict,
   importTorchvisionBackbone,
   init21FromTipsAndWrist,
@@ -481,5 +482,51 @@ describe('Init21Layout', () => {
     expect(() => new Init21Layout({ fingerRatios: [0.1, 0.2] as never })).toThrow(
       'Init21Layout: fingerRatios must be a list of 3 numbers, but received [0.1, 0.2].',
     );
+  });
+});
+
+describe('exportTorchStateDict', () => {
+  const sameBits = async (a: tf.Tensor, b: tf.Tensor) => {
+    const [x, y] = await Promise.all([a.data(), b.data()]);
+    return Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
+  };
+
+  it("import then export gives back every tensor of the release's TWStage and FEM state_dicts bit for bit", async () => {
+    const models: [string, tfl.LayersModel][] = [
+      ['tw_stage.safetensors', createTwStage({ ...twCase.config, featureSize: twCase.featuresNHWC.shape[1] })],
+      ['fem.safetensors', createFem({ ...femCase.config, numImageTokens: femCase.imageTokens.shape[1] })],
+    ];
+    for (const [file, model] of models) {
+      const official = readSafetensors(bytes(file));
+      importTorchStateDict(model, official);
+      const exported = exportTorchStateDict(model);
+      expect(Object.keys(exported).sort(), file).toEqual(Object.keys(official).sort());
+      for (const [key, t] of Object.entries(official)) {
+        expect(exported[key].shape, `${file} ${key}`).toEqual(t.shape);
+        expect(await sameBits(exported[key], t), `${file} ${key}`).toBe(true);
+      }
+      tf.dispose([...Object.values(official), ...Object.values(exported)]);
+      model.dispose();
+    }
+  });
+
+  it("a whole EHPE exports the release's names (backbone.stem.*, adj) and imports back into the same weights", async () => {
+    const model = createEhpe(TINY);
+    const sd = exportTorchStateDict(model);
+    expect(Object.keys(sd)).toEqual(
+      expect.arrayContaining(['backbone.stem.0.weight', 'backbone.stem.1.running_var', 'adj']),
+    );
+    expect(Object.keys(sd).some((k) => k.startsWith('backbone.conv1.'))).toBe(false);
+    // adj: the skeleton with self-loops, as the release's build_adjacency(self_loops=True).
+    const adj = (await sd.adj.array()) as number[][];
+    expect(adj.flat().reduce((a, b) => a + b, 0)).toBe(21 + 40);
+    const fresh = createEhpe(TINY);
+    const report = importTorchStateDict(fresh, sd);
+    expect(report.unexpected).toEqual([]);
+    const again = exportTorchStateDict(fresh);
+    for (const key of Object.keys(sd)) expect(await sameBits(again[key], sd[key]), key).toBe(true);
+    tf.dispose([...Object.values(sd), ...Object.values(again)]);
+    model.dispose();
+    fresh.dispose();
   });
 });
