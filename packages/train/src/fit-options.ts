@@ -11,7 +11,7 @@ import { JsonlLogging } from './callbacks/logging';
 import { ProgressReporting } from './callbacks/progress';
 import { StopOnSigint } from './callbacks/sigint';
 import { checkCheckpoint } from './checkpoint';
-import { listCheckpoints } from './checkpoint-folders';
+import { listCheckpoints, recoverCheckpointFolder } from './checkpoint-folders';
 import type { DataSource } from './data-source';
 import type { ProgressDisplayOptions } from './progress';
 
@@ -175,7 +175,10 @@ export interface ResumeChoice {
  * const { dir, warnings } = await chooseResumeCheckpoint(true, 'runs/a/checkpoints');
  */
 export async function chooseResumeCheckpoint(resume: boolean | string, root: string | null): Promise<ResumeChoice> {
-  if (typeof resume === 'string') return { dir: resume, step: (await checkCheckpoint(resume)).step, warnings: [] };
+  if (typeof resume === 'string') {
+    const dir = (await recoverCheckpointFolder(resume)) ?? resume; // e.g. a best/ whose replacement was killed
+    return { dir, step: (await checkCheckpoint(dir)).step, warnings: [] };
+  }
   if (!resume || root === null) return { dir: null, step: 0, warnings: [] };
   const warnings: string[] = [];
   const all = await listCheckpoints(root);

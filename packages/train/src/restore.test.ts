@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -199,6 +199,26 @@ describe('resume', () => {
     );
     const log = readFileSync(join(dir, 'log.jsonl'), 'utf8');
     expect(log).toMatch(/"event":"warning","step":3,.*step-00000004 is damaged/);
+  });
+
+  it('resume from best/ works when a kill left its replacement half-done', async () => {
+    const dir = join(root, 'best-aside');
+    let k = 0;
+    await trainer(model()).fit({
+      data,
+      steps: 3,
+      checkpointDir: dir,
+      evaluate: async () => ({ score: [3, 1, 2][k++] }),
+      evaluateEvery: 1,
+      bestMetric: { name: 'score', mode: 'min' },
+      handleSigint: false,
+    });
+    // The kill: best/ renamed aside (by a writer that no longer runs), the new one not yet in place.
+    renameSync(join(dir, 'best'), join(dir, `best.old-${2 ** 22 + 7}-x`));
+    const t = trainer(model());
+    const result = await t.fit({ data, steps: 4, checkpointDir: dir, resume: join(dir, 'best'), handleSigint: false });
+    expect(result.resumedFrom).toBe(join(dir, 'best'));
+    expect(result.losses).toHaveLength(2); // best was step 2
   });
 
   it('steps below the checkpoint step is a named error, and nothing is overwritten', async () => {
