@@ -5,7 +5,6 @@
  *
  * @packageDocumentation
  */
-export * from './config';
 export * from './init21';
 export * from './tw-stage';
 export * from './fem';

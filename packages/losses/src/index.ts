@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+export { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 export * from './heatmap-mse';
 export * from './mpjpe';
 export * from './squared-distance';

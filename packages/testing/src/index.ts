@@ -6,4 +6,3 @@ export * from './gradcheck';
 export * from './leaks';
 export * from './model-checks';
 export * from './environment';
-export * from './import-checks';
