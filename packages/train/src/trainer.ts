@@ -351,17 +351,17 @@ export class Trainer<B = unknown> implements TrainerHandle {
     const learningRates = applyLearningRates(NAME, this.groups, step);
     const sizes = batches.map((b) => this.batchSizeOf(b));
     const measures = await this.computeAndApply(batches, sizes, step);
+    const samples = sizes.reduce((a, b) => a + b, 0);
     this.stepCount += 1;
     this.batchCount += batches.length;
-    this.sampleCount += sizes.reduce((a, b) => a + b, 0);
+    this.sampleCount += samples;
     const result: StepResult = {
       step: this.stepCount,
-      ...measures,
+      ...measures, // loss, gradNorm, parts, skipped
       learningRates,
       ...(this.annealing?.temperature != null ? { temperature: this.annealing.temperature } : {}),
-      batchSize: sizes.reduce((a, b) => a + b, 0),
+      batchSize: samples,
       microBatches: batches.length,
-      skipped: measures.skipped,
       ms: performance.now() - t0,
     };
     await this.emit('onStepEnd', result);
