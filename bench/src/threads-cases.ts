@@ -69,6 +69,63 @@ function convCases(): ThreadCase[] {
   ];
 }
 
+/**
+ * Single training kernels of @phalanx/wasm-training (whether the pool speeds them up): the two conv
+ * gradients alone, a batched (attention-like) product and its gradient, the batch-norm gradient and the
+ * bilinear resize gradient.
+ */
+function kernelCases(): ThreadCase[] {
+  const x = () => tf.randomNormal([8, 64, 64, 64], 0, 1, 'float32', 6) as tf.Tensor4D;
+  const w = () => tf.randomNormal([3, 3, 64, 64], 0, 0.05, 'float32', 7) as tf.Tensor4D;
+  const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC' };
+  const kernel = (name: string, make: () => Record<string, tf.Tensor>, extra: Record<string, unknown>): ThreadCase => ({
+    name,
+    prepare: async () => {
+      const inputs = make();
+      return {
+        run: () => finish([tf.engine().runKernel(name.split(' ')[0], inputs, extra as tf.NamedAttrMap) as tf.Tensor]),
+        dispose: () => tf.dispose(Object.values(inputs)),
+      };
+    },
+  });
+  const grads = (name: string, make: () => tf.Tensor[], f: (...xs: tf.Tensor[]) => tf.Tensor): ThreadCase => ({
+    name,
+    prepare: async () => {
+      const inputs = make();
+      const g = tf.grads((...xs: tf.Tensor[]) => tf.sum(f(...xs)));
+      return { run: () => finish(g(inputs)), dispose: () => tf.dispose(inputs) };
+    },
+  });
+  return [
+    kernel('Conv2DBackpropInput 3×3 64→64 B=8 64²', () => ({ dy: x(), filter: w() }), {
+      ...attrs,
+      inputShape: [8, 64, 64, 64],
+    }),
+    kernel('Conv2DBackpropFilter 3×3 64→64 B=8 64²', () => ({ x: x(), dy: x() }), {
+      ...attrs,
+      filterShape: [3, 3, 64, 64],
+    }),
+    grads(
+      'batched matMul [32,256,64]·[32,64,256] fwd+bwd',
+      () => [tf.randomNormal([32, 256, 64], 0, 1, 'float32', 8), tf.randomNormal([32, 64, 256], 0, 1, 'float32', 9)],
+      (a, b) => tf.matMul(a, b),
+    ),
+    grads(
+      'batch norm [8,64,64,64] fwd+bwd',
+      () => [x(), tf.ones([64]), tf.zeros([64])],
+      (a, scale, offset) => {
+        const { mean, variance } = tf.moments(a, [0, 1, 2]);
+        return tf.batchNorm(a, mean, variance, offset, scale, 1e-3);
+      },
+    ),
+    grads(
+      'resize bilinear [8,32,32,64] → 64² fwd+bwd',
+      () => [tf.randomNormal([8, 32, 32, 64], 0, 1, 'float32', 10)],
+      (a) => tf.image.resizeBilinear(a as tf.Tensor4D, [64, 64]),
+    ),
+  ];
+}
+
 /** Forward+backward of a layer case: gradients of Σ outputs w.r.t. its inputs and weights (as the layer bench). */
 function layerCase(c: LayerBenchCase): ThreadCase {
   return {
@@ -182,5 +239,5 @@ export function threadCases(): ThreadCase[] {
     ...multiHeadAttention,
     ...jointFeatureSampler,
   ];
-  return [...convCases(), ...layers.map(layerCase), ...learnableGroupsCases()];
+  return [...convCases(), ...kernelCases(), ...layers.map(layerCase), ...learnableGroupsCases()];
 }

@@ -41,6 +41,8 @@ const layers = ${load('@phalanx/layers')};
 const losses = ${load('@phalanx/losses')};
 const pose = ${load('@phalanx/pose')};
 const data = ${load('@phalanx/data')};
+const prefetch = ${load('@phalanx/data/prefetch')};
+const wasmBackend = ${load('@tensorflow/tfjs-backend-wasm')};
 const wasmTraining = ${load('@phalanx/wasm-training')};
 const blocks = ${load('@phalanx/blocks')};
 const learnableGroups = ${load('@phalanx/learnable-groups')};
@@ -89,6 +91,18 @@ async function main() {
   const [hand] = await estimator.estimateHands(tf.zeros([40, 30, 3], 'int32'));
   report.estimator = [hand.keypoints.length, hand.keypoints[8].name, hand.keypoints3D[0].z];
   estimator.dispose();
+  // The threaded wasm backend and the prefetching data source from the installed files (the process must
+  // still end by itself: the pool's threads and the data workers do not keep it alive).
+  wasmTraining.enableWasmThreads();
+  wasmBackend.setThreadsCount(2);
+  await tf.setBackend('wasm');
+  report.wasmThreads = wasmBackend.getThreadsCount();
+  await tf.setBackend('cpu');
+  report.prefetched = [];
+  for await (const b of prefetch.prefetchBatches({ seed: 1, size: 16, count: 3, batchSize: 2 })) {
+    report.prefetched.push(b.images.shape);
+    data.disposeBatch(b);
+  }
   console.log(JSON.stringify(report));
 }
 main().catch((e) => { console.error(e); process.exit(1); });
@@ -143,6 +157,11 @@ describe('packed tarballs in a fresh npm project', () => {
         lgShapes: [
           [1, 21, 2],
           [1, 21],
+        ],
+        wasmThreads: 2,
+        prefetched: [
+          [2, 16, 16, 3],
+          [1, 16, 16, 3],
         ],
       });
     });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import '@phalanx/wasm-training';
+import { setThreadedWasmBackend } from '@phalanx/wasm-training';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { softArgmax25D } from '@phalanx/layers';
 import { mpjpeLoss } from '@phalanx/losses';
@@ -14,7 +14,7 @@ const targets = (b: HandBatch) =>
     return tf.concat([tf.div(b.uv, 63), tf.add(zRel, 0.5)], 2);
   });
 
-await tf.setBackend('wasm');
+await setThreadedWasmBackend(); // wasm on every core
 const image = tfl.input({ shape: [64, 64, 3] });
 let x: tfl.SymbolicTensor = image;
 for (const [filters, strides] of [

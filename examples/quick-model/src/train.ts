@@ -1,7 +1,7 @@
 // The README example's model and targets as functions, for the fixed-batch test (src/main.ts is the README's program).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import '@phalanx/wasm-training'; // conv gradients for wasm
+import { setThreadedWasmBackend } from '@phalanx/wasm-training'; // conv gradients and threads for wasm
 import * as tfl from '@tensorflow/tfjs-layers';
 import { softArgmax25D } from '@phalanx/layers';
 import { mpjpeLoss } from '@phalanx/losses';
@@ -45,9 +45,9 @@ export function buildModel(): tfl.LayersModel {
   return model;
 }
 
-/** Trains on `steps` fresh batches of synthetic hands (wasm backend) and returns every step's loss. */
+/** Trains on `steps` fresh batches of synthetic hands (wasm backend, every core) and returns every step's loss. */
 export async function train(steps = 300, log = console.log): Promise<number[]> {
-  await tf.setBackend('wasm');
+  await setThreadedWasmBackend();
   const model = buildModel();
   const losses: number[] = [];
   for await (const batch of batches({ seed: 7, size: SIZE, batchSize: 16, count: 16 * steps })) {
