@@ -12,7 +12,7 @@
  * stream, cycled (the overfit test), and also reports the EPE on them (`epeFixed…`).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -39,6 +39,7 @@ const flags = parseFlags(process.argv.slice(2), {
   'test-seed': { type: 'string' },
   fixed: { type: 'string' },
   save: { type: 'string' },
+  tag: { type: 'string' },
   'train-mode-eval': { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 });
@@ -50,7 +51,8 @@ if (flags.help) {
   --test-size N         held-out samples (default 256)
   --test-seed N         seed of the held-out set (default 90210; training uses --data-seed)
   --fixed N             train on the first N samples only, cycled (overfit test)
-  --save DIR            save the trained model there (tfjs format)
+  --tag TEXT            a free label (ignored; e.g. for process watchers)
+  --save DIR            where to save the trained model (tfjs format; default <log dir>/models/<name>)
   --train-mode-eval     also evaluate in training mode (batch statistics, Concrete sample)
 ${RECIPE_HELP}`);
   process.exit(0);
@@ -196,8 +198,8 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(r.parts ?? {})) parts[k] = (parts[k] ?? 0) + v;
     if (step % evalEvery === 0 || step === config.steps) await evalNow(step);
   }
-  if (typeof flags.save === 'string')
-    await model.save(fileSystem(resolve(process.env.INIT_CWD ?? process.cwd(), flags.save)));
+  const saveDir = typeof flags.save === 'string' ? flags.save : join(dirname(logFile), 'models', name);
+  await model.save(fileSystem(resolve(process.env.INIT_CWD ?? process.cwd(), saveDir)));
   log({
     kind: 'end',
     steps: config.steps,
