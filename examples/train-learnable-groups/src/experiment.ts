@@ -12,7 +12,7 @@
  * stream, cycled (the overfit test), and also reports the EPE on them (`epeFixed…`).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -20,6 +20,7 @@ import '@phalanx/wasm-training';
 import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
 import { fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
 import { baselineErrors, epeOf, meanTrainingPose } from './baselines';
+import { recalibrateBatchNorm } from './recipe';
 import { intFlag, jobConfigFromFlags, parseFlags, RECIPE_HELP } from './flags';
 import {
   BACKBONE_HEATMAP_LAYER,
@@ -39,6 +40,8 @@ const flags = parseFlags(process.argv.slice(2), {
   'test-seed': { type: 'string' },
   fixed: { type: 'string' },
   save: { type: 'string' },
+  tag: { type: 'string' },
+  'precise-bn': { type: 'string' },
   'train-mode-eval': { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 });
@@ -50,7 +53,9 @@ if (flags.help) {
   --test-size N         held-out samples (default 256)
   --test-seed N         seed of the held-out set (default 90210; training uses --data-seed)
   --fixed N             train on the first N samples only, cycled (overfit test)
-  --save DIR            save the trained model there (tfjs format)
+  --precise-bn N        also evaluate after re-estimating the batch-norm statistics on N training batches
+  --tag TEXT            a free label (ignored; e.g. for process watchers)
+  --save DIR            where to save the trained model (tfjs format; default <log dir>/models/<name>)
   --train-mode-eval     also evaluate in training mode (batch statistics, Concrete sample)
 ${RECIPE_HELP}`);
   process.exit(0);
@@ -154,6 +159,20 @@ async function main(): Promise<void> {
     }))
       fixedSet.push(b);
   }
+  const recalSet: HandBatch[] = [];
+  const recalBatches = flags['precise-bn'] === undefined ? 0 : intFlag('precise-bn', flags['precise-bn'], 1);
+  if (recalBatches > 0) {
+    // Training-stream samples far beyond what a run reads: statistics of the training distribution.
+    for await (const b of batches({
+      ...config.synthetic,
+      seed: config.dataSeed,
+      size: inputSize,
+      start: 50_000_000,
+      count: recalBatches * config.batchSize,
+      batchSize: config.batchSize,
+    }))
+      recalSet.push(b);
+  }
   const model = buildModel(config);
   const trainer = buildTrainer(model, config, { progress: false });
   log({ kind: 'config', params: model.countParams(), config });
@@ -165,6 +184,13 @@ async function main(): Promise<void> {
   const evalNow = async (step: number) => {
     const r = await measure(model, test, 'epe');
     if (fixed > 0) Object.assign(r, await measure(model, fixedSet, 'epeFixed'));
+    if (recalSet.length > 0) {
+      recalibrateBatchNorm(
+        model,
+        recalSet.map((b) => b.images),
+      );
+      r.epeRecal = await epeOf(test, await predict(model, test, 'hard'));
+    }
     const betas = model.weights.filter((w) => /^b_get_uv\.\d+\//.test(w.originalName));
     r.betaMean = betas.length
       ? tf.tidy(() => tf.mean(tf.concat(betas.map((b) => tf.reshape(b.read(), [-1])))).dataSync()[0])
@@ -196,8 +222,8 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(r.parts ?? {})) parts[k] = (parts[k] ?? 0) + v;
     if (step % evalEvery === 0 || step === config.steps) await evalNow(step);
   }
-  if (typeof flags.save === 'string')
-    await model.save(fileSystem(resolve(process.env.INIT_CWD ?? process.cwd(), flags.save)));
+  const saveDir = typeof flags.save === 'string' ? flags.save : join(dirname(logFile), 'models', name);
+  await model.save(fileSystem(resolve(process.env.INIT_CWD ?? process.cwd(), saveDir)));
   log({
     kind: 'end',
     steps: config.steps,

@@ -4,7 +4,7 @@
  */
 import { contactSheet, drawSkeleton, type RgbImage } from '@phalanx/data';
 import { FINGER_CHAINS, JOINT_NAMES, SKELETON_EDGES } from '@phalanx/pose';
-import { escapeXml } from '@phalanx/pose';
+import { escapeXml, niceTicks } from '@phalanx/pose';
 
 const GROUP_COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9'];
 
@@ -118,4 +118,84 @@ export function predictionSheet(images: RgbImage[], gtUv: number[][][], predUv: 
   const gt = big.map((im, i) => drawSkeleton(im, up(gtUv[i])));
   const pred = big.map((im, i) => drawSkeleton(im, up(predUv[i])));
   return contactSheet([...gt, ...pred], images.length);
+}
+
+/** One learning curve: `[samples seen, held-out 2D EPE]` points. */
+export interface LearningCurve {
+  /** Legend label. */
+  label: string;
+  /** Points in increasing samples. */
+  points: [number, number][];
+}
+
+const CURVE_COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#999999'];
+
+/**
+ * An SVG chart of held-out 2D EPE against samples seen, with the two baselines as dashed horizontal
+ * lines (mean pose, hand centre) and an optional target line, 720 × 420 px.
+ */
+export function learningCurvesSvg(
+  curves: LearningCurve[],
+  references: { label: string; value: number }[],
+  title: string,
+): string {
+  const W = 720;
+  const H = 420;
+  const m = { left: 60, right: 230, top: 40, bottom: 50 };
+  const pw = W - m.left - m.right;
+  const ph = H - m.top - m.bottom;
+  const xs = curves.flatMap((c) => c.points.map((p) => p[0]));
+  const ys = [...curves.flatMap((c) => c.points.map((p) => p[1])), ...references.map((r) => r.value)];
+  const xHi = Math.max(1, ...xs);
+  const yLo = Math.max(0, Math.floor(Math.min(...ys) - 0.5));
+  const yHi = Math.ceil(Math.max(...ys) + 0.5);
+  const X = (v: number) => m.left + (v / xHi) * pw;
+  const Y = (v: number) => m.top + (1 - (v - yLo) / (yHi - yLo)) * ph;
+  const f = (v: number) => v.toFixed(1);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${m.left}" y="24" font-size="15">${escapeXml(title)}</text>`,
+  ];
+  for (const v of niceTicks(0, xHi)) {
+    if (v > xHi) continue;
+    out.push(`<line x1="${f(X(v))}" y1="${m.top}" x2="${f(X(v))}" y2="${m.top + ph}" stroke="#e5e5e5"/>`);
+    out.push(
+      `<text x="${f(X(v))}" y="${m.top + ph + 18}" text-anchor="middle">${v >= 1000 ? `${v / 1000}k` : v}</text>`,
+    );
+  }
+  for (const v of niceTicks(yLo, yHi, 6)) {
+    if (v < yLo || v > yHi) continue;
+    out.push(`<line x1="${m.left}" y1="${f(Y(v))}" x2="${m.left + pw}" y2="${f(Y(v))}" stroke="#e5e5e5"/>`);
+    out.push(`<text x="${m.left - 8}" y="${f(Y(v) + 4)}" text-anchor="end">${v}</text>`);
+  }
+  out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
+  out.push(`<text x="${m.left + pw / 2}" y="${H - 10}" text-anchor="middle">training samples seen</text>`);
+  out.push(
+    `<text x="16" y="${m.top + ph / 2}" text-anchor="middle" transform="rotate(-90 16 ${m.top + ph / 2})">held-out 2D EPE (px)</text>`,
+  );
+  let legend = m.top + 10;
+  const key = (color: string, dash: string, label: string) => {
+    out.push(
+      `<line x1="${m.left + pw + 14}" y1="${legend}" x2="${m.left + pw + 40}" y2="${legend}" stroke="${color}" stroke-width="2"${dash}/>`,
+    );
+    out.push(`<text x="${m.left + pw + 46}" y="${legend + 4}">${escapeXml(label)}</text>`);
+    legend += 18;
+  };
+  references.forEach((r, i) => {
+    const color = ['#444', '#888', '#2a9d2a'][i % 3];
+    const dash = ' stroke-dasharray="6 4"';
+    out.push(
+      `<line x1="${m.left}" y1="${f(Y(r.value))}" x2="${m.left + pw}" y2="${f(Y(r.value))}" stroke="${color}" stroke-width="1.5"${dash}/>`,
+    );
+    key(color, dash, `${r.label} (${r.value.toFixed(2)})`);
+  });
+  curves.forEach((c, i) => {
+    const color = CURVE_COLORS[i % CURVE_COLORS.length];
+    const pts = c.points.map(([x, y]) => `${f(X(x))},${f(Y(y))}`).join(' ');
+    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts}"/>`);
+    key(color, '', c.label);
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
 }

@@ -2,227 +2,129 @@
  * Trains the Learnable Joint Groups network (AAAI 2021) on synthetic hands in Node on the wasm backend
  * and evaluates it on a held-out synthetic set before and after training.
  *
- *   pnpm demo                                   # the short default run (< 10 min on 2 cores)
- *   pnpm --filter @phalanx/example-train-learnable-groups start -- --steps 2000 --batch 32
+ *   pnpm demo                                   # the short default run (≤ 10 min on 2 cores)
+ *   pnpm --filter @phalanx/example-train-learnable-groups start -- --preset pretrained --out runs/lg-long
  *   pnpm --filter @phalanx/example-train-learnable-groups start -- --full --paper   # the paper's size and recipe
  *
  * Writes into the output folder (default `runs/learnable-groups/latest` under the directory pnpm was
  * started from): `model/` (tfjs model.json + weights.bin), `checkpoints/` (resumable), `log.jsonl`,
- * `metrics.json`, `pck.svg`, `groups.svg`, `predictions.png`.
+ * `metrics.json`, `pck.svg`, `groups.svg`, `predictions.png`, `curve.svg`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
 import { setThreadedWasmBackend } from '@phalanx/wasm-training';
-import { disposeBatch, encodePng, type RgbImage } from '@phalanx/data';
+import { disposeBatch, encodePng, type HandBatch, type RgbImage } from '@phalanx/data';
 import { type ConcreteJointSelector, fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
 import { pckCurveToSvg } from '@phalanx/pose';
 import { initFromCheckpoint } from './checkpoint';
-import { predictionSheet, groupsToSvg } from './figures';
-import { dataWorkersFlag, threadsFlag, trainingSource } from './threads';
+import { baselineErrors, meanTrainingPose, type Baselines } from './baselines';
+import { groupsToSvg, learningCurvesSvg, predictionSheet } from './figures';
+import { intFlag, jobConfigFromFlags, parseFlags, RECIPE_HELP } from './flags';
 import {
+  PAPER_LEARNING_RATES,
   buildModel,
   buildTrainer,
   evaluate,
   heldOutSet,
-  MODEL_SIZES,
-  PAPER_LEARNING_RATES,
   summary,
-  type Evaluation,
-  type JobConfig,
+  trainingData,
 } from './pipeline';
+import type { Evaluation, JobConfig } from './pipeline';
+import { PRESETS, type PresetName } from './presets';
+import { evaluateShipped } from './shipped';
+import { dataWorkersFlag, threadsFlag, trainingSource } from './threads';
 
-/** Auxiliary 2D supervision of the short default run (see the README: the paper pre-trains the hourglass in 2D). */
-const DEFAULT_AUX = { heatmapWeight: 0, scoremapWeight: 1, heatmapSigma: 1.5 };
-
-// `pnpm start -- --steps 300` hands the script a literal `--` first; without stripping it, parseArgs would
-// read every flag after it as a positional argument and silently ignore them.
-const argv = process.argv.slice(2);
-const { values: flags } = parseArgs({
-  args: argv[0] === '--' ? argv.slice(1) : argv,
-  options: {
-    steps: { type: 'string' },
-    batch: { type: 'string' },
-    'input-size': { type: 'string' },
-    out: { type: 'string' },
-    full: { type: 'boolean', default: false },
-    paper: { type: 'boolean', default: false },
-    'lr-rest': { type: 'string' },
-    'temperature-every': { type: 'string' },
-    'z-weight': { type: 'string' },
-    'heatmap-weight': { type: 'string' },
-    'scoremap-weight': { type: 'string' },
-    'heatmap-sigma': { type: 'string' },
-    beta: { type: 'string' },
-    'test-size': { type: 'string' },
-    'checkpoint-every': { type: 'string' },
-    resume: { type: 'boolean', default: false },
-    init: { type: 'string' },
-    threads: { type: 'string' },
-    'data-workers': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-  allowPositionals: false,
+const flags = parseFlags(process.argv.slice(2), {
+  preset: { type: 'string' },
+  out: { type: 'string' },
+  'test-size': { type: 'string' },
+  'eval-every': { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  resume: { type: 'boolean', default: false },
+  init: { type: 'string' },
+  threads: { type: 'string' },
+  'data-workers': { type: 'string' },
+  tag: { type: 'string' },
+  help: { type: 'boolean', default: false },
 });
 
 if (flags.help) {
   console.log(`Train Learnable Groups on synthetic hands (wasm).
-  --steps N             optimizer steps (default 150)
-  --batch B             batch size (default 16, --full: 1 — 2 exceeds wasm's 4 GB heap; the paper: 32)
-  --input-size S        input size, a multiple of 64 (default 64; --full: 256)
+  --preset NAME         'demo' (default: the short run of pnpm demo) or 'pretrained' (the long run of the
+                        shipped model); every flag below overrides the preset
   --out DIR             output folder (default runs/learnable-groups/latest)
-  --full                the paper's model size: 256 px, planes [32, 32], 256 hourglass features
-  --paper               the paper's recipe exactly: lr 1e-1 / 1e-2 / 1e-4, τ −0.1 every 1000 steps
-  --lr-rest LR          learning rate of the non-selector, non-fusion weights (default 1e-3; paper 1e-4)
-  --temperature-every N τ drops by 0.1 every N steps (default ⌊steps/45⌋: τ ≤ 0.5 at the end; paper 1000)
-  --z-weight λ          weight of the depth term of the L1 loss (default 1)
-  --heatmap-weight W    auxiliary 2D loss: heatmapMSE on the backbone heatmaps h₀ (Net_HG tmpOut) against
-                        Gaussian targets (default ${DEFAULT_AUX.heatmapWeight}; --paper: 0)
-  --scoremap-weight W   auxiliary 2D loss: cross-entropy of each branch's softmax(β·h) against the
-                        normalised Gaussian (default ${DEFAULT_AUX.scoremapWeight}; --paper: 0)
-  --heatmap-sigma σ     σ of the Gaussian targets in heatmap pixels (default ${DEFAULT_AUX.heatmapSigma})
-  --beta β              initial per-joint β of the soft-argmax layers (default: the model's 1)
-  --test-size N         held-out samples (default 64)
-  --checkpoint-every N  checkpoint period (default steps/3)
-  --resume              continue from the newest checkpoint in <out>/checkpoints
+  --test-size N         held-out samples (default 256; seed 90210, never trained on)
+  --eval-every N        held-out evaluation period in steps (default: the preset's)
+  --checkpoint-every N  checkpoint period (default: the preset's)
+  --resume              continue from the newest checkpoint in <out>/checkpoints (same flags!)
   --init FILE           start from PyTorch weights: a .pth/.pt checkpoint (read directly, no Python;
                         e.g. the release's RHD_final.pth with --full) or a .safetensors file. The
                         model configuration must match the checkpoint's (strict import)
   --threads N           threads of the wasm backend (default: every core)
-  --data-workers N      worker threads rendering the training data ahead of the trainer (default 1; 0: none)`);
+  --data-workers N      worker threads rendering the training data ahead of the trainer (default 1; 0: none)
+  --tag TEXT            a free label, ignored
+${RECIPE_HELP}
+
+presets: ${Object.entries(PRESETS)
+    .map(([k, p]) => `${k} = ${p.describe}`)
+    .join('\n         ')}`);
   process.exit(0);
 }
 
-function intFlag(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be an integer ≥ 1, but received '${value}'.`);
-  return n;
-}
-
-function numFlag(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number ≥ 0, but received '${value}'.`);
-  return n;
-}
-
-const size = flags.full ? MODEL_SIZES.full : MODEL_SIZES.small;
-const inputSize = intFlag('input-size', flags['input-size'], size.inputSize);
-const steps = intFlag('steps', flags.steps, 150);
-const restLr = numFlag('lr-rest', flags['lr-rest'], flags.paper ? PAPER_LEARNING_RATES.rest : 1e-3);
-const config: JobConfig = {
-  model: { ...size, inputSize },
-  steps,
-  // At the paper's size a batch of 2 already exceeds the 4 GB wasm heap (bench/results/models.md).
-  batchSize: intFlag('batch', flags.batch, flags.full ? 1 : 16),
-  lr: { ...PAPER_LEARNING_RATES, rest: restLr },
-  temperatureEvery: intFlag(
-    'temperature-every',
-    flags['temperature-every'],
-    flags.paper ? 1000 : Math.max(1, Math.floor(steps / 45)),
-  ),
-  zWeight: numFlag('z-weight', flags['z-weight'], 1),
-  dataSeed: 1,
-  heatmapWeight: numFlag('heatmap-weight', flags['heatmap-weight'], flags.paper ? 0 : DEFAULT_AUX.heatmapWeight),
-  scoremapWeight: numFlag('scoremap-weight', flags['scoremap-weight'], flags.paper ? 0 : DEFAULT_AUX.scoremapWeight),
-  heatmapSigma: numFlag('heatmap-sigma', flags['heatmap-sigma'], DEFAULT_AUX.heatmapSigma),
-  initialBeta: flags.beta === undefined ? undefined : numFlag('beta', flags.beta, 1),
-};
-const testSize = intFlag('test-size', flags['test-size'], 64);
-const out = resolve(process.env.INIT_CWD ?? process.cwd(), flags.out ?? 'runs/learnable-groups/latest');
+const presetName = (flags.preset ?? 'demo') as PresetName;
+if (!(presetName in PRESETS)) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(', ')}.`);
+const preset = PRESETS[presetName];
+const config: JobConfig = jobConfigFromFlags(flags, preset.recipe);
+const inputSize = config.model.inputSize ?? 64;
+const steps = config.steps;
+const testSize = intFlag('test-size', flags['test-size'], 256);
+const TEST_SEED = 90210;
+const evalEvery = intFlag('eval-every', flags['eval-every'], preset.evalEvery(steps));
+const checkpointEvery = intFlag('checkpoint-every', flags['checkpoint-every'], preset.checkpointEvery(steps));
+const out = resolve(process.env.INIT_CWD ?? process.cwd(), (flags.out as string) ?? 'runs/learnable-groups/latest');
 const checkpointDir = join(out, 'checkpoints');
 
-async function main(): Promise<void> {
-  const t0 = performance.now();
-  const threads = await setThreadedWasmBackend(threadsFlag(flags.threads));
-  const dataWorkers = dataWorkersFlag(flags['data-workers']);
-  mkdirSync(out, { recursive: true });
-
-  const model = buildModel(config);
-  if (flags.init !== undefined) {
-    const init = initFromCheckpoint(model, resolve(process.env.INIT_CWD ?? process.cwd(), flags.init));
-    console.log(
-      `initialised from ${flags.init}: ${init.loaded} tensors` +
-        (init.temperature !== undefined ? `, selector τ ${init.temperature}` : ''),
-    );
-  }
+function describeRecipe(model: { countParams(): number }, threads: number, dataWorkers: number): void {
+  const m = config.model;
   console.log(
-    `Learnable Groups: input ${inputSize}, planes [${config.model.planes}], hourglass ${config.model.hourglassFeatures} ` +
-      `features, ${(model.countParams() / 1e6).toFixed(2)} M parameters; backend ${tf.getBackend()} ` +
-      `(${threads} threads), data rendered by ${dataWorkers || 'no'} worker thread(s)`,
+    `Learnable Groups (${presetName} preset${flags.paper ? ', --paper' : ''}): input ${inputSize}, ` +
+      `${m.numGroups === 1 ? 'one branch (no groups)' : `${m.numGroups} groups${m.fusion ? ' + fusion' : ''}`}, ` +
+      `planes [${m.planes}], hourglass ${m.hourglassFeatures} features, ${(model.countParams() / 1e6).toFixed(2)} M ` +
+      `parameters; backend ${tf.getBackend()} (${threads} threads), data rendered by ${dataWorkers || 'no'} worker thread(s)`,
   );
+  const sched = config.lrSchedule;
   console.log(
     `recipe: Adam, lr selector ${config.lr.selector}, fusion ${config.lr.fusion}, rest ${config.lr.rest}` +
-      (config.lr.rest !== PAPER_LEARNING_RATES.rest
-        ? ` (paper: ${PAPER_LEARNING_RATES.rest}; raised so that a ${steps}-step run learns — use --paper for the paper's values)`
-        : ' (the paper’s values)'),
+      (sched
+        ? ` (${sched.warmupSteps}-step warm-up, ${sched.decay} decay${sched.decay === 'cosine' ? ' to 0' : ''})`
+        : '') +
+      (config.lr.rest !== PAPER_LEARNING_RATES.rest ? ` — the paper: constant 1e-4 (--paper)` : ''),
   );
   console.log(
-    `τ: 5, −0.1 every ${config.temperatureEvery} steps` +
-      (config.temperatureEvery !== 1000 ? ' (paper: every 1000 steps; compressed to the run length)' : '') +
-      `; loss: xyzL1Loss on (u/4, v/4, d), uv in heatmap pixels, d = (z − z_root)/s (root middle MCP, s middle MCP–PIP), λ = ${config.zWeight}`,
+    `τ: 5, −0.1 every ${config.temperatureEvery} steps; loss xyzL1 on (u/4, v/4, d), λ = ${config.zWeight}` +
+      (config.scoremapWeight ? `, + ${config.scoremapWeight} × branch scoremap cross-entropy` : '') +
+      (config.heatmapWeight ? `, + ${config.heatmapWeight} × backbone h₀ ${config.heatmapLoss ?? 'mse'}` : '') +
+      (config.scoremapWeight || config.heatmapWeight
+        ? ` (σ ${config.heatmapSigma}${config.heatmapSigmaFinal !== undefined ? ` → ${config.heatmapSigmaFinal}` : ''} heatmap px; training only)`
+        : ''),
   );
   console.log(
-    `2D supervision: ` +
-      (config.heatmapWeight || config.scoremapWeight
-        ? [
-            config.heatmapWeight ? `backbone heatmaps h₀: heatmapMSE × ${config.heatmapWeight}` : '',
-            config.scoremapWeight ? `branch soft-argmax maps: cross-entropy × ${config.scoremapWeight}` : '',
-          ]
-            .filter((x) => x)
-            .join(', ') +
-          ` (Gaussian targets σ = ${config.heatmapSigma} heatmap px; auxiliary, training only — the saved model is the official network)`
-        : 'none (the paper pre-trains the hourglass in 2D first; not done here)') +
-      (config.initialBeta !== undefined ? `; initial soft-argmax β ${config.initialBeta}` : ''),
+    `steps ${steps} × batch ${config.batchSize} = ${steps * config.batchSize} samples; held-out ${testSize} ` +
+      `synthetic hands of seed ${TEST_SEED} (training seed ${config.dataSeed}); output ${out}`,
   );
-  console.log(
-    `steps ${steps}, batch ${config.batchSize}, held-out ${testSize} synthetic hands (other seed); output ${out}`,
-  );
+}
 
-  const test = await heldOutSet(inputSize, testSize, Math.min(inputSize > 128 ? 4 : 16, testSize));
-  const t1 = performance.now();
-  const before = await evaluate(model, test);
-  console.log(`before training: ${summary(before)}  [${((performance.now() - t1) / 1000).toFixed(1)} s]`);
-
-  const trainer = buildTrainer(model, config);
-  const result = await trainer.fit({
-    data: trainingSource(config, dataWorkers),
-    steps,
-    checkpointDir,
-    checkpointEvery: intFlag('checkpoint-every', flags['checkpoint-every'], Math.max(1, Math.ceil(steps / 3))),
-    keepCheckpoints: 1,
-    logFile: join(out, 'log.jsonl'),
-    resume: flags.resume,
-    evaluateEvery: Math.max(1, Math.ceil(steps / 3)),
-    evaluate: async () => {
-      const e = await evaluate(model, test);
-      return { epe2dPx: e.measures2d.epeMean, epe3dMm: e.measures3d.epeMean, auc20to50: e.measures3d.auc20to50 ?? NaN };
-    },
-  });
-  if (result.interrupted) {
-    console.log(`interrupted at step ${result.step}; checkpoint ${result.checkpoint}. Continue with --resume.`);
-    process.exit(130);
-  }
-  const trainSeconds = (performance.now() - t1) / 1000;
-
-  const after = await evaluate(model, test);
-  const selector = findConcreteJointSelectors(model)[0] as ConcreteJointSelector;
-  const groups = selector.groups();
-  console.log(`after ${result.step} steps:  ${summary(after)}`);
-  console.log(
-    `2D EPE ${before.measures2d.epeMean.toFixed(2)} → ${after.measures2d.epeMean.toFixed(2)} px, ` +
-      `3D EPE ${before.measures3d.epeMean.toFixed(1)} → ${after.measures3d.epeMean.toFixed(1)} mm, ` +
-      `AUC 20–50 mm ${(before.measures3d.auc20to50 ?? 0).toFixed(3)} → ${(after.measures3d.auc20to50 ?? 0).toFixed(3)}`,
-  );
-  console.log(
-    `groups (τ = ${selector.getTemperature().toFixed(2)}): ${groups.map((g) => `[${g.join(' ')}]`).join(' ')}`,
-  );
-
-  await model.save(fileSystem(join(out, 'model')));
+/** pck.svg, predictions.png (the first 8 held-out hands) and curve.svg (held-out 2D EPE from the log). */
+async function writeFigures(
+  before: Evaluation,
+  after: Evaluation,
+  test: HandBatch[],
+  base: Baselines,
+  stepsDone: number,
+): Promise<void> {
   writeFileSync(
     join(out, 'pck.svg'),
     pckCurveToSvg(
@@ -230,17 +132,10 @@ async function main(): Promise<void> {
         thresholds: after.measures3d.thresholds,
         curves: [
           { label: `before training (3D)`, pck: before.measures3d.pckCurve },
-          { label: `after ${result.step} steps (3D)`, pck: after.measures3d.pckCurve },
+          { label: `after ${stepsDone} steps (3D)`, pck: after.measures3d.pckCurve },
         ],
       },
       { title: 'Held-out synthetic hands: 3D PCK (GT root depth and scale)', xLabel: 'Error threshold (mm)' },
-    ),
-  );
-  writeFileSync(
-    join(out, 'groups.svg'),
-    groupsToSvg(
-      groups,
-      `after ${result.step} steps, τ = ${selector.getTemperature().toFixed(2)}, input ${inputSize} px`,
     ),
   );
   const n = Math.min(8, test[0].images.shape[0]);
@@ -252,6 +147,88 @@ async function main(): Promise<void> {
   }));
   const gtUv = ((await test[0].uv.array()) as number[][][]).slice(0, n);
   writeFileSync(join(out, 'predictions.png'), await encodePng(predictionSheet(images, gtUv, after.uv.slice(0, n))));
+  // The learning curve from the run's log (all of it, also across resumes).
+  const points: [number, number][] = readFileSync(join(out, 'log.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"epe2dPx"'))
+    .map((l) => JSON.parse(l) as { step: number; metrics?: { epe2dPx?: number } })
+    .filter((e) => e.metrics?.epe2dPx !== undefined)
+    .map((e) => [e.step * config.batchSize, e.metrics!.epe2dPx!]);
+  writeFileSync(
+    join(out, 'curve.svg'),
+    learningCurvesSvg(
+      [{ label: `${presetName} run`, points: [[0, before.measures2d.epeMean], ...points] }],
+      [
+        { label: 'mean pose', value: base.meanPose },
+        { label: 'hand centre', value: base.handCentre },
+      ],
+      `Held-out 2D EPE, ${inputSize}-px input`,
+    ),
+  );
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const threads = await setThreadedWasmBackend(threadsFlag(flags.threads as string | undefined));
+  const dataWorkers = dataWorkersFlag(flags['data-workers'] as string | undefined);
+  mkdirSync(out, { recursive: true });
+  const model = buildModel(config);
+  if (typeof flags.init === 'string') {
+    const init = initFromCheckpoint(model, resolve(process.env.INIT_CWD ?? process.cwd(), flags.init));
+    console.log(
+      `initialised from ${flags.init}: ${init.loaded} tensors` +
+        (init.temperature !== undefined ? `, selector τ ${init.temperature}` : ''),
+    );
+  }
+  describeRecipe(model, threads, dataWorkers);
+
+  const test = await heldOutSet(inputSize, testSize, inputSize > 128 ? 4 : 16, TEST_SEED, config.synthetic);
+  const base = await baselineErrors(
+    test,
+    meanTrainingPose({ ...config.synthetic, seed: config.dataSeed, size: inputSize }, 4096),
+  );
+  const before = await evaluate(model, test);
+  console.log(`before training: ${summary(before)}`);
+
+  const trainer = buildTrainer(model, config);
+  const tTrain = performance.now();
+  const result = await trainer.fit({
+    data: trainingSource(config, dataWorkers),
+    steps,
+    checkpointDir,
+    checkpointEvery,
+    keepCheckpoints: 2,
+    logFile: join(out, 'log.jsonl'),
+    resume: flags.resume === true,
+    evaluateEvery: evalEvery,
+    evaluate: async () => {
+      const e = await evaluate(model, test);
+      return { epe2dPx: e.measures2d.epeMean, epe3dMm: e.measures3d.epeMean, auc20to50: e.measures3d.auc20to50 ?? NaN };
+    },
+  });
+  if (result.interrupted) {
+    console.log(`interrupted at step ${result.step}; checkpoint ${result.checkpoint}. Continue with --resume.`);
+    process.exit(130);
+  }
+  const trainSeconds = (performance.now() - tTrain) / 1000;
+  const after = await evaluate(model, test);
+  console.log(`after ${result.step} steps (${trainSeconds.toFixed(0)} s of training): ${summary(after)}`);
+  const selector = findConcreteJointSelectors(model)[0] as ConcreteJointSelector | undefined;
+  const groups = selector ? selector.groups() : [];
+  if (selector) {
+    console.log(
+      `groups (τ = ${selector.getTemperature().toFixed(2)}): ${groups.map((g) => `[${g.join(' ')}]`).join(' ')}`,
+    );
+    writeFileSync(
+      join(out, 'groups.svg'),
+      groupsToSvg(
+        groups,
+        `after ${result.step} steps, τ = ${selector.getTemperature().toFixed(2)}, input ${inputSize} px`,
+      ),
+    );
+  }
+  await model.save(fileSystem(join(out, 'model')));
+  await writeFigures(before, after, test, base, result.step);
   const brief = (e: Evaluation) => ({
     epe2dPx: e.measures2d.epeMean,
     epe2dMedianPx: e.measures2d.epeMedian,
@@ -260,14 +237,44 @@ async function main(): Promise<void> {
     auc0to50: e.measures3d.auc,
     auc20to50: e.measures3d.auc20to50,
   });
+  const shipped = await evaluateShipped(testSize, TEST_SEED, inputSize, config.synthetic);
   writeFileSync(
     join(out, 'metrics.json'),
-    `${JSON.stringify({ config, steps: result.step, trainSeconds, before: brief(before), after: brief(after), groups }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        preset: presetName,
+        config,
+        steps: result.step,
+        trainSeconds,
+        heldOut: { count: testSize, seed: TEST_SEED, inputSize },
+        baselines: base,
+        before: brief(before),
+        after: brief(after),
+        shipped,
+        groups,
+      },
+      null,
+      2,
+    )}\n`,
   );
   test.forEach(disposeBatch);
   console.log(
-    `wrote ${out}/{model/, checkpoints/, log.jsonl, metrics.json, pck.svg, groups.svg, predictions.png}; ` +
+    `wrote ${out}/{model/, checkpoints/, log.jsonl, metrics.json, curve.svg, pck.svg, groups.svg, predictions.png}; ` +
       `total ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  if (shipped.shipped) {
+    console.log(
+      `shipped Learnable Groups (@phalanx/pretrained${shipped.training ? `: ${shipped.training}` : ''}): held-out 2D EPE ` +
+        `${shipped.epe.toFixed(2)} px at ${shipped.inputSize} px input` +
+        (shipped.inputSize !== inputSize ? ` (${shipped.epeAtJobSize.toFixed(2)} px at ${inputSize} px)` : '') +
+        ' on the same hands',
+    );
+  } else {
+    console.log(`shipped Learnable Groups: not yet shipped (${shipped.reason})`);
+  }
+  console.log(
+    `held-out 2D EPE ${after.measures2d.epeMean.toFixed(2)} px at ${inputSize} px input; ` +
+      `baselines: mean pose ${base.meanPose.toFixed(2)} px, hand centre ${base.handCentre.toFixed(2)} px`,
   );
 }
 

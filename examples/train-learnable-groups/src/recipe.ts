@@ -100,3 +100,25 @@ export function setBatchNormMomentum(model: tfl.LayersModel, momentum: number): 
   }
   return n;
 }
+
+/**
+ * Re-estimates the moving statistics of every batch-norm layer from `inputs` (precise BN): a forward
+ * pass in training mode per batch with the momentum set so that the moving mean and variance end as the
+ * plain average of the batches' statistics (`momentum_k = k/(k+1)` at batch k), then the momenta are
+ * restored. Weights are not changed. Use training data, never the evaluation set.
+ *
+ * **Shapes**: each input `[B, S, S, 3]`.
+ */
+export function recalibrateBatchNorm(model: tfl.LayersModel, inputs: tf.Tensor[]): void {
+  const layers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization') as unknown as {
+    momentum: number;
+  }[];
+  const saved = layers.map((l) => l.momentum);
+  inputs.forEach((x, k) => {
+    for (const l of layers) l.momentum = k / (k + 1);
+    tf.tidy(() => {
+      model.apply(x, { training: true });
+    });
+  });
+  layers.forEach((l, i) => (l.momentum = saved[i]));
+}

@@ -32,6 +32,7 @@ export function trainingSource(config: JobConfig, workers: number) {
   const size = config.model.inputSize ?? 256;
   return ({ batchesSeen }: { batchesSeen: number }) =>
     prefetchBatches({
+      ...config.synthetic,
       seed: config.dataSeed,
       size,
       start: batchesSeen * config.batchSize,

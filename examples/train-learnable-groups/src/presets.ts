@@ -1,0 +1,56 @@
+/**
+ * The two ways this job is run: the short demo (`pnpm demo`, ≤ 10 minutes on 2 cores) and the long run
+ * of the model shipped in `@phalanx/pretrained` (≤ 3 hours on 2 cores, resumable).
+ */
+import type { RecipePreset } from './flags';
+
+/** A named preset: the recipe defaults and the evaluation/checkpoint periods. */
+export interface Preset {
+  /** One line for `--help`. */
+  describe: string;
+  /** Defaults of the recipe flags. */
+  recipe: RecipePreset;
+  /** Held-out evaluation period (steps) for a run of `steps` steps. */
+  evalEvery: (steps: number) => number;
+  /** Checkpoint period (steps). */
+  checkpointEvery: (steps: number) => number;
+}
+
+/** The presets by name. */
+export const PRESETS = {
+  demo: {
+    describe: '600 steps × 16 at 64 px, Adam 3e-3 with a 30-step warm-up and cosine decay, scoremap CE × 1 (σ 1.5)',
+    recipe: {
+      steps: 600,
+      batch: 16,
+      inputSize: 64,
+      lrRest: 3e-3,
+      warmup: 30,
+      decay: 'cosine',
+      heatmapWeight: 0,
+      scoremapWeight: 1,
+      heatmapSigma: 1.5,
+    },
+    evalEvery: (steps) => Math.max(1, Math.ceil(steps / 4)),
+    checkpointEvery: (steps) => Math.max(1, Math.ceil(steps / 2)),
+  },
+  pretrained: {
+    describe: '12000 steps × 16 at 64 px, Adam 3e-3, 200-step warm-up, cosine decay; evaluation every 500 steps',
+    recipe: {
+      steps: 12000,
+      batch: 16,
+      inputSize: 64,
+      lrRest: 3e-3,
+      warmup: 200,
+      decay: 'cosine',
+      heatmapWeight: 0,
+      scoremapWeight: 1,
+      heatmapSigma: 1.5,
+    },
+    evalEvery: () => 500,
+    checkpointEvery: () => 250,
+  },
+} satisfies Record<string, Preset>;
+
+/** A preset's name. */
+export type PresetName = keyof typeof PRESETS;

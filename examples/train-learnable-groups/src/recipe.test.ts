@@ -1,0 +1,133 @@
+import '@phalanx/wasm-training';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { torchBatchNorm } from '@phalanx/blocks';
+import { disposeBatch, renderSyntheticHand, toBatch, type HandBatch } from '@phalanx/data';
+import { useBackend } from '@phalanx/testing';
+import { baselineErrors, epeOf } from './baselines';
+import { jobConfigFromFlags, EARLIER_DEMO } from './flags';
+import { buildModel, buildTrainer, MODEL_SIZES, type JobConfig } from './pipeline';
+import { PRESETS } from './presets';
+import { AdamWOptimizer, groupLr, recalibrateBatchNorm, sigmaAt } from './recipe';
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+describe('recipe knobs', () => {
+  it('groupLr: linear warm-up to the peak, then cosine to 0 at the last step (or constant)', () => {
+    const lr = groupLr(3e-3, { warmupSteps: 10, decay: 'cosine' }, 110) as (s: number) => number;
+    expect(lr(0)).toBe(0);
+    expect(lr(5)).toBeCloseTo(1.5e-3, 12);
+    expect(lr(10)).toBeCloseTo(3e-3, 12);
+    expect(lr(60)).toBeCloseTo(1.5e-3, 12); // half-way through the decay: ½(1 + cos(π/2))
+    expect(lr(110)).toBeCloseTo(0, 12);
+    const flat = groupLr(1e-3, { warmupSteps: 4, decay: 'constant' }, 100) as (s: number) => number;
+    expect([flat(2), flat(4), flat(99)]).toEqual([5e-4, 1e-3, 1e-3]);
+    expect(groupLr(2e-3, undefined, 100)).toBe(2e-3);
+  });
+
+  it('sigmaAt: a cosine from the first σ at step 0 to the final σ at the last step', () => {
+    expect(sigmaAt(3, 1, 0, 101)).toBe(3);
+    expect(sigmaAt(3, 1, 50, 101)).toBeCloseTo(2, 12);
+    expect(sigmaAt(3, 1, 100, 101)).toBeCloseTo(1, 12);
+    expect(sigmaAt(1.5, undefined, 40, 101)).toBe(1.5);
+  });
+
+  it('AdamW shrinks kernels by (1 − lr·λ) before the Adam update and leaves other variables alone', () => {
+    const kernel = tf.variable(tf.tensor1d([1, -2, 4]), true, 'layer/kernel');
+    const bias = tf.variable(tf.tensor1d([1, -2, 4]), true, 'layer/bias');
+    const opt = new AdamWOptimizer(0.1, 0.5);
+    // A zero gradient: Adam's own update is 0, only the decay acts.
+    opt.applyGradients([
+      { name: 'layer/kernel', tensor: tf.zeros([3]) },
+      { name: 'layer/bias', tensor: tf.zeros([3]) },
+    ]);
+    expect(Array.from(kernel.dataSync())).toEqual([0.95, -1.9, 3.8].map((x) => Math.fround(x)));
+    expect(Array.from(bias.dataSync())).toEqual([1, -2, 4]);
+    tf.dispose([kernel, bias]);
+    opt.dispose();
+  });
+
+  it('recalibrateBatchNorm sets the moving statistics to the mean of the batches’ statistics', async () => {
+    const input = tfl.input({ shape: [2, 2, 1] });
+    const model = tfl.model({ inputs: input, outputs: torchBatchNorm(input, 'bn') });
+    const a = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2, 1]); // mean 4.5, biased variance 5.25
+    const b = tf.tensor4d([0, 0, 0, 0, 2, 2, 2, 2], [2, 2, 2, 1]); // mean 1, variance 1
+    recalibrateBatchNorm(model, [a, b]);
+    const [, , mean, variance] = model.getLayer('bn').getWeights();
+    expect((await mean.data())[0]).toBeCloseTo((4.5 + 1) / 2, 5);
+    expect((await variance.data())[0]).toBeCloseTo((5.25 + 1) / 2, 5);
+    // The layer's own momentum is back.
+    expect((model.getLayer('bn') as unknown as { momentum: number }).momentum).toBe(0.9);
+    tf.dispose([a, b]);
+    model.dispose();
+  });
+});
+
+describe('baselines', () => {
+  it('hand centre and mean pose errors over the visible joints, by hand', async () => {
+    // One hand: joint j at (j, 0), joints 0..3 visible → visible centroid (1.5, 0).
+    const uv = Array.from({ length: 21 }, (_, j) => [j, 0]);
+    const visible = Array.from({ length: 21 }, (_, j) => (j < 4 ? 1 : 0));
+    const batch = {
+      uv: tf.tensor3d([uv]),
+      visible: tf.tensor2d([visible]),
+    } as unknown as HandBatch;
+    const mean = Array.from({ length: 21 }, () => [0, 3]);
+    const b = await baselineErrors([batch], mean);
+    expect(b.handCentre).toBeCloseTo((1.5 + 0.5 + 0.5 + 1.5) / 4, 12);
+    expect(b.meanPose).toBeCloseTo((3 + Math.hypot(1, 3) + Math.hypot(2, 3) + Math.hypot(3, 3)) / 4, 12);
+    expect(await epeOf([batch], [uv])).toBe(0);
+    tf.dispose([batch.uv, batch.visible]);
+  });
+});
+
+describe('job configuration', () => {
+  it('--paper restores the paper’s recipe over any preset; flags override the preset', () => {
+    const paper = jobConfigFromFlags({ paper: true }, PRESETS.demo.recipe);
+    expect(paper.lr).toMatchObject({ selector: 0.1, fusion: 0.01, rest: 1e-4 });
+    expect(paper.lrSchedule).toBeUndefined();
+    expect([paper.temperatureEvery, paper.scoremapWeight, paper.heatmapWeight]).toEqual([1000, 0, 0]);
+    const demo = jobConfigFromFlags({}, PRESETS.demo.recipe);
+    expect(demo.steps).toBe(PRESETS.demo.recipe.steps);
+    expect(demo.lrSchedule?.decay).toBe(PRESETS.demo.recipe.decay);
+    const earlier = jobConfigFromFlags({ steps: '20', groups: '1', 'no-fusion': true });
+    expect([earlier.steps, earlier.lr.rest, earlier.model.numGroups, earlier.model.fusion]).toEqual([
+      20,
+      EARLIER_DEMO.lrRest,
+      1,
+      false,
+    ]);
+    expect(() => jobConfigFromFlags({ decay: 'linear' })).toThrow("--decay must be 'constant' or 'cosine'");
+  });
+
+  it('numGroups 1 builds the no-groups network (one branch, no selector) and it trains', async () => {
+    const config: JobConfig = {
+      model: { ...MODEL_SIZES.tiny, numGroups: 1 },
+      steps: 2,
+      batchSize: 2,
+      lr: { selector: 1e-1, fusion: 1e-2, rest: 1e-2 },
+      temperatureEvery: 10,
+      zWeight: 1,
+      dataSeed: 1,
+      scoremapWeight: 1,
+      heatmapSigma: 1.5,
+    };
+    const model = buildModel(config);
+    expect(model.layers.some((l) => l.name === 'meta_S' || l.name.startsWith('nddr'))).toBe(false);
+    expect(model.layers.filter((l) => /^b_get_uv\.\d+$/.test(l.name)).map((l) => l.name)).toEqual(['b_get_uv.0']);
+    expect(model.outputs.map((o) => o.shape)).toEqual([
+      [null, 21, 2],
+      [null, 21],
+    ]);
+    const trainer = buildTrainer(model, config, { progress: false });
+    const batch = toBatch([renderSyntheticHand(3, { size: 64 }), renderSyntheticHand(4, { size: 64 })]);
+    const r = await trainer.trainStep(batch);
+    expect(Number.isFinite(r.loss)).toBe(true);
+    expect(Object.keys(r.parts ?? {})).toEqual(['xyz', 'heatmap', 'scoremap']);
+    disposeBatch(batch);
+    model.dispose();
+  });
+});
