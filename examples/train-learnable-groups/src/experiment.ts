@@ -43,6 +43,7 @@ const flags = parseFlags(process.argv.slice(2), {
   tag: { type: 'string' },
   'precise-bn': { type: 'string' },
   'train-mode-eval': { type: 'boolean', default: false },
+  'test-all-views': { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 });
 if (flags.help) {
@@ -56,6 +57,7 @@ if (flags.help) {
   --precise-bn N        also evaluate after re-estimating the batch-norm statistics on N training batches
   --tag TEXT            a free label (ignored; e.g. for process watchers)
   --save DIR            where to save the trained model (tfjs format; default <log dir>/models/<name>)
+  --test-all-views      held-out hands from every view even when training uses --max-tilt
   --train-mode-eval     also evaluate in training mode (batch statistics, Concrete sample)
 ${RECIPE_HELP}`);
   process.exit(0);
@@ -141,7 +143,8 @@ async function main(): Promise<void> {
   await tf.setBackend('wasm');
   await tf.ready();
   mkdirSync(dirname(logFile), { recursive: true });
-  const test = await heldOutSet(inputSize, testSize, 32, testSeed, config.synthetic);
+  const testSynthetic = flags['test-all-views'] ? {} : config.synthetic;
+  const test = await heldOutSet(inputSize, testSize, 32, testSeed, testSynthetic);
   const base = await baselineErrors(
     test,
     meanTrainingPose({ ...config.synthetic, seed: config.dataSeed, size: inputSize }, 4096),

@@ -15,6 +15,8 @@ export const RECIPE_FLAGS = {
   groups: { type: 'string' },
   planes: { type: 'string' },
   'hourglass-features': { type: 'string' },
+  stem: { type: 'string' },
+  neck: { type: 'string' },
   'no-fusion': { type: 'boolean', default: false },
   'lr-rest': { type: 'string' },
   'lr-fusion': { type: 'string' },
@@ -46,6 +48,8 @@ export const RECIPE_HELP = `  --steps N             optimizer steps (default 150
   --no-fusion           no NDDR fusion between the branches
   --planes P            branch channels [P, P] (default 16; --full: 32)
   --hourglass-features F  features of the backbone hourglass (default 64; --full: 256)
+  --stem A,B            channels of the two stem stages (default 32,64; --full: 64,128)
+  --neck N              channels of the neck before the hourglass (default 64; --full: 128)
   --lr-rest LR          peak learning rate of the non-selector, non-fusion weights (default 1e-3; paper 1e-4)
   --lr-fusion LR        peak learning rate of the NDDR fusion (default and paper 1e-2)
   --lr-selector LR      learning rate of the selector logits (default and paper 1e-1)
@@ -157,6 +161,12 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults: RecipePres
     throw new Error(`--heatmap-loss must be 'mse' or 'ce', but received '${String(heatmapLoss)}'.`);
   }
   const planes = intFlag('planes', flags.planes, size.planes[0]);
+  const stemFlag = (text: unknown, fallback: [number, number]): [number, number] => {
+    if (text === undefined) return fallback;
+    const parts = String(text).split(',');
+    if (parts.length !== 2) throw new Error(`--stem must be two channel counts 'A,B', but received '${String(text)}'.`);
+    return [intFlag('stem', parts[0], 1), intFlag('stem', parts[1], 1)];
+  };
   const tilt = optionalNum('max-tilt', flags['max-tilt']);
   const warmup = intFlag('warmup', flags.warmup, paper ? 0 : defaults.warmup, 0);
   const momentum = optionalNum('bn-momentum', flags['bn-momentum']);
@@ -168,6 +178,8 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults: RecipePres
       numGroups: intFlag('groups', flags.groups, 3),
       planes: [planes, planes],
       hourglassFeatures: intFlag('hourglass-features', flags['hourglass-features'], size.hourglassFeatures),
+      stemChannels: stemFlag(flags.stem, size.stemChannels),
+      neckChannels: intFlag('neck', flags.neck, size.neckChannels),
       fusion: flags['no-fusion'] !== true,
     },
     steps,
