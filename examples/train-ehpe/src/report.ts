@@ -89,7 +89,7 @@ export function runCurveSvg(logs: Partial<Record<StageName, StageLog>>, subtitle
       yLabel: 'mean 2D error (px)',
       curves: second.map((s) => ({
         label: s === 'pg' ? 'EHPE (TW → PG)' : 'PG-only',
-        points: points(logs[s]!, 'epe2dPx'),
+        points: points(logs[s]!, s === 'pg' ? 'epe2dPx' : 'pgOnlyEpe2dPx'),
       })),
       baselines: [
         { label: 'mean pose', value: lastOf(any, 'meanPoseEpe2dPx') },
