@@ -7,9 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '@phalanx/layers';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { JOINT_CLASSES, type JointClass } from '@phalanx/pose';
-import { checkJointList } from './init21';
+import { ehpeOutputIndex, ehpeRecordOf } from './config';
 import {
   pgStageLoss,
   twStageLoss,
@@ -17,7 +17,13 @@ import {
   type PgStageLossOptions,
   type TwStageLossOptions,
 } from './training-losses';
-import { pgStageTargets, twStageTargets, type DepthBinning, type EhpeKeypoints } from './training-targets';
+import {
+  pgStageTargets,
+  resolveTwStageTargetOptions,
+  twStageTargets,
+  type DepthBinning,
+  type EhpeKeypoints,
+} from './training-targets';
 
 /** A batch the recipes train on (a `HandBatch` of `@phalanx/data` is one). */
 export interface EhpeBatch extends EhpeKeypoints {
@@ -122,37 +128,30 @@ export interface EhpeModelInfo {
   tipWristJoints: number[];
 }
 
-function layerConfig(model: tfl.LayersModel, name: string): Record<string, unknown> | null {
-  try {
-    return model.getLayer(name).getConfig() as Record<string, unknown>;
-  } catch {
-    return null;
-  }
-}
-
 /**
- * Reads input size, heatmap size, depth bins and TW joints from a {@link createEhpe} model (its
- * `tw.soft_argmax` and `init21` layers). Throws a named error for other models.
+ * Input size, heatmap size, depth bins and TW joints of a {@link createEhpe} model, read from the
+ * resolved configuration the model carries ({@link ehpeRecordOf}; kept through save and load). Throws
+ * a named error for other models.
  *
  * @example
  * ehpeModelInfo(createEhpe({ imageSize: 128, heatmapSize: 32 })); // {imageSize: 128, heatmapSize: 32, depthBins: 8, tipWristJoints: [0, 4, …]}
  */
 export function ehpeModelInfo(model: tfl.LayersModel): EhpeModelInfo {
-  const soft = layerConfig(model, 'tw.soft_argmax');
-  const init = layerConfig(model, 'init21');
-  if (!soft || !init || model.outputs.length !== 5) {
+  const record = ehpeRecordOf(model);
+  if (record === null || record.kind !== 'ehpe') {
     throw new PhalanxConfigError(
       'ehpeModelInfo',
       'model',
-      'a model built by createEhpe (layers tw.soft_argmax and init21, 5 outputs)',
+      'a model built by createEhpe (one that carries its resolved configuration)',
       model?.name,
     );
   }
+  const c = record.config;
   return {
-    imageSize: model.inputs[0].shape[1] as number,
-    heatmapSize: model.outputs[0].shape[1] as number,
-    depthBins: soft.depthBins as number,
-    tipWristJoints: checkJointList('ehpeModelInfo', 'tipWristJoints', init.tipWristJoints),
+    imageSize: c.imageSize,
+    heatmapSize: c.heatmapSize,
+    depthBins: c.tw.depthBins,
+    tipWristJoints: [...c.tipWristJoints],
   };
 }
 
@@ -167,7 +166,10 @@ export function ehpeModelInfo(model: tfl.LayersModel): EhpeModelInfo {
  */
 export function twStageModel(model: tfl.LayersModel): tfl.LayersModel {
   ehpeModelInfo(model);
-  return tfl.model({ inputs: model.inputs, outputs: [model.outputs[0], model.outputs[1]], name: `${model.name}_tw` });
+  const outputs = [ehpeOutputIndex(model, 'twHeatmaps'), ehpeOutputIndex(model, 'twCoords')].map(
+    (i) => model.outputs[i],
+  );
+  return tfl.model({ inputs: model.inputs, outputs, name: `${model.name}_tw` });
 }
 
 /** Options of {@link twStageRecipe}. */
@@ -219,9 +221,7 @@ export function twStageRecipe<B extends EhpeBatch = EhpeBatch>(
     sigma: options.sigma,
     heatmapNormalize: options.heatmapNormalize,
   };
-  tf.tidy(() => {
-    twStageTargets({ uv: tf.zeros([1, 21, 2]), xyz: tf.zeros([1, 21, 3]) }, targetOptions); // validates the options
-  });
+  resolveTwStageTargetOptions(targetOptions); // validates the options, before any step
   return {
     model: sub,
     inputs: (b) => b.images,
@@ -244,6 +244,11 @@ export interface PgStageRecipeOptions extends PgStageLossOptions, DepthBinning {
    * fed with every batch. Required for such models, ignored for `createEhpe` models.
    */
   layout?: tf.Tensor;
+  /**
+   * Depth bins of the targets. Default: the model's (`depthBins` of the configuration it was built
+   * with); for a `createEhpe` model always the model's.
+   */
+  depthBins?: number;
   /** Layers to freeze. Default {@link TW_STAGE_LAYERS} (backbone and TW-stage; for a PG-only model, the backbone). */
   freeze?: RegExp[];
   /** Clip the gradients to this global norm. Default: none. */
@@ -271,34 +276,36 @@ export function pgStageRecipe<B extends EhpeBatch = EhpeBatch>(
   options: PgStageRecipeOptions = {},
 ): StageRecipe<B> {
   const name = 'pgStageRecipe';
-  const pgOnly = model.inputs.length === 2 && model.outputs.length === 3;
+  const record = ehpeRecordOf(model);
   let depthBins: number;
   let inputs: (b: B) => tf.Tensor | tf.Tensor[];
-  let offset: number;
-  if (pgOnly) {
+  if (record?.kind === 'pg-only') {
     const layout = options.layout;
     if (!(layout instanceof tf.Tensor) || layout.rank !== 2 || layout.shape[0] !== 21 || layout.shape[1] !== 3) {
       throw new PhalanxConfigError(name, 'layout', 'a tensor [21, 3] for a PG-only model', layout?.shape ?? layout);
     }
-    if (!layerConfig(model, 'pg.out_head')) {
-      throw new PhalanxConfigError(name, 'model', 'a createEhpe or createPgOnly model', model.name);
-    }
-    depthBins = options.depthBins ?? 8;
+    depthBins = options.depthBins ?? record.config.tw.depthBins;
     inputs = (b) => [b.images, tf.tile(tf.expandDims(layout, 0), [b.images.shape[0], 1, 1])];
-    offset = 0;
-  } else {
-    const info = ehpeModelInfo(model);
-    depthBins = info.depthBins;
+  } else if (record?.kind === 'ehpe') {
+    depthBins = ehpeModelInfo(model).depthBins;
     inputs = (b) => b.images;
-    offset = 2;
+  } else {
+    throw new PhalanxConfigError(name, 'model', 'a createEhpe or createPgOnly model', model?.name);
   }
+  const joints = ehpeOutputIndex(model, 'joints');
+  const attention = [ehpeOutputIndex(model, 'attention1'), ehpeOutputIndex(model, 'attention2')];
   const binning = { depthBins, depthRange: options.depthRange, rootJoint: options.rootJoint };
   return {
     model,
     inputs,
     batchSize: (b) => b.images.shape[0],
     loss: (outputs, batch) =>
-      pgStageLoss(pgStageTargets(batch, binning), outputs[offset], outputs.slice(offset + 1), options),
+      pgStageLoss(
+        pgStageTargets(batch, binning),
+        outputs[joints],
+        attention.map((i) => outputs[i]),
+        options,
+      ),
     parameterGroups: [
       { name: 'pg', lr: options.lr ?? 1e-4, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) },
     ],

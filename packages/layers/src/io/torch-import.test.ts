@@ -3,13 +3,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { expectClose, expectNoTensorLeak, forEachBackend } from '@phalanx/testing';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors } from './safetensors';
-import {
-  importTorchWeights,
-  torchConv2dKernel,
-  torchConv2dTransposeKernel,
-  torchDenseKernel,
-  torchDepthwiseKernel,
-} from './torch-import';
+import { importTorchWeights } from './torch-import';
+import { torchConv2dKernel, torchConv2dTransposeKernel, torchDenseKernel, torchDepthwiseKernel } from './torch-layout';
 
 /** Deterministic values in [−1, 1). */
 function randomValues(count: number, seed: number): number[] {
@@ -319,7 +314,7 @@ forEachBackend(() => {
       const expectedMessage =
         'importTorchWeights: tensors must be a state_dict that matches the mapping exactly (strict), but received ' +
         '{"missing":["features.0.bias"],"unexpected":["extra.weight"],' +
-        '"mismatched":["head.fc.weight → fc/kernel: expected [4,3], got [3,4]"],' +
+        '"mismatched":["head.fc.weight → fc/kernel: expected [3,4], got [4,3]"],' +
         '"problems":["no tfjs layer named \'nope\' (for \'ghost\')"]}.';
       const mapping = [...MAPPING, { torch: 'ghost', layer: 'nope', kind: 'dense' as const }];
       let error: Error | undefined;
@@ -337,10 +332,10 @@ forEachBackend(() => {
       expect(report.missing).toEqual(['features.0.bias']);
       expect(report.unexpected).toEqual(['extra.weight']);
       expect(report.mismatched.map((m) => [m.torch, m.expected, m.received])).toEqual([
-        ['head.fc.weight', [4, 3], [3, 4]],
+        ['head.fc.weight', [3, 4], [4, 3]], // PyTorch layout: nn.Linear(4, 3).weight is [3, 4]
       ]);
       expect(report.problems).toEqual(["no tfjs layer named 'nope' (for 'ghost')"]);
-      expect(report.loaded.map((l) => l.torch)).toContain('norm.weight');
+      expect(report.loaded).toContain('norm.weight');
       expectClose(layers[4].getWeights()[0], torch['norm.weight'].data, TOL, 'layer norm loaded in non-strict mode');
       expect(Array.from(layers[2].getWeights()[0].dataSync())).toEqual(Array.from(before));
     });
