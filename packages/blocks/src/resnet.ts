@@ -234,7 +234,8 @@ export function resnetBackbone(image: SymbolicTensor, options: ResNetOptions = {
  * **Shapes**: `[B, H, W, 3]` → `[B, H/r.outputStride, W/r.outputStride, r.outChannels]`.
  *
  * @example
- * const features = resolvedResNetBackbone(image, resolveResNet({ depth: 18, name: 'backbone' }));
+ * const image = tfl.input({ shape: [128, 128, 3] });
+ * const features = resolvedResNetBackbone(image, resolveResNet({ depth: 18, name: 'backbone' })); // [B, 4, 4, 512]
  */
 export function resolvedResNetBackbone(image: SymbolicTensor, r: ResolvedResNet): SymbolicTensor {
   const name = r.name;

@@ -54,6 +54,7 @@ function checkOptions(component: string, d: number, o: TransformerBlockOptions):
  * **Shapes**: `[B, T, D]` → same.
  *
  * @example
+ * const tokens = tfl.input({ shape: [21, 512] });
  * const y = torchLayerNorm(tokens, 'fem.sa_blocks.0.ln1');
  */
 export function torchLayerNorm(x: SymbolicTensor, name: string): SymbolicTensor {

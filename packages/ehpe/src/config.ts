@@ -234,7 +234,9 @@ const METADATA_KEY = 'phalanx.ehpe';
  * knows its configuration.
  *
  * @example
- * attachEhpeRecord(model, { kind: 'ehpe', config: resolveEhpeConfig(), outputs: EHPE_OUTPUTS });
+ * const config = resolveEhpeConfig({ imageSize: 128, backbone: { depth: 18 }, heatmapSize: 32 });
+ * const model = createEhpe(config); // createEhpe attaches it already; a hand-built variant would:
+ * attachEhpeRecord(model, { kind: 'ehpe', config, outputs: EHPE_OUTPUTS });
  */
 export function attachEhpeRecord(model: tfl.LayersModel, record: EhpeModelRecord): void {
   const current = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
@@ -265,8 +267,9 @@ export function ehpeRecordOf(model: tfl.LayersModel): EhpeModelRecord | null {
  *
  * @throws PhalanxConfigError when the model is not one of this package's or has no such output.
  * @example
- * const [heatmaps, coords, joints] = model.predict(images) as tf.Tensor[];
- * joints === outputs[ehpeOutputIndex(model, 'joints')]; // 2
+ * const model = createEhpe({ imageSize: 128, backbone: { depth: 18 }, heatmapSize: 32 });
+ * const outputs = model.predict(tf.zeros([1, 128, 128, 3])) as tf.Tensor[];
+ * const joints = outputs[ehpeOutputIndex(model, 'joints')]; // index 2: [1, 21, 3]
  */
 export function ehpeOutputIndex(model: tfl.LayersModel, name: EhpeOutputName): number {
   const index = ehpeRecordOf(model)?.outputs.indexOf(name) ?? -1;

@@ -84,6 +84,10 @@ export function importTorchStateDict(
  * @returns New tensors by PyTorch key; the caller disposes them.
  *
  * @example
+ * import { writeFileSync } from 'node:fs';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { writeSafetensors } from '@phalanx/layers';
+ * import { createTwStage, exportTorchStateDict } from '@phalanx/ehpe';
  * const sd = exportTorchStateDict(createTwStage({ backboneChannels: 2048 }));
  * writeFileSync('tw_stage.safetensors', writeSafetensors(sd));
  * tf.dispose(Object.values(sd));

@@ -75,6 +75,11 @@ export function importTorchStateDict(
  * @returns New tensors by PyTorch key; the caller disposes them.
  *
  * @example
+ * import { writeFileSync } from 'node:fs';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { writeSafetensors } from '@phalanx/layers';
+ * import { createLearnableGroups, exportTorchStateDict } from '@phalanx/learnable-groups';
+ * const model = createLearnableGroups({ inputSize: 64, planes: [8, 8] });
  * const sd = exportTorchStateDict(model);
  * writeFileSync('lg.safetensors', writeSafetensors(sd));
  * tf.dispose(Object.values(sd));

@@ -8,7 +8,7 @@ describe('MEAN_HAND_BONE_METRES', () => {
   it("is the synthetic renderer's mean hand (meanHandShape of @phalanx/data), in metres", () => {
     const mm = meanHandShape().boneLengths;
     for (let j = 1; j < 21; j++) expect(MEAN_HAND_BONE_METRES[j]).toBeCloseTo(mm[j] / 1000, 12);
-    expect(MEAN_SKELETON_EDGES.map(([p, c]) => [p, c])).toEqual(SKELETON_EDGES.map(([p, c]) => [p, c]));
+    expect(MEAN_HAND_BONES.map(([p, c]) => [p, c])).toEqual(SKELETON_EDGES.map(([p, c]) => [p, c]));
     expect(MEAN_HAND_BONES.every(([p, c]) => JOINT_PARENTS[c] === p)).toBe(true);
   });
 });

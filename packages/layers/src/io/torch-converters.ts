@@ -80,7 +80,9 @@ export function registerTorchConverter(cls: { className: string }, converter: To
  * with one; `undefined` when none is.
  *
  * @example
- * torchConverterOf(tf.layers.dense({ units: 2 }))?.params; // Dense: weight [O, I], bias [O]
+ * const dense = tfl.layers.dense({ units: 2 });
+ * dense.apply(tfl.input({ shape: [3] })); // built: kernel [3, 2], bias [2]
+ * torchConverterOf(dense)?.params(dense); // [{name: 'weight', shape: [2, 3]}, {name: 'bias', shape: [2]}]
  */
 export function torchConverterOf(layer: AnyLayer): TorchConverter | undefined {
   const own = REGISTRY.get(layer.getClassName());

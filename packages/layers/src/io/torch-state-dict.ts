@@ -117,6 +117,10 @@ function byStrippedName(tensors: Readonly<Record<string, tf.Tensor>>, stripPrefi
  *   listing every missing and unexpected key.
  *
  * @example
+ * import { readFileSync } from 'node:fs';
+ * import * as tfl from '@tensorflow/tfjs-layers';
+ * import { loadTorchStateDict, readSafetensors } from '@phalanx/layers';
+ * import { res2dBlock } from '@phalanx/blocks';
  * const x = tfl.input({ shape: [8, 8, 4] });
  * const model = tfl.model({ inputs: x, outputs: res2dBlock(x, { outChannels: 6, name: 'block' }) });
  * loadTorchStateDict(model, readSafetensors(readFileSync('block.safetensors')));
@@ -160,7 +164,13 @@ export function loadTorchStateDict(
  * @throws PhalanxConfigError naming every weight of a layer that has no converter.
  *
  * @example
- * const sd = torchStateDict(model);
+ * import { writeFileSync } from 'node:fs';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import * as tfl from '@tensorflow/tfjs-layers';
+ * import { torchStateDict, writeSafetensors } from '@phalanx/layers';
+ * const x = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: x, outputs: tfl.layers.dense({ units: 2, name: 'fc' }).apply(x) as tfl.SymbolicTensor });
+ * const sd = torchStateDict(model); // { 'fc.weight': [2, 4], 'fc.bias': [2] }
  * writeFileSync('model.safetensors', writeSafetensors(sd)); // load_state_dict(strict=True) in PyTorch
  * tf.dispose(Object.values(sd));
  */

@@ -33,7 +33,8 @@ export const StockLayerNormalization = registered<LayerNormalizationArgs>('Layer
  * statistics).
  *
  * @example
- * model.layers.filter(isBatchNormalization).length; // every batch norm, stock or lean
+ * const layers = [tfl.layers.batchNormalization(), leanBatchNormalization(), tfl.layers.dense({ units: 2 })];
+ * layers.filter(isBatchNormalization).length; // 2: stock and lean
  */
 export function isBatchNormalization(layer: tfl.layers.Layer): boolean {
   return layer instanceof StockBatchNormalization;
@@ -44,7 +45,8 @@ export function isBatchNormalization(layer: tfl.layers.Layer): boolean {
  * as {@link LastAxisLayerNormalization}.
  *
  * @example
- * model.layers.filter(isLayerNormalization).length;
+ * const layers = [tfl.layers.layerNormalization(), lastAxisLayerNormalization(), tfl.layers.dense({ units: 2 })];
+ * layers.filter(isLayerNormalization).length; // 2
  */
 export function isLayerNormalization(layer: tfl.layers.Layer): boolean {
   return layer instanceof StockLayerNormalization;
