@@ -17,30 +17,23 @@ Requires Debian's python3-torch and numpy. The official code is not part of this
 """
 import importlib.util
 import json
-import struct
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
-DTYPES = {'F32': np.float32, 'F64': np.float64, 'I32': np.int32, 'I64': np.int64, 'F16': np.float16, 'U8': np.uint8}
 
 
-def read_safetensors(path: Path) -> dict:
-    raw = path.read_bytes()
-    (n,) = struct.unpack('<Q', raw[:8])
-    header = json.loads(raw[8:8 + n])
-    body = raw[8 + n:]
-    out = {}
-    for name, spec in header.items():
-        if name == '__metadata__':
-            continue
-        start, end = spec['data_offsets']
-        array = np.frombuffer(body[start:end], dtype=DTYPES[spec['dtype']]).reshape(spec['shape'])
-        out[name] = torch.from_numpy(array.copy())
-    return out
+def load_script(path: Path, name: str):
+    """A sibling script as a module (its file name has a hyphen, or it lives in another package)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+read_safetensors = load_script(HERE.parents[1] / 'layers' / 'scripts' / 'safetensors_io.py', 'safetensors_io').read_safetensors
 
 
 def tensor(j: dict) -> torch.Tensor:
@@ -48,10 +41,7 @@ def tensor(j: dict) -> torch.Tensor:
 
 
 def load_make_fixture():
-    spec = importlib.util.spec_from_file_location('make_fixture', HERE / 'make-fixture.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(HERE / 'make-fixture.py', 'make_fixture')
 
 
 def strict_load(name: str, module: torch.nn.Module, state: dict) -> None:
