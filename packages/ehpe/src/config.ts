@@ -262,6 +262,32 @@ export function ehpeRecordOf(model: tfl.LayersModel): EhpeModelRecord | null {
   return ok ? record : null;
 }
 
+function hasLayer(model: tfl.LayersModel, name: string): boolean {
+  return model.layers.some((l) => l.name === name);
+}
+
+/**
+ * Which builder made `model` and the names of its outputs: from the record it carries
+ * ({@link ehpeRecordOf}) or — for a model saved before models carried one — from its structure
+ * (`createEhpe`: layers `tw.soft_argmax` and `init21`, five outputs; `createPgOnly`: inputs image and
+ * layout, three outputs, a `pg.out_head` layer). `null` for any other model.
+ *
+ * @example
+ * ehpeModelKind(createEhpe({ imageSize: 128, backbone: { depth: 18 }, heatmapSize: 32 }))?.kind; // 'ehpe'
+ */
+export function ehpeModelKind(model: tfl.LayersModel): Pick<EhpeModelRecord, 'kind' | 'outputs'> | null {
+  const record = ehpeRecordOf(model);
+  if (record) return { kind: record.kind, outputs: record.outputs };
+  if (!model?.layers) return null;
+  if (model.outputs.length === 5 && hasLayer(model, 'tw.soft_argmax') && hasLayer(model, 'init21')) {
+    return { kind: 'ehpe', outputs: EHPE_OUTPUTS };
+  }
+  if (model.inputs.length === 2 && model.outputs.length === 3 && hasLayer(model, 'pg.out_head')) {
+    return { kind: 'pg-only', outputs: PG_OUTPUTS };
+  }
+  return null;
+}
+
 /**
  * The position of the output `name` among the outputs of an EHPE model.
  *
@@ -272,7 +298,7 @@ export function ehpeRecordOf(model: tfl.LayersModel): EhpeModelRecord | null {
  * const joints = outputs[ehpeOutputIndex(model, 'joints')]; // index 2: [1, 21, 3]
  */
 export function ehpeOutputIndex(model: tfl.LayersModel, name: EhpeOutputName): number {
-  const index = ehpeRecordOf(model)?.outputs.indexOf(name) ?? -1;
+  const index = ehpeModelKind(model)?.outputs.indexOf(name) ?? -1;
   if (index < 0) {
     throw new PhalanxConfigError('ehpeOutputIndex', 'model', `an EHPE model with an output '${name}'`, model?.name);
   }

@@ -293,6 +293,12 @@ forEachBackend(() => {
       const reloaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
       expect(ehpeRecordOf(reloaded)).toEqual(record);
       expect(ehpeModelInfo(reloaded)).toEqual(ehpeModelInfo(model));
+      // A model saved before models carried their configuration is still read, from its layers.
+      const older = await tfl.loadLayersModel(tf.io.fromMemory({ ...saved!, userDefinedMetadata: undefined }));
+      expect(ehpeRecordOf(older)).toBeNull();
+      expect(ehpeModelInfo(older)).toEqual(ehpeModelInfo(model));
+      expect(ehpeOutputIndex(older, 'attention2')).toBe(4);
+      older.dispose();
       expect(ehpeRecordOf(createPgOnly(TINY))?.outputs).toEqual(['joints', 'attention1', 'attention2']);
       // A model that is not one of createEhpe's carries no record, whatever its layers.
       expect(() => ehpeModelInfo(twStageModel(model))).toThrow(

@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { JOINT_CLASSES, type JointClass } from '@phalanx/pose';
-import { ehpeOutputIndex, ehpeRecordOf } from './config';
+import { ehpeModelKind, ehpeOutputIndex, ehpeRecordOf } from './config';
+import { checkJointList } from './init21';
 import {
   pgStageLoss,
   twStageLoss,
@@ -128,16 +129,40 @@ export interface EhpeModelInfo {
   tipWristJoints: number[];
 }
 
+function layerConfig(model: tfl.LayersModel, name: string): Record<string, unknown> | null {
+  const layer = model.layers.find((l) => l.name === name);
+  return layer ? (layer.getConfig() as Record<string, unknown>) : null;
+}
+
+/**
+ * What a `createEhpe` model saved before models carried their configuration says in its layers
+ * (`tw.soft_argmax`, `init21`) and shapes; `null` when it is not such a model.
+ */
+function infoFromLayers(model: tfl.LayersModel): EhpeModelInfo | null {
+  const soft = layerConfig(model, 'tw.soft_argmax');
+  const init = layerConfig(model, 'init21');
+  if (!soft || !init || model.outputs.length !== 5) return null;
+  return {
+    imageSize: model.inputs[0].shape[1] as number,
+    heatmapSize: model.outputs[0].shape[1] as number,
+    depthBins: soft.depthBins as number,
+    tipWristJoints: checkJointList('ehpeModelInfo', 'tipWristJoints', init.tipWristJoints),
+  };
+}
+
 /**
  * Input size, heatmap size, depth bins and TW joints of a {@link createEhpe} model, read from the
- * resolved configuration the model carries ({@link ehpeRecordOf}; kept through save and load). Throws
- * a named error for other models.
+ * resolved configuration the model carries ({@link ehpeRecordOf}; kept through save and load). A model
+ * saved before models carried their configuration is read from its `tw.soft_argmax` and `init21`
+ * layers instead. Throws a named error for other models.
  *
  * @example
  * ehpeModelInfo(createEhpe({ imageSize: 128, heatmapSize: 32 })); // {imageSize: 128, heatmapSize: 32, depthBins: 8, tipWristJoints: [0, 4, …]}
  */
 export function ehpeModelInfo(model: tfl.LayersModel): EhpeModelInfo {
   const record = ehpeRecordOf(model);
+  const legacy = record === null && model?.layers ? infoFromLayers(model) : null;
+  if (legacy) return legacy;
   if (record === null || record.kind !== 'ehpe') {
     throw new PhalanxConfigError(
       'ehpeModelInfo',
@@ -276,17 +301,17 @@ export function pgStageRecipe<B extends EhpeBatch = EhpeBatch>(
   options: PgStageRecipeOptions = {},
 ): StageRecipe<B> {
   const name = 'pgStageRecipe';
-  const record = ehpeRecordOf(model);
+  const kind = ehpeModelKind(model)?.kind;
   let depthBins: number;
   let inputs: (b: B) => tf.Tensor | tf.Tensor[];
-  if (record?.kind === 'pg-only') {
+  if (kind === 'pg-only') {
     const layout = options.layout;
     if (!(layout instanceof tf.Tensor) || layout.rank !== 2 || layout.shape[0] !== 21 || layout.shape[1] !== 3) {
       throw new PhalanxConfigError(name, 'layout', 'a tensor [21, 3] for a PG-only model', layout?.shape ?? layout);
     }
-    depthBins = options.depthBins ?? record.config.tw.depthBins;
+    depthBins = options.depthBins ?? ehpeRecordOf(model)?.config.tw.depthBins ?? 8;
     inputs = (b) => [b.images, tf.tile(tf.expandDims(layout, 0), [b.images.shape[0], 1, 1])];
-  } else if (record?.kind === 'ehpe') {
+  } else if (kind === 'ehpe') {
     depthBins = ehpeModelInfo(model).depthBins;
     inputs = (b) => b.images;
   } else {
