@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { expectClose, expectNoTensorLeak, forEachBackend } from '@phalanx/testing';
+import { expectClose, expectFailsWithoutEffect, expectNoTensorLeak, forEachBackend } from '@phalanx/testing';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors } from './safetensors';
-import { importTorchWeights } from './torch-import';
+import { importTorchWeights, type TorchWeightMapping } from './torch-import';
+import { torchStateDict } from './torch-state-dict';
 import { torchConv2dKernel, torchConv2dTransposeKernel, torchDenseKernel, torchDepthwiseKernel } from './torch-layout';
 
 /** Deterministic values in [−1, 1). */
@@ -371,6 +372,61 @@ forEachBackend(() => {
       const { layers, torch } = fixture();
       const tensors = torchTensors(torch);
       await expectNoTensorLeak(() => importTorchWeights(layers, tensors, [...MAPPING]), 'importTorchWeights');
+    });
+
+    it('a failed import, strict or not, writes no weight and leaves no tensor behind', async () => {
+      const model = tfl.sequential({
+        layers: [
+          tfl.layers.conv2d({ filters: 3, kernelSize: 3, inputShape: [6, 6, 2], name: 'conv' }),
+          tfl.layers.batchNormalization({ name: 'bn' }),
+          tfl.layers.flatten(),
+          tfl.layers.dense({ units: 4, name: 'fc' }),
+        ],
+      });
+      const mapping: TorchWeightMapping[] = [
+        { torch: 'features.0', layer: 'conv', kind: 'conv2d' },
+        { torch: 'features.1', layer: 'bn', kind: 'batchNorm' },
+        { torch: 'head', layer: 'fc', kind: 'dense' },
+      ];
+      // Valid tensors in PyTorch layout (the model's own weights, exported), moved to the mapped names
+      // and changed, so that an import that wrote anything would show.
+      const own = torchStateDict(model);
+      const good: Record<string, tf.Tensor> = {};
+      for (const [key, t] of Object.entries(own)) {
+        const torchKey = key
+          .replace(/^conv\./, 'features.0.')
+          .replace(/^bn\./, 'features.1.')
+          .replace(/^fc\./, 'head.');
+        good[torchKey] = tf.tidy(() => tf.add(t, 0.5));
+      }
+      tf.dispose(Object.values(own));
+      const wrongShape = tf.zeros([4, 3]);
+      const nan = tf.fill([3], NaN);
+      const negativeVariance = tf.fill([3], -1);
+      const boolean = tf.tensor1d([true, false, true], 'bool');
+      const cases: [Record<string, tf.Tensor>, boolean, RegExp][] = [
+        [
+          { ...good, 'head.weight': wrongShape },
+          true,
+          /"mismatched":\["head\.weight → fc.*\/kernel: expected \[4,48\]/,
+        ],
+        [{ ...good, 'features.1.weight': nan }, true, /tensor 'features\.1\.weight' must be finite/],
+        [{ ...good, 'features.1.weight': nan }, false, /tensor 'features\.1\.weight' must be finite/],
+        [{ ...good, 'features.1.running_var': negativeVariance }, false, /must be a variance/],
+        [
+          { ...good, 'features.1.bias': boolean },
+          false,
+          /tensor 'features\.1\.bias' must be a float32 or int32 tensor/,
+        ],
+      ];
+      for (const [tensors, strict, error] of cases) {
+        await expectFailsWithoutEffect(model, () => importTorchWeights(model, tensors, mapping, { strict }), error);
+      }
+      // The same tensors without the fault load (the cases failed for the fault alone).
+      importTorchWeights(model, good, mapping);
+      expectClose(model.getLayer('fc').getWeights()[1], Array.from(good['head.bias'].dataSync()), TOL, 'loaded');
+      tf.dispose([...Object.values(good), wrongShape, nan, negativeVariance, boolean]);
+      model.dispose();
     });
   });
 });
