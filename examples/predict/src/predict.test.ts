@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodePng, renderSyntheticHand } from '@phalanx/data';
-import { writeSafetensors, writeTorchStateDict } from '@phalanx/layers';
+import { writeSafetensors, writeTorchStateDict, type ConcreteJointSelector } from '@phalanx/layers';
 import { exportTorchStateDict, importTorchStateDict } from '@phalanx/learnable-groups';
 import { loadHandPoseEstimator, type HandPoseEstimator } from '@phalanx/pretrained';
 import { predictFiles, type PredictionReport } from './predict';
@@ -131,6 +131,18 @@ describe('--weights: a PyTorch state_dict instead of the shipped weights', () =>
     expect(fromPth.card.training).toBeUndefined();
     fromPth.dispose();
     reference.dispose();
+  });
+
+  it("a .safetensors file's Temperature metadata becomes the selector's temperature", async () => {
+    const weights = otherWeights();
+    const bytes = writeSafetensors(weights, { Temperature: '0.375' });
+    tf.dispose(Object.values(weights));
+    const withTemperature = await estimatorWithTorchWeights('learnable-groups', bytes, 'other.safetensors');
+    const selector = withTemperature.model.getLayer('meta_S') as ConcreteJointSelector;
+    expect(selector.getTemperature()).toBeCloseTo(0.375, 6);
+    // Not the shipped model's own temperature (else the check would prove nothing).
+    expect((estimator.model.getLayer('meta_S') as ConcreteJointSelector).getTemperature()).not.toBeCloseTo(0.375, 3);
+    withTemperature.dispose();
   });
 
   it('a checkpoint of another network is a named error that leaves no tensor behind', async () => {
