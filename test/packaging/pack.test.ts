@@ -14,6 +14,7 @@ const ROOT = resolve(__dirname, '../..');
 const PACKAGES = [
   'errors',
   'pickle',
+  'skeleton',
   'layers',
   'losses',
   'pose',
@@ -49,6 +50,7 @@ const learnableGroups = ${load('@phalanx/learnable-groups')};
 const ehpe = ${load('@phalanx/ehpe')};
 const train = ${load('@phalanx/train')};
 const errors = ${load('@phalanx/errors')};
+const skeleton = ${load('@phalanx/skeleton')};
 const pretrained = ${load('@phalanx/pretrained')};
 async function main() {
   await tf.setBackend('cpu');
@@ -73,11 +75,15 @@ async function main() {
   report.dataKeys = Object.keys(data).length > 3;
   report.wasmTraining = typeof wasmTraining.registerWasmTrainingKernels;
   report.blocks = typeof blocks.hourglass;
-  // One copy of the error classes: every package re-exports the very classes of @phalanx/errors.
+  report.skeletonEdges = skeleton.SKELETON_EDGES.length;
+  // One copy of the error classes: only @phalanx/errors exports them, and every package throws them.
+  const thrown = (f) => { try { f(); } catch (e) { return e; } };
   report.sharedErrors =
-    [layers, losses, pose, data].every((m) => m.PhalanxConfigError === errors.PhalanxConfigError) &&
-    data.PhalanxFileError === errors.PhalanxFileError &&
-    new data.PhalanxDataConfigError('c', 'a', 'e', 1) instanceof layers.PhalanxConfigError;
+    [layers, losses, pose, data, blocks, learnableGroups, ehpe, train, skeleton].every((m) => !('PhalanxConfigError' in m)) &&
+    thrown(() => layers.softArgmax25D({ mode: 'volumetric', numJoints: 0, depthBins: 4 })) instanceof errors.PhalanxConfigError &&
+    thrown(() => pose.jointsOfClass('THUMB')) instanceof errors.PhalanxConfigError &&
+    thrown(() => data.toBatch([])) instanceof errors.PhalanxConfigError &&
+    thrown(() => data.readImageHeader(new Uint8Array([1, 2, 3, 4]), 'x.png')) instanceof errors.PhalanxFileError;
   // The reference model at a tiny width, through the built packages.
   const lg = learnableGroups.createLearnableGroups({
     inputSize: 64, planes: [4, 4], hourglassFeatures: 8, stemChannels: [4, 8], neckChannels: 8,
@@ -150,6 +156,7 @@ describe('packed tarballs in a fresh npm project', () => {
         dataKeys: true,
         wasmTraining: 'function',
         blocks: 'function',
+        skeletonEdges: 20,
         sharedErrors: true,
         ehpe: 'function',
         trainer: 'function',

@@ -1,4 +1,4 @@
-import { HAND_BONES } from '@phalanx/data';
+import { SKELETON_EDGES } from '@phalanx/skeleton';
 
 /** One colour per learned group (more groups than colours cycle). */
 export const GROUP_COLORS = ['#ff6b6b', '#4dabf7', '#51cf66', '#fcc419', '#cc5de8', '#ff922b', '#20c997', '#f06595'];
@@ -23,7 +23,7 @@ export function drawSkeleton(
     ctx.setLineDash([4, 4]);
     ctx.strokeStyle = 'rgba(255, 255, 255, 0.55)';
     ctx.lineWidth = 1.5;
-    for (const [a, b] of HAND_BONES) {
+    for (const [a, b] of SKELETON_EDGES) {
       ctx.beginPath();
       ctx.moveTo(options.truth[a][0], options.truth[a][1]);
       ctx.lineTo(options.truth[b][0], options.truth[b][1]);
@@ -32,7 +32,7 @@ export function drawSkeleton(
     ctx.restore();
   }
   ctx.lineCap = 'round';
-  for (const [a, b] of HAND_BONES) {
+  for (const [a, b] of SKELETON_EDGES) {
     ctx.strokeStyle = 'rgba(15, 20, 25, 0.65)';
     ctx.lineWidth = 5;
     ctx.beginPath();
@@ -97,7 +97,7 @@ export function draw3D(
     ctx.stroke();
   }
   ctx.lineCap = 'round';
-  const bones = [...HAND_BONES].sort((e, f) => projected[f[1]][2] - projected[e[1]][2]);
+  const bones = [...SKELETON_EDGES].sort((e, f) => projected[f[1]][2] - projected[e[1]][2]);
   for (const [a, b] of bones) {
     ctx.strokeStyle = 'rgba(230, 237, 243, 0.8)';
     ctx.lineWidth = 2.5;

@@ -4,6 +4,7 @@ import { chooseBackend, wasmThreads, type BackendChoice } from './backend';
 import { draw3D, drawSkeleton, groupColor } from './draw';
 import type { HandPoseModelName } from '@phalanx/pretrained';
 import {
+  loadCheckpointInto,
   loadModelFrom,
   loadShippedModel,
   modelInputOf,
@@ -222,10 +223,21 @@ async function useImageFile(file: File): Promise<void> {
   await run();
 }
 
-/** Loads a shipped model (by name) or another model of either network (a URL or files). */
-async function loadModel(source: HandPoseModelName | { from: string | tf.io.IOHandler }, name: string): Promise<void> {
+/** A shipped model (by name), another saved model of either network (a URL or files), or a PyTorch checkpoint. */
+type ModelSource = HandPoseModelName | { from: string | tf.io.IOHandler } | { checkpoint: File };
+
+async function modelOf(source: ModelSource): Promise<PoseModel> {
+  if (typeof source === 'string') return loadShippedModel(source);
+  if ('from' in source) return loadModelFrom(source.from);
+  if (pose === null) throw new Error('a PyTorch checkpoint loads into the network the page runs: load a model first');
+  const bytes = new Uint8Array(await source.checkpoint.arrayBuffer());
+  return loadCheckpointInto(pose, bytes, source.checkpoint.name);
+}
+
+/** Loads a model; when that fails, the page keeps the model it had. */
+async function loadModel(source: ModelSource, name: string): Promise<void> {
   setStatus(`loading model <b>${name}</b>…`);
-  const loaded = typeof source === 'string' ? await loadShippedModel(source) : await loadModelFrom(source.from);
+  const loaded = await modelOf(source);
   pose?.estimator.dispose();
   pose = loaded;
   modelName = name;
@@ -290,6 +302,12 @@ function wireUi(): void {
     void loadModel({ from: tf.io.browserFiles([json, ...weights]) }, json.name)
       .then(run)
       .catch(fail);
+  });
+  $<HTMLInputElement>('checkpoint-file').addEventListener('change', (e) => {
+    const input = e.target as HTMLInputElement;
+    const file = input.files?.[0];
+    input.value = ''; // picking the same file again loads it again
+    if (file) void loadModel({ checkpoint: file }, file.name).then(run).catch(fail);
   });
   $<HTMLFormElement>('model-url-form').addEventListener('submit', (e) => {
     e.preventDefault();

@@ -93,6 +93,22 @@ export async function loadModelFrom(source: string | tf.io.IOHandler): Promise<P
   }
 }
 
+/**
+ * Loads a PyTorch checkpoint (`.pth`/`.pt` or `.safetensors`, picked in the page) into a copy of the network
+ * `current` runs; `current` is left as it is, also when the checkpoint does not fit.
+ */
+export async function loadCheckpointInto(current: PoseModel, bytes: Uint8Array, name: string): Promise<PoseModel> {
+  // Loaded on demand: only a picked checkpoint needs the .pth reader.
+  const { estimatorFromCheckpoint } = await import('./checkpoint');
+  const estimator = await estimatorFromCheckpoint(current.kind, current.estimator.model, bytes, name);
+  try {
+    return wrap(current.kind, estimator);
+  } catch (error) {
+    estimator.dispose();
+    throw error;
+  }
+}
+
 /** The model input the estimator builds from a picture (letterboxed, RGB in [0, 1]), for the page's record. */
 export function modelInputOf(picture: HTMLCanvasElement, inputSize: number): Promise<Float32Array> {
   const input = tf.tidy(() => {

@@ -5,8 +5,19 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { renderSyntheticHand } from '@phalanx/data';
-import type { ConcreteJointSelector } from '@phalanx/layers';
-import { letterboxGeometry, letterboxImage, loadHandPoseEstimator, type HandPoseModelName } from '@phalanx/pretrained';
+import { importTorchStateDict as importEhpe, exportTorchStateDict as exportEhpe } from '@phalanx/ehpe';
+import { writeSafetensors, writeTorchStateDict, type ConcreteJointSelector } from '@phalanx/layers';
+import {
+  exportTorchStateDict as exportLearnableGroups,
+  importTorchStateDict as importLearnableGroups,
+} from '@phalanx/learnable-groups';
+import {
+  letterboxGeometry,
+  letterboxImage,
+  loadHandPoseEstimator,
+  type HandPoseEstimator,
+  type HandPoseModelName,
+} from '@phalanx/pretrained';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,10 +92,14 @@ function sampleTensor(seed: number): tf.Tensor3D {
   return tf.tensor3d(Int32Array.from(renderSyntheticHand(seed, { size: 256 }).image), [256, 256, 3], 'int32');
 }
 
-/** The estimator run in Node (cpu) from the package's own files on the same synthetic picture. */
-async function nodeEstimate(kind: HandPoseModelName, seed: number) {
+/**
+ * The estimator run in Node (cpu) from the package's own files on the same synthetic picture; `change`
+ * may alter its model first (e.g. load other weights).
+ */
+async function nodeEstimate(kind: HandPoseModelName, seed: number, change?: (estimator: HandPoseEstimator) => void) {
   await tf.setBackend('cpu');
   const estimator = await loadHandPoseEstimator(kind);
+  change?.(estimator);
   const image = sampleTensor(seed);
   const [hand] = await estimator.estimateHands(image);
   const selector = estimator.model.layers.find((l) => l.getClassName() === 'ConcreteJointSelector') as
@@ -93,6 +108,34 @@ async function nodeEstimate(kind: HandPoseModelName, seed: number) {
   image.dispose();
   estimator.dispose();
   return { hand, groups };
+}
+
+/**
+ * Other weights for a shipped model, as a PyTorch state dict (PyTorch names and layouts): the shipped
+ * ones exported and each float parameter scaled elementwise by a seeded factor in [0.8, 1.2] (positive, so
+ * batch-norm variances stay variances). The `SoftHeatmap` buffers `wx` / `wy` stay the pixel grid the import
+ * checks them against. The caller disposes the tensors.
+ */
+async function otherWeights(kind: HandPoseModelName): Promise<Record<string, tf.Tensor>> {
+  await tf.setBackend('cpu');
+  const estimator = await loadHandPoseEstimator(kind);
+  const exported = (kind === 'ehpe' ? exportEhpe : exportLearnableGroups)(estimator.model);
+  estimator.dispose();
+  const out: Record<string, tf.Tensor> = {};
+  Object.entries(exported).forEach(([key, t], i) => {
+    const keep = t.dtype !== 'float32' || /\.w[xy]$/.test(key);
+    out[key] = keep ? t : tf.tidy(() => tf.mul(t, tf.randomUniform(t.shape, 0.8, 1.2, 'float32', i)));
+    if (out[key] !== t) t.dispose();
+  });
+  return out;
+}
+
+/** What the page shows after picking a file named `name` in its PyTorch checkpoint picker: it runs, or an error. */
+async function pickCheckpoint(name: string, buffer: Buffer): Promise<DemoState> {
+  await page.setInputFiles('#checkpoint-file', { name, mimeType: 'application/octet-stream', buffer });
+  return stateWhen(
+    `(window.__phalanxDemo?.model === '${name}' && window.__phalanxDemo?.ready === true) || window.__phalanxDemo?.error !== undefined`,
+  );
 }
 
 const maxDiff = (a: number[][], b: number[][]) =>
@@ -271,6 +314,66 @@ describe('browser demo (built page in headless Chromium)', () => {
         hand.keypoints.map((k) => [k.x, k.y]),
       ),
     ).toBeLessThan(0.05);
+    expect(consoleErrors).toEqual([]);
+  });
+  it('loads a PyTorch .safetensors of the EHPE it runs, and draws what those weights give in Node', async () => {
+    const weights = await otherWeights('ehpe');
+    const buffer = Buffer.from(writeSafetensors(weights));
+    const before = (await page.evaluate(() => window.__phalanxDemo)) as DemoState;
+    const s = await pickCheckpoint('ehpe-other.safetensors', buffer);
+    expect(s.error).toBeUndefined();
+    expect(s.kind).toBe('ehpe');
+    const seed = Number(/seed (\d+)/.exec(s.source)?.[1]);
+    const { hand } = await nodeEstimate('ehpe', seed, (e) => importEhpe(e.model, weights));
+    tf.dispose(Object.values(weights));
+    expect(
+      maxDiff(
+        s.keypoints,
+        hand.keypoints.map((k) => [k.x, k.y]),
+      ),
+    ).toBeLessThan(0.05);
+    // The weights did change the page's output (the shipped EHPE on the same picture).
+    expect(before.source).toBe(s.source);
+    expect(maxDiff(s.keypoints, before.keypoints)).toBeGreaterThan(0.05);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('refuses a checkpoint of the other network by naming its keys, and keeps running the model it had', async () => {
+    const weights = await otherWeights('learnable-groups');
+    const buffer = Buffer.from(writeTorchStateDict(weights));
+    tf.dispose(Object.values(weights));
+    const s = await pickCheckpoint('lg.pth', buffer);
+    // A key of both networks with other shapes is named first; else every missing and unexpected key.
+    expect(s.error).toMatch(
+      /^loadTorchStateDict: (tensor '[^']+' must be of shape|tensors must be a state_dict matching the model exactly)/,
+    );
+    consoleErrors.length = 0; // the page logs the error it shows
+    await page.click('#synthetic');
+    const next = await stateWhen(`window.__phalanxDemo?.ready === true`);
+    expect(next.kind).toBe('ehpe');
+    expect(next.model).toBe('ehpe-other.safetensors');
+  });
+
+  it('loads a PyTorch .pth of the Learnable Groups it runs (torch.save zip format), as Node computes it', async () => {
+    await page.selectOption('#model-choice', 'learnable-groups');
+    await stateWhen(`window.__phalanxDemo?.kind === 'learnable-groups' && window.__phalanxDemo?.ready === true`);
+    const weights = await otherWeights('learnable-groups');
+    const buffer = Buffer.from(writeTorchStateDict(weights));
+    const s = await pickCheckpoint('lg-other.pth', buffer);
+    expect(s.error).toBeUndefined();
+    expect(s.inputSize).toBe(64);
+    const seed = Number(/seed (\d+)/.exec(s.source)?.[1]);
+    const { hand, groups } = await nodeEstimate('learnable-groups', seed, (e) =>
+      importLearnableGroups(e.model, weights),
+    );
+    tf.dispose(Object.values(weights));
+    expect(
+      maxDiff(
+        s.keypoints,
+        hand.keypoints.map((k) => [k.x, k.y]),
+      ),
+    ).toBeLessThan(0.05);
+    expect(s.groups).toEqual(groups);
     expect(consoleErrors).toEqual([]);
   });
 });

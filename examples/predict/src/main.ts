@@ -3,12 +3,13 @@
  *
  *   pnpm --filter @phalanx/example-predict start -- hand.jpg other.png          # Learnable Groups, out: predictions/
  *   pnpm --filter @phalanx/example-predict start -- --model ehpe --out runs/pred photos/*.png
+ *   pnpm --filter @phalanx/example-predict start -- --weights lg.pth hand.jpg    # PyTorch weights, no Python
  *
  * Writes `<out>/<name>.annotated.png` per picture and `<out>/keypoints.json` (every hand's 2D keypoints
  * in the picture's pixels, 3D keypoints in metres, score, and the model card). Relative paths resolve
  * against the directory the command was started from.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,9 +17,11 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { HAND_POSE_MODELS, loadHandPoseEstimator, type HandPoseModelName } from '@phalanx/pretrained';
 import { predictFiles } from './predict';
+import { estimatorWithTorchWeights } from './weights';
 
-const USAGE = `Usage: predict [--model learnable-groups|ehpe] [--out DIR] [--backend wasm|cpu] [--flip] IMAGE...
+const USAGE = `Usage: predict [--model learnable-groups|ehpe] [--weights FILE] [--out DIR] [--backend wasm|cpu] [--flip] IMAGE...
   --model     the shipped model (default learnable-groups)
+  --weights   a PyTorch state_dict of that network and size (.pth/.pt or .safetensors) instead of the shipped weights
   --out       output folder (default predictions)
   --backend   tfjs backend (default wasm)
   --flip      mirror the output horizontally (for mirrored webcam pictures)`;
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
     args: argv[0] === '--' ? argv.slice(1) : argv,
     options: {
       model: { type: 'string', default: 'learnable-groups' },
+      weights: { type: 'string' },
       out: { type: 'string', default: 'predictions' },
       backend: { type: 'string', default: 'wasm' },
       flip: { type: 'boolean', default: false },
@@ -45,7 +49,14 @@ async function main(): Promise<void> {
   const cwd = process.env.INIT_CWD ?? process.cwd();
   const out = resolve(cwd, values.out);
   await tf.setBackend(values.backend);
-  const estimator = await loadHandPoseEstimator(model);
+  const estimator =
+    values.weights === undefined
+      ? await loadHandPoseEstimator(model)
+      : await estimatorWithTorchWeights(
+          model,
+          new Uint8Array(await readFile(resolve(cwd, values.weights))),
+          resolve(cwd, values.weights),
+        );
   const files = positionals.map((f) => resolve(cwd, f));
   const report = await predictFiles(estimator, files, out, { flipHorizontal: values.flip });
   estimator.dispose();

@@ -9,8 +9,11 @@ import '@tensorflow/tfjs-backend-cpu';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodePng, renderSyntheticHand } from '@phalanx/data';
+import { writeSafetensors, writeTorchStateDict, type ConcreteJointSelector } from '@phalanx/layers';
+import { exportTorchStateDict, importTorchStateDict } from '@phalanx/learnable-groups';
 import { loadHandPoseEstimator, type HandPoseEstimator } from '@phalanx/pretrained';
 import { predictFiles, type PredictionReport } from './predict';
+import { estimatorWithTorchWeights } from './weights';
 
 const dir = mkdtempSync(join(tmpdir(), 'phalanx-predict-'));
 let estimator: HandPoseEstimator;
@@ -84,5 +87,70 @@ describe('predict', () => {
     expect(report.images[0].hands[0].keypoints).toHaveLength(21);
     expect(report.images[0].hands[0].keypoints3D[0]).toEqual({ x: 0, y: 0, z: 0, name: 'wrist' });
     expect(readFileSync(join(out, 'hand.annotated.png')).subarray(1, 4).toString()).toBe('PNG');
+  });
+});
+
+describe('--weights: a PyTorch state_dict instead of the shipped weights', () => {
+  /**
+   * Other weights in PyTorch names and layouts: the shipped ones exported, each float parameter scaled by a
+   * seeded factor in [0.8, 1.2] (the SoftHeatmap grids `wx` / `wy` stay the pixel grid the import checks).
+   */
+  function otherWeights(): Record<string, tf.Tensor> {
+    const exported = exportTorchStateDict(estimator.model);
+    const out: Record<string, tf.Tensor> = {};
+    Object.entries(exported).forEach(([key, t], i) => {
+      if (t.dtype !== 'float32' || /\.w[xy]$/.test(key)) out[key] = t;
+      else {
+        out[key] = tf.tidy(() => tf.mul(t, tf.randomUniform(t.shape, 0.8, 1.2, 'float32', i)));
+        t.dispose();
+      }
+    });
+    return out;
+  }
+
+  it('a .pth gives what its weights give; the card drops the shipped evaluation', async () => {
+    const weights = otherWeights();
+    const bytes = writeTorchStateDict(weights);
+    const fromPth = await estimatorWithTorchWeights('learnable-groups', bytes, 'other.pth');
+    // Reference: the shipped estimator with the same tensors written in place (no file in between).
+    const reference = await loadHandPoseEstimator('learnable-groups');
+    importTorchStateDict(reference.model, weights);
+    tf.dispose(Object.values(weights));
+    const pixels = tf.tensor3d(Int32Array.from(picture().data), [128, 96, 3], 'int32');
+    const [got] = await fromPth.estimateHands(pixels);
+    const [expected] = await reference.estimateHands(pixels);
+    const [shipped] = await estimator.estimateHands(pixels);
+    pixels.dispose();
+    const gap = (a: typeof got, b: typeof got) =>
+      Math.max(...a.keypoints.map((k, j) => Math.hypot(k.x - b.keypoints[j].x, k.y - b.keypoints[j].y)));
+    expect(gap(got, expected)).toBeLessThan(1e-4);
+    expect(gap(got, shipped)).toBeGreaterThan(0.01);
+    expect(fromPth.card.model).toBe('learnable-groups');
+    expect(fromPth.card.depth).toEqual(estimator.card.depth);
+    expect(fromPth.card.evaluation).toBeUndefined();
+    expect(fromPth.card.training).toBeUndefined();
+    fromPth.dispose();
+    reference.dispose();
+  });
+
+  it("a .safetensors file's Temperature metadata becomes the selector's temperature", async () => {
+    const weights = otherWeights();
+    const bytes = writeSafetensors(weights, { Temperature: '0.375' });
+    tf.dispose(Object.values(weights));
+    const withTemperature = await estimatorWithTorchWeights('learnable-groups', bytes, 'other.safetensors');
+    const selector = withTemperature.model.getLayer('meta_S') as ConcreteJointSelector;
+    expect(selector.getTemperature()).toBeCloseTo(0.375, 6);
+    // Not the shipped model's own temperature (else the check would prove nothing).
+    expect((estimator.model.getLayer('meta_S') as ConcreteJointSelector).getTemperature()).not.toBeCloseTo(0.375, 3);
+    withTemperature.dispose();
+  });
+
+  it('a checkpoint of another network is a named error that leaves no tensor behind', async () => {
+    const weights = otherWeights();
+    const bytes = writeSafetensors(weights);
+    tf.dispose(Object.values(weights));
+    const count = tf.memory().numTensors;
+    await expect(estimatorWithTorchWeights('ehpe', bytes, 'lg.safetensors')).rejects.toThrow(/^loadTorchStateDict: /);
+    expect(tf.memory().numTensors).toBe(count);
   });
 });

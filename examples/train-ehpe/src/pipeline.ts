@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { augment, batches, disposeBatch, type BatchOptions, type HandBatch } from '@phalanx/data';
+import { augment, batches, disposeBatch, Rng, type BatchOptions, type HandBatch } from '@phalanx/data';
 import {
   BACKBONE_LAYERS,
   createEhpe,
@@ -22,7 +22,14 @@ import {
   type TwStageRecipeOptions,
 } from '@phalanx/ehpe';
 import { JOINT_CLASS_NAMES, KeypointEvaluator, mpjpe, paMpjpe, type JointClass } from '@phalanx/pose';
-import { Trainer, type ProgressDisplayOptions, type TrainerCallbacks } from '@phalanx/train';
+import {
+  cosineLr,
+  Trainer,
+  warmupLr,
+  type LrSchedule,
+  type ProgressDisplayOptions,
+  type TrainerCallbacks,
+} from '@phalanx/train';
 
 /** Model sizes: the paper's (`createEhpe()` defaults: ResNet-50, 256 px), the demo's, and a tiny one for tests. */
 export const MODEL_SIZES = {
@@ -97,11 +104,51 @@ export interface JobConfig {
   handCrop?: boolean;
   /** Further stage-1 options (loss weights, heatmap scale, …) over the recipe's defaults. */
   tw?: Omit<TwStageRecipeOptions, 'lr' | 'depthRange'>;
+  /**
+   * Learning-rate schedule of every stage: a linear warm-up over `warmup` steps, then the peak rate
+   * (`'constant'`) or a cosine decay to 0 at the stage's last step. Default: the constant rate.
+   */
+  schedule?: { warmup: number; decay: 'constant' | 'cosine' };
+  /**
+   * Seed of the weight initialisation (the full model; the PG-only model with `seed + 1`): two runs
+   * with the same seed and flags start from the same weights. Default: an unseeded initialisation.
+   */
+  seed?: number;
 }
 
-/** Builds the full model of a job (TW joints from the variant). */
+/**
+ * Runs `build` with `Math.random` replaced by a seeded generator, and puts it back afterwards.
+ * tfjs draws the seed of every unseeded random initialiser from `Math.random` (in JS, on every
+ * backend), so a model built inside gets the same weights for the same seed. `build` must be
+ * synchronous (nothing else runs while it does).
+ *
+ * @example
+ * const a = seededInit(7, () => Math.random());
+ * const b = seededInit(7, () => Math.random()); // a === b
+ */
+export function seededInit<T>(seed: number | undefined, build: () => T): T {
+  if (seed === undefined) return build();
+  const rng = new Rng(seed, 0x5eed);
+  const original = Math.random;
+  Math.random = () => rng.next();
+  try {
+    return build();
+  } finally {
+    Math.random = original;
+  }
+}
+
+/** Builds the full model of a job (TW joints from the variant), seeded by `config.seed`. */
 export function buildModel(config: JobConfig): tfl.LayersModel {
-  return createEhpe({ ...config.model, tipWristJoints: variantJoints(config.variant) });
+  return seededInit(config.seed, () => createEhpe({ ...config.model, tipWristJoints: variantJoints(config.variant) }));
+}
+
+/** A stage's learning rate: `peak`, or the schedule of {@link JobConfig.schedule} over `steps` steps. */
+export function stageLr(config: JobConfig, peak: number, steps: number): number | LrSchedule {
+  const s = config.schedule;
+  if (!s || (s.warmup === 0 && s.decay === 'constant')) return peak;
+  const after = s.decay === 'cosine' ? cosineLr({ initial: peak, steps: Math.max(1, steps) }) : peak;
+  return s.warmup > 0 ? warmupLr({ steps: s.warmup, after }) : (after as LrSchedule);
 }
 
 /** Margin of the hand crop per side: the release's box × 1.25. */
@@ -148,7 +195,11 @@ type TrainerOptions = { progress?: ProgressDisplayOptions | false; callbacks?: T
 /** Stage 1: backbone + TW-stage on `3·heatmapMSE + 1e-2·squaredDistance + 1e-10·Σ|W|` (Adam, `lrTw`). */
 export function stage1Trainer(model: tfl.LayersModel, config: JobConfig, options: TrainerOptions = {}) {
   return new Trainer<HandBatch>({
-    ...twStageRecipe<HandBatch>(model, { ...config.tw, lr: config.lrTw, depthRange: config.depthRange }),
+    ...twStageRecipe<HandBatch>(model, {
+      ...config.tw,
+      lr: stageLr(config, config.lrTw, config.stepsTw),
+      depthRange: config.depthRange,
+    }),
     disposeBatch,
     ...options,
   });
@@ -157,7 +208,10 @@ export function stage1Trainer(model: tfl.LayersModel, config: JobConfig, options
 /** Stage 2: backbone and TW-stage frozen, the PG-stage on `2e-2·squaredDistance + 2e-1·edgeStability` (Adam, `lrPg`). */
 export function stage2Trainer(model: tfl.LayersModel, config: JobConfig, options: TrainerOptions = {}) {
   return new Trainer<HandBatch>({
-    ...pgStageRecipe<HandBatch>(model, { lr: config.lrPg, depthRange: config.depthRange }),
+    ...pgStageRecipe<HandBatch>(model, {
+      lr: stageLr(config, config.lrPg, config.stepsPg),
+      depthRange: config.depthRange,
+    }),
     disposeBatch,
     ...options,
   });
@@ -195,7 +249,10 @@ export async function meanLayout(config: JobConfig, count = 256): Promise<tf.Ten
  * on a constant mean layout — the same stage 2 as the full model, without the TW-stage's guidance.
  */
 export function buildPgOnly(config: JobConfig, trained: tfl.LayersModel): tfl.LayersModel {
-  const pgOnly = createPgOnly({ ...config.model, tipWristJoints: variantJoints(config.variant) });
+  const seed = config.seed === undefined ? undefined : config.seed + 1;
+  const pgOnly = seededInit(seed, () =>
+    createPgOnly({ ...config.model, tipWristJoints: variantJoints(config.variant) }),
+  );
   const byName = new Map(trained.weights.map((w) => [w.originalName, w]));
   for (const w of pgOnly.weights) {
     if (BACKBONE_LAYERS.test(w.originalName)) w.write(byName.get(w.originalName)!.read());
@@ -213,7 +270,7 @@ export function pgOnlyTrainer(
   const depthBins = config.model.depthBins ?? 8;
   return new Trainer<HandBatch>({
     ...pgStageRecipe<HandBatch>(pgOnly, {
-      lr: config.lrPg,
+      lr: stageLr(config, config.lrPg, config.stepsPg),
       layout,
       depthBins,
       depthRange: config.depthRange,
@@ -249,6 +306,8 @@ export interface ModelReport {
   classRatio: Record<JointClass, number>;
   /** Mean 3D error (mm) of each of the 21 joints. */
   perJointMm: number[];
+  /** Mean 2D error (input pixels) over all 21 joints of every sample. */
+  epe2dPx: number;
 }
 
 /** The evaluation of a run: the three models of the Fig. 1 analysis. */
@@ -267,11 +326,37 @@ export interface Evaluation {
    * mean layout's TW joints (if a layout is given).
    */
   twJoints: { px: number; distance: number; meanHandPx: number | null; meanHandDistance: number | null };
+  /**
+   * The hand-centre baseline: every joint at the centroid of the sample's 21 ground-truth joints (2D,
+   * input pixels); mean error over all 21 joints (`px`) and over the TW joints (`twPx`).
+   */
+  handCentre: { px: number; twPx: number };
   /** Held-out samples. */
   samples: number;
 }
 
-function report(gt: number[][][], pred: number[][][]): ModelReport {
+/** Mean 2D distance over the chosen joints (default all) of every sample: `a`, `b` `[N][21][≥2]`. */
+export function meanDistance2d(a: number[][][], b: number[][][], joints?: readonly number[]): number {
+  let sum = 0;
+  let count = 0;
+  a.forEach((hand, i) =>
+    (joints ?? hand.map((_, j) => j)).forEach((j) => {
+      sum += Math.hypot(hand[j][0] - b[i][j][0], hand[j][1] - b[i][j][1]);
+      count++;
+    }),
+  );
+  return sum / count;
+}
+
+/** Each sample's 21 joints all at the centroid of its `uv` `[N][21][2]`. */
+export function handCentres(uv: number[][][]): number[][][] {
+  return uv.map((hand) => {
+    const c = [0, 1].map((k) => hand.reduce((a, p) => a + p[k], 0) / hand.length);
+    return hand.map(() => c);
+  });
+}
+
+function report(gt: number[][][], pred: number[][][], gtUv: number[][][], pred2d: number[][][]): ModelReport {
   const ev = new KeypointEvaluator({ numJoints: 21 });
   ev.feed(gt, pred);
   const m = ev.measures({ min: 0, max: 50, steps: 20, units: 'mm' });
@@ -289,6 +374,7 @@ function report(gt: number[][][], pred: number[][][]): ModelReport {
     classMm,
     classRatio,
     perJointMm: m.perJoint.map((j) => j.epeMean ?? Number.NaN),
+    epe2dPx: meanDistance2d(gtUv, pred2d),
   };
 }
 
@@ -326,6 +412,14 @@ export async function evaluate(
   const tw: number[][][] = [];
   const full: number[][][] = [];
   const pg: number[][][] = [];
+  // The same in 2D (input pixels): ground truth, init21 layout, full, PG-only, mean hand.
+  const two: Record<'gt' | 'tw' | 'full' | 'pg' | 'mean', number[][][]> = {
+    gt: [],
+    tw: [],
+    full: [],
+    pg: [],
+    mean: [],
+  };
   for (const b of set) {
     const n = b.images.shape[0];
     const r = tf.tidy(() => {
@@ -340,6 +434,8 @@ export async function evaluate(
       const out: Record<string, tf.Tensor> = {
         layout: joints25dToXyz(layout, b.xyz, b.K, binning),
         full: joints25dToXyz(joints, b.xyz, b.K, binning),
+        layout2d: tf.slice(layout, [0, 0, 0], [-1, -1, 2]),
+        full2d: tf.slice(joints, [0, 0, 0], [-1, -1, 2]),
         coords,
         target,
       };
@@ -349,10 +445,12 @@ export async function evaluate(
           tf.tile(tf.expandDims(pgOnly.layout, 0), [n, 1, 1]),
         ]) as tf.Tensor[];
         out.pg = joints25dToXyz(j, b.xyz, b.K, binning);
+        out.pg2d = tf.slice(j, [0, 0, 0], [-1, -1, 2]);
       }
       if (meanLayout) {
         const tiled = tf.tile(tf.expandDims(meanLayout, 0), [n, 1, 1]);
         out.mean = joints25dToXyz(tiled, b.xyz, b.K, binning);
+        out.mean2d = tf.slice(tiled, [0, 0, 0], [-1, -1, 2]);
         const m = tf.gather(tiled, twIndex, 1); // input px, bins → heatmap px, bins
         out.meanTw = tf.concat(
           [tf.mul(tf.slice(m, [0, 0, 0], [-1, -1, 2]), toHm), tf.slice(m, [0, 0, 2], [-1, -1, 1])],
@@ -361,11 +459,19 @@ export async function evaluate(
       }
       return out;
     });
-    gt.push(...((await b.xyz.array()) as number[][][]));
-    tw.push(...((await r.layout.array()) as number[][][]));
-    full.push(...((await r.full.array()) as number[][][]));
-    if (r.pg) pg.push(...((await r.pg.array()) as number[][][]));
-    if (r.mean) mh.push(...((await r.mean.array()) as number[][][]));
+    const read = async (t: tf.Tensor | undefined, into: number[][][]) => {
+      if (t) into.push(...((await t.array()) as number[][][]));
+    };
+    await read(b.xyz, gt);
+    await read(b.uv, two.gt);
+    await read(r.layout, tw);
+    await read(r.full, full);
+    await read(r.pg, pg);
+    await read(r.mean, mh);
+    await read(r.layout2d, two.tw);
+    await read(r.full2d, two.full);
+    await read(r.pg2d, two.pg);
+    await read(r.mean2d, two.mean);
     const [px, sq] = twErrors(r.coords, r.target);
     tw25.px += px;
     tw25.distance += sq;
@@ -378,11 +484,13 @@ export async function evaluate(
   }
   twIndex.dispose();
   const count = gt.length;
+  const centres = handCentres(two.gt);
   return {
-    twOnly: report(gt, tw),
-    pgOnly: pgOnly ? report(gt, pg) : null,
-    full: report(gt, full),
-    meanHand: meanLayout ? report(gt, mh) : null,
+    twOnly: report(gt, tw, two.gt, two.tw),
+    pgOnly: pgOnly ? report(gt, pg, two.gt, two.pg) : null,
+    full: report(gt, full, two.gt, two.full),
+    meanHand: meanLayout ? report(gt, mh, two.gt, two.mean) : null,
+    handCentre: { px: meanDistance2d(two.gt, centres), twPx: meanDistance2d(two.gt, centres, tipWristJoints) },
     twJoints: {
       px: tw25.px / count,
       distance: tw25.distance / count,

@@ -3,7 +3,7 @@
  * held-out images (PNG).
  */
 import { contactSheet, drawSkeleton, type RgbImage } from '@phalanx/data';
-import { FINGER_CHAINS, JOINT_NAMES, SKELETON_EDGES } from '@phalanx/pose';
+import { FINGER_CHAINS, JOINT_NAMES, SKELETON_EDGES } from '@phalanx/skeleton';
 import { escapeXml, niceTicks } from '@phalanx/pose';
 
 const GROUP_COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9'];

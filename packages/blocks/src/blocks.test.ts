@@ -11,13 +11,13 @@ import {
   toTensor,
   useBackend,
 } from '@phalanx/testing';
-import { PhalanxConfigError, PhalanxShapeError, readSafetensors } from '@phalanx/layers';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { loadTorchStateDict, readSafetensors } from '@phalanx/layers';
 import {
   basic2dBlock,
   downsampleConv2dR,
   hourglass,
   hourglassBackbone,
-  loadTorchStateDict,
   nddrBlock,
   preActResidual,
   res2dBlock,

@@ -4,7 +4,7 @@
  * hourglass with nearest-neighbour upsampling, and the single- or multi-stack network `Net_HG`.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { torchName } from './naming';
 import { addAll, channelsOf, nearestUpsample, relu, torchBatchNorm, torchConv2d, torchMaxPool } from './torch-ops';
 

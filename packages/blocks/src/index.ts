@@ -10,7 +10,6 @@ export * from './torch-ops';
 export * from './hourglass';
 export * from './res2d';
 export * from './nddr';
-export * from './torch-state-dict';
 export * from './resnet';
 export * from './stacked-hourglass';
 export * from './transformer';

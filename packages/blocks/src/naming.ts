@@ -6,7 +6,7 @@
  * padding before a strided convolution, a ReLU, an addition) get a suffix after the path of the module
  * they belong to (`backbone.conv1_.pad`, `backbone.r1.add`); they hold no weights.
  */
-import { PhalanxConfigError } from '@phalanx/layers';
+import { PhalanxConfigError } from '@phalanx/errors';
 
 const VALID_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
 

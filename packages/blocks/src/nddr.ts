@@ -3,7 +3,8 @@
  * group branches (Eq. 9): a `GroupFusion` layer followed by batch norm and ReLU per group.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, groupFusion, PhalanxShapeError } from '@phalanx/layers';
+import { checkInteger, PhalanxShapeError } from '@phalanx/errors';
+import { groupFusion } from '@phalanx/layers';
 import { torchName } from './naming';
 import { channelsOf, relu, torchBatchNorm } from './torch-ops';
 

@@ -4,7 +4,7 @@
  * ReLU) with biased convolutions; layer names follow the PyTorch `nn.Sequential` indices.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, PhalanxConfigError } from '@phalanx/layers';
+import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
 import { torchName } from './naming';
 import { addAll, channelsOf, relu, torchBatchNorm, torchConv2d, torchConvTranspose2d } from './torch-ops';
 

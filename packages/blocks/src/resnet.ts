@@ -1,10 +1,10 @@
 /**
  * ResNet backbones (He et al., CVPR 2016) with torchvision's module names (`conv1`, `bn1`,
  * `layer1.0.conv1`, `layer1.0.downsample.0`, …), so that torchvision's ImageNet `state_dict`s,
- * converted to safetensors, load by name with {@link loadTorchStateDict}.
+ * converted to safetensors, load by name with {@link @phalanx/layers!loadTorchStateDict}.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkOneOf, PhalanxConfigError } from '@phalanx/layers';
+import { checkInteger, checkOneOf, PhalanxConfigError } from '@phalanx/errors';
 import { torchName } from './naming';
 import { addAll, channelsOf, relu, torchBatchNorm, torchConv2d } from './torch-ops';
 
@@ -69,8 +69,35 @@ export interface ResolvedResNet {
   outputStride: number;
 }
 
-/** Fills in the defaults of {@link ResNetOptions} and validates them. */
-export function resolveResNet(options: ResNetOptions = {}, component = 'resnetBackbone'): ResolvedResNet {
+const RESNET_OPTIONS = new Set(['depth', 'block', 'layers', 'widths', 'stemChannels', 'name']);
+
+/**
+ * Fills in the defaults of {@link ResNetOptions} and validates them: `options` must be an object whose
+ * keys are options of {@link ResNetOptions} (a misspelt key is an error, not a silent ResNet-50),
+ * `layers` and `widths` lists of positive integers of the same length.
+ *
+ * @param component The name errors carry (`resnetBackbone`, `createEhpe`).
+ * @param argument The name of the options in errors about the object itself. Default `'options'`.
+ * @example
+ * resolveResNet({ depth: 18 }).outChannels; // 512
+ */
+export function resolveResNet(
+  options: ResNetOptions = {},
+  component = 'resnetBackbone',
+  argument = 'options',
+): ResolvedResNet {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new PhalanxConfigError(component, argument, 'a ResNet options object such as { depth: 18 }', options);
+  }
+  const unknown = Object.keys(options).find((k) => !RESNET_OPTIONS.has(k));
+  if (unknown !== undefined) {
+    throw new PhalanxConfigError(
+      component,
+      `${argument}.${unknown}`,
+      'a ResNet option (one of depth, block, layers, widths, stemChannels)',
+      (options as Record<string, unknown>)[unknown],
+    );
+  }
   const depth = options.depth ?? 50;
   const preset = RESNET_PRESETS[depth];
   if (preset === undefined) {
@@ -197,7 +224,20 @@ export function resnetBlock(x: SymbolicTensor, options: ResNetBlockOptions): Sym
  * // torchvision weights: loadTorchStateDict(model, prefixKeys(readSafetensors(bytes), 'backbone.'), …)
  */
 export function resnetBackbone(image: SymbolicTensor, options: ResNetOptions = {}): SymbolicTensor {
-  const r = resolveResNet(options);
+  return resolvedResNetBackbone(image, resolveResNet(options));
+}
+
+/**
+ * {@link resnetBackbone} from an already resolved configuration ({@link resolveResNet}), for callers
+ * that resolve their whole configuration once.
+ *
+ * **Shapes**: `[B, H, W, 3]` → `[B, H/r.outputStride, W/r.outputStride, r.outChannels]`.
+ *
+ * @example
+ * const image = tfl.input({ shape: [128, 128, 3] });
+ * const features = resolvedResNetBackbone(image, resolveResNet({ depth: 18, name: 'backbone' })); // [B, 4, 4, 512]
+ */
+export function resolvedResNetBackbone(image: SymbolicTensor, r: ResolvedResNet): SymbolicTensor {
   const name = r.name;
   let x = torchConv2d(image, {
     filters: r.stemChannels,

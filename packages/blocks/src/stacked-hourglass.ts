@@ -6,7 +6,7 @@
  * module that pools as it goes.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { torchName } from './naming';
 import { addAll, channelsOf, nearestUpsample, relu, torchBatchNorm, torchConv2d, torchMaxPool } from './torch-ops';
 

@@ -5,8 +5,8 @@
  * module (see `naming.ts`).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
-import { LeanBatchNormalization } from './lean-batch-norm';
+import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { leanBatchNormalization } from '@phalanx/layers';
 
 type SymbolicTensor = tfl.SymbolicTensor;
 
@@ -172,8 +172,8 @@ export function torchConvTranspose2d(x: SymbolicTensor, options: TorchConvTransp
 /**
  * `nn.BatchNorm2d(C)` on NHWC: epsilon 1e-5, momentum 0.9 (PyTorch's 0.1). Weights in
  * `layer.weights` order: `gamma` (PyTorch `weight`), `beta` (`bias`), `moving_mean` (`running_mean`),
- * `moving_variance` (`running_var`). The layer is tfjs-layers' `BatchNormalization` with a leaner
- * training-mode backward pass ({@link LeanBatchNormalization}); outputs are bitwise the same.
+ * `moving_variance` (`running_var`). The layer is {@link @phalanx/layers!LeanBatchNormalization}:
+ * tfjs-layers' `BatchNormalization` with a leaner training-mode backward pass, bitwise the same outputs.
  *
  * **Shapes**: `[B, H, W, C]` → same.
  *
@@ -182,7 +182,7 @@ export function torchConvTranspose2d(x: SymbolicTensor, options: TorchConvTransp
  * const y = torchBatchNorm(x, 'backbone.bn1');
  */
 export function torchBatchNorm(x: SymbolicTensor, name: string): SymbolicTensor {
-  return new LeanBatchNormalization({ axis: -1, epsilon: TORCH_BN_EPSILON, momentum: TORCH_BN_MOMENTUM, name }).apply(
+  return leanBatchNormalization({ axis: -1, epsilon: TORCH_BN_EPSILON, momentum: TORCH_BN_MOMENTUM, name }).apply(
     x,
   ) as SymbolicTensor;
 }

@@ -5,9 +5,9 @@
  * `nn.MultiheadAttention(batch_first=True)` ({@link @phalanx/layers!MultiHeadAttention}), an MLP with the
  * exact (erf) GELU of `nn.GELU()` (tfjs' `'gelu'`; `'gelu_new'` is the tanh approximation).
  */
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, multiHeadAttention, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { lastAxisLayerNormalization, multiHeadAttention } from '@phalanx/layers';
 import { torchName } from './naming';
 import { addAll, torchBiasInitializer, torchKernelInitializer } from './torch-ops';
 
@@ -47,59 +47,18 @@ function checkOptions(component: string, d: number, o: TransformerBlockOptions):
   return { heads, mlpRatio, dropout, name: o.name };
 }
 
-/** The fields of tfjs-layers' `LayerNormalization` that {@link LastAxisLayerNormalization} reads. */
-interface LayerNormState {
-  axis: number | number[];
-  epsilon: number;
-  scale: boolean;
-  center: boolean;
-  gamma?: tfl.LayerVariable;
-  beta?: tfl.LayerVariable;
-}
-
-type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
-
-/** tfjs-layers' `LayerNormalization` class (not exported by name; taken from an instance). */
-const StockLayerNormalization = Object.getPrototypeOf(
-  tfl.layers.layerNormalization({ name: 'phalanx_layer_norm_class_probe' }),
-).constructor as new (args: { axis: number; epsilon: number; name: string }) => tfl.layers.Layer;
-
 /**
- * tfjs-layers' `LayerNormalization` computing `(x − μ)·(σ² + ε)^−½·γ + β` with broadcasting when it
- * normalises the last axis. The stock layer tiles μ, σ², γ and β to the input's full shape (four `Tile`
- * kernels per call, a scalar loop on wasm, and four input-sized tensors) so that it can call
- * `tf.batchNorm`; the results agree to float32 rounding (≈ 1e-7 relative). Other axes run the stock
- * code. Its class name stays `LayerNormalization` (same config and weights, the PyTorch import sees the
- * same class), and it is registered under that name: once `@phalanx/blocks` is imported,
- * `tf.loadLayersModel` builds every `LayerNormalization` as this class, so a saved model reloads with
- * bitwise the same outputs.
+ * `nn.LayerNorm(D)` over the last axis, ε = 1e-5, as {@link @phalanx/layers!LastAxisLayerNormalization}
+ * (tfjs-layers' layer norm with broadcasting); weights `gamma` (PyTorch `weight`), `beta` (`bias`).
+ *
+ * **Shapes**: `[B, T, D]` → same.
+ *
+ * @example
+ * const tokens = tfl.input({ shape: [21, 512] });
+ * const y = torchLayerNorm(tokens, 'fem.sa_blocks.0.ln1');
  */
-class LastAxisLayerNormalization extends StockLayerNormalization {
-  static className = 'LayerNormalization';
-
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    const s = this as unknown as LayerNormState;
-    const axes = Array.isArray(s.axis) ? s.axis : [s.axis];
-    if (axes.length !== 1 || (axes[0] !== -1 && axes[0] !== x.rank - 1)) {
-      return (StockLayerNormalization.prototype as unknown as { call: LayerCall }).call.call(this, inputs, kwargs);
-    }
-    return tf.tidy(() => {
-      const { mean, variance } = tf.moments(x, -1, true);
-      let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, tf.scalar(s.epsilon))));
-      if (s.scale && s.gamma) y = tf.mul(y, s.gamma.read());
-      if (s.center && s.beta) y = tf.add(y, s.beta.read());
-      return y;
-    });
-  }
-}
-tf.serialization.registerClass(
-  LastAxisLayerNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
-);
-
-/** `nn.LayerNorm(D)` over the last axis, ε = 1e-5; weights `gamma` (PyTorch `weight`), `beta` (`bias`). */
 export function torchLayerNorm(x: SymbolicTensor, name: string): SymbolicTensor {
-  return new LastAxisLayerNormalization({ axis: -1, epsilon: TORCH_LN_EPSILON, name }).apply(x) as SymbolicTensor;
+  return lastAxisLayerNormalization({ axis: -1, epsilon: TORCH_LN_EPSILON, name }).apply(x) as SymbolicTensor;
 }
 
 /** `nn.Linear(C, units)` on the last axis with PyTorch's default initialisation. */

@@ -7,7 +7,7 @@
  * camera about its optical axis: `xyz' = R_z(θ) xyz` and `K' = A K R_z(θ)ᵀ`, which keeps `K'` a zero-skew pinhole
  * matrix when `fx = fy`. Without it `xyz` is unchanged and `K' = A K` (a general projective matrix).
  */
-import { checkInt, PhalanxDataConfigError } from './errors';
+import { checkInteger, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { Rng } from './random';
 import { inFrame } from './readers/common';
 import type { HandSample } from './types';
@@ -236,12 +236,18 @@ export function colorMatrix(hueTurns: number, saturation: number): Float64Array 
  * // project(a.xyz, a.K) equals a.uv (up to float rounding)
  */
 export function augment<S extends HandSample>(sample: S, options: AugmentOptions): S {
-  const size = checkInt('augment', 'outputSize', options.outputSize ?? 256, 16);
+  const size = checkInteger('augment', 'outputSize', options.outputSize ?? 256, 16);
   const margin = options.margin ?? 0.2;
-  if (!(margin >= 0)) throw new PhalanxDataConfigError('augment', 'margin', 'a number ≥ 0', margin);
+  if (!(margin >= 0)) throw new PhalanxConfigError('augment', 'margin', 'a number ≥ 0', margin, describeCompact);
   const [zMin, zMax] = options.scale ?? [0.85, 1.15];
   if (!(zMin > 0 && zMax >= zMin))
-    throw new PhalanxDataConfigError('augment', 'scale', 'a range [min, max] with 0 < min ≤ max', options.scale);
+    throw new PhalanxConfigError(
+      'augment',
+      'scale',
+      'a range [min, max] with 0 < min ≤ max',
+      options.scale,
+      describeCompact,
+    );
   const rotDeg = options.rotation ?? 30;
   const shift = options.translation ?? 0.05;
   const col = options.color ?? {};

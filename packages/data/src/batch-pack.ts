@@ -3,8 +3,8 @@
  * here), so that a worker thread can render a batch and hand its buffers to the training thread without
  * copying them.
  */
-import { PhalanxDataConfigError } from './errors';
-import { NUM_JOINTS } from './synthetic/hand-model';
+import { describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { NUM_JOINTS } from '@phalanx/skeleton';
 import type { HandSample } from './types';
 
 /** A batch of B samples of H×W on the host, every array float32 (layouts of `HandBatch`). */
@@ -46,7 +46,7 @@ export function packedBuffers(packed: PackedBatch): ArrayBuffer[] {
  */
 export function packSamples(samples: readonly HandSample[]): PackedBatch {
   const B = samples.length;
-  if (B === 0) throw new PhalanxDataConfigError('toBatch', 'samples', 'a non-empty list', samples);
+  if (B === 0) throw new PhalanxConfigError('toBatch', 'samples', 'a non-empty list', samples, describeCompact);
   const { width: W, height: H } = samples[0];
   const images = new Float32Array(B * H * W * 3);
   const uv = new Float32Array(B * NUM_JOINTS * 2);
@@ -56,11 +56,12 @@ export function packSamples(samples: readonly HandSample[]): PackedBatch {
   const visible = new Float32Array(B * NUM_JOINTS);
   samples.forEach((s, b) => {
     if (s.width !== W || s.height !== H) {
-      throw new PhalanxDataConfigError(
+      throw new PhalanxConfigError(
         'toBatch',
         `samples[${b}] image size`,
         `${W}×${H} like samples[0]`,
         `${s.width}×${s.height}`,
+        describeCompact,
       );
     }
     const n = H * W * 3;

@@ -4,9 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfd from '@tensorflow/tfjs-data';
+import { NUM_JOINTS } from '@phalanx/skeleton';
 import { packSamples, type PackedBatch } from './batch-pack';
-import { checkInt, PhalanxDataConfigError } from './errors';
-import { NUM_JOINTS } from './synthetic/hand-model';
+import { checkInteger, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { sampleSeed } from './sample-seed';
 import { renderSyntheticHand, type SyntheticHandOptions, type SyntheticHandSample } from './synthetic/render';
 import type { HandSample } from './types';
@@ -32,10 +32,10 @@ export { sampleSeed } from './sample-seed';
 export function* syntheticHands(options: SyntheticHandsOptions): Generator<SyntheticHandSample, void, undefined> {
   const { seed, count, start = 0, ...render } = options;
   if (typeof seed !== 'number' || !Number.isFinite(seed)) {
-    throw new PhalanxDataConfigError('syntheticHands', 'seed', 'a finite number', seed);
+    throw new PhalanxConfigError('syntheticHands', 'seed', 'a finite number', seed, describeCompact);
   }
-  if (count !== undefined) checkInt('syntheticHands', 'count', count, 0);
-  checkInt('syntheticHands', 'start', start, 0);
+  if (count !== undefined) checkInteger('syntheticHands', 'count', count, 0);
+  checkInteger('syntheticHands', 'start', start, 0);
   const end = count === undefined ? Infinity : start + count;
   for (let i = start; i < end; i++) yield renderSyntheticHand(sampleSeed(seed, i), render);
 }
@@ -119,12 +119,12 @@ export interface BatchOptions extends Partial<SyntheticHandsOptions> {
  */
 export async function* batches(options: BatchOptions): AsyncGenerator<HandBatch, void, undefined> {
   const { batchSize, source, transform, dropRemainder = false, ...synth } = options;
-  checkInt('batches', 'batchSize', batchSize, 1);
+  checkInteger('batches', 'batchSize', batchSize, 1);
   let it: Iterable<HandSample> | AsyncIterable<HandSample>;
   if (source) it = source;
   else {
     if (synth.seed === undefined) {
-      throw new PhalanxDataConfigError('batches', 'seed', 'a number when no source is given', synth.seed);
+      throw new PhalanxConfigError('batches', 'seed', 'a number when no source is given', synth.seed, describeCompact);
     }
     it = syntheticHands(synth as SyntheticHandsOptions);
   }
@@ -187,7 +187,13 @@ export interface TfDatasetOptions extends Partial<SyntheticHandsOptions> {
 export function toTfDataset(options: TfDatasetOptions): tfd.Dataset<HandTensors> {
   const { source, transform, ...synth } = options;
   if (!source && synth.seed === undefined) {
-    throw new PhalanxDataConfigError('toTfDataset', 'seed', 'a number when no source is given', synth.seed);
+    throw new PhalanxConfigError(
+      'toTfDataset',
+      'seed',
+      'a number when no source is given',
+      synth.seed,
+      describeCompact,
+    );
   }
   const make = source ?? (() => syntheticHands(synth as SyntheticHandsOptions));
   return tfd.generator(function* () {

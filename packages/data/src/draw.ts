@@ -1,7 +1,7 @@
 /**
  * Drawing helpers for looking at samples: a skeleton overlay and contact sheets (grids of images).
  */
-import { HAND_BONES, NUM_JOINTS } from './synthetic/hand-model';
+import { NUM_JOINTS, SKELETON_EDGES } from '@phalanx/skeleton';
 import type { RgbImage } from './types';
 
 /** One colour per finger (thumb … pinky), 0–255. */
@@ -67,7 +67,7 @@ export function drawSkeleton(image: RgbImage, uv: ArrayLike<number>, visible?: A
   const f = image.data instanceof Float32Array ? 255 : 1;
   for (let i = 0; i < out.length; i++) out[i] = Math.max(0, Math.min(255, Math.round(image.data[i] * f)));
   const lw = Math.max(1, W / 160);
-  for (const [p, c] of HAND_BONES) {
+  for (const [p, c] of SKELETON_EDGES) {
     const col = FINGER_COLORS[Math.floor((c - 1) / 4)];
     line(out, W, H, uv[2 * p], uv[2 * p + 1], uv[2 * c], uv[2 * c + 1], col, lw);
   }

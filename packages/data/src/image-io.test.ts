@@ -1,7 +1,7 @@
 import { deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
-import { PhalanxDataFileError } from './errors';
+import { PhalanxFileError } from '@phalanx/errors';
 import { DEFAULT_MAX_PIXELS, decodeImage, encodePng, readImageHeader } from './image-io';
 
 /** A PNG chunk: length, type, data, CRC-32 of type + data (computed here, per the PNG specification). */
@@ -56,7 +56,7 @@ describe('decodeImage: pixel budget', () => {
     const png = declaredPng(12000, 12000, 64);
     expect(png.length).toBeLessThan(100_000);
     const before = process.memoryUsage().arrayBuffers;
-    await expect(decodeImage(png, 'big.png')).rejects.toThrow(PhalanxDataFileError);
+    await expect(decodeImage(png, 'big.png')).rejects.toThrow(PhalanxFileError);
     await expect(decodeImage(png, 'big.png')).rejects.toThrow(
       `big.png: image size is 12000×12000 = 144000000 pixels, over the budget of ${DEFAULT_MAX_PIXELS} (decodeImage's maxPixels)`,
     );

@@ -2,7 +2,7 @@
  * PNG and JPEG decoding and PNG encoding in Node with maintained pure-JS libraries (`pngjs`, `jpeg-js`).
  * The libraries are loaded on first use, so importing `@phalanx/data` in a browser does not pull them in.
  */
-import { PhalanxDataConfigError, PhalanxDataFileError } from './errors';
+import { describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import type { RgbImage } from './types';
 
 interface PngModule {
@@ -84,7 +84,7 @@ const isFrameMarker = (m: number) => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !
 function pngHeader(bytes: Uint8Array, view: DataView, name: string): ImageHeader {
   // The IHDR chunk must come first: length (13), 'IHDR', width, height (big-endian).
   if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') {
-    throw new PhalanxDataFileError(name, 'PNG header', 'has no IHDR chunk first (truncated or malformed PNG)');
+    throw new PhalanxFileError(name, 'PNG header', 'has no IHDR chunk first (truncated or malformed PNG)');
   }
   return { format: 'png', width: view.getUint32(16), height: view.getUint32(20) };
 }
@@ -108,13 +108,13 @@ function jpegHeader(bytes: Uint8Array, view: DataView, name: string): ImageHeade
     if (marker === 0xda || marker === 0xd9) break; // scan data or end before any frame header
     pos += 2 + view.getUint16(pos + 2);
   }
-  throw new PhalanxDataFileError(name, 'JPEG header', 'has no frame header (SOF) before its data (malformed JPEG)');
+  throw new PhalanxFileError(name, 'JPEG header', 'has no frame header (SOF) before its data (malformed JPEG)');
 }
 
 /**
  * Reads the format, width and height of PNG or JPEG bytes from their header, without decoding pixels.
  *
- * @throws PhalanxDataFileError naming `name` for other signatures or a header without dimensions.
+ * @throws PhalanxFileError naming `name` for other signatures or a header without dimensions.
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';
@@ -126,7 +126,7 @@ export function readImageHeader(bytes: Uint8Array, name = 'image'): ImageHeader 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length > 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return pngHeader(bytes, view, name);
   if (bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8) return jpegHeader(bytes, view, name);
-  throw new PhalanxDataFileError(name, 'image data', 'is neither PNG nor JPEG (unknown signature)');
+  throw new PhalanxFileError(name, 'image data', 'is neither PNG nor JPEG (unknown signature)');
 }
 
 /**
@@ -137,7 +137,7 @@ export function readImageHeader(bytes: Uint8Array, name = 'image'): ImageHeader 
  * stays within about 7 bytes per pixel (for an interlaced PNG, `pngjs` inflates without a cap: at most
  * deflate's 1032 : 1 ratio times the file size).
  *
- * @throws PhalanxDataFileError for an unknown signature, an image over the budget, or undecodable data.
+ * @throws PhalanxFileError for an unknown signature, an image over the budget, or undecodable data.
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';
@@ -153,12 +153,12 @@ export async function decodeImage(
 ): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (typeof maxPixels !== 'number' || !(maxPixels >= 1)) {
-    throw new PhalanxDataConfigError('decodeImage', 'maxPixels', 'a number ≥ 1', maxPixels);
+    throw new PhalanxConfigError('decodeImage', 'maxPixels', 'a number ≥ 1', maxPixels, describeCompact);
   }
   const header = readImageHeader(bytes, name);
   const pixels = header.width * header.height;
   if (pixels > maxPixels) {
-    throw new PhalanxDataFileError(
+    throw new PhalanxFileError(
       name,
       'image size',
       `is ${header.width}×${header.height} = ${pixels} pixels, over the budget of ${maxPixels} (decodeImage's maxPixels)`,
@@ -178,7 +178,7 @@ export async function decodeImage(
     });
     return { data: new Uint8Array(img.data), width: img.width, height: img.height };
   } catch (e) {
-    throw new PhalanxDataFileError(name, 'image data', `cannot be decoded: ${(e as Error).message}`);
+    throw new PhalanxFileError(name, 'image data', `cannot be decoded: ${(e as Error).message}`);
   }
 }
 
@@ -229,7 +229,7 @@ export async function encodePng(image: RgbImage): Promise<Uint8Array> {
  */
 export async function encodeJpeg(image: RgbImage, quality = 95): Promise<Uint8Array> {
   if (typeof quality !== 'number' || !(quality >= 1 && quality <= 100)) {
-    throw new PhalanxDataConfigError('encodeJpeg', 'quality', 'a number in [1, 100]', quality);
+    throw new PhalanxConfigError('encodeJpeg', 'quality', 'a number in [1, 100]', quality, describeCompact);
   }
   const jpeg = await loadJpeg();
   const { width, height } = image;

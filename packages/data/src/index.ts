@@ -5,8 +5,6 @@
  * @packageDocumentation
  */
 export * from './random';
-export { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
-export * from './errors';
 export * from './types';
 export * from './image-io';
 export * from './synthetic/hand-model';

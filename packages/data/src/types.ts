@@ -1,5 +1,5 @@
 /** Types shared by the synthetic renderer, the dataset readers and the augmentations. */
-import { checkInt } from './errors';
+import { checkInteger } from '@phalanx/errors';
 
 /** Pixel storage: `'uint8'` (0–255) or `'float32'` (0–1). */
 export type ImageFormat = 'uint8' | 'float32';
@@ -42,6 +42,6 @@ export interface HandSample {
 
 /** Throws unless width and height are integers ≥ 16. */
 export function checkImageSize(component: string, width: unknown, height: unknown): void {
-  checkInt(component, 'width', width, 16);
-  checkInt(component, 'height', height, 16);
+  checkInteger(component, 'width', width, 16);
+  checkInteger(component, 'height', height, 16);
 }

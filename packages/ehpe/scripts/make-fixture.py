@@ -199,18 +199,28 @@ def resnet_case(name, block, config, size):
     (OUT / f'resnet_{name}.json').write_text(json.dumps(case))
 
 
+def build_tw(ehpe, c: dict) -> nn.Module:
+    """The release's TWStage with the configuration `c` (createTwStage's option names)."""
+    return ehpe.TWStage(
+        backbone_out_ch=c['backboneChannels'], hg_ch=c['hourglassChannels'], hg_depth=c['hourglassDepth'],
+        hg_stacks=c['hourglassStacks'], tw_joints=c['tipWristJoints'], heatmap_size=c['heatmapSize'],
+        refine_ch=c['refineChannels'], num_residual=c['refineBlocks'], num_pools=c['refinePools'],
+        depth_bins=c['depthBins'], beta=c['beta'],
+    )
+
+
+def build_fem(fem_mod, f: dict) -> nn.Module:
+    """The release's FEM with the configuration `f` (createFem's option names)."""
+    return fem_mod.FEM(dim=f['dim'], layers=f['layers'], heads=f['heads'], mlp_ratio=f['mlpRatio'], dropout=0.1)
+
+
 def main() -> None:
     ehpe, fem_mod, geometry = import_official(sys.argv[1])
     torch.manual_seed(0)
     OUT.mkdir(parents=True, exist_ok=True)
 
     c = TW_CONFIG
-    tw = ehpe.TWStage(
-        backbone_out_ch=c['backboneChannels'], hg_ch=c['hourglassChannels'], hg_depth=c['hourglassDepth'],
-        hg_stacks=c['hourglassStacks'], tw_joints=c['tipWristJoints'], heatmap_size=c['heatmapSize'],
-        refine_ch=c['refineChannels'], num_residual=c['refineBlocks'], num_pools=c['refinePools'],
-        depth_bins=c['depthBins'], beta=c['beta'],
-    )
+    tw = build_tw(ehpe, c)
     randomise_norms(tw)
     tw.to_25d.weight.data *= 3.0  # peakier volumes, so the soft-argmax is not near the centre everywhere
     state = state_of(tw)
@@ -232,7 +242,7 @@ def main() -> None:
     }))
 
     f = FEM_CONFIG
-    fem = fem_mod.FEM(dim=f['dim'], layers=f['layers'], heads=f['heads'], mlp_ratio=f['mlpRatio'], dropout=0.1)
+    fem = build_fem(fem_mod, f)
     randomise_norms(fem)
     state = state_of(fem)
     fem.eval().double()

@@ -4,7 +4,7 @@
  * (`models/fem_transformer.py`).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, PhalanxConfigError } from '@phalanx/layers';
+import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
 import { crossAttentionBlock, torchName, transformerBlock } from '@phalanx/blocks';
 
 type SymbolicTensor = tfl.SymbolicTensor;

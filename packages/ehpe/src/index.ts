@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+export * from './config';
 export * from './init21';
 export * from './tw-stage';
 export * from './fem';

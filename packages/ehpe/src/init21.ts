@@ -6,12 +6,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { FINGER_CHAINS, NUM_JOINTS, TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
 
 const COMPONENT = 'Init21Layout';
-
-/** EHPE's "TIP and wrist" joints: wrist, thumb, index, middle, ring and pinky tips (FreiHAND order). */
-export const TIP_WRIST_JOINTS: readonly number[] = Object.freeze([0, 4, 8, 12, 16, 20]);
 
 /** The release's `Init21Config` defaults. */
 export const INIT21_DEFAULTS = Object.freeze({
@@ -38,21 +36,55 @@ export function checkJointList(component: string, argument: string, joints: unkn
   const ok =
     Array.isArray(joints) &&
     joints.length >= 1 &&
-    joints.every((j, k) => Number.isInteger(j) && j >= 0 && j <= 20 && (k === 0 || j > joints[k - 1]));
+    joints.every((j, k) => Number.isInteger(j) && j >= 0 && j < NUM_JOINTS && (k === 0 || j > joints[k - 1]));
   if (!ok) {
     throw new PhalanxConfigError(
       component,
       argument,
-      'a non-empty increasing list of joint indices in [0, 20]',
+      `a non-empty increasing list of joint indices in [0, ${NUM_JOINTS - 1}]`,
       joints,
     );
   }
   return [...(joints as number[])];
 }
 
-function checkTriple(name: string, v: unknown, n: number): number[] {
-  if (!Array.isArray(v) || v.length !== n) throw new PhalanxConfigError(COMPONENT, name, `a list of ${n} numbers`, v);
-  return v.map((x) => checkFinite(COMPONENT, name, x));
+function checkNumbers(component: string, name: string, v: unknown, n: number): number[] {
+  if (!Array.isArray(v) || v.length !== n) throw new PhalanxConfigError(component, name, `a list of ${n} numbers`, v);
+  return v.map((x) => checkFinite(component, name, x));
+}
+
+/** {@link InitialLayoutOptions} with every default filled in. */
+export type ResolvedInitialLayoutOptions = Required<InitialLayoutOptions>;
+
+/**
+ * Fills in the release's defaults ({@link INIT21_DEFAULTS}) and checks the lists: `fingerRatios` and
+ * `thumbRatios` 3 finite numbers, `lateralOffsets` 5; a named `PhalanxConfigError` otherwise.
+ *
+ * @example
+ * resolveInitialLayoutOptions({ lateralOffsets: [8, 4, 0, -4, -8] }).fingerRatios; // [0.28, 0.62, 0.85]
+ */
+export function resolveInitialLayoutOptions(
+  options: InitialLayoutOptions = {},
+  component = COMPONENT,
+): ResolvedInitialLayoutOptions {
+  return {
+    fingerRatios: checkNumbers(component, 'fingerRatios', options.fingerRatios ?? INIT21_DEFAULTS.fingerRatios, 3) as [
+      number,
+      number,
+      number,
+    ],
+    thumbRatios: checkNumbers(component, 'thumbRatios', options.thumbRatios ?? INIT21_DEFAULTS.thumbRatios, 3) as [
+      number,
+      number,
+      number,
+    ],
+    lateralOffsets: checkNumbers(
+      component,
+      'lateralOffsets',
+      options.lateralOffsets ?? INIT21_DEFAULTS.lateralOffsets,
+      5,
+    ) as [number, number, number, number, number],
+  };
 }
 
 /**
@@ -83,19 +115,17 @@ export function initialLayoutMatrix(
   offset: number[][];
 } {
   const list = checkJointList(COMPONENT, 'tipWristJoints', joints);
-  const finger = checkTriple('fingerRatios', options.fingerRatios ?? INIT21_DEFAULTS.fingerRatios, 3);
-  const thumb = checkTriple('thumbRatios', options.thumbRatios ?? INIT21_DEFAULTS.thumbRatios, 3);
-  const lateral = checkTriple('lateralOffsets', options.lateralOffsets ?? INIT21_DEFAULTS.lateralOffsets, 5);
+  const { fingerRatios: finger, thumbRatios: thumb, lateralOffsets: lateral } = resolveInitialLayoutOptions(options);
   const n = list.length;
   const unit = (k: number) => Array.from({ length: n }, (_, i) => (i === k ? 1 : 0));
   const combine = (a: number[], wa: number, b: number[], wb: number) => a.map((v, i) => wa * v + wb * b[i]);
-  const rows: number[][] = new Array(21);
+  const rows: number[][] = new Array(NUM_JOINTS);
   const position = new Map(list.map((j, k) => [j, k]));
   rows[0] = position.has(0) ? unit(position.get(0) as number) : new Array(n).fill(1 / n);
-  const offset = Array.from({ length: 21 }, () => [0, 0, 0]);
-  for (let f = 0; f < 5; f++) {
+  const offset = Array.from({ length: NUM_JOINTS }, () => [0, 0, 0]);
+  for (let f = 0; f < FINGER_CHAINS.length; f++) {
     const r = f === 0 ? thumb : finger;
-    const chain = [0, 1 + 4 * f, 2 + 4 * f, 3 + 4 * f, 4 + 4 * f];
+    const chain = [0, ...FINGER_CHAINS[f]];
     const t = [0, r[0], r[1], r[2], 1];
     const known = chain.map((j, c) => c === 0 || position.has(j));
     for (let c = 1; c < 5; c++) {
@@ -147,7 +177,7 @@ export function initialLayout(
     const scaled = s === 1 ? tw : tf.mul(tw, tf.tensor1d([s, s, 1]));
     // [B, n, 3] → [n, B·3], one matmul with A [21, n], back to [B, 21, 3].
     const flat = tf.reshape(tf.transpose(scaled, [1, 0, 2]), [n, b * 3]);
-    const mixed = tf.transpose(tf.reshape(tf.matMul(tf.tensor2d(matrix), flat), [21, b, 3]), [1, 0, 2]);
+    const mixed = tf.transpose(tf.reshape(tf.matMul(tf.tensor2d(matrix), flat), [NUM_JOINTS, b, 3]), [1, 0, 2]);
     return tf.add(mixed, tf.tensor2d(offset)) as tf.Tensor3D;
   });
 }
@@ -175,7 +205,7 @@ export function init21FromTipsAndWrist(
   if (tips.rank !== 3 || tips.shape[0] !== wrist.shape[0] || tips.shape[1] !== 5 || tips.shape[2] !== 3) {
     throw new PhalanxShapeError('init21FromTipsAndWrist', 'tips', `a [B = ${wrist.shape[0]}, 5, 3] tensor`, tips.shape);
   }
-  return tf.tidy(() => initialLayout(tf.concat([tf.expandDims(wrist, 1), tips], 1), TIP_WRIST_JOINTS, options));
+  return tf.tidy(() => initialLayout(tf.concat([tf.expandDims(wrist, 1), tips], 1), TIP_AND_WRIST_JOINTS, options));
 }
 
 /** Configuration of {@link Init21Layout}. */
@@ -218,18 +248,12 @@ export class Init21Layout extends tfl.layers.Layer {
 
   constructor(args: Init21LayoutArgs = {}) {
     super(args);
-    this.tipWristJoints = checkJointList(COMPONENT, 'tipWristJoints', args.tipWristJoints ?? [...TIP_WRIST_JOINTS]);
+    this.tipWristJoints = checkJointList(COMPONENT, 'tipWristJoints', args.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS]);
     this.xyScale = checkFinite(COMPONENT, 'xyScale', args.xyScale ?? 1);
-    this.fingerRatios = [...(args.fingerRatios ?? INIT21_DEFAULTS.fingerRatios)] as [number, number, number];
-    this.thumbRatios = [...(args.thumbRatios ?? INIT21_DEFAULTS.thumbRatios)] as [number, number, number];
-    this.lateralOffsets = [...(args.lateralOffsets ?? INIT21_DEFAULTS.lateralOffsets)] as [
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    initialLayoutMatrix(this.tipWristJoints, this); // validates the ratios and offsets
+    const layout = resolveInitialLayoutOptions(args);
+    this.fingerRatios = layout.fingerRatios;
+    this.thumbRatios = layout.thumbRatios;
+    this.lateralOffsets = layout.lateralOffsets;
   }
 
   private checkShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
@@ -247,7 +271,7 @@ export class Init21Layout extends tfl.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return [this.checkShape(inputShape)[0], 21, 3];
+    return [this.checkShape(inputShape)[0], NUM_JOINTS, 3];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {

@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   expectClose,
+  expectFailsWithoutEffect,
   expectNoLeakInPredictAndTrain,
   expectNoTensorLeak,
   expectSaveLoadIdentical,
@@ -24,8 +25,10 @@ import {
 import {
   createEhpe,
   createFem,
+  createPgOnly,
   createPgStage,
   createTwStage,
+  exportTorchStateDict,
   importTorchStateDict,
   importTorchvisionBackbone,
   init21FromTipsAndWrist,
@@ -266,6 +269,34 @@ describe('createEhpe structure', () => {
     expect(() => createEhpe({ ...TINY, femHeads: 5 })).toThrow(
       'createEhpe: heads must be a divisor of dim = 16, but received 5.',
     );
+    // The backbone and every list option, named (a string backbone used to build a ResNet-50 silently).
+    expect(() => createEhpe({ ...TINY, backbone: 'resnet18' as never })).toThrow(
+      "createEhpe: backbone must be an options object such as { depth: 18 } or { block: 'basic', layers: [2, 2, 2, 2] }, but received 'resnet18'.",
+    );
+    expect(() => createEhpe({ ...TINY, backbone: { depht: 18 } as never })).toThrow(
+      'createEhpe: backbone.depht must be a ResNet option (one of depth, block, layers, widths, stemChannels), but received 18.',
+    );
+    expect(() => createEhpe({ ...TINY, backbone: { ...TINY.backbone, widths: [4, 4, 8] } })).toThrow(
+      'createEhpe: widths must be a list of 4 widths (one per stage), but received [4, 4, 8].',
+    );
+    expect(() => createEhpe({ ...TINY, backbone: { ...TINY.backbone, layers: [1, 1, 0, 1] } })).toThrow(
+      'createEhpe: layers must be an integer ≥ 1, but received 0.',
+    );
+    expect(() => createEhpe({ ...TINY, fingerRatios: [0.3, 0.6] as never })).toThrow(
+      'createEhpe: fingerRatios must be a list of 3 numbers, but received [0.3, 0.6].',
+    );
+    expect(() => createEhpe({ ...TINY, thumbRatios: [0.3, NaN, 0.9] })).toThrow(
+      'createEhpe: thumbRatios must be a finite number, but received NaN.',
+    );
+    expect(() => createEhpe({ ...TINY, lateralOffsets: [1, 2, 3] as never })).toThrow(
+      'createEhpe: lateralOffsets must be a list of 5 numbers, but received [1, 2, 3].',
+    );
+    expect(() => createEhpe({ ...TINY, tipWristJoints: [0, 4, 21] })).toThrow(
+      'createEhpe: tipWristJoints must be a non-empty increasing list of joint indices in [0, 20], but received [0, 4, 21].',
+    );
+    expect(() => createPgOnly({ ...TINY, backbone: 'resnet18' as never })).toThrow(
+      /createEhpe: backbone must be an options object/,
+    );
     expect(() => createTwStage({ beta: 0 })).toThrow('createTwStage: beta must be a number > 0, but received 0.');
     expect(() => createTwStage({ refineBlocks: 2, refinePools: 3 })).toThrow(
       'createTwStage: refinePools must be at most refineBlocks (2), but received 3.',
@@ -317,6 +348,26 @@ describe('importTorchStateDict', () => {
     tf.dispose(Object.values(good));
   });
 
+  it('a failed import writes nothing and leaves no tensor behind (shape, NaN, negative running_var)', async () => {
+    const model = importedTwStage();
+    const good = shortened([]);
+    const wide = tf.zeros([24, 8, 3, 3]);
+    const nan = tf.tidy(() => tf.mul(good['refine.blocks.0.bn1.weight'], NaN));
+    const negative = tf.tidy(() => tf.sub(good['hg.hgs.1.low2.low3.bn2.running_var'], 10));
+    for (const [bad, error] of [
+      [
+        { 'to_25d.weight': wide },
+        "loadTorchStateDict: tensor 'to_25d.weight' must be of shape [24, 8, 1, 1], but received [24, 8, 3, 3].",
+      ],
+      [{ 'refine.blocks.0.bn1.weight': nan }, /tensor 'refine\.blocks\.0\.bn1\.weight' must be finite/],
+      [{ 'hg.hgs.1.low2.low3.bn2.running_var': negative }, /running_var' must be a variance \(every value ≥ 0\)/],
+    ] as const) {
+      await expectFailsWithoutEffect(model, () => importTorchStateDict(model, { ...good, ...bad }), error);
+    }
+    tf.dispose([wide, nan, negative, ...Object.values(good)]);
+    model.dispose();
+  });
+
   it('a whole EHPE state_dict: release names (backbone.stem.*, adj) round-trip through the model', () => {
     const model = createEhpe(TINY);
     // Export the model's weights under the release's names, perturb them, import into a fresh model.
@@ -331,14 +382,14 @@ describe('importTorchStateDict', () => {
       if (cls === 'Conv2D') {
         tensors[`${base}.weight`] = tf.transpose(ws[0], [3, 2, 0, 1]);
         if (ws[1]) tensors[`${base}.bias`] = ws[1];
-      } else if (cls === 'BatchNormalization') {
+      } else if (cls === 'LeanBatchNormalization') {
         ['weight', 'bias', 'running_mean', 'running_var'].forEach(
           (p, k) => (tensors[`${base}.${p}`] = tf.add(ws[k], 0.1)),
         );
       } else if (cls === 'Dense') {
         tensors[`${base}.weight`] = tf.transpose(ws[0]);
         if (ws[1]) tensors[`${base}.bias`] = ws[1];
-      } else if (cls === 'LayerNormalization') {
+      } else if (cls === 'LastAxisLayerNormalization') {
         tensors[`${base}.weight`] = tf.add(ws[0], 0.5);
         tensors[`${base}.bias`] = tf.add(ws[1], 0.5);
       } else if (cls === 'MultiHeadAttention') {
@@ -431,5 +482,51 @@ describe('Init21Layout', () => {
     expect(() => new Init21Layout({ fingerRatios: [0.1, 0.2] as never })).toThrow(
       'Init21Layout: fingerRatios must be a list of 3 numbers, but received [0.1, 0.2].',
     );
+  });
+});
+
+describe('exportTorchStateDict', () => {
+  const sameBits = async (a: tf.Tensor, b: tf.Tensor) => {
+    const [x, y] = await Promise.all([a.data(), b.data()]);
+    return Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
+  };
+
+  it("import then export gives back every tensor of the release's TWStage and FEM state_dicts bit for bit", async () => {
+    const models: [string, tfl.LayersModel][] = [
+      ['tw_stage.safetensors', createTwStage({ ...twCase.config, featureSize: twCase.featuresNHWC.shape[1] })],
+      ['fem.safetensors', createFem({ ...femCase.config, numImageTokens: femCase.imageTokens.shape[1] })],
+    ];
+    for (const [file, model] of models) {
+      const official = readSafetensors(bytes(file));
+      importTorchStateDict(model, official);
+      const exported = exportTorchStateDict(model);
+      expect(Object.keys(exported).sort(), file).toEqual(Object.keys(official).sort());
+      for (const [key, t] of Object.entries(official)) {
+        expect(exported[key].shape, `${file} ${key}`).toEqual(t.shape);
+        expect(await sameBits(exported[key], t), `${file} ${key}`).toBe(true);
+      }
+      tf.dispose([...Object.values(official), ...Object.values(exported)]);
+      model.dispose();
+    }
+  });
+
+  it("a whole EHPE exports the release's names (backbone.stem.*, adj) and imports back into the same weights", async () => {
+    const model = createEhpe(TINY);
+    const sd = exportTorchStateDict(model);
+    expect(Object.keys(sd)).toEqual(
+      expect.arrayContaining(['backbone.stem.0.weight', 'backbone.stem.1.running_var', 'adj']),
+    );
+    expect(Object.keys(sd).some((k) => k.startsWith('backbone.conv1.'))).toBe(false);
+    // adj: the skeleton with self-loops, as the release's build_adjacency(self_loops=True).
+    const adj = (await sd.adj.array()) as number[][];
+    expect(adj.flat().reduce((a, b) => a + b, 0)).toBe(21 + 40);
+    const fresh = createEhpe(TINY);
+    const report = importTorchStateDict(fresh, sd);
+    expect(report.unexpected).toEqual([]);
+    const again = exportTorchStateDict(fresh);
+    for (const key of Object.keys(sd)) expect(await sameBits(again[key], sd[key]), key).toBe(true);
+    tf.dispose([...Object.values(sd), ...Object.values(again)]);
+    model.dispose();
+    fresh.dispose();
   });
 });

@@ -4,187 +4,36 @@
  * (SPI graph branch ∥ FEM transformer branch → fusion → output head).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
+import { checkInteger } from '@phalanx/errors';
 import {
-  checkInteger,
-  checkOneOf,
   dualBranchFusion,
   dynamicEdgeGAT,
   jointFeatureSampler,
-  PhalanxConfigError,
   resizeBilinear,
   type GATAttention,
 } from '@phalanx/layers';
 import {
   addAll,
   relu,
-  resnetBackbone,
-  resolveResNet,
+  resolvedResNetBackbone,
   torchBatchNorm,
   torchConv2d,
   torchLinear,
   torchName,
-  type ResNetOptions,
 } from '@phalanx/blocks';
-import { fem, resolveFemConfig } from './fem';
-import { checkJointList, init21Layout, TIP_WRIST_JOINTS, type InitialLayoutOptions } from './init21';
-import { resolveTwStageConfig, twStage, type TwStageConfig } from './tw-stage';
+import {
+  attachEhpeRecord,
+  EHPE_OUTPUTS,
+  PG_OUTPUTS,
+  resolveEhpeConfig,
+  type EhpeConfig,
+  type ResolvedEhpeConfig,
+} from './config';
+import { fem } from './fem';
+import { init21Layout } from './init21';
+import { twStage } from './tw-stage';
 
 type SymbolicTensor = tfl.SymbolicTensor;
-
-const COMPONENT = 'createEhpe';
-
-/** Configuration of {@link createEhpe}. Defaults are the release's `configs/default.yaml`. */
-export interface EhpeConfig
-  extends Omit<TwStageConfig, 'backboneChannels' | 'featureSize' | 'tipWristJoints' | 'name'>, InitialLayoutOptions {
-  /** Input size (square RGB images `[B, S, S, 3]`), a multiple of the backbone's output stride. Default 256. */
-  imageSize?: number;
-  /**
-   * Backbone: a torchvision ResNet (`{depth: 18 | 34 | 50 | 101 | 152}`) or a custom one
-   * (`{block, layers, widths, stemChannels}`; a tiny one for tests). Default `{depth: 50}`.
-   */
-  backbone?: Omit<ResNetOptions, 'name'>;
-  /**
-   * The joints the TW-stage predicts (increasing FreiHAND indices). Default `[0, 4, 8, 12, 16, 20]`
-   * (wrist + tips, "W+T"); other lists give the paper's Table 4 variants, e.g. `[0, 3, 4, 7, 8, …]`
-   * for W+T+D. The PG-stage always outputs all 21 joints.
-   */
-  tipWristJoints?: number[];
-  /** PG-stage node width (`node_dim`). Default 512. */
-  nodeDim?: number;
-  /** Heads K of each graph-attention layer; must divide `nodeDim` (units per head = nodeDim / K). Default 8. */
-  gatHeads?: number;
-  /** Score of the graph attention: `'additive'` (EHPE Eq. 9, default) or `'dotProduct'` (the release's). */
-  gatAttention?: GATAttention;
-  /** FEM blocks (self- and cross-attention each). Default 2. */
-  femLayers?: number;
-  /** FEM heads; must divide `nodeDim`. Default 8. */
-  femHeads?: number;
-  /** FEM MLP ratio. Default 4. */
-  femMlpRatio?: number;
-  /** Dropout of FEM and of the graph attention weights, training only. Default 0.1. */
-  dropout?: number;
-  /**
-   * Form of the visual-branch weight ω_E of the fusion (Eq. 11, {@link @phalanx/layers!DualBranchFusion}):
-   * `'vector'` `[J, 1]` (the paper's, default) or `'matrix'` `[J, J]`.
-   */
-  fusionVisualWeight?: 'vector' | 'matrix';
-  /**
-   * Size of the map the joint features are sampled from: the projected backbone features are resized
-   * (half-pixel bilinear) to this size and read at the layout's positions (align-corners bilinear).
-   * The release resizes to the input size (`imageSize`) — exact but costly (B·S²·nodeDim floats);
-   * the default, `heatmapSize`, differs from it only by the interpolation of an interpolation.
-   */
-  featureSampleSize?: number;
-  /** Model name. Default `'ehpe'`. */
-  name?: string;
-}
-
-/** The configuration with every default filled in. */
-export interface ResolvedEhpeConfig {
-  /** Input side S in pixels. */
-  imageSize: number;
-  /** Backbone options as given (default `{depth: 50}`). */
-  backbone: Omit<ResNetOptions, 'name'>;
-  /** The joints the TW-stage predicts. */
-  tipWristJoints: number[];
-  /** Side of the TW-stage heatmaps in pixels. */
-  heatmapSize: number;
-  /** PG-stage node width D. */
-  nodeDim: number;
-  /** Heads K of each graph-attention layer (divides `nodeDim`). */
-  gatHeads: number;
-  /** Score of the graph attention. */
-  gatAttention: GATAttention;
-  /** Number of FEM blocks. */
-  femLayers: number;
-  /** Heads of the FEM attention (divides `nodeDim`). */
-  femHeads: number;
-  /** Hidden width of the FEM MLP as a multiple of `nodeDim`. */
-  femMlpRatio: number;
-  /** Dropout rate of FEM and of the graph attention weights (training only). */
-  dropout: number;
-  /** Form of the fusion's visual-branch weight ω_E. */
-  fusionVisualWeight: 'vector' | 'matrix';
-  /** Side of the feature map the joint features are sampled from. */
-  featureSampleSize: number;
-  /** Options of the initial 21-joint layout (`undefined` fields take the release's defaults). */
-  layout: InitialLayoutOptions;
-  /** The TW-stage configuration derived from this one (backbone channels, feature size, name `tw`). */
-  tw: TwStageConfig;
-  /** Model name. */
-  name: string;
-}
-
-/** Fills in the defaults of an {@link EhpeConfig} and validates it. */
-export function resolveEhpeConfig(config: EhpeConfig = {}): ResolvedEhpeConfig {
-  const backbone = resolveResNet({ ...(config.backbone ?? { depth: 50 }), name: 'backbone' }, COMPONENT);
-  const imageSize = checkInteger(COMPONENT, 'imageSize', config.imageSize ?? 256, 1);
-  if (imageSize % backbone.outputStride !== 0) {
-    throw new PhalanxConfigError(
-      COMPONENT,
-      'imageSize',
-      `a multiple of the backbone's stride ${backbone.outputStride}`,
-      imageSize,
-    );
-  }
-  const tipWristJoints = checkJointList(COMPONENT, 'tipWristJoints', config.tipWristJoints ?? [...TIP_WRIST_JOINTS]);
-  const heatmapSize = config.heatmapSize ?? 64;
-  const nodeDim = checkInteger(COMPONENT, 'nodeDim', config.nodeDim ?? 512, 1);
-  const gatHeads = checkInteger(COMPONENT, 'gatHeads', config.gatHeads ?? 8, 1);
-  if (nodeDim % gatHeads !== 0)
-    throw new PhalanxConfigError(COMPONENT, 'gatHeads', `a divisor of nodeDim = ${nodeDim}`, gatHeads);
-  const tw: TwStageConfig = {
-    backboneChannels: backbone.outChannels,
-    featureSize: imageSize / backbone.outputStride,
-    hourglassChannels: config.hourglassChannels,
-    hourglassDepth: config.hourglassDepth,
-    hourglassStacks: config.hourglassStacks,
-    tipWristJoints,
-    heatmapSize,
-    refineChannels: config.refineChannels,
-    refineBlocks: config.refineBlocks,
-    refinePools: config.refinePools,
-    refineBatchNorm: config.refineBatchNorm,
-    depthBins: config.depthBins,
-    beta: config.beta,
-    name: 'tw',
-  };
-  resolveTwStageConfig(tw, COMPONENT);
-  const c: ResolvedEhpeConfig = {
-    imageSize,
-    backbone: config.backbone ?? { depth: 50 },
-    tipWristJoints,
-    heatmapSize,
-    nodeDim,
-    gatHeads,
-    gatAttention: checkOneOf(COMPONENT, 'gatAttention', config.gatAttention ?? 'additive', [
-      'additive',
-      'dotProduct',
-    ] as const),
-    femLayers: config.femLayers ?? 2,
-    femHeads: config.femHeads ?? 8,
-    femMlpRatio: config.femMlpRatio ?? 4,
-    dropout: config.dropout ?? 0.1,
-    fusionVisualWeight: checkOneOf(COMPONENT, 'fusionVisualWeight', config.fusionVisualWeight ?? 'vector', [
-      'vector',
-      'matrix',
-    ] as const),
-    featureSampleSize: checkInteger(COMPONENT, 'featureSampleSize', config.featureSampleSize ?? heatmapSize, 2),
-    layout: {
-      fingerRatios: config.fingerRatios,
-      thumbRatios: config.thumbRatios,
-      lateralOffsets: config.lateralOffsets,
-    },
-    tw,
-    name: config.name ?? 'ehpe',
-  };
-  resolveFemConfig(
-    { dim: nodeDim, layers: c.femLayers, heads: c.femHeads, mlpRatio: c.femMlpRatio, dropout: c.dropout },
-    COMPONENT,
-  );
-  init21Layout({ tipWristJoints, ...c.layout }); // validates the layout options
-  return c;
-}
 
 /** Options of {@link spiBlock}. */
 export interface SpiBlockOptions {
@@ -257,10 +106,14 @@ export function spiBlock(
  *    ({@link fem}) on the projected nodes, {@link @phalanx/layers!DualBranchFusion} (`pg`, Eq. 11),
  *    `pg.out_head` (linear to 3).
  *
- * **Shapes**: input `[B, S, S, 3]` (normalised RGB as the backbone expects). Outputs, in order:
+ * **Shapes**: input `[B, S, S, 3]` (normalised RGB as the backbone expects). Outputs, in order
+ * ({@link EHPE_OUTPUTS}; `ehpeOutputIndex(model, name)` finds one):
  * `twHeatmaps [B, S_hm, S_hm, n]`, `twCoords [B, n, 3]` (heatmap pixels, bins), `joints [B, 21, 3]`
  * (the PG-stage's prediction, in the units of its training target), `attention1 [B, K, 21, 21]`,
  * `attention2 [B, K, 21, 21]` (1-hop and 2-hop graph attention, for the edge-stability loss).
+ *
+ * The model keeps its resolved configuration ({@link ResolvedEhpeConfig}) and output names in its
+ * user-defined metadata ({@link ehpeRecordOf}); `model.save` writes them and a reloaded model has them.
  *
  * @example
  * const model = createEhpe({ imageSize: 256 }); // ResNet-50, the release's sizes
@@ -268,22 +121,23 @@ export function spiBlock(
  */
 export function createEhpe(config: EhpeConfig = {}): tfl.LayersModel {
   const c = resolveEhpeConfig(config);
-  const tw = resolveTwStageConfig(c.tw, COMPONENT);
   const image = tfl.input({ shape: [c.imageSize, c.imageSize, 3], name: 'image' });
-  const features = resnetBackbone(image, { ...c.backbone, name: 'backbone' });
-  const out = twStage(features, tw, 'tw');
+  const features = resolvedResNetBackbone(image, c.backbone);
+  const out = twStage(features, c.tw, 'tw');
 
   const xyScale = (c.imageSize - 1) / (c.heatmapSize - 1);
   const init = init21Layout({ tipWristJoints: c.tipWristJoints, xyScale, ...c.layout, name: 'init21' }).apply(
     out.coords25d,
   ) as SymbolicTensor; // [B, 21, 3]: input pixels, bins
 
-  const pg = pgStageOnLayout(features, init, c, tw.featureSize, 'init21');
-  return tfl.model({
+  const pg = pgStageOnLayout(features, init, c, 'init21');
+  const model = tfl.model({
     inputs: image,
     outputs: [out.heatmaps2d, out.coords25d, pg.joints, ...pg.attention],
     name: c.name,
   });
+  attachEhpeRecord(model, { kind: 'ehpe', config: c, outputs: EHPE_OUTPUTS });
+  return model;
 }
 
 /**
@@ -300,9 +154,9 @@ export function pgStageOnLayout(
   features: SymbolicTensor,
   layout: SymbolicTensor,
   c: ResolvedEhpeConfig,
-  featureSize: number,
   layoutName: string,
 ): ReturnType<typeof pgStage> {
+  const featureSize = c.tw.featureSize;
   let img = torchConv2d(features, { filters: c.nodeDim, kernelSize: 1, useBias: false, name: 'img_token_proj.0' });
   img = relu(torchBatchNorm(img, 'img_token_proj.1'), 'img_token_proj.2');
   const tokens = tfl.layers
@@ -367,15 +221,7 @@ export function pgStage(
     attentionDropout: c.dropout,
     name: torchName(name, 'spi'),
   });
-  const femCfg = resolveFemConfig({
-    dim: c.nodeDim,
-    layers: c.femLayers,
-    heads: c.femHeads,
-    mlpRatio: c.femMlpRatio,
-    dropout: c.dropout,
-    numImageTokens: imageTokens.shape[1] as number,
-  });
-  const femOut = fem(x, imageTokens, femCfg, torchName(name, 'fem'));
+  const femOut = fem(x, imageTokens, c.fem, torchName(name, 'fem'));
   const fused = dualBranchFusion({ numJoints: 21, visualWeight: c.fusionVisualWeight, name }).apply([
     spi.output,
     femOut,
@@ -398,5 +244,11 @@ export function createPgStage(config: EhpeConfig = {}, numImageTokens = 64): tfl
   const nodes = tfl.input({ shape: [21, 3 + c.nodeDim], name: 'nodes' });
   const tokens = tfl.input({ shape: [numImageTokens, c.nodeDim], name: 'image_tokens' });
   const pg = pgStage(nodes, tokens, c, 'pg');
-  return tfl.model({ inputs: [nodes, tokens], outputs: [pg.joints, ...pg.attention], name: `${c.name}_pg_stage` });
+  const model = tfl.model({
+    inputs: [nodes, tokens],
+    outputs: [pg.joints, ...pg.attention],
+    name: `${c.name}_pg_stage`,
+  });
+  attachEhpeRecord(model, { kind: 'pg-stage', config: c, outputs: PG_OUTPUTS });
+  return model;
 }

@@ -4,8 +4,9 @@
  * set) instead of the layout built from the TW-stage's predictions.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { resnetBackbone, resolveResNet } from '@phalanx/blocks';
-import { pgStageOnLayout, resolveEhpeConfig, type EhpeConfig } from './model';
+import { resolvedResNetBackbone } from '@phalanx/blocks';
+import { attachEhpeRecord, PG_OUTPUTS, resolveEhpeConfig, type EhpeConfig } from './config';
+import { pgStageOnLayout } from './model';
 
 /**
  * Builds EHPE without the TW-stage: backbone → `img_token_proj` → image tokens and joint features
@@ -15,7 +16,8 @@ import { pgStageOnLayout, resolveEhpeConfig, type EhpeConfig } from './model';
  * PG-stage has no joint guidance: the paper's "PG-stage only" row of Table 3.
  *
  * **Shapes**: inputs `image [B, S, S, 3]`, `layout [B, 21, 3]` (x, y in input pixels, z in depth bins,
- * like `init21`) → outputs `joints [B, 21, 3]`, `attention1 [B, K, 21, 21]`, `attention2 [B, K, 21, 21]`.
+ * like `init21`) → outputs `joints [B, 21, 3]`, `attention1 [B, K, 21, 21]`, `attention2 [B, K, 21, 21]`
+ * ({@link PG_OUTPUTS}). Like {@link createEhpe}'s, the model keeps its resolved configuration.
  *
  * @example
  * const pgOnly = createPgOnly({ imageSize: 128, backbone: { depth: 18 }, heatmapSize: 32, nodeDim: 64 });
@@ -26,10 +28,15 @@ import { pgStageOnLayout, resolveEhpeConfig, type EhpeConfig } from './model';
  */
 export function createPgOnly(config: EhpeConfig = {}): tfl.LayersModel {
   const c = resolveEhpeConfig(config);
-  const backbone = resolveResNet({ ...c.backbone, name: 'backbone' }, 'createPgOnly');
   const image = tfl.input({ shape: [c.imageSize, c.imageSize, 3], name: 'image' });
   const layout = tfl.input({ shape: [21, 3], name: 'layout' });
-  const features = resnetBackbone(image, { ...c.backbone, name: 'backbone' });
-  const pg = pgStageOnLayout(features, layout, c, c.imageSize / backbone.outputStride, 'layout');
-  return tfl.model({ inputs: [image, layout], outputs: [pg.joints, ...pg.attention], name: `${c.name}_pg_only` });
+  const features = resolvedResNetBackbone(image, c.backbone);
+  const pg = pgStageOnLayout(features, layout, c, 'layout');
+  const model = tfl.model({
+    inputs: [image, layout],
+    outputs: [pg.joints, ...pg.attention],
+    name: `${c.name}_pg_only`,
+  });
+  attachEhpeRecord(model, { kind: 'pg-only', config: c, outputs: PG_OUTPUTS });
+  return model;
 }

@@ -1,22 +1,37 @@
 /**
- * Loading PyTorch weights (read from safetensors) into the models of this package: the release's
- * `TWStage`, `FEM` and `EHPE` state_dicts, and torchvision ResNet (ImageNet) checkpoints for the backbone.
+ * PyTorch weights into and out of the models of this package: the release's `TWStage`, `FEM` and `EHPE`
+ * state_dicts both ways, and torchvision ResNet (ImageNet) checkpoints for the backbone — thin wrappers
+ * of `loadTorchStateDict` / `torchStateDict` of `@phalanx/layers` that add the release's names.
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '@phalanx/layers';
-import { loadTorchStateDict, type ImportTorchStateDictOptions, type ImportTorchStateDictReport } from '@phalanx/blocks';
+import {
+  handAdjacency,
+  hopNeighborhood,
+  loadTorchStateDict,
+  torchStateDict,
+  type TorchImportReport,
+  type TorchStateDictOptions,
+} from '@phalanx/layers';
+import { ehpeRecordOf } from './config';
 
-export type { ImportTorchStateDictOptions, ImportTorchStateDictReport };
-
-/** Release names that differ from this package's: its backbone wraps torchvision's stem in a Sequential. */
-const RENAMES: [RegExp, string][] = [
-  [/^backbone\.stem\.0\./, 'backbone.conv1.'],
-  [/^backbone\.stem\.1\./, 'backbone.bn1.'],
+/** Module paths of the release that differ from this package's, as `[ours, the release's]` prefixes: the release's backbone wraps torchvision's stem in a Sequential. */
+const RELEASE_PREFIXES: readonly (readonly [string, string])[] = [
+  ['backbone.conv1.', 'backbone.stem.0.'],
+  ['backbone.bn1.', 'backbone.stem.1.'],
 ];
 
-/** Buffers of the release that hold no learned state: the fixed skeleton adjacency of `EHPE`. */
-const IGNORED = new Set(['adj']);
+function renamePrefix(key: string, from: 0 | 1): string {
+  for (const pair of RELEASE_PREFIXES) {
+    if (key.startsWith(pair[from])) return pair[1 - from] + key.slice(pair[from].length);
+  }
+  return key;
+}
+
+/** The release's `EHPE.adj` buffer: the skeleton's 1-hop adjacency with self-loops, `[21, 21]` float32. */
+function releaseAdjacency(): tf.Tensor2D {
+  return tf.tensor2d(hopNeighborhood(handAdjacency(), 1), undefined, 'float32');
+}
 
 /**
  * Loads a `state_dict` of the EHPE release into a model of this package, matching every tensor by its
@@ -24,7 +39,7 @@ const IGNORED = new Set(['adj']);
  * `refine.blocks.0.bn1.running_var`, `to_25d.bias`, …), a `FEM` into {@link createFem}
  * (`sa_blocks.0.attn.in_proj_weight`, `ca_blocks.1.lnk.weight`, `…mlp.3.bias`), or a whole `EHPE` into
  * {@link createEhpe} (`backbone.stem.0` / `.stem.1` are read as `backbone.conv1` / `backbone.bn1`; the
- * `adj` buffer is ignored; the graph layers take PyTorch Geometric `GATConv` names — the release's own
+ * `adj` buffer, the fixed skeleton, is skipped; the graph layers take PyTorch Geometric `GATConv` names — the release's own
  * graph module `SPI_GAT` is missing from it, see the README). Conversions: convolutions `[O, I, kh, kw]`
  * → `[kh, kw, I, O]`, linear `[O, I]` → `[I, O]`, batch / layer norm, `nn.MultiheadAttention`'s packed
  * `in_proj_weight`, `pg.omega_g` / `pg.omega_e` → {@link @phalanx/layers!DualBranchFusion}. A `module.`
@@ -45,26 +60,52 @@ const IGNORED = new Set(['adj']);
  */
 export function importTorchStateDict(
   model: tfl.LayersModel,
-  tensors: Record<string, tf.Tensor>,
-  options: ImportTorchStateDictOptions = {},
-): ImportTorchStateDictReport {
-  const renamed: Record<string, tf.Tensor> = {};
+  tensors: Readonly<Record<string, tf.Tensor>>,
+  options: TorchStateDictOptions = {},
+): TorchImportReport {
+  const renamed = Object.create(null) as Record<string, tf.Tensor>; // any key is an own property
   for (const [key, t] of Object.entries(tensors)) {
     const bare = key.startsWith('module.') ? key.slice('module.'.length) : key;
-    if (IGNORED.has(bare)) continue;
-    let name = bare;
-    for (const [pattern, replacement] of RENAMES) name = name.replace(pattern, replacement);
-    renamed[name] = t;
+    if (bare !== 'adj') renamed[renamePrefix(bare, 1)] = t; // the release's fixed skeleton, not learned
   }
   return loadTorchStateDict(model, renamed, { ...options, stripPrefix: '' });
+}
+
+/**
+ * The weights of a model of this package as a `state_dict` of the EHPE release — the inverse of
+ * {@link importTorchStateDict}, on the same converters: a {@link createTwStage} model gives a `TWStage`
+ * state_dict, a {@link createFem} model a `FEM` one, so that `writeSafetensors(exportTorchStateDict(m))`
+ * loads into the release's module with `load_state_dict(strict=True)` (`scripts/check-export.py` checks
+ * both). A {@link createEhpe} model gives the release's `EHPE` names (`backbone.stem.0` / `.stem.1` for
+ * `backbone.conv1` / `backbone.bn1`, and its fixed `adj` buffer); its graph layers carry PyTorch
+ * Geometric `GATConv` names, because the release's `SPI_GAT` is missing from it (see the README), so that
+ * one is not checked against the release.
+ *
+ * @returns New tensors by PyTorch key; the caller disposes them.
+ *
+ * @example
+ * import { writeFileSync } from 'node:fs';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { writeSafetensors } from '@phalanx/layers';
+ * import { createTwStage, exportTorchStateDict } from '@phalanx/ehpe';
+ * const sd = exportTorchStateDict(createTwStage({ backboneChannels: 2048 }));
+ * writeFileSync('tw_stage.safetensors', writeSafetensors(sd));
+ * tf.dispose(Object.values(sd));
+ */
+export function exportTorchStateDict(model: tfl.LayersModel): Record<string, tf.Tensor> {
+  const ours = torchStateDict(model);
+  const out: Record<string, tf.Tensor> = {};
+  for (const [key, t] of Object.entries(ours)) out[renamePrefix(key, 0)] = t;
+  if (ehpeRecordOf(model)?.kind === 'ehpe') out.adj = releaseAdjacency();
+  return out;
 }
 
 /**
  * Loads a torchvision ResNet `state_dict` (e.g. `resnet50(weights=IMAGENET1K_V2).state_dict()` saved as
  * safetensors; keys `conv1.weight`, `layer1.0.downsample.0.weight`, …) into the `backbone.*` layers of a
  * model from {@link createEhpe}; the classifier `fc.*` is skipped and the rest of the model left as it
- * is. Throws a `PhalanxConfigError` listing backbone weights without a tensor and tensors that match no
- * backbone layer.
+ * is. Strict over the backbone: a `PhalanxConfigError` lists backbone weights without a tensor and
+ * tensors that match no backbone layer, and nothing is written then.
  *
  * @example
  * import { readFileSync } from 'node:fs';
@@ -75,25 +116,12 @@ export function importTorchStateDict(
  */
 export function importTorchvisionBackbone(
   model: tfl.LayersModel,
-  tensors: Record<string, tf.Tensor>,
-): ImportTorchStateDictReport {
+  tensors: Readonly<Record<string, tf.Tensor>>,
+): TorchImportReport {
   const prefixed: Record<string, tf.Tensor> = {};
   for (const [key, t] of Object.entries(tensors)) {
     if (key.startsWith('fc.')) continue;
     prefixed[`backbone.${key}`] = t;
   }
-  const report = loadTorchStateDict(model, prefixed, { strict: false, stripPrefix: '' });
-  const missing = report.missing.filter((k) => k.startsWith('backbone.'));
-  if (missing.length > 0 || report.unexpected.length > 0) {
-    const parts: string[] = [];
-    if (missing.length > 0) parts.push(`missing keys: ${missing.join(', ')}`);
-    if (report.unexpected.length > 0) parts.push(`unexpected keys: ${report.unexpected.join(', ')}`);
-    throw new PhalanxConfigError(
-      'importTorchvisionBackbone',
-      'tensors',
-      "a torchvision ResNet state_dict of the model's backbone",
-      parts.join('; '),
-    );
-  }
-  return { ...report, missing: [] };
+  return loadTorchStateDict(model, prefixed, { stripPrefix: '', only: /^backbone\./ });
 }

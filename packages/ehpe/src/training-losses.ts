@@ -3,7 +3,7 @@
  * losses of `@phalanx/losses`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import {
   edgeStabilityLoss,
   heatmapMSE,
@@ -13,7 +13,7 @@ import {
   type Adjacency,
   type WeightLike,
 } from '@phalanx/losses';
-import { adjacency } from '@phalanx/pose';
+import { handAdjacency, hopNeighborhood } from '@phalanx/layers';
 import type { TwStageTargets } from './training-targets';
 
 /** The weight of each term of EHPE's two training losses (see {@link EHPE_LOSS_WEIGHTS}). */
@@ -162,9 +162,21 @@ export interface PgStageLossOptions {
   adjacency?: readonly Adjacency[];
 }
 
-/** The default edge sets of {@link pgStageLoss}: the 1-hop and 2-hop skeleton adjacency (21 × 21). */
+/**
+ * The default edge sets of {@link pgStageLoss}: the support of each SPI layer without self-loops, i.e.
+ * the neighbourhood the graph attention of {@link spiBlock} uses (`hopNeighborhood(handAdjacency(), l)`
+ * of `@phalanx/layers`, hops 1 then 2, on the skeleton of `@phalanx/skeleton`) with its diagonal set to
+ * 0 — the graph layer and its edge loss read the same edges.
+ *
+ * **Shapes**: two `[21][21]` 0/1 matrices.
+ *
+ * @example
+ * const [oneHop, twoHop] = spiEdgeSets(); // oneHop[0][1] = 1 (wrist – thumb CMC), oneHop[0][0] = 0
+ */
 export function spiEdgeSets(): number[][][] {
-  return [adjacency({ hops: 1 }), adjacency({ hops: 2 })];
+  return [1, 2].map((hops) =>
+    hopNeighborhood(handAdjacency(), hops).map((row, i) => row.map((v, j) => (i === j ? 0 : v))),
+  );
 }
 
 /**

@@ -5,9 +5,10 @@
  * way back from 2.5D to millimetres for evaluation.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, checkInteger, checkPositive, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { checkFinite, checkInteger, checkPositive, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { gaussianHeatmaps, uvdToXyz } from '@phalanx/pose';
-import { checkJointList, TIP_WRIST_JOINTS } from './init21';
+import { TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
+import { checkJointList } from './init21';
 
 /** The keypoint fields of a batch that the targets need (a `HandBatch` of `@phalanx/data` has them). */
 export interface EhpeKeypoints {
@@ -89,6 +90,54 @@ export interface TwStageTargetOptions extends DepthBinning {
   heatmapNormalize?: 'gaussian' | 'peak';
 }
 
+function checkNormalize(component: string, value: unknown): 'gaussian' | 'peak' {
+  if (value !== 'gaussian' && value !== 'peak') {
+    throw new PhalanxConfigError(
+      component,
+      'heatmapNormalize',
+      "'gaussian' or 'peak' (how to normalize the Gaussians)",
+      value,
+    );
+  }
+  return value;
+}
+
+/**
+ * Fills in the defaults of {@link TwStageTargetOptions} and validates every option with a named error
+ * (errors name `twStageTargets`), without computing anything — what {@link twStageTargets} and the
+ * TW-stage recipe check before they run.
+ *
+ * @example
+ * resolveTwStageTargetOptions({ inputSize: 256, heatmapSize: 64 }).sigma; // 2
+ */
+export function resolveTwStageTargetOptions(options: TwStageTargetOptions): {
+  /** The joints the TW-stage predicts. */
+  joints: number[];
+  /** Input side in pixels. */
+  inputSize: number;
+  /** Heatmap side in pixels. */
+  heatmapSize: number;
+  /** σ of the heatmaps (heatmap pixels). */
+  sigma: number;
+  /** Scale of the heatmaps. */
+  heatmapNormalize: 'gaussian' | 'peak';
+  /** Depth binning with its defaults. */
+  binning: Required<DepthBinning>;
+} {
+  const name = 'twStageTargets';
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError(name, 'options', '{inputSize, heatmapSize, …}', options);
+  }
+  return {
+    joints: checkJointList(name, 'tipWristJoints', options.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS]),
+    inputSize: checkInteger(name, 'inputSize', options.inputSize, 2),
+    heatmapSize: checkInteger(name, 'heatmapSize', options.heatmapSize, 2),
+    sigma: checkPositive(name, 'sigma', options.sigma ?? 2),
+    heatmapNormalize: checkNormalize(name, options.heatmapNormalize ?? 'gaussian'),
+    binning: resolveBinning(name, options),
+  };
+}
+
 /** The TW-stage targets: what {@link twStageLoss} compares the stage's outputs with. */
 export interface TwStageTargets {
   /** `[B, S_hm, S_hm, n]` Gaussian heatmaps (EHPE Eq. 1, normalised density), one per predicted joint. */
@@ -112,15 +161,8 @@ export interface TwStageTargets {
  */
 export function twStageTargets(batch: EhpeKeypoints, options: TwStageTargetOptions): TwStageTargets {
   const name = 'twStageTargets';
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(name, 'options', '{inputSize, heatmapSize, …}', options);
-  }
+  const { joints, inputSize, heatmapSize, sigma, heatmapNormalize, binning } = resolveTwStageTargetOptions(options);
   checkKeypoints(name, batch);
-  const joints = checkJointList(name, 'tipWristJoints', options.tipWristJoints ?? [...TIP_WRIST_JOINTS]);
-  const inputSize = checkInteger(name, 'inputSize', options.inputSize, 2);
-  const heatmapSize = checkInteger(name, 'heatmapSize', options.heatmapSize, 2);
-  const sigma = checkPositive(name, 'sigma', options.sigma ?? 2);
-  const binning = resolveBinning(name, options);
   return tf.tidy(() => {
     const index = tf.tensor1d(joints, 'int32');
     const xy = tf.mul(tf.gather(batch.uv, index, 1), (heatmapSize - 1) / (inputSize - 1));
@@ -130,7 +172,7 @@ export function twStageTargets(batch: EhpeKeypoints, options: TwStageTargetOptio
       height: heatmapSize,
       width: heatmapSize,
       sigma,
-      normalize: options.heatmapNormalize ?? 'gaussian',
+      normalize: heatmapNormalize,
     }) as tf.Tensor4D;
     return { heatmaps, coords25d };
   });

@@ -1,21 +1,27 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import '@phalanx/wasm-training';
 import { describe, expect, it } from 'vitest';
 import { expectClose, forEachBackend } from '@phalanx/testing';
 import { disposeBatch, renderSyntheticHand, toBatch } from '@phalanx/data';
-import { SKELETON_EDGES } from '@phalanx/pose';
+import { hopNeighborhood, type DynamicEdgeGAT } from '@phalanx/layers';
+import { adjacency } from '@phalanx/pose';
+import { SKELETON_EDGES } from '@phalanx/skeleton';
 import { Trainer } from '@phalanx/train';
 import {
   createEhpe,
   createPgOnly,
   depthToBins,
   ehpeModelInfo,
+  ehpeOutputIndex,
+  ehpeRecordOf,
   joints25dToXyz,
   pgStageLoss,
   pgStageRecipe,
   pgStageTargets,
   RELEASE_L1_WEIGHT,
+  resolveEhpeConfig,
+  spiEdgeSets,
   twStageLoss,
   twStageModel,
   twStageRecipe,
@@ -255,9 +261,59 @@ forEachBackend(() => {
       );
       tf.dispose([...att, t, p, loss.total, mean.total, ...Object.values(loss.parts), ...Object.values(mean.parts)]);
     });
+
+    it('the edge loss reads the edges the SPI graph layers attend over (one skeleton)', () => {
+      const model = createEhpe(TINY);
+      const sets = spiEdgeSets();
+      for (const l of [0, 1]) {
+        const gat = model.getLayer(`pg.spi.gat.${l}`) as DynamicEdgeGAT;
+        const support = hopNeighborhood(gat.adjacency, gat.hops).map((row, i) => row.map((v, j) => (i === j ? 0 : v)));
+        expect(sets[l]).toEqual(support);
+        expect(sets[l]).toEqual(adjacency({ hops: l + 1 })); // the breadth-first count of @phalanx/pose agrees
+      }
+      model.dispose();
+    });
   });
 
   describe('recipes', () => {
+    it('a model keeps its resolved configuration and named outputs, through save and load; recipes read them', async () => {
+      const model = createEhpe(TINY);
+      const record = ehpeRecordOf(model)!;
+      expect(record.kind).toBe('ehpe');
+      expect(record.outputs).toEqual(['twHeatmaps', 'twCoords', 'joints', 'attention1', 'attention2']);
+      expect(record.config).toEqual(resolveEhpeConfig(TINY));
+      expect(ehpeOutputIndex(model, 'joints')).toBe(2);
+      let saved: tf.io.ModelArtifacts | undefined;
+      await model.save(
+        tf.io.withSaveHandler(async (a) => {
+          saved = a;
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        }),
+      );
+      const reloaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+      expect(ehpeRecordOf(reloaded)).toEqual(record);
+      expect(ehpeModelInfo(reloaded)).toEqual(ehpeModelInfo(model));
+      // A model saved before models carried their configuration is still read, from its layers.
+      const older = await tfl.loadLayersModel(tf.io.fromMemory({ ...saved!, userDefinedMetadata: undefined }));
+      expect(ehpeRecordOf(older)).toBeNull();
+      expect(ehpeModelInfo(older)).toEqual(ehpeModelInfo(model));
+      expect(ehpeOutputIndex(older, 'attention2')).toBe(4);
+      older.dispose();
+      expect(ehpeRecordOf(createPgOnly(TINY))?.outputs).toEqual(['joints', 'attention1', 'attention2']);
+      // A model that is not one of createEhpe's carries no record, whatever its layers.
+      expect(() => ehpeModelInfo(twStageModel(model))).toThrow(
+        /ehpeModelInfo: model must be a model built by createEhpe/,
+      );
+      // Options are validated without running anything: no tensor is made for a rejected option.
+      const count = tf.memory().numTensors;
+      expect(() => twStageRecipe(model, { heatmapNormalize: 'max' as 'peak' })).toThrow(
+        "twStageTargets: heatmapNormalize must be 'gaussian' or 'peak' (how to normalize the Gaussians), but received 'max'.",
+      );
+      expect(tf.memory().numTensors).toBe(count);
+      model.dispose();
+      reloaded.dispose();
+    });
+
     it('stage 2 leaves backbone and TW-stage (weights and BN statistics) bitwise unchanged', async () => {
       const model = createEhpe(TINY);
       expect(ehpeModelInfo(model)).toEqual({

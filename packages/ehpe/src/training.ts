@@ -7,8 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '@phalanx/layers';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { JOINT_CLASSES, type JointClass } from '@phalanx/pose';
+import { ehpeModelKind, ehpeOutputIndex, ehpeRecordOf } from './config';
 import { checkJointList } from './init21';
 import {
   pgStageLoss,
@@ -17,7 +18,13 @@ import {
   type PgStageLossOptions,
   type TwStageLossOptions,
 } from './training-losses';
-import { pgStageTargets, twStageTargets, type DepthBinning, type EhpeKeypoints } from './training-targets';
+import {
+  pgStageTargets,
+  resolveTwStageTargetOptions,
+  twStageTargets,
+  type DepthBinning,
+  type EhpeKeypoints,
+} from './training-targets';
 
 /** A batch the recipes train on (a `HandBatch` of `@phalanx/data` is one). */
 export interface EhpeBatch extends EhpeKeypoints {
@@ -123,36 +130,53 @@ export interface EhpeModelInfo {
 }
 
 function layerConfig(model: tfl.LayersModel, name: string): Record<string, unknown> | null {
-  try {
-    return model.getLayer(name).getConfig() as Record<string, unknown>;
-  } catch {
-    return null;
-  }
+  const layer = model.layers.find((l) => l.name === name);
+  return layer ? (layer.getConfig() as Record<string, unknown>) : null;
 }
 
 /**
- * Reads input size, heatmap size, depth bins and TW joints from a {@link createEhpe} model (its
- * `tw.soft_argmax` and `init21` layers). Throws a named error for other models.
- *
- * @example
- * ehpeModelInfo(createEhpe({ imageSize: 128, heatmapSize: 32 })); // {imageSize: 128, heatmapSize: 32, depthBins: 8, tipWristJoints: [0, 4, …]}
+ * What a `createEhpe` model saved before models carried their configuration says in its layers
+ * (`tw.soft_argmax`, `init21`) and shapes; `null` when it is not such a model.
  */
-export function ehpeModelInfo(model: tfl.LayersModel): EhpeModelInfo {
+function infoFromLayers(model: tfl.LayersModel): EhpeModelInfo | null {
   const soft = layerConfig(model, 'tw.soft_argmax');
   const init = layerConfig(model, 'init21');
-  if (!soft || !init || model.outputs.length !== 5) {
-    throw new PhalanxConfigError(
-      'ehpeModelInfo',
-      'model',
-      'a model built by createEhpe (layers tw.soft_argmax and init21, 5 outputs)',
-      model?.name,
-    );
-  }
+  if (!soft || !init || model.outputs.length !== 5) return null;
   return {
     imageSize: model.inputs[0].shape[1] as number,
     heatmapSize: model.outputs[0].shape[1] as number,
     depthBins: soft.depthBins as number,
     tipWristJoints: checkJointList('ehpeModelInfo', 'tipWristJoints', init.tipWristJoints),
+  };
+}
+
+/**
+ * Input size, heatmap size, depth bins and TW joints of a {@link createEhpe} model, read from the
+ * resolved configuration the model carries ({@link ehpeRecordOf}; kept through save and load). A model
+ * saved before models carried their configuration is read from its `tw.soft_argmax` and `init21`
+ * layers instead. Throws a named error for other models.
+ *
+ * @example
+ * ehpeModelInfo(createEhpe({ imageSize: 128, heatmapSize: 32 })); // {imageSize: 128, heatmapSize: 32, depthBins: 8, tipWristJoints: [0, 4, …]}
+ */
+export function ehpeModelInfo(model: tfl.LayersModel): EhpeModelInfo {
+  const record = ehpeRecordOf(model);
+  const legacy = record === null && model?.layers ? infoFromLayers(model) : null;
+  if (legacy) return legacy;
+  if (record === null || record.kind !== 'ehpe') {
+    throw new PhalanxConfigError(
+      'ehpeModelInfo',
+      'model',
+      'a model built by createEhpe (one that carries its resolved configuration)',
+      model?.name,
+    );
+  }
+  const c = record.config;
+  return {
+    imageSize: c.imageSize,
+    heatmapSize: c.heatmapSize,
+    depthBins: c.tw.depthBins,
+    tipWristJoints: [...c.tipWristJoints],
   };
 }
 
@@ -167,7 +191,10 @@ export function ehpeModelInfo(model: tfl.LayersModel): EhpeModelInfo {
  */
 export function twStageModel(model: tfl.LayersModel): tfl.LayersModel {
   ehpeModelInfo(model);
-  return tfl.model({ inputs: model.inputs, outputs: [model.outputs[0], model.outputs[1]], name: `${model.name}_tw` });
+  const outputs = [ehpeOutputIndex(model, 'twHeatmaps'), ehpeOutputIndex(model, 'twCoords')].map(
+    (i) => model.outputs[i],
+  );
+  return tfl.model({ inputs: model.inputs, outputs, name: `${model.name}_tw` });
 }
 
 /** Options of {@link twStageRecipe}. */
@@ -219,9 +246,7 @@ export function twStageRecipe<B extends EhpeBatch = EhpeBatch>(
     sigma: options.sigma,
     heatmapNormalize: options.heatmapNormalize,
   };
-  tf.tidy(() => {
-    twStageTargets({ uv: tf.zeros([1, 21, 2]), xyz: tf.zeros([1, 21, 3]) }, targetOptions); // validates the options
-  });
+  resolveTwStageTargetOptions(targetOptions); // validates the options, before any step
   return {
     model: sub,
     inputs: (b) => b.images,
@@ -244,6 +269,11 @@ export interface PgStageRecipeOptions extends PgStageLossOptions, DepthBinning {
    * fed with every batch. Required for such models, ignored for `createEhpe` models.
    */
   layout?: tf.Tensor;
+  /**
+   * Depth bins of the targets. Default: the model's (`depthBins` of the configuration it was built
+   * with); for a `createEhpe` model always the model's.
+   */
+  depthBins?: number;
   /** Layers to freeze. Default {@link TW_STAGE_LAYERS} (backbone and TW-stage; for a PG-only model, the backbone). */
   freeze?: RegExp[];
   /** Clip the gradients to this global norm. Default: none. */
@@ -271,34 +301,36 @@ export function pgStageRecipe<B extends EhpeBatch = EhpeBatch>(
   options: PgStageRecipeOptions = {},
 ): StageRecipe<B> {
   const name = 'pgStageRecipe';
-  const pgOnly = model.inputs.length === 2 && model.outputs.length === 3;
+  const kind = ehpeModelKind(model)?.kind;
   let depthBins: number;
   let inputs: (b: B) => tf.Tensor | tf.Tensor[];
-  let offset: number;
-  if (pgOnly) {
+  if (kind === 'pg-only') {
     const layout = options.layout;
     if (!(layout instanceof tf.Tensor) || layout.rank !== 2 || layout.shape[0] !== 21 || layout.shape[1] !== 3) {
       throw new PhalanxConfigError(name, 'layout', 'a tensor [21, 3] for a PG-only model', layout?.shape ?? layout);
     }
-    if (!layerConfig(model, 'pg.out_head')) {
-      throw new PhalanxConfigError(name, 'model', 'a createEhpe or createPgOnly model', model.name);
-    }
-    depthBins = options.depthBins ?? 8;
+    depthBins = options.depthBins ?? ehpeRecordOf(model)?.config.tw.depthBins ?? 8;
     inputs = (b) => [b.images, tf.tile(tf.expandDims(layout, 0), [b.images.shape[0], 1, 1])];
-    offset = 0;
-  } else {
-    const info = ehpeModelInfo(model);
-    depthBins = info.depthBins;
+  } else if (kind === 'ehpe') {
+    depthBins = ehpeModelInfo(model).depthBins;
     inputs = (b) => b.images;
-    offset = 2;
+  } else {
+    throw new PhalanxConfigError(name, 'model', 'a createEhpe or createPgOnly model', model?.name);
   }
+  const joints = ehpeOutputIndex(model, 'joints');
+  const attention = [ehpeOutputIndex(model, 'attention1'), ehpeOutputIndex(model, 'attention2')];
   const binning = { depthBins, depthRange: options.depthRange, rootJoint: options.rootJoint };
   return {
     model,
     inputs,
     batchSize: (b) => b.images.shape[0],
     loss: (outputs, batch) =>
-      pgStageLoss(pgStageTargets(batch, binning), outputs[offset], outputs.slice(offset + 1), options),
+      pgStageLoss(
+        pgStageTargets(batch, binning),
+        outputs[joints],
+        attention.map((i) => outputs[i]),
+        options,
+      ),
     parameterGroups: [
       { name: 'pg', lr: options.lr ?? 1e-4, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) },
     ],

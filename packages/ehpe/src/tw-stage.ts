@@ -4,14 +4,8 @@
  * layer for layer and with its module names.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import {
-  checkBoolean,
-  checkFinite,
-  checkInteger,
-  PhalanxConfigError,
-  resizeBilinear,
-  softArgmax25D,
-} from '@phalanx/layers';
+import { checkBoolean, checkFinite, checkInteger, PhalanxConfigError } from '@phalanx/errors';
+import { resizeBilinear, softArgmax25D } from '@phalanx/layers';
 import {
   concatChannels,
   refinementModule,
@@ -21,7 +15,8 @@ import {
   torchConv2d,
   torchName,
 } from '@phalanx/blocks';
-import { checkJointList, TIP_WRIST_JOINTS } from './init21';
+import { TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
+import { checkJointList } from './init21';
 
 type SymbolicTensor = tfl.SymbolicTensor;
 
@@ -71,7 +66,7 @@ export interface ResolvedTwStageConfig extends Required<Omit<TwStageConfig, 'tip
 
 /** Fills in the defaults of a {@link TwStageConfig} and validates it. */
 export function resolveTwStageConfig(config: TwStageConfig = {}, component = COMPONENT): ResolvedTwStageConfig {
-  const tw = config.tipWristJoints ?? [...TIP_WRIST_JOINTS];
+  const tw = config.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS];
   const joints =
     typeof tw === 'number'
       ? checkInteger(component, 'tipWristJoints', tw, 1)

@@ -99,6 +99,16 @@ suite('PhalanxConfigError and PhalanxShapeError', () => {
       'augment: scale must be a range, but received [0, 1].',
     );
   });
+
+  it('lets one error render the received value its own way (data options may be large)', () => {
+    const e = new PhalanxConfigError('toBatch', 'samples', 'short', new Array(20).fill(0), describeCompact);
+    expect(e).toBeInstanceOf(PhalanxConfigError);
+    expect(e.name).toBe('PhalanxConfigError');
+    expect(e.message).toBe('toBatch: samples must be short, but received an array of length 20.');
+    expect(e.received).toHaveLength(20);
+    const shape = new PhalanxShapeError('f', 'x', 'a [B, 3] tensor', [2, 4], describeCompact);
+    expect(shape.message).toBe('f: x must be a [B, 3] tensor, but received [2,4].');
+  });
 });
 
 suite('PhalanxFileError', () => {

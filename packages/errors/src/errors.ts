@@ -63,8 +63,9 @@ function json(value: object, max: number): string {
  */
 export abstract class PhalanxArgumentError extends Error {
   /**
-   * How `received` is rendered in the message: {@link describe}. A subclass may replace it (e.g. with
-   * {@link describeCompact}); the `received` field keeps the raw value either way.
+   * How `received` is rendered in the message by default: {@link describe}. A subclass may replace it;
+   * a single error may pass its own renderer (e.g. {@link describeCompact} for values that may be
+   * large). The `received` field keeps the raw value either way.
    */
   static readonly renderReceived: (value: unknown) => string = describe;
 
@@ -77,8 +78,14 @@ export abstract class PhalanxArgumentError extends Error {
     readonly expected: string,
     /** What was given (the raw value, or the shape of the input). */
     readonly received: unknown,
+    /**
+     * How `received` is rendered in the message; default the class's `renderReceived`
+     * ({@link describe}). Pass {@link describeCompact} for values that may be large (sample lists,
+     * options objects): `[0,1]`, `an array of length 500`.
+     */
+    render: (value: unknown) => string = new.target.renderReceived,
   ) {
-    super(`${component}: ${argument} must be ${expected}, but received ${new.target.renderReceived(received)}.`);
+    super(`${component}: ${argument} must be ${expected}, but received ${render(received)}.`);
   }
 }
 

@@ -3,7 +3,6 @@
  *
  * @packageDocumentation
  */
-export * from '@phalanx/errors';
 export * from './io/file-system';
 export * from './keypoints/soft-argmax-25d';
 export * from './keypoints/joint-feature-sampler';
@@ -21,7 +20,14 @@ export * from './util/phalanx-layer';
 export * from './graph/masked-softmax';
 export * from './io/safetensors';
 export * from './io/torch-import';
+export * from './io/torch-layout';
+export * from './io/torch-converters';
+export * from './io/torch-state-dict';
 export * from './spatial/resize-bilinear';
 export * from './io/pth/read';
 export { isTorchTensor, type TorchDtype, type TorchStorage, type TorchTensor } from './io/pth/torch-pickle';
 export * from './io/pth/write';
+export { isBatchNormalization, isLayerNormalization } from './normalization/stock';
+export type { BatchNormalizationArgs, LayerNormalizationArgs } from './normalization/stock';
+export * from './normalization/lean-batch-norm';
+export * from './normalization/last-axis-layer-norm';

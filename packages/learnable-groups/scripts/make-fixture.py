@@ -72,19 +72,15 @@ class HardSelection:
         return nn.functional.one_hot(self.logits.argmax(-1), self.logits.shape[-1]).to(self.logits.dtype)
 
 
-def main() -> None:
-    sys.path.insert(0, sys.argv[1])
+def build_net(c: dict) -> nn.Module:
+    """The official Learnable_Groups at the reduced widths of `c` (the official classes, rebuilt backbone)."""
     from nets.Backbone import Net_HG, _Residual_Module
     from nets.Block_lib import Res2DBlock
     from nets.Net import Learnable_Groups
 
-    torch.manual_seed(0)
-    c = CONFIG
-    J, G, (p0, p1) = c['numJoints'], c['numGroups'], c['planes']
+    J, G = c['numJoints'], c['numGroups']
     feats, (s0, s1), neck = c['hourglassFeatures'], c['stemChannels'], c['neckChannels']
-
     net = Learnable_Groups([G, c['fusion']], c['inputSize'], J, c['planes'])
-    # Reduced widths, with the official classes.
     backbone = Net_HG(J, num_stages=1, num_feats=feats)
     backbone.conv1_ = nn.Conv2d(3, s0, bias=True, kernel_size=7, stride=2, padding=3)
     backbone.bn1 = nn.BatchNorm2d(s0)
@@ -92,7 +88,30 @@ def main() -> None:
     backbone.r4 = _Residual_Module(s1, s1)
     backbone.r5 = _Residual_Module(s1, feats)
     net.backbone = backbone
-    net.backbone_conv = nn.Sequential(Res2DBlock(feats + J, neck), Res2DBlock(neck, p0))
+    net.backbone_conv = nn.Sequential(Res2DBlock(feats + J, neck), Res2DBlock(neck, c['planes'][0]))
+    return net
+
+
+def forward_hard(net: nn.Module, x: torch.Tensor):
+    """`net(x)` in float64, eval mode, with the hard selector (one-hot of each row's argmax)."""
+    net.eval()
+    net.double()
+    relaxed = torch.distributions.relaxed_categorical
+    original = relaxed.RelaxedOneHotCategorical
+    relaxed.RelaxedOneHotCategorical = HardSelection
+    try:
+        with torch.no_grad():
+            return net(x.double(), 1.0)
+    finally:
+        relaxed.RelaxedOneHotCategorical = original
+
+
+def main() -> None:
+    sys.path.insert(0, sys.argv[1])
+    torch.manual_seed(0)
+    c = CONFIG
+    J, G = c['numJoints'], c['numGroups']
+    net = build_net(c)
 
     for m in net.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -111,17 +130,8 @@ def main() -> None:
         seq[2].weight.data *= 4.0
 
     state = {k: v.clone() for k, v in net.state_dict().items() if not k.endswith('num_batches_tracked')}
-    net.eval()
-    net.double()
     x = torch.rand(2, 3, c['inputSize'], c['inputSize'])
-    relaxed = torch.distributions.relaxed_categorical
-    original = relaxed.RelaxedOneHotCategorical
-    relaxed.RelaxedOneHotCategorical = HardSelection
-    try:
-        with torch.no_grad():
-            uv, depth = net(x.double(), 1.0)
-    finally:
-        relaxed.RelaxedOneHotCategorical = original
+    uv, depth = forward_hard(net, x)
 
     groups = net.meta_S.weight.argmax(-1).tolist()
     OUT.mkdir(parents=True, exist_ok=True)

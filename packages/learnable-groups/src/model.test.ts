@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   expectClose,
+  expectFailsWithoutEffect,
   expectNoLeakInPredictAndTrain,
   expectNoTensorLeak,
   expectSaveLoadIdentical,
@@ -12,8 +13,8 @@ import {
   toTensor,
   useBackend,
 } from '@phalanx/testing';
-import { ConcreteJointSelector, GroupFusion, readSafetensors, SoftArgmax25D } from '@phalanx/layers';
-import { createLearnableGroups, importTorchStateDict, type LearnableGroupsConfig } from './index';
+import { ConcreteJointSelector, GroupFusion, readSafetensors, SoftArgmax25D, writeSafetensors } from '@phalanx/layers';
+import { createLearnableGroups, exportTorchStateDict, importTorchStateDict, type LearnableGroupsConfig } from './index';
 
 // Reduced official network (scripts/make-fixture.py): PyTorch float64 outputs with the hard selector.
 interface JsonTensor {
@@ -92,6 +93,31 @@ describe('structure', () => {
     );
     expect(() => createLearnableGroups({ ...TINY, planes: [4] as unknown as [number, number] })).toThrow(
       'createLearnableGroups: planes must be a pair of integers, but received [4].',
+    );
+  });
+
+  it('validates every list option and the selector options with named errors, before building anything', () => {
+    const bad = (override: Record<string, unknown>) => () => createLearnableGroups({ ...TINY, ...override });
+    expect(bad({ planes: [4, 2.5] })).toThrow(
+      'createLearnableGroups: planes must be an integer ≥ 1, but received 2.5.',
+    );
+    expect(bad({ planes: '44' })).toThrow(
+      "createLearnableGroups: planes must be a pair of integers, but received '44'.",
+    );
+    expect(bad({ stemChannels: [4, 4, 4] })).toThrow(
+      'createLearnableGroups: stemChannels must be a pair of integers, but received [4, 4, 4].',
+    );
+    expect(bad({ stemChannels: [0, 4] })).toThrow(
+      'createLearnableGroups: stemChannels must be an integer ≥ 1, but received 0.',
+    );
+    expect(bad({ inferenceMode: 'argmax' })).toThrow(
+      "createLearnableGroups: inferenceMode must be one of 'hard', 'soft', but received 'argmax'.",
+    );
+    expect(bad({ initialTemperature: 0 })).toThrow(
+      'createLearnableGroups: initialTemperature must be a finite number > 0, but received 0.',
+    );
+    expect(() => createLearnableGroups('small' as never)).toThrow(
+      "createLearnableGroups: config must be an options object, but received 'small'.",
     );
   });
 });
@@ -217,5 +243,61 @@ describe('importTorchStateDict', () => {
     expect(report.loaded).toHaveLength(Object.keys(good).length);
     expect((model.getLayer('meta_S') as ConcreteJointSelector).getTemperature()).toBeCloseTo(0.25, 6);
     tf.dispose(Object.values(good));
+  });
+});
+
+describe('importTorchStateDict: all or nothing', () => {
+  it('a failed import writes nothing and leaves no tensor behind (shape, NaN, negative running_var, temperature)', async () => {
+    const model = importedReduced();
+    const tensors = readSafetensors(weightBytes);
+    const wrong = tf.zeros([3, 21]);
+    const nan = tf.tidy(() => tf.mul(tensors['b_depth_conv.2.2.weight'], NaN));
+    const negative = tf.tidy(() => tf.neg(tensors['backbone_conv.1.res_branch.1.running_var']));
+    for (const [bad, error] of [
+      [
+        { 'meta_S.weight': wrong },
+        "loadTorchStateDict: tensor 'meta_S.weight' must be of shape [21, 3], but received [3, 21].",
+      ],
+      [{ 'b_depth_conv.2.2.weight': nan }, /tensor 'b_depth_conv\.2\.2\.weight' must be finite/],
+      [{ 'backbone_conv.1.res_branch.1.running_var': negative }, /running_var' must be a variance/],
+    ] as const) {
+      await expectFailsWithoutEffect(model, () => importTorchStateDict(model, { ...tensors, ...bad }), error);
+    }
+    await expectFailsWithoutEffect(
+      model,
+      () => importTorchStateDict(model, tensors, { temperature: 0 }),
+      'importTorchStateDict: temperature must be a finite number > 0, but received 0.',
+    );
+    tf.dispose([wrong, nan, negative, ...Object.values(tensors)]);
+    model.dispose();
+  });
+});
+
+describe('exportTorchStateDict', () => {
+  it('import then export gives back every tensor of the official state_dict bit for bit', async () => {
+    const model = createLearnableGroups(reduced.config);
+    const official = readSafetensors(weightBytes);
+    importTorchStateDict(model, official);
+    const exported = exportTorchStateDict(model);
+    expect(Object.keys(exported).sort()).toEqual(Object.keys(official).sort());
+    for (const [key, t] of Object.entries(official)) {
+      expect(exported[key].shape, key).toEqual(t.shape);
+      const [a, b] = await Promise.all([exported[key].data(), t.data()]);
+      expect(
+        Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)),
+        key,
+      ).toBe(true);
+    }
+    // Through safetensors bytes and back into a fresh model: the same outputs.
+    const again = createLearnableGroups(reduced.config);
+    const bytes = writeSafetensors(exported);
+    const read = readSafetensors(bytes);
+    importTorchStateDict(again, read);
+    const x = toTensor(reduced.inputNHWC);
+    const [y1, y2] = [model.predict(x) as tf.Tensor[], again.predict(x) as tf.Tensor[]];
+    y1.forEach((t, k) => expectClose(y2[k], t, { rtol: 0, atol: 0 }, `output ${k}`));
+    tf.dispose([...Object.values(official), ...Object.values(exported), ...Object.values(read), x, ...y1, ...y2]);
+    model.dispose();
+    again.dispose();
   });
 });

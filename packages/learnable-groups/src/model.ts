@@ -4,7 +4,15 @@
  * (`nets/Net.py`), so that the released PyTorch checkpoint imports by name.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, checkInteger, concreteJointSelector, PhalanxConfigError, softArgmax25D } from '@phalanx/layers';
+import {
+  checkBoolean,
+  checkFinite,
+  checkInteger,
+  checkOneOf,
+  checkPositive,
+  PhalanxConfigError,
+} from '@phalanx/errors';
+import { concreteJointSelector, softArgmax25D } from '@phalanx/layers';
 import {
   basic2dBlock,
   concatChannels,
@@ -58,6 +66,9 @@ export type ResolvedLearnableGroupsConfig = Required<Omit<LearnableGroupsConfig,
 
 /** Fills in the defaults of a {@link LearnableGroupsConfig} and validates it. */
 export function resolveLearnableGroupsConfig(config: LearnableGroupsConfig = {}): ResolvedLearnableGroupsConfig {
+  if (config === null || typeof config !== 'object') {
+    throw new PhalanxConfigError(COMPONENT, 'config', 'an options object', config);
+  }
   const resolved: ResolvedLearnableGroupsConfig = {
     numGroups: config.numGroups ?? 3,
     fusion: config.fusion ?? true,
@@ -88,6 +99,9 @@ export function resolveLearnableGroupsConfig(config: LearnableGroupsConfig = {})
   pair('stemChannels', resolved.stemChannels);
   checkInteger(COMPONENT, 'hourglassFeatures', resolved.hourglassFeatures, 2);
   checkInteger(COMPONENT, 'neckChannels', resolved.neckChannels, 1);
+  checkPositive(COMPONENT, 'initialTemperature', resolved.initialTemperature);
+  checkOneOf(COMPONENT, 'inferenceMode', resolved.inferenceMode, ['hard', 'soft'] as const);
+  if (resolved.seed !== undefined) checkFinite(COMPONENT, 'seed', resolved.seed);
   return resolved;
 }
 

@@ -5,7 +5,7 @@
  * exactly what the official `forward` receives.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/layers';
+import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { uvdToXyz, type Intrinsics } from '@phalanx/pose';
 
 const COMPONENT = 'computeHandCrop';

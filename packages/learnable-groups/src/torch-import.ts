@@ -1,12 +1,28 @@
 /**
- * Loading the official Learnable-Groups PyTorch `state_dict` (read from safetensors) into the model of
- * {@link createLearnableGroups}.
+ * The official Learnable-Groups PyTorch `state_dict` into and out of the model of
+ * {@link createLearnableGroups}: thin wrappers of `loadTorchStateDict` / `torchStateDict` of
+ * `@phalanx/layers`, whose converters know every layer of the model by its PyTorch module name.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { loadTorchStateDict, type ImportTorchStateDictOptions, type ImportTorchStateDictReport } from '@phalanx/blocks';
+import { checkPositive } from '@phalanx/errors';
+import {
+  ConcreteJointSelector,
+  loadTorchStateDict,
+  torchStateDict,
+  type TorchImportReport,
+  type TorchStateDictOptions,
+} from '@phalanx/layers';
 
-export type { ImportTorchStateDictOptions, ImportTorchStateDictReport };
+/** Options of {@link importTorchStateDict}. */
+export interface LearnableGroupsImportOptions extends TorchStateDictOptions {
+  /**
+   * Concrete temperature to store in the selector `meta_S` (the official checkpoint keeps it apart from
+   * the state_dict, as `ckpt['Temperature']`), a finite number > 0. Default: leave the model's
+   * temperature unchanged.
+   */
+  temperature?: number;
+}
 
 /**
  * Loads a `state_dict` of the official `Learnable_Groups` (e.g. `RHD_final.pth`'s
@@ -18,7 +34,8 @@ export type { ImportTorchStateDictOptions, ImportTorchStateDictReport };
  * selector's logits, `b_get_uv.j.beta.weight [J, 1, 1, 1]` → `SoftArgmax25D` β `[J]` (the `wx` / `wy`
  * grids are checked to be the pixel grid). A `module.` prefix (DataParallel) is removed;
  * `num_batches_tracked` is ignored. Strict by default: every missing and unexpected key is listed in
- * one `PhalanxConfigError`.
+ * one `PhalanxConfigError`. All or nothing: names, shapes, dtypes, values (finite, `running_var` ≥ 0)
+ * and the temperature are checked before anything is written.
  *
  * **Shapes**: each tensor must have the PyTorch shape implied by the model (else `PhalanxShapeError`
  * naming the key).
@@ -35,8 +52,38 @@ export type { ImportTorchStateDictOptions, ImportTorchStateDictReport };
  */
 export function importTorchStateDict(
   model: tfl.LayersModel,
-  tensors: Record<string, tf.Tensor>,
-  options: ImportTorchStateDictOptions = {},
-): ImportTorchStateDictReport {
-  return loadTorchStateDict(model, tensors, options);
+  tensors: Readonly<Record<string, tf.Tensor>>,
+  options: LearnableGroupsImportOptions = {},
+): TorchImportReport {
+  const { temperature, ...rest } = options;
+  if (temperature !== undefined) checkPositive('importTorchStateDict', 'temperature', temperature);
+  const report = loadTorchStateDict(model, tensors, rest);
+  if (temperature !== undefined) {
+    for (const layer of model.layers) if (layer instanceof ConcreteJointSelector) layer.setTemperature(temperature);
+  }
+  return report;
+}
+
+/**
+ * The weights of a {@link createLearnableGroups} model as a `state_dict` of the official
+ * `Learnable_Groups`: PyTorch names and layouts (the inverse of {@link importTorchStateDict}, through
+ * the same converters), with the `SoftHeatmap` grids `b_get_uv.j.wx` / `.wy`, so that
+ * `writeSafetensors(exportTorchStateDict(model))` loads into the official network with
+ * `load_state_dict(strict=True)` (`scripts/check-export.py` checks it). The selector's temperature is
+ * not part of it (the official checkpoint stores it as `ckpt['Temperature']`).
+ *
+ * @returns New tensors by PyTorch key; the caller disposes them.
+ *
+ * @example
+ * import { writeFileSync } from 'node:fs';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { writeSafetensors } from '@phalanx/layers';
+ * import { createLearnableGroups, exportTorchStateDict } from '@phalanx/learnable-groups';
+ * const model = createLearnableGroups({ inputSize: 64, planes: [8, 8] });
+ * const sd = exportTorchStateDict(model);
+ * writeFileSync('lg.safetensors', writeSafetensors(sd));
+ * tf.dispose(Object.values(sd));
+ */
+export function exportTorchStateDict(model: tfl.LayersModel): Record<string, tf.Tensor> {
+  return torchStateDict(model);
 }

@@ -4,7 +4,6 @@
  *
  * @packageDocumentation
  */
-export { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 export * from './heatmap-mse';
 export * from './mpjpe';
 export * from './squared-distance';

@@ -5,7 +5,8 @@
 import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from '@phalanx/errors';
 import { countAtMost, distance, medianOfSorted, readKeypointPair, readVisibility } from './arrays';
 import { auc as areaUnderCurve, linspace, trapezoid, type Keypoints, type Visibility } from './metrics';
-import { JOINT_CLASSES, JOINT_NAMES, NUM_JOINTS } from './skeleton';
+import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/skeleton';
+import { JOINT_CLASSES } from './skeleton';
 
 /** Options of {@link KeypointEvaluator}. */
 export interface KeypointEvaluatorOptions {

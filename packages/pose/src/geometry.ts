@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkArray, nestedShape, readPoints, shapeOfInput } from './arrays';
 import { PhalanxConfigError, PhalanxShapeError, checkInteger, checkPositive } from '@phalanx/errors';
+import { SCALE_BONE } from '@phalanx/skeleton';
 import { det3, svd3, type Matrix3 } from './linalg';
 
 /** Joints as a tensor `[B, J, C]` / `[J, C]` or nested arrays. */
@@ -46,8 +47,8 @@ interface Cam {
 }
 
 function checkBone(component: string, options: BoneOptions, numJoints: number): { root: number; ref: number } {
-  const root = options.root ?? 9;
-  const ref = options.ref ?? 10;
+  const root = options.root ?? SCALE_BONE[0];
+  const ref = options.ref ?? SCALE_BONE[1];
   checkInteger(component, 'root', root, 0);
   checkInteger(component, 'ref', ref, 0);
   if (root >= numJoints) throw new PhalanxConfigError(component, 'root', `a joint index < ${numJoints}`, root);

@@ -3,7 +3,6 @@
  *
  * @packageDocumentation
  */
-export { checkFinite, checkInteger, checkPositive, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 export * from './skeleton';
 export * from './linalg';
 export * from './geometry';

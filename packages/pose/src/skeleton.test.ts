@@ -1,16 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@phalanx/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SKELETON_EDGES, TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
 import {
-  FINGER_CHAINS,
   FREIHAND_TO_RHD,
   JOINT_CLASSES,
-  JOINT_NAMES,
-  JOINT_PARENTS,
   RHD_JOINT_NAMES,
   RHD_TO_FREIHAND,
-  SKELETON_EDGES,
-  TIP_AND_WRIST_JOINTS,
   adjacency,
   freihandToRhd,
   hopDistances,
@@ -25,28 +21,7 @@ beforeAll(async () => {
   await useBackend('cpu');
 });
 
-describe('skeleton constants', () => {
-  it('has 21 FreiHAND joints, finger chains base → tip and 20 bones', () => {
-    expect(JOINT_NAMES).toHaveLength(21);
-    expect(JOINT_NAMES[0]).toBe('wrist');
-    expect(JOINT_NAMES[9]).toBe('middle_mcp');
-    expect(JOINT_NAMES[10]).toBe('middle_pip');
-    expect(JOINT_NAMES[20]).toBe('pinky_tip');
-    expect(FINGER_CHAINS[2]).toEqual([9, 10, 11, 12]);
-    expect(SKELETON_EDGES).toHaveLength(20);
-    expect(SKELETON_EDGES.slice(0, 4)).toEqual([
-      [0, 1],
-      [1, 2],
-      [2, 3],
-      [3, 4],
-    ]);
-    expect(SKELETON_EDGES).toContainEqual([0, 17]);
-    expect(JOINT_PARENTS.slice(0, 6)).toEqual([-1, 0, 1, 2, 3, 0]);
-    // A tree: every joint but the wrist has exactly one parent edge.
-    const children = SKELETON_EDGES.map(([, c]) => c).sort((a, b) => a - b);
-    expect(children).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-  });
-
+describe('joint classes', () => {
   it('classes joints by slot, with the thumb in the MCP/PIP/DIP/TIP slots', () => {
     expect(jointsOfClass('TIP')).toEqual([4, 8, 12, 16, 20]);
     expect(jointsOfClass('MCP')).toEqual([1, 5, 9, 13, 17]);

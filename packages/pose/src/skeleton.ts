@@ -1,54 +1,11 @@
 /**
- * The 21-joint hand skeleton in FreiHAND / MANO order (docs/conventions.md), its joint classes, adjacency
- * with hops, and the permutations to and from the order of the Rendered Hand Pose dataset (RHD).
- *
- * FreiHAND order: 0 wrist; then thumb 1–4, index 5–8, middle 9–12, ring 13–16, pinky 17–20, each
- * finger from its base to its tip (MCP, PIP, DIP, TIP; the thumb's CMC, MCP, IP, TIP take the same
- * four slots).
+ * What pose analysis adds to the 21-joint hand skeleton of `@phalanx/skeleton` (FreiHAND / MANO
+ * order): joint classes, adjacency with hops, and the permutations to and from the order of the
+ * Rendered Hand Pose dataset (RHD).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { PhalanxConfigError, PhalanxShapeError, checkInteger } from '@phalanx/errors';
-
-/** Number of hand joints in the FreiHAND / MANO skeleton. */
-export const NUM_JOINTS = 21;
-
-/** Joint names in FreiHAND / MANO order (the thumb named anatomically: CMC, MCP, IP, TIP). */
-// prettier-ignore
-export const JOINT_NAMES: readonly string[] = Object.freeze([
-  'wrist',
-  'thumb_cmc', 'thumb_mcp', 'thumb_ip', 'thumb_tip',
-  'index_mcp', 'index_pip', 'index_dip', 'index_tip',
-  'middle_mcp', 'middle_pip', 'middle_dip', 'middle_tip',
-  'ring_mcp', 'ring_pip', 'ring_dip', 'ring_tip',
-  'pinky_mcp', 'pinky_pip', 'pinky_dip', 'pinky_tip',
-]);
-
-/** The five fingers, in joint order. */
-export const FINGER_NAMES: readonly string[] = Object.freeze(['thumb', 'index', 'middle', 'ring', 'pinky']);
-
-/** Joints of each finger from base to tip: `FINGER_CHAINS[f] = [1+4f, 2+4f, 3+4f, 4+4f]` (wrist excluded). */
-export const FINGER_CHAINS: readonly (readonly number[])[] = Object.freeze(
-  [0, 1, 2, 3, 4].map((f) => Object.freeze([1 + 4 * f, 2 + 4 * f, 3 + 4 * f, 4 + 4 * f])),
-);
-
-/** Parent of each joint in the kinematic tree (−1 for the wrist): finger bases hang from the wrist. */
-export const JOINT_PARENTS: readonly number[] = Object.freeze(
-  Array.from({ length: NUM_JOINTS }, (_, j) => (j === 0 ? -1 : (j - 1) % 4 === 0 ? 0 : j - 1)),
-);
-
-/**
- * The 20 undirected bones as `[parent, child]` pairs: wrist → each finger base, then the three bones
- * of each finger, finger by finger.
- */
-export const SKELETON_EDGES: readonly (readonly [number, number])[] = Object.freeze(
-  JOINT_PARENTS.flatMap((p, j) => (p < 0 ? [] : [Object.freeze([p, j] as const)])),
-);
-
-/** Fingertips: `[4, 8, 12, 16, 20]`. */
-export const TIP_JOINTS: readonly number[] = Object.freeze([4, 8, 12, 16, 20]);
-
-/** EHPE's "TIP and wrist" set predicted by its TW-stage: `[0, 4, 8, 12, 16, 20]`. */
-export const TIP_AND_WRIST_JOINTS: readonly number[] = Object.freeze([0, 4, 8, 12, 16, 20]);
+import { JOINT_NAMES, NUM_JOINTS, SKELETON_EDGES } from '@phalanx/skeleton';
 
 /** Joint classes for per-class error analysis (EHPE Fig. 1), from the wrist outwards. */
 export const JOINT_CLASS_NAMES = Object.freeze(['WRIST', 'MCP', 'PIP', 'DIP', 'TIP'] as const);
@@ -80,7 +37,7 @@ export interface AdjacencyOptions {
   hops?: number;
   /** Put ones on the diagonal (each joint its own neighbour). Default `false`. */
   selfLoops?: boolean;
-  /** Undirected edges `[a, b]`; default {@link SKELETON_EDGES}. */
+  /** Undirected edges `[a, b]`; default {@link @phalanx/skeleton!SKELETON_EDGES}. */
   edges?: readonly (readonly [number, number])[];
   /** Number of nodes; default 21, or one more than the largest index in `edges` when edges are given. */
   numJoints?: number;

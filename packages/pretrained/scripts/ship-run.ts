@@ -144,7 +144,11 @@ async function main(): Promise<void> {
   const write = (c: ModelCard) =>
     writeFileSync(
       join(target, 'model.json'),
-      JSON.stringify({ ...modelJson, userDefinedMetadata: { [CARD_METADATA_KEY]: c } }),
+      JSON.stringify({
+        ...modelJson,
+        // Keep what the model already carries (EHPE's resolved configuration) beside the card.
+        userDefinedMetadata: { ...(modelJson.userDefinedMetadata ?? {}), [CARD_METADATA_KEY]: c },
+      }),
     );
   write(card);
 

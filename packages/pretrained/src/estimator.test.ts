@@ -2,14 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderSyntheticHand } from '@phalanx/data';
-import {
-  PhalanxConfigError,
-  PhalanxShapeError,
-  latentSoftArgmax25D,
-  volumetricSoftArgmax25D,
-  type ConcreteJointSelector,
-} from '@phalanx/layers';
-import { JOINT_NAMES } from '@phalanx/pose';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { latentSoftArgmax25D, volumetricSoftArgmax25D, type ConcreteJointSelector } from '@phalanx/layers';
+import { JOINT_NAMES } from '@phalanx/skeleton';
 import { expectNoTensorLeak, useBackend } from '@phalanx/testing';
 import { PhalanxDisposedError } from './errors';
 import type { Hand, HandPoseEstimator } from './estimator';

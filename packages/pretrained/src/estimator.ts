@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/pose';
+import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/skeleton';
 import type { ModelCard } from './card';
 import { PhalanxDisposedError } from './errors';
 import type { PoseHead } from './heads';
@@ -18,7 +18,7 @@ export interface Keypoint {
   x: number;
   /** Row in pixels. */
   y: number;
-  /** Joint name (`JOINT_NAMES` of `@phalanx/pose`: `'wrist'`, `'thumb_cmc'`, …, `'pinky_tip'`). */
+  /** Joint name (`JOINT_NAMES` of `@phalanx/skeleton`: `'wrist'`, `'thumb_cmc'`, …, `'pinky_tip'`). */
   name: string;
 }
 

@@ -7,7 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { volumetricSoftArgmax25D, type ConcreteJointSelector } from '@phalanx/layers';
 import { ehpeModelInfo } from '@phalanx/ehpe';
-import { NUM_JOINTS } from '@phalanx/pose';
+import { NUM_JOINTS } from '@phalanx/skeleton';
 import type { ModelCard } from './card';
 
 /** A network behind an estimator. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HAND_BONES, meanHandShape, syntheticHands } from '@phalanx/data';
-import { JOINT_PARENTS } from '@phalanx/pose';
+import { meanHandShape, syntheticHands } from '@phalanx/data';
+import { JOINT_PARENTS, SKELETON_EDGES } from '@phalanx/skeleton';
 import { liftToMetres } from './lift';
 import { MEAN_HAND_BONE_METRES, MEAN_HAND_BONES } from './mean-hand';
 
@@ -8,7 +8,7 @@ describe('MEAN_HAND_BONE_METRES', () => {
   it("is the synthetic renderer's mean hand (meanHandShape of @phalanx/data), in metres", () => {
     const mm = meanHandShape().boneLengths;
     for (let j = 1; j < 21; j++) expect(MEAN_HAND_BONE_METRES[j]).toBeCloseTo(mm[j] / 1000, 12);
-    expect(MEAN_HAND_BONES.map(([p, c]) => [p, c])).toEqual(HAND_BONES.map(([p, c]) => [p, c]));
+    expect(MEAN_HAND_BONES.map(([p, c]) => [p, c])).toEqual(SKELETON_EDGES.map(([p, c]) => [p, c]));
     expect(MEAN_HAND_BONES.every(([p, c]) => JOINT_PARENTS[c] === p)).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
  * shipped models were trained on), in metres. The palm bones are the distances from the wrist to the
  * mean hand's finger bases (thumb CMC at (20, 24, 9) mm, index MCP at (24, 84, 3) mm, …).
  */
-import { JOINT_PARENTS, NUM_JOINTS } from '@phalanx/pose';
+import { JOINT_PARENTS, NUM_JOINTS } from '@phalanx/skeleton';
 
 /**
  * Length in metres of the bone that ends at joint j (`MEAN_HAND_BONE_METRES[j]`, from its parent

@@ -6,3 +6,4 @@ export * from './gradcheck';
 export * from './leaks';
 export * from './model-checks';
 export * from './environment';
+export * from './import-checks';

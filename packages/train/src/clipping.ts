@@ -3,7 +3,7 @@
  * `clip_grad_norm_`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkPositive } from '@phalanx/layers';
+import { checkPositive } from '@phalanx/errors';
 
 /**
  * The global L2 norm of a set of gradients: `‖g‖ = √(Σ_k Σ g_k²)`.

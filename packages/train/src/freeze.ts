@@ -5,7 +5,8 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '@phalanx/layers';
+import { PhalanxConfigError } from '@phalanx/errors';
+import { isBatchNormalization } from '@phalanx/layers';
 
 /** Selects layers: a RegExp tested on the layer name, an exact name, or a predicate. */
 export type LayerPattern = RegExp | string | ((layer: tfl.layers.Layer) => boolean);
@@ -38,7 +39,7 @@ function matcher(pattern: LayerPattern): (layer: tfl.layers.Layer) => boolean {
 }
 
 function isBatchNorm(layer: tfl.layers.Layer): boolean {
-  return layer.getClassName() === 'BatchNormalization';
+  return isBatchNormalization(layer); // tfjs' own and @phalanx/layers' LeanBatchNormalization
 }
 
 /**

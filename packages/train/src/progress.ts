@@ -2,7 +2,7 @@
  * Progress display of a training run: a one-line progress bar rewritten in place on a terminal, plain
  * periodic lines elsewhere (CI logs, files, pipes).
  */
-import { checkInteger, checkPositive, PhalanxConfigError } from '@phalanx/layers';
+import { checkInteger, checkPositive, PhalanxConfigError } from '@phalanx/errors';
 
 /** The part of a Node writable stream the display needs (e.g. `process.stdout`). */
 export interface ProgressStream {

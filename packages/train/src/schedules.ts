@@ -3,7 +3,7 @@
  * already taken, an integer ≥ 0). They hold no state, so a resumed run gets exactly the rates of an
  * uninterrupted one.
  */
-import { checkFinite, checkInteger, checkPositive, PhalanxConfigError } from '@phalanx/layers';
+import { checkFinite, checkInteger, checkPositive, PhalanxConfigError } from '@phalanx/errors';
 
 /** A learning-rate schedule: global step (integer ≥ 0) → learning rate (finite, ≥ 0). */
 export type LrSchedule = (step: number) => number;

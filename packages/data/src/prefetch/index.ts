@@ -6,7 +6,7 @@
  */
 import type { Tinypool as TinypoolType } from 'tinypool';
 import { type HandBatch, type SyntheticHandsOptions, unpackBatch } from '../dataset';
-import { checkInt, PhalanxDataConfigError } from '../errors';
+import { checkInteger, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import type { BatchTask, PrefetchAugment, RenderedBatch } from './batch-task';
 
 export type { BatchTask, PrefetchAugment, RenderedBatch } from './batch-task';
@@ -58,19 +58,19 @@ function workerEntry(): string {
 function checkOptions(options: PrefetchOptions) {
   const name = 'prefetchBatches';
   if (options === null || typeof options !== 'object') {
-    throw new PhalanxDataConfigError(name, 'options', 'an object', options);
+    throw new PhalanxConfigError(name, 'options', 'an object', options, describeCompact);
   }
   const { seed, count, start = 0, batchSize, workers = 1, augment, dropRemainder = false } = options;
   if (typeof seed !== 'number' || !Number.isFinite(seed)) {
-    throw new PhalanxDataConfigError(name, 'seed', 'a finite number', seed);
+    throw new PhalanxConfigError(name, 'seed', 'a finite number', seed, describeCompact);
   }
-  checkInt(name, 'batchSize', batchSize, 1);
-  checkInt(name, 'start', start, 0);
-  if (count !== undefined) checkInt(name, 'count', count, 0);
-  checkInt(name, 'workers', workers, 1);
-  const queueSize = checkInt(name, 'queueSize', options.queueSize ?? workers + 2, 1);
+  checkInteger(name, 'batchSize', batchSize, 1);
+  checkInteger(name, 'start', start, 0);
+  if (count !== undefined) checkInteger(name, 'count', count, 0);
+  checkInteger(name, 'workers', workers, 1);
+  const queueSize = checkInteger(name, 'queueSize', options.queueSize ?? workers + 2, 1);
   if (augment !== undefined && (typeof augment?.seed !== 'number' || !Number.isFinite(augment.seed))) {
-    throw new PhalanxDataConfigError(name, 'augment.seed', 'a finite number', augment?.seed);
+    throw new PhalanxConfigError(name, 'augment.seed', 'a finite number', augment?.seed, describeCompact);
   }
   return { seed, start, batchSize, workers, queueSize, augment, dropRemainder, end: start + (count ?? Infinity) };
 }

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { augment } from '../augment';
 import { batches, disposeBatch, type BatchOptions, type HandBatch } from '../dataset';
-import { PhalanxDataConfigError } from '../errors';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { prefetchBatches, type PrefetchOptions } from './index';
 
 beforeAll(async () => {
@@ -87,7 +87,7 @@ describe('prefetchBatches', () => {
       { augment: { seed: Number.NaN } },
     ];
     for (const b of bad) {
-      expect(() => prefetchBatches({ seed: 1, batchSize: 2, ...b } as PrefetchOptions)).toThrow(PhalanxDataConfigError);
+      expect(() => prefetchBatches({ seed: 1, batchSize: 2, ...b } as PrefetchOptions)).toThrow(PhalanxConfigError);
     }
     expect(tf.memory().numTensors).toBe(0);
   });

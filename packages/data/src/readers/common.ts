@@ -1,5 +1,5 @@
 /** What the dataset readers share: the sample and dataset types and small helpers. */
-import { PhalanxDataConfigError, PhalanxDataFileError } from '../errors';
+import { describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import type { HandSample } from '../types';
 
 /** A sample read from a dataset on disk. */
@@ -35,7 +35,7 @@ export function iterateDataset<S extends DatasetSample>(ds: {
 /** Throws unless `index` is an integer in `[0, length)`. */
 export function checkIndex(component: string, index: number, length: number): void {
   if (!Number.isInteger(index) || index < 0 || index >= length) {
-    throw new PhalanxDataConfigError(component, 'index', `an integer in [0, ${length - 1}]`, index);
+    throw new PhalanxConfigError(component, 'index', `an integer in [0, ${length - 1}]`, index, describeCompact);
   }
 }
 
@@ -73,10 +73,9 @@ export function inFrame(uv: ArrayLike<number>, width: number, height: number, xy
  * ```
  */
 export function checkIntrinsics(K: ArrayLike<number>, file: string, field: string): void {
-  if (K[6] !== 0 || K[7] !== 0 || K[8] !== 1)
-    throw new PhalanxDataFileError(file, field, 'must have the last row 0 0 1');
+  if (K[6] !== 0 || K[7] !== 0 || K[8] !== 1) throw new PhalanxFileError(file, field, 'must have the last row 0 0 1');
   if (!(K[0] > 0) || !(K[4] > 0)) {
-    throw new PhalanxDataFileError(
+    throw new PhalanxFileError(
       file,
       field,
       `must have focal lengths fx = K[0][0] and fy = K[1][1] > 0, but has fx = ${K[0]}, fy = ${K[4]}`,

@@ -4,7 +4,7 @@
  * `<split>/rgb/%08d.jpg` (224×224). The training split holds 4 image versions per annotation (green screen and
  * three composited backgrounds): image `i + version · N` shows annotation `i`.
  */
-import { checkChoice, checkInt, PhalanxDataFileError } from '../errors';
+import { checkInteger, checkOneOf, PhalanxFileError } from '@phalanx/errors';
 import { decodeImage } from '../image-io';
 import { projectPoints } from '../synthetic/render';
 import { checkIndex, checkIntrinsics, inFrame, iterateDataset, type DatasetSample, type HandDataset } from './common';
@@ -38,13 +38,13 @@ async function readJson(path: string, what: string): Promise<unknown> {
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
-    throw new PhalanxDataFileError(path, what, `is not valid JSON: ${(e as Error).message}`);
+    throw new PhalanxFileError(path, what, `is not valid JSON: ${(e as Error).message}`);
   }
 }
 
 function matrixEntries(data: unknown, path: string, rows: number, cols: number, name: string): Float64Array[] {
   if (!Array.isArray(data))
-    throw new PhalanxDataFileError(path, name, `must be a list of ${rows}×${cols} arrays, but is ${typeof data}`);
+    throw new PhalanxFileError(path, name, `must be a list of ${rows}×${cols} arrays, but is ${typeof data}`);
   return data.map((entry, i) => {
     const out = new Float64Array(rows * cols);
     const ok =
@@ -60,7 +60,7 @@ function matrixEntries(data: unknown, path: string, rows: number, cols: number, 
         return true;
       });
     if (!ok)
-      throw new PhalanxDataFileError(
+      throw new PhalanxFileError(
         path,
         `${name} entry ${i}`,
         `must be ${rows}×${cols} finite numbers, but is ${JSON.stringify(entry)?.slice(0, 60)}`,
@@ -79,9 +79,9 @@ function matrixEntries(data: unknown, path: string, rows: number, cols: number, 
  */
 export async function openFreiHand(options: FreiHandOptions): Promise<FreiHandDataset> {
   const { root } = options;
-  const split = checkChoice('openFreiHand', 'split', options.split ?? 'training', ['training', 'evaluation'] as const);
-  const units = checkChoice('openFreiHand', 'units', options.units ?? 'mm', ['mm', 'm'] as const);
-  const version = checkInt('openFreiHand', 'version', options.version ?? 0, 0);
+  const split = checkOneOf('openFreiHand', 'split', options.split ?? 'training', ['training', 'evaluation'] as const);
+  const units = checkOneOf('openFreiHand', 'units', options.units ?? 'mm', ['mm', 'm'] as const);
+  const version = checkInteger('openFreiHand', 'version', options.version ?? 0, 0);
   const f = units === 'mm' ? 1000 : 1;
   const xyzPath = joinPath(root, `${split}_xyz.json`);
   const kPath = joinPath(root, `${split}_K.json`);
@@ -90,10 +90,10 @@ export async function openFreiHand(options: FreiHandOptions): Promise<FreiHandDa
   const Ks = matrixEntries(await readJson(kPath, 'camera matrices'), kPath, 3, 3, 'K');
   const scaleData = await readJson(scalePath, 'hand scales');
   if (!Array.isArray(scaleData))
-    throw new PhalanxDataFileError(scalePath, 'scale', `must be a list of numbers, but is ${typeof scaleData}`);
+    throw new PhalanxFileError(scalePath, 'scale', `must be a list of numbers, but is ${typeof scaleData}`);
   const scales = scaleData.map((v, i) => {
     if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
-      throw new PhalanxDataFileError(
+      throw new PhalanxFileError(
         scalePath,
         `scale entry ${i}`,
         `must be a finite number > 0, but is ${JSON.stringify(v)}`,
@@ -102,14 +102,14 @@ export async function openFreiHand(options: FreiHandOptions): Promise<FreiHandDa
     return v;
   });
   if (Ks.length !== xyz.length) {
-    throw new PhalanxDataFileError(
+    throw new PhalanxFileError(
       kPath,
       'K',
       `has ${Ks.length} entries but ${xyzPath} has ${xyz.length} (counts must match)`,
     );
   }
   if (scales.length !== xyz.length) {
-    throw new PhalanxDataFileError(
+    throw new PhalanxFileError(
       scalePath,
       'scale',
       `has ${scales.length} entries but ${xyzPath} has ${xyz.length} (counts must match)`,

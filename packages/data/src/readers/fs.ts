@@ -1,6 +1,6 @@
 /** File access for the readers, loaded lazily so that the package stays importable in browsers. */
 import type * as FsPromises from 'node:fs/promises';
-import { PhalanxDataFileError } from '../errors';
+import { PhalanxFileError } from '@phalanx/errors';
 
 type Fs = typeof FsPromises;
 let fsModule: Fs | undefined;
@@ -16,7 +16,7 @@ export async function readBytes(path: string, what: string): Promise<Uint8Array>
     return new Uint8Array(await (await fs()).readFile(path));
   } catch (e) {
     const code = (e as { code?: string }).code;
-    throw new PhalanxDataFileError(
+    throw new PhalanxFileError(
       path,
       what,
       code === 'ENOENT' ? 'is missing (file not found)' : `cannot be read: ${(e as Error).message}`,

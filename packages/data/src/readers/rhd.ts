@@ -5,7 +5,7 @@
  * (wrist, then per finger TIP, DIP, PIP, MCP); `xyz` is in **metres** in the camera frame; `uv_vis[:, 2]` is 1 for
  * visible joints. Samples are returned in FreiHAND order (docs/conventions.md) for one hand.
  */
-import { checkChoice, PhalanxDataFileError } from '../errors';
+import { checkOneOf, PhalanxFileError } from '@phalanx/errors';
 import { decodeImage } from '../image-io';
 import { checkIndex, checkIntrinsics, inFrame, iterateDataset, type DatasetSample, type HandDataset } from './common';
 import { exists, joinPath, readBytes } from './fs';
@@ -52,8 +52,7 @@ export interface RhdSample extends DatasetSample {
 /** Decodes and validates an RHD annotation pickle. `file` names the source in errors. */
 export function parseRhdAnnotations(bytes: Uint8Array, file: string): Map<number, RhdFrame> {
   const root = unpickle(bytes, file);
-  if (!(root instanceof Map))
-    throw new PhalanxDataFileError(file, 'top level', 'must be a dict {frame_id: annotation}');
+  if (!(root instanceof Map)) throw new PhalanxFileError(file, 'top level', 'must be a dict {frame_id: annotation}');
   const out = new Map<number, RhdFrame>();
   const want: [string, number[]][] = [
     ['xyz', [42, 3]],
@@ -62,25 +61,25 @@ export function parseRhdAnnotations(bytes: Uint8Array, file: string): Map<number
   ];
   for (const [key, anno] of root) {
     if (typeof key !== 'number' || !Number.isInteger(key) || key < 0) {
-      throw new PhalanxDataFileError(file, `key ${JSON.stringify(key)}`, 'must be a non-negative integer frame id');
+      throw new PhalanxFileError(file, `key ${JSON.stringify(key)}`, 'must be a non-negative integer frame id');
     }
     if (!(anno instanceof Map))
-      throw new PhalanxDataFileError(file, `frame ${key}`, 'must be a dict with xyz, uv_vis and K');
+      throw new PhalanxFileError(file, `frame ${key}`, 'must be a dict with xyz, uv_vis and K');
     const fields: Record<string, Float64Array> = {};
     for (const [name, shape] of want) {
       const v: PyValue | undefined = anno.get(name);
-      if (v === undefined) throw new PhalanxDataFileError(file, `frame ${key} '${name}'`, 'is missing');
-      if (!isNdArray(v)) throw new PhalanxDataFileError(file, `frame ${key} '${name}'`, 'must be a NumPy array');
+      if (v === undefined) throw new PhalanxFileError(file, `frame ${key} '${name}'`, 'is missing');
+      if (!isNdArray(v)) throw new PhalanxFileError(file, `frame ${key} '${name}'`, 'must be a NumPy array');
       const ok = v.shape.length === shape.length && v.shape.every((d, i) => d === shape[i]);
       if (!ok) {
-        throw new PhalanxDataFileError(
+        throw new PhalanxFileError(
           file,
           `frame ${key} '${name}'`,
           `must have shape (${shape.join(', ')}), but has (${v.shape.join(', ')})`,
         );
       }
       if (!v.data.every(Number.isFinite))
-        throw new PhalanxDataFileError(file, `frame ${key} '${name}'`, 'holds non-finite values');
+        throw new PhalanxFileError(file, `frame ${key} '${name}'`, 'holds non-finite values');
       fields[name] = v.data;
     }
     checkIntrinsics(fields.K, file, `frame ${key} 'K'`);
@@ -97,9 +96,9 @@ export function parseRhdAnnotations(bytes: Uint8Array, file: string): Map<number
  * const s = await ds.get(0); // s.side, s.xyz in mm (FreiHAND order), s.visible from uv_vis
  */
 export async function openRhd(options: RhdOptions): Promise<HandDataset<RhdSample>> {
-  const split = checkChoice('openRhd', 'split', options.split ?? 'training', ['training', 'evaluation'] as const);
-  const hand = checkChoice('openRhd', 'hand', options.hand ?? 'auto', ['auto', 'left', 'right'] as const);
-  const units = checkChoice('openRhd', 'units', options.units ?? 'mm', ['mm', 'm'] as const);
+  const split = checkOneOf('openRhd', 'split', options.split ?? 'training', ['training', 'evaluation'] as const);
+  const hand = checkOneOf('openRhd', 'hand', options.hand ?? 'auto', ['auto', 'left', 'right'] as const);
+  const units = checkOneOf('openRhd', 'units', options.units ?? 'mm', ['mm', 'm'] as const);
   const f = units === 'mm' ? 1000 : 1;
   const nested = joinPath(options.root, split);
   const dir = (await exists(joinPath(nested, `anno_${split}.pickle`))) ? nested : options.root;

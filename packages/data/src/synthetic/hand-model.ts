@@ -1,7 +1,6 @@
 /**
  * A minimal kinematic model of the human hand: 21 joints in FreiHAND/MANO order, anatomical bone lengths
- * (mm), and joint-angle limits. `@phalanx/data` keeps its own constants so that it does not depend on
- * `@phalanx/pose`; the joint order is the same (docs/conventions.md):
+ * (mm), and joint-angle limits, on the skeleton of `@phalanx/skeleton` (FreiHAND / MANO order):
  *
  * 0 wrist; thumb 1–4 (CMC, MCP, IP, TIP), index 5–8, middle 9–12, ring 13–16, pinky 17–20 (MCP, PIP, DIP, TIP).
  *
@@ -16,23 +15,6 @@
  * towards the little finger), then MCP and IP flexion, which curl the thumb towards its pad.
  */
 import type { Rng } from '../random';
-
-/** Number of joints. */
-export const NUM_JOINTS = 21;
-/** Finger names, thumb first, in joint order. */
-export const FINGERS = ['thumb', 'index', 'middle', 'ring', 'pinky'] as const;
-/** Parent of each joint (`-1` for the wrist). */
-export const JOINT_PARENTS: readonly number[] = [
-  -1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19,
-];
-/** The 20 bones as `[parent, child]` pairs (the skeleton edges of docs/conventions.md). */
-export const HAND_BONES: readonly (readonly [number, number])[] = JOINT_PARENTS.slice(1).map(
-  (p, i) => [p, i + 1] as const,
-);
-/** Fingertip joints. */
-export const TIP_JOINTS: readonly number[] = [4, 8, 12, 16, 20];
-/** The bone whose length is the hand scale: middle-finger MCP (9) → PIP (10). */
-export const SCALE_BONE: readonly [number, number] = [9, 10];
 
 const DEG = Math.PI / 180;
 

@@ -5,9 +5,10 @@
 import { Rng } from '../random';
 import { checkImageSize, type HandSample, type ImageFormat } from '../types';
 import { fillBackground, hsvToRgb, randomColor, type BackgroundKind } from './background';
-import { forwardKinematics, sampleHandShape, NUM_JOINTS, SCALE_BONE, type HandShape } from './hand-model';
+import { NUM_JOINTS, SCALE_BONE } from '@phalanx/skeleton';
+import { forwardKinematics, sampleHandShape, type HandShape } from './hand-model';
 import { clampToLimits, samplePose, type PoseKind } from './poses';
-import { PhalanxDataConfigError } from '../errors';
+import { describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { createCanvas, drawCapsule, fillConvexPolygon, type Canvas, type Light, type ScreenPoint } from './raster';
 
 /** Options of `renderSyntheticHand` and `syntheticHands`. */
@@ -204,11 +205,12 @@ export function renderSyntheticHand(seed: number, options: SyntheticHandOptions 
   const pose = samplePose(rng, options.poseKind);
   if (options.angles) {
     if (options.angles.length !== 20) {
-      throw new PhalanxDataConfigError(
+      throw new PhalanxConfigError(
         'renderSyntheticHand',
         'angles',
         'an array of 20 joint angles',
         options.angles.length,
+        describeCompact,
       );
     }
     pose.angles = clampToLimits(Float64Array.from(options.angles));
@@ -223,20 +225,22 @@ export function renderSyntheticHand(seed: number, options: SyntheticHandOptions 
     options.maxTilt !== undefined &&
     !(typeof options.maxTilt === 'number' && options.maxTilt >= 0 && options.maxTilt <= Math.PI / 2)
   ) {
-    throw new PhalanxDataConfigError(
+    throw new PhalanxConfigError(
       'renderSyntheticHand',
       'maxTilt',
       'a number of radians in [0, π/2]',
       options.maxTilt,
+      describeCompact,
     );
   }
   const Rr = options.maxTilt === undefined ? randomRotation(rng) : tiltedRotation(rng, options.maxTilt);
   if (options.rotation && options.rotation.length !== 9) {
-    throw new PhalanxDataConfigError(
+    throw new PhalanxConfigError(
       'renderSyntheticHand',
       'rotation',
       'a 3×3 row-major matrix (9 numbers)',
       options.rotation.length,
+      describeCompact,
     );
   }
   const R = options.rotation ? Float64Array.from(options.rotation) : Rr;

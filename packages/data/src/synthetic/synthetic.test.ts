@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../random';
-import { forwardKinematics, HAND_BONES, JOINT_LIMITS, meanHandShape, sampleHandShape, TIP_JOINTS } from './hand-model';
+import { SKELETON_EDGES, TIP_JOINTS } from '@phalanx/skeleton';
+import { forwardKinematics, JOINT_LIMITS, meanHandShape, sampleHandShape } from './hand-model';
 import { POSE_KINDS, samplePose } from './poses';
 import { createCanvas } from './raster';
 import { jointVisibility, projectPoints, renderSyntheticHand, tiltedRotation } from './render';
@@ -31,7 +32,7 @@ describe('hand model and pose sampling', () => {
       const shape = sampleHandShape(rng, n % 2 === 1);
       const rest = forwardKinematics(shape, new Float64Array(20));
       const posed = forwardKinematics(shape, samplePose(rng).angles);
-      for (const [p, c] of HAND_BONES) {
+      for (const [p, c] of SKELETON_EDGES) {
         expect(dist(posed, p, c)).toBeCloseTo(shape.boneLengths[c], 9);
         expect(dist(posed, p, c)).toBeCloseTo(dist(rest, p, c), 9);
       }

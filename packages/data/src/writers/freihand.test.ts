@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { syntheticHands } from '../dataset';
-import { PhalanxDataConfigError, PhalanxDataFileError } from '../errors';
+import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { inFrame } from '../readers/common';
 import { openFreiHand } from '../readers/freihand';
 import { projectPoints, type SyntheticHandSample } from '../synthetic/render';
@@ -89,7 +89,7 @@ describe('writeFreihand', () => {
 
   it('names malformed samples, options and unwritable folders', async () => {
     const bad = { ...samples[0], xyz: samples[0].xyz.subarray(0, 60) };
-    await expect(writeFreihand([samples[0], bad], join(tmp, 'bad'))).rejects.toThrow(PhalanxDataConfigError);
+    await expect(writeFreihand([samples[0], bad], join(tmp, 'bad'))).rejects.toThrow(PhalanxConfigError);
     await expect(writeFreihand([samples[0], bad], join(tmp, 'bad'))).rejects.toThrow(
       /writeFreihand: samples\[1\]\.xyz must be 63 finite numbers \(21 joints\)/,
     );
@@ -98,6 +98,6 @@ describe('writeFreihand', () => {
     );
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'not a folder');
-    await expect(writeFreihand(samples, join(file, 'sub'))).rejects.toThrow(PhalanxDataFileError);
+    await expect(writeFreihand(samples, join(file, 'sub'))).rejects.toThrow(PhalanxFileError);
   });
 });

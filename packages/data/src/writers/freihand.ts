@@ -12,7 +12,7 @@
  * images within JPEG's quantisation (a few levels at the default quality 100).
  */
 import type * as FsPromises from 'node:fs/promises';
-import { checkChoice, PhalanxDataConfigError, PhalanxDataFileError } from '../errors';
+import { checkOneOf, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { encodeJpeg } from '../image-io';
 import { joinPath } from '../readers/fs';
 import type { HandSample } from '../types';
@@ -78,15 +78,16 @@ function rows(values: ArrayLike<number>, cols: number, toFile: (v: number) => nu
 
 function checkSample(s: HandSample, index: number): void {
   const bad = (field: string, expected: string) => {
-    throw new PhalanxDataConfigError(
+    throw new PhalanxConfigError(
       'writeFreihand',
       `samples[${index}].${field}`,
       expected,
       s?.[field as keyof HandSample],
+      describeCompact,
     );
   };
   if (typeof s !== 'object' || s === null)
-    throw new PhalanxDataConfigError('writeFreihand', `samples[${index}]`, 'a hand sample', s);
+    throw new PhalanxConfigError('writeFreihand', `samples[${index}]`, 'a hand sample', s, describeCompact);
   if (s.xyz?.length !== 63 || !Array.from(s.xyz).every(Number.isFinite)) bad('xyz', '63 finite numbers (21 joints)');
   if (s.K?.length !== 9 || !Array.from(s.K).every(Number.isFinite)) bad('K', '9 finite numbers (3 × 3)');
   if (typeof s.scale !== 'number' || !(s.scale > 0) || !Number.isFinite(s.scale)) bad('scale', 'a finite number > 0');
@@ -102,7 +103,7 @@ function checkSample(s: HandSample, index: number): void {
  * @param samples Any iterable of samples, e.g. `syntheticHands({ seed: 1, count: 1000, size: 224 })`.
  * @param dir The FreiHAND root to write (Node).
  * @returns How many samples were written and the annotation files.
- * @throws PhalanxDataConfigError for a malformed sample or option; PhalanxDataFileError when a file
+ * @throws PhalanxConfigError for a malformed sample or option; PhalanxFileError when a file
  *   cannot be written.
  * @example
  * ```ts
@@ -115,11 +116,11 @@ export async function writeFreihand(
   dir: string,
   options: WriteFreihandOptions = {},
 ): Promise<WriteFreihandResult> {
-  const split = checkChoice('writeFreihand', 'split', options.split ?? 'training', ['training', 'evaluation'] as const);
-  const units = checkChoice('writeFreihand', 'units', options.units ?? 'mm', ['mm', 'm'] as const);
+  const split = checkOneOf('writeFreihand', 'split', options.split ?? 'training', ['training', 'evaluation'] as const);
+  const units = checkOneOf('writeFreihand', 'units', options.units ?? 'mm', ['mm', 'm'] as const);
   const quality = options.quality ?? 100;
   if (typeof quality !== 'number' || !(quality >= 1 && quality <= 100)) {
-    throw new PhalanxDataConfigError('writeFreihand', 'quality', 'a number in [1, 100]', quality);
+    throw new PhalanxConfigError('writeFreihand', 'quality', 'a number in [1, 100]', quality, describeCompact);
   }
   const toMetres = units === 'mm' ? metresFromMillimetres : (v: number) => v;
   const fs: typeof FsPromises = await import('node:fs/promises');
@@ -127,14 +128,14 @@ export async function writeFreihand(
     try {
       await fs.writeFile(path, data);
     } catch (e) {
-      throw new PhalanxDataFileError(path, 'file', `cannot be written: ${(e as Error).message}`);
+      throw new PhalanxFileError(path, 'file', `cannot be written: ${(e as Error).message}`);
     }
   };
   const rgb = joinPath(dir, split, 'rgb');
   try {
     await fs.mkdir(rgb, { recursive: true });
   } catch (e) {
-    throw new PhalanxDataFileError(rgb, 'folder', `cannot be created: ${(e as Error).message}`);
+    throw new PhalanxFileError(rgb, 'folder', `cannot be created: ${(e as Error).message}`);
   }
   const xyz: number[][][] = [];
   const K: number[][][] = [];

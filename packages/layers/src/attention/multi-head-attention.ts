@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { registerTorchConverter, type TorchParam } from '../io/torch-converters';
 import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { checkArgs, checkElements, checkRate, checkSize } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
@@ -314,6 +315,66 @@ export class MultiHeadAttention extends PhalanxLayer {
   }
 }
 tf.serialization.registerClass(MultiHeadAttention);
+/**
+ * nn.MultiheadAttention's tensors for a layer with kernels [Dq, D], [Dk, D], [Dv, D]: with equal input
+ * widths the packed `in_proj_weight [3D, Dq]` (rows W_q; W_k; W_v), else `q_proj_weight [D, Dq]`,
+ * `k_proj_weight [D, Dk]`, `v_proj_weight [D, Dv]`; then `in_proj_bias [3D]`, `out_proj.weight [D, D]`,
+ * `out_proj.bias [D]`.
+ */
+function attentionParams(layer: tfl.layers.Layer): TorchParam[] {
+  const [q, , k, , v] = layer.weights.map((w) => w.shape as number[]);
+  const d = q[1];
+  const packed = k[0] === q[0] && v[0] === q[0];
+  const projections = packed
+    ? [{ name: 'in_proj_weight', shape: [3 * d, q[0]] }]
+    : [
+        { name: 'q_proj_weight', shape: [d, q[0]] },
+        { name: 'k_proj_weight', shape: [d, k[0]] },
+        { name: 'v_proj_weight', shape: [d, v[0]] },
+      ];
+  return [
+    ...projections,
+    { name: 'in_proj_bias', shape: [3 * d] },
+    { name: 'out_proj.weight', shape: [d, d] },
+    { name: 'out_proj.bias', shape: [d] },
+  ];
+}
+
+registerTorchConverter(MultiHeadAttention, {
+  params: attentionParams,
+  toLayer: (layer, tensors) => {
+    const [q, , k, , v] = layer.weights.map((w) => w.shape as number[]);
+    const d = q[1];
+    const packed = tensors.length === 4;
+    const [b, ow, ob] = tensors.slice(packed ? 1 : 3);
+    const kernel = (i: number, width: number) => {
+      const t = packed ? tensors[0] && tf.slice(tensors[0], [i * d, 0], [d, width]) : tensors[i];
+      return t ? tf.transpose(t) : null;
+    };
+    const bias = (i: number) => (b ? tf.slice(b, [i * d], [d]) : null);
+    return [
+      kernel(0, q[0]),
+      bias(0),
+      kernel(1, k[0]),
+      bias(1),
+      kernel(2, v[0]),
+      bias(2),
+      ow ? tf.transpose(ow) : null,
+      ob ?? null,
+    ];
+  },
+  toTorch: (layer) => {
+    const [qk, qb, kk, kb, vk, vb, ok, ob] = layer.weights.map((w) => w.read());
+    const kernels = [qk, kk, vk].map((w) => tf.transpose(w));
+    const packed = attentionParams(layer).length === 4;
+    return [
+      ...(packed ? [tf.concat(kernels, 0)] : kernels),
+      tf.concat([qb, kb, vb], 0),
+      tf.transpose(ok),
+      tf.clone(ob),
+    ];
+  },
+});
 
 /**
  * Creates a {@link MultiHeadAttention} layer (like `tf.layers.dense`).

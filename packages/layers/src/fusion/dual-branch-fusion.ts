@@ -10,6 +10,7 @@ import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkOneOf, PhalanxShapeError } from '@phalanx/errors';
 import { checkElements, checkSize } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
+import { perWeightConverter, registerTorchConverter } from '../io/torch-converters';
 
 const COMPONENT = 'DualBranchFusion';
 
@@ -193,6 +194,12 @@ export class DualBranchFusion extends PhalanxLayer {
   }
 }
 tf.serialization.registerClass(DualBranchFusion);
+// EHPE's PGStage: omega_g [J, J] (structural), omega_e [J, 1] (visual), parameters of the module the
+// layer is named after (`pg.omega_g`).
+registerTorchConverter(
+  DualBranchFusion,
+  perWeightConverter({ structuralWeight: { torch: 'omega_g' }, visualWeight: { torch: 'omega_e' } }),
+);
 
 /**
  * Creates a {@link DualBranchFusion} layer.

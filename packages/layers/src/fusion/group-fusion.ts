@@ -10,6 +10,7 @@ import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkFloat32, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { checkArgs, checkElements, checkSize } from '../util/checks';
 import { PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
+import { registerTorchConverter } from '../io/torch-converters';
 import {
   resolveInitializer,
   serializeInitializer,
@@ -329,6 +330,45 @@ export class GroupFusion extends PhalanxLayer {
   }
 }
 tf.serialization.registerClass(GroupFusion);
+registerTorchConverter(GroupFusion, {
+  // The official nddr_layer named P holds one Conv2d(G·C, U, 1) per group i:
+  // `P.Conv_Task_List.i.0.weight [U, G·C, 1, 1]` is the transpose of kernel columns i·U … (i+1)·U.
+  params: (layer) => {
+    const [gc, gu] = layer.weights[0].shape as number[];
+    const g = (layer as GroupFusion).numGroups;
+    const bias = layer.weights.length > 1;
+    return Array.from({ length: g }, (_, i) => [
+      { name: `Conv_Task_List.${i}.0.weight`, shape: [gu / g, gc, 1, 1], tfjs: layer.weights[0].originalName },
+      ...(bias ? [{ name: `Conv_Task_List.${i}.0.bias`, shape: [gu / g], tfjs: layer.weights[1].originalName }] : []),
+    ]).flat();
+  },
+  toLayer: (layer, tensors) => {
+    const [gc, gu] = layer.weights[0].shape as number[];
+    const g = (layer as GroupFusion).numGroups;
+    const stride = layer.weights.length > 1 ? 2 : 1;
+    const part = (offset: number) => Array.from({ length: g }, (_, i) => tensors[i * stride + offset]);
+    const whole = (ts: (tf.Tensor | undefined)[]): ts is tf.Tensor[] => ts.every((t) => t !== undefined);
+    const ws = part(0);
+    const kernel = whole(ws)
+      ? tf.concat(
+          ws.map((w) => tf.transpose(tf.reshape(w, [gu / g, gc]))),
+          1,
+        )
+      : null;
+    if (stride === 1) return [kernel];
+    const bs = part(1);
+    return [kernel, whole(bs) ? tf.concat(bs, 0) : null];
+  },
+  toTorch: (layer) => {
+    const [gc, gu] = layer.weights[0].shape as number[];
+    const u = gu / (layer as GroupFusion).numGroups;
+    const [kernel, bias] = layer.weights.map((w) => w.read());
+    return Array.from({ length: gu / u }, (_, i) => [
+      tf.reshape(tf.transpose(tf.slice(kernel, [0, i * u], [gc, u])), [u, gc, 1, 1]),
+      ...(bias ? [tf.slice(bias, [i * u], [u])] : []),
+    ]).flat();
+  },
+});
 
 /**
  * Creates a {@link GroupFusion} layer, like `tf.layers.dense`.

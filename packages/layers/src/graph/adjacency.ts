@@ -1,35 +1,10 @@
 /**
- * Hand skeleton graph helpers: the 21-joint FreiHAND/MANO skeleton, its adjacency matrix, k-hop
- * neighbourhoods and adjacency validation. Small and dependency-free (plain arrays, no tensors) so
- * that `@phalanx/pose` and the graph layers can share them.
- *
- * Joint order (docs/conventions.md): 0 wrist; thumb 1–4, index 5–8, middle 9–12, ring 13–16, pinky 17–20, each
- * finger ordered MCP, PIP, DIP, TIP (thumb: CMC, MCP, IP, TIP).
+ * Graph helpers of the graph layers: adjacency matrices from edges, the hand skeleton's adjacency (the
+ * bones of `@phalanx/skeleton`), k-hop neighbourhoods and adjacency validation. Plain arrays, no
+ * tensors.
  */
 import { PhalanxConfigError } from '@phalanx/errors';
-
-/** Number of joints of the FreiHAND/MANO hand skeleton. */
-export const HAND_NUM_JOINTS = 21;
-
-/**
- * The 20 undirected bones of the 21-joint hand skeleton as `[parent, child]` pairs: the wrist (0) to
- * each finger base (1, 5, 9, 13, 17) and the three bones of each finger (base → … → tip).
- *
- * @example
- * HAND_SKELETON_EDGES.length; // 20
- * HAND_SKELETON_EDGES[0];     // [0, 1]  (wrist – thumb CMC)
- */
-export const HAND_SKELETON_EDGES: ReadonlyArray<readonly [number, number]> = Object.freeze(
-  [0, 1, 2, 3, 4].flatMap((finger) => {
-    const base = 1 + 4 * finger;
-    return [
-      Object.freeze([0, base] as const),
-      Object.freeze([base, base + 1] as const),
-      Object.freeze([base + 1, base + 2] as const),
-      Object.freeze([base + 2, base + 3] as const),
-    ];
-  }),
-);
+import { NUM_JOINTS, SKELETON_EDGES } from '@phalanx/skeleton';
 
 /**
  * Builds a symmetric `n × n` 0/1 adjacency matrix (zero diagonal unless an edge is a self loop) from
@@ -58,7 +33,8 @@ export function adjacencyFromEdges(numNodes: number, edges: ReadonlyArray<readon
 }
 
 /**
- * The 21 × 21 0/1 adjacency matrix of the hand skeleton ({@link HAND_SKELETON_EDGES}): symmetric,
+ * The 21 × 21 0/1 adjacency matrix of the hand skeleton (the bones
+ * {@link @phalanx/skeleton!SKELETON_EDGES}): symmetric,
  * zero diagonal, 40 ones (20 undirected edges). A fresh array on each call.
  *
  * **Shapes**: → `[21][21]`.
@@ -69,7 +45,7 @@ export function adjacencyFromEdges(numNodes: number, edges: ReadonlyArray<readon
  * a[4][5]; // 0 (thumb tip and index MCP are not connected)
  */
 export function handAdjacency(): number[][] {
-  return adjacencyFromEdges(HAND_NUM_JOINTS, HAND_SKELETON_EDGES);
+  return adjacencyFromEdges(NUM_JOINTS, SKELETON_EDGES);
 }
 
 /**

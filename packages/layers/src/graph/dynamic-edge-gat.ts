@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { perWeightConverter, registerTorchConverter, reshapedRule, transposedRule } from '../io/torch-converters';
 import {
   checkBoolean,
   checkFloat32,
@@ -539,6 +540,19 @@ export class DynamicEdgeGAT extends PhalanxLayer {
   }
 }
 tf.serialization.registerClass(DynamicEdgeGAT);
+// PyTorch Geometric GATConv names: lin.weight [K·U, F], att_dst [1, K, U] (the node itself), att_src
+// [1, K, U] (the neighbour), bias; dot-product attention: lin_q.weight, lin_k.weight.
+registerTorchConverter(
+  DynamicEdgeGAT,
+  perWeightConverter({
+    kernel: transposedRule('lin.weight', [1, 0]),
+    attentionSelf: reshapedRule('att_dst', (s) => [1, ...s]),
+    attentionNeighbor: reshapedRule('att_src', (s) => [1, ...s]),
+    queryKernel: transposedRule('lin_q.weight', [1, 0]),
+    keyKernel: transposedRule('lin_k.weight', [1, 0]),
+    bias: { torch: 'bias' },
+  }),
+);
 
 /**
  * Creates a {@link DynamicEdgeGAT} layer (like `tf.layers.dense`).

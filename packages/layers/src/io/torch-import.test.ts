@@ -1,15 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { expectClose, expectNoTensorLeak, forEachBackend } from '@phalanx/testing';
+import { expectClose, expectFailsWithoutEffect, expectNoTensorLeak, forEachBackend } from '@phalanx/testing';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors } from './safetensors';
-import {
-  importTorchWeights,
-  torchConv2dKernel,
-  torchConv2dTransposeKernel,
-  torchDenseKernel,
-  torchDepthwiseKernel,
-} from './torch-import';
+import { importTorchWeights, type TorchWeightMapping } from './torch-import';
+import { torchStateDict } from './torch-state-dict';
+import { torchConv2dKernel, torchConv2dTransposeKernel, torchDenseKernel, torchDepthwiseKernel } from './torch-layout';
 
 /** Deterministic values in [−1, 1). */
 function randomValues(count: number, seed: number): number[] {
@@ -319,7 +315,7 @@ forEachBackend(() => {
       const expectedMessage =
         'importTorchWeights: tensors must be a state_dict that matches the mapping exactly (strict), but received ' +
         '{"missing":["features.0.bias"],"unexpected":["extra.weight"],' +
-        '"mismatched":["head.fc.weight → fc/kernel: expected [4,3], got [3,4]"],' +
+        '"mismatched":["head.fc.weight → fc/kernel: expected [3,4], got [4,3]"],' +
         '"problems":["no tfjs layer named \'nope\' (for \'ghost\')"]}.';
       const mapping = [...MAPPING, { torch: 'ghost', layer: 'nope', kind: 'dense' as const }];
       let error: Error | undefined;
@@ -337,10 +333,10 @@ forEachBackend(() => {
       expect(report.missing).toEqual(['features.0.bias']);
       expect(report.unexpected).toEqual(['extra.weight']);
       expect(report.mismatched.map((m) => [m.torch, m.expected, m.received])).toEqual([
-        ['head.fc.weight', [4, 3], [3, 4]],
+        ['head.fc.weight', [3, 4], [4, 3]], // PyTorch layout: nn.Linear(4, 3).weight is [3, 4]
       ]);
       expect(report.problems).toEqual(["no tfjs layer named 'nope' (for 'ghost')"]);
-      expect(report.loaded.map((l) => l.torch)).toContain('norm.weight');
+      expect(report.loaded).toContain('norm.weight');
       expectClose(layers[4].getWeights()[0], torch['norm.weight'].data, TOL, 'layer norm loaded in non-strict mode');
       expect(Array.from(layers[2].getWeights()[0].dataSync())).toEqual(Array.from(before));
     });
@@ -376,6 +372,61 @@ forEachBackend(() => {
       const { layers, torch } = fixture();
       const tensors = torchTensors(torch);
       await expectNoTensorLeak(() => importTorchWeights(layers, tensors, [...MAPPING]), 'importTorchWeights');
+    });
+
+    it('a failed import, strict or not, writes no weight and leaves no tensor behind', async () => {
+      const model = tfl.sequential({
+        layers: [
+          tfl.layers.conv2d({ filters: 3, kernelSize: 3, inputShape: [6, 6, 2], name: 'conv' }),
+          tfl.layers.batchNormalization({ name: 'bn' }),
+          tfl.layers.flatten(),
+          tfl.layers.dense({ units: 4, name: 'fc' }),
+        ],
+      });
+      const mapping: TorchWeightMapping[] = [
+        { torch: 'features.0', layer: 'conv', kind: 'conv2d' },
+        { torch: 'features.1', layer: 'bn', kind: 'batchNorm' },
+        { torch: 'head', layer: 'fc', kind: 'dense' },
+      ];
+      // Valid tensors in PyTorch layout (the model's own weights, exported), moved to the mapped names
+      // and changed, so that an import that wrote anything would show.
+      const own = torchStateDict(model);
+      const good: Record<string, tf.Tensor> = {};
+      for (const [key, t] of Object.entries(own)) {
+        const torchKey = key
+          .replace(/^conv\./, 'features.0.')
+          .replace(/^bn\./, 'features.1.')
+          .replace(/^fc\./, 'head.');
+        good[torchKey] = tf.tidy(() => tf.add(t, 0.5));
+      }
+      tf.dispose(Object.values(own));
+      const wrongShape = tf.zeros([4, 3]);
+      const nan = tf.fill([3], NaN);
+      const negativeVariance = tf.fill([3], -1);
+      const boolean = tf.tensor1d([true, false, true], 'bool');
+      const cases: [Record<string, tf.Tensor>, boolean, RegExp][] = [
+        [
+          { ...good, 'head.weight': wrongShape },
+          true,
+          /"mismatched":\["head\.weight → fc.*\/kernel: expected \[4,48\]/,
+        ],
+        [{ ...good, 'features.1.weight': nan }, true, /tensor 'features\.1\.weight' must be finite/],
+        [{ ...good, 'features.1.weight': nan }, false, /tensor 'features\.1\.weight' must be finite/],
+        [{ ...good, 'features.1.running_var': negativeVariance }, false, /must be a variance/],
+        [
+          { ...good, 'features.1.bias': boolean },
+          false,
+          /tensor 'features\.1\.bias' must be a float32 or int32 tensor/,
+        ],
+      ];
+      for (const [tensors, strict, error] of cases) {
+        await expectFailsWithoutEffect(model, () => importTorchWeights(model, tensors, mapping, { strict }), error);
+      }
+      // The same tensors without the fault load (the cases failed for the fault alone).
+      importTorchWeights(model, good, mapping);
+      expectClose(model.getLayer('fc').getWeights()[1], Array.from(good['head.bias'].dataSync()), TOL, 'loaded');
+      tf.dispose([...Object.values(good), wrongShape, nan, negativeVariance, boolean]);
+      model.dispose();
     });
   });
 });

@@ -9,6 +9,7 @@ import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkFinite, checkOneOf, checkPositiveFloat32, PhalanxShapeError } from '@phalanx/errors';
 import { checkArgs, checkSize } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
+import { perWeightConverter, registerTorchConverter, reshapedRule, type TorchBuffer } from '../io/torch-converters';
 
 const COMPONENT = 'SoftArgmax25D';
 
@@ -467,6 +468,64 @@ export class SoftArgmax25D extends PhalanxLayer {
   }
 }
 tf.serialization.registerClass(SoftArgmax25D);
+
+/** The heatmap side `[H, W]` of a built latent layer (its first input `[B, H, W, J]`), or `null`. */
+function heatmapSize(layer: tfl.layers.Layer): [number, number] | null {
+  const node = (layer as unknown as { inboundNodes: { inputShapes: tfl.Shape | tfl.Shape[] }[] }).inboundNodes[0];
+  if (node === undefined) return null; // not applied to a symbolic input yet
+  const shape = node.inputShapes;
+  const first = (Array.isArray(shape[0]) ? shape[0] : shape) as tfl.Shape;
+  return first[1] != null && first[2] != null ? [first[1], first[2]] : null;
+}
+
+/**
+ * The pixel grid of the official `SoftHeatmap`: `wx[i][k] = k`, `wy[i][k] = i` (`[H, W]`, float32), a
+ * PyTorch buffer that this layer computes instead of storing.
+ */
+function pixelGrid(axis: 'wx' | 'wy', size: [number, number] | null): TorchBuffer {
+  return {
+    name: axis,
+    value: () => {
+      const [h, w] = size ?? [0, 0];
+      return tf.tidy(() =>
+        axis === 'wx'
+          ? tf.tile(tf.reshape(tf.range(0, w, 1, 'float32'), [1, w]), [h, 1])
+          : tf.tile(tf.reshape(tf.range(0, h, 1, 'float32'), [h, 1]), [1, w]),
+      );
+    },
+    check: (grid) => {
+      const [h, w] = grid.shape;
+      if (grid.rank !== 2 || (size !== null && (h !== size[0] || w !== size[1]))) {
+        return {
+          expected: `the pixel grid of shape [${size ?? 'H, W'}]`,
+          received: `shape [${grid.shape.join(', ')}]`,
+        };
+      }
+      // eslint-disable-next-line no-restricted-syntax -- a one-off check of an imported buffer, not a forward pass
+      const values = grid.dataSync();
+      for (let i = 0; i < h; i++) {
+        for (let k = 0; k < w; k++) {
+          if (values[i * w + k] !== (axis === 'wx' ? k : i)) {
+            return { expected: 'the pixel grid arange(0, size)', received: `${values[i * w + k]} at [${i}, ${k}]` };
+          }
+        }
+      }
+      return null;
+    },
+  };
+}
+
+// The official SoftHeatmap: β is a grouped 1×1 conv `beta.weight [J, 1, 1, 1]`; its `wx` / `wy` buffers
+// are the pixel grid this layer computes (checked on import, written on export).
+const softHeatmapWeights = perWeightConverter({ beta: reshapedRule('beta.weight', ([j]) => [j, 1, 1, 1]) });
+registerTorchConverter(SoftArgmax25D, {
+  ...softHeatmapWeights,
+  buffers: (layer) => {
+    if ((layer as SoftArgmax25D).mode !== 'latent' || layer.weights.length === 0) return [];
+    const size = heatmapSize(layer);
+    return [pixelGrid('wx', size), pixelGrid('wy', size)];
+  },
+});
 
 /**
  * Creates a {@link SoftArgmax25D} layer.

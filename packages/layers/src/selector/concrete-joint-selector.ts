@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { perWeightConverter, registerTorchConverter } from '../io/torch-converters';
 import {
   checkBoolean,
   checkInteger,
@@ -480,6 +481,9 @@ export class ConcreteJointSelector extends PhalanxLayer {
   }
 }
 tf.serialization.registerClass(ConcreteJointSelector);
+// Learnable Groups' meta_S = nn.Linear(G, J, bias=False): weight [J, G] is the logits as they are; the
+// temperature is not part of a state_dict.
+registerTorchConverter(ConcreteJointSelector, perWeightConverter({ logits: { torch: 'weight' }, temperature: null }));
 
 /**
  * Creates a {@link ConcreteJointSelector}, like `tf.layers.dense`.

@@ -1,5 +1,11 @@
+/**
+ * LeanBatchNormalization — tfjs-layers' batch normalisation with a leaner training-mode backward pass,
+ * under its own registered class name.
+ */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { BATCH_NORM_CONVERTER, registerTorchConverter } from '../io/torch-converters';
+import { StockBatchNormalization, type BatchNormalizationArgs } from './stock';
 
 /** The fields of tfjs-layers' `BatchNormalization` that {@link LeanBatchNormalization} reads. */
 interface BatchNormState {
@@ -15,11 +21,6 @@ interface BatchNormState {
 }
 
 type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
-
-/** tfjs-layers' `BatchNormalization` class (not exported by name; taken from an instance). */
-const StockBatchNormalization = Object.getPrototypeOf(
-  tfl.layers.batchNormalization({ name: 'phalanx_batch_norm_class_probe' }),
-).constructor as new (args: Parameters<typeof tfl.layers.batchNormalization>[0]) => tfl.layers.Layer;
 
 /**
  * Batch normalisation over every axis but the last in training mode, as one differentiable node:
@@ -78,14 +79,29 @@ export function batchNormTraining(
 }
 
 /**
- * tfjs-layers' `BatchNormalization` whose training-mode call over all axes but the last runs
- * {@link batchNormTraining} (same output and moving-statistics update, bitwise; a leaner backward
- * pass). Inference and other axes run the stock code. The class name stays `BatchNormalization` and it
- * is registered under it: once `@phalanx/blocks` is imported, `tf.loadLayersModel` builds every
- * `BatchNormalization` as this class (same config and weights).
+ * tfjs-layers' `BatchNormalization` (same arguments, weights `gamma`, `beta`, `moving_mean`,
+ * `moving_variance`, same config) whose training-mode call over all axes but the last runs
+ * {@link batchNormTraining}: the output and the moving-statistics update are bitwise the stock layer's,
+ * the backward pass keeps fewer input-sized tensors. Inference and other axes run the stock code.
+ *
+ * `y = (x − μ)·(σ² + ε)^−½·γ + β` with the batch statistics μ, σ² in training (and the moving averages
+ * `m ← m − (m − μ_B)·(1 − momentum)` updated), the moving statistics at inference.
+ *
+ * Registered as `LeanBatchNormalization`, so a saved model reloads as this class once `@phalanx/layers`
+ * is imported; tfjs's own `BatchNormalization` stays as it is for every other model. A model saved
+ * before this class had its own name stores its batch norms as `BatchNormalization`: it still loads,
+ * as tfjs's stock class, with the same weights and the same outputs (only the training-mode backward
+ * pass is the stock one).
+ *
+ * **Shapes**: `[…, C]` → same; weights `[C]` each.
+ *
+ * @example
+ * const x = tfl.input({ shape: [32, 32, 64] });
+ * const y = leanBatchNormalization({ axis: -1, epsilon: 1e-5, momentum: 0.9, name: 'bn1' }).apply(x);
  */
 export class LeanBatchNormalization extends StockBatchNormalization {
-  static className = 'BatchNormalization';
+  /** Name under which the class is registered for serialisation. */
+  static className = 'LeanBatchNormalization';
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
@@ -115,3 +131,14 @@ export class LeanBatchNormalization extends StockBatchNormalization {
 tf.serialization.registerClass(
   LeanBatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
 );
+registerTorchConverter(LeanBatchNormalization, BATCH_NORM_CONVERTER);
+
+/**
+ * Creates a {@link LeanBatchNormalization} layer (arguments of `tf.layers.batchNormalization`).
+ *
+ * @example
+ * const bn = leanBatchNormalization({ axis: -1, epsilon: 1e-5, momentum: 0.9 });
+ */
+export function leanBatchNormalization(args: BatchNormalizationArgs = {}): LeanBatchNormalization {
+  return new LeanBatchNormalization(args);
+}

@@ -2,16 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { expect, it } from 'vitest';
 import { expectClose, expectSaveLoadIdentical, forEachBackend } from '@phalanx/testing';
-import { torchLayerNorm } from './transformer';
+import { lastAxisLayerNormalization } from './last-axis-layer-norm';
+import { isLayerNormalization } from './stock';
 
 function values(shape: number[], seed: number): tf.Tensor {
   return tf.randomUniform(shape, -2, 3, 'float32', seed);
 }
 
-/** A model with one `torchLayerNorm` (ours) and one stock tfjs-layers LayerNormalization sharing the same weights. */
+/** A model with one lean layer norm (ours, as blocks' `torchLayerNorm` builds it) and one stock tfjs-layers LayerNormalization sharing the same weights. */
 function pair(d: number) {
   const input = tfl.input({ shape: [5, d] });
-  const ours = tfl.model({ inputs: input, outputs: torchLayerNorm(input, 'ln') });
+  const ln = lastAxisLayerNormalization({ axis: -1, epsilon: 1e-5, name: 'ln' });
+  const ours = tfl.model({ inputs: input, outputs: ln.apply(input) as tfl.SymbolicTensor });
   const stockLayer = tfl.layers.layerNormalization({ axis: -1, epsilon: 1e-5, name: 'stock_ln' });
   const stock = tfl.model({ inputs: input, outputs: stockLayer.apply(input) as tfl.SymbolicTensor });
   const gamma = values([d], 3);
@@ -23,9 +25,10 @@ function pair(d: number) {
 }
 
 forEachBackend((backend) => {
-  it(`torchLayerNorm equals tfjs-layers' LayerNormalization: output, input and weight gradients (${backend})`, async () => {
+  it(`LastAxisLayerNormalization equals tfjs-layers' LayerNormalization: output, input and weight gradients (${backend})`, async () => {
     const { ours, stock, layer } = pair(8);
-    expect(layer.getClassName()).toBe('LayerNormalization');
+    expect(layer.getClassName()).toBe('LastAxisLayerNormalization');
+    expect(isLayerNormalization(layer) && isLayerNormalization(stock.layers[1])).toBe(true);
     const x = values([3, 5, 8], 1);
     const dy = values([3, 5, 8], 2);
     for (const [name, training] of [

@@ -2,13 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { expect, it } from 'vitest';
 import { expectClose, expectNoTensorLeak, expectSaveLoadIdentical, forEachBackend } from '@phalanx/testing';
-import { batchNormTraining } from './lean-batch-norm';
-import { torchBatchNorm } from './torch-ops';
+import { batchNormTraining, leanBatchNormalization } from './lean-batch-norm';
+import { isBatchNormalization } from './stock';
 
-/** One model with `torchBatchNorm` (lean) and one with tfjs-layers' layer, same weights and moving statistics. */
+/** One model with the lean layer (as blocks' `torchBatchNorm` builds it) and one with tfjs-layers' layer, same weights and moving statistics. */
 function pair(c: number) {
   const input = tfl.input({ shape: [6, 5, c] });
-  const ours = tfl.model({ inputs: input, outputs: torchBatchNorm(input, 'bn') });
+  const lean = leanBatchNormalization({ axis: -1, epsilon: 1e-5, momentum: 0.9, name: 'bn' });
+  const ours = tfl.model({ inputs: input, outputs: lean.apply(input) as tfl.SymbolicTensor });
   const stockLayer = tfl.layers.batchNormalization({ axis: -1, epsilon: 1e-5, momentum: 0.9, name: 'stock_bn' });
   const stock = tfl.model({ inputs: input, outputs: stockLayer.apply(input) as tfl.SymbolicTensor });
   const weights = [
@@ -28,7 +29,8 @@ const bits = async (t: tf.Tensor) => Array.from(new Uint32Array((await t.data())
 forEachBackend((backend) => {
   it(`training-mode output and moving statistics are bitwise tfjs-layers'; gradients agree to rounding (${backend})`, async () => {
     const { ours, stock } = pair(4);
-    expect(ours.layers[1].getClassName()).toBe('BatchNormalization');
+    expect(ours.layers[1].getClassName()).toBe('LeanBatchNormalization');
+    expect(isBatchNormalization(ours.layers[1]) && isBatchNormalization(stock.layers[1])).toBe(true);
     const x = tf.mul(tf.randomNormal([3, 6, 5, 4], 0, 1, 'float32', 5), 3);
     const dy = tf.randomNormal([3, 6, 5, 4], 0, 1, 'float32', 6);
     const run = (m: tfl.LayersModel) => {

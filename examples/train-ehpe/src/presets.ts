@@ -1,0 +1,66 @@
+/**
+ * The two ways this job is run: the short demo (a few minutes) and the long run of the model shipped in
+ * `@phalanx/pretrained` (≤ 3 hours on 2 cores, resumable). Every flag overrides its preset's value.
+ */
+
+/** A preset: defaults of the recipe flags and the evaluation/checkpoint periods. */
+export interface Preset {
+  /** One line for `--help`. */
+  describe: string;
+  /** Stage-1 steps. */
+  stepsTw: number;
+  /** Stage-2 steps (also the PG-only ablation's). */
+  stepsPg: number;
+  /** Batch size. */
+  batch: number;
+  /** Input size (the small model; `--full` keeps 256). */
+  inputSize: number;
+  /** Peak Adam learning rates of the two stages. */
+  lrTw: number;
+  lrPg: number;
+  /** Warm-up steps and decay of every stage. */
+  warmup: number;
+  decay: 'constant' | 'cosine';
+  /** FEM dropout (the model's default 0.1 when absent). */
+  dropout?: number;
+  /** Held-out evaluation period (steps). */
+  evalEvery: number;
+  /** Checkpoint period (steps). */
+  checkpointEvery: number;
+}
+
+/** The presets by name. */
+export const PRESETS = {
+  demo: {
+    describe: '800 + 500 (+ 500 PG-only) steps × 8 at 96 px, Adam 2e-3 constant; ≈ 6 min on 2 cores',
+    stepsTw: 800,
+    stepsPg: 500,
+    batch: 8,
+    inputSize: 96,
+    lrTw: 2e-3,
+    lrPg: 2e-3,
+    warmup: 0,
+    decay: 'constant',
+    evalEvery: 200,
+    checkpointEvery: 200,
+  },
+  pretrained: {
+    describe:
+      '20000 + 8000 (+ 8000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, cosine decay, ' +
+      'no dropout; evaluation every 500 steps; ≈ 2.4 h on 2 cores',
+    stepsTw: 20000,
+    stepsPg: 8000,
+    batch: 8,
+    inputSize: 96,
+    lrTw: 2e-3,
+    lrPg: 2e-3,
+    warmup: 500,
+    decay: 'cosine',
+    dropout: 0,
+    evalEvery: 500,
+    checkpointEvery: 500,
+  },
+} satisfies Record<string, Preset>;
+
+/** A preset's name. */
+export type PresetName = keyof typeof PRESETS;
