@@ -23,15 +23,7 @@ import { initFromCheckpoint } from './checkpoint';
 import { baselineErrors, meanTrainingPose, type Baselines } from './baselines';
 import { groupsToSvg, learningCurvesSvg, predictionSheet } from './figures';
 import { intFlag, jobConfigFromFlags, parseFlags, RECIPE_HELP } from './flags';
-import {
-  PAPER_LEARNING_RATES,
-  buildModel,
-  buildTrainer,
-  evaluate,
-  heldOutSet,
-  summary,
-  trainingData,
-} from './pipeline';
+import { PAPER_LEARNING_RATES, buildModel, buildTrainer, evaluate, heldOutSet, summary } from './pipeline';
 import type { Evaluation, JobConfig } from './pipeline';
 import { PRESETS, type PresetName } from './presets';
 import { evaluateShipped } from './shipped';
