@@ -28,6 +28,7 @@ import type { Evaluation, JobConfig } from './pipeline';
 import { PRESETS, type PresetName } from './presets';
 import { evaluateShipped } from './shipped';
 import { dataWorkersFlag, threadsFlag, trainingSource } from './threads';
+import { replicasFlag, trainWithReplicas } from './replicas-main';
 
 const flags = parseFlags(process.argv.slice(2), {
   preset: { type: 'string' },
@@ -39,6 +40,7 @@ const flags = parseFlags(process.argv.slice(2), {
   init: { type: 'string' },
   threads: { type: 'string' },
   'data-workers': { type: 'string' },
+  replicas: { type: 'string' },
   tag: { type: 'string' },
   help: { type: 'boolean', default: false },
 });
@@ -57,6 +59,9 @@ if (flags.help) {
                         model configuration must match the checkpoint's (strict import)
   --threads N           threads of the wasm backend (default: every core)
   --data-workers N      worker threads rendering the training data ahead of the trainer (default 1; 0: none)
+  --replicas N          data-parallel replicas in worker threads, each with a 1-thread wasm backend and a
+                        shard of every batch; gradients averaged each step (default 1: no replicas).
+                        Not with --resume or --init yet
   --tag TEXT            a free label, ignored
 ${RECIPE_HELP}
 
@@ -182,22 +187,41 @@ async function main(): Promise<void> {
   const before = await evaluate(model, test);
   console.log(`before training: ${summary(before)}`);
 
-  const trainer = buildTrainer(model, config);
+  const replicas = replicasFlag(flags.replicas as string | undefined, config.batchSize);
+  if (replicas > 1 && (flags.resume === true || typeof flags.init === 'string')) {
+    throw new Error('--replicas > 1 cannot be combined with --resume or --init yet: run with --replicas 1.');
+  }
   const tTrain = performance.now();
-  const result = await trainer.fit({
-    data: trainingSource(config, dataWorkers),
+  const train = {
     steps,
     checkpointDir,
     checkpointEvery,
-    keepCheckpoints: 2,
     logFile: join(out, 'log.jsonl'),
-    resume: flags.resume === true,
-    evaluateEvery: evalEvery,
-    evaluate: async () => {
-      const e = await evaluate(model, test);
-      return { epe2dPx: e.measures2d.epeMean, epe3dMm: e.measures3d.epeMean, auc20to50: e.measures3d.auc20to50 ?? NaN };
-    },
-  });
+    evalEvery,
+    dataWorkers,
+    test: { size: inputSize, count: testSize, batchSize: inputSize > 128 ? 4 : 16, seed: TEST_SEED },
+  };
+  const result =
+    replicas > 1
+      ? await trainWithReplicas(model, config, replicas, train)
+      : await buildTrainer(model, config).fit({
+          data: trainingSource(config, dataWorkers),
+          steps,
+          checkpointDir,
+          checkpointEvery,
+          keepCheckpoints: 2,
+          logFile: join(out, 'log.jsonl'),
+          resume: flags.resume === true,
+          evaluateEvery: evalEvery,
+          evaluate: async () => {
+            const e = await evaluate(model, test);
+            return {
+              epe2dPx: e.measures2d.epeMean,
+              epe3dMm: e.measures3d.epeMean,
+              auc20to50: e.measures3d.auc20to50 ?? NaN,
+            };
+          },
+        });
   if (result.interrupted) {
     console.log(`interrupted at step ${result.step}; checkpoint ${result.checkpoint}. Continue with --resume.`);
     process.exit(130);

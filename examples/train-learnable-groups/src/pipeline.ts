@@ -11,7 +11,7 @@ import { stepTemperature } from '@phalanx/layers';
 import { createLearnableGroups, type LearnableGroupsConfig } from '@phalanx/learnable-groups';
 import { heatmapMSE, xyzL1Loss } from '@phalanx/losses';
 import { gaussianHeatmaps, KeypointEvaluator, uvdToXyz, xyzToUvd, type KeypointMeasures } from '@phalanx/pose';
-import { Trainer, type ProgressDisplayOptions, type TrainerCallbacks } from '@phalanx/train';
+import { Trainer, type GradientReducer, type ProgressDisplayOptions, type TrainerCallbacks } from '@phalanx/train';
 import { createSingleBranch } from './single-branch';
 import { AdamWOptimizer, groupLr, setBatchNormMomentum, sigmaAt, type LrScheduleConfig } from './recipe';
 
@@ -180,7 +180,12 @@ export function heatmapTargetsOf(batch: HandBatch, sigma: number): tf.Tensor4D {
 export function buildTrainer(
   model: tfl.LayersModel,
   config: JobConfig,
-  options: { progress?: ProgressDisplayOptions | false; callbacks?: TrainerCallbacks[] } = {},
+  options: {
+    progress?: ProgressDisplayOptions | false;
+    callbacks?: TrainerCallbacks[];
+    /** A data-parallel replica's gradient exchange (`--replicas`). */
+    reduceGradients?: GradientReducer;
+  } = {},
 ): Trainer<HandBatch> {
   const heatmapWeight = config.heatmapWeight ?? 0;
   const scoremapWeight = config.scoremapWeight ?? 0;
@@ -224,6 +229,7 @@ export function buildTrainer(
     temperature: stepTemperature({ initial: 5, decrement: 0.1, every: config.temperatureEvery, minimum: 0.1 }),
     progress: options.progress,
     callbacks: options.callbacks,
+    reduceGradients: options.reduceGradients,
   });
 }
 

@@ -98,13 +98,70 @@ export function similarityMatrix(
 }
 
 /**
- * Applies a fixed warp to a sample: resamples the image bilinearly (outside pixels black), maps `uv` by `A`,
- * updates `xyz` and `K` (see the module comment), marks joints leaving the image invisible, applies colour jitter.
+ * Bilinear sample of the HWC RGB `src` (`sw × sh`) at `(u, v)`, clamped to the border pixels, divided by
+ * `unit` (255 for bytes), written into `px`.
  */
-export function warpSample<S extends HandSample>(sample: S, p: WarpParams): S {
-  const { A, outputWidth: W, outputHeight: H } = p;
+function sampleBilinear(
+  src: Uint8Array | Float32Array,
+  sw: number,
+  sh: number,
+  u: number,
+  v: number,
+  unit: number,
+  px: number[],
+): void {
+  let x0 = Math.floor(u);
+  let y0 = Math.floor(v);
+  let fx = u - x0;
+  let fy = v - y0;
+  if (x0 < 0) {
+    x0 = 0;
+    fx = 0;
+  }
+  if (y0 < 0) {
+    y0 = 0;
+    fy = 0;
+  }
+  if (x0 >= sw - 1) {
+    x0 = sw - 1;
+    fx = 0;
+  }
+  if (y0 >= sh - 1) {
+    y0 = sh - 1;
+    fy = 0;
+  }
+  const x1 = Math.min(x0 + 1, sw - 1);
+  const y1 = Math.min(y0 + 1, sh - 1);
+  const i00 = 3 * (y0 * sw + x0);
+  const i01 = 3 * (y0 * sw + x1);
+  const i10 = 3 * (y1 * sw + x0);
+  const i11 = 3 * (y1 * sw + x1);
+  for (let c = 0; c < 3; c++) {
+    const top = src[i00 + c] + (src[i01 + c] - src[i00 + c]) * fx;
+    const bot = src[i10 + c] + (src[i11 + c] - src[i10 + c]) * fx;
+    px[c] = (top + (bot - top) * fy) / unit;
+  }
+}
+
+/** Colour jitter of a pixel `px` (in [0, 1]): the colour matrix `M`, then contrast about 0.5, then brightness. */
+function jitterColor(px: number[], M: Float64Array | undefined, contrast: number, bright: number): void {
+  const r = px[0];
+  const g = px[1];
+  const b = px[2];
+  for (let c = 0; c < 3; c++) {
+    const m = M ? M[3 * c] * r + M[3 * c + 1] * g + M[3 * c + 2] * b : px[c];
+    px[c] = ((m - 0.5) * contrast + 0.5) * bright;
+  }
+}
+
+/**
+ * The warped image: each output pixel `q` samples the source at `A⁻¹ q` bilinearly (black outside the
+ * source), with the colour jitter of `p`, clipped to [0, 1] and stored in the source's format.
+ */
+function warpImage(sample: HandSample, p: WarpParams): Uint8Array | Float32Array {
+  const { outputWidth: W, outputHeight: H } = p;
   const { width: sw, height: sh, image: src } = sample;
-  const inv = invertAffine(A);
+  const inv = invertAffine(p.A);
   const isFloat = src instanceof Float32Array;
   const out = isFloat ? new Float32Array(W * H * 3) : new Uint8Array(W * H * 3);
   const M = p.colorMatrix;
@@ -119,82 +176,63 @@ export function warpSample<S extends HandSample>(sample: S, p: WarpParams): S {
       const v = inv[3] * x + inv[4] * y + inv[5];
       const o = 3 * (y * W + x);
       if (u < -0.5 || v < -0.5 || u > sw - 0.5 || v > sh - 0.5) continue;
-      let x0 = Math.floor(u);
-      let y0 = Math.floor(v);
-      let fx = u - x0;
-      let fy = v - y0;
-      if (x0 < 0) {
-        x0 = 0;
-        fx = 0;
-      }
-      if (y0 < 0) {
-        y0 = 0;
-        fy = 0;
-      }
-      if (x0 >= sw - 1) {
-        x0 = sw - 1;
-        fx = 0;
-      }
-      if (y0 >= sh - 1) {
-        y0 = sh - 1;
-        fy = 0;
-      }
-      const x1 = Math.min(x0 + 1, sw - 1);
-      const y1 = Math.min(y0 + 1, sh - 1);
-      const i00 = 3 * (y0 * sw + x0);
-      const i01 = 3 * (y0 * sw + x1);
-      const i10 = 3 * (y1 * sw + x0);
-      const i11 = 3 * (y1 * sw + x1);
-      for (let c = 0; c < 3; c++) {
-        const top = src[i00 + c] + (src[i01 + c] - src[i00 + c]) * fx;
-        const bot = src[i10 + c] + (src[i11 + c] - src[i10 + c]) * fx;
-        px[c] = (top + (bot - top) * fy) / unit;
-      }
-      if (jitter) {
-        const r = px[0];
-        const g = px[1];
-        const b = px[2];
-        for (let c = 0; c < 3; c++) {
-          const m = M ? M[3 * c] * r + M[3 * c + 1] * g + M[3 * c + 2] * b : px[c];
-          px[c] = ((m - 0.5) * contrast + 0.5) * bright;
-        }
-      }
+      sampleBilinear(src, sw, sh, u, v, unit, px);
+      if (jitter) jitterColor(px, M, contrast, bright);
       for (let c = 0; c < 3; c++) {
         const val = px[c] < 0 ? 0 : px[c] > 1 ? 1 : px[c];
         out[o + c] = isFloat ? val : Math.round(val * 255);
       }
     }
   }
-  const uv = new Float64Array(sample.uv.length);
+  return out;
+}
+
+/** `uv` `[J * 2]` mapped by the affine `A`. */
+function warpUv(uvIn: ArrayLike<number>, A: ArrayLike<number>): Float64Array {
+  const uv = new Float64Array(uvIn.length);
   for (let j = 0; j < uv.length / 2; j++) {
-    const a = sample.uv[2 * j];
-    const b = sample.uv[2 * j + 1];
+    const a = uvIn[2 * j];
+    const b = uvIn[2 * j + 1];
     uv[2 * j] = A[0] * a + A[1] * b + A[2];
     uv[2 * j + 1] = A[3] * a + A[4] * b + A[5];
   }
-  let xyz: Float64Array;
-  let K: Float64Array;
-  if (p.rotateCamera) {
-    const c = Math.cos(p.theta);
-    const s = Math.sin(p.theta);
-    const Rz = [c, -s, 0, s, c, 0, 0, 0, 1];
-    const RzT = [c, s, 0, -s, c, 0, 0, 0, 1];
-    xyz = new Float64Array(sample.xyz.length);
-    for (let j = 0; j < xyz.length / 3; j++) {
-      const X = sample.xyz[3 * j];
-      const Y = sample.xyz[3 * j + 1];
-      xyz[3 * j] = Rz[0] * X + Rz[1] * Y;
-      xyz[3 * j + 1] = Rz[3] * X + Rz[4] * Y;
-      xyz[3 * j + 2] = sample.xyz[3 * j + 2];
-    }
-    K = mul3(mul3(A, sample.K), RzT);
-  } else {
-    xyz = sample.xyz.slice();
-    K = mul3(A, sample.K);
+  return uv;
+}
+
+/**
+ * The camera after the warp: with `rotateCamera`, `xyz' = R_z(θ) xyz` and `K' = A K R_z(θ)ᵀ`; without it
+ * `xyz` is kept and `K' = A K`.
+ */
+function warpCamera(sample: HandSample, p: WarpParams): { xyz: Float64Array; K: Float64Array } {
+  const A = p.A;
+  if (!p.rotateCamera) return { xyz: sample.xyz.slice(), K: mul3(A, sample.K) };
+  const c = Math.cos(p.theta);
+  const s = Math.sin(p.theta);
+  const Rz = [c, -s, 0, s, c, 0, 0, 0, 1];
+  const RzT = [c, s, 0, -s, c, 0, 0, 0, 1];
+  const xyz = new Float64Array(sample.xyz.length);
+  for (let j = 0; j < xyz.length / 3; j++) {
+    const X = sample.xyz[3 * j];
+    const Y = sample.xyz[3 * j + 1];
+    xyz[3 * j] = Rz[0] * X + Rz[1] * Y;
+    xyz[3 * j + 1] = Rz[3] * X + Rz[4] * Y;
+    xyz[3 * j + 2] = sample.xyz[3 * j + 2];
   }
+  return { xyz, K: mul3(mul3(A, sample.K), RzT) };
+}
+
+/**
+ * Applies a fixed warp to a sample: resamples the image bilinearly (outside pixels black), maps `uv` by `A`,
+ * updates `xyz` and `K` (see the module comment), marks joints leaving the image invisible, applies colour jitter.
+ */
+export function warpSample<S extends HandSample>(sample: S, p: WarpParams): S {
+  const { outputWidth: W, outputHeight: H } = p;
+  const image = warpImage(sample, p);
+  const uv = warpUv(sample.uv, p.A);
+  const { xyz, K } = warpCamera(sample, p);
   const frame = inFrame(uv, W, H);
   const visible = sample.visible.map((v, j) => v & frame[j]);
-  return { ...sample, image: out, width: W, height: H, uv, xyz, K, visible };
+  return { ...sample, image, width: W, height: H, uv, xyz, K, visible };
 }
 
 /** Inverse of a general 3×3 (row-major) by cofactors. */

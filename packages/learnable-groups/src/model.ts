@@ -163,42 +163,12 @@ function head(x: SymbolicTensor, prefix: string, j: number, planes: [number, num
 export function createLearnableGroups(config: LearnableGroupsConfig = {}): tfl.LayersModel {
   const c = resolveLearnableGroupsConfig(config);
   const { numGroups: G, numJoints: J, inputSize: S, planes } = c;
-
   const image = tfl.input({ shape: [S, S, 3], name: 'image' });
-  const { heatmaps, encodings } = hourglassBackbone(image, {
-    numJoints: J,
-    numStacks: 1,
-    numModules: 2,
-    features: c.hourglassFeatures,
-    stemChannels: c.stemChannels,
-    name: 'backbone',
-  });
-  let shared = concatChannels([heatmaps[0], encodings[0]], 'backbone_conv.cat');
-  shared = res2dBlock(shared, { outChannels: c.neckChannels, name: 'backbone_conv.0' });
-  shared = res2dBlock(shared, { outChannels: planes[0], name: 'backbone_conv.1' });
-
+  const shared = sharedTrunk(image, c);
   const branches: SymbolicTensor[] = [];
   for (let j = 0; j < G; j++) branches.push(groupBranch(shared, j, planes));
   const fused = c.fusion ? nddrBlock(branches, { name: 'nddr_layer0' }) : branches;
-
-  const perGroup: SymbolicTensor[] = [];
-  for (let j = 0; j < G; j++) {
-    const htmaps = head(fused[j], 'b_htmaps_conv', j, planes, J);
-    const depthMaps = head(fused[j], 'b_depth_conv', j, planes, J);
-    const uvd = softArgmax25D({
-      mode: 'latent',
-      numJoints: J,
-      trainableBeta: true,
-      beta: 1,
-      coordinates: 'pixel',
-      name: torchName('b_get_uv', j),
-    }).apply([htmaps, depthMaps]) as SymbolicTensor; // [B, J, 3]
-    perGroup.push(
-      tfl.layers
-        .reshape({ targetShape: [1, J, 3], name: torchName('b_get_uv', j, 'expand') })
-        .apply(uvd) as SymbolicTensor,
-    );
-  }
+  const perGroup = fused.map((branch, j) => groupKeypoints(branch, j, planes, J));
   const stacked = tfl.layers.concatenate({ axis: 1, name: 'groups.stack' }).apply(perGroup) as SymbolicTensor; // [B, G, J, 3]
   const selected = concreteJointSelector({
     numJoints: J,
@@ -208,8 +178,52 @@ export function createLearnableGroups(config: LearnableGroupsConfig = {}): tfl.L
     seed: c.seed ?? null,
     name: 'meta_S',
   }).apply(stacked) as SymbolicTensor; // [B, J, 3]
+  const { uv, depth } = splitUvDepth(selected, J);
+  return tfl.model({ inputs: image, outputs: [uv, depth], name: c.name });
+}
 
-  // Split (u, v | d) with built-in layers only, so the model loads without extra registrations.
+/** Steps 1–2: the hourglass backbone and the shared `backbone_conv` on `[h₀, T₀]` → `[B, S/4, S/4, planes[0]]`. */
+function sharedTrunk(image: SymbolicTensor, c: ResolvedLearnableGroupsConfig): SymbolicTensor {
+  const { heatmaps, encodings } = hourglassBackbone(image, {
+    numJoints: c.numJoints,
+    numStacks: 1,
+    numModules: 2,
+    features: c.hourglassFeatures,
+    stemChannels: c.stemChannels,
+    name: 'backbone',
+  });
+  let shared = concatChannels([heatmaps[0], encodings[0]], 'backbone_conv.cat');
+  shared = res2dBlock(shared, { outChannels: c.neckChannels, name: 'backbone_conv.0' });
+  return res2dBlock(shared, { outChannels: c.planes[0], name: 'backbone_conv.1' });
+}
+
+/** Step 4 for group `j`: heatmap and depth heads and the latent soft-argmax → `(u, v, d)` as `[B, 1, J, 3]`. */
+function groupKeypoints(
+  branch: SymbolicTensor,
+  j: number,
+  planes: ResolvedLearnableGroupsConfig['planes'],
+  J: number,
+): SymbolicTensor {
+  const htmaps = head(branch, 'b_htmaps_conv', j, planes, J);
+  const depthMaps = head(branch, 'b_depth_conv', j, planes, J);
+  const uvd = softArgmax25D({
+    mode: 'latent',
+    numJoints: J,
+    trainableBeta: true,
+    beta: 1,
+    coordinates: 'pixel',
+    name: torchName('b_get_uv', j),
+  }).apply([htmaps, depthMaps]) as SymbolicTensor; // [B, J, 3]
+  return tfl.layers
+    .reshape({ targetShape: [1, J, 3], name: torchName('b_get_uv', j, 'expand') })
+    .apply(uvd) as SymbolicTensor;
+}
+
+/**
+ * Step 6: splits the selected `(u, v, d)` `[B, J, 3]` into `uv = 4·(u, v)` `[B, J, 2]` and `depth` `[B, J]`,
+ * with built-in layers only, so the model loads without extra registrations.
+ */
+function splitUvDepth(selected: SymbolicTensor, J: number): { uv: SymbolicTensor; depth: SymbolicTensor } {
   const asImage = tfl.layers
     .reshape({ targetShape: [J, 3, 1], name: 'output.split' })
     .apply(selected) as SymbolicTensor;
@@ -234,6 +248,5 @@ export function createLearnableGroups(config: LearnableGroupsConfig = {}): tfl.L
     })
     .apply(asImage) as SymbolicTensor;
   const depth = tfl.layers.reshape({ targetShape: [J], name: 'depth' }).apply(dCrop) as SymbolicTensor;
-
-  return tfl.model({ inputs: image, outputs: [uv, depth], name: c.name });
+  return { uv, depth };
 }

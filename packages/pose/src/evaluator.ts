@@ -197,33 +197,17 @@ export class KeypointEvaluator {
   /** The official measures over everything fed so far; see the class description. */
   measures(options: MeasuresOptions): KeypointMeasures {
     const name = `${NAME}.measures`;
-    if (options === undefined) throw new PhalanxConfigError(name, 'options', '{min, max, steps?, units?}', undefined);
-    const min = checkFinite(name, 'min', options.min);
-    const max = checkFinite(name, 'max', options.max);
-    if (!(max > min)) throw new PhalanxConfigError(name, 'max', `greater than min (${min})`, max);
-    const steps = checkInteger(name, 'steps', options.steps ?? 20, 2);
-    if (options.units !== undefined && options.units !== 'm' && options.units !== 'mm') {
-      throw new PhalanxConfigError(name, 'units', "'m' or 'mm'", options.units);
-    }
-    const thresholds = linspace(min, max, steps);
-    const ones = thresholds.map(() => 1);
-    const norm = trapezoid(ones, thresholds);
-
-    const perJoint: PerJointMeasures[] = this.data.map((errors, joint) => {
-      const base = { joint, ...(this.names ? { name: this.names[joint] } : {}), count: errors.length };
-      if (errors.length === 0) return { ...base, epeMean: null, epeMedian: null, auc: null, pckCurve: null };
-      const sorted = Float64Array.from(errors).sort();
-      let sum = 0;
-      for (const e of errors) sum += e;
-      const pckCurve = thresholds.map((t) => countAtMost(sorted as unknown as number[], t) / errors.length);
-      return {
-        ...base,
-        epeMean: sum / errors.length,
-        epeMedian: medianOfSorted(sorted as unknown as number[]),
-        auc: trapezoid(pckCurve, thresholds) / norm,
-        pckCurve,
-      };
-    });
+    const { thresholds, steps } = measureThresholds(name, options);
+    const norm = trapezoid(
+      thresholds.map(() => 1),
+      thresholds,
+    );
+    const perJoint: PerJointMeasures[] = this.data.map((errors, joint) => ({
+      joint,
+      ...(this.names ? { name: this.names[joint] } : {}),
+      count: errors.length,
+      ...jointMeasures(errors, thresholds, norm),
+    }));
     const jointsEvaluated = perJoint.filter((m) => m.count > 0).map((m) => m.joint);
     if (jointsEvaluated.length === 0) {
       throw new PhalanxShapeError(name, 'the number of visible keypoints fed', 'at least 1', 0);
@@ -232,7 +216,6 @@ export class KeypointEvaluator {
       jointsEvaluated.map((j) => perJoint[j]),
       steps,
     );
-
     const result: KeypointMeasures = {
       epeMean: overall.epeMean as number,
       epeMedian: overall.epeMedian as number,
@@ -244,35 +227,71 @@ export class KeypointEvaluator {
       numSamples: this.samples,
       jointsEvaluated,
     };
-    if (options.units !== undefined) {
-      const mm = options.units === 'm' ? 1e-3 : 1;
-      const lo = 20 * mm * (1 - 1e-9);
-      const hi = 50 * mm * (1 + 1e-9);
-      const idx = thresholds.flatMap((t, i) => (t >= lo && t <= hi ? [i] : []));
-      result.auc20to50 =
-        idx.length >= 2
-          ? areaUnderCurve(
-              idx.map((i) => thresholds[i]),
-              idx.map((i) => result.pckCurve[i]),
-            )
-          : null;
-    }
-    if (this.classes) {
-      const perClass: Record<string, ClassMeasures> = {};
-      const labels = [...new Set(this.classes)];
-      for (const label of labels) {
-        const joints = this.classes.flatMap((c, j) => (c === label ? [j] : []));
-        const withData = joints.filter((j) => perJoint[j].count > 0).map((j) => perJoint[j]);
-        perClass[label] = {
-          joints,
-          count: withData.reduce((s, m) => s + m.count, 0),
-          ...aggregate(withData, steps),
-        };
-      }
-      result.perClass = perClass;
-    }
+    if (options.units !== undefined) result.auc20to50 = auc20to50(thresholds, result.pckCurve, options.units);
+    if (this.classes) result.perClass = perClassMeasures(this.classes, perJoint, steps);
     return result;
   }
+}
+
+/** The checked options' `steps` thresholds, evenly spaced from `min` to `max`. */
+function measureThresholds(name: string, options: MeasuresOptions): { thresholds: number[]; steps: number } {
+  if (options === undefined) throw new PhalanxConfigError(name, 'options', '{min, max, steps?, units?}', undefined);
+  const min = checkFinite(name, 'min', options.min);
+  const max = checkFinite(name, 'max', options.max);
+  if (!(max > min)) throw new PhalanxConfigError(name, 'max', `greater than min (${min})`, max);
+  const steps = checkInteger(name, 'steps', options.steps ?? 20, 2);
+  if (options.units !== undefined && options.units !== 'm' && options.units !== 'mm') {
+    throw new PhalanxConfigError(name, 'units', "'m' or 'mm'", options.units);
+  }
+  return { thresholds: linspace(min, max, steps), steps };
+}
+
+/** One joint's mean and median error, PCK curve and AUC (the trapezoid area over `norm`); `null`s without data. */
+function jointMeasures(errors: readonly number[], thresholds: readonly number[], norm: number): JointMeasures {
+  if (errors.length === 0) return { epeMean: null, epeMedian: null, auc: null, pckCurve: null };
+  const sorted = Float64Array.from(errors).sort();
+  let sum = 0;
+  for (const e of errors) sum += e;
+  const pckCurve = thresholds.map((t) => countAtMost(sorted as unknown as number[], t) / errors.length);
+  return {
+    epeMean: sum / errors.length,
+    epeMedian: medianOfSorted(sorted as unknown as number[]),
+    auc: trapezoid(pckCurve, thresholds) / norm,
+    pckCurve,
+  };
+}
+
+/** AUC of the PCK curve over the thresholds within 20–50 mm (`null` with fewer than two of them). */
+function auc20to50(thresholds: readonly number[], pckCurve: readonly number[], units: 'm' | 'mm'): number | null {
+  const mm = units === 'm' ? 1e-3 : 1;
+  const lo = 20 * mm * (1 - 1e-9);
+  const hi = 50 * mm * (1 + 1e-9);
+  const idx = thresholds.flatMap((t, i) => (t >= lo && t <= hi ? [i] : []));
+  return idx.length >= 2
+    ? areaUnderCurve(
+        idx.map((i) => thresholds[i]),
+        idx.map((i) => pckCurve[i]),
+      )
+    : null;
+}
+
+/** The measures of each joint class: the joints with that label, their count and their plain means. */
+function perClassMeasures(
+  classes: readonly string[],
+  perJoint: readonly PerJointMeasures[],
+  steps: number,
+): Record<string, ClassMeasures> {
+  const perClass: Record<string, ClassMeasures> = {};
+  for (const label of new Set(classes)) {
+    const joints = classes.flatMap((c, j) => (c === label ? [j] : []));
+    const withData = joints.filter((j) => perJoint[j].count > 0).map((j) => perJoint[j]);
+    perClass[label] = {
+      joints,
+      count: withData.reduce((s, m) => s + m.count, 0),
+      ...aggregate(withData, steps),
+    };
+  }
+  return perClass;
 }
 
 /** Official averaging: plain means over the given joints' measures (all `null` when there are none). */

@@ -5,8 +5,9 @@
  * not finite.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { util } from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { clipByGlobalNorm, globalNorm } from './clipping';
 import type { ParameterGroup } from './parameter-groups';
 
@@ -253,6 +254,11 @@ export function computeStepGradients<B>(
   sizes: number[],
   step: number,
 ): StepGradients {
+  return finish(model as StepModel<unknown>, rawGradients(model, batches, sizes, step));
+}
+
+/** Loss, parts and unclipped gradients over the micro-batches (weighted mean); tensors are the caller's. */
+function rawGradients<B>(model: StepModel<B>, batches: B[], sizes: number[], step: number): MicroBatchGradients {
   const varList = activeVariables(model as StepModel<unknown>);
   const samples = sizes.reduce((a, b) => a + b, 0);
   let total: MicroBatchGradients | null = null;
@@ -266,7 +272,108 @@ export function computeStepGradients<B>(
     if (total !== null) disposeMicroBatch(total);
     throw error;
   }
-  return finish(model as StepModel<unknown>, total!);
+  return total!;
+}
+
+/** What a {@link GradientReducer} is told about the step whose gradients it receives. */
+export interface GradientReductionContext {
+  /** Steps completed before this one (0 at the first step). */
+  step: number;
+  /** Samples behind these gradients (the sum over the step's micro-batches). */
+  samples: number;
+  /** This step's loss on those samples (owned by the trainer: read it, do not dispose it). */
+  loss: tf.Scalar;
+}
+
+/**
+ * A gradient exchange between the backward pass and the update: it receives the step's unclipped
+ * gradients by `tf.Variable` name and resolves to the gradients to apply, with the same names and
+ * shapes — e.g. the mean over data-parallel replicas, `ḡ = (1/N) Σ_r g_r`. Clipping, the gradient norm
+ * and the finiteness check then apply to what it returns.
+ *
+ * Ownership: the tensors it receives belong to the trainer (freed after the step, do not dispose them);
+ * the tensors it returns are handed over to the trainer (it frees them; returning an input unchanged
+ * is allowed).
+ *
+ * @example
+ * // Every step applies the mean of this replica's gradients and a fixed "other replica" gradient.
+ * const other: Record<string, tf.Tensor> = {};
+ * const reducer: GradientReducer = async (grads) =>
+ *   tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, tf.div(tf.add(g, other[name] ?? g), 2)])));
+ */
+export type GradientReducer = (
+  grads: Readonly<Record<string, tf.Tensor>>,
+  context: GradientReductionContext,
+) => Promise<Record<string, tf.Tensor>>;
+
+/** Checks that the reducer gave back every gradient, with its shape. */
+function checkReduced(
+  component: string,
+  raw: Record<string, tf.Tensor>,
+  reduced: Record<string, tf.Tensor> | null | undefined,
+): void {
+  if (reduced === null || typeof reduced !== 'object') {
+    throw new PhalanxConfigError(component, 'reduceGradients result', 'a map of gradients by variable name', reduced);
+  }
+  for (const [name, g] of Object.entries(raw)) {
+    const r = reduced[name];
+    if (!(r instanceof tf.Tensor)) {
+      throw new PhalanxConfigError(component, `reduceGradients result '${name}'`, 'a tensor', r);
+    }
+    if (!util.arraysEqual(r.shape, g.shape)) {
+      throw new PhalanxShapeError(component, `reduceGradients result '${name}'`, `shape [${g.shape}]`, r.shape);
+    }
+  }
+  const extra = Object.keys(reduced).filter((name) => raw[name] === undefined);
+  if (extra.length > 0) {
+    throw new PhalanxConfigError(component, 'reduceGradients result', 'only the names it received', extra);
+  }
+}
+
+/**
+ * {@link computeStepGradients} with a {@link GradientReducer} between the backward pass and clipping:
+ * the reducer's gradients are clipped, measured (`gradNorm`) and returned for the update; the loss and
+ * its parts stay this step's own.
+ *
+ * @example
+ * const input = tfl.input({ shape: [4] });
+ * const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor });
+ * type Batch = { xs: tf.Tensor; ys: tf.Tensor };
+ * const groups = buildParameterGroups('Trainer', model.trainableWeights, [{ name: 'all' }]);
+ * const stepModel: StepModel<Batch> = {
+ *   component: 'Trainer', trainingModel: model, groups, clipNorm: null, inputs: (b) => b.xs,
+ *   loss: ([y], b) => tf.losses.meanSquaredError(b.ys, y) as tf.Scalar,
+ * };
+ * const batch = { xs: tf.ones([16, 4]), ys: tf.zeros([16, 2]) };
+ * const halve: GradientReducer = async (grads) =>
+ *   tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, tf.mul(g, 0.5)])));
+ * const g = await computeReducedStepGradients(stepModel, [batch], [16], 0, halve);
+ * tf.tidy(() => applyGroupGradients(stepModel.groups, g.grads));
+ * disposeStepGradients(g);
+ */
+export async function computeReducedStepGradients<B>(
+  model: StepModel<B>,
+  batches: B[],
+  sizes: number[],
+  step: number,
+  reduce: GradientReducer,
+): Promise<StepGradients> {
+  const total = rawGradients(model, batches, sizes, step);
+  let reduced: Record<string, tf.Tensor> | null = null;
+  try {
+    const samples = sizes.reduce((a, b) => a + b, 0);
+    reduced = await reduce(total.grads, { step, samples, loss: total.value });
+    checkReduced(model.component, total.grads, reduced);
+  } catch (error) {
+    const mine = new Set(Object.values(total.grads));
+    const given: unknown[] = reduced !== null && typeof reduced === 'object' ? Object.values(reduced) : [];
+    tf.dispose(given.filter((t): t is tf.Tensor => t instanceof tf.Tensor && !mine.has(t)));
+    disposeMicroBatch(total);
+    throw error;
+  }
+  const kept = new Set(Object.values(reduced!));
+  tf.dispose(Object.values(total.grads).filter((t) => !kept.has(t)));
+  return finish(model as StepModel<unknown>, { value: total.value, grads: reduced!, parts: total.parts });
 }
 
 /**

@@ -44,8 +44,10 @@ import {
 import type { ProgressDisplayOptions } from './progress';
 import { prepareTrainerRestore } from './restore';
 import {
+  computeReducedStepGradients,
   computeStepGradients,
   disposeStepGradients,
+  type GradientReducer,
   readStepMeasures,
   type LossFn,
   type StepMeasures,
@@ -108,6 +110,20 @@ export interface TrainerConfig<B> {
   onNonFinite?: NonFiniteAction;
   /** Keep an exponential moving average of the weights (see {@link ExponentialMovingAverage}). Default: none. */
   ema?: EmaOptions;
+  /**
+   * An asynchronous gradient exchange between the backward pass and the update (see
+   * {@link GradientReducer}): it receives each step's unclipped gradients and resolves to the gradients
+   * to apply — e.g. the mean over data-parallel replicas (`runDataParallel` of
+   * `@phalanx/train/data-parallel` gives each replica one). Clipping, the reported gradient norm and the
+   * finiteness check (`onNonFinite`) apply to what it returns; the reported loss stays this trainer's
+   * own. Default: none (the step's own gradients are applied).
+   *
+   * @example
+   * const peers = new Map<string, tf.Tensor>(); // e.g. gradients received from another process
+   * const reduceGradients: GradientReducer = async (grads) =>
+   *   tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, tf.div(tf.add(g, peers.get(name) ?? g), 2)])));
+   */
+  reduceGradients?: GradientReducer;
   /** Hooks (see `TrainerCallbacks`). */
   callbacks?: TrainerCallbacks[];
   /** Progress display options, or `false` for none. Default: a display on `process.stdout`. */
@@ -214,6 +230,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
   private readonly ownCallbacks: TrainerCallbacks[];
   private readonly userCallbacks: TrainerCallbacks[];
   private readonly progressOptions: ProgressDisplayOptions | false;
+  private readonly reduceGradients: GradientReducer | null;
   private fitOnly: { observers: TrainerCallbacks[]; actors: TrainerCallbacks[] } = { observers: [], actors: [] };
   private stepCount = 0;
   private batchCount = 0;
@@ -258,6 +275,15 @@ export class Trainer<B = unknown> implements TrainerHandle {
     this.ownCallbacks = [this.annealing, this.ema].filter((c): c is NonNullable<typeof c> => c !== null);
     this.userCallbacks = config.callbacks ?? [];
     this.progressOptions = config.progress ?? {};
+    if (config.reduceGradients !== undefined && typeof config.reduceGradients !== 'function') {
+      throw new PhalanxConfigError(
+        NAME,
+        'reduceGradients',
+        'an async function (grads, context) → grads',
+        config.reduceGradients,
+      );
+    }
+    this.reduceGradients = config.reduceGradients ?? null;
     for (const pattern of config.freeze ?? []) this.freeze(pattern);
   }
 
@@ -376,7 +402,9 @@ export class Trainer<B = unknown> implements TrainerHandle {
   ): Promise<StepMeasures & { skipped: boolean }> {
     const guard = this.onNonFinite === 'skip' ? snapshotNonTrainable(this.trainingModel) : null;
     try {
-      const gradients = computeStepGradients(this.stepModel, batches, sizes, step);
+      const gradients = this.reduceGradients
+        ? await computeReducedStepGradients(this.stepModel, batches, sizes, step, this.reduceGradients)
+        : computeStepGradients(this.stepModel, batches, sizes, step);
       let measures: StepMeasures;
       try {
         measures = await readStepMeasures(gradients);

@@ -44,7 +44,10 @@ export interface PrefetchStats {
 }
 
 /** A prefetched stream: an async iterator of `HandBatch`es and its {@link PrefetchStats}. */
-export type PrefetchedBatches = AsyncGenerator<HandBatch, void, undefined> & { readonly stats: PrefetchStats };
+export type PrefetchedBatches = AsyncGenerator<HandBatch, void, undefined> & {
+  /** The stream's counters, updated in place as batches are requested, rendered and consumed. */
+  readonly stats: PrefetchStats;
+};
 
 /**
  * The worker entry beside this module: `prefetch-worker.js` in the built package; in the workspace sources

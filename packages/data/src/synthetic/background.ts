@@ -68,74 +68,91 @@ function valueNoise(rng: Rng, W: number, H: number, cell: number, out: Float32Ar
   }
 }
 
-/** Fills the colour buffer of `canvas` with a random background of `kind` (random when omitted). */
-export function fillBackground(canvas: Canvas, rng: Rng, kind?: BackgroundKind): BackgroundKind {
-  const { width: W, height: H, color } = canvas;
-  const k: BackgroundKind = kind ?? rng.pick(BACKGROUND_KINDS);
-  const c1 = randomColor(rng);
-  const c2 = randomColor(rng);
-  const t = new Float32Array(W * H);
+/** A linear ramp in [0, 1] across the image at a random angle, written into `t` (`[H * W]`). */
+function gradientField(rng: Rng, W: number, H: number, t: Float32Array): void {
   const S = Math.max(W, H);
-  if (k === 'gradient' || k === 'blobs') {
-    const th = rng.uniform(0, 2 * Math.PI);
-    const cx = Math.cos(th) / S;
-    const cy = Math.sin(th) / S;
-    const off = 0.5 - (cx * (W - 1) + cy * (H - 1)) / 2;
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) t[y * W + x] = cx * x + cy * y + off;
-  } else if (k === 'noise') {
-    const cell = rng.uniform(0.03, 0.25) * S;
-    valueNoise(rng, W, H, cell, t, 0.7);
-    valueNoise(rng, W, H, cell / 3.7, t, 0.3);
-  } else {
-    const th = rng.uniform(0, Math.PI);
-    const period = rng.uniform(0.02, 0.18) * S;
-    const w = (2 * Math.PI) / period;
-    const cx = Math.cos(th) * w;
-    const cy = Math.sin(th) * w;
-    const sharp = rng.uniform(1, 6);
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        const s = Math.sin(cx * x + cy * y) * sharp;
-        t[y * W + x] = 0.5 + 0.5 * (s > 1 ? 1 : s < -1 ? -1 : s);
-      }
+  const th = rng.uniform(0, 2 * Math.PI);
+  const cx = Math.cos(th) / S;
+  const cy = Math.sin(th) / S;
+  const off = 0.5 - (cx * (W - 1) + cy * (H - 1)) / 2;
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) t[y * W + x] = cx * x + cy * y + off;
+}
+
+/** Two octaves of value noise (cell 3–25 % of the image, then 3.7 × finer), written into `t`. */
+function noiseField(rng: Rng, W: number, H: number, t: Float32Array): void {
+  const cell = rng.uniform(0.03, 0.25) * Math.max(W, H);
+  valueNoise(rng, W, H, cell, t, 0.7);
+  valueNoise(rng, W, H, cell / 3.7, t, 0.3);
+}
+
+/** Stripes: a clipped, sharpened sine wave at a random angle and period, written into `t`. */
+function stripeField(rng: Rng, W: number, H: number, t: Float32Array): void {
+  const th = rng.uniform(0, Math.PI);
+  const period = rng.uniform(0.02, 0.18) * Math.max(W, H);
+  const w = (2 * Math.PI) / period;
+  const cx = Math.cos(th) * w;
+  const cy = Math.sin(th) * w;
+  const sharp = rng.uniform(1, 6);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const s = Math.sin(cx * x + cy * y) * sharp;
+      t[y * W + x] = 0.5 + 0.5 * (s > 1 ? 1 : s < -1 ? -1 : s);
     }
   }
-  for (let i = 0, o = 0; i < W * H; i++, o += 3) {
+}
+
+/** Sets every pixel to `c1 + (c2 − c1)·t`. */
+function mixColors(color: Float32Array, t: Float32Array, c1: readonly number[], c2: readonly number[]): void {
+  for (let i = 0, o = 0; i < t.length; i++, o += 3) {
     const a = t[i];
     color[o] = c1[0] + (c2[0] - c1[0]) * a;
     color[o + 1] = c1[1] + (c2[1] - c1[1]) * a;
     color[o + 2] = c1[2] + (c2[2] - c1[2]) * a;
   }
-  if (k === 'blobs') {
-    const n = rng.int(4, 14);
-    for (let b = 0; b < n; b++) {
-      const col = randomColor(rng);
-      const bx = rng.uniform(0, W - 1);
-      const by = rng.uniform(0, H - 1);
-      const rx = rng.uniform(0.03, 0.25) * S;
-      const ry = rx * rng.uniform(0.4, 1.6);
-      const x0 = Math.max(0, Math.floor(bx - rx));
-      const x1 = Math.min(W - 1, Math.ceil(bx + rx));
-      const y0 = Math.max(0, Math.floor(by - ry));
-      const y1 = Math.min(H - 1, Math.ceil(by + ry));
-      for (let y = y0; y <= y1; y++) {
-        const ey = (y - by) / ry;
-        for (let x = x0; x <= x1; x++) {
-          const ex = (x - bx) / rx;
-          if (ex * ex + ey * ey > 1) continue;
-          const o = 3 * (y * W + x);
-          color[o] = col[0];
-          color[o + 1] = col[1];
-          color[o + 2] = col[2];
-        }
-      }
+}
+
+/** One solid ellipse of colour `col`, centre `(bx, by)` and radii `(rx, ry)` in pixels. */
+function fillEllipse(canvas: Canvas, col: readonly number[], bx: number, by: number, rx: number, ry: number): void {
+  const { width: W, height: H, color } = canvas;
+  const x0 = Math.max(0, Math.floor(bx - rx));
+  const x1 = Math.min(W - 1, Math.ceil(bx + rx));
+  const y0 = Math.max(0, Math.floor(by - ry));
+  const y1 = Math.min(H - 1, Math.ceil(by + ry));
+  for (let y = y0; y <= y1; y++) {
+    const ey = (y - by) / ry;
+    for (let x = x0; x <= x1; x++) {
+      const ex = (x - bx) / rx;
+      if (ex * ex + ey * ey > 1) continue;
+      const o = 3 * (y * W + x);
+      color[o] = col[0];
+      color[o + 1] = col[1];
+      color[o + 2] = col[2];
     }
   }
-  // Uneven illumination of the scene: a low-frequency brightness field and a global level.
+}
+
+/** 4–14 solid ellipses of random colours, sizes and places over what is drawn. */
+function drawBlobs(canvas: Canvas, rng: Rng): void {
+  const { width: W, height: H } = canvas;
+  const S = Math.max(W, H);
+  const n = rng.int(4, 14);
+  for (let b = 0; b < n; b++) {
+    const col = randomColor(rng);
+    const bx = rng.uniform(0, W - 1);
+    const by = rng.uniform(0, H - 1);
+    const rx = rng.uniform(0.03, 0.25) * S;
+    const ry = rx * rng.uniform(0.4, 1.6);
+    fillEllipse(canvas, col, bx, by, rx, ry);
+  }
+}
+
+/** Uneven illumination of the scene: a global level, times a low-frequency brightness field (60 %). */
+function illuminate(canvas: Canvas, rng: Rng): void {
+  const { width: W, height: H, color } = canvas;
   const level = rng.uniform(0.55, 1.15);
   if (rng.chance(0.6)) {
     const m = new Float32Array(W * H);
-    valueNoise(rng, W, H, rng.uniform(0.3, 0.8) * S, m, 1);
+    valueNoise(rng, W, H, rng.uniform(0.3, 0.8) * Math.max(W, H), m, 1);
     const amp = rng.uniform(0.2, 0.6);
     for (let i = 0, o = 0; i < W * H; i++, o += 3) {
       const f = level * (1 - amp / 2 + amp * m[i]);
@@ -146,5 +163,24 @@ export function fillBackground(canvas: Canvas, rng: Rng, kind?: BackgroundKind):
   } else {
     for (let i = 0; i < color.length; i++) color[i] *= level;
   }
+}
+
+/**
+ * Fills the colour buffer of `canvas` with a random background of `kind` (random when omitted): a field
+ * `t ∈ [0, 1]` (a gradient for `'gradient'` and `'blobs'`, value noise, or stripes) mixes two random
+ * colours, `'blobs'` adds ellipses, and an uneven illumination scales it all.
+ */
+export function fillBackground(canvas: Canvas, rng: Rng, kind?: BackgroundKind): BackgroundKind {
+  const { width: W, height: H } = canvas;
+  const k: BackgroundKind = kind ?? rng.pick(BACKGROUND_KINDS);
+  const c1 = randomColor(rng);
+  const c2 = randomColor(rng);
+  const t = new Float32Array(W * H);
+  if (k === 'gradient' || k === 'blobs') gradientField(rng, W, H, t);
+  else if (k === 'noise') noiseField(rng, W, H, t);
+  else stripeField(rng, W, H, t);
+  mixColors(canvas.color, t, c1, c2);
+  if (k === 'blobs') drawBlobs(canvas, rng);
+  illuminate(canvas, rng);
   return k;
 }

@@ -202,77 +202,17 @@ export function dynamicEdgeGATCore(
     );
   }
   const units = width / heads;
+  const dims: HeadDims = { batch, joints, features, heads, units };
 
   return tf.tidy(() => {
-    // [B, J, F] → [B, K, J, U] for one projection.
-    const project = (kernel: tf.Tensor): tf.Tensor =>
-      tf.transpose(
-        tf.reshape(tf.matMul(tf.reshape(x, [batch * joints, features]), kernel), [batch, joints, heads, units]),
-        [0, 2, 1, 3],
-      );
     const flat = tf.matMul(tf.reshape(x, [batch * joints, features]), weights.kernel); // [B·J, K·U]
     const wh = tf.transpose(tf.reshape(flat, [batch, joints, heads, units]), [0, 2, 1, 3]); // [B, K, J, U]
-
-    let scores: tf.Tensor; // [B, K, J, J]
-    if (attention === 'additive') {
-      const { attentionSelf, attentionNeighbor } = weights;
-      if (attentionSelf === undefined || attentionNeighbor === undefined) {
-        throw new PhalanxConfigError(
-          'dynamicEdgeGATCore',
-          'weights',
-          'to hold attentionSelf and attentionNeighbor',
-          Object.keys(weights),
-        );
-      }
-      // Block-diagonal [K·U, K] matrices turn the per-head dot products into one matmul each.
-      const blocks = (a: tf.Tensor): tf.Tensor =>
-        tf.reshape(tf.mul(tf.reshape(a, [heads, units, 1]), tf.reshape(tf.eye(heads), [heads, 1, heads])), [
-          width,
-          heads,
-        ]);
-      const both = tf.concat([blocks(attentionSelf), blocks(attentionNeighbor)], 1); // [K·U, 2K]
-      const s = tf.reshape(tf.matMul(flat, both), [batch, joints, 2 * heads]);
-      const sSelf = tf.transpose(tf.slice(s, [0, 0, 0], [batch, joints, heads]), [0, 2, 1]); // [B, K, J]
-      const sNeighbor = tf.transpose(tf.slice(s, [0, 0, heads], [batch, joints, heads]), [0, 2, 1]);
-      scores = tf.leakyRelu(tf.add(tf.expandDims(sSelf, 3), tf.expandDims(sNeighbor, 2)), negativeSlope);
-    } else {
-      const { queryKernel, keyKernel } = weights;
-      if (queryKernel === undefined || keyKernel === undefined) {
-        throw new PhalanxConfigError(
-          'dynamicEdgeGATCore',
-          'weights',
-          'to hold queryKernel and keyKernel',
-          Object.keys(weights),
-        );
-      }
-      scores = tf.mul(tf.matMul(project(queryKernel), project(keyKernel), false, true), 1 / Math.sqrt(units));
-    }
-
-    // Neighbourhood mask, broadcastable to [B, K, J, J].
-    let mask: tf.Tensor;
-    if (options.knn !== undefined) {
-      mask = tf.expandDims(knnNeighborhoodMask(x, options.knn), 1);
-    } else if (options.neighborhood !== undefined) {
-      const n =
-        options.neighborhood instanceof tf.Tensor
-          ? tf.cast(options.neighborhood, 'float32')
-          : tf.tensor2d(options.neighborhood, undefined, 'float32');
-      const nShape = n.shape as number[];
-      if (nShape[n.rank - 1] !== joints || nShape[n.rank - 2] !== joints || n.rank > 3) {
-        throw new PhalanxShapeError(
-          'dynamicEdgeGATCore',
-          'neighborhood',
-          `of shape [${joints}, ${joints}] or [B, ${joints}, ${joints}]`,
-          n.shape,
-        );
-      }
-      mask = n.rank === 3 ? tf.expandDims(n, 1) : n;
-    } else {
-      throw new PhalanxConfigError('dynamicEdgeGATCore', 'options', 'to give neighborhood or knn', 'neither');
-    }
-    const alpha = maskedSoftmax(scores, mask); // rows sum to 1 over N(i), exactly 0 outside
+    const scores =
+      attention === 'additive'
+        ? additiveScores(flat, weights, dims, negativeSlope)
+        : dotProductScores(x, weights, dims);
+    const alpha = maskedSoftmax(scores, neighborhoodMask(x, options, joints)); // rows sum to 1 over N(i), 0 outside
     const used = training && attentionDropout > 0 ? tf.dropout(alpha, attentionDropout) : alpha;
-
     const perHead = tf.matMul(used, wh); // [B, K, J, U]
     let output = concatHeads
       ? tf.reshape(tf.transpose(perHead, [0, 2, 1, 3]), [batch, joints, width])
@@ -281,6 +221,86 @@ export function dynamicEdgeGATCore(
     output = applyActivation(output, activation);
     return { output, attention: alpha };
   });
+}
+
+/** Sizes of one attention call: B, J, F, K heads of U units. */
+interface HeadDims {
+  batch: number;
+  joints: number;
+  features: number;
+  heads: number;
+  units: number;
+}
+
+/**
+ * Additive (GAT) scores `[B, K, J, J]`: `LeakyReLU(⟨Wh_i, attentionSelf⟩ + ⟨Wh_j, attentionNeighbor⟩)` per
+ * head, from `flat = x · kernel` `[B·J, K·U]`.
+ */
+function additiveScores(flat: tf.Tensor, weights: DynamicEdgeGATWeights, dims: HeadDims, slope: number): tf.Tensor {
+  const { batch, joints, heads, units } = dims;
+  const { attentionSelf, attentionNeighbor } = weights;
+  if (attentionSelf === undefined || attentionNeighbor === undefined) {
+    throw new PhalanxConfigError(
+      'dynamicEdgeGATCore',
+      'weights',
+      'to hold attentionSelf and attentionNeighbor',
+      Object.keys(weights),
+    );
+  }
+  // Block-diagonal [K·U, K] matrices turn the per-head dot products into one matmul each.
+  const blocks = (a: tf.Tensor): tf.Tensor =>
+    tf.reshape(tf.mul(tf.reshape(a, [heads, units, 1]), tf.reshape(tf.eye(heads), [heads, 1, heads])), [
+      heads * units,
+      heads,
+    ]);
+  const both = tf.concat([blocks(attentionSelf), blocks(attentionNeighbor)], 1); // [K·U, 2K]
+  const s = tf.reshape(tf.matMul(flat, both), [batch, joints, 2 * heads]);
+  const sSelf = tf.transpose(tf.slice(s, [0, 0, 0], [batch, joints, heads]), [0, 2, 1]); // [B, K, J]
+  const sNeighbor = tf.transpose(tf.slice(s, [0, 0, heads], [batch, joints, heads]), [0, 2, 1]);
+  return tf.leakyRelu(tf.add(tf.expandDims(sSelf, 3), tf.expandDims(sNeighbor, 2)), slope);
+}
+
+/** Scaled dot-product scores `[B, K, J, J]`: `⟨q_i, k_j⟩ / √U` per head, `q = x · queryKernel`, `k = x · keyKernel`. */
+function dotProductScores(x: tf.Tensor, weights: DynamicEdgeGATWeights, dims: HeadDims): tf.Tensor {
+  const { batch, joints, features, heads, units } = dims;
+  const { queryKernel, keyKernel } = weights;
+  if (queryKernel === undefined || keyKernel === undefined) {
+    throw new PhalanxConfigError(
+      'dynamicEdgeGATCore',
+      'weights',
+      'to hold queryKernel and keyKernel',
+      Object.keys(weights),
+    );
+  }
+  // [B, J, F] → [B, K, J, U] for one projection.
+  const project = (kernel: tf.Tensor): tf.Tensor =>
+    tf.transpose(
+      tf.reshape(tf.matMul(tf.reshape(x, [batch * joints, features]), kernel), [batch, joints, heads, units]),
+      [0, 2, 1, 3],
+    );
+  return tf.mul(tf.matMul(project(queryKernel), project(keyKernel), false, true), 1 / Math.sqrt(units));
+}
+
+/** The neighbourhood mask, broadcastable to `[B, K, J, J]`: from `knn` when given, else from `neighborhood`. */
+function neighborhoodMask(x: tf.Tensor, options: DynamicEdgeGATOptions, joints: number): tf.Tensor {
+  if (options.knn !== undefined) return tf.expandDims(knnNeighborhoodMask(x, options.knn), 1);
+  if (options.neighborhood === undefined) {
+    throw new PhalanxConfigError('dynamicEdgeGATCore', 'options', 'to give neighborhood or knn', 'neither');
+  }
+  const n =
+    options.neighborhood instanceof tf.Tensor
+      ? tf.cast(options.neighborhood, 'float32')
+      : tf.tensor2d(options.neighborhood, undefined, 'float32');
+  const nShape = n.shape as number[];
+  if (nShape[n.rank - 1] !== joints || nShape[n.rank - 2] !== joints || n.rank > 3) {
+    throw new PhalanxShapeError(
+      'dynamicEdgeGATCore',
+      'neighborhood',
+      `of shape [${joints}, ${joints}] or [B, ${joints}, ${joints}]`,
+      n.shape,
+    );
+  }
+  return n.rank === 3 ? tf.expandDims(n, 1) : n;
 }
 
 /**

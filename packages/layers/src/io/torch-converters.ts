@@ -34,7 +34,12 @@ export interface TorchBuffer {
   /** The value the layer implies (a new tensor; export writes it). */
   value(): tf.Tensor;
   /** Checks an imported value: `null` when it holds what the layer computes, else what was wrong. */
-  check(t: tf.Tensor): { expected: string; received: string } | null;
+  check(t: tf.Tensor): {
+    /** What the layer computes for this buffer. */
+    expected: string;
+    /** What the imported value holds instead. */
+    received: string;
+  } | null;
 }
 
 /**

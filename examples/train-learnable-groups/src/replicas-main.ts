@@ -1,0 +1,45 @@
+/**
+ * The main thread's side of `--replicas N`: checks the flag, starts the replicas (`replicas.ts`) with
+ * `runDataParallel`, and puts replica 0's final weights into the main thread's model, so evaluation,
+ * figures and the model save after training run unchanged.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { runDataParallel } from '@phalanx/train/data-parallel';
+import type { JobConfig } from './pipeline';
+import type { ReplicaJob, ReplicaOutcome } from './replicas';
+
+/** `--replicas N`: integer ≥ 1 that divides the batch size (default 1: no replicas). */
+export function replicasFlag(value: string | undefined, batchSize: number): number {
+  if (value === undefined) return 1;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || batchSize % n !== 0) {
+    throw new Error(
+      `--replicas must be an integer ≥ 1 that divides the batch size ${batchSize}, but received '${value}'.`,
+    );
+  }
+  return n;
+}
+
+/** Trains `replicas` data-parallel replicas; replica 0's final weights end up in `model`. */
+export async function trainWithReplicas(
+  model: tfl.LayersModel,
+  config: JobConfig,
+  replicas: number,
+  train: Omit<ReplicaJob, 'config'>,
+): Promise<{ step: number; interrupted: boolean; checkpoint: string | null }> {
+  console.log(
+    `training on ${replicas} data-parallel replicas (worker threads, 1 wasm thread each), ` +
+      `${config.batchSize / replicas} samples of each batch of ${config.batchSize} per replica`,
+  );
+  const [outcome] = await runDataParallel<ReplicaJob, ReplicaOutcome | null>({
+    module: new URL('./replicas.ts', import.meta.url),
+    replicas,
+    data: { config, ...train },
+  });
+  const { step, interrupted, weights } = outcome!;
+  tf.tidy(() =>
+    model.setWeights(weights.map((values, i) => tf.tensor(values, model.weights[i].read().shape, 'float32'))),
+  );
+  return { step, interrupted, checkpoint: null };
+}

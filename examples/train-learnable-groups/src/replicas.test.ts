@@ -1,0 +1,48 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '@phalanx/testing';
+import { buildModel, MODEL_SIZES, type JobConfig } from './pipeline';
+import { trainWithReplicas } from './replicas-main';
+
+const config: JobConfig = {
+  model: MODEL_SIZES.tiny,
+  steps: 2,
+  batchSize: 4,
+  lr: { selector: 1e-1, fusion: 1e-2, rest: 1e-2 },
+  temperatureEvery: 10,
+  zWeight: 1,
+  dataSeed: 1,
+};
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+describe('--replicas', () => {
+  it('2 replicas train 2 steps of the tiny model; replica 0 logs, checkpoints and hands back its weights', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lg-replicas-'));
+    try {
+      const model = buildModel(config);
+      const initial = model.weights.map((w) => w.read().dataSync().slice());
+      const result = await trainWithReplicas(model, config, 2, {
+        steps: 2,
+        checkpointDir: join(dir, 'checkpoints'),
+        checkpointEvery: 2,
+        logFile: join(dir, 'log.jsonl'),
+        evalEvery: 2,
+        dataWorkers: 0,
+        test: { size: 64, count: 4, batchSize: 4, seed: 90210 },
+      });
+      expect(result).toMatchObject({ step: 2, interrupted: false });
+      const after = model.weights.map((w) => w.read().dataSync());
+      expect(after.every((w) => w.every(Number.isFinite))).toBe(true);
+      expect(after.some((w, k) => w.some((v, i) => v !== initial[k][i]))).toBe(true);
+      const log = readFileSync(join(dir, 'log.jsonl'), 'utf8');
+      expect(log).toContain('"epe2dPx"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,135 @@
+/** Gaussian heatmap targets (EHPE Eq. 1), as tensors or as a plain `Float32Array`. */
+import * as tf from '@tensorflow/tfjs-core';
+import { checkArray, shapeOfInput } from '../arrays';
+import { PhalanxConfigError, PhalanxShapeError, checkInteger, checkPositive } from '@phalanx/errors';
+import { batchArray, channel } from './inputs';
+
+/** Options of {@link gaussianHeatmaps}. */
+export interface HeatmapOptions {
+  /** Heatmap height H in pixels. Integer ≥ 1. */
+  height: number;
+  /** Heatmap width W in pixels. Integer ≥ 1. */
+  width: number;
+  /** Standard deviation in heatmap pixels, one for both axes or `[σx, σy]`. Default 2 (the EHPE release's `heatmap_sigma`). */
+  sigma?: number | [number, number];
+  /**
+   * `'gaussian'` (default): EHPE Eq. 1, the normalised density `1/(2π σx σy) · exp(−…)`;
+   * `'peak'`: the unnormalised `exp(−…)`, 1 at the keypoint.
+   */
+  normalize?: 'gaussian' | 'peak';
+  /** Per-joint visibility `[B, J]` / `[J]` (0/1 or booleans): invisible joints get an all-zero map. */
+  visible?: tf.Tensor | number[] | number[][] | boolean[] | boolean[][];
+}
+
+function heatmapParams(component: string, options: HeatmapOptions) {
+  if (options === undefined) throw new PhalanxConfigError(component, 'options', '{height, width, …}', undefined);
+  const height = checkInteger(component, 'height', options.height, 1);
+  const width = checkInteger(component, 'width', options.width, 1);
+  const sigma = options.sigma ?? 2;
+  const [sx, sy] = typeof sigma === 'number' ? [sigma, sigma] : Array.isArray(sigma) ? sigma : [NaN, NaN];
+  checkPositive(component, 'sigma', sx);
+  checkPositive(component, 'sigma', sy);
+  const normalize = options.normalize ?? 'gaussian';
+  if (normalize !== 'gaussian' && normalize !== 'peak') {
+    throw new PhalanxConfigError(component, 'normalize', "'gaussian' or 'peak'", normalize);
+  }
+  const amplitude = normalize === 'gaussian' ? 1 / (2 * Math.PI * sx * sy) : 1;
+  return { height, width, sx, sy, amplitude };
+}
+
+/**
+ * Gaussian heatmap targets (EHPE Eq. 1): `H_j(y, x) = A · exp(−(x_j − x)²/2σx² − (y_j − y)²/2σy²)` on
+ * the pixel grid `x = 0 … W−1`, `y = 0 … H−1` (pixel centres at integers), `A = 1/(2π σx σy)` or 1.
+ * Keypoints `uv` are in heatmap pixels (scale image pixels by `(W−1)/(S−1)` first). Separable and
+ * differentiable with respect to `uv` when given a tensor.
+ *
+ * **Shapes**: `uv [B, J, 2]` → `[B, H, W, J]`; `uv [J, 2]` → `[H, W, J]` (float32 tensor).
+ * @example
+ * const uvHeatmap = tf.randomUniform([4, 21, 2], 0, 63); // joints in heatmap pixels
+ * const targets = gaussianHeatmaps(uvHeatmap, { height: 64, width: 64, sigma: 2 }); // [4, 64, 64, 21]
+ */
+export function gaussianHeatmaps(uv: tf.Tensor | number[][] | number[][][], options: HeatmapOptions): tf.Tensor {
+  const name = 'gaussianHeatmaps';
+  const { height, width, sx, sy, amplitude } = heatmapParams(name, options);
+  let t: tf.Tensor;
+  if (uv instanceof tf.Tensor) {
+    if ((uv.rank !== 2 && uv.rank !== 3) || uv.shape[uv.rank - 1] !== 2) {
+      throw new PhalanxShapeError(name, 'uv', 'a tensor [J, 2] or [B, J, 2]', uv.shape);
+    }
+    t = uv;
+  } else {
+    checkArray(name, 'uv', uv, [2, 3], 'an array [J][2] or [B][J][2]', [2]);
+    t = tf.tensor(uv as number[][]);
+  }
+  const out = tf.tidy(() => {
+    const batched = t.rank === 3;
+    const u3 = tf.cast(batched ? t : tf.expandDims(t, 0), 'float32') as tf.Tensor3D;
+    const [b, j] = u3.shape;
+    const xs = tf.reshape(tf.range(0, width, 1, 'float32'), [1, 1, width, 1]);
+    const ys = tf.reshape(tf.range(0, height, 1, 'float32'), [1, height, 1, 1]);
+    const ux = tf.reshape(channel(u3, 0), [b, 1, 1, j]);
+    const uy = tf.reshape(channel(u3, 1), [b, 1, 1, j]);
+    const gx = tf.exp(tf.div(tf.square(tf.sub(xs, ux)), -2 * sx * sx)); // [B, 1, W, J]
+    const gy = tf.exp(tf.div(tf.square(tf.sub(ys, uy)), -2 * sy * sy)); // [B, H, 1, J]
+    let maps = tf.mul(tf.mul(gy, gx), amplitude);
+    if (options.visible !== undefined) {
+      const vis = options.visible instanceof tf.Tensor ? options.visible : tf.tensor(options.visible as number[][]);
+      if (vis.size !== b * j) {
+        throw new PhalanxShapeError(name, 'visible', batched ? `[${b}, ${j}]` : `[${j}]`, vis.shape);
+      }
+      maps = tf.mul(maps, tf.reshape(tf.cast(vis, 'float32'), [b, 1, 1, j]));
+    }
+    return batched ? maps : tf.squeeze(maps, [0]);
+  });
+  if (!(uv instanceof tf.Tensor)) t.dispose();
+  return out;
+}
+
+/**
+ * {@link gaussianHeatmaps} computed in plain JS into a `Float32Array` (row-major `[B, H, W, J]`), for
+ * data pipelines that assemble batches themselves.
+ *
+ * **Shapes**: `uv [B][J][2]` or `[J][2]` → `Float32Array` of `B·H·W·J` (B = 1 for unbatched input).
+ * @example
+ * const data = gaussianHeatmapsArray([[[10, 20]]], { height: 64, width: 64 }); // length 64·64
+ */
+export function gaussianHeatmapsArray(uv: number[][] | number[][][], options: HeatmapOptions): Float32Array {
+  const name = 'gaussianHeatmapsArray';
+  const { height, width, sx, sy, amplitude } = heatmapParams(name, options);
+  const { batch } = batchArray(name, 'uv', uv, 2);
+  const j = batch[0].length;
+  let vis: number[] | undefined;
+  if (options.visible !== undefined) {
+    const v = options.visible instanceof tf.Tensor ? options.visible.dataSync() : (options.visible as unknown[]).flat();
+    vis = Array.from(v as ArrayLike<number | boolean>, Number);
+    if (vis.length !== batch.length * j) {
+      throw new PhalanxShapeError(
+        name,
+        'visible',
+        `${batch.length * j} entries ([B][J])`,
+        shapeOfInput(options.visible),
+      );
+    }
+  }
+  const out = new Float32Array(batch.length * height * width * j);
+  const gx = new Float64Array(width * j);
+  const gy = new Float64Array(height * j);
+  batch.forEach((hand, b) => {
+    for (let k = 0; k < j; k++) {
+      const [u, v] = hand[k];
+      for (let x = 0; x < width; x++) gx[x * j + k] = Math.exp(-((x - u) ** 2) / (2 * sx * sx));
+      for (let y = 0; y < height; y++) gy[y * j + k] = Math.exp(-((y - v) ** 2) / (2 * sy * sy));
+    }
+    const base = b * height * width * j;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const o = base + (y * width + x) * j;
+        for (let k = 0; k < j; k++) {
+          const m = vis && !vis[b * j + k] ? 0 : 1;
+          out[o + k] = m * amplitude * gy[y * j + k] * gx[x * j + k];
+        }
+      }
+    }
+  });
+  return out;
+}

@@ -1,0 +1,130 @@
+/**
+ * The input plumbing shared by the geometry functions: the public input types, and the checks that read
+ * points, intrinsics and per-sample values as batched arrays (float64 path) or tensors (tf path).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { checkArray, nestedShape, shapeOfInput } from '../arrays';
+import { PhalanxConfigError, PhalanxShapeError, checkInteger } from '@phalanx/errors';
+import { SCALE_BONE } from '@phalanx/skeleton';
+
+/** Joints as a tensor `[B, J, C]` / `[J, C]` or nested arrays. */
+export type Points = tf.Tensor | number[][] | number[][][];
+/** Camera intrinsics `[3, 3]` or per sample `[B, 3, 3]`, as a tensor or nested arrays. */
+export type Intrinsics = tf.Tensor | number[][] | number[][][];
+/** A value per sample: one number for all, `[B]` numbers, or a tensor `[]`, `[B]` or `[B, 1]`. */
+export type PerSample = number | number[] | tf.Tensor;
+
+/** Options naming the two joints of the normalising bone (Learnable Groups protocol). */
+export interface BoneOptions {
+  /** Root joint (origin of the normalised hand). Default 9, the middle finger's MCP. */
+  root?: number;
+  /**
+   * Joint at the other end of the normalising bone; the root–ref distance is the hand's scale.
+   * Default 10, the middle finger's PIP (the release's `BL='small'`: RHD joints 12 and 11).
+   */
+  ref?: number;
+}
+
+/** The four intrinsics read from `K` (zero skew). */
+export interface Cam {
+  fx: number;
+  fy: number;
+  cx: number;
+  cy: number;
+}
+
+/** The root and ref joints of `options` (defaults: the scale bone), checked against the joint count. */
+export function checkBone(component: string, options: BoneOptions, numJoints: number): { root: number; ref: number } {
+  const root = options.root ?? SCALE_BONE[0];
+  const ref = options.ref ?? SCALE_BONE[1];
+  checkInteger(component, 'root', root, 0);
+  checkInteger(component, 'ref', ref, 0);
+  if (root >= numJoints) throw new PhalanxConfigError(component, 'root', `a joint index < ${numJoints}`, root);
+  if (ref >= numJoints) throw new PhalanxConfigError(component, 'ref', `a joint index < ${numJoints}`, ref);
+  if (root === ref) throw new PhalanxConfigError(component, 'ref', `a joint other than root (${root})`, ref);
+  return { root, ref };
+}
+
+/** Array inputs as a batch `[B][J][C]`, remembering whether a batch dimension was added. */
+export function batchArray(
+  component: string,
+  argument: string,
+  x: unknown,
+  channels: number,
+): {
+  batch: number[][][];
+  batched: boolean;
+} {
+  const expected = `an array [J][${channels}] or [B][J][${channels}]`;
+  const shape = checkArray(component, argument, x, [2, 3], expected, [channels]);
+  return shape.length === 3
+    ? { batch: x as number[][][], batched: true }
+    : { batch: [x as number[][]], batched: false };
+}
+
+/** One `Cam` per sample from `K [3, 3]` (shared) or `[B, 3, 3]`. */
+export function camerasArray(component: string, K: unknown, batch: number, batched: boolean): Cam[] {
+  const k = K instanceof tf.Tensor ? (K.arraySync() as unknown) : K;
+  const shape = nestedShape(k);
+  const okShared = shape.length === 2 && shape[0] === 3 && shape[1] === 3;
+  const okBatch = batched && shape.length === 3 && shape[0] === batch && shape[1] === 3 && shape[2] === 3;
+  if (!okShared && !okBatch) {
+    throw new PhalanxShapeError(component, 'K', batched ? `[3, 3] or [${batch}, 3, 3]` : '[3, 3]', shapeOfInput(K));
+  }
+  checkArray(component, 'K', k, [shape.length], 'a 3×3 matrix');
+  const mats = (okShared ? Array.from({ length: batch }, () => k) : k) as number[][][];
+  return mats.map((m) => ({ fx: m[0][0], fy: m[1][1], cx: m[0][2], cy: m[1][2] }));
+}
+
+/** A per-sample value as `B` numbers (one number or a single value is repeated). */
+export function perSampleArray(component: string, argument: string, v: PerSample, batch: number): number[] {
+  const values = v instanceof tf.Tensor ? (v.dataSync() as unknown as ArrayLike<number>) : v;
+  if (typeof values === 'number') return new Array<number>(batch).fill(values);
+  const list = Array.from(values as ArrayLike<number>);
+  if (list.length === 1) return new Array<number>(batch).fill(list[0]);
+  if (list.length !== batch || list.some((x) => typeof x !== 'number')) {
+    throw new PhalanxShapeError(component, argument, `a number or ${batch} numbers (one per sample)`, shapeOfInput(v));
+  }
+  return list;
+}
+
+/** Tensor inputs: `[B, J, C]` (or `[J, C]`, expanded) and the intrinsics broadcastable to `[B, 1]`. */
+export function tensorSetup(
+  component: string,
+  x: tf.Tensor,
+  K: Intrinsics,
+  channels: number,
+): { x3: tf.Tensor3D; batched: boolean; fx: tf.Tensor; fy: tf.Tensor; cx: tf.Tensor; cy: tf.Tensor } {
+  if ((x.rank !== 2 && x.rank !== 3) || x.shape[x.rank - 1] !== channels) {
+    throw new PhalanxShapeError(component, 'points', `a tensor [J, ${channels}] or [B, J, ${channels}]`, x.shape);
+  }
+  const batched = x.rank === 3;
+  const x3 = (batched ? x : tf.expandDims(x, 0)) as tf.Tensor3D;
+  const k = K instanceof tf.Tensor ? K : tf.tensor(K as number[][]);
+  const b = x3.shape[0];
+  const okShared = k.rank === 2 && k.shape[0] === 3 && k.shape[1] === 3;
+  const okBatch = batched && k.rank === 3 && k.shape[0] === b && k.shape[1] === 3 && k.shape[2] === 3;
+  if (!okShared && !okBatch) {
+    throw new PhalanxShapeError(component, 'K', batched ? `[3, 3] or [${b}, 3, 3]` : '[3, 3]', k.shape);
+  }
+  const k3 = tf.reshape(k, [-1, 9]);
+  const col = (i: number): tf.Tensor =>
+    tf.cast(tf.slice(k3, [0, i], [-1, 1]), x.dtype === 'int32' ? 'float32' : x.dtype);
+  return { x3, batched, fx: col(0), fy: col(4), cx: col(2), cy: col(5) };
+}
+
+/** A per-sample value as a tensor `[B, 1]` (or `[1, 1]`, broadcast). */
+export function perSampleTensor(v: PerSample, batch: number): tf.Tensor {
+  const t = v instanceof tf.Tensor ? v : tf.tensor(typeof v === 'number' ? [v] : v);
+  return tf.reshape(t, [t.size === 1 ? 1 : batch, 1]);
+}
+
+/** Channel `c` of `x [B, J, C]`: `[B, J]`. */
+export function channel(x: tf.Tensor3D, c: number): tf.Tensor2D {
+  return tf.squeeze(tf.slice(x, [0, 0, c], [-1, -1, 1]), [2]) as tf.Tensor2D;
+}
+
+/** Joint `j` of `x [B, J, C]`: `[B, C]`. */
+export function jointOf(x: tf.Tensor3D, j: number): tf.Tensor2D {
+  return tf.squeeze(tf.slice(x, [0, j, 0], [-1, 1, -1]), [1]) as tf.Tensor2D;
+}

@@ -1,0 +1,128 @@
+/** Procrustes similarity alignment (Umeyama 1991), in float64. */
+import type * as tf from '@tensorflow/tfjs-core';
+import { readPoints } from '../arrays';
+import { PhalanxShapeError } from '@phalanx/errors';
+import { det3, svd3, type Matrix3 } from '../linalg';
+
+/** A similarity transform `p ↦ scale · rotation · p + translation`. */
+export interface SimilarityTransform {
+  /** `[3][3]` orthogonal matrix (a proper rotation unless reflections were allowed). */
+  rotation: number[][];
+  /** Isotropic scale (1 with `scale: false`). */
+  scale: number;
+  /** `[3]` translation. */
+  translation: number[];
+}
+
+/** Options of {@link similarityTransform} and {@link procrustesAlign}. */
+export interface ProcrustesOptions {
+  /** Estimate an isotropic scale. Default `true` (similarity); `false` gives a rigid alignment. */
+  scale?: boolean;
+  /**
+   * Allow an improper orthogonal matrix (det −1, a mirror image). Default `false` (Umeyama's
+   * correction keeps a proper rotation). FreiHAND's PA-MPJPE allows reflections (see `paMpjpe`).
+   */
+  allowReflection?: boolean;
+}
+
+function checkPair(component: string, pred: unknown, gt: unknown): { p: number[][]; g: number[][] } {
+  const expected = 'points [J, 3] (J ≥ 1)';
+  const { value: p, shape: ps } = readPoints(component, 'pred', pred, [2], expected, [3]);
+  const { value: g, shape: gs } = readPoints(component, 'gt', gt, [2], expected, [3]);
+  if (ps[0] !== gs[0] || ps[0] < 1)
+    throw new PhalanxShapeError(component, 'pred', `of the shape of gt [${gs.join(', ')}]`, ps);
+  return { p: p as number[][], g: g as number[][] };
+}
+
+/**
+ * The similarity transform that best maps `pred` onto `gt` in the least-squares sense (Umeyama 1991):
+ * with centred point sets P, G and `GᵀP = U·S·Vᵀ`, `R = U·diag(1, 1, d)·Vᵀ` (d = sign det(U·Vᵀ), or 1 with
+ * `allowReflection`), `s = tr(S·diag(1, 1, d)) / ‖P‖²`, `t = ḡ − s·R·p̄`. Float64, exact up to rounding.
+ * A `pred` whose points all coincide gets scale 0 (everything maps to gt's centroid).
+ *
+ * **Shapes**: `pred [J, 3]`, `gt [J, 3]` (arrays or tensors).
+ * @example
+ * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
+ * const pred = gt.map(([x, y, z]) => [2 * y + 1, -2 * x, 2 * z]); // rotated, scaled, shifted
+ * const { rotation, scale, translation } = similarityTransform(pred, gt); // scale ≈ 0.5
+ */
+export function similarityTransform(
+  pred: tf.Tensor | number[][],
+  gt: tf.Tensor | number[][],
+  options: ProcrustesOptions = {},
+): SimilarityTransform {
+  const { p, g } = checkPair('similarityTransform', pred, gt);
+  const n = p.length;
+  const pm = [0, 1, 2].map((c) => p.reduce((acc, q) => acc + q[c], 0) / n);
+  const gm = [0, 1, 2].map((c) => g.reduce((acc, q) => acc + q[c], 0) / n);
+  const m: Matrix3 = [
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+  ];
+  let pNorm2 = 0;
+  for (let k = 0; k < n; k++) {
+    const pc = [p[k][0] - pm[0], p[k][1] - pm[1], p[k][2] - pm[2]];
+    const gc = [g[k][0] - gm[0], g[k][1] - gm[1], g[k][2] - gm[2]];
+    pNorm2 += pc[0] * pc[0] + pc[1] * pc[1] + pc[2] * pc[2];
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) m[i][j] += gc[i] * pc[j];
+  }
+  const { U, S, V } = svd3(m);
+  const d = options.allowReflection || det3(U) * det3(V) >= 0 ? 1 : -1;
+  const rotation = [0, 1, 2].map((i) =>
+    [0, 1, 2].map((j) => U[i][0] * V[j][0] + U[i][1] * V[j][1] + d * U[i][2] * V[j][2]),
+  );
+  const useScale = options.scale ?? true;
+  const scale = !useScale ? 1 : pNorm2 > 0 ? (S[0] + S[1] + d * S[2]) / pNorm2 : 0;
+  const translation = [0, 1, 2].map(
+    (i) => gm[i] - scale * (rotation[i][0] * pm[0] + rotation[i][1] * pm[1] + rotation[i][2] * pm[2]),
+  );
+  return { rotation, scale, translation };
+}
+
+/** Applies `p ↦ s·R·p + t` to points `[J][3]`. */
+export function applySimilarity(points: number[][], transform: SimilarityTransform): number[][] {
+  const { rotation: r, scale: s, translation: t } = transform;
+  return points.map((q) => [0, 1, 2].map((i) => s * (r[i][0] * q[0] + r[i][1] * q[1] + r[i][2] * q[2]) + t[i]));
+}
+
+/**
+ * Procrustes similarity alignment: `pred` moved, rotated and scaled onto `gt` by
+ * {@link similarityTransform}. Batched inputs are aligned sample by sample.
+ *
+ * **Shapes**: `pred`, `gt` `[J, 3]` or `[N, J, 3]` (arrays or tensors) → aligned `pred` as arrays of the same shape.
+ * @example
+ * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
+ * const pred = gt.map(([x, y, z]) => [2 * y + 1, -2 * x, 2 * z]);
+ * const aligned = procrustesAlign(pred, gt); // ≈ gt; then mpjpe(gt, aligned)
+ */
+export function procrustesAlign(
+  pred: tf.Tensor | number[][],
+  gt: tf.Tensor | number[][],
+  options?: ProcrustesOptions,
+): number[][];
+export function procrustesAlign(
+  pred: tf.Tensor | number[][][],
+  gt: tf.Tensor | number[][][],
+  options?: ProcrustesOptions,
+): number[][][];
+export function procrustesAlign(
+  pred: tf.Tensor | number[][] | number[][][],
+  gt: tf.Tensor | number[][] | number[][][],
+  options: ProcrustesOptions = {},
+): number[][] | number[][][] {
+  const name = 'procrustesAlign';
+  const expected = 'points [J, 3] or [N, J, 3]';
+  const { value: p, shape: ps } = readPoints(name, 'pred', pred, [2, 3], expected, [3]);
+  const { value: g, shape: gs } = readPoints(name, 'gt', gt, [2, 3], expected, [3]);
+  if (ps.length !== gs.length || ps.some((d, i) => d !== gs[i])) {
+    throw new PhalanxShapeError(name, 'pred', `of the shape of gt [${gs.join(', ')}]`, ps);
+  }
+  if (ps.length === 2) {
+    const pp = p as number[][];
+    return applySimilarity(pp, similarityTransform(pp, g as number[][], options));
+  }
+  return (p as number[][][]).map((hand, i) =>
+    applySimilarity(hand, similarityTransform(hand, (g as number[][][])[i], options)),
+  );
+}

@@ -1,0 +1,172 @@
+/**
+ * Pinhole projection and 2.5D ↔ 3D (the Learnable Groups release's `P2W` and its inverse). Pixel centres at
+ * integer coordinates, x right, y down; camera frame with z forward; intrinsics
+ * `K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]` (zero skew; only `fx, fy, cx, cy` are read, so the Learnable
+ * Groups release's habit of storing the root depth in `K[2][2]` is harmless).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { PhalanxConfigError } from '@phalanx/errors';
+import {
+  batchArray,
+  camerasArray,
+  channel,
+  checkBone,
+  jointOf,
+  perSampleArray,
+  perSampleTensor,
+  tensorSetup,
+  type BoneOptions,
+  type Intrinsics,
+  type PerSample,
+  type Points,
+} from './inputs';
+
+/**
+ * Pinhole projection of camera-frame points: `u = fx·x/z + cx`, `v = fy·y/z + cy`. Points must lie in
+ * front of the camera (z > 0); no clamping is done.
+ *
+ * **Shapes**: `xyz [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]` → `uv [B, J, 2]` or `[J, 2]`.
+ * @example
+ * projectPoints([[0.1, -0.05, 0.5]], [[500, 0, 128], [0, 500, 128], [0, 0, 1]]); // [[228, 78]]
+ */
+export function projectPoints(xyz: tf.Tensor, K: Intrinsics): tf.Tensor;
+export function projectPoints(xyz: number[][], K: Intrinsics): number[][];
+export function projectPoints(xyz: number[][][], K: Intrinsics): number[][][];
+export function projectPoints(xyz: Points, K: Intrinsics): Points {
+  const name = 'projectPoints';
+  if (xyz instanceof tf.Tensor) {
+    return tf.tidy(() => {
+      const { x3, batched, fx, fy, cx, cy } = tensorSetup(name, xyz, K, 3);
+      const z = channel(x3, 2);
+      const u = tf.add(tf.mul(fx, tf.div(channel(x3, 0), z)), cx);
+      const v = tf.add(tf.mul(fy, tf.div(channel(x3, 1), z)), cy);
+      const uv = tf.stack([u, v], 2);
+      return batched ? uv : tf.squeeze(uv, [0]);
+    });
+  }
+  const { batch, batched } = batchArray(name, 'xyz', xyz, 3);
+  const cams = camerasArray(name, K, batch.length, batched);
+  const out = batch.map((hand, b) => {
+    const { fx, fy, cx, cy } = cams[b];
+    return hand.map(([x, y, z]) => [(fx * x) / z + cx, (fy * y) / z + cy]);
+  });
+  return batched ? out : out[0];
+}
+
+/** Options of {@link uvdToXyz}. */
+export interface UvdToXyzOptions {
+  /** Absolute depth of the root joint, `z_root` (same unit as the result). Per sample or shared. */
+  rootDepth: PerSample;
+  /** Hand scale `s` that multiplies the normalised relative depth (the bone length). Default 1. */
+  scale?: PerSample;
+}
+
+/**
+ * 2.5D → 3D with known root depth and scale — the Learnable Groups release's `P2W`:
+ * `z = d·s + z_root`, `x = z·(u − cx)/fx`, `y = z·(v − cy)/fy`, where `(u, v)` are pixels and `d` is the
+ * root-relative depth divided by the scale.
+ *
+ * **Shapes**: `uvd [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]`, `rootDepth`/`scale` per sample →
+ * `xyz` of the same shape as `uvd`.
+ * @example
+ * const K = [
+ *   [640, 0, 100],
+ *   [0, 640, 142],
+ *   [0, 0, 1],
+ * ];
+ * uvdToXyz([[228, 78, 0]], K, { rootDepth: 0.5, scale: 0.03 }); // [[0.1, -0.05, 0.5]]
+ */
+export function uvdToXyz(uvd: tf.Tensor, K: Intrinsics, options: UvdToXyzOptions): tf.Tensor;
+export function uvdToXyz(uvd: number[][], K: Intrinsics, options: UvdToXyzOptions): number[][];
+export function uvdToXyz(uvd: number[][][], K: Intrinsics, options: UvdToXyzOptions): number[][][];
+export function uvdToXyz(uvd: Points, K: Intrinsics, options: UvdToXyzOptions): Points {
+  const name = 'uvdToXyz';
+  if (options === undefined || options.rootDepth === undefined) {
+    throw new PhalanxConfigError(name, 'rootDepth', 'given (a number, one per sample, or a tensor)', undefined);
+  }
+  const scale = options.scale ?? 1;
+  if (uvd instanceof tf.Tensor) {
+    return tf.tidy(() => {
+      const { x3, batched, fx, fy, cx, cy } = tensorSetup(name, uvd, K, 3);
+      const b = x3.shape[0];
+      const z = tf.add(tf.mul(channel(x3, 2), perSampleTensor(scale, b)), perSampleTensor(options.rootDepth, b));
+      const x = tf.mul(z, tf.div(tf.sub(channel(x3, 0), cx), fx));
+      const y = tf.mul(z, tf.div(tf.sub(channel(x3, 1), cy), fy));
+      const xyz = tf.stack([x, y, z], 2);
+      return batched ? xyz : tf.squeeze(xyz, [0]);
+    });
+  }
+  const { batch, batched } = batchArray(name, 'uvd', uvd, 3);
+  const cams = camerasArray(name, K, batch.length, batched);
+  const roots = perSampleArray(name, 'rootDepth', options.rootDepth, batch.length);
+  const scales = perSampleArray(name, 'scale', scale, batch.length);
+  const out = batch.map((hand, b) => {
+    const { fx, fy, cx, cy } = cams[b];
+    return hand.map(([u, v, d]) => {
+      const z = d * scales[b] + roots[b];
+      return [z * ((u - cx) / fx), z * ((v - cy) / fy), z];
+    });
+  });
+  return batched ? out : out[0];
+}
+
+/** Result of {@link xyzToUvd}. */
+export interface UvdResult<P, S> {
+  /** `(u, v, d)`: pixels and the root-relative depth divided by the scale. */
+  uvd: P;
+  /** `z` of the root joint, `[B]` or a number. */
+  rootDepth: S;
+  /** Length of the root–ref bone, `[B]` or a number. */
+  scale: S;
+}
+
+/**
+ * 3D → 2.5D, the inverse of {@link uvdToXyz} and the Learnable Groups training target: `(u, v)` by
+ * projection, `d = (z − z_root)/s` with `s` the root–ref bone length.
+ *
+ * **Shapes**: `xyz [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]` → `uvd` of the same shape,
+ * `rootDepth`, `scale` `[B]` (tensor or numbers) or a number.
+ * @example
+ * const xyz = tf.add(tf.randomUniform([2, 21, 3], -0.05, 0.05), [0, 0, 0.5]); // [B, 21, 3], metres
+ * const K = tf.tile(tf.tensor3d([[[500, 0, 128], [0, 500, 128], [0, 0, 1]]]), [2, 1, 1]); // [B, 3, 3]
+ * const { uvd, rootDepth, scale } = xyzToUvd(xyz, K);
+ * uvdToXyz(uvd, K, { rootDepth, scale }); // ≈ xyz
+ */
+export function xyzToUvd(xyz: tf.Tensor, K: Intrinsics, options?: BoneOptions): UvdResult<tf.Tensor, tf.Tensor>;
+export function xyzToUvd(xyz: number[][], K: Intrinsics, options?: BoneOptions): UvdResult<number[][], number>;
+export function xyzToUvd(xyz: number[][][], K: Intrinsics, options?: BoneOptions): UvdResult<number[][][], number[]>;
+export function xyzToUvd(
+  xyz: Points,
+  K: Intrinsics,
+  options: BoneOptions = {},
+): UvdResult<Points, tf.Tensor | number | number[]> {
+  const name = 'xyzToUvd';
+  if (xyz instanceof tf.Tensor) {
+    const [uvd, rootDepth, scale] = tf.tidy(() => {
+      const { x3, batched } = tensorSetup(name, xyz, K, 3);
+      const { root, ref } = checkBone(name, options, x3.shape[1]);
+      const uv = projectPoints(x3, K);
+      const r = jointOf(x3, root);
+      const s = tf.norm(tf.sub(jointOf(x3, ref), r), 'euclidean', 1);
+      const zr = tf.squeeze(tf.slice(r, [0, 2], [-1, 1]), [1]);
+      const d = tf.div(tf.sub(channel(x3, 2), tf.expandDims(zr, 1)), tf.expandDims(s, 1));
+      const out = tf.concat([uv, tf.expandDims(d, 2)], 2);
+      return batched ? [out, zr, s] : [tf.squeeze(out, [0]), tf.squeeze(zr, [0]), tf.squeeze(s, [0])];
+    });
+    return { uvd, rootDepth, scale };
+  }
+  const { batch, batched } = batchArray(name, 'xyz', xyz, 3);
+  const { root, ref } = checkBone(name, options, batch[0].length);
+  const cams = camerasArray(name, K, batch.length, batched);
+  const rootDepth: number[] = [];
+  const scale: number[] = [];
+  const uvd = batch.map((hand, b) => {
+    const r = hand[root];
+    const s = Math.hypot(hand[ref][0] - r[0], hand[ref][1] - r[1], hand[ref][2] - r[2]);
+    rootDepth.push(r[2]);
+    scale.push(s);
+    const { fx, fy, cx, cy } = cams[b];
+    return hand.map((p) => [(fx * p[0]) / p[2] + cx, (fy * p[1]) / p[2] + cy, (p[2] - r[2]) / s]);
+  });
+  return batched ? { uvd, rootDepth, scale } : { uvd: uvd[0], rootDepth: rootDepth[0], scale: scale[0] };
+}

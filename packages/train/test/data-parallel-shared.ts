@@ -1,0 +1,37 @@
+/** The model, data and loss shared by the data-parallel tests and their replica module. */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+/** Test settings handed to every replica. */
+export interface ReplicaTestData {
+  steps: number;
+  batchSize: number;
+  mode: 'train' | 'throw' | 'uneven';
+}
+
+export type Batch = { xs: tf.Tensor; ys: tf.Tensor };
+
+/**
+ * Two dense layers without batch norm: batch norm would normalise each replica's shard with its own
+ * statistics, so N shards would not follow one batch of all the samples.
+ */
+export function mlp(): tfl.LayersModel {
+  const x = tfl.input({ shape: [4], name: 'x' });
+  const h = tfl.layers
+    .dense({ units: 8, activation: 'tanh', name: 'a', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) })
+    .apply(x) as tfl.SymbolicTensor;
+  const y = tfl.layers
+    .dense({ units: 3, name: 'b', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) })
+    .apply(h) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: x, outputs: y });
+}
+
+/** The global batch of a step: depends only on the step. */
+export function globalBatch(step: number, batchSize: number): Batch {
+  return tf.tidy(() => ({
+    xs: tf.randomNormal([batchSize, 4], 0, 1, 'float32', 10 + step),
+    ys: tf.randomNormal([batchSize, 3], 0, 1, 'float32', 1000 + step),
+  }));
+}
+
+export const mse = (outputs: tf.Tensor[], b: Batch) => tf.mean(tf.square(tf.sub(outputs[0], b.ys))) as tf.Scalar;
