@@ -65,14 +65,19 @@ const context: ReplicaContext<unknown> = {
   shard: <T>(items: readonly T[]) => items.filter((_, i) => i % setup.replicas === setup.replica),
 };
 
-try {
-  const loaded = (await import(setup.module)) as { default?: ReplicaMain<unknown, unknown> };
-  if (typeof loaded.default !== 'function') {
-    throw new TypeError(`runDataParallel: module ${setup.module} must export default a function (context) → Promise`);
+/** Loads the user's module and runs it (no top-level await: the package also builds as CommonJS). */
+async function run(): Promise<void> {
+  try {
+    const loaded = (await import(setup.module)) as { default?: ReplicaMain<unknown, unknown> };
+    if (typeof loaded.default !== 'function') {
+      throw new TypeError(`runDataParallel: module ${setup.module} must export default a function (context) → Promise`);
+    }
+    post({ kind: 'done', result: await loaded.default(context) });
+  } catch (error) {
+    const e = error instanceof Error ? error : new Error(String(error));
+    const failed: FailedMessage = { kind: 'failed', name: e.name, message: e.message, stack: e.stack };
+    post(failed);
   }
-  post({ kind: 'done', result: await loaded.default(context) });
-} catch (error) {
-  const e = error instanceof Error ? error : new Error(String(error));
-  const failed: FailedMessage = { kind: 'failed', name: e.name, message: e.message, stack: e.stack };
-  post(failed);
 }
+
+void run();
