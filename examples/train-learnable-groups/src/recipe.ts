@@ -86,6 +86,12 @@ export function sigmaAt(initial: number, final: number | undefined, step: number
   return final + 0.5 * (initial - final) * (1 + Math.cos(Math.PI * t));
 }
 
+/** Whether a layer is a batch norm: tfjs-layers' own or `@phalanx/layers`' `LeanBatchNormalization`. */
+function isBatchNorm(layer: tfl.layers.Layer): boolean {
+  const name = layer.getClassName();
+  return name === 'BatchNormalization' || name === 'LeanBatchNormalization';
+}
+
 /**
  * Sets the (Keras-style) momentum of every batch-normalisation layer of `model`:
  * `moving ← momentum·moving + (1 − momentum)·batch` (PyTorch's `momentum` is `1 −` this). Returns the
@@ -94,7 +100,7 @@ export function sigmaAt(initial: number, final: number | undefined, step: number
 export function setBatchNormMomentum(model: tfl.LayersModel, momentum: number): number {
   let n = 0;
   for (const layer of model.layers) {
-    if (layer.getClassName() !== 'BatchNormalization') continue;
+    if (!isBatchNorm(layer)) continue;
     (layer as unknown as { momentum: number }).momentum = momentum;
     n++;
   }
@@ -110,7 +116,7 @@ export function setBatchNormMomentum(model: tfl.LayersModel, momentum: number): 
  * **Shapes**: each input `[B, S, S, 3]`.
  */
 export function recalibrateBatchNorm(model: tfl.LayersModel, inputs: tf.Tensor[]): void {
-  const layers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization') as unknown as {
+  const layers = model.layers.filter(isBatchNorm) as unknown as {
     momentum: number;
   }[];
   const saved = layers.map((l) => l.momentum);
