@@ -222,16 +222,19 @@ describe('browser demo (built page in headless Chromium)', () => {
     // JOINT_RADIUS with a 1.5-px dark rim are drawn in joint order; a poorly trained model may put several
     // joints close together). Where the last dot over the centre covers it only with its rim, the colour
     // is the rim's: such joints are not checked.
-    const inner = JOINT_RADIUS - 1.5;
-    const outer = JOINT_RADIUS + 1;
+    // Distances are taken from the centre of the pixel read (getImageData at the rounded position), with
+    // one pixel of margin for anti-aliasing on either side of the 1.5-px rim.
+    const inner = JOINT_RADIUS - 0.75 - 1;
+    const outer = JOINT_RADIUS + 0.75 + 1;
     let checked = 0;
     state.display.forEach(([x, y], j) => {
+      const [px, py] = [Math.round(x) + 0.5, Math.round(y) + 0.5];
       let top = j;
       state.display.forEach(([x2, y2], k) => {
-        if (k > top && Math.hypot(x2 - x, y2 - y) < outer) top = k;
+        if (k > top && Math.hypot(x2 - px, y2 - py) < outer) top = k;
       });
       const [xt, yt] = state.display[top];
-      if (Math.hypot(xt - x, yt - y) >= inner) return;
+      if (Math.hypot(xt - px, yt - py) >= inner) return;
       checked++;
       expect(hex(pixels[j]), `joint ${j} (topmost dot: joint ${top})`).toBe(state.colors[state.jointGroup[top]]);
     });
