@@ -3,12 +3,22 @@
  * peak tensor bytes, where in the step the peak falls, bytes allocated and time per kernel.
  *
  * Run: `npx tsx --tsconfig bench/tsconfig.json bench/src/models-profile.ts [--batch 1] [--size 256] [--top 25]
- * [--steps 2] [--lean]` (`--lean`: `enableLeanBackprop()`).
+ * [--steps 2] [--lean] [--planes 32] [--hourglass 256] [--small] [--threads N] [--input-strategy S]
+ * [--filter-strategy S] [--dump FILE]` (`--lean`: `enableLeanBackprop()`; `--small`: the demo model's stem
+ * 32,64 and neck 64; `--threads N`: the threaded backend with N threads; `--dump`: every kernel of the
+ * profiled step as JSON `[name, ms, input shapes]`).
+ *
+ * The demo step: `--batch 16 --size 64 --planes 16 --hourglass 64 --small --lean --threads 1`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
-import { enableLeanBackprop } from '@phalanx/wasm-training';
+import {
+  enableLeanBackprop,
+  setThreadedWasmBackend,
+  setConv2DBackpropInputStrategy,
+  setConv2DBackpropFilterStrategy,
+} from '@phalanx/wasm-training';
 import { stepTemperature } from '@phalanx/layers';
 import { createLearnableGroups } from '@phalanx/learnable-groups';
 import { Trainer } from '@phalanx/train';
@@ -36,14 +46,23 @@ async function main(): Promise<void> {
   const top = arg('--top', 25);
   const steps = arg('--steps', 2);
   if (args.includes('--lean')) enableLeanBackprop();
-  await useBackend('wasm');
+  const threads = arg('--threads', 0);
+  if (threads > 0) console.log('threads', await setThreadedWasmBackend(threads));
+  else await useBackend('wasm');
+  const sarg = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  if (sarg('--input-strategy')) setConv2DBackpropInputStrategy(sarg('--input-strategy') as 'winograd');
+  if (sarg('--filter-strategy')) setConv2DBackpropFilterStrategy(sarg('--filter-strategy') as 'winograd');
   const model = createLearnableGroups({
     numGroups: 3,
     fusion: true,
     inputSize: size,
     numJoints: 21,
-    planes: [32, 32],
-    hourglassFeatures: 256,
+    planes: [arg('--planes', 32), arg('--planes', 32)],
+    hourglassFeatures: arg('--hourglass', 256),
+    ...(args.includes('--small') ? { stemChannels: [32, 64] as [number, number], neckChannels: 64 } : {}),
     seed: 1,
   });
   const trainer = new Trainer<Batch>({
@@ -128,6 +147,12 @@ async function main(): Promise<void> {
     for (const [key, e] of [...byShape.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, top)) {
       console.log(`${e.ms.toFixed(0)} ms ×${e.n}: ${key}`);
     }
+  }
+  const dumpFile = sarg('--dump');
+  if (dumpFile !== undefined) {
+    const fs = await import('node:fs');
+    const kernels = info.kernels.map((k) => [k.name, k.kernelTimeMs, k.inputShapes]);
+    fs.writeFileSync(dumpFile, JSON.stringify(kernels));
   }
   const rows = [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, top);
   console.log('kernel | calls | MiB allocated | ms');
