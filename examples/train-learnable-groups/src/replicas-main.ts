@@ -26,18 +26,23 @@ export async function trainWithReplicas(
   model: tfl.LayersModel,
   config: JobConfig,
   replicas: number,
-  train: Omit<ReplicaJob, 'config'>,
+  train: Omit<ReplicaJob, 'config' | 'initialWeights'>,
 ): Promise<{ step: number; interrupted: boolean; checkpoint: string | null }> {
   console.log(
     `training on ${replicas} data-parallel replicas (worker threads, 1 wasm thread each), ` +
       `${config.batchSize / replicas} samples of each batch of ${config.batchSize} per replica`,
   );
-  const [outcome] = await runDataParallel<ReplicaJob, ReplicaOutcome | null>({
+  const initialWeights = model.weights.map((w) => w.read().dataSync() as Float32Array);
+  const outcomes = await runDataParallel<ReplicaJob, ReplicaOutcome>({
     module: new URL('./replicas.ts', import.meta.url),
     replicas,
-    data: { config, ...train },
+    data: { config, ...train, initialWeights },
   });
-  const { step, interrupted, weights } = outcome!;
+  const digests = outcomes.map((o) => o.trainableDigest);
+  if (new Set(digests).size !== 1) {
+    throw new Error(`the replicas ended with different weights (digests ${digests.join(', ')}): they fell out of step`);
+  }
+  const { step, interrupted, weights } = outcomes[0];
   tf.tidy(() =>
     model.setWeights(weights.map((values, i) => tf.tensor(values, model.weights[i].read().shape, 'float32'))),
   );

@@ -21,7 +21,7 @@ beforeAll(async () => {
 });
 
 describe('--replicas', () => {
-  it('2 replicas train 2 steps of the tiny model; replica 0 logs, checkpoints and hands back its weights', async () => {
+  it("2 replicas start from the main thread's weights, stay in step (same digest) and replica 0 hands back its weights", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lg-replicas-'));
     try {
       const model = buildModel(config);

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { disposeBatch, type HandBatch } from '@phalanx/data';
 import type { ReplicaContext } from '@phalanx/train/data-parallel';
 import { setThreadedWasmBackend } from '@phalanx/wasm-training';
@@ -24,14 +25,32 @@ export interface ReplicaJob {
   evalEvery: number;
   logFile: string;
   test: { size: number; count: number; batchSize: number; seed: number };
+  /**
+   * The starting values of `model.weights`, in order, that every replica sets after building its model:
+   * the initialisers are not seeded, so replicas built alone would start from different weights and the
+   * averaged gradients would then fit none of them.
+   */
+  initialWeights: Float32Array[];
 }
 
-/** What replica 0 returns (the others return null). */
+/** What a replica returns. */
 export interface ReplicaOutcome {
   step: number;
   interrupted: boolean;
-  /** The final values of `model.weights`, in order. */
+  /** Replica 0: the final values of `model.weights`, in order; the others: empty. */
   weights: Float32Array[];
+  /** A digest of the final trainable weights' bits: equal on every replica when they stayed in step. */
+  trainableDigest: string;
+}
+
+/** FNV-1a over the bits of every trainable weight, in order (hex). */
+export function trainableDigest(model: tfl.LayersModel): string {
+  let hash = 0x811c9dc5;
+  for (const w of model.trainableWeights) {
+    const bits = new Uint32Array((w.read().dataSync() as Float32Array).slice().buffer);
+    for (const word of bits) hash = Math.imul(hash ^ word, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
 }
 
 /** This replica's rows (i ≡ r mod N) of a global batch; frees the batch. */
@@ -59,11 +78,16 @@ async function* sharded(source: AsyncIterable<HandBatch> | Iterable<HandBatch>, 
 }
 
 /** A replica: builds the same model (same seeds), trains its shards, replica 0 evaluates and checkpoints. */
-export default async function trainReplica(context: ReplicaContext<ReplicaJob>): Promise<ReplicaOutcome | null> {
+export default async function trainReplica(context: ReplicaContext<ReplicaJob>): Promise<ReplicaOutcome> {
   await setThreadedWasmBackend(1);
   const job = context.data;
   const primary = context.replica === 0;
   const model = buildModel(job.config);
+  tf.tidy(() =>
+    model.setWeights(
+      job.initialWeights.map((values, i) => tf.tensor(values, model.weights[i].read().shape, 'float32')),
+    ),
+  );
   const trainer = buildTrainer(model, job.config, {
     progress: primary ? {} : false,
     reduceGradients: context.reduceGradients,
@@ -94,10 +118,10 @@ export default async function trainReplica(context: ReplicaContext<ReplicaJob>):
       : { logFile: null }),
   });
   test.forEach(disposeBatch);
-  if (!primary) return null;
   return {
     step: result.step,
     interrupted: result.interrupted,
-    weights: model.weights.map((w) => w.read().dataSync() as Float32Array),
+    weights: primary ? model.weights.map((w) => w.read().dataSync() as Float32Array) : [],
+    trainableDigest: trainableDigest(model),
   };
 }
