@@ -187,6 +187,8 @@ async function main(): Promise<void> {
   const evalNow = async (step: number) => {
     const r = await measure(model, test, 'epe');
     if (fixed > 0) Object.assign(r, await measure(model, fixedSet, 'epeFixed'));
+    const ema = trainer.ema;
+    if (ema !== null) Object.assign(r, await ema.withAveragedWeights(() => measure(model, test, 'epeEma')));
     if (recalSet.length > 0) {
       recalibrateBatchNorm(
         model,

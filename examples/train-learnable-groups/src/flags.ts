@@ -33,6 +33,7 @@ export const RECIPE_FLAGS = {
   'scoremap-weight': { type: 'string' },
   'heatmap-sigma': { type: 'string' },
   'heatmap-sigma-final': { type: 'string' },
+  ema: { type: 'string' },
   beta: { type: 'string' },
   'data-seed': { type: 'string' },
   'max-tilt': { type: 'string' },
@@ -68,6 +69,8 @@ export const RECIPE_HELP = `  --steps N             optimizer steps (default 150
   --heatmap-sigma-final σ  σ at the last step (cosine schedule from --heatmap-sigma)
   --beta β              initial per-joint β of the soft-argmax layers (default: the model's 1)
   --data-seed N         seed of the training stream (default 1; the held-out set's is 90210)
+  --ema D               evaluate (and save beside the weights) a moving average of the weights, decay D
+                        (e.g. 0.99; the Trainer's warm-up min(D, (1+t)/(10+t)))
   --max-tilt DEG        synthetic views: palm normal at most DEG degrees from the camera axis (default: any view)`;
 
 /** Defaults of the recipe flags: what a run does when a flag is not given. */
@@ -131,6 +134,14 @@ export function numFlag(name: string, value: unknown, fallback: number): number 
 
 function optionalNum(name: string, value: unknown): number | undefined {
   return value === undefined ? undefined : numFlag(name, value, 0);
+}
+
+/** `--ema D`: a decay in [0, 1), or absent. */
+function emaFlag(value: unknown): number | undefined {
+  const decay = optionalNum('ema', value);
+  if (decay !== undefined && !(decay < 1))
+    throw new Error(`--ema must be a decay in [0, 1), but received '${String(value)}'.`);
+  return decay;
 }
 
 /** `parseArgs` option table (its `options`). */
@@ -206,6 +217,7 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults: RecipePres
     scoremapWeight: numFlag('scoremap-weight', flags['scoremap-weight'], paper ? 0 : defaults.scoremapWeight),
     heatmapSigma: numFlag('heatmap-sigma', flags['heatmap-sigma'], defaults.heatmapSigma),
     heatmapSigmaFinal: optionalNum('heatmap-sigma-final', flags['heatmap-sigma-final']),
+    emaDecay: emaFlag(flags.ema),
     initialBeta: optionalNum('beta', flags.beta),
     synthetic: tilt === undefined ? undefined : { maxTilt: (Math.min(tilt, 90) * Math.PI) / 180 },
   };

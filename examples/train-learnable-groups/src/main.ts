@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
-import { setThreadedWasmBackend } from '@phalanx/wasm-training';
+import { enableLeanBackprop, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { disposeBatch, encodePng, type HandBatch, type RgbImage } from '@phalanx/data';
 import { type ConcreteJointSelector, fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
 import { pckCurveToSvg } from '@phalanx/pose';
@@ -60,7 +60,8 @@ if (flags.help) {
   --threads N           threads of the wasm backend (default: every core)
   --data-workers N      worker threads rendering the training data ahead of the trainer (default 1; 0: none)
   --replicas N          data-parallel replicas in worker threads, each with a 1-thread wasm backend and a
-                        shard of every batch; gradients averaged each step (default 1: no replicas).
+                        shard of every batch; gradients averaged each step (default: the preset's —
+                        demo 2, pretrained 1 — capped by the cores).
                         Not with --resume or --init yet
   --tag TEXT            a free label, ignored
 ${RECIPE_HELP}
@@ -167,6 +168,7 @@ async function writeFigures(
 async function main(): Promise<void> {
   const t0 = performance.now();
   const threads = await setThreadedWasmBackend(threadsFlag(flags.threads as string | undefined));
+  enableLeanBackprop(); // the same gradients with less memory held: ≈ 8 % faster steps here
   const dataWorkers = dataWorkersFlag(flags['data-workers'] as string | undefined);
   mkdirSync(out, { recursive: true });
   const model = buildModel(config);
@@ -187,7 +189,7 @@ async function main(): Promise<void> {
   const before = await evaluate(model, test);
   console.log(`before training: ${summary(before)}`);
 
-  const replicas = replicasFlag(flags.replicas as string | undefined, config.batchSize);
+  const replicas = replicasFlag(flags.replicas as string | undefined, config.batchSize, preset.replicas);
   if (replicas > 1 && (flags.resume === true || typeof flags.init === 'string')) {
     throw new Error('--replicas > 1 cannot be combined with --resume or --init yet: run with --replicas 1.');
   }

@@ -74,6 +74,11 @@ export interface JobConfig {
   heatmapSigmaFinal?: number;
   /** Keras-style momentum of every batch-norm layer (the release's: 0.9 = PyTorch's 0.1). Optional. */
   batchNormMomentum?: number;
+  /**
+   * Decay of an exponential moving average of the trainable weights (the Trainer's `ema`, with its
+   * warm-up), used for evaluation, checkpoints keep both. Absent: no average.
+   */
+  emaDecay?: number;
   /** Options of the synthetic renderer for the training data (and, in the harness, the held-out set). */
   synthetic?: Pick<SyntheticHandOptions, 'handExtent' | 'maxTilt'>;
 }
@@ -230,6 +235,7 @@ export function buildTrainer(
     progress: options.progress,
     callbacks: options.callbacks,
     reduceGradients: options.reduceGradients,
+    ...(config.emaDecay === undefined ? {} : { ema: { decay: config.emaDecay } }),
   });
 }
 

@@ -14,15 +14,22 @@ export interface Preset {
   evalEvery: (steps: number) => number;
   /** Checkpoint period (steps). */
   checkpointEvery: (steps: number) => number;
+  /**
+   * Data-parallel replicas when `--replicas` is not given (capped by the cores available; 1: one process
+   * training the whole batch).
+   */
+  replicas: number;
 }
 
 /** The presets by name. */
 export const PRESETS = {
   demo: {
-    describe: '600 steps × 16 at 64 px, Adam 3e-3 with a 30-step warm-up and cosine decay, scoremap CE × 1 (σ 1.5)',
+    describe:
+      '600 steps × 32 at 64 px on 2 data-parallel replicas of 16, Adam 3e-3 with a 30-step warm-up and cosine ' +
+      'decay, scoremap CE × 1 (σ 1.5)',
     recipe: {
       steps: 600,
-      batch: 16,
+      batch: 32,
       inputSize: 64,
       lrRest: 3e-3,
       warmup: 30,
@@ -33,6 +40,7 @@ export const PRESETS = {
     },
     evalEvery: (steps) => Math.max(1, Math.ceil(steps / 4)),
     checkpointEvery: (steps) => Math.max(1, Math.ceil(steps / 2)),
+    replicas: 2,
   },
   pretrained: {
     describe: '12000 steps × 16 at 64 px, Adam 3e-3, 200-step warm-up, cosine decay; evaluation every 500 steps',
@@ -49,6 +57,7 @@ export const PRESETS = {
     },
     evalEvery: () => 500,
     checkpointEvery: () => 250,
+    replicas: 1,
   },
 } satisfies Record<string, Preset>;
 

@@ -3,15 +3,22 @@
  * `runDataParallel`, and puts replica 0's final weights into the main thread's model, so evaluation,
  * figures and the model save after training run unchanged.
  */
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { runDataParallel } from '@phalanx/train/data-parallel';
 import type { JobConfig } from './pipeline';
 import type { ReplicaJob, ReplicaOutcome } from './replicas';
 
-/** `--replicas N`: integer ≥ 1 that divides the batch size (default 1: no replicas). */
-export function replicasFlag(value: string | undefined, batchSize: number): number {
-  if (value === undefined) return 1;
+/**
+ * `--replicas N`: integer ≥ 1 that divides the batch size. Absent: `preferred` (the preset's) capped by the
+ * cores available, or 1 when that does not divide the batch size.
+ */
+export function replicasFlag(value: string | undefined, batchSize: number, preferred = 1): number {
+  if (value === undefined) {
+    const n = Math.max(1, Math.min(preferred, availableParallelism()));
+    return batchSize % n === 0 ? n : 1;
+  }
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || batchSize % n !== 0) {
     throw new Error(

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@phalanx/testing';
 import { buildModel, MODEL_SIZES, type JobConfig } from './pipeline';
-import { trainWithReplicas } from './replicas-main';
+import { replicasFlag, trainWithReplicas } from './replicas-main';
+import { availableParallelism } from 'node:os';
 
 const config: JobConfig = {
   model: MODEL_SIZES.tiny,
@@ -21,6 +22,16 @@ beforeAll(async () => {
 });
 
 describe('--replicas', () => {
+  it("defaults to the preset's count capped by the cores, and to 1 when that does not divide the batch", () => {
+    const cores = availableParallelism();
+    expect(replicasFlag(undefined, 32, 2)).toBe(Math.min(2, cores));
+    expect(replicasFlag(undefined, 32, 1)).toBe(1);
+    expect(replicasFlag(undefined, 7, 2)).toBe(1); // 7 is odd: no split of the batch
+    expect(replicasFlag('4', 32, 2)).toBe(4);
+    expect(() => replicasFlag('3', 32, 2)).toThrow(/divides the batch size 32/);
+    expect(() => replicasFlag('0', 32, 2)).toThrow(/integer ≥ 1/);
+  });
+
   it("2 replicas start from the main thread's weights, stay in step (same digest) and replica 0 hands back its weights", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lg-replicas-'));
     try {

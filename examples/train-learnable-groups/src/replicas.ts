@@ -11,7 +11,7 @@ import '@tensorflow/tfjs-layers';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { disposeBatch, type HandBatch } from '@phalanx/data';
 import type { ReplicaContext } from '@phalanx/train/data-parallel';
-import { setThreadedWasmBackend } from '@phalanx/wasm-training';
+import { enableLeanBackprop, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { buildModel, buildTrainer, evaluate, heldOutSet, type JobConfig } from './pipeline';
 import { trainingSource } from './threads';
 
@@ -80,6 +80,7 @@ async function* sharded(source: AsyncIterable<HandBatch> | Iterable<HandBatch>, 
 /** A replica: builds the same model (same seeds), trains its shards, replica 0 evaluates and checkpoints. */
 export default async function trainReplica(context: ReplicaContext<ReplicaJob>): Promise<ReplicaOutcome> {
   await setThreadedWasmBackend(1);
+  enableLeanBackprop();
   const job = context.data;
   const primary = context.replica === 0;
   const model = buildModel(job.config);
