@@ -61,7 +61,7 @@ if (flags.help) {
   --data-workers N      worker threads rendering the training data ahead of the trainer (default 1; 0: none)
   --replicas N          data-parallel replicas in worker threads, each with a 1-thread wasm backend and a
                         shard of every batch; gradients averaged each step (default: the preset's —
-                        demo 2, pretrained 1 — capped by the cores).
+                        2 for both presets, capped by the cores).
                         Not with --resume or --init yet
   --tag TEXT            a free label, ignored
 ${RECIPE_HELP}

@@ -43,10 +43,12 @@ export const PRESETS = {
     replicas: 2,
   },
   pretrained: {
-    describe: '12000 steps × 16 at 64 px, Adam 3e-3, 200-step warm-up, cosine decay; evaluation every 500 steps',
+    describe:
+      '6000 steps × 32 at 64 px on 2 data-parallel replicas of 16, Adam 3e-3, 200-step warm-up, cosine decay; ' +
+      'evaluation every 250 steps',
     recipe: {
-      steps: 12000,
-      batch: 16,
+      steps: 6000,
+      batch: 32,
       inputSize: 64,
       lrRest: 3e-3,
       warmup: 200,
@@ -55,9 +57,9 @@ export const PRESETS = {
       scoremapWeight: 1,
       heatmapSigma: 1.5,
     },
-    evalEvery: () => 500,
-    checkpointEvery: () => 250,
-    replicas: 1,
+    evalEvery: () => 250,
+    checkpointEvery: () => 125,
+    replicas: 2,
   },
 } satisfies Record<string, Preset>;
 
