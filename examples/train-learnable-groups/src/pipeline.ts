@@ -185,6 +185,8 @@ export function buildTrainer(
     callbacks?: TrainerCallbacks[];
     /** A data-parallel replica's gradient exchange (`--replicas`). */
     reduceGradients?: GradientReducer;
+    /** Samples a batch counts for (`--replicas`: the global batch a shard is part of). Default: its size. */
+    batchSize?: (batch: HandBatch) => number;
   } = {},
 ): Trainer<HandBatch> {
   const heatmapWeight = config.heatmapWeight ?? 0;
@@ -230,6 +232,7 @@ export function buildTrainer(
     progress: options.progress,
     callbacks: options.callbacks,
     reduceGradients: options.reduceGradients,
+    batchSize: options.batchSize,
   });
 }
 

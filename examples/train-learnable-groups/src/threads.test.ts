@@ -1,15 +1,13 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { disposeBatch, type HandBatch } from '@phalanx/data';
 import { useBackend } from '@phalanx/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODEL_SIZES, trainingData, type JobConfig } from './pipeline';
+import { runMain } from './run-main';
 import { trainingSource } from './threads';
 
-const exampleDir = fileURLToPath(new URL('..', import.meta.url));
 const out = mkdtempSync(join(tmpdir(), 'phalanx-lg-threads-'));
 
 const config: JobConfig = {
@@ -35,22 +33,6 @@ async function firstBatches(source: AsyncIterable<HandBatch> | Iterable<HandBatc
     if (got.length === n) break;
   }
   return got;
-}
-
-/** Runs the example's main.ts; `onLine` sees each stdout line (and may signal the child). */
-function runMain(args: string[], onLine: (line: string, kill: () => void) => void = () => {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: exampleDir });
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    const text = chunk.toString();
-    stdout += text;
-    for (const line of text.split('\n')) onLine(line, () => child.kill('SIGINT'));
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, stdout, stderr: stderr.slice(-2000) })),
-  );
 }
 
 describe('train-learnable-groups on every core', () => {
