@@ -28,6 +28,15 @@ function runFit(data: FitReplicaData, signal?: AbortSignal): Promise<FitReplicaR
   return runDataParallel<FitReplicaData, FitReplicaResult>({ module: fitReplicaModule, replicas: 2, data, signal });
 }
 
+const FIT = { steps: 5, batchSize: 8, checkpointEvery: 100 };
+const straightDir = join(scratch, 'straight');
+let straightRun: Promise<FitReplicaResult[]> | null = null;
+/** The uninterrupted 5-step run of the fit tests (run once, shared). */
+function straight(): Promise<FitReplicaResult[]> {
+  straightRun ??= runFit({ ...FIT, checkpointDir: straightDir, resume: null });
+  return straightRun;
+}
+
 function run(replicas: number, data: ReplicaTestData): Promise<Float32Array[][]> {
   return runDataParallel<ReplicaTestData, Float32Array[]>({ module: replicaModule, replicas, data });
 }
@@ -90,9 +99,8 @@ describe('runDataParallel', () => {
   });
 
   it('a stop ends every replica after the same step with a checkpoint; resuming from it ends as an uninterrupted run', async () => {
-    const common = { steps: 5, batchSize: 8, checkpointEvery: 100 };
-    const straightDir = join(scratch, 'straight');
-    const straight = await runFit({ ...common, checkpointDir: straightDir, resume: null });
+    const common = FIT;
+    const [straight0, straight1] = await straight();
     const dir = join(scratch, 'stopped');
     // Aborted before the start: the first exchange tells every replica to stop after step 1.
     const stopped = await runFit({ ...common, checkpointDir: dir, resume: null }, AbortSignal.abort());
@@ -108,28 +116,21 @@ describe('runDataParallel', () => {
       [5, false],
       [5, false],
     ]);
-    expect(straight.map((r) => r.step)).toEqual([5, 5]);
+    expect([straight0.step, straight1.step]).toEqual([5, 5]);
     expect(resumed[1].weights).toEqual(resumed[0].weights); // replicas stay identical
     const names = bnMlp().weights.map((w) => w.originalName);
     const moving = names.map((n) => /moving_/.test(n));
     // Trainable weights (and the Adam state behind them) continue bit for bit; the moving statistics,
     // averaged at the interrupt in the resumed run only, agree up to float rounding.
     resumed[0].weights.forEach((w, k) => {
-      if (!moving[k]) expect(w, names[k]).toEqual(straight[0].weights[k]);
-      else w.forEach((v, i) => expect(v).toBeCloseTo(straight[0].weights[k][i], 5));
+      if (!moving[k]) expect(w, names[k]).toEqual(straight0.weights[k]);
+      else w.forEach((v, i) => expect(v).toBeCloseTo(straight0.weights[k][i], 5));
     });
-    expect(maxRelativeDifference(straight[0].weights, stopped[0].weights)).toBeGreaterThan(1e-3); // it trained on
+    expect(maxRelativeDifference(straight0.weights, stopped[0].weights)).toBeGreaterThan(1e-3); // it trained on
   });
 
   it('batch-norm moving statistics end as the mean over the replicas, in every replica and in the checkpoint', async () => {
-    const dir = join(scratch, 'bn');
-    const [first, second] = await runFit({
-      steps: 3,
-      batchSize: 8,
-      checkpointEvery: 100,
-      checkpointDir: dir,
-      resume: null,
-    });
+    const [first, second] = await straight();
     // Each replica gathered its own statistics on its shards...
     expect(maxRelativeDifference(first.statsBeforeAverage, second.statsBeforeAverage)).toBeGreaterThan(1e-3);
     // ...and ends with their mean.
@@ -140,7 +141,7 @@ describe('runDataParallel', () => {
     expect(statsAfter(second)).toEqual(expected);
     // Replica 0's end checkpoint holds them.
     const model = bnMlp();
-    await new Trainer<Batch>({ model, loss: mse, progress: false }).restore(join(dir, checkpointName(3)));
+    await new Trainer<Batch>({ model, loss: mse, progress: false }).restore(join(straightDir, checkpointName(5)));
     expect(model.weights.map((w) => w.read().dataSync())).toEqual(first.weights);
   });
 
