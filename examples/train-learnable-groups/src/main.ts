@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-layers';
 import { enableLeanBackprop, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { disposeBatch, encodePng, type HandBatch, type RgbImage } from '@phalanx/data';
@@ -61,8 +62,8 @@ if (flags.help) {
   --data-workers N      worker threads rendering the training data ahead of the trainer (default 1; 0: none)
   --replicas N          data-parallel replicas in worker threads, each with a 1-thread wasm backend and a
                         shard of every batch; gradients averaged each step (default: the preset's —
-                        2 for both presets, capped by the cores).
-                        Not with --resume or --init yet
+                        2 for both presets, capped by the cores). Works with --resume, --init and Ctrl-C
+                        as a single process does
   --tag TEXT            a free label, ignored
 ${RECIPE_HELP}
 
@@ -165,6 +166,32 @@ async function writeFigures(
   );
 }
 
+/**
+ * `--replicas N`: every replica starts from the same `--init` weights or resumes from the same
+ * checkpoint; the first Ctrl-C stops them all after the same step (replica 0 writes the interrupt
+ * checkpoint), a second one ends the process at once (Node's default: the listener is gone).
+ */
+async function trainReplicasUntilDone(
+  model: LayersModel,
+  replicas: number,
+  train: Parameters<typeof trainWithReplicas>[3],
+): Promise<{ step: number; interrupted: boolean; checkpoint: string | null }> {
+  const stop = new AbortController();
+  const onSigint = () => {
+    console.log('interrupt: finishing the step, then writing a checkpoint (Ctrl-C again to quit at once)');
+    stop.abort();
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    return await trainWithReplicas(model, config, replicas, train, {
+      resume: flags.resume === true,
+      signal: stop.signal,
+    });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const threads = await setThreadedWasmBackend(threadsFlag(flags.threads as string | undefined));
@@ -190,9 +217,6 @@ async function main(): Promise<void> {
   console.log(`before training: ${summary(before)}`);
 
   const replicas = replicasFlag(flags.replicas as string | undefined, config.batchSize, preset.replicas);
-  if (replicas > 1 && (flags.resume === true || typeof flags.init === 'string')) {
-    throw new Error('--replicas > 1 cannot be combined with --resume or --init yet: run with --replicas 1.');
-  }
   const tTrain = performance.now();
   const train = {
     steps,
@@ -205,7 +229,7 @@ async function main(): Promise<void> {
   };
   const result =
     replicas > 1
-      ? await trainWithReplicas(model, config, replicas, train)
+      ? await trainReplicasUntilDone(model, replicas, train)
       : await buildTrainer(model, config).fit({
           data: trainingSource(config, dataWorkers),
           steps,

@@ -190,6 +190,8 @@ export function buildTrainer(
     callbacks?: TrainerCallbacks[];
     /** A data-parallel replica's gradient exchange (`--replicas`). */
     reduceGradients?: GradientReducer;
+    /** Samples a batch counts for (`--replicas`: the global batch a shard is part of). Default: its size. */
+    batchSize?: (batch: HandBatch) => number;
   } = {},
 ): Trainer<HandBatch> {
   const heatmapWeight = config.heatmapWeight ?? 0;
@@ -236,6 +238,7 @@ export function buildTrainer(
     callbacks: options.callbacks,
     reduceGradients: options.reduceGradients,
     ...(config.emaDecay === undefined ? {} : { ema: { decay: config.emaDecay } }),
+    batchSize: options.batchSize,
   });
 }
 

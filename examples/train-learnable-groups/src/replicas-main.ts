@@ -1,11 +1,12 @@
 /**
- * The main thread's side of `--replicas N`: checks the flag, starts the replicas (`replicas.ts`) with
- * `runDataParallel`, and puts replica 0's final weights into the main thread's model, so evaluation,
- * figures and the model save after training run unchanged.
+ * The main thread's side of `--replicas N`: checks the flag, picks the checkpoint every replica resumes
+ * from, starts the replicas (`replicas.ts`) with `runDataParallel`, and puts replica 0's final weights
+ * into the main thread's model, so evaluation, figures and the model save after training run unchanged.
  */
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { chooseResumeCheckpoint } from '@phalanx/train';
 import { runDataParallel } from '@phalanx/train/data-parallel';
 import type { JobConfig } from './pipeline';
 import type { ReplicaJob, ReplicaOutcome } from './replicas';
@@ -28,13 +29,28 @@ export function replicasFlag(value: string | undefined, batchSize: number, prefe
   return n;
 }
 
-/** Trains `replicas` data-parallel replicas; replica 0's final weights end up in `model`. */
+/** How a replica run starts and stops. */
+export interface ReplicaRunOptions {
+  /** Continue from the newest intact checkpoint in `checkpointDir` (`--resume`). */
+  resume?: boolean;
+  /** Stops every replica after the same step; replica 0 writes its interrupt checkpoint (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Trains `replicas` data-parallel replicas; replica 0's final weights end up in `model`. With `resume`
+ * the newest intact checkpoint is chosen here, once, and every replica restores that one.
+ */
 export async function trainWithReplicas(
   model: tfl.LayersModel,
   config: JobConfig,
   replicas: number,
-  train: Omit<ReplicaJob, 'config' | 'initialWeights'>,
+  train: Omit<ReplicaJob, 'config' | 'initialWeights' | 'resumeFrom'>,
+  options: ReplicaRunOptions = {},
 ): Promise<{ step: number; interrupted: boolean; checkpoint: string | null }> {
+  const choice = await chooseResumeCheckpoint(options.resume === true, train.checkpointDir);
+  for (const warning of choice.warnings) console.warn(warning);
+  if (options.resume === true && choice.dir === null) console.log('nothing to resume: starting afresh');
   console.log(
     `training on ${replicas} data-parallel replicas (worker threads, 1 wasm thread each), ` +
       `${config.batchSize / replicas} samples of each batch of ${config.batchSize} per replica`,
@@ -43,15 +59,16 @@ export async function trainWithReplicas(
   const outcomes = await runDataParallel<ReplicaJob, ReplicaOutcome>({
     module: new URL('./replicas.ts', import.meta.url),
     replicas,
-    data: { config, ...train, initialWeights },
+    data: { config, ...train, initialWeights, resumeFrom: choice.dir },
+    signal: options.signal,
   });
   const digests = outcomes.map((o) => o.trainableDigest);
   if (new Set(digests).size !== 1) {
     throw new Error(`the replicas ended with different weights (digests ${digests.join(', ')}): they fell out of step`);
   }
-  const { step, interrupted, weights } = outcomes[0];
+  const { step, interrupted, checkpoint, weights } = outcomes[0];
   tf.tidy(() =>
     model.setWeights(weights.map((values, i) => tf.tensor(values, model.weights[i].read().shape, 'float32'))),
   );
-  return { step, interrupted, checkpoint: null };
+  return { step, interrupted, checkpoint };
 }

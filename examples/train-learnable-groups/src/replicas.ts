@@ -1,16 +1,18 @@
 /**
  * `--replicas N`: data-parallel training in N worker threads (`runDataParallel`), each with a 1-thread
  * wasm backend and its own copy of the model, each training on the samples i ≡ r (mod N) of every global
- * batch; the gradients are averaged each step. Replica 0 evaluates, logs and checkpoints through the
- * usual `fit` options and hands its final weights back to the main thread (batch-norm moving statistics
- * are replica 0's, gathered on its shards).
+ * batch; the gradients are averaged each step. Every replica starts from the main thread's weights (with
+ * `--init`, the imported ones) or resumes from the same checkpoint; `ReplicaSync` stops them all after
+ * the same step on Ctrl-C and averages their batch-norm moving statistics before each evaluation and
+ * checkpoint. Replica 0 evaluates, logs and checkpoints through the usual `fit` options and hands its
+ * final weights back to the main thread.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { disposeBatch, type HandBatch } from '@phalanx/data';
-import type { ReplicaContext } from '@phalanx/train/data-parallel';
+import { ReplicaSync, type ReplicaContext } from '@phalanx/train/data-parallel';
 import { enableLeanBackprop, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { buildModel, buildTrainer, evaluate, heldOutSet, type JobConfig } from './pipeline';
 import { trainingSource } from './threads';
@@ -31,12 +33,16 @@ export interface ReplicaJob {
    * averaged gradients would then fit none of them.
    */
   initialWeights: Float32Array[];
+  /** The checkpoint folder every replica resumes from (`--resume`), or `null`. */
+  resumeFrom: string | null;
 }
 
 /** What a replica returns. */
 export interface ReplicaOutcome {
   step: number;
   interrupted: boolean;
+  /** The last checkpoint written, if any (replica 0). */
+  checkpoint: string | null;
   /** Replica 0: the final values of `model.weights`, in order; the others: empty. */
   weights: Float32Array[];
   /** A digest of the final trainable weights' bits: equal on every replica when they stayed in step. */
@@ -77,7 +83,7 @@ async function* sharded(source: AsyncIterable<HandBatch> | Iterable<HandBatch>, 
   for await (const batch of source) yield shardOf(batch, context);
 }
 
-/** A replica: builds the same model (same seeds), trains its shards, replica 0 evaluates and checkpoints. */
+/** A replica: builds the model with the main thread's weights, trains its shards; replica 0 evaluates and checkpoints. */
 export default async function trainReplica(context: ReplicaContext<ReplicaJob>): Promise<ReplicaOutcome> {
   await setThreadedWasmBackend(1);
   enableLeanBackprop();
@@ -92,6 +98,9 @@ export default async function trainReplica(context: ReplicaContext<ReplicaJob>):
   const trainer = buildTrainer(model, job.config, {
     progress: primary ? {} : false,
     reduceGradients: context.reduceGradients,
+    // A shard counts as its global batch: samples seen and samples/s as in a single-process run.
+    batchSize: (b) => b.images.shape[0] * context.replicas,
+    callbacks: [new ReplicaSync(context, { averageEvery: [job.checkpointEvery, job.evalEvery] })],
   });
   const test = primary
     ? await heldOutSet(job.test.size, job.test.count, job.test.batchSize, job.test.seed, job.config.synthetic)
@@ -100,6 +109,8 @@ export default async function trainReplica(context: ReplicaContext<ReplicaJob>):
   const result = await trainer.fit({
     data: (position) => sharded(source(position) as AsyncIterable<HandBatch>, context),
     steps: job.steps,
+    resume: job.resumeFrom ?? false,
+    handleSigint: false, // the main thread's SIGINT reaches the replicas through runDataParallel's signal
     ...(primary
       ? {
           checkpointDir: job.checkpointDir,
@@ -122,6 +133,7 @@ export default async function trainReplica(context: ReplicaContext<ReplicaJob>):
   return {
     step: result.step,
     interrupted: result.interrupted,
+    checkpoint: result.checkpoint,
     weights: primary ? model.weights.map((w) => w.read().dataSync() as Float32Array) : [],
     trainableDigest: trainableDigest(model),
   };

@@ -1,15 +1,13 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { disposeBatch, type HandBatch } from '@phalanx/data';
 import { useBackend } from '@phalanx/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODEL_SIZES, trainingData, type JobConfig } from './pipeline';
+import { runMain } from './run-main';
 import { trainingSource } from './threads';
 
-const exampleDir = fileURLToPath(new URL('..', import.meta.url));
 const out = mkdtempSync(join(tmpdir(), 'phalanx-lg-threads-'));
 
 const config: JobConfig = {
@@ -37,22 +35,6 @@ async function firstBatches(source: AsyncIterable<HandBatch> | Iterable<HandBatc
   return got;
 }
 
-/** Runs the example's main.ts; `onLine` sees each stdout line (and may signal the child). */
-function runMain(args: string[], onLine: (line: string, kill: () => void) => void = () => {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: exampleDir });
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    const text = chunk.toString();
-    stdout += text;
-    for (const line of text.split('\n')) onLine(line, () => child.kill('SIGINT'));
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, stdout, stderr: stderr.slice(-2000) })),
-  );
-}
-
 describe('train-learnable-groups on every core', () => {
   it('prefetched training data is the same stream as on the training thread, also after a resume', async () => {
     const position = { step: 3, batchesSeen: 3 };
@@ -62,7 +44,20 @@ describe('train-learnable-groups on every core', () => {
   });
 
   it('--threads 2: Ctrl-C checkpoints and exits 130; --resume finishes the run and the process ends by itself', async () => {
-    const common = ['--batch', '2', '--test-size', '4', '--threads', '2', '--data-workers', '1', '--out', out];
+    const common = [
+      '--batch',
+      '2',
+      '--replicas',
+      '1',
+      '--test-size',
+      '4',
+      '--threads',
+      '2',
+      '--data-workers',
+      '1',
+      '--out',
+      out,
+    ];
     let sent = false;
     const first = await runMain([...common, '--steps', '3', '--checkpoint-every', '100'], (line, interrupt) => {
       if (!sent && /^step\s+1\//.test(line)) {

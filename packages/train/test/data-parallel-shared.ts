@@ -35,3 +35,39 @@ export function globalBatch(step: number, batchSize: number): Batch {
 }
 
 export const mse = (outputs: tf.Tensor[], b: Batch) => tf.mean(tf.square(tf.sub(outputs[0], b.ys))) as tf.Scalar;
+
+/** Settings of the data-parallel `fit` replica (`data-parallel-fit-replica.ts`). */
+export interface FitReplicaData {
+  steps: number;
+  batchSize: number;
+  /** Replica 0's checkpoint root. */
+  checkpointDir: string;
+  checkpointEvery: number;
+  /** The checkpoint folder every replica resumes from, or `null`. */
+  resume: string | null;
+}
+
+/** What each replica of the `fit` tests returns. */
+export interface FitReplicaResult {
+  step: number;
+  interrupted: boolean;
+  checkpoint: string | null;
+  /** Every weight of the model (`model.weights` order), moving statistics included. */
+  weights: Float32Array[];
+  /** Its own moving statistics when the loop ended, before `ReplicaSync` averaged them. */
+  statsBeforeAverage: Float32Array[];
+}
+
+/** The MLP with a batch norm between its layers (momentum 0.5, so that shards leave visible traces). */
+export function bnMlp(): tfl.LayersModel {
+  const x = tfl.input({ shape: [4], name: 'x' });
+  const h = tfl.layers
+    .dense({ units: 8, name: 'a', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) })
+    .apply(x) as tfl.SymbolicTensor;
+  const n = tfl.layers.batchNormalization({ momentum: 0.5, name: 'bn' }).apply(h) as tfl.SymbolicTensor;
+  const t = tfl.layers.activation({ activation: 'tanh' }).apply(n) as tfl.SymbolicTensor;
+  const y = tfl.layers
+    .dense({ units: 3, name: 'b', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) })
+    .apply(t) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: x, outputs: y });
+}

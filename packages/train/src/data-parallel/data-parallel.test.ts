@@ -1,12 +1,41 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@phalanx/testing';
+import { checkpointName } from '../checkpoint-folders';
 import { Trainer } from '../trainer';
-import { globalBatch, mlp, mse, type Batch, type ReplicaTestData } from '../../test/data-parallel-shared';
-import { runDataParallel } from './index';
-import { meanInReplicaOrder } from './protocol';
+import {
+  bnMlp,
+  globalBatch,
+  mlp,
+  mse,
+  type Batch,
+  type FitReplicaData,
+  type FitReplicaResult,
+  type ReplicaTestData,
+} from '../../test/data-parallel-shared';
+import { averageMovingStatistics, ReplicaSync, runDataParallel } from './index';
+import { meanInFloat64, meanInReplicaOrder } from './protocol';
 
 const replicaModule = new URL('../../test/data-parallel-replica.ts', import.meta.url);
+const fitReplicaModule = new URL('../../test/data-parallel-fit-replica.ts', import.meta.url);
+const scratch = mkdtempSync(join(tmpdir(), 'phalanx-data-parallel-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function runFit(data: FitReplicaData, signal?: AbortSignal): Promise<FitReplicaResult[]> {
+  return runDataParallel<FitReplicaData, FitReplicaResult>({ module: fitReplicaModule, replicas: 2, data, signal });
+}
+
+const FIT = { steps: 5, batchSize: 8, checkpointEvery: 100 };
+const straightDir = join(scratch, 'straight');
+let straightRun: Promise<FitReplicaResult[]> | null = null;
+/** The uninterrupted 5-step run of the fit tests (run once, shared). */
+function straight(): Promise<FitReplicaResult[]> {
+  straightRun ??= runFit({ ...FIT, checkpointDir: straightDir, resume: null });
+  return straightRun;
+}
 
 function run(replicas: number, data: ReplicaTestData): Promise<Float32Array[][]> {
   return runDataParallel<ReplicaTestData, Float32Array[]>({ module: replicaModule, replicas, data });
@@ -69,8 +98,79 @@ describe('runDataParallel', () => {
     );
   });
 
+  it('a stop ends every replica after the same step with a checkpoint; resuming from it ends as an uninterrupted run', async () => {
+    const common = FIT;
+    const [straight0, straight1] = await straight();
+    const dir = join(scratch, 'stopped');
+    // Aborted before the start: the first exchange tells every replica to stop after step 1.
+    const stopped = await runFit({ ...common, checkpointDir: dir, resume: null }, AbortSignal.abort());
+    expect(stopped.map((r) => [r.step, r.interrupted])).toEqual([
+      [1, true],
+      [1, true],
+    ]);
+    expect(stopped[0].checkpoint).toBe(join(dir, checkpointName(1)));
+    expect(stopped[1].checkpoint).toBeNull(); // only replica 0 writes
+    expect(readdirSync(dir)).toEqual([checkpointName(1)]);
+    const resumed = await runFit({ ...common, checkpointDir: dir, resume: join(dir, checkpointName(1)) });
+    expect(resumed.map((r) => [r.step, r.interrupted])).toEqual([
+      [5, false],
+      [5, false],
+    ]);
+    expect([straight0.step, straight1.step]).toEqual([5, 5]);
+    expect(resumed[1].weights).toEqual(resumed[0].weights); // replicas stay identical
+    const names = bnMlp().weights.map((w) => w.originalName);
+    const moving = names.map((n) => /moving_/.test(n));
+    // Trainable weights (and the Adam state behind them) continue bit for bit; the moving statistics,
+    // averaged at the interrupt in the resumed run only, agree up to float rounding.
+    resumed[0].weights.forEach((w, k) => {
+      if (!moving[k]) expect(w, names[k]).toEqual(straight0.weights[k]);
+      else w.forEach((v, i) => expect(v).toBeCloseTo(straight0.weights[k][i], 5));
+    });
+    expect(maxRelativeDifference(straight0.weights, stopped[0].weights)).toBeGreaterThan(1e-3); // it trained on
+  });
+
+  it('batch-norm moving statistics end as the mean over the replicas, in every replica and in the checkpoint', async () => {
+    const [first, second] = await straight();
+    // Each replica gathered its own statistics on its shards...
+    expect(maxRelativeDifference(first.statsBeforeAverage, second.statsBeforeAverage)).toBeGreaterThan(1e-3);
+    // ...and ends with their mean.
+    const names = bnMlp().weights.map((w) => w.originalName);
+    const statsAfter = (r: FitReplicaResult) => r.weights.filter((_, k) => /moving_/.test(names[k]));
+    const expected = first.statsBeforeAverage.map((s, k) => meanInFloat64([s, second.statsBeforeAverage[k]]));
+    expect(statsAfter(first)).toEqual(expected);
+    expect(statsAfter(second)).toEqual(expected);
+    // Replica 0's end checkpoint holds them.
+    const model = bnMlp();
+    await new Trainer<Batch>({ model, loss: mse, progress: false }).restore(join(straightDir, checkpointName(5)));
+    expect(model.weights.map((w) => w.read().dataSync())).toEqual(first.weights);
+  });
+
+  it('averageMovingStatistics: only trainable batch-norm statistics; ReplicaSync validates its periods', async () => {
+    const model = bnMlp();
+    const sent: number[] = [];
+    const count = await averageMovingStatistics(model, async (values) => {
+      sent.push(values.length);
+      return values.map((v) => v + 1);
+    });
+    expect(count).toBe(2);
+    expect(sent).toEqual([16]);
+    expect(Array.from(model.getLayer('bn').getWeights()[2].dataSync())).toEqual(new Array(8).fill(1)); // moving mean 0 + 1
+    model.getLayer('bn').trainable = false; // frozen: left alone, but the call is still made
+    await averageMovingStatistics(model, async (values) => (sent.push(values.length), values));
+    expect(sent).toEqual([16, 0]);
+    expect(
+      () => new ReplicaSync({ stopRequested: false, averageAcrossReplicas: async (v) => v }, { averageEvery: [0] }),
+    ).toThrow('ReplicaSync: averageEvery[0] must be an integer ≥ 1, but received 0.');
+  });
+
   it('averages in float32, in replica order', () => {
     const mean = meanInReplicaOrder([new Float32Array([1, 0.1, 3]), new Float32Array([2, 0.2, -3])]);
     expect(Array.from(mean)).toEqual([1.5, Math.fround(Math.fround(Math.fround(0.1) + Math.fround(0.2)) / 2), 0]);
+  });
+
+  it('averages statistics in float64: equal values come back exactly', () => {
+    const x = new Float32Array([0.1, 1 / 3, 7e-8, 12345.678]);
+    expect(meanInFloat64([x, x, x])).toEqual(x);
+    expect(Array.from(meanInFloat64([new Float32Array([1, 2]), new Float32Array([2, 5])]))).toEqual([1.5, 3.5]);
   });
 });

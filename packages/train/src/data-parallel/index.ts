@@ -12,7 +12,16 @@
 import { Worker } from 'node:worker_threads';
 import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
 import type { GradientReducer } from '../step';
-import { meanInReplicaOrder, type GradientsMessage, type ReplicaMessage, type ReplicaWorkerData } from './protocol';
+export { averageMovingStatistics, ReplicaSync, type ReplicaSyncOptions } from './replica-sync';
+import {
+  meanInFloat64,
+  meanInReplicaOrder,
+  type AverageMessage,
+  type GradientsMessage,
+  type GroupMessage,
+  type ReplicaMessage,
+  type ReplicaWorkerData,
+} from './protocol';
 
 const NAME = 'runDataParallel';
 
@@ -32,6 +41,18 @@ export interface ReplicaContext<D> {
   readonly reduceGradients: GradientReducer;
   /** The mean of the replicas' losses at the last reduced step (NaN before the first). */
   readonly meanLoss: number;
+  /**
+   * True once the run's `signal` was seen aborted at a gradient exchange: set in every replica by the
+   * same exchange, so all replicas stop after the same step (`ReplicaSync` calls `Trainer.stop()`
+   * then; a hand-written loop checks it after each step).
+   */
+  readonly stopRequested: boolean;
+  /**
+   * The element-wise mean over the replicas of a vector every replica passes at the same point of its
+   * run (same length): `(1/N) Σ_r v_r`, summed in replica order in float64, rounded to float32 once.
+   * A collective call, like the gradient exchange: every replica must make it, the same number of times.
+   */
+  averageAcrossReplicas(values: Float32Array): Promise<Float32Array>;
   /** This replica's shard of a global batch: the items i ≡ r (mod N). */
   shard<T>(items: readonly T[]): T[];
 }
@@ -51,6 +72,14 @@ export interface DataParallelOptions<D> {
   replicas: number;
   /** Data handed to every replica (structured-cloned). */
   data?: D;
+  /**
+   * Stops the run cleanly: once aborted, the next gradient exchange tells every replica to stop after
+   * that step (`ReplicaContext.stopRequested`; with `ReplicaSync` in its callbacks, `fit` stops, and
+   * replica 0 writes its interrupt checkpoint and returns `{ interrupted: true }`). The decision is
+   * taken at the exchange, so all replicas stop after the same step and none waits for a reduce that
+   * never comes. E.g. an `AbortController` aborted on SIGINT. Default: none.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -58,25 +87,40 @@ export interface DataParallelOptions<D> {
  * each step, and resolves to their results in replica order.
  *
  * Each replica builds the same model (same seeds) and a `Trainer` with
- * `reduceGradients: context.reduceGradients`, and trains on its shard `context.shard(globalBatch)`: with
- * a loss that is a mean over samples and equal shards, the mean gradient is the gradient of the whole
- * global batch, so N replicas with shards of B/N follow one trainer on batches of B (up to float32
- * rounding), on N cores.
+ * `reduceGradients: context.reduceGradients` and `callbacks: [new ReplicaSync(context, …)]`, and trains
+ * on its shard `context.shard(globalBatch)`: with a loss that is a mean over samples and equal shards,
+ * the mean gradient is the gradient of the whole global batch, so N replicas with shards of B/N follow
+ * one trainer on batches of B (up to float32 rounding), on N cores. Replica 0 evaluates, logs and
+ * writes the checkpoints.
  *
- * Batch normalisation is the exception: each replica normalises with the statistics of its own shard
- * and keeps its own moving statistics. Replica 0's model is the one to save and evaluate (its moving
- * statistics are those of its shards).
+ * Resume: every replica restores the same checkpoint (`fit({ resume: dir })`; replica 0 also with its
+ * `checkpointDir`) — weights, optimizer state, step, data position, selector noise — so the replicas
+ * stay identical and continue as an uninterrupted run would.
+ *
+ * Batch normalisation: each replica normalises with the statistics of its own shard and keeps its own
+ * moving statistics; `ReplicaSync` averages them over the replicas (see `averageMovingStatistics`)
+ * before replica 0 evaluates or checkpoints and at the end, so the saved model reflects every shard.
  *
  * If a replica throws, the run rejects with an error of the same name, its message prefixed with the
  * replica (`replica 1: …`) and every worker is terminated. A replica that ends while others still wait
- * for a gradient exchange rejects the run too (the replicas must take the same number of steps).
- * Nothing is left running when the promise settles.
+ * for an exchange rejects the run too (the replicas must take the same number of steps). Nothing is
+ * left running when the promise settles.
  *
  * @example
- * // replica.ts: export default async function ({ reduceGradients, shard, replica }: ReplicaContext<{ steps: number }>) {
- * //   const trainer = new Trainer({ model: buildModel(), loss, reduceGradients, progress: replica === 0 ? {} : false });
- * //   ... trainer.trainStep(shardOf(globalBatch)) ...; return replica === 0 ? await save(trainer) : null; }
- * const results = await runDataParallel({ module: new URL('./replica.ts', import.meta.url), replicas: 2, data: { steps: 10 } });
+ * // replica.ts: export default async function (context: ReplicaContext<{ steps: number }>) {
+ * //   const trainer = new Trainer({ model: buildModel(), loss, reduceGradients: context.reduceGradients,
+ * //     callbacks: [new ReplicaSync(context)], progress: context.replica === 0 ? {} : false });
+ * //   const result = await trainer.fit({ data: shardedData, steps: context.data.steps, handleSigint: false });
+ * //   return context.replica === 0 ? result.interrupted : null; }
+ * const stop = new AbortController();
+ * process.once('SIGINT', () => stop.abort());
+ * const [interrupted] = await runDataParallel<{ steps: number }, boolean | null>({
+ *   module: new URL('./replica.ts', import.meta.url),
+ *   replicas: 2,
+ *   data: { steps: 10 },
+ *   signal: stop.signal,
+ * });
+ * if (interrupted) process.exitCode = 130;
  */
 export async function runDataParallel<D, R>(options: DataParallelOptions<D>): Promise<R[]> {
   if (options === null || typeof options !== 'object') {
@@ -84,7 +128,10 @@ export async function runDataParallel<D, R>(options: DataParallelOptions<D>): Pr
   }
   const replicas = checkInteger(NAME, 'replicas', options.replicas, 1);
   const module = moduleUrl(options.module);
-  return new ReplicaGroup<R>(module, replicas, options.data).run();
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new PhalanxConfigError(NAME, 'signal', 'an AbortSignal', options.signal);
+  }
+  return new ReplicaGroup<R>(module, replicas, options.data, options.signal).run();
 }
 
 function moduleUrl(module: string | URL): string {
@@ -102,11 +149,19 @@ function workerEntry(): URL {
   return new URL(here.endsWith('.ts') ? './replica-worker.dev.mjs' : './data-parallel-worker.js', here);
 }
 
-/** The workers of one run: starts them, relays the gradient exchange, settles once. */
+/** One collective operation of a run: a gradient exchange of a step, or an `averageAcrossReplicas` round. */
+interface Exchange {
+  /** How errors name it. */
+  label: string;
+  /** Each replica's message, once it arrived. */
+  arrived: (GradientsMessage | AverageMessage | undefined)[];
+}
+
+/** The workers of one run: starts them, relays the exchanges, settles once. */
 class ReplicaGroup<R> {
   private readonly workers: Worker[] = [];
   private readonly results = new Map<number, R>();
-  private readonly pending = new Map<number, (GradientsMessage | undefined)[]>();
+  private readonly pending = new Map<string, Exchange>();
   private settled = false;
   private resolve!: (results: R[]) => void;
   private reject!: (error: Error) => void;
@@ -115,6 +170,7 @@ class ReplicaGroup<R> {
     private readonly module: string,
     private readonly replicas: number,
     private readonly data: unknown,
+    private readonly signal: AbortSignal | undefined,
   ) {}
 
   run(): Promise<R[]> {
@@ -139,27 +195,50 @@ class ReplicaGroup<R> {
     if (this.settled) return;
     if (message.kind === 'failed') this.fail(r, message.name, message.message, message.stack);
     else if (message.kind === 'done') this.finish(r, message.result as R);
-    else this.collect(r, message);
+    else if (message.kind === 'gradients')
+      this.collect(r, `g${message.step}`, `a gradient exchange at step ${message.step + 1}`, message);
+    else this.collect(r, `a${message.round}`, `averageAcrossReplicas call ${message.round + 1}`, message);
   }
 
-  private collect(r: number, message: GradientsMessage): void {
-    const arrived =
-      this.pending.get(message.step) ?? Array.from<GradientsMessage | undefined>({ length: this.replicas });
-    arrived[r] = message;
-    this.pending.set(message.step, arrived);
+  /** Records a replica's part of an exchange; when every replica's is in, answers them all. */
+  private collect(r: number, key: string, label: string, message: GradientsMessage | AverageMessage): void {
+    const exchange = this.pending.get(key) ?? { label, arrived: Array.from({ length: this.replicas }) };
+    exchange.arrived[r] = message;
+    this.pending.set(key, exchange);
     if (this.results.size > 0) return this.stalled();
-    if (arrived.some((m) => m === undefined)) return;
-    this.pending.delete(message.step);
-    const all = arrived as GradientsMessage[];
+    if (exchange.arrived.some((m) => m === undefined)) return;
+    this.pending.delete(key);
+    if (message.kind === 'gradients') this.reduce(exchange.arrived as GradientsMessage[]);
+    else this.average(exchange.arrived as AverageMessage[]);
+  }
+
+  /** Sends every replica the mean gradients, and the stop decision of this step. */
+  private reduce(all: GradientsMessage[]): void {
     const names = all[0].names.join('\n');
     const other = all.findIndex((m) => m.names.join('\n') !== names || m.values.length !== all[0].values.length);
     if (other >= 0) {
       return this.fail(other, 'PhalanxConfigError', `${NAME}: its gradients differ in names or sizes from replica 0's`);
     }
     const mean = meanInReplicaOrder(all.map((m) => m.values));
+    const stop = this.signal?.aborted === true;
+    this.broadcast(mean, (values) => ({ kind: 'reduced', step: all[0].step, values, stop }));
+  }
+
+  private average(all: AverageMessage[]): void {
+    const other = all.findIndex((m) => m.values.length !== all[0].values.length);
+    if (other >= 0) {
+      const sizes = `${all[other].values.length} values, replica 0 ${all[0].values.length}`;
+      return this.fail(other, 'PhalanxShapeError', `${NAME}: averageAcrossReplicas got ${sizes}`);
+    }
+    const mean = meanInFloat64(all.map((m) => m.values));
+    this.broadcast(mean, (values) => ({ kind: 'averaged', round: all[0].round, values }));
+  }
+
+  /** Posts `values` to every worker (a copy each, the last one moved). */
+  private broadcast(values: Float32Array, message: (values: Float32Array) => GroupMessage): void {
     this.workers.forEach((w, k) => {
-      const values = k === this.replicas - 1 ? mean : mean.slice();
-      w.postMessage({ kind: 'reduced', step: message.step, values }, [values.buffer as ArrayBuffer]);
+      const own = k === this.replicas - 1 ? values : values.slice();
+      w.postMessage(message(own), [own.buffer as ArrayBuffer]);
     });
   }
 
@@ -172,13 +251,13 @@ class ReplicaGroup<R> {
 
   /** A replica finished while others wait for an exchange that can no longer complete. */
   private stalled(): void {
-    const [step, arrived] = [...this.pending.entries()][0];
+    const { label, arrived } = [...this.pending.values()][0];
     const waiting = arrived.flatMap((m, k) => (m ? [k] : []));
     const finished = [...this.results.keys()];
     this.fail(
       waiting[0],
       'PhalanxConfigError',
-      `${NAME}: waits for a gradient exchange at step ${step + 1}, but replica ${finished.join(', ')} ` +
+      `${NAME}: waits for ${label}, but replica ${finished.join(', ')} ` +
         'finished: every replica must take the same number of steps',
     );
   }

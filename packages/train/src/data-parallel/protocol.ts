@@ -1,6 +1,6 @@
 /**
- * Messages between the main thread and the replica workers of `runDataParallel`, and the mean of the
- * replicas' gradients (plain Float32Array arithmetic, in replica order, so every run rounds the same).
+ * Messages between the main thread and the replica workers of `runDataParallel`, and the means of the
+ * replicas' vectors (plain typed-array arithmetic, in replica order, so every run rounds the same).
  */
 
 /** A replica's flattened gradients of one step, sent to the main thread. */
@@ -11,6 +11,14 @@ export interface GradientsMessage {
   /** Variable names, in the order of `values`. */
   names: string[];
   /** Every gradient flattened and concatenated, in `names` order; the last entry is the replica's loss. */
+  values: Float32Array;
+}
+
+/** A replica's vector for the `round`-th call of `averageAcrossReplicas` (e.g. its batch-norm statistics). */
+export interface AverageMessage {
+  kind: 'average';
+  /** Calls of `averageAcrossReplicas` before this one, in this replica. */
+  round: number;
   values: Float32Array;
 }
 
@@ -29,14 +37,29 @@ export interface FailedMessage {
 }
 
 /** What a replica worker posts. */
-export type ReplicaMessage = GradientsMessage | DoneMessage | FailedMessage;
+export type ReplicaMessage = GradientsMessage | AverageMessage | DoneMessage | FailedMessage;
 
-/** The mean gradients of a step, sent back to every replica (the last entry is the mean loss). */
+/**
+ * The mean gradients of a step, sent back to every replica (the last entry is the mean loss), and
+ * whether the run stops after this step (the same answer for every replica: the stop is decided here,
+ * at the exchange, so all replicas stop after the same step and none waits for an exchange).
+ */
 export interface ReducedMessage {
   kind: 'reduced';
   step: number;
   values: Float32Array;
+  stop: boolean;
 }
+
+/** The mean of the replicas' vectors of an `averageAcrossReplicas` round, sent back to every replica. */
+export interface AveragedMessage {
+  kind: 'averaged';
+  round: number;
+  values: Float32Array;
+}
+
+/** What the main thread posts to a replica. */
+export type GroupMessage = ReducedMessage | AveragedMessage;
 
 /** What a replica worker is started with (`workerData`). */
 export interface ReplicaWorkerData {
@@ -56,4 +79,17 @@ export function meanInReplicaOrder(vectors: readonly Float32Array[]): Float32Arr
   for (const v of vectors) for (let i = 0; i < sum.length; i++) sum[i] += v[i];
   for (let i = 0; i < sum.length; i++) sum[i] /= vectors.length;
   return sum;
+}
+
+/**
+ * The element-wise mean `(1/N) Σ_r v_r`, summed in replica order in float64 and rounded to float32
+ * once: equal inputs give that value back exactly (for any N < 2²⁹), so values every replica shares
+ * (e.g. a frozen layer's statistics) are left unchanged.
+ */
+export function meanInFloat64(vectors: readonly Float32Array[]): Float32Array {
+  const sum = new Float64Array(vectors[0].length);
+  for (const v of vectors) for (let i = 0; i < sum.length; i++) sum[i] += v[i];
+  const mean = new Float32Array(sum.length);
+  for (let i = 0; i < sum.length; i++) mean[i] = sum[i] / vectors.length;
+  return mean;
 }

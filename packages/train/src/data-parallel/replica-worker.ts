@@ -7,18 +7,29 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientReducer } from '../step';
 import type { ReplicaContext, ReplicaMain } from './index';
-import type { FailedMessage, ReducedMessage, ReplicaMessage, ReplicaWorkerData } from './protocol';
+import type { FailedMessage, GroupMessage, ReplicaMessage, ReplicaWorkerData } from './protocol';
 
 const port = parentPort!;
 const setup = workerData as ReplicaWorkerData;
-const waiting = new Map<number, (values: Float32Array) => void>();
+/** Answers awaited from the main thread: `g<step>` (gradient exchanges), `a<round>` (averages). */
+const waiting = new Map<string, (values: Float32Array) => void>();
+let stopRequested = false;
+let averageRounds = 0;
 
-port.on('message', (message: ReducedMessage) => {
-  if (message.kind !== 'reduced') return;
-  const resolve = waiting.get(message.step);
-  waiting.delete(message.step);
+port.on('message', (message: GroupMessage) => {
+  const key = message.kind === 'reduced' ? `g${message.step}` : `a${message.round}`;
+  if (message.kind === 'reduced' && message.stop) stopRequested = true;
+  const resolve = waiting.get(key);
+  waiting.delete(key);
   resolve?.(message.values);
 });
+
+/** Posts `message` and resolves to the main thread's answer under `key`. */
+function exchange(key: string, message: ReplicaMessage, values: Float32Array): Promise<Float32Array> {
+  const answer = new Promise<Float32Array>((resolve) => waiting.set(key, resolve));
+  post(message, [values.buffer as ArrayBuffer]);
+  return answer;
+}
 
 function post(message: ReplicaMessage, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -36,9 +47,7 @@ const reduceGradients: GradientReducer = async (grads, context) => {
   } finally {
     flat.dispose();
   }
-  const reduced = new Promise<Float32Array>((resolve) => waiting.set(context.step, resolve));
-  post({ kind: 'gradients', step: context.step, names, values }, [values.buffer as ArrayBuffer]);
-  const mean = await reduced;
+  const mean = await exchange(`g${context.step}`, { kind: 'gradients', step: context.step, names, values }, values);
   lastMeanLoss = mean[mean.length - 1];
   return tf.tidy(() => {
     let offset = 0;
@@ -53,11 +62,22 @@ const reduceGradients: GradientReducer = async (grads, context) => {
   });
 };
 
+/** The mean over the replicas of `values` (a copy is sent: the caller keeps its array). */
+function averageAcrossReplicas(values: Float32Array): Promise<Float32Array> {
+  const own = new Float32Array(values);
+  const round = averageRounds++;
+  return exchange(`a${round}`, { kind: 'average', round, values: own }, own);
+}
+
 let lastMeanLoss = Number.NaN;
 const context: ReplicaContext<unknown> = {
   get meanLoss() {
     return lastMeanLoss;
   },
+  get stopRequested() {
+    return stopRequested;
+  },
+  averageAcrossReplicas,
   replica: setup.replica,
   replicas: setup.replicas,
   data: setup.data,
