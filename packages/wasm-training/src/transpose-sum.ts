@@ -9,6 +9,10 @@ interface MakeOutput {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
+interface HeapViews {
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
 /**
  * `shape`/`perm` of a transpose with size-1 axes dropped and runs of input axes that stay adjacent
  * and in order merged: e.g. `[32, 8, 21, 64]` with perm `[0, 1, 3, 2]` → `[256, 21, 64]`, `[0, 2, 1]`.
@@ -63,16 +67,19 @@ export function transpose(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
+/** A float32 reduction over leading axes as `batch` column sums of rows × cols matrices, or `null`. */
+interface RowReduction {
+  batch: number;
+  rows: number;
+  cols: number;
+  outShape: number[];
+}
+
 /**
- * `Sum` for wasm, wrapping the backend's kernel: a float32 sum over a run of axes followed by kept
- * axes — after merging, `[R, C] → [C]` or `[B, R, C] → [B, C]` (bias gradients, sums over the batch)
- * — adds whole rows with the package's SIMD kernel (the stock kernel first transposed the summed axes
- * to the end). Sums over the innermost axes, and other dtypes, are the stock kernel.
+ * The reduction of `x` over `axis` as column sums: after dropping size-1 axes and merging runs, the
+ * pattern must be `[R, C] → [C]` or `[B, R, C] → [B, C]` (summed axes followed by kept ones), else `null`.
  */
-export function sum(args: KernelArgs): tf.TensorInfo {
-  const x = input(args.inputs, 'x');
-  const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
-  const simd = x.dtype === 'float32' ? simdKernels(args.backend) : null;
+function rowReduction(x: tf.TensorInfo, axis: number | number[], keepDims: boolean): RowReduction | null {
   const axes = tf.util.parseAxisParam(axis, x.shape);
   const groups: Array<{ reduced: boolean; size: number }> = [];
   x.shape.forEach((size, i) => {
@@ -83,15 +90,60 @@ export function sum(args: KernelArgs): tf.TensorInfo {
     else groups.push({ reduced, size });
   });
   const pattern = groups.map((g) => (g.reduced ? 'r' : 'k')).join('');
-  if (simd == null || (pattern !== 'rk' && pattern !== 'krk')) {
-    return requireStockKernel(tf.Sum).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
-  }
+  if (pattern !== 'rk' && pattern !== 'krk') return null;
   const [batch, rows, cols] = pattern === 'rk' ? [1, groups[0].size, groups[1].size] : groups.map((g) => g.size);
   const outShape = keepDims
     ? x.shape.map((size, i) => (axes.includes(i) ? 1 : size))
     : x.shape.filter((_, i) => !axes.includes(i));
-  const out = (args.backend as unknown as MakeOutput).makeOutput(outShape, 'float32');
-  simd.sumRows(batch, pointer(args.backend, x), rows, cols, pointer(args.backend, out));
+  return { batch, rows, cols, outShape };
+}
+
+/** The column sums of a {@link RowReduction} of `x` into a new output (float32). */
+function sumRowsOf(backend: tf.KernelBackend, x: tf.TensorInfo, r: RowReduction): tf.TensorInfo {
+  const simd = simdKernels(backend) as NonNullable<ReturnType<typeof simdKernels>>;
+  const out = (backend as unknown as MakeOutput).makeOutput(r.outShape, 'float32');
+  simd.sumRows(r.batch, pointer(backend, x), r.rows, r.cols, pointer(backend, out));
+  return out;
+}
+
+/** The reduction route of a `Sum`/`Mean` call: column sums, or `null` for the stock kernel. */
+function reductionRoute(args: KernelArgs): RowReduction | null {
+  const x = input(args.inputs, 'x');
+  if (x.dtype !== 'float32' || simdKernels(args.backend) == null) return null;
+  const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+  return rowReduction(x, axis, keepDims);
+}
+
+/**
+ * `Sum` for wasm, wrapping the backend's kernel: a float32 sum over a run of axes followed by kept
+ * axes — after merging, `[R, C] → [C]` or `[B, R, C] → [B, C]` (bias gradients, sums over the batch,
+ * per-channel sums of NHWC activations) — adds whole rows with the package's SIMD kernel (the stock
+ * kernel first transposed the summed axes to the end). Sums over the innermost axes, and other dtypes,
+ * are the stock kernel.
+ */
+export function sum(args: KernelArgs): tf.TensorInfo {
+  const route = reductionRoute(args);
+  if (route == null) {
+    return requireStockKernel(tf.Sum).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+  return sumRowsOf(args.backend, input(args.inputs, 'x'), route);
+}
+
+/**
+ * `Mean` for wasm, wrapping the backend's kernel: the float32 means the {@link sum} wrapper's route
+ * covers — e.g. per-channel means of NHWC activations, `[N, H, W, C] → [C]` (or `[1, 1, 1, C]` with
+ * `keepDims`) — as one pass of SIMD column sums, each then divided by the number of summed values:
+ * `mean[b, c] = (Σ_r x[b, r, c]) / R`. The stock kernel first copied x transposed so that the summed
+ * axes were innermost. Means over the innermost axes, and other dtypes, are the stock kernel.
+ */
+export function mean(args: KernelArgs): tf.TensorInfo {
+  const route = reductionRoute(args);
+  if (route == null) {
+    return requireStockKernel(tf.Mean).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+  const out = sumRowsOf(args.backend, input(args.inputs, 'x'), route);
+  const values = (args.backend as unknown as HeapViews).typedArrayFromHeap(out);
+  for (let i = 0; i < values.length; i++) values[i] /= route.rows;
   return out;
 }
 
@@ -100,7 +152,7 @@ function setupStock(name: string): tf.KernelSetupFunc {
   return (backend) => stockKernel(name)?.setupFunc?.(backend);
 }
 
-/** The `Transpose` and `Sum` wrappers of this file (registered only where the stock kernels exist). */
+/** The `Transpose`, `Sum` and `Mean` wrappers of this file (registered only where the stock kernels exist). */
 export const TRANSPOSE_SUM_KERNELS: readonly tf.KernelConfig[] = [
   {
     kernelName: tf.Transpose,
@@ -109,4 +161,10 @@ export const TRANSPOSE_SUM_KERNELS: readonly tf.KernelConfig[] = [
     setupFunc: setupStock(tf.Transpose),
   },
   { kernelName: tf.Sum, backendName: WASM, kernelFunc: sum as unknown as tf.KernelFunc, setupFunc: setupStock(tf.Sum) },
+  {
+    kernelName: tf.Mean,
+    backendName: WASM,
+    kernelFunc: mean as unknown as tf.KernelFunc,
+    setupFunc: setupStock(tf.Mean),
+  },
 ];
