@@ -30,4 +30,5 @@ export * from './io/pth/write';
 export { isBatchNormalization, isLayerNormalization } from './normalization/stock';
 export type { BatchNormalizationArgs, LayerNormalizationArgs } from './normalization/stock';
 export * from './normalization/lean-batch-norm';
+export * from './normalization/fused-batch-norm-kernels';
 export * from './normalization/last-axis-layer-norm';

@@ -518,3 +518,146 @@ export function winogradOutputGrad(dy: usize, n: i32, th: i32, tw: i32, k: i32, 
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Batch normalisation over the rows of a row-major rows × cols float32 matrix (channels last: cols = C,
+// rows = every other axis). Per-column accumulators live in the caller's [cols] buffers, so every pass
+// streams the matrix row by row; sums run in row order, 4 columns per SIMD lane group, a scalar tail.
+
+/** dst[c] = 0 for c < cols. */
+function zero(dst: usize, cols: i32): void {
+  for (let c = 0; c < cols; c++) store<f32>(dst + ((<usize>c) << 2), 0);
+}
+
+/**
+ * Training-mode batch norm forward: mean[c] = Σ_r x[r][c] / rows, variance[c] = Σ_r (x[r][c] − mean[c])² /
+ * rows (biased), scale[c] = gamma[c] / √(variance[c] + eps) (scratch), y = (x − mean)·scale + beta.
+ */
+export function batchNormForward(
+  x: usize,
+  rows: i32,
+  cols: i32,
+  gamma: usize,
+  beta: usize,
+  eps: f32,
+  mean: usize,
+  variance: usize,
+  scale: usize,
+  y: usize,
+): void {
+  const C = (<usize>cols) << 2;
+  const vectorBytes = (<usize>(cols & ~3)) << 2;
+  const n = <f32>rows;
+  zero(mean, cols);
+  for (let r = 0; r < rows; r++) {
+    const row = x + <usize>r * C;
+    let o: usize = 0;
+    for (; o < vectorBytes; o += 16) v128.store(mean + o, f32x4.add(v128.load(mean + o), v128.load(row + o)));
+    for (; o < C; o += 4) store<f32>(mean + o, load<f32>(mean + o) + load<f32>(row + o));
+  }
+  for (let c = 0; c < cols; c++) {
+    const o = (<usize>c) << 2;
+    store<f32>(mean + o, load<f32>(mean + o) / n);
+  }
+  zero(variance, cols);
+  for (let r = 0; r < rows; r++) {
+    const row = x + <usize>r * C;
+    let o: usize = 0;
+    for (; o < vectorBytes; o += 16) {
+      const d = f32x4.sub(v128.load(row + o), v128.load(mean + o));
+      v128.store(variance + o, f32x4.add(v128.load(variance + o), f32x4.mul(d, d)));
+    }
+    for (; o < C; o += 4) {
+      const d = load<f32>(row + o) - load<f32>(mean + o);
+      store<f32>(variance + o, load<f32>(variance + o) + d * d);
+    }
+  }
+  for (let c = 0; c < cols; c++) {
+    const o = (<usize>c) << 2;
+    const v = load<f32>(variance + o) / n;
+    store<f32>(variance + o, v);
+    store<f32>(scale + o, load<f32>(gamma + o) / Mathf.sqrt(v + eps));
+  }
+  for (let r = 0; r < rows; r++) {
+    const row = x + <usize>r * C;
+    const out = y + <usize>r * C;
+    let o: usize = 0;
+    for (; o < vectorBytes; o += 16) {
+      const d = f32x4.sub(v128.load(row + o), v128.load(mean + o));
+      v128.store(out + o, f32x4.add(f32x4.mul(d, v128.load(scale + o)), v128.load(beta + o)));
+    }
+    for (; o < C; o += 4) {
+      store<f32>(out + o, (load<f32>(row + o) - load<f32>(mean + o)) * load<f32>(scale + o) + load<f32>(beta + o));
+    }
+  }
+}
+
+/**
+ * Training-mode batch norm backward, with r = 1/√(variance + eps), x̂ = (x − mean)·r, N = rows:
+ * dBeta = Σ_r dy, dGamma = Σ_r dy·(x − mean)·r, dx = ((dy − dBeta/N) − (x − mean)·r²·Σ_r dy·(x − mean)/N)·gamma·r.
+ * `scratch` holds 3·cols floats.
+ */
+export function batchNormBackward(
+  dy: usize,
+  x: usize,
+  rows: i32,
+  cols: i32,
+  mean: usize,
+  variance: usize,
+  gamma: usize,
+  eps: f32,
+  dGamma: usize,
+  dBeta: usize,
+  scratch: usize,
+  dx: usize,
+): void {
+  const C = (<usize>cols) << 2;
+  const vectorBytes = (<usize>(cols & ~3)) << 2;
+  const n = <f32>rows;
+  const shift = scratch; // dBeta / N
+  const slope = scratch + C; // first Σ dy·(x − mean), then r²·Σ dy·(x − mean) / N
+  const factor = scratch + 2 * C; // gamma·r
+  zero(dBeta, cols);
+  zero(slope, cols);
+  for (let r = 0; r < rows; r++) {
+    const g = dy + <usize>r * C;
+    const row = x + <usize>r * C;
+    let o: usize = 0;
+    for (; o < vectorBytes; o += 16) {
+      const d = v128.load(g + o);
+      v128.store(dBeta + o, f32x4.add(v128.load(dBeta + o), d));
+      const centred = f32x4.sub(v128.load(row + o), v128.load(mean + o));
+      v128.store(slope + o, f32x4.add(v128.load(slope + o), f32x4.mul(d, centred)));
+    }
+    for (; o < C; o += 4) {
+      const d = load<f32>(g + o);
+      store<f32>(dBeta + o, load<f32>(dBeta + o) + d);
+      store<f32>(slope + o, load<f32>(slope + o) + d * (load<f32>(row + o) - load<f32>(mean + o)));
+    }
+  }
+  for (let c = 0; c < cols; c++) {
+    const o = (<usize>c) << 2;
+    const rstd: f32 = 1 / Mathf.sqrt(load<f32>(variance + o) + eps);
+    const sumDyCentred = load<f32>(slope + o);
+    store<f32>(dGamma + o, sumDyCentred * rstd);
+    store<f32>(shift + o, load<f32>(dBeta + o) / n);
+    store<f32>(slope + o, (rstd * rstd * sumDyCentred) / n);
+    store<f32>(factor + o, load<f32>(gamma + o) * rstd);
+  }
+  for (let r = 0; r < rows; r++) {
+    const g = dy + <usize>r * C;
+    const row = x + <usize>r * C;
+    const out = dx + <usize>r * C;
+    let o: usize = 0;
+    for (; o < vectorBytes; o += 16) {
+      const centred = f32x4.sub(v128.load(row + o), v128.load(mean + o));
+      const t = f32x4.sub(f32x4.sub(v128.load(g + o), v128.load(shift + o)), f32x4.mul(centred, v128.load(slope + o)));
+      v128.store(out + o, f32x4.mul(t, v128.load(factor + o)));
+    }
+    for (; o < C; o += 4) {
+      const centred = load<f32>(row + o) - load<f32>(mean + o);
+      const t = load<f32>(g + o) - load<f32>(shift + o) - centred * load<f32>(slope + o);
+      store<f32>(out + o, t * load<f32>(factor + o));
+    }
+  }
+}

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { batchMatMulConfig, fusedMatMulConfig } from './batch-matmul';
 import { fusedBatchNormGradConfig } from './batch-norm-grad';
+import { BATCH_NORM_TRAINING_KERNELS } from './batch-norm-training';
 import { reluGradConfig } from './relu-grad';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './conv2d-backprop';
 import { depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput } from './depthwise-backprop';
@@ -28,8 +29,10 @@ import { unsortedSegmentSum } from './unsorted-segment-sum';
  * `Identity` and same-dtype `Cast` share their input's buffer instead of copying it (the engine clones
  * every tensor it saves for a gradient, so on stock wasm each of them was held twice in training).
  * `Slice`, `Unpack`, `SplitV` and `StridedSlice` copy only what they return (the stock kernels first copy
- * the whole input out of the wasm heap, per output). `Transpose` and `Sum` run the package's SIMD kernels
- * for matrix transposes and sums over leading axes (see `transpose-sum.ts`).
+ * the whole input out of the wasm heap, per output). `Transpose`, `Sum` and `Mean` run the package's SIMD
+ * kernels for matrix transposes and sums/means over leading axes (see `transpose-sum.ts`). The two fused
+ * batch-norm training kernels (`PhalanxBatchNormTraining`, `PhalanxBatchNormTrainingGrad`)
+ * are new kernel names, used by `@phalanx/layers`' `batchNormTraining` where the backend has them.
  */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   {
@@ -66,6 +69,7 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   castConfig,
   ...SLICE_KERNELS,
   ...TRANSPOSE_SUM_KERNELS,
+  ...BATCH_NORM_TRAINING_KERNELS,
 ];
 
 /** Kernels that call the backend's own kernel they replace: registered only once it exists. */

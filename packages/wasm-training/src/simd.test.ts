@@ -57,6 +57,8 @@ describe('SIMD kernels on the wasm backend memory', () => {
         'winogradInput',
         'winogradOutput',
         'winogradOutputGrad',
+        'batchNormForward',
+        'batchNormBackward',
         'memory',
       ]);
       const sections: number[] = [];

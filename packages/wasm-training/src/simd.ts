@@ -32,6 +32,40 @@ export interface SimdKernels {
   transpose(batch: number, src: number, rows: number, cols: number, dst: number): void;
   /** `batch` column sums of row-major rows × cols float32 matrices: dst_t[c] = Σ_r src_t[r][c]. */
   sumRows(batch: number, src: number, rows: number, cols: number, dst: number): void;
+  /**
+   * Batch-norm training forward over the rows of x [rows, cols]: mean, biased variance, `scale` (scratch,
+   * gamma/√(variance + eps)) and y = (x − mean)·scale + beta; gamma, beta, mean, variance, scale [cols].
+   */
+  batchNormForward(
+    x: number,
+    rows: number,
+    cols: number,
+    gamma: number,
+    beta: number,
+    eps: number,
+    mean: number,
+    variance: number,
+    scale: number,
+    y: number,
+  ): void;
+  /**
+   * Batch-norm training backward over the rows of dy, x [rows, cols]: dGamma, dBeta [cols] and dx like x;
+   * `scratch` holds 3·cols floats.
+   */
+  batchNormBackward(
+    dy: number,
+    x: number,
+    rows: number,
+    cols: number,
+    mean: number,
+    variance: number,
+    gamma: number,
+    eps: number,
+    dGamma: number,
+    dBeta: number,
+    scratch: number,
+    dx: number,
+  ): void;
 }
 
 /** What this file needs of tfjs-backend-wasm 4.22's `BackendWasm`. */

@@ -5,6 +5,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BATCH_NORM_CONVERTER, registerTorchConverter } from '../io/torch-converters';
+import {
+  FUSED_BATCH_NORM_TRAINING_GRAD_KERNEL,
+  FUSED_BATCH_NORM_TRAINING_KERNEL,
+  fusedBatchNormKernelsAvailable,
+} from './fused-batch-norm-kernels';
 import { StockBatchNormalization, type BatchNormalizationArgs } from './stock';
 
 /** The fields of tfjs-layers' `BatchNormalization` that {@link LeanBatchNormalization} reads. */
@@ -37,6 +42,19 @@ type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknow
  * tfjs holds until the backward pass ends. Returns `[y, μ_B, σ²_B]` (μ_B and σ²_B carry no gradient).
  *
  * **Shapes**: x `[…, C]`, gamma and beta `[C]` → y like x, μ_B and σ²_B `[C]`.
+ *
+ * **Fused kernels.** When the active backend registers both
+ * {@link FUSED_BATCH_NORM_TRAINING_KERNEL} and {@link FUSED_BATCH_NORM_TRAINING_GRAD_KERNEL} (see
+ * {@link fusedBatchNormKernelsAvailable}; `@phalanx/wasm-training` does for `wasm`) and x is float32, the
+ * same formulas run as one kernel forward and one backward instead of about twenty tfjs ops; `y`, μ_B,
+ * σ²_B and the gradients then equal the composed ones within float32 rounding (not bitwise: sums in
+ * another order).
+ *
+ * @example
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { batchNormTraining } from '@phalanx/layers';
+ * const x = tf.randomNormal([2, 4, 4, 8]);
+ * const [y, mean, variance] = batchNormTraining(x, tf.ones([8]), tf.zeros([8]), 1e-5);
  */
 export function batchNormTraining(
   x: tf.Tensor,
@@ -44,6 +62,7 @@ export function batchNormTraining(
   beta: tf.Tensor,
   epsilon: number,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  if (x.dtype === 'float32' && fusedBatchNormKernelsAvailable()) return fusedBatchNormTraining(x, gamma, beta, epsilon);
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const count = x.size / x.shape[x.rank - 1];
   let stats: [tf.Tensor, tf.Tensor] | null = null;
@@ -71,6 +90,36 @@ export function batchNormTraining(
           const dx = tf.mul(tf.sub(tf.sub(d, a), tf.mul(xc, c)), tf.mul(gs, r));
           return [dx, dGamma, dBeta];
         }),
+    };
+  });
+  const y = f(x, gamma, beta);
+  const [mean, variance] = stats as unknown as [tf.Tensor, tf.Tensor];
+  return [y, mean, variance];
+}
+
+/** {@link batchNormTraining} on the backend's fused kernels: one kernel forward, one backward. */
+function fusedBatchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  let stats: [tf.Tensor, tf.Tensor] | null = null;
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, g, b] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const [y, mean, variance] = tf
+      .engine()
+      .runKernel(FUSED_BATCH_NORM_TRAINING_KERNEL, { x: xi, gamma: g, beta: b }, { epsilon }) as tf.Tensor[];
+    save([xi, mean, variance, g]);
+    stats = [tf.keep(mean), tf.keep(variance)];
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [xs, m, v, gs] = saved;
+        const inputs = { dy: dy as tf.Tensor, x: xs, mean: m, variance: v, gamma: gs };
+        return tf.engine().runKernel(FUSED_BATCH_NORM_TRAINING_GRAD_KERNEL, inputs, { epsilon }) as tf.Tensor[];
+      },
     };
   });
   const y = f(x, gamma, beta);
