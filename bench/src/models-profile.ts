@@ -114,7 +114,8 @@ async function main(): Promise<void> {
     byName.set(k.name, e);
   }
   console.log(
-    `B=${b} S=${size} loss ${loss.toFixed(3)}; steps ${times.map((t) => t.toFixed(0)).join(', ')} ms; profiled step ${profMs.toFixed(0)} ms`,
+    `B=${b} S=${size} loss ${loss.toFixed(3)}; steps ${times.map((t) => t.toFixed(0)).join(', ')} ms ` +
+      `(process CPU ${cpu.map((t) => t.toFixed(0)).join(', ')} ms); profiled step ${profMs.toFixed(0)} ms`,
   );
   console.log(
     `peak ${mib(info.peakBytes)} MiB (live before ${mib(live0)} MiB); kernels ${info.kernels.length}, peak at kernel #${peakIndex} (${info.kernels[peakIndex].name})`,
