@@ -135,9 +135,11 @@ export function batchNormTrainingForward(args: KernelArgs): tf.TensorInfo[] {
   const epsilon = Number((args.attrs as { epsilon?: number }).epsilon ?? 1e-3);
   const [rows, cols] = geometry(BATCH_NORM_TRAINING_KERNEL, x, { gamma, beta });
   const heap = args.backend as unknown as HeapBackend;
-  const y = heap.makeOutput(x.shape, 'float32');
+  // The small outputs first: they live until the backward pass, and allocated after y they would sit
+  // between input-sized blocks that are freed much earlier (a fragmented, larger wasm heap).
   const mean = heap.makeOutput([cols], 'float32');
   const variance = heap.makeOutput([cols], 'float32');
+  const y = heap.makeOutput(x.shape, 'float32');
   const simd: SimdKernels | null = simdKernels(args.backend);
   if (rows === 0) return [y, mean, variance];
   if (simd == null) {
@@ -167,9 +169,10 @@ export function batchNormTrainingBackward(args: KernelArgs): tf.TensorInfo[] {
     throw new PhalanxShapeError(BATCH_NORM_TRAINING_GRAD_KERNEL, 'dy', `float32 of x's shape [${x.shape}]`, dy.shape);
   }
   const heap = args.backend as unknown as HeapBackend;
-  const dx = heap.makeOutput(x.shape, 'float32');
+  // The small outputs first (the weight gradients outlive dx): see batchNormTrainingForward.
   const dGamma = heap.makeOutput([cols], 'float32');
   const dBeta = heap.makeOutput([cols], 'float32');
+  const dx = heap.makeOutput(x.shape, 'float32');
   const simd = simdKernels(args.backend);
   if (rows === 0) return [dx, dGamma, dBeta];
   if (simd == null) {

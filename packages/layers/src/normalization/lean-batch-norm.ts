@@ -45,10 +45,10 @@ type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknow
  *
  * **Fused kernels.** When the active backend registers both
  * {@link FUSED_BATCH_NORM_TRAINING_KERNEL} and {@link FUSED_BATCH_NORM_TRAINING_GRAD_KERNEL} (see
- * {@link fusedBatchNormKernelsAvailable}; `@phalanx/wasm-training` does for `wasm`) and x is float32, the
- * same formulas run as one kernel forward and one backward instead of about twenty tfjs ops; `y`, μ_B,
- * σ²_B and the gradients then equal the composed ones within float32 rounding (not bitwise: sums in
- * another order).
+ * {@link fusedBatchNormKernelsAvailable}; `@phalanx/wasm-training` does for `wasm`) and x, gamma and beta
+ * are float32, the same formulas run as one kernel forward and one backward instead of about twenty tfjs
+ * ops; `y`, μ_B, σ²_B and the gradients then equal the composed ones within float32 rounding (not
+ * bitwise: sums in another order).
  *
  * @example
  * import * as tf from '@tensorflow/tfjs-core';
@@ -62,7 +62,8 @@ export function batchNormTraining(
   beta: tf.Tensor,
   epsilon: number,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  if (x.dtype === 'float32' && fusedBatchNormKernelsAvailable()) return fusedBatchNormTraining(x, gamma, beta, epsilon);
+  const float32 = x.dtype === 'float32' && gamma.dtype === 'float32' && beta.dtype === 'float32';
+  if (float32 && fusedBatchNormKernelsAvailable()) return fusedBatchNormTraining(x, gamma, beta, epsilon);
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const count = x.size / x.shape[x.rank - 1];
   let stats: [tf.Tensor, tf.Tensor] | null = null;
@@ -130,8 +131,10 @@ function fusedBatchNormTraining(
 /**
  * tfjs-layers' `BatchNormalization` (same arguments, weights `gamma`, `beta`, `moving_mean`,
  * `moving_variance`, same config) whose training-mode call over all axes but the last runs
- * {@link batchNormTraining}: the output and the moving-statistics update are bitwise the stock layer's,
- * the backward pass keeps fewer input-sized tensors. Inference and other axes run the stock code.
+ * {@link batchNormTraining}: the output and the moving-statistics update are bitwise the stock layer's
+ * (within float32 rounding where the backend provides the fused batch-norm kernels, see
+ * {@link fusedBatchNormKernelsAvailable}), the backward pass keeps fewer input-sized tensors. Inference and
+ * other axes run the stock code.
  *
  * `y = (x − μ)·(σ² + ε)^−½·γ + β` with the batch statistics μ, σ² in training (and the moving averages
  * `m ← m − (m − μ_B)·(1 − momentum)` updated), the moving statistics at inference.
