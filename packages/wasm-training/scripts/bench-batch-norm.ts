@@ -2,8 +2,9 @@
 // layers' input shapes, training-mode forward + backward through @phalanx/layers' batchNormTraining) on
 // wasm, alternating, `--repeats` times each: `fused` (this package's fused kernels), `composed` (tfjs ops,
 // the fused kernels unregistered, this package's per-channel Mean) and `stock-mean` (composed on the
-// backend's own Mean kernel, which transposes first: the code before the fused kernels). Process CPU time (`process.cpuUsage`), so a loaded machine
-// stretches the wall time but not the figure.
+// backend's own Mean kernel, which transposes first: the code before the fused kernels). Process CPU
+// time (`process.cpuUsage`): a loaded machine stretches the wall time but not this figure. With threads
+// the CPU time includes the pool's workers (also while they wait for work): compare the wall times there.
 // Run: npx tsx --tsconfig bench/tsconfig.json packages/wasm-training/scripts/bench-batch-norm.ts [--repeats 5] [--threads N]
 import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
@@ -54,8 +55,9 @@ const inputs = DEMO_LAYERS.map(([shape, count]) => {
   };
 });
 
-/** Forward + backward of every batch-norm layer of the step; process CPU ms. */
-function step(): number {
+/** Forward + backward of every batch-norm layer of the step; process CPU ms and wall ms. */
+function step(): [number, number] {
+  const t0 = performance.now();
   const c0 = process.cpuUsage();
   for (const { count, x, dy, gamma, beta } of inputs) {
     for (let i = 0; i < count; i++) {
@@ -70,7 +72,7 @@ function step(): number {
     }
   }
   const c = process.cpuUsage(c0);
-  return (c.user + c.system) / 1000;
+  return [(c.user + c.system) / 1000, performance.now() - t0];
 }
 
 const fusedConfigs = [BATCH_NORM_TRAINING_KERNEL, BATCH_NORM_TRAINING_GRAD_KERNEL].map((name) =>
@@ -88,6 +90,7 @@ const modes: Record<string, () => void> = {
   'stock-mean': () => setMean(stockMean),
 };
 const times: Record<string, number[]> = { fused: [], composed: [], 'stock-mean': [] };
+const walls: Record<string, number[]> = { fused: [], composed: [], 'stock-mean': [] };
 for (let r = 0; r < option('--repeats', 5) + 1; r++) {
   for (const mode of Object.keys(modes)) {
     modes[mode]();
@@ -95,8 +98,12 @@ for (let r = 0; r < option('--repeats', 5) + 1; r++) {
     if (fusedBatchNormKernelsAvailable() !== (mode === 'fused') || (meanIs === stockMean) !== (mode === 'stock-mean')) {
       throw new Error(`mode ${mode} not set`);
     }
-    const ms = step();
-    if (r > 0) times[mode].push(ms); // the first round warms up
+    const [ms, wall] = step();
+    if (r > 0) {
+      // the first round warms up
+      times[mode].push(ms);
+      walls[mode].push(wall);
+    }
   }
   setMean(ourMean);
 }
@@ -104,7 +111,8 @@ registerWasmTrainingKernels();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`threads ${getThreadsCount()}; ${DEMO_LAYERS.reduce((n, [, c]) => n + c, 0)} batch-norm layers, fwd + bwd`);
 for (const mode of Object.keys(times)) {
+  const runs = times[mode].map((t) => t.toFixed(0)).join(', ');
   console.log(
-    `${mode}: median ${median(times[mode]).toFixed(0)} ms CPU (runs ${times[mode].map((t) => t.toFixed(0)).join(', ')})`,
+    `${mode}: median ${median(times[mode]).toFixed(0)} ms CPU (runs ${runs}), wall ${median(walls[mode]).toFixed(0)} ms`,
   );
 }
