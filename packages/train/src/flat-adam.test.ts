@@ -279,8 +279,8 @@ describe("FlatAdamOptimizer resumes the example's tf.train.adam checkpoint", () 
         await restoreOptimizer(flat, snapshot);
         await restoreOptimizer(adam, snapshot);
         expect(flat.iterations, group).toBe(2262);
-        run(flat, flatVars, 2, someMissingWaves, 3);
-        run(adam, adamVars, 2, someMissingWaves, 3);
+        run(flat, flatVars, 1, someMissingWaves, 3); // (two variables without a gradient)
+        run(adam, adamVars, 1, someMissingWaves, 3);
         await expectBitwiseEqual(flat, flatVars, adam, adamVars);
         flat.dispose();
         adam.dispose();
