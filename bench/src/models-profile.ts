@@ -96,10 +96,12 @@ async function main(): Promise<void> {
   }
   const live0 = tf.memory().numBytes;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const info = await tf.profile(async () => {
     loss = (await trainer.trainStep(batch)).loss;
   });
   const profMs = performance.now() - t0;
+  const profCpu = process.cpuUsage(c0);
   const mib = (x: number) => (x / 2 ** 20).toFixed(1);
   const peakIndex = info.kernels.reduce(
     (best, k, i, ks) => (k.totalBytesSnapshot > ks[best].totalBytesSnapshot ? i : best),
@@ -116,6 +118,9 @@ async function main(): Promise<void> {
   console.log(
     `B=${b} S=${size} loss ${loss.toFixed(3)}; steps ${times.map((t) => t.toFixed(0)).join(', ')} ms ` +
       `(process CPU ${cpu.map((t) => t.toFixed(0)).join(', ')} ms); profiled step ${profMs.toFixed(0)} ms`,
+  );
+  console.log(
+    `process CPU time: steps ${cpu.map((t) => t.toFixed(0)).join(', ')} ms; profiled step ${((profCpu.user + profCpu.system) / 1000).toFixed(0)} ms`,
   );
   console.log(
     `peak ${mib(info.peakBytes)} MiB (live before ${mib(live0)} MiB); kernels ${info.kernels.length}, peak at kernel #${peakIndex} (${info.kernels[peakIndex].name})`,

@@ -4,9 +4,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkPositive } from '@phalanx/errors';
+import { concatFlat, splitFlat } from './flat-tensors';
+
+/** `√(Σ x²)` of a vector: three kernels. */
+const vectorNorm = (flat: tf.Tensor1D) => tf.sqrt(tf.sum(tf.square(flat))) as tf.Scalar;
 
 /**
- * The global L2 norm of a set of gradients: `‖g‖ = √(Σ_k Σ g_k²)`.
+ * The global L2 norm of a set of gradients: `‖g‖ = √(Σ_k Σ g_k²)`, computed on their concatenation
+ * (one `Concat` and one reduction whatever the number of gradients).
  *
  * **Shapes**: any tensors → a scalar.
  *
@@ -16,7 +21,7 @@ import { checkPositive } from '@phalanx/errors';
 export function globalNorm(gradients: readonly tf.Tensor[]): tf.Scalar {
   return tf.tidy(() => {
     if (gradients.length === 0) return tf.scalar(0);
-    return tf.sqrt(tf.addN(gradients.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+    return vectorNorm(concatFlat(gradients));
   });
 }
 
@@ -31,7 +36,8 @@ export interface ClippedGradients {
 /**
  * Scales a set of gradients so that their global norm is at most `maxNorm`:
  * `g_k ← g_k · maxNorm / max(‖g‖, maxNorm)` (unchanged when `‖g‖ ≤ maxNorm`). Returns the clipped
- * gradients (new tensors; the inputs are not disposed) and the norm before clipping.
+ * gradients (new tensors; the inputs are not disposed) and the norm before clipping. The gradients are
+ * concatenated once, scaled in one kernel and split back (a fixed number of kernels).
  *
  * **Shapes**: tensors of any shape → the same shapes, and a scalar norm.
  *
@@ -41,8 +47,14 @@ export interface ClippedGradients {
 export function clipByGlobalNorm(gradients: readonly tf.Tensor[], maxNorm: number): ClippedGradients {
   checkPositive('clipByGlobalNorm', 'maxNorm', maxNorm);
   return tf.tidy(() => {
-    const norm = globalNorm(gradients);
+    if (gradients.length === 0) return { clipped: [], norm: tf.scalar(0) };
+    const flat = concatFlat(gradients);
+    const norm = vectorNorm(flat);
     const factor = tf.div(maxNorm, tf.maximum(norm, maxNorm));
-    return { clipped: gradients.map((g) => tf.mul(g, factor)), norm };
+    const clipped = splitFlat(
+      tf.mul(flat, factor) as tf.Tensor1D,
+      gradients.map((g) => g.shape),
+    );
+    return { clipped, norm };
   });
 }

@@ -57,24 +57,43 @@ function scalarVariables(optimizer: tf.Optimizer): [string, tf.Variable][] {
 
 /**
  * Reads an optimizer's complete state: `getWeights()` plus the scalar variables it keeps privately.
- * The caller owns (disposes) `weights[i].tensor` — they are copies.
+ * The caller owns (disposes) `weights[i].tensor`: copies of the optimizer's own variables (tfjs
+ * optimizers hand those out), or the new tensors `getWeights` made (`iterations`; every slot of
+ * `FlatAdamOptimizer`).
  */
 export async function snapshotOptimizer(optimizer: tf.Optimizer): Promise<OptimizerSnapshot> {
   const live = await optimizer.getWeights();
-  const weights = live.map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
-  // saveIterations creates a fresh scalar that nothing else owns.
-  if (live.length > 0 && !(live[0].tensor instanceof tf.Variable)) live[0].tensor.dispose();
+  const weights = live.map((w) => ({
+    name: w.name,
+    tensor: w.tensor instanceof tf.Variable ? tf.clone(w.tensor) : w.tensor,
+  }));
   const scalars: Record<string, number> = {};
   for (const [key, v] of scalarVariables(optimizer)) scalars[key] = (await v.data())[0];
   return { className: optimizer.getClassName(), weights, scalars };
 }
 
+/** Groups of optimizer classes whose states are the same (slots, their order and names, scalars). */
+const INTERCHANGEABLE_STATES: readonly (readonly string[])[] = [['Adam', 'FlatAdam']];
+
 /**
- * Restores a snapshot taken by {@link snapshotOptimizer} into an optimizer of the same class (whose
- * variables are listed to `applyGradients` in the same order as when the snapshot was taken).
+ * Whether the state of a `saved` optimizer class restores into a `current` one: the same class, or tfjs
+ * `Adam` and `FlatAdam` (same update, same slots `iterations, <var>/m …, <var>/v …`, same scalars).
+ *
+ * @example
+ * optimizerStatesCompatible('Adam', 'FlatAdam'); // true
+ * optimizerStatesCompatible('Adam', 'SGD'); // false
+ */
+export function optimizerStatesCompatible(saved: string, current: string): boolean {
+  return saved === current || INTERCHANGEABLE_STATES.some((group) => group.includes(saved) && group.includes(current));
+}
+
+/**
+ * Restores a snapshot taken by {@link snapshotOptimizer} into an optimizer of the same class, or of an
+ * interchangeable one ({@link optimizerStatesCompatible}), whose variables are listed to
+ * `applyGradients` in the same order as when the snapshot was taken.
  */
 export async function restoreOptimizer(optimizer: tf.Optimizer, snapshot: OptimizerSnapshot): Promise<void> {
-  if (snapshot.className !== optimizer.getClassName()) {
+  if (!optimizerStatesCompatible(snapshot.className, optimizer.getClassName())) {
     throw new Error(
       `restoreOptimizer: the checkpoint holds the state of a ${snapshot.className} optimizer, but the trainer uses ${optimizer.getClassName()}.`,
     );

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkPositive, PhalanxConfigError } from '@phalanx/errors';
+import { FlatAdamOptimizer } from './flat-adam';
 import { getLearningRate, setLearningRate } from './optimizer-state';
 import { toSchedule, type LrSchedule } from './schedules';
 
@@ -27,7 +28,11 @@ export interface ParameterGroupConfig {
   lr?: number | LrSchedule;
   /** The group's optimizer. Default: `optimizerFactory(lr(0))`. */
   optimizer?: tf.Optimizer;
-  /** Creates the optimizer from the initial learning rate when `optimizer` is not given. Default `tf.train.adam`. */
+  /**
+   * Creates the optimizer from the initial learning rate when `optimizer` is not given. Default
+   * `(lr) => new FlatAdamOptimizer(lr)`: `tf.train.adam`'s update and state in one fused step per group
+   * (pass `(lr) => tf.train.adam(lr)` for tfjs' own).
+   */
   optimizerFactory?: (learningRate: number) => tf.Optimizer;
   /** Clip this group's gradients to this global norm (> 0) before the global clipping. Default: none. */
   clipNorm?: number;
@@ -73,7 +78,7 @@ function variableMatcher(
 /**
  * Splits `variables` into groups: each variable goes to the first group whose `match` accepts it; every
  * variable must land in a group. Creates the optimizers that are not given (`optimizerFactory(lr(0))`,
- * default Adam).
+ * default {@link FlatAdamOptimizer}: Adam).
  *
  * @example
  * const input = tfl.input({ shape: [4] });
@@ -103,7 +108,8 @@ export function buildParameterGroups(
     const mine = variables.filter((v) => !taken.has(v) && test(v));
     mine.forEach((v) => taken.add(v));
     const schedule = c.lr === undefined ? null : toSchedule(component, `${arg}.lr`, c.lr);
-    const optimizer = c.optimizer ?? (c.optimizerFactory ?? ((lr: number) => tf.train.adam(lr)))(schedule?.(0) ?? 1e-3);
+    const factory = c.optimizerFactory ?? ((lr: number) => new FlatAdamOptimizer(lr));
+    const optimizer = c.optimizer ?? factory(schedule?.(0) ?? 1e-3);
     if (!(optimizer instanceof tf.Optimizer)) {
       throw new PhalanxConfigError(component, `${arg}.optimizer`, 'a tf.Optimizer', optimizer);
     }

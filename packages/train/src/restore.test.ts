@@ -6,6 +6,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
+import { readOptimizerSnapshots } from './checkpoint';
 import { loadModelWeights } from './restore';
 import { Trainer } from './trainer';
 
@@ -235,5 +236,38 @@ describe('resume', () => {
     const again = await trainer(model()).fit({ data, steps: 5, checkpointDir: dir, resume: true, handleSigint: false });
     expect(again.losses).toEqual([]);
     expect(again.checkpoint).toBeNull();
+  });
+});
+
+describe('tf.train.adam and FlatAdam checkpoints', () => {
+  const flatTrainer = (m: tfl.LayersModel) =>
+    new Trainer<Batch>({ model: m, loss: mse, progress: false, parameterGroups: [{ name: 'all', lr: 1e-2 }] });
+  const bits = (m: tfl.LayersModel) =>
+    m.weights.map((w) => Array.from(new Uint32Array(Float32Array.from(w.read().dataSync()).buffer)));
+
+  /** Restores `dir` into `t`, trains 3 more steps on the data that follows; losses and weight bits. */
+  async function continueFrom(t: Trainer<Batch>, dir: string) {
+    await t.restore(dir);
+    const batches = data({ batchesSeen: t.step });
+    const losses: number[] = [];
+    for (let i = 0; i < 3; i++) losses.push((await t.trainStep(batches.next().value as Batch)).loss);
+    return { losses, weights: bits(t.model) };
+  }
+
+  it('a tf.train.adam checkpoint resumes with the default FlatAdam step for step, and back', async () => {
+    const flat = flatTrainer(model('', 6, 9));
+    expect(flat.optimizerOf('all').getClassName()).toBe('FlatAdam');
+    expect((await readOptimizerSnapshots(checkpoint)).get('all')?.className).toBe('Adam');
+    const withAdam = await continueFrom(trainer(model('', 6, 9)), checkpoint);
+    const withFlat = await continueFrom(flat, checkpoint);
+    expect(withFlat).toEqual(withAdam);
+
+    const dir = join(root, 'flat-written');
+    await flat.saveCheckpoint(dir);
+    expect((await readOptimizerSnapshots(dir)).get('all')?.className).toBe('FlatAdam');
+    const backToAdam = await continueFrom(trainer(model('', 6, 9)), dir);
+    const stillFlat = await continueFrom(flatTrainer(model('', 6, 9)), dir);
+    expect(backToAdam).toEqual(stillFlat);
+    expect(backToAdam.weights).not.toEqual(withFlat.weights); // three more steps were taken
   });
 });

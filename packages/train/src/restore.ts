@@ -9,7 +9,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { fileSystem } from '@phalanx/layers';
 import { CHECKPOINT_FILES, readOptimizerSnapshots, readTrainerState } from './checkpoint';
-import { restoreOptimizer, type OptimizerSnapshot } from './optimizer-state';
+import { optimizerStatesCompatible, restoreOptimizer, type OptimizerSnapshot } from './optimizer-state';
 import type { ParameterGroup } from './parameter-groups';
 import type { TrainerState } from './trainer-state';
 
@@ -127,8 +127,9 @@ export async function loadModelWeights(model: tfl.LayersModel, dir: string): Pro
 }
 
 /**
- * Checks an optimizer snapshot against the group's optimizer and variables: the same optimizer class
- * (`PhalanxConfigError` otherwise: the run's configuration changed) and slots that fit the variables
+ * Checks an optimizer snapshot against the group's optimizer and variables: the same optimizer class, or
+ * an interchangeable one (tfjs `Adam` ↔ `FlatAdam`; `PhalanxConfigError` otherwise: the run's
+ * configuration changed) and slots that fit the variables
  * (iterations, then blocks of one slot per variable, each of the variable's shape).
  */
 function checkOptimizerSnapshot(dir: string, group: ParameterGroup, snapshot: OptimizerSnapshot | undefined): void {
@@ -137,7 +138,7 @@ function checkOptimizerSnapshot(dir: string, group: ParameterGroup, snapshot: Op
   if (!snapshot)
     throw new PhalanxFileError(file, field, 'is missing: the checkpoint was written with other parameter groups');
   const kind = group.optimizer.getClassName();
-  if (snapshot.className !== kind) {
+  if (!optimizerStatesCompatible(snapshot.className, kind)) {
     throw new PhalanxConfigError(
       'Trainer.restore',
       `the optimizer of group '${group.name}'`,

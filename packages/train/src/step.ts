@@ -203,11 +203,14 @@ function finish(model: StepModel<unknown>, total: MicroBatchGradients): StepGrad
       names.forEach((n, i) => (grads[n] = clipped[i]));
     }
     const all = Object.values(grads);
-    const gradNorm = globalNorm(all);
+    let gradNorm: tf.Scalar;
     if (model.clipNorm !== null) {
       const names = Object.keys(grads);
-      const { clipped } = clipByGlobalNorm(all, model.clipNorm);
+      const { clipped, norm } = clipByGlobalNorm(all, model.clipNorm); // the norm before clipping
       names.forEach((n, i) => (grads[n] = clipped[i]));
+      gradNorm = norm;
+    } else {
+      gradNorm = globalNorm(all);
     }
     const partNames = Object.keys(total.parts);
     const measures = tf.stack([total.value, gradNorm, ...partNames.map((k) => total.parts[k])]) as tf.Tensor1D;

@@ -84,7 +84,7 @@ export interface TrainerConfig<B> {
   batchSize?: (batch: B) => number;
   /** Frees a batch after its step. Default: `tf.dispose` of every tensor in it. */
   disposeBatch?: (batch: B) => void;
-  /** Parameter groups. Default: one group `'all'` with Adam at 1e-3. */
+  /** Parameter groups. Default: one group `'all'` with Adam ({@link FlatAdamOptimizer}) at 1e-3. */
   parameterGroups?: ParameterGroupConfig[];
   /**
    * Temperature schedule of every `ConcreteJointSelector` in the model (`stepTemperature()` for the
