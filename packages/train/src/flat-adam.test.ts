@@ -340,3 +340,33 @@ describe('FlatAdamOptimizer with a changing variable list', () => {
     tf.dispose([...vars, ...other]);
   });
 });
+
+describe('FlatAdamOptimizer arguments', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  it('rejects a learning rate, β or ε that would train to NaN, with a named error', () => {
+    const bad: unknown[][] = [
+      [-1],
+      [Number.NaN],
+      ['x'],
+      [1e-3, 1],
+      [1e-3, -0.1],
+      [1e-3, 0.9, 1.5],
+      [1e-3, 0.9, 0.999, 0],
+    ];
+    for (const args of bad) {
+      expect(() => new FlatAdamOptimizer(...(args as [number])), JSON.stringify(args)).toThrow(PhalanxConfigError);
+    }
+    expect(() => new FlatAdamOptimizer(0, 0, 0, 1e-8).dispose()).not.toThrow();
+  });
+
+  it('rejects a non-finite learning rate set between steps, before touching any weight', () => {
+    const x = tf.variable(tf.tensor1d([1, 2]));
+    const adam = new FlatAdamOptimizer(0.1);
+    setLearningRate(adam, Number.POSITIVE_INFINITY);
+    expect(() => adam.applyGradients({ [x.name]: tf.tensor1d([1, 1]) })).toThrow(/learningRate/);
+    expect(Array.from(x.dataSync())).toEqual([1, 2]);
+    adam.dispose();
+    x.dispose();
+  });
+});

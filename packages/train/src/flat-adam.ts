@@ -5,7 +5,7 @@
  * saved state, so either optimizer resumes from the other's checkpoint.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkPositive, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { concatFlat, splitFlat } from './flat-tensors';
 import type { NamedTensor } from './optimizer-state';
 
@@ -186,6 +186,22 @@ function concatSegments(plan: StepPlan, piece: (slot: number) => tf.Tensor): tf.
   return concatFlat(plan.segments.map((s) => (s.slot === null ? s.zeros : piece(s.slot))));
 }
 
+/** A learning rate: a finite number ≥ 0. */
+function checkLearningRate(learningRate: unknown): number {
+  if (typeof learningRate !== 'number' || !Number.isFinite(learningRate) || learningRate < 0) {
+    throw new PhalanxConfigError(COMPONENT, 'learningRate', 'a finite number ≥ 0', learningRate);
+  }
+  return learningRate;
+}
+
+/** A moment decay β: a number in [0, 1). */
+function checkDecay(argument: string, beta: unknown): number {
+  if (typeof beta !== 'number' || !(beta >= 0 && beta < 1)) {
+    throw new PhalanxConfigError(COMPONENT, argument, 'a number in [0, 1)', beta);
+  }
+  return beta;
+}
+
 /**
  * Adam (tfjs' `tf.train.adam`) with one fused step for all its variables: the first and second moments
  * of every variable live in two flat vectors `m, v ∈ ℝ^N` (`N` = the parameters of all its variables),
@@ -245,13 +261,15 @@ export class FlatAdamOptimizer extends tf.Optimizer {
    * @param beta1 `β₁`, the decay of the first moment. Default 0.9.
    * @param beta2 `β₂`, the decay of the second moment. Default 0.999.
    * @param epsilon `ε`. Default: the backend's epsilon (1e-7 on cpu and wasm), as in tfjs.
+   * @throws PhalanxConfigError when the learning rate is not a finite number ≥ 0, a β is not in [0, 1) or ε is
+   *   not a finite number > 0 (tfjs's Adam takes them silently and trains to NaN).
    */
   constructor(learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon: number | null = null) {
     super();
-    this.learningRate = learningRate;
-    this.beta1 = beta1;
-    this.beta2 = beta2;
-    this.epsilon = epsilon ?? tf.backend().epsilon();
+    this.learningRate = checkLearningRate(learningRate);
+    this.beta1 = checkDecay('beta1', beta1);
+    this.beta2 = checkDecay('beta2', beta2);
+    this.epsilon = epsilon === null ? tf.backend().epsilon() : checkPositive(COMPONENT, 'epsilon', epsilon);
     [this.accBeta1, this.accBeta2] = tf.tidy(() => [tf.scalar(beta1).variable(), tf.scalar(beta2).variable()]);
   }
 
@@ -260,6 +278,7 @@ export class FlatAdamOptimizer extends tf.Optimizer {
    * class comment). No host read.
    */
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+    checkLearningRate(this.learningRate); // a schedule may have set it
     const entries = gradientEntries(variableGradients);
     this.ensureSlots(entries);
     const state = this.state;
