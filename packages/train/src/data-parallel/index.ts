@@ -86,7 +86,9 @@ export interface DataParallelOptions<D> {
  * Runs `options.replicas` copies of a training function in worker threads, averaging their gradients
  * each step, and resolves to their results in replica order.
  *
- * Each replica builds the same model (same seeds) and a `Trainer` with
+ * Each replica must start from the same weights — tfjs initialisers are unseeded by default, so build the
+ * model once, send its weights in `data` and set them in every replica (or seed every initialiser) — and
+ * builds a `Trainer` with
  * `reduceGradients: context.reduceGradients` and `callbacks: [new ReplicaSync(context, …)]`, and trains
  * on its shard `context.shard(globalBatch)`: with a loss that is a mean over samples and equal shards,
  * the mean gradient is the gradient of the whole global batch, so N replicas with shards of B/N follow
