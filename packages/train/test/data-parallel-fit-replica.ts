@@ -39,6 +39,10 @@ export default async function train(context: ReplicaContext<FitReplicaData>): Pr
   await tf.setBackend('cpu'); // (not @phalanx/testing: it needs vitest's state, absent in a worker)
   const { steps, checkpointDir, checkpointEvery, resume } = context.data;
   const model = bnMlp();
+  if (context.replica === 1 && context.data.perturbReplica1 !== undefined) {
+    const first = model.trainableWeights[0];
+    first.write(tf.tidy(() => tf.add(first.read(), context.data.perturbReplica1!)));
+  }
   let statsBeforeAverage: Float32Array[] = [];
   const recordStats: TrainerCallbacks = {
     onLoopEnd: async () => void (statsBeforeAverage = await read(model, /moving_/)),

@@ -45,6 +45,8 @@ export interface FitReplicaData {
   checkpointEvery: number;
   /** The checkpoint folder every replica resumes from, or `null`. */
   resume: string | null;
+  /** Replica 1 shifts its first weight by this much before training (a replica out of step). */
+  perturbReplica1?: number;
 }
 
 /** What each replica of the `fit` tests returns. */

@@ -174,3 +174,11 @@ describe('runDataParallel', () => {
     expect(Array.from(meanInFloat64([new Float32Array([1, 2]), new Float32Array([2, 5])]))).toEqual([1.5, 3.5]);
   });
 });
+
+describe('ReplicaSync: replicas start in step', () => {
+  it('a replica whose weights differ at the start stops the run with a named error', async () => {
+    const data = { ...FIT, steps: 2, checkpointDir: join(scratch, 'apart'), resume: null, perturbReplica1: 1e-3 };
+    await expect(runFit(data)).rejects.toThrow(/same trainable weights in every replica/);
+    expect(readdirSync(scratch)).not.toContain('apart'); // nothing written: it failed before the first step
+  });
+});

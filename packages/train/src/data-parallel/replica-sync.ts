@@ -70,6 +70,23 @@ export async function averageMovingStatistics(model: tfl.LayersModel, average: R
   return variables.length;
 }
 
+/** Two checksums per trainable weight (Σ v and Σ v·(1 + i mod 7), summed in float64), as float32. */
+async function trainableChecksums(model: { trainableWeights: { read(): tf.Tensor }[] }): Promise<Float32Array> {
+  const sums = new Float32Array(2 * model.trainableWeights.length);
+  const all = await Promise.all(model.trainableWeights.map((w) => w.read().data()));
+  all.forEach((values, k) => {
+    let plain = 0;
+    let weighted = 0;
+    for (let i = 0; i < values.length; i++) {
+      plain += values[i];
+      weighted += values[i] * (1 + (i % 7));
+    }
+    sums[2 * k] = plain;
+    sums[2 * k + 1] = weighted;
+  });
+  return sums;
+}
+
 /** Options of {@link ReplicaSync}. */
 export interface ReplicaSyncOptions {
   /**
@@ -108,6 +125,26 @@ export class ReplicaSync implements TrainerCallbacks {
     const every = options.averageEvery ?? [];
     if (!Array.isArray(every)) throw new PhalanxConfigError('ReplicaSync', 'averageEvery', 'an array', every);
     this.every = every.map((p, i) => checkInteger('ReplicaSync', `averageEvery[${i}]`, p, 1));
+  }
+
+  /**
+   * Checks, before the first step, that every replica holds the same trainable weights (after a resume
+   * too): one exchange of two float64 checksums per weight. Replicas built alone from unseeded
+   * initialisers start apart, and averaged gradients then fit none of them.
+   *
+   * @throws PhalanxConfigError in every replica when their weights differ.
+   */
+  async onTrainBegin(_info: unknown, trainer: TrainerHandle): Promise<void> {
+    const own = await trainableChecksums(trainer.model);
+    const mean = await this.context.averageAcrossReplicas(own);
+    if (own.some((v, i) => !Object.is(v, mean[i]))) {
+      throw new PhalanxConfigError(
+        'ReplicaSync',
+        'model',
+        'the same trainable weights in every replica (build the model once and send its weights to the replicas, or seed every initialiser)',
+        'replicas whose weights differ at the start of training',
+      );
+    }
   }
 
   /** Stops after the step the run was stopped at; averages at the steps of `averageEvery`. */
