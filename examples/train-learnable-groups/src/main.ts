@@ -24,7 +24,15 @@ import { initFromCheckpoint } from './checkpoint';
 import { baselineErrors, meanTrainingPose, type Baselines } from './baselines';
 import { groupsToSvg, learningCurvesSvg, predictionSheet } from './figures';
 import { intFlag, jobConfigFromFlags, parseFlags, RECIPE_HELP } from './flags';
-import { PAPER_LEARNING_RATES, buildModel, buildTrainer, evaluate, heldOutSet, summary } from './pipeline';
+import {
+  PAPER_LEARNING_RATES,
+  buildModel,
+  buildTrainer,
+  evaluate,
+  heldOutMetrics,
+  heldOutSet,
+  summary,
+} from './pipeline';
 import type { Evaluation, JobConfig } from './pipeline';
 import { PRESETS, type PresetName } from './presets';
 import { evaluateShipped } from './shipped';
@@ -239,14 +247,7 @@ async function main(): Promise<void> {
           logFile: join(out, 'log.jsonl'),
           resume: flags.resume === true,
           evaluateEvery: evalEvery,
-          evaluate: async () => {
-            const e = await evaluate(model, test);
-            return {
-              epe2dPx: e.measures2d.epeMean,
-              epe3dMm: e.measures3d.epeMean,
-              auc20to50: e.measures3d.auc20to50 ?? NaN,
-            };
-          },
+          evaluate: () => heldOutMetrics(model, test),
         });
   if (result.interrupted) {
     console.log(`interrupted at step ${result.step}; checkpoint ${result.checkpoint}. Continue with --resume.`);

@@ -279,6 +279,15 @@ export interface Evaluation {
 }
 
 /**
+ * The held-out measures a training run logs at each evaluation (`fit`'s `evaluate`): mean 2D EPE (px),
+ * mean 3D EPE (mm) and the 20–50 mm AUC of {@link evaluate}.
+ */
+export async function heldOutMetrics(model: tfl.LayersModel, set: HandBatch[]): Promise<Record<string, number>> {
+  const e = await evaluate(model, set);
+  return { epe2dPx: e.measures2d.epeMean, epe3dMm: e.measures3d.epeMean, auc20to50: e.measures3d.auc20to50 ?? NaN };
+}
+
+/**
  * Evaluates the model (inference mode, hard selector) on held-out batches: 2D EPE in input pixels and
  * — after lifting the predicted `(u, v, d)` to 3D with the ground-truth root depth and hand scale
  * (`uvdToXyz`, the release's `P2W`) — 3D EPE in mm and the AUC of the PCK over 0–50 mm (and 20–50 mm).

@@ -14,7 +14,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { disposeBatch, type HandBatch } from '@phalanx/data';
 import { ReplicaSync, type ReplicaContext } from '@phalanx/train/data-parallel';
 import { enableLeanBackprop, setThreadedWasmBackend } from '@phalanx/wasm-training';
-import { buildModel, buildTrainer, evaluate, heldOutSet, type JobConfig } from './pipeline';
+import { buildModel, buildTrainer, heldOutMetrics, heldOutSet, type JobConfig } from './pipeline';
 import { trainingSource } from './threads';
 
 /** What the main thread hands to every replica. */
@@ -118,14 +118,7 @@ export default async function trainReplica(context: ReplicaContext<ReplicaJob>):
           keepCheckpoints: 2,
           logFile: job.logFile,
           evaluateEvery: job.evalEvery,
-          evaluate: async () => {
-            const e = await evaluate(model, test);
-            return {
-              epe2dPx: e.measures2d.epeMean,
-              epe3dMm: e.measures3d.epeMean,
-              auc20to50: e.measures3d.auc20to50 ?? NaN,
-            };
-          },
+          evaluate: () => heldOutMetrics(model, test),
         }
       : { logFile: null }),
   });
