@@ -18,6 +18,7 @@ import {
 } from '../../test/data-parallel-shared';
 import { averageMovingStatistics, ReplicaSync, runDataParallel } from './index';
 import { meanInFloat64, meanInReplicaOrder } from './protocol';
+import { maxRelativeDifference } from '../../test/relative-difference';
 
 const replicaModule = new URL('../../test/data-parallel-replica.ts', import.meta.url);
 const fitReplicaModule = new URL('../../test/data-parallel-fit-replica.ts', import.meta.url);
@@ -39,14 +40,6 @@ function straight(): Promise<FitReplicaResult[]> {
 
 function run(replicas: number, data: ReplicaTestData): Promise<Float32Array[][]> {
   return runDataParallel<ReplicaTestData, Float32Array[]>({ module: replicaModule, replicas, data });
-}
-
-function maxRelativeDifference(a: Float32Array[], b: Float32Array[]): number {
-  let worst = 0;
-  a.forEach((x, k) =>
-    x.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b[k][i]) / Math.max(1e-3, Math.abs(b[k][i]))))),
-  );
-  return worst;
 }
 
 beforeAll(async () => {
