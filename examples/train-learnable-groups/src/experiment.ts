@@ -24,7 +24,7 @@ import { recalibrateBatchNorm } from './recipe';
 import { intFlag, jobConfigFromFlags, parseFlags, RECIPE_HELP } from './flags';
 import {
   BACKBONE_HEATMAP_LAYER,
-  buildModel,
+  buildSeededModel,
   buildTrainer,
   heldOutSet,
   UV_UNIT,
@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     }))
       recalSet.push(b);
   }
-  const model = buildModel(config);
+  const model = await buildSeededModel(config);
   const trainer = buildTrainer(model, config, { progress: false });
   log({ kind: 'config', params: model.countParams(), config });
 

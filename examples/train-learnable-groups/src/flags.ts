@@ -36,6 +36,7 @@ export const RECIPE_FLAGS = {
   ema: { type: 'string' },
   beta: { type: 'string' },
   'data-seed': { type: 'string' },
+  'init-seed': { type: 'string' },
   'max-tilt': { type: 'string' },
 } as const;
 
@@ -69,6 +70,7 @@ export const RECIPE_HELP = `  --steps N             optimizer steps (default 150
   --heatmap-sigma-final σ  σ at the last step (cosine schedule from --heatmap-sigma)
   --beta β              initial per-joint β of the soft-argmax layers (default: the model's 1)
   --data-seed N         seed of the training stream (default 1; the held-out set's is 90210)
+  --init-seed N         seed of the initial weights (default 1): the same flags give the same run
   --ema D               evaluate (and save beside the weights) a moving average of the weights, decay D
                         (e.g. 0.99; the Trainer's warm-up min(D, (1+t)/(10+t)))
   --max-tilt DEG        synthetic views: palm normal at most DEG degrees from the camera axis (default: any view)`;
@@ -212,6 +214,7 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults: RecipePres
     ),
     zWeight: numFlag('z-weight', flags['z-weight'], 1),
     dataSeed: intFlag('data-seed', flags['data-seed'], 1, 0),
+    initSeed: intFlag('init-seed', flags['init-seed'], 1, 0),
     heatmapLoss,
     heatmapWeight: numFlag('heatmap-weight', flags['heatmap-weight'], paper ? 0 : defaults.heatmapWeight),
     scoremapWeight: numFlag('scoremap-weight', flags['scoremap-weight'], paper ? 0 : defaults.scoremapWeight),

@@ -26,7 +26,7 @@ import { groupsToSvg, learningCurvesSvg, predictionSheet } from './figures';
 import { intFlag, jobConfigFromFlags, parseFlags, RECIPE_HELP } from './flags';
 import {
   PAPER_LEARNING_RATES,
-  buildModel,
+  buildSeededModel,
   buildTrainer,
   evaluate,
   heldOutMetrics,
@@ -206,7 +206,7 @@ async function main(): Promise<void> {
   enableLeanBackprop(); // the same gradients with less memory held: ≈ 8 % faster steps here
   const dataWorkers = dataWorkersFlag(flags['data-workers'] as string | undefined);
   mkdirSync(out, { recursive: true });
-  const model = buildModel(config);
+  const model = await buildSeededModel(config);
   if (typeof flags.init === 'string') {
     const init = initFromCheckpoint(model, resolve(process.env.INIT_CWD ?? process.cwd(), flags.init));
     console.log(

@@ -11,7 +11,13 @@ import { stepTemperature } from '@phalanx/layers';
 import { createLearnableGroups, type LearnableGroupsConfig } from '@phalanx/learnable-groups';
 import { heatmapMSE, xyzL1Loss } from '@phalanx/losses';
 import { gaussianHeatmaps, KeypointEvaluator, uvdToXyz, xyzToUvd, type KeypointMeasures } from '@phalanx/pose';
-import { Trainer, type GradientReducer, type ProgressDisplayOptions, type TrainerCallbacks } from '@phalanx/train';
+import {
+  seedInitialWeights,
+  Trainer,
+  type GradientReducer,
+  type ProgressDisplayOptions,
+  type TrainerCallbacks,
+} from '@phalanx/train';
 import { createSingleBranch } from './single-branch';
 import { AdamWOptimizer, groupLr, setBatchNormMomentum, sigmaAt, type LrScheduleConfig } from './recipe';
 
@@ -44,6 +50,11 @@ export interface JobConfig {
   zWeight: number;
   /** Seed of the training data stream (the held-out set uses another seed). */
   dataSeed: number;
+  /**
+   * Seed of the initial weights ({@link buildSeededModel}): the same seed and flags start from the same
+   * weights, so a run repeats. Absent: tfjs's unseeded initialisation (a new start every run).
+   */
+  initSeed?: number;
   /**
    * Weight of the auxiliary 2D heatmap loss on the backbone's heatmaps `h₀` (`backbone.tmpOut.0`):
    * `heatmapMSE` against Gaussian targets (peak 1, σ = `heatmapSigma` heatmap pixels) at the ground-truth
@@ -112,10 +123,17 @@ export function predictionOf(outputs: tf.Tensor[]): tf.Tensor3D {
  * the paper's no-groups baseline ({@link createSingleBranch}).
  */
 export function buildModel(config: JobConfig): tfl.LayersModel {
-  const model =
-    config.model.numGroups === 1
-      ? createSingleBranch({ ...config.model, numJoints: 21 })
-      : createLearnableGroups({ numGroups: 3, fusion: true, numJoints: 21, seed: 17, ...config.model });
+  return withRecipeOverrides(createModel(config), config);
+}
+
+function createModel(config: JobConfig): tfl.LayersModel {
+  return config.model.numGroups === 1
+    ? createSingleBranch({ ...config.model, numJoints: 21 })
+    : createLearnableGroups({ numGroups: 3, fusion: true, numJoints: 21, seed: 17, ...config.model });
+}
+
+/** The recipe's changes to a freshly built model: batch-norm momentum, initial soft-argmax β. */
+function withRecipeOverrides(model: tfl.LayersModel, config: JobConfig): tfl.LayersModel {
   if (config.batchNormMomentum !== undefined) setBatchNormMomentum(model, config.batchNormMomentum);
   if (config.initialBeta !== undefined) {
     for (const layer of model.layers.filter((l) => /^b_get_uv\.\d+$/.test(l.name))) {
@@ -123,6 +141,16 @@ export function buildModel(config: JobConfig): tfl.LayersModel {
     }
   }
   return model;
+}
+
+/**
+ * {@link buildModel} with reproducible initial weights: every random initializer seeded from
+ * `config.initSeed` (`seedInitialWeights`), so that two runs of the same command start, and end, alike.
+ */
+export async function buildSeededModel(config: JobConfig): Promise<tfl.LayersModel> {
+  const model = createModel(config);
+  if (config.initSeed !== undefined) await seedInitialWeights(model, config.initSeed);
+  return withRecipeOverrides(model, config);
 }
 
 /**

@@ -34,3 +34,4 @@ export * from './callbacks/progress';
 export * from './callbacks/sigint';
 export * from './callbacks/history';
 export * from './trainer';
+export * from './seeded-init';

@@ -1,0 +1,117 @@
+/**
+ * Reproducible initial weights. tfjs has no global seed: every random initializer built without a
+ * `seed` draws one from `Math.random` when it runs, so two builds of the same model start from different
+ * weights and two runs of the same training command end in different places. {@link seedInitialWeights}
+ * rebuilds the model from its own configuration with a seed in every random initializer and copies the
+ * result in: nothing global is touched.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { PhalanxConfigError } from '@phalanx/errors';
+
+const COMPONENT = 'seedInitialWeights';
+
+/**
+ * The tfjs-layers initializers that draw random numbers, by registered class name (the Glorot, He and
+ * LeCun initializers serialise as `VarianceScaling`).
+ */
+export const RANDOM_INITIALIZER_CLASSES: readonly string[] = [
+  'RandomUniform',
+  'RandomNormal',
+  'TruncatedNormal',
+  'VarianceScaling',
+  'GlorotUniform',
+  'GlorotNormal',
+  'HeUniform',
+  'HeNormal',
+  'LeCunUniform',
+  'LeCunNormal',
+  'Orthogonal',
+];
+
+type Json = { [key: string]: unknown };
+
+function isRandomInitializer(node: Json): node is Json & { config: Json } {
+  const className = node.class_name ?? node.className;
+  return (
+    typeof className === 'string' &&
+    RANDOM_INITIALIZER_CLASSES.includes(className) &&
+    typeof node.config === 'object' &&
+    node.config !== null
+  );
+}
+
+/**
+ * The seed of the `index`-th random initializer of a model seeded with `seed`: a 31-bit mix of both,
+ * never 0 (tfjs reads a seed of 0 as "unseeded").
+ */
+export function initializerSeed(seed: number, index: number): number {
+  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16), 0x27d4eb2f);
+  return (h ^ (h >>> 15)) & 0x7fffffff || 1;
+}
+
+/**
+ * Sets the `seed` of every random initializer in a serialised model topology, in the order they
+ * appear, to {@link initializerSeed}`(seed, k)`. Returns how many were seeded. Layer configs that carry
+ * a `seed` of their own (e.g. a Gumbel noise stream) are left alone: only initializer objects change.
+ */
+export function seedTopology(topology: unknown, seed: number): number {
+  let count = 0;
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      node.forEach(visit);
+      return;
+    }
+    if (typeof node !== 'object' || node === null) return;
+    const object = node as Json;
+    if (isRandomInitializer(object)) {
+      object.config.seed = initializerSeed(seed, count++);
+      return;
+    }
+    Object.values(object).forEach(visit);
+  };
+  visit(topology);
+  return count;
+}
+
+/**
+ * Re-draws the initial weights of `model` from seeded initializers, so that the same `seed` gives the
+ * same starting weights in every process, on every backend: the model is rebuilt from its serialised
+ * topology (`model.toJSON`) with the `k`-th random initializer seeded by
+ * {@link initializerSeed}`(seed, k)`, and the rebuilt model's weights are copied into `model`.
+ * Deterministic initializers (zeros, ones, constants, NDDR) give the values they gave before; batch-norm
+ * moving statistics are reset to their initial values. Call it right after building, before training;
+ * every layer must be serialisable (registered), as for saving.
+ *
+ * **Shapes**: unchanged; every weight keeps its shape and dtype.
+ *
+ * @param model A built model (functional or sequential).
+ * @param seed Any integer (negative allowed).
+ * @returns How many random initializers were seeded.
+ * @throws PhalanxConfigError when `seed` is not an integer.
+ *
+ * @example
+ * ```ts
+ * import * as tfl from '@tensorflow/tfjs-layers';
+ * import { seedInitialWeights } from '@phalanx/train';
+ *
+ * const build = () =>
+ *   tfl.sequential({ layers: [tfl.layers.dense({ units: 4, inputShape: [3] })] });
+ * const a = build();
+ * const b = build();
+ * await seedInitialWeights(a, 7);
+ * await seedInitialWeights(b, 7); // a and b now hold the same weights
+ * ```
+ */
+export async function seedInitialWeights(model: tfl.LayersModel, seed: number): Promise<number> {
+  if (!Number.isSafeInteger(seed)) throw new PhalanxConfigError(COMPONENT, 'seed', 'an integer', seed);
+  const topology = model.toJSON(null, false) as Exclude<ReturnType<tfl.LayersModel['toJSON']>, string>;
+  const seeded = seedTopology(topology, seed);
+  const rebuilt = await tfl.models.modelFromJSON({ modelTopology: topology });
+  try {
+    model.setWeights(rebuilt.getWeights());
+  } finally {
+    rebuilt.dispose();
+  }
+  return seeded;
+}
