@@ -9,6 +9,13 @@ import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { registerTorchConverter, type TorchParam } from '../io/torch-converters';
 import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { checkArgs, checkElements, checkRate, checkSize } from '../util/checks';
+import {
+  nthInitializer,
+  resolveInitializer,
+  serializeInitializer,
+  type Initializer,
+  type InitializerSpec,
+} from '../util/initializers';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'MultiHeadAttention';
@@ -22,6 +29,8 @@ export const MULTI_HEAD_ATTENTION_DEFAULTS = Object.freeze({
   attentionDropout: 0,
   /** {@link MultiHeadAttentionArgs.returnAttention} */
   returnAttention: false,
+  /** {@link MultiHeadAttentionArgs.kernelInitializer} */
+  kernelInitializer: 'glorotUniform',
 } as const);
 
 /**
@@ -161,6 +170,11 @@ export interface MultiHeadAttentionArgs extends LayerArgs {
    * (PyTorch's `average_attn_weights=False`).
    */
   returnAttention?: boolean;
+  /**
+   * Initializer of the four kernels (default `'glorotUniform'`; the biases start at 0). A seeded one
+   * gives kernel k the seed `seed + k` (query, key, value, output), so equal shapes do not start equal.
+   */
+  kernelInitializer?: InitializerSpec;
 }
 
 /**
@@ -196,6 +210,8 @@ export class MultiHeadAttention extends PhalanxLayer {
   readonly attentionDropout: number;
   /** Whether the layer has a second output, the attention weights `[B, H, Tq, Tk]`. */
   readonly returnAttention: boolean;
+  /** Initializer of the kernels (kernel k of a seeded one: seed + k). */
+  readonly kernelInitializer: Initializer;
 
   private queryKernel: tfl.LayerVariable | null = null;
   private queryBias: tfl.LayerVariable | null = null;
@@ -221,6 +237,11 @@ export class MultiHeadAttention extends PhalanxLayer {
       args.attentionDropout ?? defaults.attentionDropout,
     );
     this.returnAttention = checkBoolean(COMPONENT, 'returnAttention', args.returnAttention ?? defaults.returnAttention);
+    this.kernelInitializer = resolveInitializer(
+      COMPONENT,
+      'kernelInitializer',
+      args.kernelInitializer ?? defaults.kernelInitializer,
+    );
   }
 
   /**
@@ -260,15 +281,15 @@ export class MultiHeadAttention extends PhalanxLayer {
     [query, key, value].forEach((shape, i) =>
       checkElements(COMPONENT, `${['query', 'key', 'value'][i]}Kernel [C, D]`, [shape[2] as number, d]),
     );
-    const glorot = tfl.initializers.glorotUniform({});
+    const kernel = (k: number) => nthInitializer(this.kernelInitializer, k);
     const zeros = tfl.initializers.zeros();
-    this.queryKernel = this.addWeight('queryKernel', [query[2] as number, d], 'float32', glorot, undefined, true);
+    this.queryKernel = this.addWeight('queryKernel', [query[2] as number, d], 'float32', kernel(0), undefined, true);
     this.queryBias = this.addWeight('queryBias', [d], 'float32', zeros, undefined, true);
-    this.keyKernel = this.addWeight('keyKernel', [key[2] as number, d], 'float32', glorot, undefined, true);
+    this.keyKernel = this.addWeight('keyKernel', [key[2] as number, d], 'float32', kernel(1), undefined, true);
     this.keyBias = this.addWeight('keyBias', [d], 'float32', zeros, undefined, true);
-    this.valueKernel = this.addWeight('valueKernel', [value[2] as number, d], 'float32', glorot, undefined, true);
+    this.valueKernel = this.addWeight('valueKernel', [value[2] as number, d], 'float32', kernel(2), undefined, true);
     this.valueBias = this.addWeight('valueBias', [d], 'float32', zeros, undefined, true);
-    this.outputKernel = this.addWeight('outputKernel', [d, d], 'float32', glorot, undefined, true);
+    this.outputKernel = this.addWeight('outputKernel', [d, d], 'float32', kernel(3), undefined, true);
     this.outputBias = this.addWeight('outputBias', [d], 'float32', zeros, undefined, true);
     this.built = true;
   }
@@ -310,6 +331,7 @@ export class MultiHeadAttention extends PhalanxLayer {
       units: this.units,
       attentionDropout: this.attentionDropout,
       returnAttention: this.returnAttention,
+      kernelInitializer: serializeInitializer(this.kernelInitializer) as unknown as tf.serialization.ConfigDictValue,
       ...super.getConfig(),
     };
   }

@@ -18,6 +18,13 @@ import {
 } from '@phalanx/errors';
 import { type ActivationIdentifier, applyActivation, checkActivation } from '../util/activations';
 import { checkArgs, checkElements, checkRate, checkSize } from '../util/checks';
+import {
+  nthInitializer,
+  resolveInitializer,
+  serializeInitializer,
+  type Initializer,
+  type InitializerSpec,
+} from '../util/initializers';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 import { handAdjacency, hopNeighborhood, validateAdjacency } from './adjacency';
 import { maskedSoftmax } from './masked-softmax';
@@ -57,6 +64,8 @@ export const DYNAMIC_EDGE_GAT_DEFAULTS = Object.freeze({
   neighborhood: 'skeleton',
   /** {@link DynamicEdgeGATArgs.k}: the EHPE release's k. */
   k: 8,
+  /** {@link DynamicEdgeGATArgs.kernelInitializer} */
+  kernelInitializer: 'glorotUniform',
 } as const);
 const DEFAULTS = DYNAMIC_EDGE_GAT_DEFAULTS;
 
@@ -344,6 +353,12 @@ export interface DynamicEdgeGATArgs extends LayerArgs {
   neighborhood?: GATNeighborhood;
   /** Neighbours per joint in `'knn'` mode: an integer in [1, J − 1]. */
   k?: number;
+  /**
+   * Initializer of `kernel` and of the attention weights (`attentionSelf`, `attentionNeighbor` or
+   * `queryKernel`, `keyKernel`); default `'glorotUniform'`, the bias starts at 0. A seeded one gives the
+   * k-th of them (in that order) the seed `seed + k`.
+   */
+  kernelInitializer?: InitializerSpec;
 }
 
 /**
@@ -396,6 +411,8 @@ export class DynamicEdgeGAT extends PhalanxLayer {
   readonly neighborhood: GATNeighborhood;
   /** Neighbours per joint in `'knn'` mode. */
   readonly k: number;
+  /** Initializer of the kernel and attention weights (the k-th of a seeded one: seed + k). */
+  readonly kernelInitializer: Initializer;
   /** N as a 0/1 matrix (`hopNeighborhood(adjacency, hops)`), used in `'skeleton'` mode. */
   private readonly neighborhoodMatrix: number[][];
   /** The feature size F the layer was built for (`null` before `build`). */
@@ -437,6 +454,11 @@ export class DynamicEdgeGAT extends PhalanxLayer {
     ] as const);
     // k is checked against J where J is known: at build for 'knn'.
     this.k = checkSize(COMPONENT, 'k', args.k ?? DEFAULTS.k, 1);
+    this.kernelInitializer = resolveInitializer(
+      COMPONENT,
+      'kernelInitializer',
+      args.kernelInitializer ?? DEFAULTS.kernelInitializer,
+    );
     this.neighborhoodMatrix = this.neighborhood === 'skeleton' ? hopNeighborhood(this.adjacency, this.hops) : [];
   }
 
@@ -488,15 +510,15 @@ export class DynamicEdgeGAT extends PhalanxLayer {
     const features = this.checkShapes(shapeList(inputShape))[2] as number;
     const width = this.heads * this.units;
     checkElements(COMPONENT, 'kernel [F, K·U] (features·heads·units)', [features, width]);
-    const glorot = tfl.initializers.glorotUniform({});
-    this.kernel = this.addWeight('kernel', [features, width], 'float32', glorot, undefined, true);
+    const init = (k: number) => nthInitializer(this.kernelInitializer, k);
+    this.kernel = this.addWeight('kernel', [features, width], 'float32', init(0), undefined, true);
     if (this.attention === 'additive') {
       const shape = [this.heads, this.units];
-      this.attentionSelf = this.addWeight('attentionSelf', shape, 'float32', glorot, undefined, true);
-      this.attentionNeighbor = this.addWeight('attentionNeighbor', shape, 'float32', glorot, undefined, true);
+      this.attentionSelf = this.addWeight('attentionSelf', shape, 'float32', init(1), undefined, true);
+      this.attentionNeighbor = this.addWeight('attentionNeighbor', shape, 'float32', init(2), undefined, true);
     } else {
-      this.queryKernel = this.addWeight('queryKernel', [features, width], 'float32', glorot, undefined, true);
-      this.keyKernel = this.addWeight('keyKernel', [features, width], 'float32', glorot, undefined, true);
+      this.queryKernel = this.addWeight('queryKernel', [features, width], 'float32', init(1), undefined, true);
+      this.keyKernel = this.addWeight('keyKernel', [features, width], 'float32', init(2), undefined, true);
     }
     if (this.useBias) {
       this.bias = this.addWeight('bias', [this.outputWidth], 'float32', tfl.initializers.zeros(), undefined, true);
@@ -555,6 +577,7 @@ export class DynamicEdgeGAT extends PhalanxLayer {
       returnAttention: this.returnAttention,
       neighborhood: this.neighborhood,
       k: this.k,
+      kernelInitializer: serializeInitializer(this.kernelInitializer) as unknown as tf.serialization.ConfigDictValue,
       ...super.getConfig(),
     };
   }

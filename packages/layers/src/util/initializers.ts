@@ -71,7 +71,35 @@ export function resolveInitializer(component: string, argument: string, spec: un
   return made;
 }
 
-/** The `{className, config}` form of an initializer, as layers store it in `getConfig()`. */
+/**
+ * The `{className, config}` form of an initializer, as layers store it in `getConfig()`; an absent
+ * value (e.g. the `seed` of an unseeded initializer) is `null`, as a saved model stores it, so a config
+ * equals itself after a save and load.
+ */
 export function serializeInitializer(initializer: Initializer): SerializedInitializer {
-  return { className: initializer.getClassName(), config: initializer.getConfig() };
+  const config = Object.fromEntries(
+    Object.entries(initializer.getConfig()).map(([key, value]) => [key, value === undefined ? null : value]),
+  );
+  return { className: initializer.getClassName(), config };
+}
+
+/**
+ * The initializer of the `index`-th of several weights drawn from one initializer argument (e.g. the
+ * query, key, value and output kernels of an attention layer). A seeded tfjs initializer draws the same
+ * numbers every time it is applied, so weights of equal shape would start equal: with a numeric `seed`
+ * the `index`-th weight gets a copy seeded `seed + index` (never 0, which tfjs reads as unseeded); an
+ * unseeded initializer, or index 0, is returned as it is.
+ *
+ * @example
+ * const glorot = tfl.initializers.glorotUniform({ seed: 3 });
+ * const keys = nthInitializer(glorot, 1); // seed 4: not the query kernel's numbers
+ */
+export function nthInitializer(initializer: Initializer, index: number): Initializer {
+  const { className, config } = serializeInitializer(initializer);
+  if (index === 0 || typeof config.seed !== 'number') return initializer;
+  const seed = config.seed + index;
+  return resolveInitializer('nthInitializer', 'initializer', {
+    className,
+    config: { ...config, seed: seed === 0 ? 0x7fffffff : seed },
+  });
 }
