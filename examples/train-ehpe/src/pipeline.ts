@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { augment, batches, disposeBatch, Rng, type BatchOptions, type HandBatch } from '@phalanx/data';
+import { augment, batches, disposeBatch, type BatchOptions, type HandBatch } from '@phalanx/data';
 import {
   BACKBONE_LAYERS,
   createEhpe,
@@ -23,6 +23,7 @@ import {
 } from '@phalanx/ehpe';
 import { JOINT_CLASS_NAMES, KeypointEvaluator, mpjpe, paMpjpe, type JointClass } from '@phalanx/pose';
 import {
+  seedInitialWeights,
   cosineLr,
   Trainer,
   warmupLr,
@@ -116,31 +117,15 @@ export interface JobConfig {
   seed?: number;
 }
 
-/**
- * Runs `build` with `Math.random` replaced by a seeded generator, and puts it back afterwards.
- * tfjs draws the seed of every unseeded random initialiser from `Math.random` (in JS, on every
- * backend), so a model built inside gets the same weights for the same seed. `build` must be
- * synchronous (nothing else runs while it does).
- *
- * @example
- * const a = seededInit(7, () => Math.random());
- * const b = seededInit(7, () => Math.random()); // a === b
- */
-export function seededInit<T>(seed: number | undefined, build: () => T): T {
-  if (seed === undefined) return build();
-  const rng = new Rng(seed, 0x5eed);
-  const original = Math.random;
-  Math.random = () => rng.next();
-  try {
-    return build();
-  } finally {
-    Math.random = original;
-  }
+/** `model` with its initial weights drawn from `seed` (`seedInitialWeights`), or as built when `seed` is absent. */
+async function seeded(model: tfl.LayersModel, seed: number | undefined): Promise<tfl.LayersModel> {
+  if (seed !== undefined) await seedInitialWeights(model, seed);
+  return model;
 }
 
-/** Builds the full model of a job (TW joints from the variant), seeded by `config.seed`. */
-export function buildModel(config: JobConfig): tfl.LayersModel {
-  return seededInit(config.seed, () => createEhpe({ ...config.model, tipWristJoints: variantJoints(config.variant) }));
+/** Builds the full model of a job (TW joints from the variant), its initial weights seeded by `config.seed`. */
+export async function buildModel(config: JobConfig): Promise<tfl.LayersModel> {
+  return seeded(createEhpe({ ...config.model, tipWristJoints: variantJoints(config.variant) }), config.seed);
 }
 
 /** A stage's learning rate: `peak`, or the schedule of {@link JobConfig.schedule} over `steps` steps. */
@@ -248,10 +233,10 @@ export async function meanLayout(config: JobConfig, count = 256): Promise<tf.Ten
  * initialisation) taken by name from the stage-1 model and frozen, the PG-stage trained from scratch
  * on a constant mean layout — the same stage 2 as the full model, without the TW-stage's guidance.
  */
-export function buildPgOnly(config: JobConfig, trained: tfl.LayersModel): tfl.LayersModel {
-  const seed = config.seed === undefined ? undefined : config.seed + 1;
-  const pgOnly = seededInit(seed, () =>
+export async function buildPgOnly(config: JobConfig, trained: tfl.LayersModel): Promise<tfl.LayersModel> {
+  const pgOnly = await seeded(
     createPgOnly({ ...config.model, tipWristJoints: variantJoints(config.variant) }),
+    config.seed === undefined ? undefined : config.seed + 1,
   );
   const byName = new Map(trained.weights.map((w) => [w.originalName, w]));
   for (const w of pgOnly.weights) {

@@ -202,7 +202,7 @@ export async function runStages(o: RunOptions): Promise<RunResult> {
   const start = openRun(o.out, runRecord(o), o.resume);
   const { config } = o;
   const inputSize = config.model.imageSize ?? 256;
-  const model = buildModel(config);
+  const model = await buildModel(config);
   o.onStart?.(model.countParams());
   const twStarted = (await chooseResumeCheckpoint(true, join(o.out, 'checkpoints', 'tw'))).dir !== null;
   if (o.init && !twStarted) log(`initialised from ${o.init.name}: ${initFromCheckpoint(model, o.init.path)} tensors`);
@@ -211,7 +211,7 @@ export async function runStages(o: RunOptions): Promise<RunResult> {
   const result: RunResult = { start, interruptedIn: null, stages: {}, model, pgOnly: null, layout, test };
   const options = (name: StageName) => ({ progress: o.progress ?? false, callbacks: o.callbacks?.(name) ?? [] });
   const full = () => evaluate(model, test, config, undefined, layout);
-  const specs: (() => StageSpec)[] = [
+  const specs: (() => StageSpec | Promise<StageSpec>)[] = [
     () => ({
       name: 'tw',
       trainer: stage1Trainer(model, config, options('tw')),
@@ -226,9 +226,9 @@ export async function runStages(o: RunOptions): Promise<RunResult> {
     }),
   ];
   if (o.pgOnly) {
-    specs.push(() => {
+    specs.push(async () => {
       // Built after stage 2 (whose backbone is stage 1's, frozen), seeded: the same start on every resume.
-      const pgOnly = buildPgOnly(config, model);
+      const pgOnly = await buildPgOnly(config, model);
       result.pgOnly = pgOnly;
       return {
         name: 'pg-only',
@@ -239,7 +239,7 @@ export async function runStages(o: RunOptions): Promise<RunResult> {
     });
   }
   for (const spec of specs) {
-    const s = spec();
+    const s = await spec();
     const { outcome, result: fit } = await runStage(o, s);
     result.stages[s.name] = outcome;
     log(

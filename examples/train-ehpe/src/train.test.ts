@@ -38,7 +38,7 @@ const falling = (losses: number[]) => Math.min(...losses.slice(-3)) < 0.7 * loss
 
 describe('train-ehpe', () => {
   it('a tiny EHPE trains both stages on a fixed batch on wasm; stage 1 stays fixed in stage 2; the report has the five classes', async () => {
-    const model = buildModel(config);
+    const model = await buildModel(config);
     const batch = toBatch([0, 1].map((i) => renderSyntheticHand(200 + i, { size: 64 })));
     const s1 = stage1Trainer(model, config, { progress: false });
     const l1: number[] = [];
@@ -49,7 +49,7 @@ describe('train-ehpe', () => {
 
     const stage1Names = model.weights.filter((w) => /^(backbone|tw)\./.test(w.originalName));
     const snapshot = stage1Names.map((w) => w.read().dataSync().slice());
-    const pgOnly = buildPgOnly(config, model);
+    const pgOnly = await buildPgOnly(config, model);
     const s2 = stage2Trainer(model, config, { progress: false });
     const l2: number[] = [];
     for (let i = 0; i < 12; i++) l2.push((await s2.trainStep(batch)).loss);

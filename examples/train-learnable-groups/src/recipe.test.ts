@@ -7,7 +7,7 @@ import { disposeBatch, renderSyntheticHand, toBatch, type HandBatch } from '@pha
 import { useBackend } from '@phalanx/testing';
 import { baselineErrors, epeOf } from './baselines';
 import { jobConfigFromFlags, EARLIER_DEMO } from './flags';
-import { buildModel, buildTrainer, MODEL_SIZES, type JobConfig } from './pipeline';
+import { buildModel, buildSeededModel, buildTrainer, MODEL_SIZES, type JobConfig } from './pipeline';
 import { PRESETS } from './presets';
 import { AdamWOptimizer, groupLr, recalibrateBatchNorm, sigmaAt } from './recipe';
 
@@ -129,5 +129,19 @@ describe('job configuration', () => {
     expect(Object.keys(r.parts ?? {})).toEqual(['xyz', 'heatmap', 'scoremap']);
     disposeBatch(batch);
     model.dispose();
+  });
+
+  it('--init-seed: both networks start from the same weights for a seed, other weights for another', async () => {
+    for (const groups of ['3', '1']) {
+      const config = (seed: string) =>
+        jobConfigFromFlags({ groups, 'init-seed': seed, beta: '2' }, PRESETS.demo.recipe);
+      const builds = await Promise.all(['5', '5', '6'].map((seed) => buildSeededModel(config(seed))));
+      const [a, b, c] = builds.map((m) => m.weights.map((w) => w.read().dataSync() as Float32Array));
+      a.forEach((values, i) => expect(b[i], builds[0].weights[i].originalName).toEqual(values));
+      expect(a.filter((values, i) => values.some((v, k) => v !== c[i][k])).length).toBeGreaterThan(a.length / 4);
+      const beta = builds[0].weights.find((w) => /^b_get_uv\.0\//.test(w.originalName));
+      expect(beta?.read().dataSync()[0]).toBe(2); // the recipe's β survives the re-seeding
+      builds.forEach((m) => m.dispose());
+    }
   });
 });
