@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type * as NodeFsPromises from 'node:fs/promises';
+import { InjectedCrash } from '@phalanx/testing/fault-injection';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -17,38 +17,11 @@ import type { TrainerState } from './trainer-state';
  * the files `writeCheckpoint` writes itself and those `fileSystem` writes for the model. Inactive unless
  * `crash.at` is set.
  */
-class Crash extends Error {}
-
-/** Which mutating operation (1-based) fails, and how; 0 = none. Counts every mutating call. */
-const crash = { at: 0, halfWrite: false, count: 0 };
+const crash = vi.hoisted(() => ({ at: 0, halfWrite: false, count: 0 }));
 
 vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof NodeFsPromises>();
-  const guard =
-    <A extends unknown[], R>(name: string, op: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      crash.count += 1;
-      if (crash.count === crash.at) {
-        if (name === 'writeFile' && crash.halfWrite) {
-          const data = args[1] as Uint8Array | string;
-          const half = typeof data === 'string' ? data.slice(0, data.length >> 1) : data.subarray(0, data.length >> 1);
-          await real.writeFile(args[0] as string, half);
-        }
-        throw new Crash(`crash at ${name}`);
-      }
-      return op(...args);
-    };
-  const mocked = {
-    ...real,
-    mkdir: guard('mkdir', real.mkdir),
-    writeFile: guard('writeFile', real.writeFile),
-    rename: guard('rename', real.rename),
-    link: guard('link', real.link),
-    copyFile: guard('copyFile', real.copyFile),
-    rm: guard('rm', real.rm),
-    unlink: guard('unlink', real.unlink),
-  };
-  return { ...mocked, default: mocked };
+  const { crashingFsPromises } = await import('@phalanx/testing/fault-injection');
+  return crashingFsPromises(await importOriginal(), crash);
 });
 
 function state(step: number): TrainerState {
@@ -144,7 +117,7 @@ describe('writeCheckpoint is atomic', () => {
         crash.count = 0;
         crash.at = at;
         crash.halfWrite = halfWrite;
-        await expect(writeAt(dir, newModel, 2), `crash at ${at}`).rejects.toBeInstanceOf(Crash);
+        await expect(writeAt(dir, newModel, 2), `crash at ${at}`).rejects.toBeInstanceOf(InjectedCrash);
         crash.at = 0;
         const label = `crash at ${at}, half-write ${halfWrite}`;
         const step = await restoredStep(dir, label);

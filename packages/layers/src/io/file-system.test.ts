@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type * as NodeFsPromises from 'node:fs/promises';
+import { InjectedCrash } from '@phalanx/testing/fault-injection';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxFileError } from '@phalanx/errors';
@@ -22,37 +22,11 @@ import { fileSystem, registerFileSystemRouter } from './file-system';
  * Interrupted saves: the mocked `node:fs/promises` throws at a chosen mutating operation (before it, or
  * half-way through a write), which leaves the disk as a kill there would. Inactive unless `crash.at` is set.
  */
-class Crash extends Error {}
-
-/** Which mutating operation (1-based) fails, and how; 0 = none. Counts every mutating call. */
-const crash = { at: 0, halfWrite: false, count: 0 };
+const crash = vi.hoisted(() => ({ at: 0, halfWrite: false, count: 0 }));
 
 vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof NodeFsPromises>();
-  const guard =
-    <A extends unknown[], R>(name: string, op: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      crash.count += 1;
-      if (crash.count === crash.at) {
-        if (name === 'writeFile' && crash.halfWrite) {
-          const data = args[1] as Uint8Array | string;
-          const half = typeof data === 'string' ? data.slice(0, data.length >> 1) : data.subarray(0, data.length >> 1);
-          await real.writeFile(args[0] as string, half);
-        }
-        throw new Crash(`crash at ${name}`);
-      }
-      return op(...args);
-    };
-  const mocked = {
-    ...real,
-    writeFile: guard('writeFile', real.writeFile),
-    rename: guard('rename', real.rename),
-    link: guard('link', real.link),
-    copyFile: guard('copyFile', real.copyFile),
-    rm: guard('rm', real.rm),
-    unlink: guard('unlink', real.unlink),
-  };
-  return { ...mocked, default: mocked };
+  const { crashingFsPromises } = await import('@phalanx/testing/fault-injection');
+  return crashingFsPromises(await importOriginal(), crash, ['writeFile', 'rename', 'link', 'copyFile', 'rm', 'unlink']);
 });
 
 const dirs: string[] = [];
@@ -240,7 +214,7 @@ describe('fileSystem save is atomic', () => {
         crash.count = 0;
         crash.at = at;
         crash.halfWrite = halfWrite;
-        await expect(newModel.save(fileSystem(dir)), `crash at ${at}`).rejects.toBeInstanceOf(Crash);
+        await expect(newModel.save(fileSystem(dir)), `crash at ${at}`).rejects.toBeInstanceOf(InjectedCrash);
         crash.at = 0;
         const loaded = await tfl.loadLayersModel(fileSystem(dir));
         const out = outputs(loaded);
