@@ -8,58 +8,28 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { importTorchStateDict as importEhpe } from '@phalanx/ehpe';
-import { parseSafetensors, parseTorchCheckpoint } from '@phalanx/layers';
-import { importTorchStateDict as importLearnableGroups } from '@phalanx/learnable-groups';
 import {
-  CARD_METADATA_KEY,
-  estimatorFromModel,
+  estimatorWithTorchWeights,
+  readTorchCheckpoint,
   type HandPoseEstimator,
   type HandPoseModelName,
 } from '@phalanx/pretrained';
 
-/** A state dict and the Concrete selector temperature stored beside it (Learnable Groups: `ckpt['Temperature']`). */
-export interface Checkpoint {
-  /** PyTorch name → tensor, in PyTorch layout; the caller disposes them. */
-  tensors: Record<string, tf.Tensor>;
-  /** The selector temperature τ when the file stores one. */
-  temperature?: number;
-}
+/** Reads a `.safetensors` file or a PyTorch checkpoint (`readTorchCheckpoint` of `@phalanx/pretrained`). */
+export const readCheckpoint = readTorchCheckpoint;
 
-/**
- * Reads a `.safetensors` file (temperature from `__metadata__.Temperature`) or a PyTorch checkpoint (its
- * `state_dict`, `model_state_dict` or `model`, DataParallel's `module.` removed; temperature from the
- * top-level `Temperature`).
- */
-export function readCheckpoint(bytes: Uint8Array, name: string): Checkpoint {
-  if (name.toLowerCase().endsWith('.safetensors')) {
-    const file = parseSafetensors(bytes);
-    const t = Number(file.metadata.Temperature);
-    return { tensors: file.tensors(), temperature: Number.isFinite(t) ? t : undefined };
-  }
-  const ckpt = parseTorchCheckpoint(bytes, { file: name });
-  const t = ckpt.root instanceof Map ? ckpt.root.get('Temperature') : undefined;
-  return { tensors: ckpt.stateDict(), temperature: typeof t === 'number' ? t : undefined };
-}
-
-/**
- * A new model with the layers of `model` (same architecture, fresh weights) and its metadata minus the
- * card's training and evaluation records, which describe the other weights.
- */
+/** A new model with the layers of `model` (same architecture, fresh weights) and its metadata. */
 async function freshCopy(model: tfl.LayersModel): Promise<tfl.LayersModel> {
   const topology = model.toJSON(undefined, false) as tf.io.ModelJSON['modelTopology'];
   const copy = await tfl.models.modelFromJSON({ modelTopology: topology });
-  const meta = { ...((model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>) };
-  const card = meta[CARD_METADATA_KEY] as Record<string, unknown> | undefined;
-  if (card !== undefined) meta[CARD_METADATA_KEY] = { model: card.model, depth: card.depth };
-  copy.setUserDefinedMetadata(meta);
+  copy.setUserDefinedMetadata({ ...((model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>) });
   return copy;
 }
 
 /**
  * Loads the checkpoint `bytes` (named `name`) into a copy of `model`, a `kind` network, and returns the
- * estimator of that copy; `model` is left untouched. Throws the import's named error (and frees
- * everything it made) when the checkpoint does not fit the network.
+ * estimator of that copy (`estimatorWithTorchWeights`); `model` is left untouched. Throws the import's
+ * named error (and frees everything it made) when the checkpoint does not fit the network.
  */
 export async function estimatorFromCheckpoint(
   kind: HandPoseModelName,
@@ -67,17 +37,5 @@ export async function estimatorFromCheckpoint(
   bytes: Uint8Array,
   name: string,
 ): Promise<HandPoseEstimator> {
-  const { tensors, temperature } = readCheckpoint(bytes, name);
-  let copy: tfl.LayersModel | null = null;
-  try {
-    copy = await freshCopy(model);
-    if (kind === 'ehpe') importEhpe(copy, tensors);
-    else importLearnableGroups(copy, tensors, temperature === undefined ? {} : { temperature });
-    const estimator = estimatorFromModel(kind, copy);
-    copy = null; // the estimator owns it now
-    return estimator;
-  } finally {
-    copy?.dispose();
-    for (const t of Object.values(tensors)) t.dispose();
-  }
+  return estimatorWithTorchWeights(kind, await freshCopy(model), bytes, name);
 }

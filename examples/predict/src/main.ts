@@ -17,7 +17,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { HAND_POSE_MODELS, loadHandPoseEstimator, type HandPoseModelName } from '@phalanx/pretrained';
 import { predictFiles } from './predict';
-import { estimatorWithTorchWeights } from './weights';
+import { shippedWithTorchWeights } from './weights';
 
 const USAGE = `Usage: predict [--model learnable-groups|ehpe] [--weights FILE] [--out DIR] [--backend wasm|cpu] [--flip] IMAGE...
   --model     the shipped model (default learnable-groups)
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const estimator =
     values.weights === undefined
       ? await loadHandPoseEstimator(model)
-      : await estimatorWithTorchWeights(
+      : await shippedWithTorchWeights(
           model,
           new Uint8Array(await readFile(resolve(cwd, values.weights))),
           resolve(cwd, values.weights),

@@ -13,7 +13,7 @@ import { writeSafetensors, writeTorchStateDict, type ConcreteJointSelector } fro
 import { exportTorchStateDict, importTorchStateDict } from '@phalanx/learnable-groups';
 import { loadHandPoseEstimator, type HandPoseEstimator } from '@phalanx/pretrained';
 import { predictFiles, type PredictionReport } from './predict';
-import { estimatorWithTorchWeights } from './weights';
+import { shippedWithTorchWeights } from './weights';
 
 const dir = mkdtempSync(join(tmpdir(), 'phalanx-predict-'));
 let estimator: HandPoseEstimator;
@@ -111,7 +111,7 @@ describe('--weights: a PyTorch state_dict instead of the shipped weights', () =>
   it('a .pth gives what its weights give; the card drops the shipped evaluation', async () => {
     const weights = otherWeights();
     const bytes = writeTorchStateDict(weights);
-    const fromPth = await estimatorWithTorchWeights('learnable-groups', bytes, 'other.pth');
+    const fromPth = await shippedWithTorchWeights('learnable-groups', bytes, 'other.pth');
     // Reference: the shipped estimator with the same tensors written in place (no file in between).
     const reference = await loadHandPoseEstimator('learnable-groups');
     importTorchStateDict(reference.model, weights);
@@ -137,7 +137,7 @@ describe('--weights: a PyTorch state_dict instead of the shipped weights', () =>
     const weights = otherWeights();
     const bytes = writeSafetensors(weights, { Temperature: '0.375' });
     tf.dispose(Object.values(weights));
-    const withTemperature = await estimatorWithTorchWeights('learnable-groups', bytes, 'other.safetensors');
+    const withTemperature = await shippedWithTorchWeights('learnable-groups', bytes, 'other.safetensors');
     const selector = withTemperature.model.getLayer('meta_S') as ConcreteJointSelector;
     expect(selector.getTemperature()).toBeCloseTo(0.375, 6);
     // Not the shipped model's own temperature (else the check would prove nothing).
@@ -150,7 +150,7 @@ describe('--weights: a PyTorch state_dict instead of the shipped weights', () =>
     const bytes = writeSafetensors(weights);
     tf.dispose(Object.values(weights));
     const count = tf.memory().numTensors;
-    await expect(estimatorWithTorchWeights('ehpe', bytes, 'lg.safetensors')).rejects.toThrow(/^loadTorchStateDict: /);
+    await expect(shippedWithTorchWeights('ehpe', bytes, 'lg.safetensors')).rejects.toThrow(/^loadTorchStateDict: /);
     expect(tf.memory().numTensors).toBe(count);
   });
 });

@@ -16,3 +16,4 @@ export * from './heads';
 export * from './estimator';
 export * from './package-files';
 export * from './load';
+export * from './torch-weights';
