@@ -106,18 +106,17 @@ export function enlarge(image: RgbImage, factor: number): RgbImage {
 }
 
 /**
- * A contact sheet: the first row shows the ground truth, the second the predictions, drawn on the
- * held-out images (enlarged to about 192 px so that the skeletons are readable).
+ * A contact sheet: the first row shows the ground truth, each further row one model's predictions, drawn on
+ * the held-out images (enlarged to about 192 px so that the skeletons are readable).
  *
- * @param images `[N]` images, `gtUv` and `predUv` `[N][21][2]` in image pixels.
+ * @param images `[N]` images; `gtUv` and each of `predUv` `[N][21][2]` in image pixels.
  */
-export function predictionSheet(images: RgbImage[], gtUv: number[][][], predUv: number[][][]): RgbImage {
+export function predictionSheet(images: RgbImage[], gtUv: number[][][], ...predUv: number[][][][]): RgbImage {
   const factor = Math.max(1, Math.round(192 / images[0].width));
   const up = (uv: number[][]) => uv.flatMap(([u, v]) => [(u + 0.5) * factor - 0.5, (v + 0.5) * factor - 0.5]);
   const big = images.map((im) => enlarge(im, factor));
-  const gt = big.map((im, i) => drawSkeleton(im, up(gtUv[i])));
-  const pred = big.map((im, i) => drawSkeleton(im, up(predUv[i])));
-  return contactSheet([...gt, ...pred], images.length);
+  const rows = [gtUv, ...predUv].map((uvs) => big.map((im, i) => drawSkeleton(im, up(uvs[i]))));
+  return contactSheet(rows.flat(), images.length);
 }
 
 /** One learning curve: `[samples seen, held-out 2D EPE]` points. */

@@ -35,7 +35,7 @@ import {
 } from './pipeline';
 import type { Evaluation, JobConfig } from './pipeline';
 import { PRESETS, type PresetName } from './presets';
-import { evaluateShipped } from './shipped';
+import { evaluateShipped, type ShippedResult } from './shipped';
 import { dataWorkersFlag, threadsFlag, trainingSource } from './threads';
 import { replicasFlag, trainWithReplicas } from './replicas-main';
 
@@ -131,6 +131,7 @@ async function writeFigures(
   test: HandBatch[],
   base: Baselines,
   stepsDone: number,
+  shipped: ShippedResult,
 ): Promise<void> {
   writeFileSync(
     join(out, 'pck.svg'),
@@ -153,7 +154,9 @@ async function writeFigures(
     height: inputSize,
   }));
   const gtUv = ((await test[0].uv.array()) as number[][][]).slice(0, n);
-  writeFileSync(join(out, 'predictions.png'), await encodePng(predictionSheet(images, gtUv, after.uv.slice(0, n))));
+  // Rows: ground truth, this run, and (when shipped) the model of the long recipe on the same hands.
+  const rows = [after.uv.slice(0, n), ...(shipped.shipped ? [shipped.firstUv.slice(0, n)] : [])];
+  writeFileSync(join(out, 'predictions.png'), await encodePng(predictionSheet(images, gtUv, ...rows)));
   // The learning curve from the run's log (all of it, also across resumes).
   const points: [number, number][] = readFileSync(join(out, 'log.jsonl'), 'utf8')
     .split('\n')
@@ -271,7 +274,8 @@ async function main(): Promise<void> {
     );
   }
   await model.save(fileSystem(join(out, 'model')));
-  await writeFigures(before, after, test, base, result.step);
+  const shipped = await evaluateShipped(testSize, TEST_SEED, inputSize, config.synthetic);
+  await writeFigures(before, after, test, base, result.step, shipped);
   const brief = (e: Evaluation) => ({
     epe2dPx: e.measures2d.epeMean,
     epe2dMedianPx: e.measures2d.epeMedian,
@@ -280,7 +284,6 @@ async function main(): Promise<void> {
     auc0to50: e.measures3d.auc,
     auc20to50: e.measures3d.auc20to50,
   });
-  const shipped = await evaluateShipped(testSize, TEST_SEED, inputSize, config.synthetic);
   writeFileSync(
     join(out, 'metrics.json'),
     `${JSON.stringify(
@@ -293,7 +296,7 @@ async function main(): Promise<void> {
         baselines: base,
         before: brief(before),
         after: brief(after),
-        shipped,
+        shipped: shipped.shipped ? { ...shipped, firstUv: undefined } : shipped,
         groups,
       },
       null,

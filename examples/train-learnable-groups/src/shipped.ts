@@ -29,12 +29,15 @@ export type ShippedResult =
       epeAtJobSize: number;
       /** What the model card says about its training (steps, note), if anything. */
       training: string;
+      /** Its predicted 2D joints of the first held-out hands, `[N][21][2]` in the job's input pixels. */
+      firstUv: number[][][];
     };
 
 /**
  * Loads the shipped model (when its `model.json` exists) and measures its mean 2D EPE on `count` held-out
  * hands of `seed`, rendered at the shipped model's own input size — the same hands as the job's held-out
- * set (a synthetic sample's geometry does not depend on the image size).
+ * set (a synthetic sample's geometry does not depend on the image size); keeps its predictions of the
+ * first `keepFirst` hands for the predictions picture.
  */
 export async function evaluateShipped(
   count: number,
@@ -42,6 +45,7 @@ export async function evaluateShipped(
   jobInputSize: number,
   synthetic: JobConfig['synthetic'],
   dir = SHIPPED_MODEL_DIR,
+  keepFirst = 8,
 ): Promise<ShippedResult> {
   if (!existsSync(`${dir}/model.json`)) return { shipped: false, reason: `no model.json in ${dir}` };
   const model = await tfl.loadLayersModel(fileSystem(dir));
@@ -63,5 +67,7 @@ export async function evaluateShipped(
     training = '';
   }
   const epe = e.measures2d.epeMean;
-  return { shipped: true, inputSize, epe, epeAtJobSize: (epe * jobInputSize) / inputSize, training };
+  const toJob = jobInputSize / inputSize;
+  const firstUv = e.uv.slice(0, keepFirst).map((joints) => joints.map(([u, v]) => [u * toJob, v * toJob]));
+  return { shipped: true, inputSize, epe, epeAtJobSize: epe * toJob, training, firstUv };
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { disposeBatch, type HandBatch } from '@phalanx/data';
@@ -76,5 +76,12 @@ describe('train-learnable-groups on every core', () => {
     expect(second.stdout).toMatch(/after 3 steps/);
     expect(second.code, second.stderr).toBe(0);
     expect(existsSync(join(out, 'metrics.json'))).toBe(true);
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { shipped: { shipped: boolean } };
+    expect(metrics.shipped).not.toHaveProperty('firstUv');
+    // predictions.png: truth, this run and (when a model is shipped) the shipped model, rows of 192-px tiles.
+    const height = readFileSync(join(out, 'predictions.png')).readUInt32BE(20); // IHDR height
+    const rows = metrics.shipped.shipped ? 3 : 2;
+    expect(height).toBeGreaterThanOrEqual(rows * 192);
+    expect(height).toBeLessThan((rows + 1) * 192);
   });
 });
