@@ -28,10 +28,10 @@ export interface TorchCheckpoint {
  *
  * @example
  * ```ts
+ * import { readFileSync } from 'node:fs';
  * import { readTorchCheckpoint } from '@phalanx/pretrained';
  *
- * declare const bytes: Uint8Array; // e.g. readFileSync('model_best.pth')
- * const { tensors, temperature } = readTorchCheckpoint(bytes, 'model_best.pth');
+ * const { tensors, temperature } = readTorchCheckpoint(readFileSync('model_best.pth'), 'model_best.pth');
  * ```
  */
 export function readTorchCheckpoint(bytes: Uint8Array, file: string): TorchCheckpoint {
@@ -54,11 +54,15 @@ export function readTorchCheckpoint(bytes: Uint8Array, file: string): TorchCheck
  *
  * @example
  * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { fileURLToPath } from 'node:url';
  * import * as tfl from '@tensorflow/tfjs-layers';
- * import { estimatorWithTorchWeights } from '@phalanx/pretrained';
+ * import { fileSystem } from '@phalanx/layers';
+ * import { estimatorWithTorchWeights, shippedModelUrl } from '@phalanx/pretrained';
  *
- * declare const model: tfl.LayersModel; // the network the checkpoint was trained as
- * declare const bytes: Uint8Array;
+ * // The shipped network's layers, with the checkpoint's weights instead of the shipped ones.
+ * const model = await tfl.loadLayersModel(fileSystem(fileURLToPath(shippedModelUrl('learnable-groups'))));
+ * const bytes = readFileSync('model_best.pth');
  * const estimator = await estimatorWithTorchWeights('learnable-groups', model, bytes, 'model_best.pth');
  * ```
  */

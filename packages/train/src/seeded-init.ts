@@ -13,6 +13,13 @@ const COMPONENT = 'seedInitialWeights';
 /**
  * The tfjs-layers initializers that draw random numbers, by registered class name (the Glorot, He and
  * LeCun initializers serialise as `VarianceScaling`).
+ *
+ * @example
+ * ```ts
+ * import { RANDOM_INITIALIZER_CLASSES } from '@phalanx/train';
+ *
+ * RANDOM_INITIALIZER_CLASSES.includes('VarianceScaling'); // true
+ * ```
  */
 export const RANDOM_INITIALIZER_CLASSES: readonly string[] = [
   'RandomUniform',
@@ -43,6 +50,13 @@ function isRandomInitializer(node: Json): node is Json & { config: Json } {
 /**
  * The seed of the `index`-th random initializer of a model seeded with `seed`: a 31-bit mix of both,
  * never 0 (tfjs reads a seed of 0 as "unseeded").
+ *
+ * @example
+ * ```ts
+ * import { initializerSeed } from '@phalanx/train';
+ *
+ * const first = initializerSeed(1, 0); // an integer in [1, 2³¹)
+ * ```
  */
 export function initializerSeed(seed: number, index: number): number {
   let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
@@ -54,6 +68,14 @@ export function initializerSeed(seed: number, index: number): number {
  * Sets the `seed` of every random initializer in a serialised model topology, in the order they
  * appear, to {@link initializerSeed}`(seed, k)`. Returns how many were seeded. Layer configs that carry
  * a `seed` of their own (e.g. a Gumbel noise stream) are left alone: only initializer objects change.
+ *
+ * @example
+ * ```ts
+ * import { seedTopology } from '@phalanx/train';
+ *
+ * const topology = { kernel_initializer: { class_name: 'VarianceScaling', config: { seed: null } } };
+ * seedTopology(topology, 1); // 1; the config's seed is now initializerSeed(1, 0)
+ * ```
  */
 export function seedTopology(topology: unknown, seed: number): number {
   let count = 0;
