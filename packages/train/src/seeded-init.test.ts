@@ -96,6 +96,15 @@ describe('seedInitialWeights', () => {
     model.dispose();
   });
 
+  it('works on a sequential model too', async () => {
+    const build = () => tfl.sequential({ layers: [tfl.layers.dense({ units: 4, inputShape: [3] })] });
+    const [a, b] = [build(), build()];
+    await seedInitialWeights(a, 7);
+    await seedInitialWeights(b, 7);
+    expect(a.getWeights()[0].dataSync()).toEqual(b.getWeights()[0].dataSync());
+    [a, b].forEach((m) => m.dispose());
+  });
+
   it('leaks no tensors and rejects a seed that is not an integer', async () => {
     const model = build();
     const count = tf.memory().numTensors;
