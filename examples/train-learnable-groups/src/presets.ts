@@ -25,13 +25,13 @@ export interface Preset {
 export const PRESETS = {
   demo: {
     describe:
-      '600 steps × 32 at 64 px on 2 data-parallel replicas of 16, Adam 3e-3 with a 30-step warm-up and cosine ' +
-      'decay, scoremap CE × 1 (σ 1.5)',
+      '600 steps × 32 at 64 px on 2 data-parallel replicas of 16, Adam 4.5e-3 with a 30-step warm-up and cosine ' +
+      'decay, scoremap CE × 1 (σ 1.5), initial weights of seed 1',
     recipe: {
       steps: 600,
       batch: 32,
       inputSize: 64,
-      lrRest: 3e-3,
+      lrRest: 4.5e-3,
       warmup: 30,
       decay: 'cosine',
       heatmapWeight: 0,
