@@ -5,6 +5,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { PhalanxShapeError } from '@phalanx/errors';
 
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /**
  * Forward: scores outside the mask are replaced by the row minimum (a select, not an added penalty, so no
  * score is large enough to outweigh it), the row maximum is subtracted, and the exponentials are
@@ -22,8 +25,13 @@ const restrictedSoftmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
     // values are ≥ 0, its maximum is a neighbour's, and every exponent below is ≤ 0 with at least one
     // neighbour's equal to 0. Written out rather than with tf.softmax and on values ≥ 0, because the
     // webgl kernels start max-reductions at −1e20 and its softmax returns all ones for rows near ±1e29.
+    // `min(s − floor, cap)` with cap = the largest float32 inside and 0 outside is `where(inside, s, floor) − floor`
+    // without tf.where, which would tile the mask and the row minima to the scores' full shape: the cap
+    // has the mask's (small) shape and broadcasts inside the Minimum kernel. s − floor ≥ 0, and an
+    // overflow to +∞ outside the mask still becomes 0 (inside, to the largest float32).
     const floor = tf.min(scores, -1, true);
-    const lifted = tf.sub(tf.where(inside, scores, floor), floor);
+    const cap = tf.where(inside, tf.fill(mask.shape, FLOAT32_MAX), tf.zeros(mask.shape));
+    const lifted = tf.minimum(tf.sub(scores, floor), cap);
     const shifted = tf.exp(tf.sub(lifted, tf.max(lifted, -1, true)));
     const kept = tf.mul(shifted, tf.cast(inside, scores.dtype));
     // A row with neighbours sums to ≥ 1; a row without stays 0 instead of 0/0.
