@@ -4,6 +4,7 @@ import {
   checkFinite,
   checkFloat32,
   checkInteger,
+  checkNonNegative,
   checkOneOf,
   checkPositive,
   checkPositiveFloat32,
@@ -141,6 +142,7 @@ suite('check helpers', () => {
     expect(checkInteger('C', 'n', 2, 2)).toBe(2);
     expect(checkPositive('C', 'x', 0.5)).toBe(0.5);
     expect(checkFinite('C', 'x', -3)).toBe(-3);
+    expect(checkNonNegative('C', 'x', 0)).toBe(0);
     expect(checkOneOf('C', 'mode', 'b', ['a', 'b'] as const)).toBe('b');
     expect(checkBoolean('C', 'flag', false)).toBe(false);
   });
@@ -154,6 +156,8 @@ suite('check helpers', () => {
       [() => checkPositive('C', 'x', Infinity), 'C: x must be a finite number > 0, but received Infinity.'],
       [() => checkFinite('C', 'x', NaN), 'C: x must be a finite number, but received NaN.'],
       [() => checkFinite('C', 'x', undefined), 'C: x must be a finite number, but received undefined.'],
+      [() => checkNonNegative('C', 'x', -1), 'C: x must be a finite number ≥ 0, but received -1.'],
+      [() => checkNonNegative('C', 'x', NaN), 'C: x must be a finite number, but received NaN.'],
       [() => checkOneOf('C', 'mode', 'c', ['a', 'b']), "C: mode must be one of 'a', 'b', but received 'c'."],
       [() => checkOneOf('C', 'mode', 1, ['a']), "C: mode must be one of 'a', but received 1."],
       [() => checkBoolean('C', 'flag', 'yes'), "C: flag must be a boolean, but received 'yes'."],

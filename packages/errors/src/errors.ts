@@ -252,6 +252,28 @@ export function checkFinite(
 }
 
 /**
+ * Returns `value` if it is a finite number ≥ 0; throws `a finite number` for anything not finite and
+ * `a finite number ≥ 0` for a negative number.
+ *
+ * @param errorClass - what to throw; default {@link PhalanxConfigError}.
+ * @example
+ * ```ts
+ * const args: { rate?: number } = { rate: 0.01 };
+ * const rate = checkNonNegative('exponentialLr', 'rate', args.rate ?? 0);
+ * ```
+ */
+export function checkNonNegative(
+  component: string,
+  argument: string,
+  value: unknown,
+  errorClass: ConfigErrorClass = PhalanxConfigError,
+): number {
+  checkFinite(component, argument, value, errorClass);
+  if ((value as number) < 0) throw new errorClass(component, argument, 'a finite number ≥ 0', value);
+  return value as number;
+}
+
+/**
  * Returns `value` if it is one of the strings `options`; throws `one of 'a', 'b'` otherwise.
  *
  * @param errorClass - what to throw; default {@link PhalanxConfigError}.

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkPositive, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkRate } from '@phalanx/layers';
 import { concatFlat, splitFlat } from './flat-tensors';
 import type { NamedTensor } from './optimizer-state';
 
@@ -194,14 +195,6 @@ function checkLearningRate(learningRate: unknown): number {
   return learningRate;
 }
 
-/** A moment decay β: a number in [0, 1). */
-function checkDecay(argument: string, beta: unknown): number {
-  if (typeof beta !== 'number' || !(beta >= 0 && beta < 1)) {
-    throw new PhalanxConfigError(COMPONENT, argument, 'a number in [0, 1)', beta);
-  }
-  return beta;
-}
-
 /**
  * Adam (tfjs' `tf.train.adam`) with one fused step for all its variables: the first and second moments
  * of every variable live in two flat vectors `m, v ∈ ℝ^N` (`N` = the parameters of all its variables),
@@ -267,8 +260,8 @@ export class FlatAdamOptimizer extends tf.Optimizer {
   constructor(learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon: number | null = null) {
     super();
     this.learningRate = checkLearningRate(learningRate);
-    this.beta1 = checkDecay('beta1', beta1);
-    this.beta2 = checkDecay('beta2', beta2);
+    this.beta1 = checkRate(COMPONENT, 'beta1', beta1);
+    this.beta2 = checkRate(COMPONENT, 'beta2', beta2);
     this.epsilon = epsilon === null ? tf.backend().epsilon() : checkPositive(COMPONENT, 'epsilon', epsilon);
     [this.accBeta1, this.accBeta2] = tf.tidy(() => [tf.scalar(beta1).variable(), tf.scalar(beta2).variable()]);
   }

@@ -3,16 +3,10 @@
  * already taken, an integer ≥ 0). They hold no state, so a resumed run gets exactly the rates of an
  * uninterrupted one.
  */
-import { checkFinite, checkInteger, checkPositive, PhalanxConfigError } from '@phalanx/errors';
+import { checkNonNegative, checkInteger, checkPositive, PhalanxConfigError } from '@phalanx/errors';
 
 /** A learning-rate schedule: global step (integer ≥ 0) → learning rate (finite, ≥ 0). */
 export type LrSchedule = (step: number) => number;
-
-function checkNonNegative(component: string, argument: string, value: unknown): number {
-  checkFinite(component, argument, value);
-  if ((value as number) < 0) throw new PhalanxConfigError(component, argument, 'a finite number ≥ 0', value);
-  return value as number;
-}
 
 /**
  * A constant learning rate: `lr(step) = value`.

@@ -3,7 +3,7 @@
  * callback and a hook for custom training loops.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkFinite, checkInteger, checkPositiveFloat32, PhalanxConfigError } from '@phalanx/errors';
+import { checkNonNegative, checkInteger, checkPositiveFloat32, PhalanxConfigError } from '@phalanx/errors';
 import { checkArgs } from '../util/checks';
 import { ConcreteJointSelector } from './concrete-joint-selector';
 import { EXPONENTIAL_TEMPERATURE_DEFAULTS, STEP_TEMPERATURE_DEFAULTS } from './temperature-defaults';
@@ -37,12 +37,6 @@ export interface ExponentialTemperatureArgs {
   rate: number;
   /** Lower bound of τ (> 0, a normal float32, ≤ `initial`). */
   minimum?: number;
-}
-
-function checkNonNegative(component: string, argument: string, value: unknown): number {
-  checkFinite(component, argument, value);
-  if ((value as number) < 0) throw new PhalanxConfigError(component, argument, 'a finite number ≥ 0', value);
-  return value as number;
 }
 
 function checkMinimum(component: string, minimum: unknown, initial: number): number {
