@@ -7,3 +7,4 @@ export * from './leaks';
 export * from './model-checks';
 export * from './environment';
 export * from './import-checks';
+export * from './batch-norm-weights';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@phalanx/testing';
-import { expectClose, useBackend } from '@phalanx/testing';
+import { batchNormTestWeights, expectClose, useBackend } from '@phalanx/testing';
 import { fusedBatchNormKernelsAvailable, leanBatchNormalization } from '@phalanx/layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WASM } from './kernel-scope';
@@ -13,12 +13,7 @@ function model(kind: 'lean' | 'stock', c: number): tfl.LayersModel {
   const args = { axis: -1, epsilon: 1e-5, momentum: 0.9 };
   const layer = kind === 'lean' ? leanBatchNormalization(args) : tfl.layers.batchNormalization(args);
   const m = tfl.model({ inputs: input, outputs: layer.apply(input) as tfl.SymbolicTensor });
-  const weights = [
-    tf.randomUniform([c], 0.5, 1.5, 'float32', 1),
-    tf.randomUniform([c], -1, 1, 'float32', 2),
-    tf.randomUniform([c], -1, 1, 'float32', 3),
-    tf.randomUniform([c], 0.5, 2, 'float32', 4),
-  ];
+  const weights = batchNormTestWeights(c);
   m.layers[1].setWeights(weights);
   tf.dispose(weights);
   return m;

@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { expect, it } from 'vitest';
-import { expectClose, expectNoTensorLeak, expectSaveLoadIdentical, forEachBackend } from '@phalanx/testing';
+import {
+  batchNormTestWeights,
+  expectClose,
+  expectNoTensorLeak,
+  expectSaveLoadIdentical,
+  forEachBackend,
+} from '@phalanx/testing';
 import { batchNormTraining, leanBatchNormalization } from './lean-batch-norm';
 import { isBatchNormalization } from './stock';
 
@@ -12,12 +18,7 @@ function pair(c: number) {
   const ours = tfl.model({ inputs: input, outputs: lean.apply(input) as tfl.SymbolicTensor });
   const stockLayer = tfl.layers.batchNormalization({ axis: -1, epsilon: 1e-5, momentum: 0.9, name: 'stock_bn' });
   const stock = tfl.model({ inputs: input, outputs: stockLayer.apply(input) as tfl.SymbolicTensor });
-  const weights = [
-    tf.randomUniform([c], 0.5, 1.5, 'float32', 1),
-    tf.randomUniform([c], -1, 1, 'float32', 2),
-    tf.randomUniform([c], -1, 1, 'float32', 3),
-    tf.randomUniform([c], 0.5, 2, 'float32', 4),
-  ];
+  const weights = batchNormTestWeights(c);
   ours.layers[1].setWeights(weights);
   stockLayer.setWeights(weights);
   tf.dispose(weights);
