@@ -34,7 +34,14 @@ import {
 import { fileSystem } from '@phalanx/layers';
 import { classRatioSvg, fig1Series } from './figures';
 import { dataWorkersFlag, threadsFlag } from './threads';
-import { classTable, evaluate, MODEL_SIZES, type JobConfig } from './pipeline';
+import {
+  classTable,
+  evaluate,
+  MODEL_SIZES,
+  SMALL_BACKBONES,
+  type JobConfig,
+  type SmallBackboneStride,
+} from './pipeline';
 import { PRESETS, type PresetName } from './presets';
 import { readStageLog, runCurveSvg, stageSummary } from './report';
 import { runStages, STAGES, TEST_SEED, type RunResult, type StageName } from './run';
@@ -48,6 +55,7 @@ const { values: flags } = parseArgs({
     'steps-pg': { type: 'string' },
     batch: { type: 'string' },
     'input-size': { type: 'string' },
+    'backbone-stride': { type: 'string' },
     variant: { type: 'string', default: 'W+T' },
     full: { type: 'boolean', default: false },
     'lr-tw': { type: 'string' },
@@ -88,6 +96,7 @@ if (flags.help) {
   --steps-pg N        stage-2 steps, also used for the PG-only ablation (demo 500)
   --batch B           batch size (default 8; --full: 1 — the paper: 32)
   --input-size S      input size, a multiple of 32 (default 96; --full: 256); heatmaps S/4
+  --backbone-stride R the small model's backbone: 8 (default, 2 stages), 16 (3) or 32 (4 stages, torchvision's)
   --variant V         the TW-stage's joints, Table 4 letters W, T, D, P, M joined by '+' (default W+T):
                       ${TABLE4_VARIANTS.map((v) => v.tw).join(', ')}
   --full              the paper's sizes: ResNet-50, 256 px, 64×64×8 volume, 2 hourglass stacks, width 512
@@ -138,7 +147,17 @@ if (!(presetName in PRESETS)) throw new Error(`--preset must be one of ${Object.
 const preset = PRESETS[presetName] as (typeof PRESETS)[PresetName] & { dropout?: number };
 const variant = (flags.variant ?? 'W+T').toUpperCase();
 variantJoints(variant); // validates
-const base: EhpeConfig = flags.full ? MODEL_SIZES.full : MODEL_SIZES.small;
+const backboneStride = intFlag('backbone-stride', flags['backbone-stride'], 8);
+if (!(backboneStride in SMALL_BACKBONES)) {
+  throw new Error(
+    `--backbone-stride must be one of ${Object.keys(SMALL_BACKBONES).join(', ')}, but received ${backboneStride}.`,
+  );
+}
+if (flags.full && flags['backbone-stride'] !== undefined)
+  throw new Error('--backbone-stride applies to the small model, not --full.');
+const base: EhpeConfig = flags.full
+  ? MODEL_SIZES.full
+  : { ...MODEL_SIZES.small, backbone: SMALL_BACKBONES[backboneStride as SmallBackboneStride] };
 const inputSize = intFlag('input-size', flags['input-size'], flags.full ? (base.imageSize ?? 256) : preset.inputSize);
 if (inputSize % 32 !== 0) throw new Error(`--input-size must be a multiple of 32, but received ${inputSize}.`);
 const offsets = flags['release-offsets']
@@ -189,7 +208,7 @@ function describeRun(params: number, threads: number, dataWorkers: number): void
   const sched = s.warmup > 0 || s.decay !== 'constant' ? ` (${s.warmup}-step warm-up, ${s.decay})` : '';
   console.log(
     `EHPE (${presetName} preset): input ${inputSize}, heatmaps ${inputSize / 4}, ` +
-      `${flags.full ? 'ResNet-50' : 'tiny basic-block ResNet'}, ${(params / 1e6).toFixed(2)} M parameters, ` +
+      `${flags.full ? 'ResNet-50' : `small basic-block ResNet (stride ${backboneStride})`}, ${(params / 1e6).toFixed(2)} M parameters, ` +
       `dropout ${config.model.dropout ?? 0.1}, seed ${config.seed}; backend ${tf.getBackend()} ` +
       `(${threads} threads), data rendered by ${dataWorkers || 'no'} worker thread(s)`,
   );

@@ -32,12 +32,27 @@ import {
   type TrainerCallbacks,
 } from '@phalanx/train';
 
+/**
+ * Backbones of the small model by output stride: the basic-block ResNet's stages up to 96 channels.
+ * Stride 8 (12 × 12 features at 96 px) is the default: at 96 px the torchvision stride 32 leaves a 3 × 3
+ * map to upsample to the 24 × 24 heatmaps, and the TW-stage learns far slower from it (see the README,
+ * "Diagnosis"). The paper's ResNet-50 at 256 px has 8 × 8.
+ */
+export const SMALL_BACKBONES = {
+  8: { block: 'basic', layers: [1, 1], widths: [32, 96], stemChannels: 16 },
+  16: { block: 'basic', layers: [1, 1, 1], widths: [16, 32, 96], stemChannels: 16 },
+  32: { block: 'basic', layers: [1, 1, 1, 1], widths: [16, 32, 64, 96], stemChannels: 16 },
+} satisfies Record<number, EhpeConfig['backbone']>;
+
+/** An output stride of {@link SMALL_BACKBONES}. */
+export type SmallBackboneStride = keyof typeof SMALL_BACKBONES;
+
 /** Model sizes: the paper's (`createEhpe()` defaults: ResNet-50, 256 px), the demo's, and a tiny one for tests. */
 export const MODEL_SIZES = {
   full: { imageSize: 256 },
   small: {
     imageSize: 96,
-    backbone: { block: 'basic', layers: [1, 1, 1, 1], widths: [16, 32, 64, 96], stemChannels: 16 },
+    backbone: SMALL_BACKBONES[8],
     heatmapSize: 24,
     hourglassChannels: 32,
     hourglassDepth: 3,
