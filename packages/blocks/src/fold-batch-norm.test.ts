@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { leanBatchNormalization } from '@phalanx/layers';
-import { expectClose, forEachBackend, useBackend } from '@phalanx/testing';
+import { expectClose, expectSaveLoadIdentical, forEachBackend, useBackend } from '@phalanx/testing';
 import { foldBatchNorm, hourglass, preActResidual, resnetBackbone } from './index';
 
 type Sym = tfl.SymbolicTensor;
@@ -246,7 +246,7 @@ forEachBackend((backend) => {
 describe('foldBatchNorm on a sequential model, metadata', () => {
   beforeAll(() => useBackend('cpu'));
 
-  it('folds a tfl.sequential into a functional model and copies the user-defined metadata', () => {
+  it('folds a tfl.sequential into a functional model that saves and reloads, with the user-defined metadata', async () => {
     const model = tfl.sequential({
       layers: [
         tfl.layers.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 3, useBias: false, name: 'c' }),
@@ -263,6 +263,9 @@ describe('foldBatchNorm on a sequential model, metadata', () => {
     expectSameOutputs(folded, model, data, 'sequential');
     expect(folded.getUserDefinedMetadata()).toEqual({ card: { depth: 8 } });
     expect(folded.getUserDefinedMetadata()).not.toBe(model.getUserDefinedMetadata());
+    const loaded = await expectSaveLoadIdentical(folded, [data]);
+    expect(loaded.getUserDefinedMetadata()).toEqual({ card: { depth: 8 } });
+    loaded.dispose();
     tf.dispose(data);
     model.dispose();
     folded.dispose();
