@@ -1,9 +1,11 @@
 /**
  * The work `bench/src/threads.ts` times on 1 and N wasm threads: the conv and matMul of the PyTorch
  * comparison, each custom layer's forward+backward (the layer bench's cases), Learnable Groups inference at
- * the paper's size, and a Learnable Groups training step at the demo's size fed by prefetched data.
+ * the paper's size (as built, and with its batch norms folded), and a Learnable Groups training step at the
+ * demo's size fed by prefetched data.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { foldBatchNorm } from '@phalanx/blocks';
 import { createLearnableGroups } from '@phalanx/learnable-groups';
 import { Trainer } from '@phalanx/train';
 import { disposeBatch, type HandBatch } from '../../packages/data/src/index';
@@ -171,6 +173,24 @@ function learnableGroupsCases(): ThreadCase[] {
       name: 'Learnable Groups 256 px inference (B=1)',
       prepare: async () => {
         const model = createLearnableGroups({ ...PAPER, seed: 1 });
+        const x = tf.randomUniform([1, 256, 256, 3], 0, 1, 'float32', 5);
+        return {
+          run: () => finish(model.predict(x) as tf.Tensor[]),
+          dispose: () => {
+            x.dispose();
+            model.dispose();
+          },
+        };
+      },
+    },
+    {
+      // The same network and input with the batch norms after convolutions folded into them (and the ReLUs
+      // after those fused as the convolutions' activation): what the estimators of @phalanx/pretrained run.
+      name: 'Learnable Groups 256 px inference, batch norms folded (B=1)',
+      prepare: async () => {
+        const built = createLearnableGroups({ ...PAPER, seed: 1 });
+        const model = foldBatchNorm(built);
+        built.dispose();
         const x = tf.randomUniform([1, 256, 256, 3], 0, 1, 'float32', 5);
         return {
           run: () => finish(model.predict(x) as tf.Tensor[]),

@@ -7,7 +7,6 @@ import {
   estimatorFromModel,
   letterboxGeometry,
   letterboxImage,
-  loadHandPoseEstimator,
   type Hand,
   type HandPoseEstimator,
   type HandPoseModelName,
@@ -25,10 +24,23 @@ export const SHIPPED_MODELS: Record<HandPoseModelName, { label: string; modelUrl
   ehpe: { label: 'EHPE (shipped)', modelUrl: ehpeModelUrl, weightsUrl: ehpeWeightsUrl },
 };
 
+/** A network's topology as `model.toJSON` gives it (layers and connections, no weights). */
+export type NetworkTopology = tf.io.ModelJSON['modelTopology'];
+
+/** The topology of `model`, to build fresh copies of it later. */
+function topologyOf(model: tfl.LayersModel): NetworkTopology {
+  return model.toJSON(undefined, false) as NetworkTopology;
+}
+
 /** An estimator and how the page colours its joints. */
 export interface PoseModel {
   estimator: HandPoseEstimator;
   kind: HandPoseModelName;
+  /**
+   * The network's topology as loaded, batch norms and all (the estimator runs a copy with them folded
+   * away): a PyTorch checkpoint loads into a fresh model of this topology.
+   */
+  topology: NetworkTopology;
   /** Side S of the model input. */
   inputSize: number;
   /** Learnable Groups: the joints the selector takes from each group; EHPE: TW-stage joints, the others. */
@@ -57,21 +69,37 @@ function describeGroups(kind: HandPoseModelName, model: tfl.LayersModel): Pick<P
   return { groups, groupNames: groups.map((_, g) => `group ${g + 1}`) };
 }
 
-function wrap(kind: HandPoseModelName, estimator: HandPoseEstimator): PoseModel {
-  const { groups, groupNames } = describeGroups(kind, estimator.model);
-  const jointGroup = new Array<number>(21).fill(0);
-  groups.forEach((members, g) => members.forEach((j) => (jointGroup[j] = g)));
-  return { estimator, kind, inputSize: estimator.inputSize, groups, groupNames, jointGroup };
+/** The page's model of an estimator (the estimator is disposed when this throws). */
+function wrap(kind: HandPoseModelName, estimator: HandPoseEstimator, topology: NetworkTopology): PoseModel {
+  try {
+    const { groups, groupNames } = describeGroups(kind, estimator.model);
+    const jointGroup = new Array<number>(21).fill(0);
+    groups.forEach((members, g) => members.forEach((j) => (jointGroup[j] = g)));
+    return { estimator, kind, topology, inputSize: estimator.inputSize, groups, groupNames, jointGroup };
+  } catch (error) {
+    estimator.dispose();
+    throw error;
+  }
+}
+
+/** The estimator of a loaded `kind` model, which it takes over (disposed when this throws). */
+function poseModelOf(kind: HandPoseModelName, model: tfl.LayersModel): PoseModel {
+  const topology = topologyOf(model); // before the estimator folds the model's batch norms away
+  let estimator: HandPoseEstimator;
+  try {
+    estimator = estimatorFromModel(kind, model);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return wrap(kind, estimator, topology);
 }
 
 /** Loads one of the shipped models from the bundled files. */
 export async function loadShippedModel(kind: HandPoseModelName): Promise<PoseModel> {
   const { modelUrl, weightsUrl } = SHIPPED_MODELS[kind];
-  const estimator = await loadHandPoseEstimator(kind, {
-    url: modelUrl,
-    loadOptions: { weightUrlConverter: async () => weightsUrl },
-  });
-  return wrap(kind, estimator);
+  const model = await tfl.loadLayersModel(tf.io.http(modelUrl, { weightUrlConverter: async () => weightsUrl }));
+  return poseModelOf(kind, model);
 }
 
 /**
@@ -85,12 +113,7 @@ export async function loadModelFrom(source: string | tf.io.IOHandler): Promise<P
   ];
   const hasSelector = model.layers.some((l) => l.getClassName() === 'ConcreteJointSelector');
   const kind = card?.model ?? (hasSelector ? 'learnable-groups' : 'ehpe');
-  try {
-    return wrap(kind, estimatorFromModel(kind, model));
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
+  return poseModelOf(kind, model);
 }
 
 /**
@@ -100,13 +123,9 @@ export async function loadModelFrom(source: string | tf.io.IOHandler): Promise<P
 export async function loadCheckpointInto(current: PoseModel, bytes: Uint8Array, name: string): Promise<PoseModel> {
   // Loaded on demand: only a picked checkpoint needs the .pth reader.
   const { estimatorFromCheckpoint } = await import('./checkpoint');
-  const estimator = await estimatorFromCheckpoint(current.kind, current.estimator.model, bytes, name);
-  try {
-    return wrap(current.kind, estimator);
-  } catch (error) {
-    estimator.dispose();
-    throw error;
-  }
+  const metadata = current.estimator.model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
+  const estimator = await estimatorFromCheckpoint(current.kind, current.topology, metadata, bytes, name);
+  return wrap(current.kind, estimator, current.topology);
 }
 
 /** The model input the estimator builds from a picture (letterboxed, RGB in [0, 1]), for the page's record. */

@@ -4,18 +4,19 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { renderSyntheticHand } from '@phalanx/data';
 import { importTorchStateDict as importEhpe, exportTorchStateDict as exportEhpe } from '@phalanx/ehpe';
-import { writeSafetensors, writeTorchStateDict, type ConcreteJointSelector } from '@phalanx/layers';
+import { fileSystem, writeSafetensors, writeTorchStateDict, type ConcreteJointSelector } from '@phalanx/layers';
 import {
   exportTorchStateDict as exportLearnableGroups,
   importTorchStateDict as importLearnableGroups,
 } from '@phalanx/learnable-groups';
 import {
+  estimatorFromModel,
   letterboxGeometry,
   letterboxImage,
-  loadHandPoseEstimator,
-  type HandPoseEstimator,
+  shippedModelUrl,
   type HandPoseModelName,
 } from '@phalanx/pretrained';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -93,14 +94,20 @@ function sampleTensor(seed: number): tf.Tensor3D {
   return tf.tensor3d(Int32Array.from(renderSyntheticHand(seed, { size: 256 }).image), [256, 256, 3], 'int32');
 }
 
+/** The shipped model of `kind` as the package's files hold it (batch norms and all), loaded in Node. */
+function shippedModel(kind: HandPoseModelName): Promise<tfl.LayersModel> {
+  return tfl.loadLayersModel(fileSystem(fileURLToPath(shippedModelUrl(kind))));
+}
+
 /**
  * The estimator run in Node (cpu) from the package's own files on the same synthetic picture; `change`
- * may alter its model first (e.g. load other weights).
+ * may alter the loaded model first (e.g. load other weights), before the estimator takes it over.
  */
-async function nodeEstimate(kind: HandPoseModelName, seed: number, change?: (estimator: HandPoseEstimator) => void) {
+async function nodeEstimate(kind: HandPoseModelName, seed: number, change?: (model: tfl.LayersModel) => void) {
   await tf.setBackend('cpu');
-  const estimator = await loadHandPoseEstimator(kind);
-  change?.(estimator);
+  const model = await shippedModel(kind);
+  change?.(model);
+  const estimator = estimatorFromModel(kind, model);
   const image = sampleTensor(seed);
   const [hand] = await estimator.estimateHands(image);
   const selector = estimator.model.layers.find((l) => l.getClassName() === 'ConcreteJointSelector') as
@@ -119,9 +126,9 @@ async function nodeEstimate(kind: HandPoseModelName, seed: number, change?: (est
  */
 async function otherWeights(kind: HandPoseModelName): Promise<Record<string, tf.Tensor>> {
   await tf.setBackend('cpu');
-  const estimator = await loadHandPoseEstimator(kind);
-  const exported = (kind === 'ehpe' ? exportEhpe : exportLearnableGroups)(estimator.model);
-  estimator.dispose();
+  const model = await shippedModel(kind); // not an estimator's model: that one has its batch norms folded away
+  const exported = (kind === 'ehpe' ? exportEhpe : exportLearnableGroups)(model);
+  model.dispose();
   const out: Record<string, tf.Tensor> = {};
   Object.entries(exported).forEach(([key, t], i) => {
     const keep = t.dtype !== 'float32' || /\.w[xy]$/.test(key);
@@ -328,7 +335,7 @@ describe('browser demo (built page in headless Chromium)', () => {
     expect(s.error).toBeUndefined();
     expect(s.kind).toBe('ehpe');
     const seed = Number(/seed (\d+)/.exec(s.source)?.[1]);
-    const { hand } = await nodeEstimate('ehpe', seed, (e) => importEhpe(e.model, weights));
+    const { hand } = await nodeEstimate('ehpe', seed, (model) => importEhpe(model, weights));
     tf.dispose(Object.values(weights));
     expect(
       maxDiff(
@@ -367,8 +374,8 @@ describe('browser demo (built page in headless Chromium)', () => {
     expect(s.error).toBeUndefined();
     expect(s.inputSize).toBe(64);
     const seed = Number(/seed (\d+)/.exec(s.source)?.[1]);
-    const { hand, groups } = await nodeEstimate('learnable-groups', seed, (e) =>
-      importLearnableGroups(e.model, weights),
+    const { hand, groups } = await nodeEstimate('learnable-groups', seed, (model) =>
+      importLearnableGroups(model, weights),
     );
     tf.dispose(Object.values(weights));
     expect(

@@ -6,17 +6,28 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import * as tfl from '@tensorflow/tfjs-layers';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodePng, renderSyntheticHand } from '@phalanx/data';
-import { writeSafetensors, writeTorchStateDict, type ConcreteJointSelector } from '@phalanx/layers';
+import { fileSystem, writeSafetensors, writeTorchStateDict, type ConcreteJointSelector } from '@phalanx/layers';
 import { exportTorchStateDict, importTorchStateDict } from '@phalanx/learnable-groups';
-import { loadHandPoseEstimator, type HandPoseEstimator } from '@phalanx/pretrained';
+import {
+  estimatorFromModel,
+  loadHandPoseEstimator,
+  shippedModelUrl,
+  type HandPoseEstimator,
+} from '@phalanx/pretrained';
 import { predictFiles, type PredictionReport } from './predict';
 import { shippedWithTorchWeights } from './weights';
 
 const dir = mkdtempSync(join(tmpdir(), 'phalanx-predict-'));
 let estimator: HandPoseEstimator;
+
+/** The shipped Learnable Groups model as its files hold it (batch norms and all). */
+function shippedModel(): Promise<tfl.LayersModel> {
+  return tfl.loadLayersModel(fileSystem(fileURLToPath(shippedModelUrl('learnable-groups'))));
+}
 
 /** A synthetic hand (seed 14, 128 px) cropped to 128 × 96: a non-square picture. */
 function picture() {
@@ -95,8 +106,11 @@ describe('--weights: a PyTorch state_dict instead of the shipped weights', () =>
    * Other weights in PyTorch names and layouts: the shipped ones exported, each float parameter scaled by a
    * seeded factor in [0.8, 1.2] (the SoftHeatmap grids `wx` / `wy` stay the pixel grid the import checks).
    */
-  function otherWeights(): Record<string, tf.Tensor> {
-    const exported = exportTorchStateDict(estimator.model);
+  async function otherWeights(): Promise<Record<string, tf.Tensor>> {
+    // From the shipped model as loaded: the estimator's own model has its batch norms folded away.
+    const shipped = await shippedModel();
+    const exported = exportTorchStateDict(shipped);
+    shipped.dispose();
     const out: Record<string, tf.Tensor> = {};
     Object.entries(exported).forEach(([key, t], i) => {
       if (t.dtype !== 'float32' || /\.w[xy]$/.test(key)) out[key] = t;
@@ -109,12 +123,13 @@ describe('--weights: a PyTorch state_dict instead of the shipped weights', () =>
   }
 
   it('a .pth gives what its weights give; the card drops the shipped evaluation', async () => {
-    const weights = otherWeights();
+    const weights = await otherWeights();
     const bytes = writeTorchStateDict(weights);
     const fromPth = await shippedWithTorchWeights('learnable-groups', bytes, 'other.pth');
-    // Reference: the shipped estimator with the same tensors written in place (no file in between).
-    const reference = await loadHandPoseEstimator('learnable-groups');
-    importTorchStateDict(reference.model, weights);
+    // Reference: the shipped model with the same tensors written in place (no file in between).
+    const model = await shippedModel();
+    importTorchStateDict(model, weights);
+    const reference = estimatorFromModel('learnable-groups', model);
     tf.dispose(Object.values(weights));
     const pixels = tf.tensor3d(Int32Array.from(picture().data), [128, 96, 3], 'int32');
     const [got] = await fromPth.estimateHands(pixels);
@@ -134,7 +149,7 @@ describe('--weights: a PyTorch state_dict instead of the shipped weights', () =>
   });
 
   it("a .safetensors file's Temperature metadata becomes the selector's temperature", async () => {
-    const weights = otherWeights();
+    const weights = await otherWeights();
     const bytes = writeSafetensors(weights, { Temperature: '0.375' });
     tf.dispose(Object.values(weights));
     const withTemperature = await shippedWithTorchWeights('learnable-groups', bytes, 'other.safetensors');
@@ -146,7 +161,7 @@ describe('--weights: a PyTorch state_dict instead of the shipped weights', () =>
   });
 
   it('a checkpoint of another network is a named error that leaves no tensor behind', async () => {
-    const weights = otherWeights();
+    const weights = await otherWeights();
     const bytes = writeSafetensors(weights);
     tf.dispose(Object.values(weights));
     const count = tf.memory().numTensors;

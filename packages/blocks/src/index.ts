@@ -13,3 +13,4 @@ export * from './nddr';
 export * from './resnet';
 export * from './stacked-hourglass';
 export * from './transformer';
+export * from './fold-batch-norm';

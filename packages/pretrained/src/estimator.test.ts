@@ -1,17 +1,24 @@
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderSyntheticHand } from '@phalanx/data';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { latentSoftArgmax25D, volumetricSoftArgmax25D, type ConcreteJointSelector } from '@phalanx/layers';
+import {
+  fileSystem,
+  isBatchNormalization,
+  latentSoftArgmax25D,
+  volumetricSoftArgmax25D,
+  type ConcreteJointSelector,
+} from '@phalanx/layers';
 import { JOINT_NAMES } from '@phalanx/skeleton';
-import { expectNoTensorLeak, useBackend } from '@phalanx/testing';
+import { expectClose, expectNoTensorLeak, useBackend } from '@phalanx/testing';
 import { PhalanxDisposedError } from './errors';
 import type { Hand, HandPoseEstimator } from './estimator';
 import { peakMass } from './heads';
 import { letterboxGeometry, modelToImage } from './letterbox';
 import { liftToMetres } from './lift';
-import { loadHandPoseEstimator } from './load';
+import { estimatorFromModel, loadHandPoseEstimator } from './load';
 import { shippedModelUrl } from './package-files';
 
 let lg: HandPoseEstimator;
@@ -61,6 +68,39 @@ describe('loadHandPoseEstimator (Node, from the package files)', () => {
       );
       expect(files.some((f) => /^log.*\.jsonl$/.test(f))).toBe(true);
     }
+  });
+
+  it('runs the shipped network with the batch norms after convolutions folded: same outputs, no leak', async () => {
+    const convs = (m: tfl.LayersModel) =>
+      m.layers
+        .filter((l) => l.getClassName() === 'Conv2D')
+        .map((l) => l.name)
+        .sort();
+    const batchNorms = (m: tfl.LayersModel) => m.layers.filter(isBatchNormalization).length;
+    for (const [name, estimator] of [
+      ['learnable-groups', lg],
+      ['ehpe', ehpe],
+    ] as const) {
+      const loaded = await tfl.loadLayersModel(fileSystem(fileURLToPath(shippedModelUrl(name))));
+      // Learnable Groups keeps the pre-activation batch norms of its residual modules; EHPE's ResNet folds all.
+      expect(batchNorms(estimator.model)).toBeLessThan(batchNorms(loaded) / 2);
+      expect(convs(estimator.model)).toEqual(convs(loaded));
+      expect(estimator.model.getUserDefinedMetadata()).toEqual(loaded.getUserDefinedMetadata());
+      const size = estimator.inputSize;
+      const input = tf.randomUniform([1, size, size, 3], 0, 1, 'float32', 7);
+      const expected = loaded.predict(input) as tf.Tensor[];
+      const actual = estimator.model.predict(input) as tf.Tensor[];
+      expected.forEach((e, i) => {
+        const scale = Math.max(1, ...Array.from(e.dataSync(), Math.abs));
+        expectClose(actual[i], e, { rtol: 1e-4, atol: 1e-4 * scale }, `${name} output ${i}`);
+      });
+      tf.dispose([input, ...expected, ...actual]);
+      loaded.dispose();
+    }
+    const before = tf.memory().numTensors;
+    const model = await tfl.loadLayersModel(fileSystem(fileURLToPath(shippedModelUrl('ehpe'))));
+    estimatorFromModel('ehpe', model).dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('rejects an unknown model name and the files of the other model (named errors)', async () => {

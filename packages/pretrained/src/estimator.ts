@@ -63,7 +63,13 @@ export class HandPoseEstimator {
   private disposed = false;
 
   constructor(
-    /** The network. Owned by the estimator: {@link HandPoseEstimator.dispose} frees it. */
+    /**
+     * The network the estimator runs: for an estimator from `loadHandPoseEstimator` or `estimatorFromModel`,
+     * the loaded model with its batch norms folded into the convolutions before them (`foldBatchNorm` of
+     * `@phalanx/blocks`) — the same layer names otherwise, the same outputs, no batch norms after
+     * convolutions (so no PyTorch `state_dict` to import into or export from it). Owned by the estimator:
+     * {@link HandPoseEstimator.dispose} frees it.
+     */
     readonly model: tfl.LayersModel,
     /** What is known about the model (depth encoding, training, held-out accuracy). */
     readonly card: ModelCard,

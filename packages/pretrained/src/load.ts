@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { foldBatchNorm } from '@phalanx/blocks';
 import { PhalanxConfigError } from '@phalanx/errors';
 // Importing the model packages registers their layer classes, which tf.loadLayersModel needs.
 import '@phalanx/ehpe';
@@ -100,7 +101,11 @@ export async function loadHandPoseEstimator(
 
 /**
  * An estimator around a model already in memory (built by `createLearnableGroups` / `createEhpe`, or
- * loaded): its card is read from the model's metadata (`readModelCard`). The estimator owns the model.
+ * loaded): its card is read from the model's metadata (`readModelCard`). The estimator runs a copy of
+ * `model` with its batch norms folded into the convolutions before them (`foldBatchNorm` of
+ * `@phalanx/blocks`: the same outputs, fewer layers and kernels) and disposes `model` — the estimator owns
+ * it, so use `model` for nothing after this call (import other weights into it before). When this call
+ * throws, `model` is left as it was.
  *
  * @example
  * ```ts
@@ -112,6 +117,17 @@ export async function loadHandPoseEstimator(
  */
 export function estimatorFromModel(name: HandPoseModelName, model: tfl.LayersModel): HandPoseEstimator {
   const card = readModelCard(name, model);
-  const head = name === 'learnable-groups' ? learnableGroupsHead(model, card) : ehpeHead(model, card);
-  return new HandPoseEstimator(model, card, head);
+  const folded = foldBatchNorm(model);
+  let estimator: HandPoseEstimator;
+  try {
+    const head = name === 'learnable-groups' ? learnableGroupsHead(folded, card) : ehpeHead(folded, card);
+    estimator = new HandPoseEstimator(folded, card, head);
+  } catch (error) {
+    folded.dispose();
+    throw error;
+  }
+  // The folded copy shares every weight it did not change; the rest (the batch norms, the unfolded
+  // kernels) is freed here.
+  model.dispose();
+  return estimator;
 }
