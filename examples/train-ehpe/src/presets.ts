@@ -46,10 +46,10 @@ export const PRESETS = {
   },
   pretrained: {
     describe:
-      '20000 + 8000 (+ 8000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, cosine decay, ' +
-      'no dropout; evaluation every 500 steps; ≈ 2.4 h on 2 cores',
+      '20000 + 4000 (+ 4000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, cosine decay, ' +
+      'no dropout; evaluation every 500 steps; ≈ 2 h on 2 cores',
     stepsTw: 20000,
-    stepsPg: 8000,
+    stepsPg: 4000,
     batch: 8,
     inputSize: 96,
     lrTw: 2e-3,
