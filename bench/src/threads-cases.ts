@@ -167,40 +167,35 @@ const DEMO = {
   neckChannels: 64,
 };
 
+/** The 256-px network's inference at B=1 on a fixed input, the model built by `build`. */
+function inferenceCase(name: string, build: () => ReturnType<typeof createLearnableGroups>): ThreadCase {
+  return {
+    name,
+    prepare: async () => {
+      const model = build();
+      const x = tf.randomUniform([1, 256, 256, 3], 0, 1, 'float32', 5);
+      return {
+        run: () => finish(model.predict(x) as tf.Tensor[]),
+        dispose: () => {
+          x.dispose();
+          model.dispose();
+        },
+      };
+    },
+  };
+}
+
 function learnableGroupsCases(): ThreadCase[] {
   return [
-    {
-      name: 'Learnable Groups 256 px inference (B=1)',
-      prepare: async () => {
-        const model = createLearnableGroups({ ...PAPER, seed: 1 });
-        const x = tf.randomUniform([1, 256, 256, 3], 0, 1, 'float32', 5);
-        return {
-          run: () => finish(model.predict(x) as tf.Tensor[]),
-          dispose: () => {
-            x.dispose();
-            model.dispose();
-          },
-        };
-      },
-    },
-    {
-      // The same network and input with the batch norms after convolutions folded into them (and the ReLUs
-      // after those fused as the convolutions' activation): what the estimators of @phalanx/pretrained run.
-      name: 'Learnable Groups 256 px inference, batch norms folded (B=1)',
-      prepare: async () => {
-        const built = createLearnableGroups({ ...PAPER, seed: 1 });
-        const model = foldBatchNorm(built);
-        built.dispose();
-        const x = tf.randomUniform([1, 256, 256, 3], 0, 1, 'float32', 5);
-        return {
-          run: () => finish(model.predict(x) as tf.Tensor[]),
-          dispose: () => {
-            x.dispose();
-            model.dispose();
-          },
-        };
-      },
-    },
+    inferenceCase('Learnable Groups 256 px inference (B=1)', () => createLearnableGroups({ ...PAPER, seed: 1 })),
+    // The same network and input with the batch norms after convolutions folded into them (and the ReLUs
+    // after those fused as the convolutions' activation): what the estimators of @phalanx/pretrained run.
+    inferenceCase('Learnable Groups 256 px inference, batch norms folded (B=1)', () => {
+      const built = createLearnableGroups({ ...PAPER, seed: 1 });
+      const model = foldBatchNorm(built);
+      built.dispose();
+      return model;
+    }),
     {
       name: 'Learnable Groups 64 px training step (B=16)',
       runs: 5,
