@@ -24,6 +24,8 @@ export const RECIPE_FLAGS = {
   'lr-beta': { type: 'string' },
   warmup: { type: 'string' },
   decay: { type: 'string' },
+  'restart-every': { type: 'string' },
+  'restart-peak': { type: 'string' },
   'weight-decay': { type: 'string' },
   'bn-momentum': { type: 'string' },
   'temperature-every': { type: 'string' },
@@ -58,9 +60,12 @@ export const RECIPE_HELP = `  --steps N             optimizer steps (default 150
   --lr-beta LR          own (peak) learning rate of the soft-argmax β (default: in the rest group)
   --warmup N            linear learning-rate warm-up over N steps (default 0)
   --decay KIND          'constant' (default) or 'cosine' (to 0 at the last step)
+  --restart-every N     warm restarts: a new warm-up and decay every N steps (default: one cycle)
+  --restart-peak F      peak of restart cycle k as F^k × the peak (default 1)
   --weight-decay λ      AdamW's decoupled weight decay of the convolution kernels (default 0: Adam)
   --bn-momentum M       Keras-style batch-norm momentum (the release's 0.9 = PyTorch 0.1)
-  --temperature-every N τ drops by 0.1 every N steps (default ⌊steps/45⌋: τ ≤ 0.5 at the end; paper 1000)
+  --temperature-every N τ drops by 0.1 every N steps (default ⌊steps/45⌋, or ⌊restart-every/45⌋: τ ≤ 0.5 at
+                        the end of the first cycle; paper 1000)
   --z-weight λ          weight of the depth term of the L1 loss (default 1)
   --heatmap-weight W    auxiliary 2D loss: heatmapMSE on the backbone heatmaps h₀ (Net_HG tmpOut)
   --heatmap-loss KIND   'mse' (default: peak-1 Gaussian targets) or 'ce' (cross-entropy of softmax(h₀))
@@ -89,6 +94,10 @@ export interface RecipePreset {
   warmup: number;
   /** Learning-rate decay after warm-up. */
   decay: 'constant' | 'cosine';
+  /** Warm restarts every this many steps (absent: one cycle). */
+  restartEvery?: number;
+  /** Peak of restart cycle k as this^k × the peak (absent: 1). */
+  restartPeak?: number;
   /** Weight of the backbone heatmap loss. */
   heatmapWeight: number;
   /** Weight of the branches' scoremap cross-entropy. */
@@ -182,6 +191,9 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults: RecipePres
   };
   const tilt = optionalNum('max-tilt', flags['max-tilt']);
   const warmup = intFlag('warmup', flags.warmup, paper ? 0 : defaults.warmup, 0);
+  const restartEvery =
+    flags['restart-every'] === undefined ? defaults.restartEvery : intFlag('restart-every', flags['restart-every'], 0, 2);
+  const restartPeak = optionalNum('restart-peak', flags['restart-peak']) ?? defaults.restartPeak;
   const momentum = optionalNum('bn-momentum', flags['bn-momentum']);
   if (momentum !== undefined && momentum >= 1) throw new Error(`--bn-momentum must be < 1, but received ${momentum}.`);
   return {
@@ -204,13 +216,16 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults: RecipePres
       rest: numFlag('lr-rest', flags['lr-rest'], paper ? PAPER_LEARNING_RATES.rest : defaults.lrRest),
       beta: optionalNum('lr-beta', flags['lr-beta']),
     },
-    lrSchedule: warmup > 0 || decay !== 'constant' ? { warmupSteps: warmup, decay } : undefined,
+    lrSchedule:
+      warmup > 0 || decay !== 'constant' || restartEvery !== undefined
+        ? { warmupSteps: warmup, decay, restartEvery, restartPeak }
+        : undefined,
     weightDecay: optionalNum('weight-decay', flags['weight-decay']),
     batchNormMomentum: momentum,
     temperatureEvery: intFlag(
       'temperature-every',
       flags['temperature-every'],
-      paper ? 1000 : Math.max(1, Math.floor(steps / 45)),
+      paper ? 1000 : Math.max(1, Math.floor(Math.min(steps, restartEvery ?? steps) / 45)),
     ),
     zWeight: numFlag('z-weight', flags['z-weight'], 1),
     dataSeed: intFlag('data-seed', flags['data-seed'], 1, 0),

@@ -106,7 +106,11 @@ function describeRecipe(model: { countParams(): number }, threads: number, dataW
   console.log(
     `recipe: Adam, lr selector ${config.lr.selector}, fusion ${config.lr.fusion}, rest ${config.lr.rest}` +
       (sched
-        ? ` (${sched.warmupSteps}-step warm-up, ${sched.decay} decay${sched.decay === 'cosine' ? ' to 0' : ''})`
+        ? ` (${sched.warmupSteps}-step warm-up, ${sched.decay} decay${sched.decay === 'cosine' ? ' to 0' : ''}` +
+          (sched.restartEvery !== undefined
+            ? `, restarted every ${sched.restartEvery} steps at ${sched.restartPeak ?? 1}^k of the peak`
+            : '') +
+          ')'
         : '') +
       (config.lr.rest !== PAPER_LEARNING_RATES.rest ? ` — the paper: constant 1e-4 (--paper)` : ''),
   );

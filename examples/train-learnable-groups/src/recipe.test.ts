@@ -28,6 +28,22 @@ describe('recipe knobs', () => {
     expect(groupLr(2e-3, undefined, 100)).toBe(2e-3);
   });
 
+  it('groupLr with restarts: each cycle is a run of its own, at restartPeak^k of the peak', () => {
+    const schedule = { warmupSteps: 10, decay: 'cosine' as const, restartEvery: 110, restartPeak: 0.5 };
+    const cycled = groupLr(3e-3, schedule, 250) as (s: number) => number;
+    const single = groupLr(3e-3, { warmupSteps: 10, decay: 'cosine' }, 110) as (s: number) => number;
+    for (const t of [0, 5, 10, 37, 60, 109]) expect(cycled(t)).toBe(single(t));
+    expect(cycled(110)).toBe(0); // the second cycle warms up again …
+    expect(cycled(120)).toBeCloseTo(1.5e-3, 12); // … to half the peak
+    expect(cycled(170)).toBeCloseTo(0.75e-3, 12);
+    // The last cycle is cut to the 30 steps left: warm-up 10, then a 20-step cosine to 0 at step 250.
+    expect(cycled(230)).toBeCloseTo(0.75e-3, 12);
+    expect(cycled(240)).toBeCloseTo(0.375e-3, 12);
+    expect(cycled(250)).toBeCloseTo(0, 12);
+    expect(groupLr(1e-3, { ...schedule, restartEvery: 1000 }, 110)).toEqual(expect.any(Function));
+    expect(() => groupLr(1e-3, { ...schedule, restartEvery: 1.5 }, 110)).toThrow(/restartEvery/);
+  });
+
   it('sigmaAt: a cosine from the first σ at step 0 to the final σ at the last step', () => {
     expect(sigmaAt(3, 1, 0, 101)).toBe(3);
     expect(sigmaAt(3, 1, 50, 101)).toBeCloseTo(2, 12);

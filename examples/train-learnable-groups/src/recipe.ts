@@ -16,12 +16,22 @@ export interface LrScheduleConfig {
   decay: 'constant' | 'cosine';
   /** Rate at the last step as a fraction of the peak (cosine only). Default 0. */
   finalFraction?: number;
+  /**
+   * Warm restarts (SGDR, Loshchilov & Hutter): the run is cut into cycles of `restartEvery` steps (the last
+   * one may be shorter), each with its own warm-up and decay. Default: one cycle, the whole run.
+   */
+  restartEvery?: number;
+  /** Peak of cycle k as `restartPeak`^k × the group's peak (default 1: every cycle restarts at the peak). */
+  restartPeak?: number;
 }
 
 /**
  * The learning rate of a group with peak rate `peak` over a run of `steps` steps:
  * `lr(t) = peak·t/w` for t < w (warm-up), then `peak` (constant) or
  * `f·peak + ½(1 − f)·peak·(1 + cos(π·(t − w)/(steps − w)))` (cosine), f = `finalFraction`.
+ * With `restartEvery` = R the formula applies to each cycle `k = ⌊t/R⌋` on its own (t − kR in place of t,
+ * the cycle's length in place of `steps`, `restartPeak`^k·peak in place of `peak`), so the first R steps
+ * are those of a run of R steps.
  *
  * @example
  * const lr = groupLr(3e-3, { warmupSteps: 50, decay: 'cosine' }, 500);
@@ -30,6 +40,24 @@ export interface LrScheduleConfig {
  */
 export function groupLr(peak: number, schedule: LrScheduleConfig | undefined, steps: number): number | LrSchedule {
   if (!schedule) return peak;
+  const every = schedule.restartEvery;
+  if (every === undefined || every >= steps) return cycleLr(peak, schedule, steps);
+  if (!Number.isInteger(every) || every < 2) {
+    throw new Error(`restartEvery must be an integer ≥ 2, but received ${every}.`);
+  }
+  const factor = schedule.restartPeak ?? 1;
+  const cycles = Array.from({ length: Math.ceil(steps / every) }, (_, k) =>
+    cycleLr(peak * factor ** k, schedule, Math.min(every, steps - k * every)),
+  );
+  return (t: number) => {
+    const k = Math.min(cycles.length - 1, Math.max(0, Math.floor(t / every)));
+    const lr = cycles[k];
+    return typeof lr === 'number' ? lr : lr(t - k * every);
+  };
+}
+
+/** One cycle of {@link groupLr}: warm-up, then constant or cosine over `steps` steps. */
+function cycleLr(peak: number, schedule: LrScheduleConfig, steps: number): number | LrSchedule {
   const w = Math.min(schedule.warmupSteps, steps - 1);
   const decayed =
     schedule.decay === 'cosine'
