@@ -6,6 +6,7 @@ import {
   CARD_METADATA_KEY,
   estimatorFromModel,
   letterboxGeometry,
+  loadHandPoseModel,
   letterboxImage,
   type Hand,
   type HandPoseEstimator,
@@ -98,7 +99,10 @@ function poseModelOf(kind: HandPoseModelName, model: tfl.LayersModel): PoseModel
 /** Loads one of the shipped models from the bundled files. */
 export async function loadShippedModel(kind: HandPoseModelName): Promise<PoseModel> {
   const { modelUrl, weightsUrl } = SHIPPED_MODELS[kind];
-  const model = await tfl.loadLayersModel(tf.io.http(modelUrl, { weightUrlConverter: async () => weightsUrl }));
+  const model = await loadHandPoseModel(kind, {
+    url: modelUrl,
+    loadOptions: { weightUrlConverter: async () => weightsUrl },
+  });
   return poseModelOf(kind, model);
 }
 

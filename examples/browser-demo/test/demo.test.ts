@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { renderSyntheticHand } from '@phalanx/data';
 import { importTorchStateDict as importEhpe, exportTorchStateDict as exportEhpe } from '@phalanx/ehpe';
-import { fileSystem, writeSafetensors, writeTorchStateDict, type ConcreteJointSelector } from '@phalanx/layers';
+import { writeSafetensors, writeTorchStateDict, type ConcreteJointSelector } from '@phalanx/layers';
 import {
   exportTorchStateDict as exportLearnableGroups,
   importTorchStateDict as importLearnableGroups,
@@ -15,8 +15,8 @@ import {
 import {
   estimatorFromModel,
   letterboxGeometry,
+  loadHandPoseModel,
   letterboxImage,
-  shippedModelUrl,
   type HandPoseModelName,
 } from '@phalanx/pretrained';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -96,7 +96,7 @@ function sampleTensor(seed: number): tf.Tensor3D {
 
 /** The shipped model of `kind` as the package's files hold it (batch norms and all), loaded in Node. */
 function shippedModel(kind: HandPoseModelName): Promise<tfl.LayersModel> {
-  return tfl.loadLayersModel(fileSystem(fileURLToPath(shippedModelUrl(kind))));
+  return loadHandPoseModel(kind);
 }
 
 /**

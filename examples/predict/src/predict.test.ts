@@ -6,16 +6,16 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodePng, renderSyntheticHand } from '@phalanx/data';
-import { fileSystem, writeSafetensors, writeTorchStateDict, type ConcreteJointSelector } from '@phalanx/layers';
+import { writeSafetensors, writeTorchStateDict, type ConcreteJointSelector } from '@phalanx/layers';
 import { exportTorchStateDict, importTorchStateDict } from '@phalanx/learnable-groups';
 import {
   estimatorFromModel,
   loadHandPoseEstimator,
-  shippedModelUrl,
+  loadHandPoseModel,
   type HandPoseEstimator,
 } from '@phalanx/pretrained';
 import { predictFiles, type PredictionReport } from './predict';
@@ -26,7 +26,7 @@ let estimator: HandPoseEstimator;
 
 /** The shipped Learnable Groups model as its files hold it (batch norms and all). */
 function shippedModel(): Promise<tfl.LayersModel> {
-  return tfl.loadLayersModel(fileSystem(fileURLToPath(shippedModelUrl('learnable-groups'))));
+  return loadHandPoseModel('learnable-groups');
 }
 
 /** A synthetic hand (seed 14, 128 px) cropped to 128 × 96: a non-square picture. */

@@ -4,12 +4,9 @@
  * `state_dict` of that network in the shipped model's configuration (e.g. `exportTorchStateDict` of the
  * shipped model, trained further in PyTorch).
  */
-import { fileURLToPath } from 'node:url';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { fileSystem } from '@phalanx/layers';
 import {
   estimatorWithTorchWeights,
-  shippedModelUrl,
+  loadHandPoseModel,
   type HandPoseEstimator,
   type HandPoseModelName,
 } from '@phalanx/pretrained';
@@ -24,6 +21,6 @@ export async function shippedWithTorchWeights(
   bytes: Uint8Array,
   file: string,
 ): Promise<HandPoseEstimator> {
-  const model = await tfl.loadLayersModel(fileSystem(fileURLToPath(shippedModelUrl(name))));
+  const model = await loadHandPoseModel(name);
   return estimatorWithTorchWeights(name, model, bytes, file);
 }

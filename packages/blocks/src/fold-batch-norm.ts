@@ -10,7 +10,12 @@ import { describe, PhalanxConfigError } from '@phalanx/errors';
 
 const COMPONENT = 'foldBatchNorm';
 
-/** Batch-norm classes whose inference is tfjs-layers' `BatchNormalization` with the moving statistics. */
+/**
+ * Batch-norm classes whose inference is tfjs-layers' `BatchNormalization` with the moving statistics.
+ * Matched by class name on the model's config, not with `isBatchNormalization` of `@phalanx/layers`: the
+ * fold rewrites the serialised config, where a user's subclass of `BatchNormalization` would also pass an
+ * `instanceof` test although its inference may differ.
+ */
 const BATCH_NORM_CLASSES: ReadonlySet<string> = new Set(['BatchNormalization', 'LeanBatchNormalization']);
 
 type Json = Record<string, unknown>;

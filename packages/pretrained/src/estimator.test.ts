@@ -1,11 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderSyntheticHand } from '@phalanx/data';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import {
-  fileSystem,
   isBatchNormalization,
   latentSoftArgmax25D,
   volumetricSoftArgmax25D,
@@ -18,7 +16,7 @@ import type { Hand, HandPoseEstimator } from './estimator';
 import { peakMass } from './heads';
 import { letterboxGeometry, modelToImage } from './letterbox';
 import { liftToMetres } from './lift';
-import { estimatorFromModel, loadHandPoseEstimator } from './load';
+import { estimatorFromModel, loadHandPoseEstimator, loadHandPoseModel } from './load';
 import { shippedModelUrl } from './package-files';
 
 let lg: HandPoseEstimator;
@@ -81,7 +79,7 @@ describe('loadHandPoseEstimator (Node, from the package files)', () => {
       ['learnable-groups', lg],
       ['ehpe', ehpe],
     ] as const) {
-      const loaded = await tfl.loadLayersModel(fileSystem(fileURLToPath(shippedModelUrl(name))));
+      const loaded = await loadHandPoseModel(name);
       // Learnable Groups keeps the pre-activation batch norms of its residual modules; EHPE's ResNet folds all.
       expect(batchNorms(estimator.model)).toBeLessThan(batchNorms(loaded) / 2);
       expect(convs(estimator.model)).toEqual(convs(loaded));
@@ -98,7 +96,7 @@ describe('loadHandPoseEstimator (Node, from the package files)', () => {
       loaded.dispose();
     }
     const before = tf.memory().numTensors;
-    const model = await tfl.loadLayersModel(fileSystem(fileURLToPath(shippedModelUrl('ehpe'))));
+    const model = await loadHandPoseModel('ehpe');
     estimatorFromModel('ehpe', model).dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -108,6 +106,23 @@ describe('loadHandPoseEstimator (Node, from the package files)', () => {
     await expect(loadHandPoseEstimator('learnable-groups', { url: shippedModelUrl('ehpe').href })).rejects.toThrow(
       /model must be the files of a 'learnable-groups' model, but received 'ehpe'/,
     );
+  });
+
+  it('loadHandPoseModel: the network as its files hold it, from the package or a url; named errors', async () => {
+    const shipped = await loadHandPoseModel('ehpe');
+    const viaUrl = await loadHandPoseModel('learnable-groups', { url: shippedModelUrl('ehpe').href });
+    // The files decide what is loaded (the card check belongs to the estimator); nothing is folded.
+    expect(viaUrl.layers.map((l) => l.name)).toEqual(shipped.layers.map((l) => l.name));
+    expect(shipped.layers.filter(isBatchNormalization).length).toBeGreaterThan(0);
+    expect(shipped.inputs[0].shape).toEqual([null, 96, 96, 3]);
+    const input = tf.randomUniform([1, 96, 96, 3], 0, 1, 'float32', 3);
+    const [a, b] = [shipped, viaUrl].map((m) => (m.predict(input) as tf.Tensor[])[0]);
+    expectClose(a, b, { rtol: 0, atol: 0 }, 'same weights');
+    tf.dispose([input, a, b]);
+    shipped.dispose();
+    viaUrl.dispose();
+    await expect(loadHandPoseModel('mediapipe' as 'ehpe')).rejects.toThrow(/^loadHandPoseModel: name must be one of/);
+    await expect(loadHandPoseModel('ehpe', null as unknown as object)).rejects.toThrow(PhalanxConfigError);
   });
 });
 

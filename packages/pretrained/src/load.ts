@@ -48,6 +48,42 @@ async function sourceOf(name: HandPoseModelName, options: LoadHandPoseEstimatorO
   return tf.io.http(url.endsWith('/') ? `${url}model.json` : url, options.loadOptions);
 }
 
+/** Named errors for a `name` that is not a shipped network and `options` that are not an object. */
+function checkLoadArgs(component: string, name: unknown, options: unknown): void {
+  if (!HAND_POSE_MODELS.includes(name as HandPoseModelName)) {
+    throw new PhalanxConfigError(component, 'name', `one of ${HAND_POSE_MODELS.map((m) => `'${m}'`).join(', ')}`, name);
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError(component, 'options', 'an object {url?, handler?, loadOptions?}', options);
+  }
+}
+
+/**
+ * Loads the network behind a hand-pose estimator as a plain `tfl.LayersModel`, unfolded: the shipped
+ * weights of `name` (`'learnable-groups'` or `'ehpe'`), or the files `options.url` / `options.handler`
+ * point at. Use it to train on from the shipped weights, to import other weights into the model
+ * (`importTorchStateDict`), or to hand it to {@link estimatorFromModel} afterwards.
+ * {@link loadHandPoseEstimator} is this followed by `estimatorFromModel`.
+ *
+ * @throws PhalanxConfigError — an unknown `name`, or `options` that are not an object.
+ * @example
+ * ```ts
+ * import '@tensorflow/tfjs-backend-cpu';
+ * import { loadHandPoseModel } from '@phalanx/pretrained';
+ *
+ * const model = await loadHandPoseModel('ehpe');
+ * console.log(model.inputs[0].shape); // [null, 96, 96, 3]
+ * model.dispose();
+ * ```
+ */
+export async function loadHandPoseModel(
+  name: HandPoseModelName,
+  options: LoadHandPoseEstimatorOptions = {},
+): Promise<tfl.LayersModel> {
+  checkLoadArgs('loadHandPoseModel', name, options);
+  return tfl.loadLayersModel(await sourceOf(name, options));
+}
+
 /**
  * Loads a hand-pose estimator. `name` picks the network: `'learnable-groups'` (Learnable Joint Groups,
  * AAAI 2021) or `'ehpe'` (EHPE, 2025). Without options it loads the weights shipped in this package
@@ -58,6 +94,7 @@ async function sourceOf(name: HandPoseModelName, options: LoadHandPoseEstimatorO
  * Set the tfjs backend first (`await tf.setBackend('webgl' | 'wasm' | 'cpu')`); the estimator runs on
  * the current one.
  *
+ * @throws PhalanxConfigError — an unknown `name`, or `options` that are not an object.
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
@@ -74,22 +111,7 @@ export async function loadHandPoseEstimator(
   name: HandPoseModelName,
   options: LoadHandPoseEstimatorOptions = {},
 ): Promise<HandPoseEstimator> {
-  if (!HAND_POSE_MODELS.includes(name)) {
-    throw new PhalanxConfigError(
-      'loadHandPoseEstimator',
-      'name',
-      `one of ${HAND_POSE_MODELS.map((m) => `'${m}'`).join(', ')}`,
-      name,
-    );
-  }
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(
-      'loadHandPoseEstimator',
-      'options',
-      'an object {url?, handler?, loadOptions?}',
-      options,
-    );
-  }
+  checkLoadArgs('loadHandPoseEstimator', name, options);
   const model = await tfl.loadLayersModel(await sourceOf(name, options));
   try {
     return estimatorFromModel(name, model);

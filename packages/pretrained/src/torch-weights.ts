@@ -55,13 +55,10 @@ export function readTorchCheckpoint(bytes: Uint8Array, file: string): TorchCheck
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';
- * import { fileURLToPath } from 'node:url';
- * import * as tfl from '@tensorflow/tfjs-layers';
- * import { fileSystem } from '@phalanx/layers';
- * import { estimatorWithTorchWeights, shippedModelUrl } from '@phalanx/pretrained';
+ * import { estimatorWithTorchWeights, loadHandPoseModel } from '@phalanx/pretrained';
  *
  * // The shipped network's layers, with the checkpoint's weights instead of the shipped ones.
- * const model = await tfl.loadLayersModel(fileSystem(fileURLToPath(shippedModelUrl('learnable-groups'))));
+ * const model = await loadHandPoseModel('learnable-groups');
  * const bytes = readFileSync('model_best.pth');
  * const estimator = await estimatorWithTorchWeights('learnable-groups', model, bytes, 'model_best.pth');
  * ```
