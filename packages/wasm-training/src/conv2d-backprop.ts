@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { isInputGradientUnneeded } from './lean-backprop';
 import {
   convGeometry,
   insertZeros,
@@ -324,6 +325,10 @@ export function conv2DBackpropInput(args: {
       false,
     );
     checkShape('Conv2DBackpropInput', 'dy', dys.shape, [g.batch, g.outHeight, g.outWidth, fShape[3]]);
+    if (isInputGradientUnneeded()) {
+      // The gradient of an input nothing differentiates (the image into the first convolution).
+      return scope.run(tf.Fill, {}, { shape: attrs.inputShape, value: 0, dtype: 'float32' });
+    }
     const flipped = scope.transpose(scope.run(tf.Reverse, { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
     const [, , ci, co] = fShape;
     const inner = { ...g, strideHeight: 1, strideWidth: 1 }; // the convolution of the spread dy

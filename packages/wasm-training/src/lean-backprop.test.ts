@@ -2,7 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { expectClose, expectNoTensorLeak, forEachBackend } from '@phalanx/testing';
 import { afterEach, expect, it } from 'vitest';
-import { disableLeanBackprop, enableLeanBackprop, isLeanBackpropEnabled } from './lean-backprop';
+import {
+  disableLeanBackprop,
+  enableLeanBackprop,
+  isInputGradientUnneeded,
+  isLeanBackpropEnabled,
+} from './lean-backprop';
 import './register';
 
 afterEach(() => disableLeanBackprop());
@@ -95,6 +100,56 @@ forEachBackend((backend) => {
     tf.dispose([x, dy, g1, ref, g2, g3]);
   });
 });
+
+forEachBackend(
+  (backend) => {
+    it(`skips the input gradient of a first convolution, and only when nothing differentiates its input (${backend})`, async () => {
+      // A strided 7×7 stem on the image, then a second convolution: the stem's ∂x is read by nobody.
+      const input = tfl.input({ shape: [16, 16, 3] });
+      const stem = tfl.layers.conv2d({ filters: 8, kernelSize: 7, strides: 2, padding: 'same' }).apply(input);
+      const next = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(stem);
+      const out = tfl.layers.globalAveragePooling2d({}).apply(next) as tfl.SymbolicTensor;
+      const model = tfl.model({ inputs: input, outputs: out });
+      const x = tf.randomNormal([2, 16, 16, 3], 0, 1, 'float32', 5);
+      const y = tf.randomNormal([2, 4], 0, 1, 'float32', 6);
+      // Whether each Conv2DBackpropInput call may skip its work, in call order (a spy on the kernel).
+      const config = tf.getKernel('Conv2DBackpropInput', 'wasm') as tf.KernelConfig;
+      const kernelFunc = config.kernelFunc;
+      const skips = async (f: () => Promise<unknown>) => {
+        const seen: boolean[] = [];
+        (config as { kernelFunc: tf.KernelFunc }).kernelFunc = (args) => {
+          seen.push(isInputGradientUnneeded());
+          return kernelFunc(args);
+        };
+        try {
+          await f();
+        } finally {
+          (config as { kernelFunc: tf.KernelFunc }).kernelFunc = kernelFunc;
+        }
+        return seen;
+      };
+      const loss = (image: tf.Tensor) =>
+        tf.mean(tf.square(tf.sub(model.apply(image, { training: true }) as tf.Tensor, y))) as tf.Scalar;
+      const imageGrad = () => tf.grad(loss)(x);
+
+      const stock = await grads(model, x, y);
+      const stockImage = imageGrad();
+      expect(await skips(() => grads(model, x, y))).toEqual([false, false]);
+      enableLeanBackprop();
+      const lean = await grads(model, x, y);
+      lean.out.forEach((g, i) => expectClose(g, stock.out[i], { rtol: 0, atol: 0 }, `grad ${i}`));
+      expect(await skips(() => grads(model, x, y))).toEqual([false, true]); // the stem's comes last
+      // Differentiating the image: its gradient is computed as before.
+      const leanImage = imageGrad();
+      expect(Math.max(...Array.from(await leanImage.data(), Math.abs))).toBeGreaterThan(0);
+      expectClose(await leanImage.data(), await stockImage.data(), { rtol: 0, atol: 0 }, 'd loss / d image');
+      expect(await skips(async () => imageGrad().dispose())).toEqual([false, false]);
+      await expectNoTensorLeak(() => grads(model, x, y));
+      tf.dispose([x, y, stockImage, leanImage]);
+    });
+  },
+  ['wasm'],
+);
 
 it('disableLeanBackprop restores the engine', () => {
   const before = (tf.engine() as unknown as { gradients: unknown }).gradients;

@@ -26,6 +26,8 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 
 interface TapeNode {
+  kernelName?: string;
+  inputs?: Record<string, tf.Tensor>;
   outputs: tf.Tensor[];
   saved?: tf.Tensor[];
   gradient?: (dys: tf.Tensor[]) => Record<string, () => tf.Tensor>;
@@ -61,14 +63,52 @@ function release(): void {
   for (const t of list) if (!t.isDisposed) t.dispose();
 }
 
+/**
+ * The op scope under which `tf.fused.conv2d` records its custom gradient: inputs `0` (x), `1` (filter),
+ * `2` (bias); the gradient computes ∂x with one `Conv2DBackpropInput` before ∂filter, eagerly.
+ */
+const FUSED_CONV2D_NODE = 'fusedConv2d__op';
+
+/** Whether the node running its gradient now has an input gradient nobody reads (see {@link isInputGradientUnneeded}). */
+let inputGradientUnneeded = false;
+
+/**
+ * True while the lean backward pass runs the gradient of a fused convolution whose input `x` is not a
+ * function of the variables differentiated (e.g. the first convolution, whose `x` is the image): its
+ * `Conv2DBackpropInput` result is discarded by the engine, so the kernel may return zeros without
+ * computing it. tfjs computes that gradient eagerly inside `tf.fused.conv2d`'s custom gradient, where
+ * the engine's pruning of unneeded inputs cannot reach.
+ */
+export function isInputGradientUnneeded(): boolean {
+  return inputGradientUnneeded;
+}
+
+/** Ids of the tensors of `tape` that are functions of `xs` (the engine's own forward sweep). */
+function tensorsFromXs(tape: TapeNode[], xs: tf.Tensor[]): Set<number> {
+  const from = new Set(xs.map((x) => x.id));
+  for (const node of tape) {
+    if (Object.values(node.inputs ?? {}).some((t) => from.has(t.id))) for (const o of node.outputs) from.add(o.id);
+  }
+  return from;
+}
+
 /** Wraps the gradient of every node of `tape` (recorded by one outermost `gradients` call). */
-function instrument(tape: TapeNode[], state: EngineState): void {
+function instrument(tape: TapeNode[], state: EngineState, xs: tf.Tensor[]): void {
+  const fromXs = tensorsFromXs(tape, xs);
   for (const node of tape) {
     const gradient = node.gradient;
     if (gradient == null) continue;
+    const x = node.kernelName === FUSED_CONV2D_NODE ? node.inputs?.['0'] : undefined;
+    const skipsX = x !== undefined && !fromXs.has(x.id);
     node.gradient = (dys: tf.Tensor[]) => {
       release();
-      const thunks = gradient(dys);
+      inputGradientUnneeded = skipsX;
+      let thunks: Record<string, () => tf.Tensor>;
+      try {
+        thunks = gradient(dys);
+      } finally {
+        inputGradientUnneeded = false;
+      }
       const scope = state.activeScope?.id;
       const given = dys.filter((d): d is tf.Tensor => d != null);
       const returned = new Set<tf.Tensor>(given);
@@ -100,7 +140,7 @@ function leanGradients(
   const recorded = () => {
     const y = f();
     // Depth 1: the outermost gradients call; its tape is complete once f returns.
-    if (state.gradientDepth === 1 && state.activeTape != null) instrument(state.activeTape, state);
+    if (state.gradientDepth === 1 && state.activeTape != null) instrument(state.activeTape, state, xs);
     return y;
   };
   try {
