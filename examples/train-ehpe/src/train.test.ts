@@ -1,4 +1,4 @@
-import '@phalanx/wasm-training';
+import { disableLeanBackprop, enableLeanBackprop } from '@phalanx/wasm-training';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { disposeBatch, renderSyntheticHand, toBatch } from '@phalanx/data';
@@ -105,5 +105,31 @@ describe('train-ehpe', () => {
     disposeBatch(batch);
     model.dispose();
     pgOnly.dispose();
+  });
+
+  it('the lean backward pass (which main.ts turns on) gives both stages the same weights, bit for bit', async () => {
+    // No dropout: its masks are drawn unseeded, so two runs of stage 2 would differ anyway.
+    const exact: JobConfig = { ...config, model: { ...config.model, dropout: 0 }, seed: 5 };
+    const batch = toBatch([0, 1].map((i) => renderSyntheticHand(300 + i, { size: 64 })));
+    const trainBoth = async (lean: boolean) => {
+      if (lean) enableLeanBackprop();
+      try {
+        const model = await buildModel(exact);
+        const s1 = stage1Trainer(model, exact, { progress: false });
+        for (let i = 0; i < 3; i++) await s1.trainStep(batch);
+        const s2 = stage2Trainer(model, exact, { progress: false });
+        for (let i = 0; i < 3; i++) await s2.trainStep(batch);
+        const weights = model.weights.map((w) => w.read().dataSync().slice());
+        model.dispose();
+        return weights;
+      } finally {
+        disableLeanBackprop();
+      }
+    };
+    const stock = await trainBoth(false);
+    const lean = await trainBoth(true);
+    expect(lean.length).toBe(stock.length);
+    lean.forEach((w, k) => expect(w.every((v, i) => Object.is(v, stock[k][i])), `weight ${k}`).toBe(true));
+    disposeBatch(batch);
   });
 });
