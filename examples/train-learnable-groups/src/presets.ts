@@ -44,10 +44,10 @@ export const PRESETS = {
   },
   pretrained: {
     describe:
-      '12000 steps × 32 at 64 px on 2 data-parallel replicas of 16, Adam 3e-3, 200-step warm-up, cosine decay, ' +
-      'restarted once at step 6000 at half the peak; evaluation every 250 steps',
+      '10000 steps × 32 at 64 px on 2 data-parallel replicas of 16, Adam 3e-3, 200-step warm-up, cosine decay, ' +
+      'restarted at step 6000 at half the peak for 4000 more; evaluation every 250 steps',
     recipe: {
-      steps: 12000,
+      steps: 10000,
       restartEvery: 6000,
       restartPeak: 0.5,
       batch: 32,
