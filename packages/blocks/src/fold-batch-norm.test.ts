@@ -71,7 +71,8 @@ function foldAndCompare(input: number[], build: (x: Sym) => Sym | Sym[], seed: n
   return { model, folded };
 }
 
-forEachBackend((backend) => {
+/** The fold of the blocks' conv → batch norm (→ ReLU) chains, on one backend. */
+function describeChainFolds(backend: string): void {
   describe('folds conv → batch norm (→ ReLU) chains with the same outputs', () => {
     it(`preActResidual: bn1, relu1, bn2, relu2 go into conv1, conv2; the pre-activation bn stays (${backend})`, () => {
       const build = (x: Sym) => preActResidual(x, { outChannels: 8, name: 'r' });
@@ -160,6 +161,10 @@ forEachBackend((backend) => {
       folded.dispose();
     });
   });
+}
+
+forEachBackend((backend) => {
+  describeChainFolds(backend);
 
   it(`the input model keeps its weights and keeps working; either model can go first; no tensor leaks (${backend})`, () => {
     const before = tf.memory().numTensors;

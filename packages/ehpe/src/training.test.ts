@@ -160,7 +160,9 @@ forEachBackend(() => {
       disposeBatch(b);
     });
   });
+});
 
+forEachBackend(() => {
   describe('losses', () => {
     it('twStageLoss = 3·MSE + 1e-2·distance + λ_R·Σ|W| (squared and Euclidean distance)', async () => {
       const hT = [
@@ -274,7 +276,9 @@ forEachBackend(() => {
       model.dispose();
     });
   });
+});
 
+forEachBackend(() => {
   describe('recipes', () => {
     it('a model keeps its resolved configuration and named outputs, through save and load; recipes read them', async () => {
       const model = createEhpe(TINY);

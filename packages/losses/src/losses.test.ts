@@ -156,7 +156,9 @@ forEachBackend(() => {
       expectClose(value(xyzL1Loss(t, p)), 2, TOL);
     });
   });
+});
 
+forEachBackend(() => {
   describe('gradients', () => {
     it('match central differences', () => {
       const [t, p] = pointsPair([2, 4, 3], 11);
@@ -248,7 +250,9 @@ forEachBackend(() => {
       }, 'losses and gradients');
     });
   });
+});
 
+forEachBackend(() => {
   describe('validation', () => {
     it('shape mismatch and wrong last axis give named errors', () => {
       expect(() => mpjpeLoss(tf.zeros([2, 21, 3]), tf.zeros([2, 20, 3]))).toThrow(

@@ -167,7 +167,9 @@ describe('KeypointEvaluator streaming, masks and inputs', () => {
     );
     closeTo(mpjpe(gt, pred, vis), flat.reduce((s, v) => s + v, 0) / flat.length, 1e-15, 'masked mpjpe');
   });
+});
 
+describe('KeypointEvaluator other shapes and errors', () => {
   it('works with 2D keypoints and other joint counts', () => {
     const g2 = [
       [

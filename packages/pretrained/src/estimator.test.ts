@@ -126,7 +126,7 @@ describe('loadHandPoseEstimator (Node, from the package files)', () => {
   });
 });
 
-describe('estimateHands', () => {
+describe('estimateHands: output, input geometry, Learnable Groups by hand', () => {
   it('returns one hand: 21 named keypoints in the input pixels, 21 root-relative 3D keypoints in metres, a score', async () => {
     const image = handImage(5, 64);
     const hands = await lg.estimateHands(image);
@@ -209,7 +209,9 @@ describe('estimateHands', () => {
       ),
     ).toBeLessThan(1e-5);
   });
+});
 
+describe('estimateHands: scores, EHPE by hand, flipHorizontal', () => {
   it("Learnable Groups: the score is the peak mass of each joint's soft-argmax map in its selected group", async () => {
     const image = handImage(3, 64);
     const [hand] = await lg.estimateHands(image);
@@ -298,7 +300,9 @@ describe('estimateHands', () => {
       ),
     ).toBeLessThan(1e-9);
   });
+});
 
+describe('estimateHands: memory, errors, pixel data', () => {
   it('leaks no tensors (int32 and float32 inputs, both models), and dispose() frees every tensor it loaded', async () => {
     const int = handImage(6, 80);
     const float = tf.cast(int, 'float32') as tf.Tensor3D;

@@ -84,7 +84,7 @@ describe('hand model and pose sampling', () => {
   });
 });
 
-describe('renderSyntheticHand', () => {
+describe('renderSyntheticHand: images and labels', () => {
   it('is deterministic for a seed and differs between seeds', () => {
     const a = renderSyntheticHand(5, { size: 64 });
     const b = renderSyntheticHand(5, { size: 64 });
@@ -136,7 +136,9 @@ describe('renderSyntheticHand', () => {
     }
     expect(inside / (40 * 21)).toBeGreaterThan(0.97);
   });
+});
 
+describe('renderSyntheticHand: visibility, views and errors', () => {
   it('flags occlusion sanely: fists hide some fingertips in some views, open hands hide fewer joints', () => {
     let fistTipsHidden = 0;
     let fistTipsShown = 0;

@@ -183,7 +183,9 @@ forEachBackend(() => {
       tf.dispose(xs);
     });
   });
+});
 
+forEachBackend(() => {
   describe('GroupFusion errors', () => {
     it.each([
       [{ numGroups: 1 }, 'GroupFusion: numGroups must be an integer ≥ 2, but received 1.'],

@@ -374,7 +374,9 @@ forEachBackend(() => {
     expectNumericGradient(f, xs, { epsilon: 1e-2, samples: 10 });
     tf.dispose([up, upAlpha, ...xs]);
   });
+});
 
+forEachBackend(() => {
   it('knn mode: mask is i plus its k nearest joints, per sample, and the forward pass respects it', () => {
     const perms = [
       [0, 1, 2, 3, 4, 5],

@@ -162,7 +162,9 @@ forEachBackend(() => {
       expect(Array.from(parsed.get('b')!.values())).toEqual([0, 9]);
     });
   });
+});
 
+forEachBackend(() => {
   describe('writeSafetensors', () => {
     it('follows the format: u64 LE size, space-padded 8-aligned JSON, contiguous offsets in insertion order', () => {
       const bytes = writeSafetensors(

@@ -224,7 +224,7 @@ forEachBackend(() => {
     });
   });
 
-  describe('importTorchWeights', () => {
+  describe('importTorchWeights: converted values', () => {
     it('converted layers reproduce the PyTorch computation (hand-computed references)', () => {
       const { layers, inputs, torch } = fixture();
       const tensors = torchTensors({ ...torch, 'bn1.num_batches_tracked': new Arr([], [7]) });
@@ -304,7 +304,11 @@ forEachBackend(() => {
       );
       expectClose(model.predict(x.tensor()) as tf.Tensor, expected.data, TOL, 'nested + raw');
     });
+  });
+});
 
+forEachBackend(() => {
+  describe('importTorchWeights: reports, failures and leaks', () => {
     it('reports missing, unexpected and mismatched keys by name; strict throws and changes nothing', () => {
       const { layers, torch } = fixture();
       const tensors = torchTensors(torch);

@@ -60,7 +60,7 @@ forEachBackend(() => {
     });
   });
 
-  describe('ConcreteJointSelector behaviour', () => {
+  describe('ConcreteJointSelector selection and noise', () => {
     it('lists weights logits [J, G] (trainable, 0.5) then temperature [] (non-trainable)', () => {
       const layer = builtSelector({ numJoints: 5, numGroups: 3, initialTemperature: 2 });
       expect(layer.weights.map((w) => w.originalName.split('/').pop())).toEqual(['logits', 'temperature']);
@@ -166,7 +166,11 @@ forEachBackend(() => {
         );
       });
     });
+  });
+});
 
+forEachBackend(() => {
+  describe('ConcreteJointSelector Gumbel noise, gradients, serialisation and training', () => {
     it('Gumbel noise has the standard Gumbel mean (Euler–Mascheroni 0.5772) and no infinities', () => {
       const n = gumbelNoise([200, 50], 9);
       const values = n.dataSync();
