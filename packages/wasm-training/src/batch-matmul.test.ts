@@ -104,6 +104,7 @@ describe('routes', () => {
     expect(matMulRoute([672, 512], [672, 512], true, false)).toBe('flip'); // xᵀ·dy of a large dense layer
     expect(matMulRoute([672, 512], [672, 16], true, false)).toBe('fold'); // too small for the flip
     expect(matMulRoute([32768, 96], [32768, 96], true, false)).toBe('fold'); // too few MACs per moved element
+    expect(matMulRoute([16384, 512], [16384, 512], true, false)).toBe('fold'); // K too large for the flip
     expect(matMulRoute([2, 672, 512], [672, 512], true, false)).toBe('fold'); // a batched
     expect(matMulRoute([672, 512], [512, 512], false, true)).toBe('fold');
     expect(matMulRoute([672, 512], [512, 672], true, true)).toBe('fold');

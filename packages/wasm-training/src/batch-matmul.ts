@@ -31,8 +31,9 @@ export type MatMulRoute = 'stock' | 'fold' | 'swap' | 'flip';
 
 /**
  * `Aᵀ·B` products (weight gradients `xᵀ·dy`, neither operand batched) of at least this many
- * multiply-adds, and at least {@link FLIP_MACS_PER_MOVED_ELEMENT} per element the two explicit
- * transposes move (K·N + M·N), take the `'flip'` route instead of the package's SIMD kernel: XNNPACK's
+ * multiply-adds, at least {@link FLIP_MACS_PER_MOVED_ELEMENT} per element the two explicit transposes
+ * move (K·N + M·N) and an inner size K of at most {@link MAX_FLIP_DEPTH} take the `'flip'` route
+ * instead of the package's SIMD kernel: XNNPACK's
  * GEMM is faster per multiply-add and runs on the backend's threads, and the operand it packs is A (= x),
  * whose packed copy the stock kernel caches by tensor, so a layer that projects one input several times
  * (attention's query, key and value) packs it once per step. Measured on one thread (CPU time): `[672, 512]ᵀ·[672, 512]` 17.8 →
@@ -44,6 +45,14 @@ export const MIN_FLIP_MACS = 1 << 24;
 
 /** See {@link MIN_FLIP_MACS}: multiply-adds per element moved by the `'flip'` route's two transposes. */
 export const FLIP_MACS_PER_MOVED_ELEMENT = 192;
+
+/**
+ * See {@link MIN_FLIP_MACS}: the largest inner size K (rows of x and dy) of a `'flip'` product. XNNPACK
+ * does not block K, and the SIMD kernel (K in blocks of 256) is as fast or faster beyond a few thousand
+ * (one thread: `[8192, 512]ᵀ·[8192, 512]` 199–263 ms SIMD vs 273–321 ms flipped, `[16384, 512]ᵀ·[16384,
+ * 512]` 390–420 vs 540–570 ms), while K ≤ 2048 always gained.
+ */
+export const MAX_FLIP_DEPTH = 2048;
 
 interface MatMulDims {
   batchA: number;
@@ -96,8 +105,9 @@ export function matMulRoute(
   if (d == null) return 'stock';
   const macs = Math.max(d.batchA, d.batchB) * d.m * d.n * d.k;
   if (macs < MIN_REWRITE_MACS) return 'stock';
-  if (d.batchA === 1 && d.batchB === 1 && transposeA && !transposeB && macs >= MIN_FLIP_MACS) {
-    if (macs >= FLIP_MACS_PER_MOVED_ELEMENT * (d.k * d.n + d.m * d.n)) return 'flip';
+  const weightGradient = d.batchA === 1 && d.batchB === 1 && transposeA && !transposeB;
+  if (weightGradient && d.k <= MAX_FLIP_DEPTH && macs >= MIN_FLIP_MACS) {
+    if (macs >= FLIP_MACS_PER_MOVED_ELEMENT * (d.k + d.m) * d.n) return 'flip';
   }
   if (d.batchB === 1) {
     if (!transposeA && !transposeB && d.batchA === 1) return 'stock'; // already XNNPACK
