@@ -85,11 +85,12 @@ async function compareKernel(
   inputs: Record<string, HostTensor>,
   attrs: Record<string, unknown>,
   what: string,
+  tolerance = TOL,
 ) {
   const expected = await runKernelOn('cpu', name, inputs, attrs);
   const actual = await runKernelOn('wasm', name, inputs, attrs);
   expect(actual.shape, `${what}: shape`).toEqual(expected.shape);
-  expectClose(actual.data, expected.data, TOL, what);
+  expectClose(actual.data, expected.data, tolerance, what);
 }
 
 beforeAll(async () => {
@@ -100,7 +101,11 @@ beforeAll(async () => {
 
 describe('routes', () => {
   it('rewrites the slow transposed and batch-against-matrix products, keeps tiny and already-fast ones', () => {
-    expect(matMulRoute([672, 512], [672, 512], true, false)).toBe('fold');
+    expect(matMulRoute([672, 512], [672, 512], true, false)).toBe('flip'); // xᵀ·dy of a large dense layer
+    expect(matMulRoute([672, 512], [672, 16], true, false)).toBe('fold'); // too small for the flip
+    expect(matMulRoute([32768, 96], [32768, 96], true, false)).toBe('fold'); // too few MACs per moved element
+    expect(matMulRoute([16384, 512], [16384, 512], true, false)).toBe('fold'); // K too large for the flip
+    expect(matMulRoute([2, 672, 512], [672, 512], true, false)).toBe('fold'); // a batched
     expect(matMulRoute([672, 512], [512, 512], false, true)).toBe('fold');
     expect(matMulRoute([672, 512], [512, 672], true, true)).toBe('fold');
     expect(matMulRoute([32, 21, 512], [512, 512], false, false)).toBe('fold');
@@ -143,6 +148,22 @@ describe('BatchMatMul on wasm equals cpu', () => {
       const attrs = { transposeA: c.transposeA, transposeB: c.transposeB };
       await compareKernel(tf.BatchMatMul, { a: host(c.a, i), b: host(c.b, i + 500) }, attrs, label(c));
     }
+  });
+
+  it("on the 'flip' route (a large Aᵀ·B, odd sizes), plain and fused with a bias and relu", async () => {
+    const c = { a: [1, 700, 301], b: [700, 290], transposeA: true, transposeB: false };
+    expect(matMulRoute(c.a, c.b, true, false)).toBe('flip');
+    const attrs = { transposeA: true, transposeB: false };
+    // Sums of 700 products of values in [−1, 1) (magnitude ≈ 9): float32 summation order differs.
+    const tol = { rtol: 1e-4, atol: 1e-4 };
+    await compareKernel(tf.BatchMatMul, { a: host(c.a, 1), b: host(c.b, 2) }, attrs, label(c), tol);
+    await compareKernel(
+      tf._FusedMatMul,
+      { a: host(c.a, 3), b: host(c.b, 4), bias: host([290], 5) },
+      { ...attrs, activation: 'relu', leakyreluAlpha: 0 },
+      label(c, ' relu + bias'),
+      tol,
+    );
   });
 });
 

@@ -23,9 +23,36 @@ export const MACS_PER_MOVED_ELEMENT = 16;
  * - `'stock'`: the wasm backend's own kernel, unchanged;
  * - `'fold'` (b has batch size 1): transposed operands are transposed explicitly, the batch of a is
  *   folded into its rows, and the stock kernel runs once with both flags cleared (its XNNPACK path);
- * - `'swap'` (a has batch size 1, b batched): Cᵢᵀ = Bᵢᵀ·Aᵀ folded the same way, then one transpose.
+ * - `'swap'` (a has batch size 1, b batched): Cᵢᵀ = Bᵢᵀ·Aᵀ folded the same way, then one transpose;
+ * - `'flip'` (a large weight gradient `Aᵀ·B`, neither operand batched): Cᵀ = Bᵀ·A on XNNPACK with B
+ *   transposed explicitly, then Cᵀ transposed (see {@link MIN_FLIP_MACS}).
  */
-export type MatMulRoute = 'stock' | 'fold' | 'swap';
+export type MatMulRoute = 'stock' | 'fold' | 'swap' | 'flip';
+
+/**
+ * `Aᵀ·B` products (weight gradients `xᵀ·dy`, neither operand batched) of at least this many
+ * multiply-adds, at least {@link FLIP_MACS_PER_MOVED_ELEMENT} per element the two explicit transposes
+ * move (K·N + M·N) and an inner size K of at most {@link MAX_FLIP_DEPTH} take the `'flip'` route
+ * instead of the package's SIMD kernel: XNNPACK's
+ * GEMM is faster per multiply-add and runs on the backend's threads, and the operand it packs is A (= x),
+ * whose packed copy the stock kernel caches by tensor, so a layer that projects one input several times
+ * (attention's query, key and value) packs it once per step. Measured on one thread (CPU time): `[672, 512]ᵀ·[672, 512]` 17.8 →
+ * 14.9 ms, `[256, 1024]ᵀ·[256, 1024]` 40.7 → 25.3 ms; with fewer multiply-adds per moved element the SIMD
+ * kernel stays faster (`[8192, 128]ᵀ·[8192, 128]` 10.9 vs 11.9 ms, `[32768, 96]ᵀ·[32768, 96]` 33.6 vs
+ * 37.6 ms), and below the size the thread pool's overhead dominates (`[672, 512]ᵀ·[672, 16]`).
+ */
+export const MIN_FLIP_MACS = 1 << 24;
+
+/** See {@link MIN_FLIP_MACS}: multiply-adds per element moved by the `'flip'` route's two transposes. */
+export const FLIP_MACS_PER_MOVED_ELEMENT = 192;
+
+/**
+ * See {@link MIN_FLIP_MACS}: the largest inner size K (rows of x and dy) of a `'flip'` product. XNNPACK
+ * does not block K, and the SIMD kernel (K in blocks of 256) is as fast or faster beyond a few thousand
+ * (one thread: `[8192, 512]ᵀ·[8192, 512]` 199–263 ms SIMD vs 273–321 ms flipped, `[16384, 512]ᵀ·[16384,
+ * 512]` 390–420 vs 540–570 ms), while K ≤ 2048 always gained.
+ */
+export const MAX_FLIP_DEPTH = 2048;
 
 interface MatMulDims {
   batchA: number;
@@ -64,7 +91,8 @@ function matMulDims(
  * the stock loop (no layout of it was measurably faster).
  *
  * @example
- * matMulRoute([672, 512], [672, 512], true, false); // 'fold' (365 ms stock → ≈ 8 ms)
+ * matMulRoute([672, 512], [512, 512], false, true); // 'fold' (dy·Wᵀ)
+ * matMulRoute([672, 512], [672, 512], true, false); // 'flip' (xᵀ·dy: 365 ms stock → ≈ 15 ms)
  * matMulRoute([1, 512], [512, 512], false, true); // 'stock' (matrix–vector product)
  */
 export function matMulRoute(
@@ -77,6 +105,10 @@ export function matMulRoute(
   if (d == null) return 'stock';
   const macs = Math.max(d.batchA, d.batchB) * d.m * d.n * d.k;
   if (macs < MIN_REWRITE_MACS) return 'stock';
+  const weightGradient = d.batchA === 1 && d.batchB === 1 && transposeA && !transposeB;
+  if (weightGradient && d.k <= MAX_FLIP_DEPTH && macs >= MIN_FLIP_MACS) {
+    if (macs >= FLIP_MACS_PER_MOVED_ELEMENT * (d.k + d.m) * d.n) return 'flip';
+  }
   if (d.batchB === 1) {
     if (!transposeA && !transposeB && d.batchA === 1) return 'stock'; // already XNNPACK
     const moved = (transposeA ? d.batchA * d.m * d.k : 0) + (transposeB ? d.n * d.k : 0);
@@ -158,13 +190,29 @@ function swap(
 }
 
 /**
+ * `'flip'`: C = Aᵀ·B (A `[K, M]`, B `[K, N]`, no batch) as Cᵀ = Bᵀ·A — B transposed explicitly, one
+ * stock call with both flags cleared (XNNPACK, which packs A), and Cᵀ transposed back: `[M, N]`.
+ */
+function flip(scope: KernelScope, a: tf.TensorInfo, b: tf.TensorInfo, d: MatMulDims): tf.TensorInfo {
+  const bt = scope.transpose(scope.reshape(b, [d.k, d.n]), [1, 0]);
+  const ct = runStock(
+    scope,
+    tf.BatchMatMul,
+    { a: scope.reshape(bt, [1, d.n, d.k]), b: scope.reshape(a, [1, d.k, d.m]) },
+    { transposeA: false, transposeB: false },
+  );
+  return scope.transpose(scope.reshape(ct, [d.n, d.m]), [1, 0]);
+}
+
+/**
  * Whether {@link batchMatMul} runs `matMul(a, b, transposeA, transposeB)` with the package's SIMD kernel
  * (float32, at least {@link MIN_SIMD_MACS} multiply-adds):
  * - products with both operands batched (equal batch sizes), which {@link matMulRoute} leaves on the
  *   stock scalar loop — attention's `[B·H, T, d]·[B·H, T, d]ᵀ` and its gradients;
  * - products with `transposeA` (every weight gradient `xᵀ·dy`), whose batches are equal or one of them
  *   1: the kernel reads Aᵀ through its strides, with no transpose and no packing of B (2–2.4× less CPU
- *   time than the explicit transpose + XNNPACK, e.g. `[32768, 96]ᵀ·[32768, 96]` 61 → 26 ms).
+ *   time than the explicit transpose + XNNPACK, e.g. `[32768, 96]ᵀ·[32768, 96]` 61 → 26 ms) — except
+ *   the large ones {@link matMulRoute} sends the `'flip'` way.
  * Products with only `transposeB` keep the XNNPACK route (as fast on one thread, and threaded with
  * the backend).
  */
@@ -177,7 +225,7 @@ export function usesSimdProduct(
   const d = matMulDims(aShape, bShape, transposeA, transposeB);
   if (d == null || Math.max(d.batchA, d.batchB) * d.m * d.n * d.k < MIN_SIMD_MACS) return false;
   if (d.batchA > 1 && d.batchB > 1) return d.batchA === d.batchB;
-  return transposeA;
+  return transposeA && matMulRoute(aShape, bShape, transposeA, transposeB) !== 'flip';
 }
 
 /** Below this many multiply-adds a both-batched product stays on the stock loop (call overhead). */
@@ -240,6 +288,7 @@ function product(
   d: MatMulDims,
 ): tf.TensorInfo {
   if (route === 'stock') return runStock(scope, tf.BatchMatMul, { a, b }, { transposeA, transposeB });
+  if (route === 'flip') return scope.reshape(flip(scope, a, b, d), outShape(a, b, d));
   const out =
     route === 'fold'
       ? fold(scope, tf.BatchMatMul, a, b, transposeA, transposeB, d)
