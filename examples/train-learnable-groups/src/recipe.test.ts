@@ -119,6 +119,21 @@ describe('job configuration', () => {
     expect(() => jobConfigFromFlags({ decay: 'linear' })).toThrow("--decay must be 'constant' or 'cosine'");
   });
 
+  it('restarts: the long preset restarts once, and its τ period is its first cycle\'s (the 6000-step run)', () => {
+    const long = jobConfigFromFlags({}, PRESETS.pretrained.recipe);
+    expect(long.lrSchedule).toMatchObject({ warmupSteps: 200, decay: 'cosine', restartEvery: 6000, restartPeak: 0.5 });
+    expect(long.temperatureEvery).toBe(Math.floor(6000 / 45));
+    const single = jobConfigFromFlags({ steps: '6000' }, { ...PRESETS.pretrained.recipe, restartEvery: undefined });
+    const [a, b] = [long, single].map((c) => groupLr(c.lr.rest, c.lrSchedule, c.steps) as (t: number) => number);
+    for (const t of [0, 100, 200, 3000, 5999]) expect(a(t)).toBe(b(t));
+    expect(a(6100)).toBeCloseTo(0.75e-3, 12); // half-way up the second warm-up to 1.5e-3
+    const flagged = jobConfigFromFlags({ 'restart-every': '50', 'restart-peak': '0.3', steps: '200' });
+    expect(flagged.lrSchedule).toMatchObject({ restartEvery: 50, restartPeak: 0.3, decay: 'constant' });
+    expect(flagged.temperatureEvery).toBe(1);
+    expect(() => jobConfigFromFlags({ 'restart-every': '1' })).toThrow('--restart-every must be an integer ≥ 2');
+    expect(() => jobConfigFromFlags({ 'restart-peak': '-1' })).toThrow('--restart-peak must be a number ≥ 0');
+  });
+
   it('numGroups 1 builds the no-groups network (one branch, no selector) and it trains', async () => {
     const config: JobConfig = {
       model: { ...MODEL_SIZES.tiny, numGroups: 1 },
