@@ -129,7 +129,12 @@ describe('train-ehpe', () => {
     const stock = await trainBoth(false);
     const lean = await trainBoth(true);
     expect(lean.length).toBe(stock.length);
-    lean.forEach((w, k) => expect(w.every((v, i) => Object.is(v, stock[k][i])), `weight ${k}`).toBe(true));
+    lean.forEach((w, k) =>
+      expect(
+        w.every((v, i) => Object.is(v, stock[k][i])),
+        `weight ${k}`,
+      ).toBe(true),
+    );
     disposeBatch(batch);
   });
 });

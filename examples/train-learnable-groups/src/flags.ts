@@ -192,7 +192,9 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults: RecipePres
   const tilt = optionalNum('max-tilt', flags['max-tilt']);
   const warmup = intFlag('warmup', flags.warmup, paper ? 0 : defaults.warmup, 0);
   const restartEvery =
-    flags['restart-every'] === undefined ? defaults.restartEvery : intFlag('restart-every', flags['restart-every'], 0, 2);
+    flags['restart-every'] === undefined
+      ? defaults.restartEvery
+      : intFlag('restart-every', flags['restart-every'], 0, 2);
   const restartPeak = optionalNum('restart-peak', flags['restart-peak']) ?? defaults.restartPeak;
   const momentum = optionalNum('bn-momentum', flags['bn-momentum']);
   if (momentum !== undefined && momentum >= 1) throw new Error(`--bn-momentum must be < 1, but received ${momentum}.`);

@@ -119,7 +119,7 @@ describe('job configuration', () => {
     expect(() => jobConfigFromFlags({ decay: 'linear' })).toThrow("--decay must be 'constant' or 'cosine'");
   });
 
-  it('restarts: the long preset restarts once, and its τ period is its first cycle\'s (the 6000-step run)', () => {
+  it("restarts: the long preset restarts once, and its τ period is its first cycle's (the 6000-step run)", () => {
     const long = jobConfigFromFlags({}, PRESETS.pretrained.recipe);
     expect(long.lrSchedule).toMatchObject({ warmupSteps: 200, decay: 'cosine', restartEvery: 6000, restartPeak: 0.5 });
     expect(long.temperatureEvery).toBe(Math.floor(6000 / 45));
