@@ -5,7 +5,7 @@
  * evaluates PA-MPJPE, MPJPE and the per-joint-class errors of the paper's Fig. 1 for the TW-only,
  * PG-only and full models on the held-out set.
  *
- *   pnpm --filter @phalanx/example-train-ehpe start                       # the short demo run (≈ 6 min)
+ *   pnpm --filter @phalanx/example-train-ehpe start                       # the short demo run (≈ 4.5 min)
  *   pnpm --filter @phalanx/example-train-ehpe start -- --preset pretrained --out runs/ehpe-long --resume
  *   pnpm --filter @phalanx/example-train-ehpe start -- --variant W+T+D    # a segmented variant of Table 4
  *   pnpm --filter @phalanx/example-train-ehpe start -- --full             # the paper's sizes (ResNet-50, 256 px)
