@@ -8,24 +8,36 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { enableLeanBackprop, setThreadedWasmBackend } from '@phalanx/wasm-training';
-import { cases as dynamicEdgeGat } from './cases/dynamic-edge-gat';
-import { cases as groupFusion } from './cases/group-fusion';
-import { cases as jointFeatureSampler } from './cases/joint-feature-sampler';
-import { cases as multiHeadAttention } from './cases/multi-head-attention';
-import { cases as dualBranchFusion } from './cases/dual-branch-fusion';
-import type { LayerBenchCase } from './types';
+import { time } from './harness';
+import { LAYER_CASES, layerCase } from './threads-cases';
 
-const ALL: LayerBenchCase[] = [
-  ...dynamicEdgeGat,
-  ...groupFusion,
-  ...jointFeatureSampler,
-  ...multiHeadAttention,
-  ...dualBranchFusion,
-];
+const shapes = (list: number[][]) => list.map((s) => `[${s}]`).join('·');
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+/** Prints time and count per kernel of one profiled `run` (`--calls`: also each call of ≥ `callsMin` ms). */
+async function printProfile(name: string, run: () => Promise<void>, top: number, callsMin: number | null) {
+  const info = await tf.profile(run);
+  const byName = new Map<string, { n: number; ms: number; shapes: Set<string> }>();
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    const e = byName.get(k.name) ?? { n: 0, ms: 0, shapes: new Set<string>() };
+    e.n++;
+    e.ms += ms;
+    e.shapes.add(shapes(k.inputShapes));
+    byName.set(k.name, e);
+    if (callsMin !== null && ms >= callsMin) {
+      console.log(
+        `    ${k.name.padEnd(20)} ${ms.toFixed(2).padStart(7)} ms  ${shapes(k.inputShapes)} → ${shapes(k.outputShapes)}`,
+      );
+    }
+  }
+  const rows = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const total = rows.reduce((s, [, e]) => s + e.ms, 0);
+  console.log(`${name}: ${info.kernels.length} kernels, ${total.toFixed(1)} ms kernel time`);
+  for (const [k, e] of rows.slice(0, top)) {
+    console.log(
+      `  ${k.padEnd(28)} ${String(e.n).padStart(4)} ${e.ms.toFixed(2).padStart(8)} ms  ${[...e.shapes].slice(0, 4).join(' | ')}`,
+    );
+  }
 }
 
 async function main(): Promise<void> {
@@ -38,69 +50,22 @@ async function main(): Promise<void> {
   await setThreadedWasmBackend(Number(sarg('--threads', '1')));
   const names = sarg('--case', 'DynamicEdgeGAT (dotProduct)').split(',');
   for (const name of names) {
-    const c = ALL.find((x) => x.name === name);
-    if (c === undefined) throw new Error(`no case ${name}; cases: ${ALL.map((x) => x.name).join(', ')}`);
-    const { layer, inputs, kwargs = {} } = c.create();
-    const inputVars = inputs.map((x) => tf.variable(x));
-    const feed = inputVars.length === 1 ? inputVars[0] : inputVars;
-    layer.apply(feed, kwargs);
-    const vars = [...inputVars, ...layer.trainableWeights.map((w) => w.read() as tf.Variable)];
-    const run = async () => {
-      const { value, grads } = tf.variableGrads(() => {
-        const out = layer.apply(feed, kwargs) as tf.Tensor | tf.Tensor[];
-        return tf.addN((Array.isArray(out) ? out : [out]).map((o) => tf.sum(o))) as tf.Scalar;
-      }, vars);
-      const ts = [value, ...Object.values(grads)];
-      await Promise.all(ts.map((t) => t.data()));
-      tf.dispose(ts);
-    };
-    await run();
-    await run();
+    const c = LAYER_CASES.find((x) => x.name === name);
+    if (c === undefined) throw new Error(`no case ${name}; cases: ${LAYER_CASES.map((x) => x.name).join(', ')}`);
+    const prepared = await layerCase(c).prepare();
+    await prepared.run();
+    await prepared.run();
     if (!args.includes('--no-profile')) {
-      const info = await tf.profile(run);
-      const byName = new Map<string, { n: number; ms: number; shapes: Set<string> }>();
-      for (const k of info.kernels) {
-        const e = byName.get(k.name) ?? { n: 0, ms: 0, shapes: new Set<string>() };
-        e.n++;
-        e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-        e.shapes.add(k.inputShapes.map((s) => `[${s}]`).join('·'));
-        byName.set(k.name, e);
-      }
-      if (args.includes('--calls')) {
-        for (const k of info.kernels) {
-          const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-          if (ms >= Number(sarg('--calls-min', '0.2'))) {
-            console.log(
-              `    ${k.name.padEnd(20)} ${ms.toFixed(2).padStart(7)} ms  ${k.inputShapes.map((s) => `[${s}]`).join('·')} → ${k.outputShapes.map((s) => `[${s}]`).join('·')}`,
-            );
-          }
-        }
-      }
-      const rows = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms);
-      const total = rows.reduce((s, [, e]) => s + e.ms, 0);
-      console.log(`${name}: ${info.kernels.length} kernels, ${total.toFixed(1)} ms kernel time`);
-      for (const [k, e] of rows.slice(0, Number(sarg('--top', '30')))) {
-        console.log(
-          `  ${k.padEnd(28)} ${String(e.n).padStart(4)} ${e.ms.toFixed(2).padStart(8)} ms  ${[...e.shapes].slice(0, 4).join(' | ')}`,
-        );
-      }
+      const callsMin = args.includes('--calls') ? Number(sarg('--calls-min', '0.2')) : null;
+      await printProfile(name, () => prepared.run(), Number(sarg('--top', '30')), callsMin);
     }
-    const times: number[] = [];
-    const cpu: number[] = [];
-    for (let i = 0; i < Number(sarg('--runs', '15')); i++) {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      await run();
-      times.push(performance.now() - t0);
-      const c = process.cpuUsage(c0);
-      cpu.push((c.user + c.system) / 1000);
-    }
+    const runs = Number(sarg('--runs', '15'));
+    const t = await time(() => prepared.run(), { warmup: 0, minRuns: runs, maxRuns: runs, minTimeMs: 0 });
     console.log(
-      `${name}: median ${median(times).toFixed(1)} ms (min ${Math.min(...times).toFixed(1)}), ` +
-        `CPU ${median(cpu).toFixed(1)} ms, over ${times.length} runs`,
+      `${name}: median ${t.medianMs.toFixed(1)} ms (min ${t.minMs.toFixed(1)}), ` +
+        `CPU ${t.medianCpuMs.toFixed(1)} ms, over ${t.runs} runs`,
     );
-    tf.dispose([...inputs, ...inputVars]);
-    layer.dispose();
+    await prepared.dispose();
   }
 }
 

@@ -128,8 +128,17 @@ function kernelCases(): ThreadCase[] {
   ];
 }
 
+/** The layer bench's cases, in the threads table's order. */
+export const LAYER_CASES: readonly LayerBenchCase[] = [
+  ...groupFusion,
+  ...dynamicEdgeGat,
+  ...dualBranchFusion,
+  ...multiHeadAttention,
+  ...jointFeatureSampler,
+];
+
 /** Forward+backward of a layer case: gradients of Σ outputs w.r.t. its inputs and weights (as the layer bench). */
-function layerCase(c: LayerBenchCase): ThreadCase {
+export function layerCase(c: LayerBenchCase): ThreadCase {
   return {
     name: `${c.name} fwd+bwd`,
     prepare: async () => {
@@ -247,12 +256,5 @@ function learnableGroupsCases(): ThreadCase[] {
 
 /** Every case of the threads bench, in table order. */
 export function threadCases(): ThreadCase[] {
-  const layers = [
-    ...groupFusion,
-    ...dynamicEdgeGat,
-    ...dualBranchFusion,
-    ...multiHeadAttention,
-    ...jointFeatureSampler,
-  ];
-  return [...convCases(), ...kernelCases(), ...layers.map(layerCase), ...learnableGroupsCases()];
+  return [...convCases(), ...kernelCases(), ...LAYER_CASES.map(layerCase), ...learnableGroupsCases()];
 }
