@@ -18,7 +18,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import '@tensorflow/tfjs-layers';
 import { defaultWasmThreadsCount, setThreadedWasmBackend } from '../../packages/wasm-training/src/index';
-import { machineInfo, markdownTable, writeResults } from './harness';
+import { machineInfo, markdownTable, time, writeResults } from './harness';
 import { threadCases } from './threads-cases';
 
 interface Row {
@@ -32,19 +32,10 @@ interface Row {
 }
 
 /** Median wall and CPU ms of `runs` runs after `warmup`. */
-async function measure(run: () => Promise<void>, runs: number, warmup = 1): Promise<{ ms: number; cpuMs: number }> {
-  for (let i = 0; i < warmup; i++) await run();
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await run();
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
-  }
-  return { ms: median(wall), cpuMs: median(cpu) };
+/** Median wall and CPU time of `runs` runs after one warm-up run (the harness's timer, a fixed count). */
+async function measure(run: () => Promise<void>, runs: number): Promise<{ ms: number; cpuMs: number }> {
+  const t = await time(run, { warmup: 1, minRuns: runs, maxRuns: runs, minTimeMs: 0 });
+  return { ms: t.medianMs, cpuMs: t.medianCpuMs };
 }
 
 function median(xs: number[]): number {
