@@ -16,12 +16,13 @@ import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
-import '@phalanx/wasm-training';
+import { enableLeanBackprop, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
 import { fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
 import { baselineErrors, epeOf, meanTrainingPose } from './baselines';
 import { recalibrateBatchNorm } from './recipe';
 import { intFlag, jobConfigFromFlags, parseFlags, RECIPE_HELP } from './flags';
+import { threadsFlag } from './threads';
 import {
   BACKBONE_HEATMAP_LAYER,
   buildSeededModel,
@@ -41,6 +42,7 @@ const flags = parseFlags(process.argv.slice(2), {
   fixed: { type: 'string' },
   save: { type: 'string' },
   tag: { type: 'string' },
+  threads: { type: 'string' },
   'precise-bn': { type: 'string' },
   'train-mode-eval': { type: 'boolean', default: false },
   'test-all-views': { type: 'boolean', default: false },
@@ -55,6 +57,7 @@ if (flags.help) {
   --test-seed N         seed of the held-out set (default 90210; training uses --data-seed)
   --fixed N             train on the first N samples only, cycled (overfit test)
   --precise-bn N        also evaluate after re-estimating the batch-norm statistics on N training batches
+  --threads N           threads of the wasm backend (default: every core)
   --tag TEXT            a free label (ignored; e.g. for process watchers)
   --save DIR            where to save the trained model (tfjs format; default <log dir>/models/<name>)
   --test-all-views      held-out hands from every view even when training uses --max-tilt
@@ -140,8 +143,8 @@ async function measure(model: tfl.LayersModel, set: HandBatch[], prefix: string)
 }
 
 async function main(): Promise<void> {
-  await tf.setBackend('wasm');
-  await tf.ready();
+  await setThreadedWasmBackend(threadsFlag(flags.threads as string | undefined));
+  enableLeanBackprop(); // bit-for-bit the gradients of the stock pass, faster
   mkdirSync(dirname(logFile), { recursive: true });
   const testSynthetic = flags['test-all-views'] ? {} : config.synthetic;
   const test = await heldOutSet(inputSize, testSize, 32, testSeed, testSynthetic);
