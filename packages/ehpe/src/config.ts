@@ -60,9 +60,9 @@ export interface EhpeConfig
    * the FEM's attention and MLP dropouts, block by block — gets its own seed derived from this one in
    * that order ({@link @phalanx/layers!deriveNoiseSeed}) and draws a reproducible stream of masks, so
    * two trainings with the same seed (and weights, data) are identical, and `Trainer` checkpoints resume
-   * the streams exactly. Absent (default): unseeded masks, the model as before.
+   * the streams exactly. Absent or `null` (default): unseeded masks, the model as before.
    */
-  dropoutSeed?: number;
+  dropoutSeed?: number | null;
   /**
    * Form of the visual-branch weight ω_E of the fusion (Eq. 11, {@link @phalanx/layers!DualBranchFusion}):
    * `'vector'` `[J, 1]` (the paper's, default) or `'matrix'` `[J, J]`.
