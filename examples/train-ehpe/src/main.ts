@@ -105,7 +105,7 @@ if (flags.help) {
   --warmup N          linear learning-rate warm-up of every stage (demo 0, pretrained 500)
   --decay KIND        'constant' or 'cosine' (to 0 at each stage's last step) (demo constant, pretrained cosine)
   --dropout P         FEM dropout (the model's 0.1; pretrained 0)
-  --seed N            seed of the weight initialisation (default 1)
+  --seed N            seed of the weight initialisation and dropout masks (default 1)
   --test-size N       held-out samples (default 128; seed ${TEST_SEED}, never trained on)
   --eval-every N      held-out evaluation period in steps (demo 200, pretrained 500)
   --checkpoint-every N  checkpoint period in steps (demo 200, pretrained 500)

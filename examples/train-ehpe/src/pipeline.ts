@@ -21,6 +21,7 @@ import {
   type EhpeConfig,
   type TwStageRecipeOptions,
 } from '@phalanx/ehpe';
+import { deriveNoiseSeed } from '@phalanx/layers';
 import { JOINT_CLASS_NAMES, KeypointEvaluator, mpjpe, paMpjpe, type JointClass } from '@phalanx/pose';
 import {
   seedInitialWeights,
@@ -126,10 +127,24 @@ export interface JobConfig {
    */
   schedule?: { warmup: number; decay: 'constant' | 'cosine' };
   /**
-   * Seed of the weight initialisation (the full model; the PG-only model with `seed + 1`): two runs
-   * with the same seed and flags start from the same weights. Default: an unseeded initialisation.
+   * Seed of the weight initialisation (the full model; the PG-only model with `seed + 1`) and of the
+   * dropout masks (`dropoutSeed` `deriveNoiseSeed(seed, 0)` for the full model, `deriveNoiseSeed(seed, 1)`
+   * for the PG-only one, unless `model.dropoutSeed` is given): two runs with the same seed and flags
+   * start from the same weights and draw the same masks. Default: unseeded.
    */
   seed?: number;
+}
+
+/** Which of the job's models: the full one (stages 1 and 2) or the PG-only ablation. */
+const MODEL_INDEX = { full: 0, pgOnly: 1 } as const;
+
+/** `config.model` for one of the job's models, its dropout masks seeded from `config.seed` (see {@link JobConfig.seed}). */
+function modelConfig(config: JobConfig, which: keyof typeof MODEL_INDEX): EhpeConfig {
+  const model: EhpeConfig = { ...config.model, tipWristJoints: variantJoints(config.variant) };
+  if (model.dropoutSeed === undefined && config.seed !== undefined) {
+    model.dropoutSeed = deriveNoiseSeed(config.seed, MODEL_INDEX[which]);
+  }
+  return model;
 }
 
 /** `model` with its initial weights drawn from `seed` (`seedInitialWeights`), or as built when `seed` is absent. */
@@ -138,9 +153,9 @@ async function seeded(model: tfl.LayersModel, seed: number | undefined): Promise
   return model;
 }
 
-/** Builds the full model of a job (TW joints from the variant), its initial weights seeded by `config.seed`. */
+/** Builds the full model of a job (TW joints from the variant), its initial weights and dropout masks seeded by `config.seed`. */
 export async function buildModel(config: JobConfig): Promise<tfl.LayersModel> {
-  return seeded(createEhpe({ ...config.model, tipWristJoints: variantJoints(config.variant) }), config.seed);
+  return seeded(createEhpe(modelConfig(config, 'full')), config.seed);
 }
 
 /** A stage's learning rate: `peak`, or the schedule of {@link JobConfig.schedule} over `steps` steps. */
@@ -250,7 +265,7 @@ export async function meanLayout(config: JobConfig, count = 256): Promise<tf.Ten
  */
 export async function buildPgOnly(config: JobConfig, trained: tfl.LayersModel): Promise<tfl.LayersModel> {
   const pgOnly = await seeded(
-    createPgOnly({ ...config.model, tipWristJoints: variantJoints(config.variant) }),
+    createPgOnly(modelConfig(config, 'pgOnly')),
     config.seed === undefined ? undefined : config.seed + 1,
   );
   const byName = new Map(trained.weights.map((w) => [w.originalName, w]));

@@ -7,7 +7,13 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { lastAxisLayerNormalization, multiHeadAttention } from '@phalanx/layers';
+import {
+  checkNoiseSeed,
+  deriveNoiseSeed,
+  lastAxisLayerNormalization,
+  multiHeadAttention,
+  seededDropout,
+} from '@phalanx/layers';
 import { torchName } from './naming';
 import { addAll, torchBiasInitializer, torchKernelInitializer } from './torch-ops';
 
@@ -24,6 +30,13 @@ export interface TransformerBlockOptions {
   mlpRatio?: number;
   /** Dropout rate in [0, 1) on the attention weights and after each MLP layer, training only. Default 0.1 (the release). */
   dropout?: number;
+  /**
+   * Seed of the block's dropout masks (an integer): the attention (`.attn`) and the two MLP dropouts
+   * (`.mlp.2`, `.mlp.4`) get the seeds `deriveNoiseSeed(dropoutSeed, 0 | 1 | 2)`, and each draws a
+   * reproducible stream of masks ({@link @phalanx/layers!SeededDropout}). `null` or absent (default):
+   * unseeded masks, with tfjs-layers' `Dropout` as before.
+   */
+  dropoutSeed?: number | null;
   /** Module path (`fem.sa_blocks.0`). Required. */
   name: string;
 }
@@ -44,7 +57,8 @@ function checkOptions(component: string, d: number, o: TransformerBlockOptions):
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
     throw new PhalanxConfigError(component, 'dropout', 'a number in [0, 1)', dropout);
   }
-  return { heads, mlpRatio, dropout, name: o.name };
+  const dropoutSeed = checkNoiseSeed(component, 'dropoutSeed', o.dropoutSeed);
+  return { heads, mlpRatio, dropout, dropoutSeed, name: o.name };
 }
 
 /**
@@ -80,19 +94,36 @@ export function torchLinear(
     .apply(x) as SymbolicTensor;
 }
 
+/** Dropout site `site` of a block: 0 the attention, 1 and 2 the MLP's. */
+type DropoutSite = 0 | 1 | 2;
+
+/** The seed of a block's dropout site, or `null` when the block is unseeded. */
+function siteSeed(o: Required<TransformerBlockOptions>, site: DropoutSite): number | null {
+  return o.dropoutSeed === null ? null : deriveNoiseSeed(o.dropoutSeed, site);
+}
+
+/** A dropout layer: {@link @phalanx/layers!SeededDropout} with a seed, tfjs-layers' `Dropout` without. */
+function dropoutLayer(x: SymbolicTensor, o: Required<TransformerBlockOptions>, site: 1 | 2): SymbolicTensor {
+  const name = torchName(o.name, 'mlp', 2 * site);
+  const seed = siteSeed(o, site);
+  const layer =
+    seed === null ? tfl.layers.dropout({ rate: o.dropout, name }) : seededDropout({ rate: o.dropout, seed, name });
+  return layer.apply(x) as SymbolicTensor;
+}
+
 /** `mlp = Linear(D, rD) → GELU → Dropout → Linear(rD, D) → Dropout` (`<name>.mlp.0`, `.mlp.3`). */
 function mlp(x: SymbolicTensor, d: number, o: Required<TransformerBlockOptions>): SymbolicTensor {
   let y = torchLinear(x, { units: d * o.mlpRatio, activation: 'gelu', name: torchName(o.name, 'mlp', 0) });
-  y = tfl.layers.dropout({ rate: o.dropout, name: torchName(o.name, 'mlp', 2) }).apply(y) as SymbolicTensor;
+  y = dropoutLayer(y, o, 1);
   y = torchLinear(y, { units: d, name: torchName(o.name, 'mlp', 3) });
-  return tfl.layers.dropout({ rate: o.dropout, name: torchName(o.name, 'mlp', 4) }).apply(y) as SymbolicTensor;
+  return dropoutLayer(y, o, 2);
 }
 
 /**
  * Pre-norm self-attention block (the release's `TransformerBlock`):
  * `x = x + MHA(LN₁(x))`, `x = x + MLP(LN₂(x))`, MLP = Linear(D, rD) → GELU → Linear(rD, D).
  * Layers: `<name>.ln1`, `.attn` ({@link @phalanx/layers!MultiHeadAttention}), `.ln2`, `.mlp.0`, `.mlp.3`;
- * weightless `.mlp.2`, `.mlp.4` (dropout), `.add1`, `.add2`.
+ * weightless `.mlp.2`, `.mlp.4` (dropout: `SeededDropout` with a `dropoutSeed`), `.add1`, `.add2`.
  *
  * **Shapes**: `[B, T, D]` → `[B, T, D]`.
  *
@@ -109,6 +140,7 @@ export function transformerBlock(x: SymbolicTensor, options: TransformerBlockOpt
     numHeads: o.heads,
     units: d,
     attentionDropout: o.dropout,
+    dropoutSeed: siteSeed(o, 0),
     name: torchName(o.name, 'attn'),
   }).apply(h) as SymbolicTensor;
   const y = addAll([x, attn], torchName(o.name, 'add1'));
@@ -143,6 +175,7 @@ export function crossAttentionBlock(
     numHeads: o.heads,
     units: d,
     attentionDropout: o.dropout,
+    dropoutSeed: siteSeed(o, 0),
     name: torchName(o.name, 'attn'),
   }).apply([qn, kvn]) as SymbolicTensor;
   const y = addAll([q, attn], torchName(o.name, 'add1'));

@@ -5,7 +5,7 @@
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, checkOneOf, PhalanxConfigError } from '@phalanx/errors';
-import type { GATAttention } from '@phalanx/layers';
+import { checkNoiseSeed, deriveNoiseSeed, type GATAttention } from '@phalanx/layers';
 import { resolveResNet, type ResNetOptions, type ResolvedResNet } from '@phalanx/blocks';
 import { TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
 import { resolveFemConfig, type ResolvedFemConfig } from './fem';
@@ -18,6 +18,12 @@ import {
 import { resolveTwStageConfig, type ResolvedTwStageConfig, type TwStageConfig } from './tw-stage';
 
 const COMPONENT = 'createEhpe';
+
+/**
+ * Index of the FEM's seed among those derived from {@link EhpeConfig.dropoutSeed}; the SPI's is 0
+ * (`pgStage`).
+ */
+const FEM_DROPOUT_SITE = 1;
 
 /** Configuration of {@link createEhpe}. Defaults are the release's `configs/default.yaml`. */
 export interface EhpeConfig
@@ -49,6 +55,14 @@ export interface EhpeConfig
   femMlpRatio?: number;
   /** Dropout of FEM and of the graph attention weights, training only. Default 0.1. */
   dropout?: number;
+  /**
+   * Seed of every dropout mask (an integer): each dropout site — the two graph-attention layers, then
+   * the FEM's attention and MLP dropouts, block by block — gets its own seed derived from this one in
+   * that order ({@link @phalanx/layers!deriveNoiseSeed}) and draws a reproducible stream of masks, so
+   * two trainings with the same seed (and weights, data) are identical, and `Trainer` checkpoints resume
+   * the streams exactly. Absent or `null` (default): unseeded masks, the model as before.
+   */
+  dropoutSeed?: number | null;
   /**
    * Form of the visual-branch weight ω_E of the fusion (Eq. 11, {@link @phalanx/layers!DualBranchFusion}):
    * `'vector'` `[J, 1]` (the paper's, default) or `'matrix'` `[J, J]`.
@@ -89,6 +103,11 @@ export interface ResolvedEhpeConfig {
   femMlpRatio: number;
   /** Dropout rate of FEM and of the graph attention weights (training only). */
   dropout: number;
+  /**
+   * Seed of the dropout masks (`null`: unseeded). The SPI derives its seed as `deriveNoiseSeed(dropoutSeed, 0)`,
+   * the FEM as `deriveNoiseSeed(dropoutSeed, 1)` (in `fem.dropoutSeed`).
+   */
+  dropoutSeed: number | null;
   /** Form of the fusion's visual-branch weight ω_E. */
   fusionVisualWeight: 'vector' | 'matrix';
   /** Side of the feature map the joint features are sampled from. */
@@ -149,6 +168,7 @@ export function resolveEhpeConfig(config: EhpeConfig = {}): ResolvedEhpeConfig {
   if (nodeDim % gatHeads !== 0)
     throw new PhalanxConfigError(COMPONENT, 'gatHeads', `a divisor of nodeDim = ${nodeDim}`, gatHeads);
   const featureSize = imageSize / backbone.outputStride;
+  const dropoutSeed = checkNoiseSeed(COMPONENT, 'dropoutSeed', config.dropoutSeed);
   const tw = resolveTwStageConfig(
     {
       backboneChannels: backbone.outChannels,
@@ -175,6 +195,7 @@ export function resolveEhpeConfig(config: EhpeConfig = {}): ResolvedEhpeConfig {
       heads: config.femHeads,
       mlpRatio: config.femMlpRatio,
       dropout: config.dropout,
+      dropoutSeed: dropoutSeed === null ? null : deriveNoiseSeed(dropoutSeed, FEM_DROPOUT_SITE),
       numImageTokens: featureSize * featureSize,
       name: 'fem',
     },
@@ -195,6 +216,7 @@ export function resolveEhpeConfig(config: EhpeConfig = {}): ResolvedEhpeConfig {
     femHeads: fem.heads,
     femMlpRatio: fem.mlpRatio,
     dropout: fem.dropout,
+    dropoutSeed,
     fusionVisualWeight: checkOneOf(COMPONENT, 'fusionVisualWeight', config.fusionVisualWeight ?? 'vector', [
       'vector',
       'matrix',

@@ -6,6 +6,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
 import { crossAttentionBlock, torchName, transformerBlock } from '@phalanx/blocks';
+import { checkNoiseSeed, deriveNoiseSeed } from '@phalanx/layers';
 
 type SymbolicTensor = tfl.SymbolicTensor;
 
@@ -23,6 +24,12 @@ export interface FemConfig {
   mlpRatio?: number;
   /** Dropout rate in [0, 1) (attention weights and MLP), training only. Default 0.1 (the release). */
   dropout?: number;
+  /**
+   * Seed of the dropout masks (an integer): block k (the self-attention blocks first, then the
+   * cross-attention ones) gets the seed `deriveNoiseSeed(dropoutSeed, k)` (see `transformerBlock`).
+   * `null` or absent (default): unseeded masks.
+   */
+  dropoutSeed?: number | null;
   /** Joint tokens J (model input). Default 21. */
   numJoints?: number;
   /** Image tokens T (model input; h·w of the backbone features). Default 64. */
@@ -42,6 +49,7 @@ export function resolveFemConfig(config: FemConfig = {}, component = COMPONENT):
     heads: checkInteger(component, 'heads', config.heads ?? 8, 1),
     mlpRatio: checkInteger(component, 'mlpRatio', config.mlpRatio ?? 4, 1),
     dropout: config.dropout ?? 0.1,
+    dropoutSeed: checkNoiseSeed(component, 'dropoutSeed', config.dropoutSeed),
     numJoints: checkInteger(component, 'numJoints', config.numJoints ?? 21, 1),
     numImageTokens: checkInteger(component, 'numImageTokens', config.numImageTokens ?? 64, 1),
     name: config.name ?? 'fem',
@@ -73,14 +81,16 @@ export function fem(
   name = '',
 ): SymbolicTensor {
   let x = jointTokens;
-  const options = (kind: string, i: number) => ({
+  // Block `site` of the 2·layers blocks (self-attention first) seeds its dropouts with the site-th derived seed.
+  const options = (kind: string, i: number, site: number) => ({
     heads: c.heads,
     mlpRatio: c.mlpRatio,
     dropout: c.dropout,
+    dropoutSeed: c.dropoutSeed == null ? null : deriveNoiseSeed(c.dropoutSeed, site),
     name: torchName(name, kind, i),
   });
-  for (let i = 0; i < c.layers; i++) x = transformerBlock(x, options('sa_blocks', i));
-  for (let i = 0; i < c.layers; i++) x = crossAttentionBlock(x, imageTokens, options('ca_blocks', i));
+  for (let i = 0; i < c.layers; i++) x = transformerBlock(x, options('sa_blocks', i, i));
+  for (let i = 0; i < c.layers; i++) x = crossAttentionBlock(x, imageTokens, options('ca_blocks', i, c.layers + i));
   return x;
 }
 

@@ -14,9 +14,11 @@ import {
   useBackend,
   type TensorJson,
 } from '@phalanx/testing';
+import { PhalanxConfigError } from '@phalanx/errors';
 import {
   DualBranchFusion,
   DynamicEdgeGAT,
+  findNoiseStreamLayers,
   MultiHeadAttention,
   readSafetensors,
   ResizeBilinear,
@@ -28,6 +30,7 @@ import {
   createPgOnly,
   createPgStage,
   createTwStage,
+  ehpeRecordOf,
   exportTorchStateDict,
   importTorchStateDict,
   importTorchvisionBackbone,
@@ -303,6 +306,68 @@ describe('createEhpe structure', () => {
     );
     expect(() => createFem({ dim: 10, heads: 4 })).toThrow(
       'createFem: heads must be a divisor of dim = 10, but received 4.',
+    );
+  });
+});
+
+describe('EhpeConfig.dropoutSeed', () => {
+  const seedsOf = (model: tfl.LayersModel) =>
+    Object.fromEntries(findNoiseStreamLayers(model).map((l) => [l.name, l.getNoiseState().seed]));
+  /** The PG-stage's joints in training mode on fixed inputs, as host values. */
+  const trainingJoints = (model: tfl.LayersModel) =>
+    tf.tidy(() => {
+      const inputs = [
+        tf.randomNormal([2, 21, 19], 0, 1, 'float32', 1),
+        tf.randomNormal([2, 4, 16], 0, 1, 'float32', 2),
+      ];
+      return Array.from((model.apply(inputs, { training: true }) as tf.Tensor[])[0].dataSync());
+    });
+
+  it('gives every dropout site its own seed, the same on every build; without it the model is unseeded', () => {
+    const seeded = createPgStage({ ...TINY, dropout: 0.1, dropoutSeed: 5 }, 4);
+    const seeds = seedsOf(seeded);
+    expect(Object.keys(seeds).sort()).toEqual(
+      [
+        'pg.spi.gat.0',
+        'pg.spi.gat.1',
+        ...['sa_blocks', 'ca_blocks'].flatMap((b) => ['attn', 'mlp.2', 'mlp.4'].map((l) => `pg.fem.${b}.0.${l}`)),
+      ].sort(),
+    );
+    const values = Object.values(seeds);
+    expect(values.every((v) => Number.isInteger(v))).toBe(true);
+    expect(new Set(values).size).toBe(values.length);
+    expect(seedsOf(createPgStage({ ...TINY, dropout: 0.1, dropoutSeed: 5 }, 4))).toEqual(seeds);
+    expect(seedsOf(createPgStage({ ...TINY, dropout: 0.1, dropoutSeed: 6 }, 4))).not.toEqual(seeds);
+    expect(ehpeRecordOf(seeded)?.config.dropoutSeed).toBe(5);
+
+    const unseeded = createPgStage({ ...TINY, dropout: 0.1 }, 4);
+    expect(Object.values(seedsOf(unseeded)).every((v) => v === null)).toBe(true);
+    const topology = JSON.stringify(unseeded.toJSON(null, false));
+    expect(topology).not.toContain('dropoutSeed');
+    expect(topology).not.toContain('SeededDropout');
+    [seeded, unseeded].forEach((m) => m.dispose());
+  });
+
+  it('two models with the same seed and weights train with the same masks; another seed differs', () => {
+    const a = createPgStage({ ...TINY, dropout: 0.3, dropoutSeed: 9 }, 4);
+    const b = createPgStage({ ...TINY, dropout: 0.3, dropoutSeed: 9 }, 4);
+    const c = createPgStage({ ...TINY, dropout: 0.3, dropoutSeed: 10 }, 4);
+    b.setWeights(a.getWeights());
+    c.setWeights(a.getWeights());
+    const [a0, a1] = [trainingJoints(a), trainingJoints(a)];
+    expect([trainingJoints(b), trainingJoints(b)]).toEqual([a0, a1]);
+    expect(a1).not.toEqual(a0);
+    expect(trainingJoints(c)).not.toEqual(a0);
+    [a, b, c].forEach((m) => m.dispose());
+  });
+
+  it('refuses a seed that is not an integer, by name', () => {
+    expect(() => createEhpe({ ...TINY, dropoutSeed: 1.5 })).toThrow(
+      'createEhpe: dropoutSeed must be an integer or null, but received 1.5.',
+    );
+    expect(() => createPgStage({ ...TINY, dropoutSeed: '3' as never })).toThrow(PhalanxConfigError);
+    expect(() => createFem({ dropoutSeed: Number.NaN })).toThrow(
+      'createFem: dropoutSeed must be an integer or null, but received NaN.',
     );
   });
 });

@@ -6,6 +6,8 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger } from '@phalanx/errors';
 import {
+  checkNoiseSeed,
+  deriveNoiseSeed,
   dualBranchFusion,
   dynamicEdgeGAT,
   jointFeatureSampler,
@@ -35,6 +37,9 @@ import { twStage } from './tw-stage';
 
 type SymbolicTensor = tfl.SymbolicTensor;
 
+/** Index of the SPI's seed among those derived from `dropoutSeed` (the FEM's is 1, see `resolveEhpeConfig`). */
+const SPI_DROPOUT_SITE = 0;
+
 /** Options of {@link spiBlock}. */
 export interface SpiBlockOptions {
   /** Node width D of input and output. Required. */
@@ -45,6 +50,11 @@ export interface SpiBlockOptions {
   attention?: GATAttention;
   /** Dropout on the attention weights, training only. Default 0. */
   attentionDropout?: number;
+  /**
+   * Seed of the attention-dropout masks (an integer): layer l gets `deriveNoiseSeed(dropoutSeed, l)`.
+   * `null` or absent (default): unseeded masks.
+   */
+  dropoutSeed?: number | null;
   /** Module path (`pg.spi`). Required. */
   name: string;
 }
@@ -71,6 +81,7 @@ export function spiBlock(
   attention: SymbolicTensor[];
 } {
   const { dim, heads = 8, attention = 'additive', attentionDropout = 0, name } = options;
+  const dropoutSeed = checkNoiseSeed('spiBlock', 'dropoutSeed', options.dropoutSeed);
   let h = h0;
   const alphas: SymbolicTensor[] = [];
   for (let l = 0; l < 2; l++) {
@@ -80,6 +91,7 @@ export function spiBlock(
       hops: (l + 1) as 1 | 2,
       attention,
       attentionDropout,
+      dropoutSeed: dropoutSeed === null ? null : deriveNoiseSeed(dropoutSeed, l),
       concatHeads: true,
       returnAttention: true,
       name: torchName(name, 'gat', l),
@@ -219,6 +231,7 @@ export function pgStage(
     heads: c.gatHeads,
     attention: c.gatAttention,
     attentionDropout: c.dropout,
+    dropoutSeed: c.dropoutSeed == null ? null : deriveNoiseSeed(c.dropoutSeed, SPI_DROPOUT_SITE),
     name: torchName(name, 'spi'),
   });
   const femOut = fem(x, imageTokens, c.fem, torchName(name, 'fem'));

@@ -17,6 +17,8 @@ export * from './attention/multi-head-attention';
 export * from './util/activations';
 export * from './util/checks';
 export * from './util/phalanx-layer';
+export * from './util/noise-stream';
+export * from './regularization/seeded-dropout';
 export * from './graph/masked-softmax';
 export * from './io/safetensors';
 export * from './io/torch-import';

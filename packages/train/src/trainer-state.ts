@@ -44,6 +44,12 @@ export interface TrainerState {
   temperature: number | null;
   /** Position in each seeded `ConcreteJointSelector` noise stream (calls so far), by layer name. */
   selectorNoiseCalls: Record<string, number>;
+  /**
+   * Position in the noise stream of every layer that has one (calls so far), by layer name: selectors,
+   * and the dropout mask streams of `DynamicEdgeGAT`, `MultiHeadAttention` and `SeededDropout`. Absent in
+   * older files, which only have {@link TrainerState.selectorNoiseCalls}.
+   */
+  noiseCalls?: Record<string, number>;
   /** The monitored metric, when `bestMetric` was given. */
   best: BestMetric | null;
   /** The last evaluation's metrics (`null` stands for a non-finite value). */
@@ -102,6 +108,7 @@ const SCHEMA: Record<keyof TrainerState, Check> = {
   learningRates: record(nullable(finiteNumber)),
   temperature: nullable(finiteNumber),
   selectorNoiseCalls: record(integer),
+  noiseCalls: optional(record(integer)),
   best: nullable(
     object({
       name: (v) => (typeof v === 'string' && v !== '' ? null : 'must be a non-empty string'),

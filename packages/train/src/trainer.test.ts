@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { concreteJointSelector, fileSystem, stepTemperature } from '@phalanx/layers';
+import { concreteJointSelector, fileSystem, multiHeadAttention, seededDropout, stepTemperature } from '@phalanx/layers';
 import { useBackend } from '@phalanx/testing';
 import { Trainer, type TrainerConfig } from './trainer';
 import type { ParameterGroupConfig } from './parameter-groups';
@@ -463,6 +463,95 @@ describe('Trainer.fit: checkpoints, logs, resume', () => {
     expect(r.losses).toHaveLength(2);
     expect(seen).toEqual([0, 1, 2, 3, 4]);
     expect(r.best?.value).toBe(1);
+  });
+});
+
+/** A model with seeded dropout: attention dropout (`attn`) and a `SeededDropout` (`drop`), seeds given. */
+function dropoutModel(seeds: { attn: number; drop: number } = { attn: 5, drop: 6 }): tfl.LayersModel {
+  const x = tfl.input({ shape: [4], name: 'x' });
+  let h = tfl.layers
+    .dense({ units: 12, name: 'in', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) })
+    .apply(x) as tfl.SymbolicTensor;
+  h = tfl.layers.reshape({ targetShape: [3, 4], name: 'tokens' }).apply(h) as tfl.SymbolicTensor;
+  const attention = multiHeadAttention({
+    numHeads: 2,
+    units: 4,
+    attentionDropout: 0.4,
+    dropoutSeed: seeds.attn,
+    kernelInitializer: { className: 'GlorotUniform', config: { seed: 4 } },
+    name: 'attn',
+  });
+  h = attention.apply(h) as tfl.SymbolicTensor;
+  h = seededDropout({ rate: 0.4, seed: seeds.drop, name: 'drop' }).apply(h) as tfl.SymbolicTensor;
+  h = tfl.layers.flatten({ name: 'flat' }).apply(h) as tfl.SymbolicTensor;
+  const y = tfl.layers
+    .dense({ units: 2, name: 'out', kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }) })
+    .apply(h) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: x, outputs: y, name: 'drop' });
+}
+
+describe('Trainer.fit: noise streams of seeded dropout in checkpoints', () => {
+  async function run(
+    model: tfl.LayersModel,
+    checkpointDir: string,
+    options: { stopAt?: number; resume?: boolean; outShape?: number[] } = {},
+  ): Promise<{ weights: Record<string, Float32Array>; losses: number[] }> {
+    const t: Trainer<Batch> = trainer(model, {
+      callbacks: [{ onStepEnd: (r): void => (r.step === options.stopAt ? t.stop() : undefined) }],
+    });
+    const result = await t.fit({
+      data: ({ batchesSeen }) => batchesFrom(batchesSeen, options.outShape ?? [2]),
+      steps: 6,
+      checkpointDir,
+      checkpointEvery: 2,
+      resume: options.resume ?? false,
+    });
+    const weights = weightsOf(model);
+    model.dispose();
+    return { weights, losses: result.losses };
+  }
+  const same = (a: Record<string, Float32Array>, b: Record<string, Float32Array>): boolean =>
+    Object.keys(a).every((name) => a[name].every((v, i) => Object.is(v, b[name][i])));
+  /** Deletes `key` from the trainer state of checkpoint `folder`, as an older writer would have left it. */
+  const dropStateKey = (folder: string, key: string): void => {
+    const file = join(folder, 'trainer-state.json');
+    const state = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    delete state[key];
+    writeFileSync(file, JSON.stringify(state));
+  };
+
+  it('saves every stream position (noiseCalls) and a resume continues the masks bit for bit', async () => {
+    const straight = await run(dropoutModel(), join(dir, 'drop-straight'));
+    const again = await run(dropoutModel(), join(dir, 'drop-again'));
+    expect(same(again.weights, straight.weights)).toBe(true);
+    const other = await run(dropoutModel({ attn: 7, drop: 8 }), join(dir, 'drop-other'));
+    expect(same(other.weights, straight.weights)).toBe(false);
+
+    await run(dropoutModel(), join(dir, 'drop-resumed'), { stopAt: 3 });
+    const state = JSON.parse(readFileSync(join(dir, 'drop-resumed', 'step-00000003', 'trainer-state.json'), 'utf8'));
+    expect(state.noiseCalls).toEqual({ attn: 3, drop: 3 });
+    expect(state.selectorNoiseCalls).toEqual({});
+    const resumed = await run(dropoutModel(), join(dir, 'drop-resumed'), { resume: true });
+    expect(resumed.losses).toEqual(straight.losses.slice(3));
+    expect(same(resumed.weights, straight.weights)).toBe(true);
+  });
+
+  it('without the saved positions the resumed masks differ (the test can fail)', async () => {
+    const straight = await run(dropoutModel(), join(dir, 'drop-straight-2'));
+    await run(dropoutModel(), join(dir, 'drop-lost'), { stopAt: 3 });
+    dropStateKey(join(dir, 'drop-lost', 'step-00000003'), 'noiseCalls');
+    const resumed = await run(dropoutModel(), join(dir, 'drop-lost'), { resume: true });
+    expect(same(resumed.weights, straight.weights)).toBe(false);
+  });
+
+  it('reads older checkpoints that only have selectorNoiseCalls', async () => {
+    const straight = await run(selectorModel(), join(dir, 'sel-straight'), { outShape: [5, 2] });
+    await run(selectorModel(), join(dir, 'sel-old'), { stopAt: 3, outShape: [5, 2] });
+    const folder = join(dir, 'sel-old', 'step-00000003');
+    expect(JSON.parse(readFileSync(join(folder, 'trainer-state.json'), 'utf8')).noiseCalls).toEqual({ meta_S: 3 });
+    dropStateKey(folder, 'noiseCalls');
+    const resumed = await run(selectorModel(), join(dir, 'sel-old'), { resume: true, outShape: [5, 2] });
+    expect(same(resumed.weights, straight.weights)).toBe(true);
   });
 });
 

@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, checkOneOf, checkPositive, PhalanxConfigError, PhalanxNonFiniteError } from '@phalanx/errors';
-import { findConcreteJointSelectors, type TemperatureSchedule } from '@phalanx/layers';
+import {
+  ConcreteJointSelector,
+  findNoiseStreamLayers,
+  type NoiseStreamLayer,
+  type TemperatureSchedule,
+} from '@phalanx/layers';
 import { SelectorAnnealing } from './callbacks/annealing';
 import {
   dispatch,
@@ -156,6 +161,18 @@ function checkTrainingModel(model: tfl.LayersModel, trainingModel: tfl.LayersMod
 }
 
 /** Copies of the non-trainable weights (batch-norm statistics) to put back when a step is skipped. */
+/**
+ * Sets every noise-stream layer's position (selector Gumbel noise, dropout masks) to the one `state`
+ * saved under its name: `noiseCalls`, or — for a checkpoint written before it existed — the selectors'
+ * `selectorNoiseCalls`. Layers the checkpoint does not name keep their position.
+ */
+function restoreNoiseCalls(layers: readonly NoiseStreamLayer[], state: TrainerState): void {
+  for (const layer of layers) {
+    const calls = state.noiseCalls?.[layer.name] ?? state.selectorNoiseCalls[layer.name];
+    if (calls !== undefined) layer.setNoiseState({ calls });
+  }
+}
+
 function snapshotNonTrainable(model: tfl.LayersModel): { restore(): void; dispose(): void } {
   const weights = model.nonTrainableWeights;
   const copies = tf.tidy(() => weights.map((w) => tf.clone(w.read())));
@@ -178,8 +195,8 @@ function snapshotNonTrainable(model: tfl.LayersModel): { restore(): void; dispos
  * `weights.bin`, optimizer state, `trainer-state.json`, written atomically), the JSON-lines log, the
  * progress display and the stop on Ctrl-C; `resume` restores everything all-or-nothing, so an
  * interrupted run resumed from its checkpoint reproduces the uninterrupted one (same data position,
- * schedules, Adam state, moving average and `ConcreteJointSelector` noise stream; the data must be
- * deterministic too).
+ * schedules, Adam state, moving average and the noise streams of `ConcreteJointSelector`s and seeded
+ * dropouts; the data must be deterministic too).
  *
  * @example
  * import * as tf from '@tensorflow/tfjs-core';
@@ -426,8 +443,14 @@ export class Trainer<B = unknown> implements TrainerHandle {
 
   /** The state written to `trainer-state.json`. */
   private state(): TrainerState {
+    const noiseCalls: Record<string, number> = {};
     const selectorNoiseCalls: Record<string, number> = {};
-    for (const s of findConcreteJointSelectors(this.model)) selectorNoiseCalls[s.name] = s.getNoiseState().calls;
+    for (const layer of findNoiseStreamLayers(this.model)) {
+      const { calls } = layer.getNoiseState();
+      noiseCalls[layer.name] = calls;
+      // The selectors' positions also under their old key, which every reader of version 1 knows.
+      if (layer instanceof ConcreteJointSelector) selectorNoiseCalls[layer.name] = calls;
+    }
     return {
       version: 1,
       step: this.stepCount,
@@ -436,6 +459,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
       learningRates: Object.fromEntries(this.groups.map((g) => [g.name, Number.isFinite(g.lastLr) ? g.lastLr : null])),
       temperature: this.annealing?.temperature ?? null,
       selectorNoiseCalls,
+      noiseCalls,
       best: this.metrics.best,
       lastMetrics: this.metrics.last,
       savedAt: new Date().toISOString(),
@@ -467,8 +491,8 @@ export class Trainer<B = unknown> implements TrainerHandle {
    * architecture and groups), all or nothing: every weight (by name, shape and dtype), every optimizer
    * (class and slots) and the moving average are read and checked before anything is written; a mismatch
    * is a named error (`PhalanxFileError`, or `PhalanxConfigError` for a changed optimizer class) and
-   * changes nothing. Then the step, data position, metrics and each seeded selector's noise position
-   * are restored. Optimizers must not have taken a step yet.
+   * changes nothing. Then the step, data position, metrics and the position of every noise stream
+   * (selector noise, seeded dropout masks) are restored. Optimizers must not have taken a step yet.
    */
   async restore(dir: string): Promise<TrainerState> {
     const folder = (await recoverCheckpointFolder(dir)) ?? dir;
@@ -483,10 +507,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
     } finally {
       prepared.dispose();
     }
-    for (const s of findConcreteJointSelectors(this.model)) {
-      const calls = state.selectorNoiseCalls[s.name];
-      if (calls !== undefined) s.setNoiseState({ calls });
-    }
+    restoreNoiseCalls(findNoiseStreamLayers(this.model), state);
     this.stepCount = state.step;
     this.batchCount = state.batchesSeen;
     this.sampleCount = state.samplesSeen;

@@ -14,7 +14,7 @@ import {
   useBackend,
 } from '@phalanx/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PhalanxShapeError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import {
   MultiHeadAttention,
   multiHeadAttention,
@@ -335,5 +335,80 @@ forEachBackend(() => {
       [q, k, v],
     );
     tf.dispose([q, k, v]);
+  });
+});
+
+describe('MultiHeadAttention seeded attention dropout (dropoutSeed)', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  /** A built self-attention layer with deterministic weights. */
+  const seededMha = (args: Partial<MultiHeadAttentionArgs>): MultiHeadAttention => {
+    const layer = multiHeadAttention({ numHeads: 2, units: 4, attentionDropout: 0.5, ...args });
+    layer.build([null, 6, 5]);
+    seedWeights(layer, 30);
+    return layer;
+  };
+  /** One call's output on a fixed input, as host values. */
+  const draw = (layer: MultiHeadAttention, training = true): number[] =>
+    tf.tidy(() => Array.from((layer.apply(rand([2, 6, 5], 31), { training }) as tf.Tensor).dataSync()));
+
+  it('same seed ⇒ the same masks in two fresh layers; successive calls and other seeds differ', () => {
+    const a = seededMha({ dropoutSeed: 17 });
+    const b = seededMha({ dropoutSeed: 17 });
+    const [a0, a1] = [draw(a), draw(a)];
+    expect([draw(b), draw(b)]).toEqual([a0, a1]);
+    expect(a1).not.toEqual(a0);
+    expect(draw(seededMha({ dropoutSeed: 18 }))).not.toEqual(a0);
+    expect(a.getNoiseState()).toEqual({ seed: 17, calls: 2 });
+  });
+
+  it('save/restore of the noise state continues the stream exactly; inference draws nothing', () => {
+    const a = seededMha({ dropoutSeed: 3 });
+    const inference = draw(a, false);
+    draw(a);
+    const saved = a.getNoiseState();
+    const next = draw(a);
+    const b = seededMha({ dropoutSeed: 3 });
+    b.setNoiseState(saved);
+    expect(draw(b)).toEqual(next);
+    expect(draw(seededMha({}), false)).toEqual(inference);
+    expect(draw(b, false)).toEqual(inference);
+    expect(b.getNoiseState().calls).toBe(2);
+  });
+
+  it('refuses bad seeds and noise states with named errors', () => {
+    for (const bad of [1.5, '3', Number.POSITIVE_INFINITY]) {
+      expect(() => multiHeadAttention({ numHeads: 1, units: 2, dropoutSeed: bad as number })).toThrow(
+        new PhalanxConfigError('MultiHeadAttention', 'dropoutSeed', 'an integer or null', bad),
+      );
+    }
+    const layer = multiHeadAttention({ numHeads: 1, units: 2, dropoutSeed: 4 });
+    expect(() => layer.setNoiseState({ calls: 1.5 })).toThrow(PhalanxConfigError);
+    expect(() => layer.setNoiseState({ calls: 0, seed: null })).toThrow(
+      "MultiHeadAttention: noise state seed must be this layer's seed (4), but received null.",
+    );
+  });
+
+  it('serialises dropoutSeed only when set, and a saved model keeps it', async () => {
+    expect(multiHeadAttention({ numHeads: 1, units: 2 }).getConfig()).not.toHaveProperty('dropoutSeed');
+    expectConfigRoundTrip(multiHeadAttention({ numHeads: 2, units: 4, attentionDropout: 0.1, dropoutSeed: 9 }));
+    const model = modelAround(multiHeadAttention({ numHeads: 2, units: 4, attentionDropout: 0.3, dropoutSeed: 9 }), [
+      [3, 5],
+    ]);
+    const q = rand([2, 3, 5], 40);
+    const loaded = await expectSaveLoadIdentical(model, [q]);
+    expect((loaded.layers[1] as MultiHeadAttention).getNoiseState()).toEqual({ seed: 9, calls: 0 });
+    q.dispose();
+  });
+
+  it('does not leak tensors in seeded training steps', async () => {
+    const q = rand([2, 3, 5], 41);
+    await expectNoLeakInPredictAndTrain(
+      modelAround(multiHeadAttention({ numHeads: 2, units: 4, attentionDropout: 0.2, dropoutSeed: 2 }), [[3, 5]]),
+      [q],
+    );
+    q.dispose();
   });
 });

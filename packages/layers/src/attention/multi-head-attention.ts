@@ -16,6 +16,7 @@ import {
   type Initializer,
   type InitializerSpec,
 } from '../util/initializers';
+import { NoiseStream, type NoiseStreamState } from '../util/noise-stream';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'MultiHeadAttention';
@@ -31,6 +32,8 @@ export const MULTI_HEAD_ATTENTION_DEFAULTS = Object.freeze({
   returnAttention: false,
   /** {@link MultiHeadAttentionArgs.kernelInitializer} */
   kernelInitializer: 'glorotUniform',
+  /** {@link MultiHeadAttentionArgs.dropoutSeed} */
+  dropoutSeed: null,
 } as const);
 
 /**
@@ -65,6 +68,8 @@ export interface MultiHeadAttentionOptions {
   attentionDropout?: number;
   /** Training mode (attention dropout). Default false. */
   training?: boolean;
+  /** The tf seed of the dropout mask (number or string); the same seed gives the same mask. Default: unseeded. */
+  dropoutSeed?: number | string;
 }
 
 /**
@@ -142,7 +147,10 @@ export function multiHeadAttentionCore(
     const v = project(value, weights.valueKernel, weights.valueBias);
     const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(depth)); // [B, H, Tq, Tk]
     const attention = tf.softmax(scores, -1);
-    const used = training && attentionDropout > 0 ? tf.dropout(attention, attentionDropout) : attention;
+    const used =
+      training && attentionDropout > 0
+        ? tf.dropout(attention, attentionDropout, undefined, options.dropoutSeed)
+        : attention;
     const heads = tf.matMul(used, v); // [B, H, Tq, d]
     const merged = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [batch * queryLength, units]);
     let output = tf.matMul(merged, weights.outputKernel);
@@ -175,6 +183,12 @@ export interface MultiHeadAttentionArgs extends LayerArgs {
    * gives kernel k the seed `seed + k` (query, key, value, output), so equal shapes do not start equal.
    */
   kernelInitializer?: InitializerSpec;
+  /**
+   * Seed of the attention-dropout mask stream (an integer): the k-th training call that drops draws its
+   * mask from the tf seed `` `${dropoutSeed}:${k}` ``, so a new layer with the same seed repeats the
+   * masks and `getNoiseState()` / `setNoiseState()` resume them. `null` (default): unseeded masks.
+   */
+  dropoutSeed?: number | null;
 }
 
 /**
@@ -212,6 +226,10 @@ export class MultiHeadAttention extends PhalanxLayer {
   readonly returnAttention: boolean;
   /** Initializer of the kernels (kernel k of a seeded one: seed + k). */
   readonly kernelInitializer: Initializer;
+  /** Seed of the attention-dropout mask stream, or `null` for unseeded masks. */
+  readonly dropoutSeed: number | null;
+  /** The attention-dropout mask stream: the seed and the number of masks drawn so far. */
+  private readonly noise: NoiseStream;
 
   private queryKernel: tfl.LayerVariable | null = null;
   private queryBias: tfl.LayerVariable | null = null;
@@ -242,6 +260,8 @@ export class MultiHeadAttention extends PhalanxLayer {
       'kernelInitializer',
       args.kernelInitializer ?? defaults.kernelInitializer,
     );
+    this.noise = new NoiseStream(COMPONENT, 'dropoutSeed', args.dropoutSeed ?? defaults.dropoutSeed);
+    this.dropoutSeed = this.noise.seed;
   }
 
   /**
@@ -305,6 +325,8 @@ export class MultiHeadAttention extends PhalanxLayer {
       this.checkShapes(tensorShapes(inputs));
       const list = tensorList(inputs);
       const [query, key = query, value = list.length === 3 ? list[2] : key] = list;
+      const training = kwargs?.training === true;
+      const dropoutSeed = training && this.attentionDropout > 0 ? this.noise.next() : undefined;
       const { output, attention } = multiHeadAttentionCore(
         query,
         key,
@@ -319,10 +341,39 @@ export class MultiHeadAttention extends PhalanxLayer {
           outputKernel: this.outputKernel!.read(),
           outputBias: this.outputBias!.read(),
         },
-        { numHeads: this.numHeads, attentionDropout: this.attentionDropout, training: kwargs?.training === true },
+        {
+          numHeads: this.numHeads,
+          attentionDropout: this.attentionDropout,
+          training,
+          ...(dropoutSeed === undefined ? {} : { dropoutSeed }),
+        },
       );
       return this.returnAttention ? [output, attention] : output;
     });
+  }
+
+  /**
+   * The position of the attention-dropout mask stream: the seed and the number of masks drawn so far
+   * (training calls with `attentionDropout > 0`).
+   *
+   * @example
+   * const mha = multiHeadAttention({ numHeads: 2, units: 8, attentionDropout: 0.1, dropoutSeed: 5 });
+   * mha.getNoiseState(); // { seed: 5, calls: 0 }
+   */
+  getNoiseState(): NoiseStreamState {
+    return this.noise.getState();
+  }
+
+  /**
+   * Moves the attention-dropout mask stream to `state.calls` (an integer ≥ 0), e.g. when resuming from a
+   * checkpoint; `state.seed`, when given, must be this layer's `dropoutSeed`.
+   *
+   * @example
+   * const mha = multiHeadAttention({ numHeads: 2, units: 8, attentionDropout: 0.1, dropoutSeed: 5 });
+   * mha.setNoiseState({ calls: 300 }); // the next training call draws mask number 300
+   */
+  setNoiseState(state: Pick<NoiseStreamState, 'calls'> & Partial<Pick<NoiseStreamState, 'seed'>>): void {
+    this.noise.setState(state);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -332,6 +383,8 @@ export class MultiHeadAttention extends PhalanxLayer {
       attentionDropout: this.attentionDropout,
       returnAttention: this.returnAttention,
       kernelInitializer: serializeInitializer(this.kernelInitializer) as unknown as tf.serialization.ConfigDictValue,
+      // Only when set, so that the topology of an unseeded layer is what it always was.
+      ...(this.dropoutSeed === null ? {} : { dropoutSeed: this.dropoutSeed }),
       ...super.getConfig(),
     };
   }

@@ -513,3 +513,105 @@ forEachBackend(() => {
     tf.dispose([x, y]);
   });
 });
+
+describe('DynamicEdgeGAT seeded attention dropout (dropoutSeed)', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  /** A built layer with deterministic weights. */
+  const seededGat = (args: Partial<DynamicEdgeGATArgs>): DynamicEdgeGAT => {
+    const layer = dynamicEdgeGAT({ units: 3, heads: 2, attentionDropout: 0.5, ...args });
+    layer.build([null, 21, 4]);
+    seedWeights(layer, 5);
+    return layer;
+  };
+  /** One call's output on a fixed input, as host values. */
+  const draw = (layer: DynamicEdgeGAT, training = true): number[] =>
+    tf.tidy(() => Array.from((layer.apply(rand([2, 21, 4], 9), { training }) as tf.Tensor).dataSync()));
+
+  it('same seed ⇒ the same masks in two fresh layers; successive calls and other seeds differ', () => {
+    const a = seededGat({ dropoutSeed: 17 });
+    const b = seededGat({ dropoutSeed: 17 });
+    const [a0, a1] = [draw(a), draw(a)];
+    expect([draw(b), draw(b)]).toEqual([a0, a1]);
+    expect(a1).not.toEqual(a0);
+    expect(draw(seededGat({ dropoutSeed: 18 }))).not.toEqual(a0);
+    expect(a.getNoiseState()).toEqual({ seed: 17, calls: 2 });
+    // The mask is tf.dropout's with the seed '17:0'.
+    const c = seededGat({});
+    const x = rand([2, 21, 4], 9);
+    const core = tf.tidy(() => {
+      const weights = c.getWeights();
+      const { output } = dynamicEdgeGATCore(
+        x,
+        { kernel: weights[0], attentionSelf: weights[1], attentionNeighbor: weights[2], bias: weights[3] },
+        {
+          heads: 2,
+          neighborhood: hopNeighborhood(handAdjacency(), 1),
+          attentionDropout: 0.5,
+          training: true,
+          dropoutSeed: '17:0',
+        },
+      );
+      return Array.from(output.dataSync());
+    });
+    expect(core).toEqual(a0);
+    x.dispose();
+  });
+
+  it('save/restore of the noise state continues the stream exactly; inference draws nothing', () => {
+    const a = seededGat({ dropoutSeed: 3 });
+    const inference = draw(a, false);
+    draw(a);
+    draw(a);
+    expect(a.getNoiseState()).toEqual({ seed: 3, calls: 2 });
+    const saved = a.getNoiseState();
+    const next = draw(a);
+    const b = seededGat({ dropoutSeed: 3 });
+    b.setNoiseState(saved);
+    expect(draw(b)).toEqual(next);
+    // Inference is the plain layer (no dropout), whatever the seed, and does not move the stream.
+    expect(draw(seededGat({}), false)).toEqual(inference);
+    expect(draw(b, false)).toEqual(inference);
+    expect(b.getNoiseState().calls).toBe(3);
+    // Without dropout nothing is drawn.
+    const none = seededGat({ dropoutSeed: 3, attentionDropout: 0 });
+    draw(none);
+    expect(none.getNoiseState().calls).toBe(0);
+  });
+
+  it('refuses bad seeds and noise states with named errors', () => {
+    for (const bad of [1.5, '3', Number.NaN, 2 ** 60]) {
+      expect(() => dynamicEdgeGAT({ units: 2, dropoutSeed: bad as number })).toThrow(
+        new PhalanxConfigError('DynamicEdgeGAT', 'dropoutSeed', 'an integer or null', bad),
+      );
+    }
+    const layer = dynamicEdgeGAT({ units: 2, dropoutSeed: 4 });
+    expect(() => layer.setNoiseState({ calls: -1 })).toThrow(PhalanxConfigError);
+    expect(() => layer.setNoiseState({ calls: 0, seed: 5 })).toThrow(
+      "DynamicEdgeGAT: noise state seed must be this layer's seed (4), but received 5.",
+    );
+  });
+
+  it('serialises dropoutSeed only when set, and a saved model keeps it', async () => {
+    expect(dynamicEdgeGAT({ units: 2 }).getConfig()).not.toHaveProperty('dropoutSeed');
+    expect(dynamicEdgeGAT({ units: 2, dropoutSeed: null }).getConfig()).not.toHaveProperty('dropoutSeed');
+    expect(dynamicEdgeGAT({ units: 2, dropoutSeed: 8 }).getConfig()).toMatchObject({ dropoutSeed: 8 });
+    expectConfigRoundTrip(dynamicEdgeGAT({ units: 2, attentionDropout: 0.1, dropoutSeed: 8 }));
+    const model = modelAround(dynamicEdgeGAT({ units: 2, heads: 2, attentionDropout: 0.3, dropoutSeed: 8 }), [[21, 4]]);
+    const x = rand([2, 21, 4], 7);
+    const loaded = await expectSaveLoadIdentical(model, [x]);
+    expect((loaded.layers[1] as DynamicEdgeGAT).getNoiseState()).toEqual({ seed: 8, calls: 0 });
+    x.dispose();
+  });
+
+  it('does not leak tensors in seeded training steps', async () => {
+    const x = rand([2, 21, 4], 11);
+    await expectNoLeakInPredictAndTrain(
+      modelAround(dynamicEdgeGAT({ units: 2, heads: 2, attentionDropout: 0.2, dropoutSeed: 1 }), [[21, 4]]),
+      [x],
+    );
+    x.dispose();
+  });
+});

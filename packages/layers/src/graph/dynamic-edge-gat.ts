@@ -25,6 +25,7 @@ import {
   type Initializer,
   type InitializerSpec,
 } from '../util/initializers';
+import { NoiseStream, type NoiseStreamState } from '../util/noise-stream';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 import { handAdjacency, hopNeighborhood, validateAdjacency } from './adjacency';
 import { maskedSoftmax } from './masked-softmax';
@@ -66,6 +67,8 @@ export const DYNAMIC_EDGE_GAT_DEFAULTS = Object.freeze({
   k: 8,
   /** {@link DynamicEdgeGATArgs.kernelInitializer} */
   kernelInitializer: 'glorotUniform',
+  /** {@link DynamicEdgeGATArgs.dropoutSeed} */
+  dropoutSeed: null,
 } as const);
 const DEFAULTS = DYNAMIC_EDGE_GAT_DEFAULTS;
 
@@ -150,6 +153,8 @@ export interface DynamicEdgeGATOptions {
   attentionDropout?: number;
   /** Training mode (attention dropout). Default false. */
   training?: boolean;
+  /** The tf seed of the dropout mask (number or string); the same seed gives the same mask. Default: unseeded. */
+  dropoutSeed?: number | string;
   /** tfjs activation identifier applied last. */
   activation?: ActivationIdentifier;
 }
@@ -221,7 +226,8 @@ export function dynamicEdgeGATCore(
         ? additiveScores(flat, weights, dims, negativeSlope)
         : dotProductScores(x, weights, dims);
     const alpha = maskedSoftmax(scores, neighborhoodMask(x, options, joints)); // rows sum to 1 over N(i), 0 outside
-    const used = training && attentionDropout > 0 ? tf.dropout(alpha, attentionDropout) : alpha;
+    const used =
+      training && attentionDropout > 0 ? tf.dropout(alpha, attentionDropout, undefined, options.dropoutSeed) : alpha;
     const perHead = tf.matMul(used, wh); // [B, K, J, U]
     let output = concatHeads
       ? tf.reshape(tf.transpose(perHead, [0, 2, 1, 3]), [batch, joints, width])
@@ -359,6 +365,12 @@ export interface DynamicEdgeGATArgs extends LayerArgs {
    * k-th of them (in that order) the seed `seed + k`.
    */
   kernelInitializer?: InitializerSpec;
+  /**
+   * Seed of the attention-dropout mask stream (an integer): the k-th training call that drops draws its
+   * mask from the tf seed `` `${dropoutSeed}:${k}` ``, so a new layer with the same seed repeats the
+   * masks and `getNoiseState()` / `setNoiseState()` resume them. `null` (default): unseeded masks.
+   */
+  dropoutSeed?: number | null;
 }
 
 /**
@@ -413,6 +425,10 @@ export class DynamicEdgeGAT extends PhalanxLayer {
   readonly k: number;
   /** Initializer of the kernel and attention weights (the k-th of a seeded one: seed + k). */
   readonly kernelInitializer: Initializer;
+  /** Seed of the attention-dropout mask stream, or `null` for unseeded masks. */
+  readonly dropoutSeed: number | null;
+  /** The attention-dropout mask stream: the seed and the number of masks drawn so far. */
+  private readonly noise: NoiseStream;
   /** N as a 0/1 matrix (`hopNeighborhood(adjacency, hops)`), used in `'skeleton'` mode. */
   private readonly neighborhoodMatrix: number[][];
   /** The feature size F the layer was built for (`null` before `build`). */
@@ -459,6 +475,8 @@ export class DynamicEdgeGAT extends PhalanxLayer {
       'kernelInitializer',
       args.kernelInitializer ?? DEFAULTS.kernelInitializer,
     );
+    this.noise = new NoiseStream(COMPONENT, 'dropoutSeed', args.dropoutSeed ?? DEFAULTS.dropoutSeed);
+    this.dropoutSeed = this.noise.seed;
     this.neighborhoodMatrix = this.neighborhood === 'skeleton' ? hopNeighborhood(this.adjacency, this.hops) : [];
   }
 
@@ -537,6 +555,8 @@ export class DynamicEdgeGAT extends PhalanxLayer {
     return tf.tidy(() => {
       this.checkShapes(tensorShapes(inputs));
       const [x] = tensorList(inputs);
+      const training = kwargs?.training === true;
+      const dropoutSeed = training && this.attentionDropout > 0 ? this.noise.next() : undefined;
       const { output, attention } = dynamicEdgeGATCore(
         x,
         {
@@ -554,12 +574,37 @@ export class DynamicEdgeGAT extends PhalanxLayer {
           concatHeads: this.concatHeads,
           negativeSlope: this.negativeSlope,
           attentionDropout: this.attentionDropout,
-          training: kwargs?.training === true,
+          training,
+          ...(dropoutSeed === undefined ? {} : { dropoutSeed }),
           activation: this.activation,
         },
       );
       return this.returnAttention ? [output, attention] : output;
     });
+  }
+
+  /**
+   * The position of the attention-dropout mask stream: the seed and the number of masks drawn so far
+   * (training calls with `attentionDropout > 0`).
+   *
+   * @example
+   * const gat = dynamicEdgeGAT({ units: 8, heads: 2, attentionDropout: 0.1, dropoutSeed: 5 });
+   * gat.getNoiseState(); // { seed: 5, calls: 0 }
+   */
+  getNoiseState(): NoiseStreamState {
+    return this.noise.getState();
+  }
+
+  /**
+   * Moves the attention-dropout mask stream to `state.calls` (an integer ≥ 0), e.g. when resuming from a
+   * checkpoint; `state.seed`, when given, must be this layer's `dropoutSeed`.
+   *
+   * @example
+   * const gat = dynamicEdgeGAT({ units: 8, heads: 2, attentionDropout: 0.1, dropoutSeed: 5 });
+   * gat.setNoiseState({ calls: 300 }); // the next training call draws mask number 300
+   */
+  setNoiseState(state: Pick<NoiseStreamState, 'calls'> & Partial<Pick<NoiseStreamState, 'seed'>>): void {
+    this.noise.setState(state);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -578,6 +623,8 @@ export class DynamicEdgeGAT extends PhalanxLayer {
       neighborhood: this.neighborhood,
       k: this.k,
       kernelInitializer: serializeInitializer(this.kernelInitializer) as unknown as tf.serialization.ConfigDictValue,
+      // Only when set, so that the topology of an unseeded layer is what it always was.
+      ...(this.dropoutSeed === null ? {} : { dropoutSeed: this.dropoutSeed }),
       ...super.getConfig(),
     };
   }

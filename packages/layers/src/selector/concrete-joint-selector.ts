@@ -8,15 +8,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { perWeightConverter, registerTorchConverter } from '../io/torch-converters';
-import {
-  checkBoolean,
-  checkInteger,
-  checkOneOf,
-  checkPositiveFloat32,
-  PhalanxConfigError,
-  PhalanxShapeError,
-} from '@phalanx/errors';
+import { checkBoolean, checkOneOf, checkPositiveFloat32, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { checkElements, checkSize } from '../util/checks';
+import { NoiseStream, type NoiseStreamState } from '../util/noise-stream';
 import {
   checkInputCount,
   PhalanxLayer,
@@ -213,16 +207,12 @@ export interface ConcreteJointSelectorArgs extends LayerArgs {
 }
 
 /**
- * The position of a {@link ConcreteJointSelector}'s Gumbel noise stream: with a `seed`, the k-th
- * training call draws its noise from seed `(seed, k)`, so `calls` (the number of samples drawn so far)
- * fixes every later sample. Save it with a checkpoint and set it back to resume the exact stream.
+ * The position of a {@link ConcreteJointSelector}'s Gumbel noise stream (a {@link NoiseStreamState}):
+ * with a `seed`, the k-th training call draws its noise from seed `(seed, k)`, so `calls` (the number of
+ * samples drawn so far) fixes every later sample. Save it with a checkpoint and set it back to resume
+ * the exact stream.
  */
-export interface ConcreteNoiseState {
-  /** The layer's seed (`null`: unseeded, the stream cannot be reproduced). */
-  seed: number | null;
-  /** Noise samples drawn so far (integer ≥ 0): the next training call uses sample number `calls`. */
-  calls: number;
-}
+export type ConcreteNoiseState = NoiseStreamState;
 
 /** Options of {@link ConcreteJointSelector.selection}. */
 export interface SelectionOptions {
@@ -276,8 +266,8 @@ export class ConcreteJointSelector extends PhalanxLayer {
   private temperature: tfl.LayerVariable | null = null;
   /** Temperature set before the layer was built; applied in `build`. */
   private pendingTemperature: number;
-  /** Number of noise samples drawn so far (the position in the seeded stream). */
-  private noiseCalls = 0;
+  /** The Gumbel noise stream: the seed and the number of samples drawn so far. */
+  private readonly noise: NoiseStream;
 
   constructor(args: ConcreteJointSelectorArgs) {
     super(args);
@@ -296,10 +286,8 @@ export class ConcreteJointSelector extends PhalanxLayer {
       args.inferenceMode ?? DEFAULTS.inferenceMode,
       INFERENCE_MODES,
     );
-    if (args.seed != null && !Number.isSafeInteger(args.seed)) {
-      throw new PhalanxConfigError(NAME, 'seed', 'an integer or null', args.seed);
-    }
-    this.seed = args.seed ?? DEFAULTS.seed;
+    this.noise = new NoiseStream(NAME, 'seed', args.seed ?? DEFAULTS.seed);
+    this.seed = this.noise.seed;
     this.pendingTemperature = this.initialTemperature;
   }
 
@@ -347,8 +335,7 @@ export class ConcreteJointSelector extends PhalanxLayer {
 
   /** Draws the next Gumbel noise sample `[J, G]` (from the seeded stream when `seed` is set). */
   private sampleNoise(): tf.Tensor {
-    const call = this.noiseCalls++;
-    return gumbelNoise([this.numJoints, this.numGroups], this.seed === null ? undefined : `${this.seed}:${call}`);
+    return gumbelNoise([this.numJoints, this.numGroups], this.noise.next());
   }
 
   private selectionTensor(training: boolean, noise: tf.Tensor | undefined): tf.Tensor2D {
@@ -418,7 +405,7 @@ export class ConcreteJointSelector extends PhalanxLayer {
    * other.setNoiseState(saved); // its next training call draws sample 1200, as `selector`'s would
    */
   getNoiseState(): ConcreteNoiseState {
-    return { seed: this.seed, calls: this.noiseCalls };
+    return this.noise.getState();
   }
 
   /**
@@ -427,14 +414,7 @@ export class ConcreteJointSelector extends PhalanxLayer {
    * would not reproduce anything.
    */
   setNoiseState(state: Pick<ConcreteNoiseState, 'calls'> & Partial<Pick<ConcreteNoiseState, 'seed'>>): void {
-    if (state === null || typeof state !== 'object')
-      throw new PhalanxConfigError(NAME, 'noise state', 'an object', state);
-    const calls = checkInteger(NAME, 'noise state calls', state.calls, 0);
-    if (!Number.isSafeInteger(calls)) throw new PhalanxConfigError(NAME, 'noise state calls', 'a safe integer', calls);
-    if (state.seed !== undefined && state.seed !== this.seed) {
-      throw new PhalanxConfigError(NAME, 'noise state seed', `this layer's seed (${this.seed})`, state.seed);
-    }
-    this.noiseCalls = calls;
+    this.noise.setState(state);
   }
 
   /** The current temperature τ (reads the `temperature` weight). */
