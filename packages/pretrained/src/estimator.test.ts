@@ -126,6 +126,24 @@ describe('loadHandPoseEstimator (Node, from the package files)', () => {
   });
 });
 
+describe('loadHandPoseEstimator / loadHandPoseModel options', () => {
+  it('refuses a url that is not a string and a handler without load() by name, before loading anything', async () => {
+    const cases: [object, RegExp][] = [
+      [{ url: 5 }, /options.url must be a string \(a URL\), but received 5/],
+      [{ url: null }, /options.url must be a string/],
+      [{ handler: {} }, /options.handler must be a tf.io.IOHandler with a load\(\) method, but received \{\}/],
+      [{ handler: null }, /options.handler must be a tf.io.IOHandler/],
+      [{ handler: 'model.json' }, /options.handler must be a tf.io.IOHandler/],
+    ];
+    for (const [options, message] of cases) {
+      for (const load of [loadHandPoseEstimator, loadHandPoseModel]) {
+        await expect(load('ehpe', options)).rejects.toThrow(PhalanxConfigError);
+        await expect(load('ehpe', options)).rejects.toThrow(message);
+      }
+    }
+  });
+});
+
 describe('estimateHands: output, input geometry, Learnable Groups by hand', () => {
   it('returns one hand: 21 named keypoints in the input pixels, 21 root-relative 3D keypoints in metres, a score', async () => {
     const image = handImage(5, 64);
