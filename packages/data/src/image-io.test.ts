@@ -78,6 +78,26 @@ describe('decodeImage: pixel budget', () => {
     await expect(decodeImage(big, 'big.jpg')).rejects.toThrow(/big\.jpg: image size is 12000×12000 = 144000000 pixels/);
   });
 
+  it('refuses a header that declares no pixels (zero width or height) by name', async () => {
+    const jpegBytes = smallJpeg(16, 8);
+    const at = readSofOffset(jpegBytes);
+    const cases: [Uint8Array, string][] = [
+      [declaredPng(0, 10, 10), 'p.png: PNG header declares 0×10 pixels (width and height must be ≥ 1)'],
+      [declaredPng(10, 0, 0), 'p.png: PNG header declares 10×0 pixels (width and height must be ≥ 1)'],
+    ];
+    for (const offset of [5, 7]) {
+      const bytes = jpegBytes.slice();
+      new DataView(bytes.buffer).setUint16(at + offset, 0);
+      const [w, h] = offset === 5 ? [16, 0] : [0, 8];
+      cases.push([bytes, `p.png: JPEG header declares ${w}×${h} pixels (width and height must be ≥ 1)`]);
+    }
+    for (const [bytes, message] of cases) {
+      expect(() => readImageHeader(bytes, 'p.png')).toThrow(PhalanxFileError);
+      expect(() => readImageHeader(bytes, 'p.png')).toThrow(message);
+      await expect(decodeImage(bytes, 'p.png')).rejects.toThrow(message);
+    }
+  });
+
   it('decodes a PNG within the budget', async () => {
     const img = await decodeImage(declaredPng(20, 10, 10), 'ok.png', { maxPixels: 200 });
     expect([img.width, img.height]).toEqual([20, 10]);

@@ -114,7 +114,8 @@ function jpegHeader(bytes: Uint8Array, view: DataView, name: string): ImageHeade
 /**
  * Reads the format, width and height of PNG or JPEG bytes from their header, without decoding pixels.
  *
- * @throws PhalanxFileError naming `name` for other signatures or a header without dimensions.
+ * @throws PhalanxFileError naming `name` for other signatures, a header without dimensions or one that
+ * declares a zero width or height.
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';
@@ -124,9 +125,16 @@ function jpegHeader(bytes: Uint8Array, view: DataView, name: string): ImageHeade
  */
 export function readImageHeader(bytes: Uint8Array, name = 'image'): ImageHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length > 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return pngHeader(bytes, view, name);
-  if (bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8) return jpegHeader(bytes, view, name);
-  throw new PhalanxFileError(name, 'image data', 'is neither PNG nor JPEG (unknown signature)');
+  let header: ImageHeader;
+  if (bytes.length > 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) header = pngHeader(bytes, view, name);
+  else if (bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8) header = jpegHeader(bytes, view, name);
+  else throw new PhalanxFileError(name, 'image data', 'is neither PNG nor JPEG (unknown signature)');
+  if (header.width === 0 || header.height === 0) {
+    const format = header.format === 'png' ? 'PNG' : 'JPEG';
+    const size = `${header.width}×${header.height}`;
+    throw new PhalanxFileError(name, `${format} header`, `declares ${size} pixels (width and height must be ≥ 1)`);
+  }
+  return header;
 }
 
 /**
