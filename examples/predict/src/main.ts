@@ -9,14 +9,14 @@
  * in the picture's pixels, 3D keypoints in metres, score, and the model card). Relative paths resolve
  * against the directory the command was started from.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { HAND_POSE_MODELS, loadHandPoseEstimator, type HandPoseModelName } from '@phalanx/pretrained';
-import { predictFiles } from './predict';
+import { predictFiles, readBytes } from './predict';
 import { shippedWithTorchWeights } from './weights';
 
 const USAGE = `Usage: predict [--model learnable-groups|ehpe] [--weights FILE] [--out DIR] [--backend wasm|cpu] [--flip] IMAGE...
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
       ? await loadHandPoseEstimator(model)
       : await shippedWithTorchWeights(
           model,
-          new Uint8Array(await readFile(resolve(cwd, values.weights))),
+          await readBytes(resolve(cwd, values.weights)),
           resolve(cwd, values.weights),
         );
   const files = positionals.map((f) => resolve(cwd, f));
