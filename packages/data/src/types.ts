@@ -1,5 +1,5 @@
 /** Types shared by the synthetic renderer, the dataset readers and the augmentations. */
-import { checkInteger } from '@phalanx/errors';
+import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
 
 /** Pixel storage: `'uint8'` (0–255) or `'float32'` (0–1). */
 export type ImageFormat = 'uint8' | 'float32';
@@ -40,8 +40,19 @@ export interface HandSample {
   visible: Uint8Array;
 }
 
-/** Throws unless width and height are integers ≥ 16. */
+/**
+ * Throws a `PhalanxConfigError` unless width and height are integers ≥ 16 and the image has at most
+ * 4096 × 4096 pixels (the renderer's canvas takes 16 bytes a pixel: 268 MB there).
+ *
+ * @example
+ * ```ts
+ * checkImageSize('renderSyntheticHand', 256, 256); // fine
+ * ```
+ */
 export function checkImageSize(component: string, width: unknown, height: unknown): void {
-  checkInteger(component, 'width', width, 16);
-  checkInteger(component, 'height', height, 16);
+  const w = checkInteger(component, 'width', width, 16);
+  const h = checkInteger(component, 'height', height, 16);
+  if (w * h > 4096 * 4096) {
+    throw new PhalanxConfigError(component, 'width × height', 'at most 16777216 pixels (4096 × 4096)', w * h);
+  }
 }
