@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NUM_JOINTS } from '@phalanx/skeleton';
-import { drawSkeleton, FINGER_COLORS } from './draw';
+import { PhalanxShapeError } from '@phalanx/errors';
+import { contactSheet, drawSkeleton, FINGER_COLORS } from './draw';
 import type { RgbImage } from './types';
 
 const grey = (width: number, height: number): RgbImage => ({
@@ -44,6 +45,35 @@ describe('drawSkeleton', () => {
       const drawn = drawSkeleton(image, uv);
       expect(performance.now() - start, `${image.width} × ${image.height}`).toBeLessThan(3000);
       expect(drawn.data).toHaveLength(image.data.length);
+    }
+  });
+
+  it('refuses an image whose data is not width × height × 3 values, and uv of fewer than 42 numbers', () => {
+    const cases: [() => unknown, string][] = [
+      [
+        () => drawSkeleton({ data: new Uint8Array(12), width: 5, height: 5 }, diagonal(5)),
+        'drawSkeleton: image.data must be 5 × 5 × 3 = 75 values (Uint8Array or Float32Array), but received 12.',
+      ],
+      [
+        () => drawSkeleton({ data: new Uint8Array(0), width: 0, height: 0 }, diagonal(5)),
+        'drawSkeleton: image must be an RGB image {data, width ≥ 1, height ≥ 1}, but received [0, 0].',
+      ],
+      [
+        () => drawSkeleton(grey(8, 8), [1, 2]),
+        'drawSkeleton: uv must be 42 numbers (21 joints × (x, y)), but received 2.',
+      ],
+      [
+        () => contactSheet([grey(4, 4), grey(2, 2)]),
+        'contactSheet: images[1] must be 4×4 like images[0], but received [2, 2].',
+      ],
+      [
+        () => contactSheet([grey(4, 4), { data: new Uint8Array(3), width: 4, height: 4 }]),
+        'contactSheet: images[1].data must be 4 × 4 × 3 = 48 values (Uint8Array or Float32Array), but received 3.',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxShapeError);
+      expect(f).toThrow(message);
     }
   });
 });

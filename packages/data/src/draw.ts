@@ -2,7 +2,8 @@
  * Drawing helpers for looking at samples: a skeleton overlay and contact sheets (grids of images).
  */
 import { NUM_JOINTS, SKELETON_EDGES } from '@phalanx/skeleton';
-import type { RgbImage } from './types';
+import { PhalanxShapeError } from '@phalanx/errors';
+import { checkRgbImage, type RgbImage } from './types';
 
 /** One colour per finger (thumb … pinky), 0–255. */
 export const FINGER_COLORS: readonly (readonly [number, number, number])[] = [
@@ -86,6 +87,10 @@ function line(
  * The time taken is bounded by the image's area per bone and joint, wherever the joints are.
  */
 export function drawSkeleton(image: RgbImage, uv: ArrayLike<number>, visible?: ArrayLike<number>): RgbImage {
+  checkRgbImage('drawSkeleton', image);
+  if (!(uv?.length >= 2 * NUM_JOINTS)) {
+    throw new PhalanxShapeError('drawSkeleton', 'uv', '42 numbers (21 joints × (x, y))', uv?.length);
+  }
   const { width: W, height: H } = image;
   const out = new Uint8Array(W * H * 3);
   const f = image.data instanceof Float32Array ? 255 : 1;
@@ -108,6 +113,12 @@ export function drawSkeleton(image: RgbImage, uv: ArrayLike<number>, visible?: A
 export function contactSheet(images: readonly RgbImage[], columns = 4, gap = 4): RgbImage {
   if (images.length === 0) return { data: new Uint8Array(0), width: 0, height: 0 };
   const { width: w, height: h } = images[0];
+  images.forEach((img, k) => {
+    checkRgbImage('contactSheet', img, `images[${k}]`);
+    if (img.width !== w || img.height !== h) {
+      throw new PhalanxShapeError('contactSheet', `images[${k}]`, `${w}×${h} like images[0]`, [img.width, img.height]);
+    }
+  });
   const rows = Math.ceil(images.length / columns);
   const W = columns * w + (columns + 1) * gap;
   const H = rows * h + (rows + 1) * gap;

@@ -3,7 +3,7 @@
  * The libraries are loaded on first use, so importing `@phalanx/data` in a browser does not pull them in.
  */
 import { describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
-import type { RgbImage } from './types';
+import { checkRgbImage, type RgbImage } from './types';
 
 interface PngModule {
   PNG: {
@@ -217,6 +217,7 @@ function toRgba(image: RgbImage): Uint8Array {
  * ```
  */
 export async function encodePng(image: RgbImage): Promise<Uint8Array> {
+  checkRgbImage('encodePng', image);
   const { PNG } = await loadPng();
   const { width, height } = image;
   return new Uint8Array(PNG.sync.write({ width, height, data: asBuffer(toRgba(image)) }));
@@ -239,6 +240,7 @@ export async function encodeJpeg(image: RgbImage, quality = 95): Promise<Uint8Ar
   if (typeof quality !== 'number' || !(quality >= 1 && quality <= 100)) {
     throw new PhalanxConfigError('encodeJpeg', 'quality', 'a number in [1, 100]', quality, describeCompact);
   }
+  checkRgbImage('encodeJpeg', image);
   const jpeg = await loadJpeg();
   const { width, height } = image;
   return new Uint8Array(jpeg.encode({ data: asBuffer(toRgba(image)), width, height }, quality).data);
