@@ -12,7 +12,7 @@ import {
 import { JOINT_NAMES } from '@phalanx/skeleton';
 import { expectClose, expectNoTensorLeak, useBackend } from '@phalanx/testing';
 import { PhalanxDisposedError } from './errors';
-import type { Hand, HandPoseEstimator } from './estimator';
+import type { EstimationConfig, Hand, HandPoseEstimator } from './estimator';
 import { peakMass } from './heads';
 import { letterboxGeometry, modelToImage } from './letterbox';
 import { liftToMetres } from './lift';
@@ -438,6 +438,23 @@ describe('estimateHands: memory, errors, pixel data', () => {
       await expect(lg.estimateHands(image as tf.Tensor3D)).rejects.toThrow(message);
       expect(tf.memory().numTensors).toBe(before);
     }
+  });
+
+  it('refuses a config that is not an object or a flipHorizontal that is not a boolean, by name', async () => {
+    const image = tf.zeros([8, 8, 3], 'int32') as tf.Tensor3D;
+    const before = tf.memory().numTensors;
+    const cases: [unknown, RegExp][] = [
+      [null, /^estimateHands: config must be an object \{flipHorizontal\?\}, but received null\.$/],
+      ['flip', /config must be an object/],
+      [{ flipHorizontal: 'yes' }, /^estimateHands: config.flipHorizontal must be a boolean, but received 'yes'\.$/],
+      [{ flipHorizontal: 1 }, /flipHorizontal must be a boolean/],
+    ];
+    for (const [config, message] of cases) {
+      await expect(lg.estimateHands(image, config as EstimationConfig)).rejects.toThrow(PhalanxConfigError);
+      await expect(lg.estimateHands(image, config as EstimationConfig)).rejects.toThrow(message);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    image.dispose();
   });
 
   it('reads pixel data ({data: RGBA, width, height}) like a browser image', async () => {

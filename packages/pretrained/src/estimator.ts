@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/skeleton';
 import type { ModelCard } from './card';
+import { checkBoolean } from '@phalanx/errors';
 import { PhalanxConfigError, PhalanxDisposedError } from './errors';
 import type { PoseHead } from './heads';
 import { imageToTensor, type HandPoseInput } from './input';
@@ -89,7 +90,8 @@ export class HandPoseEstimator {
    * **Output**: `[{keypoints: 21 × {x, y, name}, keypoints3D: 21 × {x, y, z, name}, score}]` — one hand.
    *
    * Throws `PhalanxShapeError` (wrong rank, not 3 channels, empty image, pixel data of another size),
-   * `PhalanxConfigError` (not an image, wrong dtype, disposed tensor, NaN or ±Infinity pixels) and
+   * `PhalanxConfigError` (not an image, wrong dtype, disposed tensor, NaN or ±Infinity pixels, a `config`
+   * that is not an object or a `flipHorizontal` that is not a boolean) and
    * `PhalanxDisposedError` after {@link HandPoseEstimator.dispose}.
    *
    * @example
@@ -101,6 +103,11 @@ export class HandPoseEstimator {
    */
   async estimateHands(image: HandPoseInput, config: EstimationConfig = {}): Promise<Hand[]> {
     this.checkAlive('HandPoseEstimator.estimateHands');
+    if (config === null || typeof config !== 'object') {
+      throw new PhalanxConfigError('estimateHands', 'config', 'an object {flipHorizontal?}', config);
+    }
+    if (config.flipHorizontal !== undefined)
+      checkBoolean('estimateHands', 'config.flipHorizontal', config.flipHorizontal);
     const { tensor, owned } = imageToTensor(image);
     const [height, width] = tensor.shape;
     const box = letterboxGeometry(height, width, this.head.inputSize);
