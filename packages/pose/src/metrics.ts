@@ -25,6 +25,7 @@ export function linspace(start: number, stop: number, num: number): number[] {
   checkFinite('linspace', 'start', start);
   checkFinite('linspace', 'stop', stop);
   checkInteger('linspace', 'num', num, 1);
+  if (num > 1e7) throw new PhalanxConfigError('linspace', 'num', 'an integer in [1, 10000000]', num);
   if (num === 1) return [start];
   const step = (stop - start) / (num - 1);
   const out = Array.from({ length: num }, (_, i) => i * step + start);
@@ -63,6 +64,8 @@ export function auc(thresholds: readonly number[], curve: readonly number[]): nu
     thresholds,
   );
   if (!(norm > 0)) throw new PhalanxConfigError('auc', 'thresholds', 'increasing (a range > 0)', thresholds);
+  const bad = curve.find((v) => !Number.isFinite(v));
+  if (bad !== undefined) throw new PhalanxConfigError('auc', 'curve', 'finite values', bad);
   return trapezoid(curve, thresholds) / norm;
 }
 
