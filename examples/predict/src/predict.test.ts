@@ -152,6 +152,28 @@ describe('predict: files that are not pictures', () => {
   });
 });
 
+describe('predict: command-line mistakes', () => {
+  it('an unknown option or model exits with 2 (a usage error) and prints the usage, loading nothing', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    for (const [args, message] of [
+      [['--bogus', 'x.png'], "Unknown option '--bogus'"],
+      [['--model', 'mediapipe', 'x.png'], '--model must be one of learnable-groups, ehpe'],
+      [['--flip=yes', 'x.png'], "Option '--flip' does not take an argument"],
+    ] as const) {
+      const failure = (await promisify(execFile)('node', ['--import', 'tsx', 'src/main.ts', ...args], {
+        cwd: root,
+        encoding: 'utf8',
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code: number; stderr: string; stdout: string };
+      expect(failure.code, args.join(' ')).toBe(2);
+      expect(failure.stderr).toContain(message);
+      expect(failure.stderr).toContain('Usage: predict');
+    }
+  });
+});
+
 describe('--weights: a PyTorch state_dict instead of the shipped weights', () => {
   /**
    * Other weights in PyTorch names and layouts: the shipped ones exported, each float parameter scaled by a
