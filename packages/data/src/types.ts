@@ -41,17 +41,17 @@ export interface HandSample {
 }
 
 /**
- * Throws a `PhalanxConfigError` unless width and height are integers ≥ 16 and the image has at most
- * 4096 × 4096 pixels (the renderer's canvas takes 16 bytes a pixel: 268 MB there).
+ * Throws a `PhalanxConfigError` unless width and height are integers ≥ `min` (default 16) and the image has
+ * at most 4096 × 4096 pixels (the renderer's canvas takes 16 bytes a pixel: 268 MB there).
  *
  * @example
  * ```ts
  * checkImageSize('renderSyntheticHand', 256, 256); // fine
  * ```
  */
-export function checkImageSize(component: string, width: unknown, height: unknown): void {
-  const w = checkInteger(component, 'width', width, 16);
-  const h = checkInteger(component, 'height', height, 16);
+export function checkImageSize(component: string, width: unknown, height: unknown, min = 16): void {
+  const w = checkInteger(component, 'width', width, min);
+  const h = checkInteger(component, 'height', height, min);
   if (w * h > 4096 * 4096) {
     throw new PhalanxConfigError(component, 'width × height', 'at most 16777216 pixels (4096 × 4096)', w * h);
   }

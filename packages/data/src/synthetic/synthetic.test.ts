@@ -250,6 +250,22 @@ describe('renderSyntheticHand: visibility, views and errors', () => {
     );
   });
 
+  it('createCanvas refuses sizes that are not integers ≥ 1 or over 4096 × 4096 pixels, by name', () => {
+    expect(createCanvas(1, 1).color).toHaveLength(3);
+    for (const [w, h, message] of [
+      [-1, 5, 'createCanvas: width must be an integer ≥ 1, but received -1.'],
+      [5, 2.5, 'createCanvas: height must be an integer ≥ 1, but received 2.5.'],
+      [
+        100_000,
+        100_000,
+        'createCanvas: width × height must be at most 16777216 pixels (4096 × 4096), but received 10000000000.',
+      ],
+    ] as const) {
+      expect(() => createCanvas(w, h)).toThrow(PhalanxConfigError);
+      expect(() => createCanvas(w, h)).toThrow(message);
+    }
+  });
+
   it('refuses sizes over 4096 × 4096 pixels and a seed that is not finite, before allocating', () => {
     // 100 000² pixels was a RangeError from the canvas; 20 000² would have allocated 6.4 GB first.
     for (const [width, height] of [
