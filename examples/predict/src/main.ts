@@ -9,14 +9,14 @@
  * in the picture's pixels, 3D keypoints in metres, score, and the model card). Relative paths resolve
  * against the directory the command was started from.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { HAND_POSE_MODELS, loadHandPoseEstimator, type HandPoseModelName } from '@phalanx/pretrained';
-import { predictFiles } from './predict';
+import { predictFiles, readBytes } from './predict';
 import { shippedWithTorchWeights } from './weights';
 
 const USAGE = `Usage: predict [--model learnable-groups|ehpe] [--weights FILE] [--out DIR] [--backend wasm|cpu] [--flip] IMAGE...
@@ -26,26 +26,38 @@ const USAGE = `Usage: predict [--model learnable-groups|ehpe] [--weights FILE] [
   --backend   tfjs backend (default wasm)
   --flip      mirror the output horizontally (for mirrored webcam pictures)`;
 
+/** A mistake on the command line: printed with the usage, exit code 2. */
+class UsageError extends Error {}
+
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv[0] === '--' ? argv.slice(1) : argv,
+      options: {
+        model: { type: 'string', default: 'learnable-groups' },
+        weights: { type: 'string' },
+        out: { type: 'string', default: 'predictions' },
+        backend: { type: 'string', default: 'wasm' },
+        flip: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const { values, positionals } = parseArgs({
-    args: argv[0] === '--' ? argv.slice(1) : argv,
-    options: {
-      model: { type: 'string', default: 'learnable-groups' },
-      weights: { type: 'string' },
-      out: { type: 'string', default: 'predictions' },
-      backend: { type: 'string', default: 'wasm' },
-      flip: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-    allowPositionals: true,
-  });
+  const { values, positionals } = parseCommandLine(process.argv.slice(2));
   if (values.help || positionals.length === 0) {
     console.log(USAGE);
     process.exit(values.help ? 0 : 2);
   }
   const model = values.model as HandPoseModelName;
-  if (!HAND_POSE_MODELS.includes(model)) throw new Error(`--model must be one of ${HAND_POSE_MODELS.join(', ')}`);
+  if (!HAND_POSE_MODELS.includes(model)) {
+    throw new UsageError(`--model must be one of ${HAND_POSE_MODELS.join(', ')}`);
+  }
   const cwd = process.env.INIT_CWD ?? process.cwd();
   const out = resolve(cwd, values.out);
   await tf.setBackend(values.backend);
@@ -54,7 +66,7 @@ async function main(): Promise<void> {
       ? await loadHandPoseEstimator(model)
       : await shippedWithTorchWeights(
           model,
-          new Uint8Array(await readFile(resolve(cwd, values.weights))),
+          await readBytes(resolve(cwd, values.weights)),
           resolve(cwd, values.weights),
         );
   const files = positionals.map((f) => resolve(cwd, f));
@@ -78,5 +90,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
+  if (error instanceof UsageError) console.error(USAGE);
+  process.exit(error instanceof UsageError ? 2 : 1);
 });

@@ -15,6 +15,8 @@ import { exportTorchStateDict, importTorchStateDict } from '@phalanx/learnable-g
 import {
   estimatorFromModel,
   loadHandPoseEstimator,
+  PhalanxDisposedError,
+  PhalanxFileError,
   loadHandPoseModel,
   type HandPoseEstimator,
 } from '@phalanx/pretrained';
@@ -98,6 +100,77 @@ describe('predict', () => {
     expect(report.images[0].hands[0].keypoints).toHaveLength(21);
     expect(report.images[0].hands[0].keypoints3D[0]).toEqual({ x: 0, y: 0, z: 0, name: 'wrist' });
     expect(readFileSync(join(out, 'hand.annotated.png')).subarray(1, 4).toString()).toBe('PNG');
+  });
+});
+
+describe('predict: files that are not pictures', () => {
+  it('a directory, a missing file, an empty file: named errors that name the file; nothing leaks', async () => {
+    writeFileSync(join(dir, 'empty.png'), new Uint8Array(0));
+    const cases: [string, RegExp][] = [
+      [dir, new RegExp(`^${dir}: file cannot be read: EISDIR`)],
+      [join(dir, 'missing.png'), new RegExp(`^${join(dir, 'missing.png')}: file cannot be read: ENOENT`)],
+      [join(dir, 'empty.png'), /empty\.png: image data is neither PNG nor JPEG/],
+    ];
+    for (const [file, message] of cases) {
+      const count = tf.memory().numTensors;
+      await expect(predictFiles(estimator, [file], join(dir, 'bad'))).rejects.toThrow(PhalanxFileError);
+      await expect(predictFiles(estimator, [file], join(dir, 'bad'))).rejects.toThrow(message);
+      expect(tf.memory().numTensors).toBe(count);
+    }
+  });
+
+  it('an estimator that fails leaves no picture tensor behind', async () => {
+    const disposed = await loadHandPoseEstimator('learnable-groups');
+    disposed.dispose();
+    const count = tf.memory().numTensors;
+    await expect(predictFiles(disposed, [join(dir, 'hand.png')], join(dir, 'bad'))).rejects.toThrow(
+      PhalanxDisposedError,
+    );
+    expect(tf.memory().numTensors).toBe(count);
+  });
+
+  it('the CLI exits with 1 and names the file for a directory given as a picture or as --weights', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    for (const args of [[dir], ['--weights', dir, join(dir, 'hand.png')]]) {
+      const run = promisify(execFile)(
+        'node',
+        ['--import', 'tsx', 'src/main.ts', '--backend', 'cpu', '--out', join(dir, 'cli-bad'), ...args],
+        {
+          cwd: root,
+          encoding: 'utf8',
+        },
+      );
+      const failure = (await run.then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code: number; stderr: string };
+      expect(failure.code).toBe(1);
+      expect(failure.stderr.trim().split('\n').at(-1)).toBe(
+        `${dir}: file cannot be read: EISDIR: illegal operation on a directory, read`,
+      );
+    }
+  });
+});
+
+describe('predict: command-line mistakes', () => {
+  it('an unknown option or model exits with 2 (a usage error) and prints the usage, loading nothing', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    for (const [args, message] of [
+      [['--bogus', 'x.png'], "Unknown option '--bogus'"],
+      [['--model', 'mediapipe', 'x.png'], '--model must be one of learnable-groups, ehpe'],
+      [['--flip=yes', 'x.png'], "Option '--flip' does not take an argument"],
+    ] as const) {
+      const failure = (await promisify(execFile)('node', ['--import', 'tsx', 'src/main.ts', ...args], {
+        cwd: root,
+        encoding: 'utf8',
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code: number; stderr: string; stdout: string };
+      expect(failure.code, args.join(' ')).toBe(2);
+      expect(failure.stderr).toContain(message);
+      expect(failure.stderr).toContain('Usage: predict');
+    }
   });
 });
 

@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeImage, drawSkeleton, encodePng } from '@phalanx/data';
-import type { Hand, HandPoseEstimator, ModelCard } from '@phalanx/pretrained';
+import { PhalanxFileError, type Hand, type HandPoseEstimator, type ModelCard } from '@phalanx/pretrained';
 
 /** The result for one picture. */
 export interface ImageReport {
@@ -37,6 +37,21 @@ export interface PredictOptions {
   flipHorizontal?: boolean;
 }
 
+/**
+ * The bytes of `file`; a file that cannot be read (missing, a directory, no permission) is a
+ * `PhalanxFileError` naming it — Node's own message for a directory (`EISDIR`) does not.
+ *
+ * @example
+ * const bytes = await readBytes('hand.jpg');
+ */
+export async function readBytes(file: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(file));
+  } catch (e) {
+    throw new PhalanxFileError(file, 'file', `cannot be read: ${(e as Error).message}`);
+  }
+}
+
 /** Output names that stay unique when two inputs share a base name (`a/hand.png`, `b/hand.png`). */
 function annotatedName(file: string, index: number, used: Set<string>): string {
   const stem = basename(file, extname(file));
@@ -64,10 +79,14 @@ export async function predictFiles(
   const used = new Set<string>();
   const images: ImageReport[] = [];
   for (const [index, file] of files.entries()) {
-    const picture = await decodeImage(new Uint8Array(await readFile(file)), file);
+    const picture = await decodeImage(await readBytes(file), file);
     const pixels = tf.tensor3d(Int32Array.from(picture.data), [picture.height, picture.width, 3], 'int32');
-    const hands = await estimator.estimateHands(pixels, { flipHorizontal: options.flipHorizontal });
-    pixels.dispose();
+    let hands: Hand[];
+    try {
+      hands = await estimator.estimateHands(pixels, { flipHorizontal: options.flipHorizontal });
+    } finally {
+      pixels.dispose();
+    }
     const uv = hands[0].keypoints.flatMap((k) => [k.x, k.y]);
     const annotated = annotatedName(file, index, used);
     await writeFile(join(outDir, annotated), await encodePng(drawSkeleton(picture, uv)));

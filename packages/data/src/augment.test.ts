@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { augment, colorMatrix, similarityMatrix, warpSample } from './augment';
 import { projectPoints, renderSyntheticHand } from './synthetic/render';
 import type { HandSample } from './types';
@@ -114,5 +115,36 @@ describe('augment', () => {
     expect(() => augment(s, { seed: 0, scale: [0, 1] })).toThrow(
       'augment: scale must be a range [min, max] with 0 < min ≤ max, but received [0,1].',
     );
+  });
+
+  it('refuses options that would make NaN keypoints or a huge image, and a sample whose uv is not finite', () => {
+    const s = renderSyntheticHand(1, { size: 32 });
+    const cases: [Parameters<typeof augment>[1], string][] = [
+      [{ seed: NaN }, 'augment: seed must be a finite number, but received NaN.'],
+      [{ seed: 0, rotation: Infinity }, 'augment: rotation must be a finite number, but received Infinity.'],
+      [{ seed: 0, rotation: NaN }, 'augment: rotation must be a finite number, but received NaN.'],
+      [{ seed: 0, translation: NaN }, 'augment: translation must be a finite number, but received NaN.'],
+      [{ seed: 0, margin: Infinity }, 'augment: margin must be a finite number, but received Infinity.'],
+      [{ seed: 0, color: { hue: NaN } }, 'augment: color.hue must be a finite number, but received NaN.'],
+      [
+        { seed: 0, color: { contrast: -Infinity } },
+        'augment: color.contrast must be a finite number, but received -Infinity.',
+      ],
+      [{ seed: 0, outputSize: 1e6 }, 'augment: outputSize must be an integer in [16, 4096], but received 1000000.'],
+      [
+        { seed: 0, scale: [1, Infinity] },
+        'augment: scale must be a range [min, max] with 0 < min ≤ max, but received [1,null].',
+      ],
+    ];
+    for (const [options, message] of cases) {
+      expect(() => augment(s, options), message).toThrow(PhalanxConfigError);
+      expect(() => augment(s, options)).toThrow(message);
+    }
+    const hidden = { ...s, uv: s.uv.map((v, i) => (i === 5 ? NaN : v)) };
+    expect(() => augment(hidden, { seed: 0 })).toThrow(
+      'augment: sample.uv must be finite pixel coordinates (crop: true frames them), but received NaN.',
+    );
+    // Without the crop the keypoints frame nothing: a NaN stays the sample's own.
+    expect(augment(hidden, { seed: 0, crop: false }).uv[5]).toBeNaN();
   });
 });

@@ -7,7 +7,7 @@
  * camera about its optical axis: `xyz' = R_z(θ) xyz` and `K' = A K R_z(θ)ᵀ`, which keeps `K'` a zero-skew pinhole
  * matrix when `fx = fy`. Without it `xyz` is unchanged and `K' = A K` (a general projective matrix).
  */
-import { checkInteger, describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { checkFinite, checkInteger, checkNonNegative, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { Rng } from './random';
 import { inFrame } from './readers/common';
 import type { HandSample } from './types';
@@ -265,8 +265,38 @@ export function colorMatrix(hueTurns: number, saturation: number): Float64Array 
   return mul3(mul3(fromYiq, rot), toYiq);
 }
 
+/** The options of {@link augment} with their defaults, checked: finite numbers, a bounded output size. */
+function checkAugmentOptions(options: AugmentOptions) {
+  const name = 'augment';
+  checkFinite(name, 'seed', options.seed);
+  const size = checkInteger(name, 'outputSize', options.outputSize ?? 256, 16);
+  if (size > 4096) throw new PhalanxConfigError(name, 'outputSize', 'an integer in [16, 4096]', size);
+  const margin = options.margin ?? 0.2;
+  if (!(margin >= 0)) throw new PhalanxConfigError(name, 'margin', 'a number ≥ 0', margin, describeCompact);
+  checkNonNegative(name, 'margin', margin);
+  const [zMin, zMax] = options.scale ?? [0.85, 1.15];
+  if (!(zMin > 0 && zMax >= zMin && Number.isFinite(zMax)))
+    throw new PhalanxConfigError(
+      name,
+      'scale',
+      'a range [min, max] with 0 < min ≤ max',
+      options.scale,
+      describeCompact,
+    );
+  const rotDeg = checkFinite(name, 'rotation', options.rotation ?? 30);
+  const shift = checkFinite(name, 'translation', options.translation ?? 0.05);
+  const col = options.color ?? {};
+  for (const key of ['hue', 'saturation', 'contrast', 'brightness'] as const) {
+    if (col[key] !== undefined) checkFinite(name, `color.${key}`, col[key]);
+  }
+  return { size, margin, zMin, zMax, rotDeg, shift, col };
+}
+
 /**
  * Draws augmentation parameters from `options.seed` and applies them (`warpSample`). Deterministic for a seed.
+ *
+ * Throws `PhalanxConfigError` for options that are not finite numbers, an `outputSize` outside [16, 4096],
+ * and (with `crop`, the default) a sample whose `uv` is not finite.
  *
  * @example
  * const sample = renderSyntheticHand(7, { size: 256 });
@@ -274,26 +304,16 @@ export function colorMatrix(hueTurns: number, saturation: number): Float64Array 
  * // project(a.xyz, a.K) equals a.uv (up to float rounding)
  */
 export function augment<S extends HandSample>(sample: S, options: AugmentOptions): S {
-  const size = checkInteger('augment', 'outputSize', options.outputSize ?? 256, 16);
-  const margin = options.margin ?? 0.2;
-  if (!(margin >= 0)) throw new PhalanxConfigError('augment', 'margin', 'a number ≥ 0', margin, describeCompact);
-  const [zMin, zMax] = options.scale ?? [0.85, 1.15];
-  if (!(zMin > 0 && zMax >= zMin))
-    throw new PhalanxConfigError(
-      'augment',
-      'scale',
-      'a range [min, max] with 0 < min ≤ max',
-      options.scale,
-      describeCompact,
-    );
-  const rotDeg = options.rotation ?? 30;
-  const shift = options.translation ?? 0.05;
-  const col = options.color ?? {};
+  const { size, margin, zMin, zMax, rotDeg, shift, col } = checkAugmentOptions(options);
   const rng = new Rng(options.seed, 0x5eed);
   let cx: number;
   let cy: number;
   let side: number;
   if (options.crop ?? true) {
+    const bad = Array.from(sample.uv).find((v) => !Number.isFinite(v));
+    if (bad !== undefined) {
+      throw new PhalanxConfigError('augment', 'sample.uv', 'finite pixel coordinates (crop: true frames them)', bad);
+    }
     let x0 = Infinity;
     let y0 = Infinity;
     let x1 = -Infinity;

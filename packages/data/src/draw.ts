@@ -2,7 +2,8 @@
  * Drawing helpers for looking at samples: a skeleton overlay and contact sheets (grids of images).
  */
 import { NUM_JOINTS, SKELETON_EDGES } from '@phalanx/skeleton';
-import type { RgbImage } from './types';
+import { PhalanxShapeError } from '@phalanx/errors';
+import { checkRgbImage, type RgbImage } from './types';
 
 /** One colour per finger (thumb … pinky), 0–255. */
 export const FINGER_COLORS: readonly (readonly [number, number, number])[] = [
@@ -21,6 +22,11 @@ function put(img: Uint8Array, W: number, H: number, x: number, y: number, c: rea
   img[o + 2] = c[2];
 }
 
+/** The rows or columns `[from, to]` clipped to `[0, size − 1]` (empty when `from > to`). */
+function span(from: number, to: number, size: number): [number, number] {
+  return [Math.max(0, Math.floor(from)), Math.min(size - 1, Math.ceil(to))];
+}
+
 function disc(
   img: Uint8Array,
   W: number,
@@ -31,14 +37,24 @@ function disc(
   c: readonly number[],
   ring = false,
 ): void {
-  for (let y = Math.floor(cy - r); y <= Math.ceil(cy + r); y++) {
-    for (let x = Math.floor(cx - r); x <= Math.ceil(cx + r); x++) {
+  if (!Number.isFinite(cx) || !Number.isFinite(cy)) return;
+  // Only the pixels of the image: a joint far outside it costs nothing.
+  const [top, bottom] = span(cy - r, cy + r, H);
+  const [left, right] = span(cx - r, cx + r, W);
+  for (let y = top; y <= bottom; y++) {
+    for (let x = left; x <= right; x++) {
       const d = Math.hypot(x - cx, y - cy);
       if (d <= r && (!ring || d >= r - 1.2)) put(img, W, H, x, y, c);
     }
   }
 }
 
+/**
+ * Paints the pixels within `width / 2` of the segment (x0, y0)–(x1, y1), the union of the discs along
+ * it, visiting only the pixels of the image in the segment's bounding box: a bone of any length, or
+ * with an end far outside the image, costs at most the image's area. An end that is not finite draws
+ * nothing.
+ */
 function line(
   img: Uint8Array,
   W: number,
@@ -50,18 +66,31 @@ function line(
   c: readonly number[],
   width: number,
 ): void {
-  const n = Math.ceil(Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0)) * 2) + 1;
-  for (let i = 0; i <= n; i++) {
-    const t = i / n;
-    disc(img, W, H, x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, width / 2, c);
+  if (![x0, y0, x1, y1].every(Number.isFinite)) return;
+  const r = width / 2;
+  const [dx, dy] = [x1 - x0, y1 - y0];
+  const length2 = dx * dx + dy * dy;
+  const [top, bottom] = span(Math.min(y0, y1) - r, Math.max(y0, y1) + r, H);
+  const [left, right] = span(Math.min(x0, x1) - r, Math.max(x0, x1) + r, W);
+  for (let y = top; y <= bottom; y++) {
+    for (let x = left; x <= right; x++) {
+      const t = length2 > 0 ? Math.min(1, Math.max(0, ((x - x0) * dx + (y - y0) * dy) / length2)) : 0;
+      if (Math.hypot(x - x0 - t * dx, y - y0 - t * dy) <= r) put(img, W, H, x, y, c);
+    }
   }
 }
 
 /**
  * Returns a uint8 copy of `image` with the 21-joint skeleton drawn: bones coloured by finger, visible joints as
- * filled dots, invisible ones (occluded or out of frame) as rings.
+ * filled dots, invisible ones (occluded or out of frame) as rings. Joints outside the image are drawn where
+ * their dots and bones cross it; joints that are not finite (NaN, ±Infinity) and their bones are left out.
+ * The time taken is bounded by the image's area per bone and joint, wherever the joints are.
  */
 export function drawSkeleton(image: RgbImage, uv: ArrayLike<number>, visible?: ArrayLike<number>): RgbImage {
+  checkRgbImage('drawSkeleton', image);
+  if (!(uv?.length >= 2 * NUM_JOINTS)) {
+    throw new PhalanxShapeError('drawSkeleton', 'uv', '42 numbers (21 joints × (x, y))', uv?.length);
+  }
   const { width: W, height: H } = image;
   const out = new Uint8Array(W * H * 3);
   const f = image.data instanceof Float32Array ? 255 : 1;
@@ -84,6 +113,12 @@ export function drawSkeleton(image: RgbImage, uv: ArrayLike<number>, visible?: A
 export function contactSheet(images: readonly RgbImage[], columns = 4, gap = 4): RgbImage {
   if (images.length === 0) return { data: new Uint8Array(0), width: 0, height: 0 };
   const { width: w, height: h } = images[0];
+  images.forEach((img, k) => {
+    checkRgbImage('contactSheet', img, `images[${k}]`);
+    if (img.width !== w || img.height !== h) {
+      throw new PhalanxShapeError('contactSheet', `images[${k}]`, `${w}×${h} like images[0]`, [img.width, img.height]);
+    }
+  });
   const rows = Math.ceil(images.length / columns);
   const W = columns * w + (columns + 1) * gap;
   const H = rows * h + (rows + 1) * gap;

@@ -1,8 +1,8 @@
 import { deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
-import { PhalanxFileError } from '@phalanx/errors';
-import { DEFAULT_MAX_PIXELS, decodeImage, encodePng, readImageHeader } from './image-io';
+import { PhalanxFileError, PhalanxShapeError } from '@phalanx/errors';
+import { DEFAULT_MAX_PIXELS, decodeImage, encodeJpeg, encodePng, readImageHeader } from './image-io';
 
 /** A PNG chunk: length, type, data, CRC-32 of type + data (computed here, per the PNG specification). */
 function chunk(type: string, data: Uint8Array): Uint8Array {
@@ -78,6 +78,26 @@ describe('decodeImage: pixel budget', () => {
     await expect(decodeImage(big, 'big.jpg')).rejects.toThrow(/big\.jpg: image size is 12000×12000 = 144000000 pixels/);
   });
 
+  it('refuses a header that declares no pixels (zero width or height) by name', async () => {
+    const jpegBytes = smallJpeg(16, 8);
+    const at = readSofOffset(jpegBytes);
+    const cases: [Uint8Array, string][] = [
+      [declaredPng(0, 10, 10), 'p.png: PNG header declares 0×10 pixels (width and height must be ≥ 1)'],
+      [declaredPng(10, 0, 0), 'p.png: PNG header declares 10×0 pixels (width and height must be ≥ 1)'],
+    ];
+    for (const offset of [5, 7]) {
+      const bytes = jpegBytes.slice();
+      new DataView(bytes.buffer).setUint16(at + offset, 0);
+      const [w, h] = offset === 5 ? [16, 0] : [0, 8];
+      cases.push([bytes, `p.png: JPEG header declares ${w}×${h} pixels (width and height must be ≥ 1)`]);
+    }
+    for (const [bytes, message] of cases) {
+      expect(() => readImageHeader(bytes, 'p.png')).toThrow(PhalanxFileError);
+      expect(() => readImageHeader(bytes, 'p.png')).toThrow(message);
+      await expect(decodeImage(bytes, 'p.png')).rejects.toThrow(message);
+    }
+  });
+
   it('decodes a PNG within the budget', async () => {
     const img = await decodeImage(declaredPng(20, 10, 10), 'ok.png', { maxPixels: 200 });
     expect([img.width, img.height]).toEqual([20, 10]);
@@ -90,3 +110,20 @@ function readSofOffset(b: Uint8Array): number {
   for (let i = 2; i + 1 < b.length; i++) if (b[i] === 0xff && b[i + 1] >= 0xc0 && b[i + 1] <= 0xc2) return i;
   throw new Error('no SOF');
 }
+
+describe('encodePng / encodeJpeg: the image must hold its pixels', () => {
+  it('refuses data that is not width × height × 3 values and an empty image, by name', async () => {
+    for (const [encode, name] of [
+      [encodePng, 'encodePng'],
+      [(image: Parameters<typeof encodePng>[0]) => encodeJpeg(image), 'encodeJpeg'],
+    ] as const) {
+      await expect(encode({ data: new Uint8Array(3), width: 5, height: 5 })).rejects.toThrow(
+        `${name}: image.data must be 5 × 5 × 3 = 75 values (Uint8Array or Float32Array), but received 3.`,
+      );
+      await expect(encode({ data: new Uint8Array(0), width: 0, height: 0 })).rejects.toThrow(PhalanxShapeError);
+      await expect(encode({ data: new Uint8Array(6), width: 2.5, height: 1 })).rejects.toThrow(
+        `${name}: image must be an RGB image {data, width ≥ 1, height ≥ 1}, but received [2.5, 1].`,
+      );
+    }
+  });
+});

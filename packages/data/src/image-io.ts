@@ -3,7 +3,7 @@
  * The libraries are loaded on first use, so importing `@phalanx/data` in a browser does not pull them in.
  */
 import { describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
-import type { RgbImage } from './types';
+import { checkRgbImage, type RgbImage } from './types';
 
 interface PngModule {
   PNG: {
@@ -114,7 +114,8 @@ function jpegHeader(bytes: Uint8Array, view: DataView, name: string): ImageHeade
 /**
  * Reads the format, width and height of PNG or JPEG bytes from their header, without decoding pixels.
  *
- * @throws PhalanxFileError naming `name` for other signatures or a header without dimensions.
+ * @throws PhalanxFileError naming `name` for other signatures, a header without dimensions or one that
+ * declares a zero width or height.
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';
@@ -124,9 +125,16 @@ function jpegHeader(bytes: Uint8Array, view: DataView, name: string): ImageHeade
  */
 export function readImageHeader(bytes: Uint8Array, name = 'image'): ImageHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length > 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return pngHeader(bytes, view, name);
-  if (bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8) return jpegHeader(bytes, view, name);
-  throw new PhalanxFileError(name, 'image data', 'is neither PNG nor JPEG (unknown signature)');
+  let header: ImageHeader;
+  if (bytes.length > 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) header = pngHeader(bytes, view, name);
+  else if (bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8) header = jpegHeader(bytes, view, name);
+  else throw new PhalanxFileError(name, 'image data', 'is neither PNG nor JPEG (unknown signature)');
+  if (header.width === 0 || header.height === 0) {
+    const format = header.format === 'png' ? 'PNG' : 'JPEG';
+    const size = `${header.width}×${header.height}`;
+    throw new PhalanxFileError(name, `${format} header`, `declares ${size} pixels (width and height must be ≥ 1)`);
+  }
+  return header;
 }
 
 /**
@@ -209,6 +217,7 @@ function toRgba(image: RgbImage): Uint8Array {
  * ```
  */
 export async function encodePng(image: RgbImage): Promise<Uint8Array> {
+  checkRgbImage('encodePng', image);
   const { PNG } = await loadPng();
   const { width, height } = image;
   return new Uint8Array(PNG.sync.write({ width, height, data: asBuffer(toRgba(image)) }));
@@ -231,6 +240,7 @@ export async function encodeJpeg(image: RgbImage, quality = 95): Promise<Uint8Ar
   if (typeof quality !== 'number' || !(quality >= 1 && quality <= 100)) {
     throw new PhalanxConfigError('encodeJpeg', 'quality', 'a number in [1, 100]', quality, describeCompact);
   }
+  checkRgbImage('encodeJpeg', image);
   const jpeg = await loadJpeg();
   const { width, height } = image;
   return new Uint8Array(jpeg.encode({ data: asBuffer(toRgba(image)), width, height }, quality).data);

@@ -1,5 +1,5 @@
 /** Types shared by the synthetic renderer, the dataset readers and the augmentations. */
-import { checkInteger } from '@phalanx/errors';
+import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 
 /** Pixel storage: `'uint8'` (0–255) or `'float32'` (0–1). */
 export type ImageFormat = 'uint8' | 'float32';
@@ -40,8 +40,42 @@ export interface HandSample {
   visible: Uint8Array;
 }
 
-/** Throws unless width and height are integers ≥ 16. */
-export function checkImageSize(component: string, width: unknown, height: unknown): void {
-  checkInteger(component, 'width', width, 16);
-  checkInteger(component, 'height', height, 16);
+/**
+ * Throws a `PhalanxConfigError` unless width and height are integers ≥ `min` (default 16) and the image has
+ * at most 4096 × 4096 pixels (the renderer's canvas takes 16 bytes a pixel: 268 MB there).
+ *
+ * @example
+ * ```ts
+ * checkImageSize('renderSyntheticHand', 256, 256); // fine
+ * ```
+ */
+export function checkImageSize(component: string, width: unknown, height: unknown, min = 16): void {
+  const w = checkInteger(component, 'width', width, min);
+  const h = checkInteger(component, 'height', height, min);
+  if (w * h > 4096 * 4096) {
+    throw new PhalanxConfigError(component, 'width × height', 'at most 16777216 pixels (4096 × 4096)', w * h);
+  }
+}
+
+/**
+ * Throws a `PhalanxShapeError` of `component` unless `image` is an {@link RgbImage} that holds its pixels:
+ * integer width and height ≥ 1, and `data` a `Uint8Array` or `Float32Array` of `width × height × 3` values.
+ * `argument` names the image in the message (default `image`).
+ *
+ * @example
+ * ```ts
+ * checkRgbImage('encodePng', { data: new Uint8Array(12), width: 2, height: 2 }); // fine
+ * ```
+ */
+export function checkRgbImage(component: string, image: RgbImage, argument = 'image'): void {
+  const { width, height, data } = image ?? {};
+  if (!Number.isInteger(width) || !Number.isInteger(height) || !(width >= 1 && height >= 1)) {
+    const received = image === null || typeof image !== 'object' ? image : [width, height];
+    throw new PhalanxShapeError(component, argument, 'an RGB image {data, width ≥ 1, height ≥ 1}', received);
+  }
+  const values = width * height * 3;
+  if (!(data instanceof Uint8Array || data instanceof Float32Array) || data.length !== values) {
+    const expected = `${width} × ${height} × 3 = ${values} values (Uint8Array or Float32Array)`;
+    throw new PhalanxShapeError(component, `${argument}.data`, expected, (data as { length?: number })?.length);
+  }
 }

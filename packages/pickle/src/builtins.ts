@@ -20,6 +20,7 @@ const encode: PickleClass = {
   create(args, ctx) {
     const [text, encoding = 'utf-8'] = args;
     if (typeof text !== 'string') return ctx.fail('encodes something that is not a string');
+    ctx.charge(text.length);
     if (typeof encoding !== 'string' || !LATIN1_NAMES.has(encoding.toLowerCase())) {
       return ctx.fail(`encodes text as ${String(encoding)}; this reader knows latin-1 only`);
     }
@@ -31,6 +32,7 @@ const bytearray: PickleClass = {
   create(args, ctx) {
     const [source] = args;
     if (source === undefined) return new Uint8Array(0);
+    if (typeof source === 'string' || source instanceof Uint8Array) ctx.charge(source.length);
     if (typeof source === 'string') return strictLatin1(ctx, source);
     if (source instanceof Uint8Array) return new Uint8Array(source);
     return ctx.fail('builds a bytearray from something that is not bytes or text');
@@ -42,6 +44,7 @@ const setClass: PickleClass = {
   create(args, ctx) {
     const [items = []] = args;
     if (!Array.isArray(items)) return ctx.fail('builds a set from something that is not a list');
+    ctx.charge(8 * items.length);
     return [...items];
   },
 };
@@ -51,6 +54,7 @@ const orderedDict: PickleClass = {
     const out = new Map<PyValue, PyValue>();
     const [items = []] = args;
     if (!Array.isArray(items)) return ctx.fail('builds an OrderedDict from something that is not a list of pairs');
+    ctx.charge(16 * items.length);
     for (const pair of items) {
       if (!Array.isArray(pair) || pair.length !== 2)
         return ctx.fail('builds an OrderedDict from an item that is not a pair');

@@ -163,3 +163,78 @@ describe('unpickle: named errors for what Python refuses', () => {
     refuses(ops(...PROTO2, 0x58, u32(2), 0xc3, 0x28, STOP), /not valid UTF-8/);
   });
 });
+
+describe('unpickle: memory bounded by the input', () => {
+  /**
+   * A pickle that memoizes one `payload` (`BINPUT 0`), the callable `global` (`BINPUT 1`) and `extra`, which
+   * memoizes `count` more arguments (`BINPUT 2…`), then calls `global(payload, *more)` `calls` times into one
+   * list: about 12 bytes a call, each building a copy of the payload (or 8× it, as NumPy float64 values).
+   */
+  function amplifier(payload: Uint8Array, global: string, extra: Uint8Array, count: number, calls: number): Uint8Array {
+    const args = Array.from({ length: count }, (_, i) => [0x68, 2 + i]).flat();
+    const call = [0x68, 1, 0x28, 0x68, 0, ...args, 0x74, 0x52];
+    return ops(
+      0x80,
+      3,
+      payload,
+      0x71,
+      0,
+      0x30,
+      `c${global}\n`,
+      0x71,
+      1,
+      0x30,
+      extra,
+      0x5d,
+      0x28,
+      new Uint8Array(Array.from({ length: calls }, () => call).flat()),
+      0x65,
+      STOP,
+    );
+  }
+  const raw = 100_000;
+  const bytes = ops(0x42, u32(raw), new Uint8Array(raw));
+  const list = ops(
+    0x5d,
+    0x28,
+    new Uint8Array(2 * raw).map((_, i) => (i % 2 === 0 ? 0x4b : 7)),
+    0x65,
+  );
+  // frombuffer(payload, dtype('u1'), (100000,)): the dtype at memo 2, the shape at memo 3.
+  const u1 = ops('cnumpy\ndtype\n', 0x58, u32(2), 'u1', 0x85, 0x52, 0x71, 2, 0x30, 0x4a, u32(raw), 0x85, 0x71, 3, 0x30);
+
+  it('refuses a small pickle whose calls copy one memoized value thousands of times, before allocating it all', () => {
+    const cases: [string, Uint8Array][] = [
+      // 300 NumPy arrays of 100 000 uint8, each 800 KB of float64 values: 240 MB from a 104 KB file.
+      ['numpy frombuffer', amplifier(bytes, 'numpy.core.numeric\n_frombuffer', u1, 2, 300)],
+      // 3000 copies of a 100 KB bytes object, and 300 sets of a 100 000-item list.
+      ['bytearray', amplifier(bytes, 'builtins\nbytearray', new Uint8Array(0), 0, 3000)],
+      ['set', amplifier(list, 'builtins\nset', new Uint8Array(0), 0, 300)],
+    ];
+    for (const [what, pickle] of cases) {
+      expect(pickle.length, what).toBeLessThan(250_000);
+      const before = process.memoryUsage();
+      const [error, ms] = timed(() => {
+        try {
+          unpickle(pickle, 'x.pickle');
+        } catch (e) {
+          return e;
+        }
+      });
+      expect(error, what).toBeInstanceOf(PhalanxFileError);
+      expect((error as Error).message).toMatch(
+        /^x\.pickle: pickle opcode 0x52 at byte \d+ builds more than \d+ bytes of values/,
+      );
+      const after = process.memoryUsage();
+      expect(after.arrayBuffers + after.heapUsed - before.arrayBuffers - before.heapUsed, what).toBeLessThan(150e6);
+      expect(ms).toBeLessThan(10_000);
+    }
+  });
+
+  it('decodes the same calls within the budget', () => {
+    const arrays = unpickle(amplifier(bytes, 'numpy.core.numeric\n_frombuffer', u1, 2, 3)) as PyValue[];
+    expect(arrays).toHaveLength(3);
+    expect(arrays.every((a) => isNdArray(a) && a.shape[0] === raw)).toBe(true);
+    expect(unpickle(amplifier(list, 'builtins\nset', new Uint8Array(0), 0, 20))).toHaveLength(20);
+  });
+});

@@ -12,6 +12,21 @@ export interface PickleContext {
   fail(problem: string): never;
   /** Marks `target` as incomplete until its `setState` runs; an incomplete object at STOP is an error. */
   awaitState(target: object): void;
+  /**
+   * Counts `bytes` that a call is about to allocate for values it copies or expands (a set from a list, a
+   * bytearray, NumPy values); throws a `PhalanxFileError` once a pickle has built more than
+   * 64 MiB + 32 bytes per byte of the pickle — a few bytes of opcodes can copy one memoized value again and again.
+   */
+  charge(bytes: number): void;
+}
+
+/**
+ * The bytes of values the calls of a pickle of `length` bytes may build (copies and expansions counted by
+ * `PickleContext.charge`): 64 MiB plus 32 per byte of the pickle. A pickle's own values take at most 16
+ * bytes per byte of it (NumPy uint8 read as float64, and again reordered from Fortran order).
+ */
+function valueBudget(length: number): number {
+  return 64 * 2 ** 20 + 32 * length;
 }
 
 /**
@@ -97,6 +112,17 @@ export class PickleMachine implements PickleContext {
 
   awaitState(target: object): void {
     this.incomplete.add(target);
+  }
+
+  /** Bytes counted by {@link PickleMachine.charge} so far. */
+  private charged = 0;
+
+  charge(bytes: number): void {
+    this.charged += bytes;
+    const budget = valueBudget(this.bytes.length);
+    if (!(this.charged <= budget)) {
+      this.fail(`builds more than ${budget} bytes of values from a ${this.bytes.length}-byte pickle (${this.charged})`);
+    }
   }
 
   /** Fails unless `n` more bytes exist. */

@@ -96,6 +96,7 @@ function fillArray(
       `builds a NumPy array of shape (${shape.join(', ')}) ${dtype.code} from ${bytes.length} bytes (expected ${size * width})`,
     );
   }
+  ctx.charge(8 * size * (fortran && shape.length > 1 ? 2 : 1) + (typeof raw === 'string' ? raw.length : 0));
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const littleEndian = dtype.order !== '>';
   const data = new Float64Array(size);

@@ -109,7 +109,7 @@ export function readKeypointPair(
   gt: unknown,
   pred: unknown,
   dims: readonly number[] = [2, 3],
-): { gt: number[][][]; pred: number[][][]; batched: boolean } {
+): { gt: number[][][]; pred: number[][][]; batched: boolean; joints: number; dims: number } {
   const expected = `keypoints [N, J, D] or [J, D] with D in {${dims.join(', ')}}`;
   const g = readPoints(component, 'gt', gt, [2, 3], expected, dims);
   const p = readPoints(component, 'pred', pred, [2, 3], expected, dims);
@@ -121,6 +121,9 @@ export function readKeypointPair(
     gt: (batched ? g.value : [g.value]) as number[][][],
     pred: (batched ? p.value : [p.value]) as number[][][],
     batched,
+    // From the shape, not the values: a batch of 0 hands has none to read them from.
+    joints: g.shape[g.shape.length - 2],
+    dims: g.shape[g.shape.length - 1],
   };
 }
 

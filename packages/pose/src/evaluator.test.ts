@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readJson, useBackend, type TensorJson } from '@phalanx/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KeypointEvaluator } from './evaluator';
-import { auc, linspace, mpjpe, paMpjpe } from './metrics';
+import { auc, freihandAlign, linspace, mpjpe, paMpjpe } from './metrics';
 import { rng } from '../test/hands';
 
 interface MetricsGolden {
@@ -199,6 +199,43 @@ describe('KeypointEvaluator other shapes and errors', () => {
     expect(m.perJoint[0].pckCurve).toEqual([0.5, 0.5, 0.5, 0.5, 0.5, 1, 1, 1, 1, 1, 1]);
     expect(m.perJoint[1].pckCurve).toEqual([0.5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
     expect(m.auc).toBeCloseTo(((0.5 * 4.5 + 5.5) / 10 + (0.75 + 9) / 10) / 2, 14);
+  });
+
+  it('an empty batch (B = 0 tensors) feeds nothing; mpjpe and paMpjpe name it, with or without visible', () => {
+    const ev = new KeypointEvaluator();
+    const empty = [tf.zeros([0, 21, 3]), tf.zeros([0, 21, 3]), tf.zeros([0, 21])];
+    ev.feed(empty[0], empty[1]).feed(empty[0], empty[1], empty[2]);
+    expect(ev.numSamples).toBe(0);
+    expect(() => ev.feed(tf.zeros([0, 20, 3]), tf.zeros([0, 20, 3]))).toThrow(
+      'KeypointEvaluator.feed: gt must be keypoints with 21 joints (numJoints), but received 20.',
+    );
+    ev.feed(gt, pred).feed(empty[0], empty[1]);
+    expect(ev.numSamples).toBe(gt.length);
+    for (const [f, name] of [
+      [mpjpe, 'mpjpe'],
+      [paMpjpe, 'paMpjpe'],
+    ] as const) {
+      for (const visible of [undefined, empty[2]]) {
+        expect(() => f(empty[0], empty[1], visible)).toThrow(
+          `${name}: visible must be at least one visible keypoint, but received 0.`,
+        );
+      }
+    }
+    // freihandAlign aligns one hand: a batch, even of one or none, is named rather than cut to its first hand.
+    for (const shape of [
+      [0, 21, 3],
+      [2, 21, 3],
+    ]) {
+      const batch = tf.zeros(shape);
+      expect(() => freihandAlign(batch, batch)).toThrow(
+        `freihandAlign: gt must be keypoints [J, 3] (or [1, J, 3]) of one hand, but received [${shape.join(', ')}].`,
+      );
+      batch.dispose();
+    }
+    const [one, hand] = [tf.tensor3d([gt[0]]), tf.tensor2d(gt[0])];
+    expect(freihandAlign(one, one)).toEqual(freihandAlign(hand, hand));
+    tf.dispose([one, hand]);
+    tf.dispose(empty);
   });
 
   it('rejects bad input with named errors', () => {

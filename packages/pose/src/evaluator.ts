@@ -154,12 +154,10 @@ export class KeypointEvaluator {
    * D is not 2 or 3 or differs from earlier calls, or `visible` does not match.
    */
   feed(gt: Keypoints, pred: Keypoints, visible?: Visibility): this {
-    const { gt: g, pred: p, batched } = readKeypointPair(`${NAME}.feed`, gt, pred);
-    const j = g[0].length;
+    const { gt: g, pred: p, batched, joints: j, dims: d } = readKeypointPair(`${NAME}.feed`, gt, pred);
     if (j !== this.numJoints) {
       throw new PhalanxShapeError(`${NAME}.feed`, 'gt', `keypoints with ${this.numJoints} joints (numJoints)`, j);
     }
-    const d = g[0][0].length;
     if (this.dims !== null && d !== this.dims) {
       throw new PhalanxShapeError(`${NAME}.feed`, 'gt', `keypoints with D = ${this.dims} as in earlier feeds`, d);
     }

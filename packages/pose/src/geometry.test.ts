@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { expectClose, forEachBackend } from '@phalanx/testing';
+import { expectClose, forEachBackend, useBackend } from '@phalanx/testing';
 import { describe, expect, it } from 'vitest';
 import {
   applySimilarity,
@@ -14,7 +14,7 @@ import {
   xyzToUvd,
 } from './geometry';
 import { det3 } from './linalg';
-import { freihandAlign, mpjpe, paMpjpe } from './metrics';
+import { auc, freihandAlign, linspace, mpjpe, paMpjpe } from './metrics';
 import { randomHand, randomK, randomRotation, rng } from '../test/hands';
 
 const K = [
@@ -262,6 +262,33 @@ describe('Gaussian heatmaps (arrays)', () => {
     expect(() => gaussianHeatmapsArray(uv, { height: 4.5, width: 4 })).toThrow(
       'gaussianHeatmapsArray: height must be an integer ≥ 1, but received 4.5.',
     );
+  });
+
+  it('refuses a sigma so small that the float32 maps would be NaN, and leaks nothing on a visible mismatch', async () => {
+    await useBackend('cpu');
+    const uv = [
+      [10, 20],
+      [3, 3],
+    ];
+    for (const sigma of [1e-30, [1, 1e-25] as [number, number]]) {
+      expect(() => gaussianHeatmaps(uv, { height: 8, width: 8, sigma })).toThrow(
+        /^gaussianHeatmaps: sigma must be a number ≥ 1e-19 \(2σ² a normal float32\), but received 1e-\d+\.$/,
+      );
+      expect(() => gaussianHeatmapsArray(uv, { height: 8, width: 8, sigma })).toThrow(/sigma must be a number ≥ 1e-19/);
+    }
+    const before = tf.memory().numTensors;
+    expect(() => gaussianHeatmaps(uv, { height: 8, width: 8, visible: [1, 0, 1] })).toThrow(
+      'gaussianHeatmaps: visible must be [2], but received [3].',
+    );
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('auc refuses a curve that is not finite; linspace refuses more than 10⁷ points', () => {
+    expect(() => auc([0, 1], [NaN, 1])).toThrow('auc: curve must be finite values, but received NaN.');
+    expect(() => linspace(0, 1, 1e12)).toThrow(
+      'linspace: num must be an integer in [1, 10000000], but received 1000000000000.',
+    );
+    expect(linspace(0, 1, 3)).toEqual([0, 0.5, 1]);
   });
 });
 

@@ -5,7 +5,7 @@
  * `arraySync`); results are plain numbers.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { distance, readKeypointPair, readVisibility } from './arrays';
+import { distance, readKeypointPair, readVisibility, shapeOfInput } from './arrays';
 import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from '@phalanx/errors';
 import { svd3, type Matrix3 } from './linalg';
 
@@ -25,6 +25,7 @@ export function linspace(start: number, stop: number, num: number): number[] {
   checkFinite('linspace', 'start', start);
   checkFinite('linspace', 'stop', stop);
   checkInteger('linspace', 'num', num, 1);
+  if (num > 1e7) throw new PhalanxConfigError('linspace', 'num', 'an integer in [1, 10000000]', num);
   if (num === 1) return [start];
   const step = (stop - start) / (num - 1);
   const out = Array.from({ length: num }, (_, i) => i * step + start);
@@ -63,6 +64,8 @@ export function auc(thresholds: readonly number[], curve: readonly number[]): nu
     thresholds,
   );
   if (!(norm > 0)) throw new PhalanxConfigError('auc', 'thresholds', 'increasing (a range > 0)', thresholds);
+  const bad = curve.find((v) => !Number.isFinite(v));
+  if (bad !== undefined) throw new PhalanxConfigError('auc', 'curve', 'finite values', bad);
   return trapezoid(curve, thresholds) / norm;
 }
 
@@ -88,8 +91,8 @@ export function endPointErrors(gt: Keypoints, pred: Keypoints): number[][] | num
  */
 export function mpjpe(gt: Keypoints, pred: Keypoints, visible?: Visibility): number {
   const name = 'mpjpe';
-  const { gt: g, pred: p, batched } = readKeypointPair(name, gt, pred);
-  const vis = visible === undefined ? undefined : readVisibility(name, visible, g.length, g[0].length, batched);
+  const { gt: g, pred: p, batched, joints } = readKeypointPair(name, gt, pred);
+  const vis = visible === undefined ? undefined : readVisibility(name, visible, g.length, joints, batched);
   let total = 0;
   let count = 0;
   g.forEach((hand, i) =>
@@ -109,14 +112,18 @@ export function mpjpe(gt: Keypoints, pred: Keypoints, visible?: Visibility): num
  * orthogonal matrix: reflections allowed), scale by the sum of singular values, then undo gt's
  * normalisation. Prefer `procrustesAlign` for a proper-rotation alignment.
  *
- * **Shapes**: `pred [J, 3]`, `gt [J, 3]` → aligned `pred [J][3]`.
+ * **Shapes**: `pred [J, 3]`, `gt [J, 3]` (or `[1, J, 3]` tensors) → aligned `pred [J][3]`; a batch of
+ * another size is a `PhalanxShapeError`.
  * @example
  * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
  * const pred = gt.map(([x, y, z]) => [y + 0.01, -x, z]);
  * paMpjpe(gt, pred) === mpjpe(gt, freihandAlign(pred, gt)); // per sample
  */
 export function freihandAlign(pred: tf.Tensor | number[][], gt: tf.Tensor | number[][]): number[][] {
-  const { gt: g, pred: p } = readKeypointPair('freihandAlign', gt, pred, [3]);
+  const { gt: g, pred: p, batched } = readKeypointPair('freihandAlign', gt, pred, [3]);
+  if (batched && g.length !== 1) {
+    throw new PhalanxShapeError('freihandAlign', 'gt', 'keypoints [J, 3] (or [1, J, 3]) of one hand', shapeOfInput(gt));
+  }
   return alignOne(p[0], g[0]);
 }
 
@@ -153,8 +160,8 @@ function alignOne(p: number[][], g: number[][]): number[][] {
  */
 export function paMpjpe(gt: Keypoints, pred: Keypoints, visible?: Visibility): number {
   const name = 'paMpjpe';
-  const { gt: g, pred: p, batched } = readKeypointPair(name, gt, pred, [3]);
-  const vis = visible === undefined ? undefined : readVisibility(name, visible, g.length, g[0].length, batched);
+  const { gt: g, pred: p, batched, joints } = readKeypointPair(name, gt, pred, [3]);
+  const vis = visible === undefined ? undefined : readVisibility(name, visible, g.length, joints, batched);
   let total = 0;
   let count = 0;
   g.forEach((hand, i) => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@phalanx/testing';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SKELETON_EDGES, TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
 import {
@@ -143,5 +144,29 @@ describe('RHD permutations', () => {
     expect(() => rhdToFreihand([[1, 2, 3]])).toThrow(
       'permuteJoints: x must be an array or tensor with 21 joints on axis -2, but received [1, 3].',
     );
+  });
+
+  it('permuteJoints refuses a perm that is not a permutation (arrays and tensors), by name', () => {
+    const xs = [
+      [1, 10],
+      [2, 20],
+      [3, 30],
+    ];
+    const t = tf.tensor2d(xs);
+    const before = tf.memory().numTensors;
+    for (const perm of [
+      [0, 0, 2],
+      [0, 1, 3],
+      [0, 1, -1],
+      [0, 1, 1.5],
+      [2, 1, NaN],
+    ]) {
+      for (const x of [xs, t]) {
+        expect(() => permuteJoints(x, perm), JSON.stringify(perm)).toThrow(PhalanxConfigError);
+        expect(() => permuteJoints(x, perm)).toThrow(/^permuteJoints: perm must be a permutation of 0…2, but received/);
+      }
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    t.dispose();
   });
 });

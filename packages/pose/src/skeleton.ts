@@ -122,10 +122,16 @@ export const RHD_JOINT_NAMES: readonly string[] = Object.freeze(FREIHAND_TO_RHD.
 
 /** Inverse of a permutation given as gather indices: `inverse[perm[i]] = i`. */
 export function invertPermutation(perm: readonly number[]): number[] {
+  return checkedInverse('invertPermutation', perm);
+}
+
+/** The inverse of `perm`, or a `PhalanxConfigError` of `component` when `perm` is not a permutation. */
+function checkedInverse(component: string, perm: readonly number[]): number[] {
+  if (!Array.isArray(perm)) throw new PhalanxConfigError(component, 'perm', 'an array (a permutation)', perm);
   const inverse = new Array<number>(perm.length).fill(-1);
   perm.forEach((p, i) => {
     if (!Number.isInteger(p) || p < 0 || p >= perm.length || inverse[p] !== -1) {
-      throw new PhalanxConfigError('invertPermutation', 'perm', `a permutation of 0…${perm.length - 1}`, perm);
+      throw new PhalanxConfigError(component, 'perm', `a permutation of 0…${perm.length - 1}`, perm);
     }
     inverse[p] = i;
   });
@@ -149,12 +155,14 @@ function shapeOf(x: NestedArray): number[] {
  * Reorders the joint axis of an array or tensor: `out[…, i, …] = x[…, perm[i], …]`.
  *
  * **Shapes**: any rank ≥ 1; `axis` (default −2, i.e. `[…, J, D]`; use −1 for `[…, J]` visibility)
- * must have `perm.length` entries. Tensors in, tensors out (`tf.gather`); arrays in, arrays out.
+ * must have `perm.length` entries, and `perm` must be a permutation of `0…J − 1` (else a
+ * `PhalanxConfigError`). Tensors in, tensors out (`tf.gather`); arrays in, arrays out.
  * @example
  * const rhdXyz = Array.from({ length: 21 }, (_, j) => [j, 0, 0]); // one RHD hand, RHD joint order
  * permuteJoints(rhdXyz, RHD_TO_FREIHAND); // [21][3] in FreiHAND order
  */
 export function permuteJoints<T extends tf.Tensor | NestedArray[]>(x: T, perm: readonly number[], axis = -2): T {
+  checkedInverse('permuteJoints', perm);
   const shape = x instanceof tf.Tensor ? x.shape : shapeOf(x as NestedArray[]);
   const ax = axis < 0 ? shape.length + axis : axis;
   if (ax < 0 || ax >= shape.length || shape[ax] !== perm.length) {

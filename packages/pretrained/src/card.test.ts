@@ -59,6 +59,33 @@ describe('readModelCard', () => {
     expect(() => readModelCard('ehpe', lg)).toThrow(PhalanxConfigError);
     lg.dispose();
   });
+
+  it('refuses a stored depth encoding that would turn keypoints into NaN, by name', () => {
+    const lg = createLearnableGroups(TINY_LG);
+    const ehpe = createEhpe(TINY_EHPE);
+    const bad: [typeof lg, 'learnable-groups' | 'ehpe', unknown, RegExp][] = [
+      [lg, 'learnable-groups', { unit: 'bone', boneMetres: 'x' }, /card.depth.boneMetres must be a finite number > 0/],
+      [lg, 'learnable-groups', { unit: 'bone', boneMetres: -0.04 }, /boneMetres/],
+      [lg, 'learnable-groups', { unit: 'bone' }, /boneMetres/],
+      [lg, 'learnable-groups', { unit: 'metres' }, /card.depth.unit must be one of 'bone', 'bins'/],
+      [lg, 'learnable-groups', 'bone', /card.depth must be an object/],
+      [ehpe, 'ehpe', { unit: 'bins', bins: 1, rangeMetres: 0.2 }, /card.depth.bins must be an integer ≥ 2/],
+      [ehpe, 'ehpe', { unit: 'bins', bins: 8.5, rangeMetres: 0.2 }, /card.depth.bins must be an integer ≥ 2/],
+      [
+        ehpe,
+        'ehpe',
+        { unit: 'bins', bins: 8, rangeMetres: null },
+        /card.depth.rangeMetres must be a finite number > 0/,
+      ],
+    ];
+    for (const [model, name, depth, message] of bad) {
+      model.setUserDefinedMetadata({ [CARD_METADATA_KEY]: { model: name, depth } });
+      expect(() => readModelCard(name, model), JSON.stringify(depth)).toThrow(PhalanxConfigError);
+      expect(() => readModelCard(name, model)).toThrow(message);
+    }
+    lg.dispose();
+    ehpe.dispose();
+  });
 });
 
 describe('estimatorFromModel', () => {

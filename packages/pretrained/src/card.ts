@@ -4,7 +4,7 @@
  * `userDefinedMetadata.phalanx`, so that every way of loading the model brings it along.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOneOf, checkPositiveFloat32, PhalanxConfigError } from '@phalanx/errors';
 import { ehpeModelInfo } from '@phalanx/ehpe';
 import { MEAN_HAND_BONE_METRES } from './mean-hand';
 
@@ -81,11 +81,29 @@ function defaultDepth(name: HandPoseModelName, model: tfl.LayersModel): DepthEnc
   return { unit: 'bins', bins: ehpeModelInfo(model).depthBins, rangeMetres: 0.2 };
 }
 
+/** A stored depth encoding, checked: keypoints in metres are computed from it. */
+function checkDepth(depth: unknown): DepthEncoding {
+  const component = 'readModelCard';
+  if (depth === null || typeof depth !== 'object') {
+    throw new PhalanxConfigError(component, 'card.depth', 'an object {unit, …}', depth);
+  }
+  const d = depth as Record<string, unknown>;
+  if (checkOneOf(component, 'card.depth.unit', d.unit, ['bone', 'bins'] as const) === 'bone') {
+    return { unit: 'bone', boneMetres: checkPositiveFloat32(component, 'card.depth.boneMetres', d.boneMetres) };
+  }
+  return {
+    unit: 'bins',
+    bins: checkInteger(component, 'card.depth.bins', d.bins, 2),
+    rangeMetres: checkPositiveFloat32(component, 'card.depth.rangeMetres', d.rangeMetres),
+  };
+}
+
 /**
  * The card of a loaded model: the one stored in its `model.json`, or — for a model saved without one,
  * e.g. straight from a training example — the defaults (`'bone'` depth with the mean hand's 45 mm bone;
  * EHPE's bins over the release's 200 mm). Throws `PhalanxConfigError` when the stored card names
- * another model than `name`.
+ * another model than `name`, and when its depth encoding is not `{unit: 'bone', boneMetres > 0}` or
+ * `{unit: 'bins', bins: an integer ≥ 2, rangeMetres > 0}`.
  *
  * @example
  * ```ts
@@ -101,7 +119,7 @@ export function readModelCard(name: HandPoseModelName, model: tfl.LayersModel): 
   }
   return {
     model: name,
-    depth: stored?.depth ?? defaultDepth(name, model),
+    depth: stored?.depth === undefined ? defaultDepth(name, model) : checkDepth(stored.depth),
     training: stored?.training,
     evaluation: stored?.evaluation,
   };

@@ -12,7 +12,7 @@ import {
 import { JOINT_NAMES } from '@phalanx/skeleton';
 import { expectClose, expectNoTensorLeak, useBackend } from '@phalanx/testing';
 import { PhalanxDisposedError } from './errors';
-import type { Hand, HandPoseEstimator } from './estimator';
+import type { EstimationConfig, Hand, HandPoseEstimator } from './estimator';
 import { peakMass } from './heads';
 import { letterboxGeometry, modelToImage } from './letterbox';
 import { liftToMetres } from './lift';
@@ -123,6 +123,24 @@ describe('loadHandPoseEstimator (Node, from the package files)', () => {
     viaUrl.dispose();
     await expect(loadHandPoseModel('mediapipe' as 'ehpe')).rejects.toThrow(/^loadHandPoseModel: name must be one of/);
     await expect(loadHandPoseModel('ehpe', null as unknown as object)).rejects.toThrow(PhalanxConfigError);
+  });
+});
+
+describe('loadHandPoseEstimator / loadHandPoseModel options', () => {
+  it('refuses a url that is not a string and a handler without load() by name, before loading anything', async () => {
+    const cases: [object, RegExp][] = [
+      [{ url: 5 }, /options.url must be a string \(a URL\), but received 5/],
+      [{ url: null }, /options.url must be a string/],
+      [{ handler: {} }, /options.handler must be a tf.io.IOHandler with a load\(\) method, but received \{\}/],
+      [{ handler: null }, /options.handler must be a tf.io.IOHandler/],
+      [{ handler: 'model.json' }, /options.handler must be a tf.io.IOHandler/],
+    ];
+    for (const [options, message] of cases) {
+      for (const load of [loadHandPoseEstimator, loadHandPoseModel]) {
+        await expect(load('ehpe', options)).rejects.toThrow(PhalanxConfigError);
+        await expect(load('ehpe', options)).rejects.toThrow(message);
+      }
+    }
   });
 });
 
@@ -342,6 +360,100 @@ describe('estimateHands: memory, errors, pixel data', () => {
     const image = tf.zeros([8, 8, 3], 'int32') as tf.Tensor3D;
     await expect(estimator.estimateHands(image)).rejects.toThrow(PhalanxDisposedError);
     await expect(estimator.estimateHands(image)).rejects.toThrow(/disposed; load a new one/);
+    image.dispose();
+  });
+
+  it('rejects NaN and ±Infinity pixels by name instead of returning keypoints of them, leaking nothing', async () => {
+    const images = [
+      tf.fill([64, 64, 3], NaN),
+      tf.fill([50, 70, 3], Infinity),
+      // One bad value among ordinary pixels, and in a large image that is pooled before the network.
+      tf.tidy(() =>
+        tf.reshape(tf.where(tf.equal(tf.range(0, 64 * 64 * 3), 100), tf.scalar(NaN), tf.scalar(90)), [64, 64, 3]),
+      ),
+      tf.tidy(() =>
+        tf.pad(tf.fill([1, 1, 3], -Infinity), [
+          [300, 100],
+          [7, 500],
+          [0, 0],
+        ]),
+      ),
+    ] as tf.Tensor3D[];
+    for (const image of images) {
+      for (const estimator of [lg, ehpe]) {
+        const before = tf.memory().numTensors;
+        await expect(estimator.estimateHands(image)).rejects.toThrow(PhalanxConfigError);
+        await expect(estimator.estimateHands(image)).rejects.toThrow(
+          /^estimateHands: image must be finite pixel values \(RGB 0–255\), but received 'NaN or ±Infinity values'\.$/,
+        );
+        expect(tf.memory().numTensors).toBe(before);
+      }
+    }
+    tf.dispose(images);
+  });
+
+  it('takes any size: 1 × 1, thin strips (1 × 20000, 20000 × 1) and 3000 × 4000, keypoints finite in the image frame', async () => {
+    for (const [height, width] of [
+      [1, 1],
+      [1, 500],
+      [1, 20000],
+      [20000, 1],
+      [3000, 4000],
+    ]) {
+      const image = tf.fill([height, width, 3], 128, 'int32') as tf.Tensor3D;
+      for (const estimator of [lg, ehpe]) {
+        const before = tf.memory().numTensors;
+        const [hand] = await estimator.estimateHands(image);
+        expect(tf.memory().numTensors).toBe(before);
+        const side = Math.max(height, width);
+        // Within the padded square the image sits in, centred.
+        for (const { x, y } of hand.keypoints) {
+          expect(Number.isFinite(x) && Number.isFinite(y), `${height} × ${width}`).toBe(true);
+          expect(Math.abs(x - (width - 1) / 2)).toBeLessThanOrEqual(side);
+          expect(Math.abs(y - (height - 1) / 2)).toBeLessThanOrEqual(side);
+        }
+        expect(hand.keypoints3D.every((k) => Number.isFinite(k.x + k.y + k.z))).toBe(true);
+        expect(Number.isFinite(hand.score)).toBe(true);
+      }
+      image.dispose();
+    }
+  });
+
+  it('rejects pixel data that does not match its size, and objects that are not images, by name', async () => {
+    const cases: [unknown, RegExp, typeof PhalanxConfigError | typeof PhalanxShapeError][] = [
+      [
+        { data: new Uint8Array(4), width: 8, height: 8 },
+        /image.data must be 8 × 8 × 4 = 256 RGBA bytes, but received 4/,
+        PhalanxShapeError,
+      ],
+      [{ data: new Uint8Array(400), width: 2.5, height: 8 }, /width and height integers ≥ 1/, PhalanxShapeError],
+      [{ data: new Uint8Array(4), width: 1e6, height: 1e6 }, /RGBA bytes, but received 4/, PhalanxShapeError],
+      [{ width: 4, height: 4 }, /image must be a tf.Tensor3D/, PhalanxConfigError],
+      [{ data: [1, 2, 3, 4], width: 1, height: 1 }, /image must be a tf.Tensor3D/, PhalanxConfigError],
+      [{ data: new Uint8Array(4), width: '1', height: 1 }, /image must be a tf.Tensor3D/, PhalanxConfigError],
+    ];
+    for (const [image, message, type] of cases) {
+      const before = tf.memory().numTensors;
+      await expect(lg.estimateHands(image as tf.Tensor3D)).rejects.toThrow(type);
+      await expect(lg.estimateHands(image as tf.Tensor3D)).rejects.toThrow(message);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+  });
+
+  it('refuses a config that is not an object or a flipHorizontal that is not a boolean, by name', async () => {
+    const image = tf.zeros([8, 8, 3], 'int32') as tf.Tensor3D;
+    const before = tf.memory().numTensors;
+    const cases: [unknown, RegExp][] = [
+      [null, /^estimateHands: config must be an object \{flipHorizontal\?\}, but received null\.$/],
+      ['flip', /config must be an object/],
+      [{ flipHorizontal: 'yes' }, /^estimateHands: config.flipHorizontal must be a boolean, but received 'yes'\.$/],
+      [{ flipHorizontal: 1 }, /flipHorizontal must be a boolean/],
+    ];
+    for (const [config, message] of cases) {
+      await expect(lg.estimateHands(image, config as EstimationConfig)).rejects.toThrow(PhalanxConfigError);
+      await expect(lg.estimateHands(image, config as EstimationConfig)).rejects.toThrow(message);
+    }
+    expect(tf.memory().numTensors).toBe(before);
     image.dispose();
   });
 

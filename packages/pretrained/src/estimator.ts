@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/skeleton';
 import type { ModelCard } from './card';
-import { PhalanxDisposedError } from './errors';
+import { checkBoolean } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxDisposedError } from './errors';
 import type { PoseHead } from './heads';
 import { imageToTensor, type HandPoseInput } from './input';
 import { letterboxGeometry, letterboxImage, modelToImage } from './letterbox';
@@ -88,8 +89,10 @@ export class HandPoseEstimator {
    * call), or in a browser an image, video, canvas, `ImageBitmap` or `ImageData`.
    * **Output**: `[{keypoints: 21 × {x, y, name}, keypoints3D: 21 × {x, y, z, name}, score}]` — one hand.
    *
-   * Throws `PhalanxShapeError` (wrong rank, not 3 channels, empty image), `PhalanxConfigError` (not an
-   * image, wrong dtype, disposed tensor) and `PhalanxDisposedError` after {@link HandPoseEstimator.dispose}.
+   * Throws `PhalanxShapeError` (wrong rank, not 3 channels, empty image, pixel data of another size),
+   * `PhalanxConfigError` (not an image, wrong dtype, disposed tensor, NaN or ±Infinity pixels, a `config`
+   * that is not an object or a `flipHorizontal` that is not a boolean) and
+   * `PhalanxDisposedError` after {@link HandPoseEstimator.dispose}.
    *
    * @example
    * ```ts
@@ -100,18 +103,40 @@ export class HandPoseEstimator {
    */
   async estimateHands(image: HandPoseInput, config: EstimationConfig = {}): Promise<Hand[]> {
     this.checkAlive('HandPoseEstimator.estimateHands');
+    if (config === null || typeof config !== 'object') {
+      throw new PhalanxConfigError('estimateHands', 'config', 'an object {flipHorizontal?}', config);
+    }
+    if (config.flipHorizontal !== undefined)
+      checkBoolean('estimateHands', 'config.flipHorizontal', config.flipHorizontal);
     const { tensor, owned } = imageToTensor(image);
     const [height, width] = tensor.shape;
     const box = letterboxGeometry(height, width, this.head.inputSize);
     let packed: tf.Tensor1D;
     try {
-      packed = tf.tidy(() => this.head.run(letterboxImage(tensor, box)));
+      packed = tf.tidy(() => {
+        const out = this.head.run(letterboxImage(tensor, box));
+        // Whether every pixel is finite, read with the keypoints (int32 pixels always are).
+        const finite = tensor.dtype === 'float32' ? tf.all(tf.isFinite(tensor)) : tf.scalar(true, 'bool');
+        return tf.concat([out, tf.reshape(tf.cast(finite, 'float32'), [1])]);
+      });
     } finally {
       if (owned) tensor.dispose();
     }
-    const values = await packed.data();
-    packed.dispose();
+    let values: Float32Array | Int32Array | Uint8Array;
+    try {
+      values = await packed.data();
+    } finally {
+      packed.dispose();
+    }
     this.checkAlive('HandPoseEstimator.estimateHands');
+    if (values[3 * NUM_JOINTS + 1] !== 1) {
+      throw new PhalanxConfigError(
+        'estimateHands',
+        'image',
+        'finite pixel values (RGB 0–255)',
+        'NaN or ±Infinity values',
+      );
+    }
     const modelXY = Array.from({ length: NUM_JOINTS }, (_, j) => [values[3 * j], values[3 * j + 1]]);
     const z = Array.from({ length: NUM_JOINTS }, (_, j) => values[3 * j + 2]);
     let xy = modelToImage(modelXY, box);

@@ -27,9 +27,27 @@ function pixelSize(image: object): [number, number] {
   // A video's own size is videoWidth/videoHeight (0 before it has data); other sources have width/height.
   const side = (video: string, plain: string) => {
     const v = o[video];
-    return typeof v === 'number' && v > 0 ? v : Number(o[plain]);
+    return typeof v === 'number' && v > 0 ? v : typeof o[plain] === 'number' ? (o[plain] as number) : NaN;
   };
   return [side('videoHeight', 'height'), side('videoWidth', 'width')];
+}
+
+/** A constructor of the browser's, or `undefined` where there is none (in Node). */
+function browserClass(name: string): (abstract new (...args: never[]) => object) | undefined {
+  const value = (globalThis as Record<string, unknown>)[name];
+  return typeof value === 'function' ? (value as abstract new (...args: never[]) => object) : undefined;
+}
+
+/**
+ * What `tf.browser.fromPixels` reads `image` as: `'pixels'` for `{data: Uint8Array (RGBA), width, height}`,
+ * `'element'` for the browser's images, videos, canvases (anything with `getContext`), bitmaps and
+ * `ImageData`, `undefined` for anything else.
+ */
+function pictureKind(image: object): 'pixels' | 'element' | undefined {
+  if ((image as { data?: unknown }).data instanceof Uint8Array) return 'pixels';
+  if (typeof (image as { getContext?: unknown }).getContext === 'function') return 'element';
+  const classes = ['ImageData', 'HTMLVideoElement', 'HTMLImageElement', 'ImageBitmap'].map(browserClass);
+  return classes.some((c) => c !== undefined && image instanceof c) ? 'element' : undefined;
 }
 
 /**
@@ -37,9 +55,10 @@ function pixelSize(image: object): [number, number] {
  * whether the caller owns it (`true` when it was read from pixels and must be disposed). Values are
  * not read back to check their range (that would cost a GPU→CPU transfer); they are taken as 0–255.
  *
- * Throws `PhalanxShapeError` for a tensor that is not `[H, W, 3]` or is empty (H or W = 0) and for an
- * empty picture; `PhalanxConfigError` for a disposed tensor, a tensor that is not int32 or float32, and
- * anything else that is not an image.
+ * Throws `PhalanxShapeError` for a tensor that is not `[H, W, 3]` or is empty (H or W = 0), for an
+ * empty picture or one whose width or height is not an integer, and for pixel data whose `data` is not
+ * `width × height × 4` bytes; `PhalanxConfigError` for a disposed tensor, a tensor that is not int32 or
+ * float32, and anything else that is not an image.
  *
  * @example
  * ```ts
@@ -64,11 +83,20 @@ export function imageToTensor(image: HandPoseInput): ImageTensor {
   }
   if (image === null || typeof image !== 'object') throw new PhalanxConfigError(COMPONENT, 'image', EXPECTED, image);
   const [height, width] = pixelSize(image);
-  if (!Number.isFinite(height) || !Number.isFinite(width)) {
+  const kind = pictureKind(image);
+  if (kind === undefined || !Number.isFinite(height) || !Number.isFinite(width)) {
     throw new PhalanxConfigError(COMPONENT, 'image', EXPECTED, image.constructor?.name ?? typeof image);
   }
   if (height <= 0 || width <= 0) {
     throw new PhalanxShapeError(COMPONENT, 'image', 'a non-empty picture (width and height ≥ 1)', [height, width]);
+  }
+  if (!Number.isInteger(height) || !Number.isInteger(width)) {
+    throw new PhalanxShapeError(COMPONENT, 'image', 'a picture with width and height integers ≥ 1', [height, width]);
+  }
+  const bytes = (image as { data?: Uint8Array }).data?.length;
+  if (kind === 'pixels' && bytes !== height * width * 4) {
+    const expected = `${width} × ${height} × 4 = ${height * width * 4} RGBA bytes`;
+    throw new PhalanxShapeError(COMPONENT, 'image.data', expected, bytes);
   }
   return { tensor: tf.browser.fromPixels(image, 3), owned: true };
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { imageToModel, letterboxGeometry, letterboxImage, modelToImage } from './letterbox';
@@ -107,6 +108,56 @@ describe('letterboxImage', () => {
     const diff = await tf.max(tf.abs(tf.sub(tf.squeeze(input, [0]), expected))).data();
     expect(diff[0]).toBeLessThan(1e-6);
     tf.dispose([image, input, expected]);
+  });
+
+  it('pools before it pads: a 2 × 4000 strip costs memory of the order of the strip, not of a 4000² square', async () => {
+    const image = tf.fill([2, 4000, 3], 255, 'int32') as tf.Tensor3D;
+    const box = letterboxGeometry(2, 4000, 64);
+    const before = tf.memory().numBytes;
+    let input: tf.Tensor4D | undefined;
+    const info = await tf.profile(() => {
+      input = letterboxImage(image, box);
+      return input;
+    });
+    // The strip is 96 KB; padding it to its 4000 × 4000 square first would take 192 MB.
+    expect(info.peakBytes - before).toBeLessThan(10 * 2 * 4000 * 3 * 4);
+    // The strip's one pooled row (2 of the 62 rows of its block are white), resized from 65 to 64 rows.
+    const brightest = (await tf.max(input!).data())[0];
+    expect(brightest).toBeGreaterThan(0.25 * (2 / 62));
+    expect(brightest).toBeLessThan(2 / 62 + 1e-6);
+    tf.dispose([image, input!]);
+  });
+
+  it('equals padding to the square, averaging the blocks and resizing (any size, any S)', () => {
+    const reference = (image: tf.Tensor3D, box: ReturnType<typeof letterboxGeometry>) =>
+      tf.tidy(() => {
+        const { height, width, padded, top, left, pool, inputSize } = box;
+        const square = tf.pad(tf.cast(image, 'float32'), [
+          [top, padded - height - top],
+          [left, padded - width - left],
+          [0, 0],
+        ]);
+        const pooled = tf.avgPool(tf.expandDims(square, 0) as tf.Tensor4D, pool, pool, 'valid');
+        return tf.div(tf.image.resizeBilinear(pooled, [inputSize, inputSize], true), 255);
+      });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 90 }),
+        fc.integer({ min: 1, max: 90 }),
+        fc.integer({ min: 2, max: 20 }),
+        fc.integer(),
+        (height, width, size, seed) => {
+          const image = tf.randomUniform([height, width, 3], 0, 255, 'int32', seed) as tf.Tensor3D;
+          const box = letterboxGeometry(height, width, size);
+          const [actual, expected] = [letterboxImage(image, box), reference(image, box)];
+          expect(actual.shape).toEqual([1, size, size, 3]);
+          const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0]);
+          tf.dispose([image, actual, expected]);
+          expect(diff).toBeLessThan(1e-5);
+        },
+      ),
+      { numRuns: 150, seed: 7 },
+    );
   });
 
   it('leaks no tensors', () => {

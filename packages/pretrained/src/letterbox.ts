@@ -81,20 +81,56 @@ export function letterboxGeometry(height: number, width: number, inputSize: numb
  */
 export function letterboxImage(image: tf.Tensor3D, box: Letterbox): tf.Tensor4D {
   return tf.tidy(() => {
-    const { height, width, padded, top, left, pool, pooled, inputSize } = box;
-    let x = tf.cast(image, 'float32') as tf.Tensor3D;
-    if (padded !== height || padded !== width) {
-      x = tf.pad(x, [
-        [top, padded - height - top],
-        [left, padded - width - left],
-        [0, 0],
-      ]);
+    const { height, width, top, left, inputSize } = box;
+    let batch = tf.expandDims(tf.cast(image, 'float32'), 0) as tf.Tensor4D;
+    // Averaging the blocks of the padded square is averaging over rows, then over columns, and a block of
+    // padding averages to 0: each axis is padded to whole blocks, averaged, then padded with zero blocks.
+    // The longer axis first, so that no copy is much larger than the image (a 1 × 20000 strip would
+    // otherwise be padded to a 20000 × 20000 square).
+    if (width >= height) {
+      batch = padAndPool(batch, 2, left, width, box);
+      batch = padAndPool(batch, 1, top, height, box);
+    } else {
+      batch = padAndPool(batch, 1, top, height, box);
+      batch = padAndPool(batch, 2, left, width, box);
     }
-    let batch = tf.expandDims(x, 0) as tf.Tensor4D;
-    if (pool > 1) batch = tf.avgPool(batch, pool, pool, 'valid');
-    if (pooled !== inputSize) batch = tf.image.resizeBilinear(batch, [inputSize, inputSize], true);
+    if (box.pooled !== inputSize) batch = tf.image.resizeBilinear(batch, [inputSize, inputSize], true);
     return tf.div(batch, 255) as tf.Tensor4D;
   });
+}
+
+/**
+ * One axis of the letterbox (1: rows, 2: columns) of `x [1, …, …, 3]`, whose `size` pixels sit at
+ * `offset` in the padded square: padded to the blocks they touch, averaged over `pool` pixels, then
+ * padded with zero blocks to `pooled`.
+ */
+function padAndPool(x: tf.Tensor4D, axis: 1 | 2, offset: number, size: number, box: Letterbox): tf.Tensor4D {
+  const { pool, pooled } = box;
+  const before = offset % pool;
+  const blocks = Math.ceil((before + size) / pool);
+  const onAxis = (a: number, b: number): [number, number][] =>
+    axis === 1
+      ? [
+          [0, 0],
+          [a, b],
+          [0, 0],
+          [0, 0],
+        ]
+      : [
+          [0, 0],
+          [0, 0],
+          [a, b],
+          [0, 0],
+        ];
+  const after = blocks * pool - before - size;
+  if (before > 0 || after > 0) x = tf.pad(x, onAxis(before, after));
+  if (pool > 1) {
+    const filter: [number, number] = axis === 1 ? [pool, 1] : [1, pool];
+    x = tf.avgPool(x, filter, filter, 'valid');
+  }
+  const first = Math.floor(offset / pool);
+  const last = pooled - first - blocks;
+  return first > 0 || last > 0 ? tf.pad(x, onAxis(first, last)) : x;
 }
 
 /**

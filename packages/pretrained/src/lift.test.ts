@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { meanHandShape, syntheticHands } from '@phalanx/data';
 import { JOINT_PARENTS, SKELETON_EDGES } from '@phalanx/skeleton';
 import { liftToMetres } from './lift';
@@ -71,5 +72,48 @@ describe('liftToMetres', () => {
     );
     expect(lifted.every((p) => Number.isFinite(p[0]) && p[0] === 0 && p[1] === 0)).toBe(true);
     expect(lifted[20][2]).toBeCloseTo(0.2, 12);
+  });
+
+  it('refuses uv and z of other lengths, a root or bone outside the joints, and non-finite input, by name', () => {
+    const uv = Array.from({ length: 21 }, (_, j) => [j, 2 * j]);
+    const z = new Array<number>(21).fill(0);
+    const cases: [() => unknown, string][] = [
+      [
+        () => liftToMetres(uv.slice(0, 20), z),
+        'liftToMetres: z must be 20 depths (one per joint of uv), but received 21.',
+      ],
+      [
+        () => liftToMetres(uv, z, { rootJoint: 21 }),
+        'liftToMetres: rootJoint must be an integer in [0, 20], but received 21.',
+      ],
+      [
+        () => liftToMetres(uv, z, { rootJoint: -1 }),
+        'liftToMetres: rootJoint must be an integer in [0, 20], but received -1.',
+      ],
+      [
+        () => liftToMetres(uv, z, { bones: [[0, 25, 0.04]] }),
+        'liftToMetres: bones must be [parent, child, metres] with joints in [0, 20] and metres > 0, but received [0, 25, 0.04].',
+      ],
+      [
+        () =>
+          liftToMetres(
+            uv.map((p, j) => (j === 3 ? [NaN, 0] : p)),
+            z,
+          ),
+        'liftToMetres: uv must be finite pixel coordinates [J][2], but received [NaN, 0].',
+      ],
+      [
+        () =>
+          liftToMetres(
+            uv,
+            z.map((d, j) => (j === 4 ? Infinity : d)),
+          ),
+        'liftToMetres: z must be finite depths, but received Infinity.',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
   });
 });

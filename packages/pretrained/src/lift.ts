@@ -2,6 +2,7 @@
  * 2.5D → root-relative 3D in metres without a camera: a scaled orthographic (weak-perspective) camera
  * whose scale makes the hand's bones as long as the mean hand's.
  */
+import { PhalanxConfigError } from '@phalanx/errors';
 import { MEAN_HAND_BONES } from './mean-hand';
 
 /** Options of {@link liftToMetres}. */
@@ -25,7 +26,8 @@ export interface LiftOptions {
  * 15 % too large.
  *
  * **Shapes**: `uv [J][2]` pixels (any pixel grid with square pixels), `z [J]` metres (any origin) →
- * `[J][3]` metres.
+ * `[J][3]` metres. Throws `PhalanxConfigError` for `z` of another length, a `rootJoint` or bone outside
+ * the J joints, a bone length ≤ 0, and values that are not finite.
  *
  * @example
  * ```ts
@@ -42,6 +44,7 @@ export function liftToMetres(
 ): number[][] {
   const bones = options.bones ?? MEAN_HAND_BONES;
   const root = options.rootJoint ?? 0;
+  checkLiftArgs(uv, z, bones, root);
   let numerator = 0;
   let denominator = 0;
   for (const [p, c, length] of bones) {
@@ -52,4 +55,31 @@ export function liftToMetres(
   const m = denominator > 0 ? Math.sqrt(Math.max(numerator / denominator, 0)) : 0;
   const [ur, vr] = uv[root];
   return uv.map(([u, v], j) => [m * (u - ur), m * (v - vr), z[j] - z[root]]);
+}
+
+/** Named errors for {@link liftToMetres}: lengths, root and bone indices in range, finite values. */
+function checkLiftArgs(
+  uv: readonly (readonly number[])[],
+  z: readonly number[],
+  bones: readonly (readonly [number, number, number])[],
+  root: number,
+): void {
+  const name = 'liftToMetres';
+  const joints = uv.length;
+  if (z.length !== joints) throw new PhalanxConfigError(name, 'z', `${joints} depths (one per joint of uv)`, z.length);
+  const isJoint = (j: unknown) => Number.isInteger(j) && (j as number) >= 0 && (j as number) < joints;
+  if (!isJoint(root)) throw new PhalanxConfigError(name, 'rootJoint', `an integer in [0, ${joints - 1}]`, root);
+  for (const bone of bones) {
+    const [p, c, metres] = bone;
+    if (!isJoint(p) || !isJoint(c) || !(metres > 0)) {
+      const expected = `[parent, child, metres] with joints in [0, ${joints - 1}] and metres > 0`;
+      throw new PhalanxConfigError(name, 'bones', expected, [...bone]);
+    }
+  }
+  const badPoint = uv.find((p) => p.length < 2 || !Number.isFinite(p[0]) || !Number.isFinite(p[1]));
+  if (badPoint !== undefined) {
+    throw new PhalanxConfigError(name, 'uv', 'finite pixel coordinates [J][2]', [...badPoint]);
+  }
+  const badDepth = z.find((d) => !Number.isFinite(d));
+  if (badDepth !== undefined) throw new PhalanxConfigError(name, 'z', 'finite depths', badDepth);
 }

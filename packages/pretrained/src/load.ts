@@ -48,13 +48,23 @@ async function sourceOf(name: HandPoseModelName, options: LoadHandPoseEstimatorO
   return tf.io.http(url.endsWith('/') ? `${url}model.json` : url, options.loadOptions);
 }
 
-/** Named errors for a `name` that is not a shipped network and `options` that are not an object. */
+/**
+ * Named errors for a `name` that is not a shipped network, `options` that are not an object, a `url`
+ * that is not a string and a `handler` without `load()`.
+ */
 function checkLoadArgs(component: string, name: unknown, options: unknown): void {
   if (!HAND_POSE_MODELS.includes(name as HandPoseModelName)) {
     throw new PhalanxConfigError(component, 'name', `one of ${HAND_POSE_MODELS.map((m) => `'${m}'`).join(', ')}`, name);
   }
   if (options === null || typeof options !== 'object') {
     throw new PhalanxConfigError(component, 'options', 'an object {url?, handler?, loadOptions?}', options);
+  }
+  const { url, handler } = options as Record<string, unknown>;
+  if (url !== undefined && typeof url !== 'string') {
+    throw new PhalanxConfigError(component, 'options.url', 'a string (a URL)', url);
+  }
+  if (handler !== undefined && typeof (handler as { load?: unknown } | null)?.load !== 'function') {
+    throw new PhalanxConfigError(component, 'options.handler', 'a tf.io.IOHandler with a load() method', handler);
   }
 }
 
@@ -65,7 +75,8 @@ function checkLoadArgs(component: string, name: unknown, options: unknown): void
  * (`importTorchStateDict`), or to hand it to {@link estimatorFromModel} afterwards.
  * {@link loadHandPoseEstimator} is this followed by `estimatorFromModel`.
  *
- * @throws PhalanxConfigError — an unknown `name`, or `options` that are not an object.
+ * @throws PhalanxConfigError — an unknown `name`, `options` that are not an object, a `url` that is not a
+ * string, a `handler` without `load()`.
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-cpu';
@@ -94,7 +105,8 @@ export async function loadHandPoseModel(
  * Set the tfjs backend first (`await tf.setBackend('webgl' | 'wasm' | 'cpu')`); the estimator runs on
  * the current one.
  *
- * @throws PhalanxConfigError — an unknown `name`, or `options` that are not an object.
+ * @throws PhalanxConfigError — an unknown `name`, `options` that are not an object, a `url` that is not a
+ * string, a `handler` without `load()`.
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';

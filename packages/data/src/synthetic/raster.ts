@@ -3,6 +3,7 @@
  * swept spheres in screen space) and flat convex polygons, with a per-pixel z-buffer. Colours are linear floats
  * in [0, 1], HWC; depth is the camera-frame `z` in mm (smaller is nearer). Pixel centres are at integer indices.
  */
+import { checkImageSize } from '../types';
 
 /** Colour and depth buffers of one image. */
 export interface Canvas {
@@ -44,8 +45,12 @@ export interface ScreenPoint {
   rMm: number;
 }
 
-/** Allocates a canvas with depth cleared to `Infinity`. */
+/**
+ * Allocates a canvas with depth cleared to `Infinity`. Throws `PhalanxConfigError` for sizes that are not
+ * integers ≥ 1 or over 4096 × 4096 pixels (16 bytes a pixel).
+ */
 export function createCanvas(width: number, height: number): Canvas {
+  checkImageSize('createCanvas', width, height, 1);
   const depth = new Float32Array(width * height);
   depth.fill(Infinity);
   return { width, height, color: new Float32Array(width * height * 3), depth };

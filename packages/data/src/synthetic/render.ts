@@ -8,7 +8,7 @@ import type { BackgroundKind } from './background';
 import { NUM_JOINTS, SCALE_BONE } from '@phalanx/skeleton';
 import type { HandShape } from './hand-model';
 import type { PoseKind } from './poses';
-import { describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { checkFinite, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { createCanvas, type Canvas } from './raster';
 import { drawAppearance } from './appearance';
 import { placeCamera, projectPoints, type CameraRequest } from './camera';
@@ -151,11 +151,15 @@ function scaleBoneLength(xyz: Float64Array): number {
  * `uv = project(xyz, K)` exactly; `scale` the middle-finger MCP–PIP bone length (joints 9–10, mm); `visible`
  * `[21]`, 0 when a joint is out of frame or hidden behind another part of the hand (z-buffer test).
  *
+ * Throws `PhalanxConfigError` for a seed that is not a finite number and for options out of range (sizes
+ * below 16 or over 4096 × 4096 pixels, `angles`, `maxTilt`, `rotation`), before anything is allocated.
+ *
  * @example
  * const s = renderSyntheticHand(7, { size: 128 });
  * s.image.length; // 128 * 128 * 3
  */
 export function renderSyntheticHand(seed: number, options: SyntheticHandOptions = {}): SyntheticHandSample {
+  checkFinite('renderSyntheticHand', 'seed', seed);
   const resolved = resolveOptions(options);
   const { width, height } = resolved;
   const rng = new Rng(seed);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../random';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { SKELETON_EDGES, TIP_JOINTS } from '@phalanx/skeleton';
 import { forwardKinematics, JOINT_LIMITS, meanHandShape, sampleHandShape } from './hand-model';
 import { POSE_KINDS, samplePose } from './poses';
@@ -247,5 +248,41 @@ describe('renderSyntheticHand: visibility, views and errors', () => {
     expect(() => renderSyntheticHand(0, { width: 32.5, height: 32 })).toThrow(
       'renderSyntheticHand: width must be an integer ≥ 16, but received 32.5.',
     );
+  });
+
+  it('createCanvas refuses sizes that are not integers ≥ 1 or over 4096 × 4096 pixels, by name', () => {
+    expect(createCanvas(1, 1).color).toHaveLength(3);
+    for (const [w, h, message] of [
+      [-1, 5, 'createCanvas: width must be an integer ≥ 1, but received -1.'],
+      [5, 2.5, 'createCanvas: height must be an integer ≥ 1, but received 2.5.'],
+      [
+        100_000,
+        100_000,
+        'createCanvas: width × height must be at most 16777216 pixels (4096 × 4096), but received 10000000000.',
+      ],
+    ] as const) {
+      expect(() => createCanvas(w, h)).toThrow(PhalanxConfigError);
+      expect(() => createCanvas(w, h)).toThrow(message);
+    }
+  });
+
+  it('refuses sizes over 4096 × 4096 pixels and a seed that is not finite, before allocating', () => {
+    // 100 000² pixels was a RangeError from the canvas; 20 000² would have allocated 6.4 GB first.
+    for (const [width, height] of [
+      [100_000, 100_000],
+      [20_000, 20_000],
+      [4097, 4096],
+      [16, 1_100_000],
+    ]) {
+      expect(() => renderSyntheticHand(0, { width, height })).toThrow(PhalanxConfigError);
+      expect(() => renderSyntheticHand(0, { width, height })).toThrow(
+        `renderSyntheticHand: width × height must be at most 16777216 pixels (4096 × 4096), but received ${width * height}.`,
+      );
+    }
+    for (const seed of [NaN, Infinity, '3']) {
+      expect(() => renderSyntheticHand(seed as number, { size: 16 })).toThrow(
+        /^renderSyntheticHand: seed must be a finite number, but received/,
+      );
+    }
   });
 });

@@ -160,6 +160,33 @@ describe('fileSystem: manifest paths stay inside the model folder', () => {
     await expectLoadError(dir, /weightsManifest needs 92 bytes of weights, but the weights files hold 96$/);
   });
 
+  it('refuses a weights file listed twice, which would be read once per listing', async () => {
+    // 10 000 listings of one 92-byte file and a manifest whose shapes add up: 920 KB read from 92 bytes,
+    // as 10 000 listings of a 100 MB file would read 1 TB.
+    const dir = join(root, 'model');
+    await smallModel().save(fileSystem(dir));
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
+    const paths = Array.from({ length: 10_000 }, (_, i) => (i % 2 === 0 ? 'weights.bin' : './sub/../weights.bin'));
+    json.weightsManifest = [{ paths, weights: [{ name: 'big', shape: [23 * 10_000], dtype: 'float32' }] }];
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+    mkdirSync(join(dir, 'sub'));
+    await expectLoadError(
+      dir,
+      /weightsManifest\[0\]\.paths\[1\] \("\.\/sub\/\.\.\/weights\.bin"\) names a weights file listed before/,
+    );
+  });
+
+  it('names weight entries that are not objects', async () => {
+    const dir = join(root, 'model');
+    await smallModel().save(fileSystem(dir));
+    for (const entry of [null, 3, 'kernel']) {
+      const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
+      (json.weightsManifest[0].weights as unknown[])[1] = entry;
+      writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+      await expectLoadError(dir, /weightsManifest\[0\]\.weights\[1\] must be an object \{name, shape, dtype\}/);
+    }
+  });
+
   it('names a model.json that is not JSON', async () => {
     const dir = join(root, 'model');
     mkdirSync(dir);

@@ -194,14 +194,34 @@ async function loadWeights(
 ): Promise<[tf.io.WeightsManifestEntry[], ArrayBuffer]> {
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: ArrayBuffer[] = [];
+  const read = new Set<string>();
   if (!Array.isArray(manifest)) throw new PhalanxFileError(jsonPath, 'weightsManifest', 'must be a list');
   for (const [g, group] of manifest.entries()) {
     if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
       throw new PhalanxFileError(jsonPath, `weightsManifest[${g}]`, 'must have lists `paths` and `weights`');
     }
+    for (const [w, spec] of (group.weights as unknown[]).entries()) {
+      if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
+        throw new PhalanxFileError(
+          jsonPath,
+          `weightsManifest[${g}].weights[${w}]`,
+          'must be an object {name, shape, dtype}',
+        );
+      }
+    }
     specs.push(...group.weights);
     for (const [p, relative] of group.paths.entries()) {
-      const file = await weightsFilePath(node, dir, relative, jsonPath, `weightsManifest[${g}].paths[${p}]`);
+      const field = `weightsManifest[${g}].paths[${p}]`;
+      const file = await weightsFilePath(node, dir, relative, jsonPath, field);
+      // Each listing is read in full: one file listed over and over would take its size as many times.
+      if (read.has(file)) {
+        throw new PhalanxFileError(
+          jsonPath,
+          `${field} (${JSON.stringify(relative)})`,
+          'names a weights file listed before',
+        );
+      }
+      read.add(file);
       const bytes = await node.fs.readFile(file).catch((error: Error) => {
         throw new PhalanxFileError(file, 'weights file', `cannot be read: ${error.message}`);
       });
@@ -254,8 +274,9 @@ async function loadModel(dir: string): Promise<tf.io.ModelArtifacts> {
  *   process at a time may save into a folder; a save removes what killed saves left behind.
  * - **Checked loads.** Every path of `weightsManifest` must stay inside the folder: absolute paths,
  *   `..` that climbs out (directly or through a subfolder) and symbolic links that lead out are
- *   refused, and the weights files together must hold exactly the bytes the manifest describes. Each
- *   failure is a `PhalanxFileError` that names the file and the entry.
+ *   refused, no file may be listed twice, every weight entry must be an object, and the weights files
+ *   together must hold exactly the bytes the manifest describes. Each failure is a `PhalanxFileError`
+ *   that names the file and the entry.
  *
  * @param directory - a directory path, or a `file://` URL; created if missing.
  * @example

@@ -1,7 +1,13 @@
 /** Gaussian heatmap targets (EHPE Eq. 1), as tensors or as a plain `Float32Array`. */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkArray, shapeOfInput } from '../arrays';
-import { PhalanxConfigError, PhalanxShapeError, checkInteger, checkPositive } from '@phalanx/errors';
+import {
+  FLOAT32_MIN_NORMAL,
+  PhalanxConfigError,
+  PhalanxShapeError,
+  checkInteger,
+  checkPositive,
+} from '@phalanx/errors';
 import { batchArray, channel } from './inputs';
 
 /** Options of {@link gaussianHeatmaps}. */
@@ -27,8 +33,13 @@ function heatmapParams(component: string, options: HeatmapOptions) {
   const width = checkInteger(component, 'width', options.width, 1);
   const sigma = options.sigma ?? 2;
   const [sx, sy] = typeof sigma === 'number' ? [sigma, sigma] : Array.isArray(sigma) ? sigma : [NaN, NaN];
-  checkPositive(component, 'sigma', sx);
-  checkPositive(component, 'sigma', sy);
+  for (const s of [sx, sy]) {
+    checkPositive(component, 'sigma', s);
+    // exp(−d² / 2σ²) in float32: a subnormal 2σ² rounds to 0 and the map to NaN at its centre.
+    if (!(2 * s * s >= FLOAT32_MIN_NORMAL)) {
+      throw new PhalanxConfigError(component, 'sigma', 'a number ≥ 1e-19 (2σ² a normal float32)', s);
+    }
+  }
   const normalize = options.normalize ?? 'gaussian';
   if (normalize !== 'gaussian' && normalize !== 'peak') {
     throw new PhalanxConfigError(component, 'normalize', "'gaussian' or 'peak'", normalize);
@@ -61,7 +72,22 @@ export function gaussianHeatmaps(uv: tf.Tensor | number[][] | number[][][], opti
     checkArray(name, 'uv', uv, [2, 3], 'an array [J][2] or [B][J][2]', [2]);
     t = tf.tensor(uv as number[][]);
   }
-  const out = tf.tidy(() => {
+  try {
+    return heatmapsOf(t, { height, width, sx, sy, amplitude }, options.visible, name);
+  } finally {
+    if (!(uv instanceof tf.Tensor)) t.dispose();
+  }
+}
+
+/** The maps of {@link gaussianHeatmaps} for `t [J, 2]` or `[B, J, 2]` (checked, not disposed here). */
+function heatmapsOf(
+  t: tf.Tensor,
+  p: { height: number; width: number; sx: number; sy: number; amplitude: number },
+  visible: HeatmapOptions['visible'],
+  name: string,
+): tf.Tensor {
+  const { height, width, sx, sy, amplitude } = p;
+  return tf.tidy(() => {
     const batched = t.rank === 3;
     const u3 = tf.cast(batched ? t : tf.expandDims(t, 0), 'float32') as tf.Tensor3D;
     const [b, j] = u3.shape;
@@ -72,8 +98,8 @@ export function gaussianHeatmaps(uv: tf.Tensor | number[][] | number[][][], opti
     const gx = tf.exp(tf.div(tf.square(tf.sub(xs, ux)), -2 * sx * sx)); // [B, 1, W, J]
     const gy = tf.exp(tf.div(tf.square(tf.sub(ys, uy)), -2 * sy * sy)); // [B, H, 1, J]
     let maps = tf.mul(tf.mul(gy, gx), amplitude);
-    if (options.visible !== undefined) {
-      const vis = options.visible instanceof tf.Tensor ? options.visible : tf.tensor(options.visible as number[][]);
+    if (visible !== undefined) {
+      const vis = visible instanceof tf.Tensor ? visible : tf.tensor(visible as number[][]);
       if (vis.size !== b * j) {
         throw new PhalanxShapeError(name, 'visible', batched ? `[${b}, ${j}]` : `[${j}]`, vis.shape);
       }
@@ -81,8 +107,6 @@ export function gaussianHeatmaps(uv: tf.Tensor | number[][] | number[][][], opti
     }
     return batched ? maps : tf.squeeze(maps, [0]);
   });
-  if (!(uv instanceof tf.Tensor)) t.dispose();
-  return out;
 }
 
 /**
