@@ -7,6 +7,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxConfigError } from '@phalanx/errors';
+import { deriveNoiseSeed } from '@phalanx/layers';
 
 const COMPONENT = 'seedInitialWeights';
 
@@ -59,9 +60,7 @@ function isRandomInitializer(node: Json): node is Json & { config: Json } {
  * ```
  */
 export function initializerSeed(seed: number, index: number): number {
-  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
-  h = Math.imul(h ^ (h >>> 16), 0x27d4eb2f);
-  return (h ^ (h >>> 15)) & 0x7fffffff || 1;
+  return deriveNoiseSeed(seed, index); // the same 31-bit mix as the layers' noise sites
 }
 
 /**
