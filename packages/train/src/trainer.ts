@@ -160,7 +160,6 @@ function checkTrainingModel(model: tfl.LayersModel, trainingModel: tfl.LayersMod
   return trainingModel;
 }
 
-/** Copies of the non-trainable weights (batch-norm statistics) to put back when a step is skipped. */
 /**
  * Sets every noise-stream layer's position (selector Gumbel noise, dropout masks) to the one `state`
  * saved under its name: `noiseCalls`, or — for a checkpoint written before it existed — the selectors'
@@ -173,6 +172,7 @@ function restoreNoiseCalls(layers: readonly NoiseStreamLayer[], state: TrainerSt
   }
 }
 
+/** Copies of the non-trainable weights (batch-norm statistics) to put back when a step is skipped. */
 function snapshotNonTrainable(model: tfl.LayersModel): { restore(): void; dispose(): void } {
   const weights = model.nonTrainableWeights;
   const copies = tf.tidy(() => weights.map((w) => tf.clone(w.read())));
