@@ -42,7 +42,7 @@ import {
   type JobConfig,
   type SmallBackboneStride,
 } from './pipeline';
-import { PRESETS, type PresetName } from './presets';
+import { PRESETS, type Preset, type PresetName } from './presets';
 import { readStageLog, runCurveSvg, stageSummary } from './report';
 import { runStages, STAGES, TEST_SEED, type RunResult, type StageName } from './run';
 // `pnpm start -- --flag` passes the `--` through; parseArgs would read everything after it as positionals.
@@ -62,6 +62,8 @@ const { values: flags } = parseArgs({
     'lr-pg': { type: 'string' },
     warmup: { type: 'string' },
     decay: { type: 'string' },
+    'restart-every': { type: 'string' },
+    'restart-peak': { type: 'string' },
     dropout: { type: 'string' },
     seed: { type: 'string' },
     'test-size': { type: 'string' },
@@ -104,6 +106,8 @@ if (flags.help) {
   --lr-pg LR          stage-2 peak Adam learning rate (default 2e-3; paper 5e-4 on FreiHAND, release 1e-4)
   --warmup N          linear learning-rate warm-up of every stage (demo 0, pretrained 500)
   --decay KIND        'constant' or 'cosine' (to 0 at each stage's last step) (demo constant, pretrained cosine)
+  --restart-every N   warm restarts: a new warm-up and decay every N steps of a stage (pretrained 20000; default none)
+  --restart-peak F    peak of restart cycle k as F^k × the peak (pretrained 0.5; default 1)
   --dropout P         FEM dropout (the model's 0.1; pretrained 0)
   --seed N            seed of the weight initialisation and dropout masks (default 1)
   --test-size N       held-out samples (default 128; seed ${TEST_SEED}, never trained on)
@@ -144,7 +148,7 @@ function numFlag(name: string, value: string | undefined, fallback: number, min 
 
 const presetName = (flags.preset ?? 'demo') as PresetName;
 if (!(presetName in PRESETS)) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(', ')}.`);
-const preset = PRESETS[presetName] as (typeof PRESETS)[PresetName] & { dropout?: number };
+const preset: Preset = PRESETS[presetName];
 const variant = (flags.variant ?? 'W+T').toUpperCase();
 variantJoints(variant); // validates
 const backboneStride = intFlag('backbone-stride', flags['backbone-stride'], 8);
@@ -171,6 +175,17 @@ const decay = flags.decay ?? preset.decay;
 if (decay !== 'constant' && decay !== 'cosine') {
   throw new Error(`--decay must be 'constant' or 'cosine', but received '${decay}'.`);
 }
+/** The warm-restart settings of the schedule: only those given (a one-cycle run's config has neither key). */
+function restarts(): { restartEvery?: number; restartPeak?: number } {
+  const every =
+    flags['restart-every'] === undefined ? preset.restartEvery : intFlag('restart-every', flags['restart-every'], 0, 2);
+  const peak =
+    flags['restart-peak'] === undefined ? preset.restartPeak : numFlag('restart-peak', flags['restart-peak'], 1);
+  return {
+    ...(every !== undefined ? { restartEvery: every } : {}),
+    ...(peak !== undefined ? { restartPeak: peak } : {}),
+  };
+}
 const dropout = flags.dropout === undefined ? preset.dropout : numFlag('dropout', flags.dropout, 0, 0, false);
 if (dropout !== undefined && dropout >= 1) throw new Error(`--dropout must be < 1, but received ${dropout}.`);
 const config: JobConfig = {
@@ -191,7 +206,7 @@ const config: JobConfig = {
   dataSeed: 1,
   handCrop: flags['hand-crop'],
   tw: { heatmapNormalize: heatmapScale },
-  schedule: { warmup: intFlag('warmup', flags.warmup, preset.warmup, 0), decay },
+  schedule: { warmup: intFlag('warmup', flags.warmup, preset.warmup, 0), decay, ...restarts() },
   seed: intFlag('seed', flags.seed, 1, 0),
 };
 const testSize = intFlag('test-size', flags['test-size'], 128);
@@ -205,7 +220,12 @@ const seconds = (t: number) => (performance.now() - t) / 1000;
 function describeRun(params: number, threads: number, dataWorkers: number): void {
   const tw = variantJoints(variant);
   const s = config.schedule!;
-  const sched = s.warmup > 0 || s.decay !== 'constant' ? ` (${s.warmup}-step warm-up, ${s.decay})` : '';
+  const sched = (steps: number): string => {
+    if (s.warmup === 0 && s.decay === 'constant') return '';
+    const restarts = s.restartEvery !== undefined && s.restartEvery < steps;
+    const restart = restarts ? `, restarted every ${s.restartEvery} steps at ${s.restartPeak ?? 1}^k × the peak` : '';
+    return ` (${s.warmup}-step warm-up, ${s.decay}${restart})`;
+  };
   console.log(
     `EHPE (${presetName} preset): input ${inputSize}, heatmaps ${inputSize / 4}, ` +
       `${flags.full ? 'ResNet-50' : `small basic-block ResNet (stride ${backboneStride})`}, ${(params / 1e6).toFixed(2)} M parameters, ` +
@@ -214,9 +234,9 @@ function describeRun(params: number, threads: number, dataWorkers: number): void
   );
   console.log(`variant ${variant}: the TW-stage predicts joints [${tw.join(', ')}], the PG-stage all 21`);
   console.log(
-    `stage 1: ${config.stepsTw} steps, Adam ${config.lrTw}${sched}, ${EHPE_LOSS_WEIGHTS.heatmap}·heatmapMSE + ` +
+    `stage 1: ${config.stepsTw} steps, Adam ${config.lrTw}${sched(config.stepsTw)}, ${EHPE_LOSS_WEIGHTS.heatmap}·heatmapMSE + ` +
       `${EHPE_LOSS_WEIGHTS.distance}·squaredDistance + ${RELEASE_L1_WEIGHT}·Σ|W|; ` +
-      `stage 2: ${config.stepsPg} steps, Adam ${config.lrPg}${sched}, ${EHPE_LOSS_WEIGHTS.position}·squaredDistance + ` +
+      `stage 2: ${config.stepsPg} steps, Adam ${config.lrPg}${sched(config.stepsPg)}, ${EHPE_LOSS_WEIGHTS.position}·squaredDistance + ` +
       `${EHPE_LOSS_WEIGHTS.edge}·edgeStability, backbone + TW-stage frozen; batch ${config.batchSize}`,
   );
   console.log(

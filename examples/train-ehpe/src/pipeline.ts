@@ -27,6 +27,7 @@ import {
   seedInitialWeights,
   cosineLr,
   Trainer,
+  warmRestartsLr,
   warmupLr,
   type LrSchedule,
   type ProgressDisplayOptions,
@@ -124,8 +125,11 @@ export interface JobConfig {
   /**
    * Learning-rate schedule of every stage: a linear warm-up over `warmup` steps, then the peak rate
    * (`'constant'`) or a cosine decay to 0 at the stage's last step. Default: the constant rate.
+   * With `restartEvery` = R, a stage longer than R steps is cut into cycles of R steps (the last one
+   * shorter), each a schedule of its own (`warmRestartsLr` of `@phalanx/train`), cycle k at
+   * `restartPeak`^k × the peak (default 1).
    */
-  schedule?: { warmup: number; decay: 'constant' | 'cosine' };
+  schedule?: { warmup: number; decay: 'constant' | 'cosine'; restartEvery?: number; restartPeak?: number };
   /**
    * Seed of the weight initialisation (the full model; the PG-only model with `seed + 1`) and of the
    * dropout masks (`dropoutSeed` `deriveNoiseSeed(seed, 0)` for the full model, `deriveNoiseSeed(seed, 1)`
@@ -162,8 +166,12 @@ export async function buildModel(config: JobConfig): Promise<tfl.LayersModel> {
 export function stageLr(config: JobConfig, peak: number, steps: number): number | LrSchedule {
   const s = config.schedule;
   if (!s || (s.warmup === 0 && s.decay === 'constant')) return peak;
-  const after = s.decay === 'cosine' ? cosineLr({ initial: peak, steps: Math.max(1, steps) }) : peak;
-  return s.warmup > 0 ? warmupLr({ steps: s.warmup, after }) : (after as LrSchedule);
+  const cycle = (length: number): number | LrSchedule => {
+    const after = s.decay === 'cosine' ? cosineLr({ initial: peak, steps: Math.max(1, length) }) : peak;
+    return s.warmup > 0 ? warmupLr({ steps: s.warmup, after }) : after;
+  };
+  if (s.restartEvery === undefined || s.restartEvery >= steps) return cycle(steps);
+  return warmRestartsLr({ every: s.restartEvery, steps, factor: s.restartPeak ?? 1, cycle });
 }
 
 /** Margin of the hand crop per side: the release's box × 1.25. */

@@ -21,6 +21,10 @@ export interface Preset {
   /** Warm-up steps and decay of every stage. */
   warmup: number;
   decay: 'constant' | 'cosine';
+  /** Warm restarts: a new warm-up and decay every this many steps of a stage (absent: one cycle per stage). */
+  restartEvery?: number;
+  /** Peak of restart cycle k as this^k × the peak (absent: 1). */
+  restartPeak?: number;
   /** FEM dropout (the model's default 0.1 when absent). */
   dropout?: number;
   /** Held-out evaluation period (steps). */
@@ -46,9 +50,9 @@ export const PRESETS = {
   },
   pretrained: {
     describe:
-      '20000 + 4000 (+ 4000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, cosine decay, ' +
-      'no dropout; evaluation every 500 steps; ≈ 2 h on 2 cores',
-    stepsTw: 20000,
+      '28000 + 4000 (+ 4000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, cosine decay, ' +
+      'stage 1 restarted at step 20000 at half the peak; no dropout; evaluation every 500 steps; ≈ 2½ h on 2 cores',
+    stepsTw: 28000,
     stepsPg: 4000,
     batch: 8,
     inputSize: 96,
@@ -56,6 +60,8 @@ export const PRESETS = {
     lrPg: 2e-3,
     warmup: 500,
     decay: 'cosine',
+    restartEvery: 20000,
+    restartPeak: 0.5,
     dropout: 0,
     evalEvery: 500,
     checkpointEvery: 500,

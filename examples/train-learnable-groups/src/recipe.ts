@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { cosineLr, warmupLr, type LrSchedule } from '@phalanx/train';
+import { cosineLr, warmRestartsLr, warmupLr, type LrSchedule } from '@phalanx/train';
 
 /** Shape of the learning-rate schedule shared by every parameter group (each scales it by its own peak rate). */
 export interface LrScheduleConfig {
@@ -45,15 +45,8 @@ export function groupLr(peak: number, schedule: LrScheduleConfig | undefined, st
   if (!Number.isInteger(every) || every < 2) {
     throw new Error(`restartEvery must be an integer ≥ 2, but received ${every}.`);
   }
-  const factor = schedule.restartPeak ?? 1;
-  const cycles = Array.from({ length: Math.ceil(steps / every) }, (_, k) =>
-    cycleLr(peak * factor ** k, schedule, Math.min(every, steps - k * every)),
-  );
-  return (t: number) => {
-    const k = Math.min(cycles.length - 1, Math.max(0, Math.floor(t / every)));
-    const lr = cycles[k];
-    return typeof lr === 'number' ? lr : lr(t - k * every);
-  };
+  const cycle = (length: number) => cycleLr(peak, schedule, length);
+  return warmRestartsLr({ every, steps, factor: schedule.restartPeak ?? 1, cycle });
 }
 
 /** One cycle of {@link groupLr}: warm-up, then constant or cosine over `steps` steps. */

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { PhalanxConfigError } from '@phalanx/errors';
-import { constantLr, cosineLr, exponentialLr, polynomialLr, stepLr, toSchedule, warmupLr } from './schedules';
+import {
+  constantLr,
+  cosineLr,
+  exponentialLr,
+  polynomialLr,
+  stepLr,
+  toSchedule,
+  warmRestartsLr,
+  warmupLr,
+} from './schedules';
 
 describe('learning-rate schedules', () => {
   it('constant, step and milestone decay', () => {
@@ -49,6 +58,29 @@ describe('learning-rate schedules', () => {
     for (let t = 1; t < 100; t++) expect(lr(t)).toBeGreaterThan(lr(t - 1));
   });
 
+  it('warm restarts: the first cycle is the cycle alone, later ones repeat it scaled by factor^k', () => {
+    const cycle = (n: number) => warmupLr({ steps: 10, after: cosineLr({ initial: 1e-3, steps: n }) });
+    const lr = warmRestartsLr({ every: 100, steps: 250, factor: 0.5, cycle });
+    const single = cycle(100);
+    for (const t of [0, 5, 10, 37, 99]) expect(lr(t)).toBe(single(t));
+    expect(lr(100)).toBe(0); // the second cycle warms up again …
+    expect(lr(110)).toBeCloseTo(0.5 * single(10), 15); // … to half the first cycle's rate
+    expect(lr(163)).toBeCloseTo(0.5 * single(63), 15);
+    // The last cycle is cut to the 50 steps left: its cosine runs over 50 steps, at a quarter of the peak.
+    const last = cycle(50);
+    for (const t of [200, 215, 240, 250]) expect(lr(t)).toBeCloseTo(0.25 * last(t - 200), 15);
+    expect(lr(250)).toBeCloseTo(0, 15);
+    expect(lr(400)).toBeCloseTo(0, 15); // past the end it stays in the last cycle
+    // Endless: every cycle is `every` long.
+    const endless = warmRestartsLr({ every: 100, cycle });
+    expect(endless(1234)).toBe(single(34));
+    // The cycle builder is called once per distinct length.
+    const lengths: number[] = [];
+    const counted = warmRestartsLr({ every: 100, steps: 250, cycle: (n) => (lengths.push(n), 1e-3) });
+    for (let t = 0; t <= 260; t++) counted(t);
+    expect(lengths).toEqual([100, 50]);
+  });
+
   it('rejects bad arguments with named errors', () => {
     const cases: [() => unknown, string][] = [
       [() => constantLr(-1), 'constantLr: value must be a finite number ≥ 0, but received -1.'],
@@ -65,6 +97,9 @@ describe('learning-rate schedules', () => {
         'polynomialLr: minimum must be a number ≤ initial (1)',
       ],
       [() => warmupLr({ steps: 10, after: 1, startFactor: 2 }), 'warmupLr: startFactor must be a number in [0, 1]'],
+      [() => warmRestartsLr({ every: 0, cycle: () => 1 }), 'warmRestartsLr: every must be an integer ≥ 1'],
+      [() => warmRestartsLr({ every: 5, cycle: 1 as never }), 'warmRestartsLr: cycle must be a function'],
+      [() => warmRestartsLr({ every: 5, factor: -1, cycle: () => 1 }), 'warmRestartsLr: factor must be a finite'],
       [
         () => toSchedule('Trainer', 'lr', 'fast' as never),
         "Trainer: lr must be a number or a function step → lr, but received 'fast'.",

@@ -191,6 +191,68 @@ export function warmupLr(args: WarmupLrArgs): LrSchedule {
   return (step) => (step < steps ? after(steps) * (startFactor + ((1 - startFactor) * step) / steps) : after(step));
 }
 
+/** Arguments of {@link warmRestartsLr}. */
+export interface WarmRestartsLrArgs {
+  /** Length of a cycle in steps (integer ≥ 1). Required. */
+  every: number;
+  /**
+   * One cycle's schedule, given the cycle's length in steps: called once per distinct length, and read at
+   * the step within the cycle (`step − k·every`). A number means constant. Required.
+   */
+  cycle: (cycleSteps: number) => LrSchedule | number;
+  /**
+   * Length of the whole run (integer ≥ 1): its last cycle is cut to the steps left, and later steps stay in
+   * it. Default: endless, every cycle `every` steps long.
+   */
+  steps?: number;
+  /** Cycle k runs at `factor^k` × the cycle's rates (finite, ≥ 0). Default 1 (every cycle restarts at its peak). */
+  factor?: number;
+}
+
+/**
+ * Warm restarts (SGDR, Loshchilov & Hutter): the run is cut into cycles of `every` steps, and cycle
+ * `k = ⌊step / every⌋` repeats the schedule `cycle` on its own, scaled by `factor^k`:
+ * `lr(step) = factor^k · cycle(L_k)(step − k·every)`, `L_k = min(every, steps − k·every)`.
+ * So the first `every` steps are exactly those of `cycle(every)` alone, and a run continued with a further
+ * cycle keeps every rate it has already used.
+ *
+ * @example
+ * const lr = warmRestartsLr({
+ *   every: 1000,
+ *   steps: 1500,
+ *   factor: 0.5,
+ *   cycle: (n) => warmupLr({ steps: 100, after: cosineLr({ initial: 1e-3, steps: n }) }),
+ * });
+ * lr(999); // ≈ 0 (the end of the first cosine)
+ * lr(1100); // ≈ 0.000452: half the peak, ⅕ into the 500-step last cycle's cosine (½ · ½(1 + cos(π/5)) · 1e-3)
+ */
+export function warmRestartsLr(args: WarmRestartsLrArgs): LrSchedule {
+  const name = 'warmRestartsLr';
+  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  const every = checkInteger(name, 'every', args.every, 1);
+  const steps = args.steps === undefined ? undefined : checkInteger(name, 'steps', args.steps, 1);
+  const factor = checkNonNegative(name, 'factor', args.factor ?? 1);
+  if (typeof args.cycle !== 'function') {
+    throw new PhalanxConfigError(name, 'cycle', 'a function cycleSteps → schedule', args.cycle);
+  }
+  const lastCycle = steps === undefined ? Infinity : Math.ceil(steps / every) - 1;
+  const byLength = new Map<number, LrSchedule>();
+  const cycleOfLength = (length: number): LrSchedule => {
+    let schedule = byLength.get(length);
+    if (!schedule) {
+      schedule = toSchedule(name, 'cycle', args.cycle(length));
+      byLength.set(length, schedule);
+    }
+    return schedule;
+  };
+  return (step) => {
+    const k = Math.min(lastCycle, Math.floor(step / every));
+    const length = steps === undefined ? every : Math.min(every, steps - k * every);
+    const rate = cycleOfLength(length)(step - k * every);
+    return k === 0 ? rate : factor ** k * rate;
+  };
+}
+
 /**
  * A number becomes {@link constantLr}; a function is returned as is (anything else is a
  * `PhalanxConfigError` naming `component` and `argument`).

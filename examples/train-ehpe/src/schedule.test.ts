@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { stageLr, type JobConfig } from './pipeline';
+import { PRESETS } from './presets';
+
+/** The schedule part of a job configuration (stageLr reads nothing else). */
+const job = (schedule: JobConfig['schedule']) => ({ schedule }) as JobConfig;
+
+describe('train-ehpe: stage learning-rate schedules', () => {
+  it('warm restarts keep every rate of the one-cycle run, then warm up again at half the peak', () => {
+    const oneCycle = stageLr(job({ warmup: 500, decay: 'cosine' }), 2e-3, 20000) as (t: number) => number;
+    const restarted = stageLr(
+      job({ warmup: 500, decay: 'cosine', restartEvery: 20000, restartPeak: 0.5 }),
+      2e-3,
+      28000,
+    ) as (t: number) => number;
+    // A run continued from the one-cycle run's last checkpoint saw exactly these rates.
+    for (let t = 0; t < 20000; t += 7) expect(restarted(t)).toBe(oneCycle(t));
+    expect(restarted(20000)).toBe(0);
+    // Warm-up to the 8000-step cosine at half the peak: ½ · 2e-3 · ½(1 + cos(π · 500/8000)) at its end.
+    expect(restarted(20500)).toBeCloseTo(0.5e-3 * (1 + Math.cos(Math.PI / 16)), 12);
+    expect(restarted(24000)).toBeCloseTo(0.5e-3, 12);
+    expect(restarted(28000)).toBeCloseTo(0, 12);
+  });
+
+  it('a stage no longer than restartEvery is one cycle', () => {
+    const s = { warmup: 500, decay: 'cosine' as const };
+    const plain = stageLr(job(s), 2e-3, 4000) as (t: number) => number;
+    const withRestarts = stageLr(job({ ...s, restartEvery: 20000, restartPeak: 0.5 }), 2e-3, 4000) as (
+      t: number,
+    ) => number;
+    for (const t of [0, 250, 500, 2000, 3999, 4000]) expect(withRestarts(t)).toBe(plain(t));
+  });
+
+  it("the pretrained preset's first stage-1 cycle is the finished 20 000-step run's schedule", () => {
+    const p = PRESETS.pretrained;
+    expect(p.restartEvery).toBe(20000);
+    expect(p.stepsTw).toBeGreaterThan(p.restartEvery);
+    expect(PRESETS.demo).not.toHaveProperty('restartEvery');
+  });
+});
