@@ -1,0 +1,62 @@
+/**
+ * What limits a trained EHPE's 3D accuracy (see `limits.ts`), on the held-out hands of the training job:
+ *
+ *   pnpm --filter @phalanx/example-train-ehpe limits -- --model ../../packages/pretrained/models/ehpe \
+ *     --config ../../packages/pretrained/models/ehpe/metrics.json
+ *
+ * `--model` is a saved model folder (a run's `model/`, or a shipped model), `--config` a JSON file whose
+ * `config` is the run's job configuration (a run's `config.json`, or a shipped `metrics.json`).
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import '@tensorflow/tfjs-backend-wasm';
+import * as tfl from '@tensorflow/tfjs-layers';
+import '@phalanx/ehpe';
+import { fileSystem } from '@phalanx/layers';
+import { setThreadedWasmBackend } from '@phalanx/wasm-training';
+import { depthLimits, LIMIT_VARIANTS } from './limits';
+import { heldOutSet, meanLayout, type JobConfig } from './pipeline';
+import { TEST_SEED } from './run';
+import { threadsFlag } from './threads';
+
+const { values: flags } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    model: { type: 'string' },
+    config: { type: 'string' },
+    'test-size': { type: 'string', default: '128' },
+    threads: { type: 'string' },
+  },
+});
+if (!flags.model || !flags.config) {
+  console.error('usage: limits --model DIR --config FILE [--test-size N] [--threads N]');
+  process.exit(2);
+}
+const cwd = process.env.INIT_CWD ?? process.cwd();
+const config = (JSON.parse(readFileSync(resolve(cwd, flags.config), 'utf8')) as { config: JobConfig }).config;
+const testSize = Number(flags['test-size']);
+if (!Number.isInteger(testSize) || testSize < 1) {
+  throw new Error(`--test-size must be an integer ≥ 1, but received '${flags['test-size']}'.`);
+}
+await setThreadedWasmBackend(threadsFlag(flags.threads));
+const model = await tfl.loadLayersModel(fileSystem(resolve(cwd, flags.model)));
+const size = config.model.imageSize ?? 256;
+const set = await heldOutSet(size, testSize, Math.min(16, testSize), TEST_SEED, config.handCrop ?? false);
+const layout = await meanLayout(config);
+const limits = await depthLimits(model, set, config.depthRange, layout);
+console.log(
+  `held-out ${limits.samples} hands (seed ${TEST_SEED}, ${size} px): 2D error ${limits.epe2dPx.toFixed(2)} px, ` +
+    `relative-depth error ${limits.depthErrorMm.toFixed(1)} mm (the mean hand's ${limits.meanHandDepthErrorMm!.toFixed(1)} mm)`,
+);
+console.log('| joints lifted to 3D | PA-MPJPE (mm) | MPJPE (mm) |\n| --- | ---: | ---: |');
+const labels = {
+  model: "the model's",
+  trueDepth: "the model's x, y; true depths",
+  true2d: "true x, y; the model's depths",
+  binnedTruth: 'the truth through the depth bins',
+};
+for (const v of LIMIT_VARIANTS) {
+  const m = limits.variants[v];
+  console.log(`| ${labels[v]} | ${m.paMpjpe.toFixed(1)} | ${m.mpjpe.toFixed(1)} |`);
+}
