@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { SIMD_PLAIN, SIMD_SHARED } from './generated/simd-binary';
+import { createSimdKernelPool, type SimdKernelPool } from './kernel-pool';
 
 /**
  * The SIMD kernels of `assembly/kernels.ts` (AssemblyScript, wasm SIMD128), instantiated on the wasm
@@ -75,6 +76,8 @@ interface WasmBackendLike {
 }
 
 const instances = new WeakMap<object, SimdKernels | null>();
+/** Worker pools running the kernels on more threads, by backend (see `kernel-pool.ts`). */
+const pools = new WeakMap<object, SimdKernelPool>();
 
 function decode(base64: string): Uint8Array<ArrayBuffer> {
   const text = atob(base64);
@@ -140,6 +143,8 @@ export function simdKernels(backend: tf.KernelBackend): SimdKernels | null {
       // Still compiling in the background (browser main thread): not cached, asked again next time.
       if (compiledKernels == null) return pending.has(kind) && compiled[kind] == null ? null : cache(backend, null);
       kernels = new WebAssembly.Instance(compiledKernels, { env: { memory } }).exports as unknown as SimdKernels;
+      const pool = pools.get(backend);
+      if (pool) kernels = pool.kernels(kernels);
     }
   } catch {
     kernels = null; // e.g. a runtime without wasm SIMD: every caller keeps its previous route
@@ -157,4 +162,50 @@ export function pointer(backend: tf.KernelBackend, info: tf.TensorInfo): number 
   const data = (backend as unknown as WasmBackendLike).dataIdMap.get(info.dataId);
   if (data == null) throw new Error('@phalanx/wasm-training: a tensor without a wasm buffer reached a SIMD kernel.');
   return data.memoryOffset;
+}
+
+/** The kernels' compiled module for a shared (`true`) or plain memory, or `null` where it cannot be compiled. */
+export function simdKernelModule(shared: boolean): WebAssembly.Module | null {
+  try {
+    return compiledModule(shared ? 'shared' : 'plain');
+  } catch {
+    return null;
+  }
+}
+
+/** The wasm memory of `backend`, if it is tfjs-backend-wasm's. */
+export function backendMemory(backend: tf.KernelBackend): WebAssembly.Memory | undefined {
+  const module = (backend as unknown as Partial<WasmBackendLike>).wasm;
+  return module?.asm?.memory ?? module?.wasmMemory;
+}
+
+/**
+ * Runs the SIMD kernels of `backend` on `threads` threads: `threads − 1` Node worker threads, each with
+ * an instance of the kernels on the backend's shared memory, take parts of every large call (see
+ * `kernel-pool.ts`). Resolves to the threads that run the kernels: 1 where no pool can be made (a
+ * browser, a memory that is not shared, SIMD kernels off or unavailable). The pool closes with the
+ * backend's `dispose()`.
+ */
+export async function attachSimdKernelPool(backend: tf.KernelBackend, threads: number): Promise<number> {
+  const memory = backendMemory(backend);
+  if (disabled || threads < 2 || memory == null || pools.has(backend)) return pools.get(backend)?.threads ?? 1;
+  const module =
+    typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer
+      ? compiledModule('shared')
+      : null;
+  const pool = module ? await createSimdKernelPool(module, memory, threads - 1) : null;
+  if (!pool) return 1;
+  pools.set(backend, pool);
+  instances.delete(backend);
+  const dispose = backend.dispose.bind(backend);
+  backend.dispose = () => {
+    pool.close();
+    dispose();
+  };
+  return pool.threads;
+}
+
+/** Threads that run the SIMD kernels of `backend` (1 without a pool). */
+export function simdKernelThreads(backend: tf.KernelBackend): number {
+  return pools.get(backend)?.threads ?? 1;
 }

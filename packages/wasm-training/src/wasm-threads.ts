@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BackendWasm, getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { WASM } from './kernel-scope';
+import { attachSimdKernelPool } from './simd';
 import {
   type BackendWasmModule,
   inNode,
@@ -109,6 +110,7 @@ async function createWasmBackend(stock: BackendFactory, options: WasmThreadsOpti
   const module = await loadThreadedWasmModule(threads, options.threadedWasmUrl);
   const backend = new BackendWasm(module);
   releasePoolThreads(module);
+  await attachSimdKernelPool(backend, threads);
   return backend;
 }
 
