@@ -4,20 +4,10 @@ import { disposeBatch, renderSyntheticHand, toBatch } from '@phalanx/data';
 import { pgStageTargets } from '@phalanx/ehpe';
 import { useBackend } from '@phalanx/testing';
 import { depthLimits } from './limits';
-import { buildModel, evaluate, MODEL_SIZES, type JobConfig } from './pipeline';
+import { buildModel, evaluate } from './pipeline';
+import { tinyJob } from './tiny-job';
 
-const config: JobConfig = {
-  model: { ...MODEL_SIZES.tiny, lateralOffsets: [0, 0, 0, 0, 0] },
-  variant: 'W+T',
-  stepsTw: 0,
-  stepsPg: 0,
-  batchSize: 2,
-  lrTw: 3e-3,
-  lrPg: 3e-3,
-  depthRange: 200,
-  dataSeed: 1,
-  seed: 3,
-};
+const config = tinyJob({ seed: 3 });
 
 beforeAll(async () => {
   await useBackend('wasm');

@@ -1,20 +1,11 @@
 import { disposeBatch, type HandBatch } from '@phalanx/data';
 import { useBackend } from '@phalanx/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MODEL_SIZES, trainingData, type JobConfig } from './pipeline';
+import { MODEL_SIZES, trainingData } from './pipeline';
+import { tinyJob } from './tiny-job';
 import { trainingSource } from './threads';
 
-const config: JobConfig = {
-  model: { ...MODEL_SIZES.tiny, imageSize: 32, heatmapSize: 8 },
-  variant: 'W+T',
-  stepsTw: 0,
-  stepsPg: 0,
-  batchSize: 2,
-  lrTw: 3e-3,
-  lrPg: 3e-3,
-  depthRange: 200,
-  dataSeed: 6,
-};
+const config = tinyJob({ model: { ...MODEL_SIZES.tiny, imageSize: 32, heatmapSize: 8 }, dataSeed: 6 });
 
 beforeAll(async () => {
   await useBackend('cpu');

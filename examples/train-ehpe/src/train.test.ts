@@ -16,24 +16,14 @@ import {
   classTable,
   evaluate,
   FIG1_CLASSES,
-  MODEL_SIZES,
   pgOnlyTrainer,
   stage1Trainer,
   stage2Trainer,
   type JobConfig,
 } from './pipeline';
+import { tinyJob } from './tiny-job';
 
-const config: JobConfig = {
-  model: { ...MODEL_SIZES.tiny, lateralOffsets: [0, 0, 0, 0, 0] },
-  variant: 'W+T',
-  stepsTw: 0,
-  stepsPg: 0,
-  batchSize: 2,
-  lrTw: 3e-3,
-  lrPg: 3e-3,
-  depthRange: 200,
-  dataSeed: 1,
-};
+const config: JobConfig = tinyJob();
 
 beforeAll(async () => {
   await useBackend('wasm');

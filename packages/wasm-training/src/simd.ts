@@ -166,11 +166,7 @@ export function pointer(backend: tf.KernelBackend, info: tf.TensorInfo): number 
 
 /** The kernels' compiled module for a shared (`true`) or plain memory, or `null` where it cannot be compiled. */
 export function simdKernelModule(shared: boolean): WebAssembly.Module | null {
-  try {
-    return compiledModule(shared ? 'shared' : 'plain');
-  } catch {
-    return null;
-  }
+  return compiledModule(shared ? 'shared' : 'plain');
 }
 
 /** The wasm memory of `backend`, if it is tfjs-backend-wasm's. */
