@@ -34,3 +34,4 @@ export type { BatchNormalizationArgs, LayerNormalizationArgs } from './normaliza
 export * from './normalization/lean-batch-norm';
 export * from './normalization/fused-batch-norm-kernels';
 export * from './normalization/last-axis-layer-norm';
+export * from './normalization/channel-affine';

@@ -21,6 +21,7 @@ import { DynamicEdgeGAT } from '../graph/dynamic-edge-gat';
 import { JointFeatureSampler } from '../keypoints/joint-feature-sampler';
 import { SoftArgmax25D } from '../keypoints/soft-argmax-25d';
 import { ConcreteJointSelector } from '../selector/concrete-joint-selector';
+import { ChannelAffine } from '../normalization/channel-affine';
 import { ResizeBilinear } from '../spatial/resize-bilinear';
 import { MAX_ELEMENTS, MAX_SIZE } from './checks';
 
@@ -164,6 +165,13 @@ const SPECS: LayerSpec[] = [
     inputs: [[1, 4, 4, 2]],
     fields: { height: { size: 1 }, width: { size: 1 }, alignCorners: 'boolean' },
   },
+  {
+    label: 'ChannelAffine',
+    cls: ChannelAffine,
+    args: { activation: 'relu' },
+    inputs: [[1, 4, 4, 2]],
+    fields: { activation: { oneOf: ['linear', 'relu'] } },
+  },
 ];
 
 /** Values a careless or hostile caller may pass for any argument. */
@@ -254,7 +262,7 @@ describe('argument objects', () => {
   for (const spec of SPECS.filter((s, i) => SPECS.findIndex((t) => t.cls === s.cls) === i)) {
     it(`${className(spec)}: ${NOT_ARGS.length} non-objects give a PhalanxConfigError naming the class`, () => {
       for (const args of NOT_ARGS) {
-        if (args === undefined && spec.cls === JointFeatureSampler) continue; // its argument is optional
+        if (args === undefined && (spec.cls === JointFeatureSampler || spec.cls === ChannelAffine)) continue; // optional
         const error = thrownBy(() => new spec.cls(args as never));
         expect(error, String(args)).toBeInstanceOf(PhalanxConfigError);
         expectNamed(spec, error, `new ${className(spec)}(${JSON.stringify(args)})`);
