@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { leanBatchNormalization } from '@phalanx/layers';
 import { expectClose, expectSaveLoadIdentical, forEachBackend, useBackend } from '@phalanx/testing';
-import { foldBatchNorm, hourglass, preActResidual, resnetBackbone } from './index';
+import { foldBatchNorm, hourglass, preActResidual, resnetBackbone, type FoldBatchNormOptions } from './index';
 
 type Sym = tfl.SymbolicTensor;
 
@@ -60,11 +60,17 @@ function expectSameOutputs(folded: tfl.LayersModel, model: tfl.LayersModel, x: t
 }
 
 /** Builds, seeds and folds; checks the outputs; returns both models (the caller disposes them). */
-function foldAndCompare(input: number[], build: (x: Sym) => Sym | Sym[], seed: number, label: string) {
+function foldAndCompare(
+  input: number[],
+  build: (x: Sym) => Sym | Sym[],
+  seed: number,
+  label: string,
+  options?: FoldBatchNormOptions,
+) {
   const x = tfl.input({ shape: input });
   const model = tfl.model({ inputs: x, outputs: build(x) });
   seedWeights(model, seed);
-  const folded = foldBatchNorm(model);
+  const folded = foldBatchNorm(model, options);
   const data = tf.randomNormal([2, ...input], 0, 1, 'float32', seed);
   expectSameOutputs(folded, model, data, label);
   data.dispose();
@@ -163,8 +169,61 @@ function describeChainFolds(backend: string): void {
   });
 }
 
+/** With `standalone: 'affine'`, the batch norms no conv takes become ChannelAffine layers, on one backend. */
+function describeAffineFolds(backend: string): void {
+  const AFFINE = { standalone: 'affine' } as const;
+  describe("standalone: 'affine' turns the other batch norms (→ ReLU) into ChannelAffine layers", () => {
+    it(`preActResidual: the pre-activation bn and its ReLU become one ChannelAffine (${backend})`, () => {
+      const build = (x: Sym) => preActResidual(x, { outChannels: 8, name: 'r' });
+      const { model, folded } = foldAndCompare([8, 8, 6], build, 1, 'preActResidual affine', AFFINE);
+      expect([count(folded, BATCH_NORMS), count(folded, RELUS)]).toEqual([0, 0]);
+      expect(namesOf(folded, 'ChannelAffine')).toEqual(['r.bn']);
+      expect(folded.getLayer('r.bn').getConfig().activation).toBe('relu');
+      expect(folded.outputNames).toEqual(model.outputNames);
+      model.dispose();
+      folded.dispose();
+    });
+
+    it(`hourglass of depth 2: no batch norm or ReLU is left (${backend})`, () => {
+      const build = (x: Sym) => hourglass(x, { depth: 2, numModules: 1, name: 'hg' });
+      const { model, folded } = foldAndCompare([8, 8, 4], build, 2, 'hourglass affine', AFFINE);
+      expect([count(folded, BATCH_NORMS), count(folded, RELUS)]).toEqual([0, 0]);
+      expect(count(folded, ['ChannelAffine'])).toBe(count(model, BATCH_NORMS) / 3);
+      model.dispose();
+      folded.dispose();
+    });
+
+    it(`rank 2 and 3 inputs, model outputs and other axes (${backend})`, () => {
+      const bn = (x: Sym, name: string, axis = -1) => tfl.layers.batchNormalization({ axis, name }).apply(x) as Sym;
+      const relu = (x: Sym, name: string) => tfl.layers.reLU({ name }).apply(x) as Sym;
+      const build = (x: Sym): Sym[] => {
+        const flat = tfl.layers.reshape({ targetShape: [30], name: 'flat' }).apply(x) as Sym;
+        const vector = tfl.layers // [B, 30]: the batch norm and ReLU become one ChannelAffine
+          .dense({ units: 4, name: 'vector.dense' })
+          .apply(relu(bn(flat, 'vector.bn'), 'vector.relu')) as Sym;
+        const tokens = tfl.layers.reshape({ targetShape: [10, 3], name: 'tokens' }).apply(x) as Sym;
+        const sequence = bn(tokens, 'sequence.bn', 2); // [B, 10, 3] over its last axis
+        const rows = bn(x, 'rows.bn', 1); // not the last axis: stays
+        const exposed = bn(x, 'exposed.bn'); // a model output: a ChannelAffine that keeps its name, no ReLU
+        const after = relu(exposed, 'after.relu');
+        return [vector, sequence, rows, exposed, after];
+      };
+      const { model, folded } = foldAndCompare([5, 2, 3], build, 7, 'ranks affine', AFFINE);
+      expect(namesOf(folded, 'ChannelAffine')).toEqual(['exposed.bn', 'sequence.bn', 'vector.bn']);
+      expect(namesOf(folded, 'BatchNormalization')).toEqual(['rows.bn']);
+      expect(namesOf(folded, 'ReLU')).toEqual(['after.relu']);
+      expect(folded.getLayer('exposed.bn').getConfig().activation).toBe('linear');
+      expect(folded.getLayer('vector.bn').getConfig().activation).toBe('relu');
+      expect(folded.outputNames).toEqual(model.outputNames);
+      model.dispose();
+      folded.dispose();
+    });
+  });
+}
+
 forEachBackend((backend) => {
   describeChainFolds(backend);
+  describeAffineFolds(backend);
 
   it(`the input model keeps its weights and keeps working; either model can go first; no tensor leaks (${backend})`, () => {
     const before = tf.memory().numTensors;
@@ -192,7 +251,7 @@ forEachBackend((backend) => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it(`property: random conv (→ batch norm (→ ReLU)) chains fold to one conv with the same output (${backend})`, () => {
+  it(`property: random conv (→ batch norm (→ ReLU)) chains fold to one conv (or a ChannelAffine), same output (${backend})`, () => {
     const chain = fc
       .record({
         kernelSize: fc.integer({ min: 1, max: 3 }),
@@ -208,6 +267,9 @@ forEachBackend((backend) => {
         lean: fc.boolean(),
         relu: fc.constantFrom('none', 'ReLU', 'Activation'),
         withBatchNorm: fc.boolean(),
+        // The batch norm reads the conv through a Rescaling (so it cannot fold); 'affine' converts it.
+        detached: fc.boolean(),
+        standalone: fc.constantFrom('keep', 'affine'),
         seed: fc.integer({ min: 1, max: 1000 }),
       })
       .filter((c) => c.stride === 1 || c.dilation === 1); // tfjs: strides > 1 need dilation 1
@@ -224,6 +286,7 @@ forEachBackend((backend) => {
             useBias: c.useBias,
           })
           .apply(x) as Sym;
+        if (c.detached) y = tfl.layers.rescaling({ scale: 0.5, offset: 0.25 }).apply(y) as Sym;
         if (c.withBatchNorm) {
           const args = { axis: -1, center: c.center, scale: c.scale, epsilon: c.epsilon };
           y = (c.lean ? leanBatchNormalization(args) : tfl.layers.batchNormalization(args)).apply(y) as Sym;
@@ -234,9 +297,13 @@ forEachBackend((backend) => {
         y = tfl.layers.rescaling({ scale: 2, offset: 0 }).apply(y) as Sym;
         const model = tfl.model({ inputs: x, outputs: y });
         seedWeights(model, c.seed);
-        const folded = foldBatchNorm(model);
-        const layers = c.withBatchNorm ? 3 : 3 + (c.relu === 'none' ? 0 : 1); // input, conv, rescaling (+ ReLU)
-        expect(folded.layers).toHaveLength(layers);
+        const folded = foldBatchNorm(model, { standalone: c.standalone });
+        // input, conv, rescaling (+ the detaching rescaling) (+ ReLU) (+ batch norm or ChannelAffine)
+        const relu = c.relu === 'none' ? 0 : 1;
+        const kept = !c.withBatchNorm ? relu : c.detached ? (c.standalone === 'affine' ? 1 : 1 + relu) : 0;
+        expect(folded.layers).toHaveLength(3 + (c.detached ? 1 : 0) + kept);
+        const affines = folded.layers.filter((l) => l.getClassName() === 'ChannelAffine').length;
+        expect(affines).toBe(c.withBatchNorm && c.detached && c.standalone === 'affine' ? 1 : 0);
         const data = tf.randomNormal([2, 7, 6, c.inChannels], 0, 1, 'float32', c.seed);
         expectSameOutputs(folded, model, data, JSON.stringify(c));
         tf.dispose(data);
@@ -277,6 +344,38 @@ describe('foldBatchNorm on a sequential model, metadata', () => {
   });
 });
 
+describe("standalone: 'affine' on a saved model", () => {
+  beforeAll(() => useBackend('cpu'));
+
+  it('saves and reloads the ChannelAffine layers with the same outputs', async () => {
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.batchNormalization({ inputShape: [4, 4, 3], name: 'pre' }),
+        tfl.layers.activation({ activation: 'relu', name: 'pre.relu' }),
+        tfl.layers.conv2d({ filters: 2, kernelSize: 3, name: 'c' }),
+        tfl.layers.flatten({ name: 'f' }),
+        tfl.layers.batchNormalization({ name: 'post', center: false }),
+      ],
+    });
+    seedWeights(model, 8);
+    const folded = foldBatchNorm(model, { standalone: 'affine' });
+    expect(folded.layers.map((l) => l.getClassName())).toEqual([
+      'InputLayer',
+      'ChannelAffine',
+      'Conv2D',
+      'Flatten',
+      'ChannelAffine',
+    ]);
+    const data = tf.randomNormal([3, 4, 4, 3], 0, 1, 'float32', 8);
+    expectSameOutputs(folded, model, data, 'sequential affine');
+    const loaded = await expectSaveLoadIdentical(folded, [data]);
+    loaded.dispose();
+    tf.dispose(data);
+    model.dispose();
+    folded.dispose();
+  });
+});
+
 describe('errors', () => {
   beforeAll(() => useBackend('cpu'));
 
@@ -289,6 +388,10 @@ describe('errors', () => {
     expect(() => foldBatchNorm(tfl.sequential())).toThrow(/model must be a built model/);
     const x = tfl.input({ shape: [4, 4, 1] });
     const model = tfl.model({ inputs: x, outputs: tfl.layers.conv2d({ filters: 1, kernelSize: 1 }).apply(x) as Sym });
+    expect(() => foldBatchNorm(model, null as never)).toThrow(/foldBatchNorm: options must be an object/);
+    expect(() => foldBatchNorm(model, { standalone: 'fold' as never })).toThrow(
+      /foldBatchNorm: options.standalone must be one of/,
+    );
     model.dispose();
     expect(() => foldBatchNorm(model)).toThrow(/model must be a model that is not disposed/);
   });
