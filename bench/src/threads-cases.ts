@@ -198,10 +198,11 @@ function learnableGroupsCases(): ThreadCase[] {
   return [
     inferenceCase('Learnable Groups 256 px inference (B=1)', () => createLearnableGroups({ ...PAPER, seed: 1 })),
     // The same network and input with the batch norms after convolutions folded into them (and the ReLUs
-    // after those fused as the convolutions' activation): what the estimators of @phalanx/pretrained run.
+    // after those fused as the convolutions' activation), the other batch norms (and their ReLUs) one
+    // ChannelAffine each: what the estimators of @phalanx/pretrained run.
     inferenceCase('Learnable Groups 256 px inference, batch norms folded (B=1)', () => {
       const built = createLearnableGroups({ ...PAPER, seed: 1 });
-      const model = foldBatchNorm(built);
+      const model = foldBatchNorm(built, { standalone: 'affine' });
       built.dispose();
       return model;
     }),

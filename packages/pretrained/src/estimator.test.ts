@@ -68,7 +68,7 @@ describe('loadHandPoseEstimator (Node, from the package files)', () => {
     }
   });
 
-  it('runs the shipped network with the batch norms after convolutions folded: same outputs, no leak', async () => {
+  it('runs the shipped network with its batch norms folded or made ChannelAffine: same outputs, no leak', async () => {
     const convs = (m: tfl.LayersModel) =>
       m.layers
         .filter((l) => l.getClassName() === 'Conv2D')
@@ -80,8 +80,11 @@ describe('loadHandPoseEstimator (Node, from the package files)', () => {
       ['ehpe', ehpe],
     ] as const) {
       const loaded = await loadHandPoseModel(name);
-      // Learnable Groups keeps the pre-activation batch norms of its residual modules; EHPE's ResNet folds all.
-      expect(batchNorms(estimator.model)).toBeLessThan(batchNorms(loaded) / 2);
+      // Learnable Groups' pre-activation batch norms become ChannelAffine layers; EHPE's ResNet folds all.
+      expect(batchNorms(loaded)).toBeGreaterThan(0);
+      expect(batchNorms(estimator.model)).toBe(0);
+      const affines = estimator.model.layers.filter((l) => l.getClassName() === 'ChannelAffine').length;
+      expect(affines > 0).toBe(name === 'learnable-groups');
       expect(convs(estimator.model)).toEqual(convs(loaded));
       expect(estimator.model.getUserDefinedMetadata()).toEqual(loaded.getUserDefinedMetadata());
       const size = estimator.inputSize;

@@ -136,8 +136,9 @@ export async function loadHandPoseEstimator(
 /**
  * An estimator around a model already in memory (built by `createLearnableGroups` / `createEhpe`, or
  * loaded): its card is read from the model's metadata (`readModelCard`). The estimator runs a copy of
- * `model` with its batch norms folded into the convolutions before them (`foldBatchNorm` of
- * `@phalanx/blocks`: the same outputs, fewer layers and kernels) and disposes `model` — the estimator owns
+ * `model` with its batch norms folded into the convolutions before them and the others run as one
+ * per-channel affine kernel each (`foldBatchNorm(model, {standalone: 'affine'})` of `@phalanx/blocks`: the
+ * same outputs, fewer layers and kernels) and disposes `model` — the estimator owns
  * it, so use `model` for nothing after this call (import other weights into it before). When this call
  * throws, `model` is left as it was.
  *
@@ -151,7 +152,7 @@ export async function loadHandPoseEstimator(
  */
 export function estimatorFromModel(name: HandPoseModelName, model: tfl.LayersModel): HandPoseEstimator {
   const card = readModelCard(name, model);
-  const folded = foldBatchNorm(model);
+  const folded = foldBatchNorm(model, { standalone: 'affine' });
   let estimator: HandPoseEstimator;
   try {
     const head = name === 'learnable-groups' ? learnableGroupsHead(folded, card) : ehpeHead(folded, card);
