@@ -79,6 +79,20 @@ for (const [x, filter] of [
     [1, 9, 10, 8],
     [3, 3, 8, 4],
   ],
+  // 3×3 with channel counts that are not multiples of 4 (Winograd on zero-padded channels: the filter
+  // gradient from 16 channels, the input gradient from 32).
+  [
+    [1, 6, 5, 17],
+    [3, 3, 17, 18],
+  ],
+  [
+    [2, 5, 6, 16],
+    [3, 3, 16, 21],
+  ],
+  [
+    [1, 4, 5, 33],
+    [3, 3, 33, 8],
+  ],
   // Pointwise with a batch (the 1×1 matmul path at stride 1, no padding).
   [
     [3, 5, 4, 6],

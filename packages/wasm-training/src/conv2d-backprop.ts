@@ -10,7 +10,14 @@ import {
 } from './conv-geometry';
 import { input, type KernelScope, withScope } from './kernel-scope';
 import { pointer, simdKernels, type SimdKernels } from './simd';
-import { winogradApplies, winogradConv, winogradFilterGrad, type WinogradKernels } from './winograd';
+import {
+  WINOGRAD_MIN_PADDED_FILTER_GRAD_CHANNELS,
+  WINOGRAD_MIN_PADDED_INPUT_GRAD_CHANNELS,
+  winogradChannels,
+  winogradConv,
+  winogradFilterGrad,
+  type WinogradKernels,
+} from './winograd';
 
 /** How the filter gradient is computed; see {@link setConv2DBackpropFilterStrategy}. */
 export type FilterGradStrategy = 'winograd' | 'shifted-gemm' | 'swapped-conv' | 'im2col';
@@ -287,8 +294,27 @@ export function conv2DBackpropFilter(args: {
     const onSimd = filterStrategy === 'winograd' || filterStrategy === 'shifted-gemm';
     const shifted = onSimd && g.strideHeight === 1 && g.strideWidth === 1;
     const simd = shifted && xs.dtype === 'float32' ? simdKernels(args.backend) : null;
-    if (simd != null && filterStrategy === 'winograd' && winogradApplies(g, ci, co)) {
-      return winogradFilterGrad(scope, simd as WinogradKernels, xs, dys, g, ci, co);
+    const padded =
+      simd != null && filterStrategy === 'winograd'
+        ? winogradChannels(g, ci, co, WINOGRAD_MIN_PADDED_FILTER_GRAD_CHANNELS)
+        : null;
+    if (simd != null && padded != null) {
+      // Zero channels up to the padded counts; their rows and columns of the gradient are sliced off.
+      const [ci4, co4] = padded;
+      const xp = scope.pad(xs, [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [0, ci4 - ci],
+      ]);
+      const dyp = scope.pad(dys, [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [0, co4 - co],
+      ]);
+      const dw = winogradFilterGrad(scope, simd as WinogradKernels, xp, dyp, g, ci4, co4);
+      return scope.slice(dw, [0, 0, 0, 0], filterShape);
     }
     if (simd != null) return filterGradShifted(scope, simd, xs, dys, g, ci, co);
     return filterStrategy === 'im2col'
@@ -332,15 +358,36 @@ export function conv2DBackpropInput(args: {
     const flipped = scope.transpose(scope.run(tf.Reverse, { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
     const [, , ci, co] = fShape;
     const inner = { ...g, strideHeight: 1, strideWidth: 1 }; // the convolution of the spread dy
-    const simd =
-      inputStrategy === 'winograd' && dys.dtype === 'float32' && winogradApplies(inner, co, ci)
-        ? simdKernels(args.backend)
+    // The inner convolution reads co channels and writes ci: padded with zero channels for Winograd.
+    const padded =
+      inputStrategy === 'winograd' && dys.dtype === 'float32'
+        ? winogradChannels(inner, co, ci, WINOGRAD_MIN_PADDED_INPUT_GRAD_CHANNELS)
         : null;
-    const dx = transposedConv(scope, dys, flipped, g, (input, f, pads) =>
-      simd != null
-        ? winogradConv(scope, simd as WinogradKernels, input, f, pads)
-        : scope.run(tf.Conv2D, { x: input, filter: f }, { strides: 1, dilations: 1, pad: pads, dataFormat: 'NHWC' }),
-    );
+    const simd = padded != null ? simdKernels(args.backend) : null;
+    const dx = transposedConv(scope, dys, flipped, g, (input, f, pads) => {
+      if (simd == null || padded == null) {
+        return scope.run(
+          tf.Conv2D,
+          { x: input, filter: f },
+          { strides: 1, dilations: 1, pad: pads, dataFormat: 'NHWC' },
+        );
+      }
+      const [co4, ci4] = padded;
+      const xp = scope.pad(input, [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [0, co4 - co],
+      ]);
+      const fp = scope.pad(f, [
+        [0, 0],
+        [0, 0],
+        [0, co4 - co],
+        [0, ci4 - ci],
+      ]);
+      const y = winogradConv(scope, simd as WinogradKernels, xp, fp, pads);
+      return scope.slice(y, [0, 0, 0, 0], [y.shape[0], y.shape[1], y.shape[2], ci]);
+    });
     return dataFormat === 'NCHW' ? scope.transpose(dx, [0, 3, 1, 2]) : dx;
   });
 }
