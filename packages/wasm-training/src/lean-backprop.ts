@@ -22,6 +22,10 @@ import * as tf from '@tensorflow/tfjs-core';
  * - an input thunk that returns one of its node's `dy`s, or the same tensor for two inputs, returns a
  *   clone instead (sharing the buffer), so no disposed `dy` is another tensor's gradient.
  *
+ * Before the backward pass starts, the tape is pruned to the nodes that are functions of the
+ * differentiated tensors (those the engine would keep; it finds them at a cost of one lookup per input
+ * and differentiated tensor), and what the others saved is freed at once.
+ *
  * It applies to every backend.
  */
 
@@ -83,18 +87,45 @@ export function isInputGradientUnneeded(): boolean {
   return inputGradientUnneeded;
 }
 
-/** Ids of the tensors of `tape` that are functions of `xs` (the engine's own forward sweep). */
-function tensorsFromXs(tape: TapeNode[], xs: tf.Tensor[]): Set<number> {
-  const from = new Set(xs.map((x) => x.id));
-  for (const node of tape) {
-    if (Object.values(node.inputs ?? {}).some((t) => from.has(t.id))) for (const o of node.outputs) from.add(o.id);
-  }
-  return from;
+/**
+ * The engine's own forward sweep over `tape`: a node is a function of `xs` when one of its inputs is
+ * (an input of `xs`, or an output of such a node recorded before it). Returns the ids of those tensors
+ * and whether each node is one.
+ */
+function sweepFromXs(tape: TapeNode[], xs: tf.Tensor[]): { fromXs: Set<number>; reached: boolean[] } {
+  const fromXs = new Set(xs.map((x) => x.id));
+  const reached = tape.map((node) => {
+    if (!Object.values(node.inputs ?? {}).some((t) => fromXs.has(t.id))) return false;
+    for (const o of node.outputs) fromXs.add(o.id);
+    return true;
+  });
+  return { fromXs, reached };
 }
 
-/** Wraps the gradient of every node of `tape` (recorded by one outermost `gradients` call). */
+/**
+ * Removes from `tape` (in place) the nodes that are no function of `xs`, and frees what they saved for
+ * a gradient that will never run. The engine's `getFilteredNodesXToY` drops exactly these nodes, but
+ * it tests each of their inputs against every one of `xs` in turn (`|xs|` lookups of the same key): on
+ * the demo's Learnable Groups step, 3 438 of 5 179 nodes (the clones of tensors saved for gradients, the
+ * batch norms' moving averages) × 636 weights ≈ 2.8 M lookups, ≈ 80 ms of a ≈ 1 s step. What is left
+ * is what the engine would keep, in the same order, so the gradients are the same.
+ */
+function pruneUnreached(tape: TapeNode[], reached: boolean[]): void {
+  let kept = 0;
+  tape.forEach((node, i) => {
+    if (reached[i]) tape[kept++] = node;
+    else for (const t of node.saved ?? []) t.dispose();
+  });
+  tape.length = kept;
+}
+
+/**
+ * Prunes `tape` (recorded by one outermost `gradients` call) to the nodes that are functions of `xs`
+ * and wraps the gradient of each.
+ */
 function instrument(tape: TapeNode[], state: EngineState, xs: tf.Tensor[]): void {
-  const fromXs = tensorsFromXs(tape, xs);
+  const { fromXs, reached } = sweepFromXs(tape, xs);
+  pruneUnreached(tape, reached);
   for (const node of tape) {
     const gradient = node.gradient;
     if (gradient == null) continue;
