@@ -114,6 +114,28 @@ forEachBackend((backend) => {
     tf.dispose([x, constant]);
   });
 
+  it(`keeps tensors for gradients without an Identity kernel each, under one tape only (${backend})`, async () => {
+    const x = tf.randomNormal([16, 16], 0, 1, 'float32', 7);
+    const f = (a: tf.Tensor) => tf.sum(tf.tanh(tf.mul(tf.sigmoid(a), a))); // each op saves tensors
+    const identities = async (run: () => void) =>
+      (await tf.profile(run)).kernels.filter((k) => k.name === 'Identity').length;
+    const stock = tf.grad(f)(x);
+    const stockCount = await identities(() => tf.dispose(tf.grad(f)(x)));
+    enableLeanBackprop();
+    const lean = tf.grad(f)(x);
+    expect(await identities(() => tf.dispose(tf.grad(f)(x)))).toBe(0);
+    expect(stockCount).toBeGreaterThanOrEqual(4);
+    expectClose(await lean.data(), await stock.data(), { rtol: 0, atol: 0 }, 'gradient');
+    // Nested tapes keep the engine's clone: the second derivative needs it.
+    const second = tf.grad((a: tf.Tensor) => tf.grad((b: tf.Tensor) => tf.sum(tf.mul(tf.sigmoid(b), b)))(a))(x);
+    disableLeanBackprop();
+    const secondStock = tf.grad((a: tf.Tensor) => tf.grad((b: tf.Tensor) => tf.sum(tf.mul(tf.sigmoid(b), b)))(a))(x);
+    expectClose(await second.data(), await secondStock.data(), { rtol: 0, atol: 0 }, 'second derivative');
+    enableLeanBackprop();
+    await expectNoTensorLeak(() => tf.dispose(tf.grad(f)(x)));
+    tf.dispose([x, stock, lean, second, secondStock]);
+  });
+
   it(`leaves a caller's dy alone, handles an input used twice, custom gradients returning dy and higher-order gradients (${backend})`, async () => {
     enableLeanBackprop();
     const x = tf.tensor([0.5, -1.5, 2]);

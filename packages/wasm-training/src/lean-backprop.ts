@@ -50,12 +50,20 @@ type Gradients = (
   allowNoGradients?: boolean,
 ) => { value: tf.Tensor; grads: tf.Tensor[] };
 
+/** What the engine records about a buffer: the backend holding it (which counts its references). */
+interface BufferInfo {
+  backend: { incRef?: (dataId: tf.DataId) => void };
+}
+
 interface LeanEngine {
-  state: EngineState;
+  state: EngineState & { tensorInfo: Map<tf.DataId, BufferInfo> };
   gradients: Gradients;
+  clone: (x: tf.Tensor) => tf.Tensor;
+  makeTensorFromTensorInfo(info: tf.TensorInfo, backend?: unknown): tf.Tensor;
 }
 
 let original: Gradients | null = null;
+let originalClone: ((x: tf.Tensor) => tf.Tensor) | null = null;
 let engineRef: LeanEngine | null = null;
 
 /** Tensors of the node processed last, disposed when the engine reaches the next node. */
@@ -160,6 +168,24 @@ function instrument(tape: TapeNode[], state: EngineState, xs: tf.Tensor[]): void
   }
 }
 
+/**
+ * The engine's `clone`, which it calls only to keep a tensor for a gradient (a kernel's `inputsToSave`
+ * / `outputsToSave`, `customGrad`'s `save`): an `Identity` kernel plus a tape node per saved tensor —
+ * 3 576 of each on the demo's Learnable Groups step. Under one tape (`gradientDepth` 1) the gradients
+ * that read saved tensors run untaped once the forward pass is done, so that tape node is never used:
+ * the saved tensor is then a second tensor on the same buffer (its reference count raised, as `Reshape`
+ * and the cpu backend's `Identity` do), with no kernel and no node. Under nested tapes the engine's own
+ * `clone` runs, since a higher-order gradient differentiates through it.
+ */
+function leanClone(this: LeanEngine, x: tf.Tensor): tf.Tensor {
+  const info = this.state.gradientDepth === 1 ? this.state.tensorInfo.get(x.dataId) : undefined;
+  const incRef = info?.backend.incRef;
+  if (info === undefined || typeof incRef !== 'function')
+    return (originalClone as (x: tf.Tensor) => tf.Tensor).call(this, x);
+  incRef.call(info.backend, x.dataId);
+  return this.makeTensorFromTensorInfo({ dataId: x.dataId, shape: x.shape, dtype: x.dtype }, info.backend);
+}
+
 function leanGradients(
   this: LeanEngine,
   f: () => tf.Tensor,
@@ -200,14 +226,18 @@ export function enableLeanBackprop(): void {
   const engine = tf.engine() as unknown as LeanEngine;
   engineRef = engine;
   original = engine.gradients;
+  originalClone = engine.clone;
   engine.gradients = leanGradients;
+  engine.clone = leanClone;
 }
 
 /** Restores the engine's own `gradients` (everything saved is again freed when the backward pass ends). */
 export function disableLeanBackprop(): void {
   if (original == null || engineRef == null) return;
   engineRef.gradients = original;
+  if (originalClone != null) engineRef.clone = originalClone;
   original = null;
+  originalClone = null;
   engineRef = null;
 }
 
