@@ -249,14 +249,12 @@ function findAffineChains(
 ): AffineChain[] {
   const graph = consumersOf(config);
   const folded = new Set(chains.map((c) => c.batchNorm));
-  const taken = new Set(chains.flatMap((c) => (c.relu === null ? [] : [c.relu])));
   const affines: AffineChain[] = [];
   for (const entry of config.layers) {
     const layer = layers.get(entry.name);
     if (folded.has(entry.name) || !calledOnce(entry) || !BATCH_NORM_CLASSES.has(entry.className)) continue;
     if (layer === undefined || !float32(layer) || !normalisesLastAxis(entry, layer)) continue;
-    const relu = fusableRelu(entry.name, graph);
-    affines.push({ batchNorm: entry.name, relu: relu !== null && !taken.has(relu) ? relu : null });
+    affines.push({ batchNorm: entry.name, relu: fusableRelu(entry.name, graph) });
   }
   return affines;
 }
@@ -370,37 +368,31 @@ function weightsByName(layer: tfl.layers.Layer): Map<string, tf.Tensor> {
   return new Map(layer.weights.map((w) => [w.originalName.split('/').pop() ?? '', w.read()]));
 }
 
-/** `[W', b']` of a conv and the batch norm after it (see {@link foldBatchNorm}). */
-function foldedWeights(conv: tfl.layers.Layer, bn: tfl.layers.Layer): tf.Tensor[] {
+/**
+ * A batch norm's inference map applied after an optional bias `b`: `[s, (b − μ)·s + β]` with
+ * `s = γ / √(σ² + ε)` (γ = 1 without `scale`, β = 0 without `center`, b = 0 when absent).
+ */
+function batchNormAffine(bn: tfl.layers.Layer, bias?: tf.Tensor): [tf.Tensor, tf.Tensor] {
   const epsilon = bn.getConfig().epsilon as number;
-  const c = weightsByName(conv);
   const n = weightsByName(bn);
   return tf.tidy(() => {
     const mean = n.get('moving_mean')!;
-    const variance = n.get('moving_variance')!;
-    const gamma = n.get('gamma');
-    const inverseStd = tf.rsqrt(tf.add(variance, epsilon));
-    const scale = gamma === undefined ? inverseStd : tf.mul(gamma, inverseStd);
-    const kernel = tf.mul(c.get('kernel')!, scale);
-    const bias = c.get('bias');
-    const shifted = tf.mul(bias === undefined ? tf.neg(mean) : tf.sub(bias, mean), scale);
-    const beta = n.get('beta');
-    return [kernel, beta === undefined ? shifted : tf.add(shifted, beta)];
-  });
-}
-
-/** `[s, t]` of a standalone batch norm: `s = γ / √(σ² + ε)`, `t = β − μ·s` (see {@link FoldBatchNormOptions}). */
-function affineWeights(bn: tfl.layers.Layer): tf.Tensor[] {
-  const epsilon = bn.getConfig().epsilon as number;
-  const n = weightsByName(bn);
-  return tf.tidy(() => {
     const inverseStd = tf.rsqrt(tf.add(n.get('moving_variance')!, epsilon));
     const gamma = n.get('gamma');
     const scale = gamma === undefined ? inverseStd : tf.mul(gamma, inverseStd);
-    const shift = tf.neg(tf.mul(n.get('moving_mean')!, scale));
+    const shifted = tf.mul(bias === undefined ? tf.neg(mean) : tf.sub(bias, mean), scale);
     const beta = n.get('beta');
-    return [scale, beta === undefined ? shift : tf.add(shift, beta)];
+    return [scale, beta === undefined ? shifted : tf.add(shifted, beta)];
   });
+}
+
+/** `[W', b']` of a conv and the batch norm after it (see {@link foldBatchNorm}). */
+function foldedWeights(conv: tfl.layers.Layer, bn: tfl.layers.Layer): tf.Tensor[] {
+  const c = weightsByName(conv);
+  const [scale, shift] = batchNormAffine(bn, c.get('bias'));
+  const kernel = tf.mul(c.get('kernel')!, scale);
+  scale.dispose();
+  return [kernel, shift];
 }
 
 /** Sets every weight of `folded`: shared from the source layer of the same name, or folded. */
@@ -416,7 +408,8 @@ function copyWeights(
     const from = source.get(layer.name)!;
     const chain = convs.get(layer.name);
     if (chain !== undefined || affineNames.has(layer.name)) {
-      const weights = chain !== undefined ? foldedWeights(from, source.get(chain.batchNorm)!) : affineWeights(from);
+      // A standalone batch norm's ChannelAffine takes [s, t] (see FoldBatchNormOptions).
+      const weights = chain !== undefined ? foldedWeights(from, source.get(chain.batchNorm)!) : batchNormAffine(from);
       layer.setWeights(weights);
       tf.dispose(weights);
     } else if (layer.weights.length > 0) {
