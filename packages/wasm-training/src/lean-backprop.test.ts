@@ -38,6 +38,22 @@ async function grads(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor) {
   return { loss, out };
 }
 
+/**
+ * An identity whose gradient (the last one the engine runs when it is applied to the differentiated
+ * tensor first) records the backend's live buffers, read back with `buffersAtEnd()`.
+ */
+function bufferProbe(): { probe: (x: tf.Tensor) => tf.Tensor; buffersAtEnd: () => number } {
+  let count = 0;
+  const probe = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.clone(args[0] as tf.Tensor),
+    gradFunc: (d: tf.Tensor | tf.Tensor[]) => {
+      count = tf.backend().numDataIds();
+      return [tf.clone(d as tf.Tensor)];
+    },
+  }));
+  return { probe: (x) => probe(x) as tf.Tensor, buffersAtEnd: () => count };
+}
+
 forEachBackend((backend) => {
   it(`gives the same gradients as the stock backward pass (training-mode model) (${backend})`, async () => {
     const model = smallModel();
@@ -55,26 +71,18 @@ forEachBackend((backend) => {
 
   it(`frees the tape as it goes: far fewer live buffers at the end of the backward pass (${backend})`, async () => {
     const x = tf.randomNormal([64, 64]);
-    let buffersAtEnd = 0;
-    // Identity whose gradient (the last one the engine runs) counts the backend's live buffers.
-    const probe = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-      value: tf.clone(args[0] as tf.Tensor),
-      gradFunc: (d: tf.Tensor | tf.Tensor[]) => {
-        buffersAtEnd = tf.backend().numDataIds();
-        return [tf.clone(d as tf.Tensor)];
-      },
-    }));
+    const { probe, buffersAtEnd } = bufferProbe();
     const chain = (a: tf.Tensor) => {
-      let h = probe(a) as tf.Tensor;
+      let h = probe(a);
       for (let i = 0; i < 30; i++) h = tf.tanh(tf.mul(h, 1.01));
       return tf.sum(h);
     };
     const base = tf.backend().numDataIds();
     tf.dispose(tf.grad(chain)(x));
-    const stock = buffersAtEnd - base;
+    const stock = buffersAtEnd() - base;
     enableLeanBackprop();
     tf.dispose(tf.grad(chain)(x));
-    const lean = buffersAtEnd - base;
+    const lean = buffersAtEnd() - base;
     expect(stock).toBeGreaterThan(60);
     expect(lean).toBeLessThan(10);
     expect(tf.backend().numDataIds()).toBe(base);
@@ -84,27 +92,20 @@ forEachBackend((backend) => {
   it(`prunes what is no function of the differentiated tensors before the backward pass, freeing what it saved (${backend})`, async () => {
     const x = tf.randomNormal([64, 64], 0, 1, 'float32', 5);
     const constant = tf.randomNormal([64, 64], 0, 1, 'float32', 6);
-    let buffersAtEnd = 0;
-    const probe = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-      value: tf.clone(args[0] as tf.Tensor),
-      gradFunc: (d: tf.Tensor | tf.Tensor[]) => {
-        buffersAtEnd = tf.backend().numDataIds();
-        return [tf.clone(d as tf.Tensor)];
-      },
-    }));
+    const { probe, buffersAtEnd } = bufferProbe();
     // A branch of 60 taped ops on a constant (each saves tensors for a gradient that never runs) that
     // still reaches the loss, as the moving averages of batch norms reach the layer's state.
     const f = (a: tf.Tensor) => {
       let c = constant;
       for (let i = 0; i < 30; i++) c = tf.tanh(tf.mul(c, 1.01));
-      return tf.add(tf.sum(tf.square(probe(a) as tf.Tensor)), tf.sum(c));
+      return tf.add(tf.sum(tf.square(probe(a))), tf.sum(c));
     };
     const base = tf.backend().numDataIds();
     const stock = tf.grad(f)(x);
-    const stockBuffers = buffersAtEnd - base;
+    const stockBuffers = buffersAtEnd() - base;
     enableLeanBackprop();
     const lean = tf.grad(f)(x);
-    const leanBuffers = buffersAtEnd - base;
+    const leanBuffers = buffersAtEnd() - base;
     expectClose(await lean.data(), await stock.data(), { rtol: 0, atol: 0 }, 'gradient');
     expect(stockBuffers).toBeGreaterThan(60);
     expect(leanBuffers).toBeLessThan(10);
