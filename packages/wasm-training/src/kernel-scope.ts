@@ -47,6 +47,12 @@ export class KernelScope {
     return info;
   }
 
+  /** A new, uninitialised float32 backend buffer owned by the scope (for the SIMD kernels to write). */
+  output(shape: number[]): tf.TensorInfo {
+    const backend = this.backend as unknown as { makeOutput(s: number[], d: tf.DataType): tf.TensorInfo };
+    return this.adopt(backend.makeOutput(shape, 'float32'));
+  }
+
   reshape(x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
     return this.run(tf.Reshape, { x }, { shape });
   }

@@ -88,11 +88,6 @@ export function winogradChannels(
   return ci > 0 && co > 0 && winogradApplies(g, ci, co) ? [ci, co] : null;
 }
 
-function output(scope: KernelScope, shape: number[]): tf.TensorInfo {
-  const backend = scope.backend as unknown as { makeOutput(s: number[], d: tf.DataType): tf.TensorInfo };
-  return scope.adopt(backend.makeOutput(shape, 'float32'));
-}
-
 /** The 16 transformed input tiles `V [16, T, C]` of `x` padded by `top`/`left` to `2·th + 2` × `2·tw + 2`. */
 function inputTiles(
   scope: KernelScope,
@@ -107,7 +102,7 @@ function inputTiles(
   const hp = 2 * th + 2;
   const wp = 2 * tw + 2;
   const xp = padOrCrop(scope, x, top, hp - h - top, left, wp - w - left);
-  const v = output(scope, [16, n * th * tw, c]);
+  const v = scope.output([16, n * th * tw, c]);
   simd.winogradInput(pointer(scope.backend, xp), n, hp, wp, c, th, tw, pointer(scope.backend, v));
   return v;
 }
@@ -132,11 +127,11 @@ export function winogradConv(
   const [th, tw] = [Math.ceil(ho / 2), Math.ceil(wo / 2)];
   const tiles = n * th * tw;
   const kron = scope.write(KRON, [16, 9], 'float32');
-  const u = output(scope, [16, c, k]); // U = KRON · g, g viewed as [9, C·K]
+  const u = scope.output([16, c, k]); // U = KRON · g, g viewed as [9, C·K]
   const ptr = (t: tf.TensorInfo) => pointer(scope.backend, t);
   simd.gemm(1, ptr(kron), 0, 36, 4, ptr(filter), 0, 4 * c * k, ptr(u), 0, 4 * c * k, 16, c * k, 9, 0);
   const v = inputTiles(scope, simd, x, pads[1][0], pads[2][0], th, tw);
-  const m = output(scope, [16, tiles, k]); // M[ξ] = V[ξ] · U[ξ]
+  const m = scope.output([16, tiles, k]); // M[ξ] = V[ξ] · U[ξ]
   simd.gemm(
     16,
     ptr(v),
@@ -154,7 +149,7 @@ export function winogradConv(
     c,
     0,
   );
-  const y = output(scope, [n, ho, wo, k]);
+  const y = scope.output([n, ho, wo, k]);
   simd.winogradOutput(ptr(m), n, th, tw, k, ho, wo, ptr(y));
   return y;
 }
@@ -179,9 +174,9 @@ export function winogradFilterGrad(
   const tiles = g.batch * th * tw;
   const ptr = (t: tf.TensorInfo) => pointer(scope.backend, t);
   const v = inputTiles(scope, simd, x, g.padTop, g.padLeft, th, tw);
-  const dm = output(scope, [16, tiles, co]);
+  const dm = scope.output([16, tiles, co]);
   simd.winogradOutputGrad(ptr(dy), g.batch, th, tw, co, g.outHeight, g.outWidth, ptr(dm));
-  const du = output(scope, [16, ci, co]); // ∂U[ξ] = V[ξ]ᵀ · ∂M[ξ]: A(c, t) at V + t·4Ci + c·4
+  const du = scope.output([16, ci, co]); // ∂U[ξ] = V[ξ]ᵀ · ∂M[ξ]: A(c, t) at V + t·4Ci + c·4
   simd.gemm(
     16,
     ptr(v),
@@ -200,7 +195,7 @@ export function winogradFilterGrad(
     0,
   );
   const kron = scope.write(KRON, [16, 9], 'float32');
-  const dg = output(scope, [3, 3, ci, co]); // ∂g = KRONᵀ · ∂U: A(tap, ξν) = KRON[ξν][tap] at ξν·36 + tap·4
+  const dg = scope.output([3, 3, ci, co]); // ∂g = KRONᵀ · ∂U: A(tap, ξν) = KRON[ξν][tap] at ξν·36 + tap·4
   simd.gemm(1, ptr(kron), 0, 4, 36, ptr(du), 0, 4 * ci * co, ptr(dg), 0, 4 * ci * co, 9, ci * co, 16, 0);
   return dg;
 }
