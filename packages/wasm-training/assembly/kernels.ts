@@ -661,3 +661,101 @@ export function batchNormBackward(
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Max-pool gradient, NHWC.
+
+/**
+ * dx = ∂L/∂x of a max pool: zeroes dx [n, h, w, c], then adds each dy[b, oy, ox, ch] at the maximum of
+ * its window — rows `oy·sh − padTop` …, `fh` × `fw` taps, taps outside the input skipped — taking the
+ * first tap in row-major window order on ties (TensorFlow's rule: the first in-bounds tap is the initial
+ * candidate, a later one replaces it only when strictly greater).
+ */
+export function maxPoolGrad(
+  x: usize,
+  dy: usize,
+  n: i32,
+  h: i32,
+  w: i32,
+  c: i32,
+  oh: i32,
+  ow: i32,
+  fh: i32,
+  fw: i32,
+  sh: i32,
+  sw: i32,
+  padTop: i32,
+  padLeft: i32,
+  dx: usize,
+): void {
+  zero4(dx, n * h * w * c);
+  const C = (<usize>c) << 2;
+  const vectorBytes = (<usize>(c & ~3)) << 2;
+  let o: usize = dy;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = max(oy * sh - padTop, 0);
+      const y1 = min(oy * sh - padTop + fh, h);
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = max(ox * sw - padLeft, 0);
+        const x1 = min(ox * sw - padLeft + fw, w);
+        if (y0 >= y1 || x0 >= x1) {
+          o += C;
+          continue;
+        }
+        const first: usize = <usize>((b * h + y0) * w + x0) * C; // byte offset of the window's first tap
+        // 4 channels at a time: the running maximum and the byte offset of its tap, per lane
+        let ch: usize = 0;
+        for (; ch < vectorBytes; ch += 16) {
+          let best = v128.load(x + first + ch);
+          let at = i32x4.splat(<i32>first);
+          for (let iy = y0; iy < y1; iy++) {
+            for (let ix = x0; ix < x1; ix++) {
+              const tap: usize = <usize>((b * h + iy) * w + ix) * C;
+              const v = v128.load(x + tap + ch);
+              const greater = f32x4.gt(v, best);
+              best = v128.bitselect(v, best, greater);
+              at = v128.bitselect(i32x4.splat(<i32>tap), at, greater);
+            }
+          }
+          const g = v128.load(o + ch);
+          addAt(dx + ch, <usize>i32x4.extract_lane(at, 0), f32x4.extract_lane(g, 0));
+          addAt(dx + ch + 4, <usize>i32x4.extract_lane(at, 1), f32x4.extract_lane(g, 1));
+          addAt(dx + ch + 8, <usize>i32x4.extract_lane(at, 2), f32x4.extract_lane(g, 2));
+          addAt(dx + ch + 12, <usize>i32x4.extract_lane(at, 3), f32x4.extract_lane(g, 3));
+        }
+        for (; ch < C; ch += 4) {
+          let best = load<f32>(x + first + ch);
+          let at = first;
+          for (let iy = y0; iy < y1; iy++) {
+            for (let ix = x0; ix < x1; ix++) {
+              const tap: usize = <usize>((b * h + iy) * w + ix) * C;
+              const v = load<f32>(x + tap + ch);
+              if (v > best) {
+                best = v;
+                at = tap;
+              }
+            }
+          }
+          addAt(dx + ch, at, load<f32>(o + ch));
+        }
+        o += C;
+      }
+    }
+  }
+}
+
+/** `*(base + offset) += value` for a float32. */
+function addAt(base: usize, offset: usize, value: f32): void {
+  store<f32>(base + offset, load<f32>(base + offset) + value);
+}
+
+/** dst[i] = 0 for i < count, 4 at a time. */
+function zero4(dst: usize, count: i32): void {
+  const bytes = (<usize>count) << 2;
+  const vectorBytes = bytes & ~(<usize>15);
+  const z = f32x4.splat(0);
+  let o: usize = 0;
+  for (; o < vectorBytes; o += 16) v128.store(dst + o, z);
+  for (; o < bytes; o += 4) store<f32>(dst + o, 0);
+}

@@ -59,6 +59,7 @@ describe('SIMD kernels on the wasm backend memory', () => {
         'winogradOutputGrad',
         'batchNormForward',
         'batchNormBackward',
+        'maxPoolGrad',
         'memory',
       ]);
       const sections: number[] = [];

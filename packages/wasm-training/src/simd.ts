@@ -67,6 +67,27 @@ export interface SimdKernels {
     scratch: number,
     dx: number,
   ): void;
+  /**
+   * Max-pool gradient, NHWC: zeroes dx `[n, h, w, c]` and adds each dy `[n, oh, ow, c]` at the first
+   * maximum (row-major window order) of its `fh × fw` window at strides `sh, sw`, offset by the pads.
+   */
+  maxPoolGrad(
+    x: number,
+    dy: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    padTop: number,
+    padLeft: number,
+    dx: number,
+  ): void;
 }
 
 /** What this file needs of tfjs-backend-wasm 4.22's `BackendWasm`. */

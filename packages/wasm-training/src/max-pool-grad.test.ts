@@ -1,0 +1,96 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@phalanx/testing';
+import { expectClose } from '@phalanx/testing';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { setSimdKernelsEnabled } from './simd';
+import { runKernelOn, seeded, type HostTensor } from './test-utils';
+import './register';
+
+/** A max pool's geometry and an input whose values repeat often (ties) and go below zero. */
+const poolCase = fc
+  .record({
+    n: fc.integer({ min: 1, max: 3 }),
+    h: fc.integer({ min: 1, max: 9 }),
+    w: fc.integer({ min: 1, max: 9 }),
+    c: fc.integer({ min: 1, max: 7 }),
+    fh: fc.integer({ min: 1, max: 3 }),
+    fw: fc.integer({ min: 1, max: 3 }),
+    sh: fc.integer({ min: 1, max: 3 }),
+    sw: fc.integer({ min: 1, max: 3 }),
+    pad: fc.constantFrom<'same' | 'valid' | number>('same', 'valid', 0, 1),
+    levels: fc.constantFrom(3, 1000), // 3: many ties; 1000: almost none
+    seed: fc.integer({ min: 1, max: 10_000 }),
+  })
+  .filter((p) => (p.pad === 'valid' || p.pad === 0 ? p.h >= p.fh && p.w >= p.fw : true))
+  .filter((p) => (typeof p.pad === 'number' ? p.pad < Math.min(p.fh, p.fw) : true));
+
+type PoolCase = typeof poolCase extends fc.Arbitrary<infer T> ? T : never;
+
+/** `x` (values −1 … 1 in `levels` steps, so ties happen) and a `dy` of the pool's output shape. */
+function inputsOf(p: PoolCase): { x: HostTensor; dy: HostTensor; attrs: Record<string, unknown> } {
+  const shape = [p.n, p.h, p.w, p.c] as [number, number, number, number];
+  const info = tf.backend_util.computePool2DInfo(shape, [p.fh, p.fw], [p.sh, p.sw], 1, p.pad);
+  const size = shape.reduce((a, b) => a * b, 1);
+  const x = seeded(size, p.seed).map((v) => Math.round(v * p.levels) / p.levels);
+  const dyShape = [p.n, info.outHeight, info.outWidth, p.c];
+  const dy = seeded(
+    dyShape.reduce((a, b) => a * b, 1),
+    p.seed + 7,
+  );
+  return {
+    x: { shape, data: x, dtype: 'float32' },
+    dy: { shape: dyShape, data: dy, dtype: 'float32' },
+    attrs: { filterSize: [p.fh, p.fw], strides: [p.sh, p.sw], pad: p.pad },
+  };
+}
+
+async function gradientOn(backend: 'cpu' | 'wasm', p: PoolCase): Promise<HostTensor> {
+  const { x, dy, attrs } = inputsOf(p);
+  return runKernelOn(backend, tf.MaxPoolGrad, { dy, input: x, output: { ...x } }, attrs);
+}
+
+describe('MaxPoolGrad on wasm', () => {
+  afterEach(() => setSimdKernelsEnabled(true));
+
+  it('equals the cpu kernel on random pools, ties and negatives (SIMD module and fallback route)', async () => {
+    await fc.assert(
+      fc.asyncProperty(poolCase, fc.boolean(), async (p, simd) => {
+        setSimdKernelsEnabled(simd);
+        const expected = await gradientOn('cpu', p);
+        const actual = await gradientOn('wasm', p);
+        expect(actual.shape).toEqual(expected.shape);
+        expectClose(actual.data, expected.data, { rtol: 1e-6, atol: 1e-6 }, `pool ${JSON.stringify(p)}`);
+      }),
+      { numRuns: 120, seed: 11 },
+    );
+  });
+
+  it('sends each window’s gradient to its first maximum when all its values are equal', async () => {
+    const p: PoolCase = { n: 1, h: 4, w: 4, c: 2, fh: 2, fw: 2, sh: 2, sw: 2, pad: 'valid', levels: 3, seed: 1 };
+    const { dy, attrs } = inputsOf(p);
+    const x: HostTensor = { shape: [1, 4, 4, 2], data: new Float32Array(32).fill(-5), dtype: 'float32' };
+    const out = await runKernelOn('wasm', tf.MaxPoolGrad, { dy, input: x, output: { ...x } }, attrs);
+    const dx = Array.from(out.data);
+    // window (oy, ox) starts at input (2·oy, 2·ox): that tap gets dy, the other three get 0
+    for (let oy = 0; oy < 2; oy++)
+      for (let ox = 0; ox < 2; ox++)
+        for (let ch = 0; ch < 2; ch++) {
+          const first = (2 * oy * 4 + 2 * ox) * 2 + ch;
+          expect(dx[first]).toBeCloseTo(dy.data[(oy * 2 + ox) * 2 + ch], 6);
+          expect(dx[first + 2]).toBe(0);
+          expect(dx[first + 8]).toBe(0);
+          expect(dx[first + 10]).toBe(0);
+        }
+  });
+
+  it('rejects a dy whose shape does not match the pool with a clear error', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.zeros([1, 4, 4, 1]);
+    const dy = tf.zeros([1, 3, 3, 1]);
+    expect(() =>
+      tf.engine().runKernel(tf.MaxPoolGrad, { dy, input: x, output: x }, { filterSize: 2, strides: 2, pad: 'valid' }),
+    ).toThrow(/MaxPoolGrad: dy must have shape \[1, 2, 2, 1\]/);
+    tf.dispose([x, dy]);
+  });
+});
