@@ -50,6 +50,26 @@ export const BATCH_NORM_TRAINING_KERNEL = 'PhalanxBatchNormTraining';
  */
 export const BATCH_NORM_TRAINING_GRAD_KERNEL = 'PhalanxBatchNormTrainingGrad';
 
+/**
+ * Name of the fused moving-average kernel this package registers for `wasm` (the kernel
+ * `updatedMovingAverages` of `@phalanx/layers` runs when the active backend has it; without it, six tfjs ops).
+ *
+ * Inputs `movingMean`, `movingVariance`, `mean`, `variance` (float32, all `[C]`); attribute `decay`.
+ * Outputs `m′ = m − (m − μ)·decay` and `v′ = v − (v − σ²)·decay` (`[C]` each), every operation rounded to
+ * float32 in that order: bitwise the `Sub`, `Multiply`, `Sub` kernels tfjs-layers runs for them.
+ *
+ * @example
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { MOVING_AVERAGES_KERNEL } from '@phalanx/wasm-training';
+ * await tf.setBackend('wasm');
+ * const [m, v] = tf.engine().runKernel(
+ *   MOVING_AVERAGES_KERNEL,
+ *   { movingMean: tf.zeros([8]), movingVariance: tf.ones([8]), mean: tf.fill([8], 2), variance: tf.fill([8], 3) },
+ *   { decay: 0.1 },
+ * ) as tf.Tensor[];
+ */
+export const MOVING_AVERAGES_KERNEL = 'PhalanxMovingAverages';
+
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
 
 /** The parts of tfjs-backend-wasm 4.22's `BackendWasm` these kernels use. */
@@ -199,7 +219,36 @@ export function batchNormTrainingBackward(args: KernelArgs): tf.TensorInfo[] {
   return [dx, dGamma, dBeta];
 }
 
-/** The two fused batch-norm training kernels, registered for `wasm` by this package. */
+/**
+ * {@link MOVING_AVERAGES_KERNEL} on wasm: one pass over the four `[C]` vectors on heap views, with
+ * `Math.fround` after each operation (a float32 sum, difference or product rounded from the exact double
+ * result is the IEEE float32 result, so this is bitwise the backend's three kernels).
+ */
+function movingAverages(args: KernelArgs): tf.TensorInfo[] {
+  const ins = ['movingMean', 'movingVariance', 'mean', 'variance'].map((name) => input(args.inputs, name));
+  const [, channels] = geometry(MOVING_AVERAGES_KERNEL, ins[0], {
+    movingVariance: ins[1],
+    mean: ins[2],
+    variance: ins[3],
+  });
+  if (ins[0].shape.length !== 1) {
+    throw new PhalanxShapeError(MOVING_AVERAGES_KERNEL, 'movingMean', `of shape [${channels}]`, ins[0].shape);
+  }
+  const decay = Math.fround((args.attrs as { decay: number }).decay);
+  const heap = args.backend as unknown as HeapBackend;
+  const outs = [heap.makeOutput([channels], 'float32'), heap.makeOutput([channels], 'float32')];
+  // Views after makeOutput: allocating may grow (and so replace) the wasm memory.
+  const [m, v, mu, sigma2] = ins.map((info) => heap.typedArrayFromHeap(info));
+  const [m2, v2] = outs.map((info) => heap.typedArrayFromHeap(info));
+  const f = Math.fround;
+  for (let c = 0; c < channels; c++) {
+    m2[c] = f(m[c] - f(f(m[c] - mu[c]) * decay));
+    v2[c] = f(v[c] - f(f(v[c] - sigma2[c]) * decay));
+  }
+  return outs;
+}
+
+/** The fused batch-norm training kernels and the moving-average update, registered for `wasm` by this package. */
 export const BATCH_NORM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   {
     kernelName: BATCH_NORM_TRAINING_KERNEL,
@@ -211,4 +260,5 @@ export const BATCH_NORM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
     backendName: WASM,
     kernelFunc: batchNormTrainingBackward as unknown as tf.KernelFunc,
   },
+  { kernelName: MOVING_AVERAGES_KERNEL, backendName: WASM, kernelFunc: movingAverages as unknown as tf.KernelFunc },
 ];

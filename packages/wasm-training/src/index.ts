@@ -16,7 +16,11 @@ export {
   type InputGradStrategy,
 } from './conv2d-backprop';
 export { fusedBatchNormGradConfig } from './batch-norm-grad';
-export { BATCH_NORM_TRAINING_KERNEL, BATCH_NORM_TRAINING_GRAD_KERNEL } from './batch-norm-training';
+export {
+  BATCH_NORM_TRAINING_KERNEL,
+  BATCH_NORM_TRAINING_GRAD_KERNEL,
+  MOVING_AVERAGES_KERNEL,
+} from './batch-norm-training';
 export { reluGradConfig } from './relu-grad';
 export { setSimdKernelsEnabled } from './simd';
 export { enableLeanBackprop, disableLeanBackprop, isLeanBackpropEnabled } from './lean-backprop';

@@ -31,8 +31,9 @@ import { unsortedSegmentSum } from './unsorted-segment-sum';
  * `Slice`, `Unpack`, `SplitV` and `StridedSlice` copy only what they return (the stock kernels first copy
  * the whole input out of the wasm heap, per output). `Transpose`, `Sum` and `Mean` run the package's SIMD
  * kernels for matrix transposes and sums/means over leading axes (see `transpose-sum.ts`). The two fused
- * batch-norm training kernels (`PhalanxBatchNormTraining`, `PhalanxBatchNormTrainingGrad`)
- * are new kernel names, used by `@phalanx/layers`' `batchNormTraining` where the backend has them.
+ * batch-norm training kernels (`PhalanxBatchNormTraining`, `PhalanxBatchNormTrainingGrad`) and the
+ * moving-average update (`PhalanxMovingAverages`) are new kernel names, used by `@phalanx/layers`'
+ * `batchNormTraining` and `updatedMovingAverages` where the backend has them.
  */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   {

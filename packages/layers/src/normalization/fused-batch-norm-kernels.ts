@@ -34,6 +34,20 @@ export const FUSED_BATCH_NORM_TRAINING_KERNEL = 'PhalanxBatchNormTraining';
 export const FUSED_BATCH_NORM_TRAINING_GRAD_KERNEL = 'PhalanxBatchNormTrainingGrad';
 
 /**
+ * Name of the optional fused moving-average kernel: both moving statistics of a batch norm updated in
+ * one call. Contract: inputs `movingMean`, `movingVariance`, `mean`, `variance` (float32, all `[C]`),
+ * attribute `decay` (= 1 − momentum); outputs `[m′, v′]` with `m′ = m − (m − μ)·decay` and
+ * `v′ = v − (v − σ²)·decay`, each operation rounded to float32 in that order — bitwise what
+ * `tf.sub(m, tf.mul(tf.sub(m, μ), decay))` gives, which is how tfjs-layers updates them.
+ *
+ * @example
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { FUSED_MOVING_AVERAGES_KERNEL } from '@phalanx/layers';
+ * const provided = tf.getKernel(FUSED_MOVING_AVERAGES_KERNEL, tf.getBackend()) != null;
+ */
+export const FUSED_MOVING_AVERAGES_KERNEL = 'PhalanxMovingAverages';
+
+/**
  * Whether the active backend registers both fused batch-norm training kernels
  * ({@link FUSED_BATCH_NORM_TRAINING_KERNEL}, {@link FUSED_BATCH_NORM_TRAINING_GRAD_KERNEL}), i.e. whether
  * {@link batchNormTraining} runs them rather than composing `tf.moments`, `tf.batchNorm` and the

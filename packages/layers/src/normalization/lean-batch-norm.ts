@@ -8,6 +8,7 @@ import { BATCH_NORM_CONVERTER, registerTorchConverter } from '../io/torch-conver
 import {
   FUSED_BATCH_NORM_TRAINING_GRAD_KERNEL,
   FUSED_BATCH_NORM_TRAINING_KERNEL,
+  FUSED_MOVING_AVERAGES_KERNEL,
   fusedBatchNormKernelsAvailable,
 } from './fused-batch-norm-kernels';
 import { StockBatchNormalization, type BatchNormalizationArgs } from './stock';
@@ -129,6 +130,38 @@ function fusedBatchNormTraining(
 }
 
 /**
+ * The moving statistics after one training batch, exactly as tfjs-layers updates them:
+ * `m′ = m − (m − μ_B)·decay`, `v′ = v − (v − σ²_B)·decay` (decay = 1 − momentum), each operation
+ * rounded to float32. One {@link FUSED_MOVING_AVERAGES_KERNEL} call where the active backend has it
+ * (bitwise the same), else six tfjs ops.
+ *
+ * **Shapes**: every input `[C]` → `[m′ [C], v′ [C]]`.
+ *
+ * @example
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { updatedMovingAverages } from '@phalanx/layers';
+ * const [m, v] = updatedMovingAverages(tf.zeros([4]), tf.ones([4]), tf.fill([4], 2), tf.fill([4], 3), 0.1);
+ * // m = [0.2, 0.2, 0.2, 0.2], v = [1.2, 1.2, 1.2, 1.2]
+ */
+export function updatedMovingAverages(
+  movingMean: tf.Tensor,
+  movingVariance: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  decay: number,
+): [tf.Tensor, tf.Tensor] {
+  const inputs = { movingMean, movingVariance, mean, variance };
+  const float32 = Object.values(inputs).every((t) => t.dtype === 'float32');
+  if (float32 && tf.getKernel(FUSED_MOVING_AVERAGES_KERNEL, tf.getBackend()) != null) {
+    return tf.engine().runKernel(FUSED_MOVING_AVERAGES_KERNEL, inputs, { decay }) as [tf.Tensor, tf.Tensor];
+  }
+  return tf.tidy(() => [
+    tf.sub(movingMean, tf.mul(tf.sub(movingMean, mean), decay)),
+    tf.sub(movingVariance, tf.mul(tf.sub(movingVariance, variance), decay)),
+  ]);
+}
+
+/**
  * tfjs-layers' `BatchNormalization` (same arguments, weights `gamma`, `beta`, `moving_mean`,
  * `moving_variance`, same config) whose training-mode call over all axes but the last runs
  * {@link batchNormTraining}: the output and the moving-statistics update are bitwise the stock layer's
@@ -164,17 +197,15 @@ export class LeanBatchNormalization extends StockBatchNormalization {
     }
     return tf.tidy(() => {
       const [y, mean, variance] = batchNormTraining(x, s.gamma!.read(), s.beta!.read(), s.epsilon);
-      // The moving averages, exactly as tfjs-layers updates them.
-      const decay = 1 - s.momentum;
-      for (const [variable, value] of [
-        [s.movingMean, mean],
-        [s.movingVariance, variance],
-      ] as const) {
-        tf.tidy(() => {
-          const orig = variable.read();
-          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
-        });
-      }
+      const [movingMean, movingVariance] = updatedMovingAverages(
+        s.movingMean.read(),
+        s.movingVariance.read(),
+        mean,
+        variance,
+        1 - s.momentum,
+      );
+      s.movingMean.write(movingMean);
+      s.movingVariance.write(movingVariance);
       tf.dispose([mean, variance]);
       return y;
     });
