@@ -84,13 +84,20 @@ describe('MaxPoolGrad on wasm', () => {
         }
   });
 
-  it('rejects a dy whose shape does not match the pool with a clear error', async () => {
+  it('rejects a dy whose shape does not match the pool with a named error', async () => {
     await tf.setBackend('wasm');
     const x = tf.zeros([1, 4, 4, 1]);
     const dy = tf.zeros([1, 3, 3, 1]);
     expect(() =>
       tf.engine().runKernel(tf.MaxPoolGrad, { dy, input: x, output: x }, { filterSize: 2, strides: 2, pad: 'valid' }),
-    ).toThrow(/MaxPoolGrad: dy must have shape \[1, 2, 2, 1\]/);
+    ).toThrow(/MaxPoolGrad: dy must be of shape \[1, 2, 2, 1\]/);
+    let caught: unknown;
+    try {
+      tf.engine().runKernel(tf.MaxPoolGrad, { dy, input: x, output: x }, { filterSize: 2, strides: 2, pad: 'valid' });
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as Error).name).toBe('PhalanxShapeError');
     tf.dispose([x, dy]);
   });
 });

@@ -1,6 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { PhalanxShapeError } from '@phalanx/errors';
 import { input, type KernelScope, withScope } from './kernel-scope';
 import { pointer, simdKernels } from './simd';
+
+/** The component named in this kernel's errors. */
+const KERNEL = '@phalanx/wasm-training MaxPoolGrad';
 
 /** What the fallback route needs of tfjs-backend-wasm 4.22's `BackendWasm`: views of its heap. */
 interface HeapBackend {
@@ -50,10 +54,11 @@ export function maxPoolGrad(args: {
       '@phalanx/wasm-training MaxPoolGrad: dimRoundingMode is not supported on wasm; use an integer-exact padding.',
     );
   }
-  if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
-    throw new Error(
-      `@phalanx/wasm-training MaxPoolGrad: input and dy must be float32, but received ${x.dtype} and ${dy.dtype}.`,
-    );
+  for (const [name, t] of [
+    ['input', x],
+    ['dy', dy],
+  ] as const) {
+    if (t.dtype !== 'float32') throw new PhalanxShapeError(KERNEL, name, 'float32', t.dtype);
   }
   const g = poolGeometry(x, dy, attrs);
   return withScope(args.backend, (scope) => {
@@ -72,17 +77,12 @@ export function maxPoolGrad(args: {
 
 /** The pool's geometry from the attributes; throws a clear error when `dy` is not the pool's output shape. */
 function poolGeometry(x: tf.TensorInfo, dy: tf.TensorInfo, attrs: tf.MaxPoolGradAttrs): PoolGeometry {
-  if (x.shape.length !== 4) {
-    throw new Error(`@phalanx/wasm-training MaxPoolGrad: input must be NHWC, but received [${x.shape.join(', ')}].`);
-  }
+  if (x.shape.length !== 4) throw new PhalanxShapeError(KERNEL, 'input', 'of rank 4 [N, H, W, C]', x.shape);
   const [n, h, w, c] = x.shape;
   const info = tf.backend_util.computePool2DInfo([n, h, w, c], attrs.filterSize, attrs.strides, 1, attrs.pad);
   const expected = [n, info.outHeight, info.outWidth, c];
   if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== expected[i])) {
-    throw new Error(
-      `@phalanx/wasm-training MaxPoolGrad: dy must have shape [${expected.join(', ')}], ` +
-        `but received [${dy.shape.join(', ')}].`,
-    );
+    throw new PhalanxShapeError(KERNEL, 'dy', `of shape [${expected.join(', ')}] (the pool's output)`, dy.shape);
   }
   return {
     n,
