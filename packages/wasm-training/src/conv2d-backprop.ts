@@ -254,7 +254,6 @@ function filterGradShifted(
   return out;
 }
 
-/** Pads attribute in NHWC order when the kernel was called with NCHW. */
 /** `x` zero-padded at the end of its last `extra.length` axes by `extra` (channels up to Winograd's counts). */
 function padTrailing(scope: KernelScope, x: tf.TensorInfo, extra: number[]): tf.TensorInfo {
   const lead = x.shape.length - extra.length;
@@ -264,6 +263,7 @@ function padTrailing(scope: KernelScope, x: tf.TensorInfo, extra: number[]): tf.
   );
 }
 
+/** Pads attribute in NHWC order when the kernel was called with NCHW. */
 function nhwcPad(pad: ConvPad, dataFormat: 'NHWC' | 'NCHW'): ConvPad {
   if (dataFormat === 'NCHW' && Array.isArray(pad)) return [pad[0], pad[2], pad[3], pad[1]] as ConvPad;
   return pad;
@@ -384,7 +384,7 @@ export function conv2DBackpropInput(args: {
  *
  * **Shapes**: `[kh, kw, ci, co]` → `[kh, kw, co, ci]`.
  */
-export function flippedFilter(scope: KernelScope, filter: tf.TensorInfo): tf.TensorInfo {
+function flippedFilter(scope: KernelScope, filter: tf.TensorInfo): tf.TensorInfo {
   const simd = filter.dtype === 'float32' ? simdKernels(scope.backend) : null;
   if (simd == null) return scope.transpose(scope.run(tf.Reverse, { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
   const [kh, kw, ci, co] = filter.shape;
