@@ -524,9 +524,14 @@ export function winogradOutputGrad(dy: usize, n: i32, th: i32, tw: i32, k: i32, 
 // rows = every other axis). Per-column accumulators live in the caller's [cols] buffers, so every pass
 // streams the matrix row by row; sums run in row order, 4 columns per SIMD lane group, a scalar tail.
 
-/** dst[c] = 0 for c < cols. */
-function zero(dst: usize, cols: i32): void {
-  for (let c = 0; c < cols; c++) store<f32>(dst + ((<usize>c) << 2), 0);
+/** dst[i] = 0 for i < count, 4 at a time. */
+function zero(dst: usize, count: i32): void {
+  const bytes = (<usize>count) << 2;
+  const vectorBytes = bytes & ~(<usize>15);
+  const z = f32x4.splat(0);
+  let o: usize = 0;
+  for (; o < vectorBytes; o += 16) v128.store(dst + o, z);
+  for (; o < bytes; o += 4) store<f32>(dst + o, 0);
 }
 
 /**
@@ -688,7 +693,7 @@ export function maxPoolGrad(
   padLeft: i32,
   dx: usize,
 ): void {
-  zero4(dx, n * h * w * c);
+  zero(dx, n * h * w * c);
   const C = (<usize>c) << 2;
   const vectorBytes = (<usize>(c & ~3)) << 2;
   let o: usize = dy;
@@ -748,14 +753,4 @@ export function maxPoolGrad(
 /** `*(base + offset) += value` for a float32. */
 function addAt(base: usize, offset: usize, value: f32): void {
   store<f32>(base + offset, load<f32>(base + offset) + value);
-}
-
-/** dst[i] = 0 for i < count, 4 at a time. */
-function zero4(dst: usize, count: i32): void {
-  const bytes = (<usize>count) << 2;
-  const vectorBytes = bytes & ~(<usize>15);
-  const z = f32x4.splat(0);
-  let o: usize = 0;
-  for (; o < vectorBytes; o += 16) v128.store(dst + o, z);
-  for (; o < bytes; o += 4) store<f32>(dst + o, 0);
 }
