@@ -338,127 +338,176 @@ export function sumRows(batch: i32, src: usize, rows: i32, cols: i32, dst: usize
 // transformed values of a tile are stored as [16, T, channels] so that each of the 16 products is one
 // GEMM. Channels are processed 4 at a time (channel counts must be multiples of 4).
 
-/** V = Bᵀ d B of every 4 × 4 input tile: xp [n, hp, wp, c] (hp ≥ 2·th + 2, wp ≥ 2·tw + 2) → v [16, T, c]. */
-export function winogradInput(xp: usize, n: i32, hp: i32, wp: i32, c: i32, th: i32, tw: i32, v: usize): void {
+/**
+ * V = Bᵀ d B of the 4 × 4 input tiles in tile rows `r0 ≤ b·th + i < r1`: xp [n, hp, wp, c]
+ * (hp ≥ 2·th + 2, wp ≥ 2·tw + 2) → v [16, T, c] (a range of rows, so that threads can share the work).
+ */
+export function winogradInput(
+  xp: usize,
+  n: i32,
+  hp: i32,
+  wp: i32,
+  c: i32,
+  th: i32,
+  tw: i32,
+  v: usize,
+  r0: i32,
+  r1: i32,
+): void {
   const C = (<usize>c) << 2;
   const row = <usize>wp * C;
   const plane = <usize>n * <usize>th * <usize>tw * C; // bytes of one of the 16 slices
-  let t: usize = 0;
-  for (let b = 0; b < n; b++) {
-    for (let i = 0; i < th; i++) {
-      for (let j = 0; j < tw; j++) {
-        const base = xp + (<usize>b * <usize>hp + 2 * <usize>i) * row + 2 * <usize>j * C;
-        const out = v + t * C;
-        for (let cc: usize = 0; cc < C; cc += 16) {
-          const p = base + cc;
-          // Bᵀ d: rows r0 − r2, r1 + r2, r2 − r1, r1 − r3 (per column q).
-          const d00 = v128.load(p),
-            d01 = v128.load(p + C),
-            d02 = v128.load(p + 2 * C),
-            d03 = v128.load(p + 3 * C);
-          const d10 = v128.load(p + row),
-            d11 = v128.load(p + row + C),
-            d12 = v128.load(p + row + 2 * C),
-            d13 = v128.load(p + row + 3 * C);
-          const d20 = v128.load(p + 2 * row),
-            d21 = v128.load(p + 2 * row + C),
-            d22 = v128.load(p + 2 * row + 2 * C),
-            d23 = v128.load(p + 2 * row + 3 * C);
-          const d30 = v128.load(p + 3 * row),
-            d31 = v128.load(p + 3 * row + C),
-            d32 = v128.load(p + 3 * row + 2 * C),
-            d33 = v128.load(p + 3 * row + 3 * C);
-          const t00 = f32x4.sub(d00, d20),
-            t01 = f32x4.sub(d01, d21),
-            t02 = f32x4.sub(d02, d22),
-            t03 = f32x4.sub(d03, d23);
-          const t10 = f32x4.add(d10, d20),
-            t11 = f32x4.add(d11, d21),
-            t12 = f32x4.add(d12, d22),
-            t13 = f32x4.add(d13, d23);
-          const t20 = f32x4.sub(d20, d10),
-            t21 = f32x4.sub(d21, d11),
-            t22 = f32x4.sub(d22, d12),
-            t23 = f32x4.sub(d23, d13);
-          const t30 = f32x4.sub(d10, d30),
-            t31 = f32x4.sub(d11, d31),
-            t32 = f32x4.sub(d12, d32),
-            t33 = f32x4.sub(d13, d33);
-          // (Bᵀ d) B: columns q0 − q2, q1 + q2, q2 − q1, q1 − q3 (per row r).
-          const o = out + cc;
-          v128.store(o, f32x4.sub(t00, t02));
-          v128.store(o + plane, f32x4.add(t01, t02));
-          v128.store(o + 2 * plane, f32x4.sub(t02, t01));
-          v128.store(o + 3 * plane, f32x4.sub(t01, t03));
-          v128.store(o + 4 * plane, f32x4.sub(t10, t12));
-          v128.store(o + 5 * plane, f32x4.add(t11, t12));
-          v128.store(o + 6 * plane, f32x4.sub(t12, t11));
-          v128.store(o + 7 * plane, f32x4.sub(t11, t13));
-          v128.store(o + 8 * plane, f32x4.sub(t20, t22));
-          v128.store(o + 9 * plane, f32x4.add(t21, t22));
-          v128.store(o + 10 * plane, f32x4.sub(t22, t21));
-          v128.store(o + 11 * plane, f32x4.sub(t21, t23));
-          v128.store(o + 12 * plane, f32x4.sub(t30, t32));
-          v128.store(o + 13 * plane, f32x4.add(t31, t32));
-          v128.store(o + 14 * plane, f32x4.sub(t32, t31));
-          v128.store(o + 15 * plane, f32x4.sub(t31, t33));
-        }
-        t++;
+  for (let r = r0; r < r1; r++) {
+    const b = r / th;
+    const i = r % th;
+    let t = <usize>r * <usize>tw;
+    for (let j = 0; j < tw; j++) {
+      const base = xp + (<usize>b * <usize>hp + 2 * <usize>i) * row + 2 * <usize>j * C;
+      const out = v + t * C;
+      for (let cc: usize = 0; cc < C; cc += 16) {
+        const p = base + cc;
+        // Bᵀ d: rows r0 − r2, r1 + r2, r2 − r1, r1 − r3 (per column q).
+        const d00 = v128.load(p),
+          d01 = v128.load(p + C),
+          d02 = v128.load(p + 2 * C),
+          d03 = v128.load(p + 3 * C);
+        const d10 = v128.load(p + row),
+          d11 = v128.load(p + row + C),
+          d12 = v128.load(p + row + 2 * C),
+          d13 = v128.load(p + row + 3 * C);
+        const d20 = v128.load(p + 2 * row),
+          d21 = v128.load(p + 2 * row + C),
+          d22 = v128.load(p + 2 * row + 2 * C),
+          d23 = v128.load(p + 2 * row + 3 * C);
+        const d30 = v128.load(p + 3 * row),
+          d31 = v128.load(p + 3 * row + C),
+          d32 = v128.load(p + 3 * row + 2 * C),
+          d33 = v128.load(p + 3 * row + 3 * C);
+        const t00 = f32x4.sub(d00, d20),
+          t01 = f32x4.sub(d01, d21),
+          t02 = f32x4.sub(d02, d22),
+          t03 = f32x4.sub(d03, d23);
+        const t10 = f32x4.add(d10, d20),
+          t11 = f32x4.add(d11, d21),
+          t12 = f32x4.add(d12, d22),
+          t13 = f32x4.add(d13, d23);
+        const t20 = f32x4.sub(d20, d10),
+          t21 = f32x4.sub(d21, d11),
+          t22 = f32x4.sub(d22, d12),
+          t23 = f32x4.sub(d23, d13);
+        const t30 = f32x4.sub(d10, d30),
+          t31 = f32x4.sub(d11, d31),
+          t32 = f32x4.sub(d12, d32),
+          t33 = f32x4.sub(d13, d33);
+        // (Bᵀ d) B: columns q0 − q2, q1 + q2, q2 − q1, q1 − q3 (per row r).
+        const o = out + cc;
+        v128.store(o, f32x4.sub(t00, t02));
+        v128.store(o + plane, f32x4.add(t01, t02));
+        v128.store(o + 2 * plane, f32x4.sub(t02, t01));
+        v128.store(o + 3 * plane, f32x4.sub(t01, t03));
+        v128.store(o + 4 * plane, f32x4.sub(t10, t12));
+        v128.store(o + 5 * plane, f32x4.add(t11, t12));
+        v128.store(o + 6 * plane, f32x4.sub(t12, t11));
+        v128.store(o + 7 * plane, f32x4.sub(t11, t13));
+        v128.store(o + 8 * plane, f32x4.sub(t20, t22));
+        v128.store(o + 9 * plane, f32x4.add(t21, t22));
+        v128.store(o + 10 * plane, f32x4.sub(t22, t21));
+        v128.store(o + 11 * plane, f32x4.sub(t21, t23));
+        v128.store(o + 12 * plane, f32x4.sub(t30, t32));
+        v128.store(o + 13 * plane, f32x4.add(t31, t32));
+        v128.store(o + 14 * plane, f32x4.sub(t32, t31));
+        v128.store(o + 15 * plane, f32x4.sub(t31, t33));
       }
+      t++;
     }
   }
 }
 
-/** Y = Aᵀ m A of every tile: m [16, T, k] → y [n, ho, wo, k] (the 2 × 2 outputs inside ho × wo). */
-export function winogradOutput(m: usize, n: i32, th: i32, tw: i32, k: i32, ho: i32, wo: i32, y: usize): void {
+/**
+ * Y = Aᵀ m A of the tiles in tile rows `r0 ≤ b·th + i < r1`: m [16, T, k] → y [n, ho, wo, k] (the 2 × 2
+ * outputs inside ho × wo), plus `bias [k]` when `bias` ≠ 0, then max(·, 0) when `relu` ≠ 0 (a forward
+ * convolution's epilogue).
+ */
+export function winogradOutput(
+  m: usize,
+  n: i32,
+  th: i32,
+  tw: i32,
+  k: i32,
+  ho: i32,
+  wo: i32,
+  y: usize,
+  bias: usize,
+  relu: i32,
+  r0: i32,
+  r1: i32,
+): void {
   const K = (<usize>k) << 2;
   const plane = <usize>n * <usize>th * <usize>tw * K;
   const row = <usize>wo * K;
-  let t: usize = 0;
-  for (let b = 0; b < n; b++) {
-    for (let i = 0; i < th; i++) {
-      for (let j = 0; j < tw; j++) {
-        const src = m + t * K;
-        const base = y + (<usize>b * <usize>ho + 2 * <usize>i) * row + 2 * <usize>j * K;
-        const down = 2 * i + 1 < ho;
-        const right = 2 * j + 1 < wo;
-        for (let kk: usize = 0; kk < K; kk += 16) {
-          const p = src + kk;
-          const m00 = v128.load(p),
-            m01 = v128.load(p + plane),
-            m02 = v128.load(p + 2 * plane),
-            m03 = v128.load(p + 3 * plane);
-          const m10 = v128.load(p + 4 * plane),
-            m11 = v128.load(p + 5 * plane),
-            m12 = v128.load(p + 6 * plane),
-            m13 = v128.load(p + 7 * plane);
-          const m20 = v128.load(p + 8 * plane),
-            m21 = v128.load(p + 9 * plane),
-            m22 = v128.load(p + 10 * plane),
-            m23 = v128.load(p + 11 * plane);
-          const m30 = v128.load(p + 12 * plane),
-            m31 = v128.load(p + 13 * plane),
-            m32 = v128.load(p + 14 * plane),
-            m33 = v128.load(p + 15 * plane);
-          // Aᵀ m: rows r0 + r1 + r2 and r1 − r2 − r3.
-          const s00 = f32x4.add(f32x4.add(m00, m10), m20),
-            s01 = f32x4.add(f32x4.add(m01, m11), m21);
-          const s02 = f32x4.add(f32x4.add(m02, m12), m22),
-            s03 = f32x4.add(f32x4.add(m03, m13), m23);
-          const s10 = f32x4.sub(f32x4.sub(m10, m20), m30),
-            s11 = f32x4.sub(f32x4.sub(m11, m21), m31);
-          const s12 = f32x4.sub(f32x4.sub(m12, m22), m32),
-            s13 = f32x4.sub(f32x4.sub(m13, m23), m33);
-          const q = base + kk;
-          v128.store(q, f32x4.add(f32x4.add(s00, s01), s02));
-          if (right) v128.store(q + K, f32x4.sub(f32x4.sub(s01, s02), s03));
-          if (down) {
-            v128.store(q + row, f32x4.add(f32x4.add(s10, s11), s12));
-            if (right) v128.store(q + row + K, f32x4.sub(f32x4.sub(s11, s12), s13));
-          }
+  const zeros = f32x4.splat(0);
+  for (let r = r0; r < r1; r++) {
+    const b = r / th;
+    const i = r % th;
+    let t = <usize>r * <usize>tw;
+    for (let j = 0; j < tw; j++) {
+      const src = m + t * K;
+      const base = y + (<usize>b * <usize>ho + 2 * <usize>i) * row + 2 * <usize>j * K;
+      const down = 2 * i + 1 < ho;
+      const right = 2 * j + 1 < wo;
+      for (let kk: usize = 0; kk < K; kk += 16) {
+        const p = src + kk;
+        const m00 = v128.load(p),
+          m01 = v128.load(p + plane),
+          m02 = v128.load(p + 2 * plane),
+          m03 = v128.load(p + 3 * plane);
+        const m10 = v128.load(p + 4 * plane),
+          m11 = v128.load(p + 5 * plane),
+          m12 = v128.load(p + 6 * plane),
+          m13 = v128.load(p + 7 * plane);
+        const m20 = v128.load(p + 8 * plane),
+          m21 = v128.load(p + 9 * plane),
+          m22 = v128.load(p + 10 * plane),
+          m23 = v128.load(p + 11 * plane);
+        const m30 = v128.load(p + 12 * plane),
+          m31 = v128.load(p + 13 * plane),
+          m32 = v128.load(p + 14 * plane),
+          m33 = v128.load(p + 15 * plane);
+        // Aᵀ m: rows r0 + r1 + r2 and r1 − r2 − r3.
+        const s00 = f32x4.add(f32x4.add(m00, m10), m20),
+          s01 = f32x4.add(f32x4.add(m01, m11), m21);
+        const s02 = f32x4.add(f32x4.add(m02, m12), m22),
+          s03 = f32x4.add(f32x4.add(m03, m13), m23);
+        const s10 = f32x4.sub(f32x4.sub(m10, m20), m30),
+          s11 = f32x4.sub(f32x4.sub(m11, m21), m31);
+        const s12 = f32x4.sub(f32x4.sub(m12, m22), m32),
+          s13 = f32x4.sub(f32x4.sub(m13, m23), m33);
+        let y00 = f32x4.add(f32x4.add(s00, s01), s02),
+          y01 = f32x4.sub(f32x4.sub(s01, s02), s03);
+        let y10 = f32x4.add(f32x4.add(s10, s11), s12),
+          y11 = f32x4.sub(f32x4.sub(s11, s12), s13);
+        if (bias != 0) {
+          const b = v128.load(bias + kk);
+          y00 = f32x4.add(y00, b);
+          y01 = f32x4.add(y01, b);
+          y10 = f32x4.add(y10, b);
+          y11 = f32x4.add(y11, b);
         }
-        t++;
+        if (relu != 0) {
+          y00 = f32x4.max(y00, zeros);
+          y01 = f32x4.max(y01, zeros);
+          y10 = f32x4.max(y10, zeros);
+          y11 = f32x4.max(y11, zeros);
+        }
+        const q = base + kk;
+        v128.store(q, y00);
+        if (right) v128.store(q + K, y01);
+        if (down) {
+          v128.store(q + row, y10);
+          if (right) v128.store(q + row + K, y11);
+        }
       }
+      t++;
     }
   }
 }

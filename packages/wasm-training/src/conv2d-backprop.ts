@@ -16,7 +16,6 @@ import {
   winogradChannels,
   winogradConv,
   winogradFilterGrad,
-  type WinogradKernels,
 } from './winograd';
 
 /** How the filter gradient is computed; see {@link setConv2DBackpropFilterStrategy}. */
@@ -307,7 +306,7 @@ export function conv2DBackpropFilter(args: {
       const [ci4, co4] = padded;
       const xp = padTrailing(scope, xs, [ci4 - ci]);
       const dyp = padTrailing(scope, dys, [co4 - co]);
-      const dw = winogradFilterGrad(scope, simd as WinogradKernels, xp, dyp, g, ci4, co4);
+      const dw = winogradFilterGrad(scope, simd, xp, dyp, g, ci4, co4);
       return scope.slice(dw, [0, 0, 0, 0], filterShape);
     }
     if (simd != null) return filterGradShifted(scope, simd, xs, dys, g, ci, co);
@@ -369,7 +368,7 @@ export function conv2DBackpropInput(args: {
       const [co4, ci4] = padded;
       const xp = padTrailing(scope, input, [co4 - co]);
       const fp = padTrailing(scope, f, [co4 - co, ci4 - ci]);
-      const y = winogradConv(scope, simd as WinogradKernels, xp, fp, pads);
+      const y = winogradConv(scope, simd, xp, fp, pads);
       return scope.slice(y, [0, 0, 0, 0], [y.shape[0], y.shape[1], y.shape[2], ci]);
     });
     return dataFormat === 'NCHW' ? scope.transpose(dx, [0, 3, 1, 2]) : dx;

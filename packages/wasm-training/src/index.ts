@@ -25,6 +25,14 @@ export { reluGradConfig } from './relu-grad';
 export { setSimdKernelsEnabled } from './simd';
 export { enableLeanBackprop, disableLeanBackprop, isLeanBackpropEnabled } from './lean-backprop';
 export {
+  enableWinogradConvolution,
+  disableWinogradConvolution,
+  isWinogradConvolutionEnabled,
+  WINOGRAD_MIN_PADDED_FORWARD_CHANNELS,
+  WINOGRAD_MIN_FORWARD_CHANNEL_PRODUCT,
+  WINOGRAD_MIN_FORWARD_MACS_THREADED,
+} from './winograd-convolution';
+export {
   enableWasmThreads,
   setThreadedWasmBackend,
   disableWasmThreads,

@@ -64,6 +64,24 @@ function expectSameBits(actual: Float32Array, expected: Float32Array): void {
   expect(bytes(actual).equals(bytes(expected)), 'the same bits').toBe(true);
 }
 
+/**
+ * Both Winograd transforms of one input (n 3, 6 × 5 tiles, 8 channels; bias and ReLU on the output) run
+ * over the tile-row `ranges` (of the n·th = 9 rows): the transformed input and the output, concatenated.
+ */
+function winogradTransforms(kernels: SimdKernels, ranges: number[][]): Float32Array {
+  const [n, th, tw, c] = [3, 3, 5, 8];
+  const [hp, wp] = [2 * th + 2, 2 * tw + 2];
+  const [x, px] = buffer(n * hp * wp * c, 5);
+  const [v, pv] = buffer(16 * n * th * tw * c, 0);
+  const [bias, pb] = buffer(c, 6);
+  const [y, py] = buffer(n * (2 * th - 1) * 2 * tw * c, 0);
+  for (const [r0, r1] of ranges) kernels.winogradInput(px, n, hp, wp, c, th, tw, pv, r0, r1);
+  for (const [r0, r1] of ranges) kernels.winogradOutput(pv, n, th, tw, c, 2 * th - 1, 2 * tw, py, pb, 1, r0, r1);
+  const out = new Float32Array([...(v.dataSync() as Float32Array), ...(y.dataSync() as Float32Array)]);
+  tf.dispose([x, v, bias, y]);
+  return out;
+}
+
 const SHAPES = [
   { batch: 16, m: 32, n: 48, k: 700, transposedA: true }, // Winograd's 16 filter-gradient products
   { batch: 1, m: 203, n: 64, k: 400, transposedA: false }, // one product: row blocks
@@ -102,6 +120,24 @@ describe('SIMD kernel pool: cutting calls into parts', () => {
     }
   });
 
+  it('Winograd transforms over row ranges, one after another, give the whole call bit for bit', () => {
+    const kernels = simdKernels(tf.backend())!;
+    for (const ranges of [
+      [[0, 9]],
+      [
+        [0, 4],
+        [4, 9],
+      ],
+      [
+        [0, 1],
+        [1, 5],
+        [5, 9],
+      ],
+    ]) {
+      expectSameBits(winogradTransforms(kernels, ranges), winogradTransforms(kernels, [[0, 9]]));
+    }
+  });
+
   it('small products and products writing one C (cStride 0) stay whole', () => {
     expect(gemmParts([4, 0, 0, 16, 4, 0, 0, 16, 0, 64, 16, 4, 4, 4, 0], 2)).toBeNull();
     expect(gemmParts([16, 0, 4096, 4, 128, 0, 4096, 128, 0, 0, 128, 32, 32, 1024, 1], 2)).toBeNull();
@@ -131,5 +167,26 @@ describe(`SIMD kernel pool on the project's wasm backend (${PROJECT_THREADS} thr
       };
       expectSameBits(run(pooled), run(single));
     }
+  });
+
+  it.runIf(PROJECT_THREADS > 1)('pooled Winograd transforms equal one thread bit for bit', () => {
+    const memory = backendMemory(tf.backend())!;
+    const single = new WebAssembly.Instance(simdKernelModule(true)!, { env: { memory } })
+      .exports as unknown as SimdKernels;
+    const pooled = simdKernels(tf.backend())!;
+    const run = (k: SimdKernels) => {
+      // [2, 66, 66, 64] → 2 · 32 tile rows of 32 tiles: large enough to be split.
+      const [n, th, tw, c] = [2, 32, 32, 64];
+      const [x, px] = buffer(n * 66 * 66 * c, 8);
+      const [v, pv] = buffer(16 * n * th * tw * c, 0);
+      const [y, py] = buffer(n * 64 * 64 * c, 0);
+      k.winogradInput(px, n, 66, 66, c, th, tw, pv, 0, n * th);
+      k.winogradOutput(pv, n, th, tw, c, 64, 64, py, 0, 0, 0, n * th);
+      const out = new Float32Array([...(v.dataSync() as Float32Array), ...(y.dataSync() as Float32Array)]);
+      tf.dispose([x, v, y]);
+      return out;
+    };
+    expect(pooled.winogradInput).not.toBe(single.winogradInput);
+    expectSameBits(run(pooled), run(single));
   });
 });

@@ -13,7 +13,7 @@
 import type { SimdKernels } from './simd';
 
 /** The kernels a pool can split, by id (the order of the worker's table). */
-const POOL_KERNELS = ['gemm', 'transpose', 'sumRows'] as const;
+const POOL_KERNELS = ['gemm', 'transpose', 'sumRows', 'winogradInput', 'winogradOutput'] as const;
 type PoolKernel = (typeof POOL_KERNELS)[number];
 
 /** Int32 slots per worker in the control block: [sequence, done, kernel id, argument count, failed]. */
@@ -177,8 +177,29 @@ export class SimdKernelPool {
         local.sumRows,
       );
     };
+    wrapped.winogradInput = (xp, n, hp, wp, c, th, tw, v, r0, r1) => {
+      const parts = this.threads > 1 ? rowParts(r0, r1, tw * c, this.threads) : null;
+      if (!parts) return local.winogradInput(xp, n, hp, wp, c, th, tw, v, r0, r1);
+      const args = parts.map(([first, rows]) => [xp, n, hp, wp, c, th, tw, v, first, first + rows]);
+      this.run('winogradInput', args, local.winogradInput);
+    };
+    wrapped.winogradOutput = (m, n, th, tw, k, ho, wo, y, bias, relu, r0, r1) => {
+      const parts = this.threads > 1 ? rowParts(r0, r1, tw * k, this.threads) : null;
+      if (!parts) return local.winogradOutput(m, n, th, tw, k, ho, wo, y, bias, relu, r0, r1);
+      const args = parts.map(([first, rows]) => [m, n, th, tw, k, ho, wo, y, bias, relu, first, first + rows]);
+      this.run('winogradOutput', args, local.winogradOutput);
+    };
     return wrapped;
   }
+}
+
+/**
+ * `[first, count]` of the parts of the tile rows `[r0, r1)` of a Winograd transform (`work` elements a
+ * row), or `null` when there are too few to be worth splitting.
+ */
+function rowParts(r0: number, r1: number, work: number, threads: number): [number, number][] | null {
+  if (r1 - r0 < 2 || (r1 - r0) * work < MIN_PARALLEL_ELEMENTS / 16) return null;
+  return cut(r1 - r0, threads).map(([first, count]) => [r0 + first, count]);
 }
 
 /** `[first, count]` of each part of `total` items cut into at most `parts` near-equal runs of multiples of `unit`. */

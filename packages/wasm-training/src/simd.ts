@@ -29,6 +29,51 @@ export interface SimdKernels {
     k: number,
     accumulate: number,
   ): void;
+  /**
+   * Winograd F(2×2, 3×3) input transform `V = Bᵀ d B` of the tiles in tile rows `r0 ≤ b·th + i < r1`:
+   * xp [n, hp, wp, c] → v [16, n·th·tw, c] (c a multiple of 4).
+   */
+  winogradInput(
+    xp: number,
+    n: number,
+    hp: number,
+    wp: number,
+    c: number,
+    th: number,
+    tw: number,
+    v: number,
+    r0: number,
+    r1: number,
+  ): void;
+  /**
+   * Winograd output transform `Y = Aᵀ M A` (+ `bias [k]` when ≠ 0, then ReLU when `relu` ≠ 0) of the tiles
+   * in tile rows `[r0, r1)`: m [16, n·th·tw, k] → y [n, ho, wo, k].
+   */
+  winogradOutput(
+    m: number,
+    n: number,
+    th: number,
+    tw: number,
+    k: number,
+    ho: number,
+    wo: number,
+    y: number,
+    bias: number,
+    relu: number,
+    r0: number,
+    r1: number,
+  ): void;
+  /** The transpose of the output transform, `∂M = A ∂Y Aᵀ`: dy [n, ho, wo, k] → dm [16, n·th·tw, k]. */
+  winogradOutputGrad(
+    dy: number,
+    n: number,
+    th: number,
+    tw: number,
+    k: number,
+    ho: number,
+    wo: number,
+    dm: number,
+  ): void;
   /** `batch` transposes of row-major rows × cols matrices of 4-byte elements. */
   transpose(batch: number, src: number, rows: number, cols: number, dst: number): void;
   /** `batch` column sums of row-major rows × cols float32 matrices: dst_t[c] = Σ_r src_t[r][c]. */

@@ -10,22 +10,6 @@ import { pointer, type SimdKernels } from './simd';
  * method's multiply-adds; the transforms are additions only.
  */
 
-/** The transform that extends the kernels this file needs (see `assembly/kernels.ts`). */
-export interface WinogradKernels extends SimdKernels {
-  winogradInput(xp: number, n: number, hp: number, wp: number, c: number, th: number, tw: number, v: number): void;
-  winogradOutput(m: number, n: number, th: number, tw: number, k: number, ho: number, wo: number, y: number): void;
-  winogradOutputGrad(
-    dy: number,
-    n: number,
-    th: number,
-    tw: number,
-    k: number,
-    ho: number,
-    wo: number,
-    dm: number,
-  ): void;
-}
-
 /** G of F(2×2, 3×3): the filter transform, U = G g Gᵀ. */
 const G = [
   [1, 0, 0],
@@ -91,7 +75,7 @@ export function winogradChannels(
 /** The 16 transformed input tiles `V [16, T, C]` of `x` padded by `top`/`left` to `2·th + 2` × `2·tw + 2`. */
 function inputTiles(
   scope: KernelScope,
-  simd: WinogradKernels,
+  simd: SimdKernels,
   x: tf.TensorInfo,
   top: number,
   left: number,
@@ -103,22 +87,31 @@ function inputTiles(
   const wp = 2 * tw + 2;
   const xp = padOrCrop(scope, x, top, hp - h - top, left, wp - w - left);
   const v = scope.output([16, n * th * tw, c]);
-  simd.winogradInput(pointer(scope.backend, xp), n, hp, wp, c, th, tw, pointer(scope.backend, v));
+  simd.winogradInput(pointer(scope.backend, xp), n, hp, wp, c, th, tw, pointer(scope.backend, v), 0, n * th);
   return v;
+}
+
+/** What the output transform adds to a convolution: a bias `[K]` and a ReLU after it. */
+export interface WinogradEpilogue {
+  bias?: tf.TensorInfo;
+  relu?: boolean;
 }
 
 /**
  * `conv2d(x, filter)` with explicit paddings `pads` (NHWC, 3×3, stride 1) by Winograd F(2×2, 3×3):
- * `U = G g Gᵀ` (one small GEMM), `V = Bᵀ d B` per tile, 16 GEMMs `V[ξ]·U[ξ]`, `Y = Aᵀ M A`.
+ * `U = G g Gᵀ` (one small GEMM), `V = Bᵀ d B` per tile, 16 GEMMs `V[ξ]·U[ξ]`, `Y = Aᵀ M A`, then
+ * `max(Y + bias, 0)` as far as `epilogue` asks.
  *
- * **Shapes**: `x [N, H, W, C]`, `filter [3, 3, C, K]` → `[N, H + top + bottom − 2, W + left + right − 2, K]`.
+ * **Shapes**: `x [N, H, W, C]`, `filter [3, 3, C, K]`, `bias [K]` →
+ * `[N, H + top + bottom − 2, W + left + right − 2, K]`.
  */
 export function winogradConv(
   scope: KernelScope,
-  simd: WinogradKernels,
+  simd: SimdKernels,
   x: tf.TensorInfo,
   filter: tf.TensorInfo,
   pads: tf.backend_util.ExplicitPadding,
+  epilogue: WinogradEpilogue = {},
 ): tf.TensorInfo {
   const [n, h, w, c] = x.shape;
   const k = filter.shape[3];
@@ -150,7 +143,8 @@ export function winogradConv(
     0,
   );
   const y = scope.output([n, ho, wo, k]);
-  simd.winogradOutput(ptr(m), n, th, tw, k, ho, wo, ptr(y));
+  const bias = epilogue.bias == null ? 0 : ptr(epilogue.bias);
+  simd.winogradOutput(ptr(m), n, th, tw, k, ho, wo, ptr(y), bias, epilogue.relu === true ? 1 : 0, 0, n * th);
   return y;
 }
 
@@ -163,7 +157,7 @@ export function winogradConv(
  */
 export function winogradFilterGrad(
   scope: KernelScope,
-  simd: WinogradKernels,
+  simd: SimdKernels,
   x: tf.TensorInfo,
   dy: tf.TensorInfo,
   g: ConvGeometry,
