@@ -4,7 +4,8 @@
  *
  * Run: `npx tsx --tsconfig bench/tsconfig.json bench/src/models-profile.ts [--batch 1] [--size 256] [--top 25]
  * [--steps 2] [--lean] [--planes 32] [--hourglass 256] [--small] [--threads N] [--input-strategy S]
- * [--filter-strategy S] [--dump FILE]` (`--lean`: `enableLeanBackprop()`; `--small`: the demo model's stem
+ * [--filter-strategy S] [--winograd] [--dump FILE]` (`--lean`: `enableLeanBackprop()`; `--winograd`:
+ * `enableWinogradConvolution()`; `--small`: the demo model's stem
  * 32,64 and neck 64; `--threads N`: the threaded backend with N threads; `--dump`: every kernel of the
  * profiled step as JSON `[name, ms, input shapes]`).
  *
@@ -15,6 +16,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
 import {
   enableLeanBackprop,
+  enableWinogradConvolution,
   setThreadedWasmBackend,
   setConv2DBackpropInputStrategy,
   setConv2DBackpropFilterStrategy,
@@ -46,6 +48,7 @@ async function main(): Promise<void> {
   const top = arg('--top', 25);
   const steps = arg('--steps', 2);
   if (args.includes('--lean')) enableLeanBackprop();
+  if (args.includes('--winograd')) enableWinogradConvolution();
   const threads = arg('--threads', 0);
   if (threads > 0) console.log('threads', await setThreadedWasmBackend(threads));
   else await useBackend('wasm');

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { foldBatchNorm } from '@phalanx/blocks';
 import { createLearnableGroups } from '@phalanx/learnable-groups';
 import { Trainer } from '@phalanx/train';
+import { disableWinogradConvolution, enableWinogradConvolution } from '../../packages/wasm-training/src/index';
 import { disposeBatch, type HandBatch } from '../../packages/data/src/index';
 import { prefetchBatches } from '../../packages/data/src/prefetch/index';
 import { cases as dualBranchFusion } from './cases/dual-branch-fusion';
@@ -177,10 +178,15 @@ const DEMO = {
 };
 
 /** The 256-px network's inference at B=1 on a fixed input, the model built by `build`. */
-function inferenceCase(name: string, build: () => ReturnType<typeof createLearnableGroups>): ThreadCase {
+function inferenceCase(
+  name: string,
+  build: () => ReturnType<typeof createLearnableGroups>,
+  winograd = false,
+): ThreadCase {
   return {
     name,
     prepare: async () => {
+      if (winograd) enableWinogradConvolution();
       const model = build();
       const x = tf.randomUniform([1, 256, 256, 3], 0, 1, 'float32', 5);
       return {
@@ -188,24 +194,34 @@ function inferenceCase(name: string, build: () => ReturnType<typeof createLearna
         dispose: () => {
           x.dispose();
           model.dispose();
+          if (winograd) disableWinogradConvolution();
         },
       };
     },
   };
 }
 
+/** The start of the inference rows' names (PyTorch's anchor is reported beside each). */
+export const LG_INFERENCE = 'Learnable Groups 256 px inference';
+
+/** The network with its batch norms folded, as the estimators of @phalanx/pretrained run it. */
+function foldedLearnableGroups() {
+  const built = createLearnableGroups({ ...PAPER, seed: 1 });
+  const model = foldBatchNorm(built, { standalone: 'affine' });
+  built.dispose();
+  return model;
+}
+
 function learnableGroupsCases(): ThreadCase[] {
   return [
-    inferenceCase('Learnable Groups 256 px inference (B=1)', () => createLearnableGroups({ ...PAPER, seed: 1 })),
+    inferenceCase(`${LG_INFERENCE} (B=1)`, () => createLearnableGroups({ ...PAPER, seed: 1 })),
     // The same network and input with the batch norms after convolutions folded into them (and the ReLUs
     // after those fused as the convolutions' activation), the other batch norms (and their ReLUs) one
     // ChannelAffine each: what the estimators of @phalanx/pretrained run.
-    inferenceCase('Learnable Groups 256 px inference, batch norms folded (B=1)', () => {
-      const built = createLearnableGroups({ ...PAPER, seed: 1 });
-      const model = foldBatchNorm(built, { standalone: 'affine' });
-      built.dispose();
-      return model;
-    }),
+    inferenceCase(`${LG_INFERENCE}, batch norms folded (B=1)`, foldedLearnableGroups),
+    // The same with the opt-in Winograd forward convolutions (`enableWinogradConvolution`), on only while
+    // this case runs.
+    inferenceCase(`${LG_INFERENCE}, batch norms folded, Winograd (B=1)`, foldedLearnableGroups, true),
     {
       name: 'Learnable Groups 64 px training step (B=16)',
       runs: 5,

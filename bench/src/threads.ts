@@ -6,7 +6,9 @@
  * children alternate 1, N, 1, N, … (`BENCH_REPS` rounds, default 3) so that both see the same load; each
  * figure is the median over rounds of a child's median. PyTorch (Debian's python3-torch) runs
  * bench/scripts/torch-threads.py (conv, matMul) and, when present, bench/scripts/torch-layers.py (the
- * layers), with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in that command only. CPU time (user +
+ * layers), and bench/scripts/torch-lg-inference.py when the official Learnable Groups code has been exported to
+ * `LG_OFFICIAL` (default /tmp/lg-official; see that script), with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset
+ * in that command only. CPU time (user +
  * system of every thread) is recorded beside wall time: on a shared machine it is the load-independent
  * figure for one thread. Writes bench/results/threads.{json,md}.
  *
@@ -14,12 +16,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import '@tensorflow/tfjs-layers';
 import { defaultWasmThreadsCount, setThreadedWasmBackend } from '../../packages/wasm-training/src/index';
 import { machineInfo, markdownTable, time, writeResults } from './harness';
-import { threadCases } from './threads-cases';
+import { LG_INFERENCE, threadCases } from './threads-cases';
 
 interface Row {
   case: string;
@@ -109,6 +112,30 @@ function runTorch(script: string, threads: string, extraArgs: string[] = []): To
   return [];
 }
 
+/** Where the official Learnable Groups code was exported for the PyTorch inference anchor (`LG_OFFICIAL`). */
+const LG_OFFICIAL = process.env.LG_OFFICIAL ?? '/tmp/lg-official';
+
+/**
+ * PyTorch's time for the official network at 256 px (bench/scripts/torch-lg-inference.py), reported for each
+ * of the `cases` (our inference rows); `[]` without the exported official code or a Python with torch.
+ */
+function runTorchInference(threads: string, cases: string[]): TorchRow[] {
+  const path = fileURLToPath(new URL('../scripts/torch-lg-inference.py', import.meta.url));
+  if (!existsSync(join(LG_OFFICIAL, 'nets'))) return [];
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  for (const python of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(python, [path, LG_OFFICIAL, threads], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
+    if (r.status !== 0) continue;
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { rows: Record<string, number>[] };
+    return out.rows.flatMap((row) =>
+      cases.map((name) => ({ case: name, threads: row.threads, ms: row.inference_ms, cpuMs: row.inference_cpu_ms })),
+    );
+  }
+  return [];
+}
+
 /** The median over rounds of each extra figure of a case. */
 function extrasOf(rounds: { rows: Row[] }[], name: string): Record<string, number> | undefined {
   const extras = rounds.map((r) => r.rows.find((row) => row.case === name)?.extra).filter((e) => e !== undefined);
@@ -139,6 +166,13 @@ async function parent(): Promise<void> {
   const torch = [
     ...runTorch('torch-threads.py', `1,${n}`, ['--tag', process.title]),
     ...runTorch('torch-layers.py', `1,${n}`),
+    ...runTorchInference(
+      `1,${n}`,
+      wasm
+        .get(1)![0]
+        .rows.map((row) => row.case)
+        .filter((name) => name.startsWith(LG_INFERENCE)),
+    ),
   ];
   const loadAfter = loadavg()[0];
 
@@ -206,9 +240,17 @@ async function parent(): Promise<void> {
     .filter((s) => s.extra1 || s.extraN)
     .map((s) => `- ${s.case} — 1 thread: ${extraLine(s.extra1)}; ${n} threads: ${extraLine(s.extraN)}`)
     .join('\n');
+  // The issue's bound for this row is against PyTorch's N-thread time.
+  const inference = summary
+    .filter((s) => s.case.startsWith(LG_INFERENCE) && s.torchNMs !== undefined)
+    .map(
+      (s) =>
+        `- ${s.case}: faster wasm ÷ PyTorch ${n} threads = ${fmt(Math.min(s.wasm1Ms, s.wasmNMs) / s.torchNMs!, 2)}×`,
+    )
+    .join('\n');
   const md =
     `# wasm threads\n\nMedians of ${reps} alternating rounds per configuration; load average ${loadBefore.toFixed(1)} ` +
-    `before, ${loadAfter.toFixed(1)} after (${availableParallelism()} logical cores, Node ${process.version}).\n\n${table}\n\n${extras}\n`;
+    `before, ${loadAfter.toFixed(1)} after (${availableParallelism()} logical cores, Node ${process.version}).\n\n${table}\n\n${extras}\n${inference ? `\n${inference}\n` : ''}`;
   writeResults(
     'threads',
     {
