@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { enableLeanBackprop, setThreadedWasmBackend } from '@phalanx/wasm-training';
+import { enableLeanBackprop, enableWinogradConvolution, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
 import { fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
 import { baselineErrors, epeOf, meanTrainingPose } from './baselines';
@@ -145,6 +145,7 @@ async function measure(model: tfl.LayersModel, set: HandBatch[], prefix: string)
 async function main(): Promise<void> {
   await setThreadedWasmBackend(threadsFlag(flags.threads as string | undefined));
   enableLeanBackprop(); // bit-for-bit the gradients of the stock pass, faster
+  enableWinogradConvolution(); // 3×3 forward convolutions by Winograd (last-bit differences), faster
   mkdirSync(dirname(logFile), { recursive: true });
   const testSynthetic = flags['test-all-views'] ? {} : config.synthetic;
   const test = await heldOutSet(inputSize, testSize, 32, testSeed, testSynthetic);

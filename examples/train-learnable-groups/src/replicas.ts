@@ -13,7 +13,7 @@ import '@tensorflow/tfjs-layers';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { disposeBatch, type HandBatch } from '@phalanx/data';
 import { ReplicaSync, type ReplicaContext } from '@phalanx/train/data-parallel';
-import { enableLeanBackprop, setThreadedWasmBackend } from '@phalanx/wasm-training';
+import { enableLeanBackprop, enableWinogradConvolution, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { buildModel, buildTrainer, heldOutMetrics, heldOutSet, type JobConfig } from './pipeline';
 import { trainingSource } from './threads';
 
@@ -87,6 +87,7 @@ async function* sharded(source: AsyncIterable<HandBatch> | Iterable<HandBatch>, 
 export default async function trainReplica(context: ReplicaContext<ReplicaJob>): Promise<ReplicaOutcome> {
   await setThreadedWasmBackend(1);
   enableLeanBackprop();
+  enableWinogradConvolution();
   const job = context.data;
   const primary = context.replica === 0;
   const model = buildModel(job.config);
