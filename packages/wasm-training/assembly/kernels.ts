@@ -569,6 +569,351 @@ export function winogradOutputGrad(dy: usize, n: i32, th: i32, tw: i32, k: i32, 
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Winograd F(4×4, 3×3) (Lavin & Gray; interpolation points 0, ±1, ±2, ∞): tile t = (b·th + i)·tw + j covers
+// output rows 4i … 4i+3 and columns 4j … 4j+3, and input rows 4i … 4i+5, columns 4j … 4j+5 of the padded
+// input. The 36 transformed values of a tile are stored as [36, T, channels] (index u·6 + w), so each of the
+// 36 products is one GEMM: 4× fewer multiply-adds than the direct method (F(2×2, 3×3): 2.25×). The
+// transforms are unrolled: Bᵀ and Aᵀ applied to the columns, then to the rows, 4 channels per vector.
+
+/**
+ * V = Bᵀ d B of the 6 × 6 input tiles in tile rows `r0 ≤ b·th + i < r1`: xp [n, hp, wp, c]
+ * (hp ≥ 4·th + 2, wp ≥ 4·tw + 2) → v [36, T, c].
+ */
+export function winograd4Input(
+  xp: usize,
+  n: i32,
+  hp: i32,
+  wp: i32,
+  c: i32,
+  th: i32,
+  tw: i32,
+  v: usize,
+  r0: i32,
+  r1: i32,
+): void {
+  const C = (<usize>c) << 2;
+  const row = <usize>wp * C;
+  const plane = <usize>n * <usize>th * <usize>tw * C; // bytes of one of the 36 slices
+  const c2 = f32x4.splat(2),
+    c4 = f32x4.splat(4),
+    c5 = f32x4.splat(5);
+  for (let r = r0; r < r1; r++) {
+    const b = r / th;
+    const i = r % th;
+    let t = <usize>r * <usize>tw;
+    for (let j = 0; j < tw; j++) {
+      const base = xp + (<usize>b * <usize>hp + 4 * <usize>i) * row + 4 * <usize>j * C;
+      const out = v + t * C;
+      for (let cc: usize = 0; cc < C; cc += 16) {
+        const p = base + cc;
+        const o = out + cc;
+        const d00 = v128.load(p);
+        const d10 = v128.load(p + row);
+        const d20 = v128.load(p + 2 * row);
+        const d30 = v128.load(p + 3 * row);
+        const d40 = v128.load(p + 4 * row);
+        const d50 = v128.load(p + 5 * row);
+        const e00 = f32x4.add(f32x4.sub(f32x4.mul(d00, c4), f32x4.mul(d20, c5)), d40);
+        const e10 = f32x4.sub(f32x4.add(d30, d40), f32x4.mul(f32x4.add(d10, d20), c4));
+        const e20 = f32x4.add(f32x4.sub(d40, d30), f32x4.mul(f32x4.sub(d10, d20), c4));
+        const e30 = f32x4.add(f32x4.sub(d40, d20), f32x4.mul(f32x4.sub(d30, d10), c2));
+        const e40 = f32x4.sub(f32x4.sub(d40, d20), f32x4.mul(f32x4.sub(d30, d10), c2));
+        const e50 = f32x4.add(f32x4.sub(f32x4.mul(d10, c4), f32x4.mul(d30, c5)), d50);
+        const d01 = v128.load(p + C);
+        const d11 = v128.load(p + row + C);
+        const d21 = v128.load(p + 2 * row + C);
+        const d31 = v128.load(p + 3 * row + C);
+        const d41 = v128.load(p + 4 * row + C);
+        const d51 = v128.load(p + 5 * row + C);
+        const e01 = f32x4.add(f32x4.sub(f32x4.mul(d01, c4), f32x4.mul(d21, c5)), d41);
+        const e11 = f32x4.sub(f32x4.add(d31, d41), f32x4.mul(f32x4.add(d11, d21), c4));
+        const e21 = f32x4.add(f32x4.sub(d41, d31), f32x4.mul(f32x4.sub(d11, d21), c4));
+        const e31 = f32x4.add(f32x4.sub(d41, d21), f32x4.mul(f32x4.sub(d31, d11), c2));
+        const e41 = f32x4.sub(f32x4.sub(d41, d21), f32x4.mul(f32x4.sub(d31, d11), c2));
+        const e51 = f32x4.add(f32x4.sub(f32x4.mul(d11, c4), f32x4.mul(d31, c5)), d51);
+        const d02 = v128.load(p + 2 * C);
+        const d12 = v128.load(p + row + 2 * C);
+        const d22 = v128.load(p + 2 * row + 2 * C);
+        const d32 = v128.load(p + 3 * row + 2 * C);
+        const d42 = v128.load(p + 4 * row + 2 * C);
+        const d52 = v128.load(p + 5 * row + 2 * C);
+        const e02 = f32x4.add(f32x4.sub(f32x4.mul(d02, c4), f32x4.mul(d22, c5)), d42);
+        const e12 = f32x4.sub(f32x4.add(d32, d42), f32x4.mul(f32x4.add(d12, d22), c4));
+        const e22 = f32x4.add(f32x4.sub(d42, d32), f32x4.mul(f32x4.sub(d12, d22), c4));
+        const e32 = f32x4.add(f32x4.sub(d42, d22), f32x4.mul(f32x4.sub(d32, d12), c2));
+        const e42 = f32x4.sub(f32x4.sub(d42, d22), f32x4.mul(f32x4.sub(d32, d12), c2));
+        const e52 = f32x4.add(f32x4.sub(f32x4.mul(d12, c4), f32x4.mul(d32, c5)), d52);
+        const d03 = v128.load(p + 3 * C);
+        const d13 = v128.load(p + row + 3 * C);
+        const d23 = v128.load(p + 2 * row + 3 * C);
+        const d33 = v128.load(p + 3 * row + 3 * C);
+        const d43 = v128.load(p + 4 * row + 3 * C);
+        const d53 = v128.load(p + 5 * row + 3 * C);
+        const e03 = f32x4.add(f32x4.sub(f32x4.mul(d03, c4), f32x4.mul(d23, c5)), d43);
+        const e13 = f32x4.sub(f32x4.add(d33, d43), f32x4.mul(f32x4.add(d13, d23), c4));
+        const e23 = f32x4.add(f32x4.sub(d43, d33), f32x4.mul(f32x4.sub(d13, d23), c4));
+        const e33 = f32x4.add(f32x4.sub(d43, d23), f32x4.mul(f32x4.sub(d33, d13), c2));
+        const e43 = f32x4.sub(f32x4.sub(d43, d23), f32x4.mul(f32x4.sub(d33, d13), c2));
+        const e53 = f32x4.add(f32x4.sub(f32x4.mul(d13, c4), f32x4.mul(d33, c5)), d53);
+        const d04 = v128.load(p + 4 * C);
+        const d14 = v128.load(p + row + 4 * C);
+        const d24 = v128.load(p + 2 * row + 4 * C);
+        const d34 = v128.load(p + 3 * row + 4 * C);
+        const d44 = v128.load(p + 4 * row + 4 * C);
+        const d54 = v128.load(p + 5 * row + 4 * C);
+        const e04 = f32x4.add(f32x4.sub(f32x4.mul(d04, c4), f32x4.mul(d24, c5)), d44);
+        const e14 = f32x4.sub(f32x4.add(d34, d44), f32x4.mul(f32x4.add(d14, d24), c4));
+        const e24 = f32x4.add(f32x4.sub(d44, d34), f32x4.mul(f32x4.sub(d14, d24), c4));
+        const e34 = f32x4.add(f32x4.sub(d44, d24), f32x4.mul(f32x4.sub(d34, d14), c2));
+        const e44 = f32x4.sub(f32x4.sub(d44, d24), f32x4.mul(f32x4.sub(d34, d14), c2));
+        const e54 = f32x4.add(f32x4.sub(f32x4.mul(d14, c4), f32x4.mul(d34, c5)), d54);
+        const d05 = v128.load(p + 5 * C);
+        const d15 = v128.load(p + row + 5 * C);
+        const d25 = v128.load(p + 2 * row + 5 * C);
+        const d35 = v128.load(p + 3 * row + 5 * C);
+        const d45 = v128.load(p + 4 * row + 5 * C);
+        const d55 = v128.load(p + 5 * row + 5 * C);
+        const e05 = f32x4.add(f32x4.sub(f32x4.mul(d05, c4), f32x4.mul(d25, c5)), d45);
+        const e15 = f32x4.sub(f32x4.add(d35, d45), f32x4.mul(f32x4.add(d15, d25), c4));
+        const e25 = f32x4.add(f32x4.sub(d45, d35), f32x4.mul(f32x4.sub(d15, d25), c4));
+        const e35 = f32x4.add(f32x4.sub(d45, d25), f32x4.mul(f32x4.sub(d35, d15), c2));
+        const e45 = f32x4.sub(f32x4.sub(d45, d25), f32x4.mul(f32x4.sub(d35, d15), c2));
+        const e55 = f32x4.add(f32x4.sub(f32x4.mul(d15, c4), f32x4.mul(d35, c5)), d55);
+        v128.store(o, f32x4.add(f32x4.sub(f32x4.mul(e00, c4), f32x4.mul(e02, c5)), e04));
+        v128.store(o + plane, f32x4.sub(f32x4.add(e03, e04), f32x4.mul(f32x4.add(e01, e02), c4)));
+        v128.store(o + 2 * plane, f32x4.add(f32x4.sub(e04, e03), f32x4.mul(f32x4.sub(e01, e02), c4)));
+        v128.store(o + 3 * plane, f32x4.add(f32x4.sub(e04, e02), f32x4.mul(f32x4.sub(e03, e01), c2)));
+        v128.store(o + 4 * plane, f32x4.sub(f32x4.sub(e04, e02), f32x4.mul(f32x4.sub(e03, e01), c2)));
+        v128.store(o + 5 * plane, f32x4.add(f32x4.sub(f32x4.mul(e01, c4), f32x4.mul(e03, c5)), e05));
+        v128.store(o + 6 * plane, f32x4.add(f32x4.sub(f32x4.mul(e10, c4), f32x4.mul(e12, c5)), e14));
+        v128.store(o + 7 * plane, f32x4.sub(f32x4.add(e13, e14), f32x4.mul(f32x4.add(e11, e12), c4)));
+        v128.store(o + 8 * plane, f32x4.add(f32x4.sub(e14, e13), f32x4.mul(f32x4.sub(e11, e12), c4)));
+        v128.store(o + 9 * plane, f32x4.add(f32x4.sub(e14, e12), f32x4.mul(f32x4.sub(e13, e11), c2)));
+        v128.store(o + 10 * plane, f32x4.sub(f32x4.sub(e14, e12), f32x4.mul(f32x4.sub(e13, e11), c2)));
+        v128.store(o + 11 * plane, f32x4.add(f32x4.sub(f32x4.mul(e11, c4), f32x4.mul(e13, c5)), e15));
+        v128.store(o + 12 * plane, f32x4.add(f32x4.sub(f32x4.mul(e20, c4), f32x4.mul(e22, c5)), e24));
+        v128.store(o + 13 * plane, f32x4.sub(f32x4.add(e23, e24), f32x4.mul(f32x4.add(e21, e22), c4)));
+        v128.store(o + 14 * plane, f32x4.add(f32x4.sub(e24, e23), f32x4.mul(f32x4.sub(e21, e22), c4)));
+        v128.store(o + 15 * plane, f32x4.add(f32x4.sub(e24, e22), f32x4.mul(f32x4.sub(e23, e21), c2)));
+        v128.store(o + 16 * plane, f32x4.sub(f32x4.sub(e24, e22), f32x4.mul(f32x4.sub(e23, e21), c2)));
+        v128.store(o + 17 * plane, f32x4.add(f32x4.sub(f32x4.mul(e21, c4), f32x4.mul(e23, c5)), e25));
+        v128.store(o + 18 * plane, f32x4.add(f32x4.sub(f32x4.mul(e30, c4), f32x4.mul(e32, c5)), e34));
+        v128.store(o + 19 * plane, f32x4.sub(f32x4.add(e33, e34), f32x4.mul(f32x4.add(e31, e32), c4)));
+        v128.store(o + 20 * plane, f32x4.add(f32x4.sub(e34, e33), f32x4.mul(f32x4.sub(e31, e32), c4)));
+        v128.store(o + 21 * plane, f32x4.add(f32x4.sub(e34, e32), f32x4.mul(f32x4.sub(e33, e31), c2)));
+        v128.store(o + 22 * plane, f32x4.sub(f32x4.sub(e34, e32), f32x4.mul(f32x4.sub(e33, e31), c2)));
+        v128.store(o + 23 * plane, f32x4.add(f32x4.sub(f32x4.mul(e31, c4), f32x4.mul(e33, c5)), e35));
+        v128.store(o + 24 * plane, f32x4.add(f32x4.sub(f32x4.mul(e40, c4), f32x4.mul(e42, c5)), e44));
+        v128.store(o + 25 * plane, f32x4.sub(f32x4.add(e43, e44), f32x4.mul(f32x4.add(e41, e42), c4)));
+        v128.store(o + 26 * plane, f32x4.add(f32x4.sub(e44, e43), f32x4.mul(f32x4.sub(e41, e42), c4)));
+        v128.store(o + 27 * plane, f32x4.add(f32x4.sub(e44, e42), f32x4.mul(f32x4.sub(e43, e41), c2)));
+        v128.store(o + 28 * plane, f32x4.sub(f32x4.sub(e44, e42), f32x4.mul(f32x4.sub(e43, e41), c2)));
+        v128.store(o + 29 * plane, f32x4.add(f32x4.sub(f32x4.mul(e41, c4), f32x4.mul(e43, c5)), e45));
+        v128.store(o + 30 * plane, f32x4.add(f32x4.sub(f32x4.mul(e50, c4), f32x4.mul(e52, c5)), e54));
+        v128.store(o + 31 * plane, f32x4.sub(f32x4.add(e53, e54), f32x4.mul(f32x4.add(e51, e52), c4)));
+        v128.store(o + 32 * plane, f32x4.add(f32x4.sub(e54, e53), f32x4.mul(f32x4.sub(e51, e52), c4)));
+        v128.store(o + 33 * plane, f32x4.add(f32x4.sub(e54, e52), f32x4.mul(f32x4.sub(e53, e51), c2)));
+        v128.store(o + 34 * plane, f32x4.sub(f32x4.sub(e54, e52), f32x4.mul(f32x4.sub(e53, e51), c2)));
+        v128.store(o + 35 * plane, f32x4.add(f32x4.sub(f32x4.mul(e51, c4), f32x4.mul(e53, c5)), e55));
+      }
+      t++;
+    }
+  }
+}
+
+/**
+ * Y = Aᵀ m A of the tiles in tile rows `r0 ≤ b·th + i < r1`: m [36, T, k] → y [n, ho, wo, k] (the 4 × 4
+ * outputs inside ho × wo), plus `bias [k]` when `bias` ≠ 0, then max(·, 0) when `relu` ≠ 0.
+ */
+export function winograd4Output(
+  m: usize,
+  n: i32,
+  th: i32,
+  tw: i32,
+  k: i32,
+  ho: i32,
+  wo: i32,
+  y: usize,
+  bias: usize,
+  relu: i32,
+  r0: i32,
+  r1: i32,
+): void {
+  const K = (<usize>k) << 2;
+  const plane = <usize>n * <usize>th * <usize>tw * K;
+  const row = <usize>wo * K;
+  const zeros = f32x4.splat(0),
+    c2 = f32x4.splat(2),
+    c4 = f32x4.splat(4),
+    c8 = f32x4.splat(8);
+  for (let r = r0; r < r1; r++) {
+    const b = r / th;
+    const i = r % th;
+    const rows = min(4, ho - 4 * i);
+    let t = <usize>r * <usize>tw;
+    for (let j = 0; j < tw; j++) {
+      const cols = min(4, wo - 4 * j);
+      const whole = rows == 4 && cols == 4;
+      const src = m + t * K;
+      const base = y + (<usize>b * <usize>ho + 4 * <usize>i) * row + 4 * <usize>j * K;
+      for (let kk: usize = 0; kk < K; kk += 16) {
+        const p = src + kk;
+        const m00 = v128.load(p);
+        const m10 = v128.load(p + 6 * plane);
+        const m20 = v128.load(p + 12 * plane);
+        const m30 = v128.load(p + 18 * plane);
+        const m40 = v128.load(p + 24 * plane);
+        const m50 = v128.load(p + 30 * plane);
+        const s00 = f32x4.add(f32x4.add(f32x4.add(m10, m20), f32x4.add(m30, m40)), m00);
+        const s10 = f32x4.add(f32x4.sub(m10, m20), f32x4.mul(f32x4.sub(m30, m40), c2));
+        const s20 = f32x4.add(f32x4.add(m10, m20), f32x4.mul(f32x4.add(m30, m40), c4));
+        const s30 = f32x4.add(f32x4.add(f32x4.sub(m10, m20), f32x4.mul(f32x4.sub(m30, m40), c8)), m50);
+        const m01 = v128.load(p + plane);
+        const m11 = v128.load(p + 7 * plane);
+        const m21 = v128.load(p + 13 * plane);
+        const m31 = v128.load(p + 19 * plane);
+        const m41 = v128.load(p + 25 * plane);
+        const m51 = v128.load(p + 31 * plane);
+        const s01 = f32x4.add(f32x4.add(f32x4.add(m11, m21), f32x4.add(m31, m41)), m01);
+        const s11 = f32x4.add(f32x4.sub(m11, m21), f32x4.mul(f32x4.sub(m31, m41), c2));
+        const s21 = f32x4.add(f32x4.add(m11, m21), f32x4.mul(f32x4.add(m31, m41), c4));
+        const s31 = f32x4.add(f32x4.add(f32x4.sub(m11, m21), f32x4.mul(f32x4.sub(m31, m41), c8)), m51);
+        const m02 = v128.load(p + 2 * plane);
+        const m12 = v128.load(p + 8 * plane);
+        const m22 = v128.load(p + 14 * plane);
+        const m32 = v128.load(p + 20 * plane);
+        const m42 = v128.load(p + 26 * plane);
+        const m52 = v128.load(p + 32 * plane);
+        const s02 = f32x4.add(f32x4.add(f32x4.add(m12, m22), f32x4.add(m32, m42)), m02);
+        const s12 = f32x4.add(f32x4.sub(m12, m22), f32x4.mul(f32x4.sub(m32, m42), c2));
+        const s22 = f32x4.add(f32x4.add(m12, m22), f32x4.mul(f32x4.add(m32, m42), c4));
+        const s32 = f32x4.add(f32x4.add(f32x4.sub(m12, m22), f32x4.mul(f32x4.sub(m32, m42), c8)), m52);
+        const m03 = v128.load(p + 3 * plane);
+        const m13 = v128.load(p + 9 * plane);
+        const m23 = v128.load(p + 15 * plane);
+        const m33 = v128.load(p + 21 * plane);
+        const m43 = v128.load(p + 27 * plane);
+        const m53 = v128.load(p + 33 * plane);
+        const s03 = f32x4.add(f32x4.add(f32x4.add(m13, m23), f32x4.add(m33, m43)), m03);
+        const s13 = f32x4.add(f32x4.sub(m13, m23), f32x4.mul(f32x4.sub(m33, m43), c2));
+        const s23 = f32x4.add(f32x4.add(m13, m23), f32x4.mul(f32x4.add(m33, m43), c4));
+        const s33 = f32x4.add(f32x4.add(f32x4.sub(m13, m23), f32x4.mul(f32x4.sub(m33, m43), c8)), m53);
+        const m04 = v128.load(p + 4 * plane);
+        const m14 = v128.load(p + 10 * plane);
+        const m24 = v128.load(p + 16 * plane);
+        const m34 = v128.load(p + 22 * plane);
+        const m44 = v128.load(p + 28 * plane);
+        const m54 = v128.load(p + 34 * plane);
+        const s04 = f32x4.add(f32x4.add(f32x4.add(m14, m24), f32x4.add(m34, m44)), m04);
+        const s14 = f32x4.add(f32x4.sub(m14, m24), f32x4.mul(f32x4.sub(m34, m44), c2));
+        const s24 = f32x4.add(f32x4.add(m14, m24), f32x4.mul(f32x4.add(m34, m44), c4));
+        const s34 = f32x4.add(f32x4.add(f32x4.sub(m14, m24), f32x4.mul(f32x4.sub(m34, m44), c8)), m54);
+        const m05 = v128.load(p + 5 * plane);
+        const m15 = v128.load(p + 11 * plane);
+        const m25 = v128.load(p + 17 * plane);
+        const m35 = v128.load(p + 23 * plane);
+        const m45 = v128.load(p + 29 * plane);
+        const m55 = v128.load(p + 35 * plane);
+        const s05 = f32x4.add(f32x4.add(f32x4.add(m15, m25), f32x4.add(m35, m45)), m05);
+        const s15 = f32x4.add(f32x4.sub(m15, m25), f32x4.mul(f32x4.sub(m35, m45), c2));
+        const s25 = f32x4.add(f32x4.add(m15, m25), f32x4.mul(f32x4.add(m35, m45), c4));
+        const s35 = f32x4.add(f32x4.add(f32x4.sub(m15, m25), f32x4.mul(f32x4.sub(m35, m45), c8)), m55);
+        let y00 = f32x4.add(f32x4.add(f32x4.add(s01, s02), f32x4.add(s03, s04)), s00);
+        let y01 = f32x4.add(f32x4.sub(s01, s02), f32x4.mul(f32x4.sub(s03, s04), c2));
+        let y02 = f32x4.add(f32x4.add(s01, s02), f32x4.mul(f32x4.add(s03, s04), c4));
+        let y03 = f32x4.add(f32x4.add(f32x4.sub(s01, s02), f32x4.mul(f32x4.sub(s03, s04), c8)), s05);
+        let y10 = f32x4.add(f32x4.add(f32x4.add(s11, s12), f32x4.add(s13, s14)), s10);
+        let y11 = f32x4.add(f32x4.sub(s11, s12), f32x4.mul(f32x4.sub(s13, s14), c2));
+        let y12 = f32x4.add(f32x4.add(s11, s12), f32x4.mul(f32x4.add(s13, s14), c4));
+        let y13 = f32x4.add(f32x4.add(f32x4.sub(s11, s12), f32x4.mul(f32x4.sub(s13, s14), c8)), s15);
+        let y20 = f32x4.add(f32x4.add(f32x4.add(s21, s22), f32x4.add(s23, s24)), s20);
+        let y21 = f32x4.add(f32x4.sub(s21, s22), f32x4.mul(f32x4.sub(s23, s24), c2));
+        let y22 = f32x4.add(f32x4.add(s21, s22), f32x4.mul(f32x4.add(s23, s24), c4));
+        let y23 = f32x4.add(f32x4.add(f32x4.sub(s21, s22), f32x4.mul(f32x4.sub(s23, s24), c8)), s25);
+        let y30 = f32x4.add(f32x4.add(f32x4.add(s31, s32), f32x4.add(s33, s34)), s30);
+        let y31 = f32x4.add(f32x4.sub(s31, s32), f32x4.mul(f32x4.sub(s33, s34), c2));
+        let y32 = f32x4.add(f32x4.add(s31, s32), f32x4.mul(f32x4.add(s33, s34), c4));
+        let y33 = f32x4.add(f32x4.add(f32x4.sub(s31, s32), f32x4.mul(f32x4.sub(s33, s34), c8)), s35);
+        if (bias != 0) {
+          const bb = v128.load(bias + kk);
+          y00 = f32x4.add(y00, bb);
+          y01 = f32x4.add(y01, bb);
+          y02 = f32x4.add(y02, bb);
+          y03 = f32x4.add(y03, bb);
+          y10 = f32x4.add(y10, bb);
+          y11 = f32x4.add(y11, bb);
+          y12 = f32x4.add(y12, bb);
+          y13 = f32x4.add(y13, bb);
+          y20 = f32x4.add(y20, bb);
+          y21 = f32x4.add(y21, bb);
+          y22 = f32x4.add(y22, bb);
+          y23 = f32x4.add(y23, bb);
+          y30 = f32x4.add(y30, bb);
+          y31 = f32x4.add(y31, bb);
+          y32 = f32x4.add(y32, bb);
+          y33 = f32x4.add(y33, bb);
+        }
+        if (relu != 0) {
+          y00 = f32x4.max(y00, zeros);
+          y01 = f32x4.max(y01, zeros);
+          y02 = f32x4.max(y02, zeros);
+          y03 = f32x4.max(y03, zeros);
+          y10 = f32x4.max(y10, zeros);
+          y11 = f32x4.max(y11, zeros);
+          y12 = f32x4.max(y12, zeros);
+          y13 = f32x4.max(y13, zeros);
+          y20 = f32x4.max(y20, zeros);
+          y21 = f32x4.max(y21, zeros);
+          y22 = f32x4.max(y22, zeros);
+          y23 = f32x4.max(y23, zeros);
+          y30 = f32x4.max(y30, zeros);
+          y31 = f32x4.max(y31, zeros);
+          y32 = f32x4.max(y32, zeros);
+          y33 = f32x4.max(y33, zeros);
+        }
+        const q = base + kk;
+        if (whole) {
+          v128.store(q, y00);
+          v128.store(q + K, y01);
+          v128.store(q + 2 * K, y02);
+          v128.store(q + 3 * K, y03);
+          v128.store(q + row, y10);
+          v128.store(q + row + K, y11);
+          v128.store(q + row + 2 * K, y12);
+          v128.store(q + row + 3 * K, y13);
+          v128.store(q + 2 * row, y20);
+          v128.store(q + 2 * row + K, y21);
+          v128.store(q + 2 * row + 2 * K, y22);
+          v128.store(q + 2 * row + 3 * K, y23);
+          v128.store(q + 3 * row, y30);
+          v128.store(q + 3 * row + K, y31);
+          v128.store(q + 3 * row + 2 * K, y32);
+          v128.store(q + 3 * row + 3 * K, y33);
+        } else {
+          if (0 < rows && 0 < cols) v128.store(q, y00);
+          if (0 < rows && 1 < cols) v128.store(q + K, y01);
+          if (0 < rows && 2 < cols) v128.store(q + 2 * K, y02);
+          if (0 < rows && 3 < cols) v128.store(q + 3 * K, y03);
+          if (1 < rows && 0 < cols) v128.store(q + row, y10);
+          if (1 < rows && 1 < cols) v128.store(q + row + K, y11);
+          if (1 < rows && 2 < cols) v128.store(q + row + 2 * K, y12);
+          if (1 < rows && 3 < cols) v128.store(q + row + 3 * K, y13);
+          if (2 < rows && 0 < cols) v128.store(q + 2 * row, y20);
+          if (2 < rows && 1 < cols) v128.store(q + 2 * row + K, y21);
+          if (2 < rows && 2 < cols) v128.store(q + 2 * row + 2 * K, y22);
+          if (2 < rows && 3 < cols) v128.store(q + 2 * row + 3 * K, y23);
+          if (3 < rows && 0 < cols) v128.store(q + 3 * row, y30);
+          if (3 < rows && 1 < cols) v128.store(q + 3 * row + K, y31);
+          if (3 < rows && 2 < cols) v128.store(q + 3 * row + 2 * K, y32);
+          if (3 < rows && 3 < cols) v128.store(q + 3 * row + 3 * K, y33);
+        }
+      }
+      t++;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Batch normalisation over the rows of a row-major rows × cols float32 matrix (channels last: cols = C,
 // rows = every other axis). Per-column accumulators live in the caller's [cols] buffers, so every pass
 // streams the matrix row by row; sums run in row order, 4 columns per SIMD lane group, a scalar tail.

@@ -65,18 +65,23 @@ function expectSameBits(actual: Float32Array, expected: Float32Array): void {
 }
 
 /**
- * Both Winograd transforms of one input (n 3, 6 × 5 tiles, 8 channels; bias and ReLU on the output) run
- * over the tile-row `ranges` (of the n·th = 9 rows): the transformed input and the output, concatenated.
+ * Both Winograd transforms of one input (n 3, 3 × 5 tiles of F(2×2, 3×3) or 3 × 2 of F(4×4, 3×3), 8 channels;
+ * bias and ReLU on the output; the last tile row and column partly outside the output) run over the tile-row
+ * `ranges` (of the n·th = 9 rows): the transformed input and the output, concatenated.
  */
-function winogradTransforms(kernels: SimdKernels, ranges: number[][]): Float32Array {
-  const [n, th, tw, c] = [3, 3, 5, 8];
-  const [hp, wp] = [2 * th + 2, 2 * tw + 2];
+function winogradTransforms(kernels: SimdKernels, tile: 2 | 4, ranges: number[][]): Float32Array {
+  const [n, th, tw, c] = tile === 2 ? [3, 3, 5, 8] : [3, 3, 2, 8];
+  const [hp, wp] = [tile * th + 2, tile * tw + 2];
+  const [ho, wo] = [tile * th - 1, tile * tw - tile / 2];
+  const planes = (tile + 2) ** 2;
   const [x, px] = buffer(n * hp * wp * c, 5);
-  const [v, pv] = buffer(16 * n * th * tw * c, 0);
+  const [v, pv] = buffer(planes * n * th * tw * c, 0);
   const [bias, pb] = buffer(c, 6);
-  const [y, py] = buffer(n * (2 * th - 1) * 2 * tw * c, 0);
-  for (const [r0, r1] of ranges) kernels.winogradInput(px, n, hp, wp, c, th, tw, pv, r0, r1);
-  for (const [r0, r1] of ranges) kernels.winogradOutput(pv, n, th, tw, c, 2 * th - 1, 2 * tw, py, pb, 1, r0, r1);
+  const [y, py] = buffer(n * ho * wo * c, 0);
+  const input = tile === 2 ? kernels.winogradInput : kernels.winograd4Input;
+  const output = tile === 2 ? kernels.winogradOutput : kernels.winograd4Output;
+  for (const [r0, r1] of ranges) input(px, n, hp, wp, c, th, tw, pv, r0, r1);
+  for (const [r0, r1] of ranges) output(pv, n, th, tw, c, ho, wo, py, pb, 1, r0, r1);
   const out = new Float32Array([...(v.dataSync() as Float32Array), ...(y.dataSync() as Float32Array)]);
   tf.dispose([x, v, bias, y]);
   return out;
@@ -122,19 +127,20 @@ describe('SIMD kernel pool: cutting calls into parts', () => {
 
   it('Winograd transforms over row ranges, one after another, give the whole call bit for bit', () => {
     const kernels = simdKernels(tf.backend())!;
-    for (const ranges of [
-      [[0, 9]],
-      [
-        [0, 4],
-        [4, 9],
-      ],
-      [
-        [0, 1],
-        [1, 5],
-        [5, 9],
-      ],
-    ]) {
-      expectSameBits(winogradTransforms(kernels, ranges), winogradTransforms(kernels, [[0, 9]]));
+    for (const tile of [2, 4] as const) {
+      const whole = winogradTransforms(kernels, tile, [[0, 9]]);
+      const cuts = [
+        [
+          [0, 4],
+          [4, 9],
+        ],
+        [
+          [0, 1],
+          [1, 5],
+          [5, 9],
+        ],
+      ];
+      for (const ranges of cuts) expectSameBits(winogradTransforms(kernels, tile, ranges), whole);
     }
   });
 
@@ -175,16 +181,19 @@ describe(`SIMD kernel pool on the project's wasm backend (${PROJECT_THREADS} thr
       .exports as unknown as SimdKernels;
     const pooled = simdKernels(tf.backend())!;
     const run = (k: SimdKernels) => {
-      // [2, 66, 66, 64] → 2 · 32 tile rows of 32 tiles: large enough to be split.
-      const [n, th, tw, c] = [2, 32, 32, 64];
+      // [2, 66, 66, 64] → 2 · 32 tile rows of 32 tiles (F(2×2, 3×3)) or 2 · 16 of 16 (F(4×4, 3×3)), split.
+      const [n, c] = [2, 64];
       const [x, px] = buffer(n * 66 * 66 * c, 8);
-      const [v, pv] = buffer(16 * n * th * tw * c, 0);
+      const [v, pv] = buffer(16 * n * 32 * 32 * c, 0); // F(2×2, 3×3) needs the larger V
       const [y, py] = buffer(n * 64 * 64 * c, 0);
-      k.winogradInput(px, n, 66, 66, c, th, tw, pv, 0, n * th);
-      k.winogradOutput(pv, n, th, tw, c, 64, 64, py, 0, 0, 0, n * th);
-      const out = new Float32Array([...(v.dataSync() as Float32Array), ...(y.dataSync() as Float32Array)]);
+      k.winogradInput(px, n, 66, 66, c, 32, 32, pv, 0, n * 32);
+      k.winogradOutput(pv, n, 32, 32, c, 64, 64, py, 0, 0, 0, n * 32);
+      const two = new Float32Array([...(v.dataSync() as Float32Array), ...(y.dataSync() as Float32Array)]);
+      k.winograd4Input(px, n, 66, 66, c, 16, 16, pv, 0, n * 16);
+      k.winograd4Output(pv, n, 16, 16, c, 64, 64, py, 0, 0, 0, n * 16);
+      const four = new Float32Array([...(v.dataSync() as Float32Array), ...(y.dataSync() as Float32Array)]);
       tf.dispose([x, v, y]);
-      return out;
+      return new Float32Array([...two, ...four]);
     };
     expect(pooled.winogradInput).not.toBe(single.winogradInput);
     expectSameBits(run(pooled), run(single));

@@ -13,7 +13,15 @@
 import type { SimdKernels } from './simd';
 
 /** The kernels a pool can split, by id (the order of the worker's table). */
-const POOL_KERNELS = ['gemm', 'transpose', 'sumRows', 'winogradInput', 'winogradOutput'] as const;
+const POOL_KERNELS = [
+  'gemm',
+  'transpose',
+  'sumRows',
+  'winogradInput',
+  'winogradOutput',
+  'winograd4Input',
+  'winograd4Output',
+] as const;
 type PoolKernel = (typeof POOL_KERNELS)[number];
 
 /** Int32 slots per worker in the control block: [sequence, done, kernel id, argument count, failed]. */
@@ -150,6 +158,27 @@ export class SimdKernelPool {
     for (const w of this.workers) void w.terminate();
   }
 
+  /**
+   * `kernel` (whose last two arguments are a range `[r0, r1)` of tile rows of `rowWork(args)` elements each)
+   * split over the pool into row ranges when the call is large enough.
+   */
+  private rowRanged<F extends (...args: number[]) => void>(
+    name: PoolKernel,
+    kernel: F,
+    rowWork: (args: number[]) => number,
+  ): F {
+    return ((...args: number[]) => {
+      const [r0, r1] = args.slice(-2);
+      const parts = this.threads > 1 ? rowParts(r0, r1, rowWork(args), this.threads) : null;
+      if (!parts) return kernel(...args);
+      this.run(
+        name,
+        parts.map(([first, rows]) => [...args.slice(0, -2), first, first + rows]),
+        kernel,
+      );
+    }) as F;
+  }
+
   /** `local` with its splittable kernels running over the pool when a call is large enough. */
   kernels<K extends SimdKernels>(local: K): K {
     const wrapped = { ...local }; // wasm exports are frozen: copy them, then replace the splittable ones
@@ -177,18 +206,11 @@ export class SimdKernelPool {
         local.sumRows,
       );
     };
-    wrapped.winogradInput = (xp, n, hp, wp, c, th, tw, v, r0, r1) => {
-      const parts = this.threads > 1 ? rowParts(r0, r1, tw * c, this.threads) : null;
-      if (!parts) return local.winogradInput(xp, n, hp, wp, c, th, tw, v, r0, r1);
-      const args = parts.map(([first, rows]) => [xp, n, hp, wp, c, th, tw, v, first, first + rows]);
-      this.run('winogradInput', args, local.winogradInput);
-    };
-    wrapped.winogradOutput = (m, n, th, tw, k, ho, wo, y, bias, relu, r0, r1) => {
-      const parts = this.threads > 1 ? rowParts(r0, r1, tw * k, this.threads) : null;
-      if (!parts) return local.winogradOutput(m, n, th, tw, k, ho, wo, y, bias, relu, r0, r1);
-      const args = parts.map(([first, rows]) => [m, n, th, tw, k, ho, wo, y, bias, relu, first, first + rows]);
-      this.run('winogradOutput', args, local.winogradOutput);
-    };
+    // The Winograd transforms take a range of tile rows as their last two arguments: cut into parts.
+    wrapped.winogradInput = this.rowRanged('winogradInput', local.winogradInput, (a) => a[6] * a[4]);
+    wrapped.winogradOutput = this.rowRanged('winogradOutput', local.winogradOutput, (a) => a[3] * a[4]);
+    wrapped.winograd4Input = this.rowRanged('winograd4Input', local.winograd4Input, (a) => a[6] * a[4]);
+    wrapped.winograd4Output = this.rowRanged('winograd4Output', local.winograd4Output, (a) => a[3] * a[4]);
     return wrapped;
   }
 }
@@ -198,7 +220,7 @@ export class SimdKernelPool {
  * row), or `null` when there are too few to be worth splitting.
  */
 function rowParts(r0: number, r1: number, work: number, threads: number): [number, number][] | null {
-  if (r1 - r0 < 2 || (r1 - r0) * work < MIN_PARALLEL_ELEMENTS / 16) return null;
+  if (r1 - r0 < 2 || (r1 - r0) * work < MIN_PARALLEL_ELEMENTS / 64) return null;
   return cut(r1 - r0, threads).map(([first, count]) => [r0 + first, count]);
 }
 

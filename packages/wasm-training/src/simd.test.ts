@@ -57,6 +57,8 @@ describe('SIMD kernels on the wasm backend memory', () => {
         'winogradInput',
         'winogradOutput',
         'winogradOutputGrad',
+        'winograd4Input',
+        'winograd4Output',
         'batchNormForward',
         'batchNormBackward',
         'maxPoolGrad',

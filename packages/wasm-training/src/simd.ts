@@ -63,6 +63,34 @@ export interface SimdKernels {
     r0: number,
     r1: number,
   ): void;
+  /** Winograd F(4×4, 3×3) input transform of tile rows `[r0, r1)`: xp [n, hp, wp, c] → v [36, n·th·tw, c]. */
+  winograd4Input(
+    xp: number,
+    n: number,
+    hp: number,
+    wp: number,
+    c: number,
+    th: number,
+    tw: number,
+    v: number,
+    r0: number,
+    r1: number,
+  ): void;
+  /** Winograd F(4×4, 3×3) output transform (+ bias, ReLU) of tile rows `[r0, r1)`: m [36, n·th·tw, k] → y. */
+  winograd4Output(
+    m: number,
+    n: number,
+    th: number,
+    tw: number,
+    k: number,
+    ho: number,
+    wo: number,
+    y: number,
+    bias: number,
+    relu: number,
+    r0: number,
+    r1: number,
+  ): void;
   /** The transpose of the output transform, `∂M = A ∂Y Aᵀ`: dy [n, ho, wo, k] → dm [16, n·th·tw, k]. */
   winogradOutputGrad(
     dy: number,

