@@ -14,7 +14,7 @@ import { maxPoolGrad } from './max-pool-grad';
 import { resizeBilinearGrad, resizeNearestNeighborGrad } from './resize-bilinear-grad';
 import { SLICE_KERNELS } from './slice';
 import { TRANSPOSE_SUM_KERNELS } from './transpose-sum';
-import { rememberStockKernel, stockKernel } from './stock-kernels';
+import { installKernel, restoreStockKernel } from './stock-kernels';
 import { unsortedSegmentSum } from './unsorted-segment-sum';
 
 /**
@@ -98,14 +98,9 @@ const WRAPPERS = new Set<string>([
  */
 export function registerWasmTrainingKernels(): void {
   for (const config of WASM_TRAINING_KERNELS) {
-    const current = tf.getKernel(config.kernelName, WASM);
-    if (current === config) continue;
-    if (current == null && WRAPPERS.has(config.kernelName)) continue;
-    if (current != null) {
-      rememberStockKernel(current);
-      tf.unregisterKernel(config.kernelName, WASM);
-    }
-    tf.registerKernel(config);
+    // A wrapper of a kernel the backend has not registered yet waits: it would have nothing to wrap.
+    if (tf.getKernel(config.kernelName, WASM) == null && WRAPPERS.has(config.kernelName)) continue;
+    installKernel(config);
   }
 }
 
@@ -114,16 +109,7 @@ export function registerWasmTrainingKernels(): void {
  * (used by the benchmark to time the stock backend; training convolutions on wasm fails again).
  */
 export function unregisterWasmTrainingKernels(): void {
-  for (const config of WASM_TRAINING_KERNELS) {
-    if (tf.getKernel(config.kernelName, WASM) !== config) continue;
-    tf.unregisterKernel(config.kernelName, WASM);
-    const original = stockKernel(config.kernelName);
-    if (original == null) continue;
-    tf.registerKernel(original);
-    // Its setup (binding the wasm function) is skipped when it was replaced before the backend started.
-    const backend = tf.findBackend(WASM);
-    if (backend != null && original.setupFunc != null) original.setupFunc(backend);
-  }
+  for (const config of WASM_TRAINING_KERNELS) restoreStockKernel(config);
 }
 
 /**

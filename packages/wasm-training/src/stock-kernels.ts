@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** The wasm backend's own kernels that this package replaced, by kernel name (first one seen). */
 const stock = new Map<string, tf.KernelConfig>();
@@ -23,4 +23,33 @@ export function requireStockKernel(name: string): tf.KernelConfig {
     );
   }
   return config;
+}
+
+/**
+ * Registers `config` in place of the kernel of its name (remembering that one as the stock kernel, the
+ * first time). Nothing happens when `config` is already registered.
+ */
+export function installKernel(config: tf.KernelConfig): void {
+  const current = tf.getKernel(config.kernelName, config.backendName);
+  if (current === config) return;
+  if (current != null) {
+    rememberStockKernel(current);
+    tf.unregisterKernel(config.kernelName, config.backendName);
+  }
+  tf.registerKernel(config);
+}
+
+/**
+ * Unregisters `config` if it is the registered kernel of its name, and registers the stock kernel it
+ * replaced again (running its setup, which binds its wasm function, when the backend has started).
+ */
+export function restoreStockKernel(config: tf.KernelConfig): void {
+  if (tf.getKernel(config.kernelName, config.backendName) !== config) return;
+  tf.unregisterKernel(config.kernelName, config.backendName);
+  const original = stockKernel(config.kernelName);
+  if (original == null) return;
+  tf.registerKernel(original);
+  // Its setup is skipped by the engine when it was replaced before the backend started.
+  const backend = tf.findBackend(config.backendName);
+  if (backend != null && original.setupFunc != null) original.setupFunc(backend);
 }

@@ -2,9 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry, type ConvGeometry, type ConvPad } from './conv-geometry';
 import { input, type KernelScope, WASM, withScope } from './kernel-scope';
 import { simdKernels, simdKernelThreads } from './simd';
-import { rememberStockKernel, requireStockKernel, stockKernel } from './stock-kernels';
-import { winograd4Conv } from './winograd4';
-import { winogradChannels, type WinogradEpilogue } from './winograd';
+import { installKernel, requireStockKernel, restoreStockKernel, stockKernel } from './stock-kernels';
+import { winogradChannels, winogradConv, type WinogradEpilogue } from './winograd';
 
 /**
  * Forward 3×3 convolutions by Winograd F(4×4, 3×3) on the wasm backend, as an explicit opt-in
@@ -112,7 +111,7 @@ function winogradForward(
     ]);
     const epilogue: WinogradEpilogue = { relu: activation === 'relu' };
     if (bias != null) epilogue.bias = padChannels(scope, bias, co4);
-    const y = winograd4Conv(scope, simd, xp, fp, explicitPads(g), epilogue);
+    const y = winogradConv(scope, simd, xp, fp, explicitPads(g), epilogue, 4);
     return scope.slice(y, [0, 0, 0, 0], [g.batch, g.outHeight, g.outWidth, co]);
   });
 }
@@ -189,26 +188,16 @@ const WINOGRAD_CONVOLUTION_KERNELS: readonly tf.KernelConfig[] = [
  */
 export function enableWinogradConvolution(): void {
   for (const config of WINOGRAD_CONVOLUTION_KERNELS) {
-    const current = tf.getKernel(config.kernelName, WASM);
-    if (current === config) continue;
-    if (current == null)
+    if (tf.getKernel(config.kernelName, WASM) == null) {
       throw new Error(`@phalanx/wasm-training: the wasm backend has no '${config.kernelName}' kernel.`);
-    rememberStockKernel(current);
-    tf.unregisterKernel(config.kernelName, WASM);
-    tf.registerKernel(config);
+    }
+    installKernel(config);
   }
 }
 
 /** Gives `Conv2D` and `FusedConv2D` back to the wasm backend's own kernels (undoes {@link enableWinogradConvolution}). */
 export function disableWinogradConvolution(): void {
-  for (const config of WINOGRAD_CONVOLUTION_KERNELS) {
-    if (tf.getKernel(config.kernelName, WASM) !== config) continue;
-    tf.unregisterKernel(config.kernelName, WASM);
-    const original = requireStockKernel(config.kernelName);
-    tf.registerKernel(original);
-    const backend = tf.findBackend(WASM);
-    if (backend != null && original.setupFunc != null) original.setupFunc(backend);
-  }
+  for (const config of WINOGRAD_CONVOLUTION_KERNELS) restoreStockKernel(config);
 }
 
 /** Whether {@link enableWinogradConvolution} is in effect. */

@@ -4,10 +4,11 @@ import type { KernelScope } from './kernel-scope';
 import { pointer, type SimdKernels } from './simd';
 
 /**
- * Winograd F(2×2, 3×3) on the package's SIMD kernels (Lavin & Gray, "Fast Algorithms for Convolutional
- * Neural Networks"): a 3×3 stride-1 convolution computes each 2×2 output tile from a 4×4 input tile as
- * `Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A`, so the channel sums become 16 GEMMs with 16/36 of the direct
- * method's multiply-adds; the transforms are additions only.
+ * Winograd F(2×2, 3×3) and F(4×4, 3×3) on the package's SIMD kernels (Lavin & Gray, "Fast Algorithms for
+ * Convolutional Neural Networks"): a 3×3 stride-1 convolution computes each m×m output tile from an
+ * (m+2)×(m+2) input tile as `Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A`, so the channel sums become (m+2)² GEMMs with
+ * 16/36 (m = 2; additions-only transforms) or 36/144 (m = 4) of the direct method's multiply-adds. The
+ * gradients use F(2×2, 3×3); the forward opt-in (`enableWinogradConvolution`) F(4×4, 3×3).
  */
 
 /** G of F(2×2, 3×3): the filter transform, U = G g Gᵀ. */
@@ -72,7 +73,10 @@ export function winogradChannels(
   return ci > 0 && co > 0 && winogradApplies(g, ci, co) ? [ci, co] : null;
 }
 
-/** The 16 transformed input tiles `V [16, T, C]` of `x` padded by `top`/`left` to `2·th + 2` × `2·tw + 2`. */
+/**
+ * The (m+2)² transformed input tiles `V [(m+2)², T, C]` of `x` padded by `top`/`left` to `m·th + 2` ×
+ * `m·tw + 2`, m = `tile`.
+ */
 function inputTiles(
   scope: KernelScope,
   simd: SimdKernels,
@@ -81,13 +85,15 @@ function inputTiles(
   left: number,
   th: number,
   tw: number,
+  tile: WinogradTile = 2,
 ): tf.TensorInfo {
   const [n, h, w, c] = x.shape;
-  const hp = 2 * th + 2;
-  const wp = 2 * tw + 2;
+  const hp = tile * th + 2;
+  const wp = tile * tw + 2;
   const xp = padOrCrop(scope, x, top, hp - h - top, left, wp - w - left);
-  const v = scope.output([16, n * th * tw, c]);
-  simd.winogradInput(pointer(scope.backend, xp), n, hp, wp, c, th, tw, pointer(scope.backend, v), 0, n * th);
+  const v = scope.output([(tile + 2) ** 2, n * th * tw, c]);
+  const input = tile === 2 ? simd.winogradInput : simd.winograd4Input;
+  input(pointer(scope.backend, xp), n, hp, wp, c, th, tw, pointer(scope.backend, v), 0, n * th);
   return v;
 }
 
@@ -97,10 +103,31 @@ export interface WinogradEpilogue {
   relu?: boolean;
 }
 
+/** G of F(4×4, 3×3) (interpolation points 0, ±1, ±2, ∞): the filter transform, U = G g Gᵀ. */
+const G4 = [
+  [1 / 4, 0, 0],
+  [-1 / 6, -1 / 6, -1 / 6],
+  [-1 / 6, 1 / 6, -1 / 6],
+  [1 / 24, 1 / 12, 1 / 6],
+  [1 / 24, -1 / 12, 1 / 6],
+  [0, 0, 1],
+];
+
+/** `KRON4[(u·6 + w)·9 + a·3 + b] = G4[u][a]·G4[w][b]`: U (36 values) = KRON4 · g (9 taps), per channel pair. */
+const KRON4 = new Float32Array(36 * 9);
+for (let u = 0; u < 6; u++)
+  for (let w = 0; w < 6; w++)
+    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) KRON4[(u * 6 + w) * 9 + a * 3 + b] = G4[u][a] * G4[w][b];
+
+/** The output tile side of a Winograd F(m×m, 3×3): 2 (16 products, exact to ≈ 1e-6) or 4 (36, ≈ 1e-5). */
+export type WinogradTile = 2 | 4;
+
 /**
- * `conv2d(x, filter)` with explicit paddings `pads` (NHWC, 3×3, stride 1) by Winograd F(2×2, 3×3):
- * `U = G g Gᵀ` (one small GEMM), `V = Bᵀ d B` per tile, 16 GEMMs `V[ξ]·U[ξ]`, `Y = Aᵀ M A`, then
- * `max(Y + bias, 0)` as far as `epilogue` asks.
+ * `conv2d(x, filter)` with explicit paddings `pads` (NHWC, 3×3, stride 1) by Winograd F(m×m, 3×3), m = `tile`:
+ * `U = G g Gᵀ` (one small GEMM), `V = Bᵀ d B` per (m+2)×(m+2) input tile, (m+2)² GEMMs `V[ξ]·U[ξ]`,
+ * `Y = Aᵀ M A`, then `max(Y + bias, 0)` as far as `epilogue` asks. F(2×2, 3×3) does 16/36 of the direct
+ * method's multiply-adds; F(4×4, 3×3) 36/144, at the price of rounding: its transforms scale by up to 8
+ * and 1/24, so its results carry ≈ 1e-5 relative error against ≈ 1e-6. Channel counts must be multiples of 4.
  *
  * **Shapes**: `x [N, H, W, C]`, `filter [3, 3, C, K]`, `bias [K]` →
  * `[N, H + top + bottom − 2, W + left + right − 2, K]`.
@@ -112,39 +139,27 @@ export function winogradConv(
   filter: tf.TensorInfo,
   pads: tf.backend_util.ExplicitPadding,
   epilogue: WinogradEpilogue = {},
+  tile: WinogradTile = 2,
 ): tf.TensorInfo {
   const [n, h, w, c] = x.shape;
   const k = filter.shape[3];
   const ho = h + pads[1][0] + pads[1][1] - 2;
   const wo = w + pads[2][0] + pads[2][1] - 2;
-  const [th, tw] = [Math.ceil(ho / 2), Math.ceil(wo / 2)];
+  const [th, tw] = [Math.ceil(ho / tile), Math.ceil(wo / tile)];
   const tiles = n * th * tw;
-  const kron = scope.write(KRON, [16, 9], 'float32');
-  const u = scope.output([16, c, k]); // U = KRON · g, g viewed as [9, C·K]
+  const planes = (tile + 2) ** 2;
   const ptr = (t: tf.TensorInfo) => pointer(scope.backend, t);
-  simd.gemm(1, ptr(kron), 0, 36, 4, ptr(filter), 0, 4 * c * k, ptr(u), 0, 4 * c * k, 16, c * k, 9, 0);
-  const v = inputTiles(scope, simd, x, pads[1][0], pads[2][0], th, tw);
-  const m = scope.output([16, tiles, k]); // M[ξ] = V[ξ] · U[ξ]
-  simd.gemm(
-    16,
-    ptr(v),
-    4 * tiles * c,
-    4 * c,
-    4,
-    ptr(u),
-    4 * c * k,
-    4 * k,
-    ptr(m),
-    4 * tiles * k,
-    4 * k,
-    tiles,
-    k,
-    c,
-    0,
-  );
+  const kron = scope.write(tile === 2 ? KRON : KRON4, [planes, 9], 'float32');
+  const u = scope.output([planes, c, k]); // U = KRON · g, g viewed as [9, C·K]
+  simd.gemm(1, ptr(kron), 0, 36, 4, ptr(filter), 0, 4 * c * k, ptr(u), 0, 4 * c * k, planes, c * k, 9, 0);
+  const v = inputTiles(scope, simd, x, pads[1][0], pads[2][0], th, tw, tile);
+  const m = scope.output([planes, tiles, k]); // M[ξ] = V[ξ] · U[ξ]
+  const [vStride, uStride, mStride] = [4 * tiles * c, 4 * c * k, 4 * tiles * k];
+  simd.gemm(planes, ptr(v), vStride, 4 * c, 4, ptr(u), uStride, 4 * k, ptr(m), mStride, 4 * k, tiles, k, c, 0);
   const y = scope.output([n, ho, wo, k]);
   const bias = epilogue.bias == null ? 0 : ptr(epilogue.bias);
-  simd.winogradOutput(ptr(m), n, th, tw, k, ho, wo, ptr(y), bias, epilogue.relu === true ? 1 : 0, 0, n * th);
+  const output = tile === 2 ? simd.winogradOutput : simd.winograd4Output;
+  output(ptr(m), n, th, tw, k, ho, wo, ptr(y), bias, epilogue.relu === true ? 1 : 0, 0, n * th);
   return y;
 }
 
