@@ -84,6 +84,8 @@ function winogradForward(
   if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC' || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
   if (activation !== 'linear' && activation !== 'relu') return null;
   const [, , ci, co] = filter.shape;
+  // Shapes the op would have refused (a kernel run directly): the backend's kernel answers for them.
+  if (x.shape.length !== 4 || filter.shape.length !== 4 || x.shape[3] !== ci) return null;
   if (ci * co < WINOGRAD_MIN_FORWARD_CHANNEL_PRODUCT) return null;
   if (bias != null && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== co)) return null;
   const g = convGeometry(
