@@ -4,7 +4,8 @@
  *
  * Each wasm configuration runs in its own child process (`--child --threads t`, a fresh backend), and the
  * children alternate 1, N, 1, N, … (`BENCH_REPS` rounds, default 3) so that both see the same load; each
- * figure is the median over rounds of a child's median. PyTorch (Debian's python3-torch) runs
+ * figure is the median over rounds of a child's median. PyTorch runs once in every round, after the two
+ * children, and its figures are medians over the rounds too. PyTorch (Debian's python3-torch) runs
  * bench/scripts/torch-threads.py (conv, matMul) and, when present, bench/scripts/torch-layers.py (the
  * layers), and bench/scripts/torch-lg-inference.py when the official Learnable Groups code has been exported to
  * `LG_OFFICIAL` (default /tmp/lg-official; see that script), with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset
@@ -136,6 +137,14 @@ function runTorchInference(threads: string, cases: string[]): TorchRow[] {
   return [];
 }
 
+/** Each PyTorch row (case, threads) as the median of its rounds' times. */
+function medianTorchRows(rounds: TorchRow[][]): TorchRow[] {
+  return (rounds[0] ?? []).map((first) => {
+    const same = rounds.flatMap((rows) => rows.filter((r) => r.case === first.case && r.threads === first.threads));
+    return { ...first, ms: median(same.map((r) => r.ms)), cpuMs: median(same.map((r) => r.cpuMs)) };
+  });
+}
+
 /** The median over rounds of each extra figure of a case. */
 function extrasOf(rounds: { rows: Row[] }[], name: string): Record<string, number> | undefined {
   const extras = rounds.map((r) => r.rows.find((row) => row.case === name)?.extra).filter((e) => e !== undefined);
@@ -153,6 +162,9 @@ async function parent(): Promise<void> {
     [1, []],
     [n, []],
   ]);
+  // PyTorch runs inside every round too, after the two wasm children, so that both see the same load (its
+  // time moved by 1.6× over one day's runs when it ran once at the end); each figure is the median over rounds.
+  const torchRounds: TorchRow[][] = [];
   for (let r = 0; r < reps; r++) {
     for (const t of [1, n]) {
       const result = runChild(t);
@@ -161,19 +173,18 @@ async function parent(): Promise<void> {
         `round ${r + 1}/${reps}, ${result.threads} thread(s): ${result.rows.map((x) => `${x.case} ${x.ms.toFixed(0)} ms`).join(', ')}`,
       );
     }
+    const inferenceCases = wasm
+      .get(1)![0]
+      .rows.map((row) => row.case)
+      .filter((name) => name.startsWith(LG_INFERENCE));
+    // The children carry this process's title (Node's --title) so that tools watching processes see them as the bench.
+    torchRounds.push([
+      ...runTorch('torch-threads.py', `1,${n}`, ['--tag', process.title]),
+      ...runTorch('torch-layers.py', `1,${n}`),
+      ...runTorchInference(`1,${n}`, inferenceCases),
+    ]);
   }
-  // The children carry this process's title (Node's --title) so that tools watching processes see them as the bench.
-  const torch = [
-    ...runTorch('torch-threads.py', `1,${n}`, ['--tag', process.title]),
-    ...runTorch('torch-layers.py', `1,${n}`),
-    ...runTorchInference(
-      `1,${n}`,
-      wasm
-        .get(1)![0]
-        .rows.map((row) => row.case)
-        .filter((name) => name.startsWith(LG_INFERENCE)),
-    ),
-  ];
+  const torch = medianTorchRows(torchRounds);
   const loadAfter = loadavg()[0];
 
   const of = (t: number, name: string, pick: (row: Row) => number | undefined) =>
@@ -260,6 +271,7 @@ async function parent(): Promise<void> {
       summary,
       wasm: Object.fromEntries(wasm),
       torch,
+      torchRounds,
     },
     md,
   );
