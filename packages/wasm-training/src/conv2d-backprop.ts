@@ -253,15 +253,6 @@ function filterGradShifted(
   return out;
 }
 
-/** `x` zero-padded at the end of its last `extra.length` axes by `extra` (channels up to Winograd's counts). */
-function padTrailing(scope: KernelScope, x: tf.TensorInfo, extra: number[]): tf.TensorInfo {
-  const lead = x.shape.length - extra.length;
-  return scope.pad(
-    x,
-    x.shape.map((_, axis): [number, number] => [0, axis < lead ? 0 : extra[axis - lead]]),
-  );
-}
-
 /** Pads attribute in NHWC order when the kernel was called with NCHW. */
 function nhwcPad(pad: ConvPad, dataFormat: 'NHWC' | 'NCHW'): ConvPad {
   if (dataFormat === 'NCHW' && Array.isArray(pad)) return [pad[0], pad[2], pad[3], pad[1]] as ConvPad;
@@ -304,8 +295,8 @@ export function conv2DBackpropFilter(args: {
     if (simd != null && padded != null) {
       // Zero channels up to the padded counts; their rows and columns of the gradient are sliced off.
       const [ci4, co4] = padded;
-      const xp = padTrailing(scope, xs, [ci4 - ci]);
-      const dyp = padTrailing(scope, dys, [co4 - co]);
+      const xp = scope.padTrailing(xs, [ci4 - ci]);
+      const dyp = scope.padTrailing(dys, [co4 - co]);
       const dw = winogradFilterGrad(scope, simd, xp, dyp, g, ci4, co4);
       return scope.slice(dw, [0, 0, 0, 0], filterShape);
     }
@@ -366,8 +357,8 @@ export function conv2DBackpropInput(args: {
         );
       }
       const [co4, ci4] = padded;
-      const xp = padTrailing(scope, input, [co4 - co]);
-      const fp = padTrailing(scope, f, [co4 - co, ci4 - ci]);
+      const xp = scope.padTrailing(input, [co4 - co]);
+      const fp = scope.padTrailing(f, [co4 - co, ci4 - ci]);
       const y = winogradConv(scope, simd, xp, fp, pads);
       return scope.slice(y, [0, 0, 0, 0], [y.shape[0], y.shape[1], y.shape[2], ci]);
     });

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { cut, gemmParts } from './kernel-pool';
 import { WASM } from './kernel-scope';
 import { backendMemory, pointer, simdKernelModule, simdKernels, simdKernelThreads, type SimdKernels } from './simd';
-import { seeded } from './test-utils';
+import { sameBits, seeded } from './test-utils';
 import './register';
 
 /** The pool the test project runs wasm on: 2 in the `wasm-training-threads` project, else stock (1). */
@@ -60,8 +60,7 @@ function product(
 /** Asserts that two float32 arrays hold the same bits (a byte comparison: fast on millions of values). */
 function expectSameBits(actual: Float32Array, expected: Float32Array): void {
   expect(actual.length).toBe(expected.length);
-  const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  expect(bytes(actual).equals(bytes(expected)), 'the same bits').toBe(true);
+  expect(sameBits(actual, expected), 'the same bits').toBe(true);
 }
 
 /**

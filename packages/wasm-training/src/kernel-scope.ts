@@ -67,6 +67,15 @@ export class KernelScope {
     return this.run(tf.PadV2, { x }, { paddings, constantValue: 0 });
   }
 
+  /** `x` zero-padded at the end of its last `extra.length` axes by `extra` (e.g. channels up to Winograd's counts). */
+  padTrailing(x: tf.TensorInfo, extra: number[]): tf.TensorInfo {
+    const lead = x.shape.length - extra.length;
+    return this.pad(
+      x,
+      x.shape.map((_, axis): [number, number] => [0, axis < lead ? 0 : extra[axis - lead]]),
+    );
+  }
+
   slice(x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
     if (begin.every((b) => b === 0) && size.every((s, i) => s === x.shape[i])) return x;
     return this.run(tf.Slice, { x }, { begin, size });

@@ -56,3 +56,9 @@ export function host(shape: number[], seed: number): HostTensor {
     dtype: 'float32',
   };
 }
+
+/** Whether two float32 arrays hold the same bits (a byte comparison: fast on millions of values). */
+export function sameBits(a: Float32Array, b: Float32Array): boolean {
+  const bytes = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+  return bytes(a).equals(bytes(b));
+}

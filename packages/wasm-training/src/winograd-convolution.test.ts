@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WASM } from './kernel-scope';
 import { setSimdKernelsEnabled, simdKernelThreads } from './simd';
-import { seeded } from './test-utils';
+import { sameBits, seeded } from './test-utils';
 import {
   disableWinogradConvolution,
   enableWinogradConvolution,
@@ -95,9 +95,6 @@ function relativeError(a: Float32Array, b: Float32Array): number {
   }
   return diff / Math.max(scale, 1);
 }
-
-const sameBits = (a: Float32Array, b: Float32Array) =>
-  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 describe('enableWinogradConvolution (wasm)', () => {
   it('matches the cpu backend on random convolutions: pads, strides, odd channels, bias, activations', async () => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry, type ConvGeometry, type ConvPad } from './conv-geometry';
-import { input, type KernelScope, WASM, withScope } from './kernel-scope';
+import { input, WASM, withScope } from './kernel-scope';
 import { simdKernels, simdKernelThreads } from './simd';
 import { installKernel, requireStockKernel, restoreStockKernel, stockKernel } from './stock-kernels';
 import { winogradChannels, winogradConv, type WinogradEpilogue } from './winograd';
@@ -60,15 +60,6 @@ function explicitPads(g: ConvGeometry): tf.backend_util.ExplicitPadding {
   ];
 }
 
-/** `x` zero-padded at the end of its last axis to `channels`. */
-function padChannels(scope: KernelScope, x: tf.TensorInfo, channels: number): tf.TensorInfo {
-  const extra = channels - x.shape[x.shape.length - 1];
-  return scope.pad(
-    x,
-    x.shape.map((_, axis): [number, number] => [0, axis === x.shape.length - 1 ? extra : 0]),
-  );
-}
-
 /**
  * The Winograd result of one convolution, or `null` when it does not take that route (other filter,
  * stride, dilation, layout, dtype, activation, bias shape, or channel counts).
@@ -104,15 +95,10 @@ function winogradForward(
   if (simdKernelThreads(backend) > 1 && macs < WINOGRAD_MIN_FORWARD_MACS_THREADED) return null;
   const [ci4, co4] = padded;
   return withScope(backend, (scope) => {
-    const xp = padChannels(scope, x, ci4);
-    const fp = scope.pad(filter, [
-      [0, 0],
-      [0, 0],
-      [0, ci4 - ci],
-      [0, co4 - co],
-    ]);
+    const xp = scope.padTrailing(x, [ci4 - ci]);
+    const fp = scope.padTrailing(filter, [ci4 - ci, co4 - co]);
     const epilogue: WinogradEpilogue = { relu: activation === 'relu' };
-    if (bias != null) epilogue.bias = padChannels(scope, bias, co4);
+    if (bias != null) epilogue.bias = scope.padTrailing(bias, [co4 - co]);
     const y = winogradConv(scope, simd, xp, fp, explicitPads(g), epilogue, 4);
     return scope.slice(y, [0, 0, 0, 0], [g.batch, g.outHeight, g.outWidth, co]);
   });

@@ -19,11 +19,21 @@ const G = [
   [0, 0, 1],
 ];
 
-/** `KRON[(ξ·4 + ν)·9 + a·3 + b] = G[ξ][a]·G[ν][b]`: U (16 values) = KRON · g (9 taps), per channel pair. */
-const KRON = new Float32Array(144);
-for (let xi = 0; xi < 4; xi++)
-  for (let nu = 0; nu < 4; nu++)
-    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) KRON[(xi * 4 + nu) * 9 + a * 3 + b] = G[xi][a] * G[nu][b];
+/**
+ * `K[(ξ·r + ν)·9 + a·3 + b] = g[ξ][a]·g[ν][b]` of a filter transform `g` with r rows: U (r² values) = K · filter
+ * (9 taps), per channel pair.
+ */
+function kronecker(g: number[][]): Float32Array {
+  const r = g.length;
+  const out = new Float32Array(r * r * 9);
+  for (let xi = 0; xi < r; xi++)
+    for (let nu = 0; nu < r; nu++)
+      for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) out[(xi * r + nu) * 9 + a * 3 + b] = g[xi][a] * g[nu][b];
+  return out;
+}
+
+/** G ⊗ G of F(2×2, 3×3). */
+const KRON = kronecker(G);
 
 /**
  * Whether a convolution takes the Winograd route: 3×3, stride 1, dilation 1, channel counts multiples
@@ -113,11 +123,8 @@ const G4 = [
   [0, 0, 1],
 ];
 
-/** `KRON4[(u·6 + w)·9 + a·3 + b] = G4[u][a]·G4[w][b]`: U (36 values) = KRON4 · g (9 taps), per channel pair. */
-const KRON4 = new Float32Array(36 * 9);
-for (let u = 0; u < 6; u++)
-  for (let w = 0; w < 6; w++)
-    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) KRON4[(u * 6 + w) * 9 + a * 3 + b] = G4[u][a] * G4[w][b];
+/** G4 ⊗ G4 of F(4×4, 3×3). */
+const KRON4 = kronecker(G4);
 
 /** The output tile side of a Winograd F(m×m, 3×3): 2 (16 products, exact to ≈ 1e-6) or 4 (36, ≈ 1e-5). */
 export type WinogradTile = 2 | 4;
