@@ -83,34 +83,39 @@ interface TorchRow {
   cpuMs: number;
 }
 
-/** Runs a PyTorch script with a Python that has torch; `[]` when there is none. */
-function runTorch(script: string, threads: string, extraArgs: string[] = []): TorchRow[] {
+/**
+ * The rows of the JSON line a PyTorch script of bench/scripts/ prints last, run with `args` by the first Python
+ * that has torch; `null` when the script or such a Python is missing.
+ */
+function runTorchScript(script: string, args: string[]): Record<string, number | string>[] | null {
   const path = fileURLToPath(new URL(`../scripts/${script}`, import.meta.url));
-  if (!existsSync(path)) return [];
+  if (!existsSync(path)) return null;
   const env = { ...process.env };
   // Debian's OpenBLAS runs its generic (slow) kernels with these set: unset for this command only.
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   for (const python of ['/usr/bin/python3', 'python3']) {
-    const r = spawnSync(python, [path, '--threads', threads, ...extraArgs], {
-      encoding: 'utf8',
-      env,
-      maxBuffer: 1 << 24,
-    });
+    const r = spawnSync(python, [path, ...args], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
     if (r.status !== 0) continue;
     const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { rows: Record<string, number | string>[] };
-    return out.rows.map((row) =>
-      'layer' in row
-        ? {
-            case: `${row.layer} fwd+bwd`,
-            threads: Number(row.threads),
-            ms: Number(row.forward_backward_ms),
-            cpuMs: Number(row.forward_backward_cpu_ms ?? NaN),
-          }
-        : { case: String(row.case), threads: Number(row.threads), ms: Number(row.ms), cpuMs: Number(row.cpu_ms) },
-    );
+    return out.rows;
   }
-  return [];
+  return null;
+}
+
+/** Runs a PyTorch script of the conv/matMul or layer comparison; `[]` when there is no Python with torch. */
+function runTorch(script: string, threads: string, extraArgs: string[] = []): TorchRow[] {
+  const rows = runTorchScript(script, ['--threads', threads, ...extraArgs]) ?? [];
+  return rows.map((row) =>
+    'layer' in row
+      ? {
+          case: `${row.layer} fwd+bwd`,
+          threads: Number(row.threads),
+          ms: Number(row.forward_backward_ms),
+          cpuMs: Number(row.forward_backward_cpu_ms ?? NaN),
+        }
+      : { case: String(row.case), threads: Number(row.threads), ms: Number(row.ms), cpuMs: Number(row.cpu_ms) },
+  );
 }
 
 /** Where the official Learnable Groups code was exported for the PyTorch inference anchor (`LG_OFFICIAL`). */
@@ -121,20 +126,16 @@ const LG_OFFICIAL = process.env.LG_OFFICIAL ?? '/tmp/lg-official';
  * of the `cases` (our inference rows); `[]` without the exported official code or a Python with torch.
  */
 function runTorchInference(threads: string, cases: string[]): TorchRow[] {
-  const path = fileURLToPath(new URL('../scripts/torch-lg-inference.py', import.meta.url));
   if (!existsSync(join(LG_OFFICIAL, 'nets'))) return [];
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  for (const python of ['/usr/bin/python3', 'python3']) {
-    const r = spawnSync(python, [path, LG_OFFICIAL, threads], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
-    if (r.status !== 0) continue;
-    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { rows: Record<string, number>[] };
-    return out.rows.flatMap((row) =>
-      cases.map((name) => ({ case: name, threads: row.threads, ms: row.inference_ms, cpuMs: row.inference_cpu_ms })),
-    );
-  }
-  return [];
+  const rows = runTorchScript('torch-lg-inference.py', [LG_OFFICIAL, threads]) ?? [];
+  return rows.flatMap((row) =>
+    cases.map((name) => ({
+      case: name,
+      threads: Number(row.threads),
+      ms: Number(row.inference_ms),
+      cpuMs: Number(row.inference_cpu_ms),
+    })),
+  );
 }
 
 /** Each PyTorch row (case, threads) as the median of its rounds' times. */
