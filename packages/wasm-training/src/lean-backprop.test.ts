@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { expectClose, expectNoTensorLeak, forEachBackend } from '@phalanx/testing';
+import fc from 'fast-check';
 import { afterEach, expect, it } from 'vitest';
 import {
   disableLeanBackprop,
@@ -206,6 +207,54 @@ forEachBackend(
   },
   ['wasm'],
 );
+
+/** A float32 tensor, axes to reduce (possibly none or negative), keepDims, and Sum or Mean. */
+const reductionCase = fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }).chain((shape) =>
+  fc.record({
+    shape: fc.constant(shape),
+    axes: fc.subarray([...shape.keys()]).map((axes) => axes.map((a, i) => (i % 2 === 1 ? a - shape.length : a))),
+    keepDims: fc.boolean(),
+    mean: fc.boolean(),
+    seed: fc.integer({ min: 0, max: 1000 }),
+  }),
+);
+
+/** ∂/∂x of Σ(w ⊙ reduce(x)²), w fixed: a dy that differs per output element. */
+async function reductionGrad(c: { shape: number[]; axes: number[]; keepDims: boolean; mean: boolean; seed: number }) {
+  return tf.tidy(() => {
+    const x = tf.randomNormal(c.shape, 0, 1, 'float32', c.seed);
+    const axes = c.axes.length === 0 ? undefined : c.axes;
+    const reduce = (t: tf.Tensor) => (c.mean ? tf.mean(t, axes, c.keepDims) : tf.sum(t, axes, c.keepDims));
+    const w = tf.randomNormal(reduce(x).shape, 0, 1, 'float32', c.seed + 1);
+    return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(w, tf.square(reduce(t)))))(x);
+  });
+}
+
+forEachBackend((backend) => {
+  it(`gives Sum and Mean the stock gradients bit for bit, with no ones made in JavaScript (${backend})`, async () => {
+    await fc.assert(
+      fc.asyncProperty(reductionCase, async (c) => {
+        disableLeanBackprop();
+        const stockGrad = await reductionGrad(c);
+        const stock = await stockGrad.data();
+        enableLeanBackprop();
+        const leanGrad = await reductionGrad(c);
+        expect(leanGrad.shape).toEqual(stockGrad.shape);
+        expect(Array.from(await leanGrad.data())).toEqual(Array.from(stock));
+        tf.dispose([stockGrad, leanGrad]);
+      }),
+      { numRuns: 40, seed: 13 },
+    );
+    // The lean gradient makes its ones with the Fill kernel (tf.ones runs no kernel).
+    const x = tf.ones([3, 4]);
+    const kernels = (await tf.profile(() => tf.grad((t: tf.Tensor) => tf.sum(t))(x))).kernelNames;
+    expect(kernels).toContain('Fill');
+    disableLeanBackprop();
+    const stockKernels = (await tf.profile(() => tf.grad((t: tf.Tensor) => tf.sum(t))(x))).kernelNames;
+    expect(stockKernels).not.toContain('Fill');
+    x.dispose();
+  });
+});
 
 it('disableLeanBackprop restores the engine', () => {
   const before = (tf.engine() as unknown as { gradients: unknown }).gradients;

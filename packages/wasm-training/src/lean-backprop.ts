@@ -26,6 +26,9 @@ import * as tf from '@tensorflow/tfjs-core';
  * differentiated tensors (those the engine would keep; it finds them at a cost of one lookup per input
  * and differentiated tensor), and what the others saved is freed at once.
  *
+ * Under one tape it also gives `Sum` and `Mean` their gradients without `tf.ones` (the same values; see
+ * `reductionGradient`).
+ *
  * It applies to every backend.
  */
 
@@ -55,15 +58,27 @@ interface BufferInfo {
   backend: { incRef?: (dataId: tf.DataId) => void };
 }
 
+/** The engine's `addTapeNode(kernelName, inputs, outputs, gradientsFunc, saved, attrs)`. */
+type AddTapeNode = (
+  kernelName: string,
+  inputs: Record<string, tf.Tensor>,
+  outputs: tf.Tensor[],
+  gradientsFunc: unknown,
+  saved: tf.Tensor[],
+  attrs: tf.NamedAttrMap,
+) => void;
+
 interface LeanEngine {
   state: EngineState & { tensorInfo: Map<tf.DataId, BufferInfo> };
   gradients: Gradients;
   clone: (x: tf.Tensor) => tf.Tensor;
+  addTapeNode: AddTapeNode;
   makeTensorFromTensorInfo(info: tf.TensorInfo, backend?: unknown): tf.Tensor;
 }
 
 let original: Gradients | null = null;
 let originalClone: ((x: tf.Tensor) => tf.Tensor) | null = null;
+let originalAddTapeNode: AddTapeNode | null = null;
 let engineRef: LeanEngine | null = null;
 
 /** Tensors of the node processed last, disposed when the engine reaches the next node. */
@@ -186,6 +201,54 @@ function leanClone(this: LeanEngine, x: tf.Tensor): tf.Tensor {
   return this.makeTensorFromTensorInfo({ dataId: x.dataId, shape: x.shape, dtype: x.dtype }, info.backend);
 }
 
+/**
+ * The gradient of `Sum` or `Mean` over `axes` of a float32 `x`, with the values of tfjs-core's
+ * (`reshape(dy)·ones(x.shape)`, divided by the reduced size for `Mean`) bit for bit, but with the ones
+ * made by the backend's `Fill` kernel: `tf.ones` fills its array in JavaScript and copies it to the
+ * backend, ≈ 2 ms for 344 k elements on wasm where `Fill` takes ≈ 0.1 ms. (`tf.broadcastTo` would copy
+ * less, but wasm's `Tile` takes ≈ 45 ms for the same size.)
+ */
+function reductionGradient(
+  kernelName: string,
+  x: tf.Tensor,
+  output: tf.Tensor,
+  attrs: tf.NamedAttrMap,
+): (dys: (tf.Tensor | null)[]) => Record<string, () => tf.Tensor> {
+  const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
+  const expanded = x.shape.map((size, i) => (axes.includes(i) ? 1 : size));
+  const reducedSize = axes.reduce((n, axis) => n * x.shape[axis], 1);
+  return (dys) => ({
+    x: () => {
+      const dy = dys[0] ?? tf.zeros(output.shape);
+      const spread = tf.mul(tf.reshape(dy, expanded), tf.fill(x.shape, 1));
+      return kernelName === tf.Mean ? tf.div(spread, reducedSize) : spread;
+    },
+  });
+}
+
+/**
+ * The engine's `addTapeNode`, then, under one tape (`gradientDepth` 1), the gradient of a float32
+ * `Sum` or `Mean` node replaced by {@link reductionGradient} (the same values, fewer milliseconds).
+ */
+function leanAddTapeNode(
+  this: LeanEngine,
+  kernelName: string,
+  inputs: Record<string, tf.Tensor>,
+  outputs: tf.Tensor[],
+  gradientsFunc: unknown,
+  saved: tf.Tensor[],
+  attrs: tf.NamedAttrMap,
+): void {
+  (originalAddTapeNode as AddTapeNode).call(this, kernelName, inputs, outputs, gradientsFunc, saved, attrs);
+  if (kernelName !== tf.Sum && kernelName !== tf.Mean) return;
+  const tape = this.state.activeTape;
+  const node = tape?.[tape.length - 1];
+  const x = inputs.x as tf.Tensor | undefined;
+  if (this.state.gradientDepth !== 1 || node?.gradient == null || x?.dtype !== 'float32' || outputs.length !== 1)
+    return;
+  node.gradient = reductionGradient(kernelName, x, outputs[0], attrs);
+}
+
 function leanGradients(
   this: LeanEngine,
   f: () => tf.Tensor,
@@ -227,8 +290,10 @@ export function enableLeanBackprop(): void {
   engineRef = engine;
   original = engine.gradients;
   originalClone = engine.clone;
+  originalAddTapeNode = engine.addTapeNode;
   engine.gradients = leanGradients;
   engine.clone = leanClone;
+  engine.addTapeNode = leanAddTapeNode;
 }
 
 /** Restores the engine's own `gradients` (everything saved is again freed when the backward pass ends). */
@@ -236,8 +301,10 @@ export function disableLeanBackprop(): void {
   if (original == null || engineRef == null) return;
   engineRef.gradients = original;
   if (originalClone != null) engineRef.clone = originalClone;
+  if (originalAddTapeNode != null) engineRef.addTapeNode = originalAddTapeNode;
   original = null;
   originalClone = null;
+  originalAddTapeNode = null;
   engineRef = null;
 }
 
