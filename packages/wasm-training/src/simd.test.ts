@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@phalanx/testing';
 import { expectClose, useBackend } from '@phalanx/testing';
+import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { usesSimdProduct } from './batch-matmul';
 import { WASM } from './kernel-scope';
 import { SIMD_PLAIN, SIMD_SHARED } from './generated/simd-binary';
 import { setSimdKernelsEnabled, simdKernels } from './simd';
-import { collapseTranspose, TRANSPOSE_SUM_KERNELS } from './transpose-sum';
+import { collapseTranspose, TRANSPOSE_SUM_KERNELS, transposePlan } from './transpose-sum';
 import { seeded } from './test-utils';
 import './register';
 
@@ -53,6 +54,7 @@ describe('SIMD kernels on the wasm backend memory', () => {
       expect(WebAssembly.Module.exports(module).map((e) => e.name)).toEqual([
         'gemm',
         'transpose',
+        'transposeBlocks',
         'sumRows',
         'winogradInput',
         'winogradOutput',
@@ -122,6 +124,45 @@ describe('SIMD kernels on the wasm backend memory', () => {
     expect(collapseTranspose([32, 8, 21, 64], [0, 1, 3, 2])).toEqual({ shape: [256, 21, 64], perm: [0, 2, 1] });
     expect(collapseTranspose([2, 1, 3, 4], [3, 0, 1, 2])).toEqual({ shape: [6, 4], perm: [1, 0] });
     expect(collapseTranspose([2, 3, 4], [1, 0, 2])).toEqual({ shape: [2, 3, 4], perm: [1, 0, 2] });
+  });
+
+  it('plans matrix transposes and transposes of whole innermost rows', () => {
+    expect(transposePlan([37, 45], [1, 0])).toEqual({ kind: 'matrix', batch: 1, rows: 37, cols: 45, inner: 1 });
+    expect(transposePlan([3, 32768, 32], [1, 0, 2])).toEqual({
+      kind: 'blocks',
+      batch: 1,
+      rows: 3,
+      cols: 32768,
+      inner: 32,
+    });
+    expect(transposePlan([32, 21, 8, 64], [0, 2, 1, 3])).toEqual({
+      kind: 'blocks',
+      batch: 32,
+      rows: 21,
+      cols: 8,
+      inner: 64,
+    });
+    expect(transposePlan([2, 3, 4, 5], [2, 0, 1, 3])).toEqual({ kind: 'blocks', batch: 1, rows: 6, cols: 4, inner: 5 });
+    expect(transposePlan([2, 3, 4, 5], [1, 0, 3, 2])).toBeNull(); // both: the stock kernel
+  });
+
+  it('Transpose equals cpu bit for bit for any shape and permutation (fast-check)', async () => {
+    const shapeAndPerm = fc
+      .array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 5 })
+      .chain((shape) =>
+        fc.tuple(fc.constant(shape), fc.shuffledSubarray([...shape.keys()], { minLength: shape.length })),
+      );
+    await fc.assert(
+      fc.asyncProperty(shapeAndPerm, fc.boolean(), async ([shape, perm], integer) => {
+        const [cpu, wasm] = await cpuAndWasm([shape], (x) =>
+          tf.transpose(integer ? tf.cast(tf.mul(x, 1000), 'int32') : x, perm),
+        );
+        expect(wasm.dtype).toBe(cpu.dtype);
+        expect(wasm.shape).toEqual(cpu.shape);
+        expect(Array.from(wasm.dataSync())).toEqual(Array.from(cpu.dataSync()));
+      }),
+      { numRuns: 150, seed: 7 },
+    );
   });
 
   it('Transpose and Sum equal cpu (SIMD and stock routes) and are the registered kernels', async () => {

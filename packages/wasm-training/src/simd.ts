@@ -104,6 +104,11 @@ export interface SimdKernels {
   ): void;
   /** `batch` transposes of row-major rows × cols matrices of 4-byte elements. */
   transpose(batch: number, src: number, rows: number, cols: number, dst: number): void;
+  /**
+   * `batch` transposes of row-major rows × cols matrices of blocks of `inner` 4-byte elements (the block,
+   * the innermost axis, is copied whole): `[B, R, C, inner] → [B, C, R, inner]`.
+   */
+  transposeBlocks(batch: number, src: number, rows: number, cols: number, inner: number, dst: number): void;
   /** `batch` column sums of row-major rows × cols float32 matrices: dst_t[c] = Σ_r src_t[r][c]. */
   sumRows(batch: number, src: number, rows: number, cols: number, dst: number): void;
   /**
