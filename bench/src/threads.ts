@@ -11,7 +11,8 @@
  * `LG_OFFICIAL` (default /tmp/lg-official; see that script), with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset
  * in that command only. CPU time (user +
  * system of every thread) is recorded beside wall time: on a shared machine it is the load-independent
- * figure for one thread. Writes bench/results/threads.{json,md}.
+ * figure for one thread. Backward passes run with `enableLeanBackprop()`, as the examples train. Writes
+ * bench/results/threads.{json,md}.
  *
  * Run: `pnpm bench -- threads`, or `npx tsx bench/src/threads.ts` from the repo root.
  */
@@ -21,7 +22,11 @@ import { join } from 'node:path';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import '@tensorflow/tfjs-layers';
-import { defaultWasmThreadsCount, setThreadedWasmBackend } from '../../packages/wasm-training/src/index';
+import {
+  defaultWasmThreadsCount,
+  enableLeanBackprop,
+  setThreadedWasmBackend,
+} from '../../packages/wasm-training/src/index';
 import { machineInfo, markdownTable, time, writeResults } from './harness';
 import { LG_INFERENCE, threadCases } from './threads-cases';
 
@@ -50,6 +55,8 @@ function median(xs: number[]): number {
 /** Child: every case on a wasm backend with `threads` threads; prints one JSON line. */
 async function child(threads: number): Promise<void> {
   const actual = await setThreadedWasmBackend(threads);
+  // Backward passes as the examples train: the same gradients, fewer buffers and kernels (no effect on inference).
+  enableLeanBackprop();
   const rows: Row[] = [];
   for (const c of threadCases()) {
     const prepared = await c.prepare();
@@ -262,7 +269,8 @@ async function parent(): Promise<void> {
     .join('\n');
   const md =
     `# wasm threads\n\nMedians of ${reps} alternating rounds per configuration; load average ${loadBefore.toFixed(1)} ` +
-    `before, ${loadAfter.toFixed(1)} after (${availableParallelism()} logical cores, Node ${process.version}).\n\n${table}\n\n${extras}\n${inference ? `\n${inference}\n` : ''}`;
+    `before, ${loadAfter.toFixed(1)} after (${availableParallelism()} logical cores, Node ${process.version}). ` +
+    `Backward passes run with \`enableLeanBackprop()\`, as the examples train.\n\n${table}\n\n${extras}\n${inference ? `\n${inference}\n` : ''}`;
   writeResults(
     'threads',
     {
