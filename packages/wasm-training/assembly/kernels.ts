@@ -315,6 +315,17 @@ export function transposeBlocks(batch: i32, src: usize, rows: i32, cols: i32, in
   }
 }
 
+/**
+ * `rows` copies of `width` 4-byte elements, from rows of src `srcStride` elements apart to rows of dst
+ * `dstStride` apart (a slice or a concatenation along an inner axis).
+ */
+export function copyRows(rows: i32, src: usize, srcStride: i32, dst: usize, dstStride: i32, width: i32): void {
+  const bytes = (<usize>width) << 2;
+  const S = (<usize>srcStride) << 2;
+  const D = (<usize>dstStride) << 2;
+  for (let r: usize = 0; r < <usize>rows; r++) copyBlock(src + r * S, dst + r * D, bytes);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Column sums: dst_t[c] = Σ_r src_t[r][c] for `batch` row-major rows × cols float32 matrices (a sum over a
 // leading axis, e.g. a bias gradient), 16 columns at a time, summed in row order.

@@ -55,6 +55,7 @@ describe('SIMD kernels on the wasm backend memory', () => {
         'gemm',
         'transpose',
         'transposeBlocks',
+        'copyRows',
         'sumRows',
         'winogradInput',
         'winogradOutput',

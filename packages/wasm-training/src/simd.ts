@@ -109,6 +109,8 @@ export interface SimdKernels {
    * the innermost axis, is copied whole): `[B, R, C, inner] → [B, C, R, inner]`.
    */
   transposeBlocks(batch: number, src: number, rows: number, cols: number, inner: number, dst: number): void;
+  /** `rows` copies of `width` 4-byte elements from rows `srcStride` apart to rows `dstStride` apart. */
+  copyRows(rows: number, src: number, srcStride: number, dst: number, dstStride: number, width: number): void;
   /** `batch` column sums of row-major rows × cols float32 matrices: dst_t[c] = Σ_r src_t[r][c]. */
   sumRows(batch: number, src: number, rows: number, cols: number, dst: number): void;
   /**

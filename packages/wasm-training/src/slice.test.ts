@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@phalanx/testing';
 import { useBackend } from '@phalanx/testing';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WASM } from './kernel-scope';
-import { SLICE_KERNELS } from './slice';
+import { evenRuns, SLICE_KERNELS } from './slice';
 import './register';
 
 /** Runs `fn` on cpu and on wasm with the same input values and returns both results as nested arrays. */
@@ -57,6 +58,67 @@ describe('wasm Slice / Unpack / SplitV / StridedSlice from heap views', () => {
       const [cpu, wasm] = await onBoth(shape, dtype, (x) => tf.slice(x, begin, size));
       expect(wasm, `slice of [${shape}] at [${begin}] size [${size}] (${dtype})`).toEqual(cpu);
     }
+  });
+
+  it('finds evenly spaced runs (one SIMD call) and only those', () => {
+    expect(evenRuns([8, 64, 64, 96], [0, 0, 0, 32], [8, 64, 64, 32])).toEqual({
+      rows: 32768,
+      run: 32,
+      stride: 96,
+      offset: 32,
+    });
+    expect(evenRuns([4, 5, 6], [1, 0, 0], [2, 5, 6])).toEqual({ rows: 1, run: 60, stride: 60, offset: 30 });
+    expect(evenRuns([4, 5, 6], [1, 2, 0], [2, 3, 6])).toEqual({ rows: 2, run: 18, stride: 30, offset: 42 });
+    expect(evenRuns([4, 5, 6, 7], [0, 1, 0, 2], [4, 3, 6, 4])).toBeNull(); // axis 1 cut, then axis 3: uneven
+  });
+
+  it('slice and concat equal cpu bit for bit for any shapes, boxes and axes (fast-check)', async () => {
+    const shape = fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 4 });
+    const sliceCase = shape.chain((s) =>
+      fc.tuple(
+        fc.constant(s),
+        fc.tuple(...s.map((d) => fc.integer({ min: 0, max: d - 1 }))),
+        fc.tuple(...s.map((d) => fc.integer({ min: 0, max: d }))),
+        fc.constantFrom('float32' as const, 'int32' as const, 'bool' as const),
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(sliceCase, async ([s, begin, upTo, dtype]) => {
+        const size = upTo.map((u, k) => Math.min(u, s[k] - begin[k]));
+        const [cpu, wasm] = await onBoth(s, dtype, (x) => tf.slice(x, begin, size));
+        expect(wasm).toEqual(cpu);
+      }),
+      { numRuns: 120, seed: 21 },
+    );
+    const concatCase = shape.chain((s) =>
+      fc.tuple(
+        fc.constant(s),
+        fc.integer({ min: 0, max: s.length - 1 }),
+        fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 2, maxLength: 4 }),
+        fc.constantFrom('float32' as const, 'int32' as const, 'bool' as const),
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(concatCase, async ([s, axis, widths, dtype]) => {
+        // Parts of the input with `widths` (some 0) along `axis`, concatenated back in another order.
+        const total = widths.reduce((a, b) => a + b, 0);
+        const full = s.map((d, k) => (k === axis ? Math.max(total, 1) : d));
+        const [cpu, wasm] = await onBoth(full, dtype, (x) => {
+          let at = 0;
+          const parts = widths.map((w) => {
+            const begin = full.map((_, k) => (k === axis ? Math.min(at, full[k]) : 0));
+            const size = full.map((d, k) => (k === axis ? Math.min(w, d - begin[k]) : d));
+            at += w;
+            return tf.slice(x, begin, size);
+          });
+          const joined = tf.concat([...parts.slice(1), parts[0]], axis);
+          tf.dispose(parts);
+          return joined;
+        });
+        expect(wasm).toEqual(cpu);
+      }),
+      { numRuns: 120, seed: 22 },
+    );
   });
 
   it('unstack, split and strided slices equal cpu on every axis', async () => {
