@@ -19,14 +19,14 @@ const config: JobConfig = {
 };
 
 /** What `trainWithReplicas` needs besides the config: 2 steps, held-out evaluation at the end. */
-function job(dir: string, steps = 2) {
+function job(dir: string, steps = 2, dataWorkers = 0) {
   return {
     steps,
     checkpointDir: join(dir, 'checkpoints'),
     checkpointEvery: 100,
     logFile: join(dir, 'log.jsonl'),
     evalEvery: 100,
-    dataWorkers: 0,
+    dataWorkers,
     test: { size: 64, count: 4, batchSize: 4, seed: 90210 },
   };
 }
@@ -66,6 +66,22 @@ describe('--replicas', () => {
       expect(after.some((w, k) => w.some((v, i) => v !== initial[k][i]))).toBe(true);
       const log = readFileSync(join(dir, 'log.jsonl'), 'utf8');
       expect(log).toContain('"epe2dPx"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('replicas rendering only their shards (data workers) train the weights of replicas sharding whole batches', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lg-replicas-shards-'));
+    try {
+      const whole = buildModel(config);
+      const shards = buildModel(config);
+      shards.setWeights(whole.getWeights());
+      await trainWithReplicas(whole, config, 2, job(join(dir, 'whole'), 2, 0));
+      await trainWithReplicas(shards, config, 2, job(join(dir, 'shards'), 2, 1));
+      shards.weights.forEach((w, k) =>
+        expect(w.read().dataSync(), w.originalName).toEqual(whole.weights[k].read().dataSync()),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

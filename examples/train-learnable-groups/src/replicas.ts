@@ -106,9 +106,12 @@ export default async function trainReplica(context: ReplicaContext<ReplicaJob>):
   const test = primary
     ? await heldOutSet(job.test.size, job.test.count, job.test.batchSize, job.test.seed, job.config.synthetic)
     : [];
-  const source = trainingSource(job.config, job.dataWorkers);
+  // With data workers, each replica renders only its rows of every batch; without, it takes them from the whole.
+  const shard = { index: context.replica, count: context.replicas };
+  const source = trainingSource(job.config, job.dataWorkers, job.dataWorkers > 0 ? shard : undefined);
   const result = await trainer.fit({
-    data: (position) => sharded(source(position) as AsyncIterable<HandBatch>, context),
+    data: (position) =>
+      job.dataWorkers > 0 ? source(position) : sharded(source(position) as AsyncIterable<HandBatch>, context),
     steps: job.steps,
     resume: job.resumeFrom ?? false,
     handleSigint: false, // the main thread's SIGINT reaches the replicas through runDataParallel's signal

@@ -2,7 +2,7 @@
  * The example's use of every core: the wasm backend's thread pool (`--threads`) and synthetic data
  * rendered in worker threads ahead of the trainer (`--data-workers`).
  */
-import { prefetchBatches } from '@phalanx/data/prefetch';
+import { prefetchBatches, type PrefetchShard } from '@phalanx/data/prefetch';
 import { defaultWasmThreadsCount } from '@phalanx/wasm-training';
 import { trainingData, type JobConfig } from './pipeline';
 
@@ -25,9 +25,10 @@ export function dataWorkersFlag(value: string | undefined): number {
 /**
  * The training batches of {@link trainingData} — the same samples, starting at `batchesSeen` after a
  * resume — rendered by `workers` worker threads ahead of the trainer (`prefetchBatches`); with 0 workers,
- * `trainingData` itself (rendered on the training thread).
+ * `trainingData` itself (rendered on the training thread). With `shard` (and workers), only that shard's
+ * rows of every batch are rendered (a data-parallel replica's).
  */
-export function trainingSource(config: JobConfig, workers: number) {
+export function trainingSource(config: JobConfig, workers: number, shard?: PrefetchShard) {
   if (workers === 0) return trainingData(config);
   const size = config.model.inputSize ?? 256;
   return ({ batchesSeen }: { batchesSeen: number }) =>
@@ -38,5 +39,6 @@ export function trainingSource(config: JobConfig, workers: number) {
       start: batchesSeen * config.batchSize,
       batchSize: config.batchSize,
       workers,
+      ...(shard ? { shard } : {}),
     });
 }

@@ -30,12 +30,26 @@ export interface BatchTask {
   render: SyntheticHandOptions;
   /** Optional augmentation of each sample. */
   augment?: PrefetchAugment;
+  /** Only the samples `start + j` with j ≡ `shard.index` (mod `shard.count`), j < `count`. Default: all. */
+  shard?: PrefetchShard;
 }
 
-/** The samples of a task, in order: sample `i` is `renderSyntheticHand(sampleSeed(seed, i))`, then augmented. */
+/** The rows of every batch a data-parallel replica trains on: rows j ≡ `index` (mod `count`). */
+export interface PrefetchShard {
+  /** This replica's index, integer in [0, count). */
+  index: number;
+  /** Number of replicas, integer ≥ 1. */
+  count: number;
+}
+
+/**
+ * The samples of a task, in order: sample `i` is `renderSyntheticHand(sampleSeed(seed, i))`, then
+ * augmented; with a shard, only its rows of the batch.
+ */
 export function taskSamples(task: BatchTask): HandSample[] {
   const samples: HandSample[] = [];
-  for (let i = task.start; i < task.start + task.count; i++) {
+  const step = task.shard?.count ?? 1;
+  for (let i = task.start + (task.shard?.index ?? 0); i < task.start + task.count; i += step) {
     const sample: HandSample = renderSyntheticHand(sampleSeed(task.seed, i), task.render);
     if (task.augment) {
       const { seed, ...options } = task.augment;

@@ -7,9 +7,9 @@
 import type { Tinypool as TinypoolType } from 'tinypool';
 import { type HandBatch, type SyntheticHandsOptions, unpackBatch } from '../dataset';
 import { checkInteger, describeCompact, PhalanxConfigError } from '@phalanx/errors';
-import type { BatchTask, PrefetchAugment, RenderedBatch } from './batch-task';
+import type { BatchTask, PrefetchAugment, PrefetchShard, RenderedBatch } from './batch-task';
 
-export type { BatchTask, PrefetchAugment, RenderedBatch } from './batch-task';
+export type { BatchTask, PrefetchAugment, PrefetchShard, RenderedBatch } from './batch-task';
 export { renderBatch, taskSamples } from './batch-task';
 
 /** Options of {@link prefetchBatches}. */
@@ -20,6 +20,12 @@ export interface PrefetchOptions extends SyntheticHandsOptions {
   augment?: PrefetchAugment;
   /** Drop a last batch smaller than `batchSize` (only with `count`). Default `false`. */
   dropRemainder?: boolean;
+  /**
+   * Render only the rows j ≡ `index` (mod `count`) of every batch — a data-parallel replica's shard, the
+   * same rows bit for bit as the whole batch holds — so N replicas render each sample once, not N times.
+   * Default: whole batches.
+   */
+  shard?: PrefetchShard;
   /** Worker threads rendering batches, integer ≥ 1. Default 1. */
   workers?: number;
   /**
@@ -75,13 +81,42 @@ function checkOptions(options: PrefetchOptions) {
   if (augment !== undefined && (typeof augment?.seed !== 'number' || !Number.isFinite(augment.seed))) {
     throw new PhalanxConfigError(name, 'augment.seed', 'a finite number', augment?.seed, describeCompact);
   }
-  return { seed, start, batchSize, workers, queueSize, augment, dropRemainder, end: start + (count ?? Infinity) };
+  const shard = checkShard(options.shard, batchSize);
+  return {
+    seed,
+    start,
+    batchSize,
+    workers,
+    queueSize,
+    augment,
+    dropRemainder,
+    shard,
+    end: start + (count ?? Infinity),
+  };
+}
+
+/** `shard`: `{ index, count }` with 1 ≤ count ≤ batchSize and 0 ≤ index < count, or undefined. */
+function checkShard(shard: PrefetchShard | undefined, batchSize: number) {
+  const name = 'prefetchBatches';
+  if (shard === undefined) return undefined;
+  if (shard === null || typeof shard !== 'object') {
+    throw new PhalanxConfigError(name, 'shard', 'an object { index, count }', shard, describeCompact);
+  }
+  checkInteger(name, 'shard.count', shard.count, 1);
+  if (shard.count > batchSize) {
+    throw new PhalanxConfigError(name, 'shard.count', `an integer in [1, batchSize] = [1, ${batchSize}]`, shard.count);
+  }
+  checkInteger(name, 'shard.index', shard.index, 0);
+  if (shard.index >= shard.count) {
+    throw new PhalanxConfigError(name, 'shard.index', `an integer in [0, ${shard.count - 1}]`, shard.index);
+  }
+  return { index: shard.index, count: shard.count };
 }
 
 /** The rendering options of `syntheticHands` inside the prefetch options (what workers need). */
 function renderOptions(options: PrefetchOptions): BatchTask['render'] {
-  const { seed, count, start, batchSize, augment, dropRemainder, workers, queueSize, ...render } = options;
-  void [seed, count, start, batchSize, augment, dropRemainder, workers, queueSize];
+  const { seed, count, start, batchSize, augment, dropRemainder, workers, queueSize, shard, ...render } = options;
+  void [seed, count, start, batchSize, augment, dropRemainder, workers, queueSize, shard];
   return render;
 }
 
@@ -90,8 +125,9 @@ function renderOptions(options: PrefetchOptions): BatchTask['render'] {
  * the consumer, at most `queueSize` batches ahead. Batches arrive in order and hold exactly the samples
  * of `batches({ seed, start, count, batchSize, ...render })` (with `augment`, those of a `transform`
  * `(s, i) => augment(s, { ...augment, seed: augment.seed + start + i })`), so a stream resumed at
- * `start` continues the one it replaces. The workers stop when the stream ends, throws or is closed
- * (`return()`, `break` in `for await`). Each batch belongs to the consumer, who disposes it.
+ * `start` continues the one it replaces. With `shard`, each batch holds only that shard's rows of it. The
+ * workers stop when the stream ends, throws or is closed (`return()`, `break` in `for await`). Each batch
+ * belongs to the consumer, who disposes it.
  *
  * @example
  * import { prefetchBatches } from '@phalanx/data/prefetch';
@@ -124,12 +160,14 @@ async function* run(
     while (pending.length < o.queueSize && next < o.end) {
       const count = Math.min(o.batchSize, o.end - next);
       if (count < o.batchSize && o.dropRemainder) break;
+      if (o.shard && count <= o.shard.index) break; // a short last batch without rows of this shard
       const task: BatchTask = {
         seed: o.seed,
         start: next,
         count,
         render,
         ...(o.augment ? { augment: o.augment } : {}),
+        ...(o.shard ? { shard: o.shard } : {}),
       };
       const result = pool.run(task) as Promise<RenderedBatch>;
       // Awaited in order below; a batch that fails while an earlier one is consumed must not count as unhandled.

@@ -57,6 +57,34 @@ describe('prefetchBatches', () => {
     expect(prefetched[0].images.shape).toEqual([2, 32, 32, 3]);
   });
 
+  it('renders a shard: rows j ≡ index (mod count) of every batch, bit for bit, with augmentation', async () => {
+    const base = { seed: 5, size: 32, start: 6, count: 11, batchSize: 4, augment: { outputSize: 24, seed: 70 } };
+    const whole = await collect(prefetchBatches(base));
+    for (const index of [0, 1, 2]) {
+      const stream = prefetchBatches({ ...base, shard: { index, count: 3 } });
+      const part = await collect(stream);
+      // Rows index, index + 3, … of each batch of 4, 4 and 3; the last batch has a row for every shard.
+      const expected = whole.map((b) => {
+        const rows = [...Array(b.images.shape[0]).keys()].filter((j) => j % 3 === index);
+        const pick = (t: { shape: number[]; data: number[] }) => {
+          const per = t.data.length / t.shape[0];
+          return {
+            shape: [rows.length, ...t.shape.slice(1)],
+            data: rows.flatMap((j) => t.data.slice(j * per, (j + 1) * per)),
+          };
+        };
+        return Object.fromEntries(Object.entries(b).map(([k, t]) => [k, pick(t)]));
+      });
+      expect(part).toEqual(expected);
+      expect(stream.stats.samples).toBe(expected.reduce((n, b) => n + b.images.shape[0], 0));
+    }
+    // A short last batch without rows of the shard ends its stream: batches of 4, then 1 row (shard 0 only).
+    const short = await collect(
+      prefetchBatches({ seed: 5, size: 32, count: 5, batchSize: 4, shard: { index: 1, count: 2 } }),
+    );
+    expect(short.map((b) => b.images.shape[0])).toEqual([2]);
+  });
+
   it('drops a short last batch on request', async () => {
     const got = await collect(prefetchBatches({ seed: 1, size: 16, count: 5, batchSize: 2, dropRemainder: true }));
     expect(got.map((b) => b.images.shape[0])).toEqual([2, 2]);
@@ -85,6 +113,11 @@ describe('prefetchBatches', () => {
       { queueSize: 0 },
       { count: -1 },
       { augment: { seed: Number.NaN } },
+      { shard: { index: 2, count: 2 } },
+      { shard: { index: -1, count: 2 } },
+      { shard: { index: 0, count: 3 } }, // more shards than rows of a batch of 2
+      { shard: { index: 0.5, count: 2 } },
+      { shard: null as unknown as PrefetchOptions['shard'] },
     ];
     for (const b of bad) {
       expect(() => prefetchBatches({ seed: 1, batchSize: 2, ...b } as PrefetchOptions)).toThrow(PhalanxConfigError);
