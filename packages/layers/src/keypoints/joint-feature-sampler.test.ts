@@ -5,6 +5,7 @@ import {
   expectConfigRoundTrip,
   expectLayerMatchesGolden,
   expectNoLeakInPredictAndTrain,
+  expectNoTensorLeak,
   expectNumericGradient,
   expectSaveLoadIdentical,
   forEachBackend,
@@ -115,6 +116,13 @@ forEachBackend(() => {
       const f = (feat: tf.Tensor, p: tf.Tensor): tf.Scalar => tf.sum(tf.mul(sampleJointFeatures(feat, p), up));
       expectNumericGradient(f, [features, points], { samples: 12, epsilon: 1e-2 });
       tf.dispose([features, points, up]);
+    });
+
+    it('the functional core leaves only its output behind, called outside any tidy', async () => {
+      const features = tf.randomNormal([1, 4, 4, 2], 0, 1, 'float32', 5);
+      const points = tf.tensor3d([[[1.5, 2.5], [0, 0]]]);
+      await expectNoTensorLeak(() => sampleJointFeatures(features, points).dispose(), 'sampleJointFeatures');
+      tf.dispose([features, points]);
     });
 
     it('round-trips its config', () => {

@@ -123,7 +123,8 @@ export function sampleJointFeatures(features: tf.Tensor, points: tf.Tensor): tf.
       points.shape,
     );
   }
-  return bilinearSample(tf.cast(features, 'float32'), tf.cast(points, 'float32')) as tf.Tensor3D;
+  // In a tidy: a cast returns a new tensor even from float32, and those two would outlive the call.
+  return tf.tidy(() => bilinearSample(tf.cast(features, 'float32'), tf.cast(points, 'float32')) as tf.Tensor3D);
 }
 
 /** Configuration of {@link JointFeatureSampler} (no options beyond the base layer's). */
