@@ -186,9 +186,16 @@ function checkOptimizerFile(json: unknown, file: string): OptimizerFile {
       throw fail(`specs[${i}].dtype`, `must be float32 or int32, but is ${s.dtype}`);
   });
   const names = new Set(f.specs.map((s) => s.name));
+  if (names.size !== f.specs.length) throw fail('specs', 'must name every tensor once');
+  const groups = new Set<string>();
+  let referenced = 0;
   f.groups.forEach((g, i) => {
     if (!g || typeof g.group !== 'string' || typeof g.className !== 'string' || !Array.isArray(g.names))
       throw fail(`groups[${i}]`, 'must have `group`, `className` and `names`');
+    if (groups.has(g.group)) throw fail(`groups[${i}].group`, `repeats the group '${g.group}'`);
+    groups.add(g.group);
+    if (!g.names.every((n) => typeof n === 'string')) throw fail(`groups[${i}].names`, 'must be strings');
+    referenced += g.names.length;
     if (
       g.scalars === null ||
       typeof g.scalars !== 'object' ||
@@ -199,6 +206,8 @@ function checkOptimizerFile(json: unknown, file: string): OptimizerFile {
       if (!names.has(`${i}/${k}`)) throw fail(`groups[${i}].names[${k}]`, `has no tensor '${i}/${k}' in specs`);
     });
   });
+  // Every spec is some group's tensor (else decoding would make a tensor nobody owns).
+  if (referenced !== f.specs.length) throw fail('specs', 'must hold exactly the tensors the groups name');
   return f;
 }
 

@@ -6,7 +6,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
-import { readOptimizerSnapshots } from './checkpoint';
+import { checkCheckpoint, readOptimizerSnapshots } from './checkpoint';
 import { loadModelWeights } from './restore';
 import { Trainer } from './trainer';
 
@@ -78,6 +78,12 @@ async function expectRejected(
   expect(weights(t.model)).toEqual(before);
   expect(t.step).toBe(0);
   expect(tf.memory().numTensors).toBe(tensors);
+}
+
+/** The parts of optimizer.json the damage cases edit. */
+interface OptimizerJson {
+  specs: { name: string }[];
+  groups: { group: string; names: string[] }[];
 }
 
 /** A copy of the checkpoint, changed by `edit`. */
@@ -164,6 +170,28 @@ describe('restore is all or nothing', () => {
       PhalanxFileError,
       /trainer-state\.json: field 'batchesSeen' must be an integer ≥ 0/,
     );
+    // optimizer.json edited by hand or by an attacker: a repeated spec or group, a spec no group names
+    // (it would decode into a tensor nobody owns), names that are not strings.
+    const editOptimizer = (name: string, edit: (json: OptimizerJson) => void) =>
+      damaged(name, (d) => {
+        const json = JSON.parse(readFileSync(join(d, 'optimizer.json'), 'utf8')) as OptimizerJson;
+        edit(json);
+        writeFileSync(join(d, 'optimizer.json'), JSON.stringify(json));
+      });
+    const cases: [string, (json: OptimizerJson) => void, RegExp][] = [
+      ['repeated-spec', (j) => (j.specs[1] = { ...j.specs[0] }), /specs must name every tensor once/],
+      [
+        'repeated-group',
+        (j) => j.groups.push({ ...j.groups[0], names: [] }),
+        /groups\[1\]\.group repeats the group 'all'/,
+      ],
+      ['unnamed-spec', (j) => j.groups[0].names.pop(), /specs must hold exactly the tensors the groups name/],
+      ['object-name', (j) => (j.groups[0].names[0] = {} as unknown as string), /groups\[0\]\.names must be strings/],
+    ];
+    for (const [name, edit, message] of cases) {
+      await expectRejected(trainer(model()), editOptimizer(name, edit), PhalanxFileError, message);
+      await expect(checkCheckpoint(join(root, name)), name).rejects.toThrow(PhalanxFileError);
+    }
     const truncatedWeights = damaged('weights', (d) => {
       const bytes = readFileSync(join(d, 'weights.bin'));
       writeFileSync(join(d, 'weights.bin'), bytes.subarray(0, 12));
