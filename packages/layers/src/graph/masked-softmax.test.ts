@@ -97,6 +97,27 @@ forEachBackend(() => {
       tf.dispose([scores, mask, alpha]);
     });
 
+    it('takes scores up to the largest float32 and ±∞; a NaN neighbour makes its row NaN, a masked-out one is ignored', () => {
+      const run = (scores: number[], mask: number[]) =>
+        tf.tidy(() => (maskedSoftmax(tf.tensor2d([scores]), tf.tensor2d([mask])).arraySync() as number[][])[0]);
+      const close = (got: number[], want: number[]) =>
+        got.forEach((v, j) => expect(Math.abs(v - want[j]), `[${got}] vs [${want}]`).toBeLessThan(1e-6));
+      const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+      // Differences beyond the largest float32: 3e38 − 1e38 = 2e38 wins outright.
+      expect(run([1e38, 3e38, -3e38], [1, 1, 0])).toEqual([0, 1, 0]);
+      expect(run([-3.4e38, 3.4e38], [1, 1])).toEqual([0, 1]);
+      // −∞ outside the mask (pre-masked scores) changes nothing; inside, it weighs 0.
+      close(run([1, 2, -Infinity], [1, 1, 0]), [sigmoid(-1), sigmoid(1), 0]);
+      close(run([-Infinity, 1, 2], [1, 1, 1]), [0, sigmoid(-1), sigmoid(1)]);
+      expect(run([-Infinity, -Infinity, 5], [1, 1, 0])).toEqual([0, 0, 0]); // no finite neighbour: none
+      expect(run([Infinity, 1, Infinity], [1, 1, 0])).toEqual([1, 0, 0]);
+      expect(run([Infinity, 1, Infinity], [1, 1, 1])).toEqual([0.5, 0, 0.5]);
+      // A NaN outside the mask is ignored like any masked-out score; inside, it makes its row NaN.
+      close(run([1, 2, Number.NaN], [1, 1, 0]), [sigmoid(-1), sigmoid(1), 0]);
+      const row = run([1, 2, Number.NaN], [1, 0, 1]);
+      expect(row.every(Number.isNaN), `[${row}]`).toBe(true);
+    });
+
     it('gives a row without neighbours all zeros, not NaN, and broadcasts the mask over leading axes', () => {
       const alpha = tf.tidy(
         () =>

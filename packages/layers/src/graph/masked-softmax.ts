@@ -9,9 +9,10 @@ import { PhalanxShapeError } from '@phalanx/errors';
 const FLOAT32_MAX = 3.4028234663852886e38;
 
 /**
- * Forward: scores outside the mask are replaced by the row minimum (a select, not an added penalty, so no
- * score is large enough to outweigh it), the row maximum is subtracted, and the exponentials are
- * normalised over the mask.
+ * Forward: on halved scores (so no difference overflows), the scores are lifted by the row's smallest
+ * finite neighbour score and those outside the mask capped at 0 (not an added penalty, so no score is
+ * large enough to outweigh it), the row maximum is subtracted, and the exponentials (of twice the
+ * differences) are normalised over the mask.
  * Backward: the softmax gradient on the mask, `∂s = α ⊙ (dα − Σ_j α dα)`, exactly 0 outside it; the mask
  * gets no gradient.
  */
@@ -21,21 +22,33 @@ const restrictedSoftmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
   const save = args[2] as tf.GradSaveFunc;
   const alpha = tf.tidy(() => {
     const inside = tf.greater(mask, 0);
-    // Outside the mask, the row minimum: ≤ every neighbour's score, so after subtracting it the row's
-    // values are ≥ 0, its maximum is a neighbour's, and every exponent below is ≤ 0 with at least one
-    // neighbour's equal to 0. Written out rather than with tf.softmax and on values ≥ 0, because the
-    // webgl kernels start max-reductions at −1e20 and its softmax returns all ones for rows near ±1e29.
-    // `min(s − floor, cap)` with cap = the largest float32 inside and 0 outside is `where(inside, s, floor) − floor`
-    // without tf.where, which would tile the mask and the row minima to the scores' full shape: the cap
-    // has the mask's (small) shape and broadcasts inside the Minimum kernel. s − floor ≥ 0, and an
-    // overflow to +∞ outside the mask still becomes 0 (inside, to the largest float32).
-    const floor = tf.min(scores, -1, true);
+    // A NaN outside the mask is ignored like any masked-out score; one inside makes its row NaN (below).
+    // Both are decided here, not left to how each backend's kernels treat NaN. All three operands of the
+    // select have the scores' shape, so nothing is tiled.
+    const nan = tf.isNaN(scores);
+    const clean = tf.where(nan, tf.zerosLike(scores), scores);
+    const poisoned = tf.greater(tf.sum(tf.cast(tf.logicalAnd(nan, inside), 'float32'), -1, true), 0);
+    // Halved scores, ±∞ first made the largest finite ones: every difference of two halves is finite, and
+    // exp(2·(h − max h)) is exp(s − max s) (halving and doubling are exact).
+    const half = tf.mul(tf.clipByValue(clean, -FLOAT32_MAX, FLOAT32_MAX), 0.5);
+    // The floor: the row's smallest neighbour score above −∞ (= −FLOAT32_MAX/2 here). Masked-out scores
+    // (the mask-shaped `lowCap` lifts them to the top inside the Maximum kernel, without tiling the mask)
+    // and −∞ neighbours, which weigh 0 below, cannot drag it down and cost the others their precision.
+    const finite = tf.greater(half, -FLOAT32_MAX / 2);
+    const lowCap = tf.where(inside, tf.fill(mask.shape, -FLOAT32_MAX), tf.fill(mask.shape, FLOAT32_MAX));
+    const candidates = tf.maximum(tf.where(finite, half, tf.fill(half.shape, FLOAT32_MAX / 2)), lowCap);
+    const floor = tf.min(candidates, -1, true);
+    // Lifted: neighbours ≥ the floor become ≥ 0, everything else ≤ 0 (outside the mask at most 0: `cap`
+    // is the largest float32 inside and 0 outside), so the row maximum below is a neighbour's and is ≥ 0.
+    // Written out rather than with tf.softmax and on values ≥ 0, because the webgl kernels start
+    // max-reductions at −1e20 and its softmax returns all ones for rows near ±1e29.
     const cap = tf.where(inside, tf.fill(mask.shape, FLOAT32_MAX), tf.zeros(mask.shape));
-    const lifted = tf.minimum(tf.sub(scores, floor), cap);
-    const shifted = tf.exp(tf.sub(lifted, tf.max(lifted, -1, true)));
+    const lifted = tf.minimum(tf.sub(half, floor), cap);
+    const shifted = tf.exp(tf.mul(tf.sub(lifted, tf.max(lifted, -1, true)), 2));
     const kept = tf.mul(shifted, tf.cast(inside, scores.dtype));
-    // A row with neighbours sums to ≥ 1; a row without stays 0 instead of 0/0.
-    return tf.div(kept, tf.maximum(tf.sum(kept, -1, true), 1));
+    // A row with neighbours sums to ≥ 1; a row without stays 0 instead of 0/0; a poisoned row is NaN.
+    const total = tf.maximum(tf.sum(kept, -1, true), 1);
+    return tf.div(kept, tf.where(poisoned, tf.fill(total.shape, Number.NaN), total));
   });
   save([alpha]);
   return {
@@ -54,8 +67,13 @@ const restrictedSoftmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
  * `α[…, i, j] = exp(s[…, i, j]) / Σ_{k: mask[i, k] = 1} exp(s[…, i, k])` where `mask[…, i, j] = 1`, and
  * exactly 0 elsewhere.
  *
- * Unlike adding a large negative penalty to the masked-out scores, this cannot be overwhelmed: for finite
- * scores of any magnitude every row with at least one unmasked entry sums to 1 (a row with none is all 0).
+ * Unlike adding a large negative penalty to the masked-out scores, this cannot be overwhelmed: for scores
+ * of any magnitude, up to the largest float32, every row with at least one unmasked entry sums to 1 (a row
+ * with none is all 0). Scores of ±∞ are allowed: outside the mask (−∞ is the usual pre-masking) they
+ * change nothing; inside, a −∞ neighbour weighs 0 (a row whose neighbours are all −∞ is all 0, like a row
+ * without neighbours) and +∞ neighbours share the row. A NaN score outside the mask is ignored like any
+ * masked-out score; one inside makes its row NaN, never a silent number. Precision is float32's over the row's range of neighbour scores: neighbours
+ * closer than about 2⁻²⁴ of that range are not told apart.
  * The gradient is the softmax's on the mask and 0 elsewhere; the mask gets none.
  *
  * **Shapes**: `scores [..., J, J']`, `mask` broadcastable to it (e.g. `[J, J']` or `[B, 1, J, J']`) →
