@@ -9,6 +9,7 @@ import {
   volumetricSoftArgmax25D,
   type ConcreteJointSelector,
 } from '@phalanx/layers';
+import { createLearnableGroups } from '@phalanx/learnable-groups';
 import { JOINT_NAMES } from '@phalanx/skeleton';
 import { expectClose, expectNoTensorLeak, useBackend } from '@phalanx/testing';
 import { PhalanxDisposedError } from './errors';
@@ -109,6 +110,32 @@ describe('loadHandPoseEstimator (Node, from the package files)', () => {
     await expect(loadHandPoseEstimator('learnable-groups', { url: shippedModelUrl('ehpe').href })).rejects.toThrow(
       /model must be the files of a 'learnable-groups' model, but received 'ehpe'/,
     );
+  });
+
+  it('estimatorFromModel: named errors for an unknown name, a non-model and a model of other than 21 joints', () => {
+    const small = {
+      inputSize: 64,
+      planes: [8, 8] as [number, number],
+      hourglassFeatures: 16,
+      stemChannels: [8, 16] as [number, number],
+      neckChannels: 8,
+    };
+    const model = createLearnableGroups(small);
+    const before = tf.memory().numTensors;
+    expect(() => estimatorFromModel('foo' as 'ehpe', model)).toThrow(
+      /estimatorFromModel: name must be one of 'learnable-groups', 'ehpe'/,
+    );
+    for (const notModel of [null, undefined, {}, 'model'])
+      expect(() => estimatorFromModel('learnable-groups', notModel as unknown as tfl.LayersModel)).toThrow(
+        /estimatorFromModel: model must be a tf.LayersModel/,
+      );
+    const fourteen = createLearnableGroups({ ...small, numJoints: 14 });
+    expect(() => estimatorFromModel('learnable-groups', fourteen)).toThrow(/a model of the 21 hand joints/);
+    // A refused model is left as it was: usable, and nothing leaked.
+    expect(fourteen.weights[0].read().isDisposed).toBe(false);
+    fourteen.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
   });
 
   it('loadHandPoseModel: the network as its files hold it, from the package or a url; named errors', async () => {

@@ -51,6 +51,19 @@ function layerOrThrow(model: tfl.LayersModel, name: string, what: string): tfl.l
   }
 }
 
+/** A named error unless output `index` of `model` is `[B, 21, …]`: the heads read the 21 hand joints. */
+function checkJointCount(model: tfl.LayersModel, index: number): void {
+  const shape = model.outputs[index]?.shape;
+  if (shape?.[1] !== NUM_JOINTS) {
+    throw new PhalanxConfigError(
+      'loadHandPoseEstimator',
+      'model',
+      `a model of the ${NUM_JOINTS} hand joints (output ${index} of shape [B, ${NUM_JOINTS}, …])`,
+      shape ?? model.name,
+    );
+  }
+}
+
 function inputSizeOf(model: tfl.LayersModel): number {
   const shape = model.inputs[0].shape;
   if (shape.length !== 4 || shape[1] !== shape[2] || shape[3] !== 3 || typeof shape[1] !== 'number') {
@@ -79,6 +92,7 @@ export function learnableGroupsHead(model: tfl.LayersModel, card: ModelCard): Po
       model.name,
     );
   }
+  checkJointCount(model, 0);
   const groups = selector.groups();
   const maps = groups.map((_, g) => layerOrThrow(model, `b_htmaps_conv.${g}.2`, 'a Learnable Groups heatmap head'));
   const betas = groups.map((_, g) => layerOrThrow(model, `b_get_uv.${g}`, 'a Learnable Groups soft-argmax'));
@@ -122,6 +136,7 @@ export function ehpeHead(model: tfl.LayersModel, card: ModelCard): PoseHead {
     throw new PhalanxConfigError('ehpeHead', 'card.depth.unit', "'bins'", card.depth.unit);
   const { bins, rangeMetres } = card.depth;
   const info = ehpeModelInfo(model);
+  checkJointCount(model, 2);
   const volume = layerOrThrow(model, 'tw.to_25d', 'an EHPE TW-stage volume');
   const beta = Number(
     (layerOrThrow(model, 'tw.soft_argmax', 'an EHPE TW-stage soft-argmax').getConfig().beta as number) ?? 1,

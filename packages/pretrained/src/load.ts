@@ -48,14 +48,19 @@ async function sourceOf(name: HandPoseModelName, options: LoadHandPoseEstimatorO
   return tf.io.http(url.endsWith('/') ? `${url}model.json` : url, options.loadOptions);
 }
 
+/** A named error for a `name` that is not one of the two networks. */
+function checkModelName(component: string, name: unknown): asserts name is HandPoseModelName {
+  if (!HAND_POSE_MODELS.includes(name as HandPoseModelName)) {
+    throw new PhalanxConfigError(component, 'name', `one of ${HAND_POSE_MODELS.map((m) => `'${m}'`).join(', ')}`, name);
+  }
+}
+
 /**
  * Named errors for a `name` that is not a shipped network, `options` that are not an object, a `url`
  * that is not a string and a `handler` without `load()`.
  */
 function checkLoadArgs(component: string, name: unknown, options: unknown): void {
-  if (!HAND_POSE_MODELS.includes(name as HandPoseModelName)) {
-    throw new PhalanxConfigError(component, 'name', `one of ${HAND_POSE_MODELS.map((m) => `'${m}'`).join(', ')}`, name);
-  }
+  checkModelName(component, name);
   if (options === null || typeof options !== 'object') {
     throw new PhalanxConfigError(component, 'options', 'an object {url?, handler?, loadOptions?}', options);
   }
@@ -151,6 +156,10 @@ export async function loadHandPoseEstimator(
  * ```
  */
 export function estimatorFromModel(name: HandPoseModelName, model: tfl.LayersModel): HandPoseEstimator {
+  checkModelName('estimatorFromModel', name);
+  if (typeof (model as Partial<tfl.LayersModel> | null)?.predict !== 'function' || !Array.isArray(model.outputs)) {
+    throw new PhalanxConfigError('estimatorFromModel', 'model', 'a tf.LayersModel', model);
+  }
   const card = readModelCard(name, model);
   const folded = foldBatchNorm(model, { standalone: 'affine' });
   let estimator: HandPoseEstimator;
