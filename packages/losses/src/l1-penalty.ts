@@ -23,7 +23,7 @@ export type WeightLike =
  *
  * @param weights The weights to penalise: tensors, variables, or tfjs-layers `LayerVariable`s
  *   (e.g. `model.trainableWeights`).
- * @throws PhalanxConfigError when an entry is neither a tensor nor has `read()`.
+ * @throws PhalanxConfigError when an entry is neither a tensor nor has `read()`, or is not float32 or int32.
  *
  * @example
  * l1Penalty([tf.tensor1d([1, -2]), tf.tensor2d([[-3]])]).print(); // 6
@@ -41,7 +41,11 @@ export function l1Penalty(weights: WeightLike | readonly WeightLike[]): tf.Scala
       if (tensor === null) {
         throw new PhalanxConfigError('l1Penalty', `weights[${i}]`, 'a tf.Tensor or an object with read()', typeof w);
       }
-      return tf.sum(tf.abs(tensor));
+      if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') {
+        throw new PhalanxConfigError('l1Penalty', `weights[${i}]`, 'a float32 or int32 tensor', tensor.dtype);
+      }
+      // float32 throughout, so int32 weights (e.g. counters a layer keeps) add up with the others.
+      return tf.sum(tf.abs(tf.cast(tensor, 'float32')));
     });
     return (terms.length === 0 ? tf.scalar(0) : tf.addN(terms)) as tf.Scalar;
   });

@@ -119,6 +119,11 @@ forEachBackend(() => {
       const dense = tfl.layers.dense({ units: 2, kernelInitializer: 'ones', biasInitializer: 'ones' });
       dense.apply(tf.zeros([1, 3]));
       expectClose(value(l1Penalty(dense.trainableWeights)), 8, TOL); // 3·2 kernel + 2 bias
+      // int32 and float32 weights together, as float32; other dtypes by name.
+      expect(value(l1Penalty([tf.tensor1d([-2, 3], 'int32'), tf.tensor1d([0.5])]))).toBe(5.5);
+      expect(() => l1Penalty([tf.tensor1d([true], 'bool')])).toThrow(
+        /l1Penalty: weights\[0\] must be a float32 or int32 tensor, but received 'bool'/,
+      );
     });
   });
 

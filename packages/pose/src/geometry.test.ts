@@ -283,8 +283,18 @@ describe('Gaussian heatmaps (arrays)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('auc refuses a curve that is not finite; linspace refuses more than 10⁷ points', () => {
+  it('auc refuses a curve that is not finite and thresholds that do not increase; linspace refuses more than 10⁷ points', () => {
     expect(() => auc([0, 1], [NaN, 1])).toThrow('auc: curve must be finite values, but received NaN.');
+    for (const thresholds of [
+      [0, 2, 1],
+      [0, 1, 1],
+      [2, 1, 0],
+      [0, Number.NaN, 2],
+      [0, 1, Infinity],
+    ])
+      expect(() => auc(thresholds, [0, 0.5, 1]), `[${thresholds}]`).toThrow(
+        /auc: thresholds must be finite and strictly increasing/,
+      );
     expect(() => linspace(0, 1, 1e12)).toThrow(
       'linspace: num must be an integer in [1, 10000000], but received 1000000000000.',
     );

@@ -59,11 +59,12 @@ export function auc(thresholds: readonly number[], curve: readonly number[]): nu
   if (!Array.isArray(curve) || curve.length !== thresholds.length) {
     throw new PhalanxShapeError('auc', 'curve', `an array as long as thresholds (${thresholds.length})`, curve?.length);
   }
+  const increasing = thresholds.every((t, i) => Number.isFinite(t) && (i === 0 || t > thresholds[i - 1]));
+  if (!increasing) throw new PhalanxConfigError('auc', 'thresholds', 'finite and strictly increasing', thresholds);
   const norm = trapezoid(
     thresholds.map(() => 1),
     thresholds,
   );
-  if (!(norm > 0)) throw new PhalanxConfigError('auc', 'thresholds', 'increasing (a range > 0)', thresholds);
   const bad = curve.find((v) => !Number.isFinite(v));
   if (bad !== undefined) throw new PhalanxConfigError('auc', 'curve', 'finite values', bad);
   return trapezoid(curve, thresholds) / norm;
