@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderSyntheticHand } from '@phalanx/data';
-import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxFileError, PhalanxShapeError } from '@phalanx/errors';
 import {
   isBatchNormalization,
   latentSoftArgmax25D,
@@ -171,6 +171,25 @@ describe('loadHandPoseEstimator / loadHandPoseModel options', () => {
         await expect(load('ehpe', options)).rejects.toThrow(message);
       }
     }
+  });
+
+  it('names the location and the reason when files cannot be loaded', async () => {
+    const cases: [object, RegExp][] = [
+      [
+        { handler: { load: () => Promise.reject(new Error('disk gone')) } },
+        /^options.handler: model cannot be loaded: disk gone/,
+      ],
+      [{ handler: { load: async () => ({}) } }, /^options.handler: model cannot be loaded: /],
+      [{ url: 'models/ehpe/model.json' }, /^models\/ehpe\/model.json: model cannot be loaded: /],
+    ];
+    const before = tf.memory().numTensors;
+    for (const [options, message] of cases) {
+      for (const load of [loadHandPoseEstimator, loadHandPoseModel]) {
+        await expect(load('ehpe', options)).rejects.toThrow(PhalanxFileError);
+        await expect(load('ehpe', options)).rejects.toThrow(message);
+      }
+    }
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { foldBatchNorm } from '@phalanx/blocks';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 // Importing the model packages registers their layer classes, which tf.loadLayersModel needs.
 import '@phalanx/ehpe';
 import '@phalanx/learnable-groups';
@@ -48,6 +48,22 @@ async function sourceOf(name: HandPoseModelName, options: LoadHandPoseEstimatorO
   return tf.io.http(url.endsWith('/') ? `${url}model.json` : url, options.loadOptions);
 }
 
+/**
+ * `tfl.loadLayersModel` of the files `options` point at, its failures (unreachable or relative URL in
+ * Node, a handler that throws or returns no topology, a damaged model.json) as a `PhalanxFileError`
+ * naming the location and tfjs's reason; the package's own named errors pass unchanged.
+ */
+async function loadNetwork(name: HandPoseModelName, options: LoadHandPoseEstimatorOptions): Promise<tfl.LayersModel> {
+  const where = options.handler !== undefined ? 'options.handler' : (options.url ?? shippedModelUrl(name).href);
+  try {
+    return await tfl.loadLayersModel(await sourceOf(name, options));
+  } catch (error) {
+    if (error instanceof PhalanxFileError || error instanceof PhalanxConfigError) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new PhalanxFileError(where, 'model', `cannot be loaded: ${reason}`);
+  }
+}
+
 /** A named error for a `name` that is not one of the two networks. */
 function checkModelName(component: string, name: unknown): asserts name is HandPoseModelName {
   if (!HAND_POSE_MODELS.includes(name as HandPoseModelName)) {
@@ -82,6 +98,7 @@ function checkLoadArgs(component: string, name: unknown, options: unknown): void
  *
  * @throws PhalanxConfigError — an unknown `name`, `options` that are not an object, a `url` that is not a
  * string, a `handler` without `load()`.
+ * @throws PhalanxFileError — files that cannot be loaded (the location and tfjs's reason).
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-cpu';
@@ -97,7 +114,7 @@ export async function loadHandPoseModel(
   options: LoadHandPoseEstimatorOptions = {},
 ): Promise<tfl.LayersModel> {
   checkLoadArgs('loadHandPoseModel', name, options);
-  return tfl.loadLayersModel(await sourceOf(name, options));
+  return loadNetwork(name, options);
 }
 
 /**
@@ -129,7 +146,7 @@ export async function loadHandPoseEstimator(
   options: LoadHandPoseEstimatorOptions = {},
 ): Promise<HandPoseEstimator> {
   checkLoadArgs('loadHandPoseEstimator', name, options);
-  const model = await tfl.loadLayersModel(await sourceOf(name, options));
+  const model = await loadNetwork(name, options);
   try {
     return estimatorFromModel(name, model);
   } catch (error) {
