@@ -253,6 +253,67 @@ describe('DynamicEdgeGAT (backend independent)', () => {
     // knn mode ignores the adjacency's size.
     expect(() => dynamicEdgeGAT({ units: 2, heads: 2, neighborhood: 'knn', k: 2 }).build([null, 6, 4])).not.toThrow();
   });
+
+  it('dynamicEdgeGATCore rejects the options the layer rejects, and misshapen weights, with named errors', () => {
+    const neighborhood = hopNeighborhood(handAdjacency(), 1);
+    const x = rand([1, 21, 4], 1);
+    const kernel = rand([4, 8], 2); // K = 2 heads of U = 4 units
+    const a = rand([2, 4], 3);
+    const additive = { kernel, attentionSelf: a, attentionNeighbor: a };
+    const before = tf.memory().numTensors;
+    type Weights = Parameters<typeof dynamicEdgeGATCore>[1];
+    type Options = Parameters<typeof dynamicEdgeGATCore>[2];
+    const call = (weights: Weights, options: Partial<Options>) => () =>
+      dynamicEdgeGATCore(x, weights, { heads: 2, neighborhood, ...options } as Options);
+    const bad = (
+      weights: Weights,
+      options: Partial<Options>,
+      error: typeof PhalanxConfigError | typeof PhalanxShapeError,
+      message: string,
+    ) => {
+      expect(call(weights, options), message).toThrow(error);
+      expect(call(weights, options), message).toThrow(`dynamicEdgeGATCore: ${message}`);
+    };
+    const config = PhalanxConfigError;
+    const shape = PhalanxShapeError;
+    const activations = "activation must be one of 'elu', 'hardSigmoid', 'linear', 'relu'";
+    // The option checks of the layer, under the core's name.
+    bad(additive, { negativeSlope: Number.NaN }, config, 'negativeSlope must be a finite number, but received NaN.');
+    bad(additive, { attentionDropout: 1, training: true }, config, 'attentionDropout must be a number in [0, 1)');
+    bad(additive, { attention: 'Additive' as 'additive' }, config, "attention must be one of 'additive', 'dotProduct'");
+    bad(
+      additive,
+      { concatHeads: 'yes' as unknown as boolean },
+      config,
+      "concatHeads must be a boolean, but received 'yes'.",
+    );
+    bad(additive, { training: 1 as unknown as boolean }, config, 'training must be a boolean, but received 1.');
+    bad(additive, { dropoutSeed: Number.NaN }, config, 'dropoutSeed must be a finite number or a string');
+    // Registered tfjs classes that are not activations, prototype keys and unknown names.
+    for (const activation of ['L1L2', 'Zeros', 'Ones', 'toString', '__proto__', 'nope']) {
+      bad(additive, { activation: activation as 'relu' }, config, `${activations}`);
+    }
+    // Weights: missing or misshapen.
+    bad({} as Weights, {}, config, 'kernel must be a tensor of shape [4, K·U], but received undefined.');
+    bad({ ...additive, attentionSelf: rand([3, 3], 4) }, {}, shape, 'attentionSelf must be of shape [K, U] = [2, 4]');
+    bad({ ...additive, attentionNeighbor: rand([1, 2, 4], 5) }, {}, shape, 'attentionNeighbor must be of shape [K, U]');
+    bad({ ...additive, bias: rand([5], 6) }, {}, shape, 'bias must be of shape [K·U] = [8] (heads concatenated)');
+    bad({ ...additive, bias: rand([8], 7) }, { concatHeads: false }, shape, 'bias must be of shape [U] = [4]');
+    const dot = { kernel, queryKernel: rand([4, 8], 8), keyKernel: rand([4, 6], 9) };
+    bad(dot, { attention: 'dotProduct' }, shape, 'keyKernel must be of shape [F, K·U] = [4, 8], but received [4, 6].');
+    bad({ ...dot, queryKernel: rand([8, 4], 10) }, { attention: 'dotProduct' }, shape, 'queryKernel must be of shape');
+    bad({ kernel: [[1]] as unknown as tf.Tensor }, {}, config, 'kernel must be a tensor of shape [4, K·U]');
+    // Nothing is left behind by a refused call (the rand() tensors above are the test's own).
+    expect(tf.memory().numTensors - before).toBe(7);
+    // The options the layer accepts still work, 'geluNew' included.
+    const { output, attention } = dynamicEdgeGATCore(
+      x,
+      { ...additive, bias: tf.zeros([8]) },
+      { heads: 2, neighborhood, activation: 'geluNew' as 'gelu_new', negativeSlope: 0.1 },
+    );
+    expect(output.shape).toEqual([1, 21, 8]);
+    tf.dispose([x, kernel, a, output, attention]);
+  });
 });
 
 forEachBackend(() => {

@@ -13,6 +13,7 @@ import {
   checkFloat32,
   checkInteger,
   checkOneOf,
+  describeCompact,
   PhalanxConfigError,
   PhalanxShapeError,
 } from '@phalanx/errors';
@@ -31,6 +32,7 @@ import { handAdjacency, hopNeighborhood, validateAdjacency } from './adjacency';
 import { maskedSoftmax } from './masked-softmax';
 
 const COMPONENT = 'DynamicEdgeGAT';
+const CORE = 'dynamicEdgeGATCore';
 
 /** How attention scores `e_ij` are computed. */
 export type GATAttention = 'additive' | 'dotProduct';
@@ -153,7 +155,10 @@ export interface DynamicEdgeGATOptions {
   attentionDropout?: number;
   /** Training mode (attention dropout). Default false. */
   training?: boolean;
-  /** The tf seed of the dropout mask (number or string); the same seed gives the same mask. Default: unseeded. */
+  /**
+   * The tf seed of the dropout mask (a finite number or a string); the same seed gives the same mask.
+   * Default: unseeded.
+   */
   dropoutSeed?: number | string;
   /** tfjs activation identifier applied last. */
   activation?: ActivationIdentifier;
@@ -175,6 +180,11 @@ export interface DynamicEdgeGATOptions {
  * **Shapes**: `x` `[B, J, F]` → `output` `[B, J, K·U]` (concat) or `[B, J, U]` (mean), `attention` α
  * `[B, K, J, J]` (before dropout).
  *
+ * The options are checked as {@link DynamicEdgeGAT} checks its arguments of the same names, and the
+ * weights the chosen `attention` uses (and `bias`, when given) must be tensors of the shapes
+ * {@link DynamicEdgeGATWeights} documents; anything else throws a `PhalanxConfigError` or
+ * `PhalanxShapeError` naming the option or weight, before any computation.
+ *
  * @example
  * const x = tf.randomNormal([2, 21, 16]);
  * const { output, attention } = dynamicEdgeGATCore(x, {
@@ -193,30 +203,28 @@ export function dynamicEdgeGATCore(
   /** `[B, K, J, J]`: α of every head before dropout, rows summing to 1 over N(i), 0 elsewhere. */
   attention: tf.Tensor;
 } {
-  checkArgs('dynamicEdgeGATCore', 'weights', weights);
-  const {
-    heads,
-    attention = DEFAULTS.attention,
-    concatHeads = DEFAULTS.concatHeads,
-    negativeSlope = DEFAULTS.negativeSlope,
-    attentionDropout = DEFAULTS.attentionDropout,
-    training = false,
-    activation = DEFAULTS.activation,
-  } = checkArgs('dynamicEdgeGATCore', 'options', options);
-  checkInteger('dynamicEdgeGATCore', 'heads', heads, 1);
-  if (x.rank !== 3) throw new PhalanxShapeError('dynamicEdgeGATCore', 'x', 'of rank 3 [B, J, F]', x.shape);
+  checkArgs(CORE, 'weights', weights);
+  const { heads, attention, concatHeads, negativeSlope, attentionDropout, training, activation } = checkCoreOptions(
+    checkArgs(CORE, 'options', options),
+  );
+  if (x.rank !== 3) throw new PhalanxShapeError(CORE, 'x', 'of rank 3 [B, J, F]', x.shape);
   const [batch, joints, features] = x.shape as number[];
+  if (!(weights.kernel instanceof tf.Tensor)) {
+    throw new PhalanxConfigError(
+      CORE,
+      'kernel',
+      `a tensor of shape [${features}, K·U]`,
+      weights.kernel,
+      describeCompact,
+    );
+  }
   const width = (weights.kernel.shape as number[])[1];
   if (weights.kernel.rank !== 2 || weights.kernel.shape[0] !== features || width % heads !== 0) {
-    throw new PhalanxShapeError(
-      'dynamicEdgeGATCore',
-      'kernel',
-      `of shape [${features}, K·U] with K = ${heads}`,
-      weights.kernel.shape,
-    );
+    throw new PhalanxShapeError(CORE, 'kernel', `of shape [${features}, K·U] with K = ${heads}`, weights.kernel.shape);
   }
   const units = width / heads;
   const dims: HeadDims = { batch, joints, features, heads, units };
+  checkCoreWeights(weights, attention, concatHeads, dims);
 
   return tf.tidy(() => {
     const flat = tf.matMul(tf.reshape(x, [batch * joints, features]), weights.kernel); // [B·J, K·U]
@@ -236,6 +244,71 @@ export function dynamicEdgeGATCore(
     output = applyActivation(output, activation);
     return { output, attention: alpha };
   });
+}
+
+/**
+ * The options of {@link dynamicEdgeGATCore} with defaults filled in, checked as {@link DynamicEdgeGAT}
+ * checks its arguments of the same names (`knn` and `neighborhood` are checked where they are used).
+ */
+function checkCoreOptions(
+  options: DynamicEdgeGATOptions,
+): Required<
+  Pick<
+    DynamicEdgeGATOptions,
+    'heads' | 'attention' | 'concatHeads' | 'negativeSlope' | 'attentionDropout' | 'training' | 'activation'
+  >
+> {
+  const { dropoutSeed } = options;
+  if (dropoutSeed !== undefined && typeof dropoutSeed !== 'string' && !Number.isFinite(dropoutSeed)) {
+    throw new PhalanxConfigError(CORE, 'dropoutSeed', 'a finite number or a string', dropoutSeed);
+  }
+  return {
+    heads: checkInteger(CORE, 'heads', options.heads, 1),
+    attention: checkOneOf(CORE, 'attention', options.attention ?? DEFAULTS.attention, [
+      'additive',
+      'dotProduct',
+    ] as const),
+    concatHeads: checkBoolean(CORE, 'concatHeads', options.concatHeads ?? DEFAULTS.concatHeads),
+    negativeSlope: checkFloat32(CORE, 'negativeSlope', options.negativeSlope ?? DEFAULTS.negativeSlope),
+    attentionDropout: checkRate(CORE, 'attentionDropout', options.attentionDropout ?? DEFAULTS.attentionDropout),
+    training: checkBoolean(CORE, 'training', options.training ?? false),
+    activation: checkActivation(CORE, options.activation ?? DEFAULTS.activation),
+  };
+}
+
+/**
+ * Throws unless the weights the `attention` mode uses have their documented shapes (`kernel` is checked by
+ * the caller): `attentionSelf`/`attentionNeighbor` `[K, U]` (additive), `queryKernel`/`keyKernel`
+ * `[F, K·U]` (dotProduct), `bias` (when given) `[K·U]` or `[U]` as `concatHeads` says.
+ */
+function checkCoreWeights(
+  weights: DynamicEdgeGATWeights,
+  attention: GATAttention,
+  concatHeads: boolean,
+  dims: HeadDims,
+): void {
+  const { features, heads, units } = dims;
+  const check = (name: keyof DynamicEdgeGATWeights, shape: number[], label: string): void => {
+    const w: unknown = weights[name];
+    if (w === undefined || (name === 'bias' && w === null)) return; // missing mode weights: named where used
+    if (!(w instanceof tf.Tensor)) {
+      throw new PhalanxConfigError(CORE, name, `a tensor of shape ${label}`, w, describeCompact);
+    }
+    if (w.rank !== shape.length || (w.shape as number[]).some((size, i) => size !== shape[i])) {
+      throw new PhalanxShapeError(CORE, name, `of shape ${label}`, w.shape);
+    }
+  };
+  if (attention === 'additive') {
+    for (const name of ['attentionSelf', 'attentionNeighbor'] as const) {
+      check(name, [heads, units], `[K, U] = [${heads}, ${units}]`);
+    }
+  } else {
+    for (const name of ['queryKernel', 'keyKernel'] as const) {
+      check(name, [features, heads * units], `[F, K·U] = [${features}, ${heads * units}]`);
+    }
+  }
+  if (concatHeads) check('bias', [heads * units], `[K·U] = [${heads * units}] (heads concatenated)`);
+  else check('bias', [units], `[U] = [${units}] (heads averaged)`);
 }
 
 /** Sizes of one attention call: B, J, F, K heads of U units. */

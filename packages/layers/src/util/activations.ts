@@ -36,7 +36,14 @@ interface ActivationObject {
 
 /**
  * Validates an activation identifier for `component` and returns its canonical form. `'geluNew'` is
- * accepted as `'gelu_new'` (tfjs camel-cases string config values when loading a saved model).
+ * accepted as `'gelu_new'` (tfjs camel-cases string config values when loading a saved model). Only the
+ * {@link ACTIVATION_IDENTIFIERS} are accepted: other registered tfjs class names (`'L1L2'`, `'Zeros'`),
+ * prototype keys (`'toString'`, `'__proto__'`) and non-strings throw a `PhalanxConfigError` naming
+ * `component` and `argument`.
+ *
+ * @example
+ * checkActivation('DynamicEdgeGAT', 'relu'); // 'relu'
+ * checkActivation('DynamicEdgeGAT', 'L1L2'); // throws: activation must be one of 'elu', …
  */
 export function checkActivation(component: string, value: unknown, argument = 'activation'): ActivationIdentifier {
   const v = value === 'geluNew' ? 'gelu_new' : value;
@@ -44,17 +51,21 @@ export function checkActivation(component: string, value: unknown, argument = 'a
 }
 
 /**
- * Applies the tfjs-layers activation `identifier` to `x` (softmax along the last axis).
+ * Applies the tfjs-layers activation `identifier` to `x` (softmax along the last axis). `identifier` is
+ * checked with {@link checkActivation} first: anything but an activation identifier throws a
+ * `PhalanxConfigError` naming `applyActivation` and `identifier`.
  *
  * @example
  * applyActivation(tf.tensor1d([-1, 2]), 'relu'); // [0, 2]
  */
 export function applyActivation(x: tf.Tensor, identifier: ActivationIdentifier): tf.Tensor {
-  if (identifier === 'linear') return x;
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap[identifier];
-  if (entry === undefined) {
-    throw new Error(`activation '${identifier}' is not registered: import '@tensorflow/tfjs-layers' first`);
+  const id = checkActivation('applyActivation', identifier, 'identifier');
+  if (id === 'linear') return x;
+  const classes = tf.serialization.SerializationMap.getMap().classNameMap;
+  // Own properties only: a prototype key never names a registered class.
+  if (!Object.prototype.hasOwnProperty.call(classes, id)) {
+    throw new Error(`activation '${id}' is not registered: import '@tensorflow/tfjs-layers' first`);
   }
-  const Ctor = entry[0] as unknown as new () => ActivationObject;
+  const Ctor = classes[id][0] as unknown as new () => ActivationObject;
   return new Ctor().apply(x);
 }
