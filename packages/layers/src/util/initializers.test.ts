@@ -35,6 +35,22 @@ describe('initializers', () => {
     expect(() => resolveInitializer('t', 'init', { className: 'NoSuchInit', config: {} })).toThrow(PhalanxConfigError);
   });
 
+  it('resolveInitializer refuses prototype keys as class names with a PhalanxConfigError (a hostile model.json)', () => {
+    for (const className of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+      // As a saved layer config would carry it: parsed from JSON.
+      const spec: unknown = JSON.parse(`{"className": "${className}", "config": {}}`);
+      expect(() => resolveInitializer('t', 'init', spec), className).toThrow(PhalanxConfigError);
+      expect(() => resolveInitializer('t', 'init', spec), className).toThrow(
+        `t: init must be a registered initializer, but received {"className":"${className}","config":{}}.`,
+      );
+      expect(() => dynamicEdgeGAT({ units: 2, kernelInitializer: spec as never }), className).toThrow(
+        'DynamicEdgeGAT: kernelInitializer must be a registered initializer',
+      );
+    }
+    expect(() => resolveInitializer('t', 'init', 'constructor')).toThrow(PhalanxConfigError);
+    expect(() => resolveInitializer('t', 'init', 'toString')).toThrow(PhalanxConfigError);
+  });
+
   it('attention layers: a seeded kernelInitializer repeats across builds and gives every kernel its own numbers', () => {
     const kernels = (layer: tfl.layers.Layer) =>
       layer.weights.filter((w) => !/Bias$|\/bias$/.test(w.originalName)).map((w) => Array.from(w.read().dataSync()));

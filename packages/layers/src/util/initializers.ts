@@ -46,7 +46,8 @@ function isInitializer(value: unknown): value is Initializer {
  * Turns an initializer argument into an initializer object; throws a `PhalanxConfigError` naming
  * `component` and `argument` for anything else. Identifier strings map to the registered class of the
  * same name with a capital first letter (`'heNormal'` → `HeNormal`), as in tfjs-layers; a saved
- * model's snake-case form (`'he_normal'`) is accepted too.
+ * model's snake-case form (`'he_normal'`) is accepted too. Only classes registered under that exact name
+ * are looked up (prototype keys such as `'__proto__'` or `'toString'` are refused, not dereferenced).
  */
 export function resolveInitializer(component: string, argument: string, spec: unknown): Initializer {
   if (isInitializer(spec)) return spec;
@@ -61,11 +62,12 @@ export function resolveInitializer(component: string, argument: string, spec: un
   } else {
     throw new PhalanxConfigError(component, argument, 'an initializer, an identifier or {className, config}', spec);
   }
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap[className];
-  if (entry === undefined) {
+  const classes = tf.serialization.SerializationMap.getMap().classNameMap;
+  // Own properties only: a prototype key ('__proto__', 'toString', …) names no registered class.
+  if (!Object.prototype.hasOwnProperty.call(classes, className)) {
     throw new PhalanxConfigError(component, argument, 'a registered initializer', spec);
   }
-  const [cls, fromConfig] = entry;
+  const [cls, fromConfig] = classes[className];
   const made = fromConfig(cls, config);
   if (!isInitializer(made)) throw new PhalanxConfigError(component, argument, 'an initializer', spec);
   return made;
