@@ -120,7 +120,12 @@ forEachBackend(() => {
 
     it('the functional core leaves only its output behind, called outside any tidy', async () => {
       const features = tf.randomNormal([1, 4, 4, 2], 0, 1, 'float32', 5);
-      const points = tf.tensor3d([[[1.5, 2.5], [0, 0]]]);
+      const points = tf.tensor3d([
+        [
+          [1.5, 2.5],
+          [0, 0],
+        ],
+      ]);
       await expectNoTensorLeak(() => sampleJointFeatures(features, points).dispose(), 'sampleJointFeatures');
       tf.dispose([features, points]);
     });
@@ -177,6 +182,32 @@ describe('JointFeatureSampler validation', () => {
         [3, 3, 2],
       ]),
     ).toThrow("JointFeatureSampler: points shape must be the features' batch size 2, but received [3, 3, 2].");
+  });
+
+  it('rejects feature maps with H = 0 or W = 0 (no pixel to sample), layer and functional core', () => {
+    const points = tf.tensor3d([[[0, 0]]]);
+    for (const shape of [
+      [1, 0, 4, 1],
+      [1, 4, 0, 1],
+    ]) {
+      const f = tf.zeros(shape);
+      const received = `but received [${shape.join(', ')}].`;
+      expect(() => sampleJointFeatures(f, points)).toThrow(PhalanxShapeError);
+      expect(() => sampleJointFeatures(f, points)).toThrow(
+        `sampleJointFeatures: features must be a map of at least 1×1 pixels (H, W ≥ 1), ${received}`,
+      );
+      expect(() => jointFeatureSampler().apply([f, points])).toThrow(
+        `JointFeatureSampler: features shape must be a map of at least 1×1 pixels (H, W ≥ 1), ${received}`,
+      );
+      f.dispose();
+    }
+    expect(() =>
+      jointFeatureSampler().build([
+        [null, 4, 0, 2],
+        [null, 3, 2],
+      ]),
+    ).toThrow(PhalanxShapeError);
+    points.dispose();
   });
 
   it('the functional core rejects mismatched tensors', () => {

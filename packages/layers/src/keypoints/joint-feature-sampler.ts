@@ -13,6 +13,16 @@ import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } fr
 const COMPONENT = 'JointFeatureSampler';
 
 /**
+ * Throws a `PhalanxShapeError` when a `[B, H, W, C]` map has H = 0 or W = 0 (unknown sizes pass): there is
+ * no pixel to sample.
+ */
+function checkSpatialSize(component: string, argument: string, shape: readonly (number | null)[]): void {
+  if (shape[1] === 0 || shape[2] === 0) {
+    throw new PhalanxShapeError(component, argument, 'a map of at least 1×1 pixels (H, W ≥ 1)', shape);
+  }
+}
+
+/**
  * Bilinear sampling as one custom-gradient op (PyTorch's `grid_sampler_2d` algorithm, in pixels).
  *
  * Forward: the four corners `(x0 + i, y0 + k)`, `x0 = ⌊x⌋`, `y0 = ⌊y⌋`, `i, k ∈ {0, 1}`, with weights
@@ -103,8 +113,8 @@ const bilinearSample = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
  * pixels of each point are read (gather) and written in the backward pass (`scatterND`), inside one
  * `tf.customGrad`, so it is fast and trains on wasm (which has no gather gradient).
  *
- * **Shapes**: `features [B, H, W, C]`, `points [B, J, 2]` (x, y in the feature map's pixels) →
- * `[B, J, C]`.
+ * **Shapes**: `features [B, H, W, C]` with H, W ≥ 1, `points [B, J, 2]` (x, y in the feature map's
+ * pixels) → `[B, J, C]`.
  *
  * @example
  * const features = tf.randomNormal([2, 64, 64, 256]);
@@ -115,6 +125,7 @@ export function sampleJointFeatures(features: tf.Tensor, points: tf.Tensor): tf.
   if (features.rank !== 4) {
     throw new PhalanxShapeError('sampleJointFeatures', 'features', 'a [B, H, W, C] tensor', features.shape);
   }
+  checkSpatialSize('sampleJointFeatures', 'features', features.shape);
   if (points.rank !== 3 || points.shape[2] !== 2 || points.shape[0] !== features.shape[0]) {
     throw new PhalanxShapeError(
       'sampleJointFeatures',
@@ -170,6 +181,7 @@ export class JointFeatureSampler extends PhalanxLayer {
     if (features.length !== 4) {
       throw new PhalanxShapeError(COMPONENT, 'features shape', 'rank 4 [B, H, W, C]', features);
     }
+    checkSpatialSize(COMPONENT, 'features shape', features);
     if (points.length !== 3 || points[2] !== 2) {
       throw new PhalanxShapeError(COMPONENT, 'points shape', '[B, J, 2] (x, y per joint)', points);
     }

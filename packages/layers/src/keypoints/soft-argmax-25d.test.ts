@@ -231,6 +231,36 @@ describe('SoftArgmax25D validation', () => {
     ).toThrow('SoftArgmax25D: depthMaps shape must be');
   });
 
+  it('rejects maps with H = 0 or W = 0 (no pixel: the keypoints would be NaN)', () => {
+    const message = (component: string, argument: string, shape: (number | null)[]) =>
+      `${component}: ${argument} must be a map of at least 1×1 pixels (H, W ≥ 1), but received [${shape.map(String).join(', ')}].`;
+    for (const shape of [
+      [1, 0, 4, 6],
+      [1, 4, 0, 6],
+    ]) {
+      const volume = tf.zeros(shape);
+      expect(() => volumetricSoftArgmax25D(volume, 3, 2)).toThrow(PhalanxShapeError);
+      expect(() => volumetricSoftArgmax25D(volume, 3, 2)).toThrow(message('volumetricSoftArgmax25D', 'volume', shape));
+      expect(() => softArgmax25D({ numJoints: 3, depthBins: 2 }).apply(volume)).toThrow(
+        message('SoftArgmax25D', 'input shape', shape),
+      );
+      const maps = tf.zeros([...shape.slice(0, 3), 2]);
+      expect(() => latentSoftArgmax25D(maps, maps)).toThrow(PhalanxShapeError);
+      expect(() => latentSoftArgmax25D(maps, maps)).toThrow(
+        message('latentSoftArgmax25D', 'heatmaps', maps.shape as number[]),
+      );
+      expect(() => softArgmax25D({ mode: 'latent', numJoints: 2 }).apply([maps, maps])).toThrow(
+        message('SoftArgmax25D', 'heatmaps shape', maps.shape as number[]),
+      );
+      tf.dispose([volume, maps]);
+    }
+    // Symbolic shapes: refused at build; unknown sizes still pass.
+    expect(() => softArgmax25D(config({})).build([null, 0, 8, 12])).toThrow(
+      message('SoftArgmax25D', 'input shape', [null, 0, 8, 12]),
+    );
+    expect(() => softArgmax25D(config({})).build([null, null, null, 12])).not.toThrow();
+  });
+
   it('rejects a one-pixel-wide map with normalized coordinates', () => {
     const layer = softArgmax25D(config({ coordinates: 'normalized' }));
     expect(() => layer.build([null, 8, 1, 12])).toThrow(

@@ -108,6 +108,16 @@ function coordinateGrid(
   return grid as tf.Tensor2D;
 }
 
+/**
+ * Throws a `PhalanxShapeError` when a `[B, H, W, ·]` map has H = 0 or W = 0 (unknown sizes pass): a softmax
+ * over no pixels has no expectation, it would be NaN.
+ */
+function checkSpatialSize(component: string, argument: string, shape: readonly (number | null)[]): void {
+  if (shape[1] === 0 || shape[2] === 0) {
+    throw new PhalanxShapeError(component, argument, 'a map of at least 1×1 pixels (H, W ≥ 1)', shape);
+  }
+}
+
 /** Multiplies logits `[B, J, …]` by β: a number, or a tensor `[J]` (one β per joint). */
 function scaleByBeta(x: tf.Tensor, beta: number | tf.Tensor): tf.Tensor {
   if (typeof beta === 'number') return beta === 1 ? x : tf.mul(x, beta);
@@ -191,7 +201,7 @@ function volumeExpectation(
  * for z): the marginals of a joint softmax are exactly those softmaxes. With β ≠ 1 the two differ
  * (the release scales the marginal logits, here the volume is scaled).
  *
- * **Shapes**: `volume [B, H, W, J·D]` with channel `j·D + d` → `keypoints [B, J, 3]`;
+ * **Shapes**: `volume [B, H, W, J·D]` with channel `j·D + d`, H, W ≥ 1 → `keypoints [B, J, 3]`;
  * `probabilities [B, H, W, J]` (the volume's distribution summed over D) when asked for.
  *
  * @example
@@ -215,6 +225,7 @@ export function volumetricSoftArgmax25D(
       volume.shape,
     );
   }
+  checkSpatialSize('volumetricSoftArgmax25D', 'volume', volume.shape);
   return tf.tidy(() => {
     const [batch, height, width] = volume.shape;
     const cells = height * width * depthBins;
@@ -242,7 +253,7 @@ export function volumetricSoftArgmax25D(
  * with x, y in pixels (or divided by W−1, H−1 when `coordinates: 'normalized'`); z is in the depth
  * map's own units.
  *
- * **Shapes**: `heatmaps [B, H, W, J]`, `depthMaps [B, H, W, J]` → `keypoints [B, J, 3]`;
+ * **Shapes**: `heatmaps [B, H, W, J]`, `depthMaps [B, H, W, J]`, H, W ≥ 1 → `keypoints [B, J, 3]`;
  * `probabilities [B, H, W, J]` when asked for.
  *
  * @example
@@ -259,6 +270,7 @@ export function latentSoftArgmax25D(
   if (heatmaps.rank !== 4) {
     throw new PhalanxShapeError('latentSoftArgmax25D', 'heatmaps', 'a [B, H, W, J] tensor', heatmaps.shape);
   }
+  checkSpatialSize('latentSoftArgmax25D', 'heatmaps', heatmaps.shape);
   if (!tf.util.arraysEqual(heatmaps.shape, depthMaps.shape)) {
     throw new PhalanxShapeError(
       'latentSoftArgmax25D',
@@ -400,6 +412,7 @@ export class SoftArgmax25D extends PhalanxLayer {
         throw new PhalanxShapeError(COMPONENT, `${name} shape`, what, shape);
       }
       const [, height, width] = shape;
+      checkSpatialSize(COMPONENT, `${name} shape`, shape);
       if (this.coordinates === 'normalized' && ((height != null && height < 2) || (width != null && width < 2))) {
         throw new PhalanxShapeError(
           COMPONENT,

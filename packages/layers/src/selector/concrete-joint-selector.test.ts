@@ -7,12 +7,14 @@ import {
   expectNumericGradient,
   expectSaveLoadIdentical,
   forEachBackend,
+  IN_BROWSER,
   modelAround,
   readJson,
   runLayerCase,
   type GoldenLayerCase,
+  useBackend,
 } from '@phalanx/testing';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ConcreteJointSelector,
   concreteJointSelector,
@@ -293,5 +295,33 @@ forEachBackend(() => {
       expect(() => hardSelection(tf.zeros([4]))).toThrow('hardSelection: logits must be a rank-2 tensor [J, G]');
       expect(() => layer.computeOutputShape([null, 3, 4])).toThrow('ConcreteJointSelector: input must be');
     });
+  });
+});
+
+describe('TSDoc examples', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it.skipIf(IN_BROWSER)('the selectJoints example runs as written (logits [J, G])', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const source = await readFile(new URL('./concrete-joint-selector.ts', import.meta.url), 'utf8');
+    const at = source.indexOf('export function selectJoints(');
+    const doc = source.slice(source.lastIndexOf('/**', at), at);
+    // The example's lines without the comment markers; plain JavaScript, run as it stands.
+    const body = doc
+      .slice(doc.indexOf('@example') + '@example'.length)
+      .split('\n')
+      .map((line) => line.replace(/^\s*\*\/?\s?/, ''))
+      .join('\n');
+    expect(body).toContain('selectJoints(');
+    const run = new Function('tf', 'selectJoints', 'hardSelection', `${body}\nreturn y;`) as (
+      tfjs: typeof tf,
+      select: typeof selectJoints,
+      hard: typeof hardSelection,
+    ) => tf.Tensor;
+    const y = tf.tidy(() => run(tf, selectJoints, hardSelection));
+    expect(y.shape).toEqual([4, 21, 2]); // [B, J, C], as its comment says
+    y.dispose();
   });
 });

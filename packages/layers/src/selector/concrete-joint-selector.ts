@@ -157,7 +157,7 @@ export function hardSelection(logits: tf.Tensor): tf.Tensor2D {
  * **Shapes**: `x [B, G, J, C]`, `selection [J, G]` → `[B, J, C]`.
  *
  * @example
- * const logits = tf.randomNormal([3, 21]); // [G, J]
+ * const logits = tf.randomNormal([21, 3]); // [J, G]
  * const y = selectJoints(tf.randomNormal([4, 3, 21, 2]), hardSelection(logits)); // [4, 21, 2]
  */
 export function selectJoints(x: tf.Tensor, selection: tf.Tensor): tf.Tensor3D {
