@@ -293,6 +293,26 @@ forEachBackend(() => {
         'selectJoints: selection must be of shape [4, 3], but received [3, 4].',
       );
       expect(() => hardSelection(tf.zeros([4]))).toThrow('hardSelection: logits must be a rank-2 tensor [J, G]');
+      // Non-finite logits: a NaN row, not a silent group 0; groups() refuses to read them.
+      const hard = hardSelection(
+        tf.tensor2d([
+          [0, 2, 1],
+          [Number.NaN, 0, 1],
+          [Infinity, 0, 1],
+        ]),
+      ).arraySync();
+      expect(hard[0]).toEqual([0, 1, 0]);
+      expect(hard[1].every(Number.isNaN) && hard[2].every(Number.isNaN)).toBe(true);
+      const broken = concreteJointSelector({ numJoints: 2, numGroups: 2, seed: 3 });
+      broken.build([null, 2, 2, 1]);
+      broken.setWeights([
+        tf.tensor2d([
+          [0, Number.NaN],
+          [1, 0],
+        ]),
+        ...broken.getWeights().slice(1),
+      ]);
+      expect(() => broken.groups()).toThrow(/ConcreteJointSelector: logits must be finite/);
       expect(() => layer.computeOutputShape([null, 3, 4])).toThrow('ConcreteJointSelector: input must be');
     });
   });

@@ -72,7 +72,10 @@ export function gumbelNoise(shape: number[], seed?: number | string): tf.Tensor 
 function rowArgMaxOneHot(x: tf.Tensor): tf.Tensor {
   const depth = x.shape[x.rank - 1];
   // int32 one-hot then cast: the wasm OneHot kernel ignores a float32 dtype (tfjs 4.22).
-  return tf.cast(tf.oneHot(tf.argMax(x, -1), depth), 'float32');
+  const oneHot = tf.cast(tf.oneHot(tf.argMax(x, -1), depth), 'float32');
+  // + 0 · (row sum): the same one-hot for finite rows, NaN for a row with a NaN or ±∞ (argmax would put
+  // it in group 0 silently).
+  return tf.add(oneHot, tf.mul(tf.sum(x, -1, true), 0));
 }
 
 /** One-hot of the row argmax in the forward pass; the gradient passes through unchanged (dy). */
@@ -138,7 +141,7 @@ export function concreteSelection(
 
 /**
  * The hard selection matrix `S = one_hot(argmax_g logits)`: every joint in exactly one group. Its
- * gradient is zero (argmax is piecewise constant).
+ * gradient is zero (argmax is piecewise constant). A row of logits with a NaN or ±∞ gives a NaN row.
  *
  * **Shapes**: `logits [J, G]` → `[J, G]`.
  *
@@ -376,6 +379,8 @@ export class ConcreteJointSelector extends PhalanxLayer {
   /**
    * The joint indices of each group under the hard assignment `argmax_g logits` (the inference
    * grouping of `'hard'` mode): `groups()[g]` lists the joints in group g, in increasing order.
+   *
+   * @throws PhalanxConfigError when a logit is NaN or ±Infinity (no group can be read from it).
    */
   groups(): number[][] {
     const result: number[][] = Array.from({ length: this.numGroups }, () => []);
@@ -384,7 +389,12 @@ export class ConcreteJointSelector extends PhalanxLayer {
       for (let j = 0; j < this.numJoints; j++) result[0].push(j);
       return result;
     }
-    const assignment = tf.tidy(() => tf.argMax(this.logits!.read(), -1));
+    const logits = this.logits.read();
+    // eslint-disable-next-line no-restricted-syntax -- an inspection method returning host data, not a forward pass
+    if (!tf.tidy(() => tf.all(tf.isFinite(logits)).dataSync()[0])) {
+      throw new PhalanxConfigError(NAME, 'logits', 'finite (to assign every joint a group)', 'NaN or ±Infinity');
+    }
+    const assignment = tf.tidy(() => tf.argMax(logits, -1));
     // eslint-disable-next-line no-restricted-syntax -- an inspection method returning host data, not a forward pass
     const indices = assignment.dataSync();
     assignment.dispose();
