@@ -91,6 +91,18 @@ describe('checkpoint folders', () => {
     return tfl.model({ inputs: x, outputs: y });
   }
 
+  it('writeCheckpoint refuses a state its reader would refuse, writing nothing', async () => {
+    const dir = join(root, 'refused', 'step-00000001');
+    const bad: TrainerState[] = [
+      { ...valid, ema: null, samplesSeen: Number.NaN },
+      { ...valid, ema: null, lastMetrics: 5 as unknown as TrainerState['lastMetrics'] },
+    ];
+    for (const state of bad) {
+      await expect(writeCheckpoint(dir, model(), [], state)).rejects.toThrow(PhalanxFileError);
+      expect(existsSync(join(root, 'refused'))).toBe(false);
+    }
+  });
+
   it('writeCheckpoint replaces an existing folder and leaves no temporary behind; reports finiteness', async () => {
     const dir = join(root, 'write', 'step-00000001');
     const m = model();

@@ -135,6 +135,8 @@ export async function writeCheckpoint(
   state: TrainerState,
   options: WriteCheckpointOptions = {},
 ): Promise<CheckpointSummary> {
+  // What the reader would refuse is refused here, before a step's work becomes an unreadable checkpoint.
+  parseTrainerState(JSON.stringify({ ...state, finite: true }), join(dir, CHECKPOINT_FILES.state));
   const staged = `${dir}.tmp-${uniqueSuffix()}`;
   try {
     await mkdir(staged, { recursive: true });

@@ -3,6 +3,7 @@
  * resume rules — a function is reopened at the position to continue from, a plain iterable skips the
  * batches a resumed run already consumed.
  */
+import { PhalanxConfigError } from '@phalanx/errors';
 
 /** Where the data stands: what a data function is opened with. */
 export interface DataPosition {
@@ -72,6 +73,10 @@ export class BatchStream<B> {
       if (r.done) return null;
     }
     this.fresh = false;
+    // null means "the data ended" to the loop: a null batch from the source must not end training silently.
+    if (r.value == null) {
+      throw new PhalanxConfigError('Trainer.fit', 'data', 'to yield batches, not null or undefined', r.value);
+    }
     return r.value;
   }
 

@@ -3,7 +3,7 @@
  * checkpoint to resume from.
  */
 import { join } from 'node:path';
-import { checkInteger, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkInteger, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import type { TrainerCallbacks } from './callbacks/callback';
 import { Checkpointing } from './callbacks/checkpointing';
 import { PeriodicEvaluation, type BestMetricSpec, type EvaluateFn } from './callbacks/evaluation';
@@ -94,6 +94,22 @@ export function resolveFitOptions<B>(options: FitOptions<B>): FitPlan<B> {
   if (options === null || typeof options !== 'object')
     throw new PhalanxConfigError(name, 'options', 'an object', options);
   const total = checkInteger(name, 'steps', options.steps, 1);
+  const data: unknown = options.data;
+  const iterable =
+    typeof data === 'function' ||
+    (data !== null &&
+      typeof data === 'object' &&
+      (typeof (data as AsyncIterable<B>)[Symbol.asyncIterator] === 'function' ||
+        typeof (data as Iterable<B>)[Symbol.iterator] === 'function'));
+  if (!iterable) {
+    throw new PhalanxConfigError(
+      name,
+      'data',
+      'an iterable, an async iterable or a function of the position',
+      data,
+      describeCompact,
+    );
+  }
   const evaluateEvery =
     options.evaluateEvery === undefined ? undefined : checkInteger(name, 'evaluateEvery', options.evaluateEvery, 1);
   const checkpointEvery =

@@ -490,6 +490,52 @@ function dropoutModel(seeds: { attn: number; drop: number } = { attn: 5, drop: 6
   return tfl.model({ inputs: x, outputs: y, name: 'drop' });
 }
 
+describe('Trainer.fit: what it would write, it can read back', () => {
+  it('refuses bad data, a null batch, non-record metrics and non-integer batch sizes by name, before a checkpoint', async () => {
+    const root = join(dir, 'refusals');
+    for (const data of [undefined, 5, null, { next: () => 1 }])
+      await expect(
+        trainer(smallModel()).fit({ data: data as unknown as Batch[], steps: 2, handleSigint: false }),
+      ).rejects.toThrow(/Trainer.fit: data must be an iterable, an async iterable or a function/);
+    const withNull = function* (): Generator<Batch | null> {
+      yield makeBatch(0, [2]);
+      yield null;
+    };
+    await expect(
+      trainer(smallModel()).fit({ data: withNull() as Iterable<Batch>, steps: 3, handleSigint: false }),
+    ).rejects.toThrow(/data must be to yield batches, not null or undefined/);
+    for (const metrics of [5, 'x', [1], { a: 'x' }, null]) {
+      const result = trainer(smallModel()).fit({
+        data: () => batchesFrom(0, [2]),
+        steps: 2,
+        checkpointDir: join(root, 'metrics'),
+        checkpointEvery: 1,
+        evaluate: async () => metrics as unknown as Record<string, number>,
+        evaluateEvery: 1,
+        handleSigint: false,
+      });
+      await expect(result).rejects.toThrow(/PeriodicEvaluation: evaluate must be to resolve to a record of numbers/);
+    }
+    await expect(
+      trainer(smallModel(), { batchSize: () => Number.NaN }).fit({
+        data: () => batchesFrom(0, [2]),
+        steps: 2,
+        checkpointDir: join(root, 'sizes'),
+        handleSigint: false,
+      }),
+    ).rejects.toThrow(/Trainer.trainStep: batchSize\(batches\[0\]\) must be an integer ≥ 0, but received NaN/);
+    // Nothing unreadable was left: every checkpoint written before a refusal resumes.
+    const resumed = await trainer(smallModel()).fit({
+      data: () => batchesFrom(0, [2]),
+      steps: 2,
+      checkpointDir: join(root, 'metrics'),
+      resume: true,
+      handleSigint: false,
+    });
+    expect(resumed.step).toBe(2);
+  });
+});
+
 describe('Trainer.fit: noise streams of seeded dropout in checkpoints', () => {
   async function run(
     model: tfl.LayersModel,

@@ -392,7 +392,14 @@ export class Trainer<B = unknown> implements TrainerHandle {
     const step = this.stepCount;
     await this.emit('onStepBegin', { step, microBatches: batches.length });
     const learningRates = applyLearningRates(NAME, this.groups, step);
-    const sizes = batches.map((b) => this.batchSizeOf(b));
+    const sizes = batches.map((b, i) => {
+      const size = this.batchSizeOf(b);
+      // A checkpoint records the samples seen: a non-integer would write a state no resume can read.
+      if (!Number.isSafeInteger(size) || size < 0) {
+        throw new PhalanxConfigError(`${NAME}.trainStep`, `batchSize(batches[${i}])`, 'an integer ≥ 0', size);
+      }
+      return size;
+    });
     const measures = await this.computeAndApply(batches, sizes, step);
     const samples = sizes.reduce((a, b) => a + b, 0);
     this.stepCount += 1;

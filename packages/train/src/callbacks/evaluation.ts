@@ -1,7 +1,8 @@
 /**
  * Periodic evaluation with best-metric tracking, as a trainer callback.
  */
-import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
+import * as tf from '@tensorflow/tfjs-core';
+import { checkInteger, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import type { BestMetric } from '../trainer-state';
 import type { LoopEndInfo, StepResult, TrainBeginInfo, TrainerCallbacks, TrainerHandle } from './callback';
 
@@ -97,10 +98,33 @@ export class PeriodicEvaluation implements TrainerCallbacks {
     this.lastStep = step;
     const t0 = performance.now();
     const metrics = await trainer.withEvaluationWeights(() => this.evaluate({ step }));
+    checkMetrics(metrics);
     const ms = performance.now() - t0;
     trainer.metrics.last = metrics;
     const improved = updateBest(trainer.metrics, metrics, step);
     await trainer.emit('onEvaluate', { step, metrics, ms, best: trainer.metrics.best, improved });
+  }
+}
+
+/**
+ * Throws unless `evaluate` resolved to a plain record of numbers (what the log and every checkpoint's
+ * `lastMetrics` hold: anything else would be written as a state no resume can read).
+ */
+function checkMetrics(metrics: unknown): asserts metrics is Record<string, number> {
+  const plain =
+    metrics !== null &&
+    typeof metrics === 'object' &&
+    !Array.isArray(metrics) &&
+    !(metrics instanceof tf.Tensor) &&
+    Object.values(metrics).every((v) => typeof v === 'number');
+  if (!plain) {
+    throw new PhalanxConfigError(
+      'PeriodicEvaluation',
+      'evaluate',
+      'to resolve to a record of numbers',
+      metrics,
+      describeCompact,
+    );
   }
 }
 
