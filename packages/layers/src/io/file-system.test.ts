@@ -176,6 +176,27 @@ describe('fileSystem: manifest paths stay inside the model folder', () => {
     );
   });
 
+  it('refuses a weight name given twice or missing, which would load the wrong values or leave one unset', async () => {
+    const dir = join(root, 'model');
+    await smallModel().save(fileSystem(dir));
+    const original = readFileSync(join(dir, 'model.json'), 'utf8');
+    const weightsBin = readFileSync(join(dir, 'weights.bin'));
+    const edit = (change: (weights: tf.io.WeightsManifestEntry[]) => void, extraBytes = 0) => {
+      const json = JSON.parse(original) as tf.io.ModelJSON;
+      change(json.weightsManifest[0].weights);
+      writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+      writeFileSync(join(dir, 'weights.bin'), Buffer.concat([weightsBin, Buffer.alloc(extraBytes)]));
+    };
+    const before = tf.memory().numTensors;
+    edit((w) => w.push({ ...w[0] }), 4 * w0Size(original));
+    await expectLoadError(dir, /weightsManifest\[0\]\.weights\[4\] repeats the weight '/);
+    for (const name of [undefined, '', 7]) {
+      edit((w) => ((w[1] as { name: unknown }).name = name));
+      await expectLoadError(dir, /weightsManifest\[0\]\.weights\[1\]\.name must be a non-empty string/);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('names weight entries that are not objects', async () => {
     const dir = join(root, 'model');
     await smallModel().save(fileSystem(dir));
@@ -258,3 +279,9 @@ describe('fileSystem save is atomic', () => {
     expect(seen.new).toBeGreaterThan(0);
   });
 });
+
+/** The element count of the first weight in a model.json text. */
+function w0Size(modelJson: string): number {
+  const json = JSON.parse(modelJson) as tf.io.ModelJSON;
+  return json.weightsManifest[0].weights[0].shape.reduce((a, b) => a * b, 1);
+}

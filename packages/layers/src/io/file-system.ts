@@ -195,6 +195,7 @@ async function loadWeights(
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: ArrayBuffer[] = [];
   const read = new Set<string>();
+  const names = new Set<string>();
   if (!Array.isArray(manifest)) throw new PhalanxFileError(jsonPath, 'weightsManifest', 'must be a list');
   for (const [g, group] of manifest.entries()) {
     if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
@@ -208,6 +209,16 @@ async function loadWeights(
           'must be an object {name, shape, dtype}',
         );
       }
+      // Weights are restored by name: a second entry of one name would shadow the first (its values
+      // decoded for nothing) or leave a weight unset.
+      const name = (spec as { name?: unknown }).name;
+      if (typeof name !== 'string' || name === '') {
+        throw new PhalanxFileError(jsonPath, `weightsManifest[${g}].weights[${w}].name`, 'must be a non-empty string');
+      }
+      if (names.has(name)) {
+        throw new PhalanxFileError(jsonPath, `weightsManifest[${g}].weights[${w}]`, `repeats the weight '${name}'`);
+      }
+      names.add(name);
     }
     specs.push(...group.weights);
     for (const [p, relative] of group.paths.entries()) {
