@@ -4,7 +4,8 @@
  * finite checkpoint; leftovers of killed writers are cleaned up.
  */
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { PhalanxFileError } from '@phalanx/errors';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseTrainerState } from './trainer-state';
 
 /** The file whose presence marks a complete checkpoint folder. */
@@ -42,6 +43,11 @@ async function exists(path: string): Promise<boolean> {
  * that folder, which {@link recoverCheckpointFolder} puts back.
  */
 export async function replaceFolder(staged: string, target: string): Promise<void> {
+  const current = await stat(target).catch(() => null);
+  if (current !== null && !current.isDirectory()) {
+    // A file of a checkpoint's name is not ours to delete.
+    throw new PhalanxFileError(target, 'checkpoint folder', 'is a file, not a folder: move it away');
+  }
   if (!(await exists(target))) {
     await rename(staged, target);
     return;
@@ -50,6 +56,26 @@ export async function replaceFolder(staged: string, target: string): Promise<voi
   await rename(target, aside);
   await rename(staged, target);
   await rm(aside, { recursive: true, force: true });
+}
+
+/**
+ * Checks, without writing anything, that the checkpoint root `dir` is a folder or can be made one: it and
+ * its nearest existing ancestor must be folders. A file in the way is a `PhalanxFileError` raised before
+ * training, rather than after its first steps.
+ *
+ * @example
+ * await checkCheckpointRoot('runs/a');
+ */
+export async function checkCheckpointRoot(dir: string): Promise<void> {
+  for (let path = resolve(dir); ; path = dirname(path)) {
+    const info = await stat(path).catch(() => null);
+    if (info !== null) {
+      if (info.isDirectory()) return;
+      const what = path === resolve(dir) ? 'is a file, not a folder' : `cannot be made: ${path} is a file`;
+      throw new PhalanxFileError(dir, 'checkpoint folder', what);
+    }
+    if (dirname(path) === path) return;
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -524,6 +524,46 @@ describe('Trainer.fit: what it would write, it can read back', () => {
         handleSigint: false,
       }),
     ).rejects.toThrow(/Trainer.trainStep: batchSize\(batches\[0\]\) must be an integer ≥ 0, but received NaN/);
+    // A checkpoint root that is a file: a named error before the first step, for any log setting.
+    const file = join(root, 'a-file');
+    mkdirSync(root, { recursive: true });
+    writeFileSync(file, 'not a folder');
+    for (const logFile of [undefined, null]) {
+      let steps = 0;
+      const t = trainer(smallModel(), { callbacks: [{ onStepEnd: (): void => void (steps += 1) }] });
+      await expect(
+        t.fit({
+          data: () => batchesFrom(0, [2]),
+          steps: 2,
+          checkpointDir: file,
+          checkpointEvery: 1,
+          logFile,
+          handleSigint: false,
+        }),
+      ).rejects.toThrow(/a-file: checkpoint folder is a file, not a folder/);
+      expect(steps).toBe(0);
+    }
+    await expect(
+      trainer(smallModel()).fit({
+        data: () => batchesFrom(0, [2]),
+        steps: 1,
+        checkpointDir: join(file, 'run'),
+        handleSigint: false,
+      }),
+    ).rejects.toThrow(/run: checkpoint folder cannot be made: .*a-file is a file/);
+    // A file with a checkpoint's name inside the root is not replaced.
+    mkdirSync(join(root, 'files'), { recursive: true });
+    writeFileSync(join(root, 'files', 'step-00000001'), 'mine');
+    await expect(
+      trainer(smallModel()).fit({
+        data: () => batchesFrom(0, [2]),
+        steps: 1,
+        checkpointDir: join(root, 'files'),
+        checkpointEvery: 1,
+        handleSigint: false,
+      }),
+    ).rejects.toThrow(/step-00000001: checkpoint folder is a file, not a folder/);
+    expect(readFileSync(join(root, 'files', 'step-00000001'), 'utf8')).toBe('mine');
     // Nothing unreadable was left: every checkpoint written before a refusal resumes.
     const resumed = await trainer(smallModel()).fit({
       data: () => batchesFrom(0, [2]),

@@ -31,7 +31,7 @@ import {
 } from './callbacks/callback';
 import { RunHistory } from './callbacks/history';
 import { CHECKPOINT_FILES, writeCheckpoint } from './checkpoint';
-import { recoverCheckpointFolder } from './checkpoint-folders';
+import { checkCheckpointRoot, recoverCheckpointFolder } from './checkpoint-folders';
 import { BatchStream } from './data-source';
 import { ExponentialMovingAverage, type EmaOptions } from './ema';
 import { chooseResumeCheckpoint, fitCallbacks, resolveFitOptions, type FitOptions } from './fit-options';
@@ -532,6 +532,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
    */
   async fit(options: FitOptions<B>): Promise<FitResult> {
     const plan = resolveFitOptions(options);
+    if (plan.root !== null) await checkCheckpointRoot(plan.root);
     const choice = await chooseResumeCheckpoint(plan.resume, plan.root);
     if (choice.dir !== null && plan.total < choice.step) {
       throw new PhalanxConfigError(
