@@ -285,6 +285,35 @@ forEachBackend(() => {
     tf.dispose([up, ...xs]);
   });
 
+  it('the functional core checks its options, batches and weights by name, as the layer does', () => {
+    const [q, kv] = [tf.zeros([2, 3, 5]), tf.zeros([2, 4, 6])];
+    const weights = {
+      queryKernel: tf.zeros([5, 4]),
+      keyKernel: tf.zeros([6, 4]),
+      valueKernel: tf.zeros([6, 4]),
+      outputKernel: tf.zeros([4, 4]),
+    };
+    const before = tf.memory().numTensors;
+    const call = (w: object, o: object, query = q, key = kv) =>
+      multiHeadAttentionCore(query, key, key, w as typeof weights, { numHeads: 2, ...o });
+    const refused: [() => unknown, RegExp][] = [
+      [() => call(weights, { attentionDropout: Number.NaN, training: true }), /attentionDropout must be/],
+      [() => call(weights, { attentionDropout: -0.5, training: true }), /attentionDropout must be/],
+      [() => call(weights, { attentionDropout: 1, training: true }), /attentionDropout must be/],
+      [() => call(weights, { training: 'yes' }), /training must be/],
+      [() => call(weights, { dropoutSeed: Number.NaN }), /dropoutSeed must be a finite number or a string/],
+      [() => call(weights, {}, q, tf.zeros([1, 4, 6])), /key must be \[B, T, C\] with B = 2 \(as query\)/],
+      [() => call({}, {}), /outputKernel must be a tf.Tensor/],
+      [() => call({ ...weights, outputKernel: tf.zeros([4]) }, {}), /outputKernel must be of shape \[D, D\]/],
+      [() => call({ ...weights, queryKernel: tf.zeros([3, 4]) }, {}), /queryKernel must be of shape \[5, 4\]/],
+      [() => call({ ...weights, valueBias: tf.zeros([3]) }, {}), /valueBias must be of shape \[4\]/],
+    ];
+    for (const [f, message] of refused) expect(f, String(message)).toThrow(message);
+    expect(tf.memory().numTensors).toBe(before + 4); // the four malformed tensors made above, nothing else
+    const { output } = call(weights, { attentionDropout: 0.5 });
+    expect(output.shape).toEqual([2, 3, 4]);
+  });
+
   it('attention dropout acts in training only', () => {
     const layer = multiHeadAttention({ numHeads: 2, units: 4, attentionDropout: 0.5, returnAttention: true });
     tf.tidy(() => {

@@ -7,7 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { registerTorchConverter, type TorchParam } from '../io/torch-converters';
-import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkBoolean, checkInteger, describeCompact, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { checkArgs, checkElements, checkRate, checkSize } from '../util/checks';
 import {
   nthInitializer,
@@ -104,33 +104,30 @@ export function multiHeadAttentionCore(
   /** `[B, H, Tq, Tk]`: the attention weights of every head, before dropout (rows sum to 1). */
   attention: tf.Tensor;
 } {
-  checkArgs('multiHeadAttentionCore', 'weights', weights);
-  const {
-    numHeads,
-    attentionDropout = MULTI_HEAD_ATTENTION_DEFAULTS.attentionDropout,
-    training = false,
-  } = checkArgs('multiHeadAttentionCore', 'options', options);
-  checkInteger('multiHeadAttentionCore', 'numHeads', numHeads, 1);
+  checkArgs(CORE, 'weights', weights);
+  const { numHeads, attentionDropout, training } = checkCoreOptions(checkArgs(CORE, 'options', options));
   for (const [name, t] of [
     ['query', query],
     ['key', key],
     ['value', value],
   ] as const) {
-    if (t.rank !== 3) throw new PhalanxShapeError('multiHeadAttentionCore', name, 'of rank 3 [B, T, C]', t.shape);
-  }
-  const units = (weights.outputKernel.shape as number[])[1];
-  if (units % numHeads !== 0) {
-    throw new PhalanxConfigError('multiHeadAttentionCore', 'numHeads', `a divisor of units D = ${units}`, numHeads);
+    if (t.rank !== 3) throw new PhalanxShapeError(CORE, name, 'of rank 3 [B, T, C]', t.shape);
   }
   const [batch, queryLength] = query.shape as number[];
   const keyLength = (key.shape as number[])[1];
+  for (const [name, t] of [
+    ['key', key],
+    ['value', value],
+  ] as const) {
+    if (t.shape[0] !== batch)
+      throw new PhalanxShapeError(CORE, name, `[B, T, C] with B = ${batch} (as query)`, t.shape);
+  }
   if ((value.shape as number[])[1] !== keyLength) {
-    throw new PhalanxShapeError(
-      'multiHeadAttentionCore',
-      'value',
-      `[B, Tk, Dv] with Tk = ${keyLength} (as key)`,
-      value.shape,
-    );
+    throw new PhalanxShapeError(CORE, 'value', `[B, Tk, Dv] with Tk = ${keyLength} (as key)`, value.shape);
+  }
+  const units = checkCoreWeights(weights, query.shape[2] as number, key.shape[2] as number, value.shape[2] as number);
+  if (units % numHeads !== 0) {
+    throw new PhalanxConfigError(CORE, 'numHeads', `a divisor of units D = ${units}`, numHeads);
   }
   const depth = units / numHeads;
 
@@ -157,6 +154,58 @@ export function multiHeadAttentionCore(
     if (weights.outputBias != null) output = tf.add(output, weights.outputBias);
     return { output: tf.reshape(output, [batch, queryLength, units]), attention };
   });
+}
+
+const CORE = 'multiHeadAttentionCore';
+
+/** The options of {@link multiHeadAttentionCore}, checked as the layer checks them, defaults filled in. */
+function checkCoreOptions(options: MultiHeadAttentionOptions): {
+  numHeads: number;
+  attentionDropout: number;
+  training: boolean;
+} {
+  const { dropoutSeed } = options;
+  if (dropoutSeed !== undefined && typeof dropoutSeed !== 'string' && !Number.isFinite(dropoutSeed)) {
+    throw new PhalanxConfigError(CORE, 'dropoutSeed', 'a finite number or a string', dropoutSeed);
+  }
+  return {
+    numHeads: checkInteger(CORE, 'numHeads', options.numHeads, 1),
+    attentionDropout: checkRate(
+      CORE,
+      'attentionDropout',
+      options.attentionDropout ?? MULTI_HEAD_ATTENTION_DEFAULTS.attentionDropout,
+    ),
+    training: checkBoolean(CORE, 'training', options.training ?? false),
+  };
+}
+
+/**
+ * Checks every weight against {@link MultiHeadAttentionWeights} for inputs of widths Dq, Dk, Dv; returns D.
+ * A missing kernel or a non-tensor is a `PhalanxConfigError`, a wrong shape a `PhalanxShapeError`.
+ */
+function checkCoreWeights(weights: MultiHeadAttentionWeights, dq: number, dk: number, dv: number): number {
+  const tensor = (name: keyof MultiHeadAttentionWeights, required: boolean): tf.Tensor | null => {
+    const w: unknown = weights[name];
+    if (w == null && !required) return null;
+    if (!(w instanceof tf.Tensor)) throw new PhalanxConfigError(CORE, name, 'a tf.Tensor', w, describeCompact);
+    return w;
+  };
+  const output = tensor('outputKernel', true) as tf.Tensor;
+  if (output.rank !== 2 || output.shape[0] !== output.shape[1]) {
+    throw new PhalanxShapeError(CORE, 'outputKernel', 'of shape [D, D]', output.shape);
+  }
+  const units = output.shape[1];
+  const expect = (name: keyof MultiHeadAttentionWeights, shape: number[], required: boolean): void => {
+    const w = tensor(name, required);
+    if (w !== null && (w.rank !== shape.length || w.shape.some((size, i) => size !== shape[i]))) {
+      throw new PhalanxShapeError(CORE, name, `of shape [${shape.join(', ')}]`, w.shape);
+    }
+  };
+  expect('queryKernel', [dq, units], true);
+  expect('keyKernel', [dk, units], true);
+  expect('valueKernel', [dv, units], true);
+  for (const bias of ['queryBias', 'keyBias', 'valueBias', 'outputBias'] as const) expect(bias, [units], false);
+  return units;
 }
 
 /**
