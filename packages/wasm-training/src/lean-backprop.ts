@@ -230,16 +230,9 @@ function reductionGradient(
  * The engine's `addTapeNode`, then, under one tape (`gradientDepth` 1), the gradient of a float32
  * `Sum` or `Mean` node replaced by {@link reductionGradient} (the same values, fewer milliseconds).
  */
-function leanAddTapeNode(
-  this: LeanEngine,
-  kernelName: string,
-  inputs: Record<string, tf.Tensor>,
-  outputs: tf.Tensor[],
-  gradientsFunc: unknown,
-  saved: tf.Tensor[],
-  attrs: tf.NamedAttrMap,
-): void {
-  (originalAddTapeNode as AddTapeNode).call(this, kernelName, inputs, outputs, gradientsFunc, saved, attrs);
+function leanAddTapeNode(this: LeanEngine, ...args: Parameters<AddTapeNode>): void {
+  (originalAddTapeNode as AddTapeNode).apply(this, args);
+  const [kernelName, inputs, outputs, , , attrs] = args;
   if (kernelName !== tf.Sum && kernelName !== tf.Mean) return;
   const tape = this.state.activeTape;
   const node = tape?.[tape.length - 1];
