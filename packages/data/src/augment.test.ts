@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { augment, colorMatrix, similarityMatrix, warpSample } from './augment';
 import { projectPoints, renderSyntheticHand } from './synthetic/render';
 import type { HandSample } from './types';
@@ -146,5 +146,21 @@ describe('augment', () => {
     );
     // Without the crop the keypoints frame nothing: a NaN stays the sample's own.
     expect(augment(hidden, { seed: 0, crop: false }).uv[5]).toBeNaN();
+  });
+
+  it('refuses a sample whose image does not hold width × height × 3 values, or of width 0, by name', () => {
+    const s = renderSyntheticHand(2, { size: 32 });
+    const short = { ...s, image: new Uint8Array(10) };
+    expect(() => augment(short, { seed: 1, outputSize: 16 })).toThrow(PhalanxShapeError);
+    expect(() => augment(short, { seed: 1, outputSize: 16 })).toThrow(
+      'augment: sample.image must be 32 × 32 × 3 = 3072 values (Uint8Array or Float32Array), but received 10.',
+    );
+    const empty = { ...s, width: 0, height: 0 };
+    expect(() => augment(empty, { seed: 1, outputSize: 16, crop: false })).toThrow(
+      'augment: sample.width × height must be integers ≥ 1, but received [0, 0].',
+    );
+    expect(() => augment({ ...s, uv: s.uv.subarray(0, 40) }, { seed: 1, outputSize: 16 })).toThrow(
+      'augment: sample.uv must be 42 values (21 joints × (u, v)), but received 40.',
+    );
   });
 });

@@ -10,7 +10,7 @@
 import { checkFinite, checkInteger, checkNonNegative, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { Rng } from './random';
 import { inFrame } from './readers/common';
-import type { HandSample } from './types';
+import { checkHandSample, type HandSample } from './types';
 
 /** Options of `augment`. Ranges are sampled uniformly from the seed. */
 export interface AugmentOptions {
@@ -296,7 +296,9 @@ function checkAugmentOptions(options: AugmentOptions) {
  * Draws augmentation parameters from `options.seed` and applies them (`warpSample`). Deterministic for a seed.
  *
  * Throws `PhalanxConfigError` for options that are not finite numbers, an `outputSize` outside [16, 4096],
- * and (with `crop`, the default) a sample whose `uv` is not finite.
+ * and (with `crop`, the default) a sample whose `uv` is not finite; `PhalanxShapeError` for a sample whose
+ * arrays do not hold what `HandSample` promises (`checkHandSample`: `width`, `height` integers ≥ 1, `image`
+ * of `width × height × 3` values, `uv` 42, `xyz` 63, `K` 9, `visible` 21).
  *
  * @example
  * const sample = renderSyntheticHand(7, { size: 256 });
@@ -305,6 +307,7 @@ function checkAugmentOptions(options: AugmentOptions) {
  */
 export function augment<S extends HandSample>(sample: S, options: AugmentOptions): S {
   const { size, margin, zMin, zMax, rotDeg, shift, col } = checkAugmentOptions(options);
+  checkHandSample('augment', sample);
   const rng = new Rng(options.seed, 0x5eed);
   let cx: number;
   let cy: number;

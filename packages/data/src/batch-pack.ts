@@ -5,7 +5,7 @@
  */
 import { describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { NUM_JOINTS } from '@phalanx/skeleton';
-import type { HandSample } from './types';
+import { checkHandSample, type HandSample } from './types';
 
 /** A batch of B samples of H×W on the host, every array float32 (layouts of `HandBatch`). */
 export interface PackedBatch {
@@ -40,6 +40,11 @@ export function packedBuffers(packed: PackedBatch): ArrayBuffer[] {
  * Packs samples of equal image size into float32 arrays (uint8 images divided by 255): `toBatch` without
  * the tensors.
  *
+ * Throws, before allocating, `PhalanxConfigError` for an empty list or a sample whose image size differs
+ * from `samples[0]`'s, and `PhalanxShapeError` naming the sample and field (e.g. `samples[2].uv`) for a
+ * sample whose arrays do not hold what `HandSample` promises (`checkHandSample`: image `W × H × 3`, `uv` 42,
+ * `xyz` 63, `K` 9, `visible` 21 values).
+ *
  * @example
  * const packed = packSamples([renderSyntheticHand(1, { size: 64 })]);
  * console.log(packed.batchSize, packed.height, packed.images.length); // 1 64 12288
@@ -47,6 +52,19 @@ export function packedBuffers(packed: PackedBatch): ArrayBuffer[] {
 export function packSamples(samples: readonly HandSample[]): PackedBatch {
   const B = samples.length;
   if (B === 0) throw new PhalanxConfigError('toBatch', 'samples', 'a non-empty list', samples, describeCompact);
+  samples.forEach((s, b) => {
+    checkHandSample('toBatch', s, `samples[${b}]`);
+    const first = samples[0]; // checked at b = 0
+    if (s.width !== first.width || s.height !== first.height) {
+      throw new PhalanxConfigError(
+        'toBatch',
+        `samples[${b}] image size`,
+        `${first.width}×${first.height} like samples[0]`,
+        `${s.width}×${s.height}`,
+        describeCompact,
+      );
+    }
+  });
   const { width: W, height: H } = samples[0];
   const images = new Float32Array(B * H * W * 3);
   const uv = new Float32Array(B * NUM_JOINTS * 2);
@@ -55,15 +73,6 @@ export function packSamples(samples: readonly HandSample[]): PackedBatch {
   const scale = new Float32Array(B);
   const visible = new Float32Array(B * NUM_JOINTS);
   samples.forEach((s, b) => {
-    if (s.width !== W || s.height !== H) {
-      throw new PhalanxConfigError(
-        'toBatch',
-        `samples[${b}] image size`,
-        `${W}×${H} like samples[0]`,
-        `${s.width}×${s.height}`,
-        describeCompact,
-      );
-    }
     const n = H * W * 3;
     const o = b * n;
     if (s.image instanceof Float32Array) images.set(s.image, o);

@@ -2,7 +2,10 @@ import { expectNoTensorLeak, useBackend } from '@phalanx/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { augment } from './augment';
+import { PhalanxShapeError } from '@phalanx/errors';
+import { packSamples } from './batch-pack';
 import { batches, disposeBatch, syntheticHands, toBatch, toTfDataset, type HandTensors } from './dataset';
+import type { HandSample } from './types';
 
 beforeAll(async () => {
   await useBackend('cpu');
@@ -83,6 +86,39 @@ describe('batches', () => {
     expect(() =>
       toBatch([...syntheticHands({ seed: 0, size: 32, count: 1 }), ...syntheticHands({ seed: 0, size: 40, count: 1 })]),
     ).toThrow("toBatch: samples[1] image size must be 32×32 like samples[0], but received '40×40'.");
+  });
+
+  it('refuses a sample whose arrays are too short or too long, naming the sample and field, before any tensor', () => {
+    const [a, b] = [...syntheticHands({ seed: 0, size: 16, count: 2 })];
+    const cases: [Partial<HandSample>, string][] = [
+      [{ uv: new Float64Array(3) }, 'samples[1].uv must be 42 values (21 joints × (u, v)), but received 3.'],
+      [{ xyz: new Float64Array(64) }, 'samples[1].xyz must be 63 values (21 joints × (x, y, z)), but received 64.'],
+      [{ K: new Float64Array(4) }, 'samples[1].K must be 9 values (a row-major 3×3 matrix), but received 4.'],
+      [{ visible: new Uint8Array(20) }, 'samples[1].visible must be 21 values (one flag per joint), but received 20.'],
+      [
+        { image: new Uint8Array(5) },
+        'samples[1].image must be 16 × 16 × 3 = 768 values (Uint8Array or Float32Array), but received 5.',
+      ],
+      [
+        { image: new Float32Array(769) },
+        'samples[1].image must be 16 × 16 × 3 = 768 values (Uint8Array or Float32Array), but received 769.',
+      ],
+    ];
+    for (const [edit, message] of cases) {
+      const broken = { ...b, ...edit };
+      const before = tf.memory().numTensors;
+      expect(() => toBatch([a, broken]), message).toThrow(PhalanxShapeError);
+      expect(() => toBatch([a, broken])).toThrow(`toBatch: ${message}`);
+      expect(() => packSamples([a, broken])).toThrow(`toBatch: ${message}`);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    expect(() => toBatch([a, null as unknown as HandSample])).toThrow(
+      'toBatch: samples[1] must be a HandSample object, but received null.',
+    );
+    const empty = { ...a, width: 0, height: 0, image: new Uint8Array(0) };
+    expect(() => toBatch([empty])).toThrow(
+      'toBatch: samples[0].width × height must be integers ≥ 1, but received [0, 0].',
+    );
   });
 });
 

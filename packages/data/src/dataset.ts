@@ -69,6 +69,10 @@ export function disposeBatch(batch: HandBatch): void {
  * Stacks samples of equal image size into a `HandBatch` (uint8 images are divided by 255).
  *
  * **Shapes**: see `HandBatch`.
+ *
+ * Throws (as `packSamples`, before any tensor is made) `PhalanxConfigError` for an empty list or unequal
+ * image sizes, and `PhalanxShapeError` naming the sample and field for a sample whose `image`, `uv`, `xyz`,
+ * `K` or `visible` does not hold `W × H × 3`, 42, 63, 9 or 21 values.
  */
 export function toBatch(samples: readonly HandSample[]): HandBatch {
   return unpackBatch(packSamples(samples));

@@ -79,3 +79,45 @@ export function checkRgbImage(component: string, image: RgbImage, argument = 'im
     throw new PhalanxShapeError(component, `${argument}.data`, expected, (data as { length?: number })?.length);
   }
 }
+
+/** Values each label array of a {@link HandSample} holds, and what they are (for messages). */
+const SAMPLE_ARRAYS = [
+  ['uv', 42, '21 joints × (u, v)'],
+  ['xyz', 63, '21 joints × (x, y, z)'],
+  ['K', 9, 'a row-major 3×3 matrix'],
+  ['visible', 21, 'one flag per joint'],
+] as const;
+
+/**
+ * Throws a `PhalanxShapeError` of `component` unless `sample` holds what a {@link HandSample} promises:
+ * integer `width` and `height` ≥ 1, `image` a `Uint8Array` or `Float32Array` of `width × height × 3` values,
+ * and `uv`, `xyz`, `K`, `visible` of 42, 63, 9 and 21 values. Checks lengths only, not the values.
+ * `argument` names the sample in the message (e.g. `samples[3]`, default `sample`).
+ *
+ * @example
+ * ```ts
+ * checkHandSample('toBatch', renderSyntheticHand(1, { size: 32 }), 'samples[0]'); // fine
+ * ```
+ */
+export function checkHandSample(component: string, sample: HandSample, argument = 'sample'): void {
+  if (sample === null || typeof sample !== 'object') {
+    throw new PhalanxShapeError(component, argument, 'a HandSample object', sample);
+  }
+  const { width, height, image } = sample;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || !(width >= 1 && height >= 1)) {
+    throw new PhalanxShapeError(component, `${argument}.width × height`, 'integers ≥ 1', [width, height]);
+  }
+  const values = width * height * 3;
+  if (!(image instanceof Uint8Array || image instanceof Float32Array) || image.length !== values) {
+    const expected = `${width} × ${height} × 3 = ${values} values (Uint8Array or Float32Array)`;
+    const received = (image as { length?: number } | undefined)?.length;
+    throw new PhalanxShapeError(component, `${argument}.image`, expected, received);
+  }
+  for (const [field, length, what] of SAMPLE_ARRAYS) {
+    const array = sample[field] as ArrayLike<number> | undefined;
+    if (array === null || typeof array !== 'object' || array.length !== length) {
+      const received = array !== null && typeof array === 'object' ? array.length : array;
+      throw new PhalanxShapeError(component, `${argument}.${field}`, `${length} values (${what})`, received);
+    }
+  }
+}

@@ -29,9 +29,42 @@ export interface FreiHandOptions {
 
 /**
  * A FreiHAND dataset; `visible` is 1 for joints in front of the camera (`z > 0`) and inside the image
- * (FreiHAND has no occlusion labels).
+ * (FreiHAND has no occlusion labels). A joint at or behind the camera is kept, not visible; one on the
+ * camera plane (`|z| < 1e-6 m`) has no finite projection, so its `uv` is the principal point
+ * `(K[0][2], K[1][2])` instead (finite, so that no NaN reaches a batch or a masked loss).
  */
 export type FreiHandDataset = HandDataset<DatasetSample>;
+
+/**
+ * Depth (metres, as in `<split>_xyz.json`) below which, in absolute value, a joint lies on the camera plane:
+ * its projection is not finite (or not meaningful), so the reader gives it the principal point as `uv` and
+ * `visible` 0.
+ */
+const FREIHAND_MIN_DEPTH_M = 1e-6;
+
+/**
+ * `uv = project(xyz, K)` and the in-frame flags of one annotation (`xyz` in the sample's unit); joints on the
+ * camera plane (`|z| < FREIHAND_MIN_DEPTH_M` in `fileXyz`, the same joints in the file's metres) get the
+ * principal point as `uv` and `visible` 0.
+ */
+function projectAnnotation(
+  xyz: Float64Array,
+  fileXyz: Float64Array,
+  K: Float64Array,
+  width: number,
+  height: number,
+): { uv: Float64Array; visible: Uint8Array } {
+  const uv = projectPoints(xyz, K);
+  const visible = inFrame(uv, width, height, xyz);
+  for (let j = 0; j < visible.length; j++) {
+    if (Math.abs(fileXyz[3 * j + 2]) < FREIHAND_MIN_DEPTH_M) {
+      uv[2 * j] = K[2];
+      uv[2 * j + 1] = K[5];
+      visible[j] = 0;
+    }
+  }
+  return { uv, visible };
+}
 
 async function readJson(path: string, what: string): Promise<unknown> {
   const bytes = await readBytes(path, what);
@@ -71,7 +104,9 @@ function matrixEntries(data: unknown, path: string, rows: number, cols: number, 
 
 /**
  * Loads FreiHAND annotations and returns a dataset whose `get(i)` decodes the image. Fails with a message
- * naming the file and the field for a missing file, a malformed entry or mismatched counts.
+ * naming the file and the field for a missing file, a malformed entry or mismatched counts. `uv` is
+ * `project(xyz, K)`, except for a joint on the camera plane (`|z| < 1e-6 m`): it is kept, not visible, with
+ * the principal point as `uv` (see {@link FreiHandDataset}), so every `uv` is finite.
  *
  * @example
  * const ds = await openFreiHand({ root: '/data/FreiHAND_pub_v2' });
@@ -128,7 +163,7 @@ export async function openFreiHand(options: FreiHandOptions): Promise<FreiHandDa
         maxPixels: options.maxPixels,
       });
       const p = xyz[index].map((v) => v * f);
-      const uv = projectPoints(p, Ks[index]);
+      const { uv, visible } = projectAnnotation(p, xyz[index], Ks[index], img.width, img.height);
       return {
         id: index,
         imagePath,
@@ -139,7 +174,7 @@ export async function openFreiHand(options: FreiHandOptions): Promise<FreiHandDa
         xyz: p,
         K: Ks[index].slice(),
         scale: scales[index] * f,
-        visible: inFrame(uv, img.width, img.height, p),
+        visible,
       };
     },
     [Symbol.asyncIterator]: () => iterateDataset(ds),

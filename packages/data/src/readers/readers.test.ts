@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { PhalanxFileError } from '@phalanx/errors';
 import { projectPoints } from '../synthetic/render';
 import { openFreiHand } from './freihand';
 import { openRhd, parseRhdAnnotations, RHD_TO_FREIHAND } from './rhd';
@@ -69,6 +70,21 @@ describe('RHD', () => {
     await expect(openRhd({ root: join(fixtures, 'rhd'), hand: 'both' as 'left' })).rejects.toThrow(
       "openRhd: hand must be one of 'auto', 'left', 'right', but received 'both'.",
     );
+  });
+
+  it('names a frame id that is not a non-negative integer, even one beyond 2⁵³ (a bigint key)', () => {
+    // pickle.dumps({key: {}}, protocol=2) with the key as LONG1 (2⁵³ + 1), BININT (−1) and BINUNICODE ('abc').
+    const pickled = (key: number[]) => Uint8Array.from([0x80, 2, 0x7d, ...key, 0x7d, 0x73, 0x2e]);
+    const cases: [number[], string][] = [
+      [[0x8a, 7, 1, 0, 0, 0, 0, 0, 0x20], 'anno: key 9007199254740993 must be a non-negative integer frame id'],
+      [[0x4a, 0xff, 0xff, 0xff, 0xff], 'anno: key -1 must be a non-negative integer frame id'],
+      [[0x58, 3, 0, 0, 0, 0x61, 0x62, 0x63], "anno: key 'abc' must be a non-negative integer frame id"],
+    ];
+    for (const [key, message] of cases) {
+      const parse = () => parseRhdAnnotations(pickled(key), 'anno');
+      expect(parse).toThrow(PhalanxFileError);
+      expect(parse).toThrow(message);
+    }
   });
 
   it('names the image file when it is missing', async () => {
@@ -171,6 +187,33 @@ describe('FreiHAND', () => {
     for (let k = 0; k < 42; k++) expect(b.uv[k]).toBeCloseTo(a.uv[k], 9);
     expect(Array.from(a.visible)).toEqual(new Array(21).fill(1));
     expect(Array.from(b.visible)).toEqual(Array.from({ length: 21 }, (_, j) => (j % 2 === 0 ? 0 : 1)));
+  });
+
+  it('keeps joints on the camera plane (|z| < 1e-6 m) not visible, with the principal point as a finite uv', async () => {
+    const onPlane = [0, 3, 7, 12];
+    const flat = brokenCopy('fh-zero', (d) => {
+      const x = JSON.parse(readFileSync(join(d, 'training_xyz.json'), 'utf8')) as number[][][];
+      x[0][0] = [0, 0, 0];
+      x[0][3] = [0.01, 0.01, 0];
+      x[0][7] = [0.02, -0.01, 5e-7];
+      x[0][12] = [-0.03, 0.02, -1e-9];
+      writeFileSync(join(d, 'training_xyz.json'), JSON.stringify(x));
+    });
+    const [a, b] = await Promise.all([
+      (await openFreiHand({ root })).get(0),
+      (await openFreiHand({ root: flat })).get(0),
+    ]);
+    expect(Array.from(b.uv).every(Number.isFinite)).toBe(true);
+    for (let j = 0; j < 21; j++) {
+      if (onPlane.includes(j)) {
+        expect([b.uv[2 * j], b.uv[2 * j + 1]], `joint ${j}`).toEqual([b.K[2], b.K[5]]);
+        expect(b.visible[j], `joint ${j}`).toBe(0);
+      } else {
+        expect([b.uv[2 * j], b.uv[2 * j + 1]]).toEqual([a.uv[2 * j], a.uv[2 * j + 1]]);
+        expect(b.visible[j]).toBe(a.visible[j]);
+      }
+    }
+    expect(b.xyz[3 * 3 + 2]).toBe(0);
   });
 
   it('refuses a camera matrix with a focal length ≤ 0', async () => {

@@ -5,7 +5,7 @@
  * (wrist, then per finger TIP, DIP, PIP, MCP); `xyz` is in **metres** in the camera frame; `uv_vis[:, 2]` is 1 for
  * visible joints. Samples are returned in FreiHAND order (docs/conventions.md) for one hand.
  */
-import { checkOneOf, PhalanxFileError } from '@phalanx/errors';
+import { checkOneOf, describeCompact, PhalanxFileError } from '@phalanx/errors';
 import { decodeImage } from '../image-io';
 import { checkIndex, checkIntrinsics, inFrame, iterateDataset, type DatasetSample, type HandDataset } from './common';
 import { exists, joinPath, readBytes } from './fs';
@@ -61,7 +61,8 @@ export function parseRhdAnnotations(bytes: Uint8Array, file: string): Map<number
   ];
   for (const [key, anno] of root) {
     if (typeof key !== 'number' || !Number.isInteger(key) || key < 0) {
-      throw new PhalanxFileError(file, `key ${JSON.stringify(key)}`, 'must be a non-negative integer frame id');
+      // describeCompact, not JSON.stringify: a Python int beyond 2⁵³ is a bigint, which JSON.stringify refuses.
+      throw new PhalanxFileError(file, `key ${describeCompact(key)}`, 'must be a non-negative integer frame id');
     }
     if (!(anno instanceof Map))
       throw new PhalanxFileError(file, `frame ${key}`, 'must be a dict with xyz, uv_vis and K');

@@ -4,11 +4,11 @@
  */
 import { Rng } from '../random';
 import { checkImageSize, type HandSample, type ImageFormat } from '../types';
-import type { BackgroundKind } from './background';
+import { BACKGROUND_KINDS, type BackgroundKind } from './background';
 import { NUM_JOINTS, SCALE_BONE } from '@phalanx/skeleton';
 import type { HandShape } from './hand-model';
-import type { PoseKind } from './poses';
-import { checkFinite, describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { POSE_KINDS, type PoseKind } from './poses';
+import { checkFinite, checkOneOf, describe, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { createCanvas, type Canvas } from './raster';
 import { drawAppearance } from './appearance';
 import { placeCamera, projectPoints, type CameraRequest } from './camera';
@@ -31,14 +31,15 @@ export interface SyntheticHandOptions {
   background?: BackgroundKind;
   /** `'right'` (default, as FreiHAND), `'left'`, or `'random'` (each with probability ½). */
   handedness?: 'right' | 'left' | 'random';
-  /** Fixed joint angles (20 radians, layout of `forwardKinematics`) instead of a sampled pose; clamped to the limits. */
+  /** Fixed joint angles (20 finite radians, layout of `forwardKinematics`) instead of a sampled pose; clamped to the limits. */
   angles?: ArrayLike<number>;
   /**
    * Fixed rotation from the hand frame to the camera frame (row-major 3×3) instead of a uniformly random one.
-   * E.g. `[1, 0, 0, 0, -1, 0, 0, 0, -1]` shows a right palm upright, facing the camera.
+   * E.g. `[1, 0, 0, 0, -1, 0, 0, 0, -1]` shows a right palm upright, facing the camera. Must be a proper
+   * rotation (`RᵀR = I`, `det R = +1`, within 1e-4): a reflection would mirror the hand; `handedness` does that.
    */
   rotation?: ArrayLike<number>;
-  /** Fraction of `min(W, H)` that the hand's projected diameter spans, `[min, max]`. Default `[0.45, 0.9]`. */
+  /** Fraction of `min(W, H)` that the hand's projected diameter spans, `[min, max]`, finite, `0 < min ≤ max`. Default `[0.45, 0.9]`. */
   handExtent?: [number, number];
   /**
    * Largest tilt of the hand away from the camera (radians, in [0, π/2]): the angle between the palm's normal
@@ -84,52 +85,105 @@ interface ResolvedOptions {
   background: BackgroundKind | undefined;
 }
 
-/** Applies the defaults and checks the options, before any random draw (size, angles, tilt, rotation). */
+const COMPONENT = 'renderSyntheticHand';
+const IMAGE_FORMATS = ['uint8', 'float32'] as const;
+const HANDEDNESS = ['right', 'left', 'random'] as const;
+/** Largest deviation of `RᵀR` from `I` and of `det R` from +1 that a fixed `rotation` may have. */
+const ROTATION_TOLERANCE = 1e-4;
+
+/** Whether `value` is an array-like of `length` finite numbers. */
+function isFiniteList(value: unknown, length: number): value is ArrayLike<number> {
+  if (typeof value !== 'object' || value === null) return false;
+  const list = value as ArrayLike<unknown>;
+  if (list.length !== length) return false;
+  for (let i = 0; i < length; i++) {
+    const v = list[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+  }
+  return true;
+}
+
+/** `angles`: 20 finite radians (clamped later); throws `PhalanxConfigError` otherwise. */
+function checkAngles(angles: unknown): void {
+  if (typeof angles !== 'object' || angles === null || (angles as ArrayLike<unknown>).length !== 20) {
+    const received = typeof angles === 'object' && angles !== null ? (angles as ArrayLike<unknown>).length : angles;
+    throw new PhalanxConfigError(COMPONENT, 'angles', 'an array of 20 joint angles', received, describeCompact);
+  }
+  if (!isFiniteList(angles, 20)) {
+    const bad = Array.from(angles as ArrayLike<unknown>).find((v) => typeof v !== 'number' || !Number.isFinite(v));
+    throw new PhalanxConfigError(COMPONENT, 'angles', 'an array of 20 finite joint angles', bad);
+  }
+}
+
+/**
+ * `rotation`: 9 finite numbers forming a proper rotation (`RᵀR = I` and `det R = +1` within 1e-4). A
+ * reflection (`det R = −1`) is refused: it would mirror the hand, and mirroring is what `handedness` selects.
+ */
+function checkRotation(rotation: unknown): void {
+  const expected = 'a 3×3 row-major matrix (9 numbers)';
+  if (typeof rotation !== 'object' || rotation === null || (rotation as ArrayLike<unknown>).length !== 9) {
+    const received =
+      typeof rotation === 'object' && rotation !== null ? (rotation as ArrayLike<unknown>).length : rotation;
+    throw new PhalanxConfigError(COMPONENT, 'rotation', expected, received, describeCompact);
+  }
+  const R = Array.from(rotation as ArrayLike<unknown>);
+  if (!isFiniteList(R, 9)) {
+    throw new PhalanxConfigError(COMPONENT, 'rotation', `${expected} of finite numbers`, R);
+  }
+  let error = 0;
+  for (let a = 0; a < 3; a++) {
+    for (let b = 0; b < 3; b++) {
+      const dot = R[a] * R[b] + R[3 + a] * R[3 + b] + R[6 + a] * R[6 + b];
+      error = Math.max(error, Math.abs(dot - (a === b ? 1 : 0)));
+    }
+  }
+  const det =
+    R[0] * (R[4] * R[8] - R[5] * R[7]) - R[1] * (R[3] * R[8] - R[5] * R[6]) + R[2] * (R[3] * R[7] - R[4] * R[6]);
+  if (!(error <= ROTATION_TOLERANCE && Math.abs(det - 1) <= ROTATION_TOLERANCE)) {
+    const proper = 'a rotation matrix (RᵀR = I and det R = +1 within 1e-4; use handedness to mirror the hand)';
+    throw new PhalanxConfigError(COMPONENT, 'rotation', proper, R);
+  }
+}
+
+/** `handExtent`: two finite fractions `0 < min ≤ max`; throws `PhalanxConfigError` otherwise. */
+function checkHandExtent(handExtent: unknown): void {
+  const ok = isFiniteList(handExtent, 2) && handExtent[0] > 0 && handExtent[0] <= handExtent[1];
+  if (!ok) {
+    const expected = 'a pair [min, max] of finite fractions with 0 < min ≤ max';
+    const pair =
+      typeof handExtent === 'object' && handExtent !== null && (handExtent as ArrayLike<unknown>).length === 2;
+    const received = pair ? Array.from(handExtent as ArrayLike<unknown>) : handExtent;
+    throw new PhalanxConfigError(COMPONENT, 'handExtent', expected, received, pair ? describe : describeCompact);
+  }
+}
+
+/**
+ * Applies the defaults and checks the options, before any random draw: size, the enumerations (`format`,
+ * `handedness`, `poseKind`, `background`), `angles`, `maxTilt`, `rotation` and `handExtent`.
+ */
 function resolveOptions(options: SyntheticHandOptions): ResolvedOptions {
   const width = options.width ?? options.size ?? 256;
   const height = options.height ?? options.size ?? 256;
-  checkImageSize('renderSyntheticHand', width, height);
-  if (options.angles && options.angles.length !== 20) {
-    throw new PhalanxConfigError(
-      'renderSyntheticHand',
-      'angles',
-      'an array of 20 joint angles',
-      options.angles.length,
-      describeCompact,
-    );
-  }
-  const { maxTilt } = options;
+  checkImageSize(COMPONENT, width, height);
+  const format = checkOneOf(COMPONENT, 'format', options.format ?? 'uint8', IMAGE_FORMATS);
+  const handedness = checkOneOf(COMPONENT, 'handedness', options.handedness ?? 'right', HANDEDNESS);
+  const { poseKind, background, angles, rotation, maxTilt } = options;
+  if (poseKind !== undefined) checkOneOf(COMPONENT, 'poseKind', poseKind, POSE_KINDS);
+  if (background !== undefined) checkOneOf(COMPONENT, 'background', background, BACKGROUND_KINDS);
+  if (angles) checkAngles(angles);
   if (maxTilt !== undefined && !(typeof maxTilt === 'number' && maxTilt >= 0 && maxTilt <= Math.PI / 2)) {
-    throw new PhalanxConfigError(
-      'renderSyntheticHand',
-      'maxTilt',
-      'a number of radians in [0, π/2]',
-      maxTilt,
-      describeCompact,
-    );
+    throw new PhalanxConfigError(COMPONENT, 'maxTilt', 'a number of radians in [0, π/2]', maxTilt, describeCompact);
   }
-  if (options.rotation && options.rotation.length !== 9) {
-    throw new PhalanxConfigError(
-      'renderSyntheticHand',
-      'rotation',
-      'a 3×3 row-major matrix (9 numbers)',
-      options.rotation.length,
-      describeCompact,
-    );
-  }
+  if (rotation) checkRotation(rotation);
+  const handExtent = options.handExtent ?? [0.45, 0.9];
+  checkHandExtent(handExtent);
   return {
     width,
     height,
-    format: options.format ?? 'uint8',
-    pose: { handedness: options.handedness ?? 'right', poseKind: options.poseKind, angles: options.angles },
-    camera: {
-      width,
-      height,
-      handExtent: options.handExtent ?? [0.45, 0.9],
-      maxTilt,
-      rotation: options.rotation,
-    },
-    background: options.background,
+    format,
+    pose: { handedness, poseKind, angles },
+    camera: { width, height, handExtent, maxTilt, rotation },
+    background,
   };
 }
 
@@ -151,8 +205,11 @@ function scaleBoneLength(xyz: Float64Array): number {
  * `uv = project(xyz, K)` exactly; `scale` the middle-finger MCP–PIP bone length (joints 9–10, mm); `visible`
  * `[21]`, 0 when a joint is out of frame or hidden behind another part of the hand (z-buffer test).
  *
- * Throws `PhalanxConfigError` for a seed that is not a finite number and for options out of range (sizes
- * below 16 or over 4096 × 4096 pixels, `angles`, `maxTilt`, `rotation`), before anything is allocated.
+ * Throws `PhalanxConfigError` for a seed that is not a finite number and for options out of range, before
+ * anything is allocated: sizes below 16 or over 4096 × 4096 pixels; an unknown `format`, `handedness`,
+ * `poseKind` or `background`; `angles` that are not 20 finite numbers; `maxTilt` outside [0, π/2]; a
+ * `rotation` that is not a finite proper rotation (`RᵀR = I`, `det R = +1`, within 1e-4; a reflection is
+ * refused, `handedness` mirrors the hand); a `handExtent` that is not finite with `0 < min ≤ max`.
  *
  * @example
  * const s = renderSyntheticHand(7, { size: 128 });

@@ -5,7 +5,13 @@ import { SKELETON_EDGES, TIP_JOINTS } from '@phalanx/skeleton';
 import { forwardKinematics, JOINT_LIMITS, meanHandShape, sampleHandShape } from './hand-model';
 import { POSE_KINDS, samplePose } from './poses';
 import { createCanvas } from './raster';
-import { jointVisibility, projectPoints, renderSyntheticHand, tiltedRotation } from './render';
+import {
+  jointVisibility,
+  projectPoints,
+  renderSyntheticHand,
+  tiltedRotation,
+  type SyntheticHandOptions,
+} from './render';
 
 const dist = (p: Float64Array, a: number, b: number) =>
   Math.hypot(p[3 * a] - p[3 * b], p[3 * a + 1] - p[3 * b + 1], p[3 * a + 2] - p[3 * b + 2]);
@@ -284,5 +290,43 @@ describe('renderSyntheticHand: visibility, views and errors', () => {
         /^renderSyntheticHand: seed must be a finite number, but received/,
       );
     }
+  });
+
+  it('refuses non-finite angles, improper rotations, bad hand extents and unknown enumerations by name', () => {
+    const reject = (options: Record<string, unknown>, message: string | RegExp) => {
+      const render = () => renderSyntheticHand(0, { size: 16, ...(options as SyntheticHandOptions) });
+      expect(render).toThrow(PhalanxConfigError);
+      expect(render).toThrow(message);
+    };
+    const angles = new Array<number>(20).fill(0.1);
+    angles[7] = NaN;
+    reject({ angles }, 'renderSyntheticHand: angles must be an array of 20 finite joint angles, but received NaN.');
+    reject({ angles: new Array(20).fill('0.1') }, /angles must be an array of 20 finite joint angles/);
+    reject({ rotation: new Array(9).fill(NaN) }, /rotation must be a 3×3 row-major matrix \(9 numbers\) of finite/);
+    const improper = /^renderSyntheticHand: rotation must be a rotation matrix \(RᵀR = I and det R = \+1 within 1e-4/;
+    reject({ rotation: new Array(9).fill(0) }, improper);
+    reject({ rotation: [100, 0, 0, 0, 100, 0, 0, 0, 100] }, improper);
+    reject({ rotation: [1, 1e-3, 0, 0, 1, 0, 0, 0, 1] }, improper);
+    // A reflection would mirror the hand behind the labels' back (meta.left); handedness does that.
+    reject({ rotation: [-1, 0, 0, 0, 1, 0, 0, 0, 1] }, improper);
+    reject({ rotation: [1, 0, 0, 0, -1, 0, 0, 0, 1] }, improper);
+    const extent = 'must be a pair [min, max] of finite fractions with 0 < min ≤ max';
+    reject({ handExtent: [NaN, NaN] }, `renderSyntheticHand: handExtent ${extent}, but received [NaN, NaN].`);
+    reject({ handExtent: [0, 0] }, `handExtent ${extent}, but received [0, 0].`);
+    reject({ handExtent: [-1, -1] }, `handExtent ${extent}`);
+    reject({ handExtent: [0.9, 0.45] }, `handExtent ${extent}, but received [0.9, 0.45].`);
+    reject({ handExtent: [0.5, Infinity] }, `handExtent ${extent}`);
+    reject({ handExtent: 'big' }, `handExtent ${extent}, but received 'big'.`);
+    reject({ format: 'rgba' }, "renderSyntheticHand: format must be one of 'uint8', 'float32', but received 'rgba'.");
+    reject({ handedness: 'both' }, "handedness must be one of 'right', 'left', 'random', but received 'both'.");
+    reject({ poseKind: 'jazzhands' }, /^renderSyntheticHand: poseKind must be one of 'open', .*'jazzhands'\.$/);
+    reject({ background: 'plaid' }, /^renderSyntheticHand: background must be one of 'gradient', .*'plaid'\.$/);
+    // Still accepted: proper rotations within the tolerance, out-of-limit (clamped) angles, a degenerate range.
+    const c = Math.cos(0.3);
+    const s = Math.sin(0.3);
+    const nearly = [c, -s, 0, s, c, 0, 0, 0, 1].map((v) => v + 1e-6);
+    expect(() => renderSyntheticHand(0, { size: 16, rotation: nearly })).not.toThrow();
+    expect(() => renderSyntheticHand(0, { size: 16, angles: new Array(20).fill(1e9) })).not.toThrow();
+    expect(() => renderSyntheticHand(0, { size: 16, handExtent: [0.5, 0.5] })).not.toThrow();
   });
 });
