@@ -303,7 +303,7 @@ forEachBackend(() => {
       [() => call(weights, { training: 'yes' }), /training must be/],
       [() => call(weights, { dropoutSeed: Number.NaN }), /dropoutSeed must be a finite number or a string/],
       [() => call(weights, {}, q, tf.zeros([1, 4, 6])), /key must be \[B, T, C\] with B = 2 \(as query\)/],
-      [() => call({}, {}), /outputKernel must be a tf.Tensor/],
+      [() => call({}, {}), /outputKernel must be a tensor of shape \[D, D\]/],
       [() => call({ ...weights, outputKernel: tf.zeros([4]) }, {}), /outputKernel must be of shape \[D, D\]/],
       [() => call({ ...weights, queryKernel: tf.zeros([3, 4]) }, {}), /queryKernel must be of shape \[5, 4\]/],
       [() => call({ ...weights, valueBias: tf.zeros([3]) }, {}), /valueBias must be of shape \[4\]/],

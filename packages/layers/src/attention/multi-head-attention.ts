@@ -7,8 +7,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { registerTorchConverter, type TorchParam } from '../io/torch-converters';
-import { checkBoolean, checkInteger, describeCompact, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { checkArgs, checkElements, checkRate, checkSize } from '../util/checks';
+import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkArgs, checkElements, checkRate, checkSize, checkWeightShape } from '../util/checks';
 import {
   nthInitializer,
   resolveInitializer,
@@ -184,27 +184,20 @@ function checkCoreOptions(options: MultiHeadAttentionOptions): {
  * A missing kernel or a non-tensor is a `PhalanxConfigError`, a wrong shape a `PhalanxShapeError`.
  */
 function checkCoreWeights(weights: MultiHeadAttentionWeights, dq: number, dk: number, dv: number): number {
-  const tensor = (name: keyof MultiHeadAttentionWeights, required: boolean): tf.Tensor | null => {
-    const w: unknown = weights[name];
-    if (w == null && !required) return null;
-    if (!(w instanceof tf.Tensor)) throw new PhalanxConfigError(CORE, name, 'a tf.Tensor', w, describeCompact);
-    return w;
-  };
-  const output = tensor('outputKernel', true) as tf.Tensor;
-  if (output.rank !== 2 || output.shape[0] !== output.shape[1]) {
+  const output = checkWeightShape(CORE, 'outputKernel', weights.outputKernel, [null, null], {
+    required: true,
+    label: '[D, D]',
+  }) as tf.Tensor;
+  if (output.shape[0] !== output.shape[1]) {
     throw new PhalanxShapeError(CORE, 'outputKernel', 'of shape [D, D]', output.shape);
   }
-  const units = output.shape[1];
-  const expect = (name: keyof MultiHeadAttentionWeights, shape: number[], required: boolean): void => {
-    const w = tensor(name, required);
-    if (w !== null && (w.rank !== shape.length || w.shape.some((size, i) => size !== shape[i]))) {
-      throw new PhalanxShapeError(CORE, name, `of shape [${shape.join(', ')}]`, w.shape);
-    }
-  };
-  expect('queryKernel', [dq, units], true);
-  expect('keyKernel', [dk, units], true);
-  expect('valueKernel', [dv, units], true);
-  for (const bias of ['queryBias', 'keyBias', 'valueBias', 'outputBias'] as const) expect(bias, [units], false);
+  const units = output.shape[1] as number;
+  checkWeightShape(CORE, 'queryKernel', weights.queryKernel, [dq, units], { required: true });
+  checkWeightShape(CORE, 'keyKernel', weights.keyKernel, [dk, units], { required: true });
+  checkWeightShape(CORE, 'valueKernel', weights.valueKernel, [dv, units], { required: true });
+  for (const bias of ['queryBias', 'keyBias', 'valueBias', 'outputBias'] as const) {
+    checkWeightShape(CORE, bias, weights[bias], [units]);
+  }
   return units;
 }
 

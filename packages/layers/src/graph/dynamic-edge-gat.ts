@@ -13,12 +13,11 @@ import {
   checkFloat32,
   checkInteger,
   checkOneOf,
-  describeCompact,
   PhalanxConfigError,
   PhalanxShapeError,
 } from '@phalanx/errors';
 import { type ActivationIdentifier, applyActivation, checkActivation } from '../util/activations';
-import { checkArgs, checkElements, checkRate, checkSize } from '../util/checks';
+import { checkArgs, checkElements, checkRate, checkSize, checkWeightShape } from '../util/checks';
 import {
   nthInitializer,
   resolveInitializer,
@@ -209,18 +208,13 @@ export function dynamicEdgeGATCore(
   );
   if (x.rank !== 3) throw new PhalanxShapeError(CORE, 'x', 'of rank 3 [B, J, F]', x.shape);
   const [batch, joints, features] = x.shape as number[];
-  if (!(weights.kernel instanceof tf.Tensor)) {
-    throw new PhalanxConfigError(
-      CORE,
-      'kernel',
-      `a tensor of shape [${features}, K·U]`,
-      weights.kernel,
-      describeCompact,
-    );
-  }
-  const width = (weights.kernel.shape as number[])[1];
-  if (weights.kernel.rank !== 2 || weights.kernel.shape[0] !== features || width % heads !== 0) {
-    throw new PhalanxShapeError(CORE, 'kernel', `of shape [${features}, K·U] with K = ${heads}`, weights.kernel.shape);
+  const kernel = checkWeightShape(CORE, 'kernel', weights.kernel, [features, null], {
+    required: true,
+    label: `[${features}, K·U]`,
+  }) as tf.Tensor;
+  const width = kernel.shape[1] as number;
+  if (width % heads !== 0) {
+    throw new PhalanxShapeError(CORE, 'kernel', `of shape [${features}, K·U] with K = ${heads}`, kernel.shape);
   }
   const units = width / heads;
   const dims: HeadDims = { batch, joints, features, heads, units };
@@ -291,12 +285,7 @@ function checkCoreWeights(
   const check = (name: keyof DynamicEdgeGATWeights, shape: number[], label: string): void => {
     const w: unknown = weights[name];
     if (w === undefined || (name === 'bias' && w === null)) return; // missing mode weights: named where used
-    if (!(w instanceof tf.Tensor)) {
-      throw new PhalanxConfigError(CORE, name, `a tensor of shape ${label}`, w, describeCompact);
-    }
-    if (w.rank !== shape.length || (w.shape as number[]).some((size, i) => size !== shape[i])) {
-      throw new PhalanxShapeError(CORE, name, `of shape ${label}`, w.shape);
-    }
+    checkWeightShape(CORE, name, w, shape, { required: true, label });
   };
   if (attention === 'additive') {
     for (const name of ['attentionSelf', 'attentionNeighbor'] as const) {

@@ -1,8 +1,10 @@
 /**
- * Argument checks shared by the layers: argument objects, size bounds, dropout rates. Each throws a
- * `PhalanxConfigError` that names the component and the argument.
+ * Argument checks shared by the layers: argument objects, size bounds, dropout rates, the weights of a
+ * functional core. Each throws a `PhalanxConfigError` (or, for a weight's shape, a `PhalanxShapeError`)
+ * that names the component and the argument.
  */
-import { checkInteger, describe, PhalanxConfigError } from '@phalanx/errors';
+import * as tf from '@tensorflow/tfjs-core';
+import { checkInteger, describe, describeCompact, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 
 /**
  * The largest value a size argument may take (units, heads, joints, groups, depth bins, an output height or
@@ -80,6 +82,46 @@ export function checkElements(component: string, argument: string, shape: readon
 export function checkRate(component: string, argument: string, value: unknown): number {
   if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
     throw new PhalanxConfigError(component, argument, 'a number in [0, 1)', value);
+  }
+  return value;
+}
+
+/** Options of {@link checkWeightShape}. */
+export interface CheckWeightShapeOptions {
+  /** When true, `null` and `undefined` are refused; otherwise they give `null`. Default false. */
+  required?: boolean;
+  /** How messages write the expected shape, e.g. `'[K, U] = [4, 8]'`. Default: `shape` as `[4, 8]`. */
+  label?: string;
+}
+
+/**
+ * Returns the weight `value` a functional core was given, checked against its documented shape: a `tf.Tensor`
+ * (else a `PhalanxConfigError`) of rank `shape.length` whose every size equals `shape[i]` (else a
+ * `PhalanxShapeError`); a `null` entry of `shape` accepts any size on that axis. A missing weight (`null` or
+ * `undefined`) gives `null`, or a `PhalanxConfigError` when `required`.
+ *
+ * @example
+ * import * as tf from '@tensorflow/tfjs-core';
+ *
+ * const kernel = tf.zeros([16, 32]);
+ * checkWeightShape('dynamicEdgeGATCore', 'kernel', kernel, [16, 32], { required: true }); // kernel
+ * checkWeightShape('dynamicEdgeGATCore', 'bias', undefined, [32]); // null
+ * checkWeightShape('dynamicEdgeGATCore', 'bias', tf.zeros([8]), [32]); // throws PhalanxShapeError
+ */
+export function checkWeightShape(
+  component: string,
+  name: string,
+  value: unknown,
+  shape: readonly (number | null)[],
+  options: CheckWeightShapeOptions = {},
+): tf.Tensor | null {
+  const label = options.label ?? `[${shape.map((size) => size ?? '?').join(', ')}]`;
+  if (value == null && options.required !== true) return null;
+  if (!(value instanceof tf.Tensor)) {
+    throw new PhalanxConfigError(component, name, `a tensor of shape ${label}`, value, describeCompact);
+  }
+  if (value.rank !== shape.length || (value.shape as number[]).some((size, i) => shape[i] !== null && size !== shape[i])) {
+    throw new PhalanxShapeError(component, name, `of shape ${label}`, value.shape);
   }
   return value;
 }
