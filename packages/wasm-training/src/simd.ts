@@ -223,6 +223,12 @@ export function setSimdKernelsEnabled(enabled: boolean): void {
 }
 
 /**
+ * Dtypes of 4-byte elements, which the SIMD copies (`copyRows`, `transposeBlocks`) move bit for bit: a
+ * `float32` or `int32` element is one 32-bit lane.
+ */
+export const FOUR_BYTE_DTYPES: ReadonlySet<tf.DataType> = new Set(['float32', 'int32']);
+
+/**
  * The SIMD kernels bound to `backend`'s memory, or `null` when they cannot run there (not the wasm
  * backend, no SIMD, the memory not reachable, or turned off with {@link setSimdKernelsEnabled}).
  * Instantiated once per backend; the module has no data segment and writes nothing when it starts. Where

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { input, WASM } from './kernel-scope';
-import { pointer, simdKernels } from './simd';
+import { FOUR_BYTE_DTYPES, pointer, simdKernels } from './simd';
 import { requireStockKernel, stockKernel } from './stock-kernels';
 
 /** The parts of the wasm backend a copy kernel needs (tfjs-backend-wasm 4.22's `BackendWasm`). */
@@ -81,9 +81,6 @@ export function evenRuns(
   return { rows, run, stride: k === 0 ? run : strides[k - 1], offset };
 }
 
-/** Dtypes of 4-byte elements, which the SIMD row copy moves. */
-const FOUR_BYTES: ReadonlySet<tf.DataType> = new Set(['float32', 'int32']);
-
 /**
  * A new wasm buffer holding the box `begin … begin + size` of `x` (numeric dtypes): evenly spaced runs
  * of 4-byte elements ({@link evenRuns}) by the SIMD row copy, one call for all rows; others in
@@ -93,7 +90,7 @@ const FOUR_BYTES: ReadonlySet<tf.DataType> = new Set(['float32', 'int32']);
 function sliceInfo(backend: HeapBackend, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
   const out = backend.makeOutput(size, x.dtype);
   const kernelBackend = backend as unknown as tf.KernelBackend;
-  const simd = FOUR_BYTES.has(x.dtype) ? simdKernels(kernelBackend) : null;
+  const simd = FOUR_BYTE_DTYPES.has(x.dtype) ? simdKernels(kernelBackend) : null;
   const runs = simd == null ? null : evenRuns(x.shape, begin, size);
   if (simd != null && runs != null && runs.rows > 1 && runs.run > 0) {
     const src = pointer(kernelBackend, x) + 4 * runs.offset;
@@ -211,7 +208,7 @@ export function concat(args: KernelArgs): tf.TensorInfo {
   const simd = simdKernels(args.backend);
   const nonEmpty = xs.filter((t) => tf.util.sizeFromShape(t.shape) > 0);
   const dtype = xs[0]?.dtype;
-  if (simd == null || nonEmpty.length < 2 || !FOUR_BYTES.has(dtype) || xs.some((t) => t.dtype !== dtype)) {
+  if (simd == null || nonEmpty.length < 2 || !FOUR_BYTE_DTYPES.has(dtype) || xs.some((t) => t.dtype !== dtype)) {
     return runStock(tf.Concat, args) as tf.TensorInfo;
   }
   const axis = tf.util.parseAxisParam((args.attrs as unknown as tf.ConcatAttrs).axis, xs[0].shape)[0];

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { input, WASM } from './kernel-scope';
-import { pointer, simdKernels } from './simd';
+import { FOUR_BYTE_DTYPES, pointer, simdKernels } from './simd';
 import { requireStockKernel, stockKernel } from './stock-kernels';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
@@ -76,7 +76,7 @@ export function transposePlan(
 export function transpose(args: KernelArgs): tf.TensorInfo {
   const x = input(args.inputs, 'x');
   const { perm } = args.attrs as unknown as tf.TransposeAttrs;
-  const simd = x.dtype === 'float32' || x.dtype === 'int32' ? simdKernels(args.backend) : null;
+  const simd = FOUR_BYTE_DTYPES.has(x.dtype) ? simdKernels(args.backend) : null;
   const plan = simd == null ? null : transposePlan(x.shape, perm);
   if (simd == null || plan == null) {
     return requireStockKernel(tf.Transpose).kernelFunc(
