@@ -33,6 +33,7 @@ import {
 } from '@phalanx/ehpe';
 import { fileSystem } from '@phalanx/layers';
 import { classRatioSvg, fig1Series } from './figures';
+import { modelSize } from './model-size';
 import { dataWorkersFlag, threadsFlag } from './threads';
 import {
   classTable,
@@ -56,6 +57,10 @@ const { values: flags } = parseArgs({
     batch: { type: 'string' },
     'input-size': { type: 'string' },
     'backbone-stride': { type: 'string' },
+    'backbone-layers': { type: 'string' },
+    'backbone-widths': { type: 'string' },
+    'hourglass-channels': { type: 'string' },
+    'hourglass-stacks': { type: 'string' },
     variant: { type: 'string', default: 'W+T' },
     full: { type: 'boolean', default: false },
     'lr-tw': { type: 'string' },
@@ -99,6 +104,13 @@ if (flags.help) {
   --batch B           batch size (default 8; --full: 1 — the paper: 32)
   --input-size S      input size, a multiple of 32 (default 96; --full: 256); heatmaps S/4
   --backbone-stride R the small model's backbone: 8 (default, 2 stages), 16 (3) or 32 (4 stages, torchvision's)
+  --backbone-layers L residual blocks per backbone stage, comma-separated, one per stage of --backbone-stride
+                      (default ${SMALL_BACKBONES[8].layers.join(',')}; stride 16: ${SMALL_BACKBONES[16].layers.join(',')}; 32: ${SMALL_BACKBONES[32].layers.join(',')})
+  --backbone-widths W channels of each backbone stage, as --backbone-layers
+                      (default ${SMALL_BACKBONES[8].widths.join(',')}; stride 16: ${SMALL_BACKBONES[16].widths.join(',')}; 32: ${SMALL_BACKBONES[32].widths.join(',')})
+  --hourglass-channels N  the TW-stage's hourglass channels, even (default ${MODEL_SIZES.small.hourglassChannels})
+  --hourglass-stacks N    the TW-stage's hourglass stacks (default ${MODEL_SIZES.small.hourglassStacks})
+                      (these four size the small model; not with --full)
   --variant V         the TW-stage's joints, Table 4 letters W, T, D, P, M joined by '+' (default W+T):
                       ${TABLE4_VARIANTS.map((v) => v.tw).join(', ')}
   --full              the paper's sizes: ResNet-50, 256 px, 64×64×8 volume, 2 hourglass stacks, width 512
@@ -159,9 +171,7 @@ if (!(backboneStride in SMALL_BACKBONES)) {
 }
 if (flags.full && flags['backbone-stride'] !== undefined)
   throw new Error('--backbone-stride applies to the small model, not --full.');
-const base: EhpeConfig = flags.full
-  ? MODEL_SIZES.full
-  : { ...MODEL_SIZES.small, backbone: SMALL_BACKBONES[backboneStride as SmallBackboneStride] };
+const base: EhpeConfig = modelSize(flags.full, backboneStride as SmallBackboneStride, flags);
 const inputSize = intFlag('input-size', flags['input-size'], flags.full ? (base.imageSize ?? 256) : preset.inputSize);
 if (inputSize % 32 !== 0) throw new Error(`--input-size must be a multiple of 32, but received ${inputSize}.`);
 const offsets = flags['release-offsets']
@@ -217,6 +227,15 @@ const out = resolve(cwd, flags.out ?? join('runs', 'ehpe', variant));
 
 const seconds = (t: number) => (performance.now() - t) / 1000;
 
+/** The small model's backbone and hourglass, for the start of the run. */
+function smallDescription(): string {
+  const m = config.model;
+  return (
+    `small basic-block ResNet (stride ${backboneStride}, blocks [${m.backbone?.layers?.join(', ')}], ` +
+    `widths [${m.backbone?.widths?.join(', ')}]), hourglass ${m.hourglassChannels} channels × ${m.hourglassStacks} stack(s)`
+  );
+}
+
 function describeRun(params: number, threads: number, dataWorkers: number): void {
   const tw = variantJoints(variant);
   const s = config.schedule!;
@@ -228,7 +247,7 @@ function describeRun(params: number, threads: number, dataWorkers: number): void
   };
   console.log(
     `EHPE (${presetName} preset): input ${inputSize}, heatmaps ${inputSize / 4}, ` +
-      `${flags.full ? 'ResNet-50' : `small basic-block ResNet (stride ${backboneStride})`}, ${(params / 1e6).toFixed(2)} M parameters, ` +
+      `${flags.full ? 'ResNet-50' : smallDescription()}, ${(params / 1e6).toFixed(2)} M parameters, ` +
       `dropout ${config.model.dropout ?? 0.1}, seed ${config.seed}; backend ${tf.getBackend()} ` +
       `(${threads} threads), data rendered by ${dataWorkers || 'no'} worker thread(s)`,
   );
