@@ -33,7 +33,10 @@ export interface FitOptions<B> {
   evaluateEvery?: number;
   /** Computes evaluation metrics (e.g. with `poseEvaluation`); called with the model in inference mode. */
   evaluate?: EvaluateFn;
-  /** Track the best value of this metric and keep a `best` checkpoint (with `checkpointDir`). */
+  /**
+   * Track the best value of this metric and keep a `best` checkpoint (with `checkpointDir`). An evaluation
+   * that does not return it is a `PhalanxConfigError`.
+   */
   bestMetric?: BestMetricSpec;
   /** Folder of checkpoints (`step-N/` subfolders). Default: no checkpoints. */
   checkpointDir?: string;
@@ -128,6 +131,14 @@ export function resolveFitOptions<B>(options: FitOptions<B>): FitPlan<B> {
   }
   if (options.evaluate !== undefined && typeof options.evaluate !== 'function') {
     throw new PhalanxConfigError(name, 'evaluate', 'a function', options.evaluate);
+  }
+  if (options.bestMetric !== undefined && typeof options.bestMetric.name !== 'string') {
+    throw new PhalanxConfigError(name, 'bestMetric.name', 'a string', options.bestMetric.name);
+  }
+  for (const needsEvaluate of ['bestMetric', 'evaluateEvery'] as const) {
+    if (options[needsEvaluate] !== undefined && options.evaluate === undefined) {
+      throw new PhalanxConfigError(name, 'evaluate', `given with ${needsEvaluate} (it would never run)`, undefined);
+    }
   }
   const evaluation = options.evaluate
     ? new PeriodicEvaluation({ evaluate: options.evaluate, every: evaluateEvery, bestMetric: options.bestMetric })

@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
 import { checkCheckpoint, readOptimizerSnapshots } from './checkpoint';
 import { loadModelWeights } from './restore';
 import { Trainer } from './trainer';
+import { parseTrainerState } from './trainer-state';
 
 interface Batch {
   xs: tf.Tensor;
@@ -264,6 +266,130 @@ describe('resume', () => {
     const again = await trainer(model()).fit({ data, steps: 5, checkpointDir: dir, resume: true, handleSigint: false });
     expect(again.losses).toEqual([]);
     expect(again.checkpoint).toBeNull();
+  });
+});
+
+describe('the data position (batchesSeen) must be one the steps can reach', () => {
+  /** A copy of the checkpoint (step 3, one batch per step) with `edit` applied to its trainer state. */
+  const editState = (name: string, edit: (state: Record<string, unknown>) => void) =>
+    damaged(name, (d) => {
+      const state = JSON.parse(readFileSync(join(d, 'trainer-state.json'), 'utf8')) as Record<string, unknown>;
+      edit(state);
+      writeFileSync(join(d, 'trainer-state.json'), JSON.stringify(state));
+    });
+
+  /** An endless plain iterable that counts the batches pulled (and gives up after 1000). */
+  function counted(): { pulled: () => number; iterable: Iterable<Batch> } {
+    let pulled = 0;
+    const iterable = {
+      *[Symbol.iterator]() {
+        for (const b of data({ batchesSeen: 0 })) {
+          if (++pulled > 1000) throw new Error(`pulled ${pulled} batches while skipping`);
+          yield b;
+        }
+      },
+    };
+    return { pulled: () => pulled, iterable };
+  }
+
+  it('a huge batchesSeen is refused when the state is read, before a plain iterable is skipped', async () => {
+    const huge = editState('position-huge', (s) => (s.batchesSeen = 1e15));
+    const source = counted();
+    const t = trainer(model());
+    const error = await t
+      .fit({ data: source.iterable, steps: 5, resume: huge, handleSigint: false })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PhalanxFileError);
+    expect((error as Error).message).toMatch(
+      /trainer-state\.json: field 'batchesSeen' must be ≤ step × maxBatchesPerStep \(3 × 1\), the most batches those steps can take, but is 1000000000000000$/,
+    );
+    expect(source.pulled()).toBe(0);
+    await expectRejected(
+      trainer(model()),
+      huge,
+      PhalanxFileError,
+      /field 'batchesSeen' must be ≤ step × maxBatchesPerStep/,
+    );
+    // Fewer batches than steps: every step takes one.
+    const few = editState('position-few', (s) => (s.batchesSeen = 2));
+    await expectRejected(
+      trainer(model()),
+      few,
+      PhalanxFileError,
+      /field 'batchesSeen' must be ≥ step \(3\), as every step takes a batch, but is 2$/,
+    );
+    // An older file without maxBatchesPerStep: the resuming trainer's accumulateBatches bounds it.
+    const older = editState('position-older', (s) => {
+      delete s.maxBatchesPerStep;
+      s.batchesSeen = 1e15;
+    });
+    await expect(checkCheckpoint(older)).resolves.toMatchObject({ step: 3 });
+    await expectRejected(
+      trainer(model()),
+      older,
+      PhalanxFileError,
+      /field 'batchesSeen' must be ≤ step × accumulateBatches \(3 × 1\), the most batches those steps can take/,
+    );
+  });
+
+  it('reachable positions resume: accumulation, trainStep with more batches, older files', async () => {
+    const accumulating = () =>
+      new Trainer<Batch>({
+        model: model(),
+        loss: mse,
+        progress: false,
+        accumulateBatches: 3,
+        parameterGroups: [{ name: 'all', lr: 1e-2 }],
+      });
+    const dir = join(root, 'accumulate');
+    await accumulating().fit({ data, steps: 2, checkpointDir: dir, handleSigint: false });
+    const state = JSON.parse(readFileSync(join(dir, 'step-00000002', 'trainer-state.json'), 'utf8'));
+    expect(state).toMatchObject({ step: 2, batchesSeen: 6, maxBatchesPerStep: 3 });
+    const source = counted();
+    const resumed = await accumulating().fit({
+      data: source.iterable,
+      steps: 3,
+      checkpointDir: dir,
+      resume: true,
+      handleSigint: false,
+    });
+    expect(resumed.step).toBe(3);
+    expect(source.pulled()).toBe(9); // 6 skipped, 3 for the step
+    // The same checkpoint without maxBatchesPerStep (an older writer) resumes with accumulateBatches 3.
+    const older = join(root, 'accumulate-older');
+    cpSync(join(dir, 'step-00000002'), older, { recursive: true });
+    delete state.maxBatchesPerStep;
+    writeFileSync(join(older, 'trainer-state.json'), JSON.stringify(state));
+    const t = accumulating();
+    await t.restore(older);
+    expect(t.batchesSeen).toBe(6);
+    // A step given more batches than accumulateBatches is recorded, so its checkpoint reads back.
+    const manual = trainer(model());
+    const batches = [...Array(5)].map((_, i) => data({ batchesSeen: i }).next().value as Batch);
+    await manual.trainStep(...batches);
+    batches.forEach((b) => tf.dispose([b.xs, b.ys]));
+    await manual.saveCheckpoint(join(root, 'manual'));
+    const back = trainer(model());
+    await back.restore(join(root, 'manual'));
+    expect([back.step, back.batchesSeen]).toEqual([1, 5]);
+  });
+
+  it('fuzz: parseTrainerState accepts exactly step ≤ batchesSeen ≤ step · maxBatchesPerStep', () => {
+    const base = JSON.parse(readFileSync(join(checkpoint, 'trainer-state.json'), 'utf8')) as Record<string, unknown>;
+    fc.assert(
+      fc.property(
+        fc.nat({ max: 1e6 }),
+        fc.nat({ max: 64 }),
+        fc.oneof(fc.nat({ max: 1e8 }), fc.constant(Number.MAX_SAFE_INTEGER)),
+        (step, perStep, batchesSeen) => {
+          const text = JSON.stringify({ ...base, step, batchesSeen, maxBatchesPerStep: perStep });
+          const ok = step <= batchesSeen && batchesSeen <= step * perStep;
+          if (ok) expect(parseTrainerState(text, 'x.json').batchesSeen).toBe(batchesSeen);
+          else expect(() => parseTrainerState(text, 'x.json')).toThrow(PhalanxFileError);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 

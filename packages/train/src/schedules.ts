@@ -32,11 +32,20 @@ export interface StepLrArgs {
   every?: number;
   /** Steps at which the rate is multiplied by `gamma` (increasing integers ≥ 1). */
   milestones?: number[];
+  /**
+   * Length of the run (integer ≥ 1): later steps keep the rate of step `steps`. Required with `every` when
+   * the rate grows (`gamma > 1`, `initial > 0`), whose rates would otherwise overflow to Infinity. Default:
+   * endless.
+   */
+  steps?: number;
 }
 
 /**
  * Step decay (PyTorch's `StepLR` / `MultiStepLR`): `lr(step) = initial · gamma^k` where k is the number
- * of drops so far — `⌊step / every⌋`, or the number of `milestones` ≤ step.
+ * of drops so far — `⌊step / every⌋`, or the number of `milestones` ≤ step (step capped at `steps`).
+ *
+ * Every rate is finite: a growing rate (`gamma > 1`) whose largest rate over the run — at `steps`, or
+ * after the last milestone — is not finite is a `PhalanxConfigError` here, not mid-training.
  *
  * @example
  * const lr = stepLr({ initial: 1e-2, gamma: 0.1, milestones: [100, 200] });
@@ -54,18 +63,39 @@ export function stepLr(args: StepLrArgs): LrSchedule {
       milestones: args.milestones,
     });
   }
+  const last = args.steps === undefined ? Infinity : checkInteger(name, 'steps', args.steps, 1);
+  let drops: (step: number) => number;
   if (args.every !== undefined) {
     const every = checkInteger(name, 'every', args.every, 1);
-    return (step) => initial * gamma ** Math.floor(step / every);
+    drops = (step) => Math.floor(step / every);
+  } else {
+    const milestones = args.milestones!;
+    if (
+      !Array.isArray(milestones) ||
+      milestones.some((m, i) => !Number.isInteger(m) || m < 1 || (i > 0 && m <= milestones[i - 1]))
+    ) {
+      throw new PhalanxConfigError(name, 'milestones', 'increasing integers ≥ 1', milestones);
+    }
+    drops = (step) => milestones.filter((m) => m <= step).length;
   }
-  const milestones = args.milestones!;
-  if (
-    !Array.isArray(milestones) ||
-    milestones.some((m, i) => !Number.isInteger(m) || m < 1 || (i > 0 && m <= milestones[i - 1]))
-  ) {
-    throw new PhalanxConfigError(name, 'milestones', 'increasing integers ≥ 1', milestones);
+  if (initial === 0 || gamma === 1) return () => initial;
+  if (gamma > 1) {
+    // The rate grows with each drop: `every` needs an end of the run, and the rate at the end must be finite.
+    if (args.every !== undefined && last === Infinity) {
+      throw new PhalanxConfigError(
+        name,
+        'steps',
+        'given with every when gamma > 1 (the rate grows without end)',
+        args.steps,
+      );
+    }
+    const peak = initial * gamma ** drops(last);
+    if (!Number.isFinite(peak)) {
+      const expected = `a factor whose rate stays finite over the run (initial · gamma^${drops(last)} = ${peak})`;
+      throw new PhalanxConfigError(name, 'gamma', expected, gamma);
+    }
   }
-  return (step) => initial * gamma ** milestones.filter((m) => m <= step).length;
+  return (step) => initial * gamma ** drops(Math.min(step, last));
 }
 
 /** Arguments of {@link cosineLr}. */
@@ -108,11 +138,20 @@ export interface ExponentialLrArgs {
   every?: number;
   /** Lower bound of the rate (finite, ≥ 0). Default 0. */
   minimum?: number;
+  /**
+   * Length of the run (integer ≥ 1): later steps keep the rate of step `steps`. Required when the rate
+   * grows (`gamma > 1`, `initial > 0`), whose rates would otherwise overflow to Infinity. Default: endless.
+   */
+  steps?: number;
 }
 
 /**
  * Exponential decay (PyTorch's `ExponentialLR` for `every = 1`, TensorFlow's `ExponentialDecay`):
- * `lr(step) = max(minimum, initial · gamma^(step / every))`.
+ * `lr(step) = max(minimum, initial · gamma^(min(step, steps) / every))`.
+ *
+ * Every rate is finite: a decaying rate (`gamma ≤ 1`) stays in `[minimum, max(minimum, initial)]` (also
+ * for an `every` so small that `step / every` overflows), and a growing one (`gamma > 1`) needs `steps`,
+ * with `initial · gamma^(steps / every)` finite — else a `PhalanxConfigError` here, not mid-training.
  *
  * @example
  * const lr = exponentialLr({ initial: 1e-3, gamma: 0.5, every: 1000 });
@@ -126,7 +165,21 @@ export function exponentialLr(args: ExponentialLrArgs): LrSchedule {
   const gamma = checkPositive(name, 'gamma', args.gamma);
   const every = checkPositive(name, 'every', args.every ?? 1);
   const minimum = checkNonNegative(name, 'minimum', args.minimum ?? 0);
-  return (step) => Math.max(minimum, initial * gamma ** (step / every));
+  const last = args.steps === undefined ? Infinity : checkInteger(name, 'steps', args.steps, 1);
+  // Constant rates, not computed: 1^∞ and 0 · ∞ (with a tiny `every`) would be NaN.
+  if (initial === 0 || gamma === 1) return () => Math.max(minimum, initial);
+  if (gamma > 1) {
+    // The rate grows: the run needs an end, and the rate at it must be finite.
+    if (last === Infinity) {
+      throw new PhalanxConfigError(name, 'steps', 'given when gamma > 1 (the rate grows without end)', args.steps);
+    }
+    const peak = initial * gamma ** (last / every);
+    if (!Number.isFinite(peak)) {
+      const expected = `a factor whose rate stays finite over the ${last} steps (initial · gamma^(steps / every) = ${peak})`;
+      throw new PhalanxConfigError(name, 'gamma', expected, gamma);
+    }
+  }
+  return (step) => Math.max(minimum, initial * gamma ** (Math.min(step, last) / every));
 }
 
 /** Arguments of {@link polynomialLr}. */
@@ -205,7 +258,11 @@ export interface WarmRestartsLrArgs {
    * it. Default: endless, every cycle `every` steps long.
    */
   steps?: number;
-  /** Cycle k runs at `factor^k` × the cycle's rates (finite, ≥ 0). Default 1 (every cycle restarts at its peak). */
+  /**
+   * Cycle k runs at `factor^k` × the cycle's rates (finite, ≥ 0). Default 1 (every cycle restarts at its
+   * peak). Above 1 the rates grow from cycle to cycle: then `steps` is required, and every rate of the run
+   * must be finite.
+   */
   factor?: number;
 }
 
@@ -215,6 +272,11 @@ export interface WarmRestartsLrArgs {
  * `lr(step) = factor^k · cycle(L_k)(step − k·every)`, `L_k = min(every, steps − k·every)`.
  * So the first `every` steps are exactly those of `cycle(every)` alone, and a run continued with a further
  * cycle keeps every rate it has already used.
+ *
+ * With `factor ≤ 1` every rate is finite when the cycle's are. With `factor > 1` the rates grow, so the
+ * run must have an end (`steps`), and the rates of steps 0 … `steps` are all computed here (each distinct
+ * cycle once, ≤ 2·`every` + 1 calls): one that is not finite (e.g. `factor^k` overflowing) is a
+ * `PhalanxConfigError` now rather than mid-training.
  *
  * @example
  * const lr = warmRestartsLr({
@@ -245,12 +307,32 @@ export function warmRestartsLr(args: WarmRestartsLrArgs): LrSchedule {
     }
     return schedule;
   };
-  return (step) => {
+  /** Cycle k of `step`, the cycle's rate there, and the rate of the run (the cycle's × `factor^k`). */
+  const at = (step: number): { k: number; rate: number; scaled: number } => {
     const k = Math.min(lastCycle, Math.floor(step / every));
     const length = steps === undefined ? every : Math.min(every, steps - k * every);
     const rate = cycleOfLength(length)(step - k * every);
-    return k === 0 ? rate : factor ** k * rate;
+    return { k, rate, scaled: k === 0 ? rate : factor ** k * rate };
   };
+  if (factor > 1) {
+    if (steps === undefined) {
+      throw new PhalanxConfigError(name, 'steps', 'given when factor > 1 (the rates grow without end)', steps);
+    }
+    // The scale factor^k grows with k: the last full cycle and the (maybe shorter) last one hold every
+    // rate of the run at its largest.
+    const lastStart = lastCycle * every;
+    for (let step = Math.max(0, lastStart - every); step <= steps; step++) {
+      const { k, rate, scaled } = at(step);
+      if (!Number.isFinite(rate)) {
+        throw new PhalanxConfigError(name, 'cycle', `finite rates (step ${step - k * every} of cycle ${k})`, rate);
+      }
+      if (!Number.isFinite(scaled)) {
+        const expected = `a factor whose rates stay finite over the ${steps} steps (factor^${k} · ${rate} = ${scaled} at step ${step})`;
+        throw new PhalanxConfigError(name, 'factor', expected, factor);
+      }
+    }
+  }
+  return (step) => at(step).scaled;
 }
 
 /**

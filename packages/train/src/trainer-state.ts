@@ -31,8 +31,19 @@ export interface TrainerState {
   version: 1;
   /** Optimizer steps completed (skipped steps included). */
   step: number;
-  /** Batches taken from the data source so far (the data position to resume from; micro-batches count one each). */
+  /**
+   * Batches taken from the data source so far (the data position to resume from; micro-batches count one
+   * each). Every step takes at least one batch and at most {@link TrainerState.maxBatchesPerStep}, so
+   * `step ≤ batchesSeen ≤ step · maxBatchesPerStep`; a value outside is refused on reading (a resume over a
+   * plain iterable would otherwise skip that many batches).
+   */
   batchesSeen: number;
+  /**
+   * The most batches one step has taken so far (`accumulateBatches`, or more when `trainStep` was given
+   * more), 0 before the first step. Absent in older files: the resuming trainer's `accumulateBatches`
+   * bounds their `batchesSeen` instead.
+   */
+  maxBatchesPerStep?: number;
   /** Samples seen so far. */
   samplesSeen: number;
   /**
@@ -104,6 +115,7 @@ const SCHEMA: Record<keyof TrainerState, Check> = {
   version: (v) => (v === 1 ? null : 'must be 1'),
   step: integer,
   batchesSeen: integer,
+  maxBatchesPerStep: optional(integer),
   samplesSeen: integer,
   learningRates: record(nullable(finiteNumber)),
   temperature: nullable(finiteNumber),
@@ -127,7 +139,8 @@ const SCHEMA: Record<keyof TrainerState, Check> = {
 /**
  * Parses and validates the text of a `trainer-state.json` against the {@link TrainerState} schema.
  * Unknown fields are ignored (newer writers may add some). Throws `PhalanxFileError` naming `file` and
- * the first field that is missing or wrong.
+ * the first field that is missing or wrong — also for a data position the step count rules out
+ * (`batchesSeen` below `step`, or above `step · maxBatchesPerStep`).
  *
  * @example
  * import { readFileSync } from 'node:fs';
@@ -149,5 +162,37 @@ export function parseTrainerState(text: string, file: string): TrainerState {
     const problem = check((json as Record<string, unknown>)[key]);
     if (problem !== null) throw new PhalanxFileError(file, `field '${key}'`, problem);
   }
-  return json as TrainerState;
+  const state = json as TrainerState;
+  checkDataPosition(state, state.maxBatchesPerStep, file);
+  return state;
+}
+
+/**
+ * Throws `PhalanxFileError` naming `file` unless `state.batchesSeen` is one that `state.step` steps of
+ * 1 … `perStep` batches each can reach (no upper bound when `perStep` is undefined).
+ *
+ * @example
+ * import { readFileSync } from 'node:fs';
+ * import { checkDataPosition, parseTrainerState } from '@phalanx/train';
+ * const file = 'runs/a/step-00000100/trainer-state.json';
+ * const state = parseTrainerState(readFileSync(file, 'utf8'), file);
+ * checkDataPosition(state, 4, file); // a trainer that takes 4 batches per step: batchesSeen ≤ 400
+ */
+export function checkDataPosition(state: TrainerState, perStep: number | undefined, file: string): void {
+  const { step, batchesSeen } = state;
+  if (batchesSeen < step) {
+    throw new PhalanxFileError(
+      file,
+      "field 'batchesSeen'",
+      `must be ≥ step (${step}), as every step takes a batch, but is ${batchesSeen}`,
+    );
+  }
+  if (perStep !== undefined && batchesSeen > step * perStep) {
+    const source = state.maxBatchesPerStep === undefined ? 'accumulateBatches' : 'maxBatchesPerStep';
+    throw new PhalanxFileError(
+      file,
+      "field 'batchesSeen'",
+      `must be ≤ step × ${source} (${step} × ${perStep}), the most batches those steps can take, but is ${batchesSeen}`,
+    );
+  }
 }

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concreteJointSelector, fileSystem, multiHeadAttention, seededDropout, stepTemperature } from '@phalanx/layers';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
 import { Trainer, type TrainerConfig } from './trainer';
 import type { ParameterGroupConfig } from './parameter-groups';
@@ -573,6 +574,44 @@ describe('Trainer.fit: what it would write, it can read back', () => {
       handleSigint: false,
     });
     expect(resumed.step).toBe(2);
+  });
+
+  it('a bestMetric that evaluate does not return is a named error at the first evaluation', async () => {
+    const evaluated: number[] = [];
+    const result = trainer(smallModel()).fit({
+      data: () => batchesFrom(0, [2]),
+      steps: 4,
+      evaluate: async ({ step }) => (evaluated.push(step), { epe: 1, auc: 0.5 }),
+      evaluateEvery: 2,
+      bestMetric: { name: 'epe3d', mode: 'min' },
+      handleSigint: false,
+    });
+    await expect(result).rejects.toThrow(PhalanxConfigError);
+    await expect(result).rejects.toThrow(
+      "PeriodicEvaluation: bestMetric.name must be a metric that evaluate returns (at step 2 it returned 'epe', 'auc'), but received 'epe3d'.",
+    );
+    expect(evaluated).toEqual([2]);
+  });
+
+  it('bestMetric or evaluateEvery without evaluate is a named error before the first step', async () => {
+    const model = smallModel();
+    const before = model.getWeights().map((w) => Array.from(w.dataSync()));
+    for (const extra of [{ bestMetric: { name: 'epe', mode: 'min' as const } }, { evaluateEvery: 2 }]) {
+      const result = trainer(model).fit({ data: () => batchesFrom(0, [2]), steps: 2, handleSigint: false, ...extra });
+      await expect(result).rejects.toThrow(PhalanxConfigError);
+      await expect(result).rejects.toThrow(/evaluate must be given with (bestMetric|evaluateEvery)/);
+    }
+    expect(model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(before);
+    const nameless = { name: 7 as unknown as string, mode: 'min' as const };
+    await expect(
+      trainer(model).fit({
+        data: () => batchesFrom(0, [2]),
+        steps: 1,
+        handleSigint: false,
+        evaluate: async () => ({}),
+        bestMetric: nameless,
+      }),
+    ).rejects.toThrow(/bestMetric.name must be a string/);
   });
 });
 

@@ -58,7 +58,7 @@ import {
   type StepMeasures,
   type StepModel,
 } from './step';
-import type { TrainerState } from './trainer-state';
+import { checkDataPosition, type TrainerState } from './trainer-state';
 
 const NAME = 'Trainer';
 
@@ -251,6 +251,8 @@ export class Trainer<B = unknown> implements TrainerHandle {
   private fitOnly: { observers: TrainerCallbacks[]; actors: TrainerCallbacks[] } = { observers: [], actors: [] };
   private stepCount = 0;
   private batchCount = 0;
+  /** The most batches one step has taken (bounds `batchesSeen` in a checkpoint). */
+  private maxStepBatches = 0;
   private sampleCount = 0;
   private skipCount = 0;
   private stopFlag = false;
@@ -404,6 +406,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
     const samples = sizes.reduce((a, b) => a + b, 0);
     this.stepCount += 1;
     this.batchCount += batches.length;
+    this.maxStepBatches = Math.max(this.maxStepBatches, batches.length);
     this.sampleCount += samples;
     const result: StepResult = {
       step: this.stepCount,
@@ -462,6 +465,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
       version: 1,
       step: this.stepCount,
       batchesSeen: this.batchCount,
+      maxBatchesPerStep: this.maxStepBatches,
       samplesSeen: this.sampleCount,
       learningRates: Object.fromEntries(this.groups.map((g) => [g.name, Number.isFinite(g.lastLr) ? g.lastLr : null])),
       temperature: this.annealing?.temperature ?? null,
@@ -498,8 +502,10 @@ export class Trainer<B = unknown> implements TrainerHandle {
    * architecture and groups), all or nothing: every weight (by name, shape and dtype), every optimizer
    * (class and slots) and the moving average are read and checked before anything is written; a mismatch
    * is a named error (`PhalanxFileError`, or `PhalanxConfigError` for a changed optimizer class) and
-   * changes nothing. Then the step, data position, metrics and the position of every noise stream
-   * (selector noise, seeded dropout masks) are restored. Optimizers must not have taken a step yet.
+   * changes nothing. So is a data position (`batchesSeen`) that the step count rules out: below `step`,
+   * or above `step × maxBatchesPerStep` (older files without it: `step × accumulateBatches`). Then the
+   * step, data position, metrics and the position of every noise stream (selector noise, seeded dropout
+   * masks) are restored. Optimizers must not have taken a step yet.
    */
   async restore(dir: string): Promise<TrainerState> {
     const folder = (await recoverCheckpointFolder(dir)) ?? dir;
@@ -510,6 +516,8 @@ export class Trainer<B = unknown> implements TrainerHandle {
       participants,
     });
     try {
+      const perStep = state.maxBatchesPerStep ?? this.accumulateBatches;
+      checkDataPosition(state, perStep, join(folder, CHECKPOINT_FILES.state));
       await prepared.commit();
     } finally {
       prepared.dispose();
@@ -517,6 +525,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
     restoreNoiseCalls(findNoiseStreamLayers(this.model), state);
     this.stepCount = state.step;
     this.batchCount = state.batchesSeen;
+    this.maxStepBatches = state.maxBatchesPerStep ?? (state.step === 0 ? 0 : Math.ceil(state.batchesSeen / state.step));
     this.sampleCount = state.samplesSeen;
     this.skipCount = state.skippedSteps ?? 0;
     this.metrics.best = state.best;

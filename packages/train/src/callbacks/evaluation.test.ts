@@ -1,5 +1,6 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { PeriodicEvaluation } from './evaluation';
 import { FakeTrainer } from './test-utils';
 
@@ -53,6 +54,31 @@ describe('PeriodicEvaluation', () => {
     const other = new PeriodicEvaluation({ evaluate: async () => ({}), bestMetric: { name: 'auc', mode: 'max' } });
     await other.onTrainBegin({ step: 5, totalSteps: 10, resumedFrom: 'x' }, trainer);
     expect(trainer.metrics.best).toEqual({ name: 'auc', mode: 'max', value: null, step: null });
+  });
+
+  it('names a monitored metric that evaluate does not return, and the metrics it returned', async () => {
+    let k = 0;
+    const evaluation = new PeriodicEvaluation({
+      evaluate: async (): Promise<Record<string, number>> => (k++ === 0 ? { epe: 3, auc: 0.5 } : { auc: 0.6 }),
+      every: 1,
+      bestMetric: { name: 'epe', mode: 'min' },
+    });
+    const trainer = new FakeTrainer(model, [evaluation]);
+    await trainer.emit('onTrainBegin', { step: 0, totalSteps: 10, resumedFrom: null });
+    await trainer.steps(1, 1);
+    expect(trainer.metrics.best).toMatchObject({ value: 3, step: 1 });
+    const missing = trainer.steps(2, 2);
+    await expect(missing).rejects.toThrow(PhalanxConfigError);
+    await expect(missing).rejects.toThrow(
+      "PeriodicEvaluation: bestMetric.name must be a metric that evaluate returns (at step 2 it returned 'auc'), but received 'epe'.",
+    );
+    expect(trainer.metrics.last).toEqual({ epe: 3, auc: 0.5 }); // the bad evaluation is not stored
+    const empty = new PeriodicEvaluation({ evaluate: async () => ({}), bestMetric: { name: 'toString', mode: 'max' } });
+    const other = new FakeTrainer(model, [empty]);
+    await other.emit('onTrainBegin', { step: 0, totalSteps: 3, resumedFrom: null });
+    await expect(other.emit('onLoopEnd', { step: 3, interrupted: false })).rejects.toThrow(
+      "bestMetric.name must be a metric that evaluate returns (at step 0 it returned no metrics), but received 'toString'.",
+    );
   });
 
   it('rejects bad options', () => {

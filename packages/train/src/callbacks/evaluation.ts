@@ -29,7 +29,10 @@ export interface PeriodicEvaluationOptions {
   evaluate: EvaluateFn;
   /** Evaluate every this many steps (integer ≥ 1), and at the end. Default: only at the end. */
   every?: number;
-  /** Track the best value of this metric (`onEvaluate` reports `improved`; `Checkpointing` keeps `best/`). */
+  /**
+   * Track the best value of this metric (`onEvaluate` reports `improved`; `Checkpointing` keeps `best/`).
+   * Every evaluation must return it (else a `PhalanxConfigError`).
+   */
   bestMetric?: BestMetricSpec;
 }
 
@@ -37,7 +40,9 @@ export interface PeriodicEvaluationOptions {
  * Runs `evaluate({step})` every `every` steps and once more when the loop ends (unless it was
  * interrupted), with the trainer's evaluation weights (the moving average when the trainer keeps one
  * for evaluation). Stores the metrics in `trainer.metrics`, updates the monitored best value (only with a
- * finite value) and dispatches `onEvaluate` with `improved`.
+ * finite value) and dispatches `onEvaluate` with `improved`. An evaluation whose metrics lack the
+ * monitored one (`bestMetric.name`) is a `PhalanxConfigError` naming it and the metrics returned; a
+ * non-finite value of it is kept but never the best.
  *
  * @example
  * const evaluate = async ({ step }: EvaluationContext) => ({ epe2d: 10 / (1 + step) });
@@ -99,10 +104,28 @@ export class PeriodicEvaluation implements TrainerCallbacks {
     const t0 = performance.now();
     const metrics = await trainer.withEvaluationWeights(() => this.evaluate({ step }));
     checkMetrics(metrics);
+    this.checkMonitored(metrics, step);
     const ms = performance.now() - t0;
     trainer.metrics.last = metrics;
     const improved = updateBest(trainer.metrics, metrics, step);
     await trainer.emit('onEvaluate', { step, metrics, ms, best: trainer.metrics.best, improved });
+  }
+
+  /**
+   * A monitored metric that `evaluate` does not return would never be tracked (no `best/` checkpoint),
+   * silently: a `PhalanxConfigError` naming it and the metrics that were returned instead.
+   */
+  private checkMonitored(metrics: Record<string, number>, step: number): void {
+    const name = this.bestMetric?.name;
+    if (name === undefined || Object.prototype.hasOwnProperty.call(metrics, name)) return;
+    const keys = Object.keys(metrics);
+    const returned = keys.length === 0 ? 'no metrics' : keys.map((k) => `'${k}'`).join(', ');
+    throw new PhalanxConfigError(
+      'PeriodicEvaluation',
+      'bestMetric.name',
+      `a metric that evaluate returns (at step ${step} it returned ${returned})`,
+      name,
+    );
   }
 }
 
