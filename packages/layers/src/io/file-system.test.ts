@@ -113,6 +113,9 @@ describe('fileSystem: manifest paths stay inside the model folder', () => {
     ['a Windows drive path', () => ['C:\\weights.bin'], /leaves the model folder: it is absolute/],
     ['a URL', () => ['file:///etc/passwd'], /leaves the model folder: it is absolute/],
     ['the folder itself', () => ['.'], /leaves the model folder/],
+    ['a backslash climb (Windows)', () => ['..\\secret.bin'], /must separate folders with '\/', not a backslash/],
+    ['.. alone', () => ['..'], /leaves the model folder: '\.\.' climbs/],
+    ['.. through a dotted subfolder', () => ['..sub/../../secret.bin'], /leaves the model folder: '\.\.' climbs/],
   ];
   for (const [what, paths, message] of escapes) {
     it(`rejects ${what}`, async () => {
@@ -147,6 +150,24 @@ describe('fileSystem: manifest paths stay inside the model folder', () => {
       const loaded = await tfl.loadLayersModel(fileSystem(dir));
       expectClose(loaded.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor, { rtol: 0, atol: 0 });
     }
+  });
+
+  it('accepts weights files whose names start with dots (not a traversal)', async () => {
+    const dir = join(root, 'model');
+    const model = smallModel();
+    await model.save(fileSystem(dir));
+    mkdirSync(join(dir, '..shards'));
+    copyFileSync(join(dir, 'weights.bin'), join(dir, '..weights.bin'));
+    copyFileSync(join(dir, 'weights.bin'), join(dir, '...bin'));
+    copyFileSync(join(dir, 'weights.bin'), join(dir, '..shards', 'w.bin'));
+    const x = tf.ones([2, 4]);
+    for (const paths of [['..weights.bin'], ['./..weights.bin'], ['...bin'], ['..shards/w.bin']]) {
+      setManifestPaths(dir, paths);
+      const loaded = await tfl.loadLayersModel(fileSystem(dir));
+      expectClose(loaded.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor, { rtol: 0, atol: 0 });
+      loaded.dispose();
+    }
+    x.dispose();
   });
 
   it('rejects weights whose byte length differs from the manifest total', async () => {

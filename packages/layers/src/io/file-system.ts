@@ -115,8 +115,9 @@ async function saveAtomically(dir: string, artifacts: tf.io.ModelArtifacts): Pro
 
 /**
  * The absolute path of weights file `relative` of `dir`, after checking that it stays inside `dir`:
- * not absolute (POSIX, Windows drive or UNC, URL scheme), no `..` that climbs out (also through a
- * subfolder), and — once resolved on disk — no symbolic link that leads outside.
+ * not absolute (POSIX, Windows drive or UNC, URL scheme), `/` as the only separator (no backslash), no
+ * `..` segment that climbs out (also through a subfolder), and — once resolved on disk — no symbolic link
+ * that leads outside. A file name that merely starts with dots (`..weights.bin`) is a file in `dir`.
  */
 async function weightsFilePath(
   { fs, path }: Node,
@@ -137,11 +138,21 @@ async function weightsFilePath(
   if (path.posix.isAbsolute(relative) || path.win32.isAbsolute(relative) || /^[a-z][a-z0-9+.-]*:/i.test(relative)) {
     throw leaves('it is absolute');
   }
+  if (relative.includes('\\')) {
+    // A Windows separator: '..\\x' climbs out on Windows though it names a file on POSIX.
+    throw new PhalanxFileError(
+      jsonPath,
+      `${field} (${JSON.stringify(relative)})`,
+      "must separate folders with '/', not a backslash",
+    );
+  }
   const base = path.resolve(dir);
   const file = path.resolve(base, relative);
+  // Inside: a path below `root`. Only a first segment that is exactly '..' climbs out; a name that merely
+  // starts with two dots ('..weights.bin') is a file in the folder.
   const inside = (root: string, target: string) => {
     const rel = path.relative(root, target);
-    return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+    return rel !== '' && !path.isAbsolute(rel) && rel.split(path.sep)[0] !== '..';
   };
   if (!inside(base, file)) throw leaves("'..' climbs out of it");
   let realFile: string;
@@ -284,8 +295,9 @@ async function loadModel(dir: string): Promise<tf.io.ModelArtifacts> {
  *   never an old `model.json` with new weights. (Power loss is not covered: nothing is fsynced.) One
  *   process at a time may save into a folder; a save removes what killed saves left behind.
  * - **Checked loads.** Every path of `weightsManifest` must stay inside the folder: absolute paths,
- *   `..` that climbs out (directly or through a subfolder) and symbolic links that lead out are
- *   refused, no file may be listed twice, every weight entry must be an object, and the weights files
+ *   backslash separators, a `..` segment that climbs out (directly or through a subfolder) and symbolic
+ *   links that lead out are refused (a file name that merely starts with dots, `..weights.bin`, is
+ *   accepted), no file may be listed twice, every weight entry must be an object, and the weights files
  *   together must hold exactly the bytes the manifest describes. Each failure is a `PhalanxFileError`
  *   that names the file and the entry.
  *

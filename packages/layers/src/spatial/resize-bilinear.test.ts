@@ -11,7 +11,9 @@ import {
   readJson,
   type GoldenLayerCase,
 } from '@phalanx/testing';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { interpolationMatrix, ResizeBilinear, resizeBilinear, resizeBilinearTorch } from './resize-bilinear';
 
 const fixture = (name: string) =>
@@ -73,6 +75,42 @@ describe('ResizeBilinear validation', () => {
     expect(Array.from(interpolationMatrix(2, 4, false))).toEqual([1, 0, 0.75, 0.25, 0.25, 0.75, 0, 1]);
     expect(Array.from(interpolationMatrix(4, 2, false))).toEqual([0.5, 0.5, 0, 0, 0, 0, 0.5, 0.5]);
     expect(Array.from(interpolationMatrix(3, 2, true))).toEqual([1, 0, 0, 0, 0, 1]);
+  });
+
+  it('resizeBilinearTorch refuses sizes that are not integers ≥ 1 or exceed MAX_ELEMENTS, before allocating', () => {
+    const x = tf.zeros([1, 2, 2, 1]);
+    const tall = tf.zeros([1, 16384, 1, 1]);
+    const wide = tf.zeros([1, 2, 32768, 1]);
+    const before = tf.memory().numTensors;
+    expect(() => resizeBilinearTorch(x, [1e9, 2])).toThrow(
+      "resizeBilinearTorch: output [B, height, width, C] must be of at most 268435456 (2^28) elements, but received '[1, 1000000000, 2, 1]: 2000000000 elements'.",
+    );
+    for (const bad of [NaN, -1, 0, 2.5, Infinity]) {
+      expect(() => resizeBilinearTorch(x, [bad, 2]), String(bad)).toThrow(PhalanxConfigError);
+      expect(() => resizeBilinearTorch(x, [2, bad]), String(bad)).toThrow(PhalanxConfigError);
+    }
+    // Small output, huge interpolation matrix [16385, 16384] or row-pass intermediate [1, 16384, 32768, 1].
+    expect(() => resizeBilinearTorch(tall, [16385, 1])).toThrow(
+      'resizeBilinearTorch: row interpolation matrix [height, H] must be of at most 268435456 (2^28) elements',
+    );
+    expect(() => resizeBilinearTorch(wide, [16384, 1])).toThrow(
+      'resizeBilinearTorch: intermediate [B, height, W, C] must be of at most 268435456 (2^28) elements',
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 2 ** 27 + 1, max: Number.MAX_SAFE_INTEGER }), fc.boolean(), (size, rows) => {
+        const out: [number, number] = rows ? [size, 2] : [2, size];
+        expect(() => resizeBilinearTorch(x, out)).toThrow(PhalanxConfigError);
+      }),
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    expect(resizeBilinearTorch(x, [3, 5]).shape).toEqual([1, 3, 5, 1]);
+    tf.dispose([x, tall, wide]);
+    expect(() => interpolationMatrix(1e9, 1e9, false)).toThrow(
+      'interpolationMatrix: matrix [outSize, inSize] must be of at most 268435456 (2^28) elements',
+    );
+    expect(() => interpolationMatrix(2, 2.5, false)).toThrow(
+      'interpolationMatrix: outSize must be an integer ≥ 0, but received 2.5.',
+    );
   });
 
   it('rejects bad configs and shapes with named errors', () => {

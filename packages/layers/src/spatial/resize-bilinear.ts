@@ -28,10 +28,16 @@ export const RESIZE_BILINEAR_DEFAULTS = Object.freeze({
  * centres), or `s = o·(in − 1)/(out − 1)` (`alignCorners` true); row o holds `1 − λ` at `⌊s⌋` and `λ`
  * at `min(⌊s⌋ + 1, in − 1)` with `λ = s − ⌊s⌋`.
  *
+ * Throws a `PhalanxConfigError` for sizes that are not integers ≥ 0 or a matrix of more than
+ * {@link MAX_ELEMENTS} (2^28) entries, before allocating it.
+ *
  * @example
  * interpolationMatrix(2, 4, false); // rows [1, 0], [0.75, 0.25], [0.25, 0.75], [0, 1]
  */
 export function interpolationMatrix(inSize: number, outSize: number, alignCorners: boolean): Float32Array {
+  checkInteger('interpolationMatrix', 'inSize', inSize, 0);
+  checkInteger('interpolationMatrix', 'outSize', outSize, 0);
+  checkElements('interpolationMatrix', 'matrix [outSize, inSize]', [outSize, inSize]);
   const m = new Float32Array(outSize * inSize);
   for (let o = 0; o < outSize; o++) {
     let s: number;
@@ -47,6 +53,21 @@ export function interpolationMatrix(inSize: number, outSize: number, alignCorner
 }
 
 /**
+ * Throws a `PhalanxConfigError` of `resizeBilinearTorch` unless resizing `[B, H, W, C]` to `[height, width]`
+ * keeps every tensor it makes within {@link MAX_ELEMENTS}: the output, the intermediate of the row pass and
+ * the two interpolation matrices (only built for an axis whose size changes).
+ */
+function checkResizeElements([b, h, w, c]: number[], height: number, width: number): void {
+  const name = 'resizeBilinearTorch';
+  checkElements(name, 'output [B, height, width, C]', [b, height, width, c]);
+  if (h !== height) {
+    checkElements(name, 'row interpolation matrix [height, H]', [height, h]);
+    checkElements(name, 'intermediate [B, height, W, C]', [b, height, w, c]);
+  }
+  if (w !== width) checkElements(name, 'column interpolation matrix [width, W]', [width, w]);
+}
+
+/**
  * Bilinear resizing with PyTorch's arithmetic: `y = A_h · x · A_wᵀ` per image and channel, where `A_h`
  * and `A_w` are the {@link interpolationMatrix} of each axis — `F.interpolate(x, size=(height, width),
  * mode='bilinear', align_corners=alignCorners)` (antialias off), for up- and downsampling alike.
@@ -54,6 +75,11 @@ export function interpolationMatrix(inSize: number, outSize: number, alignCorner
  * `ResizeBilinearGrad` on `cpu` ignores `halfPixelCenters`).
  *
  * **Shapes**: `[B, H, W, C]` → `[B, height, width, C]`.
+ *
+ * **Limits**: `height`, `width` integers ≥ 1; the output `[B, height, width, C]`, the intermediate
+ * `[B, height, W, C]` (rows resized first) and the matrices `A_h [height, H]`, `A_w [width, W]` each of at most
+ * {@link MAX_ELEMENTS} (2^28) elements (1 GiB of float32), checked before anything is allocated: a hostile size
+ * is a `PhalanxConfigError`, not an out-of-memory crash.
  *
  * @example
  * const x = tf.randomNormal([2, 8, 8, 16]);
@@ -71,6 +97,7 @@ export function resizeBilinearTorch(
   checkInteger('resizeBilinearTorch', 'width', width, 1);
   checkBoolean('resizeBilinearTorch', 'alignCorners', alignCorners);
   const [b, h, w, c] = x.shape as number[];
+  checkResizeElements([b, h, w, c], height, width);
   return tf.tidy(() => {
     let y = tf.cast(x, 'float32');
     if (h !== height) {

@@ -101,8 +101,6 @@ export interface CheckWeightShapeOptions {
  * `undefined`) gives `null`, or a `PhalanxConfigError` when `required`.
  *
  * @example
- * import * as tf from '@tensorflow/tfjs-core';
- *
  * const kernel = tf.zeros([16, 32]);
  * checkWeightShape('dynamicEdgeGATCore', 'kernel', kernel, [16, 32], { required: true }); // kernel
  * checkWeightShape('dynamicEdgeGATCore', 'bias', undefined, [32]); // null

@@ -5,7 +5,8 @@ import { PhalanxConfigError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
 import { dynamicEdgeGAT } from '../graph/dynamic-edge-gat';
 import { multiHeadAttention } from '../attention/multi-head-attention';
-import { nthInitializer, resolveInitializer, serializeInitializer } from './initializers';
+import { nthInitializer, registeredInitializerClasses, resolveInitializer, serializeInitializer } from './initializers';
+import '../fusion/group-fusion';
 
 beforeAll(async () => {
   await useBackend('cpu');
@@ -49,6 +50,67 @@ describe('initializers', () => {
     }
     expect(() => resolveInitializer('t', 'init', 'constructor')).toThrow(PhalanxConfigError);
     expect(() => resolveInitializer('t', 'init', 'toString')).toThrow(PhalanxConfigError);
+  });
+
+  it('resolveInitializer refuses registered classes that are not initializers (L1L2, Dense, …) by name', () => {
+    const cases: [unknown, string][] = [
+      [{ className: 'L1L2', config: {} }, 'a regularizer'],
+      [{ className: 'L1L2' }, 'a regularizer'],
+      ['Dense', 'a layer'],
+      [{ className: 'Dense', config: { units: 2 } }, 'a layer'],
+      [{ className: 'NonNeg', config: {} }, 'a constraint'],
+      [{ className: 'relu', config: {} }, 'an activation'],
+      [{ className: 'Adam', config: {} }, 'an optimizer'],
+      ['Sequential', 'a layer'],
+    ];
+    for (const [spec, kind] of cases) {
+      const resolve = () => resolveInitializer('t', 'init', spec);
+      expect(resolve, JSON.stringify(spec)).toThrow(PhalanxConfigError);
+      expect(resolve, JSON.stringify(spec)).toThrow(
+        `t: init must be an initializer, not ${kind}: a registered initializer class (`,
+      );
+      expect(resolve).toThrow(
+        `or its identifier (e.g. 'glorotUniform', 'he_normal'), but received ${typeof spec === 'string' ? `'${spec}'` : JSON.stringify(spec)}.`,
+      );
+    }
+    const message = (() => {
+      try {
+        resolveInitializer('t', 'init', 'Dense');
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    for (const name of ['GlorotUniform', 'HeNormal', 'Zeros', 'NddrKernel']) expect(message).toContain(`'${name}'`);
+    expect(message).not.toContain("'L1L2'");
+  });
+
+  it('registeredInitializerClasses: every listed class resolves to an initializer; tfjs and Phalanx ones are listed', () => {
+    const names = registeredInitializerClasses();
+    expect(names).toEqual(
+      expect.arrayContaining(['Constant', 'GlorotUniform', 'Orthogonal', 'VarianceScaling', 'NddrKernel']),
+    );
+    for (const bad of ['L1L2', 'Dense', 'MaxNorm', 'relu', 'SGD']) expect(names).not.toContain(bad);
+    const required: Record<string, tf.serialization.ConfigDict> = {
+      Constant: { value: 1 },
+      NddrKernel: { numGroups: 2 },
+    };
+    for (const className of names) {
+      const made = resolveInitializer('t', 'init', { className, config: required[className] ?? {} });
+      expect(typeof made.apply, className).toBe('function'); // GlorotNormal & co. report 'VarianceScaling'
+      expect(typeof made.getConfig, className).toBe('function');
+    }
+  });
+
+  it('resolveInitializer names a config that is not an object or that the class refuses', () => {
+    expect(() => resolveInitializer('t', 'init', { className: 'GlorotUniform', config: 3 })).toThrow(
+      't: init.config must be an object, but received 3.',
+    );
+    expect(() => resolveInitializer('t', 'init', { className: 'VarianceScaling', config: { scale: -1 } })).toThrow(
+      PhalanxConfigError,
+    );
+    expect(() => resolveInitializer('t', 'init', { className: 'NddrKernel', config: {} })).toThrow(
+      'NddrKernel: numGroups must be',
+    );
   });
 
   it('attention layers: a seeded kernelInitializer repeats across builds and gives every kernel its own numbers', () => {
