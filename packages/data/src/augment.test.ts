@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { augment, colorMatrix, similarityMatrix, warpSample } from './augment';
+import { AUGMENT_RANGES, augment, colorMatrix, MAX_WARP_PIXELS, similarityMatrix, warpSample } from './augment';
 import { projectPoints, renderSyntheticHand } from './synthetic/render';
 import type { HandSample } from './types';
 
@@ -113,7 +114,7 @@ describe('augment', () => {
       'augment: outputSize must be an integer ≥ 16, but received 4.',
     );
     expect(() => augment(s, { seed: 0, scale: [0, 1] })).toThrow(
-      'augment: scale must be a range [min, max] with 0 < min ≤ max, but received [0,1].',
+      'augment: scale must be a range [min, max] with 0.01 ≤ min ≤ max ≤ 100, but received [0,1].',
     );
   });
 
@@ -121,19 +122,22 @@ describe('augment', () => {
     const s = renderSyntheticHand(1, { size: 32 });
     const cases: [Parameters<typeof augment>[1], string][] = [
       [{ seed: NaN }, 'augment: seed must be a finite number, but received NaN.'],
-      [{ seed: 0, rotation: Infinity }, 'augment: rotation must be a finite number, but received Infinity.'],
-      [{ seed: 0, rotation: NaN }, 'augment: rotation must be a finite number, but received NaN.'],
-      [{ seed: 0, translation: NaN }, 'augment: translation must be a finite number, but received NaN.'],
-      [{ seed: 0, margin: Infinity }, 'augment: margin must be a finite number, but received Infinity.'],
-      [{ seed: 0, color: { hue: NaN } }, 'augment: color.hue must be a finite number, but received NaN.'],
+      [
+        { seed: 0, rotation: Infinity },
+        'augment: rotation must be a number in [0, 180] (degrees), but received Infinity.',
+      ],
+      [{ seed: 0, rotation: NaN }, 'augment: rotation must be a number in [0, 180] (degrees), but received NaN.'],
+      [{ seed: 0, translation: NaN }, 'augment: translation must be a number in [0, 1], but received NaN.'],
+      [{ seed: 0, margin: Infinity }, 'augment: margin must be a number in [0, 10], but received Infinity.'],
+      [{ seed: 0, color: { hue: NaN } }, 'augment: color.hue must be a number in [0, 0.5] (turns), but received NaN.'],
       [
         { seed: 0, color: { contrast: -Infinity } },
-        'augment: color.contrast must be a finite number, but received -Infinity.',
+        'augment: color.contrast must be a number in [0, 1], but received -Infinity.',
       ],
       [{ seed: 0, outputSize: 1e6 }, 'augment: outputSize must be an integer in [16, 4096], but received 1000000.'],
       [
         { seed: 0, scale: [1, Infinity] },
-        'augment: scale must be a range [min, max] with 0 < min ≤ max, but received [1,null].',
+        'augment: scale must be a range [min, max] with 0.01 ≤ min ≤ max ≤ 100, but received [1,null].',
       ],
     ];
     for (const [options, message] of cases) {
@@ -146,6 +150,87 @@ describe('augment', () => {
     );
     // Without the crop the keypoints frame nothing: a NaN stays the sample's own.
     expect(augment(hidden, { seed: 0, crop: false }).uv[5]).toBeNaN();
+  });
+
+  it('refuses extreme but finite options by name instead of returning non-finite labels', () => {
+    const s = renderSyntheticHand(2, { size: 32 });
+    const cases: [Parameters<typeof augment>[1], string][] = [
+      [{ seed: 1, scale: [1, 1e308] }, 'augment: scale must be a range [min, max] with 0.01 ≤ min ≤ max ≤ 100'],
+      [{ seed: 1, scale: [1e-300, 1e-300] }, 'augment: scale must be a range [min, max] with 0.01 ≤ min ≤ max ≤ 100'],
+      [{ seed: 1, rotation: 1e308 }, 'augment: rotation must be a number in [0, 180] (degrees), but received 1e+308.'],
+      [{ seed: 1, translation: 1e308 }, 'augment: translation must be a number in [0, 1], but received 1e+308.'],
+      [{ seed: 1, margin: 1e308 }, 'augment: margin must be a number in [0, 10], but received 1e+308.'],
+      [{ seed: 1, color: { saturation: 1e308 } }, 'augment: color.saturation must be a number in [0, 1]'],
+      [{ seed: 1, color: { brightness: 5 } }, 'augment: color.brightness must be a number in [0, 1], but received 5.'],
+      [null as never, 'augment: options must be an object {seed, …}, but received null.'],
+    ];
+    for (const [options, message] of cases) {
+      expect(() => augment(s, { outputSize: 16, ...options }), message).toThrow(PhalanxConfigError);
+      expect(() => augment(s, options === null ? options : { outputSize: 16, ...options })).toThrow(message);
+    }
+  });
+
+  it('gives finite uv, xyz and K for any finite options within AUGMENT_RANGES (property)', () => {
+    const s = renderSyntheticHand(3, { size: 32 });
+    const within = ([lo, hi]: readonly [number, number]) => fc.double({ min: lo, max: hi, noNaN: true });
+    const options = fc.record({
+      seed: fc.integer(),
+      margin: within(AUGMENT_RANGES.margin),
+      zoom: fc.tuple(within(AUGMENT_RANGES.scale), within(AUGMENT_RANGES.scale)),
+      rotation: within(AUGMENT_RANGES.rotation),
+      translation: within(AUGMENT_RANGES.translation),
+      crop: fc.boolean(),
+      rotateCamera: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(options, ({ zoom, ...o }) => {
+        const scale: [number, number] = [Math.min(...zoom), Math.max(...zoom)];
+        const a = augment(s, { ...o, scale, outputSize: 16, color: { brightness: 1, contrast: 1, saturation: 1 } });
+        for (const field of ['uv', 'xyz', 'K'] as const) expect(Array.from(a[field]).every(Number.isFinite)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('warpSample: refuses an output size that is not an integer ≥ 1 or over MAX_WARP_PIXELS before allocating', () => {
+    const s = renderSyntheticHand(2, { size: 32 });
+    const eye = Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    const warp = (outputWidth: number, outputHeight: number) =>
+      warpSample(s, { A: eye, theta: 0, outputWidth, outputHeight, rotateCamera: true });
+    expect(MAX_WARP_PIXELS).toBe(4096 * 4096);
+    expect(() => warp(1e5, 1e5)).toThrow(
+      'warpSample: outputWidth × outputHeight must be at most 16777216 pixels (4096 × 4096), but received',
+    );
+    expect(() => warp(4097, 4096)).toThrow(PhalanxConfigError);
+    expect(() => warp(-1, 4)).toThrow('warpSample: outputWidth must be an integer ≥ 1, but received -1.');
+    expect(() => warp(2.5, 4)).toThrow('warpSample: outputWidth must be an integer ≥ 1, but received 2.5.');
+    expect(() => warp(4, NaN)).toThrow('warpSample: outputHeight must be an integer ≥ 1, but received NaN.');
+    expect(() => warp(4, Infinity)).toThrow(PhalanxConfigError);
+    expect(warp(4096, 1).image).toHaveLength(4096 * 3);
+    fc.assert(
+      fc.property(fc.oneof(fc.double(), fc.integer({ min: -10, max: 0 })), (w) => {
+        if (Number.isInteger(w) && w >= 1 && w <= MAX_WARP_PIXELS / 4) return;
+        expect(() => warp(w, 4)).toThrow(PhalanxConfigError);
+      }),
+    );
+  });
+
+  it('warpSample: refuses a singular or non-finite A, and a warp that overflows a finite label, by name', () => {
+    const s = renderSyntheticHand(2, { size: 32 });
+    const p = { theta: 0, outputWidth: 4, outputHeight: 4, rotateCamera: true };
+    expect(() => warpSample(s, { ...p, A: new Float64Array(9) })).toThrow(
+      'warpSample: A must be an invertible affine 3×3 of finite numbers (last row 0 0 1)',
+    );
+    expect(() => warpSample(s, { ...p, A: Float64Array.from([1, 0, 0, 0, NaN, 0, 0, 0, 1]) })).toThrow(
+      PhalanxConfigError,
+    );
+    expect(() => warpSample(s, { ...p, theta: NaN, A: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]) })).toThrow(
+      'warpSample: theta must be a finite number, but received NaN.',
+    );
+    const huge = Float64Array.from([1e300, 0, 0, 0, 1e300, 0, 0, 0, 1]);
+    expect(() => warpSample({ ...s, uv: s.uv.map((v) => v * 1e10) }, { ...p, A: huge })).toThrow(
+      'warpSample: sample.uv must be values that stay finite under the warp (it overflowed them)',
+    );
   });
 
   it('refuses a sample whose image does not hold width × height × 3 values, or of width 0, by name', () => {

@@ -7,7 +7,7 @@
  * camera about its optical axis: `xyz' = R_z(θ) xyz` and `K' = A K R_z(θ)ᵀ`, which keeps `K'` a zero-skew pinhole
  * matrix when `fx = fy`. Without it `xyz` is unchanged and `K' = A K` (a general projective matrix).
  */
-import { checkFinite, checkInteger, checkNonNegative, describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { checkFinite, checkInteger, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { Rng } from './random';
 import { inFrame } from './readers/common';
 import { checkHandSample, type HandSample } from './types';
@@ -16,19 +16,22 @@ import { checkHandSample, type HandSample } from './types';
 export interface AugmentOptions {
   /** Seed of the random parameters (any number). */
   seed: number;
-  /** Output image side in pixels (square). Integer ≥ 16. Default 256. */
+  /** Output image side in pixels (square). Integer in [16, 4096]. Default 256. */
   outputSize?: number;
   /** Crop to the hand's keypoint box (`true`, default) or keep the whole image in view (`false`). */
   crop?: boolean;
-  /** Margin around the keypoint box, as a fraction of its longer side on each side. Default 0.2. */
+  /** Margin around the keypoint box, as a fraction of its longer side on each side; in [0, 10]. Default 0.2. */
   margin?: number;
-  /** Zoom range multiplying the crop scale. Default `[0.85, 1.15]`. */
+  /** Zoom range `[min, max]` multiplying the crop scale, `0.01 ≤ min ≤ max ≤ 100`. Default `[0.85, 1.15]`. */
   scale?: [number, number];
-  /** Maximum absolute in-plane rotation in degrees. Default 30. */
+  /** Maximum absolute in-plane rotation in degrees, in [0, 180]. Default 30. */
   rotation?: number;
-  /** Maximum shift of the hand centre as a fraction of the output size. Default 0.05. */
+  /** Maximum shift of the hand centre as a fraction of the output size, in [0, 1]. Default 0.05. */
   translation?: number;
-  /** Colour jitter strengths: factors drawn from `[1 − x, 1 + x]`, hue shift from `[−hue, hue]` turns. */
+  /**
+   * Colour jitter strengths: factors drawn from `[1 − x, 1 + x]` (x in [0, 1]), hue shift from `[−hue, hue]`
+   * turns (hue in [0, 0.5]).
+   */
   color?: {
     /** Brightness factor drawn from `[1 − brightness, 1 + brightness]`. Default 0.3. */
     brightness?: number;
@@ -222,17 +225,113 @@ function warpCamera(sample: HandSample, p: WarpParams): { xyz: Float64Array; K: 
 }
 
 /**
- * Applies a fixed warp to a sample: resamples the image bilinearly (outside pixels black), maps `uv` by `A`,
- * updates `xyz` and `K` (see the module comment), marks joints leaving the image invisible, applies colour jitter.
+ * The largest output image of {@link warpSample} (and so of `augment`): `outputWidth × outputHeight` at most
+ * 4096 × 4096 = 16 777 216 pixels (48 MiB as bytes, 192 MiB as float32), the budget of `renderSyntheticHand`
+ * and `decodeImage`.
  */
-export function warpSample<S extends HandSample>(sample: S, p: WarpParams): S {
+export const MAX_WARP_PIXELS = 4096 * 4096;
+
+/** `true` for an array-like of exactly 9 finite numbers (a row-major 3×3). */
+function isFinite3x3(m: unknown): m is ArrayLike<number> {
+  if (m === null || typeof m !== 'object' || (m as ArrayLike<unknown>).length !== 9) return false;
+  return Array.from(m as ArrayLike<unknown>).every((v) => typeof v === 'number' && Number.isFinite(v));
+}
+
+/** `m` as a plain array for an error message when it is a typed array. */
+const shown = (m: unknown): unknown => (ArrayBuffer.isView(m) ? Array.from(m as Float64Array) : m);
+
+/**
+ * Throws a `PhalanxConfigError` of `component` unless `p` is a usable warp: `outputWidth`, `outputHeight`
+ * integers ≥ 1 with at most {@link MAX_WARP_PIXELS} pixels; `A` 9 finite numbers, last row `0 0 1`, with a
+ * finite inverse; a finite `theta`; a `colorMatrix` (if given) of 9 finite numbers; finite `contrast` and
+ * `brightness` (if given). Run before anything is allocated.
+ */
+function checkWarpParams(component: string, p: WarpParams): void {
+  if (p === null || typeof p !== 'object') {
+    throw new PhalanxConfigError(component, 'params', 'a WarpParams object', p, describeCompact);
+  }
+  const W = checkInteger(component, 'outputWidth', p.outputWidth, 1);
+  const H = checkInteger(component, 'outputHeight', p.outputHeight, 1);
+  if (W * H > MAX_WARP_PIXELS) {
+    const expected = `at most ${MAX_WARP_PIXELS} pixels (4096 × 4096)`;
+    throw new PhalanxConfigError(component, 'outputWidth × outputHeight', expected, `${W} × ${H} = ${W * H}`);
+  }
+  const A = p.A;
+  if (!isFinite3x3(A) || A[6] !== 0 || A[7] !== 0 || A[8] !== 1 || !invertAffine(A).every(Number.isFinite)) {
+    const expected = 'an invertible affine 3×3 of finite numbers (last row 0 0 1)';
+    throw new PhalanxConfigError(component, 'A', expected, shown(A), describeCompact);
+  }
+  checkFinite(component, 'theta', p.theta);
+  if (p.colorMatrix !== undefined && !isFinite3x3(p.colorMatrix)) {
+    throw new PhalanxConfigError(component, 'colorMatrix', '9 finite numbers', shown(p.colorMatrix), describeCompact);
+  }
+  if (p.contrast !== undefined) checkFinite(component, 'contrast', p.contrast);
+  if (p.brightness !== undefined) checkFinite(component, 'brightness', p.brightness);
+}
+
+/**
+ * Throws a `PhalanxConfigError` of `component` if a group of `size` values of `after` (a joint's `uv` or
+ * `xyz`, or all of `K`) is not finite although the same group of `before` is: the warp overflowed it.
+ * Non-finite input values are the sample's own and pass through.
+ */
+function checkStaysFinite(
+  component: string,
+  field: string,
+  before: ArrayLike<number>,
+  after: ArrayLike<number>,
+  size: number,
+): void {
+  for (let g = 0; g < after.length; g += size) {
+    let finiteBefore = true;
+    let finiteAfter = true;
+    for (let i = g; i < g + size; i++) {
+      finiteBefore &&= Number.isFinite(before[i]);
+      finiteAfter &&= Number.isFinite(after[i]);
+    }
+    if (finiteBefore && !finiteAfter) {
+      const expected = 'values that stay finite under the warp (it overflowed them)';
+      const received = Array.from(before).slice(g, g + size);
+      throw new PhalanxConfigError(component, `sample.${field}`, expected, received, describeCompact);
+    }
+  }
+}
+
+/** {@link warpSample} with errors named after `component`. */
+function applyWarp<S extends HandSample>(component: string, sample: S, p: WarpParams): S {
+  checkWarpParams(component, p);
+  checkHandSample(component, sample);
   const { outputWidth: W, outputHeight: H } = p;
-  const image = warpImage(sample, p);
   const uv = warpUv(sample.uv, p.A);
   const { xyz, K } = warpCamera(sample, p);
+  checkStaysFinite(component, 'uv', sample.uv, uv, 2);
+  checkStaysFinite(component, 'xyz', sample.xyz, xyz, 3);
+  checkStaysFinite(component, 'K', sample.K, K, 9);
+  const image = warpImage(sample, p);
   const frame = inFrame(uv, W, H);
   const visible = sample.visible.map((v, j) => v & frame[j]);
   return { ...sample, image, width: W, height: H, uv, xyz, K, visible };
+}
+
+/**
+ * Applies a fixed warp to a sample: resamples the image bilinearly (outside pixels black), maps `uv` by `A`,
+ * updates `xyz` and `K` (see the module comment), marks joints leaving the image invisible, applies colour jitter.
+ *
+ * **Shapes**: `image` `[sh · sw · 3]` → `[outputHeight · outputWidth · 3]` (same type);
+ * `uv' = A·uv` `[21 · 2]`; `xyz'` `[21 · 3]` (`R_z(θ)·xyz` with `rotateCamera`, else unchanged);
+ * `K'` `[9]` (`A·K·R_z(θ)ᵀ` with `rotateCamera`, else `A·K`).
+ *
+ * Throws `PhalanxConfigError`, before anything is allocated, for `outputWidth`/`outputHeight` that are not
+ * integers ≥ 1 or exceed {@link MAX_WARP_PIXELS} (4096 × 4096) together, an `A` that is not an invertible
+ * affine 3×3 of finite numbers, a non-finite `theta`, `colorMatrix`, `contrast` or `brightness`; and when a
+ * finite label of the sample would come out non-finite (overflow). `PhalanxShapeError` for a malformed sample.
+ *
+ * @example
+ * const s = renderSyntheticHand(1, { size: 64 });
+ * const A = similarityMatrix(32, 32, 0.5, 0, 15.5, 15.5); // halve about the centre
+ * const out = warpSample(s, { A, theta: 0, outputWidth: 32, outputHeight: 32, rotateCamera: true });
+ */
+export function warpSample<S extends HandSample>(sample: S, p: WarpParams): S {
+  return applyWarp('warpSample', sample, p);
 }
 
 /** Inverse of a general 3×3 (row-major) by cofactors. */
@@ -265,39 +364,78 @@ export function colorMatrix(hueTurns: number, saturation: number): Float64Array 
   return mul3(mul3(fromYiq, rot), toYiq);
 }
 
-/** The options of {@link augment} with their defaults, checked: finite numbers, a bounded output size. */
+/**
+ * The accepted ranges of the {@link AugmentOptions}, inclusive. Each keeps every warped label finite and
+ * meaningful: `margin` and `scale` bound the zoom `s = outputSize / side · zoom` (so the pixel map `A` stays
+ * invertible), `rotation` covers every roll (±180°), `translation` at most one output size, and a colour
+ * strength x ≤ 1 keeps its factor `1 ± x` non-negative. Larger values gave infinite or NaN `uv`, `xyz`, `K`.
+ */
+export const AUGMENT_RANGES = Object.freeze({
+  /** {@link AugmentOptions.margin}: fraction of the keypoint box on each side. */
+  margin: [0, 10],
+  /** Bounds of the {@link AugmentOptions.scale} zoom range `[min, max]`. */
+  scale: [0.01, 100],
+  /** {@link AugmentOptions.rotation}, degrees. */
+  rotation: [0, 180],
+  /** {@link AugmentOptions.translation}, fraction of the output size. */
+  translation: [0, 1],
+  /** `color.brightness`, `color.contrast`, `color.saturation`. */
+  colorStrength: [0, 1],
+  /** `color.hue`, turns. */
+  hue: [0, 0.5],
+} as const);
+
+/** Returns `value` if it is a number in `[lo, hi]`; throws a `PhalanxConfigError` of `augment` otherwise. */
+function checkRange(argument: string, value: unknown, [lo, hi]: readonly [number, number], unit = ''): number {
+  if (typeof value !== 'number' || !(value >= lo && value <= hi)) {
+    throw new PhalanxConfigError('augment', argument, `a number in [${lo}, ${hi}]${unit}`, value, describeCompact);
+  }
+  return value;
+}
+
+/** The options of {@link augment} with their defaults, checked against {@link AUGMENT_RANGES}. */
 function checkAugmentOptions(options: AugmentOptions) {
   const name = 'augment';
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError(name, 'options', 'an object {seed, …}', options, describeCompact);
+  }
   checkFinite(name, 'seed', options.seed);
   const size = checkInteger(name, 'outputSize', options.outputSize ?? 256, 16);
   if (size > 4096) throw new PhalanxConfigError(name, 'outputSize', 'an integer in [16, 4096]', size);
-  const margin = options.margin ?? 0.2;
-  if (!(margin >= 0)) throw new PhalanxConfigError(name, 'margin', 'a number ≥ 0', margin, describeCompact);
-  checkNonNegative(name, 'margin', margin);
-  const [zMin, zMax] = options.scale ?? [0.85, 1.15];
-  if (!(zMin > 0 && zMax >= zMin && Number.isFinite(zMax)))
+  const margin = checkRange('margin', options.margin ?? 0.2, AUGMENT_RANGES.margin);
+  const [zLo, zHi] = AUGMENT_RANGES.scale;
+  const range: unknown = options.scale ?? [0.85, 1.15];
+  const [zMin, zMax] = Array.isArray(range) ? (range as unknown[]) : [];
+  if (!(typeof zMin === 'number' && typeof zMax === 'number' && zMin >= zLo && zMax >= zMin && zMax <= zHi))
     throw new PhalanxConfigError(
       name,
       'scale',
-      'a range [min, max] with 0 < min ≤ max',
+      `a range [min, max] with ${zLo} ≤ min ≤ max ≤ ${zHi}`,
       options.scale,
       describeCompact,
     );
-  const rotDeg = checkFinite(name, 'rotation', options.rotation ?? 30);
-  const shift = checkFinite(name, 'translation', options.translation ?? 0.05);
+  const rotDeg = checkRange('rotation', options.rotation ?? 30, AUGMENT_RANGES.rotation, ' (degrees)');
+  const shift = checkRange('translation', options.translation ?? 0.05, AUGMENT_RANGES.translation);
   const col = options.color ?? {};
-  for (const key of ['hue', 'saturation', 'contrast', 'brightness'] as const) {
-    if (col[key] !== undefined) checkFinite(name, `color.${key}`, col[key]);
+  if (col === null || typeof col !== 'object') {
+    throw new PhalanxConfigError(name, 'color', 'an object {brightness?, contrast?, saturation?, hue?}', col);
   }
+  for (const key of ['saturation', 'contrast', 'brightness'] as const) {
+    if (col[key] !== undefined) checkRange(`color.${key}`, col[key], AUGMENT_RANGES.colorStrength);
+  }
+  if (col.hue !== undefined) checkRange('color.hue', col.hue, AUGMENT_RANGES.hue, ' (turns)');
   return { size, margin, zMin, zMax, rotDeg, shift, col };
 }
 
 /**
  * Draws augmentation parameters from `options.seed` and applies them (`warpSample`). Deterministic for a seed.
  *
- * Throws `PhalanxConfigError` for options that are not finite numbers, an `outputSize` outside [16, 4096],
- * and (with `crop`, the default) a sample whose `uv` is not finite; `PhalanxShapeError` for a sample whose
- * arrays do not hold what `HandSample` promises (`checkHandSample`: `width`, `height` integers ≥ 1, `image`
+ * Throws `PhalanxConfigError` for options outside their {@link AUGMENT_RANGES} (`margin` [0, 10], `scale`
+ * within [0.01, 100], `rotation` [0, 180]°, `translation` [0, 1], colour strengths [0, 1], `hue` [0, 0.5]; NaN
+ * and ±Infinity included) or not finite (`seed`), an `outputSize` outside [16, 4096], (with `crop`, the
+ * default) a sample whose `uv` is not finite, and a warp that would turn a finite label (`uv`, `xyz`, `K`) of
+ * the sample non-finite (see {@link warpSample}), so no NaN or Infinity label escapes; `PhalanxShapeError` for
+ * a sample whose arrays do not hold what `HandSample` promises (`checkHandSample`: `width`, `height` integers ≥ 1, `image`
  * of `width × height × 3` values, `uv` 42, `xyz` 63, `K` 9, `visible` 21).
  *
  * @example
@@ -345,7 +483,7 @@ export function augment<S extends HandSample>(sample: S, options: AugmentOptions
   const sat = col.saturation ?? 0.3;
   const con = col.contrast ?? 0.3;
   const bri = col.brightness ?? 0.3;
-  return warpSample(sample, {
+  return applyWarp('augment', sample, {
     A,
     theta,
     outputWidth: size,

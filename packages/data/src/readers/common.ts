@@ -10,6 +10,30 @@ export interface DatasetSample extends HandSample {
   imagePath: string;
 }
 
+/**
+ * Returns `options.root` if `options` is an object whose `root` is a non-empty string (the dataset folder);
+ * throws a `PhalanxConfigError` of `component` naming the missing or malformed option otherwise (reading
+ * the files would fail with a bare `TypeError`).
+ *
+ * @example
+ * ```ts
+ * checkRoot('openFreiHand', { root: '/data/FreiHAND_pub_v2' }); // '/data/FreiHAND_pub_v2'
+ * checkRoot('openFreiHand', {} as { root: string });
+ * // throws: openFreiHand: root must be the dataset folder (a non-empty string; the option is required), but received undefined.
+ * ```
+ */
+export function checkRoot(component: string, options: { root: string }): string {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new PhalanxConfigError(component, 'options', 'an object {root, …}', options, describeCompact);
+  }
+  const { root } = options as { root: unknown };
+  if (typeof root !== 'string' || root.length === 0 || root.includes('\0')) {
+    const expected = 'the dataset folder (a non-empty string; the option is required)';
+    throw new PhalanxConfigError(component, 'root', expected, root, describeCompact);
+  }
+  return root;
+}
+
 /** A random-access dataset of annotated hand images (annotations in memory, images read on demand). */
 export interface HandDataset<S extends DatasetSample = DatasetSample> extends AsyncIterable<S> {
   /** Number of samples. */

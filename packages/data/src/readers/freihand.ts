@@ -7,7 +7,15 @@
 import { checkInteger, checkOneOf, PhalanxFileError } from '@phalanx/errors';
 import { decodeImage } from '../image-io';
 import { projectPoints } from '../synthetic/render';
-import { checkIndex, checkIntrinsics, inFrame, iterateDataset, type DatasetSample, type HandDataset } from './common';
+import {
+  checkIndex,
+  checkIntrinsics,
+  checkRoot,
+  inFrame,
+  iterateDataset,
+  type DatasetSample,
+  type HandDataset,
+} from './common';
 import { exists, joinPath, readBytes } from './fs';
 
 /** Options of `openFreiHand`. */
@@ -104,8 +112,9 @@ function matrixEntries(data: unknown, path: string, rows: number, cols: number, 
 
 /**
  * Loads FreiHAND annotations and returns a dataset whose `get(i)` decodes the image. Fails with a message
- * naming the file and the field for a missing file, a malformed entry or mismatched counts. `uv` is
- * `project(xyz, K)`, except for a joint on the camera plane (`|z| < 1e-6 m`): it is kept, not visible, with
+ * naming the file and the field for a missing file, a malformed entry or mismatched counts, and with a
+ * `PhalanxConfigError` naming the option for a missing or malformed `root`, `split`, `units` or `version`.
+ * `uv` is `project(xyz, K)`, except for a joint on the camera plane (`|z| < 1e-6 m`): it is kept, not visible, with
  * the principal point as `uv` (see {@link FreiHandDataset}), so every `uv` is finite.
  *
  * @example
@@ -113,7 +122,7 @@ function matrixEntries(data: unknown, path: string, rows: number, cols: number, 
  * const s = await ds.get(0); // s.xyz in mm, s.uv = project(s.xyz, s.K)
  */
 export async function openFreiHand(options: FreiHandOptions): Promise<FreiHandDataset> {
-  const { root } = options;
+  const root = checkRoot('openFreiHand', options);
   const split = checkOneOf('openFreiHand', 'split', options.split ?? 'training', ['training', 'evaluation'] as const);
   const units = checkOneOf('openFreiHand', 'units', options.units ?? 'mm', ['mm', 'm'] as const);
   const version = checkInteger('openFreiHand', 'version', options.version ?? 0, 0);

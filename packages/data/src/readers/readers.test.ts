@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PhalanxFileError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { projectPoints } from '../synthetic/render';
 import { openFreiHand } from './freihand';
 import { openRhd, parseRhdAnnotations, RHD_TO_FREIHAND } from './rhd';
@@ -231,6 +231,27 @@ describe('FreiHAND', () => {
           `training_K\\.json: K entry 2 must have focal lengths fx = K\\[0\\]\\[0\\] and fy = K\\[1\\]\\[1\\] > 0, but has fx = ${row === 0 ? 0 : '\\d'}`,
         ),
       );
+    }
+  });
+});
+
+describe('reader options', () => {
+  it('a missing or malformed root is a PhalanxConfigError naming the option, not a TypeError', async () => {
+    const open = { openFreiHand, openRhd } as Record<string, (options: never) => Promise<unknown>>;
+    for (const name of ['openFreiHand', 'openRhd']) {
+      const cases: [unknown, string][] = [
+        [
+          {},
+          `${name}: root must be the dataset folder (a non-empty string; the option is required), but received undefined.`,
+        ],
+        [{ root: '' }, `${name}: root must be the dataset folder`],
+        [{ root: 3 }, `${name}: root must be the dataset folder`],
+        [undefined, `${name}: options must be an object {root, …}, but received undefined.`],
+      ];
+      for (const [options, message] of cases) {
+        await expect(open[name](options as never), message).rejects.toThrow(PhalanxConfigError);
+        await expect(open[name](options as never)).rejects.toThrow(message);
+      }
     }
   });
 });

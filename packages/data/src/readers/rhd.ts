@@ -7,7 +7,15 @@
  */
 import { checkOneOf, describeCompact, PhalanxFileError } from '@phalanx/errors';
 import { decodeImage } from '../image-io';
-import { checkIndex, checkIntrinsics, inFrame, iterateDataset, type DatasetSample, type HandDataset } from './common';
+import {
+  checkIndex,
+  checkIntrinsics,
+  checkRoot,
+  inFrame,
+  iterateDataset,
+  type DatasetSample,
+  type HandDataset,
+} from './common';
 import { exists, joinPath, readBytes } from './fs';
 import { isNdArray, unpickle, type PyValue } from '@phalanx/pickle';
 
@@ -91,18 +99,20 @@ export function parseRhdAnnotations(bytes: Uint8Array, file: string): Map<number
 
 /**
  * Loads RHD annotations and returns a dataset whose `get(i)` decodes the `i`-th frame (in increasing frame id).
+ * A missing or malformed `root`, `split`, `hand` or `units` is a `PhalanxConfigError` naming the option.
  *
  * @example
  * const ds = await openRhd({ root: '/data/RHD_published_v2', split: 'evaluation' });
  * const s = await ds.get(0); // s.side, s.xyz in mm (FreiHAND order), s.visible from uv_vis
  */
 export async function openRhd(options: RhdOptions): Promise<HandDataset<RhdSample>> {
+  const root = checkRoot('openRhd', options);
   const split = checkOneOf('openRhd', 'split', options.split ?? 'training', ['training', 'evaluation'] as const);
   const hand = checkOneOf('openRhd', 'hand', options.hand ?? 'auto', ['auto', 'left', 'right'] as const);
   const units = checkOneOf('openRhd', 'units', options.units ?? 'mm', ['mm', 'm'] as const);
   const f = units === 'mm' ? 1000 : 1;
-  const nested = joinPath(options.root, split);
-  const dir = (await exists(joinPath(nested, `anno_${split}.pickle`))) ? nested : options.root;
+  const nested = joinPath(root, split);
+  const dir = (await exists(joinPath(nested, `anno_${split}.pickle`))) ? nested : root;
   const annoPath = joinPath(dir, `anno_${split}.pickle`);
   const frames = parseRhdAnnotations(await readBytes(annoPath, 'RHD annotations'), annoPath);
   const ids = [...frames.keys()].sort((a, b) => a - b);
