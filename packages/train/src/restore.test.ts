@@ -318,6 +318,14 @@ describe('the data position (batchesSeen) must be one the steps can reach', () =
       PhalanxFileError,
       /field 'batchesSeen' must be ≥ step \(3\), as every step takes a batch, but is 2$/,
     );
+    // Skipped steps are counted in step.
+    const skips = editState('position-skips', (s) => (s.skippedSteps = 4));
+    await expectRejected(
+      trainer(model()),
+      skips,
+      PhalanxFileError,
+      /field 'skippedSteps' must be ≤ step \(3\), as skipped steps are counted in it, but is 4$/,
+    );
     // An older file without maxBatchesPerStep: the resuming trainer's accumulateBatches bounds it.
     const older = editState('position-older', (s) => {
       delete s.maxBatchesPerStep;

@@ -169,7 +169,8 @@ export function parseTrainerState(text: string, file: string): TrainerState {
 
 /**
  * Throws `PhalanxFileError` naming `file` unless `state.batchesSeen` is one that `state.step` steps of
- * 1 … `perStep` batches each can reach (no upper bound when `perStep` is undefined).
+ * 1 … `perStep` batches each can reach (no upper bound when `perStep` is undefined) and `state.skippedSteps`
+ * (counted in `step`) is at most `step`.
  *
  * @example
  * import { readFileSync } from 'node:fs';
@@ -179,7 +180,14 @@ export function parseTrainerState(text: string, file: string): TrainerState {
  * checkDataPosition(state, 4, file); // a trainer that takes 4 batches per step: batchesSeen ≤ 400
  */
 export function checkDataPosition(state: TrainerState, perStep: number | undefined, file: string): void {
-  const { step, batchesSeen } = state;
+  const { step, batchesSeen, skippedSteps } = state;
+  if (skippedSteps !== undefined && skippedSteps > step) {
+    throw new PhalanxFileError(
+      file,
+      "field 'skippedSteps'",
+      `must be ≤ step (${step}), as skipped steps are counted in it, but is ${skippedSteps}`,
+    );
+  }
   if (batchesSeen < step) {
     throw new PhalanxFileError(
       file,
