@@ -119,14 +119,20 @@ describe('job configuration', () => {
     expect(() => jobConfigFromFlags({ decay: 'linear' })).toThrow("--decay must be 'constant' or 'cosine'");
   });
 
-  it("restarts: the long preset restarts once, and its τ period is its first cycle's (the 6000-step run)", () => {
+  it('the long preset is one 14 000-step cosine; --restart-every splits a run into cycles', () => {
     const long = jobConfigFromFlags({}, PRESETS.pretrained.recipe);
-    expect(long.lrSchedule).toMatchObject({ warmupSteps: 200, decay: 'cosine', restartEvery: 6000, restartPeak: 0.5 });
-    expect(long.temperatureEvery).toBe(Math.floor(6000 / 45));
-    const single = jobConfigFromFlags({ steps: '6000' }, { ...PRESETS.pretrained.recipe, restartEvery: undefined });
+    expect(long.steps).toBe(14000);
+    expect(long.lrSchedule).toMatchObject({ warmupSteps: 200, decay: 'cosine', restartEvery: 14000 });
+    expect(long.temperatureEvery).toBe(Math.floor(14000 / 45)); // 311, as the shipped run
+    const single = jobConfigFromFlags({}, { ...PRESETS.pretrained.recipe, restartEvery: undefined });
     const [a, b] = [long, single].map((c) => groupLr(c.lr.rest, c.lrSchedule, c.steps) as (t: number) => number);
-    for (const t of [0, 100, 200, 3000, 5999]) expect(a(t)).toBe(b(t));
-    expect(a(6100)).toBeCloseTo(0.75e-3, 12); // half-way up the second warm-up to 1.5e-3
+    for (const t of [0, 100, 200, 7000, 13999]) expect(a(t)).toBe(b(t));
+    // The earlier shipped recipe: 10 000 steps in two cycles, the first equal to a 6 000-step run.
+    const twoCycles = jobConfigFromFlags({ steps: '10000', 'restart-every': '6000' }, PRESETS.pretrained.recipe);
+    const first = jobConfigFromFlags({ steps: '6000' }, { ...PRESETS.pretrained.recipe, restartEvery: undefined });
+    const [c, d] = [twoCycles, first].map((x) => groupLr(x.lr.rest, x.lrSchedule, x.steps) as (t: number) => number);
+    for (const t of [0, 100, 200, 3000, 5999]) expect(c(t)).toBe(d(t));
+    expect(c(6100)).toBeCloseTo(0.75e-3, 12); // half-way up the second warm-up to 1.5e-3
     const flagged = jobConfigFromFlags({ 'restart-every': '50', 'restart-peak': '0.3', steps: '200' });
     expect(flagged.lrSchedule).toMatchObject({ restartEvery: 50, restartPeak: 0.3, decay: 'constant' });
     expect(flagged.temperatureEvery).toBe(1);
