@@ -118,7 +118,10 @@ export function checkWeightShape(
   if (!(value instanceof tf.Tensor)) {
     throw new PhalanxConfigError(component, name, `a tensor of shape ${label}`, value, describeCompact);
   }
-  if (value.rank !== shape.length || (value.shape as number[]).some((size, i) => shape[i] !== null && size !== shape[i])) {
+  if (
+    value.rank !== shape.length ||
+    (value.shape as number[]).some((size, i) => shape[i] !== null && size !== shape[i])
+  ) {
     throw new PhalanxShapeError(component, name, `of shape ${label}`, value.shape);
   }
   return value;
