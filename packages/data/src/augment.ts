@@ -296,10 +296,12 @@ function checkStaysFinite(
   }
 }
 
-/** {@link warpSample} with errors named after `component`. */
+/**
+ * {@link warpSample} with errors named after `component`, for a sample and parameters its caller has checked
+ * (`checkHandSample`, `checkWarpParams`): `warpSample` checks both, `augment` the sample once before it reads
+ * `uv` to frame the crop.
+ */
 function applyWarp<S extends HandSample>(component: string, sample: S, p: WarpParams): S {
-  checkWarpParams(component, p);
-  checkHandSample(component, sample);
   const { outputWidth: W, outputHeight: H } = p;
   const uv = warpUv(sample.uv, p.A);
   const { xyz, K } = warpCamera(sample, p);
@@ -331,6 +333,8 @@ function applyWarp<S extends HandSample>(component: string, sample: S, p: WarpPa
  * const out = warpSample(s, { A, theta: 0, outputWidth: 32, outputHeight: 32, rotateCamera: true });
  */
 export function warpSample<S extends HandSample>(sample: S, p: WarpParams): S {
+  checkWarpParams('warpSample', p);
+  checkHandSample('warpSample', sample);
   return applyWarp('warpSample', sample, p);
 }
 
@@ -483,7 +487,7 @@ export function augment<S extends HandSample>(sample: S, options: AugmentOptions
   const sat = col.saturation ?? 0.3;
   const con = col.contrast ?? 0.3;
   const bri = col.brightness ?? 0.3;
-  return applyWarp('augment', sample, {
+  const params: WarpParams = {
     A,
     theta,
     outputWidth: size,
@@ -492,5 +496,7 @@ export function augment<S extends HandSample>(sample: S, options: AugmentOptions
     colorMatrix: colorMatrix(rng.uniform(-hue, hue), rng.uniform(1 - sat, 1 + sat)),
     contrast: rng.uniform(1 - con, 1 + con),
     brightness: rng.uniform(1 - bri, 1 + bri),
-  });
+  };
+  checkWarpParams('augment', params);
+  return applyWarp('augment', sample, params);
 }
