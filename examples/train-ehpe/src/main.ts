@@ -77,6 +77,7 @@ const { values: flags } = parseArgs({
     'no-pg-only': { type: 'boolean', default: false },
     'release-offsets': { type: 'boolean', default: false },
     'heatmap-scale': { type: 'string' },
+    'scoremap-weight': { type: 'string' },
     'hand-crop': { type: 'boolean', default: false },
     out: { type: 'string' },
     resume: { type: 'boolean', default: false },
@@ -128,6 +129,8 @@ if (flags.help) {
   --no-pg-only        skip the PG-only ablation
   --heatmap-scale S   heatmap targets: 'gaussian' (Eq. 1's density, peak 1/(2πσ²) ≈ 0.04) or 'peak' (peak 1)
                       (default ${HEATMAP_DEFAULT})
+  --scoremap-weight W stage 1: add W × the cross-entropy of the volume's 2D distribution against the
+                      normalised target heatmaps (not in the paper; default 0)
   --hand-crop         crop each image to the hand's keypoint box ×1.25 with augmentation (the release's input)
   --release-offsets   keep init21's lateral x offsets (10, 6, 0, −6, −10 px at 256 px; default: none)
   --init FILE         start from PyTorch weights: a .pth/.pt checkpoint (read directly, no Python) or a
@@ -196,6 +199,11 @@ function restarts(): { restartEvery?: number; restartPeak?: number } {
     ...(peak !== undefined ? { restartPeak: peak } : {}),
   };
 }
+/** The stage-1 scoremap weight, only when given and > 0 (a run without it records no key). */
+function scoremap(): { scoremapWeight?: number } {
+  const w = numFlag('scoremap-weight', flags['scoremap-weight'], 0, 0, false);
+  return w > 0 ? { scoremapWeight: w } : {};
+}
 const dropout = flags.dropout === undefined ? preset.dropout : numFlag('dropout', flags.dropout, 0, 0, false);
 if (dropout !== undefined && dropout >= 1) throw new Error(`--dropout must be < 1, but received ${dropout}.`);
 const config: JobConfig = {
@@ -215,7 +223,7 @@ const config: JobConfig = {
   depthRange: 200,
   dataSeed: 1,
   handCrop: flags['hand-crop'],
-  tw: { heatmapNormalize: heatmapScale },
+  tw: { heatmapNormalize: heatmapScale, ...scoremap() },
   schedule: { warmup: intFlag('warmup', flags.warmup, preset.warmup, 0), decay, ...restarts() },
   seed: intFlag('seed', flags.seed, 1, 0),
 };
@@ -254,7 +262,9 @@ function describeRun(params: number, threads: number, dataWorkers: number): void
   console.log(`variant ${variant}: the TW-stage predicts joints [${tw.join(', ')}], the PG-stage all 21`);
   console.log(
     `stage 1: ${config.stepsTw} steps, Adam ${config.lrTw}${sched(config.stepsTw)}, ${EHPE_LOSS_WEIGHTS.heatmap}·heatmapMSE + ` +
-      `${EHPE_LOSS_WEIGHTS.distance}·squaredDistance + ${RELEASE_L1_WEIGHT}·Σ|W|; ` +
+      `${EHPE_LOSS_WEIGHTS.distance}·squaredDistance + ${RELEASE_L1_WEIGHT}·Σ|W|` +
+      (config.tw?.scoremapWeight ? ` + ${config.tw.scoremapWeight}·volume scoremap cross-entropy` : '') +
+      '; ' +
       `stage 2: ${config.stepsPg} steps, Adam ${config.lrPg}${sched(config.stepsPg)}, ${EHPE_LOSS_WEIGHTS.position}·squaredDistance + ` +
       `${EHPE_LOSS_WEIGHTS.edge}·edgeStability, backbone + TW-stage frozen; batch ${config.batchSize}`,
   );

@@ -3,7 +3,7 @@
  * losses of `@phalanx/losses`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkFinite, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import {
   edgeStabilityLoss,
   heatmapMSE,
@@ -73,6 +73,69 @@ export interface TwStageLossOptions {
   distance?: 'squared' | 'euclidean';
   /** The weights W_k of the L1 penalty (Eq. 5), e.g. the trainable weights of backbone and TW-stage. Default: none. */
   weights?: readonly WeightLike[];
+  /**
+   * Weight of an extra term, not in the paper: {@link volumeScoremapCrossEntropy} of the volume's 2D
+   * marginal against the normalised target heatmaps. Needs `prediction.volume` and `depthBins`. Default 0
+   * (the paper's objective).
+   */
+  scoremapWeight?: number;
+  /** Depth bins D of the volume (its channels are `n·D`). Needed when `scoremapWeight > 0`. */
+  depthBins?: number;
+  /** Inverse temperature β of the volume's softmax (the model's soft-argmax β). Default 1. */
+  beta?: number;
+}
+
+/**
+ * Cross-entropy of each joint's 2D distribution in the volume (the x, y marginal of
+ * `p = softmax(β·V_j)` over its S×S×D volume, the distribution whose mean is the soft-argmax's x, y)
+ * against the target heatmap normalised to sum 1 (integral-regression style supervision; not in the
+ * paper):
+ *
+ *     log p_j(x, y) = logsumexp_d β·V_j(x, y, d) − logsumexp_{x,y,d} β·V_j
+ *     CE = mean_{b, j} − Σ_{x,y} t̂_j(x, y) · log p_j(x, y),   t̂_j = t_j / Σ t_j
+ *
+ * A joint whose target heatmap sums to 0 (far outside the map) contributes 0.
+ *
+ * **Shapes**: `volume [B, S, S, n·D]` (channel `j·D + d`), `targetHeatmaps [B, S, S, n]` (≥ 0) → a scalar.
+ *
+ * @example
+ * const volume = tf.randomNormal([2, 24, 24, 6 * 8]);
+ * const targets = twStageTargets(
+ *   { uv: tf.randomUniform([2, 21, 2], 0, 95), xyz: tf.randomUniform([2, 21, 3], 400, 600) },
+ *   { inputSize: 96, heatmapSize: 24, depthBins: 8 },
+ * );
+ * const ce = volumeScoremapCrossEntropy(volume, targets.heatmaps, 8); // ≈ ln(24·24) for random logits
+ */
+export function volumeScoremapCrossEntropy(
+  volume: tf.Tensor,
+  targetHeatmaps: tf.Tensor,
+  depthBins: number,
+  beta = 1,
+): tf.Scalar {
+  const name = 'volumeScoremapCrossEntropy';
+  const D = checkInteger(name, 'depthBins', depthBins, 1);
+  const b = checkFinite(name, 'beta', beta);
+  if (!(b > 0)) throw new PhalanxConfigError(name, 'beta', 'a number > 0', b);
+  if (!(volume instanceof tf.Tensor) || volume.rank !== 4) {
+    throw new PhalanxShapeError(name, 'volume', '[B, S, S, n·D]', volume instanceof tf.Tensor ? volume.shape : volume);
+  }
+  if (!(targetHeatmaps instanceof tf.Tensor) || targetHeatmaps.rank !== 4) {
+    const shape = targetHeatmaps instanceof tf.Tensor ? targetHeatmaps.shape : targetHeatmaps;
+    throw new PhalanxShapeError(name, 'targetHeatmaps', '[B, S, S, n]', shape);
+  }
+  const [B, H, W, n] = targetHeatmaps.shape;
+  if (volume.shape[0] !== B || volume.shape[1] !== H || volume.shape[2] !== W || volume.shape[3] !== n * D) {
+    throw new PhalanxShapeError(name, 'volume', `[${B}, ${H}, ${W}, ${n * D}] (n·D = ${n}·${D})`, volume.shape);
+  }
+  return tf.tidy(() => {
+    const logits = tf.mul(tf.reshape(volume, [B, H * W, n, D]), b);
+    const marginal = tf.logSumExp(logits, 3); // [B, HW, n]
+    const logp = tf.sub(marginal, tf.logSumExp(marginal, 1, true));
+    const t = tf.reshape(targetHeatmaps, [B, H * W, n]);
+    const mass = tf.sum(t, 1, true);
+    const tHat = tf.div(t, tf.maximum(mass, 1e-12));
+    return tf.neg(tf.mean(tf.sum(tf.mul(tHat, logp), 1))) as tf.Scalar;
+  });
 }
 
 function weight(component: string, name: string, value: number | undefined, fallback: number): number {
@@ -117,7 +180,7 @@ function distanceLoss(
  */
 export function twStageLoss(
   target: TwStageTargets,
-  prediction: { heatmaps: tf.Tensor; coords25d: tf.Tensor },
+  prediction: { heatmaps: tf.Tensor; coords25d: tf.Tensor; volume?: tf.Tensor },
   options: TwStageLossOptions = {},
 ): LossWithParts {
   const name = 'twStageLoss';
@@ -131,8 +194,21 @@ export function twStageLoss(
   const heatmap = heatmapMSE(target.heatmaps, prediction.heatmaps);
   const distance = distanceLoss(name, 'distance', kind, target.coords25d, prediction.coords25d);
   const l1 = options.weights && options.weights.length > 0 ? l1Penalty([...options.weights]) : tf.scalar(0);
-  const total = tf.addN([tf.mul(heatmap, wH), tf.mul(distance, wD), tf.mul(l1, wR)]) as tf.Scalar;
-  return { total, parts: { heatmap, distance, l1 } };
+  const wS = weight(name, 'scoremapWeight', options.scoremapWeight, 0);
+  const terms = [tf.mul(heatmap, wH), tf.mul(distance, wD), tf.mul(l1, wR)];
+  const parts: Record<string, tf.Scalar> = { heatmap, distance, l1 };
+  if (wS > 0) {
+    if (!prediction.volume) {
+      throw new PhalanxConfigError(name, 'prediction.volume', 'the volume when scoremapWeight > 0', undefined);
+    }
+    if (options.depthBins === undefined) {
+      throw new PhalanxConfigError(name, 'depthBins', 'the depth bins when scoremapWeight > 0', undefined);
+    }
+    parts.scoremap = volumeScoremapCrossEntropy(prediction.volume, target.heatmaps, options.depthBins, options.beta);
+    terms.push(tf.mul(parts.scoremap, wS));
+  }
+  const total = tf.addN(terms) as tf.Scalar;
+  return { total, parts };
 }
 
 /** Options of {@link pgStageLoss}. */

@@ -197,8 +197,22 @@ export function twStageModel(model: tfl.LayersModel): tfl.LayersModel {
   return tfl.model({ inputs: model.inputs, outputs, name: `${model.name}_tw` });
 }
 
+/** {@link twStageModel} with the TW-stage's volume logits `[B, S, S, n·D]` (layer `tw.to_25d`) as a third output. */
+function twStageModelWithVolume(model: tfl.LayersModel): tfl.LayersModel {
+  const base = twStageModel(model);
+  const volume = model.getLayer('tw.to_25d').output as tfl.SymbolicTensor;
+  return tfl.model({ inputs: model.inputs, outputs: [...base.outputs, volume], name: `${model.name}_tw_volume` });
+}
+
+/** β of the TW-stage's soft-argmax (layer `tw.soft_argmax`). */
+function softArgmaxBeta(model: tfl.LayersModel): number {
+  const beta = model.getLayer('tw.soft_argmax').getConfig().beta;
+  return typeof beta === 'number' ? beta : 1;
+}
+
 /** Options of {@link twStageRecipe}. */
-export interface TwStageRecipeOptions extends Omit<TwStageLossOptions, 'weights'>, Omit<DepthBinning, 'depthBins'> {
+export interface TwStageRecipeOptions
+  extends Omit<TwStageLossOptions, 'weights' | 'depthBins' | 'beta'>, Omit<DepthBinning, 'depthBins'> {
   /** Adam learning rate (number or schedule). Default 1e-3 (the release's InterHand2.6M value; FreiHAND: 5e-3). */
   lr?: LearningRate;
   /** σ of the heatmap targets (heatmap pixels). Default 2. */
@@ -215,7 +229,9 @@ export interface TwStageRecipeOptions extends Omit<TwStageLossOptions, 'weights'
  * Stage 1 of EHPE's training (paper §3.2, release `train/train_tw.py`): the backbone and the TW-stage
  * learn the TW joints' heatmaps and 2.5D coordinates with {@link twStageLoss}
  * (`3·heatmapMSE + 1e-2·squaredDistance + 1e-10·Σ|W|`) on {@link twStageTargets}; the PG-stage is not
- * run. Adam, one group `'tw'`.
+ * run. Adam, one group `'tw'`. With `scoremapWeight > 0` the trained view also outputs the volume
+ * `[B, S, S, n·D]` and the loss adds `scoremapWeight · volumeScoremapCrossEntropy` (part `scoremap`; not
+ * in the paper).
  *
  * @example
  * import { batches } from '@phalanx/data';
@@ -230,7 +246,9 @@ export function twStageRecipe<B extends EhpeBatch = EhpeBatch>(
   options: TwStageRecipeOptions = {},
 ): StageRecipe<B> {
   const info = ehpeModelInfo(model);
-  const sub = twStageModel(model);
+  const withVolume = (options.scoremapWeight ?? 0) > 0;
+  const sub = withVolume ? twStageModelWithVolume(model) : twStageModel(model);
+  const beta = withVolume ? softArgmaxBeta(model) : 1;
   const which = options.l1Weights ?? 'all';
   if (which !== 'all' && which !== 'kernels') {
     throw new PhalanxConfigError('twStageRecipe', 'l1Weights', "'all' or 'kernels'", which);
@@ -251,8 +269,12 @@ export function twStageRecipe<B extends EhpeBatch = EhpeBatch>(
     model: sub,
     inputs: (b) => b.images,
     batchSize: (b) => b.images.shape[0],
-    loss: ([heatmaps, coords25d], batch) =>
-      twStageLoss(twStageTargets(batch, targetOptions), { heatmaps, coords25d }, { ...options, weights }),
+    loss: ([heatmaps, coords25d, volume], batch) =>
+      twStageLoss(
+        twStageTargets(batch, targetOptions),
+        { heatmaps, coords25d, volume },
+        { ...options, weights, depthBins: info.depthBins, beta },
+      ),
     parameterGroups: [
       { name: 'tw', lr: options.lr ?? 1e-3, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) },
     ],
