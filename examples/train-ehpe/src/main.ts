@@ -130,7 +130,7 @@ if (flags.help) {
   --heatmap-scale S   heatmap targets: 'gaussian' (Eq. 1's density, peak 1/(2πσ²) ≈ 0.04) or 'peak' (peak 1)
                       (default ${HEATMAP_DEFAULT})
   --scoremap-weight W stage 1: add W × the cross-entropy of the volume's 2D distribution against the
-                      normalised target heatmaps (not in the paper; default 0)
+                      normalised target heatmaps (not in the paper; demo 0, pretrained ${PRESETS.pretrained.scoremapWeight ?? 0})
   --hand-crop         crop each image to the hand's keypoint box ×1.25 with augmentation (the release's input)
   --release-offsets   keep init21's lateral x offsets (10, 6, 0, −6, −10 px at 256 px; default: none)
   --init FILE         start from PyTorch weights: a .pth/.pt checkpoint (read directly, no Python) or a
@@ -201,7 +201,7 @@ function restarts(): { restartEvery?: number; restartPeak?: number } {
 }
 /** The stage-1 scoremap weight, only when given and > 0 (a run without it records no key). */
 function scoremap(): { scoremapWeight?: number } {
-  const w = numFlag('scoremap-weight', flags['scoremap-weight'], 0, 0, false);
+  const w = numFlag('scoremap-weight', flags['scoremap-weight'], preset.scoremapWeight ?? 0, 0, false);
   return w > 0 ? { scoremapWeight: w } : {};
 }
 const dropout = flags.dropout === undefined ? preset.dropout : numFlag('dropout', flags.dropout, 0, 0, false);

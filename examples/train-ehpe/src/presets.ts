@@ -25,6 +25,8 @@ export interface Preset {
   restartEvery?: number;
   /** Peak of restart cycle k as this^k × the peak (absent: 1). */
   restartPeak?: number;
+  /** Weight of the stage-1 volume scoremap cross-entropy (absent: 0, the paper's objective). */
+  scoremapWeight?: number;
   /** FEM dropout (the model's default 0.1 when absent). */
   dropout?: number;
   /** Held-out evaluation period (steps). */
@@ -50,9 +52,9 @@ export const PRESETS = {
   },
   pretrained: {
     describe:
-      '28000 + 4000 (+ 4000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, cosine decay, ' +
-      'stage 1 restarted at step 20000 at half the peak; no dropout; evaluation every 500 steps; ≈ 2½ h on 2 cores',
-    stepsTw: 28000,
+      '20000 + 4000 (+ 4000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, one cosine decay per stage; ' +
+      'stage 1 with the volume scoremap cross-entropy × 3; no dropout; evaluation every 500 steps; ≈ 1½ h on 2 cores',
+    stepsTw: 20000,
     stepsPg: 4000,
     batch: 8,
     inputSize: 96,
@@ -60,8 +62,7 @@ export const PRESETS = {
     lrPg: 2e-3,
     warmup: 500,
     decay: 'cosine',
-    restartEvery: 20000,
-    restartPeak: 0.5,
+    scoremapWeight: 3,
     dropout: 0,
     evalEvery: 500,
     checkpointEvery: 500,
