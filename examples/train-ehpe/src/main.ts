@@ -48,46 +48,48 @@ import { readStageLog, runCurveSvg, stageSummary } from './report';
 import { runStages, STAGES, TEST_SEED, type RunResult, type StageName } from './run';
 // `pnpm start -- --flag` passes the `--` through; parseArgs would read everything after it as positionals.
 const argv = process.argv.slice(2);
-const { values: flags } = parseArgs({
-  args: argv[0] === '--' ? argv.slice(1) : argv,
-  options: {
-    preset: { type: 'string' },
-    'steps-tw': { type: 'string' },
-    'steps-pg': { type: 'string' },
-    batch: { type: 'string' },
-    'input-size': { type: 'string' },
-    'backbone-stride': { type: 'string' },
-    'backbone-layers': { type: 'string' },
-    'backbone-widths': { type: 'string' },
-    'hourglass-channels': { type: 'string' },
-    'hourglass-stacks': { type: 'string' },
-    variant: { type: 'string', default: 'W+T' },
-    full: { type: 'boolean', default: false },
-    'lr-tw': { type: 'string' },
-    'lr-pg': { type: 'string' },
-    warmup: { type: 'string' },
-    decay: { type: 'string' },
-    'restart-every': { type: 'string' },
-    'restart-peak': { type: 'string' },
-    dropout: { type: 'string' },
-    seed: { type: 'string' },
-    'test-size': { type: 'string' },
-    'eval-every': { type: 'string' },
-    'checkpoint-every': { type: 'string' },
-    'no-pg-only': { type: 'boolean', default: false },
-    'release-offsets': { type: 'boolean', default: false },
-    'heatmap-scale': { type: 'string' },
-    'scoremap-weight': { type: 'string' },
-    'hand-crop': { type: 'boolean', default: false },
-    out: { type: 'string' },
-    resume: { type: 'boolean', default: false },
-    init: { type: 'string' },
-    threads: { type: 'string' },
-    'data-workers': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-  allowPositionals: true,
-});
+const { values: flags } = readFlags(() =>
+  parseArgs({
+    args: argv[0] === '--' ? argv.slice(1) : argv,
+    options: {
+      preset: { type: 'string' },
+      'steps-tw': { type: 'string' },
+      'steps-pg': { type: 'string' },
+      batch: { type: 'string' },
+      'input-size': { type: 'string' },
+      'backbone-stride': { type: 'string' },
+      'backbone-layers': { type: 'string' },
+      'backbone-widths': { type: 'string' },
+      'hourglass-channels': { type: 'string' },
+      'hourglass-stacks': { type: 'string' },
+      variant: { type: 'string', default: 'W+T' },
+      full: { type: 'boolean', default: false },
+      'lr-tw': { type: 'string' },
+      'lr-pg': { type: 'string' },
+      warmup: { type: 'string' },
+      decay: { type: 'string' },
+      'restart-every': { type: 'string' },
+      'restart-peak': { type: 'string' },
+      dropout: { type: 'string' },
+      seed: { type: 'string' },
+      'test-size': { type: 'string' },
+      'eval-every': { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      'no-pg-only': { type: 'boolean', default: false },
+      'release-offsets': { type: 'boolean', default: false },
+      'heatmap-scale': { type: 'string' },
+      'scoremap-weight': { type: 'string' },
+      'hand-crop': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      init: { type: 'string' },
+      threads: { type: 'string' },
+      'data-workers': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+  }),
+);
 
 /** Heatmap target scale of the default run (see the README, "Deviations"). */
 const HEATMAP_DEFAULT: 'gaussian' | 'peak' = 'gaussian';
@@ -144,11 +146,28 @@ presets: ${Object.entries(PRESETS)
   process.exit(0);
 }
 
+/** A bad flag: its message alone on stderr (no stack trace), exit code 1 — as `main()` reports named errors. */
+function usage(message: string): never {
+  console.error(`error: ${message}`);
+  process.exit(1);
+}
+
+/** Runs a flag reader that throws named errors, reporting them as {@link usage} does. */
+function readFlags<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof PhalanxConfigError) usage(`${error.name}: ${error.message}`);
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) usage((error as Error).message);
+    throw error;
+  }
+}
+
 function intFlag(name: string, value: string | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${name} must be an integer ≥ ${min}, but received '${value}'.`);
+  if (!Number.isInteger(n) || n < min) usage(`--${name} must be an integer ≥ ${min}, but received '${value}'.`);
   return n;
 }
 
@@ -156,37 +175,35 @@ function numFlag(name: string, value: string | undefined, fallback: number, min 
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isFinite(n) || n < min || (open && n === min)) {
-    throw new Error(`--${name} must be a number ${open ? '>' : '≥'} ${min}, but received '${value}'.`);
+    usage(`--${name} must be a number ${open ? '>' : '≥'} ${min}, but received '${value}'.`);
   }
   return n;
 }
 
 const presetName = (flags.preset ?? 'demo') as PresetName;
-if (!(presetName in PRESETS)) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(', ')}.`);
+if (!(presetName in PRESETS)) usage(`--preset must be one of ${Object.keys(PRESETS).join(', ')}.`);
 const preset: Preset = PRESETS[presetName];
 const variant = (flags.variant ?? 'W+T').toUpperCase();
-variantJoints(variant); // validates
+readFlags(() => variantJoints(variant)); // validates
 const backboneStride = intFlag('backbone-stride', flags['backbone-stride'], 8);
 if (!(backboneStride in SMALL_BACKBONES)) {
-  throw new Error(
-    `--backbone-stride must be one of ${Object.keys(SMALL_BACKBONES).join(', ')}, but received ${backboneStride}.`,
-  );
+  usage(`--backbone-stride must be one of ${Object.keys(SMALL_BACKBONES).join(', ')}, but received ${backboneStride}.`);
 }
 if (flags.full && flags['backbone-stride'] !== undefined)
-  throw new Error('--backbone-stride applies to the small model, not --full.');
-const base: EhpeConfig = modelSize(flags.full, backboneStride as SmallBackboneStride, flags);
+  usage('--backbone-stride applies to the small model, not --full.');
+const base: EhpeConfig = readFlags(() => modelSize(flags.full, backboneStride as SmallBackboneStride, flags));
 const inputSize = intFlag('input-size', flags['input-size'], flags.full ? (base.imageSize ?? 256) : preset.inputSize);
-if (inputSize % 32 !== 0) throw new Error(`--input-size must be a multiple of 32, but received ${inputSize}.`);
+if (inputSize % 32 !== 0) usage(`--input-size must be a multiple of 32, but received ${inputSize}.`);
 const offsets = flags['release-offsets']
   ? (INIT21_DEFAULTS.lateralOffsets.map((o) => (o * inputSize) / 256) as [number, number, number, number, number])
   : ([0, 0, 0, 0, 0] as [number, number, number, number, number]);
 const heatmapScale = (flags['heatmap-scale'] ?? HEATMAP_DEFAULT) as 'gaussian' | 'peak';
 if (heatmapScale !== 'gaussian' && heatmapScale !== 'peak') {
-  throw new Error(`--heatmap-scale must be 'gaussian' or 'peak', but received '${heatmapScale}'.`);
+  usage(`--heatmap-scale must be 'gaussian' or 'peak', but received '${heatmapScale}'.`);
 }
 const decay = flags.decay ?? preset.decay;
 if (decay !== 'constant' && decay !== 'cosine') {
-  throw new Error(`--decay must be 'constant' or 'cosine', but received '${decay}'.`);
+  usage(`--decay must be 'constant' or 'cosine', but received '${decay}'.`);
 }
 /** The warm-restart settings of the schedule: only those given (a one-cycle run's config has neither key). */
 function restarts(): { restartEvery?: number; restartPeak?: number } {
@@ -205,7 +222,7 @@ function scoremap(): { scoremapWeight?: number } {
   return w > 0 ? { scoremapWeight: w } : {};
 }
 const dropout = flags.dropout === undefined ? preset.dropout : numFlag('dropout', flags.dropout, 0, 0, false);
-if (dropout !== undefined && dropout >= 1) throw new Error(`--dropout must be < 1, but received ${dropout}.`);
+if (dropout !== undefined && dropout >= 1) usage(`--dropout must be < 1, but received ${dropout}.`);
 const config: JobConfig = {
   model: {
     ...base,
