@@ -25,10 +25,10 @@ export interface Preset {
 export const PRESETS = {
   demo: {
     describe:
-      '600 steps × 32 at 64 px on 2 data-parallel replicas of 16, Adam 4.5e-3 with a 30-step warm-up and cosine ' +
+      '560 steps × 32 at 64 px on 2 data-parallel replicas of 16, Adam 4.5e-3 with a 30-step warm-up and cosine ' +
       'decay, scoremap CE × 1 (σ 1.5), initial weights of seed 1',
     recipe: {
-      steps: 600,
+      steps: 560,
       batch: 32,
       inputSize: 64,
       lrRest: 4.5e-3,
