@@ -6,14 +6,8 @@ import { expectClose, expectNumericGradient, forEachBackend } from '@phalanx/tes
 import { disposeBatch, renderSyntheticHand, toBatch } from '@phalanx/data';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { Trainer } from '@phalanx/train';
-import {
-  createEhpe,
-  twStageLoss,
-  twStageRecipe,
-  twStageTargets,
-  volumeScoremapCrossEntropy,
-  type EhpeConfig,
-} from './index';
+import { createEhpe, twStageLoss, twStageRecipe, twStageTargets, volumeScoremapCrossEntropy } from './index';
+import { TINY_EHPE } from './tiny.fixture';
 
 /** The cross-entropy in plain numbers: per (b, j), the 2D marginal of softmax(β·V) against t / Σt. */
 function referenceCrossEntropy(
@@ -115,25 +109,7 @@ describe('volumeScoremapCrossEntropy', () => {
   });
 });
 
-/** A tiny whole model: basic-block ResNet at 64 px, 16-pixel heatmaps. */
-const TINY: EhpeConfig = {
-  imageSize: 64,
-  backbone: { block: 'basic', layers: [1, 1, 1, 1], widths: [4, 4, 8, 8], stemChannels: 4 },
-  heatmapSize: 16,
-  hourglassChannels: 8,
-  hourglassDepth: 2,
-  hourglassStacks: 1,
-  refineChannels: 8,
-  refineBlocks: 2,
-  refinePools: 1,
-  depthBins: 4,
-  nodeDim: 16,
-  gatHeads: 2,
-  femLayers: 1,
-  femHeads: 2,
-  femMlpRatio: 2,
-  dropout: 0,
-};
+const TINY = TINY_EHPE;
 
 describe('the stage-1 scoremap term', () => {
   forEachBackend(() => {

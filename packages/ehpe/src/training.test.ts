@@ -27,28 +27,10 @@ import {
   twStageRecipe,
   twStageTargets,
   variantJoints,
-  type EhpeConfig,
 } from './index';
+import { TINY_EHPE } from './tiny.fixture';
 
-/** A tiny whole model: basic-block ResNet at 64 px (2×2 features), 16-pixel heatmaps, width-16 PG-stage. */
-const TINY: EhpeConfig = {
-  imageSize: 64,
-  backbone: { block: 'basic', layers: [1, 1, 1, 1], widths: [4, 4, 8, 8], stemChannels: 4 },
-  heatmapSize: 16,
-  hourglassChannels: 8,
-  hourglassDepth: 2,
-  hourglassStacks: 1,
-  refineChannels: 8,
-  refineBlocks: 2,
-  refinePools: 1,
-  depthBins: 4,
-  nodeDim: 16,
-  gatHeads: 2,
-  femLayers: 1,
-  femHeads: 2,
-  femMlpRatio: 2,
-  dropout: 0,
-};
+const TINY = TINY_EHPE;
 
 /** Two hand-made hands: uv in a 64-pixel image, xyz in mm (relative depths within and beyond ±100 mm). */
 function handMade() {
