@@ -40,6 +40,7 @@ import {
   type FemConfig,
   type TwStageConfig,
 } from './index';
+import { TINY_EHPE } from './tiny.fixture';
 
 // Reduced official modules (scripts/make-fixture.py): PyTorch float64 outputs, eval mode.
 const FIXTURE = new URL('../test/fixtures/ehpe-reduced/', import.meta.url);
@@ -62,24 +63,8 @@ const resnetCase = (name: string) =>
     featuresNHWC: TensorJson;
   }>(new URL(`resnet_${name}.json`, FIXTURE));
 
-/** A tiny whole model: basic-block ResNet at 64 px (2×2 features), 16-pixel heatmaps, width-16 PG-stage. */
-const TINY: EhpeConfig = {
-  imageSize: 64,
-  backbone: { block: 'basic', layers: [1, 1, 1, 1], widths: [4, 4, 8, 8], stemChannels: 4 },
-  heatmapSize: 16,
-  hourglassChannels: 8,
-  hourglassDepth: 2,
-  hourglassStacks: 1,
-  refineChannels: 8,
-  refineBlocks: 2,
-  refinePools: 1,
-  depthBins: 4,
-  nodeDim: 16,
-  gatHeads: 2,
-  femLayers: 1,
-  femHeads: 2,
-  femMlpRatio: 2,
-};
+/** The tiny whole model of the training tests, with the model's default dropout (0.1). */
+const TINY: EhpeConfig = { ...TINY_EHPE, dropout: 0.1 };
 
 function importedTwStage(): tfl.LayersModel {
   const model = createTwStage({ ...twCase.config, featureSize: twCase.featuresNHWC.shape[1] });

@@ -191,19 +191,19 @@ export function twStageLoss(
   if (kind !== 'squared' && kind !== 'euclidean') {
     throw new PhalanxConfigError(name, 'distance', "'squared' or 'euclidean'", kind);
   }
+  const wS = weight(name, 'scoremapWeight', options.scoremapWeight, 0);
+  if (wS > 0 && !prediction.volume) {
+    throw new PhalanxConfigError(name, 'prediction.volume', 'the volume when scoremapWeight > 0', undefined);
+  }
+  if (wS > 0 && options.depthBins === undefined) {
+    throw new PhalanxConfigError(name, 'depthBins', 'the depth bins when scoremapWeight > 0', undefined);
+  }
   const heatmap = heatmapMSE(target.heatmaps, prediction.heatmaps);
   const distance = distanceLoss(name, 'distance', kind, target.coords25d, prediction.coords25d);
   const l1 = options.weights && options.weights.length > 0 ? l1Penalty([...options.weights]) : tf.scalar(0);
-  const wS = weight(name, 'scoremapWeight', options.scoremapWeight, 0);
   const terms = [tf.mul(heatmap, wH), tf.mul(distance, wD), tf.mul(l1, wR)];
   const parts: Record<string, tf.Scalar> = { heatmap, distance, l1 };
-  if (wS > 0) {
-    if (!prediction.volume) {
-      throw new PhalanxConfigError(name, 'prediction.volume', 'the volume when scoremapWeight > 0', undefined);
-    }
-    if (options.depthBins === undefined) {
-      throw new PhalanxConfigError(name, 'depthBins', 'the depth bins when scoremapWeight > 0', undefined);
-    }
+  if (wS > 0 && prediction.volume && options.depthBins !== undefined) {
     parts.scoremap = volumeScoremapCrossEntropy(prediction.volume, target.heatmaps, options.depthBins, options.beta);
     terms.push(tf.mul(parts.scoremap, wS));
   }

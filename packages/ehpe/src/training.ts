@@ -190,18 +190,20 @@ export function ehpeModelInfo(model: tfl.LayersModel): EhpeModelInfo {
  * const tw = twStageModel(model); // tw.trainableWeights: backbone.* and tw.* only
  */
 export function twStageModel(model: tfl.LayersModel): tfl.LayersModel {
+  return tfl.model({ inputs: model.inputs, outputs: twStageOutputs(model), name: `${model.name}_tw` });
+}
+
+/** The outputs {@link twStageModel} trains: `twHeatmaps`, `twCoords` of a validated EHPE model. */
+function twStageOutputs(model: tfl.LayersModel): tfl.SymbolicTensor[] {
   ehpeModelInfo(model);
-  const outputs = [ehpeOutputIndex(model, 'twHeatmaps'), ehpeOutputIndex(model, 'twCoords')].map(
-    (i) => model.outputs[i],
-  );
-  return tfl.model({ inputs: model.inputs, outputs, name: `${model.name}_tw` });
+  return [ehpeOutputIndex(model, 'twHeatmaps'), ehpeOutputIndex(model, 'twCoords')].map((i) => model.outputs[i]);
 }
 
 /** {@link twStageModel} with the TW-stage's volume logits `[B, S, S, n·D]` (layer `tw.to_25d`) as a third output. */
 function twStageModelWithVolume(model: tfl.LayersModel): tfl.LayersModel {
-  const base = twStageModel(model);
   const volume = model.getLayer('tw.to_25d').output as tfl.SymbolicTensor;
-  return tfl.model({ inputs: model.inputs, outputs: [...base.outputs, volume], name: `${model.name}_tw_volume` });
+  const outputs = [...twStageOutputs(model), volume];
+  return tfl.model({ inputs: model.inputs, outputs, name: `${model.name}_tw_volume` });
 }
 
 /** β of the TW-stage's soft-argmax (layer `tw.soft_argmax`). */
