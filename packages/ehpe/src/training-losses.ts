@@ -14,6 +14,7 @@ import {
   type WeightLike,
 } from '@phalanx/losses';
 import { handAdjacency, hopNeighborhood } from '@phalanx/layers';
+import { lossWeight } from './loss-weights';
 import type { TwStageTargets } from './training-targets';
 
 /** The weight of each term of EHPE's two training losses (see {@link EHPE_LOSS_WEIGHTS}). */
@@ -79,7 +80,13 @@ export interface TwStageLossOptions {
    * (the paper's objective).
    */
   scoremapWeight?: number;
-  /** Depth bins D of the volume (its channels are `n·D`). Needed when `scoremapWeight > 0`. */
+  /**
+   * Weight of an extra term, not in the paper: {@link volumeDepthCrossEntropy} of the volume's depth
+   * marginal against the target depth as two neighbouring bins. Needs `prediction.volume` and
+   * `depthBins`. Default 0 (the paper's objective).
+   */
+  depthMarginalWeight?: number;
+  /** Depth bins D of the volume (its channels are `n·D`). Needed when either volume term's weight is > 0. */
   depthBins?: number;
   /** Inverse temperature β of the volume's softmax (the model's soft-argmax β). Default 1. */
   beta?: number;
@@ -138,10 +145,61 @@ export function volumeScoremapCrossEntropy(
   });
 }
 
-function weight(component: string, name: string, value: number | undefined, fallback: number): number {
-  const w = checkFinite(component, name, value ?? fallback);
-  if (w < 0) throw new PhalanxConfigError(component, name, 'a number ≥ 0', w);
-  return w;
+/**
+ * Cross-entropy of each joint's depth distribution in the volume (the d marginal of
+ * `p = softmax(β·V_j)` over its S×S×D volume, the distribution whose mean is the soft-argmax's z)
+ * against the target depth z (in bins, `0 ≤ z ≤ D − 1`) spread over its two neighbouring bins, so that
+ * the target's mean is z exactly (the "distribution focal loss" target of Li et al. 2020, GFL; not in
+ * the EHPE paper):
+ *
+ *     log p_j(d) = logsumexp_{x,y} β·V_j(x, y, d) − logsumexp_{x,y,d} β·V_j
+ *     t_j(d) = max(0, 1 − |d − z_j|)
+ *     CE = mean_{b, j} − Σ_d t_j(d) · log p_j(d)
+ *
+ * Depths outside `[0, D − 1]` are clamped to it first.
+ *
+ * **Shapes**: `volume [B, S, S, n·D]` (channel `j·D + d`), `targetDepths [B, n]` (bins) → a scalar.
+ *
+ * @example
+ * const volume = tf.randomNormal([2, 24, 24, 6 * 8]);
+ * const targets = twStageTargets(
+ *   { uv: tf.randomUniform([2, 21, 2], 0, 95), xyz: tf.randomUniform([2, 21, 3], 400, 600) },
+ *   { inputSize: 96, heatmapSize: 24, depthBins: 8 },
+ * );
+ * const depths = tf.squeeze(tf.slice(targets.coords25d, [0, 0, 2], [-1, -1, 1]), [2]); // [2, 6]
+ * const ce = volumeDepthCrossEntropy(volume, depths, 8); // ≈ ln 8 for random logits
+ */
+export function volumeDepthCrossEntropy(
+  volume: tf.Tensor,
+  targetDepths: tf.Tensor,
+  depthBins: number,
+  beta = 1,
+): tf.Scalar {
+  const name = 'volumeDepthCrossEntropy';
+  const D = checkInteger(name, 'depthBins', depthBins, 1);
+  const b = checkFinite(name, 'beta', beta);
+  if (!(b > 0)) throw new PhalanxConfigError(name, 'beta', 'a number > 0', b);
+  if (!(volume instanceof tf.Tensor) || volume.rank !== 4) {
+    throw new PhalanxShapeError(name, 'volume', '[B, S, S, n·D]', volume instanceof tf.Tensor ? volume.shape : volume);
+  }
+  if (!(targetDepths instanceof tf.Tensor) || targetDepths.rank !== 2) {
+    const shape = targetDepths instanceof tf.Tensor ? targetDepths.shape : targetDepths;
+    throw new PhalanxShapeError(name, 'targetDepths', '[B, n]', shape);
+  }
+  const [B, n] = targetDepths.shape;
+  const [vB, H, W, channels] = volume.shape;
+  if (vB !== B || channels !== n * D) {
+    throw new PhalanxShapeError(name, 'volume', `[${B}, S, S, ${n * D}] (n·D = ${n}·${D})`, volume.shape);
+  }
+  return tf.tidy(() => {
+    const logits = tf.mul(tf.reshape(volume, [B, H * W, n, D]), b);
+    const marginal = tf.logSumExp(logits, 1); // [B, n, D]
+    const logp = tf.sub(marginal, tf.logSumExp(marginal, 2, true));
+    const z = tf.clipByValue(tf.expandDims(tf.cast(targetDepths, 'float32'), 2), 0, D - 1);
+    const bins = tf.reshape(tf.range(0, D, 1, 'float32'), [1, 1, D]);
+    const t = tf.relu(tf.sub(1, tf.abs(tf.sub(bins, z))));
+    return tf.neg(tf.mean(tf.sum(tf.mul(t, logp), 2))) as tf.Scalar;
+  });
 }
 
 function distanceLoss(
@@ -184,19 +242,21 @@ export function twStageLoss(
   options: TwStageLossOptions = {},
 ): LossWithParts {
   const name = 'twStageLoss';
-  const wH = weight(name, 'heatmapWeight', options.heatmapWeight, EHPE_LOSS_WEIGHTS.heatmap);
-  const wD = weight(name, 'distanceWeight', options.distanceWeight, EHPE_LOSS_WEIGHTS.distance);
-  const wR = weight(name, 'l1Weight', options.l1Weight, RELEASE_L1_WEIGHT);
+  const wH = lossWeight(name, 'heatmapWeight', options.heatmapWeight, EHPE_LOSS_WEIGHTS.heatmap);
+  const wD = lossWeight(name, 'distanceWeight', options.distanceWeight, EHPE_LOSS_WEIGHTS.distance);
+  const wR = lossWeight(name, 'l1Weight', options.l1Weight, RELEASE_L1_WEIGHT);
   const kind = options.distance ?? 'squared';
   if (kind !== 'squared' && kind !== 'euclidean') {
     throw new PhalanxConfigError(name, 'distance', "'squared' or 'euclidean'", kind);
   }
-  const wS = weight(name, 'scoremapWeight', options.scoremapWeight, 0);
-  if (wS > 0 && !prediction.volume) {
-    throw new PhalanxConfigError(name, 'prediction.volume', 'the volume when scoremapWeight > 0', undefined);
+  const wS = lossWeight(name, 'scoremapWeight', options.scoremapWeight, 0);
+  const wZ = lossWeight(name, 'depthMarginalWeight', options.depthMarginalWeight, 0);
+  const needs = 'when scoremapWeight or depthMarginalWeight > 0';
+  if ((wS > 0 || wZ > 0) && !prediction.volume) {
+    throw new PhalanxConfigError(name, 'prediction.volume', `the volume ${needs}`, undefined);
   }
-  if (wS > 0 && options.depthBins === undefined) {
-    throw new PhalanxConfigError(name, 'depthBins', 'the depth bins when scoremapWeight > 0', undefined);
+  if ((wS > 0 || wZ > 0) && options.depthBins === undefined) {
+    throw new PhalanxConfigError(name, 'depthBins', `the depth bins ${needs}`, undefined);
   }
   const heatmap = heatmapMSE(target.heatmaps, prediction.heatmaps);
   const distance = distanceLoss(name, 'distance', kind, target.coords25d, prediction.coords25d);
@@ -206,6 +266,12 @@ export function twStageLoss(
   if (wS > 0 && prediction.volume && options.depthBins !== undefined) {
     parts.scoremap = volumeScoremapCrossEntropy(prediction.volume, target.heatmaps, options.depthBins, options.beta);
     terms.push(tf.mul(parts.scoremap, wS));
+  }
+  if (wZ > 0 && prediction.volume && options.depthBins !== undefined) {
+    const depths = tf.squeeze(tf.slice(target.coords25d, [0, 0, 2], [-1, -1, 1]), [2]);
+    parts.depthMarginal = volumeDepthCrossEntropy(prediction.volume, depths, options.depthBins, options.beta);
+    depths.dispose();
+    terms.push(tf.mul(parts.depthMarginal, wZ));
   }
   const total = tf.addN(terms) as tf.Scalar;
   return { total, parts };
@@ -281,8 +347,8 @@ export function pgStageLoss(
   options: PgStageLossOptions = {},
 ): LossWithParts {
   const name = 'pgStageLoss';
-  const wP = weight(name, 'positionWeight', options.positionWeight, EHPE_LOSS_WEIGHTS.position);
-  const wE = weight(name, 'edgeWeight', options.edgeWeight, EHPE_LOSS_WEIGHTS.edge);
+  const wP = lossWeight(name, 'positionWeight', options.positionWeight, EHPE_LOSS_WEIGHTS.position);
+  const wE = lossWeight(name, 'edgeWeight', options.edgeWeight, EHPE_LOSS_WEIGHTS.edge);
   const reduction = options.edgeReduction ?? 'mean';
   if (reduction !== 'sum' && reduction !== 'mean') {
     throw new PhalanxConfigError(name, 'edgeReduction', "'sum' or 'mean'", reduction);

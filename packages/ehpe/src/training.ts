@@ -11,6 +11,7 @@ import { PhalanxConfigError } from '@phalanx/errors';
 import { JOINT_CLASSES, type JointClass } from '@phalanx/pose';
 import { ehpeModelKind, ehpeOutputIndex, ehpeRecordOf } from './config';
 import { checkJointList } from './init21';
+import { lossWeight } from './loss-weights';
 import {
   pgStageLoss,
   twStageLoss,
@@ -231,9 +232,10 @@ export interface TwStageRecipeOptions
  * Stage 1 of EHPE's training (paper §3.2, release `train/train_tw.py`): the backbone and the TW-stage
  * learn the TW joints' heatmaps and 2.5D coordinates with {@link twStageLoss}
  * (`3·heatmapMSE + 1e-2·squaredDistance + 1e-10·Σ|W|`) on {@link twStageTargets}; the PG-stage is not
- * run. Adam, one group `'tw'`. With `scoremapWeight > 0` the trained view also outputs the volume
- * `[B, S, S, n·D]` and the loss adds `scoremapWeight · volumeScoremapCrossEntropy` (part `scoremap`; not
- * in the paper).
+ * run. Adam, one group `'tw'`. With `scoremapWeight > 0` or `depthMarginalWeight > 0` the trained view
+ * also outputs the volume `[B, S, S, n·D]` and the loss adds `scoremapWeight · volumeScoremapCrossEntropy`
+ * (part `scoremap`) and `depthMarginalWeight · volumeDepthCrossEntropy` (part `depthMarginal`); neither is
+ * in the paper.
  *
  * @example
  * import { batches } from '@phalanx/data';
@@ -248,12 +250,17 @@ export function twStageRecipe<B extends EhpeBatch = EhpeBatch>(
   options: TwStageRecipeOptions = {},
 ): StageRecipe<B> {
   const info = ehpeModelInfo(model);
-  const withVolume = (options.scoremapWeight ?? 0) > 0;
+  const name = 'twStageRecipe';
+  // Every weight is checked here, before any step (the loss would only name a bad one at the first).
+  for (const key of ['heatmapWeight', 'distanceWeight', 'l1Weight'] as const) lossWeight(name, key, options[key], 0);
+  const scoremapWeight = lossWeight(name, 'scoremapWeight', options.scoremapWeight, 0);
+  const depthMarginalWeight = lossWeight(name, 'depthMarginalWeight', options.depthMarginalWeight, 0);
+  const withVolume = scoremapWeight > 0 || depthMarginalWeight > 0;
   const sub = withVolume ? twStageModelWithVolume(model) : twStageModel(model);
   const beta = withVolume ? softArgmaxBeta(model) : 1;
   const which = options.l1Weights ?? 'all';
   if (which !== 'all' && which !== 'kernels') {
-    throw new PhalanxConfigError('twStageRecipe', 'l1Weights', "'all' or 'kernels'", which);
+    throw new PhalanxConfigError(name, 'l1Weights', "'all' or 'kernels'", which);
   }
   const weights = sub.trainableWeights.filter((w) => which === 'all' || /\/kernel$/.test(w.originalName));
   const targetOptions = {
