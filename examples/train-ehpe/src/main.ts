@@ -79,6 +79,7 @@ const { values: flags } = readFlags(() =>
       'release-offsets': { type: 'boolean', default: false },
       'heatmap-scale': { type: 'string' },
       'scoremap-weight': { type: 'string' },
+      'depth-marginal-weight': { type: 'string' },
       'hand-crop': { type: 'boolean', default: false },
       out: { type: 'string' },
       resume: { type: 'boolean', default: false },
@@ -133,6 +134,9 @@ if (flags.help) {
                       (default ${HEATMAP_DEFAULT})
   --scoremap-weight W stage 1: add W × the cross-entropy of the volume's 2D distribution against the
                       normalised target heatmaps (not in the paper; demo 0, pretrained ${PRESETS.pretrained.scoremapWeight ?? 0})
+  --depth-marginal-weight W  stage 1: add W × the cross-entropy of the volume's depth distribution against
+                      the target depth over its two neighbouring bins (not in the paper; demo 0, pretrained
+                      ${(PRESETS.pretrained as Preset).depthMarginalWeight ?? 0})
   --hand-crop         crop each image to the hand's keypoint box ×1.25 with augmentation (the release's input)
   --release-offsets   keep init21's lateral x offsets (10, 6, 0, −6, −10 px at 256 px; default: none)
   --init FILE         start from PyTorch weights: a .pth/.pt checkpoint (read directly, no Python) or a
@@ -216,10 +220,12 @@ function restarts(): { restartEvery?: number; restartPeak?: number } {
     ...(peak !== undefined ? { restartPeak: peak } : {}),
   };
 }
-/** The stage-1 scoremap weight, only when given and > 0 (a run without it records no key). */
-function scoremap(): { scoremapWeight?: number } {
+/** The stage-1 volume terms' weights, each only when > 0 (a run without one records no key). */
+function volumeTerms(): { scoremapWeight?: number; depthMarginalWeight?: number } {
   const w = numFlag('scoremap-weight', flags['scoremap-weight'], preset.scoremapWeight ?? 0, 0, false);
-  return w > 0 ? { scoremapWeight: w } : {};
+  const flag = flags['depth-marginal-weight'];
+  const z = numFlag('depth-marginal-weight', flag, preset.depthMarginalWeight ?? 0, 0, false);
+  return { ...(w > 0 ? { scoremapWeight: w } : {}), ...(z > 0 ? { depthMarginalWeight: z } : {}) };
 }
 const dropout = flags.dropout === undefined ? preset.dropout : numFlag('dropout', flags.dropout, 0, 0, false);
 if (dropout !== undefined && dropout >= 1) usage(`--dropout must be < 1, but received ${dropout}.`);
@@ -240,7 +246,7 @@ const config: JobConfig = {
   depthRange: 200,
   dataSeed: 1,
   handCrop: flags['hand-crop'],
-  tw: { heatmapNormalize: heatmapScale, ...scoremap() },
+  tw: { heatmapNormalize: heatmapScale, ...volumeTerms() },
   schedule: { warmup: intFlag('warmup', flags.warmup, preset.warmup, 0), decay, ...restarts() },
   seed: intFlag('seed', flags.seed, 1, 0),
 };
@@ -281,6 +287,7 @@ function describeRun(params: number, threads: number, dataWorkers: number): void
     `stage 1: ${config.stepsTw} steps, Adam ${config.lrTw}${sched(config.stepsTw)}, ${EHPE_LOSS_WEIGHTS.heatmap}·heatmapMSE + ` +
       `${EHPE_LOSS_WEIGHTS.distance}·squaredDistance + ${RELEASE_L1_WEIGHT}·Σ|W|` +
       (config.tw?.scoremapWeight ? ` + ${config.tw.scoremapWeight}·volume scoremap cross-entropy` : '') +
+      (config.tw?.depthMarginalWeight ? ` + ${config.tw.depthMarginalWeight}·volume depth cross-entropy` : '') +
       '; ' +
       `stage 2: ${config.stepsPg} steps, Adam ${config.lrPg}${sched(config.stepsPg)}, ${EHPE_LOSS_WEIGHTS.position}·squaredDistance + ` +
       `${EHPE_LOSS_WEIGHTS.edge}·edgeStability, backbone + TW-stage frozen; batch ${config.batchSize}`,

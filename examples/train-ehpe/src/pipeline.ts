@@ -344,11 +344,19 @@ export interface Evaluation {
   /** The baseline: the same mean layout (of training samples) predicted for every image, if given. */
   meanHand: ModelReport | null;
   /**
-   * The TW-stage's own joints: mean 2D error (input pixels) and mean squared distance in the stage-1
-   * loss's units (heatmap px² + bins², the `distance` part of `log-tw.jsonl`), and the same two for the
-   * mean layout's TW joints (if a layout is given).
+   * The TW-stage's own joints: mean 2D error (input pixels), mean squared distance in the stage-1
+   * loss's units (heatmap px² + bins², the `distance` part of `log-tw.jsonl`) and mean depth error (mm),
+   * and the same three for the mean layout's TW joints (if a layout is given).
    */
-  twJoints: { px: number; distance: number; meanHandPx: number | null; meanHandDistance: number | null };
+  twJoints: {
+    px: number;
+    distance: number;
+    /** Mean absolute error of the TW joints' root-relative depths (mm; bins × range/(D − 1)). */
+    depthMm: number;
+    meanHandPx: number | null;
+    meanHandDistance: number | null;
+    meanHandDepthMm: number | null;
+  };
   /**
    * The hand-centre baseline: every joint at the centroid of the sample's 21 ground-truth joints (2D,
    * input pixels); mean error over all 21 joints (`px`) and over the TW joints (`twPx`).
@@ -421,14 +429,17 @@ export async function evaluate(
   const toHm = (heatmapSize - 1) / (imageSize - 1);
   const twIndex = tf.tensor1d(tipWristJoints, 'int32');
   // Σ over samples of the mean (over TW joints) 2D error in input px and squared 2.5D distance in TW units.
-  const twErrors = (coords: tf.Tensor, target: tf.Tensor): [number, number] =>
+  const mmPerBin = config.depthRange / (depthBins - 1);
+  const twErrors = (coords: tf.Tensor, target: tf.Tensor): [number, number, number] =>
     tf.tidy(() => {
       const d = tf.sub(coords, target); // x, y heatmap px, z bins
       const px = tf.div(tf.sqrt(tf.sum(tf.square(tf.slice(d, [0, 0, 0], [-1, -1, 2])), 2)), toHm);
       const sq = tf.sum(tf.square(d), 2);
-      return [tf.sum(tf.mean(px, 1)).dataSync()[0], tf.sum(tf.mean(sq, 1)).dataSync()[0]];
+      const dz = tf.mul(tf.abs(tf.slice(d, [0, 0, 2], [-1, -1, 1])), mmPerBin);
+      const sums = [tf.mean(px, 1), tf.mean(sq, 1), tf.mean(dz, [1, 2])].map((t) => tf.sum(t).dataSync()[0]);
+      return [sums[0], sums[1], sums[2]];
     });
-  const tw25 = { px: 0, distance: 0, meanPx: 0, meanDistance: 0 };
+  const tw25 = { px: 0, distance: 0, depthMm: 0, meanPx: 0, meanDistance: 0, meanDepthMm: 0 };
   const mh: number[][][] = [];
   const binning = { depthBins, depthRange: config.depthRange };
   const gt: number[][][] = [];
@@ -495,13 +506,15 @@ export async function evaluate(
     await read(r.full2d, two.full);
     await read(r.pg2d, two.pg);
     await read(r.mean2d, two.mean);
-    const [px, sq] = twErrors(r.coords, r.target);
+    const [px, sq, dz] = twErrors(r.coords, r.target);
     tw25.px += px;
     tw25.distance += sq;
+    tw25.depthMm += dz;
     if (r.meanTw) {
-      const [mpx, msq] = twErrors(r.meanTw, r.target);
+      const [mpx, msq, mdz] = twErrors(r.meanTw, r.target);
       tw25.meanPx += mpx;
       tw25.meanDistance += msq;
+      tw25.meanDepthMm += mdz;
     }
     tf.dispose(Object.values(r));
   }
@@ -517,8 +530,10 @@ export async function evaluate(
     twJoints: {
       px: tw25.px / count,
       distance: tw25.distance / count,
+      depthMm: tw25.depthMm / count,
       meanHandPx: meanLayout ? tw25.meanPx / count : null,
       meanHandDistance: meanLayout ? tw25.meanDistance / count : null,
+      meanHandDepthMm: meanLayout ? tw25.meanDepthMm / count : null,
     },
     samples: gt.length,
   };

@@ -27,6 +27,8 @@ export interface Preset {
   restartPeak?: number;
   /** Weight of the stage-1 volume scoremap cross-entropy (absent: 0, the paper's objective). */
   scoremapWeight?: number;
+  /** Weight of the stage-1 volume depth cross-entropy (absent: 0, the paper's objective). */
+  depthMarginalWeight?: number;
   /** FEM dropout (the model's default 0.1 when absent). */
   dropout?: number;
   /** Held-out evaluation period (steps). */

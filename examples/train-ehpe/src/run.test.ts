@@ -129,7 +129,15 @@ describe('train-ehpe run: checkpoints, resume, run record, logs', () => {
     expect(tw.evals.map((e) => e.step)).toEqual([0, 2, 3]);
     for (const e of tw.evals) {
       expect(Object.keys(e.metrics).sort()).toEqual(
-        ['handCentreTwEpe2dPx', 'meanPoseTwEpe2dPx', 'samples', 'twDistance', 'twEpe2dPx'].sort(),
+        [
+          'handCentreTwEpe2dPx',
+          'meanPoseTwDepthMm',
+          'meanPoseTwEpe2dPx',
+          'samples',
+          'twDepthMm',
+          'twDistance',
+          'twEpe2dPx',
+        ].sort(),
       );
       expect(e.metrics.samples).toBe(e.step * config.batchSize);
       expect(Object.values(e.metrics).every(Number.isFinite)).toBe(true);

@@ -117,7 +117,8 @@ export function runRecord(o: RunOptions): RunRecord {
 
 /**
  * The metrics a stage logs at each held-out evaluation (all errors on the held-out set): stage 1 the TW
- * joints' 2D error (input px) and squared 2.5D distance next to the mean-pose and hand-centre baselines;
+ * joints' 2D error (input px), squared 2.5D distance and depth error (mm) next to the mean-pose and
+ * hand-centre baselines;
  * stage 2 and PG-only the 2D error over all 21 joints, PA-MPJPE and MPJPE (mm) next to the mean hand's
  * and the hand centre's (PG-only's own three prefixed `pgOnly…`).
  */
@@ -127,7 +128,9 @@ export function stageMetrics(stage: StageName, e: Evaluation, samples: number): 
       samples,
       twEpe2dPx: e.twJoints.px,
       twDistance: e.twJoints.distance,
+      twDepthMm: e.twJoints.depthMm,
       meanPoseTwEpe2dPx: e.twJoints.meanHandPx ?? Number.NaN,
+      meanPoseTwDepthMm: e.twJoints.meanHandDepthMm ?? Number.NaN,
       handCentreTwEpe2dPx: e.handCentre.twPx,
     };
   }

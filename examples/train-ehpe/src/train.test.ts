@@ -74,15 +74,19 @@ describe('train-ehpe', () => {
     const k = 15 / 63;
     let sq = 0;
     let px = 0;
+    let mm = 0;
     t.forEach((hand) =>
       tw.forEach((j, i) => {
         const d = [l[j][0] * k - hand[i][0], l[j][1] * k - hand[i][1], l[j][2] - hand[i][2]];
         sq += (d[0] ** 2 + d[1] ** 2 + d[2] ** 2) / (2 * tw.length);
         px += Math.hypot(d[0], d[1]) / k / (2 * tw.length);
+        mm += (Math.abs(d[2]) * (config.depthRange / 3)) / (2 * tw.length); // 4 bins: range / 3 mm per bin
       }),
     );
     expect(e.twJoints.meanHandDistance!).toBeCloseTo(sq, 3);
     expect(e.twJoints.meanHandPx!).toBeCloseTo(px, 3);
+    expect(e.twJoints.meanHandDepthMm!).toBeCloseTo(mm, 2);
+    expect(Number.isFinite(e.twJoints.depthMm) && e.twJoints.depthMm >= 0).toBe(true);
     expect(Number.isFinite(e.twJoints.px) && Number.isFinite(e.twJoints.distance)).toBe(true);
     tf.dispose([target.heatmaps, target.coords25d]);
     for (const r of [e.twOnly, e.pgOnly!, e.full, e.meanHand!]) {
