@@ -13,5 +13,6 @@ export * from './model';
 export * from './torch-import';
 export * from './training-targets';
 export * from './training-losses';
+export * from './volume-losses';
 export * from './training';
 export * from './pg-only';
