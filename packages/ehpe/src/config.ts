@@ -75,6 +75,14 @@ export interface EhpeConfig
    * the default, `heatmapSize`, differs from it only by the interpolation of an interpolation.
    */
   featureSampleSize?: number;
+  /**
+   * What `pg.out_head` predicts: `'absolute'` (the release's, default) — the joints themselves,
+   * `joints = out_head(fused)`, with the layout only among the node features; `'residual'` (not in the
+   * release) — a correction of the layout the PG-stage starts from, `joints = layout + out_head(fused)`
+   * (layer `pg.refine`), so that the stage refines the initial joints as the paper describes it and starts
+   * where the TW-stage's layout is. Same weights either way.
+   */
+  pgOutput?: 'absolute' | 'residual';
   /** Model name. Default `'ehpe'`. */
   name?: string;
 }
@@ -112,6 +120,8 @@ export interface ResolvedEhpeConfig {
   fusionVisualWeight: 'vector' | 'matrix';
   /** Side of the feature map the joint features are sampled from. */
   featureSampleSize: number;
+  /** What the PG-stage's head predicts: the joints, or a correction of the layout. */
+  pgOutput: 'absolute' | 'residual';
   /** The initial 21-joint layout's ratios and offsets. */
   layout: ResolvedInitialLayoutOptions;
   /** The resolved TW-stage (backbone channels, feature size, joints, name `tw`). */
@@ -222,6 +232,7 @@ export function resolveEhpeConfig(config: EhpeConfig = {}): ResolvedEhpeConfig {
       'matrix',
     ] as const),
     featureSampleSize: checkInteger(COMPONENT, 'featureSampleSize', config.featureSampleSize ?? tw.heatmapSize, 2),
+    pgOutput: checkOneOf(COMPONENT, 'pgOutput', config.pgOutput ?? 'absolute', ['absolute', 'residual'] as const),
     layout: resolveInitialLayoutOptions(config, COMPONENT),
     tw,
     fem,

@@ -4,7 +4,7 @@
  * (SPI graph branch ∥ FEM transformer branch → fusion → output head).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger } from '@phalanx/errors';
+import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
 import {
   checkNoiseSeed,
   deriveNoiseSeed,
@@ -160,7 +160,8 @@ export function createEhpe(config: EhpeConfig = {}): tfl.LayersModel {
  * `createPgOnly` (layout = an input); `layoutName` prefixes the weightless layers that split the layout.
  *
  * **Shapes**: `features [B, h, h, C]` (h = `featureSize`), `layout [B, 21, 3]` (input pixels, bins) →
- * `joints [B, 21, 3]`, `attention` two `[B, K, 21, 21]`.
+ * `joints [B, 21, 3]`, `attention` two `[B, K, 21, 21]`. With `c.pgOutput = 'residual'` the joints are
+ * `layout + out_head(fused)` (layer `pg.refine`).
  */
 export function pgStageOnLayout(
   features: SymbolicTensor,
@@ -197,7 +198,10 @@ export function pgStageOnLayout(
   const sampled = jointFeatureSampler({ name: 'sample' }).apply([map, points]) as SymbolicTensor; // [B, 21, D]
 
   const nodes = tfl.layers.concatenate({ axis: -1, name: 'node_feat' }).apply([layout, sampled]) as SymbolicTensor;
-  return pgStage(nodes, tokens, c, 'pg');
+  const pg = pgStage(nodes, tokens, c, 'pg');
+  if (c.pgOutput === 'absolute') return pg;
+  const joints = tfl.layers.add({ name: 'pg.refine' }).apply([layout, pg.joints]) as SymbolicTensor;
+  return { ...pg, joints };
 }
 
 /**
@@ -246,6 +250,7 @@ export function pgStage(
  * The PG-stage alone as a model (for benchmarks, or to train it on cached TW-stage outputs), from
  * `[nodes [B, 21, 3 + nodeDim], imageTokens [B, numImageTokens, nodeDim]]` to `[joints [B, 21, 3],
  * attention1, attention2]`; layer names as in {@link createEhpe} (`pg.*`), so weights transfer by name.
+ * Only for `pgOutput: 'absolute'` (a residual stage needs its layout: use `createEhpe` or `createPgOnly`).
  *
  * @example
  * const pg = createPgStage({ nodeDim: 512 }, 64);
@@ -254,6 +259,15 @@ export function pgStage(
 export function createPgStage(config: EhpeConfig = {}, numImageTokens = 64): tfl.LayersModel {
   const c = resolveEhpeConfig(config);
   checkInteger('createPgStage', 'numImageTokens', numImageTokens, 1);
+  if (c.pgOutput !== 'absolute') {
+    // Its nodes carry the layout only mixed with the sampled features: there is no layout to refine.
+    throw new PhalanxConfigError(
+      'createPgStage',
+      'pgOutput',
+      "'absolute' (the stage alone has no layout input)",
+      c.pgOutput,
+    );
+  }
   const nodes = tfl.input({ shape: [21, 3 + c.nodeDim], name: 'nodes' });
   const tokens = tfl.input({ shape: [numImageTokens, c.nodeDim], name: 'image_tokens' });
   const pg = pgStage(nodes, tokens, c, 'pg');
