@@ -77,6 +77,7 @@ const { values: flags } = readFlags(() =>
       'checkpoint-every': { type: 'string' },
       'no-pg-only': { type: 'boolean', default: false },
       'release-offsets': { type: 'boolean', default: false },
+      'pg-output': { type: 'string' },
       'heatmap-scale': { type: 'string' },
       'scoremap-weight': { type: 'string' },
       'depth-marginal-weight': { type: 'string' },
@@ -139,6 +140,8 @@ if (flags.help) {
                       ${(PRESETS.pretrained as Preset).depthMarginalWeight ?? 0})
   --hand-crop         crop each image to the hand's keypoint box ×1.25 with augmentation (the release's input)
   --release-offsets   keep init21's lateral x offsets (10, 6, 0, −6, −10 px at 256 px; default: none)
+  --pg-output O       the PG-stage's head: 'absolute' (the release's: it predicts the joints) or 'residual' (a
+                      correction added to the initial layout; not in the release) (default 'absolute')
   --init FILE         start from PyTorch weights: a .pth/.pt checkpoint (read directly, no Python) or a
                       .safetensors file of the whole EHPE; the configuration must match (strict import)
   --threads N         threads of the wasm backend (default: every core)
@@ -201,6 +204,10 @@ if (inputSize % 32 !== 0) usage(`--input-size must be a multiple of 32, but rece
 const offsets = flags['release-offsets']
   ? (INIT21_DEFAULTS.lateralOffsets.map((o) => (o * inputSize) / 256) as [number, number, number, number, number])
   : ([0, 0, 0, 0, 0] as [number, number, number, number, number]);
+const pgOutput = flags['pg-output'] ?? preset.pgOutput ?? 'absolute';
+if (pgOutput !== 'absolute' && pgOutput !== 'residual') {
+  usage(`--pg-output must be 'absolute' or 'residual', but received '${pgOutput}'.`);
+}
 const heatmapScale = (flags['heatmap-scale'] ?? HEATMAP_DEFAULT) as 'gaussian' | 'peak';
 if (heatmapScale !== 'gaussian' && heatmapScale !== 'peak') {
   usage(`--heatmap-scale must be 'gaussian' or 'peak', but received '${heatmapScale}'.`);
@@ -235,6 +242,8 @@ const config: JobConfig = {
     imageSize: inputSize,
     heatmapSize: inputSize / 4,
     lateralOffsets: offsets,
+    // Recorded only when it differs from the release's, so that earlier runs resume unchanged.
+    ...(pgOutput === 'residual' ? { pgOutput } : {}),
     ...(dropout !== undefined ? { dropout } : {}),
   },
   variant,

@@ -29,6 +29,8 @@ export interface Preset {
   scoremapWeight?: number;
   /** Weight of the stage-1 volume depth cross-entropy (absent: 0, the paper's objective). */
   depthMarginalWeight?: number;
+  /** The PG-stage's head (absent: `'absolute'`, the release's). */
+  pgOutput?: 'absolute' | 'residual';
   /** FEM dropout (the model's default 0.1 when absent). */
   dropout?: number;
   /** Held-out evaluation period (steps). */
