@@ -106,6 +106,32 @@ describe('train-ehpe', () => {
     pgOnly.dispose();
   });
 
+  it("pgOutput does not touch stage 1: 'residual' and 'absolute' end it with the same weights, bit for bit", async () => {
+    // What lets a residual stage 2 resume from an absolute run's stage-1 checkpoint (the README's experiments).
+    const batch = toBatch([0, 1].map((i) => renderSyntheticHand(320 + i, { size: 64 })));
+    const stageOne = async (pgOutput: 'absolute' | 'residual') => {
+      const job: JobConfig = { ...config, model: { ...config.model, pgOutput }, seed: 7 };
+      const model = await buildModel(job);
+      const s1 = stage1Trainer(model, job, { progress: false });
+      for (let i = 0; i < 3; i++) await s1.trainStep(batch);
+      const weights = model.weights.map((w) => w.read().dataSync().slice());
+      const refine = model.layers.some((l) => l.name === 'pg.refine');
+      model.dispose();
+      return { weights, refine };
+    };
+    const absolute = await stageOne('absolute');
+    const residual = await stageOne('residual');
+    expect([absolute.refine, residual.refine]).toEqual([false, true]);
+    expect(residual.weights.length).toBe(absolute.weights.length);
+    residual.weights.forEach((w, k) =>
+      expect(
+        w.every((v, i) => Object.is(v, absolute.weights[k][i])),
+        `weight ${k}`,
+      ).toBe(true),
+    );
+    disposeBatch(batch);
+  });
+
   it('the lean backward pass (which main.ts turns on) gives both stages the same weights, bit for bit', async () => {
     // With dropout 0.1: its masks are seeded from the job's seed, so both runs draw the same ones.
     const exact: JobConfig = { ...config, model: { ...config.model, dropout: 0.1 }, seed: 5 };
