@@ -57,7 +57,8 @@ export const PRESETS = {
   pretrained: {
     describe:
       '20000 + 4000 (+ 4000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, one cosine decay per stage; ' +
-      'stage 1 with the volume scoremap cross-entropy × 3; no dropout; evaluation every 500 steps; ≈ 1½ h on 2 cores',
+      'stage 1 with the volume scoremap and depth cross-entropies × 3; residual PG-stage; no dropout; ' +
+      'evaluation every 500 steps; ≈ 1½ h on 2 cores',
     stepsTw: 20000,
     stepsPg: 4000,
     batch: 8,
@@ -67,6 +68,8 @@ export const PRESETS = {
     warmup: 500,
     decay: 'cosine',
     scoremapWeight: 3,
+    depthMarginalWeight: 3,
+    pgOutput: 'residual',
     dropout: 0,
     evalEvery: 500,
     checkpointEvery: 500,

@@ -31,15 +31,16 @@ describe('train-ehpe: stage learning-rate schedules', () => {
     for (const t of [0, 250, 500, 2000, 3999, 4000]) expect(withRestarts(t)).toBe(plain(t));
   });
 
-  it('the pretrained preset is one cosine per stage, with the scoremap term in stage 1 only there', () => {
+  it('the pretrained preset is one cosine per stage, with the volume terms and the residual PG-stage only there', () => {
     const p = PRESETS.pretrained;
     expect(p).not.toHaveProperty('restartEvery');
     const lr = stageLr(job({ warmup: p.warmup, decay: p.decay }), p.lrTw, p.stepsTw) as (t: number) => number;
     // The warm-up ramps the cosine, which runs from step 0: at its end ½(1 + cos(π·500/20000)) of the peak.
     expect(lr(p.warmup)).toBeCloseTo(0.5 * p.lrTw * (1 + Math.cos((Math.PI * p.warmup) / p.stepsTw)), 12);
     expect(lr(p.stepsTw)).toBeCloseTo(0, 12);
-    expect(p.scoremapWeight).toBe(3);
+    expect([p.scoremapWeight, p.depthMarginalWeight, p.pgOutput]).toEqual([3, 3, 'residual']);
     expect(PRESETS.demo).not.toHaveProperty('restartEvery');
-    expect(PRESETS.demo).not.toHaveProperty('scoremapWeight');
+    for (const key of ['scoremapWeight', 'depthMarginalWeight', 'pgOutput'])
+      expect(PRESETS.demo).not.toHaveProperty(key);
   });
 });
