@@ -35,7 +35,12 @@ for (const s of syntheticHands({ seed: 1, size, count: 2048 })) {
 }
 const truth = [...syntheticHands({ seed, size, count })].map((s) => wristRelative(s.xyz));
 console.log(`${count} synthetic hands of seed ${seed} at ${size} px; PA-MPJPE in mm`);
-console.log(`mean hand: ${paMpjpe(truth, truth.map(() => meanHand)).toFixed(1)}`);
+console.log(
+  `mean hand: ${paMpjpe(
+    truth,
+    truth.map(() => meanHand),
+  ).toFixed(1)}`,
+);
 for (const name of HAND_POSE_MODELS) {
   const estimator = await loadHandPoseEstimator(name);
   const predicted: number[][][] = [];
