@@ -137,7 +137,7 @@ if (flags.help) {
                       normalised target heatmaps (not in the paper; demo 0, pretrained ${PRESETS.pretrained.scoremapWeight ?? 0})
   --depth-marginal-weight W  stage 1: add W × the cross-entropy of the volume's depth distribution against
                       the target depth over its two neighbouring bins (not in the paper; demo 0, pretrained
-                      ${(PRESETS.pretrained as Preset).depthMarginalWeight ?? 0})
+                      ${PRESETS.pretrained.depthMarginalWeight})
   --hand-crop         crop each image to the hand's keypoint box ×1.25 with augmentation (the release's input)
   --release-offsets   keep init21's lateral x offsets (10, 6, 0, −6, −10 px at 256 px; default: none)
   --pg-output O       the PG-stage's head: 'absolute' (the release's: it predicts the joints) or 'residual' (a

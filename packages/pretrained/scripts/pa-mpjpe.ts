@@ -33,7 +33,9 @@ const meanHand = Array.from({ length: 21 }, () => [0, 0, 0]);
 for (const s of syntheticHands({ seed: 1, size, count: 2048 })) {
   wristRelative(s.xyz).forEach((p, j) => p.forEach((v, c) => (meanHand[j][c] += v / 2048)));
 }
-const truth = [...syntheticHands({ seed, size, count })].map((s) => wristRelative(s.xyz));
+// Rendered once: the truth and every estimator's input.
+const hands = [...syntheticHands({ seed, size, count })];
+const truth = hands.map((s) => wristRelative(s.xyz));
 console.log(`${count} synthetic hands of seed ${seed} at ${size} px; PA-MPJPE in mm`);
 console.log(
   `mean hand: ${paMpjpe(
@@ -44,7 +46,7 @@ console.log(
 for (const name of HAND_POSE_MODELS) {
   const estimator = await loadHandPoseEstimator(name);
   const predicted: number[][][] = [];
-  for (const s of syntheticHands({ seed, size, count })) {
+  for (const s of hands) {
     const image = tf.tensor3d(Int32Array.from(s.image), [s.height, s.width, 3], 'int32');
     const [hand] = await estimator.estimateHands(image);
     image.dispose();
