@@ -6,9 +6,20 @@ import { prefetchBatches } from '@phalanx/data/prefetch';
 import { defaultWasmThreadsCount } from '@phalanx/wasm-training';
 import { CROP_MARGIN, trainingData, type JobConfig } from './pipeline';
 
-/** `--threads N`: threads of the wasm backend's pool, integer ≥ 1 (default every core). */
-export function threadsFlag(value: string | undefined): number {
-  if (value === undefined) return defaultWasmThreadsCount();
+/**
+ * `--threads N`: threads of the wasm backend's pool, integer ≥ 1. The default leaves a core to each of the
+ * `dataWorkers` rendering threads: max(1, cores − dataWorkers), so the job as a whole uses every core without
+ * oversubscribing them (1 on a 2-core machine with the default data worker).
+ *
+ * @example
+ * ```ts
+ * import { threadsFlag } from './threads';
+ * threadsFlag(undefined, 1); // os.availableParallelism() − 1, at least 1
+ * threadsFlag('2', 1); // 2
+ * ```
+ */
+export function threadsFlag(value: string | undefined, dataWorkers = 0): number {
+  if (value === undefined) return Math.max(1, defaultWasmThreadsCount() - dataWorkers);
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--threads must be an integer ≥ 1, but received '${value}'.`);
   return n;
