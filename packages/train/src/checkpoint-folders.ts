@@ -10,7 +10,7 @@ import { parseTrainerState } from './trainer-state';
 
 /** The file whose presence marks a complete checkpoint folder. */
 const STATE_FILE = 'trainer-state.json';
-const TEMPORARY = /\.(tmp|old)-(\d+)-[a-z0-9-]+$/;
+const TEMPORARY = /\.(tmp|old|del)-(\d+)-[a-z0-9-]+$/;
 
 /** A checkpoint folder under a checkpoint root. */
 export interface CheckpointEntry {
@@ -111,8 +111,8 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * Deletes the temporary folders (`*.tmp-<pid>-…`, `*.old-<pid>-…`) under `root` left by writers that
- * are no longer running. A set-aside folder whose target is missing is recovered first.
+ * Deletes the temporary folders (`*.tmp-<pid>-…`, `*.old-<pid>-…`, `*.del-<pid>-…`) under `root` left by
+ * writers that are no longer running. A set-aside folder whose target is missing is recovered first.
  */
 export async function removeStaleTemporaries(root: string): Promise<void> {
   const names = await readdir(root).catch(() => [] as string[]);
@@ -163,8 +163,9 @@ async function isFinite(dir: string): Promise<boolean> {
 
 /**
  * Deletes all but the newest `keep` `step-N` checkpoints under `root` — except the newest finite one,
- * which is always kept, so non-finite checkpoints never push the last good one out. Returns the folders
- * deleted.
+ * which is always kept, so non-finite checkpoints never push the last good one out. Each is renamed aside
+ * before it is deleted, so a kill during a deletion never leaves a half-deleted `step-N/`. Returns the
+ * folders deleted.
  *
  * @example
  * await rotateCheckpoints('runs/lg/checkpoints', 2);
@@ -179,6 +180,17 @@ export async function rotateCheckpoints(root: string, keep: number): Promise<str
     }
   }
   const deleted = all.filter((c) => !kept.has(c.dir)).map((c) => c.dir);
-  for (const dir of deleted) await rm(dir, { recursive: true, force: true });
+  for (const dir of deleted) await removeFolder(dir);
   return deleted;
+}
+
+/**
+ * Deletes a checkpoint folder so that a kill at any moment never leaves a half-deleted `step-N/` that still
+ * looks complete: it is renamed to `<dir>.del-<id>` (one step) and deleted there; a leftover is removed by
+ * {@link removeStaleTemporaries}.
+ */
+async function removeFolder(dir: string): Promise<void> {
+  const doomed = `${dir}.del-${uniqueSuffix()}`;
+  await rename(dir, doomed);
+  await rm(doomed, { recursive: true, force: true });
 }

@@ -10,7 +10,13 @@ import { fileSystem } from '@phalanx/layers';
 import { useBackend } from '@phalanx/testing';
 import { checkCheckpoint, writeCheckpoint } from './checkpoint';
 import { Trainer } from './trainer';
-import { recoverCheckpointFolder, removeStaleTemporaries, replaceFolder } from './checkpoint-folders';
+import {
+  listCheckpoints,
+  recoverCheckpointFolder,
+  removeStaleTemporaries,
+  replaceFolder,
+  rotateCheckpoints,
+} from './checkpoint-folders';
 import { parseTrainerState, type TrainerState } from './trainer-state';
 
 const valid: TrainerState = {
@@ -140,6 +146,24 @@ describe('checkpoint folders', () => {
     for (const name of [dead, live, 'step-00000002']) mkdirSync(join(dir, name), { recursive: true });
     await removeStaleTemporaries(dir);
     expect(readdirSync(dir).sort()).toEqual([live, 'step-00000002'].sort());
+  });
+
+  it('rotation deletes through a set-aside name; a half-deleted leftover is never listed and is cleaned up', async () => {
+    const dir = join(root, 'rotate');
+    for (const step of [1, 2, 3, 4]) {
+      mkdirSync(join(dir, `step-0000000${step}`), { recursive: true });
+      writeFileSync(join(dir, `step-0000000${step}`, 'trainer-state.json'), JSON.stringify({ finite: true }));
+    }
+    const deleted = await rotateCheckpoints(dir, 2);
+    expect(deleted.map((d) => d.slice(dir.length + 1))).toEqual(['step-00000001', 'step-00000002']);
+    expect(readdirSync(dir).sort()).toEqual(['step-00000003', 'step-00000004']);
+    // What a rotation killed mid-delete leaves: the state file of a folder whose weights are already gone.
+    const leftover = `step-00000003.del-${deadPid()}-z`;
+    mkdirSync(join(dir, leftover));
+    writeFileSync(join(dir, leftover, 'trainer-state.json'), JSON.stringify({ finite: true }));
+    expect((await listCheckpoints(dir)).map((c) => c.step)).toEqual([3, 4]);
+    await removeStaleTemporaries(dir);
+    expect(readdirSync(dir).sort()).toEqual(['step-00000003', 'step-00000004']);
   });
 
   it('a failed save leaks no tensor and leaves no temporary folder', async () => {
