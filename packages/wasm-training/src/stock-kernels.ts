@@ -49,7 +49,15 @@ export function restoreStockKernel(config: tf.KernelConfig): void {
   const original = stockKernel(config.kernelName);
   if (original == null) return;
   tf.registerKernel(original);
-  // Its setup is skipped by the engine when it was replaced before the backend started.
-  const backend = tf.findBackend(config.backendName);
+  // Its setup is skipped by the engine when it was replaced before the backend started. Only a backend
+  // that has started is set up here: `tf.findBackend` would start one that has not (wasm starts
+  // asynchronously), leaving the active backend unusable until it is ready; one that starts later runs
+  // the setup of the kernels registered then, this one included.
+  const backend = startedBackend(config.backendName);
   if (backend != null && original.setupFunc != null) original.setupFunc(backend);
+}
+
+/** The backend `name` if the engine has started it, without starting it. */
+function startedBackend(name: string): tf.KernelBackend | undefined {
+  return (tf.engine() as unknown as { registry: Partial<Record<string, tf.KernelBackend>> }).registry[name];
 }
