@@ -5,10 +5,11 @@ import {
   batchNormTestWeights,
   expectClose,
   expectNoTensorLeak,
+  expectNumericGradient,
   expectSaveLoadIdentical,
   forEachBackend,
 } from '@phalanx/testing';
-import { batchNormTraining, leanBatchNormalization } from './lean-batch-norm';
+import { batchNormInference, batchNormTraining, leanBatchNormalization } from './lean-batch-norm';
 import { isBatchNormalization } from './stock';
 
 /** One model with the lean layer (as blocks' `torchBatchNorm` builds it) and one with tfjs-layers' layer, same weights and moving statistics. */
@@ -59,18 +60,48 @@ forEachBackend((backend) => {
     tf.dispose([a.y, a.gx, a.value, ...a.grads, ...a.moving, b.y, b.gx, b.value, ...b.grads, ...b.moving, x, dy]);
   });
 
-  it(`inference is the stock layer's, saved models reload identically, nothing leaks (${backend})`, async () => {
+  it(`inference is the stock layer's within float32 rounding, saved models reload identically, nothing leaks (${backend})`, async () => {
     const { ours, stock } = pair(3);
-    const x = tf.randomNormal([2, 6, 5, 3], 0, 1, 'float32', 7);
+    const x = tf.mul(tf.randomNormal([2, 6, 5, 3], 0, 1, 'float32', 7), 4);
     const ya = ours.predict(x) as tf.Tensor;
     const yb = stock.predict(x) as tf.Tensor;
-    expect(await bits(ya)).toEqual(await bits(yb));
+    const yStock = (await yb.data()) as Float32Array;
+    const largest = Math.max(...Array.from(yStock, Math.abs));
+    expectClose(await ya.data(), yStock, { rtol: 1e-6, atol: 4e-7 * largest }, 'inference output');
+    if (backend !== 'wasm') expect(await bits(ya)).toEqual(await bits(yb));
     await expectSaveLoadIdentical(ours, [x]);
     await expectNoTensorLeak(() => {
       const g = tf.grad((a: tf.Tensor) => tf.sum(ours.apply(a, { training: true }) as tf.Tensor))(x);
       g.dispose();
     });
     tf.dispose([x, ya, yb]);
+  });
+
+  it(`batchNormInference is (x − μ)·(σ² + ε)^−½·γ + β in float64 and differentiable in every argument (${backend})`, async () => {
+    const c = 5;
+    const x = tf.mul(tf.randomNormal([3, 4, c], 0, 1, 'float32', 11), 6);
+    const gamma = tf.randomNormal([c], 1, 0.5, 'float32', 12);
+    const beta = tf.randomNormal([c], 0, 1, 'float32', 13);
+    const mean = tf.randomNormal([c], 0, 2, 'float32', 14);
+    const variance = tf.randomUniform([c], 0.05, 3, 'float32', 15);
+    const eps = 1e-3;
+    const [xv, gv, bv, mv, vv] = await Promise.all([x, gamma, beta, mean, variance].map((t) => t.data()));
+    const expected = Array.from(xv, (v, i) => {
+      const k = i % c;
+      return ((v - mv[k]) / Math.sqrt(vv[k] + eps)) * gv[k] + bv[k];
+    });
+    const y = batchNormInference(x, gamma, beta, mean, variance, eps);
+    expect(y.shape).toEqual(x.shape);
+    const largest = Math.max(...expected.map(Math.abs));
+    expectClose(await y.data(), expected, { rtol: 1e-6, atol: 1e-6 * largest }, 'batchNormInference');
+    const probe = tf.randomNormal(x.shape, 0, 1, 'float32', 16);
+    const f = (...a: tf.Tensor[]) =>
+      tf.sum(tf.mul(batchNormInference(a[0], a[1], a[2], a[3], a[4], eps), probe)) as tf.Scalar;
+    expectNumericGradient(f, [x, gamma, beta, mean, variance], { samples: 5 });
+    await expectNoTensorLeak(() => {
+      batchNormInference(x, gamma, beta, mean, variance, eps).dispose();
+    });
+    tf.dispose([x, gamma, beta, mean, variance, y, probe]);
   });
 
   it(`batchNormTraining returns the batch statistics of tf.moments (${backend})`, async () => {
