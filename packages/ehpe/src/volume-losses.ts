@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkFinite, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { leanLogSumExp } from '@phalanx/layers';
 
 /** Checks the arguments every volume term shares; returns the depth bins and β. */
 function checkVolumeArgs(
@@ -62,8 +63,8 @@ export function volumeScoremapCrossEntropy(
   }
   return tf.tidy(() => {
     const logits = tf.mul(tf.reshape(volume, [B, H * W, n, D]), b);
-    const marginal = tf.logSumExp(logits, 3); // [B, HW, n]
-    const logp = tf.sub(marginal, tf.logSumExp(marginal, 1, true));
+    const marginal = leanLogSumExp(logits, 3); // [B, HW, n]
+    const logp = tf.sub(marginal, leanLogSumExp(marginal, 1, true));
     const t = tf.reshape(targetHeatmaps, [B, H * W, n]);
     const mass = tf.sum(t, 1, true);
     const tHat = tf.div(t, tf.maximum(mass, 1e-12));
@@ -111,8 +112,8 @@ export function volumeDepthCrossEntropy(
   }
   return tf.tidy(() => {
     const logits = tf.mul(tf.reshape(volume, [B, H * W, n, D]), b);
-    const marginal = tf.logSumExp(logits, 1); // [B, n, D]
-    const logp = tf.sub(marginal, tf.logSumExp(marginal, 2, true));
+    const marginal = leanLogSumExp(logits, 1); // [B, n, D]
+    const logp = tf.sub(marginal, leanLogSumExp(marginal, 2, true));
     const z = tf.clipByValue(tf.expandDims(tf.cast(targetDepths, 'float32'), 2), 0, D - 1);
     const bins = tf.reshape(tf.range(0, D, 1, 'float32'), [1, 1, D]);
     const t = tf.relu(tf.sub(1, tf.abs(tf.sub(bins, z))));

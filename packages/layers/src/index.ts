@@ -15,6 +15,7 @@ export * from './graph/adjacency';
 export * from './graph/dynamic-edge-gat';
 export * from './attention/multi-head-attention';
 export * from './util/activations';
+export * from './util/log-sum-exp';
 export * from './util/checks';
 export * from './util/phalanx-layer';
 export * from './util/noise-stream';
