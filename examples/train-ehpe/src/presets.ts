@@ -56,11 +56,11 @@ export const PRESETS = {
   },
   pretrained: {
     describe:
-      '20000 + 36000 (+ 36000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, one cosine decay per stage; ' +
+      '20000 + 72000 (+ 72000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, one cosine decay per stage; ' +
       'stage 1 with the volume scoremap and depth cross-entropies × 3; residual PG-stage; no dropout; ' +
-      'evaluation every 500 steps; ≈ 2¼ h on 2 cores, + ¾ h for the PG-only ablation (--no-pg-only skips it)',
+      'evaluation every 500 steps; ≈ 2½ h on 2 cores, + 1¾ h for the PG-only ablation (--no-pg-only skips it)',
     stepsTw: 20000,
-    stepsPg: 36000,
+    stepsPg: 72000,
     batch: 8,
     inputSize: 96,
     lrTw: 2e-3,
