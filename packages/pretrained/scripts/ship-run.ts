@@ -1,7 +1,7 @@
 /**
  * Ships a finished training run as one of this package's models: copies the run's model into
- * `models/<name>/` with its training log(s), `metrics.json` and curves, draws the learning curve from
- * the log, measures the model through the estimator on held-out synthetic hands (a seed no run trains
+ * `models/<name>/` with its training log(s) (gzipped: `log*.jsonl.gz`), `metrics.json` and curves, draws the
+ * learning curve from the log, measures the model through the estimator on held-out synthetic hands (a seed no run trains
  * on), and stores the model card (depth encoding, training, evaluation) in `model.json`.
  *
  *   pnpm --filter @phalanx/pretrained ship -- --model learnable-groups --run runs/learnable-groups/latest
@@ -21,6 +21,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -133,8 +134,12 @@ async function main(): Promise<void> {
   const metrics = existsSync(join(run, 'metrics.json')) ? readJson(join(run, 'metrics.json')) : {};
   const modelJson = readJson(join(source, 'model.json'));
   copyFileSync(join(source, 'weights.bin'), join(target, 'weights.bin'));
-  for (const f of readdirSync(run).filter((f) => /^(log.*\.jsonl|metrics\.json|.*\.svg)$/.test(f))) {
+  for (const f of readdirSync(run).filter((f) => /^(metrics\.json|.*\.svg)$/.test(f))) {
     copyFileSync(join(run, f), join(target, f));
+  }
+  // The logs gzipped: one JSON line per step makes them 4× their compressed size (read with `zcat`).
+  for (const f of readdirSync(run).filter((f) => /^log.*\.jsonl$/.test(f))) {
+    writeFileSync(join(target, `${f}.gz`), gzipSync(readFileSync(join(run, f)), { level: 9 }));
   }
   const card: ModelCard = {
     model: name,

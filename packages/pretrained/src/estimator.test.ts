@@ -58,14 +58,22 @@ describe('loadHandPoseEstimator (Node, from the package files)', () => {
         9,
       );
     }
-    const { readdir } = await import('node:fs/promises');
+    const { readdir, readFile } = await import('node:fs/promises');
+    const { gunzipSync } = await import('node:zlib');
     const { fileURLToPath } = await import('node:url');
     for (const name of ['learnable-groups', 'ehpe'] as const) {
       const files = await readdir(fileURLToPath(shippedModelUrl(name)));
       expect(files).toEqual(
         expect.arrayContaining(['model.json', 'weights.bin', 'metrics.json', 'card.json', 'training-curve.svg']),
       );
-      expect(files.some((f) => /^log.*\.jsonl$/.test(f))).toBe(true);
+      const logs = files.filter((f) => /^log.*\.jsonl\.gz$/.test(f));
+      expect(logs.length).toBeGreaterThan(0);
+      for (const log of logs) {
+        const text = gunzipSync(await readFile(new URL(log, shippedModelUrl(name)))).toString('utf8');
+        const events = text.split('\n').filter(Boolean);
+        expect(JSON.parse(events[0]) as { event?: string }).toHaveProperty('event');
+        expect(events.some((l) => (JSON.parse(l) as { event?: string }).event === 'eval')).toBe(true);
+      }
     }
   });
 
