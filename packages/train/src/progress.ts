@@ -30,6 +30,13 @@ export interface ProgressDisplayOptions {
   everySeconds?: number;
   /** Terminal mode: the shortest time between two redraws in ms (≥ 0). Default 100. */
   redrawMs?: number;
+  /**
+   * Seconds over which the speed (and so the ETA) is averaged (> 0): the steps and samples of the last
+   * `windowSeconds`, or all of them since the display started when it has run for less. Default 300 — long
+   * enough to smooth over evaluations and checkpoints, short enough to follow a change of load in a
+   * run of hours.
+   */
+  windowSeconds?: number;
   /** Clock in ms, for tests. Default `performance.now`. */
   now?: () => number;
 }
@@ -50,9 +57,9 @@ export interface ProgressUpdate {
 
 /** Speed of a run, as {@link ProgressDisplay.speed} measures it. */
 export interface ProgressSpeed {
-  /** Steps per second since the display started. */
+  /** Steps per second over the display's window (since it started, if that is shorter). */
   stepsPerSecond: number;
-  /** Samples per second since the display started. */
+  /** Samples per second over the same window. */
   samplesPerSecond: number;
   /** Seconds since the display started. */
   elapsedSeconds: number;
@@ -77,8 +84,9 @@ export function formatNumber(x: number): string {
 }
 
 /**
- * A progress display for `total` steps: loss, speed (steps/s and samples/s, averaged since the display
- * started, so that it settles quickly and survives slow outliers) and ETA.
+ * A progress display for `total` steps: loss, speed (steps/s and samples/s, averaged over the last
+ * `windowSeconds` — 5 minutes by default, since the start before that — so that it settles quickly,
+ * survives slow outliers and follows a change of load) and ETA.
  *
  * - terminal (`stream.isTTY`): `\r` + one line that is rewritten, e.g.
  *   `  120/600 [█████▌··············]  20% loss 0.1234 · 2.10 step/s 33.6 samples/s · ETA 3m48s`;
@@ -98,10 +106,13 @@ export class ProgressDisplay {
   private readonly every: number;
   private readonly everySeconds: number;
   private readonly redrawMs: number;
+  private readonly windowMs: number;
   private readonly now: () => number;
   private startTime: number | null = null;
   private startStep = 0;
   private samples = 0;
+  /** (time, step, samples) about once a second; the first is the oldest still needed for the window. */
+  private marks: { time: number; step: number; samples: number }[] = [];
   private lastPrintTime = -Infinity;
   private lastPrintStep = -1;
   private lastLine = '';
@@ -118,6 +129,7 @@ export class ProgressDisplay {
     this.every = checkInteger(name, 'every', options.every ?? Math.max(1, Math.round(total / 20)), 1);
     this.everySeconds = checkPositive(name, 'everySeconds', options.everySeconds ?? 30);
     this.redrawMs = options.redrawMs ?? 100;
+    this.windowMs = 1000 * checkPositive(name, 'windowSeconds', options.windowSeconds ?? 300);
     this.now = options.now ?? (() => performance.now());
   }
 
@@ -131,14 +143,32 @@ export class ProgressDisplay {
     this.startTime = this.now();
     this.startStep = step;
     this.samples = 0;
+    this.marks = [{ time: this.startTime, step, samples: 0 }];
   }
 
-  /** Speed since `start`: steps/s and samples/s (0 before the first completed step). */
+  /**
+   * Speed over the window: steps/s and samples/s from the oldest mark within the last `windowSeconds`
+   * (the start, for a shorter run) to `step` now (0 before the first completed step).
+   */
   speed(step: number): ProgressSpeed {
-    const elapsedSeconds = this.startTime === null ? 0 : (this.now() - this.startTime) / 1000;
-    const steps = step - this.startStep;
-    if (elapsedSeconds <= 0 || steps <= 0) return { stepsPerSecond: 0, samplesPerSecond: 0, elapsedSeconds };
-    return { stepsPerSecond: steps / elapsedSeconds, samplesPerSecond: this.samples / elapsedSeconds, elapsedSeconds };
+    const t = this.now();
+    const elapsedSeconds = this.startTime === null ? 0 : (t - this.startTime) / 1000;
+    const from = this.marks[0];
+    const seconds = from === undefined ? 0 : (t - from.time) / 1000;
+    const steps = from === undefined ? 0 : step - from.step;
+    if (seconds <= 0 || steps <= 0) return { stepsPerSecond: 0, samplesPerSecond: 0, elapsedSeconds };
+    return {
+      stepsPerSecond: steps / seconds,
+      samplesPerSecond: (this.samples - from.samples) / seconds,
+      elapsedSeconds,
+    };
+  }
+
+  /** Adds a mark (at most one a second) and drops those no longer needed to span the window. */
+  private mark(step: number, t: number): void {
+    const newest = this.marks[this.marks.length - 1];
+    if (newest === undefined || t - newest.time >= 1000) this.marks.push({ time: t, step, samples: this.samples });
+    while (this.marks.length > 1 && t - this.marks[1].time >= this.windowMs) this.marks.shift();
   }
 
   /** Records one completed step and redraws (terminal) or prints a line when due (line mode). */
@@ -146,6 +176,7 @@ export class ProgressDisplay {
     if (this.startTime === null) this.start(update.step - 1);
     this.samples += update.batchSize ?? 0;
     const t = this.now();
+    this.mark(update.step, t);
     const last = update.step >= this.total;
     if (this.tty) {
       if (!last && t - this.lastPrintTime < this.redrawMs) {

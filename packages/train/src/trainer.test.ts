@@ -719,6 +719,27 @@ describe('ProgressDisplay', () => {
     expect(lines[20]).toMatch(/^step 100\/100 \(100%\) .* ETA 0s$/);
   });
 
+  it('speed and ETA follow a change of load over the window, not the average since the start', () => {
+    const stream = new MemoryStream(false);
+    let now = 0;
+    const p = new ProgressDisplay(1000, { stream, now: () => now, windowSeconds: 10, every: 1000 });
+    p.start(0);
+    for (let s = 1; s <= 200; s++) {
+      now += 100; // 10 steps/s for 20 s
+      p.update({ step: s, loss: 1, batchSize: 4 });
+    }
+    expect(p.speed(200).stepsPerSecond).toBeCloseTo(10, 6);
+    for (let s = 201; s <= 300; s++) {
+      now += 500; // then 2 steps/s for 50 s
+      p.update({ step: s, loss: 1, batchSize: 4 });
+    }
+    const speed = p.speed(300);
+    expect(speed.stepsPerSecond).toBeCloseTo(2, 6); // the average since the start would be 300 / 70 s
+    expect(speed.samplesPerSecond).toBeCloseTo(8, 6);
+    expect(speed.elapsedSeconds).toBe(70);
+    expect(() => new ProgressDisplay(10, { stream, windowSeconds: 0 })).toThrow(/windowSeconds/);
+  });
+
   it('fit prints lines through the injected stream', async () => {
     const stream = new MemoryStream(false);
     const model = smallModel();
