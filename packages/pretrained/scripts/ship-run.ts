@@ -1,8 +1,8 @@
 /**
  * Ships a finished training run as one of this package's models: copies the run's model into
- * `models/<name>/` with its training log(s) (gzipped: `log*.jsonl.gz`), `metrics.json` and curves, draws the
- * learning curve from the log, measures the model through the estimator on held-out synthetic hands (a seed no run trains
- * on), and stores the model card (depth encoding, training, evaluation) in `model.json`.
+ * `models/<name>/` with its training log(s) (gzipped: `log*.jsonl.gz`), `metrics.json` and curves, draws
+ * the learning curve from the log, measures the model through the estimator on held-out synthetic hands (a
+ * seed no run trains on), and stores the model card (depth encoding, training, evaluation) in `model.json`.
  *
  *   pnpm --filter @phalanx/pretrained ship -- --model learnable-groups --run runs/learnable-groups/latest
  *   pnpm --filter @phalanx/pretrained ship -- --model ehpe --run runs/ehpe/W+T [--eval-count 256 --eval-seed 20250]

@@ -109,7 +109,6 @@ export class ProgressDisplay {
   private readonly windowMs: number;
   private readonly now: () => number;
   private startTime: number | null = null;
-  private startStep = 0;
   private samples = 0;
   /** (time, step, samples) about once a second; the first is the oldest still needed for the window. */
   private marks: { time: number; step: number; samples: number }[] = [];
@@ -141,7 +140,6 @@ export class ProgressDisplay {
   /** Marks the start of timing (the first `update` does it implicitly): `step` steps are already done. */
   start(step = 0): void {
     this.startTime = this.now();
-    this.startStep = step;
     this.samples = 0;
     this.marks = [{ time: this.startTime, step, samples: 0 }];
   }

@@ -171,9 +171,9 @@ const SCALE_SHIFT_BACKENDS: ReadonlySet<string> = new Set(['wasm']);
 /**
  * Batch normalisation with fixed statistics as one scale and one shift per channel:
  * `y = x·s + t` with `s = γ·(σ² + ε)^−½` and `t = β − μ·s` — the map `(x − μ)·(σ² + ε)^−½·γ + β` of
- * `tf.batchNorm`, equal to it within float32 rounding, computed as two
- * broadcast passes over `x` after four `[C]`-sized ops instead of one pass that recomputes the factor for
- * every element. Differentiable with respect to every argument on every backend.
+ * `tf.batchNorm`, equal to it within float32 rounding, computed as two broadcast passes over `x` after four
+ * `[C]`-sized ops instead of one pass that recomputes the factor for every element. Differentiable with
+ * respect to every argument on every backend.
  *
  * **Shapes**: `x [..., C]`; `gamma`, `beta`, `mean`, `variance` `[C]` → `[..., C]`.
  *
@@ -236,8 +236,8 @@ export class LeanBatchNormalization extends StockBatchNormalization {
     const lastAxis = s.axis === -1 || s.axis === x.rank - 1;
     const affine = lastAxis && s.scale && s.center && s.gamma != null && s.beta != null;
     if (affine && kwargs.training !== true && SCALE_SHIFT_BACKENDS.has(tf.getBackend())) {
-      const args = [s.gamma!, s.beta!, s.movingMean, s.movingVariance].map((v) => v.read());
-      return batchNormInference(x, args[0], args[1], args[2], args[3], s.epsilon);
+      const [gamma, beta] = [s.gamma!.read(), s.beta!.read()];
+      return batchNormInference(x, gamma, beta, s.movingMean.read(), s.movingVariance.read(), s.epsilon);
     }
     if (!affine || kwargs.training !== true) {
       return (StockBatchNormalization.prototype as unknown as { call: LayerCall }).call.call(this, inputs, kwargs);

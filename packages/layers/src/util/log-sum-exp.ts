@@ -33,10 +33,7 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export function leanLogSumExp(x: tf.Tensor, axis: number | number[] | null = null, keepDims = false): tf.Tensor {
   const axes = tf.util.parseAxisParam(axis ?? Array.from({ length: x.rank }, (_, i) => i), x.shape);
-  const keptShape = tf.backend_util.expandShapeToKeepDim(
-    tf.backend_util.computeOutAndReduceShapes(x.shape, axes)[0],
-    axes,
-  );
+  const keptShape = x.shape.map((size, i) => (axes.includes(i) ? 1 : size));
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const value = tf.logSumExp(input, axes, keepDims);
