@@ -4,7 +4,7 @@
  * converted to safetensors, load by name with {@link @phalanx/layers!loadTorchStateDict}.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkOneOf, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkKnownKeys, checkOneOf, PhalanxConfigError } from '@phalanx/errors';
 import { torchName } from './naming';
 import { addAll, channelsOf, relu, torchBatchNorm, torchConv2d } from './torch-ops';
 
@@ -69,7 +69,14 @@ export interface ResolvedResNet {
   outputStride: number;
 }
 
-const RESNET_OPTIONS = new Set(['depth', 'block', 'layers', 'widths', 'stemChannels', 'name']);
+const RESNET_OPTIONS = {
+  depth: true,
+  block: true,
+  layers: true,
+  widths: true,
+  stemChannels: true,
+  name: true,
+} satisfies Record<keyof ResNetOptions, true>;
 
 /**
  * Fills in the defaults of {@link ResNetOptions} and validates them: `options` must be an object whose
@@ -89,15 +96,7 @@ export function resolveResNet(
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new PhalanxConfigError(component, argument, 'a ResNet options object such as { depth: 18 }', options);
   }
-  const unknown = Object.keys(options).find((k) => !RESNET_OPTIONS.has(k));
-  if (unknown !== undefined) {
-    throw new PhalanxConfigError(
-      component,
-      `${argument}.${unknown}`,
-      'a ResNet option (one of depth, block, layers, widths, stemChannels)',
-      (options as Record<string, unknown>)[unknown],
-    );
-  }
+  checkKnownKeys(component, argument, options, RESNET_OPTIONS, 'a ResNet option');
   const depth = options.depth ?? 50;
   const preset = RESNET_PRESETS[depth];
   if (preset === undefined) {

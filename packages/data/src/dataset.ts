@@ -6,8 +6,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfd from '@tensorflow/tfjs-data';
 import { NUM_JOINTS } from '@phalanx/skeleton';
 import { packSamples, type PackedBatch } from './batch-pack';
-import { checkInteger, describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkKnownKeys, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { sampleSeed } from './sample-seed';
+import { RENDER_OPTION_KEYS } from './synthetic/option-keys';
 import { renderSyntheticHand, type SyntheticHandOptions, type SyntheticHandSample } from './synthetic/render';
 import type { HandSample } from './types';
 
@@ -30,6 +31,10 @@ export { sampleSeed } from './sample-seed';
  * for (const s of syntheticHands({ seed: 1, size: 128, count: 4 })) console.log(s.meta.poseKind, s.scale);
  */
 export function* syntheticHands(options: SyntheticHandsOptions): Generator<SyntheticHandSample, void, undefined> {
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError('syntheticHands', 'options', 'an options object {seed, …}', options);
+  }
+  checkKnownKeys('syntheticHands', 'options', options, { seed: true, count: true, start: true, ...RENDER_OPTION_KEYS });
   const { seed, count, start = 0, ...render } = options;
   if (typeof seed !== 'number' || !Number.isFinite(seed)) {
     throw new PhalanxConfigError('syntheticHands', 'seed', 'a finite number', seed, describeCompact);

@@ -4,7 +4,7 @@
  * the training recipes and `ehpeModelInfo` read it instead of reconstructing it from layer names.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkOneOf, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkKnownKeys, checkOneOf, PhalanxConfigError } from '@phalanx/errors';
 import { checkNoiseSeed, deriveNoiseSeed, type GATAttention } from '@phalanx/layers';
 import { resolveResNet, type ResNetOptions, type ResolvedResNet } from '@phalanx/blocks';
 import { TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
@@ -87,6 +87,38 @@ export interface EhpeConfig
   name?: string;
 }
 
+/** The keys of an {@link EhpeConfig}: any other key is a named error. */
+const CONFIG_KEYS = {
+  imageSize: true,
+  backbone: true,
+  tipWristJoints: true,
+  hourglassChannels: true,
+  hourglassDepth: true,
+  hourglassStacks: true,
+  heatmapSize: true,
+  refineChannels: true,
+  refineBlocks: true,
+  refinePools: true,
+  refineBatchNorm: true,
+  depthBins: true,
+  beta: true,
+  fingerRatios: true,
+  thumbRatios: true,
+  lateralOffsets: true,
+  nodeDim: true,
+  gatHeads: true,
+  gatAttention: true,
+  femLayers: true,
+  femHeads: true,
+  femMlpRatio: true,
+  dropout: true,
+  dropoutSeed: true,
+  fusionVisualWeight: true,
+  featureSampleSize: true,
+  pgOutput: true,
+  name: true,
+} satisfies Record<keyof EhpeConfig, true>;
+
 /** The configuration with every default filled in and validated (see {@link resolveEhpeConfig}). */
 export interface ResolvedEhpeConfig {
   /** Input side S in pixels. */
@@ -148,7 +180,8 @@ function checkBackbone(backbone: unknown): Omit<ResNetOptions, 'name'> {
 /**
  * Fills in the defaults of an {@link EhpeConfig} and validates every option, lists included
  * (`backbone` must be an options object, `tipWristJoints` increasing joint indices, the layout ratios and
- * offsets lists of 3 and 5 finite numbers, …), each with a named `PhalanxConfigError`. The TW-stage,
+ * offsets lists of 3 and 5 finite numbers, no key that is not an option, …), each with a named
+ * `PhalanxConfigError`. The TW-stage,
  * the FEM and the backbone are resolved here, once.
  *
  * @example
@@ -158,6 +191,7 @@ export function resolveEhpeConfig(config: EhpeConfig = {}): ResolvedEhpeConfig {
   if (config === null || typeof config !== 'object') {
     throw new PhalanxConfigError(COMPONENT, 'config', 'an options object', config);
   }
+  checkKnownKeys(COMPONENT, 'config', config, CONFIG_KEYS);
   const backbone = resolveResNet({ ...checkBackbone(config.backbone), name: 'backbone' }, COMPONENT, 'backbone');
   const imageSize = checkInteger(COMPONENT, 'imageSize', config.imageSize ?? 256, 1);
   if (imageSize % backbone.outputStride !== 0) {

@@ -4,7 +4,7 @@
  * (`models/fem_transformer.py`).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkKnownKeys, PhalanxConfigError } from '@phalanx/errors';
 import { crossAttentionBlock, torchName, transformerBlock } from '@phalanx/blocks';
 import { checkNoiseSeed, deriveNoiseSeed } from '@phalanx/layers';
 
@@ -41,8 +41,25 @@ export interface FemConfig {
 /** The configuration with every default filled in. */
 export type ResolvedFemConfig = Required<FemConfig>;
 
-/** Fills in the defaults of a {@link FemConfig} and validates it. */
+/** The keys of a {@link FemConfig}: any other key is a named error. */
+const FEM_CONFIG_KEYS = {
+  dim: true,
+  layers: true,
+  heads: true,
+  mlpRatio: true,
+  dropout: true,
+  dropoutSeed: true,
+  numJoints: true,
+  numImageTokens: true,
+  name: true,
+} satisfies Record<keyof FemConfig, true>;
+
+/** Fills in the defaults of a {@link FemConfig} and validates it (a key it does not know is a `PhalanxConfigError`). */
 export function resolveFemConfig(config: FemConfig = {}, component = COMPONENT): ResolvedFemConfig {
+  if (config === null || typeof config !== 'object') {
+    throw new PhalanxConfigError(component, 'config', 'an options object', config);
+  }
+  checkKnownKeys(component, 'config', config, FEM_CONFIG_KEYS);
   const c: ResolvedFemConfig = {
     dim: checkInteger(component, 'dim', config.dim ?? 512, 1),
     layers: checkInteger(component, 'layers', config.layers ?? 2, 1),

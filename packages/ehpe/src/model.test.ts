@@ -262,7 +262,7 @@ describe('createEhpe structure', () => {
       "createEhpe: backbone must be an options object such as { depth: 18 } or { block: 'basic', layers: [2, 2, 2, 2] }, but received 'resnet18'.",
     );
     expect(() => createEhpe({ ...TINY, backbone: { depht: 18 } as never })).toThrow(
-      'createEhpe: backbone.depht must be a ResNet option (one of depth, block, layers, widths, stemChannels), but received 18.',
+      'createEhpe: backbone.depht must be a ResNet option (one of depth, block, layers, widths, stemChannels, name), but received 18.',
     );
     expect(() => createEhpe({ ...TINY, backbone: { ...TINY.backbone, widths: [4, 4, 8] } })).toThrow(
       'createEhpe: widths must be a list of 4 widths (one per stage), but received [4, 4, 8].',
@@ -282,10 +282,24 @@ describe('createEhpe structure', () => {
     expect(() => createEhpe({ ...TINY, tipWristJoints: [0, 4, 21] })).toThrow(
       'createEhpe: tipWristJoints must be a non-empty increasing list of joint indices in [0, 20], but received [0, 4, 21].',
     );
+    // A misspelt option is named, not replaced by its default.
+    expect(() => createEhpe({ ...TINY, imageSiz: 64 } as never)).toThrow(
+      /^createEhpe: config.imageSiz must be an option \(one of imageSize, backbone, .*, name\), but received 64\.$/,
+    );
+    expect(() => createPgStage({ ...TINY, dropoutseed: 3 } as never)).toThrow(/config.dropoutseed must be an option/);
     expect(() => createPgOnly({ ...TINY, backbone: 'resnet18' as never })).toThrow(
       /createEhpe: backbone must be an options object/,
     );
     expect(() => createTwStage({ beta: 0 })).toThrow('createTwStage: beta must be a number > 0, but received 0.');
+    expect(() => createTwStage({ heatmapSise: 32 } as never)).toThrow(
+      /^createTwStage: config.heatmapSise must be an option/,
+    );
+    expect(() => createTwStage(null as never)).toThrow(
+      'createTwStage: config must be an options object, but received null.',
+    );
+    expect(() => createFem({ head: 4 } as never)).toThrow(
+      'createFem: config.head must be an option (one of dim, layers, heads, mlpRatio, dropout, dropoutSeed, numJoints, numImageTokens, name), but received 4.',
+    );
     expect(() => createTwStage({ refineBlocks: 2, refinePools: 3 })).toThrow(
       'createTwStage: refinePools must be at most refineBlocks (2), but received 3.',
     );

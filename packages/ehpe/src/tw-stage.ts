@@ -4,7 +4,7 @@
  * layer for layer and with its module names.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, checkFinite, checkInteger, PhalanxConfigError } from '@phalanx/errors';
+import { checkBoolean, checkFinite, checkInteger, checkKnownKeys, PhalanxConfigError } from '@phalanx/errors';
 import { resizeBilinear, softArgmax25D } from '@phalanx/layers';
 import {
   concatChannels,
@@ -64,8 +64,30 @@ export interface ResolvedTwStageConfig extends Required<Omit<TwStageConfig, 'tip
   joints: number;
 }
 
+/** The keys of a {@link TwStageConfig}: any other key is a named error. */
+const TW_STAGE_CONFIG_KEYS = {
+  backboneChannels: true,
+  featureSize: true,
+  hourglassChannels: true,
+  hourglassDepth: true,
+  hourglassStacks: true,
+  tipWristJoints: true,
+  heatmapSize: true,
+  refineChannels: true,
+  refineBlocks: true,
+  refinePools: true,
+  refineBatchNorm: true,
+  depthBins: true,
+  beta: true,
+  name: true,
+} satisfies Record<keyof TwStageConfig, true>;
+
 /** Fills in the defaults of a {@link TwStageConfig} and validates it. */
 export function resolveTwStageConfig(config: TwStageConfig = {}, component = COMPONENT): ResolvedTwStageConfig {
+  if (config === null || typeof config !== 'object') {
+    throw new PhalanxConfigError(component, 'config', 'an options object', config);
+  }
+  checkKnownKeys(component, 'config', config, TW_STAGE_CONFIG_KEYS);
   const tw = config.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS];
   const joints =
     typeof tw === 'number'

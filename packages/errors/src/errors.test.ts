@@ -1,9 +1,11 @@
+import fc from 'fast-check';
 import { describe as suite, expect, it } from 'vitest';
 import {
   checkBoolean,
   checkFinite,
   checkFloat32,
   checkInteger,
+  checkKnownKeys,
   checkNonNegative,
   checkOneOf,
   checkPositive,
@@ -186,6 +188,48 @@ suite('check helpers', () => {
       expect(e).toBeInstanceOf(DataError);
       expect((e as Error).name).toBe('DataError');
     }
+  });
+});
+
+suite('checkKnownKeys', () => {
+  const KNOWN = { url: true, handler: true } as const;
+
+  it('names the first key that is not an option, with its value and the options', () => {
+    const e = thrown(() => checkKnownKeys('load', 'options', { url: 'a', URL: 5 }, KNOWN));
+    expect(e).toBeInstanceOf(PhalanxConfigError);
+    expect((e as Error).message).toBe('load: options.URL must be an option (one of url, handler), but received 5.');
+    const resnet = thrown(() => checkKnownKeys('C', 'backbone', { depht: 18 }, { depth: true }, 'a ResNet option'));
+    expect((resnet as Error).message).toBe(
+      'C: backbone.depht must be a ResNet option (one of depth), but received 18.',
+    );
+  });
+
+  it('accepts any subset of the options, undefined values included, and ignores inherited keys', () => {
+    expect(() => checkKnownKeys('C', 'o', {}, KNOWN)).not.toThrow();
+    expect(() => checkKnownKeys('C', 'o', { url: undefined, handler: null }, KNOWN)).not.toThrow();
+    expect(() => checkKnownKeys('C', 'o', Object.create({ inherited: 1 }) as object, KNOWN)).not.toThrow();
+    // Keys of Object.prototype are not options.
+    const e = thrown(() => checkKnownKeys('C', 'o', JSON.parse('{"__proto__": 1}') as object, KNOWN));
+    expect((e as Error).message).toMatch(/^C: o.__proto__ must be an option/);
+    expect(() => checkKnownKeys('C', 'o', { toString: 1 }, KNOWN)).toThrow(/o.toString must be an option/);
+  });
+
+  it('throws exactly when a key is outside the options (property)', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.anything()), (options) => {
+        const outside = Object.keys(options).filter((k) => k !== 'url' && k !== 'handler');
+        const error = outside.length > 0 ? thrown(() => checkKnownKeys('C', 'o', options, KNOWN)) : undefined;
+        if (outside.length === 0) expect(() => checkKnownKeys('C', 'o', options, KNOWN)).not.toThrow();
+        else expect((error as Error).message.startsWith(`C: o.${outside[0]} must be an option`)).toBe(true);
+      }),
+    );
+  });
+
+  it('throws the given error class instead', () => {
+    class DataError extends PhalanxConfigError {
+      override readonly name = 'DataError';
+    }
+    expect(thrown(() => checkKnownKeys('C', 'o', { x: 1 }, KNOWN, 'an option', DataError))).toBeInstanceOf(DataError);
   });
 });
 

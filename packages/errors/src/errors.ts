@@ -316,6 +316,36 @@ export function checkBoolean(
   return value;
 }
 
+/**
+ * Throws if `options` has an own key outside `known`: a misspelt option (`{numGroup: 2}`) is an error,
+ * not a silently used default. `known` is a record whose keys are the accepted names — write it as
+ * `{…} satisfies Record<keyof Options, true>` so the compiler keeps it complete. The error names the key
+ * and lists the options: `C: config.numGroup must be an option (one of numGroups, fusion), but received 2.`
+ *
+ * @param argument - the name of the options object in the error, e.g. `'config'`.
+ * @param noun - what a key must be, in the error. Default `'an option'`.
+ * @param errorClass - what to throw; default {@link PhalanxConfigError}.
+ * @example
+ * ```ts
+ * interface Options { url?: string; handler?: object }
+ * const KNOWN = { url: true, handler: true } satisfies Record<keyof Options, true>;
+ * checkKnownKeys('loadModel', 'options', { url: 'model.json' }, KNOWN); // passes
+ * ```
+ */
+export function checkKnownKeys(
+  component: string,
+  argument: string,
+  options: object,
+  known: Readonly<Record<string, true>>,
+  noun = 'an option',
+  errorClass: ConfigErrorClass = PhalanxConfigError,
+): void {
+  const unknown = Object.keys(options).find((key) => !Object.hasOwn(known, key));
+  if (unknown === undefined) return;
+  const expected = `${noun} (one of ${Object.keys(known).join(', ')})`;
+  throw new errorClass(component, `${argument}.${unknown}`, expected, (options as Record<string, unknown>)[unknown]);
+}
+
 /** The largest finite float32, `(2 − 2⁻²³)·2¹²⁷ ≈ 3.4028235e38`: a larger number becomes `Infinity` in a float32 tensor. */
 export const FLOAT32_MAX = 3.4028234663852886e38;
 

@@ -116,6 +116,12 @@ describe('structure', () => {
     expect(bad({ initialTemperature: 0 })).toThrow(
       'createLearnableGroups: initialTemperature must be a finite number > 0, but received 0.',
     );
+    // A misspelt option is named, not replaced by its default (3 groups).
+    expect(bad({ numGroup: 2 })).toThrow(
+      'createLearnableGroups: config.numGroup must be an option (one of numGroups, fusion, inputSize, numJoints, ' +
+        'planes, hourglassFeatures, stemChannels, neckChannels, initialTemperature, inferenceMode, seed, name), ' +
+        'but received 2.',
+    );
     expect(() => createLearnableGroups('small' as never)).toThrow(
       "createLearnableGroups: config must be an options object, but received 'small'.",
     );

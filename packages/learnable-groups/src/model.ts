@@ -8,6 +8,7 @@ import {
   checkBoolean,
   checkFinite,
   checkInteger,
+  checkKnownKeys,
   checkOneOf,
   checkPositive,
   PhalanxConfigError,
@@ -58,17 +59,34 @@ export interface LearnableGroupsConfig {
   name?: string;
 }
 
+/** The keys of a {@link LearnableGroupsConfig}: any other key is a named error. */
+const CONFIG_KEYS = {
+  numGroups: true,
+  fusion: true,
+  inputSize: true,
+  numJoints: true,
+  planes: true,
+  hourglassFeatures: true,
+  stemChannels: true,
+  neckChannels: true,
+  initialTemperature: true,
+  inferenceMode: true,
+  seed: true,
+  name: true,
+} satisfies Record<keyof LearnableGroupsConfig, true>;
+
 /** The configuration with every default filled in. */
 export type ResolvedLearnableGroupsConfig = Required<Omit<LearnableGroupsConfig, 'seed'>> & {
   /** Seed of the selector's Gumbel noise stream; `undefined` for unseeded noise. */
   seed?: number;
 };
 
-/** Fills in the defaults of a {@link LearnableGroupsConfig} and validates it. */
+/** Fills in the defaults of a {@link LearnableGroupsConfig} and validates it (a key it does not know is a `PhalanxConfigError`). */
 export function resolveLearnableGroupsConfig(config: LearnableGroupsConfig = {}): ResolvedLearnableGroupsConfig {
   if (config === null || typeof config !== 'object') {
     throw new PhalanxConfigError(COMPONENT, 'config', 'an options object', config);
   }
+  checkKnownKeys(COMPONENT, 'config', config, CONFIG_KEYS);
   const resolved: ResolvedLearnableGroupsConfig = {
     numGroups: config.numGroups ?? 3,
     fusion: config.fusion ?? true,

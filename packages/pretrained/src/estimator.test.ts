@@ -172,6 +172,11 @@ describe('loadHandPoseEstimator / loadHandPoseModel options', () => {
       [{ handler: {} }, /options.handler must be a tf.io.IOHandler with a load\(\) method, but received \{\}/],
       [{ handler: null }, /options.handler must be a tf.io.IOHandler/],
       [{ handler: 'model.json' }, /options.handler must be a tf.io.IOHandler/],
+      [
+        { URL: 'x' },
+        /^load\w+: options.URL must be an option \(one of url, handler, loadOptions\), but received 'x'\.$/,
+      ],
+      [{ backend: 'webgl' }, /options.backend must be an option/],
     ];
     for (const [options, message] of cases) {
       for (const load of [loadHandPoseEstimator, loadHandPoseModel]) {
@@ -505,6 +510,7 @@ describe('estimateHands: memory, errors, pixel data', () => {
       ['flip', /config must be an object/],
       [{ flipHorizontal: 'yes' }, /^estimateHands: config.flipHorizontal must be a boolean, but received 'yes'\.$/],
       [{ flipHorizontal: 1 }, /flipHorizontal must be a boolean/],
+      [{ flip: true }, /^estimateHands: config.flip must be an option \(one of flipHorizontal\), but received true\.$/],
     ];
     for (const [config, message] of cases) {
       await expect(lg.estimateHands(image, config as EstimationConfig)).rejects.toThrow(PhalanxConfigError);

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/skeleton';
 import type { ModelCard } from './card';
-import { checkBoolean } from '@phalanx/errors';
+import { checkBoolean, checkKnownKeys } from '@phalanx/errors';
 import { PhalanxConfigError, PhalanxDisposedError } from './errors';
 import type { PoseHead } from './heads';
 import { imageToTensor, type HandPoseInput } from './input';
@@ -91,7 +91,8 @@ export class HandPoseEstimator {
    *
    * Throws `PhalanxShapeError` (wrong rank, not 3 channels, empty image, pixel data of another size),
    * `PhalanxConfigError` (not an image, wrong dtype, disposed tensor, NaN or ±Infinity pixels, a `config`
-   * that is not an object or a `flipHorizontal` that is not a boolean) and
+   * that is not an object, has another key than `flipHorizontal`, or a `flipHorizontal` that is not a
+   * boolean) and
    * `PhalanxDisposedError` after {@link HandPoseEstimator.dispose}.
    *
    * @example
@@ -106,6 +107,10 @@ export class HandPoseEstimator {
     if (config === null || typeof config !== 'object') {
       throw new PhalanxConfigError('estimateHands', 'config', 'an object {flipHorizontal?}', config);
     }
+    checkKnownKeys('estimateHands', 'config', config, { flipHorizontal: true } satisfies Record<
+      keyof EstimationConfig,
+      true
+    >);
     if (config.flipHorizontal !== undefined)
       checkBoolean('estimateHands', 'config.flipHorizontal', config.flipHorizontal);
     const { tensor, owned } = imageToTensor(image);

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { foldBatchNorm } from '@phalanx/blocks';
-import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkKnownKeys, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 // Importing the model packages registers their layer classes, which tf.loadLayersModel needs.
 import '@phalanx/ehpe';
 import '@phalanx/learnable-groups';
@@ -36,6 +36,12 @@ export interface LoadHandPoseEstimatorOptions {
    */
   loadOptions?: tf.io.LoadOptions;
 }
+
+/** The keys of {@link LoadHandPoseEstimatorOptions}: any other key is a named error. */
+const LOAD_OPTION_KEYS = { url: true, handler: true, loadOptions: true } satisfies Record<
+  keyof LoadHandPoseEstimatorOptions,
+  true
+>;
 
 async function sourceOf(name: HandPoseModelName, options: LoadHandPoseEstimatorOptions): Promise<tf.io.IOHandler> {
   if (options.handler !== undefined) return options.handler;
@@ -72,14 +78,15 @@ function checkModelName(component: string, name: unknown): asserts name is HandP
 }
 
 /**
- * Named errors for a `name` that is not a shipped network, `options` that are not an object, a `url`
- * that is not a string and a `handler` without `load()`.
+ * Named errors for a `name` that is not a shipped network, `options` that are not an object or have a key
+ * that is not an option, a `url` that is not a string and a `handler` without `load()`.
  */
 function checkLoadArgs(component: string, name: unknown, options: unknown): void {
   checkModelName(component, name);
   if (options === null || typeof options !== 'object') {
     throw new PhalanxConfigError(component, 'options', 'an object {url?, handler?, loadOptions?}', options);
   }
+  checkKnownKeys(component, 'options', options, LOAD_OPTION_KEYS);
   const { url, handler } = options as Record<string, unknown>;
   if (url !== undefined && typeof url !== 'string') {
     throw new PhalanxConfigError(component, 'options.url', 'a string (a URL)', url);
@@ -96,8 +103,8 @@ function checkLoadArgs(component: string, name: unknown, options: unknown): void
  * (`importTorchStateDict`), or to hand it to {@link estimatorFromModel} afterwards.
  * {@link loadHandPoseEstimator} is this followed by `estimatorFromModel`.
  *
- * @throws PhalanxConfigError — an unknown `name`, `options` that are not an object, a `url` that is not a
- * string, a `handler` without `load()`.
+ * @throws PhalanxConfigError — an unknown `name`, `options` that are not an object or have an unknown key,
+ * a `url` that is not a string, a `handler` without `load()`.
  * @throws PhalanxFileError — files that cannot be loaded (the location and tfjs's reason).
  * @example
  * ```ts
@@ -127,8 +134,8 @@ export async function loadHandPoseModel(
  * Set the tfjs backend first (`await tf.setBackend('webgl' | 'wasm' | 'cpu')`); the estimator runs on
  * the current one.
  *
- * @throws PhalanxConfigError — an unknown `name`, `options` that are not an object, a `url` that is not a
- * string, a `handler` without `load()`.
+ * @throws PhalanxConfigError — an unknown `name`, `options` that are not an object or have an unknown key,
+ * a `url` that is not a string, a `handler` without `load()`.
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';

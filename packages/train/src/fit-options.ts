@@ -3,7 +3,7 @@
  * checkpoint to resume from.
  */
 import { join } from 'node:path';
-import { checkInteger, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkInteger, checkKnownKeys, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import type { TrainerCallbacks } from './callbacks/callback';
 import { Checkpointing } from './callbacks/checkpointing';
 import { PeriodicEvaluation, type BestMetricSpec, type EvaluateFn } from './callbacks/evaluation';
@@ -82,6 +82,21 @@ export interface FitPlan<B> {
   checkpointing: Checkpointing | null;
 }
 
+/** The keys of {@link FitOptions}: any other key is a named error. */
+const FIT_OPTION_KEYS = {
+  data: true,
+  steps: true,
+  evaluateEvery: true,
+  evaluate: true,
+  bestMetric: true,
+  checkpointDir: true,
+  checkpointEvery: true,
+  keepCheckpoints: true,
+  resume: true,
+  logFile: true,
+  handleSigint: true,
+} satisfies Record<keyof FitOptions<unknown>, true>;
+
 /**
  * Validates `options` (named errors for every bad value) and builds the evaluation and checkpointing
  * callbacks they describe.
@@ -96,6 +111,7 @@ export function resolveFitOptions<B>(options: FitOptions<B>): FitPlan<B> {
   const name = 'Trainer.fit';
   if (options === null || typeof options !== 'object')
     throw new PhalanxConfigError(name, 'options', 'an object', options);
+  checkKnownKeys(name, 'options', options, FIT_OPTION_KEYS);
   const total = checkInteger(name, 'steps', options.steps, 1);
   const data: unknown = options.data;
   const iterable =

@@ -200,6 +200,10 @@ describe('Trainer: parameter groups', () => {
     expect(() => trainer(model, { clipNorm: 0 })).toThrow(
       'Trainer: clipNorm must be a finite number > 0, but received 0.',
     );
+    // A misspelt option is named, not dropped: this run would otherwise train without clipping.
+    expect(() => trainer(model, { clipnorm: 1 } as never)).toThrow(
+      /^Trainer: config.clipnorm must be an option \(one of model, trainingModel, loss, .*, progress\), but received 1\.$/,
+    );
   });
 });
 
@@ -498,6 +502,10 @@ describe('Trainer.fit: what it would write, it can read back', () => {
       await expect(
         trainer(smallModel()).fit({ data: data as unknown as Batch[], steps: 2, handleSigint: false }),
       ).rejects.toThrow(/Trainer.fit: data must be an iterable, an async iterable or a function/);
+    const misspelt = { data: () => batchesFrom(0, [2]), steps: 2, handleSigint: false, checkpointdir: root };
+    await expect(trainer(smallModel()).fit(misspelt as never)).rejects.toThrow(
+      /^Trainer.fit: options.checkpointdir must be an option \(one of data, steps, .*\), but received '.*refusals'\.$/,
+    );
     const withNull = function* (): Generator<Batch | null> {
       yield makeBatch(0, [2]);
       yield null;

@@ -9,7 +9,14 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkOneOf, checkPositive, PhalanxConfigError, PhalanxNonFiniteError } from '@phalanx/errors';
+import {
+  checkInteger,
+  checkKnownKeys,
+  checkOneOf,
+  checkPositive,
+  PhalanxConfigError,
+  PhalanxNonFiniteError,
+} from '@phalanx/errors';
 import {
   ConcreteJointSelector,
   findNoiseStreamLayers,
@@ -61,6 +68,26 @@ import {
 import { checkDataPosition, type TrainerState } from './trainer-state';
 
 const NAME = 'Trainer';
+
+/** The keys of a {@link TrainerConfig}: any other key is a named error. */
+const CONFIG_KEYS = {
+  model: true,
+  trainingModel: true,
+  loss: true,
+  inputs: true,
+  batchSize: true,
+  disposeBatch: true,
+  parameterGroups: true,
+  temperature: true,
+  freeze: true,
+  clipNorm: true,
+  accumulateBatches: true,
+  onNonFinite: true,
+  ema: true,
+  reduceGradients: true,
+  callbacks: true,
+  progress: true,
+} satisfies Record<keyof TrainerConfig<unknown>, true>;
 
 /** What `Trainer` does with a step whose loss or gradient norm is NaN or ±Infinity. */
 export type NonFiniteAction = 'stop' | 'skip';
@@ -260,6 +287,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
   constructor(config: TrainerConfig<B>) {
     if (config === null || typeof config !== 'object')
       throw new PhalanxConfigError(NAME, 'config', 'an object', config);
+    checkKnownKeys(NAME, 'config', config, CONFIG_KEYS);
     if (!config.model || !Array.isArray((config.model as { weights?: unknown }).weights)) {
       throw new PhalanxConfigError(NAME, 'model', 'a tf.LayersModel', config.model);
     }

@@ -6,7 +6,8 @@
  */
 import type { Tinypool as TinypoolType } from 'tinypool';
 import { type HandBatch, type SyntheticHandsOptions, unpackBatch } from '../dataset';
-import { checkInteger, describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkKnownKeys, describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { RENDER_OPTION_KEYS } from '../synthetic/option-keys';
 import type { BatchTask, PrefetchAugment, PrefetchShard, RenderedBatch } from './batch-task';
 
 export type { BatchTask, PrefetchAugment, PrefetchShard, RenderedBatch } from './batch-task';
@@ -64,11 +65,26 @@ function workerEntry(): string {
   return new URL(here.endsWith('.ts') ? './prefetch-worker.dev.mjs' : './prefetch-worker.js', here).href;
 }
 
+/** The keys of {@link PrefetchOptions}: any other key is a named error, before a worker starts. */
+const OPTION_KEYS = {
+  seed: true,
+  count: true,
+  start: true,
+  batchSize: true,
+  augment: true,
+  dropRemainder: true,
+  shard: true,
+  workers: true,
+  queueSize: true,
+  ...RENDER_OPTION_KEYS,
+} satisfies Record<keyof PrefetchOptions, true>;
+
 function checkOptions(options: PrefetchOptions) {
   const name = 'prefetchBatches';
   if (options === null || typeof options !== 'object') {
     throw new PhalanxConfigError(name, 'options', 'an object', options, describeCompact);
   }
+  checkKnownKeys(name, 'options', options, OPTION_KEYS);
   const { seed, count, start = 0, batchSize, workers = 1, augment, dropRemainder = false } = options;
   if (typeof seed !== 'number' || !Number.isFinite(seed)) {
     throw new PhalanxConfigError(name, 'seed', 'a finite number', seed, describeCompact);

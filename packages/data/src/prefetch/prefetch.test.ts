@@ -122,6 +122,10 @@ describe('prefetchBatches', () => {
     for (const b of bad) {
       expect(() => prefetchBatches({ seed: 1, batchSize: 2, ...b } as PrefetchOptions)).toThrow(PhalanxConfigError);
     }
+    // A misspelt option is refused here, before a worker renders with the default.
+    expect(() => prefetchBatches({ seed: 1, batchSize: 2, worker: 2 } as PrefetchOptions)).toThrow(
+      /^prefetchBatches: options.worker must be an option \(one of seed, .*, workers, .*, maxTilt\), but received 2\.$/,
+    );
     expect(tf.memory().numTensors).toBe(0);
   });
 

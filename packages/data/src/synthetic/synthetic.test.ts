@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../random';
+import { syntheticHands } from '../dataset';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { SKELETON_EDGES, TIP_JOINTS } from '@phalanx/skeleton';
 import { forwardKinematics, JOINT_LIMITS, meanHandShape, sampleHandShape } from './hand-model';
@@ -254,6 +255,20 @@ describe('renderSyntheticHand: visibility, views and errors', () => {
     expect(() => renderSyntheticHand(0, { width: 32.5, height: 32 })).toThrow(
       'renderSyntheticHand: width must be an integer ≥ 16, but received 32.5.',
     );
+  });
+
+  it('names a misspelt option instead of drawing with the default', () => {
+    expect(() => renderSyntheticHand(0, { sise: 64 } as never)).toThrow(
+      'renderSyntheticHand: options.sise must be an option (one of size, width, height, format, poseKind, ' +
+        'background, handedness, angles, rotation, handExtent, maxTilt), but received 64.',
+    );
+    expect(() => renderSyntheticHand(0, null as never)).toThrow(
+      'renderSyntheticHand: options must be an options object, but received null.',
+    );
+    expect(() => syntheticHands({ seed: 1, count: 1, strat: 4 } as never).next()).toThrow(
+      /^syntheticHands: options.strat must be an option \(one of seed, count, start, size, .*, maxTilt\), but received 4\.$/,
+    );
+    expect(() => syntheticHands(undefined as never).next()).toThrow(PhalanxConfigError);
   });
 
   it('createCanvas refuses sizes that are not integers ≥ 1 or over 4096 × 4096 pixels, by name', () => {
