@@ -15,6 +15,7 @@ import {
   type InitialLayoutOptions,
   type ResolvedInitialLayoutOptions,
 } from './init21';
+import { TW_STAGE_SHARED_KEYS } from './option-keys';
 import { resolveTwStageConfig, type ResolvedTwStageConfig, type TwStageConfig } from './tw-stage';
 
 const COMPONENT = 'createEhpe';
@@ -92,16 +93,7 @@ const CONFIG_KEYS = {
   imageSize: true,
   backbone: true,
   tipWristJoints: true,
-  hourglassChannels: true,
-  hourglassDepth: true,
-  hourglassStacks: true,
-  heatmapSize: true,
-  refineChannels: true,
-  refineBlocks: true,
-  refinePools: true,
-  refineBatchNorm: true,
-  depthBins: true,
-  beta: true,
+  ...TW_STAGE_SHARED_KEYS,
   fingerRatios: true,
   thumbRatios: true,
   lateralOffsets: true,

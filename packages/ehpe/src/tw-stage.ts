@@ -5,6 +5,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkBoolean, checkFinite, checkInteger, checkKnownKeys, PhalanxConfigError } from '@phalanx/errors';
+import { TW_STAGE_SHARED_KEYS } from './option-keys';
 import { resizeBilinear, softArgmax25D } from '@phalanx/layers';
 import {
   concatChannels,
@@ -66,19 +67,10 @@ export interface ResolvedTwStageConfig extends Required<Omit<TwStageConfig, 'tip
 
 /** The keys of a {@link TwStageConfig}: any other key is a named error. */
 const TW_STAGE_CONFIG_KEYS = {
+  ...TW_STAGE_SHARED_KEYS,
   backboneChannels: true,
   featureSize: true,
-  hourglassChannels: true,
-  hourglassDepth: true,
-  hourglassStacks: true,
   tipWristJoints: true,
-  heatmapSize: true,
-  refineChannels: true,
-  refineBlocks: true,
-  refinePools: true,
-  refineBatchNorm: true,
-  depthBins: true,
-  beta: true,
   name: true,
 } satisfies Record<keyof TwStageConfig, true>;
 
