@@ -56,10 +56,10 @@ export const PRESETS = {
   },
   pretrained: {
     describe:
-      '20000 + 72000 (+ 72000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, one cosine decay per stage; ' +
+      '30000 + 72000 (+ 72000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, one cosine decay per stage; ' +
       'stage 1 with the volume scoremap and depth cross-entropies × 3; residual PG-stage; no dropout; ' +
-      'evaluation every 500 steps; ≈ 2½ h on 2 cores, + 1¾ h for the PG-only ablation (--no-pg-only skips it)',
-    stepsTw: 20000,
+      'evaluation every 500 steps; ≈ 2 h 50 min on 2 cores, + 1¾ h for the PG-only ablation (--no-pg-only skips it)',
+    stepsTw: 30000,
     stepsPg: 72000,
     batch: 8,
     inputSize: 96,
