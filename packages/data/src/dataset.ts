@@ -8,7 +8,7 @@ import { NUM_JOINTS } from '@phalanx/skeleton';
 import { packSamples, type PackedBatch } from './batch-pack';
 import { checkInteger, checkKnownKeys, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { sampleSeed } from './sample-seed';
-import { RENDER_OPTION_KEYS } from './synthetic/option-keys';
+import { SYNTHETIC_HANDS_OPTION_KEYS } from './synthetic/option-keys';
 import { renderSyntheticHand, type SyntheticHandOptions, type SyntheticHandSample } from './synthetic/render';
 import type { HandSample } from './types';
 
@@ -34,7 +34,7 @@ export function* syntheticHands(options: SyntheticHandsOptions): Generator<Synth
   if (options === null || typeof options !== 'object') {
     throw new PhalanxConfigError('syntheticHands', 'options', 'an options object {seed, …}', options);
   }
-  checkKnownKeys('syntheticHands', 'options', options, { seed: true, count: true, start: true, ...RENDER_OPTION_KEYS });
+  checkKnownKeys('syntheticHands', 'options', options, SYNTHETIC_HANDS_OPTION_KEYS);
   const { seed, count, start = 0, ...render } = options;
   if (typeof seed !== 'number' || !Number.isFinite(seed)) {
     throw new PhalanxConfigError('syntheticHands', 'seed', 'a finite number', seed, describeCompact);

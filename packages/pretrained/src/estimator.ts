@@ -51,6 +51,9 @@ export interface EstimationConfig {
   flipHorizontal?: boolean;
 }
 
+/** The keys of an {@link EstimationConfig}: any other key is a named error. */
+const ESTIMATION_CONFIG_KEYS = { flipHorizontal: true } satisfies Record<keyof EstimationConfig, true>;
+
 /**
  * A loaded hand-pose model behind the `estimateHands` interface. Create it with
  * `loadHandPoseEstimator`; free its weights with {@link HandPoseEstimator.dispose}.
@@ -107,10 +110,7 @@ export class HandPoseEstimator {
     if (config === null || typeof config !== 'object') {
       throw new PhalanxConfigError('estimateHands', 'config', 'an object {flipHorizontal?}', config);
     }
-    checkKnownKeys('estimateHands', 'config', config, { flipHorizontal: true } satisfies Record<
-      keyof EstimationConfig,
-      true
-    >);
+    checkKnownKeys('estimateHands', 'config', config, ESTIMATION_CONFIG_KEYS);
     if (config.flipHorizontal !== undefined)
       checkBoolean('estimateHands', 'config.flipHorizontal', config.flipHorizontal);
     const { tensor, owned } = imageToTensor(image);

@@ -1,7 +1,8 @@
 /**
- * The option names of the synthetic renderer, shared by `renderSyntheticHand` and `syntheticHands` so that a
- * misspelt option is a named error in both. Internal: not exported from the package.
+ * The option names of the synthetic renderer, shared by `renderSyntheticHand`, `syntheticHands` and
+ * `prefetchBatches` so that a misspelt option is a named error in each. Internal: not exported from the package.
  */
+import type { SyntheticHandsOptions } from '../dataset';
 import type { SyntheticHandOptions } from './render';
 
 /** The keys of `SyntheticHandOptions`; the compiler keeps the record complete. */
@@ -18,3 +19,11 @@ export const RENDER_OPTION_KEYS = {
   handExtent: true,
   maxTilt: true,
 } satisfies Record<keyof SyntheticHandOptions, true>;
+
+/** The keys of `SyntheticHandsOptions`: the renderer's and the stream's own. */
+export const SYNTHETIC_HANDS_OPTION_KEYS = {
+  seed: true,
+  count: true,
+  start: true,
+  ...RENDER_OPTION_KEYS,
+} satisfies Record<keyof SyntheticHandsOptions, true>;
