@@ -2,7 +2,7 @@ import { expectNoTensorLeak, useBackend } from '@phalanx/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { augment } from './augment';
-import { PhalanxShapeError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { packSamples } from './batch-pack';
 import { batches, disposeBatch, syntheticHands, toBatch, toTfDataset, type HandTensors } from './dataset';
 import type { HandSample } from './types';
@@ -82,6 +82,25 @@ describe('batches', () => {
     );
     await expect(batches({ batchSize: 2 }).next()).rejects.toThrow(
       'batches: seed must be a number when no source is given, but received undefined.',
+    );
+    // A misspelt key is refused under batches' own name, with the batching's options in the list — also
+    // when a source is given, where the synthetic options are not read at all.
+    const misspelt = { seed: 0, batchsize: 2 } as unknown as Parameters<typeof batches>[0];
+    const error = await batches(misspelt)
+      .next()
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(PhalanxConfigError);
+    expect(String(error)).toMatch(/^PhalanxConfigError: batches: options\.batchsize must be an option \(one of /);
+    for (const key of ['batchSize', 'source', 'transform', 'dropRemainder', 'seed', 'handExtent']) {
+      expect(String(error)).toContain(key);
+    }
+    const withSource = { source: [], batchSize: 2, dropremainder: true } as unknown as Parameters<typeof batches>[0];
+    await expect(batches(withSource).next()).rejects.toThrow('batches: options.dropremainder must be an option');
+    await expect(batches(null as unknown as Parameters<typeof batches>[0]).next()).rejects.toThrow(
+      'batches: options must be an options object {batchSize, …}, but received null.',
     );
     expect(() =>
       toBatch([...syntheticHands({ seed: 0, size: 32, count: 1 }), ...syntheticHands({ seed: 0, size: 40, count: 1 })]),

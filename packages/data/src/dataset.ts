@@ -117,6 +117,15 @@ export interface BatchOptions extends Partial<SyntheticHandsOptions> {
   dropRemainder?: boolean;
 }
 
+/** The keys of `BatchOptions`: the batching's own and `syntheticHands`'s. */
+const BATCH_OPTION_KEYS = {
+  batchSize: true,
+  source: true,
+  transform: true,
+  dropRemainder: true,
+  ...SYNTHETIC_HANDS_OPTION_KEYS,
+} satisfies Record<keyof BatchOptions, true>;
+
 /**
  * Yields `HandBatch`es for custom training loops. Each batch belongs to the caller, who disposes it.
  *
@@ -127,6 +136,10 @@ export interface BatchOptions extends Partial<SyntheticHandsOptions> {
  * }
  */
 export async function* batches(options: BatchOptions): AsyncGenerator<HandBatch, void, undefined> {
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError('batches', 'options', 'an options object {batchSize, …}', options);
+  }
+  checkKnownKeys('batches', 'options', options, BATCH_OPTION_KEYS);
   const { batchSize, source, transform, dropRemainder = false, ...synth } = options;
   checkInteger('batches', 'batchSize', batchSize, 1);
   let it: Iterable<HandSample> | AsyncIterable<HandSample>;
