@@ -62,6 +62,8 @@ const { values: flags } = readFlags(() =>
       'backbone-widths': { type: 'string' },
       'hourglass-channels': { type: 'string' },
       'hourglass-stacks': { type: 'string' },
+      'node-dim': { type: 'string' },
+      'fem-layers': { type: 'string' },
       variant: { type: 'string', default: 'W+T' },
       full: { type: 'boolean', default: false },
       'lr-tw': { type: 'string' },
@@ -108,14 +110,17 @@ if (flags.help) {
   --steps-pg N        stage-2 steps, also used for the PG-only ablation (demo 500)
   --batch B           batch size (default 8; --full: 1 — the paper: 32)
   --input-size S      input size, a multiple of 32 (default 96; --full: 256); heatmaps S/4
-  --backbone-stride R the small model's backbone: 8 (default, 2 stages), 16 (3) or 32 (4 stages, torchvision's)
+  --backbone-stride R the small model's backbone: 8 (default, 2 stages), 4 (1 stage: 24 × 24 features at 96 px),
+                      16 (3) or 32 (4 stages, torchvision's)
   --backbone-layers L residual blocks per backbone stage, comma-separated, one per stage of --backbone-stride
-                      (default ${SMALL_BACKBONES[8].layers.join(',')}; stride 16: ${SMALL_BACKBONES[16].layers.join(',')}; 32: ${SMALL_BACKBONES[32].layers.join(',')})
+                      (default ${SMALL_BACKBONES[8].layers.join(',')}; stride 4: ${SMALL_BACKBONES[4].layers.join(',')}; 16: ${SMALL_BACKBONES[16].layers.join(',')}; 32: ${SMALL_BACKBONES[32].layers.join(',')})
   --backbone-widths W channels of each backbone stage, as --backbone-layers
-                      (default ${SMALL_BACKBONES[8].widths.join(',')}; stride 16: ${SMALL_BACKBONES[16].widths.join(',')}; 32: ${SMALL_BACKBONES[32].widths.join(',')})
+                      (default ${SMALL_BACKBONES[8].widths.join(',')}; stride 4: ${SMALL_BACKBONES[4].widths.join(',')}; 16: ${SMALL_BACKBONES[16].widths.join(',')}; 32: ${SMALL_BACKBONES[32].widths.join(',')})
   --hourglass-channels N  the TW-stage's hourglass channels, even (default ${MODEL_SIZES.small.hourglassChannels})
   --hourglass-stacks N    the TW-stage's hourglass stacks (default ${MODEL_SIZES.small.hourglassStacks})
-                      (these four size the small model; not with --full)
+  --node-dim N        the PG-stage's node width, a multiple of its ${MODEL_SIZES.small.gatHeads} attention heads (default ${MODEL_SIZES.small.nodeDim})
+  --fem-layers N      the PG-stage's FEM transformer layers (default ${MODEL_SIZES.small.femLayers})
+                      (these six size the small model; not with --full)
   --variant V         the TW-stage's joints, Table 4 letters W, T, D, P, M joined by '+' (default W+T):
                       ${TABLE4_VARIANTS.map((v) => v.tw).join(', ')}
   --full              the paper's sizes: ResNet-50, 256 px, 64×64×8 volume, 2 hourglass stacks, width 512

@@ -28,7 +28,7 @@ async function tinyParams(flags: SizeFlags): Promise<number> {
 
 describe('train-ehpe model-size flags', () => {
   it('without flags: the small model of --backbone-stride, exactly as before the flags', () => {
-    for (const stride of [8, 16, 32] as SmallBackboneStride[]) {
+    for (const stride of [4, 8, 16, 32] as SmallBackboneStride[]) {
       expect(modelSize(false, stride, {})).toEqual({ ...MODEL_SIZES.small, backbone: SMALL_BACKBONES[stride] });
     }
     expect(modelSize(true, 8, {})).toEqual(MODEL_SIZES.full);
@@ -59,6 +59,11 @@ describe('train-ehpe model-size flags', () => {
       sizedModel(MODEL_SIZES.tiny, { 'hourglass-channels': '16', 'hourglass-stacks': '2' }),
     );
     expect([resolved.tw.hourglassChannels, resolved.tw.hourglassStacks]).toEqual([16, 2]);
+    // The PG-stage: a wider node (the tiny size's 16 → 32) and a second FEM layer.
+    expect(await tinyParams({ 'node-dim': '32' })).toBeGreaterThan(tiny);
+    expect(await tinyParams({ 'fem-layers': '2' })).toBeGreaterThan(tiny);
+    const pg = resolveEhpeConfig(sizedModel(MODEL_SIZES.tiny, { 'node-dim': '32', 'fem-layers': '3' }));
+    expect([pg.nodeDim, pg.fem.dim, pg.fem.layers]).toEqual([32, 32, 3]);
   });
 
   it.each<[keyof SizeFlags, string, RegExp]>([
@@ -81,6 +86,10 @@ describe('train-ehpe model-size flags', () => {
     ['hourglass-stacks', '-1', /an integer ≥ 1/],
     ['hourglass-stacks', '1.5', /an integer ≥ 1/],
     ['hourglass-stacks', 'two', /an integer ≥ 1/],
+    ['node-dim', '0', /--node-dim must be an integer ≥ 1, but received '0'/],
+    ['node-dim', '64.5', /an integer ≥ 1/],
+    ['fem-layers', '0', /--fem-layers must be an integer ≥ 1, but received '0'/],
+    ['fem-layers', '', /an integer ≥ 1/],
   ])('--%s %j is a named error', (flag, value, message) => {
     const call = () => modelSize(false, 8, { [flag]: value });
     expect(call).toThrow(PhalanxConfigError);

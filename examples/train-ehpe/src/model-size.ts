@@ -1,6 +1,6 @@
 /**
  * The flags that size the small model — `--backbone-layers`, `--backbone-widths`, `--hourglass-channels`,
- * `--hourglass-stacks` — each overriding `MODEL_SIZES.small` (with the backbone `--backbone-stride` picks).
+ * `--hourglass-stacks`, `--node-dim`, `--fem-layers` — each overriding `MODEL_SIZES.small` (with the backbone `--backbone-stride` picks).
  * They land in the job's `model` configuration, so `config.json` records them (`config.model.backbone.layers`,
  * `config.model.hourglassChannels`, …) and `--resume` refuses other values; without them the configuration is
  * exactly the one runs had before these flags existed, so older runs resume as they are.
@@ -10,7 +10,14 @@ import { PhalanxConfigError } from '@phalanx/errors';
 import { MODEL_SIZES, SMALL_BACKBONES, type SmallBackboneStride } from './pipeline';
 
 /** The flags of this module, as `parseArgs` names them. */
-export const SIZE_FLAGS = ['backbone-layers', 'backbone-widths', 'hourglass-channels', 'hourglass-stacks'] as const;
+export const SIZE_FLAGS = [
+  'backbone-layers',
+  'backbone-widths',
+  'hourglass-channels',
+  'hourglass-stacks',
+  'node-dim',
+  'fem-layers',
+] as const;
 
 /** The raw values of the sizing flags (absent: the model's own). */
 export type SizeFlags = Partial<Record<(typeof SIZE_FLAGS)[number], string | undefined>>;
@@ -72,6 +79,8 @@ export function sizedModel(base: EhpeConfig, flags: SizeFlags): EhpeConfig {
   const widthsFlag = flags['backbone-widths'];
   const channels = flags['hourglass-channels'];
   const stacks = flags['hourglass-stacks'];
+  const nodeDim = flags['node-dim'];
+  const femLayers = flags['fem-layers'];
   let backbone = base.backbone;
   if (layersFlag !== undefined || widthsFlag !== undefined) {
     const stages = backbone?.layers?.length;
@@ -90,6 +99,8 @@ export function sizedModel(base: EhpeConfig, flags: SizeFlags): EhpeConfig {
     ...(backbone !== undefined ? { backbone } : {}),
     ...(channels !== undefined ? { hourglassChannels: intValue('hourglass-channels', channels, 2, true) } : {}),
     ...(stacks !== undefined ? { hourglassStacks: intValue('hourglass-stacks', stacks, 1) } : {}),
+    ...(nodeDim !== undefined ? { nodeDim: intValue('node-dim', nodeDim, 1) } : {}),
+    ...(femLayers !== undefined ? { femLayers: intValue('fem-layers', femLayers, 1) } : {}),
   };
 }
 

@@ -38,9 +38,11 @@ import {
  * Backbones of the small model by output stride: the basic-block ResNet's stages up to 96 channels.
  * Stride 8 (12 × 12 features at 96 px) is the default: at 96 px the torchvision stride 32 leaves a 3 × 3
  * map to upsample to the 24 × 24 heatmaps, and the TW-stage learns far slower from it (see the README,
- * "Diagnosis"). The paper's ResNet-50 at 256 px has 8 × 8.
+ * "Diagnosis"). The paper's ResNet-50 at 256 px has 8 × 8. Stride 4 (one stage, 24 × 24: the heatmaps' own
+ * grid) costs a stage-1 step as much as stride 8 and learns no faster (the README, "What limits it").
  */
 export const SMALL_BACKBONES = {
+  4: { block: 'basic', layers: [1], widths: [64], stemChannels: 16 },
   8: { block: 'basic', layers: [1, 1], widths: [32, 96], stemChannels: 16 },
   16: { block: 'basic', layers: [1, 1, 1], widths: [16, 32, 96], stemChannels: 16 },
   32: { block: 'basic', layers: [1, 1, 1, 1], widths: [16, 32, 64, 96], stemChannels: 16 },
