@@ -766,6 +766,48 @@ export function winograd4Input(
 }
 
 /**
+ * The four outputs of F(4, 3)'s 1-D output transform Aᵀ·[t0 … t5] (Aᵀ rows: 1 1 1 1 1 0 · 0 1 −1 2 −2 0 ·
+ * 0 1 1 4 4 0 · 0 1 −1 8 −8 1), one function per output, each small enough for the optimiser to inline into
+ * {@link winograd4Output}. Output 0: t0 + t1 + t2 + t3 + t4.
+ */
+function aT0(t0: v128, t1: v128, t2: v128, t3: v128, t4: v128): v128 {
+  return f32x4.add(f32x4.add(f32x4.add(t1, t2), f32x4.add(t3, t4)), t0);
+}
+/** Output 1 of F(4, 3)'s output transform: t1 − t2 + 2·(t3 − t4) (see {@link aT0}). */
+function aT1(t1: v128, t2: v128, t3: v128, t4: v128): v128 {
+  return f32x4.add(f32x4.sub(t1, t2), f32x4.mul(f32x4.sub(t3, t4), f32x4.splat(2)));
+}
+/** Output 2 of F(4, 3)'s output transform: t1 + t2 + 4·(t3 + t4) (see {@link aT0}). */
+function aT2(t1: v128, t2: v128, t3: v128, t4: v128): v128 {
+  return f32x4.add(f32x4.add(t1, t2), f32x4.mul(f32x4.add(t3, t4), f32x4.splat(4)));
+}
+/** Output 3 of F(4, 3)'s output transform: t1 − t2 + 8·(t3 − t4) + t5 (see {@link aT0}). */
+function aT3(t1: v128, t2: v128, t3: v128, t4: v128, t5: v128): v128 {
+  return f32x4.add(f32x4.add(f32x4.sub(t1, t2), f32x4.mul(f32x4.sub(t3, t4), f32x4.splat(8))), t5);
+}
+
+/**
+ * `max(y + bias, floor)`, the fused epilogue of {@link winograd4Output}: `bias` is −0 for a convolution
+ * without one and `floor` 0 for a fused ReLU, −∞ otherwise — `y + (−0)` and `max(y, −∞)` are `y`, bit for bit,
+ * −0 and NaN included.
+ */
+function biasRelu(y: v128, bias: v128, floor: v128): v128 {
+  return f32x4.max(f32x4.add(y, bias), floor);
+}
+
+/**
+ * Stores the first `cols` of one row of an F(4×4, 3×3) output tile, `y0 … y3` (4 channels each), at `q`,
+ * `q + K`, `q + 2K`, `q + 3K` (`cols` < 4 in the tiles the output's right edge cuts). Small enough for the
+ * optimiser to inline into {@link winograd4Output}.
+ */
+function storeRow(q: usize, K: usize, cols: i32, y0: v128, y1: v128, y2: v128, y3: v128): void {
+  v128.store(q, y0);
+  if (1 < cols) v128.store(q + K, y1);
+  if (2 < cols) v128.store(q + 2 * K, y2);
+  if (3 < cols) v128.store(q + 3 * K, y3);
+}
+
+/**
  * Y = Aᵀ m A of the tiles in tile rows `r0 ≤ b·th + i < r1`: m [36, T, k] → y [n, ho, wo, k] (the 4 × 4
  * outputs inside ho × wo), plus `bias [k]` when `bias` ≠ 0, then max(·, 0) when `relu` ≠ 0.
  */
@@ -786,10 +828,9 @@ export function winograd4Output(
   const K = (<usize>k) << 2;
   const plane = <usize>n * <usize>th * <usize>tw * K;
   const row = <usize>wo * K;
-  const zeros = f32x4.splat(0),
-    c2 = f32x4.splat(2),
-    c4 = f32x4.splat(4),
-    c8 = f32x4.splat(8);
+  const fused = bias != 0 || relu != 0;
+  const minusZero = f32x4.splat(-0.0);
+  const floor = relu != 0 ? f32x4.splat(0) : f32x4.splat(-Infinity);
   for (let r = r0; r < r1; r++) {
     const b = r / th;
     const i = r % th;
@@ -797,7 +838,6 @@ export function winograd4Output(
     let t = <usize>r * <usize>tw;
     for (let j = 0; j < tw; j++) {
       const cols = min(4, wo - 4 * j);
-      const whole = rows == 4 && cols == 4;
       const src = m + t * K;
       const base = y + (<usize>b * <usize>ho + 4 * <usize>i) * row + 4 * <usize>j * K;
       for (let kk: usize = 0; kk < K; kk += 16) {
@@ -808,149 +848,100 @@ export function winograd4Output(
         const m30 = v128.load(p + 18 * plane);
         const m40 = v128.load(p + 24 * plane);
         const m50 = v128.load(p + 30 * plane);
-        const s00 = f32x4.add(f32x4.add(f32x4.add(m10, m20), f32x4.add(m30, m40)), m00);
-        const s10 = f32x4.add(f32x4.sub(m10, m20), f32x4.mul(f32x4.sub(m30, m40), c2));
-        const s20 = f32x4.add(f32x4.add(m10, m20), f32x4.mul(f32x4.add(m30, m40), c4));
-        const s30 = f32x4.add(f32x4.add(f32x4.sub(m10, m20), f32x4.mul(f32x4.sub(m30, m40), c8)), m50);
+        const s00 = aT0(m00, m10, m20, m30, m40);
+        const s10 = aT1(m10, m20, m30, m40);
+        const s20 = aT2(m10, m20, m30, m40);
+        const s30 = aT3(m10, m20, m30, m40, m50);
         const m01 = v128.load(p + plane);
         const m11 = v128.load(p + 7 * plane);
         const m21 = v128.load(p + 13 * plane);
         const m31 = v128.load(p + 19 * plane);
         const m41 = v128.load(p + 25 * plane);
         const m51 = v128.load(p + 31 * plane);
-        const s01 = f32x4.add(f32x4.add(f32x4.add(m11, m21), f32x4.add(m31, m41)), m01);
-        const s11 = f32x4.add(f32x4.sub(m11, m21), f32x4.mul(f32x4.sub(m31, m41), c2));
-        const s21 = f32x4.add(f32x4.add(m11, m21), f32x4.mul(f32x4.add(m31, m41), c4));
-        const s31 = f32x4.add(f32x4.add(f32x4.sub(m11, m21), f32x4.mul(f32x4.sub(m31, m41), c8)), m51);
+        const s01 = aT0(m01, m11, m21, m31, m41);
+        const s11 = aT1(m11, m21, m31, m41);
+        const s21 = aT2(m11, m21, m31, m41);
+        const s31 = aT3(m11, m21, m31, m41, m51);
         const m02 = v128.load(p + 2 * plane);
         const m12 = v128.load(p + 8 * plane);
         const m22 = v128.load(p + 14 * plane);
         const m32 = v128.load(p + 20 * plane);
         const m42 = v128.load(p + 26 * plane);
         const m52 = v128.load(p + 32 * plane);
-        const s02 = f32x4.add(f32x4.add(f32x4.add(m12, m22), f32x4.add(m32, m42)), m02);
-        const s12 = f32x4.add(f32x4.sub(m12, m22), f32x4.mul(f32x4.sub(m32, m42), c2));
-        const s22 = f32x4.add(f32x4.add(m12, m22), f32x4.mul(f32x4.add(m32, m42), c4));
-        const s32 = f32x4.add(f32x4.add(f32x4.sub(m12, m22), f32x4.mul(f32x4.sub(m32, m42), c8)), m52);
+        const s02 = aT0(m02, m12, m22, m32, m42);
+        const s12 = aT1(m12, m22, m32, m42);
+        const s22 = aT2(m12, m22, m32, m42);
+        const s32 = aT3(m12, m22, m32, m42, m52);
         const m03 = v128.load(p + 3 * plane);
         const m13 = v128.load(p + 9 * plane);
         const m23 = v128.load(p + 15 * plane);
         const m33 = v128.load(p + 21 * plane);
         const m43 = v128.load(p + 27 * plane);
         const m53 = v128.load(p + 33 * plane);
-        const s03 = f32x4.add(f32x4.add(f32x4.add(m13, m23), f32x4.add(m33, m43)), m03);
-        const s13 = f32x4.add(f32x4.sub(m13, m23), f32x4.mul(f32x4.sub(m33, m43), c2));
-        const s23 = f32x4.add(f32x4.add(m13, m23), f32x4.mul(f32x4.add(m33, m43), c4));
-        const s33 = f32x4.add(f32x4.add(f32x4.sub(m13, m23), f32x4.mul(f32x4.sub(m33, m43), c8)), m53);
+        const s03 = aT0(m03, m13, m23, m33, m43);
+        const s13 = aT1(m13, m23, m33, m43);
+        const s23 = aT2(m13, m23, m33, m43);
+        const s33 = aT3(m13, m23, m33, m43, m53);
         const m04 = v128.load(p + 4 * plane);
         const m14 = v128.load(p + 10 * plane);
         const m24 = v128.load(p + 16 * plane);
         const m34 = v128.load(p + 22 * plane);
         const m44 = v128.load(p + 28 * plane);
         const m54 = v128.load(p + 34 * plane);
-        const s04 = f32x4.add(f32x4.add(f32x4.add(m14, m24), f32x4.add(m34, m44)), m04);
-        const s14 = f32x4.add(f32x4.sub(m14, m24), f32x4.mul(f32x4.sub(m34, m44), c2));
-        const s24 = f32x4.add(f32x4.add(m14, m24), f32x4.mul(f32x4.add(m34, m44), c4));
-        const s34 = f32x4.add(f32x4.add(f32x4.sub(m14, m24), f32x4.mul(f32x4.sub(m34, m44), c8)), m54);
+        const s04 = aT0(m04, m14, m24, m34, m44);
+        const s14 = aT1(m14, m24, m34, m44);
+        const s24 = aT2(m14, m24, m34, m44);
+        const s34 = aT3(m14, m24, m34, m44, m54);
         const m05 = v128.load(p + 5 * plane);
         const m15 = v128.load(p + 11 * plane);
         const m25 = v128.load(p + 17 * plane);
         const m35 = v128.load(p + 23 * plane);
         const m45 = v128.load(p + 29 * plane);
         const m55 = v128.load(p + 35 * plane);
-        const s05 = f32x4.add(f32x4.add(f32x4.add(m15, m25), f32x4.add(m35, m45)), m05);
-        const s15 = f32x4.add(f32x4.sub(m15, m25), f32x4.mul(f32x4.sub(m35, m45), c2));
-        const s25 = f32x4.add(f32x4.add(m15, m25), f32x4.mul(f32x4.add(m35, m45), c4));
-        const s35 = f32x4.add(f32x4.add(f32x4.sub(m15, m25), f32x4.mul(f32x4.sub(m35, m45), c8)), m55);
-        let y00 = f32x4.add(f32x4.add(f32x4.add(s01, s02), f32x4.add(s03, s04)), s00);
-        let y01 = f32x4.add(f32x4.sub(s01, s02), f32x4.mul(f32x4.sub(s03, s04), c2));
-        let y02 = f32x4.add(f32x4.add(s01, s02), f32x4.mul(f32x4.add(s03, s04), c4));
-        let y03 = f32x4.add(f32x4.add(f32x4.sub(s01, s02), f32x4.mul(f32x4.sub(s03, s04), c8)), s05);
-        let y10 = f32x4.add(f32x4.add(f32x4.add(s11, s12), f32x4.add(s13, s14)), s10);
-        let y11 = f32x4.add(f32x4.sub(s11, s12), f32x4.mul(f32x4.sub(s13, s14), c2));
-        let y12 = f32x4.add(f32x4.add(s11, s12), f32x4.mul(f32x4.add(s13, s14), c4));
-        let y13 = f32x4.add(f32x4.add(f32x4.sub(s11, s12), f32x4.mul(f32x4.sub(s13, s14), c8)), s15);
-        let y20 = f32x4.add(f32x4.add(f32x4.add(s21, s22), f32x4.add(s23, s24)), s20);
-        let y21 = f32x4.add(f32x4.sub(s21, s22), f32x4.mul(f32x4.sub(s23, s24), c2));
-        let y22 = f32x4.add(f32x4.add(s21, s22), f32x4.mul(f32x4.add(s23, s24), c4));
-        let y23 = f32x4.add(f32x4.add(f32x4.sub(s21, s22), f32x4.mul(f32x4.sub(s23, s24), c8)), s25);
-        let y30 = f32x4.add(f32x4.add(f32x4.add(s31, s32), f32x4.add(s33, s34)), s30);
-        let y31 = f32x4.add(f32x4.sub(s31, s32), f32x4.mul(f32x4.sub(s33, s34), c2));
-        let y32 = f32x4.add(f32x4.add(s31, s32), f32x4.mul(f32x4.add(s33, s34), c4));
-        let y33 = f32x4.add(f32x4.add(f32x4.sub(s31, s32), f32x4.mul(f32x4.sub(s33, s34), c8)), s35);
-        if (bias != 0) {
-          const bb = v128.load(bias + kk);
-          y00 = f32x4.add(y00, bb);
-          y01 = f32x4.add(y01, bb);
-          y02 = f32x4.add(y02, bb);
-          y03 = f32x4.add(y03, bb);
-          y10 = f32x4.add(y10, bb);
-          y11 = f32x4.add(y11, bb);
-          y12 = f32x4.add(y12, bb);
-          y13 = f32x4.add(y13, bb);
-          y20 = f32x4.add(y20, bb);
-          y21 = f32x4.add(y21, bb);
-          y22 = f32x4.add(y22, bb);
-          y23 = f32x4.add(y23, bb);
-          y30 = f32x4.add(y30, bb);
-          y31 = f32x4.add(y31, bb);
-          y32 = f32x4.add(y32, bb);
-          y33 = f32x4.add(y33, bb);
-        }
-        if (relu != 0) {
-          y00 = f32x4.max(y00, zeros);
-          y01 = f32x4.max(y01, zeros);
-          y02 = f32x4.max(y02, zeros);
-          y03 = f32x4.max(y03, zeros);
-          y10 = f32x4.max(y10, zeros);
-          y11 = f32x4.max(y11, zeros);
-          y12 = f32x4.max(y12, zeros);
-          y13 = f32x4.max(y13, zeros);
-          y20 = f32x4.max(y20, zeros);
-          y21 = f32x4.max(y21, zeros);
-          y22 = f32x4.max(y22, zeros);
-          y23 = f32x4.max(y23, zeros);
-          y30 = f32x4.max(y30, zeros);
-          y31 = f32x4.max(y31, zeros);
-          y32 = f32x4.max(y32, zeros);
-          y33 = f32x4.max(y33, zeros);
-        }
+        const s05 = aT0(m05, m15, m25, m35, m45);
+        const s15 = aT1(m15, m25, m35, m45);
+        const s25 = aT2(m15, m25, m35, m45);
+        const s35 = aT3(m15, m25, m35, m45, m55);
+        let y00 = aT0(s00, s01, s02, s03, s04);
+        let y01 = aT1(s01, s02, s03, s04);
+        let y02 = aT2(s01, s02, s03, s04);
+        let y03 = aT3(s01, s02, s03, s04, s05);
+        let y10 = aT0(s10, s11, s12, s13, s14);
+        let y11 = aT1(s11, s12, s13, s14);
+        let y12 = aT2(s11, s12, s13, s14);
+        let y13 = aT3(s11, s12, s13, s14, s15);
+        let y20 = aT0(s20, s21, s22, s23, s24);
+        let y21 = aT1(s21, s22, s23, s24);
+        let y22 = aT2(s21, s22, s23, s24);
+        let y23 = aT3(s21, s22, s23, s24, s25);
+        let y30 = aT0(s30, s31, s32, s33, s34);
+        let y31 = aT1(s31, s32, s33, s34);
+        let y32 = aT2(s31, s32, s33, s34);
+        let y33 = aT3(s31, s32, s33, s34, s35);
         const q = base + kk;
-        if (whole) {
-          v128.store(q, y00);
-          v128.store(q + K, y01);
-          v128.store(q + 2 * K, y02);
-          v128.store(q + 3 * K, y03);
-          v128.store(q + row, y10);
-          v128.store(q + row + K, y11);
-          v128.store(q + row + 2 * K, y12);
-          v128.store(q + row + 3 * K, y13);
-          v128.store(q + 2 * row, y20);
-          v128.store(q + 2 * row + K, y21);
-          v128.store(q + 2 * row + 2 * K, y22);
-          v128.store(q + 2 * row + 3 * K, y23);
-          v128.store(q + 3 * row, y30);
-          v128.store(q + 3 * row + K, y31);
-          v128.store(q + 3 * row + 2 * K, y32);
-          v128.store(q + 3 * row + 3 * K, y33);
-        } else {
-          if (0 < rows && 0 < cols) v128.store(q, y00);
-          if (0 < rows && 1 < cols) v128.store(q + K, y01);
-          if (0 < rows && 2 < cols) v128.store(q + 2 * K, y02);
-          if (0 < rows && 3 < cols) v128.store(q + 3 * K, y03);
-          if (1 < rows && 0 < cols) v128.store(q + row, y10);
-          if (1 < rows && 1 < cols) v128.store(q + row + K, y11);
-          if (1 < rows && 2 < cols) v128.store(q + row + 2 * K, y12);
-          if (1 < rows && 3 < cols) v128.store(q + row + 3 * K, y13);
-          if (2 < rows && 0 < cols) v128.store(q + 2 * row, y20);
-          if (2 < rows && 1 < cols) v128.store(q + 2 * row + K, y21);
-          if (2 < rows && 2 < cols) v128.store(q + 2 * row + 2 * K, y22);
-          if (2 < rows && 3 < cols) v128.store(q + 2 * row + 3 * K, y23);
-          if (3 < rows && 0 < cols) v128.store(q + 3 * row, y30);
-          if (3 < rows && 1 < cols) v128.store(q + 3 * row + K, y31);
-          if (3 < rows && 2 < cols) v128.store(q + 3 * row + 2 * K, y32);
-          if (3 < rows && 3 < cols) v128.store(q + 3 * row + 3 * K, y33);
+        if (fused) {
+          const bb = bias != 0 ? v128.load(bias + kk) : minusZero;
+          y00 = biasRelu(y00, bb, floor);
+          y01 = biasRelu(y01, bb, floor);
+          y02 = biasRelu(y02, bb, floor);
+          y03 = biasRelu(y03, bb, floor);
+          y10 = biasRelu(y10, bb, floor);
+          y11 = biasRelu(y11, bb, floor);
+          y12 = biasRelu(y12, bb, floor);
+          y13 = biasRelu(y13, bb, floor);
+          y20 = biasRelu(y20, bb, floor);
+          y21 = biasRelu(y21, bb, floor);
+          y22 = biasRelu(y22, bb, floor);
+          y23 = biasRelu(y23, bb, floor);
+          y30 = biasRelu(y30, bb, floor);
+          y31 = biasRelu(y31, bb, floor);
+          y32 = biasRelu(y32, bb, floor);
+          y33 = biasRelu(y33, bb, floor);
         }
+        storeRow(q, K, cols, y00, y01, y02, y03);
+        if (1 < rows) storeRow(q + row, K, cols, y10, y11, y12, y13);
+        if (2 < rows) storeRow(q + 2 * row, K, cols, y20, y21, y22, y23);
+        if (3 < rows) storeRow(q + 3 * row, K, cols, y30, y31, y32, y33);
       }
       t++;
     }
