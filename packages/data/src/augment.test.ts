@@ -12,7 +12,7 @@ const maxReprojection = (s: HandSample) => {
   return m;
 };
 
-describe('augment', () => {
+describe('augment: geometry and colour', () => {
   it('moves uv, xyz and K consistently: xyz re-projects onto the new uv (camera roll)', () => {
     for (let seed = 0; seed < 20; seed++) {
       const s = renderSyntheticHand(seed, { size: 96 });
@@ -107,7 +107,9 @@ describe('augment', () => {
     for (const g of grey) expect(g).toBeCloseTo(0.5, 2);
     expect(M[0]).not.toBeCloseTo(1, 1);
   });
+});
 
+describe('augment: validation', () => {
   it('rejects bad options with named errors', () => {
     const s = renderSyntheticHand(1, { size: 32 });
     expect(() => augment(s, { seed: 0, outputSize: 4 })).toThrow(

@@ -234,7 +234,9 @@ describe('createEhpe structure', () => {
     expectClose(alone[2], full[4], { rtol: 0, atol: 1e-6 }, '2-hop attention');
     tf.dispose([x, nodes, tokens, ...full, ...alone]);
   });
+});
 
+describe('createEhpe configuration errors', () => {
   it('rejects bad configurations with named errors', () => {
     expect(() => createEhpe({ ...TINY, imageSize: 48 })).toThrow(
       "createEhpe: imageSize must be a multiple of the backbone's stride 32, but received 48.",

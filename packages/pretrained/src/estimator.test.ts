@@ -382,7 +382,7 @@ describe('estimateHands: scores, EHPE by hand, flipHorizontal', () => {
   });
 });
 
-describe('estimateHands: memory, errors, pixel data', () => {
+describe('estimateHands: memory, errors and image sizes', () => {
   it('leaks no tensors (int32 and float32 inputs, both models), and dispose() frees every tensor it loaded', async () => {
     const int = handImage(6, 80);
     const float = tf.cast(int, 'float32') as tf.Tensor3D;
@@ -480,7 +480,9 @@ describe('estimateHands: memory, errors, pixel data', () => {
       image.dispose();
     }
   });
+});
 
+describe('estimateHands: pixel data and config', () => {
   it('rejects pixel data that does not match its size, and objects that are not images, by name', async () => {
     const cases: [unknown, RegExp, typeof PhalanxConfigError | typeof PhalanxShapeError][] = [
       [

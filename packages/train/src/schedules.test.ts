@@ -111,107 +111,107 @@ describe('learning-rate schedules', () => {
       expect(f).toThrow(message);
     }
   });
+});
 
-  describe('finite rates over the whole run, or a named error at construction', () => {
-    it('exponentialLr: a growing rate needs `steps`, and must stay finite up to it', () => {
-      expect(() => exponentialLr({ initial: 1, gamma: 2 })).toThrow(
-        'exponentialLr: steps must be given when gamma > 1 (the rate grows without end), but received undefined.',
-      );
-      expect(() => exponentialLr({ initial: 1, gamma: 2, steps: 2000 })).toThrow(PhalanxConfigError);
-      expect(() => exponentialLr({ initial: 1, gamma: 2, steps: 2000 })).toThrow(
-        /exponentialLr: gamma must be a factor whose rate stays finite over the 2000 steps .* = Infinity\), but received 2\./,
-      );
-      expect(() => exponentialLr({ initial: 1, gamma: 1.5, every: 1e-320, steps: 1 })).toThrow(PhalanxConfigError);
-      const growing = exponentialLr({ initial: 1e-5, gamma: 10, every: 100, steps: 300 });
-      expect(growing(200)).toBeCloseTo(1e-3, 15);
-      expect(growing(300)).toBeCloseTo(1e-2, 15);
-      expect(growing(10_000)).toBe(growing(300)); // past `steps` the rate stays
-      // Decay: finite at every step, even when step / every overflows (1^∞ and 0 · ∞ were NaN).
-      expect(exponentialLr({ initial: 1, gamma: 1, every: 1e-320 })(1)).toBe(1);
-      expect(exponentialLr({ initial: 1, gamma: 0.5, every: 1e-320 })(1)).toBe(0);
-      expect(exponentialLr({ initial: 0, gamma: 2, every: 1e-320 })(1)).toBe(0);
-    });
+describe('learning-rate schedules: finite rates over the whole run, or a named error at construction', () => {
+  it('exponentialLr: a growing rate needs `steps`, and must stay finite up to it', () => {
+    expect(() => exponentialLr({ initial: 1, gamma: 2 })).toThrow(
+      'exponentialLr: steps must be given when gamma > 1 (the rate grows without end), but received undefined.',
+    );
+    expect(() => exponentialLr({ initial: 1, gamma: 2, steps: 2000 })).toThrow(PhalanxConfigError);
+    expect(() => exponentialLr({ initial: 1, gamma: 2, steps: 2000 })).toThrow(
+      /exponentialLr: gamma must be a factor whose rate stays finite over the 2000 steps .* = Infinity\), but received 2\./,
+    );
+    expect(() => exponentialLr({ initial: 1, gamma: 1.5, every: 1e-320, steps: 1 })).toThrow(PhalanxConfigError);
+    const growing = exponentialLr({ initial: 1e-5, gamma: 10, every: 100, steps: 300 });
+    expect(growing(200)).toBeCloseTo(1e-3, 15);
+    expect(growing(300)).toBeCloseTo(1e-2, 15);
+    expect(growing(10_000)).toBe(growing(300)); // past `steps` the rate stays
+    // Decay: finite at every step, even when step / every overflows (1^∞ and 0 · ∞ were NaN).
+    expect(exponentialLr({ initial: 1, gamma: 1, every: 1e-320 })(1)).toBe(1);
+    expect(exponentialLr({ initial: 1, gamma: 0.5, every: 1e-320 })(1)).toBe(0);
+    expect(exponentialLr({ initial: 0, gamma: 2, every: 1e-320 })(1)).toBe(0);
+  });
 
-    it('stepLr: a growing rate must stay finite (steps needed with every)', () => {
-      expect(() => stepLr({ initial: 1, gamma: 2, every: 1 })).toThrow('stepLr: steps must be given with every');
-      expect(() => stepLr({ initial: 1, gamma: 2, every: 1, steps: 2000 })).toThrow(
-        /stepLr: gamma must be a factor whose rate stays finite/,
-      );
-      expect(() => stepLr({ initial: 1e300, gamma: 1e10, milestones: [5] })).toThrow(PhalanxConfigError);
-      expect(stepLr({ initial: 1, gamma: 2, milestones: [5, 10] })(1e9)).toBe(4);
-      const growing = stepLr({ initial: 1, gamma: 2, every: 10, steps: 30 });
-      expect([0, 10, 30, 1e6].map(growing)).toEqual([1, 2, 8, 8]);
-    });
+  it('stepLr: a growing rate must stay finite (steps needed with every)', () => {
+    expect(() => stepLr({ initial: 1, gamma: 2, every: 1 })).toThrow('stepLr: steps must be given with every');
+    expect(() => stepLr({ initial: 1, gamma: 2, every: 1, steps: 2000 })).toThrow(
+      /stepLr: gamma must be a factor whose rate stays finite/,
+    );
+    expect(() => stepLr({ initial: 1e300, gamma: 1e10, milestones: [5] })).toThrow(PhalanxConfigError);
+    expect(stepLr({ initial: 1, gamma: 2, milestones: [5, 10] })(1e9)).toBe(4);
+    const growing = stepLr({ initial: 1, gamma: 2, every: 10, steps: 30 });
+    expect([0, 10, 30, 1e6].map(growing)).toEqual([1, 2, 8, 8]);
+  });
 
-    it('warmRestartsLr: growing cycles need `steps`, and every rate of the run must be finite', () => {
-      expect(() => warmRestartsLr({ every: 1, factor: 1e308, cycle: () => 1 })).toThrow(
-        'warmRestartsLr: steps must be given when factor > 1 (the rates grow without end), but received undefined.',
-      );
-      expect(() => warmRestartsLr({ every: 1, steps: 10, factor: 1e308, cycle: () => 1 })).toThrow(
-        /warmRestartsLr: factor must be a factor whose rates stay finite over the 10 steps \(factor\^8 · 1 = Infinity at step 8\), but received 1e\+308\./,
-      );
-      // factor^k finite, but times the cycle's peak it overflows — in the cut last cycle only.
-      const peaky = (n: number) => (n === 5 ? constantLr(1e300) : constantLr(1));
-      expect(() => warmRestartsLr({ every: 10, steps: 25, factor: 1e10, cycle: peaky })).toThrow(/factor\^2 · 1e\+300/);
-      expect(() => warmRestartsLr({ every: 10, steps: 25, factor: 2, cycle: () => () => Number.NaN })).toThrow(
-        'warmRestartsLr: cycle must be finite rates (step 0 of cycle 1), but received NaN.',
-      );
-      const growing = warmRestartsLr({ every: 10, steps: 25, factor: 2, cycle: () => 1e-3 });
-      expect([0, 10, 20, 25, 99].map(growing)).toEqual([1e-3, 2e-3, 4e-3, 4e-3, 4e-3]);
-    });
+  it('warmRestartsLr: growing cycles need `steps`, and every rate of the run must be finite', () => {
+    expect(() => warmRestartsLr({ every: 1, factor: 1e308, cycle: () => 1 })).toThrow(
+      'warmRestartsLr: steps must be given when factor > 1 (the rates grow without end), but received undefined.',
+    );
+    expect(() => warmRestartsLr({ every: 1, steps: 10, factor: 1e308, cycle: () => 1 })).toThrow(
+      /warmRestartsLr: factor must be a factor whose rates stay finite over the 10 steps \(factor\^8 · 1 = Infinity at step 8\), but received 1e\+308\./,
+    );
+    // factor^k finite, but times the cycle's peak it overflows — in the cut last cycle only.
+    const peaky = (n: number) => (n === 5 ? constantLr(1e300) : constantLr(1));
+    expect(() => warmRestartsLr({ every: 10, steps: 25, factor: 1e10, cycle: peaky })).toThrow(/factor\^2 · 1e\+300/);
+    expect(() => warmRestartsLr({ every: 10, steps: 25, factor: 2, cycle: () => () => Number.NaN })).toThrow(
+      'warmRestartsLr: cycle must be finite rates (step 0 of cycle 1), but received NaN.',
+    );
+    const growing = warmRestartsLr({ every: 10, steps: 25, factor: 2, cycle: () => 1e-3 });
+    expect([0, 10, 20, 25, 99].map(growing)).toEqual([1e-3, 2e-3, 4e-3, 4e-3, 4e-3]);
+  });
 
-    it('fuzz: every built-in schedule that constructs gives finite rates ≥ 0 on its run', () => {
-      const positive = fc.double({ min: Number.MIN_VALUE, max: Number.MAX_VALUE, noNaN: true });
-      const nonNegative = fc.oneof(fc.constant(0), positive);
-      const run = fc.option(fc.integer({ min: 1, max: 1e6 }), { nil: undefined });
-      const step = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
-      const built = (make: () => (t: number) => number) => {
-        try {
-          return make();
-        } catch (error) {
-          expect(error).toBeInstanceOf(PhalanxConfigError); // refusing is fine, only with a named error
-          return null;
-        }
-      };
-      const finite = (lr: ((t: number) => number) | null, steps: number[]) => {
-        for (const t of steps) if (lr) expect(Number.isFinite(lr(t)) && lr(t) >= 0, `lr(${t}) = ${lr(t)}`).toBe(true);
-      };
-      fc.assert(
-        fc.property(
-          nonNegative,
-          positive,
-          positive,
-          run,
-          fc.array(step, { maxLength: 5 }),
-          (initial, gamma, every, steps, ts) => {
-            finite(
-              built(() => exponentialLr({ initial, gamma, every, steps })),
-              [0, 1, steps ?? 1e6, ...ts],
-            );
-            const integerEvery = Math.max(1, Math.min(Math.round(every), 1e9));
-            finite(
-              built(() => stepLr({ initial, gamma, every: integerEvery, steps })),
-              [0, steps ?? 1e6, ...ts],
-            );
-          },
-        ),
-        { numRuns: 2000 },
-      );
-      fc.assert(
-        fc.property(
-          fc.integer({ min: 1, max: 50 }),
-          fc.integer({ min: 1, max: 200 }),
-          nonNegative,
-          positive,
-          fc.array(step, { maxLength: 5 }),
-          (every, steps, factor, initial, ts) => {
-            const cycle = (n: number) => cosineLr({ initial: Math.min(initial, Number.MAX_VALUE), steps: n });
-            const lr = built(() => warmRestartsLr({ every, steps, factor, cycle }));
-            finite(lr, [...Array.from({ length: steps + 1 }, (_, t) => t), ...ts]);
-          },
-        ),
-        { numRuns: 300 },
-      );
-    });
+  it('fuzz: every built-in schedule that constructs gives finite rates ≥ 0 on its run', () => {
+    const positive = fc.double({ min: Number.MIN_VALUE, max: Number.MAX_VALUE, noNaN: true });
+    const nonNegative = fc.oneof(fc.constant(0), positive);
+    const run = fc.option(fc.integer({ min: 1, max: 1e6 }), { nil: undefined });
+    const step = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+    const built = (make: () => (t: number) => number) => {
+      try {
+        return make();
+      } catch (error) {
+        expect(error).toBeInstanceOf(PhalanxConfigError); // refusing is fine, only with a named error
+        return null;
+      }
+    };
+    const finite = (lr: ((t: number) => number) | null, steps: number[]) => {
+      for (const t of steps) if (lr) expect(Number.isFinite(lr(t)) && lr(t) >= 0, `lr(${t}) = ${lr(t)}`).toBe(true);
+    };
+    fc.assert(
+      fc.property(
+        nonNegative,
+        positive,
+        positive,
+        run,
+        fc.array(step, { maxLength: 5 }),
+        (initial, gamma, every, steps, ts) => {
+          finite(
+            built(() => exponentialLr({ initial, gamma, every, steps })),
+            [0, 1, steps ?? 1e6, ...ts],
+          );
+          const integerEvery = Math.max(1, Math.min(Math.round(every), 1e9));
+          finite(
+            built(() => stepLr({ initial, gamma, every: integerEvery, steps })),
+            [0, steps ?? 1e6, ...ts],
+          );
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 200 }),
+        nonNegative,
+        positive,
+        fc.array(step, { maxLength: 5 }),
+        (every, steps, factor, initial, ts) => {
+          const cycle = (n: number) => cosineLr({ initial: Math.min(initial, Number.MAX_VALUE), steps: n });
+          const lr = built(() => warmRestartsLr({ every, steps, factor, cycle }));
+          finite(lr, [...Array.from({ length: steps + 1 }, (_, t) => t), ...ts]);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -34,7 +34,7 @@ async function cpuAndWasm(shapes: number[][], fn: (...xs: tf.Tensor[]) => tf.Ten
   return [out[0], out[1]];
 }
 
-describe('SIMD kernels on the wasm backend memory', () => {
+describe('SIMD kernels on the wasm backend memory: instances and products', () => {
   beforeAll(async () => {
     await useBackend(WASM);
   });
@@ -119,6 +119,13 @@ describe('SIMD kernels on the wasm backend memory', () => {
       expectClose(wasm, cpu, { rtol: 1e-5, atol: 1e-4 });
     }
   });
+});
+
+describe('SIMD kernels on the wasm backend memory: Transpose and Sum', () => {
+  beforeAll(async () => {
+    await useBackend(WASM);
+  });
+  afterEach(() => setSimdKernelsEnabled(true));
 
   it('collapses transposes to matrix or batched-matrix swaps', () => {
     expect(collapseTranspose([8192, 256], [1, 0])).toEqual({ shape: [8192, 256], perm: [1, 0] });

@@ -146,7 +146,7 @@ describe('renderSyntheticHand: images and labels', () => {
   });
 });
 
-describe('renderSyntheticHand: visibility, views and errors', () => {
+describe('renderSyntheticHand: visibility and views', () => {
   it('flags occlusion sanely: fists hide some fingertips in some views, open hands hide fewer joints', () => {
     let fistTipsHidden = 0;
     let fistTipsShown = 0;
@@ -247,7 +247,9 @@ describe('renderSyntheticHand: visibility, views and errors', () => {
     for (let j = 0; j < 20; j++) expect(vis[j]).toBe(2 * j <= 15 ? 1 : 0);
     expect(vis[20]).toBe(0);
   });
+});
 
+describe('renderSyntheticHand: errors', () => {
   it('rejects bad sizes with a named error', () => {
     expect(() => renderSyntheticHand(0, { size: 8 })).toThrow(
       'renderSyntheticHand: width must be an integer ≥ 16, but received 8.',

@@ -198,172 +198,178 @@ describe('MultiHeadAttention (backend independent)', () => {
 });
 
 forEachBackend(() => {
-  it('matches the golden cross-attention case (torch.nn.MultiheadAttention)', () => {
-    const g = golden('multi_head_attention.cross.json');
-    expectLayerMatchesGolden(multiHeadAttention(g.config as unknown as MultiHeadAttentionArgs), g);
-  });
+  describe('MultiHeadAttention: golden, naive loop, gradient and the functional core', () => {
+    it('matches the golden cross-attention case (torch.nn.MultiheadAttention)', () => {
+      const g = golden('multi_head_attention.cross.json');
+      expectLayerMatchesGolden(multiHeadAttention(g.config as unknown as MultiHeadAttentionArgs), g);
+    });
 
-  it('equals a naive per-head loop with separate key and value widths', () => {
-    const layer = multiHeadAttention({ numHeads: 3, units: 6, returnAttention: true });
-    tf.tidy(() => {
-      const q = rand([2, 3, 5], 1);
-      const k = rand([2, 4, 7], 2);
-      const v = rand([2, 4, 2], 3);
-      layer.apply([q, k, v]);
-      seedWeights(layer, 10);
-      const [out, attention] = layer.apply([q, k, v]) as tf.Tensor[];
-      const expected = naiveAttention(
-        q.arraySync() as number[][][],
-        k.arraySync() as number[][][],
-        v.arraySync() as number[][][],
-        layer.getWeights().map((w) => w.arraySync() as number[][]),
-        3,
-      );
-      expectClose(out, expected, { rtol: 1e-4, atol: 1e-5 }, 'output');
-      expect(attention.shape).toEqual([2, 3, 3, 4]);
-      expectClose(tf.sum(attention, -1), tf.ones([2, 3, 3]), { rtol: 0, atol: 1e-6 }, 'attention rows sum to 1');
+    it('equals a naive per-head loop with separate key and value widths', () => {
+      const layer = multiHeadAttention({ numHeads: 3, units: 6, returnAttention: true });
+      tf.tidy(() => {
+        const q = rand([2, 3, 5], 1);
+        const k = rand([2, 4, 7], 2);
+        const v = rand([2, 4, 2], 3);
+        layer.apply([q, k, v]);
+        seedWeights(layer, 10);
+        const [out, attention] = layer.apply([q, k, v]) as tf.Tensor[];
+        const expected = naiveAttention(
+          q.arraySync() as number[][][],
+          k.arraySync() as number[][][],
+          v.arraySync() as number[][][],
+          layer.getWeights().map((w) => w.arraySync() as number[][]),
+          3,
+        );
+        expectClose(out, expected, { rtol: 1e-4, atol: 1e-5 }, 'output');
+        expect(attention.shape).toEqual([2, 3, 3, 4]);
+        expectClose(tf.sum(attention, -1), tf.ones([2, 3, 3]), { rtol: 0, atol: 1e-6 }, 'attention rows sum to 1');
+      });
+    });
+
+    it('treats [query] as self-attention and [query, keyValue] as key = value', () => {
+      const layer = multiHeadAttention({ numHeads: 2, units: 4 });
+      tf.tidy(() => {
+        const q = rand([2, 3, 4], 5);
+        const kv = rand([2, 6, 4], 6);
+        layer.apply([q, kv]);
+        seedWeights(layer, 20);
+        expectClose(layer.apply(q) as tf.Tensor, layer.apply([q, q, q]) as tf.Tensor, { rtol: 0, atol: 0 }, 'self');
+        expectClose(
+          layer.apply([q]) as tf.Tensor,
+          layer.apply([q, q, q]) as tf.Tensor,
+          { rtol: 0, atol: 0 },
+          'list of one',
+        );
+        expectClose(
+          layer.apply([q, kv]) as tf.Tensor,
+          layer.apply([q, kv, kv]) as tf.Tensor,
+          { rtol: 0, atol: 0 },
+          'cross',
+        );
+      });
+    });
+
+    it('passes a numeric gradient check (inputs and all weights)', () => {
+      const up = rand([2, 3, 4], 40);
+      const f = (
+        q: tf.Tensor,
+        k: tf.Tensor,
+        v: tf.Tensor,
+        wq: tf.Tensor,
+        bq: tf.Tensor,
+        wk: tf.Tensor,
+        wv: tf.Tensor,
+        wo: tf.Tensor,
+        bo: tf.Tensor,
+      ) => {
+        const { output, attention } = multiHeadAttentionCore(
+          q,
+          k,
+          v,
+          { queryKernel: wq, queryBias: bq, keyKernel: wk, valueKernel: wv, outputKernel: wo, outputBias: bo },
+          { numHeads: 2 },
+        );
+        return tf.add(tf.sum(tf.mul(output, up)), tf.sum(tf.square(attention))) as tf.Scalar;
+      };
+      const xs = [
+        tf.mul(rand([2, 3, 5], 41), 2),
+        tf.mul(rand([2, 5, 3], 42), 2),
+        rand([2, 5, 6], 43),
+        rand([5, 4], 44),
+        rand([4], 45),
+        rand([3, 4], 46),
+        rand([6, 4], 47),
+        rand([4, 4], 48),
+        rand([4], 49),
+      ];
+      expectNumericGradient(f, xs, { epsilon: 1e-2, samples: 8 });
+      tf.dispose([up, ...xs]);
+    });
+
+    it('the functional core checks its options, batches and weights by name, as the layer does', () => {
+      const [q, kv] = [tf.zeros([2, 3, 5]), tf.zeros([2, 4, 6])];
+      const weights = {
+        queryKernel: tf.zeros([5, 4]),
+        keyKernel: tf.zeros([6, 4]),
+        valueKernel: tf.zeros([6, 4]),
+        outputKernel: tf.zeros([4, 4]),
+      };
+      const before = tf.memory().numTensors;
+      const call = (w: object, o: object, query = q, key = kv) =>
+        multiHeadAttentionCore(query, key, key, w as typeof weights, { numHeads: 2, ...o });
+      const refused: [() => unknown, RegExp][] = [
+        [() => call(weights, { attentionDropout: Number.NaN, training: true }), /attentionDropout must be/],
+        [() => call(weights, { attentionDropout: -0.5, training: true }), /attentionDropout must be/],
+        [() => call(weights, { attentionDropout: 1, training: true }), /attentionDropout must be/],
+        [() => call(weights, { training: 'yes' }), /training must be/],
+        [() => call(weights, { dropoutSeed: Number.NaN }), /dropoutSeed must be a finite number or a string/],
+        [() => call(weights, {}, q, tf.zeros([1, 4, 6])), /key must be \[B, T, C\] with B = 2 \(as query\)/],
+        [() => call({}, {}), /outputKernel must be a tensor of shape \[D, D\]/],
+        [() => call({ ...weights, outputKernel: tf.zeros([4]) }, {}), /outputKernel must be of shape \[D, D\]/],
+        [() => call({ ...weights, queryKernel: tf.zeros([3, 4]) }, {}), /queryKernel must be of shape \[5, 4\]/],
+        [() => call({ ...weights, valueBias: tf.zeros([3]) }, {}), /valueBias must be of shape \[4\]/],
+      ];
+      for (const [f, message] of refused) expect(f, String(message)).toThrow(message);
+      expect(tf.memory().numTensors).toBe(before + 4); // the four malformed tensors made above, nothing else
+      const { output } = call(weights, { attentionDropout: 0.5 });
+      expect(output.shape).toEqual([2, 3, 4]);
     });
   });
+});
 
-  it('treats [query] as self-attention and [query, keyValue] as key = value', () => {
-    const layer = multiHeadAttention({ numHeads: 2, units: 4 });
-    tf.tidy(() => {
-      const q = rand([2, 3, 4], 5);
-      const kv = rand([2, 6, 4], 6);
-      layer.apply([q, kv]);
-      seedWeights(layer, 20);
-      expectClose(layer.apply(q) as tf.Tensor, layer.apply([q, q, q]) as tf.Tensor, { rtol: 0, atol: 0 }, 'self');
-      expectClose(
-        layer.apply([q]) as tf.Tensor,
-        layer.apply([q, q, q]) as tf.Tensor,
-        { rtol: 0, atol: 0 },
-        'list of one',
-      );
-      expectClose(
-        layer.apply([q, kv]) as tf.Tensor,
-        layer.apply([q, kv, kv]) as tf.Tensor,
-        { rtol: 0, atol: 0 },
-        'cross',
+forEachBackend(() => {
+  describe('MultiHeadAttention: dropout, config round trip, save and leaks', () => {
+    it('attention dropout acts in training only', () => {
+      const layer = multiHeadAttention({ numHeads: 2, units: 4, attentionDropout: 0.5, returnAttention: true });
+      tf.tidy(() => {
+        const q = rand([2, 3, 4], 50);
+        const kv = rand([2, 6, 4], 51);
+        layer.apply([q, kv]);
+        seedWeights(layer, 52);
+        const [a] = layer.apply([q, kv]) as tf.Tensor[];
+        const [b] = layer.apply([q, kv], { training: false }) as tf.Tensor[];
+        expectClose(b, a, { rtol: 0, atol: 0 }, 'inference is deterministic');
+        const [c, attention] = layer.apply([q, kv], { training: true }) as tf.Tensor[];
+        expect(tf.max(tf.abs(tf.sub(c, a))).dataSync()[0]).toBeGreaterThan(1e-4);
+        expectClose(tf.sum(attention, -1), tf.ones([2, 2, 3]), { rtol: 0, atol: 1e-6 }, 'α before dropout');
+      });
+    });
+
+    it('survives a getConfig round trip', () => {
+      expectConfigRoundTrip(multiHeadAttention({ numHeads: 2, units: 8 }));
+      expectConfigRoundTrip(
+        multiHeadAttention({ numHeads: 4, units: 16, attentionDropout: 0.1, returnAttention: true, name: 'mha_x' }),
       );
     });
-  });
 
-  it('passes a numeric gradient check (inputs and all weights)', () => {
-    const up = rand([2, 3, 4], 40);
-    const f = (
-      q: tf.Tensor,
-      k: tf.Tensor,
-      v: tf.Tensor,
-      wq: tf.Tensor,
-      bq: tf.Tensor,
-      wk: tf.Tensor,
-      wv: tf.Tensor,
-      wo: tf.Tensor,
-      bo: tf.Tensor,
-    ) => {
-      const { output, attention } = multiHeadAttentionCore(
-        q,
-        k,
-        v,
-        { queryKernel: wq, queryBias: bq, keyKernel: wk, valueKernel: wv, outputKernel: wo, outputBias: bo },
-        { numHeads: 2 },
-      );
-      return tf.add(tf.sum(tf.mul(output, up)), tf.sum(tf.square(attention))) as tf.Scalar;
-    };
-    const xs = [
-      tf.mul(rand([2, 3, 5], 41), 2),
-      tf.mul(rand([2, 5, 3], 42), 2),
-      rand([2, 5, 6], 43),
-      rand([5, 4], 44),
-      rand([4], 45),
-      rand([3, 4], 46),
-      rand([6, 4], 47),
-      rand([4, 4], 48),
-      rand([4], 49),
-    ];
-    expectNumericGradient(f, xs, { epsilon: 1e-2, samples: 8 });
-    tf.dispose([up, ...xs]);
-  });
-
-  it('the functional core checks its options, batches and weights by name, as the layer does', () => {
-    const [q, kv] = [tf.zeros([2, 3, 5]), tf.zeros([2, 4, 6])];
-    const weights = {
-      queryKernel: tf.zeros([5, 4]),
-      keyKernel: tf.zeros([6, 4]),
-      valueKernel: tf.zeros([6, 4]),
-      outputKernel: tf.zeros([4, 4]),
-    };
-    const before = tf.memory().numTensors;
-    const call = (w: object, o: object, query = q, key = kv) =>
-      multiHeadAttentionCore(query, key, key, w as typeof weights, { numHeads: 2, ...o });
-    const refused: [() => unknown, RegExp][] = [
-      [() => call(weights, { attentionDropout: Number.NaN, training: true }), /attentionDropout must be/],
-      [() => call(weights, { attentionDropout: -0.5, training: true }), /attentionDropout must be/],
-      [() => call(weights, { attentionDropout: 1, training: true }), /attentionDropout must be/],
-      [() => call(weights, { training: 'yes' }), /training must be/],
-      [() => call(weights, { dropoutSeed: Number.NaN }), /dropoutSeed must be a finite number or a string/],
-      [() => call(weights, {}, q, tf.zeros([1, 4, 6])), /key must be \[B, T, C\] with B = 2 \(as query\)/],
-      [() => call({}, {}), /outputKernel must be a tensor of shape \[D, D\]/],
-      [() => call({ ...weights, outputKernel: tf.zeros([4]) }, {}), /outputKernel must be of shape \[D, D\]/],
-      [() => call({ ...weights, queryKernel: tf.zeros([3, 4]) }, {}), /queryKernel must be of shape \[5, 4\]/],
-      [() => call({ ...weights, valueBias: tf.zeros([3]) }, {}), /valueBias must be of shape \[4\]/],
-    ];
-    for (const [f, message] of refused) expect(f, String(message)).toThrow(message);
-    expect(tf.memory().numTensors).toBe(before + 4); // the four malformed tensors made above, nothing else
-    const { output } = call(weights, { attentionDropout: 0.5 });
-    expect(output.shape).toEqual([2, 3, 4]);
-  });
-
-  it('attention dropout acts in training only', () => {
-    const layer = multiHeadAttention({ numHeads: 2, units: 4, attentionDropout: 0.5, returnAttention: true });
-    tf.tidy(() => {
-      const q = rand([2, 3, 4], 50);
-      const kv = rand([2, 6, 4], 51);
-      layer.apply([q, kv]);
-      seedWeights(layer, 52);
-      const [a] = layer.apply([q, kv]) as tf.Tensor[];
-      const [b] = layer.apply([q, kv], { training: false }) as tf.Tensor[];
-      expectClose(b, a, { rtol: 0, atol: 0 }, 'inference is deterministic');
-      const [c, attention] = layer.apply([q, kv], { training: true }) as tf.Tensor[];
-      expect(tf.max(tf.abs(tf.sub(c, a))).dataSync()[0]).toBeGreaterThan(1e-4);
-      expectClose(tf.sum(attention, -1), tf.ones([2, 2, 3]), { rtol: 0, atol: 1e-6 }, 'α before dropout');
-    });
-  });
-
-  it('survives a getConfig round trip', () => {
-    expectConfigRoundTrip(multiHeadAttention({ numHeads: 2, units: 8 }));
-    expectConfigRoundTrip(
-      multiHeadAttention({ numHeads: 4, units: 16, attentionDropout: 0.1, returnAttention: true, name: 'mha_x' }),
-    );
-  });
-
-  it('saves to disk and reloads with identical outputs', async () => {
-    const cross = modelAround(multiHeadAttention({ numHeads: 2, units: 4, returnAttention: true }), [
-      [3, 5],
-      [6, 7],
-    ]);
-    const q = rand([2, 3, 5], 60);
-    const kv = rand([2, 6, 7], 61);
-    const loaded = await expectSaveLoadIdentical(cross, [q, kv]);
-    expect(loaded.layers[2]).toBeInstanceOf(MultiHeadAttention);
-    const self = modelAround(multiHeadAttention({ numHeads: 2, units: 4 }), [[3, 5]]);
-    await expectSaveLoadIdentical(self, [q]);
-    tf.dispose([q, kv]);
-  });
-
-  it('does not leak tensors in predict or training steps', async () => {
-    const q = rand([2, 3, 5], 70);
-    const k = rand([2, 6, 7], 71);
-    const v = rand([2, 6, 3], 72);
-    await expectNoLeakInPredictAndTrain(
-      modelAround(multiHeadAttention({ numHeads: 2, units: 4, attentionDropout: 0.2 }), [
+    it('saves to disk and reloads with identical outputs', async () => {
+      const cross = modelAround(multiHeadAttention({ numHeads: 2, units: 4, returnAttention: true }), [
         [3, 5],
         [6, 7],
-        [6, 3],
-      ]),
-      [q, k, v],
-    );
-    tf.dispose([q, k, v]);
+      ]);
+      const q = rand([2, 3, 5], 60);
+      const kv = rand([2, 6, 7], 61);
+      const loaded = await expectSaveLoadIdentical(cross, [q, kv]);
+      expect(loaded.layers[2]).toBeInstanceOf(MultiHeadAttention);
+      const self = modelAround(multiHeadAttention({ numHeads: 2, units: 4 }), [[3, 5]]);
+      await expectSaveLoadIdentical(self, [q]);
+      tf.dispose([q, kv]);
+    });
+
+    it('does not leak tensors in predict or training steps', async () => {
+      const q = rand([2, 3, 5], 70);
+      const k = rand([2, 6, 7], 71);
+      const v = rand([2, 6, 3], 72);
+      await expectNoLeakInPredictAndTrain(
+        modelAround(multiHeadAttention({ numHeads: 2, units: 4, attentionDropout: 0.2 }), [
+          [3, 5],
+          [6, 7],
+          [6, 3],
+        ]),
+        [q, k, v],
+      );
+      tf.dispose([q, k, v]);
+    });
   });
 });
 

@@ -129,7 +129,7 @@ function expectAttentionInNeighborhood(alpha: tf.Tensor, masks: number[][][] | n
   });
 }
 
-describe('DynamicEdgeGAT (backend independent)', () => {
+describe('DynamicEdgeGAT (backend independent): weights and defaults', () => {
   beforeAll(async () => {
     await useBackend('cpu');
   });
@@ -183,6 +183,12 @@ describe('DynamicEdgeGAT (backend independent)', () => {
       [3, 21, 4],
       [3, 2, 21, 21],
     ]);
+  });
+});
+
+describe('DynamicEdgeGAT (backend independent): validation', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
   });
 
   it('rejects bad configurations with named errors', () => {

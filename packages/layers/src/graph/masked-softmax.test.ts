@@ -164,7 +164,9 @@ forEachBackend(() => {
       tf.dispose([scores, mask, bad]);
     });
   });
+});
 
+forEachBackend(() => {
   describe('DynamicEdgeGAT on inputs of large magnitude', () => {
     const cases: [string, Partial<DynamicEdgeGATArgs>, number][] = [
       ['additive, 1 hop', { attention: 'additive' }, 1e10],

@@ -90,16 +90,24 @@ async function expectLoadError(dir: string, pattern: RegExp): Promise<void> {
   expect(tf.memory().numTensors).toBe(before);
 }
 
+/**
+ * A fresh root for a test's model folder (`root/model`), holding a valid weights file of the same model outside
+ * that folder (`root/secret.bin`), so that an escape would load.
+ */
+async function freshRoot(): Promise<string> {
+  const root = freshDir();
+  await smallModel().save(fileSystem(join(root, 'outside')));
+  copyFileSync(join(root, 'outside', 'weights.bin'), join(root, 'secret.bin'));
+  return root;
+}
+
 describe('fileSystem: manifest paths stay inside the model folder', () => {
   let root: string;
   beforeAll(async () => {
     await useBackend('cpu');
   });
   beforeEach(async () => {
-    // A model folder, and a valid weights file of the same model outside it (so an escape would load).
-    root = freshDir();
-    await smallModel().save(fileSystem(join(root, 'outside')));
-    copyFileSync(join(root, 'outside', 'weights.bin'), join(root, 'secret.bin'));
+    root = await freshRoot();
   });
 
   const escapes: [string, (dir: string) => string[], RegExp][] = [
@@ -168,6 +176,16 @@ describe('fileSystem: manifest paths stay inside the model folder', () => {
       loaded.dispose();
     }
     x.dispose();
+  });
+});
+
+describe('fileSystem: manifest contents and leftover files', () => {
+  let root: string;
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+  beforeEach(async () => {
+    root = await freshRoot();
   });
 
   it('rejects weights whose byte length differs from the manifest total', async () => {
