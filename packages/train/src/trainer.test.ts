@@ -134,6 +134,40 @@ describe('Trainer: trainingModel', () => {
   });
 });
 
+describe('Trainer: config checked at construction', () => {
+  it('refuses fields used only later (functions, lists, progress) by name, not as a TypeError in fit', () => {
+    const model = smallModel();
+    const cases: [Partial<TrainerConfig<Batch>>, string][] = [
+      [{ trainingModel: null as never }, "Trainer: trainingModel must be a tf.LayersModel built from the model's own"],
+      [{ inputs: 5 as never }, 'Trainer: inputs must be a function, but received 5.'],
+      [{ batchSize: 8 as never }, 'Trainer: batchSize must be a function, but received 8.'],
+      [{ disposeBatch: true as never }, 'Trainer: disposeBatch must be a function, but received true.'],
+      // One layer name instead of a list would be iterated letter by letter and freeze nothing.
+      [
+        { freeze: 'first' as never },
+        "Trainer: freeze must be a list of layer patterns (RegExps, layer names or predicates), but received 'first'.",
+      ],
+      [{ freeze: /first/ as never }, 'Trainer: freeze must be a list of layer patterns'],
+      [{ callbacks: {} as never }, 'Trainer: callbacks must be a list of TrainerCallbacks objects, but received {}.'],
+      [
+        { callbacks: [{}, null as never] },
+        'Trainer: callbacks[1] must be a TrainerCallbacks object, but received null.',
+      ],
+      [{ progress: 5 as never }, 'Trainer: progress must be false or a ProgressDisplayOptions object, but received 5.'],
+      [{ progress: true as never }, 'Trainer: progress must be false or a ProgressDisplayOptions object'],
+    ];
+    for (const [extra, message] of cases) {
+      const make = () => trainer(model, extra);
+      expect(make, message).toThrow(PhalanxConfigError);
+      expect(make).toThrow(message);
+    }
+    expect(model.getLayer('first').trainable).toBe(true);
+    const frozen = trainer(model, { freeze: ['first'], callbacks: [], progress: false, inputs: undefined });
+    expect(model.getLayer('first').trainable).toBe(false);
+    frozen.unfreeze('first');
+  });
+});
+
 describe('Trainer: parameter groups', () => {
   it('gives each group its own learning rate (SGD update size ∝ lr)', async () => {
     const model = smallModel();

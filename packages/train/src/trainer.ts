@@ -174,7 +174,7 @@ function defaultInputs(batch: unknown): tf.Tensor | tf.Tensor[] {
 function checkTrainingModel(model: tfl.LayersModel, trainingModel: tfl.LayersModel | undefined): tfl.LayersModel {
   if (trainingModel === undefined || trainingModel === model) return model;
   const mine = new Set(model.weights);
-  const weights = (trainingModel as { weights?: unknown }).weights;
+  const weights = (trainingModel as { weights?: unknown } | null)?.weights;
   const foreign = Array.isArray(weights) ? (weights as tfl.LayerVariable[]).filter((w) => !mine.has(w)) : [];
   if (!Array.isArray(weights) || foreign.length > 0) {
     throw new PhalanxConfigError(
@@ -185,6 +185,36 @@ function checkTrainingModel(model: tfl.LayersModel, trainingModel: tfl.LayersMod
     );
   }
   return trainingModel;
+}
+
+/**
+ * Named errors for the {@link TrainerConfig} fields that are used only later (in `fit` or a step) and would
+ * otherwise fail there as a `TypeError`, or — a `freeze` given as one string — be iterated character by
+ * character and freeze nothing: `inputs`, `batchSize` and `disposeBatch` must be functions, `freeze` and
+ * `callbacks` lists (of patterns; of objects), `progress` `false` or an options object. `null` counts as
+ * absent, like `undefined`.
+ */
+function checkDeferredConfig(config: TrainerConfig<unknown>): void {
+  for (const key of ['inputs', 'batchSize', 'disposeBatch'] as const) {
+    const value = config[key];
+    if (value != null && typeof value !== 'function') throw new PhalanxConfigError(NAME, key, 'a function', value);
+  }
+  if (config.freeze != null && !Array.isArray(config.freeze)) {
+    const expected = 'a list of layer patterns (RegExps, layer names or predicates)';
+    throw new PhalanxConfigError(NAME, 'freeze', expected, config.freeze);
+  }
+  const { callbacks, progress } = config;
+  if (callbacks != null && !Array.isArray(callbacks)) {
+    throw new PhalanxConfigError(NAME, 'callbacks', 'a list of TrainerCallbacks objects', callbacks);
+  }
+  (callbacks ?? []).forEach((callback: unknown, i) => {
+    if (callback === null || typeof callback !== 'object') {
+      throw new PhalanxConfigError(NAME, `callbacks[${i}]`, 'a TrainerCallbacks object', callback);
+    }
+  });
+  if (progress != null && progress !== false && (typeof progress !== 'object' || Array.isArray(progress))) {
+    throw new PhalanxConfigError(NAME, 'progress', 'false or a ProgressDisplayOptions object', progress);
+  }
 }
 
 /**
@@ -292,6 +322,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
       throw new PhalanxConfigError(NAME, 'model', 'a tf.LayersModel', config.model);
     }
     if (typeof config.loss !== 'function') throw new PhalanxConfigError(NAME, 'loss', 'a function', config.loss);
+    checkDeferredConfig(config as TrainerConfig<unknown>);
     this.model = config.model;
     this.trainingModel = checkTrainingModel(config.model, config.trainingModel);
     const inputs = config.inputs ?? (defaultInputs as (b: B) => tf.Tensor | tf.Tensor[]);
