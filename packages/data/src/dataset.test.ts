@@ -141,6 +141,52 @@ describe('batches', () => {
   });
 });
 
+describe('dataset entry points: arguments of the wrong type', () => {
+  it('refuse them by name at once, not as a TypeError (or silently) when the data is read', async () => {
+    const before = tf.memory().numTensors;
+    const cases: [() => unknown, string][] = [
+      [() => toBatch(null as never), 'toBatch: samples must be a non-empty list, but received null.'],
+      [() => toBatch({ length: 1 } as never), 'toBatch: samples must be a non-empty list, but received {"length":1}.'],
+      [
+        () => disposeBatch(null as never),
+        'disposeBatch: batch must be a HandBatch {images, uv, xyz, K, scale, visible}',
+      ],
+      [() => toTfDataset(null as never), 'toTfDataset: options must be an options object {seed, …} or {source, …}'],
+      [
+        () => toTfDataset({ seed: 1, batchSize: 8 } as never),
+        'toTfDataset: options.batchSize must be an option (one of source, transform, seed,',
+      ],
+      [
+        () => toTfDataset({ source: [] } as never),
+        'toTfDataset: source must be a function () → Iterable<HandSample>, but received [].',
+      ],
+      [
+        () => toTfDataset({ seed: 1, transform: 5 } as never),
+        'toTfDataset: transform must be a function (sample, index) → sample, but received 5.',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+    const batchCases: [unknown, string][] = [
+      [
+        { batchSize: 2, source: 5 },
+        'batches: source must be an iterable or async iterable of samples, but received 5.',
+      ],
+      [
+        { batchSize: 2, seed: 1, transform: 'flip' },
+        "batches: transform must be a function (sample, index) → sample, but received 'flip'.",
+      ],
+    ];
+    for (const [options, message] of batchCases) {
+      await expect(batches(options as Parameters<typeof batches>[0]).next()).rejects.toThrow(PhalanxConfigError);
+      await expect(batches(options as Parameters<typeof batches>[0]).next()).rejects.toThrow(message);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('toTfDataset', () => {
   it('feeds tf.data pipelines with repeatable epochs and no leaks', async () => {
     const ds = toTfDataset({ seed: 7, size: 32, count: 4 })

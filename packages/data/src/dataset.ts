@@ -65,8 +65,15 @@ export interface HandBatch {
   visible: tf.Tensor2D;
 }
 
-/** Disposes every tensor of a batch. */
+/**
+ * Disposes every tensor of a batch.
+ *
+ * Throws `PhalanxConfigError` for a `batch` that is not an object (`null`, a number).
+ */
 export function disposeBatch(batch: HandBatch): void {
+  if (batch === null || typeof batch !== 'object') {
+    throw new PhalanxConfigError('disposeBatch', 'batch', 'a HandBatch {images, uv, xyz, K, scale, visible}', batch);
+  }
   tf.dispose([batch.images, batch.uv, batch.xyz, batch.K, batch.scale, batch.visible]);
 }
 
@@ -75,7 +82,7 @@ export function disposeBatch(batch: HandBatch): void {
  *
  * **Shapes**: see `HandBatch`.
  *
- * Throws (as `packSamples`, before any tensor is made) `PhalanxConfigError` for an empty list or unequal
+ * Throws (as `packSamples`, before any tensor is made) `PhalanxConfigError` for an empty list or not a list, unequal
  * image sizes, and `PhalanxShapeError` naming the sample and field for a sample whose `image`, `uv`, `xyz`,
  * `K` or `visible` does not hold `W × H × 3`, 42, 63, 9 or 21 values.
  */
@@ -142,6 +149,7 @@ export async function* batches(options: BatchOptions): AsyncGenerator<HandBatch,
   checkKnownKeys('batches', 'options', options, BATCH_OPTION_KEYS);
   const { batchSize, source, transform, dropRemainder = false, ...synth } = options;
   checkInteger('batches', 'batchSize', batchSize, 1);
+  checkSourceAndTransform('batches', source, transform, 'iterable');
   let it: Iterable<HandSample> | AsyncIterable<HandSample>;
   if (source) it = source;
   else {
@@ -161,6 +169,37 @@ export async function* batches(options: BatchOptions): AsyncGenerator<HandBatch,
     }
   }
   if (buf.length > 0 && !dropRemainder) yield toBatch(buf);
+}
+
+/**
+ * Named errors for a `source` that is not what `component` iterates (`'iterable'`: an iterable or async
+ * iterable of samples; `'function'`: a function returning one) and a `transform` that is not a function.
+ */
+function checkSourceAndTransform(
+  component: string,
+  source: unknown,
+  transform: unknown,
+  kind: 'iterable' | 'function',
+): void {
+  if (source != null) {
+    const iterable =
+      typeof (source as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function' ||
+      typeof (source as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+    if (kind === 'iterable' ? !iterable : typeof source !== 'function') {
+      const expected =
+        kind === 'iterable' ? 'an iterable or async iterable of samples' : 'a function () → Iterable<HandSample>';
+      throw new PhalanxConfigError(component, 'source', expected, source, describeCompact);
+    }
+  }
+  if (transform != null && typeof transform !== 'function') {
+    throw new PhalanxConfigError(
+      component,
+      'transform',
+      'a function (sample, index) → sample',
+      transform,
+      describeCompact,
+    );
+  }
 }
 
 /** One sample as tensors, the element type of `toTfDataset`: `image [H, W, 3]` 0–1, `uv [21, 2]`, … */
@@ -187,9 +226,19 @@ export interface TfDatasetOptions extends Partial<SyntheticHandsOptions> {
   transform?: (sample: HandSample, index: number) => HandSample;
 }
 
+/** The keys of `TfDatasetOptions`: the dataset's own and `syntheticHands`'s. */
+const TF_DATASET_OPTION_KEYS = {
+  source: true,
+  transform: true,
+  ...SYNTHETIC_HANDS_OPTION_KEYS,
+} satisfies Record<keyof TfDatasetOptions, true>;
+
 /**
  * A `tf.data.Dataset` of single samples as tensors (`HandTensors`); chain `.map` and `.batch` for `model.fit`
  * (`@tensorflow/tfjs-data` is a peer dependency). Each pass over the dataset re-creates the same samples.
+ *
+ * Throws `PhalanxConfigError` at once for `options` that are not an object or have an unknown key, a `source`
+ * that is not a function, a `transform` that is not a function, and a missing `seed` without a `source`.
  *
  * @example
  * const ds = toTfDataset({ seed: 0, size: 128, count: 256 })
@@ -207,7 +256,12 @@ export interface TfDatasetOptions extends Partial<SyntheticHandsOptions> {
  * await model.fitDataset(ds, { epochs: 1 });
  */
 export function toTfDataset(options: TfDatasetOptions): tfd.Dataset<HandTensors> {
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError('toTfDataset', 'options', 'an options object {seed, …} or {source, …}', options);
+  }
+  checkKnownKeys('toTfDataset', 'options', options, TF_DATASET_OPTION_KEYS);
   const { source, transform, ...synth } = options;
+  checkSourceAndTransform('toTfDataset', source, transform, 'function');
   if (!source && synth.seed === undefined) {
     throw new PhalanxConfigError(
       'toTfDataset',
