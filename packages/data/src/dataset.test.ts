@@ -187,6 +187,39 @@ describe('dataset entry points: arguments of the wrong type', () => {
   });
 });
 
+describe('batches: a batch too large to allocate', () => {
+  it('is refused by name at once for synthetic samples, and when reached for a source, instead of rendering until memory runs out', async () => {
+    const start = performance.now();
+    const huge = batches({ seed: 1, size: 256, batchSize: 1e9 });
+    await expect(huge.next()).rejects.toThrow(PhalanxConfigError);
+    await expect(batches({ seed: 1, size: 256, batchSize: 1e9 }).next()).rejects.toThrow(
+      "batches: batchSize must be at most 10922 for 256×256 images (a batch's images are one float32 array of at most 2³¹ − 1 values), but received 1000000000.",
+    );
+    expect(performance.now() - start).toBeLessThan(5000);
+    // With a count, the batch holds at most count samples: a large batchSize is fine.
+    const few = await batches({ seed: 1, size: 16, batchSize: 1e9, count: 3 }).next();
+    expect(few.done).toBe(false);
+    if (!few.done) {
+      expect(few.value.images.shape).toEqual([3, 16, 16, 3]);
+      disposeBatch(few.value);
+    }
+    // A source: refused when the samples received reach the limit (one 4096 × 4096 sample, yielded again and again).
+    const [sample] = [...syntheticHands({ seed: 0, size: 16, count: 1 })];
+    const big = { ...sample, width: 4096, height: 4096, image: new Uint8Array(4096 * 4096 * 3) };
+    let yielded = 0;
+    function* forever(): Generator<HandSample> {
+      for (;;) {
+        yielded++;
+        yield big;
+      }
+    }
+    await expect(batches({ source: forever(), batchSize: 1000 }).next()).rejects.toThrow(
+      'batches: batchSize must be at most 42 for 4096×4096 images',
+    );
+    expect(yielded).toBe(43);
+  });
+});
+
 describe('toTfDataset', () => {
   it('feeds tf.data pipelines with repeatable epochs and no leaks', async () => {
     const ds = toTfDataset({ seed: 7, size: 32, count: 4 })

@@ -133,8 +133,30 @@ const BATCH_OPTION_KEYS = {
   ...SYNTHETIC_HANDS_OPTION_KEYS,
 } satisfies Record<keyof BatchOptions, true>;
 
+/** The most values one batch's images may hold: one float32 array, the largest length every engine allocates. */
+const MAX_BATCH_VALUES = 2 ** 31 - 1;
+
+/**
+ * A named error (naming `batchSize`) when `count` samples of the size of `sample` make images of more than
+ * 2³¹ − 1 float32 values: such a batch cannot be allocated, and without this check `batches` would render
+ * and hold samples until memory ran out before finding that out.
+ */
+function checkBatchFits(sample: HandSample, count: number, batchSize: number): void {
+  const { width, height } = (sample ?? {}) as Partial<HandSample>;
+  const perSample = (width ?? 0) * (height ?? 0) * 3;
+  if (!(perSample > 0) || count * perSample <= MAX_BATCH_VALUES) return; // a malformed sample: packSamples names it
+  const most = Math.max(1, Math.floor(MAX_BATCH_VALUES / perSample));
+  const expected = `at most ${most} for ${width}×${height} images (a batch's images are one float32 array of at most 2³¹ − 1 values)`;
+  throw new PhalanxConfigError('batches', 'batchSize', expected, batchSize);
+}
+
 /**
  * Yields `HandBatch`es for custom training loops. Each batch belongs to the caller, who disposes it.
+ *
+ * Throws (at the first `next()`) `PhalanxConfigError` for options that are not an object or have an unknown key,
+ * a `batchSize` that is not an integer ≥ 1, a `source` that is not iterable, a `transform` that is not a
+ * function, and a batch whose images would exceed 2³¹ − 1 float32 values — for synthetic samples as soon as the
+ * first is rendered (`min(batchSize, count)` of its size), for a `source` once the samples received reach it.
  *
  * @example
  * for await (const b of batches({ seed: 0, size: 128, count: 64, batchSize: 16 })) {
@@ -158,10 +180,14 @@ export async function* batches(options: BatchOptions): AsyncGenerator<HandBatch,
     }
     it = syntheticHands(synth as SyntheticHandsOptions);
   }
+  // The samples one batch will hold: known up front for synthetic samples, counted as they come otherwise.
+  const planned = source ? undefined : Math.min(batchSize, synth.count ?? Infinity);
   let buf: HandSample[] = [];
   let index = 0;
   for await (const s of it) {
-    buf.push(transform ? transform(s, index) : s);
+    const sample = transform ? transform(s, index) : s;
+    checkBatchFits(sample, planned ?? buf.length + 1, batchSize);
+    buf.push(sample);
     index++;
     if (buf.length === batchSize) {
       yield toBatch(buf);
