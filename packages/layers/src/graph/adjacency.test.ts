@@ -121,4 +121,28 @@ describe('validateAdjacency', () => {
   it('rejects out-of-range edges', () => {
     expect(() => adjacencyFromEdges(3, [[0, 3]])).toThrow(PhalanxConfigError);
   });
+
+  it('rejects a node count too large for its n × n arrays, and edges that are not pairs, at once by name', () => {
+    const start = performance.now();
+    const cases: [() => unknown, string][] = [
+      // Before: a 10⁶ × 10⁶ array of arrays, until the JavaScript heap ran out.
+      [
+        () => adjacencyFromEdges(1e6, []),
+        'adjacencyFromEdges: numNodes must be an integer in [1, 4096] (the result is an n × n array), but received 1000000.',
+      ],
+      [
+        () => adjacencyFromEdges(3, null as never),
+        'adjacencyFromEdges: edges must be a list of node index pairs [i, j], but received null.',
+      ],
+      [
+        () => adjacencyFromEdges(3, [5 as never]),
+        'adjacencyFromEdges: edges must be a list of node index pairs [i, j], but received [5].',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+    expect(performance.now() - start).toBeLessThan(1000);
+  });
 });
