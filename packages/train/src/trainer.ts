@@ -190,9 +190,10 @@ function checkTrainingModel(model: tfl.LayersModel, trainingModel: tfl.LayersMod
 /**
  * Named errors for the {@link TrainerConfig} fields that are used only later (in `fit` or a step) and would
  * otherwise fail there as a `TypeError`, or — a `freeze` given as one string — be iterated character by
- * character and freeze nothing: `inputs`, `batchSize` and `disposeBatch` must be functions, `freeze` and
- * `callbacks` lists (of patterns; of objects), `progress` `false` or an options object. `null` counts as
- * absent, like `undefined`.
+ * character and freeze nothing: `inputs`, `batchSize`, `disposeBatch` and `reduceGradients` must be
+ * functions, `freeze` and `callbacks` lists (of patterns; of objects), `progress` `false` or an options
+ * object. `null` counts as absent, like `undefined` (except for `reduceGradients`). Run before anything
+ * holds tensors or changes the model.
  */
 function checkDeferredConfig(config: TrainerConfig<unknown>): void {
   for (const key of ['inputs', 'batchSize', 'disposeBatch'] as const) {
@@ -202,6 +203,16 @@ function checkDeferredConfig(config: TrainerConfig<unknown>): void {
   if (config.freeze != null && !Array.isArray(config.freeze)) {
     const expected = 'a list of layer patterns (RegExps, layer names or predicates)';
     throw new PhalanxConfigError(NAME, 'freeze', expected, config.freeze);
+  }
+  // Checked before any layer is frozen, so that a bad pattern leaves the model as it was.
+  (config.freeze ?? []).forEach((pattern: unknown, i) => {
+    if (!(pattern instanceof RegExp) && typeof pattern !== 'string' && typeof pattern !== 'function') {
+      throw new PhalanxConfigError(NAME, `freeze[${i}]`, 'a RegExp, a layer name or a predicate', pattern);
+    }
+  });
+  if (config.reduceGradients !== undefined && typeof config.reduceGradients !== 'function') {
+    const expected = 'an async function (grads, context) → grads';
+    throw new PhalanxConfigError(NAME, 'reduceGradients', expected, config.reduceGradients);
   }
   const { callbacks, progress } = config;
   if (callbacks != null && !Array.isArray(callbacks)) {
@@ -336,11 +347,18 @@ export class Trainer<B = unknown> implements TrainerHandle {
     const clipNorm = config.clipNorm === undefined ? null : checkPositive(NAME, 'clipNorm', config.clipNorm);
     this.accumulateBatches = checkInteger(NAME, 'accumulateBatches', config.accumulateBatches ?? 1, 1);
     this.onNonFinite = checkOneOf(NAME, 'onNonFinite', config.onNonFinite ?? 'stop', ['stop', 'skip'] as const);
-    this.groups = buildParameterGroups(
-      NAME,
-      this.model.trainableWeights,
-      config.parameterGroups ?? [{ name: 'all', lr: 1e-3 }],
-    );
+    // The average and the optimizers hold tensors: the one made first is freed if the other fails.
+    this.ema = config.ema === undefined ? null : new ExponentialMovingAverage(this.model, config.ema);
+    try {
+      this.groups = buildParameterGroups(
+        NAME,
+        this.model.trainableWeights,
+        config.parameterGroups ?? [{ name: 'all', lr: 1e-3 }],
+      );
+    } catch (error) {
+      this.ema?.dispose();
+      throw error;
+    }
     this.stepModel = {
       component: NAME,
       trainingModel: this.trainingModel,
@@ -349,18 +367,9 @@ export class Trainer<B = unknown> implements TrainerHandle {
       groups: this.groups,
       clipNorm,
     };
-    this.ema = config.ema === undefined ? null : new ExponentialMovingAverage(this.model, config.ema);
     this.ownCallbacks = [this.annealing, this.ema].filter((c): c is NonNullable<typeof c> => c !== null);
     this.userCallbacks = config.callbacks ?? [];
     this.progressOptions = config.progress ?? {};
-    if (config.reduceGradients !== undefined && typeof config.reduceGradients !== 'function') {
-      throw new PhalanxConfigError(
-        NAME,
-        'reduceGradients',
-        'an async function (grads, context) → grads',
-        config.reduceGradients,
-      );
-    }
     this.reduceGradients = config.reduceGradients ?? null;
     for (const pattern of config.freeze ?? []) this.freeze(pattern);
   }
