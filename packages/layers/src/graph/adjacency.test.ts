@@ -77,6 +77,15 @@ describe('hopNeighborhood', () => {
     expect(hopNeighborhood(path, 2)[0]).toEqual([1, 1, 1, 0]);
   });
 
+  it('returns at once for any number of hops: beyond J − 1 nothing changes (1e9 hops hung)', () => {
+    const start = performance.now();
+    const all = hopNeighborhood(handAdjacency(), 1e9);
+    expect(performance.now() - start).toBeLessThan(1000);
+    expect(all).toEqual(hopNeighborhood(handAdjacency(), 20));
+    expect(all.flat().every((v) => v === 1)).toBe(true); // the skeleton is connected
+    expect(hopNeighborhood([[0]], 5)).toEqual([[1]]);
+  });
+
   it('rejects bad hops and bad adjacency', () => {
     expect(() => hopNeighborhood(handAdjacency(), 1.5)).toThrow(
       'hopNeighborhood: hops must be an integer ≥ 0, but received 1.5.',

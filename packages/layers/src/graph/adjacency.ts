@@ -133,7 +133,8 @@ export function hopNeighborhood(adjacency: readonly (readonly number[])[], hops:
   }
   const n = a.length;
   let reach = a.map((_, i) => a.map((__, j) => (i === j ? 1 : 0)));
-  for (let step = 0; step < hops; step++) {
+  // Every node reachable at all is reachable in n − 1 steps: more hops change nothing (and 1e9 of them hung).
+  for (let step = 0; step < Math.min(hops, n - 1); step++) {
     const next = reach.map((row) => row.slice());
     for (let i = 0; i < n; i++) {
       for (let m = 0; m < n; m++) {
