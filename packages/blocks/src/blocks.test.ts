@@ -94,6 +94,9 @@ describe('naming', () => {
     expect(splitTorchKey('b_up1.0.1.block.0.weight')).toEqual({ module: 'b_up1.0.1.block.0', param: 'weight' });
     expect(() => torchName('bad name')).toThrow(/torchName: name must be a valid layer name/);
     expect(() => splitTorchKey('weight')).toThrow(PhalanxConfigError);
+    expect(() => splitTorchKey(null as never)).toThrow(
+      "splitTorchKey: key must be a 'module.param' state_dict key, but received null.",
+    );
   });
 
   it('names the layers after the PyTorch modules', () => {
