@@ -177,6 +177,8 @@ describe('loadHandPoseEstimator / loadHandPoseModel options', () => {
         /^load\w+: options.URL must be an option \(one of url, handler, loadOptions\), but received 'x'\.$/,
       ],
       [{ backend: 'webgl' }, /options.backend must be an option/],
+      [{ loadOptions: null }, /options.loadOptions must be a tf.io.LoadOptions object, but received null/],
+      [{ loadOptions: 'no-cache' }, /options.loadOptions must be a tf.io.LoadOptions object/],
     ];
     for (const [options, message] of cases) {
       for (const load of [loadHandPoseEstimator, loadHandPoseModel]) {
