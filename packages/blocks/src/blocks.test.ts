@@ -14,7 +14,10 @@ import {
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { loadTorchStateDict, readSafetensors } from '@phalanx/layers';
 import {
+  addAll,
   basic2dBlock,
+  channelsOf,
+  concatChannels,
   downsampleConv2dR,
   hourglass,
   hourglassBackbone,
@@ -24,6 +27,7 @@ import {
   splitTorchKey,
   torchConv2d,
   torchConvTranspose2d,
+  resnetBackbone,
   torchName,
   upsample2dBlockR,
 } from './index';
@@ -94,6 +98,9 @@ describe('naming', () => {
     expect(splitTorchKey('b_up1.0.1.block.0.weight')).toEqual({ module: 'b_up1.0.1.block.0', param: 'weight' });
     expect(() => torchName('bad name')).toThrow(/torchName: name must be a valid layer name/);
     expect(() => splitTorchKey('weight')).toThrow(PhalanxConfigError);
+    expect(() => splitTorchKey(null as never)).toThrow(
+      "splitTorchKey: key must be a 'module.param' state_dict key, but received null.",
+    );
   });
 
   it('names the layers after the PyTorch modules', () => {
@@ -259,6 +266,46 @@ describe('errors', () => {
     );
     expect(() => nddrBlock([x], { name: 'n' })).toThrow(PhalanxShapeError);
     expect(() => res2dBlock(tfl.input({ shape: [4, 4] }), { outChannels: 2, name: 'r' })).toThrow(PhalanxShapeError);
+  });
+
+  it('names an input that is not a SymbolicTensor, options that are not an object and too few tensors to merge', () => {
+    const x = tfl.input({ shape: [8, 8, 4] });
+    const cases: [() => unknown, string, typeof PhalanxConfigError | typeof PhalanxShapeError][] = [
+      [
+        () => channelsOf(null as never),
+        'channelsOf: input must be a [B, H, W, C] SymbolicTensor (e.g. tfl.input({ shape })), but received null.',
+        PhalanxShapeError,
+      ],
+      [
+        () => resnetBackbone(null as never),
+        'input must be a [B, H, W, C] SymbolicTensor (e.g. tfl.input({ shape })), but received null.',
+        PhalanxShapeError,
+      ],
+      [
+        () => torchConv2d(x, null as never),
+        'torchConv2d: options must be an options object {filters, kernelSize, …, name}, but received null.',
+        PhalanxConfigError,
+      ],
+      [
+        () => torchConvTranspose2d(x, null as never),
+        'torchConvTranspose2d: options must be an options object',
+        PhalanxConfigError,
+      ],
+      [
+        () => addAll([], 'sum'),
+        "addAll: xs must be a list of at least 2 SymbolicTensors, but received '0 tensors'.",
+        PhalanxShapeError,
+      ],
+      [
+        () => concatChannels([x], 'cat'),
+        "concatChannels: xs must be a list of at least 2 SymbolicTensors, but received '1 tensors'.",
+        PhalanxShapeError,
+      ],
+    ];
+    for (const [f, message, type] of cases) {
+      expect(f, message).toThrow(type);
+      expect(f).toThrow(message);
+    }
   });
 
   it('strict import lists missing and unexpected keys; shapes are checked', () => {

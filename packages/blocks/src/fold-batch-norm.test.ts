@@ -392,6 +392,10 @@ describe('errors', () => {
     expect(() => foldBatchNorm(model, { standalone: 'fold' as never })).toThrow(
       /foldBatchNorm: options.standalone must be one of/,
     );
+    // A misspelt option was silently ignored (the batch norms kept).
+    expect(() => foldBatchNorm(model, { standAlone: 'affine' } as never)).toThrow(
+      "foldBatchNorm: options.standAlone must be an option (one of standalone), but received 'affine'.",
+    );
     model.dispose();
     expect(() => foldBatchNorm(model)).toThrow(/model must be a model that is not disposed/);
   });

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkOneOf, describe, PhalanxConfigError } from '@phalanx/errors';
+import { checkKnownKeys, checkOneOf, describe, PhalanxConfigError } from '@phalanx/errors';
 import { ChannelAffine } from '@phalanx/layers';
 
 const COMPONENT = 'foldBatchNorm';
@@ -124,6 +124,10 @@ export function foldBatchNorm(model: tfl.LayersModel, options: FoldBatchNormOpti
   if (options === null || typeof options !== 'object') {
     throw new PhalanxConfigError(COMPONENT, 'options', "an object {standalone?: 'keep' | 'affine'}", options);
   }
+  checkKnownKeys(COMPONENT, 'options', options, { standalone: true } satisfies Record<
+    keyof FoldBatchNormOptions,
+    true
+  >);
   const standalone = checkOneOf(COMPONENT, 'options.standalone', options.standalone ?? 'keep', ['keep', 'affine']);
   const { config, layers } = graphOf(model);
   const chains = findChains(config, layers);

@@ -43,6 +43,8 @@ export interface TorchKey {
  * splitTorchKey('backbone.r1.conv1.weight'); // { module: 'backbone.r1.conv1', param: 'weight' }
  */
 export function splitTorchKey(key: string): TorchKey {
+  if (typeof key !== 'string')
+    throw new PhalanxConfigError('splitTorchKey', 'key', "a 'module.param' state_dict key", key);
   const dot = key.lastIndexOf('.');
   if (dot <= 0 || dot === key.length - 1) {
     throw new PhalanxConfigError('splitTorchKey', 'key', "a 'module.param' state_dict key", key);

@@ -32,11 +32,35 @@ export function torchBiasInitializer(fanIn: number) {
 
 /** Channel count (last axis) of a `[B, H, W, C]` SymbolicTensor. */
 export function channelsOf(x: SymbolicTensor, component = 'channelsOf'): number {
+  if (!Array.isArray((x as { shape?: unknown } | null)?.shape)) {
+    const received = x === null || typeof x !== 'object' ? x : 'an object without a shape';
+    throw new PhalanxShapeError(
+      component,
+      'input',
+      'a [B, H, W, C] SymbolicTensor (e.g. tfl.input({ shape }))',
+      received,
+    );
+  }
   const c = x.shape[x.shape.length - 1];
   if (x.shape.length !== 4 || c == null) {
     throw new PhalanxShapeError(component, 'input', 'a [B, H, W, C] tensor with a known C', x.shape);
   }
   return c;
+}
+
+/** A named error unless `options` is an object (destructuring `null` is a `TypeError`). */
+function checkOptionsObject(component: string, options: unknown): void {
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError(component, 'options', 'an options object {filters, kernelSize, …, name}', options);
+  }
+}
+
+/** A named error unless `xs` is a list of at least two tensors (what `add` and `concatenate` need). */
+function checkTensorList(component: string, xs: unknown): void {
+  if (!Array.isArray(xs) || xs.length < 2) {
+    const received = Array.isArray(xs) ? `${xs.length} tensors` : xs;
+    throw new PhalanxShapeError(component, 'xs', 'a list of at least 2 SymbolicTensors', received);
+  }
 }
 
 /** Options of {@link torchConv2d}. */
@@ -69,6 +93,7 @@ export interface TorchConv2dOptions {
  */
 export function torchConv2d(x: SymbolicTensor, options: TorchConv2dOptions): SymbolicTensor {
   const component = 'torchConv2d';
+  checkOptionsObject(component, options);
   const { filters, kernelSize, stride = 1, padding = 0, useBias = true, name } = options;
   checkInteger(component, 'filters', filters, 1);
   checkInteger(component, 'kernelSize', kernelSize, 1);
@@ -134,6 +159,7 @@ export interface TorchConvTranspose2dOptions {
  */
 export function torchConvTranspose2d(x: SymbolicTensor, options: TorchConvTranspose2dOptions): SymbolicTensor {
   const component = 'torchConvTranspose2d';
+  checkOptionsObject(component, options);
   const { filters, kernelSize, stride, padding = 0, useBias = true, name } = options;
   checkInteger(component, 'filters', filters, 1);
   checkInteger(component, 'kernelSize', kernelSize, 1);
@@ -218,10 +244,12 @@ export function nearestUpsample(x: SymbolicTensor, factor: number, name: string)
 
 /** Element-wise sum of several tensors as a named `add` layer. */
 export function addAll(xs: SymbolicTensor[], name: string): SymbolicTensor {
+  checkTensorList('addAll', xs);
   return tfl.layers.add({ name }).apply(xs) as SymbolicTensor;
 }
 
 /** Channel concatenation (PyTorch `torch.cat(xs, 1)` on NCHW) as a named layer. */
 export function concatChannels(xs: SymbolicTensor[], name: string): SymbolicTensor {
+  checkTensorList('concatChannels', xs);
   return tfl.layers.concatenate({ axis: -1, name }).apply(xs) as SymbolicTensor;
 }

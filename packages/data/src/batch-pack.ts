@@ -40,7 +40,7 @@ export function packedBuffers(packed: PackedBatch): ArrayBuffer[] {
  * Packs samples of equal image size into float32 arrays (uint8 images divided by 255): `toBatch` without
  * the tensors.
  *
- * Throws, before allocating, `PhalanxConfigError` for an empty list or a sample whose image size differs
+ * Throws, before allocating, `PhalanxConfigError` for an empty list (or anything but a list) or a sample whose image size differs
  * from `samples[0]`'s, and `PhalanxShapeError` naming the sample and field (e.g. `samples[2].uv`) for a
  * sample whose arrays do not hold what `HandSample` promises (`checkHandSample`: image `W × H × 3`, `uv` 42,
  * `xyz` 63, `K` 9, `visible` 21 values).
@@ -50,7 +50,7 @@ export function packedBuffers(packed: PackedBatch): ArrayBuffer[] {
  * console.log(packed.batchSize, packed.height, packed.images.length); // 1 64 12288
  */
 export function packSamples(samples: readonly HandSample[]): PackedBatch {
-  const B = samples.length;
+  const B = Array.isArray(samples) ? samples.length : 0;
   if (B === 0) throw new PhalanxConfigError('toBatch', 'samples', 'a non-empty list', samples, describeCompact);
   samples.forEach((s, b) => {
     checkHandSample('toBatch', s, `samples[${b}]`);

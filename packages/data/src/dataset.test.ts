@@ -141,6 +141,85 @@ describe('batches', () => {
   });
 });
 
+describe('dataset entry points: arguments of the wrong type', () => {
+  it('refuse them by name at once, not as a TypeError (or silently) when the data is read', async () => {
+    const before = tf.memory().numTensors;
+    const cases: [() => unknown, string][] = [
+      [() => toBatch(null as never), 'toBatch: samples must be a non-empty list, but received null.'],
+      [() => toBatch({ length: 1 } as never), 'toBatch: samples must be a non-empty list, but received {"length":1}.'],
+      [
+        () => disposeBatch(null as never),
+        'disposeBatch: batch must be a HandBatch {images, uv, xyz, K, scale, visible}',
+      ],
+      [() => toTfDataset(null as never), 'toTfDataset: options must be an options object {seed, …} or {source, …}'],
+      [
+        () => toTfDataset({ seed: 1, batchSize: 8 } as never),
+        'toTfDataset: options.batchSize must be an option (one of source, transform, seed,',
+      ],
+      [
+        () => toTfDataset({ source: [] } as never),
+        'toTfDataset: source must be a function () → Iterable<HandSample>, but received [].',
+      ],
+      [
+        () => toTfDataset({ seed: 1, transform: 5 } as never),
+        'toTfDataset: transform must be a function (sample, index) → sample, but received 5.',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+    const batchCases: [unknown, string][] = [
+      [
+        { batchSize: 2, source: 5 },
+        'batches: source must be an iterable or async iterable of samples, but received 5.',
+      ],
+      [
+        { batchSize: 2, seed: 1, transform: 'flip' },
+        "batches: transform must be a function (sample, index) → sample, but received 'flip'.",
+      ],
+    ];
+    for (const [options, message] of batchCases) {
+      await expect(batches(options as Parameters<typeof batches>[0]).next()).rejects.toThrow(PhalanxConfigError);
+      await expect(batches(options as Parameters<typeof batches>[0]).next()).rejects.toThrow(message);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('batches: a batch too large to allocate', () => {
+  it('is refused by name at once for synthetic samples, and when reached for a source, instead of rendering until memory runs out', async () => {
+    const start = performance.now();
+    const huge = batches({ seed: 1, size: 256, batchSize: 1e9 });
+    await expect(huge.next()).rejects.toThrow(PhalanxConfigError);
+    await expect(batches({ seed: 1, size: 256, batchSize: 1e9 }).next()).rejects.toThrow(
+      "batches: batchSize must be at most 10922 for 256×256 images (a batch's images are one float32 array of at most 2³¹ − 1 values), but received 1000000000.",
+    );
+    expect(performance.now() - start).toBeLessThan(5000);
+    // With a count, the batch holds at most count samples: a large batchSize is fine.
+    const few = await batches({ seed: 1, size: 16, batchSize: 1e9, count: 3 }).next();
+    expect(few.done).toBe(false);
+    if (!few.done) {
+      expect(few.value.images.shape).toEqual([3, 16, 16, 3]);
+      disposeBatch(few.value);
+    }
+    // A source: refused when the samples received reach the limit (one 4096 × 4096 sample, yielded again and again).
+    const [sample] = [...syntheticHands({ seed: 0, size: 16, count: 1 })];
+    const big = { ...sample, width: 4096, height: 4096, image: new Uint8Array(4096 * 4096 * 3) };
+    let yielded = 0;
+    function* forever(): Generator<HandSample> {
+      for (;;) {
+        yielded++;
+        yield big;
+      }
+    }
+    await expect(batches({ source: forever(), batchSize: 1000 }).next()).rejects.toThrow(
+      'batches: batchSize must be at most 42 for 4096×4096 images',
+    );
+    expect(yielded).toBe(43);
+  });
+});
+
 describe('toTfDataset', () => {
   it('feeds tf.data pipelines with repeatable epochs and no leaks', async () => {
     const ds = toTfDataset({ seed: 7, size: 32, count: 4 })

@@ -65,8 +65,15 @@ export interface HandBatch {
   visible: tf.Tensor2D;
 }
 
-/** Disposes every tensor of a batch. */
+/**
+ * Disposes every tensor of a batch.
+ *
+ * Throws `PhalanxConfigError` for a `batch` that is not an object (`null`, a number).
+ */
 export function disposeBatch(batch: HandBatch): void {
+  if (batch === null || typeof batch !== 'object') {
+    throw new PhalanxConfigError('disposeBatch', 'batch', 'a HandBatch {images, uv, xyz, K, scale, visible}', batch);
+  }
   tf.dispose([batch.images, batch.uv, batch.xyz, batch.K, batch.scale, batch.visible]);
 }
 
@@ -75,7 +82,7 @@ export function disposeBatch(batch: HandBatch): void {
  *
  * **Shapes**: see `HandBatch`.
  *
- * Throws (as `packSamples`, before any tensor is made) `PhalanxConfigError` for an empty list or unequal
+ * Throws (as `packSamples`, before any tensor is made) `PhalanxConfigError` for an empty list or not a list, unequal
  * image sizes, and `PhalanxShapeError` naming the sample and field for a sample whose `image`, `uv`, `xyz`,
  * `K` or `visible` does not hold `W × H × 3`, 42, 63, 9 or 21 values.
  */
@@ -126,8 +133,30 @@ const BATCH_OPTION_KEYS = {
   ...SYNTHETIC_HANDS_OPTION_KEYS,
 } satisfies Record<keyof BatchOptions, true>;
 
+/** The most values one batch's images may hold: one float32 array, the largest length every engine allocates. */
+const MAX_BATCH_VALUES = 2 ** 31 - 1;
+
+/**
+ * A named error (naming `batchSize`) when `count` samples of the size of `sample` make images of more than
+ * 2³¹ − 1 float32 values: such a batch cannot be allocated, and without this check `batches` would render
+ * and hold samples until memory ran out before finding that out.
+ */
+function checkBatchFits(sample: HandSample, count: number, batchSize: number): void {
+  const { width, height } = (sample ?? {}) as Partial<HandSample>;
+  const perSample = (width ?? 0) * (height ?? 0) * 3;
+  if (!(perSample > 0) || count * perSample <= MAX_BATCH_VALUES) return; // a malformed sample: packSamples names it
+  const most = Math.max(1, Math.floor(MAX_BATCH_VALUES / perSample));
+  const expected = `at most ${most} for ${width}×${height} images (a batch's images are one float32 array of at most 2³¹ − 1 values)`;
+  throw new PhalanxConfigError('batches', 'batchSize', expected, batchSize);
+}
+
 /**
  * Yields `HandBatch`es for custom training loops. Each batch belongs to the caller, who disposes it.
+ *
+ * Throws (at the first `next()`) `PhalanxConfigError` for options that are not an object or have an unknown key,
+ * a `batchSize` that is not an integer ≥ 1, a `source` that is not iterable, a `transform` that is not a
+ * function, and a batch whose images would exceed 2³¹ − 1 float32 values — for synthetic samples as soon as the
+ * first is rendered (`min(batchSize, count)` of its size), for a `source` once the samples received reach it.
  *
  * @example
  * for await (const b of batches({ seed: 0, size: 128, count: 64, batchSize: 16 })) {
@@ -142,6 +171,7 @@ export async function* batches(options: BatchOptions): AsyncGenerator<HandBatch,
   checkKnownKeys('batches', 'options', options, BATCH_OPTION_KEYS);
   const { batchSize, source, transform, dropRemainder = false, ...synth } = options;
   checkInteger('batches', 'batchSize', batchSize, 1);
+  checkSourceAndTransform('batches', source, transform, 'iterable');
   let it: Iterable<HandSample> | AsyncIterable<HandSample>;
   if (source) it = source;
   else {
@@ -150,10 +180,14 @@ export async function* batches(options: BatchOptions): AsyncGenerator<HandBatch,
     }
     it = syntheticHands(synth as SyntheticHandsOptions);
   }
+  // The samples one batch will hold: known up front for synthetic samples, counted as they come otherwise.
+  const planned = source ? undefined : Math.min(batchSize, synth.count ?? Infinity);
   let buf: HandSample[] = [];
   let index = 0;
   for await (const s of it) {
-    buf.push(transform ? transform(s, index) : s);
+    const sample = transform ? transform(s, index) : s;
+    checkBatchFits(sample, planned ?? buf.length + 1, batchSize);
+    buf.push(sample);
     index++;
     if (buf.length === batchSize) {
       yield toBatch(buf);
@@ -161,6 +195,37 @@ export async function* batches(options: BatchOptions): AsyncGenerator<HandBatch,
     }
   }
   if (buf.length > 0 && !dropRemainder) yield toBatch(buf);
+}
+
+/**
+ * Named errors for a `source` that is not what `component` iterates (`'iterable'`: an iterable or async
+ * iterable of samples; `'function'`: a function returning one) and a `transform` that is not a function.
+ */
+function checkSourceAndTransform(
+  component: string,
+  source: unknown,
+  transform: unknown,
+  kind: 'iterable' | 'function',
+): void {
+  if (source != null) {
+    const iterable =
+      typeof (source as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function' ||
+      typeof (source as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+    if (kind === 'iterable' ? !iterable : typeof source !== 'function') {
+      const expected =
+        kind === 'iterable' ? 'an iterable or async iterable of samples' : 'a function () → Iterable<HandSample>';
+      throw new PhalanxConfigError(component, 'source', expected, source, describeCompact);
+    }
+  }
+  if (transform != null && typeof transform !== 'function') {
+    throw new PhalanxConfigError(
+      component,
+      'transform',
+      'a function (sample, index) → sample',
+      transform,
+      describeCompact,
+    );
+  }
 }
 
 /** One sample as tensors, the element type of `toTfDataset`: `image [H, W, 3]` 0–1, `uv [21, 2]`, … */
@@ -187,9 +252,19 @@ export interface TfDatasetOptions extends Partial<SyntheticHandsOptions> {
   transform?: (sample: HandSample, index: number) => HandSample;
 }
 
+/** The keys of `TfDatasetOptions`: the dataset's own and `syntheticHands`'s. */
+const TF_DATASET_OPTION_KEYS = {
+  source: true,
+  transform: true,
+  ...SYNTHETIC_HANDS_OPTION_KEYS,
+} satisfies Record<keyof TfDatasetOptions, true>;
+
 /**
  * A `tf.data.Dataset` of single samples as tensors (`HandTensors`); chain `.map` and `.batch` for `model.fit`
  * (`@tensorflow/tfjs-data` is a peer dependency). Each pass over the dataset re-creates the same samples.
+ *
+ * Throws `PhalanxConfigError` at once for `options` that are not an object or have an unknown key, a `source`
+ * that is not a function, a `transform` that is not a function, and a missing `seed` without a `source`.
  *
  * @example
  * const ds = toTfDataset({ seed: 0, size: 128, count: 256 })
@@ -207,7 +282,12 @@ export interface TfDatasetOptions extends Partial<SyntheticHandsOptions> {
  * await model.fitDataset(ds, { epochs: 1 });
  */
 export function toTfDataset(options: TfDatasetOptions): tfd.Dataset<HandTensors> {
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError('toTfDataset', 'options', 'an options object {seed, …} or {source, …}', options);
+  }
+  checkKnownKeys('toTfDataset', 'options', options, TF_DATASET_OPTION_KEYS);
   const { source, transform, ...synth } = options;
+  checkSourceAndTransform('toTfDataset', source, transform, 'function');
   if (!source && synth.seed === undefined) {
     throw new PhalanxConfigError(
       'toTfDataset',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NUM_JOINTS } from '@phalanx/skeleton';
-import { PhalanxShapeError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { contactSheet, drawSkeleton, FINGER_COLORS } from './draw';
 import type { RgbImage } from './types';
 
@@ -73,6 +73,36 @@ describe('drawSkeleton', () => {
     ];
     for (const [f, message] of cases) {
       expect(f, message).toThrow(PhalanxShapeError);
+      expect(f).toThrow(message);
+    }
+  });
+});
+
+describe('contactSheet', () => {
+  it('tiles images into a grid with gaps, float32 images scaled, rounded and clamped to 0–255', () => {
+    const float = { data: new Float32Array([0.5, 1.2, -0.1, 0.5, 1.2, -0.1]), width: 2, height: 1 };
+    const sheet = contactSheet([grey(2, 1), float], 2, 1);
+    expect([sheet.width, sheet.height]).toEqual([7, 3]);
+    expect(pixel(sheet, 1, 1)).toEqual([128, 128, 128]);
+    // 0.5 → 127.5 → 128; 1.2 → 306 clamps to 255 (it wrapped to 50); −0.1 clamps to 0 (it wrapped to 231).
+    expect(pixel(sheet, 4, 1)).toEqual([128, 255, 0]);
+    expect(pixel(sheet, 0, 0)).toEqual([24, 24, 24]);
+  });
+
+  it('refuses a list that is not one, and columns or gap that are not integers in range, by name', () => {
+    const tiles = [grey(4, 4), grey(4, 4)];
+    const cases: [() => unknown, string][] = [
+      [() => contactSheet(null as never), 'contactSheet: images must be a list of RGB images, but received null.'],
+      [() => contactSheet(tiles, 0), 'contactSheet: columns must be an integer ≥ 1, but received 0.'],
+      [() => contactSheet(tiles, Number.NaN), 'contactSheet: columns must be an integer ≥ 1, but received NaN.'],
+      [() => contactSheet(tiles, 1.5), 'contactSheet: columns must be an integer ≥ 1, but received 1.5.'],
+      [() => contactSheet(tiles, 2, -5), 'contactSheet: gap must be an integer ≥ 0, but received -5.'],
+      [() => contactSheet(tiles, 2, 1.5), 'contactSheet: gap must be an integer ≥ 0, but received 1.5.'],
+      [() => contactSheet(tiles, 1e9), 'contactSheet: sheet must be at most 2147483647 bytes'],
+      [() => contactSheet(tiles, 2, 1e9), 'contactSheet: sheet must be at most 2147483647 bytes'],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
       expect(f).toThrow(message);
     }
   });

@@ -2,7 +2,7 @@
  * Drawing helpers for looking at samples: a skeleton overlay and contact sheets (grids of images).
  */
 import { NUM_JOINTS, SKELETON_EDGES } from '@phalanx/skeleton';
-import { PhalanxShapeError } from '@phalanx/errors';
+import { checkInteger, describeCompact, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { checkRgbImage, type RgbImage } from './types';
 
 /** One colour per finger (thumb … pinky), 0–255. */
@@ -109,10 +109,32 @@ export function drawSkeleton(image: RgbImage, uv: ArrayLike<number>, visible?: A
   return { data: out, width: W, height: H };
 }
 
-/** Tiles equally sized images into a `columns`-wide grid with a `gap`-pixel dark border. */
+/** The most bytes a contact sheet may take (`width × height × 3`): the largest `Uint8Array` every engine makes. */
+const MAX_SHEET_BYTES = 2 ** 31 - 1;
+
+/**
+ * Tiles equally sized images into a `columns`-wide grid with a `gap`-pixel dark border, as uint8 (float32
+ * images, 0–1, are scaled to 0–255, rounded and clamped like {@link drawSkeleton}'s). An empty list gives a
+ * 0 × 0 image.
+ *
+ * Throws `PhalanxConfigError` for `images` that are not a list, a `columns` that is not an integer ≥ 1, a
+ * `gap` that is not an integer ≥ 0, and a sheet over 2³¹ − 1 bytes; `PhalanxShapeError` for an image that
+ * is not an RGB image or differs in size from `images[0]`.
+ *
+ * @example
+ * ```ts
+ * const tiles = [1, 2, 3].map((seed) => renderSyntheticHand(seed, { size: 64 }));
+ * const sheet = contactSheet(tiles.map((t) => ({ data: t.image, width: 64, height: 64 })), 2, 4); // 140 × 140
+ * ```
+ */
 export function contactSheet(images: readonly RgbImage[], columns = 4, gap = 4): RgbImage {
+  if (!Array.isArray(images)) {
+    throw new PhalanxConfigError('contactSheet', 'images', 'a list of RGB images', images, describeCompact);
+  }
+  checkInteger('contactSheet', 'columns', columns, 1);
+  checkInteger('contactSheet', 'gap', gap, 0);
   if (images.length === 0) return { data: new Uint8Array(0), width: 0, height: 0 };
-  const { width: w, height: h } = images[0];
+  const { width: w, height: h } = images[0] ?? {};
   images.forEach((img, k) => {
     checkRgbImage('contactSheet', img, `images[${k}]`);
     if (img.width !== w || img.height !== h) {
@@ -122,13 +144,20 @@ export function contactSheet(images: readonly RgbImage[], columns = 4, gap = 4):
   const rows = Math.ceil(images.length / columns);
   const W = columns * w + (columns + 1) * gap;
   const H = rows * h + (rows + 1) * gap;
+  if (W * H * 3 > MAX_SHEET_BYTES) {
+    const expected = `at most ${MAX_SHEET_BYTES} bytes (width × height × 3; fewer columns or a smaller gap)`;
+    throw new PhalanxConfigError('contactSheet', 'sheet', expected, `${W} × ${H} pixels`);
+  }
   const out = new Uint8Array(W * H * 3).fill(24);
   images.forEach((img, k) => {
     const ox = gap + (k % columns) * (w + gap);
     const oy = gap + Math.floor(k / columns) * (h + gap);
     const f = img.data instanceof Float32Array ? 255 : 1;
     for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w * 3; x++) out[3 * ((oy + y) * W + ox) + x] = img.data[y * w * 3 + x] * f;
+      for (let x = 0; x < w * 3; x++) {
+        const v = img.data[y * w * 3 + x] * f;
+        out[3 * ((oy + y) * W + ox) + x] = v > 0 ? Math.min(255, Math.round(v)) : 0;
+      }
     }
   });
   return { data: out, width: W, height: H };

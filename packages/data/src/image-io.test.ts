@@ -1,7 +1,7 @@
 import { deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
-import { PhalanxFileError, PhalanxShapeError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxFileError, PhalanxShapeError } from '@phalanx/errors';
 import { DEFAULT_MAX_PIXELS, decodeImage, encodeJpeg, encodePng, readImageHeader } from './image-io';
 
 /** A PNG chunk: length, type, data, CRC-32 of type + data (computed here, per the PNG specification). */
@@ -110,6 +110,25 @@ function readSofOffset(b: Uint8Array): number {
   for (let i = 2; i + 1 < b.length; i++) if (b[i] === 0xff && b[i + 1] >= 0xc0 && b[i + 1] <= 0xc2) return i;
   throw new Error('no SOF');
 }
+
+describe('decodeImage / readImageHeader: arguments of the wrong type', () => {
+  it('refuse bytes that are not a Uint8Array and options that are not an object, by name', async () => {
+    const cases: [unknown, string][] = [
+      [null, 'bytes must be a Uint8Array (or Buffer) of PNG or JPEG data, but received null.'],
+      ['x.png', "bytes must be a Uint8Array (or Buffer) of PNG or JPEG data, but received 'x.png'."],
+      [new ArrayBuffer(8), "bytes must be a Uint8Array (or Buffer) of PNG or JPEG data, but received 'ArrayBuffer'."],
+    ];
+    for (const [bytes, message] of cases) {
+      expect(() => readImageHeader(bytes as Uint8Array)).toThrow(PhalanxConfigError);
+      expect(() => readImageHeader(bytes as Uint8Array)).toThrow(`readImageHeader: ${message}`);
+      await expect(decodeImage(bytes as Uint8Array)).rejects.toThrow(PhalanxConfigError);
+      await expect(decodeImage(bytes as Uint8Array)).rejects.toThrow(`decodeImage: ${message}`);
+    }
+    await expect(decodeImage(new Uint8Array(8), 'a.png', null as never)).rejects.toThrow(
+      'decodeImage: options must be an object {maxPixels?}, but received null.',
+    );
+  });
+});
 
 describe('encodePng / encodeJpeg: the image must hold its pixels', () => {
   it('refuses data that is not width × height × 3 values and an empty image, by name', async () => {

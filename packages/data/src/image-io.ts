@@ -111,11 +111,19 @@ function jpegHeader(bytes: Uint8Array, view: DataView, name: string): ImageHeade
   throw new PhalanxFileError(name, 'JPEG header', 'has no frame header (SOF) before its data (malformed JPEG)');
 }
 
+/** A named error for `bytes` that are not a `Uint8Array` (a `Buffer` is one). */
+function checkBytes(component: string, bytes: unknown): void {
+  if (!(bytes instanceof Uint8Array)) {
+    const received = bytes === null || typeof bytes !== 'object' ? bytes : (bytes.constructor?.name ?? 'an object');
+    throw new PhalanxConfigError(component, 'bytes', 'a Uint8Array (or Buffer) of PNG or JPEG data', received);
+  }
+}
+
 /**
  * Reads the format, width and height of PNG or JPEG bytes from their header, without decoding pixels.
  *
  * @throws PhalanxFileError naming `name` for other signatures, a header without dimensions or one that
- * declares a zero width or height.
+ * declares a zero width or height; PhalanxConfigError for `bytes` that are not a `Uint8Array`.
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';
@@ -124,6 +132,7 @@ function jpegHeader(bytes: Uint8Array, view: DataView, name: string): ImageHeade
  * ```
  */
 export function readImageHeader(bytes: Uint8Array, name = 'image'): ImageHeader {
+  checkBytes('readImageHeader', bytes);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let header: ImageHeader;
   if (bytes.length > 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) header = pngHeader(bytes, view, name);
@@ -145,7 +154,8 @@ export function readImageHeader(bytes: Uint8Array, name = 'image'): ImageHeader 
  * stays within about 7 bytes per pixel (for an interlaced PNG, `pngjs` inflates without a cap: at most
  * deflate's 1032 : 1 ratio times the file size).
  *
- * @throws PhalanxFileError for an unknown signature, an image over the budget, or undecodable data.
+ * @throws PhalanxFileError for an unknown signature, an image over the budget, or undecodable data;
+ * PhalanxConfigError for `bytes` that are not a `Uint8Array` and `options` that are not an object.
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';
@@ -159,6 +169,10 @@ export async function decodeImage(
   name = 'image',
   options: DecodeImageOptions = {},
 ): Promise<RgbImage> {
+  checkBytes('decodeImage', bytes);
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError('decodeImage', 'options', 'an object {maxPixels?}', options, describeCompact);
+  }
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (typeof maxPixels !== 'number' || !(maxPixels >= 1)) {
     throw new PhalanxConfigError('decodeImage', 'maxPixels', 'a number ≥ 1', maxPixels, describeCompact);

@@ -247,6 +247,7 @@ export class Init21Layout extends tfl.layers.Layer {
   readonly lateralOffsets: [number, number, number, number, number];
 
   constructor(args: Init21LayoutArgs = {}) {
+    if (args === null || typeof args !== 'object') throw new PhalanxConfigError(COMPONENT, 'args', 'an object', args);
     super(args);
     this.tipWristJoints = checkJointList(COMPONENT, 'tipWristJoints', args.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS]);
     this.xyScale = checkFinite(COMPONENT, 'xyScale', args.xyScale ?? 1);

@@ -548,6 +548,12 @@ describe('Init21Layout', () => {
     expect(() => new Init21Layout({ fingerRatios: [0.1, 0.2] as never })).toThrow(
       'Init21Layout: fingerRatios must be a list of 3 numbers, but received [0.1, 0.2].',
     );
+    for (const args of [null, 5]) {
+      expect(() => new Init21Layout(args as never)).toThrow(PhalanxConfigError);
+      expect(() => new Init21Layout(args as never)).toThrow(
+        `Init21Layout: args must be an object, but received ${args}.`,
+      );
+    }
   });
 });
 

@@ -5,7 +5,14 @@
  * way back from 2.5D to millimetres for evaluation.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, checkInteger, checkPositive, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import {
+  checkFinite,
+  checkInteger,
+  checkKnownKeys,
+  checkPositive,
+  PhalanxConfigError,
+  PhalanxShapeError,
+} from '@phalanx/errors';
 import { gaussianHeatmaps, uvdToXyz } from '@phalanx/pose';
 import { TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
 import { checkJointList } from './init21';
@@ -32,7 +39,16 @@ export interface DepthBinning {
   rootJoint?: number;
 }
 
+/** The keys of {@link DepthBinning}: any other key of `depthToBins`'s options is a named error. */
+const DEPTH_BINNING_KEYS = { depthBins: true, depthRange: true, rootJoint: true } satisfies Record<
+  keyof DepthBinning,
+  true
+>;
+
 function resolveBinning(component: string, o: DepthBinning = {}) {
+  if (o === null || typeof o !== 'object') {
+    throw new PhalanxConfigError(component, 'options', 'an options object', o);
+  }
   return {
     depthBins: checkInteger(component, 'depthBins', o.depthBins ?? 8, 2),
     depthRange: checkPositive(component, 'depthRange', o.depthRange ?? 200),
@@ -59,12 +75,23 @@ function checkKeypoints(component: string, k: EhpeKeypoints): void {
  *
  * **Shapes**: `xyz [B, J, 3]` → `[B, J]` (bins, in `[0, D − 1]`).
  *
+ * Throws `PhalanxShapeError` for `xyz` that is not a `[B, J, 3]` tensor, and `PhalanxConfigError` for options
+ * that are not an object of {@link DepthBinning}'s keys or values, and a `rootJoint` ≥ J.
+ *
  * @example
  * const batch = { xyz: tf.tensor3d([Array.from({ length: 21 }, (_, j) => [0, 0, 500 + (j === 0 ? 0 : 10)])]) };
  * depthToBins(batch.xyz, { depthBins: 8, depthRange: 200 }); // the root at 3.5
  */
 export function depthToBins(xyz: tf.Tensor, options: DepthBinning = {}): tf.Tensor2D {
   const { depthBins, depthRange, rootJoint } = resolveBinning('depthToBins', options);
+  checkKnownKeys('depthToBins', 'options', options, DEPTH_BINNING_KEYS);
+  if (!(xyz instanceof tf.Tensor) || xyz.rank !== 3 || xyz.shape[2] !== 3) {
+    throw new PhalanxShapeError('depthToBins', 'xyz', 'a tensor [B, J, 3]', xyz instanceof tf.Tensor ? xyz.shape : xyz);
+  }
+  const joints = xyz.shape[1] as number;
+  if (rootJoint >= joints) {
+    throw new PhalanxConfigError('depthToBins', 'rootJoint', `a joint of xyz (an integer < ${joints})`, rootJoint);
+  }
   return tf.tidy(() => {
     const z = tf.squeeze(tf.slice(xyz, [0, 0, 2], [-1, -1, 1]), [2]);
     const root = tf.slice(z, [0, rootJoint], [-1, 1]);

@@ -138,6 +138,25 @@ forEachBackend(() => {
       expect(() => depthToBins(b.xyz, { depthBins: 1 })).toThrow(
         'depthToBins: depthBins must be an integer ≥ 2, but received 1.',
       );
+      // Arguments of the wrong kind: named errors, not a TypeError or tfjs' slice error; nothing leaks.
+      const before = tf.memory().numTensors;
+      const flat = tf.reshape(b.xyz, [-1, 3]);
+      const cases: [() => unknown, string][] = [
+        [() => depthToBins(b.xyz, null as never), 'depthToBins: options must be an options object, but received null.'],
+        [
+          () => depthToBins(b.xyz, { bins: 8 } as never),
+          'depthToBins: options.bins must be an option (one of depthBins, depthRange, rootJoint)',
+        ],
+        [() => depthToBins(flat), 'depthToBins: xyz must be a tensor [B, J, 3], but received [42, 3].'],
+        [() => depthToBins(null as never), 'depthToBins: xyz must be a tensor [B, J, 3], but received null.'],
+        [
+          () => depthToBins(b.xyz, { rootJoint: 21 }),
+          'depthToBins: rootJoint must be a joint of xyz (an integer < 21), but received 21.',
+        ],
+      ];
+      for (const [f, message] of cases) expect(f, message).toThrow(message);
+      flat.dispose();
+      expect(tf.memory().numTensors).toBe(before);
       tf.dispose([target, back, tw.heatmaps, tw.coords25d, twBack]);
       disposeBatch(b);
     });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectClose, useBackend } from '@phalanx/testing';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { computeHandCrop, cropAndResize, intrinsicsForCrop, lift3D, uvFromCrop, uvToCrop } from './index';
 
 beforeAll(() => useBackend('cpu'));
@@ -108,5 +109,83 @@ describe('2.5D → 3D', () => {
       'xyz',
     );
     tf.dispose([uv, depth, xyz]);
+  });
+});
+
+describe('computeHandCrop / cropAndResize: hostile input', () => {
+  const uv = Array.from({ length: 21 }, (_, j) => [140 + 3 * j, 150 + 2 * j]);
+  const crop = computeHandCrop(uv, null, { imageSize: 320 });
+
+  it('refuse non-finite joints, options and crops of the wrong type by name (no NaN crop, no TypeError)', () => {
+    const image = tf.zeros([8, 8, 3]) as tf.Tensor3D;
+    const hidden = new Array<number>(21).fill(1);
+    hidden[3] = 0;
+    const cases: [() => unknown, string][] = [
+      [
+        () =>
+          computeHandCrop(
+            uv.map((p, j) => (j === 3 ? [Number.NaN, 1] : p)),
+            null,
+            { imageSize: 320 },
+          ),
+        'computeHandCrop: uv must be finite coordinates',
+      ],
+      [
+        () =>
+          computeHandCrop(
+            uv.map((p, j) => (j === 3 ? [Infinity, 1] : p)),
+            null,
+            { imageSize: 320 },
+          ),
+        'computeHandCrop: uv must be finite coordinates',
+      ],
+      [
+        () =>
+          computeHandCrop(
+            uv.map((p, j) => (j === 12 ? [Number.NaN, 1] : p)),
+            hidden,
+            { imageSize: 320 },
+          ),
+        'computeHandCrop: uv must be finite coordinates',
+      ],
+      [
+        () => computeHandCrop(uv, null, null as never),
+        'computeHandCrop: options must be an object {imageSize, centerJoint?, inputSize?}, but received null.',
+      ],
+      [
+        () => computeHandCrop(uv, null, { imageSize: 320, size: 256 } as never),
+        'computeHandCrop: options.size must be an option (one of imageSize, centerJoint, inputSize)',
+      ],
+      [
+        () => cropAndResize(image, null as never),
+        'cropAndResize: crop must be a HandCrop {x1, y1, size, scale, inputSize}, but received null.',
+      ],
+      [
+        () => cropAndResize(image, { ...crop, x1: Number.NaN }),
+        'cropAndResize: crop.x1 must be a finite number, but received NaN.',
+      ],
+      [
+        () => cropAndResize(image, { ...crop, inputSize: 0 }),
+        'cropAndResize: crop.inputSize must be an integer ≥ 1, but received 0.',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      const before = tf.memory().numTensors;
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    expect(() => cropAndResize(null as never, crop)).toThrow(PhalanxShapeError);
+    expect(() => cropAndResize(null as never, crop)).toThrow(
+      'cropAndResize: image must be a [H, W, 3] tensor, but received null.',
+    );
+    // A NaN joint that is not used (invisible, not the centre) does not matter.
+    expect(
+      computeHandCrop(
+        uv.map((p, j) => (j === 3 ? [Number.NaN, 1] : p)),
+        hidden,
+        { imageSize: 320 },
+      ),
+    ).toEqual(computeHandCrop(uv, hidden, { imageSize: 320 }));
   });
 });

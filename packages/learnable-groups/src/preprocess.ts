@@ -5,7 +5,7 @@
  * exactly what the official `forward` receives.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkFinite, checkInteger, checkKnownKeys, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { uvdToXyz, type Intrinsics } from '@phalanx/pose';
 
 const COMPONENT = 'computeHandCrop';
@@ -19,6 +19,12 @@ export interface HandCropOptions {
   /** Side of the network input S. Default 256. */
   inputSize?: number;
 }
+
+/** The keys of {@link HandCropOptions}: any other key is a named error. */
+const CROP_OPTION_KEYS = { imageSize: true, centerJoint: true, inputSize: true } satisfies Record<
+  keyof HandCropOptions,
+  true
+>;
 
 /** A square crop of the full image and its mapping to the network input. */
 export interface HandCrop {
@@ -44,6 +50,10 @@ export interface HandCrop {
  *
  * **Shapes**: `uv [J, 2]` (x, y in full-image pixels), `visible [J]` (0/1) → a {@link HandCrop}.
  *
+ * Throws `PhalanxShapeError` for `uv` or `visible` of another shape, and `PhalanxConfigError` for `options`
+ * that are not an object of its keys, sizes that are not integers, and NaN or ±Infinity coordinates among
+ * the joints the crop is built from (the visible ones and `centerJoint`), which gave a NaN crop.
+ *
  * @example
  * const uv = Array.from({ length: 21 }, (_, j) => [140 + 3 * j, 150 + 2 * j]); // one hand, RHD order
  * const visible = new Array<number>(21).fill(1);
@@ -52,6 +62,10 @@ export interface HandCrop {
  * const input = cropAndResize(image, crop); // [256, 256, 3] in [0, 1]
  */
 export function computeHandCrop(uv: number[][], visible: ArrayLike<number> | null, options: HandCropOptions): HandCrop {
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError(COMPONENT, 'options', 'an object {imageSize, centerJoint?, inputSize?}', options);
+  }
+  checkKnownKeys(COMPONENT, 'options', options, CROP_OPTION_KEYS);
   const imageSize = checkInteger(COMPONENT, 'imageSize', options.imageSize, 1);
   const centerJoint = checkInteger(COMPONENT, 'centerJoint', options.centerJoint ?? 12, 0);
   const inputSize = checkInteger(COMPONENT, 'inputSize', options.inputSize ?? 256, 1);
@@ -69,6 +83,15 @@ export function computeHandCrop(uv: number[][], visible: ArrayLike<number> | nul
   // (y, x) pairs, as the release computes them.
   let points = uv.filter((_, j) => visible === null || visible[j] === 1).map(([x, y]) => [y, x]);
   if (points.length === 0) points = uv.map(([x, y]) => [y, x]);
+  // NaN would make the whole crop NaN, ±Infinity a crop that ignores the hand.
+  if (![...points, uv[centerJoint]].every((p) => p.every(Number.isFinite))) {
+    throw new PhalanxConfigError(
+      COMPONENT,
+      'uv',
+      'finite coordinates for the joints used (the visible ones and centerJoint)',
+      'NaN or ±Infinity',
+    );
+  }
   const lo = [0, 1].map((a) => Math.max(Math.min(...points.map((p) => p[a])), 0));
   const hi = [0, 1].map((a) => Math.min(Math.max(...points.map((p) => p[a])), imageSize));
   const center = [uv[centerJoint][1], uv[centerJoint][0]];
@@ -94,6 +117,9 @@ export function computeHandCrop(uv: number[][], visible: ArrayLike<number> | nul
  *
  * **Shapes**: `image [H, W, 3]` (0–255, any numeric dtype) → `[S, S, 3]` float32 in [0, 1].
  *
+ * Throws `PhalanxShapeError` for an `image` that is not a `[H, W, 3]` tensor, and `PhalanxConfigError` for a
+ * `crop` that is not an object of finite numbers with an integer `inputSize` ≥ 1, or that misses the image.
+ *
  * @example
  * const image = tf.randomUniform([320, 320, 3], 0, 255) as tf.Tensor3D;
  * const uv = Array.from({ length: 21 }, (_, j) => [140 + 3 * j, 150 + 2 * j]);
@@ -101,9 +127,17 @@ export function computeHandCrop(uv: number[][], visible: ArrayLike<number> | nul
  * const input = tf.expandDims(cropAndResize(image, crop)); // [1, 256, 256, 3] for model.predict
  */
 export function cropAndResize(image: tf.Tensor3D, crop: HandCrop, alreadyUnit = false): tf.Tensor3D {
-  if (image.rank !== 3 || image.shape[2] !== 3) {
-    throw new PhalanxShapeError('cropAndResize', 'image', 'a [H, W, 3] tensor', image.shape);
+  if (!(image instanceof tf.Tensor) || image.rank !== 3 || image.shape[2] !== 3) {
+    const received = image instanceof tf.Tensor ? image.shape : image === null ? null : typeof image;
+    throw new PhalanxShapeError('cropAndResize', 'image', 'a [H, W, 3] tensor', received);
   }
+  if (crop === null || typeof crop !== 'object') {
+    throw new PhalanxConfigError('cropAndResize', 'crop', 'a HandCrop {x1, y1, size, scale, inputSize}', crop);
+  }
+  checkFinite('cropAndResize', 'crop.x1', crop.x1);
+  checkFinite('cropAndResize', 'crop.y1', crop.y1);
+  checkFinite('cropAndResize', 'crop.size', crop.size);
+  checkInteger('cropAndResize', 'crop.inputSize', crop.inputSize, 1);
   const [h, w] = image.shape;
   return tf.tidy(() => {
     // numpy slicing semantics: clamp the window to the image.

@@ -96,6 +96,29 @@ forEachBackend(() => {
       }
     });
 
+    it('a misspelt option is refused by name instead of falling back to its default', () => {
+      const cases: [() => unknown, string][] = [
+        [
+          () => xyzL1Loss(target, prediction, { zweight: 0.5 } as never),
+          'xyzL1Loss: options.zweight must be an option (one of zWeight), but received 0.5.',
+        ],
+        [
+          () => xyzL1LossFn({ weight: 2 } as never),
+          'xyzL1LossFn: options.weight must be an option (one of zWeight), but received 2.',
+        ],
+        [
+          () => edgeStabilityLoss(attention, adjacency, { reduce: 'sum' } as never),
+          "edgeStabilityLoss: options.reduce must be an option (one of reduction), but received 'sum'.",
+        ],
+      ];
+      const before = tf.memory().numTensors;
+      for (const [f, message] of cases) {
+        expect(f, message).toThrow(PhalanxConfigError);
+        expect(f).toThrow(message);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    });
+
     it(`zWeight: ${HOSTILE.length} hostile values × 2 functions are refused by name or give a finite loss`, () => {
       let accepted = 0;
       for (const zWeight of HOSTILE) {

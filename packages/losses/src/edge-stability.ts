@@ -102,7 +102,8 @@ export function edgeStabilityLoss(
   adjacency: Adjacency,
   options: EdgeStabilityLossOptions = {},
 ): tf.Scalar {
-  const reduction = checkOptions(NAME, options).reduction ?? EDGE_STABILITY_LOSS_DEFAULTS.reduction;
+  const reduction =
+    checkOptions(NAME, options, { reduction: true }).reduction ?? EDGE_STABILITY_LOSS_DEFAULTS.reduction;
   if (reduction !== 'mean' && reduction !== 'sum') {
     throw new PhalanxConfigError(NAME, 'reduction', "one of 'mean', 'sum'", reduction);
   }

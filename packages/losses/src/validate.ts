@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkKnownKeys, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 
 /** Throws unless `x` is a tfjs tensor (a plain array or `undefined` gives a named error, not a crash). */
 export function checkTensor(component: string, argument: string, x: unknown): tf.Tensor {
@@ -32,12 +32,18 @@ export function checkPoints3(component: string, target: unknown, prediction: unk
 
 /**
  * Returns `options` if it is an options object (`undefined` counts as `{}`); throws a `PhalanxConfigError`
- * naming `component` for `null`, arrays and primitives, where reading a field would throw a `TypeError`.
+ * naming `component` for `null`, arrays and primitives, where reading a field would throw a `TypeError`,
+ * and for a key that is not among `known` (a misspelt option would otherwise fall back to its default).
  */
-export function checkOptions<T extends object>(component: string, options: T | undefined): Partial<T> {
+export function checkOptions<T extends object>(
+  component: string,
+  options: T | undefined,
+  known: Readonly<Record<keyof T, true>>,
+): Partial<T> {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new PhalanxConfigError(component, 'options', 'an object', options);
   }
+  checkKnownKeys(component, 'options', options, known);
   return options;
 }

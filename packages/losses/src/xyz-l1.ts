@@ -19,7 +19,7 @@ export interface XyzL1LossOptions {
 
 /** The checked λ of `options`: a named error for a non-object, a negative, non-finite or float32-overflowing λ. */
 function zWeightOf(component: string, options: XyzL1LossOptions): number {
-  const zWeight = checkOptions(component, options).zWeight ?? XYZ_L1_LOSS_DEFAULTS.zWeight;
+  const zWeight = checkOptions(component, options, { zWeight: true }).zWeight ?? XYZ_L1_LOSS_DEFAULTS.zWeight;
   if (typeof zWeight !== 'number' || !Number.isFinite(zWeight) || zWeight < 0) {
     throw new PhalanxConfigError(component, 'zWeight', 'a finite number ≥ 0', zWeight);
   }

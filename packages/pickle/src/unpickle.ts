@@ -2,6 +2,7 @@
  * The unpickler's public entry points: the five-line loop over the dispatch table, and the checks made once
  * the pickle has stopped.
  */
+import { checkInteger, checkKnownKeys, PhalanxConfigError } from '@phalanx/errors';
 import { builtinGlobals } from './builtins';
 import { hasCycle } from './cycles';
 import { DISPATCH } from './dispatch';
@@ -33,6 +34,52 @@ export interface UnpickleResult {
 
 const BUILT_IN_GLOBALS: PickleGlobals = new Map([...builtinGlobals, ...numpyGlobals]);
 
+/** The keys of {@link UnpickleOptions}: any other key is a named error. */
+const OPTION_KEYS = { file: true, globals: true, persistentLoad: true } satisfies Record<keyof UnpickleOptions, true>;
+
+/**
+ * Named errors (`PhalanxConfigError` naming `component`) for arguments the machine cannot use: `bytes` that
+ * are not a `Uint8Array`, an `offset` that is not an integer ≥ 0, and `options` that are not an object, have
+ * a key that is not an option, a `file` that is not a string, `globals` that are not a `Map` or a
+ * `persistentLoad` that is not a function.
+ */
+function checkArguments(component: string, bytes: unknown, offset: unknown, options: unknown): void {
+  if (!(bytes instanceof Uint8Array)) {
+    const received = bytes === null || typeof bytes !== 'object' ? bytes : (bytes.constructor?.name ?? 'an object');
+    throw new PhalanxConfigError(component, 'bytes', 'a Uint8Array (or Buffer)', received);
+  }
+  checkInteger(component, 'offset', offset, 0);
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new PhalanxConfigError(
+      component,
+      'options',
+      'a file name or an object {file?, globals?, persistentLoad?}',
+      options,
+    );
+  }
+  checkKnownKeys(component, 'options', options, OPTION_KEYS);
+  const { file, globals, persistentLoad } = options as Record<string, unknown>;
+  if (file !== undefined && typeof file !== 'string') {
+    throw new PhalanxConfigError(component, 'options.file', 'a string', file);
+  }
+  if (globals !== undefined && !(globals instanceof Map)) {
+    throw new PhalanxConfigError(
+      component,
+      'options.globals',
+      "a Map of 'module.qualname' → PickleClass | null",
+      globals,
+    );
+  }
+  if (persistentLoad !== undefined && typeof persistentLoad !== 'function') {
+    throw new PhalanxConfigError(
+      component,
+      'options.persistentLoad',
+      'a function (pid, context) → value',
+      persistentLoad,
+    );
+  }
+}
+
 /**
  * Decodes the pickle that starts at byte `offset` of `bytes` (files such as PyTorch's legacy format hold
  * several pickles back to back).
@@ -42,7 +89,8 @@ const BUILT_IN_GLOBALS: PickleGlobals = new Map([...builtinGlobals, ...numpyGlob
  * result can be walked without a visited set.
  *
  * @throws PhalanxFileError naming `file`, the opcode and its byte offset, for any malformed, truncated or
- *   refused input.
+ *   refused input; PhalanxConfigError for `bytes` that are not a `Uint8Array`, an `offset` that is not an
+ *   integer ≥ 0, and options that are not an object of the {@link UnpickleOptions} keys and types.
  * @example
  * ```ts
  * // Two protocol-2 pickles back to back: the integers 1 and 2 (PROTO 2, BININT1 n, STOP).
@@ -52,6 +100,12 @@ const BUILT_IN_GLOBALS: PickleGlobals = new Map([...builtinGlobals, ...numpyGlob
  * ```
  */
 export function unpickleAt(bytes: Uint8Array, offset: number, options: UnpickleOptions = {}): UnpickleResult {
+  checkArguments('unpickleAt', bytes, offset, options);
+  return run(bytes, offset, options);
+}
+
+/** {@link unpickleAt} once its arguments are checked. */
+function run(bytes: Uint8Array, offset: number, options: UnpickleOptions): UnpickleResult {
   const extra = options.globals ?? new Map();
   const m = new PickleMachine(bytes, {
     file: options.file ?? 'pickle',
@@ -75,7 +129,8 @@ export function unpickleAt(bytes: Uint8Array, offset: number, options: UnpickleO
  * Decodes pickle bytes (protocols 0–5) into plain JavaScript values (see {@link PyValue}).
  *
  * @param fileOrOptions - the file name for error messages, or {@link UnpickleOptions}.
- * @throws PhalanxFileError naming the file, the opcode and its byte offset.
+ * @throws PhalanxFileError naming the file, the opcode and its byte offset; PhalanxConfigError for arguments
+ *   of the wrong type (as {@link unpickleAt}).
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';
@@ -85,5 +140,6 @@ export function unpickleAt(bytes: Uint8Array, offset: number, options: UnpickleO
  */
 export function unpickle(bytes: Uint8Array, fileOrOptions: string | UnpickleOptions = {}): PyValue {
   const options = typeof fileOrOptions === 'string' ? { file: fileOrOptions } : fileOrOptions;
-  return unpickleAt(bytes, 0, options).value;
+  checkArguments('unpickle', bytes, 0, options);
+  return run(bytes, 0, options).value;
 }

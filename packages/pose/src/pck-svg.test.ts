@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KeypointEvaluator } from './evaluator';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { escapeXml, niceTicks, pckCurveToSvg } from './pck-svg';
 import { rng } from '../test/hands';
 
@@ -97,6 +98,19 @@ describe('pckCurveToSvg', () => {
     expect(niceTicks(0, 50)).toEqual([0, 10, 20, 30, 40, 50]);
     expect(niceTicks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(niceTicks(0, 0.05)).toEqual([0, 0.01, 0.02, 0.03, 0.04, 0.05]);
+    expect(niceTicks(2, 2)).toEqual([2]);
+    // A huge target built an array until V8 aborted the process; NaN ends gave [NaN].
+    const cases: [() => unknown, string][] = [
+      [() => niceTicks(0, 1e300, 1e9), 'niceTicks: target must be an integer in [1, 1000], but received 1000000000.'],
+      [() => niceTicks(0, 1, 0), 'niceTicks: target must be an integer ≥ 1, but received 0.'],
+      [() => niceTicks(0, 1, 2.5), 'niceTicks: target must be an integer ≥ 1, but received 2.5.'],
+      [() => niceTicks(Number.NaN, 1), 'niceTicks: lo must be a finite number, but received NaN.'],
+      [() => niceTicks(0, Infinity), 'niceTicks: hi must be a finite number, but received Infinity.'],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
     expect(escapeXml(`a<b>&"'`)).toBe('a&lt;b&gt;&amp;&quot;&apos;');
   });
 });

@@ -2,7 +2,7 @@
  * PCK curves as standalone SVG documents: axes with ticks, grid, labels and a legend with each
  * curve's AUC — the plot of the hand-pose papers, without a plotting library.
  */
-import { PhalanxConfigError, PhalanxShapeError, checkInteger, checkPositive } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger, checkPositive } from '@phalanx/errors';
 import { auc as areaUnderCurve } from './metrics';
 
 /** One curve of a PCK plot. */
@@ -65,8 +65,20 @@ export function escapeXml(text: string): string {
     .replace(/'/g, '&apos;');
 }
 
-/** About `target` round tick values covering [lo, hi] (steps of 1, 2 or 5 × 10^k). */
+/** The most ticks {@link niceTicks} is asked for: an axis has a handful; many more would fill memory. */
+const MAX_TICKS = 1000;
+
+/**
+ * About `target` round tick values covering [lo, hi] (steps of 1, 2 or 5 × 10^k); `[lo]` when `hi ≤ lo`.
+ * Throws `PhalanxConfigError` for `lo` or `hi` that are not finite and a `target` that is not an integer
+ * in [1, 1000] (a huge one built an array until the process died).
+ */
 export function niceTicks(lo: number, hi: number, target = 6): number[] {
+  checkFinite('niceTicks', 'lo', lo);
+  checkFinite('niceTicks', 'hi', hi);
+  checkInteger('niceTicks', 'target', target, 1);
+  if (target > MAX_TICKS)
+    throw new PhalanxConfigError('niceTicks', 'target', `an integer in [1, ${MAX_TICKS}]`, target);
   const span = hi - lo;
   if (!(span > 0)) return [lo];
   const raw = span / target;

@@ -93,6 +93,36 @@ describe('adjacency', () => {
       'hopDistances: edges must be pairs of joint indices in [0, 2], but received [0, 5].',
     );
   });
+
+  it('refuses a graph too large for its [J][J] arrays, and options of the wrong type, at once by name', () => {
+    const start = performance.now();
+    const cases: [() => unknown, string][] = [
+      // Before: a 10⁶ × 10⁶ array of arrays, until the JavaScript heap ran out.
+      [
+        () => adjacency({ numJoints: 1e6 }),
+        'adjacency: numJoints must be an integer in [1, 4096] (the result is a [J][J] array',
+      ],
+      [() => hopDistances({ edges: [[0, 1e9]] }), 'hopDistances: numJoints must be an integer in [1, 4096]'],
+      [
+        () => adjacency(null as never),
+        'adjacency: options must be an options object {hops?, selfLoops?, edges?, numJoints?}, but received null.',
+      ],
+      [
+        () => hopDistances({ edges: 5 as never }),
+        'hopDistances: edges must be a list of joint index pairs [a, b], but received 5.',
+      ],
+      [
+        () => hopDistances({ edges: [null as never] }),
+        'hopDistances: edges must be a list of joint index pairs [a, b], but received [null].',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+    expect(performance.now() - start).toBeLessThan(1000);
+    expect(adjacency({ numJoints: 4096, edges: [[0, 4095]] })[4095][0]).toBe(1);
+  });
 });
 
 describe('RHD permutations', () => {

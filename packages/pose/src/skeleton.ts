@@ -44,18 +44,50 @@ export interface AdjacencyOptions {
 }
 
 /**
+ * The most joints {@link hopDistances} and {@link adjacency} take: their `[J][J]` result is plain arrays
+ * (4096² ≈ 16.8 million numbers, 134 MB); a larger J would exhaust the JavaScript heap.
+ */
+const MAX_GRAPH_JOINTS = 4096;
+
+/** The edges and joint count of `options`, checked with named errors naming `component`. */
+function graphOf(
+  component: string,
+  options: Pick<AdjacencyOptions, 'edges' | 'numJoints'>,
+): { edges: readonly (readonly [number, number])[]; n: number } {
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError(
+      component,
+      'options',
+      'an options object {hops?, selfLoops?, edges?, numJoints?}',
+      options,
+    );
+  }
+  const edges = options.edges ?? SKELETON_EDGES;
+  if (!Array.isArray(edges) || !edges.every((e) => Array.isArray(e) && e.length === 2)) {
+    throw new PhalanxConfigError(component, 'edges', 'a list of joint index pairs [a, b]', edges);
+  }
+  const maxIndex = edges.reduce((m, [a, b]) => Math.max(m, a, b), -1);
+  const n = options.numJoints ?? (options.edges ? maxIndex + 1 : NUM_JOINTS);
+  checkInteger(component, 'numJoints', n, 1);
+  if (n > MAX_GRAPH_JOINTS) {
+    const expected = `an integer in [1, ${MAX_GRAPH_JOINTS}] (the result is a [J][J] array; J is one more than the largest index of edges when not given)`;
+    throw new PhalanxConfigError(component, 'numJoints', expected, n);
+  }
+  return { edges, n };
+}
+
+/**
  * Shortest-path lengths (in bones) between all joints of an undirected graph; `Infinity` between
- * disconnected joints. Breadth-first search from every joint.
+ * disconnected joints. Breadth-first search from every joint. Throws `PhalanxConfigError` for options that
+ * are not an object, `edges` that are not index pairs in `[0, J − 1]`, and a J that is not an integer in
+ * [1, 4096].
  *
  * **Shapes**: returns `[J][J]`.
  * @example
  * hopDistances()[0][4]; // 4: wrist → thumb tip
  */
 export function hopDistances(options: Pick<AdjacencyOptions, 'edges' | 'numJoints'> = {}): number[][] {
-  const edges = options.edges ?? SKELETON_EDGES;
-  const maxIndex = edges.reduce((m, [a, b]) => Math.max(m, a, b), -1);
-  const n = options.numJoints ?? (options.edges ? maxIndex + 1 : NUM_JOINTS);
-  checkInteger('hopDistances', 'numJoints', n, 1);
+  const { edges, n } = graphOf('hopDistances', options);
   const neighbours: number[][] = Array.from({ length: n }, () => []);
   for (const [a, b] of edges) {
     if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0 || a >= n || b >= n) {
@@ -84,7 +116,8 @@ export function hopDistances(options: Pick<AdjacencyOptions, 'edges' | 'numJoint
 /**
  * Symmetric 0/1 adjacency matrix: `A[i][j] = 1` when joints i and j are 1 … `hops` bones apart
  * (and on the diagonal with `selfLoops`). `hops: 2` gives the two-hop neighbourhood of EHPE's second
- * graph-attention layer.
+ * graph-attention layer. Throws `PhalanxConfigError` as {@link hopDistances}, and for `hops` and
+ * `selfLoops` that are not an integer ≥ 1 and a boolean.
  *
  * **Shapes**: returns `[J][J]` (plain numbers; `tf.tensor2d(adjacency())` for a tensor).
  * @example
@@ -92,6 +125,7 @@ export function hopDistances(options: Pick<AdjacencyOptions, 'edges' | 'numJoint
  * a[0][2]; // 1: wrist – thumb CMC – thumb MCP
  */
 export function adjacency(options: AdjacencyOptions = {}): number[][] {
+  graphOf('adjacency', options);
   const hops = checkInteger('adjacency', 'hops', options.hops ?? 1, 1);
   const selfLoops = options.selfLoops ?? false;
   if (typeof selfLoops !== 'boolean') throw new PhalanxConfigError('adjacency', 'selfLoops', 'a boolean', selfLoops);

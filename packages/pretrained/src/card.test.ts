@@ -39,6 +39,13 @@ beforeAll(async () => {
 });
 
 describe('readModelCard', () => {
+  it('refuses a model that is not one by name (a TypeError before)', () => {
+    expect(() => readModelCard('ehpe', null as never)).toThrow(PhalanxConfigError);
+    expect(() => readModelCard('ehpe', null as never)).toThrow(
+      'readModelCard: model must be a tf.LayersModel, but received null.',
+    );
+  });
+
   it('gives a model saved without a card the defaults: 45 mm bone (LG), its bins over 200 mm (EHPE)', () => {
     const lg = createLearnableGroups(TINY_LG);
     const ehpe = createEhpe(TINY_EHPE);

@@ -112,6 +112,9 @@ function checkDepth(depth: unknown): DepthEncoding {
  * ```
  */
 export function readModelCard(name: HandPoseModelName, model: tfl.LayersModel): ModelCard {
+  if (typeof (model as Partial<tfl.LayersModel> | null)?.getUserDefinedMetadata !== 'function') {
+    throw new PhalanxConfigError('readModelCard', 'model', 'a tf.LayersModel', model === null ? null : typeof model);
+  }
   const meta = model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
   const stored = meta?.[CARD_METADATA_KEY] as Partial<ModelCard> | undefined;
   if (stored?.model !== undefined && stored.model !== name) {

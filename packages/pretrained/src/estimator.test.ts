@@ -177,6 +177,8 @@ describe('loadHandPoseEstimator / loadHandPoseModel options', () => {
         /^load\w+: options.URL must be an option \(one of url, handler, loadOptions\), but received 'x'\.$/,
       ],
       [{ backend: 'webgl' }, /options.backend must be an option/],
+      [{ loadOptions: null }, /options.loadOptions must be a tf.io.LoadOptions object, but received null/],
+      [{ loadOptions: 'no-cache' }, /options.loadOptions must be a tf.io.LoadOptions object/],
     ];
     for (const [options, message] of cases) {
       for (const load of [loadHandPoseEstimator, loadHandPoseModel]) {
@@ -452,6 +454,38 @@ describe('estimateHands: memory, errors and image sizes', () => {
       }
     }
     tf.dispose(images);
+  });
+
+  it('rejects pixel values outside 0–255 by name instead of keypoints far outside the image, leaking nothing', async () => {
+    const images = [
+      tf.fill([32, 32, 3], 1e6), // EHPE put the wrist at x ≈ 152 in this 32-pixel image
+      tf.fill([32, 32, 3], -1),
+      tf.fill([8, 8, 3], 256, 'int32'),
+      // One bad value among ordinary pixels, in a large image that is pooled before the network.
+      tf.tidy(() =>
+        tf.pad(tf.fill([1, 1, 3], 300), [
+          [300, 100],
+          [7, 500],
+          [0, 0],
+        ]),
+      ),
+    ] as tf.Tensor3D[];
+    for (const image of images) {
+      for (const estimator of [lg, ehpe]) {
+        const before = tf.memory().numTensors;
+        await expect(estimator.estimateHands(image)).rejects.toThrow(PhalanxConfigError);
+        await expect(estimator.estimateHands(image)).rejects.toThrow(
+          /^estimateHands: image must be pixel values in 0–255 \(RGB\), but received 'values from -?\d+ to -?\d+'\.$/,
+        );
+        expect(tf.memory().numTensors).toBe(before);
+      }
+    }
+    await expect(lg.estimateHands(images[0])).rejects.toThrow("received 'values from 1000000 to 1000000'");
+    tf.dispose(images);
+    // The ends of the range are pixels like any other.
+    const ends = tf.tidy(() => tf.concat([tf.zeros([4, 8, 3]), tf.fill([4, 8, 3], 255)])) as tf.Tensor3D;
+    for (const estimator of [lg, ehpe]) expect(await estimator.estimateHands(ends)).toHaveLength(1);
+    ends.dispose();
   });
 
   it('takes any size: 1 × 1, thin strips (1 × 20000, 20000 × 1) and 3000 × 4000, keypoints finite in the image frame', async () => {

@@ -93,7 +93,8 @@ export class HandPoseEstimator {
    * **Output**: `[{keypoints: 21 × {x, y, name}, keypoints3D: 21 × {x, y, z, name}, score}]` — one hand.
    *
    * Throws `PhalanxShapeError` (wrong rank, not 3 channels, empty image, pixel data of another size),
-   * `PhalanxConfigError` (not an image, wrong dtype, disposed tensor, NaN or ±Infinity pixels, a `config`
+   * `PhalanxConfigError` (not an image, wrong dtype, disposed tensor, NaN or ±Infinity pixels, pixels below 0
+   * or above 255 — read back with the keypoints, no extra transfer —, a `config`
    * that is not an object, has another key than `flipHorizontal`, or a `flipHorizontal` that is not a
    * boolean) and
    * `PhalanxDisposedError` after {@link HandPoseEstimator.dispose}.
@@ -120,9 +121,11 @@ export class HandPoseEstimator {
     try {
       packed = tf.tidy(() => {
         const out = this.head.run(letterboxImage(tensor, box));
-        // Whether every pixel is finite, read with the keypoints (int32 pixels always are).
+        // Whether every pixel is finite (int32 pixels always are), and the smallest and largest pixel value,
+        // read with the keypoints.
         const finite = tensor.dtype === 'float32' ? tf.all(tf.isFinite(tensor)) : tf.scalar(true, 'bool');
-        return tf.concat([out, tf.reshape(tf.cast(finite, 'float32'), [1])]);
+        const range = tf.cast(tf.stack([tf.min(tensor), tf.max(tensor)]), 'float32') as tf.Tensor1D;
+        return tf.concat([out, tf.reshape(tf.cast(finite, 'float32'), [1]), range]);
       });
     } finally {
       if (owned) tensor.dispose();
@@ -140,6 +143,16 @@ export class HandPoseEstimator {
         'image',
         'finite pixel values (RGB 0–255)',
         'NaN or ±Infinity values',
+      );
+    }
+    const [low, high] = [values[3 * NUM_JOINTS + 2], values[3 * NUM_JOINTS + 3]];
+    if (!(low >= 0 && high <= 255)) {
+      // Keypoints of such an image are far outside it, or anywhere: e.g. an image of 0–1 floats scaled by 255 twice.
+      throw new PhalanxConfigError(
+        'estimateHands',
+        'image',
+        'pixel values in 0–255 (RGB)',
+        `values from ${low} to ${high}`,
       );
     }
     const modelXY = Array.from({ length: NUM_JOINTS }, (_, j) => [values[3 * j], values[3 * j + 1]]);

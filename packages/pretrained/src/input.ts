@@ -53,7 +53,8 @@ function pictureKind(image: object): 'pixels' | 'element' | undefined {
 /**
  * Checks an {@link HandPoseInput} and returns it as a tensor `[H, W, 3]` (int32 or float32, 0–255) and
  * whether the caller owns it (`true` when it was read from pixels and must be disposed). Values are
- * not read back to check their range (that would cost a GPU→CPU transfer); they are taken as 0–255.
+ * not read back here (that would cost a GPU→CPU transfer); `estimateHands` checks that they are finite and
+ * in 0–255 when it reads its keypoints.
  *
  * Throws `PhalanxShapeError` for a tensor that is not `[H, W, 3]` or is empty (H or W = 0), for an
  * empty picture or one whose width or height is not an integer, and for pixel data whose `data` is not

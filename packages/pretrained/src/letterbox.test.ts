@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { imageToModel, letterboxGeometry, letterboxImage, modelToImage } from './letterbox';
 
 beforeAll(async () => {
@@ -158,6 +158,46 @@ describe('letterboxImage', () => {
       ),
       { numRuns: 150, seed: 7 },
     );
+  });
+
+  it('refuses an image of another size than its box, and arguments that are not an image or a box, by name', () => {
+    const image = tf.zeros([8, 8, 3], 'int32') as tf.Tensor3D;
+    const before = tf.memory().numTensors;
+    const box = letterboxGeometry(8, 8, 4);
+    const cases: [() => unknown, string, typeof PhalanxConfigError | typeof PhalanxShapeError][] = [
+      // The box of a 16 × 16 image returned a 2 × 2 input instead of the model's 4 × 4.
+      [
+        () => letterboxImage(image, letterboxGeometry(16, 16, 4)),
+        'letterboxImage: image must be a tensor [16, 16, 3] (the size its box was made for), but received [8, 8, 3].',
+        PhalanxShapeError,
+      ],
+      [
+        () => letterboxImage(null as never, box),
+        'letterboxImage: image must be a tensor [H, W, 3], but received null.',
+        PhalanxShapeError,
+      ],
+      [
+        () => letterboxImage(image, null as never),
+        'letterboxImage: box must be a Letterbox from letterboxGeometry, but received null.',
+        PhalanxConfigError,
+      ],
+      [
+        () => modelToImage([[1, 1]], {} as never),
+        'modelToImage: box must be a Letterbox from letterboxGeometry, but received {}.',
+        PhalanxConfigError,
+      ],
+      [
+        () => imageToModel(null as never, box),
+        'imageToModel: points must be a list of [x, y] points, but received null.',
+        PhalanxShapeError,
+      ],
+    ];
+    for (const [f, message, type] of cases) {
+      expect(f, message).toThrow(type);
+      expect(f).toThrow(message);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    image.dispose();
   });
 
   it('leaks no tensors', () => {

@@ -3,7 +3,7 @@
  * pad to a square (keeping the aspect ratio), box-average by an integer factor, then bilinear resize.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkInteger } from '@phalanx/errors';
+import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 
 /**
  * The geometry of one image's way into the model (all sizes in pixels, pixel centres at integer
@@ -66,9 +66,18 @@ export function letterboxGeometry(height: number, width: number, inputSize: numb
   };
 }
 
+/** A named error unless `box` is a {@link Letterbox} (an object with the numbers {@link letterboxGeometry} returns). */
+function checkBox(component: string, box: unknown): asserts box is Letterbox {
+  const fields = ['height', 'width', 'inputSize', 'padded', 'top', 'left', 'pool', 'pooled'] as const;
+  if (box === null || typeof box !== 'object' || !fields.every((f) => Number.isFinite((box as Letterbox)[f]))) {
+    throw new PhalanxConfigError(component, 'box', 'a Letterbox from letterboxGeometry', box);
+  }
+}
+
 /**
  * The model input of an image: padded, averaged and resized as its {@link Letterbox} says, RGB divided
- * by 255 (the models take RGB in [0, 1]).
+ * by 255 (the models take RGB in [0, 1]). Throws `PhalanxShapeError` for an `image` that is not a
+ * `[H, W, 3]` tensor of the box's size, and `PhalanxConfigError` for a `box` that is not a {@link Letterbox}.
  *
  * **Shapes**: `image [H, W, 3]` (0–255, int32 or float32) → `[1, S, S, 3]` float32 in [0, 1].
  *
@@ -80,6 +89,16 @@ export function letterboxGeometry(height: number, width: number, inputSize: numb
  * ```
  */
 export function letterboxImage(image: tf.Tensor3D, box: Letterbox): tf.Tensor4D {
+  checkBox('letterboxImage', box);
+  if (!(image instanceof tf.Tensor) || image.rank !== 3 || image.shape[2] !== 3) {
+    const received = image instanceof tf.Tensor ? image.shape : image === null ? null : typeof image;
+    throw new PhalanxShapeError('letterboxImage', 'image', 'a tensor [H, W, 3]', received);
+  }
+  if (image.shape[0] !== box.height || image.shape[1] !== box.width) {
+    // Another image's box pads and pools to another size: the result was not S × S.
+    const expected = `a tensor [${box.height}, ${box.width}, 3] (the size its box was made for)`;
+    throw new PhalanxShapeError('letterboxImage', 'image', expected, image.shape);
+  }
   return tf.tidy(() => {
     const { height, width, top, left, inputSize } = box;
     let batch = tf.expandDims(tf.cast(image, 'float32'), 0) as tf.Tensor4D;
@@ -143,6 +162,8 @@ function padAndPool(x: tf.Tensor4D, axis: 1 | 2, offset: number, size: number, b
  * ```
  */
 export function modelToImage(points: readonly (readonly number[])[], box: Letterbox): number[][] {
+  checkBox('modelToImage', box);
+  checkPoints('modelToImage', points);
   const toPooled = box.inputSize > 1 ? (box.pooled - 1) / (box.inputSize - 1) : 0;
   const offset = (box.pool - 1) / 2;
   return points.map(([x, y]) => [
@@ -162,10 +183,24 @@ export function modelToImage(points: readonly (readonly number[])[], box: Letter
  * ```
  */
 export function imageToModel(points: readonly (readonly number[])[], box: Letterbox): number[][] {
+  checkBox('imageToModel', box);
+  checkPoints('imageToModel', points);
   const fromPooled = box.pooled > 1 ? (box.inputSize - 1) / (box.pooled - 1) : 0;
   const offset = (box.pool - 1) / 2;
   return points.map(([x, y]) => [
     ((x + box.left - offset) / box.pool) * fromPooled,
     ((y + box.top - offset) / box.pool) * fromPooled,
   ]);
+}
+
+/** A named error unless `points` is a list of `[x, y]` pairs. */
+function checkPoints(component: string, points: unknown): void {
+  if (!Array.isArray(points) || !points.every((p) => Array.isArray(p) && p.length >= 2)) {
+    throw new PhalanxShapeError(
+      component,
+      'points',
+      'a list of [x, y] points',
+      Array.isArray(points) ? [points.length] : points,
+    );
+  }
 }

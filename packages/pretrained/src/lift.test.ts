@@ -78,6 +78,12 @@ describe('liftToMetres', () => {
     const uv = Array.from({ length: 21 }, (_, j) => [j, 2 * j]);
     const z = new Array<number>(21).fill(0);
     const cases: [() => unknown, string][] = [
+      [() => liftToMetres(null as never, z), 'liftToMetres: uv must be pixel coordinates [J][2], but received null.'],
+      [() => liftToMetres(uv, 'z' as never), "liftToMetres: z must be a list of depths, but received 'z'."],
+      [
+        () => liftToMetres(uv, z, { bones: 5 as never }),
+        'liftToMetres: bones must be a list of [parent, child, metres], but received 5.',
+      ],
       [
         () => liftToMetres(uv.slice(0, 20), z),
         'liftToMetres: z must be 20 depths (one per joint of uv), but received 21.',

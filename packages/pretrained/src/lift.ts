@@ -65,6 +65,11 @@ function checkLiftArgs(
   root: number,
 ): void {
   const name = 'liftToMetres';
+  if (!Array.isArray(uv) || !uv.every((p) => Array.isArray(p))) {
+    throw new PhalanxConfigError(name, 'uv', 'pixel coordinates [J][2]', Array.isArray(uv) ? [uv.length] : uv);
+  }
+  if (!Array.isArray(z)) throw new PhalanxConfigError(name, 'z', 'a list of depths', z);
+  if (!Array.isArray(bones)) throw new PhalanxConfigError(name, 'bones', 'a list of [parent, child, metres]', bones);
   const joints = uv.length;
   if (z.length !== joints) throw new PhalanxConfigError(name, 'z', `${joints} depths (one per joint of uv)`, z.length);
   const isJoint = (j: unknown) => Number.isInteger(j) && (j as number) >= 0 && (j as number) < joints;

@@ -79,7 +79,8 @@ function checkModelName(component: string, name: unknown): asserts name is HandP
 
 /**
  * Named errors for a `name` that is not a shipped network, `options` that are not an object or have a key
- * that is not an option, a `url` that is not a string and a `handler` without `load()`.
+ * that is not an option, a `url` that is not a string, a `handler` without `load()` and a `loadOptions`
+ * that is not an object.
  */
 function checkLoadArgs(component: string, name: unknown, options: unknown): void {
   checkModelName(component, name);
@@ -87,7 +88,10 @@ function checkLoadArgs(component: string, name: unknown, options: unknown): void
     throw new PhalanxConfigError(component, 'options', 'an object {url?, handler?, loadOptions?}', options);
   }
   checkKnownKeys(component, 'options', options, LOAD_OPTION_KEYS);
-  const { url, handler } = options as Record<string, unknown>;
+  const { url, handler, loadOptions } = options as Record<string, unknown>;
+  if (loadOptions !== undefined && (loadOptions === null || typeof loadOptions !== 'object')) {
+    throw new PhalanxConfigError(component, 'options.loadOptions', 'a tf.io.LoadOptions object', loadOptions);
+  }
   if (url !== undefined && typeof url !== 'string') {
     throw new PhalanxConfigError(component, 'options.url', 'a string (a URL)', url);
   }
@@ -104,7 +108,7 @@ function checkLoadArgs(component: string, name: unknown, options: unknown): void
  * {@link loadHandPoseEstimator} is this followed by `estimatorFromModel`.
  *
  * @throws PhalanxConfigError — an unknown `name`, `options` that are not an object or have an unknown key,
- * a `url` that is not a string, a `handler` without `load()`.
+ * a `url` that is not a string, a `handler` without `load()`, a `loadOptions` that is not an object.
  * @throws PhalanxFileError — files that cannot be loaded (the location and tfjs's reason).
  * @example
  * ```ts
@@ -135,7 +139,7 @@ export async function loadHandPoseModel(
  * the current one.
  *
  * @throws PhalanxConfigError — an unknown `name`, `options` that are not an object or have an unknown key,
- * a `url` that is not a string, a `handler` without `load()`.
+ * a `url` that is not a string, a `handler` without `load()`, a `loadOptions` that is not an object.
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';

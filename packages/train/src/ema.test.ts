@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PhalanxFileError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { fileSystem } from '@phalanx/layers';
 import { useBackend } from '@phalanx/testing';
 import { ExponentialMovingAverage, type EmaOptions } from './ema';
@@ -55,6 +55,30 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('ExponentialMovingAverage', () => {
+  it('refuses a model that is not one and a misspelt option by name (a typo was silently ignored)', () => {
+    const m = model();
+    const before = tf.memory().numTensors;
+    const cases: [() => unknown, string][] = [
+      [
+        () => new ExponentialMovingAverage(null as never),
+        'ExponentialMovingAverage: model must be a tf.LayersModel, but received null.',
+      ],
+      [
+        () => new ExponentialMovingAverage(m, { warmUp: false } as EmaOptions),
+        'ExponentialMovingAverage: options.warmUp must be an option (one of decay, warmup, evaluate), but received false.',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+    expect(
+      () => new Trainer<Batch>({ model: m, loss: mse, progress: false, ema: { decy: 0.9 } as EmaOptions }),
+    ).toThrow('ExponentialMovingAverage: options.decy must be an option');
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+
   it('follows ā ← d_t ā + (1 − d_t) w after every applied step, d_t = min(d, (1+t)/(10+t))', async () => {
     const m = model();
     const t = trainer(m, { decay: 0.8 });

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkBoolean, checkKnownKeys, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { fileSystem } from '@phalanx/layers';
 import type { StepResult, TrainerCallbacks } from './callbacks/callback';
 import { CHECKPOINT_FILES } from './checkpoint';
@@ -26,6 +26,9 @@ export interface EmaOptions {
   /** Evaluate with the averaged weights (the trainer's `evaluate` sees them). Default `true`. */
   evaluate?: boolean;
 }
+
+/** The keys of {@link EmaOptions}: any other key (e.g. `warmUp`) is a named error. */
+const OPTION_KEYS = { decay: true, warmup: true, evaluate: true } satisfies Record<keyof EmaOptions, true>;
 
 /**
  * An exponential moving average of the trainable weights of `model` (those trainable when it is
@@ -65,8 +68,12 @@ export class ExponentialMovingAverage implements TrainerCallbacks, RestorePartic
     readonly model: tfl.LayersModel,
     options: EmaOptions = {},
   ) {
+    if (!Array.isArray((model as { trainableWeights?: unknown } | null)?.trainableWeights)) {
+      throw new PhalanxConfigError(NAME, 'model', 'a tf.LayersModel', model === null ? null : typeof model);
+    }
     if (options === null || typeof options !== 'object')
       throw new PhalanxConfigError(NAME, 'options', 'an object', options);
+    checkKnownKeys(NAME, 'options', options, OPTION_KEYS);
     const decay = options.decay ?? 0.999;
     if (typeof decay !== 'number' || !(decay >= 0 && decay < 1)) {
       throw new PhalanxConfigError(NAME, 'decay', 'a number in [0, 1)', decay);

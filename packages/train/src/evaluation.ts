@@ -4,7 +4,10 @@
  * `EvalUtil` semantics).
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import { checkFinite, checkInteger, checkKnownKeys, checkOneOf, PhalanxConfigError } from '@phalanx/errors';
 import { KeypointEvaluator } from '@phalanx/pose';
+
+const NAME = 'poseEvaluation';
 
 /** Ground truth and prediction of one batch, `[N, J, D]` arrays or tensors (D = 2 or 3). */
 export interface KeypointPair {
@@ -44,10 +47,50 @@ export interface PoseEvaluationOptions<B> {
   numJoints?: number;
 }
 
+/** The keys of {@link PoseEvaluationOptions} and {@link KeypointMetricSpec}: any other key is a named error. */
+const OPTION_KEYS = { data: true, metrics: true, disposeBatch: true, numJoints: true } satisfies Record<
+  keyof PoseEvaluationOptions<unknown>,
+  true
+>;
+const METRIC_KEYS = { name: true, pair: true, min: true, max: true, steps: true, units: true } satisfies Record<
+  keyof KeypointMetricSpec<unknown>,
+  true
+>;
+
+/** A named error unless `value` is a function. */
+function checkFunction(argument: string, value: unknown, expected: string): void {
+  if (typeof value !== 'function') throw new PhalanxConfigError(NAME, argument, expected, value);
+}
+
+/** The checks `KeypointEvaluator.measures` makes on one family's thresholds, made when the evaluation is built. */
+function checkMetric(spec: unknown, k: number, names: Set<string>): void {
+  const at = `metrics[${k}]`;
+  if (spec === null || typeof spec !== 'object') throw new PhalanxConfigError(NAME, at, 'a metric spec object', spec);
+  checkKnownKeys(NAME, at, spec, METRIC_KEYS);
+  const { name, pair, min, max, steps, units } = spec as Record<string, unknown>;
+  if (typeof name !== 'string' || names.has(name)) {
+    throw new PhalanxConfigError(NAME, `${at}.name`, 'a string no other metric family has', name);
+  }
+  names.add(name);
+  checkFunction(`${at}.pair`, pair, 'a function (batch) → {gt, pred, visible?}');
+  checkFinite(NAME, `${at}.min`, min);
+  checkFinite(NAME, `${at}.max`, max);
+  if (!((max as number) > (min as number)))
+    throw new PhalanxConfigError(NAME, `${at}.max`, `greater than min (${min})`, max);
+  if (steps !== undefined) checkInteger(NAME, `${at}.steps`, steps, 2);
+  if (units !== undefined) checkOneOf(NAME, `${at}.units`, units, ['m', 'mm'] as const);
+}
+
 /**
  * Builds an `evaluate` function for `Trainer.fit`: for each family `f` it reports `epe<f>` (mean EPE),
  * `epeMedian<f>`, `auc<f>` and, for 3D with units, `auc20to50<f>` — computed by `KeypointEvaluator`
  * over all held-out batches. Each `pair` runs the model in inference mode (e.g. `model.predict`).
+ *
+ * The options are checked here, not at the first evaluation (which may come hours into a run): options
+ * that are not an object or have an unknown key, a `data`, `pair` or `disposeBatch` that is not a function,
+ * an empty `metrics`, two families of one name, thresholds `KeypointEvaluator.measures` would refuse
+ * (`min`, `max` not finite or `max ≤ min`, `steps` not an integer ≥ 2, `units` not `'m'`/`'mm'`) and a
+ * `numJoints` that is not an integer ≥ 1 are a `PhalanxConfigError`.
  *
  * @example
  * import * as tf from '@tensorflow/tfjs-core';
@@ -72,6 +115,19 @@ export interface PoseEvaluationOptions<B> {
  * await trainer.fit({ data, steps: 1000, evaluate, evaluateEvery: 200 });
  */
 export function poseEvaluation<B>(options: PoseEvaluationOptions<B>): () => Promise<Record<string, number>> {
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError(NAME, 'options', 'an object {data, metrics, disposeBatch?, numJoints?}', options);
+  }
+  checkKnownKeys(NAME, 'options', options, OPTION_KEYS);
+  checkFunction('data', options.data, 'a function () → the held-out batches');
+  if (options.disposeBatch !== undefined)
+    checkFunction('disposeBatch', options.disposeBatch, 'a function (batch) → void');
+  if (!Array.isArray(options.metrics) || options.metrics.length === 0) {
+    throw new PhalanxConfigError(NAME, 'metrics', 'a non-empty list of metric specs', options.metrics);
+  }
+  const names = new Set<string>();
+  options.metrics.forEach((spec, k) => checkMetric(spec, k, names));
+  if (options.numJoints !== undefined) checkInteger(NAME, 'numJoints', options.numJoints, 1);
   return async () => {
     const evaluators = options.metrics.map(() => new KeypointEvaluator({ numJoints: options.numJoints ?? 21 }));
     for await (const batch of options.data()) {

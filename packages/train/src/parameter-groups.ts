@@ -98,6 +98,25 @@ export function buildParameterGroups(
   }
   const names = new Set<string>();
   const taken = new Set<tfl.LayerVariable>();
+  // Optimizers made here (not given as `optimizer`) hold tensors: freed if a later group fails its checks.
+  const made: tf.Optimizer[] = [];
+  try {
+    return groupsOf(component, variables, configs, names, taken, made);
+  } catch (error) {
+    made.forEach((optimizer) => optimizer.dispose());
+    throw error;
+  }
+}
+
+/** {@link buildParameterGroups} once `configs` is known to be a non-empty list; `made` collects the optimizers it makes. */
+function groupsOf(
+  component: string,
+  variables: tfl.LayerVariable[],
+  configs: ParameterGroupConfig[],
+  names: Set<string>,
+  taken: Set<tfl.LayerVariable>,
+  made: tf.Optimizer[],
+): ParameterGroup[] {
   const groups = configs.map((c, i): ParameterGroup => {
     const arg = `parameterGroups[${i}]`;
     if (!c || typeof c.name !== 'string' || c.name === '' || names.has(c.name)) {
@@ -110,6 +129,7 @@ export function buildParameterGroups(
     const schedule = c.lr === undefined ? null : toSchedule(component, `${arg}.lr`, c.lr);
     const factory = c.optimizerFactory ?? ((lr: number) => new FlatAdamOptimizer(lr));
     const optimizer = c.optimizer ?? factory(schedule?.(0) ?? 1e-3);
+    if (c.optimizer === undefined && optimizer instanceof tf.Optimizer) made.push(optimizer);
     if (!(optimizer instanceof tf.Optimizer)) {
       throw new PhalanxConfigError(component, `${arg}.optimizer`, 'a tf.Optimizer', optimizer);
     }

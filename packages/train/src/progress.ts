@@ -2,7 +2,14 @@
  * Progress display of a training run: a one-line progress bar rewritten in place on a terminal, plain
  * periodic lines elsewhere (CI logs, files, pipes).
  */
-import { checkInteger, checkPositive, PhalanxConfigError } from '@phalanx/errors';
+import {
+  checkBoolean,
+  checkInteger,
+  checkKnownKeys,
+  checkNonNegative,
+  checkPositive,
+  PhalanxConfigError,
+} from '@phalanx/errors';
 
 /** The part of a Node writable stream the display needs (e.g. `process.stdout`). */
 export interface ProgressStream {
@@ -83,6 +90,17 @@ export function formatNumber(x: number): string {
   return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(3) : x.toPrecision(4);
 }
 
+/** The keys of {@link ProgressDisplayOptions}: any other key is a named error. */
+const PROGRESS_OPTION_KEYS = {
+  stream: true,
+  tty: true,
+  every: true,
+  everySeconds: true,
+  redrawMs: true,
+  windowSeconds: true,
+  now: true,
+} satisfies Record<keyof ProgressDisplayOptions, true>;
+
 /**
  * A progress display for `total` steps: loss, speed (steps/s and samples/s, averaged over the last
  * `windowSeconds` — 5 minutes by default, since the start before that — so that it settles quickly,
@@ -120,16 +138,20 @@ export class ProgressDisplay {
   constructor(total: number, options: ProgressDisplayOptions = {}) {
     const name = 'ProgressDisplay';
     this.total = checkInteger(name, 'total', total, 1);
+    if (options === null || typeof options !== 'object')
+      throw new PhalanxConfigError(name, 'options', 'an object', options);
+    checkKnownKeys(name, 'options', options, PROGRESS_OPTION_KEYS);
     this.stream = options.stream ?? process.stdout;
     if (this.stream === null || typeof this.stream.write !== 'function') {
       throw new PhalanxConfigError(name, 'stream', 'a writable stream', this.stream);
     }
-    this.tty = options.tty ?? this.stream.isTTY === true;
+    this.tty = checkBoolean(name, 'tty', options.tty ?? this.stream.isTTY === true);
     this.every = checkInteger(name, 'every', options.every ?? Math.max(1, Math.round(total / 20)), 1);
     this.everySeconds = checkPositive(name, 'everySeconds', options.everySeconds ?? 30);
-    this.redrawMs = options.redrawMs ?? 100;
+    this.redrawMs = checkNonNegative(name, 'redrawMs', options.redrawMs ?? 100);
     this.windowMs = 1000 * checkPositive(name, 'windowSeconds', options.windowSeconds ?? 300);
     this.now = options.now ?? (() => performance.now());
+    if (typeof this.now !== 'function') throw new PhalanxConfigError(name, 'now', 'a function () → ms', this.now);
   }
 
   /** True when the display rewrites one terminal line. */

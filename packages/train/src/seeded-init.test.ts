@@ -48,6 +48,16 @@ function values(model: tfl.LayersModel): Map<string, Float32Array> {
 }
 
 describe('seedInitialWeights', () => {
+  it('refuses a model that is not one by name (a TypeError before)', async () => {
+    for (const model of [null, {}]) {
+      const seeding = seedInitialWeights(model as never, 7);
+      await expect(seeding).rejects.toThrow(PhalanxConfigError);
+      await expect(seedInitialWeights(model as never, 7)).rejects.toThrow(
+        /^seedInitialWeights: model must be a tf.LayersModel, but received/,
+      );
+    }
+  });
+
   beforeAll(async () => {
     await useBackend('cpu');
   });

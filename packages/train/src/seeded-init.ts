@@ -125,6 +125,9 @@ export function seedTopology(topology: unknown, seed: number): number {
  * ```
  */
 export async function seedInitialWeights(model: tfl.LayersModel, seed: number): Promise<number> {
+  if (typeof (model as Partial<tfl.LayersModel> | null)?.toJSON !== 'function' || !Array.isArray(model.weights)) {
+    throw new PhalanxConfigError(COMPONENT, 'model', 'a tf.LayersModel', model === null ? null : typeof model);
+  }
   if (!Number.isSafeInteger(seed)) throw new PhalanxConfigError(COMPONENT, 'seed', 'an integer', seed);
   const topology = model.toJSON(null, false) as Exclude<ReturnType<tfl.LayersModel['toJSON']>, string>;
   const seeded = seedTopology(topology, seed);

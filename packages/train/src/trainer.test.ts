@@ -10,7 +10,8 @@ import { useBackend } from '@phalanx/testing';
 import { Trainer, type TrainerConfig } from './trainer';
 import type { ParameterGroupConfig } from './parameter-groups';
 import { constantLr, stepLr } from './schedules';
-import { ProgressDisplay, type ProgressStream } from './progress';
+import { ProgressDisplay, type ProgressDisplayOptions, type ProgressStream } from './progress';
+import { allLayers, setFrozen } from './freeze';
 
 interface Batch {
   xs: tf.Tensor;
@@ -131,6 +132,92 @@ describe('Trainer: trainingModel', () => {
     expect(
       () => new Trainer<Batch>({ model, trainingModel: smallModel(), loss: () => tf.scalar(0), progress: false }),
     ).toThrow("Trainer: trainingModel must be a tf.LayersModel built from the model's own layers, but received");
+  });
+});
+
+describe('Trainer: config checked at construction', () => {
+  it('setFrozen and allLayers refuse a model that is not one, and a frozen flag that is not a boolean', () => {
+    const model = smallModel();
+    const cases: [() => unknown, string][] = [
+      [
+        () => setFrozen(null as never, 'first', true),
+        'setFrozen: model must be a tf.LayersModel or layer, but received null.',
+      ],
+      [
+        () => allLayers(undefined as never),
+        'allLayers: model must be a tf.LayersModel or layer, but received undefined.',
+      ],
+      [() => setFrozen(model, 'first', 'yes' as never), "setFrozen: frozen must be a boolean, but received 'yes'."],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+    expect(model.getLayer('first').trainable).toBe(true);
+  });
+
+  it('refuses fields used only later (functions, lists, progress) by name, not as a TypeError in fit', () => {
+    const model = smallModel();
+    const cases: [Partial<TrainerConfig<Batch>>, string][] = [
+      [{ trainingModel: null as never }, "Trainer: trainingModel must be a tf.LayersModel built from the model's own"],
+      [{ inputs: 5 as never }, 'Trainer: inputs must be a function, but received 5.'],
+      [{ batchSize: 8 as never }, 'Trainer: batchSize must be a function, but received 8.'],
+      [{ disposeBatch: true as never }, 'Trainer: disposeBatch must be a function, but received true.'],
+      // One layer name instead of a list would be iterated letter by letter and freeze nothing.
+      [
+        { freeze: 'first' as never },
+        "Trainer: freeze must be a list of layer patterns (RegExps, layer names or predicates), but received 'first'.",
+      ],
+      [{ freeze: /first/ as never }, 'Trainer: freeze must be a list of layer patterns'],
+      [{ callbacks: {} as never }, 'Trainer: callbacks must be a list of TrainerCallbacks objects, but received {}.'],
+      [
+        { callbacks: [{}, null as never] },
+        'Trainer: callbacks[1] must be a TrainerCallbacks object, but received null.',
+      ],
+      [{ progress: 5 as never }, 'Trainer: progress must be false or a ProgressDisplayOptions object, but received 5.'],
+      [{ progress: true as never }, 'Trainer: progress must be false or a ProgressDisplayOptions object'],
+    ];
+    for (const [extra, message] of cases) {
+      const make = () => trainer(model, extra);
+      expect(make, message).toThrow(PhalanxConfigError);
+      expect(make).toThrow(message);
+    }
+    expect(model.getLayer('first').trainable).toBe(true);
+    // A failure after the optimizers (or the average) were made frees them, and a bad pattern freezes nothing.
+    const before = tf.memory().numTensors;
+    const late: [Partial<TrainerConfig<Batch>>, string][] = [
+      [{ ema: { decay: 2 } }, 'ExponentialMovingAverage: decay must be a number in [0, 1), but received 2.'],
+      [
+        {
+          ema: {},
+          parameterGroups: [
+            { name: 'a', match: /^first/, lr: 1e-3 },
+            { name: 'b', lr: 1e-3, clipNorm: -1 },
+          ],
+        },
+        'Trainer: parameterGroups[1].clipNorm must be a finite number > 0, but received -1.',
+      ],
+      [
+        { parameterGroups: [{ name: 'a', match: /^first/, lr: 1e-3 }] },
+        'Trainer: parameterGroups must be groups that cover every trainable variable',
+      ],
+      [
+        { freeze: ['first', 5 as never] },
+        'Trainer: freeze[1] must be a RegExp, a layer name or a predicate, but received 5.',
+      ],
+      [
+        { ema: {}, reduceGradients: 'mean' as never },
+        "Trainer: reduceGradients must be an async function (grads, context) → grads, but received 'mean'.",
+      ],
+    ];
+    for (const [extra, message] of late) {
+      expect(() => trainer(model, extra), message).toThrow(message);
+      expect(tf.memory().numTensors, message).toBe(before);
+    }
+    expect(model.getLayer('first').trainable).toBe(true);
+    const frozen = trainer(model, { freeze: ['first'], callbacks: [], progress: false, inputs: undefined });
+    expect(model.getLayer('first').trainable).toBe(false);
+    frozen.unfreeze('first');
   });
 });
 
@@ -689,6 +776,25 @@ describe('Trainer.fit: noise streams of seeded dropout in checkpoints', () => {
 });
 
 describe('ProgressDisplay', () => {
+  it('refuses options that are not an object, unknown keys and values of the wrong type by name', () => {
+    const stream = new MemoryStream(false);
+    const cases: [unknown, string][] = [
+      [null, 'ProgressDisplay: options must be an object, but received null.'],
+      [
+        { stream, evry: 2 },
+        'ProgressDisplay: options.evry must be an option (one of stream, tty, every, everySeconds, redrawMs, windowSeconds, now)',
+      ],
+      [{ stream, tty: 'yes' }, "ProgressDisplay: tty must be a boolean, but received 'yes'."],
+      [{ stream, redrawMs: Number.NaN }, 'ProgressDisplay: redrawMs must be a finite number, but received NaN.'],
+      [{ stream, now: 5 }, 'ProgressDisplay: now must be a function () → ms, but received 5.'],
+    ];
+    for (const [options, message] of cases) {
+      const make = () => new ProgressDisplay(10, options as ProgressDisplayOptions);
+      expect(make, message).toThrow(PhalanxConfigError);
+      expect(make).toThrow(message);
+    }
+  });
+
   it('TTY: rewrites one line with bar, loss, speed, ETA', () => {
     const stream = new MemoryStream(true, 200);
     let now = 0;

@@ -174,7 +174,7 @@ function defaultInputs(batch: unknown): tf.Tensor | tf.Tensor[] {
 function checkTrainingModel(model: tfl.LayersModel, trainingModel: tfl.LayersModel | undefined): tfl.LayersModel {
   if (trainingModel === undefined || trainingModel === model) return model;
   const mine = new Set(model.weights);
-  const weights = (trainingModel as { weights?: unknown }).weights;
+  const weights = (trainingModel as { weights?: unknown } | null)?.weights;
   const foreign = Array.isArray(weights) ? (weights as tfl.LayerVariable[]).filter((w) => !mine.has(w)) : [];
   if (!Array.isArray(weights) || foreign.length > 0) {
     throw new PhalanxConfigError(
@@ -185,6 +185,47 @@ function checkTrainingModel(model: tfl.LayersModel, trainingModel: tfl.LayersMod
     );
   }
   return trainingModel;
+}
+
+/**
+ * Named errors for the {@link TrainerConfig} fields that are used only later (in `fit` or a step) and would
+ * otherwise fail there as a `TypeError`, or — a `freeze` given as one string — be iterated character by
+ * character and freeze nothing: `inputs`, `batchSize`, `disposeBatch` and `reduceGradients` must be
+ * functions, `freeze` and `callbacks` lists (of patterns; of objects), `progress` `false` or an options
+ * object. `null` counts as absent, like `undefined` (except for `reduceGradients`). Run before anything
+ * holds tensors or changes the model.
+ */
+function checkDeferredConfig(config: TrainerConfig<unknown>): void {
+  for (const key of ['inputs', 'batchSize', 'disposeBatch'] as const) {
+    const value = config[key];
+    if (value != null && typeof value !== 'function') throw new PhalanxConfigError(NAME, key, 'a function', value);
+  }
+  if (config.freeze != null && !Array.isArray(config.freeze)) {
+    const expected = 'a list of layer patterns (RegExps, layer names or predicates)';
+    throw new PhalanxConfigError(NAME, 'freeze', expected, config.freeze);
+  }
+  // Checked before any layer is frozen, so that a bad pattern leaves the model as it was.
+  (config.freeze ?? []).forEach((pattern: unknown, i) => {
+    if (!(pattern instanceof RegExp) && typeof pattern !== 'string' && typeof pattern !== 'function') {
+      throw new PhalanxConfigError(NAME, `freeze[${i}]`, 'a RegExp, a layer name or a predicate', pattern);
+    }
+  });
+  if (config.reduceGradients !== undefined && typeof config.reduceGradients !== 'function') {
+    const expected = 'an async function (grads, context) → grads';
+    throw new PhalanxConfigError(NAME, 'reduceGradients', expected, config.reduceGradients);
+  }
+  const { callbacks, progress } = config;
+  if (callbacks != null && !Array.isArray(callbacks)) {
+    throw new PhalanxConfigError(NAME, 'callbacks', 'a list of TrainerCallbacks objects', callbacks);
+  }
+  (callbacks ?? []).forEach((callback: unknown, i) => {
+    if (callback === null || typeof callback !== 'object') {
+      throw new PhalanxConfigError(NAME, `callbacks[${i}]`, 'a TrainerCallbacks object', callback);
+    }
+  });
+  if (progress != null && progress !== false && (typeof progress !== 'object' || Array.isArray(progress))) {
+    throw new PhalanxConfigError(NAME, 'progress', 'false or a ProgressDisplayOptions object', progress);
+  }
 }
 
 /**
@@ -292,6 +333,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
       throw new PhalanxConfigError(NAME, 'model', 'a tf.LayersModel', config.model);
     }
     if (typeof config.loss !== 'function') throw new PhalanxConfigError(NAME, 'loss', 'a function', config.loss);
+    checkDeferredConfig(config as TrainerConfig<unknown>);
     this.model = config.model;
     this.trainingModel = checkTrainingModel(config.model, config.trainingModel);
     const inputs = config.inputs ?? (defaultInputs as (b: B) => tf.Tensor | tf.Tensor[]);
@@ -305,11 +347,18 @@ export class Trainer<B = unknown> implements TrainerHandle {
     const clipNorm = config.clipNorm === undefined ? null : checkPositive(NAME, 'clipNorm', config.clipNorm);
     this.accumulateBatches = checkInteger(NAME, 'accumulateBatches', config.accumulateBatches ?? 1, 1);
     this.onNonFinite = checkOneOf(NAME, 'onNonFinite', config.onNonFinite ?? 'stop', ['stop', 'skip'] as const);
-    this.groups = buildParameterGroups(
-      NAME,
-      this.model.trainableWeights,
-      config.parameterGroups ?? [{ name: 'all', lr: 1e-3 }],
-    );
+    // The average and the optimizers hold tensors: the one made first is freed if the other fails.
+    this.ema = config.ema === undefined ? null : new ExponentialMovingAverage(this.model, config.ema);
+    try {
+      this.groups = buildParameterGroups(
+        NAME,
+        this.model.trainableWeights,
+        config.parameterGroups ?? [{ name: 'all', lr: 1e-3 }],
+      );
+    } catch (error) {
+      this.ema?.dispose();
+      throw error;
+    }
     this.stepModel = {
       component: NAME,
       trainingModel: this.trainingModel,
@@ -318,18 +367,9 @@ export class Trainer<B = unknown> implements TrainerHandle {
       groups: this.groups,
       clipNorm,
     };
-    this.ema = config.ema === undefined ? null : new ExponentialMovingAverage(this.model, config.ema);
     this.ownCallbacks = [this.annealing, this.ema].filter((c): c is NonNullable<typeof c> => c !== null);
     this.userCallbacks = config.callbacks ?? [];
     this.progressOptions = config.progress ?? {};
-    if (config.reduceGradients !== undefined && typeof config.reduceGradients !== 'function') {
-      throw new PhalanxConfigError(
-        NAME,
-        'reduceGradients',
-        'an async function (grads, context) → grads',
-        config.reduceGradients,
-      );
-    }
     this.reduceGradients = config.reduceGradients ?? null;
     for (const pattern of config.freeze ?? []) this.freeze(pattern);
   }

@@ -4,7 +4,7 @@
  * `<split>/rgb/%08d.jpg` (224×224). The training split holds 4 image versions per annotation (green screen and
  * three composited backgrounds): image `i + version · N` shows annotation `i`.
  */
-import { checkInteger, checkOneOf, PhalanxFileError } from '@phalanx/errors';
+import { checkInteger, checkKnownKeys, checkOneOf, PhalanxFileError } from '@phalanx/errors';
 import { decodeImage } from '../image-io';
 import { projectPoints } from '../synthetic/render';
 import {
@@ -34,6 +34,12 @@ export interface FreiHandOptions {
   /** Largest `width × height` of an image decoded (see `decodeImage`); default 4096 × 4096. */
   maxPixels?: number;
 }
+
+/** The keys of {@link FreiHandOptions}: any other key is a named error. */
+const FREIHAND_OPTION_KEYS = { root: true, split: true, units: true, version: true, maxPixels: true } satisfies Record<
+  keyof FreiHandOptions,
+  true
+>;
 
 /**
  * A FreiHAND dataset; `visible` is 1 for joints in front of the camera (`z > 0`) and inside the image
@@ -123,6 +129,7 @@ function matrixEntries(data: unknown, path: string, rows: number, cols: number, 
  */
 export async function openFreiHand(options: FreiHandOptions): Promise<FreiHandDataset> {
   const root = checkRoot('openFreiHand', options);
+  checkKnownKeys('openFreiHand', 'options', options, FREIHAND_OPTION_KEYS);
   const split = checkOneOf('openFreiHand', 'split', options.split ?? 'training', ['training', 'evaluation'] as const);
   const units = checkOneOf('openFreiHand', 'units', options.units ?? 'mm', ['mm', 'm'] as const);
   const version = checkInteger('openFreiHand', 'version', options.version ?? 0, 0);

@@ -5,7 +5,7 @@
  * (wrist, then per finger TIP, DIP, PIP, MCP); `xyz` is in **metres** in the camera frame; `uv_vis[:, 2]` is 1 for
  * visible joints. Samples are returned in FreiHAND order (docs/conventions.md) for one hand.
  */
-import { checkOneOf, describeCompact, PhalanxFileError } from '@phalanx/errors';
+import { checkKnownKeys, checkOneOf, describeCompact, PhalanxFileError } from '@phalanx/errors';
 import { decodeImage } from '../image-io';
 import {
   checkIndex,
@@ -50,6 +50,12 @@ export interface RhdOptions {
   /** Largest `width × height` of an image decoded (see `decodeImage`); default 4096 × 4096. */
   maxPixels?: number;
 }
+
+/** The keys of {@link RhdOptions}: any other key is a named error. */
+const RHD_OPTION_KEYS = { root: true, split: true, hand: true, units: true, maxPixels: true } satisfies Record<
+  keyof RhdOptions,
+  true
+>;
 
 /** An RHD sample: the chosen hand in FreiHAND order. */
 export interface RhdSample extends DatasetSample {
@@ -107,6 +113,7 @@ export function parseRhdAnnotations(bytes: Uint8Array, file: string): Map<number
  */
 export async function openRhd(options: RhdOptions): Promise<HandDataset<RhdSample>> {
   const root = checkRoot('openRhd', options);
+  checkKnownKeys('openRhd', 'options', options, RHD_OPTION_KEYS);
   const split = checkOneOf('openRhd', 'split', options.split ?? 'training', ['training', 'evaluation'] as const);
   const hand = checkOneOf('openRhd', 'hand', options.hand ?? 'auto', ['auto', 'left', 'right'] as const);
   const units = checkOneOf('openRhd', 'units', options.units ?? 'mm', ['mm', 'm'] as const);

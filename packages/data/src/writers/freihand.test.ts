@@ -6,6 +6,7 @@ import { syntheticHands } from '../dataset';
 import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { inFrame } from '../readers/common';
 import { openFreiHand } from '../readers/freihand';
+import { openRhd } from '../readers/rhd';
 import { projectPoints, type SyntheticHandSample } from '../synthetic/render';
 import { metresFromMillimetres, writeFreihand } from './freihand';
 
@@ -99,5 +100,42 @@ describe('writeFreihand', () => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'not a folder');
     await expect(writeFreihand(samples, join(file, 'sub'))).rejects.toThrow(PhalanxFileError);
+  });
+
+  it('refuses a folder that is not a non-empty string (the files went to the working directory), by name', async () => {
+    const cwd = process.cwd();
+    const cases: [() => Promise<unknown>, string][] = [
+      [
+        () => writeFreihand([], { out: join(tmp, 'x') } as never),
+        'writeFreihand: dir must be the folder to write (a non-empty string), but received {"out":',
+      ],
+      [
+        () => writeFreihand([], ''),
+        "writeFreihand: dir must be the folder to write (a non-empty string), but received ''.",
+      ],
+      [
+        () => writeFreihand(null as never, join(tmp, 'y')),
+        'writeFreihand: samples must be an iterable or async iterable of samples, but received null.',
+      ],
+      [
+        () => writeFreihand([], join(tmp, 'z'), null as never),
+        'writeFreihand: options must be an object {split?, units?, quality?}, but received null.',
+      ],
+      [
+        () => writeFreihand([], join(tmp, 'w'), { unit: 'm' } as never),
+        'writeFreihand: options.unit must be an option (one of split, units, quality)',
+      ],
+    ];
+    for (const [write, message] of cases) {
+      await expect(write(), message).rejects.toThrow(PhalanxConfigError);
+      await expect(write()).rejects.toThrow(message);
+    }
+    expect(process.cwd()).toBe(cwd);
+    await expect(openFreiHand({ root: tmp, unit: 'm' } as never)).rejects.toThrow(
+      'openFreiHand: options.unit must be an option (one of root, split, units, version, maxPixels)',
+    );
+    await expect(openRhd({ root: tmp, hands: 'left' } as never)).rejects.toThrow(
+      'openRhd: options.hands must be an option (one of root, split, hand, units, maxPixels)',
+    );
   });
 });

@@ -12,7 +12,7 @@
  * images within JPEG's quantisation (a few levels at the default quality 100).
  */
 import type * as FsPromises from 'node:fs/promises';
-import { checkOneOf, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkKnownKeys, checkOneOf, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { encodeJpeg } from '../image-io';
 import { joinPath } from '../readers/fs';
 import type { HandSample } from '../types';
@@ -28,6 +28,48 @@ export interface WriteFreihandOptions {
   units?: 'mm' | 'm';
   /** JPEG quality, 1–100. Default 100 (pixels within a few levels of the samples'). */
   quality?: number;
+}
+
+/** The keys of {@link WriteFreihandOptions}: any other key is a named error. */
+const WRITE_OPTION_KEYS = { split: true, units: true, quality: true } satisfies Record<
+  keyof WriteFreihandOptions,
+  true
+>;
+
+/**
+ * Named errors for `samples` that are not iterable, a `dir` that is not a non-empty string (`joinPath` drops
+ * anything else, so the files went to the working directory) and `options` that are not an object of its keys.
+ */
+function checkWriteArgs(samples: unknown, dir: unknown, options: unknown): void {
+  const iterable = (x: unknown, key: symbol) => typeof (x as Record<symbol, unknown> | null)?.[key] === 'function';
+  if (!iterable(samples, Symbol.iterator) && !iterable(samples, Symbol.asyncIterator)) {
+    throw new PhalanxConfigError(
+      'writeFreihand',
+      'samples',
+      'an iterable or async iterable of samples',
+      samples,
+      describeCompact,
+    );
+  }
+  if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) {
+    throw new PhalanxConfigError(
+      'writeFreihand',
+      'dir',
+      'the folder to write (a non-empty string)',
+      dir,
+      describeCompact,
+    );
+  }
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new PhalanxConfigError(
+      'writeFreihand',
+      'options',
+      'an object {split?, units?, quality?}',
+      options,
+      describeCompact,
+    );
+  }
+  checkKnownKeys('writeFreihand', 'options', options, WRITE_OPTION_KEYS);
 }
 
 /** What {@link writeFreihand} wrote. */
@@ -103,8 +145,8 @@ function checkSample(s: HandSample, index: number): void {
  * @param samples Any iterable of samples, e.g. `syntheticHands({ seed: 1, count: 1000, size: 224 })`.
  * @param dir The FreiHAND root to write (Node).
  * @returns How many samples were written and the annotation files.
- * @throws PhalanxConfigError for a malformed sample or option; PhalanxFileError when a file
- *   cannot be written.
+ * @throws PhalanxConfigError for a malformed sample or option, `samples` that are not iterable, a `dir` that
+ *   is not a non-empty string and an unknown option key; PhalanxFileError when a file cannot be written.
  * @example
  * ```ts
  * await writeFreihand(syntheticHands({ seed: 1, count: 1000, size: 224 }), '/data/phalanx-freihand');
@@ -116,6 +158,7 @@ export async function writeFreihand(
   dir: string,
   options: WriteFreihandOptions = {},
 ): Promise<WriteFreihandResult> {
+  checkWriteArgs(samples, dir, options);
   const split = checkOneOf('writeFreihand', 'split', options.split ?? 'training', ['training', 'evaluation'] as const);
   const units = checkOneOf('writeFreihand', 'units', options.units ?? 'mm', ['mm', 'm'] as const);
   const quality = options.quality ?? 100;

@@ -77,6 +77,15 @@ describe('hopNeighborhood', () => {
     expect(hopNeighborhood(path, 2)[0]).toEqual([1, 1, 1, 0]);
   });
 
+  it('returns at once for any number of hops: beyond J − 1 nothing changes (1e9 hops hung)', () => {
+    const start = performance.now();
+    const all = hopNeighborhood(handAdjacency(), 1e9);
+    expect(performance.now() - start).toBeLessThan(1000);
+    expect(all).toEqual(hopNeighborhood(handAdjacency(), 20));
+    expect(all.flat().every((v) => v === 1)).toBe(true); // the skeleton is connected
+    expect(hopNeighborhood([[0]], 5)).toEqual([[1]]);
+  });
+
   it('rejects bad hops and bad adjacency', () => {
     expect(() => hopNeighborhood(handAdjacency(), 1.5)).toThrow(
       'hopNeighborhood: hops must be an integer ≥ 0, but received 1.5.',
@@ -120,5 +129,29 @@ describe('validateAdjacency', () => {
 
   it('rejects out-of-range edges', () => {
     expect(() => adjacencyFromEdges(3, [[0, 3]])).toThrow(PhalanxConfigError);
+  });
+
+  it('rejects a node count too large for its n × n arrays, and edges that are not pairs, at once by name', () => {
+    const start = performance.now();
+    const cases: [() => unknown, string][] = [
+      // Before: a 10⁶ × 10⁶ array of arrays, until the JavaScript heap ran out.
+      [
+        () => adjacencyFromEdges(1e6, []),
+        'adjacencyFromEdges: numNodes must be an integer in [1, 4096] (the result is an n × n array), but received 1000000.',
+      ],
+      [
+        () => adjacencyFromEdges(3, null as never),
+        'adjacencyFromEdges: edges must be a list of node index pairs [i, j], but received null.',
+      ],
+      [
+        () => adjacencyFromEdges(3, [5 as never]),
+        'adjacencyFromEdges: edges must be a list of node index pairs [i, j], but received [5].',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+    expect(performance.now() - start).toBeLessThan(1000);
   });
 });

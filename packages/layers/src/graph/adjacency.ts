@@ -7,8 +7,15 @@ import { PhalanxConfigError } from '@phalanx/errors';
 import { NUM_JOINTS, SKELETON_EDGES } from '@phalanx/skeleton';
 
 /**
+ * The most nodes {@link adjacencyFromEdges} takes: its `n × n` result is plain arrays (4096² ≈ 16.8
+ * million numbers, 134 MB); a larger n would exhaust the JavaScript heap.
+ */
+const MAX_NODES = 4096;
+
+/**
  * Builds a symmetric `n × n` 0/1 adjacency matrix (zero diagonal unless an edge is a self loop) from
- * undirected edges.
+ * undirected edges. Throws `PhalanxConfigError` for a `numNodes` that is not an integer in [1, 4096] and
+ * `edges` that are not a list of node index pairs in `[0, n − 1]`.
  *
  * **Shapes**: `edges` `[E][2]` → `[n][n]`.
  *
@@ -18,6 +25,13 @@ import { NUM_JOINTS, SKELETON_EDGES } from '@phalanx/skeleton';
 export function adjacencyFromEdges(numNodes: number, edges: ReadonlyArray<readonly [number, number]>): number[][] {
   if (!Number.isInteger(numNodes) || numNodes < 1) {
     throw new PhalanxConfigError('adjacencyFromEdges', 'numNodes', 'an integer ≥ 1', numNodes);
+  }
+  if (numNodes > MAX_NODES) {
+    const expected = `an integer in [1, ${MAX_NODES}] (the result is an n × n array)`;
+    throw new PhalanxConfigError('adjacencyFromEdges', 'numNodes', expected, numNodes);
+  }
+  if (!Array.isArray(edges) || !edges.every((e) => Array.isArray(e) && e.length === 2)) {
+    throw new PhalanxConfigError('adjacencyFromEdges', 'edges', 'a list of node index pairs [i, j]', edges);
   }
   const a = Array.from({ length: numNodes }, () => new Array<number>(numNodes).fill(0));
   for (const [i, j] of edges) {
@@ -119,7 +133,8 @@ export function hopNeighborhood(adjacency: readonly (readonly number[])[], hops:
   }
   const n = a.length;
   let reach = a.map((_, i) => a.map((__, j) => (i === j ? 1 : 0)));
-  for (let step = 0; step < hops; step++) {
+  // Every node reachable at all is reachable in n − 1 steps: more hops change nothing (and 1e9 of them hung).
+  for (let step = 0; step < Math.min(hops, n - 1); step++) {
     const next = reach.map((row) => row.slice());
     for (let i = 0; i < n; i++) {
       for (let m = 0; m < n; m++) {

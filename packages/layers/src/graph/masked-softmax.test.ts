@@ -51,6 +51,25 @@ function rowStats(alpha: number[][], mask: number[][]): { sumError: number; outs
 
 forEachBackend(() => {
   describe('maskedSoftmax', () => {
+    it('refuses a mask that does not broadcast to the scores, and non-tensors, by name (not tfjs broadcast errors)', () => {
+      const [scores, square, column, row] = [tf.zeros([2, 3]), tf.zeros([3, 3]), tf.zeros([2, 1]), tf.ones([1, 3])];
+      const before = tf.memory().numTensors;
+      const cases: [unknown, unknown, string][] = [
+        [scores, square, "maskedSoftmax: mask must be broadcastable to the scores' shape [2, 3], but received [3, 3]."],
+        [scores, column, "maskedSoftmax: mask must be broadcastable to the scores' shape [2, 3], but received [2, 1]."],
+        [null, scores, 'maskedSoftmax: scores must be a tf.Tensor, but received null.'],
+        [scores, [[1, 1, 1]], "maskedSoftmax: mask must be a tf.Tensor, but received 'object'."],
+      ];
+      for (const [s, m, message] of cases) {
+        expect(() => maskedSoftmax(s as tf.Tensor, m as tf.Tensor), message).toThrow(PhalanxShapeError);
+        expect(() => maskedSoftmax(s as tf.Tensor, m as tf.Tensor)).toThrow(message);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      const broadcast = maskedSoftmax(scores, row); // a [1, 3] mask applies to every row
+      expect(broadcast.shape).toEqual([2, 3]);
+      tf.dispose([scores, square, column, row, broadcast]);
+    });
+
     it('equals the float64 softmax over the mask at every score magnitude, exactly 0 outside it', () => {
       const joints = 7;
       let cases = 0;

@@ -83,8 +83,18 @@ const restrictedSoftmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
  * const alpha = maskedSoftmax(tf.tensor2d([[1e12, 0, -1e12]]), tf.tensor2d([[0, 1, 1]])); // [[0, 1, 0]]
  */
 export function maskedSoftmax(scores: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  for (const [argument, t] of [
+    ['scores', scores],
+    ['mask', mask],
+  ] as const) {
+    if (!(t instanceof tf.Tensor))
+      throw new PhalanxShapeError('maskedSoftmax', argument, 'a tf.Tensor', t === null ? null : typeof t);
+  }
   const rank = scores.rank;
-  if (rank < 1 || mask.rank > rank || mask.shape[mask.rank - 1] !== scores.shape[rank - 1]) {
+  // Broadcastable: aligned from the last axis, each mask size is the scores' size or 1.
+  const offset = rank - mask.rank;
+  const fits = mask.shape.every((size, i) => size === scores.shape[offset + i] || (size === 1 && i < mask.rank - 1));
+  if (rank < 1 || mask.rank > rank || mask.shape[mask.rank - 1] !== scores.shape[rank - 1] || !fits) {
     throw new PhalanxShapeError(
       'maskedSoftmax',
       'mask',

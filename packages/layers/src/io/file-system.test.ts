@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { InjectedCrash } from '@phalanx/testing/fault-injection';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxFileError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { expectClose, forEachBackend, useBackend } from '@phalanx/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fileSystem, registerFileSystemRouter } from './file-system';
@@ -71,6 +71,16 @@ forEachBackend(() => {
       const dir = join(freshDir(), 'nothing-here');
       await expect(tfl.loadLayersModel(fileSystem(dir))).rejects.toThrow(/nothing-here.*model\.json/);
     });
+  });
+});
+
+describe('fileSystem: the directory argument', () => {
+  it('refuses a directory that is not a non-empty path or file:// URL, by name', () => {
+    for (const directory of [null, undefined, 5, '', 'file://']) {
+      const make = () => fileSystem(directory as string);
+      expect(make, String(directory)).toThrow(PhalanxConfigError);
+      expect(make).toThrow(/^fileSystem: directory must be a non-empty directory path or file:\/\/ URL, but received/);
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxFileError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 
 /** The scheme that {@link registerFileSystemRouter} routes to {@link fileSystem}. */
 export const FILE_SCHEME = 'file://';
@@ -301,7 +301,8 @@ async function loadModel(dir: string): Promise<tf.io.ModelArtifacts> {
  *   together must hold exactly the bytes the manifest describes. Each failure is a `PhalanxFileError`
  *   that names the file and the entry.
  *
- * @param directory - a directory path, or a `file://` URL; created if missing.
+ * @param directory - a directory path, or a `file://` URL; created if missing. Anything else (not a
+ *   string, `''`, a bare `file://`) is a `PhalanxConfigError`.
  * @example
  * ```ts
  * const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3] })] });
@@ -310,7 +311,11 @@ async function loadModel(dir: string): Promise<tf.io.ModelArtifacts> {
  * ```
  */
 export function fileSystem(directory: string): tf.io.IOHandler {
-  const dir = toDirectory(directory);
+  const dir = typeof directory === 'string' ? toDirectory(directory) : '';
+  if (dir === '') {
+    // An empty path would read and write model.json in the working directory.
+    throw new PhalanxConfigError('fileSystem', 'directory', 'a non-empty directory path or file:// URL', directory);
+  }
   return {
     save: (artifacts: tf.io.ModelArtifacts) => saveAtomically(dir, artifacts),
     load: () => loadModel(dir),

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseSafetensors, readSafetensors, writeSafetensors } from './safetensors';
+import { parseSafetensors, readSafetensors, writeSafetensors, writeSafetensorsAsync } from './safetensors';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -87,5 +87,27 @@ describe('safetensors: dtypes and values', () => {
     const before = tf.memory().numTensors;
     expect(() => readSafetensors(file)).toThrow(/element 0 of tensor 'b' must be within the float32 range/);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('safetensors: what the writer is given', () => {
+  it('refuses tensors that are not an object, and a disposed tensor, by name (sync and async)', async () => {
+    const gone = tf.ones([2]);
+    gone.dispose();
+    const cases: [unknown, string][] = [
+      [null, 'writeSafetensors: tensors must be a record of name → tf.Tensor, but received null.'],
+      ['w', "writeSafetensors: tensors must be a record of name → tf.Tensor, but received 'w'."],
+      [
+        { gone },
+        "writeSafetensors: tensors['gone'] must be a tensor that is not disposed, but received 'a disposed tensor'.",
+      ],
+    ];
+    for (const [tensors, message] of cases) {
+      const write = () => writeSafetensors(tensors as Record<string, tf.Tensor>);
+      expect(write, message).toThrow(PhalanxConfigError);
+      expect(write).toThrow(message);
+      await expect(writeSafetensorsAsync(tensors as Record<string, tf.Tensor>)).rejects.toThrow(PhalanxConfigError);
+      await expect(writeSafetensorsAsync(tensors as Record<string, tf.Tensor>)).rejects.toThrow(message);
+    }
   });
 });

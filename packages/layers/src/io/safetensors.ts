@@ -374,8 +374,8 @@ const WRITE_DTYPES: Partial<Record<tf.DataType, { name: SafetensorsDtype; size: 
  *
  * @param tensors Tensors keyed by name (names must be non-empty and not `__metadata__`).
  * @param metadata Optional string-to-string map stored as `__metadata__`.
- * @throws PhalanxConfigError for an unsupported dtype (string, complex64), a bad name or non-string
- *   metadata.
+ * @throws PhalanxConfigError for `tensors` that are not an object of tensors, a disposed tensor, an
+ *   unsupported dtype (string, complex64), a bad name or non-string metadata.
  *
  * @example
  * import { writeFileSync } from 'node:fs';
@@ -429,12 +429,17 @@ function checkWritable(
       if (typeof v !== 'string') throw new PhalanxConfigError(WRITE, `metadata.${k}`, 'a string', v);
     }
   }
+  if (typeof tensors !== 'object' || tensors === null) {
+    throw new PhalanxConfigError(WRITE, 'tensors', 'a record of name → tf.Tensor', tensors);
+  }
   const entries = Object.entries(tensors);
   for (const [name, t] of entries) {
     if (name === '' || name === '__metadata__') {
       throw new PhalanxConfigError(WRITE, 'tensor names', "non-empty and other than '__metadata__'", name);
     }
     if (!(t instanceof tf.Tensor)) throw new PhalanxConfigError(WRITE, `tensors['${name}']`, 'a tf.Tensor', typeof t);
+    if (t.isDisposed)
+      throw new PhalanxConfigError(WRITE, `tensors['${name}']`, 'a tensor that is not disposed', 'a disposed tensor');
     if (!Object.hasOwn(WRITE_DTYPES, t.dtype)) {
       throw new PhalanxConfigError(WRITE, `dtype of tensor '${name}'`, "'float32', 'int32' or 'bool'", t.dtype);
     }

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkKnownKeys, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { torchConverterOf, weightBaseName, type TorchConverter, type TorchParam } from './torch-converters';
 import type { TorchImportReport } from './torch-state-dict';
 
@@ -35,6 +35,38 @@ export interface TorchImportPlan {
   badDtypes: { key: string; dtype: string }[];
   /** Buffers present in the state_dict, to be checked against what their layer computes. */
   buffers: { key: string; tensor: tf.Tensor; check: (t: tf.Tensor) => { expected: string; received: string } | null }[];
+}
+
+/**
+ * Named errors (`PhalanxConfigError` of `component`) for the arguments every import takes: `tensors` must be
+ * an object whose values are tensors that are not disposed, and `options` an object whose keys are among
+ * `known`. @internal
+ */
+export function checkImportArgs(
+  component: string,
+  tensors: unknown,
+  options: unknown,
+  known: Readonly<Record<string, true>>,
+): void {
+  if (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors)) {
+    throw new PhalanxConfigError(component, 'tensors', 'a record of PyTorch name → tf.Tensor', tensors);
+  }
+  for (const [key, t] of Object.entries(tensors)) {
+    if (!(t instanceof tf.Tensor))
+      throw new PhalanxConfigError(component, `tensors['${key}']`, 'a tf.Tensor', typeof t);
+    if (t.isDisposed) {
+      throw new PhalanxConfigError(
+        component,
+        `tensors['${key}']`,
+        'a tensor that is not disposed',
+        'a disposed tensor',
+      );
+    }
+  }
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new PhalanxConfigError(component, 'options', `an object {${Object.keys(known).join('?, ')}?}`, options);
+  }
+  checkKnownKeys(component, 'options', options, known);
 }
 
 /** `<module>.<name>`, or either alone when the other is empty. @internal */

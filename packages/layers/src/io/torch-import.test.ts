@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { expectClose, expectFailsWithoutEffect, expectNoTensorLeak, forEachBackend } from '@phalanx/testing';
 import { describe, expect, it } from 'vitest';
+import { PhalanxShapeError } from '@phalanx/errors';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { importTorchWeights, type TorchWeightMapping } from './torch-import';
 import { torchStateDict } from './torch-state-dict';
@@ -200,6 +201,36 @@ function torchTensors(torch: Record<string, Arr>): Record<string, tf.Tensor> {
 
 forEachBackend(() => {
   describe('layout converters', () => {
+    it('refuse a weight of the wrong rank, or not a tensor, by name (not tfjs transpose errors)', () => {
+      const flat = tf.zeros([2, 2]);
+      const cube = tf.zeros([2, 2, 2]);
+      const cases: [() => unknown, string][] = [
+        [
+          () => torchConv2dKernel(flat),
+          'torchConv2dKernel: weight must be a PyTorch weight [O, I, kh, kw], but received [2, 2].',
+        ],
+        [
+          () => torchConv2dTransposeKernel(cube),
+          'torchConv2dTransposeKernel: weight must be a PyTorch weight [I, O, kh, kw], but received [2, 2, 2].',
+        ],
+        [
+          () => torchDenseKernel(cube),
+          'torchDenseKernel: weight must be a PyTorch weight [O, I], but received [2, 2, 2].',
+        ],
+        [
+          () => torchDepthwiseKernel(null as never, 3),
+          'torchDepthwiseKernel: weight must be a PyTorch weight [I·m, 1, kh, kw], but received null.',
+        ],
+      ];
+      const before = tf.memory().numTensors;
+      for (const [f, message] of cases) {
+        expect(f, message).toThrow(PhalanxShapeError);
+        expect(f).toThrow(message);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([flat, cube]);
+    });
+
     it('move each PyTorch element to its tfjs position', () => {
       const w = Arr.random([3, 2, 3, 2], 1);
       const k = torchConv2dKernel(w.tensor());

@@ -8,7 +8,14 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { torchConverterFor, weightBaseName, type TorchConverter } from './torch-converters';
-import { applyPlan, checkDtypesAndBuffers, checkValues, planImport, type TorchBinding } from './torch-engine';
+import {
+  applyPlan,
+  checkDtypesAndBuffers,
+  checkImportArgs,
+  checkValues,
+  planImport,
+  type TorchBinding,
+} from './torch-engine';
 import type { TorchImportReport } from './torch-state-dict';
 
 type AnyLayer = tfl.layers.Layer;
@@ -53,6 +60,26 @@ export interface TorchImportOptions {
    * weight that matches is loaded and the problems are only reported.
    */
   strict?: boolean;
+}
+
+/** The keys of {@link TorchImportOptions}: any other key is a named error. */
+const OPTION_KEYS = { strict: true } satisfies Record<keyof TorchImportOptions, true>;
+
+/** Named errors for a `target` that is not a model, a layer or a list of layers, and a `mapping` that is not a list of objects. */
+function checkTargetAndMapping(component: string, target: unknown, mapping: unknown): void {
+  const isLayer = (t: unknown) => typeof (t as { name?: unknown } | null)?.name === 'string';
+  if (Array.isArray(target) ? !target.every(isLayer) : !isLayer(target)) {
+    const received = target === null || typeof target !== 'object' ? target : 'an object without a layer name';
+    throw new PhalanxConfigError(component, 'target', 'a tf.LayersModel, a layer or a list of layers', received);
+  }
+  if (!Array.isArray(mapping)) {
+    throw new PhalanxConfigError(component, 'mapping', 'a list of {torch, layer, kind} entries', mapping);
+  }
+  mapping.forEach((entry: unknown, i) => {
+    if (entry === null || typeof entry !== 'object') {
+      throw new PhalanxConfigError(component, `mapping[${i}]`, 'an object {torch, layer, kind}', entry);
+    }
+  });
 }
 
 function collectLayers(target: tfl.LayersModel | AnyLayer | readonly AnyLayer[]): Map<string, AnyLayer> {
@@ -167,7 +194,9 @@ function strictFailure(report: TorchImportReport): PhalanxConfigError {
  * @returns The report (also in non-strict mode).
  * @throws PhalanxConfigError in strict mode, listing missing, unexpected and mismatched keys and
  *   mapping problems by name; in any mode, naming a tensor that is not float32 / int32, holds a NaN or
- *   infinite value, or a negative `running_var`.
+ *   infinite value, or a negative `running_var`; for a `target`, `mapping`, `tensors` or `options` of the
+ *   wrong type (not a model or layers, not a list of entries, not a record of tensors or holding a disposed
+ *   one, not an object of its options).
  *
  * @example
  * import { readFileSync } from 'node:fs';
@@ -195,6 +224,8 @@ export function importTorchWeights(
   options: TorchImportOptions = {},
 ): TorchImportReport {
   const component = 'importTorchWeights';
+  checkTargetAndMapping(component, target, mapping);
+  checkImportArgs(component, tensors, options, OPTION_KEYS);
   const strict = options.strict ?? true;
   if (typeof strict !== 'boolean') throw new PhalanxConfigError(component, 'strict', 'a boolean', strict);
   const problems: string[] = [];

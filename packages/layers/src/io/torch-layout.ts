@@ -5,7 +5,15 @@
  * `torch-converters.ts` use them for whole layers, in both directions.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+
+/** A named error unless `weight` is a tensor of `rank` dimensions (`layout` names them for the message). */
+function checkWeight(component: string, weight: unknown, rank: number, layout: string): void {
+  if (!(weight instanceof tf.Tensor) || weight.rank !== rank) {
+    const received = weight instanceof tf.Tensor ? weight.shape : weight === null ? null : typeof weight;
+    throw new PhalanxShapeError(component, 'weight', `a PyTorch weight ${layout}`, received);
+  }
+}
 
 /**
  * PyTorch `nn.Conv2d` weight `[out, in, kh, kw]` → tfjs `conv2d` kernel `[kh, kw, in, out]`.
@@ -16,6 +24,7 @@ import { PhalanxConfigError } from '@phalanx/errors';
  * torchConv2dKernel(tf.zeros([8, 3, 5, 5])).shape; // [5, 5, 3, 8]
  */
 export function torchConv2dKernel(weight: tf.Tensor): tf.Tensor4D {
+  checkWeight('torchConv2dKernel', weight, 4, '[O, I, kh, kw]');
   return tf.transpose(weight as tf.Tensor4D, [2, 3, 1, 0]);
 }
 
@@ -31,6 +40,7 @@ export function torchConv2dKernel(weight: tf.Tensor): tf.Tensor4D {
  * torchConv2dTransposeKernel(tf.zeros([16, 8, 4, 4])).shape; // [4, 4, 8, 16]
  */
 export function torchConv2dTransposeKernel(weight: tf.Tensor): tf.Tensor4D {
+  checkWeight('torchConv2dTransposeKernel', weight, 4, '[I, O, kh, kw]');
   return tf.transpose(weight as tf.Tensor4D, [2, 3, 1, 0]);
 }
 
@@ -43,6 +53,7 @@ export function torchConv2dTransposeKernel(weight: tf.Tensor): tf.Tensor4D {
  * torchDenseKernel(tf.zeros([10, 4])).shape; // [4, 10]
  */
 export function torchDenseKernel(weight: tf.Tensor): tf.Tensor2D {
+  checkWeight('torchDenseKernel', weight, 2, '[O, I]');
   return tf.transpose(weight as tf.Tensor2D, [1, 0]);
 }
 
@@ -57,6 +68,7 @@ export function torchDenseKernel(weight: tf.Tensor): tf.Tensor2D {
  * torchDepthwiseKernel(tf.zeros([6, 1, 3, 3]), 3).shape; // [3, 3, 3, 2]
  */
 export function torchDepthwiseKernel(weight: tf.Tensor, inChannels: number): tf.Tensor4D {
+  checkWeight('torchDepthwiseKernel', weight, 4, '[I·m, 1, kh, kw]');
   const [outChannels, one, kh, kw] = weight.shape;
   if (weight.rank !== 4 || one !== 1 || outChannels % inChannels !== 0) {
     throw new PhalanxConfigError(

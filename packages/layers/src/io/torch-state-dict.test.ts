@@ -252,4 +252,75 @@ describe('all or nothing, no leaks', () => {
     model.dispose();
     dwModel.dispose();
   });
+
+  it('arguments of the wrong type, a disposed tensor or an unknown option are named errors, with no effect', async () => {
+    await useBackend('cpu');
+    const { model, sd } = small();
+    const mapping = [{ torch: 'fc', layer: 'fc', kind: 'dense' as const }];
+    const gone = tf.zeros([2]);
+    gone.dispose();
+    const load = (tensors: unknown, options?: unknown) =>
+      loadTorchStateDict(model, tensors as Record<string, tf.Tensor>, options as never);
+    const cases: [() => unknown, string][] = [
+      [
+        () => load(null),
+        'loadTorchStateDict: tensors must be a record of PyTorch name → tf.Tensor, but received null.',
+      ],
+      [
+        () => load({ ...sd, 'fc.bias': 5 }),
+        "loadTorchStateDict: tensors['fc.bias'] must be a tf.Tensor, but received 'number'.",
+      ],
+      [
+        () => load({ ...sd, 'fc.bias': gone }),
+        "loadTorchStateDict: tensors['fc.bias'] must be a tensor that is not disposed, but received 'a disposed tensor'.",
+      ],
+      [
+        () => load(sd, null),
+        'loadTorchStateDict: options must be an object {strict?, stripPrefix?, only?}, but received null.',
+      ],
+      [
+        () => load(sd, { stirct: false }),
+        'loadTorchStateDict: options.stirct must be an option (one of strict, stripPrefix, only)',
+      ],
+      [
+        () => load(sd, { only: 'fc' }),
+        "loadTorchStateDict: only must be a RegExp or a function (layerName) → boolean, but received 'fc'.",
+      ],
+      [
+        () => loadTorchStateDict(null as never, sd),
+        'loadTorchStateDict: model must be a tf.LayersModel, but received null.',
+      ],
+      [() => torchStateDict({} as never), "torchStateDict: model must be a tf.LayersModel, but received 'object'."],
+      [
+        () => importTorchWeights(null as never, sd, mapping),
+        'importTorchWeights: target must be a tf.LayersModel, a layer or a list of layers',
+      ],
+      [
+        () => importTorchWeights(model, sd, null as never),
+        'importTorchWeights: mapping must be a list of {torch, layer, kind} entries',
+      ],
+      [
+        () => importTorchWeights(model, sd, [null as never]),
+        'importTorchWeights: mapping[0] must be an object {torch, layer, kind}',
+      ],
+      [
+        () => importTorchWeights(model, null as never, mapping),
+        'importTorchWeights: tensors must be a record of PyTorch name → tf.Tensor',
+      ],
+      [
+        () => importTorchWeights(model, { ...sd, 'fc.weight': gone }, mapping),
+        "importTorchWeights: tensors['fc.weight'] must be a tensor that is not disposed",
+      ],
+      [
+        () => importTorchWeights(model, sd, mapping, null as never),
+        'importTorchWeights: options must be an object {strict?}',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      await expectFailsWithoutEffect(model, f, message);
+    }
+    tf.dispose(Object.values(sd));
+    model.dispose();
+  });
 });

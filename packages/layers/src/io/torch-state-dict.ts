@@ -10,6 +10,7 @@ import { PhalanxConfigError } from '@phalanx/errors';
 import {
   applyPlan,
   checkDtypesAndBuffers,
+  checkImportArgs,
   checkValues,
   exportBindings,
   modelBindings,
@@ -67,6 +68,16 @@ export interface TorchStateDictOptions {
   only?: RegExp | ((layerName: string) => boolean);
 }
 
+/** The keys of {@link TorchStateDictOptions}: any other key is a named error. */
+const OPTION_KEYS = { strict: true, stripPrefix: true, only: true } satisfies Record<keyof TorchStateDictOptions, true>;
+
+/** A named error unless `model` is a `tf.LayersModel` (something with a list of `layers`). */
+function checkModel(component: string, model: unknown): void {
+  if (!Array.isArray((model as { layers?: unknown } | null)?.layers)) {
+    throw new PhalanxConfigError(component, 'model', 'a tf.LayersModel', model === null ? null : typeof model);
+  }
+}
+
 function byStrippedName(tensors: Readonly<Record<string, tf.Tensor>>, stripPrefix?: string): Map<string, tf.Tensor> {
   const keys = Object.keys(tensors);
   const prefix = stripPrefix ?? (keys.length > 0 && keys.every((k) => k.startsWith('module.')) ? 'module.' : '');
@@ -112,7 +123,9 @@ function byStrippedName(tensors: Readonly<Record<string, tf.Tensor>>, stripPrefi
  * @param model A model whose weighted layers are named after PyTorch modules.
  * @param tensors State-dict tensors keyed by PyTorch name (e.g. `readSafetensors(bytes)`); not disposed.
  * @throws PhalanxShapeError naming the first tensor of the wrong shape.
- * @throws PhalanxConfigError for a tensor that is not float32 or int32, a NaN or infinite value, a
+ * @throws PhalanxConfigError for a `model` that is not a `tf.LayersModel`, `tensors` that are not a record
+ *   of tensors (or hold a disposed one), `options` that are not an object of its options, a tensor that is
+ *   not float32 or int32, a NaN or infinite value, a
  *   negative `running_var`, a buffer that differs from what the layer computes, or — in strict mode —
  *   listing every missing and unexpected key.
  *
@@ -130,9 +143,14 @@ export function loadTorchStateDict(
   tensors: Readonly<Record<string, tf.Tensor>>,
   options: TorchStateDictOptions = {},
 ): TorchImportReport {
+  checkModel(COMPONENT, model);
+  checkImportArgs(COMPONENT, tensors, options, OPTION_KEYS);
   const { strict = true } = options;
   if (typeof strict !== 'boolean') throw new PhalanxConfigError(COMPONENT, 'strict', 'a boolean', strict);
   const only = options.only ?? (() => true);
+  if (!(only instanceof RegExp) && typeof only !== 'function') {
+    throw new PhalanxConfigError(COMPONENT, 'only', 'a RegExp or a function (layerName) → boolean', only);
+  }
   const keep = typeof only === 'function' ? only : (name: string) => only.test(name);
   const { bindings, unconverted } = modelBindings(model, keep);
   const plan = planImport(bindings, byStrippedName(tensors, options.stripPrefix));
@@ -161,7 +179,8 @@ export function loadTorchStateDict(
  *
  * @returns New tensors by PyTorch key; the caller disposes them (`writeSafetensors(sd)` then
  *   `tf.dispose(Object.values(sd))`).
- * @throws PhalanxConfigError naming every weight of a layer that has no converter.
+ * @throws PhalanxConfigError naming every weight of a layer that has no converter, or for a `model` that
+ *   is not a `tf.LayersModel`.
  *
  * @example
  * import { writeFileSync } from 'node:fs';
@@ -175,6 +194,7 @@ export function loadTorchStateDict(
  * tf.dispose(Object.values(sd));
  */
 export function torchStateDict(model: tfl.LayersModel): Record<string, tf.Tensor> {
+  checkModel('torchStateDict', model);
   const { bindings, unconverted } = modelBindings(model);
   if (unconverted.length > 0) {
     throw new PhalanxConfigError(

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { expect, it } from 'vitest';
 import { expectClose, expectSaveLoadIdentical, forEachBackend } from '@phalanx/testing';
-import { lastAxisLayerNormalization } from './last-axis-layer-norm';
+import { PhalanxConfigError } from '@phalanx/errors';
+import { LastAxisLayerNormalization, lastAxisLayerNormalization } from './last-axis-layer-norm';
 import { isLayerNormalization } from './stock';
 
 function values(shape: number[], seed: number): tf.Tensor {
@@ -73,4 +74,19 @@ forEachBackend((backend) => {
     await expectSaveLoadIdentical(ours, [x]);
     x.dispose();
   });
+});
+
+it('refuses an epsilon that would give NaN outputs for a constant row, and non-object arguments, by name', () => {
+  const cases: [unknown, string][] = [
+    ['ln', "LastAxisLayerNormalization: args must be an object, but received 'ln'."],
+    [{ epsilon: 0 }, 'LastAxisLayerNormalization: epsilon must be a finite number > 0, but received 0.'],
+    [{ epsilon: Number.NaN }, 'LastAxisLayerNormalization: epsilon must be a finite number > 0, but received NaN.'],
+    [{ epsilon: 1e-50 }, 'LastAxisLayerNormalization: epsilon must be a positive normal float32'],
+  ];
+  for (const [args, message] of cases) {
+    const make = () => new LastAxisLayerNormalization(args as never);
+    expect(make, message).toThrow(PhalanxConfigError);
+    expect(make).toThrow(message);
+  }
+  expect(lastAxisLayerNormalization({ epsilon: 1e-5 }).getConfig()).toMatchObject({ epsilon: 1e-5 });
 });

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { LAYER_NORM_CONVERTER, registerTorchConverter } from '../io/torch-converters';
-import { StockLayerNormalization, type LayerNormalizationArgs } from './stock';
+import { checkNormalizationArgs, StockLayerNormalization, type LayerNormalizationArgs } from './stock';
 
 /** The fields of tfjs-layers' `LayerNormalization` that {@link LastAxisLayerNormalization} reads. */
 interface LayerNormState {
@@ -43,6 +43,14 @@ type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknow
 export class LastAxisLayerNormalization extends StockLayerNormalization {
   /** Name under which the class is registered for serialisation. */
   static className = 'LastAxisLayerNormalization';
+
+  /**
+   * As tfjs-layers' `LayerNormalization`; an `args` that is not an object and an `epsilon` that is not a
+   * positive normal float32 are a `PhalanxConfigError`.
+   */
+  constructor(args?: LayerNormalizationArgs) {
+    super(checkNormalizationArgs('LastAxisLayerNormalization', args, false));
+  }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;

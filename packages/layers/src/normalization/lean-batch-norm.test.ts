@@ -9,7 +9,13 @@ import {
   expectSaveLoadIdentical,
   forEachBackend,
 } from '@phalanx/testing';
-import { batchNormInference, batchNormTraining, leanBatchNormalization } from './lean-batch-norm';
+import { PhalanxConfigError } from '@phalanx/errors';
+import {
+  batchNormInference,
+  batchNormTraining,
+  LeanBatchNormalization,
+  leanBatchNormalization,
+} from './lean-batch-norm';
 import { isBatchNormalization } from './stock';
 
 /** One model with the lean layer (as blocks' `torchBatchNorm` builds it) and one with tfjs-layers' layer, same weights and moving statistics. */
@@ -112,5 +118,30 @@ forEachBackend((backend) => {
     expect(await bits(mean)).toEqual(await bits(m.mean));
     expect(await bits(variance)).toEqual(await bits(m.variance));
     tf.dispose([x, g, b, y, mean, variance, m.mean, m.variance]);
+  });
+});
+
+it('refuses arguments that would give NaN outputs or statistics (epsilon, momentum) and non-objects, by name', () => {
+  const cases: [unknown, string][] = [
+    [5, 'LeanBatchNormalization: args must be an object, but received 5.'],
+    [{ epsilon: 0 }, 'LeanBatchNormalization: epsilon must be a finite number > 0, but received 0.'],
+    [{ epsilon: -1e-3 }, 'LeanBatchNormalization: epsilon must be a finite number > 0, but received -0.001.'],
+    [{ epsilon: Number.NaN }, 'LeanBatchNormalization: epsilon must be a finite number > 0, but received NaN.'],
+    [{ epsilon: 1e-50 }, 'LeanBatchNormalization: epsilon must be a positive normal float32'],
+    [{ momentum: Number.NaN }, 'LeanBatchNormalization: momentum must be a number in [0, 1], but received NaN.'],
+    [{ momentum: 1.5 }, 'LeanBatchNormalization: momentum must be a number in [0, 1], but received 1.5.'],
+    [{ momentum: '0.9' }, "LeanBatchNormalization: momentum must be a number in [0, 1], but received '0.9'."],
+  ];
+  for (const [args, message] of cases) {
+    const make = () => new LeanBatchNormalization(args as never);
+    expect(make, message).toThrow(PhalanxConfigError);
+    expect(make).toThrow(message);
+  }
+  // The defaults, as tfjs-layers': no arguments, undefined or null.
+  for (const args of [undefined, null])
+    expect(new LeanBatchNormalization(args as never)).toBeInstanceOf(LeanBatchNormalization);
+  expect(leanBatchNormalization({ epsilon: 1e-5, momentum: 0 }).getConfig()).toMatchObject({
+    epsilon: 1e-5,
+    momentum: 0,
   });
 });

@@ -11,7 +11,7 @@ import {
   FUSED_MOVING_AVERAGES_KERNEL,
   fusedBatchNormKernelsAvailable,
 } from './fused-batch-norm-kernels';
-import { StockBatchNormalization, type BatchNormalizationArgs } from './stock';
+import { checkNormalizationArgs, StockBatchNormalization, type BatchNormalizationArgs } from './stock';
 
 /** The fields of tfjs-layers' `BatchNormalization` that {@link LeanBatchNormalization} reads. */
 interface BatchNormState {
@@ -229,6 +229,14 @@ export function batchNormInference(
 export class LeanBatchNormalization extends StockBatchNormalization {
   /** Name under which the class is registered for serialisation. */
   static className = 'LeanBatchNormalization';
+
+  /**
+   * As tfjs-layers' `BatchNormalization`; an `args` that is not an object, an `epsilon` that is not a
+   * positive normal float32 and a `momentum` outside [0, 1] are a `PhalanxConfigError`.
+   */
+  constructor(args?: BatchNormalizationArgs) {
+    super(checkNormalizationArgs('LeanBatchNormalization', args, true));
+  }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;

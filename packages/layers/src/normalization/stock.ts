@@ -5,6 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import { checkPositiveFloat32, PhalanxConfigError } from '@phalanx/errors';
+import { checkArgs } from '../util/checks';
 
 /** Constructor arguments of tfjs-layers' `BatchNormalization` (`tf.layers.batchNormalization`). */
 export type BatchNormalizationArgs = NonNullable<Parameters<typeof tfl.layers.batchNormalization>[0]>;
@@ -50,4 +52,26 @@ export function isBatchNormalization(layer: tfl.layers.Layer): boolean {
  */
 export function isLayerNormalization(layer: tfl.layers.Layer): boolean {
   return layer instanceof StockLayerNormalization;
+}
+
+/**
+ * The arguments of a normalisation layer of this package, checked before tfjs-layers reads them (which takes
+ * any value): `undefined` or `null` are the defaults (as in tfjs); otherwise `args` must be an object, an
+ * `epsilon` a positive normal float32 (0, a negative, NaN or one that underflows in float32 gives NaN
+ * outputs for a constant channel), and — for a batch norm — a `momentum` a number in [0, 1] (NaN made the
+ * moving statistics NaN). Throws `PhalanxConfigError` naming `component`.
+ */
+export function checkNormalizationArgs<A extends { epsilon?: number; momentum?: number }>(
+  component: string,
+  args: A | null | undefined,
+  hasMomentum: boolean,
+): A {
+  if (args == null) return {} as A;
+  checkArgs(component, 'args', args);
+  if (args.epsilon != null) checkPositiveFloat32(component, 'epsilon', args.epsilon);
+  const momentum: unknown = args.momentum;
+  if (hasMomentum && momentum != null && (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1))) {
+    throw new PhalanxConfigError(component, 'momentum', 'a number in [0, 1]', momentum);
+  }
+  return args;
 }

@@ -162,6 +162,13 @@ describe('SeededDropout', () => {
 });
 
 describe('findNoiseStreamLayers', () => {
+  it('refuses a model that is not one by name (a TypeError before)', () => {
+    expect(() => findNoiseStreamLayers(null as never)).toThrow(PhalanxConfigError);
+    expect(() => findNoiseStreamLayers(null as never)).toThrow(
+      'findNoiseStreamLayers: model must be a tf.LayersModel or layer, but received null.',
+    );
+  });
+
   it('finds selectors, attention layers and seeded dropouts of a model (nested included), once each', () => {
     const x = tfl.input({ shape: [21, 4] });
     const g = dynamicEdgeGAT({ units: 2, heads: 2, attentionDropout: 0.1, dropoutSeed: 1, name: 'gat' }).apply(

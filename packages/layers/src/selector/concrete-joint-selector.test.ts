@@ -15,6 +15,7 @@ import {
   useBackend,
 } from '@phalanx/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { PhalanxConfigError } from '@phalanx/errors';
 import {
   ConcreteJointSelector,
   concreteJointSelector,
@@ -236,6 +237,21 @@ forEachBackend(() => {
   });
 
   describe('ConcreteJointSelector errors', () => {
+    it('gumbelNoise refuses a shape that is not integer sizes, or too large, by name (not tfjs or RangeError)', () => {
+      const cases: [unknown, string][] = [
+        [null, 'gumbelNoise: shape must be a list of integer sizes ≥ 0, but received null.'],
+        [[-1], 'gumbelNoise: shape must be a list of integer sizes ≥ 0, but received [-1].'],
+        [[2.5, 3], 'gumbelNoise: shape must be a list of integer sizes ≥ 0, but received [2.5, 3].'],
+        [[1e6, 1e6], 'gumbelNoise: shape must be of at most 268435456 (2^28) elements'],
+      ];
+      const before = tf.memory().numTensors;
+      for (const [shape, message] of cases) {
+        expect(() => gumbelNoise(shape as number[]), message).toThrow(PhalanxConfigError);
+        expect(() => gumbelNoise(shape as number[])).toThrow(message);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    });
+
     const base = { numJoints: 21, numGroups: 3 };
     it.each([
       [{ ...base, numGroups: 1 }, 'ConcreteJointSelector: numGroups must be an integer ≥ 2, but received 1.'],

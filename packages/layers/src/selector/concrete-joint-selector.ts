@@ -56,13 +56,18 @@ const INFERENCE_MODES: readonly InferenceMode[] = ['hard', 'soft'];
  *
  * **Shapes**: returns a tensor of `shape`.
  *
- * @param shape Shape of the sample, e.g. `[J, G]`.
+ * @param shape Shape of the sample, e.g. `[J, G]`: integer sizes, at most 2²⁸ elements (else a
+ *   `PhalanxConfigError`).
  * @param seed Optional seed (number or string) for a reproducible sample; the same seed gives the same
  *   sample.
  * @example
  * const n = gumbelNoise([21, 3], 42); // [21, 3]
  */
 export function gumbelNoise(shape: number[], seed?: number | string): tf.Tensor {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new PhalanxConfigError('gumbelNoise', 'shape', 'a list of integer sizes ≥ 0', shape);
+  }
+  checkElements('gumbelNoise', 'shape', shape);
   return tf.tidy(() => {
     const u = tf.clipByValue(tf.randomUniform(shape, 0, 1, 'float32', seed), UNIFORM_MIN, UNIFORM_MAX);
     return tf.neg(tf.log(tf.neg(tf.log(u))));

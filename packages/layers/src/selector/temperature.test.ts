@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { forEachBackend } from '@phalanx/testing';
 import { describe, expect, it } from 'vitest';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { concreteJointSelector, type ConcreteJointSelector } from './concrete-joint-selector';
 import {
   annealTemperature,
@@ -91,6 +92,27 @@ function nestedModel(): { model: tfl.LayersModel; selectors: ConcreteJointSelect
 
 forEachBackend(() => {
   describe('temperature annealing of a model', () => {
+    it('refuses a model that is not one and a schedule that is not a function, by name', () => {
+      const cases: [() => unknown, string][] = [
+        [
+          () => findConcreteJointSelectors(null as never),
+          'findConcreteJointSelectors: model must be a tf.LayersModel or layer, but received null.',
+        ],
+        [
+          () => annealTemperature(undefined as never, () => 1, 0),
+          'annealTemperature: model must be a tf.LayersModel or layer, but received undefined.',
+        ],
+        [
+          () => annealTemperature(nestedModel().model, 0.5 as never, 0),
+          'annealTemperature: schedule must be a function step → τ, but received 0.5.',
+        ],
+      ];
+      for (const [f, message] of cases) {
+        expect(f, message).toThrow(PhalanxConfigError);
+        expect(f).toThrow(message);
+      }
+    });
+
     it('finds selectors in nested models and sets τ with the custom-loop hook', () => {
       const { model, selectors } = nestedModel();
       const found = findConcreteJointSelectors(model);

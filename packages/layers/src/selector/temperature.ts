@@ -4,7 +4,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkNonNegative, checkInteger, checkPositiveFloat32, PhalanxConfigError } from '@phalanx/errors';
-import { checkArgs } from '../util/checks';
+import { checkArgs, checkLayer } from '../util/checks';
 import { ConcreteJointSelector } from './concrete-joint-selector';
 import { EXPONENTIAL_TEMPERATURE_DEFAULTS, STEP_TEMPERATURE_DEFAULTS } from './temperature-defaults';
 
@@ -110,6 +110,7 @@ export function exponentialTemperature(args: ExponentialTemperatureArgs): Temper
  * once, in layer order).
  */
 export function findConcreteJointSelectors(model: tfl.layers.Layer): ConcreteJointSelector[] {
+  checkLayer('findConcreteJointSelectors', model);
   const found = new Set<ConcreteJointSelector>();
   const visit = (layer: tfl.layers.Layer): void => {
     if (layer instanceof ConcreteJointSelector) found.add(layer);
@@ -138,6 +139,10 @@ export function findConcreteJointSelectors(model: tfl.layers.Layer): ConcreteJoi
  * }
  */
 export function annealTemperature(model: tfl.layers.Layer, schedule: TemperatureSchedule, step: number): number {
+  checkLayer('annealTemperature', model);
+  if (typeof schedule !== 'function') {
+    throw new PhalanxConfigError('annealTemperature', 'schedule', 'a function step → τ', schedule);
+  }
   const temperature = schedule(step);
   checkPositiveFloat32('annealTemperature', 'schedule(step)', temperature);
   for (const selector of findConcreteJointSelectors(model)) selector.setTemperature(temperature);

@@ -126,3 +126,16 @@ export function checkWeightShape(
   }
   return value;
 }
+
+/**
+ * Throws a `PhalanxConfigError` naming `component` unless `model` is a layer or model (an object with a
+ * string `name`), for the functions that walk a model's layers.
+ *
+ * @example
+ * checkLayer('findNoiseStreamLayers', null); // throws: findNoiseStreamLayers: model must be a tf.LayersModel or layer, but received null.
+ */
+export function checkLayer(component: string, model: unknown): void {
+  if (typeof (model as { name?: unknown } | null)?.name !== 'string') {
+    throw new PhalanxConfigError(component, 'model', 'a tf.LayersModel or layer', model == null ? model : typeof model);
+  }
+}

@@ -5,6 +5,7 @@
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
+import { checkLayer } from './checks';
 
 /**
  * The position of a noise stream: with a `seed`, the k-th draw uses the tf seed `` `${seed}:${k}` ``, so
@@ -144,6 +145,7 @@ export function hasNoiseStream(layer: tfl.layers.Layer): layer is NoiseStreamLay
  * findNoiseStreamLayers(model).map((l) => l.getNoiseState()); // [{ seed: 3, calls: 0 }]
  */
 export function findNoiseStreamLayers(model: tfl.layers.Layer): NoiseStreamLayer[] {
+  checkLayer('findNoiseStreamLayers', model);
   const found = new Set<NoiseStreamLayer>();
   const visit = (layer: tfl.layers.Layer): void => {
     if (hasNoiseStream(layer)) found.add(layer);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { PhalanxFileError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import type { PyValue } from '@phalanx/pickle';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isTorchTensor } from './torch-pickle';
@@ -135,6 +135,29 @@ describe('readTorchStateDict: refusals', () => {
       'readTorchStateDict: options.key must be a string, but received 3.',
     );
     expect(() => readTorchStateDict(fixture('zip.pth'), { key: 'model' })).toThrow(/key 'model' does not hold/);
+  });
+
+  it('refuses a misspelt option by name instead of ignoring it (stripPrefx: false kept stripping)', () => {
+    const cases: [() => unknown, string][] = [
+      [
+        () => readTorchStateDict(fixture('zip.pth'), { stripPrefx: false } as never),
+        'readTorchStateDict: options.stripPrefx must be an option (one of file, maxBytes, key, stripPrefix), but received false.',
+      ],
+      [
+        () => parseTorchCheckpoint(fixture('zip.pth'), { key: 'model' } as never),
+        "readTorchStateDict: options.key must be an option (one of file, maxBytes), but received 'model'.",
+      ],
+      [
+        () => parseTorchCheckpoint(fixture('zip.pth')).stateDict({ keys: 'state_dict' } as never),
+        "readTorchStateDict: options.keys must be an option (one of key, stripPrefix), but received 'state_dict'.",
+      ],
+    ];
+    const before = tf.memory().numTensors;
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('keeps memory within maxBytes, checked before allocating', () => {

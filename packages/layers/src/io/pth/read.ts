@@ -5,7 +5,7 @@
  * parameters, `OrderedDict` and NumPy scalars is refused.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkKnownKeys, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import type { PyValue } from '@phalanx/pickle';
 import { setOwn } from '../records';
 import { openTorchArchive } from './archive';
@@ -58,9 +58,19 @@ function toBytes(bytes: Uint8Array | ArrayBuffer): Uint8Array {
   throw new PhalanxConfigError(READ, 'bytes', 'a Uint8Array or ArrayBuffer', typeof bytes);
 }
 
-function checkOptions(options: ReadTorchStateDictOptions, size: number): { file: string; budget: number } {
+/** The keys each entry point takes: any other key (e.g. `stripPrefx`) is a named error, not ignored. */
+const PARSE_KEYS = { file: true, maxBytes: true } satisfies Record<keyof ParseTorchCheckpointOptions, true>;
+const STATE_DICT_KEYS = { key: true, stripPrefix: true } as const;
+const READ_KEYS = { ...PARSE_KEYS, ...STATE_DICT_KEYS } satisfies Record<keyof ReadTorchStateDictOptions, true>;
+
+function checkOptions(
+  options: ReadTorchStateDictOptions,
+  size: number,
+  known: Readonly<Record<string, true>> = READ_KEYS,
+): { file: string; budget: number } {
   if (typeof options !== 'object' || options === null)
     throw new PhalanxConfigError(READ, 'options', 'an object', options);
+  checkKnownKeys(READ, 'options', options, known);
   const { file = 'checkpoint.pth', maxBytes = 8 * size + 16 * 2 ** 20, key, stripPrefix: prefix } = options;
   if (typeof file !== 'string') throw new PhalanxConfigError(READ, 'options.file', 'a string', file);
   if (typeof maxBytes !== 'number' || !(maxBytes >= 0)) {
@@ -96,12 +106,13 @@ export function parseTorchCheckpoint(
   options: ParseTorchCheckpointOptions = {},
 ): TorchCheckpoint {
   const data = toBytes(bytes);
-  const { file, budget } = checkOptions(options, data.length);
+  const { file, budget } = checkOptions(options, data.length, PARSE_KEYS);
   const archive = openTorchArchive(data, file, budget);
   return {
     format: archive.format,
     root: archive.root,
     stateDict(stateOptions = {}) {
+      checkOptions(stateOptions, data.length, STATE_DICT_KEYS);
       const { key, stripPrefix: prefix = 'module.' } = stateOptions;
       checkOptions({ key, stripPrefix: prefix }, data.length);
       let entries = findStateDict(archive.root, file, key);
@@ -176,6 +187,7 @@ export function readTorchStateDict(
   bytes: Uint8Array | ArrayBuffer,
   options: ReadTorchStateDictOptions = {},
 ): Record<string, tf.Tensor> {
+  checkOptions(options ?? {}, 0);
   const { key, stripPrefix: prefix, ...parse } = options ?? {};
   return parseTorchCheckpoint(bytes, parse).stateDict({ key, stripPrefix: prefix });
 }

@@ -86,4 +86,29 @@ describe('writeTorchStateDict', () => {
     expect(Object.keys(readTorchStateDict(writeTorchStateDict({})))).toEqual([]);
     tf.dispose([s, x]);
   });
+
+  it('refuses a disposed tensor and options that are not an object of its options, by name', () => {
+    const x = tf.scalar(1);
+    const gone = tf.ones([2]);
+    gone.dispose();
+    const cases: [() => unknown, string][] = [
+      [
+        () => writeTorchStateDict({ x, gone }),
+        "writeTorchStateDict: tensors['gone'] must be a tensor that is not disposed, but received 'a disposed tensor'.",
+      ],
+      [
+        () => writeTorchStateDict({ x }, null as never),
+        'writeTorchStateDict: options must be an object {archiveName?, integerDtype?}, but received null.',
+      ],
+      [
+        () => writeTorchStateDict({ x }, { integerType: 'int32' } as never),
+        "writeTorchStateDict: options.integerType must be an option (one of archiveName, integerDtype), but received 'int32'.",
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+    x.dispose();
+  });
 });

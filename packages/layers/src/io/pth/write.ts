@@ -6,7 +6,7 @@
  * `archive/byteorder` and `archive/version`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { checkKnownKeys, PhalanxConfigError } from '@phalanx/errors';
 import { zipSync, type Zippable } from 'fflate';
 
 const WRITE = 'writeTorchStateDict';
@@ -21,6 +21,9 @@ export interface WriteTorchStateDictOptions {
    */
   integerDtype?: 'int64' | 'int32';
 }
+
+/** The keys of {@link WriteTorchStateDictOptions}: any other key is a named error. */
+const OPTION_KEYS = { archiveName: true, integerDtype: true } satisfies Record<keyof WriteTorchStateDictOptions, true>;
 
 /** One tensor's storage as it goes into the archive. */
 interface Storage {
@@ -116,6 +119,8 @@ function checkTensors(tensors: Record<string, tf.Tensor>): Array<[string, tf.Ten
   for (const [name, t] of entries) {
     if (LONE_SURROGATE.test(name)) throw new PhalanxConfigError(WRITE, 'tensor names', 'well-formed Unicode', name);
     if (!(t instanceof tf.Tensor)) throw new PhalanxConfigError(WRITE, `tensors['${name}']`, 'a tf.Tensor', typeof t);
+    if (t.isDisposed)
+      throw new PhalanxConfigError(WRITE, `tensors['${name}']`, 'a tensor that is not disposed', 'a disposed tensor');
     if (t.dtype !== 'float32' && t.dtype !== 'int32' && t.dtype !== 'bool') {
       throw new PhalanxConfigError(WRITE, `dtype of tensor '${name}'`, "'float32', 'int32' or 'bool'", t.dtype);
     }
@@ -154,8 +159,9 @@ function storageOf(name: string, t: tf.Tensor, integerDtype: 'int64' | 'int32'):
  *
  * @param tensors Tensors keyed by PyTorch name, in state-dict order. They are read synchronously and
  *   not disposed.
- * @throws PhalanxConfigError for a dtype other than float32, int32, bool, or a name that is not
- *   well-formed Unicode.
+ * @throws PhalanxConfigError for a dtype other than float32, int32, bool, a disposed tensor, a name that
+ *   is not well-formed Unicode, and options that are not an object or have a key other than `archiveName`,
+ *   `integerDtype`.
  * @example
  * ```ts
  * import { writeFileSync } from 'node:fs';
@@ -169,6 +175,10 @@ export function writeTorchStateDict(
   tensors: Record<string, tf.Tensor>,
   options: WriteTorchStateDictOptions = {},
 ): Uint8Array {
+  if (options === null || typeof options !== 'object') {
+    throw new PhalanxConfigError(WRITE, 'options', 'an object {archiveName?, integerDtype?}', options);
+  }
+  checkKnownKeys(WRITE, 'options', options, OPTION_KEYS);
   const { archiveName = 'archive', integerDtype = 'int64' } = options;
   if (typeof archiveName !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(archiveName)) {
     throw new PhalanxConfigError(WRITE, 'options.archiveName', 'a folder name of letters, digits, _ . -', archiveName);
