@@ -141,7 +141,9 @@ describe('ExponentialMovingAverage', () => {
     await expect(t.ema!.withAveragedWeights(() => Promise.reject(new Error('x')))).rejects.toThrow('x');
     expect(trainable(m)).toEqual(trained);
   });
+});
 
+describe('ExponentialMovingAverage: evaluations and checkpoints', () => {
   it('evaluations see the averaged weights (evaluate: true) or the trained ones (false)', async () => {
     for (const evaluate of [true, false]) {
       const m = model();

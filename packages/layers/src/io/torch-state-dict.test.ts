@@ -252,7 +252,9 @@ describe('all or nothing, no leaks', () => {
     model.dispose();
     dwModel.dispose();
   });
+});
 
+describe('all or nothing: arguments', () => {
   it('arguments of the wrong type, a disposed tensor or an unknown option are named errors, with no effect', async () => {
     await useBackend('cpu');
     const { model, sd } = small();

@@ -235,7 +235,9 @@ forEachBackend(() => {
       xs.dispose();
     });
   });
+});
 
+forEachBackend(() => {
   describe('ConcreteJointSelector errors', () => {
     it('gumbelNoise refuses a shape that is not integer sizes, or too large, by name (not tfjs or RangeError)', () => {
       const cases: [unknown, string][] = [
