@@ -7,6 +7,7 @@ import {
   checkInteger,
   checkKnownKeys,
   checkNonNegative,
+  checkOptions,
   checkOneOf,
   checkPositive,
   checkPositiveFloat32,
@@ -230,6 +231,46 @@ suite('checkKnownKeys', () => {
       override readonly name = 'DataError';
     }
     expect(thrown(() => checkKnownKeys('C', 'o', { x: 1 }, KNOWN, 'an option', DataError))).toBeInstanceOf(DataError);
+  });
+});
+
+suite('checkOptions', () => {
+  const KNOWN = { url: true, handler: true } as const;
+  const EXPECTED = 'an options object {url, handler}';
+
+  it('refuses null, arrays and primitives with the expected text', () => {
+    for (const [value, shown] of [
+      [null, 'null'],
+      [[], '[]'],
+      [3, '3'],
+      ['url', "'url'"],
+      [undefined, 'undefined'],
+    ] as const) {
+      const e = thrown(() => checkOptions('load', 'options', value, KNOWN, EXPECTED));
+      expect(e).toBeInstanceOf(PhalanxConfigError);
+      expect((e as Error).message).toBe(`load: options must be ${EXPECTED}, but received ${shown}.`);
+    }
+  });
+
+  it('names a misspelt key as checkKnownKeys does', () => {
+    const e = thrown(() => checkOptions('load', 'options', { url: 'a', URL: 5 }, KNOWN, EXPECTED));
+    expect(e).toBeInstanceOf(PhalanxConfigError);
+    expect((e as Error).message).toBe('load: options.URL must be an option (one of url, handler), but received 5.');
+  });
+
+  it('returns a good options object unchanged, with its type', () => {
+    const options: { url?: string } = { url: 'model.json' };
+    const checked: { url?: string } = checkOptions('load', 'options', options, KNOWN, EXPECTED);
+    expect(checked).toBe(options);
+    expect(checkOptions('load', 'options', {}, KNOWN, EXPECTED)).toEqual({});
+  });
+
+  it('throws the given error class instead', () => {
+    class DataError extends PhalanxConfigError {
+      override readonly name = 'DataError';
+    }
+    expect(thrown(() => checkOptions('C', 'o', [], KNOWN, EXPECTED, DataError))).toBeInstanceOf(DataError);
+    expect(thrown(() => checkOptions('C', 'o', { x: 1 }, KNOWN, EXPECTED, DataError))).toBeInstanceOf(DataError);
   });
 });
 

@@ -346,6 +346,37 @@ export function checkKnownKeys(
   throw new errorClass(component, `${argument}.${unknown}`, expected, (options as Record<string, unknown>)[unknown]);
 }
 
+/**
+ * Returns `value` if it is an options object — not `null`, an array or a primitive — whose own keys are all
+ * in `known`; throws `expected` (with the received value) otherwise, and for a misspelt key throws as
+ * {@link checkKnownKeys} does. The one prologue of every public entry point that takes an options object.
+ *
+ * @param argument - the name of the options object in the error, e.g. `'options'`.
+ * @param known - the accepted keys, written as `{…} satisfies Record<keyof Options, true>`.
+ * @param expected - what `value` must be, in the error, e.g. `'an options object {batchSize, …}'`.
+ * @param errorClass - what to throw; default {@link PhalanxConfigError}.
+ * @example
+ * ```ts
+ * interface Options { url?: string; handler?: object }
+ * const KNOWN = { url: true, handler: true } satisfies Record<keyof Options, true>;
+ * const options: Options = checkOptions('loadModel', 'options', { url: 'model.json' }, KNOWN, 'an options object');
+ * ```
+ */
+export function checkOptions<T>(
+  component: string,
+  argument: string,
+  value: T,
+  known: Readonly<Record<string, true>>,
+  expected: string,
+  errorClass: ConfigErrorClass = PhalanxConfigError,
+): T & object {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new errorClass(component, argument, expected, value);
+  }
+  checkKnownKeys(component, argument, value, known, 'an option', errorClass);
+  return value;
+}
+
 /** The largest finite float32, `(2 − 2⁻²³)·2¹²⁷ ≈ 3.4028235e38`: a larger number becomes `Infinity` in a float32 tensor. */
 export const FLOAT32_MAX = 3.4028234663852886e38;
 
