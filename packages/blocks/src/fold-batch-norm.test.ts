@@ -389,6 +389,8 @@ describe('errors', () => {
     const x = tfl.input({ shape: [4, 4, 1] });
     const model = tfl.model({ inputs: x, outputs: tfl.layers.conv2d({ filters: 1, kernelSize: 1 }).apply(x) as Sym });
     expect(() => foldBatchNorm(model, null as never)).toThrow(/foldBatchNorm: options must be an object/);
+    // An array is not an options object either (it was accepted, its keys being none).
+    expect(() => foldBatchNorm(model, [] as never)).toThrow(/foldBatchNorm: options must be an object .*received \[\]/);
     expect(() => foldBatchNorm(model, { standalone: 'fold' as never })).toThrow(
       /foldBatchNorm: options.standalone must be one of/,
     );

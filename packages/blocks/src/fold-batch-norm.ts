@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkKnownKeys, checkOneOf, describe, PhalanxConfigError } from '@phalanx/errors';
+import { checkOneOf, checkOptions, describe, PhalanxConfigError } from '@phalanx/errors';
 import { ChannelAffine } from '@phalanx/layers';
 
 const COMPONENT = 'foldBatchNorm';
@@ -121,13 +121,8 @@ export interface FoldBatchNormOptions {
  */
 export function foldBatchNorm(model: tfl.LayersModel, options: FoldBatchNormOptions = {}): tfl.LayersModel {
   checkModel(model);
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(COMPONENT, 'options', "an object {standalone?: 'keep' | 'affine'}", options);
-  }
-  checkKnownKeys(COMPONENT, 'options', options, { standalone: true } satisfies Record<
-    keyof FoldBatchNormOptions,
-    true
-  >);
+  const known = { standalone: true } satisfies Record<keyof FoldBatchNormOptions, true>;
+  checkOptions(COMPONENT, 'options', options, known, "an object {standalone?: 'keep' | 'affine'}");
   const standalone = checkOneOf(COMPONENT, 'options.standalone', options.standalone ?? 'keep', ['keep', 'affine']);
   const { config, layers } = graphOf(model);
   const chains = findChains(config, layers);

@@ -102,6 +102,9 @@ describe('batches', () => {
     await expect(batches(null as unknown as Parameters<typeof batches>[0]).next()).rejects.toThrow(
       'batches: options must be an options object {batchSize, …}, but received null.',
     );
+    await expect(batches([] as unknown as Parameters<typeof batches>[0]).next()).rejects.toThrow(
+      'batches: options must be an options object {batchSize, …}, but received [].',
+    );
     expect(() =>
       toBatch([...syntheticHands({ seed: 0, size: 32, count: 1 }), ...syntheticHands({ seed: 0, size: 40, count: 1 })]),
     ).toThrow("toBatch: samples[1] image size must be 32×32 like samples[0], but received '40×40'.");

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfd from '@tensorflow/tfjs-data';
 import { NUM_JOINTS } from '@phalanx/skeleton';
 import { packSamples, type PackedBatch } from './batch-pack';
-import { checkInteger, checkKnownKeys, describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { sampleSeed } from './sample-seed';
 import { SYNTHETIC_HANDS_OPTION_KEYS } from './synthetic/option-keys';
 import { renderSyntheticHand, type SyntheticHandOptions, type SyntheticHandSample } from './synthetic/render';
@@ -31,10 +31,7 @@ export { sampleSeed } from './sample-seed';
  * for (const s of syntheticHands({ seed: 1, size: 128, count: 4 })) console.log(s.meta.poseKind, s.scale);
  */
 export function* syntheticHands(options: SyntheticHandsOptions): Generator<SyntheticHandSample, void, undefined> {
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError('syntheticHands', 'options', 'an options object {seed, …}', options);
-  }
-  checkKnownKeys('syntheticHands', 'options', options, SYNTHETIC_HANDS_OPTION_KEYS);
+  checkOptions('syntheticHands', 'options', options, SYNTHETIC_HANDS_OPTION_KEYS, 'an options object {seed, …}');
   const { seed, count, start = 0, ...render } = options;
   if (typeof seed !== 'number' || !Number.isFinite(seed)) {
     throw new PhalanxConfigError('syntheticHands', 'seed', 'a finite number', seed, describeCompact);
@@ -165,10 +162,7 @@ function checkBatchFits(sample: HandSample, count: number, batchSize: number): v
  * }
  */
 export async function* batches(options: BatchOptions): AsyncGenerator<HandBatch, void, undefined> {
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError('batches', 'options', 'an options object {batchSize, …}', options);
-  }
-  checkKnownKeys('batches', 'options', options, BATCH_OPTION_KEYS);
+  checkOptions('batches', 'options', options, BATCH_OPTION_KEYS, 'an options object {batchSize, …}');
   const { batchSize, source, transform, dropRemainder = false, ...synth } = options;
   checkInteger('batches', 'batchSize', batchSize, 1);
   checkSourceAndTransform('batches', source, transform, 'iterable');
@@ -282,10 +276,7 @@ const TF_DATASET_OPTION_KEYS = {
  * await model.fitDataset(ds, { epochs: 1 });
  */
 export function toTfDataset(options: TfDatasetOptions): tfd.Dataset<HandTensors> {
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError('toTfDataset', 'options', 'an options object {seed, …} or {source, …}', options);
-  }
-  checkKnownKeys('toTfDataset', 'options', options, TF_DATASET_OPTION_KEYS);
+  checkOptions('toTfDataset', 'options', options, TF_DATASET_OPTION_KEYS, 'an options object {seed, …} or {source, …}');
   const { source, transform, ...synth } = options;
   checkSourceAndTransform('toTfDataset', source, transform, 'function');
   if (!source && synth.seed === undefined) {

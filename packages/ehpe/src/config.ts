@@ -4,7 +4,7 @@
  * the training recipes and `ehpeModelInfo` read it instead of reconstructing it from layer names.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkKnownKeys, checkOneOf, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOneOf, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import { checkNoiseSeed, deriveNoiseSeed, type GATAttention } from '@phalanx/layers';
 import { resolveResNet, type ResNetOptions, type ResolvedResNet } from '@phalanx/blocks';
 import { TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
@@ -180,10 +180,7 @@ function checkBackbone(backbone: unknown): Omit<ResNetOptions, 'name'> {
  * const c = resolveEhpeConfig({ imageSize: 128, backbone: { depth: 18 } }); // c.tw.featureSize = 4
  */
 export function resolveEhpeConfig(config: EhpeConfig = {}): ResolvedEhpeConfig {
-  if (config === null || typeof config !== 'object') {
-    throw new PhalanxConfigError(COMPONENT, 'config', 'an options object', config);
-  }
-  checkKnownKeys(COMPONENT, 'config', config, CONFIG_KEYS);
+  checkOptions(COMPONENT, 'config', config, CONFIG_KEYS, 'an options object');
   const backbone = resolveResNet({ ...checkBackbone(config.backbone), name: 'backbone' }, COMPONENT, 'backbone');
   const imageSize = checkInteger(COMPONENT, 'imageSize', config.imageSize ?? 256, 1);
   if (imageSize % backbone.outputStride !== 0) {

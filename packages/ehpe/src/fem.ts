@@ -4,7 +4,7 @@
  * (`models/fem_transformer.py`).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkKnownKeys, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import { crossAttentionBlock, torchName, transformerBlock } from '@phalanx/blocks';
 import { checkNoiseSeed, deriveNoiseSeed } from '@phalanx/layers';
 
@@ -56,10 +56,7 @@ const FEM_CONFIG_KEYS = {
 
 /** Fills in the defaults of a {@link FemConfig} and validates it (a key it does not know is a `PhalanxConfigError`). */
 export function resolveFemConfig(config: FemConfig = {}, component = COMPONENT): ResolvedFemConfig {
-  if (config === null || typeof config !== 'object') {
-    throw new PhalanxConfigError(component, 'config', 'an options object', config);
-  }
-  checkKnownKeys(component, 'config', config, FEM_CONFIG_KEYS);
+  checkOptions(component, 'config', config, FEM_CONFIG_KEYS, 'an options object');
   const c: ResolvedFemConfig = {
     dim: checkInteger(component, 'dim', config.dim ?? 512, 1),
     layers: checkInteger(component, 'layers', config.layers ?? 2, 1),

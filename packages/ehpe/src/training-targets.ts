@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   checkFinite,
   checkInteger,
-  checkKnownKeys,
+  checkOptions,
   checkPositive,
   PhalanxConfigError,
   PhalanxShapeError,
@@ -83,8 +83,8 @@ function checkKeypoints(component: string, k: EhpeKeypoints): void {
  * depthToBins(batch.xyz, { depthBins: 8, depthRange: 200 }); // the root at 3.5
  */
 export function depthToBins(xyz: tf.Tensor, options: DepthBinning = {}): tf.Tensor2D {
+  checkOptions('depthToBins', 'options', options, DEPTH_BINNING_KEYS, 'an options object');
   const { depthBins, depthRange, rootJoint } = resolveBinning('depthToBins', options);
-  checkKnownKeys('depthToBins', 'options', options, DEPTH_BINNING_KEYS);
   if (!(xyz instanceof tf.Tensor) || xyz.rank !== 3 || xyz.shape[2] !== 3) {
     throw new PhalanxShapeError('depthToBins', 'xyz', 'a tensor [B, J, 3]', xyz instanceof tf.Tensor ? xyz.shape : xyz);
   }

@@ -143,6 +143,7 @@ forEachBackend(() => {
       const flat = tf.reshape(b.xyz, [-1, 3]);
       const cases: [() => unknown, string][] = [
         [() => depthToBins(b.xyz, null as never), 'depthToBins: options must be an options object, but received null.'],
+        [() => depthToBins(b.xyz, [] as never), 'depthToBins: options must be an options object, but received [].'],
         [
           () => depthToBins(b.xyz, { bins: 8 } as never),
           'depthToBins: options.bins must be an option (one of depthBins, depthRange, rootJoint)',

@@ -4,7 +4,7 @@
  * layer for layer and with its module names.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, checkFinite, checkInteger, checkKnownKeys, PhalanxConfigError } from '@phalanx/errors';
+import { checkBoolean, checkFinite, checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import { TW_STAGE_SHARED_KEYS } from './option-keys';
 import { resizeBilinear, softArgmax25D } from '@phalanx/layers';
 import {
@@ -76,10 +76,7 @@ const TW_STAGE_CONFIG_KEYS = {
 
 /** Fills in the defaults of a {@link TwStageConfig} and validates it. */
 export function resolveTwStageConfig(config: TwStageConfig = {}, component = COMPONENT): ResolvedTwStageConfig {
-  if (config === null || typeof config !== 'object') {
-    throw new PhalanxConfigError(component, 'config', 'an options object', config);
-  }
-  checkKnownKeys(component, 'config', config, TW_STAGE_CONFIG_KEYS);
+  checkOptions(component, 'config', config, TW_STAGE_CONFIG_KEYS, 'an options object');
   const tw = config.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS];
   const joints =
     typeof tw === 'number'

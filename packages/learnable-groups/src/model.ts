@@ -8,8 +8,8 @@ import {
   checkBoolean,
   checkFinite,
   checkInteger,
-  checkKnownKeys,
   checkOneOf,
+  checkOptions,
   checkPositive,
   PhalanxConfigError,
 } from '@phalanx/errors';
@@ -83,10 +83,7 @@ export type ResolvedLearnableGroupsConfig = Required<Omit<LearnableGroupsConfig,
 
 /** Fills in the defaults of a {@link LearnableGroupsConfig} and validates it (a key it does not know is a `PhalanxConfigError`). */
 export function resolveLearnableGroupsConfig(config: LearnableGroupsConfig = {}): ResolvedLearnableGroupsConfig {
-  if (config === null || typeof config !== 'object') {
-    throw new PhalanxConfigError(COMPONENT, 'config', 'an options object', config);
-  }
-  checkKnownKeys(COMPONENT, 'config', config, CONFIG_KEYS);
+  checkOptions(COMPONENT, 'config', config, CONFIG_KEYS, 'an options object');
   const resolved: ResolvedLearnableGroupsConfig = {
     numGroups: config.numGroups ?? 3,
     fusion: config.fusion ?? true,

@@ -153,6 +153,10 @@ describe('computeHandCrop / cropAndResize: hostile input', () => {
         'computeHandCrop: options must be an object {imageSize, centerJoint?, inputSize?}, but received null.',
       ],
       [
+        () => computeHandCrop(uv, null, [] as never),
+        'computeHandCrop: options must be an object {imageSize, centerJoint?, inputSize?}, but received [].',
+      ],
+      [
         () => computeHandCrop(uv, null, { imageSize: 320, size: 256 } as never),
         'computeHandCrop: options.size must be an option (one of imageSize, centerJoint, inputSize)',
       ],

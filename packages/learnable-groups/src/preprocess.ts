@@ -5,7 +5,7 @@
  * exactly what the official `forward` receives.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, checkInteger, checkKnownKeys, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkFinite, checkInteger, checkOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { uvdToXyz, type Intrinsics } from '@phalanx/pose';
 
 const COMPONENT = 'computeHandCrop';
@@ -62,10 +62,7 @@ export interface HandCrop {
  * const input = cropAndResize(image, crop); // [256, 256, 3] in [0, 1]
  */
 export function computeHandCrop(uv: number[][], visible: ArrayLike<number> | null, options: HandCropOptions): HandCrop {
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(COMPONENT, 'options', 'an object {imageSize, centerJoint?, inputSize?}', options);
-  }
-  checkKnownKeys(COMPONENT, 'options', options, CROP_OPTION_KEYS);
+  checkOptions(COMPONENT, 'options', options, CROP_OPTION_KEYS, 'an object {imageSize, centerJoint?, inputSize?}');
   const imageSize = checkInteger(COMPONENT, 'imageSize', options.imageSize, 1);
   const centerJoint = checkInteger(COMPONENT, 'centerJoint', options.centerJoint ?? 12, 0);
   const inputSize = checkInteger(COMPONENT, 'inputSize', options.inputSize ?? 256, 1);

@@ -59,6 +59,7 @@ describe('unpickle', () => {
         "unpickle: bytes must be a Uint8Array (or Buffer), but received 'ArrayBuffer'.",
       ],
       [() => unpickle(none, null as never), 'unpickle: options must be a file name or an object'],
+      [() => unpickle(none, [] as never), 'unpickle: options must be a file name or an object'],
       [
         () => unpickle(none, { fiel: 'a.pkl' } as never),
         'unpickle: options.fiel must be an option (one of file, globals, persistentLoad)',

@@ -2,7 +2,7 @@
  * The unpickler's public entry points: the five-line loop over the dispatch table, and the checks made once
  * the pickle has stopped.
  */
-import { checkInteger, checkKnownKeys, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import { builtinGlobals } from './builtins';
 import { hasCycle } from './cycles';
 import { DISPATCH } from './dispatch';
@@ -49,15 +49,13 @@ function checkArguments(component: string, bytes: unknown, offset: unknown, opti
     throw new PhalanxConfigError(component, 'bytes', 'a Uint8Array (or Buffer)', received);
   }
   checkInteger(component, 'offset', offset, 0);
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new PhalanxConfigError(
-      component,
-      'options',
-      'a file name or an object {file?, globals?, persistentLoad?}',
-      options,
-    );
-  }
-  checkKnownKeys(component, 'options', options, OPTION_KEYS);
+  checkOptions(
+    component,
+    'options',
+    options,
+    OPTION_KEYS,
+    'a file name or an object {file?, globals?, persistentLoad?}',
+  );
   const { file, globals, persistentLoad } = options as Record<string, unknown>;
   if (file !== undefined && typeof file !== 'string') {
     throw new PhalanxConfigError(component, 'options.file', 'a string', file);

@@ -179,6 +179,8 @@ describe('loadHandPoseEstimator / loadHandPoseModel options', () => {
       [{ backend: 'webgl' }, /options.backend must be an option/],
       [{ loadOptions: null }, /options.loadOptions must be a tf.io.LoadOptions object, but received null/],
       [{ loadOptions: 'no-cache' }, /options.loadOptions must be a tf.io.LoadOptions object/],
+      // An array is not an options object (it was accepted, its keys being none).
+      [[], /^load\w+: options must be an object \{url\?, handler\?, loadOptions\?\}, but received \[\]\.$/],
     ];
     for (const [options, message] of cases) {
       for (const load of [loadHandPoseEstimator, loadHandPoseModel]) {

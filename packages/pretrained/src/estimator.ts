@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/skeleton';
 import type { ModelCard } from './card';
-import { checkBoolean, checkKnownKeys } from '@phalanx/errors';
+import { checkBoolean, checkOptions } from '@phalanx/errors';
 import { PhalanxConfigError, PhalanxDisposedError } from './errors';
 import type { PoseHead } from './heads';
 import { imageToTensor, type HandPoseInput } from './input';
@@ -108,10 +108,7 @@ export class HandPoseEstimator {
    */
   async estimateHands(image: HandPoseInput, config: EstimationConfig = {}): Promise<Hand[]> {
     this.checkAlive('HandPoseEstimator.estimateHands');
-    if (config === null || typeof config !== 'object') {
-      throw new PhalanxConfigError('estimateHands', 'config', 'an object {flipHorizontal?}', config);
-    }
-    checkKnownKeys('estimateHands', 'config', config, ESTIMATION_CONFIG_KEYS);
+    checkOptions('estimateHands', 'config', config, ESTIMATION_CONFIG_KEYS, 'an object {flipHorizontal?}');
     if (config.flipHorizontal !== undefined)
       checkBoolean('estimateHands', 'config.flipHorizontal', config.flipHorizontal);
     const { tensor, owned } = imageToTensor(image);

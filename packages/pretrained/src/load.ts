@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { foldBatchNorm } from '@phalanx/blocks';
-import { checkKnownKeys, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkOptions, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 // Importing the model packages registers their layer classes, which tf.loadLayersModel needs.
 import '@phalanx/ehpe';
 import '@phalanx/learnable-groups';
@@ -84,10 +84,7 @@ function checkModelName(component: string, name: unknown): asserts name is HandP
  */
 function checkLoadArgs(component: string, name: unknown, options: unknown): void {
   checkModelName(component, name);
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(component, 'options', 'an object {url?, handler?, loadOptions?}', options);
-  }
-  checkKnownKeys(component, 'options', options, LOAD_OPTION_KEYS);
+  checkOptions(component, 'options', options, LOAD_OPTION_KEYS, 'an object {url?, handler?, loadOptions?}');
   const { url, handler, loadOptions } = options as Record<string, unknown>;
   if (loadOptions !== undefined && (loadOptions === null || typeof loadOptions !== 'object')) {
     throw new PhalanxConfigError(component, 'options.loadOptions', 'a tf.io.LoadOptions object', loadOptions);

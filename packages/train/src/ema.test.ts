@@ -64,6 +64,10 @@ describe('ExponentialMovingAverage', () => {
         'ExponentialMovingAverage: model must be a tf.LayersModel, but received null.',
       ],
       [
+        () => new ExponentialMovingAverage(m, [] as never),
+        'ExponentialMovingAverage: options must be an object, but received [].',
+      ],
+      [
         () => new ExponentialMovingAverage(m, { warmUp: false } as EmaOptions),
         'ExponentialMovingAverage: options.warmUp must be an option (one of decay, warmup, evaluate), but received false.',
       ],

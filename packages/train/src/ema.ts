@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, checkKnownKeys, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkBoolean, checkOptions, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { fileSystem } from '@phalanx/layers';
 import type { StepResult, TrainerCallbacks } from './callbacks/callback';
 import { CHECKPOINT_FILES } from './checkpoint';
@@ -71,9 +71,7 @@ export class ExponentialMovingAverage implements TrainerCallbacks, RestorePartic
     if (!Array.isArray((model as { trainableWeights?: unknown } | null)?.trainableWeights)) {
       throw new PhalanxConfigError(NAME, 'model', 'a tf.LayersModel', model === null ? null : typeof model);
     }
-    if (options === null || typeof options !== 'object')
-      throw new PhalanxConfigError(NAME, 'options', 'an object', options);
-    checkKnownKeys(NAME, 'options', options, OPTION_KEYS);
+    checkOptions(NAME, 'options', options, OPTION_KEYS, 'an object');
     const decay = options.decay ?? 0.999;
     if (typeof decay !== 'number' || !(decay >= 0 && decay < 1)) {
       throw new PhalanxConfigError(NAME, 'decay', 'a number in [0, 1)', decay);

@@ -4,7 +4,7 @@
  * `EvalUtil` semantics).
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, checkInteger, checkKnownKeys, checkOneOf, PhalanxConfigError } from '@phalanx/errors';
+import { checkFinite, checkInteger, checkOneOf, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import { KeypointEvaluator } from '@phalanx/pose';
 
 const NAME = 'poseEvaluation';
@@ -65,8 +65,7 @@ function checkFunction(argument: string, value: unknown, expected: string): void
 /** The checks `KeypointEvaluator.measures` makes on one family's thresholds, made when the evaluation is built. */
 function checkMetric(spec: unknown, k: number, names: Set<string>): void {
   const at = `metrics[${k}]`;
-  if (spec === null || typeof spec !== 'object') throw new PhalanxConfigError(NAME, at, 'a metric spec object', spec);
-  checkKnownKeys(NAME, at, spec, METRIC_KEYS);
+  checkOptions(NAME, at, spec, METRIC_KEYS, 'a metric spec object');
   const { name, pair, min, max, steps, units } = spec as Record<string, unknown>;
   if (typeof name !== 'string' || names.has(name)) {
     throw new PhalanxConfigError(NAME, `${at}.name`, 'a string no other metric family has', name);
@@ -115,10 +114,7 @@ function checkMetric(spec: unknown, k: number, names: Set<string>): void {
  * await trainer.fit({ data, steps: 1000, evaluate, evaluateEvery: 200 });
  */
 export function poseEvaluation<B>(options: PoseEvaluationOptions<B>): () => Promise<Record<string, number>> {
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(NAME, 'options', 'an object {data, metrics, disposeBatch?, numJoints?}', options);
-  }
-  checkKnownKeys(NAME, 'options', options, OPTION_KEYS);
+  checkOptions(NAME, 'options', options, OPTION_KEYS, 'an object {data, metrics, disposeBatch?, numJoints?}');
   checkFunction('data', options.data, 'a function () → the held-out batches');
   if (options.disposeBatch !== undefined)
     checkFunction('disposeBatch', options.disposeBatch, 'a function (batch) → void');

@@ -3,7 +3,7 @@
  * checkpoint to resume from.
  */
 import { join } from 'node:path';
-import { checkInteger, checkKnownKeys, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkInteger, checkOptions, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import type { TrainerCallbacks } from './callbacks/callback';
 import { Checkpointing } from './callbacks/checkpointing';
 import { PeriodicEvaluation, type BestMetricSpec, type EvaluateFn } from './callbacks/evaluation';
@@ -109,9 +109,7 @@ const FIT_OPTION_KEYS = {
  */
 export function resolveFitOptions<B>(options: FitOptions<B>): FitPlan<B> {
   const name = 'Trainer.fit';
-  if (options === null || typeof options !== 'object')
-    throw new PhalanxConfigError(name, 'options', 'an object', options);
-  checkKnownKeys(name, 'options', options, FIT_OPTION_KEYS);
+  checkOptions(name, 'options', options, FIT_OPTION_KEYS, 'an object');
   const total = checkInteger(name, 'steps', options.steps, 1);
   const data: unknown = options.data;
   const iterable =

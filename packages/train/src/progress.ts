@@ -5,8 +5,8 @@
 import {
   checkBoolean,
   checkInteger,
-  checkKnownKeys,
   checkNonNegative,
+  checkOptions,
   checkPositive,
   PhalanxConfigError,
 } from '@phalanx/errors';
@@ -138,9 +138,7 @@ export class ProgressDisplay {
   constructor(total: number, options: ProgressDisplayOptions = {}) {
     const name = 'ProgressDisplay';
     this.total = checkInteger(name, 'total', total, 1);
-    if (options === null || typeof options !== 'object')
-      throw new PhalanxConfigError(name, 'options', 'an object', options);
-    checkKnownKeys(name, 'options', options, PROGRESS_OPTION_KEYS);
+    checkOptions(name, 'options', options, PROGRESS_OPTION_KEYS, 'an object');
     this.stream = options.stream ?? process.stdout;
     if (this.stream === null || typeof this.stream.write !== 'function') {
       throw new PhalanxConfigError(name, 'stream', 'a writable stream', this.stream);

@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import {
   checkInteger,
-  checkKnownKeys,
   checkOneOf,
+  checkOptions,
   checkPositive,
   PhalanxConfigError,
   PhalanxNonFiniteError,
@@ -326,9 +326,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
   private stopFlag = false;
 
   constructor(config: TrainerConfig<B>) {
-    if (config === null || typeof config !== 'object')
-      throw new PhalanxConfigError(NAME, 'config', 'an object', config);
-    checkKnownKeys(NAME, 'config', config, CONFIG_KEYS);
+    checkOptions(NAME, 'config', config, CONFIG_KEYS, 'an object');
     if (!config.model || !Array.isArray((config.model as { weights?: unknown }).weights)) {
       throw new PhalanxConfigError(NAME, 'model', 'a tf.LayersModel', config.model);
     }

@@ -6,7 +6,7 @@
  */
 import type { Tinypool as TinypoolType } from 'tinypool';
 import { type HandBatch, type SyntheticHandsOptions, unpackBatch } from '../dataset';
-import { checkInteger, checkKnownKeys, describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { RENDER_OPTION_KEYS } from '../synthetic/option-keys';
 import type { BatchTask, PrefetchAugment, PrefetchShard, RenderedBatch } from './batch-task';
 
@@ -79,12 +79,9 @@ const OPTION_KEYS = {
   ...RENDER_OPTION_KEYS,
 } satisfies Record<keyof PrefetchOptions, true>;
 
-function checkOptions(options: PrefetchOptions) {
+function checkPrefetchOptions(options: PrefetchOptions) {
   const name = 'prefetchBatches';
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(name, 'options', 'an object', options, describeCompact);
-  }
-  checkKnownKeys(name, 'options', options, OPTION_KEYS);
+  checkOptions(name, 'options', options, OPTION_KEYS, 'an object');
   const { seed, count, start = 0, batchSize, workers = 1, augment, dropRemainder = false } = options;
   if (typeof seed !== 'number' || !Number.isFinite(seed)) {
     throw new PhalanxConfigError(name, 'seed', 'a finite number', seed, describeCompact);
@@ -156,7 +153,7 @@ function renderOptions(options: PrefetchOptions): BatchTask['render'] {
  * console.log(stream.stats.samples, stream.stats.waitMs); // 64, time spent waiting for data
  */
 export function prefetchBatches(options: PrefetchOptions): PrefetchedBatches {
-  const checked = checkOptions(options);
+  const checked = checkPrefetchOptions(options);
   const render = renderOptions(options);
   const stats: PrefetchStats = { requested: 0, batches: 0, samples: 0, renderMs: 0, waitMs: 0 };
   const stream = run(checked, render, stats) as PrefetchedBatches;
@@ -164,7 +161,7 @@ export function prefetchBatches(options: PrefetchOptions): PrefetchedBatches {
 }
 
 async function* run(
-  o: ReturnType<typeof checkOptions>,
+  o: ReturnType<typeof checkPrefetchOptions>,
   render: BatchTask['render'],
   stats: PrefetchStats,
 ): AsyncGenerator<HandBatch, void, undefined> {

@@ -8,14 +8,7 @@ import { BACKGROUND_KINDS, type BackgroundKind } from './background';
 import { NUM_JOINTS, SCALE_BONE } from '@phalanx/skeleton';
 import type { HandShape } from './hand-model';
 import { POSE_KINDS, type PoseKind } from './poses';
-import {
-  checkFinite,
-  checkKnownKeys,
-  checkOneOf,
-  describe,
-  describeCompact,
-  PhalanxConfigError,
-} from '@phalanx/errors';
+import { checkFinite, checkOneOf, checkOptions, describe, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { createCanvas, type Canvas } from './raster';
 import { drawAppearance } from './appearance';
 import { placeCamera, projectPoints, type CameraRequest } from './camera';
@@ -170,10 +163,7 @@ function checkHandExtent(handExtent: unknown): void {
  * `handedness`, `poseKind`, `background`), `angles`, `maxTilt`, `rotation` and `handExtent`.
  */
 function resolveOptions(options: SyntheticHandOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(COMPONENT, 'options', 'an options object', options);
-  }
-  checkKnownKeys(COMPONENT, 'options', options, RENDER_OPTION_KEYS);
+  checkOptions(COMPONENT, 'options', options, RENDER_OPTION_KEYS, 'an options object');
   const width = options.width ?? options.size ?? 256;
   const height = options.height ?? options.size ?? 256;
   checkImageSize(COMPONENT, width, height);

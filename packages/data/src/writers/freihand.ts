@@ -12,7 +12,7 @@
  * images within JPEG's quantisation (a few levels at the default quality 100).
  */
 import type * as FsPromises from 'node:fs/promises';
-import { checkKnownKeys, checkOneOf, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkOneOf, checkOptions, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { encodeJpeg } from '../image-io';
 import { joinPath } from '../readers/fs';
 import type { HandSample } from '../types';
@@ -60,16 +60,7 @@ function checkWriteArgs(samples: unknown, dir: unknown, options: unknown): void 
       describeCompact,
     );
   }
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new PhalanxConfigError(
-      'writeFreihand',
-      'options',
-      'an object {split?, units?, quality?}',
-      options,
-      describeCompact,
-    );
-  }
-  checkKnownKeys('writeFreihand', 'options', options, WRITE_OPTION_KEYS);
+  checkOptions('writeFreihand', 'options', options, WRITE_OPTION_KEYS, 'an object {split?, units?, quality?}');
 }
 
 /** What {@link writeFreihand} wrote. */

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkKnownKeys, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { torchConverterOf, weightBaseName, type TorchConverter, type TorchParam } from './torch-converters';
 import type { TorchImportReport } from './torch-state-dict';
 
@@ -63,10 +63,7 @@ export function checkImportArgs(
       );
     }
   }
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new PhalanxConfigError(component, 'options', `an object {${Object.keys(known).join('?, ')}?}`, options);
-  }
-  checkKnownKeys(component, 'options', options, known);
+  checkOptions(component, 'options', options, known, `an object {${Object.keys(known).join('?, ')}?}`);
 }
 
 /** `<module>.<name>`, or either alone when the other is empty. @internal */

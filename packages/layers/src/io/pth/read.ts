@@ -5,7 +5,7 @@
  * parameters, `OrderedDict` and NumPy scalars is refused.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkOptions, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import type { PyValue } from '@phalanx/pickle';
 import { setOwn } from '../records';
 import { openTorchArchive } from './archive';
@@ -63,14 +63,12 @@ const PARSE_KEYS = { file: true, maxBytes: true } satisfies Record<keyof ParseTo
 const STATE_DICT_KEYS = { key: true, stripPrefix: true } as const;
 const READ_KEYS = { ...PARSE_KEYS, ...STATE_DICT_KEYS } satisfies Record<keyof ReadTorchStateDictOptions, true>;
 
-function checkOptions(
+function checkReadOptions(
   options: ReadTorchStateDictOptions,
   size: number,
   known: Readonly<Record<string, true>> = READ_KEYS,
 ): { file: string; budget: number } {
-  if (typeof options !== 'object' || options === null)
-    throw new PhalanxConfigError(READ, 'options', 'an object', options);
-  checkKnownKeys(READ, 'options', options, known);
+  checkOptions(READ, 'options', options, known, 'an object');
   const { file = 'checkpoint.pth', maxBytes = 8 * size + 16 * 2 ** 20, key, stripPrefix: prefix } = options;
   if (typeof file !== 'string') throw new PhalanxConfigError(READ, 'options.file', 'a string', file);
   if (typeof maxBytes !== 'number' || !(maxBytes >= 0)) {
@@ -106,15 +104,15 @@ export function parseTorchCheckpoint(
   options: ParseTorchCheckpointOptions = {},
 ): TorchCheckpoint {
   const data = toBytes(bytes);
-  const { file, budget } = checkOptions(options, data.length, PARSE_KEYS);
+  const { file, budget } = checkReadOptions(options, data.length, PARSE_KEYS);
   const archive = openTorchArchive(data, file, budget);
   return {
     format: archive.format,
     root: archive.root,
     stateDict(stateOptions = {}) {
-      checkOptions(stateOptions, data.length, STATE_DICT_KEYS);
+      checkReadOptions(stateOptions, data.length, STATE_DICT_KEYS);
       const { key, stripPrefix: prefix = 'module.' } = stateOptions;
-      checkOptions({ key, stripPrefix: prefix }, data.length);
+      checkReadOptions({ key, stripPrefix: prefix }, data.length);
       let entries = findStateDict(archive.root, file, key);
       if (prefix !== false) entries = stripPrefix(entries, prefix, file);
       return convert(entries, archive, file, budget - archive.decompressedBytes);
@@ -187,7 +185,7 @@ export function readTorchStateDict(
   bytes: Uint8Array | ArrayBuffer,
   options: ReadTorchStateDictOptions = {},
 ): Record<string, tf.Tensor> {
-  checkOptions(options ?? {}, 0);
+  checkReadOptions(options ?? {}, 0);
   const { key, stripPrefix: prefix, ...parse } = options ?? {};
   return parseTorchCheckpoint(bytes, parse).stateDict({ key, stripPrefix: prefix });
 }

@@ -101,6 +101,10 @@ describe('writeTorchStateDict', () => {
         'writeTorchStateDict: options must be an object {archiveName?, integerDtype?}, but received null.',
       ],
       [
+        () => writeTorchStateDict({ x }, [] as never),
+        'writeTorchStateDict: options must be an object {archiveName?, integerDtype?}, but received [].',
+      ],
+      [
         () => writeTorchStateDict({ x }, { integerType: 'int32' } as never),
         "writeTorchStateDict: options.integerType must be an option (one of archiveName, integerDtype), but received 'int32'.",
       ],

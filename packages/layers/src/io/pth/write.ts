@@ -6,7 +6,7 @@
  * `archive/byteorder` and `archive/version`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, PhalanxConfigError } from '@phalanx/errors';
+import { checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import { zipSync, type Zippable } from 'fflate';
 
 const WRITE = 'writeTorchStateDict';
@@ -175,10 +175,7 @@ export function writeTorchStateDict(
   tensors: Record<string, tf.Tensor>,
   options: WriteTorchStateDictOptions = {},
 ): Uint8Array {
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(WRITE, 'options', 'an object {archiveName?, integerDtype?}', options);
-  }
-  checkKnownKeys(WRITE, 'options', options, OPTION_KEYS);
+  checkOptions(WRITE, 'options', options, OPTION_KEYS, 'an object {archiveName?, integerDtype?}');
   const { archiveName = 'archive', integerDtype = 'int64' } = options;
   if (typeof archiveName !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(archiveName)) {
     throw new PhalanxConfigError(WRITE, 'options.archiveName', 'a folder name of letters, digits, _ . -', archiveName);
