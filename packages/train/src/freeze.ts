@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkBoolean, PhalanxConfigError } from '@phalanx/errors';
-import { isBatchNormalization } from '@phalanx/layers';
+import { checkLayer, isBatchNormalization } from '@phalanx/layers';
 
 /** Selects layers: a RegExp tested on the layer name, an exact name, or a predicate. */
 export type LayerPattern = RegExp | string | ((layer: tfl.layers.Layer) => boolean);
@@ -18,7 +18,7 @@ const originalCalls = new WeakMap<tfl.layers.Layer, CallFn>();
 
 /** Every layer of `model`, nested models' layers included (each once, the containers themselves too). */
 export function allLayers(model: tfl.layers.Layer): tfl.layers.Layer[] {
-  checkModel('allLayers', model);
+  checkLayer('allLayers', model);
   const out: tfl.layers.Layer[] = [];
   const seen = new Set<tfl.layers.Layer>();
   const visit = (layer: tfl.layers.Layer) => {
@@ -30,13 +30,6 @@ export function allLayers(model: tfl.layers.Layer): tfl.layers.Layer[] {
   };
   visit(model);
   return out;
-}
-
-/** A named error unless `model` is a layer or model (an object with a string `name`). */
-function checkModel(component: string, model: unknown): void {
-  if (typeof (model as { name?: unknown } | null)?.name !== 'string') {
-    throw new PhalanxConfigError(component, 'model', 'a tf.LayersModel or layer', model == null ? model : typeof model);
-  }
 }
 
 function matcher(pattern: LayerPattern): (layer: tfl.layers.Layer) => boolean {
@@ -68,7 +61,7 @@ function isBatchNorm(layer: tfl.layers.Layer): boolean {
  * setFrozen(model, /^backbone\./, true); // the backbone stops learning, its BN statistics stay fixed
  */
 export function setFrozen(model: tfl.layers.Layer, pattern: LayerPattern, frozen: boolean): string[] {
-  checkModel('setFrozen', model);
+  checkLayer('setFrozen', model);
   checkBoolean('setFrozen', 'frozen', frozen);
   const test = matcher(pattern);
   const changed: string[] = [];
