@@ -4,7 +4,7 @@
  * converted to safetensors, load by name with {@link @phalanx/layers!loadTorchStateDict}.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkKnownKeys, checkOneOf, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkKnownKeys, checkOneOf, checkOptionsObject, PhalanxConfigError } from '@phalanx/errors';
 import { torchName } from './naming';
 import { addAll, channelsOf, relu, torchBatchNorm, torchConv2d } from './torch-ops';
 
@@ -93,9 +93,7 @@ export function resolveResNet(
   component = 'resnetBackbone',
   argument = 'options',
 ): ResolvedResNet {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new PhalanxConfigError(component, argument, 'a ResNet options object such as { depth: 18 }', options);
-  }
+  checkOptionsObject(component, argument, options, 'a ResNet options object such as { depth: 18 }');
   checkKnownKeys(component, argument, options, RESNET_OPTIONS, 'a ResNet option');
   const depth = options.depth ?? 50;
   const preset = RESNET_PRESETS[depth];

@@ -8,6 +8,7 @@ import {
   checkKnownKeys,
   checkNonNegative,
   checkOptions,
+  checkOptionsObject,
   checkOneOf,
   checkPositive,
   checkPositiveFloat32,
@@ -271,6 +272,41 @@ suite('checkOptions', () => {
     }
     expect(thrown(() => checkOptions('C', 'o', [], KNOWN, EXPECTED, DataError))).toBeInstanceOf(DataError);
     expect(thrown(() => checkOptions('C', 'o', { x: 1 }, KNOWN, EXPECTED, DataError))).toBeInstanceOf(DataError);
+  });
+});
+
+suite('checkOptionsObject', () => {
+  const EXPECTED = 'an options object {seed?}';
+
+  it('refuses null, undefined, arrays and primitives with the expected text', () => {
+    for (const [value, shown] of [
+      [null, 'null'],
+      [undefined, 'undefined'],
+      [[], '[]'],
+      [[{ seed: 1 }], '[{"seed":1}]'],
+      [new Array(100).fill(0), 'an array of length 100'],
+      [0, '0'],
+      ['seed', "'seed'"],
+      [true, 'true'],
+    ] as const) {
+      const e = thrown(() => checkOptionsObject('sample', 'options', value, EXPECTED));
+      expect(e).toBeInstanceOf(PhalanxConfigError);
+      expect((e as Error).message).toBe(`sample: options must be ${EXPECTED}, but received ${shown}.`);
+    }
+  });
+
+  it('returns any object unchanged, whatever its keys', () => {
+    const options = { seed: 1, anything: 'else' };
+    expect(checkOptionsObject('sample', 'options', options, EXPECTED)).toBe(options);
+    const bare: object = Object.create(null) as object;
+    expect(checkOptionsObject('sample', 'options', bare, EXPECTED)).toBe(bare);
+  });
+
+  it('throws the given error class instead', () => {
+    class DataError extends PhalanxConfigError {
+      override readonly name = 'DataError';
+    }
+    expect(thrown(() => checkOptionsObject('C', 'o', null, EXPECTED, DataError))).toBeInstanceOf(DataError);
   });
 });
 

@@ -9,8 +9,8 @@
 
 /**
  * Renders a received value for an error message: strings quoted (`'mean'`), arrays and shapes as
- * `[2, 3]` (nested arrays alike, `null` for an unknown dimension), other objects as JSON, the rest with
- * `String`.
+ * `[2, 3]` (nested arrays alike, `null` for an unknown dimension, objects in them as JSON), other objects
+ * as JSON, the rest with `String`.
  *
  * @example
  * ```ts
@@ -20,10 +20,17 @@
  */
 export function describe(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
-  if (Array.isArray(value)) return `[${value.map((v) => (Array.isArray(v) ? describe(v) : String(v))).join(', ')}]`;
+  if (Array.isArray(value)) return `[${value.map(describeItem).join(', ')}]`;
   if (value === undefined) return 'undefined';
   if (typeof value === 'object' && value !== null) return json(value, Infinity);
   return String(value);
+}
+
+/** An item of an array in {@link describe}: arrays as `[…]`, objects as JSON, the rest with `String`. */
+function describeItem(item: unknown): string {
+  if (Array.isArray(item)) return describe(item);
+  if (typeof item === 'object' && item !== null) return json(item, Infinity);
+  return String(item);
 }
 
 /**
@@ -180,9 +187,16 @@ export class PhalanxNonFiniteError extends Error {
 
 /**
  * A constructor of a configuration error with the argument list of {@link PhalanxConfigError}: what the
- * `check*` helpers throw. Pass a subclass to have them throw it instead.
+ * `check*` helpers throw. Pass a subclass to have them throw it instead. `render`, when a helper passes
+ * it, is how the received value should be shown (a constructor may ignore it).
  */
-export type ConfigErrorClass = new (component: string, argument: string, expected: string, received: unknown) => Error;
+export type ConfigErrorClass = new (
+  component: string,
+  argument: string,
+  expected: string,
+  received: unknown,
+  render?: (value: unknown) => string,
+) => Error;
 
 /**
  * Returns `value` if it is an integer ≥ `min`; throws `an integer ≥ <min>` otherwise.
@@ -347,6 +361,34 @@ export function checkKnownKeys(
 }
 
 /**
+ * Returns `value` if it is an options object: not `null`, `undefined`, an array or a primitive. Throws
+ * `expected` (with the received value, compactly: {@link describeCompact}) otherwise, where reading a field would throw a `TypeError` or an
+ * array would pass as "no options". For an options object with a fixed set of keys use
+ * {@link checkOptions}, which also refuses a misspelt key.
+ *
+ * @param argument - the name of the options object in the error, e.g. `'options'`.
+ * @param expected - what `value` must be, in the error, e.g. `'an options object {maxPixels?}'`.
+ * @param errorClass - what to throw; default {@link PhalanxConfigError}.
+ * @example
+ * ```ts
+ * const options: { seed?: number } = checkOptionsObject('sample', 'options', { seed: 1 }, 'an options object');
+ * checkOptionsObject('sample', 'options', [], 'an options object'); // throws: options must be an options object, but received []
+ * ```
+ */
+export function checkOptionsObject<T>(
+  component: string,
+  argument: string,
+  value: T,
+  expected: string,
+  errorClass: ConfigErrorClass = PhalanxConfigError,
+): T & object {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new errorClass(component, argument, expected, value, describeCompact);
+  }
+  return value;
+}
+
+/**
  * Returns `value` if it is an options object — not `null`, an array or a primitive — whose own keys are all
  * in `known`; throws `expected` (with the received value) otherwise, and for a misspelt key throws as
  * {@link checkKnownKeys} does. The one prologue of every public entry point that takes an options object.
@@ -370,11 +412,9 @@ export function checkOptions<T>(
   expected: string,
   errorClass: ConfigErrorClass = PhalanxConfigError,
 ): T & object {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new errorClass(component, argument, expected, value);
-  }
-  checkKnownKeys(component, argument, value, known, 'an option', errorClass);
-  return value;
+  const options = checkOptionsObject(component, argument, value, expected, errorClass);
+  checkKnownKeys(component, argument, options, known, 'an option', errorClass);
+  return options;
 }
 
 /** The largest finite float32, `(2 − 2⁻²³)·2¹²⁷ ≈ 3.4028235e38`: a larger number becomes `Infinity` in a float32 tensor. */

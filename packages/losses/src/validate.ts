@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkOptions as checkSharedOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 
 /** Throws unless `x` is a tfjs tensor (a plain array or `undefined` gives a named error, not a crash). */
 export function checkTensor(component: string, argument: string, x: unknown): tf.Tensor {
@@ -41,9 +41,5 @@ export function checkOptions<T extends object>(
   known: Readonly<Record<keyof T, true>>,
 ): Partial<T> {
   if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new PhalanxConfigError(component, 'options', 'an object', options);
-  }
-  checkKnownKeys(component, 'options', options, known);
-  return options;
+  return checkSharedOptions(component, 'options', options, known, 'an object');
 }

@@ -1,5 +1,5 @@
 /** What the dataset readers share: the sample and dataset types and small helpers. */
-import { describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkOptionsObject, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import type { HandSample } from '../types';
 
 /** A sample read from a dataset on disk. */
@@ -23,9 +23,7 @@ export interface DatasetSample extends HandSample {
  * ```
  */
 export function checkRoot(component: string, options: { root: string }): string {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new PhalanxConfigError(component, 'options', 'an object {root, …}', options, describeCompact);
-  }
+  checkOptionsObject(component, 'options', options, 'an object {root, …}');
   const { root } = options as { root: unknown };
   if (typeof root !== 'string' || root.length === 0 || root.includes('\0')) {
     const expected = 'the dataset folder (a non-empty string; the option is required)';

@@ -4,7 +4,14 @@
  * that names the component and the argument.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkInteger, describe, describeCompact, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import {
+  checkInteger,
+  checkOptionsObject,
+  describe,
+  describeCompact,
+  PhalanxConfigError,
+  PhalanxShapeError,
+} from '@phalanx/errors';
 
 /**
  * The largest value a size argument may take (units, heads, joints, groups, depth bins, an output height or
@@ -30,10 +37,7 @@ export const MAX_ELEMENTS = 2 ** 28;
  * checkArgs('dynamicEdgeGATCore', 'options', options); // throws: options must be an object, but received null
  */
 export function checkArgs<T>(component: string, argument: string, args: T): T & object {
-  if (typeof args !== 'object' || args === null || Array.isArray(args)) {
-    throw new PhalanxConfigError(component, argument, 'an object', args);
-  }
-  return args as T & object;
+  return checkOptionsObject(component, argument, args, 'an object');
 }
 
 /**
