@@ -268,7 +268,7 @@ describe('errors', () => {
     expect(() => res2dBlock(tfl.input({ shape: [4, 4] }), { outChannels: 2, name: 'r' })).toThrow(PhalanxShapeError);
   });
 
-  it('names an input that is not a SymbolicTensor, options that are not an object and too few tensors to merge', () => {
+  it('names an input that is not a SymbolicTensor, options that are not an object or misspelt, too few tensors to merge', () => {
     const x = tfl.input({ shape: [8, 8, 4] });
     const cases: [() => unknown, string, typeof PhalanxConfigError | typeof PhalanxShapeError][] = [
       [
@@ -283,12 +283,27 @@ describe('errors', () => {
       ],
       [
         () => torchConv2d(x, null as never),
-        'torchConv2d: options must be an options object {filters, kernelSize, …, name}, but received null.',
+        'torchConv2d: options must be an options object {filters, kernelSize, stride?, padding?, useBias?, name}, but received null.',
         PhalanxConfigError,
       ],
       [
         () => torchConvTranspose2d(x, null as never),
         'torchConvTranspose2d: options must be an options object',
+        PhalanxConfigError,
+      ],
+      [
+        () => torchConv2d(x, [] as never),
+        'torchConv2d: options must be an options object {filters, kernelSize, stride?, padding?, useBias?, name}, but received [].',
+        PhalanxConfigError,
+      ],
+      [
+        () => torchConv2d(x, { filters: 4, kernelSize: 3, strides: 2, name: 'c' } as never),
+        'torchConv2d: options.strides must be an option (one of filters, kernelSize, stride, padding, useBias, name), but received 2.',
+        PhalanxConfigError,
+      ],
+      [
+        () => torchConvTranspose2d(x, { filters: 4, kernelSize: 4, stride: 2, outputPadding: 1, name: 'u' } as never),
+        'torchConvTranspose2d: options.outputPadding must be an option',
         PhalanxConfigError,
       ],
       [

@@ -5,7 +5,7 @@
  * module (see `naming.ts`).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkInteger, checkOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { leanBatchNormalization } from '@phalanx/layers';
 
 type SymbolicTensor = tfl.SymbolicTensor;
@@ -48,12 +48,18 @@ export function channelsOf(x: SymbolicTensor, component = 'channelsOf'): number 
   return c;
 }
 
-/** A named error unless `options` is an object (destructuring `null` is a `TypeError`). */
-function checkOptionsObject(component: string, options: unknown): void {
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(component, 'options', 'an options object {filters, kernelSize, …, name}', options);
-  }
-}
+/** The keys of {@link TorchConv2dOptions} and {@link TorchConvTranspose2dOptions}: any other key is a named error. */
+const TORCH_CONV_KEYS = {
+  filters: true,
+  kernelSize: true,
+  stride: true,
+  padding: true,
+  useBias: true,
+  name: true,
+} satisfies Record<keyof TorchConv2dOptions & keyof TorchConvTranspose2dOptions, true>;
+
+/** What the convolutions' options must be, in their errors. */
+const TORCH_CONV_EXPECTED = 'an options object {filters, kernelSize, stride?, padding?, useBias?, name}';
 
 /** A named error unless `xs` is a list of at least two tensors (what `add` and `concatenate` need). */
 function checkTensorList(component: string, xs: unknown): void {
@@ -93,7 +99,7 @@ export interface TorchConv2dOptions {
  */
 export function torchConv2d(x: SymbolicTensor, options: TorchConv2dOptions): SymbolicTensor {
   const component = 'torchConv2d';
-  checkOptionsObject(component, options);
+  checkOptions(component, 'options', options, TORCH_CONV_KEYS, TORCH_CONV_EXPECTED);
   const { filters, kernelSize, stride = 1, padding = 0, useBias = true, name } = options;
   checkInteger(component, 'filters', filters, 1);
   checkInteger(component, 'kernelSize', kernelSize, 1);
@@ -159,7 +165,7 @@ export interface TorchConvTranspose2dOptions {
  */
 export function torchConvTranspose2d(x: SymbolicTensor, options: TorchConvTranspose2dOptions): SymbolicTensor {
   const component = 'torchConvTranspose2d';
-  checkOptionsObject(component, options);
+  checkOptions(component, 'options', options, TORCH_CONV_KEYS, TORCH_CONV_EXPECTED);
   const { filters, kernelSize, stride, padding = 0, useBias = true, name } = options;
   checkInteger(component, 'filters', filters, 1);
   checkInteger(component, 'kernelSize', kernelSize, 1);

@@ -251,3 +251,19 @@ describe('augment: validation', () => {
     );
   });
 });
+
+describe('augment: option keys', () => {
+  it('refuses a misspelt option, a misspelt colour strength and arrays, by name', () => {
+    const s = renderSyntheticHand(1, { size: 32 });
+    const cases: [() => unknown, string][] = [
+      [() => augment(s, { seed: 0, rotate: 90 } as never), 'augment: options.rotate must be an option (one of seed,'],
+      [() => augment(s, { seed: 0, color: { brigthness: 1 } } as never), 'augment: color.brigthness must be an option'],
+      [() => augment(s, [] as never), 'augment: options must be an object {seed, …}, but received [].'],
+      [() => augment(s, { seed: 0, color: [0.1] } as never), 'augment: color must be an object'],
+    ];
+    for (const [f, message] of cases) {
+      expect(f).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+  });
+});

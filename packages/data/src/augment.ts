@@ -7,7 +7,7 @@
  * camera about its optical axis: `xyz' = R_z(θ) xyz` and `K' = A K R_z(θ)ᵀ`, which keeps `K'` a zero-skew pinhole
  * matrix when `fx = fy`. Without it `xyz` is unchanged and `K' = A K` (a general projective matrix).
  */
-import { checkFinite, checkInteger, describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { checkFinite, checkInteger, checkOptions, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { Rng } from './random';
 import { inFrame } from './readers/common';
 import { checkHandSample, type HandSample } from './types';
@@ -397,12 +397,29 @@ function checkRange(argument: string, value: unknown, [lo, hi]: readonly [number
   return value;
 }
 
+/** The keys of {@link AugmentOptions}: any other key is a named error. */
+const AUGMENT_OPTION_KEYS = {
+  seed: true,
+  outputSize: true,
+  crop: true,
+  margin: true,
+  scale: true,
+  rotation: true,
+  translation: true,
+  color: true,
+  rotateCamera: true,
+} satisfies Record<keyof AugmentOptions, true>;
+
+/** The keys of `AugmentOptions.color`. */
+const COLOR_JITTER_KEYS = { brightness: true, contrast: true, saturation: true, hue: true } satisfies Record<
+  keyof NonNullable<AugmentOptions['color']>,
+  true
+>;
+
 /** The options of {@link augment} with their defaults, checked against {@link AUGMENT_RANGES}. */
 function checkAugmentOptions(options: AugmentOptions) {
   const name = 'augment';
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(name, 'options', 'an object {seed, …}', options, describeCompact);
-  }
+  checkOptions(name, 'options', options, AUGMENT_OPTION_KEYS, 'an object {seed, …}');
   checkFinite(name, 'seed', options.seed);
   const size = checkInteger(name, 'outputSize', options.outputSize ?? 256, 16);
   if (size > 4096) throw new PhalanxConfigError(name, 'outputSize', 'an integer in [16, 4096]', size);
@@ -420,10 +437,13 @@ function checkAugmentOptions(options: AugmentOptions) {
     );
   const rotDeg = checkRange('rotation', options.rotation ?? 30, AUGMENT_RANGES.rotation, ' (degrees)');
   const shift = checkRange('translation', options.translation ?? 0.05, AUGMENT_RANGES.translation);
-  const col = options.color ?? {};
-  if (col === null || typeof col !== 'object') {
-    throw new PhalanxConfigError(name, 'color', 'an object {brightness?, contrast?, saturation?, hue?}', col);
-  }
+  const col = checkOptions(
+    name,
+    'color',
+    options.color ?? {},
+    COLOR_JITTER_KEYS,
+    'an object {brightness?, contrast?, saturation?, hue?}',
+  );
   for (const key of ['saturation', 'contrast', 'brightness'] as const) {
     if (col[key] !== undefined) checkRange(`color.${key}`, col[key], AUGMENT_RANGES.colorStrength);
   }

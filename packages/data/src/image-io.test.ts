@@ -127,6 +127,13 @@ describe('decodeImage / readImageHeader: arguments of the wrong type', () => {
     await expect(decodeImage(new Uint8Array(8), 'a.png', null as never)).rejects.toThrow(
       'decodeImage: options must be an object {maxPixels?}, but received null.',
     );
+    await expect(decodeImage(new Uint8Array(8), 'a.png', [] as never)).rejects.toThrow(
+      'decodeImage: options must be an object {maxPixels?}, but received [].',
+    );
+    // A misspelt budget is not the default budget.
+    await expect(decodeImage(smallJpeg(4, 4), 'a.jpg', { maxPixel: 1 } as never)).rejects.toThrow(
+      'decodeImage: options.maxPixel must be an option (one of maxPixels), but received 1.',
+    );
   });
 });
 

@@ -2,7 +2,7 @@
  * PNG and JPEG decoding and PNG encoding in Node with maintained pure-JS libraries (`pngjs`, `jpeg-js`).
  * The libraries are loaded on first use, so importing `@phalanx/data` in a browser does not pull them in.
  */
-import { describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkOptions, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { checkRgbImage, type RgbImage } from './types';
 
 interface PngModule {
@@ -66,6 +66,9 @@ export interface DecodeImageOptions {
    */
   maxPixels?: number;
 }
+
+/** The keys of {@link DecodeImageOptions}: any other key is a named error. */
+const DECODE_IMAGE_KEYS = { maxPixels: true } satisfies Record<keyof DecodeImageOptions, true>;
 
 /** Size and format of an image, read from its header. */
 export interface ImageHeader {
@@ -170,9 +173,7 @@ export async function decodeImage(
   options: DecodeImageOptions = {},
 ): Promise<RgbImage> {
   checkBytes('decodeImage', bytes);
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError('decodeImage', 'options', 'an object {maxPixels?}', options, describeCompact);
-  }
+  checkOptions('decodeImage', 'options', options, DECODE_IMAGE_KEYS, 'an object {maxPixels?}');
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (typeof maxPixels !== 'number' || !(maxPixels >= 1)) {
     throw new PhalanxConfigError('decodeImage', 'maxPixels', 'a number ≥ 1', maxPixels, describeCompact);

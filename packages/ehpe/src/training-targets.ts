@@ -9,6 +9,7 @@ import {
   checkFinite,
   checkInteger,
   checkOptions,
+  checkOptionsObject,
   checkPositive,
   PhalanxConfigError,
   PhalanxShapeError,
@@ -46,9 +47,7 @@ const DEPTH_BINNING_KEYS = { depthBins: true, depthRange: true, rootJoint: true 
 >;
 
 function resolveBinning(component: string, o: DepthBinning = {}) {
-  if (o === null || typeof o !== 'object') {
-    throw new PhalanxConfigError(component, 'options', 'an options object', o);
-  }
+  checkOptionsObject(component, 'options', o, 'an options object');
   return {
     depthBins: checkInteger(component, 'depthBins', o.depthBins ?? 8, 2),
     depthRange: checkPositive(component, 'depthRange', o.depthRange ?? 200),
@@ -117,6 +116,16 @@ export interface TwStageTargetOptions extends DepthBinning {
   heatmapNormalize?: 'gaussian' | 'peak';
 }
 
+/** The keys of {@link TwStageTargetOptions}. */
+const TW_STAGE_TARGET_KEYS = {
+  ...DEPTH_BINNING_KEYS,
+  tipWristJoints: true,
+  inputSize: true,
+  heatmapSize: true,
+  sigma: true,
+  heatmapNormalize: true,
+} satisfies Record<keyof TwStageTargetOptions, true>;
+
 function checkNormalize(component: string, value: unknown): 'gaussian' | 'peak' {
   if (value !== 'gaussian' && value !== 'peak') {
     throw new PhalanxConfigError(
@@ -152,9 +161,7 @@ export function resolveTwStageTargetOptions(options: TwStageTargetOptions): {
   binning: Required<DepthBinning>;
 } {
   const name = 'twStageTargets';
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(name, 'options', '{inputSize, heatmapSize, …}', options);
-  }
+  checkOptions(name, 'options', options, TW_STAGE_TARGET_KEYS, '{inputSize, heatmapSize, …}');
   return {
     joints: checkJointList(name, 'tipWristJoints', options.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS]),
     inputSize: checkInteger(name, 'inputSize', options.inputSize, 2),
@@ -218,6 +225,7 @@ export function twStageTargets(batch: EhpeKeypoints, options: TwStageTargetOptio
 export function pgStageTargets(batch: EhpeKeypoints, options: DepthBinning = {}): tf.Tensor3D {
   const name = 'pgStageTargets';
   checkKeypoints(name, batch);
+  checkOptions(name, 'options', options, DEPTH_BINNING_KEYS, 'an options object {depthBins?, depthRange?, rootJoint?}');
   const binning = resolveBinning(name, options);
   return tf.tidy(
     () =>
@@ -233,6 +241,12 @@ export interface Joints25dToXyzOptions extends DepthBinning {
    */
   xyScale?: number;
 }
+
+/** The keys of {@link Joints25dToXyzOptions}. */
+const JOINTS_25D_TO_XYZ_KEYS = { ...DEPTH_BINNING_KEYS, xyScale: true } satisfies Record<
+  keyof Joints25dToXyzOptions,
+  true
+>;
 
 /**
  * 2.5D joints → camera-frame 3D, with the ground-truth root depth (the usual 2.5D protocol, as the
@@ -256,6 +270,7 @@ export function joints25dToXyz(
   options: Joints25dToXyzOptions = {},
 ): tf.Tensor3D {
   const name = 'joints25dToXyz';
+  checkOptions(name, 'options', options, JOINTS_25D_TO_XYZ_KEYS, 'an options object {depthBins?, …, xyScale?}');
   const { depthBins, depthRange, rootJoint } = resolveBinning(name, options);
   const xyScale = checkFinite(name, 'xyScale', options.xyScale ?? 1);
   if (joints.rank !== 3 || joints.shape[2] !== 3) {

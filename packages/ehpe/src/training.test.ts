@@ -154,6 +154,23 @@ forEachBackend(() => {
           () => depthToBins(b.xyz, { rootJoint: 21 }),
           'depthToBins: rootJoint must be a joint of xyz (an integer < 21), but received 21.',
         ],
+        // A misspelt option of the other target functions is not their default either.
+        [
+          () => twStageTargets(b, { inputSize: 64, heatmapSize: 16, sigm: 1 } as never),
+          'twStageTargets: options.sigm must be an option (one of depthBins, depthRange, rootJoint, tipWristJoints,',
+        ],
+        [
+          () => twStageTargets(b, [] as never),
+          'twStageTargets: options must be {inputSize, heatmapSize, …}, but received [].',
+        ],
+        [
+          () => pgStageTargets(b, { depthBin: 4 } as never),
+          'pgStageTargets: options.depthBin must be an option (one of depthBins, depthRange, rootJoint)',
+        ],
+        [
+          () => joints25dToXyz(target, b.xyz, b.K, { depthBins: 8, scale: 2 } as never),
+          'joints25dToXyz: options.scale must be an option (one of depthBins, depthRange, rootJoint, xyScale)',
+        ],
       ];
       for (const [f, message] of cases) expect(f, message).toThrow(message);
       flat.dispose();

@@ -108,6 +108,11 @@ describe('adjacency', () => {
         'adjacency: options must be an options object {hops?, selfLoops?, edges?, numJoints?}, but received null.',
       ],
       [
+        () => adjacency({ hop: 2 } as never),
+        'adjacency: options.hop must be an option (one of hops, selfLoops, edges, numJoints), but received 2.',
+      ],
+      [() => hopDistances([] as never), 'hopDistances: options must be an options object {hops?, selfLoops?,'],
+      [
         () => hopDistances({ edges: 5 as never }),
         'hopDistances: edges must be a list of joint index pairs [a, b], but received 5.',
       ],

@@ -4,7 +4,7 @@
  * Rendered Hand Pose dataset (RHD).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError, PhalanxShapeError, checkInteger } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError, checkInteger, checkOptions } from '@phalanx/errors';
 import { JOINT_NAMES, NUM_JOINTS, SKELETON_EDGES } from '@phalanx/skeleton';
 
 /** Joint classes for per-class error analysis (EHPE Fig. 1), from the wrist outwards. */
@@ -49,19 +49,27 @@ export interface AdjacencyOptions {
  */
 const MAX_GRAPH_JOINTS = 4096;
 
+/**
+ * The keys of {@link AdjacencyOptions}, accepted by `adjacency` and `hopDistances` alike (one options
+ * object may serve both): any other key is a named error.
+ */
+const ADJACENCY_OPTION_KEYS = { hops: true, selfLoops: true, edges: true, numJoints: true } satisfies Record<
+  keyof AdjacencyOptions,
+  true
+>;
+
 /** The edges and joint count of `options`, checked with named errors naming `component`. */
 function graphOf(
   component: string,
   options: Pick<AdjacencyOptions, 'edges' | 'numJoints'>,
 ): { edges: readonly (readonly [number, number])[]; n: number } {
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(
-      component,
-      'options',
-      'an options object {hops?, selfLoops?, edges?, numJoints?}',
-      options,
-    );
-  }
+  checkOptions(
+    component,
+    'options',
+    options,
+    ADJACENCY_OPTION_KEYS,
+    'an options object {hops?, selfLoops?, edges?, numJoints?}',
+  );
   const edges = options.edges ?? SKELETON_EDGES;
   if (!Array.isArray(edges) || !edges.every((e) => Array.isArray(e) && e.length === 2)) {
     throw new PhalanxConfigError(component, 'edges', 'a list of joint index pairs [a, b]', edges);

@@ -111,6 +111,26 @@ describe('learning-rate schedules', () => {
       expect(f).toThrow(message);
     }
   });
+
+  it('refuses a misspelt argument and an array instead of the arguments, naming the schedule', () => {
+    const cases: [() => unknown, string][] = [
+      [() => stepLr({ initial: 1, every: 5, gama: 0.5 } as never), 'stepLr: args.gama must be an option (one of '],
+      [() => cosineLr({ initial: 1, steps: 9, min: 0.1 } as never), 'cosineLr: args.min must be an option'],
+      [() => exponentialLr({ initial: 1, gamma: 0.9, every: 1, minimun: 0 } as never), 'args.minimun'],
+      [() => polynomialLr({ initial: 1, steps: 5, pow: 2 } as never), 'polynomialLr: args.pow must be an option'],
+      [() => warmupLr({ steps: 10, after: 1, start: 0.1 } as never), 'warmupLr: args.start must be an option'],
+      [() => warmRestartsLr({ every: 5, cycle: () => 1, factr: 0.5 } as never), 'warmRestartsLr: args.factr'],
+      [() => cosineLr([] as never), 'cosineLr: args must be an object, but received [].'],
+      [() => warmupLr(null as never), 'warmupLr: args must be an object, but received null.'],
+    ];
+    for (const [f, message] of cases) {
+      expect(f).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+    // Every documented key is accepted.
+    expect(stepLr({ initial: 1, gamma: 0.5, milestones: [2], steps: 9 })(3)).toBe(0.5);
+    expect(exponentialLr({ initial: 1, gamma: 0.5, every: 1, minimum: 0.1, steps: 9 })(9)).toBe(0.1);
+  });
 });
 
 describe('learning-rate schedules: finite rates over the whole run, or a named error at construction', () => {

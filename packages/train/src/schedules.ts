@@ -3,10 +3,30 @@
  * already taken, an integer ≥ 0). They hold no state, so a resumed run gets exactly the rates of an
  * uninterrupted one.
  */
-import { checkNonNegative, checkInteger, checkPositive, PhalanxConfigError } from '@phalanx/errors';
+import { checkNonNegative, checkInteger, checkOptions, checkPositive, PhalanxConfigError } from '@phalanx/errors';
 
 /** A learning-rate schedule: global step (integer ≥ 0) → learning rate (finite, ≥ 0). */
 export type LrSchedule = (step: number) => number;
+
+/** The keys of each schedule's arguments: any other key is a named error (a misspelt `gama` is not the default). */
+const STEP_LR_KEYS = { initial: true, gamma: true, every: true, milestones: true, steps: true } satisfies Record<
+  keyof StepLrArgs,
+  true
+>;
+const COSINE_LR_KEYS = { initial: true, steps: true, minimum: true } satisfies Record<keyof CosineLrArgs, true>;
+const EXPONENTIAL_LR_KEYS = { initial: true, gamma: true, every: true, minimum: true, steps: true } satisfies Record<
+  keyof ExponentialLrArgs,
+  true
+>;
+const POLYNOMIAL_LR_KEYS = { initial: true, steps: true, power: true, minimum: true } satisfies Record<
+  keyof PolynomialLrArgs,
+  true
+>;
+const WARMUP_LR_KEYS = { steps: true, after: true, startFactor: true } satisfies Record<keyof WarmupLrArgs, true>;
+const WARM_RESTARTS_LR_KEYS = { every: true, cycle: true, steps: true, factor: true } satisfies Record<
+  keyof WarmRestartsLrArgs,
+  true
+>;
 
 /**
  * A constant learning rate: `lr(step) = value`.
@@ -54,7 +74,7 @@ export interface StepLrArgs {
  */
 export function stepLr(args: StepLrArgs): LrSchedule {
   const name = 'stepLr';
-  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  checkOptions(name, 'args', args, STEP_LR_KEYS, 'an object');
   const initial = checkNonNegative(name, 'initial', args.initial);
   const gamma = checkPositive(name, 'gamma', args.gamma ?? 0.1);
   if ((args.every === undefined) === (args.milestones === undefined)) {
@@ -120,7 +140,7 @@ export interface CosineLrArgs {
  */
 export function cosineLr(args: CosineLrArgs): LrSchedule {
   const name = 'cosineLr';
-  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  checkOptions(name, 'args', args, COSINE_LR_KEYS, 'an object');
   const initial = checkNonNegative(name, 'initial', args.initial);
   const steps = checkInteger(name, 'steps', args.steps, 1);
   const minimum = checkNonNegative(name, 'minimum', args.minimum ?? 0);
@@ -160,7 +180,7 @@ export interface ExponentialLrArgs {
  */
 export function exponentialLr(args: ExponentialLrArgs): LrSchedule {
   const name = 'exponentialLr';
-  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  checkOptions(name, 'args', args, EXPONENTIAL_LR_KEYS, 'an object');
   const initial = checkNonNegative(name, 'initial', args.initial);
   const gamma = checkPositive(name, 'gamma', args.gamma);
   const every = checkPositive(name, 'every', args.every ?? 1);
@@ -205,7 +225,7 @@ export interface PolynomialLrArgs {
  */
 export function polynomialLr(args: PolynomialLrArgs): LrSchedule {
   const name = 'polynomialLr';
-  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  checkOptions(name, 'args', args, POLYNOMIAL_LR_KEYS, 'an object');
   const initial = checkNonNegative(name, 'initial', args.initial);
   const steps = checkInteger(name, 'steps', args.steps, 1);
   const power = checkPositive(name, 'power', args.power ?? 1);
@@ -236,7 +256,7 @@ export interface WarmupLrArgs {
  */
 export function warmupLr(args: WarmupLrArgs): LrSchedule {
   const name = 'warmupLr';
-  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  checkOptions(name, 'args', args, WARMUP_LR_KEYS, 'an object');
   const steps = checkInteger(name, 'steps', args.steps, 1);
   const after = toSchedule(name, 'after', args.after);
   const startFactor = checkNonNegative(name, 'startFactor', args.startFactor ?? 0);
@@ -290,7 +310,7 @@ export interface WarmRestartsLrArgs {
  */
 export function warmRestartsLr(args: WarmRestartsLrArgs): LrSchedule {
   const name = 'warmRestartsLr';
-  if (args === null || typeof args !== 'object') throw new PhalanxConfigError(name, 'args', 'an object', args);
+  checkOptions(name, 'args', args, WARM_RESTARTS_LR_KEYS, 'an object');
   const every = checkInteger(name, 'every', args.every, 1);
   const steps = args.steps === undefined ? undefined : checkInteger(name, 'steps', args.steps, 1);
   const factor = checkNonNegative(name, 'factor', args.factor ?? 1);

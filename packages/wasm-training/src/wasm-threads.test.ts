@@ -54,6 +54,10 @@ describe('enableWasmThreads', () => {
     expect(() => enableWasmThreads({ threadedWasmUrl: 3 as unknown as string })).toThrow(PhalanxConfigError);
     expect(() => enableWasmThreads({ threadedWasmUrl: '' })).toThrow(/threadedWasmUrl must be a non-empty string/);
     expect(() => enableWasmThreads(null as unknown as object)).toThrow(PhalanxConfigError);
+    expect(() => enableWasmThreads({ threadedWasmURL: 'x.wasm' } as never)).toThrow(
+      "enableWasmThreads: options.threadedWasmURL must be an option (one of threadedWasmUrl), but received 'x.wasm'.",
+    );
+    expect(() => enableWasmThreads([] as never)).toThrow('enableWasmThreads: options must be an object');
   });
 
   it('defaults to every core the process may use, at most 8, and runs threads in Node', () => {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendWasm, getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import { WASM } from './kernel-scope';
 import { attachSimdKernelPool } from './simd';
 import {
@@ -28,6 +28,9 @@ export interface WasmThreadsOptions {
    */
   threadedWasmUrl?: string;
 }
+
+/** The keys of {@link WasmThreadsOptions}: any other key is a named error. */
+const WASM_THREADS_KEYS = { threadedWasmUrl: true } satisfies Record<keyof WasmThreadsOptions, true>;
 
 /** tfjs-backend-wasm registers `wasm` with this priority; kept, so `tf.ready()` picks the same backend. */
 const WASM_PRIORITY = 2;
@@ -149,8 +152,7 @@ function registerWasmFactory(factory: BackendFactory): void {
  */
 export function enableWasmThreads(options: WasmThreadsOptions = {}): void {
   const name = 'enableWasmThreads';
-  if (options === null || typeof options !== 'object')
-    throw new PhalanxConfigError(name, 'options', 'an object', options);
+  checkOptions(name, 'options', options, WASM_THREADS_KEYS, 'an object {threadedWasmUrl?}');
   const url = options.threadedWasmUrl;
   if (url !== undefined && (typeof url !== 'string' || url === '')) {
     throw new PhalanxConfigError(name, 'threadedWasmUrl', 'a non-empty string (URL of the threaded SIMD binary)', url);

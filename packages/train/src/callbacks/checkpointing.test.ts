@@ -101,5 +101,11 @@ describe('Checkpointing', () => {
     expect(() => new Checkpointing({ dir: '' })).toThrow("Checkpointing: dir must be a folder path, but received ''.");
     expect(() => new Checkpointing({ dir: 'x', every: 0 })).toThrow('Checkpointing: every must be an integer ≥ 1');
     expect(() => new Checkpointing({ dir: 'x', keep: 0 })).toThrow('Checkpointing: keep must be an integer ≥ 1');
+    expect(() => new Checkpointing({ dir: 'x', keepLast: 3 } as never)).toThrow(
+      'Checkpointing: options.keepLast must be an option (one of dir, every, keep), but received 3.',
+    );
+    expect(() => new Checkpointing(['x'] as never)).toThrow(
+      'Checkpointing: options must be an object {dir, every?, keep?}, but received ["x"].',
+    );
   });
 });

@@ -3,7 +3,7 @@
  * end (or on interrupt), and `best/` whenever the monitored metric improves.
  */
 import { join } from 'node:path';
-import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import {
   checkpointName,
   recoverCheckpointFolder,
@@ -33,6 +33,9 @@ export interface CheckpointingOptions {
   keep?: number;
 }
 
+/** The keys of {@link CheckpointingOptions}: any other key is a named error. */
+const CHECKPOINTING_KEYS = { dir: true, every: true, keep: true } satisfies Record<keyof CheckpointingOptions, true>;
+
 /**
  * Writes `dir/step-N/` every `every` steps and when the loop ends (reason `'end'`, or `'interrupt'`
  * after a stop), never twice for one step; keeps the newest `keep` of them and always the newest finite
@@ -55,8 +58,7 @@ export class Checkpointing implements TrainerCallbacks {
 
   constructor(options: CheckpointingOptions) {
     const name = 'Checkpointing';
-    if (options === null || typeof options !== 'object')
-      throw new PhalanxConfigError(name, 'options', 'an object', options);
+    checkOptions(name, 'options', options, CHECKPOINTING_KEYS, 'an object {dir, every?, keep?}');
     if (typeof options.dir !== 'string' || options.dir === '')
       throw new PhalanxConfigError(name, 'dir', 'a folder path', options.dir);
     this.dir = options.dir;

@@ -88,6 +88,12 @@ describe('PeriodicEvaluation', () => {
     expect(() => new PeriodicEvaluation({ evaluate: async () => ({}), every: 0 })).toThrow(
       'PeriodicEvaluation: every must be an integer ≥ 1, but received 0.',
     );
+    expect(() => new PeriodicEvaluation({ evaluate: async () => ({}), evry: 5 } as never)).toThrow(
+      'PeriodicEvaluation: options.evry must be an option (one of evaluate, every, bestMetric), but received 5.',
+    );
+    expect(() => new PeriodicEvaluation([] as never)).toThrow(
+      'PeriodicEvaluation: options must be an object {evaluate, every?, bestMetric?}, but received [].',
+    );
     expect(
       () => new PeriodicEvaluation({ evaluate: async () => ({}), bestMetric: { name: 'x', mode: 'up' as never } }),
     ).toThrow("PeriodicEvaluation: bestMetric.mode must be 'min' or 'max', but received 'up'.");

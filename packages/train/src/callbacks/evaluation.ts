@@ -2,7 +2,7 @@
  * Periodic evaluation with best-metric tracking, as a trainer callback.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkInteger, describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import type { BestMetric } from '../trainer-state';
 import type { LoopEndInfo, StepResult, TrainBeginInfo, TrainerCallbacks, TrainerHandle } from './callback';
 
@@ -36,6 +36,12 @@ export interface PeriodicEvaluationOptions {
   bestMetric?: BestMetricSpec;
 }
 
+/** The keys of {@link PeriodicEvaluationOptions}: any other key is a named error. */
+const PERIODIC_EVALUATION_KEYS = { evaluate: true, every: true, bestMetric: true } satisfies Record<
+  keyof PeriodicEvaluationOptions,
+  true
+>;
+
 /**
  * Runs `evaluate({step})` every `every` steps and once more when the loop ends (unless it was
  * interrupted), with the trainer's evaluation weights (the moving average when the trainer keeps one
@@ -59,9 +65,7 @@ export class PeriodicEvaluation implements TrainerCallbacks {
 
   constructor(options: PeriodicEvaluationOptions) {
     const name = 'PeriodicEvaluation';
-    if (options === null || typeof options !== 'object') {
-      throw new PhalanxConfigError(name, 'options', 'an object', options);
-    }
+    checkOptions(name, 'options', options, PERIODIC_EVALUATION_KEYS, 'an object {evaluate, every?, bestMetric?}');
     if (typeof options.evaluate !== 'function') {
       throw new PhalanxConfigError(name, 'evaluate', 'a function', options.evaluate);
     }

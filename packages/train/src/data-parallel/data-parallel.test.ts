@@ -89,6 +89,13 @@ describe('runDataParallel', () => {
     await expect(runDataParallel({ module: replicaModule, replicas: 0 })).rejects.toThrow(
       'runDataParallel: replicas must be an integer ≥ 1, but received 0.',
     );
+    // A misspelt option is refused before any worker starts.
+    await expect(runDataParallel({ module: replicaModule, replica: 2 } as never)).rejects.toThrow(
+      'runDataParallel: options.replica must be an option (one of module, replicas, data, signal), but received 2.',
+    );
+    await expect(runDataParallel([] as never)).rejects.toThrow(
+      'runDataParallel: options must be an object {module, replicas, data?, signal?}, but received [].',
+    );
   });
 
   it('a stop ends every replica after the same step with a checkpoint; resuming from it ends as an uninterrupted run', async () => {

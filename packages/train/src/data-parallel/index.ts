@@ -10,7 +10,7 @@
  * @packageDocumentation
  */
 import { Worker } from 'node:worker_threads';
-import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import type { GradientReducer } from '../step';
 export { averageMovingStatistics, ReplicaSync, type ReplicaSyncOptions } from './replica-sync';
 import {
@@ -82,6 +82,12 @@ export interface DataParallelOptions<D> {
   signal?: AbortSignal;
 }
 
+/** The keys of {@link DataParallelOptions}: any other key is a named error. */
+const DATA_PARALLEL_KEYS = { module: true, replicas: true, data: true, signal: true } satisfies Record<
+  keyof DataParallelOptions<unknown>,
+  true
+>;
+
 /**
  * Runs `options.replicas` copies of a training function in worker threads, averaging their gradients
  * each step, and resolves to their results in replica order.
@@ -125,9 +131,7 @@ export interface DataParallelOptions<D> {
  * if (interrupted) process.exitCode = 130;
  */
 export async function runDataParallel<D, R>(options: DataParallelOptions<D>): Promise<R[]> {
-  if (options === null || typeof options !== 'object') {
-    throw new PhalanxConfigError(NAME, 'options', 'an object', options);
-  }
+  checkOptions(NAME, 'options', options, DATA_PARALLEL_KEYS, 'an object {module, replicas, data?, signal?}');
   const replicas = checkInteger(NAME, 'replicas', options.replicas, 1);
   const module = moduleUrl(options.module);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
