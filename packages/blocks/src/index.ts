@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+export * from './limits';
 export * from './naming';
 export * from './torch-ops';
 export * from './hourglass';

@@ -4,7 +4,15 @@
  * converted to safetensors, load by name with {@link @phalanx/layers!loadTorchStateDict}.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkKnownKeys, checkOneOf, checkOptionsObject, PhalanxConfigError } from '@phalanx/errors';
+import {
+  checkInteger,
+  checkIntegerIn,
+  checkKnownKeys,
+  checkOneOf,
+  checkOptionsObject,
+  PhalanxConfigError,
+} from '@phalanx/errors';
+import { MODEL_LIMITS } from './limits';
 import { torchName } from './naming';
 import { addAll, channelsOf, relu, torchBatchNorm, torchConv2d } from './torch-ops';
 
@@ -105,13 +113,13 @@ export function resolveResNet(
   if (!Array.isArray(layers) || layers.length < 1 || layers.length > 4) {
     throw new PhalanxConfigError(component, 'layers', 'a list of 1 to 4 block counts', layers);
   }
-  layers.forEach((n) => checkInteger(component, 'layers', n, 1));
+  layers.forEach((n) => checkIntegerIn(component, 'layers', n, 1, MODEL_LIMITS.repeats));
   const widths = options.widths ?? [64, 128, 256, 512].slice(0, layers.length);
   if (!Array.isArray(widths) || widths.length !== layers.length) {
     throw new PhalanxConfigError(component, 'widths', `a list of ${layers.length} widths (one per stage)`, widths);
   }
-  widths.forEach((w) => checkInteger(component, 'widths', w, 1));
-  const stemChannels = checkInteger(component, 'stemChannels', options.stemChannels ?? 64, 1);
+  widths.forEach((w) => checkIntegerIn(component, 'widths', w, 1, MODEL_LIMITS.channels));
+  const stemChannels = checkIntegerIn(component, 'stemChannels', options.stemChannels ?? 64, 1, MODEL_LIMITS.channels);
   const expansion = block === 'bottleneck' ? 4 : 1;
   return {
     block,

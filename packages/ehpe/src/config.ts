@@ -4,9 +4,9 @@
  * the training recipes and `ehpeModelInfo` read it instead of reconstructing it from layer names.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkOneOf, checkOptions, PhalanxConfigError } from '@phalanx/errors';
+import { checkIntegerIn, checkOneOf, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import { checkNoiseSeed, deriveNoiseSeed, type GATAttention } from '@phalanx/layers';
-import { resolveResNet, type ResNetOptions, type ResolvedResNet } from '@phalanx/blocks';
+import { MODEL_LIMITS, resolveResNet, type ResNetOptions, type ResolvedResNet } from '@phalanx/blocks';
 import { TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
 import { resolveFemConfig, type ResolvedFemConfig } from './fem';
 import {
@@ -182,7 +182,7 @@ function checkBackbone(backbone: unknown): Omit<ResNetOptions, 'name'> {
 export function resolveEhpeConfig(config: EhpeConfig = {}): ResolvedEhpeConfig {
   checkOptions(COMPONENT, 'config', config, CONFIG_KEYS, 'an options object');
   const backbone = resolveResNet({ ...checkBackbone(config.backbone), name: 'backbone' }, COMPONENT, 'backbone');
-  const imageSize = checkInteger(COMPONENT, 'imageSize', config.imageSize ?? 256, 1);
+  const imageSize = checkIntegerIn(COMPONENT, 'imageSize', config.imageSize ?? 256, 1, MODEL_LIMITS.imageSize);
   if (imageSize % backbone.outputStride !== 0) {
     throw new PhalanxConfigError(
       COMPONENT,
@@ -196,8 +196,8 @@ export function resolveEhpeConfig(config: EhpeConfig = {}): ResolvedEhpeConfig {
     'tipWristJoints',
     config.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS],
   );
-  const nodeDim = checkInteger(COMPONENT, 'nodeDim', config.nodeDim ?? 512, 1);
-  const gatHeads = checkInteger(COMPONENT, 'gatHeads', config.gatHeads ?? 8, 1);
+  const nodeDim = checkIntegerIn(COMPONENT, 'nodeDim', config.nodeDim ?? 512, 1, MODEL_LIMITS.channels);
+  const gatHeads = checkIntegerIn(COMPONENT, 'gatHeads', config.gatHeads ?? 8, 1, nodeDim);
   if (nodeDim % gatHeads !== 0)
     throw new PhalanxConfigError(COMPONENT, 'gatHeads', `a divisor of nodeDim = ${nodeDim}`, gatHeads);
   const featureSize = imageSize / backbone.outputStride;
@@ -254,7 +254,13 @@ export function resolveEhpeConfig(config: EhpeConfig = {}): ResolvedEhpeConfig {
       'vector',
       'matrix',
     ] as const),
-    featureSampleSize: checkInteger(COMPONENT, 'featureSampleSize', config.featureSampleSize ?? tw.heatmapSize, 2),
+    featureSampleSize: checkIntegerIn(
+      COMPONENT,
+      'featureSampleSize',
+      config.featureSampleSize ?? tw.heatmapSize,
+      2,
+      MODEL_LIMITS.imageSize,
+    ),
     pgOutput: checkOneOf(COMPONENT, 'pgOutput', config.pgOutput ?? 'absolute', ['absolute', 'residual'] as const),
     layout: resolveInitialLayoutOptions(config, COMPONENT),
     tw,

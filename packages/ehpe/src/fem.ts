@@ -4,8 +4,8 @@
  * (`models/fem_transformer.py`).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
-import { crossAttentionBlock, torchName, transformerBlock } from '@phalanx/blocks';
+import { checkIntegerIn, checkOptions, PhalanxConfigError } from '@phalanx/errors';
+import { crossAttentionBlock, MODEL_LIMITS, torchName, transformerBlock } from '@phalanx/blocks';
 import { checkNoiseSeed, deriveNoiseSeed } from '@phalanx/layers';
 
 type SymbolicTensor = tfl.SymbolicTensor;
@@ -54,18 +54,21 @@ const FEM_CONFIG_KEYS = {
   name: true,
 } satisfies Record<keyof FemConfig, true>;
 
+/** The most image tokens: a feature map as large as the largest input, `MODEL_LIMITS.imageSize²`. */
+const MAX_IMAGE_TOKENS = MODEL_LIMITS.imageSize ** 2;
+
 /** Fills in the defaults of a {@link FemConfig} and validates it (a key it does not know is a `PhalanxConfigError`). */
 export function resolveFemConfig(config: FemConfig = {}, component = COMPONENT): ResolvedFemConfig {
   checkOptions(component, 'config', config, FEM_CONFIG_KEYS, 'an options object');
   const c: ResolvedFemConfig = {
-    dim: checkInteger(component, 'dim', config.dim ?? 512, 1),
-    layers: checkInteger(component, 'layers', config.layers ?? 2, 1),
-    heads: checkInteger(component, 'heads', config.heads ?? 8, 1),
-    mlpRatio: checkInteger(component, 'mlpRatio', config.mlpRatio ?? 4, 1),
+    dim: checkIntegerIn(component, 'dim', config.dim ?? 512, 1, MODEL_LIMITS.channels),
+    layers: checkIntegerIn(component, 'layers', config.layers ?? 2, 1, MODEL_LIMITS.repeats),
+    heads: checkIntegerIn(component, 'heads', config.heads ?? 8, 1, MODEL_LIMITS.channels),
+    mlpRatio: checkIntegerIn(component, 'mlpRatio', config.mlpRatio ?? 4, 1, MODEL_LIMITS.repeats),
     dropout: config.dropout ?? 0.1,
     dropoutSeed: checkNoiseSeed(component, 'dropoutSeed', config.dropoutSeed),
-    numJoints: checkInteger(component, 'numJoints', config.numJoints ?? 21, 1),
-    numImageTokens: checkInteger(component, 'numImageTokens', config.numImageTokens ?? 64, 1),
+    numJoints: checkIntegerIn(component, 'numJoints', config.numJoints ?? 21, 1, MODEL_LIMITS.joints),
+    numImageTokens: checkIntegerIn(component, 'numImageTokens', config.numImageTokens ?? 64, 1, MAX_IMAGE_TOKENS),
     name: config.name ?? 'fem',
   };
   if (c.dim % c.heads !== 0) throw new PhalanxConfigError(component, 'heads', `a divisor of dim = ${c.dim}`, c.heads);

@@ -237,12 +237,48 @@ describe('createEhpe structure', () => {
 });
 
 describe('createEhpe configuration errors', () => {
+  it('refuses sizes no model needs before it builds anything (they built until out of memory)', () => {
+    const start = performance.now();
+    const cases: [() => unknown, string][] = [
+      [() => createEhpe({ ...TINY, imageSize: 2 ** 30 }), 'createEhpe: imageSize must be an integer in [1, 4096]'],
+      [() => createEhpe({ ...TINY, nodeDim: 1e9 }), 'createEhpe: nodeDim must be an integer in [1, 8192]'],
+      [() => createEhpe({ ...TINY, gatHeads: 64 }), `createEhpe: gatHeads must be an integer in [1, ${TINY.nodeDim}]`],
+      [() => createEhpe({ ...TINY, femLayers: 1e9 }), 'createEhpe: layers must be an integer in [1, 64]'],
+      [
+        () => createEhpe({ ...TINY, hourglassStacks: 1e6 }),
+        'createEhpe: hourglassStacks must be an integer in [1, 64]',
+      ],
+      [
+        () => createEhpe({ ...TINY, hourglassChannels: 1e9 }),
+        'createEhpe: hourglassChannels must be an integer in [2, 8192]',
+      ],
+      [() => createEhpe({ ...TINY, depthBins: 1e9 }), 'createEhpe: depthBins must be an integer in [2, 4096]'],
+      [
+        () => createEhpe({ ...TINY, backbone: { ...TINY.backbone, widths: [8, 8, 8, 1e9] } }),
+        'createEhpe: widths must be an integer in [1, 8192]',
+      ],
+      [
+        () => createEhpe({ ...TINY, backbone: { ...TINY.backbone, layers: [1, 1, 1, 1e9] } }),
+        'createEhpe: layers must be an integer in [1, 64]',
+      ],
+      [
+        () => createFem({ dim: 8, heads: 2, numImageTokens: 2 ** 25 }),
+        'createFem: numImageTokens must be an integer in [1, 16777216]',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+    expect(performance.now() - start).toBeLessThan(5000);
+  });
+
   it('rejects bad configurations with named errors', () => {
     expect(() => createEhpe({ ...TINY, imageSize: 48 })).toThrow(
       "createEhpe: imageSize must be a multiple of the backbone's stride 32, but received 48.",
     );
     expect(() => createEhpe({ ...TINY, depthBins: 1 })).toThrow(
-      'createEhpe: depthBins must be an integer ≥ 2, but received 1.',
+      'createEhpe: depthBins must be an integer in [2, 4096], but received 1.',
     );
     expect(() => createEhpe({ ...TINY, gatHeads: 3 })).toThrow(
       'createEhpe: gatHeads must be a divisor of nodeDim = 16, but received 3.',
@@ -270,7 +306,7 @@ describe('createEhpe configuration errors', () => {
       'createEhpe: widths must be a list of 4 widths (one per stage), but received [4, 4, 8].',
     );
     expect(() => createEhpe({ ...TINY, backbone: { ...TINY.backbone, layers: [1, 1, 0, 1] } })).toThrow(
-      'createEhpe: layers must be an integer ≥ 1, but received 0.',
+      'createEhpe: layers must be an integer in [1, 64], but received 0.',
     );
     expect(() => createEhpe({ ...TINY, fingerRatios: [0.3, 0.6] as never })).toThrow(
       'createEhpe: fingerRatios must be a list of 3 numbers, but received [0.3, 0.6].',

@@ -4,11 +4,12 @@
  * layer for layer and with its module names.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, checkFinite, checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
+import { checkBoolean, checkFinite, checkIntegerIn, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import { TW_STAGE_SHARED_KEYS } from './option-keys';
 import { resizeBilinear, softArgmax25D } from '@phalanx/layers';
 import {
   concatChannels,
+  MODEL_LIMITS,
   refinementModule,
   relu,
   stackedHourglass,
@@ -80,21 +81,22 @@ export function resolveTwStageConfig(config: TwStageConfig = {}, component = COM
   const tw = config.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS];
   const joints =
     typeof tw === 'number'
-      ? checkInteger(component, 'tipWristJoints', tw, 1)
+      ? checkIntegerIn(component, 'tipWristJoints', tw, 1, MODEL_LIMITS.joints)
       : checkJointList(component, 'tipWristJoints', tw).length;
+  const { channels, imageSize, repeats } = MODEL_LIMITS;
   const c: ResolvedTwStageConfig = {
-    backboneChannels: checkInteger(component, 'backboneChannels', config.backboneChannels ?? 2048, 1),
-    featureSize: checkInteger(component, 'featureSize', config.featureSize ?? 8, 1),
-    hourglassChannels: checkInteger(component, 'hourglassChannels', config.hourglassChannels ?? 256, 2),
-    hourglassDepth: checkInteger(component, 'hourglassDepth', config.hourglassDepth ?? 4, 1),
-    hourglassStacks: checkInteger(component, 'hourglassStacks', config.hourglassStacks ?? 2, 1),
+    backboneChannels: checkIntegerIn(component, 'backboneChannels', config.backboneChannels ?? 2048, 1, channels),
+    featureSize: checkIntegerIn(component, 'featureSize', config.featureSize ?? 8, 1, imageSize),
+    hourglassChannels: checkIntegerIn(component, 'hourglassChannels', config.hourglassChannels ?? 256, 2, channels),
+    hourglassDepth: checkIntegerIn(component, 'hourglassDepth', config.hourglassDepth ?? 4, 1, repeats),
+    hourglassStacks: checkIntegerIn(component, 'hourglassStacks', config.hourglassStacks ?? 2, 1, repeats),
     joints,
-    heatmapSize: checkInteger(component, 'heatmapSize', config.heatmapSize ?? 64, 2),
-    refineChannels: checkInteger(component, 'refineChannels', config.refineChannels ?? 256, 1),
-    refineBlocks: checkInteger(component, 'refineBlocks', config.refineBlocks ?? 8, 1),
-    refinePools: checkInteger(component, 'refinePools', config.refinePools ?? 4, 0),
+    heatmapSize: checkIntegerIn(component, 'heatmapSize', config.heatmapSize ?? 64, 2, imageSize),
+    refineChannels: checkIntegerIn(component, 'refineChannels', config.refineChannels ?? 256, 1, channels),
+    refineBlocks: checkIntegerIn(component, 'refineBlocks', config.refineBlocks ?? 8, 1, repeats),
+    refinePools: checkIntegerIn(component, 'refinePools', config.refinePools ?? 4, 0, repeats),
     refineBatchNorm: checkBoolean(component, 'refineBatchNorm', config.refineBatchNorm ?? true),
-    depthBins: checkInteger(component, 'depthBins', config.depthBins ?? 8, 2),
+    depthBins: checkIntegerIn(component, 'depthBins', config.depthBins ?? 8, 2, MODEL_LIMITS.depthBins),
     beta: checkFinite(component, 'beta', config.beta ?? 1),
     name: config.name ?? 'tw_stage',
   };

@@ -7,6 +7,7 @@ import {
   checkInteger,
   checkKnownKeys,
   checkNonNegative,
+  checkIntegerIn,
   checkOptions,
   checkOptionsObject,
   checkOneOf,
@@ -272,6 +273,30 @@ suite('checkOptions', () => {
     }
     expect(thrown(() => checkOptions('C', 'o', [], KNOWN, EXPECTED, DataError))).toBeInstanceOf(DataError);
     expect(thrown(() => checkOptions('C', 'o', { x: 1 }, KNOWN, EXPECTED, DataError))).toBeInstanceOf(DataError);
+  });
+});
+
+suite('checkIntegerIn', () => {
+  it('returns an integer within the bounds, the bounds included', () => {
+    expect(checkIntegerIn('C', 'n', 2, 2, 21)).toBe(2);
+    expect(checkIntegerIn('C', 'n', 21, 2, 21)).toBe(21);
+  });
+
+  it('refuses integers outside the bounds, non-integers and non-numbers', () => {
+    for (const [value, shown] of [
+      [1, '1'],
+      [22, '22'],
+      [1e9, '1000000000'],
+      [2.5, '2.5'],
+      [NaN, 'NaN'],
+      [Infinity, 'Infinity'],
+      ['3', "'3'"],
+      [null, 'null'],
+    ] as const) {
+      const e = thrown(() => checkIntegerIn('C', 'n', value, 2, 21));
+      expect(e).toBeInstanceOf(PhalanxConfigError);
+      expect((e as Error).message).toBe(`C: n must be an integer in [2, 21], but received ${shown}.`);
+    }
   });
 });
 

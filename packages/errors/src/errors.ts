@@ -222,6 +222,32 @@ export function checkInteger(
 }
 
 /**
+ * Returns `value` if it is an integer in `[min, max]`; throws `an integer in [<min>, <max>]` otherwise.
+ * For sizes whose value allocates: a model built with a size of 10⁹ would otherwise build until out of
+ * memory.
+ *
+ * @param errorClass - what to throw; default {@link PhalanxConfigError}.
+ * @example
+ * ```ts
+ * const numGroups = checkIntegerIn('createLearnableGroups', 'numGroups', 3, 2, 21); // 3
+ * checkIntegerIn('createLearnableGroups', 'numGroups', 1e9, 2, 21); // throws: an integer in [2, 21]
+ * ```
+ */
+export function checkIntegerIn(
+  component: string,
+  argument: string,
+  value: unknown,
+  min: number,
+  max: number,
+  errorClass: ConfigErrorClass = PhalanxConfigError,
+): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new errorClass(component, argument, `an integer in [${min}, ${max}]`, value);
+  }
+  return value;
+}
+
+/**
  * Returns `value` if it is a finite number > 0; throws `a finite number > 0` otherwise.
  *
  * @param errorClass - what to throw; default {@link PhalanxConfigError}.

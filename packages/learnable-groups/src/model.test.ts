@@ -86,8 +86,26 @@ describe('structure', () => {
 
   it('rejects bad configurations with named errors', () => {
     expect(() => createLearnableGroups({ ...TINY, numGroups: 1 })).toThrow(
-      'createLearnableGroups: numGroups must be an integer ≥ 2, but received 1.',
+      'createLearnableGroups: numGroups must be an integer in [2, 5], but received 1.',
     );
+    // Every group needs a joint; sizes no model needs are refused before anything is built (1e9 groups or
+    // channels built until out of memory).
+    const start = performance.now();
+    const cases: [LearnableGroupsConfig, string][] = [
+      [{ numGroups: 22, numJoints: 21 }, 'numGroups must be an integer in [2, 21], but received 22.'],
+      [{ numGroups: 5, numJoints: 4 }, 'numGroups must be an integer in [2, 4], but received 5.'],
+      [{ numGroups: 1e9, numJoints: 21 }, 'numGroups must be an integer in [2, 21], but received 1000000000.'],
+      [{ numJoints: 1e9 }, 'numJoints must be an integer in [1, 4096], but received 1000000000.'],
+      [{ inputSize: 64 * 2 ** 20 }, 'inputSize must be an integer in [64, 4096], but received 67108864.'],
+      [{ hourglassFeatures: 1e9 }, 'hourglassFeatures must be an integer in [2, 8192], but received 1000000000.'],
+      [{ planes: [4, 1e9] }, 'planes must be an integer in [1, 8192], but received 1000000000.'],
+      [{ neckChannels: 2 ** 20 }, 'neckChannels must be an integer in [1, 8192], but received 1048576.'],
+    ];
+    for (const [config, message] of cases) {
+      expect(() => createLearnableGroups({ ...TINY, ...config }), message).toThrow(`createLearnableGroups: ${message}`);
+    }
+    expect(performance.now() - start).toBeLessThan(5000);
+    expect(createLearnableGroups({ ...TINY, numGroups: 4, numJoints: 4 }).outputs.length).toBeGreaterThan(0);
     expect(() => createLearnableGroups({ ...TINY, inputSize: 96 })).toThrow(
       'createLearnableGroups: inputSize must be a multiple of 64, but received 96.',
     );
@@ -99,7 +117,7 @@ describe('structure', () => {
   it('validates every list option and the selector options with named errors, before building anything', () => {
     const bad = (override: Record<string, unknown>) => () => createLearnableGroups({ ...TINY, ...override });
     expect(bad({ planes: [4, 2.5] })).toThrow(
-      'createLearnableGroups: planes must be an integer ≥ 1, but received 2.5.',
+      'createLearnableGroups: planes must be an integer in [1, 8192], but received 2.5.',
     );
     expect(bad({ planes: '44' })).toThrow(
       "createLearnableGroups: planes must be a pair of integers, but received '44'.",
@@ -108,7 +126,7 @@ describe('structure', () => {
       'createLearnableGroups: stemChannels must be a pair of integers, but received [4, 4, 4].',
     );
     expect(bad({ stemChannels: [0, 4] })).toThrow(
-      'createLearnableGroups: stemChannels must be an integer ≥ 1, but received 0.',
+      'createLearnableGroups: stemChannels must be an integer in [1, 8192], but received 0.',
     );
     expect(bad({ inferenceMode: 'argmax' })).toThrow(
       "createLearnableGroups: inferenceMode must be one of 'hard', 'soft', but received 'argmax'.",

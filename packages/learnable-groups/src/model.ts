@@ -7,7 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import {
   checkBoolean,
   checkFinite,
-  checkInteger,
+  checkIntegerIn,
   checkOneOf,
   checkOptions,
   checkPositive,
@@ -19,6 +19,7 @@ import {
   concatChannels,
   downsampleConv2dR,
   hourglassBackbone,
+  MODEL_LIMITS,
   nddrBlock,
   relu,
   res2dBlock,
@@ -33,13 +34,13 @@ const COMPONENT = 'createLearnableGroups';
 
 /** Configuration of {@link createLearnableGroups}. */
 export interface LearnableGroupsConfig {
-  /** Number of joint groups G (branches), an integer ≥ 2. Default 3 (the paper's). */
+  /** Number of joint groups G (branches), an integer in [2, J]: every group needs a joint. Default 3 (the paper's). */
   numGroups?: number;
   /** Share features between the branches with the NDDR block (Eq. 9). Default true. */
   fusion?: boolean;
-  /** Input size S (square images `[B, S, S, 3]`), divisible by 64. Default 256. */
+  /** Input size S (square images `[B, S, S, 3]`), divisible by 64, at most 4 096. Default 256. */
   inputSize?: number;
-  /** Number of joints J. Default 21. */
+  /** Number of joints J, at most 4 096. Default 21. */
   numJoints?: number;
   /** Branch channels `[P0, P1]` (`planes`). Default `[32, 32]`. */
   planes?: [number, number];
@@ -98,22 +99,23 @@ export function resolveLearnableGroupsConfig(config: LearnableGroupsConfig = {})
     name: config.name ?? 'learnable_groups',
     seed: config.seed,
   };
-  checkInteger(COMPONENT, 'numGroups', resolved.numGroups, 2);
+  const { channels, imageSize, joints } = MODEL_LIMITS;
+  const numJoints = checkIntegerIn(COMPONENT, 'numJoints', resolved.numJoints, 1, joints);
+  checkIntegerIn(COMPONENT, 'numGroups', resolved.numGroups, 2, numJoints); // every group needs a joint
   checkBoolean(COMPONENT, 'fusion', resolved.fusion);
-  checkInteger(COMPONENT, 'inputSize', resolved.inputSize, 64);
+  checkIntegerIn(COMPONENT, 'inputSize', resolved.inputSize, 64, imageSize);
   if (resolved.inputSize % 64 !== 0) {
     // Stem /4, backbone hourglass /16 more; the branches' two stride-2 blocks need /16 too.
     throw new PhalanxConfigError(COMPONENT, 'inputSize', 'a multiple of 64', resolved.inputSize);
   }
-  checkInteger(COMPONENT, 'numJoints', resolved.numJoints, 1);
   const pair = (arg: string, v: unknown) => {
     if (!Array.isArray(v) || v.length !== 2) throw new PhalanxConfigError(COMPONENT, arg, 'a pair of integers', v);
-    v.forEach((c) => checkInteger(COMPONENT, arg, c, 1));
+    v.forEach((c) => checkIntegerIn(COMPONENT, arg, c, 1, channels));
   };
   pair('planes', resolved.planes);
   pair('stemChannels', resolved.stemChannels);
-  checkInteger(COMPONENT, 'hourglassFeatures', resolved.hourglassFeatures, 2);
-  checkInteger(COMPONENT, 'neckChannels', resolved.neckChannels, 1);
+  checkIntegerIn(COMPONENT, 'hourglassFeatures', resolved.hourglassFeatures, 2, channels);
+  checkIntegerIn(COMPONENT, 'neckChannels', resolved.neckChannels, 1, channels);
   checkPositive(COMPONENT, 'initialTemperature', resolved.initialTemperature);
   checkOneOf(COMPONENT, 'inferenceMode', resolved.inferenceMode, ['hard', 'soft'] as const);
   if (resolved.seed !== undefined) checkFinite(COMPONENT, 'seed', resolved.seed);
