@@ -386,6 +386,18 @@ describe('estimateHands: scores, EHPE by hand, flipHorizontal', () => {
   });
 });
 
+/** Both estimators refuse every image with a `PhalanxConfigError` matching `message`, leaking no tensor. */
+async function expectRefusedByBoth(images: tf.Tensor3D[], message: RegExp): Promise<void> {
+  for (const image of images) {
+    for (const estimator of [lg, ehpe]) {
+      const before = tf.memory().numTensors;
+      await expect(estimator.estimateHands(image)).rejects.toThrow(PhalanxConfigError);
+      await expect(estimator.estimateHands(image)).rejects.toThrow(message);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+  }
+}
+
 describe('estimateHands: memory, errors and image sizes', () => {
   it('leaks no tensors (int32 and float32 inputs, both models), and dispose() frees every tensor it loaded', async () => {
     const int = handImage(6, 80);
@@ -445,16 +457,10 @@ describe('estimateHands: memory, errors and image sizes', () => {
         ]),
       ),
     ] as tf.Tensor3D[];
-    for (const image of images) {
-      for (const estimator of [lg, ehpe]) {
-        const before = tf.memory().numTensors;
-        await expect(estimator.estimateHands(image)).rejects.toThrow(PhalanxConfigError);
-        await expect(estimator.estimateHands(image)).rejects.toThrow(
-          /^estimateHands: image must be finite pixel values \(RGB 0–255\), but received 'NaN or ±Infinity values'\.$/,
-        );
-        expect(tf.memory().numTensors).toBe(before);
-      }
-    }
+    await expectRefusedByBoth(
+      images,
+      /^estimateHands: image must be finite pixel values \(RGB 0–255\), but received 'NaN or ±Infinity values'\.$/,
+    );
     tf.dispose(images);
   });
 
@@ -472,16 +478,10 @@ describe('estimateHands: memory, errors and image sizes', () => {
         ]),
       ),
     ] as tf.Tensor3D[];
-    for (const image of images) {
-      for (const estimator of [lg, ehpe]) {
-        const before = tf.memory().numTensors;
-        await expect(estimator.estimateHands(image)).rejects.toThrow(PhalanxConfigError);
-        await expect(estimator.estimateHands(image)).rejects.toThrow(
-          /^estimateHands: image must be pixel values in 0–255 \(RGB\), but received 'values from -?\d+ to -?\d+'\.$/,
-        );
-        expect(tf.memory().numTensors).toBe(before);
-      }
-    }
+    await expectRefusedByBoth(
+      images,
+      /^estimateHands: image must be pixel values in 0–255 \(RGB\), but received 'values from -?\d+ to -?\d+'\.$/,
+    );
     await expect(lg.estimateHands(images[0])).rejects.toThrow("received 'values from 1000000 to 1000000'");
     tf.dispose(images);
     // The ends of the range are pixels like any other.
