@@ -4,8 +4,10 @@
  * that names the component and the argument.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import {
   checkInteger,
+  checkOptions,
   checkOptionsObject,
   describe,
   describeCompact,
@@ -38,6 +40,87 @@ export const MAX_ELEMENTS = 2 ** 28;
  */
 export function checkArgs<T>(component: string, argument: string, args: T): T & object {
   return checkOptionsObject(component, argument, args, 'an object');
+}
+
+/**
+ * The keys of tfjs-layers' `LayerArgs` — `inputShape`, `batchInputShape`, `batchSize`, `dtype`, `name`,
+ * `trainable`, `weights`, `inputDType` — which every layer takes besides its own arguments, and which
+ * tfjs's `Layer.getConfig()` writes into every saved layer config (`name`, `trainable`, `batchInputShape`,
+ * `dtype`). Typed as a complete record of `keyof LayerArgs`, so a tfjs upgrade that adds a key fails to
+ * compile here.
+ *
+ * @example
+ * Object.hasOwn(LAYER_ARGS_KEYS, 'trainable'); // true
+ */
+export const LAYER_ARGS_KEYS = Object.freeze({
+  /** The input shape without the batch axis, for a model's first layer. */
+  inputShape: true,
+  /** The input shape with the batch axis, for a model's first layer; saved configs hold it. */
+  batchInputShape: true,
+  /** The batch size that completes `inputShape`. */
+  batchSize: true,
+  /** The layer's data type (default `'float32'`). */
+  dtype: true,
+  /** The layer's name, unique in its model. */
+  name: true,
+  /** Whether `fit` updates its weights (default true). */
+  trainable: true,
+  /** Initial values of its weights. */
+  weights: true,
+  /** Legacy form of `dtype` for input layers. */
+  inputDType: true,
+} satisfies Record<keyof LayerArgs, true>);
+
+/**
+ * The key tfjs's deserialiser adds to a saved config before it passes the config to a class's
+ * `fromConfig` (and so, for a layer or an initializer, to its constructor): `customObjects`, the custom
+ * classes in scope. `tf.loadLayersModel`, `tf.models.modelFromJSON`, a tfjs layer given a `{className, config}`
+ * initializer and the optimizer of a model's training config all go through it (tfjs-layers'
+ * `deserializeKerasObject`).
+ *
+ * @example
+ * Object.keys(DESERIALIZATION_KEYS); // ['customObjects']
+ */
+export const DESERIALIZATION_KEYS = Object.freeze({
+  /** The custom classes in scope when the config is deserialised. */
+  customObjects: true,
+} as const);
+
+/**
+ * The keys of an argument interface `A` beyond tfjs's `LayerArgs`: the table of a layer's own arguments
+ * that {@link checkLayerArgs} (and {@link PhalanxLayer}) take. Write the table as
+ * `{…} satisfies OwnArgsKeys<XArgs>`, so the compiler keeps it complete and free of stale keys.
+ *
+ * @example
+ * const RESIZE_ARGS_KEYS = { height: true, width: true, alignCorners: true } satisfies OwnArgsKeys<ResizeBilinearArgs>;
+ */
+export type OwnArgsKeys<A> = Record<Exclude<keyof A, keyof LayerArgs>, true>;
+
+/**
+ * Returns `args` if it is an argument object whose every own key is one of `ownKeys`, one of `baseKeys`
+ * (default {@link LAYER_ARGS_KEYS}: tfjs's `LayerArgs`) or `customObjects` ({@link DESERIALIZATION_KEYS}),
+ * so that a config saved by `getConfig()` and loaded by `fromConfig` or `tf.loadLayersModel` passes. Throws a
+ * `PhalanxConfigError` naming `component` for `null`, arrays and primitives (as {@link checkArgs}) and for a
+ * misspelt key, which would otherwise be ignored and its argument silently take its default:
+ * `ConcreteJointSelector: args.numGroup must be an option (one of numJoints, numGroups, …), but received 3.`
+ * The one check of every layer's constructor (through {@link PhalanxLayer}) and of `NddrKernel`'s (with
+ * `baseKeys` `{}`: an initializer takes no `LayerArgs`).
+ *
+ * @param ownKeys - the keys of the class's own arguments, written `{…} satisfies OwnArgsKeys<XArgs>`.
+ * @param baseKeys - the keys every instance takes besides its own; default {@link LAYER_ARGS_KEYS}.
+ * @example
+ * const OWN = { height: true, width: true, alignCorners: true } satisfies OwnArgsKeys<ResizeBilinearArgs>;
+ * checkLayerArgs('ResizeBilinear', { height: 64, width: 64, name: 'up' }, OWN); // passes
+ * checkLayerArgs('ResizeBilinear', { height: 64, widht: 64 }, OWN);
+ * // throws: ResizeBilinear: args.widht must be an option (one of height, width, alignCorners, inputShape, …), but received 64.
+ */
+export function checkLayerArgs<T>(
+  component: string,
+  args: T,
+  ownKeys: Readonly<Record<string, true>>,
+  baseKeys: Readonly<Record<string, true>> = LAYER_ARGS_KEYS,
+): T & object {
+  return checkOptions(component, 'args', args, { ...ownKeys, ...baseKeys, ...DESERIALIZATION_KEYS }, 'an object');
 }
 
 /**
