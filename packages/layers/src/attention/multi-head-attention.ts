@@ -8,7 +8,7 @@ import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { registerTorchConverter, type TorchParam } from '../io/torch-converters';
 import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { checkArgs, checkElements, checkRate, checkSize, checkWeightShape } from '../util/checks';
+import { checkArgs, checkElements, checkRate, checkSize, checkWeightShape, type OwnArgsKeys } from '../util/checks';
 import {
   nthInitializer,
   resolveInitializer,
@@ -234,6 +234,19 @@ export interface MultiHeadAttentionArgs extends LayerArgs {
 }
 
 /**
+ * The keys of {@link MultiHeadAttentionArgs} beyond tfjs's `LayerArgs`: the constructor accepts these, `getConfig()`
+ * writes them.
+ */
+const ARGS_KEYS = {
+  numHeads: true,
+  units: true,
+  attentionDropout: true,
+  returnAttention: true,
+  kernelInitializer: true,
+  dropoutSeed: true,
+} satisfies OwnArgsKeys<MultiHeadAttentionArgs>;
+
+/**
  * Multi-head scaled dot-product attention: self-attention (`[query]`), cross-attention with shared
  * keys and values (`[query, keyValue]`) or with separate ones (`[query, key, value]`).
  *
@@ -254,7 +267,7 @@ export interface MultiHeadAttentionArgs extends LayerArgs {
  * const pixels = tf.randomNormal([2, 64, 256]);
  * const out = mha.apply([joints, pixels]) as tf.Tensor; // [2, 21, 256]
  */
-export class MultiHeadAttention extends PhalanxLayer {
+export class MultiHeadAttention extends PhalanxLayer<MultiHeadAttentionArgs> {
   /** Name under which the class is registered for serialisation. */
   static className = 'MultiHeadAttention';
 
@@ -283,7 +296,7 @@ export class MultiHeadAttention extends PhalanxLayer {
   private outputBias: tfl.LayerVariable | null = null;
 
   constructor(args: MultiHeadAttentionArgs) {
-    super(args);
+    super(args, ARGS_KEYS);
     const defaults = MULTI_HEAD_ATTENTION_DEFAULTS;
     this.numHeads = checkSize(COMPONENT, 'numHeads', args.numHeads, 1);
     this.units = checkSize(COMPONENT, 'units', args.units, 1);

@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkOneOf, PhalanxShapeError } from '@phalanx/errors';
-import { checkElements, checkSize } from '../util/checks';
+import { checkElements, checkSize, type OwnArgsKeys } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 import { perWeightConverter, registerTorchConverter } from '../io/torch-converters';
 
@@ -86,6 +86,12 @@ export interface DualBranchFusionArgs extends LayerArgs {
 }
 
 /**
+ * The keys of {@link DualBranchFusionArgs} beyond tfjs's `LayerArgs`: the constructor accepts these, `getConfig()`
+ * writes them.
+ */
+const ARGS_KEYS = { numJoints: true, visualWeight: true } satisfies OwnArgsKeys<DualBranchFusionArgs>;
+
+/**
  * Weighted fusion of the structural and visual branch outputs (EHPE Eq. 11):
  * `out[b] = structuralWeight · structural[b] + visualWeight ⊙ visual[b]` (`'matrix'`:
  * `visualWeight · visual[b]`). With its initial weights (identity, ones) the layer returns
@@ -101,7 +107,7 @@ export interface DualBranchFusionArgs extends LayerArgs {
  * const femOut = tf.randomNormal([2, 21, 128]); // visual branch
  * const fused = fusion.apply([gatOut, femOut]) as tf.Tensor; // [2, 21, 128], gatOut + femOut initially
  */
-export class DualBranchFusion extends PhalanxLayer {
+export class DualBranchFusion extends PhalanxLayer<DualBranchFusionArgs> {
   /** Name under which the class is registered for serialisation. */
   static className = 'DualBranchFusion';
   /** Number of joints J (size of `structuralWeight [J, J]`). */
@@ -115,7 +121,7 @@ export class DualBranchFusion extends PhalanxLayer {
   private visualWeight: tfl.LayerVariable | null = null;
 
   constructor(args: DualBranchFusionArgs) {
-    super(args);
+    super(args, ARGS_KEYS);
     this.numJoints = checkSize(COMPONENT, 'numJoints', args.numJoints, 1);
     checkElements(COMPONENT, 'structuralWeight [J, J] (numJoints²)', [this.numJoints, this.numJoints]);
     this.visualWeightForm = checkOneOf(

@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkFloat32, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { checkArgs, checkElements, checkSize } from '../util/checks';
+import { checkElements, checkLayerArgs, checkSize, type OwnArgsKeys } from '../util/checks';
 import { PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 import { registerTorchConverter } from '../io/torch-converters';
 import {
@@ -60,6 +60,16 @@ export interface NddrKernelArgs {
 }
 
 /**
+ * The keys of {@link NddrKernelArgs}: the constructor accepts these, `getConfig()` writes them (an initializer
+ * takes no `LayerArgs`).
+ */
+const NDDR_KERNEL_ARGS_KEYS = {
+  numGroups: true,
+  selfWeight: true,
+  otherWeight: true,
+} satisfies OwnArgsKeys<NddrKernelArgs>;
+
+/**
  * The NDDR kernel initializer of the official `nddr_layer`: for a kernel `[G·C, G·C]` (rows: input
  * channels of the concatenated groups, columns: output channels), the block of input group j and
  * output group i is `α·I` when i = j and `β/(G−1)·I` otherwise, so that initially
@@ -77,7 +87,7 @@ export class NddrKernel extends tf.serialization.Serializable {
 
   constructor(args: NddrKernelArgs) {
     super();
-    checkArgs('NddrKernel', 'args', args);
+    checkLayerArgs('NddrKernel', args, NDDR_KERNEL_ARGS_KEYS, {});
     this.numGroups = checkSize('NddrKernel', 'numGroups', args.numGroups, 2);
     this.selfWeight = checkFloat32('NddrKernel', 'selfWeight', args.selfWeight ?? NDDR_KERNEL_DEFAULTS.selfWeight);
     this.otherWeight = checkFloat32('NddrKernel', 'otherWeight', args.otherWeight ?? NDDR_KERNEL_DEFAULTS.otherWeight);
@@ -224,6 +234,19 @@ export interface GroupFusionArgs extends LayerArgs {
 }
 
 /**
+ * The keys of {@link GroupFusionArgs} beyond tfjs's `LayerArgs`: the constructor accepts these, `getConfig()`
+ * writes them.
+ */
+const ARGS_KEYS = {
+  numGroups: true,
+  units: true,
+  selfWeight: true,
+  otherWeight: true,
+  useBias: true,
+  kernelInitializer: true,
+} satisfies OwnArgsKeys<GroupFusionArgs>;
+
+/**
  * NDDR feature fusion across groups (Learnable Groups Eq. 9). With `X = concat(x_1, …, x_G)` on the
  * channel axis:
  *
@@ -243,7 +266,7 @@ export interface GroupFusionArgs extends LayerArgs {
  * const [a, b, c] = [0, 1, 2].map(() => tf.randomNormal([2, 16, 16, 32]));
  * const ys = fusion.apply([a, b, c]) as tf.Tensor[]; // three [2, 16, 16, 32] tensors
  */
-export class GroupFusion extends PhalanxLayer {
+export class GroupFusion extends PhalanxLayer<GroupFusionArgs> {
   /** Name under which the class is registered for serialisation. */
   static className = NAME;
 
@@ -264,7 +287,7 @@ export class GroupFusion extends PhalanxLayer {
   private bias: tfl.LayerVariable | null = null;
 
   constructor(args: GroupFusionArgs) {
-    super(args);
+    super(args, ARGS_KEYS);
     const defaults = GROUP_FUSION_DEFAULTS;
     this.numGroups = checkSize(NAME, 'numGroups', args.numGroups, 2);
     this.units = args.units == null ? defaults.units : checkSize(NAME, 'units', args.units, 1);

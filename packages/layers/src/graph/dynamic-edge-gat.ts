@@ -17,7 +17,7 @@ import {
   PhalanxShapeError,
 } from '@phalanx/errors';
 import { type ActivationIdentifier, applyActivation, checkActivation } from '../util/activations';
-import { checkArgs, checkElements, checkRate, checkSize, checkWeightShape } from '../util/checks';
+import { checkArgs, checkElements, checkRate, checkSize, checkWeightShape, type OwnArgsKeys } from '../util/checks';
 import {
   nthInitializer,
   resolveInitializer,
@@ -436,6 +436,28 @@ export interface DynamicEdgeGATArgs extends LayerArgs {
 }
 
 /**
+ * The keys of {@link DynamicEdgeGATArgs} beyond tfjs's `LayerArgs`: the constructor accepts these, `getConfig()`
+ * writes them.
+ */
+const ARGS_KEYS = {
+  units: true,
+  heads: true,
+  adjacency: true,
+  hops: true,
+  attention: true,
+  concatHeads: true,
+  negativeSlope: true,
+  attentionDropout: true,
+  useBias: true,
+  activation: true,
+  returnAttention: true,
+  neighborhood: true,
+  k: true,
+  kernelInitializer: true,
+  dropoutSeed: true,
+} satisfies OwnArgsKeys<DynamicEdgeGATArgs>;
+
+/**
  * Graph attention layer with dynamic edge weights (EHPE Eq. 8–9): each joint attends to the joints of
  * its neighbourhood N(i) — the skeleton's `hops`-step neighbourhood, or per sample its `k` nearest
  * joints — with learned, input-dependent weights α; computed densely for all joints at once.
@@ -455,7 +477,7 @@ export interface DynamicEdgeGATArgs extends LayerArgs {
  * const [out, alpha] = gat.apply(tf.randomNormal([2, 21, 32])) as tf.Tensor[];
  * // out [2, 21, 64], alpha [2, 4, 21, 21]
  */
-export class DynamicEdgeGAT extends PhalanxLayer {
+export class DynamicEdgeGAT extends PhalanxLayer<DynamicEdgeGATArgs> {
   /** Name under which the class is registered for serialisation. */
   static className = 'DynamicEdgeGAT';
 
@@ -504,7 +526,7 @@ export class DynamicEdgeGAT extends PhalanxLayer {
   private bias: tfl.LayerVariable | null = null;
 
   constructor(args: DynamicEdgeGATArgs) {
-    super(args);
+    super(args, ARGS_KEYS);
     this.units = checkSize(COMPONENT, 'units', args.units, 1);
     this.heads = checkSize(COMPONENT, 'heads', args.heads ?? DEFAULTS.heads, 1);
     checkElements(COMPONENT, 'bias [K·U] (heads·units)', [this.heads, this.units]);

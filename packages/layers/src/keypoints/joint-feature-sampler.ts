@@ -8,6 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { PhalanxShapeError } from '@phalanx/errors';
+import type { OwnArgsKeys } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'JointFeatureSampler';
@@ -141,6 +142,9 @@ export function sampleJointFeatures(features: tf.Tensor, points: tf.Tensor): tf.
 /** Configuration of {@link JointFeatureSampler} (no options beyond the base layer's). */
 export type JointFeatureSamplerArgs = LayerArgs;
 
+/** {@link JointFeatureSamplerArgs} is tfjs's `LayerArgs`: no keys of its own. */
+const ARGS_KEYS = {} satisfies OwnArgsKeys<JointFeatureSamplerArgs>;
+
 /**
  * Reads a feature vector for every joint from a feature map by bilinear interpolation at the joint's
  * (sub-pixel) position — {@link sampleJointFeatures} as a layer (PyTorch
@@ -159,12 +163,12 @@ export type JointFeatureSamplerArgs = LayerArgs;
  * const keypointsXY = tf.randomUniform([2, 21, 2], 0, 63);
  * const perJoint = sampler.apply([featureMap, keypointsXY]) as tf.Tensor; // [2, 21, 256]
  */
-export class JointFeatureSampler extends PhalanxLayer {
+export class JointFeatureSampler extends PhalanxLayer<JointFeatureSamplerArgs> {
   /** Name under which the class is registered for serialisation. */
   static className = 'JointFeatureSampler';
 
   constructor(args: JointFeatureSamplerArgs = {}) {
-    super(args);
+    super(args, ARGS_KEYS);
   }
 
   /** Checks the input shapes (`[features, points]`) for `build`, `computeOutputShape` and `call`. */

@@ -7,7 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkFinite, checkOneOf, checkPositiveFloat32, PhalanxShapeError } from '@phalanx/errors';
-import { checkArgs, checkSize } from '../util/checks';
+import { checkArgs, checkSize, type OwnArgsKeys } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 import { perWeightConverter, registerTorchConverter, reshapedRule, type TorchBuffer } from '../io/torch-converters';
 
@@ -330,6 +330,20 @@ export interface SoftArgmax25DArgs extends LayerArgs {
 }
 
 /**
+ * The keys of {@link SoftArgmax25DArgs} beyond tfjs's `LayerArgs`: the constructor accepts these, `getConfig()`
+ * writes them.
+ */
+const ARGS_KEYS = {
+  mode: true,
+  numJoints: true,
+  depthBins: true,
+  beta: true,
+  trainableBeta: true,
+  coordinates: true,
+  returnProbabilities: true,
+} satisfies OwnArgsKeys<SoftArgmax25DArgs>;
+
+/**
  * Differentiable 2.5D keypoints: a spatial softmax followed by the expectation of the coordinates.
  *
  * - `'volumetric'` (EHPE Eq. 2): `p_j = softmax(β·V_j)` over the H×W×D volume of joint j,
@@ -347,7 +361,7 @@ export interface SoftArgmax25DArgs extends LayerArgs {
  * const layer = softArgmax25D({ mode: 'volumetric', numJoints: 21, depthBins: 8 });
  * const keypoints = layer.apply(tf.randomNormal([2, 64, 64, 21 * 8])) as tf.Tensor; // [2, 21, 3]
  */
-export class SoftArgmax25D extends PhalanxLayer {
+export class SoftArgmax25D extends PhalanxLayer<SoftArgmax25DArgs> {
   /** Name under which the class is registered for serialisation. */
   static className = 'SoftArgmax25D';
   /** `'volumetric'` (one input `[B, H, W, J·D]`) or `'latent'` (inputs `[heatmaps, depthMaps]`). */
@@ -367,7 +381,7 @@ export class SoftArgmax25D extends PhalanxLayer {
   private betaWeight: tfl.LayerVariable | null = null;
 
   constructor(args: SoftArgmax25DArgs) {
-    super(args);
+    super(args, ARGS_KEYS);
     this.mode = checkOneOf(COMPONENT, 'mode', args.mode ?? DEFAULTS.mode, ['volumetric', 'latent'] as const);
     this.numJoints = checkSize(COMPONENT, 'numJoints', args.numJoints, 1);
     if (this.mode === 'volumetric') {

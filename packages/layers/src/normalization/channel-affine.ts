@@ -7,6 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkOneOf, PhalanxShapeError } from '@phalanx/errors';
+import type { OwnArgsKeys } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'ChannelAffine';
@@ -87,6 +88,12 @@ export interface ChannelAffineArgs extends LayerArgs {
 }
 
 /**
+ * The keys of {@link ChannelAffineArgs} beyond tfjs's `LayerArgs`: the constructor accepts these, `getConfig()`
+ * writes them.
+ */
+const ARGS_KEYS = { activation: true } satisfies OwnArgsKeys<ChannelAffineArgs>;
+
+/**
  * A per-channel affine map with an optional ReLU, `y = act(x·s + t)` ({@link affineChannels}), with weights
  * `scale` `s` (initialised to 1) and `offset` `t` (initialised to 0). `foldBatchNorm` of `@phalanx/blocks`
  * puts one in place of each batch norm it cannot fold into a convolution (and of the ReLU after it), so an
@@ -100,7 +107,7 @@ export interface ChannelAffineArgs extends LayerArgs {
  * const y = channelAffine({ activation: 'relu', name: 'r1.bn' }).apply(features); // [null, 64, 64, 128]
  * ```
  */
-export class ChannelAffine extends PhalanxLayer {
+export class ChannelAffine extends PhalanxLayer<ChannelAffineArgs> {
   /** Name under which the class is registered for serialisation. */
   static className = 'ChannelAffine';
   /** The activation applied after the affine map. */
@@ -109,7 +116,7 @@ export class ChannelAffine extends PhalanxLayer {
   private offset?: tfl.LayerVariable;
 
   constructor(args: ChannelAffineArgs = {}) {
-    super(args);
+    super(args, ARGS_KEYS);
     this.activation = checkOneOf(COMPONENT, 'activation', args.activation ?? 'linear', CHANNEL_AFFINE_ACTIVATIONS);
   }
 

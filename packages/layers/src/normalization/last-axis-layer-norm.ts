@@ -5,7 +5,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { LAYER_NORM_CONVERTER, registerTorchConverter } from '../io/torch-converters';
-import { checkNormalizationArgs, StockLayerNormalization, type LayerNormalizationArgs } from './stock';
+import {
+  checkNormalizationArgs,
+  LAYER_NORMALIZATION_ARGS_KEYS,
+  StockLayerNormalization,
+  type LayerNormalizationArgs,
+} from './stock';
 
 /** The fields of tfjs-layers' `LayerNormalization` that {@link LastAxisLayerNormalization} reads. */
 interface LayerNormState {
@@ -45,11 +50,12 @@ export class LastAxisLayerNormalization extends StockLayerNormalization {
   static className = 'LastAxisLayerNormalization';
 
   /**
-   * As tfjs-layers' `LayerNormalization`; an `args` that is not an object and an `epsilon` that is not a
-   * positive normal float32 are a `PhalanxConfigError`.
+   * As tfjs-layers' `LayerNormalization`; an `args` that is not an object, a key of it that is not an
+   * argument of `LayerNormalization` and an `epsilon` that is not a positive normal float32 are a
+   * `PhalanxConfigError`.
    */
   constructor(args?: LayerNormalizationArgs) {
-    super(checkNormalizationArgs('LastAxisLayerNormalization', args, false));
+    super(checkNormalizationArgs('LastAxisLayerNormalization', args, LAYER_NORMALIZATION_ARGS_KEYS, false));
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {

@@ -11,7 +11,12 @@ import {
   FUSED_MOVING_AVERAGES_KERNEL,
   fusedBatchNormKernelsAvailable,
 } from './fused-batch-norm-kernels';
-import { checkNormalizationArgs, StockBatchNormalization, type BatchNormalizationArgs } from './stock';
+import {
+  BATCH_NORMALIZATION_ARGS_KEYS,
+  checkNormalizationArgs,
+  StockBatchNormalization,
+  type BatchNormalizationArgs,
+} from './stock';
 
 /** The fields of tfjs-layers' `BatchNormalization` that {@link LeanBatchNormalization} reads. */
 interface BatchNormState {
@@ -231,11 +236,12 @@ export class LeanBatchNormalization extends StockBatchNormalization {
   static className = 'LeanBatchNormalization';
 
   /**
-   * As tfjs-layers' `BatchNormalization`; an `args` that is not an object, an `epsilon` that is not a
-   * positive normal float32 and a `momentum` outside [0, 1] are a `PhalanxConfigError`.
+   * As tfjs-layers' `BatchNormalization`; an `args` that is not an object, a key of it that is not an
+   * argument of `BatchNormalization`, an `epsilon` that is not a positive normal float32 and a `momentum`
+   * outside [0, 1] are a `PhalanxConfigError`.
    */
   constructor(args?: BatchNormalizationArgs) {
-    super(checkNormalizationArgs('LeanBatchNormalization', args, true));
+    super(checkNormalizationArgs('LeanBatchNormalization', args, BATCH_NORMALIZATION_ARGS_KEYS, true));
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {

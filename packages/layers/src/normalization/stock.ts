@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import { checkPositiveFloat32, PhalanxConfigError } from '@phalanx/errors';
-import { checkArgs } from '../util/checks';
+import { checkLayerArgs, type OwnArgsKeys } from '../util/checks';
 
 /** Constructor arguments of tfjs-layers' `BatchNormalization` (`tf.layers.batchNormalization`). */
 export type BatchNormalizationArgs = NonNullable<Parameters<typeof tfl.layers.batchNormalization>[0]>;
@@ -55,19 +55,56 @@ export function isLayerNormalization(layer: tfl.layers.Layer): boolean {
 }
 
 /**
+ * The keys of {@link BatchNormalizationArgs} beyond `LayerArgs`, as tfjs-layers' `BatchNormalization`
+ * takes them and its `getConfig()` writes them.
+ */
+export const BATCH_NORMALIZATION_ARGS_KEYS = Object.freeze({
+  axis: true,
+  momentum: true,
+  epsilon: true,
+  center: true,
+  scale: true,
+  betaInitializer: true,
+  gammaInitializer: true,
+  movingMeanInitializer: true,
+  movingVarianceInitializer: true,
+  betaConstraint: true,
+  gammaConstraint: true,
+  betaRegularizer: true,
+  gammaRegularizer: true,
+} satisfies OwnArgsKeys<BatchNormalizationArgs>);
+
+/**
+ * The keys of {@link LayerNormalizationArgs} beyond `LayerArgs`, as tfjs-layers' `LayerNormalization`
+ * takes them and its `getConfig()` writes them.
+ */
+export const LAYER_NORMALIZATION_ARGS_KEYS = Object.freeze({
+  axis: true,
+  epsilon: true,
+  center: true,
+  scale: true,
+  betaInitializer: true,
+  gammaInitializer: true,
+  betaRegularizer: true,
+  gammaRegularizer: true,
+} satisfies OwnArgsKeys<LayerNormalizationArgs>);
+
+/**
  * The arguments of a normalisation layer of this package, checked before tfjs-layers reads them (which takes
- * any value): `undefined` or `null` are the defaults (as in tfjs); otherwise `args` must be an object, an
- * `epsilon` a positive normal float32 (0, a negative, NaN or one that underflows in float32 gives NaN
- * outputs for a constant channel), and — for a batch norm — a `momentum` a number in [0, 1] (NaN made the
- * moving statistics NaN). Throws `PhalanxConfigError` naming `component`.
+ * any value): `undefined` or `null` are the defaults (as in tfjs); otherwise `args` must be an object whose
+ * keys are `ownKeys` or tfjs's `LayerArgs` (see {@link checkLayerArgs}), an `epsilon` a positive normal
+ * float32 (0, a negative, NaN or one that underflows in float32 gives NaN outputs for a constant channel),
+ * and — for a batch norm — a `momentum` a number in [0, 1] (NaN made the moving statistics NaN). Throws
+ * `PhalanxConfigError` naming `component`.
  */
 export function checkNormalizationArgs<A extends { epsilon?: number; momentum?: number }>(
   component: string,
   args: A | null | undefined,
+  ownKeys: Readonly<Record<string, true>>,
   hasMomentum: boolean,
 ): A {
   if (args == null) return {} as A;
-  checkArgs(component, 'args', args);
+  checkLayerArgs(component, args, ownKeys);
   if (args.epsilon != null) checkPositiveFloat32(component, 'epsilon', args.epsilon);
   const momentum: unknown = args.momentum;
   if (hasMomentum && momentum != null && (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1))) {

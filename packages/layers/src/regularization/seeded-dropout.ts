@@ -9,7 +9,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { PhalanxConfigError } from '@phalanx/errors';
-import { checkArgs, checkRate } from '../util/checks';
+import { checkArgs, checkRate, type OwnArgsKeys } from '../util/checks';
 import { NoiseStream, type NoiseStreamState } from '../util/noise-stream';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
@@ -56,6 +56,12 @@ export interface SeededDropoutArgs extends LayerArgs {
 }
 
 /**
+ * The keys of {@link SeededDropoutArgs} beyond tfjs's `LayerArgs`: the constructor accepts these, `getConfig()`
+ * writes them.
+ */
+const ARGS_KEYS = { rate: true, seed: true } satisfies OwnArgsKeys<SeededDropoutArgs>;
+
+/**
  * Dropout with a reproducible stream of masks. Training (`kwargs.training` true, as `model.fit` and
  * `Trainer` set it): `y = x · m / (1 − rate)`, `m[i] = 1` with probability `1 − rate`, else 0, the k-th
  * call's mask drawn from the tf seed `` `${seed}:${k}` `` ({@link seededDropoutCore}); inference: `y = x`.
@@ -72,7 +78,7 @@ export interface SeededDropoutArgs extends LayerArgs {
  * const model = tfl.model({ inputs: x, outputs: y });
  * const out = model.apply(tf.ones([2, 21, 64]), { training: true }) as tf.Tensor; // mask number 0 of seed 7
  */
-export class SeededDropout extends PhalanxLayer {
+export class SeededDropout extends PhalanxLayer<SeededDropoutArgs> {
   /** Name under which the class is registered for serialisation. */
   static className = 'SeededDropout';
 
@@ -84,7 +90,7 @@ export class SeededDropout extends PhalanxLayer {
   private readonly noise: NoiseStream;
 
   constructor(args: SeededDropoutArgs) {
-    super(args);
+    super(args, ARGS_KEYS);
     this.rate = checkRate(COMPONENT, 'rate', args.rate);
     if (args.seed == null) throw new PhalanxConfigError(COMPONENT, 'seed', 'an integer', args.seed);
     this.noise = new NoiseStream(COMPONENT, 'seed', args.seed);

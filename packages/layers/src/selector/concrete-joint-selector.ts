@@ -9,7 +9,7 @@ import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { perWeightConverter, registerTorchConverter } from '../io/torch-converters';
 import { checkBoolean, checkOneOf, checkPositiveFloat32, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { checkElements, checkSize } from '../util/checks';
+import { checkElements, checkSize, type OwnArgsKeys } from '../util/checks';
 import { NoiseStream, type NoiseStreamState } from '../util/noise-stream';
 import {
   checkInputCount,
@@ -231,6 +231,19 @@ export interface SelectionOptions {
 }
 
 /**
+ * The keys of {@link ConcreteJointSelectorArgs} beyond tfjs's `LayerArgs`: the constructor accepts these, `getConfig()`
+ * writes them.
+ */
+const ARGS_KEYS = {
+  numJoints: true,
+  numGroups: true,
+  initialTemperature: true,
+  straightThrough: true,
+  inferenceMode: true,
+  seed: true,
+} satisfies OwnArgsKeys<ConcreteJointSelectorArgs>;
+
+/**
  * Learnable binary joint grouping (Learnable Groups, Eq. 4–8). Each of the G groups predicts every
  * joint; the layer keeps, per joint, the prediction of the group it belongs to:
  *
@@ -253,7 +266,7 @@ export interface SelectionOptions {
  * selector.setTemperature(1.0);
  * selector.groups(); // e.g. [[0, 1, …], [5, …], […]]
  */
-export class ConcreteJointSelector extends PhalanxLayer {
+export class ConcreteJointSelector extends PhalanxLayer<ConcreteJointSelectorArgs> {
   /** Name under which the class is registered for serialisation. */
   static className = NAME;
 
@@ -278,7 +291,7 @@ export class ConcreteJointSelector extends PhalanxLayer {
   private readonly noise: NoiseStream;
 
   constructor(args: ConcreteJointSelectorArgs) {
-    super(args);
+    super(args, ARGS_KEYS);
     this.numJoints = checkSize(NAME, 'numJoints', args.numJoints, 1);
     this.numGroups = checkSize(NAME, 'numGroups', args.numGroups, 2);
     checkElements(NAME, 'logits [J, G] (numJoints·numGroups)', [this.numJoints, this.numGroups]);

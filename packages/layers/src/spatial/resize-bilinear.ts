@@ -8,7 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkInteger, PhalanxShapeError } from '@phalanx/errors';
-import { checkElements, checkSize } from '../util/checks';
+import { checkElements, checkSize, type OwnArgsKeys } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'ResizeBilinear';
@@ -133,6 +133,12 @@ export interface ResizeBilinearArgs extends LayerArgs {
 }
 
 /**
+ * The keys of {@link ResizeBilinearArgs} beyond tfjs's `LayerArgs`: the constructor accepts these, `getConfig()`
+ * writes them.
+ */
+const ARGS_KEYS = { height: true, width: true, alignCorners: true } satisfies OwnArgsKeys<ResizeBilinearArgs>;
+
+/**
  * Resizes feature maps to `[height, width]` by bilinear interpolation with PyTorch's arithmetic
  * ({@link resizeBilinearTorch}): `y = A_h · x · A_wᵀ` per image and channel, with `A_h [height, H]`,
  * `A_w [width, W]` the {@link interpolationMatrix} of each axis — `F.interpolate(x, size=(height,
@@ -146,7 +152,7 @@ export interface ResizeBilinearArgs extends LayerArgs {
  * const resize = resizeBilinear({ height: 64, width: 64 });
  * const y = resize.apply(tf.randomNormal([1, 8, 8, 32])) as tf.Tensor; // [1, 64, 64, 32]
  */
-export class ResizeBilinear extends PhalanxLayer {
+export class ResizeBilinear extends PhalanxLayer<ResizeBilinearArgs> {
   /** Name under which the class is registered for serialisation. */
   static className = 'ResizeBilinear';
   /** Output height in pixels. */
@@ -157,7 +163,7 @@ export class ResizeBilinear extends PhalanxLayer {
   readonly alignCorners: boolean;
 
   constructor(args: ResizeBilinearArgs) {
-    super(args);
+    super(args, ARGS_KEYS);
     this.height = checkSize(COMPONENT, 'height', args.height, 1);
     this.width = checkSize(COMPONENT, 'width', args.width, 1);
     checkElements(COMPONENT, 'output map [height, width]', [this.height, this.width]);

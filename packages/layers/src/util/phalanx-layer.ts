@@ -7,7 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { PhalanxArgumentError, PhalanxShapeError } from '@phalanx/errors';
-import { checkArgs } from './checks';
+import { checkLayerArgs, type OwnArgsKeys } from './checks';
 
 /** What `Layer.apply` takes and returns. */
 type ApplyValue = tf.Tensor | tf.Tensor[] | tfl.SymbolicTensor | tfl.SymbolicTensor[];
@@ -103,19 +103,30 @@ export function checkInputCount(
 }
 
 /**
- * The base class of every Phalanx layer: a `tf.layers.Layer` that
+ * The base class of every Phalanx layer: a `tf.layers.Layer` whose arguments are `A` and that
  *
  * - rejects a missing or non-object argument (`new DynamicEdgeGAT(null)`) with a `PhalanxConfigError`
- *   naming the class before tfjs-layers reads it (which would throw a `TypeError`), and
+ *   naming the class before tfjs-layers reads it (which would throw a `TypeError`),
+ * - rejects an argument key that is neither one of its own (`ownKeys`) nor one of tfjs's `LayerArgs`
+ *   (`new ConcreteJointSelector({numJoints: 21, numGroup: 3})`) the same way, see {@link checkLayerArgs},
+ *   instead of ignoring it, and
  * - makes every error thrown while it is applied — by its own checks, by the functional core it calls,
  *   by an initializer or by tfjs itself — name the layer class first (see {@link nameComponent}).
  *
- * Subclasses declare `static className`, validate their arguments in the constructor and their input
- * shapes in one method that `build`, `computeOutputShape` and `call` all use.
+ * Subclasses declare `static className`, pass the table of their own argument keys to `super`, validate
+ * their arguments in the constructor and their input shapes in one method that `build`,
+ * `computeOutputShape` and `call` all use.
+ *
+ * @typeParam A - the constructor arguments: tfjs's `LayerArgs` and the layer's own.
  */
-export abstract class PhalanxLayer extends tfl.layers.Layer {
-  constructor(args: LayerArgs) {
-    super(checkArgs((new.target as unknown as { className: string }).className, 'args', args));
+export abstract class PhalanxLayer<A extends LayerArgs = LayerArgs> extends tfl.layers.Layer {
+  /**
+   * @param args - the layer's arguments, checked before tfjs-layers reads them.
+   * @param ownKeys - the keys of `A` beyond `LayerArgs`, all of them (the type requires each):
+   *   `{numJoints: true, numGroups: true, …}`.
+   */
+  constructor(args: A, ownKeys: OwnArgsKeys<A>) {
+    super(checkLayerArgs((new.target as unknown as { className: string }).className, args, ownKeys));
   }
 
   /** As `Layer.apply`; an error names the layer class (see {@link nameComponent}). */
