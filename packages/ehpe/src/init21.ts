@@ -7,6 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkLayerArgs, type OwnArgsKeys } from '@phalanx/layers';
 import { FINGER_CHAINS, NUM_JOINTS, TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
 
 const COMPONENT = 'Init21Layout';
@@ -217,6 +218,18 @@ export interface Init21LayoutArgs extends LayerArgs, InitialLayoutOptions {
 }
 
 /**
+ * The keys of {@link Init21LayoutArgs} beyond tfjs's `LayerArgs`: the constructor accepts these, `getConfig()`
+ * writes them.
+ */
+const ARGS_KEYS = {
+  tipWristJoints: true,
+  xyScale: true,
+  fingerRatios: true,
+  thumbRatios: true,
+  lateralOffsets: true,
+} satisfies OwnArgsKeys<Init21LayoutArgs>;
+
+/**
  * The initial 21-joint layout as a layer ({@link initialLayout}; for the default joints the release's
  * `init_21_from_tw` after its heatmap → input pixel scaling):
  *
@@ -246,9 +259,13 @@ export class Init21Layout extends tfl.layers.Layer {
   /** x offset in input pixels added to every joint of the thumb … pinky. Default `[10, 6, 0, −6, −10]`. */
   readonly lateralOffsets: [number, number, number, number, number];
 
+  /**
+   * @param args - checked before tfjs-layers reads them: an `args` that is not an object, or that has a key
+   *   that is not one of {@link Init21LayoutArgs} (its own or tfjs's `LayerArgs`: `name`, `trainable`, …), is
+   *   a `PhalanxConfigError`.
+   */
   constructor(args: Init21LayoutArgs = {}) {
-    if (args === null || typeof args !== 'object') throw new PhalanxConfigError(COMPONENT, 'args', 'an object', args);
-    super(args);
+    super(checkLayerArgs(COMPONENT, args, ARGS_KEYS));
     this.tipWristJoints = checkJointList(COMPONENT, 'tipWristJoints', args.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS]);
     this.xyScale = checkFinite(COMPONENT, 'xyScale', args.xyScale ?? 1);
     const layout = resolveInitialLayoutOptions(args);

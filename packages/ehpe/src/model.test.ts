@@ -36,6 +36,7 @@ import {
   importTorchvisionBackbone,
   init21FromTipsAndWrist,
   Init21Layout,
+  init21Layout,
   type EhpeConfig,
   type FemConfig,
   type TwStageConfig,
@@ -590,6 +591,40 @@ describe('Init21Layout', () => {
         `Init21Layout: args must be an object, but received ${args}.`,
       );
     }
+    expect(() => new Init21Layout([] as never)).toThrow('Init21Layout: args must be an object, but received [].');
+  });
+
+  it('refuses a misspelt argument key by name, as every layer does', () => {
+    expect(() => new Init21Layout({ xyScales: 4 } as never)).toThrow(PhalanxConfigError);
+    expect(() => new Init21Layout({ tipWristJoints: [0, 4, 8, 12, 16, 20], xyScales: 4 } as never)).toThrow(
+      'Init21Layout: args.xyScales must be an option (one of tipWristJoints, xyScale, fingerRatios, thumbRatios, ' +
+        'lateralOffsets, inputShape, batchInputShape, batchSize, dtype, name, trainable, weights, inputDType, ' +
+        'customObjects), but received 4.',
+    );
+    expect(() => init21Layout({ lateralOffset: [0, 0, 0, 0, 0] } as never)).toThrow(
+      'Init21Layout: args.lateralOffset must be an option',
+    );
+  });
+
+  it("takes tfjs's own keys (name, trainable, inputShape, dtype); a saved model with it loads back", async () => {
+    const layer = new Init21Layout({
+      xyScale: 4,
+      name: 'init21',
+      trainable: false,
+      inputShape: [6, 3],
+      dtype: 'float32',
+    });
+    expect([layer.name, layer.trainable, layer.dtype]).toEqual(['init21', false, 'float32']);
+    expect(layer.batchInputShape).toEqual([null, 6, 3]);
+    const input = tfl.input({ shape: [6, 3] });
+    const model = tfl.model({ inputs: input, outputs: layer.apply(input) as tfl.SymbolicTensor });
+    // As tf.loadLayersModel reads model.json: every key of getConfig() plus the customObjects tfjs adds.
+    const modelTopology: unknown = JSON.parse(JSON.stringify(model.toJSON(undefined, false)));
+    const loaded = await tfl.models.modelFromJSON({ modelTopology } as Parameters<typeof tfl.models.modelFromJSON>[0]);
+    expect(loaded.getLayer('init21')).toBeInstanceOf(Init21Layout);
+    expect(loaded.getLayer('init21').getConfig()).toEqual(layer.getConfig());
+    model.dispose();
+    loaded.dispose();
   });
 });
 
