@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { expectNoTensorLeak, forEachBackend, useBackend } from '@phalanx/testing';
@@ -253,6 +254,43 @@ describe('FlatAdamOptimizer state', () => {
     expect(new FlatAdamOptimizer().getConfig()).toEqual(tf.train.adam().getConfig());
     flat.dispose();
     copy.dispose();
+  });
+
+  it('fromConfig refuses a misspelt key (it would become the default silently) and takes customObjects', () => {
+    const [cls, fromConfig] = tf.serialization.SerializationMap.getMap().classNameMap.FlatAdam;
+    expect(() => fromConfig(cls, { learningrate: 0.5, beta1: 0.8 })).toThrow(PhalanxConfigError);
+    expect(() => fromConfig(cls, { learningrate: 0.5, beta1: 0.8 })).toThrow(
+      'FlatAdamOptimizer: config.learningrate must be an option (one of learningRate, beta1, beta2, epsilon, customObjects), ' +
+        'but received 0.5.',
+    );
+    // tfjs's deserialiser (a model's training config) adds customObjects to the config it passes.
+    const copy = fromConfig(cls, { learningRate: 0.5, beta1: 0.8, beta2: 0.99, epsilon: 1e-6, customObjects: {} });
+    expect(copy.getConfig()).toEqual({ learningRate: 0.5, beta1: 0.8, beta2: 0.99, epsilon: 1e-6 });
+    (copy as FlatAdamOptimizer).dispose();
+  });
+
+  it('a model compiled with it, saved with its optimizer, loads back with a FlatAdam of the same config', async () => {
+    const input = tfl.input({ shape: [3] });
+    const model = tfl.model({
+      inputs: input,
+      outputs: tfl.layers.dense({ units: 2 }).apply(input) as tfl.SymbolicTensor,
+    });
+    model.compile({ optimizer: new FlatAdamOptimizer(0.25, 0.8, 0.99, 1e-6), loss: 'meanSquaredError' });
+    let saved: tf.io.ModelArtifacts | null = null;
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+      { includeOptimizer: true },
+    );
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+    expect(loaded.optimizer).toBeInstanceOf(FlatAdamOptimizer);
+    expect(loaded.optimizer.getConfig()).toEqual({ learningRate: 0.25, beta1: 0.8, beta2: 0.99, epsilon: 1e-6 });
+    model.optimizer.dispose();
+    loaded.optimizer.dispose();
+    model.dispose();
+    loaded.dispose();
   });
 });
 

@@ -5,8 +5,8 @@
  * saved state, so either optimizer resumes from the other's checkpoint.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkPositive, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { checkRate } from '@phalanx/layers';
+import { checkOptions, checkPositive, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkRate, DESERIALIZATION_KEYS } from '@phalanx/layers';
 import { concatFlat, splitFlat } from './flat-tensors';
 import type { NamedTensor } from './optimizer-state';
 
@@ -194,6 +194,9 @@ function checkLearningRate(learningRate: unknown): number {
   }
   return learningRate;
 }
+
+/** The keys of {@link FlatAdamOptimizer.getConfig}: tfjs Adam's hyper-parameters. */
+const CONFIG_KEYS = { learningRate: true, beta1: true, beta2: true, epsilon: true } as const;
 
 /**
  * Adam (tfjs' `tf.train.adam`) with one fused step for all its variables: the first and second moments
@@ -426,11 +429,17 @@ export class FlatAdamOptimizer extends tf.Optimizer {
     return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
   }
 
-  /** Creates the optimizer from {@link FlatAdamOptimizer.getConfig}. */
+  /**
+   * Creates the optimizer from {@link FlatAdamOptimizer.getConfig}. A `config` that is not an object, or
+   * that has a key other than those and `customObjects` (which tfjs's deserialiser adds), is a
+   * `PhalanxConfigError`: a misspelt `learningrate` would otherwise become the default rate silently.
+   */
   static override fromConfig<T extends tf.serialization.Serializable>(
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
+    const known = { ...CONFIG_KEYS, ...DESERIALIZATION_KEYS };
+    checkOptions(COMPONENT, 'config', config, known, 'a config object {learningRate, beta1, beta2, epsilon}');
     return new cls(config.learningRate, config.beta1, config.beta2, config.epsilon);
   }
 }
