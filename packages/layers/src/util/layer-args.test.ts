@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
 import { MultiHeadAttention } from '../attention/multi-head-attention';
@@ -236,6 +237,25 @@ describe('tfjs’s own keys and saved configs', () => {
         SPECS.map((s) => s.cls),
         cls.className,
       ).toContain(cls);
+  });
+});
+
+describe('a PhalanxLayer subclass that passes no key table', () => {
+  it('has its arguments checked to be an object only, as before the table existed', () => {
+    interface LegacyArgs extends LayerArgs {
+      gain?: number;
+    }
+    class Legacy extends PhalanxLayer<LegacyArgs> {
+      static readonly className = 'LegacyLayer';
+      readonly gain: number;
+      constructor(args: LegacyArgs) {
+        // Plain JavaScript, or a subclass compiled against the one-argument constructor.
+        super(args, undefined as never);
+        this.gain = args.gain ?? 1;
+      }
+    }
+    expect(new Legacy({ gain: 2, name: 'legacy' }).gain).toBe(2);
+    expect(() => new Legacy(null as never)).toThrow('LegacyLayer: args must be an object, but received null.');
   });
 });
 

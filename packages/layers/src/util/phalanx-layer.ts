@@ -7,7 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { PhalanxArgumentError, PhalanxShapeError } from '@phalanx/errors';
-import { checkLayerArgs, type OwnArgsKeys } from './checks';
+import { checkArgs, checkLayerArgs, type OwnArgsKeys } from './checks';
 
 /** What `Layer.apply` takes and returns. */
 type ApplyValue = tf.Tensor | tf.Tensor[] | tfl.SymbolicTensor | tfl.SymbolicTensor[];
@@ -123,10 +123,13 @@ export abstract class PhalanxLayer<A extends LayerArgs = LayerArgs> extends tfl.
   /**
    * @param args - the layer's arguments, checked before tfjs-layers reads them.
    * @param ownKeys - the keys of `A` beyond `LayerArgs`, all of them (the type requires each):
-   *   `{numJoints: true, numGroups: true, …}`.
+   *   `{numJoints: true, numGroups: true, …}`. A subclass written before this parameter existed (plain
+   *   JavaScript, or compiled against an older release) passes none: its arguments are then only checked
+   *   to be an object, as before, instead of having all its own keys refused.
    */
   constructor(args: A, ownKeys: OwnArgsKeys<A>) {
-    super(checkLayerArgs((new.target as unknown as { className: string }).className, args, ownKeys));
+    const className = (new.target as unknown as { className: string }).className;
+    super(ownKeys === undefined ? checkArgs(className, 'args', args) : checkLayerArgs(className, args, ownKeys));
   }
 
   /** As `Layer.apply`; an error names the layer class (see {@link nameComponent}). */
