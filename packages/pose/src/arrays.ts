@@ -3,7 +3,7 @@
  * errors that say which argument had which shape.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxShapeError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError, checkFinite } from '@phalanx/errors';
 
 /** The shape of a nested array, read along its first elements. */
 export function nestedShape(x: unknown): number[] {
@@ -25,8 +25,9 @@ export function shapeOfInput(x: unknown): number[] | string {
 }
 
 /**
- * Checks that `x` is a rectangular nested array of finite-or-NaN numbers whose rank is one of `ranks`
- * and whose last axis (when `lastDims` is given) has one of those sizes; returns its shape.
+ * Checks that `x` is a rectangular nested array of numbers (or booleans) whose rank is one of `ranks`
+ * and whose last axis (when `lastDims` is given) has one of those sizes; returns its shape. Values are
+ * not checked here: NaN and ±Infinity pass (see {@link checkFiniteEntries}).
  */
 export function checkArray(
   component: string,
@@ -81,6 +82,55 @@ export function readPoints(
   }
   const shape = checkArray(component, argument, x, ranks, expected, lastDims);
   return { value: x, shape };
+}
+
+/** `argument[i][j]…` for an index `[i, j, …]`, as errors name an entry. */
+export function indexed(argument: string, index: readonly number[]): string {
+  return `${argument}${index.map((i) => `[${i}]`).join('')}`;
+}
+
+/**
+ * Throws `checkFinite`'s `PhalanxConfigError` naming the first entry of the nested array `x` that is not a
+ * finite number, by its index (`prefix` first): `mpjpe: pred[0][3][1] must be a finite number, but
+ * received NaN.` One `Number.isFinite` per entry; the name is built only on failure.
+ */
+export function checkFiniteEntries(
+  component: string,
+  argument: string,
+  x: unknown,
+  prefix: readonly number[] = [],
+): void {
+  const index = [...prefix];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v) || ArrayBuffer.isView(v)) {
+      const arr = v as ArrayLike<unknown>;
+      for (let i = 0; i < arr.length; i++) {
+        index.push(i);
+        walk(arr[i]);
+        index.pop();
+      }
+    } else if (!Number.isFinite(v)) {
+      checkFinite(component, indexed(argument, index), v);
+    }
+  };
+  walk(x);
+}
+
+/**
+ * For a keypoint pair whose distance is not finite: throws naming the first coordinate of `gt` or `pred`
+ * (keypoint `index`, e.g. `[i, k]`) that is not finite, or — both finite, their distance overflowing
+ * float64 — naming `pred`.
+ */
+export function refuseDistance(
+  component: string,
+  gt: readonly number[],
+  pred: readonly number[],
+  index: readonly number[],
+): never {
+  checkFiniteEntries(component, 'gt', gt, index);
+  checkFiniteEntries(component, 'pred', pred, index);
+  const expected = `a keypoint at a finite distance from ${indexed('gt', index)} (it overflows float64)`;
+  throw new PhalanxConfigError(component, indexed('pred', index), expected, pred);
 }
 
 /** Median as numpy computes it (mean of the two middle values for an even count). `sorted` ascending. */

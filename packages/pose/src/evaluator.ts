@@ -3,7 +3,7 @@
  * release, from Zimmermann & Brox's hand3d), in float64.
  */
 import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from '@phalanx/errors';
-import { countAtMost, distance, medianOfSorted, readKeypointPair, readVisibility } from './arrays';
+import { countAtMost, distance, medianOfSorted, readKeypointPair, readVisibility, refuseDistance } from './arrays';
 import { auc as areaUnderCurve, linspace, trapezoid, type Keypoints, type Visibility } from './metrics';
 import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/skeleton';
 import { JOINT_CLASSES } from './skeleton';
@@ -151,7 +151,10 @@ export class KeypointEvaluator {
   /**
    * Records the end-point errors of a batch. Returns `this` for chaining.
    * Throws `PhalanxShapeError` when gt and pred differ in shape, the joint count is not `numJoints`,
-   * D is not 2 or 3 or differs from earlier calls, or `visible` does not match.
+   * D is not 2 or 3 or differs from earlier calls, or `visible` does not match; and `PhalanxConfigError`
+   * naming the entry when a coordinate of a visible keypoint is not finite
+   * (`KeypointEvaluator.feed: pred[0][3][1] must be a finite number, but received NaN.`) — then nothing of
+   * the batch is recorded. Keypoints that `visible` masks out are not read.
    */
   feed(gt: Keypoints, pred: Keypoints, visible?: Visibility): this {
     const { gt: g, pred: p, batched, joints: j, dims: d } = readKeypointPair(`${NAME}.feed`, gt, pred);
@@ -162,12 +165,19 @@ export class KeypointEvaluator {
       throw new PhalanxShapeError(`${NAME}.feed`, 'gt', `keypoints with D = ${this.dims} as in earlier feeds`, d);
     }
     const vis = visible === undefined ? undefined : readVisibility(`${NAME}.feed`, visible, g.length, j, batched);
-    this.dims = d;
+    // Measured in full before anything is recorded: a refused batch leaves the evaluator as it was.
+    const errors: number[][] = Array.from({ length: j }, () => []);
     g.forEach((hand, i) => {
       for (let k = 0; k < j; k++) {
         if (vis && !vis[i][k]) continue;
-        this.data[k].push(distance(hand[k], p[i][k]));
+        const e = distance(hand[k], p[i][k]);
+        if (!Number.isFinite(e)) refuseDistance(`${NAME}.feed`, hand[k], p[i][k], batched ? [i, k] : [k]);
+        errors[k].push(e);
       }
+    });
+    this.dims = d;
+    errors.forEach((e, k) => {
+      for (const v of e) this.data[k].push(v);
     });
     this.samples += g.length;
     return this;

@@ -2,10 +2,11 @@
  * Keypoint error metrics in float64, numerically identical to the official evaluation code: the
  * `EvalUtil` / `calc_auc` of the Learnable Groups release (itself from Zimmermann & Brox's hand3d) and
  * FreiHAND's `align_w_scale` for PA-MPJPE. Inputs are nested arrays or tensors (read once with
- * `arraySync`); results are plain numbers.
+ * `arraySync`); results are plain numbers. A coordinate the metric reads that is not finite (NaN,
+ * ±Infinity) is a `PhalanxConfigError` naming the metric and the entry, never a NaN result.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { distance, readKeypointPair, readVisibility, shapeOfInput } from './arrays';
+import { checkFiniteEntries, distance, readKeypointPair, readVisibility, refuseDistance, shapeOfInput } from './arrays';
 import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from '@phalanx/errors';
 import { svd3, type Matrix3 } from './linalg';
 
@@ -33,11 +34,21 @@ export function linspace(start: number, stop: number, num: number): number[] {
   return out;
 }
 
-/** `numpy.trapz(y, x)`: Σ (x[i+1] − x[i]) · (y[i] + y[i+1]) / 2. */
+/**
+ * `numpy.trapz(y, x)`: Σ (x[i+1] − x[i]) · (y[i] + y[i+1]) / 2.
+ *
+ * **Shapes**: `y [T]`, `x [T]` → a number (0 for T < 2). Throws `PhalanxShapeError` unless both are
+ * arrays of one length, and `PhalanxConfigError` naming the entry (`y[2]`) for a value that is not finite.
+ * @example
+ * trapezoid([0, 1, 1], [0, 1, 3]); // 0.5 + 2 = 2.5
+ */
 export function trapezoid(y: readonly number[], x: readonly number[]): number {
-  if (y.length !== x.length) {
-    throw new PhalanxShapeError('trapezoid', 'y', `as long as x (${x.length})`, y.length);
+  if (!Array.isArray(x)) throw new PhalanxShapeError('trapezoid', 'x', 'an array of numbers', x);
+  if (!Array.isArray(y) || y.length !== x.length) {
+    throw new PhalanxShapeError('trapezoid', 'y', `as long as x (${x.length})`, Array.isArray(y) ? y.length : y);
   }
+  checkFiniteEntries('trapezoid', 'y', y);
+  checkFiniteEntries('trapezoid', 'x', x);
   let total = 0;
   for (let i = 0; i + 1 < x.length; i++) total += ((x[i + 1] - x[i]) * (y[i] + y[i + 1])) / 2;
   return total;
@@ -71,15 +82,40 @@ export function auc(thresholds: readonly number[], curve: readonly number[]): nu
 }
 
 /**
+ * The distance of keypoint `k` of sample `i`; a coordinate that is not finite (or a distance that
+ * overflows) is a `PhalanxConfigError` naming it, e.g. `mpjpe: pred[0][3][1] must be a finite number`.
+ */
+function checkedDistance(
+  component: string,
+  g: number[][][],
+  p: number[][][],
+  i: number,
+  k: number,
+  batched: boolean,
+): number {
+  const e = distance(g[i][k], p[i][k]);
+  return Number.isFinite(e) ? e : refuseDistance(component, g[i][k], p[i][k], batched ? [i, k] : [k]);
+}
+
+/** Throws, naming the entry, unless every coordinate of every hand of `g` and `p` is finite. */
+function checkAllFinite(component: string, g: number[][][], p: number[][][], batched: boolean): void {
+  g.forEach((hand, i) => checkFiniteEntries(component, 'gt', hand, batched ? [i] : []));
+  p.forEach((hand, i) => checkFiniteEntries(component, 'pred', hand, batched ? [i] : []));
+}
+
+/**
  * Euclidean end-point error of every keypoint: `‖gt − pred‖₂` over the last axis.
  *
- * **Shapes**: `gt`, `pred` `[N, J, D]` → `[N][J]`; `[J, D]` → `[J]`.
+ * **Shapes**: `gt`, `pred` `[N, J, D]` → `[N][J]`; `[J, D]` → `[J]`. A coordinate that is not finite
+ * (NaN, ±Infinity) is a `PhalanxConfigError` naming it: `endPointErrors: pred[0][3][1] must be a finite
+ * number, but received NaN.`
  * @example
  * endPointErrors([[0, 0, 0]], [[3, 4, 0]]); // [5]
  */
 export function endPointErrors(gt: Keypoints, pred: Keypoints): number[][] | number[] {
-  const { gt: g, pred: p, batched } = readKeypointPair('endPointErrors', gt, pred);
-  const out = g.map((hand, i) => hand.map((q, k) => distance(q, p[i][k])));
+  const name = 'endPointErrors';
+  const { gt: g, pred: p, batched } = readKeypointPair(name, gt, pred);
+  const out = g.map((hand, i) => hand.map((_, k) => checkedDistance(name, g, p, i, k, batched)));
   return batched ? out : out[0];
 }
 
@@ -87,6 +123,9 @@ export function endPointErrors(gt: Keypoints, pred: Keypoints): number[][] | num
  * Mean per-joint position error: the mean of `‖gt − pred‖₂` over all (visible) keypoints of all samples.
  *
  * **Shapes**: `gt`, `pred` `[N, J, D]` or `[J, D]`; `visible` `[N, J]` / `[J]` → a number.
+ * A coordinate of a visible keypoint that is not finite (NaN, ±Infinity) is a `PhalanxConfigError`
+ * naming it (`mpjpe: pred[0][3][1] must be a finite number, but received NaN.`); keypoints that
+ * `visible` masks out are not read.
  * @example
  * mpjpe([[[0, 0, 0], [1, 1, 1]]], [[[0, 0, 1], [1, 1, 1]]]); // 0.5
  */
@@ -97,9 +136,9 @@ export function mpjpe(gt: Keypoints, pred: Keypoints, visible?: Visibility): num
   let total = 0;
   let count = 0;
   g.forEach((hand, i) =>
-    hand.forEach((q, k) => {
+    hand.forEach((_, k) => {
       if (vis && !vis[i][k]) return;
-      total += distance(q, p[i][k]);
+      total += checkedDistance(name, g, p, i, k, batched);
       count++;
     }),
   );
@@ -114,7 +153,8 @@ export function mpjpe(gt: Keypoints, pred: Keypoints, visible?: Visibility): num
  * normalisation. Prefer `procrustesAlign` for a proper-rotation alignment.
  *
  * **Shapes**: `pred [J, 3]`, `gt [J, 3]` (or `[1, J, 3]` tensors) → aligned `pred [J][3]`; a batch of
- * another size is a `PhalanxShapeError`.
+ * another size is a `PhalanxShapeError`, a coordinate that is not finite a `PhalanxConfigError` naming it.
+ * A `gt` (or `pred`) whose points all coincide aligns `pred` onto gt's centroid (scale 0), finite.
  * @example
  * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
  * const pred = gt.map(([x, y, z]) => [y + 0.01, -x, z]);
@@ -125,6 +165,7 @@ export function freihandAlign(pred: tf.Tensor | number[][], gt: tf.Tensor | numb
   if (batched && g.length !== 1) {
     throw new PhalanxShapeError('freihandAlign', 'gt', 'keypoints [J, 3] (or [1, J, 3]) of one hand', shapeOfInput(gt));
   }
+  checkAllFinite('freihandAlign', g, p, batched);
   return alignOne(p[0], g[0]);
 }
 
@@ -153,7 +194,9 @@ function alignOne(p: number[][], g: number[][]): number[][] {
  * perfectly, as in FreiHAND), then the mean end-point error is taken over all keypoints.
  *
  * **Shapes**: `gt`, `pred` `[N, J, 3]` or `[J, 3]`; `visible` `[N, J]` / `[J]` (averaging only; the
- * alignment uses all joints, as FreiHAND does) → a number.
+ * alignment uses all joints, as FreiHAND does) → a number. As the alignment reads every joint, a
+ * coordinate that is not finite — visible or not — is a `PhalanxConfigError` naming it
+ * (`paMpjpe: pred[0][3][1] must be a finite number, but received NaN.`).
  * @example
  * const gtXyz = tf.randomNormal([8, 21, 3], 0, 0.05);
  * const predXyz = tf.add(gtXyz, tf.randomNormal([8, 21, 3], 0, 0.005));
@@ -163,6 +206,7 @@ export function paMpjpe(gt: Keypoints, pred: Keypoints, visible?: Visibility): n
   const name = 'paMpjpe';
   const { gt: g, pred: p, batched, joints } = readKeypointPair(name, gt, pred, [3]);
   const vis = visible === undefined ? undefined : readVisibility(name, visible, g.length, joints, batched);
+  checkAllFinite(name, g, p, batched);
   let total = 0;
   let count = 0;
   g.forEach((hand, i) => {
