@@ -1,6 +1,6 @@
 /** Gaussian heatmap targets (EHPE Eq. 1), as tensors or as a plain `Float32Array`. */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkArray, shapeOfInput } from '../arrays';
+import { checkArray, checkFiniteEntries, shapeOfInput } from '../arrays';
 import {
   FLOAT32_MIN_NORMAL,
   PhalanxConfigError,
@@ -54,7 +54,9 @@ function heatmapParams(component: string, options: HeatmapOptions) {
  * Keypoints `uv` are in heatmap pixels (scale image pixels by `(W−1)/(S−1)` first). Separable and
  * differentiable with respect to `uv` when given a tensor.
  *
- * **Shapes**: `uv [B, J, 2]` → `[B, H, W, J]`; `uv [J, 2]` → `[H, W, J]` (float32 tensor).
+ * **Shapes**: `uv [B, J, 2]` → `[B, H, W, J]`; `uv [J, 2]` → `[H, W, J]` (float32 tensor). An array `uv`
+ * with a coordinate that is not finite is a `PhalanxConfigError` naming it (its map would be NaN); a tensor
+ * `uv` is not read.
  * @example
  * const uvHeatmap = tf.randomUniform([4, 21, 2], 0, 63); // joints in heatmap pixels
  * const targets = gaussianHeatmaps(uvHeatmap, { height: 64, width: 64, sigma: 2 }); // [4, 64, 64, 21]
@@ -70,6 +72,7 @@ export function gaussianHeatmaps(uv: tf.Tensor | number[][] | number[][][], opti
     t = uv;
   } else {
     checkArray(name, 'uv', uv, [2, 3], 'an array [J][2] or [B][J][2]', [2]);
+    checkFiniteEntries(name, 'uv', uv);
     t = tf.tensor(uv as number[][]);
   }
   try {
@@ -113,7 +116,8 @@ function heatmapsOf(
  * {@link gaussianHeatmaps} computed in plain JS into a `Float32Array` (row-major `[B, H, W, J]`), for
  * data pipelines that assemble batches themselves.
  *
- * **Shapes**: `uv [B][J][2]` or `[J][2]` → `Float32Array` of `B·H·W·J` (B = 1 for unbatched input).
+ * **Shapes**: `uv [B][J][2]` or `[J][2]` → `Float32Array` of `B·H·W·J` (B = 1 for unbatched input). A
+ * coordinate that is not finite is a `PhalanxConfigError` naming it (its map would be NaN).
  * @example
  * const data = gaussianHeatmapsArray([[[10, 20]]], { height: 64, width: 64 }); // length 64·64
  */

@@ -11,6 +11,10 @@
  * Functions accept tensors (computed with tf ops, differentiable, tensors out) or nested number
  * arrays (computed in float64, arrays out). Batched `[B, J, C]` inputs take `K` as `[3, 3]` (shared)
  * or `[B, 3, 3]`; unbatched `[J, C]` inputs take `K [3, 3]`.
+ *
+ * Degenerate input is a `PhalanxConfigError` on the array paths (non-finite values, `fx` or `fy` = 0, a
+ * point on the camera plane, a zero-length reference bone, root and ref joints on one pixel); the tensor
+ * paths never read values (no GPU sync), so only an array `K` is checked there.
  */
 export type { BoneOptions, Intrinsics, PerSample, Points } from './inputs';
 export * from './projection';

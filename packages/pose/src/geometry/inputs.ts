@@ -3,8 +3,8 @@
  * points, intrinsics and per-sample values as batched arrays (float64 path) or tensors (tf path).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkArray, nestedShape, shapeOfInput } from '../arrays';
-import { PhalanxConfigError, PhalanxShapeError, checkInteger } from '@phalanx/errors';
+import { checkArray, checkFiniteEntries, indexed, nestedShape, shapeOfInput } from '../arrays';
+import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger, checkPositive } from '@phalanx/errors';
 import { SCALE_BONE } from '@phalanx/skeleton';
 
 /** Joints as a tensor `[B, J, C]` / `[J, C]` or nested arrays. */
@@ -45,7 +45,10 @@ export function checkBone(component: string, options: BoneOptions, numJoints: nu
   return { root, ref };
 }
 
-/** Array inputs as a batch `[B][J][C]`, remembering whether a batch dimension was added. */
+/**
+ * Array inputs as a batch `[B][J][C]`, remembering whether a batch dimension was added. A coordinate that
+ * is not finite is a `PhalanxConfigError` naming it (`xyz[0][3][2] must be a finite number`).
+ */
 export function batchArray(
   component: string,
   argument: string,
@@ -57,12 +60,36 @@ export function batchArray(
 } {
   const expected = `an array [J][${channels}] or [B][J][${channels}]`;
   const shape = checkArray(component, argument, x, [2, 3], expected, [channels]);
+  checkFiniteEntries(component, argument, x);
   return shape.length === 3
     ? { batch: x as number[][][], batched: true }
     : { batch: [x as number[][]], batched: false };
 }
 
-/** One `Cam` per sample from `K [3, 3]` (shared) or `[B, 3, 3]`. */
+/**
+ * The intrinsics read from the 3×3 matrix `m` (named `argument` in errors, e.g. `K` or `K[2]`): `fx`, `fy`
+ * finite and ≠ 0 (a focal length of 0 maps every point to the principal point, and `uvdToXyz` divides by
+ * it), `cx`, `cy` finite; a `PhalanxConfigError` naming the entry otherwise. The other entries are not read.
+ */
+function readCam(component: string, argument: string, m: number[][]): Cam {
+  const focal = (r: number, what: string): number => {
+    const v = m[r][r];
+    if (!Number.isFinite(v) || v === 0) {
+      throw new PhalanxConfigError(component, `${indexed(argument, [r, r])} (${what})`, 'a finite focal length ≠ 0', v);
+    }
+    return v;
+  };
+  const fx = focal(0, 'fx');
+  const fy = focal(1, 'fy');
+  const cx = checkFinite(component, `${indexed(argument, [0, 2])} (cx)`, m[0][2]);
+  const cy = checkFinite(component, `${indexed(argument, [1, 2])} (cy)`, m[1][2]);
+  return { fx, fy, cx, cy };
+}
+
+/**
+ * One `Cam` per sample from `K [3, 3]` (shared) or `[B, 3, 3]`, checked as {@link readCam} says. A tensor
+ * `K` is read (`arraySync`): for the array paths and for array `K` of the tensor paths only.
+ */
 export function camerasArray(component: string, K: unknown, batch: number, batched: boolean): Cam[] {
   const k = K instanceof tf.Tensor ? (K.arraySync() as unknown) : K;
   const shape = nestedShape(k);
@@ -72,20 +99,44 @@ export function camerasArray(component: string, K: unknown, batch: number, batch
     throw new PhalanxShapeError(component, 'K', batched ? `[3, 3] or [${batch}, 3, 3]` : '[3, 3]', shapeOfInput(K));
   }
   checkArray(component, 'K', k, [shape.length], 'a 3×3 matrix');
-  const mats = (okShared ? Array.from({ length: batch }, () => k) : k) as number[][][];
-  return mats.map((m) => ({ fx: m[0][0], fy: m[1][1], cx: m[0][2], cy: m[1][2] }));
+  if (okShared) return new Array<Cam>(batch).fill(readCam(component, 'K', k as number[][]));
+  return (k as number[][][]).map((m, b) => readCam(component, `K[${b}]`, m));
 }
 
-/** A per-sample value as `B` numbers (one number or a single value is repeated). */
+/**
+ * A per-sample value as `B` finite numbers (one number or a single value is repeated); a value that is not
+ * finite is a `PhalanxConfigError` naming it (`rootDepth[1] must be a finite number`).
+ */
 export function perSampleArray(component: string, argument: string, v: PerSample, batch: number): number[] {
   const values = v instanceof tf.Tensor ? (v.dataSync() as unknown as ArrayLike<number>) : v;
-  if (typeof values === 'number') return new Array<number>(batch).fill(values);
+  if (typeof values === 'number') return new Array<number>(batch).fill(checkFinite(component, argument, values));
   const list = Array.from(values as ArrayLike<number>);
-  if (list.length === 1) return new Array<number>(batch).fill(list[0]);
+  if (list.length === 1) return new Array<number>(batch).fill(checkFinite(component, argument, list[0]));
   if (list.length !== batch || list.some((x) => typeof x !== 'number')) {
     throw new PhalanxShapeError(component, argument, `a number or ${batch} numbers (one per sample)`, shapeOfInput(v));
   }
+  list.forEach((x, b) => checkFinite(component, `${argument}[${b}]`, x));
   return list;
+}
+
+/**
+ * The length of the root–ref bone of `hand` (sample `sample` of `argument`, `null` when unbatched): the hand scale, which the caller
+ * divides by. A length that is not > 0 (the two joints coincide) is a `PhalanxConfigError` saying so:
+ * `normalizeHand: the root–ref bone ‖xyz[10] − xyz[9]‖ must be a finite number > 0, but received 0.`
+ */
+export function boneLength(
+  component: string,
+  argument: string,
+  hand: number[][],
+  bone: { root: number; ref: number },
+  sample: number | null,
+): number {
+  const { root, ref } = bone;
+  const r = hand[root];
+  const s = Math.hypot(hand[ref][0] - r[0], hand[ref][1] - r[1], hand[ref][2] - r[2]);
+  if (s > 0 && Number.isFinite(s)) return s;
+  const at = (j: number): string => indexed(argument, sample === null ? [j] : [sample, j]);
+  return checkPositive(component, `the root–ref bone ‖${at(ref)} − ${at(root)}‖`, s);
 }
 
 /** Tensor inputs: `[B, J, C]` (or `[J, C]`, expanded) and the intrinsics broadcastable to `[B, 1]`. */
@@ -100,8 +151,10 @@ export function tensorSetup(
   }
   const batched = x.rank === 3;
   const x3 = (batched ? x : tf.expandDims(x, 0)) as tf.Tensor3D;
-  const k = K instanceof tf.Tensor ? K : tf.tensor(K as number[][]);
   const b = x3.shape[0];
+  // Array intrinsics are on the host already: checked as the array paths check them (a tensor K is not read).
+  if (!(K instanceof tf.Tensor)) camerasArray(component, K, b, batched);
+  const k = K instanceof tf.Tensor ? K : tf.tensor(K as number[][]);
   const okShared = k.rank === 2 && k.shape[0] === 3 && k.shape[1] === 3;
   const okBatch = batched && k.rank === 3 && k.shape[0] === b && k.shape[1] === 3 && k.shape[2] === 3;
   if (!okShared && !okBatch) {

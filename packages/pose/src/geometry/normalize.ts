@@ -1,7 +1,7 @@
 /** Scale and root normalisation of a hand (the Learnable Groups protocol). */
 import * as tf from '@tensorflow/tfjs-core';
 import { PhalanxShapeError } from '@phalanx/errors';
-import { batchArray, checkBone, jointOf, type BoneOptions, type Points } from './inputs';
+import { batchArray, boneLength, checkBone, jointOf, type BoneOptions, type Points } from './inputs';
 
 /** Result of {@link normalizeHand}. */
 export interface NormalizedHand<P, S> {
@@ -20,6 +20,10 @@ export interface NormalizedHand<P, S> {
  *
  * **Shapes**: `xyz [B, J, 3]` or `[J, 3]` → `normalized` of the same shape, `rootPosition [B, 3]` /
  * `[3]`, `scale [B]` / number.
+ *
+ * **Errors** (arrays): `PhalanxConfigError` naming the entry for a coordinate that is not finite and for a
+ * root–ref bone of length 0 (the two joints coincide: there is no scale to divide by). Tensors are computed
+ * with tf ops and their values are not read: there a zero-length bone gives NaN or ±Infinity.
  * @example
  * const xyz = Array.from({ length: 21 }, (_, j) => [0.01 * j, 0.02 * Math.sin(j), 0.5 + 0.001 * j]); // [21][3]
  * const { normalized, scale } = normalizeHand(xyz); // normalized[9] = [0, 0, 0]
@@ -48,9 +52,9 @@ export function normalizeHand(
   }
   const { batch, batched } = batchArray(name, 'xyz', xyz, 3);
   const { root, ref } = checkBone(name, options, batch[0].length);
-  const results = batch.map((hand) => {
+  const results = batch.map((hand, b) => {
     const r = hand[root];
-    const s = Math.hypot(hand[ref][0] - r[0], hand[ref][1] - r[1], hand[ref][2] - r[2]);
+    const s = boneLength(name, 'xyz', hand, { root, ref }, batched ? b : null);
     return { n: hand.map((p) => [(p[0] - r[0]) / s, (p[1] - r[1]) / s, (p[2] - r[2]) / s]), r: [...r], s };
   });
   return batched

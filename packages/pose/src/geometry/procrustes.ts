@@ -1,6 +1,6 @@
 /** Procrustes similarity alignment (Umeyama 1991), in float64. */
 import type * as tf from '@tensorflow/tfjs-core';
-import { readPoints } from '../arrays';
+import { checkFiniteEntries, readPoints } from '../arrays';
 import { PhalanxShapeError } from '@phalanx/errors';
 import { det3, svd3, type Matrix3 } from '../linalg';
 
@@ -31,16 +31,36 @@ function checkPair(component: string, pred: unknown, gt: unknown): { p: number[]
   const { value: g, shape: gs } = readPoints(component, 'gt', gt, [2], expected, [3]);
   if (ps[0] !== gs[0] || ps[0] < 1)
     throw new PhalanxShapeError(component, 'pred', `of the shape of gt [${gs.join(', ')}]`, ps);
+  checkFiniteEntries(component, 'pred', p);
+  checkFiniteEntries(component, 'gt', g);
   return { p: p as number[][], g: g as number[][] };
+}
+
+/**
+ * The largest `‖P‖²` that rounding alone gives a centred set of points that all coincide: the centroid
+ * `Σp/n` is off by up to about `n·ε·max|p|` per coordinate (so `[0.1, 0.1, 0.1]` three times centres to
+ * ±1e-17, not 0), and `3n` such coordinates add up to `3n·(n·ε·max|p|)²`. A `‖P‖²` at or below it is a
+ * point set with no extent (scale 0), not one to divide by.
+ */
+function roundingNoise(p: number[][]): number {
+  const n = p.length;
+  let max = 0;
+  for (const q of p) max = Math.max(max, Math.abs(q[0]), Math.abs(q[1]), Math.abs(q[2]));
+  return 3 * n * (n * Number.EPSILON * max) ** 2;
 }
 
 /**
  * The similarity transform that best maps `pred` onto `gt` in the least-squares sense (Umeyama 1991):
  * with centred point sets P, G and `GᵀP = U·S·Vᵀ`, `R = U·diag(1, 1, d)·Vᵀ` (d = sign det(U·Vᵀ), or 1 with
  * `allowReflection`), `s = tr(S·diag(1, 1, d)) / ‖P‖²`, `t = ḡ − s·R·p̄`. Float64, exact up to rounding.
- * A `pred` whose points all coincide gets scale 0 (everything maps to gt's centroid).
  *
- * **Shapes**: `pred [J, 3]`, `gt [J, 3]` (arrays or tensors).
+ * **Degenerate sets** have a finite answer, the least-squares one: a `pred` whose points all coincide
+ * (`‖P‖ = 0`, up to the rounding of the centroid) gets scale 0, and a `gt` whose points all coincide
+ * (`GᵀP = 0`, so `S = 0`) scale 0 up to rounding — everything maps to gt's centroid — with some orthogonal
+ * `rotation` (any is optimal). With `scale: false` the rotation is arbitrary alike and the scale 1.
+ *
+ * **Shapes**: `pred [J, 3]`, `gt [J, 3]` (arrays or tensors). A coordinate that is not finite is a
+ * `PhalanxConfigError` naming it (`similarityTransform: pred[3][1] must be a finite number`).
  * @example
  * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
  * const pred = gt.map(([x, y, z]) => [2 * y + 1, -2 * x, 2 * z]); // rotated, scaled, shifted
@@ -73,7 +93,7 @@ export function similarityTransform(
     [0, 1, 2].map((j) => U[i][0] * V[j][0] + U[i][1] * V[j][1] + d * U[i][2] * V[j][2]),
   );
   const useScale = options.scale ?? true;
-  const scale = !useScale ? 1 : pNorm2 > 0 ? (S[0] + S[1] + d * S[2]) / pNorm2 : 0;
+  const scale = !useScale ? 1 : pNorm2 > roundingNoise(p) ? (S[0] + S[1] + d * S[2]) / pNorm2 : 0;
   const translation = [0, 1, 2].map(
     (i) => gm[i] - scale * (rotation[i][0] * pm[0] + rotation[i][1] * pm[1] + rotation[i][2] * pm[2]),
   );
@@ -91,6 +111,8 @@ export function applySimilarity(points: number[][], transform: SimilarityTransfo
  * {@link similarityTransform}. Batched inputs are aligned sample by sample.
  *
  * **Shapes**: `pred`, `gt` `[J, 3]` or `[N, J, 3]` (arrays or tensors) → aligned `pred` as arrays of the same shape.
+ * A coordinate that is not finite is a `PhalanxConfigError` naming it; a set whose points all coincide
+ * aligns onto gt's centroid (see {@link similarityTransform}).
  * @example
  * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
  * const pred = gt.map(([x, y, z]) => [2 * y + 1, -2 * x, 2 * z]);
@@ -118,6 +140,8 @@ export function procrustesAlign(
   if (ps.length !== gs.length || ps.some((d, i) => d !== gs[i])) {
     throw new PhalanxShapeError(name, 'pred', `of the shape of gt [${gs.join(', ')}]`, ps);
   }
+  checkFiniteEntries(name, 'pred', p);
+  checkFiniteEntries(name, 'gt', g);
   if (ps.length === 2) {
     const pp = p as number[][];
     return applySimilarity(pp, similarityTransform(pp, g as number[][], options));

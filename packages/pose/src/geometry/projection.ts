@@ -6,8 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { PhalanxConfigError } from '@phalanx/errors';
+import { indexed } from '../arrays';
 import {
   batchArray,
+  boneLength,
   camerasArray,
   channel,
   checkBone,
@@ -19,11 +21,34 @@ import {
   type Intrinsics,
   type PerSample,
   type Points,
+  type Cam,
 } from './inputs';
 
 /**
- * Pinhole projection of camera-frame points: `u = fx·x/z + cx`, `v = fy·y/z + cy`. Points must lie in
- * front of the camera (z > 0); no clamping is done.
+ * `[fx·x/z + cx, fy·y/z + cy]` of the finite point `p` (entry `index` of `argument`). A point on the camera
+ * plane (z = 0) has no projection, and one so close to it that the projection overflows has no finite
+ * one: a `PhalanxConfigError` naming the point and saying which.
+ */
+function project(component: string, argument: string, p: number[], cam: Cam, index: number[]): number[] {
+  const { fx, fy, cx, cy } = cam;
+  const uv = [(fx * p[0]) / p[2] + cx, (fy * p[1]) / p[2] + cy];
+  if (Number.isFinite(uv[0]) && Number.isFinite(uv[1])) return uv;
+  const expected =
+    p[2] === 0
+      ? 'a point off the camera plane (z ≠ 0; a point with z = 0 has no projection)'
+      : 'a point whose projection is finite (z is so close to 0 that it overflows)';
+  throw new PhalanxConfigError(component, indexed(argument, index), expected, p);
+}
+
+/**
+ * Pinhole projection of camera-frame points: `u = fx·x/z + cx`, `v = fy·y/z + cy`. Points should lie in
+ * front of the camera (z > 0); no clamping is done (a point behind it, z < 0, is projected by the same
+ * formula).
+ *
+ * **Errors** (arrays): `PhalanxConfigError` naming the entry for a coordinate or an intrinsic
+ * (`fx, fy, cx, cy`) that is not finite, `fx` or `fy` = 0, and a point on the camera plane (z = 0), which
+ * has no projection. Tensors are computed with tf ops and their values are not read (only an array `K` is
+ * checked): there such a point gives ±Infinity or NaN.
  *
  * **Shapes**: `xyz [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]` → `uv [B, J, 2]` or `[J, 2]`.
  * @example
@@ -46,10 +71,7 @@ export function projectPoints(xyz: Points, K: Intrinsics): Points {
   }
   const { batch, batched } = batchArray(name, 'xyz', xyz, 3);
   const cams = camerasArray(name, K, batch.length, batched);
-  const out = batch.map((hand, b) => {
-    const { fx, fy, cx, cy } = cams[b];
-    return hand.map(([x, y, z]) => [(fx * x) / z + cx, (fy * y) / z + cy]);
-  });
+  const out = batch.map((hand, b) => hand.map((p, j) => project(name, 'xyz', p, cams[b], batched ? [b, j] : [j])));
   return batched ? out : out[0];
 }
 
@@ -64,7 +86,13 @@ export interface UvdToXyzOptions {
 /**
  * 2.5D → 3D with known root depth and scale — the Learnable Groups release's `P2W`:
  * `z = d·s + z_root`, `x = z·(u − cx)/fx`, `y = z·(v − cy)/fy`, where `(u, v)` are pixels and `d` is the
- * root-relative depth divided by the scale.
+ * root-relative depth divided by the scale. A joint whose depth comes out `z = 0` lies on the camera
+ * plane, where every pixel's ray meets the others: it is the camera centre `[±0, ±0, 0]` (finite, and
+ * `projectPoints` refuses it).
+ *
+ * **Errors** (arrays): `PhalanxConfigError` naming the entry for a `uvd` coordinate, a `rootDepth`, a
+ * `scale` or an intrinsic (`fx, fy, cx, cy`) that is not finite, and `fx` or `fy` = 0 (the lift divides by
+ * them). Tensors are computed with tf ops and their values are not read (only an array `K` is checked).
  *
  * **Shapes**: `uvd [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]`, `rootDepth`/`scale` per sample →
  * `xyz` of the same shape as `uvd`.
@@ -124,6 +152,11 @@ export interface UvdResult<P, S> {
  * 3D → 2.5D, the inverse of {@link uvdToXyz} and the Learnable Groups training target: `(u, v)` by
  * projection, `d = (z − z_root)/s` with `s` the root–ref bone length.
  *
+ * **Errors** (arrays): as {@link projectPoints} (a coordinate or intrinsic that is not finite, `fx` or
+ * `fy` = 0, a joint on the camera plane), and a root–ref bone of length 0 (the joints coincide: there is no
+ * scale to divide by), each a `PhalanxConfigError` naming the entry. Tensors are computed with tf ops and
+ * their values are not read (only an array `K` is checked): there these give ±Infinity or NaN.
+ *
  * **Shapes**: `xyz [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]` → `uvd` of the same shape,
  * `rootDepth`, `scale` `[B]` (tensor or numbers) or a number.
  * @example
@@ -162,11 +195,10 @@ export function xyzToUvd(
   const scale: number[] = [];
   const uvd = batch.map((hand, b) => {
     const r = hand[root];
-    const s = Math.hypot(hand[ref][0] - r[0], hand[ref][1] - r[1], hand[ref][2] - r[2]);
+    const s = boneLength(name, 'xyz', hand, { root, ref }, batched ? b : null);
     rootDepth.push(r[2]);
     scale.push(s);
-    const { fx, fy, cx, cy } = cams[b];
-    return hand.map((p) => [(fx * p[0]) / p[2] + cx, (fy * p[1]) / p[2] + cy, (p[2] - r[2]) / s]);
+    return hand.map((p, j) => [...project(name, 'xyz', p, cams[b], batched ? [b, j] : [j]), (p[2] - r[2]) / s]);
   });
   return batched ? { uvd, rootDepth, scale } : { uvd: uvd[0], rootDepth: rootDepth[0], scale: scale[0] };
 }

@@ -1,6 +1,7 @@
 /** Root-depth recovery from scale-normalised 2.5D (Iqbal et al., ECCV 2018). */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkPositive } from '@phalanx/errors';
+import { PhalanxConfigError, checkPositive } from '@phalanx/errors';
+import { indexed } from '../arrays';
 import {
   batchArray,
   camerasArray,
@@ -34,6 +35,12 @@ export interface RootDepthOptions extends BoneOptions {
  * The closed form has two solutions and, as in the paper, the larger is returned. When the
  * root–ref bone points almost along the viewing ray (`|d_ref − d_root|` close to the bone length),
  * the two are close and the true depth can be the smaller one; no closed form can tell them apart.
+ *
+ * **Errors** (arrays): `PhalanxConfigError` naming the entry for a coordinate or an intrinsic that is not
+ * finite and `fx` or `fy` = 0; and when the root and ref joints lie on one pixel (`a = 0`, so `b = 0`
+ * too: the bone points along the viewing ray and every depth fits, or none) or so nearly that the depth
+ * overflows. Tensors are computed with tf ops and their values are not read (only an array `K` is
+ * checked): there such a hand gives NaN or ±Infinity.
  *
  * **Shapes**: `uvd [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]` → `[B]` (tensor / numbers) or a number.
  * @example
@@ -102,7 +109,17 @@ export function recoverRootDepth(
     const c = px * px + py * py + (dn - dm) ** 2 - c2;
     const disc = Math.max(0, b * b - 4 * a * c);
     // Numerically stable form of (−b + √disc) / 2a (no cancellation when b > 0).
-    return b > 0 ? (2 * -c) / (b + Math.sqrt(disc)) : (-b + Math.sqrt(disc)) / (2 * a);
+    const z = b > 0 ? (2 * -c) / (b + Math.sqrt(disc)) : (-b + Math.sqrt(disc)) / (2 * a);
+    if (Number.isFinite(z)) return z;
+    const at = (j: number): string => indexed('uvd', batched ? [i, j] : [j]);
+    const expected =
+      a === 0
+        ? 'at different pixels (on one pixel the bone lies along the viewing ray: its depth is undetermined)'
+        : 'far enough apart for a finite root depth (it overflows float64)';
+    throw new PhalanxConfigError(name, `the root and ref joints ${at(root)}, ${at(ref)}`, expected, [
+      [un, vn],
+      [um, vm],
+    ]);
   });
   return batched ? out : out[0];
 }
