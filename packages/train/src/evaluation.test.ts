@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
 import { poseEvaluation, type KeypointMetricSpec, type PoseEvaluationOptions } from './evaluation';
 
@@ -32,6 +32,42 @@ describe('poseEvaluation', () => {
     expect(metrics.auc2d).toBeCloseTo(1, 12);
     expect(metrics.epeShifted).toBeCloseTo(1, 6);
     expect(tf.memory().numTensors).toBe(before + 2); // the two inputs of tf.add, not returned by pair
+  });
+
+  it('a NaN prediction is an error naming the family and the batch, not a NaN metric; nothing leaks', async () => {
+    const disposed: Batch[] = [];
+    const nanAt = (b: Batch) =>
+      b.uv.map((hand, i) => hand.map((p, j) => (i === 1 && j === 4 ? [p[0], Number.NaN] : p)));
+    const spec: KeypointMetricSpec<Batch> = {
+      name: 'Nan',
+      min: 0,
+      max: 30,
+      pair: (b) => ({ gt: tf.tensor3d(b.uv), pred: tf.tensor3d(nanAt(b)) }),
+    };
+    const evaluate = poseEvaluation<Batch>({
+      data: () => [batch, batch],
+      metrics: [exact, spec],
+      disposeBatch: (b) => disposed.push(b),
+    });
+    const before = tf.memory().numTensors;
+    const error = await evaluate().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PhalanxConfigError);
+    expect((error as Error).message).toBe(
+      "poseEvaluation: pred[1][4][1] of the 'Nan' pair of batch 0 must be a finite number, but received NaN.",
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    expect(disposed).toEqual([batch]);
+    // A shape refusal keeps its class; a pair that is not an object is named too.
+    const short = { ...spec, pair: (b: Batch) => ({ gt: b.uv, pred: b.uv.map((h) => h.slice(1)) }) };
+    const shapeError = await poseEvaluation<Batch>({ data: () => [batch], metrics: [short] })().catch((e) => e);
+    expect(shapeError).toBeInstanceOf(PhalanxShapeError);
+    expect((shapeError as Error).message).toBe(
+      "poseEvaluation: pred of the 'Nan' pair of batch 0 must be of the shape of gt [2, 21, 2], but received [2, 20, 2].",
+    );
+    const none = { ...spec, pair: () => null as never };
+    await expect(poseEvaluation<Batch>({ data: () => [batch], metrics: [none] })()).rejects.toThrow(
+      "poseEvaluation: the 'Nan' pair of batch 0 must be an object {gt, pred, visible?}, but received null.",
+    );
   });
 
   it('refuses options the first evaluation would trip over — when it is built, not hours into training', () => {

@@ -4,7 +4,15 @@
  * `EvalUtil` semantics).
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, checkInteger, checkOneOf, checkOptions, PhalanxConfigError } from '@phalanx/errors';
+import {
+  checkFinite,
+  checkInteger,
+  checkOneOf,
+  checkOptions,
+  PhalanxArgumentError,
+  PhalanxConfigError,
+  type ConfigErrorClass,
+} from '@phalanx/errors';
 import { KeypointEvaluator } from '@phalanx/pose';
 
 const NAME = 'poseEvaluation';
@@ -81,6 +89,32 @@ function checkMetric(spec: unknown, k: number, names: Set<string>): void {
 }
 
 /**
+ * Feeds the pair `spec.pair` makes of batch `b` to `evaluator`, then disposes the tensors of the pair that
+ * are not the batch itself — also when `feed` refuses the pair. A refusal is rethrown as this function's,
+ * naming the family and the batch: `poseEvaluation: pred[0][3][1] of the '2d' pair of batch 4 must be a
+ * finite number, but received NaN.` (same class, expected and received values).
+ */
+async function feedPair<B>(evaluator: KeypointEvaluator, spec: KeypointMetricSpec<B>, batch: B, b: number) {
+  const where = `the '${spec.name}' pair of batch ${b}`;
+  const pair: unknown = await spec.pair(batch);
+  if (pair === null || typeof pair !== 'object' || Array.isArray(pair)) {
+    throw new PhalanxConfigError(NAME, where, 'an object {gt, pred, visible?}', pair);
+  }
+  const { gt, pred, visible } = pair as KeypointPair;
+  try {
+    evaluator.feed(gt, pred, visible);
+  } catch (error) {
+    if (!(error instanceof PhalanxArgumentError)) throw error;
+    const errorClass = error.constructor as ConfigErrorClass;
+    throw new errorClass(NAME, `${error.argument} of ${where}`, error.expected, error.received);
+  } finally {
+    for (const t of [gt, pred, visible]) {
+      if (t && typeof (t as tf.Tensor).dispose === 'function' && t !== (batch as unknown)) (t as tf.Tensor).dispose();
+    }
+  }
+}
+
+/**
  * Builds an `evaluate` function for `Trainer.fit`: for each family `f` it reports `epe<f>` (mean EPE),
  * `epeMedian<f>`, `auc<f>` and, for 3D with units, `auc20to50<f>` — computed by `KeypointEvaluator`
  * over all held-out batches. Each `pair` runs the model in inference mode (e.g. `model.predict`).
@@ -90,6 +124,12 @@ function checkMetric(spec: unknown, k: number, names: Set<string>): void {
  * an empty `metrics`, two families of one name, thresholds `KeypointEvaluator.measures` would refuse
  * (`min`, `max` not finite or `max ≤ min`, `steps` not an integer ≥ 2, `units` not `'m'`/`'mm'`) and a
  * `numJoints` that is not an integer ≥ 1 are a `PhalanxConfigError`.
+ *
+ * At evaluation, a pair that `KeypointEvaluator.feed` refuses is an error naming the family and the batch,
+ * of feed's class: `PhalanxConfigError` for a `pair` that does not return an object and for a coordinate of
+ * a visible keypoint that is not finite (`poseEvaluation: pred[0][3][1] of the '2d' pair of batch 4 must be
+ * a finite number, but received NaN.` — never a NaN metric), `PhalanxShapeError` for shapes. The pair's
+ * tensors and the batch are disposed on that path too.
  *
  * @example
  * import * as tf from '@tensorflow/tfjs-core';
@@ -126,16 +166,14 @@ export function poseEvaluation<B>(options: PoseEvaluationOptions<B>): () => Prom
   if (options.numJoints !== undefined) checkInteger(NAME, 'numJoints', options.numJoints, 1);
   return async () => {
     const evaluators = options.metrics.map(() => new KeypointEvaluator({ numJoints: options.numJoints ?? 21 }));
+    let b = 0;
     for await (const batch of options.data()) {
-      for (let k = 0; k < options.metrics.length; k++) {
-        const pair = await options.metrics[k].pair(batch);
-        evaluators[k].feed(pair.gt, pair.pred, pair.visible);
-        for (const t of [pair.gt, pair.pred, pair.visible]) {
-          if (t && typeof (t as tf.Tensor).dispose === 'function' && t !== (batch as unknown))
-            (t as tf.Tensor).dispose();
-        }
+      try {
+        for (let k = 0; k < options.metrics.length; k++) await feedPair(evaluators[k], options.metrics[k], batch, b);
+      } finally {
+        options.disposeBatch?.(batch);
       }
-      options.disposeBatch?.(batch);
+      b++;
     }
     const out: Record<string, number> = {};
     options.metrics.forEach((spec, k) => {
