@@ -2,7 +2,7 @@
  * Streaming keypoint evaluation with the semantics of the official `EvalUtil` (Learnable Groups
  * release, from Zimmermann & Brox's hand3d), in float64.
  */
-import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger, checkOptions } from '@phalanx/errors';
 import { countAtMost, distance, medianOfSorted, readKeypointPair, readVisibility, refuseDistance } from './arrays';
 import { auc as areaUnderCurve, linspace, trapezoid, type Keypoints, type Visibility } from './metrics';
 import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/skeleton';
@@ -95,6 +95,12 @@ export interface KeypointMeasures {
 
 const NAME = 'KeypointEvaluator';
 
+const OPTION_KEYS = { numJoints: true, jointClasses: true, jointNames: true } satisfies Record<
+  keyof KeypointEvaluatorOptions,
+  true
+>;
+const MEASURES_KEYS = { min: true, max: true, steps: true, units: true } satisfies Record<keyof MeasuresOptions, true>;
+
 /**
  * Accumulates end-point errors over any number of `feed` calls and reports the official hand-pose
  * measures, identical to the official `EvalUtil.get_measures`:
@@ -128,7 +134,13 @@ export class KeypointEvaluator {
   private dims: number | null = null;
   private samples = 0;
 
+  /**
+   * Throws `PhalanxConfigError` for `options` that are not an object of the keys of
+   * {@link KeypointEvaluatorOptions}, a `numJoints` that is not an integer ≥ 1, and `jointClasses` or
+   * `jointNames` that are not arrays of `numJoints` entries.
+   */
   constructor(options: KeypointEvaluatorOptions = {}) {
+    checkOptions(NAME, 'options', options, OPTION_KEYS, 'an options object {numJoints?, jointClasses?, jointNames?}');
     this.numJoints = checkInteger(NAME, 'numJoints', options.numJoints ?? NUM_JOINTS, 1);
     const classes =
       options.jointClasses === undefined
@@ -202,7 +214,12 @@ export class KeypointEvaluator {
     return [...this.data[joint]];
   }
 
-  /** The official measures over everything fed so far; see the class description. */
+  /**
+   * The official measures over everything fed so far; see the class description. Throws
+   * `PhalanxConfigError` for `options` that are not an object `{min, max, steps?, units?}` (or have another
+   * key), `min`/`max` not finite or `max ≤ min`, `steps` not an integer ≥ 2, `units` not `'m'`/`'mm'`; and
+   * `PhalanxShapeError` when no visible keypoint was fed.
+   */
   measures(options: MeasuresOptions): KeypointMeasures {
     const name = `${NAME}.measures`;
     const { thresholds, steps } = measureThresholds(name, options);
@@ -243,7 +260,7 @@ export class KeypointEvaluator {
 
 /** The checked options' `steps` thresholds, evenly spaced from `min` to `max`. */
 function measureThresholds(name: string, options: MeasuresOptions): { thresholds: number[]; steps: number } {
-  if (options === undefined) throw new PhalanxConfigError(name, 'options', '{min, max, steps?, units?}', undefined);
+  checkOptions(name, 'options', options, MEASURES_KEYS, '{min, max, steps?, units?}');
   const min = checkFinite(name, 'min', options.min);
   const max = checkFinite(name, 'max', options.max);
   if (!(max > min)) throw new PhalanxConfigError(name, 'max', `greater than min (${min})`, max);

@@ -2,7 +2,15 @@
  * PCK curves as standalone SVG documents: axes with ticks, grid, labels and a legend with each
  * curve's AUC — the plot of the hand-pose papers, without a plotting library.
  */
-import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger, checkPositive } from '@phalanx/errors';
+import {
+  PhalanxConfigError,
+  PhalanxShapeError,
+  checkFinite,
+  checkInteger,
+  checkOptions,
+  checkPositive,
+} from '@phalanx/errors';
+import { checkFiniteEntries } from './arrays';
 import { auc as areaUnderCurve } from './metrics';
 
 /** One curve of a PCK plot. */
@@ -53,10 +61,32 @@ export interface PckSvgOptions {
   markers?: boolean;
 }
 
+const OPTION_KEYS = {
+  width: true,
+  height: true,
+  title: true,
+  xLabel: true,
+  yLabel: true,
+  thresholdScale: true,
+  label: true,
+  yMin: true,
+  yMax: true,
+  colors: true,
+  decimals: true,
+  markers: true,
+} satisfies Record<keyof PckSvgOptions, true>;
+
 const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0E442', '#000000'];
 
-/** Escapes text for XML content and attribute values. */
+/**
+ * Escapes text for XML content and attribute values: `&`, `<`, `>`, `"`, `'` become `&amp;`, `&lt;`,
+ * `&gt;`, `&quot;`, `&apos;`. Throws `PhalanxConfigError` for `text` that is not a string.
+ *
+ * @example
+ * escapeXml('a < b & "c"'); // 'a &lt; b &amp; &quot;c&quot;'
+ */
 export function escapeXml(text: string): string {
+  if (typeof text !== 'string') throw new PhalanxConfigError('escapeXml', 'text', 'a string', text);
   return text
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
@@ -141,6 +171,9 @@ function readCurves(name: string, input: PckSvgInput, options: PckSvgOptions): P
 /** Checks each curve against its thresholds and fills in display thresholds, AUC and colour. */
 function drawnSeries(name: string, curves: PckCurves, scaleX: number, colors: readonly string[]): DrawnSeries[] {
   return curves.curves.map((c, i) => {
+    if (c === null || typeof c !== 'object' || typeof c.label !== 'string') {
+      throw new PhalanxConfigError(name, `curves[${i}]`, 'a curve {label: string, pck, thresholds?, auc?}', c);
+    }
     const t = c.thresholds ?? curves.thresholds;
     if (!Array.isArray(t) || t.length < 2 || !Array.isArray(c.pck) || c.pck.length !== t.length) {
       throw new PhalanxShapeError(
@@ -150,7 +183,10 @@ function drawnSeries(name: string, curves: PckCurves, scaleX: number, colors: re
         c.pck?.length,
       );
     }
-    const a = c.auc ?? areaUnderCurve(t, c.pck);
+    // A NaN here would be drawn as "NaN" coordinates and "AUC=NaN".
+    checkFiniteEntries(name, c.thresholds ? `curves[${i}].thresholds` : 'thresholds', t);
+    checkFiniteEntries(name, `curves[${i}].pck`, c.pck);
+    const a = c.auc === undefined ? areaUnderCurve(t, c.pck) : checkFinite(name, `curves[${i}].auc`, c.auc);
     return { label: c.label, t: t.map((x) => x * scaleX), pck: c.pck, auc: a, color: colors[i % colors.length] };
   });
 }
@@ -270,7 +306,12 @@ type PckSvgInput = PckCurves | { thresholds: readonly number[]; pckCurve: readon
  * axis labels and a legend "label (AUC=…)" per curve. Accepts the result of
  * `KeypointEvaluator.measures` (one curve, its `auc` in the legend) or `{thresholds, curves}`.
  *
- * **Shapes**: each curve has as many PCK values as thresholds (≥ 2).
+ * **Shapes**: each curve has as many PCK values as thresholds (≥ 2), all finite.
+ *
+ * Throws `PhalanxShapeError` for a curve whose length differs from its thresholds', and `PhalanxConfigError`
+ * for `options` that are not an object of {@link PckSvgOptions} keys, an input that is neither measures
+ * nor `{thresholds, curves}`, a curve that is not `{label, pck, …}`, a threshold, PCK value or AUC that is not
+ * finite, and out-of-range sizes.
  * @example
  * import { writeFileSync } from 'node:fs';
  * import * as tf from '@tensorflow/tfjs-core';
@@ -286,6 +327,7 @@ export function pckCurveToSvg(
   options: PckSvgOptions = {},
 ): string {
   const name = 'pckCurveToSvg';
+  checkOptions(name, 'options', options, OPTION_KEYS, 'an options object {width?, height?, title?, …}');
   const curves = readCurves(name, input, options);
   const width = checkPositive(name, 'width', options.width ?? 560);
   const height = checkPositive(name, 'height', options.height ?? 400);

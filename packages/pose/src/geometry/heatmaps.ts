@@ -6,6 +6,7 @@ import {
   PhalanxConfigError,
   PhalanxShapeError,
   checkInteger,
+  checkOptions,
   checkPositive,
 } from '@phalanx/errors';
 import { batchArray, channel } from './inputs';
@@ -27,8 +28,13 @@ export interface HeatmapOptions {
   visible?: tf.Tensor | number[] | number[][] | boolean[] | boolean[][];
 }
 
+const HEATMAP_KEYS = { height: true, width: true, sigma: true, normalize: true, visible: true } satisfies Record<
+  keyof HeatmapOptions,
+  true
+>;
+
 function heatmapParams(component: string, options: HeatmapOptions) {
-  if (options === undefined) throw new PhalanxConfigError(component, 'options', '{height, width, …}', undefined);
+  checkOptions(component, 'options', options, HEATMAP_KEYS, '{height, width, …}');
   const height = checkInteger(component, 'height', options.height, 1);
   const width = checkInteger(component, 'width', options.width, 1);
   const sigma = options.sigma ?? 2;

@@ -25,6 +25,9 @@ export interface BoneOptions {
   ref?: number;
 }
 
+/** The keys of {@link BoneOptions}: any other is a named error. */
+export const BONE_KEYS = { root: true, ref: true } satisfies Record<keyof BoneOptions, true>;
+
 /** The four intrinsics read from `K` (zero skew). */
 export interface Cam {
   fx: number;

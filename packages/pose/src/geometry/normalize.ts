@@ -1,7 +1,7 @@
 /** Scale and root normalisation of a hand (the Learnable Groups protocol). */
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxShapeError } from '@phalanx/errors';
-import { batchArray, boneLength, checkBone, jointOf, type BoneOptions, type Points } from './inputs';
+import { PhalanxShapeError, checkOptions } from '@phalanx/errors';
+import { BONE_KEYS, batchArray, boneLength, checkBone, jointOf, type BoneOptions, type Points } from './inputs';
 
 /** Result of {@link normalizeHand}. */
 export interface NormalizedHand<P, S> {
@@ -21,7 +21,8 @@ export interface NormalizedHand<P, S> {
  * **Shapes**: `xyz [B, J, 3]` or `[J, 3]` → `normalized` of the same shape, `rootPosition [B, 3]` /
  * `[3]`, `scale [B]` / number.
  *
- * **Errors** (arrays): `PhalanxConfigError` naming the entry for a coordinate that is not finite and for a
+ * **Errors**: `PhalanxConfigError` for `options` that are not an object `{root?, ref?}` (or have another
+ * key). Arrays: `PhalanxConfigError` naming the entry for a coordinate that is not finite and for a
  * root–ref bone of length 0 (the two joints coincide: there is no scale to divide by). Tensors are computed
  * with tf ops and their values are not read: there a zero-length bone gives NaN or ±Infinity.
  * @example
@@ -36,6 +37,7 @@ export function normalizeHand(
   options: BoneOptions = {},
 ): NormalizedHand<Points, tf.Tensor | number | number[]> {
   const name = 'normalizeHand';
+  checkOptions(name, 'options', options, BONE_KEYS, 'an options object {root?, ref?}');
   if (xyz instanceof tf.Tensor) {
     if ((xyz.rank !== 2 && xyz.rank !== 3) || xyz.shape[xyz.rank - 1] !== 3) {
       throw new PhalanxShapeError(name, 'xyz', 'a tensor [J, 3] or [B, J, 3]', xyz.shape);

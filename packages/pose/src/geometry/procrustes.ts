@@ -1,7 +1,7 @@
 /** Procrustes similarity alignment (Umeyama 1991), in float64. */
 import type * as tf from '@tensorflow/tfjs-core';
-import { checkFiniteEntries, readPoints } from '../arrays';
-import { PhalanxShapeError } from '@phalanx/errors';
+import { checkArray, checkFiniteEntries, readPoints } from '../arrays';
+import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkOptions } from '@phalanx/errors';
 import { det3, svd3, type Matrix3 } from '../linalg';
 
 /** A similarity transform `p ↦ scale · rotation · p + translation`. */
@@ -24,6 +24,9 @@ export interface ProcrustesOptions {
    */
   allowReflection?: boolean;
 }
+
+const PROCRUSTES_KEYS = { scale: true, allowReflection: true } satisfies Record<keyof ProcrustesOptions, true>;
+const PROCRUSTES_EXPECTED = 'an options object {scale?, allowReflection?}';
 
 function checkPair(component: string, pred: unknown, gt: unknown): { p: number[][]; g: number[][] } {
   const expected = 'points [J, 3] (J ≥ 1)';
@@ -60,7 +63,8 @@ function roundingNoise(p: number[][]): number {
  * `rotation` (any is optimal). With `scale: false` the rotation is arbitrary alike and the scale 1.
  *
  * **Shapes**: `pred [J, 3]`, `gt [J, 3]` (arrays or tensors). A coordinate that is not finite is a
- * `PhalanxConfigError` naming it (`similarityTransform: pred[3][1] must be a finite number`).
+ * `PhalanxConfigError` naming it (`similarityTransform: pred[3][1] must be a finite number`), and so are
+ * `options` that are not an object `{scale?, allowReflection?}` (or have another key).
  * @example
  * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
  * const pred = gt.map(([x, y, z]) => [2 * y + 1, -2 * x, 2 * z]); // rotated, scaled, shifted
@@ -71,6 +75,7 @@ export function similarityTransform(
   gt: tf.Tensor | number[][],
   options: ProcrustesOptions = {},
 ): SimilarityTransform {
+  checkOptions('similarityTransform', 'options', options, PROCRUSTES_KEYS, PROCRUSTES_EXPECTED);
   const { p, g } = checkPair('similarityTransform', pred, gt);
   const n = p.length;
   const pm = [0, 1, 2].map((c) => p.reduce((acc, q) => acc + q[c], 0) / n);
@@ -100,9 +105,28 @@ export function similarityTransform(
   return { rotation, scale, translation };
 }
 
-/** Applies `p ↦ s·R·p + t` to points `[J][3]`. */
+/**
+ * Applies `p ↦ s·R·p + t` to points `[J][3]`. `PhalanxShapeError` for `points` that are not `[J][3]` and a
+ * `transform` whose `rotation` is not `[3][3]` or `translation` not `[3]`; `PhalanxConfigError` for a
+ * `transform` that is not an object and a value of it that is not finite.
+ *
+ * **Shapes**: `points [J][3]` → `[J][3]`.
+ * @example
+ * applySimilarity([[1, 0, 0]], { rotation: [[0, -1, 0], [1, 0, 0], [0, 0, 1]], scale: 2, translation: [0, 0, 1] }); // [[0, 2, 1]]
+ */
 export function applySimilarity(points: number[][], transform: SimilarityTransform): number[][] {
+  const name = 'applySimilarity';
+  checkArray(name, 'points', points, [2], 'points [J][3]', [3]);
+  if (transform === null || typeof transform !== 'object') {
+    throw new PhalanxConfigError(name, 'transform', 'an object {rotation, scale, translation}', transform);
+  }
   const { rotation: r, scale: s, translation: t } = transform;
+  checkArray(name, 'transform.rotation', r, [2], 'a 3×3 matrix [3][3]', [3]);
+  if (r.length !== 3) throw new PhalanxShapeError(name, 'transform.rotation', 'a 3×3 matrix [3][3]', [r.length, 3]);
+  checkArray(name, 'transform.translation', t, [1], 'a vector [3]', [3]);
+  checkFiniteEntries(name, 'transform.rotation', r);
+  checkFinite(name, 'transform.scale', s);
+  checkFiniteEntries(name, 'transform.translation', t);
   return points.map((q) => [0, 1, 2].map((i) => s * (r[i][0] * q[0] + r[i][1] * q[1] + r[i][2] * q[2]) + t[i]));
 }
 
@@ -111,8 +135,9 @@ export function applySimilarity(points: number[][], transform: SimilarityTransfo
  * {@link similarityTransform}. Batched inputs are aligned sample by sample.
  *
  * **Shapes**: `pred`, `gt` `[J, 3]` or `[N, J, 3]` (arrays or tensors) → aligned `pred` as arrays of the same shape.
- * A coordinate that is not finite is a `PhalanxConfigError` naming it; a set whose points all coincide
- * aligns onto gt's centroid (see {@link similarityTransform}).
+ * A coordinate that is not finite is a `PhalanxConfigError` naming it, as are `options` that are not an
+ * object `{scale?, allowReflection?}`; a set whose points all coincide aligns onto gt's centroid (see
+ * {@link similarityTransform}).
  * @example
  * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
  * const pred = gt.map(([x, y, z]) => [2 * y + 1, -2 * x, 2 * z]);
@@ -134,6 +159,7 @@ export function procrustesAlign(
   options: ProcrustesOptions = {},
 ): number[][] | number[][][] {
   const name = 'procrustesAlign';
+  checkOptions(name, 'options', options, PROCRUSTES_KEYS, PROCRUSTES_EXPECTED);
   const expected = 'points [J, 3] or [N, J, 3]';
   const { value: p, shape: ps } = readPoints(name, 'pred', pred, [2, 3], expected, [3]);
   const { value: g, shape: gs } = readPoints(name, 'gt', gt, [2, 3], expected, [3]);

@@ -5,13 +5,14 @@
  * Groups release's habit of storing the root depth in `K[2][2]` is harmless).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { PhalanxConfigError, checkOptions } from '@phalanx/errors';
 import { indexed } from '../arrays';
 import {
   batchArray,
   boneLength,
   camerasArray,
   channel,
+  BONE_KEYS,
   checkBone,
   jointOf,
   perSampleArray,
@@ -83,6 +84,8 @@ export interface UvdToXyzOptions {
   scale?: PerSample;
 }
 
+const UVD_TO_XYZ_KEYS = { rootDepth: true, scale: true } satisfies Record<keyof UvdToXyzOptions, true>;
+
 /**
  * 2.5D → 3D with known root depth and scale — the Learnable Groups release's `P2W`:
  * `z = d·s + z_root`, `x = z·(u − cx)/fx`, `y = z·(v − cy)/fy`, where `(u, v)` are pixels and `d` is the
@@ -95,7 +98,8 @@ export interface UvdToXyzOptions {
  * them). Tensors are computed with tf ops and their values are not read (only an array `K` is checked).
  *
  * **Shapes**: `uvd [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]`, `rootDepth`/`scale` per sample →
- * `xyz` of the same shape as `uvd`.
+ * `xyz` of the same shape as `uvd`. `options` that are not an object `{rootDepth, scale?}` (or have another
+ * key) are a `PhalanxConfigError`.
  * @example
  * const K = [
  *   [640, 0, 100],
@@ -109,6 +113,13 @@ export function uvdToXyz(uvd: number[][], K: Intrinsics, options: UvdToXyzOption
 export function uvdToXyz(uvd: number[][][], K: Intrinsics, options: UvdToXyzOptions): number[][][];
 export function uvdToXyz(uvd: Points, K: Intrinsics, options: UvdToXyzOptions): Points {
   const name = 'uvdToXyz';
+  checkOptions(
+    name,
+    'options',
+    options === undefined ? {} : options,
+    UVD_TO_XYZ_KEYS,
+    'an options object {rootDepth, scale?}',
+  );
   if (options === undefined || options.rootDepth === undefined) {
     throw new PhalanxConfigError(name, 'rootDepth', 'given (a number, one per sample, or a tensor)', undefined);
   }
@@ -158,7 +169,8 @@ export interface UvdResult<P, S> {
  * their values are not read (only an array `K` is checked): there these give ±Infinity or NaN.
  *
  * **Shapes**: `xyz [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]` → `uvd` of the same shape,
- * `rootDepth`, `scale` `[B]` (tensor or numbers) or a number.
+ * `rootDepth`, `scale` `[B]` (tensor or numbers) or a number. `options` that are not an object
+ * `{root?, ref?}` (or have another key) are a `PhalanxConfigError`.
  * @example
  * const xyz = tf.add(tf.randomUniform([2, 21, 3], -0.05, 0.05), [0, 0, 0.5]); // [B, 21, 3], metres
  * const K = tf.tile(tf.tensor3d([[[500, 0, 128], [0, 500, 128], [0, 0, 1]]]), [2, 1, 1]); // [B, 3, 3]
@@ -174,6 +186,7 @@ export function xyzToUvd(
   options: BoneOptions = {},
 ): UvdResult<Points, tf.Tensor | number | number[]> {
   const name = 'xyzToUvd';
+  checkOptions(name, 'options', options, BONE_KEYS, 'an options object {root?, ref?}');
   if (xyz instanceof tf.Tensor) {
     const [uvd, rootDepth, scale] = tf.tidy(() => {
       const { x3, batched } = tensorSetup(name, xyz, K, 3);

@@ -1,6 +1,6 @@
 /** Root-depth recovery from scale-normalised 2.5D (Iqbal et al., ECCV 2018). */
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError, checkPositive } from '@phalanx/errors';
+import { PhalanxConfigError, checkOptions, checkPositive } from '@phalanx/errors';
 import { indexed } from '../arrays';
 import {
   batchArray,
@@ -17,6 +17,8 @@ export interface RootDepthOptions extends BoneOptions {
   /** Length of the root–ref bone in the unit of `d`; 1 for scale-normalised 2.5D. Default 1. */
   boneLength?: number;
 }
+
+const ROOT_DEPTH_KEYS = { root: true, ref: true, boneLength: true } satisfies Record<keyof RootDepthOptions, true>;
 
 /**
  * Root-depth recovery from scale-normalised 2.5D (Iqbal et al., "Hand Pose Estimation via Latent 2.5D
@@ -36,7 +38,8 @@ export interface RootDepthOptions extends BoneOptions {
  * root–ref bone points almost along the viewing ray (`|d_ref − d_root|` close to the bone length),
  * the two are close and the true depth can be the smaller one; no closed form can tell them apart.
  *
- * **Errors** (arrays): `PhalanxConfigError` naming the entry for a coordinate or an intrinsic that is not
+ * **Errors**: `PhalanxConfigError` for `options` that are not an object `{root?, ref?, boneLength?}` (or
+ * have another key). Arrays: `PhalanxConfigError` naming the entry for a coordinate or an intrinsic that is not
  * finite and `fx` or `fy` = 0; and when the root and ref joints lie on one pixel (`a = 0`, so `b = 0`
  * too: the bone points along the viewing ray and every depth fits, or none) or so nearly that the depth
  * overflows. Tensors are computed with tf ops and their values are not read (only an array `K` is
@@ -62,6 +65,7 @@ export function recoverRootDepth(
   options: RootDepthOptions = {},
 ): tf.Tensor | number | number[] {
   const name = 'recoverRootDepth';
+  checkOptions(name, 'options', options, ROOT_DEPTH_KEYS, 'an options object {root?, ref?, boneLength?}');
   const c2 = checkPositive(name, 'boneLength', options.boneLength ?? 1) ** 2;
   if (uvd instanceof tf.Tensor) {
     return tf.tidy(() => {
