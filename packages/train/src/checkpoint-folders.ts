@@ -4,8 +4,9 @@
  * finite checkpoint; leftovers of killed writers are cleaned up.
  */
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { PhalanxFileError } from '@phalanx/errors';
+import { checkInteger, PhalanxFileError } from '@phalanx/errors';
 import { basename, dirname, join, resolve } from 'node:path';
+import { checkPath } from './paths';
 import { parseTrainerState } from './trainer-state';
 
 /** The file whose presence marks a complete checkpoint folder. */
@@ -25,8 +26,9 @@ export function uniqueSuffix(): string {
   return `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** The folder name of the checkpoint at `step`: `step-00001200`. */
+/** The folder name of the checkpoint at `step` (an integer ≥ 0, else a `PhalanxConfigError`): `step-00001200`. */
 export function checkpointName(step: number): string {
+  checkInteger('checkpointName', 'step', step, 0);
   return `step-${String(step).padStart(8, '0')}`;
 }
 
@@ -40,9 +42,12 @@ async function exists(path: string): Promise<boolean> {
 /**
  * Moves the complete folder `staged` to `target`. A new target appears in one rename. An existing one is
  * first renamed aside to `<target>.old-<id>` and deleted after: a kill between the two renames leaves
- * that folder, which {@link recoverCheckpointFolder} puts back.
+ * that folder, which {@link recoverCheckpointFolder} puts back. Paths that are not non-empty strings are a
+ * `PhalanxConfigError`.
  */
 export async function replaceFolder(staged: string, target: string): Promise<void> {
+  checkPath('replaceFolder', 'staged', staged, 'a folder path');
+  checkPath('replaceFolder', 'target', target, 'a folder path');
   const current = await stat(target).catch(() => null);
   if (current !== null && !current.isDirectory()) {
     // A file of a checkpoint's name is not ours to delete.
@@ -61,12 +66,13 @@ export async function replaceFolder(staged: string, target: string): Promise<voi
 /**
  * Checks, without writing anything, that the checkpoint root `dir` is a folder or can be made one: it and
  * its nearest existing ancestor must be folders. A file in the way is a `PhalanxFileError` raised before
- * training, rather than after its first steps.
+ * training, rather than after its first steps. A `dir` that is not a non-empty string is a `PhalanxConfigError`.
  *
  * @example
  * await checkCheckpointRoot('runs/a');
  */
 export async function checkCheckpointRoot(dir: string): Promise<void> {
+  checkPath('checkCheckpointRoot', 'dir', dir, 'a folder path');
   for (let path = resolve(dir); ; path = dirname(path)) {
     const info = await stat(path).catch(() => null);
     if (info !== null) {
@@ -81,9 +87,10 @@ export async function checkCheckpointRoot(dir: string): Promise<void> {
 /**
  * When `target` (e.g. `best/`) is missing because a replacement was killed between its two renames,
  * renames the complete folder that was set aside back to `target`. Returns `target` if it now holds a
- * checkpoint, else `null`.
+ * checkpoint, else `null`. A `target` that is not a non-empty string is a `PhalanxConfigError`.
  */
 export async function recoverCheckpointFolder(target: string): Promise<string | null> {
+  checkPath('recoverCheckpointFolder', 'target', target, 'a folder path');
   if (await exists(join(target, STATE_FILE))) return target;
   const parent = dirname(target);
   const prefix = `${basename(target)}.old-`;
@@ -112,9 +119,11 @@ function processAlive(pid: number): boolean {
 
 /**
  * Deletes the temporary folders (`*.tmp-<pid>-…`, `*.old-<pid>-…`, `*.del-<pid>-…`) under `root` left by
- * writers that are no longer running. A set-aside folder whose target is missing is recovered first.
+ * writers that are no longer running. A set-aside folder whose target is missing is recovered first. A
+ * `root` that is not a non-empty string is a `PhalanxConfigError`.
  */
 export async function removeStaleTemporaries(root: string): Promise<void> {
+  checkPath('removeStaleTemporaries', 'root', root, 'a folder path');
   const names = await readdir(root).catch(() => [] as string[]);
   for (const name of names) {
     const m = TEMPORARY.exec(name);
@@ -125,12 +134,15 @@ export async function removeStaleTemporaries(root: string): Promise<void> {
 }
 
 /**
- * The complete checkpoints under `root` (folders `step-N` holding `trainer-state.json`), oldest first.
+ * The complete checkpoints under `root` (folders `step-N` holding `trainer-state.json`), oldest first; none
+ * when `root` does not exist. A `root` that is not a non-empty string is a `PhalanxConfigError` (it read as
+ * "no checkpoints").
  *
  * @example
  * const all = await listCheckpoints('runs/lg/checkpoints'); // [{ step: 800, dir: '…/step-00000800' }, …]
  */
 export async function listCheckpoints(root: string): Promise<CheckpointEntry[]> {
+  checkPath('listCheckpoints', 'root', root, 'a folder path');
   const names = await readdir(root).catch(() => [] as string[]);
   const found: CheckpointEntry[] = [];
   for (const name of names) {
@@ -141,12 +153,14 @@ export async function listCheckpoints(root: string): Promise<CheckpointEntry[]> 
 }
 
 /**
- * The newest complete checkpoint folder under `root`, or `null`.
+ * The newest complete checkpoint folder under `root`, or `null`. A `root` that is not a non-empty string is
+ * a `PhalanxConfigError`.
  *
  * @example
  * const dir = await latestCheckpoint('runs/lg/checkpoints');
  */
 export async function latestCheckpoint(root: string): Promise<string | null> {
+  checkPath('latestCheckpoint', 'root', root, 'a folder path');
   const all = await listCheckpoints(root);
   return all.length ? all[all.length - 1].dir : null;
 }
@@ -165,12 +179,15 @@ async function isFinite(dir: string): Promise<boolean> {
  * Deletes all but the newest `keep` `step-N` checkpoints under `root` — except the newest finite one,
  * which is always kept, so non-finite checkpoints never push the last good one out. Each is renamed aside
  * before it is deleted, so a kill during a deletion never leaves a half-deleted `step-N/`. Returns the
- * folders deleted.
+ * folders deleted. A `root` that is not a non-empty string and a `keep` that is not an integer ≥ 0 are a
+ * `PhalanxConfigError`, checked before anything is deleted.
  *
  * @example
  * await rotateCheckpoints('runs/lg/checkpoints', 2);
  */
 export async function rotateCheckpoints(root: string, keep: number): Promise<string[]> {
+  checkPath('rotateCheckpoints', 'root', root, 'a folder path');
+  checkInteger('rotateCheckpoints', 'keep', keep, 0);
   const all = await listCheckpoints(root);
   const kept = new Set(all.slice(Math.max(0, all.length - keep)).map((c) => c.dir));
   for (const c of [...all].reverse()) {

@@ -13,6 +13,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxFileError } from '@phalanx/errors';
 import { fileSystem } from '@phalanx/layers';
 import { replaceFolder, uniqueSuffix } from './checkpoint-folders';
+import { checkPath } from './paths';
 import type { CheckpointSummary } from './callbacks/callback';
 import type { NamedTensor, OptimizerSnapshot } from './optimizer-state';
 import { parseTrainerState, type TrainerState } from './trainer-state';
@@ -115,6 +116,7 @@ async function writeOptimizers(dir: string, optimizers: GroupSnapshot[]): Promis
  * `options.extra` files and the trainer state (with `finite` set from the weights and slots written).
  * Everything goes into `<dir>.tmp-<id>/` first, which is then renamed to `dir` (an existing `dir` is
  * replaced), so a process killed at any moment leaves the old checkpoint or the new one, complete.
+ * A `dir` that is not a non-empty string is a `PhalanxConfigError`.
  *
  * @example
  * const input = tfl.input({ shape: [4] });
@@ -135,6 +137,7 @@ export async function writeCheckpoint(
   state: TrainerState,
   options: WriteCheckpointOptions = {},
 ): Promise<CheckpointSummary> {
+  checkPath('writeCheckpoint', 'dir', dir, 'a folder path');
   // What the reader would refuse is refused here, before a step's work becomes an unreadable checkpoint.
   parseTrainerState(JSON.stringify({ ...state, finite: true }), join(dir, CHECKPOINT_FILES.state));
   const staged = `${dir}.tmp-${uniqueSuffix()}`;
@@ -155,13 +158,14 @@ export async function writeCheckpoint(
 
 /**
  * Reads `trainer-state.json` of a checkpoint folder, validated against the {@link TrainerState} schema
- * (`PhalanxFileError` naming the field otherwise).
+ * (`PhalanxFileError` naming the field otherwise). A `dir` that is not a non-empty string is a
+ * `PhalanxConfigError`.
  *
  * @example
  * const { step, batchesSeen } = await readTrainerState('runs/a/step-00000100');
  */
 export async function readTrainerState(dir: string): Promise<TrainerState> {
-  const file = join(dir, CHECKPOINT_FILES.state);
+  const file = join(checkPath('readTrainerState', 'dir', dir, 'a folder path'), CHECKPOINT_FILES.state);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -215,14 +219,15 @@ function checkOptimizerFile(json: unknown, file: string): OptimizerFile {
 
 /**
  * Reads the optimizer snapshots of a checkpoint, by group name, after checking the file's structure and
- * that `optimizer.bin` holds exactly the bytes its specs describe. The caller owns the tensors.
+ * that `optimizer.bin` holds exactly the bytes its specs describe. The caller owns the tensors. A `dir` that
+ * is not a non-empty string is a `PhalanxConfigError`.
  *
  * @example
  * const snapshots = await readOptimizerSnapshots('runs/a/step-00000100');
  * snapshots.get('all')?.className; // 'Adam'
  */
 export async function readOptimizerSnapshots(dir: string): Promise<Map<string, OptimizerSnapshot>> {
-  const file = join(dir, CHECKPOINT_FILES.optimizerSpecs);
+  const file = join(checkPath('readOptimizerSnapshots', 'dir', dir, 'a folder path'), CHECKPOINT_FILES.optimizerSpecs);
   const dataFile = join(dir, CHECKPOINT_FILES.optimizerData);
   let text: string;
   let bytes: Uint8Array;
@@ -265,13 +270,14 @@ export async function readOptimizerSnapshots(dir: string): Promise<Map<string, O
  * Checks that a checkpoint folder is intact without touching any model: `trainer-state.json` follows the
  * schema, `model.json` and `weights.bin` load (paths inside the folder, byte length as the manifest
  * says), the optimizer files agree, and so does `ema/` when the state names one. Returns the state;
- * throws `PhalanxFileError` naming what is damaged.
+ * throws `PhalanxFileError` naming what is damaged, and `PhalanxConfigError` for a `dir` that is not a
+ * non-empty string.
  *
  * @example
  * const state = await checkCheckpoint('runs/a/step-00000100');
  */
 export async function checkCheckpoint(dir: string): Promise<TrainerState> {
-  const state = await readTrainerState(dir);
+  const state = await readTrainerState(checkPath('checkCheckpoint', 'dir', dir, 'a folder path'));
   await fileSystem(dir).load!();
   tf.dispose([...(await readOptimizerSnapshots(dir)).values()].flatMap((s) => s.weights.map((w) => w.tensor)));
   if (state.ema) await fileSystem(join(dir, CHECKPOINT_FILES.ema)).load!();

@@ -4,6 +4,8 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { checkPath } from './paths';
 
 /** What every event of the log has. */
 export interface EventBase {
@@ -109,7 +111,9 @@ export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omi
 
 /**
  * Appends {@link TrainingEvent}s to a `.jsonl` file (its folder is created). Writes are synchronous
- * and small, so nothing is lost when the process stops.
+ * and small, so nothing is lost when the process stops. A `path` that is not a non-empty string is a
+ * `PhalanxConfigError`, and so is an event that is not an object with a string `event` and a number
+ * `step`.
  *
  * @example
  * const log = new JsonlLog('runs/a/log.jsonl');
@@ -120,11 +124,16 @@ export class JsonlLog {
     /** Path of the `.jsonl` file. */
     readonly path: string,
   ) {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(checkPath('JsonlLog', 'path', path, 'a file path')), { recursive: true });
   }
 
   /** Appends one event, adding `time`. */
   write(event: DistributiveOmit<TrainingEvent, 'time'>): void {
+    const e = event as { event?: unknown; step?: unknown } | null;
+    if (e === null || typeof e !== 'object' || typeof e.event !== 'string' || typeof e.step !== 'number') {
+      const expected = 'an event object {event: string, step: number, …}';
+      throw new PhalanxConfigError('JsonlLog.write', 'event', expected, event, describeCompact);
+    }
     const { event: kind, step, ...rest } = event as { event: string; step: number };
     appendFileSync(this.path, `${JSON.stringify({ event: kind, step, time: new Date().toISOString(), ...rest })}\n`);
   }

@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
-import { fileSystem } from '@phalanx/layers';
+import { checkLayer, fileSystem } from '@phalanx/layers';
 import { CHECKPOINT_FILES, readOptimizerSnapshots, readTrainerState } from './checkpoint';
 import { optimizerStatesCompatible, restoreOptimizer, type OptimizerSnapshot } from './optimizer-state';
 import type { ParameterGroup } from './parameter-groups';
 import type { TrainerState } from './trainer-state';
+import { checkPath } from './paths';
 
 /** Values read from a checkpoint and checked, ready to be written: `commit` cannot fail on a mismatch. */
 export interface PreparedRestore {
@@ -28,6 +29,13 @@ export interface RestoreParticipant {
 }
 
 const shapeText = (shape: readonly (number | null)[]) => `[${shape.join(', ')}]`;
+
+/** Named errors for the arguments every reader here takes: a list (`argument`) and a checkpoint folder. */
+function checkListAndDir(component: string, argument: string, list: unknown, expected: string, dir: unknown): void {
+  if (!Array.isArray(list))
+    throw new PhalanxConfigError(component, argument, expected, list === null ? null : typeof list);
+  checkPath(component, 'dir', dir, 'a folder path');
+}
 
 /**
  * Checks decoded weights against the model's variables: the same set of names (no loading by position),
@@ -67,6 +75,7 @@ function checkWeights(file: string, saved: tf.NamedTensorMap, weights: tfl.Layer
 /**
  * Reads the weights of the model saved in `dir` (`model.json` + `weights.bin`, checked by `fileSystem`)
  * and checks them against `weights`: by name, shape and dtype. The caller owns (disposes) the tensors.
+ * `weights` that are not an array and a `dir` that is not a non-empty string are a `PhalanxConfigError`.
  *
  * @example
  * const input = tfl.input({ shape: [4] });
@@ -75,6 +84,7 @@ function checkWeights(file: string, saved: tf.NamedTensorMap, weights: tfl.Layer
  * tf.dispose(Object.values(saved));
  */
 export async function readCheckedWeights(weights: tfl.LayerVariable[], dir: string): Promise<tf.NamedTensorMap> {
+  checkListAndDir('readCheckedWeights', 'weights', weights, "an array of a model's weights (model.weights)", dir);
   const file = join(dir, CHECKPOINT_FILES.model);
   const artifacts = await fileSystem(dir).load!();
   if (!artifacts.weightSpecs || !artifacts.weightData) throw new PhalanxFileError(file, 'weights', 'are missing');
@@ -90,7 +100,7 @@ export async function readCheckedWeights(weights: tfl.LayerVariable[], dir: stri
 
 /**
  * Reads and checks the weights of the model saved in `dir` (see {@link readCheckedWeights}); `commit`
- * writes them into `weights`.
+ * writes them into `weights`. Named errors as {@link readCheckedWeights}.
  *
  * @example
  * const input = tfl.input({ shape: [4] });
@@ -99,6 +109,7 @@ export async function readCheckedWeights(weights: tfl.LayerVariable[], dir: stri
  * try { await prepared.commit(); } finally { prepared.dispose(); }
  */
 export async function prepareModelWeights(weights: tfl.LayerVariable[], dir: string): Promise<PreparedRestore> {
+  checkListAndDir('prepareModelWeights', 'weights', weights, "an array of a model's weights (model.weights)", dir);
   const saved = await readCheckedWeights(weights, dir);
   return {
     commit: async () => weights.forEach((w) => w.write(saved[w.originalName])),
@@ -110,7 +121,8 @@ export async function prepareModelWeights(weights: tfl.LayerVariable[], dir: str
  * Loads the weights of a checkpoint (`model.json` + `weights.bin`) into an existing model, all or
  * nothing: every weight of the model must be in the checkpoint under its name (`originalName`, as
  * `model.save` writes them) with the same shape and dtype, and the checkpoint must hold no other
- * weight; otherwise a `PhalanxFileError` names the mismatch and no weight is written.
+ * weight; otherwise a `PhalanxFileError` names the mismatch and no weight is written. A `model` that is
+ * not a model and a `dir` that is not a non-empty string are a `PhalanxConfigError`.
  *
  * @example
  * const input = tfl.input({ shape: [4] });
@@ -118,6 +130,8 @@ export async function prepareModelWeights(weights: tfl.LayerVariable[], dir: str
  * await loadModelWeights(model, 'runs/a/best');
  */
 export async function loadModelWeights(model: tfl.LayersModel, dir: string): Promise<void> {
+  checkLayer('loadModelWeights', model);
+  checkPath('loadModelWeights', 'dir', dir, 'a folder path');
   const prepared = await prepareModelWeights(model.weights, dir);
   try {
     await prepared.commit();
@@ -170,7 +184,8 @@ function checkOptimizerSnapshot(dir: string, group: ParameterGroup, snapshot: Op
 /**
  * Reads every group's optimizer state from `dir` and checks it (class, slot count and shapes); the
  * checkpoint must hold exactly the trainer's groups. `commit` restores them (optimizers must not have
- * taken a step yet).
+ * taken a step yet). `groups` that are not an array and a `dir` that is not a non-empty string are a
+ * `PhalanxConfigError`.
  *
  * @example
  * const input = tfl.input({ shape: [4] });
@@ -184,6 +199,7 @@ function checkOptimizerSnapshot(dir: string, group: ParameterGroup, snapshot: Op
  * }
  */
 export async function prepareOptimizers(groups: ParameterGroup[], dir: string): Promise<PreparedRestore> {
+  checkListAndDir('prepareOptimizers', 'groups', groups, 'an array of parameter groups', dir);
   const snapshots = await readOptimizerSnapshots(dir);
   const dispose = () => snapshots.forEach((s) => tf.dispose(s.weights.map((w) => w.tensor)));
   try {
@@ -229,7 +245,9 @@ export interface PreparedTrainerRestore {
 /**
  * Reads and checks everything checkpoint `dir` holds for `target` — state, model weights, optimizer
  * states, participants' files — then returns the state and a `commit` that writes it all. Nothing is
- * written when any part fails; every tensor read is freed on every path.
+ * written when any part fails; every tensor read is freed on every path. A `dir` that is not a non-empty
+ * string and a `target` that is not `{model, groups, participants}` are a `PhalanxConfigError`, raised before
+ * anything is read.
  *
  * @example
  * const input = tfl.input({ shape: [4] });
@@ -239,6 +257,16 @@ export interface PreparedTrainerRestore {
  * try { await prepared.commit(); } finally { prepared.dispose(); }
  */
 export async function prepareTrainerRestore(dir: string, target: RestoreTarget): Promise<PreparedTrainerRestore> {
+  const name = 'prepareTrainerRestore';
+  checkPath(name, 'dir', dir, 'a folder path');
+  if (target === null || typeof target !== 'object') {
+    throw new PhalanxConfigError(name, 'target', 'an object {model, groups, participants}', target);
+  }
+  checkLayer(name, target.model);
+  if (!Array.isArray(target.groups)) throw new PhalanxConfigError(name, 'target.groups', 'an array', target.groups);
+  if (!Array.isArray(target.participants)) {
+    throw new PhalanxConfigError(name, 'target.participants', 'an array', target.participants);
+  }
   const state = await readTrainerState(dir);
   const parts: PreparedRestore[] = [];
   const dispose = () => parts.forEach((p) => p.dispose());
