@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { expectNoTensorLeak, forEachBackend } from '@phalanx/testing';
+import { PhalanxShapeError } from '@phalanx/errors';
 import { clipByGlobalNorm, globalNorm } from './clipping';
+import { concatFlat, splitFlat } from './flat-tensors';
 
 const SHAPES = [[3, 4], [5], [], [2, 3, 2], [1], [7, 1]];
 
@@ -79,5 +81,46 @@ forEachBackend(() => {
       none.norm.dispose();
       tf.dispose(gs);
     });
+  });
+});
+
+describe('tensor-list arguments', () => {
+  it('globalNorm, clipByGlobalNorm, concatFlat and splitFlat name a list they cannot read, not a TypeError', () => {
+    const t = tf.tensor1d([3, 4]);
+    const cases: [() => unknown, string][] = [
+      [() => globalNorm(null as never), 'globalNorm: gradients must be an array of tensors, but received null.'],
+      [() => globalNorm([t, null] as never), 'globalNorm: gradients[1] must be a tensor, but received null.'],
+      [() => globalNorm([[3, 4]] as never), "globalNorm: gradients[0] must be a tensor, but received 'object'."],
+      [() => clipByGlobalNorm(undefined as never, 1), 'clipByGlobalNorm: gradients must be an array of tensors'],
+      [() => concatFlat([]), 'concatFlat: tensors must be an array of at least 1 tensor, but received [].'],
+      [
+        () => concatFlat(null as never),
+        'concatFlat: tensors must be an array of at least 1 tensor, but received null.',
+      ],
+      [
+        () => splitFlat(null as never, [[2]]),
+        'splitFlat: flat must be a vector (a tensor of rank 1), but received null.',
+      ],
+      [
+        () => splitFlat(tf.zeros([2, 1]) as never, [[2]]),
+        'splitFlat: flat must be a vector (a tensor of rank 1), but received [2,1].',
+      ],
+      [
+        () => splitFlat(t, null as never),
+        'splitFlat: shapes must be a non-empty array of shapes (arrays of integers ≥ 0), but received null.',
+      ],
+      [() => splitFlat(t, [[2], null] as never), 'splitFlat: shapes must be a non-empty array of shapes'],
+      [
+        () => splitFlat(t, [[3]]),
+        'splitFlat: shapes must be shapes whose sizes add up to the length of flat (2), but received 3.',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxShapeError);
+      expect(f).toThrow(message);
+    }
+    // Valid lists are unchanged: [3, 4] has norm 5 and splits back to itself.
+    expect(globalNorm([t]).dataSync()[0]).toBe(5);
+    expect(Array.from(splitFlat(t, [[1], [1]]).flatMap((p) => Array.from(p.dataSync())))).toEqual([3, 4]);
   });
 });

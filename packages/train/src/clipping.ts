@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkPositive } from '@phalanx/errors';
 import { concatFlat, splitFlat } from './flat-tensors';
+import { checkTensorList } from './tensor-lists';
 
 /** `√(Σ x²)` of a vector: three kernels. */
 const vectorNorm = (flat: tf.Tensor1D) => tf.sqrt(tf.sum(tf.square(flat))) as tf.Scalar;
@@ -13,12 +14,14 @@ const vectorNorm = (flat: tf.Tensor1D) => tf.sqrt(tf.sum(tf.square(flat))) as tf
  * The global L2 norm of a set of gradients: `‖g‖ = √(Σ_k Σ g_k²)`, computed on their concatenation
  * (one `Concat` and one reduction whatever the number of gradients).
  *
- * **Shapes**: any tensors → a scalar.
+ * **Shapes**: any tensors → a scalar (0 for none). `gradients` that are not an array of tensors are a
+ * `PhalanxShapeError`.
  *
  * @example
  * globalNorm([tf.tensor1d([3]), tf.tensor1d([4])]).print(); // 5
  */
 export function globalNorm(gradients: readonly tf.Tensor[]): tf.Scalar {
+  checkTensorList('globalNorm', 'gradients', gradients, 0);
   return tf.tidy(() => {
     if (gradients.length === 0) return tf.scalar(0);
     return vectorNorm(concatFlat(gradients));
@@ -39,12 +42,14 @@ export interface ClippedGradients {
  * gradients (new tensors; the inputs are not disposed) and the norm before clipping. The gradients are
  * concatenated once, scaled in one kernel and split back (a fixed number of kernels).
  *
- * **Shapes**: tensors of any shape → the same shapes, and a scalar norm.
+ * **Shapes**: tensors of any shape → the same shapes, and a scalar norm. `gradients` that are not an array
+ * of tensors are a `PhalanxShapeError`, a `maxNorm` that is not a finite number > 0 a `PhalanxConfigError`.
  *
  * @example
  * const { clipped, norm } = clipByGlobalNorm([tf.tensor1d([3, 4])], 1); // [0.6, 0.8], norm 5
  */
 export function clipByGlobalNorm(gradients: readonly tf.Tensor[], maxNorm: number): ClippedGradients {
+  checkTensorList('clipByGlobalNorm', 'gradients', gradients, 0);
   checkPositive('clipByGlobalNorm', 'maxNorm', maxNorm);
   return tf.tidy(() => {
     if (gradients.length === 0) return { clipped: [], norm: tf.scalar(0) };
