@@ -5,10 +5,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { expectNoTensorLeak, forEachBackend, useBackend } from '@phalanx/testing';
-import { FlatAdamOptimizer } from './flat-adam';
+import { adamUpdate, FlatAdamOptimizer } from './flat-adam';
 import { concatFlat, splitFlat } from './flat-tensors';
 import { readOptimizerSnapshots } from './checkpoint';
-import { restoreOptimizer, setLearningRate, snapshotOptimizer } from './optimizer-state';
+import { getLearningRate, restoreOptimizer, setLearningRate, snapshotOptimizer } from './optimizer-state';
 
 const SHAPES = [[3, 4], [5], [], [2, 3, 2], [1]];
 
@@ -391,10 +391,70 @@ describe('FlatAdamOptimizer arguments', () => {
   it('rejects a non-finite learning rate set between steps, before touching any weight', () => {
     const x = tf.variable(tf.tensor1d([1, 2]));
     const adam = new FlatAdamOptimizer(0.1);
-    setLearningRate(adam, Number.POSITIVE_INFINITY);
+    // setLearningRate refuses it itself; the field, which tfjs optimizers expose, does not.
+    expect(() => setLearningRate(adam, Number.POSITIVE_INFINITY)).toThrow(
+      'setLearningRate: learningRate must be a finite number, but received Infinity.',
+    );
+    adam.learningRate = Number.POSITIVE_INFINITY;
     expect(() => adam.applyGradients({ [x.name]: tf.tensor1d([1, 1]) })).toThrow(/learningRate/);
     expect(Array.from(x.dataSync())).toEqual([1, 2]);
     adam.dispose();
     x.dispose();
+  });
+});
+
+describe('optimizer-state arguments', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  it('names an optimizer, snapshot or rate it cannot use instead of a TypeError or a plain Error', async () => {
+    const adam = tf.train.adam(1e-3);
+    const cases: [() => unknown, string][] = [
+      [
+        () => setLearningRate(null as never, 1e-3),
+        'setLearningRate: optimizer must be a tf.Optimizer, but received null.',
+      ],
+      [
+        () => setLearningRate(adam, Number.NaN),
+        'setLearningRate: learningRate must be a finite number, but received NaN.',
+      ],
+      [() => setLearningRate(adam, -1), 'setLearningRate: learningRate must be a finite number ≥ 0, but received -1.'],
+      [
+        () => getLearningRate(undefined as never),
+        'getLearningRate: optimizer must be a tf.Optimizer, but received undefined.',
+      ],
+      [
+        () => snapshotOptimizer(null as never),
+        'snapshotOptimizer: optimizer must be a tf.Optimizer, but received null.',
+      ],
+      [
+        () => restoreOptimizer(null as never, { className: 'Adam', weights: [], scalars: {} }),
+        'restoreOptimizer: optimizer must be a tf.Optimizer',
+      ],
+      [
+        () => restoreOptimizer(adam, null as never),
+        'restoreOptimizer: snapshot must be a snapshot {className, weights, scalars} (see snapshotOptimizer), but received null.',
+      ],
+      [
+        () => restoreOptimizer(tf.train.sgd(0.1), { className: 'Adam', weights: [], scalars: {} }),
+        "restoreOptimizer: optimizer must be a Adam (or one whose state is interchangeable), as the snapshot was taken of, but received 'SGD'.",
+      ],
+      [
+        () => adamUpdate(null as never),
+        'adamUpdate: args must be an object {gradient, m, v, value, …}, but received null.',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      const error = await Promise.resolve()
+        .then(f)
+        .then(
+          () => new Error('no error'),
+          (e: unknown) => e as Error,
+        );
+      expect(error, message).toBeInstanceOf(PhalanxConfigError);
+      expect(error.message.startsWith(message), error.message).toBe(true);
+    }
+    setLearningRate(adam, 1e-4);
+    expect(getLearningRate(adam)).toBe(1e-4);
+    adam.dispose();
   });
 });

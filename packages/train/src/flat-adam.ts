@@ -34,6 +34,19 @@ export interface AdamUpdateArgs {
   epsilon: number;
 }
 
+const ADAM_UPDATE_KEYS = {
+  gradient: true,
+  m: true,
+  v: true,
+  value: true,
+  oneMinusAccBeta1: true,
+  oneMinusAccBeta2: true,
+  learningRate: true,
+  beta1: true,
+  beta2: true,
+  epsilon: true,
+} satisfies Record<keyof AdamUpdateArgs, true>;
+
 /** The moments and the value after one Adam step (new tensors, the shape of the inputs). */
 export interface AdamUpdateResult {
   /** `m_t`. */
@@ -54,7 +67,8 @@ export interface AdamUpdateResult {
  *
  * 14 kernels whatever the size of the tensors.
  *
- * **Shapes**: `gradient`, `m`, `v`, `value` of one shape → `m`, `v`, `value` of that shape.
+ * **Shapes**: `gradient`, `m`, `v`, `value` of one shape → `m`, `v`, `value` of that shape. `args` that are
+ * not an object of these keys (`null`, a misspelt key) are a `PhalanxConfigError`.
  *
  * @example
  * const step = adamUpdate({
@@ -65,6 +79,7 @@ export interface AdamUpdateResult {
  * step.value.print(); // ≈ [0.9, 1.1]: the first step moves every element by η
  */
 export function adamUpdate(args: AdamUpdateArgs): AdamUpdateResult {
+  checkOptions('adamUpdate', 'args', args, ADAM_UPDATE_KEYS, 'an object {gradient, m, v, value, …}');
   const { gradient, beta1, beta2 } = args;
   const m = tf.add(tf.mul(args.m, beta1), tf.mul(gradient, 1 - beta1));
   const v = tf.add(tf.mul(args.v, beta2), tf.mul(tf.square(gradient), 1 - beta2));
