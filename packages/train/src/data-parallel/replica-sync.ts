@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
-import { isBatchNormalization } from '@phalanx/layers';
+import { checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
+import { checkLayer, isBatchNormalization } from '@phalanx/layers';
 import type { StepResult, TrainerCallbacks, TrainerHandle } from '../callbacks/callback';
 import { allLayers } from '../freeze';
 import type { ReplicaContext } from './index';
@@ -44,6 +44,10 @@ function movingStatistics(model: tfl.LayersModel): tfl.LayerVariable[] {
  * const averaged = await averageMovingStatistics(model, async (values) => values); // 2
  */
 export async function averageMovingStatistics(model: tfl.LayersModel, average: ReplicaAverage): Promise<number> {
+  checkLayer('averageMovingStatistics', model);
+  if (typeof average !== 'function') {
+    throw new PhalanxConfigError('averageMovingStatistics', 'average', 'a function values → Promise<mean>', average);
+  }
   const variables = movingStatistics(model);
   let values = new Float32Array(0);
   if (variables.length > 0) {
@@ -122,6 +126,18 @@ export class ReplicaSync implements TrainerCallbacks {
     private readonly context: Pick<ReplicaContext<unknown>, 'stopRequested' | 'averageAcrossReplicas'>,
     options: ReplicaSyncOptions = {},
   ) {
+    const name = 'ReplicaSync';
+    if (typeof (context as { averageAcrossReplicas?: unknown } | null)?.averageAcrossReplicas !== 'function') {
+      const expected = 'a replica context {stopRequested, averageAcrossReplicas}';
+      throw new PhalanxConfigError(name, 'context', expected, context == null ? context : typeof context);
+    }
+    checkOptions(
+      name,
+      'options',
+      options,
+      { averageEvery: true } satisfies Record<keyof ReplicaSyncOptions, true>,
+      'an object {averageEvery?}',
+    );
     const every = options.averageEvery ?? [];
     if (!Array.isArray(every)) throw new PhalanxConfigError('ReplicaSync', 'averageEvery', 'an array', every);
     this.every = every.map((p, i) => checkInteger('ReplicaSync', `averageEvery[${i}]`, p, 1));
