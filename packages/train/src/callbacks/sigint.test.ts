@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { StopOnSigint, type SignalSource } from './sigint';
 import { FakeTrainer } from './test-utils';
 
@@ -27,5 +28,19 @@ describe('StopOnSigint', () => {
     expect(signals.listenerCount('SIGINT')).toBe(0);
     signals.emit('SIGINT');
     expect(trainer.stopRequested).toBe(false);
+  });
+
+  it('names a signal source it cannot listen to when built, not at the start of fit', () => {
+    for (const [signals, shown] of [
+      [null, 'null'],
+      [{ on: () => undefined }, "'object'"],
+    ] as const) {
+      const build = () => new StopOnSigint(signals as never);
+      expect(build).toThrow(PhalanxConfigError);
+      expect(build).toThrow(
+        `StopOnSigint: signals must be a signal source {on, removeListener} (default process), but received ${shown}.`,
+      );
+    }
+    expect(() => new StopOnSigint()).not.toThrow();
   });
 });

@@ -1,6 +1,7 @@
 /**
  * A clean stop on Ctrl-C as a trainer callback.
  */
+import { PhalanxConfigError } from '@phalanx/errors';
 import type { TeardownInfo, TrainerCallbacks, TrainerHandle } from './callback';
 
 /** The part of `process` the callback uses (a stand-in in tests). */
@@ -33,10 +34,20 @@ export class StopOnSigint implements TrainerCallbacks {
   private trainer: TrainerHandle | null = null;
   private readonly listener = (): void => this.interrupt();
 
+  /**
+   * Throws `PhalanxConfigError` for `signals` without `on` and `removeListener` methods (`null` failed
+   * only at the start of `fit`).
+   */
   constructor(
     /** Where SIGINT comes from. Default `process`. */
     private readonly signals: SignalSource = process,
-  ) {}
+  ) {
+    const s = signals as Partial<SignalSource> | null;
+    if (typeof s?.on !== 'function' || typeof s.removeListener !== 'function') {
+      const expected = 'a signal source {on, removeListener} (default process)';
+      throw new PhalanxConfigError('StopOnSigint', 'signals', expected, s == null ? s : typeof s);
+    }
+  }
 
   /** Starts listening. */
   onTrainBegin(_info: unknown, trainer: TrainerHandle): void {
