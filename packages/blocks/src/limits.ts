@@ -20,9 +20,14 @@
  * ```
  */
 export const MODEL_LIMITS = {
+  /** The largest input side in pixels. */
   imageSize: 4096,
+  /** The largest width of a convolution, transformer or node feature. */
   channels: 8192,
+  /** The largest count of blocks, stacks or layers. */
   repeats: 64,
+  /** The most keypoints. */
   joints: 4096,
+  /** The most bins of a depth volume. */
   depthBins: 4096,
 } as const;
