@@ -16,6 +16,7 @@
  * @example
  * ```ts
  * import { checkIntegerIn } from '@phalanx/errors';
+ * import { MODEL_LIMITS } from '@phalanx/blocks';
  * const width = checkIntegerIn('myModel', 'width', 256, 1, MODEL_LIMITS.channels); // 256
  * ```
  */
