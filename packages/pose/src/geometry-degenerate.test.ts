@@ -17,13 +17,9 @@ import {
   xyzToUvd,
 } from './geometry';
 import { freihandAlign, paMpjpe } from './metrics';
-import { randomHand, rng } from '../test/hands';
+import { randomHand, rng, TEST_K } from '../test/hands';
 
-const K = [
-  [500, 0, 128],
-  [0, 480, 120],
-  [0, 0, 1],
-];
+const K = TEST_K;
 const hand = randomHand(rng(5));
 
 /** `K` with entry `[r][c]` set to `value`. */

@@ -15,13 +15,9 @@ import {
 } from './geometry';
 import { det3 } from './linalg';
 import { auc, freihandAlign, linspace, mpjpe, paMpjpe } from './metrics';
-import { randomHand, randomK, randomRotation, rng } from '../test/hands';
+import { randomHand, randomK, randomRotation, rng, TEST_K } from '../test/hands';
 
-const K = [
-  [500, 0, 128],
-  [0, 480, 120],
-  [0, 0, 1],
-];
+const K = TEST_K;
 
 function maxDiff(a: number[][], b: number[][]): number {
   return Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i][j]))));

@@ -59,3 +59,10 @@ export function randomK(rand: () => number): number[][] {
     [0, 0, 1],
   ];
 }
+
+/** The intrinsics the geometry tests share: fx 500, fy 480, principal point (128, 120) px. */
+export const TEST_K = [
+  [500, 0, 128],
+  [0, 480, 120],
+  [0, 0, 1],
+];
