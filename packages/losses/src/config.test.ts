@@ -3,7 +3,7 @@
  * named error that leaks no tensor, or usable in float32 (finite losses).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { forEachBackend } from '@phalanx/testing';
+import { forEachBackend, thrownBy } from '@phalanx/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PhalanxArgumentError, PhalanxConfigError } from '@phalanx/errors';
 import {
@@ -40,15 +40,6 @@ const HOSTILE: unknown[] = [
   [],
 ];
 const NOT_OPTIONS: unknown[] = [null, 5, 'mean', true, []];
-
-function thrownBy(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 /** Asserts a named argument error of `component` (never a TypeError) and that no tensor was left behind. */
 function expectRefused(component: string, f: () => unknown, what: string): void {

@@ -5,6 +5,7 @@
  */
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '@phalanx/testing';
 import { KeypointEvaluator } from './evaluator';
 import {
   applySimilarity,
@@ -23,16 +24,6 @@ import { randomHand, rng, TEST_K } from '../test/hands';
 const K = TEST_K;
 const hand = randomHand(rng(9));
 const uvd = xyzToUvd(hand, K).uvd;
-
-/** The error `f` throws (fails the test if it returns). */
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('options objects', () => {
   // [function, call with the options, expected text].
@@ -73,9 +64,9 @@ describe('options objects', () => {
         [[], '[]'],
         ['root', "'root'"],
       ] as const) {
-        const error = thrown(() => call(options));
+        const error = thrownBy(() => call(options));
         expect(error, name).toBeInstanceOf(PhalanxConfigError);
-        expect(error.message).toBe(`${name}: options must be ${expected}, but received ${shown}.`);
+        expect((error as Error).message).toBe(`${name}: options must be ${expected}, but received ${shown}.`);
       }
     }
   });

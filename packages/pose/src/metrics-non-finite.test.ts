@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { useBackend } from '@phalanx/testing';
+import { thrownBy, useBackend } from '@phalanx/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KeypointEvaluator } from './evaluator';
 import { endPointErrors, freihandAlign, mpjpe, paMpjpe, trapezoid } from './metrics';
@@ -18,16 +18,6 @@ const pred = gt.map((hand) => hand.map((p) => p.map((v) => v + 0.01 * (rand() - 
 /** `x` with entry `[i][k][c]` replaced by `value`. */
 function poisoned(x: number[][][], [i, k, c]: number[], value: number): number[][][] {
   return x.map((hand, a) => hand.map((p, b) => p.map((v, d) => (a === i && b === k && d === c ? value : v))));
-}
-
-/** The error `f` throws (fails the test if it returns). */
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected an error');
 }
 
 const metrics: [string, (g: number[][][] | tf.Tensor, p: number[][][] | tf.Tensor) => unknown][] = [
@@ -51,9 +41,9 @@ describe('metrics refuse coordinates that are not finite', () => {
         ] as const) {
           const g = argument === 'gt' ? poisoned(gt, [...at], value) : gt;
           const p = argument === 'pred' ? poisoned(pred, [...at], value) : pred;
-          const error = thrown(() => metric(g, p));
+          const error = thrownBy(() => metric(g, p));
           expect(error).toBeInstanceOf(PhalanxConfigError);
-          expect(error.message).toBe(
+          expect((error as Error).message).toBe(
             `${name}: ${argument}[${at.join('][')}] must be a finite number, but received ${value}.`,
           );
         }

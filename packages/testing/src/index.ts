@@ -8,3 +8,4 @@ export * from './model-checks';
 export * from './environment';
 export * from './import-checks';
 export * from './batch-norm-weights';
+export * from './throws';

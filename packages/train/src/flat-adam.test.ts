@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { expectNoTensorLeak, forEachBackend, useBackend } from '@phalanx/testing';
+import { expectNoTensorLeak, forEachBackend, rejectionOf, useBackend } from '@phalanx/testing';
 import { adamUpdate, FlatAdamOptimizer } from './flat-adam';
 import { concatFlat, splitFlat } from './flat-tensors';
 import { readOptimizerSnapshots } from './checkpoint';
@@ -444,12 +444,7 @@ describe('optimizer-state arguments', () => {
       ],
     ];
     for (const [f, message] of cases) {
-      const error = await Promise.resolve()
-        .then(f)
-        .then(
-          () => new Error('no error'),
-          (e: unknown) => e as Error,
-        );
+      const error = await rejectionOf(f);
       expect(error, message).toBeInstanceOf(PhalanxConfigError);
       expect(error.message.startsWith(message), error.message).toBe(true);
     }

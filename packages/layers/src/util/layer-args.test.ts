@@ -9,7 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import { PhalanxConfigError } from '@phalanx/errors';
-import { useBackend } from '@phalanx/testing';
+import { thrownBy, useBackend } from '@phalanx/testing';
 import { MultiHeadAttention } from '../attention/multi-head-attention';
 import { DualBranchFusion } from '../fusion/dual-branch-fusion';
 import { GroupFusion, NddrKernel, nddrKernel } from '../fusion/group-fusion';
@@ -136,15 +136,6 @@ const BASE = (spec: Spec) => ({ name: 'probe', trainable: false, inputShape: spe
 function saveAndLoad(model: tfl.LayersModel): Promise<tfl.LayersModel> {
   const modelTopology: unknown = JSON.parse(JSON.stringify(model.toJSON(undefined, false)));
   return tfl.models.modelFromJSON({ modelTopology } as Parameters<typeof tfl.models.modelFromJSON>[0]);
-}
-
-function thrownBy(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }
 
 beforeAll(async () => {

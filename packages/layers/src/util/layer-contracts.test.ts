@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { forEachBackend } from '@phalanx/testing';
+import { forEachBackend, thrownBy } from '@phalanx/testing';
 import { describe, expect, it } from 'vitest';
 import { FLOAT32_MAX, FLOAT32_MIN_NORMAL, PhalanxConfigError } from '@phalanx/errors';
 import { MultiHeadAttention } from '../attention/multi-head-attention';
@@ -203,16 +203,6 @@ const NOT_ARGS: unknown[] = [null, 5, 'args', true, [], undefined];
 
 function className(spec: LayerSpec): string {
   return (spec.cls as unknown as { className: string }).className;
-}
-
-/** Runs `f`; returns what it threw, or `undefined`. */
-function thrownBy(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
 }
 
 /** Asserts `error` is a named error of `spec`'s class: a message starting with `Class:`. */

@@ -3,6 +3,7 @@
  * not a raw TypeError (ReplicaSync's only at its first `onTrainBegin`, inside a replica).
  */
 import { describe, expect, it } from 'vitest';
+import { rejectionOf } from '@phalanx/testing';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { averageMovingStatistics, ReplicaSync } from './index';
 
@@ -36,12 +37,7 @@ describe('ReplicaSync and averageMovingStatistics arguments', () => {
       ],
     ];
     for (const [f, message] of cases) {
-      const error = await Promise.resolve()
-        .then(f)
-        .then(
-          () => new Error('no error'),
-          (e: unknown) => e as Error,
-        );
+      const error = await rejectionOf(f);
       expect(error, message).toBeInstanceOf(PhalanxConfigError);
       expect(error.message).toBe(message);
     }
