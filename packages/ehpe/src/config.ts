@@ -4,7 +4,7 @@
  * the training recipes and `ehpeModelInfo` read it instead of reconstructing it from layer names.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkIntegerIn, checkOneOf, checkOptions, PhalanxConfigError } from '@phalanx/errors';
+import { checkIntegerIn, checkOneOf, checkOptions, checkOptionsObject, PhalanxConfigError } from '@phalanx/errors';
 import { checkNoiseSeed, deriveNoiseSeed, type GATAttention } from '@phalanx/layers';
 import { MODEL_LIMITS, resolveResNet, type ResNetOptions, type ResolvedResNet } from '@phalanx/blocks';
 import { TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
@@ -158,15 +158,8 @@ export interface ResolvedEhpeConfig {
 
 function checkBackbone(backbone: unknown): Omit<ResNetOptions, 'name'> {
   if (backbone === undefined) return { depth: 50 };
-  if (typeof backbone !== 'object' || backbone === null || Array.isArray(backbone)) {
-    throw new PhalanxConfigError(
-      COMPONENT,
-      'backbone',
-      "an options object such as { depth: 18 } or { block: 'basic', layers: [2, 2, 2, 2] }",
-      backbone,
-    );
-  }
-  return backbone as Omit<ResNetOptions, 'name'>;
+  const expected = "an options object such as { depth: 18 } or { block: 'basic', layers: [2, 2, 2, 2] }";
+  return checkOptionsObject(COMPONENT, 'backbone', backbone, expected) as Omit<ResNetOptions, 'name'>;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   checkInteger,
   checkOneOf,
   checkOptions,
+  checkOptionsObject,
   PhalanxArgumentError,
   PhalanxConfigError,
   type ConfigErrorClass,
@@ -97,10 +98,7 @@ function checkMetric(spec: unknown, k: number, names: Set<string>): void {
 async function feedPair<B>(evaluator: KeypointEvaluator, spec: KeypointMetricSpec<B>, batch: B, b: number) {
   const where = `the '${spec.name}' pair of batch ${b}`;
   const pair: unknown = await spec.pair(batch);
-  if (pair === null || typeof pair !== 'object' || Array.isArray(pair)) {
-    throw new PhalanxConfigError(NAME, where, 'an object {gt, pred, visible?}', pair);
-  }
-  const { gt, pred, visible } = pair as KeypointPair;
+  const { gt, pred, visible } = checkOptionsObject(NAME, where, pair, 'an object {gt, pred, visible?}') as KeypointPair;
   try {
     evaluator.feed(gt, pred, visible);
   } catch (error) {

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkOptions, checkOptionsObject, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { torchConverterOf, weightBaseName, type TorchConverter, type TorchParam } from './torch-converters';
 import type { TorchImportReport } from './torch-state-dict';
 
@@ -48,10 +48,8 @@ export function checkImportArgs(
   options: unknown,
   known: Readonly<Record<string, true>>,
 ): void {
-  if (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors)) {
-    throw new PhalanxConfigError(component, 'tensors', 'a record of PyTorch name → tf.Tensor', tensors);
-  }
-  for (const [key, t] of Object.entries(tensors)) {
+  const record = checkOptionsObject(component, 'tensors', tensors, 'a record of PyTorch name → tf.Tensor');
+  for (const [key, t] of Object.entries(record)) {
     if (!(t instanceof tf.Tensor))
       throw new PhalanxConfigError(component, `tensors['${key}']`, 'a tf.Tensor', typeof t);
     if (t.isDisposed) {
