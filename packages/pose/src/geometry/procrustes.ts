@@ -1,7 +1,7 @@
 /** Procrustes similarity alignment (Umeyama 1991), in float64. */
 import type * as tf from '@tensorflow/tfjs-core';
 import { checkArray, checkFiniteEntries, readPoints } from '../arrays';
-import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkOptions } from '@phalanx/errors';
+import { PhalanxShapeError, checkFinite, checkOptions, checkOptionsObject } from '@phalanx/errors';
 import { det3, svd3, type Matrix3 } from '../linalg';
 
 /** A similarity transform `p ↦ scale · rotation · p + translation`. */
@@ -117,10 +117,11 @@ export function similarityTransform(
 export function applySimilarity(points: number[][], transform: SimilarityTransform): number[][] {
   const name = 'applySimilarity';
   checkArray(name, 'points', points, [2], 'points [J][3]', [3]);
-  if (transform === null || typeof transform !== 'object') {
-    throw new PhalanxConfigError(name, 'transform', 'an object {rotation, scale, translation}', transform);
-  }
-  const { rotation: r, scale: s, translation: t } = transform;
+  const {
+    rotation: r,
+    scale: s,
+    translation: t,
+  } = checkOptionsObject(name, 'transform', transform, 'an object {rotation, scale, translation}');
   checkArray(name, 'transform.rotation', r, [2], 'a 3×3 matrix [3][3]', [3]);
   if (r.length !== 3) throw new PhalanxShapeError(name, 'transform.rotation', 'a 3×3 matrix [3][3]', [r.length, 3]);
   checkArray(name, 'transform.translation', t, [1], 'a vector [3]', [3]);
