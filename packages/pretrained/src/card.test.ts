@@ -124,6 +124,12 @@ describe('peakMass', () => {
     expect((await peakMass(peaked).data())[0]).toBeCloseTo(1, 6);
     expect((await peakMass(flat).data())[0]).toBeCloseTo(9 / 64, 6);
     expect((await peakMass(mixed).data())[0]).toBeCloseTo(0.5 + (0.5 * 9) / 64, 6);
-    tf.dispose([oneHot, peaked, flat, mixed]);
+    // A batch gives one score per image, each its own.
+    const batch = tf.concat([peaked, flat, mixed]) as tf.Tensor4D;
+    const scores = peakMass(batch);
+    expect(scores.shape).toEqual([3]);
+    const values = Array.from(await scores.data());
+    [1, 9 / 64, 0.5 + (0.5 * 9) / 64].forEach((v, i) => expect(values[i]).toBeCloseTo(v, 6));
+    tf.dispose([oneHot, peaked, flat, mixed, batch, scores]);
   });
 });

@@ -544,11 +544,14 @@ describe('estimateHands: pixel data and config', () => {
     const image = tf.zeros([8, 8, 3], 'int32') as tf.Tensor3D;
     const before = tf.memory().numTensors;
     const cases: [unknown, RegExp][] = [
-      [null, /^estimateHands: config must be an object \{flipHorizontal\?\}, but received null\.$/],
+      [null, /^estimateHands: config must be an object \{flipHorizontal\?, rotations\?\}, but received null\.$/],
       ['flip', /config must be an object/],
       [{ flipHorizontal: 'yes' }, /^estimateHands: config.flipHorizontal must be a boolean, but received 'yes'\.$/],
       [{ flipHorizontal: 1 }, /flipHorizontal must be a boolean/],
-      [{ flip: true }, /^estimateHands: config.flip must be an option \(one of flipHorizontal\), but received true\.$/],
+      [
+        { flip: true },
+        /^estimateHands: config.flip must be an option \(one of flipHorizontal, rotations\), but received true\.$/,
+      ],
     ];
     for (const [config, message] of cases) {
       await expect(lg.estimateHands(image, config as EstimationConfig)).rejects.toThrow(PhalanxConfigError);

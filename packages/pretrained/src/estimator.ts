@@ -12,6 +12,7 @@ import type { PoseHead } from './heads';
 import { imageToTensor, type HandPoseInput } from './input';
 import { letterboxGeometry, letterboxImage, modelToImage } from './letterbox';
 import { liftToMetres } from './lift';
+import { checkTestRotations, meanOverTurns, turnedViews, type TestRotations } from './rotations';
 
 /** A 2D keypoint in the input image's pixels (x right, y down; pixel centres at integers). */
 export interface Keypoint {
@@ -49,10 +50,18 @@ export interface Hand {
 export interface EstimationConfig {
   /** Mirror the output horizontally (`x → W − 1 − x`, 3D `x → −x`), e.g. for a mirrored webcam view. Default false. */
   flipHorizontal?: boolean;
+  /**
+   * Test-time rotations: `1` runs the network once; `2` also on the letterboxed input turned by 180°, `4` by
+   * 90°, 180° and 270°, in one batch, and the keypoints, depths and score are the mean over the views, each
+   * turned back (`meanOverTurns`). Quarter turns of the square input move whole pixels, and the models were
+   * trained on hands at every in-plane angle. Costs `rotations` × the network's time; the package README
+   * gives the accuracy of each. Default 1.
+   */
+  rotations?: TestRotations;
 }
 
 /** The keys of an {@link EstimationConfig}: any other key is a named error. */
-const ESTIMATION_CONFIG_KEYS = { flipHorizontal: true } satisfies Record<keyof EstimationConfig, true>;
+const ESTIMATION_CONFIG_KEYS = { flipHorizontal: true, rotations: true } satisfies Record<keyof EstimationConfig, true>;
 
 /**
  * A loaded hand-pose model behind the `estimateHands` interface. Create it with
@@ -95,8 +104,8 @@ export class HandPoseEstimator {
    * Throws `PhalanxShapeError` (wrong rank, not 3 channels, empty image, pixel data of another size),
    * `PhalanxConfigError` (not an image, wrong dtype, disposed tensor, NaN or ±Infinity pixels, pixels below 0
    * or above 255 — read back with the keypoints, no extra transfer —, a `config`
-   * that is not an object, has another key than `flipHorizontal`, or a `flipHorizontal` that is not a
-   * boolean) and
+   * that is not an object, has another key than `flipHorizontal` and `rotations`, a `flipHorizontal` that is not a
+   * boolean, or `rotations` other than 1, 2 and 4) and
    * `PhalanxDisposedError` after {@link HandPoseEstimator.dispose}.
    *
    * @example
@@ -108,16 +117,22 @@ export class HandPoseEstimator {
    */
   async estimateHands(image: HandPoseInput, config: EstimationConfig = {}): Promise<Hand[]> {
     this.checkAlive('HandPoseEstimator.estimateHands');
-    checkOptions('estimateHands', 'config', config, ESTIMATION_CONFIG_KEYS, 'an object {flipHorizontal?}');
+    checkOptions('estimateHands', 'config', config, ESTIMATION_CONFIG_KEYS, 'an object {flipHorizontal?, rotations?}');
     if (config.flipHorizontal !== undefined)
       checkBoolean('estimateHands', 'config.flipHorizontal', config.flipHorizontal);
+    const rotations = checkTestRotations(
+      'estimateHands',
+      'config.rotations',
+      config.rotations === undefined ? 1 : config.rotations,
+    );
     const { tensor, owned } = imageToTensor(image);
     const [height, width] = tensor.shape;
     const box = letterboxGeometry(height, width, this.head.inputSize);
     let packed: tf.Tensor1D;
     try {
       packed = tf.tidy(() => {
-        const out = this.head.run(letterboxImage(tensor, box));
+        const views = turnedViews(letterboxImage(tensor, box), rotations);
+        const out = meanOverTurns(this.head.run(views), rotations, this.head.inputSize);
         // Whether every pixel is finite (int32 pixels always are), and the smallest and largest pixel value,
         // read with the keypoints.
         const finite = tensor.dtype === 'float32' ? tf.all(tf.isFinite(tensor)) : tf.scalar(true, 'bool');

@@ -12,13 +12,13 @@ import type { ModelCard } from './card';
 
 /** A network behind an estimator. */
 export interface PoseHead {
-  /** Side S of the square model input `[1, S, S, 3]`. */
+  /** Side S of the square model input `[B, S, S, 3]`. */
   readonly inputSize: number;
   /**
-   * Runs the network (inference mode). **Shapes**: `input [1, S, S, 3]` in [0, 1] → `[21·3 + 1]`:
-   * per joint (x, y) in model pixels and z in metres (relative to any root), then the score.
+   * Runs the network (inference mode). **Shapes**: `input [B, S, S, 3]` in [0, 1] → `[B, 21·3 + 1]`:
+   * per image and joint (x, y) in model pixels and z in metres (relative to any root), then the score.
    */
-  run(input: tf.Tensor4D): tf.Tensor1D;
+  run(input: tf.Tensor4D): tf.Tensor2D;
   /** Frees the head's own tensors (not the model's weights). */
   dispose(): void;
 }
@@ -28,19 +28,21 @@ export interface PoseHead {
  * of its 2D distribution, averaged over the joints. 1 when every joint's mass sits in one window; a
  * flat map over H×W gives 9/(H·W).
  *
- * **Shapes**: `probabilities [1, H, W, J]` (each map sums to 1) → scalar.
+ * **Shapes**: `probabilities [B, H, W, J]` (each map sums to 1) → `[B]`, one score per image.
  */
-export function peakMass(probabilities: tf.Tensor4D): tf.Scalar {
+export function peakMass(probabilities: tf.Tensor4D): tf.Tensor1D {
   return tf.tidy(() => {
     const joints = probabilities.shape[3];
     const window = tf.depthwiseConv2d(probabilities, tf.ones([3, 3, joints, 1]), 1, 'same');
-    return tf.mean(tf.max(window, [1, 2])) as tf.Scalar;
+    return tf.mean(tf.max(window, [1, 2]), 1) as tf.Tensor1D;
   });
 }
 
-function packed(xy: tf.Tensor, z: tf.Tensor, score: tf.Scalar): tf.Tensor1D {
-  const joints = tf.concat([tf.reshape(xy, [NUM_JOINTS, 2]), tf.reshape(z, [NUM_JOINTS, 1])], 1);
-  return tf.concat([tf.reshape(joints, [-1]), tf.reshape(score, [1])]) as tf.Tensor1D;
+/** `xy [B, 21, 2]`, `z [B, 21, 1]`, `score [B]` → `[B, 21·3 + 1]`. */
+function packed(xy: tf.Tensor, z: tf.Tensor, score: tf.Tensor1D): tf.Tensor2D {
+  const batch = score.shape[0];
+  const joints = tf.concat([tf.reshape(xy, [batch, NUM_JOINTS, 2]), tf.reshape(z, [batch, NUM_JOINTS, 1])], 2);
+  return tf.concat([tf.reshape(joints, [batch, -1]), tf.reshape(score, [batch, 1])], 1) as tf.Tensor2D;
 }
 
 function layerOrThrow(model: tfl.LayersModel, name: string, what: string): tfl.layers.Layer {
@@ -108,7 +110,7 @@ export function learnableGroupsHead(model: tfl.LayersModel, card: ModelCard): Po
     run: (input) =>
       tf.tidy(() => {
         const [uv, depth, ...heatmaps] = view.predict(input) as tf.Tensor[];
-        // Logits of the selected group per joint, scaled by that group's per-joint β: [1, H, W, J].
+        // Logits of the selected group per joint, scaled by that group's per-joint β: [B, H, W, J].
         const logits = tf.addN(
           heatmaps.map((h, g) => {
             const beta = betas[g].weights.length > 0 ? betas[g].weights[0].read() : tf.ones([NUM_JOINTS]);
@@ -116,9 +118,9 @@ export function learnableGroupsHead(model: tfl.LayersModel, card: ModelCard): Po
             return tf.mul(h, tf.mul(beta, mask));
           }),
         );
-        const [, h, w] = logits.shape;
-        const flat = tf.transpose(tf.reshape(logits, [h * w, NUM_JOINTS])); // [J, H·W]
-        const p = tf.reshape(tf.transpose(tf.softmax(flat)), [1, h, w, NUM_JOINTS]) as tf.Tensor4D;
+        const [batch, h, w] = logits.shape;
+        const flat = tf.transpose(tf.reshape(logits, [batch, h * w, NUM_JOINTS]), [0, 2, 1]); // [B, J, H·W]
+        const p = tf.reshape(tf.transpose(tf.softmax(flat), [0, 2, 1]), [batch, h, w, NUM_JOINTS]) as tf.Tensor4D;
         return packed(uv, tf.mul(depth, boneMetres), peakMass(p));
       }),
     dispose: () => selection.dispose(),
@@ -147,8 +149,8 @@ export function ehpeHead(model: tfl.LayersModel, card: ModelCard): PoseHead {
     run: (input) =>
       tf.tidy(() => {
         const [joints, v] = view.predict(input) as tf.Tensor[];
-        const xy = tf.slice(joints, [0, 0, 0], [1, NUM_JOINTS, 2]);
-        const b = tf.slice(joints, [0, 0, 2], [1, NUM_JOINTS, 1]);
+        const xy = tf.slice(joints, [0, 0, 0], [-1, NUM_JOINTS, 2]);
+        const b = tf.slice(joints, [0, 0, 2], [-1, NUM_JOINTS, 1]);
         const z = tf.mul(tf.sub(tf.div(b, bins - 1), 0.5), rangeMetres);
         const { probabilities } = volumetricSoftArgmax25D(v, info.tipWristJoints.length, info.depthBins, {
           beta,

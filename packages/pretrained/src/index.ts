@@ -13,6 +13,7 @@ export * from './input';
 export * from './letterbox';
 export * from './lift';
 export * from './heads';
+export * from './rotations';
 export * from './estimator';
 export * from './package-files';
 export * from './load';
