@@ -8,7 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { syntheticHands } from '@phalanx/data';
-import type { HandPoseEstimator, HeldOutEvaluation } from '../src';
+import { paMpjpe } from '@phalanx/pose';
+import type { EstimationConfig, HandPoseEstimator, HeldOutEvaluation } from '../src';
 
 /** Options of {@link evaluateOnSyntheticHands}. */
 export interface SyntheticEvaluationOptions {
@@ -18,6 +19,8 @@ export interface SyntheticEvaluationOptions {
   count: number;
   /** Side of the square test images. */
   imageSize: number;
+  /** What every `estimateHands` call is given (e.g. `{rotations: 4}`). Default: nothing. */
+  estimation?: EstimationConfig;
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
@@ -41,7 +44,7 @@ export async function evaluateOnSyntheticHands(
   const predictions: number[][][] = [];
   for (const s of syntheticHands({ seed: options.seed, size: options.imageSize, count: options.count })) {
     const image = tf.tensor3d(Int32Array.from(s.image), [s.height, s.width, 3], 'int32');
-    const [hand] = await estimator.estimateHands(image);
+    const [hand] = await estimator.estimateHands(image, options.estimation);
     image.dispose();
     predictions.push(hand.keypoints.map((k) => [k.x, k.y]));
     gts.push(Array.from({ length: 21 }, (_, j) => [s.uv[2 * j], s.uv[2 * j + 1]]));
@@ -71,5 +74,49 @@ export async function evaluateOnSyntheticHands(
     handCentrePx,
     meanPosePx: errors(() => meanPose),
     ratioToHandCentre: epe2dPx / handCentrePx,
+  };
+}
+
+/** The 21 joints minus the wrist's, `[21][3]` in the data's unit (mm). */
+const wristRelative = (xyz: ArrayLike<number>) =>
+  Array.from({ length: 21 }, (_, j) => [0, 1, 2].map((c) => xyz[3 * j + c] - xyz[c]));
+
+/** PA-MPJPE (mm) of the estimator's `keypoints3D` and of the mean hand on the same hands. */
+export interface HeldOutPaMpjpe {
+  /** The estimator's, Procrustes-aligned to each hand's true wrist-relative joints. */
+  paMpjpeMm: number;
+  /** The mean hand's: the per-joint mean of the wrist-relative 3D joints of 2 048 training hands (seed 1). */
+  meanHandMm: number;
+}
+
+/**
+ * PA-MPJPE of the estimator's 3D output (metres, lifted from its 2.5D joints) on held-out synthetic
+ * hands, next to the mean hand's, both with Procrustes alignment (rotation, scale, translation) to the
+ * true wrist-relative joints, the mean distance over the 21 joints.
+ */
+export async function paMpjpeOnSyntheticHands(
+  estimator: HandPoseEstimator,
+  options: SyntheticEvaluationOptions,
+): Promise<HeldOutPaMpjpe> {
+  const size = options.imageSize;
+  const meanHand = Array.from({ length: 21 }, () => [0, 0, 0]);
+  for (const s of syntheticHands({ seed: 1, size, count: 2048 })) {
+    wristRelative(s.xyz).forEach((p, j) => p.forEach((v, c) => (meanHand[j][c] += v / 2048)));
+  }
+  const truth: number[][][] = [];
+  const predicted: number[][][] = [];
+  for (const s of syntheticHands({ seed: options.seed, size, count: options.count })) {
+    const image = tf.tensor3d(Int32Array.from(s.image), [s.height, s.width, 3], 'int32');
+    const [hand] = await estimator.estimateHands(image, options.estimation);
+    image.dispose();
+    truth.push(wristRelative(s.xyz));
+    predicted.push(hand.keypoints3D.map((k) => [k.x * 1000, k.y * 1000, k.z * 1000]));
+  }
+  return {
+    paMpjpeMm: paMpjpe(truth, predicted),
+    meanHandMm: paMpjpe(
+      truth,
+      truth.map(() => meanHand),
+    ),
   };
 }

@@ -7,51 +7,34 @@
  * the 21 joints.
  *
  *   pnpm --filter @phalanx/pretrained exec tsx scripts/pa-mpjpe.ts [--size 96] [--count 128] [--seed 20250]
+ *     [--rotations 1|2|4]
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { syntheticHands } from '@phalanx/data';
-import { paMpjpe } from '@phalanx/pose';
-import { loadHandPoseEstimator, HAND_POSE_MODELS } from '../src';
+import { loadHandPoseEstimator, HAND_POSE_MODELS, checkTestRotations } from '../src';
+import { paMpjpeOnSyntheticHands } from './evaluate';
 
 const { values } = parseArgs({
   options: {
     size: { type: 'string', default: '96' },
     count: { type: 'string', default: '128' },
     seed: { type: 'string', default: '20250' },
+    rotations: { type: 'string', default: '1' },
   },
 });
 const [size, count, seed] = [values.size, values.count, values.seed].map(Number);
+const rotations = checkTestRotations('pa-mpjpe', '--rotations', Number(values.rotations));
 await tf.setBackend('wasm');
 
-/** The 21 joints minus the wrist's, `[21][3]` in the data's unit (mm). */
-const wristRelative = (xyz: ArrayLike<number>) =>
-  Array.from({ length: 21 }, (_, j) => [0, 1, 2].map((c) => xyz[3 * j + c] - xyz[c]));
-
-const meanHand = Array.from({ length: 21 }, () => [0, 0, 0]);
-for (const s of syntheticHands({ seed: 1, size, count: 2048 })) {
-  wristRelative(s.xyz).forEach((p, j) => p.forEach((v, c) => (meanHand[j][c] += v / 2048)));
-}
-// Rendered once: the truth and every estimator's input.
-const hands = [...syntheticHands({ seed, size, count })];
-const truth = hands.map((s) => wristRelative(s.xyz));
-console.log(`${count} synthetic hands of seed ${seed} at ${size} px; PA-MPJPE in mm`);
-console.log(
-  `mean hand: ${paMpjpe(
-    truth,
-    truth.map(() => meanHand),
-  ).toFixed(1)}`,
-);
+console.log(`${count} synthetic hands of seed ${seed} at ${size} px, ${rotations} view(s); PA-MPJPE in mm`);
+let meanHandShown = false;
 for (const name of HAND_POSE_MODELS) {
   const estimator = await loadHandPoseEstimator(name);
-  const predicted: number[][][] = [];
-  for (const s of hands) {
-    const image = tf.tensor3d(Int32Array.from(s.image), [s.height, s.width, 3], 'int32');
-    const [hand] = await estimator.estimateHands(image);
-    image.dispose();
-    predicted.push(hand.keypoints3D.map((k) => [k.x * 1000, k.y * 1000, k.z * 1000]));
-  }
+  const options = { seed, count, imageSize: size, estimation: { rotations } };
+  const { paMpjpeMm, meanHandMm } = await paMpjpeOnSyntheticHands(estimator, options);
   estimator.dispose();
-  console.log(`${name}: ${paMpjpe(truth, predicted).toFixed(1)}`);
+  if (!meanHandShown) console.log(`mean hand: ${meanHandMm.toFixed(1)}`);
+  meanHandShown = true;
+  console.log(`${name}: ${paMpjpeMm.toFixed(1)}`);
 }
