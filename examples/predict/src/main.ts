@@ -15,16 +15,23 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { HAND_POSE_MODELS, loadHandPoseEstimator, type HandPoseModelName } from '@phalanx/pretrained';
+import {
+  HAND_POSE_MODELS,
+  TEST_ROTATIONS,
+  loadHandPoseEstimator,
+  type HandPoseModelName,
+  type TestRotations,
+} from '@phalanx/pretrained';
 import { predictFiles, readBytes } from './predict';
 import { shippedWithTorchWeights } from './weights';
 
-const USAGE = `Usage: predict [--model learnable-groups|ehpe] [--weights FILE] [--out DIR] [--backend wasm|cpu] [--flip] IMAGE...
+const USAGE = `Usage: predict [--model learnable-groups|ehpe] [--weights FILE] [--out DIR] [--backend wasm|cpu] [--flip] [--rotations 1|2|4] IMAGE...
   --model     the shipped model (default learnable-groups)
   --weights   a PyTorch state_dict of that network and size (.pth/.pt or .safetensors) instead of the shipped weights
   --out       output folder (default predictions)
   --backend   tfjs backend (default wasm)
-  --flip      mirror the output horizontally (for mirrored webcam pictures)`;
+  --flip      mirror the output horizontally (for mirrored webcam pictures)
+  --rotations average over the picture turned by 180° (2) or by every quarter turn (4) (default 1)`;
 
 /** A mistake on the command line: printed with the usage, exit code 2. */
 class UsageError extends Error {}
@@ -39,6 +46,7 @@ function parseCommandLine(argv: string[]) {
         out: { type: 'string', default: 'predictions' },
         backend: { type: 'string', default: 'wasm' },
         flip: { type: 'boolean', default: false },
+        rotations: { type: 'string', default: '1' },
         help: { type: 'boolean', default: false },
       },
       allowPositionals: true,
@@ -58,6 +66,10 @@ async function main(): Promise<void> {
   if (!HAND_POSE_MODELS.includes(model)) {
     throw new UsageError(`--model must be one of ${HAND_POSE_MODELS.join(', ')}`);
   }
+  const rotations = Number(values.rotations) as TestRotations;
+  if (!TEST_ROTATIONS.includes(rotations)) {
+    throw new UsageError(`--rotations must be one of ${TEST_ROTATIONS.join(', ')}`);
+  }
   const cwd = process.env.INIT_CWD ?? process.cwd();
   const out = resolve(cwd, values.out);
   await tf.setBackend(values.backend);
@@ -70,7 +82,7 @@ async function main(): Promise<void> {
           resolve(cwd, values.weights),
         );
   const files = positionals.map((f) => resolve(cwd, f));
-  const report = await predictFiles(estimator, files, out, { flipHorizontal: values.flip });
+  const report = await predictFiles(estimator, files, out, { flipHorizontal: values.flip, rotations });
   estimator.dispose();
   await writeFile(join(out, 'keypoints.json'), `${JSON.stringify(report, null, 2)}\n`);
   const e = report.card.evaluation;

@@ -68,6 +68,13 @@ describe('predict', () => {
     const [direct] = await estimator.estimateHands(pixels);
     pixels.dispose();
     expect(report.images[0].hands[0]).toEqual(direct);
+    // With test-time rotations: what the estimator gives with them, and not the single view.
+    const turned = await predictFiles(estimator, [join(dir, 'hand.png')], join(dir, 'out4'), { rotations: 4 });
+    const again = tf.tensor3d(Int32Array.from(picture().data), [128, 96, 3], 'int32');
+    const [four] = await estimator.estimateHands(again, { rotations: 4 });
+    again.dispose();
+    expect(turned.images[0].hands[0]).toEqual(four);
+    expect(four.keypoints).not.toEqual(direct.keypoints);
     // JPEG compression moves them only a little.
     const [png, jpg] = report.images.map((i) => i.hands[0].keypoints);
     expect(Math.max(...png.map((k, j) => Math.hypot(k.x - jpg[j].x, k.y - jpg[j].y)))).toBeLessThan(3);
@@ -159,6 +166,7 @@ describe('predict: command-line mistakes', () => {
       [['--bogus', 'x.png'], "Unknown option '--bogus'"],
       [['--model', 'mediapipe', 'x.png'], '--model must be one of learnable-groups, ehpe'],
       [['--flip=yes', 'x.png'], "Option '--flip' does not take an argument"],
+      [['--rotations', '3', 'x.png'], '--rotations must be one of 1, 2, 4'],
     ] as const) {
       const failure = (await promisify(execFile)('node', ['--import', 'tsx', 'src/main.ts', ...args], {
         cwd: root,

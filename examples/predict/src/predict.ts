@@ -7,7 +7,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeImage, drawSkeleton, encodePng } from '@phalanx/data';
-import { PhalanxFileError, type Hand, type HandPoseEstimator, type ModelCard } from '@phalanx/pretrained';
+import {
+  PhalanxFileError,
+  type Hand,
+  type HandPoseEstimator,
+  type ModelCard,
+  type TestRotations,
+} from '@phalanx/pretrained';
 
 /** The result for one picture. */
 export interface ImageReport {
@@ -35,6 +41,8 @@ export interface PredictionReport {
 export interface PredictOptions {
   /** Mirror the output horizontally (the estimator's `flipHorizontal`). Default false. */
   flipHorizontal?: boolean;
+  /** Test-time rotations (the estimator's `rotations`): 1, 2 or 4 views. Default 1. */
+  rotations?: TestRotations;
 }
 
 /**
@@ -83,7 +91,10 @@ export async function predictFiles(
     const pixels = tf.tensor3d(Int32Array.from(picture.data), [picture.height, picture.width, 3], 'int32');
     let hands: Hand[];
     try {
-      hands = await estimator.estimateHands(pixels, { flipHorizontal: options.flipHorizontal });
+      hands = await estimator.estimateHands(pixels, {
+        flipHorizontal: options.flipHorizontal,
+        rotations: options.rotations,
+      });
     } finally {
       pixels.dispose();
     }
