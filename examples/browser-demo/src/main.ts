@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { renderSyntheticHand } from '@phalanx/data';
 import { chooseBackend, wasmThreads, type BackendChoice } from './backend';
 import { draw3D, drawSkeleton, groupColor } from './draw';
-import type { HandPoseModelName } from '@phalanx/pretrained';
+import type { HandPoseModelName, TestRotations } from '@phalanx/pretrained';
 import {
   loadCheckpointInto,
   loadModelFrom,
@@ -38,6 +38,8 @@ export interface DemoState {
   keypoints3D: number[][];
   /** The estimator's score. */
   score: number;
+  /** Test-time rotations of the last run (`estimateHands(picture, {rotations})`). */
+  rotations: TestRotations;
   /** `[J][2]` ground truth of a synthetic picture in its pixels, else null. */
   truth: number[][] | null;
   /** `[J]` 1 where the synthetic hand's joint is visible, else 0 (null for other pictures). */
@@ -141,7 +143,9 @@ function redraw(): void {
   });
   draw3D(view.getContext('2d')!, keypoints3DOf(last), pose.jointGroup, yaw, pitch);
   timingEl.innerHTML =
-    `inference <b>${last.ms.toFixed(1)} ms</b> on ${backend} · score ${last.hand.score.toFixed(2)} · ${sourceName}` +
+    `inference <b>${last.ms.toFixed(1)} ms</b> on ${backend}` +
+    (last.rotations > 1 ? ` (${last.rotations} views)` : '') +
+    ` · score ${last.hand.score.toFixed(2)} · ${sourceName}` +
     (showTruth ? ' · <span class="muted">dashed: ground truth</span>' : '');
   window.__phalanxDemo = {
     ready: true,
@@ -157,6 +161,7 @@ function redraw(): void {
     keypoints: keypointsOf(last),
     keypoints3D: keypoints3DOf(last),
     score: last.hand.score,
+    rotations: last.rotations,
     truth,
     truthVisible,
     display,
@@ -175,8 +180,9 @@ async function run(): Promise<void> {
   busy = true;
   try {
     // A first run compiles the backend's kernels; time a second one so the figure is the steady state.
-    if (runs === 0) await predict(pose, square);
-    last = await predict(pose, square);
+    const rotations = Number($<HTMLSelectElement>('rotations').value) as TestRotations;
+    if (runs === 0) await predict(pose, square, rotations);
+    last = await predict(pose, square, rotations);
     lastInput = Array.from(await modelInputOf(square, pose.inputSize));
     runs++;
     redraw();
@@ -325,6 +331,7 @@ function wireUi(): void {
   });
   $('webcam').addEventListener('click', () => void toggleWebcam());
   $('show-truth').addEventListener('change', redraw);
+  $('rotations').addEventListener('change', () => void run());
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => {
     e.preventDefault();

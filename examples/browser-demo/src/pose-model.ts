@@ -11,6 +11,7 @@ import {
   type Hand,
   type HandPoseEstimator,
   type HandPoseModelName,
+  type TestRotations,
 } from '@phalanx/pretrained';
 // The shipped weights of @phalanx/pretrained, bundled by vite as assets (hashed file names; the weights
 // file is passed to the loader explicitly because model.json names it plainly).
@@ -57,6 +58,8 @@ export interface Prediction {
   hand: Hand;
   /** Time of `estimateHands` (letterbox, model, reading the results back), in ms. */
   ms: number;
+  /** The test-time rotations it averaged over. */
+  rotations: TestRotations;
 }
 
 function describeGroups(kind: HandPoseModelName, model: tfl.LayersModel): Pick<PoseModel, 'groups' | 'groupNames'> {
@@ -141,9 +144,13 @@ export function modelInputOf(picture: HTMLCanvasElement, inputSize: number): Pro
   return input.data().then((data) => (input.dispose(), data as Float32Array));
 }
 
-/** Runs the estimator on a picture. */
-export async function predict(pose: PoseModel, picture: HTMLCanvasElement): Promise<Prediction> {
+/** Runs the estimator on a picture, averaging over `rotations` quarter-turned views (the estimator's option). */
+export async function predict(
+  pose: PoseModel,
+  picture: HTMLCanvasElement,
+  rotations: TestRotations = 1,
+): Promise<Prediction> {
   const start = performance.now();
-  const [hand] = await pose.estimator.estimateHands(picture);
-  return { hand, ms: performance.now() - start };
+  const [hand] = await pose.estimator.estimateHands(picture, { rotations });
+  return { hand, ms: performance.now() - start, rotations };
 }

@@ -17,6 +17,8 @@ import {
   letterboxGeometry,
   loadHandPoseModel,
   letterboxImage,
+  type EstimationConfig,
+  type Hand,
   type HandPoseModelName,
 } from '@phalanx/pretrained';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -103,13 +105,18 @@ function shippedModel(kind: HandPoseModelName): Promise<tfl.LayersModel> {
  * The estimator run in Node (cpu) from the package's own files on the same synthetic picture; `change`
  * may alter the loaded model first (e.g. load other weights), before the estimator takes it over.
  */
-async function nodeEstimate(kind: HandPoseModelName, seed: number, change?: (model: tfl.LayersModel) => void) {
+async function nodeEstimate(
+  kind: HandPoseModelName,
+  seed: number,
+  change?: (model: tfl.LayersModel) => void,
+  config?: EstimationConfig,
+) {
   await tf.setBackend('cpu');
   const model = await shippedModel(kind);
   change?.(model);
   const estimator = estimatorFromModel(kind, model);
   const image = sampleTensor(seed);
-  const [hand] = await estimator.estimateHands(image);
+  const [hand] = await estimator.estimateHands(image, config);
   const selector = estimator.model.layers.find((l) => l.getClassName() === 'ConcreteJointSelector') as
     ConcreteJointSelector | undefined;
   const groups = selector?.groups();
@@ -331,6 +338,21 @@ describe('browser demo (built page in headless Chromium): accuracy, EHPE and PyT
     ).toBeLessThan(0.05);
     expect(consoleErrors).toEqual([]);
   });
+  it('averages over four quarter turns when asked, as the estimator does in Node', async () => {
+    await page.selectOption('#rotations', '4');
+    const s = await stateWhen(`window.__phalanxDemo?.rotations === 4 && window.__phalanxDemo?.ready === true`);
+    expect(s.error).toBeUndefined();
+    const seed = Number(/seed (\d+)/.exec(s.source)?.[1]);
+    const { hand } = await nodeEstimate('ehpe', seed, undefined, { rotations: 4 });
+    const single = await nodeEstimate('ehpe', seed);
+    const keypoints = (h: Hand) => h.keypoints.map((k) => [k.x, k.y]);
+    expect(maxDiff(s.keypoints, keypoints(hand))).toBeLessThan(0.05);
+    expect(maxDiff(keypoints(single.hand), keypoints(hand))).toBeGreaterThan(0.05); // four views are not one
+    await page.selectOption('#rotations', '1');
+    await stateWhen(`window.__phalanxDemo?.rotations === 1 && window.__phalanxDemo?.ready === true`);
+    expect(consoleErrors).toEqual([]);
+  });
+
   it('loads a PyTorch .safetensors of the EHPE it runs, and draws what those weights give in Node', async () => {
     const weights = await otherWeights('ehpe');
     const buffer = Buffer.from(writeSafetensors(weights));
