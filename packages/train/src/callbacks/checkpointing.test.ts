@@ -98,7 +98,10 @@ describe('Checkpointing', () => {
   });
 
   it('rejects bad options', () => {
-    expect(() => new Checkpointing({ dir: '' })).toThrow("Checkpointing: dir must be a folder path, but received ''.");
+    expect(() => new Checkpointing({ dir: '' })).toThrow(
+      "Checkpointing: dir must be a folder path (a non-empty string), but received ''.",
+    );
+    expect(() => new Checkpointing({ dir: 'a\0b' })).toThrow(/^Checkpointing: dir must be a folder path/);
     expect(() => new Checkpointing({ dir: 'x', every: 0 })).toThrow('Checkpointing: every must be an integer ≥ 1');
     expect(() => new Checkpointing({ dir: 'x', keep: 0 })).toThrow('Checkpointing: keep must be an integer ≥ 1');
     expect(() => new Checkpointing({ dir: 'x', keepLast: 3 } as never)).toThrow(

@@ -3,7 +3,8 @@
  * end (or on interrupt), and `best/` whenever the monitored metric improves.
  */
 import { join } from 'node:path';
-import { checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions } from '@phalanx/errors';
+import { checkPath } from '../paths';
 import {
   checkpointName,
   recoverCheckpointFolder,
@@ -59,9 +60,7 @@ export class Checkpointing implements TrainerCallbacks {
   constructor(options: CheckpointingOptions) {
     const name = 'Checkpointing';
     checkOptions(name, 'options', options, CHECKPOINTING_KEYS, 'an object {dir, every?, keep?}');
-    if (typeof options.dir !== 'string' || options.dir === '')
-      throw new PhalanxConfigError(name, 'dir', 'a folder path', options.dir);
-    this.dir = options.dir;
+    this.dir = checkPath(name, 'dir', options.dir, 'a folder path');
     this.every = options.every === undefined ? null : checkInteger(name, 'every', options.every, 1);
     this.keep = checkInteger(name, 'keep', options.keep ?? 2, 1);
   }

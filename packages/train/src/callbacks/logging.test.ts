@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PhalanxNonFiniteError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxNonFiniteError } from '@phalanx/errors';
 import { JsonlLogging } from './logging';
 import { FakeTrainer, stepResult } from './test-utils';
 
@@ -11,6 +11,19 @@ const root = mkdtempSync(join(tmpdir(), 'phalanx-logging-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('JsonlLogging', () => {
+  it('refuses a path that is not a non-empty string without NUL, by name', () => {
+    for (const [path, shown] of [
+      ['', "''"],
+      [null, 'null'],
+      [3, '3'],
+      ['a\0b', "'a\0b'"],
+    ] as const) {
+      const make = () => new JsonlLogging(path as unknown as string);
+      expect(make).toThrow(PhalanxConfigError);
+      expect(make).toThrow(`JsonlLogging: path must be a file path (a non-empty string), but received ${shown}.`);
+    }
+  });
+
   it('writes one JSON object per event, with the average speed since the start', async () => {
     const path = join(root, 'a', 'log.jsonl');
     let now = 0;

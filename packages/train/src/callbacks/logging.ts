@@ -1,7 +1,7 @@
 /**
  * The JSON-lines log of a run as a trainer callback.
  */
-import { PhalanxConfigError } from '@phalanx/errors';
+import { checkPath } from '../paths';
 import { JsonlLog } from '../jsonl-log';
 import type {
   CheckpointInfo,
@@ -39,9 +39,7 @@ export class JsonlLogging implements TrainerCallbacks {
     /** Clock in ms, for tests. Default `performance.now`. */
     now: () => number = () => performance.now(),
   ) {
-    if (typeof path !== 'string' || path === '')
-      throw new PhalanxConfigError('JsonlLogging', 'path', 'a file path', path);
-    this.log = new JsonlLog(path);
+    this.log = new JsonlLog(checkPath('JsonlLogging', 'path', path, 'a file path'));
     this.now = now;
   }
 
