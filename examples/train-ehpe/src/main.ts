@@ -38,6 +38,7 @@ import { dataWorkersFlag, threadsFlag } from './threads';
 import {
   classTable,
   evaluate,
+  LR_E2E,
   MODEL_SIZES,
   SMALL_BACKBONES,
   type JobConfig,
@@ -68,6 +69,8 @@ const { values: flags } = readFlags(() =>
       full: { type: 'boolean', default: false },
       'lr-tw': { type: 'string' },
       'lr-pg': { type: 'string' },
+      'steps-e2e': { type: 'string' },
+      'lr-e2e': { type: 'string' },
       warmup: { type: 'string' },
       decay: { type: 'string' },
       'restart-every': { type: 'string' },
@@ -126,6 +129,9 @@ if (flags.help) {
   --full              the paper's sizes: ResNet-50, 256 px, 64×64×8 volume, 2 hourglass stacks, width 512
   --lr-tw LR          stage-1 peak Adam learning rate (default 2e-3; paper 5e-3 on FreiHAND, release 1e-3)
   --lr-pg LR          stage-2 peak Adam learning rate (default 2e-3; paper 5e-4 on FreiHAND, release 1e-4)
+  --steps-e2e N       stage 3 (not in the paper): N steps of the stage-2 loss through the whole network, nothing
+                      frozen, after stage 2 and the PG-only ablation (default 0: none)
+  --lr-e2e LR         stage-3 peak Adam learning rate (default ${LR_E2E})
   --warmup N          linear learning-rate warm-up of every stage (demo 0, pretrained 500)
   --decay KIND        'constant' or 'cosine' (to 0 at each stage's last step) (demo constant, pretrained cosine)
   --restart-every N   warm restarts: a new warm-up and decay every N steps of a stage (default none)
@@ -239,6 +245,15 @@ function volumeTerms(): { scoremapWeight?: number; depthMarginalWeight?: number 
   const z = numFlag('depth-marginal-weight', flag, preset.depthMarginalWeight ?? 0, 0, false);
   return { ...(w > 0 ? { scoremapWeight: w } : {}), ...(z > 0 ? { depthMarginalWeight: z } : {}) };
 }
+/** Stage 3's steps and rate, only when it runs (a run without it records neither key). */
+function endToEnd(): { stepsE2e?: number; lrE2e?: number } {
+  const steps = intFlag('steps-e2e', flags['steps-e2e'], 0, 0);
+  if (steps === 0) {
+    if (flags['lr-e2e'] !== undefined) usage('--lr-e2e needs --steps-e2e.');
+    return {};
+  }
+  return { stepsE2e: steps, lrE2e: numFlag('lr-e2e', flags['lr-e2e'], LR_E2E) };
+}
 const dropout = flags.dropout === undefined ? preset.dropout : numFlag('dropout', flags.dropout, 0, 0, false);
 if (dropout !== undefined && dropout >= 1) usage(`--dropout must be < 1, but received ${dropout}.`);
 const config: JobConfig = {
@@ -254,6 +269,7 @@ const config: JobConfig = {
   variant,
   stepsTw: intFlag('steps-tw', flags['steps-tw'], preset.stepsTw),
   stepsPg: intFlag('steps-pg', flags['steps-pg'], preset.stepsPg),
+  ...endToEnd(),
   batchSize: intFlag('batch', flags.batch, flags.full ? 1 : preset.batch),
   lrTw: numFlag('lr-tw', flags['lr-tw'], preset.lrTw),
   lrPg: numFlag('lr-pg', flags['lr-pg'], preset.lrPg),
@@ -304,7 +320,11 @@ function describeRun(params: number, threads: number, dataWorkers: number): void
       (config.tw?.depthMarginalWeight ? ` + ${config.tw.depthMarginalWeight}·volume depth cross-entropy` : '') +
       '; ' +
       `stage 2: ${config.stepsPg} steps, Adam ${config.lrPg}${sched(config.stepsPg)}, ${EHPE_LOSS_WEIGHTS.position}·squaredDistance + ` +
-      `${EHPE_LOSS_WEIGHTS.edge}·edgeStability, backbone + TW-stage frozen; batch ${config.batchSize}`,
+      `${EHPE_LOSS_WEIGHTS.edge}·edgeStability, backbone + TW-stage frozen` +
+      (config.stepsE2e
+        ? `; stage 3: ${config.stepsE2e} steps, Adam ${config.lrE2e}${sched(config.stepsE2e)}, the same loss, nothing frozen`
+        : '') +
+      `; batch ${config.batchSize}`,
   );
   console.log(
     `held-out ${testSize} synthetic hands (seed ${TEST_SEED}), evaluated every ${evalEvery} steps; ` +
@@ -348,7 +368,10 @@ async function finish(r: RunResult, t0: number): Promise<void> {
   writeFileSync(join(out, 'curve.svg'), runCurveSvg(logs, subtitle));
   await r.model.save(fileSystem(join(out, 'model')));
   const stages = Object.fromEntries(
-    STAGES.filter((s) => s !== 'pg-only' || r.pgOnly).map((s) => [s, stageSummary(logs[s])]),
+    STAGES.filter((s) => (s !== 'pg-only' || r.pgOnly) && (s !== 'e2e' || (config.stepsE2e ?? 0) > 0)).map((s) => [
+      s,
+      stageSummary(logs[s]),
+    ]),
   );
   writeFileSync(
     join(out, 'metrics.json'),

@@ -9,6 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { augment, batches, disposeBatch, type BatchOptions, type HandBatch } from '@phalanx/data';
 import {
   BACKBONE_LAYERS,
+  TW_STAGE_LAYERS,
   createEhpe,
   createPgOnly,
   ehpeModelInfo,
@@ -106,7 +107,14 @@ export interface JobConfig {
   /** Optimizer steps of stage 1 (TW-stage) and stage 2 (PG-stage; also the PG-only ablation). */
   stepsTw: number;
   stepsPg: number;
-  /** Batch size of both stages. */
+  /**
+   * Optimizer steps of stage 3 (not in the paper): after stage 2, the PG-stage's loss through the whole
+   * network, nothing frozen ({@link stage3Trainer}). Absent or 0: no stage 3.
+   */
+  stepsE2e?: number;
+  /** Peak Adam learning rate of stage 3. Default {@link LR_E2E}. */
+  lrE2e?: number;
+  /** Batch size of every stage. */
   batchSize: number;
   /** Adam learning rates of the two stages. */
   lrTw: number;
@@ -240,6 +248,29 @@ export function stage2Trainer(model: tfl.LayersModel, config: JobConfig, options
     disposeBatch,
     ...options,
   });
+}
+
+/** Stage 3's default peak learning rate: a quarter of the stages' 2e-3, as the weights start trained. */
+export const LR_E2E = 5e-4;
+
+/**
+ * Stage 3 (not in the paper): the whole network — backbone, TW-stage and PG-stage, batch norms in training
+ * mode — on stage 2's loss (`2e-2·squaredDistance + 2e-1·edgeStability` of the 21 joints), Adam at
+ * `lrE2e`. Stage 2 samples features a backbone trained only for the wrist and the tips; here the backbone
+ * learns what the other 15 joints need too.
+ */
+export function stage3Trainer(model: tfl.LayersModel, config: JobConfig, options: TrainerOptions = {}) {
+  const trainer = new Trainer<HandBatch>({
+    ...pgStageRecipe<HandBatch>(model, {
+      lr: stageLr(config, config.lrE2e ?? LR_E2E, config.stepsE2e ?? 0),
+      depthRange: config.depthRange,
+      freeze: [],
+    }),
+    disposeBatch,
+    ...options,
+  });
+  trainer.unfreeze(TW_STAGE_LAYERS); // what stage 2's trainer froze in the same model
+  return trainer;
 }
 
 /**

@@ -63,9 +63,17 @@ const points = (log: StageLog, key: string): [number, number][] =>
 
 const lastOf = (log: StageLog, key: string): number => log.evals.at(-1)?.metrics[key] ?? Number.NaN;
 
+/** Stage 3's curve, its samples counted on from stage 2's last evaluation (none without a stage-3 log). */
+function endToEndCurve(logs: Partial<Record<StageName, StageLog>>): { label: string; points: [number, number][] }[] {
+  const e2e = logs.e2e;
+  if (!e2e || e2e.evals.length === 0) return [];
+  const start = logs.pg?.evals.at(-1)?.metrics.samples ?? 0;
+  return [{ label: 'EHPE, stage 3 (end to end)', points: points(e2e, 'epe2dPx').map(([x, y]) => [start + x, y]) }];
+}
+
 /**
- * `curve.svg`: stage 1's TW-joint 2D error (left) and the 21-joint 2D error of stage 2 and PG-only
- * (right), held-out, against samples seen, with the mean-pose and hand-centre baselines.
+ * `curve.svg`: stage 1's TW-joint 2D error (left) and the 21-joint 2D error of stage 2, PG-only and stage 3
+ * (right; stage 3's samples after stage 2's), held-out, against samples seen, with the mean-pose and hand-centre baselines.
  */
 export function runCurveSvg(logs: Partial<Record<StageName, StageLog>>, subtitle: string): string {
   const panels: CurvePanel[] = [];
@@ -87,10 +95,13 @@ export function runCurveSvg(logs: Partial<Record<StageName, StageLog>>, subtitle
     panels.push({
       title: 'Stage 2: all 21 joints, held-out 2D error',
       yLabel: 'mean 2D error (px)',
-      curves: second.map((s) => ({
-        label: s === 'pg' ? 'EHPE (TW → PG)' : 'PG-only',
-        points: points(logs[s]!, s === 'pg' ? 'epe2dPx' : 'pgOnlyEpe2dPx'),
-      })),
+      curves: [
+        ...second.map((s) => ({
+          label: s === 'pg' ? 'EHPE (TW → PG)' : 'PG-only',
+          points: points(logs[s]!, s === 'pg' ? 'epe2dPx' : 'pgOnlyEpe2dPx'),
+        })),
+        ...endToEndCurve(logs),
+      ],
       baselines: [
         { label: 'mean pose', value: lastOf(any, 'meanPoseEpe2dPx') },
         { label: 'hand centre', value: lastOf(any, 'handCentreEpe2dPx') },

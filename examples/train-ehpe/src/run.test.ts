@@ -111,6 +111,46 @@ describe('train-ehpe run: checkpoints, resume, run record, logs', () => {
     dispose(b3);
   }, 300_000);
 
+  it('stage 3 trains every weight from where stage 2 ended; stopped in it and resumed, bit for bit', async () => {
+    const e2eConfig = { ...config, stepsE2e: 2, lrE2e: 1e-3 };
+    const two = await runStages(options(join(root, 'c2'), { pgOnly: false }));
+    const afterStage2 = weightsOf(two.model);
+    dispose(two);
+    const three = await runStages(options(join(root, 'c3'), { pgOnly: false, config: e2eConfig }));
+    expect(three.stages.e2e).toMatchObject({ restored: false, step: 2 });
+    const afterStage3 = weightsOf(three.model);
+    dispose(three);
+    // Nothing frozen: every trained weight of backbone, TW-stage and PG-stage moved (batch-norm statistics too).
+    const moved = afterStage3.filter((w, i) => w.values.some((v, j) => v !== afterStage2[i].values[j]));
+    expect(moved.filter((w) => /^backbone\./.test(w.name)).length).toBeGreaterThan(0);
+    expect(moved.filter((w) => /^tw\./.test(w.name)).length).toBeGreaterThan(0);
+    expect(moved.length).toBeGreaterThan(afterStage3.length / 2);
+    const log = readStageLog(join(root, 'c3'), 'e2e');
+    expect(log.evals.map((e) => e.step)).toEqual([0, 2]);
+    expect(Object.keys(log.evals[0].metrics)).toEqual(expect.arrayContaining(['epe2dPx', 'paMpjpeMm', 'mpjpeMm']));
+    // Its step-0 evaluation is the model stage 2 left.
+    expect(log.evals[0].metrics.epe2dPx).toBe(readStageLog(join(root, 'c3'), 'pg').evals.at(-1)!.metrics.epe2dPx);
+
+    const dir = join(root, 'c3-stopped');
+    const stopped = await runStages(
+      options(dir, { pgOnly: false, config: e2eConfig, callbacks: at('e2e', 1, 'stop') }),
+    );
+    expect([stopped.interruptedIn, stopped.stages.e2e?.step]).toEqual(['e2e', 1]);
+    dispose(stopped);
+    const resumed = await runStages(options(dir, { pgOnly: false, config: e2eConfig, resume: true }));
+    expect(resumed.stages.pg).toMatchObject({ restored: true });
+    weightsOf(resumed.model).forEach((w, i) => {
+      const same = w.values.every((v, j) => Object.is(v, afterStage3[i].values[j]));
+      expect(same, `${w.name} differs from the uninterrupted run`).toBe(true);
+    });
+    dispose(resumed);
+    const svg = runCurveSvg(
+      { tw: readStageLog(dir, 'tw'), pg: readStageLog(dir, 'pg'), e2e: readStageLog(dir, 'e2e') },
+      'test',
+    );
+    expect(svg).toContain('stage 3 (end to end)');
+  }, 300_000);
+
   it('refuses a resume with other settings (named, with both values) and a fresh start over an existing run', async () => {
     const dir = join(root, 'a'); // the finished run of the first test
     const other = { ...config, stepsTw: 4, lrPg: 1e-3 };

@@ -1,6 +1,6 @@
 /**
- * The resumable run: stage 1 (backbone + TW-stage), stage 2 (PG-stage) and the PG-only ablation, one
- * after the other, each with its checkpoints (`<out>/checkpoints/<stage>/step-N/`), its JSON-lines log
+ * The resumable run: stage 1 (backbone + TW-stage), stage 2 (PG-stage), the PG-only ablation and stage 3
+ * (everything, end to end; when asked for), one after the other, each with its checkpoints (`<out>/checkpoints/<stage>/step-N/`), its JSON-lines log
  * (`<out>/log-<stage>.jsonl`) and a held-out evaluation every `evalEvery` steps. Run again with
  * `resume`, it restores the finished stages from their last checkpoint and continues the unfinished one
  * from its newest intact checkpoint.
@@ -27,16 +27,20 @@ import {
   pgOnlyTrainer,
   stage1Trainer,
   stage2Trainer,
+  stage3Trainer,
   type Evaluation,
   type JobConfig,
 } from './pipeline';
 import { openRun, type RunRecord } from './run-config';
 import { trainingSource } from './threads';
 
-/** The stages of a run, in order. */
-export const STAGES = ['tw', 'pg', 'pg-only'] as const;
+/**
+ * The stages of a run, in order. Stage 3 (`'e2e'`) comes after the ablation, which takes its backbone from
+ * the full model: that backbone must still be stage 1's.
+ */
+export const STAGES = ['tw', 'pg', 'pg-only', 'e2e'] as const;
 
-/** A stage's name: `'tw'` (stage 1), `'pg'` (stage 2), `'pg-only'` (the ablation). */
+/** A stage's name: `'tw'` (stage 1), `'pg'` (stage 2), `'pg-only'` (the ablation), `'e2e'` (stage 3). */
 export type StageName = (typeof STAGES)[number];
 
 /** The seed of the held-out set (never trained on: training uses `config.dataSeed`). */
@@ -119,7 +123,7 @@ export function runRecord(o: RunOptions): RunRecord {
  * The metrics a stage logs at each held-out evaluation (all errors on the held-out set): stage 1 the TW
  * joints' 2D error (input px), squared 2.5D distance and depth error (mm) next to the mean-pose and
  * hand-centre baselines;
- * stage 2 and PG-only the 2D error over all 21 joints, PA-MPJPE and MPJPE (mm) next to the mean hand's
+ * stages 2 and 3 and PG-only the 2D error over all 21 joints, PA-MPJPE and MPJPE (mm) next to the mean hand's
  * and the hand centre's (PG-only's own three prefixed `pgOnly…`).
  */
 export function stageMetrics(stage: StageName, e: Evaluation, samples: number): Record<string, number> {
@@ -134,11 +138,11 @@ export function stageMetrics(stage: StageName, e: Evaluation, samples: number): 
       handCentreTwEpe2dPx: e.handCentre.twPx,
     };
   }
-  const r = stage === 'pg' ? e.full : e.pgOnly!;
+  const r = stage === 'pg-only' ? e.pgOnly! : e.full;
   // The PG-only model's own measures are named apart (`pgOnlyEpe2dPx`, …): a reader of every log's
   // `epe2dPx` (the pretrained package's ship script) then sees the full model's curve only.
   const own =
-    stage === 'pg' ? ['epe2dPx', 'paMpjpeMm', 'mpjpeMm'] : ['pgOnlyEpe2dPx', 'pgOnlyPaMpjpeMm', 'pgOnlyMpjpeMm'];
+    stage === 'pg-only' ? ['pgOnlyEpe2dPx', 'pgOnlyPaMpjpeMm', 'pgOnlyMpjpeMm'] : ['epe2dPx', 'paMpjpeMm', 'mpjpeMm'];
   return {
     samples,
     [own[0]]: r.epe2dPx,
@@ -156,6 +160,8 @@ interface StageSpec {
   trainer: Trainer<HandBatch>;
   steps: number;
   evaluateAt: () => Promise<Evaluation>;
+  /** The training stream's first batch (default 0). */
+  firstBatch?: number;
 }
 
 /**
@@ -177,8 +183,10 @@ async function runStage(o: RunOptions, s: StageSpec): Promise<{ outcome: StageOu
     const m = await metrics(0);
     new JsonlLog(logFile).write({ event: 'eval', step: 0, metrics: m, ms: performance.now() - t });
   }
+  const source = trainingSource(o.config, o.dataWorkers);
+  const first = s.firstBatch ?? 0;
   const result = await s.trainer.fit({
-    data: trainingSource(o.config, o.dataWorkers),
+    data: ({ batchesSeen }) => source({ batchesSeen: first + batchesSeen }),
     steps: s.steps,
     checkpointDir: dir,
     checkpointEvery: o.checkpointEvery,
@@ -240,6 +248,17 @@ export async function runStages(o: RunOptions): Promise<RunResult> {
         evaluateAt: () => evaluate(model, test, config, { model: pgOnly, layout }, layout),
       };
     });
+  }
+  const stepsE2e = config.stepsE2e ?? 0;
+  if (stepsE2e > 0) {
+    specs.push(() => ({
+      name: 'e2e',
+      trainer: stage3Trainer(model, config, options('e2e')),
+      steps: stepsE2e,
+      evaluateAt: full,
+      // Samples that neither stage 1 nor stage 2 read.
+      firstBatch: Math.max(config.stepsTw, config.stepsPg),
+    }));
   }
   for (const spec of specs) {
     const s = await spec();
