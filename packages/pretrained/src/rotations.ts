@@ -47,9 +47,12 @@ export function checkTestRotations(component: string, argument: string, views: u
  */
 export function turnedViews(input: tf.Tensor4D, views: TestRotations): tf.Tensor4D {
   return tf.tidy(() => {
+    const wanted = quarterTurns(views);
     const turns: tf.Tensor4D[] = [input];
-    for (let k = 1; k < 4; k++) turns.push(tf.reverse(tf.transpose(turns[k - 1], [0, 2, 1, 3]), 2));
-    return tf.concat(quarterTurns(views).map((k) => turns[k])) as tf.Tensor4D;
+    for (let k = 1; k <= wanted[wanted.length - 1]; k++) {
+      turns.push(tf.reverse(tf.transpose(turns[k - 1], [0, 2, 1, 3]), 2));
+    }
+    return tf.concat(wanted.map((k) => turns[k])) as tf.Tensor4D;
   });
 }
 
