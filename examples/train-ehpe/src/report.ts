@@ -73,7 +73,8 @@ function endToEndCurve(logs: Partial<Record<StageName, StageLog>>): { label: str
 
 /**
  * `curve.svg`: stage 1's TW-joint 2D error (left) and the 21-joint 2D error of stage 2, PG-only and stage 3
- * (right; stage 3's samples after stage 2's), held-out, against samples seen, with the mean-pose and hand-centre baselines.
+ * (right; stage 3's samples after stage 2's), held-out, against samples seen, with the mean-pose and
+ * hand-centre baselines.
  */
 export function runCurveSvg(logs: Partial<Record<StageName, StageLog>>, subtitle: string): string {
   const panels: CurvePanel[] = [];

@@ -1,9 +1,9 @@
 /**
  * The resumable run: stage 1 (backbone + TW-stage), stage 2 (PG-stage), the PG-only ablation and stage 3
- * (everything, end to end; when asked for), one after the other, each with its checkpoints (`<out>/checkpoints/<stage>/step-N/`), its JSON-lines log
- * (`<out>/log-<stage>.jsonl`) and a held-out evaluation every `evalEvery` steps. Run again with
- * `resume`, it restores the finished stages from their last checkpoint and continues the unfinished one
- * from its newest intact checkpoint.
+ * (everything, end to end; when asked for), one after the other, each with its checkpoints
+ * (`<out>/checkpoints/<stage>/step-N/`), its JSON-lines log (`<out>/log-<stage>.jsonl`) and a held-out
+ * evaluation every `evalEvery` steps. Run again with `resume`, it restores the finished stages from their
+ * last checkpoint and continues the unfinished one from its newest intact checkpoint.
  */
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
