@@ -7,9 +7,9 @@
  *   stream (seed 1) at the same size.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { syntheticHands } from '@phalanx/data';
+import { syntheticHands, type HandSample } from '@phalanx/data';
 import { paMpjpe } from '@phalanx/pose';
-import type { EstimationConfig, HandPoseEstimator, HeldOutEvaluation } from '../src';
+import type { EstimationConfig, Hand, HandPoseEstimator, HeldOutEvaluation } from '../src';
 
 /** Options of {@link evaluateOnSyntheticHands}. */
 export interface SyntheticEvaluationOptions {
@@ -34,22 +34,41 @@ function meanTrainingPose(size: number, count = 2048): number[][] {
   return sum;
 }
 
-/** Mean 2D end-point error (visible joints, image pixels) of the estimator and of the two baselines. */
-export async function evaluateOnSyntheticHands(
+/** The held-out hands of `options` and the estimator's hand for each, in order. */
+export interface SyntheticEstimates {
+  samples: HandSample[];
+  hands: Hand[];
+}
+
+/** Renders the held-out hands of `options` and runs `estimateHands` on each, once. */
+export async function estimateSyntheticHands(
   estimator: HandPoseEstimator,
   options: SyntheticEvaluationOptions,
-): Promise<HeldOutEvaluation> {
-  const gts: number[][][] = [];
-  const visible: Uint8Array[] = [];
-  const predictions: number[][][] = [];
+): Promise<SyntheticEstimates> {
+  const out: SyntheticEstimates = { samples: [], hands: [] };
   for (const s of syntheticHands({ seed: options.seed, size: options.imageSize, count: options.count })) {
     const image = tf.tensor3d(Int32Array.from(s.image), [s.height, s.width, 3], 'int32');
     const [hand] = await estimator.estimateHands(image, options.estimation);
     image.dispose();
-    predictions.push(hand.keypoints.map((k) => [k.x, k.y]));
-    gts.push(Array.from({ length: 21 }, (_, j) => [s.uv[2 * j], s.uv[2 * j + 1]]));
-    visible.push(s.visible);
+    out.samples.push(s);
+    out.hands.push(hand);
   }
+  return out;
+}
+
+/**
+ * Mean 2D end-point error (visible joints, image pixels) of the estimator and of the two baselines;
+ * `estimated` (of the same `options`) saves running the estimator again.
+ */
+export async function evaluateOnSyntheticHands(
+  estimator: HandPoseEstimator,
+  options: SyntheticEvaluationOptions,
+  estimated?: SyntheticEstimates,
+): Promise<HeldOutEvaluation> {
+  const { samples, hands } = estimated ?? (await estimateSyntheticHands(estimator, options));
+  const predictions = hands.map((hand) => hand.keypoints.map((k) => [k.x, k.y]));
+  const gts = samples.map((s) => Array.from({ length: 21 }, (_, j) => [s.uv[2 * j], s.uv[2 * j + 1]]));
+  const visible = samples.map((s) => s.visible);
   const meanPose = meanTrainingPose(options.imageSize);
   const errors = (guess: (i: number) => number[][]) =>
     mean(
@@ -92,26 +111,22 @@ export interface HeldOutPaMpjpe {
 /**
  * PA-MPJPE of the estimator's 3D output (metres, lifted from its 2.5D joints) on held-out synthetic
  * hands, next to the mean hand's, both with Procrustes alignment (rotation, scale, translation) to the
- * true wrist-relative joints, the mean distance over the 21 joints.
+ * true wrist-relative joints, the mean distance over the 21 joints; `estimated` (of the same `options`)
+ * saves running the estimator again.
  */
 export async function paMpjpeOnSyntheticHands(
   estimator: HandPoseEstimator,
   options: SyntheticEvaluationOptions,
+  estimated?: SyntheticEstimates,
 ): Promise<HeldOutPaMpjpe> {
   const size = options.imageSize;
   const meanHand = Array.from({ length: 21 }, () => [0, 0, 0]);
   for (const s of syntheticHands({ seed: 1, size, count: 2048 })) {
     wristRelative(s.xyz).forEach((p, j) => p.forEach((v, c) => (meanHand[j][c] += v / 2048)));
   }
-  const truth: number[][][] = [];
-  const predicted: number[][][] = [];
-  for (const s of syntheticHands({ seed: options.seed, size, count: options.count })) {
-    const image = tf.tensor3d(Int32Array.from(s.image), [s.height, s.width, 3], 'int32');
-    const [hand] = await estimator.estimateHands(image, options.estimation);
-    image.dispose();
-    truth.push(wristRelative(s.xyz));
-    predicted.push(hand.keypoints3D.map((k) => [k.x * 1000, k.y * 1000, k.z * 1000]));
-  }
+  const { samples, hands } = estimated ?? (await estimateSyntheticHands(estimator, options));
+  const truth = samples.map((s) => wristRelative(s.xyz));
+  const predicted = hands.map((hand) => hand.keypoints3D.map((k) => [k.x * 1000, k.y * 1000, k.z * 1000]));
   return {
     paMpjpeMm: paMpjpe(truth, predicted),
     meanHandMm: paMpjpe(

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { fileSystem } from '@phalanx/layers';
 import { HAND_POSE_MODELS, TEST_ROTATIONS, loadHandPoseEstimator, type HandPoseModelName } from '../src';
-import { evaluateOnSyntheticHands, paMpjpeOnSyntheticHands } from './evaluate';
+import { estimateSyntheticHands, evaluateOnSyntheticHands, paMpjpeOnSyntheticHands } from './evaluate';
 
 const { values } = parseArgs({
   options: {
@@ -34,9 +34,10 @@ for (const name of names) {
   for (const rotations of TEST_ROTATIONS) {
     const options = { seed, count, imageSize, estimation: { rotations } };
     const t0 = performance.now();
-    const flat = await evaluateOnSyntheticHands(estimator, options);
+    const estimated = await estimateSyntheticHands(estimator, options);
     const ms = (performance.now() - t0) / count;
-    const pa = await paMpjpeOnSyntheticHands(estimator, options);
+    const flat = await evaluateOnSyntheticHands(estimator, options, estimated);
+    const pa = await paMpjpeOnSyntheticHands(estimator, options, estimated);
     console.log(
       `${name} at ${imageSize} px, rotations ${rotations}: 2D ${flat.epe2dPx.toFixed(2)} px ` +
         `(${flat.ratioToHandCentre.toFixed(3)} × the hand centre ${flat.handCentrePx.toFixed(2)} px), ` +
