@@ -318,6 +318,29 @@ describe('Trainer: freezing and clipping', () => {
     tf.dispose([b.xs, b.ys]);
   });
 
+  it('a layer frozen before the trainer was made: unfreeze is a named error; setFrozen first trains it', async () => {
+    const model = smallModel();
+    setFrozen(model, /^(first|bn)$/, true); // as an earlier trainer on the same model leaves it
+    const late = trainer(model, { parameterGroups: [{ name: 'all', lr: 1e-2 }] });
+    expect(() => late.unfreeze(/^first$/)).toThrow(
+      /^Trainer: unfreeze must be layers whose weights the parameter groups hold .*, but received '2 weights outside every group, e\.g\. first\/kernel, first\/bias'\.$/,
+    );
+    expect(model.getLayer('first').trainable).toBe(false); // the failed call changed nothing
+    expect(model.getLayer('bn').trainable).toBe(false);
+    expect(late.unfreeze(/^second$/)).toEqual(['second']); // a layer the groups hold is fine
+
+    setFrozen(model, /^(first|bn)$/, false);
+    const early = trainer(model, { parameterGroups: [{ name: 'all', lr: 1e-2 }] });
+    const before = weightsOf(model);
+    const b = makeBatch(0, [2]);
+    await early.trainStep(b);
+    const after = weightsOf(model);
+    for (const name of ['first/kernel', 'bn/gamma', 'second/kernel']) {
+      expect(maxDiff(before[name], after[name]), name).toBeGreaterThan(1e-5);
+    }
+    tf.dispose([b.xs, b.ys]);
+  });
+
   it('clips the global gradient norm (SGD: the update norm is lr · maxNorm)', async () => {
     const model = smallModel();
     const lr = 0.5;

@@ -42,7 +42,7 @@ import { checkCheckpointRoot, recoverCheckpointFolder } from './checkpoint-folde
 import { BatchStream } from './data-source';
 import { ExponentialMovingAverage, type EmaOptions } from './ema';
 import { chooseResumeCheckpoint, fitCallbacks, resolveFitOptions, type FitOptions } from './fit-options';
-import { setFrozen, type LayerPattern } from './freeze';
+import { allLayers, setFrozen, type LayerPattern } from './freeze';
 import { snapshotOptimizer } from './optimizer-state';
 import {
   applyGroupGradients,
@@ -419,9 +419,32 @@ export class Trainer<B = unknown> implements TrainerHandle {
     return setFrozen(this.model, pattern, true);
   }
 
-  /** Undoes {@link Trainer.freeze} for the matching layers. Returns their names. */
+  /**
+   * Undoes {@link Trainer.freeze} for the matching layers. Returns their names.
+   *
+   * The parameter groups are fixed when the trainer is made, from the weights trainable then: a layer
+   * that was already frozen at that moment (by an earlier trainer, or `setFrozen`) has no place in them.
+   * Unfreezing such a layer here would leave it frozen to the optimizer while its batch norms train, so
+   * it throws a `PhalanxConfigError` instead and changes nothing: unfreeze those layers with
+   * `setFrozen(model, pattern, false)` before making the trainer.
+   */
   unfreeze(pattern: LayerPattern): string[] {
-    return setFrozen(this.model, pattern, false);
+    const wasFrozen = new Set(allLayers(this.model).filter((l) => l !== this.model && !l.trainable));
+    const names = setFrozen(this.model, pattern, false);
+    const grouped = new Set(this.groups.flatMap((g) => g.variables));
+    const outside = this.model.trainableWeights.filter((v) => !grouped.has(v));
+    if (outside.length === 0) return names;
+    setFrozen(this.model, (layer) => wasFrozen.has(layer), true);
+    throw new PhalanxConfigError(
+      NAME,
+      'unfreeze',
+      'layers whose weights the parameter groups hold (layers frozen before the Trainer was made are not in them: ' +
+        'unfreeze those with setFrozen(model, pattern, false) first)',
+      `${outside.length} weights outside every group, e.g. ${outside
+        .slice(0, 3)
+        .map((v) => v.originalName)
+        .join(', ')}`,
+    );
   }
 
   /** Asks a running `fit` to stop after the current step (it then checkpoints and returns). */
