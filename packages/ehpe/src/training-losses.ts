@@ -193,6 +193,13 @@ export interface PgStageLossOptions {
    * hand skeleton's 1-hop adjacency for the first, the 2-hop adjacency for the second (no self-loops).
    */
   adjacency?: readonly Adjacency[];
+  /**
+   * w_z, weight of the depth coordinate in the position term: each joint's distance becomes
+   * `√(Δx² + Δy² + w_z·Δz²)` (x, y in input pixels, z in depth bins). Default 1 (the paper's). The two
+   * units differ: with 8 bins over ±100 mm a bin is 25 mm, a pixel of a 96-px crop a few mm, so at
+   * w_z = 1 a millimetre of depth costs far less than a millimetre in the image plane.
+   */
+  depthWeight?: number;
 }
 
 /**
@@ -260,7 +267,14 @@ export function pgStageLoss(
       sets.length,
     );
   }
-  const position = distanceLoss(name, 'position', kind, target, joints);
+  const wZ = lossWeight(name, 'depthWeight', options.depthWeight, 1);
+  const position =
+    wZ === 1
+      ? distanceLoss(name, 'position', kind, target, joints)
+      : tf.tidy(() => {
+          const scale = tf.tensor1d([1, 1, Math.sqrt(wZ)]);
+          return distanceLoss(name, 'position', kind, tf.mul(target, scale), tf.mul(joints, scale));
+        });
   const terms = attention.map((a, l) => edgeStabilityLoss(a, sets[l], { reduction }));
   const edge = tf.div(tf.addN(terms), terms.length) as tf.Scalar;
   const total = tf.add(tf.mul(position, wP), tf.mul(edge, wE)) as tf.Scalar;
