@@ -26,6 +26,7 @@ import { deriveNoiseSeed } from '@phalanx/layers';
 import { JOINT_CLASS_NAMES, KeypointEvaluator, mpjpe, paMpjpe, type JointClass } from '@phalanx/pose';
 import {
   seedInitialWeights,
+  setFrozen,
   cosineLr,
   Trainer,
   warmRestartsLr,
@@ -260,7 +261,9 @@ export const LR_E2E = 5e-4;
  * learns what the other 15 joints need too.
  */
 export function stage3Trainer(model: tfl.LayersModel, config: JobConfig, options: TrainerOptions = {}) {
-  const trainer = new Trainer<HandBatch>({
+  // What stage 2's trainer froze in the same model, thawed before the trainer collects its weights.
+  setFrozen(model, TW_STAGE_LAYERS, false);
+  return new Trainer<HandBatch>({
     ...pgStageRecipe<HandBatch>(model, {
       lr: stageLr(config, config.lrE2e ?? LR_E2E, config.stepsE2e ?? 0),
       depthRange: config.depthRange,
@@ -269,8 +272,6 @@ export function stage3Trainer(model: tfl.LayersModel, config: JobConfig, options
     disposeBatch,
     ...options,
   });
-  trainer.unfreeze(TW_STAGE_LAYERS); // what stage 2's trainer froze in the same model
-  return trainer;
 }
 
 /**
