@@ -71,6 +71,7 @@ const { values: flags } = readFlags(() =>
       'lr-pg': { type: 'string' },
       'steps-e2e': { type: 'string' },
       'lr-e2e': { type: 'string' },
+      'depth-weight-e2e': { type: 'string' },
       warmup: { type: 'string' },
       decay: { type: 'string' },
       'restart-every': { type: 'string' },
@@ -132,6 +133,8 @@ if (flags.help) {
   --steps-e2e N       stage 3 (not in the paper): N steps of the stage-2 loss through the whole network, nothing
                       frozen, after stage 2 and the PG-only ablation (default 0: none)
   --lr-e2e LR         stage-3 peak Adam learning rate (default ${LR_E2E})
+  --depth-weight-e2e W  stage 3: weight w_z of Δz² in the position loss, z in depth bins, x and y in input
+                      pixels (default 1, stage 2's; see the README, "Weighing the depths")
   --warmup N          linear learning-rate warm-up of every stage (demo 0, pretrained 500)
   --decay KIND        'constant' or 'cosine' (to 0 at each stage's last step) (demo constant, pretrained cosine)
   --restart-every N   warm restarts: a new warm-up and decay every N steps of a stage (default none)
@@ -246,13 +249,20 @@ function volumeTerms(): { scoremapWeight?: number; depthMarginalWeight?: number 
   return { ...(w > 0 ? { scoremapWeight: w } : {}), ...(z > 0 ? { depthMarginalWeight: z } : {}) };
 }
 /** Stage 3's steps and rate, only when it runs (a run without it records neither key). */
-function endToEnd(): { stepsE2e?: number; lrE2e?: number } {
+function endToEnd(): { stepsE2e?: number; lrE2e?: number; depthWeightE2e?: number } {
   const steps = intFlag('steps-e2e', flags['steps-e2e'], 0, 0);
   if (steps === 0) {
-    if (flags['lr-e2e'] !== undefined) usage('--lr-e2e needs --steps-e2e.');
+    for (const f of ['lr-e2e', 'depth-weight-e2e'] as const) {
+      if (flags[f] !== undefined) usage(`--${f} needs --steps-e2e.`);
+    }
     return {};
   }
-  return { stepsE2e: steps, lrE2e: numFlag('lr-e2e', flags['lr-e2e'], LR_E2E) };
+  const depthWeight = numFlag('depth-weight-e2e', flags['depth-weight-e2e'], 1, 0, false);
+  return {
+    stepsE2e: steps,
+    lrE2e: numFlag('lr-e2e', flags['lr-e2e'], LR_E2E),
+    ...(depthWeight !== 1 ? { depthWeightE2e: depthWeight } : {}),
+  };
 }
 const dropout = flags.dropout === undefined ? preset.dropout : numFlag('dropout', flags.dropout, 0, 0, false);
 if (dropout !== undefined && dropout >= 1) usage(`--dropout must be < 1, but received ${dropout}.`);
@@ -322,7 +332,9 @@ function describeRun(params: number, threads: number, dataWorkers: number): void
       `stage 2: ${config.stepsPg} steps, Adam ${config.lrPg}${sched(config.stepsPg)}, ${EHPE_LOSS_WEIGHTS.position}·squaredDistance + ` +
       `${EHPE_LOSS_WEIGHTS.edge}·edgeStability, backbone + TW-stage frozen` +
       (config.stepsE2e
-        ? `; stage 3: ${config.stepsE2e} steps, Adam ${config.lrE2e}${sched(config.stepsE2e)}, the same loss, nothing frozen`
+        ? `; stage 3: ${config.stepsE2e} steps, Adam ${config.lrE2e}${sched(config.stepsE2e)}, the same loss${
+            config.depthWeightE2e ? ` with Δz² weighed ${config.depthWeightE2e}` : ''
+          }, nothing frozen`
         : '') +
       `; batch ${config.batchSize}`,
   );

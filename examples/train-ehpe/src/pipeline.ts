@@ -115,6 +115,11 @@ export interface JobConfig {
   stepsE2e?: number;
   /** Peak Adam learning rate of stage 3. Default {@link LR_E2E}. */
   lrE2e?: number;
+  /**
+   * Stage 3's `depthWeight` of `pgStageLoss` (w_z: Δz² weighed w_z, z in depth bins, x and y in input
+   * pixels). Default 1, stage 2's loss.
+   */
+  depthWeightE2e?: number;
   /** Batch size of every stage. */
   batchSize: number;
   /** Adam learning rates of the two stages. */
@@ -268,6 +273,7 @@ export function stage3Trainer(model: tfl.LayersModel, config: JobConfig, options
       lr: stageLr(config, config.lrE2e ?? LR_E2E, config.stepsE2e ?? 0),
       depthRange: config.depthRange,
       freeze: [],
+      depthWeight: config.depthWeightE2e ?? 1,
     }),
     disposeBatch,
     ...options,

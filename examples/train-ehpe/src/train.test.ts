@@ -19,6 +19,7 @@ import {
   pgOnlyTrainer,
   stage1Trainer,
   stage2Trainer,
+  stage3Trainer,
   type JobConfig,
 } from './pipeline';
 import { tinyJob } from './tiny-job';
@@ -32,6 +33,22 @@ beforeAll(async () => {
 const falling = (losses: number[]) => Math.min(...losses.slice(-3)) < 0.7 * losses[0];
 
 describe('train-ehpe', () => {
+  it("stage 3's depthWeightE2e w weighs Δz²: position(w) − position(0) = w·(position(1) − position(0))", async () => {
+    const batch = toBatch([0, 1].map((i) => renderSyntheticHand(300 + i, { size: 64 })));
+    const position: Record<number, number> = {};
+    for (const w of [0, 1, 16]) {
+      const job = tinyJob({ seed: 5, stepsE2e: 1, lrE2e: 1e-3, ...(w !== 1 ? { depthWeightE2e: w } : {}) });
+      const model = await buildModel(job); // the same weights for every w: the first step's loss is on them
+      const result = await stage3Trainer(model, job, { progress: false }).trainStep(batch);
+      position[w] = result.parts!.position;
+      model.dispose();
+    }
+    const depthTerm = position[1] - position[0];
+    expect(depthTerm).toBeGreaterThan(1e-3); // the depths are off before training, so the check has teeth
+    expect(position[16] - position[0]).toBeCloseTo(16 * depthTerm, 2);
+    disposeBatch(batch);
+  });
+
   it('a tiny EHPE trains both stages on a fixed batch on wasm; stage 1 stays fixed in stage 2; the report has the five classes', async () => {
     const model = await buildModel(config);
     const batch = toBatch([0, 1].map((i) => renderSyntheticHand(200 + i, { size: 64 })));
