@@ -62,7 +62,11 @@ function trainingFacts(run: string, metrics: Json): Json {
   const config = (metrics.config ?? {}) as Json;
   return {
     run: basename(run),
-    steps: metrics.steps ?? { tw: config.stepsTw, pg: config.stepsPg },
+    steps: metrics.steps ?? {
+      tw: config.stepsTw,
+      pg: config.stepsPg,
+      ...(config.stepsE2e ? { e2e: config.stepsE2e } : {}),
+    },
     batchSize: config.batchSize,
     seconds: metrics.trainSeconds ?? metrics.seconds,
     dataSeed: config.dataSeed,
@@ -89,14 +93,26 @@ function curves(run: string): { series: CurveSeries[]; yLabel: string } {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Json),
   }));
-  const evals = events.flatMap((e) =>
-    e.lines.filter((l) => l.event === 'eval' && (l.metrics as Json)?.epe2dPx !== undefined),
-  );
-  if (evals.length >= 2) {
+  const evalsOf = (files: Set<string>) =>
+    events
+      .filter((e) => files.has(e.file))
+      .flatMap((e) => e.lines.filter((l) => l.event === 'eval' && (l.metrics as Json)?.epe2dPx !== undefined));
+  const epe = (l: Json, offset: number): [number, number] => [
+    offset + Number(l.step),
+    Number((l.metrics as Json).epe2dPx),
+  ];
+  // EHPE's stage 3 counts its steps from 0 again: drawn on from where the other stages ended.
+  const main = evalsOf(new Set(logs.filter((f) => f !== 'log-e2e.jsonl')));
+  const endToEnd = evalsOf(new Set(['log-e2e.jsonl']));
+  if (main.length + endToEnd.length >= 2) {
+    const offset = Math.max(0, ...main.map((l) => Number(l.step)));
     return {
       yLabel: 'held-out 2D EPE (px, model input)',
       series: [
-        { label: 'held-out 2D EPE', points: evals.map((l) => [Number(l.step), Number((l.metrics as Json).epe2dPx)]) },
+        ...(main.length > 0 ? [{ label: 'held-out 2D EPE', points: main.map((l) => epe(l, 0)) }] : []),
+        ...(endToEnd.length > 0
+          ? [{ label: 'stage 3 (end to end)', points: endToEnd.map((l) => epe(l, offset)) }]
+          : []),
       ],
     };
   }
