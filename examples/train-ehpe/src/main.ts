@@ -131,10 +131,10 @@ if (flags.help) {
   --lr-tw LR          stage-1 peak Adam learning rate (default 2e-3; paper 5e-3 on FreiHAND, release 1e-3)
   --lr-pg LR          stage-2 peak Adam learning rate (default 2e-3; paper 5e-4 on FreiHAND, release 1e-4)
   --steps-e2e N       stage 3 (not in the paper): N steps of the stage-2 loss through the whole network, nothing
-                      frozen, after stage 2 and the PG-only ablation (default 0: none)
+                      frozen, after stage 2 and the PG-only ablation (demo 0: none; pretrained 6000)
   --lr-e2e LR         stage-3 peak Adam learning rate (default ${LR_E2E})
   --depth-weight-e2e W  stage 3: weight w_z of Δz² in the position loss, z in depth bins, x and y in input
-                      pixels (default 1, stage 2's; see the README, "Weighing the depths")
+                      pixels (demo 1, stage 2's; pretrained 16; see the README, "Weighing the depths")
   --warmup N          linear learning-rate warm-up of every stage (demo 0, pretrained 500)
   --decay KIND        'constant' or 'cosine' (to 0 at each stage's last step) (demo constant, pretrained cosine)
   --restart-every N   warm restarts: a new warm-up and decay every N steps of a stage (default none)
@@ -250,17 +250,17 @@ function volumeTerms(): { scoremapWeight?: number; depthMarginalWeight?: number 
 }
 /** Stage 3's steps and rate, only when it runs (a run without it records neither key). */
 function endToEnd(): { stepsE2e?: number; lrE2e?: number; depthWeightE2e?: number } {
-  const steps = intFlag('steps-e2e', flags['steps-e2e'], 0, 0);
+  const steps = intFlag('steps-e2e', flags['steps-e2e'], preset.stepsE2e ?? 0, 0);
   if (steps === 0) {
     for (const f of ['lr-e2e', 'depth-weight-e2e'] as const) {
       if (flags[f] !== undefined) usage(`--${f} needs --steps-e2e.`);
     }
     return {};
   }
-  const depthWeight = numFlag('depth-weight-e2e', flags['depth-weight-e2e'], 1, 0, false);
+  const depthWeight = numFlag('depth-weight-e2e', flags['depth-weight-e2e'], preset.depthWeightE2e ?? 1, 0, false);
   return {
     stepsE2e: steps,
-    lrE2e: numFlag('lr-e2e', flags['lr-e2e'], LR_E2E),
+    lrE2e: numFlag('lr-e2e', flags['lr-e2e'], preset.lrE2e ?? LR_E2E),
     ...(depthWeight !== 1 ? { depthWeightE2e: depthWeight } : {}),
   };
 }

@@ -31,6 +31,12 @@ export interface Preset {
   depthMarginalWeight?: number;
   /** The PG-stage's head (absent: `'absolute'`, the release's). */
   pgOutput?: 'absolute' | 'residual';
+  /** Stage-3 steps (absent: no stage 3). */
+  stepsE2e?: number;
+  /** Stage-3 peak Adam learning rate (absent: `LR_E2E` of the pipeline). */
+  lrE2e?: number;
+  /** Stage-3 weight of Δz² in the position loss (absent: 1, stage 2's loss). */
+  depthWeightE2e?: number;
   /** FEM dropout (the model's default 0.1 when absent). */
   dropout?: number;
   /** Held-out evaluation period (steps). */
@@ -56,11 +62,15 @@ export const PRESETS = {
   },
   pretrained: {
     describe:
-      '30000 + 72000 (+ 72000 PG-only) steps × 8 at 96 px, Adam 2e-3, 500-step warm-up, one cosine decay per stage; ' +
-      'stage 1 with the volume scoremap and depth cross-entropies × 3; residual PG-stage; no dropout; ' +
-      'evaluation every 500 steps; ≈ 2 h 50 min on 2 cores, + 1¾ h for the PG-only ablation (--no-pg-only skips it)',
+      '30000 + 60000 (+ 60000 PG-only) + 6000 steps × 8 at 96 px, Adam 2e-3 (stage 3: 5e-4), 500-step warm-up, ' +
+      'one cosine decay per stage; stage 1 with the volume scoremap and depth cross-entropies × 3; residual ' +
+      'PG-stage; stage 3 end to end with Δz² × 16; no dropout; evaluation every 500 steps; ≈ 2 h 45 min on 2 cores, ' +
+      '+ 1½ h for the PG-only ablation (--no-pg-only skips it)',
     stepsTw: 30000,
-    stepsPg: 72000,
+    stepsPg: 60000,
+    stepsE2e: 6000,
+    lrE2e: 5e-4,
+    depthWeightE2e: 16,
     batch: 8,
     inputSize: 96,
     lrTw: 2e-3,
