@@ -284,36 +284,6 @@ forEachBackend(() => {
       tf.dispose([...att, t, p, loss.total, mean.total, ...Object.values(loss.parts), ...Object.values(mean.parts)]);
     });
 
-    it('depthWeight w_z weighs Δz² by w_z in both distances; 1 is the default; a bad weight is a named error', async () => {
-      const tgt = Array.from({ length: 3 }, (_, b) => Array.from({ length: 21 }, (_, j) => [j % 5, b - j, (j * b) % 4]));
-      const prd = Array.from({ length: 3 }, (_, b) => Array.from({ length: 21 }, (_, j) => [j / 3, b, 2 - (j % 3)]));
-      const att = [0, 1].map(() => tf.fill([3, 2, 21, 21], 1 / 21));
-      const [t, p] = [tf.tensor3d(tgt), tf.tensor3d(prd)];
-      const perJoint = (wZ: number) =>
-        tgt.flatMap((h, b) =>
-          h.map(([x, y, z], j) => (x - prd[b][j][0]) ** 2 + (y - prd[b][j][1]) ** 2 + wZ * (z - prd[b][j][2]) ** 2),
-        );
-      const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
-      for (const wZ of [0, 1, 4, 16]) {
-        const squared = pgStageLoss(t, p, att, { depthWeight: wZ });
-        const euclidean = pgStageLoss(t, p, att, { depthWeight: wZ, position: 'euclidean' });
-        expect((await squared.parts.position.data())[0]).toBeCloseTo(mean(perJoint(wZ)), 3);
-        expect((await euclidean.parts.position.data())[0]).toBeCloseTo(mean(perJoint(wZ).map(Math.sqrt)), 4);
-        tf.dispose([squared.total, euclidean.total, ...Object.values(squared.parts), ...Object.values(euclidean.parts)]);
-      }
-      const byDefault = pgStageLoss(t, p, att);
-      expect((await byDefault.parts.position.data())[0]).toBeCloseTo(mean(perJoint(1)), 3);
-      tf.dispose([byDefault.total, ...Object.values(byDefault.parts)]);
-      for (const bad of [-1, Number.NaN, Infinity]) {
-        expect(() => pgStageLoss(t, p, att, { depthWeight: bad })).toThrow(PhalanxConfigError);
-      }
-      // Inside tf.tidy, as a Trainer calls it: only the returned total is left.
-      const before = tf.memory().numTensors;
-      tf.dispose(tf.tidy(() => pgStageLoss(t, p, att, { depthWeight: 9 }).total));
-      expect(tf.memory().numTensors).toBe(before);
-      tf.dispose([...att, t, p]);
-    });
-
     it('the edge loss reads the edges the SPI graph layers attend over (one skeleton)', () => {
       const model = createEhpe(TINY);
       const sets = spiEdgeSets();
@@ -329,6 +299,45 @@ forEachBackend(() => {
 });
 
 forEachBackend(() => {
+  describe('the position loss with the depths weighed', () => {
+    it('depthWeight w_z weighs Δz² by w_z in both distances; 1 is the default; a bad weight is a named error', async () => {
+      const tgt = Array.from({ length: 3 }, (_, b) =>
+        Array.from({ length: 21 }, (_, j) => [j % 5, b - j, (j * b) % 4]),
+      );
+      const prd = Array.from({ length: 3 }, (_, b) => Array.from({ length: 21 }, (_, j) => [j / 3, b, 2 - (j % 3)]));
+      const att = [0, 1].map(() => tf.fill([3, 2, 21, 21], 1 / 21));
+      const [t, p] = [tf.tensor3d(tgt), tf.tensor3d(prd)];
+      const perJoint = (wZ: number) =>
+        tgt.flatMap((h, b) =>
+          h.map(([x, y, z], j) => (x - prd[b][j][0]) ** 2 + (y - prd[b][j][1]) ** 2 + wZ * (z - prd[b][j][2]) ** 2),
+        );
+      const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+      for (const wZ of [0, 1, 4, 16]) {
+        const squared = pgStageLoss(t, p, att, { depthWeight: wZ });
+        const euclidean = pgStageLoss(t, p, att, { depthWeight: wZ, position: 'euclidean' });
+        expect((await squared.parts.position.data())[0]).toBeCloseTo(mean(perJoint(wZ)), 3);
+        expect((await euclidean.parts.position.data())[0]).toBeCloseTo(mean(perJoint(wZ).map(Math.sqrt)), 4);
+        tf.dispose([
+          squared.total,
+          euclidean.total,
+          ...Object.values(squared.parts),
+          ...Object.values(euclidean.parts),
+        ]);
+      }
+      const byDefault = pgStageLoss(t, p, att);
+      expect((await byDefault.parts.position.data())[0]).toBeCloseTo(mean(perJoint(1)), 3);
+      tf.dispose([byDefault.total, ...Object.values(byDefault.parts)]);
+      for (const bad of [-1, Number.NaN, Infinity]) {
+        expect(() => pgStageLoss(t, p, att, { depthWeight: bad })).toThrow(PhalanxConfigError);
+      }
+      // Inside tf.tidy, as a Trainer calls it: only the returned total is left.
+      const before = tf.memory().numTensors;
+      tf.dispose(tf.tidy(() => pgStageLoss(t, p, att, { depthWeight: 9 }).total));
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([...att, t, p]);
+    });
+  });
+
   describe('recipes', () => {
     it('a model keeps its resolved configuration and named outputs, through save and load; recipes read them', async () => {
       const model = createEhpe(TINY);
