@@ -333,7 +333,7 @@ function describeRun(params: number, threads: number, dataWorkers: number): void
       `${EHPE_LOSS_WEIGHTS.edge}·edgeStability, backbone + TW-stage frozen` +
       (config.stepsE2e
         ? `; stage 3: ${config.stepsE2e} steps, Adam ${config.lrE2e}${sched(config.stepsE2e)}, the same loss${
-            config.depthWeightE2e ? ` with Δz² weighed ${config.depthWeightE2e}` : ''
+            config.depthWeightE2e !== undefined ? ` with Δz² weighed ${config.depthWeightE2e}` : ''
           }, nothing frozen`
         : '') +
       `; batch ${config.batchSize}`,
