@@ -93,17 +93,15 @@ function curves(run: string): { series: CurveSeries[]; yLabel: string } {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Json),
   }));
-  const evalsOf = (files: Set<string>) =>
-    events
-      .filter((e) => files.has(e.file))
-      .flatMap((e) => e.lines.filter((l) => l.event === 'eval' && (l.metrics as Json)?.epe2dPx !== undefined));
+  const evalsIn = (e: (typeof events)[number]) =>
+    e.lines.filter((l) => l.event === 'eval' && (l.metrics as Json)?.epe2dPx !== undefined);
   const epe = (l: Json, offset: number): [number, number] => [
     offset + Number(l.step),
     Number((l.metrics as Json).epe2dPx),
   ];
   // EHPE's stage 3 counts its steps from 0 again: drawn on from where the other stages ended.
-  const main = evalsOf(new Set(logs.filter((f) => f !== 'log-e2e.jsonl')));
-  const endToEnd = evalsOf(new Set(['log-e2e.jsonl']));
+  const main = events.filter((e) => e.file !== 'log-e2e.jsonl').flatMap(evalsIn);
+  const endToEnd = events.filter((e) => e.file === 'log-e2e.jsonl').flatMap(evalsIn);
   if (main.length + endToEnd.length >= 2) {
     const offset = Math.max(0, ...main.map((l) => Number(l.step)));
     return {
