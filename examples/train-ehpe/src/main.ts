@@ -131,10 +131,10 @@ if (flags.help) {
   --lr-tw LR          stage-1 peak Adam learning rate (default 2e-3; paper 5e-3 on FreiHAND, release 1e-3)
   --lr-pg LR          stage-2 peak Adam learning rate (default 2e-3; paper 5e-4 on FreiHAND, release 1e-4)
   --steps-e2e N       stage 3 (not in the paper): N steps of the stage-2 loss through the whole network, nothing
-                      frozen, after stage 2 and the PG-only ablation (demo 0: none; pretrained 6000)
-  --lr-e2e LR         stage-3 peak Adam learning rate (default ${LR_E2E})
+                      frozen, after stage 2 and the PG-only ablation (demo 0: none; pretrained ${PRESETS.pretrained.stepsE2e})
+  --lr-e2e LR         stage-3 peak Adam learning rate (default ${LR_E2E}; pretrained ${PRESETS.pretrained.lrE2e})
   --depth-weight-e2e W  stage 3: weight w_z of Δz² in the position loss, z in depth bins, x and y in input
-                      pixels (demo 1, stage 2's; pretrained 16; see the README, "Weighing the depths")
+                      pixels (demo 1, stage 2's; pretrained ${PRESETS.pretrained.depthWeightE2e}; see the README, "Weighing the depths")
   --warmup N          linear learning-rate warm-up of every stage (demo 0, pretrained 500)
   --decay KIND        'constant' or 'cosine' (to 0 at each stage's last step) (demo constant, pretrained cosine)
   --restart-every N   warm restarts: a new warm-up and decay every N steps of a stage (default none)
