@@ -2,8 +2,8 @@
  * The shipped models' accuracy, measured here rather than read from their cards: each estimator runs on
  * the card's held-out synthetic hands (a seed no training run used) through `estimateHands`, and the
  * result must equal the card's figures (so the card and the README's table cannot drift from the
- * weights) and meet the targets the package states: Learnable Groups ≤ 0.35 × the hand-centre baseline.
- * EHPE's target (0.5 ×) is not met by its shipped weights; its measured ratio is checked against its card.
+ * weights) and meet the 2D targets the package states: Learnable Groups ≤ 0.35 × the hand-centre baseline,
+ * EHPE ≤ 0.5 ×.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@phalanx/testing';
@@ -26,9 +26,9 @@ afterAll(() => {
 describe('the shipped models on held-out synthetic hands', () => {
   for (const [name, target] of [
     ['learnable-groups', 0.35],
-    ['ehpe', null],
+    ['ehpe', 0.5],
   ] as const) {
-    it(`${name}: the card's figures are what the weights give${target === null ? '' : `, ≤ ${target} × the hand centre`}`, async () => {
+    it(`${name}: the card's figures are what the weights give, ≤ ${target} × the hand centre`, async () => {
       const estimator = estimators[name]!;
       const card = estimator.card.evaluation!;
       expect(card.count).toBeGreaterThanOrEqual(128);
@@ -40,9 +40,7 @@ describe('the shipped models on held-out synthetic hands', () => {
       expect(measured.epe2dPx).toBeCloseTo(card.epe2dPx, 2);
       expect(measured.handCentrePx).toBeCloseTo(card.handCentrePx, 6);
       expect(measured.meanPosePx).toBeCloseTo(card.meanPosePx, 6);
-      // Better than both baselines in any case; the target where the package claims one.
-      expect(measured.epe2dPx).toBeLessThan(measured.handCentrePx);
-      if (target !== null) expect(measured.ratioToHandCentre).toBeLessThanOrEqual(target);
+      expect(measured.ratioToHandCentre).toBeLessThanOrEqual(target);
     }, 120_000);
   }
 });
