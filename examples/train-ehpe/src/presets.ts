@@ -64,7 +64,7 @@ export const PRESETS = {
     describe:
       '20000 + 48000 (+ 48000 PG-only) + 28000 steps × 8 at 96 px, Adam 2e-3 (stage 3: 1e-3), 500-step warm-up, ' +
       'one cosine decay per stage; stage 1 with the volume scoremap and depth cross-entropies × 3; residual ' +
-      'PG-stage; stage 3 end to end with Δz² × 16; no dropout; evaluation every 500 steps; ≈ 3 h on 2 cores, ' +
+      'PG-stage; stage 3 end to end with Δz² × 16; no dropout; evaluation every 4000 steps; ≈ 3 h on 2 cores, ' +
       '+ 1¼ h for the PG-only ablation (--no-pg-only skips it)',
     stepsTw: 20000,
     stepsPg: 48000,
@@ -81,7 +81,7 @@ export const PRESETS = {
     depthMarginalWeight: 3,
     pgOutput: 'residual',
     dropout: 0,
-    evalEvery: 500,
+    evalEvery: 4000,
     checkpointEvery: 500,
   },
 } satisfies Record<string, Preset>;
