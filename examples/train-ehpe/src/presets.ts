@@ -62,13 +62,13 @@ export const PRESETS = {
   },
   pretrained: {
     describe:
-      '20000 + 48000 (+ 48000 PG-only) + 28000 steps × 8 at 96 px, Adam 2e-3 (stage 3: 1e-3), 500-step warm-up, ' +
+      '20000 + 36000 (+ 36000 PG-only) + 34000 steps × 8 at 96 px, Adam 2e-3 (stage 3: 1e-3), 500-step warm-up, ' +
       'one cosine decay per stage; stage 1 with the volume scoremap and depth cross-entropies × 3; residual ' +
       'PG-stage; stage 3 end to end with Δz² × 16; no dropout; evaluation every 4000 steps; ≈ 3 h on 2 cores, ' +
-      '+ 1¼ h for the PG-only ablation (--no-pg-only skips it)',
+      '+ 1 h for the PG-only ablation (--no-pg-only skips it)',
     stepsTw: 20000,
-    stepsPg: 48000,
-    stepsE2e: 28000,
+    stepsPg: 36000,
+    stepsE2e: 34000,
     lrE2e: 1e-3,
     depthWeightE2e: 16,
     batch: 8,

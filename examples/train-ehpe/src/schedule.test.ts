@@ -39,7 +39,7 @@ describe('train-ehpe: stage learning-rate schedules', () => {
     expect(lr(p.warmup)).toBeCloseTo(0.5 * p.lrTw * (1 + Math.cos((Math.PI * p.warmup) / p.stepsTw)), 12);
     expect(lr(p.stepsTw)).toBeCloseTo(0, 12);
     expect([p.scoremapWeight, p.depthMarginalWeight, p.pgOutput]).toEqual([3, 3, 'residual']);
-    expect([p.stepsTw, p.stepsPg, p.stepsE2e, p.lrE2e, p.depthWeightE2e]).toEqual([20000, 48000, 28000, 1e-3, 16]);
+    expect([p.stepsTw, p.stepsPg, p.stepsE2e, p.lrE2e, p.depthWeightE2e]).toEqual([20000, 36000, 34000, 1e-3, 16]);
     expect(PRESETS.demo).not.toHaveProperty('restartEvery');
     for (const key of ['scoremapWeight', 'depthMarginalWeight', 'pgOutput', 'stepsE2e', 'depthWeightE2e'])
       expect(PRESETS.demo).not.toHaveProperty(key);
