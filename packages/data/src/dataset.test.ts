@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { augment } from './augment';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { packSamples } from './batch-pack';
-import { batches, disposeBatch, syntheticHands, toBatch, toTfDataset, type HandTensors } from './dataset';
+import { batches, disposeBatch, shardBatch, syntheticHands, toBatch, toTfDataset, type HandTensors } from './dataset';
 import type { HandSample } from './types';
 
 beforeAll(async () => {
@@ -23,6 +23,36 @@ describe('syntheticHands', () => {
     expect(() => [...syntheticHands({ seed: 3, count: -1 })]).toThrow(
       'syntheticHands: count must be an integer ≥ 0, but received -1.',
     );
+  });
+});
+
+describe('shardBatch', () => {
+  it('takes rows j ≡ index (mod count) of every field, in order, and leaks nothing', async () => {
+    const samples = [...syntheticHands({ seed: 6, size: 16, count: 5 })];
+    const whole = toBatch(samples);
+    for (const [index, rows] of [
+      [0, [0, 2, 4]],
+      [1, [1, 3]],
+    ] as const) {
+      const expected = toBatch(rows.map((r) => samples[r]));
+      const before = tf.memory().numTensors;
+      const mine = shardBatch(whole, { index, count: 2 });
+      expect(tf.memory().numTensors - before, 'only the six returned tensors are new').toBe(6);
+      for (const k of ['images', 'uv', 'xyz', 'K', 'scale', 'visible'] as const) {
+        expect(mine[k].shape, k).toEqual(expected[k].shape);
+        expect(await mine[k].data(), k).toEqual(await expected[k].data());
+      }
+      disposeBatch(mine);
+      disposeBatch(expected);
+    }
+    const alone = shardBatch(whole, { index: 0, count: 1 });
+    expect(await alone.uv.data()).toEqual(await whole.uv.data());
+    disposeBatch(alone);
+    expect(() => shardBatch(whole, { index: 2, count: 2 })).toThrow(PhalanxConfigError);
+    expect(() => shardBatch(whole, { index: 0, count: 0 })).toThrow(/shard.count must be an integer ≥ 1/);
+    expect(() => shardBatch(whole, { index: -1, count: 2 })).toThrow(/shard.index/);
+    expect(() => shardBatch(null as never, { index: 0, count: 2 })).toThrow(PhalanxConfigError);
+    disposeBatch(whole);
   });
 });
 

@@ -75,6 +75,48 @@ export function disposeBatch(batch: HandBatch): void {
 }
 
 /**
+ * The rows of a batch that data-parallel replica `index` of `count` trains on: rows j ≡ `index` (mod `count`),
+ * in order, as new tensors (the same rows `prefetchBatches` renders for a `shard`). The input batch is left
+ * as it is: dispose it yourself.
+ *
+ * **Shapes**: every field keeps its shape but the first dimension, `B` → `⌈(B − index) / count⌉`.
+ *
+ * Throws `PhalanxConfigError` for an `index` or `count` that is not an integer with 0 ≤ index < count, or a
+ * `batch` that is not a `HandBatch`.
+ *
+ * @example
+ * const whole = toBatch([...syntheticHands({ seed: 1, size: 32, count: 4 })]);
+ * const mine = shardBatch(whole, { index: 1, count: 2 }); // rows 1 and 3
+ * disposeBatch(whole);
+ * disposeBatch(mine);
+ */
+export function shardBatch(batch: HandBatch, shard: { index: number; count: number }): HandBatch {
+  if (batch === null || typeof batch !== 'object' || !(batch.images instanceof tf.Tensor)) {
+    throw new PhalanxConfigError('shardBatch', 'batch', 'a HandBatch {images, uv, xyz, K, scale, visible}', batch);
+  }
+  if (shard === null || typeof shard !== 'object') {
+    throw new PhalanxConfigError('shardBatch', 'shard', 'an object {index, count}', shard);
+  }
+  const count = checkInteger('shardBatch', 'shard.count', shard.count, 1);
+  const index = checkInteger('shardBatch', 'shard.index', shard.index, 0);
+  if (index >= count) throw new PhalanxConfigError('shardBatch', 'shard.index', `an integer < count ${count}`, index);
+  const rows: number[] = [];
+  for (let j = index; j < batch.images.shape[0]; j += count) rows.push(j);
+  return tf.tidy(() => {
+    const at = tf.tensor1d(rows, 'int32');
+    const pick = <T extends tf.Tensor>(t: T): T => tf.gather(t, at) as T;
+    return {
+      images: pick(batch.images),
+      uv: pick(batch.uv),
+      xyz: pick(batch.xyz),
+      K: pick(batch.K),
+      scale: pick(batch.scale),
+      visible: pick(batch.visible),
+    };
+  });
+}
+
+/**
  * Stacks samples of equal image size into a `HandBatch` (uint8 images are divided by 255).
  *
  * **Shapes**: see `HandBatch`.
