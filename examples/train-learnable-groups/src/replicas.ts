@@ -10,9 +10,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
-import type * as tfl from '@tensorflow/tfjs-layers';
-import { disposeBatch, type HandBatch } from '@phalanx/data';
-import { ReplicaSync, type ReplicaContext } from '@phalanx/train/data-parallel';
+import { disposeBatch, shardBatch, type HandBatch } from '@phalanx/data';
+import { ReplicaSync, trainableWeightsDigest, type ReplicaContext } from '@phalanx/train/data-parallel';
 import { enableLeanBackprop, enableWinogradConvolution, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { buildModel, buildTrainer, heldOutMetrics, heldOutSet, type JobConfig } from './pipeline';
 import { trainingSource } from './threads';
@@ -49,34 +48,11 @@ export interface ReplicaOutcome {
   trainableDigest: string;
 }
 
-/** FNV-1a over the bits of every trainable weight, in order (hex). */
-export function trainableDigest(model: tfl.LayersModel): string {
-  let hash = 0x811c9dc5;
-  for (const w of model.trainableWeights) {
-    const bits = new Uint32Array((w.read().dataSync() as Float32Array).slice().buffer);
-    for (const word of bits) hash = Math.imul(hash ^ word, 0x01000193) >>> 0;
-  }
-  return hash.toString(16).padStart(8, '0');
-}
-
 /** This replica's rows (i ≡ r mod N) of a global batch; frees the batch. */
 function shardOf(batch: HandBatch, context: ReplicaContext<ReplicaJob>): HandBatch {
-  const n = batch.images.shape[0];
-  const sharded = tf.tidy(() => {
-    const rows = tf.tensor1d(context.shard([...Array(n).keys()]), 'int32');
-    const pick = <T extends tf.Tensor>(t: T) => tf.gather(t, rows) as T;
-    return {
-      ...batch,
-      images: pick(batch.images),
-      uv: pick(batch.uv),
-      xyz: pick(batch.xyz),
-      K: pick(batch.K),
-      scale: pick(batch.scale),
-      visible: pick(batch.visible),
-    };
-  });
+  const mine = shardBatch(batch, { index: context.replica, count: context.replicas });
   disposeBatch(batch);
-  return sharded;
+  return mine;
 }
 
 async function* sharded(source: AsyncIterable<HandBatch> | Iterable<HandBatch>, context: ReplicaContext<ReplicaJob>) {
@@ -132,6 +108,6 @@ export default async function trainReplica(context: ReplicaContext<ReplicaJob>):
     interrupted: result.interrupted,
     checkpoint: result.checkpoint,
     weights: primary ? model.weights.map((w) => w.read().dataSync() as Float32Array) : [],
-    trainableDigest: trainableDigest(model),
+    trainableDigest: await trainableWeightsDigest(model),
   };
 }

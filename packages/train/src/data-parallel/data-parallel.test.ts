@@ -16,7 +16,7 @@ import {
   type FitReplicaResult,
   type ReplicaTestData,
 } from '../../test/data-parallel-shared';
-import { averageMovingStatistics, ReplicaSync, runDataParallel } from './index';
+import { averageMovingStatistics, ReplicaSync, runDataParallel, trainableWeightsDigest } from './index';
 import { meanInFloat64, meanInReplicaOrder } from './protocol';
 import { maxRelativeDifference } from '../../test/relative-difference';
 
@@ -180,5 +180,24 @@ describe('ReplicaSync: replicas start in step', () => {
     const data = { ...FIT, steps: 2, checkpointDir: join(scratch, 'apart'), resume: null, perturbReplica1: 1e-3 };
     await expect(runFit(data)).rejects.toThrow(/same trainable weights in every replica/);
     expect(readdirSync(scratch)).not.toContain('apart'); // nothing written: it failed before the first step
+  });
+});
+
+describe('trainableWeightsDigest', () => {
+  it('is equal for equal weights and changes with one bit of one weight, frozen weights aside', async () => {
+    const a = mlp();
+    const b = mlp();
+    expect(await trainableWeightsDigest(a)).toMatch(/^[0-9a-f]{8}$/);
+    expect(await trainableWeightsDigest(b)).toBe(await trainableWeightsDigest(a)); // seeded initialisers: the same weights
+    const kernel = b.trainableWeights[2];
+    const values = kernel.read().dataSync().slice();
+    const bits = new Uint32Array(values.buffer);
+    bits[5] ^= 1; // the lowest bit of one value
+    kernel.write(tf.tensor(values, kernel.shape));
+    expect(await trainableWeightsDigest(b)).not.toBe(await trainableWeightsDigest(a));
+    a.layers[2].trainable = false; // not a trainable weight any more: not in the digest
+    b.layers[2].trainable = false;
+    expect(await trainableWeightsDigest(b)).toBe(await trainableWeightsDigest(a));
+    await expect(trainableWeightsDigest(null as never)).rejects.toThrow(/trainableWeightsDigest: model/);
   });
 });

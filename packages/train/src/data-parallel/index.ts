@@ -12,7 +12,7 @@
 import { Worker } from 'node:worker_threads';
 import { checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import type { GradientReducer } from '../step';
-export { averageMovingStatistics, ReplicaSync, type ReplicaSyncOptions } from './replica-sync';
+export { averageMovingStatistics, ReplicaSync, trainableWeightsDigest, type ReplicaSyncOptions } from './replica-sync';
 import {
   meanInFloat64,
   meanInReplicaOrder,

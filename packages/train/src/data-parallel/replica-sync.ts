@@ -74,6 +74,31 @@ export async function averageMovingStatistics(model: tfl.LayersModel, average: R
   return variables.length;
 }
 
+/**
+ * A digest of the bits of every trainable weight of `model`, in order: FNV-1a over their float32 words, as 8
+ * hex digits. Replicas that stayed in step end with equal digests; compare the ones they return from
+ * `runDataParallel` to fail loudly when they did not. It reads the weights back to the host: call it once at
+ * the end, not every step.
+ *
+ * Rejects with `PhalanxConfigError` for a `model` without a `trainableWeights` array.
+ *
+ * @example
+ * const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3] })] });
+ * const digest = await trainableWeightsDigest(model); // e.g. '9e3779b1'; the same weights give the same digest
+ */
+export async function trainableWeightsDigest(model: { trainableWeights: { read(): tf.Tensor }[] }): Promise<string> {
+  if (!Array.isArray((model as { trainableWeights?: unknown } | null)?.trainableWeights)) {
+    throw new PhalanxConfigError('trainableWeightsDigest', 'model', 'a model with trainableWeights', model);
+  }
+  let hash = 0x811c9dc5;
+  for (const w of model.trainableWeights) {
+    const values = (await w.read().data()) as Float32Array;
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    for (const word of bits) hash = Math.imul(hash ^ word, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
+
 /** Two checksums per trainable weight (Σ v and Σ v·(1 + i mod 7), summed in float64), as float32. */
 async function trainableChecksums(model: { trainableWeights: { read(): tf.Tensor }[] }): Promise<Float32Array> {
   const sums = new Float32Array(2 * model.trainableWeights.length);
