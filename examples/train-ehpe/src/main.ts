@@ -36,6 +36,7 @@ import { classRatioSvg, fig1Series } from './figures';
 import { modelSize } from './model-size';
 import { dataWorkersFlag, threadsFlag } from './threads';
 import {
+  buildModel,
   classTable,
   evaluate,
   LR_E2E,
@@ -46,6 +47,8 @@ import {
 } from './pipeline';
 import { PRESETS, type Preset, type PresetName } from './presets';
 import { readStageLog, runCurveSvg, stageSummary } from './report';
+import { trainWithReplicas } from './replicas-main';
+import type { ReplicaJob } from './replicas';
 import { runStages, STAGES, TEST_SEED, type RunResult, type StageName } from './run';
 // `pnpm start -- --flag` passes the `--` through; parseArgs would read everything after it as positionals.
 const argv = process.argv.slice(2);
@@ -93,6 +96,7 @@ const { values: flags } = readFlags(() =>
       init: { type: 'string' },
       threads: { type: 'string' },
       'data-workers': { type: 'string' },
+      replicas: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     allowPositionals: true,
@@ -159,7 +163,12 @@ if (flags.help) {
   --init FILE         start from PyTorch weights: a .pth/.pt checkpoint (read directly, no Python) or a
                       .safetensors file of the whole EHPE; the configuration must match (strict import)
   --threads N         threads of the wasm backend (default: the cores left by --data-workers, at least 1)
-  --data-workers N    worker threads rendering the training data ahead of the trainer (default 1; 0: none)
+  --data-workers N    worker threads rendering the training data ahead of the trainer (default 1; 0: none;
+                      with --replicas, per replica)
+  --replicas N        data-parallel replicas in worker threads, each with a 1-thread wasm backend and the rows
+                      j ≡ r (mod N) of every batch; gradients averaged each step; N divides the batch (default 1).
+                      Each replica's batch norms see its shard, so N is part of the run (--resume checks it).
+                      Works with --resume, --init and Ctrl-C as one process does
 
 presets: ${Object.entries(PRESETS)
     .map(([k, p]) => `${k} = ${p.describe}`)
@@ -422,9 +431,39 @@ async function finish(r: RunResult, t0: number): Promise<void> {
   );
 }
 
+/**
+ * `--replicas N`: N divides the batch size (each replica trains B/N rows of every batch); default the
+ * preset's, else 1.
+ */
+function replicasOf(batchSize: number): number {
+  const n = intFlag('replicas', flags.replicas, preset.replicas ?? 1);
+  if (batchSize % n !== 0) usage(`--replicas must divide the batch size ${batchSize}, but received ${n}.`);
+  return n;
+}
+
+/**
+ * Trains the run's stages on `replicas` data-parallel replicas until they finish or the first Ctrl-C stops
+ * them all after the same step (replica 0 writes the interrupt checkpoint; a second Ctrl-C ends the
+ * process at once: Node's default once the listener is gone). Resolves to the stopped stage, or null.
+ */
+async function trainReplicasUntilDone(job: ReplicaJob, replicas: number): Promise<StageName | null> {
+  const stop = new AbortController();
+  const onSigint = () => {
+    console.log('interrupt: finishing the step, then writing a checkpoint (Ctrl-C again to quit at once)');
+    stop.abort();
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    return (await trainWithReplicas(job, replicas, { signal: stop.signal })).interruptedIn;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const dataWorkers = dataWorkersFlag(flags['data-workers']);
+  const replicas = replicasOf(config.batchSize);
   // One wasm thread per core left by the data workers: on a quiet 2-core machine 1 and 2 threads run the demo
   // alike (4 min 14 s, 4 min 12 s), beside another job 1 thread is 1.8× faster (286 against 508 ms a step).
   const threads = await setThreadedWasmBackend(threadsFlag(flags.threads, dataWorkers));
@@ -432,7 +471,7 @@ async function main(): Promise<void> {
   // without it and 3.6–5.1 with it (--threads 1, 100 steps, alternating, beside another job).
   enableLeanBackprop();
   mkdirSync(out, { recursive: true });
-  const r = await runStages({
+  const job: ReplicaJob = {
     config,
     out,
     preset: presetName,
@@ -442,10 +481,30 @@ async function main(): Promise<void> {
     evalEvery,
     checkpointEvery,
     dataWorkers,
+    replicas,
     init: flags.init === undefined ? undefined : { path: resolve(cwd, flags.init), name: flags.init },
+  };
+  if (replicas > 1) {
+    const model = await buildModel(config);
+    describeRun(model.countParams(), threads, dataWorkers);
+    model.dispose();
+    console.log(
+      `training on ${replicas} data-parallel replicas (worker threads, 1 wasm thread each), ` +
+        `${config.batchSize / replicas} samples of each batch of ${config.batchSize} per replica`,
+    );
+    const interruptedIn = await trainReplicasUntilDone(job, replicas);
+    if (interruptedIn !== null) {
+      console.log(`interrupted in stage ${interruptedIn}; continue with the same command and --resume.`);
+      process.exit(130);
+    }
+  }
+  // One process trains the stages here; after replicas, every stage is finished and restored from its last checkpoint.
+  const r = await runStages({
+    ...job,
+    resume: job.resume || replicas > 1,
     progress: {},
     log: (text) => console.log(text),
-    onStart: (params) => describeRun(params, threads, dataWorkers),
+    onStart: (params) => (replicas > 1 ? undefined : describeRun(params, threads, dataWorkers)),
   });
   if (r.interruptedIn !== null) {
     console.log(`interrupted in stage ${r.interruptedIn}; continue with the same command and --resume.`);

@@ -32,8 +32,7 @@ import {
   warmRestartsLr,
   warmupLr,
   type LrSchedule,
-  type ProgressDisplayOptions,
-  type TrainerCallbacks,
+  type TrainerConfig,
 } from '@phalanx/train';
 
 /**
@@ -158,11 +157,16 @@ export interface JobConfig {
 /** Which of the job's models: the full one (stages 1 and 2) or the PG-only ablation. */
 const MODEL_INDEX = { full: 0, pgOnly: 1 } as const;
 
-/** `config.model` for one of the job's models, its dropout masks seeded from `config.seed` (see {@link JobConfig.seed}). */
-function modelConfig(config: JobConfig, which: keyof typeof MODEL_INDEX): EhpeConfig {
+/**
+ * `config.model` for one of the job's models, its dropout masks seeded from `config.seed` (see
+ * {@link JobConfig.seed}). Data-parallel replica r > 0 draws its masks from streams of its own
+ * (`deriveNoiseSeed(seed, index + 2r)`), so that the replicas' shards do not share masks; replica 0's are
+ * those of a single process.
+ */
+function modelConfig(config: JobConfig, which: keyof typeof MODEL_INDEX, replica = 0): EhpeConfig {
   const model: EhpeConfig = { ...config.model, tipWristJoints: variantJoints(config.variant) };
   if (model.dropoutSeed === undefined && config.seed !== undefined) {
-    model.dropoutSeed = deriveNoiseSeed(config.seed, MODEL_INDEX[which]);
+    model.dropoutSeed = deriveNoiseSeed(config.seed, MODEL_INDEX[which] + 2 * replica);
   }
   return model;
 }
@@ -173,9 +177,12 @@ async function seeded(model: tfl.LayersModel, seed: number | undefined): Promise
   return model;
 }
 
-/** Builds the full model of a job (TW joints from the variant), its initial weights and dropout masks seeded by `config.seed`. */
-export async function buildModel(config: JobConfig): Promise<tfl.LayersModel> {
-  return seeded(createEhpe(modelConfig(config, 'full')), config.seed);
+/**
+ * Builds the full model of a job (TW joints from the variant), its initial weights and dropout masks seeded
+ * by `config.seed`; in data-parallel replica `replica`, the same weights and that replica's masks.
+ */
+export async function buildModel(config: JobConfig, replica = 0): Promise<tfl.LayersModel> {
+  return seeded(createEhpe(modelConfig(config, 'full', replica)), config.seed);
 }
 
 /** A stage's learning rate: `peak`, or the schedule of {@link JobConfig.schedule} over `steps` steps. */
@@ -229,7 +236,11 @@ export function trainingData(config: JobConfig) {
     });
 }
 
-type TrainerOptions = { progress?: ProgressDisplayOptions | false; callbacks?: TrainerCallbacks[] };
+/**
+ * What a stage's trainer takes besides its recipe: the progress display, callbacks and, in a data-parallel
+ * replica (`--replicas`), the gradient exchange and the global batch's sample count.
+ */
+export type TrainerOptions = Pick<TrainerConfig<HandBatch>, 'progress' | 'callbacks' | 'reduceGradients' | 'batchSize'>;
 
 /** Stage 1: backbone + TW-stage on `3·heatmapMSE + 1e-2·squaredDistance + 1e-10·Σ|W|` (Adam, `lrTw`). */
 export function stage1Trainer(model: tfl.LayersModel, config: JobConfig, options: TrainerOptions = {}) {
@@ -309,11 +320,12 @@ export async function meanLayout(config: JobConfig, count = 256): Promise<tf.Ten
 /**
  * The "PG-stage only" ablation (paper Table 3): `createPgOnly` with the backbone (and `img_token_proj`
  * initialisation) taken by name from the stage-1 model and frozen, the PG-stage trained from scratch
- * on a constant mean layout — the same stage 2 as the full model, without the TW-stage's guidance.
+ * on a constant mean layout — the same stage 2 as the full model, without the TW-stage's guidance. In
+ * data-parallel replica `replica`, the same weights and that replica's dropout masks.
  */
-export async function buildPgOnly(config: JobConfig, trained: tfl.LayersModel): Promise<tfl.LayersModel> {
+export async function buildPgOnly(config: JobConfig, trained: tfl.LayersModel, replica = 0): Promise<tfl.LayersModel> {
   const pgOnly = await seeded(
-    createPgOnly(modelConfig(config, 'pgOnly')),
+    createPgOnly(modelConfig(config, 'pgOnly', replica)),
     config.seed === undefined ? undefined : config.seed + 1,
   );
   const byName = new Map(trained.weights.map((w) => [w.originalName, w]));

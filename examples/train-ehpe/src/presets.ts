@@ -43,6 +43,8 @@ export interface Preset {
   evalEvery: number;
   /** Checkpoint period (steps). */
   checkpointEvery: number;
+  /** Data-parallel replicas (`--replicas`; absent: 1, one process). */
+  replicas?: number;
 }
 
 /** The presets by name. */

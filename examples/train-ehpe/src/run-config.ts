@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import type { JobConfig } from './pipeline';
 
-/** What a run is: the settings `--resume` must find unchanged (not `--threads`, `--data-workers`, `--out`). */
+/** What a run is: the settings `--resume` must find unchanged (not `--threads`, `--data-workers`, `--out`; `--replicas` is). */
 export interface RunRecord {
   /** Preset name. */
   preset: string;
@@ -22,6 +22,11 @@ export interface RunRecord {
   evalEvery: number;
   /** `--init FILE` (as given), or null. */
   init: string | null;
+  /**
+   * Data-parallel replicas (`--replicas`), recorded only when more than 1: each replica's batch norms
+   * normalise its shard of a batch, so the count shapes the results (absent in runs of one process).
+   */
+  replicas?: number;
 }
 
 /** The name of the record in a run folder. */

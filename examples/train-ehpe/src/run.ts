@@ -17,6 +17,7 @@ import {
   type Trainer,
   type TrainerCallbacks,
 } from '@phalanx/train';
+import { ReplicaSync, type ReplicaContext } from '@phalanx/train/data-parallel';
 import { initFromCheckpoint } from './checkpoint';
 import {
   buildModel,
@@ -30,6 +31,7 @@ import {
   stage3Trainer,
   type Evaluation,
   type JobConfig,
+  type TrainerOptions,
 } from './pipeline';
 import { openRun, type RunRecord } from './run-config';
 import { trainingSource } from './threads';
@@ -66,6 +68,12 @@ export interface RunOptions {
   checkpointEvery: number;
   /** Worker threads rendering the training data (0: on the training thread). */
   dataWorkers: number;
+  /**
+   * Data-parallel replicas the run trains on (`--replicas`; default 1, one process). Stored in the run
+   * record when more than 1. `runStages` itself trains one process or, with {@link RunOptions.replica}, one
+   * replica; `trainWithReplicas` starts them.
+   */
+  replicas?: number;
   /** PyTorch weights to start from (a fresh stage 1 only), resolved path; `--init` as given is `initName`. */
   init?: { path: string; name: string };
   /** Progress display of each stage's trainer (default: none). */
@@ -76,6 +84,13 @@ export interface RunOptions {
   log?: (text: string) => void;
   /** Called once the model is built, with its parameter count (e.g. to describe the run). */
   onStart?: (params: number) => void;
+  /**
+   * Set in a data-parallel replica (`--replicas`, `replicas.ts`): this process trains its shard of every
+   * batch, its gradients averaged with the other replicas' each step (`ReplicaSync` keeps them in step).
+   * Replica 0 evaluates, logs and checkpoints; the others only train. The run folder is not opened here:
+   * the main thread has checked or written its record before starting the replicas.
+   */
+  replica?: ReplicaContext<unknown>;
 }
 
 /** What a stage did in this process. */
@@ -116,6 +131,7 @@ export function runRecord(o: RunOptions): RunRecord {
     testSeed: TEST_SEED,
     evalEvery: o.evalEvery,
     init: o.init?.name ?? null,
+    ...((o.replicas ?? 1) > 1 ? { replicas: o.replicas } : {}),
   };
 }
 
@@ -155,6 +171,14 @@ export function stageMetrics(stage: StageName, e: Evaluation, samples: number): 
   };
 }
 
+/**
+ * A stage's `ReplicaSync`: stops every replica after the same step on Ctrl-C, and averages the batch-norm
+ * moving statistics over the replicas before replica 0 evaluates or checkpoints, and at the stage's end.
+ */
+function replicaSync(replica: ReplicaContext<unknown>, o: RunOptions): ReplicaSync {
+  return new ReplicaSync(replica, { averageEvery: [o.checkpointEvery, o.evalEvery] });
+}
+
 interface StageSpec {
   name: StageName;
   trainer: Trainer<HandBatch>;
@@ -172,29 +196,38 @@ async function runStage(o: RunOptions, s: StageSpec): Promise<{ outcome: StageOu
   const t0 = performance.now();
   const dir = join(o.out, 'checkpoints', s.name);
   const logFile = join(o.out, `log-${s.name}.jsonl`);
+  const replica = o.replica;
+  const primary = (replica?.replica ?? 0) === 0;
+  // Every replica reads the same folder before any of them can write to it (that takes a step of all).
   const choice = await chooseResumeCheckpoint(true, dir);
   if (choice.dir !== null && choice.step >= s.steps) {
     await s.trainer.restore(choice.dir);
     return { outcome: { step: choice.step, restored: true, seconds: (performance.now() - t0) / 1000 }, result: null };
   }
   const metrics = async (step: number) => stageMetrics(s.name, await s.evaluateAt(), step * o.config.batchSize);
-  if (choice.dir === null) {
+  if (choice.dir === null && primary) {
     const t = performance.now();
     const m = await metrics(0);
     new JsonlLog(logFile).write({ event: 'eval', step: 0, metrics: m, ms: performance.now() - t });
   }
-  const source = trainingSource(o.config, o.dataWorkers);
+  const shard = replica ? { index: replica.replica, count: replica.replicas } : undefined;
+  const source = trainingSource(o.config, o.dataWorkers, shard);
   const first = s.firstBatch ?? 0;
-  const result = await s.trainer.fit({
-    data: ({ batchesSeen }) => source({ batchesSeen: first + batchesSeen }),
-    steps: s.steps,
+  const primaryOnly = {
     checkpointDir: dir,
     checkpointEvery: o.checkpointEvery,
     keepCheckpoints: 2,
     logFile,
-    resume: true,
     evaluateEvery: o.evalEvery,
-    evaluate: ({ step }) => metrics(step),
+    evaluate: ({ step }: { step: number }) => metrics(step),
+  };
+  const result = await s.trainer.fit({
+    data: ({ batchesSeen }) => source({ batchesSeen: first + batchesSeen }),
+    steps: s.steps,
+    ...(primary ? primaryOnly : { logFile: null }),
+    // A replica resumes from the checkpoint chosen above, as every other replica does; Ctrl-C reaches it
+    // through the main thread's signal (`runDataParallel`), not its own SIGINT handler.
+    ...(replica ? { resume: choice.dir ?? false, handleSigint: false } : { resume: true }),
   });
   return { outcome: { step: result.step, restored: false, seconds: (performance.now() - t0) / 1000 }, result };
 }
@@ -210,17 +243,34 @@ async function runStage(o: RunOptions, s: StageSpec): Promise<{ outcome: StageOu
  */
 export async function runStages(o: RunOptions): Promise<RunResult> {
   const log = o.log ?? console.log;
-  const start = openRun(o.out, runRecord(o), o.resume);
+  const replica = o.replica;
+  const primary = (replica?.replica ?? 0) === 0;
+  const start = replica ? 'resumed' : openRun(o.out, runRecord(o), o.resume);
   const { config } = o;
   const inputSize = config.model.imageSize ?? 256;
-  const model = await buildModel(config);
+  const model = await buildModel(config, replica?.replica ?? 0);
   o.onStart?.(model.countParams());
   const twStarted = (await chooseResumeCheckpoint(true, join(o.out, 'checkpoints', 'tw'))).dir !== null;
-  if (o.init && !twStarted) log(`initialised from ${o.init.name}: ${initFromCheckpoint(model, o.init.path)} tensors`);
-  const test = await heldOutSet(inputSize, o.testSize, Math.min(16, o.testSize), TEST_SEED, config.handCrop ?? false);
+  if (o.init && !twStarted) {
+    const tensors = initFromCheckpoint(model, o.init.path);
+    if (primary) log(`initialised from ${o.init.name}: ${tensors} tensors`);
+  }
+  const test = primary
+    ? await heldOutSet(inputSize, o.testSize, Math.min(16, o.testSize), TEST_SEED, config.handCrop ?? false)
+    : [];
   const layout = await meanLayout(config);
   const result: RunResult = { start, interruptedIn: null, stages: {}, model, pgOnly: null, layout, test };
-  const options = (name: StageName) => ({ progress: o.progress ?? false, callbacks: o.callbacks?.(name) ?? [] });
+  const options = (name: StageName): TrainerOptions => ({
+    progress: primary ? (o.progress ?? false) : false,
+    callbacks: [...(replica ? [replicaSync(replica, o)] : []), ...(o.callbacks?.(name) ?? [])],
+    ...(replica
+      ? {
+          reduceGradients: replica.reduceGradients,
+          // A shard counts as its global batch: samples seen and samples/s as in a single-process run.
+          batchSize: (b: HandBatch) => b.images.shape[0] * replica.replicas,
+        }
+      : {}),
+  });
   const full = () => evaluate(model, test, config, undefined, layout);
   const specs: (() => StageSpec | Promise<StageSpec>)[] = [
     () => ({
@@ -239,7 +289,7 @@ export async function runStages(o: RunOptions): Promise<RunResult> {
   if (o.pgOnly) {
     specs.push(async () => {
       // Built after stage 2 (whose backbone is stage 1's, frozen), seeded: the same start on every resume.
-      const pgOnly = await buildPgOnly(config, model);
+      const pgOnly = await buildPgOnly(config, model, replica?.replica ?? 0);
       result.pgOnly = pgOnly;
       return {
         name: 'pg-only',
