@@ -1,12 +1,14 @@
 import '@phalanx/wasm-training';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeBatch } from '@phalanx/data';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
+import { runNodeScript } from '@phalanx/testing/child-process';
 import { evaluate, type JobConfig } from './pipeline';
 import { readStageLog } from './report';
 import type { ReplicaJob } from './replicas';
@@ -138,4 +140,37 @@ describe('train-ehpe --replicas', () => {
       /the settings replicas must be those of the run .* \(replicas = 2\)/,
     );
   }, 60_000);
+
+  it('on the command line: Ctrl-C stops both replicas, checkpoints and exits 130; --resume finishes the run', async () => {
+    const out = join(root, 'cli');
+    const exampleDir = fileURLToPath(new URL('..', import.meta.url));
+    const args = ['--steps-tw', '6', '--steps-pg', '2', '--batch', '2', '--test-size', '4', '--replicas', '2'];
+    args.push('--data-workers', '0', '--no-pg-only', '--eval-every', '100', '--checkpoint-every', '100', '--out', out);
+    let sent = false;
+    const first = await runNodeScript({ cwd: exampleDir, script: 'src/main.ts', args }, (line, interrupt) => {
+      if (!sent && /^step\s+1\//.test(line)) {
+        sent = true;
+        interrupt();
+      }
+    });
+    expect(first.stdout).toMatch(/training on 2 data-parallel replicas/);
+    expect(first.stdout).toMatch(/interrupted in stage tw; continue with the same command and --resume\./);
+    expect(first.code, first.stderr).toBe(130);
+    expect(readdirSync(join(out, 'checkpoints', 'tw')).filter((d) => d.startsWith('step-'))).toHaveLength(1);
+
+    const second = await runNodeScript({ cwd: exampleDir, script: 'src/main.ts', args: [...args, '--resume'] });
+    expect(second.code, second.stderr).toBe(0); // and it ended by itself: no worker kept it alive
+    expect(second.stdout).toMatch(/resumed from .*step-\d+/);
+    expect(second.stdout).toMatch(/held-out 2D EPE [\d.]+ px at 96 px input/);
+    expect(existsSync(join(out, 'metrics.json'))).toBe(true);
+    const bad = await runNodeScript({
+      cwd: exampleDir,
+      script: 'src/main.ts',
+      args: [...args.slice(0, 8), '--replicas', '3'],
+    });
+    expect([bad.code, bad.stderr.trim()]).toEqual([
+      1,
+      'error: --replicas must divide the batch size 2, but received 3.',
+    ]);
+  }, 300_000);
 });
