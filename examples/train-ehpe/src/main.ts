@@ -47,6 +47,7 @@ import {
 } from './pipeline';
 import { PRESETS, type Preset, type PresetName } from './presets';
 import { readStageLog, runCurveSvg, stageSummary } from './report';
+import { stopOnFirstSigint } from '@phalanx/train/data-parallel';
 import { trainWithReplicas } from './replicas-main';
 import type { ReplicaJob } from './replicas';
 import { runStages, STAGES, TEST_SEED, type RunResult, type StageName } from './run';
@@ -447,16 +448,11 @@ function replicasOf(batchSize: number): number {
  * process at once: Node's default once the listener is gone). Resolves to the stopped stage, or null.
  */
 async function trainReplicasUntilDone(job: ReplicaJob, replicas: number): Promise<StageName | null> {
-  const stop = new AbortController();
-  const onSigint = () => {
-    console.log('interrupt: finishing the step, then writing a checkpoint (Ctrl-C again to quit at once)');
-    stop.abort();
-  };
-  process.once('SIGINT', onSigint);
+  const stop = stopOnFirstSigint();
   try {
     return (await trainWithReplicas(job, replicas, { signal: stop.signal })).interruptedIn;
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    stop.release();
   }
 }
 

@@ -37,6 +37,7 @@ import type { Evaluation, JobConfig } from './pipeline';
 import { PRESETS, type PresetName } from './presets';
 import { evaluateShipped, type ShippedResult } from './shipped';
 import { dataWorkersFlag, threadsFlag, trainingSource } from './threads';
+import { stopOnFirstSigint } from '@phalanx/train/data-parallel';
 import { replicasFlag, trainWithReplicas } from './replicas-main';
 
 const flags = parseFlags(process.argv.slice(2), {
@@ -191,19 +192,14 @@ async function trainReplicasUntilDone(
   replicas: number,
   train: Parameters<typeof trainWithReplicas>[3],
 ): Promise<{ step: number; interrupted: boolean; checkpoint: string | null }> {
-  const stop = new AbortController();
-  const onSigint = () => {
-    console.log('interrupt: finishing the step, then writing a checkpoint (Ctrl-C again to quit at once)');
-    stop.abort();
-  };
-  process.once('SIGINT', onSigint);
+  const stop = stopOnFirstSigint();
   try {
     return await trainWithReplicas(model, config, replicas, train, {
       resume: flags.resume === true,
       signal: stop.signal,
     });
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    stop.release();
   }
 }
 

@@ -4,6 +4,14 @@
 import { PhalanxConfigError } from '@phalanx/errors';
 import type { TeardownInfo, TrainerCallbacks, TrainerHandle } from './callback';
 
+/**
+ * What a first Ctrl-C prints (`StopOnSigint`, `stopOnFirstSigint`): the step finishes, then a checkpoint is written.
+ *
+ * @example
+ * console.log(SIGINT_NOTICE); // 'interrupt: finishing the step, then writing a checkpoint (Ctrl-C again to quit at once)'
+ */
+export const SIGINT_NOTICE = 'interrupt: finishing the step, then writing a checkpoint (Ctrl-C again to quit at once)';
+
 /** The part of `process` the callback uses (a stand-in in tests). */
 export interface SignalSource {
   /** Adds a listener. */
@@ -60,7 +68,7 @@ export class StopOnSigint implements TrainerCallbacks {
     const trainer = this.trainer;
     if (!trainer) return;
     trainer.stop();
-    void trainer.message('interrupt: finishing the step, then writing a checkpoint (Ctrl-C again to quit at once)');
+    void trainer.message(SIGINT_NOTICE);
   }
 
   /** Stops listening. */

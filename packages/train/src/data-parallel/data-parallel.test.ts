@@ -16,7 +16,13 @@ import {
   type FitReplicaResult,
   type ReplicaTestData,
 } from '../../test/data-parallel-shared';
-import { averageMovingStatistics, ReplicaSync, runDataParallel, trainableWeightsDigest } from './index';
+import {
+  averageMovingStatistics,
+  ReplicaSync,
+  runDataParallel,
+  stopOnFirstSigint,
+  trainableWeightsDigest,
+} from './index';
 import { meanInFloat64, meanInReplicaOrder } from './protocol';
 import { maxRelativeDifference } from '../../test/relative-difference';
 
@@ -193,11 +199,28 @@ describe('trainableWeightsDigest', () => {
     const values = kernel.read().dataSync().slice();
     const bits = new Uint32Array(values.buffer);
     bits[5] ^= 1; // the lowest bit of one value
-    kernel.write(tf.tensor(values, kernel.shape));
+    kernel.write(tf.tensor(values, kernel.read().shape));
     expect(await trainableWeightsDigest(b)).not.toBe(await trainableWeightsDigest(a));
     a.layers[2].trainable = false; // not a trainable weight any more: not in the digest
     b.layers[2].trainable = false;
     expect(await trainableWeightsDigest(b)).toBe(await trainableWeightsDigest(a));
     await expect(trainableWeightsDigest(null as never)).rejects.toThrow(/trainableWeightsDigest: model/);
+  });
+});
+
+describe('stopOnFirstSigint', () => {
+  it('aborts its signal at the first SIGINT only, then leaves SIGINT to Node; release() removes an unused listener', () => {
+    const listeners = process.listenerCount('SIGINT');
+    const stop = stopOnFirstSigint(null);
+    expect(process.listenerCount('SIGINT')).toBe(listeners + 1);
+    expect(stop.signal.aborted).toBe(false);
+    process.emit('SIGINT');
+    expect(stop.signal.aborted).toBe(true);
+    expect(process.listenerCount('SIGINT')).toBe(listeners); // a second Ctrl-C meets Node's default
+    stop.release(); // harmless after the fact
+    const unused = stopOnFirstSigint(null);
+    unused.release();
+    expect(process.listenerCount('SIGINT')).toBe(listeners);
+    expect(unused.signal.aborted).toBe(false);
   });
 });

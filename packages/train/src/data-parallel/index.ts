@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import type { GradientReducer } from '../step';
 export { averageMovingStatistics, ReplicaSync, trainableWeightsDigest, type ReplicaSyncOptions } from './replica-sync';
+export { stopOnFirstSigint, type SigintStop } from './stop-on-sigint';
 import {
   meanInFloat64,
   meanInReplicaOrder,
