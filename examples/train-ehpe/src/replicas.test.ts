@@ -14,7 +14,7 @@ import { readStageLog } from './report';
 import type { ReplicaJob } from './replicas';
 import { trainWithReplicas } from './replicas-main';
 import { runStages, type RunResult } from './run';
-import { tinyJob } from './tiny-job';
+import { tinyJob, tinyRun } from './tiny-job';
 
 const config: JobConfig = tinyJob({
   // Dropout as the demo's: each replica draws its own seeded masks.
@@ -30,21 +30,14 @@ const config: JobConfig = tinyJob({
 });
 
 const root = mkdtempSync(join(tmpdir(), 'phalanx-ehpe-replicas-'));
-const job = (out: string, extra: Partial<ReplicaJob> = {}): ReplicaJob => ({
-  config,
-  out,
-  preset: 'test',
-  resume: false,
-  pgOnly: true,
-  testSize: 4,
-  evalEvery: 2,
-  // Every step: the replicas average their batch-norm moving statistics before each checkpoint, so a run
-  // stopped (which averages at the stop) and resumed rounds them as an uninterrupted one does.
-  checkpointEvery: 1,
-  dataWorkers: 0,
-  replicas: 2,
-  ...extra,
-});
+const job = (out: string, extra: Partial<ReplicaJob> = {}): ReplicaJob =>
+  tinyRun(config, out, {
+    // Every step: the replicas average their batch-norm moving statistics before each checkpoint, so a run
+    // stopped (which averages at the stop) and resumed rounds them as an uninterrupted one does.
+    checkpointEvery: 1,
+    replicas: 2,
+    ...extra,
+  });
 
 /** The finished stages of a run folder, restored in this thread (what the CLI evaluates after replicas). */
 async function restored(out: string, extra: Partial<ReplicaJob> = {}): Promise<RunResult> {

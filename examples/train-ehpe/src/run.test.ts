@@ -12,6 +12,7 @@ import type { TrainerCallbacks } from '@phalanx/train';
 import { MODEL_SIZES, type JobConfig } from './pipeline';
 import { readStageLog, runCurveSvg } from './report';
 import { runStages, type RunOptions, type RunResult, type StageName } from './run';
+import { tinyRun } from './tiny-job';
 
 const config: JobConfig = {
   // Dropout 0.1, as the demo: its masks are seeded from `seed`, so resumes are exact with it too.
@@ -30,19 +31,8 @@ const config: JobConfig = {
 };
 
 const root = mkdtempSync(join(tmpdir(), 'phalanx-ehpe-run-'));
-const options = (out: string, extra: Partial<RunOptions> = {}): RunOptions => ({
-  config,
-  out,
-  preset: 'test',
-  resume: false,
-  pgOnly: true,
-  testSize: 4,
-  evalEvery: 2,
-  checkpointEvery: 2,
-  dataWorkers: 0,
-  log: () => {},
-  ...extra,
-});
+const options = (out: string, extra: Partial<RunOptions> = {}): RunOptions =>
+  tinyRun(config, out, { log: () => {}, ...extra });
 
 beforeAll(async () => {
   await useBackend('wasm');
