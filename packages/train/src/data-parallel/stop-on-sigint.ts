@@ -20,7 +20,8 @@ export interface SigintStop {
  * @example
  * const stop = stopOnFirstSigint(); // prints SIGINT_NOTICE at the first Ctrl-C
  * try {
- *   await runDataParallel({ module: new URL('./replica.ts', import.meta.url), replicas: 2, signal: stop.signal });
+ *   // await runDataParallel({ module: new URL('./replica.ts', import.meta.url), replicas: 2, signal: stop.signal });
+ *   console.log(stop.signal.aborted); // false until Ctrl-C
  * } finally {
  *   stop.release();
  * }
