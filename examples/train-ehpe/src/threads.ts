@@ -2,7 +2,7 @@
  * The example's use of every core: the wasm backend's thread pool (`--threads`) and synthetic data
  * rendered (and hand-cropped) in worker threads ahead of the trainer (`--data-workers`).
  */
-import { disposeBatch, shardBatch, type HandBatch } from '@phalanx/data';
+import { shardBatches } from '@phalanx/data';
 import { prefetchBatches, type PrefetchShard } from '@phalanx/data/prefetch';
 import { defaultWasmThreadsCount } from '@phalanx/wasm-training';
 import { CROP_MARGIN, trainingData, type JobConfig } from './pipeline';
@@ -40,14 +40,14 @@ export function dataWorkersFlag(value: string | undefined): number {
  * (`prefetchBatches`; a crop's seed is `seed · 1 000 003 + sample index`, as in `handBatches`); with 0
  * workers, `trainingData` itself. With `shard` (a data-parallel replica's), only its rows j ≡ index
  * (mod count) of every batch: the workers render only those; without workers they are cut from the whole
- * batch (`shardBatch`), the same rows bit for bit.
+ * batch (`shardBatches`), the same rows bit for bit.
  */
 export function trainingSource(config: JobConfig, workers: number, shard?: PrefetchShard) {
   if (workers === 0) {
     const whole = trainingData(config);
     return shard === undefined
       ? whole
-      : ({ batchesSeen }: { batchesSeen: number }) => shards(whole({ batchesSeen }), shard);
+      : ({ batchesSeen }: { batchesSeen: number }) => shardBatches(whole({ batchesSeen }), shard);
   }
   const size = config.model.imageSize ?? 256;
   const seed = config.dataSeed;
@@ -63,13 +63,4 @@ export function trainingSource(config: JobConfig, workers: number, shard?: Prefe
         ? { augment: { seed: seed * 1_000_003, outputSize: size, margin: CROP_MARGIN } }
         : {}),
     });
-}
-
-/** `shard`'s rows of each batch of `source`; each whole batch is freed once cut. */
-async function* shards(source: AsyncIterable<HandBatch>, shard: PrefetchShard): AsyncGenerator<HandBatch> {
-  for await (const batch of source) {
-    const mine = shardBatch(batch, shard);
-    disposeBatch(batch);
-    yield mine;
-  }
 }

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
-import { disposeBatch, shardBatch, type HandBatch } from '@phalanx/data';
+import { disposeBatch, shardBatches, type HandBatch } from '@phalanx/data';
 import { ReplicaSync, trainableWeightsDigest, type ReplicaContext } from '@phalanx/train/data-parallel';
 import { enableLeanBackprop, enableWinogradConvolution, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { buildModel, buildTrainer, heldOutMetrics, heldOutSet, type JobConfig } from './pipeline';
@@ -48,17 +48,6 @@ export interface ReplicaOutcome {
   trainableDigest: string;
 }
 
-/** This replica's rows (i ≡ r mod N) of a global batch; frees the batch. */
-function shardOf(batch: HandBatch, context: ReplicaContext<ReplicaJob>): HandBatch {
-  const mine = shardBatch(batch, { index: context.replica, count: context.replicas });
-  disposeBatch(batch);
-  return mine;
-}
-
-async function* sharded(source: AsyncIterable<HandBatch> | Iterable<HandBatch>, context: ReplicaContext<ReplicaJob>) {
-  for await (const batch of source) yield shardOf(batch, context);
-}
-
 /** A replica: builds the model with the main thread's weights, trains its shards; replica 0 evaluates and checkpoints. */
 export default async function trainReplica(context: ReplicaContext<ReplicaJob>): Promise<ReplicaOutcome> {
   await setThreadedWasmBackend(1);
@@ -87,7 +76,7 @@ export default async function trainReplica(context: ReplicaContext<ReplicaJob>):
   const source = trainingSource(job.config, job.dataWorkers, job.dataWorkers > 0 ? shard : undefined);
   const result = await trainer.fit({
     data: (position) =>
-      job.dataWorkers > 0 ? source(position) : sharded(source(position) as AsyncIterable<HandBatch>, context),
+      job.dataWorkers > 0 ? source(position) : shardBatches(source(position) as AsyncIterable<HandBatch>, shard),
     steps: job.steps,
     resume: job.resumeFrom ?? false,
     handleSigint: false, // the main thread's SIGINT reaches the replicas through runDataParallel's signal

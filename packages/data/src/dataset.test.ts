@@ -4,7 +4,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { augment } from './augment';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { packSamples } from './batch-pack';
-import { batches, disposeBatch, shardBatch, syntheticHands, toBatch, toTfDataset, type HandTensors } from './dataset';
+import {
+  batches,
+  disposeBatch,
+  shardBatch,
+  shardBatches,
+  syntheticHands,
+  toBatch,
+  toTfDataset,
+  type HandBatch,
+  type HandTensors,
+} from './dataset';
 import type { HandSample } from './types';
 
 beforeAll(async () => {
@@ -53,6 +63,28 @@ describe('shardBatch', () => {
     expect(() => shardBatch(whole, { index: -1, count: 2 })).toThrow(/shard.index/);
     expect(() => shardBatch(null as never, { index: 0, count: 2 })).toThrow(PhalanxConfigError);
     disposeBatch(whole);
+  });
+});
+
+describe('shardBatches', () => {
+  it("yields shardBatch's rows of every batch and frees each whole batch once cut", async () => {
+    const source = [...syntheticHands({ seed: 7, size: 16, count: 6 })];
+    const wholes = [toBatch(source.slice(0, 4)), toBatch(source.slice(4))];
+    const before = tf.memory().numTensors;
+    const got: HandBatch[] = [];
+    for await (const b of shardBatches(wholes, { index: 1, count: 2 })) got.push(b);
+    expect(tf.memory().numTensors - before, 'the two shards (12 tensors) kept, the two whole batches (12) freed').toBe(
+      0,
+    );
+    expect(got.map((b) => b.images.shape[0])).toEqual([2, 1]);
+    const expected = toBatch([source[1], source[3]]);
+    expect(await got[0].uv.data()).toEqual(await expected.uv.data());
+    disposeBatch(expected);
+    got.forEach(disposeBatch);
+    const bad = shardBatches([toBatch(source.slice(0, 2))], { index: 3, count: 2 });
+    const before2 = tf.memory().numTensors;
+    await expect(bad.next()).rejects.toThrow(PhalanxConfigError);
+    expect(tf.memory().numTensors - before2, 'the whole batch is freed when the cut fails').toBe(-6);
   });
 });
 

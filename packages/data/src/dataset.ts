@@ -117,6 +117,34 @@ export function shardBatch(batch: HandBatch, shard: { index: number; count: numb
 }
 
 /**
+ * `shard`'s rows of every batch of `source` (`shardBatch`), in order; each whole batch is disposed once cut, so the
+ * stream holds no more tensors than `source` does. For a data-parallel replica that renders whole batches and trains
+ * on its rows.
+ *
+ * **Shapes**: as `shardBatch`, batch by batch.
+ *
+ * Throws (at the first batch) what `shardBatch` throws for a bad `shard`.
+ *
+ * @example
+ * const mine = shardBatches(batches({ seed: 1, size: 32, count: 8, batchSize: 4 }), { index: 0, count: 2 });
+ * for await (const b of mine) disposeBatch(b); // rows 0 and 2 of each batch
+ */
+export async function* shardBatches(
+  source: AsyncIterable<HandBatch> | Iterable<HandBatch>,
+  shard: { index: number; count: number },
+): AsyncGenerator<HandBatch, void, undefined> {
+  for await (const batch of source) {
+    let mine: HandBatch;
+    try {
+      mine = shardBatch(batch, shard);
+    } finally {
+      disposeBatch(batch);
+    }
+    yield mine;
+  }
+}
+
+/**
  * Stacks samples of equal image size into a `HandBatch` (uint8 images are divided by 255).
  *
  * **Shapes**: see `HandBatch`.
