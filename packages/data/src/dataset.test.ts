@@ -1,5 +1,6 @@
 import { expectNoTensorLeak, useBackend } from '@phalanx/testing';
 import * as tf from '@tensorflow/tfjs-core';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { augment } from './augment';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
@@ -64,6 +65,41 @@ describe('shardBatch', () => {
     expect(() => shardBatch(null as never, { index: 0, count: 2 })).toThrow(PhalanxConfigError);
     disposeBatch(whole);
   });
+
+  it('refuses an empty shard, fields of unequal rows and disposed tensors, by name', () => {
+    const one = toBatch([...syntheticHands({ seed: 7, size: 16, count: 1 })]);
+    expect(() => shardBatch(one, { index: 1, count: 2 })).toThrow(
+      /shardBatch: batch must be at least 2 rows for shard 1, but received 1/,
+    );
+    expect(() => shardBatch(one, { index: 1, count: 2 })).toThrow(PhalanxShapeError);
+    const two = toBatch([...syntheticHands({ seed: 7, size: 16, count: 2 })]);
+    expect(() => shardBatch({ ...one, uv: two.uv }, { index: 0, count: 1 })).toThrow(PhalanxShapeError);
+    expect(() => shardBatch({ ...one, K: undefined } as never, { index: 0, count: 1 })).toThrow(PhalanxConfigError);
+    disposeBatch(two);
+    expect(() => shardBatch({ ...one, uv: two.uv }, { index: 0, count: 1 })).toThrow(/live tensors/);
+    disposeBatch(one);
+  });
+
+  it('splits any batch into disjoint shards that cover it, for any B ≥ count (fast-check)', async () => {
+    const samples = [...syntheticHands({ seed: 8, size: 16, count: 9 })];
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 4 }), async (rows, count) => {
+        fc.pre(rows >= count);
+        const whole = toBatch(samples.slice(0, rows));
+        const scales = await whole.scale.data();
+        const seen: number[] = [];
+        for (let index = 0; index < count; index++) {
+          const mine = shardBatch(whole, { index, count });
+          expect(mine.images.shape[0]).toBe(Math.ceil((rows - index) / count));
+          seen.push(...(await mine.scale.data()));
+          disposeBatch(mine);
+        }
+        disposeBatch(whole);
+        expect(seen.sort()).toEqual([...scales].sort());
+      }),
+      { numRuns: 25, seed: 11 },
+    );
+  });
 });
 
 describe('shardBatches', () => {
@@ -85,6 +121,25 @@ describe('shardBatches', () => {
     const before2 = tf.memory().numTensors;
     await expect(bad.next()).rejects.toThrow(PhalanxConfigError);
     expect(tf.memory().numTensors - before2, 'the whole batch is freed when the cut fails').toBe(-6);
+  });
+
+  it('ends the stream at a short last batch without rows of the shard, as prefetchBatches does', async () => {
+    const source = [...syntheticHands({ seed: 9, size: 16, count: 5 })];
+    const before = tf.memory().numTensors;
+    const rows = async (index: number): Promise<number[]> => {
+      const wholes = [toBatch(source.slice(0, 2)), toBatch(source.slice(2, 4)), toBatch(source.slice(4))];
+      const got: number[] = [];
+      for await (const b of shardBatches(wholes, { index, count: 2 })) {
+        got.push(b.images.shape[0]);
+        disposeBatch(b);
+      }
+      return got;
+    };
+    expect(await rows(0)).toEqual([1, 1, 1]);
+    expect(await rows(1)).toEqual([1, 1]);
+    expect(tf.memory().numTensors, 'every whole batch freed, the short one too').toBe(before);
+    const malformed = shardBatches([{ ...toBatch(source.slice(0, 1)), xyz: null } as never], { index: 0, count: 1 });
+    await expect(malformed.next()).rejects.toThrow(/shardBatches: batch must be a HandBatch/);
   });
 });
 

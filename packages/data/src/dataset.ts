@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfd from '@tensorflow/tfjs-data';
 import { NUM_JOINTS } from '@phalanx/skeleton';
 import { packSamples, type PackedBatch } from './batch-pack';
-import { checkInteger, checkOptions, describeCompact, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions, describeCompact, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { sampleSeed } from './sample-seed';
 import { SYNTHETIC_HANDS_OPTION_KEYS } from './synthetic/option-keys';
 import { renderSyntheticHand, type SyntheticHandOptions, type SyntheticHandSample } from './synthetic/render';
@@ -74,15 +74,47 @@ export function disposeBatch(batch: HandBatch): void {
   tf.dispose([batch.images, batch.uv, batch.xyz, batch.K, batch.scale, batch.visible]);
 }
 
+const BATCH_FIELDS = ['images', 'uv', 'xyz', 'K', 'scale', 'visible'] as const;
+
+/** The rows B of a `HandBatch` whose six fields are live tensors with B rows each; else a named error. */
+function batchRows(name: string, batch: HandBatch): number {
+  const fields = batch !== null && typeof batch === 'object' ? BATCH_FIELDS.map((k) => batch[k]) : [];
+  if (fields.length === 0 || !fields.every((t) => t instanceof tf.Tensor && !t.isDisposed && t.rank >= 1)) {
+    throw new PhalanxConfigError(
+      name,
+      'batch',
+      'a HandBatch {images, uv, xyz, K, scale, visible} of live tensors',
+      batch,
+    );
+  }
+  const rows = fields.map((t) => t.shape[0]);
+  if (rows.some((b) => b !== rows[0])) {
+    throw new PhalanxShapeError(name, 'batch', `fields with equal rows (${BATCH_FIELDS.join(', ')})`, rows);
+  }
+  return rows[0];
+}
+
+/** `{index, count}`, integers with 0 ≤ index < count; else a named error. */
+function checkShard(name: string, shard: { index: number; count: number }): { index: number; count: number } {
+  if (shard === null || typeof shard !== 'object') {
+    throw new PhalanxConfigError(name, 'shard', 'an object {index, count}', shard);
+  }
+  const count = checkInteger(name, 'shard.count', shard.count, 1);
+  const index = checkInteger(name, 'shard.index', shard.index, 0);
+  if (index >= count) throw new PhalanxConfigError(name, 'shard.index', `an integer < count ${count}`, index);
+  return { index, count };
+}
+
 /**
  * The rows of a batch that data-parallel replica `index` of `count` trains on: rows j ≡ `index` (mod `count`),
  * in order, as new tensors (the same rows `prefetchBatches` renders for a `shard`). The input batch is left
  * as it is: dispose it yourself.
  *
- * **Shapes**: every field keeps its shape but the first dimension, `B` → `⌈(B − index) / count⌉`.
+ * **Shapes**: every field keeps its shape but the first dimension, `B` → `⌈(B − index) / count⌉` (≥ 1).
  *
  * Throws `PhalanxConfigError` for an `index` or `count` that is not an integer with 0 ≤ index < count, or a
- * `batch` that is not a `HandBatch`.
+ * `batch` that is not a `HandBatch` of live tensors; `PhalanxShapeError` for fields with unequal rows, or a batch
+ * of `B ≤ index` rows (its shard would be empty).
  *
  * @example
  * const whole = toBatch([...syntheticHands({ seed: 1, size: 32, count: 4 })]);
@@ -91,17 +123,14 @@ export function disposeBatch(batch: HandBatch): void {
  * disposeBatch(mine);
  */
 export function shardBatch(batch: HandBatch, shard: { index: number; count: number }): HandBatch {
-  if (batch === null || typeof batch !== 'object' || !(batch.images instanceof tf.Tensor)) {
-    throw new PhalanxConfigError('shardBatch', 'batch', 'a HandBatch {images, uv, xyz, K, scale, visible}', batch);
+  const size = batchRows('shardBatch', batch);
+  const { index, count } = checkShard('shardBatch', shard);
+  if (index >= size) {
+    // An empty shard would train on nothing: its mean loss is 0/0.
+    throw new PhalanxShapeError('shardBatch', 'batch', `at least ${index + 1} rows for shard ${index}`, size);
   }
-  if (shard === null || typeof shard !== 'object') {
-    throw new PhalanxConfigError('shardBatch', 'shard', 'an object {index, count}', shard);
-  }
-  const count = checkInteger('shardBatch', 'shard.count', shard.count, 1);
-  const index = checkInteger('shardBatch', 'shard.index', shard.index, 0);
-  if (index >= count) throw new PhalanxConfigError('shardBatch', 'shard.index', `an integer < count ${count}`, index);
   const rows: number[] = [];
-  for (let j = index; j < batch.images.shape[0]; j += count) rows.push(j);
+  for (let j = index; j < size; j += count) rows.push(j);
   return tf.tidy(() => {
     const at = tf.tensor1d(rows, 'int32');
     const pick = <T extends tf.Tensor>(t: T): T => tf.gather(t, at) as T;
@@ -123,7 +152,8 @@ export function shardBatch(batch: HandBatch, shard: { index: number; count: numb
  *
  * **Shapes**: as `shardBatch`, batch by batch.
  *
- * Throws (at the first batch) what `shardBatch` throws for a bad `shard`.
+ * A short last batch with no rows for this shard (`B ≤ index`) ends the stream, as in `prefetchBatches` with a
+ * `shard`. Throws (at the first batch) what `shardBatch` throws for a bad `shard` or batch.
  *
  * @example
  * const mine = shardBatches(batches({ seed: 1, size: 32, count: 8, batchSize: 4 }), { index: 0, count: 2 });
@@ -134,12 +164,15 @@ export async function* shardBatches(
   shard: { index: number; count: number },
 ): AsyncGenerator<HandBatch, void, undefined> {
   for await (const batch of source) {
-    let mine: HandBatch;
+    let mine: HandBatch | undefined;
     try {
-      mine = shardBatch(batch, shard);
+      // A short last batch without rows of this shard ends its stream, as in `prefetchBatches`.
+      const { index } = checkShard('shardBatches', shard);
+      mine = batchRows('shardBatches', batch) <= index ? undefined : shardBatch(batch, shard);
     } finally {
       disposeBatch(batch);
     }
+    if (mine === undefined) return;
     yield mine;
   }
 }
