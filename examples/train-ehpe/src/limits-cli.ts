@@ -60,3 +60,6 @@ for (const v of LIMIT_VARIANTS) {
   const m = limits.variants[v];
   console.log(`| ${labels[v]} | ${m.paMpjpe.toFixed(1)} | ${m.mpjpe.toFixed(1)} |`);
 }
+const base = limits.meanHand!;
+console.log(`| the mean hand (baseline) | ${base.paMpjpe.toFixed(1)} | ${base.mpjpe.toFixed(1)} |`);
+console.log(`PA-MPJPE: the model's ${(limits.variants.model.paMpjpe / base.paMpjpe).toFixed(3)} × the mean hand's`);

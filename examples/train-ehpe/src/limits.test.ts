@@ -26,6 +26,7 @@ describe('train-ehpe: what limits the 3D accuracy', () => {
     expect(limits.variants.model.mpjpe).toBeCloseTo(e.full.mpjpe, 4);
     expect(limits.epe2dPx).toBeCloseTo(e.full.epe2dPx, 4);
     expect(limits.meanHandDepthErrorMm).toBeNull();
+    expect(limits.meanHand).toBeNull();
     // Swapping in the truth can only remove error from MPJPE here: an untrained model is far off in both parts.
     expect(limits.variants.trueDepth.mpjpe).toBeLessThan(limits.variants.model.mpjpe);
     expect(limits.variants.true2d.mpjpe).toBeLessThan(limits.variants.model.mpjpe);
@@ -46,6 +47,11 @@ describe('train-ehpe: what limits the 3D accuracy', () => {
     let sum = 0;
     for (const z of zTrue) z.forEach((v, k) => (sum += Math.abs(v - zMean[k % 21])));
     expect(withMean.meanHandDepthErrorMm).toBeCloseTo(((sum / (4 * 21)) * 200) / (bins - 1), 4);
+    // The mean hand's PA-MPJPE and MPJPE are the evaluation's baseline (the targets' denominator).
+    const withLayout = await evaluate(model, set, { ...config, depthRange: 200 }, undefined, layout);
+    expect(withMean.meanHand!.paMpjpe).toBeCloseTo(withLayout.meanHand!.paMpjpe, 4);
+    expect(withMean.meanHand!.mpjpe).toBeCloseTo(withLayout.meanHand!.mpjpe, 4);
+    expect(withMean.meanHand!.mpjpe).not.toBeCloseTo(withMean.variants.model.mpjpe, 1);
     layout.dispose();
     set.forEach(disposeBatch);
     model.dispose();

@@ -34,6 +34,8 @@ export interface DepthLimits {
   depthErrorMm: number;
   /** The same for the depths of `meanLayout` (the mean hand), if given: the error of knowing no depth. */
   meanHandDepthErrorMm: number | null;
+  /** PA-MPJPE and MPJPE of `meanLayout` lifted as the model's joints are, if given: the baseline of the targets. */
+  meanHand: LimitMeasures | null;
   /** Mean 2D error of the model's joints (input pixels). */
   epe2dPx: number;
   /** Held-out samples. */
@@ -62,6 +64,7 @@ export async function depthLimits(
   const binning = { depthBins, depthRange };
   const gt: number[][][] = [];
   const lifted: Record<LimitVariant, number[][][]> = { model: [], trueDepth: [], true2d: [], binnedTruth: [] };
+  const meanHand: number[][][] = [];
   let depthError = 0;
   let meanDepthError = 0;
   let pixelError = 0;
@@ -81,10 +84,12 @@ export async function depthLimits(
         depthError: tf.sum(tf.abs(tf.sub(z(predicted), z(truth)))),
         pixelError: tf.sum(tf.sqrt(tf.sum(tf.square(tf.sub(xy(predicted), xy(truth))), 2))),
         meanDepthError: meanLayout ? tf.sum(tf.abs(tf.sub(z(tf.expandDims(meanLayout, 0)), z(truth)))) : tf.scalar(0),
+        meanHand: meanLayout ? lift(tf.tile(tf.expandDims(meanLayout, 0), [b.uv.shape[0], 1, 1])) : tf.zeros([0]),
       };
     });
     gt.push(...((await b.xyz.array()) as number[][][]));
     for (const v of LIMIT_VARIANTS) lifted[v].push(...((await r[v].array()) as number[][][]));
+    if (meanLayout) meanHand.push(...((await r.meanHand.array()) as number[][][]));
     depthError += (await r.depthError.data())[0];
     pixelError += (await r.pixelError.data())[0];
     meanDepthError += (await r.meanDepthError.data())[0];
@@ -101,6 +106,7 @@ export async function depthLimits(
     variants,
     depthErrorMm: toMm(depthError),
     meanHandDepthErrorMm: meanLayout ? toMm(meanDepthError) : null,
+    meanHand: meanLayout ? measure(meanHand) : null,
     epe2dPx: pixelError / joints,
     samples: gt.length,
   };
