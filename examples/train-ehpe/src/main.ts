@@ -115,9 +115,9 @@ if (flags.help) {
   --resume            continue the run in --out: finished stages are restored from their last checkpoint,
                       the running one continues from its newest intact checkpoint (same flags required;
                       an empty --out starts afresh)
-  --steps-tw N        stage-1 steps (demo 800)
-  --steps-pg N        stage-2 steps, also used for the PG-only ablation (demo 500)
-  --batch B           batch size (default 8; --full: 1 — the paper: 32)
+  --steps-tw N        stage-1 steps (demo 800, pretrained ${PRESETS.pretrained.stepsTw})
+  --steps-pg N        stage-2 steps, also used for the PG-only ablation (demo 500, pretrained ${PRESETS.pretrained.stepsPg})
+  --batch B           batch size (demo 8, pretrained ${PRESETS.pretrained.batch}; --full: 1 — the paper: 32)
   --input-size S      input size, a multiple of 32 (default 96; --full: 256); heatmaps S/4
   --backbone-stride R the small model's backbone: 8 (default, 2 stages), 4 (1 stage: 24 × 24 features at 96 px),
                       16 (3) or 32 (4 stages, torchvision's)
@@ -133,22 +133,22 @@ if (flags.help) {
   --variant V         the TW-stage's joints, Table 4 letters W, T, D, P, M joined by '+' (default W+T):
                       ${TABLE4_VARIANTS.map((v) => v.tw).join(', ')}
   --full              the paper's sizes: ResNet-50, 256 px, 64×64×8 volume, 2 hourglass stacks, width 512
-  --lr-tw LR          stage-1 peak Adam learning rate (default 2e-3; paper 5e-3 on FreiHAND, release 1e-3)
-  --lr-pg LR          stage-2 peak Adam learning rate (default 2e-3; paper 5e-4 on FreiHAND, release 1e-4)
+  --lr-tw LR          stage-1 peak Adam learning rate (demo 2e-3, pretrained ${PRESETS.pretrained.lrTw}; paper 5e-3 on FreiHAND, release 1e-3)
+  --lr-pg LR          stage-2 peak Adam learning rate (demo 2e-3, pretrained ${PRESETS.pretrained.lrPg}; paper 5e-4 on FreiHAND, release 1e-4)
   --steps-e2e N       stage 3 (not in the paper): N steps of the stage-2 loss through the whole network, nothing
                       frozen, after stage 2 and the PG-only ablation (demo 0: none; pretrained ${PRESETS.pretrained.stepsE2e})
   --lr-e2e LR         stage-3 peak Adam learning rate (default ${LR_E2E}; pretrained ${PRESETS.pretrained.lrE2e})
   --depth-weight-e2e W  stage 3: weight w_z of Δz² in the position loss, z in depth bins, x and y in input
                       pixels (demo 1, stage 2's; pretrained ${PRESETS.pretrained.depthWeightE2e}; see the README, "Weighing the depths")
-  --warmup N          linear learning-rate warm-up of every stage (demo 0, pretrained 500)
+  --warmup N          linear learning-rate warm-up of every stage (demo 0, pretrained ${PRESETS.pretrained.warmup})
   --decay KIND        'constant' or 'cosine' (to 0 at each stage's last step) (demo constant, pretrained cosine)
   --restart-every N   warm restarts: a new warm-up and decay every N steps of a stage (default none)
   --restart-peak F    peak of restart cycle k as F^k × the peak (default 1)
   --dropout P         FEM dropout (the model's 0.1; pretrained 0)
   --seed N            seed of the weight initialisation and dropout masks (default 1)
   --test-size N       held-out samples (default 128; seed ${TEST_SEED}, never trained on)
-  --eval-every N      held-out evaluation period in steps (demo 200, pretrained 500)
-  --checkpoint-every N  checkpoint period in steps (demo 200, pretrained 500)
+  --eval-every N      held-out evaluation period in steps (demo 200, pretrained ${PRESETS.pretrained.evalEvery})
+  --checkpoint-every N  checkpoint period in steps (demo 200, pretrained ${PRESETS.pretrained.checkpointEvery})
   --no-pg-only        skip the PG-only ablation
   --heatmap-scale S   heatmap targets: 'gaussian' (Eq. 1's density, peak 1/(2πσ²) ≈ 0.04) or 'peak' (peak 1)
                       (default ${HEATMAP_DEFAULT})
@@ -167,7 +167,8 @@ if (flags.help) {
   --data-workers N    worker threads rendering the training data ahead of the trainer (default 1; 0: none;
                       with --replicas, per replica)
   --replicas N        data-parallel replicas in worker threads, each with a 1-thread wasm backend and the rows
-                      j ≡ r (mod N) of every batch; gradients averaged each step; N divides the batch (default 1).
+                      j ≡ r (mod N) of every batch; gradients averaged each step; N divides the batch
+                      (demo 1, pretrained ${(PRESETS.pretrained as Preset).replicas ?? 1}).
                       Each replica's batch norms see its shard, so N is part of the run (--resume checks it).
                       Works with --resume, --init and Ctrl-C as one process does
 
