@@ -8,6 +8,7 @@ import { NUM_JOINTS } from '@phalanx/skeleton';
 import { packSamples, type PackedBatch } from './batch-pack';
 import { checkInteger, checkOptions, describeCompact, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { sampleSeed } from './sample-seed';
+import { checkShard } from './shard';
 import { SYNTHETIC_HANDS_OPTION_KEYS } from './synthetic/option-keys';
 import { renderSyntheticHand, type SyntheticHandOptions, type SyntheticHandSample } from './synthetic/render';
 import type { HandSample } from './types';
@@ -94,17 +95,6 @@ function batchRows(name: string, batch: HandBatch): number {
   return rows[0];
 }
 
-/** `{index, count}`, integers with 0 ≤ index < count; else a named error. */
-function checkShard(name: string, shard: { index: number; count: number }): { index: number; count: number } {
-  if (shard === null || typeof shard !== 'object') {
-    throw new PhalanxConfigError(name, 'shard', 'an object {index, count}', shard);
-  }
-  const count = checkInteger(name, 'shard.count', shard.count, 1);
-  const index = checkInteger(name, 'shard.index', shard.index, 0);
-  if (index >= count) throw new PhalanxConfigError(name, 'shard.index', `an integer < count ${count}`, index);
-  return { index, count };
-}
-
 /**
  * The rows of a batch that data-parallel replica `index` of `count` trains on: rows j ≡ `index` (mod `count`),
  * in order, as new tensors (the same rows `prefetchBatches` renders for a `shard`). The input batch is left
@@ -129,6 +119,11 @@ export function shardBatch(batch: HandBatch, shard: { index: number; count: numb
     // An empty shard would train on nothing: its mean loss is 0/0.
     throw new PhalanxShapeError('shardBatch', 'batch', `at least ${index + 1} rows for shard ${index}`, size);
   }
+  return cutRows(batch, size, index, count);
+}
+
+/** Rows j ≡ `index` (mod `count`) of a checked batch of `size` rows, as new tensors. */
+function cutRows(batch: HandBatch, size: number, index: number, count: number): HandBatch {
   const rows: number[] = [];
   for (let j = index; j < size; j += count) rows.push(j);
   return tf.tidy(() => {
@@ -167,8 +162,9 @@ export async function* shardBatches(
     let mine: HandBatch | undefined;
     try {
       // A short last batch without rows of this shard ends its stream, as in `prefetchBatches`.
-      const { index } = checkShard('shardBatches', shard);
-      mine = batchRows('shardBatches', batch) <= index ? undefined : shardBatch(batch, shard);
+      const size = batchRows('shardBatches', batch);
+      const { index, count } = checkShard('shardBatches', shard);
+      mine = size <= index ? undefined : cutRows(batch, size, index, count);
     } finally {
       disposeBatch(batch);
     }

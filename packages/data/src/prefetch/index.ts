@@ -8,6 +8,7 @@ import type { Tinypool as TinypoolType } from 'tinypool';
 import { type HandBatch, type SyntheticHandsOptions, unpackBatch } from '../dataset';
 import { checkInteger, checkOptions, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { RENDER_OPTION_KEYS } from '../synthetic/option-keys';
+import { checkShard } from '../shard';
 import type { BatchTask, PrefetchAugment, PrefetchShard, RenderedBatch } from './batch-task';
 
 export type { BatchTask, PrefetchAugment, PrefetchShard, RenderedBatch } from './batch-task';
@@ -94,7 +95,10 @@ function checkPrefetchOptions(options: PrefetchOptions) {
   if (augment !== undefined && (typeof augment?.seed !== 'number' || !Number.isFinite(augment.seed))) {
     throw new PhalanxConfigError(name, 'augment.seed', 'a finite number', augment?.seed, describeCompact);
   }
-  const shard = checkShard(options.shard, batchSize);
+  const shard =
+    options.shard === undefined
+      ? undefined
+      : checkShard('prefetchBatches', options.shard, { value: batchSize, label: 'batchSize' });
   return {
     seed,
     start,
@@ -106,24 +110,6 @@ function checkPrefetchOptions(options: PrefetchOptions) {
     shard,
     end: start + (count ?? Infinity),
   };
-}
-
-/** `shard`: `{ index, count }` with 1 ≤ count ≤ batchSize and 0 ≤ index < count, or undefined. */
-function checkShard(shard: PrefetchShard | undefined, batchSize: number) {
-  const name = 'prefetchBatches';
-  if (shard === undefined) return undefined;
-  if (shard === null || typeof shard !== 'object') {
-    throw new PhalanxConfigError(name, 'shard', 'an object { index, count }', shard, describeCompact);
-  }
-  checkInteger(name, 'shard.count', shard.count, 1);
-  if (shard.count > batchSize) {
-    throw new PhalanxConfigError(name, 'shard.count', `an integer in [1, batchSize] = [1, ${batchSize}]`, shard.count);
-  }
-  checkInteger(name, 'shard.index', shard.index, 0);
-  if (shard.index >= shard.count) {
-    throw new PhalanxConfigError(name, 'shard.index', `an integer in [0, ${shard.count - 1}]`, shard.index);
-  }
-  return { index: shard.index, count: shard.count };
 }
 
 /** The rendering options of `syntheticHands` inside the prefetch options (what workers need). */
