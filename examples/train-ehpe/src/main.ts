@@ -41,6 +41,7 @@ import {
   evaluate,
   LR_E2E,
   MODEL_SIZES,
+  stage3View,
   SMALL_BACKBONES,
   type JobConfig,
   type SmallBackboneStride,
@@ -76,6 +77,9 @@ const { values: flags } = readFlags(() =>
       'steps-e2e': { type: 'string' },
       'lr-e2e': { type: 'string' },
       'depth-weight-e2e': { type: 'string' },
+      'batch-e2e': { type: 'string' },
+      'warmup-e2e': { type: 'string' },
+      'replicas-e2e': { type: 'string' },
       warmup: { type: 'string' },
       decay: { type: 'string' },
       'restart-every': { type: 'string' },
@@ -140,6 +144,10 @@ if (flags.help) {
   --lr-e2e LR         stage-3 peak Adam learning rate (default ${LR_E2E}; pretrained ${PRESETS.pretrained.lrE2e})
   --depth-weight-e2e W  stage 3: weight w_z of Δz² in the position loss, z in depth bins, x and y in input
                       pixels (demo 1, stage 2's; pretrained ${PRESETS.pretrained.depthWeightE2e}; see the README, "Weighing the depths")
+  --batch-e2e B       stage-3 batch size (default --batch; pretrained ${(PRESETS.pretrained as Preset).batchE2e ?? PRESETS.pretrained.batch})
+  --warmup-e2e N      stage-3 warm-up steps (default --warmup; pretrained ${(PRESETS.pretrained as Preset).warmupE2e ?? PRESETS.pretrained.warmup})
+  --replicas-e2e N    stage-3 data-parallel replicas, as --replicas; N divides the stage-3 batch (default --replicas;
+                      pretrained ${(PRESETS.pretrained as Preset).replicasE2e ?? 1}). With a count of its own, stages 1 and 2 train first, then stage 3
   --warmup N          linear learning-rate warm-up of every stage (demo 0, pretrained ${PRESETS.pretrained.warmup})
   --decay KIND        'constant' or 'cosine' (to 0 at each stage's last step) (demo constant, pretrained cosine)
   --restart-every N   warm restarts: a new warm-up and decay every N steps of a stage (default none)
@@ -259,24 +267,45 @@ function volumeTerms(): { scoremapWeight?: number; depthMarginalWeight?: number 
   const z = numFlag('depth-marginal-weight', flag, preset.depthMarginalWeight ?? 0, 0, false);
   return { ...(w > 0 ? { scoremapWeight: w } : {}), ...(z > 0 ? { depthMarginalWeight: z } : {}) };
 }
-/** Stage 3's steps and rate, only when it runs (a run without it records neither key). */
-function endToEnd(): { stepsE2e?: number; lrE2e?: number; depthWeightE2e?: number } {
+/**
+ * Stage 3's steps and rate, only when it runs (a run without it records neither key); its batch size and
+ * warm-up only when they differ from the other stages'.
+ */
+function endToEnd(
+  batchSize: number,
+  warmup: number,
+): Pick<JobConfig, 'stepsE2e' | 'lrE2e' | 'depthWeightE2e' | 'batchSizeE2e' | 'warmupE2e'> {
   const steps = intFlag('steps-e2e', flags['steps-e2e'], preset.stepsE2e ?? 0, 0);
   if (steps === 0) {
-    for (const f of ['lr-e2e', 'depth-weight-e2e'] as const) {
+    for (const f of ['lr-e2e', 'depth-weight-e2e', 'batch-e2e', 'warmup-e2e', 'replicas-e2e'] as const) {
       if (flags[f] !== undefined) usage(`--${f} needs --steps-e2e.`);
     }
     return {};
   }
   const depthWeight = numFlag('depth-weight-e2e', flags['depth-weight-e2e'], preset.depthWeightE2e ?? 1, 0, false);
+  const batchE2e = intFlag(
+    'batch-e2e',
+    flags['batch-e2e'],
+    flags.batch === undefined ? (preset.batchE2e ?? batchSize) : batchSize,
+  );
+  const warmupE2e = intFlag(
+    'warmup-e2e',
+    flags['warmup-e2e'],
+    flags.warmup === undefined ? (preset.warmupE2e ?? warmup) : warmup,
+    0,
+  );
   return {
     stepsE2e: steps,
     lrE2e: numFlag('lr-e2e', flags['lr-e2e'], preset.lrE2e ?? LR_E2E),
     ...(depthWeight !== 1 ? { depthWeightE2e: depthWeight } : {}),
+    ...(batchE2e !== batchSize ? { batchSizeE2e: batchE2e } : {}),
+    ...(warmupE2e !== warmup ? { warmupE2e } : {}),
   };
 }
 const dropout = flags.dropout === undefined ? preset.dropout : numFlag('dropout', flags.dropout, 0, 0, false);
 if (dropout !== undefined && dropout >= 1) usage(`--dropout must be < 1, but received ${dropout}.`);
+const batchSize = intFlag('batch', flags.batch, flags.full ? 1 : preset.batch);
+const warmup = intFlag('warmup', flags.warmup, preset.warmup, 0);
 const config: JobConfig = {
   model: {
     ...base,
@@ -290,15 +319,15 @@ const config: JobConfig = {
   variant,
   stepsTw: intFlag('steps-tw', flags['steps-tw'], preset.stepsTw),
   stepsPg: intFlag('steps-pg', flags['steps-pg'], preset.stepsPg),
-  ...endToEnd(),
-  batchSize: intFlag('batch', flags.batch, flags.full ? 1 : preset.batch),
+  ...endToEnd(batchSize, warmup),
+  batchSize,
   lrTw: numFlag('lr-tw', flags['lr-tw'], preset.lrTw),
   lrPg: numFlag('lr-pg', flags['lr-pg'], preset.lrPg),
   depthRange: 200,
   dataSeed: 1,
   handCrop: flags['hand-crop'],
   tw: { heatmapNormalize: heatmapScale, ...volumeTerms() },
-  schedule: { warmup: intFlag('warmup', flags.warmup, preset.warmup, 0), decay, ...restarts() },
+  schedule: { warmup, decay, ...restarts() },
   seed: intFlag('seed', flags.seed, 1, 0),
 };
 const testSize = intFlag('test-size', flags['test-size'], 128);
@@ -320,8 +349,7 @@ function smallDescription(): string {
 
 function describeRun(params: number, threads: number, dataWorkers: number): void {
   const tw = variantJoints(variant);
-  const s = config.schedule!;
-  const sched = (steps: number): string => {
+  const sched = (steps: number, s = config.schedule!): string => {
     if (s.warmup === 0 && s.decay === 'constant') return '';
     const restarts = s.restartEvery !== undefined && s.restartEvery < steps;
     const restart = restarts ? `, restarted every ${s.restartEvery} steps at ${s.restartPeak ?? 1}^k × the peak` : '';
@@ -343,11 +371,12 @@ function describeRun(params: number, threads: number, dataWorkers: number): void
       `stage 2: ${config.stepsPg} steps, Adam ${config.lrPg}${sched(config.stepsPg)}, ${EHPE_LOSS_WEIGHTS.position}·squaredDistance + ` +
       `${EHPE_LOSS_WEIGHTS.edge}·edgeStability, backbone + TW-stage frozen` +
       (config.stepsE2e
-        ? `; stage 3: ${config.stepsE2e} steps, Adam ${config.lrE2e}${sched(config.stepsE2e)}, the same loss${
+        ? `; stage 3: ${config.stepsE2e} steps, Adam ${config.lrE2e}${sched(config.stepsE2e, stage3View(config).schedule)}, the same loss${
             config.depthWeightE2e !== undefined ? ` with Δz² weighed ${config.depthWeightE2e}` : ''
           }, nothing frozen`
         : '') +
-      `; batch ${config.batchSize}`,
+      `; batch ${config.batchSize}` +
+      (config.batchSizeE2e !== undefined ? ` (stage 3: ${config.batchSizeE2e})` : ''),
   );
   console.log(
     `held-out ${testSize} synthetic hands (seed ${TEST_SEED}), evaluated every ${evalEvery} steps; ` +
@@ -374,7 +403,8 @@ async function finish(r: RunResult, t0: number): Promise<void> {
     ReturnType<typeof readStageLog>
   >;
   const subtitle =
-    `variant ${variant}, input ${inputSize} px, ${config.stepsTw} + ${config.stepsPg} steps, batch ${config.batchSize}, ` +
+    `variant ${variant}, input ${inputSize} px, ${config.stepsTw} + ${config.stepsPg} steps, batch ${config.batchSize}` +
+    `${config.batchSizeE2e !== undefined ? ` (stage 3: ${config.batchSizeE2e})` : ''}, ` +
     `${e.samples} held-out synthetic hands`;
   writeFileSync(
     join(out, 'class-errors.svg'),
@@ -444,6 +474,27 @@ function replicasOf(batchSize: number): number {
 }
 
 /**
+ * `--replicas-e2e N`: stage 3's replicas, dividing its batch size; default `--replicas` when that is given,
+ * else the preset's, else `replicas`. Without stage 3, `replicas`.
+ */
+function replicasE2eOf(replicas: number): number {
+  if ((config.stepsE2e ?? 0) === 0) return replicas;
+  const fallback = flags.replicas === undefined ? (preset.replicasE2e ?? replicas) : replicas;
+  const n = intFlag('replicas-e2e', flags['replicas-e2e'], fallback);
+  const batch = stage3View(config).batchSize;
+  if (batch % n !== 0) usage(`--replicas-e2e must divide stage 3's batch size ${batch}, but received ${n}.`);
+  return n;
+}
+
+/** Prints the replica split of a phase of the run. */
+function describeReplicas(replicas: number, batch: number, which: string): void {
+  console.log(
+    `training ${which} on ${replicas} data-parallel replicas (worker threads, 1 wasm thread each), ` +
+      `${batch / replicas} samples of each batch of ${batch} per replica`,
+  );
+}
+
+/**
  * Trains the run's stages on `replicas` data-parallel replicas until they finish or the first Ctrl-C stops
  * them all after the same step (replica 0 writes the interrupt checkpoint; a second Ctrl-C ends the
  * process at once: Node's default once the listener is gone). Resolves to the stopped stage, or null.
@@ -457,10 +508,50 @@ async function trainReplicasUntilDone(job: ReplicaJob, replicas: number): Promis
   }
 }
 
+/** Ends the process with code 130 when a stage was stopped (Ctrl-C), saying how to continue. */
+function exitIfInterrupted(stage: StageName | null): void {
+  if (stage === null) return;
+  console.log(`interrupted in stage ${stage}; continue with the same command and --resume.`);
+  process.exit(130);
+}
+
+/**
+ * The run's first phase: every stage on `replicas` > 1 replicas, or, when stage 3 has a replica count of its
+ * own (`split`), the stages before it (on replicas or in this process). Does nothing for a run of one process
+ * throughout. Resolves to whether it trained (the run folder is then open) and described the run.
+ */
+async function trainBeforeLastPhase(
+  job: ReplicaJob,
+  replicas: number,
+  split: boolean,
+  describe: (params: number) => void,
+): Promise<{ trained: boolean; described: boolean }> {
+  const phase = { ...job, ...(split ? { stopBefore: 'e2e' as const } : {}) };
+  if (replicas > 1) {
+    const model = await buildModel(config);
+    describe(model.countParams());
+    model.dispose();
+    describeReplicas(replicas, config.batchSize, split ? 'the stages before stage 3' : 'every stage');
+    exitIfInterrupted(await trainReplicasUntilDone(phase, replicas));
+    return { trained: true, described: true };
+  }
+  if (!split) return { trained: false, described: false };
+  const r = await runStages({ ...phase, progress: {}, log: (text) => console.log(text), onStart: describe });
+  r.model.dispose();
+  r.pgOnly?.dispose();
+  r.layout.dispose();
+  r.test.forEach(disposeBatch);
+  exitIfInterrupted(r.interruptedIn);
+  return { trained: true, described: true };
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const dataWorkers = dataWorkersFlag(flags['data-workers']);
   const replicas = replicasOf(config.batchSize);
+  const replicasE2e = replicasE2eOf(replicas);
+  // Stage 3 on a replica count of its own: the stages before it train first, then stage 3.
+  const split = replicasE2e !== replicas;
   // One wasm thread per core left by the data workers: on a quiet 2-core machine 1 and 2 threads run the demo
   // alike (4 min 14 s, 4 min 12 s), beside another job 1 thread is 1.8× faster (286 against 508 ms a step).
   const threads = await setThreadedWasmBackend(threadsFlag(flags.threads, dataWorkers));
@@ -479,34 +570,25 @@ async function main(): Promise<void> {
     checkpointEvery,
     dataWorkers,
     replicas,
+    ...(split ? { replicasE2e } : {}),
     init: flags.init === undefined ? undefined : { path: resolve(cwd, flags.init), name: flags.init },
   };
-  if (replicas > 1) {
-    const model = await buildModel(config);
-    describeRun(model.countParams(), threads, dataWorkers);
-    model.dispose();
-    console.log(
-      `training on ${replicas} data-parallel replicas (worker threads, 1 wasm thread each), ` +
-        `${config.batchSize / replicas} samples of each batch of ${config.batchSize} per replica`,
-    );
-    const interruptedIn = await trainReplicasUntilDone(job, replicas);
-    if (interruptedIn !== null) {
-      console.log(`interrupted in stage ${interruptedIn}; continue with the same command and --resume.`);
-      process.exit(130);
-    }
+  const describe = (params: number) => describeRun(params, threads, dataWorkers);
+  const first = await trainBeforeLastPhase(job, replicas, split, describe);
+  if (split && replicasE2e > 1) {
+    describeReplicas(replicasE2e, stage3View(config).batchSize, 'stage 3');
+    exitIfInterrupted(await trainReplicasUntilDone({ ...job, resume: true }, replicasE2e));
   }
-  // One process trains the stages here; after replicas, every stage is finished and restored from its last checkpoint.
+  // One process trains what is left here (every stage, or stage 3 on one process); stages trained above are
+  // finished and restored from their last checkpoint.
   const r = await runStages({
     ...job,
-    resume: job.resume || replicas > 1,
+    resume: job.resume || first.trained,
     progress: {},
     log: (text) => console.log(text),
-    onStart: (params) => (replicas > 1 ? undefined : describeRun(params, threads, dataWorkers)),
+    onStart: (params) => (first.described ? undefined : describe(params)),
   });
-  if (r.interruptedIn !== null) {
-    console.log(`interrupted in stage ${r.interruptedIn}; continue with the same command and --resume.`);
-    process.exit(130);
-  }
+  exitIfInterrupted(r.interruptedIn);
   await finish(r, t0);
   r.test.forEach(disposeBatch);
   r.layout.dispose();

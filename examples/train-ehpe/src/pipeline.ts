@@ -119,7 +119,14 @@ export interface JobConfig {
    * pixels). Default 1, stage 2's loss.
    */
   depthWeightE2e?: number;
-  /** Batch size of every stage. */
+  /**
+   * Batch size of stage 3 (absent: {@link JobConfig.batchSize}). With `--replicas-e2e`, stage 3 can train on
+   * more replicas, and a larger batch, than stages 1 and 2 (see {@link stage3View}).
+   */
+  batchSizeE2e?: number;
+  /** Warm-up steps of stage 3's schedule (absent: `schedule.warmup`, every stage's). */
+  warmupE2e?: number;
+  /** Batch size of stages 1 and 2, the PG-only ablation and, unless `batchSizeE2e` is given, stage 3. */
   batchSize: number;
   /** Adam learning rates of the two stages. */
   lrTw: number;
@@ -281,7 +288,7 @@ export function stage3Trainer(model: tfl.LayersModel, config: JobConfig, options
   setFrozen(model, TW_STAGE_LAYERS, false);
   return new Trainer<HandBatch>({
     ...pgStageRecipe<HandBatch>(model, {
-      lr: stageLr(config, config.lrE2e ?? LR_E2E, config.stepsE2e ?? 0),
+      lr: stageLr(stage3View(config), config.lrE2e ?? LR_E2E, config.stepsE2e ?? 0),
       depthRange: config.depthRange,
       freeze: [],
       depthWeight: config.depthWeightE2e ?? 1,
@@ -289,6 +296,36 @@ export function stage3Trainer(model: tfl.LayersModel, config: JobConfig, options
     disposeBatch,
     ...options,
   });
+}
+
+/**
+ * The job as stage 3 sees it: `batchSize` = `batchSizeE2e` and the schedule's warm-up `warmupE2e`, where
+ * given (otherwise `config` itself). Its batches, samples seen and learning rate are this view's.
+ *
+ * @example
+ * ```ts
+ * stage3View({ ...config, batchSize: 8, batchSizeE2e: 16 }).batchSize; // 16
+ * ```
+ */
+export function stage3View(config: JobConfig): JobConfig {
+  const { batchSizeE2e, warmupE2e, schedule } = config;
+  return {
+    ...config,
+    batchSize: batchSizeE2e ?? config.batchSize,
+    ...(warmupE2e !== undefined ? { schedule: { ...(schedule ?? { decay: 'constant' }), warmup: warmupE2e } } : {}),
+  };
+}
+
+/**
+ * Stage 3's first batch (of {@link stage3View}'s size) in the training stream: the first whose samples
+ * neither stage 1 nor stage 2 read, `⌈max(stepsTw, stepsPg) · B / B₃⌉` for B₃ < B and
+ * `max(stepsTw, stepsPg)` otherwise (a larger stage-3 batch starts further on, as runs before
+ * `batchSizeE2e` did).
+ */
+export function stage3FirstBatch(config: JobConfig): number {
+  const earlier = Math.max(config.stepsTw, config.stepsPg);
+  const b3 = config.batchSizeE2e ?? config.batchSize;
+  return b3 >= config.batchSize ? earlier : Math.ceil((earlier * config.batchSize) / b3);
 }
 
 /**

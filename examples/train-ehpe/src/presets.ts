@@ -45,6 +45,10 @@ export interface Preset {
   checkpointEvery: number;
   /** Data-parallel replicas (`--replicas`; absent: 1, one process). */
   replicas?: number;
+  /** Stage 3's batch size, warm-up and replicas (`--batch-e2e`, `--warmup-e2e`, `--replicas-e2e`; absent: the other stages'). */
+  batchE2e?: number;
+  warmupE2e?: number;
+  replicasE2e?: number;
 }
 
 /** The presets by name. */

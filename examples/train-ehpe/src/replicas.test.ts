@@ -146,7 +146,7 @@ describe('train-ehpe --replicas', () => {
         interrupt();
       }
     });
-    expect(first.stdout).toMatch(/training on 2 data-parallel replicas/);
+    expect(first.stdout).toMatch(/training every stage on 2 data-parallel replicas/);
     expect(first.stdout).toMatch(/interrupted in stage tw; continue with the same command and --resume\./);
     expect(first.code, first.stderr).toBe(130);
     expect(readdirSync(join(out, 'checkpoints', 'tw')).filter((d) => d.startsWith('step-'))).toHaveLength(1);
@@ -164,6 +164,66 @@ describe('train-ehpe --replicas', () => {
     expect([bad.code, bad.stderr.trim()]).toEqual([
       1,
       'error: --replicas must divide the batch size 2, but received 3.',
+    ]);
+  }, 300_000);
+});
+
+describe('train-ehpe --replicas-e2e', () => {
+  it('on the command line, --replicas-e2e: stages 1 and 2 in one process (Ctrl-C there exits 130), then stage 3 on 2 replicas at its own batch', async () => {
+    const out = join(root, 'cli-e2e');
+    const exampleDir = fileURLToPath(new URL('..', import.meta.url));
+    const withReplicasE2e = (n: string) => [
+      ...['--steps-tw', '6', '--steps-pg', '2', '--steps-e2e', '2', '--batch', '2', '--batch-e2e', '4'],
+      ...['--replicas-e2e', n, '--test-size', '4', '--data-workers', '0', '--no-pg-only'],
+      ...['--eval-every', '100', '--checkpoint-every', '100', '--out', out],
+    ];
+    const args = withReplicasE2e('2');
+    let sent = false;
+    const first = await runNodeScript({ cwd: exampleDir, script: 'src/main.ts', args }, (line, interrupt) => {
+      if (!sent && /^step\s+1\//.test(line)) {
+        sent = true;
+        interrupt();
+      }
+    });
+    expect(first.stdout).not.toMatch(/data-parallel replicas/);
+    expect(first.stdout).toMatch(/interrupted in stage tw; continue with the same command and --resume\./);
+    expect(first.code, first.stderr).toBe(130);
+
+    const second = await runNodeScript({ cwd: exampleDir, script: 'src/main.ts', args: [...args, '--resume'] });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/; batch 2 \(stage 3: 4\)/);
+    expect(second.stdout).toMatch(
+      /training stage 3 on 2 data-parallel replicas \(worker threads, 1 wasm thread each\), 2 samples of each batch of 4 per replica/,
+    );
+    expect(second.stdout).toMatch(/held-out 2D EPE [\d.]+ px at 96 px input/);
+    const record = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as {
+      replicas?: number;
+      replicasE2e?: number;
+      config: JobConfig;
+    };
+    expect([record.replicas, record.replicasE2e, record.config.batchSize, record.config.batchSizeE2e]).toEqual([
+      undefined,
+      2,
+      2,
+      4,
+    ]);
+    expect(readStageLog(out, 'tw').evals.at(-1)!.metrics.samples).toBe(12);
+    expect(readStageLog(out, 'e2e').evals.map((e) => [e.step, e.metrics.samples])).toEqual([
+      [0, 0],
+      [2, 8],
+    ]);
+
+    const other = await runNodeScript({
+      cwd: exampleDir,
+      script: 'src/main.ts',
+      args: [...withReplicasE2e('1'), '--resume'],
+    });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/the settings replicasE2e must be those of the run in .* \(replicasE2e = 2\)/);
+    const bad = await runNodeScript({ cwd: exampleDir, script: 'src/main.ts', args: withReplicasE2e('3') });
+    expect([bad.code, bad.stderr.trim()]).toEqual([
+      1,
+      "error: --replicas-e2e must divide stage 3's batch size 4, but received 3.",
     ]);
   }, 300_000);
 });

@@ -27,6 +27,8 @@ export interface RunRecord {
    * normalise its shard of a batch, so the count shapes the results (absent in runs of one process).
    */
   replicas?: number;
+  /** Stage 3's replicas (`--replicas-e2e`), recorded only when they differ from `replicas` (or 1). */
+  replicasE2e?: number;
 }
 
 /** The name of the record in a run folder. */

@@ -1,5 +1,5 @@
 import '@phalanx/wasm-training';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,7 +11,7 @@ import { useBackend } from '@phalanx/testing';
 import type { TrainerCallbacks } from '@phalanx/train';
 import { MODEL_SIZES, type JobConfig } from './pipeline';
 import { readStageLog, runCurveSvg } from './report';
-import { runStages, type RunOptions, type RunResult, type StageName } from './run';
+import { runRecord, runStages, type RunOptions, type RunResult, type StageName } from './run';
 import { tinyRun } from './tiny-job';
 
 const config: JobConfig = {
@@ -203,4 +203,51 @@ describe('train-ehpe run: checkpoints, resume, run record, logs', () => {
     expect(svg).toContain('hand centre');
     expect(tf.memory().numTensors).toBeLessThan(10_000);
   });
+});
+
+describe('train-ehpe run: stage 3 with a batch of its own', () => {
+  it('stage 3 at a batch size and warm-up of its own, after a stop before it: bit for bit the stage 3 of a run at that batch size', async () => {
+    const own: JobConfig = { ...config, stepsE2e: 2, lrE2e: 1e-3, batchSizeE2e: 4, warmupE2e: 2 };
+    const dir = join(root, 'own-e2e');
+    const first = await runStages(options(dir, { pgOnly: false, config: own, stopBefore: 'e2e' }));
+    expect(first.interruptedIn).toBeNull();
+    expect(Object.keys(first.stages)).toEqual(['tw', 'pg']);
+    expect(existsSync(join(dir, 'checkpoints', 'e2e'))).toBe(false);
+    dispose(first);
+    const second = await runStages(options(dir, { pgOnly: false, config: own, resume: true }));
+    expect(second.stages).toMatchObject({ tw: { restored: true }, pg: { restored: true }, e2e: { restored: false } });
+    // Samples counted in stage 3's batches of 4.
+    expect(readStageLog(dir, 'e2e').evals.map((e) => [e.step, e.metrics.samples])).toEqual([
+      [0, 0],
+      [2, 8],
+    ]);
+    const split = weightsOf(second.model);
+    dispose(second);
+
+    // The same stage 1 and 2 checkpoints under a run of batch 4 and warm-up 2 throughout: its stage 3 reads the
+    // same batches from the same place with the same rates, so it must end with the same weights.
+    const batch4: JobConfig = {
+      ...config,
+      stepsE2e: 2,
+      lrE2e: 1e-3,
+      batchSize: 4,
+      schedule: { warmup: 2, decay: 'cosine' },
+    };
+    const twin = join(root, 'own-e2e-twin');
+    mkdirSync(join(twin, 'checkpoints'), { recursive: true });
+    for (const stage of ['tw', 'pg'])
+      cpSync(join(dir, 'checkpoints', stage), join(twin, 'checkpoints', stage), { recursive: true });
+    const twinOptions = options(twin, { pgOnly: false, config: batch4, resume: true });
+    writeFileSync(join(twin, 'config.json'), JSON.stringify(runRecord(twinOptions)));
+    const other = await runStages(twinOptions);
+    expect(other.stages).toMatchObject({ tw: { restored: true }, pg: { restored: true }, e2e: { restored: false } });
+    weightsOf(other.model).forEach((w, i) => expect(w.values, w.name).toEqual(split[i].values));
+    dispose(other);
+    // And the batch size matters: stage 3 at batch 2 ends elsewhere.
+    const batch2 = await runStages(
+      options(join(root, 'e2e-b2'), { pgOnly: false, config: { ...own, batchSizeE2e: undefined } }),
+    );
+    expect(weightsOf(batch2.model).some((w, i) => w.values.some((v, j) => v !== split[i].values[j]))).toBe(true);
+    dispose(batch2);
+  }, 300_000);
 });

@@ -28,7 +28,9 @@ import {
   pgOnlyTrainer,
   stage1Trainer,
   stage2Trainer,
+  stage3FirstBatch,
   stage3Trainer,
+  stage3View,
   type Evaluation,
   type JobConfig,
   type TrainerOptions,
@@ -74,6 +76,17 @@ export interface RunOptions {
    * replica; `trainWithReplicas` starts them.
    */
   replicas?: number;
+  /**
+   * Data-parallel replicas of stage 3 (`--replicas-e2e`; absent: {@link RunOptions.replicas}). Stored in the
+   * run record when it differs from `replicas`. The caller trains the stages before it and stage 3 in two
+   * calls ({@link RunOptions.stopBefore}).
+   */
+  replicasE2e?: number;
+  /**
+   * Stop before this stage: the stages before it are trained (or restored) and it and the later ones are
+   * neither built nor trained; `interruptedIn` stays null (default: run every stage).
+   */
+  stopBefore?: StageName;
   /** PyTorch weights to start from (a fresh stage 1 only), resolved path; `--init` as given is `initName`. */
   init?: { path: string; name: string };
   /** Progress display of each stage's trainer (default: none). */
@@ -132,6 +145,7 @@ export function runRecord(o: RunOptions): RunRecord {
     evalEvery: o.evalEvery,
     init: o.init?.name ?? null,
     ...((o.replicas ?? 1) > 1 ? { replicas: o.replicas } : {}),
+    ...(o.replicasE2e !== undefined && o.replicasE2e !== (o.replicas ?? 1) ? { replicasE2e: o.replicasE2e } : {}),
   };
 }
 
@@ -186,6 +200,8 @@ interface StageSpec {
   evaluateAt: () => Promise<Evaluation>;
   /** The training stream's first batch (default 0). */
   firstBatch?: number;
+  /** The job as this stage sees it (default the run's): its batch size sizes the stream and counts samples. */
+  config?: JobConfig;
 }
 
 /**
@@ -204,14 +220,15 @@ async function runStage(o: RunOptions, s: StageSpec): Promise<{ outcome: StageOu
     await s.trainer.restore(choice.dir);
     return { outcome: { step: choice.step, restored: true, seconds: (performance.now() - t0) / 1000 }, result: null };
   }
-  const metrics = async (step: number) => stageMetrics(s.name, await s.evaluateAt(), step * o.config.batchSize);
+  const config = s.config ?? o.config;
+  const metrics = async (step: number) => stageMetrics(s.name, await s.evaluateAt(), step * config.batchSize);
   if (choice.dir === null && primary) {
     const t = performance.now();
     const m = await metrics(0);
     new JsonlLog(logFile).write({ event: 'eval', step: 0, metrics: m, ms: performance.now() - t });
   }
   const shard = replica ? { index: replica.replica, count: replica.replicas } : undefined;
-  const source = trainingSource(o.config, o.dataWorkers, shard);
+  const source = trainingSource(config, o.dataWorkers, shard);
   const first = s.firstBatch ?? 0;
   const primaryOnly = {
     checkpointDir: dir,
@@ -272,45 +289,59 @@ export async function runStages(o: RunOptions): Promise<RunResult> {
       : {}),
   });
   const full = () => evaluate(model, test, config, undefined, layout);
-  const specs: (() => StageSpec | Promise<StageSpec>)[] = [
-    () => ({
-      name: 'tw',
-      trainer: stage1Trainer(model, config, options('tw')),
-      steps: config.stepsTw,
-      evaluateAt: full,
-    }),
-    () => ({
-      name: 'pg',
-      trainer: stage2Trainer(model, config, options('pg')),
-      steps: config.stepsPg,
-      evaluateAt: full,
-    }),
+  const specs: [StageName, () => StageSpec | Promise<StageSpec>][] = [
+    [
+      'tw',
+      () => ({
+        name: 'tw',
+        trainer: stage1Trainer(model, config, options('tw')),
+        steps: config.stepsTw,
+        evaluateAt: full,
+      }),
+    ],
+    [
+      'pg',
+      () => ({
+        name: 'pg',
+        trainer: stage2Trainer(model, config, options('pg')),
+        steps: config.stepsPg,
+        evaluateAt: full,
+      }),
+    ],
   ];
   if (o.pgOnly) {
-    specs.push(async () => {
-      // Built after stage 2 (whose backbone is stage 1's, frozen), seeded: the same start on every resume.
-      const pgOnly = await buildPgOnly(config, model, replica?.replica ?? 0);
-      result.pgOnly = pgOnly;
-      return {
-        name: 'pg-only',
-        trainer: pgOnlyTrainer(pgOnly, layout, config, options('pg-only')),
-        steps: config.stepsPg,
-        evaluateAt: () => evaluate(model, test, config, { model: pgOnly, layout }, layout),
-      };
-    });
+    specs.push([
+      'pg-only',
+      async () => {
+        // Built after stage 2 (whose backbone is stage 1's, frozen), seeded: the same start on every resume.
+        const pgOnly = await buildPgOnly(config, model, replica?.replica ?? 0);
+        result.pgOnly = pgOnly;
+        return {
+          name: 'pg-only',
+          trainer: pgOnlyTrainer(pgOnly, layout, config, options('pg-only')),
+          steps: config.stepsPg,
+          evaluateAt: () => evaluate(model, test, config, { model: pgOnly, layout }, layout),
+        };
+      },
+    ]);
   }
   const stepsE2e = config.stepsE2e ?? 0;
   if (stepsE2e > 0) {
-    specs.push(() => ({
-      name: 'e2e',
-      trainer: stage3Trainer(model, config, options('e2e')),
-      steps: stepsE2e,
-      evaluateAt: full,
-      // Samples that neither stage 1 nor stage 2 read.
-      firstBatch: Math.max(config.stepsTw, config.stepsPg),
-    }));
+    specs.push([
+      'e2e',
+      () => ({
+        name: 'e2e',
+        trainer: stage3Trainer(model, config, options('e2e')),
+        steps: stepsE2e,
+        evaluateAt: full,
+        // Samples that neither stage 1 nor stage 2 read, in batches of stage 3's size.
+        firstBatch: stage3FirstBatch(config),
+        config: stage3View(config),
+      }),
+    ]);
   }
-  for (const spec of specs) {
+  const stop = o.stopBefore === undefined ? STAGES.length : STAGES.indexOf(o.stopBefore);
+  for (const [, spec] of specs.filter(([name]) => STAGES.indexOf(name) < stop)) {
     const s = await spec();
     const { outcome, result: fit } = await runStage(o, s);
     result.stages[s.name] = outcome;

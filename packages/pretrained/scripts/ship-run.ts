@@ -68,6 +68,7 @@ function trainingFacts(run: string, metrics: Json): Json {
       ...(config.stepsE2e ? { e2e: config.stepsE2e } : {}),
     },
     batchSize: config.batchSize,
+    ...(config.batchSizeE2e !== undefined ? { batchSizeE2e: config.batchSizeE2e } : {}),
     seconds: metrics.trainSeconds ?? metrics.seconds,
     dataSeed: config.dataSeed,
     note: flags.note,
