@@ -2,7 +2,7 @@
  * The main thread's side of `--replicas N`: opens the run folder (the run record is checked or written once,
  * here), trains the stages on N data-parallel replicas (`replicas.ts`) and checks that they ended in step.
  */
-import { runDataParallel } from '@phalanx/train/data-parallel';
+import { checkReplicasInStep, runDataParallel } from '@phalanx/train/data-parallel';
 import { openRun } from './run-config';
 import { runRecord } from './run';
 import type { ReplicaJob, ReplicaOutcome } from './replicas';
@@ -34,8 +34,6 @@ export async function trainWithReplicas(
     signal: options.signal,
   });
   const digests = outcomes.map((o) => o.digests.join('/'));
-  if (new Set(digests).size !== 1) {
-    throw new Error(`the replicas ended with different weights (digests ${digests.join(', ')}): they fell out of step`);
-  }
+  checkReplicasInStep(digests);
   return outcomes[0];
 }

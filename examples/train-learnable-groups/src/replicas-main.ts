@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { chooseResumeCheckpoint } from '@phalanx/train';
-import { runDataParallel } from '@phalanx/train/data-parallel';
+import { checkReplicasInStep, runDataParallel } from '@phalanx/train/data-parallel';
 import type { JobConfig } from './pipeline';
 import type { ReplicaJob, ReplicaOutcome } from './replicas';
 
@@ -63,9 +63,7 @@ export async function trainWithReplicas(
     signal: options.signal,
   });
   const digests = outcomes.map((o) => o.trainableDigest);
-  if (new Set(digests).size !== 1) {
-    throw new Error(`the replicas ended with different weights (digests ${digests.join(', ')}): they fell out of step`);
-  }
+  checkReplicasInStep(digests);
   const { step, interrupted, checkpoint, weights } = outcomes[0];
   tf.tidy(() =>
     model.setWeights(weights.map((values, i) => tf.tensor(values, model.weights[i].read().shape, 'float32'))),

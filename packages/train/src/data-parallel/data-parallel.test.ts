@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@phalanx/testing';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { checkpointName } from '../checkpoint-folders';
 import { Trainer } from '../trainer';
 import {
@@ -22,6 +23,7 @@ import {
   runDataParallel,
   stopOnFirstSigint,
   trainableWeightsDigest,
+  checkReplicasInStep,
 } from './index';
 import { meanInFloat64, meanInReplicaOrder } from './protocol';
 import { maxRelativeDifference } from '../../test/relative-difference';
@@ -205,6 +207,19 @@ describe('trainableWeightsDigest', () => {
     b.layers[2].trainable = false;
     expect(await trainableWeightsDigest(b)).toBe(await trainableWeightsDigest(a));
     await expect(trainableWeightsDigest(null as never)).rejects.toThrow(/trainableWeightsDigest: model/);
+  });
+});
+
+describe('checkReplicasInStep', () => {
+  it('passes equal digests, names every digest when one differs, and refuses a list that is not one', () => {
+    expect(() => checkReplicasInStep(['9e3779b1'])).not.toThrow();
+    expect(() => checkReplicasInStep(['9e3779b1', '9e3779b1', '9e3779b1'])).not.toThrow();
+    expect(() => checkReplicasInStep(['9e3779b1', '9e3779b1', '0badf00d'])).toThrow(
+      'the replicas ended with different weights (digests 9e3779b1, 9e3779b1, 0badf00d): they fell out of step',
+    );
+    for (const bad of [[], null, ['a', 1], 'a']) {
+      expect(() => checkReplicasInStep(bad as never)).toThrow(PhalanxConfigError);
+    }
   });
 });
 

@@ -12,7 +12,13 @@
 import { Worker } from 'node:worker_threads';
 import { checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import type { GradientReducer } from '../step';
-export { averageMovingStatistics, ReplicaSync, trainableWeightsDigest, type ReplicaSyncOptions } from './replica-sync';
+export {
+  averageMovingStatistics,
+  checkReplicasInStep,
+  ReplicaSync,
+  trainableWeightsDigest,
+  type ReplicaSyncOptions,
+} from './replica-sync';
 export { stopOnFirstSigint, type SigintStop } from './stop-on-sigint';
 import {
   meanInFloat64,

@@ -99,6 +99,27 @@ export async function trainableWeightsDigest(model: { trainableWeights: { read()
   return hash.toString(16).padStart(8, '0');
 }
 
+/**
+ * Checks that data-parallel replicas ended in step: every replica's {@link trainableWeightsDigest} (one string
+ * per replica, in replica order, as `runDataParallel` returns their outcomes) must be the same.
+ *
+ * Throws `PhalanxConfigError` for an empty or non-string list, and an `Error` naming every digest when they
+ * differ: the replicas fell out of step (their gradients or updates were not the same), and the run's weights
+ * cannot be trusted.
+ *
+ * @example
+ * checkReplicasInStep(['9e3779b1', '9e3779b1']); // returns
+ * // checkReplicasInStep(['9e3779b1', '0badf00d']) throws: the replicas ended with different weights …
+ */
+export function checkReplicasInStep(digests: readonly string[]): void {
+  if (!Array.isArray(digests) || digests.length === 0 || digests.some((d) => typeof d !== 'string')) {
+    throw new PhalanxConfigError('checkReplicasInStep', 'digests', 'a non-empty array of strings', digests);
+  }
+  if (new Set(digests).size !== 1) {
+    throw new Error(`the replicas ended with different weights (digests ${digests.join(', ')}): they fell out of step`);
+  }
+}
+
 /** Two checksums per trainable weight (Σ v and Σ v·(1 + i mod 7), summed in float64), as float32. */
 async function trainableChecksums(model: { trainableWeights: { read(): tf.Tensor }[] }): Promise<Float32Array> {
   const sums = new Float32Array(2 * model.trainableWeights.length);
