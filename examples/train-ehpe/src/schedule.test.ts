@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stageLr, type JobConfig } from './pipeline';
-import { PRESETS } from './presets';
+import { PRESETS, type Preset } from './presets';
 
 /** The schedule part of a job configuration (stageLr reads nothing else). */
 const job = (schedule: JobConfig['schedule']) => ({ schedule }) as JobConfig;
@@ -32,14 +32,16 @@ describe('train-ehpe: stage learning-rate schedules', () => {
   });
 
   it('the pretrained preset is one cosine per stage, with the volume terms and the residual PG-stage only there', () => {
-    const p = PRESETS.pretrained;
+    const p: Preset = PRESETS.pretrained;
     expect(p).not.toHaveProperty('restartEvery');
     const lr = stageLr(job({ warmup: p.warmup, decay: p.decay }), p.lrTw, p.stepsTw) as (t: number) => number;
     // The warm-up ramps the cosine, which runs from step 0: at its end ½(1 + cos(π·500/20000)) of the peak.
     expect(lr(p.warmup)).toBeCloseTo(0.5 * p.lrTw * (1 + Math.cos((Math.PI * p.warmup) / p.stepsTw)), 12);
     expect(lr(p.stepsTw)).toBeCloseTo(0, 12);
     expect([p.scoremapWeight, p.depthMarginalWeight, p.pgOutput]).toEqual([3, 3, 'residual']);
-    expect([p.stepsTw, p.stepsPg, p.stepsE2e, p.lrE2e, p.depthWeightE2e]).toEqual([20000, 36000, 34000, 1e-3, 16]);
+    expect([p.stepsTw, p.stepsPg, p.stepsE2e, p.lrE2e, p.depthWeightE2e]).toEqual([20000, 36000, 22000, 1.5e-3, 16]);
+    // Stages 1 and 2 at batch 8 in one process, stage 3 at batch 16 on two replicas (the same 8 rows each).
+    expect([p.batch, p.replicas, p.batchE2e, p.warmupE2e, p.replicasE2e]).toEqual([8, undefined, 16, 250, 2]);
     expect(PRESETS.demo).not.toHaveProperty('restartEvery');
     for (const key of ['scoremapWeight', 'depthMarginalWeight', 'pgOutput', 'stepsE2e', 'depthWeightE2e'])
       expect(PRESETS.demo).not.toHaveProperty(key);
