@@ -324,7 +324,7 @@ export function stage3View(config: JobConfig): JobConfig {
  */
 export function stage3FirstBatch(config: JobConfig): number {
   const earlier = Math.max(config.stepsTw, config.stepsPg);
-  const b3 = config.batchSizeE2e ?? config.batchSize;
+  const b3 = stage3View(config).batchSize;
   return b3 >= config.batchSize ? earlier : Math.ceil((earlier * config.batchSize) / b3);
 }
 

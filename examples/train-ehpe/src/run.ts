@@ -289,11 +289,11 @@ export async function runStages(o: RunOptions): Promise<RunResult> {
       : {}),
   });
   const full = () => evaluate(model, test, config, undefined, layout);
-  const specs: [StageName, () => StageSpec | Promise<StageSpec>][] = [
+  // Each stage's name, and how to build it (PG-only builds its model): only the stages that run are built.
+  const specs: [StageName, () => Omit<StageSpec, 'name'> | Promise<Omit<StageSpec, 'name'>>][] = [
     [
       'tw',
       () => ({
-        name: 'tw',
         trainer: stage1Trainer(model, config, options('tw')),
         steps: config.stepsTw,
         evaluateAt: full,
@@ -302,7 +302,6 @@ export async function runStages(o: RunOptions): Promise<RunResult> {
     [
       'pg',
       () => ({
-        name: 'pg',
         trainer: stage2Trainer(model, config, options('pg')),
         steps: config.stepsPg,
         evaluateAt: full,
@@ -317,7 +316,6 @@ export async function runStages(o: RunOptions): Promise<RunResult> {
         const pgOnly = await buildPgOnly(config, model, replica?.replica ?? 0);
         result.pgOnly = pgOnly;
         return {
-          name: 'pg-only',
           trainer: pgOnlyTrainer(pgOnly, layout, config, options('pg-only')),
           steps: config.stepsPg,
           evaluateAt: () => evaluate(model, test, config, { model: pgOnly, layout }, layout),
@@ -330,7 +328,6 @@ export async function runStages(o: RunOptions): Promise<RunResult> {
     specs.push([
       'e2e',
       () => ({
-        name: 'e2e',
         trainer: stage3Trainer(model, config, options('e2e')),
         steps: stepsE2e,
         evaluateAt: full,
@@ -341,8 +338,8 @@ export async function runStages(o: RunOptions): Promise<RunResult> {
     ]);
   }
   const stop = o.stopBefore === undefined ? STAGES.length : STAGES.indexOf(o.stopBefore);
-  for (const [, spec] of specs.filter(([name]) => STAGES.indexOf(name) < stop)) {
-    const s = await spec();
+  for (const [name, make] of specs.filter(([name]) => STAGES.indexOf(name) < stop)) {
+    const s: StageSpec = { name, ...(await make()) };
     const { outcome, result: fit } = await runStage(o, s);
     result.stages[s.name] = outcome;
     log(
