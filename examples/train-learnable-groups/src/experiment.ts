@@ -19,8 +19,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { enableLeanBackprop, enableWinogradConvolution, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
 import { fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
+import { recalibrateBatchNorm } from '@phalanx/train';
 import { baselineErrors, epeOf, meanTrainingPose } from './baselines';
-import { recalibrateBatchNorm } from './recipe';
 import { intFlag, jobConfigFromFlags, parseFlags, RECIPE_HELP } from './flags';
 import { threadsFlag } from './threads';
 import {
@@ -194,7 +194,7 @@ async function main(): Promise<void> {
     const ema = trainer.ema;
     if (ema !== null) Object.assign(r, await ema.withAveragedWeights(() => measure(model, test, 'epeEma')));
     if (recalSet.length > 0) {
-      recalibrateBatchNorm(
+      await recalibrateBatchNorm(
         model,
         recalSet.map((b) => b.images),
       );

@@ -1,15 +1,13 @@
 import '@phalanx/wasm-training';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { torchBatchNorm } from '@phalanx/blocks';
 import { disposeBatch, renderSyntheticHand, toBatch, type HandBatch } from '@phalanx/data';
 import { useBackend } from '@phalanx/testing';
 import { baselineErrors, epeOf } from './baselines';
 import { jobConfigFromFlags, EARLIER_DEMO } from './flags';
 import { buildModel, buildSeededModel, buildTrainer, MODEL_SIZES, type JobConfig } from './pipeline';
 import { PRESETS } from './presets';
-import { AdamWOptimizer, groupLr, recalibrateBatchNorm, sigmaAt } from './recipe';
+import { AdamWOptimizer, groupLr, sigmaAt } from './recipe';
 
 beforeAll(async () => {
   await useBackend('wasm');
@@ -64,21 +62,6 @@ describe('recipe knobs', () => {
     expect(Array.from(bias.dataSync())).toEqual([1, -2, 4]);
     tf.dispose([kernel, bias]);
     opt.dispose();
-  });
-
-  it('recalibrateBatchNorm sets the moving statistics to the mean of the batches’ statistics', async () => {
-    const input = tfl.input({ shape: [2, 2, 1] });
-    const model = tfl.model({ inputs: input, outputs: torchBatchNorm(input, 'bn') });
-    const a = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2, 1]); // mean 4.5, biased variance 5.25
-    const b = tf.tensor4d([0, 0, 0, 0, 2, 2, 2, 2], [2, 2, 2, 1]); // mean 1, variance 1
-    recalibrateBatchNorm(model, [a, b]);
-    const [, , mean, variance] = model.getLayer('bn').getWeights();
-    expect((await mean.data())[0]).toBeCloseTo((4.5 + 1) / 2, 5);
-    expect((await variance.data())[0]).toBeCloseTo((5.25 + 1) / 2, 5);
-    // The layer's own momentum is back.
-    expect((model.getLayer('bn') as unknown as { momentum: number }).momentum).toBe(0.9);
-    tf.dispose([a, b]);
-    model.dispose();
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { isBatchNormalization } from '@phalanx/layers';
 import { cosineLr, warmRestartsLr, warmupLr, type LrSchedule } from '@phalanx/train';
 
 /** Shape of the learning-rate schedule shared by every parameter group (each scales it by its own peak rate). */
@@ -107,12 +108,6 @@ export function sigmaAt(initial: number, final: number | undefined, step: number
   return final + 0.5 * (initial - final) * (1 + Math.cos(Math.PI * t));
 }
 
-/** Whether a layer is a batch norm: tfjs-layers' own or `@phalanx/layers`' `LeanBatchNormalization`. */
-function isBatchNorm(layer: tfl.layers.Layer): boolean {
-  const name = layer.getClassName();
-  return name === 'BatchNormalization' || name === 'LeanBatchNormalization';
-}
-
 /**
  * Sets the (Keras-style) momentum of every batch-normalisation layer of `model`:
  * `moving ← momentum·moving + (1 − momentum)·batch` (PyTorch's `momentum` is `1 −` this). Returns the
@@ -121,31 +116,9 @@ function isBatchNorm(layer: tfl.layers.Layer): boolean {
 export function setBatchNormMomentum(model: tfl.LayersModel, momentum: number): number {
   let n = 0;
   for (const layer of model.layers) {
-    if (!isBatchNorm(layer)) continue;
+    if (!isBatchNormalization(layer)) continue;
     (layer as unknown as { momentum: number }).momentum = momentum;
     n++;
   }
   return n;
-}
-
-/**
- * Re-estimates the moving statistics of every batch-norm layer from `inputs` (precise BN): a forward
- * pass in training mode per batch with the momentum set so that the moving mean and variance end as the
- * plain average of the batches' statistics (`momentum_k = k/(k+1)` at batch k), then the momenta are
- * restored. Weights are not changed. Use training data, never the evaluation set.
- *
- * **Shapes**: each input `[B, S, S, 3]`.
- */
-export function recalibrateBatchNorm(model: tfl.LayersModel, inputs: tf.Tensor[]): void {
-  const layers = model.layers.filter(isBatchNorm) as unknown as {
-    momentum: number;
-  }[];
-  const saved = layers.map((l) => l.momentum);
-  inputs.forEach((x, k) => {
-    for (const l of layers) l.momentum = k / (k + 1);
-    tf.tidy(() => {
-      model.apply(x, { training: true });
-    });
-  });
-  layers.forEach((l, i) => (l.momentum = saved[i]));
 }

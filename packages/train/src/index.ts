@@ -35,3 +35,4 @@ export * from './callbacks/sigint';
 export * from './callbacks/history';
 export * from './trainer';
 export * from './seeded-init';
+export * from './precise-batch-norm';
