@@ -6,6 +6,9 @@
  *
  * `--model` is a saved model folder (a run's `model/`, or a shipped model), `--config` a JSON file whose
  * `config` is the run's job configuration (a run's `config.json`, or a shipped `metrics.json`).
+ * `--precise-bn N` first re-estimates the batch-norm statistics on the first N training batches
+ * (`recalibrateBatchNorm` of `@phalanx/train`) of `--precise-bn-batch B` rows (default: the run's batch size;
+ * a replica of a data-parallel stage normalised over its own rows only).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -13,10 +16,12 @@ import { parseArgs } from 'node:util';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@phalanx/ehpe';
+import { disposeBatch } from '@phalanx/data';
 import { fileSystem } from '@phalanx/layers';
+import { recalibrateBatchNorm } from '@phalanx/train';
 import { setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { depthLimits, LIMIT_VARIANTS } from './limits';
-import { heldOutSet, meanLayout, type JobConfig } from './pipeline';
+import { handBatches, heldOutSet, meanLayout, type JobConfig } from './pipeline';
 import { TEST_SEED } from './run';
 import { threadsFlag } from './threads';
 
@@ -27,21 +32,45 @@ const { values: flags } = parseArgs({
     config: { type: 'string' },
     'test-size': { type: 'string', default: '128' },
     threads: { type: 'string' },
+    'precise-bn': { type: 'string', default: '0' },
+    'precise-bn-batch': { type: 'string' },
   },
 });
 if (!flags.model || !flags.config) {
-  console.error('usage: limits --model DIR --config FILE [--test-size N] [--threads N]');
+  console.error(
+    'usage: limits --model DIR --config FILE [--test-size N] [--threads N] [--precise-bn N [--precise-bn-batch B]]',
+  );
   process.exit(2);
 }
 const cwd = process.env.INIT_CWD ?? process.cwd();
 const config = (JSON.parse(readFileSync(resolve(cwd, flags.config), 'utf8')) as { config: JobConfig }).config;
-const testSize = Number(flags['test-size']);
-if (!Number.isInteger(testSize) || testSize < 1) {
-  throw new Error(`--test-size must be an integer ≥ 1, but received '${flags['test-size']}'.`);
+/** The value of the integer flag `name`, which must be ≥ `min`. */
+function intFlag(name: 'test-size' | 'precise-bn' | 'precise-bn-batch', fallback: number, min: number): number {
+  const text = flags[name];
+  const value = text === undefined ? fallback : Number(text);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`--${name} must be an integer ≥ ${min}, but received '${text}'.`);
+  }
+  return value;
 }
+const testSize = intFlag('test-size', 128, 1);
+const preciseBatches = intFlag('precise-bn', 0, 0);
+const preciseRows = intFlag('precise-bn-batch', config.batchSize, 1);
 await setThreadedWasmBackend(threadsFlag(flags.threads));
 const model = await tfl.loadLayersModel(fileSystem(resolve(cwd, flags.model)));
 const size = config.model.imageSize ?? 256;
+if (preciseBatches > 0) {
+  const { dataSeed: seed, handCrop } = config;
+  const count = preciseBatches * preciseRows;
+  async function* trainingImages() {
+    for await (const b of handBatches({ seed, size, batchSize: preciseRows, count, handCrop })) {
+      yield b.images;
+      disposeBatch(b);
+    }
+  }
+  await recalibrateBatchNorm(model, trainingImages());
+  console.log(`batch-norm statistics re-estimated on ${preciseBatches} training batches of ${preciseRows}`);
+}
 const set = await heldOutSet(size, testSize, Math.min(16, testSize), TEST_SEED, config.handCrop ?? false);
 const layout = await meanLayout(config);
 const limits = await depthLimits(model, set, config.depthRange, layout);
