@@ -68,17 +68,17 @@ export const PRESETS = {
   },
   pretrained: {
     describe:
-      '20000 + 36000 (+ 36000 PG-only) steps × 8 in one process, then 22000 steps × 16 on 2 data-parallel ' +
-      'replicas, at 96 px; Adam 2e-3 (stage 3: 1.5e-3), 500-step warm-up (stage 3: 250), one cosine decay per ' +
+      '20000 + 36000 (+ 36000 PG-only) steps × 8 in one process, then 11500 steps × 32 on 2 data-parallel ' +
+      'replicas, at 96 px; Adam 2e-3, 500-step warm-up (stage 3: 125), one cosine decay per ' +
       'stage; stage 1 with the volume scoremap and depth cross-entropies × 3; residual PG-stage; stage 3 end to ' +
-      'end with Δz² × 16; no dropout; evaluation every 4000 steps; ≈ 2 h 45 min to 3 h 05 min on 2 cores, + 1 h for ' +
+      'end with Δz² × 16; no dropout; evaluation every 4000 steps; ≈ 2 h 42 min to 3 h 01 min on 2 cores, + 1 h for ' +
       'the PG-only ablation (--no-pg-only skips it)',
     stepsTw: 20000,
     stepsPg: 36000,
-    stepsE2e: 22000,
-    lrE2e: 1.5e-3,
-    batchE2e: 16,
-    warmupE2e: 250,
+    stepsE2e: 11500,
+    lrE2e: 2e-3,
+    batchE2e: 32,
+    warmupE2e: 125,
     replicasE2e: 2,
     depthWeightE2e: 16,
     batch: 8,
