@@ -130,6 +130,20 @@ describe('recalibrateBatchNorm (precise BN)', () => {
     );
     dense.dispose();
     await expect(recalibrateBatchNorm(model, [])).rejects.toThrow(/at least one batch/);
+    const one = tf.tensor2d([[1, 2]]);
+    for (const notIterable of [null, 3, one, { length: 1 }]) {
+      await expect(recalibrateBatchNorm(model, notIterable as unknown as tf.Tensor[])).rejects.toThrow(
+        /recalibrateBatchNorm.*batches.*an array or an \(async\) iterable/,
+      );
+    }
+    const notTensors = [one, [1, 2], [], [one, 'x']] as unknown as tf.Tensor[];
+    await expect(recalibrateBatchNorm(model, notTensors)).rejects.toThrow(
+      /batches\[1\].*a tensor or an array of tensors/,
+    );
+    await expect(recalibrateBatchNorm(model, [notTensors[2]])).rejects.toThrow(/batches\[0\]/);
+    await expect(recalibrateBatchNorm(model, [notTensors[3]])).rejects.toThrow(/batches\[0\]/);
+    expect(statistics(stock)).toEqual(old);
+    one.dispose();
     const batches = [
       tf.tensor2d([
         [1, 2],

@@ -36,7 +36,8 @@ export type ModelInputs = tf.Tensor | tf.Tensor[];
  * **Shapes**: each batch is what `model.apply` takes, e.g. `[B, H, W, 3]` for an image model.
  *
  * Throws `PhalanxConfigError` for a `model` that is not a layer or model, one without batch
- * normalisations, or no batches; `PhalanxNonFiniteError` (and leaves the old statistics in place) when
+ * normalisations, `batches` that are not an array or (async) iterable, a batch that is not a tensor or an
+ * array of tensors (the statistics are then left as they were), or no batches; `PhalanxNonFiniteError` (and leaves the old statistics in place) when
  * the new statistics are not finite, e.g. from a batch holding NaN.
  *
  * @example
@@ -56,6 +57,7 @@ export async function recalibrateBatchNorm(
   batches: Iterable<ModelInputs> | AsyncIterable<ModelInputs>,
 ): Promise<number> {
   checkLayer('recalibrateBatchNorm', model);
+  checkIterable(batches);
   const layers = allLayers(model).filter(isBatchNormalization) as unknown as BatchNormStatistics[];
   if (layers.length === 0) {
     throw new PhalanxConfigError(
@@ -70,6 +72,7 @@ export async function recalibrateBatchNorm(
   let count = 0;
   try {
     for await (const inputs of batches) {
+      checkBatch(inputs, count);
       for (const layer of layers) layer.momentum = count / (count + 1);
       tf.tidy(() => {
         model.apply(inputs, { training: true });
@@ -89,6 +92,30 @@ export async function recalibrateBatchNorm(
     tf.dispose(before.flat());
   }
   return count;
+}
+
+/** Throws `PhalanxConfigError` unless `batches` is an array, an iterable or an async iterable. */
+function checkIterable(batches: unknown): void {
+  const b = batches as { [Symbol.iterator]?: unknown; [Symbol.asyncIterator]?: unknown } | null;
+  const iterable = typeof b?.[Symbol.iterator] === 'function' || typeof b?.[Symbol.asyncIterator] === 'function';
+  if (b === null || typeof b !== 'object' || !iterable || b instanceof tf.Tensor) {
+    throw new PhalanxConfigError('recalibrateBatchNorm', 'batches', 'an array or an (async) iterable of batches', b);
+  }
+}
+
+/** Throws `PhalanxConfigError` unless batch `index` is a tensor or a non-empty array of tensors. */
+function checkBatch(inputs: unknown, index: number): void {
+  const ok = Array.isArray(inputs)
+    ? inputs.length > 0 && inputs.every((t) => t instanceof tf.Tensor)
+    : inputs instanceof tf.Tensor;
+  if (!ok) {
+    throw new PhalanxConfigError(
+      'recalibrateBatchNorm',
+      `batches[${index}]`,
+      'a tensor or an array of tensors',
+      inputs,
+    );
+  }
 }
 
 /** Throws `PhalanxNonFiniteError` when a moving mean or variance holds a value that is not finite. */
