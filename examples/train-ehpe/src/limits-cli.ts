@@ -20,6 +20,7 @@ import { disposeBatch } from '@phalanx/data';
 import { fileSystem } from '@phalanx/layers';
 import { recalibrateBatchNorm } from '@phalanx/train';
 import { setThreadedWasmBackend } from '@phalanx/wasm-training';
+import { intFlag } from './int-flag';
 import { depthLimits, LIMIT_VARIANTS } from './limits';
 import { handBatches, heldOutSet, meanLayout, type JobConfig } from './pipeline';
 import { TEST_SEED } from './run';
@@ -44,18 +45,9 @@ if (!flags.model || !flags.config) {
 }
 const cwd = process.env.INIT_CWD ?? process.cwd();
 const config = (JSON.parse(readFileSync(resolve(cwd, flags.config), 'utf8')) as { config: JobConfig }).config;
-/** The value of the integer flag `name`, which must be ≥ `min`. */
-function intFlag(name: 'test-size' | 'precise-bn' | 'precise-bn-batch', fallback: number, min: number): number {
-  const text = flags[name];
-  const value = text === undefined ? fallback : Number(text);
-  if (!Number.isInteger(value) || value < min) {
-    throw new Error(`--${name} must be an integer ≥ ${min}, but received '${text}'.`);
-  }
-  return value;
-}
-const testSize = intFlag('test-size', 128, 1);
-const preciseBatches = intFlag('precise-bn', 0, 0);
-const preciseRows = intFlag('precise-bn-batch', config.batchSize, 1);
+const testSize = intFlag('test-size', flags['test-size'], 128);
+const preciseBatches = intFlag('precise-bn', flags['precise-bn'], 0, 0);
+const preciseRows = intFlag('precise-bn-batch', flags['precise-bn-batch'], config.batchSize);
 await setThreadedWasmBackend(threadsFlag(flags.threads));
 const model = await tfl.loadLayersModel(fileSystem(resolve(cwd, flags.model)));
 const size = config.model.imageSize ?? 256;

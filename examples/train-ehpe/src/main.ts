@@ -34,6 +34,7 @@ import {
 import { fileSystem } from '@phalanx/layers';
 import { classRatioSvg, fig1Series } from './figures';
 import { modelSize } from './model-size';
+import { intFlag as checkedIntFlag } from './int-flag';
 import { dataWorkersFlag, threadsFlag } from './threads';
 import {
   buildModel,
@@ -205,10 +206,11 @@ function readFlags<T>(read: () => T): T {
 }
 
 function intFlag(name: string, value: string | undefined, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) usage(`--${name} must be an integer ≥ ${min}, but received '${value}'.`);
-  return n;
+  try {
+    return checkedIntFlag(name, value, fallback, min);
+  } catch (error) {
+    return usage((error as Error).message);
+  }
 }
 
 function numFlag(name: string, value: string | undefined, fallback: number, min = 0, open = true): number {

@@ -5,6 +5,7 @@
 import { shardBatches } from '@phalanx/data';
 import { prefetchBatches, type PrefetchShard } from '@phalanx/data/prefetch';
 import { defaultWasmThreadsCount } from '@phalanx/wasm-training';
+import { intFlag } from './int-flag';
 import { CROP_MARGIN, trainingData, type JobConfig } from './pipeline';
 
 /**
@@ -20,18 +21,12 @@ import { CROP_MARGIN, trainingData, type JobConfig } from './pipeline';
  * ```
  */
 export function threadsFlag(value: string | undefined, dataWorkers = 0): number {
-  if (value === undefined) return Math.max(1, defaultWasmThreadsCount() - dataWorkers);
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--threads must be an integer ≥ 1, but received '${value}'.`);
-  return n;
+  return intFlag('threads', value, Math.max(1, defaultWasmThreadsCount() - dataWorkers));
 }
 
 /** `--data-workers N`: worker threads rendering training batches, integer ≥ 0 (0: on the training thread; default 1). */
 export function dataWorkersFlag(value: string | undefined): number {
-  if (value === undefined) return 1;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--data-workers must be an integer ≥ 0, but received '${value}'.`);
-  return n;
+  return intFlag('data-workers', value, 1, 0);
 }
 
 /**
