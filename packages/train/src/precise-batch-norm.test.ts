@@ -35,17 +35,25 @@ function moments(rows: number[][]): number[][] {
   return [mean, variance];
 }
 
+/** The mean over batches of per-batch `[mean, variance]` pairs: what the moving statistics must become. */
+function meanOverBatches(perBatch: number[][][]): number[][] {
+  return [0, 1].map((k) => perBatch[0][k].map((_, c) => perBatch.reduce((s, b) => s + b[k][c], 0) / perBatch.length));
+}
+
+/** [γ, β] of a batch norm, as arrays. */
+function affine(layer: tfl.layers.Layer): number[][] {
+  return layer
+    .getWeights()
+    .slice(0, 2)
+    .map((w) => Array.from(w.dataSync()));
+}
+
 describe('recalibrateBatchNorm (precise BN)', () => {
   it('the moving statistics become the mean of the batches’ statistics; weights and momenta are kept', async () => {
     const model = build(2);
     const stock = model.getLayer('stock');
     const lean = (model.getLayer('inner') as tfl.Sequential).getLayer('lean');
-    const gammaBeta = [stock, lean].map((l) =>
-      l
-        .getWeights()
-        .slice(0, 2)
-        .map((w) => Array.from(w.dataSync())),
-    );
+    const gammaBeta = [stock, lean].map(affine);
     const rows = [
       [
         [1, 0],
@@ -61,8 +69,7 @@ describe('recalibrateBatchNorm (precise BN)', () => {
     const before = tf.memory().numTensors;
     expect(await recalibrateBatchNorm(model, batches)).toBe(2);
     expect(tf.memory().numTensors).toBe(before);
-    const truth = rows.map(moments);
-    const expected = [0, 1].map((k) => truth[0][k].map((v, c) => (v + truth[1][k][c]) / 2));
+    const expected = meanOverBatches(rows.map(moments));
     statistics(stock).forEach((s, k) => s.forEach((v, c) => expect(v).toBeCloseTo(expected[k][c], 5)));
     // The stock layer normalises the batch (γ = 1, β = 0) before the lean one sees it: per batch, mean 0, and
     // variance σ²/(σ² + ε) per channel that varies.
@@ -70,16 +77,9 @@ describe('recalibrateBatchNorm (precise BN)', () => {
       const [m, v] = moments(r);
       return [m.map(() => 0), v.map((s) => (s > 0 ? s / (s + 1e-3) : 0))];
     });
-    const leanExpected = [0, 1].map((k) => leanTruth[0][k].map((v, c) => (v + leanTruth[1][k][c]) / 2));
+    const leanExpected = meanOverBatches(leanTruth);
     statistics(lean).forEach((s, k) => s.forEach((v, c) => expect(v).toBeCloseTo(leanExpected[k][c], 4)));
-    expect(
-      [stock, lean].map((l) =>
-        l
-          .getWeights()
-          .slice(0, 2)
-          .map((w) => Array.from(w.dataSync())),
-      ),
-    ).toEqual(gammaBeta);
+    expect([stock, lean].map(affine)).toEqual(gammaBeta);
     expect([stock, lean].map((l) => (l as unknown as { momentum: number }).momentum)).toEqual([0.99, 0.9]);
     tf.dispose(batches);
     model.dispose();
@@ -107,10 +107,7 @@ describe('recalibrateBatchNorm (precise BN)', () => {
             }
           }
           expect(await recalibrateBatchNorm(model, stream())).toBe(rows.length);
-          const truth = rows.map(moments);
-          const expected = [0, 1].map((k) =>
-            truth[0][k].map((_, c) => truth.reduce((s, t) => s + t[k][c], 0) / rows.length),
-          );
+          const expected = meanOverBatches(rows.map(moments));
           statistics(layer).forEach((s, k) => s.forEach((v, c) => expect(v).toBeCloseTo(expected[k][c], 3)));
           model.dispose();
         },
