@@ -87,6 +87,7 @@ const { values: flags } = readFlags(() =>
       'restart-peak': { type: 'string' },
       dropout: { type: 'string' },
       seed: { type: 'string' },
+      'data-seed': { type: 'string' },
       'test-size': { type: 'string' },
       'eval-every': { type: 'string' },
       'checkpoint-every': { type: 'string' },
@@ -155,6 +156,8 @@ if (flags.help) {
   --restart-peak F    peak of restart cycle k as F^k × the peak (default 1)
   --dropout P         FEM dropout (the model's 0.1; pretrained 0)
   --seed N            seed of the weight initialisation and dropout masks (default 1)
+  --data-seed N       seed of the synthetic training hands of every stage (default 1; the held-out seed is refused).
+                      Resuming from another run's finished stages trains only the later stages on the new hands
   --test-size N       held-out samples (default 128; seed ${TEST_SEED}, never trained on)
   --eval-every N      held-out evaluation period in steps (demo 200, pretrained ${PRESETS.pretrained.evalEvery})
   --checkpoint-every N  checkpoint period in steps (demo 200, pretrained ${PRESETS.pretrained.checkpointEvery})
@@ -211,6 +214,13 @@ function intFlag(name: string, value: string | undefined, fallback: number, min 
   } catch (error) {
     return usage((error as Error).message);
   }
+}
+
+/** `--data-seed`: any integer ≥ 0 but the held-out set's, so that no run trains on the hands it is scored on. */
+function dataSeedFlag(value: string | undefined): number {
+  const seed = intFlag('data-seed', value, 1, 0);
+  if (seed === TEST_SEED) usage(`--data-seed must not be ${TEST_SEED}, the held-out set's seed.`);
+  return seed;
 }
 
 function numFlag(name: string, value: string | undefined, fallback: number, min = 0, open = true): number {
@@ -326,7 +336,7 @@ const config: JobConfig = {
   lrTw: numFlag('lr-tw', flags['lr-tw'], preset.lrTw),
   lrPg: numFlag('lr-pg', flags['lr-pg'], preset.lrPg),
   depthRange: 200,
-  dataSeed: 1,
+  dataSeed: dataSeedFlag(flags['data-seed']),
   handCrop: flags['hand-crop'],
   tw: { heatmapNormalize: heatmapScale, ...volumeTerms() },
   schedule: { warmup, decay, ...restarts() },
