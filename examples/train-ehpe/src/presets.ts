@@ -69,14 +69,14 @@ export const PRESETS = {
   pretrained: {
     describe:
       '20000 + 36000 (+ 36000 PG-only) steps × 8 in one process, then 11500 steps × 32 on 2 data-parallel ' +
-      'replicas, at 96 px; Adam 2e-3, 500-step warm-up (stage 3: 125), one cosine decay per ' +
+      'replicas, at 96 px; Adam 2e-3 (stage 3: 3e-3), 500-step warm-up (stage 3: 125), one cosine decay per ' +
       'stage; stage 1 with the volume scoremap and depth cross-entropies × 3; residual PG-stage; stage 3 end to ' +
       'end with Δz² × 16; no dropout; evaluation every 4000 steps; ≈ 2 h 42 min to 3 h 01 min on 2 cores, + 1 h for ' +
       'the PG-only ablation (--no-pg-only skips it)',
     stepsTw: 20000,
     stepsPg: 36000,
     stepsE2e: 11500,
-    lrE2e: 2e-3,
+    lrE2e: 3e-3,
     batchE2e: 32,
     warmupE2e: 125,
     replicasE2e: 2,

@@ -39,7 +39,7 @@ describe('train-ehpe: stage learning-rate schedules', () => {
     expect(lr(p.warmup)).toBeCloseTo(0.5 * p.lrTw * (1 + Math.cos((Math.PI * p.warmup) / p.stepsTw)), 12);
     expect(lr(p.stepsTw)).toBeCloseTo(0, 12);
     expect([p.scoremapWeight, p.depthMarginalWeight, p.pgOutput]).toEqual([3, 3, 'residual']);
-    expect([p.stepsTw, p.stepsPg, p.stepsE2e, p.lrE2e, p.depthWeightE2e]).toEqual([20000, 36000, 11500, 2e-3, 16]);
+    expect([p.stepsTw, p.stepsPg, p.stepsE2e, p.lrE2e, p.depthWeightE2e]).toEqual([20000, 36000, 11500, 3e-3, 16]);
     // Stages 1 and 2 at batch 8 in one process, stage 3 at batch 32 on two replicas (16 rows each).
     expect([p.batch, p.replicas, p.batchE2e, p.warmupE2e, p.replicasE2e]).toEqual([8, undefined, 32, 125, 2]);
     expect(PRESETS.demo).not.toHaveProperty('restartEvery');
