@@ -17,14 +17,21 @@ async function resumeRecord(run: string, flags: string[], folder = run) {
   const out = join(root, folder);
   mkdirSync(out);
   copyFileSync(join(exampleDir, run, 'config.json'), join(out, 'config.json'));
-  let sent = false;
   const args = ['--preset', 'pretrained', '--no-pg-only', ...flags, '--data-workers', '0', '--out', out, '--resume'];
-  return runNodeScript({ cwd: exampleDir, script: 'src/main.ts', args }, (line, interrupt) => {
-    if (!sent && /^step\s+1\//.test(line)) {
-      sent = true;
+  return untilFirstStep(args);
+}
+
+/** Runs the command line with `args` and sends SIGINT after its first step; `loss` is that step's logged loss. */
+async function untilFirstStep(args: string[]) {
+  let loss: number | undefined;
+  const run = await runNodeScript({ cwd: exampleDir, script: 'src/main.ts', args }, (line, interrupt) => {
+    const step1 = /^step\s+1\/\d+ .*loss (\S+)/.exec(line);
+    if (loss === undefined && step1) {
+      loss = Number(step1[1]);
       interrupt();
     }
   });
+  return { ...run, loss };
 }
 
 describe('train-ehpe: the committed runs resume with the commands their READMEs give', () => {
@@ -68,16 +75,10 @@ describe('train-ehpe: the committed runs resume with the commands their READMEs 
 /** Starts a fresh demo run in `folder` with `flags` and stops it after its first step; returns that step's loss. */
 async function firstLoss(folder: string, flags: string[]) {
   const out = join(root, folder);
-  let loss: number | undefined;
-  const args = ['--preset', 'demo', '--no-pg-only', ...flags, '--data-workers', '0', '--out', out];
-  const result = await runNodeScript({ cwd: exampleDir, script: 'src/main.ts', args }, (line, interrupt) => {
-    const step1 = /^step\s+1\/\d+ .*loss (\S+)/.exec(line);
-    if (loss === undefined && step1) {
-      loss = Number(step1[1]);
-      interrupt();
-    }
-  });
-  return { ...result, loss, out };
+  return {
+    ...(await untilFirstStep(['--preset', 'demo', '--no-pg-only', ...flags, '--data-workers', '0', '--out', out])),
+    out,
+  };
 }
 
 describe('train-ehpe --data-seed', () => {
