@@ -6,7 +6,7 @@
  * has taken them.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { GroupFusion } from '@phalanx/layers';
 
 /**
@@ -32,9 +32,7 @@ import { GroupFusion } from '@phalanx/layers';
 export function crossGroupShares(kernel: ArrayLike<number>, shape: [number, number], numGroups: number): number[] {
   const component = 'crossGroupShares';
   const [rows, cols] = shape;
-  if (!Number.isInteger(numGroups) || numGroups < 2) {
-    throw new PhalanxConfigError(component, 'numGroups', 'an integer ≥ 2', numGroups);
-  }
+  checkInteger(component, 'numGroups', numGroups, 2);
   if (kernel.length !== rows * cols || rows % numGroups !== 0 || cols % numGroups !== 0 || rows === 0) {
     throw new PhalanxShapeError(component, 'kernel', `[G·C, G·U] with G = ${numGroups}, ${kernel.length} entries`, [
       rows,
