@@ -23,6 +23,7 @@ import { pckCurveToSvg } from '@phalanx/pose';
 import { initFromCheckpoint } from './checkpoint';
 import { baselineErrors, meanTrainingPose, type Baselines } from './baselines';
 import { groupsToSvg, learningCurvesSvg, predictionSheet } from './figures';
+import { jobEvaluations } from './job-curve';
 import { intFlag, jobConfigFromFlags, parseFlags, RECIPE_HELP } from './flags';
 import {
   PAPER_LEARNING_RATES,
@@ -163,12 +164,7 @@ async function writeFigures(
   const rows = [after.uv.slice(0, n), ...(shipped.shipped ? [shipped.firstUv.slice(0, n)] : [])];
   writeFileSync(join(out, 'predictions.png'), await encodePng(predictionSheet(images, gtUv, ...rows)));
   // The learning curve from the run's log (all of it, also across resumes).
-  const points: [number, number][] = readFileSync(join(out, 'log.jsonl'), 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"epe2dPx"'))
-    .map((l) => JSON.parse(l) as { step: number; metrics?: { epe2dPx?: number } })
-    .filter((e) => e.metrics?.epe2dPx !== undefined)
-    .map((e) => [e.step * config.batchSize, e.metrics!.epe2dPx!]);
+  const points = jobEvaluations(readFileSync(join(out, 'log.jsonl'), 'utf8'), config.batchSize);
   writeFileSync(
     join(out, 'curve.svg'),
     learningCurvesSvg(

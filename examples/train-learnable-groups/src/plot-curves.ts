@@ -6,23 +6,34 @@
  *     --title 'Recipe candidates' ref400=default cosine-5e-3='lr 5e-3'
  *
  * Each positional argument is `run-name` or `run-name=legend label`; `--log` may be given several times.
+ * `--job DIR[=label]` (also repeatable) adds a run of the training job (`main.ts`) from its output folder,
+ * its samples counted as steps × its batch; with no experiment run, the baselines are the first job's:
+ *
+ *   node --import tsx src/plot-curves.ts --out docs/long-runs.svg --job long-run-2='fusion 1e-2' \
+ *     --job long-run-fuslr3='fusion 3e-3'
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { learningCurvesSvg, type LearningCurve } from './figures';
+import { readJobCurve } from './job-curve';
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
   options: {
     log: { type: 'string', multiple: true },
+    job: { type: 'string', multiple: true },
     out: { type: 'string' },
     title: { type: 'string' },
     target: { type: 'string' },
   },
   allowPositionals: true,
 });
-if (!values.log || !values.out || positionals.length === 0) {
-  console.log('usage: plot-curves.ts --log FILE [--log FILE…] --out FILE.svg [--title T] [--target 0.9] run[=label]…');
+const logs = values.log ?? [];
+const jobs = values.job ?? [];
+if (!values.out || (positionals.length === 0 && jobs.length === 0) || (positionals.length > 0 && logs.length === 0)) {
+  console.log(
+    'usage: plot-curves.ts --out FILE.svg [--log FILE… run[=label]…] [--job DIR[=label]…] [--title T] [--target 0.9]',
+  );
   process.exit(1);
 }
 
@@ -34,7 +45,7 @@ interface Entry {
   meanPose?: number;
   handCentre?: number;
 }
-const entries: Entry[] = values.log.flatMap((file) =>
+const entries: Entry[] = logs.flatMap((file) =>
   readFileSync(file, 'utf8')
     .split('\n')
     .filter((l) => l.trim())
@@ -42,17 +53,25 @@ const entries: Entry[] = values.log.flatMap((file) =>
 );
 const curves: LearningCurve[] = [];
 let baselines: Entry | undefined;
+/** `name=label` → [name, label]; `name` → [name, name]. */
+const nameAndLabel = (arg: string): [string, string] =>
+  arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, arg];
 for (const arg of positionals) {
-  const [name, label] = arg.includes('=')
-    ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
-    : [arg, arg];
+  const [name, label] = nameAndLabel(arg);
   const mine = entries.filter((e) => e.name === name);
   const points = mine
     .filter((e) => e.kind === 'eval' && e.samples !== undefined && e.epe !== undefined)
     .map((e) => [e.samples as number, e.epe as number] as [number, number]);
-  if (points.length === 0) throw new Error(`no evaluations of run '${name}' in ${values.log.join(', ')}`);
+  if (points.length === 0) throw new Error(`no evaluations of run '${name}' in ${logs.join(', ')}`);
   curves.push({ label, points });
   baselines ??= mine.find((e) => e.kind === 'baselines');
+}
+for (const arg of jobs) {
+  const [dir, label] = nameAndLabel(arg);
+  const job = readJobCurve(dir);
+  if (job.points.length === 0) throw new Error(`no evaluations in ${dir}'s log`);
+  curves.push({ label, points: job.points });
+  baselines ??= { name: dir, kind: 'baselines', ...job.baselines };
 }
 const references = baselines
   ? [

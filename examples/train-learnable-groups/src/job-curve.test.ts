@@ -1,0 +1,89 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { jobEvaluations, readJobCurve } from './job-curve';
+
+const evalLine = (step: number, epe: number) =>
+  JSON.stringify({ event: 'eval', step, metrics: { epe2dPx: epe, epe3dMm: 40 } });
+const stepLine = (step: number) => JSON.stringify({ event: 'step', step, loss: 1 });
+
+describe('jobEvaluations', () => {
+  it('reads the evaluations as samples seen, skipping the other events', () => {
+    const log = [stepLine(1), evalLine(250, 9.1), stepLine(251), evalLine(500, 8.4), ''].join('\n');
+    expect(jobEvaluations(log, 32)).toEqual([
+      [8000, 9.1],
+      [16000, 8.4],
+    ]);
+  });
+
+  it('keeps the last evaluation of a step a resumed run repeated', () => {
+    // Evaluated at 500, interrupted at 620, resumed from the checkpoint at 375: 500 is evaluated again.
+    const log = [evalLine(250, 9.1), evalLine(500, 8.4), evalLine(500, 8.45), evalLine(750, 8.0)].join('\n');
+    expect(jobEvaluations(log, 16)).toEqual([
+      [4000, 9.1],
+      [8000, 8.45],
+      [12000, 8.0],
+    ]);
+  });
+
+  it('gives one point per evaluated step, in order, for any order of evaluations', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 20 }), fc.double({ min: 0, max: 50, noNaN: true })), {
+          maxLength: 30,
+        }),
+        fc.integer({ min: 1, max: 64 }),
+        (evals, batch) => {
+          const points = jobEvaluations(evals.map(([s, e]) => evalLine(s * 125, e)).join('\n'), batch);
+          const steps = [...new Set(evals.map(([s]) => s * 125))].sort((a, b) => a - b);
+          expect(points.map(([samples]) => samples)).toEqual(steps.map((s) => s * batch));
+          for (const [samples, epe] of points) {
+            const last = evals.filter(([s]) => s * 125 * batch === samples).at(-1);
+            expect(epe).toBe(last?.[1]);
+          }
+        },
+      ),
+    );
+  });
+});
+
+describe('readJobCurve', () => {
+  const dirs: string[] = [];
+  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const jobDir = (files: Record<string, string | Buffer>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'job-curve-'));
+    dirs.push(dir);
+    for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
+    return dir;
+  };
+  const metrics = JSON.stringify({
+    config: { batchSize: 32 },
+    baselines: { meanPose: 13.3, handCentre: 9.6 },
+    before: { epe2dPx: 13.35 },
+  });
+  const log = [evalLine(250, 9.1), evalLine(500, 8.4)].join('\n');
+
+  it('reads a plain log with the baselines and starts at the evaluation before training', () => {
+    expect(readJobCurve(jobDir({ 'log.jsonl': log, 'metrics.json': metrics }))).toEqual({
+      points: [
+        [0, 13.35],
+        [8000, 9.1],
+        [16000, 8.4],
+      ],
+      baselines: { meanPose: 13.3, handCentre: 9.6 },
+    });
+  });
+
+  it('reads a gzipped log the same way', () => {
+    const plain = readJobCurve(jobDir({ 'log.jsonl': log, 'metrics.json': metrics }));
+    expect(readJobCurve(jobDir({ 'log.jsonl.gz': gzipSync(log), 'metrics.json': metrics }))).toEqual(plain);
+  });
+
+  it('names what is missing', () => {
+    expect(() => readJobCurve(jobDir({ 'metrics.json': metrics }))).toThrow(/no log\.jsonl or log\.jsonl\.gz/);
+    expect(() => readJobCurve(jobDir({ 'log.jsonl': log }))).toThrow(/no metrics\.json/);
+  });
+});
