@@ -85,5 +85,8 @@ describe('readJobCurve', () => {
   it('names what is missing', () => {
     expect(() => readJobCurve(jobDir({ 'metrics.json': metrics }))).toThrow(/no log\.jsonl or log\.jsonl\.gz/);
     expect(() => readJobCurve(jobDir({ 'log.jsonl': log }))).toThrow(/no metrics\.json/);
+    // The evaluation before training alone is no curve.
+    const noEvals = jobDir({ 'log.jsonl': JSON.stringify({ event: 'step', step: 1 }), 'metrics.json': metrics });
+    expect(() => readJobCurve(noEvals)).toThrow(/holds no held-out evaluation/);
   });
 });

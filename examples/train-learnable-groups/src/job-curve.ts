@@ -50,7 +50,7 @@ interface JobMetrics {
  * example keeps finished runs), the batch size and baselines of its `metrics.json`, and the evaluation
  * before training as the point at 0 samples when the metrics hold it.
  *
- * @throws Error when the folder has no log or no `metrics.json`.
+ * @throws Error when the folder has no log, no `metrics.json`, or a log without evaluations.
  */
 export function readJobCurve(dir: string): JobCurve {
   const plain = join(dir, 'log.jsonl');
@@ -66,6 +66,7 @@ export function readJobCurve(dir: string): JobCurve {
   const metrics = JSON.parse(readFileSync(metricsFile, 'utf8')) as JobMetrics;
   const before = metrics.before?.epe2dPx;
   const points = jobEvaluations(logText, metrics.config.batchSize);
+  if (points.length === 0) throw new Error(`${dir}'s log holds no held-out evaluation`);
   return {
     points: before === undefined || points[0]?.[0] === 0 ? points : [[0, before], ...points],
     baselines: metrics.baselines,
