@@ -74,7 +74,13 @@ describe('readJobCurve', () => {
         [16000, 8.4],
       ],
       baselines: { meanPose: 13.3, handCentre: 9.6 },
+      batchSize: 32,
     });
+  });
+
+  it('passes on the learned groups when the metrics hold them', () => {
+    const withGroups = JSON.stringify({ ...JSON.parse(metrics), groups: [[0, 1], [2], []] });
+    expect(readJobCurve(jobDir({ 'log.jsonl': log, 'metrics.json': withGroups })).groups).toEqual([[0, 1], [2], []]);
   });
 
   it('reads a gzipped log the same way', () => {

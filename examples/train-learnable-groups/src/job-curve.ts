@@ -13,6 +13,10 @@ export interface JobCurve {
   points: [number, number][];
   /** The baselines of the job's held-out set (px). */
   baselines: { meanPose: number; handCentre: number };
+  /** Samples per step: `points[i][0] / batchSize` is the step of an evaluation. */
+  batchSize: number;
+  /** The joints of each learned group at the end of the run, when the job saved them. */
+  groups?: number[][];
 }
 
 /**
@@ -43,12 +47,14 @@ interface JobMetrics {
   config: { batchSize: number };
   baselines: { meanPose: number; handCentre: number };
   before?: { epe2dPx?: number };
+  groups?: number[][];
 }
 
 /**
  * The curve of the job whose output folder is `dir`: its log (`log.jsonl`, or `log.jsonl.gz` as the
  * example keeps finished runs), the batch size and baselines of its `metrics.json`, and the evaluation
- * before training as the point at 0 samples when the metrics hold it.
+ * before training as the point at 0 samples when the metrics hold it; the learned groups when the
+ * metrics hold them.
  *
  * @throws Error when the folder has no log, no `metrics.json`, or a log without evaluations.
  */
@@ -70,5 +76,7 @@ export function readJobCurve(dir: string): JobCurve {
   return {
     points: before === undefined || points[0]?.[0] === 0 ? points : [[0, before], ...points],
     baselines: metrics.baselines,
+    batchSize: metrics.config.batchSize,
+    ...(metrics.groups === undefined ? {} : { groups: metrics.groups }),
   };
 }

@@ -1,0 +1,50 @@
+/**
+ * Compares runs of the training job (`main.ts`) from their output folders: a Markdown table of the
+ * held-out 2D EPE at chosen steps, the mean of the last evaluations and the learned groups, then the
+ * largest gap of each run's curve to the first run's, over the whole run and from a given step.
+ *
+ *   node --import tsx src/compare-jobs.ts --job long-run-2='fusion 1e-2, seed 1' \
+ *     --job long-run-fuslr3='fusion 3e-3, seed 1' [--at 2000,6000,10000,14000] [--last 7] [--gap-from 10000]
+ */
+import { parseArgs } from 'node:util';
+import { readJobCurve } from './job-curve';
+import { jobTable, largestGap, type CurveGap, type LabelledJob } from './job-table';
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    job: { type: 'string', multiple: true },
+    at: { type: 'string', default: '2000,6000,10000,14000' },
+    last: { type: 'string', default: '7' },
+    'gap-from': { type: 'string', default: '10000' },
+  },
+});
+const jobArgs = values.job ?? [];
+if (jobArgs.length === 0) {
+  console.log('usage: compare-jobs.ts --job DIR[=label]… [--at S1,S2,…] [--last N] [--gap-from STEP]');
+  process.exit(1);
+}
+const atSteps = values.at.split(',').map(Number);
+const last = Number(values.last);
+const gapFrom = Number(values['gap-from']);
+if (atSteps.some((s) => !Number.isInteger(s) || s < 0) || !Number.isInteger(gapFrom) || gapFrom < 0) {
+  throw new RangeError(`--at and --gap-from take non-negative whole steps, got '${values.at}' and '${gapFrom}'`);
+}
+
+const jobs: LabelledJob[] = jobArgs.map((arg) => {
+  const cut = arg.indexOf('=');
+  const [dir, label] = cut < 0 ? [arg, arg] : [arg.slice(0, cut), arg.slice(cut + 1)];
+  return { label, curve: readJobCurve(dir) };
+});
+console.log(jobTable(jobs, { atSteps, last }));
+
+const describeGap = (gap: CurveGap | undefined) =>
+  gap === undefined ? 'no common step' : `${gap.gapPx.toFixed(2)} px at step ${gap.step}`;
+const [first, ...others] = jobs;
+for (const job of others) {
+  const whole = largestGap(first.curve, job.curve);
+  const late = largestGap(first.curve, job.curve, gapFrom);
+  console.log(
+    `\nlargest gap of '${job.label}' to '${first.label}': ${describeGap(whole)}; from step ${gapFrom}: ${describeGap(late)}`,
+  );
+}
