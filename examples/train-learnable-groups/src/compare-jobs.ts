@@ -7,7 +7,7 @@
  *     --job long-run-fuslr3='fusion 3e-3, seed 1' [--at 2000,6000,10000,14000] [--last 7] [--gap-from 10000]
  */
 import { parseArgs } from 'node:util';
-import { readJobCurve } from './job-curve';
+import { nameAndLabel, readJobCurve } from './job-curve';
 import { jobTable, largestGap, type CurveGap, type LabelledJob } from './job-table';
 
 const { values } = parseArgs({
@@ -32,8 +32,7 @@ if (atSteps.some((s) => !Number.isInteger(s) || s < 0) || !Number.isInteger(gapF
 }
 
 const jobs: LabelledJob[] = jobArgs.map((arg) => {
-  const cut = arg.indexOf('=');
-  const [dir, label] = cut < 0 ? [arg, arg] : [arg.slice(0, cut), arg.slice(cut + 1)];
+  const [dir, label] = nameAndLabel(arg);
   return { label, curve: readJobCurve(dir) };
 });
 console.log(jobTable(jobs, { atSteps, last }));

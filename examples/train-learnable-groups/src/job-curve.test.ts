@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { jobEvaluations, readJobCurve } from './job-curve';
+import { jobEvaluations, nameAndLabel, readJobCurve } from './job-curve';
 
 const evalLine = (step: number, epe: number) =>
   JSON.stringify({ event: 'eval', step, metrics: { epe2dPx: epe, epe3dMm: 40 } });
@@ -47,6 +47,14 @@ describe('jobEvaluations', () => {
         },
       ),
     );
+  });
+});
+
+describe('nameAndLabel', () => {
+  it('splits at the first = and lets a bare name be its own label', () => {
+    expect(nameAndLabel('long-run-2=lr=1e-2, seed 1')).toEqual(['long-run-2', 'lr=1e-2, seed 1']);
+    expect(nameAndLabel('long-run-2')).toEqual(['long-run-2', 'long-run-2']);
+    expect(nameAndLabel('run=')).toEqual(['run', '']);
   });
 });
 

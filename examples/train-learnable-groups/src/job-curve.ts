@@ -43,6 +43,20 @@ export function jobEvaluations(logText: string, batchSize: number): [number, num
   return [...byStep.entries()].sort((a, b) => a[0] - b[0]).map(([step, epe]) => [step * batchSize, epe]);
 }
 
+/**
+ * Splits a command-line argument `name=label` at its first `=` into `[name, label]`; a bare `name` is its
+ * own label. The curve commands take their runs this way (`--job long-run-2='fusion 1e-2, seed 1'`).
+ *
+ * @example
+ * ```ts
+ * nameAndLabel('long-run-2=fusion 1e-2, seed 1'); // ['long-run-2', 'fusion 1e-2, seed 1']
+ * ```
+ */
+export function nameAndLabel(arg: string): [string, string] {
+  const cut = arg.indexOf('=');
+  return cut < 0 ? [arg, arg] : [arg.slice(0, cut), arg.slice(cut + 1)];
+}
+
 interface JobMetrics {
   config: { batchSize: number };
   baselines: { meanPose: number; handCentre: number };

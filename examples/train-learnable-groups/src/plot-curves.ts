@@ -15,7 +15,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { learningCurvesSvg, type LearningCurve } from './figures';
-import { readJobCurve } from './job-curve';
+import { nameAndLabel, readJobCurve } from './job-curve';
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
@@ -53,9 +53,6 @@ const entries: Entry[] = logs.flatMap((file) =>
 );
 const curves: LearningCurve[] = [];
 let baselines: Entry | undefined;
-/** `name=label` → [name, label]; `name` → [name, name]. */
-const nameAndLabel = (arg: string): [string, string] =>
-  arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, arg];
 for (const arg of positionals) {
   const [name, label] = nameAndLabel(arg);
   const mine = entries.filter((e) => e.name === name);
