@@ -85,7 +85,7 @@ describe('largestGap', () => {
 });
 
 describe('jobTable', () => {
-  it('writes one Markdown row per job, with – where a job has no value', () => {
+  it('writes one Markdown row per job, with – where a job has no value or no groups', () => {
     const shipped = curveOf(
       [
         [0, 13.4],
@@ -98,10 +98,13 @@ describe('jobTable', () => {
       [0, 13.4],
       [500, 8.2],
     ]);
+    // The one-branch network (--groups 1) has no selector: its metrics.json saves `groups: []`.
+    const oneBranch = curveOf([[500, 8.6]], []);
     const table = jobTable(
       [
         { label: 'shipped', curve: shipped },
         { label: 'other', curve: other },
+        { label: 'one branch', curve: oneBranch },
       ],
       { atSteps: [250, 500], last: 2 },
     );
@@ -110,6 +113,7 @@ describe('jobTable', () => {
       '| --- | ---: | ---: | ---: | --- |',
       '| shipped | 9.10 | 8.40 | 8.75 | 3 / 1 / 0 |',
       '| other | – | 8.20 | 8.20 | – |',
+      '| one branch | – | 8.60 | 8.60 | – |',
     ]);
   });
 });

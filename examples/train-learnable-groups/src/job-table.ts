@@ -85,7 +85,8 @@ const thousands = (n: number) => n.toLocaleString('en-US').replace(/,/g, ' ');
 
 /**
  * A Markdown table of the jobs, one row each: the held-out 2D EPE at each of `atSteps`, the mean of the
- * last `last` evaluations, and the joint count of each learned group (`–` when the job did not save them).
+ * last `last` evaluations, and the joint count of each learned group (`–` when the job saved none: an older job, or the one-branch
+ * network, which has no selector).
  *
  * @example
  * ```ts
@@ -98,7 +99,7 @@ export function jobTable(jobs: LabelledJob[], { atSteps, last }: JobTableArgs): 
     label,
     ...atSteps.map((step) => px(epeAtStep(curve, step))),
     px(meanOfLast(curve, last)),
-    curve.groups === undefined ? '–' : curve.groups.map((g) => g.length).join(' / '),
+    curve.groups === undefined || curve.groups.length === 0 ? '–' : curve.groups.map((g) => g.length).join(' / '),
   ]);
   const rule = header.map((_, i) => (i === 0 || i === header.length - 1 ? '---' : '---:'));
   return [header, rule, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
