@@ -85,8 +85,8 @@ const thousands = (n: number) => n.toLocaleString('en-US').replace(/,/g, ' ');
 
 /**
  * A Markdown table of the jobs, one row each: the held-out 2D EPE at each of `atSteps`, the mean of the
- * last `last` evaluations, and the joint count of each learned group (`–` when the job saved none: an older job, or the one-branch
- * network, which has no selector).
+ * last `last` evaluations, and the joint count of each learned group (`–` when the job saved none: an
+ * older job, or the one-branch network, which has no selector).
  *
  * @example
  * ```ts
