@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkOneOf, PhalanxShapeError } from '@phalanx/errors';
-import { checkElements, checkSize, type OwnArgsKeys } from '../util/checks';
+import { checkElements, checkSize, checkTensor, type OwnArgsKeys } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 import { perWeightConverter, registerTorchConverter } from '../io/torch-converters';
 
@@ -49,6 +49,8 @@ export function dualBranchFusionCore(
   visualWeight: tf.Tensor,
 ): tf.Tensor3D {
   const fn = 'dualBranchFusionCore';
+  const tensors = { structural, visual, structuralWeight, visualWeight };
+  for (const [argument, value] of Object.entries(tensors)) checkTensor(fn, argument, value);
   if (structural.rank !== 3) throw new PhalanxShapeError(fn, 'structural', 'a [B, J, C] tensor', structural.shape);
   if (!tf.util.arraysEqual(structural.shape, visual.shape)) {
     throw new PhalanxShapeError(fn, 'visual', `the structural shape [${structural.shape.join(', ')}]`, visual.shape);

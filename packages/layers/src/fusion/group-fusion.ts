@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkBoolean, checkFloat32, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { checkElements, checkLayerArgs, checkSize, type OwnArgsKeys } from '../util/checks';
+import { checkBoolean, checkFloat32, describeCompact, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkElements, checkLayerArgs, checkSize, checkTensor, type OwnArgsKeys } from '../util/checks';
 import { PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 import { registerTorchConverter } from '../io/torch-converters';
 import {
@@ -183,6 +183,11 @@ function checkGroupShapes(
  */
 export function fuseGroups(xs: tf.Tensor[], kernel: tf.Tensor, bias: tf.Tensor | null = null): tf.Tensor4D[] {
   const component = 'fuseGroups';
+  if (!Array.isArray(xs))
+    throw new PhalanxShapeError(component, 'xs', 'an array of tensors [B, H, W, C]', xs, describeCompact);
+  xs.forEach((x, i) => checkTensor(component, `xs[${i}]`, x));
+  checkTensor(component, 'kernel', kernel);
+  if (bias !== null) checkTensor(component, 'bias', bias);
   const groups = xs.length;
   const [b, h, w, c] = checkGroupShapes(
     component,

@@ -17,7 +17,15 @@ import {
   PhalanxShapeError,
 } from '@phalanx/errors';
 import { type ActivationIdentifier, applyActivation, checkActivation } from '../util/activations';
-import { checkArgs, checkElements, checkRate, checkSize, checkWeightShape, type OwnArgsKeys } from '../util/checks';
+import {
+  checkArgs,
+  checkElements,
+  checkRate,
+  checkSize,
+  checkTensor,
+  checkWeightShape,
+  type OwnArgsKeys,
+} from '../util/checks';
 import {
   nthInitializer,
   resolveInitializer,
@@ -88,6 +96,7 @@ const DEFAULTS = DYNAMIC_EDGE_GAT_DEFAULTS;
  * knnNeighborhoodMask(x, 1).arraySync(); // [[[1,1,0],[1,1,0],[0,1,1]]]
  */
 export function knnNeighborhoodMask(x: tf.Tensor, k: number): tf.Tensor {
+  checkTensor('knnNeighborhoodMask', 'x', x);
   if (x.rank !== 3 || (x.shape as number[])[2] < 3) {
     throw new PhalanxShapeError('knnNeighborhoodMask', 'x', 'of shape [B, J, F] with F ≥ 3', x.shape);
   }
@@ -206,6 +215,7 @@ export function dynamicEdgeGATCore(
   const { heads, attention, concatHeads, negativeSlope, attentionDropout, training, activation } = checkCoreOptions(
     checkArgs(CORE, 'options', options),
   );
+  checkTensor(CORE, 'x', x);
   if (x.rank !== 3) throw new PhalanxShapeError(CORE, 'x', 'of rank 3 [B, J, F]', x.shape);
   const [batch, joints, features] = x.shape as number[];
   const kernel = checkWeightShape(CORE, 'kernel', weights.kernel, [features, null], {

@@ -8,7 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { PhalanxShapeError } from '@phalanx/errors';
-import type { OwnArgsKeys } from '../util/checks';
+import { checkTensor, type OwnArgsKeys } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'JointFeatureSampler';
@@ -123,6 +123,8 @@ const bilinearSample = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
  * const perJoint = sampleJointFeatures(features, points); // [2, 21, 256]
  */
 export function sampleJointFeatures(features: tf.Tensor, points: tf.Tensor): tf.Tensor3D {
+  checkTensor('sampleJointFeatures', 'features', features);
+  checkTensor('sampleJointFeatures', 'points', points);
   if (features.rank !== 4) {
     throw new PhalanxShapeError('sampleJointFeatures', 'features', 'a [B, H, W, C] tensor', features.shape);
   }

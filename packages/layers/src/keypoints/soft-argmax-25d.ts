@@ -7,7 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkFinite, checkOneOf, checkPositiveFloat32, PhalanxShapeError } from '@phalanx/errors';
-import { checkArgs, checkSize, type OwnArgsKeys } from '../util/checks';
+import { checkArgs, checkSize, checkTensor, type OwnArgsKeys } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 import { perWeightConverter, registerTorchConverter, reshapedRule, type TorchBuffer } from '../io/torch-converters';
 
@@ -118,9 +118,14 @@ function checkSpatialSize(component: string, argument: string, shape: readonly (
   }
 }
 
-/** Multiplies logits `[B, J, …]` by β: a number, or a tensor `[J]` (one β per joint). */
+/**
+ * Multiplies logits `x [B, J, N]` (the softmax runs over N) by β: a number, or a tensor `[J]` (one β per
+ * joint, used as given). A number β ≠ 1 multiplies `x − max_N x` instead of `x`: the same softmax (it is
+ * unchanged by a shift of its row) with the same gradients, where `β·x` itself could overflow float32 for a
+ * large accepted β and turn the softmax into NaN.
+ */
 function scaleByBeta(x: tf.Tensor, beta: number | tf.Tensor): tf.Tensor {
-  if (typeof beta === 'number') return beta === 1 ? x : tf.mul(x, beta);
+  if (typeof beta === 'number') return beta === 1 ? x : tf.mul(tf.sub(x, tf.max(x, -1, true)), beta);
   return tf.mul(x, tf.reshape(beta, [1, -1, 1]));
 }
 
@@ -215,6 +220,7 @@ export function volumetricSoftArgmax25D(
   options: SoftArgmax25DOptions = {},
 ): SoftArgmax25DResult {
   const { beta, coordinates, returnProbabilities } = resolveOptions('volumetricSoftArgmax25D', options);
+  checkTensor('volumetricSoftArgmax25D', 'volume', volume);
   checkSize('volumetricSoftArgmax25D', 'numJoints', numJoints, 1);
   checkSize('volumetricSoftArgmax25D', 'depthBins', depthBins, 2);
   if (volume.rank !== 4 || volume.shape[3] !== numJoints * depthBins) {
@@ -230,7 +236,10 @@ export function volumetricSoftArgmax25D(
     const [batch, height, width] = volume.shape;
     const cells = height * width * depthBins;
     // [B, H·W, J, D] → [B, J, H·W, D]: one transpose, then every reduction runs over the last axis.
-    const perJoint = tf.transpose(tf.reshape(volume, [batch, height * width, numJoints, depthBins]), [0, 2, 1, 3]);
+    const perJoint = tf.transpose(
+      tf.reshape(tf.cast(volume, 'float32'), [batch, height * width, numJoints, depthBins]),
+      [0, 2, 1, 3],
+    );
     const logits = scaleByBeta(tf.reshape(perJoint, [batch, numJoints, cells]), beta);
     const flat = tf.reshape(logits, [batch * numJoints, cells]);
     const expectation = volumeExpectation(height, width, depthBins, coordinates)(flat);
@@ -267,6 +276,8 @@ export function latentSoftArgmax25D(
   options: SoftArgmax25DOptions = {},
 ): SoftArgmax25DResult {
   const { beta, coordinates, returnProbabilities } = resolveOptions('latentSoftArgmax25D', options);
+  checkTensor('latentSoftArgmax25D', 'heatmaps', heatmaps);
+  checkTensor('latentSoftArgmax25D', 'depthMaps', depthMaps);
   if (heatmaps.rank !== 4) {
     throw new PhalanxShapeError('latentSoftArgmax25D', 'heatmaps', 'a [B, H, W, J] tensor', heatmaps.shape);
   }
@@ -282,7 +293,8 @@ export function latentSoftArgmax25D(
   return tf.tidy(() => {
     const [batch, height, width, joints] = heatmaps.shape;
     const hw = height * width;
-    const perJoint = (maps: tf.Tensor): tf.Tensor => tf.transpose(tf.reshape(maps, [batch, hw, joints]), [0, 2, 1]);
+    const perJoint = (maps: tf.Tensor): tf.Tensor =>
+      tf.transpose(tf.reshape(tf.cast(maps, 'float32'), [batch, hw, joints]), [0, 2, 1]);
     const p = tf.softmax(scaleByBeta(perJoint(heatmaps), beta)); // [B, J, H·W], stable
     const xy = tf.reshape(
       tf.matMul(tf.reshape(p, [batch * joints, hw]), coordinateGrid(height, width, 1, coordinates, 2)),

@@ -7,7 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkOneOf, PhalanxShapeError } from '@phalanx/errors';
-import type { OwnArgsKeys } from '../util/checks';
+import { checkTensor, type OwnArgsKeys } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'ChannelAffine';
@@ -19,6 +19,7 @@ export type ChannelAffineActivation = (typeof CHANNEL_AFFINE_ACTIVATIONS)[number
 
 /** Throws unless `scale` and `offset` are `[C]` with C the last dimension of `x`. */
 function checkAffineShapes(component: string, x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor): void {
+  for (const [argument, value] of Object.entries({ x, scale, offset })) checkTensor(component, argument, value);
   if (x.rank < 1) throw new PhalanxShapeError(component, 'x', 'a tensor […, C] of rank ≥ 1', x.shape);
   const channels = x.shape[x.rank - 1];
   for (const [argument, v] of [

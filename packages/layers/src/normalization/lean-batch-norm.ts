@@ -4,6 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { checkPositiveFloat32, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkTensor } from '../util/checks';
 import { BATCH_NORM_CONVERTER, registerTorchConverter } from '../io/torch-converters';
 import {
   FUSED_BATCH_NORM_TRAINING_GRAD_KERNEL,
@@ -29,6 +31,32 @@ interface BatchNormState {
   beta?: tfl.LayerVariable;
   movingMean: tfl.LayerVariable;
   movingVariance: tfl.LayerVariable;
+}
+
+/**
+ * Throws a named error unless `x` is a float32 tensor `[…, C]` of rank ≥ 1 and every entry of `perChannel` a
+ * tensor `[C]`, and `epsilon` (when given) a positive normal float32: checked in plain JavaScript, before any
+ * kernel runs, so that a wrong argument is not broadcast or cycled by flat index into a wrong result.
+ */
+function checkBatchNormArgs(
+  component: string,
+  x: tf.Tensor,
+  perChannel: Record<string, tf.Tensor>,
+  epsilon: number | null,
+): void {
+  checkTensor(component, 'x', x);
+  if (x.rank < 1) throw new PhalanxShapeError(component, 'x', 'a tensor […, C] of rank ≥ 1', x.shape);
+  if (x.dtype !== 'float32') {
+    throw new PhalanxShapeError(component, 'x', 'a float32 tensor', `a ${x.dtype} tensor`, String);
+  }
+  const channels = x.shape[x.rank - 1];
+  for (const [argument, value] of Object.entries(perChannel)) {
+    checkTensor(component, argument, value);
+    if (value.rank !== 1 || value.shape[0] !== channels) {
+      throw new PhalanxShapeError(component, argument, `[C] = [${channels}] (the last dimension of x)`, value.shape);
+    }
+  }
+  if (epsilon !== null) checkPositiveFloat32(component, 'epsilon', epsilon);
 }
 
 type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
@@ -68,7 +96,8 @@ export function batchNormTraining(
   beta: tf.Tensor,
   epsilon: number,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  const float32 = x.dtype === 'float32' && gamma.dtype === 'float32' && beta.dtype === 'float32';
+  checkBatchNormArgs('batchNormTraining', x, { gamma, beta }, epsilon);
+  const float32 = gamma.dtype === 'float32' && beta.dtype === 'float32';
   if (float32 && fusedBatchNormKernelsAvailable()) return fusedBatchNormTraining(x, gamma, beta, epsilon);
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const count = x.size / x.shape[x.rank - 1];
@@ -156,6 +185,10 @@ export function updatedMovingAverages(
   decay: number,
 ): [tf.Tensor, tf.Tensor] {
   const inputs = { movingMean, movingVariance, mean, variance };
+  checkBatchNormArgs('updatedMovingAverages', movingMean, { movingVariance, mean, variance }, null);
+  if (typeof decay !== 'number' || !(decay >= 0 && decay <= 1)) {
+    throw new PhalanxConfigError('updatedMovingAverages', 'decay', 'a number in [0, 1]', decay);
+  }
   const float32 = Object.values(inputs).every((t) => t.dtype === 'float32');
   if (float32 && tf.getKernel(FUSED_MOVING_AVERAGES_KERNEL, tf.getBackend()) != null) {
     return tf.engine().runKernel(FUSED_MOVING_AVERAGES_KERNEL, inputs, { decay }) as [tf.Tensor, tf.Tensor];
@@ -200,6 +233,7 @@ export function batchNormInference(
   variance: tf.Tensor,
   epsilon: number,
 ): tf.Tensor {
+  checkBatchNormArgs('batchNormInference', x, { gamma, beta, mean, variance }, epsilon);
   return tf.tidy(() => {
     const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, epsilon)));
     const shift = tf.sub(beta, tf.mul(mean, scale));
@@ -246,6 +280,8 @@ export class LeanBatchNormalization extends StockBatchNormalization {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    // An integer input is normalised as float32 (the layer's dtype), not in integer arithmetic.
+    if (x.dtype !== 'float32') return tf.tidy(() => this.call(tf.cast(x, 'float32'), kwargs) as tf.Tensor);
     const s = this as unknown as BatchNormState;
     const lastAxis = s.axis === -1 || s.axis === x.rank - 1;
     const affine = lastAxis && s.scale && s.center && s.gamma != null && s.beta != null;

@@ -9,7 +9,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { PhalanxConfigError } from '@phalanx/errors';
-import { checkArgs, checkRate, type OwnArgsKeys } from '../util/checks';
+import { checkArgs, checkRate, checkTensor, type OwnArgsKeys } from '../util/checks';
 import { NoiseStream, type NoiseStreamState } from '../util/noise-stream';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
@@ -30,7 +30,7 @@ export interface SeededDropoutOptions {
  * `y = x · m / (1 − rate)` with `m = ⌊U + 1 − rate⌋ ∈ {0, 1}`, `U ~ Uniform[0, 1)` drawn with `seed`
  * (each entry kept with probability `1 − rate`); otherwise, or with `rate` 0, `y = x` (the input itself).
  *
- * **Shapes**: `x` any float32 shape → the same shape.
+ * **Shapes**: `x` any shape → the same shape (an integer `x` is dropped out as float32).
  *
  * @example
  * const x = tf.ones([2, 4]);
@@ -38,10 +38,14 @@ export interface SeededDropoutOptions {
  * seededDropoutCore(x, { rate: 0.5 }) === x; // true: inference is the identity
  */
 export function seededDropoutCore(x: tf.Tensor, options: SeededDropoutOptions): tf.Tensor {
+  checkTensor('seededDropoutCore', 'x', x);
   const { rate, training = false, seed } = checkArgs('seededDropoutCore', 'options', options);
   checkRate('seededDropoutCore', 'rate', rate);
   if (!training || rate === 0) return x;
-  return tf.dropout(x, rate, undefined, seed);
+  // tf.dropout takes float tensors only; an integer input is dropped out (and scaled) as float32.
+  return x.dtype === 'float32'
+    ? tf.dropout(x, rate, undefined, seed)
+    : tf.tidy(() => tf.dropout(tf.cast(x, 'float32'), rate, undefined, seed));
 }
 
 /** Configuration of {@link SeededDropout}. */

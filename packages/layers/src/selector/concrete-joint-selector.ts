@@ -9,7 +9,7 @@ import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { perWeightConverter, registerTorchConverter } from '../io/torch-converters';
 import { checkBoolean, checkOneOf, checkPositiveFloat32, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { checkElements, checkSize, type OwnArgsKeys } from '../util/checks';
+import { checkElements, checkSize, checkTensor, type OwnArgsKeys } from '../util/checks';
 import { NoiseStream, type NoiseStreamState } from '../util/noise-stream';
 import {
   checkInputCount,
@@ -106,10 +106,25 @@ function temperatureTensor(component: string, temperature: number | tf.Tensor): 
 }
 
 function checkSelectionShapes(component: string, logits: tf.Tensor, noise: tf.Tensor | null): void {
+  checkTensor(component, 'logits', logits);
+  if (noise !== null) checkTensor(component, 'gumbelNoise', noise);
   if (logits.rank !== 2) throw new PhalanxShapeError(component, 'logits', 'a rank-2 tensor [J, G]', logits.shape);
   if (noise !== null && !tf.util.arraysEqual(noise.shape, logits.shape)) {
     throw new PhalanxShapeError(component, 'gumbelNoise', `of shape [${logits.shape.join(', ')}]`, noise.shape);
   }
+}
+
+/**
+ * `x / τ` for `x [J, G]`, except in the rows where that overflows float32 (a small τ with large logits): there
+ * `(x − max_g x) / τ`, which has the same softmax and stays finite. Rows that do not overflow are exactly
+ * `x / τ`, so a model's run does not change by a rounding; the row test is built from ops that all have
+ * gradients (`isFinite`, a min, casts), so the selection stays differentiable.
+ */
+function overflowSafeScores(x: tf.Tensor, tau: tf.Tensor): tf.Tensor {
+  const scores = tf.div(x, tau);
+  const rowFinite = tf.min(tf.cast(tf.isFinite(scores), 'float32'), -1, true); // [J, 1]: 1 where finite
+  const shifted = tf.div(tf.sub(x, tf.max(x, -1, true)), tau);
+  return tf.where(tf.cast(tf.broadcastTo(rowFinite, x.shape), 'bool'), scores, shifted);
 }
 
 /**
@@ -138,8 +153,8 @@ export function concreteSelection(
   checkSelectionShapes('concreteSelection', logits, noise);
   return tf.tidy(() => {
     const tau = temperatureTensor('concreteSelection', temperature);
-    const scores = tf.div(noise === null ? logits : tf.add(logits, noise), tau);
-    const soft = tf.softmax(scores, -1);
+    const perturbed = tf.cast(noise === null ? logits : tf.add(logits, noise), 'float32');
+    const soft = tf.softmax(overflowSafeScores(perturbed, tau), -1);
     return (straightThrough ? straightThroughOneHot(soft) : soft) as tf.Tensor2D;
   });
 }
@@ -169,6 +184,8 @@ export function hardSelection(logits: tf.Tensor): tf.Tensor2D {
  * const y = selectJoints(tf.randomNormal([4, 3, 21, 2]), hardSelection(logits)); // [4, 21, 2]
  */
 export function selectJoints(x: tf.Tensor, selection: tf.Tensor): tf.Tensor3D {
+  checkTensor('selectJoints', 'x', x);
+  checkTensor('selectJoints', 'selection', selection);
   if (x.rank !== 4) throw new PhalanxShapeError('selectJoints', 'x', 'a rank-4 tensor [B, G, J, C]', x.shape);
   const [, groups, joints] = x.shape;
   if (selection.rank !== 2 || selection.shape[0] !== joints || selection.shape[1] !== groups) {

@@ -3,7 +3,13 @@
  * callback and a hook for custom training loops.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNonNegative, checkInteger, checkPositiveFloat32, PhalanxConfigError } from '@phalanx/errors';
+import {
+  checkNonNegative,
+  checkInteger,
+  checkOptions,
+  checkPositiveFloat32,
+  PhalanxConfigError,
+} from '@phalanx/errors';
 import { checkArgs, checkLayer } from '../util/checks';
 import { ConcreteJointSelector } from './concrete-joint-selector';
 import { EXPONENTIAL_TEMPERATURE_DEFAULTS, STEP_TEMPERATURE_DEFAULTS } from './temperature-defaults';
@@ -39,6 +45,18 @@ export interface ExponentialTemperatureArgs {
   minimum?: number;
 }
 
+/** The keys {@link stepTemperature} accepts; any other (a misspelt `decrment`) is a `PhalanxConfigError`. */
+const STEP_TEMPERATURE_KEYS = { initial: true, decrement: true, every: true, minimum: true } satisfies Record<
+  keyof StepTemperatureArgs,
+  true
+>;
+
+/** The keys {@link exponentialTemperature} accepts. */
+const EXPONENTIAL_TEMPERATURE_KEYS = { initial: true, rate: true, minimum: true } satisfies Record<
+  keyof ExponentialTemperatureArgs,
+  true
+>;
+
 function checkMinimum(component: string, minimum: unknown, initial: number): number {
   checkPositiveFloat32(component, 'minimum', minimum);
   if ((minimum as number) > initial) {
@@ -71,7 +89,7 @@ function clean(value: number): number {
 export function stepTemperature(args: StepTemperatureArgs = {}): TemperatureSchedule {
   const name = 'stepTemperature';
   const defaults = STEP_TEMPERATURE_DEFAULTS;
-  checkArgs(name, 'args', args);
+  checkOptions(name, 'args', args, STEP_TEMPERATURE_KEYS, 'an object {initial?, decrement?, every?, minimum?}');
   const initial = checkPositiveFloat32(name, 'initial', args.initial ?? defaults.initial);
   const decrement = checkNonNegative(name, 'decrement', args.decrement ?? defaults.decrement);
   const every = checkInteger(name, 'every', args.every ?? defaults.every, 1);
@@ -95,7 +113,7 @@ export function stepTemperature(args: StepTemperatureArgs = {}): TemperatureSche
  */
 export function exponentialTemperature(args: ExponentialTemperatureArgs): TemperatureSchedule {
   const name = 'exponentialTemperature';
-  checkArgs(name, 'args', args);
+  checkOptions(name, 'args', args, EXPONENTIAL_TEMPERATURE_KEYS, 'an object {initial?, rate, minimum?}');
   const initial = checkPositiveFloat32(name, 'initial', args.initial ?? EXPONENTIAL_TEMPERATURE_DEFAULTS.initial);
   const rate = checkNonNegative(name, 'rate', args.rate);
   const minimum = checkMinimum(name, args.minimum ?? EXPONENTIAL_TEMPERATURE_DEFAULTS.minimum, initial);

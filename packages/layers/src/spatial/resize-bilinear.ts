@@ -8,7 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkInteger, PhalanxShapeError } from '@phalanx/errors';
-import { checkElements, checkSize, type OwnArgsKeys } from '../util/checks';
+import { checkElements, checkSize, checkTensor, type OwnArgsKeys } from '../util/checks';
 import { checkInputCount, PhalanxLayer, shapeList, tensorList, tensorShapes } from '../util/phalanx-layer';
 
 const COMPONENT = 'ResizeBilinear';
@@ -90,6 +90,7 @@ export function resizeBilinearTorch(
   size: [number, number],
   alignCorners: boolean = RESIZE_BILINEAR_DEFAULTS.alignCorners,
 ): tf.Tensor4D {
+  checkTensor('resizeBilinearTorch', 'x', x);
   if (x.rank !== 4) throw new PhalanxShapeError('resizeBilinearTorch', 'x', 'a [B, H, W, C] tensor', x.shape);
   if (!Array.isArray(size)) throw new PhalanxShapeError('resizeBilinearTorch', 'size', '[height, width]', size);
   const [height, width] = size;

@@ -160,6 +160,25 @@ export function checkElements(component: string, argument: string, shape: readon
 }
 
 /**
+ * Returns `value` if it is a live `tf.Tensor` (one not yet disposed); throws a `PhalanxShapeError` naming
+ * `component` and `argument` otherwise, where reading `.rank` or `.shape` of `null`, a number, an array or a
+ * disposed tensor would fail with a `TypeError` or a backend message that names neither.
+ *
+ * @example
+ * checkTensor('selectJoints', 'x', tf.zeros([2, 3, 21, 2])); // the tensor
+ * checkTensor('selectJoints', 'x', null); // throws: selectJoints: x must be a tf.Tensor, but received null.
+ */
+export function checkTensor(component: string, argument: string, value: unknown): tf.Tensor {
+  if (!(value instanceof tf.Tensor)) {
+    throw new PhalanxShapeError(component, argument, 'a tf.Tensor', value == null ? value : typeof value);
+  }
+  if (value.isDisposed) {
+    throw new PhalanxShapeError(component, argument, 'a tf.Tensor that is not disposed', 'a disposed tensor', String);
+  }
+  return value;
+}
+
+/**
  * Returns `value` if it is a dropout rate: a number in `[0, 1)`.
  *
  * @example

@@ -2,6 +2,20 @@
  * `log Σ exp` with its gradient taken directly as the softmax, not through the stabilising maximum.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { checkIntegerIn, PhalanxConfigError } from '@phalanx/errors';
+import { checkTensor } from './checks';
+
+/** The axes `axis` names in a tensor of rank `rank`, as sorted non-negative indices; a named error otherwise. */
+function reducedAxes(axis: number | number[] | null, rank: number): number[] {
+  const given = axis ?? Array.from({ length: rank }, (_, i) => i);
+  if (!Array.isArray(given) && typeof given !== 'number') {
+    throw new PhalanxConfigError('leanLogSumExp', 'axis', 'an integer, an array of integers or null', given);
+  }
+  const list = (Array.isArray(given) ? given : [given]).map((a) =>
+    checkIntegerIn('leanLogSumExp', 'axis', a, -rank, rank - 1),
+  );
+  return [...new Set(list.map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
+}
 
 /**
  * `y = log Σ_axis exp(x)`, the same values as `tf.logSumExp` (it runs it: `m + log Σ exp(x − m)` with
@@ -18,6 +32,8 @@ import * as tf from '@tensorflow/tfjs-core';
  * **Shapes**: `x [d₀, …, d_{r−1}]` → `x`'s shape without the reduced axes (kept as 1 with `keepDims`).
  *
  * @param x The logits.
+ * A reduction over no elements (an axis of size 0) is `−∞`, the log of an empty sum.
+ *
  * @param axis The axis or axes to reduce (negative counts from the end). Default: all.
  * @param keepDims Keep the reduced axes with size 1. Default false.
  *
@@ -32,11 +48,14 @@ import * as tf from '@tensorflow/tfjs-core';
  * ```
  */
 export function leanLogSumExp(x: tf.Tensor, axis: number | number[] | null = null, keepDims = false): tf.Tensor {
-  const axes = tf.util.parseAxisParam(axis ?? Array.from({ length: x.rank }, (_, i) => i), x.shape);
+  checkTensor('leanLogSumExp', 'x', x);
+  const axes = reducedAxes(axis, x.rank);
   const keptShape = x.shape.map((size, i) => (axes.includes(i) ? 1 : size));
+  const empty = axes.some((i) => x.shape[i] === 0);
+  const outShape = keepDims ? keptShape : x.shape.filter((_, i) => !axes.includes(i));
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    const value = tf.logSumExp(input, axes, keepDims);
+    const value = empty ? tf.fill(outShape, -Infinity) : tf.logSumExp(input, axes, keepDims);
     save([input, value]);
     return {
       value,
