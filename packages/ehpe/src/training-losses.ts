@@ -3,7 +3,15 @@
  * losses of `@phalanx/losses`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import {
+  checkInteger,
+  checkOptions,
+  checkPositive,
+  describe,
+  describeCompact,
+  PhalanxConfigError,
+  PhalanxShapeError,
+} from '@phalanx/errors';
 import {
   edgeStabilityLoss,
   heatmapMSE,
@@ -15,6 +23,7 @@ import {
 } from '@phalanx/losses';
 import { handAdjacency, hopNeighborhood } from '@phalanx/layers';
 import { lossWeight } from './loss-weights';
+import { PG_STAGE_LOSS_KEYS, TW_STAGE_LOSS_KEYS } from './option-keys';
 import { volumeDepthCrossEntropy, volumeScoremapCrossEntropy } from './volume-losses';
 import type { TwStageTargets } from './training-targets';
 
@@ -93,16 +102,89 @@ export interface TwStageLossOptions {
   beta?: number;
 }
 
-function distanceLoss(
-  component: string,
+function distanceLoss(kind: 'squared' | 'euclidean', target: tf.Tensor, prediction: tf.Tensor): tf.Scalar {
+  return kind === 'squared' ? squaredDistanceLoss(target, prediction) : mpjpeLoss(target, prediction);
+}
+
+/** What an error names as received for a value that should be a tensor: its shape, or the value itself. */
+function shapeOf(value: unknown): unknown {
+  return value instanceof tf.Tensor ? value.shape : value;
+}
+
+/** Throws a `PhalanxShapeError` naming `argument` unless `value` is a live tensor for which `ok(shape)` holds. */
+function checkTensorShape(
+  name: string,
   argument: string,
-  kind: unknown,
-  target: tf.Tensor,
-  prediction: tf.Tensor,
-): tf.Scalar {
-  if (kind === 'squared') return squaredDistanceLoss(target, prediction);
-  if (kind === 'euclidean') return mpjpeLoss(target, prediction);
-  throw new PhalanxConfigError(component, argument, "'squared' or 'euclidean'", kind);
+  value: unknown,
+  expected: string,
+  ok: (shape: number[]) => boolean,
+): tf.Tensor {
+  if (!(value instanceof tf.Tensor) || !ok(value.shape))
+    throw new PhalanxShapeError(name, argument, expected, shapeOf(value));
+  if (value.isDisposed) throw new PhalanxShapeError(name, argument, `${expected}, not disposed`, 'a disposed tensor');
+  return value;
+}
+
+/** Throws unless `target` and `prediction` are live tensors of rank `rank`, last axis `last` (if given), the same shape. */
+function checkTensorPair(
+  name: string,
+  [targetName, target]: [string, unknown],
+  [predictionName, prediction]: [string, unknown],
+  { rank, expected, last }: { rank: number; expected: string; last?: number },
+): void {
+  const hasShape = (shape: number[]) => shape.length === rank && (last === undefined || shape[rank - 1] === last);
+  const t = checkTensorShape(name, targetName, target, `a tensor ${expected}`, hasShape);
+  const same = (shape: number[]) => shape.length === rank && shape.every((d, i) => d === t.shape[i]);
+  checkTensorShape(
+    name,
+    predictionName,
+    prediction,
+    `a tensor of the shape of ${targetName} ${describe(t.shape)}`,
+    same,
+  );
+}
+
+/** Throws unless `weights` (the L1 penalty's) is absent or a list of tensors or objects with `read()`. */
+function checkWeightList(name: string, weights: unknown): readonly WeightLike[] {
+  if (weights === undefined) return [];
+  if (!Array.isArray(weights)) {
+    throw new PhalanxConfigError(name, 'weights', 'a list of tensors or LayerVariables', weights);
+  }
+  weights.forEach((w: unknown, i) => {
+    if (!(w instanceof tf.Tensor) && typeof (w as { read?: unknown } | null)?.read !== 'function') {
+      throw new PhalanxConfigError(
+        name,
+        `weights[${i}]`,
+        'a tf.Tensor or an object with read()',
+        w === null ? null : typeof w,
+      );
+    }
+  });
+  return weights as readonly WeightLike[];
+}
+
+/**
+ * Checks the volume terms' arguments of {@link twStageLoss} before anything is computed: the volume must be
+ * `[B, S, S, n·D]` for the heatmaps `[B, S, S, n]` (scoremap term) and the coordinates `[B, n, 3]` (depth term).
+ */
+function checkVolumeTerms(
+  name: string,
+  volume: unknown,
+  target: TwStageTargets,
+  { scoremap, depth, depthBins }: { scoremap: boolean; depth: boolean; depthBins: number | undefined },
+): void {
+  const needs = 'when scoremapWeight or depthMarginalWeight > 0';
+  if (!scoremap && !depth) return;
+  if (!volume) throw new PhalanxConfigError(name, 'prediction.volume', `the volume ${needs}`, undefined);
+  if (depthBins === undefined) throw new PhalanxConfigError(name, 'depthBins', `the depth bins ${needs}`, undefined);
+  const [B, H, W, n] = target.heatmaps.shape;
+  const m = target.coords25d.shape[1];
+  const fits = (shape: number[]) =>
+    shape.length === 4 &&
+    (!scoremap || (shape[0] === B && shape[1] === H && shape[2] === W && shape[3] === n * depthBins)) &&
+    (!depth || (shape[0] === target.coords25d.shape[0] && shape[3] === m * depthBins));
+  const expected = scoremap ? `[${B}, ${H}, ${W}, ${n * depthBins}]` : `[${B}, S, S, ${m * depthBins}]`;
+  checkTensorShape(name, 'prediction.volume', volume, `a tensor ${expected} (n·D, D = ${depthBins})`, fits);
 }
 
 /**
@@ -115,8 +197,15 @@ function distanceLoss(
  * (Eq. 5) over `weights`. Weights default to the paper's λ_H = 3, λ_ED = 1e-2 and the release's
  * effective λ_R = 1e-10.
  *
+ * Every argument is checked before anything is computed, and everything but the returned scalars is
+ * disposed (inside `tf.tidy`), on success and on error alike.
+ *
  * **Shapes**: `target` / `prediction` heatmaps `[B, S, S, n]`, coords `[B, n, 3]` → a scalar and its
  * parts `heatmap`, `distance`, `l1` (unweighted).
+ *
+ * @throws PhalanxShapeError for tensors of other ranks or shapes (prediction and target differing), or disposed.
+ * @throws PhalanxConfigError for options that are not an object of {@link TwStageLossOptions}' keys (a
+ *   misspelt key included) or have a bad value.
  *
  * @example
  * const model = createTwStage({ backboneChannels: 64, hourglassChannels: 32 });
@@ -133,39 +222,51 @@ export function twStageLoss(
   options: TwStageLossOptions = {},
 ): LossWithParts {
   const name = 'twStageLoss';
+  checkOptions(name, 'options', options, TW_STAGE_LOSS_KEYS, 'an options object {heatmapWeight?, …, beta?}');
   const wH = lossWeight(name, 'heatmapWeight', options.heatmapWeight, EHPE_LOSS_WEIGHTS.heatmap);
   const wD = lossWeight(name, 'distanceWeight', options.distanceWeight, EHPE_LOSS_WEIGHTS.distance);
   const wR = lossWeight(name, 'l1Weight', options.l1Weight, RELEASE_L1_WEIGHT);
-  const kind = options.distance ?? 'squared';
-  if (kind !== 'squared' && kind !== 'euclidean') {
-    throw new PhalanxConfigError(name, 'distance', "'squared' or 'euclidean'", kind);
-  }
+  const kind = checkDistanceKind(name, 'distance', options.distance);
   const wS = lossWeight(name, 'scoremapWeight', options.scoremapWeight, 0);
   const wZ = lossWeight(name, 'depthMarginalWeight', options.depthMarginalWeight, 0);
-  const needs = 'when scoremapWeight or depthMarginalWeight > 0';
-  if ((wS > 0 || wZ > 0) && !prediction.volume) {
-    throw new PhalanxConfigError(name, 'prediction.volume', `the volume ${needs}`, undefined);
-  }
-  if ((wS > 0 || wZ > 0) && options.depthBins === undefined) {
-    throw new PhalanxConfigError(name, 'depthBins', `the depth bins ${needs}`, undefined);
-  }
-  const heatmap = heatmapMSE(target.heatmaps, prediction.heatmaps);
-  const distance = distanceLoss(name, 'distance', kind, target.coords25d, prediction.coords25d);
-  const l1 = options.weights && options.weights.length > 0 ? l1Penalty([...options.weights]) : tf.scalar(0);
-  const terms = [tf.mul(heatmap, wH), tf.mul(distance, wD), tf.mul(l1, wR)];
-  const parts: Record<string, tf.Scalar> = { heatmap, distance, l1 };
-  if (wS > 0 && prediction.volume && options.depthBins !== undefined) {
-    parts.scoremap = volumeScoremapCrossEntropy(prediction.volume, target.heatmaps, options.depthBins, options.beta);
-    terms.push(tf.mul(parts.scoremap, wS));
-  }
-  if (wZ > 0 && prediction.volume && options.depthBins !== undefined) {
-    const depths = tf.squeeze(tf.slice(target.coords25d, [0, 0, 2], [-1, -1, 1]), [2]);
-    parts.depthMarginal = volumeDepthCrossEntropy(prediction.volume, depths, options.depthBins, options.beta);
-    depths.dispose();
-    terms.push(tf.mul(parts.depthMarginal, wZ));
-  }
-  const total = tf.addN(terms) as tf.Scalar;
+  const depthBins = options.depthBins === undefined ? undefined : checkInteger(name, 'depthBins', options.depthBins, 1);
+  const beta = checkPositive(name, 'beta', options.beta ?? 1);
+  const weights = checkWeightList(name, options.weights);
+  const t: Partial<TwStageTargets> = target ?? {};
+  const p: Partial<typeof prediction> = prediction ?? {};
+  const heatmapShape = { rank: 4, expected: '[B, S, S, n]' };
+  checkTensorPair(name, ['target.heatmaps', t.heatmaps], ['prediction.heatmaps', p.heatmaps], heatmapShape);
+  const coordShape = { rank: 3, expected: '[B, n, 3]', last: 3 };
+  checkTensorPair(name, ['target.coords25d', t.coords25d], ['prediction.coords25d', p.coords25d], coordShape);
+  const volume = p.volume;
+  checkVolumeTerms(name, volume, target, { scoremap: wS > 0, depth: wZ > 0, depthBins });
+  const { total, parts } = tf.tidy(() => {
+    const heatmap = heatmapMSE(target.heatmaps, prediction.heatmaps);
+    const distance = distanceLoss(kind, target.coords25d, prediction.coords25d);
+    const l1 = weights.length > 0 ? l1Penalty([...weights]) : tf.scalar(0);
+    const terms = [tf.mul(heatmap, wH), tf.mul(distance, wD), tf.mul(l1, wR)];
+    const parts: Record<string, tf.Scalar> = { heatmap, distance, l1 };
+    if (wS > 0 && volume && depthBins !== undefined) {
+      parts.scoremap = volumeScoremapCrossEntropy(volume, target.heatmaps, depthBins, beta);
+      terms.push(tf.mul(parts.scoremap, wS));
+    }
+    if (wZ > 0 && volume && depthBins !== undefined) {
+      const depths = tf.squeeze(tf.slice(target.coords25d, [0, 0, 2], [-1, -1, 1]), [2]);
+      parts.depthMarginal = volumeDepthCrossEntropy(volume, depths, depthBins, beta);
+      terms.push(tf.mul(parts.depthMarginal, wZ));
+    }
+    return { total: tf.addN(terms) as tf.Scalar, parts };
+  });
   return { total, parts };
+}
+
+/** `value` (or `'squared'` when absent) if it names a distance of the stage losses; a named error otherwise. */
+function checkDistanceKind(name: string, argument: string, value: unknown): 'squared' | 'euclidean' {
+  const kind = value ?? 'squared';
+  if (kind !== 'squared' && kind !== 'euclidean') {
+    throw new PhalanxConfigError(name, argument, "'squared' or 'euclidean'", kind);
+  }
+  return kind;
 }
 
 /** Options of {@link pgStageLoss}. */
@@ -229,8 +330,15 @@ export function spiEdgeSets(): number[][][] {
  * the edges (`edgeReduction: 'sum'` for Eq. 13's sum) — averaged over batch, heads and the layers (the
  * release averages over layers too). Weights default to the paper's λ_P = 2e-2, λ_E = 2e-1.
  *
+ * Every argument is checked before anything is computed, and everything but the returned scalars is
+ * disposed (inside `tf.tidy`), on success and on error alike.
+ *
  * **Shapes**: `target`, `joints` `[B, 21, 3]`; `attention` a list of `[B, K, 21, 21]` → a scalar and
  * its parts `position`, `edge` (unweighted).
+ *
+ * @throws PhalanxShapeError for tensors of other ranks or shapes (`joints` and `target` differing), or disposed.
+ * @throws PhalanxConfigError for options that are not an object of {@link PgStageLossOptions}' keys (a
+ *   misspelt key included), a bad value, or edge sets that do not match the attention maps.
  *
  * @example
  * const batch = { uv: tf.randomUniform([2, 21, 2], 0, 127), xyz: tf.randomUniform([2, 21, 3], 400, 600) };
@@ -245,20 +353,48 @@ export function pgStageLoss(
   options: PgStageLossOptions = {},
 ): LossWithParts {
   const name = 'pgStageLoss';
+  checkOptions(name, 'options', options, PG_STAGE_LOSS_KEYS, 'an options object {positionWeight?, …, depthWeight?}');
   const wP = lossWeight(name, 'positionWeight', options.positionWeight, EHPE_LOSS_WEIGHTS.position);
   const wE = lossWeight(name, 'edgeWeight', options.edgeWeight, EHPE_LOSS_WEIGHTS.edge);
   const reduction = options.edgeReduction ?? 'mean';
   if (reduction !== 'sum' && reduction !== 'mean') {
     throw new PhalanxConfigError(name, 'edgeReduction', "'sum' or 'mean'", reduction);
   }
+  const kind = checkDistanceKind(name, 'position', options.position);
+  const wZ = lossWeight(name, 'depthWeight', options.depthWeight, 1);
+  checkTensorPair(name, ['target', target], ['joints', joints], { rank: 3, expected: '[B, J, 3]', last: 3 });
+  const sets = checkAttention(name, attention, options.adjacency ?? spiEdgeSets());
+  const { total, parts } = tf.tidy(() => {
+    const scale = wZ === 1 ? null : tf.tensor1d([1, 1, Math.sqrt(wZ)]);
+    const position = scale
+      ? distanceLoss(kind, tf.mul(target, scale), tf.mul(joints, scale))
+      : distanceLoss(kind, target, joints);
+    const terms = attention.map((a, l) => edgeStabilityLoss(a, sets[l], { reduction }));
+    const edge = tf.div(tf.addN(terms), terms.length) as tf.Scalar;
+    const total = tf.add(tf.mul(position, wP), tf.mul(edge, wE)) as tf.Scalar;
+    return { total, parts: { position, edge } };
+  });
+  return { total, parts };
+}
+
+/** The size J of an edge set: its rows for a nested array whose rows all have its length, else `null`. */
+function edgeSetSize(set: unknown): number | null {
+  if (set instanceof tf.Tensor) return set.rank === 2 && set.shape[0] === set.shape[1] ? set.shape[0] : null;
+  if (!Array.isArray(set)) return null;
+  return set.every((row) => Array.isArray(row) && row.length === set.length) ? set.length : null;
+}
+
+/**
+ * Checks {@link pgStageLoss}'s attention maps (a non-empty list of live `[…, J, J]` tensors) and their edge
+ * sets (one `J × J` matrix or tensor per map) before anything is computed; returns the edge sets.
+ */
+function checkAttention(name: string, attention: readonly tf.Tensor[], sets: unknown): readonly Adjacency[] {
   if (!Array.isArray(attention) || attention.length === 0) {
     throw new PhalanxShapeError(name, 'attention', 'a non-empty list of [B, K, J, J] tensors', attention);
   }
-  const kind = options.position ?? 'squared';
-  if (kind !== 'squared' && kind !== 'euclidean') {
-    throw new PhalanxConfigError(name, 'position', "'squared' or 'euclidean'", kind);
+  if (!Array.isArray(sets)) {
+    throw new PhalanxConfigError(name, 'adjacency', 'a list of edge sets (one per attention map)', sets);
   }
-  const sets = options.adjacency ?? spiEdgeSets();
   if (sets.length !== attention.length) {
     throw new PhalanxConfigError(
       name,
@@ -267,16 +403,15 @@ export function pgStageLoss(
       sets.length,
     );
   }
-  const wZ = lossWeight(name, 'depthWeight', options.depthWeight, 1);
-  const position =
-    wZ === 1
-      ? distanceLoss(name, 'position', kind, target, joints)
-      : tf.tidy(() => {
-          const scale = tf.tensor1d([1, 1, Math.sqrt(wZ)]);
-          return distanceLoss(name, 'position', kind, tf.mul(target, scale), tf.mul(joints, scale));
-        });
-  const terms = attention.map((a, l) => edgeStabilityLoss(a, sets[l], { reduction }));
-  const edge = tf.div(tf.addN(terms), terms.length) as tf.Scalar;
-  const total = tf.add(tf.mul(position, wP), tf.mul(edge, wE)) as tf.Scalar;
-  return { total, parts: { position, edge } };
+  attention.forEach((a: unknown, l) => {
+    const square = (shape: number[]) => shape.length >= 2 && shape[shape.length - 1] === shape[shape.length - 2];
+    const size = checkTensorShape(name, `attention[${l}]`, a, 'a tensor [B, K, J, J]', square).shape.at(-1);
+    if (edgeSetSize(sets[l]) !== size) {
+      const set: unknown = sets[l];
+      const received = set instanceof tf.Tensor ? set.shape : set;
+      const expected = `a ${size} × ${size} edge set (attention[${l}]'s J)`;
+      throw new PhalanxConfigError(name, `adjacency[${l}]`, expected, received, describeCompact);
+    }
+  });
+  return sets as readonly Adjacency[];
 }

@@ -12,6 +12,7 @@ import { JOINT_CLASSES, type JointClass } from '@phalanx/pose';
 import { ehpeModelKind, ehpeOutputIndex, ehpeRecordOf } from './config';
 import { checkJointList } from './init21';
 import { lossWeight } from './loss-weights';
+import { PG_STAGE_LOSS_KEYS, pickOptions, TW_STAGE_LOSS_KEYS } from './option-keys';
 import {
   pgStageLoss,
   twStageLoss,
@@ -274,6 +275,7 @@ export function twStageRecipe<B extends EhpeBatch = EhpeBatch>(
     heatmapNormalize: options.heatmapNormalize,
   };
   resolveTwStageTargetOptions(targetOptions); // validates the options, before any step
+  const lossOptions = pickOptions(options, TW_STAGE_LOSS_KEYS); // the loss refuses the recipe's own keys
   return {
     model: sub,
     inputs: (b) => b.images,
@@ -282,7 +284,7 @@ export function twStageRecipe<B extends EhpeBatch = EhpeBatch>(
       twStageLoss(
         twStageTargets(batch, targetOptions),
         { heatmaps, coords25d, volume },
-        { ...options, weights, depthBins: info.depthBins, beta },
+        { ...lossOptions, weights, depthBins: info.depthBins, beta },
       ),
     parameterGroups: [
       { name: 'tw', lr: options.lr ?? 1e-3, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) },
@@ -351,6 +353,7 @@ export function pgStageRecipe<B extends EhpeBatch = EhpeBatch>(
   const joints = ehpeOutputIndex(model, 'joints');
   const attention = [ehpeOutputIndex(model, 'attention1'), ehpeOutputIndex(model, 'attention2')];
   const binning = { depthBins, depthRange: options.depthRange, rootJoint: options.rootJoint };
+  const lossOptions = pickOptions(options, PG_STAGE_LOSS_KEYS); // the loss refuses the recipe's own keys
   return {
     model,
     inputs,
@@ -360,7 +363,7 @@ export function pgStageRecipe<B extends EhpeBatch = EhpeBatch>(
         pgStageTargets(batch, binning),
         outputs[joints],
         attention.map((i) => outputs[i]),
-        options,
+        lossOptions,
       ),
     parameterGroups: [
       { name: 'pg', lr: options.lr ?? 1e-4, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) },
