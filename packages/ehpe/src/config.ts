@@ -84,7 +84,7 @@ export interface EhpeConfig
    * where the TW-stage's layout is. Same weights either way.
    */
   pgOutput?: 'absolute' | 'residual';
-  /** Model name. Default `'ehpe'`. */
+  /** Model name, a string. Default `'ehpe'`. */
   name?: string;
 }
 
@@ -154,6 +154,12 @@ export interface ResolvedEhpeConfig {
   fem: ResolvedFemConfig;
   /** Model name. */
   name: string;
+}
+
+/** `name` if it is a string (a model name); a named error otherwise. */
+function checkName(name: unknown): string {
+  if (typeof name !== 'string') throw new PhalanxConfigError(COMPONENT, 'name', 'a string', name);
+  return name;
 }
 
 function checkBackbone(backbone: unknown): Omit<ResNetOptions, 'name'> {
@@ -258,7 +264,7 @@ export function resolveEhpeConfig(config: EhpeConfig = {}): ResolvedEhpeConfig {
     layout: resolveInitialLayoutOptions(config, COMPONENT),
     tw,
     fem,
-    name: config.name ?? 'ehpe',
+    name: checkName(config.name ?? 'ehpe'),
   };
 }
 

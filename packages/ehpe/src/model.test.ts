@@ -348,6 +348,24 @@ describe('createEhpe configuration errors', () => {
   });
 });
 
+describe('createEhpe: values a layer would refuse late', () => {
+  it('are refused before any weight is built (no tensor left behind), by the model that was called', () => {
+    const beta = 'beta must be a positive normal float32 (1.1754944e-38 ≤ x ≤ 3.4028235e38), but received 1e-39.';
+    const cases: [() => unknown, string][] = [
+      [() => createEhpe({ ...TINY, beta: 1e-39 }), `createEhpe: ${beta}`],
+      [() => createTwStage({ backboneChannels: 8, hourglassChannels: 8, beta: 1e-39 }), `createTwStage: ${beta}`],
+      [() => createEhpe({ ...TINY, name: 5 as never }), 'createEhpe: name must be a string, but received 5.'],
+      [() => createTwStage({ name: ['tw'] as never }), 'createTwStage: name must be a string, but received [tw].'],
+    ];
+    for (const [build, message] of cases) {
+      const before = tf.memory().numTensors;
+      expect(build, message).toThrow(PhalanxConfigError);
+      expect(build, message).toThrow(message);
+      expect(tf.memory().numTensors, message).toBe(before);
+    }
+  });
+});
+
 describe('EhpeConfig.dropoutSeed', () => {
   const seedsOf = (model: tfl.LayersModel) =>
     Object.fromEntries(findNoiseStreamLayers(model).map((l) => [l.name, l.getNoiseState().seed]));

@@ -4,7 +4,14 @@
  * layer for layer and with its module names.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, checkFinite, checkIntegerIn, checkOptions, PhalanxConfigError } from '@phalanx/errors';
+import {
+  checkBoolean,
+  checkFinite,
+  checkIntegerIn,
+  checkOptions,
+  checkPositiveFloat32,
+  PhalanxConfigError,
+} from '@phalanx/errors';
 import { TW_STAGE_SHARED_KEYS } from './option-keys';
 import { resizeBilinear, softArgmax25D } from '@phalanx/layers';
 import {
@@ -54,9 +61,9 @@ export interface TwStageConfig {
   refineBatchNorm?: boolean;
   /** Depth bins D (≥ 2). Default 8. */
   depthBins?: number;
-  /** Inverse temperature β of the soft-argmax (finite, > 0). Default 1. */
+  /** Inverse temperature β of the soft-argmax, a positive normal float32 (1.1754944e-38 ≤ β ≤ 3.4028235e38). Default 1. */
   beta?: number;
-  /** Model name. Default `'tw_stage'`. */
+  /** Model name, a string. Default `'tw_stage'`. */
   name?: string;
 }
 
@@ -123,6 +130,8 @@ export function resolveTwStageConfig(config: TwStageConfig = {}, component = COM
     );
   }
   if (!(c.beta > 0)) throw new PhalanxConfigError(component, 'beta', 'a number > 0', c.beta);
+  checkPositiveFloat32(component, 'beta', c.beta); // the soft-argmax multiplies float32 logits by β
+  if (typeof c.name !== 'string') throw new PhalanxConfigError(component, 'name', 'a string', c.name);
   return c;
 }
 

@@ -10,9 +10,11 @@ import {
   expectSaveLoadIdentical,
   forEachBackend,
   readJson,
+  thrownBy,
   toTensor,
   useBackend,
 } from '@phalanx/testing';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { ConcreteJointSelector, GroupFusion, readSafetensors, SoftArgmax25D, writeSafetensors } from '@phalanx/layers';
 import { createLearnableGroups, exportTorchStateDict, importTorchStateDict, type LearnableGroupsConfig } from './index';
 
@@ -95,7 +97,7 @@ describe('structure', () => {
       [{ numGroups: 22, numJoints: 21 }, 'numGroups must be an integer in [2, 21], but received 22.'],
       [{ numGroups: 5, numJoints: 4 }, 'numGroups must be an integer in [2, 4], but received 5.'],
       [{ numGroups: 1e9, numJoints: 21 }, 'numGroups must be an integer in [2, 21], but received 1000000000.'],
-      [{ numJoints: 1e9 }, 'numJoints must be an integer in [1, 4096], but received 1000000000.'],
+      [{ numJoints: 1e9 }, 'numJoints must be an integer in [2, 4096], but received 1000000000.'],
       [{ inputSize: 64 * 2 ** 20 }, 'inputSize must be an integer in [64, 4096], but received 67108864.'],
       [{ hourglassFeatures: 1e9 }, 'hourglassFeatures must be an integer in [2, 8192], but received 1000000000.'],
       [{ planes: [4, 1e9] }, 'planes must be an integer in [1, 8192], but received 1000000000.'],
@@ -143,6 +145,28 @@ describe('structure', () => {
     expect(() => createLearnableGroups('small' as never)).toThrow(
       "createLearnableGroups: config must be an options object, but received 'small'.",
     );
+  });
+
+  it('refuses what a layer would refuse late before building any weight (no tensor left behind)', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ seed: 1.5 }, 'seed must be an integer or null, but received 1.5.'],
+      [{ seed: 2 ** 60 }, 'seed must be an integer or null, but received 1152921504606847000.'],
+      [
+        { initialTemperature: 1e-39 },
+        'initialTemperature must be a positive normal float32 (1.1754944e-38 ≤ x ≤ 3.4028235e38), but received 1e-39.',
+      ],
+      [{ hourglassFeatures: 3 }, 'hourglassFeatures must be an even integer, but received 3.'],
+      [{ stemChannels: [4, 5] }, 'stemChannels[1] must be an even integer, but received 5.'],
+      [{ numJoints: 1, numGroups: 2 }, 'numJoints must be an integer in [2, 4096], but received 1.'],
+      [{ name: 5 }, 'name must be a string, but received 5.'],
+    ];
+    for (const [override, message] of cases) {
+      const before = tf.memory().numTensors;
+      const error = thrownBy(() => createLearnableGroups({ ...TINY, ...override }));
+      expect(error, message).toBeInstanceOf(PhalanxConfigError);
+      expect((error as Error).message).toBe(`createLearnableGroups: ${message}`);
+      expect(tf.memory().numTensors, message).toBe(before);
+    }
   });
 });
 

@@ -6,14 +6,13 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import {
   checkBoolean,
-  checkFinite,
   checkIntegerIn,
   checkOneOf,
   checkOptions,
-  checkPositive,
+  checkPositiveFloat32,
   PhalanxConfigError,
 } from '@phalanx/errors';
-import { concreteJointSelector, softArgmax25D } from '@phalanx/layers';
+import { checkNoiseSeed, concreteJointSelector, softArgmax25D } from '@phalanx/layers';
 import {
   basic2dBlock,
   concatChannels,
@@ -40,23 +39,23 @@ export interface LearnableGroupsConfig {
   fusion?: boolean;
   /** Input size S (square images `[B, S, S, 3]`), divisible by 64, at most 4 096. Default 256. */
   inputSize?: number;
-  /** Number of joints J, at most 4 096. Default 21. */
+  /** Number of joints J, an integer in [2, 4 096] (each of the ≥ 2 groups needs a joint). Default 21. */
   numJoints?: number;
   /** Branch channels `[P0, P1]` (`planes`). Default `[32, 32]`. */
   planes?: [number, number];
-  /** Hourglass features of the backbone (`num_feats`; the release: 256). Default 256. */
+  /** Hourglass features of the backbone (`num_feats`; the release: 256), even. Default 256. */
   hourglassFeatures?: number;
-  /** Channels of the backbone's stem `[conv1_, r1]` (the release: `[64, 128]`). Default `[64, 128]`. */
+  /** Channels of the backbone's stem `[conv1_, r1]` (the release: `[64, 128]`), the second even. Default `[64, 128]`. */
   stemChannels?: [number, number];
   /** Output channels of the first `backbone_conv` block (the release: 128). Default 128. */
   neckChannels?: number;
-  /** Initial Concrete temperature of the selector. Default 5. */
+  /** Initial Concrete temperature of the selector, a positive normal float32 (≥ 1.1754944e-38). Default 5. */
   initialTemperature?: number;
   /** Selector at inference: `'hard'` (one group per joint, default) or `'soft'`. */
   inferenceMode?: 'hard' | 'soft';
-  /** Seed of the selector's Gumbel noise stream. Default: unseeded. */
+  /** Seed of the selector's Gumbel noise stream, a safe integer. Default: unseeded. */
   seed?: number;
-  /** Model name. Default `'learnable_groups'`. */
+  /** Model name, a string. Default `'learnable_groups'`. */
   name?: string;
 }
 
@@ -100,7 +99,8 @@ export function resolveLearnableGroupsConfig(config: LearnableGroupsConfig = {})
     seed: config.seed,
   };
   const { channels, imageSize, joints } = MODEL_LIMITS;
-  const numJoints = checkIntegerIn(COMPONENT, 'numJoints', resolved.numJoints, 1, joints);
+  // Every value the layers would reject is checked here, before the first weight is built.
+  const numJoints = checkIntegerIn(COMPONENT, 'numJoints', resolved.numJoints, 2, joints); // ≥ numGroups ≥ 2
   checkIntegerIn(COMPONENT, 'numGroups', resolved.numGroups, 2, numJoints); // every group needs a joint
   checkBoolean(COMPONENT, 'fusion', resolved.fusion);
   checkIntegerIn(COMPONENT, 'inputSize', resolved.inputSize, 64, imageSize);
@@ -114,11 +114,19 @@ export function resolveLearnableGroupsConfig(config: LearnableGroupsConfig = {})
   };
   pair('planes', resolved.planes);
   pair('stemChannels', resolved.stemChannels);
+  if (resolved.stemChannels[1] % 2 !== 0) {
+    throw new PhalanxConfigError(COMPONENT, 'stemChannels[1]', 'an even integer', resolved.stemChannels[1]);
+  }
   checkIntegerIn(COMPONENT, 'hourglassFeatures', resolved.hourglassFeatures, 2, channels);
+  if (resolved.hourglassFeatures % 2 !== 0) {
+    // The backbone's pre-activation residual modules halve it.
+    throw new PhalanxConfigError(COMPONENT, 'hourglassFeatures', 'an even integer', resolved.hourglassFeatures);
+  }
   checkIntegerIn(COMPONENT, 'neckChannels', resolved.neckChannels, 1, channels);
-  checkPositive(COMPONENT, 'initialTemperature', resolved.initialTemperature);
+  checkPositiveFloat32(COMPONENT, 'initialTemperature', resolved.initialTemperature);
   checkOneOf(COMPONENT, 'inferenceMode', resolved.inferenceMode, ['hard', 'soft'] as const);
-  if (resolved.seed !== undefined) checkFinite(COMPONENT, 'seed', resolved.seed);
+  checkNoiseSeed(COMPONENT, 'seed', resolved.seed); // the selector's noise stream takes a safe integer
+  if (typeof resolved.name !== 'string') throw new PhalanxConfigError(COMPONENT, 'name', 'a string', resolved.name);
   return resolved;
 }
 
