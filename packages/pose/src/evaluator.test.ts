@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { readJson, useBackend, type TensorJson } from '@phalanx/testing';
+import { readJson, thrownBy, useBackend, type TensorJson } from '@phalanx/testing';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KeypointEvaluator } from './evaluator';
 import { auc, freihandAlign, linspace, mpjpe, paMpjpe } from './metrics';
@@ -241,8 +242,21 @@ describe('KeypointEvaluator other shapes and errors', () => {
   it('rejects bad input with named errors', () => {
     const ev = new KeypointEvaluator();
     expect(() => new KeypointEvaluator({ numJoints: 0 })).toThrow(
-      'KeypointEvaluator: numJoints must be an integer ≥ 1, but received 0.',
+      'KeypointEvaluator: numJoints must be an integer in [1, 4096], but received 0.',
     );
+    // A joint count no model builds is refused at once: 1e9 allocated until out of memory, 2³² threw a RangeError.
+    for (const [numJoints, shown] of [
+      [1e9, '1000000000'],
+      [2 ** 32, '4294967296'],
+      [4097, '4097'],
+    ] as const) {
+      const error = thrownBy(() => new KeypointEvaluator({ numJoints }));
+      expect(error).toBeInstanceOf(PhalanxConfigError);
+      expect((error as Error).message).toBe(
+        `KeypointEvaluator: numJoints must be an integer in [1, 4096], but received ${shown}.`,
+      );
+    }
+    expect(new KeypointEvaluator({ numJoints: 4096 }).numJoints).toBe(4096);
     expect(() => new KeypointEvaluator({ numJoints: 5, jointClasses: ['A'] })).toThrow(
       'KeypointEvaluator: jointClasses must be an array of 5 labels or null',
     );

@@ -2,7 +2,14 @@
  * Streaming keypoint evaluation with the semantics of the official `EvalUtil` (Learnable Groups
  * release, from Zimmermann & Brox's hand3d), in float64.
  */
-import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger, checkOptions } from '@phalanx/errors';
+import {
+  PhalanxConfigError,
+  PhalanxShapeError,
+  checkFinite,
+  checkInteger,
+  checkIntegerIn,
+  checkOptions,
+} from '@phalanx/errors';
 import { countAtMost, distance, medianOfSorted, readKeypointPair, readVisibility, refuseDistance } from './arrays';
 import { auc as areaUnderCurve, linspace, trapezoid, type Keypoints, type Visibility } from './metrics';
 import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/skeleton';
@@ -10,7 +17,7 @@ import { JOINT_CLASSES } from './skeleton';
 
 /** Options of {@link KeypointEvaluator}. */
 export interface KeypointEvaluatorOptions {
-  /** Number of joints J every fed sample has. Integer ≥ 1; default 21. */
+  /** Number of joints J every fed sample has. Integer in [1, 4096] (the most joints a model builds); default 21. */
   numJoints?: number;
   /**
    * Class label of each joint, for `perClass` measures. Default: the skeleton's classes (WRIST, MCP,
@@ -95,6 +102,12 @@ export interface KeypointMeasures {
 
 const NAME = 'KeypointEvaluator';
 
+/**
+ * The most joints a {@link KeypointEvaluator} takes: the most a Phalanx model builds (`MODEL_LIMITS.joints`
+ * of `@phalanx/blocks`). The evaluator allocates a list per joint, so 10⁹ joints would exhaust the heap.
+ */
+const MAX_EVALUATOR_JOINTS = 4096;
+
 const OPTION_KEYS = { numJoints: true, jointClasses: true, jointNames: true } satisfies Record<
   keyof KeypointEvaluatorOptions,
   true
@@ -136,12 +149,12 @@ export class KeypointEvaluator {
 
   /**
    * Throws `PhalanxConfigError` for `options` that are not an object of the keys of
-   * {@link KeypointEvaluatorOptions}, a `numJoints` that is not an integer ≥ 1, and `jointClasses` or
+   * {@link KeypointEvaluatorOptions}, a `numJoints` that is not an integer in [1, 4096], and `jointClasses` or
    * `jointNames` that are not arrays of `numJoints` entries.
    */
   constructor(options: KeypointEvaluatorOptions = {}) {
     checkOptions(NAME, 'options', options, OPTION_KEYS, 'an options object {numJoints?, jointClasses?, jointNames?}');
-    this.numJoints = checkInteger(NAME, 'numJoints', options.numJoints ?? NUM_JOINTS, 1);
+    this.numJoints = checkIntegerIn(NAME, 'numJoints', options.numJoints ?? NUM_JOINTS, 1, MAX_EVALUATOR_JOINTS);
     const classes =
       options.jointClasses === undefined
         ? this.numJoints === NUM_JOINTS
