@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { checkOptions, checkTensor } from './validate';
+import { asFloat32, checkOptions, checkTensor } from './validate';
 
 /** The defaults of {@link EdgeStabilityLossOptions}. */
 export const EDGE_STABILITY_LOSS_DEFAULTS = Object.freeze({
@@ -57,7 +57,7 @@ function edgeMask(adjacency: Adjacency, size: number): { mask: tf.Tensor2D; pair
       throw new PhalanxConfigError(NAME, 'adjacency', 'a matrix with at least one edge i ≠ j', 'no edges');
     return { mask: tf.tensor2d(values, [size, size]), pairs };
   }
-  const adj = checkTensor(NAME, 'adjacency', adjacency);
+  const adj = checkTensor(NAME, 'adjacency', adjacency, ['float32', 'int32', 'bool']);
   if (adj.rank !== 2 || adj.shape[0] !== size || adj.shape[1] !== size) {
     throw new PhalanxShapeError(
       NAME,
@@ -82,12 +82,14 @@ function edgeMask(adjacency: Adjacency, size: number): { mask: tf.Tensor2D; pair
  * losses; the gradient flows into `attention` only.
  *
  * **Shapes**: `attention` `[B, K, J, J]` (batch, heads, joints, joints; any number ≥ 0 of leading axes
- * is accepted and averaged), `adjacency` `J × J`. Returns a scalar.
+ * is accepted and averaged), `adjacency` `J × J`. Returns a scalar. `attention` float32 or int32 (int32
+ * is computed as float32), a tensor `adjacency` float32, int32 or bool.
  *
  * @param attention Edge weights α, e.g. the attention of a DynamicEdgeGAT layer.
  * @param adjacency Skeleton adjacency, see {@link Adjacency}.
  * @param options `reduction` (`'mean'` | `'sum'`; defaults in {@link EDGE_STABILITY_LOSS_DEFAULTS}).
- * @throws PhalanxShapeError when `attention` is not `[..., J, J]` or `adjacency` is not `J × J`.
+ * @throws PhalanxShapeError when `attention` is not `[..., J, J]` or `adjacency` is not `J × J`, or a tensor
+ *   is disposed or of another dtype.
  * @throws PhalanxConfigError on options that are not an object, a bad `reduction`, an array adjacency with entries other than 0/1 or
  *   with no edge.
  *
@@ -115,7 +117,7 @@ export function edgeStabilityLoss(
   const size = att.shape[rank - 1];
   return tf.tidy(() => {
     const { mask, pairs } = edgeMask(adjacency, size);
-    const perMap = tf.sum(tf.mul(tf.square(tf.sub(att, 1)), mask), [-2, -1]);
+    const perMap = tf.sum(tf.mul(tf.square(tf.sub(asFloat32(att), 1)), mask), [-2, -1]);
     const summed = tf.mean(perMap);
     if (reduction === 'sum') return summed as tf.Scalar;
     const count = pairs ?? tf.maximum(tf.sum(mask), 1);

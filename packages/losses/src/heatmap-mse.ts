@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkSameShape } from './validate';
+import { asFloat32, checkSameShape } from './validate';
 
 /**
  * Heatmap loss: the mean of the squared differences over all elements,
@@ -12,10 +12,11 @@ import { checkSameShape } from './validate';
  * Usable as `model.compile({loss: heatmapMSE})`: tfjs-layers calls it as `(yTrue, yPred)`.
  *
  * **Shapes**: `target`, `prediction` — any equal shapes, typically `[B, H, W, J]`. Returns a scalar.
+ * float32 or int32 tensors; int32 is computed as float32 (the value float32 tensors would give).
  *
  * @param target Ground-truth heatmaps.
  * @param prediction Predicted heatmaps, same shape as `target`.
- * @throws PhalanxShapeError when the shapes differ.
+ * @throws PhalanxShapeError when the shapes differ, a tensor is disposed or its dtype is not float32 or int32.
  *
  * @example
  * const t = tf.zeros([1, 2, 2, 1]);
@@ -24,5 +25,5 @@ import { checkSameShape } from './validate';
  */
 export function heatmapMSE(target: tf.Tensor, prediction: tf.Tensor): tf.Scalar {
   checkSameShape('heatmapMSE', target, prediction);
-  return tf.tidy(() => tf.mean(tf.squaredDifference(prediction, target)) as tf.Scalar);
+  return tf.tidy(() => tf.mean(tf.squaredDifference(asFloat32(prediction), asFloat32(target))) as tf.Scalar);
 }

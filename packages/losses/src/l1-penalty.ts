@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 
 /**
  * Something that holds a weight tensor: a `tf.Tensor` / `tf.Variable`, or a tfjs-layers
@@ -24,6 +24,7 @@ export type WeightLike =
  * @param weights The weights to penalise: tensors, variables, or tfjs-layers `LayerVariable`s
  *   (e.g. `model.trainableWeights`).
  * @throws PhalanxConfigError when an entry is neither a tensor nor has `read()`, or is not float32 or int32.
+ * @throws PhalanxShapeError when an entry is a disposed tensor.
  *
  * @example
  * l1Penalty([tf.tensor1d([1, -2]), tf.tensor2d([[-3]])]).print(); // 6
@@ -40,6 +41,9 @@ export function l1Penalty(weights: WeightLike | readonly WeightLike[]): tf.Scala
             : null;
       if (tensor === null) {
         throw new PhalanxConfigError('l1Penalty', `weights[${i}]`, 'a tf.Tensor or an object with read()', typeof w);
+      }
+      if (tensor.isDisposed) {
+        throw new PhalanxShapeError('l1Penalty', `weights[${i}]`, 'a tensor that is not disposed', 'a disposed tensor');
       }
       if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') {
         throw new PhalanxConfigError('l1Penalty', `weights[${i}]`, 'a float32 or int32 tensor', tensor.dtype);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { safeNorm } from './safe-norm';
-import { checkPoints3 } from './validate';
+import { asFloat32, checkPoints3 } from './validate';
 
 /**
  * Mean per-joint position error as a loss: the mean over `[B, J]` of the Euclidean distance between
@@ -15,11 +15,13 @@ import { checkPoints3 } from './validate';
  * Usable as `model.compile({loss: mpjpeLoss})`.
  *
  * **Shapes**: `target`, `prediction` — `[..., 3]` (typically `[B, J, 3]`), equal. Returns a scalar in
- * the units of the coordinates.
+ * the units of the coordinates. float32 or int32 tensors; int32 is computed as float32 (the value
+ * float32 tensors would give).
  *
  * @param target Ground-truth joints.
  * @param prediction Predicted joints, same shape as `target`.
- * @throws PhalanxShapeError when the shapes differ or the last axis is not 3.
+ * @throws PhalanxShapeError when the shapes differ, the last axis is not 3, a tensor is disposed or its
+ *   dtype is not float32 or int32.
  *
  * @example
  * const t = tf.tensor3d([[[0, 0, 0], [1, 1, 1]]]);
@@ -28,5 +30,5 @@ import { checkPoints3 } from './validate';
  */
 export function mpjpeLoss(target: tf.Tensor, prediction: tf.Tensor): tf.Scalar {
   checkPoints3('mpjpeLoss', target, prediction);
-  return tf.tidy(() => tf.mean(safeNorm(tf.sub(prediction, target))) as tf.Scalar);
+  return tf.tidy(() => tf.mean(safeNorm(tf.sub(asFloat32(prediction), asFloat32(target)))) as tf.Scalar);
 }

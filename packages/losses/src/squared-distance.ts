@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkPoints3 } from './validate';
+import { asFloat32, checkPoints3 } from './validate';
 
 /**
  * Squared-distance loss: the mean over `[B, J]` of the squared Euclidean distance,
@@ -12,10 +12,12 @@ import { checkPoints3 } from './validate';
  * Usable as `model.compile({loss: squaredDistanceLoss})`.
  *
  * **Shapes**: `target`, `prediction` — `[..., 3]` (typically `[B, J, 3]`), equal. Returns a scalar.
+ * float32 or int32 tensors; int32 is computed as float32 (the value float32 tensors would give).
  *
  * @param target Ground-truth joints.
  * @param prediction Predicted joints, same shape as `target`.
- * @throws PhalanxShapeError when the shapes differ or the last axis is not 3.
+ * @throws PhalanxShapeError when the shapes differ, the last axis is not 3, a tensor is disposed or its
+ *   dtype is not float32 or int32.
  *
  * @example
  * const t = tf.tensor3d([[[0, 0, 0], [1, 1, 1]]]);
@@ -24,5 +26,7 @@ import { checkPoints3 } from './validate';
  */
 export function squaredDistanceLoss(target: tf.Tensor, prediction: tf.Tensor): tf.Scalar {
   checkPoints3('squaredDistanceLoss', target, prediction);
-  return tf.tidy(() => tf.mean(tf.sum(tf.squaredDifference(prediction, target), -1)) as tf.Scalar);
+  return tf.tidy(
+    () => tf.mean(tf.sum(tf.squaredDifference(asFloat32(prediction), asFloat32(target)), -1)) as tf.Scalar,
+  );
 }

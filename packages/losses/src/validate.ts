@@ -1,12 +1,40 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { checkOptions as checkSharedOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 
-/** Throws unless `x` is a tfjs tensor (a plain array or `undefined` gives a named error, not a crash). */
-export function checkTensor(component: string, argument: string, x: unknown): tf.Tensor {
+/** The dtypes a loss computes with: float32, and int32 computed as float32 (see {@link asFloat32}). */
+export const LOSS_DTYPES: readonly tf.DataType[] = ['float32', 'int32'];
+
+/**
+ * Throws unless `x` is a tfjs tensor (a plain array or `undefined` gives a named error, not a crash) that
+ * is not disposed and whose dtype is one of `dtypes` (default {@link LOSS_DTYPES}: a string, complex64 or
+ * bool tensor is a `PhalanxShapeError` naming `component` and `argument`, not a raw tfjs error).
+ */
+export function checkTensor(
+  component: string,
+  argument: string,
+  x: unknown,
+  dtypes: readonly tf.DataType[] = LOSS_DTYPES,
+): tf.Tensor {
   if (typeof x !== 'object' || x === null || !Array.isArray((x as tf.Tensor).shape) || !('dtype' in x)) {
     throw new PhalanxConfigError(component, argument, 'a tf.Tensor', x === null ? 'null' : typeof x);
   }
-  return x as tf.Tensor;
+  const t = x as tf.Tensor;
+  if (t.isDisposed) {
+    throw new PhalanxShapeError(component, argument, 'a tensor that is not disposed', 'a disposed tensor');
+  }
+  if (!dtypes.includes(t.dtype)) {
+    throw new PhalanxShapeError(component, argument, `a ${dtypes.join(' or ')} tensor`, t.dtype);
+  }
+  return t;
+}
+
+/**
+ * `x` as float32, for use inside a loss's `tf.tidy`: `x` itself when it is float32 (no operation, so a
+ * float32 loss is bitwise what it was), a cast otherwise — int32 inputs give the float32 value, not an
+ * integer division or a raw error (`sqrt` takes float32 only).
+ */
+export function asFloat32(x: tf.Tensor): tf.Tensor {
+  return x.dtype === 'float32' ? x : tf.cast(x, 'float32');
 }
 
 /** Throws unless `target` and `prediction` are tensors of the same shape. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkFloat32, PhalanxConfigError } from '@phalanx/errors';
-import { checkOptions, checkPoints3 } from './validate';
+import { asFloat32, checkOptions, checkPoints3 } from './validate';
 
 /** The defaults of {@link XyzL1LossOptions}: λ = 1, plain L1 summed over the coordinates. */
 export const XYZ_L1_LOSS_DEFAULTS = Object.freeze({
@@ -30,7 +30,7 @@ function xyzL1(component: string, target: tf.Tensor, prediction: tf.Tensor, zWei
   checkPoints3(component, target, prediction);
   return tf.tidy(() => {
     const weights = tf.tensor1d([1, 1, zWeight], 'float32');
-    const perJoint = tf.sum(tf.mul(tf.abs(tf.sub(prediction, target)), weights), -1);
+    const perJoint = tf.sum(tf.mul(tf.abs(tf.sub(asFloat32(prediction), asFloat32(target))), weights), -1);
     return tf.mean(perJoint) as tf.Scalar;
   });
 }
@@ -44,12 +44,14 @@ function xyzL1(component: string, target: tf.Tensor, prediction: tf.Tensor, zWei
  * another λ use {@link xyzL1LossFn}, which returns a `(yTrue, yPred)` loss.
  *
  * **Shapes**: `target`, `prediction` — `[..., 3]` (typically `[B, J, 3]`, coordinates x, y, z),
- * equal. Returns a scalar.
+ * equal. Returns a scalar. float32 or int32 tensors; int32 is computed as float32 (the value float32
+ * tensors would give).
  *
  * @param target Ground-truth joints.
  * @param prediction Predicted joints, same shape as `target`.
  * @param options `zWeight` (λ; defaults in {@link XYZ_L1_LOSS_DEFAULTS}).
- * @throws PhalanxShapeError when the shapes differ or the last axis is not 3.
+ * @throws PhalanxShapeError when the shapes differ, the last axis is not 3, a tensor is disposed or its
+ *   dtype is not float32 or int32.
  * @throws PhalanxConfigError when `options` is not an object or `zWeight` is negative, not finite or
  *   beyond float32.
  *
