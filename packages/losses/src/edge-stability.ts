@@ -77,7 +77,9 @@ function edgeMask(adjacency: Adjacency, size: number): { mask: tf.Tensor2D; pair
  *     L_E = mean_{b, k} Σ_{(i, j) ∈ E} (α_bkij − 1)²          (reduction 'sum')
  *     L_E = mean_{b, k} 1/|E| Σ_{(i, j) ∈ E} (α_bkij − 1)²    (reduction 'mean')
  *
- * where `E` is the set of ordered pairs `i ≠ j` with `adjacency[i][j] ≠ 0`. The loss is a function of
+ * where `E` is the set of ordered pairs `i ≠ j` with `adjacency[i][j] ≠ 0`. Entries off `E` do not
+ * contribute at all (they are selected out, not multiplied by 0): a huge, infinite or NaN attention there
+ * leaves the loss finite (the gradient there is 0, or NaN for a non-finite entry). The loss is a function of
  * the attention alone (no target), so it is meant for custom training loops, added to the other
  * losses; the gradient flows into `attention` only.
  *
@@ -117,7 +119,9 @@ export function edgeStabilityLoss(
   const size = att.shape[rank - 1];
   return tf.tidy(() => {
     const { mask, pairs } = edgeMask(adjacency, size);
-    const perMap = tf.sum(tf.mul(tf.square(tf.sub(asFloat32(att), 1)), mask), [-2, -1]);
+    // Selected, not multiplied by the mask: an infinite or overflowing entry off the edges would give Inf·0 = NaN.
+    const squared = tf.square(tf.sub(asFloat32(att), 1));
+    const perMap = tf.sum(tf.where(tf.greater(mask, 0), squared, tf.zerosLike(squared)), [-2, -1]);
     const summed = tf.mean(perMap);
     if (reduction === 'sum') return summed as tf.Scalar;
     const count = pairs ?? tf.maximum(tf.sum(mask), 1);
