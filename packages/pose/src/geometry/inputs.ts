@@ -142,7 +142,30 @@ export function boneLength(
   return checkPositive(component, `the root–ref bone ‖${at(ref)} − ${at(root)}‖`, s);
 }
 
-/** Tensor inputs: `[B, J, C]` (or `[J, C]`, expanded) and the intrinsics broadcastable to `[B, 1]`. */
+/**
+ * Throws unless the points tensor `x` (named `argument`) can be computed with: not disposed, float32 or int32
+ * (int32 is computed as float32, see {@link asFloat32}); a `PhalanxShapeError` naming it otherwise.
+ */
+export function checkPointsTensor(component: string, argument: string, x: tf.Tensor): void {
+  if (x.isDisposed)
+    throw new PhalanxShapeError(component, argument, 'a tensor that is not disposed', 'a disposed tensor');
+  if (x.dtype !== 'float32' && x.dtype !== 'int32') {
+    throw new PhalanxShapeError(component, argument, 'a float32 or int32 tensor', x.dtype);
+  }
+}
+
+/**
+ * `x` as float32, inside a `tf.tidy`: `x` itself when it is float32 (no operation, so float32 results are
+ * unchanged), a cast otherwise — so int32 points divide as floats and `sqrt` takes them.
+ */
+export function asFloat32(x: tf.Tensor): tf.Tensor {
+  return x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+}
+
+/**
+ * Tensor inputs: `[B, J, C]` (or `[J, C]`, expanded) as float32 (an int32 tensor is cast once, here), and
+ * the intrinsics broadcastable to `[B, 1]`, float32. Call inside a `tf.tidy`.
+ */
 export function tensorSetup(
   component: string,
   x: tf.Tensor,
@@ -152,8 +175,10 @@ export function tensorSetup(
   if ((x.rank !== 2 && x.rank !== 3) || x.shape[x.rank - 1] !== channels) {
     throw new PhalanxShapeError(component, 'points', `a tensor [J, ${channels}] or [B, J, ${channels}]`, x.shape);
   }
+  checkPointsTensor(component, 'points', x);
   const batched = x.rank === 3;
-  const x3 = (batched ? x : tf.expandDims(x, 0)) as tf.Tensor3D;
+  const xf = asFloat32(x);
+  const x3 = (batched ? xf : tf.expandDims(xf, 0)) as tf.Tensor3D;
   const b = x3.shape[0];
   // Array intrinsics are on the host already: checked as the array paths check them (a tensor K is not read).
   if (!(K instanceof tf.Tensor)) camerasArray(component, K, b, batched);
@@ -164,8 +189,7 @@ export function tensorSetup(
     throw new PhalanxShapeError(component, 'K', batched ? `[3, 3] or [${b}, 3, 3]` : '[3, 3]', k.shape);
   }
   const k3 = tf.reshape(k, [-1, 9]);
-  const col = (i: number): tf.Tensor =>
-    tf.cast(tf.slice(k3, [0, i], [-1, 1]), x.dtype === 'int32' ? 'float32' : x.dtype);
+  const col = (i: number): tf.Tensor => tf.cast(tf.slice(k3, [0, i], [-1, 1]), 'float32');
   return { x3, batched, fx: col(0), fy: col(4), cx: col(2), cy: col(5) };
 }
 

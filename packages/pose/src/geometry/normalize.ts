@@ -1,7 +1,17 @@
 /** Scale and root normalisation of a hand (the Learnable Groups protocol). */
 import * as tf from '@tensorflow/tfjs-core';
 import { PhalanxShapeError, checkOptions } from '@phalanx/errors';
-import { BONE_KEYS, batchArray, boneLength, checkBone, jointOf, type BoneOptions, type Points } from './inputs';
+import {
+  BONE_KEYS,
+  asFloat32,
+  batchArray,
+  boneLength,
+  checkBone,
+  checkPointsTensor,
+  jointOf,
+  type BoneOptions,
+  type Points,
+} from './inputs';
 
 /** Result of {@link normalizeHand}. */
 export interface NormalizedHand<P, S> {
@@ -24,7 +34,8 @@ export interface NormalizedHand<P, S> {
  * **Errors**: `PhalanxConfigError` for `options` that are not an object `{root?, ref?}` (or have another
  * key). Arrays: `PhalanxConfigError` naming the entry for a coordinate that is not finite and for a
  * root–ref bone of length 0 (the two joints coincide: there is no scale to divide by). Tensors are computed
- * with tf ops and their values are not read: there a zero-length bone gives NaN or ±Infinity.
+ * with tf ops and their values are not read: there a zero-length bone gives NaN or ±Infinity. A float32 or
+ * int32 tensor (int32 is computed as float32); another dtype or a disposed tensor is a `PhalanxShapeError`.
  * @example
  * const xyz = Array.from({ length: 21 }, (_, j) => [0.01 * j, 0.02 * Math.sin(j), 0.5 + 0.001 * j]); // [21][3]
  * const { normalized, scale } = normalizeHand(xyz); // normalized[9] = [0, 0, 0]
@@ -42,9 +53,11 @@ export function normalizeHand(
     if ((xyz.rank !== 2 && xyz.rank !== 3) || xyz.shape[xyz.rank - 1] !== 3) {
       throw new PhalanxShapeError(name, 'xyz', 'a tensor [J, 3] or [B, J, 3]', xyz.shape);
     }
+    checkPointsTensor(name, 'xyz', xyz);
     const { root, ref } = checkBone(name, options, xyz.shape[xyz.rank - 2]);
     const [normalized, rootPosition, scale] = tf.tidy(() => {
-      const x3 = (xyz.rank === 3 ? xyz : tf.expandDims(xyz, 0)) as tf.Tensor3D;
+      const xf = asFloat32(xyz); // int32 is computed as float32 (tf.norm's sqrt takes float32 only)
+      const x3 = (xyz.rank === 3 ? xf : tf.expandDims(xf, 0)) as tf.Tensor3D;
       const r = jointOf(x3, root);
       const s = tf.norm(tf.sub(jointOf(x3, ref), r), 'euclidean', 1);
       const n = tf.div(tf.sub(x3, tf.expandDims(r, 1)), tf.reshape(s, [-1, 1, 1]));

@@ -49,7 +49,8 @@ function project(component: string, argument: string, p: number[], cam: Cam, ind
  * **Errors** (arrays): `PhalanxConfigError` naming the entry for a coordinate or an intrinsic
  * (`fx, fy, cx, cy`) that is not finite, `fx` or `fy` = 0, and a point on the camera plane (z = 0), which
  * has no projection. Tensors are computed with tf ops and their values are not read (only an array `K` is
- * checked): there such a point gives ±Infinity or NaN.
+ * checked): there such a point gives ±Infinity or NaN. A tensor is float32 or int32 (int32 is computed as float32, the result float32); another dtype or a
+ * disposed tensor is a `PhalanxShapeError`.
  *
  * **Shapes**: `xyz [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]` → `uv [B, J, 2]` or `[J, 2]`.
  * @example
@@ -95,7 +96,8 @@ const UVD_TO_XYZ_KEYS = { rootDepth: true, scale: true } satisfies Record<keyof 
  *
  * **Errors** (arrays): `PhalanxConfigError` naming the entry for a `uvd` coordinate, a `rootDepth`, a
  * `scale` or an intrinsic (`fx, fy, cx, cy`) that is not finite, and `fx` or `fy` = 0 (the lift divides by
- * them). Tensors are computed with tf ops and their values are not read (only an array `K` is checked).
+ * them). Tensors are computed with tf ops and their values are not read (only an array `K` is checked). A tensor is float32 or int32 (int32 is computed as float32, the result float32); another dtype or a
+ * disposed tensor is a `PhalanxShapeError`.
  *
  * **Shapes**: `uvd [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]`, `rootDepth`/`scale` per sample →
  * `xyz` of the same shape as `uvd`. `options` that are not an object `{rootDepth, scale?}` (or have another
@@ -166,7 +168,8 @@ export interface UvdResult<P, S> {
  * **Errors** (arrays): as {@link projectPoints} (a coordinate or intrinsic that is not finite, `fx` or
  * `fy` = 0, a joint on the camera plane), and a root–ref bone of length 0 (the joints coincide: there is no
  * scale to divide by), each a `PhalanxConfigError` naming the entry. Tensors are computed with tf ops and
- * their values are not read (only an array `K` is checked): there these give ±Infinity or NaN.
+ * their values are not read (only an array `K` is checked): there these give ±Infinity or NaN. A tensor is float32 or int32 (int32 is computed as float32, the result float32); another dtype or a
+ * disposed tensor is a `PhalanxShapeError`.
  *
  * **Shapes**: `xyz [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]` → `uvd` of the same shape,
  * `rootDepth`, `scale` `[B]` (tensor or numbers) or a number. `options` that are not an object

@@ -43,7 +43,8 @@ const ROOT_DEPTH_KEYS = { root: true, ref: true, boneLength: true } satisfies Re
  * finite and `fx` or `fy` = 0; and when the root and ref joints lie on one pixel (`a = 0`, so `b = 0`
  * too: the bone points along the viewing ray and every depth fits, or none) or so nearly that the depth
  * overflows. Tensors are computed with tf ops and their values are not read (only an array `K` is
- * checked): there such a hand gives NaN or ±Infinity.
+ * checked): there such a hand gives NaN or ±Infinity. A tensor is float32 or int32 (int32 is computed as float32, the result float32); another dtype or a
+ * disposed tensor is a `PhalanxShapeError`.
  *
  * **Shapes**: `uvd [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]` → `[B]` (tensor / numbers) or a number.
  * @example
