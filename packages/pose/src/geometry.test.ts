@@ -115,7 +115,7 @@ describe('projection and 2.5D ↔ 3D (float64 arrays)', () => {
     );
     expect(() => uvdToXyz(hand, K, {} as never)).toThrow('uvdToXyz: rootDepth must be given');
     expect(() => uvdToXyz([hand, hand], K, { rootDepth: [1, 2, 3] })).toThrow(
-      'uvdToXyz: rootDepth must be a number or 2 numbers (one per sample), but received [3].',
+      'uvdToXyz: rootDepth must be a number, 2 numbers or a tensor [], [2] or [2, 1] (one per sample), but received [3].',
     );
     expect(() => normalizeHand(hand, { root: 9, ref: 9 })).toThrow(
       'normalizeHand: ref must be a joint other than root (9), but received 9.',

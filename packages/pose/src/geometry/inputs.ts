@@ -106,20 +106,37 @@ export function camerasArray(component: string, K: unknown, batch: number, batch
   return (k as number[][][]).map((m, b) => readCam(component, `K[${b}]`, m));
 }
 
+/** What a per-sample value of a batch of `batch` must be, in errors. */
+function perSampleExpected(batch: number): string {
+  return `a number, ${batch} numbers or a tensor [], [${batch}] or [${batch}, 1] (one per sample)`;
+}
+
 /**
- * A per-sample value as `B` finite numbers (one number or a single value is repeated); a value that is not
- * finite is a `PhalanxConfigError` naming it (`rootDepth[1] must be a finite number`).
+ * Throws unless the tensor `t` holds a per-sample value (named `argument`) of a batch of `batch`: one value
+ * (`[]`, `[1]`, `[1, 1]`) or `[B]` / `[B, 1]`, float32 or int32, not disposed. Its values are not read.
  */
-export function perSampleArray(component: string, argument: string, v: PerSample, batch: number): number[] {
-  const values = v instanceof tf.Tensor ? (v.dataSync() as unknown as ArrayLike<number>) : v;
+function checkPerSampleTensor(component: string, argument: string, t: tf.Tensor, batch: number): void {
+  checkTensorInput(component, argument, t);
+  const ok = t.size === 1 ? t.rank <= 2 : t.shape[0] === batch && (t.rank === 1 || (t.rank === 2 && t.shape[1] === 1));
+  if (!ok) throw new PhalanxShapeError(component, argument, perSampleExpected(batch), t.shape);
+}
+
+/**
+ * A per-sample value as `B` finite numbers (one number or a single value is repeated; a tensor is read).
+ * Named errors naming `argument`: a `PhalanxConfigError` for a value that is neither a number, a list nor a
+ * tensor (`null`), and for one that is not finite (`rootDepth[1] must be a finite number`); a
+ * `PhalanxShapeError` for a list or tensor of another length or shape.
+ */
+export function perSampleArray(component: string, argument: string, v: unknown, batch: number): number[] {
+  if (v instanceof tf.Tensor) checkPerSampleTensor(component, argument, v, batch);
+  const values: unknown = v instanceof tf.Tensor ? Array.from(v.dataSync() as ArrayLike<number>) : v;
   if (typeof values === 'number') return new Array<number>(batch).fill(checkFinite(component, argument, values));
-  const list = Array.from(values as ArrayLike<number>);
-  if (list.length === 1) return new Array<number>(batch).fill(checkFinite(component, argument, list[0]));
-  if (list.length !== batch || list.some((x) => typeof x !== 'number')) {
-    throw new PhalanxShapeError(component, argument, `a number or ${batch} numbers (one per sample)`, shapeOfInput(v));
+  if (!Array.isArray(values)) throw new PhalanxConfigError(component, argument, perSampleExpected(batch), v);
+  if ((values.length !== 1 && values.length !== batch) || values.some((x) => typeof x !== 'number')) {
+    throw new PhalanxShapeError(component, argument, perSampleExpected(batch), shapeOfInput(v));
   }
-  list.forEach((x, b) => checkFinite(component, `${argument}[${b}]`, x));
-  return list;
+  if (values.length === 1) return new Array<number>(batch).fill(checkFinite(component, argument, values[0]));
+  return values.map((x: unknown, b) => checkFinite(component, `${argument}[${b}]`, x));
 }
 
 /**
@@ -143,10 +160,10 @@ export function boneLength(
 }
 
 /**
- * Throws unless the points tensor `x` (named `argument`) can be computed with: not disposed, float32 or int32
+ * Throws unless the tensor `x` (named `argument`) can be computed with: not disposed, float32 or int32
  * (int32 is computed as float32, see {@link asFloat32}); a `PhalanxShapeError` naming it otherwise.
  */
-export function checkPointsTensor(component: string, argument: string, x: tf.Tensor): void {
+export function checkTensorInput(component: string, argument: string, x: tf.Tensor): void {
   if (x.isDisposed)
     throw new PhalanxShapeError(component, argument, 'a tensor that is not disposed', 'a disposed tensor');
   if (x.dtype !== 'float32' && x.dtype !== 'int32') {
@@ -175,7 +192,7 @@ export function tensorSetup(
   if ((x.rank !== 2 && x.rank !== 3) || x.shape[x.rank - 1] !== channels) {
     throw new PhalanxShapeError(component, 'points', `a tensor [J, ${channels}] or [B, J, ${channels}]`, x.shape);
   }
-  checkPointsTensor(component, 'points', x);
+  checkTensorInput(component, 'points', x);
   const batched = x.rank === 3;
   const xf = asFloat32(x);
   const x3 = (batched ? xf : tf.expandDims(xf, 0)) as tf.Tensor3D;
@@ -193,10 +210,19 @@ export function tensorSetup(
   return { x3, batched, fx: col(0), fy: col(4), cx: col(2), cy: col(5) };
 }
 
-/** A per-sample value as a tensor `[B, 1]` (or `[1, 1]`, broadcast). */
-export function perSampleTensor(v: PerSample, batch: number): tf.Tensor {
-  const t = v instanceof tf.Tensor ? v : tf.tensor(typeof v === 'number' ? [v] : v);
-  return tf.reshape(t, [t.size === 1 ? 1 : batch, 1]);
+/**
+ * A per-sample value as a float32 tensor `[B, 1]` (or `[1, 1]`, broadcast), inside a `tf.tidy`. Numbers and
+ * lists are checked on the host as {@link perSampleArray} checks them (a NaN or `null` is a named error, not
+ * a NaN result); a tensor's shape and dtype are checked, its values are not read (an int32 tensor is cast).
+ */
+export function perSampleTensor(component: string, argument: string, v: unknown, batch: number): tf.Tensor {
+  if (v instanceof tf.Tensor) {
+    checkPerSampleTensor(component, argument, v, batch);
+    return tf.reshape(asFloat32(v), [v.size === 1 ? 1 : batch, 1]);
+  }
+  const values = perSampleArray(component, argument, v, batch);
+  const single = typeof v === 'number' || (Array.isArray(v) && v.length === 1);
+  return single ? tf.tensor2d([values[0]], [1, 1]) : tf.tensor2d(values, [batch, 1]);
 }
 
 /** Channel `c` of `x [B, J, C]`: `[B, J]`. */

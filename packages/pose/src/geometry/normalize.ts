@@ -7,7 +7,7 @@ import {
   batchArray,
   boneLength,
   checkBone,
-  checkPointsTensor,
+  checkTensorInput,
   jointOf,
   type BoneOptions,
   type Points,
@@ -53,7 +53,7 @@ export function normalizeHand(
     if ((xyz.rank !== 2 && xyz.rank !== 3) || xyz.shape[xyz.rank - 1] !== 3) {
       throw new PhalanxShapeError(name, 'xyz', 'a tensor [J, 3] or [B, J, 3]', xyz.shape);
     }
-    checkPointsTensor(name, 'xyz', xyz);
+    checkTensorInput(name, 'xyz', xyz);
     const { root, ref } = checkBone(name, options, xyz.shape[xyz.rank - 2]);
     const [normalized, rootPosition, scale] = tf.tidy(() => {
       const xf = asFloat32(xyz); // int32 is computed as float32 (tf.norm's sqrt takes float32 only)

@@ -96,7 +96,10 @@ const UVD_TO_XYZ_KEYS = { rootDepth: true, scale: true } satisfies Record<keyof 
  *
  * **Errors** (arrays): `PhalanxConfigError` naming the entry for a `uvd` coordinate, a `rootDepth`, a
  * `scale` or an intrinsic (`fx, fy, cx, cy`) that is not finite, and `fx` or `fy` = 0 (the lift divides by
- * them). Tensors are computed with tf ops and their values are not read (only an array `K` is checked). A tensor is float32 or int32 (int32 is computed as float32, the result float32); another dtype or a
+ * them). Tensors are computed with tf ops and their values are not read (only an array `K` is checked), but
+ * a number or list `rootDepth` / `scale` is checked on either path (a NaN or `null` is a named error, not a
+ * NaN result), and a `rootDepth` / `scale` of another length or shape than the batch is a
+ * `PhalanxShapeError`. A tensor is float32 or int32 (int32 is computed as float32, the result float32); another dtype or a
  * disposed tensor is a `PhalanxShapeError`.
  *
  * **Shapes**: `uvd [B, J, 3]` or `[J, 3]`, `K [3, 3]` or `[B, 3, 3]`, `rootDepth`/`scale` per sample →
@@ -130,7 +133,8 @@ export function uvdToXyz(uvd: Points, K: Intrinsics, options: UvdToXyzOptions): 
     return tf.tidy(() => {
       const { x3, batched, fx, fy, cx, cy } = tensorSetup(name, uvd, K, 3);
       const b = x3.shape[0];
-      const z = tf.add(tf.mul(channel(x3, 2), perSampleTensor(scale, b)), perSampleTensor(options.rootDepth, b));
+      const s = perSampleTensor(name, 'scale', scale, b);
+      const z = tf.add(tf.mul(channel(x3, 2), s), perSampleTensor(name, 'rootDepth', options.rootDepth, b));
       const x = tf.mul(z, tf.div(tf.sub(channel(x3, 0), cx), fx));
       const y = tf.mul(z, tf.div(tf.sub(channel(x3, 1), cy), fy));
       const xyz = tf.stack([x, y, z], 2);
