@@ -89,6 +89,29 @@ describe('options objects', () => {
 });
 
 describe('other arguments', () => {
+  it('procrustes options are booleans: a string or number is named, not read by truthiness', () => {
+    const mirrored = hand.map(([x, y, z]) => [-x, y, z]);
+    for (const [options, shown, argument] of [
+      [{ allowReflection: 'false' }, "'false'", 'allowReflection'],
+      [{ allowReflection: 1 }, '1', 'allowReflection'],
+      [{ scale: 'false' }, "'false'", 'scale'],
+      [{ scale: 0 }, '0', 'scale'],
+    ] as const) {
+      for (const [component, run] of [
+        ['similarityTransform', () => similarityTransform(mirrored, hand, options as never)],
+        ['procrustesAlign', () => procrustesAlign(mirrored, hand, options as never)],
+        ['procrustesAlign', () => procrustesAlign([mirrored], [hand], options as never)],
+      ] as const) {
+        const error = thrownBy(run);
+        expect(error, `${component} ${shown}`).toBeInstanceOf(PhalanxConfigError);
+        expect((error as Error).message).toBe(`${component}: ${argument} must be a boolean, but received ${shown}.`);
+      }
+    }
+    // The booleans themselves still work: a mirror image is matched exactly only with reflections allowed.
+    expect(similarityTransform(mirrored, hand, { allowReflection: true }).scale).toBeCloseTo(1, 12);
+    expect(similarityTransform(mirrored, hand, { scale: false }).scale).toBe(1);
+  });
+
   it('escapeXml refuses what is not a string', () => {
     for (const [text, shown] of [
       [null, 'null'],

@@ -1,7 +1,7 @@
 /** Procrustes similarity alignment (Umeyama 1991), in float64. */
 import type * as tf from '@tensorflow/tfjs-core';
 import { checkArray, checkFiniteEntries, readPoints } from '../arrays';
-import { PhalanxShapeError, checkFinite, checkOptions, checkOptionsObject } from '@phalanx/errors';
+import { PhalanxShapeError, checkBoolean, checkFinite, checkOptions, checkOptionsObject } from '@phalanx/errors';
 import { det3, svd3, type Matrix3 } from '../linalg';
 
 /** A similarity transform `p ↦ scale · rotation · p + translation`. */
@@ -27,6 +27,15 @@ export interface ProcrustesOptions {
 
 const PROCRUSTES_KEYS = { scale: true, allowReflection: true } satisfies Record<keyof ProcrustesOptions, true>;
 const PROCRUSTES_EXPECTED = 'an options object {scale?, allowReflection?}';
+
+/** The options with their defaults, each checked as a boolean (`'false'` is an error, not a truthy value). */
+function procrustesOptions(component: string, options: ProcrustesOptions): Required<ProcrustesOptions> {
+  checkOptions(component, 'options', options, PROCRUSTES_KEYS, PROCRUSTES_EXPECTED);
+  return {
+    scale: checkBoolean(component, 'scale', options.scale ?? true),
+    allowReflection: checkBoolean(component, 'allowReflection', options.allowReflection ?? false),
+  };
+}
 
 function checkPair(component: string, pred: unknown, gt: unknown): { p: number[][]; g: number[][] } {
   const expected = 'points [J, 3] (J ≥ 1)';
@@ -64,7 +73,8 @@ function roundingNoise(p: number[][]): number {
  *
  * **Shapes**: `pred [J, 3]`, `gt [J, 3]` (arrays or tensors). A coordinate that is not finite is a
  * `PhalanxConfigError` naming it (`similarityTransform: pred[3][1] must be a finite number`), and so are
- * `options` that are not an object `{scale?, allowReflection?}` (or have another key).
+ * `options` that are not an object `{scale?, allowReflection?}` (or have another key) and a `scale` or
+ * `allowReflection` that is not a boolean (`'false'` would otherwise count as true).
  * @example
  * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
  * const pred = gt.map(([x, y, z]) => [2 * y + 1, -2 * x, 2 * z]); // rotated, scaled, shifted
@@ -75,7 +85,7 @@ export function similarityTransform(
   gt: tf.Tensor | number[][],
   options: ProcrustesOptions = {},
 ): SimilarityTransform {
-  checkOptions('similarityTransform', 'options', options, PROCRUSTES_KEYS, PROCRUSTES_EXPECTED);
+  const { scale: useScale, allowReflection } = procrustesOptions('similarityTransform', options);
   const { p, g } = checkPair('similarityTransform', pred, gt);
   const n = p.length;
   const pm = [0, 1, 2].map((c) => p.reduce((acc, q) => acc + q[c], 0) / n);
@@ -93,11 +103,10 @@ export function similarityTransform(
     for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) m[i][j] += gc[i] * pc[j];
   }
   const { U, S, V } = svd3(m);
-  const d = options.allowReflection || det3(U) * det3(V) >= 0 ? 1 : -1;
+  const d = allowReflection || det3(U) * det3(V) >= 0 ? 1 : -1;
   const rotation = [0, 1, 2].map((i) =>
     [0, 1, 2].map((j) => U[i][0] * V[j][0] + U[i][1] * V[j][1] + d * U[i][2] * V[j][2]),
   );
-  const useScale = options.scale ?? true;
   const scale = !useScale ? 1 : pNorm2 > roundingNoise(p) ? (S[0] + S[1] + d * S[2]) / pNorm2 : 0;
   const translation = [0, 1, 2].map(
     (i) => gm[i] - scale * (rotation[i][0] * pm[0] + rotation[i][1] * pm[1] + rotation[i][2] * pm[2]),
@@ -137,7 +146,7 @@ export function applySimilarity(points: number[][], transform: SimilarityTransfo
  *
  * **Shapes**: `pred`, `gt` `[J, 3]` or `[N, J, 3]` (arrays or tensors) → aligned `pred` as arrays of the same shape.
  * A coordinate that is not finite is a `PhalanxConfigError` naming it, as are `options` that are not an
- * object `{scale?, allowReflection?}`; a set whose points all coincide aligns onto gt's centroid (see
+ * object `{scale?, allowReflection?}` and a `scale` or `allowReflection` that is not a boolean; a set whose points all coincide aligns onto gt's centroid (see
  * {@link similarityTransform}).
  * @example
  * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
@@ -160,7 +169,7 @@ export function procrustesAlign(
   options: ProcrustesOptions = {},
 ): number[][] | number[][][] {
   const name = 'procrustesAlign';
-  checkOptions(name, 'options', options, PROCRUSTES_KEYS, PROCRUSTES_EXPECTED);
+  procrustesOptions(name, options);
   const expected = 'points [J, 3] or [N, J, 3]';
   const { value: p, shape: ps } = readPoints(name, 'pred', pred, [2, 3], expected, [3]);
   const { value: g, shape: gs } = readPoints(name, 'gt', gt, [2, 3], expected, [3]);
