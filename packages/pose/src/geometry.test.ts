@@ -274,7 +274,7 @@ describe('Gaussian heatmaps (arrays)', () => {
     }
     const before = tf.memory().numTensors;
     expect(() => gaussianHeatmaps(uv, { height: 8, width: 8, visible: [1, 0, 1] })).toThrow(
-      'gaussianHeatmaps: visible must be [2], but received [3].',
+      'gaussianHeatmaps: visible must be [2] (one flag per joint), but received [3].',
     );
     expect(tf.memory().numTensors).toBe(before);
   });

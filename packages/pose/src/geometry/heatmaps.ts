@@ -1,6 +1,6 @@
 /** Gaussian heatmap targets (EHPE Eq. 1), as tensors or as a plain `Float32Array`. */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkArray, checkFiniteEntries, shapeOfInput } from '../arrays';
+import { checkArray, checkFiniteEntries, indexed, readPoints } from '../arrays';
 import {
   FLOAT32_MIN_NORMAL,
   PhalanxConfigError,
@@ -9,7 +9,7 @@ import {
   checkOptions,
   checkPositive,
 } from '@phalanx/errors';
-import { batchArray, channel } from './inputs';
+import { batchArray, channel, checkTensorInput } from './inputs';
 
 /** Options of {@link gaussianHeatmaps}. */
 export interface HeatmapOptions {
@@ -24,7 +24,13 @@ export interface HeatmapOptions {
    * `'peak'`: the unnormalised `exp(−…)`, 1 at the keypoint.
    */
   normalize?: 'gaussian' | 'peak';
-  /** Per-joint visibility `[B, J]` / `[J]` (0/1 or booleans): invisible joints get an all-zero map. */
+  /**
+   * Per-joint visibility `[B, J]` / `[J]` (exactly the batch of `uv`): invisible joints get an all-zero map.
+   * Arrays hold 0/1 or booleans, anything else is a `PhalanxConfigError` naming the entry. A tensor (bool,
+   * float32 or int32) is not read by {@link gaussianHeatmaps} — no GPU sync in a training step — but
+   * thresholded on the device: an entry > 0.5 is visible, any other (NaN included) is not, so 0/1 tensors give
+   * what 0/1 arrays give. {@link gaussianHeatmapsArray} reads it and checks its values as an array's.
+   */
   visible?: tf.Tensor | number[] | number[][] | boolean[] | boolean[][];
 }
 
@@ -54,6 +60,48 @@ function heatmapParams(component: string, options: HeatmapOptions) {
   return { height, width, sx, sy, amplitude };
 }
 
+/** The shape `visible` must have for `b` samples of `j` joints, in errors. */
+function visibleShape(b: number, j: number, batched: boolean): string {
+  return batched ? `[${b}, ${j}] (one flag per sample and joint)` : `[${j}] (one flag per joint)`;
+}
+
+/**
+ * `visible` (an array, or a tensor, read) as `b·j` flags 0/1 in `[B, J]` order, checked: exactly the shape
+ * `[b, j]` (`[j]` unbatched) and every entry 0, 1, true or false (a `PhalanxConfigError` naming it).
+ */
+function hostVisible(name: string, visible: unknown, b: number, j: number, batched: boolean): number[] {
+  const expected = visibleShape(b, j, batched);
+  const { value, shape } = readPoints(name, 'visible', visible, [batched ? 2 : 1], expected);
+  if (shape[0] !== (batched ? b : j) || (batched && shape[1] !== j)) {
+    throw new PhalanxShapeError(name, 'visible', expected, shape);
+  }
+  const rows = (batched ? value : [value]) as unknown[][];
+  return rows.flatMap((row, i) =>
+    row.map((v, k) => {
+      if (v === 1 || v === true) return 1;
+      if (v === 0 || v === false) return 0;
+      throw new PhalanxConfigError(name, indexed('visible', batched ? [i, k] : [k]), '0, 1, true or false', v);
+    }),
+  );
+}
+
+/**
+ * The visibility `[b, 1, 1, j]` of {@link gaussianHeatmaps}, inside its tidy: an array checked on the host, a
+ * tensor checked by shape and dtype and thresholded on the device (`> 0.5`), its values not read.
+ */
+function visibleMask(name: string, visible: unknown, b: number, j: number, batched: boolean): tf.Tensor {
+  if (!(visible instanceof tf.Tensor)) {
+    return tf.tensor4d(hostVisible(name, visible, b, j, batched), [b, 1, 1, j]);
+  }
+  const t: tf.Tensor = visible;
+  checkTensorInput(name, 'visible', t, ['bool', 'float32', 'int32']);
+  const exact = batched ? [b, j] : [j];
+  if (t.rank !== exact.length || t.shape.some((d, i) => d !== exact[i])) {
+    throw new PhalanxShapeError(name, 'visible', visibleShape(b, j, batched), t.shape);
+  }
+  return tf.reshape(tf.cast(tf.greater(t, 0.5), 'float32'), [b, 1, 1, j]);
+}
+
 /**
  * Gaussian heatmap targets (EHPE Eq. 1): `H_j(y, x) = A · exp(−(x_j − x)²/2σx² − (y_j − y)²/2σy²)` on
  * the pixel grid `x = 0 … W−1`, `y = 0 … H−1` (pixel centres at integers), `A = 1/(2π σx σy)` or 1.
@@ -62,7 +110,8 @@ function heatmapParams(component: string, options: HeatmapOptions) {
  *
  * **Shapes**: `uv [B, J, 2]` → `[B, H, W, J]`; `uv [J, 2]` → `[H, W, J]` (float32 tensor). An array `uv`
  * with a coordinate that is not finite is a `PhalanxConfigError` naming it (its map would be NaN); a tensor
- * `uv` is not read.
+ * `uv` is not read. `visible` must have exactly the shape `[B, J]` (`[J]`); an array's entries must be 0/1 or
+ * booleans, a tensor's are thresholded on the device (> 0.5 visible), not read (see {@link HeatmapOptions}).
  * @example
  * const uvHeatmap = tf.randomUniform([4, 21, 2], 0, 63); // joints in heatmap pixels
  * const targets = gaussianHeatmaps(uvHeatmap, { height: 64, width: 64, sigma: 2 }); // [4, 64, 64, 21]
@@ -107,13 +156,7 @@ function heatmapsOf(
     const gx = tf.exp(tf.div(tf.square(tf.sub(xs, ux)), -2 * sx * sx)); // [B, 1, W, J]
     const gy = tf.exp(tf.div(tf.square(tf.sub(ys, uy)), -2 * sy * sy)); // [B, H, 1, J]
     let maps = tf.mul(tf.mul(gy, gx), amplitude);
-    if (visible !== undefined) {
-      const vis = visible instanceof tf.Tensor ? visible : tf.tensor(visible as number[][]);
-      if (vis.size !== b * j) {
-        throw new PhalanxShapeError(name, 'visible', batched ? `[${b}, ${j}]` : `[${j}]`, vis.shape);
-      }
-      maps = tf.mul(maps, tf.reshape(tf.cast(vis, 'float32'), [b, 1, 1, j]));
-    }
+    if (visible !== undefined) maps = tf.mul(maps, visibleMask(name, visible, b, j, batched));
     return batched ? maps : tf.squeeze(maps, [0]);
   });
 }
@@ -123,28 +166,18 @@ function heatmapsOf(
  * data pipelines that assemble batches themselves.
  *
  * **Shapes**: `uv [B][J][2]` or `[J][2]` → `Float32Array` of `B·H·W·J` (B = 1 for unbatched input). A
- * coordinate that is not finite is a `PhalanxConfigError` naming it (its map would be NaN).
+ * coordinate that is not finite is a `PhalanxConfigError` naming it (its map would be NaN). `visible` (an
+ * array or a tensor, read here) must be exactly `[B][J]` (`[J]`) of 0/1 or booleans: another entry is a
+ * `PhalanxConfigError` naming it.
  * @example
  * const data = gaussianHeatmapsArray([[[10, 20]]], { height: 64, width: 64 }); // length 64·64
  */
 export function gaussianHeatmapsArray(uv: number[][] | number[][][], options: HeatmapOptions): Float32Array {
   const name = 'gaussianHeatmapsArray';
   const { height, width, sx, sy, amplitude } = heatmapParams(name, options);
-  const { batch } = batchArray(name, 'uv', uv, 2);
+  const { batch, batched } = batchArray(name, 'uv', uv, 2);
   const j = batch[0].length;
-  let vis: number[] | undefined;
-  if (options.visible !== undefined) {
-    const v = options.visible instanceof tf.Tensor ? options.visible.dataSync() : (options.visible as unknown[]).flat();
-    vis = Array.from(v as ArrayLike<number | boolean>, Number);
-    if (vis.length !== batch.length * j) {
-      throw new PhalanxShapeError(
-        name,
-        'visible',
-        `${batch.length * j} entries ([B][J])`,
-        shapeOfInput(options.visible),
-      );
-    }
-  }
+  const vis = options.visible === undefined ? undefined : hostVisible(name, options.visible, batch.length, j, batched);
   const out = new Float32Array(batch.length * height * width * j);
   const gx = new Float64Array(width * j);
   const gy = new Float64Array(height * j);

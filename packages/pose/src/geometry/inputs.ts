@@ -160,14 +160,22 @@ export function boneLength(
 }
 
 /**
- * Throws unless the tensor `x` (named `argument`) can be computed with: not disposed, float32 or int32
- * (int32 is computed as float32, see {@link asFloat32}); a `PhalanxShapeError` naming it otherwise.
+ * Throws unless the tensor `x` (named `argument`) can be computed with: not disposed, and of one of `dtypes`
+ * (default float32 or int32; int32 is computed as float32, see {@link asFloat32}); a `PhalanxShapeError`
+ * naming it otherwise.
  */
-export function checkTensorInput(component: string, argument: string, x: tf.Tensor): void {
-  if (x.isDisposed)
+export function checkTensorInput(
+  component: string,
+  argument: string,
+  x: tf.Tensor,
+  dtypes: readonly tf.DataType[] = ['float32', 'int32'],
+): void {
+  if (x.isDisposed) {
     throw new PhalanxShapeError(component, argument, 'a tensor that is not disposed', 'a disposed tensor');
-  if (x.dtype !== 'float32' && x.dtype !== 'int32') {
-    throw new PhalanxShapeError(component, argument, 'a float32 or int32 tensor', x.dtype);
+  }
+  if (!dtypes.includes(x.dtype)) {
+    const names = `${dtypes.slice(0, -1).join(', ')}${dtypes.length > 1 ? ' or ' : ''}${dtypes[dtypes.length - 1]}`;
+    throw new PhalanxShapeError(component, argument, `a ${names} tensor`, x.dtype);
   }
 }
 
