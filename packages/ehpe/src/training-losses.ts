@@ -24,6 +24,7 @@ import {
 import { handAdjacency, hopNeighborhood } from '@phalanx/layers';
 import { lossWeight } from './loss-weights';
 import { PG_STAGE_LOSS_KEYS, TW_STAGE_LOSS_KEYS } from './option-keys';
+import { checkTensorShape } from './tensor-checks';
 import { volumeDepthCrossEntropy, volumeScoremapCrossEntropy } from './volume-losses';
 import type { TwStageTargets } from './training-targets';
 
@@ -104,25 +105,6 @@ export interface TwStageLossOptions {
 
 function distanceLoss(kind: 'squared' | 'euclidean', target: tf.Tensor, prediction: tf.Tensor): tf.Scalar {
   return kind === 'squared' ? squaredDistanceLoss(target, prediction) : mpjpeLoss(target, prediction);
-}
-
-/** What an error names as received for a value that should be a tensor: its shape, or the value itself. */
-function shapeOf(value: unknown): unknown {
-  return value instanceof tf.Tensor ? value.shape : value;
-}
-
-/** Throws a `PhalanxShapeError` naming `argument` unless `value` is a live tensor for which `ok(shape)` holds. */
-function checkTensorShape(
-  name: string,
-  argument: string,
-  value: unknown,
-  expected: string,
-  ok: (shape: number[]) => boolean,
-): tf.Tensor {
-  if (!(value instanceof tf.Tensor) || !ok(value.shape))
-    throw new PhalanxShapeError(name, argument, expected, shapeOf(value));
-  if (value.isDisposed) throw new PhalanxShapeError(name, argument, `${expected}, not disposed`, 'a disposed tensor');
-  return value;
 }
 
 /** Throws unless `target` and `prediction` are live tensors of rank `rank`, last axis `last` (if given), the same shape. */

@@ -17,6 +17,7 @@ import {
 import { gaussianHeatmaps, uvdToXyz } from '@phalanx/pose';
 import { TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
 import { checkJointList } from './init21';
+import { checkTensorShape } from './tensor-checks';
 
 /** The keypoint fields of a batch that the targets need (a `HandBatch` of `@phalanx/data` has them). */
 export interface EhpeKeypoints {
@@ -55,17 +56,21 @@ function resolveBinning(component: string, o: DepthBinning = {}) {
   };
 }
 
-function checkKeypoints(component: string, k: EhpeKeypoints): void {
-  if (!(k?.uv instanceof tf.Tensor) || k.uv.rank !== 3 || k.uv.shape[2] !== 2) {
-    throw new PhalanxShapeError(component, 'uv', 'a tensor [B, J, 2]', k?.uv instanceof tf.Tensor ? k.uv.shape : k?.uv);
+/**
+ * Checks a batch's keypoints before anything is computed: `uv [B, J, 2]`, `xyz [B, J, 3]` (the same B and
+ * J), and every joint the targets read (`joints`, then `rootJoint`) a joint of them.
+ */
+function checkKeypoints(component: string, k: EhpeKeypoints, joints: readonly number[], rootJoint: number): void {
+  const uv = checkTensorShape(component, 'uv', k?.uv, 'a tensor [B, J, 2]', (s) => s.length === 3 && s[2] === 2);
+  const [B, J] = uv.shape;
+  checkTensorShape(component, 'xyz', k.xyz, `a tensor [${B}, ${J}, 3] (the batch and joints of uv)`, (s) => {
+    return s.length === 3 && s[0] === B && s[1] === J && s[2] === 3;
+  });
+  if (joints.some((j) => j >= J)) {
+    throw new PhalanxConfigError(component, 'tipWristJoints', `joints of uv (indices < ${J})`, [...joints]);
   }
-  if (!(k.xyz instanceof tf.Tensor) || k.xyz.rank !== 3 || k.xyz.shape[2] !== 3 || k.xyz.shape[1] !== k.uv.shape[1]) {
-    throw new PhalanxShapeError(
-      component,
-      'xyz',
-      `a tensor [B, ${k.uv.shape[1]}, 3]`,
-      k.xyz instanceof tf.Tensor ? k.xyz.shape : k.xyz,
-    );
+  if (rootJoint >= J) {
+    throw new PhalanxConfigError(component, 'rootJoint', `a joint of xyz (an integer < ${J})`, rootJoint);
   }
 }
 
@@ -188,6 +193,10 @@ export interface TwStageTargets {
  *
  * **Shapes**: `uv [B, 21, 2]`, `xyz [B, 21, 3]` → `heatmaps [B, S_hm, S_hm, n]`, `coords25d [B, n, 3]`.
  *
+ * Throws before computing anything: `PhalanxShapeError` for `uv` / `xyz` that are not live `[B, J, 2]` /
+ * `[B, J, 3]` tensors of one B and J, `PhalanxConfigError` for bad options and for `tipWristJoints` or a
+ * `rootJoint` that is not a joint of them (≥ J).
+ *
  * @example
  * const batch = { uv: tf.randomUniform([2, 21, 2], 0, 255), xyz: tf.randomUniform([2, 21, 3], 400, 600) };
  * const t = twStageTargets(batch, { inputSize: 256, heatmapSize: 64, depthBins: 8 });
@@ -196,7 +205,7 @@ export interface TwStageTargets {
 export function twStageTargets(batch: EhpeKeypoints, options: TwStageTargetOptions): TwStageTargets {
   const name = 'twStageTargets';
   const { joints, inputSize, heatmapSize, sigma, heatmapNormalize, binning } = resolveTwStageTargetOptions(options);
-  checkKeypoints(name, batch);
+  checkKeypoints(name, batch, joints, binning.rootJoint);
   return tf.tidy(() => {
     const index = tf.tensor1d(joints, 'int32');
     const xy = tf.mul(tf.gather(batch.uv, index, 1), (heatmapSize - 1) / (inputSize - 1));
@@ -218,15 +227,18 @@ export function twStageTargets(batch: EhpeKeypoints, options: TwStageTargetOptio
  *
  * **Shapes**: `uv [B, 21, 2]`, `xyz [B, 21, 3]` → `[B, 21, 3]`.
  *
+ * Throws before computing anything: `PhalanxShapeError` for `uv` / `xyz` that are not live `[B, J, 2]` /
+ * `[B, J, 3]` tensors of one B and J, `PhalanxConfigError` for bad options and a `rootJoint` ≥ J.
+ *
  * @example
  * const batch = { uv: tf.randomUniform([2, 21, 2], 0, 255), xyz: tf.randomUniform([2, 21, 3], 400, 600) };
  * const target = pgStageTargets(batch, { depthBins: 8 }); // [2, 21, 3]
  */
 export function pgStageTargets(batch: EhpeKeypoints, options: DepthBinning = {}): tf.Tensor3D {
   const name = 'pgStageTargets';
-  checkKeypoints(name, batch);
   checkOptions(name, 'options', options, DEPTH_BINNING_KEYS, 'an options object {depthBins?, depthRange?, rootJoint?}');
   const binning = resolveBinning(name, options);
+  checkKeypoints(name, batch, [], binning.rootJoint);
   return tf.tidy(
     () =>
       tf.concat([tf.cast(batch.uv, 'float32'), tf.expandDims(depthToBins(batch.xyz, binning), 2)], 2) as tf.Tensor3D,
@@ -257,6 +269,10 @@ const JOINTS_25D_TO_XYZ_KEYS = { ...DEPTH_BINNING_KEYS, xyScale: true } satisfie
  * **Shapes**: `joints [B, J, 3]`, `xyz [B, 21, 3]` (ground truth, for the root depth), `K [B, 3, 3]` →
  * `[B, J, 3]` in the unit of `xyz`.
  *
+ * Throws before computing anything: `PhalanxShapeError` for `joints` that is not a live `[B, J, 3]` tensor
+ * and `xyz` that is not one of `[B, J', 3]` (or `[1, J', 3]`) with J' > `rootJoint`; `PhalanxConfigError`
+ * for bad options; `uvdToXyz`'s errors for a bad `K`.
+ *
  * @example
  * const K = tf.tile(tf.tensor3d([[[300, 0, 128], [0, 300, 128], [0, 0, 1]]]), [2, 1, 1]);
  * const batch = { xyz: tf.randomUniform([2, 21, 3], 400, 600), K };
@@ -273,9 +289,10 @@ export function joints25dToXyz(
   checkOptions(name, 'options', options, JOINTS_25D_TO_XYZ_KEYS, 'an options object {depthBins?, …, xyScale?}');
   const { depthBins, depthRange, rootJoint } = resolveBinning(name, options);
   const xyScale = checkFinite(name, 'xyScale', options.xyScale ?? 1);
-  if (joints.rank !== 3 || joints.shape[2] !== 3) {
-    throw new PhalanxShapeError(name, 'joints', 'a tensor [B, J, 3]', joints.shape);
-  }
+  const [B] = checkTensorShape(name, 'joints', joints, 'a tensor [B, J, 3]', (s) => s.length === 3 && s[2] === 3).shape;
+  const expected = `a tensor [${B}, J, 3] or [1, J, 3] (the batch of joints; J > rootJoint = ${rootJoint})`;
+  const fits = (s: number[]) => s.length === 3 && (s[0] === B || s[0] === 1) && s[1] > rootJoint && s[2] === 3;
+  checkTensorShape(name, 'xyz', xyz, expected, fits);
   return tf.tidy(() => {
     const xy = tf.mul(tf.slice(joints, [0, 0, 0], [-1, -1, 2]), xyScale);
     const d = tf.sub(tf.slice(joints, [0, 0, 2], [-1, -1, 1]), (depthBins - 1) / 2);
