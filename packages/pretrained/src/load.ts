@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { foldBatchNorm } from '@phalanx/blocks';
 import { checkOptions, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
-// Importing the model packages registers their layer classes, which tf.loadLayersModel needs.
+// Importing the model packages registers their layer classes, which building a model from its JSON needs.
 import '@phalanx/ehpe';
 import '@phalanx/learnable-groups';
 import { fileSystem } from '@phalanx/layers';
@@ -55,18 +55,85 @@ async function sourceOf(name: HandPoseModelName, options: LoadHandPoseEstimatorO
 }
 
 /**
- * `tfl.loadLayersModel` of the files `options` point at, its failures (unreachable or relative URL in
- * Node, a handler that throws or returns no topology, a damaged model.json) as a `PhalanxFileError`
- * naming the location and tfjs's reason; the package's own named errors pass unchanged.
+ * The model in the files `options` point at, its failures (unreachable or relative URL in Node, a handler
+ * that throws or returns no topology, a damaged model.json, weights that do not fit the topology) as a
+ * `PhalanxFileError` naming the location and the reason; the package's own named errors pass unchanged.
+ * Nothing this call allocated outlives a failure ({@link modelFromArtifacts}).
  */
 async function loadNetwork(name: HandPoseModelName, options: LoadHandPoseEstimatorOptions): Promise<tfl.LayersModel> {
   const where = options.handler !== undefined ? 'options.handler' : (options.url ?? shippedModelUrl(name).href);
   try {
-    return await tfl.loadLayersModel(await sourceOf(name, options));
+    const handler = await sourceOf(name, options);
+    if (handler.load === undefined) throw new Error('the IOHandler has no load() method');
+    return await modelFromArtifacts(await handler.load());
   } catch (error) {
     if (error instanceof PhalanxFileError || error instanceof PhalanxConfigError) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     throw new PhalanxFileError(where, 'model', `cannot be loaded: ${reason}`);
+  }
+}
+
+/**
+ * What `tfl.loadLayersModel` makes of a handler's artifacts — the model built from the topology, the
+ * weights written into it by name (strictly: every weight of the model, no other, each of its shape), the
+ * stored metadata set — except that a failure disposes everything this call created. tfjs's own loader
+ * leaves the built model's variables and the decoded weights behind when the weights do not fit (e.g. a
+ * model.json whose input has another number of channels than weights.bin): about twice the model's weights
+ * per failed load. Only what this call created is disposed, so concurrent loads are safe: the layers are
+ * built synchronously (no other code runs in between), and the variables registered during that
+ * stretch are this call's.
+ */
+async function modelFromArtifacts(artifacts: tf.io.ModelArtifacts): Promise<tfl.LayersModel> {
+  const topology = (artifacts as Partial<tf.io.ModelArtifacts> | null)?.modelTopology;
+  if (topology === null || typeof topology !== 'object' || topology instanceof ArrayBuffer || Array.isArray(topology)) {
+    throw new Error('the model artifacts hold no layers-model topology (modelTopology)');
+  }
+  const registry = tf.engine().registeredVariables;
+  const before = new Set(Object.keys(registry));
+  // modelFromJSON builds every layer before its first await: the variables new after this line are its.
+  const building = tfl.models.modelFromJSON({ modelTopology: topology as Record<string, never> });
+  const created = Object.keys(registry)
+    .filter((key) => !before.has(key))
+    .map((key) => registry[key]);
+  let model: tfl.LayersModel | undefined;
+  try {
+    model = await building;
+    if (artifacts.userDefinedMetadata !== undefined) model.setUserDefinedMetadata(artifacts.userDefinedMetadata);
+    loadWeights(model, artifacts);
+    return model;
+  } catch (error) {
+    model?.dispose();
+    for (const variable of created) if (!variable.isDisposed) variable.dispose();
+    throw error;
+  }
+}
+
+/**
+ * Writes the artifacts' weights into `model`, checked by name and shape before anything is decoded; the
+ * decoded tensors are disposed whatever happens (a decoding failure inside the `tf.tidy`). Artifacts without
+ * weights leave the model's initial values, as `tfl.loadLayersModel` does.
+ */
+function loadWeights(model: tfl.LayersModel, artifacts: tf.io.ModelArtifacts): void {
+  const { weightData, weightSpecs } = artifacts;
+  if (weightData === undefined) return;
+  if (!Array.isArray(weightSpecs)) throw new Error('the model artifacts hold weight data but no weight specs');
+  const specs = new Map(weightSpecs.filter((s) => s.group !== 'optimizer').map((s) => [s.name, s]));
+  const names = new Set(model.weights.map((w) => w.originalName));
+  for (const weight of model.weights) {
+    const spec = specs.get(weight.originalName);
+    if (spec === undefined) throw new Error(`the weights hold no '${weight.originalName}' (a weight of the model)`);
+    const [inModel, inFile] = [JSON.stringify(weight.shape), JSON.stringify(spec.shape)];
+    if (inModel !== inFile) {
+      throw new Error(`the weight '${weight.originalName}' is ${inFile} in the weights but ${inModel} in the model`);
+    }
+  }
+  const extra = [...specs.keys()].find((n) => !names.has(n));
+  if (extra !== undefined) throw new Error(`the weights hold '${extra}', which is not a weight of the model`);
+  const decoded = tf.tidy(() => tf.io.decodeWeights(weightData, weightSpecs));
+  try {
+    model.loadWeights(Object.fromEntries([...names].map((n) => [n, decoded[n]])), true);
+  } finally {
+    tf.dispose(Object.values(decoded));
   }
 }
 
@@ -106,7 +173,9 @@ function checkLoadArgs(component: string, name: unknown, options: unknown): void
  *
  * @throws PhalanxConfigError — an unknown `name`, `options` that are not an object or have an unknown key,
  * a `url` that is not a string, a `handler` without `load()`, a `loadOptions` that is not an object.
- * @throws PhalanxFileError — files that cannot be loaded (the location and tfjs's reason).
+ * @throws PhalanxFileError — files that cannot be loaded (the location and the reason), e.g. a topology whose
+ * weights are not those of weights.bin (the weight's name and both shapes); such a failure leaves no tensor or
+ * variable behind.
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-cpu';
@@ -137,6 +206,8 @@ export async function loadHandPoseModel(
  *
  * @throws PhalanxConfigError — an unknown `name`, `options` that are not an object or have an unknown key,
  * a `url` that is not a string, a `handler` without `load()`, a `loadOptions` that is not an object.
+ * @throws PhalanxFileError — files that cannot be loaded, as {@link loadHandPoseModel}; nothing is left
+ * allocated.
  * @example
  * ```ts
  * import * as tf from '@tensorflow/tfjs-core';
