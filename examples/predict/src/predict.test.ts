@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +91,35 @@ describe('predict', () => {
     expect(changed.length).toBeGreaterThanOrEqual(
       png.filter((k) => k.x >= 0 && k.y >= 0 && k.x < 95.5 && k.y < 127.5).length,
     );
+  });
+
+  it('pictures of one name get annotated files of their own, never one another file also takes', async () => {
+    mkdirSync(join(dir, 'x'), { recursive: true });
+    mkdirSync(join(dir, 'y'), { recursive: true });
+    for (const file of ['x/a.png', 'y/a.png', 'a.1.png', 'a.2.png'])
+      copyFileSync(join(dir, 'hand.png'), join(dir, file));
+    const cases: [string[], string[]][] = [
+      // The second a.png must not take a.2.png's name (as a.<index>), nor the third the second's.
+      [
+        ['x/a.png', 'a.2.png', 'y/a.png'],
+        ['a.annotated.png', 'a.2.annotated.png', 'a.3.annotated.png'],
+      ],
+      // The renamed second a.png must not take the name a.1.png, later in the list, gets.
+      [
+        ['x/a.png', 'y/a.png', 'a.1.png'],
+        ['a.annotated.png', 'a.2.annotated.png', 'a.1.annotated.png'],
+      ],
+    ];
+    for (const [i, [files, names]] of cases.entries()) {
+      const out = join(dir, `same-name-${i}`);
+      const report = await predictFiles(
+        estimator,
+        files.map((f) => join(dir, f)),
+        out,
+      );
+      expect(report.images.map((image) => image.annotated)).toEqual(names);
+      expect(readdirSync(out).sort()).toEqual([...names].sort());
+    }
   });
 
   it('the CLI writes keypoints.json and the annotated pictures', async () => {

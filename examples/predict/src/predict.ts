@@ -60,18 +60,34 @@ export async function readBytes(file: string): Promise<Uint8Array> {
   }
 }
 
-/** Output names that stay unique when two inputs share a base name (`a/hand.png`, `b/hand.png`). */
-function annotatedName(file: string, index: number, used: Set<string>): string {
-  const stem = basename(file, extname(file));
-  let name = `${stem}.annotated.png`;
-  if (used.has(name)) name = `${stem}.${index}.annotated.png`;
-  used.add(name);
-  return name;
+/**
+ * The annotated PNG's name of each file, `<stem>.annotated.png`, unique within the run: a file whose name an
+ * earlier file already took gets `<stem>.<n>.annotated.png`, with n its index, raised until the name is free —
+ * of the names given so far and of every file's own `<stem>.annotated.png` (so `x/a.png`, `a.2.png`, `y/a.png`
+ * give `a`, `a.2`, `a.3`). Names are compared ignoring case, as the file systems of macOS and Windows do.
+ */
+function annotatedNames(files: readonly string[]): string[] {
+  const key = (name: string) => name.toLowerCase();
+  const stems = files.map((file) => basename(file, extname(file)));
+  const taken = new Set(stems.map((stem) => key(`${stem}.annotated.png`)));
+  const given = new Set<string>();
+  return stems.map((stem, index) => {
+    let name = `${stem}.annotated.png`;
+    if (given.has(key(name))) {
+      let n = index;
+      while (taken.has(key(`${stem}.${n}.annotated.png`))) n++;
+      name = `${stem}.${n}.annotated.png`;
+    }
+    given.add(key(name));
+    taken.add(key(name));
+    return name;
+  });
 }
 
 /**
  * Runs `estimator` on every file (PNG or JPEG, any size), writes `<outDir>/<name>.annotated.png` (the
- * picture with the 21 predicted joints and the bones, coloured by finger) and returns the report.
+ * picture with the 21 predicted joints and the bones, coloured by finger; `<name>.<n>.annotated.png` for a
+ * name an earlier file took, never one another file of the run writes) and returns the report.
  *
  * @example
  * const report = await predictFiles(await loadHandPoseEstimator('learnable-groups'), ['hand.jpg'], 'out');
@@ -84,7 +100,7 @@ export async function predictFiles(
   options: PredictOptions = {},
 ): Promise<PredictionReport> {
   await mkdir(outDir, { recursive: true });
-  const used = new Set<string>();
+  const names = annotatedNames(files);
   const images: ImageReport[] = [];
   for (const [index, file] of files.entries()) {
     const picture = await decodeImage(await readBytes(file), file);
@@ -99,7 +115,7 @@ export async function predictFiles(
       pixels.dispose();
     }
     const uv = hands[0].keypoints.flatMap((k) => [k.x, k.y]);
-    const annotated = annotatedName(file, index, used);
+    const annotated = names[index];
     await writeFile(join(outDir, annotated), await encodePng(drawSkeleton(picture, uv)));
     images.push({ file, width: picture.width, height: picture.height, annotated, hands });
   }
