@@ -33,6 +33,10 @@ const USAGE = `Usage: predict [--model learnable-groups|ehpe] [--weights FILE] [
   --flip      mirror the output horizontally (for mirrored webcam pictures)
   --rotations average over the picture turned by 180° (2) or by every quarter turn (4) (default 1)`;
 
+/** The tfjs backends this CLI registers (the imports above): any other `--backend` is a usage error. */
+const BACKENDS = ['wasm', 'cpu'] as const;
+type Backend = (typeof BACKENDS)[number];
+
 /** A mistake on the command line: printed with the usage, exit code 2. */
 class UsageError extends Error {}
 
@@ -66,13 +70,18 @@ async function main(): Promise<void> {
   if (!HAND_POSE_MODELS.includes(model)) {
     throw new UsageError(`--model must be one of ${HAND_POSE_MODELS.join(', ')}`);
   }
-  const rotations = Number(values.rotations) as TestRotations;
+  // Decimal digits only: Number() would also read '0x2', '2.0', ' 2' and '2e0' as 2.
+  const rotations = (/^[0-9]+$/.test(values.rotations) ? Number(values.rotations) : NaN) as TestRotations;
   if (!TEST_ROTATIONS.includes(rotations)) {
     throw new UsageError(`--rotations must be one of ${TEST_ROTATIONS.join(', ')}`);
   }
+  const backend = values.backend as Backend;
+  if (!BACKENDS.includes(backend)) {
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
+  }
   const cwd = process.env.INIT_CWD ?? process.cwd();
   const out = resolve(cwd, values.out);
-  await tf.setBackend(values.backend);
+  await tf.setBackend(backend);
   const estimator =
     values.weights === undefined
       ? await loadHandPoseEstimator(model)

@@ -189,13 +189,17 @@ describe('predict: files that are not pictures', () => {
 });
 
 describe('predict: command-line mistakes', () => {
-  it('an unknown option or model exits with 2 (a usage error) and prints the usage, loading nothing', async () => {
+  it('an unknown option, model or backend, or bad rotations exit with 2 (a usage error) and print the usage, loading nothing', async () => {
     const root = fileURLToPath(new URL('..', import.meta.url));
     for (const [args, message] of [
       [['--bogus', 'x.png'], "Unknown option '--bogus'"],
       [['--model', 'mediapipe', 'x.png'], '--model must be one of learnable-groups, ehpe'],
       [['--flip=yes', 'x.png'], "Option '--flip' does not take an argument"],
       [['--rotations', '3', 'x.png'], '--rotations must be one of 1, 2, 4'],
+      // Number('0x2') is 2: only decimal digits are a number of rotations.
+      [['--rotations', '0x2', 'x.png'], '--rotations must be one of 1, 2, 4'],
+      [['--backend', 'webgl', 'x.png'], '--backend must be one of wasm, cpu'],
+      [['--backend', 'foo', 'x.png'], '--backend must be one of wasm, cpu'],
     ] as const) {
       const failure = (await promisify(execFile)('node', ['--import', 'tsx', 'src/main.ts', ...args], {
         cwd: root,
