@@ -22,7 +22,7 @@ import {
   type HandPoseModelName,
   type TestRotations,
 } from '@phalanx/pretrained';
-import { predictFiles, readBytes } from './predict';
+import { makeOutputFolder, predictFiles, readBytes } from './predict';
 import { shippedWithTorchWeights } from './weights';
 
 const USAGE = `Usage: predict [--model learnable-groups|ehpe] [--weights FILE] [--out DIR] [--backend wasm|cpu] [--flip] [--rotations 1|2|4] IMAGE...
@@ -81,6 +81,8 @@ async function main(): Promise<void> {
   }
   const cwd = process.env.INIT_CWD ?? process.cwd();
   const out = resolve(cwd, values.out);
+  // Before the model loads: a folder that cannot be made stops the run at once.
+  await makeOutputFolder(out);
   await tf.setBackend(backend);
   const estimator =
     values.weights === undefined

@@ -20,7 +20,7 @@ import {
   loadHandPoseModel,
   type HandPoseEstimator,
 } from '@phalanx/pretrained';
-import { predictFiles, type PredictionReport } from './predict';
+import { makeOutputFolder, predictFiles, type PredictionReport } from './predict';
 import { shippedWithTorchWeights } from './weights';
 
 const dir = mkdtempSync(join(tmpdir(), 'phalanx-predict-'));
@@ -186,6 +186,50 @@ describe('predict: files that are not pictures', () => {
       );
     }
   });
+});
+
+describe('predict: an output folder that cannot be made', () => {
+  /** An --out whose parent is a file. */
+  function underAFile(): string {
+    writeFileSync(join(dir, 'plain-file'), 'not a folder');
+    return join(dir, 'plain-file', 'out');
+  }
+  const prefix = (out: string) => `${out}: output folder (--out) cannot be created: `;
+
+  it('predictFiles: a named error naming the folder as --out; an existing folder is fine', async () => {
+    const out = underAFile();
+    const error = (await predictFiles(estimator, [join(dir, 'hand.png')], out).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error;
+    expect(error).toBeInstanceOf(PhalanxFileError);
+    expect(error.message.slice(0, prefix(out).length)).toBe(prefix(out));
+    expect(error.message).toMatch(/ENOTDIR/);
+    await makeOutputFolder(join(dir, 'made', 'a', 'b'));
+    await makeOutputFolder(join(dir, 'made', 'a', 'b'));
+    expect(readdirSync(join(dir, 'made', 'a'))).toEqual(['b']);
+  }, 30_000);
+
+  it('the CLI exits with 1 naming the folder, promptly, also under /proc (as root on Linux)', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const outs = [underAFile()];
+    // Node 20's recursive mkdir never returns under /proc (ENOENT for every new entry); only root gets that far.
+    if (process.platform === 'linux' && process.getuid?.() === 0) outs.push('/proc/phalanx-predict-test/out');
+    for (const out of outs) {
+      const failure = (await promisify(execFile)(
+        'node',
+        ['--import', 'tsx', 'src/main.ts', '--backend', 'cpu', '--out', out, join(dir, 'hand.png')],
+        { cwd: root, encoding: 'utf8', timeout: 60_000 },
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code: number | null; signal: string | null; stderr: string };
+      expect(failure.signal, `${out}: killed by the time-out`).toBeNull();
+      expect(failure.code, out).toBe(1);
+      const last = failure.stderr.trim().split('\n').at(-1) ?? '';
+      expect(last.slice(0, prefix(out).length)).toBe(prefix(out));
+    }
+  }, 150_000);
 });
 
 describe('predict: command-line mistakes', () => {

@@ -3,8 +3,8 @@
  * files, run a hand-pose estimator on each, write each picture with the predicted skeleton drawn on it,
  * and return everything as one JSON-ready report.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeImage, drawSkeleton, encodePng } from '@phalanx/data';
 import {
@@ -61,6 +61,44 @@ export async function readBytes(file: string): Promise<Uint8Array> {
 }
 
 /**
+ * Makes the output folder `outDir` and its missing parents, one level at a time: walks up to the nearest
+ * existing folder, then creates each missing level below it without `recursive`. Node 20's
+ * `mkdir(dir, {recursive: true})` never returns for a folder under `/proc`, which refuses new entries with
+ * ENOENT; this is bounded by the depth of the path. An existing `outDir` is fine. A level that cannot be
+ * created or inspected, or a path on the way that is not a folder, is a `PhalanxFileError` naming `outDir`
+ * as the output folder (`--out`) and the reason.
+ *
+ * @example
+ * await makeOutputFolder('runs/pred'); // runs/ and runs/pred/ exist now
+ */
+export async function makeOutputFolder(outDir: string): Promise<void> {
+  const fail = (reason: string) =>
+    new PhalanxFileError(outDir, 'output folder (--out)', `cannot be created: ${reason}`);
+  const missing: string[] = [];
+  for (let level = resolve(outDir); ; level = dirname(level)) {
+    const found = await stat(level).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw fail(error.message);
+    });
+    if (found !== undefined) {
+      if (!found.isDirectory()) throw fail(`${level} is not a folder`);
+      break;
+    }
+    missing.push(level);
+    if (dirname(level) === level) break; // a root that does not exist: mkdir says why
+  }
+  for (const level of missing.reverse()) {
+    try {
+      await mkdir(level);
+    } catch (error) {
+      // Made meanwhile by someone else: fine if it is a folder.
+      const made = await stat(level).catch(() => undefined);
+      if (made?.isDirectory() !== true) throw fail((error as Error).message);
+    }
+  }
+}
+
+/**
  * The annotated PNG's name of each file, `<stem>.annotated.png`, unique within the run: a file whose name an
  * earlier file already took gets `<stem>.<n>.annotated.png`, with n its index, raised until the name is free —
  * of the names given so far and of every file's own `<stem>.annotated.png` (so `x/a.png`, `a.2.png`, `y/a.png`
@@ -87,7 +125,8 @@ function annotatedNames(files: readonly string[]): string[] {
 /**
  * Runs `estimator` on every file (PNG or JPEG, any size), writes `<outDir>/<name>.annotated.png` (the
  * picture with the 21 predicted joints and the bones, coloured by finger; `<name>.<n>.annotated.png` for a
- * name an earlier file took, never one another file of the run writes) and returns the report.
+ * name an earlier file took, never one another file of the run writes) and returns the report. `outDir` is
+ * created if missing ({@link makeOutputFolder}: a `PhalanxFileError` if it cannot be).
  *
  * @example
  * const report = await predictFiles(await loadHandPoseEstimator('learnable-groups'), ['hand.jpg'], 'out');
@@ -99,7 +138,7 @@ export async function predictFiles(
   outDir: string,
   options: PredictOptions = {},
 ): Promise<PredictionReport> {
-  await mkdir(outDir, { recursive: true });
+  await makeOutputFolder(outDir);
   const names = annotatedNames(files);
   const images: ImageReport[] = [];
   for (const [index, file] of files.entries()) {
