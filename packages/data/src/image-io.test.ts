@@ -1,4 +1,5 @@
 import { deflateSync } from 'node:zlib';
+import fc from 'fast-check';
 import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
 import { PhalanxConfigError, PhalanxFileError, PhalanxShapeError } from '@phalanx/errors';
@@ -150,6 +151,105 @@ describe('encodePng / encodeJpeg: the image must hold its pixels', () => {
       await expect(encode({ data: new Uint8Array(6), width: 2.5, height: 1 })).rejects.toThrow(
         `${name}: image must be an RGB image {data, width ≥ 1, height ≥ 1}, but received [2.5, 1].`,
       );
+    }
+  });
+});
+
+describe('decodeImage: bytes after the end of a PNG', () => {
+  /** A 6 × 4 PNG of distinct pixels. */
+  async function smallPng(): Promise<{ bytes: Uint8Array; data: Uint8Array }> {
+    const data = Uint8Array.from({ length: 6 * 4 * 3 }, (_, i) => (i * 37) % 256);
+    return { bytes: await encodePng({ data, width: 6, height: 4 }), data };
+  }
+  const join = (...parts: ArrayLike<number>[]) => new Uint8Array(parts.flatMap((p) => Array.from(p)));
+
+  it('decodes a PNG followed by other bytes, as a JPEG followed by other bytes decodes', async () => {
+    const { bytes, data } = await smallPng();
+    const trailers = [
+      new Uint8Array([0]),
+      new TextEncoder().encode('appended by some tool'),
+      new Uint8Array(5000).fill(0xff),
+      chunk('IEND', new Uint8Array(0)), // a second IEND
+      bytes, // a whole second PNG
+    ];
+    for (const trailer of trailers) {
+      const img = await decodeImage(join(bytes, trailer), 'trailing.png');
+      expect([img.width, img.height]).toEqual([6, 4]);
+      expect(img.data).toEqual(data);
+    }
+    const jpg = await decodeImage(join(smallJpeg(8, 8), trailers[1]), 'trailing.jpg');
+    expect([jpg.width, jpg.height]).toEqual([8, 8]);
+  });
+
+  it('a damaged chunk list is a PhalanxFileError naming the file, never a hang or another error', async () => {
+    const { bytes } = await smallPng();
+    const iend = bytes.length - 12;
+    const huge = bytes.slice();
+    new DataView(huge.buffer).setUint32(33, 0xffffffff); // the chunk after IHDR claims 4 GB
+    const cases = [
+      huge,
+      bytes.slice(0, iend), // no IEND
+      bytes.slice(0, iend + 6), // IEND cut short
+      join(bytes.slice(0, iend), new Uint8Array(7), bytes.slice(iend)), // bytes between chunks
+      join(
+        bytes.slice(0, 33),
+        ...Array.from({ length: 20000 }, () => chunk('zzZz', new Uint8Array(0))),
+        bytes.slice(33),
+      ),
+    ];
+    for (const [i, damaged] of cases.entries()) {
+      const error = await decodeImage(damaged, 'damaged.png').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      // A chunk the decoder may skip (the 20 000 unknown ancillary ones) can leave a readable picture.
+      if (i === 4 && error === undefined) continue;
+      expect(error, `case ${i}`).toBeInstanceOf(PhalanxFileError);
+      expect((error as Error).message, `case ${i}`).toMatch(/^damaged\.png: /);
+    }
+  });
+
+  it('any cut or changed byte of a PNG with bytes after it decodes or is a PhalanxFileError (property)', async () => {
+    const { bytes } = await smallPng();
+    const padded = join(bytes, new TextEncoder().encode('trailing'));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 8, max: padded.length }),
+        fc.array(fc.tuple(fc.nat(padded.length - 1), fc.nat(255)), { maxLength: 4 }),
+        async (cut, changes) => {
+          const damaged = padded.slice(0, cut);
+          for (const [at, value] of changes) if (at < cut) damaged[at] = value;
+          await decodeImage(damaged, 'fuzz.png').catch((e: unknown) => {
+            expect(e).toBeInstanceOf(PhalanxFileError);
+          });
+        },
+      ),
+      { numRuns: 300, seed: 7 },
+    );
+  });
+});
+
+describe('encodePng / encodeJpeg: pixel values', () => {
+  it('refuse NaN and ±Infinity floats by name and index instead of writing 0 or 255', async () => {
+    for (const [encode, name] of [
+      [encodePng, 'encodePng'],
+      [(image: Parameters<typeof encodePng>[0]) => encodeJpeg(image), 'encodeJpeg'],
+    ] as const) {
+      for (const [value, shown] of [
+        [NaN, 'NaN'],
+        [Infinity, 'Infinity'],
+        [-Infinity, '-Infinity'],
+      ] as const) {
+        const data = new Float32Array(2 * 2 * 3).fill(0.5);
+        data[7] = value;
+        await expect(encode({ data, width: 2, height: 2 })).rejects.toThrow(PhalanxConfigError);
+        await expect(encode({ data, width: 2, height: 2 })).rejects.toThrow(
+          `${name}: image.data[7] must be a finite pixel value, but received ${shown}.`,
+        );
+      }
+      // Out-of-range finite values are clamped, as before.
+      const bytes = await encode({ data: Float32Array.from([-1, 2, 0.5]), width: 1, height: 1 });
+      expect(bytes.length).toBeGreaterThan(0);
     }
   });
 });

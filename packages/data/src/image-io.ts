@@ -114,6 +114,25 @@ function jpegHeader(bytes: Uint8Array, view: DataView, name: string): ImageHeade
   throw new PhalanxFileError(name, 'JPEG header', 'has no frame header (SOF) before its data (malformed JPEG)');
 }
 
+/**
+ * PNG `bytes` up to the end of their IEND chunk. `pngjs` refuses anything after it ("unrecognised content at
+ * end of stream"), which files often carry (appended metadata, a download's padding) and which JPEG decoding
+ * ignores. The chunk list is walked from the signature by each chunk's declared length, at least 12 bytes a
+ * step, so the walk ends within the data whatever it holds; a list that runs past the end of the data or has no
+ * IEND is returned whole, and `pngjs` names what is wrong with it.
+ */
+function pngUpToIend(bytes: Uint8Array, view: DataView): Uint8Array {
+  for (let pos = 8; pos + 12 <= bytes.length;) {
+    const end = pos + 12 + view.getUint32(pos);
+    if (end > bytes.length) break;
+    if (bytes[pos + 4] === 0x49 && bytes[pos + 5] === 0x45 && bytes[pos + 6] === 0x4e && bytes[pos + 7] === 0x44) {
+      return bytes.subarray(0, end); // 'IEND'
+    }
+    pos = end;
+  }
+  return bytes;
+}
+
 /** A named error for `bytes` that are not a `Uint8Array` (a `Buffer` is one). */
 function checkBytes(component: string, bytes: unknown): void {
   if (!(bytes instanceof Uint8Array)) {
@@ -155,7 +174,8 @@ export function readImageHeader(bytes: Uint8Array, name = 'image'): ImageHeader 
  * The header's `width × height` is checked against `options.maxPixels` before anything is allocated, so a
  * small file that declares a huge image (a 410 KB PNG of 12000 × 12000) is refused at once. Memory then
  * stays within about 7 bytes per pixel (for an interlaced PNG, `pngjs` inflates without a cap: at most
- * deflate's 1032 : 1 ratio times the file size).
+ * deflate's 1032 : 1 ratio times the file size). Bytes after a PNG's IEND chunk are ignored, as bytes after a
+ * JPEG's end are.
  *
  * @throws PhalanxFileError for an unknown signature, an image over the budget, or undecodable data;
  * PhalanxConfigError for `bytes` that are not a `Uint8Array` and `options` that are not an object.
@@ -190,7 +210,8 @@ export async function decodeImage(
   try {
     if (header.format === 'png') {
       const { PNG } = await loadPng();
-      const png = PNG.sync.read(asBuffer(bytes));
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const png = PNG.sync.read(asBuffer(pngUpToIend(bytes, view)));
       return { data: rgbaToRgb(png.data, png.width, png.height), width: png.width, height: png.height };
     }
     const jpeg = await loadJpeg();
@@ -205,14 +226,21 @@ export async function decodeImage(
   }
 }
 
-/** RGB (uint8 0–255 or float32 0–1, HWC) → opaque RGBA bytes. */
-function toRgba(image: RgbImage): Uint8Array {
+/**
+ * RGB (uint8 0–255 or float32 0–1, HWC) → opaque RGBA bytes, values outside the range clamped; a NaN or
+ * ±Infinity float is a `PhalanxConfigError` of `component` naming its index (it has no pixel value: NaN
+ * was written as 0).
+ */
+function toRgba(component: string, image: RgbImage): Uint8Array {
   const { width, height, data } = image;
   const rgba = new Uint8Array(width * height * 4);
   const f = data instanceof Float32Array ? 255 : 1;
   for (let i = 0; i < width * height; i++) {
     for (let c = 0; c < 3; c++) {
       const v = data[3 * i + c] * f;
+      if (!Number.isFinite(v)) {
+        throw new PhalanxConfigError(component, `image.data[${3 * i + c}]`, 'a finite pixel value', data[3 * i + c]);
+      }
       rgba[4 * i + c] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
     }
     rgba[4 * i + 3] = 255;
@@ -221,7 +249,10 @@ function toRgba(image: RgbImage): Uint8Array {
 }
 
 /**
- * Encodes an RGB image (uint8 0–255 or float32 0–1, HWC) as PNG bytes.
+ * Encodes an RGB image (uint8 0–255 or float32 0–1, HWC) as PNG bytes. Values outside the range are clamped.
+ *
+ * @throws PhalanxShapeError for an image whose `data` is not `width × height × 3` values; PhalanxConfigError
+ * for a NaN or ±Infinity value (named by its index).
  *
  * @example
  * ```ts
@@ -235,13 +266,14 @@ export async function encodePng(image: RgbImage): Promise<Uint8Array> {
   checkRgbImage('encodePng', image);
   const { PNG } = await loadPng();
   const { width, height } = image;
-  return new Uint8Array(PNG.sync.write({ width, height, data: asBuffer(toRgba(image)) }));
+  return new Uint8Array(PNG.sync.write({ width, height, data: asBuffer(toRgba('encodePng', image)) }));
 }
 
 /**
  * Encodes an RGB image (uint8 0–255 or float32 0–1, HWC) as baseline JPEG bytes (`jpeg-js`, no chroma
  * subsampling). `quality` 1–100 (default 95); at 100 a decoded pixel differs from the original by a few
- * levels at most.
+ * levels at most. Values outside the range are clamped; NaN or ±Infinity is a `PhalanxConfigError`, as for
+ * {@link encodePng}.
  *
  * @example
  * ```ts
@@ -258,5 +290,5 @@ export async function encodeJpeg(image: RgbImage, quality = 95): Promise<Uint8Ar
   checkRgbImage('encodeJpeg', image);
   const jpeg = await loadJpeg();
   const { width, height } = image;
-  return new Uint8Array(jpeg.encode({ data: asBuffer(toRgba(image)), width, height }, quality).data);
+  return new Uint8Array(jpeg.encode({ data: asBuffer(toRgba('encodeJpeg', image)), width, height }, quality).data);
 }
