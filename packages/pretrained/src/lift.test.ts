@@ -98,7 +98,7 @@ describe('liftToMetres', () => {
       ],
       [
         () => liftToMetres(uv, z, { bones: [[0, 25, 0.04]] }),
-        'liftToMetres: bones must be [parent, child, metres] with joints in [0, 20] and metres > 0, but received [0, 25, 0.04].',
+        'liftToMetres: bones must be [parent, child, metres] with joints in [0, 20] and finite metres > 0, but received [0, 25, 0.04].',
       ],
       [
         () =>
@@ -115,6 +115,93 @@ describe('liftToMetres', () => {
             z.map((d, j) => (j === 4 ? Infinity : d)),
           ),
         'liftToMetres: z must be finite depths, but received Infinity.',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+  });
+});
+
+/** The lift as first written: the fit on the pixel coordinates as given. */
+function unscaledLift(uv: number[][], z: number[]): number[][] {
+  let [numerator, denominator] = [0, 0];
+  for (const [p, c, length] of MEAN_HAND_BONES) {
+    const a = (uv[c][0] - uv[p][0]) ** 2 + (uv[c][1] - uv[p][1]) ** 2;
+    numerator += a * (length * length - (z[c] - z[p]) ** 2);
+    denominator += a * a;
+  }
+  const m = denominator > 0 ? Math.sqrt(Math.max(numerator / denominator, 0)) : 0;
+  return uv.map(([u, v], j) => [m * (u - uv[0][0]), m * (v - uv[0][1]), z[j] - z[0]]);
+}
+
+describe('liftToMetres: any finite coordinates, checked options', () => {
+  const hands = [...syntheticHands({ seed: 41, size: 224, count: 20 })].map((s) => ({
+    uv: Array.from({ length: 21 }, (_, j) => [s.uv[2 * j], s.uv[2 * j + 1]]),
+    z: Array.from({ length: 21 }, (_, j) => s.xyz[3 * j + 2] / 1000),
+  }));
+
+  it('gives bit for bit what the unscaled formula gives for pixel coordinates', () => {
+    for (const { uv, z } of hands) {
+      expect(liftToMetres(uv, z)).toEqual(unscaledLift(uv, z));
+      const far = uv.map(([u, v]) => [u * 3.7 - 900, v * 0.5 + 1e5]);
+      expect(liftToMetres(far, z)).toEqual(unscaledLift(far, z));
+    }
+  });
+
+  it('lifts coordinates of 1e300 and 1e-300 pixels as the same hand at 1 px (the squares no longer overflow)', () => {
+    for (const { uv, z } of hands.slice(0, 5)) {
+      const reference = liftToMetres(uv, z);
+      for (const factor of [1e300, -1e300, 1e-300]) {
+        const lifted = liftToMetres(
+          uv.map(([u, v]) => [u * factor, v * factor]),
+          z,
+        );
+        lifted.forEach((p, j) =>
+          p.forEach((value, c) => expect(value).toBeCloseTo(reference[j][c] * Math.sign(factor) ** (c < 2 ? 1 : 0), 9)),
+        );
+      }
+      // The unscaled formula gave NaN there.
+      expect(
+        unscaledLift(
+          uv.map(([u, v]) => [u * 1e300, v * 1e300]),
+          z,
+        )[1][0],
+      ).toBeNaN();
+    }
+  });
+
+  it('refuses options that are not an object or have another key, and sizes that overflow, by name', () => {
+    const { uv, z } = hands[0];
+    const cases: [() => unknown, string][] = [
+      [
+        () => liftToMetres(uv, z, null as never),
+        'liftToMetres: options must be an object {bones?, rootJoint?}, but received null.',
+      ],
+      [
+        () => liftToMetres(uv, z, [] as never),
+        'liftToMetres: options must be an object {bones?, rootJoint?}, but received [].',
+      ],
+      [
+        () => liftToMetres(uv, z, { root: 9 } as never),
+        'liftToMetres: options.root must be an option (one of bones, rootJoint), but received 9.',
+      ],
+      [
+        () => liftToMetres(uv, z, { bones: [[0, 1, Infinity]] }),
+        'liftToMetres: bones must be [parent, child, metres] with joints in [0, 20] and finite metres > 0, but received [0, 1, Infinity].',
+      ],
+      [
+        () => liftToMetres(uv, z, { bones: [[0, 1, 1e160]] }),
+        'liftToMetres: bones must be [parent, child, metres] with joints in [0, 20] and finite metres > 0, but received [0, 1, 1e+160].',
+      ],
+      [
+        () =>
+          liftToMetres(
+            uv,
+            z.map((d, j) => (j === 0 ? -1e308 : j === 5 ? 1e308 : d)),
+          ),
+        "liftToMetres: z must be depths whose differences from the root's (-1e+308) are finite, but received 1e+308.",
       ],
     ];
     for (const [f, message] of cases) {

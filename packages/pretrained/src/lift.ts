@@ -2,7 +2,7 @@
  * 2.5D → root-relative 3D in metres without a camera: a scaled orthographic (weak-perspective) camera
  * whose scale makes the hand's bones as long as the mean hand's.
  */
-import { PhalanxConfigError } from '@phalanx/errors';
+import { checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import { MEAN_HAND_BONES } from './mean-hand';
 
 /** Options of {@link liftToMetres}. */
@@ -12,6 +12,9 @@ export interface LiftOptions {
   /** The joint put at the origin. Default 0 (the wrist). */
   rootJoint?: number;
 }
+
+/** The keys of {@link LiftOptions}: any other key is a named error. */
+const LIFT_OPTION_KEYS = { bones: true, rootJoint: true } satisfies Record<keyof LiftOptions, true>;
 
 /**
  * Lifts 2D keypoints and relative depths to 3D, root-relative, in metres. Under a scaled orthographic
@@ -26,8 +29,12 @@ export interface LiftOptions {
  * 15 % too large.
  *
  * **Shapes**: `uv [J][2]` pixels (any pixel grid with square pixels), `z [J]` metres (any origin) →
- * `[J][3]` metres. Throws `PhalanxConfigError` for `z` of another length, a `rootJoint` or bone outside
- * the J joints, a bone length ≤ 0, and values that are not finite.
+ * `[J][3]` metres. Any finite coordinates work: the fit runs on the pixel coordinates divided by a power of
+ * two that brings the largest to about 1 — exact, so the result is that of the formula above, and no square
+ * overflows (coordinates of 1e300 px) or underflows. Throws `PhalanxConfigError` for `options` that are not an
+ * object or have another key than `bones` and `rootJoint`, `z` of another length, a `rootJoint` or bone outside
+ * the J joints, a bone length that is not a finite number > 0, values that are not finite, and depths whose
+ * differences from the root's are not finite.
  *
  * @example
  * ```ts
@@ -42,19 +49,36 @@ export function liftToMetres(
   z: readonly number[],
   options: LiftOptions = {},
 ): number[][] {
+  checkOptions('liftToMetres', 'options', options, LIFT_OPTION_KEYS, 'an object {bones?, rootJoint?}');
   const bones = options.bones ?? MEAN_HAND_BONES;
   const root = options.rootJoint ?? 0;
   checkLiftArgs(uv, z, bones, root);
+  // Dividing by a power of two is exact: a_e, the sums and m scale by exact powers of two, and m · (u − u_r)
+  // is bit for bit the unscaled product — but |Δuv|⁴ of coordinates near 1e300 no longer overflows to NaN.
+  const scale = powerOfTwoAbove(uv.reduce((top, [u, v]) => Math.max(top, Math.abs(u), Math.abs(v)), 0));
+  const scaled = uv.map(([u, v]) => [u / scale, v / scale]);
   let numerator = 0;
   let denominator = 0;
   for (const [p, c, length] of bones) {
-    const a = (uv[c][0] - uv[p][0]) ** 2 + (uv[c][1] - uv[p][1]) ** 2;
+    const a = (scaled[c][0] - scaled[p][0]) ** 2 + (scaled[c][1] - scaled[p][1]) ** 2;
+    // A bone drawn as one point says nothing about the scale (and 0 · an overflowing Δz² would be NaN).
+    if (a === 0) continue;
     numerator += a * (length * length - (z[c] - z[p]) ** 2);
     denominator += a * a;
   }
   const m = denominator > 0 ? Math.sqrt(Math.max(numerator / denominator, 0)) : 0;
-  const [ur, vr] = uv[root];
-  return uv.map(([u, v], j) => [m * (u - ur), m * (v - vr), z[j] - z[root]]);
+  if (!Number.isFinite(m)) {
+    // Only bones of ~1e73 m drawn a few pixels long get here.
+    throw new PhalanxConfigError('liftToMetres', 'bones', 'lengths whose fitted scale is finite', [...bones[0]]);
+  }
+  const [ur, vr] = scaled[root];
+  return scaled.map(([u, v], j) => [m * (u - ur), m * (v - vr), z[j] - z[root]]);
+}
+
+/** The power of two 2^k ≥ `x` closest to it (1 for 0), k within the normal float64 exponents. */
+function powerOfTwoAbove(x: number): number {
+  if (x === 0) return 1;
+  return 2 ** Math.min(1023, Math.max(-1022, Math.ceil(Math.log2(x))));
 }
 
 /** Named errors for {@link liftToMetres}: lengths, root and bone indices in range, finite values. */
@@ -76,8 +100,9 @@ function checkLiftArgs(
   if (!isJoint(root)) throw new PhalanxConfigError(name, 'rootJoint', `an integer in [0, ${joints - 1}]`, root);
   for (const bone of bones) {
     const [p, c, metres] = bone;
-    if (!isJoint(p) || !isJoint(c) || !(metres > 0)) {
-      const expected = `[parent, child, metres] with joints in [0, ${joints - 1}] and metres > 0`;
+    // Squared in the fit: a length whose square overflows is no length.
+    if (!isJoint(p) || !isJoint(c) || !(metres > 0 && Number.isFinite(metres * metres))) {
+      const expected = `[parent, child, metres] with joints in [0, ${joints - 1}] and finite metres > 0`;
       throw new PhalanxConfigError(name, 'bones', expected, [...bone]);
     }
   }
@@ -87,4 +112,13 @@ function checkLiftArgs(
   }
   const badDepth = z.find((d) => !Number.isFinite(d));
   if (badDepth !== undefined) throw new PhalanxConfigError(name, 'z', 'finite depths', badDepth);
+  const farDepth = z.find((d) => !Number.isFinite(d - z[root]));
+  if (farDepth !== undefined) {
+    throw new PhalanxConfigError(
+      name,
+      'z',
+      `depths whose differences from the root's (${z[root]}) are finite`,
+      farDepth,
+    );
+  }
 }
