@@ -1,4 +1,4 @@
-/** The error an estimator throws when it is used after `dispose()`. */
+/** The errors an estimator throws of its own: used after `dispose()`, and a model that outputs NaN or ±Infinity. */
 import { PhalanxConfigError, PhalanxFileError, PhalanxShapeError } from '@phalanx/errors';
 
 export { PhalanxConfigError, PhalanxFileError, PhalanxShapeError };
@@ -22,5 +22,33 @@ export class PhalanxDisposedError extends Error {
     readonly component: string,
   ) {
     super(`${component}: the estimator was disposed; load a new one with loadHandPoseEstimator().`);
+  }
+}
+
+/**
+ * The model gave NaN or ±Infinity keypoints or score for an image of finite pixels in 0–255: its weights are
+ * broken (e.g. a `weights.bin` of NaN, or values so large that the activations overflow), not the image.
+ * Load other weights.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await estimator.estimateHands(image);
+ * } catch (error) {
+ *   if (error instanceof PhalanxModelOutputError) console.error('the weights are broken:', error.message);
+ * }
+ * ```
+ */
+export class PhalanxModelOutputError extends Error {
+  /** Always `'PhalanxModelOutputError'`, for tests on `error.name`. */
+  override readonly name: string = 'PhalanxModelOutputError';
+
+  constructor(
+    /** The component whose model misbehaved, e.g. `estimateHands`. */
+    readonly component: string,
+    /** What is not finite, e.g. `keypoints (the wrist's x: NaN)` or `score (Infinity)`. */
+    readonly output: string,
+  ) {
+    super(`${component}: the model produced non-finite ${output} for a valid image; its weights are broken.`);
   }
 }

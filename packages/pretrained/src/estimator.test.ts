@@ -12,7 +12,7 @@ import {
 import { createLearnableGroups } from '@phalanx/learnable-groups';
 import { JOINT_NAMES } from '@phalanx/skeleton';
 import { expectClose, expectNoTensorLeak, useBackend } from '@phalanx/testing';
-import { PhalanxDisposedError } from './errors';
+import { PhalanxDisposedError, PhalanxModelOutputError } from './errors';
 import type { EstimationConfig, Hand, HandPoseEstimator } from './estimator';
 import { peakMass } from './heads';
 import { letterboxGeometry, modelToImage } from './letterbox';
@@ -514,6 +514,40 @@ describe('estimateHands: memory, errors and image sizes', () => {
         expect(Number.isFinite(hand.score)).toBe(true);
       }
       image.dispose();
+    }
+  });
+});
+
+describe('estimateHands: a model that outputs NaN or ±Infinity', () => {
+  it('is a PhalanxModelOutputError naming the output, not an error of liftToMetres; nothing leaks', async () => {
+    for (const name of ['learnable-groups', 'ehpe'] as const) {
+      // Every kernel 1e30 (activations overflow) or NaN, as a weights.bin of such values gives. (The selector's
+      // temperature, checked when the model is built, stays.)
+      for (const value of [1e30, NaN]) {
+        const model = await loadHandPoseModel(name);
+        const broken = model
+          .getWeights()
+          .map((w, i) =>
+            model.weights[i].originalName.endsWith('kernel') ? tf.fill(w.shape, value, w.dtype) : tf.clone(w),
+          );
+        model.setWeights(broken);
+        tf.dispose(broken);
+        const estimator = estimatorFromModel(name, model);
+        const image = handImage(4, estimator.inputSize);
+        const before = tf.memory().numTensors;
+        const error = await estimator.estimateHands(image).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error, `${name}, weights ${value}`).toBeInstanceOf(PhalanxModelOutputError);
+        expect((error as Error).name).toBe('PhalanxModelOutputError');
+        expect((error as Error).message).toMatch(
+          /^estimateHands: the model produced non-finite (keypoints \(\w+ (x|y|depth): (NaN|-?Infinity)\)|score \((NaN|-?Infinity)\)) for a valid image; its weights are broken\.$/,
+        );
+        expect(tf.memory().numTensors).toBe(before);
+        image.dispose();
+        estimator.dispose();
+      }
     }
   });
 });

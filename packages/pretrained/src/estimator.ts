@@ -7,7 +7,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/skeleton';
 import type { ModelCard } from './card';
 import { checkBoolean, checkOptions } from '@phalanx/errors';
-import { PhalanxConfigError, PhalanxDisposedError } from './errors';
+import { PhalanxConfigError, PhalanxDisposedError, PhalanxModelOutputError } from './errors';
 import type { PoseHead } from './heads';
 import { imageToTensor, type HandPoseInput } from './input';
 import { letterboxGeometry, letterboxImage, modelToImage } from './letterbox';
@@ -106,7 +106,9 @@ export class HandPoseEstimator {
    * or above 255 — read back with the keypoints, no extra transfer —, a `config`
    * that is not an object, has another key than `flipHorizontal` and `rotations`, a `flipHorizontal` that is not a
    * boolean, or `rotations` other than 1, 2 and 4) and
-   * `PhalanxDisposedError` after {@link HandPoseEstimator.dispose}.
+   * `PhalanxDisposedError` after {@link HandPoseEstimator.dispose}, and `PhalanxModelOutputError` when the model
+   * gives NaN or ±Infinity keypoints or score for a valid image (broken weights; checked on the values read
+   * back anyway).
    *
    * @example
    * ```ts
@@ -167,6 +169,7 @@ export class HandPoseEstimator {
         `values from ${low} to ${high}`,
       );
     }
+    checkModelOutput(values);
     const modelXY = Array.from({ length: NUM_JOINTS }, (_, j) => [values[3 * j], values[3 * j + 1]]);
     const z = Array.from({ length: NUM_JOINTS }, (_, j) => values[3 * j + 2]);
     let xy = modelToImage(modelXY, box);
@@ -194,5 +197,21 @@ export class HandPoseEstimator {
 
   private checkAlive(component: string): void {
     if (this.disposed) throw new PhalanxDisposedError(component);
+  }
+}
+
+/**
+ * A `PhalanxModelOutputError` unless the keypoints (21 × (x, y, depth)) and the score at the start of the values
+ * read back are finite: a model with broken weights gives NaN there, which `modelToImage` and `liftToMetres`
+ * would otherwise be blamed for.
+ */
+function checkModelOutput(values: ArrayLike<number>): void {
+  for (let i = 0; i <= 3 * NUM_JOINTS; i++) {
+    if (Number.isFinite(values[i])) continue;
+    const output =
+      i === 3 * NUM_JOINTS
+        ? `score (${values[i]})`
+        : `keypoints (${JOINT_NAMES[Math.floor(i / 3)]} ${['x', 'y', 'depth'][i % 3]}: ${values[i]})`;
+    throw new PhalanxModelOutputError('estimateHands', output);
   }
 }
