@@ -74,6 +74,39 @@ describe('modelToImage / imageToModel', () => {
     expect(modelToImage([[0, 0]], box)).toEqual([[4.5, 4.5 - 80]]);
     expect(modelToImage([[63, 63]], box)).toEqual([[634.5, 634.5 - 80]]);
   });
+
+  it('refuse coordinates that are not finite numbers by name, instead of returning NaN', () => {
+    const box = letterboxGeometry(480, 640, 64);
+    const cases: [() => unknown, string][] = [
+      [
+        () =>
+          modelToImage(
+            [
+              [1, 2],
+              [NaN, 3],
+            ],
+            box,
+          ),
+        'modelToImage: points[1][0] must be a finite number, but received NaN.',
+      ],
+      [
+        () => imageToModel([['4', 5]] as never, box),
+        "imageToModel: points[0][0] must be a finite number, but received '4'.",
+      ],
+      [
+        () => imageToModel([[4, -Infinity, 0]], box),
+        'imageToModel: points[0][1] must be a finite number, but received -Infinity.',
+      ],
+      [
+        () => modelToImage([[0, null]] as never, box),
+        'modelToImage: points[0][1] must be a finite number, but received null.',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+    }
+  });
 });
 
 describe('letterboxImage', () => {

@@ -154,7 +154,9 @@ function padAndPool(x: tf.Tensor4D, axis: 1 | 2, offset: number, size: number, b
 
 /**
  * Model-input pixels → image pixels (the inverse of the letterbox, see {@link Letterbox}):
- * `x·(pooled − 1)/(S − 1)·pool + (pool − 1)/2 − left`, the same for `y` with `top`.
+ * `x·(pooled − 1)/(S − 1)·pool + (pool − 1)/2 − left`, the same for `y` with `top`. Throws `PhalanxShapeError`
+ * for `points` that are not `[x, y]` pairs and `PhalanxConfigError` for a coordinate that is not a finite number
+ * or a `box` that is not a {@link Letterbox}.
  *
  * @example
  * ```ts
@@ -174,7 +176,7 @@ export function modelToImage(points: readonly (readonly number[])[], box: Letter
 
 /**
  * Image pixels → model-input pixels, the inverse of {@link modelToImage} (e.g. to draw ground truth
- * on the model input, or to build training targets for the letterboxed input).
+ * on the model input, or to build training targets for the letterboxed input). Throws as {@link modelToImage}.
  *
  * @example
  * ```ts
@@ -193,7 +195,10 @@ export function imageToModel(points: readonly (readonly number[])[], box: Letter
   ]);
 }
 
-/** A named error unless `points` is a list of `[x, y]` pairs. */
+/**
+ * A `PhalanxShapeError` unless `points` is a list of `[x, y]` pairs, and a `PhalanxConfigError` naming the first
+ * pair whose x or y is not a finite number (NaN, ±Infinity, a string: the maps would return NaN).
+ */
 function checkPoints(component: string, points: unknown): void {
   if (!Array.isArray(points) || !points.every((p) => Array.isArray(p) && p.length >= 2)) {
     throw new PhalanxShapeError(
@@ -202,5 +207,9 @@ function checkPoints(component: string, points: unknown): void {
       'a list of [x, y] points',
       Array.isArray(points) ? [points.length] : points,
     );
+  }
+  for (const [i, p] of (points as unknown[][]).entries()) {
+    const c = Number.isFinite(p[0]) ? 1 : 0;
+    if (!Number.isFinite(p[c])) throw new PhalanxConfigError(component, `points[${i}][${c}]`, 'a finite number', p[c]);
   }
 }
