@@ -64,7 +64,25 @@ describe('readModelCard', () => {
     lg.setUserDefinedMetadata({ [CARD_METADATA_KEY]: card });
     expect(readModelCard('learnable-groups', lg)).toMatchObject(card);
     expect(() => readModelCard('ehpe', lg)).toThrow(PhalanxConfigError);
+    expect(() => readModelCard('ehpe', lg)).toThrow(
+      "readModelCard: model must be the files of a 'ehpe' model, but received 'learnable-groups'.",
+    );
     lg.dispose();
+  });
+
+  it('refuses a name that is not a model, under its own name (a card for any name, or a loader blamed, before)', () => {
+    const ehpe = createEhpe(TINY_EHPE);
+    for (const [name, shown] of [
+      ['foo', "'foo'"],
+      [null, 'null'],
+      ['EHPE', "'EHPE'"],
+    ] as const) {
+      expect(() => readModelCard(name as never, ehpe)).toThrow(PhalanxConfigError);
+      expect(() => readModelCard(name as never, ehpe)).toThrow(
+        `readModelCard: name must be one of 'learnable-groups', 'ehpe', but received ${shown}.`,
+      );
+    }
+    ehpe.dispose();
   });
 
   it('refuses a stored depth encoding that would turn keypoints into NaN, by name', () => {

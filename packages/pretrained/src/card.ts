@@ -101,9 +101,10 @@ function checkDepth(depth: unknown): DepthEncoding {
 /**
  * The card of a loaded model: the one stored in its `model.json`, or — for a model saved without one,
  * e.g. straight from a training example — the defaults (`'bone'` depth with the mean hand's 45 mm bone;
- * EHPE's bins over the release's 200 mm). Throws `PhalanxConfigError` when the stored card names
- * another model than `name`, and when its depth encoding is not `{unit: 'bone', boneMetres > 0}` or
- * `{unit: 'bins', bins: an integer ≥ 2, rangeMetres > 0}`.
+ * EHPE's bins over the release's 200 mm). Throws `PhalanxConfigError` (labelled `readModelCard`, also when a
+ * loader calls it) for a `name` that is not one of {@link HAND_POSE_MODELS} or a `model` that is not a
+ * `tf.LayersModel`, when the stored card names another model than `name`, and when its depth encoding is not
+ * `{unit: 'bone', boneMetres > 0}` or `{unit: 'bins', bins: an integer ≥ 2, rangeMetres > 0}`.
  *
  * @example
  * ```ts
@@ -112,13 +113,14 @@ function checkDepth(depth: unknown): DepthEncoding {
  * ```
  */
 export function readModelCard(name: HandPoseModelName, model: tfl.LayersModel): ModelCard {
+  checkOneOf('readModelCard', 'name', name, HAND_POSE_MODELS);
   if (typeof (model as Partial<tfl.LayersModel> | null)?.getUserDefinedMetadata !== 'function') {
     throw new PhalanxConfigError('readModelCard', 'model', 'a tf.LayersModel', model === null ? null : typeof model);
   }
   const meta = model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
   const stored = meta?.[CARD_METADATA_KEY] as Partial<ModelCard> | undefined;
   if (stored?.model !== undefined && stored.model !== name) {
-    throw new PhalanxConfigError('loadHandPoseEstimator', 'model', `the files of a '${name}' model`, stored.model);
+    throw new PhalanxConfigError('readModelCard', 'model', `the files of a '${name}' model`, stored.model);
   }
   return {
     model: name,
