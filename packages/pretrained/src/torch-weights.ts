@@ -9,7 +9,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { importTorchStateDict as importEhpe } from '@phalanx/ehpe';
 import { parseSafetensors, parseTorchCheckpoint } from '@phalanx/layers';
 import { importTorchStateDict as importLearnableGroups } from '@phalanx/learnable-groups';
-import { CARD_METADATA_KEY, type HandPoseModelName } from './card';
+import { checkOneOf, PhalanxConfigError } from '@phalanx/errors';
+import { CARD_METADATA_KEY, HAND_POSE_MODELS, type HandPoseModelName } from './card';
 import type { HandPoseEstimator } from './estimator';
 import { estimatorFromModel } from './load';
 
@@ -21,10 +22,25 @@ export interface TorchCheckpoint {
   temperature?: number;
 }
 
+/** Named errors for `bytes` that are not a `Uint8Array` and a `file` that is not a string. */
+function checkFileArgs(component: string, bytes: unknown, file: unknown): void {
+  if (!(bytes instanceof Uint8Array)) {
+    const received = bytes === null || typeof bytes !== 'object' ? bytes : (bytes.constructor?.name ?? 'an object');
+    throw new PhalanxConfigError(
+      component,
+      'bytes',
+      'a Uint8Array (or Buffer) of a .pth/.pt or .safetensors file',
+      received,
+    );
+  }
+  if (typeof file !== 'string') throw new PhalanxConfigError(component, 'file', 'a file name (a string)', file);
+}
+
 /**
  * Reads a `.safetensors` file (temperature from `__metadata__.Temperature`) or a PyTorch checkpoint (its
  * `state_dict`, `model_state_dict` or `model`, DataParallel's `module.` removed; temperature from the
- * top-level `Temperature`). `file` names the file in errors and picks the format by its extension.
+ * top-level `Temperature`). `file` names the file in errors and picks the format by its extension. `bytes` that
+ * are not a `Uint8Array` and a `file` that is not a string are a `PhalanxConfigError`.
  *
  * @example
  * ```ts
@@ -35,6 +51,7 @@ export interface TorchCheckpoint {
  * ```
  */
 export function readTorchCheckpoint(bytes: Uint8Array, file: string): TorchCheckpoint {
+  checkFileArgs('readTorchCheckpoint', bytes, file);
   if (file.toLowerCase().endsWith('.safetensors')) {
     const parsed = parseSafetensors(bytes);
     const t = Number(parsed.metadata.Temperature);
@@ -49,8 +66,10 @@ export function readTorchCheckpoint(bytes: Uint8Array, file: string): TorchCheck
  * The estimator of `model` (a `name` network, e.g. a fresh load of the shipped one) with the weights of
  * the checkpoint `bytes` (named `file`): imported strictly by PyTorch names — every missing or unexpected
  * key and every wrong shape is a named error. The estimator owns `model`; on an error `model` and every
- * tensor read are disposed. The card keeps the depth encoding and drops the training and evaluation
- * records, which describe other weights.
+ * tensor read are disposed — except for arguments of the wrong kind (a `name` that is not one of
+ * {@link HAND_POSE_MODELS}, a `model` that is not a `tf.LayersModel`, `bytes` that are not a `Uint8Array`, a
+ * `file` that is not a string), a `PhalanxConfigError` before anything is read or disposed. The card keeps the
+ * depth encoding and drops the training and evaluation records, which describe other weights.
  *
  * @example
  * ```ts
@@ -69,6 +88,12 @@ export async function estimatorWithTorchWeights(
   bytes: Uint8Array,
   file: string,
 ): Promise<HandPoseEstimator> {
+  const component = 'estimatorWithTorchWeights';
+  checkOneOf(component, 'name', name, HAND_POSE_MODELS);
+  if (typeof (model as Partial<tfl.LayersModel> | null)?.getUserDefinedMetadata !== 'function') {
+    throw new PhalanxConfigError(component, 'model', 'a tf.LayersModel', model === null ? null : typeof model);
+  }
+  checkFileArgs(component, bytes, file);
   let owned: tfl.LayersModel | null = model;
   let tensors: Record<string, tf.Tensor> = {};
   try {
