@@ -241,3 +241,57 @@ describe('letterboxImage', () => {
     image.dispose();
   });
 });
+
+describe('letterboxImage: images and boxes that are not what they claim', () => {
+  it('refuses a disposed or bool image and a box changed by hand, by name, leaking nothing', () => {
+    const image = tf.zeros([8, 8, 3], 'int32') as tf.Tensor3D;
+    const disposed = tf.zeros([8, 8, 3], 'int32') as tf.Tensor3D;
+    disposed.dispose();
+    const bool = tf.zeros([8, 8, 3], 'bool') as tf.Tensor3D;
+    const box = letterboxGeometry(8, 8, 4); // pool 2, pooled 4, top 0
+    const before = tf.memory().numTensors;
+    const cases: [() => unknown, string, typeof PhalanxConfigError | typeof PhalanxShapeError][] = [
+      // A TypeError from inside tfjs, before.
+      [
+        () => letterboxImage(disposed, box),
+        "letterboxImage: image must be a tensor that is not disposed, but received 'a disposed tensor'.",
+        PhalanxConfigError,
+      ],
+      // Letterboxed as 0/1 pixels, before.
+      [
+        () => letterboxImage(bool, box),
+        "letterboxImage: image must be a tensor of dtype int32 or float32, but received 'bool'.",
+        PhalanxShapeError,
+      ],
+      [
+        () => letterboxImage(image, { ...box, pool: 0 }),
+        'letterboxImage: box.pool must be 2, as letterboxGeometry(8, 8, 4) gives, but received 0.',
+        PhalanxConfigError,
+      ],
+      [
+        () => letterboxImage(image, { ...box, top: -3 }),
+        'letterboxImage: box.top must be 0, as letterboxGeometry(8, 8, 4) gives, but received -3.',
+        PhalanxConfigError,
+      ],
+      [
+        () => letterboxImage(image, { ...box, inputSize: 0 }),
+        'letterboxImage: box.inputSize must be an integer ≥ 2, but received 0.',
+        PhalanxConfigError,
+      ],
+      [
+        () => modelToImage([[1, 1]], { ...box, height: 7.5 }),
+        'modelToImage: box.height must be an integer ≥ 1, but received 7.5.',
+        PhalanxConfigError,
+      ],
+    ];
+    for (const [f, message, type] of cases) {
+      expect(f, message).toThrow(type);
+      expect(f).toThrow(message);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    // A copy of a good box is fine.
+    tf.dispose(letterboxImage(image, { ...box }));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([image, bool]);
+  });
+});

@@ -66,18 +66,39 @@ export function letterboxGeometry(height: number, width: number, inputSize: numb
   };
 }
 
-/** A named error unless `box` is a {@link Letterbox} (an object with the numbers {@link letterboxGeometry} returns). */
+/**
+ * A named error unless `box` is a {@link Letterbox} as {@link letterboxGeometry} returns it: an object of numbers,
+ * its `height`, `width` and `inputSize` sizes letterboxGeometry accepts, and every other field what
+ * letterboxGeometry gives for them (a `pool` of 0 divided by zero, a negative `top` sliced outside the image).
+ */
 function checkBox(component: string, box: unknown): asserts box is Letterbox {
   const fields = ['height', 'width', 'inputSize', 'padded', 'top', 'left', 'pool', 'pooled'] as const;
   if (box === null || typeof box !== 'object' || !fields.every((f) => Number.isFinite((box as Letterbox)[f]))) {
     throw new PhalanxConfigError(component, 'box', 'a Letterbox from letterboxGeometry', box);
+  }
+  const b = box as Letterbox;
+  for (const [field, least] of [
+    ['height', 1],
+    ['width', 1],
+    ['inputSize', 2],
+  ] as const) {
+    if (!Number.isInteger(b[field]) || b[field] < least) {
+      throw new PhalanxConfigError(component, `box.${field}`, `an integer ≥ ${least}`, b[field]);
+    }
+  }
+  const expected = letterboxGeometry(b.height, b.width, b.inputSize);
+  const wrong = fields.find((f) => b[f] !== expected[f]);
+  if (wrong !== undefined) {
+    const call = `letterboxGeometry(${b.height}, ${b.width}, ${b.inputSize})`;
+    throw new PhalanxConfigError(component, `box.${wrong}`, `${expected[wrong]}, as ${call} gives`, b[wrong]);
   }
 }
 
 /**
  * The model input of an image: padded, averaged and resized as its {@link Letterbox} says, RGB divided
  * by 255 (the models take RGB in [0, 1]). Throws `PhalanxShapeError` for an `image` that is not a
- * `[H, W, 3]` tensor of the box's size, and `PhalanxConfigError` for a `box` that is not a {@link Letterbox}.
+ * `[H, W, 3]` int32 or float32 tensor of the box's size, and `PhalanxConfigError` for a disposed `image` and a
+ * `box` that is not a {@link Letterbox} as {@link letterboxGeometry} makes it (a field changed by hand is named).
  *
  * **Shapes**: `image [H, W, 3]` (0–255, int32 or float32) → `[1, S, S, 3]` float32 in [0, 1].
  *
@@ -90,9 +111,16 @@ function checkBox(component: string, box: unknown): asserts box is Letterbox {
  */
 export function letterboxImage(image: tf.Tensor3D, box: Letterbox): tf.Tensor4D {
   checkBox('letterboxImage', box);
+  if (image instanceof tf.Tensor && image.isDisposed) {
+    throw new PhalanxConfigError('letterboxImage', 'image', 'a tensor that is not disposed', 'a disposed tensor');
+  }
   if (!(image instanceof tf.Tensor) || image.rank !== 3 || image.shape[2] !== 3) {
     const received = image instanceof tf.Tensor ? image.shape : image === null ? null : typeof image;
     throw new PhalanxShapeError('letterboxImage', 'image', 'a tensor [H, W, 3]', received);
+  }
+  if (image.dtype !== 'int32' && image.dtype !== 'float32') {
+    // A bool image became 0/1 pixels, a string one failed inside tfjs.
+    throw new PhalanxShapeError('letterboxImage', 'image', 'a tensor of dtype int32 or float32', image.dtype);
   }
   if (image.shape[0] !== box.height || image.shape[1] !== box.width) {
     // Another image's box pads and pools to another size: the result was not S × S.
