@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PhalanxFileError } from '@phalanx/errors';
 import { fileSystem } from '@phalanx/layers';
@@ -108,6 +109,65 @@ describe('loading files whose topology does not fit the weights', () => {
     expect(out.length).toBeGreaterThan(0);
     tf.dispose([input, ...out]);
     model.dispose();
+    expect([tf.memory().numTensors, variableCount()]).toEqual([tensors, variables]);
+  });
+});
+
+describe('loading what tfl.loadLayersModel loads', () => {
+  it("a compiled model's training config and optimizer state come back, as with tfjs's loader", async () => {
+    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3] })] });
+    model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+    const [x, y] = [tf.ones([4, 3]), tf.zeros([4, 2])];
+    await model.fit(x, y, { epochs: 2, verbose: 0 });
+    let saved: tf.io.ModelArtifacts | undefined;
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+      { includeOptimizer: true },
+    );
+    tf.dispose([x, y]);
+    model.dispose();
+    const handler = tf.io.fromMemory(saved!);
+    const [tensors, variables] = [tf.memory().numTensors, variableCount()];
+    const ours = await loadHandPoseModel('ehpe', { handler });
+    const theirs = await tfl.loadLayersModel(handler);
+    expect(ours.optimizer?.getClassName()).toBe('Adam');
+    const [a, b] = [await ours.optimizer.getWeights(), await theirs.optimizer.getWeights()];
+    expect(a.map((w) => w.name)).toEqual(b.map((w) => w.name));
+    expect(await Promise.all(a.map((w) => w.tensor.array()))).toEqual(
+      await Promise.all(b.map((w) => w.tensor.array())),
+    );
+    expect(await ours.weights[0].read().array()).toEqual(await theirs.weights[0].read().array());
+    tf.dispose([a[0].tensor, b[0].tensor]); // the iteration counts getWeights made
+    for (const loaded of [ours, theirs]) {
+      loaded.optimizer.dispose(); // a deserialized optimizer is not the model's to dispose, in tfjs
+      loaded.dispose();
+    }
+    expect([tf.memory().numTensors, variableCount()]).toEqual([tensors, variables]);
+  });
+
+  it('a compiled model whose weights do not fit leaves nothing either (its optimizer included)', async () => {
+    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3] })] });
+    model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+    const [x, y] = [tf.ones([4, 3]), tf.zeros([4, 2])];
+    await model.fit(x, y, { epochs: 1, verbose: 0 });
+    let saved: tf.io.ModelArtifacts | undefined;
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+      { includeOptimizer: true },
+    );
+    tf.dispose([x, y]);
+    model.dispose();
+    // The kernel stored as [2, 3] (the same bytes): refused after the training config made the optimizer.
+    const specs = saved!.weightSpecs!.map((s, i) => (i === 0 ? { ...s, shape: [2, 3] } : s));
+    const handler = tf.io.fromMemory({ ...saved!, weightSpecs: specs });
+    const [tensors, variables] = [tf.memory().numTensors, variableCount()];
+    await expect(loadHandPoseModel('ehpe', { handler })).rejects.toThrow(/^options\.handler: model cannot be loaded: /);
     expect([tf.memory().numTensors, variableCount()]).toEqual([tensors, variables]);
   });
 });

@@ -76,7 +76,8 @@ async function loadNetwork(name: HandPoseModelName, options: LoadHandPoseEstimat
 /**
  * What `tfl.loadLayersModel` makes of a handler's artifacts — the model built from the topology, the
  * weights written into it by name (strictly: every weight of the model, no other, each of its shape), the
- * stored metadata set — except that a failure disposes everything this call created. tfjs's own loader
+ * stored metadata set, a stored training config compiled in with its optimizer's state — except that a
+ * failure disposes everything this call created. tfjs's own loader
  * leaves the built model's variables and the decoded weights behind when the weights do not fit (e.g. a
  * model.json whose input has another number of channels than weights.bin): about twice the model's weights
  * per failed load. Only what this call created is disposed, so concurrent loads are safe: the layers are
@@ -99,9 +100,15 @@ async function modelFromArtifacts(artifacts: tf.io.ModelArtifacts): Promise<tfl.
   try {
     model = await building;
     if (artifacts.userDefinedMetadata !== undefined) model.setUserDefinedMetadata(artifacts.userDefinedMetadata);
-    loadWeights(model, artifacts);
+    if (artifacts.trainingConfig !== undefined) {
+      // tfjs-core types the stored config more loosely than tfjs-layers reads it (loadLayersModel passes it on as is).
+      model.loadTrainingConfig(artifacts.trainingConfig as Parameters<tfl.LayersModel['loadTrainingConfig']>[0]);
+    }
+    await loadWeights(model, artifacts);
     return model;
   } catch (error) {
+    // A stored training config's optimizer is not the model's to dispose (tfjs marks it not owned): it is this call's.
+    model?.optimizer?.dispose();
     model?.dispose();
     for (const variable of created) if (!variable.isDisposed) variable.dispose();
     throw error;
@@ -109,11 +116,12 @@ async function modelFromArtifacts(artifacts: tf.io.ModelArtifacts): Promise<tfl.
 }
 
 /**
- * Writes the artifacts' weights into `model`, checked by name and shape before anything is decoded; the
- * decoded tensors are disposed whatever happens (a decoding failure inside the `tf.tidy`). Artifacts without
- * weights leave the model's initial values, as `tfl.loadLayersModel` does.
+ * Writes the artifacts' weights into `model`, checked by name and shape before anything is decoded, and the
+ * optimizer's state into a model compiled from a stored training config; the decoded tensors are disposed
+ * whatever happens (a decoding failure inside the `tf.tidy`). Artifacts without weights leave the model's
+ * initial values, as `tfl.loadLayersModel` does.
  */
-function loadWeights(model: tfl.LayersModel, artifacts: tf.io.ModelArtifacts): void {
+async function loadWeights(model: tfl.LayersModel, artifacts: tf.io.ModelArtifacts): Promise<void> {
   const { weightData, weightSpecs } = artifacts;
   if (weightData === undefined) return;
   if (!Array.isArray(weightSpecs)) throw new Error('the model artifacts hold weight data but no weight specs');
@@ -132,6 +140,10 @@ function loadWeights(model: tfl.LayersModel, artifacts: tf.io.ModelArtifacts): v
   const decoded = tf.tidy(() => tf.io.decodeWeights(weightData, weightSpecs));
   try {
     model.loadWeights(Object.fromEntries([...names].map((n) => [n, decoded[n]])), true);
+    const slots = weightSpecs
+      .filter((s) => s.group === 'optimizer')
+      .map((s) => ({ name: s.name, tensor: decoded[s.name] }));
+    if (model.optimizer != null && slots.length > 0) await model.optimizer.setWeights(slots);
   } finally {
     tf.dispose(Object.values(decoded));
   }
