@@ -7,7 +7,7 @@ import * as tfd from '@tensorflow/tfjs-data';
 import { NUM_JOINTS } from '@phalanx/skeleton';
 import { packSamples, type PackedBatch } from './batch-pack';
 import { checkInteger, checkOptions, describeCompact, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { sampleSeed } from './sample-seed';
+import { checkSampleRange, sampleSeed } from './sample-seed';
 import { checkShard } from './shard';
 import { SYNTHETIC_HANDS_OPTION_KEYS } from './synthetic/option-keys';
 import { renderSyntheticHand, type SyntheticHandOptions, type SyntheticHandSample } from './synthetic/render';
@@ -27,6 +27,8 @@ export { sampleSeed } from './sample-seed';
 
 /**
  * Iterates synthetic hand samples (`renderSyntheticHand`) of the dataset `seed`: `count` of them, or without end.
+ * Sample indices stop at `Number.MAX_SAFE_INTEGER`: a `start + count` past it is a `PhalanxConfigError` at the
+ * first `next()`, and so is reaching it without a `count`.
  *
  * @example
  * for (const s of syntheticHands({ seed: 1, size: 128, count: 4 })) console.log(s.meta.poseKind, s.scale);
@@ -37,10 +39,15 @@ export function* syntheticHands(options: SyntheticHandsOptions): Generator<Synth
   if (typeof seed !== 'number' || !Number.isFinite(seed)) {
     throw new PhalanxConfigError('syntheticHands', 'seed', 'a finite number', seed, describeCompact);
   }
-  if (count !== undefined) checkInteger('syntheticHands', 'count', count, 0);
-  checkInteger('syntheticHands', 'start', start, 0);
-  const end = count === undefined ? Infinity : start + count;
-  for (let i = start; i < end; i++) yield renderSyntheticHand(sampleSeed(seed, i), render);
+  const end = checkSampleRange('syntheticHands', start, count);
+  for (let i = start; i < end; i++) {
+    if (i > Number.MAX_SAFE_INTEGER) {
+      // Unbounded from near 2⁵³: past it i + 1 === i, and the stream would repeat one sample forever.
+      const expected = 'at most Number.MAX_SAFE_INTEGER (9007199254740991)';
+      throw new PhalanxConfigError('syntheticHands', 'sample index', expected, i);
+    }
+    yield renderSyntheticHand(sampleSeed(seed, i), render);
+  }
 }
 
 /**

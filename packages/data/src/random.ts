@@ -9,7 +9,10 @@ export class Rng {
   private c: number;
   private d: number;
 
-  /** Seeds the generator from any number (integer or not) and an optional stream index. */
+  /**
+   * Seeds the generator from any number (integer or not) and an optional stream index. Seeds beyond ±2⁶³
+   * and streams from 2³² up have streams of their own (not those of their low 64 or 32 bits).
+   */
   constructor(seed: number, stream = 0) {
     const h = hashSeed(seed, stream);
     this.a = h[0];
@@ -63,12 +66,35 @@ export class Rng {
   }
 }
 
-/** Mixes a seed and a stream index into three 32-bit words (splitmix32-style finaliser). */
+const TWO_31 = 2 ** 31;
+const TWO_32 = 2 ** 32;
+const TWO_63 = 2 ** 63;
+const FLOAT64 = new DataView(new ArrayBuffer(8));
+
+/** The two 32-bit words of `value`'s float64 encoding, mixed into one (splitmix32 finaliser). */
+function float64Word(value: number): number {
+  FLOAT64.setFloat64(0, value);
+  let z = FLOAT64.getUint32(0) ^ Math.imul(FLOAT64.getUint32(4), 0x27d4eb2f);
+  z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+  z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+  return z ^ (z >>> 15);
+}
+
+/**
+ * Mixes a seed and a stream index into three 32-bit words (splitmix32-style finaliser).
+ *
+ * The fold keeps a seed's low 64 bits (two's complement) and a stream's low 32 bits, so on its own a seed
+ * from 2⁶³ up (or below −2⁶³) and a stream from 2³² up (or below −2³¹) would alias a smaller one — seed 2⁶⁴
+ * would be seed 0. Only those values mix in their full float64 encoding as well: every seed and stream the
+ * fold keeps apart has the stream it always had.
+ */
 function hashSeed(seed: number, stream: number): [number, number, number] {
   // Fold non-integer and large seeds into 32 bits deterministically.
-  const hi = Math.floor(seed / 4294967296) | 0;
+  const hi = Math.floor(seed / TWO_32) | 0;
   let x = (seed >>> 0) ^ Math.imul(hi, 0x9e3779b1) ^ Math.imul(stream | 0, 0x85ebca6b);
-  if (!Number.isInteger(seed)) x ^= Math.floor((seed % 1) * 4294967296) | 0;
+  if (!Number.isInteger(seed)) x ^= Math.floor((seed % 1) * TWO_32) | 0;
+  if (seed >= TWO_63 || seed < -TWO_63) x ^= Math.imul(float64Word(seed), 0x165667b1);
+  if (stream >= TWO_32 || stream < -TWO_31) x ^= Math.imul(float64Word(stream), 0xc2b2ae35);
   const out: [number, number, number] = [0, 0, 0];
   for (let i = 0; i < 3; i++) {
     x = (x + 0x9e3779b9) | 0;

@@ -8,6 +8,7 @@ import type { Tinypool as TinypoolType } from 'tinypool';
 import { type HandBatch, type SyntheticHandsOptions, unpackBatch } from '../dataset';
 import { checkInteger, checkOptions, describeCompact, PhalanxConfigError } from '@phalanx/errors';
 import { RENDER_OPTION_KEYS } from '../synthetic/option-keys';
+import { checkSampleRange } from '../sample-seed';
 import { checkShard } from '../shard';
 import type { BatchTask, PrefetchAugment, PrefetchShard, RenderedBatch } from './batch-task';
 
@@ -88,8 +89,7 @@ function checkPrefetchOptions(options: PrefetchOptions) {
     throw new PhalanxConfigError(name, 'seed', 'a finite number', seed, describeCompact);
   }
   checkInteger(name, 'batchSize', batchSize, 1);
-  checkInteger(name, 'start', start, 0);
-  if (count !== undefined) checkInteger(name, 'count', count, 0);
+  const end = checkSampleRange(name, start, count);
   checkInteger(name, 'workers', workers, 1);
   const queueSize = checkInteger(name, 'queueSize', options.queueSize ?? workers + 2, 1);
   if (augment !== undefined && (typeof augment?.seed !== 'number' || !Number.isFinite(augment.seed))) {
@@ -108,7 +108,7 @@ function checkPrefetchOptions(options: PrefetchOptions) {
     augment,
     dropRemainder,
     shard,
-    end: start + (count ?? Infinity),
+    end,
   };
 }
 

@@ -112,6 +112,8 @@ describe('prefetchBatches', () => {
       { workers: 0 },
       { queueSize: 0 },
       { count: -1 },
+      { start: 2 ** 53, count: 1 }, // start + count would round: no sample index past Number.MAX_SAFE_INTEGER
+      { start: Number.MAX_SAFE_INTEGER - 1, count: 2 },
       { augment: { seed: Number.NaN } },
       { shard: { index: 2, count: 2 } },
       { shard: { index: -1, count: 2 } },
