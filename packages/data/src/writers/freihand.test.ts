@@ -131,6 +131,18 @@ describe('writeFreihand', () => {
       await expect(write()).rejects.toThrow(message);
     }
     expect(process.cwd()).toBe(cwd);
+    // The arguments swapped: a short message naming the swap, not the samples' pixels written out (60 KB).
+    for (const swapped of [
+      () => writeFreihand(join(tmp, 'v') as never, samples.slice(0, 2) as never),
+      () => writeFreihand(samples.slice(0, 2), samples.slice(0, 2) as never),
+    ]) {
+      const error = await swapped().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PhalanxConfigError);
+      expect((error as Error).message.length).toBeLessThan(300);
+    }
+    await expect(writeFreihand(join(tmp, 'v') as never, samples as never)).rejects.toThrow(
+      /^writeFreihand: samples must be an iterable or async iterable of samples, not a string \(writeFreihand\(samples, dir\): the folder comes second\), but received '.*v'\.$/,
+    );
     await expect(openFreiHand({ root: tmp, unit: 'm' } as never)).rejects.toThrow(
       'openFreiHand: options.unit must be an option (one of root, split, units, version, maxPixels)',
     );

@@ -37,19 +37,28 @@ const WRITE_OPTION_KEYS = { split: true, units: true, quality: true } satisfies 
 >;
 
 /**
- * Named errors for `samples` that are not iterable, a `dir` that is not a non-empty string (`joinPath` drops
- * anything else, so the files went to the working directory) and `options` that are not an object of its keys.
+ * A received value for an error message: {@link describeCompact}, cut to 80 characters — a short list of
+ * samples (their pixels) would otherwise be written out in full, tens of kilobytes.
+ */
+function describeShort(value: unknown): string {
+  const text = describeCompact(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * Named errors for `samples` that are not iterable, or a string (the folder: the arguments swapped), a `dir`
+ * that is not a non-empty string (`joinPath` drops anything else, so the files went to the working directory)
+ * and `options` that are not an object of its keys.
  */
 function checkWriteArgs(samples: unknown, dir: unknown, options: unknown): void {
   const iterable = (x: unknown, key: symbol) => typeof (x as Record<symbol, unknown> | null)?.[key] === 'function';
+  const expected = 'an iterable or async iterable of samples';
   if (!iterable(samples, Symbol.iterator) && !iterable(samples, Symbol.asyncIterator)) {
-    throw new PhalanxConfigError(
-      'writeFreihand',
-      'samples',
-      'an iterable or async iterable of samples',
-      samples,
-      describeCompact,
-    );
+    throw new PhalanxConfigError('writeFreihand', 'samples', expected, samples, describeShort);
+  }
+  if (typeof samples === 'string') {
+    const swapped = `${expected}, not a string (writeFreihand(samples, dir): the folder comes second)`;
+    throw new PhalanxConfigError('writeFreihand', 'samples', swapped, samples, describeShort);
   }
   if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) {
     throw new PhalanxConfigError(
@@ -57,7 +66,7 @@ function checkWriteArgs(samples: unknown, dir: unknown, options: unknown): void 
       'dir',
       'the folder to write (a non-empty string)',
       dir,
-      describeCompact,
+      describeShort,
     );
   }
   checkOptions('writeFreihand', 'options', options, WRITE_OPTION_KEYS, 'an object {split?, units?, quality?}');
@@ -136,8 +145,8 @@ function checkSample(s: HandSample, index: number): void {
  * @param samples Any iterable of samples, e.g. `syntheticHands({ seed: 1, count: 1000, size: 224 })`.
  * @param dir The FreiHAND root to write (Node).
  * @returns How many samples were written and the annotation files.
- * @throws PhalanxConfigError for a malformed sample or option, `samples` that are not iterable, a `dir` that
- *   is not a non-empty string and an unknown option key; PhalanxFileError when a file cannot be written.
+ * @throws PhalanxConfigError for a malformed sample or option, `samples` that are not iterable or are a string
+ *   (the arguments swapped), a `dir` that is not a non-empty string and an unknown option key; PhalanxFileError when a file cannot be written.
  * @example
  * ```ts
  * await writeFreihand(syntheticHands({ seed: 1, count: 1000, size: 224 }), '/data/phalanx-freihand');
