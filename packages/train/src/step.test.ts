@@ -3,7 +3,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
-import type { LossFn } from './step';
+import { buildParameterGroups } from './parameter-groups';
+import { computeStepGradients, type LossFn, type StepModel } from './step';
 import { Trainer } from './trainer';
 import { maxRelativeDifference } from '../test/relative-difference';
 
@@ -171,5 +172,89 @@ describe('the step core', () => {
     expect(() => sgdTrainer(mlp(), mse, 1.5)).toThrow(
       'Trainer: accumulateBatches must be an integer ≥ 1, but received 1.5.',
     );
+  });
+});
+
+describe('a loss the step cannot use', () => {
+  const part = (a: tf.Tensor) => (outputs: tf.Tensor[], b: Batch) => ({ total: mse(outputs, b), parts: { a } });
+  const cases: [string, LossFn<Batch>, number, RegExp][] = [
+    [
+      'a part that is not a scalar',
+      (o, b) => part(tf.mean(o[0], 1))(o, b) as never,
+      1,
+      /^Trainer: loss parts\['a'\] must be a float32 scalar, but received a float32 tensor of shape \[4\]\.$/,
+    ],
+    [
+      'a part of dtype int32',
+      (o, b) => part(tf.cast(tf.mean(o[0]), 'int32'))(o, b) as never,
+      1,
+      /^Trainer: loss parts\['a'\] must be a float32 scalar, but received an int32 tensor of shape \[\]\.$/,
+    ],
+    [
+      'a part that is not a scalar, with accumulation',
+      (o, b) => part(tf.mean(o[0], 1))(o, b) as never,
+      2,
+      /^Trainer: loss parts\['a'\] must be a float32 scalar/,
+    ],
+    [
+      'an int32 total',
+      (o) => tf.cast(tf.mul(tf.mean(o[0]), 100), 'int32') as tf.Scalar,
+      1,
+      /^Trainer: loss must be a float32 scalar, but received an int32 tensor of shape \[\]\.$/,
+    ],
+    [
+      'an int32 total, with accumulation (it trained on the truncated loss)',
+      (o) => tf.cast(tf.mul(tf.mean(o[0]), 100), 'int32') as tf.Scalar,
+      2,
+      /^Trainer: loss must be a float32 scalar, but received an int32 tensor of shape \[\]\.$/,
+    ],
+    [
+      'a total that is not a scalar',
+      (o) => tf.mean(o[0], 1) as tf.Scalar,
+      1,
+      /^Trainer: loss must be a float32 scalar, but received a float32 tensor of shape \[4\]\.$/,
+    ],
+  ];
+  for (const [what, loss, k, message] of cases) {
+    it(`is a PhalanxConfigError for ${what}, and leaks no tensor`, async () => {
+      const trainer = sgdTrainer(mlp(), loss, k);
+      const b = [batch(0, 4), batch(1, 4)].slice(0, k);
+      const before = weights(trainer.model);
+      const count = tf.memory().numTensors;
+      for (let i = 0; i < 2; i++) {
+        const error = await trainer.trainStep(...b).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(PhalanxConfigError);
+        expect((error as Error).message).toMatch(message);
+      }
+      expect(tf.memory().numTensors).toBe(count);
+      expect(trainer.step).toBe(0);
+      expect(weights(trainer.model)).toEqual(before);
+      tf.dispose(b);
+    });
+  }
+});
+
+describe('computeStepGradients', () => {
+  it('frees the gradients and measures of the step when clipping or measuring them fails', () => {
+    const model = mlp();
+    const groups = buildParameterGroups('Trainer', model.trainableWeights, [{ name: 'all', lr: 0.1 }]);
+    // A StepModel is a plain object: nothing checked this clipping norm before the step.
+    const stepModel: StepModel<Batch> = {
+      component: 'Trainer',
+      trainingModel: model,
+      groups,
+      clipNorm: 0,
+      inputs: (b) => b.xs,
+      loss: withParts,
+    };
+    const b = [batch(0, 4), batch(1, 4)];
+    const count = tf.memory().numTensors;
+    for (const k of [1, 2]) {
+      expect(() => computeStepGradients(stepModel, b.slice(0, k), [4, 4].slice(0, k), 0)).toThrow(
+        'clipByGlobalNorm: maxNorm must be a finite number > 0, but received 0.',
+      );
+      expect(tf.memory().numTensors, `${k} micro-batches`).toBe(count);
+    }
+    tf.dispose(b);
   });
 });

@@ -11,11 +11,14 @@ import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { clipByGlobalNorm, globalNorm } from './clipping';
 import type { ParameterGroup } from './parameter-groups';
 
-/** A loss with named parts for the logs: `total` is minimised, `parts` (scalars) are reported. */
+/** A loss with named parts for the logs: `total` is minimised, `parts` (float32 scalars) are reported. */
 export interface LossWithParts {
-  /** The scalar to minimise. */
+  /** The float32 scalar to minimise. */
   total: tf.Scalar;
-  /** Named scalar parts of the loss (e.g. `{ heatmap, xyz }`), read back and logged with the step. */
+  /**
+   * Named float32 scalar parts of the loss (e.g. `{ heatmap, xyz }`), read back and logged with the step;
+   * a step with a non-finite part is not applied, like one with a non-finite loss.
+   */
   parts?: Record<string, tf.Scalar>;
 }
 
@@ -32,7 +35,9 @@ export interface LossContext {
 
 /**
  * The objective: model outputs (always a list, in the model's output order) and the batch → loss.
- * Runs inside the gradient tape; create tensors freely, they are disposed.
+ * Runs inside the gradient tape; create tensors freely, they are disposed. The loss and every part must be
+ * float32 scalars; anything else is a `PhalanxConfigError` naming `loss` or `loss parts['name']`, and the
+ * step is not applied.
  */
 export type LossFn<B> = (outputs: tf.Tensor[], batch: B, context: LossContext) => LossResult;
 
@@ -96,6 +101,11 @@ function activeVariables(model: StepModel<unknown>): tf.Variable[] {
   return active.map((v) => v.read() as tf.Variable);
 }
 
+/** `a float32 tensor of shape [4]`: a received tensor, for an error message. */
+function describeTensor(t: tf.Tensor): string {
+  return `${/^[aeiou]/.test(t.dtype) ? 'an' : 'a'} ${t.dtype} tensor of shape [${t.shape.join(', ')}]`;
+}
+
 /** Applies the model and the loss to `batch`; hands the loss parts (if any) to `keepParts`. */
 function lossOf<B>(
   model: StepModel<B>,
@@ -105,7 +115,7 @@ function lossOf<B>(
 ): tf.Scalar {
   const outputs = model.trainingModel.apply(model.inputs(batch), { training: true }) as tf.Tensor | tf.Tensor[];
   const result = model.loss(Array.isArray(outputs) ? outputs : [outputs], batch, context);
-  if (result instanceof tf.Tensor) return checkScalar(model.component, result);
+  if (result instanceof tf.Tensor) return checkScalar(model.component, 'loss', result);
   if (!result || !(result.total instanceof tf.Tensor)) {
     throw new PhalanxConfigError(model.component, 'loss', 'a scalar tensor or {total, parts}', result);
   }
@@ -113,13 +123,25 @@ function lossOf<B>(
     if (!isTensorMap(result.parts)) {
       throw new PhalanxConfigError(model.component, 'loss parts', 'scalar tensors', result.parts);
     }
+    // Checked inside the tape: a part that cannot be packed with the measures failed later, in `finish`, as a
+    // raw tfjs error.
+    for (const [name, part] of Object.entries(result.parts)) {
+      checkScalar(model.component, `loss parts['${name}']`, part);
+    }
     keepParts(result.parts);
   }
-  return checkScalar(model.component, result.total);
+  return checkScalar(model.component, 'loss', result.total);
 }
 
-function checkScalar(component: string, loss: tf.Tensor): tf.Scalar {
-  if (loss.rank !== 0) throw new PhalanxConfigError(component, 'loss', 'a scalar', loss.shape);
+/**
+ * A rank-0 float32 tensor, else a `PhalanxConfigError` naming `argument`: an int32 loss has no gradient
+ * worth the name (and, scaled by a micro-batch weight, trained on the truncated value), and a part of
+ * another shape or dtype cannot be packed with the step's measures.
+ */
+function checkScalar(component: string, argument: string, loss: tf.Tensor): tf.Scalar {
+  if (loss.rank !== 0 || loss.dtype !== 'float32') {
+    throw new PhalanxConfigError(component, argument, 'a float32 scalar', describeTensor(loss), String);
+  }
   return loss as tf.Scalar;
 }
 
@@ -189,9 +211,24 @@ function disposeMicroBatch(m: MicroBatchGradients): void {
   tf.dispose([m.value, ...Object.values(m.grads), ...Object.values(m.parts)]);
 }
 
-/** Per-group clipping, the norm, global clipping and the packed measures; disposes `total`. */
+/** Per-group clipping, the norm, global clipping and the packed measures; disposes `total` (also on an error). */
 function finish(model: StepModel<unknown>, total: MicroBatchGradients): StepGradients {
-  const out = tf.tidy(() => {
+  let out: StepGradients | null = null;
+  try {
+    out = measureAndClip(model, total);
+    return out;
+  } finally {
+    // Unclipped gradients are handed on as they are; free the rest.
+    const handedOn = new Set<tf.Tensor>(out === null ? [] : Object.values(out.grads));
+    tf.dispose(
+      [total.value, ...Object.values(total.grads), ...Object.values(total.parts)].filter((t) => !handedOn.has(t)),
+    );
+  }
+}
+
+/** The work of {@link finish}, in one `tf.tidy`: new tensors, or `total`'s own unclipped gradients. */
+function measureAndClip(model: StepModel<unknown>, total: MicroBatchGradients): StepGradients {
+  return tf.tidy(() => {
     const grads = { ...total.grads };
     for (const g of model.groups) {
       if (g.clipNorm === null) continue;
@@ -216,12 +253,6 @@ function finish(model: StepModel<unknown>, total: MicroBatchGradients): StepGrad
     const measures = tf.stack([total.value, gradNorm, ...partNames.map((k) => total.parts[k])]) as tf.Tensor1D;
     return { grads, measures, partNames };
   });
-  // Unclipped gradients are handed on as they are; free the rest.
-  const handedOn = new Set<tf.Tensor>(Object.values(out.grads));
-  tf.dispose(
-    [total.value, ...Object.values(total.grads), ...Object.values(total.parts)].filter((t) => !handedOn.has(t)),
-  );
-  return out;
 }
 
 /**
