@@ -214,6 +214,18 @@ describe('a loss the step cannot use', () => {
       1,
       /^Trainer: loss must be a float32 scalar, but received a float32 tensor of shape \[4\]\.$/,
     ],
+    [
+      'a loss that depends on no trainable weight',
+      () => tf.scalar(2),
+      1,
+      /^Trainer: loss must be computed from the model outputs \(a scalar with a gradient to an unfrozen trainable weight\), but received a scalar that depends on none of them\.$/,
+    ],
+    [
+      'a loss that depends on no trainable weight, with parts and accumulation',
+      (o) => ({ total: tf.scalar(2), parts: { a: tf.mean(o[0]) as tf.Scalar } }),
+      2,
+      /^Trainer: loss must be computed from the model outputs/,
+    ],
   ];
   for (const [what, loss, k, message] of cases) {
     it(`is a PhalanxConfigError for ${what}, and leaks no tensor`, async () => {

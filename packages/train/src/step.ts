@@ -36,8 +36,8 @@ export interface LossContext {
 /**
  * The objective: model outputs (always a list, in the model's output order) and the batch → loss.
  * Runs inside the gradient tape; create tensors freely, they are disposed. The loss and every part must be
- * float32 scalars; anything else is a `PhalanxConfigError` naming `loss` or `loss parts['name']`, and the
- * step is not applied.
+ * float32 scalars, and the loss must have a gradient to at least one unfrozen trainable weight; anything
+ * else is a `PhalanxConfigError` naming `loss` or `loss parts['name']`, and the step is not applied.
  */
 export type LossFn<B> = (outputs: tf.Tensor[], batch: B, context: LossContext) => LossResult;
 
@@ -145,6 +145,24 @@ function checkScalar(component: string, argument: string, loss: tf.Tensor): tf.S
   return loss as tf.Scalar;
 }
 
+/** tfjs's message for a loss without a gradient path to any of the variables. */
+const NO_CONNECTION = /^Cannot find a connection between any variable and the result of the loss function/;
+
+/** `tf.variableGrads`, with a loss that no trainable weight reaches as a `PhalanxConfigError` naming `loss`. */
+function variableGrads(
+  component: string,
+  f: () => tf.Scalar,
+  varList: tf.Variable[],
+): ReturnType<typeof tf.variableGrads> {
+  try {
+    return tf.variableGrads(f, varList);
+  } catch (error) {
+    if (!(error instanceof Error) || !NO_CONNECTION.test(error.message)) throw error;
+    const expected = 'computed from the model outputs (a scalar with a gradient to an unfrozen trainable weight)';
+    throw new PhalanxConfigError(component, 'loss', expected, 'a scalar that depends on none of them', String);
+  }
+}
+
 /** Loss and gradients of one micro-batch, scaled by `weight` (none when `null`). Tensors are the caller's. */
 function microBatchGradients<B>(
   model: StepModel<B>,
@@ -161,16 +179,20 @@ function microBatchGradients<B>(
   let failure: { error: unknown } | null = null;
   try {
     return tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => {
-        try {
-          return lossOf(model, batch, context, (parts) => {
-            kept = Object.fromEntries(Object.entries(parts).map(([k, t]) => [k, tf.keep(t)]));
-          });
-        } catch (error) {
-          failure = { error };
-          return tf.mul(tf.sum(varList[0]), 0) as tf.Scalar;
-        }
-      }, varList);
+      const { value, grads } = variableGrads(
+        model.component,
+        () => {
+          try {
+            return lossOf(model, batch, context, (parts) => {
+              kept = Object.fromEntries(Object.entries(parts).map(([k, t]) => [k, tf.keep(t)]));
+            });
+          } catch (error) {
+            failure = { error };
+            return tf.mul(tf.sum(varList[0]), 0) as tf.Scalar;
+          }
+        },
+        varList,
+      );
       if (failure !== null) throw (failure as { error: unknown }).error;
       const parts = kept;
       if (weight === null) {
