@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
 import { buildParameterGroups } from './parameter-groups';
 import { computeStepGradients, type LossFn, type StepModel } from './step';
@@ -175,7 +175,7 @@ describe('the step core', () => {
   });
 });
 
-describe('a loss the step cannot use', () => {
+describe('a loss or a batch the step cannot use', () => {
   const part = (a: tf.Tensor) => (outputs: tf.Tensor[], b: Batch) => ({ total: mse(outputs, b), parts: { a } });
   const cases: [string, LossFn<Batch>, number, RegExp][] = [
     [
@@ -244,6 +244,48 @@ describe('a loss the step cannot use', () => {
       tf.dispose(b);
     });
   }
+
+  it('is a PhalanxShapeError naming the disposed entry of a batch, and leaks no tensor', async () => {
+    const gone = tf.ones([4, 4]);
+    gone.dispose();
+    const trainer = sgdTrainer(mlp());
+    // Custom inputs that hand the model a disposed tensor.
+    const custom = new Trainer<Batch>({
+      model: mlp(),
+      loss: mse,
+      progress: false,
+      inputs: () => gone,
+      batchSize: () => 4,
+    });
+    const live = batch(0, 4);
+    const count = tf.memory().numTensors;
+    const cases: [unknown, string, Trainer<Batch>][] = [
+      [
+        { xs: live.xs, ys: gone },
+        'Trainer: batch.ys must be a live tensor, but received a disposed tensor of shape [4, 4].',
+        trainer,
+      ],
+      [
+        { xs: gone, ys: live.ys },
+        'Trainer: batch.xs must be a live tensor, but received a disposed tensor of shape [4, 4].',
+        trainer,
+      ],
+      [
+        [gone, live.ys],
+        'Trainer: batch[0] must be a live tensor, but received a disposed tensor of shape [4, 4].',
+        trainer,
+      ],
+      [live, 'Trainer: inputs(batch) must be a live tensor, but received a disposed tensor of shape [4, 4].', custom],
+    ];
+    for (const [dead, message, t] of cases) {
+      const error = await t.trainStep(dead as Batch).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PhalanxShapeError);
+      expect((error as Error).message).toBe(message);
+    }
+    expect(tf.memory().numTensors).toBe(count);
+    expect(trainer.step + custom.step).toBe(0);
+    tf.dispose(live);
+  });
 });
 
 describe('computeStepGradients', () => {

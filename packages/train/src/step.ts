@@ -106,6 +106,37 @@ function describeTensor(t: tf.Tensor): string {
   return `${/^[aeiou]/.test(t.dtype) ? 'an' : 'a'} ${t.dtype} tensor of shape [${t.shape.join(', ')}]`;
 }
 
+/**
+ * A disposed tensor among the entries of `value` (itself, its items, its fields and their items, named
+ * from `name`: `batch.xs`, `batch[0]`, `batch.xs[1]`), or `null`.
+ */
+function findDisposed(value: unknown, name: string, depth = 2): { name: string; tensor: tf.Tensor } | null {
+  if (value instanceof tf.Tensor) return value.isDisposed ? { name, tensor: value } : null;
+  if (depth === 0 || value === null || typeof value !== 'object') return null;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return null; // e.g. a typed array
+  const entries = Array.isArray(value)
+    ? value.map((v: unknown, i) => [`${name}[${i}]`, v] as const)
+    : Object.entries(value).map(([k, v]) => [`${name}.${k}`, v] as const);
+  // A few entries are enough to name a dead tensor; a long list of numbers is not walked every step.
+  for (const [n, v] of entries.slice(0, 64)) {
+    const found = findDisposed(v, n, depth - 1);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/**
+ * A `PhalanxShapeError` naming a disposed tensor in the batch, or in what `inputs` made of it — the model
+ * would fail on it with a `TypeError`.
+ */
+function checkLive<B>(component: string, batch: B, inputs: tf.Tensor | tf.Tensor[]): void {
+  const dead = findDisposed(batch, 'batch') ?? findDisposed(inputs, 'inputs(batch)', 1);
+  if (dead === null) return;
+  const received = `a disposed tensor of shape [${dead.tensor.shape.join(', ')}]`;
+  throw new PhalanxShapeError(component, dead.name, 'a live tensor', received, String);
+}
+
 /** Applies the model and the loss to `batch`; hands the loss parts (if any) to `keepParts`. */
 function lossOf<B>(
   model: StepModel<B>,
@@ -113,7 +144,9 @@ function lossOf<B>(
   context: LossContext,
   keepParts: (parts: Record<string, tf.Scalar>) => void,
 ): tf.Scalar {
-  const outputs = model.trainingModel.apply(model.inputs(batch), { training: true }) as tf.Tensor | tf.Tensor[];
+  const inputs = model.inputs(batch);
+  checkLive(model.component, batch, inputs);
+  const outputs = model.trainingModel.apply(inputs, { training: true }) as tf.Tensor | tf.Tensor[];
   const result = model.loss(Array.isArray(outputs) ? outputs : [outputs], batch, context);
   if (result instanceof tf.Tensor) return checkScalar(model.component, 'loss', result);
   if (!result || !(result.total instanceof tf.Tensor)) {

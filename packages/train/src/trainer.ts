@@ -473,7 +473,8 @@ export class Trainer<B = unknown> implements TrainerHandle {
 
   /**
    * One optimizer step on `batches` — one batch, or `accumulateBatches` micro-batches whose gradients are
-   * averaged (weighted by their sizes). The batches are not disposed. Increments {@link Trainer.step}.
+   * averaged (weighted by their sizes). The batches are not disposed; a batch holding a disposed tensor
+   * is a `PhalanxShapeError` naming it (`batch.xs`). Increments {@link Trainer.step}.
    * Throws `PhalanxNonFiniteError` (nothing applied, no counter moved) when the loss or gradient norm is
    * not finite and `onNonFinite` is `'stop'`.
    */
