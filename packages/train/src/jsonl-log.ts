@@ -43,7 +43,7 @@ export interface StepEvent extends EventBase {
   batchSize: number;
   /** Micro-batches of the step, when more than one (gradient accumulation). */
   microBatches?: number;
-  /** Present (true) when the step was dropped for a non-finite loss or gradient norm. */
+  /** Present (true) when the step was dropped for a non-finite loss, loss part or gradient norm. */
   skipped?: boolean;
   /** Wall time of the step, ms. */
   stepMs: number;

@@ -52,6 +52,15 @@ const nanGradientAt =
     return tf.add(loss, tf.mul(tf.sum(zero), 0)) as tf.Scalar;
   };
 
+/** A finite total whose logged part `a` is NaN at the given steps (a part the total does not include). */
+const nanPartAt =
+  (steps: number[]): LossFn<Batch> =>
+  (outputs, b, { step }) => {
+    const total = mse(outputs, b);
+    const a = steps.includes(step) ? tf.scalar(Number.NaN) : (tf.mul(total, 2) as tf.Scalar);
+    return { total, parts: { a, b: tf.mul(total, 1) as tf.Scalar } };
+  };
+
 function weights(m: tfl.LayersModel): Record<string, number[]> {
   return Object.fromEntries(m.weights.map((w) => [w.originalName, Array.from(w.read().dataSync())]));
 }
@@ -110,6 +119,57 @@ describe("onNonFinite: 'stop' (default)", () => {
       iterations.tensor.dispose();
     });
   }
+});
+
+describe('a non-finite loss part', () => {
+  it('stops the run like a non-finite loss, naming the part and the step, before anything is applied', async () => {
+    let afterStep2: Record<string, number[]> = {};
+    const { t: probe, m } = trainer(nanPartAt([2]), undefined, (m) => [
+      { onStepEnd: (r) => void (r.step === 2 && (afterStep2 = weights(m))) },
+    ]);
+    const error = await probe.fit({ data, steps: 5, handleSigint: false }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PhalanxNonFiniteError);
+    expect((error as Error).message).toMatch(
+      /^Trainer: step 3 has a non-finite loss part 'a' \(NaN\); loss [0-9.]+, gradNorm [0-9.]+, loss part 'b' [0-9.]+\. The step was not applied\.$/,
+    );
+    expect((error as PhalanxNonFiniteError).step).toBe(3);
+    expect(probe.step).toBe(2);
+    const now = weights(m);
+    for (const name of ['a/kernel', 'a/bias', 'b/kernel', 'b/bias']) expect(now[name], name).toEqual(afterStep2[name]);
+  });
+
+  it("is skipped with onNonFinite: 'skip', from the values already read back (one host read per step)", async () => {
+    const { t, m } = trainer(nanPartAt([1]), 'skip');
+    const it = data({ batchesSeen: 0 });
+    const b = it.next().value as Batch;
+    await t.trainStep(b);
+    const before = weights(m);
+    const original = { data: tf.Tensor.prototype.data, dataSync: tf.Tensor.prototype.dataSync };
+    let reads = 0;
+    Object.assign(tf.Tensor.prototype, {
+      data(this: tf.Tensor) {
+        reads += 1;
+        return original.data.call(this);
+      },
+      dataSync(this: tf.Tensor) {
+        reads += 1;
+        return original.dataSync.call(this);
+      },
+    });
+    let result;
+    try {
+      result = await t.trainStep(b);
+    } finally {
+      Object.assign(tf.Tensor.prototype, original);
+    }
+    expect(reads).toBe(1);
+    expect(result.skipped).toBe(true);
+    expect(result.parts!.a).toBeNaN();
+    expect(t.skippedSteps).toBe(1);
+    expect(weights(m)).toEqual(before);
+    expect((await t.trainStep(b)).skipped).toBe(false);
+    tf.dispose(b);
+  });
 });
 
 describe("onNonFinite: 'skip'", () => {

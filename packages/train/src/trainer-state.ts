@@ -67,7 +67,7 @@ export interface TrainerState {
   lastMetrics: Record<string, number | null> | null;
   /** Wall-clock time of the save (ISO 8601). */
   savedAt: string;
-  /** Steps dropped because of a non-finite loss or gradient norm (`onNonFinite: 'skip'`). Default 0. */
+  /** Steps dropped because of a non-finite loss, loss part or gradient norm (`onNonFinite: 'skip'`). Default 0. */
   skippedSteps?: number;
   /**
    * Whether every weight and optimizer slot of the checkpoint is finite. Checkpoint rotation never

@@ -1,8 +1,8 @@
 /**
  * `Trainer` — a training loop for custom objectives on a `tf.LayersModel`. The core is small: parameter
  * groups with their own optimizers and learning-rate schedules, one step (gradients over one or more
- * micro-batches, clipping, a check that the loss and gradient norm are finite, the update), exact
- * checkpoints and resume. Everything around it is a callback: temperature annealing, the moving average
+ * micro-batches, clipping, a check that the loss, its parts and the gradient norm are finite, the update),
+ * exact checkpoints and resume. Everything around it is a callback: temperature annealing, the moving average
  * of the weights, evaluation, checkpoints during `fit`, the JSON-lines log, the progress display and the
  * stop on Ctrl-C (see `TrainerCallbacks`).
  */
@@ -89,7 +89,7 @@ const CONFIG_KEYS = {
   progress: true,
 } satisfies Record<keyof TrainerConfig<unknown>, true>;
 
-/** What `Trainer` does with a step whose loss or gradient norm is NaN or ±Infinity. */
+/** What `Trainer` does with a step whose loss, a loss part or gradient norm is NaN or ±Infinity. */
 export type NonFiniteAction = 'stop' | 'skip';
 
 /** Configuration of a {@link Trainer}. */
@@ -135,9 +135,10 @@ export interface TrainerConfig<B> {
    */
   accumulateBatches?: number;
   /**
-   * A step whose loss or global gradient norm is NaN or ±Infinity is never applied. `'stop'` throws a
-   * `PhalanxNonFiniteError` naming the step; `'skip'` drops the step (weights, optimizer state and
-   * batch-norm statistics stay as before it), counts it and goes on. Default `'stop'`.
+   * A step whose loss, one of its parts or global gradient norm is NaN or ±Infinity is never applied.
+   * `'stop'` throws a `PhalanxNonFiniteError` naming the step and the value (e.g. `loss part 'xyz'`);
+   * `'skip'` drops the step (weights, optimizer state and batch-norm statistics stay as before it), counts
+   * it and goes on. Default `'stop'`.
    */
   onNonFinite?: NonFiniteAction;
   /** Keep an exponential moving average of the weights (see {@link ExponentialMovingAverage}). Default: none. */
@@ -240,6 +241,16 @@ function restoreNoiseCalls(layers: readonly NoiseStreamLayer[], state: TrainerSt
   }
 }
 
+/**
+ * The values a step's finiteness is judged on, as the host read gave them: the loss, the gradient norm
+ * and every loss part (`loss part 'name'`, so a part cannot shadow the other two).
+ */
+function measuredValues(measures: StepMeasures): Record<string, number> {
+  const values: Record<string, number> = { loss: measures.loss, gradNorm: measures.gradNorm };
+  for (const [name, value] of Object.entries(measures.parts ?? {})) values[`loss part '${name}'`] = value;
+  return values;
+}
+
 /** Copies of the non-trainable weights (batch-norm statistics) to put back when a step is skipped. */
 function snapshotNonTrainable(model: tfl.LayersModel): { restore(): void; dispose(): void } {
   const weights = model.nonTrainableWeights;
@@ -255,9 +266,9 @@ function snapshotNonTrainable(model: tfl.LayersModel): { restore(): void; dispos
  *
  * Each step: the `onStepBegin` callbacks (e.g. τ = `temperature(step)`), every group's learning rate
  * (`lr(step)`); gradients of the loss over the step's micro-batches (one `tf.variableGrads` each, frozen
- * variables excluded); clipping per group and/or globally; one host read of the loss and gradient norm;
- * if both are finite, each group's optimizer `applyGradients` on its own variables — otherwise nothing
- * is applied (`onNonFinite`); then the `onStepEnd` callbacks.
+ * variables excluded); clipping per group and/or globally; one host read of the loss, its parts and the
+ * gradient norm; if all are finite, each group's optimizer `applyGradients` on its own variables —
+ * otherwise nothing is applied (`onNonFinite`); then the `onStepEnd` callbacks.
  *
  * `fit` adds the data loop and, as callbacks, periodic evaluation, checkpoints (`model.json` +
  * `weights.bin`, optimizer state, `trainer-state.json`, written atomically), the JSON-lines log, the
@@ -305,7 +316,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
   readonly ema: ExponentialMovingAverage | null;
   /** Micro-batches per optimizer step. */
   readonly accumulateBatches: number;
-  /** What happens to a step with a non-finite loss or gradient norm. */
+  /** What happens to a step with a non-finite loss, loss part or gradient norm. */
   readonly onNonFinite: NonFiniteAction;
   private readonly stepModel: StepModel<B>;
   private readonly batchSizeOf: (batch: B) => number;
@@ -387,7 +398,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
     return this.sampleCount;
   }
 
-  /** Steps dropped so far because of a non-finite loss or gradient norm (`onNonFinite: 'skip'`). */
+  /** Steps dropped so far because of a non-finite loss, loss part or gradient norm (`onNonFinite: 'skip'`). */
   get skippedSteps(): number {
     return this.skipCount;
   }
@@ -475,8 +486,8 @@ export class Trainer<B = unknown> implements TrainerHandle {
    * One optimizer step on `batches` — one batch, or `accumulateBatches` micro-batches whose gradients are
    * averaged (weighted by their sizes). The batches are not disposed; a batch holding a disposed tensor
    * is a `PhalanxShapeError` naming it (`batch.xs`). Increments {@link Trainer.step}.
-   * Throws `PhalanxNonFiniteError` (nothing applied, no counter moved) when the loss or gradient norm is
-   * not finite and `onNonFinite` is `'stop'`.
+   * Throws `PhalanxNonFiniteError` (nothing applied, no counter moved) when the loss, a loss part or the
+   * gradient norm is not finite and `onNonFinite` is `'stop'`.
    */
   async trainStep(...batches: B[]): Promise<StepResult> {
     if (batches.length === 0) throw new PhalanxConfigError(`${NAME}.trainStep`, 'batches', 'at least one batch', 0);
@@ -511,7 +522,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
     return result;
   }
 
-  /** Gradients, the one host read, then the update — or none, for a non-finite loss or norm. */
+  /** Gradients, the one host read, then the update — or none, for a non-finite loss, part or norm. */
   private async computeAndApply(
     batches: B[],
     sizes: number[],
@@ -525,14 +536,13 @@ export class Trainer<B = unknown> implements TrainerHandle {
       let measures: StepMeasures;
       try {
         measures = await readStepMeasures(gradients);
-        const finite = Number.isFinite(measures.loss) && Number.isFinite(measures.gradNorm);
+        const finite = Object.values(measuredValues(measures)).every(Number.isFinite);
         if (finite) tf.tidy(() => applyGroupGradients(this.groups, gradients.grads));
         if (finite) return { ...measures, skipped: false };
       } finally {
         disposeStepGradients(gradients);
       }
-      if (guard === null)
-        throw new PhalanxNonFiniteError(NAME, step + 1, { loss: measures.loss, gradNorm: measures.gradNorm });
+      if (guard === null) throw new PhalanxNonFiniteError(NAME, step + 1, measuredValues(measures));
       guard.restore();
       this.skipCount += 1;
       return { ...measures, skipped: true };

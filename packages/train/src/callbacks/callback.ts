@@ -25,7 +25,7 @@ export interface StepResult {
   batchSize: number;
   /** Micro-batches of the step (1 without gradient accumulation). */
   microBatches: number;
-  /** True when the step was dropped because its loss or gradient norm was not finite (`onNonFinite: 'skip'`). */
+  /** True when the step was dropped for a non-finite loss, loss part or gradient norm (`onNonFinite: 'skip'`). */
   skipped: boolean;
   /** Wall time of the step, ms. */
   ms: number;
@@ -47,7 +47,7 @@ export interface FitResult {
   checkpoint: string | null;
   /** The checkpoint this call resumed from, if any. */
   resumedFrom: string | null;
-  /** Steps this call dropped because of a non-finite loss or gradient norm (`onNonFinite: 'skip'`). */
+  /** Steps this call dropped because of a non-finite loss, loss part or gradient norm (`onNonFinite: 'skip'`). */
   skippedSteps: number;
   /** Warnings of this call (e.g. a damaged checkpoint passed over on resume). */
   warnings: string[];

@@ -24,7 +24,7 @@ export class RunHistory implements TrainerCallbacks {
   losses: number[] = [];
   /** The last `step-N` checkpoint folder written, or `null`. */
   checkpoint: string | null = null;
-  /** Steps skipped because of a non-finite loss or gradient norm. */
+  /** Steps skipped because of a non-finite loss, loss part or gradient norm. */
   skippedSteps = 0;
   /** Warnings of the run. */
   warnings: string[] = [];
