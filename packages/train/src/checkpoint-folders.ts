@@ -3,10 +3,10 @@
  * folder and renamed into place, so `step-N/` and `best/` are always complete; rotation keeps the newest
  * finite checkpoint; leftovers of killed writers are cleaned up.
  */
-import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { checkInteger, PhalanxFileError } from '@phalanx/errors';
-import { basename, dirname, join, resolve } from 'node:path';
-import { checkPath } from './paths';
+import { basename, dirname, join } from 'node:path';
+import { checkPath, fileSystemReason, mkdirReason, nearestFolder } from './paths';
 import { parseTrainerState } from './trainer-state';
 
 /** The file whose presence marks a complete checkpoint folder. */
@@ -64,24 +64,32 @@ export async function replaceFolder(staged: string, target: string): Promise<voi
 }
 
 /**
- * Checks, without writing anything, that the checkpoint root `dir` is a folder or can be made one: it and
- * its nearest existing ancestor must be folders. A file in the way is a `PhalanxFileError` raised before
- * training, rather than after its first steps. A `dir` that is not a non-empty string is a `PhalanxConfigError`.
+ * Checks, before any training step, that checkpoints can be written under the root `dir`, without leaving
+ * anything behind: it and its nearest existing ancestor must be folders, and a folder must be makeable in
+ * the nearest existing one (`dir` itself, or the ancestor its missing levels would be made in) — a probe
+ * `.write-check.tmp-<id>` made and removed at once. A file in the way, a read-only file system, or one that
+ * takes no new folders (`/sys`, `/proc`) is a `PhalanxFileError` naming `dir`, raised before training
+ * rather than after its first steps (the folders themselves are made with the first checkpoint, one level at
+ * a time: see `writeCheckpoint`). A `dir` that is not a non-empty string is a `PhalanxConfigError`.
  *
  * @example
  * await checkCheckpointRoot('runs/a');
  */
 export async function checkCheckpointRoot(dir: string): Promise<void> {
   checkPath('checkCheckpointRoot', 'dir', dir, 'a folder path');
-  for (let path = resolve(dir); ; path = dirname(path)) {
-    const info = await stat(path).catch(() => null);
-    if (info !== null) {
-      if (info.isDirectory()) return;
-      const what = path === resolve(dir) ? 'is a file, not a folder' : `cannot be made: ${path} is a file`;
-      throw new PhalanxFileError(dir, 'checkpoint folder', what);
-    }
-    if (dirname(path) === path) return;
+  const { existing, missing } = nearestFolder(dir, dir, 'checkpoint folder');
+  // Named like a writer's temporary folder: in the root, a probe left by a kill goes with removeStaleTemporaries.
+  const probe = join(existing, `.write-check.tmp-${uniqueSuffix()}`);
+  try {
+    await mkdir(probe);
+  } catch (error) {
+    const problem =
+      missing.length === 0
+        ? `cannot be written: ${fileSystemReason(error)}`
+        : `cannot be made: no folder can be made in ${existing}: ${mkdirReason(error)}`;
+    throw new PhalanxFileError(dir, 'checkpoint folder', problem);
   }
+  await rm(probe, { recursive: true, force: true });
 }
 
 /**

@@ -173,7 +173,9 @@ describe('checkpoint folders', () => {
     const parent = join(root, 'blocked');
     writeFileSync(parent, 'a file where a folder should be');
     const count = tf.memory().numTensors;
-    await expect(trainer.saveCheckpoint(join(parent, 'step-00000001'))).rejects.toThrow(/ENOTDIR/);
+    await expect(trainer.saveCheckpoint(join(parent, 'step-00000001'))).rejects.toThrow(
+      /step-00000001: checkpoint folder cannot be made: .*blocked is a file$/,
+    );
     expect(tf.memory().numTensors).toBe(count);
     const dir = join(root, 'unblocked');
     mkdirSync(dir);

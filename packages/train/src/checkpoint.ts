@@ -6,14 +6,14 @@
  * checkpoint is written into a temporary folder and renamed into place, so a folder that exists is
  * complete.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxFileError } from '@phalanx/errors';
 import { fileSystem } from '@phalanx/layers';
 import { replaceFolder, uniqueSuffix } from './checkpoint-folders';
-import { checkPath } from './paths';
+import { checkPath, fileSystemReason, makeFolder } from './paths';
 import type { CheckpointSummary } from './callbacks/callback';
 import type { NamedTensor, OptimizerSnapshot } from './optimizer-state';
 import { parseTrainerState, type TrainerState } from './trainer-state';
@@ -116,7 +116,9 @@ async function writeOptimizers(dir: string, optimizers: GroupSnapshot[]): Promis
  * `options.extra` files and the trainer state (with `finite` set from the weights and slots written).
  * Everything goes into `<dir>.tmp-<id>/` first, which is then renamed to `dir` (an existing `dir` is
  * replaced), so a process killed at any moment leaves the old checkpoint or the new one, complete.
- * A `dir` that is not a non-empty string is a `PhalanxConfigError`.
+ * Missing parent folders are made one level at a time (see `checkCheckpointRoot`). A `dir` that is not a
+ * non-empty string is a `PhalanxConfigError`; a folder that cannot be made and a file-system failure while
+ * writing (a read-only file system, a full disk) are a `PhalanxFileError` naming `dir`.
  *
  * @example
  * const input = tfl.input({ shape: [4] });
@@ -142,7 +144,7 @@ export async function writeCheckpoint(
   parseTrainerState(JSON.stringify({ ...state, finite: true }), join(dir, CHECKPOINT_FILES.state));
   const staged = `${dir}.tmp-${uniqueSuffix()}`;
   try {
-    await mkdir(staged, { recursive: true });
+    makeFolder(staged, dir, 'checkpoint folder');
     const modelFinite = await writeModel(model, staged);
     const optimizersFinite = await writeOptimizers(staged, optimizers);
     await options.extra?.(staged);
@@ -151,8 +153,10 @@ export async function writeCheckpoint(
     await replaceFolder(staged, dir);
     return { dir, finite };
   } catch (error) {
-    await rm(staged, { recursive: true, force: true });
-    throw error;
+    await rm(staged, { recursive: true, force: true }).catch(() => undefined); // the first error is the news
+    // A system call's failure (EROFS, ENOSPC, …) as a named error; a Phalanx error (a file in the way) as it is.
+    if (typeof (error as { syscall?: unknown } | null)?.syscall !== 'string') throw error;
+    throw new PhalanxFileError(dir, 'checkpoint', `cannot be written: ${fileSystemReason(error)}`);
   }
 }
 

@@ -38,7 +38,11 @@ export interface FitOptions<B> {
    * that does not return it is a `PhalanxConfigError`.
    */
   bestMetric?: BestMetricSpec;
-  /** Folder of checkpoints (`step-N/` subfolders). Default: no checkpoints. */
+  /**
+   * Folder of checkpoints (`step-N/` subfolders; made with the first one). Checked for writing before the
+   * first step: a file in the way, a read-only or virtual file system is a `PhalanxFileError` then, not
+   * after steps of training. Default: no checkpoints.
+   */
   checkpointDir?: string;
   /** Write a checkpoint every this many steps (integer ≥ 1), and at the end. Default: only at the end. */
   checkpointEvery?: number;
@@ -53,7 +57,10 @@ export interface FitOptions<B> {
    * intact one; nothing happens when there is no checkpoint yet. Default `false`.
    */
   resume?: boolean | string;
-  /** JSON-lines log file (appended to). Default: `<checkpointDir>/log.jsonl` when there is a checkpoint dir. */
+  /**
+   * JSON-lines log file (appended to; its folder is made and the file checked for writing before the first step).
+   * Default: `<checkpointDir>/log.jsonl` when there is a checkpoint dir.
+   */
   logFile?: string | null;
   /**
    * On SIGINT (Ctrl-C): finish the step, write a checkpoint and return `{interrupted: true}`; a second

@@ -2,10 +2,10 @@
  * A JSON-lines log: one JSON object per line, appended as events happen, readable while the run goes on
  * (`tail -f`, `jq`) and after a crash.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { describeCompact, PhalanxConfigError } from '@phalanx/errors';
-import { checkPath } from './paths';
+import { describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { checkPath, fileSystemReason, makeFolder } from './paths';
 
 /** What every event of the log has. */
 export interface EventBase {
@@ -110,10 +110,14 @@ export type TrainingEvent = StartEvent | StepEvent | EvalEvent | CheckpointEvent
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
- * Appends {@link TrainingEvent}s to a `.jsonl` file (its folder is created). Writes are synchronous
- * and small, so nothing is lost when the process stops. A `path` that is not a non-empty string is a
- * `PhalanxConfigError`, and so is an event that is not an object with a string `event` and a number
- * `step`.
+ * Appends {@link TrainingEvent}s to a `.jsonl` file. Writes are synchronous and small, so nothing is lost
+ * when the process stops. The constructor makes the file's folder (one level at a time: never Node's
+ * recursive `mkdir`, which loops for ever under `/proc`) and checks that the file can be written (an
+ * existing one is opened for appending; for a new one a probe file is made and removed beside it), so a
+ * log that cannot be written is known before training: a `PhalanxFileError` naming the file
+ * (`log folder cannot be made: …`, `log file cannot be written: the file system is read-only (EROFS)`), as
+ * is a failed write later. A `path` that is not a non-empty string is a `PhalanxConfigError`, and so is an
+ * event that is not an object with a string `event` and a number `step`.
  *
  * @example
  * const log = new JsonlLog('runs/a/log.jsonl');
@@ -124,7 +128,23 @@ export class JsonlLog {
     /** Path of the `.jsonl` file. */
     readonly path: string,
   ) {
-    mkdirSync(dirname(checkPath('JsonlLog', 'path', path, 'a file path')), { recursive: true });
+    makeFolder(dirname(checkPath('JsonlLog', 'path', path, 'a file path')), path, 'log folder');
+    this.checkWritable();
+  }
+
+  /** Opens an existing file for appending (writing nothing), or makes and removes a probe file beside a new one. */
+  private checkWritable(): void {
+    if (existsSync(this.path)) {
+      this.append('');
+      return;
+    }
+    const probe = `${this.path}.write-check-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+    try {
+      closeSync(openSync(probe, 'wx'));
+    } catch (error) {
+      throw new PhalanxFileError(this.path, 'log file', `cannot be written: ${fileSystemReason(error)}`);
+    }
+    rmSync(probe, { force: true });
   }
 
   /** Appends one event, adding `time`. */
@@ -135,6 +155,15 @@ export class JsonlLog {
       throw new PhalanxConfigError('JsonlLog.write', 'event', expected, event, describeCompact);
     }
     const { event: kind, step, ...rest } = event as { event: string; step: number };
-    appendFileSync(this.path, `${JSON.stringify({ event: kind, step, time: new Date().toISOString(), ...rest })}\n`);
+    this.append(`${JSON.stringify({ event: kind, step, time: new Date().toISOString(), ...rest })}\n`);
+  }
+
+  /** Appends `text` to the file; a failure is a `PhalanxFileError` naming it. */
+  private append(text: string): void {
+    try {
+      appendFileSync(this.path, text);
+    } catch (error) {
+      throw new PhalanxFileError(this.path, 'log file', `cannot be written: ${fileSystemReason(error)}`);
+    }
   }
 }

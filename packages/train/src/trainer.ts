@@ -637,11 +637,14 @@ export class Trainer<B = unknown> implements TrainerHandle {
 
   /**
    * Trains until `steps` steps are done in total (or the data ends, or SIGINT / {@link Trainer.stop}),
-   * evaluating and checkpointing on the way. See `FitOptions`.
+   * evaluating and checkpointing on the way. See `FitOptions`. The checkpoint root and the log file are
+   * checked for writing first: one that cannot be written is a `PhalanxFileError` before the checkpoint to
+   * resume from is read and before any step.
    */
   async fit(options: FitOptions<B>): Promise<FitResult> {
     const plan = resolveFitOptions(options);
     if (plan.root !== null) await checkCheckpointRoot(plan.root);
+    const extra = fitCallbacks(plan, this.progressOptions); // opens the log
     const choice = await chooseResumeCheckpoint(plan.resume, plan.root);
     if (choice.dir !== null && plan.total < choice.step) {
       throw new PhalanxConfigError(
@@ -653,7 +656,6 @@ export class Trainer<B = unknown> implements TrainerHandle {
     }
     if (choice.dir !== null) await this.restore(choice.dir);
     const history = new RunHistory();
-    const extra = fitCallbacks(plan, this.progressOptions);
     this.fitOnly = { observers: [history, ...extra.observers], actors: extra.actors };
     this.stopFlag = false;
     const stream = new BatchStream(plan.data, () => ({ step: this.stepCount, batchesSeen: this.batchCount }));
