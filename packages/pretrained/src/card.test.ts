@@ -7,32 +7,7 @@ import { PhalanxConfigError } from '@phalanx/errors';
 import { CARD_METADATA_KEY, readModelCard } from './card';
 import { peakMass } from './heads';
 import { estimatorFromModel } from './load';
-
-const TINY_LG = {
-  inputSize: 64,
-  planes: [4, 4] as [number, number],
-  hourglassFeatures: 8,
-  stemChannels: [4, 8] as [number, number],
-  neckChannels: 8,
-};
-const TINY_EHPE = {
-  imageSize: 64,
-  backbone: { block: 'basic' as const, layers: [1, 1, 1, 1], widths: [4, 4, 8, 8], stemChannels: 4 },
-  heatmapSize: 16,
-  hourglassChannels: 8,
-  hourglassDepth: 2,
-  hourglassStacks: 1,
-  refineChannels: 8,
-  refineBlocks: 2,
-  refinePools: 1,
-  depthBins: 4,
-  nodeDim: 16,
-  gatHeads: 2,
-  femLayers: 1,
-  femHeads: 2,
-  femMlpRatio: 2,
-  dropout: 0,
-};
+import { TINY_EHPE, TINY_LG } from './tiny-models.fixture';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -113,23 +113,32 @@ describe('loading files whose topology does not fit the weights', () => {
   });
 });
 
+/**
+ * The artifacts `model.save` writes for a dense layer compiled with Adam and trained `epochs` epochs, optimizer
+ * state included; the model itself is disposed.
+ */
+async function trainedDenseArtifacts(epochs: number): Promise<tf.io.ModelArtifacts> {
+  const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3] })] });
+  model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+  const [x, y] = [tf.ones([4, 3]), tf.zeros([4, 2])];
+  await model.fit(x, y, { epochs, verbose: 0 });
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+    { includeOptimizer: true },
+  );
+  tf.dispose([x, y]);
+  model.dispose();
+  return saved!;
+}
+
 describe('loading what tfl.loadLayersModel loads', () => {
   it("a compiled model's training config and optimizer state come back, as with tfjs's loader", async () => {
-    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3] })] });
-    model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
-    const [x, y] = [tf.ones([4, 3]), tf.zeros([4, 2])];
-    await model.fit(x, y, { epochs: 2, verbose: 0 });
-    let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(
-      tf.io.withSaveHandler(async (artifacts) => {
-        saved = artifacts;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-      { includeOptimizer: true },
-    );
-    tf.dispose([x, y]);
-    model.dispose();
-    const handler = tf.io.fromMemory(saved!);
+    const saved = await trainedDenseArtifacts(2);
+    const handler = tf.io.fromMemory(saved);
     const [tensors, variables] = [tf.memory().numTensors, variableCount()];
     const ours = await loadHandPoseModel('ehpe', { handler });
     const theirs = await tfl.loadLayersModel(handler);
@@ -149,23 +158,10 @@ describe('loading what tfl.loadLayersModel loads', () => {
   });
 
   it('a compiled model whose weights do not fit leaves nothing either (its optimizer included)', async () => {
-    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3] })] });
-    model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
-    const [x, y] = [tf.ones([4, 3]), tf.zeros([4, 2])];
-    await model.fit(x, y, { epochs: 1, verbose: 0 });
-    let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(
-      tf.io.withSaveHandler(async (artifacts) => {
-        saved = artifacts;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-      { includeOptimizer: true },
-    );
-    tf.dispose([x, y]);
-    model.dispose();
+    const saved = await trainedDenseArtifacts(1);
     // The kernel stored as [2, 3] (the same bytes): refused after the training config made the optimizer.
-    const specs = saved!.weightSpecs!.map((s, i) => (i === 0 ? { ...s, shape: [2, 3] } : s));
-    const handler = tf.io.fromMemory({ ...saved!, weightSpecs: specs });
+    const specs = saved.weightSpecs!.map((s, i) => (i === 0 ? { ...s, shape: [2, 3] } : s));
+    const handler = tf.io.fromMemory({ ...saved, weightSpecs: specs });
     const [tensors, variables] = [tf.memory().numTensors, variableCount()];
     await expect(loadHandPoseModel('ehpe', { handler })).rejects.toThrow(/^options\.handler: model cannot be loaded: /);
     expect([tf.memory().numTensors, variableCount()]).toEqual([tensors, variables]);

@@ -4,15 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { createLearnableGroups } from '@phalanx/learnable-groups';
 import { PhalanxConfigError } from '@phalanx/errors';
+import { TINY_LG } from './tiny-models.fixture';
 import { estimatorWithTorchWeights, readTorchCheckpoint } from './torch-weights';
-
-const TINY_LG = {
-  inputSize: 64,
-  planes: [4, 4] as [number, number],
-  hourglassFeatures: 8,
-  stemChannels: [4, 8] as [number, number],
-  neckChannels: 8,
-};
 
 let model: tfl.LayersModel;
 
