@@ -3,10 +3,11 @@
  * files, run a hand-pose estimator on each, write each picture with the predicted skeleton drawn on it,
  * and return everything as one JSON-ready report.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeImage, drawSkeleton, encodePng } from '@phalanx/data';
+import { makeFolder } from '@phalanx/layers';
 import {
   PhalanxFileError,
   type Hand,
@@ -61,41 +62,15 @@ export async function readBytes(file: string): Promise<Uint8Array> {
 }
 
 /**
- * Makes the output folder `outDir` and its missing parents, one level at a time: walks up to the nearest
- * existing folder, then creates each missing level below it without `recursive`. Node 20's
- * `mkdir(dir, {recursive: true})` never returns for a folder under `/proc`, which refuses new entries with
- * ENOENT; this is bounded by the depth of the path. An existing `outDir` is fine. A level that cannot be
- * created or inspected, or a path on the way that is not a folder, is a `PhalanxFileError` naming `outDir`
- * as the output folder (`--out`) and the reason.
+ * Makes the output folder `outDir` and its missing parents ({@link @phalanx/layers!makeFolder}: one level at a
+ * time, so a folder under `/proc` fails instead of hanging Node 20's recursive `mkdir`). An existing `outDir` is
+ * fine; one that cannot be made is a `PhalanxFileError` naming `outDir` as the output folder (`--out`).
  *
  * @example
  * await makeOutputFolder('runs/pred'); // runs/ and runs/pred/ exist now
  */
 export async function makeOutputFolder(outDir: string): Promise<void> {
-  const fail = (reason: string) =>
-    new PhalanxFileError(outDir, 'output folder (--out)', `cannot be created: ${reason}`);
-  const missing: string[] = [];
-  for (let level = resolve(outDir); ; level = dirname(level)) {
-    const found = await stat(level).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw fail(error.message);
-    });
-    if (found !== undefined) {
-      if (!found.isDirectory()) throw fail(`${level} is not a folder`);
-      break;
-    }
-    missing.push(level);
-    if (dirname(level) === level) break; // a root that does not exist: mkdir says why
-  }
-  for (const level of missing.reverse()) {
-    try {
-      await mkdir(level);
-    } catch (error) {
-      // Made meanwhile by someone else: fine if it is a folder.
-      const made = await stat(level).catch(() => undefined);
-      if (made?.isDirectory() !== true) throw fail((error as Error).message);
-    }
-  }
+  await makeFolder(outDir, 'output folder (--out)');
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { expectClose, forEachBackend, useBackend } from '@phalanx/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { fileSystem, registerFileSystemRouter } from './file-system';
+import { fileSystem, makeFolder, registerFileSystemRouter } from './file-system';
 
 /**
  * Interrupted saves: the mocked `node:fs/promises` throws at a chosen mutating operation (before it, or
@@ -334,3 +335,35 @@ function w0Size(modelJson: string): number {
   const json = JSON.parse(modelJson) as tf.io.ModelJSON;
   return json.weightsManifest[0].weights[0].shape.reduce((a, b) => a * b, 1);
 }
+
+describe('makeFolder', () => {
+  it('makes the missing levels, leaves an existing folder, and refuses a file on the way by name', async () => {
+    const dir = freshDir();
+    await makeFolder(join(dir, 'a', 'b', 'c'));
+    await makeFolder(join(dir, 'a', 'b', 'c')); // already there: fine
+    expect(statSync(join(dir, 'a', 'b', 'c')).isDirectory()).toBe(true);
+    writeFileSync(join(dir, 'file'), 'x');
+    const error = await makeFolder(join(dir, 'file', 'sub'), 'output folder').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PhalanxFileError);
+    expect((error as Error).message).toContain(`${join(dir, 'file', 'sub')}: output folder cannot be created: `);
+    await expect(makeFolder('' as string)).rejects.toThrow(PhalanxConfigError);
+  });
+
+  it('a model folder that cannot be made fails the save by name instead of hanging (under /proc as root)', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 'file'), 'x');
+    const targets = [join(dir, 'file', 'model')];
+    // Node 20's recursive mkdir loops for ever under /proc; only root gets that far (others fail with EACCES).
+    if (process.platform === 'linux' && process.getuid?.() === 0) targets.push('/proc/phalanx-no-such/model');
+    for (const target of targets) {
+      const error = await smallModel()
+        .save(fileSystem(target))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error, target).toBeInstanceOf(PhalanxFileError);
+      expect((error as Error).message).toContain('model folder cannot be created');
+    }
+  }, 30_000);
+});
