@@ -32,8 +32,9 @@ export class PhalanxDisposedError extends Error {
  *
  * @example
  * ```ts
+ * const estimator = await loadHandPoseEstimator('learnable-groups', { url: 'file:///models/my-run/' });
  * try {
- *   await estimator.estimateHands(image);
+ *   await estimator.estimateHands(tf.zeros([64, 64, 3], 'int32'));
  * } catch (error) {
  *   if (error instanceof PhalanxModelOutputError) console.error('the weights are broken:', error.message);
  * }
