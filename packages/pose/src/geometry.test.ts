@@ -13,6 +13,7 @@ import {
   uvdToXyz,
   xyzToUvd,
 } from './geometry';
+import { PhalanxConfigError } from '@phalanx/errors';
 import { det3 } from './linalg';
 import { auc, freihandAlign, linspace, mpjpe, paMpjpe } from './metrics';
 import { randomHand, randomK, randomRotation, rng, TEST_K } from '../test/hands';
@@ -276,6 +277,47 @@ describe('Gaussian heatmaps (arrays)', () => {
     expect(() => gaussianHeatmaps(uv, { height: 8, width: 8, visible: [1, 0, 1] })).toThrow(
       'gaussianHeatmaps: visible must be [2] (one flag per joint), but received [3].',
     );
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuse a sigma that is neither a number nor a pair, and maps of more than 2^28 values, before allocating', async () => {
+    await useBackend('cpu');
+    const uv = [
+      [10, 20],
+      [3, 3],
+    ];
+    const before = tf.memory().numTensors;
+    for (const [name, heatmaps] of [
+      ['gaussianHeatmaps', gaussianHeatmaps],
+      ['gaussianHeatmapsArray', gaussianHeatmapsArray],
+    ] as const) {
+      for (const sigma of [[1, 2, 3], [2], [], '2'])
+        expect(() => heatmaps(uv, { height: 8, width: 8, sigma: sigma as never }), JSON.stringify(sigma)).toThrow(
+          `${name}: sigma must be a number > 0 or a pair [σx, σy] of them, but received `,
+        );
+      expect(() => heatmaps(uv, { height: 8, width: 8, sigma: [1, -1] })).toThrow(
+        `${name}: sigma must be a finite number > 0, but received -1.`,
+      );
+      expect(() => heatmaps(uv, { height: 1e12, width: 1e12 })).toThrow(
+        `${name}: one map [height, width] must be of at most 268435456 (2^28) elements, but received '[1000000000000, 1000000000000]: 1e+24 elements'.`,
+      );
+      expect(() => heatmaps(uv, { height: 2 ** 31, width: 1 })).toThrow(PhalanxConfigError);
+      // Each map fits, the batch does not: 4000 hands of 21 joints at 64 × 64.
+      const batch = Array.from({ length: 4000 }, () => Array.from({ length: 21 }, () => [1, 2]));
+      expect(() => heatmaps(batch, { height: 64, width: 64 })).toThrow(
+        `${name}: the heatmaps [B, H, W, J] must be of at most 268435456 (2^28) elements, but received '[4000, 64, 64, 21]: 344064000 elements'.`,
+      );
+    }
+    const big = tf.zeros([4000, 21, 2]);
+    const empty = tf.zeros([0, 21, 2]);
+    expect(() => gaussianHeatmaps(big, { height: 64, width: 64 })).toThrow(
+      /the heatmaps \[B, H, W, J\] must be of at most/,
+    );
+    expect(() => gaussianHeatmaps(empty, { height: 2 ** 15, width: 2 ** 14 })).toThrow(/one map \[height, width\]/);
+    // The largest map is allowed (for an empty batch only the coordinate ranges are allocated).
+    const none = gaussianHeatmaps(empty, { height: 2 ** 14, width: 2 ** 14 });
+    expect(none.shape).toEqual([0, 2 ** 14, 2 ** 14, 21]);
+    tf.dispose([none, empty, big]);
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -6,6 +6,7 @@ import {
   PhalanxConfigError,
   PhalanxShapeError,
   checkInteger,
+  describe,
   checkOptions,
   checkPositive,
 } from '@phalanx/errors';
@@ -13,11 +14,14 @@ import { batchArray, channel, checkTensorInput } from './inputs';
 
 /** Options of {@link gaussianHeatmaps}. */
 export interface HeatmapOptions {
-  /** Heatmap height H in pixels. Integer ≥ 1. */
+  /** Heatmap height H in pixels. Integer ≥ 1; `H·W` and the maps' `B·H·W·J` at most 2²⁸ (268 435 456). */
   height: number;
-  /** Heatmap width W in pixels. Integer ≥ 1. */
+  /** Heatmap width W in pixels. Integer ≥ 1; `H·W` and the maps' `B·H·W·J` at most 2²⁸ (268 435 456). */
   width: number;
-  /** Standard deviation in heatmap pixels, one for both axes or `[σx, σy]`. Default 2 (the EHPE release's `heatmap_sigma`). */
+  /**
+   * Standard deviation in heatmap pixels: one number for both axes, or exactly two `[σx, σy]` (an array of
+   * another length is a `PhalanxConfigError`). Default 2 (the EHPE release's `heatmap_sigma`).
+   */
   sigma?: number | [number, number];
   /**
    * `'gaussian'` (default): EHPE Eq. 1, the normalised density `1/(2π σx σy) · exp(−…)`;
@@ -39,14 +43,53 @@ const HEATMAP_KEYS = { height: true, width: true, sigma: true, normalize: true, 
   true
 >;
 
+/**
+ * The most values one set of heatmaps may have, and one map `H·W` alike: 2²⁸ = 268 435 456 (1 GiB of float32,
+ * as `MAX_ELEMENTS` of `@phalanx/layers`). A larger `height`, `width` or batch is a `PhalanxConfigError` before
+ * anything is allocated, not a `RangeError` of the allocation (or an exhausted heap).
+ */
+const MAX_HEATMAP_ELEMENTS = 2 ** 28;
+
+/** Throws unless `shape` (the maps `[B, H, W, J]`, or one map `[H, W]`) has ≤ {@link MAX_HEATMAP_ELEMENTS} values. */
+function checkHeatmapSize(component: string, argument: string, shape: readonly number[]): void {
+  const count = shape.reduce((product, size) => product * size, 1);
+  if (count > MAX_HEATMAP_ELEMENTS) {
+    const received = `${describe([...shape])}: ${count} elements`;
+    throw new PhalanxConfigError(component, argument, `of at most ${MAX_HEATMAP_ELEMENTS} (2^28) elements`, received);
+  }
+}
+
+/**
+ * `sigma` as `[σx, σy]`, each checked `> 0`: a number for both axes or a pair; anything else (`[1, 2, 3]`, a
+ * string) is a `PhalanxConfigError`.
+ */
+/** The name of the maps `[B, H, W, J]` in the size error. */
+const MAPS = 'the heatmaps [B, H, W, J]';
+
+/** The shape `[B, H, W, J]` of the maps of keypoints `uv` of shape `[J, 2]` or `[B, J, 2]`. */
+function mapsShape(uvShape: readonly number[], height: number, width: number): number[] {
+  const b = uvShape.length === 3 ? uvShape[0] : 1;
+  return [b, height, width, uvShape[uvShape.length - 2]];
+}
+
+function sigmaPair(component: string, sigma: unknown): [number, number] {
+  if (typeof sigma === 'number') {
+    const s = checkPositive(component, 'sigma', sigma);
+    return [s, s];
+  }
+  if (!Array.isArray(sigma) || sigma.length !== 2) {
+    throw new PhalanxConfigError(component, 'sigma', 'a number > 0 or a pair [σx, σy] of them', sigma);
+  }
+  return [checkPositive(component, 'sigma', sigma[0]), checkPositive(component, 'sigma', sigma[1])];
+}
+
 function heatmapParams(component: string, options: HeatmapOptions) {
   checkOptions(component, 'options', options, HEATMAP_KEYS, '{height, width, …}');
   const height = checkInteger(component, 'height', options.height, 1);
   const width = checkInteger(component, 'width', options.width, 1);
-  const sigma = options.sigma ?? 2;
-  const [sx, sy] = typeof sigma === 'number' ? [sigma, sigma] : Array.isArray(sigma) ? sigma : [NaN, NaN];
+  checkHeatmapSize(component, 'one map [height, width]', [height, width]);
+  const [sx, sy] = sigmaPair(component, options.sigma ?? 2);
   for (const s of [sx, sy]) {
-    checkPositive(component, 'sigma', s);
     // exp(−d² / 2σ²) in float32: a subnormal 2σ² rounds to 0 and the map to NaN at its centre.
     if (!(2 * s * s >= FLOAT32_MIN_NORMAL)) {
       throw new PhalanxConfigError(component, 'sigma', 'a number ≥ 1e-19 (2σ² a normal float32)', s);
@@ -112,6 +155,8 @@ function visibleMask(name: string, visible: unknown, b: number, j: number, batch
  * with a coordinate that is not finite is a `PhalanxConfigError` naming it (its map would be NaN); a tensor
  * `uv` is not read. `visible` must have exactly the shape `[B, J]` (`[J]`); an array's entries must be 0/1 or
  * booleans, a tensor's are thresholded on the device (> 0.5 visible), not read (see {@link HeatmapOptions}).
+ * Maps of more than 2²⁸ values (`B·H·W·J`, or one map's `H·W`) and a `sigma` that is neither a number nor a
+ * pair `[σx, σy]` are a `PhalanxConfigError`, before anything is allocated.
  * @example
  * const uvHeatmap = tf.randomUniform([4, 21, 2], 0, 63); // joints in heatmap pixels
  * const targets = gaussianHeatmaps(uvHeatmap, { height: 64, width: 64, sigma: 2 }); // [4, 64, 64, 21]
@@ -124,9 +169,11 @@ export function gaussianHeatmaps(uv: tf.Tensor | number[][] | number[][][], opti
     if ((uv.rank !== 2 && uv.rank !== 3) || uv.shape[uv.rank - 1] !== 2) {
       throw new PhalanxShapeError(name, 'uv', 'a tensor [J, 2] or [B, J, 2]', uv.shape);
     }
+    checkHeatmapSize(name, MAPS, mapsShape(uv.shape, height, width));
     t = uv;
   } else {
-    checkArray(name, 'uv', uv, [2, 3], 'an array [J][2] or [B][J][2]', [2]);
+    const shape = checkArray(name, 'uv', uv, [2, 3], 'an array [J][2] or [B][J][2]', [2]);
+    checkHeatmapSize(name, MAPS, mapsShape(shape, height, width));
     checkFiniteEntries(name, 'uv', uv);
     t = tf.tensor(uv as number[][]);
   }
@@ -168,7 +215,9 @@ function heatmapsOf(
  * **Shapes**: `uv [B][J][2]` or `[J][2]` → `Float32Array` of `B·H·W·J` (B = 1 for unbatched input). A
  * coordinate that is not finite is a `PhalanxConfigError` naming it (its map would be NaN). `visible` (an
  * array or a tensor, read here) must be exactly `[B][J]` (`[J]`) of 0/1 or booleans: another entry is a
- * `PhalanxConfigError` naming it.
+ * `PhalanxConfigError` naming it. Maps of more than 2²⁸ values (`B·H·W·J`, or one map's `H·W`) and a
+ * `sigma` that is neither a number nor a pair `[σx, σy]` are a `PhalanxConfigError`, before anything is
+ * allocated.
  * @example
  * const data = gaussianHeatmapsArray([[[10, 20]]], { height: 64, width: 64 }); // length 64·64
  */
@@ -177,6 +226,7 @@ export function gaussianHeatmapsArray(uv: number[][] | number[][][], options: He
   const { height, width, sx, sy, amplitude } = heatmapParams(name, options);
   const { batch, batched } = batchArray(name, 'uv', uv, 2);
   const j = batch[0].length;
+  checkHeatmapSize(name, MAPS, [batch.length, height, width, j]);
   const vis = options.visible === undefined ? undefined : hostVisible(name, options.visible, batch.length, j, batched);
   const out = new Float32Array(batch.length * height * width * j);
   const gx = new Float64Array(width * j);
