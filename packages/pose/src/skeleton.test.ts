@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@phalanx/testing';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SKELETON_EDGES, TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
 import {
@@ -179,6 +179,32 @@ describe('RHD permutations', () => {
     expect(() => rhdToFreihand([[1, 2, 3]])).toThrow(
       'permuteJoints: x must be an array or tensor with 21 joints on axis -2, but received [1, 3].',
     );
+  });
+
+  it('permuteJoints and rhdHandToFreihand refuse a ragged array, by name', () => {
+    // Ragged on the first or second axis, by length or by depth.
+    const pair = [1, 2];
+    const m = [pair, pair];
+    const ragged = [
+      [pair, [3], pair],
+      [m, [pair], m],
+      [pair, 3, pair],
+      [m, pair, m],
+    ];
+    for (const x of ragged) {
+      for (const axis of [0, -1, -2]) {
+        expect(() => permuteJoints(x as never, [2, 1, 0], axis), `${JSON.stringify(x)}, axis ${axis}`).toThrow(
+          "permuteJoints: x must be an array (a rectangular array), but received 'a ragged array'.",
+        );
+      }
+    }
+    const hand = Array.from({ length: 42 }, (_, j) => (j === 30 ? [j] : [j, -j]));
+    expect(() => rhdHandToFreihand(hand, 'left')).toThrow(
+      "rhdHandToFreihand: x must be an array (a rectangular array), but received 'a ragged array'.",
+    );
+    expect(() => permuteJoints([[1, 'a']] as never, [0])).toThrow(PhalanxShapeError);
+    expect(permuteJoints([[1], [2], [3]], [2, 0, 1])).toEqual([[3], [1], [2]]);
+    expect(permuteJoints([[true, false]], [1, 0], -1)).toEqual([[false, true]]);
   });
 
   it('permuteJoints refuses a perm that is not a permutation (arrays and tensors), by name', () => {

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { PhalanxConfigError, PhalanxShapeError, checkInteger, checkOptions } from '@phalanx/errors';
 import { JOINT_NAMES, NUM_JOINTS, SKELETON_EDGES } from '@phalanx/skeleton';
+import { checkArray, nestedShape } from './arrays';
 
 /** Joint classes for per-class error analysis (EHPE Fig. 1), from the wrist outwards. */
 export const JOINT_CLASS_NAMES = Object.freeze(['WRIST', 'MCP', 'PIP', 'DIP', 'TIP'] as const);
@@ -183,14 +184,14 @@ function checkedInverse(component: string, perm: readonly number[]): number[] {
 /** Nested number arrays of any depth (`[J][D]`, `[N][J][D]`, `[N][J]`, …). */
 export type NestedArray = number | boolean | NestedArray[];
 
-function shapeOf(x: NestedArray): number[] {
-  const shape: number[] = [];
-  let v: NestedArray = x;
-  while (Array.isArray(v)) {
-    shape.push(v.length);
-    v = v[0];
-  }
-  return shape;
+/**
+ * The shape of a tensor, or of a nested array checked rectangular with numbers or booleans at the leaves (a
+ * ragged array such as `[[1, 2], [3]]` is a `PhalanxShapeError` naming `component`'s `x`, not a result with
+ * holes).
+ */
+function shapeOf(component: string, x: tf.Tensor | NestedArray[]): readonly number[] {
+  if (x instanceof tf.Tensor) return x.shape;
+  return checkArray(component, 'x', x, [nestedShape(x).length], 'an array');
 }
 
 /**
@@ -198,14 +199,15 @@ function shapeOf(x: NestedArray): number[] {
  *
  * **Shapes**: any rank ≥ 1; `axis` (default −2, i.e. `[…, J, D]`; use −1 for `[…, J]` visibility)
  * must have `perm.length` entries, and `perm` must be a permutation of `0…J − 1` (else a
- * `PhalanxConfigError`). Tensors in, tensors out (`tf.gather`); arrays in, arrays out.
+ * `PhalanxConfigError`). Tensors in, tensors out (`tf.gather`); arrays in, arrays out — a ragged array
+ * (`[[1, 2], [3]]`) is a `PhalanxShapeError`.
  * @example
  * const rhdXyz = Array.from({ length: 21 }, (_, j) => [j, 0, 0]); // one RHD hand, RHD joint order
  * permuteJoints(rhdXyz, RHD_TO_FREIHAND); // [21][3] in FreiHAND order
  */
 export function permuteJoints<T extends tf.Tensor | NestedArray[]>(x: T, perm: readonly number[], axis = -2): T {
   checkedInverse('permuteJoints', perm);
-  const shape = x instanceof tf.Tensor ? x.shape : shapeOf(x as NestedArray[]);
+  const shape = shapeOf('permuteJoints', x);
   const ax = axis < 0 ? shape.length + axis : axis;
   if (ax < 0 || ax >= shape.length || shape[ax] !== perm.length) {
     throw new PhalanxShapeError(
@@ -234,7 +236,8 @@ export function freihandToRhd<T extends tf.Tensor | NestedArray[]>(x: T, axis = 
 /**
  * Picks one hand out of RHD's 42 keypoints (left 0–20, right 21–41) and returns it in FreiHAND order.
  *
- * **Shapes**: `[…, 42, D]` (axis −2, default) or `[…, 42]` (axis −1) → the same with 21.
+ * **Shapes**: `[…, 42, D]` (axis −2, default) or `[…, 42]` (axis −1) → the same with 21. A ragged array
+ * is a `PhalanxShapeError`, as in {@link permuteJoints}.
  * @example
  * const anno = { xyz: Array.from({ length: 42 }, (_, j) => [j, 0, 0]) }; // RHD: left hand 0–20, right 21–41
  * rhdHandToFreihand(anno.xyz, 'right'); // [21][3]
@@ -244,7 +247,7 @@ export function rhdHandToFreihand<T extends tf.Tensor | NestedArray[]>(x: T, han
     throw new PhalanxConfigError('rhdHandToFreihand', 'hand', "'left' or 'right'", hand);
   }
   const offset = hand === 'left' ? 0 : NUM_JOINTS;
-  const shape = x instanceof tf.Tensor ? x.shape : shapeOf(x as NestedArray[]);
+  const shape = shapeOf('rhdHandToFreihand', x);
   const ax = axis < 0 ? shape.length + axis : axis;
   if (ax < 0 || ax >= shape.length || shape[ax] !== RHD_NUM_KEYPOINTS) {
     throw new PhalanxShapeError(
