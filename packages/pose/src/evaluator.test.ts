@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readJson, thrownBy, useBackend, type TensorJson } from '@phalanx/testing';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KeypointEvaluator } from './evaluator';
+import { KeypointEvaluator, type ClassMeasures } from './evaluator';
 import { auc, freihandAlign, linspace, mpjpe, paMpjpe } from './metrics';
 import { rng } from '../test/hands';
 
@@ -167,6 +167,29 @@ describe('KeypointEvaluator streaming, masks and inputs', () => {
       h.flatMap((p, j) => (vis[i][j] ? [Math.hypot(...p.map((v, c) => v - pred[i][j][c]))] : [])),
     );
     closeTo(mpjpe(gt, pred, vis), flat.reduce((s, v) => s + v, 0) / flat.length, 1e-15, 'masked mpjpe');
+  });
+});
+
+describe('KeypointEvaluator per-class labels', () => {
+  it('per-class measures take any string as a class name, __proto__ and constructor too', () => {
+    const labels = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '__proto__'];
+    const gt = labels.map((_, j) => [j, j]);
+    const pred = gt.map(([u, v], j) => [u + [1, 0, 0, 0, 0][j], v + [0, 2, 0, 0, 3][j]]);
+    const m = new KeypointEvaluator({ numJoints: 5, jointClasses: labels })
+      .feed(gt, pred)
+      .measures({ min: 0, max: 4, steps: 5 });
+    const perClass = m.perClass!;
+    const at = (label: string): ClassMeasures => perClass[label];
+    expect(Object.getPrototypeOf(perClass)).toBe(Object.prototype);
+    expect(Object.keys(perClass)).toEqual(['__proto__', 'constructor', 'toString', 'hasOwnProperty']);
+    expect(Object.hasOwn(perClass, '__proto__')).toBe(true);
+    expect(at('__proto__').joints).toEqual([0, 4]);
+    expect(at('__proto__').epeMean).toBe(2); // errors 1 and 3
+    expect(at('constructor').joints).toEqual([1]);
+    expect(at('constructor').epeMean).toBe(2);
+    expect(at('toString').count).toBe(1);
+    expect(at('hasOwnProperty').epeMean).toBe(0);
+    expect((JSON.parse(JSON.stringify(perClass)) as Record<string, ClassMeasures>)['__proto__'].joints).toEqual([0, 4]);
   });
 });
 

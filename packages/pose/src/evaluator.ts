@@ -90,7 +90,7 @@ export interface KeypointMeasures {
   auc20to50?: number | null;
   /** One entry per joint. */
   perJoint: PerJointMeasures[];
-  /** One entry per joint class (absent without classes). */
+  /** One entry per joint class (absent without classes): an own property per label, `'__proto__'` too. */
   perClass?: Record<string, ClassMeasures>;
   /** Visible samples per joint. */
   counts: number[];
@@ -313,7 +313,10 @@ function auc20to50(thresholds: readonly number[], pckCurve: readonly number[], u
     : null;
 }
 
-/** The measures of each joint class: the joints with that label, their count and their plain means. */
+/**
+ * The measures of each joint class: the joints with that label, their count and their plain means. Keyed by
+ * the label as an own property of a plain object, whatever the label (`'__proto__'` and `'constructor'` too).
+ */
 function perClassMeasures(
   classes: readonly string[],
   perJoint: readonly PerJointMeasures[],
@@ -323,11 +326,13 @@ function perClassMeasures(
   for (const label of new Set(classes)) {
     const joints = classes.flatMap((c, j) => (c === label ? [j] : []));
     const withData = joints.filter((j) => perJoint[j].count > 0).map((j) => perJoint[j]);
-    perClass[label] = {
+    const measures: ClassMeasures = {
       joints,
       count: withData.reduce((s, m) => s + m.count, 0),
       ...aggregate(withData, steps),
     };
+    // Defined, not assigned: `perClass['__proto__'] = …` would set the object's prototype, not add the class.
+    Object.defineProperty(perClass, label, { value: measures, enumerable: true, writable: true, configurable: true });
   }
   return perClass;
 }
