@@ -205,6 +205,27 @@ describe('Procrustes alignment', () => {
     );
   });
 
+  it('says that no joints is the problem, not a shape mismatch of equal shapes', async () => {
+    await useBackend('cpu');
+    const none = tf.zeros([0, 3]);
+    const two = tf.zeros([2, 3]);
+    const batch = tf.zeros([2, 0, 3]);
+    expect(() => similarityTransform(none, none)).toThrow(
+      'similarityTransform: pred must be points [J, 3] with at least 1 joint, but received [0, 3].',
+    );
+    expect(() => similarityTransform(two, none)).toThrow(
+      'similarityTransform: gt must be points [J, 3] with at least 1 joint, but received [0, 3].',
+    );
+    expect(() => procrustesAlign(none, none)).toThrow(
+      'procrustesAlign: pred must be points [J, 3] or [N, J, 3] with at least 1 joint, but received [0, 3].',
+    );
+    expect(() => procrustesAlign(batch, batch)).toThrow(
+      'procrustesAlign: pred must be points [J, 3] or [N, J, 3] with at least 1 joint, but received [2, 0, 3].',
+    );
+    expect(similarityTransform([[1, 2, 3]], [[4, 5, 6]]).translation).toEqual([4, 5, 6]); // one joint is enough
+    tf.dispose([none, two, batch]);
+  });
+
   it('degenerate sets do not give NaN', () => {
     const same = [
       [1, 1, 1],

@@ -41,8 +41,10 @@ function checkPair(component: string, pred: unknown, gt: unknown): { p: number[]
   const expected = 'points [J, 3] (J ≥ 1)';
   const { value: p, shape: ps } = readPoints(component, 'pred', pred, [2], expected, [3]);
   const { value: g, shape: gs } = readPoints(component, 'gt', gt, [2], expected, [3]);
-  if (ps[0] !== gs[0] || ps[0] < 1)
-    throw new PhalanxShapeError(component, 'pred', `of the shape of gt [${gs.join(', ')}]`, ps);
+  // J = 0 has no centroid to align: said as such, not as a shape mismatch of equal shapes.
+  if (ps[0] < 1) throw new PhalanxShapeError(component, 'pred', 'points [J, 3] with at least 1 joint', ps);
+  if (gs[0] < 1) throw new PhalanxShapeError(component, 'gt', 'points [J, 3] with at least 1 joint', gs);
+  if (ps[0] !== gs[0]) throw new PhalanxShapeError(component, 'pred', `of the shape of gt [${gs.join(', ')}]`, ps);
   checkFiniteEntries(component, 'pred', p);
   checkFiniteEntries(component, 'gt', g);
   return { p: p as number[][], g: g as number[][] };
@@ -71,10 +73,11 @@ function roundingNoise(p: number[][]): number {
  * (`GᵀP = 0`, so `S = 0`) scale 0 up to rounding — everything maps to gt's centroid — with some orthogonal
  * `rotation` (any is optimal). With `scale: false` the rotation is arbitrary alike and the scale 1.
  *
- * **Shapes**: `pred [J, 3]`, `gt [J, 3]` (arrays or tensors). A coordinate that is not finite is a
- * `PhalanxConfigError` naming it (`similarityTransform: pred[3][1] must be a finite number`), and so are
- * `options` that are not an object `{scale?, allowReflection?}` (or have another key) and a `scale` or
- * `allowReflection` that is not a boolean (`'false'` would otherwise count as true).
+ * **Shapes**: `pred [J, 3]`, `gt [J, 3]` (arrays or tensors), J ≥ 1 (J = 0 is a `PhalanxShapeError`). A
+ * coordinate that is not finite is a `PhalanxConfigError` naming it (`similarityTransform: pred[3][1] must be
+ * a finite number`), and so are `options` that are not an object `{scale?, allowReflection?}` (or have
+ * another key) and a `scale` or `allowReflection` that is not a boolean (`'false'` would otherwise count as
+ * true).
  * @example
  * const gt = Array.from({ length: 21 }, (_, j) => [Math.cos(j), Math.sin(j), 0.1 * j]);
  * const pred = gt.map(([x, y, z]) => [2 * y + 1, -2 * x, 2 * z]); // rotated, scaled, shifted
@@ -144,7 +147,8 @@ export function applySimilarity(points: number[][], transform: SimilarityTransfo
  * Procrustes similarity alignment: `pred` moved, rotated and scaled onto `gt` by
  * {@link similarityTransform}. Batched inputs are aligned sample by sample.
  *
- * **Shapes**: `pred`, `gt` `[J, 3]` or `[N, J, 3]` (arrays or tensors) → aligned `pred` as arrays of the same shape.
+ * **Shapes**: `pred`, `gt` `[J, 3]` or `[N, J, 3]` (arrays or tensors), J ≥ 1 (J = 0 is a `PhalanxShapeError`) →
+ * aligned `pred` as arrays of the same shape.
  * A coordinate that is not finite is a `PhalanxConfigError` naming it, as are `options` that are not an
  * object `{scale?, allowReflection?}` and a `scale` or `allowReflection` that is not a boolean; a set whose points all coincide aligns onto gt's centroid (see
  * {@link similarityTransform}).
@@ -173,6 +177,11 @@ export function procrustesAlign(
   const expected = 'points [J, 3] or [N, J, 3]';
   const { value: p, shape: ps } = readPoints(name, 'pred', pred, [2, 3], expected, [3]);
   const { value: g, shape: gs } = readPoints(name, 'gt', gt, [2, 3], expected, [3]);
+  for (const [argument, shape] of [['pred', ps] as const, ['gt', gs] as const]) {
+    if (shape[shape.length - 2] < 1) {
+      throw new PhalanxShapeError(name, argument, 'points [J, 3] or [N, J, 3] with at least 1 joint', shape);
+    }
+  }
   if (ps.length !== gs.length || ps.some((d, i) => d !== gs[i])) {
     throw new PhalanxShapeError(name, 'pred', `of the shape of gt [${gs.join(', ')}]`, ps);
   }
