@@ -133,6 +133,27 @@ export function refuseDistance(
   throw new PhalanxConfigError(component, indexed('pred', index), expected, pred);
 }
 
+/** `numpy.trapz(y, x)` unchecked: Σ (x[i+1] − x[i]) · (y[i] + y[i+1]) / 2, summed in order. */
+export function trapezoidSum(y: readonly number[], x: readonly number[]): number {
+  let total = 0;
+  for (let i = 0; i + 1 < x.length; i++) total += ((x[i + 1] - x[i]) * (y[i] + y[i + 1])) / 2;
+  return total;
+}
+
+/**
+ * The x of a normalised trapezoid area `trapz(y, x) / trapz(1, x)` over `thresholds` (finite, increasing),
+ * and that norm `trapz(1, x)`: the thresholds themselves — so ordinary ranges give what they gave — or, when
+ * their range overflows the norm (wider than about 9e307, e.g. −1.7e308 … 1.7e308), a quarter of each
+ * (exact: a power of two), which leaves the ratio as it is and keeps it finite for `y` in [0, 1].
+ */
+export function areaAxis(thresholds: readonly number[]): { x: readonly number[]; norm: number } {
+  const ones = thresholds.map(() => 1);
+  const norm = trapezoidSum(ones, thresholds);
+  if (Number.isFinite(norm)) return { x: thresholds, norm };
+  const x = thresholds.map((t) => t / 4);
+  return { x, norm: trapezoidSum(ones, x) };
+}
+
 /** Median as numpy computes it (mean of the two middle values for an even count). `sorted` ascending. */
 export function medianOfSorted(sorted: readonly number[]): number {
   const n = sorted.length;

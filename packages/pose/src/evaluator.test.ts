@@ -193,6 +193,20 @@ describe('KeypointEvaluator per-class labels', () => {
   });
 });
 
+describe('KeypointEvaluator threshold ranges', () => {
+  it('measures thresholds over a range wider than the largest double', () => {
+    const m = new KeypointEvaluator({ numJoints: 1, jointClasses: ['A'] })
+      .feed([[[0, 0]]], [[[0, 0]]])
+      .measures({ min: -1.7e308, max: 1.7e308, steps: 3 });
+    expect(m.thresholds).toEqual([-1.7e308, 0, 1.7e308]);
+    expect(m.pckCurve).toEqual([0, 1, 1]);
+    expect(m.auc).toBeCloseTo(0.75, 15);
+    expect(m.perJoint[0].auc).toBe(m.auc);
+    expect(m.perClass!.A.auc).toBe(m.auc);
+    expect(m.auc).toBe(auc(m.thresholds, m.pckCurve));
+  });
+});
+
 describe('KeypointEvaluator other shapes and errors', () => {
   it('works with 2D keypoints and other joint counts', () => {
     const g2 = [

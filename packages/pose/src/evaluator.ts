@@ -10,7 +10,15 @@ import {
   checkIntegerIn,
   checkOptions,
 } from '@phalanx/errors';
-import { countAtMost, distance, medianOfSorted, readKeypointPair, readVisibility, refuseDistance } from './arrays';
+import {
+  areaAxis,
+  countAtMost,
+  distance,
+  medianOfSorted,
+  readKeypointPair,
+  readVisibility,
+  refuseDistance,
+} from './arrays';
 import { auc as areaUnderCurve, linspace, trapezoid, type Keypoints, type Visibility } from './metrics';
 import { JOINT_NAMES, NUM_JOINTS } from '@phalanx/skeleton';
 import { JOINT_CLASSES } from './skeleton';
@@ -231,20 +239,18 @@ export class KeypointEvaluator {
    * The official measures over everything fed so far; see the class description. Throws
    * `PhalanxConfigError` for `options` that are not an object `{min, max, steps?, units?}` (or have another
    * key), `min`/`max` not finite or `max ≤ min`, `steps` not an integer ≥ 2, `units` not `'m'`/`'mm'`; and
-   * `PhalanxShapeError` when no visible keypoint was fed.
+   * `PhalanxShapeError` when no visible keypoint was fed. A `min`…`max` range wider than the largest double
+   * (`-1.7e308`…`1.7e308`) gives finite thresholds and AUCs, as {@link linspace} and {@link auc} compute them.
    */
   measures(options: MeasuresOptions): KeypointMeasures {
     const name = `${NAME}.measures`;
     const { thresholds, steps } = measureThresholds(name, options);
-    const norm = trapezoid(
-      thresholds.map(() => 1),
-      thresholds,
-    );
+    const area = areaAxis(thresholds);
     const perJoint: PerJointMeasures[] = this.data.map((errors, joint) => ({
       joint,
       ...(this.names ? { name: this.names[joint] } : {}),
       count: errors.length,
-      ...jointMeasures(errors, thresholds, norm),
+      ...jointMeasures(errors, thresholds, area),
     }));
     const jointsEvaluated = perJoint.filter((m) => m.count > 0).map((m) => m.joint);
     if (jointsEvaluated.length === 0) {
@@ -284,8 +290,15 @@ function measureThresholds(name: string, options: MeasuresOptions): { thresholds
   return { thresholds: linspace(min, max, steps), steps };
 }
 
-/** One joint's mean and median error, PCK curve and AUC (the trapezoid area over `norm`); `null`s without data. */
-function jointMeasures(errors: readonly number[], thresholds: readonly number[], norm: number): JointMeasures {
+/**
+ * One joint's mean and median error, PCK curve and AUC (the trapezoid area over `area.x` divided by
+ * `area.norm`, see `areaAxis`); `null`s without data.
+ */
+function jointMeasures(
+  errors: readonly number[],
+  thresholds: readonly number[],
+  area: { x: readonly number[]; norm: number },
+): JointMeasures {
   if (errors.length === 0) return { epeMean: null, epeMedian: null, auc: null, pckCurve: null };
   const sorted = Float64Array.from(errors).sort();
   let sum = 0;
@@ -294,7 +307,7 @@ function jointMeasures(errors: readonly number[], thresholds: readonly number[],
   return {
     epeMean: sum / errors.length,
     epeMedian: medianOfSorted(sorted as unknown as number[]),
-    auc: trapezoid(pckCurve, thresholds) / norm,
+    auc: trapezoid(pckCurve, area.x) / area.norm,
     pckCurve,
   };
 }

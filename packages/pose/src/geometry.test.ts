@@ -359,6 +359,39 @@ describe('Gaussian heatmaps (arrays)', () => {
     );
     expect(linspace(0, 1, 3)).toEqual([0, 0.5, 1]);
   });
+
+  it('linspace and auc take a range wider than the largest double; ordinary ranges give what they gave', () => {
+    const max = Number.MAX_VALUE;
+    expect(linspace(-1.7e308, 1.7e308, 3)).toEqual([-1.7e308, 0, 1.7e308]);
+    expect(linspace(1.7e308, -1.7e308, 3)).toEqual([1.7e308, 0, -1.7e308]);
+    expect(linspace(-max, max, 3)).toEqual([-max, 0, max]);
+    const wide = linspace(-max, max, 1001);
+    expect(wide.every((t, i) => Number.isFinite(t) && (i === 0 || t > wide[i - 1]))).toBe(true);
+    expect(Math.abs(wide[500])).toBeLessThan(1e-15 * max); // 0 up to rounding
+    expect(auc([-1.7e308, 1.7e308], [0, 1])).toBe(0.5);
+    expect(auc([-max, 0, max], [0, 1, 1])).toBeCloseTo(0.75, 15);
+    expect(auc([0, 1e308, 1.7e308], [1, 1, 1])).toBe(1);
+    const step = wide.map((t) => (t > 0 ? 1 : 0));
+    expect(auc(wide, step)).toBeCloseTo(0.4995, 12); // 499.5 of 1000 segments
+    // Ordinary ranges: numpy's i·step + start and trapz(curve, t) / trapz(1, t), bit for bit.
+    const rand = rng(31);
+    for (let k = 0; k < 200; k++) {
+      const [start, stop] = [(rand() - 0.5) * 10 ** (12 * rand()), (rand() - 0.5) * 10 ** (12 * rand())];
+      const num = 2 + Math.floor(rand() * 40);
+      const step = (stop - start) / (num - 1);
+      const numpy = Array.from({ length: num }, (_, i) => (i === num - 1 ? stop : i * step + start));
+      expect(linspace(start, stop, num)).toEqual(numpy);
+      if (!(stop > start)) continue;
+      const curve = numpy.map(() => rand());
+      let area = 0;
+      let norm = 0;
+      for (let i = 0; i + 1 < num; i++) {
+        area += ((numpy[i + 1] - numpy[i]) * (curve[i] + curve[i + 1])) / 2;
+        norm += ((numpy[i + 1] - numpy[i]) * 2) / 2;
+      }
+      expect(auc(numpy, curve)).toBe(area / norm);
+    }
+  });
 });
 
 forEachBackend((backend) => {

@@ -6,7 +6,16 @@
  * ±Infinity) is a `PhalanxConfigError` naming the metric and the entry, never a NaN result.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { checkFiniteEntries, distance, readKeypointPair, readVisibility, refuseDistance, shapeOfInput } from './arrays';
+import {
+  areaAxis,
+  checkFiniteEntries,
+  distance,
+  readKeypointPair,
+  readVisibility,
+  refuseDistance,
+  shapeOfInput,
+  trapezoidSum,
+} from './arrays';
 import { PhalanxConfigError, PhalanxShapeError, checkFinite, checkInteger } from '@phalanx/errors';
 import { svd3, type Matrix3 } from './linalg';
 
@@ -17,7 +26,9 @@ export type Visibility = tf.Tensor | number[] | number[][] | boolean[] | boolean
 
 /**
  * `numpy.linspace(start, stop, num)`, computed the way numpy does (`i·step + start`, the last point
- * set to `stop`) so that thresholds agree bit for bit.
+ * set to `stop`) so that thresholds agree bit for bit. A range wider than the largest double
+ * (`linspace(-1.7e308, 1.7e308, 3)`, where numpy's step overflows and gives NaN) is computed halved and
+ * doubled: `[-1.7e308, 0, 1.7e308]`.
  *
  * @example
  * linspace(0, 0.05, 3); // [0, 0.025, 0.05]
@@ -29,9 +40,19 @@ export function linspace(start: number, stop: number, num: number): number[] {
   if (num > 1e7) throw new PhalanxConfigError('linspace', 'num', 'an integer in [1, 10000000]', num);
   if (num === 1) return [start];
   const step = (stop - start) / (num - 1);
-  const out = Array.from({ length: num }, (_, i) => i * step + start);
+  // stop − start beyond the largest double (−1.7e308 … 1.7e308): the same points, computed halved and
+  // doubled (exact: a power of two), instead of an infinite step and NaN.
+  const out = Number.isFinite(step)
+    ? Array.from({ length: num }, (_, i) => i * step + start)
+    : linspaceHalved(start, stop, num);
   out[num - 1] = stop;
   return out;
+}
+
+/** {@link linspace} for a range that overflows: `2·(i·step + start/2)`, step `(stop/2 − start/2) / (num − 1)`. */
+function linspaceHalved(start: number, stop: number, num: number): number[] {
+  const step = (stop / 2 - start / 2) / (num - 1);
+  return Array.from({ length: num }, (_, i) => 2 * (i * step + start / 2));
 }
 
 /**
@@ -49,15 +70,15 @@ export function trapezoid(y: readonly number[], x: readonly number[]): number {
   }
   checkFiniteEntries('trapezoid', 'y', y);
   checkFiniteEntries('trapezoid', 'x', x);
-  let total = 0;
-  for (let i = 0; i + 1 < x.length; i++) total += ((x[i + 1] - x[i]) * (y[i] + y[i + 1])) / 2;
-  return total;
+  return trapezoidSum(y, x);
 }
 
 /**
  * Normalised area under a PCK curve (the official `calc_auc`): `trapz(curve, thresholds) /
  * trapz(1, thresholds)`, i.e. the trapezoid area divided by the threshold range. For the 20–50 mm AUC
- * of the RHD/STB protocol, pass the curve's points at thresholds ≥ 20 mm.
+ * of the RHD/STB protocol, pass the curve's points at thresholds ≥ 20 mm. Thresholds whose range
+ * overflows that area (`[-1.7e308, 1.7e308]`) are scaled by 1/4 first (exact, and the ratio is the same), not
+ * a NaN result.
  *
  * **Shapes**: `thresholds [T]`, `curve [T]`, T ≥ 2, increasing thresholds → a number in [0, 1].
  * @example
@@ -72,13 +93,10 @@ export function auc(thresholds: readonly number[], curve: readonly number[]): nu
   }
   const increasing = thresholds.every((t, i) => Number.isFinite(t) && (i === 0 || t > thresholds[i - 1]));
   if (!increasing) throw new PhalanxConfigError('auc', 'thresholds', 'finite and strictly increasing', thresholds);
-  const norm = trapezoid(
-    thresholds.map(() => 1),
-    thresholds,
-  );
   const bad = curve.find((v) => !Number.isFinite(v));
   if (bad !== undefined) throw new PhalanxConfigError('auc', 'curve', 'finite values', bad);
-  return trapezoid(curve, thresholds) / norm;
+  const { x, norm } = areaAxis(thresholds);
+  return trapezoid(curve, x) / norm;
 }
 
 /**
