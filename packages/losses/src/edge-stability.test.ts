@@ -33,6 +33,44 @@ forEachBackend(() => {
       tf.dispose([attention, adjacency, finite, grad]);
     });
 
+    it('a tensor adjacency has edges where it is > 0.5: −1, NaN and 0.3 are none, as in the array path', () => {
+      const attention = tf.tensor4d(
+        Array.from({ length: 18 }, (_, i) => i * 0.37 - 2),
+        [2, 1, 3, 3],
+      );
+      const before = tf.memory().numTensors;
+      const adjacencies = [
+        // Edges at the 1s and the 2 only; the diagonal is never an edge.
+        tf.tensor2d([0, 1, -1, 1, NaN, 1, 0.3, 2, -Infinity], [3, 3]),
+        tf.tensor2d([0, 1, -1, 1, 0, 1, -7, 1, 1], [3, 3], 'int32'),
+        // 0/1 tensors of each dtype: bitwise the array path, value and gradient.
+        tf.tensor2d(EDGES),
+        tf.tensor2d(EDGES, [3, 3], 'int32'),
+        tf.tensor2d(EDGES.flat().map(Boolean), [3, 3], 'bool'),
+      ];
+      const bits = (t: tf.Tensor) => Array.from(new Uint32Array(t.dataSync().buffer));
+      for (const reduction of ['sum', 'mean'] as const) {
+        const loss = (adjacency: tf.Tensor | number[][]) => (a: tf.Tensor) =>
+          edgeStabilityLoss(a, adjacency, { reduction });
+        const value = loss(EDGES)(attention);
+        const grad = tf.grad(loss(EDGES))(attention);
+        for (const [k, adjacency] of adjacencies.entries()) {
+          const v = loss(adjacency)(attention);
+          const g = tf.grad(loss(adjacency))(attention);
+          expect(bits(v), `${reduction}, adjacency ${k}`).toEqual(bits(value));
+          expect(bits(g), `${reduction}, adjacency ${k}`).toEqual(bits(grad));
+          tf.dispose([v, g]);
+        }
+        tf.dispose([value, grad]);
+      }
+      expect(() => edgeStabilityLoss(attention, [[0, 1, -1], ...EDGES.slice(1)])).toThrow(
+        'edgeStabilityLoss: adjacency[0][2] must be 0, 1, true or false, but received -1.',
+      );
+      tf.dispose(adjacencies);
+      expect(tf.memory().numTensors).toBe(before);
+      attention.dispose();
+    });
+
     it('gives bitwise what the masked product gave for finite attention, value and gradient', () => {
       const attention = tf.softmax(tf.randomNormal([2, 3, 21, 21], 0, 2, 'float32', 7));
       const adjacency = Array.from({ length: 21 }, (_, i) =>

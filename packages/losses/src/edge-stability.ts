@@ -19,9 +19,12 @@ export interface EdgeStabilityLossOptions {
 }
 
 /**
- * An adjacency matrix: `J × J` nested arrays of 0/1 (or booleans), or a `[J, J]` tensor whose
- * non-zero entries mark edges. Only the ordered pairs `(i, j)` with `adjacency[i][j] ≠ 0` and `i ≠ j`
- * count; an undirected skeleton must list both orders (a symmetric matrix).
+ * An adjacency matrix: `J × J` nested arrays of 0/1 (or booleans), or a `[J, J]` tensor (float32, int32 or
+ * bool) whose entries > 0.5 mark edges. Only the ordered pairs `(i, j)` with an edge at `adjacency[i][j]`
+ * and `i ≠ j` count; an undirected skeleton must list both orders (a symmetric matrix). An array's other
+ * entries are a `PhalanxConfigError`; a tensor's values are not read (no GPU sync in a training step), so
+ * they are thresholded on the device instead: −1, NaN and 0.3 are not edges, as 0 is not, and 0/1 tensors
+ * give exactly what 0/1 arrays give.
  */
 export type Adjacency = ReadonlyArray<ReadonlyArray<number | boolean>> | tf.Tensor;
 
@@ -67,7 +70,8 @@ function edgeMask(adjacency: Adjacency, size: number): { mask: tf.Tensor2D; pair
     );
   }
   const offDiagonal = tf.sub(tf.ones([size, size]), tf.eye(size));
-  return { mask: tf.mul(tf.cast(tf.notEqual(adj, 0), 'float32'), offDiagonal) as tf.Tensor2D, pairs: null };
+  // > 0.5, not ≠ 0: the array path refuses −1 and NaN; the tensor, not read, must not count them as edges.
+  return { mask: tf.mul(tf.cast(tf.greater(adj, 0.5), 'float32'), offDiagonal) as tf.Tensor2D, pairs: null };
 }
 
 /**
@@ -77,11 +81,12 @@ function edgeMask(adjacency: Adjacency, size: number): { mask: tf.Tensor2D; pair
  *     L_E = mean_{b, k} Σ_{(i, j) ∈ E} (α_bkij − 1)²          (reduction 'sum')
  *     L_E = mean_{b, k} 1/|E| Σ_{(i, j) ∈ E} (α_bkij − 1)²    (reduction 'mean')
  *
- * where `E` is the set of ordered pairs `i ≠ j` with `adjacency[i][j] ≠ 0`. Entries off `E` do not
- * contribute at all (they are selected out, not multiplied by 0): a huge, infinite or NaN attention there
- * leaves the loss finite (the gradient there is 0, or NaN for a non-finite entry). The loss is a function of
- * the attention alone (no target), so it is meant for custom training loops, added to the other
- * losses; the gradient flows into `attention` only.
+ * where `E` is the set of ordered pairs `i ≠ j` with an edge at `adjacency[i][j]` (1 or `true` in an array,
+ * an entry > 0.5 in a tensor, see {@link Adjacency}). Entries off `E` do not contribute at all (they are
+ * selected out, not multiplied by 0): a huge, infinite or NaN attention there leaves the loss finite (the
+ * gradient there is 0, or NaN for a non-finite entry). The loss is a function of the attention alone (no
+ * target), so it is meant for custom training loops, added to the other losses; the gradient flows into
+ * `attention` only.
  *
  * **Shapes**: `attention` `[B, K, J, J]` (batch, heads, joints, joints; any number ≥ 0 of leading axes
  * is accepted and averaged), `adjacency` `J × J`. Returns a scalar. `attention` float32 or int32 (int32
@@ -92,8 +97,9 @@ function edgeMask(adjacency: Adjacency, size: number): { mask: tf.Tensor2D; pair
  * @param options `reduction` (`'mean'` | `'sum'`; defaults in {@link EDGE_STABILITY_LOSS_DEFAULTS}).
  * @throws PhalanxShapeError when `attention` is not `[..., J, J]` or `adjacency` is not `J × J`, or a tensor
  *   is disposed or of another dtype.
- * @throws PhalanxConfigError on options that are not an object, a bad `reduction`, an array adjacency with entries other than 0/1 or
- *   with no edge.
+ * @throws PhalanxConfigError on options that are not an object, a bad `reduction`, an array adjacency with
+ *   entries other than 0/1 or with no edge (a tensor adjacency is not read: with no entry > 0.5 off the
+ *   diagonal the loss is 0).
  *
  * @example
  * const attention = tf.ones([1, 1, 3, 3]);
