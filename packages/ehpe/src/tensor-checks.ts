@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { PhalanxShapeError } from '@phalanx/errors';
+import { checkTensor } from '@phalanx/layers';
 
 /** What an error names as received for a value that should be a tensor: its shape, or the value itself. */
 export function shapeOf(value: unknown): unknown {
@@ -24,8 +25,5 @@ export function checkTensorShape(
   if (!(value instanceof tf.Tensor) || !ok(value.shape)) {
     throw new PhalanxShapeError(component, argument, expected, shapeOf(value));
   }
-  if (value.isDisposed) {
-    throw new PhalanxShapeError(component, argument, 'a tensor that is not disposed', 'a disposed tensor');
-  }
-  return value;
+  return checkTensor(component, argument, value); // not disposed
 }

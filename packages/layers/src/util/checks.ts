@@ -173,7 +173,7 @@ export function checkTensor(component: string, argument: string, value: unknown)
     throw new PhalanxShapeError(component, argument, 'a tf.Tensor', value == null ? value : typeof value);
   }
   if (value.isDisposed) {
-    throw new PhalanxShapeError(component, argument, 'a tf.Tensor that is not disposed', 'a disposed tensor', String);
+    throw new PhalanxShapeError(component, argument, 'a tensor that is not disposed', 'a disposed tensor');
   }
   return value;
 }

@@ -101,7 +101,9 @@ function nonTensorArguments(): void {
       for (const [component, argument, call] of callsWith(disposed)) {
         const error = errorOf(call);
         expect(error, component).toBeInstanceOf(PhalanxShapeError);
-        expect(error.message).toContain(`${component}: ${argument} must be a tf.Tensor that is not disposed`);
+        expect(error.message).toContain(
+          `${component}: ${argument} must be a tensor that is not disposed, but received 'a disposed tensor'.`,
+        );
       }
     });
 
