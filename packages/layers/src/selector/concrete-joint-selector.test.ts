@@ -295,6 +295,40 @@ forEachBackend(() => {
       );
     });
 
+    it('names a temperature tensor that is not a live float32 scalar, reading no value and leaking nothing', () => {
+      const logits = tf.zeros([4, 3]);
+      const disposed = tf.scalar(0.5);
+      disposed.dispose();
+      const cases: [unknown, string][] = [
+        [null, 'concreteSelection: temperature must be a number or a tf.Tensor, but received null.'],
+        ['0.5', "concreteSelection: temperature must be a number or a tf.Tensor, but received '0.5'."],
+        [
+          disposed,
+          "concreteSelection: temperature must be a tensor that is not disposed, but received 'a disposed tensor'.",
+        ],
+        [
+          tf.scalar(2, 'int32'),
+          "concreteSelection: temperature must be a float32 scalar tensor, but received 'int32'.",
+        ],
+        [
+          tf.scalar(true, 'bool'),
+          "concreteSelection: temperature must be a float32 scalar tensor, but received 'bool'.",
+        ],
+        [tf.tensor1d([0.5]), 'concreteSelection: temperature must be a scalar tensor, but received [1].'],
+      ];
+      const before = tf.memory().numTensors;
+      for (const [tau, message] of cases) {
+        expect(() => concreteSelection(logits, tau as tf.Tensor), message).toThrow(message);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      // A float32 scalar tensor is used as the number would be, bit for bit.
+      const tau = tf.scalar(0.7);
+      const fromTensor = concreteSelection(tf.tensor2d([[0.5, 2, 1]]), tau);
+      const fromNumber = concreteSelection(tf.tensor2d([[0.5, 2, 1]]), 0.7);
+      expect(Array.from(fromTensor.dataSync())).toEqual(Array.from(fromNumber.dataSync()));
+      tf.dispose([logits, tau, fromTensor, fromNumber, ...cases.map(([t]) => t).filter((t) => t instanceof tf.Tensor)]);
+    });
+
     it('rejects bad input shapes and bad Gumbel noise', () => {
       const layer = concreteJointSelector({ numJoints: 4, numGroups: 3 });
       expect(() => layer.apply(tf.zeros([2, 3, 4]))).toThrow(

@@ -95,9 +95,23 @@ const hardOneHot = tf.customGrad((logits: tf.Tensor | tf.GradSaveFunc) => ({
   gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
 }));
 
-function temperatureTensor(component: string, temperature: number | tf.Tensor): tf.Tensor {
+/**
+ * τ as a float32 scalar tensor: a number is checked as a positive normal float32; a tensor is checked by what
+ * costs no read — a live tensor (`PhalanxShapeError` when disposed), float32 (`PhalanxConfigError` naming the
+ * dtype: an int32 or bool τ was computed as a float32 τ, `false` as 0 and NaN rows), rank 0 (`PhalanxShapeError`).
+ * Its value is not read (that would be a host read in every training step): a τ tensor ≤ 0, NaN or ±∞ is not
+ * refused, and gives a meaningless selection (τ < 0 favours the smallest logits; 0 and NaN give NaN rows).
+ */
+function temperatureTensor(component: string, temperature: unknown): tf.Tensor {
   if (typeof temperature === 'number') {
     return tf.scalar(checkPositiveFloat32(component, 'temperature', temperature));
+  }
+  if (!(temperature instanceof tf.Tensor)) {
+    throw new PhalanxConfigError(component, 'temperature', 'a number or a tf.Tensor', temperature);
+  }
+  checkTensor(component, 'temperature', temperature);
+  if (temperature.dtype !== 'float32') {
+    throw new PhalanxConfigError(component, 'temperature', 'a float32 scalar tensor', temperature.dtype);
   }
   if (temperature.rank !== 0) {
     throw new PhalanxShapeError(component, 'temperature', 'a scalar tensor', temperature.shape);
@@ -138,7 +152,8 @@ function overflowSafeScores(x: tf.Tensor, tau: tf.Tensor): tf.Tensor {
  *
  * @param logits Selection logits (unnormalised log-probabilities of each group, per joint).
  * @param temperature τ > 0 (a number is validated — it must be a normal float32, or τ would be 0 in the
- *   tensor; a scalar tensor is used as is).
+ *   tensor; a tensor must be a live float32 scalar, else a named error — its value is not read, so that a
+ *   training step makes no host round trip: a τ tensor ≤ 0, NaN or ±∞ is the caller's to avoid).
  * @param noise Gumbel noise (see {@link gumbelNoise}) or `null`.
  * @param straightThrough Use the straight-through estimator.
  * @example
