@@ -170,6 +170,12 @@ export function mpjpe(gt: Keypoints, pred: Keypoints, visible?: Visibility): num
  * orthogonal matrix: reflections allowed), scale by the sum of singular values, then undo gt's
  * normalisation. Prefer `procrustesAlign` for a proper-rotation alignment.
  *
+ * Any finite coordinates work: where the formula overflows (hands beyond ~1e150 in their units, whose squared
+ * norm is not a double) the hand is aligned divided by a power of two that brings its largest coordinate to
+ * about 1, with the +1e-8 divided alike — exact, so the result is the formula's — and multiplied back (an
+ * aligned coordinate beyond the largest double, for hands near 1e308, is ±Infinity). Every other hand is
+ * computed as written, bit for bit.
+ *
  * **Shapes**: `pred [J, 3]`, `gt [J, 3]` (or `[1, J, 3]` tensors) → aligned `pred [J][3]`; a batch of
  * another size is a `PhalanxShapeError`, a coordinate that is not finite a `PhalanxConfigError` naming it.
  * A `gt` (or `pred`) whose points all coincide aligns `pred` onto gt's centroid (scale 0), finite.
@@ -184,18 +190,25 @@ export function freihandAlign(pred: tf.Tensor | number[][], gt: tf.Tensor | numb
     throw new PhalanxShapeError('freihandAlign', 'gt', 'keypoints [J, 3] (or [1, J, 3]) of one hand', shapeOfInput(gt));
   }
   checkAllFinite('freihandAlign', g, p, batched);
-  return alignOne(p[0], g[0]);
+  const aligned = alignOne(p[0], g[0], FREIHAND_EPSILON);
+  if (aligned.every((q) => q.every(Number.isFinite))) return aligned;
+  const { scale, pred: ps, gt: gs } = scaledHand(p[0], g[0]);
+  return alignOne(ps, gs, FREIHAND_EPSILON / scale).map((q) => q.map((v) => v * scale));
 }
 
-function alignOne(p: number[][], g: number[][]): number[][] {
+/** What `align_w_scale` adds to each Frobenius norm. */
+const FREIHAND_EPSILON = 1e-8;
+
+/** `align_w_scale` with `epsilon` added to the norms: FreiHAND's is {@link FREIHAND_EPSILON}. */
+function alignOne(p: number[][], g: number[][], epsilon: number): number[][] {
   const n = g.length;
   const t1 = [0, 1, 2].map((c) => g.reduce((s, q) => s + q[c], 0) / n);
   const t2 = [0, 1, 2].map((c) => p.reduce((s, q) => s + q[c], 0) / n);
   const a = g.map((q) => q.map((x, c) => x - t1[c]));
   const b = p.map((q) => q.map((x, c) => x - t2[c]));
   const frob = (m: number[][]): number => Math.sqrt(m.reduce((s, q) => s + q[0] * q[0] + q[1] * q[1] + q[2] * q[2], 0));
-  const s1 = frob(a) + 1e-8;
-  const s2 = frob(b) + 1e-8;
+  const s1 = frob(a) + epsilon;
+  const s2 = frob(b) + epsilon;
   const an = a.map((q) => q.map((x) => x / s1));
   const bn = b.map((q) => q.map((x) => x / s2));
   // scipy: u, w, vt = svd(aᵀ·b); R = u·vt minimises ‖a·R − b‖; aligned = b·Rᵀ·Σw.
@@ -207,6 +220,45 @@ function alignOne(p: number[][], g: number[][]): number[][] {
 }
 
 /**
+ * One hand divided by `scale`, the power of two 2^k ≥ its largest |coordinate| closest to it (k within the
+ * normal exponents; 1 for an all-zero hand). Dividing by a power of two is exact, so every sum, product, square
+ * root and quotient of the alignment is the unscaled one divided by a power of two — nothing overflows, and no
+ * square of a coordinate of 1e-200 underflows.
+ */
+function scaledHand(p: number[][], g: number[][]): { scale: number; pred: number[][]; gt: number[][] } {
+  let top = 0;
+  for (const hand of [p, g]) for (const q of hand) top = Math.max(top, Math.abs(q[0]), Math.abs(q[1]), Math.abs(q[2]));
+  const scale = top === 0 ? 1 : 2 ** Math.min(1023, Math.max(-1022, Math.ceil(Math.log2(top))));
+  const divide = (hand: number[][]) => hand.map((q) => q.map((v) => v / scale));
+  return { scale, pred: divide(p), gt: divide(g) };
+}
+
+/** `‖a − b‖₂` without overflow or underflow: `m · √(Σ ((a − b)/m)²)`, m the largest |a_c − b_c|. */
+function scaledDistance(a: readonly number[], b: readonly number[]): number {
+  const d = a.map((v, c) => v - b[c]);
+  const m = Math.max(...d.map(Math.abs));
+  return m === 0 ? 0 : m * Math.sqrt(d.reduce((s, v) => s + (v / m) * (v / m), 0));
+}
+
+/**
+ * The aligned end-point errors of one hand as `value · scale` (to keep errors beyond the largest double apart
+ * from their scale): the formula's, scale 1, wherever its alignment and every `√(Σ d²)` is finite and no
+ * `Σ d²` underflowed (below 2⁻¹⁰²², a distance below ~1.5e-154 that is not 0) — ordinary hands, bit for bit;
+ * else the whole hand computed divided by a power of two ({@link scaledHand}), with FreiHAND's +1e-8 divided
+ * alike (the same alignment, exactly).
+ */
+function alignedErrors(p: number[][], g: number[][]): { values: number[]; scale: number } {
+  const aligned = alignOne(p, g, FREIHAND_EPSILON);
+  const values = g.map((q, k) => distance(q, aligned[k]));
+  const exact = (e: number, k: number) =>
+    Number.isFinite(e) && (e >= 2 ** -511 || g[k].every((v, c) => v === aligned[k][c]));
+  if (values.every(exact)) return { values, scale: 1 };
+  const { scale, pred: ps, gt: gs } = scaledHand(p, g);
+  const scaled = alignOne(ps, gs, FREIHAND_EPSILON / scale);
+  return { values: gs.map((q, k) => scaledDistance(q, scaled[k])), scale };
+}
+
+/**
  * PA-MPJPE with FreiHAND's protocol: each sample's prediction is aligned to its ground truth by
  * {@link freihandAlign} (translation, scale, orthogonal Procrustes — a mirrored prediction aligns
  * perfectly, as in FreiHAND), then the mean end-point error is taken over all keypoints.
@@ -215,6 +267,12 @@ function alignOne(p: number[][], g: number[][]): number[][] {
  * alignment uses all joints, as FreiHAND does) → a number. As the alignment reads every joint, a
  * coordinate that is not finite — visible or not — is a `PhalanxConfigError` naming it
  * (`paMpjpe: pred[0][3][1] must be a finite number, but received NaN.`).
+ *
+ * Any finite coordinates work: a hand whose alignment or errors overflow (hands of ~1e150 and beyond) or whose
+ * squared errors underflow (errors below ~1.5e-154) is computed divided by a power of two, exactly, as
+ * {@link freihandAlign} does, its errors as `m · √(Σ (d/m)²)`; errors whose sum overflows are averaged divided
+ * first. Ordinary hands give the formula's value bit for bit. Only a mean beyond the largest double (joints
+ * ~1e308 apart after alignment) is a `PhalanxConfigError`.
  * @example
  * const gtXyz = tf.randomNormal([8, 21, 3], 0, 0.05);
  * const predXyz = tf.add(gtXyz, tf.randomNormal([8, 21, 3], 0, 0.005));
@@ -227,14 +285,24 @@ export function paMpjpe(gt: Keypoints, pred: Keypoints, visible?: Visibility): n
   checkAllFinite(name, g, p, batched);
   let total = 0;
   let count = 0;
+  const terms: { value: number; scale: number }[] = [];
   g.forEach((hand, i) => {
-    const aligned = alignOne(p[i], hand);
-    hand.forEach((q, k) => {
+    const { values, scale } = alignedErrors(p[i], hand);
+    hand.forEach((_, k) => {
       if (vis && !vis[i][k]) return;
-      total += distance(q, aligned[k]);
+      total += values[k] * scale;
+      terms.push({ value: values[k], scale });
       count++;
     });
   });
   if (count === 0) throw new PhalanxShapeError(name, 'visible', 'at least one visible keypoint', 0);
-  return total / count;
+  if (Number.isFinite(total)) return total / count;
+  // Errors near the largest double: a sum that overflows, a mean that may not.
+  const mean = terms.reduce((s, t) => s + (t.value / count) * t.scale, 0);
+  if (!Number.isFinite(mean)) {
+    // Only joints aligned ~1e308 apart get here: the mean itself is beyond the largest double.
+    const expected = 'keypoints whose PA-MPJPE is at most the largest double';
+    throw new PhalanxConfigError(name, 'pred', expected, mean, () => 'keypoints whose PA-MPJPE overflows float64');
+  }
+  return mean;
 }
