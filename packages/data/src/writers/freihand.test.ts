@@ -102,6 +102,22 @@ describe('writeFreihand', () => {
     await expect(writeFreihand(samples, join(file, 'sub'))).rejects.toThrow(PhalanxFileError);
   });
 
+  it('a folder that cannot be made is a PhalanxFileError naming it instead of a hang (under /proc as root)', async () => {
+    const file = join(tmp, 'in-the-way');
+    writeFileSync(file, 'not a folder');
+    const targets = [join(file, 'out')];
+    // Node 20's recursive mkdir loops for ever under /proc; only root gets that far (others fail with EACCES).
+    if (process.platform === 'linux' && process.getuid?.() === 0) targets.push('/proc/phalanx-no-such/freihand');
+    for (const target of targets) {
+      const error = await writeFreihand(samples.slice(0, 1), target).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, target).toBeInstanceOf(PhalanxFileError);
+      expect((error as Error).message).toContain(`${target}/training/rgb: folder cannot be created: `);
+    }
+  }, 30_000);
+
   it('refuses a folder that is not a non-empty string (the files went to the working directory), by name', async () => {
     const cwd = process.cwd();
     const cases: [() => Promise<unknown>, string][] = [

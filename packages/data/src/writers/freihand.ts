@@ -12,7 +12,14 @@
  * images within JPEG's quantisation (a few levels at the default quality 100).
  */
 import type * as FsPromises from 'node:fs/promises';
-import { checkOneOf, checkOptions, describeCompact, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import {
+  checkOneOf,
+  checkOptions,
+  describeCompact,
+  makeFolder,
+  PhalanxConfigError,
+  PhalanxFileError,
+} from '@phalanx/errors';
 import { encodeJpeg } from '../image-io';
 import { joinPath } from '../readers/fs';
 import type { HandSample } from '../types';
@@ -146,7 +153,9 @@ function checkSample(s: HandSample, index: number): void {
  * @param dir The FreiHAND root to write (Node).
  * @returns How many samples were written and the annotation files.
  * @throws PhalanxConfigError for a malformed sample or option, `samples` that are not iterable or are a string
- *   (the arguments swapped), a `dir` that is not a non-empty string and an unknown option key; PhalanxFileError when a file cannot be written.
+ *   (the arguments swapped), a `dir` that is not a non-empty string and an unknown option key; PhalanxFileError when a file cannot be written
+ *   or a folder cannot be made (below a file, under `/proc`: the folders are made one level at a time, see
+ *   `makeFolder` of `@phalanx/errors`, where Node 20's recursive `mkdir` never returned).
  * @example
  * ```ts
  * await writeFreihand(syntheticHands({ seed: 1, count: 1000, size: 224 }), '/data/phalanx-freihand');
@@ -175,11 +184,8 @@ export async function writeFreihand(
     }
   };
   const rgb = joinPath(dir, split, 'rgb');
-  try {
-    await fs.mkdir(rgb, { recursive: true });
-  } catch (e) {
-    throw new PhalanxFileError(rgb, 'folder', `cannot be created: ${(e as Error).message}`);
-  }
+  // One level at a time: Node 20's recursive mkdir never returns for a folder under /proc.
+  await makeFolder(rgb, 'folder');
   const xyz: number[][][] = [];
   const K: number[][][] = [];
   const scale: number[] = [];

@@ -1,5 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { makeFolder, PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+
+/**
+ * `makeFolder(folder, what?)` of `@phalanx/errors`, the same function: makes a folder and its missing parents
+ * one level at a time, so that a folder that cannot be made (below a file, under `/proc`) is a
+ * `PhalanxFileError` instead of a hang in Node 20's recursive `mkdir`. Model saves make their folder with it.
+ *
+ * @example
+ * ```ts
+ * import { makeFolder } from '@phalanx/layers';
+ * await makeFolder('runs/pred/pictures', 'output folder'); // runs/, runs/pred/ and runs/pred/pictures/ exist now
+ * ```
+ */
+export { makeFolder };
 
 /** The scheme that {@link registerFileSystemRouter} routes to {@link fileSystem}. */
 export const FILE_SCHEME = 'file://';
@@ -23,53 +36,6 @@ async function nodeModules(): Promise<Node> {
   // Loaded lazily so that browser bundles of @phalanx/layers never touch Node built-ins.
   const [fs, path] = await Promise.all([import('node:fs/promises'), import('node:path')]);
   return { fs, path };
-}
-
-/**
- * Makes the folder `folder` and its missing parents, one level at a time: walks up to the nearest existing
- * folder, then creates each missing level below it with a plain `mkdir`, outermost first. Node 20's
- * `mkdir(dir, {recursive: true})` never returns for a folder under `/proc`, which refuses new entries with
- * ENOENT; this is bounded by the depth of the path. An existing folder is left as it is, and a level another
- * process makes meanwhile is fine. A level that cannot be made or inspected, or a file on the way, is a
- * `PhalanxFileError` of `folder` and `what` with the reason:
- * `/proc/x: output folder cannot be created: ENOENT: no such file or directory, mkdir '/proc/x'`.
- *
- * Node only (the file system); `node:fs` is loaded when it is called.
- *
- * @param what - what the folder is, in the error; default `'folder'`.
- * @example
- * ```ts
- * import { makeFolder } from '@phalanx/layers';
- * await makeFolder('runs/pred/pictures', 'output folder'); // runs/, runs/pred/ and runs/pred/pictures/ exist now
- * ```
- */
-export async function makeFolder(folder: string, what = 'folder'): Promise<void> {
-  if (typeof folder !== 'string' || folder === '') {
-    throw new PhalanxConfigError('makeFolder', 'folder', 'a folder path (a non-empty string)', folder);
-  }
-  const { fs, path } = await nodeModules();
-  const fail = (reason: string) => new PhalanxFileError(folder, what, `cannot be created: ${reason}`);
-  const missing: string[] = [];
-  for (let level = path.resolve(folder); ; level = path.dirname(level)) {
-    const found = await fs.stat(level).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw fail(error.message);
-    });
-    if (found !== undefined) {
-      if (!found.isDirectory()) throw fail(`${level} is not a folder`);
-      break;
-    }
-    missing.push(level);
-    if (path.dirname(level) === level) break; // a root that does not exist: mkdir says why
-  }
-  for (const level of missing.reverse()) {
-    try {
-      await fs.mkdir(level);
-    } catch (error) {
-      const made = await fs.stat(level).catch(() => undefined);
-      if (made?.isDirectory() !== true) throw fail((error as Error).message);
-    }
-  }
 }
 
 function toDirectory(pathOrUrl: string): string {
