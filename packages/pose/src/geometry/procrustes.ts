@@ -54,19 +54,64 @@ function checkPair(component: string, pred: unknown, gt: unknown): { p: number[]
  * The largest `‖P‖²` that rounding alone gives a centred set of points that all coincide: the centroid
  * `Σp/n` is off by up to about `n·ε·max|p|` per coordinate (so `[0.1, 0.1, 0.1]` three times centres to
  * ±1e-17, not 0), and `3n` such coordinates add up to `3n·(n·ε·max|p|)²`. A `‖P‖²` at or below it is a
- * point set with no extent (scale 0), not one to divide by.
+ * point set with no extent (scale 0), not one to divide by. Given the power of two `extent` the centred points
+ * were divided by, it is the bound for them: `3n·(n·ε·max|p| / extent)²` (∞ when the points' extent is far
+ * below their rounding, which is then scale 0 too).
  */
-function roundingNoise(p: number[][]): number {
+function roundingNoise(p: number[][], extent: number): number {
   const n = p.length;
   let max = 0;
   for (const q of p) max = Math.max(max, Math.abs(q[0]), Math.abs(q[1]), Math.abs(q[2]));
-  return 3 * n * (n * Number.EPSILON * max) ** 2;
+  return 3 * n * ((n * Number.EPSILON * max) / extent) ** 2;
+}
+
+/** The power of two 2^k ≥ `x` closest to it (1 for 0), k within the normal float64 exponents. */
+function powerOfTwoAbove(x: number): number {
+  if (x === 0) return 1;
+  return 2 ** Math.min(1023, Math.max(-1022, Math.ceil(Math.log2(x))));
+}
+
+/** The largest |coordinate| of any of `sets`. */
+function largestCoordinate(...sets: number[][][]): number {
+  let max = 0;
+  for (const set of sets) for (const q of set) max = Math.max(max, Math.abs(q[0]), Math.abs(q[1]), Math.abs(q[2]));
+  return max;
+}
+
+/** `points` divided by the power of two `divisor`: exact. */
+function divided(points: number[][], divisor: number): number[][] {
+  return points.map((q) => [q[0] / divisor, q[1] / divisor, q[2] / divisor]);
+}
+
+/**
+ * Centres `p` and `g` on their centroids and divides the centred points by the power of two nearest above their
+ * largest |coordinate|, so that `GᵀP` and the squares the SVD forms of it (the coordinates to the fourth power)
+ * neither overflow nor underflow. Dividing by a power of two is exact: the alignment computed from them is the
+ * unscaled one. `p`, `g` `[J][3]` → centroids `[3]`, centred points `[J][3]`, and the `extent` divided by.
+ */
+function centred(
+  p: number[][],
+  g: number[][],
+): { pm: number[]; gm: number[]; pc: number[][]; gc: number[][]; extent: number } {
+  const n = p.length;
+  const pm = [0, 1, 2].map((c) => p.reduce((acc, q) => acc + q[c], 0) / n);
+  const gm = [0, 1, 2].map((c) => g.reduce((acc, q) => acc + q[c], 0) / n);
+  const pc = p.map((q) => [q[0] - pm[0], q[1] - pm[1], q[2] - pm[2]]);
+  const gc = g.map((q) => [q[0] - gm[0], q[1] - gm[1], q[2] - gm[2]]);
+  const extent = powerOfTwoAbove(largestCoordinate(pc, gc));
+  return { pm, gm, pc: divided(pc, extent), gc: divided(gc, extent), extent };
 }
 
 /**
  * The similarity transform that best maps `pred` onto `gt` in the least-squares sense (Umeyama 1991):
  * with centred point sets P, G and `GᵀP = U·S·Vᵀ`, `R = U·diag(1, 1, d)·Vᵀ` (d = sign det(U·Vᵀ), or 1 with
  * `allowReflection`), `s = tr(S·diag(1, 1, d)) / ‖P‖²`, `t = ḡ − s·R·p̄`. Float64, exact up to rounding.
+ *
+ * **Any finite coordinates**: the points are divided by powers of two before the SVD — the coordinates by the
+ * one nearest above their largest, the centred points by the one nearest above theirs — which is exact, so the
+ * transform is the formula's; without it the SVD's products of squares of `GᵀP` (the coordinates to the eighth
+ * power) overflowed for hands beyond ~1e38 and underflowed for tiny ones. Ordinary hands give the same bits
+ * as the unscaled formula.
  *
  * **Degenerate sets** have a finite answer, the least-squares one: a `pred` whose points all coincide
  * (`‖P‖ = 0`, up to the rounding of the centroid) gets scale 0, and a `gt` whose points all coincide
@@ -89,30 +134,30 @@ export function similarityTransform(
   options: ProcrustesOptions = {},
 ): SimilarityTransform {
   const { scale: useScale, allowReflection } = procrustesOptions('similarityTransform', options);
-  const { p, g } = checkPair('similarityTransform', pred, gt);
-  const n = p.length;
-  const pm = [0, 1, 2].map((c) => p.reduce((acc, q) => acc + q[c], 0) / n);
-  const gm = [0, 1, 2].map((c) => g.reduce((acc, q) => acc + q[c], 0) / n);
+  const checked = checkPair('similarityTransform', pred, gt);
+  // Coordinates divided by a power of two (exact), so that centroids of coordinates near the largest double
+  // do not overflow; the translation is multiplied back.
+  const unit = powerOfTwoAbove(largestCoordinate(checked.p, checked.g));
+  const p = divided(checked.p, unit);
+  const { pm, gm, pc, gc, extent } = centred(p, divided(checked.g, unit));
   const m: Matrix3 = [
     [0, 0, 0],
     [0, 0, 0],
     [0, 0, 0],
   ];
   let pNorm2 = 0;
-  for (let k = 0; k < n; k++) {
-    const pc = [p[k][0] - pm[0], p[k][1] - pm[1], p[k][2] - pm[2]];
-    const gc = [g[k][0] - gm[0], g[k][1] - gm[1], g[k][2] - gm[2]];
-    pNorm2 += pc[0] * pc[0] + pc[1] * pc[1] + pc[2] * pc[2];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) m[i][j] += gc[i] * pc[j];
+  for (let k = 0; k < p.length; k++) {
+    pNorm2 += pc[k][0] * pc[k][0] + pc[k][1] * pc[k][1] + pc[k][2] * pc[k][2];
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) m[i][j] += gc[k][i] * pc[k][j];
   }
   const { U, S, V } = svd3(m);
   const d = allowReflection || det3(U) * det3(V) >= 0 ? 1 : -1;
   const rotation = [0, 1, 2].map((i) =>
     [0, 1, 2].map((j) => U[i][0] * V[j][0] + U[i][1] * V[j][1] + d * U[i][2] * V[j][2]),
   );
-  const scale = !useScale ? 1 : pNorm2 > roundingNoise(p) ? (S[0] + S[1] + d * S[2]) / pNorm2 : 0;
+  const scale = !useScale ? 1 : pNorm2 > roundingNoise(p, extent) ? (S[0] + S[1] + d * S[2]) / pNorm2 : 0;
   const translation = [0, 1, 2].map(
-    (i) => gm[i] - scale * (rotation[i][0] * pm[0] + rotation[i][1] * pm[1] + rotation[i][2] * pm[2]),
+    (i) => (gm[i] - scale * (rotation[i][0] * pm[0] + rotation[i][1] * pm[1] + rotation[i][2] * pm[2])) * unit,
   );
   return { rotation, scale, translation };
 }
