@@ -319,6 +319,38 @@ describe('importTorchStateDict: all or nothing', () => {
     tf.dispose([wrong, nan, negative, ...Object.values(tensors)]);
     model.dispose();
   });
+
+  it('a temperature the selector cannot store, or options that are not an object, write nothing', async () => {
+    const model = importedReduced();
+    const tensors = readSafetensors(weightBytes);
+    // Perturbed weights: a late failure would have written them.
+    const changed = tf.tidy(() =>
+      Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, k.endsWith('.weight') ? tf.mul(t, 2) : t])),
+    );
+    const float32 = 'a positive normal float32 (1.1754944e-38 ≤ x ≤ 3.4028235e38)';
+    for (const [temperature, shown] of [
+      [1e-40, '1e-40'],
+      [1e39, '1e+39'],
+    ] as const) {
+      await expectFailsWithoutEffect(
+        model,
+        () => importTorchStateDict(model, changed, { temperature }),
+        `importTorchStateDict: temperature must be ${float32}, but received ${shown}.`,
+      );
+    }
+    await expectFailsWithoutEffect(
+      model,
+      () => importTorchStateDict(model, changed, null as never),
+      'importTorchStateDict: options must be an object {strict?, stripPrefix?, only?, temperature?}, but received null.',
+    );
+    await expectFailsWithoutEffect(
+      model,
+      () => importTorchStateDict(model, changed, { temprature: 0.5 } as never),
+      /importTorchStateDict: options\.temprature must be an option \(one of strict, stripPrefix, only, temperature\)/,
+    );
+    tf.dispose([...Object.values(changed), ...Object.values(tensors)]);
+    model.dispose();
+  });
 });
 
 describe('exportTorchStateDict', () => {

@@ -5,7 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkPositive } from '@phalanx/errors';
+import { checkOptions, checkPositiveFloat32 } from '@phalanx/errors';
 import {
   ConcreteJointSelector,
   loadTorchStateDict,
@@ -18,11 +18,17 @@ import {
 export interface LearnableGroupsImportOptions extends TorchStateDictOptions {
   /**
    * Concrete temperature to store in the selector `meta_S` (the official checkpoint keeps it apart from
-   * the state_dict, as `ckpt['Temperature']`), a finite number > 0. Default: leave the model's
-   * temperature unchanged.
+   * the state_dict, as `ckpt['Temperature']`), a positive normal float32 (what the selector stores).
+   * Default: leave the model's temperature unchanged.
    */
   temperature?: number;
 }
+
+/** The keys of {@link LearnableGroupsImportOptions}: any other key is a named error. */
+const OPTION_KEYS = { strict: true, stripPrefix: true, only: true, temperature: true } satisfies Record<
+  keyof LearnableGroupsImportOptions,
+  true
+>;
 
 /**
  * Loads a `state_dict` of the official `Learnable_Groups` (e.g. `RHD_final.pth`'s
@@ -34,8 +40,9 @@ export interface LearnableGroupsImportOptions extends TorchStateDictOptions {
  * selector's logits, `b_get_uv.j.beta.weight [J, 1, 1, 1]` → `SoftArgmax25D` β `[J]` (the `wx` / `wy`
  * grids are checked to be the pixel grid). A `module.` prefix (DataParallel) is removed;
  * `num_batches_tracked` is ignored. Strict by default: every missing and unexpected key is listed in
- * one `PhalanxConfigError`. All or nothing: names, shapes, dtypes, values (finite, `running_var` ≥ 0)
- * and the temperature are checked before anything is written.
+ * one `PhalanxConfigError`. All or nothing: the options (a key that is not an option is a named error),
+ * names, shapes, dtypes, values (finite, `running_var` ≥ 0) and the temperature are checked before
+ * anything is written.
  *
  * **Shapes**: each tensor must have the PyTorch shape implied by the model (else `PhalanxShapeError`
  * naming the key).
@@ -55,8 +62,16 @@ export function importTorchStateDict(
   tensors: Readonly<Record<string, tf.Tensor>>,
   options: LearnableGroupsImportOptions = {},
 ): TorchImportReport {
+  // Checked before anything is written: a temperature the selector refuses would fail after the weights.
+  checkOptions(
+    'importTorchStateDict',
+    'options',
+    options,
+    OPTION_KEYS,
+    'an object {strict?, stripPrefix?, only?, temperature?}',
+  );
   const { temperature, ...rest } = options;
-  if (temperature !== undefined) checkPositive('importTorchStateDict', 'temperature', temperature);
+  if (temperature !== undefined) checkPositiveFloat32('importTorchStateDict', 'temperature', temperature);
   const report = loadTorchStateDict(model, tensors, rest);
   if (temperature !== undefined) {
     for (const layer of model.layers) if (layer instanceof ConcreteJointSelector) layer.setTemperature(temperature);
