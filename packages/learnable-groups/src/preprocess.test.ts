@@ -2,7 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectClose, useBackend } from '@phalanx/testing';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { computeHandCrop, cropAndResize, intrinsicsForCrop, lift3D, uvFromCrop, uvToCrop } from './index';
+import {
+  computeHandCrop,
+  cropAndResize,
+  intrinsicsForCrop,
+  lift3D,
+  uvFromCrop,
+  uvToCrop,
+  type HandCrop,
+} from './index';
 
 beforeAll(() => useBackend('cpu'));
 
@@ -191,5 +199,29 @@ describe('computeHandCrop / cropAndResize: hostile input', () => {
         { imageSize: 320 },
       ),
     ).toEqual(computeHandCrop(uv, hidden, { imageSize: 320 }));
+  });
+
+  it('refuse a fractional crop window and an input side beyond the models by name (no tf error, no leak)', () => {
+    const image = tf.zeros([40, 40, 3]) as tf.Tensor3D;
+    const window: HandCrop = { x1: 2, y1: 3, size: 10, scale: 1, inputSize: 8 };
+    const cases: [HandCrop, string][] = [
+      [{ ...window, x1: 2.5 }, 'cropAndResize: crop.x1 must be an integer, but received 2.5.'],
+      [{ ...window, y1: -0.5 }, 'cropAndResize: crop.y1 must be an integer, but received -0.5.'],
+      [{ ...window, size: 10.5 }, 'cropAndResize: crop.size must be an integer ≥ 1, but received 10.5.'],
+      [
+        { ...window, inputSize: 1e6 },
+        'cropAndResize: crop.inputSize must be an integer in [1, 4096], but received 1000000.',
+      ],
+    ];
+    for (const [bad, message] of cases) {
+      const before = tf.memory().numTensors;
+      expect(() => cropAndResize(image, bad), message).toThrow(PhalanxConfigError);
+      expect(() => cropAndResize(image, bad)).toThrow(message);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    // Integer windows still work, a corner outside the image included (clamped, as numpy slices).
+    const out = cropAndResize(image, { ...window, x1: -3, y1: 35 });
+    expect(out.shape).toEqual([8, 8, 3]);
+    tf.dispose([image, out]);
   });
 });

@@ -5,7 +5,15 @@
  * exactly what the official `forward` receives.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, checkInteger, checkOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import {
+  checkFinite,
+  checkInteger,
+  checkIntegerIn,
+  checkOptions,
+  PhalanxConfigError,
+  PhalanxShapeError,
+} from '@phalanx/errors';
+import { MODEL_LIMITS } from '@phalanx/blocks';
 import { uvdToXyz, type Intrinsics } from '@phalanx/pose';
 
 const COMPONENT = 'computeHandCrop';
@@ -115,7 +123,8 @@ export function computeHandCrop(uv: number[][], visible: ArrayLike<number> | nul
  * **Shapes**: `image [H, W, 3]` (0–255, any numeric dtype) → `[S, S, 3]` float32 in [0, 1].
  *
  * Throws `PhalanxShapeError` for an `image` that is not a `[H, W, 3]` tensor, and `PhalanxConfigError` for a
- * `crop` that is not an object of finite numbers with an integer `inputSize` ≥ 1, or that misses the image.
+ * `crop` that is not an object of integers `x1`, `y1`, `size` ≥ 1 and `inputSize` in [1, 4 096] (the
+ * models' largest input side), or that misses the image.
  *
  * @example
  * const image = tf.randomUniform([320, 320, 3], 0, 255) as tf.Tensor3D;
@@ -131,10 +140,17 @@ export function cropAndResize(image: tf.Tensor3D, crop: HandCrop, alreadyUnit = 
   if (crop === null || typeof crop !== 'object') {
     throw new PhalanxConfigError('cropAndResize', 'crop', 'a HandCrop {x1, y1, size, scale, inputSize}', crop);
   }
-  checkFinite('cropAndResize', 'crop.x1', crop.x1);
-  checkFinite('cropAndResize', 'crop.y1', crop.y1);
+  // Integers, as computeHandCrop gives them: a fractional window made tf.slice throw its own error.
+  for (const key of ['x1', 'y1'] as const) {
+    checkFinite('cropAndResize', `crop.${key}`, crop[key]);
+    if (!Number.isInteger(crop[key]))
+      throw new PhalanxConfigError('cropAndResize', `crop.${key}`, 'an integer', crop[key]);
+  }
   checkFinite('cropAndResize', 'crop.size', crop.size);
+  checkInteger('cropAndResize', 'crop.size', crop.size, 1);
   checkInteger('cropAndResize', 'crop.inputSize', crop.inputSize, 1);
+  // The models' largest input side: beyond it the resize allocates until the typed array fails.
+  checkIntegerIn('cropAndResize', 'crop.inputSize', crop.inputSize, 1, MODEL_LIMITS.imageSize);
   const [h, w] = image.shape;
   return tf.tidy(() => {
     // numpy slicing semantics: clamp the window to the image.
