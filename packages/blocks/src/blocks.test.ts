@@ -23,6 +23,8 @@ import {
   hourglassBackbone,
   nddrBlock,
   preActResidual,
+  refinementModule,
+  stackedHourglass,
   res2dBlock,
   splitTorchKey,
   torchConv2d,
@@ -347,5 +349,115 @@ describe('errors', () => {
     );
     const withModule = Object.fromEntries(Object.entries(good).map(([k, v]) => [`module.${k}`, v]));
     expect(loadTorchStateDict(model, withModule).loaded).toHaveLength(6);
+  });
+});
+
+describe('the multi-layer builders check everything before building a layer', () => {
+  const image = (size: number, width = size) => tfl.input({ shape: [size, width, 3] });
+  const small = { numJoints: 2, numStacks: 1, features: 4, stemChannels: [4, 4] as [number, number], depth: 2 };
+
+  it('refuse options, sizes and inputs that failed part-way with named errors and no tensor left behind', () => {
+    const x = tfl.input({ shape: [8, 8, 4] });
+    const cases: [() => unknown, string, typeof PhalanxConfigError | typeof PhalanxShapeError][] = [
+      [
+        () => hourglassBackbone(image(64), { ...small, depth: 0 }),
+        'hourglassBackbone: depth must be an integer in [1, 64], but received 0.',
+        PhalanxConfigError,
+      ],
+      [
+        () => hourglassBackbone(image(64), { ...small, depth: 5 }),
+        'hourglassBackbone: image must be an image whose stem output (16 × 16) is divisible by 2^depth = 32, ' +
+          'but received [null, 64, 64, 3].',
+        PhalanxShapeError,
+      ],
+      [
+        () => hourglassBackbone(image(48), { ...small, depth: 4 }),
+        'hourglassBackbone: image must be an image whose stem output (12 × 12) is divisible by 2^depth = 16, ' +
+          'but received [null, 48, 48, 3].',
+        PhalanxShapeError,
+      ],
+      [
+        () => hourglassBackbone(image(64), { ...small, features: 5 }),
+        'hourglassBackbone: features must be an even integer, but received 5.',
+        PhalanxConfigError,
+      ],
+      [
+        () => hourglassBackbone(image(64), { ...small, stemChannels: [4, 5] }),
+        'hourglassBackbone: stemChannels[1] must be an even integer, but received 5.',
+        PhalanxConfigError,
+      ],
+      [
+        () => hourglassBackbone(image(64), { ...small, numJoints: 1e9 }),
+        'hourglassBackbone: numJoints must be an integer in [1, 4096], but received 1000000000.',
+        PhalanxConfigError,
+      ],
+      [
+        () => hourglassBackbone(image(64), { ...small, numStack: 2 } as never),
+        'hourglassBackbone: options.numStack must be an option (one of numJoints, numStacks, numModules, features, ' +
+          'depth, stemChannels, name), but received 2.',
+        PhalanxConfigError,
+      ],
+      [
+        () => hourglassBackbone(image(64), null as never),
+        'hourglassBackbone: options must be an options object {numJoints, numStacks?, numModules?, features?, ' +
+          'depth?, stemChannels?, name?}, but received null.',
+        PhalanxConfigError,
+      ],
+      [
+        () => stackedHourglass(x, { channels: 3, depth: 1, stacks: 1, outChannels: 2, name: 's' }),
+        'stackedHourglass: channels must be an even integer, but received 3.',
+        PhalanxConfigError,
+      ],
+      [
+        () => stackedHourglass(x, { channels: 4, depth: 0, stacks: 1, outChannels: 2, name: 's' }),
+        'stackedHourglass: depth must be an integer in [1, 64], but received 0.',
+        PhalanxConfigError,
+      ],
+      [
+        () => stackedHourglass(x, { channels: 4, depth: 4, stacks: 1, outChannels: 2, name: 's' }),
+        'stackedHourglass: input must be [B, H, W, C] with H and W divisible by 2^4, but received [null, 8, 8, 4].',
+        PhalanxShapeError,
+      ],
+      [
+        () => stackedHourglass(x, { channels: 4, depth: 1, stack: 1, outChannels: 2, name: 's' } as never),
+        'stackedHourglass: options.stack must be an option (one of channels, depth, stacks, outChannels, name), ' +
+          'but received 1.',
+        PhalanxConfigError,
+      ],
+      [
+        () => refinementModule(x, { channels: 2, numResidual: 4, numPools: 4, name: 'r' }),
+        'refinementModule: input must be [B, H, W, C] with H and W ≥ 2^numPools = 16, but received [null, 8, 8, 4].',
+        PhalanxShapeError,
+      ],
+      [
+        () => refinementModule(x, { channels: 2, numPool: 1, name: 'r' } as never),
+        'refinementModule: options.numPool must be an option (one of channels, numResidual, numPools, ' +
+          'useBatchNorm, name), but received 1.',
+        PhalanxConfigError,
+      ],
+    ];
+    for (const [f, message, errorClass] of cases) {
+      const before = tf.memory().numTensors;
+      let error: unknown;
+      try {
+        f();
+      } catch (e) {
+        error = e;
+      }
+      expect(error, message).toBeInstanceOf(errorClass);
+      expect((error as Error).message).toBe(message);
+      expect(tf.memory().numTensors, message).toBe(before);
+    }
+  });
+
+  it('still build every input the layers accept: odd stem sizes, rectangles, pooling down to 1 pixel', () => {
+    // 63 px: the 7×7/2 stem gives 32, the pooling 16, divisible by 2^2.
+    expect(hourglassBackbone(image(63), small).heatmaps[0].shape).toEqual([null, 16, 16, 2]);
+    expect(hourglassBackbone(image(64, 32), small).heatmaps[0].shape).toEqual([null, 16, 8, 2]);
+    const x = tfl.input({ shape: [8, 8, 4] });
+    expect(refinementModule(x, { channels: 2, numResidual: 3, numPools: 3, name: 'r' }).shape).toEqual([null, 1, 1, 2]);
+    expect(
+      refinementModule(tfl.input({ shape: [6, 6, 4] }), { channels: 2, numResidual: 2, numPools: 2, name: 'q' }).shape,
+    ).toEqual([null, 1, 1, 2]);
   });
 });

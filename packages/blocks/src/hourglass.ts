@@ -4,7 +4,8 @@
  * hourglass with nearest-neighbour upsampling, and the single- or multi-stack network `Net_HG`.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkInteger, checkIntegerIn, checkOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { MODEL_LIMITS } from './limits';
 import { torchName } from './naming';
 import { addAll, channelsOf, nearestUpsample, relu, torchBatchNorm, torchConv2d, torchMaxPool } from './torch-ops';
 
@@ -140,38 +141,94 @@ export interface HourglassBackboneOutputs {
   encodings: SymbolicTensor[];
 }
 
+/** The keys of {@link HourglassBackboneOptions}: any other key is a named error. */
+const HOURGLASS_BACKBONE_KEYS = {
+  numJoints: true,
+  numStacks: true,
+  numModules: true,
+  features: true,
+  depth: true,
+  stemChannels: true,
+  name: true,
+} satisfies Record<keyof HourglassBackboneOptions, true>;
+
+/**
+ * The options of {@link hourglassBackbone} with their defaults, every one checked — and the image's size
+ * against the hourglass depth — before the first layer is built, so that a bad value leaves no weight
+ * behind.
+ */
+function resolveBackboneOptions(
+  image: SymbolicTensor,
+  options: HourglassBackboneOptions,
+): Required<HourglassBackboneOptions> {
+  const component = 'hourglassBackbone';
+  checkOptions(
+    component,
+    'options',
+    options,
+    HOURGLASS_BACKBONE_KEYS,
+    'an options object {numJoints, numStacks?, numModules?, features?, depth?, stemChannels?, name?}',
+  );
+  const { numStacks = 2, numModules = 2, features = 256, depth = 4, stemChannels = [64, 128] } = options;
+  const { channels, joints, repeats } = MODEL_LIMITS;
+  checkIntegerIn(component, 'numJoints', options.numJoints, 1, joints);
+  checkIntegerIn(component, 'numStacks', numStacks, 1, repeats);
+  checkIntegerIn(component, 'numModules', numModules, 1, repeats);
+  checkIntegerIn(component, 'features', features, 2, channels);
+  // The pre-activation residual modules halve `features` and the stem's second width.
+  if (features % 2 !== 0) throw new PhalanxConfigError(component, 'features', 'an even integer', features);
+  checkIntegerIn(component, 'depth', depth, 1, repeats);
+  if (!Array.isArray(stemChannels) || stemChannels.length !== 2) {
+    throw new PhalanxConfigError(component, 'stemChannels', 'a pair of even integers', stemChannels);
+  }
+  stemChannels.forEach((c) => checkIntegerIn(component, 'stemChannels', c, 1, channels));
+  if (stemChannels[1] % 2 !== 0) {
+    throw new PhalanxConfigError(component, 'stemChannels[1]', 'an even integer', stemChannels[1]);
+  }
+  channelsOf(image, component);
+  // The stem (7×7/2 convolution with padding 3, then a 2×2 pooling) maps S to ⌊(⌊(S − 1)/2⌋ + 1)/2⌋.
+  const factor = 2 ** depth;
+  const stem = image.shape.slice(1, 3).map((s) => (s == null ? null : Math.floor((Math.floor((s - 1) / 2) + 1) / 2)));
+  if (stem.some((s) => s != null && (s < factor || s % factor !== 0))) {
+    throw new PhalanxShapeError(
+      component,
+      'image',
+      `an image whose stem output (${stem.join(' × ')}) is divisible by 2^depth = ${factor}`,
+      image.shape,
+    );
+  }
+  return {
+    numJoints: options.numJoints,
+    numStacks,
+    numModules,
+    features,
+    depth,
+    stemChannels,
+    name: options.name ?? 'backbone',
+  };
+}
+
 /**
  * The stacked-hourglass heatmap network of Ge et al. (CVPR 2019) as released with Learnable Groups
  * (`Net_HG`): stem `conv1_` 7×7/2 (padding 3) → `bn1` → ReLU → `r1` → maxpool 2 → `r4` → `r5`, then per
  * stack i: `hourglass.i` (depth 4) → `Residual.(i·m + j)` → `lin_.i` (1×1 conv, BN, ReLU) → `tmpOut.i`
  * (1×1 conv to the heatmaps); between stacks `x ← x + ll_.i(ll) + tmpOut_.i(heatmaps)`.
  *
- * **Shapes**: `[B, S, S, 3]` (S divisible by 4·2^depth) → per stack heatmaps `[B, S/4, S/4, J]` and
- * encodings `[B, S/4, S/4, features]`.
+ * **Shapes**: `[B, S, S, 3]` (S divisible by 4·2^depth; exactly: the stem's output ⌊(⌊(S − 1)/2⌋ + 1)/2⌋
+ * divisible by 2^depth) → per stack heatmaps `[B, S/4, S/4, J]` and encodings `[B, S/4, S/4, features]`.
+ *
+ * Every option, and the image size against `depth`, is checked before the first layer is built
+ * (`PhalanxConfigError`, `PhalanxShapeError`; a key that is not an option is an error too).
  *
  * @example
  * const image = tfl.input({ shape: [256, 256, 3] });
  * const { heatmaps, encodings } = hourglassBackbone(image, { numJoints: 21, numStacks: 1 });
  */
 export function hourglassBackbone(image: SymbolicTensor, options: HourglassBackboneOptions): HourglassBackboneOutputs {
-  const component = 'hourglassBackbone';
-  const {
-    numJoints,
-    numStacks = 2,
-    numModules = 2,
-    features = 256,
-    depth = 4,
-    stemChannels = [64, 128],
-    name = 'backbone',
-  } = options;
-  checkInteger(component, 'numJoints', numJoints, 1);
-  checkInteger(component, 'numStacks', numStacks, 1);
-  checkInteger(component, 'numModules', numModules, 1);
-  checkInteger(component, 'features', features, 2);
-  if (!Array.isArray(stemChannels) || stemChannels.length !== 2) {
-    throw new PhalanxConfigError(component, 'stemChannels', 'a pair of even integers', stemChannels);
-  }
-  stemChannels.forEach((c) => checkInteger(component, 'stemChannels', c, 1));
+  const { numJoints, numStacks, numModules, features, depth, stemChannels, name } = resolveBackboneOptions(
+    image,
+    options,
+  );
   const n = (...parts: (string | number)[]) => torchName(name, ...parts);
 
   let x = torchConv2d(image, { filters: stemChannels[0], kernelSize: 7, stride: 2, padding: 3, name: n('conv1_') });

@@ -6,7 +6,15 @@
  * module that pools as it goes.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import {
+  checkBoolean,
+  checkInteger,
+  checkIntegerIn,
+  checkOptions,
+  PhalanxConfigError,
+  PhalanxShapeError,
+} from '@phalanx/errors';
+import { MODEL_LIMITS } from './limits';
 import { torchName } from './naming';
 import { addAll, channelsOf, nearestUpsample, relu, torchBatchNorm, torchConv2d, torchMaxPool } from './torch-ops';
 
@@ -114,6 +122,15 @@ export interface StackedHourglassOptions {
   name: string;
 }
 
+/** The keys of {@link StackedHourglassOptions}: any other key is a named error. */
+const STACKED_HOURGLASS_KEYS = {
+  channels: true,
+  depth: true,
+  stacks: true,
+  outChannels: true,
+  name: true,
+} satisfies Record<keyof StackedHourglassOptions, true>;
+
 /**
  * The EHPE release's `StackedHourglass(in_ch, hg_ch, depth, stacks, out_joints)`:
  *
@@ -138,10 +155,25 @@ export function stackedHourglass(
   features: SymbolicTensor;
 } {
   const component = 'stackedHourglass';
+  checkOptions(
+    component,
+    'options',
+    options,
+    STACKED_HOURGLASS_KEYS,
+    'an options object {channels, depth, stacks, outChannels, name}',
+  );
   const { channels, depth, stacks, outChannels, name } = options;
-  checkInteger(component, 'channels', channels, 2);
-  checkInteger(component, 'stacks', stacks, 1);
-  checkInteger(component, 'outChannels', outChannels, 1);
+  // Everything the inner blocks would refuse, refused before the first layer is built.
+  checkIntegerIn(component, 'channels', channels, 2, MODEL_LIMITS.channels);
+  if (channels % 2 !== 0) throw new PhalanxConfigError(component, 'channels', 'an even integer', channels);
+  checkIntegerIn(component, 'depth', depth, 1, MODEL_LIMITS.repeats);
+  checkIntegerIn(component, 'stacks', stacks, 1, MODEL_LIMITS.repeats);
+  checkIntegerIn(component, 'outChannels', outChannels, 1, MODEL_LIMITS.channels);
+  channelsOf(input, component);
+  const [h, w] = [input.shape[1], input.shape[2]];
+  if (h == null || w == null || h % 2 ** depth !== 0 || w % 2 ** depth !== 0) {
+    throw new PhalanxShapeError(component, 'input', `[B, H, W, C] with H and W divisible by 2^${depth}`, input.shape);
+  }
   let x = torchConv2d(input, { filters: channels, kernelSize: 1, useBias: false, name: torchName(name, 'pre', 0) });
   x = relu(torchBatchNorm(x, torchName(name, 'pre', 1)), torchName(name, 'pre', 2));
   x = bottleneckResidual(x, { outChannels: channels, name: torchName(name, 'pre', 3) });
@@ -185,6 +217,15 @@ export interface RefinementModuleOptions {
   name: string;
 }
 
+/** The keys of {@link RefinementModuleOptions}: any other key is a named error. */
+const REFINEMENT_KEYS = {
+  channels: true,
+  numResidual: true,
+  numPools: true,
+  useBatchNorm: true,
+  name: true,
+} satisfies Record<keyof RefinementModuleOptions, true>;
+
 /**
  * The EHPE release's `RefinementModule(in_ch, ch, num_residual, num_pools, use_bn)`:
  * `x = relu(bn(conv1×1(input)))` (`proj.0`, `proj.1`), then `numResidual` blocks
@@ -193,7 +234,7 @@ export interface RefinementModuleOptions {
  * than `numPools` poolings were done.
  *
  * **Shapes**: `[B, H, W, C]` → `[B, H/2^p, W/2^p, channels]` with p = `numPools` (floor division per
- * pooling).
+ * pooling); H, W ≥ 2^p (else a `PhalanxShapeError`, before any layer is built).
  *
  * @example
  * const x = tfl.input({ shape: [64, 64, 256] });
@@ -201,6 +242,13 @@ export interface RefinementModuleOptions {
  */
 export function refinementModule(input: SymbolicTensor, options: RefinementModuleOptions): SymbolicTensor {
   const component = 'refinementModule';
+  checkOptions(
+    component,
+    'options',
+    options,
+    REFINEMENT_KEYS,
+    'an options object {channels, numResidual?, numPools?, useBatchNorm?, name}',
+  );
   const { channels, numResidual = 8, numPools = 4, useBatchNorm = true, name } = options;
   checkInteger(component, 'channels', channels, 1);
   checkInteger(component, 'numResidual', numResidual, 1);
@@ -208,6 +256,16 @@ export function refinementModule(input: SymbolicTensor, options: RefinementModul
   checkBoolean(component, 'useBatchNorm', useBatchNorm);
   if (numPools > numResidual) {
     throw new PhalanxConfigError(component, 'numPools', `at most numResidual (${numResidual})`, numPools);
+  }
+  channelsOf(input, component);
+  // Each pooling halves (floor) H and W: fewer than 2^numPools pixels would pool down to an empty map.
+  if ([input.shape[1], input.shape[2]].some((s) => s != null && s < 2 ** numPools)) {
+    throw new PhalanxShapeError(
+      component,
+      'input',
+      `[B, H, W, C] with H and W ≥ 2^numPools = ${2 ** numPools}`,
+      input.shape,
+    );
   }
   const bn = (t: SymbolicTensor, n: string) => (useBatchNorm ? torchBatchNorm(t, n) : t);
   let x = torchConv2d(input, {
