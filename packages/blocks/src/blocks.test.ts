@@ -15,6 +15,12 @@ import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { loadTorchStateDict, readSafetensors } from '@phalanx/layers';
 import {
   addAll,
+  bottleneckResidual,
+  crossAttentionBlock,
+  residualHourglass,
+  resnetBlock,
+  torchLinear,
+  transformerBlock,
   basic2dBlock,
   channelsOf,
   concatChannels,
@@ -459,5 +465,78 @@ describe('the multi-layer builders check everything before building a layer', ()
     expect(
       refinementModule(tfl.input({ shape: [6, 6, 4] }), { channels: 2, numResidual: 2, numPools: 2, name: 'q' }).shape,
     ).toEqual([null, 1, 1, 2]);
+  });
+});
+
+describe('every block builder names options that are not an object or not its own', () => {
+  it('null options, a misspelt key, an unknown ResNet block and a bad linear width are named errors', () => {
+    const x = tfl.input({ shape: [8, 8, 4] });
+    const tokens = tfl.input({ shape: [5, 4] });
+    const builders: [string, (options: never) => unknown, Record<string, unknown>, string][] = [
+      ['preActResidual', (o) => preActResidual(x, o), { outChannels: 4, name: 'p' }, '{outChannels, name}'],
+      ['hourglass', (o) => hourglass(x, o), { depth: 1, name: 'h' }, '{depth, numModules?, name}'],
+      [
+        'basic2dBlock',
+        (o) => basic2dBlock(x, o),
+        { outChannels: 4, kernelSize: 1, name: 'b' },
+        '{outChannels, kernelSize, name}',
+      ],
+      ['res2dBlock', (o) => res2dBlock(x, o), { outChannels: 4, name: 'r' }, '{outChannels, name}'],
+      ['downsampleConv2dR', (o) => downsampleConv2dR(x, o), { outChannels: 4, name: 'd' }, '{outChannels, name}'],
+      ['upsample2dBlockR', (o) => upsample2dBlockR(x, o), { outChannels: 4, name: 'u' }, '{outChannels, name}'],
+      ['nddrBlock', (o) => nddrBlock([x, x], o), { name: 'n' }, '{units?, selfWeight?, otherWeight?, name}'],
+      [
+        'resnetBlock',
+        (o) => resnetBlock(x, o),
+        { block: 'basic', planes: 4, name: 'l' },
+        '{block, planes, stride?, name}',
+      ],
+      ['bottleneckResidual', (o) => bottleneckResidual(x, o), { outChannels: 4, name: 'q' }, '{outChannels, name}'],
+      ['residualHourglass', (o) => residualHourglass(x, o), { depth: 1, name: 'g' }, '{depth, name}'],
+      [
+        'transformerBlock',
+        (o) => transformerBlock(tokens, o),
+        { heads: 2, name: 't' },
+        '{heads, mlpRatio?, dropout?, dropoutSeed?, name}',
+      ],
+      [
+        'crossAttentionBlock',
+        (o) => crossAttentionBlock(tokens, tokens, o),
+        { heads: 2, name: 'c' },
+        '{heads, mlpRatio?, dropout?, dropoutSeed?, name}',
+      ],
+      ['torchLinear', (o) => torchLinear(tokens, o), { units: 3, name: 'f' }, '{units, useBias?, activation?, name}'],
+    ];
+    for (const [component, build, valid, shape] of builders) {
+      const before = tf.memory().numTensors;
+      expect(() => build(null as never), component).toThrow(
+        `${component}: options must be an options object ${shape}, but received null.`,
+      );
+      expect(() => build({ ...valid, nmae: 'x' } as never), component).toThrow(
+        `${component}: options.nmae must be an option (one of ${shape.replace(/[{}?]/g, '')}), but received 'x'.`,
+      );
+      expect(tf.memory().numTensors, component).toBe(before);
+      expect(() => build({ ...valid, name: `${valid.name as string}.ok` } as never), component).not.toThrow();
+    }
+    const cases: [() => unknown, string][] = [
+      [
+        () => resnetBlock(x, { block: 'bottlenek' as never, planes: 4, name: 'l2' }),
+        "resnetBlock: block must be one of 'basic', 'bottleneck', but received 'bottlenek'.",
+      ],
+      [
+        () => torchLinear(tokens, { units: 0, name: 'f2' }),
+        'torchLinear: units must be an integer ≥ 1, but received 0.',
+      ],
+      [
+        () => torchLinear(tokens, { units: 2, activation: 'tanh' as never, name: 'f3' }),
+        "torchLinear: activation must be one of 'linear', 'relu', 'gelu', but received 'tanh'.",
+      ],
+    ];
+    for (const [f, message] of cases) {
+      const before = tf.memory().numTensors;
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+      expect(tf.memory().numTensors, message).toBe(before);
+    }
   });
 });

@@ -6,6 +6,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, checkIntegerIn, checkOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { MODEL_LIMITS } from './limits';
+import { checkBuilderOptions } from './options';
 import { torchName } from './naming';
 import { addAll, channelsOf, nearestUpsample, relu, torchBatchNorm, torchConv2d, torchMaxPool } from './torch-ops';
 
@@ -18,6 +19,9 @@ export interface PreActResidualOptions {
   /** PyTorch module path of the block (`backbone.r1`). Required. */
   name: string;
 }
+
+/** The keys of {@link PreActResidualOptions}: any other key is a named error. */
+const PRE_ACT_KEYS = { outChannels: true, name: true } satisfies Record<keyof PreActResidualOptions, true>;
 
 /**
  * Pre-activation bottleneck residual module (the release's `_Residual_Module`):
@@ -37,6 +41,7 @@ export interface PreActResidualOptions {
  */
 export function preActResidual(x: SymbolicTensor, options: PreActResidualOptions): SymbolicTensor {
   const component = 'preActResidual';
+  checkBuilderOptions(component, options, PRE_ACT_KEYS, '{outChannels, name}');
   const { outChannels, name } = options;
   checkInteger(component, 'outChannels', outChannels, 2);
   if (outChannels % 2 !== 0) throw new PhalanxConfigError(component, 'outChannels', 'an even integer', outChannels);
@@ -65,6 +70,9 @@ export interface HourglassOptions {
   name: string;
 }
 
+/** The keys of {@link HourglassOptions}: any other key is a named error. */
+const HOURGLASS_KEYS = { depth: true, numModules: true, name: true } satisfies Record<keyof HourglassOptions, true>;
+
 /**
  * Recursive hourglass (the release's `Hourglass_LiuhaoGe_CVPR2019(n, nModules, nFeats)`), features
  * kept at the input's C channels:
@@ -83,6 +91,7 @@ export interface HourglassOptions {
  */
 export function hourglass(x: SymbolicTensor, options: HourglassOptions): SymbolicTensor {
   const component = 'hourglass';
+  checkBuilderOptions(component, options, HOURGLASS_KEYS, '{depth, numModules?, name}');
   const { depth, numModules = 2, name } = options;
   checkInteger(component, 'depth', depth, 1);
   checkInteger(component, 'numModules', numModules, 1);

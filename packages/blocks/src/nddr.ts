@@ -6,6 +6,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, PhalanxShapeError } from '@phalanx/errors';
 import { groupFusion } from '@phalanx/layers';
 import { torchName } from './naming';
+import { checkBuilderOptions } from './options';
 import { channelsOf, relu, torchBatchNorm } from './torch-ops';
 
 type SymbolicTensor = tfl.SymbolicTensor;
@@ -21,6 +22,12 @@ export interface NddrBlockOptions {
   /** PyTorch module path (`nddr_layer0`). Required. */
   name: string;
 }
+
+/** The keys of {@link NddrBlockOptions}: any other key is a named error. */
+const NDDR_KEYS = { units: true, selfWeight: true, otherWeight: true, name: true } satisfies Record<
+  keyof NddrBlockOptions,
+  true
+>;
 
 /**
  * NDDR block, the release's `nddr_layer(G·C, U, G)`: with `X = concat(x_1 … x_G)` on channels, group i
@@ -40,6 +47,7 @@ export interface NddrBlockOptions {
  */
 export function nddrBlock(xs: SymbolicTensor[], options: NddrBlockOptions): SymbolicTensor[] {
   const component = 'nddrBlock';
+  checkBuilderOptions(component, options, NDDR_KEYS, '{units?, selfWeight?, otherWeight?, name}');
   const { units, selfWeight = 0.9, otherWeight = 0.1, name } = options;
   if (!Array.isArray(xs) || xs.length < 2) {
     throw new PhalanxShapeError(

@@ -6,6 +6,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
 import { torchName } from './naming';
+import { checkBuilderOptions } from './options';
 import { addAll, channelsOf, relu, torchBatchNorm, torchConv2d, torchConvTranspose2d } from './torch-ops';
 
 type SymbolicTensor = tfl.SymbolicTensor;
@@ -24,6 +25,15 @@ export interface Basic2DBlockOptions extends Block2DOptions {
   kernelSize: number;
 }
 
+/** The keys of {@link Block2DOptions}: any other key is a named error. */
+const BLOCK_2D_KEYS = { outChannels: true, name: true } satisfies Record<keyof Block2DOptions, true>;
+
+/** The keys of {@link Basic2DBlockOptions}: any other key is a named error. */
+const BASIC_2D_KEYS = { outChannels: true, kernelSize: true, name: true } satisfies Record<
+  keyof Basic2DBlockOptions,
+  true
+>;
+
 /**
  * `Basic2DBlock(C, N, k)`: `relu(bn(conv_k(x)))`, padding (k−1)/2. Layers `<name>.block.0` (conv),
  * `.block.1` (BN), `.block.2` (ReLU).
@@ -35,6 +45,7 @@ export interface Basic2DBlockOptions extends Block2DOptions {
  * const y = basic2dBlock(x, { outChannels: 32, kernelSize: 1, name: 'b_conv0.0' });
  */
 export function basic2dBlock(x: SymbolicTensor, options: Basic2DBlockOptions): SymbolicTensor {
+  checkBuilderOptions('basic2dBlock', options, BASIC_2D_KEYS, '{outChannels, kernelSize, name}');
   const { outChannels, kernelSize, name } = options;
   checkInteger('basic2dBlock', 'kernelSize', kernelSize, 1);
   if (kernelSize % 2 === 0) throw new PhalanxConfigError('basic2dBlock', 'kernelSize', 'an odd integer', kernelSize);
@@ -59,6 +70,7 @@ export function basic2dBlock(x: SymbolicTensor, options: Basic2DBlockOptions): S
  * const y = res2dBlock(x, { outChannels: 128, name: 'backbone_conv.0' });
  */
 export function res2dBlock(x: SymbolicTensor, options: Block2DOptions): SymbolicTensor {
+  checkBuilderOptions('res2dBlock', options, BLOCK_2D_KEYS, '{outChannels, name}');
   const { outChannels, name } = options;
   const inChannels = channelsOf(x, 'res2dBlock');
   const branch = (i: number) => torchName(name, 'res_branch', i);
@@ -88,6 +100,7 @@ export function res2dBlock(x: SymbolicTensor, options: Block2DOptions): Symbolic
  * const y = downsampleConv2dR(x, { outChannels: 32, name: 'b_down1.0' }); // [B, 32, 32, 32]
  */
 export function downsampleConv2dR(x: SymbolicTensor, options: Block2DOptions): SymbolicTensor {
+  checkBuilderOptions('downsampleConv2dR', options, BLOCK_2D_KEYS, '{outChannels, name}');
   const { outChannels, name } = options;
   channelsOf(x, 'downsampleConv2dR');
   const branch = (i: number) => torchName(name, 'res_branch', i);
@@ -111,6 +124,7 @@ export function downsampleConv2dR(x: SymbolicTensor, options: Block2DOptions): S
  * const y = upsample2dBlockR(x, { outChannels: 32, name: 'b_up2.0.0' }); // [B, 32, 32, 32]
  */
 export function upsample2dBlockR(x: SymbolicTensor, options: Block2DOptions): SymbolicTensor {
+  checkBuilderOptions('upsample2dBlockR', options, BLOCK_2D_KEYS, '{outChannels, name}');
   const { outChannels, name } = options;
   const y = torchConvTranspose2d(x, {
     filters: outChannels,

@@ -14,6 +14,7 @@ import {
 } from '@phalanx/errors';
 import { MODEL_LIMITS } from './limits';
 import { torchName } from './naming';
+import { checkBuilderOptions } from './options';
 import { addAll, channelsOf, relu, torchBatchNorm, torchConv2d } from './torch-ops';
 
 type SymbolicTensor = tfl.SymbolicTensor;
@@ -144,6 +145,12 @@ export interface ResNetBlockOptions {
   name: string;
 }
 
+/** The keys of {@link ResNetBlockOptions}: any other key is a named error. */
+const RESNET_BLOCK_KEYS = { block: true, planes: true, stride: true, name: true } satisfies Record<
+  keyof ResNetBlockOptions,
+  true
+>;
+
 /**
  * torchvision's `BasicBlock` / `Bottleneck` (v1.5: stride on the 3×3 convolution), convolutions
  * without bias, batch norm after each, `relu(out + identity)`; `downsample = conv1×1(stride) + BN`
@@ -160,7 +167,10 @@ export interface ResNetBlockOptions {
  */
 export function resnetBlock(x: SymbolicTensor, options: ResNetBlockOptions): SymbolicTensor {
   const component = 'resnetBlock';
-  const { block, planes, stride = 1, name } = options;
+  checkBuilderOptions(component, options, RESNET_BLOCK_KEYS, '{block, planes, stride?, name}');
+  const { planes, stride = 1, name } = options;
+  // Any other string built a bottleneck with a basic block's output width.
+  const block = checkOneOf(component, 'block', options.block, ['basic', 'bottleneck'] as const);
   checkInteger(component, 'planes', planes, 1);
   checkInteger(component, 'stride', stride, 1);
   const inChannels = channelsOf(x, component);

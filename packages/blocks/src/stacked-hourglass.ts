@@ -15,6 +15,7 @@ import {
   PhalanxShapeError,
 } from '@phalanx/errors';
 import { MODEL_LIMITS } from './limits';
+import { checkBuilderOptions } from './options';
 import { torchName } from './naming';
 import { addAll, channelsOf, nearestUpsample, relu, torchBatchNorm, torchConv2d, torchMaxPool } from './torch-ops';
 
@@ -27,6 +28,9 @@ export interface BottleneckResidualOptions {
   /** Module path (`hg.pre.3`). Required. */
   name: string;
 }
+
+/** The keys of {@link BottleneckResidualOptions}: any other key is a named error. */
+const BOTTLENECK_KEYS = { outChannels: true, name: true } satisfies Record<keyof BottleneckResidualOptions, true>;
 
 /**
  * Post-activation bottleneck residual (the EHPE release's `hourglass.Residual`):
@@ -44,6 +48,7 @@ export interface BottleneckResidualOptions {
  */
 export function bottleneckResidual(x: SymbolicTensor, options: BottleneckResidualOptions): SymbolicTensor {
   const component = 'bottleneckResidual';
+  checkBuilderOptions(component, options, BOTTLENECK_KEYS, '{outChannels, name}');
   const { outChannels, name } = options;
   checkInteger(component, 'outChannels', outChannels, 2);
   if (outChannels % 2 !== 0) throw new PhalanxConfigError(component, 'outChannels', 'an even integer', outChannels);
@@ -71,6 +76,9 @@ export interface ResidualHourglassOptions {
   name: string;
 }
 
+/** The keys of {@link ResidualHourglassOptions}: any other key is a named error. */
+const RESIDUAL_HOURGLASS_KEYS = { depth: true, name: true } satisfies Record<keyof ResidualHourglassOptions, true>;
+
 /**
  * Recursive hourglass of the EHPE release (`hourglass.Hourglass(depth, ch)`), one
  * {@link bottleneckResidual} per stage, channels kept:
@@ -89,6 +97,7 @@ export interface ResidualHourglassOptions {
  */
 export function residualHourglass(x: SymbolicTensor, options: ResidualHourglassOptions): SymbolicTensor {
   const component = 'residualHourglass';
+  checkBuilderOptions(component, options, RESIDUAL_HOURGLASS_KEYS, '{depth, name}');
   const { depth, name } = options;
   checkInteger(component, 'depth', depth, 1);
   const c = channelsOf(x, component);

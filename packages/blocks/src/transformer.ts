@@ -6,7 +6,7 @@
  * exact (erf) GELU of `nn.GELU()` (tfjs' `'gelu'`; `'gelu_new'` is the tanh approximation).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkInteger, checkOneOf, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import {
   checkNoiseSeed,
   deriveNoiseSeed,
@@ -15,6 +15,7 @@ import {
   seededDropout,
 } from '@phalanx/layers';
 import { torchName } from './naming';
+import { checkBuilderOptions } from './options';
 import { addAll, torchBiasInitializer, torchKernelInitializer } from './torch-ops';
 
 type SymbolicTensor = tfl.SymbolicTensor;
@@ -49,7 +50,17 @@ function tokenWidth(x: SymbolicTensor, component: string): number {
   return d;
 }
 
+/** The keys of {@link TransformerBlockOptions}: any other key is a named error. */
+const TRANSFORMER_BLOCK_KEYS = {
+  heads: true,
+  mlpRatio: true,
+  dropout: true,
+  dropoutSeed: true,
+  name: true,
+} satisfies Record<keyof TransformerBlockOptions, true>;
+
 function checkOptions(component: string, d: number, o: TransformerBlockOptions): Required<TransformerBlockOptions> {
+  checkBuilderOptions(component, o, TRANSFORMER_BLOCK_KEYS, '{heads, mlpRatio?, dropout?, dropoutSeed?, name}');
   const heads = checkInteger(component, 'heads', o.heads, 1);
   if (d % heads !== 0) throw new PhalanxConfigError(component, 'heads', `a divisor of the token width ${d}`, heads);
   const mlpRatio = checkInteger(component, 'mlpRatio', o.mlpRatio ?? 4, 1);
@@ -75,18 +86,50 @@ export function torchLayerNorm(x: SymbolicTensor, name: string): SymbolicTensor 
   return lastAxisLayerNormalization({ axis: -1, epsilon: TORCH_LN_EPSILON, name }).apply(x) as SymbolicTensor;
 }
 
-/** `nn.Linear(C, units)` on the last axis with PyTorch's default initialisation. */
-export function torchLinear(
-  x: SymbolicTensor,
-  options: { units: number; useBias?: boolean; activation?: 'linear' | 'relu' | 'gelu'; name: string },
-): SymbolicTensor {
+/** Options of {@link torchLinear}. */
+export interface TorchLinearOptions {
+  /** Output width, an integer ≥ 1. Required. */
+  units: number;
+  /** Add a bias. Default true. */
+  useBias?: boolean;
+  /** Activation after the affine map. Default `'linear'`. */
+  activation?: 'linear' | 'relu' | 'gelu';
+  /** Layer name (the PyTorch module path). Required. */
+  name: string;
+}
+
+/** The keys of {@link TorchLinearOptions}: any other key is a named error. */
+const TORCH_LINEAR_KEYS = { units: true, useBias: true, activation: true, name: true } satisfies Record<
+  keyof TorchLinearOptions,
+  true
+>;
+
+/**
+ * `nn.Linear(C, units)` on the last axis with PyTorch's default initialisation. Options that are not an
+ * object of its keys, `units` that is not an integer ≥ 1 and another activation are `PhalanxConfigError`s.
+ *
+ * **Shapes**: `[…, C]` → `[…, units]`.
+ *
+ * @example
+ * const nodes = tfl.input({ shape: [21, 515] });
+ * const y = torchLinear(nodes, { units: 512, name: 'pg.node_proj' }); // [B, 21, 512]
+ */
+export function torchLinear(x: SymbolicTensor, options: TorchLinearOptions): SymbolicTensor {
+  const component = 'torchLinear';
+  checkBuilderOptions(component, options, TORCH_LINEAR_KEYS, '{units, useBias?, activation?, name}');
+  const units = checkInteger(component, 'units', options.units, 1);
+  const activation = checkOneOf(component, 'activation', options.activation ?? 'linear', [
+    'linear',
+    'relu',
+    'gelu',
+  ] as const);
   const fanIn = x.shape[x.shape.length - 1] as number;
   const useBias = options.useBias ?? true;
   return tfl.layers
     .dense({
-      units: options.units,
+      units,
       useBias,
-      activation: options.activation ?? 'linear',
+      activation,
       kernelInitializer: torchKernelInitializer(),
       biasInitializer: useBias ? torchBiasInitializer(fanIn) : undefined,
       name: options.name,
