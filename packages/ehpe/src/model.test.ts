@@ -646,6 +646,59 @@ describe('Init21Layout', () => {
   });
 });
 
+describe('importTorchStateDict: arguments and key collisions', () => {
+  it('names a key given twice under two names, bad arguments, and honours stripPrefix', async () => {
+    const model = importedTwStage();
+    const good = readSafetensors(bytes('tw_stage.safetensors'));
+    const zeros = tf.zerosLike(good['to_25d.bias']);
+    // `module.k` and `k` (or a release name and ours) are one weight: silently one of them won.
+    await expectFailsWithoutEffect(
+      model,
+      () => importTorchStateDict(model, { ...good, 'module.to_25d.bias': zeros }),
+      "importTorchStateDict: tensors must be a state_dict naming each weight once, but received 'to_25d.bias and " +
+        "module.to_25d.bias'.",
+    );
+    await expectFailsWithoutEffect(
+      model,
+      () => importTorchStateDict(model, null as never),
+      'importTorchStateDict: tensors must be a record of PyTorch name → tf.Tensor, but received null.',
+    );
+    await expectFailsWithoutEffect(
+      model,
+      () => importTorchStateDict(model, good, null as never),
+      'importTorchStateDict: options must be an object {strict?, stripPrefix?, only?}, but received null.',
+    );
+    await expectFailsWithoutEffect(
+      model,
+      () => importTorchStateDict(model, good, { stripPrefix: 'model.' }),
+      /^importTorchStateDict: stripPrefix must be a prefix of every key \(.+\), but received 'model\.'\.$/,
+    );
+    const withModule = Object.fromEntries(Object.entries(good).map(([k, v]) => [`module.${k}`, v]));
+    // An empty stripPrefix removes `module.` as before (the caller's options used to be overridden by '').
+    expect(importTorchStateDict(model, withModule, { stripPrefix: '' }).loaded).toHaveLength(Object.keys(good).length);
+    const prefixed = Object.fromEntries(Object.entries(good).map(([k, v]) => [`model.${k}`, v]));
+    expect(importTorchStateDict(model, prefixed, { stripPrefix: 'model.' }).loaded).toHaveLength(
+      Object.keys(good).length,
+    );
+    const whole = createEhpe(TINY_EHPE);
+    await expectFailsWithoutEffect(
+      whole,
+      () => importTorchvisionBackbone(whole, null as never),
+      'importTorchvisionBackbone: tensors must be a record of PyTorch name → tf.Tensor, but received null.',
+    );
+    const sd = exportTorchStateDict(whole);
+    await expectFailsWithoutEffect(
+      whole,
+      () => importTorchStateDict(whole, { ...sd, 'backbone.conv1.weight': zeros }),
+      "importTorchStateDict: tensors must be a state_dict naming each weight once, but received 'backbone.stem.0.weight " +
+        "and backbone.conv1.weight'.",
+    );
+    tf.dispose([zeros, ...Object.values(good), ...Object.values(sd)]);
+    model.dispose();
+    whole.dispose();
+  });
+});
+
 describe('exportTorchStateDict', () => {
   const sameBits = async (a: tf.Tensor, b: tf.Tensor) => {
     const [x, y] = await Promise.all([a.data(), b.data()]);

@@ -13,6 +13,7 @@ import {
   type TorchImportReport,
   type TorchStateDictOptions,
 } from '@phalanx/layers';
+import { checkOptions, checkOptionsObject, PhalanxConfigError } from '@phalanx/errors';
 import { ehpeRecordOf } from './config';
 
 /** Module paths of the release that differ from this package's, as `[ours, the release's]` prefixes: the release's backbone wraps torchvision's stem in a Sequential. */
@@ -26,6 +27,49 @@ function renamePrefix(key: string, from: 0 | 1): string {
     if (key.startsWith(pair[from])) return pair[1 - from] + key.slice(pair[from].length);
   }
   return key;
+}
+
+/** The keys of `TorchStateDictOptions`: any other key is a named error. */
+const OPTION_KEYS = { strict: true, stripPrefix: true, only: true } satisfies Record<keyof TorchStateDictOptions, true>;
+
+/** What `tensors` must be, in the errors of the imports. */
+const TENSORS_EXPECTED = 'a record of PyTorch name → tf.Tensor';
+
+/**
+ * The release's keys under this package's names: `stripPrefix` (when given; every key must start with
+ * it) or else a `module.` prefix removed, the release's stem names renamed and the fixed `adj` buffer
+ * dropped. Two keys that name one weight (`module.k` and `k`, `backbone.stem.0.*` and
+ * `backbone.conv1.*`) are a named error: one of them would silently win.
+ */
+function renameReleaseKeys(
+  tensors: Readonly<Record<string, tf.Tensor>>,
+  stripPrefix: string | undefined,
+): Record<string, tf.Tensor> {
+  const component = 'importTorchStateDict';
+  const renamed = Object.create(null) as Record<string, tf.Tensor>; // any key is an own property
+  const source = new Map<string, string>();
+  for (const [key, t] of Object.entries(tensors)) {
+    if (stripPrefix && !key.startsWith(stripPrefix)) {
+      throw new PhalanxConfigError(component, 'stripPrefix', `a prefix of every key (${key})`, stripPrefix);
+    }
+    // '' (or none) keeps the release behaviour: a DataParallel `module.` is removed where present.
+    const prefix = stripPrefix || (key.startsWith('module.') ? 'module.' : '');
+    const bare = key.slice(prefix.length);
+    if (bare === 'adj') continue; // the release's fixed skeleton, not learned
+    const name = renamePrefix(bare, 1);
+    const earlier = source.get(name);
+    if (earlier !== undefined) {
+      throw new PhalanxConfigError(
+        component,
+        'tensors',
+        'a state_dict naming each weight once',
+        `${earlier} and ${key}`,
+      );
+    }
+    source.set(name, key);
+    renamed[name] = t;
+  }
+  return renamed;
 }
 
 /** The release's `EHPE.adj` buffer: the skeleton's 1-hop adjacency with self-loops, `[21, 21]` float32. */
@@ -43,7 +87,9 @@ function releaseAdjacency(): tf.Tensor2D {
  * graph module `SPI_GAT` is missing from it, see the README). Conversions: convolutions `[O, I, kh, kw]`
  * → `[kh, kw, I, O]`, linear `[O, I]` → `[I, O]`, batch / layer norm, `nn.MultiheadAttention`'s packed
  * `in_proj_weight`, `pg.omega_g` / `pg.omega_e` → {@link @phalanx/layers!DualBranchFusion}. A `module.`
- * prefix is removed and `num_batches_tracked` ignored.
+ * prefix is removed (or a non-empty `options.stripPrefix`, which every key must then start with) and
+ * `num_batches_tracked` ignored; two keys that name one weight (`module.k` beside `k`, `backbone.stem.0.*`
+ * beside `backbone.conv1.*`) are a `PhalanxConfigError`.
  *
  * Strict by default: every missing and unexpected key is listed in one `PhalanxConfigError`; a tensor of
  * the wrong shape throws a `PhalanxShapeError` naming it.
@@ -63,11 +109,12 @@ export function importTorchStateDict(
   tensors: Readonly<Record<string, tf.Tensor>>,
   options: TorchStateDictOptions = {},
 ): TorchImportReport {
-  const renamed = Object.create(null) as Record<string, tf.Tensor>; // any key is an own property
-  for (const [key, t] of Object.entries(tensors)) {
-    const bare = key.startsWith('module.') ? key.slice('module.'.length) : key;
-    if (bare !== 'adj') renamed[renamePrefix(bare, 1)] = t; // the release's fixed skeleton, not learned
+  checkOptionsObject('importTorchStateDict', 'tensors', tensors, TENSORS_EXPECTED);
+  checkOptions('importTorchStateDict', 'options', options, OPTION_KEYS, 'an object {strict?, stripPrefix?, only?}');
+  if (options.stripPrefix !== undefined && typeof options.stripPrefix !== 'string') {
+    throw new PhalanxConfigError('importTorchStateDict', 'stripPrefix', 'a string', options.stripPrefix);
   }
+  const renamed = renameReleaseKeys(tensors, options.stripPrefix);
   return loadTorchStateDict(model, renamed, { ...options, stripPrefix: '' });
 }
 
@@ -118,6 +165,7 @@ export function importTorchvisionBackbone(
   model: tfl.LayersModel,
   tensors: Readonly<Record<string, tf.Tensor>>,
 ): TorchImportReport {
+  checkOptionsObject('importTorchvisionBackbone', 'tensors', tensors, TENSORS_EXPECTED);
   const prefixed: Record<string, tf.Tensor> = {};
   for (const [key, t] of Object.entries(tensors)) {
     if (key.startsWith('fc.')) continue;
