@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { forEachBackend, thrownBy } from '@phalanx/testing';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { joints25dToXyz, pgStageTargets, twStageTargets } from './index';
+import { depthToBins, joints25dToXyz, pgStageTargets, twStageTargets } from './index';
 
 /** What `f` throws, and the tensors it left behind. */
 function refusal(f: () => unknown): { error: unknown; leaked: number } {
@@ -88,6 +88,48 @@ forEachBackend(() => {
       const [a, b] = [joints25dToXyz(joints, xyz, K), joints25dToXyz(joints, one, K)];
       expect(b.arraySync()).toEqual(a.arraySync());
       tf.dispose([joints, K, xyz, few, one, a, b]);
+    });
+
+    it('a depth range float32 cannot hold is a named error, not NaN depth bins', () => {
+      const xyz = tf.tensor3d([Array.from({ length: 21 }, (_, j) => [0, 0, 500 + j])]);
+      const uv = tf.zeros([1, 21, 2]);
+      const K = tf.tensor2d([
+        [300, 0, 32],
+        [0, 300, 32],
+        [0, 0, 1],
+      ]);
+      const float32 = 'a positive normal float32 (1.1754944e-38 ≤ x ≤ 3.4028235e38)';
+      const cases: [() => unknown, string][] = [
+        [
+          () => depthToBins(xyz, { depthRange: 1e-46 }),
+          `depthToBins: depthRange must be ${float32}, but received 1e-46.`,
+        ],
+        [
+          () => pgStageTargets({ uv, xyz }, { depthRange: 1e-40 }),
+          `pgStageTargets: depthRange must be ${float32}, but received 1e-40.`,
+        ],
+        [
+          () => twStageTargets({ uv, xyz }, { ...TW, depthRange: 1e39 }),
+          `twStageTargets: depthRange must be ${float32}, but received 1e+39.`,
+        ],
+        [
+          () => joints25dToXyz(xyz, xyz, K, { depthRange: 1e-46 }),
+          `joints25dToXyz: depthRange must be ${float32}, but received 1e-46.`,
+        ],
+      ];
+      for (const [run, message] of cases) {
+        const { error, leaked } = refusal(run);
+        expect(error, message).toBeInstanceOf(PhalanxConfigError);
+        expect((error as Error).message).toBe(message);
+        expect(leaked).toBe(0);
+      }
+      // The smallest and largest normal float32 ranges give finite bins.
+      for (const depthRange of [1.1754944e-38, 3.4028235e38]) {
+        const bins = depthToBins(xyz, { depthRange });
+        expect(Array.from(bins.dataSync()).every(Number.isFinite), `${depthRange}`).toBe(true);
+        bins.dispose();
+      }
+      tf.dispose([xyz, uv, K]);
     });
   });
 });

@@ -11,6 +11,7 @@ import {
   checkOptions,
   checkOptionsObject,
   checkPositive,
+  checkPositiveFloat32,
   PhalanxConfigError,
   PhalanxShapeError,
 } from '@phalanx/errors';
@@ -35,7 +36,10 @@ export interface EhpeKeypoints {
 export interface DepthBinning {
   /** Depth bins D of the TW-stage volume (the model's `depthBins`). Integer ≥ 2; default 8. */
   depthBins?: number;
-  /** Relative depth range R covered by the bins, in the unit of `xyz` (mm). Default 200 (the release's `rel_depth_range_mm`). */
+  /**
+   * Relative depth range R covered by the bins, in the unit of `xyz` (mm), a positive normal float32.
+   * Default 200 (the release's `rel_depth_range_mm`).
+   */
   depthRange?: number;
   /** Root joint whose depth is bin (D − 1)/2. Default 0 (the wrist, the release's `use_wrist_as_root`). */
   rootJoint?: number;
@@ -51,7 +55,8 @@ function resolveBinning(component: string, o: DepthBinning = {}) {
   checkOptionsObject(component, 'options', o, 'an options object');
   return {
     depthBins: checkInteger(component, 'depthBins', o.depthBins ?? 8, 2),
-    depthRange: checkPositive(component, 'depthRange', o.depthRange ?? 200),
+    // A float32 range: one below the normal floats made R/2 and R zero on the device, and the bins NaN.
+    depthRange: checkPositiveFloat32(component, 'depthRange', o.depthRange ?? 200),
     rootJoint: checkInteger(component, 'rootJoint', o.rootJoint ?? 0, 0),
   };
 }
