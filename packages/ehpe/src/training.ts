@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions, checkPositiveFloat32, PhalanxConfigError } from '@phalanx/errors';
 import { JOINT_CLASSES, type JointClass } from '@phalanx/pose';
 import { ehpeModelKind, ehpeOutputIndex, ehpeRecordOf } from './config';
 import { checkJointList } from './init21';
@@ -229,6 +229,23 @@ export interface TwStageRecipeOptions
   clipNorm?: number;
 }
 
+/** The keys of {@link TwStageRecipeOptions}: any other key is a named error. */
+const TW_RECIPE_KEYS = {
+  heatmapWeight: true,
+  distanceWeight: true,
+  l1Weight: true,
+  distance: true,
+  scoremapWeight: true,
+  depthMarginalWeight: true,
+  depthRange: true,
+  rootJoint: true,
+  lr: true,
+  sigma: true,
+  heatmapNormalize: true,
+  l1Weights: true,
+  clipNorm: true,
+} satisfies Record<keyof TwStageRecipeOptions, true>;
+
 /**
  * Stage 1 of EHPE's training (paper §3.2, release `train/train_tw.py`): the backbone and the TW-stage
  * learn the TW joints' heatmaps and 2.5D coordinates with {@link twStageLoss}
@@ -236,7 +253,8 @@ export interface TwStageRecipeOptions
  * run. Adam, one group `'tw'`. With `scoremapWeight > 0` or `depthMarginalWeight > 0` the trained view
  * also outputs the volume `[B, S, S, n·D]` and the loss adds `scoremapWeight · volumeScoremapCrossEntropy`
  * (part `scoremap`) and `depthMarginalWeight · volumeDepthCrossEntropy` (part `depthMarginal`); neither is
- * in the paper.
+ * in the paper. Every option is checked when the recipe is made (a key that is not an option included),
+ * with a `PhalanxConfigError`.
  *
  * @example
  * import { batches } from '@phalanx/data';
@@ -250,8 +268,10 @@ export function twStageRecipe<B extends EhpeBatch = EhpeBatch>(
   model: tfl.LayersModel,
   options: TwStageRecipeOptions = {},
 ): StageRecipe<B> {
-  const info = ehpeModelInfo(model);
   const name = 'twStageRecipe';
+  // A misspelt option (`lR`) was ignored and its default used.
+  checkOptions(name, 'options', options, TW_RECIPE_KEYS, 'an options object {lr?, sigma?, …, clipNorm?}');
+  const info = ehpeModelInfo(model);
   // Every weight is checked here, before any step (the loss would only name a bad one at the first).
   for (const key of ['heatmapWeight', 'distanceWeight', 'l1Weight'] as const) lossWeight(name, key, options[key], 0);
   const scoremapWeight = lossWeight(name, 'scoremapWeight', options.scoremapWeight, 0);
@@ -313,12 +333,45 @@ export interface PgStageRecipeOptions extends PgStageLossOptions, DepthBinning {
   clipNorm?: number;
 }
 
+/** The keys of {@link PgStageRecipeOptions}: any other key is a named error. */
+const PG_RECIPE_KEYS = {
+  ...PG_STAGE_LOSS_KEYS,
+  depthBins: true,
+  depthRange: true,
+  rootJoint: true,
+  lr: true,
+  layout: true,
+  freeze: true,
+  clipNorm: true,
+} satisfies Record<keyof PgStageRecipeOptions, true>;
+
+/**
+ * Checks {@link pgStageRecipe}'s options as `pgStageLoss` and `pgStageTargets` would at the first step
+ * (errors name `pgStageRecipe`), so that a recipe that cannot train is refused when it is made.
+ */
+function checkPgStageRecipeOptions(name: string, options: PgStageRecipeOptions): void {
+  checkOptions(name, 'options', options, PG_RECIPE_KEYS, 'an options object {lr?, layout?, …, clipNorm?}');
+  for (const key of ['positionWeight', 'edgeWeight', 'depthWeight'] as const) lossWeight(name, key, options[key], 0);
+  const reduction = options.edgeReduction ?? 'mean';
+  if (reduction !== 'sum' && reduction !== 'mean') {
+    throw new PhalanxConfigError(name, 'edgeReduction', "'sum' or 'mean'", reduction);
+  }
+  const position = options.position ?? 'squared';
+  if (position !== 'squared' && position !== 'euclidean') {
+    throw new PhalanxConfigError(name, 'position', "'squared' or 'euclidean'", position);
+  }
+  if (options.depthBins !== undefined) checkInteger(name, 'depthBins', options.depthBins, 2);
+  checkPositiveFloat32(name, 'depthRange', options.depthRange ?? 200);
+  checkInteger(name, 'rootJoint', options.rootJoint ?? 0, 0);
+}
+
 /**
  * Stage 2 of EHPE's training (paper §3.3, release `train/train_pg.py`): with backbone and TW-stage
  * frozen (weights and batch-norm statistics), the rest — `img_token_proj` and the PG-stage — learns all
  * 21 joints ({@link pgStageTargets}: input pixels and depth bins) with {@link pgStageLoss}
  * (`2e-2·squaredDistance + 2e-1·edgeStability`). Adam, one group `'pg'`. Also trains a
- * {@link createPgOnly} model (the "PG-stage only" ablation) when `layout` is given.
+ * {@link createPgOnly} model (the "PG-stage only" ablation) when `layout` is given. The options — keys, loss
+ * weights and kinds, depth binning — are checked when the recipe is made, with a `PhalanxConfigError`.
  *
  * @example
  * import { batches } from '@phalanx/data';
@@ -334,6 +387,7 @@ export function pgStageRecipe<B extends EhpeBatch = EhpeBatch>(
   options: PgStageRecipeOptions = {},
 ): StageRecipe<B> {
   const name = 'pgStageRecipe';
+  checkPgStageRecipeOptions(name, options);
   const kind = ehpeModelKind(model)?.kind;
   let depthBins: number;
   let inputs: (b: B) => tf.Tensor | tf.Tensor[];
