@@ -224,4 +224,39 @@ describe('computeHandCrop / cropAndResize: hostile input', () => {
     expect(out.shape).toEqual([8, 8, 3]);
     tf.dispose([image, out]);
   });
+
+  it('refuse visibility flags that are not 0 / 1 and a uv or depth that is not a tensor by name', () => {
+    const uv = hand([100, 140], [150, 170], [120, 160]);
+    const flags = (v: unknown) => uv.map((_, j) => (j === 3 ? v : 1)) as number[];
+    // `true` or 2 counted as invisible before: with every flag so, the crop silently took all the joints.
+    for (const [visible, shown] of [
+      [flags(true), 'true at joint 3'],
+      [flags(2), '2 at joint 3'],
+      [flags(Number.NaN), 'NaN at joint 3'],
+      [uv.map(() => true) as unknown as number[], 'true at joint 0'],
+    ] as const) {
+      expect(() => computeHandCrop(uv, visible, { imageSize: 320 }), shown).toThrow(PhalanxConfigError);
+      expect(() => computeHandCrop(uv, visible, { imageSize: 320 })).toThrow(
+        `computeHandCrop: visible must be 0 / 1 flags, but received '${shown}'.`,
+      );
+    }
+    // 0 / 1 flags of any array type still work.
+    expect(computeHandCrop(uv, Uint8Array.from(flags(0)), { imageSize: 320 })).toEqual(
+      computeHandCrop(uv, flags(0), { imageSize: 320 }),
+    );
+    const K = [
+      [600, 0, 32],
+      [0, 620, 32],
+      [0, 0, 1],
+    ];
+    const depth = tf.zeros([1, 2]);
+    const uv3 = tf.zeros([1, 2, 2]);
+    const before = tf.memory().numTensors;
+    expect(() => lift3D(null as never, depth, K, { rootDepth: 0.6 })).toThrow(
+      'lift3D: uv, depth must be [B, J, 2] and [B, J] tensors, but received [null, [1, 2]].',
+    );
+    expect(() => lift3D(uv3, [[0, 0]] as never, K, { rootDepth: 0.6 })).toThrow(PhalanxShapeError);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([depth, uv3]);
+  });
 });

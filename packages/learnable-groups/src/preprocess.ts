@@ -59,8 +59,9 @@ export interface HandCrop {
  * **Shapes**: `uv [J, 2]` (x, y in full-image pixels), `visible [J]` (0/1) → a {@link HandCrop}.
  *
  * Throws `PhalanxShapeError` for `uv` or `visible` of another shape, and `PhalanxConfigError` for `options`
- * that are not an object of its keys, sizes that are not integers, and NaN or ±Infinity coordinates among
- * the joints the crop is built from (the visible ones and `centerJoint`), which gave a NaN crop.
+ * that are not an object of its keys, sizes that are not integers, `visible` flags other than 0 and 1, and
+ * NaN or ±Infinity coordinates among the joints the crop is built from (the visible ones and
+ * `centerJoint`), which gave a NaN crop.
  *
  * @example
  * const uv = Array.from({ length: 21 }, (_, j) => [140 + 3 * j, 150 + 2 * j]); // one hand, RHD order
@@ -84,6 +85,11 @@ export function computeHandCrop(uv: number[][], visible: ArrayLike<number> | nul
   }
   if (visible !== null && visible.length !== uv.length) {
     throw new PhalanxShapeError(COMPONENT, 'visible', `an array of length ${uv.length}`, [visible.length]);
+  }
+  // Anything but 1 counted as invisible: `true` flags silently made the crop take every joint.
+  const odd = visible === null ? -1 : Array.prototype.findIndex.call(visible, (v: unknown) => v !== 0 && v !== 1);
+  if (visible !== null && odd >= 0) {
+    throw new PhalanxConfigError(COMPONENT, 'visible', '0 / 1 flags', `${String(visible[odd])} at joint ${odd}`);
   }
   // (y, x) pairs, as the release computes them.
   let points = uv.filter((_, j) => visible === null || visible[j] === 1).map(([x, y]) => [y, x]);
@@ -207,6 +213,9 @@ export interface Lift3DOptions {
  *
  * **Shapes**: `uv [B, J, 2]`, `depth [B, J]`, `K [3, 3]` or `[B, 3, 3]` → `xyz [B, J, 3]`.
  *
+ * Throws `PhalanxShapeError` for `uv` and `depth` that are not tensors of these shapes, and `uvdToXyz`'s
+ * errors for a bad `K` or options.
+ *
  * @example
  * const model = createLearnableGroups({ inputSize: 64, planes: [8, 8], hourglassFeatures: 16, stemChannels: [8, 16], neckChannels: 16 });
  * const input = tf.zeros([1, 64, 64, 3]);
@@ -220,6 +229,10 @@ export interface Lift3DOptions {
  * const xyz = lift3D(uv, depth, intrinsicsForCrop(K, crop), { rootDepth: 0.6, scale: 0.03 });
  */
 export function lift3D(uv: tf.Tensor, depth: tf.Tensor, K: Intrinsics, options: Lift3DOptions): tf.Tensor {
+  if (!(uv instanceof tf.Tensor) || !(depth instanceof tf.Tensor)) {
+    const shapeOf = (t: unknown) => (t instanceof tf.Tensor ? t.shape : t === null ? null : typeof t);
+    throw new PhalanxShapeError('lift3D', 'uv, depth', '[B, J, 2] and [B, J] tensors', [shapeOf(uv), shapeOf(depth)]);
+  }
   if (
     uv.rank !== 3 ||
     uv.shape[2] !== 2 ||
