@@ -20,6 +20,7 @@ import {
   residualHourglass,
   resnetBlock,
   torchLinear,
+  torchMaxPool,
   transformerBlock,
   basic2dBlock,
   channelsOf,
@@ -538,5 +539,42 @@ describe('every block builder names options that are not an object or not its ow
       expect(f).toThrow(message);
       expect(tf.memory().numTensors, message).toBe(before);
     }
+  });
+});
+
+describe('the PyTorch ops refuse an input they would shrink to nothing', () => {
+  it('a kernel, pooling or crop larger than the input is a named shape error, not an empty or negative map', () => {
+    const x = tfl.input({ shape: [8, 8, 4] });
+    const cases: [() => unknown, string][] = [
+      [
+        () => torchConv2d(x, { filters: 2, kernelSize: 9, name: 'k9' }),
+        'torchConv2d: input must be [B, H, W, C] with H + 2·padding and W + 2·padding ≥ kernelSize = 9, ' +
+          'but received [null, 8, 8, 4].',
+      ],
+      [
+        () => torchMaxPool(x, 16, 'pool'),
+        'torchMaxPool: input must be [B, H, W, C] with H and W ≥ size = 16, but received [null, 8, 8, 4].',
+      ],
+      [
+        () => torchConvTranspose2d(x, { filters: 2, kernelSize: 2, stride: 1, padding: 5, name: 't5' }),
+        'torchConvTranspose2d: input must be [B, H, W, C] with (H − 1)·stride − 2·padding + kernelSize ≥ 1 ' +
+          '(here -1), but received [null, 8, 8, 4].',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      const before = tf.memory().numTensors;
+      expect(f, message).toThrow(PhalanxShapeError);
+      expect(f).toThrow(message);
+      expect(tf.memory().numTensors, message).toBe(before);
+    }
+    // The bounds themselves still build: a kernel as large as the padded input, a 1-pixel pooling result.
+    expect(torchConv2d(x, { filters: 2, kernelSize: 10, padding: 1, name: 'k10' }).shape).toEqual([null, 1, 1, 2]);
+    expect(torchMaxPool(x, 8, 'pool8').shape).toEqual([null, 1, 1, 4]);
+    expect(torchConvTranspose2d(x, { filters: 2, kernelSize: 2, stride: 1, padding: 4, name: 't4' }).shape).toEqual([
+      null,
+      1,
+      1,
+      2,
+    ]);
   });
 });

@@ -69,6 +69,23 @@ function checkTensorList(component: string, xs: unknown): void {
   }
 }
 
+/**
+ * A named error unless every known spatial side `s` of `x` (`[B, H, W, C]`) gives `out(s) ≥ 1`: a kernel,
+ * pooling or crop larger than the input built a layer with an empty (or negative) output map.
+ */
+function checkOutputSides(
+  component: string,
+  x: SymbolicTensor,
+  out: (side: number) => number,
+  rule: (smallest: number) => string,
+): void {
+  const sides = [x.shape[1], x.shape[2]].filter((s): s is number => s != null);
+  const smallest = Math.min(...sides.map(out));
+  if (smallest < 1) {
+    throw new PhalanxShapeError(component, 'input', `[B, H, W, C] with ${rule(smallest)}`, x.shape);
+  }
+}
+
 /** Options of {@link torchConv2d}. */
 export interface TorchConv2dOptions {
   /** Output channels (PyTorch `out_channels`), an integer ≥ 1. Required. */
@@ -106,6 +123,8 @@ export function torchConv2d(x: SymbolicTensor, options: TorchConv2dOptions): Sym
   checkInteger(component, 'stride', stride, 1);
   checkInteger(component, 'padding', padding, 0);
   const inChannels = channelsOf(x, component);
+  const rule = () => `H + 2·padding and W + 2·padding ≥ kernelSize = ${kernelSize}`;
+  checkOutputSides(component, x, (side) => Math.floor((side + 2 * padding - kernelSize) / stride) + 1, rule);
   const fanIn = inChannels * kernelSize * kernelSize;
   const same = padding > 0 && stride === 1 && 2 * padding === kernelSize - 1;
   let input = x;
@@ -157,7 +176,8 @@ export interface TorchConvTranspose2dOptions {
  * convolution followed by a `cropping2D(p)` layer (`<name>.crop`). Weights `kernel [k, k, filters, C]`
  * (PyTorch's `[C, filters, k, k]` permuted, no spatial flip), `bias [filters]`.
  *
- * **Shapes**: `[B, H, W, C]` → `[B, (H−1)·s − 2p + k, (W−1)·s − 2p + k, filters]`.
+ * **Shapes**: `[B, H, W, C]` → `[B, (H−1)·s − 2p + k, (W−1)·s − 2p + k, filters]`; an output side < 1 is a
+ * `PhalanxShapeError`, before any layer is built.
  *
  * @example
  * const x = tfl.input({ shape: [8, 8, 32] });
@@ -175,6 +195,8 @@ export function torchConvTranspose2d(x: SymbolicTensor, options: TorchConvTransp
     throw new PhalanxConfigError(component, 'kernelSize', `≥ stride (${stride})`, kernelSize);
   }
   channelsOf(x, component);
+  const rule = (side: number) => `(H − 1)·stride − 2·padding + kernelSize ≥ 1 (here ${side})`;
+  checkOutputSides(component, x, (side) => (side - 1) * stride - 2 * padding + kernelSize, rule);
   const same = 2 * padding === kernelSize - stride;
   const fanIn = filters * kernelSize * kernelSize;
   const y = tfl.layers
@@ -231,10 +253,17 @@ export function relu(x: SymbolicTensor, name: string): SymbolicTensor {
 /**
  * `nn.MaxPool2d(k, k)` (kernel = stride, no padding, floor mode) as a `'valid'` max pooling.
  *
- * **Shapes**: `[B, H, W, C]` → `[B, ⌊H/k⌋, ⌊W/k⌋, C]`.
+ * **Shapes**: `[B, H, W, C]` → `[B, ⌊H/k⌋, ⌊W/k⌋, C]`; H, W ≥ k (else a `PhalanxShapeError`).
  */
 export function torchMaxPool(x: SymbolicTensor, size: number, name: string): SymbolicTensor {
   checkInteger('torchMaxPool', 'size', size, 1);
+  channelsOf(x, 'torchMaxPool');
+  checkOutputSides(
+    'torchMaxPool',
+    x,
+    (side) => Math.floor(side / size),
+    () => `H and W ≥ size = ${size}`,
+  );
   return tfl.layers.maxPooling2d({ poolSize: size, strides: size, padding: 'valid', name }).apply(x) as SymbolicTensor;
 }
 
