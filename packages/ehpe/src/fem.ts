@@ -34,7 +34,7 @@ export interface FemConfig {
   numJoints?: number;
   /** Image tokens T (model input; h·w of the backbone features). Default 64. */
   numImageTokens?: number;
-  /** Model name. Default `'fem'`. */
+  /** Model name, a string. Default `'fem'`. */
   name?: string;
 }
 
@@ -72,6 +72,8 @@ export function resolveFemConfig(config: FemConfig = {}, component = COMPONENT):
     name: config.name ?? 'fem',
   };
   if (c.dim % c.heads !== 0) throw new PhalanxConfigError(component, 'heads', `a divisor of dim = ${c.dim}`, c.heads);
+  // A number or an object became the model's name, after every layer was built.
+  if (typeof c.name !== 'string') throw new PhalanxConfigError(component, 'name', 'a string', c.name);
   if (typeof c.dropout !== 'number' || !(c.dropout >= 0 && c.dropout < 1)) {
     throw new PhalanxConfigError(component, 'dropout', 'a number in [0, 1)', c.dropout);
   }

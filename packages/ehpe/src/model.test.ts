@@ -426,6 +426,20 @@ describe('EhpeConfig.dropoutSeed', () => {
       'createFem: dropoutSeed must be an integer or null, but received NaN.',
     );
   });
+
+  it('createFem refuses a name that is not a string before building, as createTwStage and createEhpe do', () => {
+    for (const [name, shown] of [
+      [5, '5'],
+      [{}, '{}'],
+      [['fem'], '[fem]'],
+    ] as const) {
+      const before = tf.memory().numTensors;
+      expect(() => createFem({ dim: 4, heads: 2, name: name as never })).toThrow(
+        `createFem: name must be a string, but received ${shown}.`,
+      );
+      expect(tf.memory().numTensors).toBe(before);
+    }
+  });
 });
 
 describe('importTorchStateDict', () => {
