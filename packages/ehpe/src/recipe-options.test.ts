@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { thrownBy, useBackend } from '@phalanx/testing';
 import { PhalanxConfigError } from '@phalanx/errors';
-import { createEhpe, createPgOnly, pgStageRecipe, twStageRecipe } from './index';
+import { createEhpe, createPgOnly, pgStageRecipe, twStageModel, twStageRecipe } from './index';
 import { TINY_EHPE } from './tiny.fixture';
 
 beforeAll(() => useBackend('cpu'));
@@ -73,5 +73,14 @@ describe('stage recipes: options checked before any step', () => {
     layout.dispose();
     model.dispose();
     pgOnly.dispose();
+  });
+});
+
+describe('twStageModel', () => {
+  it('names a model that is not an EHPE one, null included, instead of a TypeError', () => {
+    for (const model of [null, undefined, {}]) {
+      expect(() => twStageModel(model as never)).toThrow(PhalanxConfigError);
+      expect(() => twStageModel(model as never)).toThrow(/^ehpeModelInfo: model must be a model built by createEhpe/);
+    }
   });
 });

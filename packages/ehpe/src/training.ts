@@ -192,7 +192,8 @@ export function ehpeModelInfo(model: tfl.LayersModel): EhpeModelInfo {
  * const tw = twStageModel(model); // tw.trainableWeights: backbone.* and tw.* only
  */
 export function twStageModel(model: tfl.LayersModel): tfl.LayersModel {
-  return tfl.model({ inputs: model.inputs, outputs: twStageOutputs(model), name: `${model.name}_tw` });
+  const outputs = twStageOutputs(model); // checks the model first: `model.inputs` of null was a TypeError
+  return tfl.model({ inputs: model.inputs, outputs, name: `${model.name}_tw` });
 }
 
 /** The outputs {@link twStageModel} trains: `twHeatmaps`, `twCoords` of a validated EHPE model. */
