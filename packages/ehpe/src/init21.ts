@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkFinite, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkFinite, checkOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { checkLayerArgs, type OwnArgsKeys } from '@phalanx/layers';
 import { FINGER_CHAINS, NUM_JOINTS, TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
 
@@ -31,6 +31,18 @@ export interface InitialLayoutOptions {
   /** See {@link INIT21_DEFAULTS}. */
   lateralOffsets?: [number, number, number, number, number];
 }
+
+/** The keys of {@link InitialLayoutOptions}: any other key of the layout helpers' options is a named error. */
+const LAYOUT_KEYS = { fingerRatios: true, thumbRatios: true, lateralOffsets: true } satisfies Record<
+  keyof InitialLayoutOptions,
+  true
+>;
+
+/** The keys of {@link initialLayout}'s options. */
+const INITIAL_LAYOUT_KEYS = { ...LAYOUT_KEYS, xyScale: true } satisfies Record<
+  keyof (InitialLayoutOptions & { xyScale?: number }),
+  true
+>;
 
 /** Checks a list of predicted joints: distinct integers in [0, 20], in increasing order. */
 export function checkJointList(component: string, argument: string, joints: unknown): number[] {
@@ -101,7 +113,8 @@ export function resolveInitialLayoutOptions(
  * set `[0, 4, 8, 12, 16, 20]` this is exactly the release's `init_21_from_tw`: MCP/PIP/DIP at
  * `wrist + r·(tip − wrist)`, tips kept, x shifted per finger.
  *
- * **Shapes**: returns `matrix [21][n]` and `offset [21][3]`.
+ * **Shapes**: returns `matrix [21][n]` and `offset [21][3]`. Options that are not an object of
+ * {@link InitialLayoutOptions}' keys are a `PhalanxConfigError`.
  *
  * @example
  * const { matrix, offset } = initialLayoutMatrix([0, 4, 8, 12, 16, 20]); // matrix[2] = [0.32, 0.68, 0, 0, 0, 0]
@@ -116,6 +129,8 @@ export function initialLayoutMatrix(
   offset: number[][];
 } {
   const list = checkJointList(COMPONENT, 'tipWristJoints', joints);
+  const expected = 'an options object {fingerRatios?, thumbRatios?, lateralOffsets?}';
+  checkOptions(COMPONENT, 'options', options, LAYOUT_KEYS, expected);
   const { fingerRatios: finger, thumbRatios: thumb, lateralOffsets: lateral } = resolveInitialLayoutOptions(options);
   const n = list.length;
   const unit = (k: number) => Array.from({ length: n }, (_, i) => (i === k ? 1 : 0));
@@ -161,18 +176,29 @@ export function initialLayoutMatrix(
  * {@link initialLayoutMatrix} and s = `xyScale` (heatmap → input pixels).
  *
  * **Shapes**: `tw [B, n, 3]` → `[B, 21, 3]`.
+ *
+ * Throws `PhalanxShapeError` for a `tw` that is not such a tensor and `PhalanxConfigError` for options that
+ * are not an object of these keys, or a non-finite `xyScale`.
  */
 export function initialLayout(
   tw: tf.Tensor,
   joints: readonly number[],
   options: InitialLayoutOptions & { xyScale?: number } = {},
 ): tf.Tensor3D {
-  const { matrix, offset } = initialLayoutMatrix(joints, options);
+  const expected = 'an options object {fingerRatios?, thumbRatios?, lateralOffsets?, xyScale?}';
+  checkOptions('initialLayout', 'options', options, INITIAL_LAYOUT_KEYS, expected);
+  const { xyScale, ...layout } = options;
+  const s = checkFinite('initialLayout', 'xyScale', xyScale ?? 1); // NaN made every joint NaN
+  const { matrix, offset } = initialLayoutMatrix(joints, layout);
   const n = matrix[0].length;
-  if (tw.rank !== 3 || tw.shape[1] !== n || tw.shape[2] !== 3) {
-    throw new PhalanxShapeError('initialLayout', 'tw', `a [B, ${n}, 3] tensor`, tw.shape);
+  if (!(tw instanceof tf.Tensor) || tw.rank !== 3 || tw.shape[1] !== n || tw.shape[2] !== 3) {
+    throw new PhalanxShapeError(
+      'initialLayout',
+      'tw',
+      `a [B, ${n}, 3] tensor`,
+      tw instanceof tf.Tensor ? tw.shape : tw,
+    );
   }
-  const s = options.xyScale ?? 1;
   return tf.tidy(() => {
     const [b] = tw.shape;
     const scaled = s === 1 ? tw : tf.mul(tw, tf.tensor1d([s, s, 1]));
@@ -200,11 +226,19 @@ export function init21FromTipsAndWrist(
   tips: tf.Tensor,
   options: InitialLayoutOptions = {},
 ): tf.Tensor3D {
-  if (wrist.rank !== 2 || wrist.shape[1] !== 3) {
-    throw new PhalanxShapeError('init21FromTipsAndWrist', 'wrist', 'a [B, 3] tensor', wrist.shape);
+  const shapeOf = (t: unknown) => (t instanceof tf.Tensor ? t.shape : t);
+  if (!(wrist instanceof tf.Tensor) || wrist.rank !== 2 || wrist.shape[1] !== 3) {
+    throw new PhalanxShapeError('init21FromTipsAndWrist', 'wrist', 'a [B, 3] tensor', shapeOf(wrist));
   }
-  if (tips.rank !== 3 || tips.shape[0] !== wrist.shape[0] || tips.shape[1] !== 5 || tips.shape[2] !== 3) {
-    throw new PhalanxShapeError('init21FromTipsAndWrist', 'tips', `a [B = ${wrist.shape[0]}, 5, 3] tensor`, tips.shape);
+  const B = wrist.shape[0];
+  if (
+    !(tips instanceof tf.Tensor) ||
+    tips.rank !== 3 ||
+    tips.shape[0] !== B ||
+    tips.shape[1] !== 5 ||
+    tips.shape[2] !== 3
+  ) {
+    throw new PhalanxShapeError('init21FromTipsAndWrist', 'tips', `a [B = ${B}, 5, 3] tensor`, shapeOf(tips));
   }
   return tf.tidy(() => initialLayout(tf.concat([tf.expandDims(wrist, 1), tips], 1), TIP_AND_WRIST_JOINTS, options));
 }
@@ -294,7 +328,9 @@ export class Init21Layout extends tfl.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     void kwargs;
-    return tf.tidy(() => initialLayout(Array.isArray(inputs) ? inputs[0] : inputs, this.tipWristJoints, this));
+    const { xyScale, fingerRatios, thumbRatios, lateralOffsets } = this;
+    const options = { xyScale, fingerRatios, thumbRatios, lateralOffsets };
+    return tf.tidy(() => initialLayout(Array.isArray(inputs) ? inputs[0] : inputs, this.tipWristJoints, options));
   }
 
   override getConfig(): tf.serialization.ConfigDict {

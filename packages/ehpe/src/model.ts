@@ -4,7 +4,7 @@
  * (SPI graph branch ∥ FEM transformer branch → fusion → output head).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
 import {
   checkNoiseSeed,
   deriveNoiseSeed,
@@ -59,6 +59,16 @@ export interface SpiBlockOptions {
   name: string;
 }
 
+/** The keys of {@link SpiBlockOptions}: any other key is a named error. */
+const SPI_KEYS = {
+  dim: true,
+  heads: true,
+  attention: true,
+  attentionDropout: true,
+  dropoutSeed: true,
+  name: true,
+} satisfies Record<keyof SpiBlockOptions, true>;
+
 /**
  * Structural Prior based Inference (EHPE §3.3.2): two {@link @phalanx/layers!DynamicEdgeGAT} layers on
  * the hand skeleton, the first over 1-hop, the second over 2-hop neighbourhoods (Eq. 8–9, heads concatenated),
@@ -80,6 +90,8 @@ export function spiBlock(
   /** The two layers' attention α, each `[B, K, 21, 21]` (for the edge loss). */
   attention: SymbolicTensor[];
 } {
+  const expected = 'an options object {dim, heads?, attention?, attentionDropout?, dropoutSeed?, name}';
+  checkOptions('spiBlock', 'options', options, SPI_KEYS, expected);
   const { dim, heads = 8, attention = 'additive', attentionDropout = 0, name } = options;
   const dropoutSeed = checkNoiseSeed('spiBlock', 'dropoutSeed', options.dropoutSeed);
   let h = h0;

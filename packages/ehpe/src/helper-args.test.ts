@@ -1,0 +1,76 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { thrownBy, useBackend } from '@phalanx/testing';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { init21FromTipsAndWrist, initialLayout, initialLayoutMatrix, spiBlock } from './index';
+
+beforeAll(() => useBackend('cpu'));
+
+describe('exported helpers: null, misspelt and non-tensor arguments are named', () => {
+  it('spiBlock, the layout helpers and init21FromTipsAndWrist', () => {
+    const nodes = tfl.input({ shape: [21, 8] });
+    const tw = tf.zeros([2, 6, 3]);
+    const W = [0, 4, 8, 12, 16, 20];
+    const cases: [() => unknown, string, typeof PhalanxConfigError | typeof PhalanxShapeError][] = [
+      [
+        () => spiBlock(nodes, null as never),
+        'spiBlock: options must be an options object {dim, heads?, attention?, attentionDropout?, dropoutSeed?, ' +
+          'name}, but received null.',
+        PhalanxConfigError,
+      ],
+      [
+        () => spiBlock(nodes, { dim: 8, head: 2, name: 'pg.spi' } as never),
+        'spiBlock: options.head must be an option (one of dim, heads, attention, attentionDropout, dropoutSeed, ' +
+          'name), but received 2.',
+        PhalanxConfigError,
+      ],
+      [
+        () => initialLayoutMatrix(W, null as never),
+        'Init21Layout: options must be an options object {fingerRatios?, thumbRatios?, lateralOffsets?}, but ' +
+          'received null.',
+        PhalanxConfigError,
+      ],
+      [
+        () => initialLayoutMatrix(W, { fingerRatio: [0.1, 0.2, 0.3] } as never),
+        'Init21Layout: options.fingerRatio must be an option (one of fingerRatios, thumbRatios, lateralOffsets), ' +
+          'but received [0.1, 0.2, 0.3].',
+        PhalanxConfigError,
+      ],
+      [
+        () => initialLayout(tw, W, { xyScale: Number.NaN }),
+        'initialLayout: xyScale must be a finite number, but received NaN.',
+        PhalanxConfigError,
+      ],
+      [
+        () => initialLayout(tw, W, { xyscale: 2 } as never),
+        'initialLayout: options.xyscale must be an option (one of fingerRatios, thumbRatios, lateralOffsets, ' +
+          'xyScale), but received 2.',
+        PhalanxConfigError,
+      ],
+      [
+        () => initialLayout(null as never, W),
+        'initialLayout: tw must be a [B, 6, 3] tensor, but received null.',
+        PhalanxShapeError,
+      ],
+      [
+        () => init21FromTipsAndWrist(null as never, tf.zeros([1, 5, 3])),
+        'init21FromTipsAndWrist: wrist must be a [B, 3] tensor, but received null.',
+        PhalanxShapeError,
+      ],
+      [
+        () => init21FromTipsAndWrist(tf.zeros([1, 3]), [[0, 0, 0]] as never),
+        'init21FromTipsAndWrist: tips must be a [B = 1, 5, 3] tensor, but received [[0, 0, 0]].',
+        PhalanxShapeError,
+      ],
+    ];
+    for (const [run, message, errorClass] of cases) {
+      const error = thrownBy(run);
+      expect(error, message).toBeInstanceOf(errorClass);
+      expect((error as Error).message).toBe(message);
+    }
+    // Valid arguments still work.
+    expect(initialLayout(tw, W, { xyScale: 2, lateralOffsets: [1, 2, 3, 4, 5] }).shape).toEqual([2, 21, 3]);
+    expect(spiBlock(nodes, { dim: 8, heads: 2, name: 'pg.spi' }).output.shape).toEqual([null, 21, 8]);
+  });
+});
