@@ -578,3 +578,29 @@ describe('the PyTorch ops refuse an input they would shrink to nothing', () => {
     ]);
   });
 });
+
+describe('the recursive hourglasses bound their depth', () => {
+  it('a depth beyond MODEL_LIMITS.repeats on an input of unknown size is refused before building', () => {
+    const x = tfl.input({ shape: [null, null, 4] });
+    const cases: [() => unknown, string][] = [
+      [
+        () => hourglass(x, { depth: 1e9, numModules: 1, name: 'h' }),
+        'hourglass: depth must be an integer in [1, 64], but received 1000000000.',
+      ],
+      [
+        () => hourglass(x, { depth: 1, numModules: 1e9, name: 'h' }),
+        'hourglass: numModules must be an integer in [1, 64], but received 1000000000.',
+      ],
+      [
+        () => residualHourglass(tfl.input({ shape: [8, 8, 4] }), { depth: 1e9, name: 'r' }),
+        'residualHourglass: depth must be an integer in [1, 64], but received 1000000000.',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      const before = tf.memory().numTensors;
+      expect(f, message).toThrow(PhalanxConfigError);
+      expect(f).toThrow(message);
+      expect(tf.memory().numTensors, message).toBe(before);
+    }
+  });
+});

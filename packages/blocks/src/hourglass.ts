@@ -62,9 +62,9 @@ export function preActResidual(x: SymbolicTensor, options: PreActResidualOptions
 
 /** Options of {@link hourglass}. */
 export interface HourglassOptions {
-  /** Recursion depth n (number of ×2 downsamplings), an integer ≥ 1. Required. */
+  /** Recursion depth n (number of ×2 downsamplings), an integer in [1, 64]. Required. */
   depth: number;
-  /** Residual modules per stage (`nModules`), an integer ≥ 1. Default 2. */
+  /** Residual modules per stage (`nModules`), an integer in [1, 64]. Default 2. */
   numModules?: number;
   /** PyTorch module path (`backbone.hourglass.0`). Required. */
   name: string;
@@ -93,8 +93,9 @@ export function hourglass(x: SymbolicTensor, options: HourglassOptions): Symboli
   const component = 'hourglass';
   checkBuilderOptions(component, options, HOURGLASS_KEYS, '{depth, numModules?, name}');
   const { depth, numModules = 2, name } = options;
-  checkInteger(component, 'depth', depth, 1);
-  checkInteger(component, 'numModules', numModules, 1);
+  // Bounded: on an input of unknown size nothing else stops the recursion (depth 1e9 built until the stack overflowed).
+  checkIntegerIn(component, 'depth', depth, 1, MODEL_LIMITS.repeats);
+  checkIntegerIn(component, 'numModules', numModules, 1, MODEL_LIMITS.repeats);
   const features = channelsOf(x, component);
   const [, h, w] = x.shape;
   const factor = 2 ** depth;

@@ -70,7 +70,7 @@ export function bottleneckResidual(x: SymbolicTensor, options: BottleneckResidua
 
 /** Options of {@link residualHourglass}. */
 export interface ResidualHourglassOptions {
-  /** Recursion depth n (number of ×2 max-poolings), an integer ≥ 1. Required. */
+  /** Recursion depth n (number of ×2 max-poolings), an integer in [1, 64]. Required. */
   depth: number;
   /** Module path (`hg.hgs.0`). Required. */
   name: string;
@@ -99,7 +99,8 @@ export function residualHourglass(x: SymbolicTensor, options: ResidualHourglassO
   const component = 'residualHourglass';
   checkBuilderOptions(component, options, RESIDUAL_HOURGLASS_KEYS, '{depth, name}');
   const { depth, name } = options;
-  checkInteger(component, 'depth', depth, 1);
+  // Bounded as stackedHourglass's: 2^depth beyond 2^64 divides no size, and the check below needs a finite power.
+  checkIntegerIn(component, 'depth', depth, 1, MODEL_LIMITS.repeats);
   const c = channelsOf(x, component);
   const [h, w] = [x.shape[1], x.shape[2]];
   if (h == null || w == null || h % 2 ** depth !== 0 || w % 2 ** depth !== 0) {
