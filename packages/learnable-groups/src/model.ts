@@ -6,15 +6,18 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import {
   checkBoolean,
+  checkInteger,
   checkIntegerIn,
   checkOneOf,
   checkOptions,
   checkPositiveFloat32,
   PhalanxConfigError,
+  PhalanxShapeError,
 } from '@phalanx/errors';
 import { checkNoiseSeed, concreteJointSelector, softArgmax25D } from '@phalanx/layers';
 import {
   basic2dBlock,
+  channelsOf,
   concatChannels,
   downsampleConv2dR,
   hourglassBackbone,
@@ -138,8 +141,22 @@ export function resolveLearnableGroupsConfig(config: LearnableGroupsConfig = {})
  * `u1 = Up(Basic([u2, b2]))`, `out = Res(Basic([u1, b1, b0]))`.
  *
  * **Shapes**: `[B, H, W, P0]` → `[B, H, W, P1]` (H, W divisible by 4).
+ *
+ * `planes` (a pair of integers in [1, 8 192]), `j` (an integer ≥ 0) and the feature size are checked
+ * before the first layer is built (`PhalanxConfigError`, `PhalanxShapeError`).
  */
 export function groupBranch(features: SymbolicTensor, j: number, planes: [number, number]): SymbolicTensor {
+  const component = 'groupBranch';
+  if (!Array.isArray(planes) || planes.length !== 2) {
+    throw new PhalanxConfigError(component, 'planes', 'a pair of integers', planes);
+  }
+  planes.forEach((c) => checkIntegerIn(component, 'planes', c, 1, MODEL_LIMITS.channels));
+  checkInteger(component, 'j', j, 0);
+  channelsOf(features, component);
+  // Two stride-2 blocks and two ×2 upsamplings whose outputs are concatenated with the finer maps.
+  if (features.shape.slice(1, 3).some((side) => side != null && side % 4 !== 0)) {
+    throw new PhalanxShapeError(component, 'features', '[B, H, W, C] with H and W divisible by 4', features.shape);
+  }
   const [p0, p1] = planes;
   const bf0 = basic2dBlock(features, { outChannels: p0, kernelSize: 1, name: torchName('b_conv0', j) });
   const bf1 = res2dBlock(bf0, { outChannels: p1, name: torchName('b_conv1', j) });
