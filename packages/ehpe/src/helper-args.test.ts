@@ -3,7 +3,17 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { thrownBy, useBackend } from '@phalanx/testing';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
-import { init21FromTipsAndWrist, initialLayout, initialLayoutMatrix, spiBlock } from './index';
+import {
+  createEhpe,
+  Init21Layout,
+  init21FromTipsAndWrist,
+  initialLayout,
+  initialLayoutMatrix,
+  spiBlock,
+  variantJoints,
+  type InitialLayoutOptions,
+} from './index';
+import { TINY_EHPE } from './tiny.fixture';
 
 beforeAll(() => useBackend('cpu'));
 
@@ -72,5 +82,27 @@ describe('exported helpers: null, misspelt and non-tensor arguments are named', 
     // Valid arguments still work.
     expect(initialLayout(tw, W, { xyScale: 2, lateralOffsets: [1, 2, 3, 4, 5] }).shape).toEqual([2, 21, 3]);
     expect(spiBlock(nodes, { dim: 8, heads: 2, name: 'pg.spi' }).output.shape).toEqual([null, 21, 8]);
+  });
+});
+
+describe('initial layout ratios', () => {
+  it('ratios that put two known chain joints at one position are refused, not NaN joints', () => {
+    const wm = variantJoints('W+M'); // wrist and MCPs known: PIP, DIP, tip extrapolated from t(wrist) = 0, t(MCP)
+    const zeroMcp: InitialLayoutOptions = { fingerRatios: [0, 0.6, 0.8], thumbRatios: [0, 0.6, 0.8] };
+    const message = (component: string) =>
+      `${component}: thumbRatios must be positions that tell apart the two known joints a missing joint is ` +
+      'placed from (t = 0 twice: joints 0 and 1), but received [0, 0.6, 0.8].';
+    expect(() => initialLayoutMatrix(wm, { ...zeroMcp })).toThrow(message('Init21Layout'));
+    expect(() => new Init21Layout({ tipWristJoints: wm, ...zeroMcp })).toThrow(message('Init21Layout'));
+    const before = tf.memory().numTensors;
+    const error = thrownBy(() => createEhpe({ ...TINY_EHPE, tipWristJoints: wm, ...zeroMcp }));
+    expect(error).toBeInstanceOf(PhalanxConfigError);
+    expect((error as Error).message).toBe(message('createEhpe'));
+    expect(tf.memory().numTensors).toBe(before);
+    // Equal ratios are fine where no joint is placed from them: W+T interpolates wrist → tip only.
+    const { matrix } = initialLayoutMatrix(variantJoints('W+T'), { fingerRatios: [0.5, 0.5, 0.5] });
+    expect(matrix.flat().every(Number.isFinite)).toBe(true);
+    const fine = initialLayoutMatrix(wm, { fingerRatios: [0.2, 0.6, 0.8], thumbRatios: [0.3, 0.6, 0.8] });
+    expect(fine.matrix.flat().every(Number.isFinite)).toBe(true);
   });
 });

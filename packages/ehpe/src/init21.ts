@@ -114,7 +114,10 @@ export function resolveInitialLayoutOptions(
  * `wrist + r·(tip − wrist)`, tips kept, x shifted per finger.
  *
  * **Shapes**: returns `matrix [21][n]` and `offset [21][3]`. Options that are not an object of
- * {@link InitialLayoutOptions}' keys are a `PhalanxConfigError`.
+ * {@link InitialLayoutOptions}' keys, and ratios that put two known joints a missing joint is placed from
+ * at the same position t (a division by zero: NaN joints), are `PhalanxConfigError`s of `component`.
+ *
+ * @param component - the name in errors; default `'Init21Layout'`.
  *
  * @example
  * const { matrix, offset } = initialLayoutMatrix([0, 4, 8, 12, 16, 20]); // matrix[2] = [0.32, 0.68, 0, 0, 0, 0]
@@ -122,16 +125,18 @@ export function resolveInitialLayoutOptions(
 export function initialLayoutMatrix(
   joints: readonly number[],
   options: InitialLayoutOptions = {},
+  component = COMPONENT,
 ): {
   /** `[21][n]`: weight of each predicted joint in each of the 21 output joints. */
   matrix: number[][];
   /** `[21][3]`: constant added to each output joint (the lateral x offsets). */
   offset: number[][];
 } {
-  const list = checkJointList(COMPONENT, 'tipWristJoints', joints);
+  const list = checkJointList(component, 'tipWristJoints', joints);
   const expected = 'an options object {fingerRatios?, thumbRatios?, lateralOffsets?}';
-  checkOptions(COMPONENT, 'options', options, LAYOUT_KEYS, expected);
-  const { fingerRatios: finger, thumbRatios: thumb, lateralOffsets: lateral } = resolveInitialLayoutOptions(options);
+  checkOptions(component, 'options', options, LAYOUT_KEYS, expected);
+  const layout = resolveInitialLayoutOptions(options, component);
+  const { fingerRatios: finger, thumbRatios: thumb, lateralOffsets: lateral } = layout;
   const n = list.length;
   const unit = (k: number) => Array.from({ length: n }, (_, i) => (i === k ? 1 : 0));
   const combine = (a: number[], wa: number, b: number[], wb: number) => a.map((v, i) => wa * v + wb * b[i]);
@@ -144,6 +149,12 @@ export function initialLayoutMatrix(
     const chain = [0, ...FINGER_CHAINS[f]];
     const t = [0, r[0], r[1], r[2], 1];
     const known = chain.map((j, c) => c === 0 || position.has(j));
+    // t[b] − t[a] of two known joints a missing one is placed from: 0 made its row (and the joints) NaN.
+    const span = (a: number, b: number) => {
+      if (t[b] !== t[a]) return t[b] - t[a];
+      const expected = `positions that tell apart the two known joints a missing joint is placed from (t = ${t[a]} twice: joints ${chain[a]} and ${chain[b]})`;
+      throw new PhalanxConfigError(component, f === 0 ? 'thumbRatios' : 'fingerRatios', expected, r);
+    };
     for (let c = 1; c < 5; c++) {
       const j = chain[c];
       offset[j][0] = lateral[f];
@@ -157,11 +168,11 @@ export function initialLayoutMatrix(
       const lo = below[below.length - 1];
       if (above.length > 0) {
         const hi = above[0];
-        const lambda = (t[c] - t[lo]) / (t[hi] - t[lo]);
+        const lambda = (t[c] - t[lo]) / span(lo, hi);
         rows[j] = combine(rowOf(lo), 1 - lambda, rowOf(hi), lambda);
       } else if (below.length >= 2) {
         const lo2 = below[below.length - 2];
-        const lambda = (t[c] - t[lo2]) / (t[lo] - t[lo2]);
+        const lambda = (t[c] - t[lo2]) / span(lo2, lo);
         rows[j] = combine(rowOf(lo2), 1 - lambda, rowOf(lo), lambda);
       } else {
         rows[j] = rowOf(0);
@@ -303,6 +314,7 @@ export class Init21Layout extends tfl.layers.Layer {
     this.tipWristJoints = checkJointList(COMPONENT, 'tipWristJoints', args.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS]);
     this.xyScale = checkFinite(COMPONENT, 'xyScale', args.xyScale ?? 1);
     const layout = resolveInitialLayoutOptions(args);
+    initialLayoutMatrix(this.tipWristJoints, layout); // ratios that would give NaN joints are refused here
     this.fingerRatios = layout.fingerRatios;
     this.thumbRatios = layout.thumbRatios;
     this.lateralOffsets = layout.lateralOffsets;

@@ -32,7 +32,7 @@ import {
   type ResolvedEhpeConfig,
 } from './config';
 import { fem } from './fem';
-import { init21Layout } from './init21';
+import { init21Layout, initialLayoutMatrix } from './init21';
 import { twStage } from './tw-stage';
 
 type SymbolicTensor = tfl.SymbolicTensor;
@@ -145,6 +145,8 @@ export function spiBlock(
  */
 export function createEhpe(config: EhpeConfig = {}): tfl.LayersModel {
   const c = resolveEhpeConfig(config);
+  // Ratios that would make the layout NaN for these joints are refused before any layer is built.
+  initialLayoutMatrix(c.tipWristJoints, c.layout, 'createEhpe');
   const image = tfl.input({ shape: [c.imageSize, c.imageSize, 3], name: 'image' });
   const features = resolvedResNetBackbone(image, c.backbone);
   const out = twStage(features, c.tw, 'tw');
