@@ -224,7 +224,9 @@ describe('computeHandCrop / cropAndResize: hostile input', () => {
     expect(out.shape).toEqual([8, 8, 3]);
     tf.dispose([image, out]);
   });
+});
 
+describe('preprocess helpers: hostile arguments', () => {
   it('refuse visibility flags that are not 0 / 1 and a uv or depth that is not a tensor by name', () => {
     const uv = hand([100, 140], [150, 170], [120, 160]);
     const flags = (v: unknown) => uv.map((_, j) => (j === 3 ? v : 1)) as number[];
@@ -258,5 +260,51 @@ describe('computeHandCrop / cropAndResize: hostile input', () => {
     expect(() => lift3D(uv3, [[0, 0]] as never, K, { rootDepth: 0.6 })).toThrow(PhalanxShapeError);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([depth, uv3]);
+  });
+
+  it('the crop mappings name a crop, keypoints or intrinsics they cannot use (no TypeError, no Infinity)', () => {
+    const crop: HandCrop = { x1: 10, y1: 20, size: 100, scale: 2, inputSize: 200 };
+    const uv = [
+      [12, 30],
+      [40, 50],
+    ];
+    const K = [
+      [300, 0, 160],
+      [0, 310, 150],
+      [0, 0, 1],
+    ];
+    const cases: [() => unknown, string][] = [
+      [
+        () => uvToCrop(uv, null as never),
+        'uvToCrop: crop must be a HandCrop {x1, y1, size, scale, inputSize}, but received null.',
+      ],
+      [
+        () => uvFromCrop(uv, { ...crop, scale: 0 }),
+        'uvFromCrop: crop.scale must be a finite number > 0, but received 0.',
+      ],
+      [
+        () => uvFromCrop(uv, { ...crop, x1: Number.NaN }),
+        'uvFromCrop: crop.x1 must be a finite number, but received NaN.',
+      ],
+
+      [
+        () => intrinsicsForCrop(K, { ...crop, scale: -1 }),
+        'intrinsicsForCrop: crop.scale must be a finite number > 0, but received -1.',
+      ],
+      [
+        () => intrinsicsForCrop([[300, 0, 160]], crop),
+        'intrinsicsForCrop: K must be a 3 × 3 matrix of finite numbers, but received [[300, 0, 160]].',
+      ],
+    ];
+    for (const [run, message] of cases) {
+      expect(run, message).toThrow(PhalanxConfigError);
+      expect(run).toThrow(message);
+    }
+    expect(() => uvToCrop(null as never, crop)).toThrow(PhalanxShapeError);
+    expect(() => uvToCrop(null as never, crop)).toThrow('uvToCrop: uv must be a [J, 2] array, but received null.');
+    expect(() => uvFromCrop([[1, 2, 3]], crop)).toThrow(
+      'uvFromCrop: uv must be a [J, 2] array, but received [[1, 2, 3]].',
+    );
+    expect(uvFromCrop(uvToCrop(uv, crop), crop)).toEqual(uv);
   });
 });

@@ -10,6 +10,7 @@ import {
   checkInteger,
   checkIntegerIn,
   checkOptions,
+  checkPositive,
   PhalanxConfigError,
   PhalanxShapeError,
 } from '@phalanx/errors';
@@ -172,28 +173,60 @@ export function cropAndResize(image: tf.Tensor3D, crop: HandCrop, alreadyUnit = 
   });
 }
 
-/**
- * Maps keypoints from the full image into the network input: `scale · (uv − [x1, y1])` (the release's
- * `uv_crop`).
- */
-export function uvToCrop(uv: number[][], crop: HandCrop): number[][] {
-  return uv.map(([x, y]) => [crop.scale * (x - crop.x1), crop.scale * (y - crop.y1)]);
+/** A named error unless `crop` is an object whose `x1`, `y1` are finite and `scale` a finite number > 0. */
+function checkCropMapping(component: string, crop: unknown): HandCrop {
+  if (crop === null || typeof crop !== 'object') {
+    throw new PhalanxConfigError(component, 'crop', 'a HandCrop {x1, y1, size, scale, inputSize}', crop);
+  }
+  const c = crop as HandCrop;
+  checkFinite(component, 'crop.x1', c.x1);
+  checkFinite(component, 'crop.y1', c.y1);
+  checkPositive(component, 'crop.scale', c.scale); // uvFromCrop divides by it
+  return c;
 }
 
-/** Maps predicted keypoints from the network input back to the full image: `uv / scale + [x1, y1]`. */
+/** A named error unless `uv` is a list of `[x, y]` pairs. */
+function checkPairs(component: string, uv: unknown): number[][] {
+  if (!Array.isArray(uv) || !uv.every((p) => Array.isArray(p) && p.length === 2)) {
+    throw new PhalanxShapeError(component, 'uv', 'a [J, 2] array', uv);
+  }
+  return uv as number[][];
+}
+
+/**
+ * Maps keypoints from the full image into the network input: `scale · (uv − [x1, y1])` (the release's
+ * `uv_crop`). Throws `PhalanxShapeError` for a `uv` that is not a `[J, 2]` array and `PhalanxConfigError`
+ * for a `crop` without finite `x1`, `y1` and a `scale` > 0.
+ */
+export function uvToCrop(uv: number[][], crop: HandCrop): number[][] {
+  const c = checkCropMapping('uvToCrop', crop);
+  return checkPairs('uvToCrop', uv).map(([x, y]) => [c.scale * (x - c.x1), c.scale * (y - c.y1)]);
+}
+
+/**
+ * Maps predicted keypoints from the network input back to the full image: `uv / scale + [x1, y1]`. Throws
+ * as {@link uvToCrop} (a `scale` of 0 gave infinite keypoints).
+ */
 export function uvFromCrop(uv: number[][], crop: HandCrop): number[][] {
-  return uv.map(([x, y]) => [x / crop.scale + crop.x1, y / crop.scale + crop.y1]);
+  const c = checkCropMapping('uvFromCrop', crop);
+  return checkPairs('uvFromCrop', uv).map(([x, y]) => [x / c.scale + c.x1, y / c.scale + c.y1]);
 }
 
 /**
  * Intrinsics of the crop (the release's `cam_mat_crop` without its root-depth entry):
- * `scale · [[fx, 0, cx − x1], [0, fy, cy − y1], [0, 0, 1/scale]]`.
+ * `scale · [[fx, 0, cx − x1], [0, fy, cy − y1], [0, 0, 1/scale]]`. Throws `PhalanxConfigError` for a `K`
+ * that is not a 3 × 3 matrix of finite numbers and a `crop` as {@link uvToCrop} does.
  */
 export function intrinsicsForCrop(K: number[][], crop: HandCrop): number[][] {
-  const s = crop.scale;
+  const c = checkCropMapping('intrinsicsForCrop', crop);
+  const square = Array.isArray(K) && K.length === 3 && K.every((row) => Array.isArray(row) && row.length === 3);
+  if (!square || !K.every((row) => row.every((v) => typeof v === 'number' && Number.isFinite(v)))) {
+    throw new PhalanxConfigError('intrinsicsForCrop', 'K', 'a 3 × 3 matrix of finite numbers', K);
+  }
+  const s = c.scale;
   return [
-    [s * K[0][0], 0, s * (K[0][2] - crop.x1)],
-    [0, s * K[1][1], s * (K[1][2] - crop.y1)],
+    [s * K[0][0], 0, s * (K[0][2] - c.x1)],
+    [0, s * K[1][1], s * (K[1][2] - c.y1)],
     [0, 0, 1],
   ];
 }
