@@ -106,3 +106,39 @@ describe('initial layout ratios', () => {
     expect(fine.matrix.flat().every(Number.isFinite)).toBe(true);
   });
 });
+
+describe('initial layout numbers', () => {
+  it('ratios, offsets and xyScale beyond float32 are refused, not infinite joints', () => {
+    const tw = tf.ones([1, 6, 3]);
+    const cases: [() => unknown, string][] = [
+      [
+        () => initialLayout(tw, [0, 4, 8, 12, 16, 20], { lateralOffsets: [1e39, 0, 0, 0, 0] }),
+        'Init21Layout: lateralOffsets must be a number representable in float32 (|x| ≤ 3.4028235e38), but received 1e+39.',
+      ],
+      [
+        () => new Init21Layout({ fingerRatios: [0.2, 0.5, -1e39] }),
+        'Init21Layout: fingerRatios must be a number representable in float32 (|x| ≤ 3.4028235e38), but received -1e+39.',
+      ],
+      [
+        () => new Init21Layout({ xyScale: 1e39 }),
+        'Init21Layout: xyScale must be a number representable in float32 (|x| ≤ 3.4028235e38), but received 1e+39.',
+      ],
+      [
+        () => initialLayout(tw, [0, 4, 8, 12, 16, 20], { xyScale: -1e39 }),
+        'initialLayout: xyScale must be a number representable in float32 (|x| ≤ 3.4028235e38), but received -1e+39.',
+      ],
+      [
+        () => createEhpe({ ...TINY_EHPE, thumbRatios: [0.3, 0.6, 1e39] }),
+        'createEhpe: thumbRatios must be a number representable in float32 (|x| ≤ 3.4028235e38), but received 1e+39.',
+      ],
+    ];
+    for (const [run, message] of cases) {
+      const before = tf.memory().numTensors;
+      const error = thrownBy(run);
+      expect(error, message).toBeInstanceOf(PhalanxConfigError);
+      expect((error as Error).message).toBe(message);
+      expect(tf.memory().numTensors, message).toBe(before);
+    }
+    tw.dispose();
+  });
+});

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkFinite, checkOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkFloat32, checkOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { checkLayerArgs, type OwnArgsKeys } from '@phalanx/layers';
 import { FINGER_CHAINS, NUM_JOINTS, TIP_AND_WRIST_JOINTS } from '@phalanx/skeleton';
 
@@ -63,7 +63,8 @@ export function checkJointList(component: string, argument: string, joints: unkn
 
 function checkNumbers(component: string, name: string, v: unknown, n: number): number[] {
   if (!Array.isArray(v) || v.length !== n) throw new PhalanxConfigError(component, name, `a list of ${n} numbers`, v);
-  return v.map((x) => checkFinite(component, name, x));
+  // Float32: the layout is a float32 tensor, so 1e39 became an infinite joint.
+  return v.map((x) => checkFloat32(component, name, x));
 }
 
 /** {@link InitialLayoutOptions} with every default filled in. */
@@ -71,7 +72,8 @@ export type ResolvedInitialLayoutOptions = Required<InitialLayoutOptions>;
 
 /**
  * Fills in the release's defaults ({@link INIT21_DEFAULTS}) and checks the lists: `fingerRatios` and
- * `thumbRatios` 3 finite numbers, `lateralOffsets` 5; a named `PhalanxConfigError` otherwise.
+ * `thumbRatios` 3 finite numbers representable in float32, `lateralOffsets` 5; a named
+ * `PhalanxConfigError` otherwise.
  *
  * @example
  * resolveInitialLayoutOptions({ lateralOffsets: [8, 4, 0, -4, -8] }).fingerRatios; // [0.28, 0.62, 0.85]
@@ -199,7 +201,7 @@ export function initialLayout(
   const expected = 'an options object {fingerRatios?, thumbRatios?, lateralOffsets?, xyScale?}';
   checkOptions('initialLayout', 'options', options, INITIAL_LAYOUT_KEYS, expected);
   const { xyScale, ...layout } = options;
-  const s = checkFinite('initialLayout', 'xyScale', xyScale ?? 1); // NaN made every joint NaN
+  const s = checkFloat32('initialLayout', 'xyScale', xyScale ?? 1); // NaN made every joint NaN
   const { matrix, offset } = initialLayoutMatrix(joints, layout);
   const n = matrix[0].length;
   if (!(tw instanceof tf.Tensor) || tw.rank !== 3 || tw.shape[1] !== n || tw.shape[2] !== 3) {
@@ -312,7 +314,7 @@ export class Init21Layout extends tfl.layers.Layer {
   constructor(args: Init21LayoutArgs = {}) {
     super(checkLayerArgs(COMPONENT, args, ARGS_KEYS));
     this.tipWristJoints = checkJointList(COMPONENT, 'tipWristJoints', args.tipWristJoints ?? [...TIP_AND_WRIST_JOINTS]);
-    this.xyScale = checkFinite(COMPONENT, 'xyScale', args.xyScale ?? 1);
+    this.xyScale = checkFloat32(COMPONENT, 'xyScale', args.xyScale ?? 1);
     const layout = resolveInitialLayoutOptions(args);
     initialLayoutMatrix(this.tipWristJoints, layout); // ratios that would give NaN joints are refused here
     this.fingerRatios = layout.fingerRatios;
