@@ -73,3 +73,21 @@ describe('transformer blocks: dropoutSeed', () => {
     );
   });
 });
+
+describe('transformer blocks: the MLP ratio', () => {
+  it('a ratio beyond MODEL_LIMITS.repeats is refused before any layer, not a RangeError after the attention', () => {
+    const q = tfl.input({ shape: [5, 4] });
+    for (const build of [
+      () => transformerBlock(q, { heads: 2, mlpRatio: 1e9, name: 'sa' }),
+      () => crossAttentionBlock(q, q, { heads: 2, mlpRatio: 1e9, name: 'ca' }),
+    ]) {
+      const before = tf.memory().numTensors;
+      expect(build).toThrow(PhalanxConfigError);
+      expect(build).toThrow(
+        /^(transformerBlock|crossAttentionBlock): mlpRatio must be an integer in \[1, 64\], but received 1000000000\.$/,
+      );
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    expect(transformerBlock(q, { heads: 2, mlpRatio: 64, name: 'max' }).shape).toEqual([null, 5, 4]);
+  });
+});

@@ -6,7 +6,7 @@
  * exact (erf) GELU of `nn.GELU()` (tfjs' `'gelu'`; `'gelu_new'` is the tanh approximation).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkOneOf, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkInteger, checkIntegerIn, checkOneOf, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import {
   checkNoiseSeed,
   deriveNoiseSeed,
@@ -14,6 +14,7 @@ import {
   multiHeadAttention,
   seededDropout,
 } from '@phalanx/layers';
+import { MODEL_LIMITS } from './limits';
 import { torchName } from './naming';
 import { checkBuilderOptions } from './options';
 import { addAll, torchBiasInitializer, torchKernelInitializer } from './torch-ops';
@@ -27,7 +28,7 @@ export const TORCH_LN_EPSILON = 1e-5;
 export interface TransformerBlockOptions {
   /** Number of attention heads; must divide the token width D. Required. */
   heads: number;
-  /** MLP hidden width = `mlpRatio · D`, an integer ≥ 1. Default 4. */
+  /** MLP hidden width = `mlpRatio · D`, an integer in [1, 64]. Default 4. */
   mlpRatio?: number;
   /** Dropout rate in [0, 1) on the attention weights and after each MLP layer, training only. Default 0.1 (the release). */
   dropout?: number;
@@ -63,7 +64,8 @@ function checkOptions(component: string, d: number, o: TransformerBlockOptions):
   checkBuilderOptions(component, o, TRANSFORMER_BLOCK_KEYS, '{heads, mlpRatio?, dropout?, dropoutSeed?, name}');
   const heads = checkInteger(component, 'heads', o.heads, 1);
   if (d % heads !== 0) throw new PhalanxConfigError(component, 'heads', `a divisor of the token width ${d}`, heads);
-  const mlpRatio = checkInteger(component, 'mlpRatio', o.mlpRatio ?? 4, 1);
+  // Bounded as createFem's femMlpRatio: 1e9 built the attention, then failed allocating the MLP kernel.
+  const mlpRatio = checkIntegerIn(component, 'mlpRatio', o.mlpRatio ?? 4, 1, MODEL_LIMITS.repeats);
   const dropout = o.dropout ?? 0.1;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
     throw new PhalanxConfigError(component, 'dropout', 'a number in [0, 1)', dropout);
