@@ -307,4 +307,17 @@ describe('preprocess helpers: hostile arguments', () => {
     );
     expect(uvFromCrop(uvToCrop(uv, crop), crop)).toEqual(uv);
   });
+
+  it('cropAndResize takes alreadyUnit as a boolean only', () => {
+    const image = tf.fill([8, 8, 3], 255) as tf.Tensor3D;
+    const crop: HandCrop = { x1: 0, y1: 0, size: 8, scale: 1, inputSize: 4 };
+    // The string 'false' is truthy: the image was silently left in 0–255.
+    for (const bad of ['false', 1, null]) {
+      expect(() => cropAndResize(image, crop, bad as never)).toThrow(PhalanxConfigError);
+      expect(() => cropAndResize(image, crop, bad as never)).toThrow(/^cropAndResize: alreadyUnit must be a boolean/);
+    }
+    const [unit, raw] = [cropAndResize(image, crop), cropAndResize(image, crop, true)];
+    expect([tf.max(unit).dataSync()[0], tf.max(raw).dataSync()[0]]).toEqual([1, 255]);
+    tf.dispose([image, unit, raw]);
+  });
 });

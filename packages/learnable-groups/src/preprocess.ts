@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  checkBoolean,
   checkFinite,
   checkInteger,
   checkIntegerIn,
@@ -131,7 +132,7 @@ export function computeHandCrop(uv: number[][], visible: ArrayLike<number> | nul
  *
  * Throws `PhalanxShapeError` for an `image` that is not a `[H, W, 3]` tensor, and `PhalanxConfigError` for a
  * `crop` that is not an object of integers `x1`, `y1`, `size` ≥ 1 and `inputSize` in [1, 4 096] (the
- * models' largest input side), or that misses the image.
+ * models' largest input side), or that misses the image, and an `alreadyUnit` that is not a boolean.
  *
  * @example
  * const image = tf.randomUniform([320, 320, 3], 0, 255) as tf.Tensor3D;
@@ -156,6 +157,7 @@ export function cropAndResize(image: tf.Tensor3D, crop: HandCrop, alreadyUnit = 
   checkFinite('cropAndResize', 'crop.size', crop.size);
   checkInteger('cropAndResize', 'crop.size', crop.size, 1);
   checkInteger('cropAndResize', 'crop.inputSize', crop.inputSize, 1);
+  checkBoolean('cropAndResize', 'alreadyUnit', alreadyUnit); // the string 'false' skipped the /255
   // The models' largest input side: beyond it the resize allocates until the typed array fails.
   checkIntegerIn('cropAndResize', 'crop.inputSize', crop.inputSize, 1, MODEL_LIMITS.imageSize);
   const [h, w] = image.shape;
