@@ -165,7 +165,13 @@ function checkName(name: unknown): string {
 function checkBackbone(backbone: unknown): Omit<ResNetOptions, 'name'> {
   if (backbone === undefined) return { depth: 50 };
   const expected = "an options object such as { depth: 18 } or { block: 'basic', layers: [2, 2, 2, 2] }";
-  return checkOptionsObject(COMPONENT, 'backbone', backbone, expected) as Omit<ResNetOptions, 'name'>;
+  const options = checkOptionsObject(COMPONENT, 'backbone', backbone, expected) as ResNetOptions;
+  if (Object.hasOwn(options, 'name')) {
+    // It was silently replaced by 'backbone', the prefix the importers and the recipes rely on.
+    const absent = "absent (the backbone's layers are always named backbone.*)";
+    throw new PhalanxConfigError(COMPONENT, 'backbone.name', absent, options.name);
+  }
+  return options;
 }
 
 /**

@@ -5,6 +5,7 @@ import { thrownBy, useBackend } from '@phalanx/testing';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import {
   createEhpe,
+  createPgOnly,
   Init21Layout,
   init21FromTipsAndWrist,
   initialLayout,
@@ -140,5 +141,17 @@ describe('initial layout numbers', () => {
       expect(tf.memory().numTensors, message).toBe(before);
     }
     tw.dispose();
+  });
+});
+
+describe('createEhpe backbone options', () => {
+  it('a backbone name, which createEhpe ignored, is refused by name', () => {
+    for (const build of [createEhpe, createPgOnly]) {
+      const before = tf.memory().numTensors;
+      expect(() => build({ ...TINY_EHPE, backbone: { ...TINY_EHPE.backbone, name: 'encoder' } as never })).toThrow(
+        "createEhpe: backbone.name must be absent (the backbone's layers are always named backbone.*), but received 'encoder'.",
+      );
+      expect(tf.memory().numTensors).toBe(before);
+    }
   });
 });
