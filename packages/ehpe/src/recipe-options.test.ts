@@ -84,3 +84,25 @@ describe('twStageModel', () => {
     }
   });
 });
+
+describe('stage recipes: clipNorm', () => {
+  it('a clipNorm of 0 or NaN is refused, not silently dropped (no clipping)', () => {
+    const model = createEhpe(TINY_EHPE);
+    for (const [name, make] of [
+      ['twStageRecipe', (clipNorm: number) => twStageRecipe(model, { clipNorm })],
+      ['pgStageRecipe', (clipNorm: number) => pgStageRecipe(model, { clipNorm })],
+    ] as const) {
+      for (const [bad, shown] of [
+        [0, '0'],
+        [Number.NaN, 'NaN'],
+        [-1, '-1'],
+      ] as const) {
+        expect(() => make(bad), `${name} ${shown}`).toThrow(
+          `${name}: clipNorm must be a finite number > 0, but received ${shown}.`,
+        );
+      }
+      expect(make(0.5).parameterGroups[0].clipNorm).toBe(0.5);
+    }
+    model.dispose();
+  });
+});

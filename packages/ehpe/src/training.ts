@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkOptions, checkPositiveFloat32, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions, checkPositive, checkPositiveFloat32, PhalanxConfigError } from '@phalanx/errors';
 import { JOINT_CLASSES, type JointClass } from '@phalanx/pose';
 import { ehpeModelKind, ehpeOutputIndex, ehpeRecordOf } from './config';
 import { checkJointList } from './init21';
@@ -215,6 +215,14 @@ function softArgmaxBeta(model: tfl.LayersModel): number {
   return typeof beta === 'number' ? beta : 1;
 }
 
+/**
+ * The recipe's `clipNorm` as a parameter-group entry: absent when not given, else checked (a finite
+ * number > 0). A 0 or NaN was falsy and silently meant no clipping.
+ */
+function clipNormOf(name: string, clipNorm: number | undefined): { clipNorm?: number } {
+  return clipNorm === undefined ? {} : { clipNorm: checkPositive(name, 'clipNorm', clipNorm) };
+}
+
 /** Options of {@link twStageRecipe}. */
 export interface TwStageRecipeOptions
   extends Omit<TwStageLossOptions, 'weights' | 'depthBins' | 'beta'>, Omit<DepthBinning, 'depthBins'> {
@@ -307,9 +315,7 @@ export function twStageRecipe<B extends EhpeBatch = EhpeBatch>(
         { heatmaps, coords25d, volume },
         { ...lossOptions, weights, depthBins: info.depthBins, beta },
       ),
-    parameterGroups: [
-      { name: 'tw', lr: options.lr ?? 1e-3, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) },
-    ],
+    parameterGroups: [{ name: 'tw', lr: options.lr ?? 1e-3, ...clipNormOf(name, options.clipNorm) }],
     freeze: [],
   };
 }
@@ -420,9 +426,7 @@ export function pgStageRecipe<B extends EhpeBatch = EhpeBatch>(
         attention.map((i) => outputs[i]),
         lossOptions,
       ),
-    parameterGroups: [
-      { name: 'pg', lr: options.lr ?? 1e-4, ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}) },
-    ],
+    parameterGroups: [{ name: 'pg', lr: options.lr ?? 1e-4, ...clipNormOf(name, options.clipNorm) }],
     freeze: options.freeze ?? [TW_STAGE_LAYERS],
   };
 }
