@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { thrownBy, useBackend } from '@phalanx/testing';
-import { PhalanxConfigError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { createEhpe, createPgOnly, pgStageRecipe, twStageModel, twStageRecipe } from './index';
 import { TINY_EHPE } from './tiny.fixture';
 
@@ -104,5 +104,18 @@ describe('stage recipes: clipNorm', () => {
       expect(make(0.5).parameterGroups[0].clipNorm).toBe(0.5);
     }
     model.dispose();
+  });
+});
+
+describe('pgStageRecipe: the PG-only layout', () => {
+  it('a disposed layout is refused when the recipe is made, not at the first step', () => {
+    const pgOnly = createPgOnly(TINY_EHPE);
+    const layout = tf.zeros([21, 3]);
+    layout.dispose();
+    expect(() => pgStageRecipe(pgOnly, { layout, depthBins: 4 })).toThrow(PhalanxShapeError);
+    expect(() => pgStageRecipe(pgOnly, { layout, depthBins: 4 })).toThrow(
+      "pgStageRecipe: layout must be a tensor that is not disposed, but received 'a disposed tensor'.",
+    );
+    pgOnly.dispose();
   });
 });

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, checkOptions, checkPositive, checkPositiveFloat32, PhalanxConfigError } from '@phalanx/errors';
+import { checkTensor } from '@phalanx/layers';
 import { JOINT_CLASSES, type JointClass } from '@phalanx/pose';
 import { ehpeModelKind, ehpeOutputIndex, ehpeRecordOf } from './config';
 import { checkJointList } from './init21';
@@ -403,6 +404,7 @@ export function pgStageRecipe<B extends EhpeBatch = EhpeBatch>(
     if (!(layout instanceof tf.Tensor) || layout.rank !== 2 || layout.shape[0] !== 21 || layout.shape[1] !== 3) {
       throw new PhalanxConfigError(name, 'layout', 'a tensor [21, 3] for a PG-only model', layout?.shape ?? layout);
     }
+    checkTensor(name, 'layout', layout); // a disposed layout failed only at the first step, in tf.tile
     depthBins = options.depthBins ?? ehpeRecordOf(model)?.config.tw.depthBins ?? 8;
     inputs = (b) => [b.images, tf.tile(tf.expandDims(layout, 0), [b.images.shape[0], 1, 1])];
   } else if (kind === 'ehpe') {
