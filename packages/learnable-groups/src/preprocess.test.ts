@@ -320,4 +320,15 @@ describe('preprocess helpers: hostile arguments', () => {
     expect([tf.max(unit).dataSync()[0], tf.max(raw).dataSync()[0]]).toEqual([1, 255]);
     tf.dispose([image, unit, raw]);
   });
+
+  it('computeHandCrop bounds inputSize as cropAndResize and the models do', () => {
+    const uv = hand([100, 140], [150, 170], [120, 160]);
+    expect(() => computeHandCrop(uv, null, { imageSize: 320, inputSize: 1e6 })).toThrow(
+      'computeHandCrop: inputSize must be an integer in [1, 4096], but received 1000000.',
+    );
+    expect(computeHandCrop(uv, null, { imageSize: 320, inputSize: 4096 }).scale).toBeCloseTo(4096 / 48, 9);
+    expect(() => computeHandCrop(uv, null, { imageSize: 320, inputSize: 0 })).toThrow(
+      'computeHandCrop: inputSize must be an integer ≥ 1, but received 0.',
+    );
+  });
 });

@@ -26,7 +26,7 @@ export interface HandCropOptions {
   imageSize: number;
   /** Index of the joint the crop is sized around (the release: 12 in RHD order, the middle MCP). Default 12. */
   centerJoint?: number;
-  /** Side of the network input S. Default 256. */
+  /** Side of the network input S, an integer in [1, 4 096]. Default 256. */
   inputSize?: number;
 }
 
@@ -77,6 +77,8 @@ export function computeHandCrop(uv: number[][], visible: ArrayLike<number> | nul
   const imageSize = checkInteger(COMPONENT, 'imageSize', options.imageSize, 1);
   const centerJoint = checkInteger(COMPONENT, 'centerJoint', options.centerJoint ?? 12, 0);
   const inputSize = checkInteger(COMPONENT, 'inputSize', options.inputSize ?? 256, 1);
+  // The models' (and cropAndResize's) largest input side: a larger crop could not be used.
+  checkIntegerIn(COMPONENT, 'inputSize', inputSize, 1, MODEL_LIMITS.imageSize);
   if (!Array.isArray(uv) || uv.length <= centerJoint || uv.some((p) => !Array.isArray(p) || p.length !== 2)) {
     throw new PhalanxShapeError(
       COMPONENT,
