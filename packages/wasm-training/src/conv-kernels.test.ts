@@ -130,6 +130,38 @@ describe('Conv2DBackpropFilter on wasm equals cpu', () => {
     });
   }
 
+  it('is zero where every tap of a strided filter falls on padding (the input cropped to nothing)', async () => {
+    // Strides > 1 run the swapped convolution, whose input is cropped to the rows and columns the taps
+    // reach: here none, and XNNPACK refused the empty input, leaving the output buffer uninitialised.
+    const cases: ConvCase[] = [
+      { x: [1, 1, 1, 16], filter: [1, 3, 16, 16], strides: [3, 1], pad: 1 },
+      {
+        x: [1, 6, 1, 5],
+        filter: [2, 1, 5, 4],
+        strides: 2,
+        pad: [
+          [0, 0],
+          [0, 1],
+          [1, 0],
+          [0, 0],
+        ],
+      },
+      { x: [2, 1, 5, 4], filter: [1, 1, 4, 17], strides: [3, 1], pad: 1 },
+    ];
+    for (const strategy of ['im2col', 'swapped-conv', 'shifted-gemm', 'winograd'] as FilterGradStrategy[]) {
+      setConv2DBackpropFilterStrategy(strategy);
+      try {
+        for (const [i, c] of cases.entries()) {
+          const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter };
+          const inputs = { x: host(c.x, i), dy: host(dyShape(c, false), i + 1) };
+          await compare(tf.Conv2DBackpropFilter, inputs, attrs, `${label(c)} (${strategy})`);
+        }
+      } finally {
+        setConv2DBackpropFilterStrategy('winograd');
+      }
+    }
+  });
+
   it('accepts NCHW by transposing', async () => {
     const c: ConvCase = { x: [2, 6, 5, 3], filter: [3, 2, 3, 4], strides: [2, 1], pad: 'same' };
     const dy = dyShape(c, false);

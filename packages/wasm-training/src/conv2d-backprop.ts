@@ -130,8 +130,8 @@ function filterGradSwappedConv(
   x: tf.TensorInfo,
   dy: tf.TensorInfo,
   g: ConvGeometry,
-  _ci: number,
-  _co: number,
+  ci: number,
+  co: number,
 ) {
   const xT = scope.transpose(x, [3, 1, 2, 0]); // [Ci, H, W, N]: Ci as batch, N as channels
   const dyT = scope.transpose(dy, [1, 2, 0, 3]); // [Ho, Wo, N, Co]: a filter
@@ -140,6 +140,11 @@ function filterGradSwappedConv(
     (g.filterHeight - 1) * g.dilationHeight + (g.outHeight - 1) * g.strideHeight + 1 - g.inHeight - g.padTop;
   const right = (g.filterWidth - 1) * g.dilationWidth + (g.outWidth - 1) * g.strideWidth + 1 - g.inWidth - g.padLeft;
   const input = padOrCrop(scope, xT, 0, Math.min(0, bottom), 0, Math.min(0, right));
+  if (input.shape[1] === 0 || input.shape[2] === 0) {
+    // No tap reaches a row (or column) of the input: every product is with padding. XNNPACK refuses an
+    // empty input and would leave the output uninitialised.
+    return scope.run(tf.Fill, {}, { shape: [g.filterHeight, g.filterWidth, ci, co], value: 0, dtype: 'float32' });
+  }
   const conv = scope.run(
     tf.Conv2D,
     { x: input, filter: dyT },
