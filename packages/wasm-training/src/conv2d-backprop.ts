@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkOneOf } from '@phalanx/errors';
 import { isInputGradientUnneeded } from './lean-backprop';
 import {
   convGeometry,
@@ -21,10 +22,16 @@ import {
 /** How the filter gradient is computed; see {@link setConv2DBackpropFilterStrategy}. */
 export type FilterGradStrategy = 'winograd' | 'shifted-gemm' | 'swapped-conv' | 'im2col';
 
+/** Every {@link FilterGradStrategy}, in the order error messages list them. */
+const FILTER_GRAD_STRATEGIES: readonly FilterGradStrategy[] = ['winograd', 'shifted-gemm', 'swapped-conv', 'im2col'];
+
 let filterStrategy: FilterGradStrategy = 'winograd';
 
 /** How the input gradient is computed; see {@link setConv2DBackpropInputStrategy}. */
 export type InputGradStrategy = 'winograd' | 'convolution';
+
+/** Every {@link InputGradStrategy}. */
+const INPUT_GRAD_STRATEGIES: readonly InputGradStrategy[] = ['winograd', 'convolution'];
 
 let inputStrategy: InputGradStrategy = 'winograd';
 
@@ -32,10 +39,10 @@ let inputStrategy: InputGradStrategy = 'winograd';
  * Chooses how `Conv2DBackpropInput` runs on wasm: `'winograd'` (default) computes the 3×3 stride-1
  * convolution of the (spread) dy with the rotated filter by Winograd F(2×2, 3×3) on the package's SIMD
  * kernels when the channel counts are multiples of 4; everything else, and `'convolution'`, runs it as
- * one XNNPACK convolution.
+ * one XNNPACK convolution. Any other value is a `PhalanxConfigError` (the strategy stays as it was).
  */
 export function setConv2DBackpropInputStrategy(strategy: InputGradStrategy): void {
-  inputStrategy = strategy;
+  inputStrategy = checkOneOf('setConv2DBackpropInputStrategy', 'strategy', strategy, INPUT_GRAD_STRATEGIES);
 }
 
 /** The strategy in use for `Conv2DBackpropInput`. */
@@ -61,9 +68,11 @@ export function getConv2DBackpropInputStrategy(): InputGradStrategy {
  *
  * Pointwise convolutions (1×1, stride 1, no padding) take neither: their filter gradient is one
  * matrix product `xᵀ·dy` (≈ 2× the forward's time instead of 6–9×).
+ *
+ * Any other value is a `PhalanxConfigError` (the strategy stays as it was).
  */
 export function setConv2DBackpropFilterStrategy(strategy: FilterGradStrategy): void {
-  filterStrategy = strategy;
+  filterStrategy = checkOneOf('setConv2DBackpropFilterStrategy', 'strategy', strategy, FILTER_GRAD_STRATEGIES);
 }
 
 /** The strategy in use for `Conv2DBackpropFilter`. */
