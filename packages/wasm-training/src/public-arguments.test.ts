@@ -6,6 +6,7 @@ import {
   setConv2DBackpropFilterStrategy,
   setConv2DBackpropInputStrategy,
 } from './conv2d-backprop';
+import { setSimdKernelsEnabled } from './simd';
 
 /** Calls `f` with a value its signature does not allow (what JavaScript callers and `as` casts can pass). */
 function callWith<T>(f: (value: T) => void, value: unknown): () => void {
@@ -30,5 +31,15 @@ describe('public setters refuse values they cannot use by name, and keep the pre
       expect(callWith(setConv2DBackpropInputStrategy, value), String(value)).toThrow(PhalanxConfigError);
       expect(getConv2DBackpropInputStrategy()).toBe('winograd');
     }
+  });
+
+  it('setSimdKernelsEnabled', () => {
+    // 'false' is truthy: it turned the kernels on.
+    for (const value of ['false', 'true', 0, 1, undefined, null]) {
+      expect(callWith(setSimdKernelsEnabled, value), String(value)).toThrow(PhalanxConfigError);
+    }
+    expect(callWith(setSimdKernelsEnabled, 'false')).toThrow(
+      "setSimdKernelsEnabled: enabled must be a boolean, but received 'false'.",
+    );
   });
 });

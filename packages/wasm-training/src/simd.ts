@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { checkBoolean } from '@phalanx/errors';
 import { SIMD_PLAIN, SIMD_SHARED } from './generated/simd-binary';
 import { createSimdKernelPool, type SimdKernelPool } from './kernel-pool';
 
@@ -216,10 +217,11 @@ function compiledModule(kind: 'plain' | 'shared'): WebAssembly.Module | null {
 
 /**
  * Turns the package's SIMD kernels off (`false`) or back on (default on): with them off every kernel
- * takes the route it took before they existed (used by the benchmark and the tests to compare).
+ * takes the route it took before they existed (used by the benchmark and the tests to compare). Anything
+ * but a boolean (`'false'`, `0`) is a `PhalanxConfigError` and changes nothing.
  */
 export function setSimdKernelsEnabled(enabled: boolean): void {
-  disabled = !enabled;
+  disabled = !checkBoolean('setSimdKernelsEnabled', 'enabled', enabled);
 }
 
 /**
