@@ -267,6 +267,20 @@ function filterGradShifted(
   return out;
 }
 
+/**
+ * Zeros of `shape` when one of `operands` has no elements (a batch or channel count of 0): the gradient
+ * is an empty sum. XNNPACK refuses such convolutions and products (leaving the output buffer
+ * uninitialised) and the backend's depthwise kernel divides by the channel count; `null` otherwise.
+ */
+export function zerosIfEmpty(
+  scope: KernelScope,
+  operands: readonly tf.TensorInfo[],
+  shape: readonly number[],
+): tf.TensorInfo | null {
+  if (operands.every((t) => tf.util.sizeFromShape(t.shape) > 0)) return null;
+  return scope.run(tf.Fill, {}, { shape: [...shape], value: 0, dtype: 'float32' });
+}
+
 /** Pads attribute in NHWC order when the kernel was called with NCHW. */
 function nhwcPad(pad: ConvPad, dataFormat: 'NHWC' | 'NCHW'): ConvPad {
   if (dataFormat === 'NCHW' && Array.isArray(pad)) return [pad[0], pad[2], pad[3], pad[1]] as ConvPad;
@@ -297,6 +311,8 @@ export function conv2DBackpropFilter(args: {
       false,
     );
     checkShape('Conv2DBackpropFilter', 'dy', dys.shape, [g.batch, g.outHeight, g.outWidth, filterShape[3]]);
+    const empty = zerosIfEmpty(scope, [xs, dys], filterShape);
+    if (empty != null) return empty;
     const [, , ci, co] = filterShape;
     if (isPointwise(g)) return filterGradPointwise(scope, xs, dys, g, ci, co);
     const onSimd = filterStrategy === 'winograd' || filterStrategy === 'shifted-gemm';
@@ -349,6 +365,8 @@ export function conv2DBackpropInput(args: {
       false,
     );
     checkShape('Conv2DBackpropInput', 'dy', dys.shape, [g.batch, g.outHeight, g.outWidth, fShape[3]]);
+    const empty = zerosIfEmpty(scope, [dys, filter], attrs.inputShape);
+    if (empty != null) return empty;
     if (isInputGradientUnneeded()) {
       // The gradient of an input nothing differentiates (the image into the first convolution).
       return scope.run(tf.Fill, {}, { shape: attrs.inputShape, value: 0, dtype: 'float32' });

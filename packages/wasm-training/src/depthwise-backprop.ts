@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry } from './conv-geometry';
-import { checkShape, tapViews, transposedConv } from './conv2d-backprop';
+import { checkShape, tapViews, transposedConv, zerosIfEmpty } from './conv2d-backprop';
 import { input, withScope } from './kernel-scope';
 
 /**
@@ -31,6 +31,8 @@ export function depthwiseConv2dNativeBackpropFilter(args: {
       true,
     );
     checkShape('DepthwiseConv2dNativeBackpropFilter', 'dy', dy.shape, [g.batch, g.outHeight, g.outWidth, c * m]);
+    const empty = zerosIfEmpty(scope, [x, dy], attrs.filterShape);
+    if (empty != null) return empty;
     const p = g.batch * g.outHeight * g.outWidth;
     const xT = scope.transpose(x, [3, 0, 1, 2]); // [C, N, H, W]
     const views = tapViews(scope, xT, g).map((v) => scope.reshape(v, [c, 1, p]));
@@ -68,6 +70,8 @@ export function depthwiseConv2dNativeBackpropInput(args: {
       true,
     );
     checkShape('DepthwiseConv2dNativeBackpropInput', 'dy', dy.shape, [g.batch, g.outHeight, g.outWidth, c * m]);
+    const empty = zerosIfEmpty(scope, [dy, filter], attrs.inputShape);
+    if (empty != null) return empty;
     const flipped = scope.reshape(scope.run(tf.Reverse, { x: filter }, { dims: [0, 1] }), [kh, kw, c * m, 1]);
     const dx = transposedConv(scope, dy, flipped, g, (input, f, pads) =>
       scope.run(
