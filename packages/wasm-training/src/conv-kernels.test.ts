@@ -305,3 +305,34 @@ describe('depthwise gradients on wasm equal cpu (channel multiplier 1–3, strid
     for (const [i, c] of DW_CASES.entries()) if (!isOne(c.dilations)) await adjointCheck(c, i);
   });
 });
+
+/** `h` with its values scaled to small integers, as int32. */
+function int32(h: HostTensor): HostTensor {
+  return { shape: h.shape, data: Int32Array.from(h.data, (v) => Math.round(v * 4)), dtype: 'int32' };
+}
+
+describe('int32 operands are computed as float32, as on cpu', () => {
+  const c: ConvCase = { x: [2, 5, 6, 4], filter: [3, 3, 4, 8], strides: 1, pad: 'same' };
+  const strided: ConvCase = { x: [1, 7, 6, 3], filter: [2, 3, 3, 5], strides: 2, pad: 'valid' };
+  const dw: ConvCase = { x: [1, 6, 5, 3], filter: [3, 3, 3, 2], strides: 1, pad: 'same', dilations: 1 };
+
+  it('Conv2DBackpropFilter and Conv2DBackpropInput', async () => {
+    for (const k of [c, strided]) {
+      const x = int32(host(k.x, 1));
+      const dy = int32(host(dyShape(k, false), 2));
+      const filter = int32(host(k.filter, 3));
+      const attrs = { strides: k.strides, pad: k.pad, dataFormat: 'NHWC' };
+      await compare(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: k.filter }, label(k));
+      await compare(tf.Conv2DBackpropInput, { dy, filter }, { ...attrs, inputShape: k.x }, label(k));
+    }
+  });
+
+  it('DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropInput', async () => {
+    const x = int32(host(dw.x, 1));
+    const dy = int32(host(dyShape(dw, true), 2));
+    const filter = int32(host(dw.filter, 3));
+    const attrs = { strides: dw.strides, pad: dw.pad, dilations: 1 };
+    await compare(tf.DepthwiseConv2dNativeBackpropFilter, { x, dy }, { ...attrs, filterShape: dw.filter }, label(dw));
+    await compare(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter }, { ...attrs, inputShape: dw.x }, label(dw));
+  });
+});

@@ -268,6 +268,15 @@ function filterGradShifted(
 }
 
 /**
+ * `t` as float32: int32 (or bool) operands are cast, as the cpu backend computes them, instead of
+ * XNNPACK and the SIMD kernels reading their bits as floats (zeros or NaN) or the backend's `BatchMatMul`
+ * refusing them. A float32 operand is returned as it is.
+ */
+export function float32Operand(scope: KernelScope, t: tf.TensorInfo): tf.TensorInfo {
+  return t.dtype === 'float32' ? t : scope.run(tf.Cast, { x: t }, { dtype: 'float32' });
+}
+
+/**
  * Zeros of `shape` when one of `operands` has no elements (a batch or channel count of 0): the gradient
  * is an empty sum. XNNPACK refuses such convolutions and products (leaving the output buffer
  * uninitialised) and the backend's depthwise kernel divides by the channel count; `null` otherwise.
@@ -298,8 +307,9 @@ export function conv2DBackpropFilter(args: {
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const dataFormat = attrs.dataFormat ?? 'NHWC';
   return withScope(args.backend, (scope) => {
-    const xs = dataFormat === 'NCHW' ? scope.transpose(x, [0, 2, 3, 1]) : x;
-    const dys = dataFormat === 'NCHW' ? scope.transpose(dy, [0, 2, 3, 1]) : dy;
+    const [xf, dyf] = [float32Operand(scope, x), float32Operand(scope, dy)];
+    const xs = dataFormat === 'NCHW' ? scope.transpose(xf, [0, 2, 3, 1]) : xf;
+    const dys = dataFormat === 'NCHW' ? scope.transpose(dyf, [0, 2, 3, 1]) : dyf;
     const filterShape = attrs.filterShape;
     const g = convGeometry(
       xs.shape as [number, number, number, number],
@@ -347,11 +357,11 @@ export function conv2DBackpropInput(args: {
   backend: tf.KernelBackend;
   attrs: tf.NamedAttrMap;
 }): tf.TensorInfo {
-  const dy = input(args.inputs, 'dy');
-  const filter = input(args.inputs, 'filter');
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const dataFormat = attrs.dataFormat ?? 'NHWC';
   return withScope(args.backend, (scope) => {
+    const dy = float32Operand(scope, input(args.inputs, 'dy'));
+    const filter = float32Operand(scope, input(args.inputs, 'filter'));
     const inShape = dataFormat === 'NCHW' ? nchwToNhwcShape(attrs.inputShape) : attrs.inputShape;
     const dys = dataFormat === 'NCHW' ? scope.transpose(dy, [0, 2, 3, 1]) : dy;
     const fShape = filter.shape as [number, number, number, number];

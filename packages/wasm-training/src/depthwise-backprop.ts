@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry } from './conv-geometry';
-import { checkShape, tapViews, transposedConv, zerosIfEmpty } from './conv2d-backprop';
+import { checkShape, float32Operand, tapViews, transposedConv, zerosIfEmpty } from './conv2d-backprop';
 import { input, withScope } from './kernel-scope';
 
 /**
@@ -16,10 +16,10 @@ export function depthwiseConv2dNativeBackpropFilter(args: {
   backend: tf.KernelBackend;
   attrs: tf.NamedAttrMap;
 }): tf.TensorInfo {
-  const x = input(args.inputs, 'x');
-  const dy = input(args.inputs, 'dy');
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   return withScope(args.backend, (scope) => {
+    const x = float32Operand(scope, input(args.inputs, 'x'));
+    const dy = float32Operand(scope, input(args.inputs, 'dy'));
     const [kh, kw, c, m] = attrs.filterShape;
     const g = convGeometry(
       x.shape as [number, number, number, number],
@@ -55,10 +55,10 @@ export function depthwiseConv2dNativeBackpropInput(args: {
   backend: tf.KernelBackend;
   attrs: tf.NamedAttrMap;
 }): tf.TensorInfo {
-  const dy = input(args.inputs, 'dy');
-  const filter = input(args.inputs, 'filter');
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
   return withScope(args.backend, (scope) => {
+    const dy = float32Operand(scope, input(args.inputs, 'dy'));
+    const filter = float32Operand(scope, input(args.inputs, 'filter'));
     const [kh, kw, c, m] = filter.shape;
     const g = convGeometry(
       attrs.inputShape,
