@@ -1102,8 +1102,10 @@ export function batchNormBackward(
 /**
  * dx = ∂L/∂x of a max pool: zeroes dx [n, h, w, c], then adds each dy[b, oy, ox, ch] at the maximum of
  * its window — rows `oy·sh − padTop` …, `fh` × `fw` taps, taps outside the input skipped — taking the
- * first tap in row-major window order on ties (TensorFlow's rule: the first in-bounds tap is the initial
- * candidate, a later one replaces it only when strictly greater).
+ * first tap in row-major window order on ties (a later tap replaces the candidate only when strictly
+ * greater). As in tfjs's cpu kernel the search starts below every tap (−∞, no candidate): a NaN tap never
+ * becomes the maximum, and a window with no value above −∞ passes its gradient nowhere. For windows
+ * with a finite value that is the tap the first-tap start picked.
  */
 export function maxPoolGrad(
   x: usize,
@@ -1137,12 +1139,11 @@ export function maxPoolGrad(
           o += C;
           continue;
         }
-        const first: usize = <usize>((b * h + y0) * w + x0) * C; // byte offset of the window's first tap
         // 4 channels at a time: the running maximum and the byte offset of its tap, per lane
         let ch: usize = 0;
         for (; ch < vectorBytes; ch += 16) {
-          let best = v128.load(x + first + ch);
-          let at = i32x4.splat(<i32>first);
+          let best = f32x4.splat(-Infinity);
+          let at = i32x4.splat(NO_TAP);
           for (let iy = y0; iy < y1; iy++) {
             for (let ix = x0; ix < x1; ix++) {
               const tap: usize = <usize>((b * h + iy) * w + ix) * C;
@@ -1153,25 +1154,25 @@ export function maxPoolGrad(
             }
           }
           const g = v128.load(o + ch);
-          addAt(dx + ch, <usize>i32x4.extract_lane(at, 0), f32x4.extract_lane(g, 0));
-          addAt(dx + ch + 4, <usize>i32x4.extract_lane(at, 1), f32x4.extract_lane(g, 1));
-          addAt(dx + ch + 8, <usize>i32x4.extract_lane(at, 2), f32x4.extract_lane(g, 2));
-          addAt(dx + ch + 12, <usize>i32x4.extract_lane(at, 3), f32x4.extract_lane(g, 3));
+          addAtTap(dx + ch, i32x4.extract_lane(at, 0), f32x4.extract_lane(g, 0));
+          addAtTap(dx + ch + 4, i32x4.extract_lane(at, 1), f32x4.extract_lane(g, 1));
+          addAtTap(dx + ch + 8, i32x4.extract_lane(at, 2), f32x4.extract_lane(g, 2));
+          addAtTap(dx + ch + 12, i32x4.extract_lane(at, 3), f32x4.extract_lane(g, 3));
         }
         for (; ch < C; ch += 4) {
-          let best = load<f32>(x + first + ch);
-          let at = first;
+          let best: f32 = -Infinity;
+          let at: i32 = NO_TAP;
           for (let iy = y0; iy < y1; iy++) {
             for (let ix = x0; ix < x1; ix++) {
               const tap: usize = <usize>((b * h + iy) * w + ix) * C;
               const v = load<f32>(x + tap + ch);
               if (v > best) {
                 best = v;
-                at = tap;
+                at = <i32>tap;
               }
             }
           }
-          addAt(dx + ch, at, load<f32>(o + ch));
+          addAtTap(dx + ch, at, load<f32>(o + ch));
         }
         o += C;
       }
@@ -1182,4 +1183,12 @@ export function maxPoolGrad(
 /** `*(base + offset) += value` for a float32. */
 function addAt(base: usize, offset: usize, value: f32): void {
   store<f32>(base + offset, load<f32>(base + offset) + value);
+}
+
+/** No tap found (a byte offset of a float32 is a multiple of 4, so never this). */
+const NO_TAP: i32 = -1;
+
+/** {@link addAt} at a tap's byte offset, or nothing when no tap was found. */
+function addAtTap(base: usize, tap: i32, value: f32): void {
+  if (tap != NO_TAP) addAt(base, <usize>tap, value);
 }

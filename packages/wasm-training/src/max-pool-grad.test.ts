@@ -66,6 +66,44 @@ describe('MaxPoolGrad on wasm', () => {
     );
   });
 
+  it('equals the cpu kernel when inputs hold NaN and ±Infinity (SIMD module and fallback route)', async () => {
+    // cpu starts each window's search below every value: a NaN is never the maximum (the window's
+    // largest other value is), and a window of NaN and −∞ only sends its gradient nowhere. The former
+    // search started at the window's first tap, so a leading NaN or −∞ took the gradient.
+    const special = fc.array(fc.tuple(fc.nat(), fc.constantFrom(Number.NaN, -Infinity, Infinity)), {
+      minLength: 1,
+      maxLength: 12,
+    });
+    await fc.assert(
+      fc.asyncProperty(poolCase, special, fc.boolean(), async (p, values, simd) => {
+        setSimdKernelsEnabled(simd);
+        const { x, dy, attrs } = inputsOf(p);
+        const data = Float32Array.from(x.data);
+        for (const [at, v] of values) data[at % data.length] = v;
+        const input: HostTensor = { ...x, data };
+        const expected = await runKernelOn('cpu', tf.MaxPoolGrad, { dy, input, output: { ...input } }, attrs);
+        const actual = await runKernelOn('wasm', tf.MaxPoolGrad, { dy, input, output: { ...input } }, attrs);
+        expectClose(actual.data, expected.data, { rtol: 1e-6, atol: 1e-6 }, `pool ${JSON.stringify(p)} ${values}`);
+      }),
+      { numRuns: 120, seed: 12 },
+    );
+    // A leading NaN, a window of NaN only and one of −∞ only, on 5 channels (a SIMD group and a tail).
+    const x: HostTensor = { shape: [1, 2, 6, 5], data: new Float32Array(60).fill(1), dtype: 'float32' };
+    for (let ch = 0; ch < 5; ch++) {
+      x.data[ch] = Number.NaN; // window 0: NaN first, then 1, 1, 1
+      for (const tap of [2, 3, 8, 9]) x.data[tap * 5 + ch] = Number.NaN; // window 1: all NaN
+      for (const tap of [4, 5, 10, 11]) x.data[tap * 5 + ch] = -Infinity; // window 2: all −∞
+    }
+    const dy: HostTensor = { shape: [1, 1, 3, 5], data: new Float32Array(15).fill(1), dtype: 'float32' };
+    const attrs = { filterSize: 2, strides: 2, pad: 'valid' };
+    for (const simd of [true, false]) {
+      setSimdKernelsEnabled(simd);
+      const dx = await runKernelOn('wasm', tf.MaxPoolGrad, { dy, input: x, output: { ...x } }, attrs);
+      expect(Array.from(dx.data).filter((v) => v !== 0).length, `simd ${simd}`).toBe(5);
+      for (let ch = 0; ch < 5; ch++) expect(dx.data[5 + ch], `simd ${simd}`).toBe(1); // the 1 after the NaN
+    }
+  });
+
   it('sends each window’s gradient to its first maximum when all its values are equal', async () => {
     const p: PoolCase = { n: 1, h: 4, w: 4, c: 2, fh: 2, fw: 2, sh: 2, sw: 2, pad: 'valid', levels: 3, seed: 1 };
     const { dy, attrs } = inputsOf(p);
