@@ -111,6 +111,37 @@ describe('per-channel Sum and Mean on wasm (SIMD column sums)', () => {
     }
   });
 
+  it('over no values are zeros, as on cpu, on every route and dtype (the stock kernels left memory unwritten)', async () => {
+    const cases: Array<[number[], number[], boolean]> = [
+      [[0, 3], [0], false], // column sums of no rows
+      [[2, 0, 3], [0, 1], true],
+      [[3, 0], [1], false], // innermost: stock
+      [[3, 0, 2], [1, 2], false],
+      [[0], [0], true],
+      [[2, 0, 4], [1], false], // [B, R, C] → [B, C]
+    ];
+    for (const simd of [true, false]) {
+      setSimdKernelsEnabled(simd);
+      for (const dtype of ['float32', 'int32'] as const) {
+        for (const [shape, axes, keepDims] of cases) {
+          const results: Record<string, Array<{ shape: number[]; dtype: string; data: number[] }>> = {};
+          for (const backend of ['cpu', WASM]) {
+            await useBackend(backend);
+            // A freed buffer of 7s, so that an unwritten output shows.
+            tf.dispose(tf.fill([64], 7));
+            const before = tf.memory().numTensors;
+            const x = tf.zeros(shape, dtype);
+            const outs = [tf.sum(x, axes, keepDims), tf.mean(x, axes, keepDims)];
+            results[backend] = outs.map((t) => ({ shape: t.shape, dtype: t.dtype, data: Array.from(t.dataSync()) }));
+            tf.dispose([x, ...outs]);
+            expect(tf.memory().numTensors).toBe(before);
+          }
+          expect(results[WASM], `${dtype} [${shape}] over ${axes} (simd ${simd})`).toEqual(results.cpu);
+        }
+      }
+    }
+  });
+
   it('int32 and SIMD turned off fall through to the stock kernels', async () => {
     await useBackend(WASM);
     const x = tf.tensor(

@@ -141,13 +141,33 @@ function reductionRoute(args: KernelArgs): RowReduction | null {
 }
 
 /**
+ * The result of a `Sum` (`dtype` x's, bool summed as int32) or `Mean` (`float32`) of an `x` with no
+ * elements: zeros of the reduced shape, as the cpu backend gives (the stock wasm kernels return their
+ * output buffer unwritten, and a mean of no rows divided 0 by 0); `null` when `x` has elements.
+ */
+function emptyReduction(args: KernelArgs, dtype: 'float32' | null): tf.TensorInfo | null {
+  const x = input(args.inputs, 'x');
+  if (tf.util.sizeFromShape(x.shape) !== 0 || x.dtype === 'string') return null;
+  const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+  const axes = tf.util.parseAxisParam(axis, x.shape);
+  const [reduced] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
+  const shape = keepDims ? tf.backend_util.expandShapeToKeepDim(reduced, axes) : reduced;
+  const outDtype = dtype ?? (x.dtype === 'bool' ? 'int32' : x.dtype);
+  const out = (args.backend as unknown as MakeOutput).makeOutput(shape, outDtype);
+  (args.backend as unknown as HeapViews).typedArrayFromHeap(out).fill(0);
+  return out;
+}
+
+/**
  * `Sum` for wasm, wrapping the backend's kernel: a float32 sum over a run of axes followed by kept
  * axes — after merging, `[R, C] → [C]` or `[B, R, C] → [B, C]` (bias gradients, sums over the batch,
  * per-channel sums of NHWC activations) — adds whole rows with the package's SIMD kernel (the stock
  * kernel first transposed the summed axes to the end). Sums over the innermost axes, and other dtypes,
- * are the stock kernel.
+ * are the stock kernel. A sum of no values is zeros (see {@link emptyReduction}).
  */
 export function sum(args: KernelArgs): tf.TensorInfo {
+  const empty = emptyReduction(args, null);
+  if (empty != null) return empty;
   const route = reductionRoute(args);
   if (route == null) {
     return requireStockKernel(tf.Sum).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
@@ -160,9 +180,12 @@ export function sum(args: KernelArgs): tf.TensorInfo {
  * covers — e.g. per-channel means of NHWC activations, `[N, H, W, C] → [C]` (or `[1, 1, 1, C]` with
  * `keepDims`) — as one pass of SIMD column sums, each then divided by the number of summed values:
  * `mean[b, c] = (Σ_r x[b, r, c]) / R`. The stock kernel first copied x transposed so that the summed
- * axes were innermost. Means over the innermost axes, and other dtypes, are the stock kernel.
+ * axes were innermost. Means over the innermost axes, and other dtypes, are the stock kernel. A mean of
+ * no values is zeros, as on cpu (see {@link emptyReduction}).
  */
 export function mean(args: KernelArgs): tf.TensorInfo {
+  const empty = emptyReduction(args, 'float32');
+  if (empty != null) return empty;
   const route = reductionRoute(args);
   if (route == null) {
     return requireStockKernel(tf.Mean).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
