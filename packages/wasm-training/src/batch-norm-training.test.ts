@@ -158,6 +158,33 @@ describe('fused batch-norm training kernels on wasm', () => {
     for (const [i, shape] of SHAPES.entries()) await expectParity(shape, 10 * i + 5);
   });
 
+  it('give cpu’s zeros for the statistics and weight gradients of an empty batch (SIMD and JavaScript)', async () => {
+    // The kernels returned the [C] outputs unwritten when x had no rows: whatever the memory held.
+    for (const simd of [true, false]) {
+      setSimdKernelsEnabled(simd);
+      for (const [i, shape] of [
+        [0, 5],
+        [2, 0, 3, 6],
+        [0, 4, 4, 9],
+      ].entries()) {
+        const c = makeCase(shape, 90 + i);
+        const channels = shape[shape.length - 1];
+        await useBackend('cpu');
+        const stats = tf.tidy(() => {
+          const { mean, variance } = tf.moments(tf.tensor(c.x, shape), [...shape.keys()].slice(0, -1));
+          return [mean, variance].map((t) => Array.from(t.dataSync()));
+        });
+        await useBackend(WASM);
+        tf.dispose(tf.fill([64], 7)); // a freed buffer of 7s, so that unwritten outputs show
+        const [y, mean, variance, dx, dGamma, dBeta] = fused(c).map((t) => Array.from(t));
+        expect([y, dx], `[${shape}] simd ${simd}`).toEqual([[], []]);
+        expect([mean, variance], `[${shape}] simd ${simd}`).toEqual(stats);
+        const zeros = new Array<number>(channels).fill(0);
+        expect([mean, variance, dGamma, dBeta], `[${shape}] simd ${simd}`).toEqual([zeros, zeros, zeros, zeros]);
+      }
+    }
+  });
+
   it('give the numeric gradient ∂x of Σ y·dy (float64 central differences)', async () => {
     await useBackend(WASM);
     for (const shape of [

@@ -11,7 +11,8 @@ import { pointer, simdKernels, type SimdKernels } from './simd';
  *
  * Inputs `x` `[…, C]`, `gamma` `[C]`, `beta` `[C]` (float32); attribute `epsilon`. Outputs, with the
  * statistics over every axis but the last (N = x.size / C values per channel):
- * `y = (x − μ)·γ·(σ² + ε)^−½ + β` like x, `μ = Σx / N` `[C]`, `σ² = Σ(x − μ)² / N` `[C]` (biased).
+ * `y = (x − μ)·γ·(σ² + ε)^−½ + β` like x, `μ = Σx / N` `[C]`, `σ² = Σ(x − μ)² / N` `[C]` (biased). With
+ * no rows (N = 0) μ and σ² are 0, as tfjs's cpu `tf.moments` gives.
  *
  * @example
  * import * as tf from '@tensorflow/tfjs-core';
@@ -33,7 +34,7 @@ export const BATCH_NORM_TRAINING_KERNEL = 'PhalanxBatchNormTraining';
  * Inputs `dy` and `x` `[…, C]`, the forward's `mean` and `variance` `[C]`, `gamma` `[C]`; attribute
  * `epsilon`. With r = (σ² + ε)^−½, x̂ = (x − μ)·r, N = x.size / C, outputs
  * `dx = γ·r·(dy − Σdy/N − x̂·Σ(dy·x̂)/N)` like x, `dγ = Σ dy·x̂` `[C]`, `dβ = Σ dy` `[C]` (sums over every
- * axis but the last).
+ * axis but the last; 0 when x has no rows).
  *
  * @example
  * import * as tf from '@tensorflow/tfjs-core';
@@ -132,6 +133,15 @@ function backwardOnHeap(heap: HeapBackend, infos: tf.TensorInfo[], rows: number,
   }
 }
 
+/**
+ * `outputs` filled with zeros, for a batch of no rows: the statistics are cpu's (`tf.moments` of an empty
+ * batch gives 0 and 0) and the weight gradients are empty sums. Without it they held whatever the memory did.
+ */
+function zeroed(heap: HeapBackend, outputs: tf.TensorInfo[]): tf.TensorInfo[] {
+  for (const info of outputs) heap.typedArrayFromHeap(info).fill(0);
+  return outputs;
+}
+
 /** A scratch buffer of `size` floats in the backend's memory, for `use`, freed afterwards. */
 function withScratch(backend: tf.KernelBackend, size: number, use: (at: number) => void): void {
   const heap = backend as unknown as HeapBackend;
@@ -161,7 +171,7 @@ export function batchNormTrainingForward(args: KernelArgs): tf.TensorInfo[] {
   const variance = heap.makeOutput([cols], 'float32');
   const y = heap.makeOutput(x.shape, 'float32');
   const simd: SimdKernels | null = simdKernels(args.backend);
-  if (rows === 0) return [y, mean, variance];
+  if (rows === 0) return zeroed(heap, [y, mean, variance]);
   if (simd == null) {
     forwardOnHeap(heap, [x, gamma, beta, y, mean, variance], rows, cols, epsilon);
     return [y, mean, variance];
@@ -194,7 +204,7 @@ export function batchNormTrainingBackward(args: KernelArgs): tf.TensorInfo[] {
   const dBeta = heap.makeOutput([cols], 'float32');
   const dx = heap.makeOutput(x.shape, 'float32');
   const simd = simdKernels(args.backend);
-  if (rows === 0) return [dx, dGamma, dBeta];
+  if (rows === 0) return zeroed(heap, [dx, dGamma, dBeta]);
   if (simd == null) {
     backwardOnHeap(heap, [dy, x, mean, variance, gamma, dx, dGamma, dBeta], rows, cols, epsilon);
     return [dx, dGamma, dBeta];
