@@ -304,3 +304,73 @@ describe('gradients via tf.grads on wasm equal cpu', () => {
     }
   });
 });
+
+describe('products with an empty inner size or an empty output', () => {
+  beforeAll(async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+  });
+
+  it('are zeros (plus bias, through the activation) when K = 0, as on cpu, for every flag and batch', async () => {
+    // The stock kernels wrote nothing when K = 0: the output held whatever the memory did.
+    for (const [ba, bb] of [
+      [[], []],
+      [[2], []],
+      [[], [3]],
+      [[2], [2]],
+    ] as Array<[number[], number[]]>) {
+      for (const [transposeA, transposeB] of FLAGS) {
+        const inputs = {
+          a: host(operand(ba, 4, 0, transposeA), 1),
+          b: host(operand(bb, 0, 3, transposeB), 2),
+        };
+        const what = `a [${inputs.a.shape}] b [${inputs.b.shape}] ${transposeA} ${transposeB}`;
+        for (const [name, extra, attrs] of [
+          [tf.BatchMatMul, {}, { transposeA, transposeB }],
+          [tf._FusedMatMul, { bias: host([3], 3) }, { transposeA, transposeB, activation: 'relu' }],
+          [tf._FusedMatMul, { bias: host([4, 1], 4) }, { transposeA, transposeB, activation: 'linear' }],
+        ] as Array<[string, Record<string, HostTensor>, Record<string, unknown>]>) {
+          const all = { ...inputs, ...extra };
+          const expected = await runKernelOn('cpu', name, all, attrs);
+          tf.dispose(tf.fill([256], 7)); // a freed buffer of 7s, so that an unwritten output shows
+          const actual = await runKernelOn('wasm', name, all, attrs);
+          expect(actual.shape, `${name} ${what}`).toEqual(expected.shape);
+          expectClose(actual.data, expected.data, { rtol: 0, atol: 0 }, `${name} ${what}`);
+        }
+      }
+    }
+  });
+
+  it('are empty, not a wasm trap, when a batch, M or N is 0', async () => {
+    // An empty batch against an un-batched operand ended in "RuntimeError: remainder by zero".
+    for (const [a, b, out] of [
+      [
+        [0, 2, 6],
+        [6, 5],
+        [0, 2, 5],
+      ],
+      [
+        [6, 5],
+        [0, 5, 2],
+        [0, 6, 2],
+      ],
+      [
+        [3, 0, 6],
+        [6, 5],
+        [3, 0, 5],
+      ],
+      [
+        [3, 2, 6],
+        [6, 0],
+        [3, 2, 0],
+      ],
+    ]) {
+      for (const name of [tf.BatchMatMul, tf._FusedMatMul]) {
+        const attrs = { transposeA: false, transposeB: false, activation: 'relu' };
+        const actual = await runKernelOn('wasm', name, { a: host(a, 1), b: host(b, 2) }, attrs);
+        expect(actual.shape, `${name} [${a}]·[${b}]`).toEqual(out);
+        expect(actual.data.length).toBe(0);
+      }
+    }
+  });
+});

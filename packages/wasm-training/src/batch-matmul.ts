@@ -321,11 +321,33 @@ export function batchMatMul(args: {
   const tB = transposeB === true;
   const d = matMulDims(a.shape, b.shape, tA, tB);
   const float = a.dtype === 'float32' && b.dtype === 'float32';
+  const empty = float && d != null ? emptyProduct(args, d, (_, y) => y) : null;
+  if (empty != null) return empty;
   const simd = float && d != null && usesSimdProduct(a.shape, b.shape, tA, tB) ? simdKernels(args.backend) : null;
   if (simd != null && d != null) return withScope(args.backend, (scope) => simdProduct(scope, simd, a, b, tA, tB, d));
   const route = float ? matMulRoute(a.shape, b.shape, tA, tB) : 'stock';
   if (route === 'stock' || d == null) return requireStockKernel(tf.BatchMatMul).kernelFunc(args) as tf.TensorInfo;
   return withScope(args.backend, (scope) => product(scope, route, a, b, tA, tB, d));
+}
+
+/**
+ * Products the stock kernels get wrong, or `null`: an empty output (a batch, M or N of 0) is returned
+ * empty — against an un-batched operand the stock kernel traps ("remainder by zero") — and a product
+ * over K = 0 is zeros, then `epilogue` (a fused product's bias and activation), as on cpu: the stock
+ * kernels leave that output unwritten. Costs one size check when the product is not empty.
+ */
+function emptyProduct(
+  args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend },
+  d: MatMulDims,
+  epilogue: (scope: KernelScope, y: tf.TensorInfo) => tf.TensorInfo,
+): tf.TensorInfo | null {
+  const shape = outShape(input(args.inputs, 'a'), input(args.inputs, 'b'), d);
+  const emptyOutput = tf.util.sizeFromShape(shape) === 0;
+  if (!emptyOutput && d.k > 0) return null;
+  return withScope(args.backend, (scope) => {
+    if (emptyOutput) return scope.output(shape);
+    return epilogue(scope, scope.run(tf.Fill, {}, { shape, value: 0, dtype: 'float32' }));
+  });
 }
 
 /** The activation of a fused kernel as separate wasm kernels. */
@@ -385,6 +407,11 @@ export function fusedMatMul(args: {
   const d = matMulDims(a.shape, b.shape, tA, tB);
   const stock = requireStockKernel(tf._FusedMatMul);
   if (d == null || a.dtype !== 'float32' || b.dtype !== 'float32') return stock.kernelFunc(args) as tf.TensorInfo;
+  const empty = emptyProduct(args, d, (scope, y) => {
+    const biased = bias != null ? scope.run(tf.Add, { a: y, b: bias }) : y;
+    return activate(scope, biased, activation, preluWeights, leakyreluAlpha ?? 0);
+  });
+  if (empty != null) return empty;
   const route = matMulRoute(a.shape, b.shape, tA, tB);
   const biasPerColumn = bias == null || (bias.shape.length === 1 && bias.shape[0] === d.n);
   const onXnnpack = !tA && !tB && d.batchA === 1 && d.batchB === 1;
