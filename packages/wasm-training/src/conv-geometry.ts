@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import type { KernelScope } from './kernel-scope';
 
 /** Padding accepted by the tfjs 2-D convolution kernels. */
@@ -56,6 +57,59 @@ export function convGeometry(
     padTop: info.padInfo.top,
     padLeft: info.padInfo.left,
   };
+}
+
+/** The operands of a convolution gradient kernel that {@link checkConvOperands} checks. */
+export interface ConvOperands {
+  /** The forward's input (`x`, or the `inputShape` attribute) and what the kernel calls it. */
+  input: readonly number[];
+  inputName: 'x' | 'inputShape';
+  /** The forward's filter (the `filter` input, or the `filterShape` attribute), `[kh, kw, Ci, …]`. */
+  filter: readonly number[];
+  filterName: 'filter' | 'filterShape';
+  /** The gradient of the forward's output. */
+  dy: readonly number[];
+  /** The input's channel axis: 3 for NHWC, 1 for NCHW. */
+  channelAxis: number;
+  strides: unknown;
+  dilations: unknown;
+}
+
+/** Whether `v` is a positive integer or a pair of them (tfjs's strides and dilations). */
+function isPositivePair(v: unknown): boolean {
+  const ok = (n: unknown) => Number.isInteger(n) && (n as number) >= 1;
+  return ok(v) || (Array.isArray(v) && v.length === 2 && v.every(ok));
+}
+
+/**
+ * Checks a convolution gradient kernel's operands before any work, with named errors: the input, filter
+ * and `dy` of rank 4, the filter's input channels (`filter[2]`) those of the input, and strides and
+ * dilations positive integers (one or a pair). Without it, mismatched channels gave a gradient of the
+ * wrong shape or values read past the operands, and a stride of 0 an output size of Infinity.
+ */
+export function checkConvOperands(kernel: string, o: ConvOperands): void {
+  const component = `@phalanx/wasm-training ${kernel}`;
+  for (const [name, shape] of [
+    [o.inputName, o.input],
+    [o.filterName, o.filter],
+    ['dy', o.dy],
+  ] as const) {
+    if (!Array.isArray(shape) || shape.length !== 4) {
+      throw new PhalanxShapeError(component, name, 'of rank 4', shape);
+    }
+  }
+  if (o.input[o.channelAxis] !== o.filter[2]) {
+    const expected = `of shape [kh, kw, ${o.input[o.channelAxis]}, …] (the channels of ${o.inputName})`;
+    throw new PhalanxShapeError(component, o.filterName, expected, o.filter);
+  }
+  for (const [name, value] of [
+    ['strides', o.strides],
+    ['dilations', o.dilations],
+  ] as const) {
+    if (!isPositivePair(value)) {
+      throw new PhalanxConfigError(component, name, 'a positive integer or a pair of them', value);
+    }
+  }
 }
 
 /** NCHW ↔ NHWC shape helpers. */

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkOneOf } from '@phalanx/errors';
+import { checkOneOf, PhalanxShapeError } from '@phalanx/errors';
 import { isInputGradientUnneeded } from './lean-backprop';
 import {
+  checkConvOperands,
   convGeometry,
   insertZeros,
   nchwToNhwcShape,
@@ -306,6 +307,16 @@ export function conv2DBackpropFilter(args: {
   const dy = input(args.inputs, 'dy');
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const dataFormat = attrs.dataFormat ?? 'NHWC';
+  checkConvOperands('Conv2DBackpropFilter', {
+    input: x.shape,
+    inputName: 'x',
+    filter: attrs.filterShape,
+    filterName: 'filterShape',
+    dy: dy.shape,
+    channelAxis: dataFormat === 'NCHW' ? 1 : 3,
+    strides: attrs.strides,
+    dilations: 1,
+  });
   return withScope(args.backend, (scope) => {
     const [xf, dyf] = [float32Operand(scope, x), float32Operand(scope, dy)];
     const xs = dataFormat === 'NCHW' ? scope.transpose(xf, [0, 2, 3, 1]) : xf;
@@ -359,6 +370,16 @@ export function conv2DBackpropInput(args: {
 }): tf.TensorInfo {
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const dataFormat = attrs.dataFormat ?? 'NHWC';
+  checkConvOperands('Conv2DBackpropInput', {
+    input: attrs.inputShape,
+    inputName: 'inputShape',
+    filter: input(args.inputs, 'filter').shape,
+    filterName: 'filter',
+    dy: input(args.inputs, 'dy').shape,
+    channelAxis: dataFormat === 'NCHW' ? 1 : 3,
+    strides: attrs.strides,
+    dilations: 1,
+  });
   return withScope(args.backend, (scope) => {
     const dy = float32Operand(scope, input(args.inputs, 'dy'));
     const filter = float32Operand(scope, input(args.inputs, 'filter'));
@@ -461,11 +482,10 @@ export function transposedConv(
   ]);
 }
 
-/** Throws a clear error when `actual` differs from the shape the forward geometry implies. */
+/** Throws a `PhalanxShapeError` when `actual` differs from the shape the forward geometry implies. */
 export function checkShape(kernel: string, name: string, actual: readonly number[], expected: readonly number[]): void {
   if (actual.length !== expected.length || actual.some((v, i) => v !== expected[i])) {
-    throw new Error(
-      `@phalanx/wasm-training ${kernel}: ${name} must have shape [${expected.join(', ')}], but received [${actual.join(', ')}].`,
-    );
+    const shape = `of shape [${expected.join(', ')}] (the forward's output)`;
+    throw new PhalanxShapeError(`@phalanx/wasm-training ${kernel}`, name, shape, actual);
   }
 }

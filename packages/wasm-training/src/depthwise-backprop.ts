@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry } from './conv-geometry';
+import { checkConvOperands, convGeometry } from './conv-geometry';
 import { checkShape, float32Operand, tapViews, transposedConv, zerosIfEmpty } from './conv2d-backprop';
 import { input, withScope } from './kernel-scope';
 
@@ -17,6 +17,16 @@ export function depthwiseConv2dNativeBackpropFilter(args: {
   attrs: tf.NamedAttrMap;
 }): tf.TensorInfo {
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
+  checkConvOperands('DepthwiseConv2dNativeBackpropFilter', {
+    input: input(args.inputs, 'x').shape,
+    inputName: 'x',
+    filter: attrs.filterShape,
+    filterName: 'filterShape',
+    dy: input(args.inputs, 'dy').shape,
+    channelAxis: 3,
+    strides: attrs.strides,
+    dilations: attrs.dilations ?? 1,
+  });
   return withScope(args.backend, (scope) => {
     const x = float32Operand(scope, input(args.inputs, 'x'));
     const dy = float32Operand(scope, input(args.inputs, 'dy'));
@@ -56,6 +66,16 @@ export function depthwiseConv2dNativeBackpropInput(args: {
   attrs: tf.NamedAttrMap;
 }): tf.TensorInfo {
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
+  checkConvOperands('DepthwiseConv2dNativeBackpropInput', {
+    input: attrs.inputShape,
+    inputName: 'inputShape',
+    filter: input(args.inputs, 'filter').shape,
+    filterName: 'filter',
+    dy: input(args.inputs, 'dy').shape,
+    channelAxis: 3,
+    strides: attrs.strides,
+    dilations: attrs.dilations ?? 1,
+  });
   return withScope(args.backend, (scope) => {
     const dy = float32Operand(scope, input(args.inputs, 'dy'));
     const filter = float32Operand(scope, input(args.inputs, 'filter'));
