@@ -129,3 +129,37 @@ describe('convolution gradient kernels name operands they cannot use', () => {
     });
   }
 });
+
+describe('resize gradient kernels name operands they cannot use', () => {
+  const cases: Array<[string, number[], number[], RegExp]> = [
+    ['images of rank 3', [2, 2, 1], [4, 4, 1], /images must be of rank 4 \[N, H, W, C\], but received \[2, 2, 1\]/],
+    [
+      'another batch',
+      [1, 2, 2, 1],
+      [2, 4, 4, 1],
+      /dy must be of shape \[1, H', W', 1\] \(the images' batch and channels\)/,
+    ],
+    ['other channels', [1, 2, 2, 1], [1, 4, 4, 2], /dy must be of shape \[1, H', W', 1\]/],
+    ['dy of rank 3', [1, 2, 2, 1], [4, 4, 1], /dy must be of shape \[1, H', W', 1\]/],
+  ];
+  for (const kernel of [tf.ResizeBilinearGrad, tf.ResizeNearestNeighborGrad]) {
+    for (const [what, images, dy, message] of cases) {
+      it(`${kernel}: ${what}`, () => {
+        const inputs = { images: tf.ones(images), dy: tf.ones(dy) };
+        const tensors = tf.memory().numTensors;
+        const buffers = tf.backend().numDataIds();
+        let caught: unknown;
+        try {
+          tf.engine().runKernel(kernel, inputs, { alignCorners: false, halfPixelCenters: false });
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught).toBeInstanceOf(PhalanxShapeError);
+        expect((caught as Error).message).toMatch(message);
+        expect(tf.memory().numTensors, 'engine tensors').toBe(tensors);
+        expect(tf.backend().numDataIds(), 'backend buffers').toBe(buffers);
+        tf.dispose(Object.values(inputs));
+      });
+    }
+  }
+});

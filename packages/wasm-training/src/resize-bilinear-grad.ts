@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { PhalanxShapeError } from '@phalanx/errors';
 import { input, withScope } from './kernel-scope';
 
 /**
@@ -47,15 +48,36 @@ export function nearestMatrix(
 }
 
 /**
+ * Throws a `PhalanxShapeError` unless `images` and `dy` are of rank 4 with the same batch and channels
+ * (without it a mismatch failed in a tfjs reshape, e.g. "Size(32) must match the product of shape 1,4,4").
+ */
+function checkResizeOperands(kernel: string, images: tf.TensorInfo, dy: tf.TensorInfo): void {
+  const component = `@phalanx/wasm-training ${kernel}`;
+  if (images.shape.length !== 4)
+    throw new PhalanxShapeError(component, 'images', 'of rank 4 [N, H, W, C]', images.shape);
+  const [n, , , c] = images.shape;
+  if (dy.shape.length !== 4 || dy.shape[0] !== n || dy.shape[3] !== c) {
+    throw new PhalanxShapeError(
+      component,
+      'dy',
+      `of shape [${n}, H', W', ${c}] (the images' batch and channels)`,
+      dy.shape,
+    );
+  }
+}
+
+/**
  * ∂x = A_hᵀ · dy · A_w for a separable resize `y = A_h · x · A_wᵀ` (per image and channel), as two
  * XNNPACK matmuls. `dy: [N, H', W', C]` → `[N, H, W, C]`.
  */
 function separableResizeGrad(
   args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap },
   matrix: typeof bilinearMatrix,
+  kernel: string,
 ): tf.TensorInfo {
   const images = input(args.inputs, 'images');
   const dy = input(args.inputs, 'dy');
+  checkResizeOperands(kernel, images, dy);
   const { alignCorners, halfPixelCenters } = args.attrs as unknown as {
     alignCorners: boolean;
     halfPixelCenters?: boolean;
@@ -92,7 +114,7 @@ export function resizeNearestNeighborGrad(args: {
   backend: tf.KernelBackend;
   attrs: tf.NamedAttrMap;
 }): tf.TensorInfo {
-  return separableResizeGrad(args, nearestMatrix);
+  return separableResizeGrad(args, nearestMatrix, tf.ResizeNearestNeighborGrad);
 }
 
 /**
@@ -107,5 +129,5 @@ export function resizeBilinearGrad(args: {
   backend: tf.KernelBackend;
   attrs: tf.NamedAttrMap;
 }): tf.TensorInfo {
-  return separableResizeGrad(args, bilinearMatrix);
+  return separableResizeGrad(args, bilinearMatrix, tf.ResizeBilinearGrad);
 }
