@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@phalanx/testing';
 import { expectClose, expectNoTensorLeak } from '@phalanx/testing';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels } from './register';
 import { seeded } from './test-utils';
@@ -93,5 +94,33 @@ describe('UnsortedSegmentSum on wasm', () => {
     expect(wasm[1]).toEqual([4, 0, 0, 3]);
     expect(wasm[1]).toEqual(cpu[1]);
     expect(wasm[2]).toBe('int32');
+  });
+
+  it('names a fractional or negative numSegments, ids that do not begin x and ids that are not int32', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const x = tf.ones([3, 2]);
+    const ids = tf.tensor1d([0, 1, 1], 'int32');
+    const cases: Array<[tf.Tensor, number, typeof PhalanxConfigError | typeof PhalanxShapeError, RegExp]> = [
+      [ids, 1.5, PhalanxConfigError, /UnsortedSegmentSum: numSegments must be an integer ≥ 0, but received 1.5/],
+      [ids, -1, PhalanxConfigError, /numSegments must be an integer ≥ 0, but received -1/],
+      [tf.tensor1d([0, 1], 'int32'), 2, PhalanxShapeError, /segmentIds must be of a shape that begins x's \[3, 2\]/],
+      [tf.tensor1d([0.5, 1.7, 1]), 2, PhalanxShapeError, /segmentIds must be int32, but received 'float32'/],
+    ];
+    for (const [segmentIds, numSegments, errorClass, message] of cases) {
+      const before = tf.memory().numTensors;
+      const buffers = tf.backend().numDataIds();
+      let caught: unknown;
+      try {
+        tf.engine().runKernel(tf.UnsortedSegmentSum, { x, segmentIds }, { numSegments });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(errorClass);
+      expect((caught as Error).message).toMatch(message);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(tf.backend().numDataIds()).toBe(buffers);
+    }
+    tf.dispose([x, ids, ...cases.map((c) => c[0])]);
   });
 });

@@ -1,5 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { input, withScope } from './kernel-scope';
+
+/** The component named in this kernel's errors. */
+const KERNEL = '@phalanx/wasm-training UnsortedSegmentSum';
 
 /**
  * `UnsortedSegmentSum` for wasm: out[s, …] = Σ { x[i, …] : segmentIds[i] = s } for
@@ -19,17 +23,19 @@ export function unsortedSegmentSum(args: {
   const { numSegments } = args.attrs as unknown as tf.UnsortedSegmentSumAttrs;
   const backend = args.backend;
   if (!Number.isInteger(numSegments) || numSegments < 0) {
-    throw new Error(
-      `@phalanx/wasm-training UnsortedSegmentSum: numSegments must be an integer ≥ 0, but received ${numSegments}.`,
-    );
+    throw new PhalanxConfigError(KERNEL, 'numSegments', 'an integer ≥ 0', numSegments);
   }
   const idsRank = segmentIds.shape.length;
-  if (segmentIds.shape.some((d, i) => d !== x.shape[i])) {
-    throw new Error(
-      `@phalanx/wasm-training UnsortedSegmentSum: segmentIds shape [${segmentIds.shape.join(', ')}] must be a prefix of ` +
-        `x shape [${x.shape.join(', ')}].`,
+  if (idsRank > x.shape.length || segmentIds.shape.some((d, i) => d !== x.shape[i])) {
+    throw new PhalanxShapeError(
+      KERNEL,
+      'segmentIds',
+      `of a shape that begins x's [${x.shape.join(', ')}]`,
+      segmentIds.shape,
     );
   }
+  // Float ids were truncated (0.5 summed into segment 0), where cpu matches none of them.
+  if (segmentIds.dtype !== 'int32') throw new PhalanxShapeError(KERNEL, 'segmentIds', 'int32', segmentIds.dtype);
   return withScope(backend, (scope) => {
     const n = tf.util.sizeFromShape(segmentIds.shape);
     const rest = x.shape.slice(idsRank);
