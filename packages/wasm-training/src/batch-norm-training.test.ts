@@ -2,10 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@phalanx/testing';
 import { expectClose, useBackend } from '@phalanx/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { PhalanxConfigError } from '@phalanx/errors';
 import {
   BATCH_NORM_TRAINING_GRAD_KERNEL,
   BATCH_NORM_TRAINING_KERNEL,
   BATCH_NORM_TRAINING_KERNELS,
+  MOVING_AVERAGES_KERNEL,
 } from './batch-norm-training';
 import { WASM } from './kernel-scope';
 import { setSimdKernelsEnabled } from './simd';
@@ -209,5 +211,53 @@ describe('fused batch-norm training kernels on wasm', () => {
     expect(run(g3, g4)).toThrow(/gamma must be of shape \[4\]/);
     expect(run(g4, gi)).toThrow(/beta must be float32/);
     tf.dispose([x, g3, g4, gi]);
+  });
+
+  it('name an epsilon or a decay they cannot use instead of returning NaN', async () => {
+    await useBackend(WASM);
+    const x = tf.ones([2, 3]);
+    const c = tf.ones([3]);
+    const engine = tf.engine();
+    const calls: Array<[string, () => unknown, RegExp]> = [];
+    for (const epsilon of ['x', Number.NaN, -1, Infinity]) {
+      calls.push([
+        `forward epsilon ${String(epsilon)}`,
+        () => engine.runKernel(BATCH_NORM_TRAINING_KERNEL, { x, gamma: c, beta: c }, { epsilon } as tf.NamedAttrMap),
+        /PhalanxBatchNormTraining: epsilon must be a finite number ≥ 0/,
+      ]);
+      calls.push([
+        `backward epsilon ${String(epsilon)}`,
+        () =>
+          engine.runKernel(BATCH_NORM_TRAINING_GRAD_KERNEL, { dy: x, x, mean: c, variance: c, gamma: c }, {
+            epsilon,
+          } as tf.NamedAttrMap),
+        /PhalanxBatchNormTrainingGrad: epsilon must be a finite number ≥ 0/,
+      ]);
+    }
+    for (const decay of [undefined, Number.NaN, -0.5, 2, '0.1']) {
+      calls.push([
+        `decay ${String(decay)}`,
+        () =>
+          engine.runKernel(MOVING_AVERAGES_KERNEL, { movingMean: c, movingVariance: c, mean: c, variance: c }, {
+            decay,
+          } as tf.NamedAttrMap),
+        /PhalanxMovingAverages: decay must be a number in \[0, 1\]/,
+      ]);
+    }
+    for (const [what, call, message] of calls) {
+      const tensors = tf.memory().numTensors;
+      const buffers = tf.backend().numDataIds();
+      let caught: unknown;
+      try {
+        call();
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, what).toBeInstanceOf(PhalanxConfigError);
+      expect((caught as Error).message, what).toMatch(message);
+      expect(tf.memory().numTensors, what).toBe(tensors);
+      expect(tf.backend().numDataIds(), what).toBe(buffers);
+    }
+    tf.dispose([x, c]);
   });
 });

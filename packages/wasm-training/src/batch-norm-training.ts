@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { PhalanxShapeError } from '@phalanx/errors';
+import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { input, WASM } from './kernel-scope';
 import { pointer, simdKernels, type SimdKernels } from './simd';
 
@@ -78,6 +78,18 @@ interface HeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
   disposeData(dataId: tf.DataId): boolean;
+}
+
+/**
+ * The `epsilon` attribute (default 1e-3), or a `PhalanxConfigError` when it is not a finite number ≥ 0:
+ * `Number('x')` made every output NaN.
+ */
+function epsilonOf(kernel: string, attrs: tf.NamedAttrMap): number {
+  const epsilon = (attrs as { epsilon?: unknown }).epsilon ?? 1e-3;
+  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0) {
+    throw new PhalanxConfigError(kernel, 'epsilon', 'a finite number ≥ 0', epsilon);
+  }
+  return epsilon;
 }
 
 /** rows × channels of `x` after checking that every tensor is float32 and every `[C]` one matches. */
@@ -162,7 +174,7 @@ export function batchNormTrainingForward(args: KernelArgs): tf.TensorInfo[] {
   const x = input(args.inputs, 'x');
   const gamma = input(args.inputs, 'gamma');
   const beta = input(args.inputs, 'beta');
-  const epsilon = Number((args.attrs as { epsilon?: number }).epsilon ?? 1e-3);
+  const epsilon = epsilonOf(BATCH_NORM_TRAINING_KERNEL, args.attrs);
   const [rows, cols] = geometry(BATCH_NORM_TRAINING_KERNEL, x, { gamma, beta });
   const heap = args.backend as unknown as HeapBackend;
   // The small outputs first: they live until the backward pass, and allocated after y they would sit
@@ -193,7 +205,7 @@ export function batchNormTrainingBackward(args: KernelArgs): tf.TensorInfo[] {
   const mean = input(args.inputs, 'mean');
   const variance = input(args.inputs, 'variance');
   const gamma = input(args.inputs, 'gamma');
-  const epsilon = Number((args.attrs as { epsilon?: number }).epsilon ?? 1e-3);
+  const epsilon = epsilonOf(BATCH_NORM_TRAINING_GRAD_KERNEL, args.attrs);
   const [rows, cols] = geometry(BATCH_NORM_TRAINING_GRAD_KERNEL, x, { mean, variance, gamma });
   if (!tf.util.arraysEqual(dy.shape, x.shape) || dy.dtype !== 'float32') {
     throw new PhalanxShapeError(BATCH_NORM_TRAINING_GRAD_KERNEL, 'dy', `float32 of x's shape [${x.shape}]`, dy.shape);
@@ -244,7 +256,12 @@ function movingAverages(args: KernelArgs): tf.TensorInfo[] {
   if (ins[0].shape.length !== 1) {
     throw new PhalanxShapeError(MOVING_AVERAGES_KERNEL, 'movingMean', `of shape [${channels}]`, ins[0].shape);
   }
-  const decay = Math.fround((args.attrs as { decay: number }).decay);
+  const rawDecay = (args.attrs as { decay?: unknown }).decay;
+  if (typeof rawDecay !== 'number' || !(rawDecay >= 0 && rawDecay <= 1)) {
+    // A missing decay made both averages NaN.
+    throw new PhalanxConfigError(MOVING_AVERAGES_KERNEL, 'decay', 'a number in [0, 1]', rawDecay);
+  }
+  const decay = Math.fround(rawDecay);
   const heap = args.backend as unknown as HeapBackend;
   const outs = [heap.makeOutput([channels], 'float32'), heap.makeOutput([channels], 'float32')];
   // Views after makeOutput: allocating may grow (and so replace) the wasm memory.
