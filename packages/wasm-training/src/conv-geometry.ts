@@ -120,7 +120,11 @@ export function nchwToNhwcShape(shape: readonly number[]): [number, number, numb
 /**
  * Pads (positive) or crops (negative) the two spatial axes of an NHWC tensor:
  * `[top, bottom, left, right]`. Cropping keeps the convolution that follows exactly equivalent to
- * one with a negative padding.
+ * one with a negative padding. The result is rows `−top … h + bottom` and columns `−left … w + right`
+ * of `x`, zeros where they fall outside it — also when a crop reaches past the other edge (numeric
+ * paddings of non-square filters give such geometries: tfjs sizes both output axes from the filter's
+ * height), where a slice of negative size once took every row to the end, or the whole of `x` is cropped
+ * away (then the result is zeros, without a slice).
  */
 export function padOrCrop(
   scope: KernelScope,
@@ -131,15 +135,24 @@ export function padOrCrop(
   right: number,
 ): tf.TensorInfo {
   const [n, h, w, c] = x.shape;
-  const cropT = Math.max(0, -top);
-  const cropB = Math.max(0, -bottom);
-  const cropL = Math.max(0, -left);
-  const cropR = Math.max(0, -right);
-  const cropped = scope.slice(x, [0, cropT, cropL, 0], [n, h - cropT - cropB, w - cropL - cropR, c]);
+  const outH = Math.max(0, h + top + bottom);
+  const outW = Math.max(0, w + left + right);
+  const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
+  // The rows and columns of x that the result keeps: [r0, r1) and [c0, c1).
+  const r0 = clamp(-top, 0, h);
+  const r1 = clamp(h + bottom, r0, h);
+  const c0 = clamp(-left, 0, w);
+  const c1 = clamp(w + right, c0, w);
+  if (r1 === r0 || c1 === c0 || outH === 0 || outW === 0) {
+    return scope.run(tf.Fill, {}, { shape: [n, outH, outW, c], value: 0, dtype: x.dtype });
+  }
+  const cropped = scope.slice(x, [0, r0, c0, 0], [n, r1 - r0, c1 - c0, c]);
+  const padTop = r0 + top;
+  const padLeft = c0 + left;
   return scope.pad(cropped, [
     [0, 0],
-    [Math.max(0, top), Math.max(0, bottom)],
-    [Math.max(0, left), Math.max(0, right)],
+    [padTop, outH - padTop - (r1 - r0)],
+    [padLeft, outW - padLeft - (c1 - c0)],
     [0, 0],
   ]);
 }

@@ -306,6 +306,60 @@ describe('depthwise gradients on wasm equal cpu (channel multiplier 1–3, strid
   });
 });
 
+describe('numeric padding of non-square filters (tfjs sizes both output axes from the filter height)', () => {
+  // computeConv2DInfo sizes the output width of a numeric padding from the filter's height and the
+  // height's stride: the taps of these geometries end before (or start after) the input's columns, and the
+  // kernels' crops reached past the input (a slice of negative size, taken as "to the end").
+  const cases: ConvCase[] = [
+    { x: [1, 2, 1, 17], filter: [4, 1, 17, 5], strides: [3, 2], pad: 2 },
+    { x: [2, 5, 2, 3], filter: [5, 1, 3, 16], strides: 2, pad: 2 },
+    { x: [1, 3, 1, 16], filter: [5, 2, 16, 2], strides: [3, 1], pad: 2 },
+    { x: [2, 2, 6, 16], filter: [4, 1, 16, 4], strides: [3, 1], pad: 3 },
+    { x: [1, 2, 4, 4], filter: [4, 1, 4, 1], strides: [3, 1], pad: 4 },
+    { x: [1, 5, 2, 1], filter: [5, 1, 1, 4], strides: [2, 1], pad: 2 },
+  ];
+
+  for (const strategy of ['im2col', 'swapped-conv', 'shifted-gemm', 'winograd'] as FilterGradStrategy[]) {
+    it(`Conv2DBackpropFilter and Conv2DBackpropInput equal cpu (${strategy})`, async () => {
+      setConv2DBackpropFilterStrategy(strategy);
+      setConv2DBackpropInputStrategy(strategy === 'winograd' ? 'winograd' : 'convolution');
+      try {
+        for (const [i, c] of cases.entries()) {
+          const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC' };
+          const dy = host(dyShape(c, false), i + 1);
+          const filterAttrs = { ...attrs, filterShape: c.filter };
+          await compare(tf.Conv2DBackpropFilter, { x: host(c.x, i), dy }, filterAttrs, label(c));
+          const inputAttrs = { ...attrs, inputShape: c.x };
+          await compare(tf.Conv2DBackpropInput, { dy, filter: host(c.filter, i + 2) }, inputAttrs, label(c));
+        }
+      } finally {
+        setConv2DBackpropFilterStrategy('winograd');
+        setConv2DBackpropInputStrategy('winograd');
+      }
+    });
+  }
+
+  it('DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropInput equal cpu', async () => {
+    for (const [i, c] of cases.entries()) {
+      const d: ConvCase = { ...c, filter: [c.filter[0], c.filter[1], c.x[3], 2], dilations: 1 };
+      const attrs = { strides: d.strides, pad: d.pad, dilations: 1 };
+      const dy = host(dyShape(d, true), i + 1);
+      await compare(
+        tf.DepthwiseConv2dNativeBackpropFilter,
+        { x: host(d.x, i), dy },
+        { ...attrs, filterShape: d.filter },
+        label(d),
+      );
+      await compare(
+        tf.DepthwiseConv2dNativeBackpropInput,
+        { dy, filter: host(d.filter, i + 2) },
+        { ...attrs, inputShape: d.x },
+        label(d),
+      );
+    }
+  });
+});
+
 /** `h` with its values scaled to small integers, as int32. */
 function int32(h: HostTensor): HostTensor {
   return { shape: h.shape, data: Int32Array.from(h.data, (v) => Math.round(v * 4)), dtype: 'int32' };

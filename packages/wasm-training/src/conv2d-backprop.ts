@@ -149,12 +149,12 @@ function filterGradSwappedConv(
   const bottom =
     (g.filterHeight - 1) * g.dilationHeight + (g.outHeight - 1) * g.strideHeight + 1 - g.inHeight - g.padTop;
   const right = (g.filterWidth - 1) * g.dilationWidth + (g.outWidth - 1) * g.strideWidth + 1 - g.inWidth - g.padLeft;
-  const input = padOrCrop(scope, xT, 0, Math.min(0, bottom), 0, Math.min(0, right));
-  if (input.shape[1] === 0 || input.shape[2] === 0) {
+  if (g.inHeight + Math.min(0, bottom) <= 0 || g.inWidth + Math.min(0, right) <= 0) {
     // No tap reaches a row (or column) of the input: every product is with padding. XNNPACK refuses an
     // empty input and would leave the output uninitialised.
     return scope.run(tf.Fill, {}, { shape: [g.filterHeight, g.filterWidth, ci, co], value: 0, dtype: 'float32' });
   }
+  const input = padOrCrop(scope, xT, 0, Math.min(0, bottom), 0, Math.min(0, right));
   const conv = scope.run(
     tf.Conv2D,
     { x: input, filter: dyT },
@@ -411,7 +411,7 @@ export function conv2DBackpropInput(args: {
         ? winogradChannels(inner, co, ci, WINOGRAD_MIN_PADDED_INPUT_GRAD_CHANNELS)
         : null;
     const simd = padded != null ? simdKernels(args.backend) : null;
-    const dx = transposedConv(scope, dys, flipped, g, (input, f, pads) => {
+    const dx = transposedConv(scope, dys, flipped, g, ci, (input, f, pads) => {
       if (simd == null || padded == null) {
         return scope.run(
           tf.Conv2D,
@@ -463,6 +463,7 @@ export function transposedConv(
   dy: tf.TensorInfo,
   flipped: tf.TensorInfo,
   g: ConvGeometry,
+  outChannels: number,
   conv: (input: tf.TensorInfo, filter: tf.TensorInfo, pads: tf.backend_util.ExplicitPadding) => tf.TensorInfo,
 ): tf.TensorInfo {
   const spread = insertZeros(scope, dy, g.strideHeight, g.strideWidth); // [N, Ho·sh, Wo·sw, C]
@@ -472,6 +473,15 @@ export function transposedConv(
   const left = kw - 1 - g.padLeft;
   const bottom = g.inHeight + kh - 1 - spread.shape[1] - top;
   const right = g.inWidth + kw - 1 - spread.shape[2] - left;
+  if (
+    spread.shape[1] + Math.min(0, top) + Math.min(0, bottom) <= 0 ||
+    spread.shape[2] + Math.min(0, left) + Math.min(0, right) <= 0
+  ) {
+    // No row (or column) of dy reaches the input (numeric paddings of non-square filters, whose output
+    // tfjs sizes from the filter's height, give such geometries): ∂x is zeros.
+    const shape = [g.batch, g.inHeight, g.inWidth, outChannels];
+    return scope.run(tf.Fill, {}, { shape, value: 0, dtype: 'float32' });
+  }
   // Crop where a pad is negative; pass the positive parts to the convolution itself.
   const input = padOrCrop(scope, spread, Math.min(0, top), Math.min(0, bottom), Math.min(0, left), Math.min(0, right));
   return conv(input, flipped, [

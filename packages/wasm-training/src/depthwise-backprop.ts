@@ -93,7 +93,7 @@ export function depthwiseConv2dNativeBackpropInput(args: {
     const empty = zerosIfEmpty(scope, [dy, filter], attrs.inputShape);
     if (empty != null) return empty;
     const flipped = scope.reshape(scope.run(tf.Reverse, { x: filter }, { dims: [0, 1] }), [kh, kw, c * m, 1]);
-    const dx = transposedConv(scope, dy, flipped, g, (input, f, pads) =>
+    const dx = transposedConv(scope, dy, flipped, g, c * m, (input, f, pads) =>
       scope.run(
         tf.DepthwiseConv2dNative,
         { x: input, filter: f },
