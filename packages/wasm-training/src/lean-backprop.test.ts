@@ -256,6 +256,45 @@ forEachBackend((backend) => {
   });
 });
 
+forEachBackend((backend) => {
+  it(`frees every saved tensor when the forward function or a gradient throws (${backend})`, () => {
+    // The engine frees the tensors it saved for gradients only when the backward pass completes; a
+    // throw left them kept for good (one set per failed training step).
+    enableLeanBackprop();
+    const x = tf.tensor([1, 2, 3, 4], [2, 2]);
+    const throwing = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const v = args[0] as tf.Tensor;
+      (args[1] as tf.GradSaveFunc)([v]);
+      return {
+        value: tf.square(v),
+        gradFunc: () => {
+          throw new Error('gradient failed');
+        },
+      };
+    });
+    const failures: Array<[string, (a: tf.Tensor) => tf.Tensor]> = [
+      [
+        'forward',
+        (a) => {
+          tf.mul(tf.relu(a), 2);
+          throw new Error('forward failed');
+        },
+      ],
+      ['gradient', (a) => tf.sum(throwing(tf.mul(tf.relu(a), 3)) as tf.Tensor)],
+      ['late gradient', (a) => tf.sum(tf.mul(tf.exp(tf.sigmoid(throwing(tf.relu(a)) as tf.Tensor)), tf.sqrt(a)))],
+    ];
+    for (const [what, f] of failures) {
+      const before = tf.memory().numTensors;
+      expect(() => tf.tidy(() => tf.grad(f)(x)), what).toThrow(/failed/);
+      expect(tf.memory().numTensors, what).toBe(before);
+    }
+    // A later step runs as before.
+    const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), a)))(x);
+    expect(Array.from(g.dataSync())).toEqual([2, 4, 6, 8]);
+    tf.dispose([g, x]);
+  });
+});
+
 it('disableLeanBackprop restores the engine', () => {
   const before = (tf.engine() as unknown as { gradients: unknown }).gradients;
   enableLeanBackprop();

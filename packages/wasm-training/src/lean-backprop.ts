@@ -256,8 +256,15 @@ function leanGradients(
     if (state.gradientDepth === 1 && state.activeTape != null) instrument(state.activeTape, state, xs);
     return y;
   };
+  const outermost = state.gradientDepth === 0;
   try {
     return (original as Gradients).call(this, recorded, xs, dy, allowNoGradients);
+  } catch (error) {
+    // The engine frees what its tape saved for gradients only after a complete backward pass: after a
+    // throw (in f, or in a gradient) the saved tensors stayed kept for good. They are the engine's own
+    // clones, which nothing outside the tape can hold, and the next outermost call starts a new tape.
+    if (outermost) for (const node of state.activeTape ?? []) for (const t of node.saved ?? []) t.dispose();
+    throw error;
   } finally {
     pending = []; // the backward scope has disposed them (or they were handed back)
   }
