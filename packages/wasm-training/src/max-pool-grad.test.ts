@@ -104,6 +104,36 @@ describe('MaxPoolGrad on wasm', () => {
     }
   });
 
+  it('equals the cpu kernel with every dimRoundingMode (the gradient tf.maxPool records passes it on)', async () => {
+    for (const simd of [true, false]) {
+      setSimdKernelsEnabled(simd);
+      for (const dimRoundingMode of ['floor', 'ceil', 'round'] as const) {
+        for (const [shape, filterSize, strides, pad] of [
+          [[1, 6, 6, 2], 3, 2, 1],
+          [[2, 7, 5, 5], 2, 2, 0],
+          [[1, 5, 5, 1], 3, 3, 1],
+          [[1, 4, 7, 6], [2, 3], [2, 3], 1],
+        ] as Array<[number[], number | [number, number], number | [number, number], number]>) {
+          const input: HostTensor = {
+            shape,
+            data: seeded(
+              shape.reduce((a, b) => a * b, 1),
+              5,
+            ),
+            dtype: 'float32',
+          };
+          const attrs = { filterSize, strides, pad, dimRoundingMode };
+          const y = await runKernelOn('cpu', tf.MaxPool, { x: input }, attrs);
+          const dy: HostTensor = { shape: y.shape, data: seeded(y.data.length, 6), dtype: 'float32' };
+          const inputs = { dy, input, output: y };
+          const expected = await runKernelOn('cpu', tf.MaxPoolGrad, inputs, attrs);
+          const actual = await runKernelOn('wasm', tf.MaxPoolGrad, inputs, attrs);
+          expectClose(actual.data, expected.data, { rtol: 1e-6, atol: 1e-6 }, `${JSON.stringify(attrs)} [${shape}]`);
+        }
+      }
+    }
+  });
+
   it('sends each window’s gradient to its first maximum when all its values are equal', async () => {
     const p: PoolCase = { n: 1, h: 4, w: 4, c: 2, fh: 2, fw: 2, sh: 2, sw: 2, pad: 'valid', levels: 3, seed: 1 };
     const { dy, attrs } = inputsOf(p);

@@ -50,11 +50,6 @@ export function maxPoolGrad(args: {
   const dy = input(args.inputs, 'dy');
   const x = input(args.inputs, 'input');
   const attrs = args.attrs as unknown as tf.MaxPoolGradAttrs;
-  if (attrs.dimRoundingMode != null) {
-    throw new Error(
-      '@phalanx/wasm-training MaxPoolGrad: dimRoundingMode is not supported on wasm; use an integer-exact padding.',
-    );
-  }
   for (const [name, t] of [
     ['input', x],
     ['dy', dy],
@@ -80,7 +75,14 @@ export function maxPoolGrad(args: {
 function poolGeometry(x: tf.TensorInfo, dy: tf.TensorInfo, attrs: tf.MaxPoolGradAttrs): PoolGeometry {
   if (x.shape.length !== 4) throw new PhalanxShapeError(KERNEL, 'input', 'of rank 4 [N, H, W, C]', x.shape);
   const [n, h, w, c] = x.shape;
-  const info = tf.backend_util.computePool2DInfo([n, h, w, c], attrs.filterSize, attrs.strides, 1, attrs.pad);
+  const info = tf.backend_util.computePool2DInfo(
+    [n, h, w, c],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
   const expected = [n, info.outHeight, info.outWidth, c];
   if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== expected[i])) {
     throw new PhalanxShapeError(KERNEL, 'dy', `of shape [${expected.join(', ')}] (the pool's output)`, dy.shape);
