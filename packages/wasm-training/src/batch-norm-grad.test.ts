@@ -132,6 +132,39 @@ describe('FusedBatchNorm gradient', () => {
       tf.dispose([x, dy, ...layer.weights.map((w) => w.read())]);
     });
 
+    it(`statistics of different broadcastable shapes match the analytic gradient (${backend})`, async () => {
+      // The gradient reduced every statistic to the mean's shape: a [1] variance beside a [3] mean (or a
+      // [1, 1, 1, 1] scale beside [1, 1, 1, 3] statistics) failed the engine's shape check.
+      const cases: Array<[string, number[], number[], number[], number[], number[]]> = [
+        ['variance [1]', [2, 3], [3], [1], [3], [3]],
+        ['mean [1]', [4, 3], [1], [3], [3], [3]],
+        ['scale and offset [1]', [2, 3], [3], [3], [1], [1]],
+        ['rank 4, mixed', [2, 2, 2, 3], [1, 1, 1, 3], [1, 1, 1, 1], [1, 1, 2, 1], [1, 1, 2, 1]],
+        ['full x, [1, 3] variance', [2, 3], [2, 3], [1, 3], [2, 1], [2, 1]],
+      ];
+      for (const [i, [label, xs, ms, vs, ss, os]] of cases.entries()) {
+        const args = [t(xs, 40 + i), t(ms, 50 + i), t(vs, 60 + i, true), t(ss, 70 + i, true), t(os, 80 + i)];
+        const dy = t(xs, 90 + i);
+        const grads = tf.grads((a: tf.Tensor, m: tf.Tensor, v: tf.Tensor, s: tf.Tensor, o: tf.Tensor) =>
+          tf.sum(tf.mul(tf.batchNorm(a, m, v, o, s, 1e-3), dy)),
+        )(args);
+        // Reference from broadcasting ops (their gradients are independent of FusedBatchNorm).
+        const reference = tf.grads((a: tf.Tensor, m: tf.Tensor, v: tf.Tensor, s: tf.Tensor, o: tf.Tensor) =>
+          tf.sum(tf.mul(tf.add(tf.mul(tf.mul(tf.sub(a, m), tf.rsqrt(tf.add(v, 1e-3))), s), o), dy)),
+        )(args);
+        for (const [k, name] of ['x', 'mean', 'variance', 'scale', 'offset'].entries()) {
+          expect(grads[k].shape, `${label}: ${name}`).toEqual(args[k].shape);
+          expectClose(
+            await grads[k].data(),
+            await reference[k].data(),
+            { rtol: 1e-5, atol: 1e-5 },
+            `${label}: ${name}`,
+          );
+        }
+        tf.dispose([...args, dy, ...grads, ...reference]);
+      }
+    });
+
     it(`leaks no tensor (${backend})`, async () => {
       const x = t([2, 4, 4, 3], 27);
       const m = t([3], 28);

@@ -17,6 +17,30 @@ function reduceTo(t: tf.Tensor, shape: number[]): tf.Tensor {
 }
 
 /**
+ * The gradients of {@link fusedBatchNormGradConfig} when the statistics differ in shape (e.g. a `[1]`
+ * variance beside a `[C]` mean): each is the per-element gradient reduced to its own input's shape, the
+ * offset's to the scale's (or, without a scale, the mean's: tfjs passes a gradient neither the offset nor
+ * its shape).
+ */
+function mixedShapeGradients(
+  g: tf.Tensor,
+  [x, mean, variance, scale]: tf.Tensor[],
+  epsilon: number,
+): Record<string, () => tf.Tensor> {
+  const r = () => tf.rsqrt(tf.add(variance, tf.scalar(epsilon)));
+  const rg = () => (scale == null ? r() : tf.mul(r(), scale));
+  const dyXc = () => tf.mul(g, tf.sub(x, mean));
+  const offsetShape = scale == null ? mean.shape : scale.shape;
+  return {
+    x: () => tf.mul(g, rg()),
+    mean: () => reduceTo(tf.neg(tf.mul(g, rg())), mean.shape),
+    variance: () => reduceTo(tf.mul(dyXc(), tf.mul(tf.mul(tf.mul(r(), r()), rg()), tf.scalar(-0.5))), variance.shape),
+    scale: () => reduceTo(tf.mul(dyXc(), r()), scale.shape),
+    offset: () => reduceTo(g, offsetShape),
+  };
+}
+
+/**
  * Gradient of the `FusedBatchNorm` kernel (`tf.batchNorm`, and tfjs-layers' `batchNormalization` in
  * both modes): y = (x − μ)·r·γ + β with r = (σ² + ε)^−½. With Σ over the axes the statistics are
  * broadcast along,
@@ -32,7 +56,8 @@ function reduceTo(t: tf.Tensor, shape: number[]): tf.Tensor {
  * per 1 M elements), the two reductions Σdy and Σ(dy·(x − μ)) are shared by the four statistic
  * gradients, and every full-size temporary is freed at once. The stock gradient computes `x − μ` and
  * `dy·γ` eagerly, outside the engine's per-input `tidy`, so both stay alive until the whole backward
- * pass ends — two input-sized tensors per batch-norm layer.
+ * pass ends — two input-sized tensors per batch-norm layer. Statistics of different shapes take
+ * {@link mixedShapeGradients}.
  */
 export const fusedBatchNormGradConfig: tf.GradConfig = {
   kernelName: tf.FusedBatchNorm,
@@ -41,6 +66,8 @@ export const fusedBatchNormGradConfig: tf.GradConfig = {
     const g = dy as tf.Tensor;
     const [x, mean, variance, scale] = saved;
     const epsilon = (attrs as unknown as tf.FusedBatchNormAttrs).varianceEpsilon;
+    const sameShapes = [variance, scale].every((s) => s == null || tf.util.arraysEqual(s.shape, mean.shape));
+    if (!sameShapes) return mixedShapeGradients(g, saved, epsilon);
     // Small (statistics-shaped) tensors only leave this tidy; they live until the backward pass ends.
     const { r, rg, sumDy, sumDyXc } = tf.tidy(() => {
       const r = tf.rsqrt(tf.add(variance, tf.scalar(epsilon)));
