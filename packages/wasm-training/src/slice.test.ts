@@ -143,6 +143,30 @@ describe('wasm Slice / Unpack / SplitV / StridedSlice from heap views', () => {
     }
   });
 
+  it('strided slices of bool tensors equal cpu (the stock kernel copied 4-byte words of 1-byte bools)', async () => {
+    const strided: Array<[number[], number[], number[]]> = [
+      [
+        [0, 0, 0],
+        [3, 4, 5],
+        [2, 1, 2],
+      ],
+      [
+        [2, 3, 4],
+        [0, 0, 0],
+        [-1, -1, -1],
+      ],
+      [
+        [0, 1, 0],
+        [3, 4, 5],
+        [1, 2, 3],
+      ],
+    ];
+    for (const [begin, end, strides] of strided) {
+      const [cpu, wasm] = await onBoth([3, 4, 5], 'bool', (x) => tf.stridedSlice(x, begin, end, strides));
+      expect(wasm, `${begin} ${end} ${strides}`).toEqual(cpu);
+    }
+  });
+
   it('never copies the whole input out of the heap (the stock kernels read it all with readSync)', () => {
     const backend = tf.backend() as unknown as { readSync: (...args: unknown[]) => unknown };
     const big = tf.zeros([256, 256, 8]);

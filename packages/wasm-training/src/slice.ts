@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { input, WASM } from './kernel-scope';
+import { input, WASM, withScope } from './kernel-scope';
 import { FOUR_BYTE_DTYPES, pointer, simdKernels } from './simd';
 import { requireStockKernel, stockKernel } from './stock-kernels';
 
@@ -162,7 +162,7 @@ export function splitV(args: KernelArgs): tf.TensorInfo[] {
 /**
  * `StridedSlice` for wasm: slices with unit strides over a contiguous box (what `tf.slice`-like
  * strided slices are) take the heap-view copy; everything else the stock kernel (its C++ loop), whose
- * int32 output is relabelled int32 (it came back labelled float32).
+ * int32 output is relabelled int32 (it came back labelled float32); bool tensors take that loop as int32.
  */
 export function stridedSlice(args: KernelArgs): tf.TensorInfo {
   const x = input(args.inputs, 'x');
@@ -180,6 +180,15 @@ export function stridedSlice(args: KernelArgs): tf.TensorInfo {
     a.shrinkAxisMask,
   );
   if (info.isIdentity || !(info.sliceDim0 || info.isSimpleSlice)) {
+    if (x.dtype === 'bool') {
+      // The stock C++ loop copies 4-byte words: a bool tensor (1 byte each) came back as float32 garbage.
+      // Its 0/1 values go through int32 and back.
+      return withScope(args.backend, (scope) => {
+        const ints = scope.run(tf.Cast, { x }, { dtype: 'int32' });
+        const sliced = scope.adopt(stridedSlice({ ...args, inputs: { x: ints } }));
+        return scope.run(tf.Cast, { x: sliced }, { dtype: 'bool' });
+      });
+    }
     const out = runStock(tf.StridedSlice, args) as tf.TensorInfo;
     // The stock C++ path copies 4-byte words but labels its output float32: an int32 input came back
     // as float32 bit patterns. The words are right, so the label is put back.
