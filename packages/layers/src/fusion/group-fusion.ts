@@ -210,6 +210,8 @@ export function fuseGroups(xs: tf.Tensor[], kernel: tf.Tensor, bias: tf.Tensor |
     const x = tf.reshape(tf.transpose(stacked, [1, 0, 2]), [n, groups * c]);
     let y = tf.matMul(x, kernel);
     if (bias !== null) y = tf.add(y, bias);
+    // One group is Y itself: tfjs' Unpack gradient cannot take the single gradient of a one-way unstack.
+    if (groups === 1) return [tf.reshape(y, [b, h, w, units]) as tf.Tensor4D];
     const perGroup = tf.transpose(tf.reshape(y, [n, groups, units]), [1, 0, 2]);
     return tf.unstack(perGroup).map((yi) => tf.reshape(yi, [b, h, w, units])) as tf.Tensor4D[];
   });
