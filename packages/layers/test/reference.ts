@@ -306,7 +306,7 @@ export interface GatSpec {
   additive: boolean;
   concat: boolean;
   slope: number;
-  /** `[J, J]` 0/1, shared by every sample. */
+  /** 0/1: `[J, J]` shared by every sample, or `[B, J, J]` one per sample. */
   mask: readonly number[];
   kernel: readonly number[];
   aSelf: readonly number[];
@@ -355,7 +355,9 @@ export function gatReference(x: readonly number[], s: GatSpec): { output: number
   const width = heads * units;
   const wh = matmul(x, s.kernel, batch * joints, features, width);
   const e = gatScores(x, s, wh);
-  const mask = Array.from({ length: batch * heads }, () => s.mask).flat();
+  const jj = joints * joints;
+  const maskOf = (b: number): readonly number[] => (s.mask.length === jj ? s.mask : s.mask.slice(b * jj, (b + 1) * jj));
+  const mask = Array.from({ length: batch * heads }, (_, bh) => maskOf(Math.floor(bh / heads))).flat();
   const attention = maskedSoftmaxReference(e, mask, joints);
   const output: number[] = [];
   for (let b = 0; b < batch; b++) {
@@ -495,4 +497,54 @@ export function mhaReference(
     }
   }
   return { output: affine(merged, s.wo, s.bo, batch * tq, units, units), attention };
+}
+
+/**
+ * The k-nearest-neighbour mask `[B, J, J]` of `x [B, J, F]`: row i has 1 at i and at the k joints nearest
+ * to i by the Euclidean distance of the first three features (the lower index first on equal distances).
+ */
+export function knnMaskReference(
+  x: readonly number[],
+  batch: number,
+  joints: number,
+  features: number,
+  k: number,
+): number[] {
+  const out: number[] = [];
+  for (let b = 0; b < batch; b++) {
+    const point = (i: number): number[] => [0, 1, 2].map((f) => x[(b * joints + i) * features + f]);
+    for (let i = 0; i < joints; i++) {
+      const others = Array.from({ length: joints }, (_, j) => j).filter((j) => j !== i);
+      const distance = (j: number): number => point(i).reduce((s, v, f) => s + (v - point(j)[f]) ** 2, 0);
+      others.sort((p, q) => distance(p) - distance(q) || p - q);
+      const chosen = new Set([i, ...others.slice(0, k)]);
+      for (let j = 0; j < joints; j++) out.push(chosen.has(j) ? 1 : 0);
+    }
+  }
+  return out;
+}
+
+/**
+ * The `hops`-step neighbourhood of a 0/1 adjacency `[J][J]` (i itself included), by breadth-first search
+ * from every node.
+ */
+export function hopMaskReference(adjacency: readonly (readonly number[])[], hops: number): number[] {
+  const n = adjacency.length;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const depth = new Array<number>(n).fill(Infinity);
+    depth[i] = 0;
+    const queue = [i];
+    while (queue.length > 0) {
+      const m = queue.shift() as number;
+      for (let j = 0; j < n; j++) {
+        if (adjacency[m][j] === 1 && depth[j] === Infinity) {
+          depth[j] = depth[m] + 1;
+          queue.push(j);
+        }
+      }
+    }
+    for (let j = 0; j < n; j++) out.push(depth[j] <= hops ? 1 : 0);
+  }
+  return out;
 }
