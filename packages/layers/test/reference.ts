@@ -268,17 +268,31 @@ export function dualBranchReference(
 }
 
 /**
- * Softmax of every row of `scores [R, J']` over the entries where `mask [R, J']` is 1, 0 elsewhere; a row
- * without any 1 is all 0.
+ * Softmax of every row of `scores [R, J']` over the entries where `mask [R, J']` is 1, 0 elsewhere, with the
+ * documented special values: a row without any 1 is all 0; outside the mask any score (±∞, NaN) is
+ * ignored; inside, a NaN makes its row NaN, a −∞ neighbour weighs 0 (all −∞: the row is all 0), and +∞
+ * neighbours share the row equally.
  */
 export function maskedSoftmaxReference(scores: readonly number[], mask: readonly number[], cols: number): number[] {
   const out: number[] = [];
   for (let r = 0; r < scores.length / cols; r++) {
-    const inside = Array.from({ length: cols }, (_, j) => mask[r * cols + j] === 1);
-    const kept = Array.from({ length: cols }, (_, j) => scores[r * cols + j]).filter((_, j) => inside[j]);
+    const row = scores.slice(r * cols, (r + 1) * cols);
+    const inside = row.map((_, j) => mask[r * cols + j] === 1);
+    if (row.some((v, j) => inside[j] && Number.isNaN(v))) {
+      out.push(...row.map(() => Number.NaN));
+      continue;
+    }
+    const plus = row.map((v, j) => inside[j] && v === Infinity);
+    const count = plus.filter(Boolean).length;
+    if (count > 0) {
+      out.push(...plus.map((p) => (p ? 1 / count : 0)));
+      continue;
+    }
+    const alive = row.map((v, j) => inside[j] && v !== -Infinity);
+    const kept = row.filter((_, j) => alive[j]);
     const p = kept.length === 0 ? [] : softmax(kept);
     let k = 0;
-    for (let j = 0; j < cols; j++) out.push(inside[j] ? p[k++] : 0);
+    for (let j = 0; j < cols; j++) out.push(alive[j] ? p[k++] : 0);
   }
   return out;
 }

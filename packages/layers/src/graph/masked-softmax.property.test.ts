@@ -12,6 +12,8 @@ import { dot, float32Values, maskedSoftmaxReference, uniformStream } from '../..
 import { maskedSoftmax } from './masked-softmax';
 
 const RUNS = IN_BROWSER ? 10 : 60;
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
 // Gradients α(dy − Σ α dy) at unit-size scores: float32 vs a float64 central difference, 1e-4.
 const GRADIENT_TOLERANCE = { rtol: 1e-4, atol: 1e-4 };
 
@@ -88,6 +90,46 @@ forEachBackend((backend) => {
           expect(tf.memory().numTensors).toBe(before);
         }),
         { seed: 6101, numRuns: RUNS },
+      );
+    });
+
+    it('follows the documented ±∞ and NaN rules: −∞ weighs 0, +∞ take the row, NaN inside poisons it', () => {
+      const special = fc.record({
+        lead: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 1 }),
+        rows: fc.integer({ min: 1, max: 4 }),
+        cols: fc.integer({ min: 1, max: 6 }),
+        scale: fc.constantFrom(1, 1e30, FLOAT32_MAX),
+        seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      });
+      fc.assert(
+        fc.property(special, (c) => {
+          const shape = [...c.lead, c.rows, c.cols];
+          const next = uniformStream(c.seed);
+          const size = shape.reduce((a, b) => a * b, 1);
+          // About a quarter special: ±∞, NaN and ±FLOAT32_MAX (finite, and what the clip maps ±∞ to).
+          const scores = float32Values(next, size, c.scale).map((v) => {
+            const u = next();
+            if (u < 0.08) return Infinity;
+            if (u < 0.16) return -Infinity;
+            if (u < 0.2) return Number.NaN;
+            if (u < 0.23) return -FLOAT32_MAX;
+            return u < 0.26 ? FLOAT32_MAX : v;
+          });
+          const mask = Array.from({ length: c.rows * c.cols }, () => (next() < 0.6 ? 1 : 0));
+          const truth = maskedSoftmaxReference(scores, expandMask(mask, [c.rows, c.cols], shape), c.cols);
+          const [s, m] = [tf.tensor(scores, shape), tf.tensor2d(mask, [c.rows, c.cols])];
+          const alpha = maskedSoftmax(s, m);
+          const got = Array.from(alpha.dataSync());
+          tf.dispose([s, m, alpha]);
+          // A NaN row must be NaN; elsewhere float32's precision over the row's range (1e-2 at these scales,
+          // where random rows are one-hot or exact ties).
+          const nan = truth.map(Number.isNaN);
+          expect(got.map(Number.isNaN)).toEqual(nan);
+          const finite = (xs: number[]): number[] => xs.filter((_, i) => !nan[i]);
+          const rtol = c.scale === 1 ? 1e-5 : 1e-2;
+          expectClose(finite(got), finite(truth), { rtol, atol: 2e-6 }, `α with special scores at scale ${c.scale}`);
+        }),
+        { seed: 6102, numRuns: IN_BROWSER ? 20 : 300 },
       );
     });
   });

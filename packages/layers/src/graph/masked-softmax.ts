@@ -34,18 +34,32 @@ const restrictedSoftmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
     // The floor: the row's smallest neighbour score above −∞ (= −FLOAT32_MAX/2 here). Masked-out scores
     // (the mask-shaped `lowCap` lifts them to the top inside the Maximum kernel, without tiling the mask)
     // and −∞ neighbours, which weigh 0 below, cannot drag it down and cost the others their precision.
+    // A row without such a neighbour (none, or all at −FLOAT32_MAX or −∞) takes the floor −FLOAT32_MAX/2,
+    // so that its neighbours at −FLOAT32_MAX lift to 0, the row maximum, and nothing overflows.
     const finite = tf.greater(half, -FLOAT32_MAX / 2);
     const lowCap = tf.where(inside, tf.fill(mask.shape, -FLOAT32_MAX), tf.fill(mask.shape, FLOAT32_MAX));
     const candidates = tf.maximum(tf.where(finite, half, tf.fill(half.shape, FLOAT32_MAX / 2)), lowCap);
-    const floor = tf.min(candidates, -1, true);
+    const hasFinite = tf.greater(tf.max(tf.cast(tf.logicalAnd(finite, inside), 'float32'), -1, true), 0);
+    const floor = tf.where(hasFinite, tf.min(candidates, -1, true), tf.fill(hasFinite.shape, -FLOAT32_MAX / 2));
     // Lifted: neighbours ≥ the floor become ≥ 0, everything else ≤ 0 (outside the mask at most 0: `cap`
-    // is the largest float32 inside and 0 outside), so the row maximum below is a neighbour's and is ≥ 0.
+    // is the largest float32 inside and 0 outside), so the row maximum below is a neighbour's and is ≥ 0
+    // (or, in a row without neighbours, 0 from a masked-out score).
     // Written out rather than with tf.softmax and on values ≥ 0, because the webgl kernels start
     // max-reductions at −1e20 and its softmax returns all ones for rows near ±1e29.
     const cap = tf.where(inside, tf.fill(mask.shape, FLOAT32_MAX), tf.zeros(mask.shape));
     const lifted = tf.minimum(tf.sub(half, floor), cap);
     const shifted = tf.exp(tf.mul(tf.sub(lifted, tf.max(lifted, -1, true)), 2));
-    const kept = tf.mul(shifted, tf.cast(inside, scores.dtype));
+    // Kept: the neighbours above −∞, and in a row with a +∞ neighbour only the +∞ ones. The clip made ±∞
+    // equal to ±FLOAT32_MAX, so a −∞ neighbour would share its row with neighbours at −FLOAT32_MAX (or, with
+    // no other, take it whole) and neighbours at FLOAT32_MAX would share it with +∞: they are dropped here,
+    // and a row whose neighbours are all −∞ is all 0.
+    const plusInfinity = tf.logicalAnd(inside, tf.greater(clean, FLOAT32_MAX));
+    const rowHasPlusInfinity = tf.greater(tf.max(tf.cast(plusInfinity, 'float32'), -1, true), 0);
+    const alive = tf.logicalAnd(
+      tf.logicalAnd(inside, tf.greaterEqual(clean, -FLOAT32_MAX)),
+      tf.logicalOr(plusInfinity, tf.logicalNot(rowHasPlusInfinity)),
+    );
+    const kept = tf.mul(shifted, tf.cast(alive, scores.dtype));
     // A row with neighbours sums to ≥ 1; a row without stays 0 instead of 0/0; a poisoned row is NaN.
     const total = tf.maximum(tf.sum(kept, -1, true), 1);
     return tf.div(kept, tf.where(poisoned, tf.fill(total.shape, Number.NaN), total));
@@ -71,7 +85,7 @@ const restrictedSoftmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[
  * of any magnitude, up to the largest float32, every row with at least one unmasked entry sums to 1 (a row
  * with none is all 0). Scores of ±∞ are allowed: outside the mask (−∞ is the usual pre-masking) they
  * change nothing; inside, a −∞ neighbour weighs 0 (a row whose neighbours are all −∞ is all 0, like a row
- * without neighbours) and +∞ neighbours share the row. A NaN score outside the mask is ignored like any
+ * without neighbours) and +∞ neighbours share the row (the finite ones, even the largest float32, weigh 0). A NaN score outside the mask is ignored like any
  * masked-out score; one inside makes its row NaN, never a silent number. Precision is float32's over the row's range of neighbour scores: neighbours
  * closer than about 2⁻²⁴ of that range are not told apart.
  * The gradient is the softmax's on the mask and 0 elsewhere; the mask gets none.
