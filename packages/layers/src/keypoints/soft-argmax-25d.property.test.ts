@@ -15,7 +15,7 @@ import {
   volumetricReference,
   type VolumeSpec,
 } from '../../test/reference';
-import { latentSoftArgmax25D, volumetricSoftArgmax25D } from './soft-argmax-25d';
+import { latentSoftArgmax25D, softArgmax25D, volumetricSoftArgmax25D } from './soft-argmax-25d';
 
 // Tolerances. The keypoints are convex combinations of coordinates ≤ 5 (pixels) over at most
 // 6·6·4 = 144 cells; float32 rounds each probability and each partial sum to ~6e-8 relative, so the
@@ -56,6 +56,72 @@ function expectGradientAt(
     'gradient',
   );
   tf.dispose([x, g]);
+}
+
+/** The layer with a trainable β per joint, its β gradient, and logits far beyond unit size. */
+function perJointBetaProperty(backend: string): void {
+  describe(`SoftArgmax25D per-joint β property (${backend})`, () => {
+    it('the layer with trainable β [J] equals the reference; ∂/∂β matches; logits up to 1e30 stay exact', () => {
+      fc.assert(
+        fc.property(
+          sizes,
+          fc.boolean(),
+          fc.constantFrom(3, 1e30),
+          fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+          (dims, volumetric, scale, seed) => {
+            const { batch, height, width, joints, depth } = dims;
+            const next = uniformStream(seed);
+            const beta = float32Values(next, joints, 2).map((v) => Math.fround(Math.abs(v) + 0.25));
+            const channels = volumetric ? joints * depth : joints;
+            const shape: [number, number, number, number] = [batch, height, width, channels];
+            const count = batch * height * width * channels;
+            const maps = float32Values(next, count, scale);
+            const depthMap = float32Values(next, count, 2);
+            const up = float32Values(next, batch * joints * 3);
+            // Per joint: the volumetric reference at that joint's β (joints are independent).
+            const reference = (b: readonly number[]): number[] => {
+              if (!volumetric)
+                return latentReference(maps, depthMap, { ...dims, beta: b, normalized: false }).keypoints;
+              const perJoint = b.map(
+                (bj) => volumetricReference(maps, { ...dims, beta: bj, normalized: false }).keypoints,
+              );
+              return perJoint[0].map((_, n) => perJoint[Math.floor(n / 3) % joints][n]);
+            };
+            const layer = softArgmax25D({
+              mode: volumetric ? 'volumetric' : 'latent',
+              numJoints: joints,
+              depthBins: depth,
+              trainableBeta: true,
+            });
+            const inputs = volumetric
+              ? [tf.tensor4d(maps, shape)]
+              : [tf.tensor4d(maps, shape), tf.tensor4d(depthMap, shape)];
+            layer.build(inputs.map((t) => t.shape));
+            const betaTensor = tf.tensor1d(beta);
+            layer.setWeights([betaTensor]);
+            const out = layer.apply(volumetric ? inputs[0] : inputs) as tf.Tensor;
+            expectClose(out, reference(beta), KEYPOINT_TOLERANCE, 'keypoints');
+            if (scale === 3) {
+              const upstream = tf.tensor1d(up);
+              const loss = (b: tf.Tensor): tf.Scalar => {
+                const result = volumetric
+                  ? volumetricSoftArgmax25D(inputs[0], joints, depth, { beta: b })
+                  : latentSoftArgmax25D(inputs[0], inputs[1], { beta: b });
+                return tf.sum(tf.mul(tf.reshape(result.keypoints, [-1]), upstream));
+              };
+              const g = tf.grad(loss)(betaTensor);
+              const numeric = beta.map((_, i) => centralDifference((b) => dot(reference(b), up), beta, i));
+              expectClose(g, numeric, GRADIENT_TOLERANCE, '∂/∂β');
+              tf.dispose([upstream, g]);
+            }
+            tf.dispose([...inputs, betaTensor, out]);
+            for (const w of layer.weights) w.dispose();
+          },
+        ),
+        { seed: 2503, numRuns: RUNS },
+      );
+    });
+  });
 }
 
 forEachBackend((backend) => {
@@ -147,4 +213,6 @@ forEachBackend((backend) => {
       );
     });
   });
+
+  perJointBetaProperty(backend);
 });
