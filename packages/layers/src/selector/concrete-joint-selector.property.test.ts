@@ -46,6 +46,28 @@ function draw(c: { batch: number; groups: number; joints: number; channels: numb
   return { next, logits, noise, x, up };
 }
 
+/** Hard and straight-through selections on logits with ties (the layer starts with all logits equal). */
+function tiedLogitsProperty(): void {
+  it('on tied logits the hard and straight-through one-hots pick the first maximum', () => {
+    fc.assert(
+      fc.property(cases, (c) => {
+        const { groups, joints } = c;
+        const next = uniformStream(c.seed);
+        // Logits from {0, 1, 2}: most rows have ties (the layer starts with all logits equal).
+        const logits = Array.from({ length: joints * groups }, () => Math.floor(next() * 3));
+        const truth = hardSelectionReference(logits, joints, groups);
+        const [l, zero] = [tf.tensor2d(logits, [joints, groups]), tf.zeros([joints, groups])];
+        const hard = hardSelection(l);
+        const st = concreteSelection(l, c.tau, zero, true);
+        expectClose(hard, truth, { rtol: 0, atol: 0 }, 'hard');
+        expectClose(st, truth, { rtol: 0, atol: 0 }, 'straight-through');
+        tf.dispose([l, zero, hard, st]);
+      }),
+      { seed: 4504, numRuns: RUNS },
+    );
+  });
+}
+
 forEachBackend((backend) => {
   describe(`Concrete selection property (${backend})`, () => {
     it('concreteSelection and selectJoints equal softmax((l + n)/τ) and Σ_g S·x, gradients included', () => {
@@ -141,6 +163,8 @@ forEachBackend((backend) => {
         { seed: 4502, numRuns: RUNS },
       );
     });
+
+    tiedLogitsProperty();
 
     it('the layer computes Σ_g S·x with S from its logits and τ in training, soft and hard inference', () => {
       fc.assert(
