@@ -52,7 +52,8 @@ export interface SoftArgmax25DOptions {
   /**
    * `'pixel'`: x ∈ [0, W−1], y ∈ [0, H−1] with pixel centres at integer indices (align corners),
    * volumetric z ∈ [0, D−1] in depth-bin units. `'normalized'`: the same divided by W−1, H−1, D−1, so
-   * each lies in [0, 1].
+   * each lies in [0, 1]; on a map one pixel wide (or high) that coordinate is 0, there being no W−1 to
+   * divide by (the {@link SoftArgmax25D} layer refuses such maps in normalised mode).
    */
   coordinates?: KeypointCoordinates;
   /** Also compute the 2D probability maps `[B, H, W, J]`. */
