@@ -128,17 +128,24 @@ function checkSelectionShapes(component: string, logits: tf.Tensor, noise: tf.Te
   }
 }
 
+/** A score s is tame when s·2⁶⁶ is finite: |s| ≲ FLOAT32_MAX / 2⁶⁶ ≈ 4.6e18 (see {@link overflowSafeScores}). */
+const LARGE_SCORE_PROBE = 2 ** 66;
+
 /**
- * `x / τ` for `x [J, G]`, except in the rows where that overflows float32 (a small τ with large logits): there
- * `(x − max_g x) / τ`, which has the same softmax and stays finite. Rows that do not overflow are exactly
- * `x / τ`, so a model's run does not change by a rounding; the row test is built from ops that all have
- * gradients (`isFinite`, a min, casts), so the selection stays differentiable.
+ * `x / τ` for `x [J, G]`, except in the rows where that overflows float32 or exceeds about 4.6e18 in size (a
+ * small τ with large logits): there `(x − max_g x) / τ`, which has the same softmax, stays finite and has its
+ * maximum at 0. Huge finite rows are shifted too because webgl's softmax is wrong on them (its max-reduction
+ * starts at −1e20: a row of scores all below that gave a mixture instead of a one-hot). Rows of moderate
+ * scores are exactly `x / τ`, so a model's run does not change by a rounding; the row test is built from ops
+ * that all have gradients (a product, `isFinite`, a min, casts; no comparison), so the selection stays
+ * differentiable.
  */
 function overflowSafeScores(x: tf.Tensor, tau: tf.Tensor): tf.Tensor {
   const scores = tf.div(x, tau);
-  const rowFinite = tf.min(tf.cast(tf.isFinite(scores), 'float32'), -1, true); // [J, 1]: 1 where finite
+  // isFinite(scores · 2⁶⁶): false for ±∞, NaN and |scores| ≳ 4.6e18. 1 where every score of the row is tame.
+  const rowTame = tf.min(tf.cast(tf.isFinite(tf.mul(scores, LARGE_SCORE_PROBE)), 'float32'), -1, true); // [J, 1]
   const shifted = tf.div(tf.sub(x, tf.max(x, -1, true)), tau);
-  return tf.where(tf.cast(tf.broadcastTo(rowFinite, x.shape), 'bool'), scores, shifted);
+  return tf.where(tf.cast(tf.broadcastTo(rowTame, x.shape), 'bool'), scores, shifted);
 }
 
 /**
