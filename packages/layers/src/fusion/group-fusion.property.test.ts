@@ -113,5 +113,36 @@ forEachBackend((backend) => {
         { seed: 3202, numRuns: RUNS },
       );
     });
+
+    it('the layer with units U ≠ C applies set weights as the reference', () => {
+      fc.assert(
+        fc.property(groupCases, (c) => {
+          const { batch, height, width, channels, units } = c;
+          const groups = Math.max(c.groups, 2);
+          const next = uniformStream(c.seed);
+          const pixels = batch * height * width;
+          const xs = Array.from({ length: groups }, () => float32Values(next, pixels * channels, 2));
+          const kernel = float32Values(next, groups * channels * groups * units);
+          const bias = c.bias ? float32Values(next, groups * units) : null;
+          const layer = groupFusion({ numGroups: groups, units, useBias: c.bias });
+          const shape: [number, number, number, number] = [batch, height, width, channels];
+          layer.build(xs.map(() => shape));
+          const weights = [
+            tf.tensor2d(kernel, [groups * channels, groups * units]),
+            ...(bias ? [tf.tensor1d(bias)] : []),
+          ];
+          layer.setWeights(weights);
+          const xt = xs.map((x) => tf.tensor4d(x, shape));
+          const ys = layer.apply(xt) as tf.Tensor[];
+          const truth = fuseGroupsReference(xs, kernel, bias, { pixels, channels, units });
+          ys.forEach((y, i) =>
+            expectClose(y, { shape: [batch, height, width, units], data: truth[i] }, VALUE_TOLERANCE, `y_${i}`),
+          );
+          tf.dispose([...xt, ...ys, ...weights]);
+          for (const w of layer.weights) w.dispose();
+        }),
+        { seed: 3205, numRuns: RUNS },
+      );
+    });
   });
 });

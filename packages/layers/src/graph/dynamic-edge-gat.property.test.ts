@@ -179,14 +179,21 @@ forEachBackend((backend) => {
   });
 
   describe(`DynamicEdgeGAT layer property (${backend})`, () => {
-    it('with set weights equals the reference on the hop neighbourhood of a random graph, then the activation', () => {
-      const extras = fc.record({ hops: fc.constantFrom(1 as const, 2 as const), relu: fc.boolean() });
+    it('with set weights equals the reference on a random graph’s hop neighbourhood or knn, then the activation', () => {
+      const extras = fc.record({
+        hops: fc.constantFrom(1 as const, 2 as const),
+        relu: fc.boolean(),
+        knn: fc.boolean(),
+      });
       fc.assert(
         fc.property(cases, extras, (c, e) => {
           const { batch, joints, features, heads, units } = c;
           const next = uniformStream(c.seed);
           const adjacency = randomAdjacency(joints, next);
+          const knn = e.knn && joints > 1;
+          const k = 1 + Math.floor(next() * (joints - 1));
           const layer = dynamicEdgeGAT({
+            ...(knn ? { neighborhood: 'knn' as const, k } : {}),
             units,
             heads,
             adjacency,
@@ -205,7 +212,8 @@ forEachBackend((backend) => {
           const x = float32Values(next, batch * joints * features);
           const xt = tf.tensor3d(x, [batch, joints, features]);
           const [output, attention] = layer.apply(xt) as tf.Tensor[];
-          const truth = gatReference(x, specOf(c, w, hopMaskReference(adjacency, e.hops)));
+          const mask = knn ? knnMaskReference(x, batch, joints, features, k) : hopMaskReference(adjacency, e.hops);
+          const truth = gatReference(x, specOf(c, w, mask));
           const activated = truth.output.map((v) => (e.relu ? Math.max(v, 0) : v));
           expectClose(output, activated, VALUE_TOLERANCE, 'output');
           expectClose(attention, truth.attention, VALUE_TOLERANCE, 'α');
