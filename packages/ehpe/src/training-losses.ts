@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   checkInteger,
   checkOptions,
-  checkPositive,
+  checkPositiveFloat32,
   describe,
   describeCompact,
   PhalanxConfigError,
@@ -99,7 +99,10 @@ export interface TwStageLossOptions {
   depthMarginalWeight?: number;
   /** Depth bins D of the volume (its channels are `n·D`). Needed when either volume term's weight is > 0. */
   depthBins?: number;
-  /** Inverse temperature β of the volume's softmax (the model's soft-argmax β). Default 1. */
+  /**
+   * Inverse temperature β of the volume's softmax (the model's soft-argmax β): a positive normal float32
+   * (1.1754944e-38 ≤ β ≤ 3.4028235e38). Default 1.
+   */
   beta?: number;
 }
 
@@ -212,7 +215,7 @@ export function twStageLoss(
   const wS = lossWeight(name, 'scoremapWeight', options.scoremapWeight, 0);
   const wZ = lossWeight(name, 'depthMarginalWeight', options.depthMarginalWeight, 0);
   const depthBins = options.depthBins === undefined ? undefined : checkInteger(name, 'depthBins', options.depthBins, 1);
-  const beta = checkPositive(name, 'beta', options.beta ?? 1);
+  const beta = checkPositiveFloat32(name, 'beta', options.beta ?? 1); // it scales float32 logits
   const weights = checkWeightList(name, options.weights);
   const t: Partial<TwStageTargets> = target ?? {};
   const p: Partial<typeof prediction> = prediction ?? {};

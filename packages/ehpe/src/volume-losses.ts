@@ -3,7 +3,7 @@
  * each joint's x, y and depth marginals against their targets.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, checkInteger, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
+import { checkInteger, checkPositiveFloat32, FLOAT32_MAX, PhalanxShapeError } from '@phalanx/errors';
 import { leanLogSumExp } from '@phalanx/layers';
 
 /** Checks the arguments every volume term shares; returns the depth bins and β. */
@@ -15,8 +15,7 @@ function checkVolumeArgs(
   beta: number,
 ): { D: number; b: number } {
   const D = checkInteger(name, 'depthBins', depthBins, 1);
-  const b = checkFinite(name, 'beta', beta);
-  if (!(b > 0)) throw new PhalanxConfigError(name, 'beta', 'a number > 0', b);
+  const b = checkPositiveFloat32(name, 'beta', beta); // the logits are float32: β must be one, and not flush to 0
   if (!(volume instanceof tf.Tensor) || volume.rank !== 4) {
     throw new PhalanxShapeError(name, 'volume', '[B, S, S, n·D]', volume instanceof tf.Tensor ? volume.shape : volume);
   }
@@ -25,6 +24,40 @@ function checkVolumeArgs(
     throw new PhalanxShapeError(name, target.argument, target.expected, shape);
   }
   return { D, b };
+}
+
+/**
+ * The logits `β·V` of each joint's volume, `x [B, S², n, D]` → `[B, S², n, D]`, overflow-safe:
+ *
+ *     logits = max(β·(V − s_j), −3.4028235e38),   s_j = 0 if β·V_j is finite, else max_{x,y,d} V_j
+ *
+ * A joint whose `β·V` leaves float32 (`|β·V| > 3.4e38`: a logsumexp of `+∞` is NaN, and a position whose
+ * logits are all `−∞` gives `0·(−∞)` = NaN in the cross-entropy) is scored on the shifted form, which the
+ * volume terms cannot tell from `β·V`: they depend on `V_j` only through `log softmax` over the joint's
+ * S×S×D volume, which a shift leaves alone (the clamp only moves logits whose probability is 0 in float32).
+ * The joint is chosen with `tf.where` on `[B, 1, n, 1]` (β·V is finite in the whole joint iff it is at the
+ * joint's maximum and minimum, as β > 0), no host read, like the selector's `overflowSafeScores`. Other
+ * joints get `V − 0 = V`, and the clamp leaves finite logits alone: `β·V` bit for bit, and the gradient
+ * `β·dy` too. The shifted form's gradient is `β·dy` (0 where clamped): `s_j` is a constant, as the terms do
+ * not depend on it. NaN in a joint stays NaN.
+ */
+function overflowSafeLogits(x: tf.Tensor, b: number): tf.Tensor {
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [v, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const top = tf.max(v, [1, 3], true); // [B, 1, n, 1]
+    const finite = tf.logicalAnd(tf.isFinite(tf.mul(top, b)), tf.isFinite(tf.mul(tf.min(v, [1, 3], true), b)));
+    const shift = tf.where(finite, tf.zerosLike(top), top);
+    const value = tf.maximum(tf.mul(tf.sub(v, shift), b), -FLOAT32_MAX);
+    save([value, finite]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, [logits, kept]: tf.Tensor[]) => {
+        const unclamped = tf.logicalOr(kept, tf.greater(logits, -FLOAT32_MAX));
+        return tf.where(unclamped, tf.mul(dy, b), tf.zerosLike(dy));
+      },
+    };
+  });
+  return run(x);
 }
 
 /**
@@ -37,6 +70,8 @@ function checkVolumeArgs(
  *     CE = mean_{b, j} − Σ_{x,y} t̂_j(x, y) · log p_j(x, y),   t̂_j = t_j / Σ t_j
  *
  * A joint whose target heatmap sums to 0 (far outside the map) contributes 0.
+ * `β` must be a positive normal float32. A joint whose `β·V` overflows float32 is scored on `β·(V − max V_j)`,
+ * the same softmax (finite loss and gradient instead of NaN); other joints get the plain `β·V`, bit for bit.
  *
  * **Shapes**: `volume [B, S, S, n·D]` (channel `j·D + d`), `targetHeatmaps [B, S, S, n]` (≥ 0) → a scalar.
  *
@@ -62,7 +97,7 @@ export function volumeScoremapCrossEntropy(
     throw new PhalanxShapeError(name, 'volume', `[${B}, ${H}, ${W}, ${n * D}] (n·D = ${n}·${D})`, volume.shape);
   }
   return tf.tidy(() => {
-    const logits = tf.mul(tf.reshape(volume, [B, H * W, n, D]), b);
+    const logits = overflowSafeLogits(tf.reshape(volume, [B, H * W, n, D]), b);
     const marginal = leanLogSumExp(logits, 3); // [B, HW, n]
     const logp = tf.sub(marginal, leanLogSumExp(marginal, 1, true));
     const t = tf.reshape(targetHeatmaps, [B, H * W, n]);
@@ -84,6 +119,8 @@ export function volumeScoremapCrossEntropy(
  *     CE = mean_{b, j} − Σ_d t_j(d) · log p_j(d)
  *
  * Depths outside `[0, D − 1]` are clamped to it first.
+ * `β` must be a positive normal float32. A joint whose `β·V` overflows float32 is scored on `β·(V − max V_j)`,
+ * the same softmax (finite loss and gradient instead of NaN); other joints get the plain `β·V`, bit for bit.
  *
  * **Shapes**: `volume [B, S, S, n·D]` (channel `j·D + d`), `targetDepths [B, n]` (bins) → a scalar.
  *
@@ -111,7 +148,7 @@ export function volumeDepthCrossEntropy(
     throw new PhalanxShapeError(name, 'volume', `[${B}, S, S, ${n * D}] (n·D = ${n}·${D})`, volume.shape);
   }
   return tf.tidy(() => {
-    const logits = tf.mul(tf.reshape(volume, [B, H * W, n, D]), b);
+    const logits = overflowSafeLogits(tf.reshape(volume, [B, H * W, n, D]), b);
     const marginal = leanLogSumExp(logits, 1); // [B, n, D]
     const logp = tf.sub(marginal, leanLogSumExp(marginal, 2, true));
     const z = tf.clipByValue(tf.expandDims(tf.cast(targetDepths, 'float32'), 2), 0, D - 1);
