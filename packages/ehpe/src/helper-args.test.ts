@@ -86,6 +86,23 @@ describe('exported helpers: null, misspelt and non-tensor arguments are named', 
   });
 });
 
+describe('spiBlock input width', () => {
+  it('refuses, when it is built, a dim other than the width of its input nodes', () => {
+    const nodes = tfl.input({ shape: [21, 8] });
+    for (const dim of [16, 4]) {
+      const error = thrownBy(() => spiBlock(nodes, { dim, heads: 2, name: 'pg.spi' }));
+      expect(error).toBeInstanceOf(PhalanxShapeError);
+      expect((error as Error).message).toBe(
+        `spiBlock: h0 must be [B, 21, ${dim}] (options.dim is the input and output width), but received [null, 21, 8].`,
+      );
+    }
+    expect(thrownBy(() => spiBlock(tf.zeros([1, 21, 8]) as never, { dim: 8, name: 'pg.spi' }))).toBeInstanceOf(
+      PhalanxShapeError,
+    );
+    expect(spiBlock(nodes, { dim: 8, heads: 2, name: 'pg.spi' }).output.shape).toEqual([null, 21, 8]);
+  });
+});
+
 describe('initial layout ratios', () => {
   it('ratios that put two known chain joints at one position are refused, not NaN joints', () => {
     const wm = variantJoints('W+M'); // wrist and MCPs known: PIP, DIP, tip extrapolated from t(wrist) = 0, t(MCP)

@@ -3,8 +3,9 @@
  * Estimation"): backbone → TW-stage → initial 21-joint layout → joint feature sampling → PG-stage
  * (SPI graph branch ∥ FEM transformer branch → fusion → output head).
  */
+import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkOptions, PhalanxConfigError } from '@phalanx/errors';
+import { checkInteger, checkOptions, PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import {
   checkNoiseSeed,
   deriveNoiseSeed,
@@ -42,7 +43,7 @@ const SPI_DROPOUT_SITE = 0;
 
 /** Options of {@link spiBlock}. */
 export interface SpiBlockOptions {
-  /** Node width D of input and output. Required. */
+  /** Node width D of input and output (an integer ≥ 1): the input must be `[B, 21, D]`. Required. */
   dim: number;
   /** Heads K per graph-attention layer (units per head D/K). Default 8. */
   heads?: number;
@@ -75,7 +76,8 @@ const SPI_KEYS = {
  * each with the cross-layer skip of Eq. 10: `h⁽ˡ⁺¹⁾ = ReLU(GAT_l(h⁽ˡ⁾) + W_skip⁽ˡ⁾ h⁽⁰⁾)`.
  * Layers `<name>.gat.0`, `.gat.1`, `<name>.skip.0`, `.skip.1` (linear, no bias).
  *
- * **Shapes**: `[B, 21, D]` → `output [B, 21, D]`, `attention` two `[B, K, 21, 21]` (for the edge loss).
+ * **Shapes**: `[B, 21, D]` → `output [B, 21, D]`, `attention` two `[B, K, 21, 21]` (for the edge loss). An input
+ * of another width than `dim` is a `PhalanxShapeError` when the block is built.
  *
  * @example
  * const nodes = tfl.input({ shape: [21, 512] });
@@ -93,6 +95,18 @@ export function spiBlock(
   const expected = 'an options object {dim, heads?, attention?, attentionDropout?, dropoutSeed?, name}';
   checkOptions('spiBlock', 'options', options, SPI_KEYS, expected);
   const { dim, heads = 8, attention = 'additive', attentionDropout = 0, name } = options;
+  checkInteger('spiBlock', 'options.dim', dim, 1);
+  // The skip W_skip h⁽⁰⁾ and GAT_0 map any width to dim, so another width would build and change the width.
+  const shape = h0 instanceof tfl.SymbolicTensor ? h0.shape : null;
+  if (shape === null || shape.length !== 3 || shape[2] !== dim) {
+    const received = h0 instanceof tf.Tensor ? h0.shape : (shape ?? h0);
+    throw new PhalanxShapeError(
+      'spiBlock',
+      'h0',
+      `[B, 21, ${dim}] (options.dim is the input and output width)`,
+      received,
+    );
+  }
   const dropoutSeed = checkNoiseSeed('spiBlock', 'dropoutSeed', options.dropoutSeed);
   let h = h0;
   const alphas: SymbolicTensor[] = [];
