@@ -21,7 +21,7 @@ import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
 import { fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
 import { recalibrateBatchNorm } from '@phalanx/train';
 import { baselineErrors, epeOf, meanTrainingPose } from './baselines';
-import { intFlag, jobConfigFromFlags, parseFlags, RECIPE_HELP } from './flags';
+import { intFlag, jobConfigFromFlags, parseFlags, readCommandLine, RECIPE_HELP } from './flags';
 import { threadsFlag } from './threads';
 import {
   BACKBONE_HEATMAP_LAYER,
@@ -33,21 +33,23 @@ import {
   type JobConfig,
 } from './pipeline';
 
-const flags = parseFlags(process.argv.slice(2), {
-  name: { type: 'string' },
-  log: { type: 'string' },
-  'eval-every': { type: 'string' },
-  'test-size': { type: 'string' },
-  'test-seed': { type: 'string' },
-  fixed: { type: 'string' },
-  save: { type: 'string' },
-  tag: { type: 'string' },
-  threads: { type: 'string' },
-  'precise-bn': { type: 'string' },
-  'train-mode-eval': { type: 'boolean', default: false },
-  'test-all-views': { type: 'boolean', default: false },
-  help: { type: 'boolean', default: false },
-});
+const flags = readCommandLine(() =>
+  parseFlags(process.argv.slice(2), {
+    name: { type: 'string' },
+    log: { type: 'string' },
+    'eval-every': { type: 'string' },
+    'test-size': { type: 'string' },
+    'test-seed': { type: 'string' },
+    fixed: { type: 'string' },
+    save: { type: 'string' },
+    tag: { type: 'string' },
+    threads: { type: 'string' },
+    'precise-bn': { type: 'string' },
+    'train-mode-eval': { type: 'boolean', default: false },
+    'test-all-views': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  }),
+);
 if (flags.help) {
   console.log(`Experiment harness: held-out 2D EPE against samples seen, as JSON lines.
   --name NAME           run name in the log (default 'run')
@@ -66,16 +68,24 @@ ${RECIPE_HELP}`);
   process.exit(0);
 }
 
-const config: JobConfig = jobConfigFromFlags(flags);
+// A bad flag is a usage error (exit code 2), before anything runs.
+const { config, evalEvery, testSize, testSeed, fixed, threads, recalBatches } = readCommandLine(() => {
+  const config: JobConfig = jobConfigFromFlags(flags);
+  return {
+    config,
+    evalEvery: intFlag('eval-every', flags['eval-every'], Math.max(1, Math.round(config.steps / 10))),
+    testSize: intFlag('test-size', flags['test-size'], 256),
+    testSeed: intFlag('test-seed', flags['test-seed'], 90210, 0),
+    fixed: flags.fixed === undefined ? 0 : intFlag('fixed', flags.fixed, 0),
+    threads: threadsFlag(flags.threads as string | undefined),
+    recalBatches: flags['precise-bn'] === undefined ? 0 : intFlag('precise-bn', flags['precise-bn'], 1),
+  };
+});
 const name = (flags.name as string | undefined) ?? 'run';
 const logFile = resolve(
   process.env.INIT_CWD ?? process.cwd(),
   (flags.log as string) ?? 'runs/experiments/results.jsonl',
 );
-const evalEvery = intFlag('eval-every', flags['eval-every'], Math.max(1, Math.round(config.steps / 10)));
-const testSize = intFlag('test-size', flags['test-size'], 256);
-const testSeed = intFlag('test-seed', flags['test-seed'], 90210, 0);
-const fixed = flags.fixed === undefined ? 0 : intFlag('fixed', flags.fixed, 0);
 const inputSize = config.model.inputSize ?? 64;
 
 function log(entry: Record<string, unknown>): void {
@@ -143,7 +153,7 @@ async function measure(model: tfl.LayersModel, set: HandBatch[], prefix: string)
 }
 
 async function main(): Promise<void> {
-  await setThreadedWasmBackend(threadsFlag(flags.threads as string | undefined));
+  await setThreadedWasmBackend(threads);
   enableLeanBackprop(); // bit-for-bit the gradients of the stock pass, faster
   enableWinogradConvolution(); // 3×3 forward convolutions by Winograd (last-bit differences), faster
   mkdirSync(dirname(logFile), { recursive: true });
@@ -167,7 +177,6 @@ async function main(): Promise<void> {
       fixedSet.push(b);
   }
   const recalSet: HandBatch[] = [];
-  const recalBatches = flags['precise-bn'] === undefined ? 0 : intFlag('precise-bn', flags['precise-bn'], 1);
   if (recalBatches > 0) {
     // Training-stream samples far beyond what a run reads: statistics of the training distribution.
     for await (const b of batches({

@@ -126,20 +126,48 @@ export const EARLIER_DEMO: RecipePreset = {
 /** Values of {@link RECIPE_FLAGS} as `parseArgs` returns them. */
 export type RecipeFlagValues = { [K in keyof typeof RECIPE_FLAGS]?: string | boolean };
 
+/**
+ * A mistake on the command line (an unknown flag, a missing or bad value): {@link readCommandLine} prints its
+ * message as one line and ends the process with exit code 2.
+ */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/**
+ * Runs `read` (the parsing and checking of a command line); a {@link UsageError} it throws is printed as
+ * `error: <message>` alone on stderr (no stack trace) and ends the process with exit code 2. Other errors pass.
+ */
+export function readCommandLine<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}`);
+    process.exit(2);
+  }
+}
+
+/** `Number(value)`, but NaN for a blank string (`Number('')` is 0: an empty value is not a number). */
+function numberOf(value: unknown): number {
+  return typeof value === 'string' && value.trim() === '' ? NaN : Number(value);
+}
+
 /** An integer flag ≥ `min` (or the fallback when absent). */
 export function intFlag(name: string, value: unknown, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${name} must be an integer ≥ ${min}, but received '${value}'.`);
+  const n = numberOf(value);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new UsageError(`--${name} must be an integer ≥ ${min}, but received '${String(value)}'.`);
   return n;
 }
 
 /** A number flag ≥ 0 (or the fallback when absent). */
 export function numFlag(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number ≥ 0, but received '${value}'.`);
+  const n = numberOf(value);
+  if (!Number.isFinite(n) || n < 0)
+    throw new UsageError(`--${name} must be a number ≥ 0, but received '${String(value)}'.`);
   return n;
 }
 
@@ -151,18 +179,30 @@ function optionalNum(name: string, value: unknown): number | undefined {
 function emaFlag(value: unknown): number | undefined {
   const decay = optionalNum('ema', value);
   if (decay !== undefined && !(decay < 1))
-    throw new Error(`--ema must be a decay in [0, 1), but received '${String(value)}'.`);
+    throw new UsageError(`--ema must be a decay in [0, 1), but received '${String(value)}'.`);
   return decay;
 }
 
 /** `parseArgs` option table (its `options`). */
 export type FlagTable = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
 
-/** Parses a command line with the recipe flags and `extra` ones; a leading `--` (from `pnpm start -- …`) is skipped. */
+/**
+ * Parses a command line with the recipe flags and `extra` ones; a leading `--` (from `pnpm start -- …`) is
+ * skipped. An unknown flag, a missing value or a positional argument is a {@link UsageError}.
+ */
 export function parseFlags(argv: string[], extra: FlagTable): Record<string, string | boolean | undefined> {
   const args = argv[0] === '--' ? argv.slice(1) : argv;
-  const { values } = parseArgs({ args, options: { ...RECIPE_FLAGS, ...extra }, allowPositionals: false });
-  return values as Record<string, string | boolean | undefined>;
+  try {
+    const { values } = parseArgs({ args, options: { ...RECIPE_FLAGS, ...extra }, allowPositionals: false });
+    return values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      // parseArgs words some mistakes over several lines: one line, as every usage error.
+      throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' '));
+    }
+    throw error;
+  }
 }
 
 /**
@@ -176,17 +216,18 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults: RecipePres
   const steps = intFlag('steps', flags.steps, defaults.steps);
   const decay = flags.decay ?? (paper ? 'constant' : defaults.decay);
   if (decay !== 'constant' && decay !== 'cosine') {
-    throw new Error(`--decay must be 'constant' or 'cosine', but received '${String(decay)}'.`);
+    throw new UsageError(`--decay must be 'constant' or 'cosine', but received '${String(decay)}'.`);
   }
   const heatmapLoss = flags['heatmap-loss'] ?? 'mse';
   if (heatmapLoss !== 'mse' && heatmapLoss !== 'ce') {
-    throw new Error(`--heatmap-loss must be 'mse' or 'ce', but received '${String(heatmapLoss)}'.`);
+    throw new UsageError(`--heatmap-loss must be 'mse' or 'ce', but received '${String(heatmapLoss)}'.`);
   }
   const planes = intFlag('planes', flags.planes, size.planes[0]);
   const stemFlag = (text: unknown, fallback: [number, number]): [number, number] => {
     if (text === undefined) return fallback;
     const parts = String(text).split(',');
-    if (parts.length !== 2) throw new Error(`--stem must be two channel counts 'A,B', but received '${String(text)}'.`);
+    if (parts.length !== 2)
+      throw new UsageError(`--stem must be two channel counts 'A,B', but received '${String(text)}'.`);
     return [intFlag('stem', parts[0], 1), intFlag('stem', parts[1], 1)];
   };
   const tilt = optionalNum('max-tilt', flags['max-tilt']);
@@ -197,7 +238,8 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults: RecipePres
       : intFlag('restart-every', flags['restart-every'], 0, 2);
   const restartPeak = optionalNum('restart-peak', flags['restart-peak']) ?? defaults.restartPeak;
   const momentum = optionalNum('bn-momentum', flags['bn-momentum']);
-  if (momentum !== undefined && momentum >= 1) throw new Error(`--bn-momentum must be < 1, but received ${momentum}.`);
+  if (momentum !== undefined && momentum >= 1)
+    throw new UsageError(`--bn-momentum must be < 1, but received ${momentum}.`);
   return {
     model: {
       ...size,

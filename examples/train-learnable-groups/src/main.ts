@@ -24,7 +24,7 @@ import { initFromCheckpoint } from './checkpoint';
 import { baselineErrors, meanTrainingPose, type Baselines } from './baselines';
 import { groupsToSvg, learningCurvesSvg, predictionSheet } from './figures';
 import { jobEvaluations } from './job-curve';
-import { intFlag, jobConfigFromFlags, parseFlags, RECIPE_HELP } from './flags';
+import { intFlag, jobConfigFromFlags, parseFlags, readCommandLine, RECIPE_HELP, UsageError } from './flags';
 import {
   PAPER_LEARNING_RATES,
   buildSeededModel,
@@ -41,20 +41,22 @@ import { dataWorkersFlag, threadsFlag, trainingSource } from './threads';
 import { stopOnFirstSigint } from '@phalanx/train/data-parallel';
 import { replicasFlag, trainWithReplicas } from './replicas-main';
 
-const flags = parseFlags(process.argv.slice(2), {
-  preset: { type: 'string' },
-  out: { type: 'string' },
-  'test-size': { type: 'string' },
-  'eval-every': { type: 'string' },
-  'checkpoint-every': { type: 'string' },
-  resume: { type: 'boolean', default: false },
-  init: { type: 'string' },
-  threads: { type: 'string' },
-  'data-workers': { type: 'string' },
-  replicas: { type: 'string' },
-  tag: { type: 'string' },
-  help: { type: 'boolean', default: false },
-});
+const flags = readCommandLine(() =>
+  parseFlags(process.argv.slice(2), {
+    preset: { type: 'string' },
+    out: { type: 'string' },
+    'test-size': { type: 'string' },
+    'eval-every': { type: 'string' },
+    'checkpoint-every': { type: 'string' },
+    resume: { type: 'boolean', default: false },
+    init: { type: 'string' },
+    threads: { type: 'string' },
+    'data-workers': { type: 'string' },
+    replicas: { type: 'string' },
+    tag: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  }),
+);
 
 if (flags.help) {
   console.log(`Train Learnable Groups on synthetic hands (wasm).
@@ -83,16 +85,32 @@ presets: ${Object.entries(PRESETS)
   process.exit(0);
 }
 
-const presetName = (flags.preset ?? 'demo') as PresetName;
-if (!(presetName in PRESETS)) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(', ')}.`);
-const preset = PRESETS[presetName];
-const config: JobConfig = jobConfigFromFlags(flags, preset.recipe);
+/** The run's settings from the command line: a bad flag ends the process as a usage error (exit code 2). */
+function readSettings() {
+  const presetName = (flags.preset ?? 'demo') as PresetName;
+  if (!Object.hasOwn(PRESETS, presetName)) {
+    throw new UsageError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, but received '${presetName}'.`);
+  }
+  const preset = PRESETS[presetName];
+  const config: JobConfig = jobConfigFromFlags(flags, preset.recipe);
+  const steps = config.steps;
+  return {
+    presetName,
+    preset,
+    config,
+    testSize: intFlag('test-size', flags['test-size'], 256),
+    evalEvery: intFlag('eval-every', flags['eval-every'], preset.evalEvery(steps)),
+    checkpointEvery: intFlag('checkpoint-every', flags['checkpoint-every'], preset.checkpointEvery(steps)),
+    threads: threadsFlag(flags.threads as string | undefined),
+    dataWorkers: dataWorkersFlag(flags['data-workers'] as string | undefined),
+    replicas: replicasFlag(flags.replicas as string | undefined, config.batchSize, preset.replicas),
+  };
+}
+const settings = readCommandLine(readSettings);
+const { presetName, config, testSize, evalEvery, checkpointEvery } = settings;
 const inputSize = config.model.inputSize ?? 64;
 const steps = config.steps;
-const testSize = intFlag('test-size', flags['test-size'], 256);
 const TEST_SEED = 90210;
-const evalEvery = intFlag('eval-every', flags['eval-every'], preset.evalEvery(steps));
-const checkpointEvery = intFlag('checkpoint-every', flags['checkpoint-every'], preset.checkpointEvery(steps));
 const out = resolve(process.env.INIT_CWD ?? process.cwd(), (flags.out as string) ?? 'runs/learnable-groups/latest');
 const checkpointDir = join(out, 'checkpoints');
 
@@ -201,10 +219,10 @@ async function trainReplicasUntilDone(
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const threads = await setThreadedWasmBackend(threadsFlag(flags.threads as string | undefined));
+  const threads = await setThreadedWasmBackend(settings.threads);
   enableLeanBackprop(); // the same gradients with less memory held: ≈ 8 % faster steps here
   enableWinogradConvolution(); // 3×3 forward convolutions by Winograd: ≈ 4 % faster steps on one thread
-  const dataWorkers = dataWorkersFlag(flags['data-workers'] as string | undefined);
+  const dataWorkers = settings.dataWorkers;
   mkdirSync(out, { recursive: true });
   const model = await buildSeededModel(config);
   if (typeof flags.init === 'string') {
@@ -224,7 +242,7 @@ async function main(): Promise<void> {
   const before = await evaluate(model, test);
   console.log(`before training: ${summary(before)}`);
 
-  const replicas = replicasFlag(flags.replicas as string | undefined, config.batchSize, preset.replicas);
+  const replicas = settings.replicas;
   const tTrain = performance.now();
   const train = {
     steps,

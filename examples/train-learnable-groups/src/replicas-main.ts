@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { chooseResumeCheckpoint } from '@phalanx/train';
 import { checkReplicasInStep, runDataParallel } from '@phalanx/train/data-parallel';
+import { UsageError } from './flags';
 import type { JobConfig } from './pipeline';
 import type { ReplicaJob, ReplicaOutcome } from './replicas';
 
@@ -20,9 +21,9 @@ export function replicasFlag(value: string | undefined, batchSize: number, prefe
     const n = Math.max(1, Math.min(preferred, availableParallelism()));
     return batchSize % n === 0 ? n : 1;
   }
-  const n = Number(value);
+  const n = value.trim() === '' ? NaN : Number(value);
   if (!Number.isInteger(n) || n < 1 || batchSize % n !== 0) {
-    throw new Error(
+    throw new UsageError(
       `--replicas must be an integer ≥ 1 that divides the batch size ${batchSize}, but received '${value}'.`,
     );
   }

@@ -4,22 +4,17 @@
  */
 import { prefetchBatches, type PrefetchShard } from '@phalanx/data/prefetch';
 import { defaultWasmThreadsCount } from '@phalanx/wasm-training';
+import { intFlag } from './flags';
 import { trainingData, type JobConfig } from './pipeline';
 
 /** `--threads N`: threads of the wasm backend's pool, integer ≥ 1 (default every core). */
 export function threadsFlag(value: string | undefined): number {
-  if (value === undefined) return defaultWasmThreadsCount();
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--threads must be an integer ≥ 1, but received '${value}'.`);
-  return n;
+  return value === undefined ? defaultWasmThreadsCount() : intFlag('threads', value, 1);
 }
 
 /** `--data-workers N`: worker threads rendering training batches, integer ≥ 0 (0: on the training thread; default 1). */
 export function dataWorkersFlag(value: string | undefined): number {
-  if (value === undefined) return 1;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--data-workers must be an integer ≥ 0, but received '${value}'.`);
-  return n;
+  return intFlag('data-workers', value, 1, 0);
 }
 
 /**
