@@ -2,7 +2,7 @@
  * The job's command line against hostile input: every mistake is a usage error — exit code 2 and one line
  * naming the flag, no stack trace — before any model is built or any file written.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,5 +52,26 @@ describe('train-learnable-groups command line', () => {
       expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining(flag)]);
       expect(existsSync(join(dir, 'sub'))).toBe(false);
     }
+  }, 60_000);
+});
+
+/** Runs `main.ts` with `args` and checks it ended with exit code 1 and one line of stderr containing `words`. */
+async function expectNamedError(args: string[], ...words: string[]): Promise<void> {
+  const run = await runMain(args);
+  const lines = run.stderr.trim().split('\n');
+  expect({ args, code: run.code, lines }).toEqual({ args, code: 1, lines: [expect.any(String)] });
+  for (const word of words) expect(lines[0]).toContain(word);
+  expect(run.stdout).not.toMatch(/^step\s/m);
+}
+
+describe('train-learnable-groups output folder', () => {
+  it('--out on a file, below a file or under /proc is a named error before training, not a hang', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lg-out-'));
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'keep');
+    await expectNamedError(['--out', file], file, 'output folder');
+    await expectNamedError(['--out', join(file, 'run')], 'output folder');
+    await expectNamedError(['--out', '/proc/phalanx-run'], '/proc/phalanx-run', 'output folder');
+    expect(readFileSync(file, 'utf8')).toBe('keep');
   }, 60_000);
 });

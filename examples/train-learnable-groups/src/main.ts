@@ -10,7 +10,7 @@
  * started from): `model/` (tfjs model.json + weights.bin), `checkpoints/` (resumable), `log.jsonl`,
  * `metrics.json`, `pck.svg`, `groups.svg`, `predictions.png`, `curve.svg`.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
@@ -18,7 +18,8 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-layers';
 import { enableLeanBackprop, enableWinogradConvolution, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { disposeBatch, encodePng, type HandBatch, type RgbImage } from '@phalanx/data';
-import { type ConcreteJointSelector, fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
+import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
+import { type ConcreteJointSelector, fileSystem, findConcreteJointSelectors, makeFolder } from '@phalanx/layers';
 import { pckCurveToSvg } from '@phalanx/pose';
 import { initFromCheckpoint } from './checkpoint';
 import { baselineErrors, meanTrainingPose, type Baselines } from './baselines';
@@ -219,11 +220,12 @@ async function trainReplicasUntilDone(
 
 async function main(): Promise<void> {
   const t0 = performance.now();
+  // Before anything runs: a folder that cannot be made (a file, under /proc) is a named error, not a hang.
+  await makeFolder(out, 'output folder (--out)');
   const threads = await setThreadedWasmBackend(settings.threads);
   enableLeanBackprop(); // the same gradients with less memory held: ≈ 8 % faster steps here
   enableWinogradConvolution(); // 3×3 forward convolutions by Winograd: ≈ 4 % faster steps on one thread
   const dataWorkers = settings.dataWorkers;
-  mkdirSync(out, { recursive: true });
   const model = await buildSeededModel(config);
   if (typeof flags.init === 'string') {
     const init = initFromCheckpoint(model, resolve(process.env.INIT_CWD ?? process.cwd(), flags.init));
@@ -340,6 +342,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  // A named error (a folder that cannot be made, a refused checkpoint) says it all in its message.
+  const named = error instanceof PhalanxConfigError || error instanceof PhalanxFileError;
+  console.error(named ? `${error.name}: ${error.message}` : error);
   process.exit(1);
 });
