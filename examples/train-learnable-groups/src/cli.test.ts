@@ -75,3 +75,24 @@ describe('train-learnable-groups output folder', () => {
     expect(readFileSync(file, 'utf8')).toBe('keep');
   }, 60_000);
 });
+
+describe('train-learnable-groups --init', () => {
+  it('a missing, empty, truncated or foreign --init file is a named error naming it, before the run folder is made', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lg-init-'));
+    const out = join(dir, 'run');
+    const files = {
+      'missing.pth': null,
+      'empty.pth': '',
+      'truncated.pth': 'PK\u0003\u0004 cut here',
+      'notes.pth': 'not a checkpoint at all',
+      'short.safetensors': '{}',
+      'cut.safetensors': '\u0010\u0000\u0000\u0000\u0000\u0000\u0000\u0000{"a":',
+    };
+    for (const [name, text] of Object.entries(files)) if (text !== null) writeFileSync(join(dir, name), text);
+    for (const name of [...Object.keys(files), '.']) {
+      const file = join(dir, name);
+      await expectNamedError(['--init', file, '--out', out], name === '.' ? dir : file);
+      expect(existsSync(out)).toBe(false);
+    }
+  }, 120_000);
+});

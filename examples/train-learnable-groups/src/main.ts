@@ -21,7 +21,7 @@ import { disposeBatch, encodePng, type HandBatch, type RgbImage } from '@phalanx
 import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { type ConcreteJointSelector, fileSystem, findConcreteJointSelectors, makeFolder } from '@phalanx/layers';
 import { pckCurveToSvg } from '@phalanx/pose';
-import { initFromCheckpoint } from './checkpoint';
+import { initFromCheckpoint, openCheckpointFile } from './checkpoint';
 import { baselineErrors, meanTrainingPose, type Baselines } from './baselines';
 import { groupsToSvg, learningCurvesSvg, predictionSheet } from './figures';
 import { jobEvaluations } from './job-curve';
@@ -220,15 +220,20 @@ async function trainReplicasUntilDone(
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  // Before anything runs: a folder that cannot be made (a file, under /proc) is a named error, not a hang.
+  // Before anything runs or is written: an --init file that cannot be read or is not a checkpoint is a named
+  // error, and so is a folder that cannot be made (a file, under /proc) — not a hang.
+  const initFile =
+    typeof flags.init === 'string'
+      ? openCheckpointFile(resolve(process.env.INIT_CWD ?? process.cwd(), flags.init))
+      : null;
   await makeFolder(out, 'output folder (--out)');
   const threads = await setThreadedWasmBackend(settings.threads);
   enableLeanBackprop(); // the same gradients with less memory held: ≈ 8 % faster steps here
   enableWinogradConvolution(); // 3×3 forward convolutions by Winograd: ≈ 4 % faster steps on one thread
   const dataWorkers = settings.dataWorkers;
   const model = await buildSeededModel(config);
-  if (typeof flags.init === 'string') {
-    const init = initFromCheckpoint(model, resolve(process.env.INIT_CWD ?? process.cwd(), flags.init));
+  if (initFile !== null) {
+    const init = initFromCheckpoint(model, initFile);
     console.log(
       `initialised from ${flags.init}: ${init.loaded} tensors` +
         (init.temperature !== undefined ? `, selector τ ${init.temperature}` : ''),
