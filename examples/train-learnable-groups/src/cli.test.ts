@@ -2,7 +2,7 @@
  * The job's command line against hostile input: every mistake is a usage error — exit code 2 and one line
  * naming the flag, no stack trace — before any model is built or any file written.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,4 +95,27 @@ describe('train-learnable-groups --init', () => {
       expect(existsSync(out)).toBe(false);
     }
   }, 120_000);
+});
+
+describe('train-learnable-groups --resume', () => {
+  /** Flags of a run that would train in seconds, had the folder been accepted. */
+  const tiny = ['--steps', '1', '--batch', '2', '--test-size', '4', '--replicas', '1', '--data-workers', '0'];
+  const step = '{"event":"step","step":1,"loss":1}\n';
+
+  it('a damaged or foreign run folder is a named error naming the file, and nothing in it is written', async () => {
+    const folders: [Record<string, string>, string][] = [
+      [{ 'log.jsonl': `${step}{"event":"eval","step":1,"metrics":{"epe2d` }, 'log.jsonl'],
+      [{ 'log.jsonl': `${step}{"event":"ev{"event":"start","step":1}\n` }, 'log.jsonl'],
+      [{ 'log.jsonl': step, 'metrics.json': '{"preset":"demo","con' }, 'metrics.json'],
+      [{ 'metrics.json': '[1, 2]' }, 'metrics.json'],
+      [{ 'config.json': '{"variant":"W+T"}', 'metrics.json': '{"config":{"variant":"W+T"}}' }, 'config.json'],
+    ];
+    for (const [files, named] of folders) {
+      const out = mkdtempSync(join(tmpdir(), 'lg-resume-'));
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(out, name), text);
+      await expectNamedError([...tiny, '--resume', '--out', out], named);
+      expect(readdirSync(out).sort()).toEqual(Object.keys(files).sort());
+      for (const [name, text] of Object.entries(files)) expect(readFileSync(join(out, name), 'utf8')).toBe(text);
+    }
+  }, 180_000);
 });
