@@ -6,44 +6,57 @@
  *   node --import tsx src/compare-jobs.ts --job long-run-2='fusion 1e-2, seed 1' \
  *     --job long-run-fuslr3='fusion 3e-3, seed 1' [--at 2000,6000,10000,14000] [--last 7] [--gap-from 10000]
  */
-import { parseArgs } from 'node:util';
 import { nameAndLabel, readJobCurve } from './job-curve';
 import { jobTable, largestGap, type CurveGap, type LabelledJob } from './job-table';
+import { exitOnError, intFlag, parseCommandLine, UsageError } from './usage';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: {
-    job: { type: 'string', multiple: true },
-    at: { type: 'string', default: '2000,6000,10000,14000' },
-    last: { type: 'string', default: '7' },
-    'gap-from': { type: 'string', default: '10000' },
-  },
-});
-const jobArgs = values.job ?? [];
-if (jobArgs.length === 0) {
-  console.log('usage: compare-jobs.ts --job DIR[=label]… [--at S1,S2,…] [--last N] [--gap-from STEP]');
-  process.exit(1);
+const USAGE = 'usage: compare-jobs.ts --job DIR[=label]… [--at S1,S2,…] [--last N] [--gap-from STEP]';
+
+/** The command line, checked: a mistake is a {@link UsageError}. */
+function readArgs(argv: string[]) {
+  const { values } = parseCommandLine({
+    args: argv[0] === '--' ? argv.slice(1) : argv,
+    options: {
+      job: { type: 'string', multiple: true },
+      at: { type: 'string', default: '2000,6000,10000,14000' },
+      last: { type: 'string', default: '7' },
+      'gap-from': { type: 'string', default: '10000' },
+    },
+  });
+  const jobs = values.job ?? [];
+  if (jobs.length === 0) throw new UsageError(`--job is required. ${USAGE}`);
+  if (jobs.some((arg) => nameAndLabel(arg)[0] === '')) throw new UsageError(`--job needs a folder: ${USAGE}`);
+  const atSteps = values.at.split(',').map((s) => intFlag('at', s, 0, 0));
+  return {
+    jobs,
+    atSteps,
+    last: intFlag('last', values.last, 7),
+    gapFrom: intFlag('gap-from', values['gap-from'], 0, 0),
+  };
 }
-const atSteps = values.at.split(',').map(Number);
-const last = Number(values.last);
-const gapFrom = Number(values['gap-from']);
-if (atSteps.some((s) => !Number.isInteger(s) || s < 0) || !Number.isInteger(gapFrom) || gapFrom < 0) {
-  throw new RangeError(`--at and --gap-from take non-negative whole steps, got '${values.at}' and '${gapFrom}'`);
+
+function main(): void {
+  const { jobs: jobArgs, atSteps, last, gapFrom } = readArgs(process.argv.slice(2));
+  const jobs: LabelledJob[] = jobArgs.map((arg) => {
+    const [dir, label] = nameAndLabel(arg);
+    return { label, curve: readJobCurve(dir) };
+  });
+  console.log(jobTable(jobs, { atSteps, last }));
+
+  const describeGap = (gap: CurveGap | undefined) =>
+    gap === undefined ? 'no common step' : `${gap.gapPx.toFixed(2)} px at step ${gap.step}`;
+  const [first, ...others] = jobs;
+  for (const job of others) {
+    const whole = largestGap(first.curve, job.curve);
+    const late = largestGap(first.curve, job.curve, gapFrom);
+    console.log(
+      `\nlargest gap of '${job.label}' to '${first.label}': ${describeGap(whole)}; from step ${gapFrom}: ${describeGap(late)}`,
+    );
+  }
 }
 
-const jobs: LabelledJob[] = jobArgs.map((arg) => {
-  const [dir, label] = nameAndLabel(arg);
-  return { label, curve: readJobCurve(dir) };
-});
-console.log(jobTable(jobs, { atSteps, last }));
-
-const describeGap = (gap: CurveGap | undefined) =>
-  gap === undefined ? 'no common step' : `${gap.gapPx.toFixed(2)} px at step ${gap.step}`;
-const [first, ...others] = jobs;
-for (const job of others) {
-  const whole = largestGap(first.curve, job.curve);
-  const late = largestGap(first.curve, job.curve, gapFrom);
-  console.log(
-    `\nlargest gap of '${job.label}' to '${first.label}': ${describeGap(whole)}; from step ${gapFrom}: ${describeGap(late)}`,
-  );
+try {
+  main();
+} catch (error) {
+  exitOnError(error);
 }

@@ -2,8 +2,11 @@
  * The recipe flags shared by the training job (`main.ts`) and the experiment harness
  * (`experiment.ts`), and their translation into a {@link JobConfig}.
  */
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import { MODEL_SIZES, PAPER_LEARNING_RATES, type JobConfig } from './pipeline';
+import { intFlag, numberOf, parseCommandLine, UsageError } from './usage';
+
+export { intFlag, readCommandLine, UsageError } from './usage';
 
 /** `parseArgs` option table of the recipe flags. */
 export const RECIPE_FLAGS = {
@@ -126,42 +129,6 @@ export const EARLIER_DEMO: RecipePreset = {
 /** Values of {@link RECIPE_FLAGS} as `parseArgs` returns them. */
 export type RecipeFlagValues = { [K in keyof typeof RECIPE_FLAGS]?: string | boolean };
 
-/**
- * A mistake on the command line (an unknown flag, a missing or bad value): {@link readCommandLine} prints its
- * message as one line and ends the process with exit code 2.
- */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-/**
- * Runs `read` (the parsing and checking of a command line); a {@link UsageError} it throws is printed as
- * `error: <message>` alone on stderr (no stack trace) and ends the process with exit code 2. Other errors pass.
- */
-export function readCommandLine<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}`);
-    process.exit(2);
-  }
-}
-
-/** `Number(value)`, but NaN for a blank string (`Number('')` is 0: an empty value is not a number). */
-function numberOf(value: unknown): number {
-  return typeof value === 'string' && value.trim() === '' ? NaN : Number(value);
-}
-
-/** An integer flag ≥ `min` (or the fallback when absent). */
-export function intFlag(name: string, value: unknown, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  const n = numberOf(value);
-  if (!Number.isSafeInteger(n) || n < min)
-    throw new UsageError(`--${name} must be an integer ≥ ${min}, but received '${String(value)}'.`);
-  return n;
-}
-
 /** A number flag ≥ 0 (or the fallback when absent). */
 export function numFlag(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
@@ -192,17 +159,8 @@ export type FlagTable = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>
  */
 export function parseFlags(argv: string[], extra: FlagTable): Record<string, string | boolean | undefined> {
   const args = argv[0] === '--' ? argv.slice(1) : argv;
-  try {
-    const { values } = parseArgs({ args, options: { ...RECIPE_FLAGS, ...extra }, allowPositionals: false });
-    return values as Record<string, string | boolean | undefined>;
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      // parseArgs words some mistakes over several lines: one line, as every usage error.
-      throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' '));
-    }
-    throw error;
-  }
+  const { values } = parseCommandLine({ args, options: { ...RECIPE_FLAGS, ...extra }, allowPositionals: false });
+  return values as Record<string, string | boolean | undefined>;
 }
 
 /**

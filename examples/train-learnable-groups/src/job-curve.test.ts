@@ -103,4 +103,36 @@ describe('readJobCurve', () => {
     const noEvals = jobDir({ 'log.jsonl': JSON.stringify({ event: 'step', step: 1 }), 'metrics.json': metrics });
     expect(() => readJobCurve(noEvals)).toThrow(/holds no held-out evaluation/);
   });
+
+  it('a damaged log or metrics.json is a PhalanxFileError naming the file (and the line)', () => {
+    const cases: [Record<string, string | Buffer>, RegExp][] = [
+      [
+        { 'log.jsonl': `${log}\n{"event":"eval","step":750,"metrics":{"epe2dPx":8`, 'metrics.json': metrics },
+        /log\.jsonl: line 3 is not a JSON object/,
+      ],
+      [{ 'log.jsonl': `["epe2dPx"]`, 'metrics.json': metrics }, /log\.jsonl: line 1 is not a JSON object/],
+      [{ 'log.jsonl': evalLine(1.5, 9), 'metrics.json': metrics }, /line 1 must hold a whole step/],
+      [{ 'log.jsonl': '{"step":1,"metrics":{"epe2dPx":1e400}}', 'metrics.json': metrics }, /finite epe2dPx/],
+      [{ 'log.jsonl.gz': 'not gzip', 'metrics.json': metrics }, /log\.jsonl\.gz: the file cannot be read/],
+      [{ 'log.jsonl': log, 'metrics.json': '{"config":' }, /metrics\.json: the file is not a JSON object/],
+      [{ 'log.jsonl': log, 'metrics.json': 'null' }, /metrics\.json: the file is not a JSON object/],
+      [{ 'log.jsonl': log, 'metrics.json': '{}' }, /metrics\.json: config\.batchSize must be an integer ≥ 1/],
+      [{ 'log.jsonl': log, 'metrics.json': metrics.replace('32', '0') }, /config\.batchSize/],
+      [{ 'log.jsonl': log, 'metrics.json': metrics.replace('9.6', '"9.6"') }, /baselines\.handCentre must be a finite/],
+      [
+        { 'log.jsonl': log, 'metrics.json': JSON.stringify({ ...JSON.parse(metrics), groups: 'abc' }) },
+        /groups must be/,
+      ],
+    ];
+    for (const [files, message] of cases) {
+      let error: Error | undefined;
+      try {
+        readJobCurve(jobDir(files));
+      } catch (e) {
+        error = e as Error;
+      }
+      expect({ files, name: error?.name }).toEqual({ files, name: 'PhalanxFileError' });
+      expect(error?.message).toMatch(message);
+    }
+  });
 });
