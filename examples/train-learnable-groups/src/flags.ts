@@ -142,6 +142,13 @@ function optionalNum(name: string, value: unknown): number | undefined {
   return value === undefined ? undefined : numFlag(name, value, 0);
 }
 
+/** A number flag > 0, or absent. */
+function positiveFlag(name: string, value: unknown): number | undefined {
+  const n = optionalNum(name, value);
+  if (n === 0) throw new UsageError(`--${name} must be a number > 0, but received '${String(value)}'.`);
+  return n;
+}
+
 /** `--ema D`: a decay in [0, 1), or absent. */
 function emaFlag(value: unknown): number | undefined {
   const decay = optionalNum('ema', value);
@@ -171,6 +178,11 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults: RecipePres
   const paper = flags.paper === true;
   const size = flags.full ? MODEL_SIZES.full : MODEL_SIZES.small;
   const inputSize = intFlag('input-size', flags['input-size'], flags.full ? size.inputSize : defaults.inputSize);
+  if (inputSize % 64 !== 0) {
+    throw new UsageError(`--input-size must be a multiple of 64, but received '${String(flags['input-size'])}'.`);
+  }
+  const numGroups = intFlag('groups', flags.groups, 3);
+  if (numGroups > 21) throw new UsageError(`--groups must be an integer in [1, 21], but received '${numGroups}'.`);
   const steps = intFlag('steps', flags.steps, defaults.steps);
   const decay = flags.decay ?? (paper ? 'constant' : defaults.decay);
   if (decay !== 'constant' && decay !== 'cosine') {
@@ -202,7 +214,7 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults: RecipePres
     model: {
       ...size,
       inputSize,
-      numGroups: intFlag('groups', flags.groups, 3),
+      numGroups,
       planes: [planes, planes],
       hourglassFeatures: intFlag('hourglass-features', flags['hourglass-features'], size.hourglassFeatures),
       stemChannels: stemFlag(flags.stem, size.stemChannels),
@@ -235,8 +247,8 @@ export function jobConfigFromFlags(flags: RecipeFlagValues, defaults: RecipePres
     heatmapLoss,
     heatmapWeight: numFlag('heatmap-weight', flags['heatmap-weight'], paper ? 0 : defaults.heatmapWeight),
     scoremapWeight: numFlag('scoremap-weight', flags['scoremap-weight'], paper ? 0 : defaults.scoremapWeight),
-    heatmapSigma: numFlag('heatmap-sigma', flags['heatmap-sigma'], defaults.heatmapSigma),
-    heatmapSigmaFinal: optionalNum('heatmap-sigma-final', flags['heatmap-sigma-final']),
+    heatmapSigma: positiveFlag('heatmap-sigma', flags['heatmap-sigma']) ?? defaults.heatmapSigma,
+    heatmapSigmaFinal: positiveFlag('heatmap-sigma-final', flags['heatmap-sigma-final']),
     emaDecay: emaFlag(flags.ema),
     initialBeta: optionalNum('beta', flags.beta),
     synthetic: tilt === undefined ? undefined : { maxTilt: (Math.min(tilt, 90) * Math.PI) / 180 },

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { disposeBatch, renderSyntheticHand, toBatch, type HandBatch } from '@phalanx/data';
 import { useBackend } from '@phalanx/testing';
 import { baselineErrors, epeOf } from './baselines';
-import { jobConfigFromFlags, EARLIER_DEMO } from './flags';
+import { jobConfigFromFlags, EARLIER_DEMO, UsageError } from './flags';
 import { buildModel, buildSeededModel, buildTrainer, MODEL_SIZES, type JobConfig } from './pipeline';
 import { PRESETS } from './presets';
 import { AdamWOptimizer, groupLr, sigmaAt } from './recipe';
@@ -100,6 +100,25 @@ describe('job configuration', () => {
       false,
     ]);
     expect(() => jobConfigFromFlags({ decay: 'linear' })).toThrow("--decay must be 'constant' or 'cosine'");
+  });
+
+  it('values the network or the targets cannot take are usage errors of the flag, before any model is built', () => {
+    const cases: [Record<string, string | boolean>, string][] = [
+      [{ 'input-size': '100' }, '--input-size must be a multiple of 64'],
+      [{ 'input-size': '0' }, '--input-size must be'],
+      [{ full: true, 'input-size': '96' }, '--input-size must be a multiple of 64'],
+      [{ groups: '22' }, '--groups must be an integer in [1, 21]'],
+      [{ 'heatmap-sigma': '0' }, '--heatmap-sigma must be a number > 0'],
+      [{ 'heatmap-sigma-final': '0' }, '--heatmap-sigma-final must be a number > 0'],
+    ];
+    for (const [flags, message] of cases) {
+      expect(() => jobConfigFromFlags(flags)).toThrow(UsageError);
+      expect(() => jobConfigFromFlags(flags)).toThrow(message);
+    }
+    expect(jobConfigFromFlags({ 'input-size': '128', groups: '21' }).model).toMatchObject({
+      inputSize: 128,
+      numGroups: 21,
+    });
   });
 
   it('the long preset is one 14 000-step cosine; --restart-every splits a run into cycles', () => {
