@@ -45,9 +45,21 @@ export const RECIPE_FLAGS = {
   'max-tilt': { type: 'string' },
 } as const;
 
-/** Help text of {@link RECIPE_FLAGS}. */
-export const RECIPE_HELP = `  --steps N             optimizer steps (default 150)
-  --batch B             batch size (default 16, --full: 1 — 2 exceeds wasm's 4 GB heap; the paper: 32)
+/**
+ * Help text of {@link RECIPE_FLAGS}, the defaults those of `presets` (by name; one set of defaults, or several
+ * equal, reads `default X`).
+ */
+export function recipeHelp(presets: Record<string, RecipePreset>): string {
+  const named = Object.entries(presets);
+  const d = (pick: (p: RecipePreset) => string): string => {
+    const values = named.map(([name, p]) => [name, pick(p)] as const);
+    return new Set(values.map(([, v]) => v)).size === 1
+      ? `default ${values[0][1]}`
+      : values.map(([name, v]) => `${name} ${v}`).join(', ');
+  };
+  const rate = (lr: number) => lr.toExponential();
+  return `  --steps N             optimizer steps (${d((p) => String(p.steps))})
+  --batch B             batch size (${d((p) => String(p.batch))}; --full: 1 — 2 exceeds wasm's 4 GB heap; the paper: 32)
   --input-size S        input size, a multiple of 64 (default 64; --full: 256)
   --full                the paper's model size: 256 px, planes [32, 32], 256 hourglass features
   --paper               the paper's recipe exactly: lr 1e-1 / 1e-2 / 1e-4, τ −0.1 every 1000 steps, no 2D loss
@@ -57,24 +69,27 @@ export const RECIPE_HELP = `  --steps N             optimizer steps (default 150
   --hourglass-features F  features of the backbone hourglass (default 64; --full: 256)
   --stem A,B            channels of the two stem stages (default 32,64; --full: 64,128)
   --neck N              channels of the neck before the hourglass (default 64; --full: 128)
-  --lr-rest LR          peak learning rate of the non-selector, non-fusion weights (default 1e-3; paper 1e-4)
+  --lr-rest LR          peak learning rate of the non-selector, non-fusion weights
+                        (${d((p) => rate(p.lrRest))}; paper 1e-4)
   --lr-fusion LR        peak learning rate of the NDDR fusion (default and paper 1e-2)
   --lr-selector LR      learning rate of the selector logits (default and paper 1e-1)
   --lr-beta LR          own (peak) learning rate of the soft-argmax β (default: in the rest group)
-  --warmup N            linear learning-rate warm-up over N steps (default 0)
-  --decay KIND          'constant' (default) or 'cosine' (to 0 at the last step)
+  --warmup N            linear learning-rate warm-up over N steps (${d((p) => String(p.warmup))}; --paper 0)
+  --decay KIND          'constant' or 'cosine' (to 0 at the last step) (${d((p) => p.decay)}; --paper constant)
   --restart-every N     warm restarts: a new warm-up and decay every N steps (default: one cycle)
-  --restart-peak F      peak of restart cycle k as F^k × the peak (default 1)
+  --restart-peak F      peak of restart cycle k as F^k × the peak (${d((p) => String(p.restartPeak ?? 1))})
   --weight-decay λ      AdamW's decoupled weight decay of the convolution kernels (default 0: Adam)
   --bn-momentum M       Keras-style batch-norm momentum (the release's 0.9 = PyTorch 0.1)
   --temperature-every N τ drops by 0.1 every N steps (default ⌊steps/45⌋, or ⌊restart-every/45⌋: τ ≤ 0.5 at
                         the end of the first cycle; paper 1000)
   --z-weight λ          weight of the depth term of the L1 loss (default 1)
   --heatmap-weight W    auxiliary 2D loss: heatmapMSE on the backbone heatmaps h₀ (Net_HG tmpOut)
+                        (${d((p) => String(p.heatmapWeight))}; --paper 0)
   --heatmap-loss KIND   'mse' (default: peak-1 Gaussian targets) or 'ce' (cross-entropy of softmax(h₀))
   --scoremap-weight W   auxiliary 2D loss: cross-entropy of each branch's softmax(β·h) against the
-                        normalised Gaussian
+                        normalised Gaussian (${d((p) => String(p.scoremapWeight))}; --paper 0)
   --heatmap-sigma σ     σ of the Gaussian targets in heatmap pixels (at step 0 with --heatmap-sigma-final)
+                        (${d((p) => String(p.heatmapSigma))})
   --heatmap-sigma-final σ  σ at the last step (cosine schedule from --heatmap-sigma)
   --beta β              initial per-joint β of the soft-argmax layers (default: the model's 1)
   --data-seed N         seed of the training stream (default 1; the held-out set's is 90210)
@@ -82,6 +97,7 @@ export const RECIPE_HELP = `  --steps N             optimizer steps (default 150
   --ema D               evaluate (and save beside the weights) a moving average of the weights, decay D
                         (e.g. 0.99; the Trainer's warm-up min(D, (1+t)/(10+t)))
   --max-tilt DEG        synthetic views: palm normal at most DEG degrees from the camera axis (default: any view)`;
+}
 
 /** Defaults of the recipe flags: what a run does when a flag is not given. */
 export interface RecipePreset {
@@ -125,6 +141,9 @@ export const EARLIER_DEMO: RecipePreset = {
   scoremapWeight: 1,
   heatmapSigma: 1.5,
 };
+
+/** Help text of {@link RECIPE_FLAGS} with the defaults of {@link EARLIER_DEMO} (the experiment harness's). */
+export const RECIPE_HELP = recipeHelp({ default: EARLIER_DEMO });
 
 /** Values of {@link RECIPE_FLAGS} as `parseArgs` returns them. */
 export type RecipeFlagValues = { [K in keyof typeof RECIPE_FLAGS]?: string | boolean };

@@ -26,7 +26,7 @@ import { checkResumableFolder } from './run-folder';
 import { baselineErrors, meanTrainingPose, type Baselines } from './baselines';
 import { groupsToSvg, learningCurvesSvg, predictionSheet } from './figures';
 import { jobEvaluations } from './job-curve';
-import { intFlag, jobConfigFromFlags, parseFlags, readCommandLine, RECIPE_HELP, UsageError } from './flags';
+import { intFlag, jobConfigFromFlags, parseFlags, readCommandLine, UsageError } from './flags';
 import {
   PAPER_LEARNING_RATES,
   buildSeededModel,
@@ -42,48 +42,12 @@ import { evaluateShipped, type ShippedResult } from './shipped';
 import { dataWorkersFlag, threadsFlag, trainingSource } from './threads';
 import { stopOnFirstSigint } from '@phalanx/train/data-parallel';
 import { replicasFlag, trainWithReplicas } from './replicas-main';
+import { JOB_FLAGS, JOB_HELP } from './job-flags';
 
-const flags = readCommandLine(() =>
-  parseFlags(process.argv.slice(2), {
-    preset: { type: 'string' },
-    out: { type: 'string' },
-    'test-size': { type: 'string' },
-    'eval-every': { type: 'string' },
-    'checkpoint-every': { type: 'string' },
-    resume: { type: 'boolean', default: false },
-    init: { type: 'string' },
-    threads: { type: 'string' },
-    'data-workers': { type: 'string' },
-    replicas: { type: 'string' },
-    tag: { type: 'string' },
-    help: { type: 'boolean', default: false },
-  }),
-);
+const flags = readCommandLine(() => parseFlags(process.argv.slice(2), JOB_FLAGS));
 
 if (flags.help) {
-  console.log(`Train Learnable Groups on synthetic hands (wasm).
-  --preset NAME         'demo' (default: the short run of pnpm demo) or 'pretrained' (the long run of the
-                        shipped model); every flag below overrides the preset
-  --out DIR             output folder (default runs/learnable-groups/latest)
-  --test-size N         held-out samples (default 256; seed 90210, never trained on)
-  --eval-every N        held-out evaluation period in steps (default: the preset's)
-  --checkpoint-every N  checkpoint period (default: the preset's)
-  --resume              continue from the newest checkpoint in <out>/checkpoints (same flags!)
-  --init FILE           start from PyTorch weights: a .pth/.pt checkpoint (read directly, no Python;
-                        e.g. the release's RHD_final.pth with --full) or a .safetensors file. The
-                        model configuration must match the checkpoint's (strict import)
-  --threads N           threads of the wasm backend (default: every core)
-  --data-workers N      worker threads rendering the training data ahead of the trainer (default 1; 0: none)
-  --replicas N          data-parallel replicas in worker threads, each with a 1-thread wasm backend and a
-                        shard of every batch; gradients averaged each step (default: the preset's —
-                        2 for both presets, capped by the cores). Works with --resume, --init and Ctrl-C
-                        as a single process does
-  --tag TEXT            a free label, ignored
-${RECIPE_HELP}
-
-presets: ${Object.entries(PRESETS)
-    .map(([k, p]) => `${k} = ${p.describe}`)
-    .join('\n         ')}`);
+  console.log(JOB_HELP);
   process.exit(0);
 }
 
