@@ -95,7 +95,7 @@ describe('train-ehpe --data-seed', () => {
     expect(resumed.code).toBe(1);
     expect(resumed.stderr).toMatch(/PhalanxConfigError: .*config\.dataSeed must be those of the run/);
     const heldOut = await firstLoss('data-seed-held-out', ['--data-seed', '90210']);
-    expect(heldOut.code).toBe(1);
+    expect(heldOut.code).toBe(2); // a usage error
     expect(heldOut.loss).toBeUndefined();
     expect(heldOut.stderr).toMatch(/--data-seed must not be 90210, the held-out set's seed/);
   }, 300_000);

@@ -2,9 +2,15 @@
  * The example's integer command-line flags, checked one way.
  */
 
+/** A bad flag value: the command line reports it as a usage error (its message alone, exit code 2). */
+export class FlagError extends Error {
+  override name = 'FlagError';
+}
+
 /**
  * The integer value of flag `--name` given as `value` (a string from `parseArgs`), or `fallback` when it is
- * absent. Throws `--name must be an integer ≥ min, but received 'value'.` for anything else.
+ * absent. Throws a {@link FlagError} `--name must be an integer ≥ min, but received 'value'.` for anything else
+ * (an empty value too: `Number('')` would read it as 0).
  *
  * @example
  * ```ts
@@ -16,8 +22,8 @@
  */
 export function intFlag(name: string, value: string | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${name} must be an integer ≥ ${min}, but received '${value}'.`);
+  const n = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new FlagError(`--${name} must be an integer ≥ ${min}, but received '${value}'.`);
   return n;
 }

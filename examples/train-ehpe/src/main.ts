@@ -34,7 +34,7 @@ import {
 import { fileSystem } from '@phalanx/layers';
 import { classRatioSvg, fig1Series } from './figures';
 import { modelSize } from './model-size';
-import { intFlag as checkedIntFlag } from './int-flag';
+import { FlagError, intFlag as checkedIntFlag } from './int-flag';
 import { dataWorkersFlag, threadsFlag } from './threads';
 import {
   buildModel,
@@ -106,7 +106,7 @@ const { values: flags } = readFlags(() =>
       replicas: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
-    allowPositionals: true,
+    allowPositionals: false,
   }),
 );
 
@@ -190,10 +190,10 @@ presets: ${Object.entries(PRESETS)
   process.exit(0);
 }
 
-/** A bad flag: its message alone on stderr (no stack trace), exit code 1 — as `main()` reports named errors. */
+/** A bad flag: its message alone on one line of stderr (no stack trace), exit code 2 — a usage error. */
 function usage(message: string): never {
-  console.error(`error: ${message}`);
-  process.exit(1);
+  console.error(`error: ${message.replace(/\s*\n\s*/g, ' ')}`);
+  process.exit(2);
 }
 
 /** Runs a flag reader that throws named errors, reporting them as {@link usage} does. */
@@ -202,6 +202,7 @@ function readFlags<T>(read: () => T): T {
     return read();
   } catch (error) {
     if (error instanceof PhalanxConfigError) usage(`${error.name}: ${error.message}`);
+    if (error instanceof FlagError) usage(error.message);
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) usage((error as Error).message);
     throw error;
@@ -209,11 +210,7 @@ function readFlags<T>(read: () => T): T {
 }
 
 function intFlag(name: string, value: string | undefined, fallback: number, min = 1): number {
-  try {
-    return checkedIntFlag(name, value, fallback, min);
-  } catch (error) {
-    return usage((error as Error).message);
-  }
+  return readFlags(() => checkedIntFlag(name, value, fallback, min));
 }
 
 /** `--data-seed`: any integer ≥ 0 but the held-out set's, so that no run trains on the hands it is scored on. */
@@ -345,6 +342,8 @@ const config: JobConfig = {
 const testSize = intFlag('test-size', flags['test-size'], 128);
 const evalEvery = intFlag('eval-every', flags['eval-every'], preset.evalEvery);
 const checkpointEvery = intFlag('checkpoint-every', flags['checkpoint-every'], preset.checkpointEvery);
+const dataWorkers = readFlags(() => dataWorkersFlag(flags['data-workers']));
+const threadCount = readFlags(() => threadsFlag(flags.threads, dataWorkers));
 const cwd = process.env.INIT_CWD ?? process.cwd();
 const out = resolve(cwd, flags.out ?? join('runs', 'ehpe', variant));
 
@@ -559,14 +558,13 @@ async function trainBeforeLastPhase(
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const dataWorkers = dataWorkersFlag(flags['data-workers']);
   const replicas = replicasOf(config.batchSize);
   const replicasE2e = replicasE2eOf(replicas);
   // Stage 3 on a replica count of its own: the stages before it train first, then stage 3.
   const split = replicasE2e !== replicas;
   // One wasm thread per core left by the data workers: on a quiet 2-core machine 1 and 2 threads run the demo
   // alike (4 min 14 s, 4 min 12 s), beside another job 1 thread is 1.8× faster (286 against 508 ms a step).
-  const threads = await setThreadedWasmBackend(threadsFlag(flags.threads, dataWorkers));
+  const threads = await setThreadedWasmBackend(threadCount);
   // The same gradients with less memory held, and no gradient of the image: stage 1 ran at 2.6–2.9 steps/s
   // without it and 3.6–5.1 with it (--threads 1, 100 steps, alternating, beside another job).
   enableLeanBackprop();

@@ -162,7 +162,7 @@ describe('train-ehpe --replicas', () => {
       args: [...args.slice(0, 8), '--replicas', '3'],
     });
     expect([bad.code, bad.stderr.trim()]).toEqual([
-      1,
+      2,
       'error: --replicas must divide the batch size 2, but received 3.',
     ]);
   }, 300_000);
@@ -222,7 +222,7 @@ describe('train-ehpe --replicas-e2e', () => {
     expect(other.stderr).toMatch(/the settings replicasE2e must be those of the run in .* \(replicasE2e = 2\)/);
     const bad = await runNodeScript({ cwd: exampleDir, script: 'src/main.ts', args: withReplicasE2e('3') });
     expect([bad.code, bad.stderr.trim()]).toEqual([
-      1,
+      2,
       "error: --replicas-e2e must divide stage 3's batch size 4, but received 3.",
     ]);
   }, 300_000);
