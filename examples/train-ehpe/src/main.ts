@@ -14,7 +14,7 @@
  * `config.json`, `checkpoints/<stage>/`, `log-tw.jsonl`, `log-pg.jsonl`, `log-pg-only.jsonl`,
  * `metrics.json`, `curve.svg`, `class-errors.svg`, `model/`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -31,7 +31,8 @@ import {
   variantJoints,
   type EhpeConfig,
 } from '@phalanx/ehpe';
-import { fileSystem } from '@phalanx/layers';
+import { fileSystem, makeFolder } from '@phalanx/layers';
+import { checkCheckpointFile } from './checkpoint';
 import { classRatioSvg, fig1Series } from './figures';
 import { modelSize } from './model-size';
 import { FlagError, intFlag as checkedIntFlag } from './int-flag';
@@ -562,13 +563,16 @@ async function main(): Promise<void> {
   const replicasE2e = replicasE2eOf(replicas);
   // Stage 3 on a replica count of its own: the stages before it train first, then stage 3.
   const split = replicasE2e !== replicas;
+  // Before anything runs or is written: an --init file that cannot be read or is not a checkpoint is a named
+  // error, and so is a folder that cannot be made (a file, under /proc) — not a hang.
+  if (flags.init !== undefined) checkCheckpointFile(resolve(cwd, flags.init));
+  await makeFolder(out, 'output folder (--out)');
   // One wasm thread per core left by the data workers: on a quiet 2-core machine 1 and 2 threads run the demo
   // alike (4 min 14 s, 4 min 12 s), beside another job 1 thread is 1.8× faster (286 against 508 ms a step).
   const threads = await setThreadedWasmBackend(threadCount);
   // The same gradients with less memory held, and no gradient of the image: stage 1 ran at 2.6–2.9 steps/s
   // without it and 3.6–5.1 with it (--threads 1, 100 steps, alternating, beside another job).
   enableLeanBackprop();
-  mkdirSync(out, { recursive: true });
   const job: ReplicaJob = {
     config,
     out,

@@ -55,6 +55,20 @@ export function differingSettings(stored: RunRecord, given: RunRecord): string[]
   return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => a[k] !== b[k]).sort();
 }
 
+/** The run record `file`; one that is not a JSON object is a `PhalanxFileError` naming it. */
+function readRecord(file: string): RunRecord {
+  let record: unknown;
+  try {
+    record = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new PhalanxFileError(file, 'the run record', `cannot be read as JSON: ${(error as Error).message}`);
+  }
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    throw new PhalanxFileError(file, 'the run record', 'is not a JSON object');
+  }
+  return record as RunRecord;
+}
+
 /**
  * Starts or continues the run in `out`. A fresh run (no `config.json` and no `checkpoints/`) writes
  * `record` to `config.json` and returns `'fresh'`. With `resume`, an existing record must equal `record`
@@ -78,7 +92,7 @@ export function openRun(out: string, record: RunRecord, resume: boolean): 'fresh
     );
   }
   if (exists) {
-    const stored = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+    const stored = readRecord(file);
     const diff = differingSettings(stored, record);
     if (diff.length > 0) {
       const a = flattenRecord(JSON.parse(JSON.stringify(stored)));
