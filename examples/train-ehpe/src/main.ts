@@ -36,6 +36,7 @@ import { checkCheckpointFile } from './checkpoint';
 import { classRatioSvg, fig1Series } from './figures';
 import { modelSize } from './model-size';
 import { FlagError, intFlag as checkedIntFlag } from './int-flag';
+import { JOB_FLAGS } from './job-flags';
 import { dataWorkersFlag, threadsFlag } from './threads';
 import {
   buildModel,
@@ -59,54 +60,7 @@ const argv = process.argv.slice(2);
 const { values: flags } = readFlags(() =>
   parseArgs({
     args: argv[0] === '--' ? argv.slice(1) : argv,
-    options: {
-      preset: { type: 'string' },
-      'steps-tw': { type: 'string' },
-      'steps-pg': { type: 'string' },
-      batch: { type: 'string' },
-      'input-size': { type: 'string' },
-      'backbone-stride': { type: 'string' },
-      'backbone-layers': { type: 'string' },
-      'backbone-widths': { type: 'string' },
-      'hourglass-channels': { type: 'string' },
-      'hourglass-stacks': { type: 'string' },
-      'node-dim': { type: 'string' },
-      'fem-layers': { type: 'string' },
-      variant: { type: 'string', default: 'W+T' },
-      full: { type: 'boolean', default: false },
-      'lr-tw': { type: 'string' },
-      'lr-pg': { type: 'string' },
-      'steps-e2e': { type: 'string' },
-      'lr-e2e': { type: 'string' },
-      'depth-weight-e2e': { type: 'string' },
-      'batch-e2e': { type: 'string' },
-      'warmup-e2e': { type: 'string' },
-      'replicas-e2e': { type: 'string' },
-      warmup: { type: 'string' },
-      decay: { type: 'string' },
-      'restart-every': { type: 'string' },
-      'restart-peak': { type: 'string' },
-      dropout: { type: 'string' },
-      seed: { type: 'string' },
-      'data-seed': { type: 'string' },
-      'test-size': { type: 'string' },
-      'eval-every': { type: 'string' },
-      'checkpoint-every': { type: 'string' },
-      'no-pg-only': { type: 'boolean', default: false },
-      'release-offsets': { type: 'boolean', default: false },
-      'pg-output': { type: 'string' },
-      'heatmap-scale': { type: 'string' },
-      'scoremap-weight': { type: 'string' },
-      'depth-marginal-weight': { type: 'string' },
-      'hand-crop': { type: 'boolean', default: false },
-      out: { type: 'string' },
-      resume: { type: 'boolean', default: false },
-      init: { type: 'string' },
-      threads: { type: 'string' },
-      'data-workers': { type: 'string' },
-      replicas: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+    options: JOB_FLAGS,
     allowPositionals: false,
   }),
 );
@@ -116,6 +70,7 @@ const HEATMAP_DEFAULT: 'gaussian' | 'peak' = 'gaussian';
 
 if (flags.help) {
   console.log(`Train EHPE (TW-stage, then PG-stage with the TW-stage frozen) on synthetic hands (wasm).
+  --help              this text
   --preset NAME       'demo' (default: the short run) or 'pretrained' (the long run of the shipped model);
                       every flag below overrides the preset
   --out DIR           output folder (default runs/ehpe/<variant>)
@@ -173,7 +128,8 @@ if (flags.help) {
   --hand-crop         crop each image to the hand's keypoint box ×1.25 with augmentation (the release's input)
   --release-offsets   keep init21's lateral x offsets (10, 6, 0, −6, −10 px at 256 px; default: none)
   --pg-output O       the PG-stage's head: 'absolute' (the release's: it predicts the joints) or 'residual' (a
-                      correction added to the initial layout; not in the release) (default 'absolute')
+                      correction added to the initial layout; not in the release) (demo 'absolute', pretrained
+                      '${PRESETS.pretrained.pgOutput}')
   --init FILE         start from PyTorch weights: a .pth/.pt checkpoint (read directly, no Python) or a
                       .safetensors file of the whole EHPE; the configuration must match (strict import)
   --threads N         threads of the wasm backend (default: the cores left by --data-workers, at least 1)
