@@ -119,3 +119,21 @@ describe('train-learnable-groups --resume', () => {
     }
   }, 180_000);
 });
+
+describe('train-learnable-groups experiment harness', () => {
+  it('--log under a file or under /proc is a named error at once, not a hang', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lg-exp-log-'));
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'keep');
+    for (const log of [join(file, 'results.jsonl'), '/proc/phalanx-exp/results.jsonl']) {
+      const run = await runNodeScript({
+        cwd: exampleDir,
+        script: 'src/experiment.ts',
+        args: ['--steps', '1', '--log', log],
+      });
+      expect({ log, code: run.code }).toEqual({ log, code: 1 });
+      expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining('log folder (--log)')]);
+    }
+    expect(readFileSync(file, 'utf8')).toBe('keep');
+  }, 60_000);
+});

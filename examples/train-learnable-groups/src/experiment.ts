@@ -11,17 +11,18 @@
  * (mean over the steps since the last line), …}`. `--fixed N` trains on the first N samples of the
  * stream, cycled (the overfit test), and also reports the EPE on them (`epeFixed…`).
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { enableLeanBackprop, enableWinogradConvolution, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
-import { fileSystem, findConcreteJointSelectors } from '@phalanx/layers';
+import { fileSystem, findConcreteJointSelectors, makeFolder } from '@phalanx/layers';
 import { recalibrateBatchNorm } from '@phalanx/train';
 import { baselineErrors, epeOf, meanTrainingPose } from './baselines';
 import { intFlag, jobConfigFromFlags, parseFlags, readCommandLine, RECIPE_HELP } from './flags';
+import { exitOnError } from './usage';
 import { threadsFlag } from './threads';
 import {
   BACKBONE_HEATMAP_LAYER,
@@ -153,10 +154,11 @@ async function measure(model: tfl.LayersModel, set: HandBatch[], prefix: string)
 }
 
 async function main(): Promise<void> {
+  // First: a log folder that cannot be made (a file on the way, under /proc) is a named error, not a hang.
+  await makeFolder(dirname(logFile), 'log folder (--log)');
   await setThreadedWasmBackend(threads);
   enableLeanBackprop(); // bit-for-bit the gradients of the stock pass, faster
   enableWinogradConvolution(); // 3×3 forward convolutions by Winograd (last-bit differences), faster
-  mkdirSync(dirname(logFile), { recursive: true });
   const testSynthetic = flags['test-all-views'] ? {} : config.synthetic;
   const test = await heldOutSet(inputSize, testSize, 32, testSeed, testSynthetic);
   const base = await baselineErrors(
@@ -253,7 +255,4 @@ async function main(): Promise<void> {
   fixedSet = [];
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+main().catch(exitOnError);
