@@ -137,3 +137,22 @@ describe('train-learnable-groups experiment harness', () => {
     expect(readFileSync(file, 'utf8')).toBe('keep');
   }, 60_000);
 });
+
+describe('train-learnable-groups --resume of other sizes', () => {
+  it('a checkpoint of other sizes is a one-line named error on replicas too, and the checkpoints stay', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'lg-sizes-')), 'run');
+    const tiny = ['--batch', '2', '--test-size', '4', '--data-workers', '0', '--threads', '1', '--hourglass-features'];
+    const sizes = [...tiny, '16', '--stem', '8,16', '--neck', '16', '--checkpoint-every', '1', '--out', out];
+    const first = await runMain([...sizes, '--steps', '1', '--replicas', '1', '--planes', '4']);
+    expect(first.code, first.stderr).toBe(0);
+    const checkpoints = readdirSync(join(out, 'checkpoints'));
+    for (const replicas of ['1', '2']) {
+      await expectNamedError(
+        [...sizes, '--steps', '2', '--replicas', replicas, '--planes', '8', '--resume'],
+        'PhalanxFileError',
+        'model.json',
+      );
+      expect(readdirSync(join(out, 'checkpoints'))).toEqual(checkpoints);
+    }
+  }, 120_000);
+});

@@ -18,7 +18,6 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-layers';
 import { enableLeanBackprop, enableWinogradConvolution, setThreadedWasmBackend } from '@phalanx/wasm-training';
 import { disposeBatch, encodePng, type HandBatch, type RgbImage } from '@phalanx/data';
-import { PhalanxConfigError, PhalanxFileError } from '@phalanx/errors';
 import { type ConcreteJointSelector, fileSystem, findConcreteJointSelectors, makeFolder } from '@phalanx/layers';
 import { pckCurveToSvg } from '@phalanx/pose';
 import { initFromCheckpoint, openCheckpointFile } from './checkpoint';
@@ -43,6 +42,7 @@ import { dataWorkersFlag, threadsFlag, trainingSource } from './threads';
 import { stopOnFirstSigint } from '@phalanx/train/data-parallel';
 import { replicasFlag, trainWithReplicas } from './replicas-main';
 import { JOB_FLAGS, JOB_HELP } from './job-flags';
+import { exitOnError } from './usage';
 
 const flags = readCommandLine(() => parseFlags(process.argv.slice(2), JOB_FLAGS));
 
@@ -312,9 +312,5 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((error: unknown) => {
-  // A named error (a folder that cannot be made, a refused checkpoint) says it all in its message.
-  const named = error instanceof PhalanxConfigError || error instanceof PhalanxFileError;
-  console.error(named ? `${error.name}: ${error.message}` : error);
-  process.exit(1);
-});
+// A named error (a folder that cannot be made, a refused checkpoint, also a replica's) says it all in one line.
+main().catch(exitOnError);

@@ -62,8 +62,17 @@ export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnTy
 }
 
 /**
+ * Whether `error` is one of the library's named errors (`PhalanxFileError`, `PhalanxConfigError`, …): by class,
+ * or by name for one a data-parallel replica threw, which reaches the main thread as an `Error` of that name.
+ */
+export function isNamedError(error: unknown): error is Error {
+  if (error instanceof PhalanxConfigError || error instanceof PhalanxFileError) return true;
+  return error instanceof Error && /^Phalanx\w*Error$/.test(error.name);
+}
+
+/**
  * Ends a command that failed: a {@link UsageError} as `error: <message>` with exit code 2, a named error
- * (`PhalanxFileError`, `PhalanxConfigError`) as `Name: message` with exit code 1, anything else with its stack
+ * ({@link isNamedError}) as `Name: message` with exit code 1, anything else with its stack
  * trace and exit code 1.
  */
 export function exitOnError(error: unknown): never {
@@ -71,7 +80,6 @@ export function exitOnError(error: unknown): never {
     console.error(`error: ${error.message}`);
     process.exit(2);
   }
-  const named = error instanceof PhalanxConfigError || error instanceof PhalanxFileError;
-  console.error(named ? `${error.name}: ${error.message}` : error);
+  console.error(isNamedError(error) ? `${error.name}: ${error.message}` : error);
   process.exit(1);
 }
