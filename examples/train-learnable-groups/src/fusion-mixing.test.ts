@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -101,4 +104,17 @@ describe('the fusion-mixing command line', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no model\.json in /);
   }, 120_000);
+
+  it('a damaged model.json is a one-line named error, a flag a usage error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fusion-mixing-'));
+    writeFileSync(join(dir, 'model.json'), '{"modelTopology":');
+    const [damaged, flagged] = await Promise.all([
+      runNodeScript({ cwd: exampleDir, script: 'src/fusion-mixing-cli.ts', args: [dir] }),
+      runNodeScript({ cwd: exampleDir, script: 'src/fusion-mixing-cli.ts', args: ['--bogus', dir] }),
+    ]);
+    expect([damaged.code, damaged.stderr.trim().split('\n').length]).toEqual([1, 1]);
+    expect(damaged.stderr).toMatch(/^PhalanxFileError: .*model\.json: the model cannot be loaded/);
+    expect([flagged.code, flagged.stderr.trim().split('\n').length]).toEqual([2, 1]);
+    expect(flagged.stderr).toContain('--bogus');
+  }, 60_000);
 });
