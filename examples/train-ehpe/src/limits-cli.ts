@@ -18,38 +18,86 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import '@phalanx/ehpe';
 import { disposeBatch } from '@phalanx/data';
 import { fileSystem } from '@phalanx/layers';
+import { PhalanxFileError } from '@phalanx/errors';
 import { recalibrateBatchNorm } from '@phalanx/train';
 import { setThreadedWasmBackend } from '@phalanx/wasm-training';
-import { intFlag } from './int-flag';
+import { FlagError, intFlag } from './int-flag';
 import { depthLimits, LIMIT_VARIANTS } from './limits';
 import { handBatches, heldOutSet, meanLayout, type JobConfig } from './pipeline';
 import { TEST_SEED } from './run';
 import { threadsFlag } from './threads';
 
-const { values: flags } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== '--'),
-  options: {
-    model: { type: 'string' },
-    config: { type: 'string' },
-    'test-size': { type: 'string', default: '128' },
-    threads: { type: 'string' },
-    'precise-bn': { type: 'string', default: '0' },
-    'precise-bn-batch': { type: 'string' },
-  },
-});
-if (!flags.model || !flags.config) {
-  console.error(
-    'usage: limits --model DIR --config FILE [--test-size N] [--threads N] [--precise-bn N [--precise-bn-batch B]]',
-  );
+const USAGE =
+  'usage: limits --model DIR --config FILE [--test-size N] [--threads N] [--precise-bn N [--precise-bn-batch B]]';
+
+/** A mistake on the command line: one line on stderr, exit code 2. */
+function usage(message: string): never {
+  console.error(`error: ${message.replace(/\s*\n\s*/g, ' ')}`);
   process.exit(2);
 }
+
+/** Runs a flag reader; its parse errors and bad values end the process as {@link usage} errors. */
+function readFlags<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (error instanceof FlagError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
+      usage((error as Error).message);
+    }
+    throw error;
+  }
+}
+
+const { values: flags } = readFlags(() =>
+  parseArgs({
+    args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
+    options: {
+      model: { type: 'string' },
+      config: { type: 'string' },
+      'test-size': { type: 'string', default: '128' },
+      threads: { type: 'string' },
+      'precise-bn': { type: 'string', default: '0' },
+      'precise-bn-batch': { type: 'string' },
+    },
+  }),
+);
+if (!flags.model || !flags.config) usage(`--model and --config are required. ${USAGE}`);
 const cwd = process.env.INIT_CWD ?? process.cwd();
-const config = (JSON.parse(readFileSync(resolve(cwd, flags.config), 'utf8')) as { config: JobConfig }).config;
-const testSize = intFlag('test-size', flags['test-size'], 128);
-const preciseBatches = intFlag('precise-bn', flags['precise-bn'], 0, 0);
-const preciseRows = intFlag('precise-bn-batch', flags['precise-bn-batch'], config.batchSize);
-await setThreadedWasmBackend(threadsFlag(flags.threads));
-const model = await tfl.loadLayersModel(fileSystem(resolve(cwd, flags.model)));
+
+/** The job configuration in `file` (its `config`); a file that is not one is a `PhalanxFileError` naming it. */
+function readConfig(file: string): JobConfig {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new PhalanxFileError(file, '--config file', `cannot be read as JSON: ${(error as Error).message}`);
+  }
+  const config = (parsed as { config?: { batchSize?: unknown; model?: unknown } } | null)?.config;
+  if (typeof config !== 'object' || config === null || typeof config.batchSize !== 'number') {
+    throw new PhalanxFileError(file, '--config file', "holds no job configuration ('config' with a batchSize)");
+  }
+  return config as JobConfig;
+}
+
+const testSize = readFlags(() => intFlag('test-size', flags['test-size'], 128));
+const preciseBatches = readFlags(() => intFlag('precise-bn', flags['precise-bn'], 0, 0));
+const threads = readFlags(() => threadsFlag(flags.threads));
+let config: JobConfig;
+try {
+  config = readConfig(resolve(cwd, flags.config));
+} catch (error) {
+  if (!(error instanceof PhalanxFileError)) throw error;
+  console.error(`${error.name}: ${error.message}`);
+  process.exit(1);
+}
+const preciseRows = readFlags(() => intFlag('precise-bn-batch', flags['precise-bn-batch'], config.batchSize));
+await setThreadedWasmBackend(threads);
+// Caught here: the wasm module's own handler would print its whole minified source for an unhandled rejection.
+const model = await tfl.loadLayersModel(fileSystem(resolve(cwd, flags.model))).catch((error: unknown) => {
+  console.error(`PhalanxFileError: ${flags.model}: --model cannot be loaded: ${(error as Error).message}`);
+  process.exit(1);
+});
 const size = config.model.imageSize ?? 256;
 if (preciseBatches > 0) {
   const { dataSeed: seed, handCrop } = config;
