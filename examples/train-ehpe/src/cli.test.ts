@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { writeTorchStateDict } from '@phalanx/layers';
+import { useBackend } from '@phalanx/testing';
 import { runNodeScript } from '@phalanx/testing/child-process';
 
 const exampleDir = fileURLToPath(new URL('..', import.meta.url));
@@ -79,4 +82,31 @@ describe('train-ehpe files and folders', () => {
       expect(readdirSync(out)).toEqual(['config.json']);
     }
   }, 60_000);
+});
+
+describe('train-ehpe errors of a replica', () => {
+  it('an --init file of another network is one line on replicas too, as in one process', async () => {
+    await useBackend('wasm');
+    const dir = mkdtempSync(join(tmpdir(), 'ehpe-foreign-'));
+    const pth = join(dir, 'foreign.pth');
+    const weight = tf.ones([2, 2]);
+    writeFileSync(pth, writeTorchStateDict({ 'foo.weight': weight }));
+    weight.dispose();
+    const tiny = ['--batch', '2', '--steps-tw', '1', '--steps-pg', '1', '--no-pg-only', '--test-size', '4'];
+    for (const replicas of ['1', '2']) {
+      const args = [
+        ...tiny,
+        '--data-workers',
+        '0',
+        '--init',
+        pth,
+        '--replicas',
+        replicas,
+        '--out',
+        join(dir, replicas),
+      ];
+      // stderr keeps its last 2 000 characters: the end of the message, naming the unexpected key.
+      await expectNamedError(args, 'foo.weight');
+    }
+  }, 120_000);
 });

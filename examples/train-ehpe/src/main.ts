@@ -566,7 +566,11 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // A refused resume or a bad flag is a named error: its message says it all.
-  const named = error instanceof PhalanxConfigError || error instanceof PhalanxFileError;
+  // By name too: a replica's error reaches this thread as an Error named after its class.
+  const named =
+    error instanceof PhalanxConfigError ||
+    error instanceof PhalanxFileError ||
+    (error instanceof Error && /^Phalanx\w*Error$/.test(error.name));
   console.error(named ? `${error.name}: ${error.message}` : error);
   process.exit(1);
 });
