@@ -39,6 +39,16 @@ describe('train-learnable-groups command line', () => {
     await expectUsageError(['--replicas', '3'], '--replicas');
   }, 60_000);
 
+  it('--data-seed of the held-out set is refused: the run would train on the hands it is scored on', async () => {
+    const tiny = ['--steps', '1', '--batch', '2', '--test-size', '4', '--replicas', '1', '--data-workers', '0'];
+    await expectUsageError([...tiny, '--data-seed', '90210'], '--data-seed');
+    const log = join(mkdtempSync(join(tmpdir(), 'lg-exp-seed-')), 'results.jsonl');
+    const args = [...tiny.slice(0, 6), '--data-seed', '7', '--test-seed', '7', '--log', log];
+    const run = await runNodeScript({ cwd: exampleDir, script: 'src/experiment.ts', args });
+    expect([run.code, run.stderr.trim().split('\n').length]).toEqual([2, 1]);
+    expect(run.stderr).toContain('--data-seed');
+  }, 60_000);
+
   it('the experiment harness reports bad flags the same way', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lg-exp-'));
     for (const [args, flag] of [

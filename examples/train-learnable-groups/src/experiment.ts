@@ -21,7 +21,7 @@ import { batches, disposeBatch, type HandBatch } from '@phalanx/data';
 import { fileSystem, findConcreteJointSelectors, makeFolder } from '@phalanx/layers';
 import { recalibrateBatchNorm } from '@phalanx/train';
 import { baselineErrors, epeOf, meanTrainingPose } from './baselines';
-import { intFlag, jobConfigFromFlags, parseFlags, readCommandLine, RECIPE_HELP } from './flags';
+import { intFlag, jobConfigFromFlags, parseFlags, readCommandLine, RECIPE_HELP, UsageError } from './flags';
 import { exitOnError } from './usage';
 import { threadsFlag } from './threads';
 import {
@@ -72,11 +72,16 @@ ${RECIPE_HELP}`);
 // A bad flag is a usage error (exit code 2), before anything runs.
 const { config, evalEvery, testSize, testSeed, fixed, threads, recalBatches } = readCommandLine(() => {
   const config: JobConfig = jobConfigFromFlags(flags);
+  const testSeed = intFlag('test-seed', flags['test-seed'], 90210, 0);
+  // The held-out set is the stream of its seed: training on it would score the run on hands it trained on.
+  if (config.dataSeed === testSeed) {
+    throw new UsageError(`--data-seed must not be ${testSeed}, the held-out set's seed (--test-seed).`);
+  }
   return {
     config,
     evalEvery: intFlag('eval-every', flags['eval-every'], Math.max(1, Math.round(config.steps / 10))),
     testSize: intFlag('test-size', flags['test-size'], 256),
-    testSeed: intFlag('test-seed', flags['test-seed'], 90210, 0),
+    testSeed,
     fixed: flags.fixed === undefined ? 0 : intFlag('fixed', flags.fixed, 0),
     threads: threadsFlag(flags.threads as string | undefined),
     recalBatches: flags['precise-bn'] === undefined ? 0 : intFlag('precise-bn', flags['precise-bn'], 1),

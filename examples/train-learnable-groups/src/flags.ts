@@ -92,7 +92,7 @@ export function recipeHelp(presets: Record<string, RecipePreset>): string {
                         (${d((p) => String(p.heatmapSigma))})
   --heatmap-sigma-final σ  σ at the last step (cosine schedule from --heatmap-sigma)
   --beta β              initial per-joint β of the soft-argmax layers (default: the model's 1)
-  --data-seed N         seed of the training stream (default 1; the held-out set's is 90210)
+  --data-seed N         seed of the training stream (default 1; not the held-out set's seed, 90210)
   --init-seed N         seed of the initial weights (default 1): the same flags give the same run
   --ema D               evaluate (and save beside the weights) a moving average of the weights, decay D
                         (e.g. 0.99; the Trainer's warm-up min(D, (1+t)/(10+t)))

@@ -51,6 +51,9 @@ if (flags.help) {
   process.exit(0);
 }
 
+/** Seed of the held-out set (never trained on). */
+const TEST_SEED = 90210;
+
 /** The run's settings from the command line: a bad flag ends the process as a usage error (exit code 2). */
 function readSettings() {
   const presetName = (flags.preset ?? 'demo') as PresetName;
@@ -59,6 +62,10 @@ function readSettings() {
   }
   const preset = PRESETS[presetName];
   const config: JobConfig = jobConfigFromFlags(flags, preset.recipe);
+  // The held-out set is the stream of its seed: training on it would score the run on hands it trained on.
+  if (config.dataSeed === TEST_SEED) {
+    throw new UsageError(`--data-seed must not be ${TEST_SEED}, the held-out set's seed.`);
+  }
   const steps = config.steps;
   return {
     presetName,
@@ -76,7 +83,6 @@ const settings = readCommandLine(readSettings);
 const { presetName, config, testSize, evalEvery, checkpointEvery } = settings;
 const inputSize = config.model.inputSize ?? 64;
 const steps = config.steps;
-const TEST_SEED = 90210;
 const out = resolve(process.env.INIT_CWD ?? process.cwd(), (flags.out as string) ?? 'runs/learnable-groups/latest');
 const checkpointDir = join(out, 'checkpoints');
 
