@@ -128,6 +128,14 @@ describe('train-learnable-groups --resume', () => {
       for (const [name, text] of Object.entries(files)) expect(readFileSync(join(out, name), 'utf8')).toBe(text);
     }
   }, 180_000);
+
+  it("a train-ehpe run folder is refused without --resume too: nothing is written over the other job's run", async () => {
+    const out = mkdtempSync(join(tmpdir(), 'lg-foreign-'));
+    const files = { 'config.json': '{"variant":"W+T"}', 'metrics.json': '{"config":{"variant":"W+T"}}' };
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(out, name), text);
+    await expectNamedError([...tiny, '--out', out], 'config.json');
+    expect(readdirSync(out).sort()).toEqual(Object.keys(files).sort());
+  }, 60_000);
 });
 
 describe('train-learnable-groups experiment harness', () => {

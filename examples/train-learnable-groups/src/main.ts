@@ -21,7 +21,7 @@ import { disposeBatch, encodePng, type HandBatch, type RgbImage } from '@phalanx
 import { type ConcreteJointSelector, fileSystem, findConcreteJointSelectors, makeFolder } from '@phalanx/layers';
 import { pckCurveToSvg } from '@phalanx/pose';
 import { initFromCheckpoint, openCheckpointFile } from './checkpoint';
-import { checkResumableFolder } from './run-folder';
+import { checkNotForeignRun, checkResumableFolder } from './run-folder';
 import { baselineErrors, meanTrainingPose, type Baselines } from './baselines';
 import { groupsToSvg, learningCurvesSvg, predictionSheet } from './figures';
 import { jobEvaluations } from './job-curve';
@@ -198,6 +198,7 @@ async function main(): Promise<void> {
       ? openCheckpointFile(resolve(process.env.INIT_CWD ?? process.cwd(), flags.init))
       : null;
   if (flags.resume === true) checkResumableFolder(out);
+  else checkNotForeignRun(out);
   await makeFolder(out, 'output folder (--out)');
   const threads = await setThreadedWasmBackend(settings.threads);
   enableLeanBackprop(); // the same gradients with less memory held: ≈ 8 % faster steps here

@@ -22,6 +22,20 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * Throws a `PhalanxFileError` when `out` holds another job's run (train-ehpe's `config.json` record), which a run
+ * of this job, resumed or not, would write its model, metrics and figures over. Reads only.
+ */
+export function checkNotForeignRun(out: string): void {
+  if (existsSync(join(out, 'config.json'))) {
+    throw new PhalanxFileError(
+      out,
+      'the folder',
+      "holds another job's run (config.json, train-ehpe's record): choose another --out",
+    );
+  }
+}
+
+/**
  * Throws a `PhalanxFileError` naming the file when the run folder `out` cannot be resumed by this job: it holds
  * another job's run (train-ehpe's `config.json`), a `metrics.json` that is not this job's JSON, or a `log.jsonl`
  * with a line that is not a JSON object (a run killed mid-write). A missing or empty folder passes (the run
@@ -31,14 +45,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * checkResumableFolder('runs/learnable-groups/latest'); // passes, or throws naming the damaged file
  */
 export function checkResumableFolder(out: string): void {
-  const record = join(out, 'config.json');
-  if (existsSync(record)) {
-    throw new PhalanxFileError(
-      out,
-      'the folder',
-      "holds another job's run (config.json, train-ehpe's record): choose another --out",
-    );
-  }
+  checkNotForeignRun(out);
   const metricsFile = join(out, 'metrics.json');
   if (existsSync(metricsFile)) {
     const metrics = parsed(readFileSync(metricsFile, 'utf8'));
