@@ -37,6 +37,8 @@ describe('train-ehpe command line', () => {
     await expectUsageError(['--threads', '0'], '--threads');
     await expectUsageError(['--data-workers', 'x'], '--data-workers');
     await expectUsageError(['--replicas', '3'], '--replicas');
+    await expectUsageError(['--dropout', ''], '--dropout');
+    await expectUsageError(['--scoremap-weight', ' '], '--scoremap-weight');
   }, 60_000);
 });
 

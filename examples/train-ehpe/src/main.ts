@@ -179,7 +179,8 @@ function dataSeedFlag(value: string | undefined): number {
 
 function numFlag(name: string, value: string | undefined, fallback: number, min = 0, open = true): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
+  // An empty value is not a number (`Number('')` would read it as 0).
+  const n = value.trim() === '' ? NaN : Number(value);
   if (!Number.isFinite(n) || n < min || (open && n === min)) {
     usage(`--${name} must be a number ${open ? '>' : '≥'} ${min}, but received '${value}'.`);
   }
