@@ -37,6 +37,7 @@ describe('train-ehpe command line', () => {
     await expectUsageError(['--threads', '0'], '--threads');
     await expectUsageError(['--data-workers', 'x'], '--data-workers');
     await expectUsageError(['--replicas', '3'], '--replicas');
+    await expectUsageError(['--preset', 'toString'], '--preset');
     await expectUsageError(['--dropout', ''], '--dropout');
     await expectUsageError(['--scoremap-weight', ' '], '--scoremap-weight');
   }, 60_000);

@@ -188,7 +188,10 @@ function numFlag(name: string, value: string | undefined, fallback: number, min 
 }
 
 const presetName = (flags.preset ?? 'demo') as PresetName;
-if (!(presetName in PRESETS)) usage(`--preset must be one of ${Object.keys(PRESETS).join(', ')}.`);
+// Own keys only: `in` would take 'toString' (an Object method) for a preset.
+if (!Object.hasOwn(PRESETS, presetName)) {
+  usage(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, but received '${presetName}'.`);
+}
 const preset: Preset = PRESETS[presetName];
 const variant = (flags.variant ?? 'W+T').toUpperCase();
 readFlags(() => variantJoints(variant)); // validates
