@@ -98,6 +98,37 @@ describe('the sample stream is unchanged for every seed and index it already kep
   });
 });
 
+describe('per-sample seeds are 32-bit, as documented', () => {
+  it('so distinct indices (of one seed or of two) can render the same sample, bit for bit', () => {
+    const sample = (seed: number, index: number) => [...syntheticHands({ seed, start: index, count: 1, size: 16 })][0];
+    for (const [[s1, i1], [s2, i2]] of [
+      [
+        [0, 82240],
+        [0, 85454],
+      ],
+      [
+        [0, 32899],
+        [1, 68169],
+      ],
+    ]) {
+      expect(sampleSeed(s1, i1)).toBe(sampleSeed(s2, i2));
+      const a = sample(s1, i1);
+      const b = sample(s2, i2);
+      expect([a.image, a.uv, a.xyz, a.visible]).toEqual([b.image, b.uv, b.xyz, b.visible]);
+    }
+    // The birthday bound: 300 000 indices of seed 0 hold about 300000² / 2³³ ≈ 10.5 repeated pairs.
+    const seen = new Set<number>();
+    let repeats = 0;
+    for (let i = 0; i < 300_000; i++) {
+      const s = sampleSeed(0, i);
+      if (seen.has(s)) repeats++;
+      seen.add(s);
+    }
+    expect(repeats).toBeGreaterThan(2);
+    expect(repeats).toBeLessThan(25);
+  });
+});
+
 describe('seeds and indices that the hash used to wrap', () => {
   it('give seeds from 2⁶³ up (2⁶⁴, 2⁷⁰, 1e300) samples of their own, not those of seed 0 or a negative seed', () => {
     const big = [2 ** 63, 2 ** 64, 2 ** 70, 1e300, -(2 ** 64), -(2 ** 70), 2 ** 64 - 2048];
