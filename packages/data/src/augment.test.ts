@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PhalanxConfigError, PhalanxShapeError } from '@phalanx/errors';
 import { AUGMENT_RANGES, augment, colorMatrix, MAX_WARP_PIXELS, similarityMatrix, warpSample } from './augment';
+import { Rng } from './random';
 import { projectPoints, renderSyntheticHand } from './synthetic/render';
 import type { HandSample } from './types';
 
@@ -73,6 +74,42 @@ describe('augment: geometry and colour', () => {
     expect(out.image[3 * (20 * 60 + 30)]).toBe(255);
     expect(out.image[3 * (20 * 60 + 33)]).toBe(0);
     expect(out.visible[0]).toBe(1);
+  });
+
+  it('moves a one-pixel dot with its keypoint for non-square inputs, any output size and both camera modes', () => {
+    const rng = new Rng(31);
+    let checked = 0;
+    for (let t = 0; t < 400; t++) {
+      const [W, H] = [rng.int(16, 110), rng.int(16, 110)];
+      const float = rng.chance(0.5);
+      const image = float ? new Float32Array(W * H * 3) : new Uint8Array(W * H * 3);
+      const [px, py] = [rng.int(0, W - 1), rng.int(0, H - 1)];
+      image.fill(float ? 1 : 255, 3 * (py * W + px), 3 * (py * W + px) + 3);
+      const f = rng.uniform(100, 400);
+      const K = Float64Array.from([f, 0, W / 2, 0, f, H / 2, 0, 0, 1]);
+      const uv = Float64Array.from({ length: 42 }, (_, k) => (k === 0 ? px : k === 1 ? py : rng.next() * (W - 1)));
+      const xyz = new Float64Array(63);
+      for (let j = 0; j < 21; j++) {
+        const z = rng.uniform(300, 400);
+        xyz.set([((uv[2 * j] - K[2]) * z) / f, ((uv[2 * j + 1] - K[5]) * z) / f, z], 3 * j);
+      }
+      const s: HandSample = { image, width: W, height: H, uv, xyz, K, scale: 10, visible: new Uint8Array(21).fill(1) };
+      const size = rng.int(16, 75);
+      const still = { brightness: 0, contrast: 0, saturation: 0, hue: 0 };
+      const options = { outputSize: size, scale: [1.2, 3] as [number, number], margin: 0, color: still };
+      const a = augment(s, { ...options, seed: t, rotateCamera: rng.chance(0.5), crop: rng.chance(0.7) });
+      expect(maxReprojection(a)).toBeLessThan(1e-9);
+      const [u, v] = [Math.round(a.uv[0]), Math.round(a.uv[1])];
+      // A zoom below 1 may step over the dot; from 1 up, every output pixel is within a source pixel of it.
+      if (u < 0 || v < 0 || u >= size || v >= size || Math.hypot(a.K[0], a.K[3]) < f) continue;
+      let brightest = 0;
+      for (let i = 1; i < size * size; i++) if (a.image[3 * i] > a.image[3 * brightest]) brightest = i;
+      const label = `${W}×${H} → ${size}, try ${t}`;
+      expect(a.image[3 * (v * size + u)], label).toBeGreaterThan(0);
+      expect(Math.hypot((brightest % size) - a.uv[0], Math.floor(brightest / size) - a.uv[1]), label).toBeLessThan(1.5);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(40);
   });
 
   it('marks joints leaving the image invisible', () => {

@@ -6,6 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { augment } from '../augment';
 import { batches, disposeBatch, type BatchOptions, type HandBatch } from '../dataset';
 import { PhalanxConfigError } from '@phalanx/errors';
+import { sampleSeed } from '../sample-seed';
+import { renderSyntheticHand, type SyntheticHandOptions } from '../synthetic/render';
 import { prefetchBatches, type PrefetchOptions } from './index';
 
 beforeAll(async () => {
@@ -83,6 +85,41 @@ describe('prefetchBatches', () => {
       prefetchBatches({ seed: 5, size: 32, count: 5, batchSize: 4, shard: { index: 1, count: 2 } }),
     );
     expect(short.map((b) => b.images.shape[0])).toEqual([2]);
+  });
+
+  it('gives the bytes of the main thread for non-square float32 images and other render options', async () => {
+    const render = {
+      width: 40,
+      height: 24,
+      format: 'float32',
+      handedness: 'random',
+      maxTilt: 0.3,
+      handExtent: [0.2, 0.5],
+      background: 'stripes',
+    } satisfies SyntheticHandOptions;
+    const options = { seed: 11, start: 3, count: 7, batchSize: 3, ...render };
+    const [prefetched, main] = await Promise.all([
+      collect(prefetchBatches({ ...options, workers: 2 })),
+      collect(batches(options)),
+    ]);
+    expect(prefetched).toEqual(main);
+    expect(prefetched.map((b) => b.images.shape)).toEqual([
+      [3, 24, 40, 3],
+      [3, 24, 40, 3],
+      [1, 24, 40, 3],
+    ]);
+    // Row r of the stream is sample start + r alone, rendered by itself (float32 of its float64 labels).
+    const rows = (key: keyof HandBatch) => prefetched.flatMap((b) => b[key].data);
+    for (let r = 0; r < 7; r++) {
+      const s = renderSyntheticHand(sampleSeed(11, 3 + r), render);
+      const at = (key: keyof HandBatch, per: number) => rows(key).slice(r * per, (r + 1) * per);
+      expect(at('images', 24 * 40 * 3)).toEqual(Array.from(s.image));
+      expect(at('uv', 42)).toEqual(Array.from(s.uv, Math.fround));
+      expect(at('xyz', 63)).toEqual(Array.from(s.xyz, Math.fround));
+      expect(at('K', 9)).toEqual(Array.from(s.K, Math.fround));
+      expect(at('scale', 1)).toEqual([Math.fround(s.scale)]);
+      expect(at('visible', 21)).toEqual(Array.from(s.visible));
+    }
   });
 
   it('drops a short last batch on request', async () => {

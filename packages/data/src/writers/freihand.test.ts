@@ -167,3 +167,39 @@ describe('writeFreihand', () => {
     );
   });
 });
+
+describe('writeFreihand → openFreiHand: other counts and image sizes', () => {
+  it('round-trips 0 samples, 1 sample, non-square and odd images and float32 pixels', async () => {
+    const cases: [number, number, number, 'uint8' | 'float32'][] = [
+      [32, 32, 0, 'uint8'],
+      [80, 48, 1, 'uint8'],
+      [48, 80, 2, 'uint8'],
+      [17, 33, 1, 'float32'],
+    ];
+    for (const [width, height, count, format] of cases) {
+      const written = [...syntheticHands({ seed: 9, count, width, height, format })];
+      const dir = join(tmp, `shape-${width}x${height}-${count}-${format}`);
+      expect((await writeFreihand(written, dir)).count).toBe(count);
+      const ds = await openFreiHand({ root: dir });
+      expect(ds.length).toBe(count);
+      const read = [];
+      for await (const r of ds) read.push(r);
+      expect(read).toHaveLength(count);
+      read.forEach((r, i) => {
+        const s = written[i];
+        const label = `${width}×${height} ${format} sample ${i}`;
+        expect([r.width, r.height, r.image.length], label).toEqual([width, height, width * height * 3]);
+        expect(Array.from(r.K), label).toEqual(Array.from(s.K));
+        r.xyz.forEach((v, k) => expect(ulps(v, s.xyz[k]), label).toBeLessThanOrEqual(1));
+        const uv = projectPoints(s.xyz, s.K);
+        r.uv.forEach((v, k) => expect(Math.abs(v - uv[k]), label).toBeLessThan(1e-9));
+        expect(Array.from(r.visible), label).toEqual(Array.from(inFrame(uv, width, height, s.xyz)));
+        // Quality 100: within a few levels of the samples' bytes (float32 pixels as 0–255).
+        const unit = format === 'float32' ? 255 : 1;
+        let worst = 0;
+        r.image.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - s.image[k] * unit))));
+        expect(worst, label).toBeLessThanOrEqual(8);
+      });
+    }
+  });
+});
