@@ -1,0 +1,110 @@
+import fc from 'fast-check';
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend } from '@phalanx/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { projectPoints, uvdToXyz, xyzToUvd } from './geometry';
+
+beforeAll(async () => {
+  await useBackend('cpu');
+});
+
+/** A batch of hands with their own cameras (fx ≠ fy, any principal point) and any root–ref bone. */
+const batchArb = fc
+  .record({ B: fc.integer({ min: 1, max: 4 }), J: fc.integer({ min: 2, max: 42 }) })
+  .chain(({ B, J }) =>
+    fc.record({
+      K: fc.array(
+        fc
+          .tuple(
+            fc.double({ min: 50, max: 3000, noNaN: true }),
+            fc.double({ min: 50, max: 3000, noNaN: true }),
+            fc.double({ min: -200, max: 600, noNaN: true }),
+            fc.double({ min: -200, max: 600, noNaN: true }),
+          )
+          .map(([fx, fy, cx, cy]) => [
+            [fx, 0, cx],
+            [0, fy, cy],
+            [0, 0, 1],
+          ]),
+        { minLength: B, maxLength: B },
+      ),
+      xyz: fc.array(
+        fc.array(
+          fc.tuple(
+            fc.double({ min: -0.3, max: 0.3, noNaN: true }),
+            fc.double({ min: -0.3, max: 0.3, noNaN: true }),
+            fc.double({ min: 0.2, max: 2, noNaN: true }),
+          ),
+          { minLength: J, maxLength: J },
+        ),
+        { minLength: B, maxLength: B },
+      ),
+      bone: fc.tuple(fc.nat(J - 1), fc.nat(J - 2)).map(([root, r]) => ({ root, ref: r >= root ? r + 1 : r })),
+    }),
+  )
+  // A root–ref bone of length 0 has no scale (the arrays refuse it, tensors give NaN): bones of 1 cm and more.
+  .filter(({ xyz, bone }) =>
+    xyz.every((hand) => {
+      const [r, f] = [hand[bone.root], hand[bone.ref]];
+      return Math.hypot(f[0] - r[0], f[1] - r[1], f[2] - r[2]) >= 0.01;
+    }),
+  );
+
+describe('projection and 2.5D ↔ 3D with other joint counts, roots, bones and cameras', () => {
+  it('arrays: uv is the float64 pinhole, and uvdToXyz ∘ xyzToUvd gives xyz back (fast-check)', () => {
+    fc.assert(
+      fc.property(batchArb, ({ K, xyz, bone }) => {
+        const uv = projectPoints(xyz, K);
+        xyz.forEach((hand, b) =>
+          hand.forEach(([x, y, z], j) => {
+            const [[fx, , cx], [, fy, cy]] = K[b];
+            expect(Math.abs(uv[b][j][0] - ((fx * x) / z + cx))).toBeLessThanOrEqual(1e-9);
+            expect(Math.abs(uv[b][j][1] - ((fy * y) / z + cy))).toBeLessThanOrEqual(1e-9);
+          }),
+        );
+        const { uvd, rootDepth, scale } = xyzToUvd(xyz, K, bone);
+        xyz.forEach((hand, b) => {
+          const [r, f] = [hand[bone.root], hand[bone.ref]];
+          expect(rootDepth[b]).toBe(r[2]);
+          expect(Math.abs(scale[b] - Math.hypot(f[0] - r[0], f[1] - r[1], f[2] - r[2]))).toBeLessThan(1e-15);
+          hand.forEach((p, j) => expect(Math.abs(uvd[b][j][2] - (p[2] - r[2]) / scale[b])).toBeLessThan(1e-9));
+        });
+        const back = uvdToXyz(uvd, K, { rootDepth, scale });
+        back.forEach((hand, b) =>
+          hand.forEach((p, j) => p.forEach((v, c) => expect(Math.abs(v - xyz[b][j][c])).toBeLessThan(1e-12))),
+        );
+      }),
+      { numRuns: 200, seed: 45 },
+    );
+  });
+
+  it('tensors with per-sample K [B, 3, 3] agree with the float64 arrays to float32 precision (fast-check)', () => {
+    fc.assert(
+      fc.property(batchArb, ({ K, xyz, bone }) => {
+        const before = tf.memory().numTensors;
+        const [tx, tK] = [tf.tensor3d(xyz), tf.tensor3d(K)];
+        const uv64 = projectPoints(xyz, K);
+        const uv32 = tf.tidy(() => projectPoints(tx, tK).arraySync() as number[][][]);
+        uv32.forEach((hand, b) =>
+          hand.forEach((p, j) =>
+            p.forEach((v, c) => {
+              // float32 rounding of fx·x/z and of cx: a few ulps of their magnitudes.
+              const size = Math.abs(K[b][c][c] * (xyz[b][j][c] / xyz[b][j][2])) + Math.abs(K[b][c][2]);
+              expect(Math.abs(v - uv64[b][j][c])).toBeLessThanOrEqual(1e-6 * size + 1e-6);
+            }),
+          ),
+        );
+        const res = xyzToUvd(tx, tK, bone);
+        const back = tf.tidy(
+          () => uvdToXyz(res.uvd, tK, { rootDepth: res.rootDepth, scale: res.scale }).arraySync() as number[][][],
+        );
+        back.forEach((hand, b) =>
+          hand.forEach((p, j) => p.forEach((v, c) => expect(Math.abs(v - xyz[b][j][c])).toBeLessThan(1e-5))),
+        );
+        tf.dispose([tx, tK, res.uvd, res.rootDepth, res.scale]);
+        expect(tf.memory().numTensors).toBe(before);
+      }),
+      { numRuns: 100, seed: 45 },
+    );
+  });
+});
