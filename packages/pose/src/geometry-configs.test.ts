@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@phalanx/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { projectPoints, uvdToXyz, xyzToUvd } from './geometry';
+import { gaussianHeatmaps, gaussianHeatmapsArray, projectPoints, uvdToXyz, xyzToUvd } from './geometry';
 
 beforeAll(async () => {
   await useBackend('cpu');
@@ -105,6 +105,70 @@ describe('projection and 2.5D ↔ 3D with other joint counts, roots, bones and c
         expect(tf.memory().numTensors).toBe(before);
       }),
       { numRuns: 100, seed: 45 },
+    );
+  });
+});
+
+/** Heatmap configurations: 1–3 hands of 1–42 joints, maps from 1 × 1 up, keypoints inside and outside them. */
+const heatmapArb = fc
+  .record({
+    B: fc.integer({ min: 1, max: 3 }),
+    J: fc.integer({ min: 1, max: 42 }),
+    H: fc.integer({ min: 1, max: 24 }),
+    W: fc.integer({ min: 1, max: 24 }),
+  })
+  .chain(({ B, J, H, W }) =>
+    fc.record({
+      H: fc.constant(H),
+      W: fc.constant(W),
+      uv: fc.array(
+        fc.array(
+          fc.tuple(fc.double({ min: -4, max: W + 3, noNaN: true }), fc.double({ min: -4, max: H + 3, noNaN: true })),
+          { minLength: J, maxLength: J },
+        ),
+        { minLength: B, maxLength: B },
+      ),
+      visible: fc.array(fc.array(fc.constantFrom(0, 1), { minLength: J, maxLength: J }), {
+        minLength: B,
+        maxLength: B,
+      }),
+      sigma: fc.tuple(fc.double({ min: 0.3, max: 5, noNaN: true }), fc.double({ min: 0.3, max: 5, noNaN: true })),
+      normalize: fc.constantFrom('gaussian' as const, 'peak' as const),
+    }),
+  );
+
+describe('gaussian heatmap targets with other sizes, sigmas, joint counts and masks', () => {
+  it('both functions give EHPE Eq. 1 in float64 on the [B, H, W, J] grid, masked joints 0 (fast-check)', () => {
+    fc.assert(
+      fc.property(heatmapArb, ({ H, W, uv, visible, sigma, normalize }) => {
+        const [sx, sy] = sigma;
+        const options = { height: H, width: W, sigma, normalize, visible };
+        const fromArray = gaussianHeatmapsArray(uv, options);
+        const maps = gaussianHeatmaps(uv, options);
+        expect(maps.shape).toEqual([uv.length, H, W, uv[0].length]);
+        const fromTensor = maps.dataSync();
+        maps.dispose();
+        const A = normalize === 'gaussian' ? 1 / (2 * Math.PI * sx * sy) : 1;
+        const J = uv[0].length;
+        let worstArray = 0;
+        let worstTensor = 0;
+        uv.forEach((hand, b) =>
+          hand.forEach(([u, v], j) => {
+            for (let y = 0; y < H; y++) {
+              for (let x = 0; x < W; x++) {
+                const g = (x - u) ** 2 / (2 * sx * sx) + (y - v) ** 2 / (2 * sy * sy);
+                const expected = visible[b][j] === 1 ? A * Math.exp(-g) : 0;
+                const o = ((b * H + y) * W + x) * J + j;
+                worstArray = Math.max(worstArray, Math.abs(fromArray[o] - expected));
+                worstTensor = Math.max(worstTensor, Math.abs(fromTensor[o] - expected));
+              }
+            }
+          }),
+        );
+        expect(worstArray).toBeLessThanOrEqual(1e-6 * A);
+        expect(worstTensor).toBeLessThanOrEqual(2e-6 * A);
+      }),
+      { numRuns: 120, seed: 45 },
     );
   });
 });
