@@ -42,7 +42,12 @@ export interface AugmentOptions {
     /** Hue rotation drawn from `[−hue, hue]` turns (1 turn = 360°). Default 0.03. */
     hue?: number;
   };
-  /** Treat the rotation as a camera roll (`xyz` rotated, default) or keep `xyz` and fold it into `K`. */
+  /**
+   * Treat the rotation as a camera roll (`xyz` rotated, default) or keep `xyz` and fold it into `K`. Folded, `K'`
+   * has off-diagonal entries (`K'[0][1] = −s·fy·sin θ`, `K'[1][0] = s·fx·sin θ`): this package's
+   * `projectPoints` reads them, but `@phalanx/pose`'s geometry (`projectPoints`, `xyzToUvd`, `uvdToXyz`) reads
+   * only `fx, fy, cx, cy` and would place the joints tens of pixels off. Keep the default when `K` feeds it.
+   */
   rotateCamera?: boolean;
 }
 

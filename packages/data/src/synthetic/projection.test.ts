@@ -5,8 +5,9 @@
  */
 import { projectPoints as projectNested } from '@phalanx/pose';
 import { describe, expect, it } from 'vitest';
+import { augment } from '../augment';
 import { Rng } from '../random';
-import { projectPoints } from './render';
+import { projectPoints, renderSyntheticHand } from './render';
 
 describe("the renderer's projection and pose's", () => {
   it('agree on 200 random points × 50 random zero-skew cameras', () => {
@@ -31,5 +32,27 @@ describe("the renderer's projection and pose's", () => {
     }
     expect(compared).toBe(50 * 200);
     expect(worst).toBeLessThan(1e-9);
+  });
+});
+
+describe("augment's K and pose's zero-skew projection", () => {
+  /** Largest distance (px) between pose's projection of the augmented joints and the augmented uv. */
+  function poseOffset(rotateCamera: boolean): number {
+    let worst = 0;
+    for (let seed = 0; seed < 10; seed++) {
+      const a = augment(renderSyntheticHand(seed, { size: 64 }), { seed, outputSize: 64, rotateCamera });
+      const K = [0, 1, 2].map((r) => Array.from(a.K.slice(3 * r, 3 * r + 3)));
+      const xyz = Array.from({ length: 21 }, (_, j) => Array.from(a.xyz.slice(3 * j, 3 * j + 3)));
+      projectNested(xyz, K).forEach(([u, v], j) => {
+        worst = Math.max(worst, Math.hypot(u - a.uv[2 * j], v - a.uv[2 * j + 1]));
+      });
+    }
+    return worst;
+  }
+
+  it('agree with rotateCamera (the default), and not without it, as the README says', () => {
+    expect(poseOffset(true)).toBeLessThan(1e-9);
+    // K' = A·K holds −s·fy·sin θ and s·fx·sin θ off the diagonal, which pose does not read.
+    expect(poseOffset(false)).toBeGreaterThan(1);
   });
 });
