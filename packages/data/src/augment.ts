@@ -44,9 +44,8 @@ export interface AugmentOptions {
   };
   /**
    * Treat the rotation as a camera roll (`xyz` rotated, default) or keep `xyz` and fold it into `K`. Folded, `K'`
-   * has off-diagonal entries (`K'[0][1] = −s·fy·sin θ`, `K'[1][0] = s·fx·sin θ`): this package's
-   * `projectPoints` reads them, but `@phalanx/pose`'s geometry (`projectPoints`, `xyzToUvd`, `uvdToXyz`) reads
-   * only `fx, fy, cx, cy` and would place the joints tens of pixels off. Keep the default when `K` feeds it.
+   * has off-diagonal entries (`K'[0][1] = −s·fy·sin θ`, `K'[1][0] = s·fx·sin θ`), which this package's
+   * `projectPoints` and `@phalanx/pose`'s geometry (`projectPoints`, `xyzToUvd`, `uvdToXyz`) both read.
    */
   rotateCamera?: boolean;
 }

@@ -2,7 +2,14 @@ import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@phalanx/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { gaussianHeatmaps, gaussianHeatmapsArray, projectPoints, uvdToXyz, xyzToUvd } from './geometry';
+import {
+  gaussianHeatmaps,
+  gaussianHeatmapsArray,
+  projectPoints,
+  recoverRootDepth,
+  uvdToXyz,
+  xyzToUvd,
+} from './geometry';
 
 beforeAll(async () => {
   await useBackend('cpu');
@@ -169,6 +176,95 @@ describe('gaussian heatmap targets with other sizes, sigmas, joint counts and ma
         expect(worstTensor).toBeLessThanOrEqual(2e-6 * A);
       }),
       { numRuns: 120, seed: 45 },
+    );
+  });
+});
+
+/**
+ * A camera matrix with off-diagonal entries in its first two rows, as an affine pixel map `A` turns a pinhole
+ * into (`A·K`, e.g. `augment` of `@phalanx/data` with `rotateCamera: false`): a rotation by θ and a scale s.
+ */
+const warpedArb = fc
+  .record({
+    f: fc.tuple(fc.double({ min: 100, max: 2000, noNaN: true }), fc.double({ min: 100, max: 2000, noNaN: true })),
+    c: fc.tuple(fc.double({ min: 0, max: 300, noNaN: true }), fc.double({ min: 0, max: 300, noNaN: true })),
+    theta: fc.double({ min: -Math.PI, max: Math.PI, noNaN: true }),
+    s: fc.double({ min: 0.25, max: 4, noNaN: true }),
+    t: fc.tuple(fc.double({ min: -100, max: 100, noNaN: true }), fc.double({ min: -100, max: 100, noNaN: true })),
+  })
+  .map(({ f: [fx, fy], c: [cx, cy], theta, s, t }) => {
+    const A = [
+      [s * Math.cos(theta), -s * Math.sin(theta), t[0]],
+      [s * Math.sin(theta), s * Math.cos(theta), t[1]],
+      [0, 0, 1],
+    ];
+    const K = [
+      [fx, 0, cx],
+      [0, fy, cy],
+      [0, 0, 1],
+    ];
+    return A.map((row) => [0, 1, 2].map((j) => row[0] * K[0][j] + row[1] * K[1][j] + row[2] * K[2][j]));
+  });
+
+/** `(K₀·p / K₂·p, K₁·p / K₂·p)`: the projection by the whole matrix, in float64. */
+function projectByMatrix(K: number[][], p: number[]): number[] {
+  const w = K[2][0] * p[0] + K[2][1] * p[1] + K[2][2] * p[2];
+  return [0, 1].map((r) => (K[r][0] * p[0] + K[r][1] * p[1] + K[r][2] * p[2]) / w);
+}
+
+describe('cameras with skew and K[1][0] (an affine warp of a pinhole)', () => {
+  it('project by the whole first two rows and lift back exactly, arrays and tensors (fast-check)', () => {
+    const hand = Array.from({ length: 21 }, (_, j) => [
+      0.01 * (j % 5) - 0.02,
+      0.012 * Math.floor(j / 5) - 0.03,
+      0.5 + 0.002 * j,
+    ]);
+    fc.assert(
+      fc.property(warpedArb, (K) => {
+        const uv = projectPoints(hand, K);
+        uv.forEach((q, j) => {
+          const expected = projectByMatrix(K, hand[j]);
+          expect(Math.abs(q[0] - expected[0])).toBeLessThan(1e-9 * (1 + Math.abs(expected[0])));
+          expect(Math.abs(q[1] - expected[1])).toBeLessThan(1e-9 * (1 + Math.abs(expected[1])));
+        });
+        const { uvd, rootDepth, scale } = xyzToUvd(hand, K);
+        uvdToXyz(uvd, K, { rootDepth, scale }).forEach((p, j) =>
+          p.forEach((v, c) => expect(Math.abs(v - hand[j][c])).toBeLessThan(1e-12)),
+        );
+        // The middle MCP–PIP bone lies almost in the image plane here: the larger root is the true depth.
+        expect(Math.abs(recoverRootDepth(uvd, K) * scale - rootDepth)).toBeLessThan(1e-9);
+        const [tHand, tK] = [tf.tensor2d(hand), tf.tensor2d(K)];
+        const tUv = tf.tidy(() => projectPoints(tHand, tK).arraySync() as number[][]);
+        tUv.forEach((q, j) => q.forEach((v, c) => expect(Math.abs(v - uv[j][c])).toBeLessThan(1e-3)));
+        const lifted = tf.tidy(() => {
+          const res = xyzToUvd(tHand, tK);
+          return uvdToXyz(res.uvd, tK, { rootDepth: res.rootDepth, scale: res.scale }).arraySync() as number[][];
+        });
+        lifted.forEach((p, j) => p.forEach((v, c) => expect(Math.abs(v - hand[j][c])).toBeLessThan(1e-5)));
+        const z = tf.tidy(() => recoverRootDepth(xyzToUvd(tHand, tK).uvd, tK).arraySync() as number);
+        expect(Math.abs(z * scale - rootDepth)).toBeLessThan(1e-4);
+        tf.dispose([tHand, tK]);
+      }),
+      { numRuns: 100, seed: 45 },
+    );
+  });
+
+  it('refuse a K whose upper-left 2×2 block is singular, and a skew that is not finite, by name', () => {
+    const singular = [
+      [100, 200, 10],
+      [50, 100, 10],
+      [0, 0, 1],
+    ];
+    expect(() => projectPoints([[0, 0, 1]], singular)).toThrow(
+      'projectPoints: K (upper-left 2×2) must be an invertible upper-left 2×2 block [[fx, skew], [K[1][0], fy]]',
+    );
+    const nan = [
+      [100, Number.NaN, 10],
+      [0, 100, 10],
+      [0, 0, 1],
+    ];
+    expect(() => uvdToXyz([[0, 0, 0]], nan, { rootDepth: 1 })).toThrow(
+      'uvdToXyz: K[0][1] (skew) must be a finite number, but received NaN.',
     );
   });
 });

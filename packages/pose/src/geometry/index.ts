@@ -5,8 +5,9 @@
  * over the input plumbing they share.
  *
  * Conventions (docs/conventions.md): pixel centres at integer coordinates, x right, y down; camera frame with
- * z forward; intrinsics `K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]` (zero skew; only `fx, fy, cx, cy`
- * are read, so the Learnable Groups release's habit of storing the root depth in `K[2][2]` is harmless).
+ * z forward; intrinsics `K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`. The first two rows are read — a skew
+ * `K[0][1]` and a `K[1][0]`, as an affine pixel warp `A·K` has them, included — and the third row is not, so the
+ * Learnable Groups release's habit of storing the root depth in `K[2][2]` is harmless.
  *
  * Functions accept tensors (computed with tf ops, differentiable, tensors out) or nested number
  * arrays (computed in float64, arrays out). Batched `[B, J, C]` inputs take `K` as `[3, 3]` (shared)

@@ -28,12 +28,76 @@ export interface BoneOptions {
 /** The keys of {@link BoneOptions}: any other is a named error. */
 export const BONE_KEYS = { root: true, ref: true } satisfies Record<keyof BoneOptions, true>;
 
-/** The four intrinsics read from `K` (zero skew). */
+/**
+ * The intrinsics read from the first two rows of `K`: `[[fx, skew, cx], [k10, fy, cy]]`. A pinhole `K` has
+ * `skew = k10 = 0`; a warped one (`A·K` of an affine pixel map, e.g. `augment` with `rotateCamera: false`)
+ * need not. The third row is not read.
+ */
 export interface Cam {
   fx: number;
   fy: number;
   cx: number;
   cy: number;
+  /** `K[0][1]`. */
+  skew: number;
+  /** `K[1][0]`. */
+  k10: number;
+}
+
+/**
+ * The pixel `[(fx·x + skew·y)/z + cx, (k10·x + fy·y)/z + cy]` of the camera-frame point `(x, y, z)`: for a
+ * pinhole `K` (`skew = k10 = 0`) exactly `fx·x/z + cx`, `fy·y/z + cy`, as before skew was read.
+ */
+export function pixelOf(cam: Cam, x: number, y: number, z: number): [number, number] {
+  const { fx, fy, cx, cy, skew, k10 } = cam;
+  const u = skew === 0 ? (fx * x) / z + cx : (fx * x) / z + (skew * y) / z + cx;
+  const v = k10 === 0 ? (fy * y) / z + cy : (fy * y) / z + (k10 * x) / z + cy;
+  return [u, v];
+}
+
+/**
+ * The normalised image coordinates `(x/z, y/z)` of the pixel `(u, v)`: the solution of
+ * `[[fx, skew], [k10, fy]]·(X, Y) = (u − cx, v − cy)`, written as `X = (û − skew·v̂/fy) / (fx − skew·k10/fy)`,
+ * `Y = (v̂ − k10·X)/fy` so that a pinhole `K` gives `(u − cx)/fx`, `(v − cy)/fy` bit for bit.
+ */
+export function rayOf(cam: Cam, u: number, v: number): [number, number] {
+  const { fx, fy, cx, cy, skew, k10 } = cam;
+  const du = u - cx;
+  const dv = v - cy;
+  if (skew === 0 && k10 === 0) return [du / fx, dv / fy];
+  const X = (du - skew * (dv / fy)) / (fx - skew * (k10 / fy));
+  return [X, (dv - k10 * X) / fy];
+}
+
+/** The camera tensors of {@link tensorSetup}, each `[B, 1]` (or `[1, 1]`) float32. */
+export interface CamTensors {
+  fx: tf.Tensor;
+  fy: tf.Tensor;
+  cx: tf.Tensor;
+  cy: tf.Tensor;
+  skew: tf.Tensor;
+  k10: tf.Tensor;
+}
+
+/**
+ * {@link pixelOf} on tensors (inside a `tf.tidy`): `u = fx·(x/z) + skew·(y/z) + cx`, `v = fy·(y/z) + k10·(x/z) + cy`.
+ * A pinhole `K` adds terms of 0, which change no finite value.
+ */
+export function pixelTensors(cam: CamTensors, x: tf.Tensor, y: tf.Tensor, z: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const xz = tf.div(x, z);
+  const yz = tf.div(y, z);
+  const u = tf.add(tf.add(tf.mul(cam.fx, xz), tf.mul(cam.skew, yz)), cam.cx);
+  const v = tf.add(tf.add(tf.mul(cam.fy, yz), tf.mul(cam.k10, xz)), cam.cy);
+  return [u, v];
+}
+
+/** {@link rayOf} on tensors (inside a `tf.tidy`); a pinhole `K` gives `(u − cx)/fx`, `(v − cy)/fy`. */
+export function rayTensors(cam: CamTensors, u: tf.Tensor, v: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const du = tf.sub(u, cam.cx);
+  const dv = tf.sub(v, cam.cy);
+  const denominator = tf.sub(cam.fx, tf.mul(cam.skew, tf.div(cam.k10, cam.fy)));
+  const X = tf.div(tf.sub(du, tf.mul(cam.skew, tf.div(dv, cam.fy))), denominator);
+  return [X, tf.div(tf.sub(dv, tf.mul(cam.k10, X)), cam.fy)];
 }
 
 /** The root and ref joints of `options` (defaults: the scale bone), checked against the joint count. */
@@ -70,9 +134,11 @@ export function batchArray(
 }
 
 /**
- * The intrinsics read from the 3×3 matrix `m` (named `argument` in errors, e.g. `K` or `K[2]`): `fx`, `fy`
- * finite and ≠ 0 (a focal length of 0 maps every point to the principal point, and `uvdToXyz` divides by
- * it), `cx`, `cy` finite; a `PhalanxConfigError` naming the entry otherwise. The other entries are not read.
+ * The intrinsics read from the first two rows of the 3×3 matrix `m` (named `argument` in errors, e.g. `K` or
+ * `K[2]`): `fx`, `fy` finite and ≠ 0 (a focal length of 0 maps every point to the principal point, and
+ * `uvdToXyz` divides by it), `cx`, `cy`, `K[0][1]` (skew) and `K[1][0]` finite, and the 2×2 block
+ * `[[fx, skew], [k10, fy]]` invertible; a `PhalanxConfigError` naming the entry otherwise. The third row is not
+ * read.
  */
 function readCam(component: string, argument: string, m: number[][]): Cam {
   const focal = (r: number, what: string): number => {
@@ -86,7 +152,17 @@ function readCam(component: string, argument: string, m: number[][]): Cam {
   const fy = focal(1, 'fy');
   const cx = checkFinite(component, `${indexed(argument, [0, 2])} (cx)`, m[0][2]);
   const cy = checkFinite(component, `${indexed(argument, [1, 2])} (cy)`, m[1][2]);
-  return { fx, fy, cx, cy };
+  const skew = checkFinite(component, `${indexed(argument, [0, 1])} (skew)`, m[0][1]);
+  const k10 = checkFinite(component, indexed(argument, [1, 0]), m[1][0]);
+  if (!(fx - skew * (k10 / fy) !== 0 && Number.isFinite(fx - skew * (k10 / fy)))) {
+    const block = [
+      [fx, skew],
+      [k10, fy],
+    ];
+    const expected = 'an invertible upper-left 2×2 block [[fx, skew], [K[1][0], fy]]';
+    throw new PhalanxConfigError(component, `${argument} (upper-left 2×2)`, expected, block);
+  }
+  return { fx, fy, cx, cy, skew, k10 };
 }
 
 /**
@@ -196,7 +272,7 @@ export function tensorSetup(
   x: tf.Tensor,
   K: Intrinsics,
   channels: number,
-): { x3: tf.Tensor3D; batched: boolean; fx: tf.Tensor; fy: tf.Tensor; cx: tf.Tensor; cy: tf.Tensor } {
+): { x3: tf.Tensor3D; batched: boolean } & CamTensors {
   if ((x.rank !== 2 && x.rank !== 3) || x.shape[x.rank - 1] !== channels) {
     throw new PhalanxShapeError(component, 'points', `a tensor [J, ${channels}] or [B, J, ${channels}]`, x.shape);
   }
@@ -215,7 +291,7 @@ export function tensorSetup(
   }
   const k3 = tf.reshape(k, [-1, 9]);
   const col = (i: number): tf.Tensor => tf.cast(tf.slice(k3, [0, i], [-1, 1]), 'float32');
-  return { x3, batched, fx: col(0), fy: col(4), cx: col(2), cy: col(5) };
+  return { x3, batched, fx: col(0), fy: col(4), cx: col(2), cy: col(5), skew: col(1), k10: col(3) };
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
  * Pinhole projection and 2.5D ↔ 3D (the Learnable Groups release's `P2W` and its inverse). Pixel centres at
  * integer coordinates, x right, y down; camera frame with z forward; intrinsics
- * `K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]` (zero skew; only `fx, fy, cx, cy` are read, so the Learnable
- * Groups release's habit of storing the root depth in `K[2][2]` is harmless).
+ * `K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`. The first two rows are read, a skew `K[0][1]` and a `K[1][0]`
+ * included (an affine pixel warp `A·K` has them): `u = (fx·x + K[0][1]·y)/z + cx`, `v = (K[1][0]·x + fy·y)/z +
+ * cy`. The third row is not read, so the Learnable Groups release's habit of storing the root depth in
+ * `K[2][2]` is harmless.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { PhalanxConfigError, checkOptions } from '@phalanx/errors';
@@ -17,6 +19,10 @@ import {
   jointOf,
   perSampleArray,
   perSampleTensor,
+  pixelOf,
+  pixelTensors,
+  rayOf,
+  rayTensors,
   tensorSetup,
   type BoneOptions,
   type Intrinsics,
@@ -31,8 +37,7 @@ import {
  * one: a `PhalanxConfigError` naming the point and saying which.
  */
 function project(component: string, argument: string, p: number[], cam: Cam, index: number[]): number[] {
-  const { fx, fy, cx, cy } = cam;
-  const uv = [(fx * p[0]) / p[2] + cx, (fy * p[1]) / p[2] + cy];
+  const uv = pixelOf(cam, p[0], p[1], p[2]);
   if (Number.isFinite(uv[0]) && Number.isFinite(uv[1])) return uv;
   const expected =
     p[2] === 0
@@ -42,12 +47,13 @@ function project(component: string, argument: string, p: number[], cam: Cam, ind
 }
 
 /**
- * Pinhole projection of camera-frame points: `u = fx·x/z + cx`, `v = fy·y/z + cy`. Points should lie in
- * front of the camera (z > 0); no clamping is done (a point behind it, z < 0, is projected by the same
- * formula).
+ * Pinhole projection of camera-frame points: `u = fx·x/z + cx`, `v = fy·y/z + cy` (plus `K[0][1]·y/z` and
+ * `K[1][0]·x/z` where those are not 0). Points should lie in front of the camera (z > 0); no clamping is done
+ * (a point behind it, z < 0, is projected by the same formula).
  *
  * **Errors** (arrays): `PhalanxConfigError` naming the entry for a coordinate or an intrinsic
- * (`fx, fy, cx, cy`) that is not finite, `fx` or `fy` = 0, and a point on the camera plane (z = 0), which
+ * (`fx, fy, cx, cy`, `K[0][1]`, `K[1][0]`) that is not finite, `fx` or `fy` = 0, an upper-left 2×2 block
+ * `[[fx, K[0][1]], [K[1][0], fy]]` that is singular, and a point on the camera plane (z = 0), which
  * has no projection. Tensors are computed with tf ops and their values are not read (only an array `K` is
  * checked): there such a point gives ±Infinity or NaN. A tensor is float32 or int32 (int32 is computed as float32, the result float32); another dtype or a
  * disposed tensor is a `PhalanxShapeError`.
@@ -63,11 +69,8 @@ export function projectPoints(xyz: Points, K: Intrinsics): Points {
   const name = 'projectPoints';
   if (xyz instanceof tf.Tensor) {
     return tf.tidy(() => {
-      const { x3, batched, fx, fy, cx, cy } = tensorSetup(name, xyz, K, 3);
-      const z = channel(x3, 2);
-      const u = tf.add(tf.mul(fx, tf.div(channel(x3, 0), z)), cx);
-      const v = tf.add(tf.mul(fy, tf.div(channel(x3, 1), z)), cy);
-      const uv = tf.stack([u, v], 2);
+      const { x3, batched, ...cam } = tensorSetup(name, xyz, K, 3);
+      const uv = tf.stack(pixelTensors(cam, channel(x3, 0), channel(x3, 1), channel(x3, 2)), 2);
       return batched ? uv : tf.squeeze(uv, [0]);
     });
   }
@@ -89,14 +92,15 @@ const UVD_TO_XYZ_KEYS = { rootDepth: true, scale: true } satisfies Record<keyof 
 
 /**
  * 2.5D → 3D with known root depth and scale — the Learnable Groups release's `P2W`:
- * `z = d·s + z_root`, `x = z·(u − cx)/fx`, `y = z·(v − cy)/fy`, where `(u, v)` are pixels and `d` is the
+ * `z = d·s + z_root`, `x = z·(u − cx)/fx`, `y = z·(v − cy)/fy` (with a skew or `K[1][0]`, `(x, y)/z` solves the
+ * first two rows of `K` instead), where `(u, v)` are pixels and `d` is the
  * root-relative depth divided by the scale. A joint whose depth comes out `z = 0` lies on the camera
  * plane, where every pixel's ray meets the others: it is the camera centre `[±0, ±0, 0]` (finite, and
  * `projectPoints` refuses it).
  *
  * **Errors** (arrays): `PhalanxConfigError` naming the entry for a `uvd` coordinate, a `rootDepth`, a
- * `scale` or an intrinsic (`fx, fy, cx, cy`) that is not finite, and `fx` or `fy` = 0 (the lift divides by
- * them). Tensors are computed with tf ops and their values are not read (only an array `K` is checked), but
+ * `scale` or an intrinsic (`fx, fy, cx, cy`, `K[0][1]`, `K[1][0]`) that is not finite, and `fx` or `fy` = 0 or a
+ * singular upper-left 2×2 block (the lift divides by them). Tensors are computed with tf ops and their values are not read (only an array `K` is checked), but
  * a number or list `rootDepth` / `scale` is checked on either path (a NaN or `null` is a named error, not a
  * NaN result), and a `rootDepth` / `scale` of another length or shape than the batch is a
  * `PhalanxShapeError`. A tensor is float32 or int32 (int32 is computed as float32, the result float32); another dtype or a
@@ -131,13 +135,12 @@ export function uvdToXyz(uvd: Points, K: Intrinsics, options: UvdToXyzOptions): 
   const scale = options.scale ?? 1;
   if (uvd instanceof tf.Tensor) {
     return tf.tidy(() => {
-      const { x3, batched, fx, fy, cx, cy } = tensorSetup(name, uvd, K, 3);
+      const { x3, batched, ...cam } = tensorSetup(name, uvd, K, 3);
       const b = x3.shape[0];
       const s = perSampleTensor(name, 'scale', scale, b);
       const z = tf.add(tf.mul(channel(x3, 2), s), perSampleTensor(name, 'rootDepth', options.rootDepth, b));
-      const x = tf.mul(z, tf.div(tf.sub(channel(x3, 0), cx), fx));
-      const y = tf.mul(z, tf.div(tf.sub(channel(x3, 1), cy), fy));
-      const xyz = tf.stack([x, y, z], 2);
+      const [X, Y] = rayTensors(cam, channel(x3, 0), channel(x3, 1));
+      const xyz = tf.stack([tf.mul(z, X), tf.mul(z, Y), z], 2);
       return batched ? xyz : tf.squeeze(xyz, [0]);
     });
   }
@@ -145,13 +148,13 @@ export function uvdToXyz(uvd: Points, K: Intrinsics, options: UvdToXyzOptions): 
   const cams = camerasArray(name, K, batch.length, batched);
   const roots = perSampleArray(name, 'rootDepth', options.rootDepth, batch.length);
   const scales = perSampleArray(name, 'scale', scale, batch.length);
-  const out = batch.map((hand, b) => {
-    const { fx, fy, cx, cy } = cams[b];
-    return hand.map(([u, v, d]) => {
+  const out = batch.map((hand, b) =>
+    hand.map(([u, v, d]) => {
       const z = d * scales[b] + roots[b];
-      return [z * ((u - cx) / fx), z * ((v - cy) / fy), z];
-    });
-  });
+      const [X, Y] = rayOf(cams[b], u, v);
+      return [z * X, z * Y, z];
+    }),
+  );
   return batched ? out : out[0];
 }
 

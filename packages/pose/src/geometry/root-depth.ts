@@ -6,6 +6,8 @@ import {
   batchArray,
   camerasArray,
   checkBone,
+  rayOf,
+  rayTensors,
   tensorSetup,
   type BoneOptions,
   type Intrinsics,
@@ -70,13 +72,11 @@ export function recoverRootDepth(
   const c2 = checkPositive(name, 'boneLength', options.boneLength ?? 1) ** 2;
   if (uvd instanceof tf.Tensor) {
     return tf.tidy(() => {
-      const { x3, batched, fx, fy, cx, cy } = tensorSetup(name, uvd, K, 3);
+      const { x3, batched, ...cam } = tensorSetup(name, uvd, K, 3);
       const { root, ref } = checkBone(name, options, x3.shape[1]);
       const at = (j: number, c: number): tf.Tensor => tf.reshape(tf.slice(x3, [0, j, c], [-1, 1, 1]), [-1, 1]);
-      const xn = tf.div(tf.sub(at(root, 0), cx), fx);
-      const yn = tf.div(tf.sub(at(root, 1), cy), fy);
-      const xm = tf.div(tf.sub(at(ref, 0), cx), fx);
-      const ym = tf.div(tf.sub(at(ref, 1), cy), fy);
+      const [xn, yn] = rayTensors(cam, at(root, 0), at(root, 1));
+      const [xm, ym] = rayTensors(cam, at(ref, 0), at(ref, 1));
       const dn = at(root, 2);
       const dm = at(ref, 2);
       const dx = tf.sub(xn, xm);
@@ -98,13 +98,10 @@ export function recoverRootDepth(
   const { root, ref } = checkBone(name, options, batch[0].length);
   const cams = camerasArray(name, K, batch.length, batched);
   const out = batch.map((hand, i) => {
-    const { fx, fy, cx, cy } = cams[i];
     const [un, vn, dn] = hand[root];
     const [um, vm, dm] = hand[ref];
-    const xn = (un - cx) / fx;
-    const yn = (vn - cy) / fy;
-    const xm = (um - cx) / fx;
-    const ym = (vm - cy) / fy;
+    const [xn, yn] = rayOf(cams[i], un, vn);
+    const [xm, ym] = rayOf(cams[i], um, vm);
     const dx = xn - xm;
     const dy = yn - ym;
     const px = xn * dn - xm * dm;
