@@ -56,8 +56,8 @@ function mixedShapeGradients(
  * per 1 M elements), the two reductions Σdy and Σ(dy·(x − μ)) are shared by the four statistic
  * gradients, and every full-size temporary is freed at once. The stock gradient computes `x − μ` and
  * `dy·γ` eagerly, outside the engine's per-input `tidy`, so both stay alive until the whole backward
- * pass ends — two input-sized tensors per batch-norm layer. Statistics of different shapes take
- * {@link mixedShapeGradients}.
+ * pass ends — two input-sized tensors per batch-norm layer. Statistics of different shapes (a `[1]`
+ * variance beside a `[C]` mean) get per-element gradients, each reduced to its own statistic's shape.
  */
 export const fusedBatchNormGradConfig: tf.GradConfig = {
   kernelName: tf.FusedBatchNorm,
