@@ -176,10 +176,45 @@ describe('runDataParallel', () => {
     expect(Array.from(mean)).toEqual([1.5, Math.fround(Math.fround(Math.fround(0.1) + Math.fround(0.2)) / 2), 0]);
   });
 
+  it('weights unequal shards by their samples, Σ_r n_r·v_r / Σ n_r in float64; equal shards as before', () => {
+    const a = new Float32Array([1, 0.1, 3]);
+    const b = new Float32Array([2, 0.2, -3]);
+    expect(Array.from(meanInReplicaOrder([a, b], [3, 1]))).toEqual([1.25, Math.fround((3 * a[1] + b[1]) / 4), 1.5]);
+    expect(meanInReplicaOrder([a, b], [5, 5])).toEqual(meanInReplicaOrder([a, b]));
+  });
+
   it('averages statistics in float64: equal values come back exactly', () => {
     const x = new Float32Array([0.1, 1 / 3, 7e-8, 12345.678]);
     expect(meanInFloat64([x, x, x])).toEqual(x);
     expect(Array.from(meanInFloat64([new Float32Array([1, 2]), new Float32Array([2, 5])]))).toEqual([1.5, 3.5]);
+  });
+});
+
+describe('runDataParallel: uneven shards', () => {
+  it('uneven shards (3 replicas of a batch of 8, 2 of 7) follow 1 trainer on the whole batch too', async () => {
+    // context.shard gives shards of 3, 3, 2 and 4, 3 rows: each shard's mean gradient counts by its samples.
+    for (const [replicas, batchSize] of [
+      [3, 8],
+      [2, 7],
+    ]) {
+      const data: ReplicaTestData = { steps: 2, batchSize, mode: 'train' };
+      const results = await run(replicas, data);
+      const model = mlp();
+      const trainer = new Trainer<Batch>({
+        model,
+        loss: mse,
+        progress: false,
+        parameterGroups: [{ name: 'all', lr: 0.1, optimizerFactory: (lr) => tf.train.sgd(lr) }],
+      });
+      for (let step = 0; step < data.steps; step++) {
+        const b = globalBatch(step, data.batchSize);
+        await trainer.trainStep(b);
+        tf.dispose(b);
+      }
+      const single = model.weights.map((w) => w.read().dataSync() as Float32Array);
+      expect(maxRelativeDifference(results[0], single), `${replicas} replicas, batch ${batchSize}`).toBeLessThan(1e-5);
+      results.forEach((r) => expect(r).toEqual(results[0]));
+    }
   });
 });
 

@@ -43,10 +43,12 @@ export interface ReplicaContext<D> {
   /**
    * Pass as `TrainerConfig.reduceGradients`: each step it sends this replica's gradients to the main
    * thread and resolves to the mean over all replicas `ḡ = (1/N) Σ_r g_r` (float32, summed in replica
-   * order). Every replica must take the same number of steps.
+   * order) — weighted by the replicas' samples, `Σ_r n_r·g_r / Σ_r n_r`, when their shards differ in
+   * size, so that uneven shards still give the gradient of the whole batch. Every replica must take the
+   * same number of steps.
    */
   readonly reduceGradients: GradientReducer;
-  /** The mean of the replicas' losses at the last reduced step (NaN before the first). */
+  /** The mean of the replicas' losses at the last reduced step, weighted as the gradients (NaN before the first). */
   readonly meanLoss: number;
   /**
    * True once the run's `signal` was seen aborted at a gradient exchange: set in every replica by the
@@ -103,9 +105,10 @@ const DATA_PARALLEL_KEYS = { module: true, replicas: true, data: true, signal: t
  * model once, send its weights in `data` and set them in every replica (or seed every initialiser) — and
  * builds a `Trainer` with
  * `reduceGradients: context.reduceGradients` and `callbacks: [new ReplicaSync(context, …)]`, and trains
- * on its shard `context.shard(globalBatch)`: with a loss that is a mean over samples and equal shards,
- * the mean gradient is the gradient of the whole global batch, so N replicas with shards of B/N follow
- * one trainer on batches of B (up to float32 rounding), on N cores. Replica 0 evaluates, logs and
+ * on its shard `context.shard(globalBatch)`: with a loss that is a mean over samples, the mean gradient
+ * (weighted by the shards' samples when they differ in size) is the gradient of the whole global batch,
+ * so N replicas on shards of a batch of B follow one trainer on batches of B (up to float32 rounding),
+ * on N cores. Replica 0 evaluates, logs and
  * writes the checkpoints.
  *
  * Resume: every replica restores the same checkpoint (`fit({ resume: dir })`; replica 0 also with its
@@ -232,7 +235,10 @@ class ReplicaGroup<R> {
     if (other >= 0) {
       return this.fail(other, 'PhalanxConfigError', `${NAME}: its gradients differ in names or sizes from replica 0's`);
     }
-    const mean = meanInReplicaOrder(all.map((m) => m.values));
+    const mean = meanInReplicaOrder(
+      all.map((m) => m.values),
+      all.map((m) => m.samples),
+    );
     const stop = this.signal?.aborted === true;
     this.broadcast(mean, (values) => ({ kind: 'reduced', step: all[0].step, values, stop }));
   }

@@ -12,6 +12,8 @@ export interface GradientsMessage {
   names: string[];
   /** Every gradient flattened and concatenated, in `names` order; the last entry is the replica's loss. */
   values: Float32Array;
+  /** The samples behind them (this replica's shard of the step): its weight in the mean. */
+  samples: number;
 }
 
 /** A replica's vector for the `round`-th call of `averageAcrossReplicas` (e.g. its batch-norm statistics). */
@@ -71,10 +73,23 @@ export interface ReplicaWorkerData {
 }
 
 /**
- * The element-wise mean `(1/N) Σ_r v_r` of the replicas' vectors, summed in replica order in float32
- * (each partial sum rounded to float32, as a single float32 accumulator would be), then divided by N.
+ * The element-wise mean of the replicas' vectors, each counted by its samples `n_r`: for equal
+ * `samples` (or none given) `(1/N) Σ_r v_r`, summed in replica order in float32 (each partial sum
+ * rounded to float32, as a single float32 accumulator would be), then divided by N; for unequal ones
+ * `Σ_r n_r·v_r / Σ_r n_r`, summed in replica order in float64 and rounded to float32 once. With a
+ * mean loss, that is the gradient of all the replicas' samples together also when the shards differ in
+ * size (e.g. a batch of 8 on 3 replicas: 3, 3 and 2 rows), where the plain mean weighted the rows of the
+ * small shard more.
  */
-export function meanInReplicaOrder(vectors: readonly Float32Array[]): Float32Array {
+export function meanInReplicaOrder(vectors: readonly Float32Array[], samples?: readonly number[]): Float32Array {
+  if (samples !== undefined && samples.some((n) => n !== samples[0])) {
+    const total = samples.reduce((a, b) => a + b, 0);
+    const weighted = new Float64Array(vectors[0].length);
+    vectors.forEach((v, r) => {
+      for (let i = 0; i < weighted.length; i++) weighted[i] += v[i] * samples[r];
+    });
+    return Float32Array.from(weighted, (x) => x / total);
+  }
   const sum = new Float32Array(vectors[0].length);
   for (const v of vectors) for (let i = 0; i < sum.length; i++) sum[i] += v[i];
   for (let i = 0; i < sum.length; i++) sum[i] /= vectors.length;

@@ -47,7 +47,11 @@ const reduceGradients: GradientReducer = async (grads, context) => {
   } finally {
     flat.dispose();
   }
-  const mean = await exchange(`g${context.step}`, { kind: 'gradients', step: context.step, names, values }, values);
+  const mean = await exchange(
+    `g${context.step}`,
+    { kind: 'gradients', step: context.step, names, values, samples: context.samples },
+    values,
+  );
   lastMeanLoss = mean[mean.length - 1];
   return tf.tidy(() => {
     let offset = 0;
