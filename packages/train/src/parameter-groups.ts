@@ -26,7 +26,10 @@ export interface ParameterGroupConfig {
    * rate, unchanged.
    */
   lr?: number | LrSchedule;
-  /** The group's optimizer. Default: `optimizerFactory(lr(0))`. */
+  /**
+   * The group's optimizer, used by this group only (one given to two groups is a `PhalanxConfigError`:
+   * its slots are positional, so the groups would share moments). Default: `optimizerFactory(lr(0))`.
+   */
   optimizer?: tf.Optimizer;
   /**
    * Creates the optimizer from the initial learning rate when `optimizer` is not given. Default
@@ -117,6 +120,9 @@ function groupsOf(
   taken: Set<tfl.LayerVariable>,
   made: tf.Optimizer[],
 ): ParameterGroup[] {
+  // Each optimizer serves one group: tfjs optimizers (and FlatAdam) keep their slots by position, so a
+  // second group's k-th variable would train on the first group's k-th moments.
+  const owners = new Map<unknown, string>();
   const groups = configs.map((c, i): ParameterGroup => {
     const arg = `parameterGroups[${i}]`;
     if (!c || typeof c.name !== 'string' || c.name === '' || names.has(c.name)) {
@@ -129,10 +135,13 @@ function groupsOf(
     const schedule = c.lr === undefined ? null : toSchedule(component, `${arg}.lr`, c.lr);
     const factory = c.optimizerFactory ?? ((lr: number) => new FlatAdamOptimizer(lr));
     const optimizer = c.optimizer ?? factory(schedule?.(0) ?? 1e-3);
+    const owner = owners.get(optimizer);
+    if (owner !== undefined) throw sharedOptimizer(component, arg, owner, optimizer);
     if (c.optimizer === undefined && optimizer instanceof tf.Optimizer) made.push(optimizer);
     if (!(optimizer instanceof tf.Optimizer)) {
       throw new PhalanxConfigError(component, `${arg}.optimizer`, 'a tf.Optimizer', optimizer);
     }
+    owners.set(optimizer, c.name);
     const clipNorm = c.clipNorm === undefined ? null : checkPositive(component, `${arg}.clipNorm`, c.clipNorm);
     return { name: c.name, variables: mine, optimizer, schedule, clipNorm, lastLr: Number.NaN };
   });
@@ -150,6 +159,15 @@ function groupsOf(
     );
   }
   return groups;
+}
+
+/** The error for an optimizer that an earlier group (`owner`) already has. */
+function sharedOptimizer(component: string, arg: string, owner: string, optimizer: unknown): PhalanxConfigError {
+  const expected =
+    `an optimizer of its own (group '${owner}' has this one: optimizers keep their state by position, ` +
+    'so a shared one would mix the groups’ moments)';
+  const received = optimizer instanceof tf.Optimizer ? optimizer.getClassName() : optimizer;
+  return new PhalanxConfigError(component, `${arg}.optimizer`, expected, received);
 }
 
 /**

@@ -8,6 +8,7 @@ import { concreteJointSelector, fileSystem, multiHeadAttention, seededDropout, s
 import { PhalanxConfigError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
 import { Trainer, type TrainerConfig } from './trainer';
+import { FlatAdamOptimizer } from './flat-adam';
 import type { ParameterGroupConfig } from './parameter-groups';
 import { constantLr, stepLr } from './schedules';
 import { ProgressDisplay, type ProgressDisplayOptions, type ProgressStream } from './progress';
@@ -291,6 +292,39 @@ describe('Trainer: parameter groups', () => {
     expect(() => trainer(model, { clipnorm: 1 } as never)).toThrow(
       /^Trainer: config.clipnorm must be an option \(one of model, trainingModel, loss, .*, progress\), but received 1\.$/,
     );
+  });
+});
+
+describe('Trainer: one optimizer per group', () => {
+  it('refuses an optimizer given to two groups: its slots are positional, the groups would share moments', () => {
+    const model = smallModel();
+    const shared = tf.train.adam(1e-2);
+    const numTensors = tf.memory().numTensors;
+    const message =
+      "Trainer: parameterGroups[1].optimizer must be an optimizer of its own (group 'first' has this one: " +
+      'optimizers keep their state by position, so a shared one would mix the groups’ moments), ' +
+      "but received 'Adam'.";
+    expect(() =>
+      trainer(model, {
+        parameterGroups: [
+          { name: 'first', match: /^first\//, optimizer: shared },
+          { name: 'rest', optimizer: shared },
+        ],
+      }),
+    ).toThrow(message);
+    // The same from a factory that hands out one instance (a FlatAdam, the default class).
+    const flat = new FlatAdamOptimizer(1e-2);
+    expect(() =>
+      trainer(model, {
+        parameterGroups: [
+          { name: 'first', match: /^first\//, optimizerFactory: () => flat },
+          { name: 'rest', optimizerFactory: () => flat },
+        ],
+      }),
+    ).toThrow(PhalanxConfigError);
+    flat.dispose();
+    shared.dispose();
+    expect(tf.memory().numTensors).toBe(numTensors - 2); // shared's two scalars freed, nothing else made or leaked
   });
 });
 
