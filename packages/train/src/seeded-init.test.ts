@@ -106,6 +106,34 @@ describe('seedInitialWeights', () => {
     model.dispose();
   });
 
+  it('gives frozen parts the weights of the unfrozen model: a frozen nested backbone, a frozen model', async () => {
+    // A frozen layer's weights come after the trainable ones in `model.weights`, and the topology does not record
+    // a nested model's `trainable`: copied by position, the backbone's and the head's weights (same shapes) swapped.
+    const withBackbone = (frozen: 'backbone' | 'model' | null) => {
+      const backbone = tfl.sequential({
+        name: 'backbone',
+        layers: [tfl.layers.dense({ units: 4, inputShape: [4], name: 'bb', biasInitializer: 'randomNormal' })],
+      });
+      if (frozen === 'backbone') backbone.trainable = false;
+      const x = tfl.input({ shape: [4], name: 'x' });
+      const head = tfl.layers.dense({ units: 4, name: 'head', biasInitializer: 'randomNormal' });
+      const model = tfl.model({ inputs: x, outputs: head.apply(backbone.apply(x)) as tfl.SymbolicTensor });
+      if (frozen === 'model') model.trainable = false;
+      return model;
+    };
+    const reference = withBackbone(null);
+    await seedInitialWeights(reference, 5);
+    for (const frozen of ['backbone', 'model'] as const) {
+      const model = withBackbone(frozen);
+      await seedInitialWeights(model, 5);
+      const [got, expected] = [values(model), values(reference)];
+      expect([...got.keys()].sort(), frozen).toEqual([...expected.keys()].sort());
+      for (const [name, value] of expected) expect(got.get(name), `${frozen}: ${name}`).toEqual(value);
+      model.dispose();
+    }
+    reference.dispose();
+  });
+
   it('works on a sequential model too', async () => {
     const build = () => tfl.sequential({ layers: [tfl.layers.dense({ units: 4, inputShape: [3] })] });
     const [a, b] = [build(), build()];

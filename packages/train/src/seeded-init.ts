@@ -8,6 +8,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PhalanxConfigError } from '@phalanx/errors';
 import { deriveNoiseSeed } from '@phalanx/layers';
+import { allLayers } from './freeze';
 
 const COMPONENT = 'seedInitialWeights';
 
@@ -95,6 +96,32 @@ export function seedTopology(topology: unknown, seed: number): number {
   return count;
 }
 
+/** The layers that hold weights themselves: every layer but the models (whose weights are their layers'). */
+function leafLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
+  return allLayers(model).filter((layer) => !Array.isArray((layer as { layers?: unknown }).layers));
+}
+
+/**
+ * Copies the weights of `from` (the rebuilt model) into `to`, layer by layer and, within a layer, by name.
+ * Not by position in `model.weights`, which lists the trainable weights first and so depends on which
+ * layers are frozen: a nested model frozen with `trainable = false` (not recorded in the topology) moved
+ * its weights behind the others in `to` only, and weights of equal shapes were swapped.
+ */
+function copyWeights(from: tfl.LayersModel, to: tfl.LayersModel): void {
+  const sources = leafLayers(from);
+  leafLayers(to).forEach((layer, i) => {
+    const byName = new Map((sources[i]?.weights ?? []).map((w) => [w.originalName, w]));
+    for (const weight of layer.weights) {
+      const source = byName.get(weight.originalName);
+      if (source === undefined) {
+        const expected = 'a model its own topology rebuilds (every weight found again by layer and name)';
+        throw new PhalanxConfigError(COMPONENT, 'model', expected, `no rebuilt weight ${weight.originalName}`);
+      }
+      weight.write(source.read());
+    }
+  });
+}
+
 /**
  * Re-draws the initial weights of `model` from seeded initializers, so that the same `seed` gives the
  * same starting weights in every process, on every backend: the model is rebuilt from its serialised
@@ -133,7 +160,7 @@ export async function seedInitialWeights(model: tfl.LayersModel, seed: number): 
   const seeded = seedTopology(topology, seed);
   const rebuilt = await tfl.models.modelFromJSON({ modelTopology: topology });
   try {
-    model.setWeights(rebuilt.getWeights());
+    copyWeights(rebuilt, model);
   } finally {
     rebuilt.dispose();
   }
