@@ -46,8 +46,9 @@ function isBatchNorm(layer: tfl.layers.Layer): boolean {
 /**
  * Freezes (`frozen = true`) or unfreezes the layers of `model` (nested models included, the model
  * itself excluded) that match `pattern`: sets `layer.trainable`, and makes a frozen
- * `BatchNormalization` layer run in inference mode (`training: false`: moving statistics are used and
- * left unchanged) by wrapping its `call` on the instance; unfreezing restores the original `call`.
+ * `BatchNormalization` layer — also one inside a frozen nested model — run in inference mode
+ * (`training: false`: moving statistics are used and left unchanged) by wrapping its `call` on the
+ * instance; unfreezing restores the original `call` (of a batch norm not frozen by its own flag).
  * Returns the names of the layers changed.
  *
  * @example
@@ -69,16 +70,32 @@ export function setFrozen(model: tfl.layers.Layer, pattern: LayerPattern, frozen
     if (layer === model || !test(layer)) continue;
     layer.trainable = !frozen;
     changed.push(layer.name);
-    if (!isBatchNorm(layer)) continue;
-    const mutable = layer as unknown as { call: CallFn };
-    if (frozen && !originalCalls.has(layer)) {
-      const original = mutable.call;
-      originalCalls.set(layer, original);
-      mutable.call = (inputs, kwargs) => original.call(layer, inputs, { ...kwargs, training: false });
-    } else if (!frozen && originalCalls.has(layer)) {
-      mutable.call = originalCalls.get(layer)!;
-      originalCalls.delete(layer);
-    }
+    setInferenceMode(layer, frozen);
   }
   return changed;
+}
+
+/**
+ * Makes the batch norms of `layer` run in inference mode when they are frozen: `layer` itself, or — for a
+ * nested model — every batch norm inside it that is frozen by it, by a model between them or by its own
+ * flag (`frozenAbove`). tfjs freezes a nested model's weights through its `trainable` but leaves its batch
+ * norms updating their moving statistics in training mode.
+ */
+function setInferenceMode(layer: tfl.layers.Layer, frozenAbove: boolean): void {
+  const frozen = frozenAbove || !layer.trainable;
+  const children = (layer as { layers?: unknown }).layers;
+  if (Array.isArray(children)) {
+    children.forEach((child: tfl.layers.Layer) => setInferenceMode(child, frozen));
+    return;
+  }
+  if (!isBatchNorm(layer)) return;
+  const mutable = layer as unknown as { call: CallFn };
+  if (frozen && !originalCalls.has(layer)) {
+    const original = mutable.call;
+    originalCalls.set(layer, original);
+    mutable.call = (inputs, kwargs) => original.call(layer, inputs, { ...kwargs, training: false });
+  } else if (!frozen && originalCalls.has(layer)) {
+    mutable.call = originalCalls.get(layer)!;
+    originalCalls.delete(layer);
+  }
 }

@@ -352,6 +352,34 @@ describe('Trainer: freezing and clipping', () => {
     tf.dispose([b.xs, b.ys]);
   });
 
+  it('a nested model frozen by name keeps the statistics of its batch norms too; unfreezing trains them', async () => {
+    const backbone = tfl.sequential({
+      name: 'backbone',
+      layers: [
+        tfl.layers.dense({ units: 4, inputShape: [4], name: 'bb', kernelInitializer: tfl.initializers.ones() }),
+        tfl.layers.batchNormalization({ name: 'bbn' }),
+      ],
+    });
+    const x = tfl.input({ shape: [4], name: 'x' });
+    const head = tfl.layers.dense({ units: 2, name: 'head', kernelInitializer: tfl.initializers.ones() });
+    const model = tfl.model({ inputs: x, outputs: head.apply(backbone.apply(x)) as tfl.SymbolicTensor });
+    const t = trainer(model, { freeze: ['backbone'] });
+    const before = weightsOf(model);
+    const b = makeBatch(0, [2]);
+    for (let i = 0; i < 2; i++) await t.trainStep(b);
+    const after = weightsOf(model);
+    for (const name of ['bb/kernel', 'bbn/gamma', 'bbn/moving_mean', 'bbn/moving_variance']) {
+      expect(maxDiff(before[name], after[name]), name).toBe(0);
+    }
+    expect(maxDiff(before['head/kernel'], after['head/kernel'])).toBeGreaterThan(1e-3);
+    t.unfreeze('backbone');
+    await t.trainStep(b);
+    const again = weightsOf(model);
+    for (const name of ['bb/kernel', 'bbn/moving_mean'])
+      expect(maxDiff(after[name], again[name]), name).toBeGreaterThan(0);
+    tf.dispose([b.xs, b.ys]);
+  });
+
   it('a layer frozen before the trainer was made: unfreeze is a named error; setFrozen first trains it', async () => {
     const model = smallModel();
     setFrozen(model, /^(first|bn)$/, true); // as an earlier trainer on the same model leaves it
