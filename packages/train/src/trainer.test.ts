@@ -795,6 +795,34 @@ describe('Trainer.fit: what it would write, it can read back', () => {
   });
 });
 
+describe('Trainer.fit: optimizers whose state cannot be saved', () => {
+  it("tfjs' Adamax with checkpoints is a named error before the first step, not after training", async () => {
+    const model = smallModel();
+    const before = model.getWeights().map((w) => Array.from(w.dataSync()));
+    const root = join(dir, 'adamax');
+    const t = trainer(model, {
+      parameterGroups: [
+        { name: 'first', match: /^first\//, lr: 1e-2 },
+        { name: 'rest', lr: 1e-2, optimizerFactory: (lr) => tf.train.adamax(lr) },
+      ],
+    });
+    const run = (options: { checkpointDir?: string; resume?: string }) =>
+      t.fit({ data: () => batchesFrom(0, [2]), steps: 2, handleSigint: false, ...options });
+    for (const options of [{ checkpointDir: root }, { resume: join(dir, 'adamax-nowhere') }]) {
+      await expect(run(options)).rejects.toThrow(PhalanxConfigError);
+      await expect(run(options)).rejects.toThrow(
+        "Trainer.fit: optimizer of group 'rest' must be an optimizer whose state can be saved and restored " +
+          '(getWeights / setWeights), for checkpoints and resume, but received ',
+      );
+    }
+    expect(t.step).toBe(0);
+    expect(model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(before);
+    expect(existsSync(join(root, 'step-00000002'))).toBe(false);
+    // Without checkpoints it trains.
+    expect((await run({})).step).toBe(2);
+  });
+});
+
 describe('Trainer.fit: noise streams of seeded dropout in checkpoints', () => {
   async function run(
     model: tfl.LayersModel,

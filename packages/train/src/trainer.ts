@@ -644,6 +644,7 @@ export class Trainer<B = unknown> implements TrainerHandle {
   async fit(options: FitOptions<B>): Promise<FitResult> {
     const plan = resolveFitOptions(options);
     if (plan.root !== null) await checkCheckpointRoot(plan.root);
+    if (plan.root !== null || typeof plan.resume === 'string') await this.checkOptimizerStates();
     const extra = fitCallbacks(plan, this.progressOptions); // opens the log
     const choice = await chooseResumeCheckpoint(plan.resume, plan.root);
     if (choice.dir !== null && plan.total < choice.step) {
@@ -676,6 +677,26 @@ export class Trainer<B = unknown> implements TrainerHandle {
       return result;
     } finally {
       this.fitOnly = { observers: [], actors: [] };
+    }
+  }
+
+  /**
+   * A `PhalanxConfigError` naming the group whose optimizer cannot hand out its state (tfjs' Adamax has no
+   * `getWeights` / `setWeights`): checkpoints and resume need it, and the first checkpoint would otherwise
+   * fail with tfjs' raw error after the steps before it.
+   */
+  private async checkOptimizerStates(): Promise<void> {
+    for (const g of this.groups) {
+      let snapshot: Awaited<ReturnType<typeof snapshotOptimizer>>;
+      try {
+        snapshot = await snapshotOptimizer(g.optimizer);
+      } catch (error) {
+        const expected =
+          'an optimizer whose state can be saved and restored (getWeights / setWeights), for checkpoints and resume';
+        const received = `${g.optimizer.getClassName()} (${error instanceof Error ? error.message : String(error)})`;
+        throw new PhalanxConfigError(`${NAME}.fit`, `optimizer of group '${g.name}'`, expected, received);
+      }
+      tf.dispose(snapshot.weights.map((w) => w.tensor));
     }
   }
 
