@@ -131,3 +131,40 @@ describe('fit with accumulateBatches: k', () => {
     });
   }
 });
+
+describe("resume with tfjs' other optimizers and a schedule", () => {
+  const factories: [string, (lr: number) => tf.Optimizer][] = [
+    ['sgd', (lr) => tf.train.sgd(lr)],
+    ['momentum', (lr) => tf.train.momentum(lr, 0.9)],
+    ['nesterov', (lr) => tf.train.momentum(lr, 0.9, true)],
+    ['rmsprop with momentum', (lr) => tf.train.rmsprop(lr, 0.9, 0.5)],
+    ['adagrad', (lr) => tf.train.adagrad(lr)],
+    ['adadelta', (lr) => tf.train.adadelta(lr)],
+  ];
+  for (const [name, factory] of factories) {
+    it(`${name}: 3 steps, resume, 3 steps equals 6 steps bit for bit`, async () => {
+      const make = (model: tfl.LayersModel, stopAt?: number) => {
+        const trainer: Trainer<Batch> = new Trainer<Batch>({
+          model,
+          loss: mse,
+          progress: false,
+          parameterGroups: [{ name: 'all', lr: cosineLr({ initial: 0.05, steps: 6 }), optimizerFactory: factory }],
+          callbacks: [{ onStepEnd: (r) => (r.step === stopAt ? trainer.stop() : undefined) }],
+        });
+        return trainer;
+      };
+      const straightModel = mlp();
+      const straight = await make(straightModel).fit({ data, steps: 6, checkpointDir: join(dir, `${name}-a`) });
+      const first = await make(mlp(), 3).fit({ data, steps: 6, checkpointDir: join(dir, `${name}-b`) });
+      const resumedModel = mlp();
+      const second = await make(resumedModel).fit({
+        data,
+        steps: 6,
+        checkpointDir: join(dir, `${name}-b`),
+        resume: true,
+      });
+      expect([...first.losses, ...second.losses]).toEqual(straight.losses);
+      expect(weights(resumedModel)).toEqual(weights(straightModel));
+    });
+  }
+});
