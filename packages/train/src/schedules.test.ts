@@ -133,6 +133,45 @@ describe('learning-rate schedules', () => {
   });
 });
 
+describe('learning-rate schedules at their edge steps', () => {
+  it('edge steps against the documented formulas: step 0, end of warm-up, last step, past it, restarts, 1-step runs', () => {
+    const near = (a: number, b: number, what: string) => expect(Math.abs(a - b), what).toBeLessThanOrEqual(1e-15);
+    const cosine = (t: number, T: number, hi: number, lo: number) =>
+      lo + 0.5 * (hi - lo) * (1 + Math.cos((Math.PI * Math.min(t, T)) / T));
+    // One-step runs: the rate at step 0 is the initial one, at step 1 and later the final one.
+    const c1 = cosineLr({ initial: 0.3, steps: 1, minimum: 0.1 });
+    expect([c1(0), c1(1), c1(7)]).toEqual([0.3, 0.1, 0.1]);
+    const p1 = polynomialLr({ initial: 0.3, steps: 1, power: 2 });
+    expect([p1(0), p1(1), p1(7)]).toEqual([0.3, 0, 0]);
+    const w1 = warmupLr({ steps: 1, after: 0.2, startFactor: 0.25 });
+    expect([w1(0), w1(1), w1(9)]).toEqual([0.05, 0.2, 0.2]);
+    // Warm-up into a cosine: step 0, mid, the last warm-up step, its end, the last step, past it.
+    const lr = warmupLr({ steps: 10, after: cosineLr({ initial: 1e-3, steps: 110, minimum: 1e-5 }) });
+    const peak = cosine(10, 110, 1e-3, 1e-5);
+    near(lr(0), 0, 'step 0');
+    near(lr(5), peak * 0.5, 'mid warm-up');
+    near(lr(9), peak * 0.9, 'last warm-up step');
+    near(lr(10), peak, 'end of warm-up');
+    near(lr(110), 1e-5, 'last step');
+    near(lr(1000), 1e-5, 'past the last step');
+    // Restarts: each cycle starts at factor^k times the peak; a 1-step cycle is its step 0 only.
+    const sgdr = warmRestartsLr({ every: 4, steps: 9, factor: 0.5, cycle: (n) => cosineLr({ initial: 1, steps: n }) });
+    const expected = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12].map((t) => {
+      const k = Math.min(2, Math.floor(t / 4));
+      return 0.5 ** k * cosine(t - 4 * k, Math.min(4, 9 - 4 * k), 1, 0);
+    });
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12].forEach((t, i) => near(sgdr(t), expected[i], `restarts, step ${t}`));
+    expect([sgdr(0), sgdr(4), sgdr(8)]).toEqual([1, 0.5, 0.25]); // the restarts
+    const single = warmRestartsLr({ every: 1, cycle: (n) => cosineLr({ initial: 0.7, steps: n }) });
+    expect([single(0), single(1), single(50)]).toEqual([0.7, 0.7, 0.7]);
+    // Exponential and step decay at their run's end and past it.
+    const exp = exponentialLr({ initial: 1, gamma: 0.5, every: 3, steps: 6, minimum: 0.3 });
+    expect([exp(0), exp(3), exp(6), exp(60)]).toEqual([1, 0.5, 0.3, 0.3]);
+    const step = stepLr({ initial: 1, gamma: 3, every: 2, steps: 5 });
+    expect([step(0), step(1), step(2), step(5), step(50)]).toEqual([1, 1, 3, 9, 9]);
+  });
+});
+
 describe('learning-rate schedules: finite rates over the whole run, or a named error at construction', () => {
   it('exponentialLr: a growing rate needs `steps`, and must stay finite up to it', () => {
     expect(() => exponentialLr({ initial: 1, gamma: 2 })).toThrow(
