@@ -821,6 +821,37 @@ describe('Trainer.fit: optimizers whose state cannot be saved', () => {
     // Without checkpoints it trains.
     expect((await run({})).step).toBe(2);
   });
+
+  it('a model with two weights of one name (nested models) is a named error before the first step', async () => {
+    // Checkpoints hold weights by name: every checkpoint of the run would be refused as damaged when read.
+    const branch = (name: string, seed: number) =>
+      tfl.sequential({
+        name,
+        layers: [
+          tfl.layers.dense({
+            units: 2,
+            inputShape: [4],
+            name: 'fc',
+            kernelInitializer: tfl.initializers.glorotUniform({ seed }),
+          }),
+        ],
+      });
+    const x = tfl.input({ shape: [4], name: 'x' });
+    const sum = tfl.layers
+      .add()
+      .apply([branch('left', 1).apply(x), branch('right', 2).apply(x)] as tfl.SymbolicTensor[]);
+    const model = tfl.model({ inputs: x, outputs: sum as tfl.SymbolicTensor });
+    const root = join(dir, 'same-names');
+    const t = trainer(model);
+    const fit = (options: { checkpointDir?: string }) =>
+      t.fit({ data: () => batchesFrom(0, [2]), steps: 1, handleSigint: false, ...options });
+    await expect(fit({ checkpointDir: root })).rejects.toThrow(
+      "Trainer.fit: model must be weights with distinct names, for checkpoints (name the layers of nested models apart), but received two weights named 'fc/kernel'.",
+    );
+    expect(t.step).toBe(0);
+    expect(existsSync(join(root, 'step-00000001'))).toBe(false);
+    expect((await fit({})).step).toBe(1); // without checkpoints it trains
+  });
 });
 
 describe('Trainer.fit: noise streams of seeded dropout in checkpoints', () => {

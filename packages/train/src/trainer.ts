@@ -251,6 +251,22 @@ function measuredValues(measures: StepMeasures): Record<string, number> {
   return values;
 }
 
+/**
+ * A `PhalanxConfigError` when two weights of `model` share a name (`originalName`), e.g. layers of the same
+ * name in two nested models: checkpoints hold weights by name, so every checkpoint of the run would be
+ * refused as damaged when read back (tfjs' own loader refuses such a model too).
+ */
+function checkDistinctWeightNames(model: tfl.LayersModel): void {
+  const seen = new Set<string>();
+  for (const w of model.weights) {
+    if (seen.has(w.originalName)) {
+      const expected = 'weights with distinct names, for checkpoints (name the layers of nested models apart)';
+      throw new PhalanxConfigError(`${NAME}.fit`, 'model', expected, `two weights named '${w.originalName}'`, String);
+    }
+    seen.add(w.originalName);
+  }
+}
+
 /** Copies of the non-trainable weights (batch-norm statistics) to put back when a step is skipped. */
 function snapshotNonTrainable(model: tfl.LayersModel): { restore(): void; dispose(): void } {
   const weights = model.nonTrainableWeights;
@@ -644,7 +660,10 @@ export class Trainer<B = unknown> implements TrainerHandle {
   async fit(options: FitOptions<B>): Promise<FitResult> {
     const plan = resolveFitOptions(options);
     if (plan.root !== null) await checkCheckpointRoot(plan.root);
-    if (plan.root !== null || typeof plan.resume === 'string') await this.checkOptimizerStates();
+    if (plan.root !== null || typeof plan.resume === 'string') {
+      checkDistinctWeightNames(this.model);
+      await this.checkOptimizerStates();
+    }
     const extra = fitCallbacks(plan, this.progressOptions); // opens the log
     const choice = await chooseResumeCheckpoint(plan.resume, plan.root);
     if (choice.dir !== null && plan.total < choice.step) {
