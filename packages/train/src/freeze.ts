@@ -7,6 +7,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkBoolean, PhalanxConfigError } from '@phalanx/errors';
 import { checkLayer, isBatchNormalization } from '@phalanx/layers';
+import { withoutStatefulFlags } from './patterns';
 
 /** Selects layers: a RegExp tested on the layer name, an exact name, or a predicate. */
 export type LayerPattern = RegExp | string | ((layer: tfl.layers.Layer) => boolean);
@@ -33,7 +34,10 @@ export function allLayers(model: tfl.layers.Layer): tfl.layers.Layer[] {
 }
 
 function matcher(pattern: LayerPattern): (layer: tfl.layers.Layer) => boolean {
-  if (pattern instanceof RegExp) return (layer) => pattern.test(layer.name);
+  if (pattern instanceof RegExp) {
+    const stateless = withoutStatefulFlags(pattern);
+    return (layer) => stateless.test(layer.name);
+  }
   if (typeof pattern === 'string') return (layer) => layer.name === pattern;
   if (typeof pattern === 'function') return pattern;
   throw new PhalanxConfigError('freezeLayers', 'pattern', 'a RegExp, a layer name or a predicate', pattern);

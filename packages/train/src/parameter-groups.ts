@@ -7,6 +7,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkPositive, PhalanxConfigError } from '@phalanx/errors';
 import { FlatAdamOptimizer } from './flat-adam';
 import { getLearningRate, setLearningRate } from './optimizer-state';
+import { withoutStatefulFlags } from './patterns';
 import { toSchedule, type LrSchedule } from './schedules';
 
 /** One parameter group: the variables it matches train with its own optimizer and learning rate. */
@@ -73,7 +74,10 @@ function variableMatcher(
   match: ParameterGroupConfig['match'],
 ): (v: tfl.LayerVariable) => boolean {
   if (match === undefined) return () => true;
-  if (match instanceof RegExp) return (v) => match.test(v.originalName);
+  if (match instanceof RegExp) {
+    const stateless = withoutStatefulFlags(match);
+    return (v) => stateless.test(v.originalName);
+  }
   if (typeof match === 'function') return match;
   throw new PhalanxConfigError(component, argument, 'a RegExp or a predicate', match);
 }

@@ -295,6 +295,29 @@ describe('Trainer: parameter groups', () => {
   });
 });
 
+describe('Trainer: RegExp patterns with the g or y flag', () => {
+  it('match every name as without the flag (a stateful lastIndex skipped the name after a match)', () => {
+    for (const flags of ['g', 'y', 'gi']) {
+      const model = smallModel();
+      const t = trainer(model, {
+        parameterGroups: [
+          { name: 'dense', match: new RegExp('^(first|second)/(kernel|bias)$', flags) },
+          { name: 'rest', lr: 1e-3 },
+        ],
+        freeze: [new RegExp('^(first|bn)$', flags)],
+      });
+      const [dense, rest] = t.describeGroups();
+      expect(dense.variables, flags).toEqual(['first/kernel', 'first/bias', 'second/kernel', 'second/bias']);
+      expect(rest.variables, flags).toEqual(['bn/gamma', 'bn/beta']);
+      expect(
+        ['first', 'bn', 'second'].map((n) => model.getLayer(n).trainable),
+        flags,
+      ).toEqual([false, false, true]);
+      expect(t.unfreeze(new RegExp('^(first|bn)$', flags)), flags).toEqual(['first', 'bn']);
+    }
+  });
+});
+
 describe('Trainer: one optimizer per group', () => {
   it('refuses an optimizer given to two groups: its slots are positional, the groups would share moments', () => {
     const model = smallModel();
