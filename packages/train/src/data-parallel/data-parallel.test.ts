@@ -190,34 +190,6 @@ describe('runDataParallel', () => {
   });
 });
 
-describe('runDataParallel: uneven shards', () => {
-  it('uneven shards (3 replicas of a batch of 8, 2 of 7) follow 1 trainer on the whole batch too', async () => {
-    // context.shard gives shards of 3, 3, 2 and 4, 3 rows: each shard's mean gradient counts by its samples.
-    for (const [replicas, batchSize] of [
-      [3, 8],
-      [2, 7],
-    ]) {
-      const data: ReplicaTestData = { steps: 2, batchSize, mode: 'train' };
-      const results = await run(replicas, data);
-      const model = mlp();
-      const trainer = new Trainer<Batch>({
-        model,
-        loss: mse,
-        progress: false,
-        parameterGroups: [{ name: 'all', lr: 0.1, optimizerFactory: (lr) => tf.train.sgd(lr) }],
-      });
-      for (let step = 0; step < data.steps; step++) {
-        const b = globalBatch(step, data.batchSize);
-        await trainer.trainStep(b);
-        tf.dispose(b);
-      }
-      const single = model.weights.map((w) => w.read().dataSync() as Float32Array);
-      expect(maxRelativeDifference(results[0], single), `${replicas} replicas, batch ${batchSize}`).toBeLessThan(1e-5);
-      results.forEach((r) => expect(r).toEqual(results[0]));
-    }
-  });
-});
-
 describe('ReplicaSync: replicas start in step', () => {
   it('a replica whose weights differ at the start stops the run with a named error', async () => {
     const data = { ...FIT, steps: 2, checkpointDir: join(scratch, 'apart'), resume: null, perturbReplica1: 1e-3 };

@@ -2,12 +2,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@phalanx/testing';
 import { Trainer } from '../trainer';
-import { mlp, type Batch } from '../../test/data-parallel-shared';
+import { globalBatch, mlp, mse, type Batch, type ReplicaTestData } from '../../test/data-parallel-shared';
 import { adamConfig, microBatch, type AdamReplicaData } from '../../test/data-parallel-adam-replica';
 import { maxRelativeDifference } from '../../test/relative-difference';
 import { runDataParallel } from './index';
 
 const adamReplica = new URL('../../test/data-parallel-adam-replica.ts', import.meta.url);
+const replicaModule = new URL('../../test/data-parallel-replica.ts', import.meta.url);
+
+function run(replicas: number, data: ReplicaTestData): Promise<Float32Array[][]> {
+  return runDataParallel<ReplicaTestData, Float32Array[]>({ module: replicaModule, replicas, data });
+}
 
 beforeAll(async () => {
   await useBackend('cpu');
@@ -40,6 +45,34 @@ describe('runDataParallel with Adam, groups, clipping, accumulation and a moving
       const [weights, ema] = results[0];
       expect(maxRelativeDifference(weights, single), `${replicas} replicas: weights`).toBeLessThan(1e-4);
       expect(maxRelativeDifference(ema, averaged), `${replicas} replicas: average`).toBeLessThan(1e-4);
+      results.forEach((r) => expect(r).toEqual(results[0]));
+    }
+  });
+});
+
+describe('runDataParallel: uneven shards', () => {
+  it('uneven shards (3 replicas of a batch of 8, 2 of 7) follow 1 trainer on the whole batch too', async () => {
+    // context.shard gives shards of 3, 3, 2 and 4, 3 rows: each shard's mean gradient counts by its samples.
+    for (const [replicas, batchSize] of [
+      [3, 8],
+      [2, 7],
+    ]) {
+      const data: ReplicaTestData = { steps: 2, batchSize, mode: 'train' };
+      const results = await run(replicas, data);
+      const model = mlp();
+      const trainer = new Trainer<Batch>({
+        model,
+        loss: mse,
+        progress: false,
+        parameterGroups: [{ name: 'all', lr: 0.1, optimizerFactory: (lr) => tf.train.sgd(lr) }],
+      });
+      for (let step = 0; step < data.steps; step++) {
+        const b = globalBatch(step, data.batchSize);
+        await trainer.trainStep(b);
+        tf.dispose(b);
+      }
+      const single = model.weights.map((w) => w.read().dataSync() as Float32Array);
+      expect(maxRelativeDifference(results[0], single), `${replicas} replicas, batch ${batchSize}`).toBeLessThan(1e-5);
       results.forEach((r) => expect(r).toEqual(results[0]));
     }
   });
