@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PhalanxNonFiniteError } from '@phalanx/errors';
 import { useBackend } from '@phalanx/testing';
 import type { GradientReducer } from './step';
-import { Trainer } from './trainer';
+import { Trainer, type TrainerConfig } from './trainer';
 
 type Batch = { xs: tf.Tensor; ys: tf.Tensor };
 
@@ -162,6 +162,26 @@ describe('Trainer reduceGradients', () => {
     const result = await skipping.trainStep(b);
     expect(result.skipped).toBe(true);
     expect(skipping.skippedSteps).toBe(1);
+    expect(values(model)).toEqual(before);
+    tf.dispose(b);
+  });
+
+  it('judges the loss and parts the hook reports over the replicas: a NaN one there is not applied', async () => {
+    const b = batch();
+    const model = linear();
+    const before = values(model);
+    const otherReplicaNaN: GradientReducer = async (grads, context) => {
+      context.reportGroupMeasures({ loss: 0.5, parts: { log: Number.NaN } });
+      return grads;
+    };
+    const loss = (outputs: tf.Tensor[], x: Batch) => ({ total: mse(outputs, x), parts: { log: mse(outputs, x) } });
+    const config: TrainerConfig<Batch> = { model, loss, progress: false, reduceGradients: otherReplicaNaN };
+    await expect(new Trainer<Batch>(config).trainStep(b)).rejects.toThrow(
+      "Trainer: step 1 has a non-finite loss part 'log' (NaN); loss 0.5, gradNorm",
+    );
+    const skipping = new Trainer<Batch>({ ...config, onNonFinite: 'skip' });
+    const result = await skipping.trainStep(b);
+    expect([result.skipped, skipping.skippedSteps, Number.isFinite(result.loss)]).toEqual([true, 1, true]);
     expect(values(model)).toEqual(before);
     tf.dispose(b);
   });

@@ -69,6 +69,8 @@ export interface StepGradients {
   measures: tf.Tensor1D;
   /** The names of the loss parts, in the order of `measures`. */
   partNames: string[];
+  /** The loss and parts over all the replicas, when the gradient reducer reported them. */
+  groupMeasures?: GroupMeasures;
 }
 
 /** The measures of a step, read back to the host. */
@@ -372,6 +374,20 @@ export interface GradientReductionContext {
   samples: number;
   /** This step's loss on those samples (owned by the trainer: read it, do not dispose it). */
   loss: tf.Scalar;
+  /** This step's loss parts on those samples, by name (owned by the trainer); empty without parts. */
+  parts: Readonly<Record<string, tf.Scalar>>;
+  /**
+   * Tells the trainer the step's loss and loss parts over every participant of the exchange (e.g. their
+   * means weighted by samples): the finiteness check (`onNonFinite`) then also judges these, so a step
+   * that is not finite in one data-parallel replica is skipped — or stops the run — in all of them.
+   */
+  reportGroupMeasures(measures: GroupMeasures): void;
+}
+
+/** The loss and loss parts of a step over all the replicas of a gradient exchange (see `reportGroupMeasures`). */
+export interface GroupMeasures {
+  loss: number;
+  parts?: Record<string, number>;
 }
 
 /**
@@ -422,7 +438,8 @@ function checkReduced(
 /**
  * {@link computeStepGradients} with a {@link GradientReducer} between the backward pass and clipping:
  * the reducer's gradients are clipped, measured (`gradNorm`) and returned for the update; the loss and
- * its parts stay this step's own.
+ * its parts stay this step's own (what the reducer reports with `reportGroupMeasures` is returned as
+ * `groupMeasures`, for the finiteness check).
  *
  * @example
  * const input = tfl.input({ shape: [4] });
@@ -449,9 +466,13 @@ export async function computeReducedStepGradients<B>(
 ): Promise<StepGradients> {
   const total = rawGradients(model, batches, sizes, step);
   let reduced: Record<string, tf.Tensor> | null = null;
+  let groupMeasures: GroupMeasures | undefined;
   try {
     const samples = sizes.reduce((a, b) => a + b, 0);
-    reduced = await reduce(total.grads, { step, samples, loss: total.value });
+    const reportGroupMeasures = (measures: GroupMeasures): void => {
+      groupMeasures = measures;
+    };
+    reduced = await reduce(total.grads, { step, samples, loss: total.value, parts: total.parts, reportGroupMeasures });
     checkReduced(model.component, total.grads, reduced);
   } catch (error) {
     const mine = new Set(Object.values(total.grads));
@@ -462,7 +483,8 @@ export async function computeReducedStepGradients<B>(
   }
   const kept = new Set(Object.values(reduced!));
   tf.dispose(Object.values(total.grads).filter((t) => !kept.has(t)));
-  return finish(model as StepModel<unknown>, { value: total.value, grads: reduced!, parts: total.parts });
+  const gradients = finish(model as StepModel<unknown>, { value: total.value, grads: reduced!, parts: total.parts });
+  return groupMeasures === undefined ? gradients : { ...gradients, groupMeasures };
 }
 
 /**

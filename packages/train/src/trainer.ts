@@ -60,6 +60,7 @@ import {
   computeStepGradients,
   disposeStepGradients,
   type GradientReducer,
+  type GroupMeasures,
   readStepMeasures,
   type LossFn,
   type StepMeasures,
@@ -149,7 +150,9 @@ export interface TrainerConfig<B> {
    * to apply — e.g. the mean over data-parallel replicas (`runDataParallel` of
    * `@phalanx/train/data-parallel` gives each replica one). Clipping, the reported gradient norm and the
    * finiteness check (`onNonFinite`) apply to what it returns; the reported loss stays this trainer's
-   * own. Default: none (the step's own gradients are applied).
+   * own, and the finiteness check also judges the loss and parts it reports over all the replicas
+   * (`reportGroupMeasures`), so every replica skips or stops at the same step. Default: none (the step's
+   * own gradients are applied).
    *
    * @example
    * const peers = new Map<string, tf.Tensor>(); // e.g. gradients received from another process
@@ -249,6 +252,18 @@ function measuredValues(measures: StepMeasures): Record<string, number> {
   const values: Record<string, number> = { loss: measures.loss, gradNorm: measures.gradNorm };
   for (const [name, value] of Object.entries(measures.parts ?? {})) values[`loss part '${name}'`] = value;
   return values;
+}
+
+/**
+ * The values a step's finiteness is judged on: its own measures — or, when a gradient reducer reported the
+ * loss and parts over every replica and one of them is not finite, those (with this step's gradient norm,
+ * which is already the reduced gradients'). So a step non-finite in one replica is judged non-finite in all.
+ */
+function judgedValues(measures: StepMeasures, group: GroupMeasures | undefined): Record<string, number> {
+  const own = measuredValues(measures);
+  if (group === undefined) return own;
+  const all = measuredValues({ loss: group.loss, gradNorm: measures.gradNorm, parts: group.parts ?? measures.parts });
+  return Object.values(all).every(Number.isFinite) ? own : all;
 }
 
 /**
@@ -550,15 +565,17 @@ export class Trainer<B = unknown> implements TrainerHandle {
         ? await computeReducedStepGradients(this.stepModel, batches, sizes, step, this.reduceGradients)
         : computeStepGradients(this.stepModel, batches, sizes, step);
       let measures: StepMeasures;
+      let judged: Record<string, number>;
       try {
         measures = await readStepMeasures(gradients);
-        const finite = Object.values(measuredValues(measures)).every(Number.isFinite);
+        judged = judgedValues(measures, gradients.groupMeasures);
+        const finite = Object.values(judged).every(Number.isFinite);
         if (finite) tf.tidy(() => applyGroupGradients(this.groups, gradients.grads));
         if (finite) return { ...measures, skipped: false };
       } finally {
         disposeStepGradients(gradients);
       }
-      if (guard === null) throw new PhalanxNonFiniteError(NAME, step + 1, measuredValues(measures));
+      if (guard === null) throw new PhalanxNonFiniteError(NAME, step + 1, judged);
       guard.restore();
       this.skipCount += 1;
       return { ...measures, skipped: true };

@@ -45,7 +45,9 @@ export interface ReplicaContext<D> {
    * thread and resolves to the mean over all replicas `ḡ = (1/N) Σ_r g_r` (float32, summed in replica
    * order) — weighted by the replicas' samples, `Σ_r n_r·g_r / Σ_r n_r`, when their shards differ in
    * size, so that uneven shards still give the gradient of the whole batch. Every replica must take the
-   * same number of steps.
+   * same number of steps. It also reports the mean loss and loss parts to the trainer, whose finiteness
+   * check (`onNonFinite`) judges them: a step whose loss, loss part or gradient is not finite in any
+   * replica is skipped — or stops the run with `PhalanxNonFiniteError` — in every replica alike.
    */
   readonly reduceGradients: GradientReducer;
   /** The mean of the replicas' losses at the last reduced step, weighted as the gradients (NaN before the first). */
@@ -228,12 +230,20 @@ class ReplicaGroup<R> {
     else this.average(exchange.arrived as AverageMessage[]);
   }
 
-  /** Sends every replica the mean gradients, and the stop decision of this step. */
+  /**
+   * Sends every replica the mean gradients, loss and loss parts, and the stop decision of this step. The
+   * finiteness decision is taken here too: a mean is not finite when any replica's value is not (NaN and
+   * ±Infinity carry through the sums), so every replica's trainer judges the same mean loss, parts and
+   * gradient norm, and all of them apply, skip or stop at the step together.
+   */
   private reduce(all: GradientsMessage[]): void {
-    const names = all[0].names.join('\n');
-    const other = all.findIndex((m) => m.names.join('\n') !== names || m.values.length !== all[0].values.length);
+    const names = [...all[0].names, '', ...all[0].parts].join('\n');
+    const other = all.findIndex(
+      (m) => [...m.names, '', ...m.parts].join('\n') !== names || m.values.length !== all[0].values.length,
+    );
     if (other >= 0) {
-      return this.fail(other, 'PhalanxConfigError', `${NAME}: its gradients differ in names or sizes from replica 0's`);
+      const what = 'its gradients or loss parts differ in names or sizes';
+      return this.fail(other, 'PhalanxConfigError', `${NAME}: ${what} from replica 0's`);
     }
     const mean = meanInReplicaOrder(
       all.map((m) => m.values),

@@ -10,7 +10,12 @@ export interface GradientsMessage {
   step: number;
   /** Variable names, in the order of `values`. */
   names: string[];
-  /** Every gradient flattened and concatenated, in `names` order; the last entry is the replica's loss. */
+  /** Names of the loss parts, in the order of the entries after the loss. */
+  parts: string[];
+  /**
+   * Every gradient flattened and concatenated, in `names` order, then the replica's loss, then its loss
+   * parts (in `parts` order).
+   */
   values: Float32Array;
   /** The samples behind them (this replica's shard of the step): its weight in the mean. */
   samples: number;
@@ -42,7 +47,7 @@ export interface FailedMessage {
 export type ReplicaMessage = GradientsMessage | AverageMessage | DoneMessage | FailedMessage;
 
 /**
- * The mean gradients of a step, sent back to every replica (the last entry is the mean loss), and
+ * The mean gradients of a step, sent back to every replica (followed by the mean loss and loss parts), and
  * whether the run stops after this step (the same answer for every replica: the stop is decided here,
  * at the exchange, so all replicas stop after the same step and none waits for an exchange).
  */

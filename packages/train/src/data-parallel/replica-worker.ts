@@ -35,11 +35,20 @@ function post(message: ReplicaMessage, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
-/** Sends this replica's gradients (and loss) of a step; resolves to the replicas' mean gradients. */
+/**
+ * Sends this replica's gradients, loss and loss parts of a step; resolves to the replicas' mean gradients and
+ * reports their mean loss and parts to the trainer, which judges the step's finiteness on them: non-finite
+ * in any replica, so skipped (or stopped at) in every replica.
+ */
 const reduceGradients: GradientReducer = async (grads, context) => {
   const names = Object.keys(grads);
+  const parts = Object.keys(context.parts);
   const flat = tf.tidy(() =>
-    tf.concat([...names.map((n) => tf.reshape(grads[n], [-1])), tf.reshape(context.loss, [1])]),
+    tf.concat([
+      ...names.map((n) => tf.reshape(grads[n], [-1])),
+      tf.reshape(context.loss, [1]),
+      ...parts.map((n) => tf.reshape(context.parts[n], [1])),
+    ]),
   );
   let values: Float32Array;
   try {
@@ -49,10 +58,13 @@ const reduceGradients: GradientReducer = async (grads, context) => {
   }
   const mean = await exchange(
     `g${context.step}`,
-    { kind: 'gradients', step: context.step, names, values, samples: context.samples },
+    { kind: 'gradients', step: context.step, names, parts, values, samples: context.samples },
     values,
   );
-  lastMeanLoss = mean[mean.length - 1];
+  const at = mean.length - 1 - parts.length; // the mean loss, then the mean parts
+  lastMeanLoss = mean[at];
+  const meanParts = Object.fromEntries(parts.map((n, i) => [n, mean[at + 1 + i]]));
+  context.reportGroupMeasures({ loss: mean[at], ...(parts.length > 0 ? { parts: meanParts } : {}) });
   return tf.tidy(() => {
     let offset = 0;
     return Object.fromEntries(
