@@ -386,7 +386,9 @@ export interface GradientReductionContext {
 
 /** The loss and loss parts of a step over all the replicas of a gradient exchange (see `reportGroupMeasures`). */
 export interface GroupMeasures {
+  /** The step's total loss over every replica (e.g. the sample-weighted mean of their losses). */
   loss: number;
+  /** The step's loss parts by name over every replica, combined as `loss` is; absent when the loss has none. */
   parts?: Record<string, number>;
 }
 
