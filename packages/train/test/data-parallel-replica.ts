@@ -7,19 +7,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type { ReplicaContext } from '../src/data-parallel/index';
 import { Trainer } from '../src/trainer';
-import { globalBatch, mlp, mse, type Batch, type ReplicaTestData } from './data-parallel-shared';
+import { globalBatch, mlp, sgdTrainerConfig, type Batch, type ReplicaTestData } from './data-parallel-shared';
 
 export default async function train(context: ReplicaContext<ReplicaTestData>): Promise<Float32Array[]> {
   await tf.setBackend('cpu'); // (not @phalanx/testing: it needs vitest's state, absent in a worker)
   const { steps, batchSize, mode } = context.data;
   const model = mlp();
-  const trainer = new Trainer<Batch>({
-    model,
-    loss: mse,
-    progress: false,
-    reduceGradients: context.reduceGradients,
-    parameterGroups: [{ name: 'all', lr: 0.1, optimizerFactory: (lr) => tf.train.sgd(lr) }],
-  });
+  const trainer = new Trainer<Batch>(sgdTrainerConfig(model, context.reduceGradients));
   const stepsHere = mode === 'uneven' && context.replica === 1 ? steps - 1 : steps;
   for (let step = 0; step < stepsHere; step++) {
     if (mode === 'throw' && context.replica === 1 && step === 2) {

@@ -1,6 +1,7 @@
 /** The model, data and loss shared by the data-parallel tests and their replica module. */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { Trainer, type TrainerConfig } from '../src/trainer';
 
 /** Test settings handed to every replica. */
 export interface ReplicaTestData {
@@ -35,6 +36,42 @@ export function globalBatch(step: number, batchSize: number): Batch {
 }
 
 export const mse = (outputs: tf.Tensor[], b: Batch) => tf.mean(tf.square(tf.sub(outputs[0], b.ys))) as tf.Scalar;
+
+/**
+ * The trainer of the SGD replica tests: {@link mse}, one group at lr 0.1, and the replicas' gradient exchange
+ * when given (none for the single trainer they are compared with).
+ */
+export function sgdTrainerConfig(
+  model: tfl.LayersModel,
+  reduceGradients?: TrainerConfig<Batch>['reduceGradients'],
+): TrainerConfig<Batch> {
+  return {
+    model,
+    loss: mse,
+    progress: false,
+    ...(reduceGradients ? { reduceGradients } : {}),
+    parameterGroups: [{ name: 'all', lr: 0.1, optimizerFactory: (lr) => tf.train.sgd(lr) }],
+  };
+}
+
+/**
+ * Trains `model` with {@link sgdTrainerConfig} in one trainer on the whole {@link globalBatch} of each step —
+ * what data-parallel replicas of the same batches must follow — and returns its weights.
+ */
+export async function singleTrainerWeights(
+  model: tfl.LayersModel,
+  steps: number,
+  batchSize: number,
+): Promise<Float32Array[]> {
+  const trainer = new Trainer<Batch>(sgdTrainerConfig(model));
+  for (let step = 0; step < steps; step++) {
+    const b = globalBatch(step, batchSize);
+    await trainer.trainStep(b);
+    tf.dispose(b);
+  }
+  // eslint-disable-next-line no-restricted-syntax -- test code: the final weights, read once
+  return model.weights.map((w) => w.read().dataSync() as Float32Array);
+}
 
 /** Settings of the data-parallel `fit` replica (`data-parallel-fit-replica.ts`). */
 export interface FitReplicaData {

@@ -9,9 +9,9 @@ import { checkpointName } from '../checkpoint-folders';
 import { Trainer } from '../trainer';
 import {
   bnMlp,
-  globalBatch,
   mlp,
   mse,
+  singleTrainerWeights,
   type Batch,
   type FitReplicaData,
   type FitReplicaResult,
@@ -60,18 +60,7 @@ describe('runDataParallel', () => {
     const [first, second] = await run(2, data);
     const model = mlp();
     const initial = model.weights.map((w) => w.read().dataSync().slice() as Float32Array);
-    const trainer = new Trainer<Batch>({
-      model,
-      loss: mse,
-      progress: false,
-      parameterGroups: [{ name: 'all', lr: 0.1, optimizerFactory: (lr) => tf.train.sgd(lr) }],
-    });
-    for (let step = 0; step < data.steps; step++) {
-      const b = globalBatch(step, data.batchSize);
-      await trainer.trainStep(b);
-      tf.dispose(b);
-    }
-    const single = model.weights.map((w) => w.read().dataSync() as Float32Array);
+    const single = await singleTrainerWeights(model, data.steps, data.batchSize);
     expect(maxRelativeDifference(initial, single)).toBeGreaterThan(1e-2); // the weights moved
     expect(maxRelativeDifference(first, single)).toBeLessThan(1e-5);
     expect(second).toEqual(first); // every replica applied the same mean gradients

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '@phalanx/testing';
 import { Trainer } from '../trainer';
-import { globalBatch, mlp, mse, type Batch, type ReplicaTestData } from '../../test/data-parallel-shared';
+import { mlp, singleTrainerWeights, type Batch, type ReplicaTestData } from '../../test/data-parallel-shared';
 import { adamConfig, microBatch, type AdamReplicaData } from '../../test/data-parallel-adam-replica';
 import { maxRelativeDifference } from '../../test/relative-difference';
 import { runDataParallel } from './index';
@@ -59,19 +59,7 @@ describe('runDataParallel: uneven shards', () => {
     ]) {
       const data: ReplicaTestData = { steps: 2, batchSize, mode: 'train' };
       const results = await run(replicas, data);
-      const model = mlp();
-      const trainer = new Trainer<Batch>({
-        model,
-        loss: mse,
-        progress: false,
-        parameterGroups: [{ name: 'all', lr: 0.1, optimizerFactory: (lr) => tf.train.sgd(lr) }],
-      });
-      for (let step = 0; step < data.steps; step++) {
-        const b = globalBatch(step, data.batchSize);
-        await trainer.trainStep(b);
-        tf.dispose(b);
-      }
-      const single = model.weights.map((w) => w.read().dataSync() as Float32Array);
+      const single = await singleTrainerWeights(mlp(), data.steps, data.batchSize);
       expect(maxRelativeDifference(results[0], single), `${replicas} replicas, batch ${batchSize}`).toBeLessThan(1e-5);
       results.forEach((r) => expect(r).toEqual(results[0]));
     }
